@@ -1,0 +1,26 @@
+/*
+ * The authd process: SPF, DKIM, ARC, DMARC and iprev evaluation for the mail path.
+ *
+ * Today it is the process shell every later feature slots into: it runs
+ * chrooted and unprivileged on its own event loop, takes the run-time
+ * messages every child takes from the parent, and treats anything else from
+ * a peer as a protocol violation (fail-stop).
+ */
+#include <sys/types.h>
+
+#include "log.h"
+#include "proc.h"
+
+void
+authd_run(struct proc *p)
+{
+	log_debug("authd process started");
+}
+
+void
+authd_dispatch(struct proc *p, enum proc_id from, struct imsg *imsg)
+{
+	if (proc_common_imsg(p, from, imsg))
+		return;
+	proc_unexpected(p, from, imsg);
+}

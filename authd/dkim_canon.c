@@ -1,0 +1,470 @@
+/*
+ * The parts of DKIM that verifying and signing share: algorithm and result
+ * names, the header store (raw field bytes, kept exactly for simple
+ * canonicalization), the streaming body hashes (RFC 6376 3.4.3 simple,
+ * 3.4.4 relaxed, 3.5 l=) computed once per (canonicalization, hash, l=)
+ * however many signatures use them, and the header hash (RFC 6376 3.7 with
+ * the RFC 5.4.2 bottom-up choice of field instances).
+ */
+#include <sys/types.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "dkim.h"
+#include "log.h"
+#include "mailhdr.h"
+#include "util.h"
+
+const char *
+dkim_result_name(enum dkim_result r)
+{
+	switch (r) {
+	case DKIM_NONE:
+		return "none";
+	case DKIM_PASS:
+		return "pass";
+	case DKIM_FAIL:
+		return "fail";
+	case DKIM_NEUTRAL:
+		return "neutral";
+	case DKIM_POLICY:
+		return "policy";
+	case DKIM_TEMPERROR:
+		return "temperror";
+	case DKIM_PERMERROR:
+		return "permerror";
+	}
+	return "permerror";
+}
+
+const char *
+dkim_alg_name(enum dkim_alg a)
+{
+	switch (a) {
+	case DKIM_ALG_RSA_SHA256:
+		return "rsa-sha256";
+	case DKIM_ALG_ED25519_SHA256:
+		return "ed25519-sha256";
+	case DKIM_ALG_RSA_SHA1:
+		return "rsa-sha1";
+	default:
+		return "none";
+	}
+}
+
+int
+dkim_alg_from_name(const char *s, size_t len)
+{
+	/* RFC 6376 3.5 sig-a-tag: compared exactly, as registered. */
+	if (len == 10 && memcmp(s, "rsa-sha256", 10) == 0)
+		return DKIM_ALG_RSA_SHA256;
+	if (len == 14 && memcmp(s, "ed25519-sha256", 14) == 0)
+		return DKIM_ALG_ED25519_SHA256;
+	if (len == 8 && memcmp(s, "rsa-sha1", 8) == 0)
+		return DKIM_ALG_RSA_SHA1;
+	return DKIM_ALG_NONE;
+}
+
+/*
+ * The digests are fetched once: with OpenSSL 3 every EVP_sha256() use
+ * otherwise repeats a locked provider lookup per message.
+ */
+const EVP_MD *
+dkim_alg_md(enum dkim_alg a)
+{
+	static EVP_MD	*sha1, *sha256;
+
+	if (a == DKIM_ALG_RSA_SHA1) {
+		if (sha1 == NULL && (sha1 = EVP_MD_fetch(NULL, "SHA1",
+		    NULL)) == NULL)
+			return EVP_sha1();
+		return sha1;
+	}
+	if (sha256 == NULL && (sha256 = EVP_MD_fetch(NULL, "SHA256",
+	    NULL)) == NULL)
+		return EVP_sha256();
+	return sha256;
+}
+
+/*
+ * The message: header fields kept as raw bytes, body fed to body hashes.
+ */
+
+static void
+msg_field(void *arg, const char *raw, size_t len, size_t namelen)
+{
+	struct dkim_msg		*m = arg;
+	struct dkim_field	*f;
+
+	if (m->overflow)
+		return;
+	if (buf_add(&m->hdr, raw, len) == -1) {
+		m->overflow = 1;
+		return;
+	}
+	if (m->nfields == m->capfields) {
+		m->capfields = m->capfields ? m->capfields * 2 : 32;
+		m->fields = xreallocarray(m->fields, m->capfields,
+		    sizeof(*m->fields));
+	}
+	f = &m->fields[m->nfields++];
+	f->off = m->hdr.len - len;
+	f->len = len;
+	f->namelen = namelen;
+}
+
+static void	bh_update(struct dkim_bodyhash *, const uint8_t *, size_t);
+
+static void
+msg_header_done(struct dkim_msg *m)
+{
+	if (m->header_done)
+		return;
+	m->header_done = 1;
+	if (m->reader->overflow)
+		m->overflow = 1;
+	if (m->on_header != NULL)
+		m->on_header(m->arg);
+}
+
+static void
+msg_body(void *arg, const uint8_t *p, size_t len)
+{
+	struct dkim_msg	*m = arg;
+	size_t		 i;
+
+	msg_header_done(m);
+	for (i = 0; i < m->nbh; i++)
+		bh_update(m->bh[i], p, len);
+}
+
+void
+dkim_msg_init(struct dkim_msg *m, void (*on_header)(void *), void *arg)
+{
+	memset(m, 0, sizeof(*m));
+	m->reader = xcalloc(1, sizeof(*m->reader));
+	mailhdr_reader_init(m->reader, DKIM_MAX_FIELD, DKIM_MAX_FIELDS,
+	    msg_field, msg_body, m);
+	buf_init(&m->hdr, DKIM_MAX_HEADER);
+	m->on_header = on_header;
+	m->arg = arg;
+}
+
+void
+dkim_msg_feed(struct dkim_msg *m, const void *p, size_t len)
+{
+	mailhdr_reader_feed(m->reader, p, len);
+	if (m->reader->in_body)
+		msg_header_done(m);
+}
+
+static void	bh_final(struct dkim_bodyhash *);
+
+void
+dkim_msg_end(struct dkim_msg *m)
+{
+	size_t	 i;
+
+	mailhdr_reader_end(m->reader);
+	msg_header_done(m);
+	for (i = 0; i < m->nbh; i++)
+		bh_final(m->bh[i]);
+}
+
+void
+dkim_msg_free(struct dkim_msg *m)
+{
+	size_t	 i;
+
+	if (m->reader != NULL) {
+		mailhdr_reader_free(m->reader);
+		free(m->reader);
+	}
+	buf_free(&m->hdr);
+	free(m->fields);
+	for (i = 0; i < m->nbh; i++) {
+		EVP_MD_CTX_free(m->bh[i]->ctx);
+		free(m->bh[i]);
+	}
+	free(m->bh);
+	memset(m, 0, sizeof(*m));
+}
+
+const char *
+dkim_msg_field(const struct dkim_msg *m, size_t i, size_t *len)
+{
+	*len = m->fields[i].len;
+	return (const char *)m->hdr.data + m->fields[i].off;
+}
+
+/*
+ * Body hashes.  One per distinct (canonicalization, hash, l=): every
+ * signature sharing them shares the work.
+ */
+struct dkim_bodyhash *
+dkim_msg_bodyhash(struct dkim_msg *m, enum dkim_canon canon, const EVP_MD *md,
+    long long limit)
+{
+	struct dkim_bodyhash	*bh;
+	size_t			 i;
+
+	for (i = 0; i < m->nbh; i++) {
+		bh = m->bh[i];
+		if (bh->canon == canon && bh->md == md && bh->limit == limit)
+			return bh;
+	}
+	bh = xcalloc(1, sizeof(*bh));
+	bh->canon = canon;
+	bh->md = md;
+	bh->limit = limit;
+	if ((bh->ctx = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestInit_ex(bh->ctx, md, NULL) != 1)
+		fatalx("%s: EVP_DigestInit_ex", __func__);
+	m->bh = xreallocarray(m->bh, m->nbh + 1, sizeof(*m->bh));
+	m->bh[m->nbh++] = bh;
+	return bh;
+}
+
+/* Hash canonical bytes, honouring l= (RFC 6376 3.5) while counting all. */
+static void
+bh_emit(struct dkim_bodyhash *bh, const void *p, size_t n)
+{
+	uint64_t	 room;
+
+	bh->total += n;
+	if (bh->limit >= 0) {
+		room = (uint64_t)bh->limit > bh->hashed ?
+		    (uint64_t)bh->limit - bh->hashed : 0;
+		if (n > room)
+			n = (size_t)room;
+	}
+	bh->hashed += n;
+	/* Relaxed output comes word by word: stage it. */
+	if (bh->nstage + n > sizeof(bh->stage)) {
+		if (bh->nstage > 0)
+			EVP_DigestUpdate(bh->ctx, bh->stage, bh->nstage);
+		bh->nstage = 0;
+		if (n >= sizeof(bh->stage)) {
+			EVP_DigestUpdate(bh->ctx, p, n);
+			return;
+		}
+	}
+	memcpy(bh->stage + bh->nstage, p, n);
+	bh->nstage += n;
+}
+
+/*
+ * The canonicalizer (RFC 6376 3.4.3 simple, 3.4.4 relaxed), one pass per
+ * byte into a local buffer.  Line ends are held back (nl) until more
+ * content follows, because both canonicalizations drop the empty lines at
+ * the end of the body; relaxed also holds back a run of WSP (ws), which
+ * becomes one SP before the next content and vanishes at a line end.
+ */
+static void
+bh_update(struct dkim_bodyhash *bh, const uint8_t *p, size_t len)
+{
+	const uint8_t	*end = p + len;
+	uint8_t		 out[4096];
+	size_t		 o = 0;
+	uint64_t	 nl = bh->nl;
+	int		 ws = bh->ws, cr = bh->cr, content = bh->content;
+	int		 partial = bh->partial;
+	int		 relaxed = bh->canon == DKIM_CANON_RELAXED;
+	uint8_t		 c;
+
+#define PUT(ch) do {							\
+	out[o++] = (ch);						\
+	if (o == sizeof(out)) {						\
+		bh_emit(bh, out, o);					\
+		o = 0;							\
+	}								\
+} while (0)
+#define CONTENT(ch) do {						\
+	for (; nl > 0; nl--) {						\
+		PUT('\r');						\
+		PUT('\n');						\
+	}								\
+	if (ws) {							\
+		PUT(' ');						\
+		ws = 0;							\
+	}								\
+	PUT(ch);							\
+	content = partial = 1;						\
+} while (0)
+
+	while (p < end) {
+		if (!cr && !ws && nl == 0) {
+			const uint8_t	*q = p;
+
+			/*
+			 * Fast path: a run that canonicalizes to itself
+			 * (for relaxed, single SPs between other bytes).
+			 */
+			if (relaxed) {
+				while (q < end) {
+					if (*q > ' ' || (*q == ' ' &&
+					    q + 1 < end && q[1] > ' ')) {
+						q += *q == ' ' ? 2 : 1;
+						continue;
+					}
+					if (*q == ' ' || *q == '\t' ||
+					    *q == '\r' || *q == '\n')
+						break;
+					q++;
+				}
+			} else
+				while (q < end && *q != '\r' && *q != '\n')
+					q++;
+			if (q > p) {
+				if (o > 0) {
+					bh_emit(bh, out, o);
+					o = 0;
+				}
+				bh_emit(bh, p, (size_t)(q - p));
+				content = partial = 1;
+				p = q;
+				continue;
+			}
+		}
+		c = *p++;
+		if (cr) {
+			cr = 0;
+			if (c == '\n') {
+				ws = 0;
+				nl++;
+				partial = 0;
+				continue;
+			}
+			CONTENT('\r');		/* a lone CR is text */
+		}
+		switch (c) {
+		case '\r':
+			cr = 1;
+			break;
+		case '\n':			/* bare LF: a line end too */
+			ws = 0;
+			nl++;
+			partial = 0;
+			break;
+		case ' ':
+		case '\t':
+			if (relaxed) {
+				ws = 1;
+				break;
+			}
+			/* FALLTHROUGH */
+		default:
+			CONTENT(c);
+			break;
+		}
+	}
+	if (o > 0)
+		bh_emit(bh, out, o);
+	bh->nl = nl;
+	bh->ws = ws;
+	bh->cr = cr;
+	bh->content = content;
+	bh->partial = partial;
+#undef PUT
+#undef CONTENT
+}
+
+static void
+bh_final(struct dkim_bodyhash *bh)
+{
+	if (bh->dlen != 0)
+		return;
+	if (bh->cr) {
+		/* A CR ending the message is text. */
+		bh->cr = 0;
+		for (; bh->nl > 0; bh->nl--)
+			bh_emit(bh, "\r\n", 2);
+		if (bh->ws)
+			bh_emit(bh, " ", 1);
+		bh->ws = 0;
+		bh_emit(bh, "\r", 1);
+		bh->content = 1;
+	}
+	/*
+	 * The last non-empty line keeps (or gains, RFC 6376 3.4.4 and the
+	 * errata to 3.4.3) one CRLF; an empty body is CRLF for simple and
+	 * nothing for relaxed.
+	 */
+	if (bh->content || bh->canon == DKIM_CANON_SIMPLE)
+		bh_emit(bh, "\r\n", 2);
+	if (bh->nstage > 0)
+		EVP_DigestUpdate(bh->ctx, bh->stage, bh->nstage);
+	bh->nstage = 0;
+	if (EVP_DigestFinal_ex(bh->ctx, bh->digest, &bh->dlen) != 1)
+		fatalx("%s: EVP_DigestFinal_ex", __func__);
+}
+
+/*
+ * The header hash: the selected fields in h= order, each canonicalized and
+ * CRLF-terminated, then the signature field itself without its final CRLF
+ * (RFC 6376 3.7).
+ */
+int
+dkim_header_hash(const struct dkim_msg *m, char *const *names, size_t nnames,
+    size_t self, const char *sigfield, size_t siglen, enum dkim_canon canon,
+    const EVP_MD *md, uint8_t *digest, unsigned int *dlen)
+{
+	EVP_MD_CTX	*ctx;
+	struct buf	 b;
+	uint8_t		*used;
+	const char	*raw;
+	size_t		 i, j, len, nlen;
+	int		 rv = -1;
+
+	if ((ctx = EVP_MD_CTX_new()) == NULL)
+		return -1;
+	if (EVP_DigestInit_ex(ctx, md, NULL) != 1) {
+		EVP_MD_CTX_free(ctx);
+		return -1;
+	}
+	used = xcalloc(m->nfields + 1, 1);
+	buf_init(&b, DKIM_MAX_FIELD * 2);
+	for (i = 0; i < nnames; i++) {
+		nlen = strlen(names[i]);
+		/* RFC 6376 5.4.2: instances are used from the bottom up. */
+		for (j = m->nfields; j-- > 0; ) {
+			if (used[j] || j == self)
+				continue;
+			raw = dkim_msg_field(m, j, &len);
+			if (!mailhdr_name_is(raw, len, m->fields[j].namelen,
+			    names[i], nlen))
+				continue;
+			used[j] = 1;
+			buf_reset(&b);
+			if (canon == DKIM_CANON_RELAXED) {
+				if (mailhdr_canon_relaxed(raw, len, 1,
+				    &b) == -1)
+					goto done;
+			} else if (buf_add(&b, raw, len) == -1 ||
+			    buf_add(&b, "\r\n", 2) == -1)
+				goto done;
+			EVP_DigestUpdate(ctx, b.data, b.len);
+			break;
+		}
+		/* A name with no instance left signs nothing (5.4). */
+	}
+	buf_reset(&b);
+	if (canon == DKIM_CANON_RELAXED) {
+		if (mailhdr_canon_relaxed(sigfield, siglen, 0, &b) == -1)
+			goto done;
+		if (b.len > 0)
+			EVP_DigestUpdate(ctx, b.data, b.len);
+	} else
+		EVP_DigestUpdate(ctx, sigfield, siglen);
+	if (EVP_DigestFinal_ex(ctx, digest, dlen) == 1)
+		rv = 0;
+ done:
+	buf_free(&b);
+	free(used);
+	EVP_MD_CTX_free(ctx);
+	return rv;
+}

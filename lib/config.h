@@ -1,0 +1,302 @@
+/*
+ * The parsed configuration.  The parent parses postern.conf(5) with
+ * parse_config() (lib/parse.y) and sends each child the part it needs over
+ * imsg; children never open the file.
+ */
+#ifndef POSTERN_CONFIG_H
+#define POSTERN_CONFIG_H
+
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <time.h>
+
+#define CONF_DEFAULT_FILE	"/etc/postern/postern.conf"
+#define CONF_DEFAULT_SOCKET	"/run/postern.sock"
+#define CONF_DEFAULT_SPOOL	"/var/spool/postern"
+#define CONF_DEFAULT_EMPTY	"/var/empty"
+#define CONF_DEFAULT_USER	"_postern"
+#define CONF_DEFAULT_QUEUE_USER	"_postern-q"
+
+/* listen on ... */
+#define LISTEN_STARTTLS		0x01	/* "tls": STARTTLS offered */
+#define LISTEN_SMTPS		0x02	/* implicit TLS */
+#define LISTEN_TLS_REQUIRE	0x04	/* "tls require" */
+#define LISTEN_AUTH		0x08	/* AUTH offered (submission) */
+
+struct listener {
+	TAILQ_ENTRY(listener)	 entry;
+	struct sockaddr_storage	 ss;		/* address and port */
+	socklen_t		 sslen;
+	int			 flags;		/* LISTEN_* */
+	char			 pki[64];	/* pki name, "" if none */
+	char			 tag[64];	/* tag name, "" if none */
+	char			 hostname[256];	/* greeting name, "" = default */
+	int			 fd;		/* parent: bound socket, or -1 */
+	char			 policy[64];	/* authentication policy, "" = default */
+};
+TAILQ_HEAD(listenerlist, listener);
+
+struct pki {
+	TAILQ_ENTRY(pki)	 entry;
+	char			 name[64];
+	char			*cert_file;
+	char			*key_file;
+};
+TAILQ_HEAD(pkilist, pki);
+
+/* Names of pkis, tables, actions, policies and DKIM signatures. */
+#define CONF_NAME_MAX		64
+
+/* table NAME { ... } or table NAME file:"PATH" */
+enum table_type {
+	TABLE_LIST,			/* { "a", "b" } */
+	TABLE_MAP,			/* { key = "value" } */
+	TABLE_FILE			/* file:"PATH", loaded later */
+};
+
+struct table_entry {
+	TAILQ_ENTRY(table_entry) entry;
+	char			*key;
+	char			*value;		/* NULL in a TABLE_LIST */
+};
+TAILQ_HEAD(table_entries, table_entry);
+
+struct table {
+	TAILQ_ENTRY(table)	 entry;
+	char			 name[CONF_NAME_MAX];
+	enum table_type		 type;
+	char			*path;		/* TABLE_FILE only */
+	struct table_entries	 entries;	/* TABLE_LIST, TABLE_MAP */
+	size_t			 nentries;
+};
+TAILQ_HEAD(tablelist, table);
+
+/* action NAME ... */
+enum action_type {
+	ACTION_MAILDIR,
+	ACTION_MBOX,
+	ACTION_LMTP,
+	ACTION_MDA,
+	ACTION_RELAY
+};
+
+enum relay_scheme {
+	RELAY_SMTP,			/* smtp://: STARTTLS as relay_tls says */
+	RELAY_SMTP_TLS,			/* smtp+tls://: STARTTLS required */
+	RELAY_SMTPS			/* smtps://: implicit TLS */
+};
+
+enum relay_tls {
+	RELAY_TLS_OPPORTUNISTIC,	/* STARTTLS if offered (default) */
+	RELAY_TLS_REQUIRE,		/* "tls require": no TLS, no delivery */
+	RELAY_TLS_VERIFY		/* "tls verify": and check the certificate */
+};
+
+#define ACTION_DEFAULT_MAILDIR	"~/Maildir"
+
+struct action {
+	TAILQ_ENTRY(action)	 entry;
+	char			 name[CONF_NAME_MAX];
+	enum action_type	 type;
+	char			*path;		/* maildir path, lmtp destination,
+						   mda command; NULL otherwise */
+	char			*user;		/* maildir "user NAME", or NULL:
+						   the recipient's user */
+	int			 lmtp_rcpt_to;	/* lmtp "rcpt-to" */
+	/* relay */
+	char			*relay_url;	/* "host URL" as written, or NULL:
+						   deliver to the domain's MX */
+	enum relay_scheme	 relay_scheme;
+	char			 relay_host[256];
+	uint16_t		 relay_port;
+	enum relay_tls		 relay_tls;
+	char			 relay_auth[CONF_NAME_MAX]; /* table, "" = none */
+	char			 relay_helo[256];	/* "" = conf hostname */
+};
+TAILQ_HEAD(actionlist, action);
+
+/* match [!]from ... [!]for ... [tag NAME] (action NAME | reject) */
+enum match_from {
+	MATCH_FROM_LOCAL,		/* default: local submission */
+	MATCH_FROM_ANY,
+	MATCH_FROM_SRC_TABLE,		/* from src <T> */
+	MATCH_FROM_SRC_NET,		/* from src ADDR[/LEN] */
+	MATCH_FROM_AUTH			/* from auth [<T>] */
+};
+
+enum match_for {
+	MATCH_FOR_LOCAL,		/* default: the local host name */
+	MATCH_FOR_ANY,
+	MATCH_FOR_DOMAIN_TABLE,		/* for domain <T> */
+	MATCH_FOR_DOMAIN,		/* for domain NAME */
+	MATCH_FOR_RCPT_TABLE		/* for rcpt-to <T> */
+};
+
+struct rule {
+	TAILQ_ENTRY(rule)	 entry;
+	enum match_from		 from;
+	int			 from_negate;
+	char			 from_table[CONF_NAME_MAX]; /* src/auth <T> */
+	struct sockaddr_storage	 from_net;	/* MATCH_FROM_SRC_NET */
+	int			 from_prefixlen;
+	enum match_for		 rcpt_for;
+	int			 for_negate;
+	char			 for_table[CONF_NAME_MAX];
+	char			 for_domain[256];
+	char			 tag[CONF_NAME_MAX];	/* "" = any */
+	int			 reject;
+	char			 action[CONF_NAME_MAX];	/* "" when reject */
+};
+TAILQ_HEAD(rulelist, rule);
+
+/* policy NAME { spf ... dkim ... arc ... dmarc ... } */
+enum policy_mode {
+	POLICY_RELAXED,			/* evaluate and record (default) */
+	POLICY_STRICT,			/* evaluate and enforce */
+	POLICY_DISABLE			/* do not evaluate */
+};
+
+enum dmarc_quarantine {
+	QUARANTINE_HEADER,		/* mark with a header field (default) */
+	QUARANTINE_FOLDER		/* deliver to a maildir folder */
+};
+
+struct policy {
+	TAILQ_ENTRY(policy)	 entry;
+	char			 name[CONF_NAME_MAX];
+	enum policy_mode	 spf;
+	int			 spf_reject_fail;
+	enum policy_mode	 dkim;
+	enum policy_mode	 arc;
+	enum policy_mode	 dmarc;
+	enum dmarc_quarantine	 quarantine;
+	char			 quarantine_folder[256];
+};
+TAILQ_HEAD(policylist, policy);
+
+/* dkim-signature NAME { ... } */
+enum dkim_algorithm {
+	DKIM_RSA_SHA256,
+	DKIM_ED25519_SHA256
+};
+
+enum dkim_canon {
+	DKIM_CANON_SIMPLE,
+	DKIM_CANON_RELAXED
+};
+
+struct dkim_signature {
+	TAILQ_ENTRY(dkim_signature) entry;
+	char			 name[CONF_NAME_MAX];
+	char			*key_file;
+	char			 domain[256];
+	char			 selector[256];
+	enum dkim_algorithm	 algorithm;	/* default rsa-sha256 */
+	enum dkim_canon		 canon_header;	/* default relaxed */
+	enum dkim_canon		 canon_body;	/* default relaxed */
+	char			*headers;	/* "h1:h2", NULL = built-in list */
+	time_t			 expire;	/* x= after this many s, 0 = none */
+	int			 oversign;
+};
+TAILQ_HEAD(dkimlist, dkim_signature);
+
+/* sign with NAME [NAME ...] [from <T> | domain NAME] [tag NAME] */
+#define SIGN_MAX_SIGNATURES	8
+
+struct sign_rule {
+	TAILQ_ENTRY(sign_rule)	 entry;
+	char			 signatures[SIGN_MAX_SIGNATURES][CONF_NAME_MAX];
+	size_t			 nsignatures;
+	char			 from_table[CONF_NAME_MAX]; /* "" = any */
+	char			 domain[256];		/* "" = any */
+	char			 tag[CONF_NAME_MAX];	/* "" = any */
+};
+TAILQ_HEAD(signlist, sign_rule);
+
+/* resolver ADDR[@PORT] [trust-anchor FILE] */
+struct resolver_conf {
+	int			 configured;	/* 0: the system resolver */
+	char			 addr[64];	/* numeric address */
+	uint16_t		 port;		/* default 53 */
+	char			*trust_anchor;	/* NULL = the system's */
+};
+
+struct queue_conf {
+	time_t			 retry_first;	/* seconds, default 300 */
+	time_t			 retry_max;	/* seconds, default 3600 */
+	time_t			 expire;	/* seconds, default 5 days */
+	size_t			 max_message_size; /* default 35 MB */
+};
+
+struct postern_conf {
+	char			*file;		/* path of the main file */
+	char			 hostname[256];	/* "hostname", default gethostname() */
+	char			*spool_dir;	/* "spool", default /var/spool/postern */
+	char			*control_socket; /* "control socket PATH" */
+	char			*control_group;	/* "control group NAME", or NULL */
+	char			*user;		/* "user", default _postern */
+	char			*queue_user;	/* "queue user", default _postern-q */
+	struct listenerlist	 listeners;
+	struct pkilist		 pkis;
+	struct tablelist	 tables;
+	struct actionlist	 actions;
+	struct rulelist		 rules;
+	struct queue_conf	 queue;
+	struct resolver_conf	 resolver;
+	struct policylist	 policies;
+	struct dkimlist		 dkim_signatures;
+	struct signlist		 sign_rules;
+};
+
+/*
+ * Parse `file` (and what it includes).  Every error is printed to stderr as
+ * "FILE:LINE: message".  Returns NULL when there was any error.
+ */
+struct postern_conf	*parse_config(const char *file, int verbose);
+void			 free_config(struct postern_conf *);
+
+/*
+ * Parse a configuration held in memory; `name` is the file name used in
+ * error messages.  With PARSE_NOFILES, "include" is refused and the files
+ * named by pki, table, resolver and dkim-signature are not checked (the fuzz
+ * target must not open files).
+ */
+#define PARSE_VERBOSE		0x01
+#define PARSE_NOFILES		0x02
+struct postern_conf	*parse_config_buffer(const char *name, const char *buf,
+			    size_t len, int flags);
+
+/* Where errors go: stderr by default, NULL to drop them. */
+void			 parse_set_errstream(FILE *);
+
+/* lib/conf.c */
+struct postern_conf	*config_new(void);
+struct pki		*config_find_pki(const struct postern_conf *,
+			    const char *);
+struct table		*config_find_table(const struct postern_conf *,
+			    const char *);
+struct action		*config_find_action(const struct postern_conf *,
+			    const char *);
+struct policy		*config_find_policy(const struct postern_conf *,
+			    const char *);
+struct dkim_signature	*config_find_dkim_signature(const struct postern_conf *,
+			    const char *);
+const char		*table_lookup(const struct table *, const char *);
+int			 parse_duration(const char *, time_t *, const char **);
+int			 parse_size(const char *, size_t *, const char **);
+int			 conf_valid_hostname(const char *);
+int			 conf_valid_expansions(const char *);
+int			 conf_valid_lmtp_dest(const char *);
+int			 conf_numeric_addr(const char *, int,
+			    struct sockaddr_storage *, socklen_t *);
+int			 conf_sockaddr_equal(const struct sockaddr_storage *,
+			    const struct sockaddr_storage *);
+int			 conf_dkim_canon_word(const char *, size_t,
+			    enum dkim_canon *);
+int			 conf_parse_relay_url(const char *, enum relay_scheme *,
+			    char *, size_t, uint16_t *, const char **);
+
+#endif

@@ -1,0 +1,100 @@
+/*
+ * The catalogue of messages between postern's processes, one section per
+ * channel.  Every payload is a fixed-size struct (or empty); the receiver
+ * checks the size with imsg_get_data() before it reads.  posternctl and
+ * posternd compare POSTERN_PROTO_VERSION on the control channel.
+ */
+#ifndef POSTERN_MSG_H
+#define POSTERN_MSG_H
+
+#include <sys/socket.h>
+#include <stdint.h>
+
+#define POSTERN_PROTO_VERSION	1
+
+enum proc_id {
+	PROC_PARENT,
+	PROC_SMTP,
+	PROC_QUEUE,
+	PROC_MTA,
+	PROC_AUTHD,
+	PROC_REPORTD,
+	PROC_CONTROL,
+	PROC_MAX
+};
+
+enum imsg_type {
+	IMSG_NONE,
+
+	/* parent -> child, at start, before the child drops privileges */
+	IMSG_PROC_PEER_FD,		/* struct msg_peer + fd */
+	IMSG_PROC_CONF_GLOBAL,		/* struct msg_conf_global */
+	IMSG_PROC_CONF_LISTENER,	/* struct msg_conf_listener + fd */
+	IMSG_PROC_CONF_CONTROL,		/* struct msg_conf_control + fd */
+	IMSG_PROC_CONF_DONE,		/* empty */
+	/* child -> parent, once chrooted and unprivileged */
+	IMSG_PROC_READY,		/* empty */
+
+	/* posternctl <-> control <-> parent (and children) */
+	IMSG_CTL_HELLO,			/* struct msg_ctl_hello */
+	IMSG_CTL_OK,			/* empty */
+	IMSG_CTL_ERROR,			/* struct msg_ctl_error */
+	IMSG_CTL_END,			/* empty: end of a listing */
+	IMSG_CTL_STATUS_GET,		/* empty */
+	IMSG_CTL_STATUS_ENTRY,		/* struct msg_ctl_status */
+	IMSG_CTL_LOG_VERBOSE,		/* struct msg_ctl_verbose */
+	IMSG_CTL_STOP,			/* empty */
+
+	IMSG_TYPE_MAX
+};
+
+struct msg_peer {
+	uint32_t	 proc;		/* enum proc_id at the other end */
+};
+
+struct msg_conf_global {
+	char		 hostname[256];
+	char		 user[32];	/* the child's user */
+	char		 chroot[256];	/* the child's root directory */
+	int32_t		 verbose;
+};
+
+struct msg_conf_listener {
+	struct sockaddr_storage	 ss;
+	uint32_t		 sslen;
+	int32_t			 flags;
+	char			 pki[64];
+	char			 tag[64];
+	char			 hostname[256];
+};
+
+#define CTL_MAX_ALLOWED_UIDS	64
+struct msg_conf_control {
+	uint32_t	 gid;		/* control group, or (uint32_t)-1 */
+	uint32_t	 nuids;		/* members of that group */
+	uint32_t	 uids[CTL_MAX_ALLOWED_UIDS];
+};
+
+struct msg_ctl_hello {
+	uint32_t	 version;
+};
+
+struct msg_ctl_error {
+	char		 message[256];
+};
+
+struct msg_ctl_status {
+	char		 name[16];
+	char		 user[32];
+	char		 chroot[256];
+	int32_t		 pid;
+	int64_t		 uptime;	/* seconds */
+};
+
+struct msg_ctl_verbose {
+	int32_t		 verbose;
+};
+
+const char	*proc_name(enum proc_id);
+
+#endif

@@ -1,0 +1,55 @@
+/*
+ * Dispatch of posternctl's offline commands (those that do not talk to the
+ * daemon): troubleshooting checks and key tools.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "posternctl.h"
+
+struct offline_cmd {
+	const char	*word1;
+	const char	*word2;
+	int		(*main)(int, char *[]);
+	const char	*usage;
+};
+
+static const struct offline_cmd offline_cmds[] = {
+	{ "check", "spf", check_spf_main,
+	    "  check spf [-v] --ip IP --helo NAME --mail-from ADDR\n"
+	    "            [--dns-zone FILE | --resolver ADDR[@PORT]"
+	    " [--trust-anchor FILE]]\n" },
+	{ "check", "dkim", check_dkim_main,
+	    "  check dkim [-v] [--dns-zone FILE | --resolver ADDR[@PORT]"
+	    " [--trust-anchor FILE]]\n"
+	    "            < message\n" },
+	{ "dkim", "sign", dkim_sign_main,
+	    "  dkim sign -k KEYFILE -d DOMAIN -s SELECTOR [-a ALG] [-c H/B]"
+	    " [-h F:F...] [-l] [-x SECONDS] < message\n" },
+	{ "dkim", "keygen", dkim_keygen_main,
+	    "  dkim keygen -a rsa-sha256|ed25519-sha256 [-b BITS] -d DOMAIN"
+	    " -s SELECTOR -o KEYFILE\n" },
+};
+
+void
+posternctl_offline_usage(FILE *fp)
+{
+	size_t	 i;
+
+	for (i = 0; i < sizeof(offline_cmds) / sizeof(offline_cmds[0]); i++)
+		fputs(offline_cmds[i].usage, fp);
+}
+
+int
+posternctl_offline(int argc, char *argv[])
+{
+	size_t	 i;
+
+	if (argc < 2)
+		return -1;
+	for (i = 0; i < sizeof(offline_cmds) / sizeof(offline_cmds[0]); i++)
+		if (strcmp(argv[0], offline_cmds[i].word1) == 0 &&
+		    strcmp(argv[1], offline_cmds[i].word2) == 0)
+			return offline_cmds[i].main(argc - 1, argv + 1);
+	return -1;
+}

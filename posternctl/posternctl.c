@@ -1,0 +1,233 @@
+/*
+ * posternctl: the control utility.  Commands that ask the running daemon
+ * go over the control socket (imsg, protocol version checked first);
+ * offline commands (check ..., dkim ...) run the same library code as the
+ * daemon, in this process, without privileges.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "imsg.h"
+#include "log.h"
+#include "msg.h"
+#include "posternctl.h"
+
+static const char	*socket_path = CONF_DEFAULT_SOCKET;
+
+static void __attribute__((noreturn))
+usage(void)
+{
+	fprintf(stderr,
+	    "usage: posternctl [-s socket] command [argument ...]\n"
+	    "commands:\n"
+	    "  show status\n"
+	    "  log verbose | log brief\n"
+	    "  stop\n");
+	posternctl_offline_usage(stderr);
+	exit(1);
+}
+
+static int
+ctl_connect(struct imsgbuf *ibuf)
+{
+	struct sockaddr_un	 sun;
+	struct msg_ctl_hello	 h;
+	int			 fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlcpy(sun.sun_path, socket_path, sizeof(sun.sun_path)) >=
+	    sizeof(sun.sun_path)) {
+		fprintf(stderr, "posternctl: socket path too long: %s\n",
+		    socket_path);
+		exit(1);
+	}
+	if ((fd = socket(AF_UNIX, SOCK_STREAM, 0)) == -1) {
+		perror("posternctl: socket");
+		exit(1);
+	}
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		if (errno == EACCES || errno == EPERM)
+			fprintf(stderr, "posternctl: %s: %s (only root and "
+			    "the control group may control posternd)\n",
+			    socket_path, strerror(errno));
+		else if (errno == ENOENT || errno == ECONNREFUSED)
+			fprintf(stderr, "posternctl: %s: %s (is posternd "
+			    "running?)\n", socket_path, strerror(errno));
+		else
+			fprintf(stderr, "posternctl: %s: %s\n", socket_path,
+			    strerror(errno));
+		exit(1);
+	}
+	imsgbuf_init(ibuf, fd);
+	h.version = POSTERN_PROTO_VERSION;
+	imsg_compose(ibuf, IMSG_CTL_HELLO, 0, 0, -1, &h, sizeof(h));
+	return fd;
+}
+
+/* Block until the next message; exit with a message on EOF or garbage. */
+static void
+ctl_next(struct imsgbuf *ibuf, struct imsg *imsg)
+{
+	struct msg_ctl_error	 e;
+	ssize_t			 n;
+	int			 r;
+
+	if (imsgbuf_flush(ibuf) == -1) {
+		perror("posternctl: write");
+		exit(1);
+	}
+	for (;;) {
+		r = imsg_get(ibuf, imsg);
+		if (r == -1) {
+			fprintf(stderr, "posternctl: malformed reply\n");
+			exit(1);
+		}
+		if (r == 1)
+			break;
+		n = imsgbuf_read(ibuf);
+		if (n == 0) {
+			fprintf(stderr, "posternctl: posternd closed the "
+			    "connection\n");
+			exit(1);
+		}
+		if (n == -1) {
+			perror("posternctl: read");
+			exit(1);
+		}
+	}
+	if (imsg->hdr.type == IMSG_CTL_ERROR) {
+		if (imsg_get_data(imsg, &e, sizeof(e)) == -1)
+			strlcpy(e.message, "malformed error", sizeof(e.message));
+		e.message[sizeof(e.message) - 1] = '\0';
+		fprintf(stderr, "posternctl: %s\n", e.message);
+		exit(1);
+	}
+}
+
+static void
+ctl_expect_ok(struct imsgbuf *ibuf)
+{
+	struct imsg	 imsg;
+
+	ctl_next(ibuf, &imsg);
+	if (imsg.hdr.type != IMSG_CTL_OK || imsg.len != 0) {
+		fprintf(stderr, "posternctl: unexpected reply %u\n",
+		    imsg.hdr.type);
+		exit(1);
+	}
+	imsg_free(&imsg);
+}
+
+static void
+fmt_uptime(int64_t s, char *buf, size_t len)
+{
+	if (s >= 86400)
+		snprintf(buf, len, "%lldd%02lldh%02lldm", (long long)s / 86400,
+		    (long long)(s % 86400) / 3600, (long long)(s % 3600) / 60);
+	else if (s >= 3600)
+		snprintf(buf, len, "%lldh%02lldm%02llds", (long long)s / 3600,
+		    (long long)(s % 3600) / 60, (long long)s % 60);
+	else
+		snprintf(buf, len, "%lldm%02llds", (long long)s / 60,
+		    (long long)s % 60);
+}
+
+static int
+cmd_show_status(struct imsgbuf *ibuf)
+{
+	struct imsg		 imsg;
+	struct msg_ctl_status	 st;
+	char			 up[32];
+
+	imsg_compose(ibuf, IMSG_CTL_STATUS_GET, 0, 0, -1, NULL, 0);
+	printf("%-8s %7s  %-12s %-10s %s\n", "PROCESS", "PID", "USER",
+	    "UPTIME", "ROOT");
+	for (;;) {
+		ctl_next(ibuf, &imsg);
+		if (imsg.hdr.type == IMSG_CTL_END)
+			break;
+		if (imsg.hdr.type != IMSG_CTL_STATUS_ENTRY ||
+		    imsg_get_data(&imsg, &st, sizeof(st)) == -1) {
+			fprintf(stderr, "posternctl: malformed status\n");
+			return 1;
+		}
+		imsg_free(&imsg);
+		st.name[sizeof(st.name) - 1] = '\0';
+		st.user[sizeof(st.user) - 1] = '\0';
+		st.chroot[sizeof(st.chroot) - 1] = '\0';
+		fmt_uptime(st.uptime, up, sizeof(up));
+		printf("%-8s %7d  %-12s %-10s %s\n", st.name, st.pid, st.user,
+		    up, st.chroot);
+	}
+	imsg_free(&imsg);
+	return 0;
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct imsgbuf		 ibuf;
+	struct msg_ctl_verbose	 v;
+	int			 ch, rv;
+
+	log_init(1, 0, 0);
+	log_procinit("posternctl");
+	while ((ch = getopt(argc, argv, "+s:")) != -1) {
+		switch (ch) {
+		case 's':
+			socket_path = optarg;
+			break;
+		default:
+			usage();
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc < 1)
+		usage();
+
+	/* Offline commands: no daemon needed. */
+	if ((rv = posternctl_offline(argc, argv)) != -1)
+		return rv;
+
+	if (argc == 2 && strcmp(argv[0], "show") == 0 &&
+	    strcmp(argv[1], "status") == 0) {
+		ctl_connect(&ibuf);
+		ctl_expect_ok(&ibuf);
+		return cmd_show_status(&ibuf);
+	}
+	if (argc == 2 && strcmp(argv[0], "log") == 0 &&
+	    (strcmp(argv[1], "verbose") == 0 ||
+	    strcmp(argv[1], "brief") == 0)) {
+		v.verbose = strcmp(argv[1], "verbose") == 0 ? 1 : 0;
+		ctl_connect(&ibuf);
+		ctl_expect_ok(&ibuf);
+		imsg_compose(&ibuf, IMSG_CTL_LOG_VERBOSE, 0, 0, -1, &v,
+		    sizeof(v));
+		ctl_expect_ok(&ibuf);
+		printf("log level set to %s\n", argv[1]);
+		return 0;
+	}
+	if (argc == 1 && strcmp(argv[0], "stop") == 0) {
+		ctl_connect(&ibuf);
+		ctl_expect_ok(&ibuf);
+		imsg_compose(&ibuf, IMSG_CTL_STOP, 0, 0, -1, NULL, 0);
+		ctl_expect_ok(&ibuf);
+		printf("posternd stopping\n");
+		return 0;
+	}
+	fprintf(stderr, "posternctl: unknown command:");
+	for (ch = 0; ch < argc; ch++)
+		fprintf(stderr, " %s", argv[ch]);
+	fprintf(stderr, "\n");
+	usage();
+}

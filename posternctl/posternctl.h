@@ -1,0 +1,20 @@
+/*
+ * posternctl's offline commands: each is a `NAME_main(argc, argv)` in its
+ * own file, listed in offline.c.
+ */
+#ifndef POSTERNCTL_H
+#define POSTERNCTL_H
+
+#include <stdio.h>
+
+void	posternctl_offline_usage(FILE *);
+
+/* -1 if argv is not an offline command, else the exit status */
+int	posternctl_offline(int argc, char *argv[]);
+
+int	check_spf_main(int, char *[]);
+int	check_dkim_main(int, char *[]);
+int	dkim_sign_main(int, char *[]);
+int	dkim_keygen_main(int, char *[]);
+
+#endif

@@ -1,0 +1,687 @@
+/*
+ * posternd: the privileged parent.  It parses the configuration, opens what
+ * needs root (listening sockets, the control socket), starts one re-executed
+ * child per row of the process table, hands each its sockets and its part of
+ * the configuration, and then only answers a handful of validated messages.
+ * Fail-stop: if any child dies or misbehaves, everything stops and the
+ * parent exits non-zero, so that the supervisor restarts the whole set.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <event.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+#include "proc.h"
+#include "util.h"
+
+struct child {
+	pid_t		 pid;
+	time_t		 started;
+	int		 ready;
+	int		 parent_fd;	/* parent's end, until wired */
+};
+
+struct parent {
+	struct postern_conf	*conf;
+	struct proc		 proc;		/* the parent's own channels */
+	struct child		 children[PROC_MAX];
+	time_t			 started;
+	int			 shutting_down;
+	int			 control_fd;	/* until handed to control */
+	int			 control_bound;	/* we made the socket file */
+};
+
+static struct parent	*parent;	/* signal handlers and lost_peer */
+static struct proc_desc	 parent_desc;
+
+static void	 parent_shutdown(int) __attribute__((noreturn));
+
+static void __attribute__((noreturn))
+usage(void)
+{
+	fprintf(stderr, "usage: posternd [-dnv] [-f file]\n");
+	exit(1);
+}
+
+static time_t
+monotime(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+static void
+describe_status(int status, char *buf, size_t len)
+{
+	if (WIFSIGNALED(status))
+		snprintf(buf, len, "killed by signal %d (%s)",
+		    WTERMSIG(status), strsignal(WTERMSIG(status)));
+	else if (WIFEXITED(status))
+		snprintf(buf, len, "exited with status %d",
+		    WEXITSTATUS(status));
+	else
+		snprintf(buf, len, "stopped");
+}
+
+static enum proc_id
+child_by_pid(pid_t pid)
+{
+	int	 i;
+
+	for (i = PROC_PARENT + 1; i < PROC_MAX; i++)
+		if (parent->children[i].pid == pid)
+			return i;
+	return PROC_PARENT;
+}
+
+/*
+ * Stop every child and exit.  Children get SIGTERM and a few seconds; any
+ * that remain are killed.
+ */
+static void
+parent_shutdown(int code)
+{
+	struct timespec	 pause = { 0, 10 * 1000 * 1000 };
+	time_t		 deadline;
+	pid_t		 pid;
+	int		 i, alive, status;
+
+	parent->shutting_down = 1;
+	for (i = PROC_PARENT + 1; i < PROC_MAX; i++)
+		if (parent->children[i].pid > 0)
+			kill(parent->children[i].pid, SIGTERM);
+	deadline = monotime() + 5;
+	for (;;) {
+		while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+			i = child_by_pid(pid);
+			if (i != PROC_PARENT)
+				parent->children[i].pid = 0;
+		}
+		alive = 0;
+		for (i = PROC_PARENT + 1; i < PROC_MAX; i++)
+			if (parent->children[i].pid > 0)
+				alive++;
+		if (alive == 0)
+			break;
+		if (monotime() >= deadline) {
+			for (i = PROC_PARENT + 1; i < PROC_MAX; i++)
+				if (parent->children[i].pid > 0) {
+					log_warnx("%s (pid %d) did not stop; "
+					    "killing it", proc_name(i),
+					    parent->children[i].pid);
+					kill(parent->children[i].pid, SIGKILL);
+					waitpid(parent->children[i].pid,
+					    &status, 0);
+					parent->children[i].pid = 0;
+				}
+			break;
+		}
+		nanosleep(&pause, NULL);
+	}
+	if (parent->control_bound)
+		unlink(parent->conf->control_socket);
+	log_info("%s", code == 0 ? "stopped" : "stopped after a failure");
+	exit(code);
+}
+
+static void
+parent_sigchld(int sig, short event, void *arg)
+{
+	char		 why[128];
+	pid_t		 pid;
+	int		 status;
+	enum proc_id	 id;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		id = child_by_pid(pid);
+		if (id == PROC_PARENT)
+			continue;	/* not one of the process set */
+		parent->children[id].pid = 0;
+		if (parent->shutting_down)
+			continue;
+		describe_status(status, why, sizeof(why));
+		log_warnx("lost child: %s process (pid %d) %s", proc_name(id),
+		    (int)pid, why);
+		parent_shutdown(1);
+	}
+}
+
+static void
+parent_sigterm(int sig, short event, void *arg)
+{
+	log_info("received %s, stopping", strsignal(sig));
+	parent_shutdown(0);
+}
+
+static void
+parent_sighup(int sig, short event, void *arg)
+{
+	log_warnx("SIGHUP: configuration reload is not supported; "
+	    "restart posternd to apply changes");
+}
+
+/*
+ * A child's channel failed: it closed (the child most likely died), or the
+ * child sent something malformed.  Either way, stop everything.
+ */
+static void
+parent_lost_peer(struct proc *p, enum proc_id id, const char *why)
+{
+	struct timespec	 pause = { 0, 10 * 1000 * 1000 };
+	char		 how[128];
+	pid_t		 pid = parent->children[id].pid;
+	int		 status, i;
+
+	if (parent->shutting_down)
+		return;
+	/* Give the kernel a moment so the log can say how it died. */
+	for (i = 0; pid > 0 && i < 50; i++) {
+		if (waitpid(pid, &status, WNOHANG) == pid) {
+			parent->children[id].pid = 0;
+			describe_status(status, how, sizeof(how));
+			log_warnx("lost child: %s process (pid %d) %s",
+			    proc_name(id), (int)pid, how);
+			parent_shutdown(1);
+		}
+		if (strcmp(why, "channel closed") != 0)
+			break;
+		nanosleep(&pause, NULL);
+	}
+	log_warnx("lost child: %s process (pid %d): %s", proc_name(id),
+	    (int)pid, why);
+	parent_shutdown(1);
+}
+
+static void
+parent_violation(enum proc_id from, struct imsg *imsg, const char *why)
+{
+	log_warnx("protocol violation by %s: message type %u, %zu bytes: %s",
+	    proc_name(from), imsg->hdr.type, imsg->len, why);
+	if (imsg->fd != -1)
+		close(imsg->fd);
+	parent_shutdown(1);
+}
+
+static void
+parent_send_status(struct imsg *imsg)
+{
+	struct msg_ctl_status	 st;
+	int			 i;
+	time_t			 now = monotime();
+
+	for (i = 0; i < PROC_MAX; i++) {
+		memset(&st, 0, sizeof(st));
+		strlcpy(st.name, proc_name(i), sizeof(st.name));
+		if (i == PROC_PARENT) {
+			st.pid = getpid();
+			strlcpy(st.user, "root", sizeof(st.user));
+			strlcpy(st.chroot, "/", sizeof(st.chroot));
+			st.uptime = now - parent->started;
+		} else {
+			const struct proc_desc	*d = &proc_table[i];
+
+			st.pid = parent->children[i].pid;
+			strlcpy(st.user, d->queue_user ?
+			    parent->conf->queue_user : parent->conf->user,
+			    sizeof(st.user));
+			if (d->spool_sub != NULL)
+				snprintf(st.chroot, sizeof(st.chroot), "%s/%s",
+				    parent->conf->spool_dir, d->spool_sub);
+			else
+				strlcpy(st.chroot, CONF_DEFAULT_EMPTY,
+				    sizeof(st.chroot));
+			st.uptime = now - parent->children[i].started;
+		}
+		proc_compose(&parent->proc, PROC_CONTROL,
+		    IMSG_CTL_STATUS_ENTRY, imsg->hdr.peerid, -1, &st,
+		    sizeof(st));
+	}
+	proc_compose(&parent->proc, PROC_CONTROL, IMSG_CTL_END,
+	    imsg->hdr.peerid, -1, NULL, 0);
+}
+
+/*
+ * Everything a child may ask of the parent.  Each message is checked for
+ * sender, type and size; anything else is a violation and stops the set.
+ */
+static void
+parent_dispatch(struct proc *p, enum proc_id from, struct imsg *imsg)
+{
+	struct msg_ctl_verbose	 v;
+	int			 i;
+
+	if (imsg->fd != -1)
+		parent_violation(from, imsg, "unexpected file descriptor");
+
+	if (imsg->hdr.type == IMSG_PROC_READY) {
+		if (imsg->len != 0 || parent->children[from].ready)
+			parent_violation(from, imsg, "bad ready message");
+		parent->children[from].ready = 1;
+		log_debug("%s process ready", proc_name(from));
+		return;
+	}
+	if (from != PROC_CONTROL)
+		parent_violation(from, imsg, "not allowed from this process");
+
+	switch (imsg->hdr.type) {
+	case IMSG_CTL_STATUS_GET:
+		if (imsg->len != 0)
+			parent_violation(from, imsg, "bad size");
+		parent_send_status(imsg);
+		break;
+	case IMSG_CTL_LOG_VERBOSE:
+		if (imsg_get_data(imsg, &v, sizeof(v)) == -1 ||
+		    v.verbose < 0 || v.verbose > 3)
+			parent_violation(from, imsg, "bad size or value");
+		log_setverbose(v.verbose);
+		for (i = PROC_PARENT + 1; i < PROC_MAX; i++)
+			proc_compose(p, i, IMSG_CTL_LOG_VERBOSE, 0, -1, &v,
+			    sizeof(v));
+		log_info("log verbosity set to %s",
+		    v.verbose ? "verbose" : "brief");
+		proc_compose(p, PROC_CONTROL, IMSG_CTL_OK, imsg->hdr.peerid,
+		    -1, NULL, 0);
+		break;
+	case IMSG_CTL_STOP:
+		if (imsg->len != 0)
+			parent_violation(from, imsg, "bad size");
+		/* control has acknowledged it to posternctl already */
+		log_info("stop requested by posternctl");
+		parent_shutdown(0);
+	default:
+		parent_violation(from, imsg, "not allowed from this process");
+	}
+}
+
+static void
+make_dir(const char *path, mode_t mode, uid_t uid, gid_t gid)
+{
+	struct stat	 st;
+
+	if (mkdir(path, mode) == -1 && errno != EEXIST)
+		fatal("mkdir %s", path);
+	if (lstat(path, &st) == -1)
+		fatal("stat %s", path);
+	if (!S_ISDIR(st.st_mode))
+		fatalx("%s is not a directory", path);
+	if (chown(path, uid, gid) == -1 || chmod(path, mode) == -1)
+		fatal("setting owner and mode of %s", path);
+}
+
+static void
+lookup_user(const char *name, uid_t *uid, gid_t *gid)
+{
+	struct passwd	*pw;
+
+	if ((pw = getpwnam(name)) == NULL)
+		fatalx("user %s does not exist (create it, or set it in "
+		    "postern.conf)", name);
+	if (pw->pw_uid == 0)
+		fatalx("user %s must not be root", name);
+	*uid = pw->pw_uid;
+	*gid = pw->pw_gid;
+}
+
+/* Directories the children are chrooted to: owned as each needs. */
+static void
+prepare_dirs(struct postern_conf *conf)
+{
+	char	 path[PATH_MAX];
+	uid_t	 uid, quid;
+	gid_t	 gid, qgid;
+	int	 i;
+
+	lookup_user(conf->user, &uid, &gid);
+	lookup_user(conf->queue_user, &quid, &qgid);
+	make_dir(CONF_DEFAULT_EMPTY, 0755, 0, 0);
+	make_dir(conf->spool_dir, 0755, 0, 0);
+	for (i = PROC_PARENT + 1; i < PROC_MAX; i++) {
+		const struct proc_desc	*d = &proc_table[i];
+
+		if (d->spool_sub == NULL)
+			continue;
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s",
+		    conf->spool_dir, d->spool_sub) >= sizeof(path))
+			fatalx("spool path too long");
+		if (d->queue_user)
+			make_dir(path, 0700, quid, qgid);
+		else
+			make_dir(path, 0700, uid, gid);
+	}
+}
+
+static void
+open_listeners(struct postern_conf *conf)
+{
+	struct listener	*l;
+	char		 host[128];
+	int		 fd, on = 1;
+
+	TAILQ_FOREACH(l, &conf->listeners, entry) {
+		fd = socket(l->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
+		    SOCK_CLOEXEC, 0);
+		if (fd == -1)
+			fatal("socket");
+		if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on,
+		    sizeof(on)) == -1)
+			fatal("setsockopt SO_REUSEADDR");
+		if (l->ss.ss_family == AF_INET6 && setsockopt(fd,
+		    IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on)) == -1)
+			fatal("setsockopt IPV6_V6ONLY");
+		if (bind(fd, (struct sockaddr *)&l->ss, l->sslen) == -1) {
+			getnameinfo((struct sockaddr *)&l->ss, l->sslen, host,
+			    sizeof(host), NULL, 0, NI_NUMERICHOST);
+			fatal("listen on %s", host);
+		}
+		if (listen(fd, 128) == -1)
+			fatal("listen");
+		l->fd = fd;
+	}
+}
+
+/*
+ * The control socket: mode 0660, owned by root and the control group.  A
+ * socket that still answers belongs to a running posternd: refuse to start.
+ */
+static int
+open_control_socket(struct postern_conf *conf, gid_t gid)
+{
+	struct sockaddr_un	 sun;
+	int			 fd;
+	mode_t			 old;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlcpy(sun.sun_path, conf->control_socket,
+	    sizeof(sun.sun_path)) >= sizeof(sun.sun_path))
+		fatalx("control socket path too long: %s",
+		    conf->control_socket);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		fatal("socket");
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0)
+		fatalx("%s is in use: is posternd already running?",
+		    conf->control_socket);
+	if (unlink(conf->control_socket) == -1 && errno != ENOENT)
+		fatal("unlink %s", conf->control_socket);
+	old = umask(S_IXUSR | S_IXGRP | S_IRWXO);
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1)
+		fatal("bind %s", conf->control_socket);
+	umask(old);
+	if (chown(conf->control_socket, 0, gid) == -1 ||
+	    chmod(conf->control_socket, 0660) == -1)
+		fatal("setting owner and mode of %s", conf->control_socket);
+	if (listen(fd, 16) == -1)
+		fatal("listen %s", conf->control_socket);
+	if (fcntl(fd, F_SETFL, O_NONBLOCK) == -1)
+		fatal("fcntl");
+	return fd;
+}
+
+static pid_t
+start_child(const char *self, enum proc_id id, int fd, int debug,
+    int verbose)
+{
+	char	*argv[8];
+	int	 argc = 0;
+	pid_t	 pid;
+
+	argv[argc++] = "posternd";
+	argv[argc++] = "-P";
+	argv[argc++] = (char *)proc_name(id);
+	if (debug)
+		argv[argc++] = "-d";
+	if (verbose > 0)
+		argv[argc++] = verbose > 1 ? "-vv" : "-v";
+	argv[argc] = NULL;
+
+	switch (pid = fork()) {
+	case -1:
+		fatal("fork");
+	case 0:
+		if (fd == PROC_PARENT_SOCK_FILENO) {
+			if (fcntl(fd, F_SETFD, 0) == -1)
+				_exit(1);
+		} else if (dup2(fd, PROC_PARENT_SOCK_FILENO) == -1)
+			_exit(1);
+		closefrom(PROC_PARENT_SOCK_FILENO + 1);
+		execv(self, argv);
+		_exit(1);
+	}
+	return pid;
+}
+
+/* Hand a child its channels and its part of the configuration. */
+static void
+setup_child(struct postern_conf *conf, enum proc_id id,
+    int pairs[PROC_MAX][PROC_MAX], int verbose)
+{
+	struct imsgbuf			*ibuf = &parent->proc.peers[id]->ibuf;
+	const struct proc_desc		*d = &proc_table[id];
+	struct msg_peer			 mp;
+	struct msg_conf_global		 g;
+	struct msg_conf_listener	 ml;
+	struct listener			*l;
+	int				 peer;
+
+	for (peer = PROC_PARENT + 1; peer < PROC_MAX; peer++) {
+		if (!proc_peers[id][peer])
+			continue;
+		mp.proc = peer;
+		if (imsg_compose(ibuf, IMSG_PROC_PEER_FD, 0, 0,
+		    pairs[id][peer], &mp, sizeof(mp)) == -1)
+			fatal("compose");
+		pairs[id][peer] = -1;	/* imsg closes it once sent */
+	}
+
+	memset(&g, 0, sizeof(g));
+	strlcpy(g.hostname, conf->hostname, sizeof(g.hostname));
+	strlcpy(g.user, d->queue_user ? conf->queue_user : conf->user,
+	    sizeof(g.user));
+	if (d->spool_sub != NULL)
+		snprintf(g.chroot, sizeof(g.chroot), "%s/%s", conf->spool_dir,
+		    d->spool_sub);
+	else
+		strlcpy(g.chroot, CONF_DEFAULT_EMPTY, sizeof(g.chroot));
+	g.verbose = verbose;
+	imsg_compose(ibuf, IMSG_PROC_CONF_GLOBAL, 0, 0, -1, &g, sizeof(g));
+
+	if (id == PROC_SMTP) {
+		TAILQ_FOREACH(l, &conf->listeners, entry) {
+			memset(&ml, 0, sizeof(ml));
+			ml.ss = l->ss;
+			ml.sslen = l->sslen;
+			ml.flags = l->flags;
+			strlcpy(ml.pki, l->pki, sizeof(ml.pki));
+			strlcpy(ml.tag, l->tag, sizeof(ml.tag));
+			strlcpy(ml.hostname, l->hostname, sizeof(ml.hostname));
+			imsg_compose(ibuf, IMSG_PROC_CONF_LISTENER, 0, 0,
+			    dup(l->fd), &ml, sizeof(ml));
+		}
+	}
+	if (id == PROC_CONTROL) {
+		struct msg_conf_control	 mc;
+		struct group		*gr;
+		struct passwd		*pw;
+		char			**m;
+
+		memset(&mc, 0, sizeof(mc));
+		mc.gid = (uint32_t)-1;
+		if (conf->control_group != NULL &&
+		    (gr = getgrnam(conf->control_group)) != NULL) {
+			mc.gid = gr->gr_gid;
+			for (m = gr->gr_mem; *m != NULL &&
+			    mc.nuids < CTL_MAX_ALLOWED_UIDS; m++)
+				if ((pw = getpwnam(*m)) != NULL)
+					mc.uids[mc.nuids++] = pw->pw_uid;
+		}
+		imsg_compose(ibuf, IMSG_PROC_CONF_CONTROL, 0, 0,
+		    dup(parent->control_fd), &mc, sizeof(mc));
+	}
+	imsg_compose(ibuf, IMSG_PROC_CONF_DONE, 0, 0, -1, NULL, 0);
+	if (imsgbuf_flush(ibuf) == -1)
+		fatal("sending set-up to %s", proc_name(id));
+}
+
+static void
+start_children(struct postern_conf *conf, const char *self, int debug,
+    int verbose)
+{
+	int	 pairs[PROC_MAX][PROC_MAX];
+	int	 sv[2], a, b;
+
+	for (a = 0; a < PROC_MAX; a++)
+		for (b = 0; b < PROC_MAX; b++)
+			pairs[a][b] = -1;
+	for (a = 0; a < PROC_MAX; a++)
+		for (b = a + 1; b < PROC_MAX; b++) {
+			if (!proc_peers[a][b])
+				continue;
+			if (!proc_peers[b][a])
+				fatalx("process table is not symmetric");
+			if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
+			    sv) == -1)
+				fatal("socketpair");
+			pairs[a][b] = sv[0];
+			pairs[b][a] = sv[1];
+		}
+	for (a = PROC_PARENT + 1; a < PROC_MAX; a++) {
+		parent->children[a].pid = start_child(self, a,
+		    pairs[a][PROC_PARENT], debug, verbose);
+		parent->children[a].started = monotime();
+		close(pairs[a][PROC_PARENT]);
+		imsgev_new(&parent->proc, a, pairs[PROC_PARENT][a]);
+	}
+	for (a = PROC_PARENT + 1; a < PROC_MAX; a++)
+		setup_child(conf, a, pairs, verbose);
+}
+
+int
+main(int argc, char *argv[])
+{
+	extern char		**environ;
+	struct postern_conf	*conf;
+	const struct proc_desc	*desc = NULL;
+	struct event		 ev_chld, ev_term, ev_int, ev_hup;
+	struct listener		*l;
+	struct group		*gr;
+	const char		*file = CONF_DEFAULT_FILE;
+	char			 self[PATH_MAX];
+	gid_t			 ctl_gid = 0;
+	ssize_t			 n;
+	int			 ch, debug = 0, noaction = 0, verbose = 0;
+
+	setproctitle_init(argc, argv, environ);
+	while ((ch = getopt(argc, argv, "df:nP:v")) != -1) {
+		switch (ch) {
+		case 'd':
+			debug = 1;
+			break;
+		case 'f':
+			file = optarg;
+			break;
+		case 'n':
+			noaction = 1;
+			break;
+		case 'P':
+			if ((desc = proc_by_name(optarg)) == NULL)
+				fatalx("unknown process %s", optarg);
+			break;
+		case 'v':
+			verbose++;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (argc != optind)
+		usage();
+	if (desc != NULL)
+		proc_child_main(desc, debug, verbose);
+
+	log_init(1, verbose, LOG_MAIL);
+	log_procinit("parent");
+	if ((conf = parse_config(file, verbose)) == NULL) {
+		if (noaction)
+			exit(1);
+		fatalx("%s: configuration has errors; not starting", file);
+	}
+	if (noaction) {
+		printf("configuration OK\n");
+		free_config(conf);
+		exit(0);
+	}
+	if (geteuid() != 0)
+		fatalx("posternd must be started as root");
+	if ((n = readlink("/proc/self/exe", self, sizeof(self) - 1)) == -1)
+		fatal("readlink /proc/self/exe");
+	self[n] = '\0';
+
+	parent = xcalloc(1, sizeof(*parent));
+	parent->conf = conf;
+	parent->control_fd = -1;
+	parent_desc = proc_table[PROC_PARENT];
+	parent_desc.dispatch = parent_dispatch;
+	parent->proc.desc = &parent_desc;
+	parent->started = monotime();
+
+	if (conf->control_group != NULL) {
+		if ((gr = getgrnam(conf->control_group)) == NULL)
+			fatalx("control group %s does not exist",
+			    conf->control_group);
+		ctl_gid = gr->gr_gid;
+	}
+	prepare_dirs(conf);
+	open_listeners(conf);
+	parent->control_fd = open_control_socket(conf, ctl_gid);
+	parent->control_bound = 1;
+
+	log_init(debug, verbose, LOG_MAIL);
+	if (!debug && daemon(0, 0) == -1)
+		fatal("daemon");
+	setproctitle("parent");
+
+	event_init();
+	proc_lost_peer = parent_lost_peer;
+	signal(SIGPIPE, SIG_IGN);
+	signal_set(&ev_chld, SIGCHLD, parent_sigchld, NULL);
+	signal_set(&ev_term, SIGTERM, parent_sigterm, NULL);
+	signal_set(&ev_int, SIGINT, parent_sigterm, NULL);
+	signal_set(&ev_hup, SIGHUP, parent_sighup, NULL);
+	signal_add(&ev_chld, NULL);
+	signal_add(&ev_term, NULL);
+	signal_add(&ev_int, NULL);
+	signal_add(&ev_hup, NULL);
+
+	start_children(conf, self, debug, verbose);
+
+	/* The children have their own copies now. */
+	TAILQ_FOREACH(l, &conf->listeners, entry) {
+		close(l->fd);
+		l->fd = -1;
+	}
+	close(parent->control_fd);
+	parent->control_fd = -1;
+	log_info("started, control socket %s", conf->control_socket);
+	event_dispatch();
+	fatalx("event loop ended");
+}

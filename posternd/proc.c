@@ -1,0 +1,385 @@
+/*
+ * One table describes every process; forking, re-executing, wiring the
+ * socketpairs, chrooting and dropping privileges are written once over it
+ * (the relayd/httpd proc.c model).  Adding a process is adding a row.
+ *
+ * A child is started as `posternd -P NAME` with its channel to the parent
+ * on fd 3.  Before it drops privileges it takes, in a blocking loop, the
+ * sockets to its peers and its part of the configuration; then it chroots,
+ * drops to its user with no supplementary groups, checks that it cannot
+ * get root back, and runs one libevent loop.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <event.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+#include "proc.h"
+#include "util.h"
+
+const struct proc_desc proc_table[PROC_MAX] = {
+	[PROC_PARENT] = { PROC_PARENT, "parent", 0, NULL, NULL, NULL, NULL },
+	[PROC_SMTP] = { PROC_SMTP, "smtp", 0, NULL,
+	    smtp_conf, smtp_run, smtp_dispatch },
+	[PROC_QUEUE] = { PROC_QUEUE, "queue", 1, "queue",
+	    NULL, queue_run, queue_dispatch },
+	[PROC_MTA] = { PROC_MTA, "mta", 0, NULL,
+	    NULL, mta_run, mta_dispatch },
+	[PROC_AUTHD] = { PROC_AUTHD, "authd", 0, NULL,
+	    NULL, authd_run, authd_dispatch },
+	[PROC_REPORTD] = { PROC_REPORTD, "reportd", 0, "reports",
+	    NULL, reportd_run, reportd_dispatch },
+	[PROC_CONTROL] = { PROC_CONTROL, "control", 0, NULL,
+	    control_conf, control_run, control_dispatch },
+};
+
+/*
+ * The channels.  The parent talks to everyone; among the children only the
+ * pairs whose work needs it: smtp hands messages to queue and authd, queue
+ * hands envelopes to mta, authd and mta report to reportd, reportd sends
+ * its reports through the queue, and control asks the processes that
+ * answer posternctl's questions.
+ */
+const int proc_peers[PROC_MAX][PROC_MAX] = {
+	/*		  par smtp que mta auth rep ctl */
+	[PROC_PARENT] =	{ 0,  1,   1,  1,  1,   1,  1 },
+	[PROC_SMTP] =	{ 1,  0,   1,  0,  1,   0,  1 },
+	[PROC_QUEUE] =	{ 1,  1,   0,  1,  0,   1,  1 },
+	[PROC_MTA] =	{ 1,  0,   1,  0,  0,   1,  1 },
+	[PROC_AUTHD] =	{ 1,  1,   0,  0,  0,   1,  0 },
+	[PROC_REPORTD] = { 1, 0,   1,  1,  1,   0,  1 },
+	[PROC_CONTROL] = { 1, 1,   1,  1,  0,   1,  0 },
+};
+
+void	(*proc_lost_peer)(struct proc *, enum proc_id, const char *);
+
+const char *
+proc_name(enum proc_id id)
+{
+	if (id >= PROC_MAX)
+		return "unknown";
+	return proc_table[id].name;
+}
+
+const struct proc_desc *
+proc_by_name(const char *name)
+{
+	int	 i;
+
+	for (i = PROC_PARENT + 1; i < PROC_MAX; i++)
+		if (strcmp(proc_table[i].name, name) == 0)
+			return &proc_table[i];
+	return NULL;
+}
+
+static void
+imsgev_dispatch(int fd, short event, void *arg)
+{
+	struct imsgev	*iev = arg;
+	struct proc	*p = iev->proc;
+	struct imsg	 imsg;
+	ssize_t		 n;
+	int		 r;
+
+	iev->events = 0;	/* not persistent: it fired, so it is idle */
+	if (event & EV_READ) {
+		n = imsgbuf_read(&iev->ibuf);
+		if (n == 0) {
+			proc_lost_peer(p, iev->peer, "channel closed");
+			return;
+		}
+		if (n == -1 && errno != EAGAIN) {
+			proc_lost_peer(p, iev->peer, strerror(errno));
+			return;
+		}
+	}
+	if (event & EV_WRITE) {
+		if (imsgbuf_write(&iev->ibuf) == -1) {
+			proc_lost_peer(p, iev->peer, strerror(errno));
+			return;
+		}
+	}
+	for (;;) {
+		r = imsg_get(&iev->ibuf, &imsg);
+		if (r == -1) {
+			proc_lost_peer(p, iev->peer, "malformed message");
+			return;
+		}
+		if (r == 0)
+			break;
+		if (imsg.hdr.type == IMSG_NONE ||
+		    imsg.hdr.type >= IMSG_TYPE_MAX) {
+			if (imsg.fd != -1)
+				close(imsg.fd);
+			imsg_free(&imsg);
+			proc_lost_peer(p, iev->peer, "unknown message type");
+			return;
+		}
+		p->desc->dispatch(p, iev->peer, &imsg);
+		imsg_free(&imsg);
+		if (p->peers[iev->peer] != iev)
+			return;		/* the handler dropped this channel */
+	}
+	imsgev_update(iev);
+}
+
+void
+imsgev_update(struct imsgev *iev)
+{
+	short	 events = EV_READ;
+
+	if (imsgbuf_queuelen(&iev->ibuf) > 0)
+		events |= EV_WRITE;
+	if (events == iev->events)
+		return;
+	if (iev->events)
+		event_del(&iev->ev);
+	iev->events = events;
+	event_set(&iev->ev, iev->ibuf.fd, events, imsgev_dispatch, iev);
+	event_add(&iev->ev, NULL);
+}
+
+struct imsgev *
+imsgev_new(struct proc *p, enum proc_id peer, int fd)
+{
+	struct imsgev	*iev;
+
+	iev = xcalloc(1, sizeof(*iev));
+	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) == -1)
+		fatal("fcntl");
+	imsgbuf_init(&iev->ibuf, fd);
+	iev->proc = p;
+	iev->peer = peer;
+	p->peers[peer] = iev;
+	imsgev_update(iev);
+	return iev;
+}
+
+void
+imsgev_free(struct imsgev *iev)
+{
+	if (iev->events)
+		event_del(&iev->ev);
+	if (iev->proc->peers[iev->peer] == iev)
+		iev->proc->peers[iev->peer] = NULL;
+	close(iev->ibuf.fd);
+	imsgbuf_clear(&iev->ibuf);
+	free(iev);
+}
+
+int
+proc_compose(struct proc *p, enum proc_id to, uint32_t type,
+    uint32_t peerid, int fd, const void *data, size_t len)
+{
+	struct imsgev	*iev = p->peers[to];
+
+	if (iev == NULL) {
+		log_warnx("no channel from %s to %s", p->desc->name,
+		    proc_name(to));
+		if (fd != -1)
+			close(fd);
+		return -1;
+	}
+	if (imsg_compose(&iev->ibuf, type, peerid, 0, fd, data, len) == -1)
+		return -1;
+	imsgev_update(iev);
+	return 0;
+}
+
+/* Messages every child takes from the parent at run time. */
+int
+proc_common_imsg(struct proc *p, enum proc_id from, struct imsg *imsg)
+{
+	struct msg_ctl_verbose	 v;
+
+	if (from != PROC_PARENT)
+		return 0;
+	switch (imsg->hdr.type) {
+	case IMSG_CTL_LOG_VERBOSE:
+		if (imsg_get_data(imsg, &v, sizeof(v)) == -1)
+			proc_unexpected(p, from, imsg);
+		log_setverbose(v.verbose);
+		log_debug("verbosity now %d", v.verbose);
+		return 1;
+	}
+	return 0;
+}
+
+void
+proc_unexpected(struct proc *p, enum proc_id from, struct imsg *imsg)
+{
+	fatalx("unexpected message type %u (%zu bytes) from %s",
+	    imsg->hdr.type, imsg->len, proc_name(from));
+}
+
+static void
+child_lost_peer(struct proc *p, enum proc_id peer, const char *why)
+{
+	struct timespec	 pause = { 0, 200 * 1000 * 1000 };
+
+	if (peer == PROC_PARENT)
+		fatalx("lost the parent: %s", why);
+	/*
+	 * In an orderly stop the parent signals every child at once, so a
+	 * sibling's channel may close just before our own SIGTERM arrives:
+	 * give it a moment, so that only a real failure is logged as one.
+	 */
+	nanosleep(&pause, NULL);
+	fatalx("lost %s: %s", proc_name(peer), why);
+}
+
+/* The parent stops us with SIGTERM during an orderly shutdown. */
+static void
+child_sigterm(int sig)
+{
+	_exit(0);
+}
+
+/*
+ * Drop to `user` in `root`: chroot, then groups, gid and uid, and prove the
+ * drop cannot be undone.
+ */
+static void
+proc_drop_privileges(const char *user, const char *root)
+{
+	struct passwd	*pw;
+	uid_t		 ruid, euid, suid;
+	gid_t		 rgid, egid, sgid;
+
+	if ((pw = getpwnam(user)) == NULL)
+		fatalx("unknown user %s", user);
+	if (pw->pw_uid == 0)
+		fatalx("user %s is root", user);
+	if (chroot(root) == -1)
+		fatal("chroot %s", root);
+	if (chdir("/") == -1)
+		fatal("chdir /");
+	if (setgroups(0, NULL) == -1)
+		fatal("setgroups");
+	if (setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) == -1)
+		fatal("setresgid");
+	if (setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) == -1)
+		fatal("setresuid");
+
+	if (setuid(0) != -1 || seteuid(0) != -1 || setgid(0) != -1)
+		fatalx("could regain root after dropping to %s", user);
+	if (getresuid(&ruid, &euid, &suid) == -1 ||
+	    getresgid(&rgid, &egid, &sgid) == -1)
+		fatal("getresuid");
+	if (ruid != pw->pw_uid || euid != pw->pw_uid || suid != pw->pw_uid ||
+	    rgid != pw->pw_gid || egid != pw->pw_gid || sgid != pw->pw_gid)
+		fatalx("privilege drop to %s incomplete", user);
+}
+
+void
+proc_child_main(const struct proc_desc *desc, int debug, int verbose)
+{
+	struct proc		*p;
+	struct imsgbuf		 setup;
+	struct imsg		 imsg;
+	struct msg_peer		 mp;
+	struct msg_conf_global	 g;
+	struct sigaction	 sa;
+	int			 peer_fds[PROC_MAX];
+	int			 done = 0, r, i;
+	ssize_t			 n;
+
+	log_init(debug, verbose, LOG_MAIL);
+	log_procinit(desc->name);
+	setproctitle("%s", desc->name);
+
+	p = xcalloc(1, sizeof(*p));
+	p->desc = desc;
+	for (i = 0; i < PROC_MAX; i++)
+		peer_fds[i] = -1;
+	peer_fds[PROC_PARENT] = PROC_PARENT_SOCK_FILENO;
+
+	/* The set-up conversation with the parent: blocking, bounded. */
+	imsgbuf_init(&setup, PROC_PARENT_SOCK_FILENO);
+	memset(&g, 0, sizeof(g));
+	while (!done) {
+		n = imsgbuf_read(&setup);
+		if (n == 0)
+			fatalx("parent closed the channel during set-up");
+		if (n == -1)
+			fatal("set-up read");
+		while (!done && (r = imsg_get(&setup, &imsg)) != 0) {
+			if (r == -1)
+				fatalx("malformed set-up message");
+			switch (imsg.hdr.type) {
+			case IMSG_PROC_PEER_FD:
+				if (imsg_get_data(&imsg, &mp, sizeof(mp)) ==
+				    -1 || mp.proc == PROC_PARENT ||
+				    mp.proc >= PROC_MAX ||
+				    !proc_peers[desc->id][mp.proc] ||
+				    peer_fds[mp.proc] != -1 || imsg.fd == -1)
+					fatalx("bad peer message");
+				peer_fds[mp.proc] = imsg.fd;
+				break;
+			case IMSG_PROC_CONF_GLOBAL:
+				if (imsg_get_data(&imsg, &g, sizeof(g)) == -1)
+					fatalx("bad global config message");
+				g.hostname[sizeof(g.hostname) - 1] = '\0';
+				break;
+			case IMSG_PROC_CONF_DONE:
+				done = 1;
+				break;
+			default:
+				if (desc->conf == NULL)
+					fatalx("unexpected set-up message %u",
+					    imsg.hdr.type);
+				desc->conf(p, &imsg);
+				break;
+			}
+			imsg_free(&imsg);
+		}
+	}
+	if (setup.rlen != 0 || setup.nrfds != 0)
+		fatalx("parent sent more than the set-up");
+	free(setup.rbuf);	/* keep fd 3: it becomes the parent channel */
+
+	/* The parent chose our user and root; the global message has them. */
+	g.user[sizeof(g.user) - 1] = '\0';
+	g.chroot[sizeof(g.chroot) - 1] = '\0';
+	if (g.user[0] == '\0' || g.chroot[0] != '/')
+		fatalx("no user or chroot from the parent");
+	strlcpy(p->user, g.user, sizeof(p->user));
+	strlcpy(p->chroot, g.chroot, sizeof(p->chroot));
+	proc_drop_privileges(p->user, p->chroot);
+
+	event_init();
+	proc_lost_peer = child_lost_peer;
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = child_sigterm;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGTERM, &sa, NULL) == -1)
+		fatal("sigaction");
+	/* A terminal's ^C reaches the whole group: only the parent acts. */
+	signal(SIGINT, SIG_IGN);
+	for (i = 0; i < PROC_MAX; i++) {
+		if (proc_peers[desc->id][i] && peer_fds[i] == -1)
+			fatalx("no channel to %s", proc_name(i));
+		if (peer_fds[i] != -1)
+			imsgev_new(p, i, peer_fds[i]);
+	}
+	desc->run(p);
+	proc_compose(p, PROC_PARENT, IMSG_PROC_READY, 0, -1, NULL, 0);
+	log_debug("running as %s in %s", p->user, p->chroot);
+	event_dispatch();
+	fatalx("event loop ended");
+}

@@ -1,0 +1,91 @@
+/*
+ * The process table and the machinery written once for every process:
+ * fork and re-exec, socketpair wiring, chroot and privilege drop, and imsg
+ * channels on the libevent loop.
+ */
+#ifndef POSTERN_PROC_H
+#define POSTERN_PROC_H
+
+#include <sys/types.h>
+#include <event.h>
+
+#include "imsg.h"
+#include "msg.h"
+
+#define PROC_PARENT_SOCK_FILENO	3	/* a child's channel to the parent */
+
+struct proc;
+
+/* One imsg channel to one peer process, on the event loop. */
+struct imsgev {
+	struct imsgbuf	 ibuf;
+	struct event	 ev;
+	short		 events;
+	struct proc	*proc;		/* the process this end belongs to */
+	enum proc_id	 peer;		/* the process at the other end */
+};
+
+struct proc_desc {
+	enum proc_id	 id;
+	const char	*name;
+	int		 queue_user;	/* runs as the queue user */
+	const char	*spool_sub;	/* chroot: this under the spool, or
+					   NULL for the empty dir */
+	/* before chroot: a setup message from the parent */
+	void		(*conf)(struct proc *, struct imsg *);
+	/* after the privilege drop, with the peers wired: start work */
+	void		(*run)(struct proc *);
+	/* a message from a peer (parent included) */
+	void		(*dispatch)(struct proc *, enum proc_id,
+			    struct imsg *);
+};
+
+struct proc {
+	const struct proc_desc	*desc;
+	struct imsgev		*peers[PROC_MAX];
+	void			*state;		/* the process's own */
+	char			 chroot[256];
+	char			 user[32];
+};
+
+/* Which processes may talk to which: one row per process. */
+extern const int		 proc_peers[PROC_MAX][PROC_MAX];
+extern const struct proc_desc	 proc_table[PROC_MAX];
+
+const struct proc_desc	*proc_by_name(const char *);
+
+/* child side */
+void	proc_child_main(const struct proc_desc *, int debug, int verbose)
+	    __attribute__((noreturn));
+
+/* both sides */
+struct imsgev	*imsgev_new(struct proc *, enum proc_id peer, int fd);
+void		 imsgev_free(struct imsgev *);
+void		 imsgev_update(struct imsgev *);
+int		 proc_compose(struct proc *, enum proc_id to, uint32_t type,
+		    uint32_t peerid, int fd, const void *data, size_t len);
+/* called when a channel's peer closes or sends garbage */
+extern void	(*proc_lost_peer)(struct proc *, enum proc_id, const char *);
+
+/* process entry points (one per process directory) */
+void	smtp_conf(struct proc *, struct imsg *);
+void	smtp_run(struct proc *);
+void	smtp_dispatch(struct proc *, enum proc_id, struct imsg *);
+void	queue_run(struct proc *);
+void	queue_dispatch(struct proc *, enum proc_id, struct imsg *);
+void	mta_run(struct proc *);
+void	mta_dispatch(struct proc *, enum proc_id, struct imsg *);
+void	authd_run(struct proc *);
+void	authd_dispatch(struct proc *, enum proc_id, struct imsg *);
+void	reportd_run(struct proc *);
+void	reportd_dispatch(struct proc *, enum proc_id, struct imsg *);
+void	control_conf(struct proc *, struct imsg *);
+void	control_run(struct proc *);
+void	control_dispatch(struct proc *, enum proc_id, struct imsg *);
+
+/* shared by the children: messages every child takes from the parent */
+int	proc_common_imsg(struct proc *, enum proc_id, struct imsg *);
+void	proc_unexpected(struct proc *, enum proc_id, struct imsg *)
+	    __attribute__((noreturn));
+
+#endif

@@ -1,0 +1,26 @@
+/*
+ * The queue process: durable storage of messages and envelopes, the scheduler and DSNs (the inbound issue).
+ *
+ * Today it is the process shell every later feature slots into: it runs
+ * chrooted and unprivileged on its own event loop, takes the run-time
+ * messages every child takes from the parent, and treats anything else from
+ * a peer as a protocol violation (fail-stop).
+ */
+#include <sys/types.h>
+
+#include "log.h"
+#include "proc.h"
+
+void
+queue_run(struct proc *p)
+{
+	log_debug("queue process started");
+}
+
+void
+queue_dispatch(struct proc *p, enum proc_id from, struct imsg *imsg)
+{
+	if (proc_common_imsg(p, from, imsg))
+		return;
+	proc_unexpected(p, from, imsg);
+}

@@ -1,0 +1,200 @@
+"""Fixtures for postern's integration tests.
+
+Every test runs the real posternd as root, with real chroot and privilege
+drop, on loopback addresses only, with its own configuration, spool and
+control socket in a temporary directory.  Daemons a test starts are always
+stopped by pid, whatever happened.
+"""
+import itertools
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+BUILD = os.environ.get("POSTERN_BUILD",
+                       os.path.join(os.path.dirname(__file__), "..", "build"))
+POSTERND = os.path.abspath(os.path.join(BUILD, "posternd"))
+POSTERNCTL = os.path.abspath(os.path.join(BUILD, "posternctl"))
+TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+CHILDREN = ["smtp", "queue", "mta", "authd", "reportd", "control"]
+
+_ports = itertools.count(20000 + (os.getpid() % 200) * 50)
+
+
+def next_port():
+    return next(_ports)
+
+
+def run(cmd, **kw):
+    kw.setdefault("stdout", subprocess.PIPE)
+    kw.setdefault("stderr", subprocess.PIPE)
+    kw.setdefault("text", True)
+    kw.setdefault("timeout", 30)
+    return subprocess.run(cmd, **kw)
+
+
+def children_of(pid):
+    """Pids whose parent is `pid` (from /proc)."""
+    kids = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        if int(fields[1]) == pid:
+            kids.append(int(d))
+    return kids
+
+
+def alive(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            stat = f.read()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2] != "Z"
+
+
+class Daemon:
+    def __init__(self, tmp, config_extra="", listen=True):
+        self.dir = str(tmp)
+        # The socket's directory must be traversable by any user, so that
+        # the tests of unprivileged callers reach the socket's own checks.
+        self.sockdir = tempfile.mkdtemp(prefix="postern-ctl-")
+        os.chmod(self.sockdir, 0o755)
+        self.sock = os.path.join(self.sockdir, "postern.sock")
+        self.spool = os.path.join(self.dir, "spool")
+        self.conf = os.path.join(self.dir, "postern.conf")
+        self.logfile = os.path.join(self.dir, "posternd.log")
+        self.port = next_port()
+        lines = [
+            'spool "%s"' % self.spool,
+            'control socket "%s"' % self.sock,
+        ]
+        if listen:
+            lines.append("listen on 127.0.0.1 port %d" % self.port)
+        lines.append(config_extra)
+        with open(self.conf, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        self.proc = None
+        self.kids = {}
+
+    def start(self, wait=True, args=("-d",)):
+        self.log = open(self.logfile, "w")
+        env = dict(os.environ)
+        # LeakSanitizer cannot run inside a chroot; ASan's other checks do.
+        env["ASAN_OPTIONS"] = "detect_leaks=0"
+        self.proc = subprocess.Popen([POSTERND, *args, "-f", self.conf],
+                                     stdout=self.log, stderr=self.log,
+                                     env=env)
+        if wait:
+            self.wait_ready()
+        return self
+
+    def wait_ready(self, timeout=10):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError("posternd exited %d:\n%s" %
+                                     (self.proc.returncode, self.logtext()))
+            if "started" in self.logtext() and os.path.exists(self.sock):
+                kids = self.children()
+                if len(kids) == len(CHILDREN) and all(
+                        self.ready_title(p) for p in kids.values()):
+                    self.kids = kids
+                    return
+            time.sleep(0.05)
+        raise AssertionError("posternd did not start:\n" + self.logtext())
+
+    def ready_title(self, pid):
+        # A child's root is its chroot once it has dropped privileges.
+        try:
+            return os.readlink("/proc/%d/root" % pid) != "/"
+        except OSError:
+            return False
+
+    def children(self):
+        """Map process name -> pid for the daemon's children."""
+        out = {}
+        for pid in children_of(self.proc.pid):
+            try:
+                with open("/proc/%d/cmdline" % pid, "rb") as f:
+                    title = f.read().replace(b"\0", b" ").decode().strip()
+            except OSError:
+                continue
+            for name in CHILDREN:
+                if title.endswith(": " + name) or title.endswith(" " + name):
+                    out[name] = pid
+        return out
+
+    def logtext(self):
+        with open(self.logfile, errors="replace") as f:
+            return f.read()
+
+    def ctl(self, *args, as_nobody=False):
+        cmd = [POSTERNCTL, "-s", self.sock, *args]
+        if as_nobody:
+            cmd = ["setpriv", "--reuid=nobody", "--regid=nogroup",
+                   "--clear-groups"] + cmd
+        return run(cmd)
+
+    def wait_exit(self, timeout):
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def stop(self):
+        """Stop by pid, always: the daemon, then any child left over."""
+        if self.proc is None:
+            return
+        pids = set(self.kids.values()) | set(children_of(self.proc.pid))
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            if self.wait_exit(10) is None:
+                self.proc.kill()
+                self.proc.wait()
+        for pid in pids:
+            if alive(pid):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        self.log.close()
+        shutil.rmtree(self.sockdir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def users():
+    if os.geteuid() != 0:
+        pytest.exit("the integration tests run posternd as root", 2)
+    subprocess.run([os.path.join(TOP, "scripts", "setup-users")], check=True)
+
+
+@pytest.fixture
+def daemon_factory(tmp_path):
+    made = []
+
+    def make(config_extra="", sub="d", **kw):
+        d = tmp_path / sub
+        d.mkdir(exist_ok=True)
+        dm = Daemon(d, config_extra, **kw)
+        made.append(dm)
+        return dm
+
+    yield make
+    for dm in made:
+        dm.stop()
+
+
+@pytest.fixture
+def daemon(daemon_factory):
+    return daemon_factory().start()

@@ -1,0 +1,249 @@
+"""The process set: privilege separation, posternctl, fail-stop, shutdown."""
+import ctypes
+import os
+import signal
+import struct
+import time
+
+import pytest
+
+from conftest import CHILDREN, POSTERND, alive, children_of, run
+
+SYS_pidfd_getfd = 438
+
+
+def proc_status(pid):
+    out = {}
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            k, _, v = line.partition(":")
+            out[k] = v.split()
+    return out
+
+
+def ids(name):
+    import pwd
+    pw = pwd.getpwnam(name)
+    return pw.pw_uid, pw.pw_gid
+
+
+def test_children_are_chrooted_unprivileged_and_titled(daemon):
+    kids = daemon.kids
+    assert sorted(kids) == sorted(CHILDREN)
+    assert len(set(kids.values())) == len(CHILDREN)
+    assert daemon.proc.pid not in kids.values()
+    for name, pid in kids.items():
+        user = "_postern-q" if name == "queue" else "_postern"
+        uid, gid = ids(user)
+        st = proc_status(pid)
+        assert st["Uid"] == [str(uid)] * 4, (name, st["Uid"])
+        assert st["Gid"] == [str(gid)] * 4, (name, st["Gid"])
+        assert st["Groups"] == [], (name, st["Groups"])
+        assert st["CapEff"] == ["0000000000000000"], name
+        root = os.readlink("/proc/%d/root" % pid)
+        if name == "queue":
+            assert root == os.path.join(daemon.spool, "queue")
+        elif name == "reportd":
+            assert root == os.path.join(daemon.spool, "reports")
+        else:
+            assert root == "/var/empty"
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            title = f.read().replace(b"\0", b" ").decode()
+        assert name in title, title
+    # The parent stays root and unchrooted.
+    st = proc_status(daemon.proc.pid)
+    assert st["Uid"][0] == "0"
+    assert os.readlink("/proc/%d/root" % daemon.proc.pid) == "/"
+
+
+def test_show_status_lists_every_process(daemon):
+    r = daemon.ctl("show", "status")
+    assert r.returncode == 0, r.stderr
+    rows = {}
+    for line in r.stdout.splitlines()[1:]:
+        f = line.split()
+        rows[f[0]] = f
+    assert sorted(rows) == sorted(CHILDREN + ["parent"])
+    assert int(rows["parent"][1]) == daemon.proc.pid
+    for name, pid in daemon.kids.items():
+        assert int(rows[name][1]) == pid
+        assert rows[name][2] == ("_postern-q" if name == "queue"
+                                 else "_postern")
+
+
+@pytest.mark.parametrize("victim", CHILDREN)
+def test_child_death_stops_everything(daemon, victim):
+    pid = daemon.kids[victim]
+    others = [p for n, p in daemon.kids.items() if n != victim]
+    os.kill(pid, signal.SIGKILL)
+    rc = daemon.wait_exit(5)
+    assert rc is not None, "posternd still running 5 s after a child died"
+    assert rc != 0
+    log = daemon.logtext()
+    assert "%s process (pid %d)" % (victim, pid) in log, log
+    assert "signal 9" in log
+    for p in others:
+        assert not alive(p), "child %d left behind" % p
+
+
+def test_sigterm_stops_cleanly(daemon):
+    kids = list(daemon.kids.values())
+    os.kill(daemon.proc.pid, signal.SIGTERM)
+    assert daemon.wait_exit(10) == 0
+    for p in kids:
+        assert not alive(p)
+    assert not os.path.exists(daemon.sock)
+
+
+def test_posternctl_stop(daemon):
+    kids = list(daemon.kids.values())
+    r = daemon.ctl("stop")
+    assert r.returncode == 0, r.stderr
+    assert daemon.wait_exit(10) == 0
+    assert "stop requested by posternctl" in daemon.logtext()
+    for p in kids:
+        assert not alive(p)
+
+
+def test_log_verbose_and_brief(daemon):
+    r = daemon.ctl("show", "status")
+    assert "control: uid 0: show status" not in daemon.logtext()
+    r = daemon.ctl("log", "verbose")
+    assert r.returncode == 0, r.stderr
+    r = daemon.ctl("show", "status")
+    time.sleep(0.2)
+    log = daemon.logtext()
+    assert "log verbosity set to verbose" in log
+    assert log.count("control: uid 0: show status") == 1
+    r = daemon.ctl("log", "brief")
+    assert r.returncode == 0
+    daemon.ctl("show", "status")
+    time.sleep(0.2)
+    assert daemon.logtext().count("control: uid 0: show status") == 1
+
+
+@pytest.mark.parametrize("args", [["show", "nothing"], ["frobnicate"],
+                                  ["log", "loud"], ["stop", "now"]])
+def test_unknown_commands(daemon, args):
+    r = daemon.ctl(*args)
+    assert r.returncode != 0
+    assert "unknown command" in r.stderr
+    assert daemon.proc.poll() is None
+
+
+def test_unprivileged_caller_refused_by_socket_mode(daemon):
+    assert oct(os.stat(daemon.sock).st_mode & 0o777) == "0o660"
+    r = daemon.ctl("show", "status", as_nobody=True)
+    assert r.returncode != 0
+    assert "Permission denied" in r.stderr
+    r = daemon.ctl("stop", as_nobody=True)
+    assert r.returncode != 0
+    assert daemon.proc.poll() is None
+
+
+def test_unprivileged_caller_refused_by_peer_credentials(daemon):
+    # Even when the socket's mode is opened up by mistake, the control
+    # process checks the caller's uid itself.
+    os.chmod(daemon.sock, 0o666)
+    r = daemon.ctl("stop", as_nobody=True)
+    assert r.returncode != 0
+    assert "permission denied" in r.stderr
+    assert daemon.proc.poll() is None
+    assert "refused uid 65534" in daemon.logtext()
+
+
+def test_control_group_member_allowed(daemon_factory):
+    d = daemon_factory('control group "nogroup"').start()
+    st = os.stat(d.sock)
+    assert st.st_gid == 65534
+    r = d.ctl("show", "status", as_nobody=True)
+    assert r.returncode == 0, r.stderr
+    assert "parent" in r.stdout
+
+
+def steal_parent_channel(pid):
+    """A copy of child `pid`'s channel to the parent (fd 3), as a
+    compromised child would hold it."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    pidfd = os.pidfd_open(pid)
+    try:
+        fd = libc.syscall(SYS_pidfd_getfd, pidfd, 3, 0)
+        if fd < 0:
+            raise OSError(ctypes.get_errno(), "pidfd_getfd")
+        return fd
+    finally:
+        os.close(pidfd)
+
+
+def imsg(type_, payload=b"", length=None, flags=0):
+    n = 20 + len(payload) if length is None else length
+    return struct.pack("=IIHHII", type_, n, flags, 0, 0, 0) + payload
+
+
+@pytest.mark.parametrize("frame,expect", [
+    (b"\xff" * 64, "malformed message"),
+    (imsg(1, length=1 << 30), "malformed message"),
+    (imsg(1, length=3), "malformed message"),
+    (imsg(9999), "unknown message type"),
+    (imsg(6, b"x"), "protocol violation by smtp"),       # READY with payload
+    (imsg(14), "protocol violation by smtp"),            # STOP, not smtp's
+    (imsg(1, flags=1), "malformed message"),             # fd promised, none
+])
+def test_garbage_from_child_fail_stops(daemon, frame, expect):
+    fd = steal_parent_channel(daemon.kids["smtp"])
+    try:
+        os.write(fd, frame)
+    finally:
+        os.close(fd)
+    rc = daemon.wait_exit(5)
+    assert rc is not None and rc != 0
+    log = daemon.logtext()
+    assert expect in log, log
+    assert "smtp" in log
+    for p in daemon.kids.values():
+        assert not alive(p)
+
+
+def test_configuration_check(tmp_path):
+    good = tmp_path / "good.conf"
+    good.write_text('listen on 127.0.0.1 port 2525\n')
+    r = run([POSTERND, "-n", "-f", str(good)])
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "configuration OK"
+    bad = tmp_path / "bad.conf"
+    bad.write_text('listen on 127.0.0.1 port 2525\nbogus keyword\n'
+                   'listen on 127.0.0.1 port 99999\n')
+    r = run([POSTERND, "-n", "-f", str(bad)])
+    assert r.returncode == 1
+    assert "%s:2:" % bad in r.stderr
+    assert "%s:3:" % bad in r.stderr
+    assert "configuration OK" not in r.stdout
+
+
+def test_bad_configuration_never_starts(tmp_path):
+    sock = tmp_path / "s.sock"
+    bad = tmp_path / "bad.conf"
+    bad.write_text('control socket "%s"\nlisten on 127.0.0.1 port 0x\n'
+                   % sock)
+    r = run([POSTERND, "-d", "-f", str(bad)], timeout=10)
+    assert r.returncode == 1
+    assert "%s:2:" % bad in r.stderr
+    assert not sock.exists()
+
+
+def test_missing_configuration_file(tmp_path):
+    r = run([POSTERND, "-n", "-f", str(tmp_path / "nope.conf")])
+    assert r.returncode == 1
+    assert "nope.conf" in r.stderr
+
+
+def test_second_daemon_refuses_same_socket(daemon, daemon_factory):
+    other = daemon_factory(sub="other")
+    # Same control socket as the running one.
+    with open(other.conf, "a") as f:
+        f.write('control socket "%s"\n' % daemon.sock)
+    other.start(wait=False)
+    assert other.wait_exit(10) == 1
+    assert "already running" in other.logtext()
+    assert daemon.proc.poll() is None
+    assert daemon.ctl("show", "status").returncode == 0
