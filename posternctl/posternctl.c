@@ -21,6 +21,17 @@
 #include "posternctl.h"
 
 static const char	*socket_path = CONF_DEFAULT_SOCKET;
+static struct imsgbuf	*ctl_ibuf;	/* the open connection, if any */
+
+static void
+ctl_close(void)
+{
+	if (ctl_ibuf != NULL) {
+		close(ctl_ibuf->fd);
+		imsgbuf_clear(ctl_ibuf);
+		ctl_ibuf = NULL;
+	}
+}
 
 static void __attribute__((noreturn))
 usage(void)
@@ -68,6 +79,8 @@ ctl_connect(struct imsgbuf *ibuf)
 		exit(1);
 	}
 	imsgbuf_init(ibuf, fd);
+	ctl_ibuf = ibuf;
+	atexit(ctl_close);
 	h.version = POSTERN_PROTO_VERSION;
 	imsg_compose(ibuf, IMSG_CTL_HELLO, 0, 0, -1, &h, sizeof(h));
 	return fd;
@@ -109,6 +122,7 @@ ctl_next(struct imsgbuf *ibuf, struct imsg *imsg)
 			strlcpy(e.message, "malformed error", sizeof(e.message));
 		e.message[sizeof(e.message) - 1] = '\0';
 		fprintf(stderr, "posternctl: %s\n", e.message);
+		imsg_free(imsg);
 		exit(1);
 	}
 }
@@ -175,7 +189,7 @@ cmd_show_status(struct imsgbuf *ibuf)
 int
 main(int argc, char *argv[])
 {
-	struct imsgbuf		 ibuf;
+	static struct imsgbuf	 ibuf;
 	struct msg_ctl_verbose	 v;
 	int			 ch, rv;
 
