@@ -1,0 +1,32 @@
+/*
+ * Maildir delivery (the maildir(5) convention as qmail defined it): write
+ * the message into tmp/, fsync it, then rename it into new/.  Run by the
+ * parent's short-lived delivery child, already switched to the recipient's
+ * user.
+ */
+#ifndef POSTERN_MAILDIR_H
+#define POSTERN_MAILDIR_H
+
+#include <stddef.h>
+
+#define MAILDIR_OK		0
+#define MAILDIR_TEMPFAIL	1	/* try again later (disk full, ...) */
+#define MAILDIR_PERMFAIL	2	/* will not work (bad path, ...) */
+
+/*
+ * Deliver what can be read from `fd` (until EOF) into `maildir`, after
+ * `prefix` (e.g. Return-Path and Delivered-To lines; may be NULL).
+ * `key` names the delivery uniquely and stably (the envelope id): when
+ * `check_existing` is set and a file with that key is already in new/ or
+ * cur/, the earlier delivery completed and nothing is written again.
+ * Returns MAILDIR_* and fills `err` on failure.
+ */
+int	maildir_deliver(const char *maildir, int fd, const char *prefix,
+	    const char *key, const char *hostname, int check_existing,
+	    char *err, size_t errlen);
+
+/* Expand %{user}, %{rcpt}, %{domain}, %{home} and a leading ~/ in a path. */
+int	maildir_expand_path(const char *tmpl, const char *user,
+	    const char *rcpt, const char *home, char *out, size_t outlen);
+
+#endif

@@ -1,0 +1,207 @@
+/*
+ * lib/maildir.c: delivery into tmp/ then new/, idempotent retries, errors,
+ * and path expansion.
+ */
+#include <sys/stat.h>
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "maildir.h"
+
+static char	 base[64];
+
+static int
+setup(void **state)
+{
+	strlcpy(base, "/tmp/test_maildir.XXXXXX", sizeof(base));
+	assert_non_null(mkdtemp(base));
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	char	 cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", base);
+	assert_int_equal(system(cmd), 0);
+	return 0;
+}
+
+static int
+source(const char *text)
+{
+	int	 p[2];
+
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(write(p[1], text, strlen(text)), (ssize_t)strlen(text));
+	close(p[1]);
+	return p[0];
+}
+
+static int
+count_files(const char *dir)
+{
+	DIR		*d;
+	struct dirent	*de;
+	int		 n = 0;
+
+	if ((d = opendir(dir)) == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+static void
+slurp(const char *path, char *buf, size_t len)
+{
+	int	 fd;
+	ssize_t	 n;
+
+	fd = open(path, O_RDONLY);
+	assert_true(fd >= 0);
+	n = read(fd, buf, len - 1);
+	assert_true(n >= 0);
+	buf[n] = '\0';
+	close(fd);
+}
+
+static void
+test_deliver_creates_and_writes(void **state)
+{
+	char	 md[128], path[256], err[256], got[256];
+	int	 fd;
+
+	snprintf(md, sizeof(md), "%s/Maildir", base);
+	fd = source("Subject: hi\r\n\r\nbody\r\n");
+	assert_int_equal(maildir_deliver(md, fd, "Return-Path: <a@b>\r\n",
+	    "0123abcd00000001", "mx.test", 0, err, sizeof(err)), MAILDIR_OK);
+	close(fd);
+	snprintf(path, sizeof(path), "%s/new", md);
+	assert_int_equal(count_files(path), 1);
+	snprintf(path, sizeof(path), "%s/tmp", md);
+	assert_int_equal(count_files(path), 0);
+	snprintf(path, sizeof(path), "%s/cur", md);
+	assert_int_equal(count_files(path), 0);
+	snprintf(path, sizeof(path), "%s/new/0123abcd00000001.mx.test", md);
+	slurp(path, got, sizeof(got));
+	assert_string_equal(got,
+	    "Return-Path: <a@b>\r\nSubject: hi\r\n\r\nbody\r\n");
+}
+
+static void
+test_retry_is_idempotent(void **state)
+{
+	char	 md[128], path[256], err[256];
+	int	 fd;
+
+	snprintf(md, sizeof(md), "%s/M", base);
+	fd = source("one\r\n");
+	assert_int_equal(maildir_deliver(md, fd, NULL, "k1", "h", 1, err,
+	    sizeof(err)), MAILDIR_OK);
+	close(fd);
+	/* the same delivery again, as after a crash: not written twice */
+	fd = source("one\r\n");
+	assert_int_equal(maildir_deliver(md, fd, NULL, "k1", "h", 1, err,
+	    sizeof(err)), MAILDIR_OK);
+	close(fd);
+	snprintf(path, sizeof(path), "%s/new", md);
+	assert_int_equal(count_files(path), 1);
+	/* also when the reader has moved it to cur/ with flags */
+	{
+		char	 from[256], to[256];
+
+		snprintf(from, sizeof(from), "%s/new/k1.h", md);
+		snprintf(to, sizeof(to), "%s/cur/k1.h:2,S", md);
+		assert_int_equal(rename(from, to), 0);
+	}
+	fd = source("one\r\n");
+	assert_int_equal(maildir_deliver(md, fd, NULL, "k1", "h", 1, err,
+	    sizeof(err)), MAILDIR_OK);
+	close(fd);
+	assert_int_equal(count_files(path), 0);
+	/* a different key is a different message */
+	fd = source("two\r\n");
+	assert_int_equal(maildir_deliver(md, fd, NULL, "k10", "h", 1, err,
+	    sizeof(err)), MAILDIR_OK);
+	close(fd);
+	assert_int_equal(count_files(path), 1);
+}
+
+static void
+test_bad_key_and_unwritable(void **state)
+{
+	char	 md[128], err[256];
+	int	 fd;
+
+	snprintf(md, sizeof(md), "%s/M", base);
+	fd = source("x\r\n");
+	assert_int_equal(maildir_deliver(md, fd, NULL, "../evil", "h", 0, err,
+	    sizeof(err)), MAILDIR_PERMFAIL);
+	assert_int_equal(maildir_deliver(md, fd, NULL, ".hidden", "h", 0, err,
+	    sizeof(err)), MAILDIR_PERMFAIL);
+	/* a maildir path that is a regular file */
+	snprintf(md, sizeof(md), "%s/file", base);
+	close(open(md, O_CREAT | O_WRONLY, 0600));
+	assert_int_equal(maildir_deliver(md, fd, NULL, "k", "h", 0, err,
+	    sizeof(err)), MAILDIR_PERMFAIL);
+	assert_non_null(strstr(err, md));
+	close(fd);
+}
+
+static void
+test_expand_path(void **state)
+{
+	char	 out[256];
+
+	assert_int_equal(maildir_expand_path("~/Maildir", "bob",
+	    "bob@example.test", "/home/bob", out, sizeof(out)), 0);
+	assert_string_equal(out, "/home/bob/Maildir");
+	assert_int_equal(maildir_expand_path("/var/vmail/%{domain}/%{user}",
+	    "bob", "bob@example.test", "/home/bob", out, sizeof(out)), 0);
+	assert_string_equal(out, "/var/vmail/example.test/bob");
+	assert_int_equal(maildir_expand_path("/m/%{rcpt}", "bob",
+	    "bob@example.test", "/home/bob", out, sizeof(out)), 0);
+	assert_string_equal(out, "/m/bob@example.test");
+	/* unknown or unterminated expansions, escapes, overflow */
+	assert_int_equal(maildir_expand_path("/m/%{nope}", "bob", "b@x",
+	    "/h", out, sizeof(out)), -1);
+	assert_int_equal(maildir_expand_path("/m/%{user", "bob", "b@x",
+	    "/h", out, sizeof(out)), -1);
+	assert_int_equal(maildir_expand_path("/m/%{user}", "..", "b@x",
+	    "/h", out, sizeof(out)), -1);
+	assert_int_equal(maildir_expand_path("/m/%{rcpt}", "bob", "a/b@x",
+	    "/h", out, sizeof(out)), -1);
+	assert_int_equal(maildir_expand_path("/m/%{user}", "bob", "b@x",
+	    "/h", out, 5), -1);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_deliver_creates_and_writes,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_retry_is_idempotent,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_key_and_unwritable,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_expand_path, setup,
+		    teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
