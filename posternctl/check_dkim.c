@@ -23,6 +23,7 @@
 
 #include "authd/dkim.h"
 #include "dns.h"
+#include "authd/authres.h"
 #include "posternctl.h"
 #include "util.h"
 
@@ -121,92 +122,6 @@ lookup_key(struct dns_ctx *dns, struct dkim_verify *v, size_t k)
 	dns_answer_free(ans);
 }
 
-/* Comment text must not break the RFC 8601 comment: no parentheses. */
-static void
-print_comment_text(const char *s)
-{
-	for (; *s != '\0'; s++) {
-		if (*s == '(')
-			putchar('[');
-		else if (*s == ')')
-			putchar(']');
-		else if (*s == '\\' || (unsigned char)*s < 0x20)
-			putchar(' ');
-		else
-			putchar(*s);
-	}
-}
-
-/* RFC 2045 token characters (RFC 8601 2.2 value). */
-static int
-is_token(const char *s, size_t len)
-{
-	size_t	 i;
-
-	if (len == 0)
-		return 0;
-	for (i = 0; i < len; i++)
-		if ((unsigned char)s[i] <= 0x20 ||
-		    (unsigned char)s[i] >= 0x7f ||
-		    strchr("()<>@,;:\\\"/[]?=", s[i]) != NULL)
-			return 0;
-	return 1;
-}
-
-/* RFC 5322 dot-atom (local-part) or an LDH domain name. */
-static int
-is_dot_atom(const char *s, size_t len, int domain)
-{
-	size_t	 i;
-
-	if (len == 0 || s[0] == '.' || s[len - 1] == '.')
-		return 0;
-	for (i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c == '.') {
-			if (s[i + 1] == '.')
-				return 0;
-			continue;
-		}
-		if (c >= 0x80 || c <= 0x20)
-			return 0;
-		if (domain && !(c == '-' || c == '_' ||
-		    (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
-		    (c >= 'A' && c <= 'Z')))
-			return 0;
-		if (!domain && strchr("()<>[]:;@\\,\"", c) != NULL)
-			return 0;
-	}
-	return 1;
-}
-
-/*
- * RFC 8601 2.2 pvalue: a token, or [local-part] "@" domain-name (header.i),
- * printed as is; anything else (a header.b with "/" or "=") as a
- * quoted-string.
- */
-static void
-print_pvalue(const char *s)
-{
-	const char	*at = strrchr(s, '@');
-	const char	*p;
-
-	if (is_token(s, strlen(s)) || (at != NULL &&
-	    (at == s || is_dot_atom(s, (size_t)(at - s), 0)) &&
-	    is_dot_atom(at + 1, strlen(at + 1), 1))) {
-		fputs(s, stdout);
-		return;
-	}
-	putchar('"');
-	for (p = s; *p != '\0'; p++) {
-		if (*p == '"' || *p == '\\')
-			putchar('\\');
-		putchar((unsigned char)*p < 0x20 ? ' ' : *p);
-	}
-	putchar('"');
-}
-
 /* header.b: at least 8 characters, more if needed to tell them apart. */
 static size_t
 b_prefix_len(const struct dkim_sigresult *r, size_t n, size_t i)
@@ -231,7 +146,7 @@ print_result(const struct dkim_sigresult *r, size_t n, size_t i)
 	size_t	 bl;
 
 	printf(";\n\tdkim=%s (", dkim_result_name(r[i].result));
-	print_comment_text(r[i].reason);
+	authres_print_comment(stdout, r[i].reason);
 	if (r[i].keytype != NULL) {
 		if (r[i].keybits > 0)
 			printf("; %d-bit %s key", r[i].keybits,
@@ -255,30 +170,30 @@ print_result(const struct dkim_sigresult *r, size_t n, size_t i)
 		printf("; l=%lld", r[i].l);
 	if (r[i].h != NULL) {
 		printf("; h=");
-		print_comment_text(r[i].h);
+		authres_print_comment(stdout, r[i].h);
 	}
 	printf(")");
 	if (r[i].d != NULL) {
 		printf(" header.d=");
-		print_pvalue(r[i].d);
+		authres_print_pvalue(stdout, r[i].d);
 	}
 	if (r[i].i != NULL) {
 		printf(" header.i=");
-		print_pvalue(r[i].i);
+		authres_print_pvalue(stdout, r[i].i);
 	}
 	if (r[i].s != NULL) {
 		printf(" header.s=");
-		print_pvalue(r[i].s);
+		authres_print_pvalue(stdout, r[i].s);
 	}
 	if (r[i].a != NULL) {
 		printf(" header.a=");
-		print_pvalue(r[i].a);
+		authres_print_pvalue(stdout, r[i].a);
 	}
 	if ((bl = b_prefix_len(r, n, i)) > 0) {
 		char *b = xstrndup(r[i].b, bl);
 
 		printf(" header.b=");
-		print_pvalue(b);
+		authres_print_pvalue(stdout, b);
 		free(b);
 	}
 }
@@ -334,7 +249,7 @@ check_dkim_main(int argc, char *argv[])
 		}
 	}
 	if (optind != argc || (authserv != NULL &&
-	    !is_dot_atom(authserv, strlen(authserv), 1))) {
+	    !authres_valid_authserv_id(authserv))) {
 		check_dkim_usage();
 		return CHECK_DKIM_USAGE_ERR;
 	}

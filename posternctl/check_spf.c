@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "dns.h"
+#include "authd/authres.h"
 #include "posternctl.h"
 #include "authd/spf.h"
 
@@ -33,105 +34,19 @@ check_spf_usage(void)
 	    "           --resolver ADDR[@PORT] [--trust-anchor FILE]]\n");
 }
 
-/* Comment text (RFC 5322 ctext): no parentheses, backslashes or controls. */
-static void
-print_comment_text(const char *s)
-{
-	for (; *s != '\0'; s++) {
-		if (*s == '(')
-			putchar('[');
-		else if (*s == ')')
-			putchar(']');
-		else if (*s == '\\' || (unsigned char)*s < 0x20 ||
-		    (unsigned char)*s == 0x7f)
-			putchar(' ');
-		else
-			putchar(*s);
-	}
-}
-
-/* RFC 2045 token characters (RFC 8601 2.2 value). */
-static int
-is_token(const char *s, size_t len)
-{
-	size_t	 i;
-
-	if (len == 0)
-		return 0;
-	for (i = 0; i < len; i++)
-		if ((unsigned char)s[i] <= 0x20 ||
-		    (unsigned char)s[i] >= 0x7f ||
-		    strchr("()<>@,;:\\\"/[]?=", s[i]) != NULL)
-			return 0;
-	return 1;
-}
-
-/* RFC 5322 dot-atom (local-part) or an LDH domain name. */
-static int
-is_dot_atom(const char *s, size_t len, int domain)
-{
-	size_t	 i;
-
-	if (len == 0 || s[0] == '.' || s[len - 1] == '.')
-		return 0;
-	for (i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c == '.') {
-			if (s[i + 1] == '.')
-				return 0;
-			continue;
-		}
-		if (c >= 0x80 || c <= 0x20)
-			return 0;
-		if (domain && !(c == '-' || c == '_' ||
-		    (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
-		    (c >= 'A' && c <= 'Z')))
-			return 0;
-		if (!domain && strchr("()<>[]:;@\\,\"", c) != NULL)
-			return 0;
-	}
-	return 1;
-}
-
-/*
- * RFC 8601 2.2 pvalue: a token, or [local-part] "@" domain-name, printed
- * as is; anything else as a quoted-string.
- */
-static void
-print_pvalue(const char *s)
-{
-	const char	*at = strrchr(s, '@');
-	const char	*p;
-
-	if (is_token(s, strlen(s)) || (at != NULL &&
-	    (at == s || is_dot_atom(s, (size_t)(at - s), 0)) &&
-	    is_dot_atom(at + 1, strlen(at + 1), 1))) {
-		fputs(s, stdout);
-		return;
-	}
-	putchar('"');
-	for (p = s; *p != '\0'; p++) {
-		if (*p == '"' || *p == '\\')
-			putchar('\\');
-		putchar((unsigned char)*p < 0x20 ? ' ' : *p);
-	}
-	putchar('"');
-}
-
 /* One resinfo: ";\n\tspf=RESULT (reason) smtp.PROP=VALUE". */
 static void
 print_resinfo(const char *prop, const char *value,
     const struct spf_outcome *o)
 {
 	printf(";\n\tspf=%s (", spf_result_name(o->result));
-	print_comment_text(o->reason);
+	authres_print_comment(stdout, o->reason);
 	if (o->explanation != NULL) {
 		printf("; explanation: ");
-		print_comment_text(o->explanation);
+		authres_print_comment(stdout, o->explanation);
 	}
 	printf(") smtp.%s=", prop);
-	print_pvalue(value);
+	authres_print_pvalue(stdout, value);
 }
 
 static void
@@ -217,8 +132,7 @@ check_spf_main(int argc, char *argv[])
 		fprintf(stderr, "posternctl check spf: empty --helo\n");
 		return CHECK_SPF_USAGE_ERR;
 	}
-	if (authserv != NULL && !is_dot_atom(authserv, strlen(authserv),
-	    1)) {
+	if (authserv != NULL && !authres_valid_authserv_id(authserv)) {
 		fprintf(stderr, "posternctl check spf: --authserv-id must be "
 		    "a host name\n");
 		return CHECK_SPF_USAGE_ERR;
