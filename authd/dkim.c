@@ -31,9 +31,7 @@
 #include <string.h>
 #include <time.h>
 
-#include <openssl/err.h>
 #include <openssl/evp.h>
-#include <openssl/rsa.h>
 
 #include "crypto.h"
 #include "dkim.h"
@@ -672,33 +670,12 @@ static int
 sig_check(const struct vsig *sg, EVP_PKEY *pk, const uint8_t *digest,
     unsigned int dlen)
 {
-	EVP_PKEY_CTX	*pctx = NULL;
-	EVP_MD_CTX	*mctx = NULL;
-	int		 ok = 0;
-
-	if (sg->alg == DKIM_ALG_ED25519_SHA256) {
-		/* RFC 8463 3: Ed25519 (pure) over the SHA-256 hash. */
-		if ((mctx = EVP_MD_CTX_new()) != NULL &&
-		    EVP_DigestVerifyInit(mctx, NULL, NULL, NULL, pk) == 1 &&
-		    EVP_DigestVerify(mctx, sg->sig, sg->siglen, digest,
-		    dlen) == 1)
-			ok = 1;
-		EVP_MD_CTX_free(mctx);
-	} else {
-		/* RFC 6376 3.3.1: RSASSA-PKCS1-v1_5 with the given hash. */
-		if ((pctx = EVP_PKEY_CTX_new(pk, NULL)) != NULL &&
-		    EVP_PKEY_verify_init(pctx) == 1 &&
-		    EVP_PKEY_CTX_set_rsa_padding(pctx,
-		    RSA_PKCS1_PADDING) == 1 &&
-		    EVP_PKEY_CTX_set_signature_md(pctx,
-		    dkim_alg_md(sg->alg)) == 1 &&
-		    EVP_PKEY_verify(pctx, sg->sig, sg->siglen, digest,
-		    dlen) == 1)
-			ok = 1;
-		EVP_PKEY_CTX_free(pctx);
-	}
-	ERR_clear_error();
-	return ok;
+	/*
+	 * RFC 6376 3.3.1 RSASSA-PKCS1-v1_5 with the given hash, RFC 8463 3
+	 * Ed25519 over the SHA-256 hash.
+	 */
+	return crypto_verify_digest(pk, dkim_alg_md(sg->alg), sg->sig,
+	    sg->siglen, digest, dlen);
 }
 
 static void

@@ -12,6 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#if defined(__SSE2__) && !defined(DKIM_NO_SIMD)
+#include <emmintrin.h>
+#endif
+
 #include <openssl/evp.h>
 
 #include "dkim.h"
@@ -229,6 +233,8 @@ dkim_msg_bodyhash(struct dkim_msg *m, enum dkim_canon canon, const EVP_MD *md,
 	return bh;
 }
 
+#define BH_DIRECT	256	/* bytes worth a digest update of their own */
+
 /* Hash canonical bytes, honouring l= (RFC 6376 3.5) while counting all. */
 static void
 bh_emit(struct dkim_bodyhash *bh, const void *p, size_t n)
@@ -243,12 +249,15 @@ bh_emit(struct dkim_bodyhash *bh, const void *p, size_t n)
 			n = (size_t)room;
 	}
 	bh->hashed += n;
-	/* Relaxed output comes word by word: stage it. */
-	if (bh->nstage + n > sizeof(bh->stage)) {
+	/*
+	 * Short pieces (line ends, words between WSP runs) are staged into
+	 * few large digest updates; long runs go straight from the input.
+	 */
+	if (n >= BH_DIRECT || bh->nstage + n > sizeof(bh->stage)) {
 		if (bh->nstage > 0)
 			EVP_DigestUpdate(bh->ctx, bh->stage, bh->nstage);
 		bh->nstage = 0;
-		if (n >= sizeof(bh->stage)) {
+		if (n >= BH_DIRECT) {
 			EVP_DigestUpdate(bh->ctx, p, n);
 			return;
 		}
@@ -258,18 +267,206 @@ bh_emit(struct dkim_bodyhash *bh, const void *p, size_t n)
 }
 
 /*
- * The canonicalizer (RFC 6376 3.4.3 simple, 3.4.4 relaxed), one pass per
- * byte into a local buffer.  Line ends are held back (nl) until more
- * content follows, because both canonicalizations drop the empty lines at
- * the end of the body; relaxed also holds back a run of WSP (ws), which
- * becomes one SP before the next content and vanishes at a line end.
+ * Finding the runs of body that canonicalize to themselves, 16 bytes at a
+ * time with SSE2 where there is SSE2, else 8 at a time as the lanes of a
+ * 64-bit word (SWAR).  Either way a mask marks the bytes that may need the
+ * state machine; the masks are exact for SP, HTAB, CR and LF and also mark
+ * the other controls, which are then judged byte by byte (and kept).
+ */
+#if defined(__SSE2__) && !defined(DKIM_NO_SIMD)
+#define SCAN_STEP	16
+
+static inline unsigned int
+scan_relaxed(const uint8_t *q)
+{
+	__m128i	 x = _mm_loadu_si128((const __m128i *)q);
+	__m128i	 y = _mm_loadu_si128((const __m128i *)(q + 1));
+	__m128i	 sp = _mm_set1_epi8(' ');
+	__m128i	 spx = _mm_cmpeq_epi8(x, sp);
+	/* Bytes <= 0x20 (unsigned): min(b, 0x20) == b. */
+	__m128i	 lex = _mm_cmpeq_epi8(_mm_min_epu8(x, sp), x);
+	__m128i	 ley = _mm_cmpeq_epi8(_mm_min_epu8(y, sp), y);
+
+	/* Controls, and SP followed by SP or a control. */
+	return (unsigned int)_mm_movemask_epi8(_mm_or_si128(
+	    _mm_andnot_si128(spx, lex), _mm_and_si128(spx, ley)));
+}
+
+static inline unsigned int
+scan_simple(const uint8_t *q)
+{
+	__m128i	 x = _mm_loadu_si128((const __m128i *)q);
+
+	return (unsigned int)_mm_movemask_epi8(_mm_or_si128(
+	    _mm_cmpeq_epi8(x, _mm_set1_epi8('\r')),
+	    _mm_cmpeq_epi8(x, _mm_set1_epi8('\n'))));
+}
+
+static inline size_t
+scan_first(unsigned int m)
+{
+	return (size_t)__builtin_ctz(m);
+}
+#else
+#define SCAN_STEP	8
+#define LANES_01	0x0101010101010101ULL
+#define LANES_7F	0x7f7f7f7f7f7f7f7fULL
+#define LANES_80	0x8080808080808080ULL
+
+static inline uint64_t
+lanes_load(const uint8_t *p)
+{
+	uint64_t	 v;
+
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+/*
+ * Lanes equal to c, and lanes <= 0x20: the high bit of a lane is set
+ * exactly when it matches, as the additions cannot carry between lanes.
+ */
+static inline uint64_t
+lanes_eq(uint64_t x, uint8_t c)
+{
+	uint64_t	 v = x ^ (LANES_01 * c);
+
+	return ~(((v & LANES_7F) + LANES_7F) | v) & LANES_80;
+}
+
+static inline uint64_t
+lanes_le_sp(uint64_t x)
+{
+	return ~(((x & LANES_7F) + LANES_01 * 0x5f) | x) & LANES_80;
+}
+
+static inline uint64_t
+scan_relaxed(const uint8_t *q)
+{
+	uint64_t	 x = lanes_load(q), sp = lanes_eq(x, ' ');
+
+	return (lanes_le_sp(x) & ~sp) | (sp & lanes_le_sp(lanes_load(q + 1)));
+}
+
+static inline uint64_t
+scan_simple(const uint8_t *q)
+{
+	uint64_t	 x = lanes_load(q);
+
+	return lanes_eq(x, '\r') | lanes_eq(x, '\n');
+}
+
+static inline size_t
+scan_first(uint64_t m)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	return (size_t)__builtin_ctzll(m) / 8;
+#else
+	return (size_t)__builtin_clzll(m) / 8;
+#endif
+}
+#endif
+
+static inline int
+is_wsp_or_eol(uint8_t c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/*
+ * Whether relaxed canonicalization (RFC 6376 3.4.4) keeps the byte at q as
+ * it is, as far as the buffer tells: not HTAB, CR or LF, and not a SP that
+ * starts a WSP run, ends a line or ends the buffer (what follows it is not
+ * known yet).
+ */
+static inline int
+relaxed_keeps(const uint8_t *q, const uint8_t *end)
+{
+	if (*q == ' ')
+		return q + 1 < end && !is_wsp_or_eol(q[1]);
+	return *q != '\t' && *q != '\r' && *q != '\n';
+}
+
+/*
+ * The length of the prefix of [p, end) that relaxed canonicalization leaves
+ * as it is.  A CRLF belongs to it when a kept byte follows: only line ends
+ * before a possibly empty line need holding back (RFC 6376 3.4.4 b, and
+ * trailing WSP removal, 3.4.4 a).
+ */
+static size_t
+relaxed_run(const uint8_t *p, const uint8_t *end)
+{
+	const uint8_t	*q = p;
+
+	for (;;) {
+		while (end - q > SCAN_STEP) {
+			__typeof__(scan_relaxed(q))	 m = scan_relaxed(q);
+
+			if (m != 0) {
+				q += scan_first(m);
+				break;
+			}
+			q += SCAN_STEP;
+		}
+		if (q == end)
+			break;
+		if (relaxed_keeps(q, end))
+			q++;
+		else if (q[0] == '\r' && end - q > 2 && q[1] == '\n' &&
+		    relaxed_keeps(q + 2, end))
+			q += 3;
+		else
+			break;
+	}
+	return (size_t)(q - p);
+}
+
+/* The same for simple (RFC 6376 3.4.3): all but line ends, as above. */
+static size_t
+simple_run(const uint8_t *p, const uint8_t *end)
+{
+	const uint8_t	*q = p;
+
+	for (;;) {
+		while (end - q > SCAN_STEP) {
+			__typeof__(scan_simple(q))	 m = scan_simple(q);
+
+			if (m != 0) {
+				q += scan_first(m);
+				break;
+			}
+			q += SCAN_STEP;
+		}
+		if (q == end)
+			break;
+		if (*q != '\r' && *q != '\n')
+			q++;
+		else if (q[0] == '\r' && end - q > 2 && q[1] == '\n' &&
+		    q[2] != '\r' && q[2] != '\n')
+			q += 3;
+		else
+			break;
+	}
+	return (size_t)(q - p);
+}
+
+/*
+ * The canonicalizer (RFC 6376 3.4.3 simple, 3.4.4 relaxed).  Line ends are
+ * held back (nl) until more content follows, because both
+ * canonicalizations drop the empty lines at the end of the body; relaxed
+ * also holds back a run of WSP (ws), which becomes one SP before the next
+ * content and vanishes at a line end.  Runs that canonicalize to
+ * themselves, line ends included, go to the hash straight from the input;
+ * the bytes between them (WSP runs, trailing WSP, empty lines, bare LF, a
+ * CR split from its LF by a chunk boundary) go through the byte-at-a-time
+ * state machine into out.
  */
 static void
 bh_update(struct dkim_bodyhash *bh, const uint8_t *p, size_t len)
 {
 	const uint8_t	*end = p + len;
-	uint8_t		 out[4096];
-	size_t		 o = 0;
+	uint8_t		 out[256];
+	size_t		 o = 0, run;
 	uint64_t	 nl = bh->nl;
 	int		 ws = bh->ws, cr = bh->cr, content = bh->content;
 	int		 partial = bh->partial;
@@ -283,11 +480,14 @@ bh_update(struct dkim_bodyhash *bh, const uint8_t *p, size_t len)
 		o = 0;							\
 	}								\
 } while (0)
-#define CONTENT(ch) do {						\
+#define LINE_ENDS() do {						\
 	for (; nl > 0; nl--) {						\
 		PUT('\r');						\
 		PUT('\n');						\
 	}								\
+} while (0)
+#define CONTENT(ch) do {						\
+	LINE_ENDS();							\
 	if (ws) {							\
 		PUT(' ');						\
 		ws = 0;							\
@@ -297,37 +497,20 @@ bh_update(struct dkim_bodyhash *bh, const uint8_t *p, size_t len)
 } while (0)
 
 	while (p < end) {
-		if (!cr && !ws && nl == 0) {
-			const uint8_t	*q = p;
-
-			/*
-			 * Fast path: a run that canonicalizes to itself
-			 * (for relaxed, single SPs between other bytes).
-			 */
-			if (relaxed) {
-				while (q < end) {
-					if (*q > ' ' || (*q == ' ' &&
-					    q + 1 < end && q[1] > ' ')) {
-						q += *q == ' ' ? 2 : 1;
-						continue;
-					}
-					if (*q == ' ' || *q == '\t' ||
-					    *q == '\r' || *q == '\n')
-						break;
-					q++;
-				}
-			} else
-				while (q < end && *q != '\r' && *q != '\n')
-					q++;
-			if (q > p) {
+		if (!cr && !ws) {
+			run = relaxed ? relaxed_run(p, end) :
+			    simple_run(p, end);
+			if (run > 0) {
+				LINE_ENDS();
 				if (o > 0) {
 					bh_emit(bh, out, o);
 					o = 0;
 				}
-				bh_emit(bh, p, (size_t)(q - p));
+				bh_emit(bh, p, run);
 				content = partial = 1;
-				p = q;
-				continue;
+				p += run;
+				if (p == end)
+					break;
 			}
 		}
 		c = *p++;
@@ -370,6 +553,7 @@ bh_update(struct dkim_bodyhash *bh, const uint8_t *p, size_t len)
 	bh->content = content;
 	bh->partial = partial;
 #undef PUT
+#undef LINE_ENDS
 #undef CONTENT
 }
 

@@ -153,6 +153,8 @@ struct rule {
 TAILQ_HEAD(rulelist, rule);
 
 /* policy NAME { spf ... dkim ... arc ... dmarc ... } */
+#define CONF_DKIM_MAX_SIGS		10	/* DKIM_MAX_SIGS_DEFAULT */
+#define CONF_DKIM_MAX_SIGS_LIMIT	100
 enum policy_mode {
 	POLICY_RELAXED,			/* evaluate and record (default) */
 	POLICY_STRICT,			/* evaluate and enforce */
@@ -170,6 +172,10 @@ struct policy {
 	enum policy_mode	 spf;
 	int			 spf_reject_fail;
 	enum policy_mode	 dkim;
+	/* dkim ... allow-sha1: rsa-sha1 may pass (RFC 8301 3.1); off */
+	int			 dkim_allow_sha1;
+	/* dkim ... max-signatures N: verified per message (1..100, 10) */
+	unsigned int		 dkim_max_signatures;
 	enum policy_mode	 arc;
 	enum policy_mode	 dmarc;
 	enum dmarc_quarantine	 quarantine;

@@ -25,43 +25,90 @@
 static const char b64_alphabet[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-static int
-b64_value(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
+/*
+ * Values of base64 characters, and what the others are: whitespace (FWS is
+ * allowed anywhere in DKIM base64, RFC 6376 3.5), padding or invalid.  A
+ * table, as this runs for every signature and key record.
+ */
+#define B64_BAD	(-1)
+#define B64_WS	(-2)
+#define B64_PAD	(-3)
+
+static const int8_t b64_values[256] = {
+	B64_BAD, B64_BAD, B64_BAD, B64_BAD, B64_BAD, B64_BAD, B64_BAD, B64_BAD,
+	B64_BAD, B64_WS, B64_WS, B64_BAD, B64_BAD, B64_WS, B64_BAD, B64_BAD,
+	B64_BAD, B64_BAD, B64_BAD, B64_BAD, B64_BAD, B64_BAD, B64_BAD, B64_BAD,
+	B64_BAD, B64_BAD, B64_BAD, B64_BAD, B64_BAD, B64_BAD, B64_BAD, B64_BAD,
+	B64_WS, B64_BAD, B64_BAD, B64_BAD, B64_BAD, B64_BAD, B64_BAD, B64_BAD,
+	B64_BAD, B64_BAD, B64_BAD, 62, B64_BAD, B64_BAD, B64_BAD, 63,
+	52, 53, 54, 55, 56, 57, 58, 59,
+	60, 61, B64_BAD, B64_BAD, B64_BAD, B64_PAD, B64_BAD, B64_BAD,
+	B64_BAD, 0, 1, 2, 3, 4, 5, 6,
+	7, 8, 9, 10, 11, 12, 13, 14,
+	15, 16, 17, 18, 19, 20, 21, 22,
+	23, 24, 25, B64_BAD, B64_BAD, B64_BAD, B64_BAD, B64_BAD,
+	B64_BAD, 26, 27, 28, 29, 30, 31, 32,
+	33, 34, 35, 36, 37, 38, 39, 40,
+	41, 42, 43, 44, 45, 46, 47, 48,
+	49, 50, 51, B64_BAD, B64_BAD, B64_BAD, B64_BAD, B64_BAD,
+	B64_BAD, B64_BAD, B64_BAD, B64_BAD, B64_BAD, B64_BAD, B64_BAD, B64_BAD,
+	B64_BAD, B64_BAD, B64_BAD, B64_BAD, B64_BAD, B64_BAD, B64_BAD, B64_BAD,
+	B64_BAD, B64_BAD, B64_BAD, B64_BAD, B64_BAD, B64_BAD, B64_BAD, B64_BAD,
+	B64_BAD, B64_BAD, B64_BAD, B64_BAD, B64_BAD, B64_BAD, B64_BAD, B64_BAD,
+	B64_BAD, B64_BAD, B64_BAD, B64_BAD, B64_BAD, B64_BAD, B64_BAD, B64_BAD,
+	B64_BAD, B64_BAD, B64_BAD, B64_BAD, B64_BAD, B64_BAD, B64_BAD, B64_BAD,
+	B64_BAD, B64_BAD, B64_BAD, B64_BAD, B64_BAD, B64_BAD, B64_BAD, B64_BAD,
+	B64_BAD, B64_BAD, B64_BAD, B64_BAD, B64_BAD, B64_BAD, B64_BAD, B64_BAD,
+	B64_BAD, B64_BAD, B64_BAD, B64_BAD, B64_BAD, B64_BAD, B64_BAD, B64_BAD,
+	B64_BAD, B64_BAD, B64_BAD, B64_BAD, B64_BAD, B64_BAD, B64_BAD, B64_BAD,
+	B64_BAD, B64_BAD, B64_BAD, B64_BAD, B64_BAD, B64_BAD, B64_BAD, B64_BAD,
+	B64_BAD, B64_BAD, B64_BAD, B64_BAD, B64_BAD, B64_BAD, B64_BAD, B64_BAD,
+	B64_BAD, B64_BAD, B64_BAD, B64_BAD, B64_BAD, B64_BAD, B64_BAD, B64_BAD,
+	B64_BAD, B64_BAD, B64_BAD, B64_BAD, B64_BAD, B64_BAD, B64_BAD, B64_BAD,
+	B64_BAD, B64_BAD, B64_BAD, B64_BAD, B64_BAD, B64_BAD, B64_BAD, B64_BAD,
+	B64_BAD, B64_BAD, B64_BAD, B64_BAD, B64_BAD, B64_BAD, B64_BAD, B64_BAD,
+};
 
 int
 b64_decode(const char *in, size_t inlen, uint8_t **out, size_t *outlen)
 {
-	uint8_t		*o;
-	size_t		 i, n = 0, nchars = 0, pad = 0;
-	uint32_t	 acc = 0;
-	int		 v;
+	const unsigned char	*s = (const unsigned char *)in;
+	uint8_t			*o;
+	size_t			 i = 0, n = 0, nchars = 0, pad = 0;
+	uint32_t		 acc = 0;
+	int			 v, a, b, c, d;
 
 	*out = NULL;
 	*outlen = 0;
 	o = NULL;
-	for (i = 0; i < inlen; i++) {
-		unsigned char c = (unsigned char)in[i];
-
-		if (c == ' ' || c == '\t' || c == '\r' || c == '\n')
+	while (i < inlen) {
+		/* Whole quanta of four plain characters at once. */
+		if (o != NULL && nchars % 4 == 0 && pad == 0) {
+			while (inlen - i >= 4 &&
+			    (a = b64_values[s[i]]) >= 0 &&
+			    (b = b64_values[s[i + 1]]) >= 0 &&
+			    (c = b64_values[s[i + 2]]) >= 0 &&
+			    (d = b64_values[s[i + 3]]) >= 0) {
+				acc = (uint32_t)a << 18 | (uint32_t)b << 12 |
+				    (uint32_t)c << 6 | (uint32_t)d;
+				o[n++] = (acc >> 16) & 0xff;
+				o[n++] = (acc >> 8) & 0xff;
+				o[n++] = acc & 0xff;
+				i += 4;
+				nchars += 4;
+			}
+			acc = 0;
+			if (i == inlen)
+				break;
+		}
+		v = b64_values[s[i++]];
+		if (v == B64_WS)
 			continue;
-		if (c == '=') {
+		if (v == B64_PAD) {
 			pad++;
 			continue;
 		}
-		if (pad > 0 || (v = b64_value(c)) == -1)
+		if (pad > 0 || v == B64_BAD)
 			goto bad;
 		if (o == NULL)
 			o = xmalloc(inlen / 4 * 3 + 3);
@@ -265,6 +312,7 @@ crypto_dkim_pubkey_b64(const EVP_PKEY *pk)
  */
 #define CACHE_KEYS	32
 #define CACHE_KEYLEN	2048
+#define CACHE_MDS	2	/* rsa-sha256 and rsa-sha1 */
 
 static struct keycache {
 	int		 ed25519;
@@ -272,6 +320,13 @@ static struct keycache {
 	uint8_t		 der[CACHE_KEYLEN];
 	EVP_PKEY	*pk;
 	unsigned int	 used;
+	/*
+	 * RSA verification contexts, set up once per hash: under OpenSSL 3
+	 * creating one (provider and algorithm lookups under locks, padding
+	 * and digest parameters) costs a fifth of the verification itself.
+	 */
+	const EVP_MD	*vmd[CACHE_MDS];
+	EVP_PKEY_CTX	*vctx[CACHE_MDS];
 } keycache[CACHE_KEYS];
 static unsigned int keycache_clock;
 
@@ -303,6 +358,11 @@ crypto_dkim_pubkey(const char *ktype, const uint8_t *der, size_t len)
 	    len > CACHE_KEYLEN)
 		return pk;
 	EVP_PKEY_free(victim->pk);
+	for (i = 0; i < CACHE_MDS; i++) {
+		EVP_PKEY_CTX_free(victim->vctx[i]);
+		victim->vctx[i] = NULL;
+		victim->vmd[i] = NULL;
+	}
 	victim->ed25519 = ed;
 	victim->len = len;
 	memcpy(victim->der, der, len);
@@ -348,4 +408,82 @@ crypto_dkim_pubkey_decode(const char *ktype, const uint8_t *der, size_t len)
 	}
 	ERR_clear_error();
 	return pk;
+}
+
+static EVP_PKEY_CTX *
+rsa_verify_ctx(EVP_PKEY *pk, const EVP_MD *md)
+{
+	EVP_PKEY_CTX	*ctx;
+
+	/* RFC 6376 3.3.1: RSASSA-PKCS1-v1_5 (RFC 8017 8.2). */
+	if ((ctx = EVP_PKEY_CTX_new(pk, NULL)) == NULL)
+		return NULL;
+	if (EVP_PKEY_verify_init(ctx) != 1 ||
+	    EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) != 1 ||
+	    EVP_PKEY_CTX_set_signature_md(ctx, md) != 1) {
+		EVP_PKEY_CTX_free(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
+int
+crypto_verify_digest(EVP_PKEY *pk, const EVP_MD *md, const uint8_t *sig,
+    size_t siglen, const uint8_t *digest, size_t dlen)
+{
+	struct keycache	*e = NULL;
+	EVP_PKEY_CTX	*ctx = NULL;
+	EVP_MD_CTX	*mctx;
+	size_t		 i;
+	int		 ok = 0;
+
+	switch (EVP_PKEY_get_base_id(pk)) {
+	case EVP_PKEY_ED25519:
+		/*
+		 * RFC 8463 3: pure Ed25519 over the hash.  Setting up is
+		 * cheap next to the verification here: nothing is cached.
+		 */
+		if ((mctx = EVP_MD_CTX_new()) != NULL &&
+		    EVP_DigestVerifyInit(mctx, NULL, NULL, NULL, pk) == 1 &&
+		    EVP_DigestVerify(mctx, sig, siglen, digest, dlen) == 1)
+			ok = 1;
+		EVP_MD_CTX_free(mctx);
+		break;
+	case EVP_PKEY_RSA:
+		for (i = 0; i < CACHE_KEYS && e == NULL; i++)
+			if (keycache[i].pk == pk)
+				e = &keycache[i];
+		if (e == NULL) {
+			if ((ctx = rsa_verify_ctx(pk, md)) != NULL &&
+			    EVP_PKEY_verify(ctx, sig, siglen, digest,
+			    dlen) == 1)
+				ok = 1;
+			EVP_PKEY_CTX_free(ctx);
+			break;
+		}
+		/* A context only does verify(): it keeps no state between. */
+		for (i = 0; i < CACHE_MDS && ctx == NULL; i++) {
+			if (e->vctx[i] == NULL) {
+				if ((e->vctx[i] = rsa_verify_ctx(pk,
+				    md)) == NULL)
+					break;
+				e->vmd[i] = md;
+			}
+			if (e->vmd[i] == md)
+				ctx = e->vctx[i];
+		}
+		if (ctx == NULL) {
+			/* Some other digest: not kept. */
+			if ((ctx = rsa_verify_ctx(pk, md)) != NULL &&
+			    EVP_PKEY_verify(ctx, sig, siglen, digest,
+			    dlen) == 1)
+				ok = 1;
+			EVP_PKEY_CTX_free(ctx);
+			break;
+		}
+		ok = EVP_PKEY_verify(ctx, sig, siglen, digest, dlen) == 1;
+		break;
+	}
+	ERR_clear_error();
+	return ok;
 }

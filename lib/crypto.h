@@ -58,4 +58,14 @@ char	*crypto_dkim_pubkey_b64(const EVP_PKEY *);
 EVP_PKEY *crypto_dkim_pubkey(const char *ktype, const uint8_t *der,
 	    size_t len);
 
+/*
+ * Check sig over an already computed digest: RSASSA-PKCS1-v1_5 with md for
+ * RSA keys (RFC 8017 8.2.2), pure Ed25519 over the digest bytes for Ed25519
+ * keys (RFC 8463 3; md unused).  1 if it verifies, 0 otherwise.  Keys from
+ * crypto_dkim_pubkey() keep their RSA contexts set up between calls.
+ */
+int	 crypto_verify_digest(EVP_PKEY *pk, const EVP_MD *md,
+	    const uint8_t *sig, size_t siglen, const uint8_t *digest,
+	    size_t dlen);
+
 #endif

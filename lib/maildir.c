@@ -60,6 +60,27 @@ ensure_dir(const char *path)
 	return 0;
 }
 
+/* mkdir -p, as the recipient: a virtual-domain path may be new. */
+static int
+ensure_path(const char *path)
+{
+	char	 tmp[4096], *p;
+
+	if (strlcpy(tmp, path, sizeof(tmp)) >= sizeof(tmp)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	for (p = tmp + 1; *p != '\0'; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(tmp, 0700) == -1 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	return ensure_dir(tmp);
+}
+
 /* Is there a file named KEY.HOSTNAME (optionally ":2,...") in dir? */
 static int
 already_delivered(const char *dir, const char *name)
@@ -129,7 +150,7 @@ maildir_deliver(const char *maildir, int fd, const char *prefix,
 	snprintf(tmpfile, sizeof(tmpfile), "%s/%s", tmpdir, name);
 	snprintf(newfile, sizeof(newfile), "%s/%s", newdir, name);
 
-	if (ensure_dir(maildir) == -1 || ensure_dir(tmpdir) == -1 ||
+	if (ensure_path(maildir) == -1 || ensure_dir(tmpdir) == -1 ||
 	    ensure_dir(newdir) == -1 || ensure_dir(curdir) == -1)
 		return fail(err, errlen, errno_class(), "maildir", maildir);
 

@@ -231,6 +231,23 @@ batch_put(struct batch *bt, char c)
 	}
 }
 
+static void
+batch_add(struct batch *bt, const char *p, size_t n)
+{
+	if (bt->n + n > sizeof(bt->b)) {
+		if (bt->n > 0 && buf_add(bt->out, bt->b, bt->n) == -1)
+			bt->err = 1;
+		bt->n = 0;
+		if (n >= sizeof(bt->b)) {
+			if (buf_add(bt->out, p, n) == -1)
+				bt->err = 1;
+			return;
+		}
+	}
+	memcpy(bt->b + bt->n, p, n);
+	bt->n += n;
+}
+
 static int
 batch_done(struct batch *bt)
 {
@@ -244,7 +261,7 @@ int
 mailhdr_canon_relaxed(const char *raw, size_t len, int crlf, struct buf *out)
 {
 	struct batch	 bt;
-	size_t		 namelen, i, vlen;
+	size_t		 namelen, i, j, vlen;
 	const char	*v;
 	int		 space = 0, any = 0;
 
@@ -260,13 +277,16 @@ mailhdr_canon_relaxed(const char *raw, size_t len, int crlf, struct buf *out)
 			batch_put(&bt, (char)tolower((unsigned char)raw[i]));
 		batch_put(&bt, ':');
 		v = mailhdr_value(raw, len, &vlen);
-		for (i = 0; i < vlen; i++) {
+		for (i = 0; i < vlen; ) {
 			char c = v[i];
 
-			if (c == '\r' || c == '\n')
-				continue;		/* unfold */
+			if (c == '\r' || c == '\n') {
+				i++;			/* unfold */
+				continue;
+			}
 			if (IS_WSP(c)) {
 				space = 1;
+				i++;
 				continue;
 			}
 			/* Runs of WSP become one SP, none at either end. */
@@ -274,7 +294,12 @@ mailhdr_canon_relaxed(const char *raw, size_t len, int crlf, struct buf *out)
 				batch_put(&bt, ' ');
 			space = 0;
 			any = 1;
-			batch_put(&bt, c);
+			/* The rest of the word goes as it is. */
+			for (j = i + 1; j < vlen && !IS_WSP(v[j]) &&
+			    v[j] != '\r' && v[j] != '\n'; j++)
+				;
+			batch_add(&bt, v + i, j - i);
+			i = j;
 		}
 	}
 	if (crlf) {
@@ -334,23 +359,24 @@ mailhdr_taglist(const char *s, size_t len, struct mailhdr_tag *tags,
 		while (i < len && is_fws(s[i]))
 			i++;
 		vstart = vend = i;
-		while (i < len && s[i] != ';') {
+		while (i < len) {
 			unsigned char c = (unsigned char)s[i];
 
+			/* RFC 6376 3.2 VALCHAR = %x21-3A / %x3C-7E */
+			if (c >= 0x21 && c <= 0x7e) {
+				if (c == ';')
+					break;
+				vend = ++i;
+				continue;
+			}
 			if (is_fws((char)c)) {
 				i++;
 				continue;
 			}
-			/* RFC 6376 3.2 VALCHAR = %x21-3A / %x3C-7E */
-			if (c < 0x21 || c > 0x7e) {
-				snprintf(err, errlen, "tag \"%.*s\": invalid "
-				    "byte 0x%02x in value",
-				    (int)(t->namelen > 32 ? 32 : t->namelen),
-				    t->name, c);
-				return -1;
-			}
-			i++;
-			vend = i;
+			snprintf(err, errlen, "tag \"%.*s\": invalid byte "
+			    "0x%02x in value",
+			    (int)(t->namelen > 32 ? 32 : t->namelen), t->name, c);
+			return -1;
 		}
 		t->value = s + vstart;
 		t->valuelen = vend - vstart;
@@ -393,7 +419,7 @@ mailhdr_strip_fws(const char *s, size_t len)
 
 	o = xmalloc(len + 1);
 	for (i = 0; i < len; i++)
-		if (!is_fws(s[i]))
+		if ((unsigned char)s[i] > ' ' || !is_fws(s[i]))
 			o[n++] = s[i];
 	o[n] = '\0';
 	return o;

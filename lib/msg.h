@@ -45,6 +45,32 @@ enum imsg_type {
 	IMSG_CTL_LOG_VERBOSE,		/* struct msg_ctl_verbose */
 	IMSG_CTL_STOP,			/* empty */
 
+	/*
+	 * smtp <-> queue: one incoming message per session (peer id).  The
+	 * body streams as DATA chunks; COMMIT is answered only once the
+	 * message is durable (group commit).
+	 */
+	IMSG_QUEUE_MESSAGE_BEGIN,	/* empty */
+	IMSG_QUEUE_MESSAGE_BEGIN_OK,	/* struct msg_queue_msgid */
+	IMSG_QUEUE_MESSAGE_DATA,	/* bytes */
+	IMSG_QUEUE_ENVELOPE_ADD,	/* struct envelope */
+	IMSG_QUEUE_MESSAGE_COMMIT,	/* empty */
+	IMSG_QUEUE_MESSAGE_COMMIT_OK,	/* struct msg_queue_msgid */
+	IMSG_QUEUE_MESSAGE_FAIL,	/* struct msg_queue_msgid */
+	IMSG_QUEUE_MESSAGE_ABORT,	/* empty */
+
+	/* queue <-> parent: local delivery, the message as an fd */
+	IMSG_PARENT_DELIVER,		/* struct msg_deliver + fd */
+	IMSG_PARENT_DELIVER_RESULT,	/* struct msg_deliver_result */
+
+	/* parent -> smtp, at start: what RCPT decisions and TLS need */
+	IMSG_PROC_CONF_TABLE,		/* struct msg_conf_table */
+	IMSG_PROC_CONF_TABLE_ENTRY,	/* struct msg_conf_table_entry */
+	IMSG_PROC_CONF_ACTION,		/* struct msg_conf_action */
+	IMSG_PROC_CONF_RULE,		/* struct rule */
+	IMSG_PROC_CONF_USER,		/* struct msg_conf_user */
+	IMSG_PROC_CONF_PKI,		/* struct msg_conf_pki + cert + key */
+
 	IMSG_TYPE_MAX
 };
 
@@ -57,6 +83,10 @@ struct msg_conf_global {
 	char		 user[32];	/* the child's user */
 	char		 chroot[256];	/* the child's root directory */
 	int32_t		 verbose;
+	int64_t		 retry_first;	/* queue schedule, seconds */
+	int64_t		 retry_max;
+	int64_t		 expire;
+	uint64_t	 max_message_size;
 };
 
 struct msg_conf_listener {
@@ -93,6 +123,57 @@ struct msg_ctl_status {
 
 struct msg_ctl_verbose {
 	int32_t		 verbose;
+};
+
+struct msg_conf_table {
+	char		 name[64];
+	int32_t		 type;		/* enum table_type */
+};
+
+struct msg_conf_table_entry {
+	char		 table[64];
+	char		 key[256];
+	char		 value[256];
+	int32_t		 has_value;
+};
+
+struct msg_conf_action {
+	char		 name[64];
+	int32_t		 type;		/* enum action_type */
+	int32_t		 fixed_user;	/* "user NAME": any local part goes */
+};
+
+struct msg_conf_user {
+	char		 name[64];	/* a local user mail may be sent to */
+};
+
+/* Followed by certlen bytes of PEM certificate chain, keylen of key. */
+struct msg_conf_pki {
+	char		 name[64];
+	uint32_t	 certlen;
+	uint32_t	 keylen;
+};
+
+struct msg_queue_msgid {
+	uint64_t	 msgid;
+};
+
+#define DELIVER_OK		0
+#define DELIVER_TEMPFAIL	1
+#define DELIVER_PERMFAIL	2
+
+struct msg_deliver {
+	uint64_t	 evpid;
+	char		 sender[1025];	/* "" = null reverse path */
+	char		 rcpt[1025];
+	char		 action[64];	/* the parent's own action of that name */
+	int32_t		 check_existing; /* a retry after a crash */
+};
+
+struct msg_deliver_result {
+	uint64_t	 evpid;
+	int32_t		 status;	/* DELIVER_* */
+	char		 error[256];
 };
 
 const char	*proc_name(enum proc_id);

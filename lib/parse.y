@@ -194,10 +194,10 @@ static void	 builders_free(void);
 	size_t		 size;
 }
 
-%token	ACTION ALGORITHM ANY ARC AUTH CANONICALIZATION CERT CONTROL DISABLE
+%token	ACTION ALGORITHM ALLOWSHA1 ANY ARC AUTH CANONICALIZATION CERT CONTROL DISABLE
 %token	DKIM DKIMSIGNATURE DMARC DOMAIN EXPIRE FILECOLON FOLDER FOR FROM
 %token	GROUP HEADER HEADERS HELO HOST HOSTNAME INCLUDE KEY LISTEN LMTP LOCAL
-%token	MAILDIR MATCH MAX MAXMESSAGESIZE MBOX MDA ON OVERSIGN PKI POLICY PORT
+%token	MAILDIR MATCH MAX MAXMESSAGESIZE MAXSIGNATURES MBOX MDA ON OVERSIGN PKI POLICY PORT
 %token	QUARANTINE QUEUE RCPTTO REJECT REJECTFAIL RELAXED RELAY REQUIRE
 %token	RESOLVER RETRY SELECTOR SIGN SMTPS SOCKET SPF SPOOL SRC STRICT TABLE
 %token	TAG TLS TRUSTANCHOR USER VERIFY WITH ERROR
@@ -690,6 +690,7 @@ resolver	: RESOLVER STRING {
 
 policy		: POLICY STRING '{' {
 			ps.policy = xcalloc(1, sizeof(*ps.policy));
+			ps.policy->dkim_max_signatures = CONF_DKIM_MAX_SIGS;
 			ps.policy_seen = 0;
 			ps.policy_dup = 0;
 			if (name_ok(&@2, $2)) {
@@ -728,7 +729,7 @@ policyitem	: SPF mode optrejectfail {
 			policy_once(&@1, 0x01, "spf");
 			ps.policy->spf = $2;
 		}
-		| DKIM mode {
+		| DKIM mode dkimopts {
 			policy_once(&@1, 0x02, "dkim");
 			ps.policy->dkim = $2;
 		}
@@ -739,6 +740,26 @@ policyitem	: SPF mode optrejectfail {
 		| DMARC mode optquarantine {
 			policy_once(&@1, 0x08, "dmarc");
 			ps.policy->dmarc = $2;
+		}
+		;
+
+dkimopts	: /* empty */
+		| dkimopts dkimopt
+		;
+
+dkimopt		: ALLOWSHA1 {
+			/* RFC 8301 3.1: rsa-sha1 fails unless allowed. */
+			policy_once(&@1, 0x10, "allow-sha1");
+			ps.policy->dkim_allow_sha1 = 1;
+		}
+		| MAXSIGNATURES NUMBER {
+			policy_once(&@1, 0x20, "max-signatures");
+			if ($2 < 1 || $2 > CONF_DKIM_MAX_SIGS_LIMIT)
+				conf_error(&@2, "invalid max-signatures %lld "
+				    "(1 to %d)", $2, CONF_DKIM_MAX_SIGS_LIMIT);
+			else
+				ps.policy->dkim_max_signatures =
+				    (unsigned int)$2;
 		}
 		;
 
@@ -907,6 +928,7 @@ struct keyword {
 static const struct keyword keywords[] = {
 	{ "action",		ACTION },
 	{ "algorithm",		ALGORITHM },
+	{ "allow-sha1",		ALLOWSHA1 },
 	{ "any",		ANY },
 	{ "arc",		ARC },
 	{ "auth",		AUTH },
@@ -938,6 +960,7 @@ static const struct keyword keywords[] = {
 	{ "match",		MATCH },
 	{ "max",		MAX },
 	{ "max-message-size",	MAXMESSAGESIZE },
+	{ "max-signatures",	MAXSIGNATURES },
 	{ "mbox",		MBOX },
 	{ "mda",		MDA },
 	{ "on",			ON },

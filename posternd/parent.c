@@ -23,11 +23,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "config.h"
+#include "deliver.h"
 #include "log.h"
 #include "proc.h"
 #include "util.h"
@@ -107,6 +109,7 @@ parent_shutdown(int code)
 	int		 i, alive, status;
 
 	parent->shutting_down = 1;
+	deliver_kill_all();
 	for (i = PROC_PARENT + 1; i < PROC_MAX; i++)
 		if (parent->children[i].pid > 0)
 			kill(parent->children[i].pid, SIGTERM);
@@ -153,6 +156,8 @@ parent_sigchld(int sig, short event, void *arg)
 	enum proc_id	 id;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		if (deliver_reap(pid, status))
+			continue;
 		id = child_by_pid(pid);
 		if (id == PROC_PARENT)
 			continue;	/* not one of the process set */
@@ -223,6 +228,13 @@ parent_violation(enum proc_id from, struct imsg *imsg, const char *why)
 }
 
 static void
+parent_delivered(const struct msg_deliver_result *r)
+{
+	proc_compose(&parent->proc, PROC_QUEUE, IMSG_PARENT_DELIVER_RESULT, 0,
+	    -1, r, sizeof(*r));
+}
+
+static void
 parent_send_status(struct imsg *imsg)
 {
 	struct msg_ctl_status	 st;
@@ -270,6 +282,11 @@ parent_dispatch(struct proc *p, enum proc_id from, struct imsg *imsg)
 	struct msg_ctl_verbose	 v;
 	int			 i;
 
+	if (from == PROC_QUEUE && imsg->hdr.type == IMSG_PARENT_DELIVER) {
+		if (deliver_start(parent->conf, imsg, parent_delivered) == -1)
+			parent_violation(from, imsg, "bad delivery request");
+		return;
+	}
 	if (imsg->fd != -1)
 		parent_violation(from, imsg, "unexpected file descriptor");
 
@@ -470,6 +487,125 @@ start_child(const char *self, enum proc_id id, int fd, int debug,
 	return pid;
 }
 
+/* Read a whole small file (a certificate or key) into memory. */
+static char *
+read_file(const char *path, size_t max, size_t *len)
+{
+	struct stat	 st;
+	char		*buf;
+	ssize_t		 n;
+	int		 fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		fatal("open %s", path);
+	if (fstat(fd, &st) == -1)
+		fatal("stat %s", path);
+	if (!S_ISREG(st.st_mode) || st.st_size <= 0 ||
+	    (size_t)st.st_size > max)
+		fatalx("%s: not a regular file of at most %zu bytes", path,
+		    max);
+	buf = xmalloc((size_t)st.st_size);
+	if ((n = read(fd, buf, (size_t)st.st_size)) != st.st_size)
+		fatal("read %s", path);
+	close(fd);
+	*len = (size_t)n;
+	return buf;
+}
+
+/*
+ * What the smtp process needs to decide recipients and speak TLS: tables,
+ * actions, rules, the names of local users (it cannot read the password
+ * database in its chroot), and each pki's certificate and key, which the
+ * parent reads as root.
+ */
+static void
+setup_smtp_rules(struct postern_conf *conf, struct imsgbuf *ibuf)
+{
+	struct msg_conf_table		 mt;
+	struct msg_conf_table_entry	 me;
+	struct msg_conf_action		 ma;
+	struct msg_conf_user		 mu;
+	struct msg_conf_pki		 mp;
+	struct table			*t;
+	struct table_entry		*te;
+	struct action			*a;
+	struct rule			*r;
+	struct pki			*pki;
+	struct passwd			*pw;
+	struct iovec			 iov[3];
+	char				*cert, *key;
+	size_t				 certlen, keylen;
+
+	TAILQ_FOREACH(t, &conf->tables, entry) {
+		memset(&mt, 0, sizeof(mt));
+		strlcpy(mt.name, t->name, sizeof(mt.name));
+		mt.type = t->type;
+		imsg_compose(ibuf, IMSG_PROC_CONF_TABLE, 0, 0, -1, &mt,
+		    sizeof(mt));
+		if (t->type == TABLE_FILE)
+			log_warnx("table %s: file tables are not loaded yet; "
+			    "it is empty", t->name);
+		TAILQ_FOREACH(te, &t->entries, entry) {
+			memset(&me, 0, sizeof(me));
+			strlcpy(me.table, t->name, sizeof(me.table));
+			if (strlcpy(me.key, te->key, sizeof(me.key)) >=
+			    sizeof(me.key))
+				fatalx("table %s: key too long", t->name);
+			if (te->value != NULL) {
+				me.has_value = 1;
+				strlcpy(me.value, te->value, sizeof(me.value));
+			}
+			imsg_compose(ibuf, IMSG_PROC_CONF_TABLE_ENTRY, 0, 0, -1,
+			    &me, sizeof(me));
+			if (imsgbuf_flush(ibuf) == -1)
+				fatal("sending tables");
+		}
+	}
+	TAILQ_FOREACH(a, &conf->actions, entry) {
+		memset(&ma, 0, sizeof(ma));
+		strlcpy(ma.name, a->name, sizeof(ma.name));
+		ma.type = a->type;
+		ma.fixed_user = a->user != NULL;
+		imsg_compose(ibuf, IMSG_PROC_CONF_ACTION, 0, 0, -1, &ma,
+		    sizeof(ma));
+	}
+	TAILQ_FOREACH(r, &conf->rules, entry)
+		imsg_compose(ibuf, IMSG_PROC_CONF_RULE, 0, 0, -1, r,
+		    sizeof(*r));
+	setpwent();
+	while ((pw = getpwent()) != NULL) {
+		memset(&mu, 0, sizeof(mu));
+		if (strlcpy(mu.name, pw->pw_name, sizeof(mu.name)) >=
+		    sizeof(mu.name))
+			continue;
+		imsg_compose(ibuf, IMSG_PROC_CONF_USER, 0, 0, -1, &mu,
+		    sizeof(mu));
+		if (imsgbuf_flush(ibuf) == -1)
+			fatal("sending users");
+	}
+	endpwent();
+	TAILQ_FOREACH(pki, &conf->pkis, entry) {
+		memset(&mp, 0, sizeof(mp));
+		strlcpy(mp.name, pki->name, sizeof(mp.name));
+		cert = read_file(pki->cert_file, IMSG_MAX_PAYLOAD / 2, &certlen);
+		key = read_file(pki->key_file, IMSG_MAX_PAYLOAD / 4, &keylen);
+		mp.certlen = certlen;
+		mp.keylen = keylen;
+		iov[0].iov_base = &mp;
+		iov[0].iov_len = sizeof(mp);
+		iov[1].iov_base = cert;
+		iov[1].iov_len = certlen;
+		iov[2].iov_base = key;
+		iov[2].iov_len = keylen;
+		if (imsg_composev(ibuf, IMSG_PROC_CONF_PKI, 0, 0, -1, iov, 3) ==
+		    -1)
+			fatal("pki %s", pki->name);
+		explicit_bzero(key, keylen);
+		free(key);
+		free(cert);
+	}
+}
+
 /* Hand a child its channels and its part of the configuration. */
 static void
 setup_child(struct postern_conf *conf, enum proc_id id,
@@ -503,9 +639,14 @@ setup_child(struct postern_conf *conf, enum proc_id id,
 	else
 		strlcpy(g.chroot, CONF_DEFAULT_EMPTY, sizeof(g.chroot));
 	g.verbose = verbose;
+	g.retry_first = conf->queue.retry_first;
+	g.retry_max = conf->queue.retry_max;
+	g.expire = conf->queue.expire;
+	g.max_message_size = conf->queue.max_message_size;
 	imsg_compose(ibuf, IMSG_PROC_CONF_GLOBAL, 0, 0, -1, &g, sizeof(g));
 
 	if (id == PROC_SMTP) {
+		setup_smtp_rules(conf, ibuf);
 		TAILQ_FOREACH(l, &conf->listeners, entry) {
 			memset(&ml, 0, sizeof(ml));
 			ml.ss = l->ss;

@@ -356,6 +356,7 @@ proc_child_main(const struct proc_desc *desc, int debug, int verbose)
 	g.chroot[sizeof(g.chroot) - 1] = '\0';
 	if (g.user[0] == '\0' || g.chroot[0] != '/')
 		fatalx("no user or chroot from the parent");
+	p->global = g;
 	strlcpy(p->user, g.user, sizeof(p->user));
 	strlcpy(p->chroot, g.chroot, sizeof(p->chroot));
 	proc_drop_privileges(p->user, p->chroot);

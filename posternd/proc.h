@@ -42,6 +42,7 @@ struct proc_desc {
 
 struct proc {
 	const struct proc_desc	*desc;
+	struct msg_conf_global	 global;	/* from the parent at start */
 	struct imsgev		*peers[PROC_MAX];
 	void			*state;		/* the process's own */
 	char			 chroot[256];

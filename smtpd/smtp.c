@@ -1,32 +1,28 @@
 /*
  * The smtp process: SMTP and submission sessions on the listeners the
- * parent opened (RFC 5321; the sessions themselves come with the inbound
- * issue).
+ * parent opened (RFC 5321; the protocol itself is lib/smtp_session.c, the
+ * per-connection I/O smtpd/session.c).
  *
- * Today it takes its listening sockets from the parent before it drops
- * privileges and holds them; it does not accept connections yet, so a
- * client waits in the listen queue rather than being refused.
+ * Before it drops privileges it takes from the parent its listening
+ * sockets, the tables, actions and match rules that decide recipients, the
+ * names of the local users, and each pki's certificate and key, from which
+ * it builds its libtls server contexts.  It never reads a file.
+ *
+ * Limits: SMTP_MAX_SESSIONS in all and SMTP_MAX_PER_IP from one address;
+ * past them a client gets 421 4.7.0 and is closed at once.
  */
 #include <sys/types.h>
 #include <sys/queue.h>
+#include <sys/socket.h>
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "log.h"
-#include "proc.h"
+#include "smtp.h"
 #include "util.h"
-
-struct smtp_listener {
-	TAILQ_ENTRY(smtp_listener)	 entry;
-	struct msg_conf_listener	 conf;
-	int				 fd;
-};
-
-struct smtp {
-	TAILQ_HEAD(, smtp_listener)	 listeners;
-};
 
 static struct smtp *
 smtp_state(struct proc *p)
@@ -35,29 +31,188 @@ smtp_state(struct proc *p)
 
 	if (p->state == NULL) {
 		s = xcalloc(1, sizeof(*s));
+		s->proc = p;
+		s->conf = config_new();
+		s->next_id = 1;
 		TAILQ_INIT(&s->listeners);
+		TAILQ_INIT(&s->pkis);
+		TAILQ_INIT(&s->sessions);
 		p->state = s;
 	}
 	return p->state;
 }
 
+static void
+smtp_conf_pki(struct smtp *s, struct imsg *imsg)
+{
+	struct msg_conf_pki	 mp;
+	struct smtp_pki		*pki;
+	struct tls_config	*cfg;
+	const uint8_t		*cert, *key;
+
+	if (imsg->len < sizeof(mp))
+		fatalx("bad pki message");
+	memcpy(&mp, imsg->data, sizeof(mp));
+	mp.name[sizeof(mp.name) - 1] = '\0';
+	if ((size_t)mp.certlen + mp.keylen != imsg->len - sizeof(mp))
+		fatalx("bad pki message");
+	cert = (const uint8_t *)imsg->data + sizeof(mp);
+	key = cert + mp.certlen;
+
+	if ((cfg = tls_config_new()) == NULL)
+		fatalx("tls_config_new");
+	if (tls_config_set_keypair_mem(cfg, cert, mp.certlen, key,
+	    mp.keylen) == -1)
+		fatalx("pki %s: %s", mp.name, tls_config_error(cfg));
+	/* TLS 1.2 and 1.3 only; libtls' default ciphers. */
+	if (tls_config_set_protocols(cfg, TLS_PROTOCOL_TLSv1_2 |
+	    TLS_PROTOCOL_TLSv1_3) == -1)
+		fatalx("pki %s: %s", mp.name, tls_config_error(cfg));
+	pki = xcalloc(1, sizeof(*pki));
+	strlcpy(pki->name, mp.name, sizeof(pki->name));
+	if ((pki->tls = tls_server()) == NULL)
+		fatalx("tls_server");
+	if (tls_configure(pki->tls, cfg) == -1)
+		fatalx("pki %s: %s", mp.name, tls_error(pki->tls));
+	tls_config_free(cfg);
+	explicit_bzero(imsg->data, imsg->len);
+	TAILQ_INSERT_TAIL(&s->pkis, pki, entry);
+}
+
+static struct table *
+smtp_table(struct smtp *s, const char *name)
+{
+	struct table	*t;
+
+	TAILQ_FOREACH(t, &s->conf->tables, entry)
+		if (strcmp(t->name, name) == 0)
+			return t;
+	return NULL;
+}
+
 void
 smtp_conf(struct proc *p, struct imsg *imsg)
 {
-	struct smtp		*s = smtp_state(p);
-	struct smtp_listener	*l;
+	struct smtp			*s = smtp_state(p);
+	struct smtp_listener		*l;
+	struct msg_conf_table		 mt;
+	struct msg_conf_table_entry	 me;
+	struct msg_conf_action		 ma;
+	struct msg_conf_user		 mu;
+	struct table			*t;
+	struct table_entry		*te;
+	struct action			*a;
+	struct rule			*r;
 
-	if (imsg->hdr.type != IMSG_PROC_CONF_LISTENER)
-		fatalx("unexpected set-up message %u", imsg->hdr.type);
-	l = xcalloc(1, sizeof(*l));
-	if (imsg_get_data(imsg, &l->conf, sizeof(l->conf)) == -1 ||
-	    imsg->fd == -1)
-		fatalx("bad listener message");
-	l->conf.pki[sizeof(l->conf.pki) - 1] = '\0';
-	l->conf.tag[sizeof(l->conf.tag) - 1] = '\0';
-	l->conf.hostname[sizeof(l->conf.hostname) - 1] = '\0';
-	l->fd = imsg->fd;
-	TAILQ_INSERT_TAIL(&s->listeners, l, entry);
+	switch (imsg->hdr.type) {
+	case IMSG_PROC_CONF_LISTENER:
+		l = xcalloc(1, sizeof(*l));
+		if (imsg_get_data(imsg, &l->conf, sizeof(l->conf)) == -1 ||
+		    imsg->fd == -1)
+			fatalx("bad listener message");
+		l->conf.pki[sizeof(l->conf.pki) - 1] = '\0';
+		l->conf.tag[sizeof(l->conf.tag) - 1] = '\0';
+		l->conf.hostname[sizeof(l->conf.hostname) - 1] = '\0';
+		l->fd = imsg->fd;
+		l->smtp = s;
+		TAILQ_INSERT_TAIL(&s->listeners, l, entry);
+		return;
+	case IMSG_PROC_CONF_TABLE:
+		if (imsg_get_data(imsg, &mt, sizeof(mt)) == -1)
+			fatalx("bad table message");
+		t = xcalloc(1, sizeof(*t));
+		mt.name[sizeof(mt.name) - 1] = '\0';
+		strlcpy(t->name, mt.name, sizeof(t->name));
+		t->type = mt.type;
+		TAILQ_INIT(&t->entries);
+		TAILQ_INSERT_TAIL(&s->conf->tables, t, entry);
+		return;
+	case IMSG_PROC_CONF_TABLE_ENTRY:
+		if (imsg_get_data(imsg, &me, sizeof(me)) == -1)
+			fatalx("bad table entry message");
+		me.table[sizeof(me.table) - 1] = '\0';
+		me.key[sizeof(me.key) - 1] = '\0';
+		me.value[sizeof(me.value) - 1] = '\0';
+		if ((t = smtp_table(s, me.table)) == NULL)
+			fatalx("entry for unknown table %s", me.table);
+		te = xcalloc(1, sizeof(*te));
+		te->key = xstrdup(me.key);
+		te->value = me.has_value ? xstrdup(me.value) : NULL;
+		TAILQ_INSERT_TAIL(&t->entries, te, entry);
+		t->nentries++;
+		return;
+	case IMSG_PROC_CONF_ACTION:
+		if (imsg_get_data(imsg, &ma, sizeof(ma)) == -1)
+			fatalx("bad action message");
+		a = xcalloc(1, sizeof(*a));
+		ma.name[sizeof(ma.name) - 1] = '\0';
+		strlcpy(a->name, ma.name, sizeof(a->name));
+		a->type = ma.type;
+		if (ma.fixed_user)
+			a->user = xstrdup("(fixed)");
+		TAILQ_INSERT_TAIL(&s->conf->actions, a, entry);
+		return;
+	case IMSG_PROC_CONF_RULE:
+		r = xcalloc(1, sizeof(*r));
+		if (imsg_get_data(imsg, r, sizeof(*r)) == -1)
+			fatalx("bad rule message");
+		r->from_table[sizeof(r->from_table) - 1] = '\0';
+		r->for_table[sizeof(r->for_table) - 1] = '\0';
+		r->for_domain[sizeof(r->for_domain) - 1] = '\0';
+		r->tag[sizeof(r->tag) - 1] = '\0';
+		r->action[sizeof(r->action) - 1] = '\0';
+		TAILQ_INSERT_TAIL(&s->conf->rules, r, entry);
+		return;
+	case IMSG_PROC_CONF_USER:
+		if (imsg_get_data(imsg, &mu, sizeof(mu)) == -1)
+			fatalx("bad user message");
+		mu.name[sizeof(mu.name) - 1] = '\0';
+		s->users = xreallocarray(s->users, s->nusers + 1,
+		    sizeof(*s->users));
+		s->users[s->nusers++] = xstrdup(mu.name);
+		return;
+	case IMSG_PROC_CONF_PKI:
+		smtp_conf_pki(s, imsg);
+		return;
+	}
+	fatalx("unexpected set-up message %u", imsg->hdr.type);
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int
+smtp_local_user_exists(struct smtp *s, const char *name)
+{
+	return bsearch(&name, s->users, s->nusers, sizeof(*s->users),
+	    cmp_str) != NULL;
+}
+
+const struct action *
+smtp_find_action(struct smtp *s, const char *name)
+{
+	return config_find_action(s->conf, name);
+}
+
+static void
+smtp_accept(int fd, short event, void *arg)
+{
+	struct smtp_listener	*l = arg;
+	struct sockaddr_storage	 ss;
+	socklen_t		 len = sizeof(ss);
+	int			 s;
+
+	if ((s = accept4(fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK |
+	    SOCK_CLOEXEC)) == -1) {
+		if (errno != EAGAIN && errno != EINTR &&
+		    errno != ECONNABORTED)
+			log_warn("smtp: accept");
+		return;
+	}
+	session_accept(l->smtp, l, s, &ss);
 }
 
 void
@@ -65,17 +220,43 @@ smtp_run(struct proc *p)
 {
 	struct smtp		*s = smtp_state(p);
 	struct smtp_listener	*l;
-	int			 n = 0;
+	struct smtp_pki		*pki;
 
-	TAILQ_FOREACH(l, &s->listeners, entry)
-		n++;
-	log_debug("smtp process holds %d listener(s)", n);
+	strlcpy(s->conf->hostname, p->global.hostname,
+	    sizeof(s->conf->hostname));
+	if (s->nusers > 0)
+		qsort(s->users, s->nusers, sizeof(*s->users), cmp_str);
+	TAILQ_FOREACH(l, &s->listeners, entry) {
+		if (l->conf.pki[0] != '\0') {
+			TAILQ_FOREACH(pki, &s->pkis, entry)
+				if (strcmp(pki->name, l->conf.pki) == 0)
+					break;
+			if (pki == NULL)
+				fatalx("listener uses unknown pki %s",
+				    l->conf.pki);
+			l->pki = pki;
+		}
+		event_set(&l->ev, l->fd, EV_READ | EV_PERSIST, smtp_accept, l);
+		event_add(&l->ev, NULL);
+	}
+	log_debug("smtp process ready, %zu local users", s->nusers);
 }
 
 void
 smtp_dispatch(struct proc *p, enum proc_id from, struct imsg *imsg)
 {
+	struct smtp	*s = smtp_state(p);
+
 	if (proc_common_imsg(p, from, imsg))
 		return;
+	if (from == PROC_QUEUE) {
+		switch (imsg->hdr.type) {
+		case IMSG_QUEUE_MESSAGE_BEGIN_OK:
+		case IMSG_QUEUE_MESSAGE_COMMIT_OK:
+		case IMSG_QUEUE_MESSAGE_FAIL:
+			session_queue_reply(s, imsg);
+			return;
+		}
+	}
 	proc_unexpected(p, from, imsg);
 }

@@ -85,7 +85,7 @@ test_deliver_creates_and_writes(void **state)
 	char	 md[128], path[256], err[256], got[256];
 	int	 fd;
 
-	snprintf(md, sizeof(md), "%s/Maildir", base);
+	snprintf(md, sizeof(md), "%s/vmail/example.test/Maildir", base);
 	fd = source("Subject: hi\r\n\r\nbody\r\n");
 	assert_int_equal(maildir_deliver(md, fd, "Return-Path: <a@b>\r\n",
 	    "0123abcd00000001", "mx.test", 0, err, sizeof(err)), MAILDIR_OK);

@@ -623,10 +623,12 @@ test_auth_slots(void **state)
 	    "policy relaxed-all { }\n"
 	    "policy tight {\n"
 	    "    spf strict reject-fail\n"
-	    "    dkim relaxed; arc disable\n"
+	    "    dkim relaxed allow-sha1 max-signatures 25; arc disable\n"
 	    "    dmarc strict quarantine folder \"Junk\"\n"
 	    "}\n"
 	    "policy hdr { dmarc relaxed quarantine header; spf disable }\n"
+	    "policy lim { dkim strict max-signatures 1 }\n"
+	    "policy lim2 { dkim disable max-signatures 100 allow-sha1 }\n"
 	    "dkim-signature rsa {\n"
 	    "    key \"%s\"\n"
 	    "    domain example.org\n"
@@ -660,7 +662,12 @@ test_auth_slots(void **state)
 	assert_int_equal(p->dmarc, POLICY_RELAXED);
 	assert_int_equal(p->spf_reject_fail, 0);
 	assert_int_equal(p->quarantine, QUARANTINE_HEADER);
+	/* RFC 8301 3.1: no rsa-sha1 unless asked; 10 signatures. */
+	assert_int_equal(p->dkim_allow_sha1, 0);
+	assert_int_equal(p->dkim_max_signatures, 10);
 	p = config_find_policy(conf, "tight");
+	assert_int_equal(p->dkim_allow_sha1, 1);
+	assert_int_equal(p->dkim_max_signatures, 25);
 	assert_int_equal(p->spf, POLICY_STRICT);
 	assert_int_equal(p->spf_reject_fail, 1);
 	assert_int_equal(p->dkim, POLICY_RELAXED);
@@ -671,6 +678,16 @@ test_auth_slots(void **state)
 	p = config_find_policy(conf, "hdr");
 	assert_int_equal(p->spf, POLICY_DISABLE);
 	assert_int_equal(p->quarantine, QUARANTINE_HEADER);
+	assert_int_equal(p->dkim_allow_sha1, 0);
+	assert_int_equal(p->dkim_max_signatures, 10);
+	p = config_find_policy(conf, "lim");
+	assert_int_equal(p->dkim, POLICY_STRICT);
+	assert_int_equal(p->dkim_allow_sha1, 0);
+	assert_int_equal(p->dkim_max_signatures, 1);
+	p = config_find_policy(conf, "lim2");
+	assert_int_equal(p->dkim, POLICY_DISABLE);
+	assert_int_equal(p->dkim_allow_sha1, 1);
+	assert_int_equal(p->dkim_max_signatures, 100);
 	assert_null(config_find_policy(conf, "nope"));
 
 	d = config_find_dkim_signature(conf, "rsa");
@@ -1214,6 +1231,24 @@ static const struct error_case error_cases[] = {
 	{ "policy p { dmarc strict quarantine folder \"/x\" }\n",
 	  "1: invalid quarantine folder \"/x\"\n" },
 	{ "policy p { spf sometimes }\n", "1: syntax error\n" },
+	{ "policy p { dkim strict max-signatures 0 }\n",
+	  "1: invalid max-signatures 0 (1 to 100)\n" },
+	{ "policy p {\n dkim relaxed\n max-signatures 101\n}\n",
+	  "3: syntax error\n" },
+	{ "policy p {\n dkim relaxed max-signatures 101\n}\n",
+	  "2: invalid max-signatures 101 (1 to 100)\n" },
+	{ "policy p { dkim relaxed max-signatures -1 }\n",
+	  "1: invalid max-signatures -1 (1 to 100)\n" },
+	{ "policy p { dkim relaxed max-signatures ten }\n",
+	  "1: syntax error\n" },
+	{ "policy p { dkim relaxed max-signatures }\n",
+	  "1: syntax error\n" },
+	{ "policy p { dkim strict allow-sha1 allow-sha1 }\n",
+	  "1: allow-sha1 given twice in policy \"p\"\n" },
+	{ "policy p { dkim strict max-signatures 2 max-signatures 3 }\n",
+	  "1: max-signatures given twice in policy \"p\"\n" },
+	{ "policy p { allow-sha1 }\n", "1: syntax error\n" },
+	{ "policy p { spf strict allow-sha1 }\n", "1: syntax error\n" },
 	{ "policy p {\n spf strict reject-fail\n dkim maybe\n arc none\n}\n"
 	  "hostname \"x y\"\n",
 	  "3: syntax error\n6: invalid hostname \"x y\"\n" },

@@ -1,0 +1,179 @@
+/*
+ * The queue store: messages and envelopes in one LMDB environment owned by
+ * the queue process alone (DESIGN.md, Stores).
+ *
+ * "Queued" means durable: a message is acknowledged only after an fsync'd
+ * LMDB transaction holds it.  Incoming messages are buffered in memory until
+ * their commit is requested; qstore_flush() then writes every pending message
+ * and delivery result in ONE write transaction (group commit) and calls each
+ * callback with the outcome.
+ */
+#ifndef POSTERN_QSTORE_H
+#define POSTERN_QSTORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "envelope.h"
+
+#define QSTORE_CHUNK_SIZE	65536		/* body bytes per record */
+#define QSTORE_MAPSIZE_MIN	(1024 * 1024)
+#define QSTORE_MAX_RCPTS	65536		/* envelope index is 16 bits */
+
+struct qstore;
+struct qs_msg;
+
+struct qstore_stats {
+	uint64_t	 commits;		/* write transactions committed */
+	uint64_t	 commit_failures;	/* flushes that failed */
+	uint64_t	 map_grows;
+	uint64_t	 messages_committed;
+	uint64_t	 messages_aborted;
+	uint64_t	 messages_failed;	/* batch failure, not acked */
+	uint64_t	 envelopes_committed;
+	uint64_t	 delivered;
+	uint64_t	 tempfailed;
+	uint64_t	 permfailed;
+	uint64_t	 expired;
+	uint64_t	 removed;		/* by an operator */
+	uint64_t	 recovered;		/* in flight at open */
+	uint64_t	 corrupt;		/* records that failed to decode */
+	size_t		 pending;		/* items waiting for a flush */
+	size_t		 messages;		/* stored now */
+	size_t		 envelopes;		/* stored now */
+	size_t		 scheduled;		/* queued, in the schedule */
+	size_t		 mapsize;
+};
+
+/*
+ * Open (creating it if needed) the store in directory `dir`, which must
+ * exist.  `mapsize` is the initial LMDB map size (it grows on demand).
+ * Envelopes left in flight by a previous run are queued again, due now.
+ * Returns NULL and a message in err on failure.
+ */
+struct qstore	*qstore_open(const char *dir, size_t mapsize, char *err,
+		    size_t errlen);
+/* Pending items are flushed first; their callbacks run. */
+void		 qstore_close(struct qstore *);
+
+/*
+ * Cap the map (hence the spool's disk use): a batch that does not fit below
+ * it fails.  0, the default, means no cap.
+ */
+void		 qstore_set_max_mapsize(struct qstore *, size_t);
+/*
+ * LMDB reported MDB_PANIC (a failed write of its meta page): the environment
+ * is unusable until reopened, so the queue process should exit (fail-stop).
+ */
+int		 qstore_broken(const struct qstore *);
+
+/* The retry schedule: first retry, cap of the doubling, lifetime. */
+void		 qstore_set_retry(struct qstore *, time_t retry_first,
+		    time_t retry_max, time_t expire);
+
+/*
+ * An incoming message.  begin assigns the message id; append streams the
+ * body (fails with -1 past max_size: the caller rejects with 552 and aborts);
+ * add_envelope copies the envelope (id, msgid, state, times and attempts are
+ * filled in by the store) and returns the envelope id, or 0 on error.
+ * abort discards everything, nothing was stored.
+ */
+struct qs_msg	*qstore_message_begin(struct qstore *, size_t max_size);
+uint64_t	 qstore_message_id(const struct qs_msg *);
+size_t		 qstore_message_size(const struct qs_msg *);
+int		 qstore_message_append(struct qs_msg *, const void *, size_t);
+uint64_t	 qstore_message_add_envelope(struct qs_msg *,
+		    const struct envelope *);
+void		 qstore_message_abort(struct qs_msg *);
+
+/*
+ * Queue the message for the next group commit; the store owns it from now
+ * on.  cb runs from qstore_flush() with ok = 1 once the message is durable,
+ * ok = 0 if the batch failed (nothing of it was stored).  A message without
+ * envelopes is refused (-1, cb not called, message freed).
+ */
+typedef void	 (*qstore_cb)(uint64_t id, int ok, void *arg);
+int		 qstore_commit_request(struct qs_msg *, qstore_cb, void *);
+
+/* Items waiting for the next flush. */
+size_t		 qstore_pending(const struct qstore *);
+/*
+ * Write every pending item in one transaction, commit with fsync, then run
+ * the callbacks.  On MDB_MAP_FULL the map is grown and the batch retried
+ * once.  Returns 0, or -1 when the batch failed (every message callback got
+ * ok = 0; delivery results stay pending for the next flush).
+ */
+int		 qstore_flush(struct qstore *);
+/* qstore_flush() when something is pending: what the queue's timer calls. */
+int		 qstore_flush_pending(struct qstore *);
+
+/*
+ * Scheduler.  take_due returns up to max envelopes with next_try <= now in
+ * next_try order and marks them in flight (one synced transaction, so a
+ * restart finds them).  Returns the count, or -1.
+ */
+int		 qstore_take_due(struct qstore *, time_t now, struct envelope *,
+		    size_t max);
+/* Seconds from now to the next due envelope: 0 if due, -1 if none. */
+time_t		 qstore_next_due(struct qstore *, time_t now);
+
+/*
+ * Results of an in-flight envelope.  They join the next group commit (a
+ * lost result only means a retry; see the delivery rule in qstore.c).
+ * delivered and permfail remove the envelope, and the message with its last
+ * envelope.  tempfail counts the attempt and reschedules with doubling
+ * backoff; it returns QSTORE_EXPIRED (and changes nothing) when the envelope
+ * has outlived its expiry: the caller bounces and calls permfail.
+ */
+#define QSTORE_RESCHEDULED	0
+#define QSTORE_EXPIRED		1
+int		 qstore_delivered(struct qstore *, uint64_t evpid);
+int		 qstore_permfail(struct qstore *, uint64_t evpid);
+int		 qstore_tempfail(struct qstore *, uint64_t evpid, time_t now,
+		    const char *error);
+
+/*
+ * Operator actions (posternctl), immediate and synced.  kind/id select one
+ * envelope, every envelope of a message, or all (qid_parse()).  Return the
+ * number of envelopes changed, or -1.  hold takes queued envelopes out of
+ * the schedule; release puts held ones back, due now; schedule makes queued
+ * ones due now; remove deletes (in-flight ones too: their result is then
+ * ignored).
+ */
+int		 qstore_hold(struct qstore *, enum qid_kind, uint64_t id);
+int		 qstore_release(struct qstore *, enum qid_kind, uint64_t id,
+		    time_t now);
+int		 qstore_schedule(struct qstore *, enum qid_kind, uint64_t id,
+		    time_t now);
+int		 qstore_remove(struct qstore *, enum qid_kind, uint64_t id);
+
+/* Reading. 0 on success, 1 when not found, -1 on error (corrupt record). */
+int		 qstore_envelope_get(struct qstore *, uint64_t evpid,
+		    struct envelope *);
+int		 qstore_message_info(struct qstore *, uint64_t msgid,
+		    struct msgrec *);
+/*
+ * Copy chunk number `chunk` of a message body into buf (QSTORE_CHUNK_SIZE
+ * bytes always suffice); *len gets its length.  1 past the last chunk.
+ */
+int		 qstore_message_read(struct qstore *, uint64_t msgid,
+		    uint32_t chunk, void *buf, size_t bufsize, size_t *len);
+/*
+ * Call cb for each envelope in id order (age order); a non-zero return
+ * stops the walk.  Corrupt records are counted and skipped.  cb must not
+ * call the store.  Returns 0 or -1.
+ */
+int		 qstore_envelope_walk(struct qstore *,
+		    int (*cb)(const struct envelope *, void *), void *arg);
+
+void		 qstore_stats(struct qstore *, struct qstore_stats *);
+
+/*
+ * The printable envelope id: the idempotency key for delivery agents.  The
+ * maildir writer puts it in the file name, so a delivery repeated after a
+ * crash finds the file already in new/ and reports success.
+ */
+void		 qstore_envelope_id_str(uint64_t evpid, char *buf, size_t len);
+
+#endif

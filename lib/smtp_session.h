@@ -1,0 +1,148 @@
+/*
+ * The SMTP server protocol engine (RFC 5321 with PIPELINING, SIZE,
+ * 8BITMIME, SMTPUTF8, ENHANCEDSTATUSCODES, CHUNKING, DSN, STARTTLS and
+ * REQUIRETLS), free of I/O: the caller feeds it the client's bytes, drains
+ * the replies it writes, and answers the decisions it asks for through
+ * callbacks, at once or later.  See smtp_session.c for the RFC sections.
+ *
+ * Rules for the caller:
+ * - smtp_session_input() takes what it can and returns how much; while a
+ *   decision is pending (or the output is not drained), it buffers a bounded
+ *   amount and then takes nothing: keep the rest and offer it again later.
+ * - Every smtp_session_reply_*() and smtp_session_tls_started() may be
+ *   called from inside the callback that asked for it, or later.  They and
+ *   smtp_session_output_consume() resume processing of buffered input, and
+ *   may therefore run further callbacks.
+ * - Callbacks must not call smtp_session_input() or smtp_session_free().
+ * - After on_data_start is accepted, exactly one of on_data_end and
+ *   on_data_abort follows.
+ * - When smtp_session_closing() is true, send the remaining output and close.
+ */
+#ifndef POSTERN_SMTP_SESSION_H
+#define POSTERN_SMTP_SESSION_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "smtp_addr.h"
+#include "util.h"
+
+/*
+ * RFC 5321 4.5.3.1.4: 512 octets for a command line including CRLF; the
+ * DSN extension adds room for ORCPT (RFC 3461 4: "increased by 500").
+ */
+#define SMTP_CMD_LINE_BASE	512
+#define SMTP_CMD_LINE_EXT	500
+#define SMTP_CMD_LINE_MAX	(SMTP_CMD_LINE_BASE + SMTP_CMD_LINE_EXT)
+#define SMTP_TEXT_LINE_MAX	1000	/* RFC 5321 4.5.3.1.6, with CRLF */
+#define SMTP_HELO_MAX		255
+#define SMTP_INBUF_MAX		(64 * 1024)	/* pipelined input held */
+#define SMTP_OUT_HIGHWATER	(16 * 1024)	/* stop reading above this */
+#define SMTP_OUTBUF_MAX		(64 * 1024)
+#define SMTP_CHUNK_MAX		(16 * 1024)	/* on_data_chunk() pieces */
+#define SMTP_REPLY_TEXT_MAX	400
+
+#define SMTP_DEFAULT_MAX_SIZE	(35 * 1024 * 1024)
+#define SMTP_DEFAULT_MAX_RCPTS	100
+#define SMTP_DEFAULT_MAX_ERRORS	10
+
+/* Listener flags. */
+#define SMTP_CONF_STARTTLS	0x01	/* STARTTLS may be offered */
+#define SMTP_CONF_TLS_ACTIVE	0x02	/* implicit TLS (smtps) */
+#define SMTP_CONF_TLS_REQUIRED	0x04	/* MAIL needs TLS: 530 5.7.0 */
+#define SMTP_CONF_AUTH		0x08	/* reserved for SASL AUTH */
+
+struct smtp_session_conf {
+	const char	*hostname;	/* ours, in the banner and replies */
+	uint64_t	 max_size;	/* 0: SMTP_DEFAULT_MAX_SIZE */
+	size_t		 max_rcpts;	/* 0: SMTP_DEFAULT_MAX_RCPTS */
+	unsigned int	 max_errors;	/* 0: SMTP_DEFAULT_MAX_ERRORS */
+	int		 flags;		/* SMTP_CONF_* */
+};
+
+struct smtp_session;
+
+struct smtp_mail {
+	struct smtp_addr	 sender;	/* "" for <> */
+	struct smtp_mail_params	 params;
+};
+
+struct smtp_rcpt {
+	struct smtp_addr	 rcpt;
+	struct smtp_rcpt_params	 params;
+};
+
+/* Why a message in progress was dropped. */
+enum smtp_abort {
+	SMTP_ABORT_BARE_CRLF = 1,	/* RFC 5321 2.3.8, SMTP smuggling */
+	SMTP_ABORT_LINE_TOO_LONG,
+	SMTP_ABORT_TOO_BIG,
+	SMTP_ABORT_CLIENT,		/* connection lost, timeout, shutdown */
+	SMTP_ABORT_RESET		/* RSET, EHLO or QUIT between chunks */
+};
+
+struct smtp_session_cb {
+	/* Notifications: nothing to answer. */
+	void	(*on_helo)(void *, const char *, int esmtp);
+	void	(*on_rset)(void *);	/* an open transaction was dropped */
+	void	(*on_quit)(void *);
+	/* Decisions: answer with the smtp_session_reply_*() named. */
+	void	(*on_mail)(void *, const struct smtp_mail *);	/* _mail */
+	void	(*on_rcpt)(void *, const struct smtp_rcpt *);	/* _rcpt */
+	void	(*on_data_start)(void *);		/* _data_start */
+	void	(*on_data_end)(void *);			/* _data */
+	void	(*on_starttls)(void *);			/* _tls_started */
+	/* The message content: dot-unstuffed, CRLF lines, no terminator. */
+	void	(*on_data_chunk)(void *, const uint8_t *, size_t);
+	void	(*on_data_abort)(void *, enum smtp_abort);
+};
+
+struct smtp_session *smtp_session_new(const struct smtp_session_conf *,
+	    const struct smtp_session_cb *, void *);
+void	 smtp_session_free(struct smtp_session *);
+void	 smtp_session_start(struct smtp_session *);
+size_t	 smtp_session_input(struct smtp_session *, const void *, size_t);
+const uint8_t *smtp_session_output(struct smtp_session *, size_t *);
+void	 smtp_session_output_consume(struct smtp_session *, size_t);
+int	 smtp_session_closing(const struct smtp_session *);
+
+/* ok != 0 accepts; code 0 and NULL strings pick the defaults. */
+void	 smtp_session_reply_mail(struct smtp_session *, int, int,
+	    const char *, const char *);
+void	 smtp_session_reply_rcpt(struct smtp_session *, int, int,
+	    const char *, const char *);
+void	 smtp_session_reply_data_start(struct smtp_session *, int, int,
+	    const char *, const char *);
+void	 smtp_session_reply_data(struct smtp_session *, int, int,
+	    const char *, const char *);
+void	 smtp_session_tls_started(struct smtp_session *, const char *,
+	    const char *);
+
+void	 smtp_session_timeout(struct smtp_session *);
+void	 smtp_session_shutdown(struct smtp_session *);
+void	 smtp_session_client_gone(struct smtp_session *);
+
+/* What the session knows, for logs and the Received header. */
+const char *smtp_session_helo(const struct smtp_session *);
+const char *smtp_session_protocol(const struct smtp_session *);
+int	 smtp_session_tls_active(const struct smtp_session *);
+size_t	 smtp_session_rcpt_count(const struct smtp_session *);
+uint64_t smtp_session_data_size(const struct smtp_session *);
+
+struct smtp_received {
+	const char	*helo;		/* may be NULL */
+	const char	*client_ip;	/* "192.0.2.1" or "2001:db8::1" */
+	const char	*client_rdns;	/* verified reverse name, or NULL */
+	const char	*hostname;	/* ours */
+	const char	*protocol;	/* RFC 3848 / RFC 6531 keyword */
+	const char	*tls_version;	/* NULL without TLS */
+	const char	*tls_cipher;
+	const char	*queue_id;
+	const char	*rcpt;		/* only when exactly one recipient */
+	time_t		 date;
+};
+
+int	 smtp_received_header(struct buf *, const struct smtp_received *);
+
+#endif

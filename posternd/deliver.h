@@ -1,0 +1,22 @@
+/*
+ * Local delivery by the parent: a short-lived child per delivery, running
+ * as the recipient's user.
+ */
+#ifndef POSTERN_DELIVER_H
+#define POSTERN_DELIVER_H
+
+#include <sys/types.h>
+
+#include "config.h"
+#include "imsg.h"
+#include "msg.h"
+
+/* Start a delivery the queue asked for; -1 if the request is malformed. */
+int	deliver_start(struct postern_conf *, struct imsg *,
+	    void (*done)(const struct msg_deliver_result *));
+/* A child exited: 1 if it was a delivery (its result is reported). */
+int	deliver_reap(pid_t, int status);
+/* Stop every running delivery (shutdown). */
+void	deliver_kill_all(void);
+
+#endif

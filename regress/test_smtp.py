@@ -1,0 +1,316 @@
+"""Inbound SMTP end to end: a real client, the real daemon, maildirs."""
+import glob
+import os
+import smtplib
+import socket
+import ssl
+import subprocess
+import time
+
+import pytest
+
+from conftest import run
+
+CONFIG = '''
+hostname mx.example.test
+pki test cert "{d}/cert.pem" key "{d}/key.pem"
+listen on 127.0.0.1 port {tls_port} tls pki test
+listen on 127.0.0.1 port {smtps_port} smtps pki test
+listen on 127.0.0.1 port {req_port} tls require pki test
+table domains {{ "localhost", "example.test" }}
+action "local" maildir "{d}/mail/%{{user}}"
+match from any for domain <domains> action "local"
+'''
+
+
+@pytest.fixture
+def mx(daemon_factory, tmp_path):
+    d = tmp_path / "mx"
+    d.mkdir()
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048",
+                    "-nodes", "-days", "2", "-subj", "/CN=mx.example.test",
+                    "-keyout", str(d / "key.pem"), "-out",
+                    str(d / "cert.pem")], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    dm = daemon_factory()
+    dm.tls_port, dm.smtps_port, dm.req_port = (dm.port + 1, dm.port + 2,
+                                               dm.port + 3)
+    with open(dm.conf, "a") as f:
+        f.write(CONFIG.format(d=d, tls_port=dm.tls_port,
+                              smtps_port=dm.smtps_port,
+                              req_port=dm.req_port))
+    dm.maildir = str(d / "mail")
+    dm.start()
+    return dm
+
+
+def delivered(dm, user="root", want=1, timeout=10):
+    """The files in user's new/ once `want` are there."""
+    deadline = time.time() + timeout
+    while True:
+        files = sorted(glob.glob(os.path.join(dm.maildir, user, "new", "*")))
+        if len(files) >= want or time.time() >= deadline:
+            break
+        time.sleep(0.05)
+    out = []
+    for f in files:
+        with open(f, "rb") as fp:
+            out.append(fp.read())
+    return out
+
+
+def body_after_received(raw):
+    """The message as the client sent it: drop our trace header fields."""
+    head, _, rest = raw.partition(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    keep = []
+    skipping = False
+    for line in lines:
+        if line[:1] in (b" ", b"\t"):
+            if skipping:
+                continue
+        else:
+            skipping = line.split(b":")[0].lower() in (
+                b"return-path", b"delivered-to", b"received")
+            if skipping:
+                continue
+        keep.append(line)
+    return b"\r\n".join(keep) + b"\r\n\r\n" + rest
+
+
+MSG = (b"From: a@sender.test\r\nTo: root@localhost\r\nSubject: hello\r\n"
+       b"\r\nline one\r\n..dot line\r\nlast\r\n")
+
+
+def test_smtplib_delivers_to_maildir(mx):
+    with smtplib.SMTP("127.0.0.1", mx.port) as c:
+        code, _ = c.ehlo("client.test")
+        assert code == 250
+        for ext in ("pipelining", "size", "8bitmime", "smtputf8",
+                    "enhancedstatuscodes", "chunking", "dsn"):
+            assert c.has_extn(ext), ext
+        c.mail("a@sender.test")
+        c.rcpt("root@localhost")
+        code, text = c.data(MSG)
+        assert code == 250
+        assert b"Message accepted" in text
+        qid = text.split()[1].decode()
+    got = delivered(mx)
+    assert len(got) == 1
+    raw = got[0]
+    assert raw.startswith(b"Return-Path: <a@sender.test>\r\n"
+                          b"Delivered-To: root@localhost\r\nReceived: ")
+    assert qid.encode() in raw.split(b"\r\n\r\n")[0]
+    assert body_after_received(raw) == MSG.replace(b"..dot", b"..dot")
+
+
+def test_swaks_and_queue_id_in_log(mx):
+    r = run(["swaks", "--server", "127.0.0.1:%d" % mx.port,
+             "--to", "root@localhost", "--from", "s@sender.test",
+             "--body", "swaks body"])
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "250 2.0.0" in r.stdout
+    got = delivered(mx)
+    assert b"swaks body" in got[0]
+    assert "delivered" in mx.logtext()
+
+
+def test_open_relay_probe_refused(mx):
+    with smtplib.SMTP("127.0.0.1", mx.port) as c:
+        c.ehlo("client.test")
+        c.mail("a@sender.test")
+        code, text = c.rcpt("victim@elsewhere.test")
+        assert code == 550
+        assert text.startswith(b"5.7.1")
+        code, _ = c.docmd("DATA")
+        assert code in (503, 554)
+    assert delivered(mx, timeout=0.5) == []
+
+
+def test_unknown_user_refused_at_rcpt(mx):
+    with smtplib.SMTP("127.0.0.1", mx.port) as c:
+        c.ehlo("client.test")
+        c.mail("a@sender.test")
+        code, text = c.rcpt("no-such-user-here@localhost")
+        assert code == 550
+        assert text.startswith(b"5.1.1")
+
+
+def raw_session(port, lines, tls=False):
+    """Send raw bytes, return everything the server said."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    if tls:
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        s = ctx.wrap_socket(s)
+    out = b""
+    s.settimeout(3)
+    out += s.recv(4096)
+    s.sendall(lines)
+    try:
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            out += chunk
+            if b"221 " in out:
+                break
+    except (socket.timeout, ConnectionResetError):
+        pass
+    s.close()
+    return out
+
+
+def test_bare_lf_in_data_rejected_nothing_stored(mx):
+    out = raw_session(mx.port,
+                      b"EHLO c\r\nMAIL FROM:<a@s.test>\r\n"
+                      b"RCPT TO:<root@localhost>\r\nDATA\r\n"
+                      b"Subject: smuggle\r\n\r\nx\n.\nMAIL FROM:<b@s.test>"
+                      b"\r\n.\r\nQUIT\r\n")
+    replies = [l for l in out.split(b"\r\n") if l]
+    assert any(l.startswith(b"354") for l in replies)
+    assert not any(l.startswith(b"250 2.0.0") and b"accepted" in l
+                   for l in replies), out
+    assert any(l[:1] == b"5" for l in replies[3:]), out
+    assert delivered(mx, timeout=1) == []
+
+
+def test_pipelined_transaction(mx):
+    out = raw_session(mx.port,
+                      b"EHLO c\r\nMAIL FROM:<a@s.test>\r\n"
+                      b"RCPT TO:<root@localhost>\r\n"
+                      b"RCPT TO:<nobody@elsewhere.test>\r\nDATA\r\n"
+                      b"Subject: p\r\n\r\npipelined\r\n.\r\nQUIT\r\n")
+    codes = [l[:3] for l in out.split(b"\r\n") if l[:3].isdigit()
+             and l[3:4] == b" "]
+    assert codes == [b"220", b"250", b"250", b"250", b"550", b"354",
+                     b"250", b"221"], out
+    assert b"pipelined" in delivered(mx)[0]
+
+
+def test_bdat_last(mx):
+    body = b"Subject: chunks\r\n\r\nfirst part "
+    body2 = b"second part\r\n"
+    out = raw_session(mx.port,
+                      b"EHLO c\r\nMAIL FROM:<a@s.test>\r\n"
+                      b"RCPT TO:<root@localhost>\r\n" +
+                      b"BDAT %d\r\n" % len(body) + body +
+                      b"BDAT %d LAST\r\n" % len(body2) + body2 +
+                      b"QUIT\r\n")
+    assert b"Message accepted" in out, out
+    got = delivered(mx)
+    assert got[0].endswith(body.split(b"\r\n\r\n")[1] + body2)
+
+
+def test_8bit_and_smtputf8_byte_exact(mx):
+    msg8 = ("From: a@s.test\r\nSubject: caf\u00e9\r\n\r\n"
+            "gr\u00fc\u00dfe \u2603\r\n").encode()
+    with smtplib.SMTP("127.0.0.1", mx.port) as c:
+        c.ehlo("c")
+        c.mail("a@s.test", ["BODY=8BITMIME"])
+        c.rcpt("root@localhost")
+        assert c.data(msg8)[0] == 250
+        c.mail("j\u00f6rg@s.test".encode().decode(), ["SMTPUTF8",
+                                                       "BODY=8BITMIME"])
+        assert c.rcpt("root@localhost")[0] == 250
+        assert c.data(msg8)[0] == 250
+    got = delivered(mx, want=2)
+    assert len(got) == 2
+    for raw in got:
+        assert body_after_received(raw) == msg8
+    assert any("Return-Path: <j\u00f6rg@s.test>".encode() in g for g in got)
+
+
+def test_starttls_and_smtps(mx):
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    with smtplib.SMTP("127.0.0.1", mx.tls_port) as c:
+        c.ehlo("c")
+        assert c.has_extn("starttls")
+        assert not c.has_extn("requiretls")
+        c.starttls(context=ctx)
+        c.ehlo("c")
+        assert not c.has_extn("starttls")
+        assert c.has_extn("requiretls")
+        c.sendmail("a@s.test", ["root@localhost"], MSG)
+    with smtplib.SMTP_SSL("127.0.0.1", mx.smtps_port, context=ctx) as c:
+        c.ehlo("c")
+        c.sendmail("a@s.test", ["root@localhost"], MSG)
+    got = delivered(mx, want=2)
+    assert len(got) == 2
+    for raw in got:
+        assert b"TLSv1.3" in raw or b"TLSv1.2" in raw
+        assert body_after_received(raw) == MSG
+
+
+def test_tls_required_listener(mx):
+    with smtplib.SMTP("127.0.0.1", mx.req_port) as c:
+        c.ehlo("c")
+        code, text = c.docmd("MAIL FROM:<a@s.test>")
+        assert code == 530 and text.startswith(b"5.7.0")
+
+
+def test_starttls_injection_discarded(mx):
+    s = socket.create_connection(("127.0.0.1", mx.tls_port), timeout=10)
+    s.recv(4096)
+    s.sendall(b"EHLO c\r\n")
+    time.sleep(0.3)
+    s.recv(4096)
+    # The classic attack: commands pipelined behind STARTTLS in the clear.
+    s.sendall(b"STARTTLS\r\nMAIL FROM:<evil@s.test>\r\n")
+    time.sleep(0.3)
+    assert s.recv(4096).startswith(b"220")
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    t = ctx.wrap_socket(s)
+    t.sendall(b"RCPT TO:<root@localhost>\r\n")
+    reply = t.recv(4096)
+    # Had the injected MAIL survived, RCPT would be accepted.
+    assert reply.startswith(b"503"), reply
+    t.close()
+
+
+def test_default_size_is_35_mb(mx):
+    with smtplib.SMTP("127.0.0.1", mx.port) as c:
+        c.ehlo("c")
+        assert int(c.esmtp_features["size"]) == 35 * 1024 * 1024
+
+
+@pytest.fixture
+def small_mx(daemon_factory, tmp_path):
+    dm = daemon_factory(sub="small")
+    dm.maildir = str(tmp_path / "smallmail")
+    with open(dm.conf, "a") as f:
+        f.write('max-message-size 1M\n'
+                'table domains { "localhost" }\n'
+                'action "local" maildir "%s/%%{user}"\n'
+                'match from any for domain <domains> action "local"\n'
+                % dm.maildir)
+    return dm.start()
+
+
+def test_oversize_message_refused(small_mx):
+    line = b"x" * 998 + b"\r\n"
+    big = b"Subject: big\r\n\r\n" + line * 1100      # > 1 MB
+    small = b"Subject: small\r\n\r\n" + line * 100
+    with smtplib.SMTP("127.0.0.1", small_mx.port) as c:
+        c.ehlo("c")
+        assert int(c.esmtp_features["size"]) == 1024 * 1024
+        # declared too big: refused at MAIL
+        code, text = c.docmd("MAIL FROM:<a@s.test> SIZE=%d" % len(big))
+        assert code == 552 and text.startswith(b"5.3.4")
+        # not declared: counted, refused at the end, nothing stored
+        c.mail("a@s.test")
+        c.rcpt("root@localhost")
+        code, text = c.data(big)
+        assert code == 552 and text.startswith(b"5.3.4")
+        # the session goes on
+        c.sendmail("a@s.test", ["root@localhost"], small)
+    got = delivered(small_mx)
+    assert len(got) == 1
+    assert body_after_received(got[0]) == small
+    time.sleep(0.5)
+    assert len(delivered(small_mx, timeout=0)) == 1

@@ -1,0 +1,839 @@
+/*
+ * lib/qstore.c and lib/envelope.c: the queue store.  Round trip of a
+ * multi-chunk message, group commit (one transaction for 100 messages),
+ * abort, schedule order, backoff and expiry, hold/release/schedule/remove,
+ * removal of the message with its last envelope, restart recovery of
+ * in-flight envelopes, map growth, corrupt records, stats, queue ids and the
+ * record codec.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <lmdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "envelope.h"
+#include "qstore.h"
+#include "util.h"
+
+struct fixture {
+	char		 dir[64];
+	struct qstore	*qs;
+};
+
+struct acks {
+	int		 ok;
+	int		 failed;
+	uint64_t	 last;
+};
+
+static void
+ack_cb(uint64_t id, int ok, void *arg)
+{
+	struct acks	*a = arg;
+
+	if (ok)
+		a->ok++;
+	else
+		a->failed++;
+	a->last = id;
+}
+
+static struct qstore *
+reopen(struct fixture *f, size_t mapsize)
+{
+	char	 err[256];
+
+	if (f->qs != NULL)
+		qstore_close(f->qs);
+	f->qs = qstore_open(f->dir, mapsize, err, sizeof(err));
+	if (f->qs == NULL) {
+		fprintf(stderr, "qstore_open: %s\n", err);
+		fail();
+	}
+	return f->qs;
+}
+
+static int
+setup(void **state)
+{
+	struct fixture	*f;
+
+	f = xcalloc(1, sizeof(*f));
+	strlcpy(f->dir, "/tmp/test_store.XXXXXX", sizeof(f->dir));
+	if (mkdtemp(f->dir) == NULL)
+		return -1;
+	reopen(f, 16 * 1024 * 1024);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture	*f = *state;
+	char		 path[128];
+
+	qstore_close(f->qs);
+	snprintf(path, sizeof(path), "%s/data.mdb", f->dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/lock.mdb", f->dir);
+	unlink(path);
+	rmdir(f->dir);
+	free(f);
+	return 0;
+}
+
+static void
+mkenv(struct envelope *e, const char *sender, const char *rcpt)
+{
+	memset(e, 0, sizeof(*e));
+	strlcpy(e->sender, sender, sizeof(e->sender));
+	strlcpy(e->rcpt, rcpt, sizeof(e->rcpt));
+	strlcpy(e->dest, "local", sizeof(e->dest));
+	e->kind = ENV_LOCAL;
+}
+
+/* A committed message of `size` patterned bytes with `nrcpt` envelopes. */
+static uint64_t
+add_message(struct qstore *qs, size_t size, int nrcpt, struct acks *a)
+{
+	struct qs_msg	*m;
+	struct envelope	 e;
+	uint8_t		 b[1000];
+	size_t		 i, n;
+	char		 rcpt[64];
+	uint64_t	 id;
+
+	m = qstore_message_begin(qs, 0);
+	assert_non_null(m);
+	id = qstore_message_id(m);
+	for (i = 0; i < size; i += n) {
+		n = size - i < sizeof(b) ? size - i : sizeof(b);
+		memset(b, 'a' + (int)(i / sizeof(b)) % 26, n);
+		assert_int_equal(qstore_message_append(m, b, n), 0);
+	}
+	for (i = 0; i < (size_t)nrcpt; i++) {
+		snprintf(rcpt, sizeof(rcpt), "user%zu@example.org", i);
+		mkenv(&e, "sender@example.com", rcpt);
+		assert_int_equal(qstore_message_add_envelope(m, &e),
+		    EVPID(id, i));
+	}
+	assert_int_equal(qstore_commit_request(m, ack_cb, a), 0);
+	return id;
+}
+
+static void
+test_roundtrip(void **state)
+{
+	struct fixture	*f = *state;
+	struct acks	 a = { 0 };
+	struct envelope	 in, out;
+	struct msgrec	 mr;
+	struct qs_msg	*m;
+	uint8_t		*body, chunk[QSTORE_CHUNK_SIZE];
+	size_t		 size = 3 * QSTORE_CHUNK_SIZE + 123, i, len, off;
+	uint64_t	 id, evp[3];
+	uint32_t	 c;
+
+	body = xmalloc(size);
+	for (i = 0; i < size; i++)
+		body[i] = (uint8_t)(i * 7 + i / 977);
+	m = qstore_message_begin(f->qs, 0);
+	id = qstore_message_id(m);
+	/* Streamed in odd-sized pieces. */
+	for (off = 0; off < size; off += len) {
+		len = size - off < 7001 ? size - off : 7001;
+		assert_int_equal(qstore_message_append(m, body + off, len), 0);
+	}
+	assert_int_equal(qstore_message_size(m), size);
+	for (i = 0; i < 3; i++) {
+		mkenv(&in, i == 0 ? "" : "s@example.com", "r@example.org");
+		in.ret = ENV_RET_HDRS;
+		in.notify = ENV_NOTIFY_FAILURE | ENV_NOTIFY_DELAY;
+		in.flags = ENV_F_REQUIRETLS | ENV_F_SMTPUTF8;
+		strlcpy(in.envid, "QQ314159", sizeof(in.envid));
+		strlcpy(in.orcpt, "rfc822;r@example.org", sizeof(in.orcpt));
+		in.kind = i == 2 ? ENV_REMOTE : ENV_LOCAL;
+		evp[i] = qstore_message_add_envelope(m, &in);
+		assert_int_equal(evp[i], EVPID(id, i));
+	}
+	assert_int_equal(qstore_pending(f->qs), 0);
+	assert_int_equal(qstore_commit_request(m, ack_cb, &a), 0);
+	assert_int_equal(qstore_pending(f->qs), 1);
+	/* Not acknowledged before the flush. */
+	assert_int_equal(a.ok, 0);
+	assert_int_equal(qstore_flush(f->qs), 0);
+	assert_int_equal(a.ok, 1);
+	assert_int_equal(a.last, id);
+	assert_int_equal(qstore_pending(f->qs), 0);
+
+	/* Survives a close and reopen. */
+	reopen(f, 16 * 1024 * 1024);
+	assert_int_equal(qstore_message_info(f->qs, id, &mr), 0);
+	assert_int_equal(mr.size, size);
+	assert_int_equal(mr.nenv, 3);
+	assert_int_equal(mr.nchunks, 4);
+	for (c = 0, off = 0;; c++) {
+		i = qstore_message_read(f->qs, id, c, chunk, sizeof(chunk),
+		    &len);
+		if (i == 1)
+			break;
+		assert_int_equal(i, 0);
+		assert_true(off + len <= size);
+		assert_memory_equal(chunk, body + off, len);
+		off += len;
+	}
+	assert_int_equal(off, size);
+	assert_int_equal(c, 4);
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(qstore_envelope_get(f->qs, evp[i], &out), 0);
+		assert_int_equal(out.id, evp[i]);
+		assert_int_equal(out.msgid, id);
+		assert_string_equal(out.sender, i == 0 ? "" : "s@example.com");
+		assert_string_equal(out.rcpt, "r@example.org");
+		assert_string_equal(out.envid, "QQ314159");
+		assert_string_equal(out.orcpt, "rfc822;r@example.org");
+		assert_int_equal(out.ret, ENV_RET_HDRS);
+		assert_int_equal(out.notify,
+		    ENV_NOTIFY_FAILURE | ENV_NOTIFY_DELAY);
+		assert_int_equal(out.flags, ENV_F_REQUIRETLS | ENV_F_SMTPUTF8);
+		assert_int_equal(out.kind, i == 2 ? ENV_REMOTE : ENV_LOCAL);
+		assert_int_equal(out.state, ENV_QUEUED);
+		assert_int_equal(out.attempts, 0);
+		assert_true(out.expire == out.ctime + 5 * 24 * 3600);
+	}
+	free(body);
+}
+
+static void
+test_group_commit(void **state)
+{
+	struct fixture		*f = *state;
+	struct acks		 a = { 0 };
+	struct qstore_stats	 before, after;
+	int			 i;
+
+	qstore_stats(f->qs, &before);
+	for (i = 0; i < 100; i++)
+		add_message(f->qs, 4096, 1 + i % 3, &a);
+	assert_int_equal(qstore_pending(f->qs), 100);
+	assert_int_equal(a.ok, 0);
+	assert_int_equal(qstore_flush_pending(f->qs), 0);
+	qstore_stats(f->qs, &after);
+	/* One write transaction, hence one fsync, for all 100. */
+	assert_int_equal(after.commits - before.commits, 1);
+	assert_int_equal(a.ok, 100);
+	assert_int_equal(a.failed, 0);
+	assert_int_equal(after.messages, 100);
+	assert_int_equal(after.envelopes, 34 * 1 + 33 * 2 + 33 * 3);
+	assert_int_equal(after.messages_committed, 100);
+	/* Nothing pending: no transaction at all. */
+	assert_int_equal(qstore_flush_pending(f->qs), 0);
+	qstore_stats(f->qs, &before);
+	assert_int_equal(before.commits, after.commits);
+}
+
+static void
+test_abort(void **state)
+{
+	struct fixture		*f = *state;
+	struct qstore_stats	 st;
+	struct envelope		 e, out;
+	struct msgrec		 mr;
+	struct qs_msg		*m;
+	uint64_t		 id, evpid;
+
+	m = qstore_message_begin(f->qs, 100);
+	id = qstore_message_id(m);
+	assert_int_equal(qstore_message_append(m, "hello\r\n", 7), 0);
+	/* Past the maximum size: refused, the caller aborts. */
+	assert_int_equal(qstore_message_append(m, "x", 94), -1);
+	mkenv(&e, "a@b", "c@d");
+	evpid = qstore_message_add_envelope(m, &e);
+	assert_int_not_equal(evpid, 0);
+	qstore_message_abort(m);
+	assert_int_equal(qstore_pending(f->qs), 0);
+
+	/* No envelopes: refused. */
+	m = qstore_message_begin(f->qs, 0);
+	assert_int_equal(qstore_commit_request(m, ack_cb, NULL), -1);
+
+	qstore_stats(f->qs, &st);
+	assert_int_equal(st.messages, 0);
+	assert_int_equal(st.envelopes, 0);
+	assert_int_equal(st.messages_aborted, 1);
+	assert_int_equal(qstore_message_info(f->qs, id, &mr), 1);
+	assert_int_equal(qstore_envelope_get(f->qs, evpid, &out), 1);
+
+	/* An envelope field out of bounds is refused at add time. */
+	m = qstore_message_begin(f->qs, 0);
+	mkenv(&e, "a@b", "c@d");
+	e.notify = ENV_NOTIFY_NEVER | ENV_NOTIFY_SUCCESS;
+	assert_int_equal(qstore_message_add_envelope(m, &e), 0);
+	qstore_message_abort(m);
+}
+
+static void
+test_schedule_order(void **state)
+{
+	struct fixture	*f = *state;
+	struct acks	 a = { 0 };
+	struct envelope	 due[8];
+	uint64_t	 id[3];
+	time_t		 now = time(NULL);
+	int		 i;
+
+	for (i = 0; i < 3; i++)
+		id[i] = add_message(f->qs, 100, 1, &a);
+	assert_int_equal(qstore_flush(f->qs), 0);
+	assert_int_equal(qstore_next_due(f->qs, now + 10), 0);
+	assert_int_equal(qstore_take_due(f->qs, now + 10, due, 8), 3);
+	for (i = 0; i < 3; i++)
+		assert_int_equal(due[i].state, ENV_INFLIGHT);
+	/* In flight: not due again. */
+	assert_int_equal(qstore_take_due(f->qs, now + 10, due, 8), 0);
+	assert_int_equal(qstore_next_due(f->qs, now), -1);
+
+	/* Retry times 1300, 800, 1200 after now. */
+	assert_int_equal(qstore_tempfail(f->qs, EVPID(id[0], 0), now + 1000,
+	    "451 try later"), QSTORE_RESCHEDULED);
+	assert_int_equal(qstore_tempfail(f->qs, EVPID(id[1], 0), now + 500,
+	    "x"), QSTORE_RESCHEDULED);
+	assert_int_equal(qstore_tempfail(f->qs, EVPID(id[2], 0), now + 900,
+	    "y"), QSTORE_RESCHEDULED);
+	/* Results wait for the group commit. */
+	assert_int_equal(qstore_pending(f->qs), 3);
+	assert_int_equal(qstore_take_due(f->qs, now + 5000, due, 8), 0);
+	assert_int_equal(qstore_flush(f->qs), 0);
+
+	assert_int_equal(qstore_next_due(f->qs, now), 800);
+	assert_int_equal(qstore_take_due(f->qs, now + 799, due, 8), 0);
+	assert_int_equal(qstore_take_due(f->qs, now + 1000, due, 1), 1);
+	assert_int_equal(due[0].id, EVPID(id[1], 0));
+	assert_int_equal(due[0].attempts, 1);
+	assert_string_equal(due[0].errmsg, "x");
+	assert_int_equal(qstore_take_due(f->qs, now + 5000, due, 8), 2);
+	assert_int_equal(due[0].id, EVPID(id[2], 0));
+	assert_int_equal(due[1].id, EVPID(id[0], 0));
+	assert_string_equal(due[1].errmsg, "451 try later");
+}
+
+static void
+test_backoff(void **state)
+{
+	struct fixture	*f = *state;
+	struct acks	 a = { 0 };
+	struct envelope	 due[1], e;
+	static const int want[] = { 300, 600, 1200, 2400, 3600, 3600, 3600 };
+	time_t		 now = time(NULL), t;
+	uint64_t	 evpid;
+	size_t		 i;
+
+	qstore_set_retry(f->qs, 300, 3600, 5 * 24 * 3600);
+	evpid = EVPID(add_message(f->qs, 10, 1, &a), 0);
+	assert_int_equal(qstore_flush(f->qs), 0);
+	t = now;
+	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		assert_int_equal(qstore_take_due(f->qs, t, due, 1), 1);
+		assert_int_equal(due[0].id, evpid);
+		assert_int_equal(qstore_tempfail(f->qs, evpid, t, "busy"),
+		    QSTORE_RESCHEDULED);
+		assert_int_equal(qstore_flush(f->qs), 0);
+		assert_int_equal(qstore_envelope_get(f->qs, evpid, &e), 0);
+		assert_int_equal(e.attempts, i + 1);
+		assert_int_equal(e.next_try - t, want[i]);
+		assert_int_equal(e.last_try, t);
+		assert_int_equal(e.state, ENV_QUEUED);
+		t = e.next_try;
+	}
+}
+
+static void
+test_expiry(void **state)
+{
+	struct fixture		*f = *state;
+	struct acks		 a = { 0 };
+	struct envelope		 due[1], e;
+	struct qstore_stats	 st;
+	struct msgrec		 mr;
+	uint64_t		 id, evpid;
+
+	qstore_set_retry(f->qs, 300, 3600, 1000);
+	id = add_message(f->qs, 10, 1, &a);
+	evpid = EVPID(id, 0);
+	assert_int_equal(qstore_flush(f->qs), 0);
+	assert_int_equal(qstore_envelope_get(f->qs, evpid, &e), 0);
+	assert_int_equal(e.expire, e.ctime + 1000);
+
+	/* The last retry comes at expiry, not a backoff step later. */
+	assert_int_equal(qstore_take_due(f->qs, e.ctime, due, 1), 1);
+	assert_int_equal(qstore_tempfail(f->qs, evpid, e.ctime + 900, "t"),
+	    QSTORE_RESCHEDULED);
+	assert_int_equal(qstore_flush(f->qs), 0);
+	assert_int_equal(qstore_next_due(f->qs, e.ctime + 900), 100);
+
+	assert_int_equal(qstore_take_due(f->qs, e.ctime + 1000, due, 1), 1);
+	assert_int_equal(qstore_tempfail(f->qs, evpid, e.ctime + 1000, "t"),
+	    QSTORE_EXPIRED);
+	assert_int_equal(qstore_pending(f->qs), 0);
+	/* The caller bounces, then: */
+	assert_int_equal(qstore_permfail(f->qs, evpid), 0);
+	assert_int_equal(qstore_flush(f->qs), 0);
+	assert_int_equal(qstore_envelope_get(f->qs, evpid, &e), 1);
+	assert_int_equal(qstore_message_info(f->qs, id, &mr), 1);
+	qstore_stats(f->qs, &st);
+	assert_int_equal(st.expired, 1);
+	assert_int_equal(st.permfailed, 1);
+	assert_int_equal(st.messages, 0);
+	/* Unknown envelope. */
+	assert_int_equal(qstore_tempfail(f->qs, evpid, e.ctime, "t"), -1);
+}
+
+static void
+test_hold_release(void **state)
+{
+	struct fixture	*f = *state;
+	struct acks	 a = { 0 };
+	struct envelope	 due[4], e;
+	time_t		 now = time(NULL);
+	uint64_t	 id, other;
+
+	id = add_message(f->qs, 10, 2, &a);
+	other = add_message(f->qs, 10, 1, &a);
+	assert_int_equal(qstore_flush(f->qs), 0);
+	assert_int_equal(qstore_hold(f->qs, QID_MSG, id), 2);
+	assert_int_equal(qstore_envelope_get(f->qs, EVPID(id, 1), &e), 0);
+	assert_int_equal(e.state, ENV_HELD);
+	/* Held envelopes are never due. */
+	assert_int_equal(qstore_take_due(f->qs, now + 100000, due, 4), 1);
+	assert_int_equal(due[0].id, EVPID(other, 0));
+	/* Holding again changes nothing; in flight cannot be held. */
+	assert_int_equal(qstore_hold(f->qs, QID_ALL, 0), 0);
+	assert_int_equal(qstore_release(f->qs, QID_ENV, EVPID(id, 1), now),
+	    1);
+	assert_int_equal(qstore_take_due(f->qs, now, due, 4), 1);
+	assert_int_equal(due[0].id, EVPID(id, 1));
+	assert_int_equal(qstore_release(f->qs, QID_ALL, 0, now + 50), 1);
+	assert_int_equal(qstore_next_due(f->qs, now), 50);
+	/* schedule makes a queued envelope due now. */
+	assert_int_equal(qstore_schedule(f->qs, QID_ALL, 0, now), 1);
+	assert_int_equal(qstore_next_due(f->qs, now), 0);
+	assert_int_equal(qstore_take_due(f->qs, now, due, 4), 1);
+	assert_int_equal(due[0].id, EVPID(id, 0));
+	assert_int_equal(qstore_hold(f->qs, QID_BAD, 0), -1);
+}
+
+static void
+test_remove(void **state)
+{
+	struct fixture		*f = *state;
+	struct acks		 a = { 0 };
+	struct qstore_stats	 st;
+	struct envelope		 e, due[4];
+	struct msgrec		 mr;
+	uint64_t		 id, id2;
+
+	id = add_message(f->qs, 70000, 3, &a);
+	id2 = add_message(f->qs, 10, 1, &a);
+	assert_int_equal(qstore_flush(f->qs), 0);
+	assert_int_equal(qstore_remove(f->qs, QID_ENV, EVPID(id, 1)), 1);
+	assert_int_equal(qstore_envelope_get(f->qs, EVPID(id, 1), &e), 1);
+	assert_int_equal(qstore_message_info(f->qs, id, &mr), 0);
+	assert_int_equal(mr.nenv, 2);
+	assert_int_equal(qstore_remove(f->qs, QID_ENV, EVPID(id, 1)), 0);
+	/* An in-flight envelope removed: its late result is harmless. */
+	assert_int_equal(qstore_take_due(f->qs, time(NULL), due, 4), 3);
+	assert_int_equal(qstore_remove(f->qs, QID_MSG, id), 2);
+	assert_int_equal(qstore_message_info(f->qs, id, &mr), 1);
+	assert_int_equal(qstore_delivered(f->qs, EVPID(id, 0)), 0);
+	assert_int_equal(qstore_tempfail(f->qs, EVPID(id, 2), time(NULL),
+	    "x"), -1);
+	assert_int_equal(qstore_flush(f->qs), 0);
+	assert_int_equal(qstore_envelope_get(f->qs, EVPID(id, 0), &e), 1);
+	qstore_stats(f->qs, &st);
+	assert_int_equal(st.messages, 1);
+	assert_int_equal(st.envelopes, 1);
+	assert_int_equal(qstore_remove(f->qs, QID_ALL, 0), 1);
+	assert_int_equal(qstore_message_info(f->qs, id2, &mr), 1);
+	qstore_stats(f->qs, &st);
+	assert_int_equal(st.messages, 0);
+	assert_int_equal(st.envelopes, 0);
+	assert_int_equal(st.scheduled, 0);
+	assert_int_equal(st.removed, 4);
+}
+
+static void
+test_last_envelope(void **state)
+{
+	struct fixture		*f = *state;
+	struct acks		 a = { 0 };
+	struct envelope		 due[4];
+	struct msgrec		 mr;
+	struct qstore_stats	 st;
+	uint8_t			 chunk[QSTORE_CHUNK_SIZE];
+	size_t			 len;
+	uint64_t		 id;
+
+	id = add_message(f->qs, 2 * QSTORE_CHUNK_SIZE + 1, 2, &a);
+	assert_int_equal(qstore_flush(f->qs), 0);
+	assert_int_equal(qstore_take_due(f->qs, time(NULL), due, 4), 2);
+	assert_int_equal(qstore_delivered(f->qs, due[0].id), 0);
+	assert_int_equal(qstore_flush(f->qs), 0);
+	assert_int_equal(qstore_message_info(f->qs, id, &mr), 0);
+	assert_int_equal(mr.nenv, 1);
+	assert_int_equal(qstore_message_read(f->qs, id, 2, chunk,
+	    sizeof(chunk), &len), 0);
+	assert_int_equal(len, 1);
+	assert_int_equal(qstore_delivered(f->qs, due[1].id), 0);
+	assert_int_equal(qstore_flush(f->qs), 0);
+	assert_int_equal(qstore_message_info(f->qs, id, &mr), 1);
+	assert_int_equal(qstore_message_read(f->qs, id, 0, chunk,
+	    sizeof(chunk), &len), 1);
+	assert_int_equal(qstore_message_read(f->qs, id, 2, chunk,
+	    sizeof(chunk), &len), 1);
+	qstore_stats(f->qs, &st);
+	assert_int_equal(st.messages, 0);
+	assert_int_equal(st.envelopes, 0);
+	assert_int_equal(st.delivered, 2);
+}
+
+static void
+test_recovery(void **state)
+{
+	struct fixture		*f = *state;
+	struct acks		 a = { 0 };
+	struct envelope		 due[8], e;
+	struct qstore_stats	 st;
+	time_t			 now = time(NULL);
+	uint64_t		 id, id2;
+	int			 i;
+
+	id = add_message(f->qs, 100, 3, &a);
+	id2 = add_message(f->qs, 100, 1, &a);
+	assert_int_equal(qstore_flush(f->qs), 0);
+	assert_int_equal(qstore_hold(f->qs, QID_MSG, id2), 1);
+	assert_int_equal(qstore_take_due(f->qs, now, due, 8), 3);
+	/* One delivery recorded, then the daemon "dies". */
+	assert_int_equal(qstore_delivered(f->qs, EVPID(id, 0)), 0);
+	assert_int_equal(qstore_flush(f->qs), 0);
+	reopen(f, 16 * 1024 * 1024);
+	qstore_stats(f->qs, &st);
+	assert_int_equal(st.recovered, 2);
+	for (i = 1; i < 3; i++) {
+		assert_int_equal(qstore_envelope_get(f->qs, EVPID(id, i), &e),
+		    0);
+		assert_int_equal(e.state, ENV_QUEUED);
+	}
+	assert_int_equal(qstore_envelope_get(f->qs, EVPID(id2, 0), &e), 0);
+	assert_int_equal(e.state, ENV_HELD);
+	assert_int_equal(qstore_next_due(f->qs, time(NULL)), 0);
+	assert_int_equal(qstore_take_due(f->qs, time(NULL), due, 8), 2);
+	assert_int_equal(due[0].id, EVPID(id, 1));
+	assert_int_equal(due[1].id, EVPID(id, 2));
+	/* A message id is never reused after a restart. */
+	assert_true(add_message(f->qs, 1, 1, &a) > id2);
+	assert_int_equal(qstore_flush(f->qs), 0);
+}
+
+static void
+test_map_growth(void **state)
+{
+	struct fixture		*f = *state;
+	struct acks		 a = { 0 };
+	struct qstore_stats	 st;
+	uint8_t			 chunk[QSTORE_CHUNK_SIZE];
+	size_t			 len;
+	uint64_t		 id = 0;
+	int			 i;
+
+	/* The smallest map; then write several times more than fits. */
+	reopen(f, 0);
+	qstore_stats(f->qs, &st);
+	assert_int_equal(st.mapsize, QSTORE_MAPSIZE_MIN);
+	for (i = 0; i < 6; i++)
+		id = add_message(f->qs, 512 * 1024, 1, &a);
+	assert_int_equal(qstore_flush(f->qs), 0);
+	assert_int_equal(a.ok, 6);
+	for (i = 0; i < 40; i++) {
+		add_message(f->qs, 100 * 1024, 2, &a);
+		assert_int_equal(qstore_flush(f->qs), 0);
+	}
+	assert_int_equal(a.ok, 46);
+	assert_int_equal(a.failed, 0);
+	qstore_stats(f->qs, &st);
+	assert_true(st.map_grows >= 1);
+	assert_true(st.mapsize > QSTORE_MAPSIZE_MIN);
+	assert_int_equal(st.messages, 46);
+	assert_int_equal(qstore_message_read(f->qs, id, 7, chunk,
+	    sizeof(chunk), &len), 0);
+	assert_int_equal(len, QSTORE_CHUNK_SIZE);
+	/* The grown map is kept at reopen. */
+	reopen(f, 0);
+	qstore_stats(f->qs, &st);
+	assert_true(st.mapsize > QSTORE_MAPSIZE_MIN);
+}
+
+static void
+test_batch_failure(void **state)
+{
+	struct fixture		*f = *state;
+	struct acks		 a = { 0 }, b = { 0 };
+	struct qstore_stats	 st;
+	struct envelope		 due[2], e;
+	uint64_t		 evpid, big;
+
+	reopen(f, 0);
+	evpid = EVPID(add_message(f->qs, 10, 1, &a), 0);
+	assert_int_equal(qstore_flush(f->qs), 0);
+	assert_int_equal(qstore_take_due(f->qs, time(NULL), due, 2), 1);
+	/* A batch that cannot fit below the cap: everything fails. */
+	qstore_set_max_mapsize(f->qs, 2 * QSTORE_MAPSIZE_MIN);
+	assert_int_equal(qstore_delivered(f->qs, evpid), 0);
+	add_message(f->qs, 10, 1, &b);
+	big = add_message(f->qs, 3 * QSTORE_MAPSIZE_MIN, 2, &b);
+	add_message(f->qs, 10, 1, &b);
+	assert_int_equal(qstore_pending(f->qs), 4);
+	assert_int_equal(qstore_flush(f->qs), -1);
+	assert_int_equal(b.ok, 0);
+	assert_int_equal(b.failed, 3);
+	assert_false(qstore_broken(f->qs));
+	/* Nothing of it was stored; the delivery result is kept. */
+	qstore_stats(f->qs, &st);
+	assert_int_equal(st.messages, 1);
+	assert_int_equal(st.envelopes, 1);
+	assert_int_equal(st.commit_failures, 1);
+	assert_int_equal(st.messages_failed, 3);
+	assert_int_equal(qstore_envelope_get(f->qs, EVPID(big, 0), &e), 1);
+	assert_int_equal(qstore_pending(f->qs), 1);
+	/* The next batch fits and carries the kept result. */
+	add_message(f->qs, 10, 1, &b);
+	assert_int_equal(qstore_flush(f->qs), 0);
+	assert_int_equal(b.ok, 1);
+	assert_int_equal(qstore_envelope_get(f->qs, evpid, &e), 1);
+	qstore_stats(f->qs, &st);
+	assert_int_equal(st.messages, 1);
+	assert_int_equal(st.delivered, 1);
+}
+
+/* Overwrite an envelope record behind the store's back. */
+static void
+poke(const char *dir, uint64_t evpid, const void *val, size_t len)
+{
+	MDB_env		*env;
+	MDB_txn		*txn;
+	MDB_dbi		 dbi;
+	MDB_val		 k, v;
+	uint8_t		 kb[8];
+	int		 i;
+
+	for (i = 0; i < 8; i++)
+		kb[i] = (uint8_t)(evpid >> (56 - 8 * i));
+	assert_int_equal(mdb_env_create(&env), 0);
+	assert_int_equal(mdb_env_set_maxdbs(env, 8), 0);
+	assert_int_equal(mdb_env_open(env, dir, 0, 0600), 0);
+	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, "env", 0, &dbi), 0);
+	k.mv_data = kb;
+	k.mv_size = sizeof(kb);
+	v.mv_data = (void *)val;
+	v.mv_size = len;
+	assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+}
+
+static int
+count_cb(const struct envelope *e, void *arg)
+{
+	(*(int *)arg)++;
+	return 0;
+}
+
+static void
+test_corrupt(void **state)
+{
+	struct fixture		*f = *state;
+	struct acks		 a = { 0 };
+	struct envelope		 e, due[4];
+	struct qstore_stats	 st;
+	uint8_t			 rec[ENV_RECORD_MAX];
+	size_t			 len;
+	uint64_t		 id;
+	int			 n = 0;
+
+	id = add_message(f->qs, 10, 2, &a);
+	assert_int_equal(qstore_flush(f->qs), 0);
+	assert_int_equal(qstore_envelope_get(f->qs, EVPID(id, 0), &e), 0);
+	len = envelope_encode(&e, rec, sizeof(rec));
+	assert_true(len > 0);
+	/* A length field that runs past the end of the record. */
+	rec[len - 2 - strlen(e.errmsg) - 2 - strlen(e.orcpt) - 2] = 0xff;
+	qstore_close(f->qs);
+	f->qs = NULL;
+	poke(f->dir, EVPID(id, 0), rec, len);
+	poke(f->dir, EVPID(id, 1), "garbage", 7);
+	reopen(f, 16 * 1024 * 1024);
+	assert_int_equal(qstore_envelope_get(f->qs, EVPID(id, 0), &e), -1);
+	assert_int_equal(qstore_envelope_get(f->qs, EVPID(id, 1), &e), -1);
+	assert_int_equal(qstore_envelope_walk(f->qs, count_cb, &n), 0);
+	assert_int_equal(n, 0);
+	/* The schedule skips them, and drops the index entries. */
+	assert_int_equal(qstore_take_due(f->qs, time(NULL), due, 4), 0);
+	qstore_stats(f->qs, &st);
+	assert_true(st.corrupt >= 4);
+	assert_int_equal(st.scheduled, 0);
+	/* An operator can still remove them, and the message goes too. */
+	assert_int_equal(qstore_remove(f->qs, QID_MSG, id), 2);
+	qstore_stats(f->qs, &st);
+	assert_int_equal(st.messages, 0);
+}
+
+static void
+test_stats(void **state)
+{
+	struct fixture		*f = *state;
+	struct acks		 a = { 0 };
+	struct qstore_stats	 st;
+	struct envelope		 due[8];
+	int			 n = 0;
+
+	add_message(f->qs, 10, 2, &a);
+	add_message(f->qs, 10, 3, &a);
+	qstore_stats(f->qs, &st);
+	assert_int_equal(st.pending, 2);
+	assert_int_equal(qstore_flush(f->qs), 0);
+	assert_int_equal(qstore_take_due(f->qs, time(NULL), due, 1), 1);
+	assert_int_equal(qstore_tempfail(f->qs, due[0].id, time(NULL), "e"),
+	    QSTORE_RESCHEDULED);
+	assert_int_equal(qstore_flush(f->qs), 0);
+	qstore_stats(f->qs, &st);
+	assert_int_equal(st.pending, 0);
+	assert_int_equal(st.messages, 2);
+	assert_int_equal(st.envelopes, 5);
+	assert_int_equal(st.scheduled, 5);
+	assert_int_equal(st.messages_committed, 2);
+	assert_int_equal(st.envelopes_committed, 5);
+	assert_int_equal(st.tempfailed, 1);
+	assert_int_equal(st.commit_failures, 0);
+	assert_int_equal(qstore_envelope_walk(f->qs, count_cb, &n), 0);
+	assert_int_equal(n, 5);
+}
+
+static void
+test_ids(void **state)
+{
+	char		 buf[32];
+	uint64_t	 id;
+
+	qid_msg_str(0x0123456789abULL, buf, sizeof(buf));
+	assert_string_equal(buf, "0123456789ab");
+	qstore_envelope_id_str(EVPID(0x0123456789abULL, 2), buf, sizeof(buf));
+	assert_string_equal(buf, "0123456789ab0002");
+	assert_int_equal(qid_parse(buf, &id), QID_ENV);
+	assert_int_equal(id, EVPID(0x0123456789abULL, 2));
+	assert_int_equal(qid_parse("0123456789AB", &id), QID_MSG);
+	assert_int_equal(id, 0x0123456789abULL);
+	assert_int_equal(qid_parse("all", &id), QID_ALL);
+	assert_int_equal(qid_parse("0123456789a", &id), QID_BAD);
+	assert_int_equal(qid_parse("0123456789ag", &id), QID_BAD);
+	assert_int_equal(qid_parse("", &id), QID_BAD);
+	assert_int_equal(qid_parse("0123456789ab00021", &id), QID_BAD);
+}
+
+static void
+test_codec(void **state)
+{
+	struct envelope	 e, d;
+	struct msgrec	 m, md;
+	uint8_t		 rec[ENV_RECORD_MAX + 1], mb[MSG_RECORD_LEN];
+	size_t		 len, i;
+
+	memset(&e, 0, sizeof(e));
+	e.msgid = 12345;
+	e.id = EVPID(12345, 7);
+	e.state = ENV_HELD;
+	e.kind = ENV_REMOTE;
+	e.notify = ENV_NOTIFY_NEVER;
+	e.ctime = 1;
+	e.expire = 2;
+	memset(e.sender, 'x', ENV_ADDR_MAX);
+	memset(e.rcpt, 'y', ENV_ADDR_MAX);
+	memset(e.dest, 'z', ENV_DEST_MAX);
+	memset(e.envid, 'e', ENV_ENVID_MAX);
+	memset(e.orcpt, 'o', ENV_ORCPT_MAX);
+	memset(e.errmsg, 'r', ENV_ERR_MAX);
+	/* The largest record fits ENV_RECORD_MAX. */
+	len = envelope_encode(&e, rec, ENV_RECORD_MAX);
+	assert_true(len > 0 && len <= ENV_RECORD_MAX);
+	assert_int_equal(envelope_decode(&d, rec, len), 0);
+	assert_memory_equal(&d, &e, sizeof(e));
+	/* Every truncation and an extra byte fail. */
+	for (i = 0; i < len; i++)
+		assert_int_equal(envelope_decode(&d, rec, i), -1);
+	rec[len] = 0;
+	assert_int_equal(envelope_decode(&d, rec, len + 1), -1);
+	/* Bad enums, versions, NUL inside a string. */
+	rec[0] = 2;
+	assert_int_equal(envelope_decode(&d, rec, len), -1);
+	rec[0] = ENV_RECORD_VERSION;
+	rec[1] = 9;
+	assert_int_equal(envelope_decode(&d, rec, len), -1);
+	rec[1] = ENV_HELD;
+	rec[62] = '\0';
+	assert_int_equal(envelope_decode(&d, rec, len), -1);
+	/* Unterminated or overlong fields are not encoded. */
+	e.envid[ENV_ENVID_MAX] = 'e';
+	assert_int_equal(envelope_encode(&e, rec, sizeof(rec)), 0);
+
+	m.size = 100000;
+	m.ctime = 77;
+	m.nenv = 3;
+	m.nchunks = 2;
+	msgrec_encode(&m, mb);
+	assert_int_equal(msgrec_decode(&md, mb, sizeof(mb)), 0);
+	assert_int_equal(md.size, 100000);
+	assert_int_equal(md.nenv, 3);
+	assert_int_equal(msgrec_decode(&md, mb, sizeof(mb) - 1), -1);
+	mb[1] = 1;
+	assert_int_equal(msgrec_decode(&md, mb, sizeof(mb)), -1);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_roundtrip, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_group_commit, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_abort, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_schedule_order, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_backoff, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_expiry, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hold_release, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_remove, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_last_envelope, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_recovery, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_map_growth, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_batch_failure, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_corrupt, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stats, setup, teardown),
+		cmocka_unit_test(test_ids),
+		cmocka_unit_test(test_codec),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

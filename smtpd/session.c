@@ -1,0 +1,618 @@
+/*
+ * One SMTP connection: socket and TLS I/O (libtls, non-blocking), the
+ * protocol engine's callbacks, recipient decisions, and the conversation
+ * with the queue that makes a message durable before the 250.
+ *
+ * The engine (lib/smtp_session.c) parses; this file moves bytes.  Input
+ * the engine does not take (while it waits for a decision) stays in
+ * s->in, bounded, and reading stops until it is taken.
+ */
+#include <sys/types.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "envelope.h"
+#include "log.h"
+#include "rule.h"
+#include "smtp.h"
+#include "util.h"
+
+#define SESSION_READ_SIZE	16384
+
+static void	session_pump(struct session *);
+static void	session_io(int, short, void *);
+
+static struct session *
+session_by_id(struct smtp *smtp, uint32_t id)
+{
+	struct session	*s;
+
+	TAILQ_FOREACH(s, &smtp->sessions, entry)
+		if (s->id == id)
+			return s;
+	return NULL;
+}
+
+static void
+session_clear_rcpts(struct session *s)
+{
+	struct smtp_rcpt_entry	*r;
+
+	while ((r = TAILQ_FIRST(&s->rcpts)) != NULL) {
+		TAILQ_REMOVE(&s->rcpts, r, entry);
+		free(r);
+	}
+}
+
+void
+session_close(struct session *s)
+{
+	struct smtp	*smtp = s->smtp;
+
+	if (s->qstate == QSTATE_DATA)
+		proc_compose(smtp->proc, PROC_QUEUE, IMSG_QUEUE_MESSAGE_ABORT,
+		    s->id, -1, NULL, 0);
+	/* BEGIN in flight: the reply finds no session and aborts then. */
+	event_del(&s->ev_read);
+	event_del(&s->ev_write);
+	evtimer_del(&s->ev_timeout);
+	if (s->tls != NULL) {
+		tls_close(s->tls);
+		tls_free(s->tls);
+	}
+	close(s->fd);
+	smtp_session_free(s->engine);
+	buf_free(&s->in);
+	session_clear_rcpts(s);
+	TAILQ_REMOVE(&smtp->sessions, s, entry);
+	smtp->nsessions--;
+	log_debug("smtp: session %u from %s closed", s->id, s->ip);
+	free(s);
+}
+
+/* --- the engine's callbacks --- */
+
+static void
+cb_helo(void *arg, const char *name, int esmtp)
+{
+	struct session	*s = arg;
+
+	log_debug("smtp: session %u: %s %s", s->id, esmtp ? "EHLO" : "HELO",
+	    name);
+}
+
+static void
+cb_rset(void *arg)
+{
+	session_clear_rcpts(arg);
+}
+
+static void
+cb_quit(void *arg)
+{
+}
+
+static void
+cb_mail(void *arg, const struct smtp_mail *m)
+{
+	struct session	*s = arg;
+
+	s->mail = *m;
+	session_clear_rcpts(s);
+	smtp_session_reply_mail(s->engine, 1, 0, NULL, NULL);
+}
+
+static void
+cb_rcpt(void *arg, const struct smtp_rcpt *r)
+{
+	struct session		*s = arg;
+	struct smtp_rcpt_entry	*re;
+	const struct rule	*rule;
+	const struct action	*a;
+	char			 user[SMTP_LOCAL_MAX + 1];
+	size_t			 i;
+
+	rule = rule_match(s->smtp->conf, (struct sockaddr *)&s->ss, 0,
+	    r->rcpt.addr, s->listener->conf.tag);
+	if (rule == NULL || rule->reject) {
+		log_info("smtp: session %u from %s: recipient <%s> refused "
+		    "(%s)", s->id, s->ip, r->rcpt.addr,
+		    rule == NULL ? "no rule matches: relaying denied" :
+		    "reject rule");
+		smtp_session_reply_rcpt(s->engine, 0, 550, "5.7.1", rule ==
+		    NULL ? "Relaying denied" : "Recipient refused");
+		return;
+	}
+	if ((a = smtp_find_action(s->smtp, rule->action)) == NULL) {
+		smtp_session_reply_rcpt(s->engine, 0, 451, "4.3.0",
+		    "Configuration error");
+		return;
+	}
+	/* A local recipient must be a user we know (RFC 5321 3.5.3). */
+	if (a->type != ACTION_RELAY && a->user == NULL) {
+		if (r->rcpt.at > SMTP_LOCAL_MAX) {
+			smtp_session_reply_rcpt(s->engine, 0, 550, "5.1.1",
+			    "No such user");
+			return;
+		}
+		for (i = 0; i < r->rcpt.at; i++)
+			user[i] = tolower((unsigned char)r->rcpt.addr[i]);
+		user[i] = '\0';
+		if (!smtp_local_user_exists(s->smtp, user)) {
+			log_info("smtp: session %u from %s: no such user <%s>",
+			    s->id, s->ip, r->rcpt.addr);
+			smtp_session_reply_rcpt(s->engine, 0, 550, "5.1.1",
+			    "No such user here");
+			return;
+		}
+	}
+
+	re = xcalloc(1, sizeof(*re));
+	re->env.kind = a->type == ACTION_RELAY ? ENV_REMOTE : ENV_LOCAL;
+	strlcpy(re->env.dest, a->name, sizeof(re->env.dest));
+	strlcpy(re->env.sender, s->mail.sender.addr, sizeof(re->env.sender));
+	strlcpy(re->env.rcpt, r->rcpt.addr, sizeof(re->env.rcpt));
+	re->env.ret = s->mail.params.ret;
+	if (s->mail.params.has_envid)
+		strlcpy(re->env.envid, s->mail.params.envid,
+		    sizeof(re->env.envid));
+	re->env.notify = r->params.notify;
+	if (r->params.has_orcpt)
+		strlcpy(re->env.orcpt, r->params.orcpt, sizeof(re->env.orcpt));
+	if (s->mail.params.requiretls)
+		re->env.flags |= ENV_F_REQUIRETLS;
+	if (s->mail.params.smtputf8)
+		re->env.flags |= ENV_F_SMTPUTF8;
+	if (s->mail.params.body == SMTP_BODY_8BITMIME)
+		re->env.flags |= ENV_F_8BITMIME;
+	TAILQ_INSERT_TAIL(&s->rcpts, re, entry);
+	smtp_session_reply_rcpt(s->engine, 1, 0, NULL, NULL);
+}
+
+static void
+cb_data_start(void *arg)
+{
+	struct session	*s = arg;
+
+	s->qstate = QSTATE_BEGIN;
+	proc_compose(s->smtp->proc, PROC_QUEUE, IMSG_QUEUE_MESSAGE_BEGIN,
+	    s->id, -1, NULL, 0);
+}
+
+static void
+cb_data_chunk(void *arg, const uint8_t *data, size_t len)
+{
+	struct session	*s = arg;
+
+	if (s->qstate != QSTATE_DATA || len == 0)
+		return;
+	proc_compose(s->smtp->proc, PROC_QUEUE, IMSG_QUEUE_MESSAGE_DATA,
+	    s->id, -1, data, len);
+}
+
+static void
+cb_data_end(void *arg)
+{
+	struct session		*s = arg;
+	struct smtp_rcpt_entry	*re;
+
+	TAILQ_FOREACH(re, &s->rcpts, entry)
+		proc_compose(s->smtp->proc, PROC_QUEUE,
+		    IMSG_QUEUE_ENVELOPE_ADD, s->id, -1, &re->env,
+		    sizeof(re->env));
+	proc_compose(s->smtp->proc, PROC_QUEUE, IMSG_QUEUE_MESSAGE_COMMIT,
+	    s->id, -1, NULL, 0);
+	s->qstate = QSTATE_COMMIT;
+}
+
+static const char *
+abort_reason(enum smtp_abort why)
+{
+	switch (why) {
+	case SMTP_ABORT_BARE_CRLF:
+		return "bare CR or LF";
+	case SMTP_ABORT_LINE_TOO_LONG:
+		return "line too long";
+	case SMTP_ABORT_TOO_BIG:
+		return "message too big";
+	case SMTP_ABORT_CLIENT:
+		return "client gone";
+	default:
+		return "transaction reset";
+	}
+}
+
+static void
+cb_data_abort(void *arg, enum smtp_abort why)
+{
+	struct session	*s = arg;
+
+	if (s->qstate == QSTATE_DATA)
+		proc_compose(s->smtp->proc, PROC_QUEUE,
+		    IMSG_QUEUE_MESSAGE_ABORT, s->id, -1, NULL, 0);
+	if (s->qstate != QSTATE_BEGIN)
+		s->qstate = QSTATE_NONE;
+	log_info("smtp: session %u from %s: message dropped (%s)", s->id,
+	    s->ip, abort_reason(why));
+	session_clear_rcpts(s);
+}
+
+static void
+cb_starttls(void *arg)
+{
+	struct session	*s = arg;
+
+	/* The 220 goes out in the clear first; session_pump() then starts
+	 * the handshake. */
+	s->starttls = 1;
+}
+
+static const struct smtp_session_cb session_callbacks = {
+	.on_helo = cb_helo,
+	.on_rset = cb_rset,
+	.on_quit = cb_quit,
+	.on_mail = cb_mail,
+	.on_rcpt = cb_rcpt,
+	.on_data_start = cb_data_start,
+	.on_data_end = cb_data_end,
+	.on_starttls = cb_starttls,
+	.on_data_chunk = cb_data_chunk,
+	.on_data_abort = cb_data_abort,
+};
+
+/* --- the queue's answers --- */
+
+static void
+session_send_received(struct session *s)
+{
+	struct smtp_received	 r;
+	struct buf		 b;
+	char			 qid[QID_MSG_LEN + 1];
+
+	qid_msg_str(s->msgid, qid, sizeof(qid));
+	memset(&r, 0, sizeof(r));
+	r.helo = smtp_session_helo(s->engine);
+	r.client_ip = s->ip;
+	r.hostname = s->smtp->conf->hostname;
+	r.protocol = smtp_session_protocol(s->engine);
+	if (s->tls != NULL) {
+		r.tls_version = s->tls_version;
+		r.tls_cipher = s->tls_cipher;
+	}
+	r.queue_id = qid;
+	if (smtp_session_rcpt_count(s->engine) == 1 &&
+	    !TAILQ_EMPTY(&s->rcpts))
+		r.rcpt = TAILQ_FIRST(&s->rcpts)->env.rcpt;
+	r.date = time(NULL);
+	buf_init(&b, 4096);
+	if (smtp_received_header(&b, &r) == 0 && b.len > 0)
+		proc_compose(s->smtp->proc, PROC_QUEUE,
+		    IMSG_QUEUE_MESSAGE_DATA, s->id, -1, b.data, b.len);
+	buf_free(&b);
+}
+
+void
+session_queue_reply(struct smtp *smtp, struct imsg *imsg)
+{
+	struct session		*s;
+	struct msg_queue_msgid	 m;
+	char			 qid[QID_MSG_LEN + 1], text[64];
+
+	if (imsg_get_data(imsg, &m, sizeof(m)) == -1)
+		proc_unexpected(smtp->proc, PROC_QUEUE, imsg);
+	s = session_by_id(smtp, imsg->hdr.peerid);
+
+	switch (imsg->hdr.type) {
+	case IMSG_QUEUE_MESSAGE_BEGIN_OK:
+		if (s == NULL || s->qstate != QSTATE_BEGIN) {
+			/* the client left or the data was refused meanwhile */
+			proc_compose(smtp->proc, PROC_QUEUE,
+			    IMSG_QUEUE_MESSAGE_ABORT, imsg->hdr.peerid, -1,
+			    NULL, 0);
+			if (s != NULL)
+				s->qstate = QSTATE_NONE;
+			return;
+		}
+		s->msgid = m.msgid;
+		s->qstate = QSTATE_DATA;
+		session_send_received(s);
+		smtp_session_reply_data_start(s->engine, 1, 0, NULL, NULL);
+		break;
+	case IMSG_QUEUE_MESSAGE_COMMIT_OK:
+		if (s == NULL)
+			return;
+		s->qstate = QSTATE_NONE;
+		qid_msg_str(m.msgid, qid, sizeof(qid));
+		log_info("smtp: session %u from %s: message %s accepted, "
+		    "%zu recipient(s)", s->id, s->ip, qid,
+		    smtp_session_rcpt_count(s->engine));
+		snprintf(text, sizeof(text), "%s Message accepted", qid);
+		session_clear_rcpts(s);
+		smtp_session_reply_data(s->engine, 1, 250, "2.0.0", text);
+		break;
+	case IMSG_QUEUE_MESSAGE_FAIL:
+		if (s == NULL)
+			return;
+		if (s->qstate == QSTATE_BEGIN)
+			smtp_session_reply_data_start(s->engine, 0, 451,
+			    "4.3.0", "Queue unavailable, try again later");
+		else if (s->qstate == QSTATE_COMMIT)
+			smtp_session_reply_data(s->engine, 0, 451, "4.3.0",
+			    "Message not stored, try again later");
+		s->qstate = QSTATE_NONE;
+		session_clear_rcpts(s);
+		break;
+	}
+	session_pump(s);
+}
+
+/* --- I/O --- */
+
+static void
+session_timeout(int fd, short event, void *arg)
+{
+	struct session	*s = arg;
+
+	log_info("smtp: session %u from %s: timeout", s->id, s->ip);
+	smtp_session_timeout(s->engine);
+	session_pump(s);
+}
+
+static void
+session_arm(struct session *s, short events)
+{
+	struct timeval	 tv = { SMTP_IDLE_TIMEOUT, 0 };
+
+	event_del(&s->ev_read);
+	event_del(&s->ev_write);
+	if (events & EV_READ)
+		event_add(&s->ev_read, NULL);
+	if (events & EV_WRITE)
+		event_add(&s->ev_write, NULL);
+	if (!evtimer_pending(&s->ev_timeout, NULL))
+		evtimer_add(&s->ev_timeout, &tv);
+}
+
+/* Write what the engine has; -1 on a dead connection, 1 to wait. */
+static int
+session_flush(struct session *s, short *want)
+{
+	const uint8_t	*out;
+	size_t		 len;
+	ssize_t		 n;
+
+	while ((out = smtp_session_output(s->engine, &len)) != NULL &&
+	    len > 0) {
+		if (s->tls != NULL && !s->tls_handshake) {
+			n = tls_write(s->tls, out, len);
+			if (n == TLS_WANT_POLLIN || n == TLS_WANT_POLLOUT) {
+				*want |= n == TLS_WANT_POLLIN ? EV_READ :
+				    EV_WRITE;
+				return 1;
+			}
+		} else {
+			n = write(s->fd, out, len);
+			if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
+				*want |= EV_WRITE;
+				return 1;
+			}
+		}
+		if (n <= 0)
+			return -1;
+		smtp_session_output_consume(s->engine, (size_t)n);
+	}
+	return 0;
+}
+
+/* Offer buffered input to the engine. */
+static void
+session_feed(struct session *s)
+{
+	size_t	 n;
+
+	while (s->in.len > 0) {
+		n = smtp_session_input(s->engine, s->in.data, s->in.len);
+		if (n == 0)
+			break;
+		buf_consume(&s->in, n);
+	}
+}
+
+static void
+session_handshake(struct session *s, short *want)
+{
+	int	 r;
+
+	r = tls_handshake(s->tls);
+	if (r == TLS_WANT_POLLIN || r == TLS_WANT_POLLOUT) {
+		*want |= r == TLS_WANT_POLLIN ? EV_READ : EV_WRITE;
+		return;
+	}
+	if (r == -1) {
+		log_info("smtp: session %u from %s: TLS handshake failed: %s",
+		    s->id, s->ip, tls_error(s->tls));
+		smtp_session_client_gone(s->engine);
+		s->eof = 1;
+		return;
+	}
+	s->tls_handshake = 0;
+	strlcpy(s->tls_version, tls_conn_version(s->tls),
+	    sizeof(s->tls_version));
+	strlcpy(s->tls_cipher, tls_conn_cipher(s->tls), sizeof(s->tls_cipher));
+	log_debug("smtp: session %u from %s: %s %s", s->id, s->ip,
+	    s->tls_version, s->tls_cipher);
+	if (s->starttls) {
+		s->starttls = 0;
+		smtp_session_tls_started(s->engine, s->tls_version,
+		    s->tls_cipher);
+	} else
+		smtp_session_start(s->engine);	/* smtps: banner now */
+}
+
+/*
+ * Move everything that can move: handshake, input to the engine, output
+ * to the client; then wait for what is missing, or close.
+ */
+static void
+session_pump(struct session *s)
+{
+	short	 want = 0;
+	int	 r;
+
+	if (s == NULL)
+		return;
+	if (s->tls_handshake && !s->eof)
+		session_handshake(s, &want);
+	if (!s->tls_handshake && !s->eof)
+		session_feed(s);
+	if (!s->tls_handshake && (r = session_flush(s, &want)) == -1)
+		s->eof = 1;
+	if (s->eof || (smtp_session_closing(s->engine) && want == 0 &&
+	    !s->tls_handshake)) {
+		if (!smtp_session_closing(s->engine))
+			smtp_session_client_gone(s->engine);
+		session_close(s);
+		return;
+	}
+	/* STARTTLS: the 220 is out; nothing pipelined after it survives
+	 * (the engine discarded it), and neither does ours. */
+	if (s->starttls && !s->tls_handshake && want == 0) {
+		buf_reset(&s->in);
+		if (tls_accept_socket(s->listener->pki->tls, &s->tls, s->fd) ==
+		    -1) {
+			log_warnx("smtp: session %u: tls_accept_socket: %s",
+			    s->id, tls_error(s->listener->pki->tls));
+			s->eof = 1;
+			session_close(s);
+			return;
+		}
+		s->tls_handshake = 1;
+		session_handshake(s, &want);
+	}
+	/* Read more only when the engine took everything offered. */
+	if (s->in.len == 0 || s->tls_handshake)
+		want |= EV_READ;
+	session_arm(s, want);
+}
+
+static void
+session_io(int fd, short event, void *arg)
+{
+	struct session	*s = arg;
+	struct timeval	 tv = { SMTP_IDLE_TIMEOUT, 0 };
+	uint8_t		 data[SESSION_READ_SIZE];
+	ssize_t		 n;
+
+	if ((event & EV_READ) && !s->tls_handshake && s->in.len == 0) {
+		if (s->tls != NULL) {
+			n = tls_read(s->tls, data, sizeof(data));
+			if (n == TLS_WANT_POLLIN || n == TLS_WANT_POLLOUT)
+				n = -2;
+		} else {
+			n = read(s->fd, data, sizeof(data));
+			if (n == -1 && (errno == EAGAIN || errno == EINTR))
+				n = -2;
+		}
+		if (n == 0 || n == -1)
+			s->eof = 1;
+		else if (n > 0) {
+			if (buf_add(&s->in, data, (size_t)n) == -1)
+				s->eof = 1;	/* cannot happen: in was empty */
+			evtimer_del(&s->ev_timeout);
+			evtimer_add(&s->ev_timeout, &tv);
+		}
+	}
+	session_pump(s);
+}
+
+static int
+session_count_ip(struct smtp *smtp, const struct sockaddr_storage *ss)
+{
+	struct session	*s;
+	int		 n = 0;
+
+	TAILQ_FOREACH(s, &smtp->sessions, entry)
+		if (s->ss.ss_family == ss->ss_family &&
+		    conf_sockaddr_equal(&s->ss, ss))
+			n++;
+	return n;
+}
+
+void
+session_accept(struct smtp *smtp, struct smtp_listener *l, int fd,
+    const struct sockaddr_storage *ss)
+{
+	struct smtp_session_conf	 sc;
+	struct session			*s;
+	static const char		 busy[] =
+	    "421 4.7.0 Too many connections, try again later\r\n";
+	char				 ip[64];
+
+	if (getnameinfo((const struct sockaddr *)ss, ss->ss_family ==
+	    AF_INET6 ? sizeof(struct sockaddr_in6) :
+	    sizeof(struct sockaddr_in), ip, sizeof(ip), NULL, 0,
+	    NI_NUMERICHOST) != 0)
+		strlcpy(ip, "unknown", sizeof(ip));
+	if (smtp->shutting_down || smtp->nsessions >= SMTP_MAX_SESSIONS ||
+	    session_count_ip(smtp, ss) >= SMTP_MAX_PER_IP) {
+		log_info("smtp: refused connection from %s: too many "
+		    "connections", ip);
+		if (write(fd, busy, sizeof(busy) - 1) == -1) {
+			/* nothing more to do for this client */
+		}
+		close(fd);
+		return;
+	}
+
+	s = xcalloc(1, sizeof(*s));
+	s->id = smtp->next_id++;
+	if (smtp->next_id == 0)
+		smtp->next_id = 1;
+	s->smtp = smtp;
+	s->listener = l;
+	s->fd = fd;
+	s->ss = *ss;
+	strlcpy(s->ip, ip, sizeof(s->ip));
+	buf_init(&s->in, SESSION_READ_SIZE);
+	TAILQ_INIT(&s->rcpts);
+
+	memset(&sc, 0, sizeof(sc));
+	sc.hostname = l->conf.hostname[0] != '\0' ? l->conf.hostname :
+	    smtp->conf->hostname;
+	sc.max_size = smtp->proc->global.max_message_size;
+	if (l->pki != NULL && (l->conf.flags & LISTEN_STARTTLS))
+		sc.flags |= SMTP_CONF_STARTTLS;
+	if (l->conf.flags & LISTEN_SMTPS)
+		sc.flags |= SMTP_CONF_TLS_ACTIVE;
+	if (l->conf.flags & LISTEN_TLS_REQUIRE)
+		sc.flags |= SMTP_CONF_TLS_REQUIRED;
+	s->engine = smtp_session_new(&sc, &session_callbacks, s);
+	event_set(&s->ev_read, fd, EV_READ, session_io, s);
+	event_set(&s->ev_write, fd, EV_WRITE, session_io, s);
+	evtimer_set(&s->ev_timeout, session_timeout, s);
+	TAILQ_INSERT_TAIL(&smtp->sessions, s, entry);
+	smtp->nsessions++;
+	log_debug("smtp: session %u from %s", s->id, ip);
+
+	if (l->conf.flags & LISTEN_SMTPS) {
+		if (tls_accept_socket(l->pki->tls, &s->tls, fd) == -1) {
+			log_warnx("smtp: tls_accept_socket: %s",
+			    tls_error(l->pki->tls));
+			session_close(s);
+			return;
+		}
+		s->tls_handshake = 1;
+	} else
+		smtp_session_start(s->engine);
+	session_pump(s);
+}

@@ -1,0 +1,99 @@
+/*
+ * The smtp process: listeners, sessions, and what they share.
+ */
+#ifndef POSTERN_SMTP_H
+#define POSTERN_SMTP_H
+
+#include <sys/queue.h>
+#include <sys/socket.h>
+
+#include <event.h>
+#include <tls.h>
+
+#include "config.h"
+#include "envelope.h"
+#include "msg.h"
+#include "proc.h"
+#include "smtp_session.h"
+
+#define SMTP_MAX_SESSIONS	512	/* at once, in all */
+#define SMTP_MAX_PER_IP		32	/* at once, from one address */
+#define SMTP_IDLE_TIMEOUT	300	/* RFC 5321 4.5.3.2.7: 5 minutes */
+#define SMTP_QUEUE_BACKLOG	512	/* imsgs to queue before we pause */
+
+struct smtp_pki {
+	TAILQ_ENTRY(smtp_pki)	 entry;
+	char			 name[64];
+	struct tls		*tls;		/* server context */
+};
+
+struct smtp_listener {
+	TAILQ_ENTRY(smtp_listener)	 entry;
+	struct msg_conf_listener	 conf;
+	int				 fd;
+	struct event			 ev;
+	struct smtp_pki			*pki;
+	struct smtp			*smtp;
+};
+
+struct smtp_rcpt_entry {
+	TAILQ_ENTRY(smtp_rcpt_entry)	 entry;
+	struct envelope			 env;
+};
+
+enum smtp_queue_state {
+	QSTATE_NONE,
+	QSTATE_BEGIN,		/* waiting for the message id */
+	QSTATE_DATA,		/* streaming */
+	QSTATE_COMMIT		/* waiting for durability */
+};
+
+struct session {
+	TAILQ_ENTRY(session)		 entry;
+	uint32_t			 id;
+	struct smtp			*smtp;
+	struct smtp_listener		*listener;
+	int				 fd;
+	struct sockaddr_storage		 ss;
+	char				 ip[64];
+	struct tls			*tls;
+	int				 tls_handshake;	/* in progress */
+	int				 starttls;	/* after the 220 */
+	char				 tls_version[32];
+	char				 tls_cipher[64];
+	struct event			 ev_read;
+	struct event			 ev_write;
+	struct event			 ev_timeout;
+	struct smtp_session		*engine;
+	struct buf			 in;	/* read, not yet taken */
+	int				 eof;
+	struct smtp_mail		 mail;
+	TAILQ_HEAD(, smtp_rcpt_entry)	 rcpts;
+	enum smtp_queue_state		 qstate;
+	uint64_t			 msgid;
+};
+
+struct smtp {
+	struct proc			*proc;
+	struct postern_conf		*conf;	/* hostname, tables, rules */
+	TAILQ_HEAD(, smtp_listener)	 listeners;
+	TAILQ_HEAD(, smtp_pki)		 pkis;
+	TAILQ_HEAD(, session)		 sessions;
+	size_t				 nsessions;
+	uint32_t			 next_id;
+	char				**users;	/* sorted */
+	size_t				 nusers;
+	int				 shutting_down;
+};
+
+/* session.c */
+void	session_accept(struct smtp *, struct smtp_listener *, int,
+	    const struct sockaddr_storage *);
+void	session_queue_reply(struct smtp *, struct imsg *);
+void	session_close(struct session *);
+
+/* smtp.c */
+int	smtp_local_user_exists(struct smtp *, const char *);
+const struct action *smtp_find_action(struct smtp *, const char *);
+
+#endif
