@@ -163,32 +163,41 @@ parse_num(const struct mailhdr_tag *t, size_t maxdigits, long long *out)
 	return 0;
 }
 
-/* Split a colon list (FWS allowed around the colons) into names. */
+/*
+ * Split a colon list (FWS allowed around the colons) into names.  The
+ * pointers and the names share one allocation: free(*outp) frees all.
+ */
 static int
 split_colon_list(const char *v, size_t vlen, size_t max, char ***outp,
     size_t *np)
 {
-	char	*s, *p, *tok, **out = NULL;
-	size_t	 n = 0;
+	char	*s, *p, *tok, **out;
+	size_t	 n = 1, i, len;
 
 	s = mailhdr_strip_fws(v, vlen);
-	p = s;
-	while ((tok = strsep(&p, ":")) != NULL) {
-		if (n == max || *tok == '\0')
-			goto bad;
-		out = xreallocarray(out, n + 1, sizeof(*out));
-		out[n++] = xstrdup(tok);
+	len = strlen(s);
+	for (i = 0; i < len; i++)
+		if (s[i] == ':')
+			n++;
+	if (n > max) {
+		free(s);
+		return -1;
 	}
+	out = xmalloc(n * sizeof(*out) + len + 1);
+	p = (char *)(out + n);
+	memcpy(p, s, len + 1);
 	free(s);
+	n = 0;
+	while ((tok = strsep(&p, ":")) != NULL) {
+		if (*tok == '\0') {
+			free(out);
+			return -1;
+		}
+		out[n++] = tok;
+	}
 	*outp = out;
 	*np = n;
 	return 0;
- bad:
-	free(s);
-	while (n > 0)
-		free(out[--n]);
-	free(out);
-	return -1;
 }
 
 static void
@@ -211,7 +220,7 @@ list_has(const char *v, size_t vlen, const char *want)
 	for (i = 0; i < n; i++)
 		if (strcasecmp(l[i], want) == 0)
 			found = 1;
-	free_list(l, n);
+	free(l);
 	return found;
 }
 
@@ -829,7 +838,7 @@ dkim_verify_free(struct dkim_verify *v)
 		struct vsig		*sg = &v->sigs[i];
 		struct dkim_sigresult	*r = &v->res[i];
 
-		free_list(sg->hnames, sg->nhnames);
+		free(sg->hnames);
 		free(sg->bh);
 		free(sg->sig);
 		free(sg->idomain);

@@ -271,47 +271,77 @@ bh_emit(struct dkim_bodyhash *bh, const void *p, size_t n)
  * time with SSE2 where there is SSE2, else 8 at a time as the lanes of a
  * 64-bit word (SWAR).  Either way a mask marks the bytes that may need the
  * state machine; the masks are exact for SP, HTAB, CR and LF and also mark
- * the other controls, which are then judged byte by byte (and kept).
+ * the other controls, which are then judged byte by byte (and kept).  With
+ * SSE2 a CRLF followed by a printable byte is not marked either, so a run
+ * goes on over line ends; *carry tells the next block that it starts with
+ * the LF of such a pair.
  */
 #if defined(__SSE2__) && !defined(DKIM_NO_SIMD)
 #define SCAN_STEP	16
+#define SCAN_NEED	18	/* bytes read from q */
+typedef unsigned int	 scanmask;
 
-static inline unsigned int
-scan_relaxed(const uint8_t *q)
+/* CRLF followed by a byte > 0x20 (or, simple, by anything but CR, LF). */
+static inline scanmask
+scan_crlf_ok(__m128i x, __m128i y, __m128i zbad, unsigned int *carry)
 {
-	__m128i	 x = _mm_loadu_si128((const __m128i *)q);
-	__m128i	 y = _mm_loadu_si128((const __m128i *)(q + 1));
-	__m128i	 sp = _mm_set1_epi8(' ');
-	__m128i	 spx = _mm_cmpeq_epi8(x, sp);
-	/* Bytes <= 0x20 (unsigned): min(b, 0x20) == b. */
-	__m128i	 lex = _mm_cmpeq_epi8(_mm_min_epu8(x, sp), x);
-	__m128i	 ley = _mm_cmpeq_epi8(_mm_min_epu8(y, sp), y);
+	scanmask	 cr, in = *carry;
 
-	/* Controls, and SP followed by SP or a control. */
-	return (unsigned int)_mm_movemask_epi8(_mm_or_si128(
-	    _mm_andnot_si128(spx, lex), _mm_and_si128(spx, ley)));
+	/* The CRs of such pairs, then their LFs, one lane further on. */
+	cr = (scanmask)_mm_movemask_epi8(_mm_andnot_si128(zbad,
+	    _mm_and_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('\r')),
+	    _mm_cmpeq_epi8(y, _mm_set1_epi8('\n')))));
+	*carry = cr >> 15;
+	return cr | (cr << 1) | in;
 }
 
-static inline unsigned int
-scan_simple(const uint8_t *q)
+static inline scanmask
+scan_relaxed(const uint8_t *q, unsigned int *carry)
 {
-	__m128i	 x = _mm_loadu_si128((const __m128i *)q);
+	__m128i		 x = _mm_loadu_si128((const __m128i *)q);
+	__m128i		 y = _mm_loadu_si128((const __m128i *)(q + 1));
+	__m128i		 z = _mm_loadu_si128((const __m128i *)(q + 2));
+	__m128i		 sp = _mm_set1_epi8(' ');
+	__m128i		 spx = _mm_cmpeq_epi8(x, sp);
+	/* Bytes <= 0x20 (unsigned): min(b, 0x20) == b. */
+	__m128i		 lex = _mm_cmpeq_epi8(_mm_min_epu8(x, sp), x);
+	__m128i		 ley = _mm_cmpeq_epi8(_mm_min_epu8(y, sp), y);
+	__m128i		 lez = _mm_cmpeq_epi8(_mm_min_epu8(z, sp), z);
+	scanmask	 m;
 
-	return (unsigned int)_mm_movemask_epi8(_mm_or_si128(
-	    _mm_cmpeq_epi8(x, _mm_set1_epi8('\r')),
-	    _mm_cmpeq_epi8(x, _mm_set1_epi8('\n'))));
+	/* Controls, and SP followed by SP or a control. */
+	m = (scanmask)_mm_movemask_epi8(_mm_or_si128(
+	    _mm_andnot_si128(spx, lex), _mm_and_si128(spx, ley)));
+	return m & ~scan_crlf_ok(x, y, lez, carry) & 0xffff;
+}
+
+static inline scanmask
+scan_simple(const uint8_t *q, unsigned int *carry)
+{
+	__m128i		 x = _mm_loadu_si128((const __m128i *)q);
+	__m128i		 y = _mm_loadu_si128((const __m128i *)(q + 1));
+	__m128i		 z = _mm_loadu_si128((const __m128i *)(q + 2));
+	__m128i		 cr = _mm_set1_epi8('\r'), lf = _mm_set1_epi8('\n');
+	scanmask	 m;
+
+	m = (scanmask)_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(x, cr),
+	    _mm_cmpeq_epi8(x, lf)));
+	return m & ~scan_crlf_ok(x, y, _mm_or_si128(_mm_cmpeq_epi8(z, cr),
+	    _mm_cmpeq_epi8(z, lf)), carry) & 0xffff;
 }
 
 static inline size_t
-scan_first(unsigned int m)
+scan_first(scanmask m)
 {
 	return (size_t)__builtin_ctz(m);
 }
 #else
 #define SCAN_STEP	8
+#define SCAN_NEED	9
 #define LANES_01	0x0101010101010101ULL
 #define LANES_7F	0x7f7f7f7f7f7f7f7fULL
 #define LANES_80	0x8080808080808080ULL
+typedef uint64_t	 scanmask;
 
 static inline uint64_t
 lanes_load(const uint8_t *p)
@@ -340,16 +370,17 @@ lanes_le_sp(uint64_t x)
 	return ~(((x & LANES_7F) + LANES_01 * 0x5f) | x) & LANES_80;
 }
 
-static inline uint64_t
-scan_relaxed(const uint8_t *q)
+/* Line ends are always marked here: *carry stays 0. */
+static inline scanmask
+scan_relaxed(const uint8_t *q, unsigned int *carry)
 {
 	uint64_t	 x = lanes_load(q), sp = lanes_eq(x, ' ');
 
 	return (lanes_le_sp(x) & ~sp) | (sp & lanes_le_sp(lanes_load(q + 1)));
 }
 
-static inline uint64_t
-scan_simple(const uint8_t *q)
+static inline scanmask
+scan_simple(const uint8_t *q, unsigned int *carry)
 {
 	uint64_t	 x = lanes_load(q);
 
@@ -357,7 +388,7 @@ scan_simple(const uint8_t *q)
 }
 
 static inline size_t
-scan_first(uint64_t m)
+scan_first(scanmask m)
 {
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 	return (size_t)__builtin_ctzll(m) / 8;
@@ -374,75 +405,53 @@ is_wsp_or_eol(uint8_t c)
 }
 
 /*
- * Whether relaxed canonicalization (RFC 6376 3.4.4) keeps the byte at q as
- * it is, as far as the buffer tells: not HTAB, CR or LF, and not a SP that
- * starts a WSP run, ends a line or ends the buffer (what follows it is not
- * known yet).
+ * Whether the canonicalization keeps the byte at q as it is, as far as the
+ * buffer tells.  Simple (RFC 6376 3.4.3): anything but a line end.
+ * Relaxed (3.4.4): not HTAB, CR or LF, and not a SP that starts a WSP run,
+ * ends a line or ends the buffer (what follows it is not known yet).
  */
 static inline int
-relaxed_keeps(const uint8_t *q, const uint8_t *end)
+keeps(const uint8_t *q, const uint8_t *end, int relaxed)
 {
-	if (*q == ' ')
+	if (relaxed && *q == ' ')
 		return q + 1 < end && !is_wsp_or_eol(q[1]);
-	return *q != '\t' && *q != '\r' && *q != '\n';
+	return *q != '\r' && *q != '\n' && (!relaxed || *q != '\t');
 }
 
 /*
- * The length of the prefix of [p, end) that relaxed canonicalization leaves
- * as it is.  A CRLF belongs to it when a kept byte follows: only line ends
- * before a possibly empty line need holding back (RFC 6376 3.4.4 b, and
- * trailing WSP removal, 3.4.4 a).
+ * The length of the prefix of [p, end) that the canonicalization leaves
+ * as it is.  A CRLF belongs to it when a kept byte follows: only the line
+ * ends before a possibly empty line need holding back (RFC 6376 3.4.3,
+ * 3.4.4 b), and WSP before a line end goes (3.4.4 a).
  */
-static size_t
-relaxed_run(const uint8_t *p, const uint8_t *end)
+static inline size_t
+run_length(const uint8_t *p, const uint8_t *end, int relaxed)
 {
 	const uint8_t	*q = p;
+	scanmask	 m;
+	unsigned int	 carry = 0;
 
 	for (;;) {
-		while (end - q > SCAN_STEP) {
-			__typeof__(scan_relaxed(q))	 m = scan_relaxed(q);
-
+		while (end - q >= SCAN_NEED) {
+			m = relaxed ? scan_relaxed(q, &carry) :
+			    scan_simple(q, &carry);
 			if (m != 0) {
 				q += scan_first(m);
+				carry = 0;
 				break;
 			}
 			q += SCAN_STEP;
 		}
-		if (q == end)
+		if (carry) {
+			/* The LF of a CRLF that ended the last block. */
+			q++;
+			carry = 0;
+		} else if (q == end)
 			break;
-		if (relaxed_keeps(q, end))
+		else if (keeps(q, end, relaxed))
 			q++;
 		else if (q[0] == '\r' && end - q > 2 && q[1] == '\n' &&
-		    relaxed_keeps(q + 2, end))
-			q += 3;
-		else
-			break;
-	}
-	return (size_t)(q - p);
-}
-
-/* The same for simple (RFC 6376 3.4.3): all but line ends, as above. */
-static size_t
-simple_run(const uint8_t *p, const uint8_t *end)
-{
-	const uint8_t	*q = p;
-
-	for (;;) {
-		while (end - q > SCAN_STEP) {
-			__typeof__(scan_simple(q))	 m = scan_simple(q);
-
-			if (m != 0) {
-				q += scan_first(m);
-				break;
-			}
-			q += SCAN_STEP;
-		}
-		if (q == end)
-			break;
-		if (*q != '\r' && *q != '\n')
-			q++;
-		else if (q[0] == '\r' && end - q > 2 && q[1] == '\n' &&
-		    q[2] != '\r' && q[2] != '\n')
+		    keeps(q + 2, end, relaxed))
 			q += 3;
 		else
 			break;
@@ -498,8 +507,8 @@ bh_update(struct dkim_bodyhash *bh, const uint8_t *p, size_t len)
 
 	while (p < end) {
 		if (!cr && !ws) {
-			run = relaxed ? relaxed_run(p, end) :
-			    simple_run(p, end);
+			run = relaxed ? run_length(p, end, 1) :
+			    run_length(p, end, 0);
 			if (run > 0) {
 				LINE_ENDS();
 				if (o > 0) {
@@ -587,6 +596,8 @@ bh_final(struct dkim_bodyhash *bh)
 		fatalx("%s: EVP_DigestFinal_ex", __func__);
 }
 
+#define HH_FLUSH	(16 * 1024)
+
 /*
  * The header hash: the selected fields in h= order, each canonicalized and
  * CRLF-terminated, then the signature field itself without its final CRLF
@@ -611,7 +622,7 @@ dkim_header_hash(const struct dkim_msg *m, char *const *names, size_t nnames,
 		return -1;
 	}
 	used = xcalloc(m->nfields + 1, 1);
-	buf_init(&b, DKIM_MAX_FIELD * 2);
+	buf_init(&b, HH_FLUSH + DKIM_MAX_FIELD * 2);
 	for (i = 0; i < nnames; i++) {
 		nlen = strlen(names[i]);
 		/* RFC 6376 5.4.2: instances are used from the bottom up. */
@@ -623,7 +634,14 @@ dkim_header_hash(const struct dkim_msg *m, char *const *names, size_t nnames,
 			    names[i], nlen))
 				continue;
 			used[j] = 1;
-			buf_reset(&b);
+			/*
+			 * Fields are gathered into few digest updates; b
+			 * holds HH_FLUSH bytes plus one field at most.
+			 */
+			if (b.len >= HH_FLUSH) {
+				EVP_DigestUpdate(ctx, b.data, b.len);
+				buf_reset(&b);
+			}
 			if (canon == DKIM_CANON_RELAXED) {
 				if (mailhdr_canon_relaxed(raw, len, 1,
 				    &b) == -1)
@@ -631,19 +649,24 @@ dkim_header_hash(const struct dkim_msg *m, char *const *names, size_t nnames,
 			} else if (buf_add(&b, raw, len) == -1 ||
 			    buf_add(&b, "\r\n", 2) == -1)
 				goto done;
-			EVP_DigestUpdate(ctx, b.data, b.len);
 			break;
 		}
 		/* A name with no instance left signs nothing (5.4). */
 	}
-	buf_reset(&b);
 	if (canon == DKIM_CANON_RELAXED) {
+		if (b.len >= HH_FLUSH) {
+			EVP_DigestUpdate(ctx, b.data, b.len);
+			buf_reset(&b);
+		}
 		if (mailhdr_canon_relaxed(sigfield, siglen, 0, &b) == -1)
 			goto done;
 		if (b.len > 0)
 			EVP_DigestUpdate(ctx, b.data, b.len);
-	} else
+	} else {
+		if (b.len > 0)
+			EVP_DigestUpdate(ctx, b.data, b.len);
 		EVP_DigestUpdate(ctx, sigfield, siglen);
+	}
 	if (EVP_DigestFinal_ex(ctx, digest, dlen) == 1)
 		rv = 0;
  done:

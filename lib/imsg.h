@@ -13,6 +13,7 @@
 
 #include <sys/queue.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 #include <stddef.h>
 #include <stdint.h>
 

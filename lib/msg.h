@@ -71,6 +71,21 @@ enum imsg_type {
 	IMSG_PROC_CONF_USER,		/* struct msg_conf_user */
 	IMSG_PROC_CONF_PKI,		/* struct msg_conf_pki + cert + key */
 
+	/* posternctl <-> control <-> queue / smtp */
+	IMSG_CTL_QUEUE_LIST,		/* empty */
+	IMSG_CTL_QUEUE_ENTRY,		/* struct msg_ctl_envelope */
+	IMSG_CTL_QUEUE_SHOW,		/* struct msg_ctl_qid */
+	IMSG_CTL_DATA,			/* bytes of a listing or message */
+	IMSG_CTL_QUEUE_SCHEDULE,	/* struct msg_ctl_qid */
+	IMSG_CTL_QUEUE_REMOVE,		/* struct msg_ctl_qid */
+	IMSG_CTL_QUEUE_HOLD,		/* struct msg_ctl_qid */
+	IMSG_CTL_QUEUE_RELEASE,		/* struct msg_ctl_qid */
+	IMSG_CTL_COUNT,			/* struct msg_ctl_count */
+	IMSG_CTL_PAUSE,			/* struct msg_ctl_target; empty on */
+	IMSG_CTL_RESUME,		/* from control to smtp or queue */
+	IMSG_CTL_STATS,
+	IMSG_CTL_STAT,			/* struct msg_ctl_stat */
+
 	IMSG_TYPE_MAX
 };
 
@@ -119,6 +134,43 @@ struct msg_ctl_status {
 	char		 chroot[256];
 	int32_t		 pid;
 	int64_t		 uptime;	/* seconds */
+};
+
+/* which envelopes: QID_ALL, QID_MSG or QID_ENV (lib/envelope.h) */
+struct msg_ctl_qid {
+	int32_t		 kind;
+	uint64_t	 id;
+};
+
+struct msg_ctl_count {
+	int64_t		 count;
+};
+
+struct msg_ctl_envelope {
+	uint64_t	 evpid;
+	int64_t		 ctime;
+	int64_t		 next_try;
+	uint32_t	 attempts;
+	int32_t		 state;
+	int32_t		 kind;
+	char		 sender[1025];
+	char		 rcpt[1025];
+	char		 error[1001];
+};
+
+struct msg_ctl_stat {
+	char		 name[64];
+	uint64_t	 value;
+};
+
+/*
+ * posternctl names the process for pause/resume/stats with this; control
+ * forwards the request to it with an empty payload.
+ */
+#define CTL_TARGET_SMTP		1
+#define CTL_TARGET_QUEUE	2
+struct msg_ctl_target {
+	int32_t		 target;
 };
 
 struct msg_ctl_verbose {

@@ -32,8 +32,9 @@
  * therefore ride in the next group commit rather than paying an fsync each:
  * losing one costs a repeat, which the rule above makes harmless.
  *
- * Not done here: the timer that calls qstore_flush_pending(), and deciding
- * what to bounce (the queue process does both).
+ * Operator actions and the read side are in lib/qstore_admin.c.  Not done
+ * here: the timer that calls qstore_flush_pending(), and deciding what to
+ * bounce (the queue process does both).
  */
 #include <sys/queue.h>
 #include <errno.h>
@@ -48,62 +49,16 @@
 #include "envelope.h"
 #include "log.h"
 #include "qstore.h"
+#include "qstore_int.h"
 #include "util.h"
 
 #define QSTORE_FORMAT		1
 #define QSTORE_DEFAULT_MAXSIZE	(35 * 1024 * 1024)
 
-struct qs_msg {
-	struct qstore		*qs;
-	uint64_t		 msgid;
-	int64_t			 ctime;
-	struct buf		 body;
-	struct envelope		*envs;
-	size_t			 nenv;
-};
-
-enum pend_type {
-	PEND_MESSAGE,
-	PEND_DELIVERED,
-	PEND_PERMFAIL,
-	PEND_TEMPFAIL
-};
-
-struct pending {
-	TAILQ_ENTRY(pending)	 entry;
-	enum pend_type		 type;
-	struct qs_msg		*msg;		/* PEND_MESSAGE */
-	uint64_t		 evpid;
-	struct envelope		*env;		/* PEND_TEMPFAIL: new state */
-	qstore_cb		 cb;
-	void			*arg;
-};
-TAILQ_HEAD(pendlist, pending);
-
-struct qstore {
-	MDB_env			*env;
-	MDB_dbi			 db_msg;
-	MDB_dbi			 db_chunk;
-	MDB_dbi			 db_env;
-	MDB_dbi			 db_sched;
-	MDB_dbi			 db_meta;
-	size_t			 mapsize;
-	size_t			 max_mapsize;	/* 0: no limit */
-	size_t			 grow_hint;	/* bytes the next txn may need */
-	time_t			 retry_first;
-	time_t			 retry_max;
-	time_t			 expire;
-	uint64_t		 last_msgid;
-	int			 broken;	/* LMDB said MDB_PANIC */
-	struct pendlist		 pending;
-	size_t			 npending;
-	struct qstore_stats	 st;
-};
-
 /* Keys. */
 
-static void
-be64(uint8_t *p, uint64_t v)
+void
+qs_be64(uint8_t *p, uint64_t v)
 {
 	int	 i;
 
@@ -113,8 +68,8 @@ be64(uint8_t *p, uint64_t v)
 	}
 }
 
-static uint64_t
-rd64(const uint8_t *p)
+uint64_t
+qs_rd64(const uint8_t *p)
 {
 	uint64_t	 v = 0;
 	int		 i;
@@ -124,21 +79,21 @@ rd64(const uint8_t *p)
 	return v;
 }
 
-static void
-chunk_key(uint8_t k[12], uint64_t msgid, uint32_t chunk)
+void
+qs_chunk_key(uint8_t k[12], uint64_t msgid, uint32_t chunk)
 {
-	be64(k, msgid);
+	qs_be64(k, msgid);
 	k[8] = chunk >> 24;
 	k[9] = chunk >> 16;
 	k[10] = chunk >> 8;
 	k[11] = chunk;
 }
 
-static void
-sched_key(uint8_t k[16], int64_t next_try, uint64_t evpid)
+void
+qs_sched_key(uint8_t k[16], int64_t next_try, uint64_t evpid)
 {
-	be64(k, next_try < 0 ? 0 : (uint64_t)next_try);
-	be64(k + 8, evpid);
+	qs_be64(k, next_try < 0 ? 0 : (uint64_t)next_try);
+	qs_be64(k + 8, evpid);
 }
 
 /* Transactions. */
@@ -148,8 +103,8 @@ sched_key(uint8_t k[16], int64_t next_try, uint64_t evpid)
  * MDB_MAP_FULL the map is grown and fn runs once more from scratch, so fn
  * must not keep state from a failed run.  Returns 0 or an LMDB error.
  */
-static int
-txn_run(struct qstore *qs, int (*fn)(struct qstore *, MDB_txn *, void *),
+int
+qs_txn_run(struct qstore *qs, int (*fn)(struct qstore *, MDB_txn *, void *),
     void *arg)
 {
 	MDB_txn		*txn;
@@ -202,15 +157,15 @@ txn_run(struct qstore *qs, int (*fn)(struct qstore *, MDB_txn *, void *),
 	return MDB_MAP_FULL;
 }
 
-static int
-get_envelope(struct qstore *qs, MDB_txn *txn, uint64_t evpid,
+int
+qs_get_envelope(struct qstore *qs, MDB_txn *txn, uint64_t evpid,
     struct envelope *e)
 {
 	MDB_val		 k, v;
 	uint8_t		 kb[8];
 	int		 rc;
 
-	be64(kb, evpid);
+	qs_be64(kb, evpid);
 	k.mv_data = kb;
 	k.mv_size = sizeof(kb);
 	if ((rc = mdb_get(txn, qs->db_env, &k, &v)) != 0)
@@ -224,8 +179,8 @@ get_envelope(struct qstore *qs, MDB_txn *txn, uint64_t evpid,
 	return 0;
 }
 
-static int
-put_envelope(struct qstore *qs, MDB_txn *txn, const struct envelope *e)
+int
+qs_put_envelope(struct qstore *qs, MDB_txn *txn, const struct envelope *e)
 {
 	MDB_val		 k, v;
 	uint8_t		 kb[8], rec[ENV_RECORD_MAX];
@@ -233,7 +188,7 @@ put_envelope(struct qstore *qs, MDB_txn *txn, const struct envelope *e)
 
 	if ((len = envelope_encode(e, rec, sizeof(rec))) == 0)
 		return EINVAL;
-	be64(kb, e->id);
+	qs_be64(kb, e->id);
 	k.mv_data = kb;
 	k.mv_size = sizeof(kb);
 	v.mv_data = rec;
@@ -241,13 +196,13 @@ put_envelope(struct qstore *qs, MDB_txn *txn, const struct envelope *e)
 	return mdb_put(txn, qs->db_env, &k, &v, 0);
 }
 
-static int
-sched_put(struct qstore *qs, MDB_txn *txn, const struct envelope *e)
+int
+qs_sched_put(struct qstore *qs, MDB_txn *txn, const struct envelope *e)
 {
 	MDB_val		 k, v;
 	uint8_t		 kb[16];
 
-	sched_key(kb, e->next_try, e->id);
+	qs_sched_key(kb, e->next_try, e->id);
 	k.mv_data = kb;
 	k.mv_size = sizeof(kb);
 	v.mv_data = NULL;
@@ -255,14 +210,14 @@ sched_put(struct qstore *qs, MDB_txn *txn, const struct envelope *e)
 	return mdb_put(txn, qs->db_sched, &k, &v, 0);
 }
 
-static int
-sched_del(struct qstore *qs, MDB_txn *txn, const struct envelope *e)
+int
+qs_sched_del(struct qstore *qs, MDB_txn *txn, const struct envelope *e)
 {
 	MDB_val		 k;
 	uint8_t		 kb[16];
 	int		 rc;
 
-	sched_key(kb, e->next_try, e->id);
+	qs_sched_key(kb, e->next_try, e->id);
 	k.mv_data = kb;
 	k.mv_size = sizeof(kb);
 	rc = mdb_del(txn, qs->db_sched, &k, NULL);
@@ -278,7 +233,7 @@ message_delete(struct qstore *qs, MDB_txn *txn, uint64_t msgid)
 	uint8_t		 kb[12];
 	int		 rc;
 
-	be64(kb, msgid);
+	qs_be64(kb, msgid);
 	k.mv_data = kb;
 	k.mv_size = 8;
 	if ((rc = mdb_del(txn, qs->db_msg, &k, NULL)) != 0 &&
@@ -287,7 +242,7 @@ message_delete(struct qstore *qs, MDB_txn *txn, uint64_t msgid)
 	if ((rc = mdb_cursor_open(txn, qs->db_chunk, &cur)) != 0)
 		return rc;
 	for (;;) {
-		chunk_key(kb, msgid, 0);
+		qs_chunk_key(kb, msgid, 0);
 		k.mv_data = kb;
 		k.mv_size = sizeof(kb);
 		rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
@@ -295,7 +250,7 @@ message_delete(struct qstore *qs, MDB_txn *txn, uint64_t msgid)
 			break;
 		if (rc != 0)
 			goto out;
-		if (k.mv_size != 12 || rd64(k.mv_data) != msgid)
+		if (k.mv_size != 12 || qs_rd64(k.mv_data) != msgid)
 			break;
 		if ((rc = mdb_cursor_del(cur, 0)) != 0)
 			goto out;
@@ -322,11 +277,11 @@ message_unref(struct qstore *qs, MDB_txn *txn, uint64_t msgid)
 
 	if ((rc = mdb_cursor_open(txn, qs->db_env, &cur)) != 0)
 		return rc;
-	be64(kb, EVPID(msgid, 0));
+	qs_be64(kb, EVPID(msgid, 0));
 	k.mv_data = kb;
 	k.mv_size = sizeof(kb);
 	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-	live = rc == 0 && k.mv_size == 8 && EVPID_MSGID(rd64(k.mv_data)) ==
+	live = rc == 0 && k.mv_size == 8 && EVPID_MSGID(qs_rd64(k.mv_data)) ==
 	    msgid;
 	mdb_cursor_close(cur);
 	if (rc != 0 && rc != MDB_NOTFOUND)
@@ -334,7 +289,7 @@ message_unref(struct qstore *qs, MDB_txn *txn, uint64_t msgid)
 	if (!live)
 		return message_delete(qs, txn, msgid);
 
-	be64(kb, msgid);
+	qs_be64(kb, msgid);
 	k.mv_data = kb;
 	k.mv_size = sizeof(kb);
 	if ((rc = mdb_get(txn, qs->db_msg, &k, &v)) != 0)
@@ -355,23 +310,23 @@ message_unref(struct qstore *qs, MDB_txn *txn, uint64_t msgid)
  * Remove an envelope, and its message with the last one.  MDB_NOTFOUND when
  * it is not there (an operator removed it meanwhile).
  */
-static int
-envelope_drop(struct qstore *qs, MDB_txn *txn, uint64_t evpid)
+int
+qs_envelope_drop(struct qstore *qs, MDB_txn *txn, uint64_t evpid)
 {
 	struct envelope	 e;
 	MDB_val		 k;
 	uint8_t		 kb[8];
 	int		 rc;
 
-	rc = get_envelope(qs, txn, evpid, &e);
+	rc = qs_get_envelope(qs, txn, evpid, &e);
 	if (rc == MDB_NOTFOUND)
 		return rc;
 	if (rc == 0 && e.state == ENV_QUEUED &&
-	    (rc = sched_del(qs, txn, &e)) != 0)
+	    (rc = qs_sched_del(qs, txn, &e)) != 0)
 		return rc;
 	if (rc != 0 && rc != MDB_CORRUPTED)
 		return rc;
-	be64(kb, evpid);
+	qs_be64(kb, evpid);
 	k.mv_data = kb;
 	k.mv_size = sizeof(kb);
 	if ((rc = mdb_del(txn, qs->db_env, &k, NULL)) != 0)
@@ -393,7 +348,7 @@ meta_get64(struct qstore *qs, MDB_txn *txn, const char *name, uint64_t *val)
 		return rc;
 	if (v.mv_size != 8)
 		return MDB_CORRUPTED;
-	*val = rd64(v.mv_data);
+	*val = qs_rd64(v.mv_data);
 	return 0;
 }
 
@@ -403,7 +358,7 @@ meta_put64(struct qstore *qs, MDB_txn *txn, const char *name, uint64_t val)
 	MDB_val		 k, v;
 	uint8_t		 b[8];
 
-	be64(b, val);
+	qs_be64(b, val);
 	k.mv_data = (void *)name;
 	k.mv_size = strlen(name);
 	v.mv_data = b;
@@ -441,8 +396,8 @@ open_dbs(struct qstore *qs, MDB_txn *txn, void *arg)
 	if ((rc = mdb_cursor_open(txn, qs->db_msg, &cur)) != 0)
 		return rc;
 	rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
-	if (rc == 0 && k.mv_size == 8 && rd64(k.mv_data) > qs->last_msgid)
-		qs->last_msgid = rd64(k.mv_data);
+	if (rc == 0 && k.mv_size == 8 && qs_rd64(k.mv_data) > qs->last_msgid)
+		qs->last_msgid = qs_rd64(k.mv_data);
 	mdb_cursor_close(cur);
 	return rc == MDB_NOTFOUND ? 0 : rc;
 }
@@ -470,7 +425,7 @@ recover(struct qstore *qs, MDB_txn *txn, void *arg)
 		if ((rc = mdb_cursor_get(cur, &k, &v, op)) != 0)
 			break;
 		if (envelope_decode(&e, v.mv_data, v.mv_size) == -1 ||
-		    k.mv_size != 8 || e.id != rd64(k.mv_data)) {
+		    k.mv_size != 8 || e.id != qs_rd64(k.mv_data)) {
 			log_warnx("queue store: corrupt envelope record "
 			    "skipped");
 			continue;
@@ -486,7 +441,7 @@ recover(struct qstore *qs, MDB_txn *txn, void *arg)
 		v.mv_data = rec;
 		v.mv_size = len;
 		if ((rc = mdb_cursor_put(cur, &k, &v, MDB_CURRENT)) != 0 ||
-		    (rc = sched_put(qs, txn, &e)) != 0)
+		    (rc = qs_sched_put(qs, txn, &e)) != 0)
 			break;
 		qs->st.recovered++;
 	}
@@ -521,12 +476,12 @@ qstore_open(const char *dir, size_t mapsize, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: %s", dir, mdb_strerror(rc));
 		goto fail;
 	}
-	/* An existing, larger environment keeps its size. */
+	/* LMDB raises the size to what an existing file already uses. */
 	if (mdb_env_info(qs->env, &info) == 0)
 		qs->mapsize = info.me_mapsize;
 	else
 		qs->mapsize = mapsize;
-	if ((rc = txn_run(qs, open_dbs, NULL)) != 0) {
+	if ((rc = qs_txn_run(qs, open_dbs, NULL)) != 0) {
 		snprintf(err, errlen, "%s: %s", dir, mdb_strerror(rc));
 		goto fail;
 	}
@@ -540,7 +495,7 @@ qstore_open(const char *dir, size_t mapsize, char *err, size_t errlen)
 		close(fd);
 	}
 	now = time(NULL);
-	if ((rc = txn_run(qs, recover, &now)) != 0) {
+	if ((rc = qs_txn_run(qs, recover, &now)) != 0) {
 		snprintf(err, errlen, "%s: recovery: %s", dir,
 		    mdb_strerror(rc));
 		goto fail;
@@ -737,7 +692,7 @@ write_message(struct qstore *qs, MDB_txn *txn, struct qs_msg *m, time_t now)
 	rec.nenv = m->nenv;
 	rec.nchunks = (m->body.len + QSTORE_CHUNK_SIZE - 1) / QSTORE_CHUNK_SIZE;
 	msgrec_encode(&rec, mb);
-	be64(kb, m->msgid);
+	qs_be64(kb, m->msgid);
 	k.mv_data = kb;
 	k.mv_size = 8;
 	v.mv_data = mb;
@@ -748,7 +703,7 @@ write_message(struct qstore *qs, MDB_txn *txn, struct qs_msg *m, time_t now)
 		n = m->body.len - off;
 		if (n > QSTORE_CHUNK_SIZE)
 			n = QSTORE_CHUNK_SIZE;
-		chunk_key(kb, m->msgid, chunk);
+		qs_chunk_key(kb, m->msgid, chunk);
 		k.mv_data = kb;
 		k.mv_size = 12;
 		v.mv_data = m->body.data + off;
@@ -759,8 +714,8 @@ write_message(struct qstore *qs, MDB_txn *txn, struct qs_msg *m, time_t now)
 	for (i = 0; i < m->nenv; i++) {
 		/* Due as soon as it is durable. */
 		m->envs[i].next_try = now;
-		if ((rc = put_envelope(qs, txn, &m->envs[i])) != 0 ||
-		    (rc = sched_put(qs, txn, &m->envs[i])) != 0)
+		if ((rc = qs_put_envelope(qs, txn, &m->envs[i])) != 0 ||
+		    (rc = qs_sched_put(qs, txn, &m->envs[i])) != 0)
 			return rc;
 	}
 	return 0;
@@ -772,16 +727,16 @@ write_tempfail(struct qstore *qs, MDB_txn *txn, const struct envelope *e)
 	struct envelope	 cur;
 	int		 rc;
 
-	rc = get_envelope(qs, txn, e->id, &cur);
+	rc = qs_get_envelope(qs, txn, e->id, &cur);
 	if (rc == MDB_NOTFOUND || rc == MDB_CORRUPTED)
 		return 0;	/* removed meanwhile: do not resurrect */
 	if (rc != 0)
 		return rc;
-	if (cur.state == ENV_QUEUED && (rc = sched_del(qs, txn, &cur)) != 0)
+	if (cur.state == ENV_QUEUED && (rc = qs_sched_del(qs, txn, &cur)) != 0)
 		return rc;
-	if ((rc = put_envelope(qs, txn, e)) != 0)
+	if ((rc = qs_put_envelope(qs, txn, e)) != 0)
 		return rc;
-	return sched_put(qs, txn, e);
+	return qs_sched_put(qs, txn, e);
 }
 
 static int
@@ -798,7 +753,7 @@ apply_batch(struct qstore *qs, MDB_txn *txn, void *arg)
 			break;
 		case PEND_DELIVERED:
 		case PEND_PERMFAIL:
-			rc = envelope_drop(qs, txn, p->evpid);
+			rc = qs_envelope_drop(qs, txn, p->evpid);
 			if (rc == MDB_NOTFOUND)
 				rc = 0;
 			break;
@@ -830,7 +785,7 @@ qstore_flush(struct qstore *qs)
 			hint += ENV_RECORD_MAX + 64;
 	}
 	qs->grow_hint = hint;
-	rc = txn_run(qs, apply_batch, NULL);
+	rc = qs_txn_run(qs, apply_batch, NULL);
 	ok = rc == 0;
 	if (!ok) {
 		qs->st.commit_failures++;
@@ -910,10 +865,10 @@ take_due(struct qstore *qs, MDB_txn *txn, void *arg)
 			rc = MDB_CORRUPTED;
 			break;
 		}
-		if (rd64(k.mv_data) > (uint64_t)ta->now)
+		if (qs_rd64(k.mv_data) > (uint64_t)ta->now)
 			break;
 		e = &ta->out[ta->n];
-		rc = get_envelope(qs, txn, rd64((uint8_t *)k.mv_data + 8), e);
+		rc = qs_get_envelope(qs, txn, qs_rd64((uint8_t *)k.mv_data + 8), e);
 		if (rc != 0 && rc != MDB_NOTFOUND && rc != MDB_CORRUPTED)
 			break;
 		/* The index entry goes in every case: used, or stale. */
@@ -926,7 +881,7 @@ take_due(struct qstore *qs, MDB_txn *txn, void *arg)
 			break;
 		e->state = ENV_INFLIGHT;
 		e->last_try = ta->now;
-		if ((rc = put_envelope(qs, txn, e)) != 0)
+		if ((rc = qs_put_envelope(qs, txn, e)) != 0)
 			break;
 		ta->n++;
 	}
@@ -954,7 +909,7 @@ qstore_take_due(struct qstore *qs, time_t now, struct envelope *out,
 		return -1;
 	}
 	rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
-	due = rc == 0 && (k.mv_size != 16 || rd64(k.mv_data) <= (uint64_t)now);
+	due = rc == 0 && (k.mv_size != 16 || qs_rd64(k.mv_data) <= (uint64_t)now);
 	mdb_cursor_close(cur);
 	mdb_txn_abort(txn);
 	if (!due)
@@ -965,34 +920,11 @@ qstore_take_due(struct qstore *qs, time_t now, struct envelope *out,
 	ta.max = max;
 	ta.n = 0;
 	qs->grow_hint = max * (ENV_RECORD_MAX + 64);
-	if ((rc = txn_run(qs, take_due, &ta)) != 0) {
+	if ((rc = qs_txn_run(qs, take_due, &ta)) != 0) {
 		log_warnx("queue store: take due: %s", mdb_strerror(rc));
 		return -1;
 	}
 	return (int)ta.n;
-}
-
-time_t
-qstore_next_due(struct qstore *qs, time_t now)
-{
-	MDB_txn		*txn;
-	MDB_cursor	*cur;
-	MDB_val		 k, v;
-	uint64_t	 t;
-	time_t		 rv = -1;
-
-	if (mdb_txn_begin(qs->env, NULL, MDB_RDONLY, &txn) != 0)
-		return -1;
-	if (mdb_cursor_open(txn, qs->db_sched, &cur) == 0) {
-		if (mdb_cursor_get(cur, &k, &v, MDB_FIRST) == 0 &&
-		    k.mv_size == 16) {
-			t = rd64(k.mv_data);
-			rv = t <= (uint64_t)now ? 0 : (time_t)(t - now);
-		}
-		mdb_cursor_close(cur);
-	}
-	mdb_txn_abort(txn);
-	return rv;
 }
 
 static int
@@ -1055,309 +987,4 @@ qstore_tempfail(struct qstore *qs, uint64_t evpid, time_t now,
 	strlcpy(e->errmsg, error != NULL ? error : "", sizeof(e->errmsg));
 	return result_add(qs, PEND_TEMPFAIL, evpid, e) == 0 ?
 	    QSTORE_RESCHEDULED : -1;
-}
-
-/* Operator actions. */
-
-enum op_type {
-	OP_HOLD,
-	OP_RELEASE,
-	OP_SCHEDULE,
-	OP_REMOVE
-};
-
-struct op_arg {
-	enum op_type	 op;
-	enum qid_kind	 kind;
-	uint64_t	 id;
-	time_t		 now;
-	int		 count;
-};
-
-static int
-op_one(struct qstore *qs, MDB_txn *txn, struct op_arg *oa, uint64_t evpid)
-{
-	struct envelope	 e;
-	int		 rc;
-
-	if (oa->op == OP_REMOVE) {
-		if ((rc = envelope_drop(qs, txn, evpid)) == 0)
-			oa->count++;
-		return rc == MDB_NOTFOUND ? 0 : rc;
-	}
-	if ((rc = get_envelope(qs, txn, evpid, &e)) != 0)
-		return rc == MDB_NOTFOUND || rc == MDB_CORRUPTED ? 0 : rc;
-	switch (oa->op) {
-	case OP_HOLD:
-		if (e.state != ENV_QUEUED)
-			return 0;
-		if ((rc = sched_del(qs, txn, &e)) != 0)
-			return rc;
-		e.state = ENV_HELD;
-		break;
-	case OP_RELEASE:
-		if (e.state != ENV_HELD)
-			return 0;
-		e.state = ENV_QUEUED;
-		e.next_try = oa->now;
-		if ((rc = sched_put(qs, txn, &e)) != 0)
-			return rc;
-		break;
-	case OP_SCHEDULE:
-		if (e.state != ENV_QUEUED)
-			return 0;
-		if ((rc = sched_del(qs, txn, &e)) != 0)
-			return rc;
-		e.next_try = oa->now;
-		if ((rc = sched_put(qs, txn, &e)) != 0)
-			return rc;
-		break;
-	default:
-		return EINVAL;
-	}
-	if ((rc = put_envelope(qs, txn, &e)) == 0)
-		oa->count++;
-	return rc;
-}
-
-static int
-op_run(struct qstore *qs, MDB_txn *txn, void *arg)
-{
-	struct op_arg	*oa = arg;
-	MDB_cursor	*cur;
-	MDB_val		 k, v;
-	uint64_t	*ids = NULL, first, last, evpid;
-	size_t		 n = 0, cap = 0, i;
-	uint8_t		 kb[8];
-	int		 rc, op;
-
-	oa->count = 0;
-	switch (oa->kind) {
-	case QID_ENV:
-		return op_one(qs, txn, oa, oa->id);
-	case QID_MSG:
-		first = EVPID(oa->id, 0);
-		last = EVPID(oa->id, 0xffff);
-		break;
-	case QID_ALL:
-		first = 0;
-		last = UINT64_MAX;
-		break;
-	default:
-		return EINVAL;
-	}
-	/* Collect first: the actions change the database being walked. */
-	if ((rc = mdb_cursor_open(txn, qs->db_env, &cur)) != 0)
-		return rc;
-	be64(kb, first);
-	k.mv_data = kb;
-	k.mv_size = sizeof(kb);
-	for (op = MDB_SET_RANGE;; op = MDB_NEXT) {
-		if ((rc = mdb_cursor_get(cur, &k, &v, op)) != 0)
-			break;
-		if (k.mv_size != 8)
-			continue;
-		if ((evpid = rd64(k.mv_data)) > last)
-			break;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 64;
-			ids = xreallocarray(ids, cap, sizeof(*ids));
-		}
-		ids[n++] = evpid;
-	}
-	mdb_cursor_close(cur);
-	if (rc != 0 && rc != MDB_NOTFOUND) {
-		free(ids);
-		return rc;
-	}
-	rc = 0;
-	for (i = 0; i < n && rc == 0; i++)
-		rc = op_one(qs, txn, oa, ids[i]);
-	free(ids);
-	return rc;
-}
-
-static int
-op_do(struct qstore *qs, enum op_type op, enum qid_kind kind, uint64_t id,
-    time_t now)
-{
-	struct op_arg	 oa;
-	int		 rc;
-
-	if (kind != QID_ALL && kind != QID_MSG && kind != QID_ENV)
-		return -1;
-	oa.op = op;
-	oa.kind = kind;
-	oa.id = id;
-	oa.now = now;
-	oa.count = 0;
-	qs->grow_hint = QSTORE_MAPSIZE_MIN;
-	if ((rc = txn_run(qs, op_run, &oa)) != 0) {
-		log_warnx("queue store: operator action: %s",
-		    mdb_strerror(rc));
-		return -1;
-	}
-	if (op == OP_REMOVE)
-		qs->st.removed += oa.count;
-	return oa.count;
-}
-
-int
-qstore_hold(struct qstore *qs, enum qid_kind kind, uint64_t id)
-{
-	return op_do(qs, OP_HOLD, kind, id, 0);
-}
-
-int
-qstore_release(struct qstore *qs, enum qid_kind kind, uint64_t id,
-    time_t now)
-{
-	return op_do(qs, OP_RELEASE, kind, id, now);
-}
-
-int
-qstore_schedule(struct qstore *qs, enum qid_kind kind, uint64_t id,
-    time_t now)
-{
-	return op_do(qs, OP_SCHEDULE, kind, id, now);
-}
-
-int
-qstore_remove(struct qstore *qs, enum qid_kind kind, uint64_t id)
-{
-	return op_do(qs, OP_REMOVE, kind, id, 0);
-}
-
-/* Reading. */
-
-int
-qstore_envelope_get(struct qstore *qs, uint64_t evpid, struct envelope *e)
-{
-	MDB_txn		*txn;
-	int		 rc;
-
-	if (mdb_txn_begin(qs->env, NULL, MDB_RDONLY, &txn) != 0)
-		return -1;
-	rc = get_envelope(qs, txn, evpid, e);
-	mdb_txn_abort(txn);
-	if (rc == MDB_NOTFOUND)
-		return 1;
-	return rc == 0 ? 0 : -1;
-}
-
-int
-qstore_message_info(struct qstore *qs, uint64_t msgid, struct msgrec *m)
-{
-	MDB_txn		*txn;
-	MDB_val		 k, v;
-	uint8_t		 kb[8];
-	int		 rc;
-
-	if (mdb_txn_begin(qs->env, NULL, MDB_RDONLY, &txn) != 0)
-		return -1;
-	be64(kb, msgid);
-	k.mv_data = kb;
-	k.mv_size = sizeof(kb);
-	rc = mdb_get(txn, qs->db_msg, &k, &v);
-	if (rc == 0 && msgrec_decode(m, v.mv_data, v.mv_size) == -1) {
-		qs->st.corrupt++;
-		rc = MDB_CORRUPTED;
-	}
-	mdb_txn_abort(txn);
-	if (rc == MDB_NOTFOUND)
-		return 1;
-	return rc == 0 ? 0 : -1;
-}
-
-int
-qstore_message_read(struct qstore *qs, uint64_t msgid, uint32_t chunk,
-    void *buf, size_t bufsize, size_t *len)
-{
-	MDB_txn		*txn;
-	MDB_val		 k, v;
-	uint8_t		 kb[12];
-	int		 rc;
-
-	*len = 0;
-	if (mdb_txn_begin(qs->env, NULL, MDB_RDONLY, &txn) != 0)
-		return -1;
-	chunk_key(kb, msgid, chunk);
-	k.mv_data = kb;
-	k.mv_size = sizeof(kb);
-	rc = mdb_get(txn, qs->db_chunk, &k, &v);
-	if (rc == 0) {
-		if (v.mv_size > bufsize || v.mv_size > QSTORE_CHUNK_SIZE) {
-			qs->st.corrupt++;
-			rc = MDB_CORRUPTED;
-		} else {
-			memcpy(buf, v.mv_data, v.mv_size);
-			*len = v.mv_size;
-		}
-	}
-	mdb_txn_abort(txn);
-	if (rc == MDB_NOTFOUND)
-		return 1;
-	return rc == 0 ? 0 : -1;
-}
-
-int
-qstore_envelope_walk(struct qstore *qs,
-    int (*cb)(const struct envelope *, void *), void *arg)
-{
-	MDB_txn		*txn;
-	MDB_cursor	*cur;
-	MDB_val		 k, v;
-	struct envelope	*e;
-	int		 rc, op;
-
-	if (mdb_txn_begin(qs->env, NULL, MDB_RDONLY, &txn) != 0)
-		return -1;
-	if (mdb_cursor_open(txn, qs->db_env, &cur) != 0) {
-		mdb_txn_abort(txn);
-		return -1;
-	}
-	e = xmalloc(sizeof(*e));
-	for (op = MDB_FIRST;; op = MDB_NEXT) {
-		if ((rc = mdb_cursor_get(cur, &k, &v, op)) != 0)
-			break;
-		if (envelope_decode(e, v.mv_data, v.mv_size) == -1 ||
-		    k.mv_size != 8 || e->id != rd64(k.mv_data)) {
-			qs->st.corrupt++;
-			continue;
-		}
-		if (cb(e, arg) != 0) {
-			rc = 0;
-			break;
-		}
-	}
-	free(e);
-	mdb_cursor_close(cur);
-	mdb_txn_abort(txn);
-	return rc == 0 || rc == MDB_NOTFOUND ? 0 : -1;
-}
-
-void
-qstore_stats(struct qstore *qs, struct qstore_stats *st)
-{
-	MDB_txn		*txn;
-	MDB_stat	 ms;
-
-	*st = qs->st;
-	st->pending = qs->npending;
-	st->mapsize = qs->mapsize;
-	if (mdb_txn_begin(qs->env, NULL, MDB_RDONLY, &txn) != 0)
-		return;
-	if (mdb_stat(txn, qs->db_msg, &ms) == 0)
-		st->messages = ms.ms_entries;
-	if (mdb_stat(txn, qs->db_env, &ms) == 0)
-		st->envelopes = ms.ms_entries;
-	if (mdb_stat(txn, qs->db_sched, &ms) == 0)
-		st->scheduled = ms.ms_entries;
-	mdb_txn_abort(txn);
-}
-
-void
-qstore_envelope_id_str(uint64_t evpid, char *buf, size_t len)
-{
-	qid_env_str(evpid, buf, len);
 }

@@ -74,7 +74,8 @@ struct smtp_session {
 	enum smtp_pending	 pending;
 	struct buf		 in;
 	struct buf		 out;
-	struct buf		 chunk;		/* content not yet handed over */
+	uint8_t			 chunk[SMTP_CHUNK_MAX];	/* not yet handed over */
+	size_t			 chunklen;
 	int			 started;
 	int			 closing;
 	int			 in_process;
@@ -192,7 +193,6 @@ smtp_session_new(const struct smtp_session_conf *conf,
 	s->tls = (conf->flags & SMTP_CONF_TLS_ACTIVE) != 0;
 	buf_init(&s->in, SMTP_INBUF_MAX);
 	buf_init(&s->out, SMTP_OUTBUF_MAX);
-	buf_init(&s->chunk, SMTP_CHUNK_MAX);
 	s->state = S_INIT;
 	return s;
 }
@@ -204,7 +204,6 @@ smtp_session_free(struct smtp_session *s)
 		return;
 	buf_free(&s->in);
 	buf_free(&s->out);
-	buf_free(&s->chunk);
 	free(s);
 }
 
@@ -346,7 +345,7 @@ tx_reset(struct smtp_session *s, int notify)
 	    s->state == S_DATA || s->state == S_BDAT;
 	if (s->data_open) {
 		s->data_open = 0;
-		buf_reset(&s->chunk);
+		s->chunklen = 0;
 		if (s->cb.on_data_abort != NULL)
 			s->cb.on_data_abort(s->arg, SMTP_ABORT_RESET);
 	}
@@ -436,7 +435,7 @@ command(struct smtp_session *s, const char *line)
 		return;
 	}
 	args = line + vlen;
-	if (*args == ' ')
+	while (*args == ' ')
 		args++;
 	if (cmd->check != NULL && cmd->check(s, args) == -1)
 		return;
@@ -494,11 +493,11 @@ line_input(struct smtp_session *s, const uint8_t *p, size_t len)
 static void
 chunk_flush(struct smtp_session *s)
 {
-	if (s->chunk.len == 0)
+	if (s->chunklen == 0)
 		return;
 	if (s->data_open && s->data_err == 0 && s->cb.on_data_chunk != NULL)
-		s->cb.on_data_chunk(s->arg, s->chunk.data, s->chunk.len);
-	buf_reset(&s->chunk);
+		s->cb.on_data_chunk(s->arg, s->chunk, s->chunklen);
+	s->chunklen = 0;
 }
 
 /*
@@ -521,10 +520,9 @@ content_byte(struct smtp_session *s, uint8_t c)
 		data_fail(s, SMTP_ABORT_TOO_BIG);
 	if (s->data_err != 0)
 		return;
-	if (s->chunk.len == SMTP_CHUNK_MAX)
+	if (s->chunklen == sizeof(s->chunk))
 		chunk_flush(s);
-	if (buf_add(&s->chunk, &c, 1) == -1)
-		fatalx("%s: chunk overflow", __func__);
+	s->chunk[s->chunklen++] = c;
 }
 
 /* DATA content: RFC 5321 4.5.2 dot-unstuffing, 4.1.1.4 CRLF.CRLF. */
@@ -633,7 +631,7 @@ data_begin(struct smtp_session *s)
 	s->line_len = 0;
 	s->prev_cr = 0;
 	s->dpos = D_BOL;
-	buf_reset(&s->chunk);
+	s->chunklen = 0;
 }
 
 /* The message is refused: the caller drops what it has at once. */
@@ -641,7 +639,7 @@ static void
 data_fail(struct smtp_session *s, enum smtp_abort why)
 {
 	s->data_err = why;
-	buf_reset(&s->chunk);
+	s->chunklen = 0;
 	if (s->data_open) {
 		s->data_open = 0;
 		if (s->cb.on_data_abort != NULL)
@@ -1289,7 +1287,7 @@ session_stop(struct smtp_session *s, int code, const char *enh,
 {
 	if (s->data_open) {
 		s->data_open = 0;
-		buf_reset(&s->chunk);
+		s->chunklen = 0;
 		if (s->cb.on_data_abort != NULL)
 			s->cb.on_data_abort(s->arg, SMTP_ABORT_CLIENT);
 	}

@@ -21,6 +21,7 @@
 #include "posternctl.h"
 
 static const char	*socket_path = CONF_DEFAULT_SOCKET;
+static void		 ctl_expect_ok(struct imsgbuf *);
 static struct imsgbuf	*ctl_ibuf;	/* the open connection, if any */
 
 static void
@@ -41,7 +42,10 @@ usage(void)
 	    "commands:\n"
 	    "  show status\n"
 	    "  log verbose | log brief\n"
-	    "  stop\n");
+	    "  stop\n"
+	    "  show queue [-j] | show message ID | show stats\n"
+	    "  schedule ID|all | remove ID|all | hold ID|all | release ID|all\n"
+	    "  pause smtp|queue | resume smtp|queue\n");
 	posternctl_offline_usage(stderr);
 	exit(1);
 }
@@ -86,8 +90,19 @@ ctl_connect(struct imsgbuf *ibuf)
 	return fd;
 }
 
+/* Connect and greet: the connection every daemon command uses. */
+struct imsgbuf *
+ctl_open(void)
+{
+	static struct imsgbuf	 ibuf;
+
+	ctl_connect(&ibuf);
+	ctl_expect_ok(&ibuf);
+	return &ibuf;
+}
+
 /* Block until the next message; exit with a message on EOF or garbage. */
-static void
+void
 ctl_next(struct imsgbuf *ibuf, struct imsg *imsg)
 {
 	struct msg_ctl_error	 e;
@@ -213,6 +228,8 @@ main(int argc, char *argv[])
 	if ((rv = posternctl_offline(argc, argv)) != -1)
 		return rv;
 
+	if ((rv = posternctl_queue_cmd(argc, argv)) != -1)
+		return rv;
 	if (argc == 2 && strcmp(argv[0], "show") == 0 &&
 	    strcmp(argv[1], "status") == 0) {
 		ctl_connect(&ibuf);

@@ -12,6 +12,15 @@ void	posternctl_offline_usage(FILE *);
 /* -1 if argv is not an offline command, else the exit status */
 int	posternctl_offline(int argc, char *argv[]);
 
+/* the control connection (posternctl.c) */
+struct imsgbuf;
+struct imsg;
+struct imsgbuf	*ctl_open(void);
+void		 ctl_next(struct imsgbuf *, struct imsg *);
+
+/* -1 if argv is not a queue/smtp command, else the exit status */
+int	posternctl_queue_cmd(int argc, char *argv[]);
+
 int	check_spf_main(int, char *[]);
 int	check_dkim_main(int, char *[]);
 int	dkim_sign_main(int, char *[]);

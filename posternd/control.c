@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "envelope.h"
 #include "log.h"
 #include "proc.h"
 #include "util.h"
@@ -130,6 +131,8 @@ control_request(struct ctl_conn *cc, struct imsg *imsg)
 	struct control		*c = cc->ctl;
 	struct msg_ctl_hello	 h;
 	struct msg_ctl_verbose	 v;
+	struct msg_ctl_qid	 qid;
+	struct msg_ctl_target	 t;
 
 	if (imsg->fd != -1) {
 		close(imsg->fd);
@@ -196,6 +199,38 @@ control_request(struct ctl_conn *cc, struct imsg *imsg)
 			break;
 		proc_compose(c->proc, PROC_PARENT, imsg->hdr.type, cc->id,
 		    -1, &v, sizeof(v));
+		return;
+	case IMSG_CTL_QUEUE_LIST:
+		if (imsg->len != 0)
+			break;
+		proc_compose(c->proc, PROC_QUEUE, imsg->hdr.type, cc->id, -1,
+		    NULL, 0);
+		return;
+	case IMSG_CTL_QUEUE_SHOW:
+	case IMSG_CTL_QUEUE_SCHEDULE:
+	case IMSG_CTL_QUEUE_REMOVE:
+	case IMSG_CTL_QUEUE_HOLD:
+	case IMSG_CTL_QUEUE_RELEASE:
+		if (imsg_get_data(imsg, &qid, sizeof(qid)) == -1 ||
+		    (qid.kind != QID_ALL && qid.kind != QID_MSG &&
+		    qid.kind != QID_ENV) ||
+		    (imsg->hdr.type == IMSG_CTL_QUEUE_SHOW &&
+		    qid.kind != QID_MSG))
+			break;
+		log_info("control: uid %u: queue request %u", (unsigned)cc->uid,
+		    imsg->hdr.type);
+		proc_compose(c->proc, PROC_QUEUE, imsg->hdr.type, cc->id, -1,
+		    &qid, sizeof(qid));
+		return;
+	case IMSG_CTL_PAUSE:
+	case IMSG_CTL_RESUME:
+	case IMSG_CTL_STATS:
+		if (imsg_get_data(imsg, &t, sizeof(t)) == -1 ||
+		    (t.target != CTL_TARGET_SMTP &&
+		    t.target != CTL_TARGET_QUEUE))
+			break;
+		proc_compose(c->proc, t.target == CTL_TARGET_SMTP ? PROC_SMTP :
+		    PROC_QUEUE, imsg->hdr.type, cc->id, -1, NULL, 0);
 		return;
 	}
 	control_reply_error(cc, "unknown or malformed request (type %u, "
@@ -332,12 +367,27 @@ control_dispatch(struct proc *p, enum proc_id from, struct imsg *imsg)
 
 	if (proc_common_imsg(p, from, imsg))
 		return;
-	if (from != PROC_PARENT)
+	if (from != PROC_PARENT && from != PROC_QUEUE && from != PROC_SMTP)
 		proc_unexpected(p, from, imsg);
+	/* Replies are checked for shape; posternctl checks them again. */
 	switch (imsg->hdr.type) {
 	case IMSG_CTL_STATUS_ENTRY:
 		if (imsg->len != sizeof(struct msg_ctl_status))
 			proc_unexpected(p, from, imsg);
+		break;
+	case IMSG_CTL_QUEUE_ENTRY:
+		if (imsg->len != sizeof(struct msg_ctl_envelope))
+			proc_unexpected(p, from, imsg);
+		break;
+	case IMSG_CTL_COUNT:
+		if (imsg->len != sizeof(struct msg_ctl_count))
+			proc_unexpected(p, from, imsg);
+		break;
+	case IMSG_CTL_STAT:
+		if (imsg->len != sizeof(struct msg_ctl_stat))
+			proc_unexpected(p, from, imsg);
+		break;
+	case IMSG_CTL_DATA:
 		break;
 	case IMSG_CTL_ERROR:
 		if (imsg->len != sizeof(struct msg_ctl_error))

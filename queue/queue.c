@@ -49,6 +49,7 @@ struct queue {
 	TAILQ_HEAD(, incoming)		 incoming;
 	size_t				 nincoming;
 	size_t				 inflight;
+	int				 paused;	/* no new deliveries */
 };
 
 static void	queue_schedule_soon(struct queue *, time_t);
@@ -108,6 +109,9 @@ queue_flush_cb(int fd, short event, void *arg)
 
 	if (qstore_flush_pending(q->qs) == -1)
 		log_warnx("queue: group commit failed");
+	/* A panicked LMDB environment is unusable: fail-stop, restart. */
+	if (qstore_broken(q->qs))
+		fatalx("queue store is broken; stopping");
 }
 
 /* Commit soon, together with whatever else arrives meanwhile. */
@@ -186,6 +190,8 @@ queue_sched_cb(int fd, short event, void *arg)
 	int		 n, i;
 	char		 qid[QID_ENV_LEN + 1];
 
+	if (q->paused)
+		return;
 	if (q->inflight < QUEUE_MAX_INFLIGHT) {
 		e = xcalloc(QUEUE_MAX_INFLIGHT, sizeof(*e));
 		n = qstore_take_due(q->qs, now, e,
@@ -336,6 +342,185 @@ queue_smtp_imsg(struct queue *q, struct imsg *imsg)
 	}
 }
 
+/* --- posternctl, through control --- */
+
+struct ctl_walk {
+	struct queue	*q;
+	uint32_t	 peerid;
+};
+
+static int
+queue_ctl_list_one(const struct envelope *e, void *arg)
+{
+	struct ctl_walk		*w = arg;
+	struct msg_ctl_envelope	 m;
+
+	memset(&m, 0, sizeof(m));
+	m.evpid = e->id;
+	m.ctime = e->ctime;
+	m.next_try = e->next_try;
+	m.attempts = e->attempts;
+	m.state = e->state;
+	m.kind = e->kind;
+	strlcpy(m.sender, e->sender, sizeof(m.sender));
+	strlcpy(m.rcpt, e->rcpt, sizeof(m.rcpt));
+	strlcpy(m.error, e->errmsg, sizeof(m.error));
+	proc_compose(w->q->proc, PROC_CONTROL, IMSG_CTL_QUEUE_ENTRY,
+	    w->peerid, -1, &m, sizeof(m));
+	return 0;
+}
+
+static void
+queue_ctl_error(struct queue *q, uint32_t peerid, const char *text)
+{
+	struct msg_ctl_error	 e;
+
+	memset(&e, 0, sizeof(e));
+	strlcpy(e.message, text, sizeof(e.message));
+	proc_compose(q->proc, PROC_CONTROL, IMSG_CTL_ERROR, peerid, -1, &e,
+	    sizeof(e));
+}
+
+static void
+queue_ctl_show(struct queue *q, uint32_t peerid, uint64_t msgid)
+{
+	static uint8_t	 chunk[QSTORE_CHUNK_SIZE];
+	size_t		 len, off, n;
+	uint32_t	 i;
+	int		 r;
+
+	for (i = 0;; i++) {
+		r = qstore_message_read(q->qs, msgid, i, chunk, sizeof(chunk),
+		    &len);
+		if (r == 1 && i == 0) {
+			queue_ctl_error(q, peerid, "no such message");
+			return;
+		}
+		if (r == 1)
+			break;
+		if (r == -1) {
+			queue_ctl_error(q, peerid, "the message cannot be read");
+			return;
+		}
+		for (off = 0; off < len; off += n) {
+			n = len - off > 32768 ? 32768 : len - off;
+			proc_compose(q->proc, PROC_CONTROL, IMSG_CTL_DATA,
+			    peerid, -1, chunk + off, n);
+		}
+	}
+	proc_compose(q->proc, PROC_CONTROL, IMSG_CTL_END, peerid, -1, NULL,
+	    0);
+}
+
+static void
+queue_ctl_stats(struct queue *q, uint32_t peerid)
+{
+	struct qstore_stats	 st;
+	struct msg_ctl_stat	 m;
+	size_t			 i;
+
+	qstore_stats(q->qs, &st);
+	{
+		const struct { const char *name; uint64_t value; } rows[] = {
+			{ "queue.messages", st.messages },
+			{ "queue.envelopes", st.envelopes },
+			{ "queue.scheduled", st.scheduled },
+			{ "queue.inflight", q->inflight },
+			{ "queue.commits", st.commits },
+			{ "queue.messages_committed", st.messages_committed },
+			{ "queue.delivered", st.delivered },
+			{ "queue.tempfailed", st.tempfailed },
+			{ "queue.permfailed", st.permfailed },
+			{ "queue.expired", st.expired },
+			{ "queue.removed", st.removed },
+			{ "queue.recovered", st.recovered },
+		};
+
+		for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+			memset(&m, 0, sizeof(m));
+			strlcpy(m.name, rows[i].name, sizeof(m.name));
+			m.value = rows[i].value;
+			proc_compose(q->proc, PROC_CONTROL, IMSG_CTL_STAT,
+			    peerid, -1, &m, sizeof(m));
+		}
+	}
+	proc_compose(q->proc, PROC_CONTROL, IMSG_CTL_END, peerid, -1, NULL,
+	    0);
+}
+
+static void
+queue_ctl_imsg(struct queue *q, struct imsg *imsg)
+{
+	struct msg_ctl_qid	 id;
+	struct msg_ctl_count	 c;
+	struct ctl_walk		 w = { q, imsg->hdr.peerid };
+	time_t			 now = time(NULL);
+	int			 n = -1;
+
+	switch (imsg->hdr.type) {
+	case IMSG_CTL_QUEUE_LIST:
+		if (imsg->len != 0)
+			break;
+		if (qstore_envelope_walk(q->qs, queue_ctl_list_one, &w) == -1)
+			queue_ctl_error(q, w.peerid, "the queue cannot be "
+			    "read");
+		else
+			proc_compose(q->proc, PROC_CONTROL, IMSG_CTL_END,
+			    w.peerid, -1, NULL, 0);
+		return;
+	case IMSG_CTL_STATS:
+		if (imsg->len != 0)
+			break;
+		queue_ctl_stats(q, w.peerid);
+		return;
+	case IMSG_CTL_PAUSE:
+	case IMSG_CTL_RESUME:
+		if (imsg->len != 0)
+			break;
+		q->paused = imsg->hdr.type == IMSG_CTL_PAUSE;
+		log_info("queue: deliveries %s", q->paused ? "paused" :
+		    "resumed");
+		if (!q->paused)
+			queue_schedule_soon(q, 0);
+		proc_compose(q->proc, PROC_CONTROL, IMSG_CTL_OK, w.peerid, -1,
+		    NULL, 0);
+		return;
+	}
+	if (imsg_get_data(imsg, &id, sizeof(id)) == -1 ||
+	    (id.kind != QID_ALL && id.kind != QID_MSG && id.kind != QID_ENV))
+		proc_unexpected(q->proc, PROC_CONTROL, imsg);
+	switch (imsg->hdr.type) {
+	case IMSG_CTL_QUEUE_SHOW:
+		if (id.kind != QID_MSG)
+			proc_unexpected(q->proc, PROC_CONTROL, imsg);
+		queue_ctl_show(q, w.peerid, id.id);
+		return;
+	case IMSG_CTL_QUEUE_SCHEDULE:
+		n = qstore_schedule(q->qs, id.kind, id.id, now);
+		queue_schedule_soon(q, 0);
+		break;
+	case IMSG_CTL_QUEUE_REMOVE:
+		n = qstore_remove(q->qs, id.kind, id.id);
+		break;
+	case IMSG_CTL_QUEUE_HOLD:
+		n = qstore_hold(q->qs, id.kind, id.id);
+		break;
+	case IMSG_CTL_QUEUE_RELEASE:
+		n = qstore_release(q->qs, id.kind, id.id, now);
+		queue_schedule_soon(q, 0);
+		break;
+	default:
+		proc_unexpected(q->proc, PROC_CONTROL, imsg);
+	}
+	if (n == -1) {
+		queue_ctl_error(q, w.peerid, "the queue store failed");
+		return;
+	}
+	c.count = n;
+	proc_compose(q->proc, PROC_CONTROL, IMSG_CTL_COUNT, w.peerid, -1, &c,
+	    sizeof(c));
+}
+
 void
 queue_run(struct proc *p)
 {
@@ -367,6 +552,10 @@ queue_dispatch(struct proc *p, enum proc_id from, struct imsg *imsg)
 		return;
 	if (from == PROC_SMTP) {
 		queue_smtp_imsg(q, imsg);
+		return;
+	}
+	if (from == PROC_CONTROL) {
+		queue_ctl_imsg(q, imsg);
 		return;
 	}
 	if (from == PROC_PARENT &&

@@ -129,6 +129,7 @@ cb_rcpt(void *arg, const struct smtp_rcpt *r)
 		    "(%s)", s->id, s->ip, r->rcpt.addr,
 		    rule == NULL ? "no rule matches: relaying denied" :
 		    "reject rule");
+		s->smtp->stats[STAT_RCPT_RELAY_DENIED]++;
 		smtp_session_reply_rcpt(s->engine, 0, 550, "5.7.1", rule ==
 		    NULL ? "Relaying denied" : "Recipient refused");
 		return;
@@ -151,6 +152,7 @@ cb_rcpt(void *arg, const struct smtp_rcpt *r)
 		if (!smtp_local_user_exists(s->smtp, user)) {
 			log_info("smtp: session %u from %s: no such user <%s>",
 			    s->id, s->ip, r->rcpt.addr);
+			s->smtp->stats[STAT_RCPT_UNKNOWN_USER]++;
 			smtp_session_reply_rcpt(s->engine, 0, 550, "5.1.1",
 			    "No such user here");
 			return;
@@ -244,6 +246,20 @@ cb_data_abort(void *arg, enum smtp_abort why)
 		s->qstate = QSTATE_NONE;
 	log_info("smtp: session %u from %s: message dropped (%s)", s->id,
 	    s->ip, abort_reason(why));
+	switch (why) {
+	case SMTP_ABORT_BARE_CRLF:
+		s->smtp->stats[STAT_DROPPED_BARE_CRLF]++;
+		break;
+	case SMTP_ABORT_LINE_TOO_LONG:
+		s->smtp->stats[STAT_DROPPED_TOO_LONG]++;
+		break;
+	case SMTP_ABORT_TOO_BIG:
+		s->smtp->stats[STAT_DROPPED_TOO_BIG]++;
+		break;
+	default:
+		s->smtp->stats[STAT_DROPPED_OTHER]++;
+		break;
+	}
 	session_clear_rcpts(s);
 }
 
@@ -337,12 +353,14 @@ session_queue_reply(struct smtp *smtp, struct imsg *imsg)
 		    "%zu recipient(s)", s->id, s->ip, qid,
 		    smtp_session_rcpt_count(s->engine));
 		snprintf(text, sizeof(text), "%s Message accepted", qid);
+		smtp->stats[STAT_ACCEPTED]++;
 		session_clear_rcpts(s);
 		smtp_session_reply_data(s->engine, 1, 250, "2.0.0", text);
 		break;
 	case IMSG_QUEUE_MESSAGE_FAIL:
 		if (s == NULL)
 			return;
+		smtp->stats[STAT_QUEUE_FAILURES]++;
 		if (s->qstate == QSTATE_BEGIN)
 			smtp_session_reply_data_start(s->engine, 0, 451,
 			    "4.3.0", "Queue unavailable, try again later");
@@ -441,6 +459,7 @@ session_handshake(struct session *s, short *want)
 	if (r == -1) {
 		log_info("smtp: session %u from %s: TLS handshake failed: %s",
 		    s->id, s->ip, tls_error(s->tls));
+		s->smtp->stats[STAT_TLS_FAILURES]++;
 		smtp_session_client_gone(s->engine);
 		s->eof = 1;
 		return;
@@ -567,6 +586,7 @@ session_accept(struct smtp *smtp, struct smtp_listener *l, int fd,
 	    session_count_ip(smtp, ss) >= SMTP_MAX_PER_IP) {
 		log_info("smtp: refused connection from %s: too many "
 		    "connections", ip);
+		smtp->stats[STAT_REFUSED_BUSY]++;
 		if (write(fd, busy, sizeof(busy) - 1) == -1) {
 			/* nothing more to do for this client */
 		}
@@ -602,6 +622,7 @@ session_accept(struct smtp *smtp, struct smtp_listener *l, int fd,
 	evtimer_set(&s->ev_timeout, session_timeout, s);
 	TAILQ_INSERT_TAIL(&smtp->sessions, s, entry);
 	smtp->nsessions++;
+	smtp->stats[STAT_SESSIONS]++;
 	log_debug("smtp: session %u from %s", s->id, ip);
 
 	if (l->conf.flags & LISTEN_SMTPS) {

@@ -24,6 +24,20 @@
 #include "smtp.h"
 #include "util.h"
 
+const char *const smtp_stat_names[STAT_MAX] = {
+	[STAT_SESSIONS] = "smtp.sessions",
+	[STAT_REFUSED_BUSY] = "smtp.refused.too_many_connections",
+	[STAT_ACCEPTED] = "smtp.messages.accepted",
+	[STAT_RCPT_RELAY_DENIED] = "smtp.rcpt.relay_denied",
+	[STAT_RCPT_UNKNOWN_USER] = "smtp.rcpt.unknown_user",
+	[STAT_DROPPED_BARE_CRLF] = "smtp.messages.rejected.bare_cr_lf",
+	[STAT_DROPPED_TOO_LONG] = "smtp.messages.rejected.line_too_long",
+	[STAT_DROPPED_TOO_BIG] = "smtp.messages.rejected.too_big",
+	[STAT_DROPPED_OTHER] = "smtp.messages.dropped.other",
+	[STAT_QUEUE_FAILURES] = "smtp.messages.queue_failures",
+	[STAT_TLS_FAILURES] = "smtp.tls.handshake_failures",
+};
+
 static struct smtp *
 smtp_state(struct proc *p)
 {
@@ -242,6 +256,50 @@ smtp_run(struct proc *p)
 	log_debug("smtp process ready, %zu local users", s->nusers);
 }
 
+static void
+smtp_ctl_imsg(struct smtp *s, struct imsg *imsg)
+{
+	struct smtp_listener	*l;
+	struct msg_ctl_stat	 m;
+	int			 i;
+
+	if (imsg->len != 0)
+		proc_unexpected(s->proc, PROC_CONTROL, imsg);
+	switch (imsg->hdr.type) {
+	case IMSG_CTL_PAUSE:
+	case IMSG_CTL_RESUME:
+		s->paused = imsg->hdr.type == IMSG_CTL_PAUSE;
+		TAILQ_FOREACH(l, &s->listeners, entry) {
+			if (s->paused)
+				event_del(&l->ev);
+			else
+				event_add(&l->ev, NULL);
+		}
+		log_info("smtp: %s new connections", s->paused ?
+		    "not accepting" : "accepting");
+		proc_compose(s->proc, PROC_CONTROL, IMSG_CTL_OK,
+		    imsg->hdr.peerid, -1, NULL, 0);
+		return;
+	case IMSG_CTL_STATS:
+		for (i = 0; i < STAT_MAX; i++) {
+			memset(&m, 0, sizeof(m));
+			strlcpy(m.name, smtp_stat_names[i], sizeof(m.name));
+			m.value = s->stats[i];
+			proc_compose(s->proc, PROC_CONTROL, IMSG_CTL_STAT,
+			    imsg->hdr.peerid, -1, &m, sizeof(m));
+		}
+		memset(&m, 0, sizeof(m));
+		strlcpy(m.name, "smtp.sessions.open", sizeof(m.name));
+		m.value = s->nsessions;
+		proc_compose(s->proc, PROC_CONTROL, IMSG_CTL_STAT,
+		    imsg->hdr.peerid, -1, &m, sizeof(m));
+		proc_compose(s->proc, PROC_CONTROL, IMSG_CTL_END,
+		    imsg->hdr.peerid, -1, NULL, 0);
+		return;
+	}
+	proc_unexpected(s->proc, PROC_CONTROL, imsg);
+}
+
 void
 smtp_dispatch(struct proc *p, enum proc_id from, struct imsg *imsg)
 {
@@ -249,6 +307,10 @@ smtp_dispatch(struct proc *p, enum proc_id from, struct imsg *imsg)
 
 	if (proc_common_imsg(p, from, imsg))
 		return;
+	if (from == PROC_CONTROL) {
+		smtp_ctl_imsg(s, imsg);
+		return;
+	}
 	if (from == PROC_QUEUE) {
 		switch (imsg->hdr.type) {
 		case IMSG_QUEUE_MESSAGE_BEGIN_OK:

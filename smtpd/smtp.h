@@ -73,8 +73,25 @@ struct session {
 	uint64_t			 msgid;
 };
 
+enum smtp_stat {
+	STAT_SESSIONS,		/* accepted connections */
+	STAT_REFUSED_BUSY,	/* 421 at connect: limits */
+	STAT_ACCEPTED,		/* messages queued */
+	STAT_RCPT_RELAY_DENIED,
+	STAT_RCPT_UNKNOWN_USER,
+	STAT_DROPPED_BARE_CRLF,
+	STAT_DROPPED_TOO_LONG,
+	STAT_DROPPED_TOO_BIG,
+	STAT_DROPPED_OTHER,
+	STAT_QUEUE_FAILURES,	/* 451: the queue could not store */
+	STAT_TLS_FAILURES,
+	STAT_MAX
+};
+
 struct smtp {
 	struct proc			*proc;
+	uint64_t			 stats[STAT_MAX];
+	int				 paused;
 	struct postern_conf		*conf;	/* hostname, tables, rules */
 	TAILQ_HEAD(, smtp_listener)	 listeners;
 	TAILQ_HEAD(, smtp_pki)		 pkis;
@@ -93,6 +110,7 @@ void	session_queue_reply(struct smtp *, struct imsg *);
 void	session_close(struct session *);
 
 /* smtp.c */
+extern const char *const smtp_stat_names[STAT_MAX];
 int	smtp_local_user_exists(struct smtp *, const char *);
 const struct action *smtp_find_action(struct smtp *, const char *);
 

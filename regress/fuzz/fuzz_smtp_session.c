@@ -225,7 +225,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int				 stalls = 0;
 	uint8_t				 c;
 
-	if (size < 4)
+	if (size < 8)
 		return 0;
 	memset(&f, 0, sizeof(f));
 	memset(&conf, 0, sizeof(conf));

@@ -279,9 +279,12 @@ test_greeting_ehlo(void **state)
 	assert_string_equal(drain(r), "250 mx.example.org\r\n");
 	assert_string_equal(smtp_session_protocol(r->s), "SMTP");
 	assert_string_equal(say(r, "EHLO\r\n"), "501");
+	assert_string_equal(say(r, "EHLO   \r\n"), "501");
 	assert_string_equal(say(r, "EHLO a\001b\r\n"), "501");
+	assert_string_equal(say(r, "EHLO    spaced.example x\r\n"), "250");
+	assert_string_equal(smtp_session_helo(r->s), "spaced.example");
 	assert_string_equal((char *)r->events.data,
-	    "ehlo:client.example helo:other.example");
+	    "ehlo:client.example helo:other.example ehlo:spaced.example");
 	rec_free(r);
 
 	/* Without STARTTLS configured, none offered and 502 on use. */
@@ -776,11 +779,21 @@ test_bdat(void **state)
 	smtp_session_reply_data_start(r->s, 0, 452, "4.3.1", "Queue full");
 	assert_string_equal(codes(drain(r)), "452 250");
 	assert_int_equal(r->content.len, 0);
+	/* Accepted later: the held chunks are read in order. */
+	feed(r, "MAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\n"
+	    "BDAT 3\r\nabcBDAT 2 LAST\r\nde");
+	assert_string_equal(codes(drain(r)), "250 250");
+	assert_int_equal(r->content.len, 0);
+	smtp_session_reply_data_start(r->s, 1, 0, NULL, NULL);
+	assert_string_equal(codes(drain(r)), "250 250");
+	assert_int_equal(r->content.len, 5);
+	assert_memory_equal(r->content.data, "abcde", 5);
 	/* Bare CR at the very end of the last chunk. */
 	r->async = 0;
 	say(r, "MAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\n");
 	assert_string_equal(say(r, "BDAT 2 LAST\r\na\r"), "554");
-	assert_int_equal(r->ended, 0);
+	assert_int_equal(r->ended, 1);
+	assert_int_equal(r->aborted, 1);
 	rec_free(r);
 
 	/* Over the size in BDAT. */

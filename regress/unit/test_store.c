@@ -12,7 +12,10 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <sys/wait.h>
+
 #include <lmdb.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -622,6 +625,76 @@ test_batch_failure(void **state)
 	assert_int_equal(st.delivered, 1);
 }
 
+static void
+pipe_ack(uint64_t id, int ok, void *arg)
+{
+	int	 fd = *(int *)arg;
+
+	if (ok && write(fd, &id, sizeof(id)) != sizeof(id))
+		_exit(2);
+}
+
+/*
+ * kill -9 while batches commit: every message whose callback said durable
+ * is there after a reopen, with its envelope.
+ */
+static void
+test_crash(void **state)
+{
+	struct fixture	*f = *state;
+	struct qstore	*qs;
+	struct qs_msg	*m;
+	struct envelope	 e;
+	struct msgrec	 mr;
+	uint64_t	*acked, id;
+	size_t		 n = 0, i;
+	pid_t		 pid;
+	char		 err[256], body[4096];
+	int		 fds[2], j, status;
+
+	qstore_close(f->qs);
+	f->qs = NULL;
+	assert_int_equal(pipe(fds), 0);
+	if ((pid = fork()) == 0) {
+		close(fds[0]);
+		if ((qs = qstore_open(f->dir, 0, err, sizeof(err))) == NULL)
+			_exit(1);
+		memset(body, 'x', sizeof(body));
+		mkenv(&e, "a@example.com", "b@example.org");
+		for (i = 0; i < 100000; i++) {
+			for (j = 0; j < 7; j++) {
+				m = qstore_message_begin(qs, 0);
+				qstore_message_append(m, body, sizeof(body));
+				qstore_message_add_envelope(m, &e);
+				qstore_commit_request(m, pipe_ack, &fds[1]);
+			}
+			qstore_flush(qs);
+		}
+		_exit(0);
+	}
+	assert_true(pid > 0);
+	close(fds[1]);
+	acked = xcalloc(100000, sizeof(*acked));
+	while (n < 300 && read(fds[0], &acked[n], sizeof(id)) == sizeof(id))
+		n++;
+	kill(pid, SIGKILL);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	/* Acks already written before the kill count too. */
+	while (n < 100000 && read(fds[0], &acked[n], sizeof(id)) ==
+	    sizeof(id))
+		n++;
+	close(fds[0]);
+	assert_true(n >= 300);
+	reopen(f, 0);
+	for (i = 0; i < n; i++) {
+		assert_int_equal(qstore_message_info(f->qs, acked[i], &mr), 0);
+		assert_int_equal(mr.size, sizeof(body));
+		assert_int_equal(qstore_envelope_get(f->qs,
+		    EVPID(acked[i], 0), &e), 0);
+	}
+	free(acked);
+}
+
 /* Overwrite an envelope record behind the store's back. */
 static void
 poke(const char *dir, uint64_t evpid, const void *val, size_t len)
@@ -829,6 +902,7 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_batch_failure, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_crash, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stats, setup, teardown),
 		cmocka_unit_test(test_ids),

@@ -1,0 +1,268 @@
+/*
+ * posternctl's queue and smtp commands: show queue [-j], show message,
+ * schedule / remove / hold / release ID|all, pause / resume smtp|queue,
+ * show stats.  Each is one request to the control socket and a listing or
+ * a count back.
+ */
+#include <sys/types.h>
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "envelope.h"
+#include "imsg.h"
+#include "msg.h"
+#include "posternctl.h"
+
+static void
+fmt_age(int64_t secs, char *buf, size_t len)
+{
+	if (secs < 0)
+		secs = 0;
+	if (secs >= 86400)
+		snprintf(buf, len, "%lldd%lldh", (long long)secs / 86400,
+		    (long long)(secs % 86400) / 3600);
+	else if (secs >= 3600)
+		snprintf(buf, len, "%lldh%lldm", (long long)secs / 3600,
+		    (long long)(secs % 3600) / 60);
+	else if (secs >= 60)
+		snprintf(buf, len, "%lldm%llds", (long long)secs / 60,
+		    (long long)secs % 60);
+	else
+		snprintf(buf, len, "%llds", (long long)secs);
+}
+
+static const char *
+state_name(int state)
+{
+	switch (state) {
+	case ENV_QUEUED:
+		return "queued";
+	case ENV_INFLIGHT:
+		return "inflight";
+	case ENV_HELD:
+		return "held";
+	}
+	return "unknown";
+}
+
+static int
+cmd_show_queue(struct imsgbuf *ibuf, int json)
+{
+	struct imsg		 imsg;
+	struct msg_ctl_envelope	 e;
+	json_t			*arr = NULL, *o;
+	char			 id[QID_ENV_LEN + 1], age[32], next[32];
+	time_t			 now = time(NULL);
+
+	imsg_compose(ibuf, IMSG_CTL_QUEUE_LIST, 0, 0, -1, NULL, 0);
+	if (json)
+		arr = json_array();
+	for (;;) {
+		ctl_next(ibuf, &imsg);
+		if (imsg.hdr.type == IMSG_CTL_END)
+			break;
+		if (imsg.hdr.type != IMSG_CTL_QUEUE_ENTRY ||
+		    imsg_get_data(&imsg, &e, sizeof(e)) == -1) {
+			fprintf(stderr, "posternctl: malformed queue entry\n");
+			return 1;
+		}
+		imsg_free(&imsg);
+		e.sender[sizeof(e.sender) - 1] = '\0';
+		e.rcpt[sizeof(e.rcpt) - 1] = '\0';
+		e.error[sizeof(e.error) - 1] = '\0';
+		qid_env_str(e.evpid, id, sizeof(id));
+		if (json) {
+			o = json_pack("{s:s, s:I, s:s, s:s, s:s, s:I, s:I, "
+			    "s:s}", "id", id, "age", (json_int_t)(now - e.ctime),
+			    "state", state_name(e.state), "sender", e.sender,
+			    "recipient", e.rcpt, "attempts",
+			    (json_int_t)e.attempts, "next_try",
+			    (json_int_t)e.next_try, "last_error", e.error);
+			if (o == NULL) {
+				fprintf(stderr, "posternctl: an entry is not "
+				    "valid UTF-8\n");
+				return 1;
+			}
+			json_array_append_new(arr, o);
+			continue;
+		}
+		fmt_age(now - e.ctime, age, sizeof(age));
+		if (e.state == ENV_HELD)
+			strlcpy(next, "held", sizeof(next));
+		else
+			fmt_age(e.next_try - now, next, sizeof(next));
+		printf("%s %6s %-8s %3u %6s <%s> <%s>%s%s\n", id, age,
+		    state_name(e.state), e.attempts, next, e.sender, e.rcpt,
+		    e.error[0] ? " " : "", e.error);
+	}
+	imsg_free(&imsg);
+	if (json) {
+		json_dumpf(arr, stdout, JSON_INDENT(2));
+		putchar('\n');
+		json_decref(arr);
+	}
+	return 0;
+}
+
+static int
+cmd_show_message(struct imsgbuf *ibuf, uint64_t msgid)
+{
+	struct imsg		 imsg;
+	struct msg_ctl_qid	 q = { QID_MSG, msgid };
+
+	imsg_compose(ibuf, IMSG_CTL_QUEUE_SHOW, 0, 0, -1, &q, sizeof(q));
+	for (;;) {
+		ctl_next(ibuf, &imsg);
+		if (imsg.hdr.type == IMSG_CTL_END)
+			break;
+		if (imsg.hdr.type != IMSG_CTL_DATA) {
+			fprintf(stderr, "posternctl: malformed reply\n");
+			return 1;
+		}
+		if (imsg.len > 0 && fwrite(imsg.data, 1, imsg.len, stdout) !=
+		    imsg.len)
+			return 1;
+		imsg_free(&imsg);
+	}
+	imsg_free(&imsg);
+	return 0;
+}
+
+static int
+cmd_queue_action(struct imsgbuf *ibuf, uint32_t type, const char *verb,
+    enum qid_kind kind, uint64_t id)
+{
+	struct imsg		 imsg;
+	struct msg_ctl_qid	 q = { kind, id };
+	struct msg_ctl_count	 c;
+
+	imsg_compose(ibuf, type, 0, 0, -1, &q, sizeof(q));
+	ctl_next(ibuf, &imsg);
+	if (imsg.hdr.type != IMSG_CTL_COUNT ||
+	    imsg_get_data(&imsg, &c, sizeof(c)) == -1) {
+		fprintf(stderr, "posternctl: malformed reply\n");
+		return 1;
+	}
+	imsg_free(&imsg);
+	printf("%lld envelope(s) %s\n", (long long)c.count, verb);
+	return c.count > 0 || kind == QID_ALL ? 0 : 1;
+}
+
+static int
+cmd_stats(struct imsgbuf *ibuf, int target)
+{
+	struct imsg		 imsg;
+	struct msg_ctl_target	 t = { target };
+	struct msg_ctl_stat	 st;
+
+	imsg_compose(ibuf, IMSG_CTL_STATS, 0, 0, -1, &t, sizeof(t));
+	for (;;) {
+		ctl_next(ibuf, &imsg);
+		if (imsg.hdr.type == IMSG_CTL_END)
+			break;
+		if (imsg.hdr.type != IMSG_CTL_STAT ||
+		    imsg_get_data(&imsg, &st, sizeof(st)) == -1) {
+			fprintf(stderr, "posternctl: malformed reply\n");
+			return 1;
+		}
+		imsg_free(&imsg);
+		st.name[sizeof(st.name) - 1] = '\0';
+		printf("%s=%llu\n", st.name, (unsigned long long)st.value);
+	}
+	imsg_free(&imsg);
+	return 0;
+}
+
+static int
+parse_target(const char *s)
+{
+	if (strcmp(s, "smtp") == 0)
+		return CTL_TARGET_SMTP;
+	if (strcmp(s, "queue") == 0)
+		return CTL_TARGET_QUEUE;
+	return 0;
+}
+
+/* -1: not one of these commands; else the exit status. */
+int
+posternctl_queue_cmd(int argc, char *argv[])
+{
+	struct imsgbuf		*ibuf;
+	struct imsg		 imsg;
+	struct msg_ctl_target	 t;
+	enum qid_kind		 kind;
+	uint64_t		 id = 0;
+	size_t			 i;
+	int			 rv;
+	static const struct {
+		const char	*word;
+		uint32_t	 type;
+		const char	*verb;
+	} actions[] = {
+		{ "schedule", IMSG_CTL_QUEUE_SCHEDULE, "scheduled" },
+		{ "remove", IMSG_CTL_QUEUE_REMOVE, "removed" },
+		{ "hold", IMSG_CTL_QUEUE_HOLD, "held" },
+		{ "release", IMSG_CTL_QUEUE_RELEASE, "released" },
+	};
+
+	if (strcmp(argv[0], "show") == 0 && argc >= 2 &&
+	    strcmp(argv[1], "queue") == 0) {
+		if (argc == 2 || (argc == 3 && strcmp(argv[2], "-j") == 0)) {
+			ibuf = ctl_open();
+			return cmd_show_queue(ibuf, argc == 3);
+		}
+		return -1;
+	}
+	if (argc == 3 && strcmp(argv[0], "show") == 0 &&
+	    strcmp(argv[1], "message") == 0) {
+		if (qid_parse(argv[2], &id) != QID_MSG) {
+			fprintf(stderr, "posternctl: %s: not a message id (12 "
+			    "hex digits)\n", argv[2]);
+			return 1;
+		}
+		ibuf = ctl_open();
+		return cmd_show_message(ibuf, id);
+	}
+	if (argc == 2 && strcmp(argv[0], "show") == 0 &&
+	    strcmp(argv[1], "stats") == 0) {
+		ibuf = ctl_open();
+		if ((rv = cmd_stats(ibuf, CTL_TARGET_SMTP)) != 0)
+			return rv;
+		return cmd_stats(ibuf, CTL_TARGET_QUEUE);
+	}
+	for (i = 0; i < sizeof(actions) / sizeof(actions[0]); i++) {
+		if (strcmp(argv[0], actions[i].word) != 0)
+			continue;
+		if (argc != 2)
+			return -1;
+		if ((kind = qid_parse(argv[1], &id)) == QID_BAD) {
+			fprintf(stderr, "posternctl: %s: not a queue id or "
+			    "\"all\"\n", argv[1]);
+			return 1;
+		}
+		ibuf = ctl_open();
+		return cmd_queue_action(ibuf, actions[i].type,
+		    actions[i].verb, kind, id);
+	}
+	if (argc == 2 && (strcmp(argv[0], "pause") == 0 ||
+	    strcmp(argv[0], "resume") == 0) &&
+	    (t.target = parse_target(argv[1])) != 0) {
+		ibuf = ctl_open();
+		imsg_compose(ibuf, strcmp(argv[0], "pause") == 0 ?
+		    IMSG_CTL_PAUSE : IMSG_CTL_RESUME, 0, 0, -1, &t, sizeof(t));
+		ctl_next(ibuf, &imsg);
+		if (imsg.hdr.type != IMSG_CTL_OK) {
+			fprintf(stderr, "posternctl: malformed reply\n");
+			return 1;
+		}
+		imsg_free(&imsg);
+		printf("%s %sd\n", argv[1], argv[0]);
+		return 0;
+	}
+	return -1;
+}
