@@ -33,7 +33,7 @@
 const struct proc_desc proc_table[PROC_MAX] = {
 	[PROC_PARENT] = { PROC_PARENT, "parent", 0, NULL, NULL, NULL, NULL },
 	[PROC_SMTP] = { PROC_SMTP, "smtp", 0, NULL,
-	    smtp_conf, smtp_run, smtp_dispatch },
+	    smtp_conf, smtp_run, smtp_dispatch, smtp_shutdown },
 	[PROC_QUEUE] = { PROC_QUEUE, "queue", 1, "queue",
 	    NULL, queue_run, queue_dispatch },
 	[PROC_MTA] = { PROC_MTA, "mta", 0, NULL,
@@ -65,6 +65,11 @@ const int proc_peers[PROC_MAX][PROC_MAX] = {
 };
 
 void	(*proc_lost_peer)(struct proc *, enum proc_id, const char *);
+
+/* SIGTERM in a child with a shutdown hook: noticed on the event loop. */
+static volatile sig_atomic_t	 got_sigterm;
+static int			 sigterm_pipe[2] = { -1, -1 };
+static struct proc		*this_proc;
 
 const char *
 proc_name(enum proc_id id)
@@ -238,14 +243,40 @@ child_lost_peer(struct proc *p, enum proc_id peer, const char *why)
 	 * give it a moment, so that only a real failure is logged as one.
 	 */
 	nanosleep(&pause, NULL);
+	if (got_sigterm) {
+		p->desc->shutdown(p);
+		exit(0);
+	}
 	fatalx("lost %s: %s", proc_name(peer), why);
 }
 
-/* The parent stops us with SIGTERM during an orderly shutdown. */
+/*
+ * The parent stops us with SIGTERM during an orderly shutdown.  Without
+ * a shutdown hook there is nothing to say to anyone: exit at once.  With
+ * one, wake the event loop through a pipe (only async-signal-safe calls
+ * here) and let the hook run there.
+ */
 static void
 child_sigterm(int sig)
 {
-	_exit(0);
+	int	 saved_errno = errno;
+
+	if (this_proc == NULL || this_proc->desc->shutdown == NULL)
+		_exit(0);
+	got_sigterm = 1;
+	if (write(sigterm_pipe[1], "x", 1) == -1) {
+		/* the loop will still see got_sigterm on its next wake-up */
+	}
+	errno = saved_errno;
+}
+
+static void
+child_sigterm_event(int fd, short event, void *arg)
+{
+	struct proc	*p = arg;
+
+	p->desc->shutdown(p);
+	exit(0);
 }
 
 /*
@@ -293,6 +324,7 @@ proc_child_main(const struct proc_desc *desc, int debug, int verbose)
 	struct msg_peer		 mp;
 	struct msg_conf_global	 g;
 	struct sigaction	 sa;
+	struct event		 ev_sigterm;
 	int			 peer_fds[PROC_MAX];
 	int			 done = 0, r, i;
 	ssize_t			 n;
@@ -365,6 +397,14 @@ proc_child_main(const struct proc_desc *desc, int debug, int verbose)
 	proc_lost_peer = child_lost_peer;
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGHUP, SIG_IGN);
+	if (desc->shutdown != NULL) {
+		if (pipe2(sigterm_pipe, O_CLOEXEC | O_NONBLOCK) == -1)
+			fatal("pipe");
+		event_set(&ev_sigterm, sigterm_pipe[0], EV_READ,
+		    child_sigterm_event, p);
+		event_add(&ev_sigterm, NULL);
+	}
+	this_proc = p;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = child_sigterm;
 	sigemptyset(&sa.sa_mask);

@@ -38,6 +38,8 @@ struct proc_desc {
 	/* a message from a peer (parent included) */
 	void		(*dispatch)(struct proc *, enum proc_id,
 			    struct imsg *);
+	/* on SIGTERM, before exit(0): say goodbye to clients (or NULL) */
+	void		(*shutdown)(struct proc *);
 };
 
 struct proc {
@@ -83,6 +85,7 @@ void	reportd_dispatch(struct proc *, enum proc_id, struct imsg *);
 void	control_conf(struct proc *, struct imsg *);
 void	control_run(struct proc *);
 void	control_dispatch(struct proc *, enum proc_id, struct imsg *);
+void	smtp_shutdown(struct proc *);
 
 /* shared by the children: messages every child takes from the parent */
 int	proc_common_imsg(struct proc *, enum proc_id, struct imsg *);

@@ -314,3 +314,22 @@ def test_oversize_message_refused(small_mx):
     assert body_after_received(got[0]) == small
     time.sleep(0.5)
     assert len(delivered(small_mx, timeout=0)) == 1
+
+
+def test_shutdown_says_421(mx):
+    s = socket.create_connection(("127.0.0.1", mx.port), timeout=10)
+    assert s.recv(4096).startswith(b"220")
+    s.sendall(b"EHLO c\r\nMAIL FROM:<a@s.test>\r\nRCPT TO:<root@localhost>"
+              b"\r\nDATA\r\nSubject: half\r\n\r\nhalf a message\r\n")
+    time.sleep(0.3)
+    s.recv(4096)
+    os.kill(mx.proc.pid, 15)
+    assert mx.wait_exit(10) == 0
+    rest = s.recv(4096)
+    assert rest.startswith(b"421 4.3.2"), rest
+    s.close()
+    # nothing half-received was stored or delivered
+    mx2 = mx.start()
+    time.sleep(0.5)
+    assert mx2.ctl("show", "queue").stdout == ""
+    assert delivered(mx2, timeout=0) == []

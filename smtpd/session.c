@@ -554,6 +554,19 @@ session_io(int fd, short event, void *arg)
 	session_pump(s);
 }
 
+/* 421 to the client, best effort: we are about to exit. */
+void
+session_shutdown(struct session *s)
+{
+	short	 want = 0;
+
+	if (!s->tls_handshake) {
+		smtp_session_shutdown(s->engine);
+		session_flush(s, &want);
+	}
+	session_close(s);
+}
+
 static int
 session_count_ip(struct smtp *smtp, const struct sockaddr_storage *ss)
 {

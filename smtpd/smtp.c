@@ -256,6 +256,24 @@ smtp_run(struct proc *p)
 	log_debug("smtp process ready, %zu local users", s->nusers);
 }
 
+/*
+ * SIGTERM: every open session hears 421 4.3.2 (RFC 5321 3.8) before we
+ * go; a message in progress is dropped, and the queue never commits it.
+ */
+void
+smtp_shutdown(struct proc *p)
+{
+	struct smtp	*s = smtp_state(p);
+	struct session	*sess, *next;
+
+	s->shutting_down = 1;
+	for (sess = TAILQ_FIRST(&s->sessions); sess != NULL; sess = next) {
+		next = TAILQ_NEXT(sess, entry);
+		session_shutdown(sess);
+	}
+	log_info("smtp: stopped");
+}
+
 static void
 smtp_ctl_imsg(struct smtp *s, struct imsg *imsg)
 {

@@ -108,6 +108,7 @@ void	session_accept(struct smtp *, struct smtp_listener *, int,
 	    const struct sockaddr_storage *);
 void	session_queue_reply(struct smtp *, struct imsg *);
 void	session_close(struct session *);
+void	session_shutdown(struct session *);
 
 /* smtp.c */
 extern const char *const smtp_stat_names[STAT_MAX];
