@@ -2,7 +2,9 @@
  * Base64 and key handling for DKIM (RFC 6376 3.6.1, RFC 8463 4.2) over
  * OpenSSL libcrypto.  See crypto.h.  Base64 is written here rather than
  * taken from EVP_DecodeBlock because that one accepts garbage (it neither
- * rejects misplaced padding nor reports the true length).
+ * rejects misplaced padding nor reports the true length).  Signature
+ * checks over a computed digest (RFC 6376 3.3.1, RFC 8463 3) reuse the
+ * decoded public keys and their RSA verification contexts.
  */
 #include <sys/types.h>
 

@@ -8,9 +8,9 @@
  * SMTPUTF8 envelopes), RFC 3834 5 (Auto-Submitted), and the decisions of
  * RFC 3461 4.1/4.3 and RFC 5321 4.5.5/6.1 about whether and what to send.
  *
- * It builds the message only; queueing it with a null reverse path is the
- * queue's job.  It does not parse DSNs, and it does not produce the RFC
- * 3461 6.3 "relayed" form for non-SMTP gateways.
+ * It builds the message only: queueing it with a null reverse path (RFC
+ * 5321 4.5.5) and choosing when to send is the queue's job.  It does not
+ * parse DSNs and has no DSN-gateway (RFC 3464 2.2.3) fields.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -842,8 +842,8 @@ done:
  * RFC 3461 4.1: NEVER: no DSN at all; otherwise only the kinds listed.
  * Without NOTIFY, failures are reported, delays at the MTA's choice (we
  * report them: the sender learns early that mail is stuck), successes not.
- * "expanded" and "relayed" results are success reports (RFC 3461 6.2).
- * RFC 5321 4.5.5 / 6.1, RFC 3461 6.1: never for a null reverse path.
+ * "expanded" and "relayed" results are reported under SUCCESS.
+ * RFC 5321 4.5.5 and 6.1: never for a null reverse path.
  */
 int
 dsn_wanted(const struct envelope *env, enum dsn_kind kind)

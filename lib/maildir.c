@@ -154,9 +154,14 @@ maildir_deliver(const char *maildir, int fd, const char *prefix,
 	    ensure_dir(newdir) == -1 || ensure_dir(curdir) == -1)
 		return fail(err, errlen, errno_class(), "maildir", maildir);
 
-	if (check_existing && (already_delivered(newdir, name) ||
-	    already_delivered(curdir, name)))
-		return MAILDIR_OK;
+	if (check_existing) {
+		struct stat	 st;
+
+		/* In new/ the name is exact; a reader may have moved it on
+		 * to cur/ with ":2,FLAGS" appended. */
+		if (stat(newfile, &st) == 0 || already_delivered(curdir, name))
+			return MAILDIR_OK;
+	}
 
 	if ((out = open(tmpfile, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
 	    O_CLOEXEC, 0600)) == -1)

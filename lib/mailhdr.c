@@ -231,10 +231,11 @@ batch_put(struct batch *bt, char c)
 	}
 }
 
+/* Like batch_put() for n bytes: bt->n stays below sizeof(bt->b). */
 static void
 batch_add(struct batch *bt, const char *p, size_t n)
 {
-	if (bt->n + n > sizeof(bt->b)) {
+	if (bt->n + n >= sizeof(bt->b)) {
 		if (bt->n > 0 && buf_add(bt->out, bt->b, bt->n) == -1)
 			bt->err = 1;
 		bt->n = 0;

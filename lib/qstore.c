@@ -432,7 +432,10 @@ recover(struct qstore *qs, MDB_txn *txn, void *arg)
 		}
 		if (e.state != ENV_INFLIGHT)
 			continue;
+		/* The interrupted attempt counts: it may have completed, and
+		 * the delivery agent must check before it delivers again. */
 		e.state = ENV_QUEUED;
+		e.attempts++;
 		e.next_try = now;
 		if ((len = envelope_encode(&e, rec, sizeof(rec))) == 0) {
 			rc = EINVAL;

@@ -17,6 +17,10 @@
  * - After on_data_start is accepted, exactly one of on_data_end and
  *   on_data_abort follows.
  * - When smtp_session_closing() is true, send the remaining output and close.
+ * - For STARTTLS, send the pending output (the 220) before the handshake.
+ * - The Received header goes in front of the content: build it when
+ *   accepting on_data_start, while smtp_session_protocol() and
+ *   smtp_session_rcpt_count() still describe the transaction.
  */
 #ifndef POSTERN_SMTP_SESSION_H
 #define POSTERN_SMTP_SESSION_H

@@ -32,6 +32,7 @@
 #include "deliver.h"
 #include "log.h"
 #include "proc.h"
+#include "recipient.h"
 #include "util.h"
 
 struct child {
@@ -513,77 +514,18 @@ read_file(const char *path, size_t max, size_t *len)
 }
 
 /*
- * What the smtp process needs to decide recipients and speak TLS: tables,
- * actions, rules, the names of local users (it cannot read the password
- * database in its chroot), and each pki's certificate and key, which the
- * parent reads as root.
+ * What the smtp process needs besides routing (recipient.c): each pki's
+ * certificate and key, which the parent reads as root.
  */
 static void
-setup_smtp_rules(struct postern_conf *conf, struct imsgbuf *ibuf)
+setup_smtp_pkis(struct postern_conf *conf, struct imsgbuf *ibuf)
 {
-	struct msg_conf_table		 mt;
-	struct msg_conf_table_entry	 me;
-	struct msg_conf_action		 ma;
-	struct msg_conf_user		 mu;
 	struct msg_conf_pki		 mp;
-	struct table			*t;
-	struct table_entry		*te;
-	struct action			*a;
-	struct rule			*r;
 	struct pki			*pki;
-	struct passwd			*pw;
 	struct iovec			 iov[3];
 	char				*cert, *key;
 	size_t				 certlen, keylen;
 
-	TAILQ_FOREACH(t, &conf->tables, entry) {
-		memset(&mt, 0, sizeof(mt));
-		strlcpy(mt.name, t->name, sizeof(mt.name));
-		mt.type = t->type;
-		imsg_compose(ibuf, IMSG_PROC_CONF_TABLE, 0, 0, -1, &mt,
-		    sizeof(mt));
-		if (t->type == TABLE_FILE)
-			log_warnx("table %s: file tables are not loaded yet; "
-			    "it is empty", t->name);
-		TAILQ_FOREACH(te, &t->entries, entry) {
-			memset(&me, 0, sizeof(me));
-			strlcpy(me.table, t->name, sizeof(me.table));
-			if (strlcpy(me.key, te->key, sizeof(me.key)) >=
-			    sizeof(me.key))
-				fatalx("table %s: key too long", t->name);
-			if (te->value != NULL) {
-				me.has_value = 1;
-				strlcpy(me.value, te->value, sizeof(me.value));
-			}
-			imsg_compose(ibuf, IMSG_PROC_CONF_TABLE_ENTRY, 0, 0, -1,
-			    &me, sizeof(me));
-			if (imsgbuf_flush(ibuf) == -1)
-				fatal("sending tables");
-		}
-	}
-	TAILQ_FOREACH(a, &conf->actions, entry) {
-		memset(&ma, 0, sizeof(ma));
-		strlcpy(ma.name, a->name, sizeof(ma.name));
-		ma.type = a->type;
-		ma.fixed_user = a->user != NULL;
-		imsg_compose(ibuf, IMSG_PROC_CONF_ACTION, 0, 0, -1, &ma,
-		    sizeof(ma));
-	}
-	TAILQ_FOREACH(r, &conf->rules, entry)
-		imsg_compose(ibuf, IMSG_PROC_CONF_RULE, 0, 0, -1, r,
-		    sizeof(*r));
-	setpwent();
-	while ((pw = getpwent()) != NULL) {
-		memset(&mu, 0, sizeof(mu));
-		if (strlcpy(mu.name, pw->pw_name, sizeof(mu.name)) >=
-		    sizeof(mu.name))
-			continue;
-		imsg_compose(ibuf, IMSG_PROC_CONF_USER, 0, 0, -1, &mu,
-		    sizeof(mu));
-		if (imsgbuf_flush(ibuf) == -1)
-			fatal("sending users");
-	}
-	endpwent();
 	TAILQ_FOREACH(pki, &conf->pkis, entry) {
 		memset(&mp, 0, sizeof(mp));
 		strlcpy(mp.name, pki->name, sizeof(mp.name));
@@ -646,7 +588,8 @@ setup_child(struct postern_conf *conf, enum proc_id id,
 	imsg_compose(ibuf, IMSG_PROC_CONF_GLOBAL, 0, 0, -1, &g, sizeof(g));
 
 	if (id == PROC_SMTP) {
-		setup_smtp_rules(conf, ibuf);
+		routing_send(conf, ibuf);
+		setup_smtp_pkis(conf, ibuf);
 		TAILQ_FOREACH(l, &conf->listeners, entry) {
 			memset(&ml, 0, sizeof(ml));
 			ml.ss = l->ss;
@@ -659,6 +602,8 @@ setup_child(struct postern_conf *conf, enum proc_id id,
 			    dup(l->fd), &ml, sizeof(ml));
 		}
 	}
+	if (id == PROC_QUEUE)
+		routing_send(conf, ibuf);	/* where DSNs go */
 	if (id == PROC_CONTROL) {
 		struct msg_conf_control	 mc;
 		struct group		*gr;

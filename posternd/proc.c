@@ -35,7 +35,7 @@ const struct proc_desc proc_table[PROC_MAX] = {
 	[PROC_SMTP] = { PROC_SMTP, "smtp", 0, NULL,
 	    smtp_conf, smtp_run, smtp_dispatch, smtp_shutdown },
 	[PROC_QUEUE] = { PROC_QUEUE, "queue", 1, "queue",
-	    NULL, queue_run, queue_dispatch },
+	    queue_conf, queue_run, queue_dispatch },
 	[PROC_MTA] = { PROC_MTA, "mta", 0, NULL,
 	    NULL, mta_run, mta_dispatch },
 	[PROC_AUTHD] = { PROC_AUTHD, "authd", 0, NULL,

@@ -74,6 +74,7 @@ extern void	(*proc_lost_peer)(struct proc *, enum proc_id, const char *);
 void	smtp_conf(struct proc *, struct imsg *);
 void	smtp_run(struct proc *);
 void	smtp_dispatch(struct proc *, enum proc_id, struct imsg *);
+void	queue_conf(struct proc *, struct imsg *);
 void	queue_run(struct proc *);
 void	queue_dispatch(struct proc *, enum proc_id, struct imsg *);
 void	mta_run(struct proc *);

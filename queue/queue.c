@@ -5,13 +5,16 @@
  * to the parent with the message as a memory file descriptor, results come
  * back and join the next commit.
  *
- * Not yet here: remote envelopes wait (rescheduled) until the mta issue
- * lands; DSNs (RFC 3464) for permanent failures and expiry are logged but
- * not yet generated.
+ * Permanent failures and expiries send a DSN (RFC 3464, lib/dsn.c) to the
+ * sender when RFC 3461 says to.  Not yet here: remote envelopes wait
+ * (rescheduled, and bounced at expiry) until the mta process lands.
  */
 #include <sys/types.h>
 #include <sys/mman.h>
 #include <sys/queue.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 
 #include <errno.h>
 #include <event.h>
@@ -20,10 +23,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dsn.h"
 #include "envelope.h"
 #include "log.h"
 #include "proc.h"
 #include "qstore.h"
+#include "recipient.h"
 #include "util.h"
 
 #define QUEUE_MAPSIZE		(64UL * 1024 * 1024)
@@ -50,9 +55,36 @@ struct queue {
 	size_t				 nincoming;
 	size_t				 inflight;
 	int				 paused;	/* no new deliveries */
+	struct routing			 routing;	/* where DSNs go */
 };
 
+static struct queue *
+queue_state(struct proc *p)
+{
+	struct queue	*q;
+
+	if (p->state == NULL) {
+		q = xcalloc(1, sizeof(*q));
+		q->proc = p;
+		TAILQ_INIT(&q->incoming);
+		routing_init(&q->routing, NULL);
+		p->state = q;
+	}
+	return p->state;
+}
+
+void
+queue_conf(struct proc *p, struct imsg *imsg)
+{
+	struct queue	*q = queue_state(p);
+
+	if (!routing_conf_imsg(&q->routing, imsg))
+		fatalx("unexpected set-up message %u", imsg->hdr.type);
+}
+
 static void	queue_schedule_soon(struct queue *, time_t);
+static void	queue_bounce(struct queue *, uint64_t, const char *,
+		    const char *);
 
 static struct incoming *
 incoming_find(struct queue *q, uint32_t session)
@@ -107,8 +139,14 @@ queue_flush_cb(int fd, short event, void *arg)
 {
 	struct queue	*q = arg;
 
+	time_t		 wait;
+
 	if (qstore_flush_pending(q->qs) == -1)
 		log_warnx("queue: group commit failed");
+	/* Results just committed may have moved the next due time. */
+	else if (!q->paused && q->inflight < QUEUE_MAX_INFLIGHT &&
+	    (wait = qstore_next_due(q->qs, time(NULL))) >= 0)
+		queue_schedule_soon(q, wait);
 	/* A panicked LMDB environment is unusable: fail-stop, restart. */
 	if (qstore_broken(q->qs))
 		fatalx("queue store is broken; stopping");
@@ -172,8 +210,11 @@ queue_deliver_local(struct queue *q, const struct envelope *e)
 	strlcpy(d.sender, e->sender, sizeof(d.sender));
 	strlcpy(d.rcpt, e->rcpt, sizeof(d.rcpt));
 	strlcpy(d.action, e->dest, sizeof(d.action));
-	/* A first attempt cannot have completed before: skip the scan. */
-	d.check_existing = e->attempts > 0 || e->last_try != 0;
+	/*
+	 * A first attempt cannot have completed before: skip the check.  An
+	 * attempt interrupted by a crash counts as one (qstore recovery).
+	 */
+	d.check_existing = e->attempts > 0;
 	q->inflight++;
 	proc_compose(q->proc, PROC_PARENT, IMSG_PARENT_DELIVER, 0, fd, &d,
 	    sizeof(d));
@@ -207,8 +248,11 @@ queue_sched_cb(int fd, short event, void *arg)
 			qid_env_str(e[i].id, qid, sizeof(qid));
 			log_info("%s: remote delivery to <%s> is not "
 			    "available yet; deferred", qid, e[i].rcpt);
-			qstore_tempfail(q->qs, e[i].id, now,
-			    "remote delivery not available");
+			if (qstore_tempfail(q->qs, e[i].id, now,
+			    "remote delivery not available") ==
+			    QSTORE_EXPIRED)
+				queue_bounce(q, e[i].id, "4.4.7",
+				    "remote delivery not available");
 			queue_flush_soon(q);
 		}
 		free(e);
@@ -225,6 +269,152 @@ queue_schedule_soon(struct queue *q, time_t seconds)
 
 	evtimer_del(&q->ev_sched);
 	evtimer_add(&q->ev_sched, &tv);
+}
+
+/* --- delivery status notifications (RFC 3464) --- */
+
+struct dsn_reader {
+	struct queue	*q;
+	uint64_t	 msgid;
+	uint32_t	 chunk;
+	uint8_t		*buf;
+	size_t		 len;
+	size_t		 off;
+};
+
+/* The original message, chunk by chunk, for dsn_build(). */
+static int
+queue_dsn_read(void *arg, uint8_t *out, size_t max, size_t *got)
+{
+	struct dsn_reader	*r = arg;
+	size_t			 n;
+	int			 rv;
+
+	if (r->off == r->len) {
+		rv = qstore_message_read(r->q->qs, r->msgid, r->chunk, r->buf,
+		    QSTORE_CHUNK_SIZE, &r->len);
+		if (rv == -1)
+			return -1;
+		if (rv == 1) {
+			*got = 0;
+			return 0;
+		}
+		r->chunk++;
+		r->off = 0;
+	}
+	n = r->len - r->off < max ? r->len - r->off : max;
+	memcpy(out, r->buf + r->off, n);
+	r->off += n;
+	*got = n;
+	return 0;
+}
+
+static void
+queue_dsn_committed(uint64_t id, int ok, void *arg)
+{
+	struct queue	*q = arg;
+	char		 qid[QID_MSG_LEN + 1];
+
+	qid_msg_str(id, qid, sizeof(qid));
+	if (ok) {
+		log_info("%s: delivery status notification queued", qid);
+		queue_schedule_soon(q, 0);
+	} else
+		log_warnx("%s: delivery status notification lost: commit "
+		    "failed", qid);
+}
+
+/*
+ * Queue a DSN to the original sender: from the null reverse path, so that
+ * it can never bounce in turn (RFC 5321 4.5.5), routed by the same rules
+ * as mail submitted locally.
+ */
+static void
+queue_inject_dsn(struct queue *q, const struct envelope *orig,
+    const struct buf *msg, int flags)
+{
+	struct sockaddr_in	 local;
+	struct qs_msg		*m;
+	struct envelope		 e;
+	const char		*action = NULL, *at;
+	int			 remote = 0;
+
+	memset(&local, 0, sizeof(local));
+	local.sin_family = AF_INET;
+	local.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	at = strrchr(orig->sender, '@');
+	if (routing_decide(&q->routing, (struct sockaddr *)&local,
+	    orig->sender, at != NULL ? (size_t)(at - orig->sender) : 0, "",
+	    &remote, &action) != RCPT_ACCEPT) {
+		log_warnx("no route for a delivery status notification to "
+		    "<%s>; not sent", orig->sender);
+		return;
+	}
+	memset(&e, 0, sizeof(e));
+	e.kind = remote ? ENV_REMOTE : ENV_LOCAL;
+	strlcpy(e.dest, action, sizeof(e.dest));
+	strlcpy(e.rcpt, orig->sender, sizeof(e.rcpt));
+	if (flags & DSN_OUT_SMTPUTF8)
+		e.flags |= ENV_F_SMTPUTF8;
+	if (flags & DSN_OUT_8BITMIME)
+		e.flags |= ENV_F_8BITMIME;
+	e.notify = ENV_NOTIFY_NEVER;
+	m = qstore_message_begin(q->qs, msg->len + 1);
+	if (qstore_message_append(m, msg->data, msg->len) == -1 ||
+	    qstore_message_add_envelope(m, &e) == 0) {
+		qstore_message_abort(m);
+		log_warnx("could not queue a delivery status notification to "
+		    "<%s>", orig->sender);
+		return;
+	}
+	qstore_commit_request(m, queue_dsn_committed, q);
+	queue_flush_soon(q);
+}
+
+/*
+ * A permanent failure or an expiry: tell the sender when RFC 3461 says
+ * to, then drop the envelope.
+ */
+static void
+queue_bounce(struct queue *q, uint64_t evpid, const char *status,
+    const char *diagnostic)
+{
+	struct envelope		 e;
+	struct dsn_info		 info;
+	struct dsn_rcpt		 rcpt;
+	struct dsn_reader	 rd;
+	struct buf		 out;
+	char			 qid[QID_MSG_LEN + 1];
+	int			 flags;
+
+	if (qstore_envelope_get(q->qs, evpid, &e) != 0) {
+		qstore_permfail(q->qs, evpid);
+		return;
+	}
+	if (dsn_wanted(&e, DSN_KIND_FAILURE)) {
+		qid_msg_str(e.msgid, qid, sizeof(qid));
+		dsn_info_from_envelope(&info, &e, DSN_KIND_FAILURE,
+		    q->proc->global.hostname);
+		info.queue_id = qid;
+		info.now = time(NULL);
+		dsn_rcpt_from_envelope(&rcpt, &e, DSN_ACTION_FAILED, status);
+		rcpt.diagnostic = diagnostic;
+		rcpt.diag_type = "X-Postern";
+		memset(&rd, 0, sizeof(rd));
+		rd.q = q;
+		rd.msgid = e.msgid;
+		rd.buf = xmalloc(QSTORE_CHUNK_SIZE);
+		buf_init(&out, DSN_ORIGINAL_MAX + 2 * DSN_HEADERS_MAX);
+		flags = dsn_build(&out, &info, &rcpt, 1, queue_dsn_read, &rd);
+		if (flags >= 0)
+			queue_inject_dsn(q, &e, &out, flags);
+		else
+			log_warnx("%s: no delivery status notification: error "
+			    "%d", qid, flags);
+		buf_free(&out);
+		free(rd.buf);
+	}
+	qstore_permfail(q->qs, evpid);
 }
 
 static void
@@ -250,12 +440,13 @@ queue_delivery_result(struct queue *q, struct imsg *imsg)
 		if (qstore_tempfail(q->qs, r.evpid, time(NULL), r.error) ==
 		    QSTORE_EXPIRED) {
 			log_warnx("%s: expired: %s", qid, r.error);
-			qstore_permfail(q->qs, r.evpid);
+			/* RFC 3463: 4.4.7 delivery time expired */
+			queue_bounce(q, r.evpid, "4.4.7", r.error);
 		}
 		break;
 	case DELIVER_PERMFAIL:
 		log_warnx("%s: permanent failure: %s", qid, r.error);
-		qstore_permfail(q->qs, r.evpid);
+		queue_bounce(q, r.evpid, "5.0.0", r.error);
 		break;
 	}
 	queue_flush_soon(q);
@@ -524,13 +715,12 @@ queue_ctl_imsg(struct queue *q, struct imsg *imsg)
 void
 queue_run(struct proc *p)
 {
-	struct queue	*q;
+	struct queue	*q = queue_state(p);
 	char		 err[256];
 
-	q = xcalloc(1, sizeof(*q));
-	q->proc = p;
-	TAILQ_INIT(&q->incoming);
-	p->state = q;
+	strlcpy(q->routing.conf->hostname, p->global.hostname,
+	    sizeof(q->routing.conf->hostname));
+	routing_ready(&q->routing);
 	/* We are chrooted into the queue directory. */
 	if ((q->qs = qstore_open("/", QUEUE_MAPSIZE, err, sizeof(err))) ==
 	    NULL)

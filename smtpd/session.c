@@ -117,51 +117,43 @@ cb_rcpt(void *arg, const struct smtp_rcpt *r)
 {
 	struct session		*s = arg;
 	struct smtp_rcpt_entry	*re;
-	const struct rule	*rule;
-	const struct action	*a;
-	char			 user[SMTP_LOCAL_MAX + 1];
-	size_t			 i;
+	const char		*action = NULL;
+	int			 remote = 0;
 
-	rule = rule_match(s->smtp->conf, (struct sockaddr *)&s->ss, 0,
-	    r->rcpt.addr, s->listener->conf.tag);
-	if (rule == NULL || rule->reject) {
-		log_info("smtp: session %u from %s: recipient <%s> refused "
-		    "(%s)", s->id, s->ip, r->rcpt.addr,
-		    rule == NULL ? "no rule matches: relaying denied" :
-		    "reject rule");
+	switch (routing_decide(&s->smtp->routing, (struct sockaddr *)&s->ss,
+	    r->rcpt.addr, r->rcpt.at, s->listener->conf.tag, &remote,
+	    &action)) {
+	case RCPT_ACCEPT:
+		break;
+	case RCPT_RELAY_DENIED:
+		log_info("smtp: session %u from %s: recipient <%s> refused: "
+		    "relaying denied", s->id, s->ip, r->rcpt.addr);
 		s->smtp->stats[STAT_RCPT_RELAY_DENIED]++;
-		smtp_session_reply_rcpt(s->engine, 0, 550, "5.7.1", rule ==
-		    NULL ? "Relaying denied" : "Recipient refused");
+		smtp_session_reply_rcpt(s->engine, 0, 550, "5.7.1",
+		    "Relaying denied");
 		return;
-	}
-	if ((a = smtp_find_action(s->smtp, rule->action)) == NULL) {
+	case RCPT_REJECTED:
+		log_info("smtp: session %u from %s: recipient <%s> refused by "
+		    "a reject rule", s->id, s->ip, r->rcpt.addr);
+		smtp_session_reply_rcpt(s->engine, 0, 550, "5.7.1",
+		    "Recipient refused");
+		return;
+	case RCPT_UNKNOWN_USER:
+		log_info("smtp: session %u from %s: no such user <%s>", s->id,
+		    s->ip, r->rcpt.addr);
+		s->smtp->stats[STAT_RCPT_UNKNOWN_USER]++;
+		smtp_session_reply_rcpt(s->engine, 0, 550, "5.1.1",
+		    "No such user here");
+		return;
+	case RCPT_CONFIG_ERROR:
 		smtp_session_reply_rcpt(s->engine, 0, 451, "4.3.0",
 		    "Configuration error");
 		return;
 	}
-	/* A local recipient must be a user we know (RFC 5321 3.5.3). */
-	if (a->type != ACTION_RELAY && a->user == NULL) {
-		if (r->rcpt.at > SMTP_LOCAL_MAX) {
-			smtp_session_reply_rcpt(s->engine, 0, 550, "5.1.1",
-			    "No such user");
-			return;
-		}
-		for (i = 0; i < r->rcpt.at; i++)
-			user[i] = tolower((unsigned char)r->rcpt.addr[i]);
-		user[i] = '\0';
-		if (!smtp_local_user_exists(s->smtp, user)) {
-			log_info("smtp: session %u from %s: no such user <%s>",
-			    s->id, s->ip, r->rcpt.addr);
-			s->smtp->stats[STAT_RCPT_UNKNOWN_USER]++;
-			smtp_session_reply_rcpt(s->engine, 0, 550, "5.1.1",
-			    "No such user here");
-			return;
-		}
-	}
 
 	re = xcalloc(1, sizeof(*re));
-	re->env.kind = a->type == ACTION_RELAY ? ENV_REMOTE : ENV_LOCAL;
-	strlcpy(re->env.dest, a->name, sizeof(re->env.dest));
+	re->env.kind = remote ? ENV_REMOTE : ENV_LOCAL;
+	strlcpy(re->env.dest, action, sizeof(re->env.dest));
 	strlcpy(re->env.sender, s->mail.sender.addr, sizeof(re->env.sender));
 	strlcpy(re->env.rcpt, r->rcpt.addr, sizeof(re->env.rcpt));
 	re->env.ret = s->mail.params.ret;
@@ -573,9 +565,9 @@ session_count_ip(struct smtp *smtp, const struct sockaddr_storage *ss)
 	struct session	*s;
 	int		 n = 0;
 
+	/* The address alone: every connection has its own port. */
 	TAILQ_FOREACH(s, &smtp->sessions, entry)
-		if (s->ss.ss_family == ss->ss_family &&
-		    conf_sockaddr_equal(&s->ss, ss))
+		if (rule_addr_in_net((struct sockaddr *)&s->ss, ss, -1))
 			n++;
 	return n;
 }

@@ -46,7 +46,8 @@ smtp_state(struct proc *p)
 	if (p->state == NULL) {
 		s = xcalloc(1, sizeof(*s));
 		s->proc = p;
-		s->conf = config_new();
+		routing_init(&s->routing, NULL);
+		s->conf = s->routing.conf;
 		s->next_id = 1;
 		TAILQ_INIT(&s->listeners);
 		TAILQ_INIT(&s->pkis);
@@ -93,31 +94,14 @@ smtp_conf_pki(struct smtp *s, struct imsg *imsg)
 	TAILQ_INSERT_TAIL(&s->pkis, pki, entry);
 }
 
-static struct table *
-smtp_table(struct smtp *s, const char *name)
-{
-	struct table	*t;
-
-	TAILQ_FOREACH(t, &s->conf->tables, entry)
-		if (strcmp(t->name, name) == 0)
-			return t;
-	return NULL;
-}
-
 void
 smtp_conf(struct proc *p, struct imsg *imsg)
 {
-	struct smtp			*s = smtp_state(p);
-	struct smtp_listener		*l;
-	struct msg_conf_table		 mt;
-	struct msg_conf_table_entry	 me;
-	struct msg_conf_action		 ma;
-	struct msg_conf_user		 mu;
-	struct table			*t;
-	struct table_entry		*te;
-	struct action			*a;
-	struct rule			*r;
+	struct smtp		*s = smtp_state(p);
+	struct smtp_listener	*l;
 
+	if (routing_conf_imsg(&s->routing, imsg))
+		return;
 	switch (imsg->hdr.type) {
 	case IMSG_PROC_CONF_LISTENER:
 		l = xcalloc(1, sizeof(*l));
@@ -131,84 +115,11 @@ smtp_conf(struct proc *p, struct imsg *imsg)
 		l->smtp = s;
 		TAILQ_INSERT_TAIL(&s->listeners, l, entry);
 		return;
-	case IMSG_PROC_CONF_TABLE:
-		if (imsg_get_data(imsg, &mt, sizeof(mt)) == -1)
-			fatalx("bad table message");
-		t = xcalloc(1, sizeof(*t));
-		mt.name[sizeof(mt.name) - 1] = '\0';
-		strlcpy(t->name, mt.name, sizeof(t->name));
-		t->type = mt.type;
-		TAILQ_INIT(&t->entries);
-		TAILQ_INSERT_TAIL(&s->conf->tables, t, entry);
-		return;
-	case IMSG_PROC_CONF_TABLE_ENTRY:
-		if (imsg_get_data(imsg, &me, sizeof(me)) == -1)
-			fatalx("bad table entry message");
-		me.table[sizeof(me.table) - 1] = '\0';
-		me.key[sizeof(me.key) - 1] = '\0';
-		me.value[sizeof(me.value) - 1] = '\0';
-		if ((t = smtp_table(s, me.table)) == NULL)
-			fatalx("entry for unknown table %s", me.table);
-		te = xcalloc(1, sizeof(*te));
-		te->key = xstrdup(me.key);
-		te->value = me.has_value ? xstrdup(me.value) : NULL;
-		TAILQ_INSERT_TAIL(&t->entries, te, entry);
-		t->nentries++;
-		return;
-	case IMSG_PROC_CONF_ACTION:
-		if (imsg_get_data(imsg, &ma, sizeof(ma)) == -1)
-			fatalx("bad action message");
-		a = xcalloc(1, sizeof(*a));
-		ma.name[sizeof(ma.name) - 1] = '\0';
-		strlcpy(a->name, ma.name, sizeof(a->name));
-		a->type = ma.type;
-		if (ma.fixed_user)
-			a->user = xstrdup("(fixed)");
-		TAILQ_INSERT_TAIL(&s->conf->actions, a, entry);
-		return;
-	case IMSG_PROC_CONF_RULE:
-		r = xcalloc(1, sizeof(*r));
-		if (imsg_get_data(imsg, r, sizeof(*r)) == -1)
-			fatalx("bad rule message");
-		r->from_table[sizeof(r->from_table) - 1] = '\0';
-		r->for_table[sizeof(r->for_table) - 1] = '\0';
-		r->for_domain[sizeof(r->for_domain) - 1] = '\0';
-		r->tag[sizeof(r->tag) - 1] = '\0';
-		r->action[sizeof(r->action) - 1] = '\0';
-		TAILQ_INSERT_TAIL(&s->conf->rules, r, entry);
-		return;
-	case IMSG_PROC_CONF_USER:
-		if (imsg_get_data(imsg, &mu, sizeof(mu)) == -1)
-			fatalx("bad user message");
-		mu.name[sizeof(mu.name) - 1] = '\0';
-		s->users = xreallocarray(s->users, s->nusers + 1,
-		    sizeof(*s->users));
-		s->users[s->nusers++] = xstrdup(mu.name);
-		return;
 	case IMSG_PROC_CONF_PKI:
 		smtp_conf_pki(s, imsg);
 		return;
 	}
 	fatalx("unexpected set-up message %u", imsg->hdr.type);
-}
-
-static int
-cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-int
-smtp_local_user_exists(struct smtp *s, const char *name)
-{
-	return bsearch(&name, s->users, s->nusers, sizeof(*s->users),
-	    cmp_str) != NULL;
-}
-
-const struct action *
-smtp_find_action(struct smtp *s, const char *name)
-{
-	return config_find_action(s->conf, name);
 }
 
 static void
@@ -238,8 +149,7 @@ smtp_run(struct proc *p)
 
 	strlcpy(s->conf->hostname, p->global.hostname,
 	    sizeof(s->conf->hostname));
-	if (s->nusers > 0)
-		qsort(s->users, s->nusers, sizeof(*s->users), cmp_str);
+	routing_ready(&s->routing);
 	TAILQ_FOREACH(l, &s->listeners, entry) {
 		if (l->conf.pki[0] != '\0') {
 			TAILQ_FOREACH(pki, &s->pkis, entry)
@@ -253,7 +163,8 @@ smtp_run(struct proc *p)
 		event_set(&l->ev, l->fd, EV_READ | EV_PERSIST, smtp_accept, l);
 		event_add(&l->ev, NULL);
 	}
-	log_debug("smtp process ready, %zu local users", s->nusers);
+	log_debug("smtp process ready, %zu local users",
+	    s->routing.nusers);
 }
 
 /*

@@ -14,6 +14,7 @@
 #include "envelope.h"
 #include "msg.h"
 #include "proc.h"
+#include "recipient.h"
 #include "smtp_session.h"
 
 #define SMTP_MAX_SESSIONS	512	/* at once, in all */
@@ -92,14 +93,13 @@ struct smtp {
 	struct proc			*proc;
 	uint64_t			 stats[STAT_MAX];
 	int				 paused;
-	struct postern_conf		*conf;	/* hostname, tables, rules */
+	struct routing			 routing;
+	struct postern_conf		*conf;	/* routing.conf */
 	TAILQ_HEAD(, smtp_listener)	 listeners;
 	TAILQ_HEAD(, smtp_pki)		 pkis;
 	TAILQ_HEAD(, session)		 sessions;
 	size_t				 nsessions;
 	uint32_t			 next_id;
-	char				**users;	/* sorted */
-	size_t				 nusers;
 	int				 shutting_down;
 };
 
@@ -112,7 +112,5 @@ void	session_shutdown(struct session *);
 
 /* smtp.c */
 extern const char *const smtp_stat_names[STAT_MAX];
-int	smtp_local_user_exists(struct smtp *, const char *);
-const struct action *smtp_find_action(struct smtp *, const char *);
 
 #endif

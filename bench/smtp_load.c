@@ -1,0 +1,386 @@
+/*
+ * SMTP load generator for `make bench`: N concurrent sessions, each one
+ * thread with a blocking socket, send messages of S octets to one
+ * recipient, one transaction after another over the same connection, for a
+ * fixed time or a fixed count.  MAIL, RCPT and DATA go in one write when
+ * the server offers PIPELINING (RFC 2920 3.1), else one by one.  A message
+ * counts as accepted only when its final 250 reply arrives (RFC 5321
+ * 4.1.1.4): for a durable server that is the point at which the message is
+ * queued.
+ *
+ * Deliberately not a conformance client: no TLS, no AUTH, no reply-text
+ * checks beyond the code.  C rather than Python so that the client is not
+ * the bottleneck at thousands of messages per second.
+ *
+ * usage: smtp_load [-c sessions] [-s size] [-t seconds | -m messages]
+ *	  [-f from] [-r rcpt] host port
+ * Prints one line:
+ *	accepted A failed F sessions C size S seconds T msgs_per_sec R
+ * and exits non-zero if nothing was accepted.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+
+#include <err.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define LINE_MAX_LEN	1024	/* RFC 5321 4.5.3.1.5: reply line is 512 */
+#define MAX_SESSIONS	1000
+
+struct session {
+	pthread_t	 thread;
+	int		 fd;
+	char		 buf[8192];
+	size_t		 len;		/* bytes held in buf */
+	size_t		 off;		/* next unread byte in buf */
+	int		 pipelining;
+	unsigned long	 accepted;
+	unsigned long	 failed;
+};
+
+static struct sockaddr_in	 server;
+static const char		*from = "bench@bench.test";
+static const char		*rcpt = "postern-bench@localhost";
+static char			*body;		/* dot-stuffed, ends CRLF.CRLF */
+static size_t			 bodylen;
+static double			 deadline;	/* 0: count mode */
+static atomic_long		 remaining;	/* messages left in count mode */
+static atomic_ulong		 serial;
+static atomic_int		 reported;
+
+static double
+now_sec(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* The first unexpected reply goes to stderr, once, to explain failures. */
+static void
+report_once(const char *what, const char *line)
+{
+	int	 zero = 0;
+
+	if (atomic_compare_exchange_strong(&reported, &zero, 1))
+		fprintf(stderr, "smtp_load: %s: %s\n", what, line);
+}
+
+static int
+send_all(int fd, const char *p, size_t n)
+{
+	ssize_t	 w;
+
+	while (n > 0) {
+		if ((w = send(fd, p, n, MSG_NOSIGNAL)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += w;
+		n -= w;
+	}
+	return 0;
+}
+
+/* One line into `line` (CRLF stripped, bounded); -1 on EOF or error. */
+static int
+read_line(struct session *s, char *line, size_t linesz)
+{
+	size_t	 n = 0;
+	ssize_t	 r;
+	char	 c;
+
+	for (;;) {
+		if (s->off == s->len) {
+			r = recv(s->fd, s->buf, sizeof(s->buf), 0);
+			if (r == -1 && errno == EINTR)
+				continue;
+			if (r <= 0)
+				return -1;
+			s->len = r;
+			s->off = 0;
+		}
+		c = s->buf[s->off++];
+		if (c == '\n')
+			break;
+		if (c != '\r' && n + 1 < linesz)
+			line[n++] = c;
+	}
+	line[n] = '\0';
+	return 0;
+}
+
+/*
+ * One whole reply (RFC 5321 4.2.1: "NNN-" continues, "NNN " ends); returns
+ * its code, or -1 if the connection broke.  `ehlo` notes PIPELINING.
+ */
+static int
+read_reply(struct session *s, char *last, size_t lastsz, int ehlo)
+{
+	char	 line[LINE_MAX_LEN];
+
+	for (;;) {
+		if (read_line(s, line, sizeof(line)) == -1)
+			return -1;
+		if (strlen(line) < 3)
+			return 0;
+		if (ehlo && strncasecmp(line + 4, "PIPELINING", 10) == 0)
+			s->pipelining = 1;
+		if (line[3] != '-')
+			break;
+	}
+	strlcpy(last, line, lastsz);
+	return (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
+}
+
+static int
+expect(struct session *s, int want, const char *what)
+{
+	char	 line[LINE_MAX_LEN];
+	int	 code;
+
+	if ((code = read_reply(s, line, sizeof(line), 0)) == want)
+		return 0;
+	report_once(what, code == -1 ? "connection lost" : line);
+	return code == -1 ? -1 : 1;
+}
+
+static int
+session_open(struct session *s)
+{
+	char	 line[LINE_MAX_LEN];
+	int	 one = 1;
+
+	s->len = s->off = 0;
+	s->pipelining = 0;
+	if ((s->fd = socket(AF_INET, SOCK_STREAM, 0)) == -1)
+		return -1;
+	setsockopt(s->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (connect(s->fd, (struct sockaddr *)&server, sizeof(server)) == -1) {
+		report_once("connect", strerror(errno));
+		goto fail;
+	}
+	if (expect(s, 220, "greeting") != 0)
+		goto fail;
+	if (send_all(s->fd, "EHLO load.bench.test\r\n", 22) == -1)
+		goto fail;
+	if (read_reply(s, line, sizeof(line), 1) != 250) {
+		report_once("EHLO", line);
+		goto fail;
+	}
+	return 0;
+fail:
+	close(s->fd);
+	s->fd = -1;
+	return -1;
+}
+
+static int
+more(void)
+{
+	if (deadline > 0)
+		return now_sec() < deadline;
+	return atomic_fetch_sub(&remaining, 1) > 0;
+}
+
+/* After a refusal: reset the transaction so the session goes on. */
+static int
+refused(struct session *s, int r)
+{
+	if (r == -1 || send_all(s->fd, "RSET\r\n", 6) == -1 ||
+	    expect(s, 250, "RSET") == -1)
+		return -1;
+	return 1;
+}
+
+/* One transaction; 0 accepted, 1 refused (session usable), -1 broken. */
+static int
+transaction(struct session *s)
+{
+	char	 cmd[3][600], head[256];
+	size_t	 i;
+	int	 r, hl;
+
+	snprintf(cmd[0], sizeof(cmd[0]), "MAIL FROM:<%s>\r\n", from);
+	snprintf(cmd[1], sizeof(cmd[1]), "RCPT TO:<%s>\r\n", rcpt);
+	snprintf(cmd[2], sizeof(cmd[2]), "DATA\r\n");
+	if (s->pipelining) {
+		char	 all[sizeof(cmd)];
+
+		snprintf(all, sizeof(all), "%s%s%s", cmd[0], cmd[1], cmd[2]);
+		if (send_all(s->fd, all, strlen(all)) == -1)
+			return -1;
+		/* RFC 2920 3.1: every reply comes back, in order. */
+		if ((r = expect(s, 250, "MAIL")) == -1 ||
+		    (r |= expect(s, 250, "RCPT")) < 0)
+			return -1;
+		if ((r = expect(s, 354, "DATA")) != 0)
+			return refused(s, r);
+	} else {
+		for (i = 0; i < 3; i++) {
+			if (send_all(s->fd, cmd[i], strlen(cmd[i])) == -1)
+				return -1;
+			if ((r = expect(s, i < 2 ? 250 : 354, cmd[i])) != 0)
+				return refused(s, r);
+		}
+	}
+	hl = snprintf(head, sizeof(head), "From: <%s>\r\nTo: <%s>\r\n"
+	    "Subject: bench\r\nMessage-ID: <%lu.%ld@load.bench.test>\r\n",
+	    from, rcpt, atomic_fetch_add(&serial, 1), (long)getpid());
+	if (send_all(s->fd, head, hl) == -1 ||
+	    send_all(s->fd, body, bodylen) == -1)
+		return -1;
+	return expect(s, 250, "end of DATA");
+}
+
+static void *
+session_run(void *arg)
+{
+	struct session	*s = arg;
+	int		 r;
+
+	s->fd = -1;
+	while (more()) {
+		if (s->fd == -1 && session_open(s) == -1) {
+			s->failed++;
+			usleep(10000);
+			continue;
+		}
+		if ((r = transaction(s)) == 0)
+			s->accepted++;
+		else {
+			s->failed++;
+			if (r == -1) {
+				close(s->fd);
+				s->fd = -1;
+			}
+		}
+	}
+	if (s->fd != -1) {
+		if (send_all(s->fd, "QUIT\r\n", 6) == 0)
+			expect(s, 221, "QUIT");
+		close(s->fd);
+	}
+	return NULL;
+}
+
+/* A body of about `size` octets with the headers, in 78-octet lines. */
+static void
+make_body(size_t size)
+{
+	static const char	 line[] = "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789abcdefghijklmnopqrstu";
+	size_t			 n = 160, ll = sizeof(line) - 1;
+
+	if ((body = malloc(size + ll + 8)) == NULL)
+		err(1, NULL);
+	memcpy(body, "\r\n", 2);
+	bodylen = 2;
+	while (n + bodylen < size) {
+		memcpy(body + bodylen, line, ll);
+		bodylen += ll;
+		memcpy(body + bodylen, "\r\n", 2);
+		bodylen += 2;
+	}
+	memcpy(body + bodylen, ".\r\n", 3);
+	bodylen += 3;
+}
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: smtp_load [-c sessions] [-s size] "
+	    "[-t seconds | -m messages] [-f from] [-r rcpt] host port\n");
+	exit(2);
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct session	*ss;
+	const char	*errstr;
+	double		 t0, secs, limit = 10;
+	unsigned long	 acc = 0, fail = 0;
+	long long	 count = 0;
+	size_t		 size = 4096;
+	int		 ch, i, nsess = 20;
+
+	while ((ch = getopt(argc, argv, "c:f:m:r:s:t:")) != -1) {
+		switch (ch) {
+		case 'c':
+			nsess = strtonum(optarg, 1, MAX_SESSIONS, &errstr);
+			if (errstr != NULL)
+				errx(2, "sessions %s: %s", optarg, errstr);
+			break;
+		case 'f':
+			from = optarg;
+			break;
+		case 'm':
+			count = strtonum(optarg, 1, 100000000, &errstr);
+			if (errstr != NULL)
+				errx(2, "messages %s: %s", optarg, errstr);
+			break;
+		case 'r':
+			rcpt = optarg;
+			break;
+		case 's':
+			size = strtonum(optarg, 200, 64 * 1024 * 1024, &errstr);
+			if (errstr != NULL)
+				errx(2, "size %s: %s", optarg, errstr);
+			break;
+		case 't':
+			limit = strtonum(optarg, 1, 3600, &errstr);
+			if (errstr != NULL)
+				errx(2, "seconds %s: %s", optarg, errstr);
+			break;
+		default:
+			usage();
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc != 2 || strlen(from) > 500 || strlen(rcpt) > 500)
+		usage();
+	memset(&server, 0, sizeof(server));
+	server.sin_family = AF_INET;
+	if (inet_pton(AF_INET, argv[0], &server.sin_addr) != 1)
+		errx(2, "host %s: not an IPv4 address", argv[0]);
+	server.sin_port = htons(strtonum(argv[1], 1, 65535, &errstr));
+	if (errstr != NULL)
+		errx(2, "port %s: %s", argv[1], errstr);
+	make_body(size);
+
+	if ((ss = calloc(nsess, sizeof(*ss))) == NULL)
+		err(1, NULL);
+	t0 = now_sec();
+	if (count > 0)
+		atomic_store(&remaining, count);
+	else
+		deadline = t0 + limit;
+	for (i = 0; i < nsess; i++)
+		if ((errno = pthread_create(&ss[i].thread, NULL, session_run,
+		    &ss[i])) != 0)
+			err(1, "pthread_create");
+	for (i = 0; i < nsess; i++) {
+		pthread_join(ss[i].thread, NULL);
+		acc += ss[i].accepted;
+		fail += ss[i].failed;
+	}
+	secs = now_sec() - t0;
+	printf("accepted %lu failed %lu sessions %d size %zu seconds %.3f "
+	    "msgs_per_sec %.1f\n", acc, fail, nsess, size, secs, acc / secs);
+	return acc > 0 ? 0 : 1;
+}

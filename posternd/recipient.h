@@ -1,0 +1,39 @@
+/*
+ * Recipient decisions shared by the processes that route mail (smtp at
+ * RCPT time, queue for the DSNs it sends): the match rules with their
+ * tables and actions, and the local users, as the parent sent them.
+ */
+#ifndef POSTERN_RECIPIENT_H
+#define POSTERN_RECIPIENT_H
+
+#include <sys/socket.h>
+
+#include "config.h"
+#include "imsg.h"
+
+struct routing {
+	struct postern_conf	*conf;		/* hostname, tables, rules */
+	char			**users;	/* sorted once complete */
+	size_t			 nusers;
+};
+
+enum rcpt_verdict {
+	RCPT_ACCEPT,
+	RCPT_RELAY_DENIED,	/* no rule matches: 550 5.7.1 */
+	RCPT_REJECTED,		/* a reject rule: 550 5.7.1 */
+	RCPT_UNKNOWN_USER,	/* 550 5.1.1 */
+	RCPT_CONFIG_ERROR	/* rule names no known action: 451 4.3.0 */
+};
+
+void	routing_init(struct routing *, const char *hostname);
+/* A set-up message of the routing kind: 1 if taken, 0 if not ours. */
+int	routing_conf_imsg(struct routing *, struct imsg *);
+void	routing_ready(struct routing *);
+/* The parent's side: send what routing_conf_imsg() takes. */
+void	routing_send(struct postern_conf *, struct imsgbuf *);
+
+enum rcpt_verdict routing_decide(struct routing *,
+	    const struct sockaddr *client, const char *rcpt, size_t local_len,
+	    const char *tag, int *remote, const char **action);
+
+#endif

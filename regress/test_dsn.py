@@ -1,0 +1,120 @@
+"""Bounces: RFC 3464 delivery status notifications from the real queue."""
+import email
+import email.policy
+import smtplib
+import time
+
+import pytest
+
+from test_smtp import delivered
+
+
+@pytest.fixture
+def bouncer(daemon_factory, tmp_path):
+    dm = daemon_factory(sub="bounce")
+    dm.maildir = str(tmp_path / "bmail")
+    with open(dm.conf, "a") as f:
+        f.write('''hostname mx.example.test
+queue retry 1s max 1s
+queue expire 3s
+table domains {{ "localhost" }}
+action "local" maildir "{m}/%{{user}}"
+action "broken" maildir "/dev/null/cannot/%{{user}}"
+action "out" relay
+match from any for domain "broken.test" action "broken"
+match from any for domain "far.test" action "out"
+match from any for domain <domains> action "local"
+'''.format(m=dm.maildir))
+    return dm.start()
+
+
+ORIG = (b"From: root@localhost\r\nTo: root@broken.test\r\n"
+        b"Subject: will bounce\r\nMessage-ID: <orig@localhost>\r\n\r\n"
+        b"the original body\r\n")
+
+
+def dsn_parts(raw):
+    msg = email.message_from_bytes(raw, policy=email.policy.compat32)
+    assert msg.get_content_type() == "multipart/report"
+    assert msg.get_param("report-type") == "delivery-status"
+    parts = msg.get_payload()
+    assert parts[0].get_content_type() == "text/plain"
+    assert parts[1].get_content_type() == "message/delivery-status"
+    # message/delivery-status: blocks of fields
+    blocks = [dict((k.lower(), v) for k, v in b.items())
+              for b in parts[1].get_payload()]
+    return msg, parts, blocks
+
+
+def test_permanent_failure_bounces_with_ret_full(bouncer):
+    with smtplib.SMTP("127.0.0.1", bouncer.port) as c:
+        c.ehlo("c")
+        c.mail("root@localhost", ["RET=FULL", "ENVID=QQ+2B314159"])
+        assert c.rcpt("root@broken.test", ["NOTIFY=FAILURE",
+                                           "ORCPT=rfc822;root@broken.test"]
+                      )[0] == 250
+        assert c.data(ORIG)[0] == 250
+    got = delivered(bouncer)
+    assert len(got) == 1
+    raw = got[0]
+    assert b"Return-Path: <>" in raw
+    msg, parts, blocks = dsn_parts(raw)
+    assert msg["Auto-Submitted"].startswith("auto-replied")
+    assert "root@localhost" in msg["To"]
+    assert blocks[0]["reporting-mta"] == "dns; mx.example.test"
+    assert blocks[0]["original-envelope-id"] == "QQ+314159"
+    assert blocks[1]["final-recipient"].lower() == "rfc822; root@broken.test"
+    assert blocks[1]["original-recipient"].lower() == "rfc822; root@broken.test"
+    assert blocks[1]["action"] == "failed"
+    assert blocks[1]["status"].startswith("5.")
+    assert parts[2].get_content_type() == "message/rfc822"
+    assert b"the original body" in parts[2].as_bytes()
+    # nothing is left in the queue
+    time.sleep(0.3)
+    assert bouncer.ctl("show", "queue").stdout == ""
+
+
+def test_ret_hdrs_and_default_return_headers_only(bouncer):
+    for params in (["RET=HDRS"], []):
+        with smtplib.SMTP("127.0.0.1", bouncer.port) as c:
+            c.ehlo("c")
+            c.mail("root@localhost", params)
+            c.rcpt("root@broken.test")
+            assert c.data(ORIG)[0] == 250
+    got = delivered(bouncer, want=2)
+    assert len(got) == 2
+    for raw in got:
+        _, parts, _ = dsn_parts(raw)
+        assert parts[2].get_content_type() == "text/rfc822-headers"
+        assert b"Subject: will bounce" in raw
+        assert b"the original body" not in raw
+
+
+def test_no_bounce_for_notify_never_or_null_sender(bouncer):
+    with smtplib.SMTP("127.0.0.1", bouncer.port) as c:
+        c.ehlo("c")
+        c.mail("root@localhost")
+        c.rcpt("root@broken.test", ["NOTIFY=NEVER"])
+        assert c.data(ORIG)[0] == 250
+        c.mail("")
+        c.rcpt("root@broken.test")
+        assert c.data(ORIG)[0] == 250
+    time.sleep(1.5)
+    assert delivered(bouncer, timeout=0) == []
+    assert bouncer.ctl("show", "queue").stdout == ""
+    assert bouncer.logtext().count("permanent failure") == 2
+
+
+def test_expiry_bounces_with_4_4_7(bouncer):
+    with smtplib.SMTP("127.0.0.1", bouncer.port) as c:
+        c.ehlo("c")
+        c.mail("root@localhost")
+        c.rcpt("someone@far.test")
+        assert c.data(ORIG.replace(b"root@broken.test",
+                                   b"someone@far.test"))[0] == 250
+    got = delivered(bouncer, timeout=15)
+    assert len(got) == 1
+    _, _, blocks = dsn_parts(got[0])
+    assert blocks[1]["status"] == "4.4.7"
+    assert blocks[1]["action"] == "failed"
+    assert "someone@far.test" in blocks[1]["final-recipient"]
