@@ -105,6 +105,9 @@ struct action {
 						   mda command; NULL otherwise */
 	char			*user;		/* maildir "user NAME", or NULL:
 						   the recipient's user */
+	char			 virtual_table[CONF_NAME_MAX]; /* maildir
+						   "virtual <T>": address ->
+						   user, "" = none */
 	int			 lmtp_rcpt_to;	/* lmtp "rcpt-to" */
 	/* relay */
 	char			*relay_url;	/* "host URL" as written, or NULL:

@@ -215,11 +215,18 @@ maildir_expand_path(const char *tmpl, const char *user, const char *rcpt,
     const char *home, char *out, size_t outlen)
 {
 	const char	*p = tmpl, *val, *at;
-	char		 domain[256];
+	char		 domain[256], localpart[256];
 	size_t		 o = 0, vlen;
 
 	at = strrchr(rcpt, '@');
 	strlcpy(domain, at != NULL ? at + 1 : "", sizeof(domain));
+	if (at != NULL && (size_t)(at - rcpt) < sizeof(localpart)) {
+		memcpy(localpart, rcpt, (size_t)(at - rcpt));
+		localpart[at - rcpt] = '\0';
+	} else if (at == NULL)
+		strlcpy(localpart, rcpt, sizeof(localpart));
+	else
+		return -1;
 	if (p[0] == '~' && (p[1] == '/' || p[1] == '\0')) {
 		if (strlcpy(out, home, outlen) >= outlen)
 			return -1;
@@ -227,6 +234,13 @@ maildir_expand_path(const char *tmpl, const char *user, const char *rcpt,
 		p++;
 	}
 	while (*p != '\0') {
+		if (p[0] == '%' && p[1] == '%') {
+			if (o + 1 >= outlen)
+				return -1;
+			out[o++] = '%';
+			p += 2;
+			continue;
+		}
 		if (p[0] == '%' && p[1] == '{') {
 			const char	*end = strchr(p, '}');
 			size_t		 klen;
@@ -240,6 +254,9 @@ maildir_expand_path(const char *tmpl, const char *user, const char *rcpt,
 				val = rcpt;
 			else if (klen == 6 && strncmp(p + 2, "domain", 6) == 0)
 				val = domain;
+			else if (klen == 9 &&
+			    strncmp(p + 2, "localpart", 9) == 0)
+				val = localpart;
 			else if (klen == 4 && strncmp(p + 2, "home", 4) == 0)
 				val = home;
 			else

@@ -193,6 +193,7 @@ struct msg_conf_action {
 	char		 name[64];
 	int32_t		 type;		/* enum action_type */
 	int32_t		 fixed_user;	/* "user NAME": any local part goes */
+	char		 virtual_table[64]; /* "virtual <T>", "" = none */
 };
 
 struct msg_conf_user {

@@ -194,10 +194,13 @@ static void	 builders_free(void);
 	size_t		 size;
 }
 
-%token	ACTION ALGORITHM ALLOWSHA1 ANY ARC AUTH CANONICALIZATION CERT CONTROL DISABLE
+%token	ACTION ALGORITHM ALLOWSHA1 ANY ARC AUTH CANONICALIZATION CERT
+%token	CONTROL DISABLE
 %token	DKIM DKIMSIGNATURE DMARC DOMAIN EXPIRE FILECOLON FOLDER FOR FROM
 %token	GROUP HEADER HEADERS HELO HOST HOSTNAME INCLUDE KEY LISTEN LMTP LOCAL
-%token	MAILDIR MATCH MAX MAXMESSAGESIZE MAXSIGNATURES MBOX MDA ON OVERSIGN PKI POLICY PORT
+%token	VIRTUAL
+%token	MAILDIR MATCH MAX MAXMESSAGESIZE MAXSIGNATURES MBOX MDA ON OVERSIGN
+%token	PKI POLICY PORT
 %token	QUARANTINE QUEUE RCPTTO REJECT REJECTFAIL RELAXED RELAY REQUIRE
 %token	RESOLVER RETRY SELECTOR SIGN SMTPS SOCKET SPF SPOOL SRC STRICT TABLE
 %token	TAG TLS TRUSTANCHOR USER VERIFY WITH ERROR
@@ -536,6 +539,17 @@ optstring	: /* empty */		{ $$ = NULL; }
 optmaildiruser	: /* empty */
 		| USER STRING {
 			set_account(&@2, &ps.action->user, $2, "user");
+		}
+		| VIRTUAL tableref {
+			struct table	*t;
+
+			if (table_ref(&@2, $2, ps.action->virtual_table,
+			    sizeof(ps.action->virtual_table)) &&
+			    (t = config_find_table(ps.conf,
+			    ps.action->virtual_table)) != NULL &&
+			    t->type == TABLE_LIST)
+				conf_error(&@2, "table \"%s\" is not a "
+				    "mapping", t->name);
 		}
 		;
 
@@ -992,6 +1006,7 @@ static const struct keyword keywords[] = {
 	{ "trust-anchor",	TRUSTANCHOR },
 	{ "user",		USER },
 	{ "verify",		VERIFY },
+	{ "virtual",		VIRTUAL },
 	{ "with",		WITH },
 };
 

@@ -29,6 +29,7 @@
 #include "envelope.h"
 #include "log.h"
 #include "maildir.h"
+#include "table.h"
 #include "util.h"
 
 #define DELIVER_MAX_RUNNING	64
@@ -160,7 +161,16 @@ deliver_start(struct postern_conf *conf, struct imsg *imsg,
 		    "delivery is implemented", a->name);
 		goto fail;
 	}
-	if (a->user != NULL)
+	if (a->virtual_table[0] != '\0') {
+		struct table	*t = config_find_table(conf, a->virtual_table);
+
+		if (t == NULL ||
+		    (name = table_lookup_rcpt(t, d.rcpt)) == NULL) {
+			result(d.evpid, DELIVER_PERMFAIL, "no user for %s in "
+			    "table %s", d.rcpt, a->virtual_table);
+			goto fail;
+		}
+	} else if (a->user != NULL)
 		name = a->user;
 	else if (local_user(d.rcpt, user, sizeof(user)) == 0)
 		name = user;

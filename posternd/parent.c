@@ -33,6 +33,7 @@
 #include "log.h"
 #include "proc.h"
 #include "recipient.h"
+#include "table.h"
 #include "util.h"
 
 struct child {
@@ -661,6 +662,25 @@ start_children(struct postern_conf *conf, const char *self, int debug,
 		setup_child(conf, a, pairs, verbose);
 }
 
+/* file: tables are read once, here, as root; children get the entries. */
+static int
+load_file_tables(struct postern_conf *conf)
+{
+	struct table	*t;
+	char		 err[512];
+	int		 rv = 0;
+
+	TAILQ_FOREACH(t, &conf->tables, entry) {
+		if (t->type != TABLE_FILE)
+			continue;
+		if (table_load_file(t, err, sizeof(err)) == -1) {
+			fprintf(stderr, "%s\n", err);
+			rv = -1;
+		}
+	}
+	return rv;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -706,7 +726,8 @@ main(int argc, char *argv[])
 
 	log_init(1, verbose, LOG_MAIL);
 	log_procinit("parent");
-	if ((conf = parse_config(file, verbose)) == NULL) {
+	if ((conf = parse_config(file, verbose)) == NULL ||
+	    load_file_tables(conf) == -1) {
 		if (noaction)
 			exit(1);
 		fatalx("%s: configuration has errors; not starting", file);

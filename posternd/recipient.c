@@ -15,6 +15,7 @@
 #include "msg.h"
 #include "recipient.h"
 #include "rule.h"
+#include "table.h"
 #include "util.h"
 
 void
@@ -80,6 +81,9 @@ routing_conf_imsg(struct routing *rt, struct imsg *imsg)
 		/* Only whether a fixed user is set matters here. */
 		if (ma.fixed_user)
 			a->user = xstrdup("");
+		ma.virtual_table[sizeof(ma.virtual_table) - 1] = '\0';
+		strlcpy(a->virtual_table, ma.virtual_table,
+		    sizeof(a->virtual_table));
 		TAILQ_INSERT_TAIL(&rt->conf->actions, a, entry);
 		return 1;
 	case IMSG_PROC_CONF_RULE:
@@ -161,6 +165,8 @@ routing_send(struct postern_conf *conf, struct imsgbuf *ibuf)
 		strlcpy(ma.name, a->name, sizeof(ma.name));
 		ma.type = a->type;
 		ma.fixed_user = a->user != NULL;
+		strlcpy(ma.virtual_table, a->virtual_table,
+		    sizeof(ma.virtual_table));
 		imsg_compose(ibuf, IMSG_PROC_CONF_ACTION, 0, 0, -1, &ma,
 		    sizeof(ma));
 	}
@@ -207,6 +213,21 @@ routing_decide(struct routing *rt, const struct sockaddr *client,
 		return RCPT_CONFIG_ERROR;
 	*remote = a->type == ACTION_RELAY;
 	*action = a->name;
+	/* A virtual domain: the table maps the address to a system user. */
+	if (a->virtual_table[0] != '\0') {
+		const struct table	*t;
+		const char		*u;
+
+		t = config_find_table(rt->conf, a->virtual_table);
+		if (t == NULL || (u = table_lookup_rcpt(t, rcpt)) == NULL)
+			return RCPT_UNKNOWN_USER;
+		if (!routing_user_exists(rt, u)) {
+			log_warnx("table %s maps <%s> to %s, who is not a "
+			    "user here", t->name, rcpt, u);
+			return RCPT_UNKNOWN_USER;
+		}
+		return RCPT_ACCEPT;
+	}
 	/* A local recipient must be a user we know (RFC 5321 3.5.3). */
 	if (a->type != ACTION_RELAY && a->user == NULL) {
 		if (local_len == 0 || local_len >= sizeof(user))

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import run
+from conftest import POSTERND, run
 
 CONFIG = '''
 hostname mx.example.test
@@ -333,3 +333,48 @@ def test_shutdown_says_421(mx):
     time.sleep(0.5)
     assert mx2.ctl("show", "queue").stdout == ""
     assert delivered(mx2, timeout=0) == []
+
+
+@pytest.fixture
+def vmx(daemon_factory, tmp_path):
+    dm = daemon_factory(sub="virtual")
+    dm.maildir = str(tmp_path / "vmail")
+    (tmp_path / "vusers").write_text(
+        "# virtual users: address, then the system user who owns the mail\n"
+        "bob@virtual.test  root\n"
+        "@catch.test       root\n"
+        "ghost@virtual.test no-such-system-user\n")
+    with open(dm.conf, "a") as f:
+        f.write('table vusers file:"%s/vusers"\n'
+                'action "vmail" maildir "%s/%%{rcpt}" virtual <vusers>\n'
+                'match from any for domain "virtual.test" action "vmail"\n'
+                'match from any for domain "catch.test" action "vmail"\n'
+                % (tmp_path, dm.maildir))
+    return dm.start()
+
+
+def test_virtual_domain_table(vmx):
+    with smtplib.SMTP("127.0.0.1", vmx.port) as c:
+        c.ehlo("c")
+        c.mail("a@s.test")
+        assert c.rcpt("bob@virtual.test")[0] == 250
+        assert c.rcpt("BOB@Virtual.Test")[0] == 250
+        code, text = c.rcpt("carol@virtual.test")
+        assert code == 550 and text.startswith(b"5.1.1")
+        code, text = c.rcpt("ghost@virtual.test")
+        assert code == 550 and text.startswith(b"5.1.1")
+        assert c.rcpt("anyone@catch.test")[0] == 250
+        assert c.data(MSG)[0] == 250
+    assert len(delivered(vmx, user="bob@virtual.test")) == 1
+    assert len(delivered(vmx, user="BOB@Virtual.Test")) == 1
+    assert len(delivered(vmx, user="anyone@catch.test")) == 1
+    assert "not a user here" in vmx.logtext()
+
+
+def test_bad_file_table_never_starts(tmp_path):
+    (tmp_path / "t").write_text("x" * 3000 + "\n")
+    conf = tmp_path / "c.conf"
+    conf.write_text('table t file:"%s/t"\n' % tmp_path)
+    r = run([POSTERND, "-n", "-f", str(conf)])
+    assert r.returncode == 1
+    assert "%s/t:1: line too long" % tmp_path in r.stderr

@@ -176,6 +176,9 @@ test_expand_path(void **state)
 	assert_int_equal(maildir_expand_path("/m/%{rcpt}", "bob",
 	    "bob@example.test", "/home/bob", out, sizeof(out)), 0);
 	assert_string_equal(out, "/m/bob@example.test");
+	assert_int_equal(maildir_expand_path("/m/%{domain}/%{localpart}/100%%",
+	    "bob", "Bob.X@example.test", "/home/bob", out, sizeof(out)), 0);
+	assert_string_equal(out, "/m/example.test/Bob.X/100%");
 	/* unknown or unterminated expansions, escapes, overflow */
 	assert_int_equal(maildir_expand_path("/m/%{nope}", "bob", "b@x",
 	    "/h", out, sizeof(out)), -1);

@@ -464,8 +464,13 @@ test_actions(void **state)
 	    "auth <secrets>\n"
 	    "action sub relay host \"smtp+tls://smarthost.example.org:587/\""
 	    " tls require auth <secrets>\n"
-	    "action plain relay host \"smtp://[2001:db8::1]:2525\" tls\n",
+	    "action plain relay host \"smtp://[2001:db8::1]:2525\" tls\n"
+	    "action vm maildir \"/var/vmail/%{rcpt}\" virtual <secrets>\n",
 	    0);
+	a = config_find_action(conf, "vm");
+	assert_int_equal(a->type, ACTION_MAILDIR);
+	assert_string_equal(a->virtual_table, "secrets");
+	assert_null(a->user);
 	a = config_find_action(conf, "local");
 	assert_int_equal(a->type, ACTION_MAILDIR);
 	assert_string_equal(a->path, "~/Maildir");
@@ -1122,6 +1127,8 @@ static const struct error_case error_cases[] = {
 	{ "action a mbox\naction a mbox\n", "2: duplicate action \"a\"\n" },
 	{ "action \"\" mbox\n", "1: invalid name \"\"\n" },
 	{ "action a maildir user\n", "1: syntax error\n" },
+	{ "action a maildir virtual <nope>\n",
+	    "1: unknown table \"nope\"\n" },
 	{ "action a maildir \"/m/%{nope}\"\n",
 	  "1: invalid expansion in \"/m/%{nope}\"\n" },
 	{ "action a maildir \"/m/%{user\"\n",
