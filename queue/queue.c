@@ -372,14 +372,14 @@ queue_inject_dsn(struct queue *q, const struct envelope *orig,
 }
 
 /*
- * A permanent failure or an expiry: tell the sender when RFC 3461 says
- * to, then drop the envelope.
+ * Tell the sender what became of one envelope, when RFC 3461 4.1 says to:
+ * a failure (permanent, or expiry) unless NOTIFY excludes it, a success
+ * only when NOTIFY=SUCCESS asked for it.
  */
 static void
-queue_bounce(struct queue *q, uint64_t evpid, const char *status,
-    const char *diagnostic)
+queue_notify(struct queue *q, const struct envelope *e, enum dsn_kind kind,
+    const char *status, const char *diagnostic)
 {
-	struct envelope		 e;
 	struct dsn_info		 info;
 	struct dsn_rcpt		 rcpt;
 	struct dsn_reader	 rd;
@@ -387,33 +387,42 @@ queue_bounce(struct queue *q, uint64_t evpid, const char *status,
 	char			 qid[QID_MSG_LEN + 1];
 	int			 flags;
 
-	if (qstore_envelope_get(q->qs, evpid, &e) != 0) {
-		qstore_permfail(q->qs, evpid);
+	if (!dsn_wanted(e, kind))
 		return;
-	}
-	if (dsn_wanted(&e, DSN_KIND_FAILURE)) {
-		qid_msg_str(e.msgid, qid, sizeof(qid));
-		dsn_info_from_envelope(&info, &e, DSN_KIND_FAILURE,
-		    q->proc->global.hostname);
-		info.queue_id = qid;
-		info.now = time(NULL);
-		dsn_rcpt_from_envelope(&rcpt, &e, DSN_ACTION_FAILED, status);
+	qid_msg_str(e->msgid, qid, sizeof(qid));
+	dsn_info_from_envelope(&info, e, kind, q->proc->global.hostname);
+	info.queue_id = qid;
+	info.now = time(NULL);
+	dsn_rcpt_from_envelope(&rcpt, e, kind == DSN_KIND_SUCCESS ?
+	    DSN_ACTION_DELIVERED : DSN_ACTION_FAILED, status);
+	if (diagnostic != NULL && diagnostic[0] != '\0') {
 		rcpt.diagnostic = diagnostic;
 		rcpt.diag_type = "X-Postern";
-		memset(&rd, 0, sizeof(rd));
-		rd.q = q;
-		rd.msgid = e.msgid;
-		rd.buf = xmalloc(QSTORE_CHUNK_SIZE);
-		buf_init(&out, DSN_ORIGINAL_MAX + 2 * DSN_HEADERS_MAX);
-		flags = dsn_build(&out, &info, &rcpt, 1, queue_dsn_read, &rd);
-		if (flags >= 0)
-			queue_inject_dsn(q, &e, &out, flags);
-		else
-			log_warnx("%s: no delivery status notification: error "
-			    "%d", qid, flags);
-		buf_free(&out);
-		free(rd.buf);
 	}
+	memset(&rd, 0, sizeof(rd));
+	rd.q = q;
+	rd.msgid = e->msgid;
+	rd.buf = xmalloc(QSTORE_CHUNK_SIZE);
+	buf_init(&out, DSN_ORIGINAL_MAX + 2 * DSN_HEADERS_MAX);
+	flags = dsn_build(&out, &info, &rcpt, 1, queue_dsn_read, &rd);
+	if (flags >= 0)
+		queue_inject_dsn(q, e, &out, flags);
+	else
+		log_warnx("%s: no delivery status notification: error %d",
+		    qid, flags);
+	buf_free(&out);
+	free(rd.buf);
+}
+
+/* A permanent failure or an expiry: notify, then drop the envelope. */
+static void
+queue_bounce(struct queue *q, uint64_t evpid, const char *status,
+    const char *diagnostic)
+{
+	struct envelope		 e;
+
+	if (qstore_envelope_get(q->qs, evpid, &e) == 0)
+		queue_notify(q, &e, DSN_KIND_FAILURE, status, diagnostic);
 	qstore_permfail(q->qs, evpid);
 }
 
@@ -421,6 +430,7 @@ static void
 queue_delivery_result(struct queue *q, struct imsg *imsg)
 {
 	struct msg_deliver_result	 r;
+	struct envelope			 e;
 	char				 qid[QID_ENV_LEN + 1];
 
 	if (imsg_get_data(imsg, &r, sizeof(r)) == -1 ||
@@ -433,6 +443,8 @@ queue_delivery_result(struct queue *q, struct imsg *imsg)
 	switch (r.status) {
 	case DELIVER_OK:
 		log_info("%s: delivered", qid);
+		if (qstore_envelope_get(q->qs, r.evpid, &e) == 0)
+			queue_notify(q, &e, DSN_KIND_SUCCESS, "2.0.0", NULL);
 		qstore_delivered(q->qs, r.evpid);
 		break;
 	case DELIVER_TEMPFAIL:

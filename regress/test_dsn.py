@@ -118,3 +118,26 @@ def test_expiry_bounces_with_4_4_7(bouncer):
     assert blocks[1]["status"] == "4.4.7"
     assert blocks[1]["action"] == "failed"
     assert "someone@far.test" in blocks[1]["final-recipient"]
+
+
+def test_success_dsn_only_when_asked(bouncer):
+    with smtplib.SMTP("127.0.0.1", bouncer.port) as c:
+        c.ehlo("c")
+        c.mail("root@localhost", ["ENVID=ok1"])
+        c.rcpt("root@localhost", ["NOTIFY=SUCCESS,FAILURE"])
+        assert c.data(ORIG.replace(b"root@broken.test",
+                                   b"root@localhost"))[0] == 250
+    # the message itself, then the success notice about it
+    got = delivered(bouncer, want=2)
+    assert len(got) == 2
+    notices = [g for g in got if b"multipart/report" in g]
+    assert len(notices) == 1
+    _, parts, blocks = dsn_parts(notices[0])
+    assert blocks[0]["original-envelope-id"] == "ok1"
+    assert blocks[1]["action"] == "delivered"
+    assert blocks[1]["status"] == "2.0.0"
+    # without NOTIFY=SUCCESS: the message only
+    with smtplib.SMTP("127.0.0.1", bouncer.port) as c:
+        c.sendmail("root@localhost", ["root@localhost"], ORIG)
+    time.sleep(1)
+    assert len(delivered(bouncer, want=3, timeout=1)) == 3
