@@ -198,8 +198,8 @@ main(int argc, char *argv[])
 				errx(1, "-s %s: %s", optarg, errstr);
 			break;
 		default:
-			fprintf(stderr, "usage: dkim_bench [-a alg] [-s seconds] "
-			    "[outdir]\n");
+			fprintf(stderr, "usage: dkim_bench [-a alg] "
+			    "[-s seconds] [outdir]\n");
 			return 1;
 		}
 	}

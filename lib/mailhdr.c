@@ -376,7 +376,8 @@ mailhdr_taglist(const char *s, size_t len, struct mailhdr_tag *tags,
 			}
 			snprintf(err, errlen, "tag \"%.*s\": invalid byte "
 			    "0x%02x in value",
-			    (int)(t->namelen > 32 ? 32 : t->namelen), t->name, c);
+			    (int)(t->namelen > 32 ? 32 : t->namelen), t->name,
+			    c);
 			return -1;
 		}
 		t->value = s + vstart;
@@ -416,12 +417,19 @@ char *
 mailhdr_strip_fws(const char *s, size_t len)
 {
 	char	*o;
-	size_t	 i, n = 0;
+	size_t	 i, j, n = 0;
 
 	o = xmalloc(len + 1);
-	for (i = 0; i < len; i++)
-		if ((unsigned char)s[i] > ' ' || !is_fws(s[i]))
-			o[n++] = s[i];
+	for (i = 0; i < len; ) {
+		/* Copy each run without FWS at once. */
+		for (j = i; j < len && ((unsigned char)s[j] > ' ' ||
+		    !is_fws(s[j])); j++)
+			;
+		memcpy(o + n, s + i, j - i);
+		n += j - i;
+		for (i = j; i < len && is_fws(s[i]); i++)
+			;
+	}
 	o[n] = '\0';
 	return o;
 }
