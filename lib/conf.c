@@ -57,6 +57,9 @@ config_new(void)
 	conf->queue.retry_max = DEFAULT_RETRY_MAX;
 	conf->queue.expire = DEFAULT_EXPIRE;
 	conf->queue.max_message_size = DEFAULT_MAX_SIZE;
+	conf->smtp.timeout = 300;	/* RFC 5321 4.5.3.2.7 */
+	conf->smtp.max_sessions = 512;
+	conf->smtp.max_per_ip = 32;
 	conf->resolver.configured = 0;
 	conf->resolver.port = 53;
 	return conf;

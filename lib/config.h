@@ -240,6 +240,12 @@ struct queue_conf {
 	size_t			 max_message_size; /* default 35 MB */
 };
 
+struct smtp_conf {
+	time_t			 timeout;	/* idle, seconds, default 300 */
+	size_t			 max_sessions;	/* default 512 */
+	size_t			 max_per_ip;	/* default 32 */
+};
+
 struct postern_conf {
 	char			*file;		/* path of the main file */
 	char			 hostname[256];	/* "hostname", default gethostname() */
@@ -254,6 +260,7 @@ struct postern_conf {
 	struct actionlist	 actions;
 	struct rulelist		 rules;
 	struct queue_conf	 queue;
+	struct smtp_conf	 smtp;
 	struct resolver_conf	 resolver;
 	struct policylist	 policies;
 	struct dkimlist		 dkim_signatures;

@@ -102,6 +102,9 @@ struct msg_conf_global {
 	int64_t		 retry_max;
 	int64_t		 expire;
 	uint64_t	 max_message_size;
+	int64_t		 smtp_timeout;	/* idle, seconds */
+	uint32_t	 smtp_max_sessions;
+	uint32_t	 smtp_max_per_ip;
 };
 
 struct msg_conf_listener {

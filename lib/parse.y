@@ -198,7 +198,7 @@ static void	 builders_free(void);
 %token	CONTROL DISABLE
 %token	DKIM DKIMSIGNATURE DMARC DOMAIN EXPIRE FILECOLON FOLDER FOR FROM
 %token	GROUP HEADER HEADERS HELO HOST HOSTNAME INCLUDE KEY LISTEN LMTP LOCAL
-%token	VIRTUAL
+%token	VIRTUAL SMTPTIMEOUT SMTPMAXSESSIONS SMTPMAXPERIP
 %token	MAILDIR MATCH MAX MAXMESSAGESIZE MAXSIGNATURES MBOX MDA ON OVERSIGN
 %token	PKI POLICY PORT
 %token	QUARANTINE QUEUE RCPTTO REJECT REJECTFAIL RELAXED RELAY REQUIRE
@@ -278,6 +278,24 @@ main		: HOSTNAME STRING {
 		| MAXMESSAGESIZE size {
 			if ($2 != 0)
 				ps.conf->queue.max_message_size = $2;
+		}
+		| SMTPTIMEOUT duration {
+			if ($2 != 0)
+				ps.conf->smtp.timeout = $2;
+		}
+		| SMTPMAXSESSIONS NUMBER {
+			if ($2 < 1 || $2 > 100000)
+				conf_error(&@2, "invalid smtp-max-sessions %lld "
+				    "(1 to 100000)", $2);
+			else
+				ps.conf->smtp.max_sessions = (size_t)$2;
+		}
+		| SMTPMAXPERIP NUMBER {
+			if ($2 < 1 || $2 > 100000)
+				conf_error(&@2, "invalid smtp-max-per-ip %lld "
+				    "(1 to 100000)", $2);
+			else
+				ps.conf->smtp.max_per_ip = (size_t)$2;
 		}
 		;
 
@@ -994,6 +1012,9 @@ static const struct keyword keywords[] = {
 	{ "retry",		RETRY },
 	{ "selector",		SELECTOR },
 	{ "sign",		SIGN },
+	{ "smtp-max-per-ip",	SMTPMAXPERIP },
+	{ "smtp-max-sessions",	SMTPMAXSESSIONS },
+	{ "smtp-timeout",	SMTPTIMEOUT },
 	{ "smtps",		SMTPS },
 	{ "socket",		SOCKET },
 	{ "spf",		SPF },

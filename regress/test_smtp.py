@@ -378,3 +378,25 @@ def test_bad_file_table_never_starts(tmp_path):
     r = run([POSTERND, "-n", "-f", str(conf)])
     assert r.returncode == 1
     assert "%s/t:1: line too long" % tmp_path in r.stderr
+
+
+def test_idle_timeout_and_session_limit(daemon_factory):
+    dm = daemon_factory("smtp-timeout 2s\nsmtp-max-sessions 3\n",
+                        sub="limits").start()
+    conns = []
+    for i in range(3):
+        s = socket.create_connection(("127.0.0.1", dm.port), timeout=10)
+        assert s.recv(4096).startswith(b"220")
+        conns.append(s)
+    extra = socket.create_connection(("127.0.0.1", dm.port), timeout=10)
+    assert extra.recv(4096).startswith(b"421 4.7.0")
+    extra.close()
+    # RFC 5321 4.5.3.2: an idle client is dropped with 421
+    conns[0].sendall(b"EHLO c\r\n")
+    conns[0].recv(4096)
+    start = time.time()
+    reply = conns[0].recv(4096)
+    assert reply.startswith(b"421 4.4.2"), reply
+    assert 1.5 < time.time() - start < 6
+    for s in conns:
+        s.close()

@@ -381,7 +381,7 @@ session_timeout(int fd, short event, void *arg)
 static void
 session_arm(struct session *s, short events)
 {
-	struct timeval	 tv = { SMTP_IDLE_TIMEOUT, 0 };
+	struct timeval	 tv = { s->smtp->proc->global.smtp_timeout, 0 };
 
 	event_del(&s->ev_read);
 	event_del(&s->ev_write);
@@ -520,7 +520,7 @@ static void
 session_io(int fd, short event, void *arg)
 {
 	struct session	*s = arg;
-	struct timeval	 tv = { SMTP_IDLE_TIMEOUT, 0 };
+	struct timeval	 tv = { s->smtp->proc->global.smtp_timeout, 0 };
 	uint8_t		 data[SESSION_READ_SIZE];
 	ssize_t		 n;
 
@@ -587,8 +587,10 @@ session_accept(struct smtp *smtp, struct smtp_listener *l, int fd,
 	    sizeof(struct sockaddr_in), ip, sizeof(ip), NULL, 0,
 	    NI_NUMERICHOST) != 0)
 		strlcpy(ip, "unknown", sizeof(ip));
-	if (smtp->shutting_down || smtp->nsessions >= SMTP_MAX_SESSIONS ||
-	    session_count_ip(smtp, ss) >= SMTP_MAX_PER_IP) {
+	if (smtp->shutting_down ||
+	    smtp->nsessions >= smtp->proc->global.smtp_max_sessions ||
+	    session_count_ip(smtp, ss) >=
+	    (int)smtp->proc->global.smtp_max_per_ip) {
 		log_info("smtp: refused connection from %s: too many "
 		    "connections", ip);
 		smtp->stats[STAT_REFUSED_BUSY]++;

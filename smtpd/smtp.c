@@ -8,7 +8,7 @@
  * names of the local users, and each pki's certificate and key, from which
  * it builds its libtls server contexts.  It never reads a file.
  *
- * Limits: SMTP_MAX_SESSIONS in all and SMTP_MAX_PER_IP from one address;
+ * Limits ("smtp max-sessions" in all, "smtp max-per-ip" from one address):
  * past them a client gets 421 4.7.0 and is closed at once.
  */
 #include <sys/types.h>

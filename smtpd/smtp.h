@@ -17,9 +17,7 @@
 #include "recipient.h"
 #include "smtp_session.h"
 
-#define SMTP_MAX_SESSIONS	512	/* at once, in all */
-#define SMTP_MAX_PER_IP		32	/* at once, from one address */
-#define SMTP_IDLE_TIMEOUT	300	/* RFC 5321 4.5.3.2.7: 5 minutes */
+/* Session limits and the idle timeout come from postern.conf ("smtp"). */
 #define SMTP_QUEUE_BACKLOG	512	/* imsgs to queue before we pause */
 
 struct smtp_pki {

@@ -1127,6 +1127,11 @@ static const struct error_case error_cases[] = {
 	{ "action a mbox\naction a mbox\n", "2: duplicate action \"a\"\n" },
 	{ "action \"\" mbox\n", "1: invalid name \"\"\n" },
 	{ "action a maildir user\n", "1: syntax error\n" },
+	{ "smtp-max-per-ip 0\n",
+	    "1: invalid smtp-max-per-ip 0 (1 to 100000)\n" },
+	{ "smtp-max-sessions 100001\n",
+	    "1: invalid smtp-max-sessions 100001 (1 to 100000)\n" },
+	{ "smtp-timeout\n", "1: syntax error\n" },
 	{ "action a maildir virtual <nope>\n",
 	    "1: unknown table \"nope\"\n" },
 	{ "action a maildir \"/m/%{nope}\"\n",
@@ -1452,6 +1457,24 @@ test_default_config(void **state)
 	free(text);
 }
 
+static void
+test_smtp_statements(void **state)
+{
+	struct postern_conf	*conf;
+
+	conf = parse_ok("listen on 127.0.0.1\n", 0);
+	assert_int_equal(conf->smtp.timeout, 300);
+	assert_int_equal(conf->smtp.max_sessions, 512);
+	assert_int_equal(conf->smtp.max_per_ip, 32);
+	free_config(conf);
+	conf = parse_ok("smtp-timeout 2m\nsmtp-max-sessions 1000\n"
+	    "smtp-max-per-ip 4\n", 0);
+	assert_int_equal(conf->smtp.timeout, 120);
+	assert_int_equal(conf->smtp.max_sessions, 1000);
+	assert_int_equal(conf->smtp.max_per_ip, 4);
+	free_config(conf);
+}
+
 /* Nothing may leak from one parse into the next. */
 static void
 test_no_state_between_parses(void **state)
@@ -1496,6 +1519,7 @@ main(void)
 		cmocka_unit_test(test_lexer_limits),
 		cmocka_unit_test(test_strings),
 		cmocka_unit_test(test_default_config),
+		cmocka_unit_test(test_smtp_statements),
 		cmocka_unit_test(test_no_state_between_parses),
 	};
 
