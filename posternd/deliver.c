@@ -4,7 +4,8 @@
  * parent checks the request against its own configuration (the action is
  * looked up by name here: the queue cannot name a path or a user), forks a
  * child that becomes the recipient's user and writes the maildir, and
- * reports the outcome the child wrote on a pipe.
+ * reports the outcome the child wrote on a pipe.  Requests that arrive
+ * together for one user share a child (up to DELIVER_BATCH_MAX).
  *
  * Only maildir actions deliver today; mbox, lmtp and mda actions fail
  * permanently with a clear reason until they are written.
@@ -15,6 +16,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <event.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
@@ -32,18 +34,37 @@
 #include "table.h"
 #include "util.h"
 
-#define DELIVER_MAX_RUNNING	64
+#define DELIVER_MAX_RUNNING	16	/* delivery processes at once */
+#define DELIVER_BATCH_MAX	32	/* messages one process writes */
 
+/* One message for one recipient, waiting for or in a process. */
+struct job {
+	TAILQ_ENTRY(job)	 entry;
+	struct msg_deliver	 d;
+	const struct action	*a;
+	uid_t			 uid;
+	gid_t			 gid;
+	char			 user[64];
+	char			 home[4096];
+	int			 msgfd;
+	int			 reported;
+};
+TAILQ_HEAD(joblist, job);
+
+/* A delivery process: the jobs of one user and action. */
 struct delivery {
 	TAILQ_ENTRY(delivery)	 entry;
 	pid_t			 pid;
-	uint64_t		 evpid;
 	int			 result_fd;
+	struct joblist		 jobs;
 };
 
 static TAILQ_HEAD(, delivery)	 deliveries =
     TAILQ_HEAD_INITIALIZER(deliveries);
+static struct joblist		 pending = TAILQ_HEAD_INITIALIZER(pending);
+static struct event		 ev_batch;
 static int			 nrunning;
+static const char		*deliver_hostname;
 static void			(*deliver_done)(const struct msg_deliver_result *);
 
 static void
@@ -84,51 +105,142 @@ local_user(const char *rcpt, char *user, size_t len)
 	return 0;
 }
 
-/* In the child: become the user, write the maildir, report, exit. */
-static void __attribute__((noreturn))
-deliver_child(const struct msg_deliver *d, const struct action *a,
-    const struct passwd *pw, int msgfd, int resfd, const char *hostname)
+/* In the child: write one message, return its result. */
+static void
+deliver_one(const struct job *j, const char *hostname,
+    struct msg_deliver_result *r)
 {
-	struct msg_deliver_result	 r;
-	char				 path[4096], qid[QID_ENV_LEN + 1];
-	char				*prefix;
+	char	 path[4096], qid[QID_ENV_LEN + 1];
+	char	*prefix;
 
-	memset(&r, 0, sizeof(r));
-	r.evpid = d->evpid;
-	if (setgroups(1, &pw->pw_gid) == -1 ||
-	    setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) == -1 ||
-	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) == -1) {
-		r.status = DELIVER_TEMPFAIL;
-		snprintf(r.error, sizeof(r.error), "cannot become %s: %s",
-		    pw->pw_name, strerror(errno));
-		goto out;
+	memset(r, 0, sizeof(*r));
+	r->evpid = j->d.evpid;
+	if (maildir_expand_path(j->a->path != NULL ? j->a->path :
+	    "~/Maildir", j->user, j->d.rcpt, j->home, path,
+	    sizeof(path)) == -1) {
+		r->status = DELIVER_PERMFAIL;
+		snprintf(r->error, sizeof(r->error), "cannot expand the "
+		    "maildir path of action %s for this recipient", j->a->name);
+		return;
 	}
-	if (maildir_expand_path(a->path != NULL ? a->path : "~/Maildir",
-	    pw->pw_name, d->rcpt, pw->pw_dir, path, sizeof(path)) == -1) {
-		r.status = DELIVER_PERMFAIL;
-		snprintf(r.error, sizeof(r.error), "cannot expand maildir "
-		    "path of action %s for %s", a->name, d->rcpt);
-		goto out;
-	}
-	qid_env_str(d->evpid, qid, sizeof(qid));
+	qid_env_str(j->d.evpid, qid, sizeof(qid));
 	xasprintf(&prefix, "Return-Path: <%s>\r\nDelivered-To: %s\r\n",
-	    d->sender, d->rcpt);
-	switch (maildir_deliver(path, msgfd, prefix, qid, hostname,
-	    d->check_existing, r.error, sizeof(r.error))) {
+	    j->d.sender, j->d.rcpt);
+	switch (maildir_deliver(path, j->msgfd, prefix, qid, hostname,
+	    j->d.check_existing, r->error, sizeof(r->error))) {
 	case MAILDIR_OK:
-		r.status = DELIVER_OK;
+		r->status = DELIVER_OK;
 		break;
 	case MAILDIR_TEMPFAIL:
-		r.status = DELIVER_TEMPFAIL;
+		r->status = DELIVER_TEMPFAIL;
 		break;
 	default:
-		r.status = DELIVER_PERMFAIL;
+		r->status = DELIVER_PERMFAIL;
 		break;
 	}
- out:
-	if (write(resfd, &r, sizeof(r)) != sizeof(r))
-		_exit(2);
+	free(prefix);
+}
+
+/*
+ * In the child: become the user once, write each message of the batch,
+ * report each result on the pipe (a batch's results fit in the pipe's
+ * buffer, so the writes never block), exit.
+ */
+static void __attribute__((noreturn))
+deliver_child(struct delivery *dl, int resfd, const char *hostname)
+{
+	struct msg_deliver_result	 r;
+	struct job			*j = TAILQ_FIRST(&dl->jobs);
+
+	signal(SIGCHLD, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGINT, SIG_DFL);
+	if (setgroups(1, &j->gid) == -1 ||
+	    setresgid(j->gid, j->gid, j->gid) == -1 ||
+	    setresuid(j->uid, j->uid, j->uid) == -1) {
+		TAILQ_FOREACH(j, &dl->jobs, entry) {
+			memset(&r, 0, sizeof(r));
+			r.evpid = j->d.evpid;
+			r.status = DELIVER_TEMPFAIL;
+			snprintf(r.error, sizeof(r.error), "cannot become %s",
+			    j->user);
+			if (write(resfd, &r, sizeof(r)) != sizeof(r))
+				_exit(2);
+		}
+		_exit(0);
+	}
+	TAILQ_FOREACH(j, &dl->jobs, entry) {
+		deliver_one(j, hostname, &r);
+		if (write(resfd, &r, sizeof(r)) != sizeof(r))
+			_exit(2);
+	}
 	_exit(0);
+}
+
+static void
+job_free(struct job *j)
+{
+	if (j->msgfd != -1)
+		close(j->msgfd);
+	free(j);
+}
+
+/*
+ * Start processes for what is pending: one per user and action, with up
+ * to DELIVER_BATCH_MAX messages each, so that a burst for one mailbox
+ * costs one fork instead of one per message.
+ */
+static void
+deliver_flush(int fd, short event, void *arg)
+{
+	struct timeval		 later = { 0, 10 * 1000 };
+	struct delivery		*dl;
+	struct job		*j, *next, *first;
+	int			 p[2];
+	size_t			 n;
+	pid_t			 pid;
+
+	while ((first = TAILQ_FIRST(&pending)) != NULL) {
+		if (nrunning >= DELIVER_MAX_RUNNING) {
+			evtimer_add(&ev_batch, &later);
+			return;
+		}
+		dl = xcalloc(1, sizeof(*dl));
+		TAILQ_INIT(&dl->jobs);
+		n = 0;
+		for (j = first; j != NULL && n < DELIVER_BATCH_MAX; j = next) {
+			next = TAILQ_NEXT(j, entry);
+			if (j->uid != first->uid || j->a != first->a)
+				continue;
+			TAILQ_REMOVE(&pending, j, entry);
+			TAILQ_INSERT_TAIL(&dl->jobs, j, entry);
+			n++;
+		}
+		if (pipe2(p, O_CLOEXEC) == -1 || (pid = fork()) == -1) {
+			log_warn("local delivery");
+			while ((j = TAILQ_FIRST(&dl->jobs)) != NULL) {
+				TAILQ_REMOVE(&dl->jobs, j, entry);
+				result(j->d.evpid, DELIVER_TEMPFAIL,
+				    "cannot start a delivery process");
+				job_free(j);
+			}
+			free(dl);
+			continue;
+		}
+		if (pid == 0) {
+			close(p[0]);
+			deliver_child(dl, p[1], deliver_hostname);
+		}
+		close(p[1]);
+		TAILQ_FOREACH(j, &dl->jobs, entry) {
+			close(j->msgfd);
+			j->msgfd = -1;
+		}
+		dl->pid = pid;
+		dl->result_fd = p[0];
+		TAILQ_INSERT_TAIL(&deliveries, dl, entry);
+		nrunning++;
+	}
 }
 
 int
@@ -136,15 +248,15 @@ deliver_start(struct postern_conf *conf, struct imsg *imsg,
     void (*done)(const struct msg_deliver_result *))
 {
 	struct msg_deliver	 d;
-	struct delivery		*dl;
 	struct action		*a;
 	struct passwd		*pw;
+	struct job		*j;
+	struct timeval		 now = { 0, 0 };
 	char			 user[256];
 	const char		*name;
-	int			 p[2];
-	pid_t			 pid;
 
 	deliver_done = done;
+	deliver_hostname = conf->hostname;
 	if (imsg_get_data(imsg, &d, sizeof(d)) == -1 || imsg->fd == -1)
 		return -1;
 	d.sender[sizeof(d.sender) - 1] = '\0';
@@ -182,36 +294,26 @@ deliver_start(struct postern_conf *conf, struct imsg *imsg,
 		result(d.evpid, DELIVER_PERMFAIL, "no such user %s", name);
 		goto fail;
 	}
-	if (nrunning >= DELIVER_MAX_RUNNING) {
-		result(d.evpid, DELIVER_TEMPFAIL, "too many deliveries running");
+	j = xcalloc(1, sizeof(*j));
+	j->d = d;
+	j->a = a;
+	j->uid = pw->pw_uid;
+	j->gid = pw->pw_gid;
+	if (strlcpy(j->user, pw->pw_name, sizeof(j->user)) >= sizeof(j->user) ||
+	    strlcpy(j->home, pw->pw_dir, sizeof(j->home)) >= sizeof(j->home)) {
+		free(j);
+		result(d.evpid, DELIVER_PERMFAIL, "user name or home of %s "
+		    "too long", name);
 		goto fail;
 	}
-	if (pipe2(p, O_CLOEXEC) == -1) {
-		result(d.evpid, DELIVER_TEMPFAIL, "pipe: %s", strerror(errno));
-		goto fail;
-	}
-	switch (pid = fork()) {
-	case -1:
-		close(p[0]);
-		close(p[1]);
-		result(d.evpid, DELIVER_TEMPFAIL, "fork: %s", strerror(errno));
-		goto fail;
-	case 0:
-		close(p[0]);
-		signal(SIGCHLD, SIG_DFL);
-		signal(SIGTERM, SIG_DFL);
-		signal(SIGINT, SIG_DFL);
-		deliver_child(&d, a, pw, imsg->fd, p[1], conf->hostname);
-	}
-	close(p[1]);
-	close(imsg->fd);
+	j->msgfd = imsg->fd;
 	imsg->fd = -1;
-	dl = xcalloc(1, sizeof(*dl));
-	dl->pid = pid;
-	dl->evpid = d.evpid;
-	dl->result_fd = p[0];
-	TAILQ_INSERT_TAIL(&deliveries, dl, entry);
-	nrunning++;
+	TAILQ_INSERT_TAIL(&pending, j, entry);
+	/* Start processes once this round of messages has been read. */
+	if (!event_initialized(&ev_batch))
+		evtimer_set(&ev_batch, deliver_flush, NULL);
+	if (!evtimer_pending(&ev_batch, NULL))
+		evtimer_add(&ev_batch, &now);
 	return 0;
  fail:
 	close(imsg->fd);
@@ -224,6 +326,7 @@ deliver_reap(pid_t pid, int status)
 {
 	struct delivery			*dl;
 	struct msg_deliver_result	 r;
+	struct job			*j;
 
 	TAILQ_FOREACH(dl, &deliveries, entry)
 		if (dl->pid == pid)
@@ -232,16 +335,30 @@ deliver_reap(pid_t pid, int status)
 		return 0;
 	TAILQ_REMOVE(&deliveries, dl, entry);
 	nrunning--;
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0 &&
-	    read(dl->result_fd, &r, sizeof(r)) == sizeof(r) &&
-	    r.evpid == dl->evpid && r.status >= DELIVER_OK &&
-	    r.status <= DELIVER_PERMFAIL) {
+	/* Each result names its envelope; take only those of this batch. */
+	while (read(dl->result_fd, &r, sizeof(r)) == sizeof(r)) {
+		if (r.status < DELIVER_OK || r.status > DELIVER_PERMFAIL)
+			break;
+		TAILQ_FOREACH(j, &dl->jobs, entry)
+			if (j->d.evpid == r.evpid && !j->reported)
+				break;
+		if (j == NULL)
+			break;
+		j->reported = 1;
 		r.error[sizeof(r.error) - 1] = '\0';
 		deliver_done(&r);
-	} else
-		result(dl->evpid, DELIVER_TEMPFAIL, "delivery process failed");
+	}
+	while ((j = TAILQ_FIRST(&dl->jobs)) != NULL) {
+		TAILQ_REMOVE(&dl->jobs, j, entry);
+		if (!j->reported)
+			result(j->d.evpid, DELIVER_TEMPFAIL,
+			    "delivery process failed (status %d)", status);
+		job_free(j);
+	}
 	close(dl->result_fd);
 	free(dl);
+	if (!TAILQ_EMPTY(&pending))
+		deliver_flush(-1, 0, NULL);
 	return 1;
 }
 
