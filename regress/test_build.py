@@ -2,6 +2,7 @@
 import os
 import shutil
 import tempfile
+import time
 
 from conftest import TOP, run
 
@@ -36,3 +37,48 @@ def test_default_configuration_is_loopback_only():
     assert listens
     for words in listens:
         assert words[2].startswith("127.") or words[2] == "::1", words
+
+
+def test_bench_tools_build_and_run(daemon_factory, tmp_path):
+    """make bench's own tools: the load generator (bench/smtp_load.c)
+    against a real posternd, and the queue store bench (bench/store_bench.c),
+    each for a moment; their figures are not asserted, their counts are."""
+    from conftest import BUILD
+    pkgs = ("libevent libtls libunbound lmdb expat jansson zlib "
+            "libbsd-overlay libcrypto").split()
+    flags = run(["pkg-config", "--cflags", "--libs"] + pkgs).stdout.split()
+    if os.path.basename(os.path.normpath(BUILD)) == "build-san":
+        flags.append("-fsanitize=address,undefined")
+    store = str(tmp_path / "store_bench")
+    r = run(["cc", "-O1", "-std=gnu11", "-D_GNU_SOURCE", "-I" + TOP,
+             "-I" + os.path.join(TOP, "lib"), "-o", store,
+             os.path.join(TOP, "bench", "store_bench.c"),
+             os.path.join(BUILD, "libpostern.a")] + flags + ["-lcrypt"],
+            timeout=120)
+    assert r.returncode == 0, r.stderr
+    r = run([store, "-s", "1", str(tmp_path)], timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "commit" in r.stdout
+
+    load = str(tmp_path / "smtp_load")
+    bsd = run(["pkg-config", "--cflags", "--libs",
+               "libbsd-overlay"]).stdout.split()
+    r = run(["cc", "-O1", "-std=gnu11", "-D_GNU_SOURCE", "-o", load,
+             os.path.join(TOP, "bench", "smtp_load.c")] + bsd +
+            ["-lpthread"], timeout=120)
+    assert r.returncode == 0, r.stderr
+    dm = daemon_factory('table d { "localhost" }\n'
+                        'action "local" maildir "%s/m/%%{user}"\n'
+                        'match from any for domain <d> action "local"\n'
+                        % tmp_path, sub="bench")
+    dm.start()
+    r = run([load, "-c", "2", "-m", "20", "-r", "root@localhost",
+             "127.0.0.1", str(dm.port)], timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        if len(os.listdir(tmp_path / "m" / "root" / "new")
+               if (tmp_path / "m" / "root" / "new").exists() else []) == 20:
+            break
+        time.sleep(0.1)
+    assert len(os.listdir(tmp_path / "m" / "root" / "new")) == 20

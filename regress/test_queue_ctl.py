@@ -1,4 +1,5 @@
-"""posternctl's queue commands against a running daemon."""
+"""posternctl's queue commands (posternctl/queue_cmds.c) against a running
+daemon."""
 import json
 import smtplib
 import socket

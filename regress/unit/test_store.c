@@ -1,7 +1,8 @@
 /*
- * lib/qstore.c and lib/envelope.c: the queue store.  Round trip of a
- * multi-chunk message, group commit (one transaction for 100 messages),
- * abort, schedule order, backoff and expiry, hold/release/schedule/remove,
+ * lib/qstore.c, lib/qstore_admin.c and lib/envelope.c: the queue store.
+ * Round trip of a multi-chunk message, group commit (one transaction for
+ * 100 messages), abort, schedule order, backoff and expiry,
+ * hold/release/schedule/remove,
  * removal of the message with its last envelope, restart recovery of
  * in-flight envelopes, map growth, corrupt records, stats, queue ids and the
  * record codec.
