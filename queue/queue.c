@@ -20,6 +20,7 @@
 #include <event.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -35,6 +36,7 @@
 #define QUEUE_COMMIT_DELAY_US	2000	/* group commit window */
 #define QUEUE_MAX_INFLIGHT	32	/* local deliveries at once */
 #define QUEUE_MAX_INCOMING	4096	/* messages being received */
+#define QUEUE_KICK_MS		50	/* scheduler batching window */
 
 struct incoming {
 	TAILQ_ENTRY(incoming)	 entry;
@@ -83,6 +85,7 @@ queue_conf(struct proc *p, struct imsg *imsg)
 }
 
 static void	queue_schedule_soon(struct queue *, time_t);
+static void	queue_kick(struct queue *);
 static void	queue_bounce(struct queue *, uint64_t, const char *,
 		    const char *);
 
@@ -131,7 +134,7 @@ queue_commit_done(uint64_t id, int ok, void *arg)
 	    IMSG_QUEUE_MESSAGE_FAIL, in->session, in->msgid);
 	incoming_free(q, in);
 	if (ok)
-		queue_schedule_soon(q, 0);
+		queue_kick(q);
 }
 
 static void
@@ -260,6 +263,26 @@ queue_sched_cb(int fd, short event, void *arg)
 	if ((wait = qstore_next_due(q->qs, now)) >= 0 &&
 	    q->inflight < QUEUE_MAX_INFLIGHT)
 		queue_schedule_soon(q, wait == 0 ? 1 : wait);
+}
+
+/*
+ * New work for the scheduler.  Each scheduler run marks what it takes in
+ * flight in its own synced transaction, so under load it runs at most
+ * every QUEUE_KICK_MS and takes a batch, rather than once per message.
+ */
+static void
+queue_kick(struct queue *q)
+{
+	struct timeval	 at, now, soon = { 0, QUEUE_KICK_MS * 1000 };
+
+	if (evtimer_pending(&q->ev_sched, &at)) {
+		gettimeofday(&now, NULL);
+		timeradd(&now, &soon, &now);
+		if (timercmp(&at, &now, <=))
+			return;		/* already due sooner */
+	}
+	evtimer_del(&q->ev_sched);
+	evtimer_add(&q->ev_sched, &soon);
 }
 
 static void
@@ -462,7 +485,7 @@ queue_delivery_result(struct queue *q, struct imsg *imsg)
 		break;
 	}
 	queue_flush_soon(q);
-	queue_schedule_soon(q, 0);
+	queue_kick(q);
 }
 
 static void
