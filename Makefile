@@ -74,7 +74,7 @@ unit: $(UNIT_BINS)
 
 # `make check`: every test, one closing line "N passed, N failed".
 check: deps all unit
-	@scripts/check $(BUILD)
+	@SANITIZE=$(SANITIZE) scripts/check $(BUILD)
 
 lint:
 	mandoc -Tlint -Wwarning $(MANS)

@@ -31,19 +31,23 @@
 #include "util.h"
 
 const struct proc_desc proc_table[PROC_MAX] = {
-	[PROC_PARENT] = { PROC_PARENT, "parent", 0, NULL, NULL, NULL, NULL },
-	[PROC_SMTP] = { PROC_SMTP, "smtp", 0, NULL,
-	    smtp_conf, smtp_run, smtp_dispatch, smtp_shutdown },
-	[PROC_QUEUE] = { PROC_QUEUE, "queue", 1, "queue",
-	    queue_conf, queue_run, queue_dispatch },
-	[PROC_MTA] = { PROC_MTA, "mta", 0, NULL,
-	    NULL, mta_run, mta_dispatch },
-	[PROC_AUTHD] = { PROC_AUTHD, "authd", 0, NULL,
-	    NULL, authd_run, authd_dispatch },
-	[PROC_REPORTD] = { PROC_REPORTD, "reportd", 0, "reports",
-	    NULL, reportd_run, reportd_dispatch },
-	[PROC_CONTROL] = { PROC_CONTROL, "control", 0, NULL,
-	    control_conf, control_run, control_dispatch },
+	[PROC_PARENT] = { .id = PROC_PARENT, .name = "parent" },
+	[PROC_SMTP] = { .id = PROC_SMTP, .name = "smtp",
+	    .conf = smtp_conf, .run = smtp_run, .dispatch = smtp_dispatch,
+	    .shutdown = smtp_shutdown },
+	[PROC_QUEUE] = { .id = PROC_QUEUE, .name = "queue", .queue_user = 1,
+	    .spool_sub = "queue", .conf = queue_conf, .run = queue_run,
+	    .dispatch = queue_dispatch },
+	[PROC_MTA] = { .id = PROC_MTA, .name = "mta", .run = mta_run,
+	    .dispatch = mta_dispatch },
+	[PROC_AUTHD] = { .id = PROC_AUTHD, .name = "authd", .run = authd_run,
+	    .dispatch = authd_dispatch },
+	[PROC_REPORTD] = { .id = PROC_REPORTD, .name = "reportd",
+	    .spool_sub = "reports", .run = reportd_run,
+	    .dispatch = reportd_dispatch },
+	[PROC_CONTROL] = { .id = PROC_CONTROL, .name = "control",
+	    .conf = control_conf, .run = control_run,
+	    .dispatch = control_dispatch },
 };
 
 /*
