@@ -150,11 +150,35 @@ static void __attribute__((noreturn))
 deliver_child(struct delivery *dl, int resfd, const char *hostname)
 {
 	struct msg_deliver_result	 r;
-	struct job			*j = TAILQ_FIRST(&dl->jobs);
+	struct job			*j;
+	int				 next = 3;
 
 	signal(SIGCHLD, SIG_DFL);
 	signal(SIGTERM, SIG_DFL);
 	signal(SIGINT, SIG_DFL);
+	/*
+	 * Keep only what this child needs (the result pipe and the batch's
+	 * messages), renumbered from 3, so that nothing of the parent's
+	 * (channels to the other processes) survives the drop to the user.
+	 * Lift them above every other fd first, so no dup2 lands on one
+	 * still to be moved.
+	 */
+	if ((resfd = fcntl(resfd, F_DUPFD_CLOEXEC, 1024)) == -1)
+		_exit(2);
+	TAILQ_FOREACH(j, &dl->jobs, entry)
+		if ((j->msgfd = fcntl(j->msgfd, F_DUPFD_CLOEXEC, 1024)) == -1)
+			_exit(2);
+	if (dup2(resfd, next) == -1)
+		_exit(2);
+	resfd = next++;
+	TAILQ_FOREACH(j, &dl->jobs, entry) {
+		if (dup2(j->msgfd, next) == -1)
+			_exit(2);
+		j->msgfd = next++;
+	}
+	closefrom(next);
+
+	j = TAILQ_FIRST(&dl->jobs);
 	if (setgroups(1, &j->gid) == -1 ||
 	    setresgid(j->gid, j->gid, j->gid) == -1 ||
 	    setresuid(j->uid, j->uid, j->uid) == -1) {
