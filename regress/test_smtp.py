@@ -10,6 +10,7 @@ import time
 import pytest
 
 from conftest import POSTERND, run
+from loadgen import strip_trace
 
 CONFIG = '''
 hostname mx.example.test
@@ -59,23 +60,8 @@ def delivered(dm, user="root", want=1, timeout=10):
     return out
 
 
-def body_after_received(raw):
-    """The message as the client sent it: drop our trace header fields."""
-    head, _, rest = raw.partition(b"\r\n\r\n")
-    lines = head.split(b"\r\n")
-    keep = []
-    skipping = False
-    for line in lines:
-        if line[:1] in (b" ", b"\t"):
-            if skipping:
-                continue
-        else:
-            skipping = line.split(b":")[0].lower() in (
-                b"return-path", b"delivered-to", b"received")
-            if skipping:
-                continue
-        keep.append(line)
-    return b"\r\n".join(keep) + b"\r\n\r\n" + rest
+# The message as the client sent it: without our trace header fields.
+body_after_received = strip_trace
 
 
 MSG = (b"From: a@sender.test\r\nTo: root@localhost\r\nSubject: hello\r\n"
