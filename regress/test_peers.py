@@ -17,9 +17,9 @@ import ssl
 import struct
 import time
 
-import pytest
+import pytest  # noqa: F811 (smtp_peer is a fixture)
 
-from peers import SmtpPeer, make_bad_cert, make_ca, make_cert
+from peers import SmtpPeer, make_bad_cert, make_ca, make_cert, smtp_peer
 from socks5proxy import Socks5Proxy
 
 MX = "mx.example.test"
@@ -114,14 +114,14 @@ def test_delivery_records_exact_bytes(tmp_path):
         assert c.cmd("DATA")[0] == 354
         wire = (b"Subject: dots\r\n\r\n..leading dot\r\n...\r\n"
                 b"mid . dot\r\n.\xc3\xa9t\xc3\xa9\r\n" + b"y" * 5000 +
-                b"\r\nlast\r\n.\r\n")
+                b"\r\nbare\nlf\r\nlast\r\n.\r\n")
         c.send(wire)
         assert c.reply()[0] == 250
         assert c.cmd("QUIT")[0] == 221
         c.close()
         want = (b"Subject: dots\r\n\r\n.leading dot\r\n..\r\n"
                 b"mid . dot\r\n\xc3\xa9t\xc3\xa9\r\n" + b"y" * 5000 +
-                b"\r\nlast\r\n")
+                b"\r\nbare\nlf\r\nlast\r\n")
         assert p.wait_messages(1) == [want]
         s = p.wait_sessions(1)[0]
         assert s["helo"] == "client.example" and s["ehlo"]
@@ -136,6 +136,9 @@ def test_delivery_records_exact_bytes(tmp_path):
                                            "ORCPT=rfc822;R@Example.test"],
                                "reply": "250 2.1.5 recipient ok"}]
         assert t["size"] == len(want) and t["eight_bit"]
+        assert t["longest_line"] == 5000
+        assert t["bare_lf"] == 1 and t["bare_cr"] == 0
+        assert s["pipelined"] == 0
         with open(t["file"], "rb") as f:
             assert f.read() == want
 
@@ -163,6 +166,9 @@ def test_smtplib_pipelined_transaction(tmp_path):
         acc = p.accepted()
         assert acc[0]["rcpts"] == ["x@example.test", "y@example.test"]
         assert acc[1]["rcpts"] == ["z@example.test", "w@example.test"]
+        # smtplib waits for each reply; the second client did not.
+        assert [x["pipelined"] for x in p.wait_sessions(2)][0] == 0
+        assert p.sessions()[1]["pipelined"] >= 3
 
 
 def test_strict_about_extensions_not_offered(tmp_path):
@@ -288,8 +294,14 @@ def test_implicit_tls(tmp_path, tls):
         assert auth(c, "PLAIN", "alice", "s3cret")[0] == 235
         c.cmd("QUIT")
         c.close()
-        s = p.wait_sessions(1)[0]
-        assert s["tls"]["implicit"] and s["auth"]["user"] == "alice"
+        # A client that does not speak TLS first: a failed session.
+        c = Client("127.0.25.7", port=465)
+        c.send("EHLO plain.example\r\n")
+        assert closed_by_peer(c.sock)
+        c.close()
+        s = p.wait_sessions(2)
+        assert s[0]["tls"]["implicit"] and s[0]["auth"]["user"] == "alice"
+        assert s[1]["tls"] is None and s[1]["end"].startswith("tls failed")
 
 
 # -- AUTH ---------------------------------------------------------------------
@@ -562,6 +574,16 @@ def test_hostile_endless_ehlo(tmp_path):
         assert p.wait_sessions(1)[0]["end"] == "hostile endless at EHLO"
 
 
+def test_hostile_endless_greeting(smtp_peer):
+    p = smtp_peer("127.0.25.19", hostile={"mode": "endless"})
+    s = socket.create_connection(("127.0.25.19", 25), 5)
+    got = read_bounded(s, 256 << 10)
+    assert len(got) == 256 << 10
+    assert all(ln.startswith(b"220-") for ln in got.split(b"\r\n")[:-1])
+    s.close()
+    assert p.wait_sessions(1)[0]["end"] == "hostile endless at CONNECT"
+
+
 def test_hostile_long_line_and_garbage(tmp_path):
     with SmtpPeer(tmp_path / "p", addr="127.0.25.16",
                   hostile={"mode": "long_line"}) as p:
@@ -686,3 +708,11 @@ def test_socks5_refuses_outside_loopback_and_bad_auth(tmp_path):
         assert all(x["upstream"] is None for x in conns)
         assert conns[4]["user"] == "u" and conns[4]["auth_ok"] is False
         assert conns[5]["end"] == "no acceptable method"
+    # A scripted failure (5: connection refused), whatever the target.
+    with Socks5Proxy(tmp_path / "forced", addr="127.0.25.81",
+                     force_reply=5) as px:
+        px.start()
+        s, rep = socks_connect(px, 1, "127.0.25.18", 25)
+        assert rep == 5
+        s.close()
+        assert px.wait_connections(1)[0]["upstream"] is None
