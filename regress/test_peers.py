@@ -17,13 +17,16 @@ import ssl
 import struct
 import time
 
-import pytest  # noqa: F811 (smtp_peer is a fixture)
+import pytest
 
-from peers import SmtpPeer, make_bad_cert, make_ca, make_cert, smtp_peer
+import peers
+from peers import SmtpPeer, make_bad_cert, make_ca, make_cert
 from socks5proxy import Socks5Proxy
 
 MX = "mx.example.test"
 USERS = {"alice": "s3cret", "bob": "hunter2"}
+
+smtp_peer = peers.smtp_peer             # the factory fixture
 
 
 @pytest.fixture(scope="module")
@@ -414,6 +417,55 @@ def test_auth_cancel_and_tls_only(tmp_path, tls):
         c.cmd("QUIT")
         c.close()
         assert p.wait_sessions(1)[0]["auth"]["user"] == "bob"
+
+
+def test_auth_exchange_forms(auth_peer):
+    """PLAIN without an initial response (an empty 334, RFC 4954 4),
+    LOGIN with one, SCRAM with a forged proof, bad base64."""
+    seen = len(auth_peer.sessions())
+    c = Client("127.0.25.8")
+    c.reply()
+    c.cmd("EHLO c.example")
+    assert c.cmd("AUTH PLAIN") == (334, [""])
+    assert c.cmd("!!notbase64")[0] == 501
+    assert c.cmd("AUTH NTLM")[0] == 504
+    code, lines = c.cmd("AUTH LOGIN " + b64(b"bob"))
+    assert code == 334 and base64.b64decode(lines[0]) == b"Password:"
+    assert c.cmd(b64(b"hunter2"))[0] == 235
+    c.cmd("QUIT")
+    c.close()
+    c = Client("127.0.25.8")
+    c.reply()
+    c.cmd("EHLO c.example")
+    code, lines = c.cmd("AUTH SCRAM-SHA-256 " + b64(b"n,,n=alice,r=abc"))
+    server_first = base64.b64decode(lines[0]).decode()
+    nonce = server_first.split(",")[0][2:]
+    forged = "c=biws,r=%s,p=%s" % (nonce, b64(bytes(32)))
+    assert c.cmd(b64(forged.encode()))[0] == 535
+    c.cmd("QUIT")
+    c.close()
+    got = auth_peer.wait_sessions(seen + 2)[seen:]
+    assert got[0]["auth"] == {"mechanism": "LOGIN", "user": "bob"}
+    assert got[1]["auth"] is None
+
+
+def test_overlong_lines(tmp_path):
+    """A 100 kB command line gets 500 and the session goes on; a 100 kB
+    message line is kept whole."""
+    with SmtpPeer(tmp_path / "p", addr="127.0.25.20") as p:
+        p.start()
+        c = Client("127.0.25.20")
+        c.reply()
+        assert c.cmd("EHLO " + "h" * 100000)[0] == 500
+        assert c.cmd("EHLO c.example")[0] == 250
+        c.cmd("MAIL FROM:<a@example.org>")
+        c.cmd("RCPT TO:<x@example.test>")
+        c.cmd("DATA")
+        c.send(b"." + b"w" * 100000 + b"\r\n.\r\n")
+        assert c.reply()[0] == 250
+        c.cmd("QUIT")
+        c.close()
+        assert p.wait_messages(1) == [b"w" * 100000 + b"\r\n"]
 
 
 # -- scripted behaviour -------------------------------------------------------
