@@ -74,6 +74,8 @@ DEFAULTS = {
     "auth_require_tls": False,  # offer AUTH only once TLS is on
     "users": {},                # user -> password
     "scram_iterations": 4096,
+    "scram_salt": None,         # base64; fixed, with scram_nonce, to
+    "scram_nonce": None,        # replay RFC 5802 5 / RFC 7677 3 exchanges
     "accept_any_params": False,  # do not check MAIL/RCPT parameters
     # Behaviour.
     "connect": "accept",        # or "refuse": close at once
@@ -205,7 +207,8 @@ class Peer:
             self.sni = {}
             self.tls.sni_callback = self._sni
         # SCRAM: one salt per user for the life of the process.
-        self.salts = {u: os.urandom(16) for u in cfg["users"]}
+        fixed = cfg["scram_salt"] and base64.b64decode(cfg["scram_salt"])
+        self.salts = {u: fixed or os.urandom(16) for u in cfg["users"]}
 
     def _sni(self, sslobj, name, ctx):
         self.sni[id(sslobj)] = name
@@ -834,12 +837,12 @@ class Session:
         if self.drop_now("EOM", False):
             raise Drop()
         if too_big:
+            # RFC 5321 4.5.3.1.10 (and 4.2.5: only now, after the dot).
             t["data_reply"] = "552 5.3.4 message too big"
-            await self.send(t["data_reply"], "EOM")
-            return
-        reply = self.peer.reply_for("EOM", t["mail_from"])
-        t["data_reply"] = reply or "250 2.0.0 queued as %d-%d" % (
-            self.rec["conn"], len(self.rec["transactions"]))
+        else:
+            t["data_reply"] = self.peer.reply_for("EOM", t["mail_from"]) \
+                or "250 2.0.0 queued as %d-%d" % (
+                    self.rec["conn"], len(self.rec["transactions"]))
         if t["data_reply"][:1] == "2":
             self.accepted += 1
             self.peer.record("messages.jsonl", {
@@ -1066,7 +1069,7 @@ class Sasl:
         salt = self.s.peer.salts.get(user, hashlib.sha256(
             user.encode()).digest()[:16])
         iters = self.s.cfg["scram_iterations"]
-        nonce = cnonce + b64e(os.urandom(18))
+        nonce = cnonce + (self.s.cfg["scram_nonce"] or b64e(os.urandom(18)))
         server_first = "r=%s,s=%s,i=%d" % (nonce, b64e(salt), iters)
         final = (await self.challenge(server_first.encode())).decode(
             "utf-8", "replace")

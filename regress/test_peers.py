@@ -15,6 +15,7 @@ import smtplib
 import socket
 import ssl
 import struct
+import subprocess
 import time
 
 import pytest
@@ -417,6 +418,66 @@ def test_auth_cancel_and_tls_only(tmp_path, tls):
         c.cmd("QUIT")
         c.close()
         assert p.wait_sessions(1)[0]["auth"]["user"] == "bob"
+
+
+# RFC 5802 5 and RFC 7677 3: user "user", password "pencil".
+RFC_SCRAM = {
+    "SCRAM-SHA-1": ("QSXCR+Q6sek8bf92", "fyko+d2lbbFgONRv9qkxdawL",
+                    "3rfcNHYJY1ZVvWVs7j", "v0X8v3Bz2T0CJGbJQyF0X+HI4Ts=",
+                    "rmF9pqV8S7suAoZWja4dJRkFsKQ="),
+    "SCRAM-SHA-256": ("W22ZaJ0SNY7soEsUEjb6gQ==", "rOprNGfwEbeRWgbNEkqO",
+                      "%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0",
+                      "dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=",
+                      "6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4="),
+}
+
+
+@pytest.mark.parametrize("mech", sorted(RFC_SCRAM))
+def test_scram_rfc_example(tmp_path, mech):
+    """The RFCs' example exchanges, byte for byte: the server's first
+    message and its signature are theirs, the client's proof is theirs."""
+    salt, cnonce, snonce, proof, verifier = RFC_SCRAM[mech]
+    with SmtpPeer(tmp_path / "p", addr="127.0.25.21", auth=[mech],
+                  users={"user": "pencil"}, scram_salt=salt,
+                  scram_nonce=snonce) as p:
+        p.start()
+        c = Client("127.0.25.21")
+        c.reply()
+        c.cmd("EHLO c.example")
+        code, lines = c.cmd("AUTH %s %s" % (
+            mech, b64(("n,,n=user,r=" + cnonce).encode())))
+        assert code == 334
+        nonce = cnonce + snonce
+        assert base64.b64decode(lines[0]).decode() == \
+            "r=%s,s=%s,i=4096" % (nonce, salt)
+        code, lines = c.cmd(b64(("c=biws,r=%s,p=%s" %
+                                 (nonce, proof)).encode()))
+        assert code == 334
+        assert base64.b64decode(lines[0]).decode() == "v=" + verifier
+        assert c.cmd("")[0] == 235
+        c.cmd("QUIT")
+        c.close()
+        assert p.wait_sessions(1)[0]["auth"] == {"mechanism": mech,
+                                                 "user": "user"}
+
+
+def test_swaks_cram_md5_pipelining(tmp_path):
+    """swaks, an independent client, authenticates with CRAM-MD5 and
+    pipelines; both are recorded."""
+    with SmtpPeer(tmp_path / "p", addr="127.0.25.22", auth=["CRAM-MD5"],
+                  users=USERS) as p:
+        p.start()
+        r = subprocess.run(["swaks", "-s", "127.0.25.22", "--pipeline",
+                            "--from", "a@example.org",
+                            "--to", "x@example.test", "--auth", "CRAM-MD5",
+                            "--auth-user", "bob", "--auth-password",
+                            "hunter2"], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True, timeout=30)
+        assert r.returncode == 0, r.stdout
+        assert len(p.wait_messages(1)) == 1
+        s = p.wait_sessions(1)[0]
+        assert s["auth"] == {"mechanism": "CRAM-MD5", "user": "bob"}
+        assert s["pipelined"] >= 1
 
 
 def test_auth_exchange_forms(auth_peer):
