@@ -70,10 +70,15 @@ A session record (sessions()) holds: conn, peer, start, duration, tls
 ({version, cipher, sni, implicit} or None), helo, ehlo, auth ({mechanism,
 user} or None), auth_attempts, transactions (mail_from, mail_options,
 mail_reply, rcpts [{addr, options, reply}], data_reply, size, file,
-eight_bit), transcript ([["C"|"S", line], ...]), end ("quit", "closed",
-"refused", "dropped after X", "hostile ...", "421", "timeout", "killed")
-and, if the client pipelined past STARTTLS, plaintext_after_starttls.
+eight_bit, bare_lf, bare_cr, longest_line), transcript ([["C"|"S", line],
+...]), pipelined (how many replies found the client's next bytes already
+waiting: 0 for a client that waits for each reply), end ("quit",
+"closed", "refused", "dropped after X", "hostile ...", "421", "timeout",
+"tls failed: ...", "killed") and, if the client sent bytes after STARTTLS
+before the handshake, plaintext_after_starttls (their count; they are
+thrown away, RFC 3207 5).
 """
+import atexit
 import collections
 import json
 import os
@@ -82,12 +87,23 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 # Debian's python: aiosmtpd and friends are not on the pyenv one.
 PYTHON = "/usr/bin/python3"
 OPENSSL = "/usr/bin/openssl"
 
 TlsFiles = collections.namedtuple("TlsFiles", "cert key")
+
+# Started and not yet stopped: stopped at exit if a test forgot.
+_running = set()
+
+
+@atexit.register
+def _stop_all():
+    for p in list(_running):
+        p.stop()
 
 
 class PeerProcess:
@@ -133,6 +149,7 @@ class PeerProcess:
             stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log,
             start_new_session=True)
         self.pid = self.proc.pid
+        _running.add(self)
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:
@@ -167,6 +184,7 @@ class PeerProcess:
                 os.kill(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
         self.proc = None
+        _running.discard(self)
         if self.log is not None:
             self.log.close()
             self.log = None
@@ -245,6 +263,26 @@ class SmtpPeer(PeerProcess):
     def transactions(self):
         """Every transaction of every finished session."""
         return [t for s in self.sessions() for t in s["transactions"]]
+
+
+@pytest.fixture
+def smtp_peer(tmp_path):
+    """A factory fixture: smtp_peer(addr, **behaviour) gives a started
+    SmtpPeer in tmp_path/<addr>-<port>; all are stopped at teardown,
+    whatever the test did.  Import it into a test module to use it."""
+    made = []
+
+    def make(addr="127.0.0.25", port=25, **behaviour):
+        p = SmtpPeer(os.path.join(str(tmp_path), "peer-%s-%d" % (addr, port)),
+                     addr=addr, port=port, **behaviour)
+        made.append(p)
+        return p.start()
+
+    try:
+        yield make
+    finally:
+        for p in made:
+            p.stop()
 
 
 # -- TLS material -------------------------------------------------------------

@@ -39,6 +39,7 @@ import os
 import random
 import re
 import signal
+import socket
 import ssl
 import sys
 import time
@@ -73,6 +74,8 @@ DEFAULTS = {
     "auth_require_tls": False,  # offer AUTH only once TLS is on
     "users": {},                # user -> password
     "scram_iterations": 4096,
+    "scram_salt": None,         # base64; fixed, with scram_nonce, to
+    "scram_nonce": None,        # replay RFC 5802 5 / RFC 7677 3 exchanges
     "accept_any_params": False,  # do not check MAIL/RCPT parameters
     # Behaviour.
     "connect": "accept",        # or "refuse": close at once
@@ -204,7 +207,8 @@ class Peer:
             self.sni = {}
             self.tls.sni_callback = self._sni
         # SCRAM: one salt per user for the life of the process.
-        self.salts = {u: os.urandom(16) for u in cfg["users"]}
+        fixed = cfg["scram_salt"] and base64.b64decode(cfg["scram_salt"])
+        self.salts = {u: fixed or os.urandom(16) for u in cfg["users"]}
 
     def _sni(self, sslobj, name, ctx):
         self.sni[id(sslobj)] = name
@@ -230,6 +234,32 @@ class Peer:
             return r["reply"]
         return None
 
+    async def implicit_tls(self, sock, peername):
+        """One connection to an implicit-TLS listener: the handshake
+        first, a session once it is done, a record either way."""
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader(limit=MAX_LINE)
+        proto = asyncio.StreamReaderProtocol(reader, self.client)
+        try:
+            await asyncio.wait_for(loop.connect_accepted_socket(
+                lambda: proto, sock, ssl=self.tls), self.cfg["timeout"])
+        except (ssl.SSLError, ConnectionError, OSError,
+                asyncio.TimeoutError) as e:
+            self.conns += 1
+            rec = new_record(self.conns, peername)
+            rec["end"] = "tls failed: %s" % (e or type(e).__name__)
+            rec["duration"] = round(time.time() - rec["start"], 3)
+            self.record("sessions.jsonl", rec)
+            sock.close()
+
+    async def accept_implicit(self, lsock):
+        loop = asyncio.get_running_loop()
+        while True:
+            sock, peername = await loop.sock_accept(lsock)
+            task = loop.create_task(self.implicit_tls(sock, peername))
+            self.sessions.add(task)
+            task.add_done_callback(self.sessions.discard)
+
     async def client(self, reader, writer):
         self.conns += 1
         s = Session(self, self.conns, reader, writer)
@@ -241,25 +271,30 @@ class Peer:
             self.sessions.discard(task)
 
 
+def new_record(conn, peername):
+    return {
+        "conn": conn,
+        "peer": list(peername[:2]),
+        "start": time.time(),
+        "tls": None,
+        "helo": None,
+        "ehlo": False,
+        "auth": None,
+        "auth_attempts": [],
+        "transactions": [],
+        "transcript": [],
+        "pipelined": 0,
+        "end": None,
+    }
+
+
 class Session:
     def __init__(self, peer, conn, reader, writer):
         self.peer = peer
         self.cfg = peer.cfg
         self.reader = reader
         self.writer = writer
-        self.rec = {
-            "conn": conn,
-            "peer": list(writer.get_extra_info("peername")[:2]),
-            "start": time.time(),
-            "tls": None,
-            "helo": None,
-            "ehlo": False,
-            "auth": None,
-            "auth_attempts": [],
-            "transactions": [],
-            "transcript": [],
-            "end": None,
-        }
+        self.rec = new_record(conn, writer.get_extra_info("peername"))
         self.greeted = False
         self.greeting_refused = False
         self.txn = None
@@ -316,6 +351,10 @@ class Session:
             await asyncio.sleep(delay)
         for ln in reply.split("\n"):
             self.log("S", ln)
+        if self.reader._buffer:
+            # The client sent more before seeing this reply: it pipelines
+            # (RFC 2920), or it does not wait when it should.
+            self.rec["pipelined"] += 1
         data = "".join(ln + "\r\n" for ln in reply.split("\n"))
         self.writer.write(data.encode("utf-8", "surrogateescape"))
         try:
@@ -383,7 +422,10 @@ class Session:
         if c["connect"] == "refuse":
             self.rec["end"] = "refused"
             return
-        if c["implicit_tls"]:
+        h = c["hostile"] or {}
+        stall = h.get("mode") == "tls_stall" and \
+            h.get("at", "CONNECT").upper() == "CONNECT"
+        if c["implicit_tls"] and not stall:
             self.note_tls(implicit=True)
         if await self.hostile_at("CONNECT"):
             return
@@ -498,6 +540,16 @@ class Session:
 
     # -- TLS ------------------------------------------------------------------
 
+    async def start_tls(self):
+        try:
+            await asyncio.wait_for(self.writer.start_tls(self.peer.tls),
+                                   self.cfg["timeout"])
+        except (ssl.SSLError, ConnectionError, OSError,
+                asyncio.TimeoutError) as e:
+            self.rec["end"] = "tls failed: %s" % (e or type(e).__name__)
+            raise Drop()
+        self.note_tls()
+
     def note_tls(self, implicit=False):
         obj = self.writer.get_extra_info("ssl_object")
         cipher = obj.cipher()
@@ -554,12 +606,7 @@ class Session:
         if early:
             self.rec["plaintext_after_starttls"] = early
             self.reader._buffer.clear()
-        try:
-            await self.writer.start_tls(self.peer.tls)
-        except (ssl.SSLError, ConnectionError, OSError) as e:
-            self.rec["end"] = "tls failed: %s" % e
-            raise Drop()
-        self.note_tls()
+        await self.start_tls()
         # RFC 3207 4.2: forget everything learnt before TLS.
         self.greeted = False
         self.rec["helo"] = None
@@ -772,6 +819,12 @@ class Session:
         t["file"] = path
         t["size"] = len(body)
         t["eight_bit"] = any(b > 127 for b in body)
+        # What RFC 5321 2.3.8 and 4.5.3.1.6 forbid a client to send.
+        crlf = body.count(b"\r\n")
+        t["bare_lf"] = body.count(b"\n") - crlf
+        t["bare_cr"] = body.count(b"\r") - crlf
+        t["longest_line"] = max((len(x) for x in body.split(b"\r\n")),
+                                default=0)
 
     async def end_of_message(self, body, too_big):
         """The message is in: save it, then reply (or drop, if scripted:
@@ -784,12 +837,12 @@ class Session:
         if self.drop_now("EOM", False):
             raise Drop()
         if too_big:
+            # RFC 5321 4.5.3.1.10 (and 4.2.5: only now, after the dot).
             t["data_reply"] = "552 5.3.4 message too big"
-            await self.send(t["data_reply"], "EOM")
-            return
-        reply = self.peer.reply_for("EOM", t["mail_from"])
-        t["data_reply"] = reply or "250 2.0.0 queued as %d-%d" % (
-            self.rec["conn"], len(self.rec["transactions"]))
+        else:
+            t["data_reply"] = self.peer.reply_for("EOM", t["mail_from"]) \
+                or "250 2.0.0 queued as %d-%d" % (
+                    self.rec["conn"], len(self.rec["transactions"]))
         if t["data_reply"][:1] == "2":
             self.accepted += 1
             self.peer.record("messages.jsonl", {
@@ -1016,7 +1069,7 @@ class Sasl:
         salt = self.s.peer.salts.get(user, hashlib.sha256(
             user.encode()).digest()[:16])
         iters = self.s.cfg["scram_iterations"]
-        nonce = cnonce + b64e(os.urandom(18))
+        nonce = cnonce + (self.s.cfg["scram_nonce"] or b64e(os.urandom(18)))
         server_first = "r=%s,s=%s,i=%d" % (nonce, b64e(salt), iters)
         final = (await self.challenge(server_first.encode())).decode(
             "utf-8", "replace")
@@ -1079,24 +1132,42 @@ COMMANDS = {
 }
 
 
+def listen(addr, port):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((addr, port))
+    s.listen(128)
+    s.setblocking(False)
+    return s
+
+
 async def main(cfg):
     peer = Peer(cfg)
-    server = await asyncio.start_server(
-        peer.client, cfg["addr"], cfg["port"], limit=MAX_LINE,
-        ssl=peer.tls if cfg["implicit_tls"] else None,
-        reuse_address=True)
-    port = server.sockets[0].getsockname()[1]
+    loop = asyncio.get_running_loop()
+    lsock = listen(cfg["addr"], cfg["port"])
+    h = cfg["hostile"] or {}
+    if cfg["implicit_tls"] and not (
+            h.get("mode") == "tls_stall" and
+            h.get("at", "CONNECT").upper() == "CONNECT"):
+        # Our own accept loop: asyncio's TLS listener would not tell us
+        # about handshakes that fail.
+        server = loop.create_task(peer.accept_implicit(lsock))
+        close = server.cancel
+    else:
+        server = await asyncio.start_server(
+            peer.client, sock=lsock, limit=MAX_LINE)
+        close = server.close
+    port = lsock.getsockname()[1]
     ready = os.path.join(cfg["dir"], "ready")
     with open(ready + ".tmp", "w") as f:
         json.dump({"pid": os.getpid(), "addr": cfg["addr"], "port": port}, f)
     os.rename(ready + ".tmp", ready)
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     # Every open session records itself (end "killed") before we go.
-    server.close()
+    close()
     for task in list(peer.sessions):
         task.cancel()
     if peer.sessions:

@@ -15,15 +15,19 @@ import smtplib
 import socket
 import ssl
 import struct
+import subprocess
 import time
 
 import pytest
 
+import peers
 from peers import SmtpPeer, make_bad_cert, make_ca, make_cert
 from socks5proxy import Socks5Proxy
 
 MX = "mx.example.test"
 USERS = {"alice": "s3cret", "bob": "hunter2"}
+
+smtp_peer = peers.smtp_peer             # the factory fixture
 
 
 @pytest.fixture(scope="module")
@@ -114,14 +118,14 @@ def test_delivery_records_exact_bytes(tmp_path):
         assert c.cmd("DATA")[0] == 354
         wire = (b"Subject: dots\r\n\r\n..leading dot\r\n...\r\n"
                 b"mid . dot\r\n.\xc3\xa9t\xc3\xa9\r\n" + b"y" * 5000 +
-                b"\r\nlast\r\n.\r\n")
+                b"\r\nbare\nlf\r\nlast\r\n.\r\n")
         c.send(wire)
         assert c.reply()[0] == 250
         assert c.cmd("QUIT")[0] == 221
         c.close()
         want = (b"Subject: dots\r\n\r\n.leading dot\r\n..\r\n"
                 b"mid . dot\r\n\xc3\xa9t\xc3\xa9\r\n" + b"y" * 5000 +
-                b"\r\nlast\r\n")
+                b"\r\nbare\nlf\r\nlast\r\n")
         assert p.wait_messages(1) == [want]
         s = p.wait_sessions(1)[0]
         assert s["helo"] == "client.example" and s["ehlo"]
@@ -136,6 +140,9 @@ def test_delivery_records_exact_bytes(tmp_path):
                                            "ORCPT=rfc822;R@Example.test"],
                                "reply": "250 2.1.5 recipient ok"}]
         assert t["size"] == len(want) and t["eight_bit"]
+        assert t["longest_line"] == 5000
+        assert t["bare_lf"] == 1 and t["bare_cr"] == 0
+        assert s["pipelined"] == 0
         with open(t["file"], "rb") as f:
             assert f.read() == want
 
@@ -163,6 +170,9 @@ def test_smtplib_pipelined_transaction(tmp_path):
         acc = p.accepted()
         assert acc[0]["rcpts"] == ["x@example.test", "y@example.test"]
         assert acc[1]["rcpts"] == ["z@example.test", "w@example.test"]
+        # smtplib waits for each reply; the second client did not.
+        assert [x["pipelined"] for x in p.wait_sessions(2)][0] == 0
+        assert p.sessions()[1]["pipelined"] >= 3
 
 
 def test_strict_about_extensions_not_offered(tmp_path):
@@ -288,8 +298,14 @@ def test_implicit_tls(tmp_path, tls):
         assert auth(c, "PLAIN", "alice", "s3cret")[0] == 235
         c.cmd("QUIT")
         c.close()
-        s = p.wait_sessions(1)[0]
-        assert s["tls"]["implicit"] and s["auth"]["user"] == "alice"
+        # A client that does not speak TLS first: a failed session.
+        c = Client("127.0.25.7", port=465)
+        c.send("EHLO plain.example\r\n")
+        assert closed_by_peer(c.sock)
+        c.close()
+        s = p.wait_sessions(2)
+        assert s[0]["tls"]["implicit"] and s[0]["auth"]["user"] == "alice"
+        assert s[1]["tls"] is None and s[1]["end"].startswith("tls failed")
 
 
 # -- AUTH ---------------------------------------------------------------------
@@ -402,6 +418,115 @@ def test_auth_cancel_and_tls_only(tmp_path, tls):
         c.cmd("QUIT")
         c.close()
         assert p.wait_sessions(1)[0]["auth"]["user"] == "bob"
+
+
+# RFC 5802 5 and RFC 7677 3: user "user", password "pencil".
+RFC_SCRAM = {
+    "SCRAM-SHA-1": ("QSXCR+Q6sek8bf92", "fyko+d2lbbFgONRv9qkxdawL",
+                    "3rfcNHYJY1ZVvWVs7j", "v0X8v3Bz2T0CJGbJQyF0X+HI4Ts=",
+                    "rmF9pqV8S7suAoZWja4dJRkFsKQ="),
+    "SCRAM-SHA-256": ("W22ZaJ0SNY7soEsUEjb6gQ==", "rOprNGfwEbeRWgbNEkqO",
+                      "%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0",
+                      "dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=",
+                      "6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4="),
+}
+
+
+@pytest.mark.parametrize("mech", sorted(RFC_SCRAM))
+def test_scram_rfc_example(tmp_path, mech):
+    """The RFCs' example exchanges, byte for byte: the server's first
+    message and its signature are theirs, the client's proof is theirs."""
+    salt, cnonce, snonce, proof, verifier = RFC_SCRAM[mech]
+    with SmtpPeer(tmp_path / "p", addr="127.0.25.21", auth=[mech],
+                  users={"user": "pencil"}, scram_salt=salt,
+                  scram_nonce=snonce) as p:
+        p.start()
+        c = Client("127.0.25.21")
+        c.reply()
+        c.cmd("EHLO c.example")
+        code, lines = c.cmd("AUTH %s %s" % (
+            mech, b64(("n,,n=user,r=" + cnonce).encode())))
+        assert code == 334
+        nonce = cnonce + snonce
+        assert base64.b64decode(lines[0]).decode() == \
+            "r=%s,s=%s,i=4096" % (nonce, salt)
+        code, lines = c.cmd(b64(("c=biws,r=%s,p=%s" %
+                                 (nonce, proof)).encode()))
+        assert code == 334
+        assert base64.b64decode(lines[0]).decode() == "v=" + verifier
+        assert c.cmd("")[0] == 235
+        c.cmd("QUIT")
+        c.close()
+        assert p.wait_sessions(1)[0]["auth"] == {"mechanism": mech,
+                                                 "user": "user"}
+
+
+def test_swaks_cram_md5_pipelining(tmp_path):
+    """swaks, an independent client, authenticates with CRAM-MD5 and
+    pipelines; both are recorded."""
+    with SmtpPeer(tmp_path / "p", addr="127.0.25.22", auth=["CRAM-MD5"],
+                  users=USERS) as p:
+        p.start()
+        r = subprocess.run(["swaks", "-s", "127.0.25.22", "--pipeline",
+                            "--from", "a@example.org",
+                            "--to", "x@example.test", "--auth", "CRAM-MD5",
+                            "--auth-user", "bob", "--auth-password",
+                            "hunter2"], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True, timeout=30)
+        assert r.returncode == 0, r.stdout
+        assert len(p.wait_messages(1)) == 1
+        s = p.wait_sessions(1)[0]
+        assert s["auth"] == {"mechanism": "CRAM-MD5", "user": "bob"}
+        assert s["pipelined"] >= 1
+
+
+def test_auth_exchange_forms(auth_peer):
+    """PLAIN without an initial response (an empty 334, RFC 4954 4),
+    LOGIN with one, SCRAM with a forged proof, bad base64."""
+    seen = len(auth_peer.sessions())
+    c = Client("127.0.25.8")
+    c.reply()
+    c.cmd("EHLO c.example")
+    assert c.cmd("AUTH PLAIN") == (334, [""])
+    assert c.cmd("!!notbase64")[0] == 501
+    assert c.cmd("AUTH NTLM")[0] == 504
+    code, lines = c.cmd("AUTH LOGIN " + b64(b"bob"))
+    assert code == 334 and base64.b64decode(lines[0]) == b"Password:"
+    assert c.cmd(b64(b"hunter2"))[0] == 235
+    c.cmd("QUIT")
+    c.close()
+    c = Client("127.0.25.8")
+    c.reply()
+    c.cmd("EHLO c.example")
+    code, lines = c.cmd("AUTH SCRAM-SHA-256 " + b64(b"n,,n=alice,r=abc"))
+    server_first = base64.b64decode(lines[0]).decode()
+    nonce = server_first.split(",")[0][2:]
+    forged = "c=biws,r=%s,p=%s" % (nonce, b64(bytes(32)))
+    assert c.cmd(b64(forged.encode()))[0] == 535
+    c.cmd("QUIT")
+    c.close()
+    got = auth_peer.wait_sessions(seen + 2)[seen:]
+    assert got[0]["auth"] == {"mechanism": "LOGIN", "user": "bob"}
+    assert got[1]["auth"] is None
+
+
+def test_overlong_lines(tmp_path):
+    """A 100 kB command line gets 500 and the session goes on; a 100 kB
+    message line is kept whole."""
+    with SmtpPeer(tmp_path / "p", addr="127.0.25.20") as p:
+        p.start()
+        c = Client("127.0.25.20")
+        c.reply()
+        assert c.cmd("EHLO " + "h" * 100000)[0] == 500
+        assert c.cmd("EHLO c.example")[0] == 250
+        c.cmd("MAIL FROM:<a@example.org>")
+        c.cmd("RCPT TO:<x@example.test>")
+        c.cmd("DATA")
+        c.send(b"." + b"w" * 100000 + b"\r\n.\r\n")
+        assert c.reply()[0] == 250
+        c.cmd("QUIT")
+        c.close()
+        assert p.wait_messages(1) == [b"w" * 100000 + b"\r\n"]
 
 
 # -- scripted behaviour -------------------------------------------------------
@@ -562,6 +687,16 @@ def test_hostile_endless_ehlo(tmp_path):
         assert p.wait_sessions(1)[0]["end"] == "hostile endless at EHLO"
 
 
+def test_hostile_endless_greeting(smtp_peer):
+    p = smtp_peer("127.0.25.19", hostile={"mode": "endless"})
+    s = socket.create_connection(("127.0.25.19", 25), 5)
+    got = read_bounded(s, 256 << 10)
+    assert len(got) == 256 << 10
+    assert all(ln.startswith(b"220-") for ln in got.split(b"\r\n")[:-1])
+    s.close()
+    assert p.wait_sessions(1)[0]["end"] == "hostile endless at CONNECT"
+
+
 def test_hostile_long_line_and_garbage(tmp_path):
     with SmtpPeer(tmp_path / "p", addr="127.0.25.16",
                   hostile={"mode": "long_line"}) as p:
@@ -686,3 +821,11 @@ def test_socks5_refuses_outside_loopback_and_bad_auth(tmp_path):
         assert all(x["upstream"] is None for x in conns)
         assert conns[4]["user"] == "u" and conns[4]["auth_ok"] is False
         assert conns[5]["end"] == "no acceptable method"
+    # A scripted failure (5: connection refused), whatever the target.
+    with Socks5Proxy(tmp_path / "forced", addr="127.0.25.81",
+                     force_reply=5) as px:
+        px.start()
+        s, rep = socks_connect(px, 1, "127.0.25.18", 25)
+        assert rep == 5
+        s.close()
+        assert px.wait_connections(1)[0]["upstream"] is None
