@@ -66,6 +66,15 @@ Behaviour keywords (any combination; see DEFAULTS in smtppeer.py):
       each then reads and throws away until the client goes (or
       stall_timeout, 600 s)
 
+SCRAM's salt and server nonce are random unless scram_salt (base64) and
+scram_nonce are given, which replays the RFCs' example exchanges.
+
+Reading what happened: sessions() / wait_sessions(n), accepted() (one
+record per accepted message) / messages() (their bytes) / wait_messages(n),
+transactions().  smtp_peer is a pytest factory fixture that stops every
+peer it made.  TLS: make_ca(), make_cert(), make_bad_cert(), chain(),
+tlsa_record() (for DANE tests).
+
 A session record (sessions()) holds: conn, peer, start, duration, tls
 ({version, cipher, sni, implicit} or None), helo, ehlo, auth ({mechanism,
 user} or None), auth_attempts, transactions (mail_from, mail_options,
@@ -80,6 +89,7 @@ thrown away, RFC 3207 5).
 """
 import atexit
 import collections
+import hashlib
 import json
 import os
 import signal
@@ -364,6 +374,29 @@ def make_bad_cert(directory, names=("wrong.invalid",), days=30):
               "-addext", "subjectAltName=" +
               ",".join("DNS:" + n for n in names)], d)
     return TlsFiles(cert, key)
+
+
+def tlsa_record(cert, usage=3, selector=1, matching=1):
+    """"usage selector matching hex" for a TLSA record (RFC 6698 2.1) of
+    a PEM certificate: selector 0 the whole certificate, 1 its
+    SubjectPublicKeyInfo; matching 0 the bytes, 1 SHA-256, 2 SHA-512."""
+    if selector == 0:
+        r = subprocess.run([OPENSSL, "x509", "-in", cert, "-outform",
+                            "DER"], stdout=subprocess.PIPE, check=True,
+                           timeout=30)
+    else:
+        pub = subprocess.run([OPENSSL, "x509", "-in", cert, "-noout",
+                              "-pubkey"], stdout=subprocess.PIPE,
+                             check=True, timeout=30)
+        r = subprocess.run([OPENSSL, "pkey", "-pubin", "-outform", "DER"],
+                           input=pub.stdout, stdout=subprocess.PIPE,
+                           check=True, timeout=30)
+    data = r.stdout
+    if matching == 1:
+        data = hashlib.sha256(data).digest()
+    elif matching == 2:
+        data = hashlib.sha512(data).digest()
+    return "%d %d %d %s" % (usage, selector, matching, data.hex())
 
 
 def chain(directory, leaf, ca):

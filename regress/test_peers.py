@@ -21,7 +21,8 @@ import time
 import pytest
 
 import peers
-from peers import SmtpPeer, make_bad_cert, make_ca, make_cert
+from peers import (SmtpPeer, make_bad_cert, make_ca, make_cert,
+                   tlsa_record)
 from socks5proxy import Socks5Proxy
 
 MX = "mx.example.test"
@@ -255,6 +256,21 @@ def test_starttls_recorded(tmp_path, tls):
         assert s["tls"]["cipher"].startswith("TLS_")
         assert s["tls"]["sni"] == MX and not s["tls"]["implicit"]
         assert "plaintext_after_starttls" not in s
+
+
+def test_tlsa_record(tls):
+    """Selector 0 is the SHA-256 of the certificate's DER, as Python's ssl
+    computes it; selector 1 (the key) differs for a different key."""
+    with open(tls["mx"].cert) as f:
+        der = ssl.PEM_cert_to_DER_cert(f.read())
+    assert tlsa_record(tls["mx"].cert, 3, 0, 1) == \
+        "3 0 1 " + hashlib.sha256(der).hexdigest()
+    spki = tlsa_record(tls["mx"].cert)
+    assert spki.startswith("3 1 1 ") and len(spki) == 6 + 64
+    assert spki != tlsa_record(tls["bad"].cert)
+    with open(tls["ca"].cert) as f:
+        ca_der = ssl.PEM_cert_to_DER_cert(f.read())
+    assert tlsa_record(tls["ca"].cert, 2, 0, 0) == "2 0 0 " + ca_der.hex()
 
 
 def test_tls_version_pinned_and_bad_cert(tmp_path, tls):
