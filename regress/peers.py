@@ -16,7 +16,8 @@ material they present.
 
 Each SmtpPeer runs smtppeer.py in a process of its own, with its files in
 the given directory (a test's tmp dir): config.json, ready, sessions.jsonl,
-messages.jsonl, msg/*.eml and smtppeer.log.  It listens on addr:port
+messages.jsonl, msg/PID-CONN-N.eml and smtppeer.log (records of an
+earlier run in the same directory are kept).  It listens on addr:port
 (127.0.0.0/8 only; port 25 by default, which tests can bind as root; port 0
 picks a free one, see .port).  stop() kills it by its pid, always, also
 from __exit__ whatever the test did.
@@ -75,13 +76,14 @@ transactions().  smtp_peer is a pytest factory fixture that stops every
 peer it made.  TLS: make_ca(), make_cert(), make_bad_cert(), chain(),
 tlsa_record() (for DANE tests).
 
-A session record (sessions()) holds: conn, peer, start, duration, tls
-({version, cipher, sni, implicit} or None), helo, ehlo, auth ({mechanism,
-user} or None), auth_attempts, transactions (mail_from, mail_options,
-mail_reply, rcpts [{addr, options, reply}], data_reply, size, file,
-eight_bit, bare_lf, bare_cr, longest_line), transcript ([["C"|"S", line],
-...]), pipelined (how many replies found the client's next bytes already
-waiting: 0 for a client that waits for each reply), end ("quit",
+A session record (sessions()) holds: pid, conn (from 1 in each run),
+peer, start, duration, tls ({version, cipher, sni, implicit} or None),
+helo, ehlo, auth ({mechanism, user} or None), auth_attempts,
+transactions (mail_from, mail_options, mail_reply, rcpts [{addr, options,
+reply}], data_reply, size, file, eight_bit, bare_lf, bare_cr,
+longest_line), transcript ([["C"|"S", line], ...]), pipelined (how
+many replies found the client's next bytes already waiting: 0 for a
+client that waits for each reply), end ("quit",
 "closed", "refused", "dropped after X", "hostile ...", "421", "timeout",
 "tls failed: ...", "killed") and, if the client sent bytes after STARTTLS
 before the handshake, plaintext_after_starttls (their count; they are
@@ -100,7 +102,7 @@ import time
 import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-# Debian's python: aiosmtpd and friends are not on the pyenv one.
+# Debian's python, the one the tests run with.
 PYTHON = "/usr/bin/python3"
 OPENSSL = "/usr/bin/openssl"
 
@@ -143,19 +145,21 @@ class PeerProcess:
         self.stop()
 
     def start(self, timeout=10):
+        # Records of an earlier run in the same directory stay: a test
+        # that stops and restarts a peer sees every session.
         ready = os.path.join(self.dir, "ready")
-        for name in ("ready", "sessions.jsonl", "messages.jsonl",
-                     "connections.jsonl"):
-            try:
-                os.unlink(os.path.join(self.dir, name))
-            except FileNotFoundError:
-                pass
+        try:
+            os.unlink(ready)
+        except FileNotFoundError:
+            pass
         conf = os.path.join(self.dir, "config.json")
         with open(conf, "w") as f:
             json.dump(self.config, f, indent=1)
         self.log = open(self.logfile, "a")
         self.proc = subprocess.Popen(
-            [PYTHON, os.path.join(HERE, self.program), conf],
+            # -S: the programs need the standard library only, and start
+            # faster without site's path scanning.
+            [PYTHON, "-S", os.path.join(HERE, self.program), conf],
             stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log,
             start_new_session=True)
         self.pid = self.proc.pid

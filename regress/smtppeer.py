@@ -12,8 +12,9 @@ Files, all in the configuration's "dir":
   sessions.jsonl   one JSON line per finished session, written and flushed
                    as soon as the session ends
   messages.jsonl   one JSON line per accepted message, at its 2xx reply
-  msg/C-N.eml      the bytes of message N of connection C, exactly as
-                   received once dot-stuffing is undone (RFC 5321 4.5.2)
+  msg/P-C-N.eml    the bytes of message N of connection C of process P,
+                   exactly as received once dot-stuffing is undone
+                   (RFC 5321 4.5.2)
   smtppeer.log     the program's own errors
 
 This is a server of its own rather than aiosmtpd: aiosmtpd 1.4.3 refuses
@@ -273,6 +274,7 @@ class Peer:
 
 def new_record(conn, peername):
     return {
+        "pid": os.getpid(),
         "conn": conn,
         "peer": list(peername[:2]),
         "start": time.time(),
@@ -812,8 +814,8 @@ class Session:
 
     def save(self, t, body):
         n = len([x for x in self.rec["transactions"] if x["file"]]) + 1
-        path = os.path.join(self.peer.msgdir,
-                            "%d-%d.eml" % (self.rec["conn"], n))
+        path = os.path.join(self.peer.msgdir, "%d-%d-%d.eml" % (
+            os.getpid(), self.rec["conn"], n))
         with open(path, "wb") as f:
             f.write(body)
         t["file"] = path

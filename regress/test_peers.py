@@ -646,20 +646,31 @@ def test_drop_delay_and_max_messages(tmp_path):
         assert p.wait_messages(1) == [b"one\r\n"]
 
 
-def test_stop_records_open_session(tmp_path):
-    """stop() kills by pid; a session still open is recorded first."""
+def test_stop_records_open_session_and_restart(tmp_path):
+    """stop() kills by pid; a session still open is recorded first.  A
+    restarted peer keeps the first run's records and messages."""
     p = SmtpPeer(tmp_path / "p", addr="127.0.25.13")
     with p:
         p.start()
         pid = p.pid
+        with smtplib.SMTP("127.0.25.13", 25, timeout=5) as s:
+            s.sendmail("a@example.org", ["x@example.test"], b"first\r\n")
         c = Client("127.0.25.13")
         c.reply()
         c.cmd("EHLO c.example")
     assert not os.path.exists("/proc/%d" % pid) or \
         open("/proc/%d/stat" % pid).read().split(") ")[1][0] == "Z"
-    assert p.sessions()[0]["end"] == "killed"
+    assert p.sessions()[1]["end"] == "killed"
     assert closed_by_peer(c.sock)
     c.close()
+    with p:
+        p.start()
+        assert p.pid != pid
+        with smtplib.SMTP("127.0.25.13", 25, timeout=5) as s:
+            s.sendmail("a@example.org", ["x@example.test"], b"second\r\n")
+        assert p.wait_messages(2) == [b"first\r\n", b"second\r\n"]
+        assert [(x["pid"], x["conn"]) for x in p.wait_sessions(3)] == \
+            [(pid, 1), (pid, 2), (p.pid, 1)]
 
 
 def test_bad_config_fails_start(tmp_path):
