@@ -323,10 +323,9 @@ class Session:
             await self.discard_line()
             return None
         except asyncio.TimeoutError:
+            self.rec["end"] = "timeout"
             await self.send("421 4.4.2 %s idle too long" %
                             self.cfg["hostname"])
-            self.rec["end"] = "timeout"
-            raise Drop()
         if len(line) > MAX_LINE:
             return None
         text = line.rstrip(b"\r\n").decode("utf-8", "surrogateescape")
@@ -797,6 +796,7 @@ class Session:
             except asyncio.IncompleteReadError:
                 raise Closed()
             except asyncio.TimeoutError:
+                self.rec["end"] = "timeout"
                 await self.send("421 4.4.2 timeout in DATA")
             if at_line_start and piece == b".\r\n":
                 break
@@ -882,6 +882,7 @@ class Session:
                 got = await asyncio.wait_for(
                     self.reader.read(min(left, 65536)), self.cfg["timeout"])
             except asyncio.TimeoutError:
+                self.rec["end"] = "timeout"
                 await self.send("421 4.4.2 timeout in BDAT")
             if not got:
                 raise Closed()
