@@ -16,11 +16,11 @@ material they present.
 
 Each SmtpPeer runs smtppeer.py in a process of its own, with its files in
 the given directory (a test's tmp dir): config.json, ready, sessions.jsonl,
-messages.jsonl, msg/PID-CONN-N.eml and smtppeer.log (records of an
-earlier run in the same directory are kept).  It listens on addr:port
-(127.0.0.0/8 only; port 25 by default, which tests can bind as root; port 0
-picks a free one, see .port).  stop() kills it by its pid, always, also
-from __exit__ whatever the test did.
+messages.jsonl, msg/PID-CONN-N.eml and smtppeer.log (start() clears
+the records of an earlier run unless keep_records=True).  It listens on
+addr:port (127.0.0.0/8 only; port 25 by default, which tests can bind as
+root; port 0 picks a free one, see .port).  stop() kills it by its pid,
+always, also from __exit__ whatever the test did.
 
 Behaviour keywords (any combination; see DEFAULTS in smtppeer.py):
 
@@ -144,14 +144,20 @@ class PeerProcess:
     def __exit__(self, *exc):
         self.stop()
 
-    def start(self, timeout=10):
-        # Records of an earlier run in the same directory stay: a test
-        # that stops and restarts a peer sees every session.
+    def start(self, timeout=10, keep_records=False):
+        """Start and wait until it listens.  The records of an earlier
+        run in the same directory are cleared, unless keep_records: a
+        test that restarts a peer to make a client retry may want both
+        runs' sessions."""
         ready = os.path.join(self.dir, "ready")
-        try:
-            os.unlink(ready)
-        except FileNotFoundError:
-            pass
+        names = ["ready"]
+        if not keep_records:
+            names += ["sessions.jsonl", "messages.jsonl", "connections.jsonl"]
+        for name in names:
+            try:
+                os.unlink(os.path.join(self.dir, name))
+            except FileNotFoundError:
+                pass
         conf = os.path.join(self.dir, "config.json")
         with open(conf, "w") as f:
             json.dump(self.config, f, indent=1)

@@ -686,13 +686,17 @@ def test_stop_records_open_session_and_restart(tmp_path):
     assert closed_by_peer(c.sock)
     c.close()
     with p:
-        p.start()
+        p.start(keep_records=True)
         assert p.pid != pid
         with smtplib.SMTP("127.0.25.13", 25, timeout=5) as s:
             s.sendmail("a@example.org", ["x@example.test"], b"second\r\n")
         assert p.wait_messages(2) == [b"first\r\n", b"second\r\n"]
         assert [(x["pid"], x["conn"]) for x in p.wait_sessions(3)] == \
             [(pid, 1), (pid, 2), (p.pid, 1)]
+    # A plain start() begins afresh.
+    with p:
+        p.start()
+        assert p.sessions() == [] and p.messages() == []
 
 
 def test_bad_config_fails_start(tmp_path):
