@@ -16,10 +16,11 @@ material they present.
 
 Each SmtpPeer runs smtppeer.py in a process of its own, with its files in
 the given directory (a test's tmp dir): config.json, ready, sessions.jsonl,
-messages.jsonl, msg/*.eml and smtppeer.log.  It listens on addr:port
-(127.0.0.0/8 only; port 25 by default, which tests can bind as root; port 0
-picks a free one, see .port).  stop() kills it by its pid, always, also
-from __exit__ whatever the test did.
+messages.jsonl, msg/PID-CONN-N.eml and smtppeer.log (start() clears
+the records of an earlier run unless keep_records=True).  It listens on
+addr:port (127.0.0.0/8 only; port 25 by default, which tests can bind as
+root; port 0 picks a free one, see .port).  stop() kills it by its pid,
+always, also from __exit__ whatever the test did.
 
 Behaviour keywords (any combination; see DEFAULTS in smtppeer.py):
 
@@ -66,13 +67,23 @@ Behaviour keywords (any combination; see DEFAULTS in smtppeer.py):
       each then reads and throws away until the client goes (or
       stall_timeout, 600 s)
 
-A session record (sessions()) holds: conn, peer, start, duration, tls
-({version, cipher, sni, implicit} or None), helo, ehlo, auth ({mechanism,
-user} or None), auth_attempts, transactions (mail_from, mail_options,
-mail_reply, rcpts [{addr, options, reply}], data_reply, size, file,
-eight_bit, bare_lf, bare_cr, longest_line), transcript ([["C"|"S", line],
-...]), pipelined (how many replies found the client's next bytes already
-waiting: 0 for a client that waits for each reply), end ("quit",
+SCRAM's salt and server nonce are random unless scram_salt (base64) and
+scram_nonce are given, which replays the RFCs' example exchanges.
+
+Reading what happened: sessions() / wait_sessions(n), accepted() (one
+record per accepted message) / messages() (their bytes) / wait_messages(n),
+transactions().  smtp_peer is a pytest factory fixture that stops every
+peer it made.  TLS: make_ca(), make_cert(), make_bad_cert(), chain(),
+tlsa_record() (for DANE tests).
+
+A session record (sessions()) holds: pid, conn (from 1 in each run),
+peer, start, duration, tls ({version, cipher, sni, implicit} or None),
+helo, ehlo, auth ({mechanism, user} or None), auth_attempts,
+transactions (mail_from, mail_options, mail_reply, rcpts [{addr, options,
+reply}], data_reply, size, file, eight_bit, bare_lf, bare_cr,
+longest_line), transcript ([["C"|"S", line], ...]), pipelined (how
+many replies found the client's next bytes already waiting: 0 for a
+client that waits for each reply), end ("quit",
 "closed", "refused", "dropped after X", "hostile ...", "421", "timeout",
 "tls failed: ...", "killed") and, if the client sent bytes after STARTTLS
 before the handshake, plaintext_after_starttls (their count; they are
@@ -80,6 +91,7 @@ thrown away, RFC 3207 5).
 """
 import atexit
 import collections
+import hashlib
 import json
 import os
 import signal
@@ -90,7 +102,7 @@ import time
 import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-# Debian's python: aiosmtpd and friends are not on the pyenv one.
+# Debian's python, the one the tests run with.
 PYTHON = "/usr/bin/python3"
 OPENSSL = "/usr/bin/openssl"
 
@@ -132,10 +144,16 @@ class PeerProcess:
     def __exit__(self, *exc):
         self.stop()
 
-    def start(self, timeout=10):
+    def start(self, timeout=10, keep_records=False):
+        """Start and wait until it listens.  The records of an earlier
+        run in the same directory are cleared, unless keep_records: a
+        test that restarts a peer to make a client retry may want both
+        runs' sessions."""
         ready = os.path.join(self.dir, "ready")
-        for name in ("ready", "sessions.jsonl", "messages.jsonl",
-                     "connections.jsonl"):
+        names = ["ready"]
+        if not keep_records:
+            names += ["sessions.jsonl", "messages.jsonl", "connections.jsonl"]
+        for name in names:
             try:
                 os.unlink(os.path.join(self.dir, name))
             except FileNotFoundError:
@@ -145,7 +163,9 @@ class PeerProcess:
             json.dump(self.config, f, indent=1)
         self.log = open(self.logfile, "a")
         self.proc = subprocess.Popen(
-            [PYTHON, os.path.join(HERE, self.program), conf],
+            # -S: the programs need the standard library only, and start
+            # faster without site's path scanning.
+            [PYTHON, "-S", os.path.join(HERE, self.program), conf],
             stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log,
             start_new_session=True)
         self.pid = self.proc.pid
@@ -364,6 +384,29 @@ def make_bad_cert(directory, names=("wrong.invalid",), days=30):
               "-addext", "subjectAltName=" +
               ",".join("DNS:" + n for n in names)], d)
     return TlsFiles(cert, key)
+
+
+def tlsa_record(cert, usage=3, selector=1, matching=1):
+    """"usage selector matching hex" for a TLSA record (RFC 6698 2.1) of
+    a PEM certificate: selector 0 the whole certificate, 1 its
+    SubjectPublicKeyInfo; matching 0 the bytes, 1 SHA-256, 2 SHA-512."""
+    if selector == 0:
+        r = subprocess.run([OPENSSL, "x509", "-in", cert, "-outform",
+                            "DER"], stdout=subprocess.PIPE, check=True,
+                           timeout=30)
+    else:
+        pub = subprocess.run([OPENSSL, "x509", "-in", cert, "-noout",
+                              "-pubkey"], stdout=subprocess.PIPE,
+                             check=True, timeout=30)
+        r = subprocess.run([OPENSSL, "pkey", "-pubin", "-outform", "DER"],
+                           input=pub.stdout, stdout=subprocess.PIPE,
+                           check=True, timeout=30)
+    data = r.stdout
+    if matching == 1:
+        data = hashlib.sha256(data).digest()
+    elif matching == 2:
+        data = hashlib.sha512(data).digest()
+    return "%d %d %d %s" % (usage, selector, matching, data.hex())
 
 
 def chain(directory, leaf, ca):

@@ -12,8 +12,9 @@ Files, all in the configuration's "dir":
   sessions.jsonl   one JSON line per finished session, written and flushed
                    as soon as the session ends
   messages.jsonl   one JSON line per accepted message, at its 2xx reply
-  msg/C-N.eml      the bytes of message N of connection C, exactly as
-                   received once dot-stuffing is undone (RFC 5321 4.5.2)
+  msg/P-C-N.eml    the bytes of message N of connection C of process P,
+                   exactly as received once dot-stuffing is undone
+                   (RFC 5321 4.5.2)
   smtppeer.log     the program's own errors
 
 This is a server of its own rather than aiosmtpd: aiosmtpd 1.4.3 refuses
@@ -273,6 +274,7 @@ class Peer:
 
 def new_record(conn, peername):
     return {
+        "pid": os.getpid(),
         "conn": conn,
         "peer": list(peername[:2]),
         "start": time.time(),
@@ -321,10 +323,9 @@ class Session:
             await self.discard_line()
             return None
         except asyncio.TimeoutError:
+            self.rec["end"] = "timeout"
             await self.send("421 4.4.2 %s idle too long" %
                             self.cfg["hostname"])
-            self.rec["end"] = "timeout"
-            raise Drop()
         if len(line) > MAX_LINE:
             return None
         text = line.rstrip(b"\r\n").decode("utf-8", "surrogateescape")
@@ -795,6 +796,7 @@ class Session:
             except asyncio.IncompleteReadError:
                 raise Closed()
             except asyncio.TimeoutError:
+                self.rec["end"] = "timeout"
                 await self.send("421 4.4.2 timeout in DATA")
             if at_line_start and piece == b".\r\n":
                 break
@@ -812,8 +814,8 @@ class Session:
 
     def save(self, t, body):
         n = len([x for x in self.rec["transactions"] if x["file"]]) + 1
-        path = os.path.join(self.peer.msgdir,
-                            "%d-%d.eml" % (self.rec["conn"], n))
+        path = os.path.join(self.peer.msgdir, "%d-%d-%d.eml" % (
+            os.getpid(), self.rec["conn"], n))
         with open(path, "wb") as f:
             f.write(body)
         t["file"] = path
@@ -880,6 +882,7 @@ class Session:
                 got = await asyncio.wait_for(
                     self.reader.read(min(left, 65536)), self.cfg["timeout"])
             except asyncio.TimeoutError:
+                self.rec["end"] = "timeout"
                 await self.send("421 4.4.2 timeout in BDAT")
             if not got:
                 raise Closed()

@@ -21,7 +21,8 @@ import time
 import pytest
 
 import peers
-from peers import SmtpPeer, make_bad_cert, make_ca, make_cert
+from peers import (SmtpPeer, make_bad_cert, make_ca, make_cert,
+                   tlsa_record)
 from socks5proxy import Socks5Proxy
 
 MX = "mx.example.test"
@@ -230,19 +231,24 @@ def test_bdat(tmp_path):
 # -- TLS ----------------------------------------------------------------------
 
 def test_starttls_recorded(tmp_path, tls):
+    """STARTTLS, then REQUIRETLS offered (RFC 8689 4.1: only over TLS)."""
     with SmtpPeer(tmp_path / "p", addr="127.0.25.5", hostname=MX,
                   starttls=True, tls_cert=tls["mx"].cert,
-                  tls_key=tls["mx"].key) as p:
+                  tls_key=tls["mx"].key, requiretls=True) as p:
         p.start()
         c = Client("127.0.25.5")
         c.reply()
-        assert "STARTTLS" in c.cmd("EHLO c.example")[1]
+        ext = c.cmd("EHLO c.example")[1]
+        assert "STARTTLS" in ext and "REQUIRETLS" not in ext
+        assert c.cmd("MAIL FROM:<a@example.org> REQUIRETLS")[0] == 555
+        c.cmd("RSET")
         c.starttls(verifying(tls["ca"]))
         # RFC 3207 4.2: the client must EHLO again.
         assert c.cmd("MAIL FROM:<a@example.org>")[0] == 503
         code, ext = c.cmd("EHLO c.example")
         assert code == 250 and "STARTTLS" not in ext
-        c.cmd("MAIL FROM:<a@example.org>")
+        assert "REQUIRETLS" in ext
+        assert c.cmd("MAIL FROM:<a@example.org> REQUIRETLS")[0] == 250
         c.cmd("RCPT TO:<x@example.test>")
         c.cmd("DATA")
         c.send("Subject: tls\r\n\r\nsecret\r\n.\r\n")
@@ -255,6 +261,22 @@ def test_starttls_recorded(tmp_path, tls):
         assert s["tls"]["cipher"].startswith("TLS_")
         assert s["tls"]["sni"] == MX and not s["tls"]["implicit"]
         assert "plaintext_after_starttls" not in s
+        assert s["transactions"][-1]["mail_options"] == ["REQUIRETLS"]
+
+
+def test_tlsa_record(tls):
+    """Selector 0 is the SHA-256 of the certificate's DER, as Python's ssl
+    computes it; selector 1 (the key) differs for a different key."""
+    with open(tls["mx"].cert) as f:
+        der = ssl.PEM_cert_to_DER_cert(f.read())
+    assert tlsa_record(tls["mx"].cert, 3, 0, 1) == \
+        "3 0 1 " + hashlib.sha256(der).hexdigest()
+    spki = tlsa_record(tls["mx"].cert)
+    assert spki.startswith("3 1 1 ") and len(spki) == 6 + 64
+    assert spki != tlsa_record(tls["bad"].cert)
+    with open(tls["ca"].cert) as f:
+        ca_der = ssl.PEM_cert_to_DER_cert(f.read())
+    assert tlsa_record(tls["ca"].cert, 2, 0, 0) == "2 0 0 " + ca_der.hex()
 
 
 def test_tls_version_pinned_and_bad_cert(tmp_path, tls):
@@ -539,7 +561,8 @@ def test_scripted_replies(tmp_path):
              {"cmd": "EOM", "match": "big@*", "reply": "552 5.3.4 too big"},
              {"cmd": "EHLO", "match": "multi.*",
               "reply": "250-mx\n250-X-ONE\n250 X-TWO"}]
-    with SmtpPeer(tmp_path / "p", addr="127.0.25.10", replies=rules) as p:
+    with SmtpPeer(tmp_path / "p", addr="127.0.25.10", replies=rules,
+                  max_recipients=2) as p:
         p.start()
         c = Client("127.0.25.10")
         c.reply()
@@ -550,6 +573,9 @@ def test_scripted_replies(tmp_path):
         assert c.cmd("RCPT TO:<BAD@example.test>") == \
             (550, ["5.1.1 no such user"])
         assert c.cmd("RCPT TO:<good@example.test>")[0] == 250
+        assert c.cmd("RCPT TO:<also@example.test>")[0] == 250
+        assert c.cmd("RCPT TO:<over@example.test>") == \
+            (452, ["4.5.3 too many recipients"])
         c.cmd("DATA")
         c.send("x\r\n.\r\n")
         assert c.reply()[0] == 250
@@ -561,11 +587,23 @@ def test_scripted_replies(tmp_path):
         c.cmd("QUIT")
         c.close()
         assert p.wait_messages(1) == [b"x\r\n"]
-        assert p.accepted()[0]["rcpts"] == ["good@example.test"]
+        assert p.accepted()[0]["rcpts"] == ["good@example.test",
+                                            "also@example.test"]
         t = p.wait_sessions(1)[0]["transactions"]
         assert [x["mail_reply"][:3] for x in t] == ["451", "250", "250"]
         assert t[1]["rcpts"][0]["reply"].startswith("550")
         assert t[2]["data_reply"].startswith("552") and t[2]["file"]
+
+
+def test_idle_timeout(tmp_path):
+    with SmtpPeer(tmp_path / "p", addr="127.0.25.23", timeout=0.3) as p:
+        p.start()
+        c = Client("127.0.25.23")
+        c.reply()
+        assert c.reply()[0] == 421
+        assert closed_by_peer(c.sock)
+        c.close()
+        assert p.wait_sessions(1)[0]["end"] == "timeout"
 
 
 def test_greeting_refused_and_connect_refused(tmp_path):
@@ -630,20 +668,35 @@ def test_drop_delay_and_max_messages(tmp_path):
         assert p.wait_messages(1) == [b"one\r\n"]
 
 
-def test_stop_records_open_session(tmp_path):
-    """stop() kills by pid; a session still open is recorded first."""
+def test_stop_records_open_session_and_restart(tmp_path):
+    """stop() kills by pid; a session still open is recorded first.  A
+    restarted peer keeps the first run's records and messages."""
     p = SmtpPeer(tmp_path / "p", addr="127.0.25.13")
     with p:
         p.start()
         pid = p.pid
+        with smtplib.SMTP("127.0.25.13", 25, timeout=5) as s:
+            s.sendmail("a@example.org", ["x@example.test"], b"first\r\n")
         c = Client("127.0.25.13")
         c.reply()
         c.cmd("EHLO c.example")
     assert not os.path.exists("/proc/%d" % pid) or \
         open("/proc/%d/stat" % pid).read().split(") ")[1][0] == "Z"
-    assert p.sessions()[0]["end"] == "killed"
+    assert p.sessions()[1]["end"] == "killed"
     assert closed_by_peer(c.sock)
     c.close()
+    with p:
+        p.start(keep_records=True)
+        assert p.pid != pid
+        with smtplib.SMTP("127.0.25.13", 25, timeout=5) as s:
+            s.sendmail("a@example.org", ["x@example.test"], b"second\r\n")
+        assert p.wait_messages(2) == [b"first\r\n", b"second\r\n"]
+        assert [(x["pid"], x["conn"]) for x in p.wait_sessions(3)] == \
+            [(pid, 1), (pid, 2), (p.pid, 1)]
+    # A plain start() begins afresh.
+    with p:
+        p.start()
+        assert p.sessions() == [] and p.messages() == []
 
 
 def test_bad_config_fails_start(tmp_path):
