@@ -60,6 +60,9 @@ config_new(void)
 	conf->smtp.timeout = 300;	/* RFC 5321 4.5.3.2.7 */
 	conf->smtp.max_sessions = 512;
 	conf->smtp.max_per_ip = 32;
+	conf->mta.connect_timeout = 30;
+	conf->mta.max_sessions = 100;
+	conf->mta.max_per_domain = 10;
 	conf->resolver.configured = 0;
 	conf->resolver.port = 53;
 	return conf;
@@ -127,6 +130,7 @@ free_config(struct postern_conf *conf)
 		free(s);
 	}
 	free(conf->resolver.trust_anchor);
+	free(conf->mta.ca_file);
 	free(conf->file);
 	free(conf->spool_dir);
 	free(conf->control_socket);

@@ -246,6 +246,15 @@ struct smtp_conf {
 	size_t			 max_per_ip;	/* default 32 */
 };
 
+struct mta_conf {
+	time_t			 timeout;	/* per command; 0: RFC 5321
+						   4.5.3.2 each */
+	time_t			 connect_timeout; /* default 30 s */
+	size_t			 max_sessions;	/* default 100 */
+	size_t			 max_per_domain; /* default 10 */
+	char			*ca_file;	/* default the system bundle */
+};
+
 struct postern_conf {
 	char			*file;		/* path of the main file */
 	char			 hostname[256];	/* "hostname", default gethostname() */
@@ -261,6 +270,7 @@ struct postern_conf {
 	struct rulelist		 rules;
 	struct queue_conf	 queue;
 	struct smtp_conf	 smtp;
+	struct mta_conf		 mta;
 	struct resolver_conf	 resolver;
 	struct policylist	 policies;
 	struct dkimlist		 dkim_signatures;

@@ -86,6 +86,23 @@ enum imsg_type {
 	IMSG_CTL_STATS,
 	IMSG_CTL_STAT,			/* struct msg_ctl_stat */
 
+	/* parent -> mta, at start */
+	IMSG_PROC_CONF_MTA,		/* struct msg_conf_mta */
+	IMSG_PROC_CONF_RELAY,		/* struct msg_conf_relay */
+	IMSG_PROC_CONF_SECRET,		/* struct msg_conf_secret */
+
+	/*
+	 * queue <-> mta: one message for one relay action, the message as
+	 * an fd, then its envelopes; one result per envelope comes back.
+	 */
+	IMSG_MTA_TASK,			/* struct msg_mta_task + fd */
+	IMSG_MTA_ENVELOPE,		/* struct envelope */
+	IMSG_MTA_RESULT,		/* struct msg_mta_result */
+
+	/* posternctl <-> control <-> mta */
+	IMSG_CTL_MTA_HOSTS,		/* empty */
+	IMSG_CTL_MTA_HOST,		/* struct msg_ctl_mta_host */
+
 	IMSG_TYPE_MAX
 };
 
@@ -230,6 +247,68 @@ struct msg_deliver_result {
 	uint64_t	 evpid;
 	int32_t		 status;	/* DELIVER_* */
 	char		 error[256];
+};
+
+/* The outbound MTA's settings (postern.conf(5) mta-* statements). */
+struct msg_conf_mta {
+	int64_t		 timeout;	/* per command; 0: RFC 5321 4.5.3.2 */
+	int64_t		 connect_timeout;
+	uint32_t	 max_sessions;	/* connections at once */
+	uint32_t	 max_per_domain;
+	char		 ca_file[256];	/* trust anchors for "tls verify" */
+	int32_t		 resolver;	/* 0: the system resolver */
+	char		 resolver_addr[64];
+	uint32_t	 resolver_port;
+	char		 trust_anchor[256];	/* "" = the system's */
+};
+
+/* One "action NAME relay ..." (lib/config.h struct action). */
+struct msg_conf_relay {
+	char		 name[64];
+	int32_t		 has_host;	/* a smarthost, else MX delivery */
+	int32_t		 scheme;	/* enum relay_scheme */
+	char		 host[256];
+	uint32_t	 port;
+	int32_t		 tls;		/* enum relay_tls */
+	char		 auth[64];	/* credentials table, "" = none */
+	char		 helo[256];	/* "" = the hostname */
+};
+
+/*
+ * One credential of a relay's auth table: only the mta gets these, and
+ * the parent wipes its copy of the message once sent.
+ */
+struct msg_conf_secret {
+	char		 table[64];
+	char		 host[256];
+	char		 user[256];
+	char		 password[256];
+};
+
+struct msg_mta_task {
+	uint64_t	 msgid;
+	uint64_t	 size;		/* octets in the fd */
+	uint32_t	 nenv;		/* IMSG_MTA_ENVELOPEs that follow */
+};
+
+struct msg_mta_result {
+	uint64_t	 evpid;
+	int32_t		 status;	/* DELIVER_* */
+	char		 dsn_status[16];	/* RFC 3463, "5.1.1" */
+	char		 remote_mta[256];	/* "" = none was reached */
+	char		 diagnostic[512];	/* the remote reply, one line */
+	char		 error[512];		/* our account, for logs */
+};
+
+struct msg_ctl_mta_host {
+	char		 name[256];	/* action/destination */
+	uint32_t	 connections;	/* open now */
+	uint32_t	 pending;	/* messages waiting */
+	uint64_t	 delivered;
+	uint64_t	 failures;	/* failed connections */
+	uint64_t	 sessions;	/* connections made, ever */
+	int64_t		 backoff;	/* seconds left, 0: none */
+	char		 last_error[256];
 };
 
 const char	*proc_name(enum proc_id);

@@ -199,6 +199,7 @@ static void	 builders_free(void);
 %token	DKIM DKIMSIGNATURE DMARC DOMAIN EXPIRE FILECOLON FOLDER FOR FROM
 %token	GROUP HEADER HEADERS HELO HOST HOSTNAME INCLUDE KEY LISTEN LMTP LOCAL
 %token	VIRTUAL SMTPTIMEOUT SMTPMAXSESSIONS SMTPMAXPERIP
+%token	MTATIMEOUT MTACONNECTTIMEOUT MTAMAXSESSIONS MTAMAXPERDOMAIN MTACAFILE
 %token	MAILDIR MATCH MAX MAXMESSAGESIZE MAXSIGNATURES MBOX MDA ON OVERSIGN
 %token	PKI POLICY PORT
 %token	QUARANTINE QUEUE RCPTTO REJECT REJECTFAIL RELAXED RELAY REQUIRE
@@ -296,6 +297,36 @@ main		: HOSTNAME STRING {
 				    "(1 to 100000)", $2);
 			else
 				ps.conf->smtp.max_per_ip = (size_t)$2;
+		}
+		| MTATIMEOUT duration {
+			if ($2 != 0)
+				ps.conf->mta.timeout = $2;
+		}
+		| MTACONNECTTIMEOUT duration {
+			if ($2 != 0)
+				ps.conf->mta.connect_timeout = $2;
+		}
+		| MTAMAXSESSIONS NUMBER {
+			if ($2 < 1 || $2 > 100000)
+				conf_error(&@2, "invalid mta-max-sessions %lld "
+				    "(1 to 100000)", $2);
+			else
+				ps.conf->mta.max_sessions = (size_t)$2;
+		}
+		| MTAMAXPERDOMAIN NUMBER {
+			if ($2 < 1 || $2 > 1000)
+				conf_error(&@2, "invalid mta-max-per-domain %lld "
+				    "(1 to 1000)", $2);
+			else
+				ps.conf->mta.max_per_domain = (size_t)$2;
+		}
+		| MTACAFILE STRING {
+			if (strlen($2) >= 256) {
+				conf_error(&@2, "mta-ca-file path too long");
+				free($2);
+			} else
+				set_path(&@2, &ps.conf->mta.ca_file, $2,
+				    "mta-ca-file");
 		}
 		;
 
@@ -995,6 +1026,11 @@ static const struct keyword keywords[] = {
 	{ "max-signatures",	MAXSIGNATURES },
 	{ "mbox",		MBOX },
 	{ "mda",		MDA },
+	{ "mta-ca-file",	MTACAFILE },
+	{ "mta-connect-timeout", MTACONNECTTIMEOUT },
+	{ "mta-max-per-domain",	MTAMAXPERDOMAIN },
+	{ "mta-max-sessions",	MTAMAXSESSIONS },
+	{ "mta-timeout",	MTATIMEOUT },
 	{ "on",			ON },
 	{ "oversign",		OVERSIGN },
 	{ "pki",		PKI },

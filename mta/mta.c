@@ -1,26 +1,588 @@
 /*
- * The mta process: the outbound SMTP client (the MTA issue).
+ * The mta process: the outbound SMTP client.
  *
- * Today it is the process shell every later feature slots into: it runs
- * chrooted and unprivileged on its own event loop, takes the run-time
- * messages every child takes from the parent, and treats anything else from
- * a peer as a protocol violation (fail-stop).
+ * Set-up: the parent sends the mta-* settings, the relay actions and the
+ * credentials of their auth tables; before chroot we read what those name
+ * (the resolver's trust anchor, the CA bundle).  Then the queue hands over
+ * messages (a memory fd and its envelopes); we group recipients into one
+ * task per message and destination, find the next hops (lib/mxres.c:
+ * RFC 5321 5.1, RFC 7505), run SMTP sessions (mta/session.c) within the
+ * per-destination and global limits, and answer the queue once per
+ * envelope.  A destination whose every host refuses us is backed off, so
+ * its mail goes back to the queue's schedule at once instead of hammering
+ * the host.
+ *
+ * Not here yet: DANE, MTA-STS and REQUIRETLS enforcement (the next issue;
+ * the DNSSEC status of every answer is already kept), routes and the
+ * submission and SOCKS5 transports.
  */
 #include <sys/types.h>
+#include <sys/queue.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/x509_vfy.h>
 
 #include "log.h"
-#include "proc.h"
+#include "mta.h"
+
+#define MTA_DEFAULT_CA	"/etc/ssl/certs/ca-certificates.crt"
+
+static struct mta *
+mta_state(struct proc *p)
+{
+	struct mta	*m;
+
+	if (p->state == NULL) {
+		m = xcalloc(1, sizeof(*m));
+		m->proc = p;
+		TAILQ_INIT(&m->relays);
+		TAILQ_INIT(&m->secrets);
+		TAILQ_INIT(&m->dests);
+		TAILQ_INIT(&m->sessions);
+		p->state = m;
+	}
+	return p->state;
+}
+
+void
+mta_conf(struct proc *p, struct imsg *imsg)
+{
+	struct mta		*m = mta_state(p);
+	struct mta_relay	*r;
+	struct mta_secret	*s;
+
+	switch (imsg->hdr.type) {
+	case IMSG_PROC_CONF_MTA:
+		if (imsg_get_data(imsg, &m->conf, sizeof(m->conf)) == -1)
+			fatalx("bad mta settings");
+		m->conf.ca_file[sizeof(m->conf.ca_file) - 1] = '\0';
+		m->conf.resolver_addr[sizeof(m->conf.resolver_addr) - 1] = '\0';
+		m->conf.trust_anchor[sizeof(m->conf.trust_anchor) - 1] = '\0';
+		break;
+	case IMSG_PROC_CONF_RELAY:
+		r = xcalloc(1, sizeof(*r));
+		if (imsg_get_data(imsg, &r->c, sizeof(r->c)) == -1)
+			fatalx("bad relay message");
+		r->c.name[sizeof(r->c.name) - 1] = '\0';
+		r->c.host[sizeof(r->c.host) - 1] = '\0';
+		r->c.auth[sizeof(r->c.auth) - 1] = '\0';
+		r->c.helo[sizeof(r->c.helo) - 1] = '\0';
+		TAILQ_INSERT_TAIL(&m->relays, r, entry);
+		break;
+	case IMSG_PROC_CONF_SECRET:
+		s = xcalloc(1, sizeof(*s));
+		if (imsg_get_data(imsg, &s->c, sizeof(s->c)) == -1)
+			fatalx("bad credentials message");
+		s->c.table[sizeof(s->c.table) - 1] = '\0';
+		s->c.host[sizeof(s->c.host) - 1] = '\0';
+		s->c.user[sizeof(s->c.user) - 1] = '\0';
+		s->c.password[sizeof(s->c.password) - 1] = '\0';
+		TAILQ_INSERT_TAIL(&m->secrets, s, entry);
+		break;
+	default:
+		fatalx("unexpected set-up message %u", imsg->hdr.type);
+	}
+}
+
+/* Still root and outside the chroot: read the files we will need. */
+void
+mta_preinit(struct proc *p)
+{
+	struct mta	*m = mta_state(p);
+	const char	*ca;
+	char		 err[512], addr[96];
+
+	if (m->conf.resolver) {
+		snprintf(addr, sizeof(addr), "%s@%u", m->conf.resolver_addr,
+		    m->conf.resolver_port);
+		m->dns = dns_ctx_resolver(p->base, addr,
+		    m->conf.trust_anchor[0] != '\0' ? m->conf.trust_anchor :
+		    NULL, err, sizeof(err));
+	} else
+		m->dns = dns_ctx_system(p->base, err, sizeof(err));
+	if (m->dns == NULL)
+		fatalx("mta: DNS: %s", err);
+
+	ca = m->conf.ca_file[0] != '\0' ? m->conf.ca_file : MTA_DEFAULT_CA;
+	if ((m->ca = X509_STORE_new()) == NULL)
+		fatalx("mta: X509_STORE_new");
+	if (X509_STORE_load_locations(m->ca, ca, NULL) != 1) {
+		if (m->conf.ca_file[0] != '\0')
+			fatalx("mta: cannot load the CA file %s", ca);
+		log_warnx("mta: no CA bundle at %s: no certificate can be "
+		    "verified", ca);
+	}
+
+	/*
+	 * libtls does not check the peer here: we check the chain ourselves
+	 * (mta/tls.c) so that opportunistic TLS still learns and logs the
+	 * outcome, and "tls verify" refuses on it.
+	 */
+	if ((m->tls_config = tls_config_new()) == NULL)
+		fatalx("mta: tls_config_new");
+	tls_config_insecure_noverifycert(m->tls_config);
+	tls_config_insecure_noverifyname(m->tls_config);
+	if (tls_config_set_protocols(m->tls_config, TLS_PROTOCOL_TLSv1_2 |
+	    TLS_PROTOCOL_TLSv1_3) == -1)
+		fatalx("mta: %s", tls_config_error(m->tls_config));
+}
+
+const struct mta_secret *
+mta_secret_find(struct mta *m, const char *table, const char *host)
+{
+	const struct mta_secret	*s;
+
+	TAILQ_FOREACH(s, &m->secrets, entry)
+		if (strcmp(s->c.table, table) == 0 &&
+		    strcasecmp(s->c.host, host) == 0)
+			return s;
+	return NULL;
+}
+
+static struct mta_relay *
+mta_relay_find(struct mta *m, const char *name)
+{
+	struct mta_relay	*r;
+
+	TAILQ_FOREACH(r, &m->relays, entry)
+		if (strcmp(r->c.name, name) == 0)
+			return r;
+	return NULL;
+}
+
+/* --- results to the queue --- */
+
+void
+mta_report(struct mta *m, struct mta_rcpt *r, int status,
+    const char *dsn_status, const char *remote_mta, const char *diagnostic,
+    const char *error)
+{
+	struct msg_mta_result	 res;
+	char			 qid[QID_ENV_LEN + 1];
+
+	if (r->done)
+		return;
+	r->done = 1;
+	memset(&res, 0, sizeof(res));
+	res.evpid = r->env.id;
+	res.status = status;
+	strlcpy(res.dsn_status, dsn_status, sizeof(res.dsn_status));
+	if (remote_mta != NULL)
+		strlcpy(res.remote_mta, remote_mta, sizeof(res.remote_mta));
+	if (diagnostic != NULL)
+		strlcpy(res.diagnostic, diagnostic, sizeof(res.diagnostic));
+	strlcpy(res.error, error, sizeof(res.error));
+	qid_env_str(r->env.id, qid, sizeof(qid));
+	log_info("%s: to <%s>%s%s: %s: %s", qid, r->env.rcpt,
+	    remote_mta != NULL && remote_mta[0] != '\0' ? " via " : "",
+	    remote_mta != NULL ? remote_mta : "",
+	    status == DELIVER_OK ? "delivered" : status == DELIVER_TEMPFAIL ?
+	    "temporary failure" : "permanent failure", error);
+	proc_compose(m->proc, PROC_QUEUE, IMSG_MTA_RESULT, 0, -1, &res,
+	    sizeof(res));
+}
+
+static void
+mta_msg_unref(struct mta_msg *msg)
+{
+	if (--msg->refs > 0)
+		return;
+	close(msg->fd);
+	free(msg);
+}
+
+/* Every recipient has an answer (or gets a temporary failure now). */
+void
+mta_task_done(struct mta *m, struct mta_task *t)
+{
+	struct mta_rcpt	*r;
+
+	while ((r = TAILQ_FIRST(&t->rcpts)) != NULL) {
+		if (!r->done)
+			mta_report(m, r, DELIVER_TEMPFAIL, "4.4.0", NULL, NULL,
+			    "delivery interrupted");
+		TAILQ_REMOVE(&t->rcpts, r, entry);
+		free(r);
+	}
+	mta_msg_unref(t->msg);
+	free(t);
+}
+
+/* Fail every waiting task of a destination the same way. */
+static void
+mta_dest_fail_all(struct mta *m, struct mta_dest *d, int status,
+    const char *dsn_status, const char *error)
+{
+	struct mta_task	*t;
+	struct mta_rcpt	*r;
+
+	while ((t = TAILQ_FIRST(&d->tasks)) != NULL) {
+		TAILQ_REMOVE(&d->tasks, t, entry);
+		d->ntasks--;
+		TAILQ_FOREACH(r, &t->rcpts, entry)
+			mta_report(m, r, status, dsn_status, NULL, NULL, error);
+		mta_task_done(m, t);
+	}
+}
+
+struct mta_task *
+mta_dest_take(struct mta_dest *d)
+{
+	struct mta_task	*t;
+
+	if ((t = TAILQ_FIRST(&d->tasks)) != NULL) {
+		TAILQ_REMOVE(&d->tasks, t, entry);
+		d->ntasks--;
+	}
+	return t;
+}
+
+static void mta_dest_run(struct mta *, struct mta_dest *);
+
+static void
+mta_dests_cb(int fd, short event, void *arg)
+{
+	struct mta	*m = arg;
+	struct mta_dest	*d, *next;
+
+	TAILQ_FOREACH_SAFE(d, &m->dests, entry, next) {
+		mta_dest_run(m, d);
+		/* Forget destinations idle for a while, unless backed off. */
+		if (d->ntasks == 0 && d->nsessions == 0 && d->lookup == NULL &&
+		    d->backoff_until <= time(NULL) &&
+		    time(NULL) - d->last_active > MTA_DEST_KEEP) {
+			TAILQ_REMOVE(&m->dests, d, entry);
+			mxres_result_clear(&d->mx);
+			free(d);
+		}
+	}
+}
+
+/* Look at every destination soon (after the current event). */
+void
+mta_dest_kick(struct mta *m)
+{
+	struct timeval	 tv = { 0, 0 };
+
+	if (!evtimer_pending(&m->ev_dests, NULL))
+		evtimer_add(&m->ev_dests, &tv);
+}
+
+/*
+ * A session of this destination ended.  One that never reached a server
+ * that would talk to us counts as a failed connection: when no session is
+ * left, the waiting tasks go back to the queue and the destination backs
+ * off, so that the queue does not hammer a host that refuses us.
+ */
+void
+mta_dest_session_done(struct mta *m, struct mta_dest *d, int ok,
+    const char *error)
+{
+	char	 why[400];
+
+	d->nsessions--;
+	m->nsessions--;
+	d->last_active = time(NULL);
+	if (ok) {
+		d->backoff_step = 0;
+		d->backoff_until = 0;
+	} else {
+		d->failures++;
+		strlcpy(d->last_error, error, sizeof(d->last_error));
+		if (d->nsessions == 0 && d->ntasks > 0) {
+			d->backoff_step = d->backoff_step == 0 ?
+			    MTA_BACKOFF_FIRST : d->backoff_step * 2;
+			if (d->backoff_step > MTA_BACKOFF_MAX)
+				d->backoff_step = MTA_BACKOFF_MAX;
+			d->backoff_until = time(NULL) + d->backoff_step;
+			log_warnx("mta: %s: backing off for %llds: %s",
+			    d->name, (long long)d->backoff_step, error);
+			snprintf(why, sizeof(why), "%s", error);
+			mta_dest_fail_all(m, d, DELIVER_TEMPFAIL, "4.4.1",
+			    why);
+		}
+	}
+	mta_dest_kick(m);
+}
+
+static void
+mta_mx_done(void *arg, const struct mxres_result *res)
+{
+	struct mta_dest	*d = arg;
+
+	d->lookup = NULL;
+	mxres_result_clear(&d->mx);
+	mxres_result_copy(&d->mx, res);
+	d->mx_valid = 1;
+	d->mx_time = time(NULL);
+	log_debug("mta: %s: next hops: %s, %zu host(s)%s%s%s", d->name,
+	    mxres_status_name(res->status), res->nhosts,
+	    res->implicit ? " (implicit MX)" : "",
+	    res->reason[0] != '\0' ? ": " : "", res->reason);
+	mta_dest_kick(d->mta);
+}
+
+static void
+mta_dest_run(struct mta *m, struct mta_dest *d)
+{
+	struct mxres_opts	 o;
+	time_t			 now = time(NULL);
+	char			 why[800];
+
+	if (d->ntasks == 0)
+		return;
+	if (d->backoff_until > now) {
+		snprintf(why, sizeof(why), "%s is backed off for %llds: %s",
+		    d->domain, (long long)(d->backoff_until - now),
+		    d->last_error);
+		mta_dest_fail_all(m, d, DELIVER_TEMPFAIL, "4.4.1", why);
+		return;
+	}
+	if (d->lookup != NULL)
+		return;
+	if (!d->mx_valid || now - d->mx_time > MTA_MX_TTL) {
+		if (d->nsessions > 0)
+			return;		/* they still use the old answer */
+		memset(&o, 0, sizeof(o));
+		o.family = AF_UNSPEC;
+		o.myname = m->proc->global.hostname;
+		d->mx_valid = 0;
+		if (d->relay->c.has_host) {
+			o.port = d->relay->c.port;
+			d->lookup = mxres_lookup_host(m->dns, d->domain, &o,
+			    mta_mx_done, d);
+		} else {
+			o.port = 25;
+			d->lookup = mxres_lookup(m->dns, d->domain, &o,
+			    mta_mx_done, d);
+		}
+		return;
+	}
+	switch (d->mx.status) {
+	case MXRES_OK:
+		break;
+	case MXRES_NULLMX:
+		/* RFC 7505 4.1: 556 5.1.10, recipient address has null MX */
+		snprintf(why, sizeof(why), "%s does not accept mail "
+		    "(null MX, RFC 7505)", d->domain);
+		mta_dest_fail_all(m, d, DELIVER_PERMFAIL, "5.1.10", why);
+		return;
+	case MXRES_PERMFAIL:
+		/* RFC 3463 5.1.2: bad destination system address */
+		mta_dest_fail_all(m, d, DELIVER_PERMFAIL, "5.1.2",
+		    d->mx.reason);
+		return;
+	case MXRES_TEMPFAIL:
+		snprintf(why, sizeof(why), "DNS: %s", d->mx.reason);
+		d->mx_valid = 0;	/* ask again next time */
+		mta_dest_fail_all(m, d, DELIVER_TEMPFAIL, "4.4.3", why);
+		return;
+	}
+	/* Hand work to idle sessions first, then open new ones. */
+	while (d->ntasks > 0 && mta_session_offer(m, d))
+		;
+	while (d->ntasks > d->nsessions &&
+	    d->nsessions < m->conf.max_per_domain &&
+	    m->nsessions < m->conf.max_sessions) {
+		d->nsessions++;
+		m->nsessions++;
+		d->connections++;
+		mta_session_start(m, d);
+	}
+}
+
+/* --- messages from the queue --- */
+
+static struct mta_dest *
+mta_dest_get(struct mta *m, struct mta_relay *relay, const char *rcpt)
+{
+	struct mta_dest	*d;
+	const char	*at, *domain;
+	char		 dom[256];
+	size_t		 i;
+
+	if (relay->c.has_host)
+		domain = relay->c.host;
+	else {
+		at = strrchr(rcpt, '@');
+		domain = at != NULL ? at + 1 : "";
+	}
+	for (i = 0; domain[i] != '\0' && i < sizeof(dom) - 1; i++)
+		dom[i] = tolower((unsigned char)domain[i]);
+	dom[i] = '\0';
+	TAILQ_FOREACH(d, &m->dests, entry)
+		if (d->relay == relay && strcmp(d->domain, dom) == 0) {
+			d->last_active = time(NULL);
+			return d;
+		}
+	d = xcalloc(1, sizeof(*d));
+	d->mta = m;
+	d->relay = relay;
+	d->last_active = time(NULL);
+	strlcpy(d->domain, dom, sizeof(d->domain));
+	snprintf(d->name, sizeof(d->name), "%s/%s", relay->c.name, dom);
+	TAILQ_INIT(&d->tasks);
+	TAILQ_INSERT_TAIL(&m->dests, d, entry);
+	return d;
+}
+
+/* All envelopes of a message are in: one task per destination. */
+static void
+mta_msg_dispatch(struct mta *m)
+{
+	struct mta_msg		*msg = m->incoming;
+	struct mta_relay	*relay;
+	struct mta_dest		*d;
+	struct mta_task		*t;
+	struct mta_rcpt		*r;
+	struct envelope		*e;
+	size_t			 i, k;
+
+	msg->refs = 1;		/* ours, until the loop is done */
+	for (i = 0; i < m->incoming_nenv; i++) {
+		e = &m->incoming_env[i];
+		if (e->kind == 0)
+			continue;	/* already placed */
+		relay = mta_relay_find(m, e->dest);
+		d = relay != NULL ? mta_dest_get(m, relay, e->rcpt) : NULL;
+		t = xcalloc(1, sizeof(*t));
+		t->msg = msg;
+		t->dest = d;
+		TAILQ_INIT(&t->rcpts);
+		msg->refs++;
+		for (k = i; k < m->incoming_nenv &&
+		    t->nrcpts < MTA_MAX_RCPTS_PER_TASK; k++) {
+			if (m->incoming_env[k].kind == 0 || (k != i &&
+			    (relay == NULL || mta_relay_find(m,
+			    m->incoming_env[k].dest) != relay ||
+			    mta_dest_get(m, relay,
+			    m->incoming_env[k].rcpt) != d)))
+				continue;
+			r = xcalloc(1, sizeof(*r));
+			r->env = m->incoming_env[k];
+			m->incoming_env[k].kind = 0;
+			TAILQ_INSERT_TAIL(&t->rcpts, r, entry);
+			t->nrcpts++;
+		}
+		if (d == NULL) {
+			TAILQ_FOREACH(r, &t->rcpts, entry)
+				mta_report(m, r, DELIVER_TEMPFAIL, "4.3.5",
+				    NULL, NULL, "no relay action of that name "
+				    "in the configuration");
+			mta_task_done(m, t);
+			continue;
+		}
+		TAILQ_INSERT_TAIL(&d->tasks, t, entry);
+		d->ntasks++;
+	}
+	mta_msg_unref(msg);
+	free(m->incoming_env);
+	m->incoming = NULL;
+	m->incoming_env = NULL;
+	m->incoming_nenv = 0;
+	mta_dest_kick(m);
+}
+
+static void
+mta_queue_imsg(struct mta *m, struct imsg *imsg)
+{
+	struct msg_mta_task	 t;
+	struct envelope		 e;
+
+	switch (imsg->hdr.type) {
+	case IMSG_MTA_TASK:
+		if (m->incoming != NULL || imsg->fd == -1 ||
+		    imsg_get_data(imsg, &t, sizeof(t)) == -1 ||
+		    t.nenv == 0 || t.nenv > MTA_MAX_ENVELOPES)
+			break;
+		m->incoming = xcalloc(1, sizeof(*m->incoming));
+		m->incoming->msgid = t.msgid;
+		m->incoming->size = t.size;
+		m->incoming->fd = imsg->fd;
+		imsg->fd = -1;
+		m->incoming_left = t.nenv;
+		m->incoming_env = xcalloc(t.nenv, sizeof(*m->incoming_env));
+		m->incoming_nenv = 0;
+		return;
+	case IMSG_MTA_ENVELOPE:
+		if (m->incoming == NULL || imsg->fd != -1 ||
+		    imsg_get_data(imsg, &e, sizeof(e)) == -1 ||
+		    e.msgid != m->incoming->msgid || e.kind != ENV_REMOTE)
+			break;
+		e.sender[sizeof(e.sender) - 1] = '\0';
+		e.rcpt[sizeof(e.rcpt) - 1] = '\0';
+		e.dest[sizeof(e.dest) - 1] = '\0';
+		e.envid[sizeof(e.envid) - 1] = '\0';
+		e.orcpt[sizeof(e.orcpt) - 1] = '\0';
+		e.errmsg[sizeof(e.errmsg) - 1] = '\0';
+		m->incoming_env[m->incoming_nenv++] = e;
+		if (--m->incoming_left == 0)
+			mta_msg_dispatch(m);
+		return;
+	}
+	proc_unexpected(m->proc, PROC_QUEUE, imsg);
+}
+
+/* --- posternctl show hosts --- */
+
+static void
+mta_ctl_hosts(struct mta *m, uint32_t peerid)
+{
+	struct msg_ctl_mta_host	 h;
+	struct mta_dest		*d;
+	time_t			 now = time(NULL);
+
+	TAILQ_FOREACH(d, &m->dests, entry) {
+		memset(&h, 0, sizeof(h));
+		strlcpy(h.name, d->name, sizeof(h.name));
+		h.connections = d->nsessions;
+		h.pending = d->ntasks;
+		h.delivered = d->delivered;
+		h.failures = d->failures;
+		h.sessions = d->connections;
+		h.backoff = d->backoff_until > now ? d->backoff_until - now : 0;
+		strlcpy(h.last_error, d->last_error, sizeof(h.last_error));
+		proc_compose(m->proc, PROC_CONTROL, IMSG_CTL_MTA_HOST, peerid,
+		    -1, &h, sizeof(h));
+	}
+	proc_compose(m->proc, PROC_CONTROL, IMSG_CTL_END, peerid, -1, NULL, 0);
+}
 
 void
 mta_run(struct proc *p)
 {
-	log_debug("mta process started");
+	struct mta	*m = mta_state(p);
+
+	if (m->conf.max_sessions == 0)
+		m->conf.max_sessions = 100;
+	if (m->conf.max_per_domain == 0)
+		m->conf.max_per_domain = 10;
+	if (m->conf.connect_timeout == 0)
+		m->conf.connect_timeout = 30;
+	evtimer_set(&m->ev_dests, mta_dests_cb, m);
+	log_debug("mta process started (%s)", dns_ctx_describe(m->dns));
 }
 
 void
 mta_dispatch(struct proc *p, enum proc_id from, struct imsg *imsg)
 {
+	struct mta	*m = p->state;
+
 	if (proc_common_imsg(p, from, imsg))
 		return;
+	if (from == PROC_QUEUE) {
+		mta_queue_imsg(m, imsg);
+		return;
+	}
+	if (from == PROC_CONTROL && imsg->hdr.type == IMSG_CTL_MTA_HOSTS) {
+		mta_ctl_hosts(m, imsg->hdr.peerid);
+		return;
+	}
 	proc_unexpected(p, from, imsg);
 }

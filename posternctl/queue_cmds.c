@@ -178,6 +178,41 @@ cmd_stats(struct imsgbuf *ibuf, int target)
 	return 0;
 }
 
+/* posternctl show hosts: the mta's destinations and their state. */
+static int
+cmd_show_hosts(struct imsgbuf *ibuf)
+{
+	struct imsg		 imsg;
+	struct msg_ctl_mta_host	 h;
+
+	imsg_compose(ibuf, IMSG_CTL_MTA_HOSTS, 0, 0, -1, NULL, 0);
+	for (;;) {
+		ctl_next(ibuf, &imsg);
+		if (imsg.hdr.type == IMSG_CTL_END)
+			break;
+		if (imsg.hdr.type != IMSG_CTL_MTA_HOST ||
+		    imsg_get_data(&imsg, &h, sizeof(h)) == -1) {
+			fprintf(stderr, "posternctl: malformed reply\n");
+			return 1;
+		}
+		imsg_free(&imsg);
+		h.name[sizeof(h.name) - 1] = '\0';
+		h.last_error[sizeof(h.last_error) - 1] = '\0';
+		printf("%s connections=%u pending=%u delivered=%llu "
+		    "sessions=%llu failures=%llu", h.name, h.connections,
+		    h.pending, (unsigned long long)h.delivered,
+		    (unsigned long long)h.sessions,
+		    (unsigned long long)h.failures);
+		if (h.backoff > 0)
+			printf(" backoff=%llds", (long long)h.backoff);
+		if (h.last_error[0] != '\0')
+			printf(" last-error=\"%s\"", h.last_error);
+		putchar('\n');
+	}
+	imsg_free(&imsg);
+	return 0;
+}
+
 static int
 parse_target(const char *s)
 {
@@ -227,6 +262,11 @@ posternctl_queue_cmd(int argc, char *argv[])
 		}
 		ibuf = ctl_open();
 		return cmd_show_message(ibuf, id);
+	}
+	if (argc == 2 && strcmp(argv[0], "show") == 0 &&
+	    strcmp(argv[1], "hosts") == 0) {
+		ibuf = ctl_open();
+		return cmd_show_hosts(ibuf);
 	}
 	if (argc == 2 && strcmp(argv[0], "show") == 0 &&
 	    strcmp(argv[1], "stats") == 0) {

@@ -222,6 +222,12 @@ control_request(struct ctl_conn *cc, struct imsg *imsg)
 		proc_compose(c->proc, PROC_QUEUE, imsg->hdr.type, cc->id, -1,
 		    &qid, sizeof(qid));
 		return;
+	case IMSG_CTL_MTA_HOSTS:
+		if (imsg->len != 0)
+			break;
+		proc_compose(c->proc, PROC_MTA, imsg->hdr.type, cc->id, -1,
+		    NULL, 0);
+		return;
 	case IMSG_CTL_PAUSE:
 	case IMSG_CTL_RESUME:
 	case IMSG_CTL_STATS:
@@ -367,7 +373,8 @@ control_dispatch(struct proc *p, enum proc_id from, struct imsg *imsg)
 
 	if (proc_common_imsg(p, from, imsg))
 		return;
-	if (from != PROC_PARENT && from != PROC_QUEUE && from != PROC_SMTP)
+	if (from != PROC_PARENT && from != PROC_QUEUE && from != PROC_SMTP &&
+	    from != PROC_MTA)
 		proc_unexpected(p, from, imsg);
 	/* Replies are checked for shape; posternctl checks them again. */
 	switch (imsg->hdr.type) {
@@ -385,6 +392,10 @@ control_dispatch(struct proc *p, enum proc_id from, struct imsg *imsg)
 		break;
 	case IMSG_CTL_STAT:
 		if (imsg->len != sizeof(struct msg_ctl_stat))
+			proc_unexpected(p, from, imsg);
+		break;
+	case IMSG_CTL_MTA_HOST:
+		if (imsg->len != sizeof(struct msg_ctl_mta_host))
 			proc_unexpected(p, from, imsg);
 		break;
 	case IMSG_CTL_DATA:

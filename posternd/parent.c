@@ -549,6 +549,79 @@ setup_smtp_pkis(struct postern_conf *conf, struct imsgbuf *ibuf)
 	}
 }
 
+/*
+ * The mta's part: its settings, the relay actions, and the credentials of
+ * the tables those actions authenticate with (which no other process gets).
+ */
+static void
+setup_mta(struct postern_conf *conf, struct imsgbuf *ibuf)
+{
+	struct msg_conf_mta	 mm;
+	struct msg_conf_relay	 mr;
+	struct msg_conf_secret	 ms;
+	struct action		*a;
+	struct table		*t;
+	struct table_entry	*te;
+	const char		*colon;
+
+	memset(&mm, 0, sizeof(mm));
+	mm.timeout = conf->mta.timeout;
+	mm.connect_timeout = conf->mta.connect_timeout;
+	mm.max_sessions = conf->mta.max_sessions;
+	mm.max_per_domain = conf->mta.max_per_domain;
+	if (conf->mta.ca_file != NULL)
+		strlcpy(mm.ca_file, conf->mta.ca_file, sizeof(mm.ca_file));
+	mm.resolver = conf->resolver.configured;
+	strlcpy(mm.resolver_addr, conf->resolver.addr,
+	    sizeof(mm.resolver_addr));
+	mm.resolver_port = conf->resolver.port;
+	if (conf->resolver.trust_anchor != NULL)
+		strlcpy(mm.trust_anchor, conf->resolver.trust_anchor,
+		    sizeof(mm.trust_anchor));
+	imsg_compose(ibuf, IMSG_PROC_CONF_MTA, 0, 0, -1, &mm, sizeof(mm));
+
+	TAILQ_FOREACH(a, &conf->actions, entry) {
+		if (a->type != ACTION_RELAY)
+			continue;
+		memset(&mr, 0, sizeof(mr));
+		strlcpy(mr.name, a->name, sizeof(mr.name));
+		mr.has_host = a->relay_url != NULL;
+		mr.scheme = a->relay_scheme;
+		strlcpy(mr.host, a->relay_host, sizeof(mr.host));
+		mr.port = a->relay_port;
+		mr.tls = a->relay_tls;
+		strlcpy(mr.auth, a->relay_auth, sizeof(mr.auth));
+		strlcpy(mr.helo, a->relay_helo, sizeof(mr.helo));
+		imsg_compose(ibuf, IMSG_PROC_CONF_RELAY, 0, 0, -1, &mr,
+		    sizeof(mr));
+	}
+	TAILQ_FOREACH(t, &conf->tables, entry) {
+		if (!table_is_secret(conf, t->name))
+			continue;
+		TAILQ_FOREACH(te, &t->entries, entry) {
+			memset(&ms, 0, sizeof(ms));
+			strlcpy(ms.table, t->name, sizeof(ms.table));
+			strlcpy(ms.host, te->key, sizeof(ms.host));
+			if (te->value == NULL ||
+			    (colon = strchr(te->value, ':')) == NULL ||
+			    (size_t)(colon - te->value) >= sizeof(ms.user) ||
+			    strlcpy(ms.password, colon + 1,
+			    sizeof(ms.password)) >= sizeof(ms.password)) {
+				log_warnx("table %s: the entry for %s is not "
+				    "\"user:password\"; skipped", t->name,
+				    te->key);
+				continue;
+			}
+			memcpy(ms.user, te->value, colon - te->value);
+			imsg_compose(ibuf, IMSG_PROC_CONF_SECRET, 0, 0, -1, &ms,
+			    sizeof(ms));
+			explicit_bzero(&ms, sizeof(ms));
+			if (imsgbuf_flush(ibuf) == -1)
+				fatal("sending credentials");
+		}
+	}
+}
+
 /* Hand a child its channels and its part of the configuration. */
 static void
 setup_child(struct postern_conf *conf, enum proc_id id,
@@ -608,6 +681,8 @@ setup_child(struct postern_conf *conf, enum proc_id id,
 	}
 	if (id == PROC_QUEUE)
 		routing_send(conf, ibuf);	/* where DSNs go */
+	if (id == PROC_MTA)
+		setup_mta(conf, ibuf);
 	if (id == PROC_CONTROL) {
 		struct msg_conf_control	 mc;
 		struct group		*gr;

@@ -38,8 +38,8 @@ const struct proc_desc proc_table[PROC_MAX] = {
 	[PROC_QUEUE] = { .id = PROC_QUEUE, .name = "queue", .queue_user = 1,
 	    .spool_sub = "queue", .conf = queue_conf, .run = queue_run,
 	    .dispatch = queue_dispatch },
-	[PROC_MTA] = { .id = PROC_MTA, .name = "mta", .run = mta_run,
-	    .dispatch = mta_dispatch },
+	[PROC_MTA] = { .id = PROC_MTA, .name = "mta", .conf = mta_conf,
+	    .preinit = mta_preinit, .run = mta_run, .dispatch = mta_dispatch },
 	[PROC_AUTHD] = { .id = PROC_AUTHD, .name = "authd", .run = authd_run,
 	    .dispatch = authd_dispatch },
 	[PROC_REPORTD] = { .id = PROC_REPORTD, .name = "reportd",
@@ -395,9 +395,11 @@ proc_child_main(const struct proc_desc *desc, int debug, int verbose)
 	p->global = g;
 	strlcpy(p->user, g.user, sizeof(p->user));
 	strlcpy(p->chroot, g.chroot, sizeof(p->chroot));
+	p->base = event_init();
+	if (desc->preinit != NULL)
+		desc->preinit(p);
 	proc_drop_privileges(p->user, p->chroot);
 
-	event_init();
 	proc_lost_peer = child_lost_peer;
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGHUP, SIG_IGN);

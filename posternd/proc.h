@@ -33,6 +33,8 @@ struct proc_desc {
 					   NULL for the empty dir */
 	/* before chroot: a setup message from the parent */
 	void		(*conf)(struct proc *, struct imsg *);
+	/* still root, before chroot: read the files the config names */
+	void		(*preinit)(struct proc *);
 	/* after the privilege drop, with the peers wired: start work */
 	void		(*run)(struct proc *);
 	/* a message from a peer (parent included) */
@@ -47,6 +49,7 @@ struct proc {
 	struct msg_conf_global	 global;	/* from the parent at start */
 	struct imsgev		*peers[PROC_MAX];
 	void			*state;		/* the process's own */
+	struct event_base	*base;		/* the child's event loop */
 	char			 chroot[256];
 	char			 user[32];
 };
@@ -77,6 +80,8 @@ void	smtp_dispatch(struct proc *, enum proc_id, struct imsg *);
 void	queue_conf(struct proc *, struct imsg *);
 void	queue_run(struct proc *);
 void	queue_dispatch(struct proc *, enum proc_id, struct imsg *);
+void	mta_conf(struct proc *, struct imsg *);
+void	mta_preinit(struct proc *);
 void	mta_run(struct proc *);
 void	mta_dispatch(struct proc *, enum proc_id, struct imsg *);
 void	authd_run(struct proc *);

@@ -122,6 +122,18 @@ routing_ready(struct routing *rt)
 		qsort(rt->users, rt->nusers, sizeof(*rt->users), cmp_str);
 }
 
+/* Is this table a relay's credentials ("auth <T>")? */
+int
+table_is_secret(const struct postern_conf *conf, const char *name)
+{
+	const struct action	*a;
+
+	TAILQ_FOREACH(a, &conf->actions, entry)
+		if (a->type == ACTION_RELAY && strcmp(a->relay_auth, name) == 0)
+			return 1;
+	return 0;
+}
+
 void
 routing_send(struct postern_conf *conf, struct imsgbuf *ibuf)
 {
@@ -136,6 +148,9 @@ routing_send(struct postern_conf *conf, struct imsgbuf *ibuf)
 	struct passwd			*pw;
 
 	TAILQ_FOREACH(t, &conf->tables, entry) {
+		/* Credentials go to the mta alone (posternd/parent.c). */
+		if (table_is_secret(conf, t->name))
+			continue;
 		memset(&mt, 0, sizeof(mt));
 		strlcpy(mt.name, t->name, sizeof(mt.name));
 		mt.type = t->type;

@@ -31,6 +31,8 @@ int	routing_conf_imsg(struct routing *, struct imsg *);
 void	routing_ready(struct routing *);
 /* The parent's side: send what routing_conf_imsg() takes. */
 void	routing_send(struct postern_conf *, struct imsgbuf *);
+/* A relay's credentials table: never sent to smtp or queue. */
+int	table_is_secret(const struct postern_conf *, const char *);
 
 enum rcpt_verdict routing_decide(struct routing *,
 	    const struct sockaddr *client, const char *rcpt, size_t local_len,

@@ -5,14 +5,17 @@
  * to the parent with the message as a memory file descriptor, results come
  * back and join the next commit.
  *
- * Permanent failures and expiries send a DSN (RFC 3464, lib/dsn.c) to the
- * sender when RFC 3461 says to.  Not yet here: remote envelopes wait
- * (rescheduled, and bounced at expiry) until the mta process lands.
+ * Remote envelopes go to the mta, the envelopes of one message and relay
+ * action together with the message as a memory fd; its results (with the
+ * remote MTA and its reply, RFC 3464 2.3.5-2.3.6) come back the same way
+ * as the parent's.  Permanent failures and expiries send a DSN (RFC 3464,
+ * lib/dsn.c) to the sender when RFC 3461 says to.
  */
 #include <sys/types.h>
 #include <sys/mman.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
@@ -34,7 +37,7 @@
 
 #define QUEUE_MAPSIZE		(64UL * 1024 * 1024)
 #define QUEUE_COMMIT_DELAY_US	2000	/* group commit window */
-#define QUEUE_MAX_INFLIGHT	32	/* local deliveries at once */
+#define QUEUE_MAX_INFLIGHT	256	/* envelopes out at once */
 #define QUEUE_MAX_INCOMING	4096	/* messages being received */
 #define QUEUE_KICK_MS		50	/* scheduler batching window */
 
@@ -86,8 +89,7 @@ queue_conf(struct proc *p, struct imsg *imsg)
 
 static void	queue_schedule_soon(struct queue *, time_t);
 static void	queue_kick(struct queue *);
-static void	queue_bounce(struct queue *, uint64_t, const char *,
-		    const char *);
+static void	queue_expire(struct queue *, uint64_t, const char *);
 
 static struct incoming *
 incoming_find(struct queue *q, uint32_t session)
@@ -225,14 +227,65 @@ queue_deliver_local(struct queue *q, const struct envelope *e)
 	    e->rcpt);
 }
 
+/* Order for grouping: kind, message, action. */
+static int
+envelope_cmp_task(const void *a, const void *b)
+{
+	const struct envelope	*x = a, *y = b;
+
+	if (x->kind != y->kind)
+		return x->kind < y->kind ? -1 : 1;
+	if (x->msgid != y->msgid)
+		return x->msgid < y->msgid ? -1 : 1;
+	return strcmp(x->dest, y->dest);
+}
+
+/*
+ * Hand the envelopes of one message for one relay action to the mta: the
+ * message as a memory fd, then each envelope.  The mta groups recipients
+ * by destination and answers once per envelope.
+ */
+static void
+queue_deliver_remote(struct queue *q, const struct envelope *e, size_t n)
+{
+	struct msg_mta_task	 t;
+	struct stat		 st;
+	char			 qid[QID_MSG_LEN + 1];
+	size_t			 i;
+	int			 fd;
+
+	qid_msg_str(e->msgid, qid, sizeof(qid));
+	if ((fd = queue_message_fd(q, e->msgid)) == -1 ||
+	    fstat(fd, &st) == -1) {
+		log_warn("%s: reading the message", qid);
+		if (fd != -1)
+			close(fd);
+		for (i = 0; i < n; i++)
+			qstore_tempfail(q->qs, e[i].id, time(NULL),
+			    "could not read the queued message");
+		queue_flush_soon(q);
+		return;
+	}
+	memset(&t, 0, sizeof(t));
+	t.msgid = e->msgid;
+	t.size = st.st_size;
+	t.nenv = n;
+	proc_compose(q->proc, PROC_MTA, IMSG_MTA_TASK, 0, fd, &t, sizeof(t));
+	for (i = 0; i < n; i++) {
+		proc_compose(q->proc, PROC_MTA, IMSG_MTA_ENVELOPE, 0, -1, &e[i],
+		    sizeof(e[i]));
+		q->inflight++;
+	}
+	log_debug("%s: %zu recipient(s) to the mta (%s)", qid, n, e->dest);
+}
+
 static void
 queue_sched_cb(int fd, short event, void *arg)
 {
 	struct queue	*q = arg;
 	struct envelope	*e;
 	time_t		 now = time(NULL), wait;
-	int		 n, i;
-	char		 qid[QID_ENV_LEN + 1];
+	int		 n, i, j;
 
 	if (q->paused)
 		return;
@@ -242,21 +295,18 @@ queue_sched_cb(int fd, short event, void *arg)
 		    QUEUE_MAX_INFLIGHT - q->inflight);
 		if (n == -1)
 			log_warnx("queue: reading the schedule failed");
-		for (i = 0; i < n; i++) {
+		/* Envelopes of one message and action travel together. */
+		qsort(e, n, sizeof(*e), envelope_cmp_task);
+		for (i = 0; i < n; i = j) {
 			if (e[i].kind == ENV_LOCAL) {
 				queue_deliver_local(q, &e[i]);
+				j = i + 1;
 				continue;
 			}
-			/* Remote delivery comes with the mta process. */
-			qid_env_str(e[i].id, qid, sizeof(qid));
-			log_info("%s: remote delivery to <%s> is not "
-			    "available yet; deferred", qid, e[i].rcpt);
-			if (qstore_tempfail(q->qs, e[i].id, now,
-			    "remote delivery not available") ==
-			    QSTORE_EXPIRED)
-				queue_bounce(q, e[i].id, "4.4.7",
-				    "remote delivery not available");
-			queue_flush_soon(q);
+			for (j = i + 1; j < n && envelope_cmp_task(&e[i],
+			    &e[j]) == 0; j++)
+				;
+			queue_deliver_remote(q, &e[i], j - i);
 		}
 		free(e);
 	}
@@ -395,13 +445,26 @@ queue_inject_dsn(struct queue *q, const struct envelope *orig,
 }
 
 /*
+ * What a delivery agent said about one envelope: the RFC 3463 status, the
+ * remote MTA and its reply (RFC 3464 2.3.5, 2.3.6) when there was one,
+ * and our own account for the log and the queue's last error.
+ */
+struct outcome {
+	const char	*status;
+	const char	*remote_mta;
+	const char	*diag_type;	/* "smtp", or "X-Postern" for ours */
+	const char	*diagnostic;
+	const char	*error;
+};
+
+/*
  * Tell the sender what became of one envelope, when RFC 3461 4.1 says to:
  * a failure (permanent, or expiry) unless NOTIFY excludes it, a success
  * only when NOTIFY=SUCCESS asked for it.
  */
 static void
 queue_notify(struct queue *q, const struct envelope *e, enum dsn_kind kind,
-    const char *status, const char *diagnostic)
+    const struct outcome *o)
 {
 	struct dsn_info		 info;
 	struct dsn_rcpt		 rcpt;
@@ -417,10 +480,12 @@ queue_notify(struct queue *q, const struct envelope *e, enum dsn_kind kind,
 	info.queue_id = qid;
 	info.now = time(NULL);
 	dsn_rcpt_from_envelope(&rcpt, e, kind == DSN_KIND_SUCCESS ?
-	    DSN_ACTION_DELIVERED : DSN_ACTION_FAILED, status);
-	if (diagnostic != NULL && diagnostic[0] != '\0') {
-		rcpt.diagnostic = diagnostic;
-		rcpt.diag_type = "X-Postern";
+	    DSN_ACTION_DELIVERED : DSN_ACTION_FAILED, o->status);
+	if (o->remote_mta != NULL && o->remote_mta[0] != '\0')
+		rcpt.remote_mta = o->remote_mta;
+	if (o->diagnostic != NULL && o->diagnostic[0] != '\0') {
+		rcpt.diagnostic = o->diagnostic;
+		rcpt.diag_type = o->diag_type;
 	}
 	memset(&rd, 0, sizeof(rd));
 	rd.q = q;
@@ -439,53 +504,122 @@ queue_notify(struct queue *q, const struct envelope *e, enum dsn_kind kind,
 
 /* A permanent failure or an expiry: notify, then drop the envelope. */
 static void
-queue_bounce(struct queue *q, uint64_t evpid, const char *status,
-    const char *diagnostic)
+queue_bounce(struct queue *q, uint64_t evpid, const struct outcome *o)
 {
 	struct envelope		 e;
 
 	if (qstore_envelope_get(q->qs, evpid, &e) == 0)
-		queue_notify(q, &e, DSN_KIND_FAILURE, status, diagnostic);
+		queue_notify(q, &e, DSN_KIND_FAILURE, o);
 	qstore_permfail(q->qs, evpid);
+}
+
+/* An expiry: RFC 3463 4.4.7, delivery time expired. */
+static void
+queue_expire(struct queue *q, uint64_t evpid, const char *error)
+{
+	struct outcome	 o = { "4.4.7", NULL, "X-Postern", error, error };
+
+	queue_bounce(q, evpid, &o);
+}
+
+/* The outcome of one envelope from the parent or the mta. */
+static void
+queue_result(struct queue *q, uint64_t evpid, int status,
+    const struct outcome *o)
+{
+	struct envelope		 e;
+	char			 qid[QID_ENV_LEN + 1];
+
+	if (q->inflight > 0)
+		q->inflight--;
+	qid_env_str(evpid, qid, sizeof(qid));
+	switch (status) {
+	case DELIVER_OK:
+		log_info("%s: delivered%s%s", qid,
+		    o->remote_mta != NULL && o->remote_mta[0] != '\0' ?
+		    " to " : "", o->remote_mta != NULL ? o->remote_mta : "");
+		if (qstore_envelope_get(q->qs, evpid, &e) == 0)
+			queue_notify(q, &e, DSN_KIND_SUCCESS, o);
+		qstore_delivered(q->qs, evpid);
+		break;
+	case DELIVER_TEMPFAIL:
+		log_info("%s: temporary failure: %s", qid, o->error);
+		if (qstore_tempfail(q->qs, evpid, time(NULL), o->error) ==
+		    QSTORE_EXPIRED) {
+			log_warnx("%s: expired: %s", qid, o->error);
+			queue_expire(q, evpid, o->error);
+		}
+		break;
+	case DELIVER_PERMFAIL:
+		log_warnx("%s: permanent failure: %s", qid, o->error);
+		queue_bounce(q, evpid, o);
+		break;
+	}
+	queue_flush_soon(q);
+	queue_kick(q);
 }
 
 static void
 queue_delivery_result(struct queue *q, struct imsg *imsg)
 {
 	struct msg_deliver_result	 r;
-	struct envelope			 e;
-	char				 qid[QID_ENV_LEN + 1];
+	struct outcome			 o;
 
 	if (imsg_get_data(imsg, &r, sizeof(r)) == -1 ||
 	    r.status < DELIVER_OK || r.status > DELIVER_PERMFAIL)
 		proc_unexpected(q->proc, PROC_PARENT, imsg);
 	r.error[sizeof(r.error) - 1] = '\0';
-	if (q->inflight > 0)
-		q->inflight--;
-	qid_env_str(r.evpid, qid, sizeof(qid));
-	switch (r.status) {
-	case DELIVER_OK:
-		log_info("%s: delivered", qid);
-		if (qstore_envelope_get(q->qs, r.evpid, &e) == 0)
-			queue_notify(q, &e, DSN_KIND_SUCCESS, "2.0.0", NULL);
-		qstore_delivered(q->qs, r.evpid);
-		break;
-	case DELIVER_TEMPFAIL:
-		log_info("%s: temporary failure: %s", qid, r.error);
-		if (qstore_tempfail(q->qs, r.evpid, time(NULL), r.error) ==
-		    QSTORE_EXPIRED) {
-			log_warnx("%s: expired: %s", qid, r.error);
-			/* RFC 3463: 4.4.7 delivery time expired */
-			queue_bounce(q, r.evpid, "4.4.7", r.error);
-		}
-		break;
-	case DELIVER_PERMFAIL:
-		log_warnx("%s: permanent failure: %s", qid, r.error);
-		queue_bounce(q, r.evpid, "5.0.0", r.error);
-		break;
+	o.status = r.status == DELIVER_OK ? "2.0.0" : "5.0.0";
+	o.remote_mta = NULL;
+	o.diag_type = "X-Postern";
+	o.diagnostic = r.status == DELIVER_OK ? NULL : r.error;
+	o.error = r.error;
+	queue_result(q, r.evpid, r.status, &o);
+}
+
+/* RFC 3463 2: class.subject.detail, the class matching the outcome. */
+static int
+valid_status(const char *s, int status)
+{
+	const char	*want = status == DELIVER_OK ? "2" :
+	    status == DELIVER_TEMPFAIL ? "4" : "5";
+	size_t		 i, dots = 0;
+
+	if (s[0] != want[0] || s[1] != '.')
+		return 0;
+	for (i = 2; s[i] != '\0'; i++) {
+		if (s[i] == '.')
+			dots++;
+		else if (s[i] < '0' || s[i] > '9')
+			return 0;
 	}
-	queue_flush_soon(q);
-	queue_kick(q);
+	return dots == 1 && s[i - 1] != '.';
+}
+
+static void
+queue_mta_result(struct queue *q, struct imsg *imsg)
+{
+	struct msg_mta_result	 r;
+	struct outcome		 o;
+
+	if (imsg_get_data(imsg, &r, sizeof(r)) == -1 ||
+	    r.status < DELIVER_OK || r.status > DELIVER_PERMFAIL)
+		proc_unexpected(q->proc, PROC_MTA, imsg);
+	r.dsn_status[sizeof(r.dsn_status) - 1] = '\0';
+	r.remote_mta[sizeof(r.remote_mta) - 1] = '\0';
+	r.diagnostic[sizeof(r.diagnostic) - 1] = '\0';
+	r.error[sizeof(r.error) - 1] = '\0';
+	if (!valid_status(r.dsn_status, r.status))
+		strlcpy(r.dsn_status, r.status == DELIVER_OK ? "2.0.0" :
+		    r.status == DELIVER_TEMPFAIL ? "4.0.0" : "5.0.0",
+		    sizeof(r.dsn_status));
+	o.status = r.dsn_status;
+	o.remote_mta = r.remote_mta;
+	/* RFC 3464 2.3.6: the remote reply is an "smtp" diagnostic */
+	o.diag_type = r.diagnostic[0] != '\0' ? "smtp" : "X-Postern";
+	o.diagnostic = r.diagnostic[0] != '\0' ? r.diagnostic : r.error;
+	o.error = r.error;
+	queue_result(q, r.evpid, r.status, &o);
 }
 
 static void
@@ -786,6 +920,10 @@ queue_dispatch(struct proc *p, enum proc_id from, struct imsg *imsg)
 	if (from == PROC_PARENT &&
 	    imsg->hdr.type == IMSG_PARENT_DELIVER_RESULT) {
 		queue_delivery_result(q, imsg);
+		return;
+	}
+	if (from == PROC_MTA && imsg->hdr.type == IMSG_MTA_RESULT) {
+		queue_mta_result(q, imsg);
 		return;
 	}
 	proc_unexpected(p, from, imsg);

@@ -184,7 +184,8 @@ class DnsBed:
 
     @staticmethod
     def _break(path):
-        """Change TXT and A data after signing: their RRSIGs stop matching.
+        """Change TXT, A and MX data after signing: their RRSIGs stop
+        matching.
 
         A TXT record gets one more string, a space, so that its text still
         says the same (an SPF or DKIM key record stays valid) but its data
@@ -198,6 +199,9 @@ class DnsBed:
                     ln = ln.rstrip("\n") + ' " "\n'
                 elif len(fields) >= 5 and fields[3] == "A":
                     ln = ln.rsplit(None, 1)[0] + "\t192.0.2.254\n"
+                elif len(fields) >= 6 and fields[3] == "MX":
+                    fields[4] = str(int(fields[4]) + 1)
+                    ln = "\t".join(fields) + "\n"
                 out.append(ln)
         with open(path, "w") as f:
             f.writelines(out)

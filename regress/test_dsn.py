@@ -20,7 +20,7 @@ queue expire 3s
 table domains {{ "localhost" }}
 action "local" maildir "{m}/%{{user}}"
 action "broken" maildir "/dev/null/cannot/%{{user}}"
-action "out" relay
+action "out" relay host "smtp://127.0.0.1:9"
 match from any for domain "broken.test" action "broken"
 match from any for domain "far.test" action "out"
 match from any for domain <domains> action "local"

@@ -1,0 +1,143 @@
+/*
+ * The mta process's shared state: relay actions from the configuration,
+ * messages handed over by the queue, destinations (one per relay action
+ * and recipient domain, or per smarthost) with their pending tasks, and
+ * the SMTP client sessions (mta/session.c) that deliver them.
+ */
+#ifndef POSTERN_MTA_H
+#define POSTERN_MTA_H
+
+#include <sys/types.h>
+#include <sys/queue.h>
+
+#include <event.h>
+#include <openssl/x509.h>
+#include <tls.h>
+
+#include "config.h"
+#include "dns.h"
+#include "envelope.h"
+#include "msg.h"
+#include "mxres.h"
+#include "proc.h"
+#include "smtp_reply.h"
+#include "util.h"
+
+/* RFC 5321 4.5.3.1.8: a server takes at least 100 recipients. */
+#define MTA_MAX_RCPTS_PER_TASK	100
+#define MTA_MAX_ENVELOPES	4096	/* per message from the queue */
+#define MTA_MX_TTL		60	/* seconds a next-hop lookup is reused */
+#define MTA_BACKOFF_FIRST	60	/* seconds; doubles per failure */
+#define MTA_BACKOFF_MAX		3600
+#define MTA_IDLE_SECONDS	2	/* an idle session waits for work */
+#define MTA_DEST_KEEP		600	/* seconds an idle destination is
+					   kept for posternctl show hosts */
+
+struct mta_relay {
+	TAILQ_ENTRY(mta_relay)	 entry;
+	struct msg_conf_relay	 c;
+};
+TAILQ_HEAD(mta_relays, mta_relay);
+
+struct mta_secret {
+	TAILQ_ENTRY(mta_secret)	 entry;
+	struct msg_conf_secret	 c;
+};
+TAILQ_HEAD(mta_secrets, mta_secret);
+
+/* A message from the queue; each task holds a reference to it. */
+struct mta_msg {
+	uint64_t		 msgid;
+	uint64_t		 size;
+	int			 fd;
+	int			 refs;
+};
+
+struct mta_rcpt {
+	TAILQ_ENTRY(mta_rcpt)	 entry;
+	struct envelope		 env;
+	int			 accepted;	/* RCPT got 2xx */
+	int			 done;		/* result sent */
+};
+TAILQ_HEAD(mta_rcpts, mta_rcpt);
+
+/* One message to one destination: one SMTP transaction. */
+struct mta_task {
+	TAILQ_ENTRY(mta_task)	 entry;
+	struct mta_msg		*msg;
+	struct mta_dest		*dest;
+	struct mta_rcpts	 rcpts;
+	size_t			 nrcpts;
+};
+TAILQ_HEAD(mta_tasks, mta_task);
+
+struct mta_dest {
+	TAILQ_ENTRY(mta_dest)	 entry;
+	struct mta		*mta;
+	char			 name[320];	/* "action/domain" for logs */
+	struct mta_relay	*relay;
+	char			 domain[256];	/* recipient domain, or the
+						   smarthost */
+	struct mta_tasks	 tasks;		/* waiting for a session */
+	size_t			 ntasks;
+	size_t			 nsessions;	/* open now */
+	struct mxres		*lookup;	/* in flight */
+	struct mxres_result	 mx;
+	int			 mx_valid;
+	time_t			 mx_time;
+	time_t			 last_active;
+	time_t			 backoff_until;
+	time_t			 backoff_step;
+	char			 last_error[256];
+	uint64_t		 delivered;
+	uint64_t		 failures;
+	uint64_t		 connections;
+};
+TAILQ_HEAD(mta_dests, mta_dest);
+
+struct mta_session;
+TAILQ_HEAD(mta_sessions, mta_session);
+
+struct mta {
+	struct proc		*proc;
+	struct msg_conf_mta	 conf;
+	struct mta_relays	 relays;
+	struct mta_secrets	 secrets;
+	struct mta_dests	 dests;
+	struct mta_sessions	 sessions;
+	size_t			 nsessions;
+	uint32_t		 next_session_id;
+	struct dns_ctx		*dns;
+	X509_STORE		*ca;		/* for certificate checks */
+	struct tls_config	*tls_config;
+	/* a message being handed over: its task and envelopes */
+	struct mta_msg		*incoming;
+	uint32_t		 incoming_left;
+	struct envelope		*incoming_env;
+	size_t			 incoming_nenv;
+	struct event		 ev_dests;	/* run destinations soon */
+};
+
+/* mta.c */
+void	mta_report(struct mta *, struct mta_rcpt *, int status,
+	    const char *dsn_status, const char *remote_mta,
+	    const char *diagnostic, const char *error);
+void	mta_task_done(struct mta *, struct mta_task *);
+struct mta_task *mta_dest_take(struct mta_dest *);
+void	mta_dest_session_done(struct mta *, struct mta_dest *, int ok,
+	    const char *error);
+void	mta_dest_kick(struct mta *);
+const struct mta_secret *mta_secret_find(struct mta *, const char *table,
+	    const char *host);
+
+/* session.c */
+void	mta_session_start(struct mta *, struct mta_dest *);
+/* Give an idle session of this destination a task: 1 if one took it. */
+int	mta_session_offer(struct mta *, struct mta_dest *);
+void	mta_session_shutdown(struct mta *);
+
+/* tls.c: our own check of a peer's chain (RFC 6125 name matching). */
+int	mta_cert_verify(X509_STORE *, const uint8_t *pem, size_t len,
+	    const char *host, char *why, size_t whylen);
+
+#endif

@@ -1,0 +1,1090 @@
+/*
+ * One outbound SMTP session (RFC 5321 client side): connect to the next
+ * hops of a destination in order, greeting, EHLO (HELO fallback, 4.1.4),
+ * STARTTLS (RFC 3207) with our own certificate check, AUTH (RFC 4954,
+ * lib/sasl_client.c) when the relay has credentials, then one transaction
+ * per task with PIPELINING (RFC 2920) of MAIL and RCPT when offered, DATA
+ * with dot-stuffing (4.5.2) or BDAT (RFC 3030), the DSN parameters (RFC
+ * 3461) when the server takes them, and a result per recipient.  After a
+ * transaction the session takes the next task of its destination
+ * (connection reuse); idle, it waits a moment for more, then QUITs.
+ *
+ * Every reply byte is untrusted: lines and replies are bounded
+ * (lib/smtp_reply.c) and every wait has a timeout (RFC 5321 4.5.3.2), so
+ * a hostile server costs one failed attempt and never blocks the others.
+ */
+#include <sys/types.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <stdarg.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "mta.h"
+#include "sasl_client.h"
+
+#define SESSION_READ_SIZE	8192
+#define SESSION_IN_MAX		(SMTP_REPLY_LINE_MAX + SESSION_READ_SIZE + 2)
+#define SESSION_OUT_MAX		(1024 * 1024)
+#define SESSION_BODY_CHUNK	(64 * 1024)
+
+enum mta_state {
+	S_CONNECT,
+	S_TLS_IMPLICIT,		/* smtps: handshake before the greeting */
+	S_GREETING,
+	S_EHLO,
+	S_HELO,
+	S_STARTTLS,
+	S_TLS_STARTTLS,		/* handshake after 220 to STARTTLS */
+	S_EHLO2,
+	S_AUTH,
+	S_IDLE,
+	S_MAIL,
+	S_RCPT,
+	S_DATA,
+	S_BODY,
+	S_DATA_END,
+	S_RSET,
+	S_QUIT
+};
+
+static const struct {
+	const char	*name;
+	int		 timeout;	/* RFC 5321 4.5.3.2, seconds */
+} states[] = {
+	[S_CONNECT] = { "connect", 0 },
+	[S_TLS_IMPLICIT] = { "TLS handshake", 120 },
+	[S_GREETING] = { "greeting", 300 },		/* 4.5.3.2.1 */
+	[S_EHLO] = { "EHLO", 300 },
+	[S_HELO] = { "HELO", 300 },
+	[S_STARTTLS] = { "STARTTLS", 120 },
+	[S_TLS_STARTTLS] = { "TLS handshake", 120 },
+	[S_EHLO2] = { "EHLO", 300 },
+	[S_AUTH] = { "AUTH", 300 },
+	[S_IDLE] = { "idle", MTA_IDLE_SECONDS },
+	[S_MAIL] = { "MAIL", 300 },			/* 4.5.3.2.2 */
+	[S_RCPT] = { "RCPT", 300 },			/* 4.5.3.2.3 */
+	[S_DATA] = { "DATA", 120 },			/* 4.5.3.2.4 */
+	[S_BODY] = { "message", 180 },			/* 4.5.3.2.5 */
+	[S_DATA_END] = { "end of data", 600 },		/* 4.5.3.2.6 */
+	[S_RSET] = { "RSET", 300 },
+	[S_QUIT] = { "QUIT", 60 },
+};
+
+struct mta_session {
+	TAILQ_ENTRY(mta_session) entry;
+	struct mta		*mta;
+	struct mta_dest		*dest;
+	uint32_t		 id;
+	int			 fd;
+	struct tls		*tls;
+	int			 handshaking;
+	short			 hs_want;	/* EV_READ or EV_WRITE */
+	struct event		 ev;
+	struct event		 ev_timer;
+	struct buf		 in;
+	struct buf		 out;
+	enum mta_state		 state;
+	size_t			 hi, ai;	/* next host, address */
+	int			 plaintext;	/* TLS failed here: retry */
+	char			 host[256];
+	char			 addr[INET6_ADDRSTRLEN + 2];
+	struct smtp_reply	 reply;
+	struct smtp_caps	 caps;
+	char			 tls_info[200];
+	int			 verified;
+	struct sasl_client	*sasl;
+	int			 talked;	/* a server took us: not a
+						   connection failure */
+	char			 error[1024];
+	/* the transaction */
+	struct mta_task		*task;
+	struct mta_rcpt		*rcpt_send;	/* next RCPT to send */
+	struct mta_rcpt		*rcpt_reply;	/* next RCPT reply */
+	int			 mail_failed;
+	struct smtp_reply	*mail_reply;
+	size_t			 naccepted;
+	int			 bdat;
+	uint64_t		 body_off;
+	struct smtp_dotstuff	 ds;
+};
+
+static void	session_io(int, short, void *);
+static void	session_arm(struct mta_session *);
+static void	session_connect_next(struct mta_session *);
+static void	session_next_task(struct mta_session *);
+static void	session_reply(struct mta_session *);
+
+static void
+session_enter(struct mta_session *s, enum mta_state st)
+{
+	struct timeval	 tv = { states[st].timeout, 0 };
+
+	log_debug("mta: session %u: %s -> %s", s->id, states[s->state].name,
+	    states[st].name);
+	s->state = st;
+	if (st == S_CONNECT)
+		tv.tv_sec = s->mta->conf.connect_timeout;
+	else if (s->mta->conf.timeout > 0 && st != S_IDLE)
+		tv.tv_sec = s->mta->conf.timeout;
+	evtimer_del(&s->ev_timer);
+	evtimer_add(&s->ev_timer, &tv);
+}
+
+static void
+session_send(struct mta_session *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+session_send(struct mta_session *s, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	 line[2048];
+	int	 n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(line) - 2)
+		fatalx("mta: command too long");
+	log_debug("mta: session %u: >>> %s", s->id, line);
+	memcpy(line + n, "\r\n", 2);
+	if (buf_add(&s->out, line, n + 2) == -1)
+		fatalx("mta: output buffer full");
+}
+
+static void
+session_close_conn(struct mta_session *s)
+{
+	event_del(&s->ev);
+	if (s->tls != NULL) {
+		tls_close(s->tls);
+		tls_free(s->tls);
+		s->tls = NULL;
+	}
+	if (s->fd != -1)
+		close(s->fd);
+	s->fd = -1;
+	s->handshaking = 0;
+	buf_reset(&s->in);
+	buf_reset(&s->out);
+	smtp_reply_init(&s->reply);
+	if (s->sasl != NULL) {
+		sasl_client_free(s->sasl);
+		s->sasl = NULL;
+	}
+}
+
+static void
+session_free(struct mta_session *s, int ok)
+{
+	struct mta	*m = s->mta;
+
+	session_close_conn(s);
+	evtimer_del(&s->ev_timer);
+	TAILQ_REMOVE(&m->sessions, s, entry);
+	buf_free(&s->in);
+	buf_free(&s->out);
+	free(s->mail_reply);
+	mta_dest_session_done(m, s->dest, ok, s->error);
+	free(s);
+}
+
+/* Report every recipient of the task that has no answer yet. */
+static void
+session_task_report(struct mta_session *s, int accepted_only, int status,
+    const char *dsn_status, const char *diagnostic, const char *error)
+{
+	struct mta_rcpt	*r;
+
+	if (s->task == NULL)
+		return;
+	TAILQ_FOREACH(r, &s->task->rcpts, entry) {
+		if (r->done || (accepted_only && !r->accepted))
+			continue;
+		mta_report(s->mta, r, status, dsn_status, s->host, diagnostic,
+		    error);
+		if (status == DELIVER_OK)
+			s->dest->delivered++;
+	}
+}
+
+static void
+session_task_end(struct mta_session *s)
+{
+	if (s->task == NULL)
+		return;
+	mta_task_done(s->mta, s->task);
+	s->task = NULL;
+	free(s->mail_reply);
+	s->mail_reply = NULL;
+}
+
+/*
+ * This host failed us: the transaction under way (if any) gets a
+ * temporary failure; a session that had delivered ends; otherwise try the
+ * next address (or the same one without TLS after a failed opportunistic
+ * handshake).
+ */
+static void
+session_host_fail(struct mta_session *s, int retry_plain, const char *fmt,
+    ...) __attribute__((format(printf, 3, 4)));
+
+static void
+session_host_fail(struct mta_session *s, int retry_plain, const char *fmt,
+    ...)
+{
+	va_list	 ap;
+	char	 why[600];
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	snprintf(s->error, sizeof(s->error), "%s [%s]: %s", s->host, s->addr,
+	    why);
+	log_info("mta: session %u: %s", s->id, s->error);
+	if (s->task != NULL) {
+		session_task_report(s, 0, DELIVER_TEMPFAIL, "4.4.2", NULL,
+		    s->error);
+		session_task_end(s);
+	}
+	session_close_conn(s);
+	if (s->talked && s->state >= S_IDLE) {
+		session_free(s, 1);
+		return;
+	}
+	if (retry_plain)
+		s->plaintext = 1;	/* same address, next time round */
+	else {
+		s->plaintext = 0;
+		s->ai++;
+	}
+	session_connect_next(s);
+}
+
+static int
+relay_tls_required(const struct mta_dest *d)
+{
+	return d->relay->c.tls != RELAY_TLS_OPPORTUNISTIC ||
+	    d->relay->c.scheme != RELAY_SMTP;
+}
+
+static void
+session_connect_next(struct mta_session *s)
+{
+	const struct mxres_result	*mx = &s->dest->mx;
+	const struct mxres_host		*h;
+	const struct mxres_addr		*a;
+	const void			*ip;
+	int				 fd;
+
+	for (;; s->ai++) {
+		while (s->hi < mx->nhosts && s->ai >= mx->hosts[s->hi].naddr) {
+			s->hi++;
+			s->ai = 0;
+		}
+		if (s->hi >= mx->nhosts) {
+			if (s->error[0] == '\0')
+				snprintf(s->error, sizeof(s->error),
+				    "no address to connect to for %s",
+				    s->dest->domain);
+			session_free(s, 0);
+			return;
+		}
+		h = &mx->hosts[s->hi];
+		a = &h->addr[s->ai];
+		strlcpy(s->host, h->name, sizeof(s->host));
+		ip = a->ss.ss_family == AF_INET6 ?
+		    (const void *)&((const struct sockaddr_in6 *)&a->ss)->
+		    sin6_addr : (const void *)&((const struct sockaddr_in *)
+		    &a->ss)->sin_addr;
+		inet_ntop(a->ss.ss_family, ip, s->addr, sizeof(s->addr));
+		if ((fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
+		    SOCK_CLOEXEC, 0)) == -1) {
+			snprintf(s->error, sizeof(s->error), "%s [%s]: "
+			    "socket: %s", s->host, s->addr, strerror(errno));
+			continue;
+		}
+		if (connect(fd, (const struct sockaddr *)&a->ss, a->sslen) ==
+		    -1 && errno != EINPROGRESS) {
+			snprintf(s->error, sizeof(s->error), "%s [%s]: "
+			    "connect: %s", s->host, s->addr, strerror(errno));
+			log_info("mta: session %u: %s", s->id, s->error);
+			close(fd);
+			continue;
+		}
+		s->fd = fd;
+		log_debug("mta: session %u: connecting to %s [%s]%s", s->id,
+		    s->host, s->addr, s->plaintext ? " (without TLS)" : "");
+		session_enter(s, S_CONNECT);
+		session_arm(s);
+		return;
+	}
+}
+
+static void
+session_tls_start(struct mta_session *s, enum mta_state st)
+{
+	const char	*sni = s->dest->relay->c.has_host ?
+	    s->dest->relay->c.host : s->host;
+
+	if ((s->tls = tls_client()) == NULL ||
+	    tls_configure(s->tls, s->mta->tls_config) == -1 ||
+	    tls_connect_socket(s->tls, s->fd, sni) == -1) {
+		session_host_fail(s, 0, "TLS set-up: %s", s->tls != NULL ?
+		    tls_error(s->tls) : "tls_client");
+		return;
+	}
+	/* RFC 3207 4.2: nothing the server sent before TLS counts */
+	buf_reset(&s->in);
+	s->handshaking = 1;
+	s->hs_want = EV_WRITE;		/* our ClientHello goes first */
+	session_enter(s, st);
+}
+
+static void
+session_tls_done(struct mta_session *s)
+{
+	const uint8_t	*pem;
+	size_t		 len;
+	char		 why[160];
+	const char	*name = s->dest->relay->c.has_host ?
+	    s->dest->relay->c.host : s->host;
+
+	s->handshaking = 0;
+	pem = tls_peer_cert_chain_pem(s->tls, &len);
+	s->verified = pem != NULL && mta_cert_verify(s->mta->ca, pem, len,
+	    name, why, sizeof(why)) == 0;
+	if (pem == NULL)
+		strlcpy(why, "no certificate", sizeof(why));
+	snprintf(s->tls_info, sizeof(s->tls_info), "%s %s, certificate %s%s",
+	    tls_conn_version(s->tls), tls_conn_cipher(s->tls),
+	    s->verified ? "verified" : "not verified: ",
+	    s->verified ? "" : why);
+	log_info("mta: session %u: %s [%s]: TLS %s", s->id, s->host, s->addr,
+	    s->tls_info);
+	if (s->dest->relay->c.tls == RELAY_TLS_VERIFY && !s->verified) {
+		session_host_fail(s, 0, "certificate check failed (tls "
+		    "verify): %s", why);
+		return;
+	}
+	if (s->state == S_TLS_IMPLICIT) {
+		session_enter(s, S_GREETING);
+		return;
+	}
+	session_send(s, "EHLO %s", s->dest->relay->c.helo[0] != '\0' ?
+	    s->dest->relay->c.helo : s->mta->proc->global.hostname);
+	session_enter(s, S_EHLO2);
+}
+
+static void
+session_auth(struct mta_session *s)
+{
+	const struct mta_secret	*sec;
+	enum sasl_mech		 mech;
+	struct buf		 line;
+	char			 err[200];
+
+	if (s->dest->relay->c.auth[0] == '\0') {
+		session_next_task(s);
+		return;
+	}
+	sec = mta_secret_find(s->mta, s->dest->relay->c.auth,
+	    s->dest->relay->c.host);
+	if (sec == NULL) {
+		session_host_fail(s, 0, "no credentials for %s in table %s",
+		    s->dest->relay->c.host, s->dest->relay->c.auth);
+		return;
+	}
+	if (!(s->caps.flags & SMTP_CAP_AUTH) ||
+	    (mech = sasl_choose(sasl_mechs_parse(s->caps.auth), ~0U)) ==
+	    SASL_MECH_NONE) {
+		session_host_fail(s, 0, "the server offers no AUTH mechanism "
+		    "we know (%s)", s->caps.auth);
+		return;
+	}
+	s->sasl = sasl_client_new(mech, sec->c.user, sec->c.password);
+	buf_init(&line, 4096);
+	if (s->sasl == NULL || sasl_client_start(s->sasl, &line, err,
+	    sizeof(err)) == -1) {
+		buf_free(&line);
+		session_host_fail(s, 0, "AUTH %s: %s", sasl_mech_name(mech),
+		    s->sasl == NULL ? "cannot start" : err);
+		return;
+	}
+	log_debug("mta: session %u: AUTH %s as %s", s->id,
+	    sasl_mech_name(mech), sec->c.user);
+	buf_add(&s->out, line.data, line.len);
+	buf_add(&s->out, "\r\n", 2);
+	explicit_bzero(line.data, line.len);
+	buf_free(&line);
+	session_enter(s, S_AUTH);
+}
+
+static void
+session_auth_reply(struct mta_session *s, const char *text)
+{
+	struct buf	 line;
+	char		 err[200], one[300];
+	int		 r;
+
+	smtp_reply_oneline(&s->reply, one, sizeof(one));
+	if (s->reply.code == 334) {
+		buf_init(&line, 4096);
+		r = sasl_client_step(s->sasl, text, &line, err, sizeof(err));
+		if (r == -1) {
+			buf_reset(&line);
+			buf_addstr(&line, "*");		/* RFC 4954 4 */
+			log_info("mta: session %u: AUTH aborted: %s", s->id,
+			    err);
+		}
+		buf_add(&s->out, line.data, line.len);
+		buf_add(&s->out, "\r\n", 2);
+		explicit_bzero(line.data, line.len);
+		buf_free(&line);
+		return;
+	}
+	if (s->reply.code == 235) {
+		if (sasl_client_done(s->sasl, text, err, sizeof(err)) == -1) {
+			session_host_fail(s, 0, "AUTH: %s", err);
+			return;
+		}
+		log_info("mta: session %u: authenticated to %s", s->id,
+		    s->host);
+		sasl_client_free(s->sasl);
+		s->sasl = NULL;
+		session_next_task(s);
+		return;
+	}
+	session_host_fail(s, 0, "authentication failed: %s", one);
+}
+
+/* The EHLO (or HELO) answer is in: TLS, AUTH, or work. */
+static void
+session_capable(struct mta_session *s)
+{
+	if (s->tls == NULL && s->dest->relay->c.scheme != RELAY_SMTPS) {
+		if ((s->caps.flags & SMTP_CAP_STARTTLS) && !s->plaintext) {
+			session_send(s, "STARTTLS");
+			session_enter(s, S_STARTTLS);
+			return;
+		}
+		if (relay_tls_required(s->dest)) {
+			session_host_fail(s, 0, "TLS is required and the "
+			    "server does not offer STARTTLS");
+			return;
+		}
+	}
+	s->talked = 1;
+	session_auth(s);
+}
+
+static void
+session_mail_params(struct mta_session *s, struct buf *b)
+{
+	const struct envelope	*e = &TAILQ_FIRST(&s->task->rcpts)->env;
+
+	if (s->caps.flags & SMTP_CAP_SIZE)
+		buf_printf(b, " SIZE=%llu",
+		    (unsigned long long)s->task->msg->size);
+	if ((e->flags & ENV_F_8BITMIME) && (s->caps.flags & SMTP_CAP_8BITMIME))
+		buf_addstr(b, " BODY=8BITMIME");
+	if ((e->flags & ENV_F_SMTPUTF8) && (s->caps.flags & SMTP_CAP_SMTPUTF8))
+		buf_addstr(b, " SMTPUTF8");
+	if (!(s->caps.flags & SMTP_CAP_DSN))
+		return;
+	/* RFC 3461 4.3, 4.4: passed on as they came */
+	if (e->ret == ENV_RET_FULL)
+		buf_addstr(b, " RET=FULL");
+	else if (e->ret == ENV_RET_HDRS)
+		buf_addstr(b, " RET=HDRS");
+	if (e->envid[0] != '\0') {
+		buf_addstr(b, " ENVID=");
+		smtp_xtext_encode(e->envid, b);
+	}
+}
+
+static void
+session_rcpt_params(struct mta_session *s, const struct envelope *e,
+    struct buf *b)
+{
+	const char	*semi;
+	int		 first = 1;
+
+	if (!(s->caps.flags & SMTP_CAP_DSN))
+		return;
+	/* RFC 3461 4.1 NOTIFY, 4.2 ORCPT */
+	if (e->notify != 0) {
+		buf_addstr(b, " NOTIFY=");
+		if (e->notify & ENV_NOTIFY_NEVER)
+			buf_addstr(b, "NEVER");
+		else {
+			if (e->notify & ENV_NOTIFY_SUCCESS) {
+				buf_addstr(b, "SUCCESS");
+				first = 0;
+			}
+			if (e->notify & ENV_NOTIFY_FAILURE) {
+				buf_addstr(b, first ? "FAILURE" : ",FAILURE");
+				first = 0;
+			}
+			if (e->notify & ENV_NOTIFY_DELAY)
+				buf_addstr(b, first ? "DELAY" : ",DELAY");
+		}
+	}
+	if (e->orcpt[0] != '\0' && (semi = strchr(e->orcpt, ';')) != NULL) {
+		buf_printf(b, " ORCPT=%.*s;", (int)(semi - e->orcpt),
+		    e->orcpt);
+		smtp_xtext_encode(semi + 1, b);
+	}
+}
+
+static void
+session_send_rcpt(struct mta_session *s)
+{
+	struct buf	 b;
+
+	buf_init(&b, 4096);
+	session_rcpt_params(s, &s->rcpt_send->env, &b);
+	session_send(s, "RCPT TO:<%s>%s", s->rcpt_send->env.rcpt,
+	    buf_cstr(&b));
+	buf_free(&b);
+	s->rcpt_send = TAILQ_NEXT(s->rcpt_send, entry);
+}
+
+/*
+ * A transaction for the task, after the checks a server's EHLO lets us
+ * make before we start: a message over its SIZE (RFC 1870 6), one that
+ * needs SMTPUTF8 (RFC 6531 3.4) or 8BITMIME (RFC 6152) it does not offer
+ * fails at once with the status codes of RFC 3463 / RFC 6533.
+ */
+static void
+session_begin_task(struct mta_session *s)
+{
+	const struct envelope	*e = &TAILQ_FIRST(&s->task->rcpts)->env;
+	struct buf		 b;
+	char			 why[600];
+
+	if ((s->caps.flags & SMTP_CAP_SIZE) && s->caps.size_max > 0 &&
+	    s->task->msg->size > s->caps.size_max) {
+		snprintf(why, sizeof(why), "message of %llu octets is over "
+		    "%s's limit of %llu", (unsigned long long)
+		    s->task->msg->size, s->host,
+		    (unsigned long long)s->caps.size_max);
+		session_task_report(s, 0, DELIVER_PERMFAIL, "5.3.4", NULL, why);
+		session_task_end(s);
+		session_next_task(s);
+		return;
+	}
+	if ((e->flags & ENV_F_SMTPUTF8) &&
+	    !(s->caps.flags & SMTP_CAP_SMTPUTF8)) {
+		snprintf(why, sizeof(why), "the message needs SMTPUTF8 and "
+		    "%s does not support it", s->host);
+		/* RFC 6533 3.3 / RFC 6531: non-ASCII addresses not permitted */
+		session_task_report(s, 0, DELIVER_PERMFAIL, "5.6.7", NULL, why);
+		session_task_end(s);
+		session_next_task(s);
+		return;
+	}
+	if ((e->flags & ENV_F_8BITMIME) &&
+	    !(s->caps.flags & SMTP_CAP_8BITMIME)) {
+		snprintf(why, sizeof(why), "the message has 8-bit content and "
+		    "%s does not support 8BITMIME", s->host);
+		/* RFC 3463 5.6.3: conversion required but not supported */
+		session_task_report(s, 0, DELIVER_PERMFAIL, "5.6.3", NULL, why);
+		session_task_end(s);
+		session_next_task(s);
+		return;
+	}
+	buf_init(&b, 4096);
+	session_mail_params(s, &b);
+	session_send(s, "MAIL FROM:<%s>%s", e->sender, buf_cstr(&b));
+	buf_free(&b);
+	s->mail_failed = 0;
+	s->naccepted = 0;
+	s->rcpt_send = TAILQ_FIRST(&s->task->rcpts);
+	s->rcpt_reply = s->rcpt_send;
+	/* RFC 2920 3.1: MAIL and RCPT may go in one batch */
+	if (s->caps.flags & SMTP_CAP_PIPELINING)
+		while (s->rcpt_send != NULL)
+			session_send_rcpt(s);
+	session_enter(s, S_MAIL);
+}
+
+static void
+session_next_task(struct mta_session *s)
+{
+	s->talked = 1;
+	if ((s->task = mta_dest_take(s->dest)) == NULL) {
+		session_enter(s, S_IDLE);
+		return;
+	}
+	session_begin_task(s);
+}
+
+/* An idle session of d takes a task: 1 if one did. */
+int
+mta_session_offer(struct mta *m, struct mta_dest *d)
+{
+	struct mta_session	*s;
+
+	TAILQ_FOREACH(s, &m->sessions, entry)
+		if (s->dest == d && s->state == S_IDLE && s->fd != -1) {
+			session_next_task(s);
+			session_arm(s);
+			return s->task != NULL;
+		}
+	return 0;
+}
+
+static void
+session_rset(struct mta_session *s)
+{
+	session_task_end(s);
+	session_send(s, "RSET");
+	session_enter(s, S_RSET);
+}
+
+/* All RCPT replies are in. */
+static void
+session_rcpts_done(struct mta_session *s)
+{
+	char	 one[600];
+
+	if (s->mail_failed) {
+		smtp_reply_oneline(s->mail_reply, one, sizeof(one));
+		session_task_report(s, 0, s->mail_reply->code >= 500 ?
+		    DELIVER_PERMFAIL : DELIVER_TEMPFAIL,
+		    smtp_reply_status(s->mail_reply), one, one);
+		session_rset(s);
+		return;
+	}
+	if (s->naccepted == 0) {
+		session_rset(s);
+		return;
+	}
+	s->body_off = 0;
+	smtp_dotstuff_init(&s->ds);
+	/* RFC 3030 2: BDAT carries the message as it is */
+	s->bdat = (s->caps.flags & SMTP_CAP_CHUNKING) != 0;
+	if (s->bdat) {
+		session_send(s, "BDAT %llu LAST",
+		    (unsigned long long)s->task->msg->size);
+		session_enter(s, S_BODY);
+	} else {
+		session_send(s, "DATA");
+		session_enter(s, S_DATA);
+	}
+}
+
+/* Keep the output topped up with the message while in S_BODY. */
+static void
+session_fill_body(struct mta_session *s)
+{
+	static uint8_t	 chunk[SESSION_BODY_CHUNK];
+	ssize_t		 n;
+	size_t		 want;
+
+	while (s->state == S_BODY && s->out.len < SESSION_BODY_CHUNK) {
+		want = sizeof(chunk);
+		if (s->task->msg->size - s->body_off < want)
+			want = s->task->msg->size - s->body_off;
+		if (want == 0) {
+			if (!s->bdat)
+				smtp_dotstuff_end(&s->ds, &s->out);
+			session_enter(s, S_DATA_END);
+			return;
+		}
+		n = pread(s->task->msg->fd, chunk, want, s->body_off);
+		if (n <= 0) {
+			session_host_fail(s, 0, "reading the queued message: "
+			    "%s", n == 0 ? "short" : strerror(errno));
+			return;
+		}
+		s->body_off += n;
+		if (s->bdat ? buf_add(&s->out, chunk, n) :
+		    smtp_dotstuff(&s->ds, chunk, n, &s->out)) {
+			session_host_fail(s, 0, "output buffer full");
+			return;
+		}
+	}
+}
+
+static void
+session_reply(struct mta_session *s)
+{
+	struct mta_rcpt	*r;
+	const char	*text = smtp_reply_text(&s->reply, 0);
+	char		 one[600];
+	int		 code = s->reply.code;
+
+	smtp_reply_oneline(&s->reply, one, sizeof(one));
+	log_debug("mta: session %u: <<< %s", s->id, one);
+	switch (s->state) {
+	case S_GREETING:
+		if (code / 100 != 2) {
+			session_host_fail(s, 0, "greeting: %s", one);
+			return;
+		}
+		session_send(s, "EHLO %s", s->dest->relay->c.helo[0] != '\0' ?
+		    s->dest->relay->c.helo : s->mta->proc->global.hostname);
+		session_enter(s, S_EHLO);
+		return;
+	case S_EHLO:
+	case S_EHLO2:
+		if (code / 100 == 2) {
+			smtp_caps_parse(&s->reply, &s->caps);
+			if (s->state == S_EHLO2) {
+				s->talked = 1;
+				session_auth(s);
+			} else
+				session_capable(s);
+			return;
+		}
+		if (code / 100 == 5 && s->state == S_EHLO) {
+			/* RFC 5321 4.1.4: fall back to HELO */
+			session_send(s, "HELO %s",
+			    s->dest->relay->c.helo[0] != '\0' ?
+			    s->dest->relay->c.helo :
+			    s->mta->proc->global.hostname);
+			session_enter(s, S_HELO);
+			return;
+		}
+		session_host_fail(s, 0, "EHLO: %s", one);
+		return;
+	case S_HELO:
+		if (code / 100 != 2) {
+			session_host_fail(s, 0, "HELO: %s", one);
+			return;
+		}
+		memset(&s->caps, 0, sizeof(s->caps));
+		session_capable(s);
+		return;
+	case S_STARTTLS:
+		if (code == 220) {
+			session_tls_start(s, S_TLS_STARTTLS);
+			return;
+		}
+		if (relay_tls_required(s->dest)) {
+			session_host_fail(s, 0, "STARTTLS: %s", one);
+			return;
+		}
+		log_info("mta: session %u: %s [%s]: STARTTLS refused (%s); "
+		    "going on without TLS", s->id, s->host, s->addr, one);
+		s->talked = 1;
+		session_auth(s);
+		return;
+	case S_AUTH:
+		session_auth_reply(s, text);
+		return;
+	case S_MAIL:
+		if (code / 100 != 2) {
+			s->mail_failed = 1;
+			s->mail_reply = xmalloc(sizeof(*s->mail_reply));
+			memcpy(s->mail_reply, &s->reply, sizeof(s->reply));
+		}
+		if (!s->mail_failed && !(s->caps.flags & SMTP_CAP_PIPELINING))
+			session_send_rcpt(s);
+		if (s->mail_failed && !(s->caps.flags & SMTP_CAP_PIPELINING)) {
+			session_rcpts_done(s);
+			return;
+		}
+		session_enter(s, S_RCPT);
+		return;
+	case S_RCPT:
+		r = s->rcpt_reply;
+		s->rcpt_reply = TAILQ_NEXT(r, entry);
+		if (!s->mail_failed) {
+			if (code / 100 == 2) {
+				r->accepted = 1;
+				s->naccepted++;
+			} else
+				mta_report(s->mta, r, code >= 500 ?
+				    DELIVER_PERMFAIL : DELIVER_TEMPFAIL,
+				    smtp_reply_status(&s->reply), s->host, one,
+				    one);
+		}
+		if (s->rcpt_reply == NULL) {
+			session_rcpts_done(s);
+			return;
+		}
+		if (!(s->caps.flags & SMTP_CAP_PIPELINING))
+			session_send_rcpt(s);
+		session_enter(s, S_RCPT);
+		return;
+	case S_DATA:
+		if (code != 354) {
+			session_task_report(s, 1, code >= 500 ?
+			    DELIVER_PERMFAIL : DELIVER_TEMPFAIL,
+			    smtp_reply_status(&s->reply), one, one);
+			session_rset(s);
+			return;
+		}
+		session_enter(s, S_BODY);
+		session_fill_body(s);
+		return;
+	case S_BODY:
+		/* Only BDAT's early rejection lands here (RFC 3030 3). */
+	case S_DATA_END:
+		if (code / 100 == 2) {
+			char	 ok[sizeof(one) + sizeof(s->tls_info) + 16];
+
+			snprintf(ok, sizeof(ok), "%s (%s)", one,
+			    s->tls != NULL ? s->tls_info : "no TLS");
+			session_task_report(s, 1, DELIVER_OK,
+			    smtp_reply_status(&s->reply), one, ok);
+		} else
+			session_task_report(s, 1, code >= 500 ?
+			    DELIVER_PERMFAIL : DELIVER_TEMPFAIL,
+			    smtp_reply_status(&s->reply), one, one);
+		session_task_end(s);
+		if (s->state == S_BODY) {
+			/* The rest of the chunk would be garbage to it. */
+			session_host_fail(s, 0, "BDAT refused early: %s", one);
+			return;
+		}
+		session_next_task(s);
+		return;
+	case S_RSET:
+		if (code / 100 != 2) {
+			session_host_fail(s, 0, "RSET: %s", one);
+			return;
+		}
+		session_next_task(s);
+		return;
+	case S_QUIT:
+		session_free(s, 1);
+		return;
+	default:
+		session_host_fail(s, 0, "unexpected reply in state %s: %s",
+		    states[s->state].name, one);
+		return;
+	}
+}
+
+/* Complete lines from s->in into replies; -1 once the session is gone. */
+static int
+session_parse(struct mta_session *s)
+{
+	uint8_t		*nl;
+	size_t		 len;
+	char		 err[128];
+	uint32_t	 id = s->id;
+	struct mta	*m = s->mta;
+	struct mta_session *t;
+	enum smtp_reply_status r;
+
+	while (s->in.len > 0 && !s->handshaking &&
+	    (nl = memchr(s->in.data, '\n', s->in.len)) != NULL) {
+		len = nl - s->in.data;
+		if (len > 0 && s->in.data[len - 1] == '\r')
+			len--;
+		r = smtp_reply_line(&s->reply, (char *)s->in.data, len, err,
+		    sizeof(err));
+		buf_consume(&s->in, nl - s->in.data + 1);
+		if (r == SMTP_REPLY_ERROR) {
+			session_host_fail(s, 0, "%s", err);
+			return -1;
+		}
+		if (r == SMTP_REPLY_MORE)
+			continue;
+		session_reply(s);
+		/* The session may be gone, or connected elsewhere. */
+		TAILQ_FOREACH(t, &m->sessions, entry)
+			if (t->id == id)
+				break;
+		if (t == NULL || s->fd == -1 || s->state == S_CONNECT)
+			return -1;
+		smtp_reply_init(&s->reply);
+	}
+	if (s->in.len > SMTP_REPLY_LINE_MAX) {
+		session_host_fail(s, 0, "reply line too long");
+		return -1;
+	}
+	return 0;
+}
+
+static void
+session_arm(struct mta_session *s)
+{
+	short	 ev = EV_READ;
+
+	if (s->fd == -1)
+		return;
+	if (s->handshaking)
+		ev = s->hs_want;
+	else if (s->state == S_CONNECT || s->out.len > 0)
+		ev |= EV_WRITE;
+	event_del(&s->ev);
+	event_set(&s->ev, s->fd, ev, session_io, s);
+	event_add(&s->ev, NULL);
+}
+
+/* -1: the connection failed (the session has moved on). */
+static int
+session_flush(struct mta_session *s)
+{
+	ssize_t	 n;
+
+	while (s->out.len > 0) {
+		if (s->tls != NULL) {
+			n = tls_write(s->tls, s->out.data, s->out.len);
+			if (n == TLS_WANT_POLLIN || n == TLS_WANT_POLLOUT)
+				return 0;
+			if (n == -1) {
+				session_host_fail(s, 0, "TLS write: %s",
+				    tls_error(s->tls));
+				return -1;
+			}
+		} else {
+			n = write(s->fd, s->out.data, s->out.len);
+			if (n == -1 && (errno == EAGAIN || errno == EINTR))
+				return 0;
+			if (n == -1) {
+				session_host_fail(s, 0, "write: %s",
+				    strerror(errno));
+				return -1;
+			}
+		}
+		buf_consume(&s->out, n);
+		if (s->state == S_BODY)
+			session_fill_body(s);
+		if (s->fd == -1)
+			return -1;
+	}
+	return 0;
+}
+
+static void
+session_io(int fd, short event, void *arg)
+{
+	struct mta_session	*s = arg;
+	uint8_t			 data[SESSION_READ_SIZE];
+	ssize_t			 n;
+	int			 err;
+	socklen_t		 len = sizeof(err);
+
+	if (s->state == S_CONNECT) {
+		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
+			err = errno;
+		if (err != 0) {
+			session_host_fail(s, 0, "connect: %s", strerror(err));
+			return;
+		}
+		if (s->dest->relay->c.scheme == RELAY_SMTPS)
+			session_tls_start(s, S_TLS_IMPLICIT);
+		else
+			session_enter(s, S_GREETING);
+		if (s->fd == -1)
+			return;
+	}
+	if (s->handshaking) {
+		n = tls_handshake(s->tls);
+		if (n == -1) {
+			session_host_fail(s,
+			    s->dest->relay->c.tls == RELAY_TLS_OPPORTUNISTIC &&
+			    s->dest->relay->c.scheme == RELAY_SMTP,
+			    "TLS handshake: %s", tls_error(s->tls));
+			return;
+		}
+		if (n == TLS_WANT_POLLIN || n == TLS_WANT_POLLOUT)
+			s->hs_want = n == TLS_WANT_POLLIN ? EV_READ : EV_WRITE;
+		if (n == 0) {
+			session_tls_done(s);
+			if (s->fd == -1)
+				return;
+			event |= EV_READ;	/* data may be buffered */
+		}
+	}
+	if (!s->handshaking && (event & EV_READ)) {
+		for (;;) {
+			if (s->tls != NULL) {
+				n = tls_read(s->tls, data, sizeof(data));
+				if (n == TLS_WANT_POLLIN ||
+				    n == TLS_WANT_POLLOUT)
+					break;
+				if (n == -1) {
+					session_host_fail(s, 0, "TLS read: %s",
+					    tls_error(s->tls));
+					return;
+				}
+			} else {
+				n = read(fd, data, sizeof(data));
+				if (n == -1 && (errno == EAGAIN ||
+				    errno == EINTR))
+					break;
+				if (n == -1) {
+					session_host_fail(s, 0, "read: %s",
+					    strerror(errno));
+					return;
+				}
+			}
+			if (n == 0) {
+				if (s->state == S_QUIT) {
+					session_free(s, 1);
+					return;
+				}
+				session_host_fail(s, 0, "connection closed "
+				    "by the server (in %s)",
+				    states[s->state].name);
+				return;
+			}
+			if (buf_add(&s->in, data, n) == -1) {
+				session_host_fail(s, 0, "reply line too long");
+				return;
+			}
+			if (session_parse(s) == -1)
+				return;
+			if (s->handshaking)
+				break;
+		}
+	}
+	if (!s->handshaking && session_flush(s) == -1)
+		return;
+	session_arm(s);
+}
+
+static void
+session_timeout(int fd, short event, void *arg)
+{
+	struct mta_session	*s = arg;
+
+	if (s->state == S_IDLE) {
+		session_send(s, "QUIT");
+		session_enter(s, S_QUIT);
+		session_arm(s);
+		return;
+	}
+	if (s->state == S_QUIT) {
+		session_free(s, 1);
+		return;
+	}
+	session_host_fail(s, 0, "timeout waiting for the %s%s",
+	    states[s->state].name, s->state == S_CONNECT ? "" : " reply");
+}
+
+void
+mta_session_start(struct mta *m, struct mta_dest *d)
+{
+	struct mta_session	*s;
+
+	s = xcalloc(1, sizeof(*s));
+	s->mta = m;
+	s->dest = d;
+	s->id = ++m->next_session_id;
+	s->fd = -1;
+	buf_init(&s->in, SESSION_IN_MAX);
+	buf_init(&s->out, SESSION_OUT_MAX);
+	smtp_reply_init(&s->reply);
+	evtimer_set(&s->ev_timer, session_timeout, s);
+	TAILQ_INSERT_TAIL(&m->sessions, s, entry);
+	session_connect_next(s);
+}

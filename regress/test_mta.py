@@ -1,0 +1,517 @@
+"""The outbound MTA against a real DNS world and real receiving servers.
+
+nsd (regress/dnsbed.py) serves a signed fake root, `test.` and the zones
+below; posternd is pointed at it with `resolver` and the bed's trust
+anchor.  The receiving MXs are scriptable SMTP servers (regress/peers.py)
+on 127.0.0.x port 25, or a second posternd.  A client hands a message to
+posternd over SMTP; the test checks what the peer received, what the queue
+says and what came back as a bounce.
+"""
+import email
+import email.policy
+import os
+import smtplib
+import time
+
+import pytest
+
+from conftest import next_port
+from dnsbed import DnsBed
+from peers import SmtpPeer, make_bad_cert, make_ca, make_cert
+from test_dsn import dsn_parts
+from test_smtp import delivered
+
+ADDR = {
+    "mx.example.test": "127.0.0.25",
+    "mx1.backup.test": "127.0.0.26",        # nothing listens there
+    "mx2.backup.test": "127.0.0.27",
+    "implicit.test": "127.0.0.28",
+    "mx.tls.test": "127.0.0.29",
+    "mx.badcert.test": "127.0.0.30",
+    "mx.notls.test": "127.0.0.31",
+    "mx.hostile.test": "127.0.0.32",
+    "mx.other.test": "127.0.0.33",
+    "mx.b.test": "127.0.0.34",
+}
+
+
+def host_records(zone, names):
+    out = []
+    for name, addr in ADDR.items():
+        if name == zone:
+            out.append("@ A %s" % addr)
+        elif name.endswith("." + zone):
+            out.append("%s A %s" % (name[:-len(zone) - 1], addr))
+    return out
+
+
+@pytest.fixture(scope="module")
+def bed(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("mtabed")
+    b = DnsBed(tmp / "bed", addr="127.0.53.2")
+    zones = {
+        "example.test": ["@ MX 10 mx.example.test."],
+        "backup.test": ["@ MX 10 mx1.backup.test.",
+                        "@ MX 20 mx2.backup.test."],
+        "implicit.test": [],
+        "nullmx.test": ["@ MX 0 ."],
+        "tls.test": ["@ MX 10 mx.tls.test."],
+        "badcert.test": ["@ MX 10 mx.badcert.test."],
+        "notls.test": ["@ MX 10 mx.notls.test."],
+        "hostile.test": ["@ MX 10 mx.hostile.test."],
+        "other.test": ["@ MX 10 mx.other.test."],
+        "b.test": ["@ MX 10 mx.b.test."],
+    }
+    try:
+        for z, recs in zones.items():
+            b.zone(z, recs + host_records(z, ADDR))
+        # a zone whose answers fail DNSSEC validation: SERVFAIL to us
+        b.zone("bogus.test", ["@ MX 10 mx.example.test."], broken=True)
+        b.start()
+        b.ca = make_ca(tmp / "ca")
+        yield b
+    finally:
+        b.stop()
+
+
+@pytest.fixture
+def peer(tmp_path):
+    made = []
+
+    def make(addr, **behaviour):
+        p = SmtpPeer(tmp_path / ("peer-" + addr), addr=addr, **behaviour)
+        made.append(p)
+        return p.start()
+
+    yield make
+    for p in made:
+        p.stop()
+
+
+def sender_conf(bed, maildir, extra=""):
+    return '''hostname a.postern.test
+resolver {r} trust-anchor "{ta}"
+mta-ca-file "{ca}"
+mta-timeout 4s
+mta-connect-timeout 2s
+queue retry 1s max 2s
+queue expire 20s
+table locals {{ "localhost" }}
+action "local" maildir "{m}/%{{user}}"
+action "out" relay
+action "verify" relay tls verify
+action "require" relay tls require
+{extra}
+match from any for domain <locals> action "local"
+match from any for domain "tls.test" action "verify"
+match from any for domain "badcert.test" action "verify"
+match from any for domain "notls.test" action "require"
+match from any for any action "out"
+'''.format(r=bed.resolver, ta=bed.trust_anchor, ca=bed.ca.cert, m=maildir,
+           extra=extra)
+
+
+@pytest.fixture
+def sender(daemon_factory, bed, tmp_path):
+    def make(extra="", listen_extra=""):
+        dm = daemon_factory(sub="a")
+        dm.maildir = str(tmp_path / "amail")
+        with open(dm.conf, "a") as f:
+            f.write(sender_conf(bed, dm.maildir, extra))
+            f.write(listen_extra)
+        return dm.start()
+    return make
+
+
+MSG = (b"From: root@localhost\r\nTo: {rcpt}\r\nSubject: outbound\r\n"
+       b"Message-ID: <{mid}@a.postern.test>\r\n\r\n"
+       b"first line\r\n.leading dot\r\n..two dots\r\n.\r\nlast line\r\n")
+
+
+def send(dm, rcpts, sender="root@localhost", body=None, mail_opts=(),
+         rcpt_opts=(), tag=None):
+    body = body or MSG.replace(b"{rcpt}", rcpts[0].encode()).replace(
+        b"{mid}", str(time.time()).encode())
+    with smtplib.SMTP("127.0.0.1", dm.port) as c:
+        c.ehlo("client.test")
+        assert c.mail(sender, list(mail_opts))[0] == 250
+        for r in rcpts:
+            assert c.rcpt(r, list(rcpt_opts))[0] == 250
+        code, _ = c.data(body)
+        assert code == 250
+    return body
+
+
+def wait_queue_empty(dm, timeout=15):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if dm.ctl("show", "queue").stdout == "":
+            return
+        time.sleep(0.2)
+    raise AssertionError("queue not empty:\n" + dm.ctl("show", "queue").stdout)
+
+
+def wait_log(dm, text, timeout=15):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if text in dm.logtext():
+            return
+        time.sleep(0.1)
+    raise AssertionError("%r not in the log:\n%s" % (text, dm.logtext()))
+
+
+def txns(mx, n=1):
+    """Transactions of finished sessions (sessions end after an idle
+    QUIT), once there are n of them."""
+    deadline = time.time() + 15
+    while time.time() < deadline:
+        t = mx.transactions()
+        if len(t) >= n:
+            return t
+        time.sleep(0.1)
+    raise AssertionError("no transactions: %s" % mx.logtext())
+
+
+def body_of(raw):
+    """The message as the client sent it: drop our Received field."""
+    head, _, rest = raw.partition(b"\r\n")
+    assert head.startswith(b"Received: ")
+    while rest[:1] in (b" ", b"\t"):
+        _, _, rest = rest.partition(b"\r\n")
+    return rest
+
+
+def test_delivery_to_single_mx_with_dot_stuffing(sender, peer):
+    mx = peer(ADDR["mx.example.test"], pipelining=True)
+    dm = sender()
+    sent = send(dm, ["bob@example.test"])
+    got = mx.wait_messages(1)
+    # the bytes round-trip through dot-stuffing and unstuffing
+    assert body_of(got[0]) == sent
+    assert b"by a.postern.test" in got[0].split(b"\r\n\r\n")[0]
+    t = txns(mx)[0]
+    assert t["mail_from"] == "root@localhost"
+    assert [r["addr"] for r in t["rcpts"]] == ["bob@example.test"]
+    wait_queue_empty(dm)
+    wait_log(dm, "delivered")
+    assert "via mx.example.test" in dm.logtext()
+
+
+def test_multi_recipient_one_transaction_and_reuse(sender, peer):
+    mx = peer(ADDR["mx.example.test"], pipelining=True)
+    dm = sender()
+    send(dm, ["a@example.test", "b@example.test", "c@example.test"])
+    mx.wait_messages(1)
+    t = txns(mx)[0]
+    assert sorted(r["addr"] for r in t["rcpts"]) == [
+        "a@example.test", "b@example.test", "c@example.test"]
+    # PIPELINING: MAIL and the RCPTs went in one batch
+    assert mx.wait_sessions(1)[0]["pipelined"] >= 1
+    # several messages at once share a connection
+    for i in range(6):
+        send(dm, ["r%d@example.test" % i])
+    mx.wait_messages(7, timeout=20)
+    wait_queue_empty(dm)
+    time.sleep(3)       # idle sessions QUIT
+    sess = mx.sessions()
+    assert sum(len(s["transactions"]) for s in sess) == 7
+    assert len(sess) < 7, [len(s["transactions"]) for s in sess]
+    assert any(len(s["transactions"]) > 1 for s in sess)
+
+
+def test_backup_mx_when_primary_refuses(sender, peer):
+    mx2 = peer(ADDR["mx2.backup.test"])
+    dm = sender()
+    send(dm, ["x@backup.test"])
+    mx2.wait_messages(1)
+    wait_queue_empty(dm)
+    assert "mx1.backup.test [127.0.0.26]: connect" in dm.logtext()
+
+
+def test_implicit_mx(sender, peer):
+    mx = peer(ADDR["implicit.test"])
+    dm = sender()
+    send(dm, ["x@implicit.test"])
+    mx.wait_messages(1)
+    wait_queue_empty(dm)
+
+
+def bounce_of(dm, timeout=15):
+    got = delivered(dm, "root", timeout=timeout)
+    assert len(got) == 1, got
+    return dsn_parts(got[0])
+
+
+def test_null_mx_bounces_at_once(sender):
+    dm = sender()
+    send(dm, ["x@nullmx.test"])
+    _, _, blocks = bounce_of(dm)
+    assert blocks[1]["status"] == "5.1.10"
+    assert blocks[1]["action"] == "failed"
+    wait_queue_empty(dm)
+
+
+def test_dns_temporary_failure_is_retried(sender, peer):
+    dm = sender()
+    send(dm, ["x@bogus.test"])
+    wait_log(dm, "temporary failure: DNS")
+    out = dm.ctl("show", "queue").stdout
+    assert "x@bogus.test" in out and "DNS" in out
+    assert "permanent failure" not in dm.logtext()
+
+
+def test_remote_replies_per_class(sender, peer):
+    mx = peer(ADDR["mx.example.test"], dsn=True, replies=[
+        {"cmd": "RCPT", "match": "perm@*", "reply": "550 5.1.1 no such user"},
+        {"cmd": "RCPT", "match": "temp@*", "reply": "451 4.3.0 try later",
+         "times": 1},
+    ])
+    dm = sender()
+    send(dm, ["perm@example.test", "temp@example.test", "ok@example.test"],
+         rcpt_opts=["NOTIFY=FAILURE"])
+    # ok at once, temp on the retry; perm bounces with the remote reply
+    mx.wait_messages(2, timeout=20)
+    _, _, blocks = bounce_of(dm)
+    assert blocks[1]["status"] == "5.1.1"
+    assert blocks[1]["remote-mta"] == "dns; mx.example.test"
+    assert blocks[1]["diagnostic-code"].startswith("smtp; 550 5.1.1")
+    assert "perm@example.test" in blocks[1]["final-recipient"]
+    wait_queue_empty(dm)
+    rcpts = [r["addr"] for t in txns(mx, 2) for r in t["rcpts"]
+             if r["reply"].startswith("250")]
+    assert sorted(rcpts) == ["ok@example.test", "temp@example.test"]
+
+
+def test_mail_refused_and_data_refused(sender, peer):
+    mx = peer(ADDR["mx.example.test"], replies=[
+        {"cmd": "MAIL", "match": "bad@*", "reply": "553 5.7.1 not you"},
+        {"cmd": "EOM", "match": "*", "reply": "554 5.6.0 content refused"},
+    ])
+    dm = sender()
+    send(dm, ["x@example.test"], sender="bad@localhost")
+    send(dm, ["y@example.test"])
+    _, _, blocks = bounce_of(dm)
+    assert blocks[1]["status"] == "5.6.0"
+    assert "554 5.6.0" in blocks[1]["diagnostic-code"]
+    wait_log(dm, "553 5.7.1 not you")
+    wait_queue_empty(dm)
+
+
+def test_dsn_parameters_passed_on(sender, peer):
+    mx = peer(ADDR["mx.example.test"], dsn=True)
+    dm = sender()
+    send(dm, ["bob@example.test"], mail_opts=["RET=HDRS", "ENVID=ab+2Bc"],
+         rcpt_opts=["NOTIFY=SUCCESS,DELAY",
+                    "ORCPT=rfc822;bob+2Bx@example.test"])
+    mx.wait_messages(1)
+    t = txns(mx)[0]
+    opts = " ".join(t["mail_options"]).upper()
+    assert "RET=HDRS" in opts and "ENVID=AB+2BC" in opts
+    ropts = " ".join(t["rcpts"][0]["options"]).upper()
+    assert "NOTIFY=SUCCESS,DELAY" in ropts
+    assert "ORCPT=RFC822;BOB+2BX@EXAMPLE.TEST" in ropts
+    # the success DSN names the remote MTA
+    _, _, blocks = bounce_of(dm)
+    assert blocks[1]["action"] == "delivered"
+    assert blocks[1]["remote-mta"] == "dns; mx.example.test"
+
+
+def test_smtputf8_to_server_without_it_bounces(sender, peer):
+    mx = peer(ADDR["mx.example.test"], smtputf8=False)
+    dm = sender()
+    with smtplib.SMTP("127.0.0.1", dm.port) as c:
+        c.ehlo("client.test")
+        assert c.mail("root@localhost", ["SMTPUTF8"])[0] == 250
+        assert c.rcpt("jörg@example.test")[0] == 250
+        assert c.data(b"Subject: utf8\r\n\r\nhi\r\n")[0] == 250
+    # RFC 6533: a UTF-8 message gets a global-delivery-status report
+    got = delivered(dm, "root", timeout=15)
+    assert len(got) == 1
+    assert b"report-type=global-delivery-status" in got[0]
+    assert b"Status: 5.6.7" in got[0]
+    assert mx.accepted() == []
+
+
+def test_8bitmime_to_server_without_it_bounces(sender, peer):
+    mx = peer(ADDR["mx.example.test"], **{"8bitmime": False})
+    dm = sender()
+    send(dm, ["x@example.test"], mail_opts=["BODY=8BITMIME"],
+         body=b"Subject: 8bit\r\n\r\ncaf\xc3\xa9\r\n")
+    _, _, blocks = bounce_of(dm)
+    assert blocks[1]["status"] == "5.6.3"
+    assert mx.accepted() == []
+
+
+def test_size_over_server_limit_bounces(sender, peer):
+    mx = peer(ADDR["mx.example.test"], size=1000)
+    dm = sender()
+    send(dm, ["x@example.test"], body=b"Subject: big\r\n\r\n" +
+         b"x" * 70 + b"\r\n" * 1 + (b"y" * 70 + b"\r\n") * 30)
+    _, _, blocks = bounce_of(dm)
+    assert blocks[1]["status"] == "5.3.4"
+    assert mx.accepted() == []
+
+
+def tls_peer(peer, bed, tmp_path, name, good=True, **kw):
+    if good:
+        tls = make_cert(tmp_path / ("cert-" + name), bed.ca, [name])
+    else:
+        tls = make_bad_cert(tmp_path / ("cert-" + name))
+    return peer(ADDR[name], starttls=True, tls_cert=tls.cert,
+                tls_key=tls.key, **kw)
+
+
+def test_starttls_used_and_verified(sender, peer, bed, tmp_path):
+    mx = tls_peer(peer, bed, tmp_path, "mx.tls.test")
+    dm = sender()
+    send(dm, ["x@tls.test"])
+    mx.wait_messages(1)
+    s = mx.wait_sessions(1)[0]
+    assert s["tls"] is not None and s["tls"]["version"].startswith("TLSv1")
+    assert s["tls"]["sni"] == "mx.tls.test"
+    wait_queue_empty(dm)
+    assert "certificate verified" in dm.logtext()
+
+
+def test_opportunistic_tls_with_bad_certificate(sender, peer, bed, tmp_path):
+    mx = tls_peer(peer, bed, tmp_path, "mx.example.test", good=False)
+    dm = sender()
+    send(dm, ["x@example.test"])
+    mx.wait_messages(1)
+    assert mx.wait_sessions(1)[0]["tls"] is not None
+    wait_queue_empty(dm)
+    assert "certificate not verified" in dm.logtext()
+
+
+def test_tls_verify_refuses_bad_certificate(sender, peer, bed, tmp_path):
+    mx = tls_peer(peer, bed, tmp_path, "mx.badcert.test", good=False)
+    dm = sender()
+    send(dm, ["x@badcert.test"])
+    wait_log(dm, "certificate check failed")
+    time.sleep(0.5)
+    assert mx.accepted() == []
+    assert "x@badcert.test" in dm.ctl("show", "queue").stdout
+
+
+def test_no_starttls_plaintext_or_refused(sender, peer):
+    mx = peer(ADDR["mx.notls.test"], starttls=False)
+    dm = sender()
+    send(dm, ["x@notls.test"])           # action "require": tls require
+    wait_log(dm, "does not offer STARTTLS")
+    assert mx.accepted() == []
+    mx2 = peer(ADDR["mx.example.test"], starttls=False)
+    send(dm, ["y@example.test"])          # opportunistic: plaintext
+    mx2.wait_messages(1)
+    assert mx2.wait_sessions(1)[0]["tls"] is None
+
+
+def test_backoff_of_refusing_destination(sender):
+    dm = sender()
+    send(dm, ["x@other.test"])
+    wait_log(dm, "backing off")
+    send(dm, ["y@other.test"])
+    wait_log(dm, "is backed off")
+    out = dm.ctl("show", "hosts").stdout
+    line = [ln for ln in out.splitlines() if "out/other.test" in ln][0]
+    assert "backoff=" in line and "failures=1" in line
+
+
+@pytest.mark.parametrize("mode,at", [
+    ("endless", "EHLO"), ("long_line", "CONNECT"), ("garbage", "CONNECT"),
+    ("tls_stall", "STARTTLS"), ("silent", "MAIL")])
+def test_hostile_peer_bounded(sender, peer, bed, tmp_path, mode, at):
+    kw = {}
+    if mode == "tls_stall":
+        tls = make_cert(tmp_path / "cert-h", bed.ca, ["mx.hostile.test"])
+        kw = dict(starttls=True, tls_cert=tls.cert, tls_key=tls.key)
+    peer(ADDR["mx.hostile.test"], hostile={"mode": mode, "at": at,
+                                           "size": 10 * 1024 * 1024}, **kw)
+    good = peer(ADDR["mx.example.test"])
+    dm = sender()
+    t0 = time.time()
+    send(dm, ["x@hostile.test"])
+    send(dm, ["y@example.test"])
+    # the other destination is not held up
+    good.wait_messages(1, timeout=10)
+    wait_log(dm, "mx.hostile.test [127.0.0.32]", timeout=15)
+    assert time.time() - t0 < 15
+    assert "x@hostile.test" in dm.ctl("show", "queue").stdout
+    # the mta is alive and bounded
+    mta = dm.kids["mta"]
+    with open("/proc/%d/status" % mta) as f:
+        rss = [ln for ln in f if ln.startswith("VmRSS")][0]
+    assert int(rss.split()[1]) < 64 * 1024, rss
+
+
+def test_smarthost_with_auth(sender, peer, bed, tmp_path):
+    tls = make_cert(tmp_path / "cert-sh", bed.ca, ["mx.b.test"])
+    users = {"alice": "s3cret"}
+    for mech in ("PLAIN", "LOGIN", "CRAM-MD5", "SCRAM-SHA-1",
+                 "SCRAM-SHA-256"):
+        secrets = tmp_path / "secrets"
+        secrets.write_text("mx.b.test alice:s3cret\n")
+        os.chmod(secrets, 0o600)
+        sh = peer(ADDR["mx.b.test"], starttls=True, tls_cert=tls.cert,
+                  tls_key=tls.key, auth=[mech], users=users,
+                  auth_require_tls=True)
+        dm = sender(extra='table secrets file:"%s"\n'
+                    'action "smarthost" relay host "smtp+tls://mx.b.test" '
+                    'tls verify auth <secrets>\n'
+                    'match from any for domain "far.test" action '
+                    '"smarthost"\n' % secrets)
+        send(dm, ["x@far.test"])
+        sh.wait_messages(1)
+        s = sh.wait_sessions(1)[0]
+        assert s["auth"]["mechanism"] == mech and s["auth"]["user"] == "alice"
+        assert s["tls"] is not None
+        wait_queue_empty(dm)
+        dm.stop()
+        sh.stop()
+
+
+def test_smarthost_wrong_password(sender, peer, bed, tmp_path):
+    tls = make_cert(tmp_path / "cert-sh", bed.ca, ["mx.b.test"])
+    secrets = tmp_path / "secrets"
+    secrets.write_text("mx.b.test alice:wrong\n")
+    sh = peer(ADDR["mx.b.test"], starttls=True, tls_cert=tls.cert,
+              tls_key=tls.key, auth=["SCRAM-SHA-256"],
+              users={"alice": "s3cret"})
+    dm = sender(extra='table secrets file:"%s"\n'
+                'action "smarthost" relay host "smtp+tls://mx.b.test" '
+                'auth <secrets>\n'
+                'match from any for domain "far.test" action "smarthost"\n'
+                % secrets)
+    send(dm, ["x@far.test"])
+    wait_log(dm, "authentication failed: 535")
+    assert sh.accepted() == []
+    # the smtp and queue processes never got the password
+    assert "wrong" not in dm.logtext()
+
+
+def test_end_to_end_two_posternds(sender, daemon_factory, tmp_path, bed):
+    """A client submits to posternd A, which relays to posternd B, the MX
+    of b.test, which delivers into a maildir."""
+    b = daemon_factory(sub="b", listen=False)
+    b.maildir = str(tmp_path / "bmail")
+    with open(b.conf, "a") as f:
+        f.write('''hostname mx.b.test
+listen on 127.0.0.34 port 25
+table domains { "b.test" }
+table users file:"%s/busers"
+action "local" maildir "%s/%%{rcpt}" virtual <users>
+match from any for domain <domains> action "local"
+''' % (tmp_path, b.maildir))
+    (tmp_path / "busers").write_text("carol@b.test root\n")
+    b.start()
+    dm = sender()
+    sent = send(dm, ["carol@b.test"])
+    got = delivered(b, "carol@b.test", timeout=15)
+    assert len(got) == 1
+    raw = got[0]
+    # B's Received on top of A's, then the message exactly as sent
+    rcvd = [f for f in email.message_from_bytes(raw).get_all("Received")]
+    assert len(rcvd) == 2
+    assert "by mx.b.test" in rcvd[0] and "a.postern.test" in rcvd[0]
+    assert "by a.postern.test" in rcvd[1]
+    assert raw.endswith(sent)
+    wait_queue_empty(dm)
