@@ -555,6 +555,38 @@ test_fail_sealed_once(void **state)
 	assert_int_equal(r.fail_instance, 3);
 	assert_string_equal(r.reason, "i=3: ARC-Seal says cv=fail");
 	assert_int_equal(r.nkeys, 0);
+	/* Its seal covers its own set only: AAR, AMS, then itself. */
+	{
+		struct dkim_rawfield	 f[2];
+		char			*aar, *ams, *as, *b;
+		uint8_t			*sig, digest[EVP_MAX_MD_SIZE];
+		size_t			 siglen;
+		unsigned int		 dlen;
+
+		aar = field_of(sealed, "ARC-Authentication-Results: i=3;");
+		ams = field_of(sealed, "ARC-Message-Signature: i=3;");
+		as = field_of(sealed, "ARC-Seal: i=3;");
+		f[0].raw = aar;
+		f[0].len = strlen(aar) - 2;
+		f[1].raw = ams;
+		f[1].len = strlen(ams) - 2;
+		b = strstr(strstr(as, "s=ed;"), "b=") + 2;
+		assert_int_equal(b64_decode(b, strlen(b), &sig, &siglen), 0);
+		*b = '\0';
+		assert_int_equal(dkim_fields_hash(f, 2, as, strlen(as),
+		    DKIM_CANON_RELAXED, dkim_alg_md(DKIM_ALG_ED25519_SHA256),
+		    digest, &dlen), 0);
+		assert_true(crypto_verify_digest(k_ed, NULL, sig, siglen,
+		    digest, dlen));
+		/* Not the whole chain, as a passing seal would. */
+		digest[0] ^= 1;
+		assert_false(crypto_verify_digest(k_ed, NULL, sig, siglen,
+		    digest, dlen));
+		free(sig);
+		free(aar);
+		free(ams);
+		free(as);
+	}
 	/* And never again. */
 	again = seal_cv(sealed, k_ed, "hop4.example", "ed", 1, ARC_NONE, &rv,
 	    err, sizeof(err));
