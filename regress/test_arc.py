@@ -13,6 +13,7 @@ postern itself seals and validates them.
 """
 import re
 
+import authres  # noqa: F401  python3-authres: dkimpy's ARC signing needs it
 import dkim
 import pytest
 
