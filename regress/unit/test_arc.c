@@ -840,6 +840,43 @@ test_long_authres(void **state)
 	buf_free(&ar);
 }
 
+/* Sealing in 1-byte chunks gives exactly the same fields. */
+static void
+test_seal_chunked(void **state)
+{
+	struct arc_sealer	 cfg;
+	struct arc_seal		*s;
+	struct buf		 whole, bytes;
+	char			 err[256];
+	char			*m = chain(2, 1);
+	size_t			 i, len = strlen(m);
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.key = k_rsa;
+	cfg.domain = "hop3.example";
+	cfg.selector = "rsa";
+	cfg.authres = "mx.hop3.example; arc=pass";
+	cfg.t = NOW;
+	buf_init(&whole, 1 << 20);
+	buf_init(&bytes, 1 << 20);
+	s = arc_seal_new(&cfg, err, sizeof(err));
+	arc_seal_feed(s, m, len);
+	assert_int_equal(arc_seal_end(s, ARC_PASS, &whole, err, sizeof(err)),
+	    0);
+	arc_seal_free(s);
+	s = arc_seal_new(&cfg, err, sizeof(err));
+	for (i = 0; i < len; i++)
+		arc_seal_feed(s, m + i, 1);
+	assert_int_equal(arc_seal_end(s, ARC_PASS, &bytes, err, sizeof(err)),
+	    0);
+	arc_seal_free(s);
+	assert_int_equal(whole.len, bytes.len);
+	assert_memory_equal(whole.data, bytes.data, whole.len);
+	buf_free(&whole);
+	buf_free(&bytes);
+	free(m);
+}
+
 int
 main(void)
 {
@@ -860,6 +897,7 @@ main(void)
 		cmocka_unit_test(test_forged_fields),
 		cmocka_unit_test(test_seal_refusals),
 		cmocka_unit_test(test_long_authres),
+		cmocka_unit_test(test_seal_chunked),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
