@@ -76,7 +76,7 @@ struct arc_chainresult {
 	/*
 	 * RFC 8617 5.2 step 6: the lowest instance whose ARC-Message-
 	 * Signature and all later ones validate; 0 when all of them do
-	 * (the A-R property arc.oldest-pass, RFC 8617 4.4 and 9.4).
+	 * (reported as the A-R property header.oldest-pass).
 	 */
 	unsigned int		 oldest_pass;
 	const struct arc_setinfo *sets;		/* nsets entries */

@@ -477,7 +477,7 @@ check_arc_main(int argc, char *argv[])
 			authres_print_comment(stdout, r->sets[i].as_d);
 		}
 	printf(")");
-	/* RFC 8617 5.2 step 6, reported as in RFC 8617 appendix B. */
+	/* RFC 8617 5.2 step 6, as the A-R property header.oldest-pass. */
 	if (r->result == ARC_PASS)
 		printf(" header.oldest-pass=%u", r->oldest_pass);
 	printf("\n");
