@@ -45,16 +45,6 @@
  * Verification.
  */
 
-struct vkey {
-	char		*name;		/* selector._domainkey.domain */
-	int		 set;
-	enum dkim_dns	 dns;
-	enum dkim_dnssec dnssec;
-	char		**rec;
-	size_t		*reclen;
-	size_t		 nrec;
-};
-
 struct vsig {
 	size_t			 field;
 	int			 decided;	/* result final before keys */
@@ -81,8 +71,7 @@ struct dkim_verify {
 	struct dkim_sigresult	*res;
 	size_t			 nsigs;
 	size_t			 total;
-	struct vkey		*keys;
-	size_t			 nkeys;
+	struct dkim_keyset	 keys;
 	int			 ended;
 	int			 finished;
 };
@@ -110,8 +99,8 @@ tag_dup(const struct mailhdr_tag *t)
 }
 
 /* A DNS name of LDH-and-underscore labels (RFC 6376 3.5 d= and s=). */
-static int
-valid_domain(const char *s, int allow_underscore)
+int
+dkim_valid_domain(const char *s, int allow_underscore)
 {
 	size_t	 label = 0, n = 0;
 
@@ -144,8 +133,8 @@ domain_within(const char *sub, const char *d)
 }
 
 /* Parse decimal digits (at most maxdigits) into a non-negative value. */
-static int
-parse_num(const struct mailhdr_tag *t, size_t maxdigits, long long *out)
+int
+dkim_parse_num(const struct mailhdr_tag *t, size_t maxdigits, long long *out)
 {
 	long long	 v = 0;
 	size_t		 i;
@@ -167,8 +156,8 @@ parse_num(const struct mailhdr_tag *t, size_t maxdigits, long long *out)
  * Split a colon list (FWS allowed around the colons) into names.  The
  * pointers and the names share one allocation: free(*outp) frees all.
  */
-static int
-split_colon_list(const char *v, size_t vlen, size_t max, char ***outp,
+int
+dkim_split_colon_list(const char *v, size_t vlen, size_t max, char ***outp,
     size_t *np)
 {
 	char	*s, *p, *tok, **out;
@@ -215,7 +204,7 @@ list_has(const char *v, size_t vlen, const char *want)
 	size_t	 n, i;
 	int	 found = 0;
 
-	if (split_colon_list(v, vlen, 64, &l, &n) == -1)
+	if (dkim_split_colon_list(v, vlen, 64, &l, &n) == -1)
 		return 0;
 	for (i = 0; i < n; i++)
 		if (strcasecmp(l[i], want) == 0)
@@ -224,22 +213,77 @@ list_has(const char *v, size_t vlen, const char *want)
 	return found;
 }
 
-static size_t
-verify_key_index(struct dkim_verify *v, const char *d, const char *s)
+size_t
+dkim_keyset_index(struct dkim_keyset *ks, const char *d, const char *s)
 {
 	char	*name;
 	size_t	 i;
 
 	xasprintf(&name, "%s._domainkey.%s", s, d);
-	for (i = 0; i < v->nkeys; i++)
-		if (strcasecmp(v->keys[i].name, name) == 0) {
+	for (i = 0; i < ks->n; i++)
+		if (strcasecmp(ks->slot[i].name, name) == 0) {
 			free(name);
 			return i;
 		}
-	v->keys = xreallocarray(v->keys, v->nkeys + 1, sizeof(*v->keys));
-	memset(&v->keys[v->nkeys], 0, sizeof(*v->keys));
-	v->keys[v->nkeys].name = name;
-	return v->nkeys++;
+	ks->slot = xreallocarray(ks->slot, ks->n + 1, sizeof(*ks->slot));
+	memset(&ks->slot[ks->n], 0, sizeof(*ks->slot));
+	ks->slot[ks->n].name = name;
+	return ks->n++;
+}
+
+void
+dkim_keyset_set(struct dkim_keyset *ks, size_t k, enum dkim_dns dns,
+    enum dkim_dnssec sec, const char *const *records, const size_t *lens,
+    size_t nrecords)
+{
+	struct dkim_keyslot	*key;
+	size_t			 i;
+
+	if (k >= ks->n)
+		return;
+	key = &ks->slot[k];
+	free_list(key->rec, key->nrec);
+	free(key->reclen);
+	key->rec = NULL;
+	key->reclen = NULL;
+	key->nrec = 0;
+	key->set = 1;
+	key->dns = dns;
+	key->dnssec = sec;
+	if (dns != DKIM_DNS_OK)
+		return;
+	if (nrecords > DKIM_MAX_KEYRECORDS)
+		nrecords = DKIM_MAX_KEYRECORDS;
+	key->rec = xcalloc(nrecords + 1, sizeof(*key->rec));
+	key->reclen = xcalloc(nrecords + 1, sizeof(*key->reclen));
+	for (i = 0; i < nrecords; i++) {
+		/* An oversized record is kept empty: it will not parse. */
+		if (lens[i] > DKIM_MAX_KEYRECORD) {
+			key->rec[i] = xstrdup("");
+			key->reclen[i] = 0;
+		} else {
+			key->rec[i] = xmalloc(lens[i] + 1);
+			memcpy(key->rec[i], records[i], lens[i]);
+			key->rec[i][lens[i]] = '\0';
+			key->reclen[i] = lens[i];
+		}
+	}
+	key->nrec = nrecords;
+}
+
+void
+dkim_keyset_free(struct dkim_keyset *ks)
+{
+	size_t	 i;
+
+	for (i = 0; i < ks->n; i++) {
+		free(ks->slot[i].name);
+		free_list(ks->slot[i].rec, ks->slot[i].nrec);
+		free(ks->slot[i].reclen);
+	}
+	free(ks->slot);
+	ks->slot = NULL;
+	ks->n = 0;
 }
 
 /* RFC 6376 6.1.1: validate one DKIM-Signature field. */
@@ -325,16 +369,16 @@ verify_parse_sig(struct dkim_verify *v, struct vsig *sg,
 	snprintf(r->canon, sizeof(r->canon), "%s/%s",
 	    sg->hcanon == DKIM_CANON_RELAXED ? "relaxed" : "simple",
 	    sg->bcanon == DKIM_CANON_RELAXED ? "relaxed" : "simple");
-	if (!valid_domain(r->d, 1)) {
+	if (!dkim_valid_domain(r->d, 1)) {
 		set_result(r, DKIM_PERMERROR, "invalid d= domain");
 		return;
 	}
-	if (!valid_domain(r->s, 1)) {
+	if (!dkim_valid_domain(r->s, 1)) {
 		set_result(r, DKIM_PERMERROR, "invalid s= selector");
 		return;
 	}
 	t = mailhdr_tag_find(tags, ntags, "h");
-	if (split_colon_list(t->value, t->valuelen, DKIM_MAX_HNAMES,
+	if (dkim_split_colon_list(t->value, t->valuelen, DKIM_MAX_HNAMES,
 	    &sg->hnames, &sg->nhnames) == -1) {
 		set_result(r, DKIM_PERMERROR, "h= is empty, malformed or "
 		    "lists more than %d names", DKIM_MAX_HNAMES);
@@ -360,7 +404,7 @@ verify_parse_sig(struct dkim_verify *v, struct vsig *sg,
 	/* RFC 6376 3.5 i=: the AUID, "@" d= by default. */
 	if ((t = mailhdr_tag_find(tags, ntags, "i")) != NULL) {
 		r->i = tag_dup(t);
-		if ((at = strrchr(r->i, '@')) == NULL || !valid_domain(at + 1,
+		if ((at = strrchr(r->i, '@')) == NULL || !dkim_valid_domain(at + 1,
 		    1)) {
 			set_result(r, DKIM_PERMERROR, "malformed i= identity");
 			return;
@@ -386,7 +430,7 @@ verify_parse_sig(struct dkim_verify *v, struct vsig *sg,
 	if ((t = mailhdr_tag_find(tags, ntags, "l")) != NULL) {
 		/* RFC 6376 3.5: up to 76 digits; anything above 2^63 is
 		 * more than any message we accept anyway. */
-		if (parse_num(t, 18, &num) == -1) {
+		if (dkim_parse_num(t, 18, &num) == -1) {
 			set_result(r, DKIM_PERMERROR, "malformed or huge l=");
 			return;
 		}
@@ -394,14 +438,14 @@ verify_parse_sig(struct dkim_verify *v, struct vsig *sg,
 	}
 	r->t = r->x = -1;
 	if ((t = mailhdr_tag_find(tags, ntags, "t")) != NULL) {
-		if (parse_num(t, 12, &num) == -1) {
+		if (dkim_parse_num(t, 12, &num) == -1) {
 			set_result(r, DKIM_PERMERROR, "malformed t=");
 			return;
 		}
 		r->t = (time_t)num;
 	}
 	if ((t = mailhdr_tag_find(tags, ntags, "x")) != NULL) {
-		if (parse_num(t, 12, &num) == -1) {
+		if (dkim_parse_num(t, 12, &num) == -1) {
 			set_result(r, DKIM_PERMERROR, "malformed x=");
 			return;
 		}
@@ -451,7 +495,7 @@ verify_parse_sig(struct dkim_verify *v, struct vsig *sg,
 	sg->decided = 0;
 	sg->body = dkim_msg_bodyhash(&v->msg, sg->bcanon,
 	    dkim_alg_md(sg->alg), r->l);
-	sg->key = verify_key_index(v, r->d, r->s);
+	sg->key = dkim_keyset_index(&v->keys, r->d, r->s);
 }
 
 static void
@@ -528,13 +572,13 @@ dkim_verify_header_done(const struct dkim_verify *v)
 size_t
 dkim_verify_nkeys(const struct dkim_verify *v)
 {
-	return v->nkeys;
+	return v->keys.n;
 }
 
 const char *
 dkim_verify_keyname(const struct dkim_verify *v, size_t k)
 {
-	return k < v->nkeys ? v->keys[k].name : NULL;
+	return k < v->keys.n ? v->keys.slot[k].name : NULL;
 }
 
 void
@@ -542,39 +586,7 @@ dkim_verify_set_key(struct dkim_verify *v, size_t k, enum dkim_dns dns,
     enum dkim_dnssec sec, const char *const *records, const size_t *lens,
     size_t nrecords)
 {
-	struct vkey	*key;
-	size_t		 i;
-
-	if (k >= v->nkeys)
-		return;
-	key = &v->keys[k];
-	free_list(key->rec, key->nrec);
-	free(key->reclen);
-	key->rec = NULL;
-	key->reclen = NULL;
-	key->nrec = 0;
-	key->set = 1;
-	key->dns = dns;
-	key->dnssec = sec;
-	if (dns != DKIM_DNS_OK)
-		return;
-	if (nrecords > DKIM_MAX_KEYRECORDS)
-		nrecords = DKIM_MAX_KEYRECORDS;
-	key->rec = xcalloc(nrecords + 1, sizeof(*key->rec));
-	key->reclen = xcalloc(nrecords + 1, sizeof(*key->reclen));
-	for (i = 0; i < nrecords; i++) {
-		/* An oversized record is kept empty: it will not parse. */
-		if (lens[i] > DKIM_MAX_KEYRECORD) {
-			key->rec[i] = xstrdup("");
-			key->reclen[i] = 0;
-		} else {
-			key->rec[i] = xmalloc(lens[i] + 1);
-			memcpy(key->rec[i], records[i], lens[i]);
-			key->rec[i][lens[i]] = '\0';
-			key->reclen[i] = lens[i];
-		}
-	}
-	key->nrec = nrecords;
+	dkim_keyset_set(&v->keys, k, dns, sec, records, lens, nrecords);
 }
 
 void
@@ -687,41 +699,40 @@ sig_check(const struct vsig *sg, EVP_PKEY *pk, const uint8_t *digest,
 	    sg->siglen, digest, dlen);
 }
 
-static void
-verify_one(struct dkim_verify *v, struct vsig *sg, struct dkim_sigresult *r)
+enum dkim_result
+dkim_key_load(const struct dkim_keyslot *key, enum dkim_alg alg,
+    const char *d, const char *idomain, int min_rsa_bits, EVP_PKEY **pkp,
+    struct dkim_keyinfo *ki, char *reason, size_t reasonlen)
 {
-	struct vkey		*key = &v->keys[sg->key];
 	struct dkim_keyrec	 kr;
 	EVP_PKEY		*pk = NULL;
-	const char		*raw, *want;
+	const char		*want;
 	char			 err[160] = "", err1[160];
-	char			*blank;
-	uint8_t			 digest[EVP_MAX_MD_SIZE];
-	unsigned int		 dlen;
-	size_t			 len, i;
+	enum dkim_result	 res = DKIM_PERMERROR;
+	size_t			 i;
 	int			 found = 0;
 
-	r->dnssec = key->dnssec;
+	*pkp = NULL;
+	memset(ki, 0, sizeof(*ki));
 	if (!key->set) {
-		set_result(r, DKIM_TEMPERROR, "no answer for key %s",
-		    key->name);
-		return;
+		snprintf(reason, reasonlen, "no answer for key %s", key->name);
+		return DKIM_TEMPERROR;
 	}
 	if (key->dns == DKIM_DNS_TEMPFAIL) {
-		set_result(r, DKIM_TEMPERROR, "key lookup %s failed "
+		snprintf(reason, reasonlen, "key lookup %s failed "
 		    "temporarily", key->name);
-		return;
+		return DKIM_TEMPERROR;
 	}
 	if (key->dnssec == DKIM_DNSSEC_BOGUS) {
-		set_result(r, DKIM_TEMPERROR, "key %s: DNSSEC validation "
+		snprintf(reason, reasonlen, "key %s: DNSSEC validation "
 		    "failed (bogus)", key->name);
-		return;
+		return DKIM_TEMPERROR;
 	}
 	if (key->dns == DKIM_DNS_NXDOMAIN || key->nrec == 0) {
-		set_result(r, DKIM_PERMERROR, "no key: %s %s", key->name,
+		snprintf(reason, reasonlen, "no key: %s %s", key->name,
 		    key->dns == DKIM_DNS_NXDOMAIN ? "does not exist" :
 		    "has no TXT record");
-		return;
+		return DKIM_PERMERROR;
 	}
 	for (i = 0; i < key->nrec && !found; i++) {
 		if (keyrec_parse(key->rec[i], key->reclen[i], &kr, err1,
@@ -731,45 +742,78 @@ verify_one(struct dkim_verify *v, struct vsig *sg, struct dkim_sigresult *r)
 			strlcpy(err, err1, sizeof(err));
 	}
 	if (!found) {
-		set_result(r, DKIM_PERMERROR, "%s", err);
-		return;
+		snprintf(reason, reasonlen, "%s", err);
+		return DKIM_PERMERROR;
 	}
-	r->testing = kr.testing;
-	r->keytype = strcmp(kr.ktype, "rsa") == 0 ? "rsa" : "ed25519";
+	ki->testing = kr.testing;
+	ki->keytype = strcmp(kr.ktype, "rsa") == 0 ? "rsa" : "ed25519";
 	if (kr.revoked) {
 		/* RFC 6376 3.6.1, 6.1.2: empty p= means revoked. */
-		set_result(r, DKIM_PERMERROR, "key revoked (empty p=)");
+		snprintf(reason, reasonlen, "key revoked (empty p=)");
 		goto out;
 	}
-	want = sg->alg == DKIM_ALG_ED25519_SHA256 ? "ed25519" : "rsa";
+	want = alg == DKIM_ALG_ED25519_SHA256 ? "ed25519" : "rsa";
 	if (strcmp(kr.ktype, want) != 0) {
-		set_result(r, DKIM_PERMERROR, "key type k=%s does not match "
-		    "a=%s", kr.ktype, dkim_alg_name(sg->alg));
+		snprintf(reason, reasonlen, "key type k=%s does not match "
+		    "a=%s", kr.ktype, dkim_alg_name(alg));
 		goto out;
 	}
-	if ((sg->alg == DKIM_ALG_RSA_SHA1 && !kr.h_sha1) ||
-	    (sg->alg != DKIM_ALG_RSA_SHA1 && !kr.h_sha256)) {
-		set_result(r, DKIM_PERMERROR, "key h= does not allow %s",
-		    sg->alg == DKIM_ALG_RSA_SHA1 ? "sha1" : "sha256");
+	if ((alg == DKIM_ALG_RSA_SHA1 && !kr.h_sha1) ||
+	    (alg != DKIM_ALG_RSA_SHA1 && !kr.h_sha256)) {
+		snprintf(reason, reasonlen, "key h= does not allow %s",
+		    alg == DKIM_ALG_RSA_SHA1 ? "sha1" : "sha256");
 		goto out;
 	}
 	/* RFC 6376 3.6.1 t=s: the i= domain must be d= itself. */
-	if (kr.strict && strcasecmp(sg->idomain, r->d) != 0) {
-		set_result(r, DKIM_PERMERROR, "key t=s forbids i= subdomain "
-		    "%s of d=%s", sg->idomain, r->d);
+	if (kr.strict && idomain != NULL && strcasecmp(idomain, d) != 0) {
+		snprintf(reason, reasonlen, "key t=s forbids i= subdomain "
+		    "%s of d=%s", idomain, d);
 		goto out;
 	}
 	if ((pk = crypto_dkim_pubkey(kr.ktype, kr.p, kr.plen)) == NULL) {
-		set_result(r, DKIM_PERMERROR, "key p= is not a valid %s "
+		snprintf(reason, reasonlen, "key p= is not a valid %s "
 		    "public key", kr.ktype);
 		goto out;
 	}
-	r->keybits = crypto_key_bits(pk);
-	if (sg->alg != DKIM_ALG_ED25519_SHA256 &&
-	    r->keybits < v->opts.min_rsa_bits) {
-		set_result(r, DKIM_POLICY, "RSA key of %d bits is below %d "
-		    "(RFC 8301 3.2)", r->keybits, v->opts.min_rsa_bits);
+	ki->keybits = crypto_key_bits(pk);
+	if (alg != DKIM_ALG_ED25519_SHA256 && ki->keybits < min_rsa_bits) {
+		snprintf(reason, reasonlen, "RSA key of %d bits is below %d "
+		    "(RFC 8301 3.2)", ki->keybits, min_rsa_bits);
+		res = DKIM_POLICY;
 		goto out;
+	}
+	*pkp = pk;
+	pk = NULL;
+	res = DKIM_PASS;
+ out:
+	EVP_PKEY_free(pk);
+	free(kr.p);
+	return res;
+}
+
+static void
+verify_one(struct dkim_verify *v, struct vsig *sg, struct dkim_sigresult *r)
+{
+	struct dkim_keyslot	*key = &v->keys.slot[sg->key];
+	struct dkim_keyinfo	 ki;
+	EVP_PKEY		*pk = NULL;
+	enum dkim_result	 kres;
+	const char		*raw;
+	char			 reason[sizeof(r->reason)];
+	char			*blank;
+	uint8_t			 digest[EVP_MAX_MD_SIZE];
+	unsigned int		 dlen;
+	size_t			 len;
+
+	r->dnssec = key->dnssec;
+	kres = dkim_key_load(key, sg->alg, r->d, sg->idomain,
+	    v->opts.min_rsa_bits, &pk, &ki, reason, sizeof(reason));
+	r->testing = ki.testing;
+	r->keytype = ki.keytype;
+	r->keybits = ki.keybits;
+	if (kres != DKIM_PASS) {
+		set_result(r, kres, "%s", reason);
+		return;
 	}
 	if (r->l >= 0 && (uint64_t)r->l > sg->body->total) {
 		set_result(r, DKIM_PERMERROR, "l=%lld is longer than the "
@@ -800,11 +844,10 @@ verify_one(struct dkim_verify *v, struct vsig *sg, struct dkim_sigresult *r)
 		set_result(r, DKIM_FAIL, "signature did not verify");
 		goto out;
 	}
-	set_result(r, DKIM_PASS, "%s", kr.testing ? "good signature, key in "
+	set_result(r, DKIM_PASS, "%s", ki.testing ? "good signature, key in "
 	    "testing mode (t=y)" : "good signature");
  out:
 	EVP_PKEY_free(pk);
-	free(kr.p);
 }
 
 const struct dkim_sigresult *
@@ -851,12 +894,7 @@ dkim_verify_free(struct dkim_verify *v)
 	}
 	free(v->sigs);
 	free(v->res);
-	for (i = 0; i < v->nkeys; i++) {
-		free(v->keys[i].name);
-		free_list(v->keys[i].rec, v->keys[i].nrec);
-		free(v->keys[i].reclen);
-	}
-	free(v->keys);
+	dkim_keyset_free(&v->keys);
 	dkim_msg_free(&v->msg);
 	free(v);
 }

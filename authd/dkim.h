@@ -232,15 +232,111 @@ const char *dkim_msg_field(const struct dkim_msg *, size_t, size_t *len);
 struct dkim_bodyhash *dkim_msg_bodyhash(struct dkim_msg *, enum dkim_canon,
 	    const EVP_MD *, long long limit);
 const EVP_MD *dkim_alg_md(enum dkim_alg);
+/* One header field as it is hashed: raw text, name first, no final CRLF. */
+struct dkim_rawfield {
+	const char	*raw;
+	size_t		 len;
+};
+
 /*
- * Hash the selected header fields for the names in h (bottom-up instances,
- * RFC 6376 5.4.2; field number self, the signature being verified, is never
- * selected, DKIM_NO_FIELD when signing) and then sigfield (the signature
- * field with b= empty, no final CRLF) with md, into digest.
+ * The fields the names in h select (bottom-up instances, RFC 6376 5.4.2;
+ * field number self, the signature being verified, is never selected,
+ * DKIM_NO_FIELD when signing), in h order, into out (room for nnames).
+ * Returns how many were found: a name with no instance left signs nothing.
  */
+size_t	 dkim_select_fields(const struct dkim_msg *, char *const *names,
+	    size_t nnames, size_t self, struct dkim_rawfield *out);
+/*
+ * Hash fields, each canonicalized and CRLF-terminated, then sigfield (the
+ * signature field with b= empty, no final CRLF) with md, into digest
+ * (RFC 6376 3.7; RFC 8617 5.1.1 uses the same for the ARC-Seal).
+ */
+int	 dkim_fields_hash(const struct dkim_rawfield *, size_t nfields,
+	    const char *sigfield, size_t siglen, enum dkim_canon,
+	    const EVP_MD *, uint8_t *digest, unsigned int *dlen);
+/* dkim_select_fields() then dkim_fields_hash(). */
 int	 dkim_header_hash(const struct dkim_msg *, char *const *names,
 	    size_t nnames, size_t self, const char *sigfield, size_t siglen,
 	    enum dkim_canon, const EVP_MD *, uint8_t *digest,
 	    unsigned int *dlen);
+
+/* Tag value checks shared by DKIM-Signature and the ARC fields. */
+struct mailhdr_tag;
+/* A DNS name of LDH (and, if allowed, underscore) labels. */
+int	 dkim_valid_domain(const char *, int allow_underscore);
+/* Decimal digits (at most maxdigits) into a non-negative value. */
+int	 dkim_parse_num(const struct mailhdr_tag *, size_t maxdigits,
+	    long long *);
+/*
+ * Split a colon list (FWS allowed around the colons) into at most max
+ * names; the pointers and names share one allocation: free(*outp).
+ */
+int	 dkim_split_colon_list(const char *, size_t, size_t max, char ***outp,
+	    size_t *np);
+
+/*
+ * Key records by name (selector._domainkey.domain), shared by every
+ * signature that names the same key.
+ */
+struct dkim_keyslot {
+	char		*name;
+	int		 set;
+	enum dkim_dns	 dns;
+	enum dkim_dnssec dnssec;
+	char		**rec;
+	size_t		*reclen;
+	size_t		 nrec;
+};
+
+struct dkim_keyset {
+	struct dkim_keyslot	*slot;
+	size_t			 n;
+};
+
+size_t	 dkim_keyset_index(struct dkim_keyset *, const char *d,
+	    const char *s);
+void	 dkim_keyset_set(struct dkim_keyset *, size_t k, enum dkim_dns,
+	    enum dkim_dnssec, const char *const *records, const size_t *lens,
+	    size_t nrecords);
+void	 dkim_keyset_free(struct dkim_keyset *);
+
+struct dkim_keyinfo {
+	const char	*keytype;	/* "rsa", "ed25519" or NULL */
+	int		 keybits;
+	int		 testing;
+};
+
+/*
+ * The public key in slot for a signature with algorithm alg and domain d
+ * (RFC 6376 6.1.2, RFC 8301): DKIM_PASS with *pk set (free it), or the
+ * result for the signature and a reason.  idomain is the i= domain for
+ * the t=s check, NULL where there is no AUID (ARC).
+ */
+enum dkim_result dkim_key_load(const struct dkim_keyslot *, enum dkim_alg,
+	    const char *d, const char *idomain, int min_rsa_bits,
+	    EVP_PKEY **pk, struct dkim_keyinfo *, char *reason,
+	    size_t reasonlen);
+
+/*
+ * Signing internals shared with ARC sealing: folding a field being built
+ * to 78 columns, the h= list for a header configuration (with
+ * over-signing), and the end of a signature field: hash the given fields
+ * and the field so far (which ends in "b="), sign, append the folded b=
+ * value, and append the finished field with CRLF to out.
+ */
+struct dkim_fold {
+	struct buf	*b;
+	size_t		 col;
+};
+
+void	 dkim_fold_word(struct dkim_fold *, const char *);
+void	 dkim_fold_b64(struct dkim_fold *, const char *, const char *tail);
+void	 dkim_fold_hlist(struct dkim_fold *, char *const *names, size_t n);
+void	 dkim_sign_names(const struct dkim_msg *, const char *headers,
+	    int no_oversign, char ***outp, size_t *np);
+void	 dkim_names_free(char **, size_t);
+int	 dkim_sign_finish(struct dkim_fold *, const struct dkim_rawfield *,
+	    size_t nfields, enum dkim_canon, EVP_PKEY *, enum dkim_alg,
+	    struct buf *out, char *err, size_t errlen);
 
 #endif

@@ -598,31 +598,15 @@ bh_final(struct dkim_bodyhash *bh)
 
 #define HH_FLUSH	(16 * 1024)
 
-/*
- * The header hash: the selected fields in h= order, each canonicalized and
- * CRLF-terminated, then the signature field itself without its final CRLF
- * (RFC 6376 3.7).
- */
-int
-dkim_header_hash(const struct dkim_msg *m, char *const *names, size_t nnames,
-    size_t self, const char *sigfield, size_t siglen, enum dkim_canon canon,
-    const EVP_MD *md, uint8_t *digest, unsigned int *dlen)
+size_t
+dkim_select_fields(const struct dkim_msg *m, char *const *names,
+    size_t nnames, size_t self, struct dkim_rawfield *out)
 {
-	EVP_MD_CTX	*ctx;
-	struct buf	 b;
 	uint8_t		*used;
 	const char	*raw;
-	size_t		 i, j, len, nlen;
-	int		 rv = -1;
+	size_t		 i, j, len, nlen, n = 0;
 
-	if ((ctx = EVP_MD_CTX_new()) == NULL)
-		return -1;
-	if (EVP_DigestInit_ex(ctx, md, NULL) != 1) {
-		EVP_MD_CTX_free(ctx);
-		return -1;
-	}
 	used = xcalloc(m->nfields + 1, 1);
-	buf_init(&b, HH_FLUSH + DKIM_MAX_FIELD * 2);
 	for (i = 0; i < nnames; i++) {
 		nlen = strlen(names[i]);
 		/* RFC 6376 5.4.2: instances are used from the bottom up. */
@@ -634,24 +618,55 @@ dkim_header_hash(const struct dkim_msg *m, char *const *names, size_t nnames,
 			    names[i], nlen))
 				continue;
 			used[j] = 1;
-			/*
-			 * Fields are gathered into few digest updates; b
-			 * holds HH_FLUSH bytes plus one field at most.
-			 */
-			if (b.len >= HH_FLUSH) {
-				EVP_DigestUpdate(ctx, b.data, b.len);
-				buf_reset(&b);
-			}
-			if (canon == DKIM_CANON_RELAXED) {
-				if (mailhdr_canon_relaxed(raw, len, 1,
-				    &b) == -1)
-					goto done;
-			} else if (buf_add(&b, raw, len) == -1 ||
-			    buf_add(&b, "\r\n", 2) == -1)
-				goto done;
+			out[n].raw = raw;
+			out[n].len = len;
+			n++;
 			break;
 		}
 		/* A name with no instance left signs nothing (5.4). */
+	}
+	free(used);
+	return n;
+}
+
+/*
+ * The header hash: the fields in order, each canonicalized and
+ * CRLF-terminated, then the signature field itself without its final CRLF
+ * (RFC 6376 3.7).
+ */
+int
+dkim_fields_hash(const struct dkim_rawfield *fields, size_t nfields,
+    const char *sigfield, size_t siglen, enum dkim_canon canon,
+    const EVP_MD *md, uint8_t *digest, unsigned int *dlen)
+{
+	EVP_MD_CTX	*ctx;
+	struct buf	 b;
+	size_t		 i;
+	int		 rv = -1;
+
+	if ((ctx = EVP_MD_CTX_new()) == NULL)
+		return -1;
+	if (EVP_DigestInit_ex(ctx, md, NULL) != 1) {
+		EVP_MD_CTX_free(ctx);
+		return -1;
+	}
+	buf_init(&b, HH_FLUSH + DKIM_MAX_FIELD * 2);
+	for (i = 0; i < nfields; i++) {
+		/*
+		 * Fields are gathered into few digest updates; b holds
+		 * HH_FLUSH bytes plus one field at most.
+		 */
+		if (b.len >= HH_FLUSH) {
+			EVP_DigestUpdate(ctx, b.data, b.len);
+			buf_reset(&b);
+		}
+		if (canon == DKIM_CANON_RELAXED) {
+			if (mailhdr_canon_relaxed(fields[i].raw, fields[i].len,
+			    1, &b) == -1)
+				goto done;
+		} else if (buf_add(&b, fields[i].raw, fields[i].len) == -1 ||
+		    buf_add(&b, "\r\n", 2) == -1)
+			goto done;
 	}
 	if (canon == DKIM_CANON_RELAXED) {
 		if (b.len >= HH_FLUSH) {
@@ -671,7 +686,23 @@ dkim_header_hash(const struct dkim_msg *m, char *const *names, size_t nnames,
 		rv = 0;
  done:
 	buf_free(&b);
-	free(used);
 	EVP_MD_CTX_free(ctx);
+	return rv;
+}
+
+int
+dkim_header_hash(const struct dkim_msg *m, char *const *names, size_t nnames,
+    size_t self, const char *sigfield, size_t siglen, enum dkim_canon canon,
+    const EVP_MD *md, uint8_t *digest, unsigned int *dlen)
+{
+	struct dkim_rawfield	*f;
+	size_t			 n;
+	int			 rv;
+
+	f = xcalloc(nnames + 1, sizeof(*f));
+	n = dkim_select_fields(m, names, nnames, self, f);
+	rv = dkim_fields_hash(f, n, sigfield, siglen, canon, md, digest,
+	    dlen);
+	free(f);
 	return rv;
 }

@@ -199,15 +199,15 @@ is_oversigned(const char *name)
 }
 
 /* The h= names: each configured name once per instance, plus over-signing. */
-static void
-sign_names(const struct dkim_sign *s, const struct ssig *sg, char ***outp,
-    size_t *np)
+void
+dkim_sign_names(const struct dkim_msg *m, const char *headers,
+    int no_oversign, char ***outp, size_t *np)
 {
 	char	*list, *p, *name, **out = NULL, *lname;
 	size_t	 n = 0, i, j, count, len, k;
 	int	 dup, hasfrom = 0;
 
-	list = xstrdup(sg->headers);
+	list = xstrdup(headers);
 	p = list;
 	while ((name = strsep(&p, ":")) != NULL) {
 		if (*name == '\0')
@@ -224,14 +224,14 @@ sign_names(const struct dkim_sign *s, const struct ssig *sg, char ***outp,
 		}
 		if (strcmp(lname, "from") == 0)
 			hasfrom = 1;
-		for (count = 0, j = 0; j < s->msg.nfields; j++) {
-			const char *raw = dkim_msg_field(&s->msg, j, &len);
+		for (count = 0, j = 0; j < m->nfields; j++) {
+			const char *raw = dkim_msg_field(m, j, &len);
 
-			if (mailhdr_name_is(raw, len,
-			    s->msg.fields[j].namelen, lname, strlen(lname)))
+			if (mailhdr_name_is(raw, len, m->fields[j].namelen,
+			    lname, strlen(lname)))
 				count++;
 		}
-		if (!sg->no_oversign && is_oversigned(lname))
+		if (!no_oversign && is_oversigned(lname))
 			count++;
 		if (count + n > DKIM_MAX_HNAMES - 2)
 			count = DKIM_MAX_HNAMES - 2 - n;
@@ -253,14 +253,9 @@ sign_names(const struct dkim_sign *s, const struct ssig *sg, char ***outp,
 	*np = n;
 }
 
-struct fold {
-	struct buf	*b;
-	size_t		 col;
-};
-
 /* One unbreakable word, after a space or at the start of a new line. */
-static void
-fold_word(struct fold *f, const char *w)
+void
+dkim_fold_word(struct dkim_fold *f, const char *w)
 {
 	size_t	 n = strlen(w);
 
@@ -276,8 +271,8 @@ fold_word(struct fold *f, const char *w)
 }
 
 /* Base64 text, broken anywhere (FWS in it is ignored, RFC 6376 3.5). */
-static void
-fold_b64(struct fold *f, const char *v, const char *tail)
+void
+dkim_fold_b64(struct dkim_fold *f, const char *v, const char *tail)
 {
 	size_t	 n = strlen(v), room, k, tl = strlen(tail);
 
@@ -298,100 +293,78 @@ fold_b64(struct fold *f, const char *v, const char *tail)
 	f->col += tl;
 }
 
-static int
-sign_one(struct dkim_sign *s, struct ssig *sg, struct buf *out, char *err,
-    size_t errlen)
+/* The h= list, broken between names. */
+void
+dkim_fold_hlist(struct dkim_fold *fd, char *const *names, size_t n)
 {
-	struct buf	 f;
-	struct fold	 fd;
-	char		**names = NULL, *bh = NULL, *b = NULL, word[512];
-	size_t		 nnames = 0, i, siglen = 0;
+	char	 word[512];
+	size_t	 i;
+
+	for (i = 0; i < n; i++) {
+		snprintf(word, sizeof(word), "%s%s%s", i == 0 ? "h=" : "",
+		    names[i], i + 1 == n ? ";" : ":");
+		if (i == 0)
+			dkim_fold_word(fd, word);
+		else if (fd->col + strlen(word) > FOLD_COLUMNS) {
+			buf_addstr(fd->b, "\r\n\t");
+			fd->col = 8;
+			buf_addstr(fd->b, word);
+			fd->col += strlen(word);
+		} else {
+			buf_addstr(fd->b, word);
+			fd->col += strlen(word);
+		}
+	}
+}
+
+void
+dkim_names_free(char **names, size_t n)
+{
+	while (n > 0)
+		free(names[--n]);
+	free(names);
+}
+
+int
+dkim_sign_finish(struct dkim_fold *fd, const struct dkim_rawfield *fields,
+    size_t nfields, enum dkim_canon hcanon, EVP_PKEY *key, enum dkim_alg alg,
+    struct buf *out, char *err, size_t errlen)
+{
+	struct buf	*f = fd->b;
+	char		*b = NULL;
+	size_t		 siglen = 0;
 	uint8_t		 digest[EVP_MAX_MD_SIZE], *sig = NULL;
 	unsigned int	 dlen;
 	EVP_PKEY_CTX	*pctx = NULL;
 	EVP_MD_CTX	*mctx = NULL;
 	int		 rv = -1;
 
-	buf_init(&f, DKIM_MAX_FIELD);
-	fd.b = &f;
-	buf_addstr(&f, "DKIM-Signature:");
-	fd.col = f.len;
-	fold_word(&fd, "v=1;");
-	snprintf(word, sizeof(word), "a=%s;", dkim_alg_name(sg->alg));
-	fold_word(&fd, word);
-	snprintf(word, sizeof(word), "c=%s/%s;",
-	    sg->hcanon == DKIM_CANON_RELAXED ? "relaxed" : "simple",
-	    sg->bcanon == DKIM_CANON_RELAXED ? "relaxed" : "simple");
-	fold_word(&fd, word);
-	snprintf(word, sizeof(word), "d=%s;", sg->domain);
-	fold_word(&fd, word);
-	snprintf(word, sizeof(word), "s=%s;", sg->selector);
-	fold_word(&fd, word);
-	if (sg->identity != NULL) {
-		snprintf(word, sizeof(word), "i=%s;", sg->identity);
-		fold_word(&fd, word);
-	}
-	if (sg->t != -1) {
-		snprintf(word, sizeof(word), "t=%lld;", (long long)sg->t);
-		fold_word(&fd, word);
-	}
-	if (sg->expire > 0) {
-		snprintf(word, sizeof(word), "x=%lld;", (long long)
-		    ((sg->t != -1 ? sg->t : time(NULL)) + sg->expire));
-		fold_word(&fd, word);
-	}
-	if (sg->body_length) {
-		snprintf(word, sizeof(word), "l=%llu;",
-		    (unsigned long long)sg->body->total);
-		fold_word(&fd, word);
-	}
-	sign_names(s, sg, &names, &nnames);
-	for (i = 0; i < nnames; i++) {
-		snprintf(word, sizeof(word), "%s%s%s", i == 0 ? "h=" : "",
-		    names[i], i + 1 == nnames ? ";" : ":");
-		if (i == 0)
-			fold_word(&fd, word);
-		else if (fd.col + strlen(word) > FOLD_COLUMNS) {
-			buf_addstr(&f, "\r\n\t");
-			fd.col = 8;
-			buf_addstr(&f, word);
-			fd.col += strlen(word);
-		} else {
-			buf_addstr(&f, word);
-			fd.col += strlen(word);
-		}
-	}
-	bh = b64_encode(sg->body->digest, sg->body->dlen);
-	fold_word(&fd, "bh=");
-	fold_b64(&fd, bh, ";");
-	fold_word(&fd, "b=");
-	if (f.len >= DKIM_MAX_FIELD - 1024) {
+	if (f->len >= DKIM_MAX_FIELD - 1024) {
 		snprintf(err, errlen, "signature field too long");
 		goto done;
 	}
 	/* RFC 6376 3.7: the field as it will be, with b= still empty. */
-	if (dkim_header_hash(&s->msg, names, nnames, DKIM_NO_FIELD,
-	    (const char *)f.data, f.len, sg->hcanon, dkim_alg_md(sg->alg),
-	    digest, &dlen) == -1) {
+	if (dkim_fields_hash(fields, nfields, (const char *)f->data, f->len,
+	    hcanon, dkim_alg_md(alg), digest, &dlen) == -1) {
 		snprintf(err, errlen, "header hash failed");
 		goto done;
 	}
-	if (sg->alg == DKIM_ALG_ED25519_SHA256) {
+	if (alg == DKIM_ALG_ED25519_SHA256) {
 		/* RFC 8463 3: pure Ed25519 over the SHA-256 hash. */
 		if ((mctx = EVP_MD_CTX_new()) == NULL ||
-		    EVP_DigestSignInit(mctx, NULL, NULL, NULL, sg->key) != 1 ||
+		    EVP_DigestSignInit(mctx, NULL, NULL, NULL, key) != 1 ||
 		    EVP_DigestSign(mctx, NULL, &siglen, digest, dlen) != 1)
 			goto cryptofail;
 		sig = xmalloc(siglen);
 		if (EVP_DigestSign(mctx, sig, &siglen, digest, dlen) != 1)
 			goto cryptofail;
 	} else {
-		if ((pctx = EVP_PKEY_CTX_new(sg->key, NULL)) == NULL ||
+		if ((pctx = EVP_PKEY_CTX_new(key, NULL)) == NULL ||
 		    EVP_PKEY_sign_init(pctx) != 1 ||
 		    EVP_PKEY_CTX_set_rsa_padding(pctx,
 		    RSA_PKCS1_PADDING) != 1 ||
 		    EVP_PKEY_CTX_set_signature_md(pctx,
-		    dkim_alg_md(sg->alg)) != 1 ||
+		    dkim_alg_md(alg)) != 1 ||
 		    EVP_PKEY_sign(pctx, NULL, &siglen, digest, dlen) != 1)
 			goto cryptofail;
 		sig = xmalloc(siglen);
@@ -399,8 +372,8 @@ sign_one(struct dkim_sign *s, struct ssig *sg, struct buf *out, char *err,
 			goto cryptofail;
 	}
 	b = b64_encode(sig, siglen);
-	fold_b64(&fd, b, "");
-	if (buf_add(out, f.data, f.len) == -1 ||
+	dkim_fold_b64(fd, b, "");
+	if (buf_add(out, f->data, f->len) == -1 ||
 	    buf_add(out, "\r\n", 2) == -1) {
 		snprintf(err, errlen, "output too long");
 		goto done;
@@ -409,17 +382,75 @@ sign_one(struct dkim_sign *s, struct ssig *sg, struct buf *out, char *err,
 	goto done;
  cryptofail:
 	snprintf(err, errlen, "signing with the %s key failed",
-	    crypto_key_type(sg->key));
+	    crypto_key_type(key));
 	ERR_clear_error();
  done:
 	EVP_PKEY_CTX_free(pctx);
 	EVP_MD_CTX_free(mctx);
 	free(sig);
 	free(b);
+	return rv;
+}
+
+static int
+sign_one(struct dkim_sign *s, struct ssig *sg, struct buf *out, char *err,
+    size_t errlen)
+{
+	struct buf		 f;
+	struct dkim_fold	 fd;
+	struct dkim_rawfield	*fields = NULL;
+	char			**names = NULL, *bh = NULL, word[512];
+	size_t			 nnames = 0, nfields;
+	int			 rv;
+
+	buf_init(&f, DKIM_MAX_FIELD);
+	fd.b = &f;
+	buf_addstr(&f, "DKIM-Signature:");
+	fd.col = f.len;
+	dkim_fold_word(&fd, "v=1;");
+	snprintf(word, sizeof(word), "a=%s;", dkim_alg_name(sg->alg));
+	dkim_fold_word(&fd, word);
+	snprintf(word, sizeof(word), "c=%s/%s;",
+	    sg->hcanon == DKIM_CANON_RELAXED ? "relaxed" : "simple",
+	    sg->bcanon == DKIM_CANON_RELAXED ? "relaxed" : "simple");
+	dkim_fold_word(&fd, word);
+	snprintf(word, sizeof(word), "d=%s;", sg->domain);
+	dkim_fold_word(&fd, word);
+	snprintf(word, sizeof(word), "s=%s;", sg->selector);
+	dkim_fold_word(&fd, word);
+	if (sg->identity != NULL) {
+		snprintf(word, sizeof(word), "i=%s;", sg->identity);
+		dkim_fold_word(&fd, word);
+	}
+	if (sg->t != -1) {
+		snprintf(word, sizeof(word), "t=%lld;", (long long)sg->t);
+		dkim_fold_word(&fd, word);
+	}
+	if (sg->expire > 0) {
+		snprintf(word, sizeof(word), "x=%lld;", (long long)
+		    ((sg->t != -1 ? sg->t : time(NULL)) + sg->expire));
+		dkim_fold_word(&fd, word);
+	}
+	if (sg->body_length) {
+		snprintf(word, sizeof(word), "l=%llu;",
+		    (unsigned long long)sg->body->total);
+		dkim_fold_word(&fd, word);
+	}
+	dkim_sign_names(&s->msg, sg->headers, sg->no_oversign, &names,
+	    &nnames);
+	dkim_fold_hlist(&fd, names, nnames);
+	bh = b64_encode(sg->body->digest, sg->body->dlen);
+	dkim_fold_word(&fd, "bh=");
+	dkim_fold_b64(&fd, bh, ";");
+	dkim_fold_word(&fd, "b=");
+	fields = xcalloc(nnames + 1, sizeof(*fields));
+	nfields = dkim_select_fields(&s->msg, names, nnames, DKIM_NO_FIELD,
+	    fields);
+	rv = dkim_sign_finish(&fd, fields, nfields, sg->hcanon, sg->key,
+	    sg->alg, out, err, errlen);
+	free(fields);
 	free(bh);
-	for (i = 0; i < nnames; i++)
-		free(names[i]);
-	free(names);
+	dkim_names_free(names, nnames);
 	buf_free(&f);
 	return rv;
 }

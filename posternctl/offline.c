@@ -23,12 +23,20 @@ static const struct offline_cmd offline_cmds[] = {
 	    "  check dkim [-v] [--dns-zone FILE | --resolver ADDR[@PORT]"
 	    " [--trust-anchor FILE]]\n"
 	    "            < message\n" },
+	{ "check", "arc", check_arc_main,
+	    "  check arc [-v] [--authserv-id NAME] [--dns-zone FILE |"
+	    " --resolver ADDR[@PORT]\n"
+	    "            [--trust-anchor FILE]] < message\n" },
 	{ "dkim", "sign", dkim_sign_main,
 	    "  dkim sign -k KEYFILE -d DOMAIN -s SELECTOR [-a ALG] [-c H/B]"
 	    " [-h F:F...] [-l] [-x SECONDS] < message\n" },
 	{ "dkim", "keygen", dkim_keygen_main,
 	    "  dkim keygen -a rsa-sha256|ed25519-sha256 [-b BITS] -d DOMAIN"
 	    " -s SELECTOR -o KEYFILE\n" },
+	{ "arc", "seal", arc_seal_main,
+	    "  arc seal -k KEYFILE -d DOMAIN -s SELECTOR --authserv-id ID"
+	    " [-a ALG] [-h F:F...]\n"
+	    "            [--dns-zone FILE | --resolver ADDR[@PORT]] < message\n" },
 };
 
 void

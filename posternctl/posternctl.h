@@ -25,5 +25,7 @@ int	check_spf_main(int, char *[]);
 int	check_dkim_main(int, char *[]);
 int	dkim_sign_main(int, char *[]);
 int	dkim_keygen_main(int, char *[]);
+int	check_arc_main(int, char *[]);
+int	arc_seal_main(int, char *[]);
 
 #endif
