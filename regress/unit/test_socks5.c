@@ -219,52 +219,40 @@ test_reply_codes(void **state)
 static void
 test_bad_versions_and_methods(void **state)
 {
+	static const struct {
+		int		 creds;
+		const char	*bytes;
+		size_t		 len;
+		const char	*want;
+	} bad[] = {
+		/* An HTTP proxy or something else entirely. */
+		{ 0, "HTTP/1.1 400 Bad Request\r\n", 26, "bad version 72" },
+		{ 0, "\x04\x00", 2, "not a SOCKS5 proxy" },
+		{ 0, "\x05\xff", 2, "no acceptable auth method" },
+		{ 1, "\x05\xff", 2, "no acceptable auth method" },
+		/* Not offered: user/pass without credentials, GSSAPI. */
+		{ 0, "\x05\x02", 2, "none is configured" },
+		{ 1, "\x05\x01", 2, "did not offer" },
+		/* RFC 1929: wrong subnegotiation version, refused. */
+		{ 1, "\x05\x02\x05\x00", 4, "authentication reply" },
+		{ 1, "\x05\x02\x01\x01", 4, "rejected the username" },
+		/* Replies: wrong version, bad address type, empty name. */
+		{ 0, "\x05\x00\x04\x00\x00\x01\x7f\x00\x00\x01\x00\x19", 12,
+		    "bad version 4 in the reply" },
+		{ 0, "\x05\x00\x05\x00\x00\x02\x7f\x00\x00\x01\x00\x19", 12,
+		    "bad address type 2" },
+		{ 0, "\x05\x00\x05\x00\x00\x03\x00\x00\x19", 9,
+		    "empty domain" },
+	};
 	struct socks5	*s;
+	size_t		 i;
 
-	/* An HTTP proxy or something else entirely. */
-	s = socks5_new("mx.example.com", 25, NULL, NULL);
-	feed_err(s, "HTTP/1.1 400 Bad Request\r\n", 26, "bad version 72");
-	socks5_free(s);
-	s = socks5_new("mx.example.com", 25, NULL, NULL);
-	feed_err(s, "\x04\x00", 2, "not a SOCKS5 proxy");
-	socks5_free(s);
-
-	s = socks5_new("mx.example.com", 25, NULL, NULL);
-	feed_err(s, "\x05\xff", 2, "no acceptable auth method");
-	socks5_free(s);
-	s = socks5_new("mx.example.com", 25, "u", "p");
-	feed_err(s, "\x05\xff", 2, "no acceptable auth method");
-	socks5_free(s);
-
-	/* Methods we did not offer: user/pass without credentials, GSSAPI. */
-	s = socks5_new("mx.example.com", 25, NULL, NULL);
-	feed_err(s, "\x05\x02", 2, "none is configured");
-	socks5_free(s);
-	s = socks5_new("mx.example.com", 25, "u", "p");
-	feed_err(s, "\x05\x01", 2, "did not offer");
-	socks5_free(s);
-
-	/* RFC 1929: wrong subnegotiation version, refused credentials. */
-	s = socks5_new("mx.example.com", 25, "u", "p");
-	expect_out(s, greet_auth, sizeof(greet_auth));
-	feed_err(s, "\x05\x02\x05\x00", 4, "authentication reply");
-	socks5_free(s);
-	s = socks5_new("mx.example.com", 25, "u", "p");
-	feed_err(s, "\x05\x02\x01\x01", 4, "rejected the username");
-	socks5_free(s);
-
-	/* Reply with a wrong version, a bad address type, an empty name. */
-	s = at_reply();
-	feed_err(s, "\x04\x00\x00\x01\x7f\x00\x00\x01\x00\x19", 10,
-	    "bad version 4 in the reply");
-	socks5_free(s);
-	s = at_reply();
-	feed_err(s, "\x05\x00\x00\x02\x7f\x00\x00\x01\x00\x19", 10,
-	    "bad address type 2");
-	socks5_free(s);
-	s = at_reply();
-	feed_err(s, "\x05\x00\x00\x03\x00\x00\x19", 7, "empty domain");
-	socks5_free(s);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		s = socks5_new("mx.example.com", 25, bad[i].creds ? "u" : NULL,
+		    bad[i].creds ? "p" : NULL);
+		feed_err(s, bad[i].bytes, bad[i].len, bad[i].want);
+		socks5_free(s);
+	}
 }
 
 /*
