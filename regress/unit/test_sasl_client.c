@@ -532,6 +532,14 @@ test_scram_bad_server_first(void **state)
 	step_err(c, big, &line, "longer");
 	sasl_client_free(c);
 
+	/* The largest count accepted is accepted (and costs ~0.5 s). */
+	c = scram_start(&rfc7677, &line);
+	step_ok(c, b64("r=rOprNGfwEbeRWgbNEkqOx,s=W22ZaJ0SNY7soEsUEjb6gQ==,"
+	    "i=1000000"), &line);
+	assert_non_null(strstr(unb64(&line), "c=biws,r=rOprNGfwEbeRWgbNEkqOx,"
+	    "p="));
+	sasl_client_free(c);
+
 	/* A later extension after i= is fine; the proof changes with it. */
 	c = scram_start(&rfc7677, &line);
 	step_ok(c, b64("r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,"
