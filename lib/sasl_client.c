@@ -231,16 +231,21 @@ sasl_client_set_nonce(struct sasl_client *c, const char *nonce)
 	return 0;
 }
 
-/* Put the error in err, "*" (cancel, RFC 4954 4) in line. */
+/*
+ * Put the error in err (unless fmt is NULL: it is there already) and "*"
+ * (cancel, RFC 4954 4) in line.
+ */
 static int
 sasl_fail(struct sasl_client *c, struct buf *line, char *err, size_t errlen,
     const char *fmt, ...)
 {
 	va_list	 ap;
 
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
+	if (fmt != NULL) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
 	c->state = SASL_ST_FAILED;
 	if (line != NULL) {
 		line_clear(line);
@@ -390,9 +395,11 @@ sasl_client_start(struct sasl_client *c, struct buf *line, char *err,
 	size_t		 irlen;
 
 	line_clear(line);
-	if (c->state != SASL_ST_NEW)
-		return sasl_fail(c, NULL, err, errlen,
-		    "authentication already started");
+	if (c->state != SASL_ST_NEW) {
+		/* A caller's slip: the exchange under way is left alone. */
+		snprintf(err, errlen, "authentication already started");
+		return -1;
+	}
 	if (strlen(c->user) > SASL_MAX_CRED || strlen(c->pass) > SASL_MAX_CRED)
 		return sasl_fail(c, NULL, err, errlen,
 		    "user name or password longer than %d bytes",
@@ -702,9 +709,11 @@ int
 sasl_client_step(struct sasl_client *c, const char *challenge,
     struct buf *line, char *err, size_t errlen)
 {
-	char	*chal = NULL;
-	size_t	 len = 0;
-	int	 rv;
+	const char	*toolong = "response too long for the line buffer";
+	const char	*why = NULL;	/* err still to be set */
+	char		*chal = NULL;
+	size_t		 len = 0;
+	int		 rv = -1;
 
 	line_clear(line);
 	if (challenge == NULL)
@@ -720,85 +729,80 @@ sasl_client_step(struct sasl_client *c, const char *challenge,
 	switch (c->state) {
 	case SASL_ST_IR_DEFERRED:
 		/* RFC 4422 5: an empty challenge asks for the response. */
-		if (len != 0) {
-			free(chal);
-			return sasl_fail(c, line, err, errlen,
-			    "server sent data where an empty challenge was "
-			    "due");
+		if (len != 0)
+			why = "server sent data where an empty challenge was "
+			    "due";
+		else if (buf_addstr(line, c->ir) == -1)
+			why = toolong;
+		else {
+			wipe_str(c->ir);
+			c->ir = NULL;
+			c->state = SASL_ST_WAIT;
+			rv = 0;
 		}
-		line_clear(line);
-		if (buf_addstr(line, c->ir) == -1) {
-			free(chal);
-			return sasl_fail(c, line, err, errlen,
-			    "response too long for the line buffer");
-		}
-		wipe_str(c->ir);
-		c->ir = NULL;
-		c->state = SASL_ST_WAIT;
-		free(chal);
-		return 0;
+		break;
 	case SASL_ST_WAIT:
 		switch (c->mech) {
 		case SASL_MECH_LOGIN:
-			rv = line_b64(line, c->user, strlen(c->user));
-			c->state = SASL_ST_LOGIN_PASS;
+			if (line_b64(line, c->user, strlen(c->user)) == -1)
+				why = toolong;
+			else {
+				c->state = SASL_ST_LOGIN_PASS;
+				rv = 0;
+			}
 			break;
 		case SASL_MECH_CRAM_MD5:
-			if (len == 0) {
-				free(chal);
-				return sasl_fail(c, line, err, errlen,
-				    "CRAM-MD5 challenge is empty");
+			if (len == 0)
+				why = "CRAM-MD5 challenge is empty";
+			else if (cram_md5_response(c, chal, len, line) == -1)
+				why = toolong;
+			else {
+				c->state = SASL_ST_END;
+				rv = 0;
 			}
-			rv = cram_md5_response(c, chal, len, line);
-			c->state = SASL_ST_END;
 			break;
 		case SASL_MECH_SCRAM_SHA_1:
 		case SASL_MECH_SCRAM_SHA_256:
 			if (scram_server_first(c, chal, line, err, errlen) ==
-			    -1) {
-				free(chal);
-				c->state = SASL_ST_FAILED;
-				line_clear(line);
-				buf_addstr(line, "*");
-				return -1;
+			    0) {
+				c->state = SASL_ST_SCRAM_FINAL;
+				rv = 0;
 			}
-			rv = 0;
-			c->state = SASL_ST_SCRAM_FINAL;
 			break;
 		default:
-			free(chal);
-			return sasl_fail(c, line, err, errlen,
-			    "unexpected challenge after %s",
-			    sasl_mech_name(c->mech));
+			/* PLAIN sent everything in its initial response. */
+			why = "unexpected challenge after PLAIN";
+			break;
 		}
 		break;
 	case SASL_ST_LOGIN_PASS:
-		rv = line_b64(line, c->pass, strlen(c->pass));
-		c->state = SASL_ST_END;
+		if (line_b64(line, c->pass, strlen(c->pass)) == -1)
+			why = toolong;
+		else {
+			c->state = SASL_ST_END;
+			rv = 0;
+		}
 		break;
 	case SASL_ST_SCRAM_FINAL:
-		if (scram_server_final(c, chal, err, errlen) == -1) {
-			free(chal);
-			c->state = SASL_ST_FAILED;
-			line_clear(line);
-			buf_addstr(line, "*");
-			return -1;
+		/*
+		 * RFC 4954 4: the server-final message as a last 334, to
+		 * which the response is empty.
+		 */
+		if (scram_server_final(c, chal, err, errlen) == 0) {
+			c->state = SASL_ST_END;
+			rv = 0;
 		}
-		/* RFC 4954 4: additional data as a 334; answer empty. */
-		line_clear(line);
-		rv = 0;
-		c->state = SASL_ST_END;
 		break;
 	default:
-		free(chal);
-		return sasl_fail(c, line, err, errlen,
-		    "unexpected challenge");
+		why = "unexpected challenge";
+		break;
 	}
 	free(chal);
-	if (rv == -1)
-		return sasl_fail(c, line, err, errlen,
-		    "response too long for the line buffer");
-	return 0;
+	if (rv == 0)
+		return 0;
+	if (why != NULL)
+		return sasl_fail(c, line, err, errlen, "%s", why);
+	return sasl_fail(c, line, NULL, 0, NULL);
 }
 
 int

@@ -4,6 +4,9 @@
  * CRAM-MD5 (RFC 2195), SCRAM-SHA-1 (RFC 5802) and SCRAM-SHA-256
  * (RFC 7677).  Sans-IO: the caller sends the lines produced here (adding
  * CRLF) and feeds back the text of each 334 and of the final 235.
+ * PLAIN and LOGIN lines carry the password (base64 is no protection):
+ * send them only over TLS, and wipe the line buffer after sending; the
+ * functions here wipe a line's old contents before they replace them.
  */
 #ifndef POSTERN_SASL_CLIENT_H
 #define POSTERN_SASL_CLIENT_H
@@ -18,7 +21,8 @@
  * SCRAM iteration counts accepted from a server.  Below 4096 a hostile
  * server (or a man in the middle before TLS) would get a proof that is
  * cheap to attack offline (RFC 7677 4 asks for at least 4096); far above
- * the bound it would stall the MTA's event loop in PBKDF2.
+ * the bound it would stall the MTA's event loop in PBKDF2 (the upper
+ * bound itself costs about 0.45 s of CPU with SHA-256 on a current x86).
  */
 #define SASL_SCRAM_MIN_ITER	4096
 #define SASL_SCRAM_MAX_ITER	1000000

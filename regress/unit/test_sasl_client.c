@@ -166,7 +166,7 @@ test_plain(void **state)
 	    "successful", err, sizeof(err)), 0);
 	sasl_client_free(c);
 
-	/* The initial response was sent; a challenge now is a protocol error. */
+	/* The initial response went out; a challenge now is an error. */
 	c = started(SASL_MECH_PLAIN, "tim", "tanstaaftanstaaf", NULL, &line,
 	    NULL);
 	step_err(c, "", &line, "unexpected challenge");
@@ -532,6 +532,14 @@ test_scram_bad_server_first(void **state)
 	step_err(c, big, &line, "longer");
 	sasl_client_free(c);
 
+	/* The largest count accepted is accepted (and costs ~0.5 s). */
+	c = scram_start(&rfc7677, &line);
+	step_ok(c, b64("r=rOprNGfwEbeRWgbNEkqOx,s=W22ZaJ0SNY7soEsUEjb6gQ==,"
+	    "i=1000000"), &line);
+	assert_non_null(strstr(unb64(&line), "c=biws,r=rOprNGfwEbeRWgbNEkqOx,"
+	    "p="));
+	sasl_client_free(c);
+
 	/* A later extension after i= is fine; the proof changes with it. */
 	c = scram_start(&rfc7677, &line);
 	step_ok(c, b64("r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,"
@@ -652,8 +660,13 @@ test_misuse(void **state)
 	assert_int_equal(sasl_client_set_nonce(c, "a b"), -1);
 	assert_int_equal(sasl_client_start(c, &line, err, sizeof(err)), 0);
 	assert_int_equal(sasl_client_set_nonce(c, "abc"), -1);
-	/* Started twice. */
+	/* Started twice: refused, and the first exchange goes on. */
+	sasl_client_free(c);
+	c = started(SASL_MECH_SCRAM_SHA_1, "user", "pencil", rfc5802.nonce,
+	    &line, NULL);
 	assert_int_equal(sasl_client_start(c, &line, err, sizeof(err)), -1);
+	step_ok(c, b64(rfc5802.server_first), &line);
+	assert_string_equal(unb64(&line), rfc5802.client_final);
 	sasl_client_free(c);
 
 	/* The caller's line bound is honoured. */
