@@ -194,9 +194,9 @@ add_comment(struct buf *b, const char *s)
 
 struct writer {
 	struct buf	*out;
-	struct buf	 atom;		/* the piece being built */
-	size_t		 col;		/* characters on the current line */
-	int		 fresh;		/* nothing written on this line yet */
+	struct buf	 atom;	/* the piece being built */
+	size_t		 col;	/* characters on the current line */
+	int		 fresh;	/* nothing written on this line yet */
 };
 
 /*
@@ -282,7 +282,8 @@ authres_write_value(const struct authres *ar, size_t col, struct buf *out)
 	    (ar->nmethods > 0 && ar->methods == NULL))
 		goto done;
 	if (add_value(&w.atom, ar->authserv_id, 0, 0) == -1 ||
-	    (ar->version > 0 && buf_printf(&w.atom, " %u", ar->version) == -1) ||
+	    (ar->version > 0 &&
+	    buf_printf(&w.atom, " %u", ar->version) == -1) ||
 	    place(&w, 0, 1) == -1)
 		goto done;
 	/* RFC 8601 2.2: no-result */

@@ -19,44 +19,50 @@ struct buf;
  * can write again within the 998-character line limit of RFC 5322 2.1.1,
  * even with every character escaped.
  */
-#define AUTHRES_MAX_INPUT	(64 * 1024)	/* whole field value */
+#define AUTHRES_MAX_INPUT	(64 * 1024)	/* the field value */
 #define AUTHRES_MAX_METHODS	64
-#define AUTHRES_MAX_PROPS	16		/* per method */
-#define AUTHRES_MAX_KEYWORD	64		/* method, result, ptype ... */
-#define AUTHRES_MAX_STRING	400		/* values, reason, authserv-id */
-#define AUTHRES_MAX_COMMENT	400		/* longer comments are cut */
-#define AUTHRES_MAX_NESTING	16		/* comments in comments */
+#define AUTHRES_MAX_PROPS	16	/* per method */
+#define AUTHRES_MAX_KEYWORD	64	/* method, result, ptype... */
+#define AUTHRES_MAX_STRING	400	/* values, reason, authserv-id */
+#define AUTHRES_MAX_COMMENT	400	/* longer comments are cut */
+#define AUTHRES_MAX_NESTING	16	/* comments in comments */
 
 /* Fold lines at this width where the atoms allow (RFC 5322 2.1.1). */
 #define AUTHRES_LINE_WIDTH	78
 
 /* ptype "." property "=" pvalue, e.g. smtp.mailfrom=user@example.com */
 struct authres_prop {
-	const char	*ptype;		/* "smtp", "header", "body", "policy" */
-	const char	*property;	/* "mailfrom", "d", "iprev" ... */
+	const char	*ptype;		/* "smtp", "header" */
+	const char	*property;	/* "mailfrom", "d", "iprev" */
 	const char	*value;
 };
 
+/*
+ * method[/version]=result [(comment)] [reason="..."] props...
+ * version 0 is not written; reason and comment may be NULL.
+ */
 struct authres_method {
-	const char		*name;	/* "spf", "dkim", "arc", "dmarc" ... */
-	unsigned int		 version; /* "dkim/1": 1; 0: not written */
-	const char		*result;	/* "pass", "fail" ... */
-	const char		*reason;	/* reason="..."; NULL: none */
-	const char		*comment;	/* "(...)" after result; NULL */
+	const char		*name;		/* "spf", "dkim" */
+	unsigned int		 version;
+	const char		*result;	/* "pass", "fail" */
+	const char		*reason;
+	const char		*comment;
 	size_t			 nprops;
 	struct authres_prop	*props;
 };
 
 /*
  * A whole field.  A writer points the strings and arrays at its own data;
- * authres_parse() allocates them (free with authres_free()).
+ * authres_parse() allocates them (free with authres_free()).  version 0:
+ * absent (which means 1); nmethods 0: "authserv-id; none"; priv: the
+ * parser's storage, NULL when the caller filled the structure.
  */
 struct authres {
 	const char		*authserv_id;
-	unsigned int		 version;	/* 0: absent (means 1) */
-	size_t			 nmethods;	/* 0: "authserv-id; none" */
+	unsigned int		 version;
+	size_t			 nmethods;
 	struct authres_method	*methods;
-	void			*priv;		/* the parser's storage */
+	void			*priv;
 };
 
 /*

@@ -66,7 +66,7 @@ struct iprev_eval {
 	struct iprev_fwd	 fwd[IPREV_MAX_NAMES];
 	size_t			 nfwd;
 	size_t			 pending;
-	char			 temp_why[DNS_NAME_BUF + 64]; /* first failure */
+	char			 temp_why[DNS_NAME_BUF + 64];
 
 	struct event		*done_ev;
 	int			 finished;

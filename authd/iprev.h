@@ -29,19 +29,25 @@ enum iprev_result {
 #define IPREV_TRACE_MAX		(16 * 1024)
 
 struct iprev_params {
-	const char	*ip;		/* SMTP client, text form, v4 or v6 */
-	const char	*helo;		/* HELO/EHLO argument, may be NULL */
-	int		 trace;		/* keep a step-by-step trace */
+	const char	*ip;	/* SMTP client, text form, v4 or v6 */
+	const char	*helo;	/* HELO/EHLO argument, may be NULL */
+	int		 trace;	/* keep a step-by-step trace */
 };
 
+/*
+ * ip: the address as checked (IPv4-mapped unwrapped); name: the confirmed
+ * PTR name or ""; helo_match: name equals the HELO name (case and a final
+ * dot ignored); nnames: PTR names seen, before the IPREV_MAX_NAMES bound;
+ * trace: when params.trace, else NULL.
+ */
 struct iprev_outcome {
 	enum iprev_result result;
-	char		 ip[INET6_ADDRSTRLEN];	/* as checked (v4-mapped unwrapped) */
-	char		 name[DNS_NAME_BUF];	/* confirmed PTR name, or "" */
-	int		 helo_match;	/* name equals the HELO name */
-	size_t		 nnames;	/* PTR names seen (before the bound) */
+	char		 ip[INET6_ADDRSTRLEN];
+	char		 name[DNS_NAME_BUF];
+	int		 helo_match;
+	size_t		 nnames;
 	char		 reason[512];	/* human-readable why */
-	char		*trace;		/* when params.trace, else NULL */
+	char		*trace;
 };
 
 struct iprev_eval;
