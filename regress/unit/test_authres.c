@@ -732,11 +732,21 @@ test_round_trip(void **state)
 		{ "spf", 0, "none", "r\\s", "c(o)m\\ment", 0, NULL },
 	};
 	struct authres		 ar = { "\"odd id\"", 7, 2, m, NULL };
+	struct authres		 parsed;
 
 	round_trip(&ar);
 	ar.authserv_id = "id";
 	ar.nmethods = 0;
 	round_trip(&ar);
+	/* a structure the caller filled is not the parser's to free */
+	authres_free(&ar);
+	assert_string_equal(ar.authserv_id, "id");
+	authres_free(NULL);
+	/* no error buffer is fine */
+	assert_int_equal(authres_parse("x", 1, &parsed, NULL, 0), -1);
+	assert_int_equal(authres_parse("x;none", 6, &parsed, NULL, 0), 0);
+	authres_free(&parsed);
+	assert_null(parsed.priv);
 }
 
 static void

@@ -95,6 +95,10 @@ static const char zone_text[] =
     "15.2.0.192.in-addr.arpa. PTR m8.example.test.\n"
     "15.2.0.192.in-addr.arpa. PTR m9.example.test.\n"
     "m9 A 192.0.2.15\n"
+    /* 192.0.2.20: RFC 2317 classless delegation, the PTR behind a CNAME */
+    "20.2.0.192.in-addr.arpa. CNAME 20.16-31.2.0.192.in-addr.arpa.\n"
+    "20.16-31.2.0.192.in-addr.arpa. PTR classless.example.test.\n"
+    "classless A 192.0.2.20\n"
     /* IPv6: 2001:db8::25 confirms by AAAA, 2001:db8::26 has only an A */
     V6PTR("5.2") " PTR v6.example.test.\n"
     "v6 AAAA 2001:db8::25\n"
@@ -163,6 +167,9 @@ test_pass_fail(void **state)
 	expect("192.0.2.11", NULL, IPREV_FAIL, "", NULL);
 	/* CNAMEs are followed on the forward query */
 	expect("192.0.2.13", NULL, IPREV_PASS, "alias.example.test", NULL);
+	/* and on the reverse one (RFC 2317) */
+	expect("192.0.2.20", NULL, IPREV_PASS, "classless.example.test",
+	    NULL);
 }
 
 static void
