@@ -433,6 +433,14 @@ test_scram_bad_signature(void **state)
 	step_err(c, b64("e=invalid-proof"), &line, "invalid-proof");
 	sasl_client_free(c);
 
+	/* A server error with terminal escapes: they do not reach the log. */
+	c = scram_start(&rfc7677, &line);
+	step_ok(c, b64(rfc7677.server_first), &line);
+	assert_int_equal(sasl_client_step(c, b64("e=\x1b[2Jgone"), &line, err,
+	    sizeof(err)), -1);
+	assert_string_equal(err, "SCRAM server error: ?[2Jgone");
+	sasl_client_free(c);
+
 	/* Neither v= nor e=. */
 	c = scram_start(&rfc7677, &line);
 	step_ok(c, b64(rfc7677.server_first), &line);
