@@ -49,6 +49,8 @@ config_new(void)
 	TAILQ_INIT(&conf->pkis);
 	TAILQ_INIT(&conf->tables);
 	TAILQ_INIT(&conf->actions);
+	TAILQ_INIT(&conf->transports);
+	TAILQ_INIT(&conf->routes);
 	TAILQ_INIT(&conf->rules);
 	TAILQ_INIT(&conf->policies);
 	TAILQ_INIT(&conf->dkim_signatures);
@@ -71,6 +73,7 @@ config_new(void)
 void
 free_config(struct postern_conf *conf)
 {
+	struct route		*rt;
 	struct listener		*l;
 	struct pki		*pki;
 	struct table		*t;
@@ -110,6 +113,15 @@ free_config(struct postern_conf *conf)
 		free(a->user);
 		free(a->relay_url);
 		free(a);
+	}
+	while ((a = TAILQ_FIRST(&conf->transports)) != NULL) {
+		TAILQ_REMOVE(&conf->transports, a, entry);
+		free(a->relay_url);
+		free(a);
+	}
+	while ((rt = TAILQ_FIRST(&conf->routes)) != NULL) {
+		TAILQ_REMOVE(&conf->routes, rt, entry);
+		free(rt);
 	}
 	while ((r = TAILQ_FIRST(&conf->rules)) != NULL) {
 		TAILQ_REMOVE(&conf->rules, r, entry);
@@ -159,6 +171,17 @@ config_find_table(const struct postern_conf *conf, const char *name)
 	TAILQ_FOREACH(t, &conf->tables, entry)
 		if (strcmp(t->name, name) == 0)
 			return t;
+	return NULL;
+}
+
+struct action *
+config_find_transport(const struct postern_conf *conf, const char *name)
+{
+	struct action	*a;
+
+	TAILQ_FOREACH(a, &conf->transports, entry)
+		if (strcmp(a->name, name) == 0)
+			return a;
 	return NULL;
 }
 

@@ -95,6 +95,14 @@ enum relay_tls {
 	RELAY_TLS_VERIFY		/* "tls verify": and check the certificate */
 };
 
+enum transport_kind {
+	TRANSPORT_NONE,			/* an action, not a transport */
+	TRANSPORT_DIRECT,		/* to the recipient domain's MX */
+	TRANSPORT_SMARTHOST,		/* to one host */
+	TRANSPORT_SUBMISSION,		/* to one host, 587/465, with AUTH */
+	TRANSPORT_SOCKS5		/* direct, through a SOCKS5 proxy */
+};
+
 #define ACTION_DEFAULT_MAILDIR	"~/Maildir"
 
 struct action {
@@ -118,8 +126,22 @@ struct action {
 	enum relay_tls		 relay_tls;
 	char			 relay_auth[CONF_NAME_MAX]; /* table, "" = none */
 	char			 relay_helo[256];	/* "" = conf hostname */
+	/* transport NAME ...: a relay action that routes choose */
+	enum transport_kind	 transport;
+	char			 socks5_host[256];	/* socks5 ADDR:PORT */
+	uint16_t		 socks5_port;
 };
 TAILQ_HEAD(actionlist, action);
+
+/* route [from domain D] [for domain D] [attempt N] transport NAME */
+struct route {
+	TAILQ_ENTRY(route)	 entry;
+	char			 from_domain[256];	/* "" = any */
+	char			 for_domain[256];	/* "" = any */
+	unsigned int		 min_attempt;		/* 0 = any */
+	char			 transport[CONF_NAME_MAX];
+};
+TAILQ_HEAD(routelist, route);
 
 /* match [!]from ... [!]for ... [tag NAME] (action NAME | reject) */
 enum match_from {
@@ -267,6 +289,8 @@ struct postern_conf {
 	struct pkilist		 pkis;
 	struct tablelist	 tables;
 	struct actionlist	 actions;
+	struct actionlist	 transports;
+	struct routelist	 routes;
 	struct rulelist		 rules;
 	struct queue_conf	 queue;
 	struct smtp_conf	 smtp;
@@ -303,6 +327,8 @@ struct postern_conf	*config_new(void);
 struct pki		*config_find_pki(const struct postern_conf *,
 			    const char *);
 struct table		*config_find_table(const struct postern_conf *,
+			    const char *);
+struct action		*config_find_transport(const struct postern_conf *,
 			    const char *);
 struct action		*config_find_action(const struct postern_conf *,
 			    const char *);

@@ -90,6 +90,7 @@ enum imsg_type {
 	IMSG_PROC_CONF_MTA,		/* struct msg_conf_mta */
 	IMSG_PROC_CONF_RELAY,		/* struct msg_conf_relay */
 	IMSG_PROC_CONF_SECRET,		/* struct msg_conf_secret */
+	IMSG_PROC_CONF_ROUTE,		/* struct msg_conf_route */
 
 	/*
 	 * queue <-> mta: one message for one relay action, the message as
@@ -102,6 +103,7 @@ enum imsg_type {
 	/* posternctl <-> control <-> mta */
 	IMSG_CTL_MTA_HOSTS,		/* empty */
 	IMSG_CTL_MTA_HOST,		/* struct msg_ctl_mta_host */
+	IMSG_CTL_MTA_ROUTES,		/* empty; IMSG_CTL_DATA lines back */
 
 	IMSG_TYPE_MAX
 };
@@ -272,6 +274,17 @@ struct msg_conf_relay {
 	int32_t		 tls;		/* enum relay_tls */
 	char		 auth[64];	/* credentials table, "" = none */
 	char		 helo[256];	/* "" = the hostname */
+	int32_t		 transport;	/* enum transport_kind; NONE: action */
+	char		 socks5_host[256];	/* numeric */
+	uint32_t	 socks5_port;
+};
+
+/* One "route" statement, in order (lib/config.h struct route). */
+struct msg_conf_route {
+	char		 from_domain[256];
+	char		 for_domain[256];
+	uint32_t	 min_attempt;
+	char		 transport[64];
 };
 
 /*

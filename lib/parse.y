@@ -136,6 +136,7 @@ static struct {
 	YYLTYPE			 auth_loc;
 	struct rule		*rule;
 	unsigned int		 rule_seen;
+	struct route		*route;
 	struct policy		*policy;
 	unsigned int		 policy_seen;
 	int			 policy_dup;
@@ -160,6 +161,9 @@ static char	*number_string(long long);
 static void	 include_file(const YYLTYPE *, const char *);
 static void	 macro_set(const YYLTYPE *, char *, char *);
 static void	 set_path(const YYLTYPE *, char **, char *, const char *);
+static void	 socks5_proxy(const YYLTYPE *, char *);
+static void	 transport_end(const YYLTYPE *);
+static void	 route_domain(const YYLTYPE *, char *, char *);
 static void	 set_account(const YYLTYPE *, char **, char *, const char *);
 static void	 add_pki(const YYLTYPE *, char *, const YYLTYPE *, char *,
 		    const YYLTYPE *, char *);
@@ -200,6 +204,7 @@ static void	 builders_free(void);
 %token	GROUP HEADER HEADERS HELO HOST HOSTNAME INCLUDE KEY LISTEN LMTP LOCAL
 %token	VIRTUAL SMTPTIMEOUT SMTPMAXSESSIONS SMTPMAXPERIP
 %token	MTATIMEOUT MTACONNECTTIMEOUT MTAMAXSESSIONS MTAMAXPERDOMAIN MTACAFILE
+%token	TRANSPORT ROUTE DIRECT SMARTHOST SUBMISSION SOCKS5 ATTEMPT
 %token	MAILDIR MATCH MAX MAXMESSAGESIZE MAXSIGNATURES MBOX MDA ON OVERSIGN
 %token	PKI POLICY PORT
 %token	QUARANTINE QUEUE RCPTTO REJECT REJECTFAIL RELAXED RELAY REQUIRE
@@ -224,6 +229,8 @@ grammar		: /* empty */
 		| grammar listen '\n'
 		| grammar table '\n'
 		| grammar action '\n'
+		| grammar transport '\n'
+		| grammar route '\n'
 		| grammar match '\n'
 		| grammar queue '\n'
 		| grammar resolver '\n'
@@ -650,6 +657,81 @@ relayopt	: HOST STRING {
 		}
 		;
 
+/*
+ * transport NAME direct | smarthost URL | submission URL | socks5 ADDR:PORT
+ * [relay options]: the relay settings that a route may pick.
+ */
+transport	: TRANSPORT STRING {
+			action_begin(&@2, $2);
+			ps.action->type = ACTION_RELAY;
+		} transporttype relayopts {
+			transport_end(&@2);
+			free($2);
+		}
+		;
+
+transporttype	: DIRECT {
+			ps.action->transport = TRANSPORT_DIRECT;
+		}
+		| SMARTHOST STRING {
+			ps.action->transport = TRANSPORT_SMARTHOST;
+			rule_once(&@1, RO_HOST, "host");
+			relay_host(&@2, $2);
+		}
+		| SUBMISSION STRING {
+			ps.action->transport = TRANSPORT_SUBMISSION;
+			rule_once(&@1, RO_HOST, "host");
+			relay_host(&@2, $2);
+			/* RFC 6409 3.1: submission is port 587 */
+			if (ps.action->relay_scheme != RELAY_SMTPS &&
+			    strstr(ps.action->relay_url, "]:") == NULL &&
+			    strchr(strstr(ps.action->relay_url, "://") + 3,
+			    ':') == NULL)
+				ps.action->relay_port = 587;
+		}
+		| SOCKS5 STRING {
+			ps.action->transport = TRANSPORT_SOCKS5;
+			socks5_proxy(&@2, $2);
+		}
+		;
+
+/* route [from domain D] [for domain D] [attempt N] transport NAME */
+route		: ROUTE {
+			ps.route = xcalloc(1, sizeof(*ps.route));
+			ps.rule_seen = 0;
+		} routeopts TRANSPORT STRING {
+			if (config_find_transport(ps.conf, $5) == NULL)
+				conf_error(&@5, "no transport \"%s\"", $5);
+			strlcpy(ps.route->transport, $5,
+			    sizeof(ps.route->transport));
+			TAILQ_INSERT_TAIL(&ps.conf->routes, ps.route, entry);
+			ps.route = NULL;
+			free($5);
+		}
+		;
+
+routeopts	: /* empty */
+		| routeopts routeopt
+		;
+
+routeopt	: FROM DOMAIN STRING {
+			rule_once(&@1, RO_FROM, "from");
+			route_domain(&@3, ps.route->from_domain, $3);
+		}
+		| FOR DOMAIN STRING {
+			rule_once(&@1, RO_FOR, "for");
+			route_domain(&@3, ps.route->for_domain, $3);
+		}
+		| ATTEMPT NUMBER {
+			rule_once(&@1, RO_TAG, "attempt");
+			if ($2 < 1 || $2 > 1000)
+				conf_error(&@2, "invalid attempt %lld "
+				    "(1 to 1000)", $2);
+			else
+				ps.route->min_attempt = $2;
+		}
+		;
+
 match		: MATCH {
 			ps.rule = xcalloc(1, sizeof(*ps.rule));
 			ps.rule_seen = 0;
@@ -994,10 +1076,12 @@ static const struct keyword keywords[] = {
 	{ "allow-sha1",		ALLOWSHA1 },
 	{ "any",		ANY },
 	{ "arc",		ARC },
+	{ "attempt",		ATTEMPT },
 	{ "auth",		AUTH },
 	{ "canonicalization",	CANONICALIZATION },
 	{ "cert",		CERT },
 	{ "control",		CONTROL },
+	{ "direct",		DIRECT },
 	{ "disable",		DISABLE },
 	{ "dkim",		DKIM },
 	{ "dkim-signature",	DKIMSIGNATURE },
@@ -1046,20 +1130,25 @@ static const struct keyword keywords[] = {
 	{ "require",		REQUIRE },
 	{ "resolver",		RESOLVER },
 	{ "retry",		RETRY },
+	{ "route",		ROUTE },
 	{ "selector",		SELECTOR },
 	{ "sign",		SIGN },
+	{ "smarthost",		SMARTHOST },
 	{ "smtp-max-per-ip",	SMTPMAXPERIP },
 	{ "smtp-max-sessions",	SMTPMAXSESSIONS },
 	{ "smtp-timeout",	SMTPTIMEOUT },
 	{ "smtps",		SMTPS },
 	{ "socket",		SOCKET },
+	{ "socks5",		SOCKS5 },
 	{ "spf",		SPF },
 	{ "spool",		SPOOL },
 	{ "src",		SRC },
 	{ "strict",		STRICT },
+	{ "submission",		SUBMISSION },
 	{ "table",		TABLE },
 	{ "tag",		TAG },
 	{ "tls",		TLS },
+	{ "transport",		TRANSPORT },
 	{ "trust-anchor",	TRUSTANCHOR },
 	{ "user",		USER },
 	{ "verify",		VERIFY },
@@ -1866,6 +1955,84 @@ relay_host(const YYLTYPE *loc, char *url)
 		conf_error(loc, "invalid relay URL \"%s\"", url);
 }
 
+/* socks5 "ADDR:PORT": a numeric proxy address (no DNS at start). */
+static void
+socks5_proxy(const YYLTYPE *loc, char *spec)
+{
+	struct action	*a = ps.action;
+	struct addrinfo	 hints, *res;
+	const char	*colon, *errstr, *h = spec;
+	size_t		 hlen;
+	long long	 port;
+
+	colon = strrchr(spec, ':');
+	if (spec[0] == '[') {
+		h = spec + 1;
+		hlen = colon != NULL && colon > spec && colon[-1] == ']' ?
+		    (size_t)(colon - spec - 2) : 0;
+	} else
+		hlen = colon != NULL ? (size_t)(colon - spec) : 0;
+	if (colon == NULL || hlen == 0 || hlen >= sizeof(a->socks5_host)) {
+		conf_error(loc, "socks5 wants ADDRESS:PORT, not \"%s\"", spec);
+		free(spec);
+		return;
+	}
+	memcpy(a->socks5_host, h, hlen);
+	a->socks5_host[hlen] = '\0';
+	port = strtonum(colon + 1, 1, 65535, &errstr);
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_flags = AI_NUMERICHOST;
+	if (errstr != NULL)
+		conf_error(loc, "invalid port in \"%s\"", spec);
+	else if (getaddrinfo(a->socks5_host, NULL, &hints, &res) != 0)
+		conf_error(loc, "socks5 proxy \"%s\" is not a numeric "
+		    "address", a->socks5_host);
+	else {
+		freeaddrinfo(res);
+		a->socks5_port = port;
+	}
+	free(spec);
+}
+
+static void
+transport_end(const YYLTYPE *loc)
+{
+	struct action	*a = ps.action;
+
+	ps.action = NULL;
+	if (ps.action_dup || config_find_transport(ps.conf, a->name) != NULL) {
+		if (!ps.action_dup)
+			conf_error(loc, "duplicate transport \"%s\"",
+			    a->name);
+		action_free(a);
+		return;
+	}
+	if (a->transport == TRANSPORT_SUBMISSION && a->relay_auth[0] == '\0')
+		conf_error(loc, "transport %s: submission needs "
+		    "auth <table>", a->name);
+	if (a->relay_auth[0] != '\0' && a->relay_url == NULL)
+		conf_error(&ps.auth_loc, "transport %s: auth needs a "
+		    "smarthost or submission host", a->name);
+	else if (a->relay_auth[0] != '\0' && a->relay_scheme == RELAY_SMTP &&
+	    a->relay_tls == RELAY_TLS_OPPORTUNISTIC)
+		conf_error(&ps.auth_loc, "transport %s: auth requires TLS: "
+		    "use smtps://, smtp+tls:// or tls require", a->name);
+	TAILQ_INSERT_TAIL(&ps.conf->transports, a, entry);
+}
+
+static void
+route_domain(const YYLTYPE *loc, char *dst, char *name)
+{
+	size_t	 i;
+
+	if (!conf_valid_hostname(name))
+		conf_error(loc, "invalid domain \"%s\"", name);
+	for (i = 0; name[i] != '\0'; i++)
+		name[i] = tolower((unsigned char)name[i]);
+	strlcpy(dst, name, 256);
+	free(name);
+}
+
 /* For options that may be given once, in relay and match rules. */
 static void
 rule_once(const YYLTYPE *loc, unsigned int bit, const char *what)
@@ -2097,6 +2264,8 @@ builders_free(void)
 	}
 	free(ps.rule);
 	ps.rule = NULL;
+	free(ps.route);
+	ps.route = NULL;
 	free(ps.policy);
 	ps.policy = NULL;
 	if (ps.dkim != NULL) {

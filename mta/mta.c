@@ -43,6 +43,7 @@ mta_state(struct proc *p)
 		m->proc = p;
 		TAILQ_INIT(&m->relays);
 		TAILQ_INIT(&m->secrets);
+		TAILQ_INIT(&m->routes);
 		TAILQ_INIT(&m->dests);
 		TAILQ_INIT(&m->sessions);
 		p->state = m;
@@ -56,6 +57,7 @@ mta_conf(struct proc *p, struct imsg *imsg)
 	struct mta		*m = mta_state(p);
 	struct mta_relay	*r;
 	struct mta_secret	*s;
+	struct mta_route	*rt;
 
 	switch (imsg->hdr.type) {
 	case IMSG_PROC_CONF_MTA:
@@ -73,7 +75,17 @@ mta_conf(struct proc *p, struct imsg *imsg)
 		r->c.host[sizeof(r->c.host) - 1] = '\0';
 		r->c.auth[sizeof(r->c.auth) - 1] = '\0';
 		r->c.helo[sizeof(r->c.helo) - 1] = '\0';
+		r->c.socks5_host[sizeof(r->c.socks5_host) - 1] = '\0';
 		TAILQ_INSERT_TAIL(&m->relays, r, entry);
+		break;
+	case IMSG_PROC_CONF_ROUTE:
+		rt = xcalloc(1, sizeof(*rt));
+		if (imsg_get_data(imsg, &rt->c, sizeof(rt->c)) == -1)
+			fatalx("bad route message");
+		rt->c.from_domain[sizeof(rt->c.from_domain) - 1] = '\0';
+		rt->c.for_domain[sizeof(rt->c.for_domain) - 1] = '\0';
+		rt->c.transport[sizeof(rt->c.transport) - 1] = '\0';
+		TAILQ_INSERT_TAIL(&m->routes, rt, entry);
 		break;
 	case IMSG_PROC_CONF_SECRET:
 		s = xcalloc(1, sizeof(*s));
@@ -145,15 +157,49 @@ mta_secret_find(struct mta *m, const char *table, const char *host)
 	return NULL;
 }
 
+/* A relay action, or (transport set) a transport, by name. */
 static struct mta_relay *
-mta_relay_find(struct mta *m, const char *name)
+mta_relay_find(struct mta *m, const char *name, int transport)
 {
 	struct mta_relay	*r;
 
 	TAILQ_FOREACH(r, &m->relays, entry)
-		if (strcmp(r->c.name, name) == 0)
+		if ((r->c.transport != TRANSPORT_NONE) == transport &&
+		    strcmp(r->c.name, name) == 0)
 			return r;
 	return NULL;
+}
+
+static int
+domain_is(const char *addr, const char *domain)
+{
+	const char	*at = strrchr(addr, '@');
+
+	return domain[0] == '\0' ||
+	    (at != NULL && strcasecmp(at + 1, domain) == 0);
+}
+
+/*
+ * The relay settings for one envelope: the first route whose sender
+ * domain, recipient domain and attempt number match picks its transport;
+ * no match leaves the envelope's own relay action.
+ */
+static struct mta_relay *
+mta_route(struct mta *m, const struct envelope *e)
+{
+	struct mta_route	*rt;
+
+	TAILQ_FOREACH(rt, &m->routes, entry) {
+		if (!domain_is(e->sender, rt->c.from_domain) ||
+		    !domain_is(e->rcpt, rt->c.for_domain) ||
+		    e->attempts + 1 < rt->c.min_attempt)
+			continue;
+		if (rt->transport == NULL)
+			rt->transport = mta_relay_find(m, rt->c.transport, 1);
+		if (rt->transport != NULL)
+			return rt->transport;
+	}
+	return mta_relay_find(m, e->dest, 0);
 }
 
 /* --- results to the queue --- */
@@ -438,39 +484,39 @@ mta_msg_dispatch(struct mta *m)
 {
 	struct mta_msg		*msg = m->incoming;
 	struct mta_relay	*relay;
-	struct mta_dest		*d;
+	struct mta_dest		**dests;
 	struct mta_task		*t;
 	struct mta_rcpt		*r;
-	struct envelope		*e;
-	size_t			 i, k;
+	size_t			 i, k, n = m->incoming_nenv;
+	char			*placed;
 
+	dests = xcalloc(n, sizeof(*dests));
+	placed = xcalloc(n, 1);
+	for (i = 0; i < n; i++) {
+		relay = mta_route(m, &m->incoming_env[i]);
+		if (relay != NULL)
+			dests[i] = mta_dest_get(m, relay,
+			    m->incoming_env[i].rcpt);
+	}
 	msg->refs = 1;		/* ours, until the loop is done */
-	for (i = 0; i < m->incoming_nenv; i++) {
-		e = &m->incoming_env[i];
-		if (e->kind == 0)
-			continue;	/* already placed */
-		relay = mta_relay_find(m, e->dest);
-		d = relay != NULL ? mta_dest_get(m, relay, e->rcpt) : NULL;
+	for (i = 0; i < n; i++) {
+		if (placed[i])
+			continue;
 		t = xcalloc(1, sizeof(*t));
 		t->msg = msg;
-		t->dest = d;
+		t->dest = dests[i];
 		TAILQ_INIT(&t->rcpts);
 		msg->refs++;
-		for (k = i; k < m->incoming_nenv &&
-		    t->nrcpts < MTA_MAX_RCPTS_PER_TASK; k++) {
-			if (m->incoming_env[k].kind == 0 || (k != i &&
-			    (relay == NULL || mta_relay_find(m,
-			    m->incoming_env[k].dest) != relay ||
-			    mta_dest_get(m, relay,
-			    m->incoming_env[k].rcpt) != d)))
+		for (k = i; k < n && t->nrcpts < MTA_MAX_RCPTS_PER_TASK; k++) {
+			if (placed[k] || dests[k] != dests[i])
 				continue;
+			placed[k] = 1;
 			r = xcalloc(1, sizeof(*r));
 			r->env = m->incoming_env[k];
-			m->incoming_env[k].kind = 0;
 			TAILQ_INSERT_TAIL(&t->rcpts, r, entry);
 			t->nrcpts++;
 		}
-		if (d == NULL) {
+		if (t->dest == NULL) {
 			TAILQ_FOREACH(r, &t->rcpts, entry)
 				mta_report(m, r, DELIVER_TEMPFAIL, "4.3.5",
 				    NULL, NULL, "no relay action of that name "
@@ -478,9 +524,11 @@ mta_msg_dispatch(struct mta *m)
 			mta_task_done(m, t);
 			continue;
 		}
-		TAILQ_INSERT_TAIL(&d->tasks, t, entry);
-		d->ntasks++;
+		TAILQ_INSERT_TAIL(&t->dest->tasks, t, entry);
+		t->dest->ntasks++;
 	}
+	free(placed);
+	free(dests);
 	mta_msg_unref(msg);
 	free(m->incoming_env);
 	m->incoming = NULL;
@@ -554,6 +602,64 @@ mta_ctl_hosts(struct mta *m, uint32_t peerid)
 	proc_compose(m->proc, PROC_CONTROL, IMSG_CTL_END, peerid, -1, NULL, 0);
 }
 
+static const char *
+transport_kind_name(int kind)
+{
+	switch (kind) {
+	case TRANSPORT_SMARTHOST:
+		return "smarthost";
+	case TRANSPORT_SUBMISSION:
+		return "submission";
+	case TRANSPORT_SOCKS5:
+		return "socks5";
+	default:
+		return "direct";
+	}
+}
+
+/* posternctl show routes: the routes in order, with their transports. */
+static void
+mta_ctl_routes(struct mta *m, uint32_t peerid)
+{
+	struct mta_route	*rt;
+	struct mta_relay	*t;
+	struct buf		 b;
+	unsigned int		 n = 0;
+
+	buf_init(&b, 4096);
+	TAILQ_FOREACH(rt, &m->routes, entry) {
+		buf_reset(&b);
+		t = mta_relay_find(m, rt->c.transport, 1);
+		buf_printf(&b, "%u from=%s for=%s attempt>=%u transport=%s",
+		    ++n, rt->c.from_domain[0] ? rt->c.from_domain : "any",
+		    rt->c.for_domain[0] ? rt->c.for_domain : "any",
+		    rt->c.min_attempt ? rt->c.min_attempt : 1,
+		    rt->c.transport);
+		if (t != NULL) {
+			buf_printf(&b, " (%s", transport_kind_name(
+			    t->c.transport));
+			if (t->c.has_host)
+				buf_printf(&b, " %s:%u", t->c.host, t->c.port);
+			if (t->c.transport == TRANSPORT_SOCKS5)
+				buf_printf(&b, " via %s:%u", t->c.socks5_host,
+				    t->c.socks5_port);
+			if (t->c.auth[0] != '\0')
+				buf_printf(&b, " auth <%s>", t->c.auth);
+			buf_addstr(&b, ")");
+		}
+		buf_addstr(&b, "\n");
+		proc_compose(m->proc, PROC_CONTROL, IMSG_CTL_DATA, peerid, -1,
+		    b.data, b.len);
+	}
+	buf_reset(&b);
+	buf_printf(&b, "%s otherwise: the envelope's relay action\n",
+	    n == 0 ? "no routes;" : "*");
+	proc_compose(m->proc, PROC_CONTROL, IMSG_CTL_DATA, peerid, -1,
+	    b.data, b.len);
+	buf_free(&b);
+	proc_compose(m->proc, PROC_CONTROL, IMSG_CTL_END, peerid, -1, NULL, 0);
+}
+
 void
 mta_run(struct proc *p)
 {
@@ -582,6 +688,10 @@ mta_dispatch(struct proc *p, enum proc_id from, struct imsg *imsg)
 	}
 	if (from == PROC_CONTROL && imsg->hdr.type == IMSG_CTL_MTA_HOSTS) {
 		mta_ctl_hosts(m, imsg->hdr.peerid);
+		return;
+	}
+	if (from == PROC_CONTROL && imsg->hdr.type == IMSG_CTL_MTA_ROUTES) {
+		mta_ctl_routes(m, imsg->hdr.peerid);
 		return;
 	}
 	proc_unexpected(p, from, imsg);

@@ -39,6 +39,13 @@ struct mta_relay {
 };
 TAILQ_HEAD(mta_relays, mta_relay);
 
+struct mta_route {
+	TAILQ_ENTRY(mta_route)	 entry;
+	struct msg_conf_route	 c;
+	struct mta_relay	*transport;
+};
+TAILQ_HEAD(mta_routes, mta_route);
+
 struct mta_secret {
 	TAILQ_ENTRY(mta_secret)	 entry;
 	struct msg_conf_secret	 c;
@@ -103,6 +110,7 @@ struct mta {
 	struct msg_conf_mta	 conf;
 	struct mta_relays	 relays;
 	struct mta_secrets	 secrets;
+	struct mta_routes	 routes;
 	struct mta_dests	 dests;
 	struct mta_sessions	 sessions;
 	size_t			 nsessions;

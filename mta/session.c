@@ -20,6 +20,7 @@
 #include <arpa/inet.h>
 
 #include <errno.h>
+#include <netdb.h>
 #include <stdarg.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -31,6 +32,7 @@
 #include "log.h"
 #include "mta.h"
 #include "sasl_client.h"
+#include "socks5.h"
 
 #define SESSION_READ_SIZE	8192
 #define SESSION_IN_MAX		(SMTP_REPLY_LINE_MAX + SESSION_READ_SIZE + 2)
@@ -39,6 +41,7 @@
 
 enum mta_state {
 	S_CONNECT,
+	S_SOCKS,		/* the SOCKS5 handshake with the proxy */
 	S_TLS_IMPLICIT,		/* smtps: handshake before the greeting */
 	S_GREETING,
 	S_EHLO,
@@ -62,6 +65,7 @@ static const struct {
 	int		 timeout;	/* RFC 5321 4.5.3.2, seconds */
 } states[] = {
 	[S_CONNECT] = { "connect", 0 },
+	[S_SOCKS] = { "SOCKS5 proxy", 60 },
 	[S_TLS_IMPLICIT] = { "TLS handshake", 120 },
 	[S_GREETING] = { "greeting", 300 },		/* 4.5.3.2.1 */
 	[S_EHLO] = { "EHLO", 300 },
@@ -103,6 +107,7 @@ struct mta_session {
 	char			 tls_info[200];
 	int			 verified;
 	struct sasl_client	*sasl;
+	struct socks5		*socks;
 	int			 talked;	/* a server took us: not a
 						   connection failure */
 	char			 error[1024];
@@ -181,6 +186,10 @@ session_close_conn(struct mta_session *s)
 	if (s->sasl != NULL) {
 		sasl_client_free(s->sasl);
 		s->sasl = NULL;
+	}
+	if (s->socks != NULL) {
+		socks5_free(s->socks);
+		s->socks = NULL;
 	}
 }
 
@@ -278,12 +287,80 @@ relay_tls_required(const struct mta_dest *d)
 	    d->relay->c.scheme != RELAY_SMTP;
 }
 
+/* The socks5 transport's proxy, a numeric address from the config. */
+static int
+session_proxy_addr(struct mta_session *s, struct mxres_addr *out)
+{
+	struct addrinfo	 hints, *res;
+	char		 port[8];
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
+	hints.ai_socktype = SOCK_STREAM;
+	snprintf(port, sizeof(port), "%u", s->dest->relay->c.socks5_port);
+	if (getaddrinfo(s->dest->relay->c.socks5_host, port, &hints, &res) !=
+	    0 || res->ai_addrlen > sizeof(out->ss)) {
+		snprintf(s->error, sizeof(s->error), "bad SOCKS5 proxy "
+		    "address %s", s->dest->relay->c.socks5_host);
+		return -1;
+	}
+	memset(out, 0, sizeof(*out));
+	memcpy(&out->ss, res->ai_addr, res->ai_addrlen);
+	out->sslen = res->ai_addrlen;
+	freeaddrinfo(res);
+	return 0;
+}
+
+/* Connected to the proxy: ask it for the target address. */
+static void
+session_socks_start(struct mta_session *s)
+{
+	const struct mxres_addr	*a = &s->dest->mx.hosts[s->hi].addr[s->ai];
+	uint16_t		 port = a->ss.ss_family == AF_INET6 ?
+	    ((const struct sockaddr_in6 *)&a->ss)->sin6_port :
+	    ((const struct sockaddr_in *)&a->ss)->sin_port;
+
+	s->socks = socks5_new(s->addr, ntohs(port), NULL, NULL);
+	socks5_output(s->socks, &s->out);
+	session_enter(s, S_SOCKS);
+}
+
+/* Proxy bytes in s->in: -1 if the session moved on, 0 to go on. */
+static int
+session_socks_input(struct mta_session *s)
+{
+	enum socks5_status	 st;
+	size_t			 used = 0;
+
+	st = socks5_input(s->socks, s->in.data, s->in.len, &used);
+	buf_consume(&s->in, used);
+	switch (st) {
+	case SOCKS5_NEED_MORE:
+		socks5_output(s->socks, &s->out);
+		return 0;
+	case SOCKS5_ERROR:
+		session_host_fail(s, 0, "SOCKS5 proxy %s:%u: %s",
+		    s->dest->relay->c.socks5_host,
+		    s->dest->relay->c.socks5_port, socks5_error(s->socks));
+		return -1;
+	case SOCKS5_DONE:
+		break;
+	}
+	log_debug("mta: session %u: proxy connected to %s [%s]", s->id,
+	    s->host, s->addr);
+	socks5_free(s->socks);
+	s->socks = NULL;
+	session_enter(s, S_GREETING);
+	return 0;
+}
+
 static void
 session_connect_next(struct mta_session *s)
 {
 	const struct mxres_result	*mx = &s->dest->mx;
 	const struct mxres_host		*h;
-	const struct mxres_addr		*a;
+	const struct mxres_addr		*a, *target;
+	struct mxres_addr		 proxy;
 	const void			*ip;
 	int				 fd;
 
@@ -308,14 +385,23 @@ session_connect_next(struct mta_session *s)
 		    sin6_addr : (const void *)&((const struct sockaddr_in *)
 		    &a->ss)->sin_addr;
 		inet_ntop(a->ss.ss_family, ip, s->addr, sizeof(s->addr));
-		if ((fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
-		    SOCK_CLOEXEC, 0)) == -1) {
+		if (s->dest->relay->c.transport == TRANSPORT_SOCKS5) {
+			/* RFC 1928: the proxy connects; we name the target */
+			target = &proxy;
+			if (session_proxy_addr(s, &proxy) == -1) {
+				session_free(s, 0);
+				return;
+			}
+		} else
+			target = a;
+		if ((fd = socket(target->ss.ss_family, SOCK_STREAM |
+		    SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) == -1) {
 			snprintf(s->error, sizeof(s->error), "%s [%s]: "
 			    "socket: %s", s->host, s->addr, strerror(errno));
 			continue;
 		}
-		if (connect(fd, (const struct sockaddr *)&a->ss, a->sslen) ==
-		    -1 && errno != EINPROGRESS) {
+		if (connect(fd, (const struct sockaddr *)&target->ss,
+		    target->sslen) == -1 && errno != EINPROGRESS) {
 			snprintf(s->error, sizeof(s->error), "%s [%s]: "
 			    "connect: %s", s->host, s->addr, strerror(errno));
 			log_info("mta: session %u: %s", s->id, s->error);
@@ -882,6 +968,10 @@ session_parse(struct mta_session *s)
 	struct mta_session *t;
 	enum smtp_reply_status r;
 
+	if (s->state == S_SOCKS && session_socks_input(s) == -1)
+		return -1;
+	if (s->state == S_SOCKS)
+		return 0;
 	while (s->in.len > 0 && !s->handshaking &&
 	    (nl = memchr(s->in.data, '\n', s->in.len)) != NULL) {
 		len = nl - s->in.data;
@@ -979,7 +1069,9 @@ session_io(int fd, short event, void *arg)
 			session_host_fail(s, 0, "connect: %s", strerror(err));
 			return;
 		}
-		if (s->dest->relay->c.scheme == RELAY_SMTPS)
+		if (s->dest->relay->c.transport == TRANSPORT_SOCKS5)
+			session_socks_start(s);
+		else if (s->dest->relay->c.scheme == RELAY_SMTPS)
 			session_tls_start(s, S_TLS_IMPLICIT);
 		else
 			session_enter(s, S_GREETING);

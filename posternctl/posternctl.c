@@ -43,7 +43,8 @@ usage(void)
 	    "  show status\n"
 	    "  log verbose | log brief\n"
 	    "  stop\n"
-	    "  show queue [-j] | show message ID | show stats | show hosts\n"
+	    "  show queue [-j] | show message ID | show stats\n"
+	    "  show hosts | show routes\n"
 	    "  schedule ID|all | remove ID|all | hold ID|all | release ID|all\n"
 	    "  pause smtp|queue | resume smtp|queue\n");
 	posternctl_offline_usage(stderr);

@@ -109,13 +109,31 @@ cmd_show_queue(struct imsgbuf *ibuf, int json)
 	return 0;
 }
 
+static int	cmd_data(struct imsgbuf *);
+
 static int
 cmd_show_message(struct imsgbuf *ibuf, uint64_t msgid)
 {
-	struct imsg		 imsg;
 	struct msg_ctl_qid	 q = { QID_MSG, msgid };
 
 	imsg_compose(ibuf, IMSG_CTL_QUEUE_SHOW, 0, 0, -1, &q, sizeof(q));
+	return cmd_data(ibuf);
+}
+
+/* A request with an empty payload answered by text. */
+static int
+cmd_show_data(struct imsgbuf *ibuf, uint32_t type)
+{
+	imsg_compose(ibuf, type, 0, 0, -1, NULL, 0);
+	return cmd_data(ibuf);
+}
+
+/* Copy IMSG_CTL_DATA replies to stdout until IMSG_CTL_END. */
+static int
+cmd_data(struct imsgbuf *ibuf)
+{
+	struct imsg		 imsg;
+
 	for (;;) {
 		ctl_next(ibuf, &imsg);
 		if (imsg.hdr.type == IMSG_CTL_END)
@@ -262,6 +280,11 @@ posternctl_queue_cmd(int argc, char *argv[])
 		}
 		ibuf = ctl_open();
 		return cmd_show_message(ibuf, id);
+	}
+	if (argc == 2 && strcmp(argv[0], "show") == 0 &&
+	    strcmp(argv[1], "routes") == 0) {
+		ibuf = ctl_open();
+		return cmd_show_data(ibuf, IMSG_CTL_MTA_ROUTES);
 	}
 	if (argc == 2 && strcmp(argv[0], "show") == 0 &&
 	    strcmp(argv[1], "hosts") == 0) {

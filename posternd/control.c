@@ -223,6 +223,7 @@ control_request(struct ctl_conn *cc, struct imsg *imsg)
 		    &qid, sizeof(qid));
 		return;
 	case IMSG_CTL_MTA_HOSTS:
+	case IMSG_CTL_MTA_ROUTES:
 		if (imsg->len != 0)
 			break;
 		proc_compose(c->proc, PROC_MTA, imsg->hdr.type, cc->id, -1,

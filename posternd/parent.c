@@ -549,6 +549,27 @@ setup_smtp_pkis(struct postern_conf *conf, struct imsgbuf *ibuf)
 	}
 }
 
+/* A relay action or a transport, as the mta sees both. */
+static void
+setup_mta_relay(const struct action *a, struct imsgbuf *ibuf)
+{
+	struct msg_conf_relay	 mr;
+
+	memset(&mr, 0, sizeof(mr));
+	strlcpy(mr.name, a->name, sizeof(mr.name));
+	mr.has_host = a->relay_url != NULL;
+	mr.scheme = a->relay_scheme;
+	strlcpy(mr.host, a->relay_host, sizeof(mr.host));
+	mr.port = a->relay_port;
+	mr.tls = a->relay_tls;
+	strlcpy(mr.auth, a->relay_auth, sizeof(mr.auth));
+	strlcpy(mr.helo, a->relay_helo, sizeof(mr.helo));
+	mr.transport = a->transport;
+	strlcpy(mr.socks5_host, a->socks5_host, sizeof(mr.socks5_host));
+	mr.socks5_port = a->socks5_port;
+	imsg_compose(ibuf, IMSG_PROC_CONF_RELAY, 0, 0, -1, &mr, sizeof(mr));
+}
+
 /*
  * The mta's part: its settings, the relay actions, and the credentials of
  * the tables those actions authenticate with (which no other process gets).
@@ -557,8 +578,9 @@ static void
 setup_mta(struct postern_conf *conf, struct imsgbuf *ibuf)
 {
 	struct msg_conf_mta	 mm;
-	struct msg_conf_relay	 mr;
+	struct msg_conf_route	 mrt;
 	struct msg_conf_secret	 ms;
+	struct route		*rt;
 	struct action		*a;
 	struct table		*t;
 	struct table_entry	*te;
@@ -580,20 +602,20 @@ setup_mta(struct postern_conf *conf, struct imsgbuf *ibuf)
 		    sizeof(mm.trust_anchor));
 	imsg_compose(ibuf, IMSG_PROC_CONF_MTA, 0, 0, -1, &mm, sizeof(mm));
 
-	TAILQ_FOREACH(a, &conf->actions, entry) {
-		if (a->type != ACTION_RELAY)
-			continue;
-		memset(&mr, 0, sizeof(mr));
-		strlcpy(mr.name, a->name, sizeof(mr.name));
-		mr.has_host = a->relay_url != NULL;
-		mr.scheme = a->relay_scheme;
-		strlcpy(mr.host, a->relay_host, sizeof(mr.host));
-		mr.port = a->relay_port;
-		mr.tls = a->relay_tls;
-		strlcpy(mr.auth, a->relay_auth, sizeof(mr.auth));
-		strlcpy(mr.helo, a->relay_helo, sizeof(mr.helo));
-		imsg_compose(ibuf, IMSG_PROC_CONF_RELAY, 0, 0, -1, &mr,
-		    sizeof(mr));
+	TAILQ_FOREACH(a, &conf->actions, entry)
+		if (a->type == ACTION_RELAY)
+			setup_mta_relay(a, ibuf);
+	TAILQ_FOREACH(a, &conf->transports, entry)
+		setup_mta_relay(a, ibuf);
+	TAILQ_FOREACH(rt, &conf->routes, entry) {
+		memset(&mrt, 0, sizeof(mrt));
+		strlcpy(mrt.from_domain, rt->from_domain,
+		    sizeof(mrt.from_domain));
+		strlcpy(mrt.for_domain, rt->for_domain, sizeof(mrt.for_domain));
+		mrt.min_attempt = rt->min_attempt;
+		strlcpy(mrt.transport, rt->transport, sizeof(mrt.transport));
+		imsg_compose(ibuf, IMSG_PROC_CONF_ROUTE, 0, 0, -1, &mrt,
+		    sizeof(mrt));
 	}
 	TAILQ_FOREACH(t, &conf->tables, entry) {
 		if (!table_is_secret(conf, t->name))

@@ -131,6 +131,9 @@ table_is_secret(const struct postern_conf *conf, const char *name)
 	TAILQ_FOREACH(a, &conf->actions, entry)
 		if (a->type == ACTION_RELAY && strcmp(a->relay_auth, name) == 0)
 			return 1;
+	TAILQ_FOREACH(a, &conf->transports, entry)
+		if (strcmp(a->relay_auth, name) == 0)
+			return 1;
 	return 0;
 }
 

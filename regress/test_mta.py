@@ -515,3 +515,99 @@ match from any for domain <domains> action "local"
     assert "by a.postern.test" in rcvd[1]
     assert raw.endswith(sent)
     wait_queue_empty(dm)
+
+
+# -- routes and transports ---------------------------------------------------
+
+def test_route_by_domain_to_smarthost(sender, peer):
+    sh = peer(ADDR["mx.b.test"])
+    dm = sender(extra='transport sh smarthost "smtp://mx.b.test"\n'
+                'route for domain "far.test" transport sh\n')
+    send(dm, ["x@far.test"])
+    sh.wait_messages(1)
+    wait_queue_empty(dm)
+    out = dm.ctl("show", "routes").stdout
+    assert "for=far.test" in out and "transport=sh (smarthost mx.b.test:25)" \
+        in out, out
+
+
+def test_route_by_sender_domain(sender, peer):
+    sh = peer(ADDR["mx.b.test"])
+    mx = peer(ADDR["mx.example.test"])
+    dm = sender(extra='transport sh smarthost "smtp://mx.b.test"\n'
+                'route from domain "corp.test" transport sh\n')
+    send(dm, ["x@example.test"], sender="boss@corp.test")
+    send(dm, ["y@example.test"], sender="root@localhost")
+    sh.wait_messages(1)
+    mx.wait_messages(1)
+    assert sh.accepted()[0]["mail_from"] == "boss@corp.test"
+    assert mx.accepted()[0]["mail_from"] == "root@localhost"
+
+
+def test_route_by_attempt_number(sender, peer):
+    """Direct delivery first; from the 2nd attempt, the smarthost."""
+    sh = peer(ADDR["mx.b.test"])
+    dm = sender(extra='transport sh smarthost "smtp://mx.b.test"\n'
+                'route for domain "backup.test" attempt 2 transport sh\n')
+    send(dm, ["x@backup.test"])        # both MXs refuse: nothing listens
+    sh.wait_messages(1, timeout=20)
+    log = dm.logtext()
+    assert "mx2.backup.test [127.0.0.27]: connect" in log
+    wait_queue_empty(dm)
+
+
+def test_submission_transport_port_587_with_auth(sender, peer, bed, tmp_path):
+    tls = make_cert(tmp_path / "cert-sub", bed.ca, ["mx.b.test"])
+    secrets = tmp_path / "secrets"
+    secrets.write_text("mx.b.test alice:s3cret\n")
+    sub = peer(ADDR["mx.b.test"], port=587, starttls=True, tls_cert=tls.cert,
+               tls_key=tls.key, auth=["PLAIN", "SCRAM-SHA-256", "CRAM-MD5"],
+               users={"alice": "s3cret"}, auth_require_tls=True)
+    dm = sender(extra='table secrets file:"%s"\n'
+                'transport sub submission "smtp+tls://mx.b.test" '
+                'auth <secrets> tls verify\n'
+                'route transport sub\n' % secrets)
+    send(dm, ["x@anywhere.test"])
+    sub.wait_messages(1)
+    s = sub.wait_sessions(1)[0]
+    # the strongest mechanism offered
+    assert s["auth"]["mechanism"] == "SCRAM-SHA-256"
+    assert s["tls"] is not None
+
+
+def test_socks5_transport(sender, peer, tmp_path):
+    from socks5proxy import Socks5Proxy
+    mx = peer(ADDR["mx.example.test"])
+    proxy = Socks5Proxy(tmp_path / "socks", addr="127.0.1.80", port=1080)
+    try:
+        proxy.start()
+        dm = sender(extra='transport px socks5 "127.0.1.80:1080"\n'
+                    'route for domain "example.test" transport px\n')
+        send(dm, ["x@example.test"])
+        mx.wait_messages(1)
+        mx.wait_sessions(1)
+        conns = proxy.wait_connections(1)
+        assert conns[0]["host"] == "127.0.0.25" and conns[0]["port"] == 25
+        # the peer saw the proxy's connection, not ours
+        wait_queue_empty(dm)
+    finally:
+        proxy.stop()
+
+
+def test_transport_config_errors(tmp_path):
+    from conftest import POSTERND, run
+    conf = tmp_path / "bad.conf"
+    conf.write_text('transport sub submission "smtp+tls://h.test"\n'
+                    'transport px socks5 "proxy.test:1080"\n'
+                    'transport sh smarthost "smtp://h.test" auth <nope>\n'
+                    'route attempt 0 transport sh\n'
+                    'route transport missing\n')
+    r = run([POSTERND, "-n", "-f", str(conf)])
+    assert r.returncode != 0
+    for line, what in ((1, "submission needs auth"),
+                       (2, "not a numeric address"),
+                       (3, 'unknown table "nope"'),
+                       (4, "invalid attempt 0"),
+                       (5, 'no transport "missing"')):
+        assert "bad.conf:%d: " % line in r.stderr and what in r.stderr, \
+            r.stderr
