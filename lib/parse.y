@@ -163,6 +163,7 @@ static void	 macro_set(const YYLTYPE *, char *, char *);
 static void	 set_path(const YYLTYPE *, char **, char *, const char *);
 static void	 socks5_proxy(const YYLTYPE *, char *);
 static void	 transport_end(const YYLTYPE *);
+static void	 transport_kind(const YYLTYPE *, char *, char *);
 static void	 route_domain(const YYLTYPE *, char *, char *);
 static void	 set_account(const YYLTYPE *, char **, char *, const char *);
 static void	 add_pki(const YYLTYPE *, char *, const YYLTYPE *, char *,
@@ -204,7 +205,7 @@ static void	 builders_free(void);
 %token	GROUP HEADER HEADERS HELO HOST HOSTNAME INCLUDE KEY LISTEN LMTP LOCAL
 %token	VIRTUAL SMTPTIMEOUT SMTPMAXSESSIONS SMTPMAXPERIP
 %token	MTATIMEOUT MTACONNECTTIMEOUT MTAMAXSESSIONS MTAMAXPERDOMAIN MTACAFILE
-%token	TRANSPORT ROUTE DIRECT SMARTHOST SUBMISSION SOCKS5 ATTEMPT
+%token	TRANSPORT ROUTE ATTEMPT
 %token	MAILDIR MATCH MAX MAXMESSAGESIZE MAXSIGNATURES MBOX MDA ON OVERSIGN
 %token	PKI POLICY PORT
 %token	QUARANTINE QUEUE RCPTTO REJECT REJECTFAIL RELAXED RELAY REQUIRE
@@ -670,28 +671,12 @@ transport	: TRANSPORT STRING {
 		}
 		;
 
-transporttype	: DIRECT {
-			ps.action->transport = TRANSPORT_DIRECT;
+/* The kinds are plain words, not keywords: "submission" is a common tag. */
+transporttype	: STRING {
+			transport_kind(&@1, $1, NULL);
 		}
-		| SMARTHOST STRING {
-			ps.action->transport = TRANSPORT_SMARTHOST;
-			rule_once(&@1, RO_HOST, "host");
-			relay_host(&@2, $2);
-		}
-		| SUBMISSION STRING {
-			ps.action->transport = TRANSPORT_SUBMISSION;
-			rule_once(&@1, RO_HOST, "host");
-			relay_host(&@2, $2);
-			/* RFC 6409 3.1: submission is port 587 */
-			if (ps.action->relay_scheme != RELAY_SMTPS &&
-			    strstr(ps.action->relay_url, "]:") == NULL &&
-			    strchr(strstr(ps.action->relay_url, "://") + 3,
-			    ':') == NULL)
-				ps.action->relay_port = 587;
-		}
-		| SOCKS5 STRING {
-			ps.action->transport = TRANSPORT_SOCKS5;
-			socks5_proxy(&@2, $2);
+		| STRING STRING {
+			transport_kind(&@1, $1, $2);
 		}
 		;
 
@@ -1081,7 +1066,6 @@ static const struct keyword keywords[] = {
 	{ "canonicalization",	CANONICALIZATION },
 	{ "cert",		CERT },
 	{ "control",		CONTROL },
-	{ "direct",		DIRECT },
 	{ "disable",		DISABLE },
 	{ "dkim",		DKIM },
 	{ "dkim-signature",	DKIMSIGNATURE },
@@ -1133,18 +1117,15 @@ static const struct keyword keywords[] = {
 	{ "route",		ROUTE },
 	{ "selector",		SELECTOR },
 	{ "sign",		SIGN },
-	{ "smarthost",		SMARTHOST },
 	{ "smtp-max-per-ip",	SMTPMAXPERIP },
 	{ "smtp-max-sessions",	SMTPMAXSESSIONS },
 	{ "smtp-timeout",	SMTPTIMEOUT },
 	{ "smtps",		SMTPS },
 	{ "socket",		SOCKET },
-	{ "socks5",		SOCKS5 },
 	{ "spf",		SPF },
 	{ "spool",		SPOOL },
 	{ "src",		SRC },
 	{ "strict",		STRICT },
-	{ "submission",		SUBMISSION },
 	{ "table",		TABLE },
 	{ "tag",		TAG },
 	{ "tls",		TLS },
@@ -1992,6 +1973,40 @@ socks5_proxy(const YYLTYPE *loc, char *spec)
 		a->socks5_port = port;
 	}
 	free(spec);
+}
+
+/* direct | smarthost URL | submission URL | socks5 ADDR:PORT */
+static void
+transport_kind(const YYLTYPE *loc, char *kind, char *arg)
+{
+	struct action	*a = ps.action;
+	const char	*p;
+
+	if (strcmp(kind, "direct") == 0 && arg == NULL)
+		a->transport = TRANSPORT_DIRECT;
+	else if (strcmp(kind, "smarthost") == 0 && arg != NULL) {
+		a->transport = TRANSPORT_SMARTHOST;
+		relay_host(loc, arg);
+		arg = NULL;
+	} else if (strcmp(kind, "submission") == 0 && arg != NULL) {
+		a->transport = TRANSPORT_SUBMISSION;
+		relay_host(loc, arg);
+		arg = NULL;
+		/* RFC 6409 3.1: submission is port 587 unless given */
+		p = strstr(a->relay_url, "://");
+		if (a->relay_scheme != RELAY_SMTPS && p != NULL &&
+		    strstr(p, "]:") == NULL && (p[3] == '[' ||
+		    strchr(p + 3, ':') == NULL))
+			a->relay_port = 587;
+	} else if (strcmp(kind, "socks5") == 0 && arg != NULL) {
+		a->transport = TRANSPORT_SOCKS5;
+		socks5_proxy(loc, arg);
+		arg = NULL;
+	} else
+		conf_error(loc, "transport wants direct, smarthost URL, "
+		    "submission URL or socks5 ADDRESS:PORT");
+	free(kind);
+	free(arg);
 }
 
 static void

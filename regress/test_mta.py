@@ -65,6 +65,13 @@ def bed(tmp_path_factory):
     try:
         for z, recs in zones.items():
             b.zone(z, recs + host_records(z, ADDR))
+        # hostile DNS: 1000 MX names (none with an address but the
+        # last), and CNAME chains that loop
+        b.zone("many.test", ["@ MX %d m%d.many.test." % (i, i)
+                             for i in range(1000)] +
+               ["m999 A %s" % ADDR["mx.example.test"]])
+        b.zone("loop.test", ["a CNAME b.loop.test.", "b CNAME a.loop.test.",
+                             "mxloop MX 10 a.loop.test."])
         # a zone whose answers fail DNSSEC validation: SERVFAIL to us
         b.zone("bogus.test", ["@ MX 10 mx.example.test."], broken=True)
         b.start()
@@ -611,3 +618,30 @@ def test_transport_config_errors(tmp_path):
                        (5, 'no transport "missing"')):
         assert "bad.conf:%d: " % line in r.stderr and what in r.stderr, \
             r.stderr
+
+
+def test_hostile_dns_bounded(sender, peer):
+    """An MX list of 1000 names and CNAME loops: a clear failure in
+    bounded time, and other mail goes on."""
+    good = peer(ADDR["mx.b.test"])
+    dm = sender()
+    t0 = time.time()
+    send(dm, ["x@many.test"])
+    send(dm, ["y@a.loop.test"])
+    send(dm, ["z@mxloop.loop.test"])
+    send(dm, ["ok@b.test"])
+    good.wait_messages(1, timeout=10)
+    for rcpt in ("x@many.test", "y@a.loop.test", "z@mxloop.loop.test"):
+        wait_log(dm, "to <%s>: " % rcpt, timeout=20)
+    assert time.time() - t0 < 25
+    log = dm.logtext()
+    # only the 16 best MX hosts are looked at; none has an address
+    line = [ln for ln in log.splitlines() if "to <x@many.test>:" in ln][0]
+    assert "failure" in line, line
+    for rcpt in ("y@a.loop.test", "z@mxloop.loop.test"):
+        line = [ln for ln in log.splitlines() if "to <%s>:" % rcpt in ln][0]
+        assert "failure" in line, line
+    mta = dm.kids["mta"]
+    with open("/proc/%d/status" % mta) as f:
+        rss = [ln for ln in f if ln.startswith("VmRSS")][0]
+    assert int(rss.split()[1]) < 64 * 1024, rss

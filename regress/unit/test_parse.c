@@ -1475,6 +1475,54 @@ test_smtp_statements(void **state)
 	free_config(conf);
 }
 
+static void
+test_mta_statements(void **state)
+{
+	struct postern_conf	*conf;
+	struct action		*t;
+	struct route		*r;
+
+	conf = parse_ok("mta-timeout 30s\nmta-connect-timeout 5s\n"
+	    "mta-max-sessions 7\nmta-max-per-domain 3\n"
+	    "mta-ca-file \"/etc/ssl/certs/ca-certificates.crt\"\n"
+	    "table s { \"smtp.example.com\" = \"u:p\" }\n"
+	    "transport d direct tls require\n"
+	    "transport sh smarthost \"smtp://relay.example:2525\"\n"
+	    "transport sub submission \"smtp+tls://smtp.example.com\" "
+	    "auth <s>\n"
+	    "transport px socks5 \"[::1]:1080\"\n"
+	    "route from domain Example.ORG for domain b.example attempt 4 "
+	    "transport sh\n"
+	    "route transport px\n", 0);
+	assert_int_equal(conf->mta.timeout, 30);
+	assert_int_equal(conf->mta.connect_timeout, 5);
+	assert_int_equal(conf->mta.max_sessions, 7);
+	assert_int_equal(conf->mta.max_per_domain, 3);
+	t = config_find_transport(conf, "d");
+	assert_int_equal(t->transport, TRANSPORT_DIRECT);
+	assert_int_equal(t->relay_tls, RELAY_TLS_REQUIRE);
+	t = config_find_transport(conf, "sh");
+	assert_int_equal(t->transport, TRANSPORT_SMARTHOST);
+	assert_int_equal(t->relay_port, 2525);
+	t = config_find_transport(conf, "sub");
+	assert_int_equal(t->relay_port, 587);	/* RFC 6409 */
+	assert_string_equal(t->relay_auth, "s");
+	t = config_find_transport(conf, "px");
+	assert_string_equal(t->socks5_host, "::1");
+	assert_int_equal(t->socks5_port, 1080);
+	assert_null(config_find_action(conf, "px"));
+	r = TAILQ_FIRST(&conf->routes);
+	assert_string_equal(r->from_domain, "example.org");
+	assert_string_equal(r->for_domain, "b.example");
+	assert_int_equal(r->min_attempt, 4);
+	assert_string_equal(r->transport, "sh");
+	r = TAILQ_NEXT(r, entry);
+	assert_string_equal(r->transport, "px");
+	assert_string_equal(r->from_domain, "");
+	assert_null(TAILQ_NEXT(r, entry));
+	free_config(conf);
+}
+
 /* Nothing may leak from one parse into the next. */
 static void
 test_no_state_between_parses(void **state)
@@ -1520,6 +1568,7 @@ main(void)
 		cmocka_unit_test(test_strings),
 		cmocka_unit_test(test_default_config),
 		cmocka_unit_test(test_smtp_statements),
+		cmocka_unit_test(test_mta_statements),
 		cmocka_unit_test(test_no_state_between_parses),
 	};
 
