@@ -469,17 +469,20 @@ after_author_walk(struct dmarc_eval *e)
 
 	a = cache_find(e, e->author);
 	if (e->phase == PH_AUTHOR) {
-		if (a == NULL || a->state == W_TEMP)
-			return failf(e, DMARC_RESULT_TEMPERROR, "DNS error "
+		if (a == NULL || a->state == W_TEMP) {
+			failf(e, DMARC_RESULT_TEMPERROR, "DNS error "
 			    "looking up _dmarc.%s", e->author);
+			return;
+		}
 		e->org_known = walk_org(e, &e->walk, e->org,
 		    sizeof(e->org)) == 0;
 		if (a->state == W_ONE || a->state == W_INVALID)
 			e->policy = a;
-		else if (!e->org_known)
-			return failf(e, DMARC_RESULT_TEMPERROR, "DNS error "
+		else if (!e->org_known) {
+			failf(e, DMARC_RESULT_TEMPERROR, "DNS error "
 			    "during the tree walk for %s", e->author);
-		else {
+			return;
+		} else {
 			/* 4.10.1: the Organizational Domain, then the PSD */
 			w = cache_find(e, e->org);
 			if (w != NULL && (w->state == W_ONE ||
@@ -502,17 +505,20 @@ after_author_walk(struct dmarc_eval *e)
 		}
 		if (e->policy == NULL) {
 			/* 4.10.1: MUST NOT apply DMARC. */
-			return failf(e, DMARC_RESULT_NONE, "no DMARC policy "
+			failf(e, DMARC_RESULT_NONE, "no DMARC policy "
 			    "record for %s", e->author);
+			return;
 		}
 		strlcpy(e->out.policy_domain, e->policy->name,
 		    sizeof(e->out.policy_domain));
 		e->out.have_record = 1;
 		e->out.record = *e->policy->rec;
-		if (e->policy->state == W_INVALID)
-			return failf(e, DMARC_RESULT_PERMERROR, "DMARC record "
+		if (e->policy->state == W_INVALID) {
+			failf(e, DMARC_RESULT_PERMERROR, "DMARC record "
 			    "of %s unusable: %s", e->policy->name,
 			    e->policy->err);
+			return;
+		}
 		tr(e, "policy record: _dmarc.%s", e->policy->name);
 	}
 	r = e->policy->rec;
@@ -680,13 +686,17 @@ finish_result(struct dmarc_eval *e)
 		return;
 	}
 	/* 5.3.6: DNS errors mean neither pass nor fail. */
-	if (temp)
-		return failf(e, DMARC_RESULT_TEMPERROR, "alignment with %s "
+	if (temp) {
+		failf(e, DMARC_RESULT_TEMPERROR, "alignment with %s "
 		    "not determined: DNS error", e->author);
-	if (o->applied == DMARC_APPLIED_SP && r->np != DMARC_POLICY_ABSENT &&
-	    o->author_exists == -1)
-		return failf(e, DMARC_RESULT_TEMPERROR, "existence of %s not "
+		return;
+	}
+	if (strcmp(e->policy->name, e->author) != 0 &&
+	    r->np != DMARC_POLICY_ABSENT && o->author_exists == -1) {
+		failf(e, DMARC_RESULT_TEMPERROR, "existence of %s not "
 		    "determined: DNS error", e->author);
+		return;
+	}
 	o->result = DMARC_RESULT_FAIL;
 	snprintf(o->reason, sizeof(o->reason), "no aligned identifier for "
 	    "%s (%zu candidate%s)", e->author, e->ncands,

@@ -73,7 +73,9 @@ static const char zone_text[] =
     /* DNS errors */
     "$SERVFAIL _dmarc.tempfail.test.\n"
     "$SERVFAIL _dmarc.tempparent.test.\n"
-    "$SERVFAIL _dmarc.tmp.example.com.\n";
+    "$SERVFAIL _dmarc.tmp.example.com.\n"
+    "$SERVFAIL broken.example.com.\n"
+    "$SERVFAIL broken.bank.example.\n";
 
 static struct dns_ctx	*dns;
 
@@ -609,6 +611,27 @@ test_tree_walk(void **state)
 	assert_int_equal(o.disposition, DMARC_DISP_QUARANTINE);
 	dmarc_outcome_clear(&o);
 
+	/* the PSD as Author Domain: its own Organizational Domain */
+	eval(&(struct msg){ "a@bank.example", NULL, NULL, SPF_NONE,
+	    SPF_ID_MAILFROM, { NULL }, { 0 } }, &o);
+	assert_string_equal(o.policy_domain, "bank.example");
+	assert_int_equal(o.applied, DMARC_APPLIED_P);
+	assert_int_equal(o.disposition, DMARC_DISP_REJECT);
+	dmarc_outcome_clear(&o);
+
+	/* an identifier outside the Organizational Domain needs no walk */
+	eval(&(struct msg){ "a@example.com", "example.net", NULL, SPF_PASS,
+	    SPF_ID_MAILFROM, { "mail.example.org" }, { DKIM_PASS } }, &o);
+	assert_int_equal(o.result, FAIL);
+	assert_int_equal(o.nqueried, 2);	/* example.com, com */
+	dmarc_outcome_clear(&o);
+	/* one inside it does: bounce.example.com, then the cache */
+	eval(&(struct msg){ "a@example.com", "bounce.example.com", NULL,
+	    SPF_PASS, SPF_ID_MAILFROM, { NULL }, { 0 } }, &o);
+	assert_int_equal(o.nqueried, 3);
+	assert_string_equal(o.queried[2], "_dmarc.bounce.example.com");
+	dmarc_outcome_clear(&o);
+
 	/* no record anywhere: none, and DMARC does not apply */
 	eval(&(struct msg){ "a@nothing.example.org", NULL, NULL, SPF_NONE,
 	    SPF_ID_MAILFROM, { NULL }, { 0 } }, &o);
@@ -754,6 +777,17 @@ test_temperror(void **state)
 	expect(&m, DMARC_RESULT_TEMPERROR, 0, 0, "alignment");
 	m.dkim_d[1] = "example.com";
 	m.dkim_r[1] = DKIM_PASS;
+	expect(&m, PASS, 0, 1, NULL);
+	/* np needs the Author Domain's existence, which is unknown */
+	m.from = "a@broken.example.com";
+	m.dkim_d[0] = NULL;
+	expect(&m, DMARC_RESULT_TEMPERROR, 0, 0, "existence");
+	m.from = "a@broken.bank.example";
+	expect(&m, DMARC_RESULT_TEMPERROR, 0, 0, "existence");
+	/* ... but a pass does not depend on it */
+	m.dkim_d[0] = "broken.example.com";
+	m.dkim_r[0] = DKIM_PASS;
+	m.from = "a@broken.example.com";
 	expect(&m, PASS, 0, 1, NULL);
 }
 
