@@ -94,6 +94,10 @@ group_setup(void **state)
 		buf_printf(&z, " \"%smailto:r%04zu@manyrua.test\"",
 		    i ? "," : "", i);
 	buf_addstr(&z, "\n");
+	/* Organizational Domains of their own below example.com */
+	for (i = 0; i < 12; i++)
+		buf_printf(&z, "_dmarc.o%zu.example.com. TXT "
+		    "\"v=DMARC1; p=none; psd=n\"\n", i);
 	dns = dns_ctx_zone_mem(NULL, (char *)z.data, z.len, err, sizeof(err));
 	buf_free(&z);
 	if (dns == NULL) {
@@ -817,6 +821,53 @@ test_from_in_eval(void **state)
 	    "no mailbox");
 }
 
+static void
+test_bounds(void **state)
+{
+	struct dmarc_outcome	 o;
+	struct dmarc_params	 p;
+	struct dkim_sigresult	 sig[12];
+	char			 from[300], d[12][32];
+	const char		*f[1] = { from };
+	size_t			 i;
+
+	/* 120 labels: eight walk queries and the existence check */
+	memset(&p, 0, sizeof(p));
+	p.from_fields = f;
+	p.nfrom = 1;
+	strlcpy(from, "x@", sizeof(from));
+	for (i = 0; i < 120; i++)
+		strlcat(from, "a.", sizeof(from));
+	strlcat(from, "example.com", sizeof(from));
+	assert_int_equal(dmarc_check_sync(dns, &p, &o), FAIL);
+	assert_int_equal(o.nqueried, 9);
+	assert_string_equal(o.queried[1], "_dmarc.a.a.a.a.a.example.com");
+	assert_string_equal(o.queried[7], "_dmarc.com");
+	assert_string_equal(o.policy_domain, "example.com");
+	assert_int_equal(o.applied, DMARC_APPLIED_NP);
+	dmarc_outcome_clear(&o);
+
+	/* twelve passing signatures that each need a walk: bounded */
+	for (i = 0; i < 12; i++) {
+		memset(&sig[i], 0, sizeof(sig[i]));
+		snprintf(d[i], sizeof(d[i]), "x.o%zu.example.com", i);
+		sig[i].d = d[i];
+		sig[i].s = "s";
+		sig[i].result = DKIM_PASS;
+	}
+	p.dkim = sig;
+	p.ndkim = 12;
+	p.trace = 1;
+	strlcpy(from, "a@example.com", sizeof(from));
+	assert_int_equal(dmarc_check_sync(dns, &p, &o), FAIL);
+	assert_true(o.nqueried <= 2 + 2 * DMARC_MAX_ALIGN_WALKS);
+	assert_non_null(strstr(o.trace, "too many identifiers"));
+	assert_non_null(strstr(o.trace, "Organizational Domain of "
+	    "x.o0.example.com: o0.example.com"));
+	assert_int_equal(o.eval.ndkim, 12);
+	dmarc_outcome_clear(&o);
+}
+
 /* --- evaluation records --- */
 
 static void
@@ -1051,6 +1102,7 @@ main(void)
 		cmocka_unit_test(test_records_in_dns),
 		cmocka_unit_test(test_temperror),
 		cmocka_unit_test(test_from_in_eval),
+		cmocka_unit_test(test_bounds),
 		cmocka_unit_test(test_encode_decode),
 		cmocka_unit_test(test_ar_props),
 		cmocka_unit_test(test_async),
