@@ -485,6 +485,12 @@ next:
 		r->sp = r->np = DMARC_POLICY_ABSENT;
 		r->p_none_forced = 1;
 	}
+	/* 4.7: fo MUST be ignored without ruf. */
+	if ((seen & (1U << TAG_RUF)) == 0 && r->fo != DMARC_FO_0) {
+		r->fo = DMARC_FO_0;
+		strlcat(r->notes, r->notes[0] ? "; fo ignored without ruf" :
+		    "fo ignored without ruf", sizeof(r->notes));
+	}
 	/* 4.7: a record without p is treated as p=none. */
 	if (r->p == DMARC_POLICY_ABSENT)
 		r->p = DMARC_POLICY_NONE;

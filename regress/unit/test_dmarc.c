@@ -226,10 +226,16 @@ test_record_bad(void **state)
 	assert_int_equal(r->fo, DMARC_FO_0);
 	assert_true(strlen(r->notes) > 0);
 	/* fo: each value at most once */
-	assert_int_equal(parse("v=DMARC1; fo=d:d", r, err), 0);
+	assert_int_equal(parse("v=DMARC1; fo=d:d; ruf=mailto:f@x.test", r,
+	    err), 0);
 	assert_int_equal(r->fo, DMARC_FO_0);
-	assert_int_equal(parse("v=DMARC1; fo=s", r, err), 0);
+	assert_int_equal(parse("v=DMARC1; fo=s; ruf=mailto:f@x.test", r, err),
+	    0);
 	assert_int_equal(r->fo, DMARC_FO_0 | DMARC_FO_S);
+	/* 4.7: without ruf, fo is ignored */
+	assert_int_equal(parse("v=DMARC1; fo=1:d", r, err), 0);
+	assert_int_equal(r->fo, DMARC_FO_0);
+	assert_non_null(strstr(r->notes, "fo ignored"));
 
 	/* NUL bytes inside a value */
 	assert_int_equal(dmarc_record_parse("v=DMARC1; p=re\0ject", 19, r,
