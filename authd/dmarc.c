@@ -634,7 +634,7 @@ align_next(struct dmarc_eval *e)
 				    C_ALIGNED : C_NOT;
 			}
 		}
-		tr(e, "%s %s: %s", c->spf ? "SPF" : "DKIM d=", c->domain,
+		tr(e, "%s%s: %s", c->spf ? "SPF " : "DKIM d=", c->domain,
 		    c->state == C_ALIGNED ? "aligned" : c->state == C_NOT ?
 		    "not aligned" : "alignment unknown (DNS error)");
 		if (c->state == C_ALIGNED) {

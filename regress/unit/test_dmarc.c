@@ -1066,6 +1066,7 @@ test_async(void **state)
 	struct async_state	 s;
 	const char		*from[1] = { "a@x.mid.org.test" };
 	char			 err[256];
+	int			 i, k;
 
 	ctx = dns_ctx_zone_mem(base, zone_text, sizeof(zone_text) - 1, err,
 	    sizeof(err));
@@ -1081,6 +1082,29 @@ test_async(void **state)
 	event_base_dispatch(base);
 	assert_int_equal(s.calls, 1);
 	assert_int_equal(s.result, FAIL);
+	/* two at once on one loop, each with its own answer */
+	{
+		struct async_state	 s2;
+		struct dmarc_params	 p2 = p;
+		const char		*from2[1] = { "a@example.com" };
+		struct dkim_sigresult	 sig;
+
+		memset(&sig, 0, sizeof(sig));
+		sig.d = "signing.example.com";
+		sig.result = DKIM_PASS;
+		p2.from_fields = from2;
+		p2.dkim = &sig;
+		p2.ndkim = 1;
+		memset(&s, 0, sizeof(s));
+		memset(&s2, 0, sizeof(s2));
+		dmarc_eval_start(ctx, &p, async_done, &s);
+		dmarc_eval_start(ctx, &p2, async_done, &s2);
+		event_base_dispatch(base);
+		assert_int_equal(s.calls, 1);
+		assert_int_equal(s.result, FAIL);
+		assert_int_equal(s2.calls, 1);
+		assert_int_equal(s2.result, PASS);
+	}
 	/* cancelled mid-walk: never called, nothing left pending */
 	memset(&s, 0, sizeof(s));
 	e = dmarc_eval_start(ctx, &p, async_done, &s);
@@ -1089,6 +1113,23 @@ test_async(void **state)
 	assert_int_equal(dns_pending(ctx), 0);
 	event_base_dispatch(base);
 	assert_int_equal(s.calls, 0);
+	/*
+	 * Cancelled at every step, the existence check included (four
+	 * queries, one answer per loop turn); once done has run, the
+	 * evaluation is gone and must not be cancelled.
+	 */
+	from[0] = "a@nosuch.example.com";
+	for (k = 0; k < 4; k++) {
+		memset(&s, 0, sizeof(s));
+		e = dmarc_eval_start(ctx, &p, async_done, &s);
+		for (i = 0; i < k; i++)
+			event_base_loop(base, EVLOOP_ONCE);
+		assert_int_equal(s.calls, 0);
+		dmarc_eval_cancel(e);
+		assert_int_equal(dns_pending(ctx), 0);
+		event_base_dispatch(base);
+		assert_int_equal(s.calls, 0);
+	}
 	dns_ctx_free(ctx);
 	event_base_free(base);
 }
