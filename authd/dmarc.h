@@ -113,7 +113,7 @@ struct dmarc_record {
  */
 int		 dmarc_record_parse(const char *txt, size_t len,
 		    struct dmarc_record *, char *err, size_t errlen);
-/* "0:d" etc. for fo, "" when absent. */
+/* "0:d" etc. for fo ("" for no bits). */
 void		 dmarc_fo_text(unsigned int fo, char *out, size_t outlen);
 
 /*
@@ -130,7 +130,7 @@ int		 dmarc_author_domain(const char *const *fields, size_t nfields,
 struct dmarc_params {
 	const char		*const *from_fields; /* raw From values */
 	size_t			 nfrom;
-	const char		*mail_from;	/* MAIL FROM domain; NULL/"": <> */
+	const char		*mail_from;	/* domain or address; NULL, "": <> */
 	const char		*helo;		/* HELO/EHLO domain */
 	enum spf_result		 spf;		/* result of the SPF check */
 	enum spf_identity	 spf_scope;	/* identity that was checked */
