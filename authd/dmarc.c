@@ -47,7 +47,7 @@ struct wentry {
 	enum wstate		 state;
 	struct dmarc_record	*rec;		/* W_ONE, W_INVALID */
 	char			 err[160];
-	int			 exists;	/* _dmarc.name answered NOERROR */
+	int			 exists;	/* _dmarc.name was NOERROR */
 };
 
 /* One DNS Tree Walk (4.10). */
@@ -101,7 +101,7 @@ struct dmarc_eval {
 
 	int			 org_known;
 	char			 org[DMARC_DOMAIN_MAX];
-	struct wentry		*policy;	/* entry with the applied record */
+	struct wentry		*policy;	/* the applied record's */
 
 	struct cand		 cands[1 + DMARC_MAX_DKIM];
 	size_t			 ncands;

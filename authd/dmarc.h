@@ -89,15 +89,16 @@ struct dmarc_record {
 	char			 psd;		/* 'y', 'n', 'u' */
 	int			 testing;	/* t=y */
 	char			 adkim, aspf;	/* 'r', 's' */
-	unsigned int		 fo;		/* DMARC_FO_*, default DMARC_FO_0 */
+	unsigned int		 fo;		/* DMARC_FO_*, default _0 */
 	char			 rua[DMARC_MAX_URIS][DMARC_URI_MAX];
 	char			 ruf[DMARC_MAX_URIS][DMARC_URI_MAX];
 	size_t			 nrua, nruf;	/* mailto: URIs kept */
-	size_t			 rua_valid;	/* syntactically valid, any scheme */
-	size_t			 rua_ignored, ruf_ignored; /* other schemes, bad */
-	size_t			 rua_dropped, ruf_dropped; /* past the bound */
-	int			 pct;		/* historic: -1 absent; unused */
-	int			 p_none_forced;	/* 4.10.1: bad policy, rua: p=none */
+	size_t			 rua_valid;	/* valid URIs, any scheme */
+	/* URIs of other schemes or bad, and URIs past the bound */
+	size_t			 rua_ignored, ruf_ignored;
+	size_t			 rua_dropped, ruf_dropped;
+	int			 pct;		/* historic, unused; -1 */
+	int			 p_none_forced;	/* 4.10.1: bad p, rua */
 	char			 notes[256];	/* tags ignored and why */
 };
 
@@ -130,7 +131,7 @@ int		 dmarc_author_domain(const char *const *fields, size_t nfields,
 struct dmarc_params {
 	const char		*const *from_fields; /* raw From values */
 	size_t			 nfrom;
-	const char		*mail_from;	/* domain or address; NULL, "": <> */
+	const char		*mail_from;	/* domain or address; "": <> */
 	const char		*helo;		/* HELO/EHLO domain */
 	enum spf_result		 spf;		/* result of the SPF check */
 	enum spf_identity	 spf_scope;	/* identity that was checked */
@@ -161,8 +162,8 @@ struct dmarc_eval_record {
 	char			 source_ip[64];
 	uint32_t		 count;
 	enum dmarc_disposition	 disposition;
-	int			 dkim_aligned_pass;	/* policy_evaluated dkim */
-	int			 spf_aligned_pass;	/* policy_evaluated spf */
+	int			 dkim_aligned_pass;	/* policy_evaluated */
+	int			 spf_aligned_pass;	/* policy_evaluated */
 	struct dmarc_reason	 reasons[DMARC_MAX_REASONS];
 	size_t			 nreasons;
 	/* identifiers */
@@ -189,7 +190,8 @@ struct dmarc_eval_record {
 struct dmarc_outcome {
 	enum dmarc_result	 result;
 	char			 reason[512];
-	char			 header_from[DMARC_DOMAIN_MAX];	/* Author Domain */
+	/* the Author Domain */
+	char			 header_from[DMARC_DOMAIN_MAX];
 	int			 have_record;
 	struct dmarc_record	 record;	/* the policy record applied */
 	char			 policy_domain[DMARC_DOMAIN_MAX];

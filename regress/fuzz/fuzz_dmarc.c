@@ -35,7 +35,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct dmarc_ar_prop	 props[DMARC_AR_PROPS_MAX];
 	struct dns_ctx		*dns;
 	struct buf		 b;
-	const char		*fields[4], *from[1] = { "A <a@sub.fuzz.test>" };
+	const char		*fields[4];
+	const char		*from[1] = { "A <a@sub.fuzz.test>" };
 	char			*txt, *zone, *line, *save, err[256];
 	char			 dom[DMARC_DOMAIN_MAX];
 	size_t			 i, n, zl, nf = 0;
