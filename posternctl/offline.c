@@ -27,6 +27,12 @@ static const struct offline_cmd offline_cmds[] = {
 	    "  check arc [-v] [--authserv-id NAME] [--dns-zone FILE |"
 	    " --resolver ADDR[@PORT]\n"
 	    "            [--trust-anchor FILE]] < message\n" },
+	{ "check", "message", check_message_main,
+	    "  check message [-v] [--strict] --ip IP --helo NAME"
+	    " --mail-from ADDR\n"
+	    "            [--authserv-id NAME] [--dns-zone FILE |"
+	    " --resolver ADDR[@PORT]\n"
+	    "            [--trust-anchor FILE]] [< message]\n" },
 	{ "dkim", "sign", dkim_sign_main,
 	    "  dkim sign -k KEYFILE -d DOMAIN -s SELECTOR [-a ALG] [-c H/B]"
 	    " [-h F:F...] [-l] [-x SECONDS] < message\n" },

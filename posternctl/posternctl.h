@@ -26,6 +26,7 @@ int	check_dkim_main(int, char *[]);
 int	dkim_sign_main(int, char *[]);
 int	dkim_keygen_main(int, char *[]);
 int	check_arc_main(int, char *[]);
+int	check_message_main(int, char *[]);
 int	arc_seal_main(int, char *[]);
 
 #endif

@@ -108,6 +108,11 @@ def parse_ar(out):
                "props": {}}
         i, c = _skip_cfws(s, m.end())
         res["comments"] += c
+        m = re.compile(r"reason\s*=\s*").match(s, i)     # reasonspec
+        if m:
+            res["reason"], i = _value(s, m.end())
+            i, c = _skip_cfws(s, i)
+            res["comments"] += c
         while i < len(s) and s[i] != ";":
             m = re.compile(r"([A-Za-z0-9-]+)\.([A-Za-z0-9-]+)\s*=\s*").match(
                 s, i)
