@@ -32,6 +32,7 @@
 
 #include <openssl/evp.h>
 
+#include "config.h"
 #include "util.h"
 
 struct mailhdr_reader;
@@ -54,10 +55,7 @@ enum dkim_alg {
 	DKIM_ALG_RSA_SHA1
 };
 
-enum dkim_canon {
-	DKIM_CANON_SIMPLE = 0,
-	DKIM_CANON_RELAXED
-};
+/* enum dkim_canon (simple 0, relaxed 1) is config.h's: one definition. */
 
 /* What the DNS said about a key record name. */
 enum dkim_dns {

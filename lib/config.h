@@ -214,8 +214,9 @@ enum dkim_algorithm {
 	DKIM_ED25519_SHA256
 };
 
+/* RFC 6376 3.4; authd/dkim.h uses this one too */
 enum dkim_canon {
-	DKIM_CANON_SIMPLE,
+	DKIM_CANON_SIMPLE = 0,
 	DKIM_CANON_RELAXED
 };
 

@@ -100,6 +100,26 @@ enum imsg_type {
 	IMSG_MTA_ENVELOPE,		/* struct envelope */
 	IMSG_MTA_RESULT,		/* struct msg_mta_result */
 
+	/* parent -> authd, at start */
+	IMSG_PROC_CONF_POLICY,		/* struct msg_conf_policy */
+
+	/*
+	 * smtp <-> authd: each message streams to authd as it streams to
+	 * the queue (peer id = session); the result comes back once.
+	 */
+	IMSG_AUTH_BEGIN,		/* struct msg_auth_begin */
+	IMSG_AUTH_DATA,			/* bytes */
+	IMSG_AUTH_END,			/* empty */
+	IMSG_AUTH_ABORT,		/* empty */
+	IMSG_AUTH_RESULT,		/* struct msg_auth_result + header */
+	/* smtp -> queue: header fields to put in front of the message */
+	IMSG_QUEUE_MESSAGE_PREPEND,	/* bytes */
+
+	/* authd -> reportd: one DMARC evaluation (dmarc_eval_encode()) */
+	IMSG_REPORT_DMARC_EVAL,		/* bytes */
+	/* posternctl <-> control <-> reportd */
+	IMSG_CTL_EVALUATIONS,		/* struct msg_ctl_domain; DATA back */
+
 	/* posternctl <-> control <-> mta */
 	IMSG_CTL_MTA_HOSTS,		/* empty */
 	IMSG_CTL_MTA_HOST,		/* struct msg_ctl_mta_host */
@@ -124,6 +144,10 @@ struct msg_conf_global {
 	int64_t		 smtp_timeout;	/* idle, seconds */
 	uint32_t	 smtp_max_sessions;
 	uint32_t	 smtp_max_per_ip;
+	int32_t		 resolver;	/* 0: the system resolver */
+	char		 resolver_addr[64];
+	uint32_t	 resolver_port;
+	char		 trust_anchor[256];	/* "" = the system's */
 };
 
 struct msg_conf_listener {
@@ -133,6 +157,7 @@ struct msg_conf_listener {
 	char			 pki[64];
 	char			 tag[64];
 	char			 hostname[256];
+	char			 policy[64];	/* "" = every check relaxed */
 };
 
 #define CTL_MAX_ALLOWED_UIDS	64
@@ -258,10 +283,34 @@ struct msg_conf_mta {
 	uint32_t	 max_sessions;	/* connections at once */
 	uint32_t	 max_per_domain;
 	char		 ca_file[256];	/* trust anchors for "tls verify" */
-	int32_t		 resolver;	/* 0: the system resolver */
-	char		 resolver_addr[64];
-	uint32_t	 resolver_port;
-	char		 trust_anchor[256];	/* "" = the system's */
+};
+
+/* One "policy NAME { ... }" (lib/config.h struct policy). */
+struct msg_conf_policy {
+	char		 name[64];
+	int32_t		 spf, dkim, arc, dmarc;	/* enum policy_mode */
+	int32_t		 spf_reject_fail;
+	int32_t		 dkim_allow_sha1;
+	uint32_t	 dkim_max_signatures;
+	int32_t		 quarantine;		/* enum dmarc_quarantine */
+	char		 quarantine_folder[256];
+};
+
+struct msg_auth_begin {
+	char		 ip[64];
+	char		 helo[256];
+	char		 mail_from[1025];	/* "" = the null path */
+	char		 rcpt_domain[256];
+	char		 policy[64];		/* "" = every check relaxed */
+};
+
+/* Followed by header_len bytes of header fields to prepend. */
+struct msg_auth_result {
+	int32_t		 verdict;	/* enum inbound_verdict */
+	int32_t		 code;
+	char		 status[16];
+	char		 text[256];
+	uint32_t	 header_len;
 };
 
 /* One "action NAME relay ..." (lib/config.h struct action). */
@@ -311,6 +360,11 @@ struct msg_mta_result {
 	char		 remote_mta[256];	/* "" = none was reached */
 	char		 diagnostic[512];	/* the remote reply, one line */
 	char		 error[512];		/* our account, for logs */
+};
+
+/* A domain to filter a listing by; "" = all. */
+struct msg_ctl_domain {
+	char		 domain[256];
 };
 
 struct msg_ctl_mta_host {

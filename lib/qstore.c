@@ -613,6 +613,19 @@ qstore_message_append(struct qs_msg *m, const void *data, size_t len)
 	return buf_add(&m->body, data, len);
 }
 
+/* Header fields that go in front of what came so far. */
+int
+qstore_message_prepend(struct qs_msg *m, const void *data, size_t len)
+{
+	size_t	 had = m->body.len;
+
+	if (buf_add(&m->body, data, len) == -1)
+		return -1;
+	memmove(m->body.data + len, m->body.data, had);
+	memcpy(m->body.data, data, len);
+	return 0;
+}
+
 uint64_t
 qstore_message_add_envelope(struct qs_msg *m, const struct envelope *in)
 {

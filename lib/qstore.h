@@ -83,6 +83,7 @@ struct qs_msg	*qstore_message_begin(struct qstore *, size_t max_size);
 uint64_t	 qstore_message_id(const struct qs_msg *);
 size_t		 qstore_message_size(const struct qs_msg *);
 int		 qstore_message_append(struct qs_msg *, const void *, size_t);
+int		 qstore_message_prepend(struct qs_msg *, const void *, size_t);
 uint64_t	 qstore_message_add_envelope(struct qs_msg *,
 		    const struct envelope *);
 void		 qstore_message_abort(struct qs_msg *);

@@ -64,8 +64,6 @@ mta_conf(struct proc *p, struct imsg *imsg)
 		if (imsg_get_data(imsg, &m->conf, sizeof(m->conf)) == -1)
 			fatalx("bad mta settings");
 		m->conf.ca_file[sizeof(m->conf.ca_file) - 1] = '\0';
-		m->conf.resolver_addr[sizeof(m->conf.resolver_addr) - 1] = '\0';
-		m->conf.trust_anchor[sizeof(m->conf.trust_anchor) - 1] = '\0';
 		break;
 	case IMSG_PROC_CONF_RELAY:
 		r = xcalloc(1, sizeof(*r));
@@ -108,18 +106,8 @@ mta_preinit(struct proc *p)
 {
 	struct mta	*m = mta_state(p);
 	const char	*ca;
-	char		 err[512], addr[96];
 
-	if (m->conf.resolver) {
-		snprintf(addr, sizeof(addr), "%s@%u", m->conf.resolver_addr,
-		    m->conf.resolver_port);
-		m->dns = dns_ctx_resolver(p->base, addr,
-		    m->conf.trust_anchor[0] != '\0' ? m->conf.trust_anchor :
-		    NULL, err, sizeof(err));
-	} else
-		m->dns = dns_ctx_system(p->base, err, sizeof(err));
-	if (m->dns == NULL)
-		fatalx("mta: DNS: %s", err);
+	m->dns = proc_dns_ctx(p);
 
 	ca = m->conf.ca_file[0] != '\0' ? m->conf.ca_file : MTA_DEFAULT_CA;
 	if ((m->ca = X509_STORE_new()) == NULL)

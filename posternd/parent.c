@@ -549,6 +549,31 @@ setup_smtp_pkis(struct postern_conf *conf, struct imsgbuf *ibuf)
 	}
 }
 
+/* authd's part: the policies listeners name. */
+static void
+setup_authd(struct postern_conf *conf, struct imsgbuf *ibuf)
+{
+	struct msg_conf_policy	 mp;
+	struct policy		*pol;
+
+	TAILQ_FOREACH(pol, &conf->policies, entry) {
+		memset(&mp, 0, sizeof(mp));
+		strlcpy(mp.name, pol->name, sizeof(mp.name));
+		mp.spf = pol->spf;
+		mp.dkim = pol->dkim;
+		mp.arc = pol->arc;
+		mp.dmarc = pol->dmarc;
+		mp.spf_reject_fail = pol->spf_reject_fail;
+		mp.dkim_allow_sha1 = pol->dkim_allow_sha1;
+		mp.dkim_max_signatures = pol->dkim_max_signatures;
+		mp.quarantine = pol->quarantine;
+		strlcpy(mp.quarantine_folder, pol->quarantine_folder,
+		    sizeof(mp.quarantine_folder));
+		imsg_compose(ibuf, IMSG_PROC_CONF_POLICY, 0, 0, -1, &mp,
+		    sizeof(mp));
+	}
+}
+
 /* A relay action or a transport, as the mta sees both. */
 static void
 setup_mta_relay(const struct action *a, struct imsgbuf *ibuf)
@@ -593,13 +618,6 @@ setup_mta(struct postern_conf *conf, struct imsgbuf *ibuf)
 	mm.max_per_domain = conf->mta.max_per_domain;
 	if (conf->mta.ca_file != NULL)
 		strlcpy(mm.ca_file, conf->mta.ca_file, sizeof(mm.ca_file));
-	mm.resolver = conf->resolver.configured;
-	strlcpy(mm.resolver_addr, conf->resolver.addr,
-	    sizeof(mm.resolver_addr));
-	mm.resolver_port = conf->resolver.port;
-	if (conf->resolver.trust_anchor != NULL)
-		strlcpy(mm.trust_anchor, conf->resolver.trust_anchor,
-		    sizeof(mm.trust_anchor));
 	imsg_compose(ibuf, IMSG_PROC_CONF_MTA, 0, 0, -1, &mm, sizeof(mm));
 
 	TAILQ_FOREACH(a, &conf->actions, entry)
@@ -684,6 +702,12 @@ setup_child(struct postern_conf *conf, enum proc_id id,
 	g.smtp_timeout = conf->smtp.timeout;
 	g.smtp_max_sessions = conf->smtp.max_sessions;
 	g.smtp_max_per_ip = conf->smtp.max_per_ip;
+	g.resolver = conf->resolver.configured;
+	strlcpy(g.resolver_addr, conf->resolver.addr, sizeof(g.resolver_addr));
+	g.resolver_port = conf->resolver.port;
+	if (conf->resolver.trust_anchor != NULL)
+		strlcpy(g.trust_anchor, conf->resolver.trust_anchor,
+		    sizeof(g.trust_anchor));
 	imsg_compose(ibuf, IMSG_PROC_CONF_GLOBAL, 0, 0, -1, &g, sizeof(g));
 
 	if (id == PROC_SMTP) {
@@ -697,6 +721,7 @@ setup_child(struct postern_conf *conf, enum proc_id id,
 			strlcpy(ml.pki, l->pki, sizeof(ml.pki));
 			strlcpy(ml.tag, l->tag, sizeof(ml.tag));
 			strlcpy(ml.hostname, l->hostname, sizeof(ml.hostname));
+			strlcpy(ml.policy, l->policy, sizeof(ml.policy));
 			imsg_compose(ibuf, IMSG_PROC_CONF_LISTENER, 0, 0,
 			    dup(l->fd), &ml, sizeof(ml));
 		}
@@ -705,6 +730,8 @@ setup_child(struct postern_conf *conf, enum proc_id id,
 		routing_send(conf, ibuf);	/* where DSNs go */
 	if (id == PROC_MTA)
 		setup_mta(conf, ibuf);
+	if (id == PROC_AUTHD)
+		setup_authd(conf, ibuf);
 	if (id == PROC_CONTROL) {
 		struct msg_conf_control	 mc;
 		struct group		*gr;

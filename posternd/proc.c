@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "dns.h"
 #include "log.h"
 #include "proc.h"
 #include "util.h"
@@ -40,7 +41,8 @@ const struct proc_desc proc_table[PROC_MAX] = {
 	    .dispatch = queue_dispatch },
 	[PROC_MTA] = { .id = PROC_MTA, .name = "mta", .conf = mta_conf,
 	    .preinit = mta_preinit, .run = mta_run, .dispatch = mta_dispatch },
-	[PROC_AUTHD] = { .id = PROC_AUTHD, .name = "authd", .run = authd_run,
+	[PROC_AUTHD] = { .id = PROC_AUTHD, .name = "authd",
+	    .conf = authd_conf, .preinit = authd_preinit, .run = authd_run,
 	    .dispatch = authd_dispatch },
 	[PROC_REPORTD] = { .id = PROC_REPORTD, .name = "reportd",
 	    .spool_sub = "reports", .run = reportd_run,
@@ -390,6 +392,8 @@ proc_child_main(const struct proc_desc *desc, int debug, int verbose)
 	/* The parent chose our user and root; the global message has them. */
 	g.user[sizeof(g.user) - 1] = '\0';
 	g.chroot[sizeof(g.chroot) - 1] = '\0';
+	g.resolver_addr[sizeof(g.resolver_addr) - 1] = '\0';
+	g.trust_anchor[sizeof(g.trust_anchor) - 1] = '\0';
 	if (g.user[0] == '\0' || g.chroot[0] != '/')
 		fatalx("no user or chroot from the parent");
 	p->global = g;
@@ -429,4 +433,28 @@ proc_child_main(const struct proc_desc *desc, int debug, int verbose)
 	log_debug("running as %s in %s", p->user, p->chroot);
 	event_dispatch();
 	fatalx("event loop ended");
+}
+
+/*
+ * The DNS context of a child that resolves (mta, authd), from the
+ * resolver statement: made before chroot, since it reads resolv.conf and
+ * the trust anchor.
+ */
+struct dns_ctx *
+proc_dns_ctx(struct proc *p)
+{
+	struct dns_ctx	*dns;
+	char		 err[512], addr[96];
+
+	if (p->global.resolver) {
+		snprintf(addr, sizeof(addr), "%s@%u", p->global.resolver_addr,
+		    p->global.resolver_port);
+		dns = dns_ctx_resolver(p->base, addr,
+		    p->global.trust_anchor[0] != '\0' ?
+		    p->global.trust_anchor : NULL, err, sizeof(err));
+	} else
+		dns = dns_ctx_system(p->base, err, sizeof(err));
+	if (dns == NULL)
+		fatalx("%s: DNS: %s", p->desc->name, err);
+	return dns;
 }

@@ -73,6 +73,8 @@ int		 proc_compose(struct proc *, enum proc_id to, uint32_t type,
 /* called when a channel's peer closes or sends garbage */
 extern void	(*proc_lost_peer)(struct proc *, enum proc_id, const char *);
 
+struct dns_ctx	*proc_dns_ctx(struct proc *);
+
 /* process entry points (one per process directory) */
 void	smtp_conf(struct proc *, struct imsg *);
 void	smtp_run(struct proc *);
@@ -84,6 +86,8 @@ void	mta_conf(struct proc *, struct imsg *);
 void	mta_preinit(struct proc *);
 void	mta_run(struct proc *);
 void	mta_dispatch(struct proc *, enum proc_id, struct imsg *);
+void	authd_conf(struct proc *, struct imsg *);
+void	authd_preinit(struct proc *);
 void	authd_run(struct proc *);
 void	authd_dispatch(struct proc *, enum proc_id, struct imsg *);
 void	reportd_run(struct proc *);

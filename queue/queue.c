@@ -661,6 +661,12 @@ queue_smtp_imsg(struct queue *q, struct imsg *imsg)
 		    imsg->len) == -1)
 			in->too_big = 1;
 		break;
+	case IMSG_QUEUE_MESSAGE_PREPEND:
+		/* authd's Authentication-Results field, once data is done */
+		if (!in->too_big && qstore_message_prepend(in->msg, imsg->data,
+		    imsg->len) == -1)
+			in->too_big = 1;
+		break;
 	case IMSG_QUEUE_ENVELOPE_ADD:
 		if (imsg_get_data(imsg, &e, sizeof(e)) == -1)
 			proc_unexpected(q->proc, PROC_SMTP, imsg);

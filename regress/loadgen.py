@@ -162,7 +162,8 @@ def strip_trace(raw):
                 continue
         else:
             skipping = line.split(b":")[0].lower() in (
-                b"return-path", b"delivered-to", b"received")
+                b"return-path", b"delivered-to", b"received",
+                b"authentication-results")
             if skipping:
                 continue
         keep.append(line)

@@ -47,7 +47,8 @@ def test_queue_commands(mx):
     msgid = first[0][:12]
     r = mx.ctl("show", "message", msgid)
     assert r.returncode == 0, r.stderr
-    assert r.stdout.startswith("Received: ")
+    assert r.stdout.startswith("Authentication-Results: ")
+    assert "\nReceived: from " in r.stdout
     assert "held-back 0" in r.stdout
 
     assert mx.ctl("hold", second[0]).returncode == 0

@@ -85,7 +85,9 @@ def test_smtplib_delivers_to_maildir(mx):
     assert len(got) == 1
     raw = got[0]
     assert raw.startswith(b"Return-Path: <a@sender.test>\r\n"
-                          b"Delivered-To: root@localhost\r\nReceived: ")
+                          b"Delivered-To: root@localhost\r\n"
+                          b"Authentication-Results: mx.example.test;")
+    assert b"\r\nReceived: from " in raw.split(b"\r\n\r\n")[0]
     assert qid.encode() in raw.split(b"\r\n\r\n")[0]
     assert body_after_received(raw) == MSG.replace(b"..dot", b"..dot")
 

@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "authd/inbound.h"
 #include "envelope.h"
 #include "log.h"
 #include "rule.h"
@@ -31,6 +32,7 @@
 
 static void	session_pump(struct session *);
 static void	session_io(int, short, void *);
+static void	session_auth_abort(struct session *);
 
 static struct session *
 session_by_id(struct smtp *smtp, uint32_t id)
@@ -59,9 +61,11 @@ session_close(struct session *s)
 {
 	struct smtp	*smtp = s->smtp;
 
-	if (s->qstate == QSTATE_DATA)
+	if (s->qstate == QSTATE_DATA || s->qstate == QSTATE_AUTH)
 		proc_compose(smtp->proc, PROC_QUEUE, IMSG_QUEUE_MESSAGE_ABORT,
 		    s->id, -1, NULL, 0);
+	session_auth_abort(s);
+	arstrip_free(&s->arstrip);
 	/* BEGIN in flight: the reply finds no session and aborts then. */
 	event_del(&s->ev_read);
 	event_del(&s->ev_write);
@@ -78,6 +82,106 @@ session_close(struct session *s)
 	smtp->nsessions--;
 	log_debug("smtp: session %u from %s closed", s->id, s->ip);
 	free(s);
+}
+
+/* --- authd --- */
+
+static void
+session_auth_abort(struct session *s)
+{
+	if (!s->auth)
+		return;
+	proc_compose(s->smtp->proc, PROC_AUTHD, IMSG_AUTH_ABORT, s->id, -1,
+	    NULL, 0);
+	s->auth = 0;
+}
+
+/* The message starts: authd gets the envelope's part and the policy. */
+static void
+session_auth_begin(struct session *s)
+{
+	struct msg_auth_begin	 b;
+	const char		*at;
+
+	memset(&b, 0, sizeof(b));
+	strlcpy(b.ip, s->ip, sizeof(b.ip));
+	strlcpy(b.helo, smtp_session_helo(s->engine), sizeof(b.helo));
+	strlcpy(b.mail_from, s->mail.sender.addr, sizeof(b.mail_from));
+	if (!TAILQ_EMPTY(&s->rcpts) &&
+	    (at = strrchr(TAILQ_FIRST(&s->rcpts)->env.rcpt, '@')) != NULL)
+		strlcpy(b.rcpt_domain, at + 1, sizeof(b.rcpt_domain));
+	strlcpy(b.policy, s->listener->conf.policy, sizeof(b.policy));
+	proc_compose(s->smtp->proc, PROC_AUTHD, IMSG_AUTH_BEGIN, s->id, -1, &b,
+	    sizeof(b));
+	s->auth = 1;
+}
+
+/* Data done and authenticated: envelopes, then the durable commit. */
+static void
+session_commit(struct session *s)
+{
+	struct smtp_rcpt_entry	*re;
+
+	TAILQ_FOREACH(re, &s->rcpts, entry)
+		proc_compose(s->smtp->proc, PROC_QUEUE,
+		    IMSG_QUEUE_ENVELOPE_ADD, s->id, -1, &re->env,
+		    sizeof(re->env));
+	proc_compose(s->smtp->proc, PROC_QUEUE, IMSG_QUEUE_MESSAGE_COMMIT,
+	    s->id, -1, NULL, 0);
+	s->qstate = QSTATE_COMMIT;
+}
+
+/*
+ * authd's answer: refuse or defer as the policy says (and drop the
+ * queued copy), or put the Authentication-Results field in front of the
+ * message and commit it.
+ */
+void
+session_auth_result(struct smtp *smtp, struct imsg *imsg)
+{
+	struct msg_auth_result	 r;
+	struct session		*s;
+	const uint8_t		*hdr;
+
+	if (imsg->len < sizeof(r))
+		proc_unexpected(smtp->proc, PROC_AUTHD, imsg);
+	memcpy(&r, imsg->data, sizeof(r));
+	if (r.header_len != imsg->len - sizeof(r) ||
+	    r.verdict < INBOUND_ACCEPT || r.verdict > INBOUND_TEMPFAIL ||
+	    ((r.verdict == INBOUND_REJECT || r.verdict == INBOUND_TEMPFAIL) &&
+	    (r.code < 400 || r.code > 599)))
+		proc_unexpected(smtp->proc, PROC_AUTHD, imsg);
+	r.status[sizeof(r.status) - 1] = '\0';
+	r.text[sizeof(r.text) - 1] = '\0';
+	hdr = (const uint8_t *)imsg->data + sizeof(r);
+	if ((s = session_by_id(smtp, imsg->hdr.peerid)) == NULL || !s->auth ||
+	    s->qstate != QSTATE_AUTH)
+		return;		/* the client left, or reset */
+	s->auth = 0;
+	if (r.verdict == INBOUND_REJECT || r.verdict == INBOUND_TEMPFAIL) {
+		log_info("smtp: session %u from %s: message refused by the "
+		    "authentication policy: %d %s %s", s->id, s->ip, r.code,
+		    r.status, r.text);
+		smtp->stats[r.verdict == INBOUND_REJECT ? STAT_AUTH_REJECTED :
+		    STAT_AUTH_DEFERRED]++;
+		proc_compose(smtp->proc, PROC_QUEUE, IMSG_QUEUE_MESSAGE_ABORT,
+		    s->id, -1, NULL, 0);
+		s->qstate = QSTATE_NONE;
+		session_clear_rcpts(s);
+		smtp_session_reply_data(s->engine, 0, r.code, r.status,
+		    r.text);
+		session_pump(s);
+		return;
+	}
+	if (r.verdict == INBOUND_QUARANTINE) {
+		log_info("smtp: session %u from %s: %s", s->id, s->ip, r.text);
+		smtp->stats[STAT_AUTH_QUARANTINED]++;
+	}
+	if (r.header_len > 0)
+		proc_compose(smtp->proc, PROC_QUEUE,
+		    IMSG_QUEUE_MESSAGE_PREPEND, s->id, -1, hdr, r.header_len);
+	session_commit(s);
+	session_pump(s);
 }
 
 /* --- the engine's callbacks --- */
@@ -181,6 +285,18 @@ cb_data_start(void *arg)
 	s->qstate = QSTATE_BEGIN;
 	proc_compose(s->smtp->proc, PROC_QUEUE, IMSG_QUEUE_MESSAGE_BEGIN,
 	    s->id, -1, NULL, 0);
+	arstrip_free(&s->arstrip);
+	arstrip_init(&s->arstrip);
+	session_auth_begin(s);
+}
+
+static void
+session_queue_data(struct session *s, struct buf *b)
+{
+	if (b->len > 0)
+		proc_compose(s->smtp->proc, PROC_QUEUE,
+		    IMSG_QUEUE_MESSAGE_DATA, s->id, -1, b->data, b->len);
+	buf_reset(b);
 }
 
 static void
@@ -188,25 +304,43 @@ cb_data_chunk(void *arg, const uint8_t *data, size_t len)
 {
 	struct session	*s = arg;
 
+	struct buf	 b;
+
 	if (s->qstate != QSTATE_DATA || len == 0)
 		return;
-	proc_compose(s->smtp->proc, PROC_QUEUE, IMSG_QUEUE_MESSAGE_DATA,
-	    s->id, -1, data, len);
+	if (s->auth)
+		proc_compose(s->smtp->proc, PROC_AUTHD, IMSG_AUTH_DATA, s->id,
+		    -1, data, len);
+	buf_init(&b, len + ARSTRIP_FIELD_MAX + 16);
+	arstrip_feed(&s->arstrip, data, len, s->smtp->conf->hostname, &b);
+	session_queue_data(s, &b);
+	buf_free(&b);
 }
 
 static void
 cb_data_end(void *arg)
 {
 	struct session		*s = arg;
-	struct smtp_rcpt_entry	*re;
+	struct buf		 b;
 
-	TAILQ_FOREACH(re, &s->rcpts, entry)
-		proc_compose(s->smtp->proc, PROC_QUEUE,
-		    IMSG_QUEUE_ENVELOPE_ADD, s->id, -1, &re->env,
-		    sizeof(re->env));
-	proc_compose(s->smtp->proc, PROC_QUEUE, IMSG_QUEUE_MESSAGE_COMMIT,
-	    s->id, -1, NULL, 0);
-	s->qstate = QSTATE_COMMIT;
+	buf_init(&b, ARSTRIP_FIELD_MAX + 16);
+	arstrip_end(&s->arstrip, s->smtp->conf->hostname, &b);
+	session_queue_data(s, &b);
+	buf_free(&b);
+	if (s->arstrip.dropped > 0) {
+		log_info("smtp: session %u from %s: %zu forged "
+		    "Authentication-Results field(s) with our name removed",
+		    s->id, s->ip, s->arstrip.dropped);
+		s->smtp->stats[STAT_FORGED_AR] += s->arstrip.dropped;
+	}
+	if (s->auth) {
+		/* the commit waits for authd's verdict */
+		proc_compose(s->smtp->proc, PROC_AUTHD, IMSG_AUTH_END, s->id,
+		    -1, NULL, 0);
+		s->qstate = QSTATE_AUTH;
+		return;
+	}
+	session_commit(s);
 }
 
 static const char *
@@ -236,6 +370,7 @@ cb_data_abort(void *arg, enum smtp_abort why)
 		    IMSG_QUEUE_MESSAGE_ABORT, s->id, -1, NULL, 0);
 	if (s->qstate != QSTATE_BEGIN)
 		s->qstate = QSTATE_NONE;
+	session_auth_abort(s);
 	log_info("smtp: session %u from %s: message dropped (%s)", s->id,
 	    s->ip, abort_reason(why));
 	switch (why) {

@@ -36,6 +36,10 @@ const char *const smtp_stat_names[STAT_MAX] = {
 	[STAT_DROPPED_OTHER] = "smtp.messages.dropped.other",
 	[STAT_QUEUE_FAILURES] = "smtp.messages.queue_failures",
 	[STAT_TLS_FAILURES] = "smtp.tls.handshake_failures",
+	[STAT_AUTH_REJECTED] = "smtp.messages.rejected.policy",
+	[STAT_AUTH_DEFERRED] = "smtp.messages.deferred.policy",
+	[STAT_AUTH_QUARANTINED] = "smtp.messages.quarantined",
+	[STAT_FORGED_AR] = "smtp.forged_authentication_results_removed",
 };
 
 static struct smtp *
@@ -238,6 +242,10 @@ smtp_dispatch(struct proc *p, enum proc_id from, struct imsg *imsg)
 		return;
 	if (from == PROC_CONTROL) {
 		smtp_ctl_imsg(s, imsg);
+		return;
+	}
+	if (from == PROC_AUTHD && imsg->hdr.type == IMSG_AUTH_RESULT) {
+		session_auth_result(s, imsg);
 		return;
 	}
 	if (from == PROC_QUEUE) {

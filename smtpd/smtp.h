@@ -44,8 +44,25 @@ enum smtp_queue_state {
 	QSTATE_NONE,
 	QSTATE_BEGIN,		/* waiting for the message id */
 	QSTATE_DATA,		/* streaming */
+	QSTATE_AUTH,		/* data done, waiting for authd */
 	QSTATE_COMMIT		/* waiting for durability */
 };
+
+/* smtpd/arstrip.c: drop forged A-R fields with our authserv-id. */
+#define ARSTRIP_FIELD_MAX	(64 * 1024)
+struct arstrip {
+	int		 in_body;
+	int		 bol;
+	int		 passthrough;	/* a field too long to hold */
+	size_t		 dropped;
+	struct buf	 field;
+};
+
+void	arstrip_init(struct arstrip *);
+void	arstrip_free(struct arstrip *);
+void	arstrip_feed(struct arstrip *, const uint8_t *, size_t, const char *,
+	    struct buf *);
+void	arstrip_end(struct arstrip *, const char *, struct buf *);
 
 struct session {
 	TAILQ_ENTRY(session)		 entry;
@@ -70,6 +87,8 @@ struct session {
 	TAILQ_HEAD(, smtp_rcpt_entry)	 rcpts;
 	enum smtp_queue_state		 qstate;
 	uint64_t			 msgid;
+	struct arstrip			 arstrip;
+	int				 auth;	/* authd has the message */
 };
 
 enum smtp_stat {
@@ -84,6 +103,10 @@ enum smtp_stat {
 	STAT_DROPPED_OTHER,
 	STAT_QUEUE_FAILURES,	/* 451: the queue could not store */
 	STAT_TLS_FAILURES,
+	STAT_AUTH_REJECTED,	/* refused by the authentication policy */
+	STAT_AUTH_DEFERRED,	/* 451 by the policy: DNS errors */
+	STAT_AUTH_QUARANTINED,
+	STAT_FORGED_AR,		/* our A-R fields removed */
 	STAT_MAX
 };
 
@@ -104,6 +127,7 @@ struct smtp {
 /* session.c */
 void	session_accept(struct smtp *, struct smtp_listener *, int,
 	    const struct sockaddr_storage *);
+void	session_auth_result(struct smtp *, struct imsg *);
 void	session_queue_reply(struct smtp *, struct imsg *);
 void	session_close(struct session *);
 void	session_shutdown(struct session *);
