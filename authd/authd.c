@@ -6,8 +6,13 @@
  * policy.  It reads nothing but imsgs and DNS answers: chrooted to
  * /var/empty, unprivileged, its DNS context made before the chroot.
  *
- * Not here yet: DKIM signing and ARC sealing of outgoing mail, and the
- * DMARC evaluations for reportd.
+ * Outgoing mail (from a local client) is DKIM-signed here too: the sign
+ * rules that match the listener give candidate signatures, which hash the
+ * message as it streams; at the end those whose rule matches the From
+ * domain are written (RFC 6376 5) in front of it.  The keys come from the
+ * parent as bytes: authd never opens a key file.
+ *
+ * Not here yet: ARC sealing of forwarded mail.
  */
 #include <sys/types.h>
 #include <sys/queue.h>
@@ -17,12 +22,33 @@
 #include <string.h>
 
 #include "authres.h"
+#include "crypto.h"
+#include "dkim.h"
 #include "inbound.h"
 #include "log.h"
 #include "proc.h"
+#include "recipient.h"
+#include "table.h"
 #include "util.h"
 
 #define AUTHD_MAX_MESSAGES	4096	/* messages being checked at once */
+#define AUTHD_MAX_SIGNERS	16	/* candidate signatures per message */
+
+struct authd_dkimsig {
+	TAILQ_ENTRY(authd_dkimsig) entry;
+	struct msg_conf_dkimsig	 c;
+	EVP_PKEY		*key;
+};
+
+struct authd_sign {
+	TAILQ_ENTRY(authd_sign)	 entry;
+	struct msg_conf_sign	 c;
+};
+
+struct authd_signer {
+	struct authd_dkimsig	*sig;
+	struct dkim_sign	*s;
+};
 
 struct authd_msg {
 	TAILQ_ENTRY(authd_msg)	 entry;
@@ -30,6 +56,9 @@ struct authd_msg {
 	uint32_t		 session;	/* smtp's peer id */
 	struct inbound		*in;
 	int			 ended;
+	char			 tag[64];
+	struct authd_signer	 signers[AUTHD_MAX_SIGNERS];
+	size_t			 nsigners;
 };
 
 struct authd_policy {
@@ -41,6 +70,9 @@ struct authd {
 	struct proc		*proc;
 	struct dns_ctx		*dns;
 	TAILQ_HEAD(, authd_policy) policies;
+	TAILQ_HEAD(, authd_dkimsig) dkimsigs;
+	TAILQ_HEAD(, authd_sign) signs;
+	struct routing		 routing;	/* tables of sign rules */
 	TAILQ_HEAD(, authd_msg)	 msgs;
 	size_t			 nmsgs;
 };
@@ -54,7 +86,10 @@ authd_state(struct proc *p)
 		a = xcalloc(1, sizeof(*a));
 		a->proc = p;
 		TAILQ_INIT(&a->policies);
+		TAILQ_INIT(&a->dkimsigs);
+		TAILQ_INIT(&a->signs);
 		TAILQ_INIT(&a->msgs);
+		routing_init(&a->routing, NULL);
 		p->state = a;
 	}
 	return p->state;
@@ -65,15 +100,177 @@ authd_conf(struct proc *p, struct imsg *imsg)
 {
 	struct authd		*a = authd_state(p);
 	struct authd_policy	*pol;
+	struct authd_dkimsig	*d;
+	struct authd_sign	*sr;
+	char			 err[256];
 
-	if (imsg->hdr.type != IMSG_PROC_CONF_POLICY)
-		fatalx("unexpected set-up message %u", imsg->hdr.type);
-	pol = xcalloc(1, sizeof(*pol));
-	if (imsg_get_data(imsg, &pol->c, sizeof(pol->c)) == -1)
-		fatalx("bad policy message");
-	pol->c.name[sizeof(pol->c.name) - 1] = '\0';
-	pol->c.quarantine_folder[sizeof(pol->c.quarantine_folder) - 1] = '\0';
-	TAILQ_INSERT_TAIL(&a->policies, pol, entry);
+	if (routing_conf_imsg(&a->routing, imsg))
+		return;
+	switch (imsg->hdr.type) {
+	case IMSG_PROC_CONF_POLICY:
+		pol = xcalloc(1, sizeof(*pol));
+		if (imsg_get_data(imsg, &pol->c, sizeof(pol->c)) == -1)
+			fatalx("bad policy message");
+		pol->c.name[sizeof(pol->c.name) - 1] = '\0';
+		pol->c.quarantine_folder[sizeof(pol->c.quarantine_folder) -
+		    1] = '\0';
+		TAILQ_INSERT_TAIL(&a->policies, pol, entry);
+		return;
+	case IMSG_PROC_CONF_DKIMSIG:
+		d = xcalloc(1, sizeof(*d));
+		if (imsg->len < sizeof(d->c))
+			fatalx("bad dkim-signature message");
+		memcpy(&d->c, imsg->data, sizeof(d->c));
+		if (d->c.keylen != imsg->len - sizeof(d->c))
+			fatalx("bad dkim-signature message");
+		d->c.name[sizeof(d->c.name) - 1] = '\0';
+		d->c.domain[sizeof(d->c.domain) - 1] = '\0';
+		d->c.selector[sizeof(d->c.selector) - 1] = '\0';
+		d->c.headers[sizeof(d->c.headers) - 1] = '\0';
+		if ((d->key = crypto_privkey_mem((const uint8_t *)imsg->data +
+		    sizeof(d->c), d->c.keylen, err, sizeof(err))) == NULL)
+			fatalx("dkim-signature %s: %s", d->c.name, err);
+		explicit_bzero((uint8_t *)imsg->data + sizeof(d->c),
+		    d->c.keylen);
+		TAILQ_INSERT_TAIL(&a->dkimsigs, d, entry);
+		return;
+	case IMSG_PROC_CONF_SIGN:
+		sr = xcalloc(1, sizeof(*sr));
+		if (imsg_get_data(imsg, &sr->c, sizeof(sr->c)) == -1 ||
+		    sr->c.nsignatures > 8)
+			fatalx("bad sign message");
+		sr->c.from_table[sizeof(sr->c.from_table) - 1] = '\0';
+		sr->c.domain[sizeof(sr->c.domain) - 1] = '\0';
+		sr->c.tag[sizeof(sr->c.tag) - 1] = '\0';
+		TAILQ_INSERT_TAIL(&a->signs, sr, entry);
+		return;
+	}
+	fatalx("unexpected set-up message %u", imsg->hdr.type);
+}
+
+static struct authd_dkimsig *
+authd_dkimsig_find(struct authd *a, const char *name)
+{
+	struct authd_dkimsig	*d;
+
+	TAILQ_FOREACH(d, &a->dkimsigs, entry)
+		if (strncmp(d->c.name, name, sizeof(d->c.name)) == 0)
+			return d;
+	return NULL;
+}
+
+/*
+ * A local client's message: every signature of a sign rule whose tag
+ * matches the listener starts hashing now; the From domain decides at
+ * the end which are written.
+ */
+static void
+authd_sign_begin(struct authd *a, struct authd_msg *m)
+{
+	struct authd_sign	*sr;
+	struct authd_dkimsig	*d;
+	struct dkim_signer	 sg;
+	char			 err[256];
+	size_t			 i, k;
+
+	TAILQ_FOREACH(sr, &a->signs, entry) {
+		if (sr->c.tag[0] != '\0' && strcmp(sr->c.tag, m->tag) != 0)
+			continue;
+		for (i = 0; i < sr->c.nsignatures; i++) {
+			if ((d = authd_dkimsig_find(a, sr->c.signatures[i])) ==
+			    NULL || m->nsigners >= AUTHD_MAX_SIGNERS)
+				continue;
+			for (k = 0; k < m->nsigners; k++)
+				if (m->signers[k].sig == d)
+					break;
+			if (k < m->nsigners)
+				continue;
+			memset(&sg, 0, sizeof(sg));
+			sg.key = d->key;
+			sg.alg = d->c.algorithm == DKIM_ED25519_SHA256 ?
+			    DKIM_ALG_ED25519_SHA256 : DKIM_ALG_RSA_SHA256;
+			sg.domain = d->c.domain;
+			sg.selector = d->c.selector;
+			sg.hcanon = d->c.canon_header;
+			sg.bcanon = d->c.canon_body;
+			sg.headers = d->c.headers[0] != '\0' ? d->c.headers :
+			    NULL;
+			sg.no_oversign = !d->c.oversign;
+			sg.expire = d->c.expire;
+			m->signers[m->nsigners].s = dkim_sign_new();
+			if (dkim_sign_add(m->signers[m->nsigners].s, &sg, err,
+			    sizeof(err)) == -1) {
+				log_warnx("authd: dkim-signature %s: %s",
+				    d->c.name, err);
+				dkim_sign_free(m->signers[m->nsigners].s);
+				continue;
+			}
+			m->signers[m->nsigners++].sig = d;
+		}
+	}
+}
+
+/* Does a rule that names this signature match the From domain? */
+static int
+authd_sign_wanted(struct authd *a, struct authd_msg *m,
+    const struct authd_dkimsig *d, const char *from_domain)
+{
+	struct authd_sign	*sr;
+	struct table		*t;
+	char			 at[300];
+	size_t			 i;
+
+	TAILQ_FOREACH(sr, &a->signs, entry) {
+		if (sr->c.tag[0] != '\0' && strcmp(sr->c.tag, m->tag) != 0)
+			continue;
+		for (i = 0; i < sr->c.nsignatures; i++)
+			if (strcmp(sr->c.signatures[i], d->c.name) == 0)
+				break;
+		if (i == sr->c.nsignatures)
+			continue;
+		if (sr->c.domain[0] != '\0' &&
+		    strcasecmp(sr->c.domain, from_domain) != 0)
+			continue;
+		if (sr->c.from_table[0] != '\0') {
+			t = config_find_table(a->routing.conf,
+			    sr->c.from_table);
+			snprintf(at, sizeof(at), "@%s", from_domain);
+			if (t == NULL || (!table_has(t, from_domain) &&
+			    !table_has(t, at)))
+				continue;
+		}
+		return 1;
+	}
+	return 0;
+}
+
+/* The DKIM-Signature fields to put in front (RFC 6376 5.6). */
+static void
+authd_sign_end(struct authd *a, struct authd_msg *m, struct buf *out)
+{
+	char	 dom[256], err[256];
+	size_t	 i;
+
+	if (m->nsigners == 0)
+		return;
+	if (inbound_from_domain(m->in, dom, sizeof(dom)) == -1) {
+		log_info("authd: session %u: no single From domain: not "
+		    "signed", m->session);
+		return;
+	}
+	for (i = 0; i < m->nsigners; i++) {
+		if (!authd_sign_wanted(a, m, m->signers[i].sig, dom))
+			continue;
+		if (dkim_sign_end(m->signers[i].s, out, err, sizeof(err)) ==
+		    -1)
+			log_warnx("authd: session %u: dkim-signature %s: %s",
+			    m->session, m->signers[i].sig->c.name, err);
+		else
+			log_info("authd: session %u: signed for %s with %s "
+			    "(s=%s)", m->session, dom,
+			    m->signers[i].sig->c.name,
+			    m->signers[i].sig->c.selector);
+	}
 }
 
 void
@@ -97,8 +294,11 @@ static void
 authd_msg_free_cb(int fd, short ev, void *arg)
 {
 	struct authd_msg	*m = arg;
+	size_t			 i;
 
 	inbound_free(m->in);
+	for (i = 0; i < m->nsigners; i++)
+		dkim_sign_free(m->signers[i].s);
 	free(m);
 }
 
@@ -123,25 +323,31 @@ authd_done(void *arg, const struct inbound_result *r)
 	struct authd		*a = m->authd;
 	struct msg_auth_result	 res;
 	struct iovec		 iov[2];
+	struct buf		 hdr;
 
+	buf_init(&hdr, IMSG_MAX_PAYLOAD - sizeof(res));
+	if (r->verdict != INBOUND_REJECT && r->verdict != INBOUND_TEMPFAIL)
+		authd_sign_end(a, m, &hdr);
+	if (buf_add(&hdr, r->header.data, r->header.len) == -1)
+		log_warnx("authd: session %u: header fields too long",
+		    m->session);
 	memset(&res, 0, sizeof(res));
 	res.verdict = r->verdict;
 	res.code = r->code;
 	strlcpy(res.status, r->status, sizeof(res.status));
 	strlcpy(res.text, r->text, sizeof(res.text));
-	res.header_len = r->header.len;
-	if (sizeof(res) + r->header.len > IMSG_MAX_PAYLOAD)
-		res.header_len = 0;	/* never: A-R fields are bounded */
+	res.header_len = hdr.len;
 	iov[0].iov_base = &res;
 	iov[0].iov_len = sizeof(res);
-	iov[1].iov_base = r->header.data;
-	iov[1].iov_len = res.header_len;
+	iov[1].iov_base = hdr.data;
+	iov[1].iov_len = hdr.len;
 	log_debug("authd: session %u: %s%s%s", m->session,
 	    inbound_verdict_name(r->verdict), r->code ? " " : "", r->text);
 	if (imsg_composev(&a->proc->peers[PROC_SMTP]->ibuf, IMSG_AUTH_RESULT,
 	    m->session, 0, -1, iov, 2) == -1)
 		fatal("authd: compose");
 	imsgev_update(a->proc->peers[PROC_SMTP]);
+	buf_free(&hdr);
 	authd_msg_drop(a, m);
 }
 
@@ -161,6 +367,7 @@ authd_begin(struct authd *a, uint32_t session, struct imsg *imsg)
 	b.mail_from[sizeof(b.mail_from) - 1] = '\0';
 	b.rcpt_domain[sizeof(b.rcpt_domain) - 1] = '\0';
 	b.policy[sizeof(b.policy) - 1] = '\0';
+	b.tag[sizeof(b.tag) - 1] = '\0';
 	if ((m = authd_msg_find(a, session)) != NULL)
 		authd_msg_drop(a, m);	/* a new transaction replaces it */
 	if (a->nmsgs >= AUTHD_MAX_MESSAGES)
@@ -194,6 +401,9 @@ authd_begin(struct authd *a, uint32_t session, struct imsg *imsg)
 	m->authd = a;
 	m->session = session;
 	m->in = inbound_new(a->dns, &ip);
+	strlcpy(m->tag, b.tag, sizeof(m->tag));
+	if (b.local)
+		authd_sign_begin(a, m);
 	TAILQ_INSERT_TAIL(&a->msgs, m, entry);
 	a->nmsgs++;
 }
@@ -203,6 +413,7 @@ authd_smtp_imsg(struct authd *a, struct imsg *imsg)
 {
 	struct authd_msg	*m;
 	uint32_t		 session = imsg->hdr.peerid;
+	size_t			 i;
 
 	if (imsg->fd != -1)
 		proc_unexpected(a->proc, PROC_SMTP, imsg);
@@ -213,8 +424,12 @@ authd_smtp_imsg(struct authd *a, struct imsg *imsg)
 	m = authd_msg_find(a, session);
 	switch (imsg->hdr.type) {
 	case IMSG_AUTH_DATA:
-		if (m != NULL && !m->ended)
+		if (m != NULL && !m->ended) {
 			inbound_feed(m->in, imsg->data, imsg->len);
+			for (i = 0; i < m->nsigners; i++)
+				dkim_sign_feed(m->signers[i].s, imsg->data,
+				    imsg->len);
+		}
 		return;
 	case IMSG_AUTH_END:
 		if (m == NULL || m->ended || imsg->len != 0)
@@ -235,8 +450,12 @@ authd_smtp_imsg(struct authd *a, struct imsg *imsg)
 void
 authd_run(struct proc *p)
 {
-	log_debug("authd process started (%s)",
-	    dns_ctx_describe(authd_state(p)->dns));
+	struct authd	*a = authd_state(p);
+
+	strlcpy(a->routing.conf->hostname, p->global.hostname,
+	    sizeof(a->routing.conf->hostname));
+	routing_ready(&a->routing);
+	log_debug("authd process started (%s)", dns_ctx_describe(a->dns));
 }
 
 void

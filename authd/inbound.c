@@ -692,6 +692,17 @@ inbound_check_sync(struct dns_ctx *dns, const struct inbound_params *p,
 	return st.done ? 0 : -1;
 }
 
+int
+inbound_from_domain(struct inbound *in, char *out, size_t outlen)
+{
+	char	 err[128];
+
+	if (in->nfrom == 0)
+		return -1;
+	return dmarc_author_domain((const char *const *)in->from, in->nfrom,
+	    out, outlen, err, sizeof(err)) == 0 ? 0 : -1;
+}
+
 const char *
 inbound_verdict_name(enum inbound_verdict v)
 {

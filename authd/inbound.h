@@ -80,6 +80,8 @@ int		 inbound_check_sync(struct dns_ctx *,
 		    size_t len, void (*print)(void *,
 		    const struct inbound_result *), void *arg);
 
+/* The RFC5322.From domain once the header is in (-1: none, or several). */
+int		 inbound_from_domain(struct inbound *, char *, size_t);
 const char	*inbound_verdict_name(enum inbound_verdict);
 
 #endif

@@ -102,6 +102,8 @@ enum imsg_type {
 
 	/* parent -> authd, at start */
 	IMSG_PROC_CONF_POLICY,		/* struct msg_conf_policy */
+	IMSG_PROC_CONF_DKIMSIG,		/* struct msg_conf_dkimsig + key */
+	IMSG_PROC_CONF_SIGN,		/* struct msg_conf_sign */
 
 	/*
 	 * smtp <-> authd: each message streams to authd as it streams to
@@ -296,7 +298,32 @@ struct msg_conf_policy {
 	char		 quarantine_folder[256];
 };
 
+/* "dkim-signature NAME { ... }", followed by keylen bytes of PEM key. */
+struct msg_conf_dkimsig {
+	char		 name[64];
+	char		 domain[256];
+	char		 selector[256];
+	int32_t		 algorithm;	/* enum dkim_algorithm */
+	int32_t		 canon_header;	/* enum dkim_canon */
+	int32_t		 canon_body;
+	char		 headers[1024];	/* "" = the default list */
+	int64_t		 expire;	/* seconds, 0 = none */
+	int32_t		 oversign;
+	uint32_t	 keylen;
+};
+
+/* "sign with NAME ... [from <T> | domain NAME] [tag NAME]" */
+struct msg_conf_sign {
+	char		 signatures[8][64];
+	uint32_t	 nsignatures;
+	char		 from_table[64];
+	char		 domain[256];
+	char		 tag[64];
+};
+
 struct msg_auth_begin {
+	int32_t		 local;		/* loopback client: may be signed */
+	char		 tag[64];	/* the listener's */
 	char		 ip[64];
 	char		 helo[256];
 	char		 mail_from[1025];	/* "" = the null path */

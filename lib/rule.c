@@ -49,8 +49,8 @@ rule_addr_in_net(const struct sockaddr *addr,
 	return 1;
 }
 
-static int
-is_loopback(const struct sockaddr *sa)
+int
+rule_client_is_local(const struct sockaddr *sa)
 {
 	const struct sockaddr_in6	*s6;
 
@@ -122,7 +122,7 @@ match_from(const struct postern_conf *conf, const struct rule *r,
 	case MATCH_FROM_ANY:
 		return 1;
 	case MATCH_FROM_LOCAL:
-		return is_loopback(client);
+		return rule_client_is_local(client);
 	case MATCH_FROM_SRC_NET:
 		return rule_addr_in_net(client, &r->from_net,
 		    r->from_prefixlen);

@@ -19,6 +19,8 @@ const struct rule	*rule_match(const struct postern_conf *,
 			    const char *rcpt, const char *tag);
 
 /* Does `addr` fall in net/prefixlen?  Families must agree. */
+/* "from local": a loopback or UNIX-socket client */
+int			 rule_client_is_local(const struct sockaddr *);
 int			 rule_addr_in_net(const struct sockaddr *addr,
 			    const struct sockaddr_storage *net, int prefixlen);
 

@@ -89,6 +89,17 @@ lookup_ci(const struct table *t, const char *key)
 	return NULL;
 }
 
+int
+table_has(const struct table *t, const char *key)
+{
+	const struct table_entry	*te;
+
+	TAILQ_FOREACH(te, &t->entries, entry)
+		if (strcasecmp(te->key, key) == 0)
+			return 1;
+	return 0;
+}
+
 const char *
 table_lookup_rcpt(const struct table *t, const char *rcpt)
 {

@@ -23,5 +23,7 @@ int		 table_load_file(struct table *, char *err, size_t errlen);
  * (case-insensitively), then "@domain" as the domain's catch-all.
  */
 const char	*table_lookup_rcpt(const struct table *, const char *rcpt);
+/* Is key (case-insensitively) one of the table's keys? */
+int		 table_has(const struct table *, const char *key);
 
 #endif

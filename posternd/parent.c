@@ -549,12 +549,61 @@ setup_smtp_pkis(struct postern_conf *conf, struct imsgbuf *ibuf)
 	}
 }
 
-/* authd's part: the policies listeners name. */
+/*
+ * authd's part: the policies listeners name, the DKIM signatures with
+ * their keys (read here, as root; authd never opens a key file), the sign
+ * rules, and the tables those name.
+ */
 static void
 setup_authd(struct postern_conf *conf, struct imsgbuf *ibuf)
 {
 	struct msg_conf_policy	 mp;
+	struct msg_conf_dkimsig	 md;
+	struct msg_conf_sign	 ms;
 	struct policy		*pol;
+	struct dkim_signature	*d;
+	struct sign_rule	*sr;
+	struct iovec		 iov[2];
+	char			*key;
+	size_t			 keylen, i;
+
+	routing_send(conf, ibuf);	/* the tables of "sign ... from <T>" */
+	TAILQ_FOREACH(d, &conf->dkim_signatures, entry) {
+		memset(&md, 0, sizeof(md));
+		strlcpy(md.name, d->name, sizeof(md.name));
+		strlcpy(md.domain, d->domain, sizeof(md.domain));
+		strlcpy(md.selector, d->selector, sizeof(md.selector));
+		md.algorithm = d->algorithm;
+		md.canon_header = d->canon_header;
+		md.canon_body = d->canon_body;
+		if (d->headers != NULL)
+			strlcpy(md.headers, d->headers, sizeof(md.headers));
+		md.expire = d->expire;
+		md.oversign = d->oversign;
+		key = read_file(d->key_file, IMSG_MAX_PAYLOAD / 2, &keylen);
+		md.keylen = keylen;
+		iov[0].iov_base = &md;
+		iov[0].iov_len = sizeof(md);
+		iov[1].iov_base = key;
+		iov[1].iov_len = keylen;
+		if (imsg_composev(ibuf, IMSG_PROC_CONF_DKIMSIG, 0, 0, -1, iov,
+		    2) == -1 || imsgbuf_flush(ibuf) == -1)
+			fatal("dkim-signature %s", d->name);
+		explicit_bzero(key, keylen);
+		free(key);
+	}
+	TAILQ_FOREACH(sr, &conf->sign_rules, entry) {
+		memset(&ms, 0, sizeof(ms));
+		for (i = 0; i < sr->nsignatures && i < 8; i++)
+			strlcpy(ms.signatures[i], sr->signatures[i],
+			    sizeof(ms.signatures[i]));
+		ms.nsignatures = i;
+		strlcpy(ms.from_table, sr->from_table, sizeof(ms.from_table));
+		strlcpy(ms.domain, sr->domain, sizeof(ms.domain));
+		strlcpy(ms.tag, sr->tag, sizeof(ms.tag));
+		imsg_compose(ibuf, IMSG_PROC_CONF_SIGN, 0, 0, -1, &ms,
+		    sizeof(ms));
+	}
 
 	TAILQ_FOREACH(pol, &conf->policies, entry) {
 		memset(&mp, 0, sizeof(mp));

@@ -4,6 +4,7 @@ and the listener's policy refuses, defers or quarantines.  DNS is nsd
 (regress/dnsbed.py) serving signed zones; signatures come from
 `posternctl dkim sign`, keys from `posternctl dkim keygen`."""
 import email
+import re
 import email.policy
 import smtplib
 import time
@@ -40,6 +41,7 @@ def bed(tmp_path_factory):
                              '_dmarc TXT "v=DMARC1; p=none"'])
         b.start()
         b.key = key
+        b.record = record
         yield b
     finally:
         b.stop()
@@ -198,3 +200,51 @@ def test_check_message_agrees_with_the_daemon(mx, bed):
     for method in ("spf", "dkim", "arc", "dmarc"):
         assert offline[method]["result"] == daemon[method]["result"], method
         assert offline[method]["props"] == daemon[method]["props"], method
+
+
+@pytest.fixture
+def signer(daemon_factory, bed, tmp_path):
+    dm = daemon_factory(sub="signer")
+    dm.maildir = str(tmp_path / "smail")
+    with open(dm.conf, "a") as f:
+        f.write('''hostname mx.example.test
+resolver {r} trust-anchor "{ta}"
+dkim-signature ed {{
+	key "{key}"
+	domain good.test
+	selector sel
+	algorithm ed25519-sha256
+}}
+sign with ed domain good.test
+table locals {{ "localhost" }}
+action "local" maildir "{m}/%{{user}}" user root
+match from any for domain <locals> action "local"
+'''.format(r=bed.resolver, ta=bed.trust_anchor, key=bed.key,
+           m=dm.maildir))
+    return dm.start()
+
+
+def test_outgoing_mail_is_signed_and_verifies_elsewhere(signer, bed):
+    import dkim
+    txt = "".join(re.findall(r'"([^"]*)"', bed.record))
+    send(signer.port, "alice@good.test", message("good.test"))
+    got = delivered(signer, "root")
+    assert len(got) == 1
+    raw = got[0]
+    assert b"DKIM-Signature:" in raw
+    # Debian's python3-dkim checks our signature (RFC 8463 Ed25519) ...
+    start = raw.index(b"DKIM-Signature:")
+
+    def dnsfunc(name, timeout=5):
+        assert name == b"sel._domainkey.good.test."
+        return txt.encode()
+    assert dkim.verify(raw[start:], dnsfunc=dnsfunc)
+    # ... and so does our own verifier, in the A-R of the same message
+    # (authd verified the message before it signed it: dkim=none there)
+    m = results(raw)
+    assert m["dmarc"]["result"] == "pass"
+    # other domains are not signed by this rule
+    send(signer.port, "x@reject.test", message("reject.test"))
+    got = delivered(signer, "root", want=2)
+    assert sum(b"DKIM-Signature:" in g for g in got) == 1
+    assert "signed for good.test with ed" in signer.logtext()

@@ -104,6 +104,8 @@ session_auth_begin(struct session *s)
 	const char		*at;
 
 	memset(&b, 0, sizeof(b));
+	b.local = rule_client_is_local((struct sockaddr *)&s->ss);
+	strlcpy(b.tag, s->listener->conf.tag, sizeof(b.tag));
 	strlcpy(b.ip, s->ip, sizeof(b.ip));
 	strlcpy(b.helo, smtp_session_helo(s->engine), sizeof(b.helo));
 	strlcpy(b.mail_from, s->mail.sender.addr, sizeof(b.mail_from));
