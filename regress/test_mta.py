@@ -655,3 +655,35 @@ def test_hostile_dns_bounded(sender, peer):
     with open("/proc/%d/status" % mta) as f:
         rss = [ln for ln in f if ln.startswith("VmRSS")][0]
     assert int(rss.split()[1]) < 64 * 1024, rss
+
+
+def test_chunking_used_when_offered(sender, peer):
+    mx = peer(ADDR["mx.example.test"], chunking=True)
+    dm = sender()
+    sent = send(dm, ["x@example.test"])
+    got = mx.wait_messages(1)
+    assert body_of(got[0]) == sent
+    sess = mx.wait_sessions(1)
+    sent_cmds = [ln for who, ln in sess[0]["transcript"] if who == "C"]
+    assert any(c.upper().startswith("BDAT ") and c.upper().endswith(" LAST")
+               for c in sent_cmds), sent_cmds
+    assert not any(c.upper() == "DATA" for c in sent_cmds)
+
+
+def test_greeting_refused_tries_next_mx(sender, peer):
+    peer(ADDR["mx1.backup.test"], replies=[
+        {"cmd": "CONNECT", "match": "*", "reply": "554 5.7.1 go away"}])
+    mx2 = peer(ADDR["mx2.backup.test"])
+    dm = sender()
+    send(dm, ["x@backup.test"])
+    mx2.wait_messages(1)
+    assert "greeting: 554 5.7.1 go away" in dm.logtext()
+
+
+def test_connection_dropped_mid_transaction_is_retried(sender, peer):
+    mx = peer(ADDR["mx.example.test"],
+              drop={"cmd": "RCPT", "nth": 1, "after_reply": False})
+    dm = sender()
+    send(dm, ["x@example.test"])
+    wait_queue_line(dm, "x@example.test", "closed by the server")
+    assert mx.accepted() == []
