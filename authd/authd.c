@@ -352,6 +352,24 @@ authd_done(void *arg, const struct inbound_result *r)
 }
 
 static void
+authd_mail_reply(void *arg, int refuse, int code, const char *status,
+    const char *text)
+{
+	struct authd_msg	*m = arg;
+	struct msg_auth_mail	 r;
+
+	memset(&r, 0, sizeof(r));
+	r.refuse = refuse;
+	r.code = code;
+	strlcpy(r.status, status, sizeof(r.status));
+	strlcpy(r.text, text, sizeof(r.text));
+	proc_compose(m->authd->proc, PROC_SMTP, IMSG_AUTH_MAIL_RESULT,
+	    m->session, -1, &r, sizeof(r));
+	if (refuse)
+		authd_msg_drop(m->authd, m);
+}
+
+static void
 authd_begin(struct authd *a, uint32_t session, struct imsg *imsg)
 {
 	struct msg_auth_begin	 b;
@@ -365,7 +383,6 @@ authd_begin(struct authd *a, uint32_t session, struct imsg *imsg)
 	b.ip[sizeof(b.ip) - 1] = '\0';
 	b.helo[sizeof(b.helo) - 1] = '\0';
 	b.mail_from[sizeof(b.mail_from) - 1] = '\0';
-	b.rcpt_domain[sizeof(b.rcpt_domain) - 1] = '\0';
 	b.policy[sizeof(b.policy) - 1] = '\0';
 	b.tag[sizeof(b.tag) - 1] = '\0';
 	if ((m = authd_msg_find(a, session)) != NULL)
@@ -395,7 +412,6 @@ authd_begin(struct authd *a, uint32_t session, struct imsg *imsg)
 	ip.ip = b.ip;
 	ip.helo = b.helo;
 	ip.mail_from = b.mail_from;
-	ip.rcpt_domain = b.rcpt_domain[0] != '\0' ? b.rcpt_domain : NULL;
 	ip.policy = &ipol;
 	m = xcalloc(1, sizeof(*m));
 	m->authd = a;
@@ -406,12 +422,18 @@ authd_begin(struct authd *a, uint32_t session, struct imsg *imsg)
 		authd_sign_begin(a, m);
 	TAILQ_INSERT_TAIL(&a->msgs, m, entry);
 	a->nmsgs++;
+	/* the MAIL reply waits for SPF only when its result may refuse */
+	if (ipol.spf_reject_fail)
+		inbound_on_spf(m->in, authd_mail_reply, m);
+	else
+		authd_mail_reply(m, 0, 0, "", "");
 }
 
 static void
 authd_smtp_imsg(struct authd *a, struct imsg *imsg)
 {
 	struct authd_msg	*m;
+	struct msg_auth_end	 e;
 	uint32_t		 session = imsg->hdr.peerid;
 	size_t			 i;
 
@@ -432,8 +454,12 @@ authd_smtp_imsg(struct authd *a, struct imsg *imsg)
 		}
 		return;
 	case IMSG_AUTH_END:
-		if (m == NULL || m->ended || imsg->len != 0)
+		if (imsg_get_data(imsg, &e, sizeof(e)) == -1)
 			break;
+		if (m == NULL || m->ended)
+			return;		/* refused at MAIL: smtp knows */
+		e.rcpt_domain[sizeof(e.rcpt_domain) - 1] = '\0';
+		inbound_set_rcpt_domain(m->in, e.rcpt_domain);
 		m->ended = 1;
 		inbound_end(m->in, authd_done, m);
 		return;

@@ -19,6 +19,7 @@
  */
 #include <sys/types.h>
 
+#include <event.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,6 +70,10 @@ struct inbound {
 	struct dmarc_outcome	 dmarc_out;
 	int			 dmarc_done;
 	size_t			 pending;	/* lookups in flight */
+	inbound_spf_cb		 spf_cb;
+	void			*spf_arg;
+	struct event		 ev_spf;
+	int			 ev_spf_set;
 	int			 ended;
 	inbound_done_cb		 done;
 	void			*arg;
@@ -216,6 +221,55 @@ inbound_keys(struct inbound *in)
 	}
 }
 
+/* Tell the MAIL reply what SPF says, once it says it. */
+static void
+inbound_spf_notify(struct inbound *in)
+{
+	inbound_spf_cb	 cb = in->spf_cb;
+	char		 text[512];
+
+	if (cb == NULL || !in->spf_done)
+		return;
+	in->spf_cb = NULL;
+	if (in->policy.spf_reject_fail && in->spf_out.result == SPF_FAIL) {
+		/* RFC 7208 8.4; RFC 7372 3.2: 5.7.23 */
+		snprintf(text, sizeof(text), "SPF check of %.200s failed: "
+		    "%.80s", in->spf_out.domain, in->spf_out.reason);
+		cb(in->spf_arg, 1, 550, "5.7.23", text);
+	} else
+		cb(in->spf_arg, 0, 0, "", "");
+}
+
+static void
+inbound_spf_event(int fd, short ev, void *arg)
+{
+	inbound_spf_notify(arg);
+}
+
+void
+inbound_on_spf(struct inbound *in, inbound_spf_cb cb, void *arg)
+{
+	struct timeval	 tv = { 0, 0 };
+
+	in->spf_cb = cb;
+	in->spf_arg = arg;
+	if (in->spf_done) {
+		/* never from inside this call */
+		evtimer_set(&in->ev_spf, inbound_spf_event, in);
+		event_base_set(dns_ctx_base(in->dns), &in->ev_spf);
+		evtimer_add(&in->ev_spf, &tv);
+		in->ev_spf_set = 1;
+	}
+}
+
+void
+inbound_set_rcpt_domain(struct inbound *in, const char *domain)
+{
+	free(in->rcpt_domain);
+	in->rcpt_domain = domain != NULL && domain[0] != '\0' ?
+	    xstrdup(domain) : NULL;
+}
+
 static void
 inbound_spf_done(void *arg, const struct spf_outcome *o)
 {
@@ -230,6 +284,7 @@ inbound_spf_done(void *arg, const struct spf_outcome *o)
 		buf_addstr(&in->trace, o->trace);
 	in->spf_done = 1;
 	trace(in, "spf: %s (%s)", spf_result_name(o->result), o->reason);
+	inbound_spf_notify(in);
 	inbound_progress(in);
 }
 
@@ -506,9 +561,9 @@ inbound_decide(struct inbound *in)
 	size_t				 i, n, total;
 
 	in->res.verdict = INBOUND_ACCEPT;
+	/* (spf reject-fail refuses the MAIL already: inbound_on_spf()) */
 	if (in->policy.spf_reject_fail && in->spf_done &&
 	    in->spf_out.result == SPF_FAIL)
-		/* RFC 7208 8.4; RFC 7372 3.2: 5.7.23 SPF validation failed */
 		verdict(in, INBOUND_REJECT, 550, "5.7.23", "SPF check of %s "
 		    "failed", in->spf_out.domain);
 	if (in->policy.spf == INBOUND_STRICT && in->spf_done &&
@@ -631,6 +686,8 @@ inbound_free(struct inbound *in)
 
 	if (in == NULL)
 		return;
+	if (in->ev_spf_set)
+		evtimer_del(&in->ev_spf);
 	if (in->spf != NULL)
 		spf_eval_cancel(in->spf);
 	if (in->iprev != NULL)

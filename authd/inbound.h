@@ -70,6 +70,14 @@ struct inbound;
 typedef void (*inbound_done_cb)(void *arg, const struct inbound_result *);
 
 struct inbound	*inbound_new(struct dns_ctx *, const struct inbound_params *);
+/*
+ * SPF's result, for a MAIL reply (RFC 7208 8.4): cb runs once SPF is done
+ * (later, from the loop, even if it already is).  -1 on a refusal.
+ */
+typedef void (*inbound_spf_cb)(void *arg, int refuse, int code,
+		    const char *status, const char *text);
+void		 inbound_on_spf(struct inbound *, inbound_spf_cb, void *);
+void		 inbound_set_rcpt_domain(struct inbound *, const char *);
 void		 inbound_feed(struct inbound *, const void *, size_t);
 void		 inbound_end(struct inbound *, inbound_done_cb, void *);
 void		 inbound_free(struct inbound *);

@@ -111,7 +111,8 @@ enum imsg_type {
 	 */
 	IMSG_AUTH_BEGIN,		/* struct msg_auth_begin */
 	IMSG_AUTH_DATA,			/* bytes */
-	IMSG_AUTH_END,			/* empty */
+	IMSG_AUTH_MAIL_RESULT,		/* struct msg_auth_mail: MAIL's reply */
+	IMSG_AUTH_END,			/* struct msg_auth_end */
 	IMSG_AUTH_ABORT,		/* empty */
 	IMSG_AUTH_RESULT,		/* struct msg_auth_result + header */
 	/* smtp -> queue: header fields to put in front of the message */
@@ -327,8 +328,19 @@ struct msg_auth_begin {
 	char		 ip[64];
 	char		 helo[256];
 	char		 mail_from[1025];	/* "" = the null path */
-	char		 rcpt_domain[256];
 	char		 policy[64];		/* "" = every check relaxed */
+};
+
+/* SPF at MAIL time (RFC 7208 8.4): accept the MAIL, or refuse it. */
+struct msg_auth_mail {
+	int32_t		 refuse;
+	int32_t		 code;
+	char		 status[16];
+	char		 text[256];
+};
+
+struct msg_auth_end {
+	char		 rcpt_domain[256];	/* the first recipient's */
 };
 
 /* Followed by header_len bytes of header fields to prepend. */

@@ -159,11 +159,19 @@ def test_strict_quarantine_delivers_marked(mx):
     assert "smtp.messages.quarantined=1" in mx.ctl("show", "stats").stdout
 
 
-def test_spf_reject_fail(mx):
-    text = send(mx.reject_port, "x@none.test", message("none.test"),
-                expect=550)
-    assert text.startswith(b"5.7.23")
-    assert delivered(mx, "root", timeout=0) == []
+def test_spf_reject_fail_at_mail_time(mx):
+    """RFC 7208 8.4: the MAIL command itself is refused."""
+    with smtplib.SMTP("127.0.0.1", mx.reject_port) as c:
+        c.ehlo("client.test")
+        code, text = c.mail("x@none.test")
+        assert code == 550 and text.startswith(b"5.7.23"), (code, text)
+        # the session goes on: a sender that passes is taken
+        assert c.mail("alice@good.test")[0] == 250
+        assert c.rcpt("bob@localhost")[0] == 250
+        assert c.data(message("good.test"))[0] == 250
+    got = delivered(mx, "root")
+    assert len(got) == 1
+    assert results(got[0])["spf"]["result"] == "pass"
 
 
 def test_forged_authentication_results_removed(mx):

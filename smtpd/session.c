@@ -101,7 +101,6 @@ static void
 session_auth_begin(struct session *s)
 {
 	struct msg_auth_begin	 b;
-	const char		*at;
 
 	memset(&b, 0, sizeof(b));
 	b.local = rule_client_is_local((struct sockaddr *)&s->ss);
@@ -109,13 +108,37 @@ session_auth_begin(struct session *s)
 	strlcpy(b.ip, s->ip, sizeof(b.ip));
 	strlcpy(b.helo, smtp_session_helo(s->engine), sizeof(b.helo));
 	strlcpy(b.mail_from, s->mail.sender.addr, sizeof(b.mail_from));
-	if (!TAILQ_EMPTY(&s->rcpts) &&
-	    (at = strrchr(TAILQ_FIRST(&s->rcpts)->env.rcpt, '@')) != NULL)
-		strlcpy(b.rcpt_domain, at + 1, sizeof(b.rcpt_domain));
 	strlcpy(b.policy, s->listener->conf.policy, sizeof(b.policy));
 	proc_compose(s->smtp->proc, PROC_AUTHD, IMSG_AUTH_BEGIN, s->id, -1, &b,
 	    sizeof(b));
 	s->auth = 1;
+}
+
+/* authd's answer to MAIL: SPF may refuse it (policy spf reject-fail). */
+void
+session_auth_mail(struct smtp *smtp, struct imsg *imsg)
+{
+	struct msg_auth_mail	 r;
+	struct session		*s;
+
+	if (imsg_get_data(imsg, &r, sizeof(r)) == -1 ||
+	    (r.refuse && (r.code < 500 || r.code > 599)))
+		proc_unexpected(smtp->proc, PROC_AUTHD, imsg);
+	r.status[sizeof(r.status) - 1] = '\0';
+	r.text[sizeof(r.text) - 1] = '\0';
+	if ((s = session_by_id(smtp, imsg->hdr.peerid)) == NULL ||
+	    !s->mail_pending)
+		return;
+	s->mail_pending = 0;
+	if (r.refuse) {
+		s->auth = 0;
+		log_info("smtp: session %u from %s: MAIL FROM:<%s> refused: "
+		    "%s", s->id, s->ip, s->mail.sender.addr, r.text);
+		smtp->stats[STAT_AUTH_REJECTED]++;
+		smtp_session_reply_mail(s->engine, 0, r.code, r.status, r.text);
+	} else
+		smtp_session_reply_mail(s->engine, 1, 0, NULL, NULL);
+	session_pump(s);
 }
 
 /* Data done and authenticated: envelopes, then the durable commit. */
@@ -201,6 +224,7 @@ static void
 cb_rset(void *arg)
 {
 	session_clear_rcpts(arg);
+	session_auth_abort(arg);
 }
 
 static void
@@ -215,7 +239,10 @@ cb_mail(void *arg, const struct smtp_mail *m)
 
 	s->mail = *m;
 	session_clear_rcpts(s);
-	smtp_session_reply_mail(s->engine, 1, 0, NULL, NULL);
+	/* SPF starts now; authd answers the MAIL (RFC 7208 8.4) */
+	session_auth_abort(s);
+	session_auth_begin(s);
+	s->mail_pending = 1;
 }
 
 static void
@@ -289,7 +316,6 @@ cb_data_start(void *arg)
 	    s->id, -1, NULL, 0);
 	arstrip_free(&s->arstrip);
 	arstrip_init(&s->arstrip);
-	session_auth_begin(s);
 }
 
 static void
@@ -323,7 +349,9 @@ static void
 cb_data_end(void *arg)
 {
 	struct session		*s = arg;
+	struct msg_auth_end	 e;
 	struct buf		 b;
+	const char		*at;
 
 	buf_init(&b, ARSTRIP_FIELD_MAX + 16);
 	arstrip_end(&s->arstrip, s->smtp->conf->hostname, &b);
@@ -337,8 +365,12 @@ cb_data_end(void *arg)
 	}
 	if (s->auth) {
 		/* the commit waits for authd's verdict */
+		memset(&e, 0, sizeof(e));
+		if (!TAILQ_EMPTY(&s->rcpts) && (at = strrchr(
+		    TAILQ_FIRST(&s->rcpts)->env.rcpt, '@')) != NULL)
+			strlcpy(e.rcpt_domain, at + 1, sizeof(e.rcpt_domain));
 		proc_compose(s->smtp->proc, PROC_AUTHD, IMSG_AUTH_END, s->id,
-		    -1, NULL, 0);
+		    -1, &e, sizeof(e));
 		s->qstate = QSTATE_AUTH;
 		return;
 	}

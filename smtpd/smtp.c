@@ -248,6 +248,10 @@ smtp_dispatch(struct proc *p, enum proc_id from, struct imsg *imsg)
 		session_auth_result(s, imsg);
 		return;
 	}
+	if (from == PROC_AUTHD && imsg->hdr.type == IMSG_AUTH_MAIL_RESULT) {
+		session_auth_mail(s, imsg);
+		return;
+	}
 	if (from == PROC_QUEUE) {
 		switch (imsg->hdr.type) {
 		case IMSG_QUEUE_MESSAGE_BEGIN_OK:

@@ -89,6 +89,7 @@ struct session {
 	uint64_t			 msgid;
 	struct arstrip			 arstrip;
 	int				 auth;	/* authd has the message */
+	int				 mail_pending;	/* MAIL awaits authd */
 };
 
 enum smtp_stat {
@@ -128,6 +129,7 @@ struct smtp {
 void	session_accept(struct smtp *, struct smtp_listener *, int,
 	    const struct sockaddr_storage *);
 void	session_auth_result(struct smtp *, struct imsg *);
+void	session_auth_mail(struct smtp *, struct imsg *);
 void	session_queue_reply(struct smtp *, struct imsg *);
 void	session_close(struct session *);
 void	session_shutdown(struct session *);
