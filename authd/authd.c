@@ -123,6 +123,7 @@ authd_done(void *arg, const struct inbound_result *r)
 	struct authd		*a = m->authd;
 	struct msg_auth_result	 res;
 	struct iovec		 iov[2];
+	struct buf		 eval;
 
 	memset(&res, 0, sizeof(res));
 	res.verdict = r->verdict;
@@ -142,6 +143,18 @@ authd_done(void *arg, const struct inbound_result *r)
 	    m->session, 0, -1, iov, 2) == -1)
 		fatal("authd: compose");
 	imsgev_update(a->proc->peers[PROC_SMTP]);
+	if (r->have_dmarc) {
+		/* For the aggregate reports: reportd stores it. */
+		buf_init(&eval, IMSG_MAX_PAYLOAD);
+		if (dmarc_eval_encode(&r->dmarc_eval, &eval) == 0)
+			proc_compose(a->proc, PROC_REPORTD,
+			    IMSG_REPORT_DMARC_EVAL, 0, -1, eval.data,
+			    eval.len);
+		else
+			log_warnx("authd: session %u: DMARC evaluation too "
+			    "large to report", m->session);
+		buf_free(&eval);
+	}
 	authd_msg_drop(a, m);
 }
 
