@@ -4,6 +4,8 @@ which keeps it (LMDB under <spool>/reports); `posternctl show evaluations
 nsd (regress/dnsbed.py) on its own bed address, apart from test_auth.py's."""
 import os
 import smtplib
+import socket
+import struct
 import time
 
 import pytest
@@ -151,3 +153,68 @@ def test_store_survives_restart(mx):
     send(mx.port, "other.test")
     assert len(evaluations(mx, want=3)) == 3
     assert len(evaluations(mx, "good.test")) == 1
+
+
+# lib/msg.h numbers, for a hand-made control client.
+IMSG_CTL_HELLO, IMSG_CTL_OK, IMSG_CTL_ERROR, IMSG_CTL_END = 7, 8, 9, 10
+IMSG_CTL_DATA, IMSG_CTL_EVALUATIONS = 34, 59
+POSTERN_PROTO_VERSION = 1
+
+
+def imsg(type_, payload=b""):
+    return struct.pack("=IIHHII", type_, 20 + len(payload), 0, 0, 0, 0) + \
+        payload
+
+
+def read_imsg(s):
+    def exact(n):
+        b = b""
+        while len(b) < n:
+            chunk = s.recv(n - len(b))
+            assert chunk, "control closed the connection"
+            b += chunk
+        return b
+    type_, n, _, _, _, _ = struct.unpack("=IIHHII", exact(20))
+    return type_, exact(n - 20)
+
+
+def raw_ctl(dm, frame):
+    """Greet control, send one frame, return the replies to the end."""
+    out = []
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(10)
+        s.connect(dm.sock)
+        s.sendall(imsg(IMSG_CTL_HELLO,
+                       struct.pack("=I", POSTERN_PROTO_VERSION)))
+        assert read_imsg(s)[0] == IMSG_CTL_OK
+        s.sendall(frame)
+        while True:
+            t, data = read_imsg(s)
+            out.append((t, data))
+            if t in (IMSG_CTL_END, IMSG_CTL_ERROR):
+                return out
+
+
+@pytest.mark.parametrize("payload", [b"", b"good.test\0", b"x" * 257])
+def test_control_refuses_a_malformed_request(mx, payload):
+    got = raw_ctl(mx, imsg(IMSG_CTL_EVALUATIONS, payload))
+    assert got[-1][0] == IMSG_CTL_ERROR
+    assert b"malformed request" in got[-1][1]
+    # The daemon goes on.
+    assert mx.proc.poll() is None
+    assert evaluations(mx) == []
+
+
+def test_domain_without_nul_is_terminated(mx):
+    send(mx.port, "good.test")
+    assert len(evaluations(mx, want=1)) == 1
+    # 256 bytes, no NUL: control and reportd cut it, nothing matches.
+    got = raw_ctl(mx, imsg(IMSG_CTL_EVALUATIONS, b"g" * 256))
+    assert got == [(IMSG_CTL_END, b"")]
+    # the exact size with a real domain answers with its records
+    got = raw_ctl(mx, imsg(IMSG_CTL_EVALUATIONS,
+                           b"good.test".ljust(256, b"\0")))
+    assert got[-1] == (IMSG_CTL_END, b"")
+    text = b"".join(d for t, d in got if t == IMSG_CTL_DATA).decode()
+    assert text.count("\n") == 1 and " from=good.test " in text
+    assert mx.proc.poll() is None
