@@ -233,10 +233,10 @@ control_request(struct ctl_conn *cc, struct imsg *imsg)
 	case IMSG_CTL_EVALUATIONS:
 		if (imsg_get_data(imsg, &d, sizeof(d)) == -1)
 			break;
-		/* reportd terminates it too; this keeps the log sane. */
+		/* reportd terminates it too: it trusts no peer's string. */
 		d.domain[sizeof(d.domain) - 1] = '\0';
-		log_debug("control: uid %u: show evaluations %s",
-		    (unsigned)cc->uid, d.domain[0] ? d.domain : "(all)");
+		log_debug("control: uid %u: show evaluations",
+		    (unsigned)cc->uid);
 		proc_compose(c->proc, PROC_REPORTD, imsg->hdr.type, cc->id, -1,
 		    &d, sizeof(d));
 		return;
@@ -376,7 +376,7 @@ control_run(struct proc *p)
 	event_add(&c->ev_accept, NULL);
 }
 
-/* Replies from the answering processes, relayed to the client they belong to. */
+/* Replies, relayed to the client they belong to. */
 void
 control_dispatch(struct proc *p, enum proc_id from, struct imsg *imsg)
 {

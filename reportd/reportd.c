@@ -105,8 +105,7 @@ reportd_run(struct proc *p)
 	evtimer_set(&rd->ev_prune, reportd_prune_cb, rd);
 	reportd_prune(rd);
 	evtimer_add(&rd->ev_prune, &tv);
-	log_debug("reportd process started: %ld evaluations stored",
-	    evalstore_count(rd->es, NULL));
+	log_debug("reportd process started");
 }
 
 static void
