@@ -750,6 +750,16 @@ valid_authres(const char *s)
 	return n > 0 && n <= ARC_MAX_AUTHRES;
 }
 
+int
+arc_seal_set_authres(struct arc_seal *s, const char *authres)
+{
+	if (!valid_authres(authres))
+		return -1;
+	free(s->authres);
+	s->authres = xstrdup(authres);
+	return 0;
+}
+
 struct arc_seal *
 arc_seal_new(const struct arc_sealer *cfg, char *err, size_t errlen)
 {

@@ -122,6 +122,8 @@ struct arc_seal;
 struct arc_seal	*arc_seal_new(const struct arc_sealer *, char *err,
 		    size_t errlen);
 void		 arc_seal_feed(struct arc_seal *, const void *, size_t);
+/* Replace the A-R text of the sealer (known only at the end). -1: bad. */
+int		 arc_seal_set_authres(struct arc_seal *, const char *);
 /*
  * Seal with the chain validation status of the message as it came in
  * (arc_verify_result()).  Appends ARC-Seal, ARC-Message-Signature and

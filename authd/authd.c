@@ -12,7 +12,9 @@
  * domain are written (RFC 6376 5) in front of it.  The keys come from the
  * parent as bytes: authd never opens a key file.
  *
- * Not here yet: ARC sealing of forwarded mail.
+ * Relayed mail is ARC-sealed (RFC 8617 5.1) when an arc-seal rule matches
+ * the listener: a new set with our Authentication-Results and the chain's
+ * validation as cv=, in front of everything else.
  */
 #include <sys/types.h>
 #include <sys/queue.h>
@@ -21,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arc.h"
 #include "authres.h"
 #include "crypto.h"
 #include "dkim.h"
@@ -57,8 +60,11 @@ struct authd_msg {
 	struct inbound		*in;
 	int			 ended;
 	char			 tag[64];
+	char			 folder[64];	/* quarantine folder, or "" */
 	struct authd_signer	 signers[AUTHD_MAX_SIGNERS];
 	size_t			 nsigners;
+	struct arc_seal		*seal;
+	int			 relayed;
 };
 
 struct authd_policy {
@@ -72,6 +78,7 @@ struct authd {
 	TAILQ_HEAD(, authd_policy) policies;
 	TAILQ_HEAD(, authd_dkimsig) dkimsigs;
 	TAILQ_HEAD(, authd_sign) signs;
+	TAILQ_HEAD(, authd_sign) seals;
 	struct routing		 routing;	/* tables of sign rules */
 	TAILQ_HEAD(, authd_msg)	 msgs;
 	size_t			 nmsgs;
@@ -88,6 +95,7 @@ authd_state(struct proc *p)
 		TAILQ_INIT(&a->policies);
 		TAILQ_INIT(&a->dkimsigs);
 		TAILQ_INIT(&a->signs);
+		TAILQ_INIT(&a->seals);
 		TAILQ_INIT(&a->msgs);
 		routing_init(&a->routing, NULL);
 		p->state = a;
@@ -103,6 +111,7 @@ authd_conf(struct proc *p, struct imsg *imsg)
 	struct authd_dkimsig	*d;
 	struct authd_sign	*sr;
 	char			 err[256];
+	size_t			 i;
 
 	if (routing_conf_imsg(&a->routing, imsg))
 		return;
@@ -135,14 +144,21 @@ authd_conf(struct proc *p, struct imsg *imsg)
 		TAILQ_INSERT_TAIL(&a->dkimsigs, d, entry);
 		return;
 	case IMSG_PROC_CONF_SIGN:
+	case IMSG_PROC_CONF_ARCSEAL:
 		sr = xcalloc(1, sizeof(*sr));
 		if (imsg_get_data(imsg, &sr->c, sizeof(sr->c)) == -1 ||
 		    sr->c.nsignatures > 8)
 			fatalx("bad sign message");
+		for (i = 0; i < sr->c.nsignatures; i++)
+			sr->c.signatures[i][sizeof(sr->c.signatures[i]) - 1] =
+			    '\0';
 		sr->c.from_table[sizeof(sr->c.from_table) - 1] = '\0';
 		sr->c.domain[sizeof(sr->c.domain) - 1] = '\0';
 		sr->c.tag[sizeof(sr->c.tag) - 1] = '\0';
-		TAILQ_INSERT_TAIL(&a->signs, sr, entry);
+		if (imsg->hdr.type == IMSG_PROC_CONF_ARCSEAL)
+			TAILQ_INSERT_TAIL(&a->seals, sr, entry);
+		else
+			TAILQ_INSERT_TAIL(&a->signs, sr, entry);
 		return;
 	}
 	fatalx("unexpected set-up message %u", imsg->hdr.type);
@@ -299,6 +315,8 @@ authd_msg_free_cb(int fd, short ev, void *arg)
 	inbound_free(m->in);
 	for (i = 0; i < m->nsigners; i++)
 		dkim_sign_free(m->signers[i].s);
+	if (m->seal != NULL)
+		arc_seal_free(m->seal);
 	free(m);
 }
 
@@ -316,6 +334,94 @@ authd_msg_drop(struct authd *a, struct authd_msg *m)
 	event_once(-1, EV_TIMEOUT, authd_msg_free_cb, m, &tv);
 }
 
+/*
+ * The first arc-seal rule for the listener starts a sealer; the ARC set
+ * is written at the end if the message is relayed.  Without a tag, a rule
+ * seals mail from other hosts only: a local client's mail is not
+ * forwarded mail.
+ */
+static void
+authd_seal_begin(struct authd *a, struct authd_msg *m, int local)
+{
+	struct authd_sign	*sr;
+	struct authd_dkimsig	*d;
+	struct arc_sealer	 cfg;
+	char			 err[256];
+
+	TAILQ_FOREACH(sr, &a->seals, entry) {
+		if (sr->c.tag[0] != '\0' ? strcmp(sr->c.tag, m->tag) != 0 :
+		    local)
+			continue;
+		if ((d = authd_dkimsig_find(a, sr->c.signatures[0])) == NULL)
+			continue;
+		memset(&cfg, 0, sizeof(cfg));
+		cfg.key = d->key;
+		cfg.alg = d->c.algorithm == DKIM_ED25519_SHA256 ?
+		    DKIM_ALG_ED25519_SHA256 : DKIM_ALG_RSA_SHA256;
+		cfg.domain = d->c.domain;
+		cfg.selector = d->c.selector;
+		cfg.authres = a->proc->global.hostname;	/* set at the end */
+		cfg.headers = d->c.headers[0] != '\0' ? d->c.headers : NULL;
+		if ((m->seal = arc_seal_new(&cfg, err, sizeof(err))) == NULL)
+			log_warnx("authd: arc-seal with %s: %s", d->c.name,
+			    err);
+		return;
+	}
+}
+
+/* Our A-R value on one line, for the ARC-Authentication-Results field. */
+static char *
+authres_unfold(const struct buf *hdr)
+{
+	const char	*p = (const char *)hdr->data, *end = p + hdr->len;
+	char		*out, *o;
+
+	if (hdr->len < 24 || strncasecmp(p, "Authentication-Results:", 23))
+		return NULL;
+	p += 23;
+	out = o = xcalloc(1, hdr->len + 1);
+	for (; p < end; p++) {
+		if (*p == '\r' || *p == '\n')
+			continue;
+		if ((*p == ' ' || *p == '\t') && (o == out || o[-1] == ' '))
+			continue;
+		*o++ = *p == '\t' ? ' ' : *p;
+	}
+	while (o > out && o[-1] == ' ')
+		*--o = '\0';
+	return out;
+}
+
+static void
+authd_seal_end(struct authd_msg *m, const struct inbound_result *r,
+    struct buf *out)
+{
+	char	 err[256], *ar;
+	int	 cv, rv;
+
+	if (m->seal == NULL || !m->relayed)
+		return;
+	if ((cv = inbound_arc_result(m->in)) == -1 || cv == ARC_TEMPERROR) {
+		log_info("authd: session %u: not sealed: the ARC chain could "
+		    "not be validated", m->session);
+		return;
+	}
+	if ((ar = authres_unfold(&r->header)) == NULL ||
+	    arc_seal_set_authres(m->seal, ar) == -1) {
+		log_warnx("authd: session %u: not sealed: our "
+		    "Authentication-Results do not fit an ARC set", m->session);
+		free(ar);
+		return;
+	}
+	free(ar);
+	rv = arc_seal_end(m->seal, cv, out, err, sizeof(err));
+	if (rv == 0)
+		log_info("authd: session %u: ARC-sealed (cv=%s)", m->session,
+		    arc_result_name(cv));
+	else
+		log_info("authd: session %u: not sealed: %s", m->session, err);
+}
+
 static void
 authd_done(void *arg, const struct inbound_result *r)
 {
@@ -323,11 +429,13 @@ authd_done(void *arg, const struct inbound_result *r)
 	struct authd		*a = m->authd;
 	struct msg_auth_result	 res;
 	struct iovec		 iov[2];
-	struct buf		 hdr;
+	struct buf		 hdr, eval;
 
 	buf_init(&hdr, IMSG_MAX_PAYLOAD - sizeof(res));
-	if (r->verdict != INBOUND_REJECT && r->verdict != INBOUND_TEMPFAIL)
+	if (r->verdict != INBOUND_REJECT && r->verdict != INBOUND_TEMPFAIL) {
+		authd_seal_end(m, r, &hdr);
 		authd_sign_end(a, m, &hdr);
+	}
 	if (buf_add(&hdr, r->header.data, r->header.len) == -1)
 		log_warnx("authd: session %u: header fields too long",
 		    m->session);
@@ -336,6 +444,8 @@ authd_done(void *arg, const struct inbound_result *r)
 	res.code = r->code;
 	strlcpy(res.status, r->status, sizeof(res.status));
 	strlcpy(res.text, r->text, sizeof(res.text));
+	if (r->verdict == INBOUND_QUARANTINE)
+		strlcpy(res.folder, m->folder, sizeof(res.folder));
 	res.header_len = hdr.len;
 	iov[0].iov_base = &res;
 	iov[0].iov_len = sizeof(res);
@@ -348,6 +458,18 @@ authd_done(void *arg, const struct inbound_result *r)
 		fatal("authd: compose");
 	imsgev_update(a->proc->peers[PROC_SMTP]);
 	buf_free(&hdr);
+	if (r->have_dmarc) {
+		/* For the aggregate reports: reportd stores it. */
+		buf_init(&eval, IMSG_MAX_PAYLOAD);
+		if (dmarc_eval_encode(&r->dmarc_eval, &eval) == 0)
+			proc_compose(a->proc, PROC_REPORTD,
+			    IMSG_REPORT_DMARC_EVAL, 0, -1, eval.data,
+			    eval.len);
+		else
+			log_warnx("authd: session %u: DMARC evaluation too "
+			    "large to report", m->session);
+		buf_free(&eval);
+	}
 	authd_msg_drop(a, m);
 }
 
@@ -418,8 +540,12 @@ authd_begin(struct authd *a, uint32_t session, struct imsg *imsg)
 	m->session = session;
 	m->in = inbound_new(a->dns, &ip);
 	strlcpy(m->tag, b.tag, sizeof(m->tag));
+	if (pol != NULL && pol->c.quarantine == QUARANTINE_FOLDER)
+		strlcpy(m->folder, pol->c.quarantine_folder,
+		    sizeof(m->folder));
 	if (b.local)
 		authd_sign_begin(a, m);
+	authd_seal_begin(a, m, b.local);
 	TAILQ_INSERT_TAIL(&a->msgs, m, entry);
 	a->nmsgs++;
 	/* the MAIL reply waits for SPF only when its result may refuse */
@@ -451,6 +577,8 @@ authd_smtp_imsg(struct authd *a, struct imsg *imsg)
 			for (i = 0; i < m->nsigners; i++)
 				dkim_sign_feed(m->signers[i].s, imsg->data,
 				    imsg->len);
+			if (m->seal != NULL)
+				arc_seal_feed(m->seal, imsg->data, imsg->len);
 		}
 		return;
 	case IMSG_AUTH_END:
@@ -460,6 +588,7 @@ authd_smtp_imsg(struct authd *a, struct imsg *imsg)
 			return;		/* refused at MAIL: smtp knows */
 		e.rcpt_domain[sizeof(e.rcpt_domain) - 1] = '\0';
 		inbound_set_rcpt_domain(m->in, e.rcpt_domain);
+		m->relayed = e.relayed;
 		m->ended = 1;
 		inbound_end(m->in, authd_done, m);
 		return;

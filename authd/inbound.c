@@ -63,6 +63,9 @@ struct inbound {
 	struct spf_eval		*spf;
 	struct spf_outcome	 spf_out;
 	int			 spf_done;
+	struct spf_eval		*spf_helo;	/* HELO identity too */
+	struct spf_outcome	 spf_helo_out;
+	int			 spf_helo_done;
 	struct iprev_eval	*iprev;
 	struct iprev_outcome	 iprev_out;
 	int			 iprev_done;
@@ -288,6 +291,23 @@ inbound_spf_done(void *arg, const struct spf_outcome *o)
 	inbound_progress(in);
 }
 
+/* RFC 7208 2.3: the HELO identity, checked as well (recorded only) */
+static void
+inbound_spf_helo_done(void *arg, const struct spf_outcome *o)
+{
+	struct inbound	*in = arg;
+
+	in->spf_helo = NULL;
+	in->pending--;
+	in->spf_helo_out = *o;
+	in->spf_helo_out.explanation = NULL;
+	in->spf_helo_out.trace = NULL;
+	in->spf_helo_done = 1;
+	trace(in, "spf (HELO %s): %s (%s)", in->helo,
+	    spf_result_name(o->result), o->reason);
+	inbound_progress(in);
+}
+
 static void
 inbound_iprev_done(void *arg, const struct iprev_outcome *o)
 {
@@ -360,6 +380,15 @@ inbound_new(struct dns_ctx *dns, const struct inbound_params *p)
 		sp.trace = p->trace;
 		in->pending++;
 		in->spf = spf_eval_start(dns, &sp, inbound_spf_done, in);
+		if (in->policy.spf != INBOUND_DISABLE &&
+		    in->mail_from[0] != '\0' && in->helo[0] != '\0') {
+			sp.mail_from = NULL;
+			sp.identity = SPF_ID_HELO;
+			sp.trace = 0;
+			in->pending++;
+			in->spf_helo = spf_eval_start(dns, &sp,
+			    inbound_spf_helo_done, in);
+		}
 	} else
 		in->spf_done = 1;
 	memset(&ip, 0, sizeof(ip));
@@ -468,6 +497,13 @@ inbound_write_ar(struct inbound *in)
 			ar_prop(b, m, "smtp", "mailfrom", in->mail_from);
 		else
 			ar_prop(b, m, "smtp", "helo", in->helo);
+	}
+	if (in->policy.spf != INBOUND_DISABLE && in->spf_helo_done) {
+		m = ar_method(b, "spf", spf_result_name(
+		    in->spf_helo_out.result));
+		if (m != NULL)
+			m->comment = in->spf_helo_out.reason;
+		ar_prop(b, m, "smtp", "helo", in->helo);
 	}
 	if (in->policy.dkim != INBOUND_DISABLE && in->dkim != NULL) {
 		r = dkim_verify_results(in->dkim, &n, &total);
@@ -690,6 +726,8 @@ inbound_free(struct inbound *in)
 		evtimer_del(&in->ev_spf);
 	if (in->spf != NULL)
 		spf_eval_cancel(in->spf);
+	if (in->spf_helo != NULL)
+		spf_eval_cancel(in->spf_helo);
 	if (in->iprev != NULL)
 		iprev_eval_cancel(in->iprev);
 	if (in->dmarc != NULL)
@@ -747,6 +785,15 @@ inbound_check_sync(struct dns_ctx *dns, const struct inbound_params *p,
 			break;
 	inbound_free(in);
 	return st.done ? 0 : -1;
+}
+
+/* The chain's validation for a seal; -1 when ARC was not checked. */
+int
+inbound_arc_result(struct inbound *in)
+{
+	if (in->arc == NULL || !in->ended)
+		return -1;
+	return arc_verify_result(in->arc)->result;
 }
 
 int

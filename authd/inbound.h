@@ -90,6 +90,8 @@ int		 inbound_check_sync(struct dns_ctx *,
 
 /* The RFC5322.From domain once the header is in (-1: none, or several). */
 int		 inbound_from_domain(struct inbound *, char *, size_t);
+/* enum arc_result of the message's chain, -1 if not checked. */
+int		 inbound_arc_result(struct inbound *);
 const char	*inbound_verdict_name(enum inbound_verdict);
 
 #endif

@@ -55,6 +55,7 @@ config_new(void)
 	TAILQ_INIT(&conf->policies);
 	TAILQ_INIT(&conf->dkim_signatures);
 	TAILQ_INIT(&conf->sign_rules);
+	TAILQ_INIT(&conf->arc_seal_rules);
 	conf->queue.retry_first = DEFAULT_RETRY_FIRST;
 	conf->queue.retry_max = DEFAULT_RETRY_MAX;
 	conf->queue.expire = DEFAULT_EXPIRE;
@@ -136,6 +137,10 @@ free_config(struct postern_conf *conf)
 		free(d->key_file);
 		free(d->headers);
 		free(d);
+	}
+	while ((s = TAILQ_FIRST(&conf->arc_seal_rules)) != NULL) {
+		TAILQ_REMOVE(&conf->arc_seal_rules, s, entry);
+		free(s);
 	}
 	while ((s = TAILQ_FIRST(&conf->sign_rules)) != NULL) {
 		TAILQ_REMOVE(&conf->sign_rules, s, entry);

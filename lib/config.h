@@ -300,6 +300,7 @@ struct postern_conf {
 	struct policylist	 policies;
 	struct dkimlist		 dkim_signatures;
 	struct signlist		 sign_rules;
+	struct signlist		 arc_seal_rules;	/* first signature */
 };
 
 /*

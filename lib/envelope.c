@@ -72,6 +72,7 @@ static const struct envstr envstrs[] = {
 	{ offsetof(struct envelope, envid), ENV_ENVID_MAX },
 	{ offsetof(struct envelope, orcpt), ENV_ORCPT_MAX },
 	{ offsetof(struct envelope, errmsg), ENV_ERR_MAX },
+	{ offsetof(struct envelope, folder), ENV_FOLDER_MAX },	/* v2 */
 };
 #define NENVSTRS	(sizeof(envstrs) / sizeof(envstrs[0]))
 
@@ -144,10 +145,17 @@ int
 envelope_decode(struct envelope *e, const uint8_t *in, size_t len)
 {
 	char	*s;
-	size_t	 i, off, slen;
+	size_t	 i, off, slen, nstrs;
 
 	memset(e, 0, sizeof(*e));
-	if (len < ENV_HDR_LEN || in[0] != ENV_RECORD_VERSION || in[5] != 0)
+	if (len < ENV_HDR_LEN || in[5] != 0)
+		return -1;
+	/* version 1 ended before the folder */
+	if (in[0] == ENV_RECORD_VERSION)
+		nstrs = NENVSTRS;
+	else if (in[0] == 1)
+		nstrs = NENVSTRS - 1;
+	else
 		return -1;
 	e->state = in[1];
 	e->kind = in[2];
@@ -164,7 +172,7 @@ envelope_decode(struct envelope *e, const uint8_t *in, size_t len)
 	if (!fields_valid(e))
 		return -1;
 	off = ENV_HDR_LEN;
-	for (i = 0; i < NENVSTRS; i++) {
+	for (i = 0; i < nstrs; i++) {
 		if (len - off < 2)
 			return -1;
 		slen = get16(in + off);

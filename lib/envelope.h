@@ -23,10 +23,15 @@
 #define ENV_ENVID_MAX		100
 #define ENV_ORCPT_MAX		500
 #define ENV_ERR_MAX		1000	/* last error text */
+#define ENV_FOLDER_MAX		63	/* maildir folder: quarantine */
 
-#define ENV_RECORD_VERSION	1
-#define ENV_RECORD_MAX		(64 + 6 * 2 + 2 * ENV_ADDR_MAX + ENV_DEST_MAX + \
-				    ENV_ENVID_MAX + ENV_ORCPT_MAX + ENV_ERR_MAX)
+/*
+ * Version 2 added the folder; version 1 records (no folder) still decode.
+ */
+#define ENV_RECORD_VERSION	2
+#define ENV_RECORD_MAX		(64 + 7 * 2 + 2 * ENV_ADDR_MAX + ENV_DEST_MAX + \
+				    ENV_ENVID_MAX + ENV_ORCPT_MAX + ENV_ERR_MAX + \
+				    ENV_FOLDER_MAX)
 
 enum env_state {
 	ENV_QUEUED = 1,		/* waiting for next_try */
@@ -75,6 +80,7 @@ struct envelope {
 	char		 envid[ENV_ENVID_MAX + 1];	/* xtext-decoded */
 	char		 orcpt[ENV_ORCPT_MAX + 1];	/* "addr-type;addr" */
 	char		 errmsg[ENV_ERR_MAX + 1];
+	char		 folder[ENV_FOLDER_MAX + 1];	/* "" = the inbox */
 };
 
 /*

@@ -104,6 +104,7 @@ enum imsg_type {
 	IMSG_PROC_CONF_POLICY,		/* struct msg_conf_policy */
 	IMSG_PROC_CONF_DKIMSIG,		/* struct msg_conf_dkimsig + key */
 	IMSG_PROC_CONF_SIGN,		/* struct msg_conf_sign */
+	IMSG_PROC_CONF_ARCSEAL,		/* struct msg_conf_sign (1 name) */
 
 	/*
 	 * smtp <-> authd: each message streams to authd as it streams to
@@ -271,6 +272,7 @@ struct msg_deliver {
 	char		 rcpt[1025];
 	char		 action[64];	/* the parent's own action of that name */
 	int32_t		 check_existing; /* a retry after a crash */
+	char		 folder[64];	/* maildir folder, "" = the inbox */
 };
 
 struct msg_deliver_result {
@@ -341,6 +343,7 @@ struct msg_auth_mail {
 
 struct msg_auth_end {
 	char		 rcpt_domain[256];	/* the first recipient's */
+	int32_t		 relayed;	/* a recipient is remote */
 };
 
 /* Followed by header_len bytes of header fields to prepend. */
@@ -349,6 +352,7 @@ struct msg_auth_result {
 	int32_t		 code;
 	char		 status[16];
 	char		 text[256];
+	char		 folder[64];	/* quarantine: deliver there */
 	uint32_t	 header_len;
 };
 

@@ -205,7 +205,7 @@ static void	 builders_free(void);
 %token	GROUP HEADER HEADERS HELO HOST HOSTNAME INCLUDE KEY LISTEN LMTP LOCAL
 %token	VIRTUAL SMTPTIMEOUT SMTPMAXSESSIONS SMTPMAXPERIP
 %token	MTATIMEOUT MTACONNECTTIMEOUT MTAMAXSESSIONS MTAMAXPERDOMAIN MTACAFILE
-%token	TRANSPORT ROUTE ATTEMPT
+%token	TRANSPORT ROUTE ATTEMPT ARCSEAL
 %token	MAILDIR MATCH MAX MAXMESSAGESIZE MAXSIGNATURES MBOX MDA ON OVERSIGN
 %token	PKI POLICY PORT
 %token	QUARANTINE QUEUE RCPTTO REJECT REJECTFAIL RELAXED RELAY REQUIRE
@@ -238,6 +238,7 @@ grammar		: /* empty */
 		| grammar policy '\n'
 		| grammar dkimsig '\n'
 		| grammar sign '\n'
+		| grammar arcseal '\n'
 		| grammar error '\n' {
 			/* The statement is lost; so is what it included. */
 			ps.pending = NULL;
@@ -903,10 +904,14 @@ optquarantine	: /* empty */
 		}
 		| QUARANTINE FOLDER STRING {
 			ps.policy->quarantine = QUARANTINE_FOLDER;
-			/* A maildir folder name, not a way out of it. */
-			if ($3[0] == '\0' || $3[0] == '/' ||
-			    strstr($3, "..") != NULL ||
-			    strlen($3) >= sizeof(ps.policy->quarantine_folder))
+			/*
+			 * A Maildir++ folder name (".NAME" in the maildir;
+			 * "." separates levels), never a path out of it; at
+			 * most 63 octets, as envelopes store it.
+			 */
+			if ($3[0] == '\0' || $3[0] == '.' ||
+			    strchr($3, '/') != NULL ||
+			    strstr($3, "..") != NULL || strlen($3) > 63)
 				conf_error(&@3, "invalid quarantine folder "
 				    "\"%s\"", $3);
 			else
@@ -1017,6 +1022,28 @@ sign		: SIGN WITH {
 		}
 		;
 
+/*
+ * arc-seal with NAME [tag NAME]: ARC-seal relayed mail (RFC 8617 5.1)
+ * with the key, domain and selector of a dkim-signature block.
+ */
+arcseal		: ARCSEAL WITH {
+			ps.sign = xcalloc(1, sizeof(*ps.sign));
+			ps.sign_seen = 0;
+		} STRING { sign_add(&@4, $4); free($4); } arcsealopt {
+			TAILQ_INSERT_TAIL(&ps.conf->arc_seal_rules, ps.sign,
+			    entry);
+			ps.sign = NULL;
+		}
+		;
+
+arcsealopt	: /* empty */
+		| TAG STRING {
+			if (name_ok(&@2, $2))
+				strlcpy(ps.sign->tag, $2, sizeof(ps.sign->tag));
+			free($2);
+		}
+		;
+
 signnames	: STRING		{ sign_add(&@1, $1); free($1); }
 		| signnames STRING	{ sign_add(&@2, $2); free($2); }
 		;
@@ -1061,6 +1088,7 @@ static const struct keyword keywords[] = {
 	{ "allow-sha1",		ALLOWSHA1 },
 	{ "any",		ANY },
 	{ "arc",		ARC },
+	{ "arc-seal",	ARCSEAL },
 	{ "attempt",		ATTEMPT },
 	{ "auth",		AUTH },
 	{ "canonicalization",	CANONICALIZATION },

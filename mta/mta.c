@@ -429,6 +429,9 @@ mta_dest_run(struct mta *m, struct mta_dest *d)
 		d->connections++;
 		mta_session_start(m, d);
 	}
+	/* At the global limit, idle sessions elsewhere make room. */
+	if (d->ntasks > 0 && d->nsessions == 0)
+		mta_session_reclaim(m, d);
 }
 
 /* --- messages from the queue --- */

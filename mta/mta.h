@@ -142,6 +142,8 @@ const struct mta_secret *mta_secret_find(struct mta *, const char *table,
 void	mta_session_start(struct mta *, struct mta_dest *);
 /* Give an idle session of this destination a task: 1 if one took it. */
 int	mta_session_offer(struct mta *, struct mta_dest *);
+/* Close another destination's idle session to make room for d. */
+int	mta_session_reclaim(struct mta *, struct mta_dest *);
 void	mta_session_shutdown(struct mta *);
 
 /* tls.c: our own check of a peer's chain (RFC 6125 name matching). */

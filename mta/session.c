@@ -731,6 +731,28 @@ mta_session_offer(struct mta *m, struct mta_dest *d)
 	return 0;
 }
 
+/*
+ * The global session limit is reached and a destination with work has no
+ * session: an idle session of another destination QUITs now rather than
+ * after its idle wait, and its slot goes to the waiting destination.
+ */
+int
+mta_session_reclaim(struct mta *m, struct mta_dest *d)
+{
+	struct mta_session	*s;
+
+	TAILQ_FOREACH(s, &m->sessions, entry)
+		if (s->dest != d && s->state == S_IDLE && s->fd != -1) {
+			log_debug("mta: session %u: idle, closed for %s",
+			    s->id, d->name);
+			session_send(s, "QUIT");
+			session_enter(s, S_QUIT);
+			session_arm(s);
+			return 1;
+		}
+	return 0;
+}
+
 static void
 session_rset(struct mta_session *s)
 {

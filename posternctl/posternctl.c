@@ -45,6 +45,7 @@ usage(void)
 	    "  stop\n"
 	    "  show queue [-j] | show message ID | show stats\n"
 	    "  show hosts | show routes\n"
+	    "  show evaluations [domain]\n"
 	    "  schedule ID|all | remove ID|all | hold ID|all | release ID|all\n"
 	    "  pause smtp|queue | resume smtp|queue\n");
 	posternctl_offline_usage(stderr);
@@ -230,6 +231,8 @@ main(int argc, char *argv[])
 		return rv;
 
 	if ((rv = posternctl_queue_cmd(argc, argv)) != -1)
+		return rv;
+	if ((rv = posternctl_report_cmd(argc, argv)) != -1)
 		return rv;
 	if (argc == 2 && strcmp(argv[0], "show") == 0 &&
 	    strcmp(argv[1], "status") == 0) {

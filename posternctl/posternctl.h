@@ -20,6 +20,8 @@ void		 ctl_next(struct imsgbuf *, struct imsg *);
 
 /* -1 if argv is not a queue/smtp command, else the exit status */
 int	posternctl_queue_cmd(int argc, char *argv[]);
+/* -1 if argv is not a report command, else the exit status */
+int	posternctl_report_cmd(int argc, char *argv[]);
 
 int	check_spf_main(int, char *[]);
 int	check_dkim_main(int, char *[]);

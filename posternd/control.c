@@ -133,6 +133,7 @@ control_request(struct ctl_conn *cc, struct imsg *imsg)
 	struct msg_ctl_verbose	 v;
 	struct msg_ctl_qid	 qid;
 	struct msg_ctl_target	 t;
+	struct msg_ctl_domain	 d;
 
 	if (imsg->fd != -1) {
 		close(imsg->fd);
@@ -228,6 +229,16 @@ control_request(struct ctl_conn *cc, struct imsg *imsg)
 			break;
 		proc_compose(c->proc, PROC_MTA, imsg->hdr.type, cc->id, -1,
 		    NULL, 0);
+		return;
+	case IMSG_CTL_EVALUATIONS:
+		if (imsg_get_data(imsg, &d, sizeof(d)) == -1)
+			break;
+		/* reportd terminates it too: it trusts no peer's string. */
+		d.domain[sizeof(d.domain) - 1] = '\0';
+		log_debug("control: uid %u: show evaluations",
+		    (unsigned)cc->uid);
+		proc_compose(c->proc, PROC_REPORTD, imsg->hdr.type, cc->id, -1,
+		    &d, sizeof(d));
 		return;
 	case IMSG_CTL_PAUSE:
 	case IMSG_CTL_RESUME:
@@ -365,7 +376,7 @@ control_run(struct proc *p)
 	event_add(&c->ev_accept, NULL);
 }
 
-/* Replies from the parent, relayed to the client they belong to. */
+/* Replies, relayed to the client they belong to. */
 void
 control_dispatch(struct proc *p, enum proc_id from, struct imsg *imsg)
 {
@@ -375,7 +386,7 @@ control_dispatch(struct proc *p, enum proc_id from, struct imsg *imsg)
 	if (proc_common_imsg(p, from, imsg))
 		return;
 	if (from != PROC_PARENT && from != PROC_QUEUE && from != PROC_SMTP &&
-	    from != PROC_MTA)
+	    from != PROC_MTA && from != PROC_REPORTD)
 		proc_unexpected(p, from, imsg);
 	/* Replies are checked for shape; posternctl checks them again. */
 	switch (imsg->hdr.type) {

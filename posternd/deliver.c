@@ -123,6 +123,14 @@ deliver_one(const struct job *j, const char *hostname,
 		    "maildir path of action %s for this recipient", j->a->name);
 		return;
 	}
+	/* Maildir++: a folder is a maildir named ".NAME" inside */
+	if (j->d.folder[0] != '\0' && (strlcat(path, "/.", sizeof(path)) >=
+	    sizeof(path) || strlcat(path, j->d.folder, sizeof(path)) >=
+	    sizeof(path))) {
+		r->status = DELIVER_PERMFAIL;
+		snprintf(r->error, sizeof(r->error), "maildir path too long");
+		return;
+	}
 	qid_env_str(j->d.evpid, qid, sizeof(qid));
 	xasprintf(&prefix, "Return-Path: <%s>\r\nDelivered-To: %s\r\n",
 	    j->d.sender, j->d.rcpt);
@@ -286,6 +294,12 @@ deliver_start(struct postern_conf *conf, struct imsg *imsg,
 	d.sender[sizeof(d.sender) - 1] = '\0';
 	d.rcpt[sizeof(d.rcpt) - 1] = '\0';
 	d.action[sizeof(d.action) - 1] = '\0';
+	d.folder[sizeof(d.folder) - 1] = '\0';
+	/* A folder name, never a path (the queue is not trusted with one) */
+	if (d.folder[0] == '.' || strchr(d.folder, '/') != NULL) {
+		result(d.evpid, DELIVER_PERMFAIL, "bad maildir folder name");
+		goto fail;
+	}
 
 	if ((a = config_find_action(conf, d.action)) == NULL) {
 		result(d.evpid, DELIVER_PERMFAIL, "no action named %s",

@@ -604,6 +604,17 @@ setup_authd(struct postern_conf *conf, struct imsgbuf *ibuf)
 		imsg_compose(ibuf, IMSG_PROC_CONF_SIGN, 0, 0, -1, &ms,
 		    sizeof(ms));
 	}
+	TAILQ_FOREACH(sr, &conf->arc_seal_rules, entry) {
+		memset(&ms, 0, sizeof(ms));
+		if (sr->nsignatures == 0)
+			continue;
+		strlcpy(ms.signatures[0], sr->signatures[0],
+		    sizeof(ms.signatures[0]));
+		ms.nsignatures = 1;
+		strlcpy(ms.tag, sr->tag, sizeof(ms.tag));
+		imsg_compose(ibuf, IMSG_PROC_CONF_ARCSEAL, 0, 0, -1, &ms,
+		    sizeof(ms));
+	}
 
 	TAILQ_FOREACH(pol, &conf->policies, entry) {
 		memset(&mp, 0, sizeof(mp));

@@ -91,6 +91,7 @@ void	authd_preinit(struct proc *);
 void	authd_run(struct proc *);
 void	authd_dispatch(struct proc *, enum proc_id, struct imsg *);
 void	reportd_run(struct proc *);
+void	reportd_shutdown(struct proc *);
 void	reportd_dispatch(struct proc *, enum proc_id, struct imsg *);
 void	control_conf(struct proc *, struct imsg *);
 void	control_run(struct proc *);

@@ -215,6 +215,7 @@ queue_deliver_local(struct queue *q, const struct envelope *e)
 	strlcpy(d.sender, e->sender, sizeof(d.sender));
 	strlcpy(d.rcpt, e->rcpt, sizeof(d.rcpt));
 	strlcpy(d.action, e->dest, sizeof(d.action));
+	strlcpy(d.folder, e->folder, sizeof(d.folder));
 	/*
 	 * A first attempt cannot have completed before: skip the check.  An
 	 * attempt interrupted by a crash counts as one (qstore recovery).
@@ -675,6 +676,7 @@ queue_smtp_imsg(struct queue *q, struct imsg *imsg)
 		e.dest[sizeof(e.dest) - 1] = '\0';
 		e.envid[sizeof(e.envid) - 1] = '\0';
 		e.orcpt[sizeof(e.orcpt) - 1] = '\0';
+		e.folder[sizeof(e.folder) - 1] = '\0';
 		e.errmsg[0] = '\0';
 		if (qstore_message_add_envelope(in->msg, &e) == 0)
 			in->too_big = 1;	/* refused: fail the commit */

@@ -30,14 +30,20 @@ def check(zone, data, ip="192.0.2.25", helo="mail.example.com",
     assert r.returncode == 0, r.stderr
     authserv, res = parse_ar(r.stdout.decode())
     assert authserv == "mx.example.net"
-    return {x["method"]: x for x in res}, res, r.stderr.decode()
+    first = {}
+    for x in res:       # the MAIL FROM spf first, then the HELO one
+        first.setdefault(x["method"], x)
+    return first, res, r.stderr.decode()
 
 
 def test_everything_passes(keys, zone):  # noqa: F811
     signed = sign(keys, "rsa")
     m, res, _ = check(zone, signed)
-    assert [x["method"] for x in res] == ["spf", "dkim", "arc", "dmarc",
-                                         "iprev"]
+    assert [x["method"] for x in res] == ["spf", "spf", "dkim", "arc",
+                                         "dmarc", "iprev"]
+    # RFC 7208 2.3: the HELO identity is checked too
+    assert res[1]["props"] == {"smtp.helo": "mail.example.com"}
+    assert res[1]["result"] == "none"
     assert m["spf"]["result"] == "pass"
     assert m["spf"]["props"]["smtp.mailfrom"] == "alice@example.com"
     assert m["dkim"]["result"] == "pass"

@@ -10,12 +10,13 @@ says and what came back as a bounce.
 import email
 import email.policy
 import os
+import re
 import smtplib
 import time
 
 import pytest
 
-from conftest import next_port
+from conftest import POSTERNCTL, next_port, run
 from dnsbed import DnsBed
 from loadgen import strip_trace
 from peers import SmtpPeer, make_bad_cert, make_ca, make_cert
@@ -50,6 +51,12 @@ def host_records(zone, names):
 def bed(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("mtabed")
     b = DnsBed(tmp / "bed", addr="127.0.53.2")
+    # an RSA key for ARC sealing (python3-dkim's ARC knows RSA only)
+    b.seal_key = str(tmp / "seal.pem")
+    r = run([POSTERNCTL, "dkim", "keygen", "-a", "rsa-sha256", "-d",
+             "seal.test", "-s", "seal1", "-o", b.seal_key])
+    assert r.returncode == 0, r.stderr
+    b.seal_record = r.stdout[r.stdout.index("IN TXT") + 3:]
     zones = {
         "example.test": ["@ MX 10 mx.example.test."],
         "backup.test": ["@ MX 10 mx1.backup.test.",
@@ -62,6 +69,7 @@ def bed(tmp_path_factory):
         "hostile.test": ["@ MX 10 mx.hostile.test."],
         "other.test": ["@ MX 10 mx.other.test."],
         "b.test": ["@ MX 10 mx.b.test."],
+        "seal.test": ["seal1._domainkey " + b.seal_record],
     }
     try:
         for z, recs in zones.items():
@@ -687,3 +695,39 @@ def test_connection_dropped_mid_transaction_is_retried(sender, peer):
     send(dm, ["x@example.test"])
     wait_queue_line(dm, "x@example.test", "closed by the server")
     assert mx.accepted() == []
+
+
+def test_relayed_mail_is_arc_sealed(sender, peer, bed):
+    """arc-seal with a dkim-signature block: relayed mail gets an ARC set
+    that Debian's python3-dkim and posternctl both validate."""
+    import dkim
+    mx = peer(ADDR["mx.example.test"])
+    fwd = next_port()
+    dm = sender(extra='''dkim-signature sealer {
+	key "%s"
+	domain seal.test
+	selector seal1
+}
+arc-seal with sealer tag fwd
+''' % bed.seal_key, listen_extra="listen on 127.0.0.1 port %d tag fwd\n" % fwd)
+    dm.port, plain = fwd, dm.port
+    send(dm, ["x@example.test"])
+    got = mx.wait_messages(1)[0]
+    assert got.count(b"ARC-Seal: i=1;") == 1
+    assert b"ARC-Authentication-Results: i=1; a.postern.test;" in got
+    txt = "".join(re.findall(r'"([^"]*)"', bed.seal_record))
+
+    def dnsfunc(name, timeout=5):
+        assert name == b"seal1._domainkey.seal.test."
+        return txt.encode()
+    cv, results, why = dkim.arc_verify(got, dnsfunc=dnsfunc)
+    assert cv == b"pass", (cv, why)
+    r = run([POSTERNCTL, "check", "arc", "--resolver", bed.resolver,
+             "--trust-anchor", bed.trust_anchor], input=got, text=False)
+    assert r.returncode == 0, r.stderr
+    assert b"arc=pass" in r.stdout
+    # the listener without the tag does not seal
+    dm.port = plain
+    send(dm, ["y@example.test"])
+    got = mx.wait_messages(2)[1]
+    assert b"ARC-Seal:" not in got

@@ -100,6 +100,10 @@ def test_swaks_and_queue_id_in_log(mx):
     assert "250 2.0.0" in r.stdout
     got = delivered(mx)
     assert b"swaks body" in got[0]
+    # the queue logs the delivery once the parent's result is in
+    deadline = time.time() + 5
+    while "delivered" not in mx.logtext() and time.time() < deadline:
+        time.sleep(0.05)
     assert "delivered" in mx.logtext()
 
 

@@ -1,26 +1,220 @@
 /*
  * The reportd process: the evaluation store and the reports.
  *
- * Today it is the process shell every later feature slots into: it runs
- * chrooted and unprivileged on its own event loop, takes the run-time
- * messages every child takes from the parent, and treats anything else from
- * a peer as a protocol violation (fail-stop).
+ * It runs chrooted in <spool>/reports, unprivileged, on its own event
+ * loop, and owns the evaluation store (lib/evalstore.h) there.  authd
+ * sends it each DMARC evaluation (IMSG_REPORT_DMARC_EVAL); control asks it
+ * for a listing (IMSG_CTL_EVALUATIONS).  Evaluations are committed in
+ * batches (a timer of EVALSTORE_FLUSH_MS after the first one waiting, or a
+ * full batch; see lib/evalstore.c for why losing the last batch in a crash
+ * is acceptable).  Records older than REPORTD_KEEP are pruned at start and
+ * then once a day: aggregate reports cover at most a day (RFC 9990 2.1),
+ * so a month is ample for reports that are late or re-sent.  Sending the
+ * reports is not done yet.  Anything else from a peer is a protocol
+ * violation (fail-stop).
  */
 #include <sys/types.h>
+#include <sys/time.h>
 
+#include <event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "authd/dmarc.h"
+#include "evalstore.h"
 #include "log.h"
 #include "proc.h"
+#include "util.h"
+
+#define REPORTD_KEEP		(30 * 24 * 3600)	/* seconds */
+#define REPORTD_PRUNE_EVERY	(24 * 3600)
+/* A listing is sent in IMSG_CTL_DATA messages of about this size. */
+#define REPORTD_CTL_CHUNK	(16 * 1024)
+
+struct reportd {
+	struct proc		*proc;
+	struct evalstore	*es;
+	struct event		 ev_flush;
+	int			 flush_armed;
+	struct event		 ev_prune;
+};
+
+struct ctl_walk {
+	struct reportd		*rd;
+	uint32_t		 peerid;
+	struct buf		 b;
+	long			 n;
+};
+
+static struct reportd *
+reportd_state(struct proc *p)
+{
+	struct reportd	*rd;
+
+	if (p->state == NULL) {
+		rd = xcalloc(1, sizeof(*rd));
+		rd->proc = p;
+		p->state = rd;
+	}
+	return p->state;
+}
+
+static void
+reportd_flush_cb(int fd, short event, void *arg)
+{
+	struct reportd	*rd = arg;
+
+	rd->flush_armed = 0;
+	evalstore_flush(rd->es);
+}
+
+static void
+reportd_prune(struct reportd *rd)
+{
+	long	 n;
+
+	n = evalstore_prune(rd->es, time(NULL) - REPORTD_KEEP);
+	if (n > 0)
+		log_info("reportd: pruned %ld evaluations older than %d days",
+		    n, REPORTD_KEEP / 86400);
+}
+
+static void
+reportd_prune_cb(int fd, short event, void *arg)
+{
+	struct reportd	*rd = arg;
+	struct timeval	 tv = { REPORTD_PRUNE_EVERY, 0 };
+
+	reportd_prune(rd);
+	evtimer_add(&rd->ev_prune, &tv);
+}
 
 void
 reportd_run(struct proc *p)
 {
+	struct reportd	*rd = reportd_state(p);
+	struct timeval	 tv = { REPORTD_PRUNE_EVERY, 0 };
+	char		 err[256];
+
+	/* The chroot is <spool>/reports: the store lives at its root. */
+	if ((rd->es = evalstore_open("/", 0, err, sizeof(err))) == NULL)
+		fatalx("reportd: evaluation store: %s", err);
+	evtimer_set(&rd->ev_flush, reportd_flush_cb, rd);
+	evtimer_set(&rd->ev_prune, reportd_prune_cb, rd);
+	reportd_prune(rd);
+	evtimer_add(&rd->ev_prune, &tv);
 	log_debug("reportd process started");
+}
+
+static void
+reportd_eval(struct reportd *rd, struct imsg *imsg)
+{
+	struct dmarc_eval_record	*r;
+	struct timeval			 tv = { 0, EVALSTORE_FLUSH_MS * 1000 };
+
+	r = xmalloc(sizeof(*r));
+	/* authd encodes these itself: one that does not decode is a bug. */
+	if (imsg->len > EVALSTORE_VALUE_MAX ||
+	    dmarc_eval_decode(imsg->data, imsg->len, r) == -1)
+		proc_unexpected(rd->proc, PROC_AUTHD, imsg);
+	log_debug("reportd: evaluation for %s from %s: %s",
+	    r->header_from[0] ? r->header_from : "(none)", r->source_ip,
+	    dmarc_result_name(r->result));
+	evalstore_put(rd->es, r);
+	free(r);
+	if (evalstore_pending(rd->es) > 0 && !rd->flush_armed) {
+		evtimer_add(&rd->ev_flush, &tv);
+		rd->flush_armed = 1;
+	}
+}
+
+static void
+ctl_walk_send(struct ctl_walk *w)
+{
+	if (w->b.len == 0)
+		return;
+	proc_compose(w->rd->proc, PROC_CONTROL, IMSG_CTL_DATA, w->peerid, -1,
+	    w->b.data, w->b.len);
+	buf_reset(&w->b);
+}
+
+static int
+ctl_walk_cb(void *arg, const struct dmarc_eval_record *r)
+{
+	struct ctl_walk	*w = arg;
+	size_t		 mark = w->b.len;
+
+	if (evalstore_format(r, &w->b) == -1) {
+		/* Never with bounded records; send what fits. */
+		w->b.len = mark;
+		ctl_walk_send(w);
+		if (evalstore_format(r, &w->b) == -1)
+			buf_reset(&w->b);
+	}
+	w->n++;
+	if (w->b.len >= REPORTD_CTL_CHUNK)
+		ctl_walk_send(w);
+	return 0;
+}
+
+static void
+reportd_ctl_evaluations(struct reportd *rd, struct imsg *imsg)
+{
+	struct msg_ctl_domain	 d;
+	struct ctl_walk		 w;
+
+	if (imsg_get_data(imsg, &d, sizeof(d)) == -1)
+		proc_unexpected(rd->proc, PROC_CONTROL, imsg);
+	d.domain[sizeof(d.domain) - 1] = '\0';
+	/* What is waiting for its commit is shown too. */
+	if (evalstore_pending(rd->es) > 0) {
+		if (rd->flush_armed)
+			evtimer_del(&rd->ev_flush);
+		rd->flush_armed = 0;
+		evalstore_flush(rd->es);
+	}
+	memset(&w, 0, sizeof(w));
+	w.rd = rd;
+	w.peerid = imsg->hdr.peerid;
+	/* A chunk plus one line: a line is far below the imsg bound. */
+	buf_init(&w.b, IMSG_MAX_PAYLOAD);
+	if (evalstore_foreach(rd->es, d.domain, 0, 0, ctl_walk_cb, &w) == -1) {
+		buf_reset(&w.b);
+		buf_addstr(&w.b, "error: the evaluation store cannot be "
+		    "read (see the log)\n");
+	}
+	ctl_walk_send(&w);
+	buf_free(&w.b);
+	proc_compose(rd->proc, PROC_CONTROL, IMSG_CTL_END, imsg->hdr.peerid,
+	    -1, NULL, 0);
+}
+
+/* SIGTERM: what waits for the next batch commit is committed now. */
+void
+reportd_shutdown(struct proc *p)
+{
+	struct reportd	*rd = p->state;
+
+	if (rd != NULL && rd->es != NULL && evalstore_flush(rd->es) == -1)
+		log_warnx("reportd: the last evaluations were not stored");
 }
 
 void
 reportd_dispatch(struct proc *p, enum proc_id from, struct imsg *imsg)
 {
+	struct reportd	*rd = reportd_state(p);
+
 	if (proc_common_imsg(p, from, imsg))
 		return;
+	if (from == PROC_AUTHD && imsg->hdr.type == IMSG_REPORT_DMARC_EVAL) {
+		reportd_eval(rd, imsg);
+		return;
+	}
+	if (from == PROC_CONTROL && imsg->hdr.type == IMSG_CTL_EVALUATIONS) {
+		reportd_ctl_evaluations(rd, imsg);
+		return;
+	}
 	proc_unexpected(p, from, imsg);
 }

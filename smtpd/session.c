@@ -166,6 +166,7 @@ session_auth_result(struct smtp *smtp, struct imsg *imsg)
 {
 	struct msg_auth_result	 r;
 	struct session		*s;
+	struct smtp_rcpt_entry	*re;
 	const uint8_t		*hdr;
 
 	if (imsg->len < sizeof(r))
@@ -198,9 +199,15 @@ session_auth_result(struct smtp *smtp, struct imsg *imsg)
 		session_pump(s);
 		return;
 	}
+	r.folder[sizeof(r.folder) - 1] = '\0';
 	if (r.verdict == INBOUND_QUARANTINE) {
-		log_info("smtp: session %u from %s: %s", s->id, s->ip, r.text);
+		log_info("smtp: session %u from %s: %s%s%s", s->id, s->ip,
+		    r.text, r.folder[0] != '\0' ? "; to the folder " : "",
+		    r.folder);
 		smtp->stats[STAT_AUTH_QUARANTINED]++;
+		TAILQ_FOREACH(re, &s->rcpts, entry)
+			strlcpy(re->env.folder, r.folder,
+			    sizeof(re->env.folder));
 	}
 	if (r.header_len > 0)
 		proc_compose(smtp->proc, PROC_QUEUE,
@@ -350,6 +357,7 @@ cb_data_end(void *arg)
 {
 	struct session		*s = arg;
 	struct msg_auth_end	 e;
+	struct smtp_rcpt_entry	*re;
 	struct buf		 b;
 	const char		*at;
 
@@ -366,6 +374,9 @@ cb_data_end(void *arg)
 	if (s->auth) {
 		/* the commit waits for authd's verdict */
 		memset(&e, 0, sizeof(e));
+		TAILQ_FOREACH(re, &s->rcpts, entry)
+			if (re->env.kind == ENV_REMOTE)
+				e.relayed = 1;
 		if (!TAILQ_EMPTY(&s->rcpts) && (at = strrchr(
 		    TAILQ_FIRST(&s->rcpts)->env.rcpt, '@')) != NULL)
 			strlcpy(e.rcpt_domain, at + 1, sizeof(e.rcpt_domain));

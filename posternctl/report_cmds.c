@@ -1,0 +1,56 @@
+/*
+ * posternctl's report commands: `show evaluations [DOMAIN]` lists the DMARC
+ * evaluations reportd holds, one line each, as reportd formats them
+ * (evalstore_format(), lib/evalstore.h).
+ */
+#include <sys/types.h>
+
+#include <stdio.h>
+#include <string.h>
+
+#include "imsg.h"
+#include "msg.h"
+#include "posternctl.h"
+
+static int
+cmd_show_evaluations(struct imsgbuf *ibuf, const char *domain)
+{
+	struct msg_ctl_domain	 d;
+	struct imsg		 imsg;
+
+	memset(&d, 0, sizeof(d));
+	if (strlcpy(d.domain, domain, sizeof(d.domain)) >= sizeof(d.domain)) {
+		fprintf(stderr, "posternctl: %s: domain name too long\n",
+		    domain);
+		return 1;
+	}
+	imsg_compose(ibuf, IMSG_CTL_EVALUATIONS, 0, 0, -1, &d, sizeof(d));
+	for (;;) {
+		ctl_next(ibuf, &imsg);
+		if (imsg.hdr.type == IMSG_CTL_END)
+			break;
+		if (imsg.hdr.type != IMSG_CTL_DATA) {
+			fprintf(stderr, "posternctl: malformed reply\n");
+			imsg_free(&imsg);
+			return 1;
+		}
+		if (imsg.len > 0 && fwrite(imsg.data, 1, imsg.len, stdout) !=
+		    imsg.len) {
+			imsg_free(&imsg);
+			return 1;
+		}
+		imsg_free(&imsg);
+	}
+	imsg_free(&imsg);
+	return fflush(stdout) == 0 ? 0 : 1;
+}
+
+int
+posternctl_report_cmd(int argc, char *argv[])
+{
+	if ((argc == 2 || argc == 3) && strcmp(argv[0], "show") == 0 &&
+	    strcmp(argv[1], "evaluations") == 0)
+		return cmd_show_evaluations(ctl_open(), argc == 3 ? argv[2] :
+		    "");
+	return -1;
+}

@@ -1,0 +1,467 @@
+/*
+ * lib/evalstore.c: the DMARC evaluation store.  Round trip of a full
+ * record, batching (nothing committed until a full batch or a flush, one
+ * commit per batch), iteration by domain and time range (contiguous,
+ * time-ordered, "a.test" apart from "a.test.example"), case folding,
+ * persistence across a reopen, pruning by age, corrupt values and keys
+ * skipped, and the listing line.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <lmdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "authd/dmarc.h"
+#include "evalstore.h"
+#include "util.h"
+
+struct fixture {
+	char			 dir[64];
+	struct evalstore	*es;
+};
+
+static void
+reopen(struct fixture *f)
+{
+	char	 err[256];
+
+	if (f->es != NULL)
+		evalstore_close(f->es);
+	f->es = evalstore_open(f->dir, 0, err, sizeof(err));
+	if (f->es == NULL)
+		fail_msg("evalstore_open: %s", err);
+}
+
+static int
+setup(void **state)
+{
+	struct fixture	*f = xcalloc(1, sizeof(*f));
+
+	strlcpy(f->dir, "/tmp/test_evalstore.XXXXXX", sizeof(f->dir));
+	if (mkdtemp(f->dir) == NULL)
+		return -1;
+	reopen(f);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture	*f = *state;
+	char		 path[128];
+
+	evalstore_close(f->es);
+	snprintf(path, sizeof(path), "%s/data.mdb", f->dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/lock.mdb", f->dir);
+	unlink(path);
+	rmdir(f->dir);
+	free(f);
+	return 0;
+}
+
+static void
+mkrec(struct dmarc_eval_record *r, const char *domain, time_t when,
+    const char *ip)
+{
+	memset(r, 0, sizeof(*r));
+	r->when = when;
+	r->result = DMARC_RESULT_PASS;
+	strlcpy(r->source_ip, ip, sizeof(r->source_ip));
+	r->count = 1;
+	r->disposition = DMARC_DISP_NONE;
+	strlcpy(r->header_from, domain, sizeof(r->header_from));
+	strlcpy(r->envelope_from, domain, sizeof(r->envelope_from));
+	r->have_spf = 1;
+	strlcpy(r->spf_domain, domain, sizeof(r->spf_domain));
+	r->spf_result = SPF_PASS;
+	r->spf_aligned_pass = 1;
+	r->have_policy = 1;
+	strlcpy(r->policy_domain, domain, sizeof(r->policy_domain));
+	r->p = DMARC_POLICY_REJECT;
+	r->psd = 'u';
+	r->adkim = 'r';
+	r->aspf = 'r';
+	r->fo = DMARC_FO_0;
+	r->discovery_treewalk = 1;
+}
+
+struct seen {
+	int		 n;
+	time_t		 when[512];
+	char		 dom[512][64];
+	char		 ip[512][64];
+	int		 stop_after;
+};
+
+static int
+seen_cb(void *arg, const struct dmarc_eval_record *r)
+{
+	struct seen	*s = arg;
+
+	if (s->n < 512) {
+		s->when[s->n] = r->when;
+		strlcpy(s->dom[s->n], r->header_from, sizeof(s->dom[0]));
+		strlcpy(s->ip[s->n], r->source_ip, sizeof(s->ip[0]));
+	}
+	s->n++;
+	return s->stop_after && s->n >= s->stop_after;
+}
+
+static void
+test_roundtrip(void **state)
+{
+	struct fixture			*f = *state;
+	struct dmarc_eval_record	 r, *back;
+	struct seen			 s;
+
+	mkrec(&r, "good.test", 1700000000, "192.0.2.1");
+	r.result = DMARC_RESULT_FAIL;
+	r.disposition = DMARC_DISP_REJECT;
+	r.ndkim = 2;
+	strlcpy(r.dkim[0].domain, "good.test", sizeof(r.dkim[0].domain));
+	strlcpy(r.dkim[0].selector, "s1", sizeof(r.dkim[0].selector));
+	r.dkim[0].result = DKIM_FAIL;
+	strlcpy(r.dkim[1].domain, "other.test", sizeof(r.dkim[1].domain));
+	strlcpy(r.dkim[1].selector, "s2", sizeof(r.dkim[1].selector));
+	r.dkim[1].result = DKIM_PASS;
+	assert_int_equal(dmarc_eval_add_reason(&r,
+	    DMARC_OVERRIDE_LOCAL_POLICY, "allow list"), 0);
+	assert_int_equal(evalstore_put(f->es, &r), 0);
+	assert_int_equal(evalstore_flush(f->es), 0);
+
+	/* The whole record comes back, through a reopen. */
+	reopen(f);
+	back = xcalloc(1, sizeof(*back));
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(evalstore_foreach(f->es, "good.test", 0, 0, seen_cb,
+	    &s), 1);
+	assert_int_equal(s.n, 1);
+	assert_int_equal(s.when[0], 1700000000);
+	assert_string_equal(s.ip[0], "192.0.2.1");
+	free(back);
+}
+
+static int
+copy_cb(void *arg, const struct dmarc_eval_record *r)
+{
+	memcpy(arg, r, sizeof(*r));
+	return 1;
+}
+
+static void
+test_full_record(void **state)
+{
+	struct fixture			*f = *state;
+	struct dmarc_eval_record	*r, *back;
+
+	r = xcalloc(1, sizeof(*r));
+	back = xcalloc(1, sizeof(*back));
+	mkrec(r, "full.test", 1700000100, "2001:db8::1");
+	r->ndkim = DMARC_MAX_DKIM;
+	for (size_t i = 0; i < DMARC_MAX_DKIM; i++) {
+		memset(r->dkim[i].domain, 'd', DMARC_DOMAIN_MAX - 1);
+		memset(r->dkim[i].selector, 's', 63);
+		r->dkim[i].result = DKIM_PASS;
+	}
+	r->np = DMARC_POLICY_QUARANTINE;
+	r->testing = 1;
+	assert_int_equal(evalstore_put(f->es, r), 0);
+	assert_int_equal(evalstore_flush(f->es), 0);
+	assert_int_equal(evalstore_foreach(f->es, "full.test", 0, 0, copy_cb,
+	    back), 1);
+	assert_memory_equal(back, r, sizeof(*r));
+	free(r);
+	free(back);
+}
+
+static void
+test_batching(void **state)
+{
+	struct fixture			*f = *state;
+	struct dmarc_eval_record	 r;
+	struct evalstore_stats		 st;
+	int				 i;
+
+	for (i = 0; i < 5; i++) {
+		mkrec(&r, "batch.test", 1700000000 + i, "192.0.2.2");
+		assert_int_equal(evalstore_put(f->es, &r), 0);
+	}
+	/* Buffered: nothing is committed yet. */
+	assert_int_equal(evalstore_pending(f->es), 5);
+	assert_int_equal(evalstore_count(f->es, NULL), 0);
+	evalstore_get_stats(f->es, &st);
+	assert_int_equal(st.commits, 0);
+	/* One commit for the whole batch. */
+	assert_int_equal(evalstore_flush(f->es), 0);
+	assert_int_equal(evalstore_pending(f->es), 0);
+	assert_int_equal(evalstore_count(f->es, NULL), 5);
+	evalstore_get_stats(f->es, &st);
+	assert_int_equal(st.commits, 1);
+	assert_int_equal(st.stored, 5);
+
+	/* A full batch commits by itself: 250 records, 2 more commits. */
+	for (i = 0; i < 250; i++) {
+		mkrec(&r, "batch.test", 1700001000 + i, "192.0.2.3");
+		assert_int_equal(evalstore_put(f->es, &r), 0);
+	}
+	evalstore_get_stats(f->es, &st);
+	assert_int_equal(st.commits, 3);
+	assert_int_equal(evalstore_pending(f->es), 50);
+	assert_int_equal(evalstore_count(f->es, "batch.test"), 205);
+	/* close commits what is left */
+	reopen(f);
+	assert_int_equal(evalstore_count(f->es, "batch.test"), 255);
+}
+
+static void
+test_iterate(void **state)
+{
+	struct fixture			*f = *state;
+	struct dmarc_eval_record	 r;
+	struct seen			 s;
+	int				 i;
+
+	/* Interleaved arrival, out of time order. */
+	for (i = 9; i >= 0; i--) {
+		mkrec(&r, "a.test", 1000 + i * 10, "192.0.2.10");
+		assert_int_equal(evalstore_put(f->es, &r), 0);
+		mkrec(&r, "a.test.example", 1000 + i * 10, "192.0.2.11");
+		assert_int_equal(evalstore_put(f->es, &r), 0);
+		mkrec(&r, "B.TEST", 1000 + i, "192.0.2.12");
+		assert_int_equal(evalstore_put(f->es, &r), 0);
+	}
+	/* Same second twice: both are kept. */
+	mkrec(&r, "a.test", 1000, "192.0.2.13");
+	assert_int_equal(evalstore_put(f->es, &r), 0);
+	assert_int_equal(evalstore_flush(f->es), 0);
+
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(evalstore_foreach(f->es, "a.test", 0, 0, seen_cb,
+	    &s), 11);
+	for (i = 0; i < s.n; i++) {
+		assert_string_equal(s.dom[i], "a.test");
+		if (i > 0)
+			assert_true(s.when[i] >= s.when[i - 1]);
+	}
+	assert_int_equal(s.when[0], 1000);
+	assert_int_equal(s.when[1], 1000);
+
+	/* Time range [1020, 1050): 1020, 1030, 1040. */
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(evalstore_foreach(f->es, "a.test", 1020, 1050,
+	    seen_cb, &s), 3);
+	assert_int_equal(s.when[0], 1020);
+	assert_int_equal(s.when[2], 1040);
+
+	/* The domain is matched without regard to case. */
+	assert_int_equal(evalstore_count(f->es, "b.test"), 10);
+	assert_int_equal(evalstore_count(f->es, "B.Test"), 10);
+	assert_int_equal(evalstore_count(f->es, "a.test.example"), 10);
+	assert_int_equal(evalstore_count(f->es, "test"), 0);
+	assert_int_equal(evalstore_count(f->es, "nothing.test"), 0);
+	assert_int_equal(evalstore_count(f->es, NULL), 31);
+	assert_int_equal(evalstore_count(f->es, ""), 31);
+
+	/* All domains, with a time range. */
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(evalstore_foreach(f->es, NULL, 1000, 1005, seen_cb,
+	    &s), 2 + 1 + 5);
+
+	/* The callback stops the walk. */
+	memset(&s, 0, sizeof(s));
+	s.stop_after = 4;
+	assert_int_equal(evalstore_foreach(f->es, NULL, 0, 0, seen_cb, &s),
+	    4);
+}
+
+static void
+test_prune(void **state)
+{
+	struct fixture			*f = *state;
+	struct dmarc_eval_record	 r;
+	struct seen			 s;
+	int				 i;
+
+	for (i = 0; i < 40; i++) {
+		mkrec(&r, i % 2 ? "odd.test" : "even.test", 5000 + i,
+		    "192.0.2.20");
+		assert_int_equal(evalstore_put(f->es, &r), 0);
+	}
+	assert_int_equal(evalstore_flush(f->es), 0);
+	/* Nothing older than 1000. */
+	assert_int_equal(evalstore_prune(f->es, 1000), 0);
+	/* Adjacent records go together: 5000..5019 */
+	assert_int_equal(evalstore_prune(f->es, 5020), 20);
+	assert_int_equal(evalstore_count(f->es, NULL), 20);
+	memset(&s, 0, sizeof(s));
+	evalstore_foreach(f->es, NULL, 0, 0, seen_cb, &s);
+	for (i = 0; i < s.n; i++)
+		assert_true(s.when[i] >= 5020);
+	/* Everything. */
+	assert_int_equal(evalstore_prune(f->es, 100000), 20);
+	assert_int_equal(evalstore_count(f->es, NULL), 0);
+	assert_int_equal(evalstore_prune(f->es, 100000), 0);
+}
+
+/* Write raw key/value pairs behind the store's back. */
+static void
+raw_put(const char *dir, const void *key, size_t klen, const void *val,
+    size_t vlen)
+{
+	MDB_env		*env;
+	MDB_txn		*txn;
+	MDB_dbi		 dbi;
+	MDB_val		 k, v;
+
+	assert_int_equal(mdb_env_create(&env), 0);
+	assert_int_equal(mdb_env_set_maxdbs(env, 4), 0);
+	assert_int_equal(mdb_env_open(env, dir, 0, 0600), 0);
+	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, "eval", 0, &dbi), 0);
+	k.mv_data = (void *)key;
+	k.mv_size = klen;
+	v.mv_data = (void *)val;
+	v.mv_size = vlen;
+	assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+}
+
+static void
+test_corrupt(void **state)
+{
+	struct fixture			*f = *state;
+	struct dmarc_eval_record	 r;
+	struct evalstore_stats		 st;
+	struct buf			 b;
+	struct seen			 s;
+	uint8_t				 key[64];
+	size_t				 n;
+
+	mkrec(&r, "c.test", 2000, "192.0.2.30");
+	assert_int_equal(evalstore_put(f->es, &r), 0);
+	mkrec(&r, "c.test", 2002, "192.0.2.31");
+	assert_int_equal(evalstore_put(f->es, &r), 0);
+	evalstore_close(f->es);
+	f->es = NULL;
+
+	/* A value that is not an encoding, between the two good ones. */
+	n = strlcpy((char *)key, "c.test", sizeof(key)) + 1;
+	memset(key + n, 0, 16);
+	key[n + 7] = 2001 & 0xff;
+	key[n + 6] = 2001 >> 8;
+	raw_put(f->dir, key, n + 16, "garbage", 7);
+	/* A truncated encoding of a real record. */
+	buf_init(&b, 65536);
+	assert_int_equal(dmarc_eval_encode(&r, &b), 0);
+	key[n + 15] = 1;
+	raw_put(f->dir, key, n + 16, b.data, b.len / 2);
+	/* A key of the wrong shape. */
+	raw_put(f->dir, "c.test", 6, b.data, b.len);
+	buf_free(&b);
+
+	reopen(f);
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(evalstore_foreach(f->es, "c.test", 0, 0, seen_cb,
+	    &s), 2);
+	assert_string_equal(s.ip[0], "192.0.2.30");
+	assert_string_equal(s.ip[1], "192.0.2.31");
+	assert_int_equal(evalstore_count(f->es, NULL), 2);
+	evalstore_get_stats(f->es, &st);
+	assert_true(st.corrupt >= 3);
+	/* Garbage keys go with a prune; the good records stay. */
+	assert_int_equal(evalstore_prune(f->es, 1000), 1);
+	assert_int_equal(evalstore_count(f->es, "c.test"), 2);
+}
+
+static void
+test_bad_record(void **state)
+{
+	struct fixture			*f = *state;
+	struct dmarc_eval_record	 r;
+
+	/* A record the encoder rejects is dropped, not stored. */
+	mkrec(&r, "bad.test", 3000, "192.0.2.40");
+	r.ndkim = DMARC_MAX_DKIM + 1;
+	assert_int_equal(evalstore_put(f->es, &r), -1);
+	assert_int_equal(evalstore_pending(f->es), 0);
+	assert_int_equal(evalstore_flush(f->es), 0);
+	assert_int_equal(evalstore_count(f->es, NULL), 0);
+}
+
+static void
+test_format(void **state)
+{
+	struct dmarc_eval_record	 r;
+	struct buf			 b;
+	char				*s;
+
+	mkrec(&r, "good.test", 0, "192.0.2.50");
+	r.result = DMARC_RESULT_FAIL;
+	r.disposition = DMARC_DISP_QUARANTINE;
+	r.spf_aligned_pass = 0;
+	r.ndkim = 1;
+	strlcpy(r.dkim[0].domain, "good.test", sizeof(r.dkim[0].domain));
+	strlcpy(r.dkim[0].selector, "sel", sizeof(r.dkim[0].selector));
+	r.dkim[0].result = DKIM_FAIL;
+	r.sp = DMARC_POLICY_NONE;
+	dmarc_eval_add_reason(&r, DMARC_OVERRIDE_LOCAL_POLICY,
+	    "a b\nc");
+	buf_init(&b, 4096);
+	assert_int_equal(evalstore_format(&r, &b), 0);
+	s = buf_cstr(&b);
+	assert_non_null(strstr(s, "1970-01-01T00:00:00Z ip=192.0.2.50 "
+	    "from=good.test mfrom=good.test result=fail "
+	    "disposition=quarantine spf=good.test:pass spf_aligned=no "
+	    "dkim=good.test/sel:fail dkim_aligned=no policy=good.test "
+	    "p=reject sp=none np=- adkim=r aspf=r t=n psd=u reasons="));
+	/* One line, whatever the comment holds. */
+	assert_non_null(strstr(s, "(a_b_c)\n"));
+	assert_ptr_equal(strchr(s, '\n'), s + b.len - 1);
+
+	buf_reset(&b);
+	r.have_policy = 0;
+	r.have_spf = 0;
+	r.ndkim = 0;
+	r.nreasons = 0;
+	r.header_from[0] = '\0';
+	assert_int_equal(evalstore_format(&r, &b), 0);
+	s = buf_cstr(&b);
+	assert_non_null(strstr(s, " from=- "));
+	assert_non_null(strstr(s, " spf=- "));
+	assert_non_null(strstr(s, " dkim=- "));
+	assert_non_null(strstr(s, " policy=none reasons=-\n"));
+	buf_free(&b);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_roundtrip, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_full_record, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_batching, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_iterate, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_prune, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_corrupt, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_bad_record, setup,
+		    teardown),
+		cmocka_unit_test(test_format),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
