@@ -33,6 +33,7 @@ system's /etc/postfix is changed.  Every daemon started is stopped at the
 end, by pid or by its stop command, whatever happened.
 """
 import argparse
+import grp
 import os
 import pwd
 import shutil
@@ -295,9 +296,9 @@ class Server:
     name = "?"
     proc = None
 
-    def __init__(self, port):
+    def __init__(self, port, base=BASE):
         self.port = port
-        self.dir = os.path.join(BASE, self.name)
+        self.dir = os.path.join(base, self.name)
         self.logfile = os.path.join(self.dir, "daemon.log")
 
     def fresh_dir(self):
@@ -354,11 +355,19 @@ class Sink(Server):
 class Postern(Server):
     name = "postern"
 
-    def __init__(self, port, build):
-        super().__init__(port)
+    def __init__(self, port, build, base=BASE):
+        super().__init__(port, base)
         self.build = build
+        self.sock = os.path.join(self.dir, "ctl", "postern.sock")
 
-    def start(self):
+    def routing(self):
+        """The configuration after spool, control socket and listener."""
+        return ('table domains { "localhost" }\n'
+                'action "local" maildir "%s"\n'
+                'match from any for domain <domains> action "local"\n'
+                % MAILDIR)
+
+    def start(self, *flags):
         self.fresh_dir()
         ctl = os.path.join(self.dir, "ctl")
         os.makedirs(ctl)
@@ -366,20 +375,37 @@ class Postern(Server):
         conf = os.path.join(self.dir, "postern.conf")
         with open(conf, "w") as f:
             f.write('spool "%s/spool"\n'
-                    'control socket "%s/postern.sock"\n'
+                    'control socket "%s"\n'
                     'listen on 127.0.0.1 port %d\n'
-                    'table domains { "localhost" }\n'
-                    'action "local" maildir "%s"\n'
-                    'match from any for domain <domains> action "local"\n'
-                    % (self.dir, ctl, self.port, MAILDIR))
-        return self.popen([os.path.join(self.build, "posternd"), "-d",
-                           "-f", conf])
+                    % (self.dir, self.sock, self.port) + self.routing())
+        return self.popen([os.path.join(self.build, "posternd"), "-d"] +
+                          list(flags) + ["-f", conf])
 
 
 class OpenSMTPD(Server):
     name = "opensmtpd"
     okmark = "result=Ok"
     root = os.path.join(BASE, "pkg", "opensmtpd")
+
+    def routing(self):
+        """smtpd.conf after the listener."""
+        return ('action "local" maildir "%s"\n'
+                'match from any for domain "localhost" action "local"\n'
+                % MAILDIR)
+
+    def ctl(self, *args):
+        """smtpctl inside the daemon's mount namespace (its socket is the
+        private /run/smtpd.sock).  dpkg -x unpacked it before its group
+        existed: it must be setgid opensmtpq, as the package makes it."""
+        smtpctl = os.path.join(self.root, "usr/sbin/smtpctl")
+        gid = grp.getgrnam("opensmtpq").gr_gid
+        st = os.stat(smtpctl)
+        if st.st_gid != gid or not st.st_mode & 0o2000:
+            os.chown(smtpctl, 0, gid)
+            os.chmod(smtpctl, 0o2555)
+        return run(["nsenter", "-t", str(self.proc.pid), "-m",
+                    os.path.join(self.root, "usr/sbin/smtpctl")] +
+                   list(args))
 
     def start(self):
         self.fresh_dir()
@@ -389,10 +415,8 @@ class OpenSMTPD(Server):
         os.chmod(os.path.join(self.dir, "run"), 0o755)
         conf = os.path.join(self.dir, "smtpd.conf")
         with open(conf, "w") as f:
-            f.write('listen on 127.0.0.1 port %d\n'
-                    'action "local" maildir "%s"\n'
-                    'match from any for domain "localhost" action "local"\n'
-                    % (self.port, MAILDIR))
+            f.write('listen on 127.0.0.1 port %d\n' % self.port +
+                    self.routing())
         os.chmod(conf, 0o644)
         # Compiled-in paths, each a bind mount of a private directory,
         # seen only inside this daemon's mount namespace.
@@ -414,9 +438,17 @@ class Postfix(Server):
     name = "postfix"
     okmark = "status=sent"
 
-    def __init__(self, port):
-        super().__init__(port)
+    def __init__(self, port, base=BASE):
+        super().__init__(port, base)
         self.maillog = os.path.join(self.dir, "maillog")
+
+    def main_extra(self):
+        """Lines added to main.cf."""
+        return ""
+
+    def master_extra(self):
+        """Lines added to master.cf."""
+        return ""
 
     def start(self):
         self.fresh_dir()
@@ -441,7 +473,7 @@ home_mailbox = Maildir/
 alias_maps =
 alias_database =
 biff = no
-""".format(d=self.dir))
+""".format(d=self.dir) + self.main_extra())
         # Debian's master.cf, with the smtp listener on our port and no
         # chroot (the private queue directory has no chroot set-up).
         out = []
@@ -458,6 +490,7 @@ biff = no
                     continue
                 fields[4] = "n"
                 out.append(" ".join(fields) + "\n")
+        out.append(self.master_extra())
         with open(os.path.join(conf, "master.cf"), "w") as f:
             f.writelines(out)
         self.conf = conf
