@@ -3,9 +3,12 @@
 
 CC		?= cc
 BUILD		?= build
-PKGS		= libevent libtls libunbound lmdb expat jansson zlib libbsd-overlay libcrypto
-PKG_CFLAGS	:= $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS	:= $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+PKGS		= libevent libtls libunbound lmdb expat jansson zlib libbsd-overlay libcrypto \
+		  libidn2
+# Recursive (=), not :=: on a fresh machine `make check` installs the
+# packages (deps) before anything is compiled, after this file was read.
+PKG_CFLAGS	= $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS	= $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 CFLAGS		?= -O2 -g
 CFLAGS		+= -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter \

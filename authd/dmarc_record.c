@@ -6,11 +6,13 @@
  *
  * Everything here works on bounded, fixed memory: a record with thousands
  * of reporting URIs keeps DMARC_MAX_URIS of them and counts the rest.
- * Not done: IDNA (a From domain with U-labels is refused, not converted).
+ * A From domain with U-labels is converted to A-labels (IDNA2008, libidn2)
+ * before any lookup or comparison (RFC 9989 5.3.1).
  */
 #include <sys/types.h>
 
 #include <ctype.h>
+#include <idn2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -619,13 +621,14 @@ from_fail(struct from_state *st, const char *why)
 
 /*
  * The domain after "@": dot-atom or obs-domain (atoms and dots with CFWS
- * between them).  It must be an ASCII host name: a domain literal has no
- * DMARC policy, and U-labels would need IDNA conversion (5.3.1).
+ * between them).  It must be a host name: a domain literal has no DMARC
+ * policy; U-labels (RFC 6532 UTF-8) become A-labels first (RFC 9989
+ * 5.3.1: the lookups and comparisons use the A-label form).
  */
 static int
 take_domain(struct lexer *lx, struct from_state *st)
 {
-	char	 d[DMARC_DOMAIN_MAX + 2];
+	char	 d[DMARC_DOMAIN_MAX + 2], *alabel;
 	size_t	 len = 0, i, label = 0;
 
 	if (lx->t == T_DLIT)
@@ -646,12 +649,22 @@ take_domain(struct lexer *lx, struct from_state *st)
 	d[len] = '\0';
 	if (len == 0 || len > 253)
 		return from_fail(st, "bad domain length");
+	for (i = 0; i < len; i++)
+		if ((unsigned char)d[i] >= 0x80)
+			break;
+	if (i < len) {
+		if (idn2_to_ascii_8z(d, &alabel, IDN2_NONTRANSITIONAL |
+		    IDN2_NFC_INPUT) != IDN2_OK)
+			return from_fail(st, "invalid internationalized "
+			    "domain name");
+		len = strlcpy(d, alabel, sizeof(d));
+		idn2_free(alabel);
+		if (len == 0 || len > 253)
+			return from_fail(st, "bad domain length");
+	}
 	for (i = 0; i < len; i++) {
 		unsigned char	 c = d[i];
 
-		if (c >= 0x80)
-			return from_fail(st, "non-ASCII domain (IDNA not "
-			    "supported)");
 		if (c == '.') {
 			if (label == 0 || d[i - 1] == '-')
 				return from_fail(st, "bad domain name");

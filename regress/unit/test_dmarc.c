@@ -345,7 +345,10 @@ test_from_fields(void **state)
 	author_bad("Alice <alice>", "without a domain");
 	author_bad("<>", "empty address");
 	author_bad("a@[192.0.2.1]", "domain literal");
-	author_bad("a@ex\xc3\xa4mple.com", "non-ASCII");
+	/* RFC 9989 5.3.1: U-labels become A-labels */
+	author_ok("a@ex\xc3\xa4mple.com", "xn--exmple-cua.com");
+	author_ok("a@B\xc3\x9c" "CHER.example", "xn--bcher-kva.example");
+	author_bad("a@\xff\xfe.example", "internationalized");
 	author_bad("\"unterminated@example.com", "unterminated quoted");
 	author_bad("(unterminated a@example.com", "comment");
 	author_bad("a@example..com", "bad domain");
