@@ -1,6 +1,7 @@
 """reportd's evaluation store: authd sends each DMARC evaluation to reportd,
 which keeps it (LMDB under <spool>/reports); `posternctl show evaluations
-[DOMAIN]` lists what is stored, and the store survives a restart.  DNS is
+[DOMAIN]` (posternctl/report_cmds.c) lists what is stored, and the store
+survives a restart.  DNS is
 nsd (regress/dnsbed.py) on its own bed address, apart from test_auth.py's."""
 import os
 import smtplib
