@@ -93,6 +93,9 @@ struct mta_session {
 	struct tls		*tls;
 	int			 handshaking;
 	short			 hs_want;	/* EV_READ or EV_WRITE */
+	unsigned int		 conn;		/* connections made: a failed
+						   one moves to the next */
+	int			 ev_set;
 	struct event		 ev;
 	struct event		 ev_timer;
 	struct buf		 in;
@@ -128,6 +131,7 @@ static void	session_arm(struct mta_session *);
 static void	session_connect_next(struct mta_session *);
 static void	session_next_task(struct mta_session *);
 static void	session_reply(struct mta_session *);
+static int	session_still(struct mta *, uint32_t, unsigned int);
 
 static void
 session_enter(struct mta_session *s, enum mta_state st)
@@ -170,7 +174,9 @@ session_send(struct mta_session *s, const char *fmt, ...)
 static void
 session_close_conn(struct mta_session *s)
 {
-	event_del(&s->ev);
+	if (s->ev_set)
+		event_del(&s->ev);
+	s->ev_set = 0;
 	if (s->tls != NULL) {
 		tls_close(s->tls);
 		tls_free(s->tls);
@@ -409,6 +415,7 @@ session_connect_next(struct mta_session *s)
 			continue;
 		}
 		s->fd = fd;
+		s->conn++;
 		log_debug("mta: session %u: connecting to %s [%s]%s", s->id,
 		    s->host, s->addr, s->plaintext ? " (without TLS)" : "");
 		session_enter(s, S_CONNECT);
@@ -986,8 +993,8 @@ session_parse(struct mta_session *s)
 	size_t		 len;
 	char		 err[128];
 	uint32_t	 id = s->id;
+	unsigned int	 conn = s->conn;
 	struct mta	*m = s->mta;
-	struct mta_session *t;
 	enum smtp_reply_status r;
 
 	if (s->state == S_SOCKS && session_socks_input(s) == -1)
@@ -1010,10 +1017,7 @@ session_parse(struct mta_session *s)
 			continue;
 		session_reply(s);
 		/* The session may be gone, or connected elsewhere. */
-		TAILQ_FOREACH(t, &m->sessions, entry)
-			if (t->id == id)
-				break;
-		if (t == NULL || s->fd == -1 || s->state == S_CONNECT)
+		if (!session_still(m, id, conn))
 			return -1;
 		smtp_reply_init(&s->reply);
 	}
@@ -1035,16 +1039,21 @@ session_arm(struct mta_session *s)
 		ev = s->hs_want;
 	else if (s->state == S_CONNECT || s->out.len > 0)
 		ev |= EV_WRITE;
-	event_del(&s->ev);
+	if (s->ev_set)
+		event_del(&s->ev);
 	event_set(&s->ev, s->fd, ev, session_io, s);
 	event_add(&s->ev, NULL);
+	s->ev_set = 1;
 }
 
 /* -1: the connection failed (the session has moved on). */
 static int
 session_flush(struct mta_session *s)
 {
-	ssize_t	 n;
+	struct mta	*m = s->mta;
+	uint32_t	 id = s->id;
+	unsigned int	 conn = s->conn;
+	ssize_t		 n;
 
 	while (s->out.len > 0) {
 		if (s->tls != NULL) {
@@ -1067,11 +1076,28 @@ session_flush(struct mta_session *s)
 			}
 		}
 		buf_consume(&s->out, n);
-		if (s->state == S_BODY)
+		if (s->state == S_BODY) {
 			session_fill_body(s);
-		if (s->fd == -1)
-			return -1;
+			if (!session_still(m, id, conn))
+				return -1;
+		}
 	}
+	return 0;
+}
+
+/*
+ * Is this still the connection we were called for?  A failure frees the
+ * session or moves it to the next address (with its own event armed): in
+ * both cases the caller must not touch it any more.
+ */
+static int
+session_still(struct mta *m, uint32_t id, unsigned int conn)
+{
+	struct mta_session	*s;
+
+	TAILQ_FOREACH(s, &m->sessions, entry)
+		if (s->id == id)
+			return s->conn == conn && s->fd != -1;
 	return 0;
 }
 
@@ -1079,6 +1105,9 @@ static void
 session_io(int fd, short event, void *arg)
 {
 	struct mta_session	*s = arg;
+	struct mta		*m = s->mta;
+	uint32_t		 id = s->id;
+	unsigned int		 conn = s->conn;
 	uint8_t			 data[SESSION_READ_SIZE];
 	ssize_t			 n;
 	int			 err;
@@ -1097,7 +1126,7 @@ session_io(int fd, short event, void *arg)
 			session_tls_start(s, S_TLS_IMPLICIT);
 		else
 			session_enter(s, S_GREETING);
-		if (s->fd == -1)
+		if (!session_still(m, id, conn))
 			return;
 	}
 	if (s->handshaking) {
@@ -1113,7 +1142,7 @@ session_io(int fd, short event, void *arg)
 			s->hs_want = n == TLS_WANT_POLLIN ? EV_READ : EV_WRITE;
 		if (n == 0) {
 			session_tls_done(s);
-			if (s->fd == -1)
+			if (!session_still(m, id, conn))
 				return;
 			event |= EV_READ;	/* data may be buffered */
 		}
