@@ -137,6 +137,23 @@ const struct dkim_sigresult *dkim_verify_results(struct dkim_verify *,
 		    size_t *n, size_t *total);
 void		 dkim_verify_free(struct dkim_verify *);
 
+/*
+ * A key record answer made ready for dkim_verify_set_key() or
+ * arc_verify_set_key() (authd/dkim_dns.c); a NULL answer (the name was
+ * not a domain name) is "no such name".  Clear it after use.
+ */
+struct dns_answer;
+struct dkim_keyans {
+	enum dkim_dns		 st;
+	enum dkim_dnssec	 sec;
+	char			**recs;
+	size_t			*lens;
+	size_t			 n;
+};
+void		 dkim_keyans_from(struct dkim_keyans *,
+		    const struct dns_answer *);
+void		 dkim_keyans_clear(struct dkim_keyans *);
+
 const char	*dkim_result_name(enum dkim_result);
 const char	*dkim_alg_name(enum dkim_alg);
 int		 dkim_alg_from_name(const char *, size_t);

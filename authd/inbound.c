@@ -136,42 +136,22 @@ inbound_key_cb(void *arg, const struct dns_answer *ans)
 {
 	struct keyq		*kq = arg;
 	struct inbound		*in = kq->in;
-	enum dkim_dns		 st = DKIM_DNS_OK;
-	enum dkim_dnssec	 sec;
-	char			**recs;
-	size_t			*lens, i, n = 0;
+	struct dkim_keyans	 ka;
 
 	kq->q = NULL;
 	in->pending--;
-	sec = ans->sec == DNS_SEC_SECURE ? DKIM_DNSSEC_SECURE :
-	    ans->sec == DNS_SEC_BOGUS ? DKIM_DNSSEC_BOGUS :
-	    DKIM_DNSSEC_INSECURE;
-	if (ans->failed || (ans->rcode != DNS_R_NOERROR &&
-	    ans->rcode != DNS_R_NXDOMAIN))
-		st = DKIM_DNS_TEMPFAIL;
-	else if (ans->rcode == DNS_R_NXDOMAIN)
-		st = DKIM_DNS_NXDOMAIN;
-	recs = xcalloc(ans->nrr + 1, sizeof(*recs));
-	lens = xcalloc(ans->nrr + 1, sizeof(*lens));
-	for (i = 0; st == DKIM_DNS_OK && i < ans->nrr; i++)
-		if (ans->rr[i].type == DNS_T_TXT) {
-			recs[n] = dns_txt_concat(&ans->rr[i], &lens[n]);
-			n++;
-		}
+	dkim_keyans_from(&ka, ans);
 	trace(in, "%s key %s TXT: %s, %zu record(s) (%s)",
-	    kq->arc ? "arc" : "dkim", ans->qname, st == DKIM_DNS_OK ?
-	    "found" : st == DKIM_DNS_NXDOMAIN ? "NXDOMAIN" : "temporary "
-	    "failure", n, dns_sec_name(ans->sec));
+	    kq->arc ? "arc" : "dkim", ans->qname, ka.st == DKIM_DNS_OK ?
+	    "found" : ka.st == DKIM_DNS_NXDOMAIN ? "NXDOMAIN" : "temporary "
+	    "failure", ka.n, dns_sec_name(ans->sec));
 	if (kq->arc)
-		arc_verify_set_key(in->arc, kq->k, st, sec,
-		    (const char *const *)recs, lens, n);
+		arc_verify_set_key(in->arc, kq->k, ka.st, ka.sec,
+		    (const char *const *)ka.recs, ka.lens, ka.n);
 	else
-		dkim_verify_set_key(in->dkim, kq->k, st, sec,
-		    (const char *const *)recs, lens, n);
-	for (i = 0; i < n; i++)
-		free(recs[i]);
-	free(recs);
-	free(lens);
+		dkim_verify_set_key(in->dkim, kq->k, ka.st, ka.sec,
+		    (const char *const *)ka.recs, ka.lens, ka.n);
+	dkim_keyans_clear(&ka);
 	inbound_progress(in);
 }
 

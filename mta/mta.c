@@ -318,8 +318,6 @@ void
 mta_dest_session_done(struct mta *m, struct mta_dest *d, int ok,
     const char *error)
 {
-	char	 why[400];
-
 	d->nsessions--;
 	m->nsessions--;
 	d->last_active = time(NULL);
@@ -337,9 +335,8 @@ mta_dest_session_done(struct mta *m, struct mta_dest *d, int ok,
 			d->backoff_until = time(NULL) + d->backoff_step;
 			log_warnx("mta: %s: backing off for %llds: %s",
 			    d->name, (long long)d->backoff_step, error);
-			snprintf(why, sizeof(why), "%s", error);
 			mta_dest_fail_all(m, d, DELIVER_TEMPFAIL, "4.4.1",
-			    why);
+			    error);
 		}
 	}
 	mta_dest_kick(m);

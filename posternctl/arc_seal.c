@@ -107,46 +107,24 @@ lookup_key(const struct arc_cmd *c, struct dns_ctx *dns,
 {
 	const char		*name = arc_verify_keyname(v, k);
 	struct dns_answer	*ans;
-	enum dkim_dnssec	 sec;
-	char			**recs;
-	size_t			*lens, i, n = 0;
+	struct dkim_keyans	 ka;
 
 	vlog_step(c, "looking up %s TXT", name);
-	if ((ans = dns_resolve_sync(dns, name, DNS_T_TXT)) == NULL) {
-		arc_verify_set_key(v, k, DKIM_DNS_NXDOMAIN,
-		    DKIM_DNSSEC_UNKNOWN, NULL, NULL, 0);
-		return;
-	}
-	sec = ans->sec == DNS_SEC_SECURE ? DKIM_DNSSEC_SECURE :
-	    ans->sec == DNS_SEC_BOGUS ? DKIM_DNSSEC_BOGUS :
-	    DKIM_DNSSEC_INSECURE;
-	if (ans->failed || (ans->rcode != DNS_R_NOERROR &&
-	    ans->rcode != DNS_R_NXDOMAIN)) {
+	ans = dns_resolve_sync(dns, name, DNS_T_TXT);
+	dkim_keyans_from(&ka, ans);
+	if (ka.st == DKIM_DNS_TEMPFAIL)
 		vlog_step(c, "key %s: %s", name, ans->failed ? "lookup "
 		    "failed" : dns_rcode_name(ans->rcode));
-		arc_verify_set_key(v, k, DKIM_DNS_TEMPFAIL, sec, NULL, NULL,
-		    0);
-	} else if (ans->rcode == DNS_R_NXDOMAIN) {
+	else if (ka.st == DKIM_DNS_NXDOMAIN)
 		vlog_step(c, "key %s: NXDOMAIN", name);
-		arc_verify_set_key(v, k, DKIM_DNS_NXDOMAIN, sec, NULL, NULL,
-		    0);
-	} else {
-		recs = xcalloc(ans->nrr + 1, sizeof(*recs));
-		lens = xcalloc(ans->nrr + 1, sizeof(*lens));
-		for (i = 0; i < ans->nrr; i++)
-			if (ans->rr[i].type == DNS_T_TXT)
-				recs[n] = dns_txt_concat(&ans->rr[i],
-				    &lens[n]), n++;
-		vlog_step(c, "key %s: %zu TXT record%s (%s)", name, n,
-		    n == 1 ? "" : "s", dns_sec_name(ans->sec));
-		arc_verify_set_key(v, k, DKIM_DNS_OK, sec,
-		    (const char **)recs, lens, n);
-		for (i = 0; i < n; i++)
-			free(recs[i]);
-		free(recs);
-		free(lens);
-	}
-	dns_answer_free(ans);
+	else
+		vlog_step(c, "key %s: %zu TXT record%s (%s)", name, ka.n,
+		    ka.n == 1 ? "" : "s", dns_sec_name(ans->sec));
+	arc_verify_set_key(v, k, ka.st, ka.sec, (const char **)ka.recs,
+	    ka.lens, ka.n);
+	dkim_keyans_clear(&ka);
+	if (ans != NULL)
+		dns_answer_free(ans);
 }
 
 /*
@@ -211,25 +189,6 @@ validate(const struct arc_cmd *c, struct dns_ctx *dns, struct arc_verify *v)
 		    "bad" : "unchecked", arc_cv_name(r->sets[i].cv));
 	vlog_step(c, "chain: %s (%s)", arc_result_name(r->result), r->reason);
 	return r;
-}
-
-/* Write all of it; -1 on error. */
-static int
-write_all(int fd, const void *p, size_t len)
-{
-	const char	*b = p;
-	ssize_t		 n;
-
-	while (len > 0) {
-		if ((n = write(fd, b, len)) == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		b += n;
-		len -= (size_t)n;
-	}
-	return 0;
 }
 
 static void

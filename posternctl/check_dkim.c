@@ -67,59 +67,36 @@ lookup_key(struct dns_ctx *dns, struct dkim_verify *v, size_t k)
 {
 	const char		*name = dkim_verify_keyname(v, k);
 	struct dns_answer	*ans;
-	enum dkim_dnssec	 sec;
-	char			**recs = NULL;
-	size_t			*lens = NULL, i, n = 0;
+	struct dkim_keyans	 ka;
+	size_t			 i;
 
-	if ((ans = dns_resolve_sync(dns, name, DNS_T_TXT)) == NULL) {
+	ans = dns_resolve_sync(dns, name, DNS_T_TXT);
+	dkim_keyans_from(&ka, ans);
+	if (ans == NULL)
 		vlog_step("key %s: not a valid DNS name", name);
-		dkim_verify_set_key(v, k, DKIM_DNS_NXDOMAIN,
-		    DKIM_DNSSEC_UNKNOWN, NULL, NULL, 0);
-		return;
-	}
-	sec = ans->sec == DNS_SEC_SECURE ? DKIM_DNSSEC_SECURE :
-	    ans->sec == DNS_SEC_BOGUS ? DKIM_DNSSEC_BOGUS :
-	    DKIM_DNSSEC_INSECURE;
-	if (ans->failed || (ans->rcode != DNS_R_NOERROR &&
-	    ans->rcode != DNS_R_NXDOMAIN)) {
+	else if (ka.st == DKIM_DNS_TEMPFAIL)
 		vlog_step("key %s TXT: %s", name, ans->failed ? (ans->timeout ?
 		    "timeout" : "lookup failed") : dns_rcode_name(ans->rcode));
-		dkim_verify_set_key(v, k, DKIM_DNS_TEMPFAIL, sec, NULL, NULL,
-		    0);
-		dns_answer_free(ans);
-		return;
-	}
-	if (ans->rcode == DNS_R_NXDOMAIN) {
+	else if (ka.st == DKIM_DNS_NXDOMAIN)
 		vlog_step("key %s TXT: NXDOMAIN (%s)", name,
 		    dns_sec_name(ans->sec));
-		dkim_verify_set_key(v, k, DKIM_DNS_NXDOMAIN, sec, NULL, NULL,
-		    0);
+	else {
+		for (i = 0; i < ka.n; i++)
+			vlog_step("key %s TXT (%s): \"%.*s\"", name,
+			    dns_sec_name(ans->sec), (int)(ka.lens[i] > 400 ?
+			    400 : ka.lens[i]), ka.recs[i]);
+		if (ka.n == 0)
+			vlog_step("key %s TXT: no records (%s)", name,
+			    dns_sec_name(ans->sec));
+		if (ans->sec == DNS_SEC_BOGUS)
+			vlog_step("key %s: DNSSEC bogus: %s", name,
+			    ans->why_bogus);
+	}
+	dkim_verify_set_key(v, k, ka.st, ka.sec, (const char **)ka.recs,
+	    ka.lens, ka.n);
+	dkim_keyans_clear(&ka);
+	if (ans != NULL)
 		dns_answer_free(ans);
-		return;
-	}
-	recs = xcalloc(ans->nrr + 1, sizeof(*recs));
-	lens = xcalloc(ans->nrr + 1, sizeof(*lens));
-	for (i = 0; i < ans->nrr; i++) {
-		if (ans->rr[i].type != DNS_T_TXT)
-			continue;
-		recs[n] = dns_txt_concat(&ans->rr[i], &lens[n]);
-		vlog_step("key %s TXT (%s): \"%.*s\"", name,
-		    dns_sec_name(ans->sec), (int)(lens[n] > 400 ? 400 :
-		    lens[n]), recs[n]);
-		n++;
-	}
-	if (n == 0)
-		vlog_step("key %s TXT: no records (%s)", name,
-		    dns_sec_name(ans->sec));
-	if (ans->sec == DNS_SEC_BOGUS)
-		vlog_step("key %s: DNSSEC bogus: %s", name, ans->why_bogus);
-	dkim_verify_set_key(v, k, DKIM_DNS_OK, sec, (const char **)recs,
-	    lens, n);
-	for (i = 0; i < n; i++)
-		free(recs[i]);
-	free(recs);
-	free(lens);
-	dns_answer_free(ans);
 }
 
 /* header.b: at least 8 characters, more if needed to tell them apart. */

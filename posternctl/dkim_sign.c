@@ -68,25 +68,6 @@ parse_canon(const char *s, enum dkim_canon *hc, enum dkim_canon *bc)
 	return 0;
 }
 
-/* Write all of it; -1 on error. */
-static int
-write_all(int fd, const void *p, size_t len)
-{
-	const char	*c = p;
-	ssize_t		 n;
-
-	while (len > 0) {
-		if ((n = write(fd, c, len)) == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		c += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 int
 dkim_sign_main(int argc, char *argv[])
 {

@@ -2,8 +2,12 @@
  * Dispatch of posternctl's offline commands (those that do not talk to the
  * daemon): troubleshooting checks and key tools.
  */
+#include <sys/types.h>
+
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "posternctl.h"
 
@@ -66,4 +70,23 @@ posternctl_offline(int argc, char *argv[])
 		    strcmp(argv[1], offline_cmds[i].word2) == 0)
 			return offline_cmds[i].main(argc - 1, argv + 1);
 	return -1;
+}
+
+/* Write all of it (stdout of dkim sign, arc seal); -1 on error. */
+int
+write_all(int fd, const void *p, size_t len)
+{
+	const char	*b = p;
+	ssize_t		 n;
+
+	while (len > 0) {
+		if ((n = write(fd, b, len)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		b += n;
+		len -= (size_t)n;
+	}
+	return 0;
 }

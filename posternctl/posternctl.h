@@ -5,9 +5,11 @@
 #ifndef POSTERNCTL_H
 #define POSTERNCTL_H
 
+#include <stddef.h>
 #include <stdio.h>
 
 void	posternctl_offline_usage(FILE *);
+int	write_all(int, const void *, size_t);
 
 /* -1 if argv is not an offline command, else the exit status */
 int	posternctl_offline(int argc, char *argv[]);
