@@ -225,9 +225,15 @@ class PeerProcess:
         try:
             with open(os.path.join(self.dir, name)) as f:
                 for ln in f:
-                    # A line being written may not be whole yet.
-                    if ln.endswith("\n"):
+                    # A line being written may not be whole yet (the
+                    # writer's bytes can land in pieces): the next read
+                    # sees it whole.
+                    if not ln.endswith("\n"):
+                        continue
+                    try:
                         out.append(json.loads(ln))
+                    except ValueError:
+                        continue
         except FileNotFoundError:
             pass
         return out

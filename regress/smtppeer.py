@@ -215,9 +215,16 @@ class Peer:
         self.sni[id(sslobj)] = name
 
     def record(self, name, obj):
-        with open(os.path.join(self.dir, name), "a") as f:
-            f.write(json.dumps(obj) + "\n")
-            f.flush()
+        # One write(2) of the whole line with O_APPEND, so that a reader
+        # never sees a line in pieces.
+        data = (json.dumps(obj) + "\n").encode()
+        fd = os.open(os.path.join(self.dir, name),
+                     os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            while data:
+                data = data[os.write(fd, data):]
+        finally:
+            os.close(fd)
 
     def reply_for(self, cmd, target):
         """The first scripted reply rule that applies, or None."""
