@@ -120,16 +120,16 @@ write_all(int fd, const char *p, size_t len)
 	return 0;
 }
 
-int
-maildir_deliver(const char *maildir, int fd, const char *prefix,
-    const char *key, const char *hostname, int check_existing, char *err,
+static int
+deliver(const char *maildir, int fd, const char *prefix, const char *key,
+    const char *hostname, int check_existing, int sync_new, char *err,
     size_t errlen)
 {
 	char	 tmpdir[4096], newdir[4096], curdir[4096];
 	char	 name[512], tmpfile[4096 + 512 + 8], newfile[4096 + 512 + 8];
 	char	 buf[65536];
 	ssize_t	 n;
-	int	 out, dfd, code;
+	int	 out, code;
 
 	if (strchr(key, '/') != NULL || strchr(hostname, '/') != NULL ||
 	    key[0] == '\0' || key[0] == '.') {
@@ -188,17 +188,8 @@ maildir_deliver(const char *maildir, int fd, const char *prefix,
 	out = -1;
 	if (rename(tmpfile, newfile) == -1)
 		goto bad;
-	/* The rename is durable only once new/ itself is synced. */
-	if ((dfd = open(newdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) != -1) {
-		if (fsync(dfd) == -1) {
-			code = errno_class();
-			snprintf(err, errlen, "fsync %s: %s", newdir,
-			    strerror(errno));
-			close(dfd);
-			return code;
-		}
-		close(dfd);
-	}
+	if (sync_new)
+		return maildir_sync_new(maildir, err, errlen);
 	return MAILDIR_OK;
 
  bad:
@@ -208,6 +199,48 @@ maildir_deliver(const char *maildir, int fd, const char *prefix,
 		close(out);
 	unlink(tmpfile);
 	return code;
+}
+
+int
+maildir_deliver(const char *maildir, int fd, const char *prefix,
+    const char *key, const char *hostname, int check_existing, char *err,
+    size_t errlen)
+{
+	return deliver(maildir, fd, prefix, key, hostname, check_existing, 1,
+	    err, errlen);
+}
+
+int
+maildir_deliver_unsynced(const char *maildir, int fd, const char *prefix,
+    const char *key, const char *hostname, int check_existing, char *err,
+    size_t errlen)
+{
+	return deliver(maildir, fd, prefix, key, hostname, check_existing, 0,
+	    err, errlen);
+}
+
+/* The rename into new/ is durable only once new/ itself is synced. */
+int
+maildir_sync_new(const char *maildir, char *err, size_t errlen)
+{
+	char	 newdir[4096];
+	int	 dfd, code;
+
+	if ((size_t)snprintf(newdir, sizeof(newdir), "%s/new", maildir) >=
+	    sizeof(newdir)) {
+		snprintf(err, errlen, "maildir path too long");
+		return MAILDIR_PERMFAIL;
+	}
+	if ((dfd = open(newdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return fail(err, errlen, errno_class(), "open", newdir);
+	if (fsync(dfd) == -1) {
+		code = errno_class();
+		snprintf(err, errlen, "fsync %s: %s", newdir, strerror(errno));
+		close(dfd);
+		return code;
+	}
+	close(dfd);
+	return MAILDIR_OK;
 }
 
 int

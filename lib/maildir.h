@@ -1,8 +1,7 @@
 /*
  * Maildir delivery (the maildir(5) convention as qmail defined it): write
  * the message into tmp/, fsync it, then rename it into new/.  Run by the
- * parent's short-lived delivery child, already switched to the recipient's
- * user.
+ * parent's delivery worker, already switched to the recipient's user.
  */
 #ifndef POSTERN_MAILDIR_H
 #define POSTERN_MAILDIR_H
@@ -24,6 +23,15 @@
 int	maildir_deliver(const char *maildir, int fd, const char *prefix,
 	    const char *key, const char *hostname, int check_existing,
 	    char *err, size_t errlen);
+
+/*
+ * The same without syncing new/: several deliveries into one maildir share
+ * one maildir_sync_new(), and none is complete until it returned MAILDIR_OK.
+ */
+int	maildir_deliver_unsynced(const char *maildir, int fd,
+	    const char *prefix, const char *key, const char *hostname,
+	    int check_existing, char *err, size_t errlen);
+int	maildir_sync_new(const char *maildir, char *err, size_t errlen);
 
 /* Expand %{user}, %{rcpt}, %{domain}, %{home} and a leading ~/ in a path. */
 int	maildir_expand_path(const char *tmpl, const char *user,

@@ -2,16 +2,29 @@
  * Local delivery, the one job of the parent that touches mail.  The queue
  * sends the message as a memory file descriptor with the envelope; the
  * parent checks the request against its own configuration (the action is
- * looked up by name here: the queue cannot name a path or a user), forks a
- * child that becomes the recipient's user and writes the maildir, and
- * reports the outcome the child wrote on a pipe.  Requests that arrive
- * together for one user share a child (up to DELIVER_BATCH_MAX).
+ * looked up by name here: the queue cannot name a path or a user) and hands
+ * it to a delivery worker: a process forked from the parent that became the
+ * recipient's user and writes the maildir.
+ *
+ * Workers live for a while.  A fork per delivery (what this file did
+ * first) cost more CPU than receiving the message: copying the parent's
+ * page tables and the copy-on-write faults that follow, several times per
+ * message.  A worker serves one user and action until it has been idle for
+ * DELIVER_IDLE_SECS; up to DELIVER_WORKERS_USER run for one user, so one
+ * busy mailbox gets parallel writes, and DELIVER_WORKERS_MAX in all.  A
+ * worker takes every job waiting on its socket at once and syncs new/ once
+ * for all of them before it reports any.
+ *
+ * A worker only copies bytes from a descriptor into files; it parses
+ * nothing.  After the uid change the kernel makes it non-dumpable, so the
+ * user it runs as cannot read the parent's memory it was forked with.
  *
  * Only maildir actions deliver today; mbox, lmtp and mda actions fail
  * permanently with a clear reason until they are written.
  */
 #include <sys/types.h>
 #include <sys/queue.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 
 #include <ctype.h>
@@ -19,6 +32,7 @@
 #include <event.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <poll.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -34,10 +48,14 @@
 #include "table.h"
 #include "util.h"
 
-#define DELIVER_MAX_RUNNING	16	/* delivery processes at once */
-#define DELIVER_BATCH_MAX	32	/* messages one process writes */
+#define DELIVER_WORKERS_MAX	16	/* worker processes at once */
+#define DELIVER_WORKERS_USER	4	/* of them for one user and action */
+#define DELIVER_SPAWN_AT	4	/* jobs at the least busy one: add one */
+#define DELIVER_INFLIGHT_MAX	32	/* jobs handed to one worker */
+#define DELIVER_BATCH_MAX	DELIVER_INFLIGHT_MAX
+#define DELIVER_IDLE_SECS	5	/* an idle worker is let go */
 
-/* One message for one recipient, waiting for or in a process. */
+/* One message for one recipient, waiting for or at a worker. */
 struct job {
 	TAILQ_ENTRY(job)	 entry;
 	struct msg_deliver	 d;
@@ -47,23 +65,29 @@ struct job {
 	char			 user[64];
 	char			 home[4096];
 	int			 msgfd;
-	int			 reported;
 };
 TAILQ_HEAD(joblist, job);
 
-/* A delivery process: the jobs of one user and action. */
-struct delivery {
-	TAILQ_ENTRY(delivery)	 entry;
+/* A delivery worker: the jobs of one user and action. */
+struct worker {
+	TAILQ_ENTRY(worker)	 entry;
 	pid_t			 pid;
-	int			 result_fd;
-	struct joblist		 jobs;
+	int			 fd;		/* -1 once let go or lost */
+	struct event		 ev;		/* results */
+	struct event		 idle;
+	const struct action	*a;
+	uid_t			 uid;
+	gid_t			 gid;
+	char			 user[64];
+	char			 home[4096];
+	struct joblist		 jobs;		/* sent, not yet reported */
+	size_t			 njobs;
 };
 
-static TAILQ_HEAD(, delivery)	 deliveries =
-    TAILQ_HEAD_INITIALIZER(deliveries);
+static TAILQ_HEAD(, worker)	 workers = TAILQ_HEAD_INITIALIZER(workers);
 static struct joblist		 pending = TAILQ_HEAD_INITIALIZER(pending);
 static struct event		 ev_batch;
-static int			 nrunning;
+static size_t			 nworkers;
 static const char		*deliver_hostname;
 static void			(*deliver_done)(const struct msg_deliver_result *);
 
@@ -105,37 +129,42 @@ local_user(const char *rcpt, char *user, size_t len)
 	return 0;
 }
 
-/* In the child: write one message, return its result. */
-static void
-deliver_one(const struct job *j, const char *hostname,
+/* In the worker: the maildir of one message. */
+static int
+job_maildir(const struct msg_deliver *d, const struct action *a,
+    const char *user, const char *home, char *path, size_t len,
     struct msg_deliver_result *r)
 {
-	char	 path[4096], qid[QID_ENV_LEN + 1];
-	char	*prefix;
-
-	memset(r, 0, sizeof(*r));
-	r->evpid = j->d.evpid;
-	if (maildir_expand_path(j->a->path != NULL ? j->a->path :
-	    "~/Maildir", j->user, j->d.rcpt, j->home, path,
-	    sizeof(path)) == -1) {
+	if (maildir_expand_path(a->path != NULL ? a->path : "~/Maildir",
+	    user, d->rcpt, home, path, len) == -1) {
 		r->status = DELIVER_PERMFAIL;
 		snprintf(r->error, sizeof(r->error), "cannot expand the "
-		    "maildir path of action %s for this recipient", j->a->name);
-		return;
+		    "maildir path of action %s for this recipient", a->name);
+		return -1;
 	}
 	/* Maildir++: a folder is a maildir named ".NAME" inside */
-	if (j->d.folder[0] != '\0' && (strlcat(path, "/.", sizeof(path)) >=
-	    sizeof(path) || strlcat(path, j->d.folder, sizeof(path)) >=
-	    sizeof(path))) {
+	if (d->folder[0] != '\0' && (strlcat(path, "/.", len) >= len ||
+	    strlcat(path, d->folder, len) >= len)) {
 		r->status = DELIVER_PERMFAIL;
 		snprintf(r->error, sizeof(r->error), "maildir path too long");
-		return;
+		return -1;
 	}
-	qid_env_str(j->d.evpid, qid, sizeof(qid));
+	return 0;
+}
+
+/* In the worker: write one message into new/, not yet synced. */
+static void
+deliver_one(const struct msg_deliver *d, int msgfd, const char *path,
+    const char *hostname, struct msg_deliver_result *r)
+{
+	char	 qid[QID_ENV_LEN + 1];
+	char	*prefix;
+
+	qid_env_str(d->evpid, qid, sizeof(qid));
 	xasprintf(&prefix, "Return-Path: <%s>\r\nDelivered-To: %s\r\n",
-	    j->d.sender, j->d.rcpt);
-	switch (maildir_deliver(path, j->msgfd, prefix, qid, hostname,
-	    j->d.check_existing, r->error, sizeof(r->error))) {
+	    d->sender, d->rcpt);
+	switch (maildir_deliver_unsynced(path, msgfd, prefix, qid, hostname,
+	    d->check_existing, r->error, sizeof(r->error))) {
 	case MAILDIR_OK:
 		r->status = DELIVER_OK;
 		break;
@@ -149,64 +178,123 @@ deliver_one(const struct job *j, const char *hostname,
 	free(prefix);
 }
 
+/* A job and its message descriptor, as one datagram. */
+static ssize_t
+job_recv(int sock, struct msg_deliver *d, int *fd, int flags)
+{
+	union {
+		struct cmsghdr	 hdr;
+		char		 buf[CMSG_SPACE(sizeof(int))];
+	}		 cm;
+	struct cmsghdr	*c;
+	struct msghdr	 msg;
+	struct iovec	 iov;
+	ssize_t		 n;
+
+	*fd = -1;
+	memset(&msg, 0, sizeof(msg));
+	iov.iov_base = d;
+	iov.iov_len = sizeof(*d);
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = cm.buf;
+	msg.msg_controllen = sizeof(cm.buf);
+	while ((n = recvmsg(sock, &msg, flags | MSG_CMSG_CLOEXEC)) == -1 &&
+	    errno == EINTR)
+		;
+	if (n <= 0)
+		return n;
+	for (c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+		    c->cmsg_len == CMSG_LEN(sizeof(int)))
+			memcpy(fd, CMSG_DATA(c), sizeof(int));
+	if (n != sizeof(*d) || *fd == -1 || (msg.msg_flags & MSG_CTRUNC)) {
+		if (*fd != -1)
+			close(*fd);
+		errno = EBADMSG;
+		return -1;
+	}
+	d->sender[sizeof(d->sender) - 1] = '\0';
+	d->rcpt[sizeof(d->rcpt) - 1] = '\0';
+	d->folder[sizeof(d->folder) - 1] = '\0';
+	return n;
+}
+
 /*
- * In the child: become the user once, write each message of the batch,
- * report each result on the pipe (a batch's results fit in the pipe's
- * buffer, so the writes never block), exit.
+ * The worker's life: become the user once; then take every job waiting,
+ * write each message, sync each maildir's new/ once, report, and wait for
+ * more.  The parent closing the socket ends it.
  */
 static void __attribute__((noreturn))
-deliver_child(struct delivery *dl, int resfd, const char *hostname)
+worker_main(const struct worker *w, int sock, const char *hostname)
 {
-	struct msg_deliver_result	 r;
-	struct job			*j;
-	int				 next = 3;
+	struct batch {
+		struct msg_deliver		 d;
+		struct msg_deliver_result	 r;
+		char				 path[4096];
+	}		*b;
+	char		 err[256];
+	size_t		 n, i, k;
+	int		 fd;
 
 	signal(SIGCHLD, SIG_DFL);
 	signal(SIGTERM, SIG_DFL);
 	signal(SIGINT, SIG_DFL);
-	/*
-	 * Keep only what this child needs (the result pipe and the batch's
-	 * messages), renumbered from 3, so that nothing of the parent's
-	 * (channels to the other processes) survives the drop to the user.
-	 * Lift them above every other fd first, so no dup2 lands on one
-	 * still to be moved.
-	 */
-	if ((resfd = fcntl(resfd, F_DUPFD_CLOEXEC, 1024)) == -1)
+	signal(SIGHUP, SIG_DFL);
+	/* Nothing of the parent's (its channels) survives the drop. */
+	if (dup2(sock, 3) == -1)
 		_exit(2);
-	TAILQ_FOREACH(j, &dl->jobs, entry)
-		if ((j->msgfd = fcntl(j->msgfd, F_DUPFD_CLOEXEC, 1024)) == -1)
-			_exit(2);
-	if (dup2(resfd, next) == -1)
-		_exit(2);
-	resfd = next++;
-	TAILQ_FOREACH(j, &dl->jobs, entry) {
-		if (dup2(j->msgfd, next) == -1)
-			_exit(2);
-		j->msgfd = next++;
-	}
-	closefrom(next);
-
-	j = TAILQ_FIRST(&dl->jobs);
-	if (setgroups(1, &j->gid) == -1 ||
-	    setresgid(j->gid, j->gid, j->gid) == -1 ||
-	    setresuid(j->uid, j->uid, j->uid) == -1) {
-		TAILQ_FOREACH(j, &dl->jobs, entry) {
-			memset(&r, 0, sizeof(r));
-			r.evpid = j->d.evpid;
-			r.status = DELIVER_TEMPFAIL;
-			snprintf(r.error, sizeof(r.error), "cannot become %s",
-			    j->user);
-			if (write(resfd, &r, sizeof(r)) != sizeof(r))
-				_exit(2);
+	sock = 3;
+	closefrom(4);
+	if (setgroups(1, &w->gid) == -1 ||
+	    setresgid(w->gid, w->gid, w->gid) == -1 ||
+	    setresuid(w->uid, w->uid, w->uid) == -1)
+		_exit(3);
+	b = xcalloc(DELIVER_BATCH_MAX, sizeof(*b));
+	for (;;) {
+		for (n = 0; n < DELIVER_BATCH_MAX; n++) {
+			if (job_recv(sock, &b[n].d, &fd, n == 0 ? 0 :
+			    MSG_DONTWAIT) <= 0) {
+				if (n == 0)
+					_exit(0);	/* let go, or lost */
+				break;
+			}
+			memset(&b[n].r, 0, sizeof(b[n].r));
+			b[n].r.evpid = b[n].d.evpid;
+			if (job_maildir(&b[n].d, w->a, w->user, w->home,
+			    b[n].path, sizeof(b[n].path), &b[n].r) == 0)
+				deliver_one(&b[n].d, fd, b[n].path, hostname,
+				    &b[n].r);
+			else
+				b[n].path[0] = '\0';
+			close(fd);
 		}
-		_exit(0);
+		/* One sync of new/ per maildir makes the batch's renames durable. */
+		for (i = 0; i < n; i++) {
+			if (b[i].r.status != DELIVER_OK)
+				continue;
+			for (k = 0; k < i; k++)
+				if (b[k].r.status == DELIVER_OK &&
+				    strcmp(b[k].path, b[i].path) == 0)
+					break;
+			if (k < i)
+				continue;	/* synced with an earlier one */
+			if (maildir_sync_new(b[i].path, err, sizeof(err)) ==
+			    MAILDIR_OK)
+				continue;
+			for (k = i; k < n; k++)
+				if (b[k].r.status == DELIVER_OK &&
+				    strcmp(b[k].path, b[i].path) == 0) {
+					b[k].r.status = DELIVER_TEMPFAIL;
+					strlcpy(b[k].r.error, err,
+					    sizeof(b[k].r.error));
+				}
+		}
+		for (i = 0; i < n; i++)
+			if (write(sock, &b[i].r, sizeof(b[i].r)) !=
+			    sizeof(b[i].r))
+				_exit(2);
 	}
-	TAILQ_FOREACH(j, &dl->jobs, entry) {
-		deliver_one(j, hostname, &r);
-		if (write(resfd, &r, sizeof(r)) != sizeof(r))
-			_exit(2);
-	}
-	_exit(0);
 }
 
 static void
@@ -217,61 +305,214 @@ job_free(struct job *j)
 	free(j);
 }
 
+static void	worker_read(int, short, void *);
+static void	deliver_flush(int, short, void *);
+static void	worker_idle(int, short, void *);
+
+/* Fail what a worker still had and forget its socket. */
+static void
+worker_lost(struct worker *w, const char *why)
+{
+	struct job	*j;
+
+	while ((j = TAILQ_FIRST(&w->jobs)) != NULL) {
+		TAILQ_REMOVE(&w->jobs, j, entry);
+		result(j->d.evpid, DELIVER_TEMPFAIL, "%s", why);
+		job_free(j);
+	}
+	w->njobs = 0;
+	if (w->fd != -1) {
+		event_del(&w->ev);
+		close(w->fd);
+		w->fd = -1;
+	}
+	evtimer_del(&w->idle);
+}
+
+static struct worker *
+worker_start(const struct job *j)
+{
+	struct worker	*w;
+	int		 sp[2];
+	pid_t		 pid;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) == -1) {
+		log_warn("local delivery: socketpair");
+		return NULL;
+	}
+	w = xcalloc(1, sizeof(*w));
+	w->a = j->a;
+	w->uid = j->uid;
+	w->gid = j->gid;
+	strlcpy(w->user, j->user, sizeof(w->user));
+	strlcpy(w->home, j->home, sizeof(w->home));
+	TAILQ_INIT(&w->jobs);
+	if ((pid = fork()) == -1) {
+		log_warn("local delivery: fork");
+		close(sp[0]);
+		close(sp[1]);
+		free(w);
+		return NULL;
+	}
+	if (pid == 0) {
+		close(sp[0]);
+		worker_main(w, sp[1], deliver_hostname);
+	}
+	close(sp[1]);
+	w->pid = pid;
+	w->fd = sp[0];
+	if (fcntl(w->fd, F_SETFL, O_NONBLOCK) == -1)
+		log_warn("local delivery: O_NONBLOCK");
+	event_set(&w->ev, w->fd, EV_READ | EV_PERSIST, worker_read, w);
+	event_add(&w->ev, NULL);
+	evtimer_set(&w->idle, worker_idle, w);
+	TAILQ_INSERT_TAIL(&workers, w, entry);
+	nworkers++;
+	log_debug("delivery worker %d for %s started", (int)pid, w->user);
+	return w;
+}
+
+/* Results: each must name a job this worker has. */
+static void
+worker_read(int fd, short event, void *arg)
+{
+	struct timeval			 tv = { DELIVER_IDLE_SECS, 0 };
+	struct worker			*w = arg;
+	struct msg_deliver_result	 r;
+	struct job			*j;
+	ssize_t				 n;
+
+	for (;;) {
+		if ((n = recv(w->fd, &r, sizeof(r), 0)) == -1) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				break;
+		}
+		if (n != sizeof(r) || r.status < DELIVER_OK ||
+		    r.status > DELIVER_PERMFAIL) {
+			worker_lost(w, n == 0 ? "delivery process exited" :
+			    "delivery process failed");
+			break;
+		}
+		TAILQ_FOREACH(j, &w->jobs, entry)
+			if (j->d.evpid == r.evpid)
+				break;
+		if (j == NULL) {
+			log_warnx("delivery worker %d reported an envelope "
+			    "it did not have", (int)w->pid);
+			worker_lost(w, "delivery process failed");
+			break;
+		}
+		TAILQ_REMOVE(&w->jobs, j, entry);
+		w->njobs--;
+		job_free(j);
+		r.error[sizeof(r.error) - 1] = '\0';
+		deliver_done(&r);
+	}
+	if (w->fd != -1 && w->njobs == 0)
+		evtimer_add(&w->idle, &tv);
+	if (!TAILQ_EMPTY(&pending))
+		deliver_flush(-1, 0, NULL);
+}
+
+/* Idle long enough: closing its socket ends the worker. */
+static void
+worker_idle(int fd, short event, void *arg)
+{
+	struct worker	*w = arg;
+
+	if (w->fd != -1 && w->njobs == 0)
+		worker_lost(w, "");
+}
+
+/* Send a job to a worker; 0 if the worker cannot take it now. */
+static int
+worker_send(struct worker *w, struct job *j)
+{
+	union {
+		struct cmsghdr	 hdr;
+		char		 buf[CMSG_SPACE(sizeof(int))];
+	}		 cm;
+	struct cmsghdr	*c;
+	struct msghdr	 msg;
+	struct iovec	 iov;
+
+	memset(&msg, 0, sizeof(msg));
+	memset(&cm, 0, sizeof(cm));
+	iov.iov_base = &j->d;
+	iov.iov_len = sizeof(j->d);
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = cm.buf;
+	msg.msg_controllen = sizeof(cm.buf);
+	c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &j->msgfd, sizeof(int));
+	if (sendmsg(w->fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) == -1) {
+		if (errno != EAGAIN && errno != EINTR)
+			worker_lost(w, "delivery process failed");
+		return 0;
+	}
+	close(j->msgfd);
+	j->msgfd = -1;
+	return 1;
+}
+
 /*
- * Start processes for what is pending: one per user and action, with up
- * to DELIVER_BATCH_MAX messages each, so that a burst for one mailbox
- * costs one fork instead of one per message.
+ * The worker for a job: the least busy of its user's; a new one when they
+ * are all busy and the limits allow (an idle worker of another user is let
+ * go to make room); NULL when the job must wait.
  */
+static struct worker *
+worker_for(const struct job *j)
+{
+	struct worker	*w, *best = NULL, *idle = NULL;
+	size_t		 mine = 0;
+
+	TAILQ_FOREACH(w, &workers, entry) {
+		if (w->fd == -1)
+			continue;
+		if (w->uid != j->uid || w->a != j->a) {
+			if (w->njobs == 0)
+				idle = w;
+			continue;
+		}
+		mine++;
+		if (best == NULL || w->njobs < best->njobs)
+			best = w;
+	}
+	if (best != NULL && (best->njobs < DELIVER_SPAWN_AT ||
+	    mine >= DELIVER_WORKERS_USER))
+		return best->njobs < DELIVER_INFLIGHT_MAX ? best : NULL;
+	if (nworkers >= DELIVER_WORKERS_MAX && idle != NULL)
+		worker_lost(idle, "");
+	if (nworkers >= DELIVER_WORKERS_MAX)
+		return best != NULL && best->njobs < DELIVER_INFLIGHT_MAX ?
+		    best : NULL;
+	if ((w = worker_start(j)) == NULL)
+		return best != NULL && best->njobs < DELIVER_INFLIGHT_MAX ?
+		    best : NULL;
+	return w;
+}
+
+/* Hand what is pending to workers; what cannot go now waits for a result. */
 static void
 deliver_flush(int fd, short event, void *arg)
 {
-	struct timeval		 later = { 0, 10 * 1000 };
-	struct delivery		*dl;
-	struct job		*j, *next, *first;
-	int			 p[2];
-	size_t			 n;
-	pid_t			 pid;
+	struct job	*j, *next;
+	struct worker	*w;
 
-	while ((first = TAILQ_FIRST(&pending)) != NULL) {
-		if (nrunning >= DELIVER_MAX_RUNNING) {
-			evtimer_add(&ev_batch, &later);
-			return;
-		}
-		dl = xcalloc(1, sizeof(*dl));
-		TAILQ_INIT(&dl->jobs);
-		n = 0;
-		for (j = first; j != NULL && n < DELIVER_BATCH_MAX; j = next) {
-			next = TAILQ_NEXT(j, entry);
-			if (j->uid != first->uid || j->a != first->a)
-				continue;
-			TAILQ_REMOVE(&pending, j, entry);
-			TAILQ_INSERT_TAIL(&dl->jobs, j, entry);
-			n++;
-		}
-		if (pipe2(p, O_CLOEXEC) == -1 || (pid = fork()) == -1) {
-			log_warn("local delivery");
-			while ((j = TAILQ_FIRST(&dl->jobs)) != NULL) {
-				TAILQ_REMOVE(&dl->jobs, j, entry);
-				result(j->d.evpid, DELIVER_TEMPFAIL,
-				    "cannot start a delivery process");
-				job_free(j);
-			}
-			free(dl);
+	for (j = TAILQ_FIRST(&pending); j != NULL; j = next) {
+		next = TAILQ_NEXT(j, entry);
+		if ((w = worker_for(j)) == NULL || !worker_send(w, j))
 			continue;
-		}
-		if (pid == 0) {
-			close(p[0]);
-			deliver_child(dl, p[1], deliver_hostname);
-		}
-		close(p[1]);
-		TAILQ_FOREACH(j, &dl->jobs, entry) {
-			close(j->msgfd);
-			j->msgfd = -1;
-		}
-		dl->pid = pid;
-		dl->result_fd = p[0];
-		TAILQ_INSERT_TAIL(&deliveries, dl, entry);
-		nrunning++;
+		TAILQ_REMOVE(&pending, j, entry);
+		TAILQ_INSERT_TAIL(&w->jobs, j, entry);
+		w->njobs++;
+		evtimer_del(&w->idle);
 	}
 }
 
@@ -362,39 +603,28 @@ deliver_start(struct postern_conf *conf, struct imsg *imsg,
 int
 deliver_reap(pid_t pid, int status)
 {
-	struct delivery			*dl;
-	struct msg_deliver_result	 r;
-	struct job			*j;
+	struct worker	*w;
+	char		 why[64];
 
-	TAILQ_FOREACH(dl, &deliveries, entry)
-		if (dl->pid == pid)
+	TAILQ_FOREACH(w, &workers, entry)
+		if (w->pid == pid)
 			break;
-	if (dl == NULL)
+	if (w == NULL)
 		return 0;
-	TAILQ_REMOVE(&deliveries, dl, entry);
-	nrunning--;
-	/* Each result names its envelope; take only those of this batch. */
-	while (read(dl->result_fd, &r, sizeof(r)) == sizeof(r)) {
-		if (r.status < DELIVER_OK || r.status > DELIVER_PERMFAIL)
-			break;
-		TAILQ_FOREACH(j, &dl->jobs, entry)
-			if (j->d.evpid == r.evpid && !j->reported)
-				break;
-		if (j == NULL)
-			break;
-		j->reported = 1;
-		r.error[sizeof(r.error) - 1] = '\0';
-		deliver_done(&r);
-	}
-	while ((j = TAILQ_FIRST(&dl->jobs)) != NULL) {
-		TAILQ_REMOVE(&dl->jobs, j, entry);
-		if (!j->reported)
-			result(j->d.evpid, DELIVER_TEMPFAIL,
-			    "delivery process failed (status %d)", status);
-		job_free(j);
-	}
-	close(dl->result_fd);
-	free(dl);
+	/* Results it wrote before it went still count. */
+	if (w->fd != -1)
+		worker_read(w->fd, EV_READ, w);
+	if (w->njobs > 0 || (status != 0 && w->fd != -1)) {
+		snprintf(why, sizeof(why), "delivery process failed "
+		    "(status %d)", status);
+		log_warnx("delivery worker %d for %s: %s", (int)pid, w->user,
+		    why);
+		worker_lost(w, why);
+	} else
+		worker_lost(w, "");
+	TAILQ_REMOVE(&workers, w, entry);
+	nworkers--;
+	free(w);
 	if (!TAILQ_EMPTY(&pending))
 		deliver_flush(-1, 0, NULL);
 	return 1;
@@ -403,8 +633,8 @@ deliver_reap(pid_t pid, int status)
 void
 deliver_kill_all(void)
 {
-	struct delivery	*dl;
+	struct worker	*w;
 
-	TAILQ_FOREACH(dl, &deliveries, entry)
-		kill(dl->pid, SIGTERM);
+	TAILQ_FOREACH(w, &workers, entry)
+		kill(w->pid, SIGTERM);
 }

@@ -1,6 +1,6 @@
 /*
- * Local delivery by the parent: a short-lived child per delivery, running
- * as the recipient's user.
+ * Local delivery by the parent, through delivery workers that run as the
+ * recipient's user (one user and action each, kept while there is work).
  */
 #ifndef POSTERN_DELIVER_H
 #define POSTERN_DELIVER_H
@@ -14,9 +14,9 @@
 /* Start a delivery the queue asked for; -1 if the request is malformed. */
 int	deliver_start(struct postern_conf *, struct imsg *,
 	    void (*done)(const struct msg_deliver_result *));
-/* A child exited: 1 if it was a delivery (its result is reported). */
+/* A child exited: 1 if it was a delivery worker (its jobs are reported). */
 int	deliver_reap(pid_t, int status);
-/* Stop every running delivery (shutdown). */
+/* Stop every delivery worker (shutdown). */
 void	deliver_kill_all(void);
 
 #endif

@@ -1,0 +1,147 @@
+"""Local delivery workers (posternd/deliver.c): a worker per user that
+lives for a while instead of a fork per message, each writing as its user,
+and what happens when one dies."""
+
+import glob
+import os
+import pwd
+import re
+import shutil
+import signal
+import smtplib
+import tempfile
+import time
+
+import pytest
+
+from conftest import children_of, alive, CHILDREN
+
+NOBODY = pwd.getpwnam("nobody").pw_uid
+
+
+@pytest.fixture
+def dmx(daemon_factory):
+    # The mail of user nobody must be writable by nobody: a world-writable
+    # (sticky) base outside pytest's private tmp.
+    base = tempfile.mkdtemp(prefix="postern-deliver-")
+    os.chmod(base, 0o1777)
+    dm = daemon_factory(sub="deliver")
+    dm.maildir = base
+    with open(os.path.join(dm.dir, "vusers"), "w") as f:
+        f.write("r@v.test root\nn@v.test nobody\n")
+    with open(dm.conf, "a") as f:
+        f.write('queue retry 1s max 1s\n'
+                'table vusers file:"%s/vusers"\n'
+                'action "v" maildir "%s/%%{rcpt}" virtual <vusers>\n'
+                'match from any for domain "v.test" action "v"\n'
+                % (dm.dir, base))
+    yield dm
+    dm.stop()
+    shutil.rmtree(base, ignore_errors=True)
+
+
+def files(dm, rcpt):
+    return sorted(glob.glob(os.path.join(dm.maildir, rcpt, "new", "*")))
+
+
+def wait_files(dm, rcpt, want, timeout=20):
+    deadline = time.time() + timeout
+    while len(files(dm, rcpt)) < want and time.time() < deadline:
+        time.sleep(0.05)
+    return files(dm, rcpt)
+
+
+def send(dm, rcpt, n, tag):
+    with smtplib.SMTP("127.0.0.1", dm.port, timeout=30) as c:
+        c.ehlo("client.test")
+        for i in range(n):
+            msg = ("From: a@sender.test\r\nTo: %s\r\nSubject: %s %d\r\n\r\n"
+                   "body %d\r\n" % (rcpt, tag, i, i))
+            assert c.sendmail("a@sender.test", [rcpt], msg) == {}
+
+
+def workers(dm):
+    """The parent's children that are not one of the process set."""
+    known = set(dm.kids.values())
+    return [p for p in children_of(dm.proc.pid) if p not in known and
+            alive(p)]
+
+
+def started(dm):
+    return re.findall(r"delivery worker (\d+) for (\S+) started",
+                      dm.logtext())
+
+
+def test_workers_serve_many_messages_as_their_user(dmx):
+    dm = dmx.start(args=("-d", "-v"))
+    n = 40
+    send(dm, "r@v.test", n, "root-mail")
+    send(dm, "n@v.test", n, "nobody-mail")
+    got_r = wait_files(dm, "r@v.test", n)
+    got_n = wait_files(dm, "n@v.test", n)
+    assert len(got_r) == n and len(got_n) == n
+    # every message once, as its own user
+    subjects = set()
+    for f in got_r:
+        assert os.stat(f).st_uid == 0
+        subjects.add(re.search(rb"Subject: (.*)\r\n",
+                               open(f, "rb").read()).group(1))
+    for f in got_n:
+        assert os.stat(f).st_uid == NOBODY
+        subjects.add(re.search(rb"Subject: (.*)\r\n",
+                               open(f, "rb").read()).group(1))
+    assert len(subjects) == 2 * n
+    # workers, not a process per message: at most 4 per user
+    w = started(dm)
+    per_user = {}
+    for _, user in w:
+        per_user[user] = per_user.get(user, 0) + 1
+    assert set(per_user) == {"root", "nobody"}, w
+    assert all(1 <= k <= 4 for k in per_user.values()), per_user
+    # a worker runs as its user
+    for pid in workers(dm):
+        with open("/proc/%d/status" % pid) as f:
+            uids = re.search(r"^Uid:\s+(.*)$", f.read(), re.M).group(1)
+        assert set(uids.split()) in ({"0"}, {str(NOBODY)}), uids
+    # idle workers are let go after a few seconds
+    deadline = time.time() + 15
+    while workers(dm) and time.time() < deadline:
+        time.sleep(0.2)
+    assert workers(dm) == []
+    assert sorted(dm.children()) == sorted(CHILDREN)
+
+
+def test_worker_killed_with_work_is_retried_once(dmx):
+    dm = dmx.start(args=("-d", "-v"))
+    send(dm, "n@v.test", 1, "first")
+    assert len(wait_files(dm, "n@v.test", 1)) == 1
+    w = workers(dm)
+    assert len(w) == 1
+    # Stop the worker so the next job waits at it, then kill it.
+    os.kill(w[0], signal.SIGSTOP)
+    send(dm, "n@v.test", 1, "second")
+    time.sleep(0.5)     # the job is at the stopped worker
+    assert len(files(dm, "n@v.test")) == 1
+    os.kill(w[0], signal.SIGKILL)
+    got = wait_files(dm, "n@v.test", 2)
+    assert len(got) == 2
+    time.sleep(1.5)
+    assert len(files(dm, "n@v.test")) == 2      # delivered once
+    assert "delivery process" in dm.logtext()    # the failure was logged
+    assert dm.proc.poll() is None                # the daemon goes on
+    assert dm.ctl("show", "queue").stdout == ""
+    assert len(started(dm)) >= 2
+
+
+def test_idle_worker_killed_is_replaced(dmx):
+    dm = dmx.start(args=("-d", "-v"))
+    send(dm, "r@v.test", 1, "one")
+    assert len(wait_files(dm, "r@v.test", 1)) == 1
+    w = workers(dm)
+    assert len(w) == 1
+    os.kill(w[0], signal.SIGKILL)
+    time.sleep(0.3)
+    send(dm, "r@v.test", 1, "two")
+    assert len(wait_files(dm, "r@v.test", 2)) == 2
+    assert dm.proc.poll() is None
+    assert len(started(dm)) == 2
