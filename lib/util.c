@@ -1,6 +1,11 @@
 /*
  * xmalloc family and bounded byte buffers.
  */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -178,4 +183,13 @@ buf_cstr(struct buf *b)
 		b->data[0] = '\0';
 	}
 	return (char *)b->data;
+}
+
+void
+sock_nodelay(int fd)
+{
+	int	 one = 1;
+
+	/* Not a TCP socket (a test's unix socket) is fine. */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }

@@ -37,4 +37,11 @@ int	 buf_printf(struct buf *, const char *, ...)
 void	 buf_consume(struct buf *, size_t);
 char	*buf_cstr(struct buf *);
 
+/*
+ * SMTP is a dialogue of whole replies and commands: send each at once
+ * (TCP_NODELAY) rather than let Nagle hold a short one until the peer's
+ * delayed ACK, some 40 ms, several times per message.
+ */
+void	 sock_nodelay(int fd);
+
 #endif

@@ -406,6 +406,7 @@ session_connect_next(struct mta_session *s)
 			    "socket: %s", s->host, s->addr, strerror(errno));
 			continue;
 		}
+		sock_nodelay(fd);
 		if (connect(fd, (const struct sockaddr *)&target->ss,
 		    target->sslen) == -1 && errno != EINPROGRESS) {
 			snprintf(s->error, sizeof(s->error), "%s [%s]: "

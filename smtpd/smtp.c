@@ -141,6 +141,7 @@ smtp_accept(int fd, short event, void *arg)
 			log_warn("smtp: accept");
 		return;
 	}
+	sock_nodelay(s);
 	session_accept(l->smtp, l, s, &ss);
 }
 
