@@ -1,6 +1,6 @@
 /*
- * lib/maildir.c: delivery into tmp/ then new/, idempotent retries, errors,
- * and path expansion.
+ * lib/maildir.c: delivery into tmp/ then new/, idempotent retries, batches
+ * that share one sync of new/, errors, and path expansion.
  */
 #include <sys/stat.h>
 
@@ -142,6 +142,33 @@ test_retry_is_idempotent(void **state)
 }
 
 static void
+test_unsynced_batch_then_sync(void **state)
+{
+	char	 md[128], path[256], err[256], key[16];
+	int	 fd, i;
+
+	snprintf(md, sizeof(md), "%s/B", base);
+	for (i = 0; i < 3; i++) {
+		snprintf(key, sizeof(key), "k%d", i);
+		fd = source("batch\r\n");
+		assert_int_equal(maildir_deliver_unsynced(md, fd, NULL, key, "h",
+		    0, err, sizeof(err)), MAILDIR_OK);
+		close(fd);
+	}
+	/* renamed into new/ at once; one sync of new/ makes them durable */
+	snprintf(path, sizeof(path), "%s/new", md);
+	assert_int_equal(count_files(path), 3);
+	snprintf(path, sizeof(path), "%s/tmp", md);
+	assert_int_equal(count_files(path), 0);
+	assert_int_equal(maildir_sync_new(md, err, sizeof(err)), MAILDIR_OK);
+	/* a maildir that is not there cannot be synced, and says why */
+	snprintf(md, sizeof(md), "%s/none", base);
+	assert_int_not_equal(maildir_sync_new(md, err, sizeof(err)),
+	    MAILDIR_OK);
+	assert_non_null(strstr(err, "/none/new"));
+}
+
+static void
 test_bad_key_and_unwritable(void **state)
 {
 	char	 md[128], err[256];
@@ -199,6 +226,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_deliver_creates_and_writes,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_retry_is_idempotent,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unsynced_batch_then_sync,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_key_and_unwritable,
 		    setup, teardown),
