@@ -39,6 +39,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "deliver.h"
@@ -82,6 +83,7 @@ struct worker {
 	char			 home[4096];
 	struct joblist		 jobs;		/* sent, not yet reported */
 	size_t			 njobs;
+	time_t			 started;
 };
 
 static TAILQ_HEAD(, worker)	 workers = TAILQ_HEAD_INITIALIZER(workers);
@@ -361,6 +363,7 @@ worker_start(const struct job *j)
 	close(sp[1]);
 	w->pid = pid;
 	w->fd = sp[0];
+	w->started = time(NULL);
 	if (fcntl(w->fd, F_SETFL, O_NONBLOCK) == -1)
 		log_warn("local delivery: O_NONBLOCK");
 	event_set(&w->ev, w->fd, EV_READ | EV_PERSIST, worker_read, w);
@@ -637,4 +640,16 @@ deliver_kill_all(void)
 
 	TAILQ_FOREACH(w, &workers, entry)
 		kill(w->pid, SIGTERM);
+}
+
+void
+deliver_foreach(void (*cb)(pid_t, const char *, time_t, void *), void *arg)
+{
+	struct worker	*w;
+	time_t		 now = time(NULL);
+
+	TAILQ_FOREACH(w, &workers, entry)
+		if (w->fd != -1)
+			cb(w->pid, w->user, now > w->started ?
+			    now - w->started : 0, arg);
 }

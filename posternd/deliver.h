@@ -7,6 +7,8 @@
 
 #include <sys/types.h>
 
+#include <time.h>
+
 #include "config.h"
 #include "imsg.h"
 #include "msg.h"
@@ -16,6 +18,8 @@ int	deliver_start(struct postern_conf *, struct imsg *,
 	    void (*done)(const struct msg_deliver_result *));
 /* A child exited: 1 if it was a delivery worker (its jobs are reported). */
 int	deliver_reap(pid_t, int status);
+/* Each delivery worker at work: pid, user, seconds since it started. */
+void	deliver_foreach(void (*)(pid_t, const char *, time_t, void *), void *);
 /* Stop every delivery worker (shutdown). */
 void	deliver_kill_all(void);
 

@@ -236,6 +236,22 @@ parent_delivered(const struct msg_deliver_result *r)
 	    -1, r, sizeof(*r));
 }
 
+/* A delivery worker runs as its user, not chrooted. */
+static void
+parent_send_worker(pid_t pid, const char *user, time_t uptime, void *arg)
+{
+	struct msg_ctl_status	 st;
+
+	memset(&st, 0, sizeof(st));
+	strlcpy(st.name, "deliver", sizeof(st.name));
+	strlcpy(st.user, user, sizeof(st.user));
+	strlcpy(st.chroot, "/", sizeof(st.chroot));
+	st.pid = pid;
+	st.uptime = uptime;
+	proc_compose(&parent->proc, PROC_CONTROL, IMSG_CTL_STATUS_ENTRY,
+	    *(uint32_t *)arg, -1, &st, sizeof(st));
+}
+
 static void
 parent_send_status(struct imsg *imsg)
 {
@@ -270,6 +286,7 @@ parent_send_status(struct imsg *imsg)
 		    IMSG_CTL_STATUS_ENTRY, imsg->hdr.peerid, -1, &st,
 		    sizeof(st));
 	}
+	deliver_foreach(parent_send_worker, &imsg->hdr.peerid);
 	proc_compose(&parent->proc, PROC_CONTROL, IMSG_CTL_END,
 	    imsg->hdr.peerid, -1, NULL, 0);
 }

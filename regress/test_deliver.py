@@ -98,7 +98,12 @@ def test_workers_serve_many_messages_as_their_user(dmx):
         per_user[user] = per_user.get(user, 0) + 1
     assert set(per_user) == {"root", "nobody"}, w
     assert all(1 <= k <= 4 for k in per_user.values()), per_user
-    # a worker runs as its user
+    # a worker runs as its user, and show status lists it so
+    status = dm.ctl("show", "status").stdout
+    listed = re.findall(r"^deliver\s+(\d+)\s+(\S+)", status, re.M)
+    assert listed, status
+    assert {int(p) for p, _ in listed} == set(workers(dm)), status
+    assert {u for _, u in listed} <= {"root", "nobody"}, status
     for pid in workers(dm):
         with open("/proc/%d/status" % pid) as f:
             uids = re.search(r"^Uid:\s+(.*)$", f.read(), re.M).group(1)
