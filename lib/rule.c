@@ -1,7 +1,8 @@
 /*
  * Evaluation of `match` rules, first match wins, as smtpd.conf(5) does it:
  * "from" looks at the client (local means a loopback client), "for" at the
- * recipient's domain or address, "tag" at the listener.  Domains and
+ * recipient's domain or address, "tag" at the listener, "auth" at whether
+ * the client authenticated.  Domains and
  * addresses compare case-insensitively (RFC 5321 2.4: the local part is
  * case-sensitive in principle, but every table an admin writes means it
  * case-insensitively).
@@ -174,6 +175,9 @@ rule_match(const struct postern_conf *conf, const struct sockaddr *client,
 		    r->from_negate)
 			continue;
 		if (match_for(conf, r, rcpt) == r->for_negate)
+			continue;
+		/* [!]auth: did the session authenticate (RFC 4954)? */
+		if (r->auth != 0 && (r->auth > 0) != (authenticated != 0))
 			continue;
 		return r;
 	}
