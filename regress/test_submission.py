@@ -382,8 +382,13 @@ def test_secrets_stay_with_authd(sub):
     assert process_memory_has(kids["authd"], h)
     for name in ("smtp", "queue", "mta", "control", "reportd"):
         assert not process_memory_has(kids[name], h), name
-    # smtp wiped the password it forwarded
+    # smtp wiped the password it forwarded, and the base64 it came in;
+    # authd wiped it once checked
     assert not process_memory_has(kids["smtp"],
+                                  PASSWORDS["alice"].encode())
+    assert not process_memory_has(
+        kids["smtp"], plain("alice", PASSWORDS["alice"]).encode())
+    assert not process_memory_has(kids["authd"],
                                   PASSWORDS["alice"].encode())
     outputs = [sub.ctl(*a).stdout for a in (("show", "status"),
                                             ("show", "stats"),

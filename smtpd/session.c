@@ -723,13 +723,18 @@ session_flush(struct session *s, short *want)
 static void
 session_feed(struct session *s)
 {
-	size_t	 n;
+	size_t	 n, before;
 
 	while (s->in.len > 0) {
+		before = s->in.len;
 		n = smtp_session_input(s->engine, s->in.data, s->in.len);
 		if (n == 0)
 			break;
 		buf_consume(&s->in, n);
+		/* On an AUTH listener the input may be credentials. */
+		if (s->listener->conf.flags & LISTEN_AUTH)
+			explicit_bzero(s->in.data + s->in.len,
+			    before - s->in.len);
 	}
 }
 
@@ -834,6 +839,8 @@ session_io(int fd, short event, void *arg)
 		else if (n > 0) {
 			if (buf_add(&s->in, data, (size_t)n) == -1)
 				s->eof = 1;	/* cannot happen: in was empty */
+			if (s->listener->conf.flags & LISTEN_AUTH)
+				explicit_bzero(data, (size_t)n);
 			evtimer_del(&s->ev_timeout);
 			evtimer_add(&s->ev_timeout, &tv);
 		}
