@@ -141,6 +141,8 @@ struct route {
 	char			 from_domain[256];	/* "" = any */
 	char			 for_domain[256];	/* "" = any */
 	char			 account[256];		/* AUTH user, "" = any */
+	char			 account_table[CONF_NAME_MAX];	/* or one of
+							   these, "" = none */
 	unsigned int		 min_attempt;		/* 0 = any */
 	char			 transport[CONF_NAME_MAX];
 };

@@ -687,8 +687,8 @@ transporttype	: STRING {
 		;
 
 /*
- * route [from domain D] [for domain D] [account NAME] [attempt N]
- *     transport NAME
+ * route [from domain D] [for domain D] [account NAME | account <T>]
+ *     [attempt N] transport NAME
  */
 route		: ROUTE {
 			ps.route = xcalloc(1, sizeof(*ps.route));
@@ -725,6 +725,11 @@ routeopt	: FROM DOMAIN STRING {
 				strlcpy(ps.route->account, $2,
 				    sizeof(ps.route->account));
 			free($2);
+		}
+		| ACCOUNT tableref {
+			rule_once(&@1, RO_AUTH, "account");
+			table_ref(&@2, $2, ps.route->account_table,
+			    sizeof(ps.route->account_table));
 		}
 		| ATTEMPT NUMBER {
 			rule_once(&@1, RO_TAG, "attempt");

@@ -693,6 +693,40 @@ setup_mta_relay(const struct action *a, struct imsgbuf *ibuf)
 }
 
 /*
+ * route account <T>: the mta has no tables, so it gets one route per
+ * account of the table, in its place in the order.
+ */
+static void
+setup_mta_route_accounts(struct postern_conf *conf, struct route *rt,
+    struct imsgbuf *ibuf)
+{
+	struct msg_conf_route	 mrt;
+	struct table		*t;
+	struct table_entry	*te;
+
+	if ((t = config_find_table(conf, rt->account_table)) == NULL)
+		fatalx("route: no table %s", rt->account_table);
+	TAILQ_FOREACH(te, &t->entries, entry) {
+		memset(&mrt, 0, sizeof(mrt));
+		strlcpy(mrt.from_domain, rt->from_domain,
+		    sizeof(mrt.from_domain));
+		strlcpy(mrt.for_domain, rt->for_domain, sizeof(mrt.for_domain));
+		if (strlcpy(mrt.account, te->key, sizeof(mrt.account)) >=
+		    sizeof(mrt.account)) {
+			log_warnx("table %s: account %s too long; skipped",
+			    t->name, te->key);
+			continue;
+		}
+		mrt.min_attempt = rt->min_attempt;
+		strlcpy(mrt.transport, rt->transport, sizeof(mrt.transport));
+		imsg_compose(ibuf, IMSG_PROC_CONF_ROUTE, 0, 0, -1, &mrt,
+		    sizeof(mrt));
+		if (imsgbuf_flush(ibuf) == -1)
+			fatal("sending routes");
+	}
+}
+
+/*
  * The mta's part: its settings, the relay actions, and the credentials of
  * the tables those actions authenticate with (which no other process gets).
  */
@@ -723,6 +757,10 @@ setup_mta(struct postern_conf *conf, struct imsgbuf *ibuf)
 	TAILQ_FOREACH(a, &conf->transports, entry)
 		setup_mta_relay(a, ibuf);
 	TAILQ_FOREACH(rt, &conf->routes, entry) {
+		if (rt->account_table[0] != '\0') {
+			setup_mta_route_accounts(conf, rt, ibuf);
+			continue;
+		}
 		memset(&mrt, 0, sizeof(mrt));
 		strlcpy(mrt.from_domain, rt->from_domain,
 		    sizeof(mrt.from_domain));

@@ -416,16 +416,22 @@ def test_route_by_account(daemon_factory, tmp_path):
     try:
         pa = SmtpPeer(tmp_path / "peer-a", addr="127.0.0.40", port=25)
         pb = SmtpPeer(tmp_path / "peer-b", addr="127.0.0.41", port=25)
-        peers = [pa, pb]
-        pa.start()
-        pb.start()
+        pc = SmtpPeer(tmp_path / "peer-c", addr="127.0.0.42", port=25)
+        peers = [pa, pb, pc]
+        for p in peers:
+            p.start()
         dm = start_sub(daemon_factory, tmp_path, relay="127.0.0.41",
                        extra='transport viaA smarthost "smtp://127.0.0.40"\n'
-                       'route account alice transport viaA\n')
+                       'transport viaC smarthost "smtp://127.0.0.42"\n'
+                       'table cusers { "carol", "dave" }\n'
+                       'route account alice transport viaA\n'
+                       'route account <cusers> transport viaC\n')
         routes = dm.ctl("show", "routes").stdout
         assert "account=alice" in routes and "transport=viaA" in routes
+        assert "account=carol" in routes and "account=dave" in routes
         for user, rcpt in (("alice", "a1@far.test"), ("bob", "b1@far.test"),
-                           ("alice", "a2@other.test")):
+                           ("alice", "a2@other.test"),
+                           ("carol", "c1@far.test")):
             with smtplib.SMTP("127.0.0.1", dm.req_port) as c:
                 c.starttls(context=tls_ctx())
                 c.login(user, PASSWORDS[user])
@@ -433,6 +439,7 @@ def test_route_by_account(daemon_factory, tmp_path):
                            MSG.replace("root@localhost", rcpt))
         pa.wait_messages(2, timeout=20)
         pb.wait_messages(1, timeout=20)
+        pc.wait_messages(1, timeout=20)
         deadline = time.time() + 10
         while not queue_empty(dm) and time.time() < deadline:
             time.sleep(0.2)
@@ -440,6 +447,8 @@ def test_route_by_account(daemon_factory, tmp_path):
         got_b = sorted(r for m in pb.accepted() for r in m["rcpts"])
         assert got_a == ["a1@far.test", "a2@other.test"], got_a
         assert got_b == ["b1@far.test"], got_b
+        got_c = sorted(r for m in pc.accepted() for r in m["rcpts"])
+        assert got_c == ["c1@far.test"], got_c
     finally:
         for p in peers:
             p.stop()

@@ -1082,6 +1082,9 @@ static const struct error_case error_cases[] = {
 	{ "action r relay\ntransport t direct\n"
 	  "route account a account b transport t\n",
 	  "3: account given twice\n" },
+	{ "action r relay\ntransport t direct\n"
+	  "route account <nope> transport t\n",
+	  "3: unknown table \"nope\"\n" },
 	{ "pki p cert \"/c\" key \"/k\"\n"
 	  "listen on 127.0.0.1 tls pki p pki p\n",
 	  "2: duplicate listen option \"pki\"\n" },
@@ -1498,7 +1501,8 @@ test_submission_statements(void **state)
 	    "match !auth from any for any reject\n"
 	    "route account alice transport viaA\n"
 	    "route for domain example.org account bob attempt 2 "
-	    "transport viaA\n", PARSE_NOFILES);
+	    "transport viaA\n"
+	    "route account <creds> transport viaA\n", PARSE_NOFILES);
 	assert_int_equal(TAILQ_FIRST(&conf->listeners)->flags,
 	    LISTEN_STARTTLS | LISTEN_AUTH | LISTEN_AUTH_REQUIRE);
 	assert_int_equal(TAILQ_LAST(&conf->listeners, listenerlist)->flags,
@@ -1516,6 +1520,9 @@ test_submission_statements(void **state)
 	assert_string_equal(rt->account, "bob");
 	assert_string_equal(rt->for_domain, "example.org");
 	assert_int_equal(rt->min_attempt, 2);
+	rt = TAILQ_NEXT(rt, entry);
+	assert_string_equal(rt->account, "");
+	assert_string_equal(rt->account_table, "creds");
 	free_config(conf);
 }
 
