@@ -115,7 +115,7 @@ key_in_table(const struct table *t, const char *key)
 
 static int
 match_from(const struct postern_conf *conf, const struct rule *r,
-    const struct sockaddr *client, int authenticated)
+    const struct sockaddr *client, const char *auth_user)
 {
 	const struct table	*t;
 
@@ -131,7 +131,13 @@ match_from(const struct postern_conf *conf, const struct rule *r,
 		t = find_table(conf, r->from_table);
 		return t != NULL && client_in_table(t, client);
 	case MATCH_FROM_AUTH:
-		return authenticated;
+		/* from auth <T>: as one of the users listed in T */
+		if (auth_user == NULL)
+			return 0;
+		if (r->from_table[0] == '\0')
+			return 1;
+		t = find_table(conf, r->from_table);
+		return t != NULL && key_in_table(t, auth_user);
 	}
 	return 0;
 }
@@ -164,20 +170,20 @@ match_for(const struct postern_conf *conf, const struct rule *r,
 
 const struct rule *
 rule_match(const struct postern_conf *conf, const struct sockaddr *client,
-    int authenticated, const char *rcpt, const char *tag)
+    const char *auth_user, const char *rcpt, const char *tag)
 {
 	const struct rule	*r;
 
 	TAILQ_FOREACH(r, &conf->rules, entry) {
 		if (r->tag[0] != '\0' && strcmp(r->tag, tag) != 0)
 			continue;
-		if (match_from(conf, r, client, authenticated) ==
+		if (match_from(conf, r, client, auth_user) ==
 		    r->from_negate)
 			continue;
 		if (match_for(conf, r, rcpt) == r->for_negate)
 			continue;
 		/* [!]auth: did the session authenticate (RFC 4954)? */
-		if (r->auth != 0 && (r->auth > 0) != (authenticated != 0))
+		if (r->auth != 0 && (r->auth > 0) != (auth_user != NULL))
 			continue;
 		return r;
 	}

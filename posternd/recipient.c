@@ -234,13 +234,13 @@ routing_decide(struct routing *rt, const struct sockaddr *client,
     const char *rcpt, size_t local_len, const char *tag, int *remote,
     const char **action)
 {
-	return routing_decide_auth(rt, client, 0, rcpt, local_len, tag,
+	return routing_decide_auth(rt, client, NULL, rcpt, local_len, tag,
 	    remote, action);
 }
 
 enum rcpt_verdict
 routing_decide_auth(struct routing *rt, const struct sockaddr *client,
-    int authenticated, const char *rcpt, size_t local_len, const char *tag,
+    const char *auth_user, const char *rcpt, size_t local_len, const char *tag,
     int *remote, const char **action)
 {
 	const struct rule	*rule;
@@ -248,7 +248,7 @@ routing_decide_auth(struct routing *rt, const struct sockaddr *client,
 	char			 user[65];
 	size_t			 i;
 
-	rule = rule_match(rt->conf, client, authenticated, rcpt, tag);
+	rule = rule_match(rt->conf, client, auth_user, rcpt, tag);
 	if (rule == NULL)
 		return RCPT_RELAY_DENIED;
 	if (rule->reject)

@@ -41,9 +41,10 @@ int	table_is_credentials(const struct postern_conf *, const char *);
 enum rcpt_verdict routing_decide(struct routing *,
 	    const struct sockaddr *client, const char *rcpt, size_t local_len,
 	    const char *tag, int *remote, const char **action);
-/* The same for a client that did (1) or did not (0) authenticate. */
+/* The same for a client that authenticated as auth_user (NULL: did not). */
 enum rcpt_verdict routing_decide_auth(struct routing *,
-	    const struct sockaddr *client, int authenticated, const char *rcpt,
+	    const struct sockaddr *client, const char *auth_user,
+	    const char *rcpt,
 	    size_t local_len, const char *tag, int *remote,
 	    const char **action);
 

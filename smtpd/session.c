@@ -370,8 +370,8 @@ cb_rcpt(void *arg, const struct smtp_rcpt *r)
 	int			 remote = 0;
 
 	switch (routing_decide_auth(&s->smtp->routing,
-	    (struct sockaddr *)&s->ss, smtp_session_auth_user(s->engine) !=
-	    NULL, r->rcpt.addr, r->rcpt.at, s->listener->conf.tag, &remote,
+	    (struct sockaddr *)&s->ss, smtp_session_auth_user(s->engine),
+	    r->rcpt.addr, r->rcpt.at, s->listener->conf.tag, &remote,
 	    &action)) {
 	case RCPT_ACCEPT:
 		break;

@@ -51,7 +51,7 @@ decide(struct postern_conf *c, const char *client, const char *rcpt,
 	struct sockaddr_storage	 ss = ip(client);
 	const struct rule	*r;
 
-	r = rule_match(c, (struct sockaddr *)&ss, 0, rcpt, tag);
+	r = rule_match(c, (struct sockaddr *)&ss, NULL, rcpt, tag);
 	if (r == NULL)
 		return "none";
 	return r->reject ? "reject" : r->action;
@@ -142,6 +142,9 @@ test_auth_criterion(void **state)
 	    "action \"out\" relay\n"
 	    "action \"guest\" maildir\n"
 	    "table domains { \"example.test\" }\n"
+	    "table staff { \"carol\" }\n"
+	    "match from auth <staff> for domain \"staff.test\" "
+	    "action \"local\"\n"
 	    "match auth from any for any action \"out\"\n"
 	    "match !auth from any for domain <domains> action \"guest\"\n"
 	    "match from any for domain <domains> action \"local\"\n");
@@ -153,10 +156,16 @@ test_auth_criterion(void **state)
 	assert_string_equal(decide(c, "192.0.2.9", "a@example.test", ""),
 	    "guest");
 	/* authenticated: relaying, whatever the client's address */
-	r = rule_match(c, (struct sockaddr *)&ss, 1, "a@far.test", "");
+	r = rule_match(c, (struct sockaddr *)&ss, "alice", "a@far.test", "");
 	assert_non_null(r);
 	assert_string_equal(r->action, "out");
-	r = rule_match(c, (struct sockaddr *)&ss, 1, "a@example.test", "");
+	r = rule_match(c, (struct sockaddr *)&ss, "alice", "a@example.test",
+	    "");
+	assert_string_equal(r->action, "out");
+	/* from auth <T>: only the users listed */
+	r = rule_match(c, (struct sockaddr *)&ss, "carol", "x@staff.test", "");
+	assert_string_equal(r->action, "local");
+	r = rule_match(c, (struct sockaddr *)&ss, "alice", "x@staff.test", "");
 	assert_string_equal(r->action, "out");
 	free_config(c);
 }
