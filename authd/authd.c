@@ -98,7 +98,7 @@ struct authd {
 	TAILQ_HEAD(, authd_msg)	 msgs;
 	size_t			 nmsgs;
 	TAILQ_HEAD(, authd_cred) creds;
-	struct crypt_data	*crypt;		/* big: allocated once */
+	struct crypt_data	*crypt;		/* big: made once */
 	char			 dummy_hash[CRYPT_OUTPUT_SIZE];
 };
 

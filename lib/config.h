@@ -24,8 +24,8 @@
 #define LISTEN_STARTTLS		0x01	/* "tls": STARTTLS offered */
 #define LISTEN_SMTPS		0x02	/* implicit TLS */
 #define LISTEN_TLS_REQUIRE	0x04	/* "tls require" */
-#define LISTEN_AUTH		0x08	/* "auth <T>": AUTH offered inside TLS */
-#define LISTEN_AUTH_REQUIRE	0x10	/* "auth require <T>": MAIL needs it */
+#define LISTEN_AUTH		0x08	/* "auth <T>": AUTH inside TLS */
+#define LISTEN_AUTH_REQUIRE	0x10	/* "auth require <T>" */
 
 struct listener {
 	TAILQ_ENTRY(listener)	 entry;
@@ -37,7 +37,7 @@ struct listener {
 	char			 hostname[256];	/* greeting name, "" = default */
 	int			 fd;		/* parent: bound socket, or -1 */
 	char			 policy[64];	/* authentication policy, "" = default */
-	char			 auth_table[64];	/* credentials, "" = none */
+	char			 auth_table[64];	/* credentials, or "" */
 };
 TAILQ_HEAD(listenerlist, listener);
 
@@ -140,9 +140,8 @@ struct route {
 	TAILQ_ENTRY(route)	 entry;
 	char			 from_domain[256];	/* "" = any */
 	char			 for_domain[256];	/* "" = any */
-	char			 account[256];		/* AUTH user, "" = any */
-	char			 account_table[CONF_NAME_MAX];	/* or one of
-							   these, "" = none */
+	char			 account[256];		/* "" = any */
+	char			 account_table[CONF_NAME_MAX];	/* or "" */
 	unsigned int		 min_attempt;		/* 0 = any */
 	char			 transport[CONF_NAME_MAX];
 };
@@ -177,7 +176,7 @@ struct rule {
 	char			 for_table[CONF_NAME_MAX];
 	char			 for_domain[256];
 	char			 tag[CONF_NAME_MAX];	/* "" = any */
-	int			 auth;		/* 1: authenticated, -1: not,
+	int			 auth;		/* 1: AUTH, -1: no AUTH,
 						   0: either */
 	int			 reject;
 	char			 action[CONF_NAME_MAX];	/* "" when reject */

@@ -24,7 +24,7 @@
 #define ENV_ORCPT_MAX		500
 #define ENV_ERR_MAX		1000	/* last error text */
 #define ENV_FOLDER_MAX		63	/* maildir folder: quarantine */
-#define ENV_ACCOUNT_MAX		255	/* SMTP AUTH user (RFC 4954) */
+#define ENV_ACCOUNT_MAX		255	/* SMTP AUTH user */
 
 /*
  * Version 2 added the folder, version 3 the account; records of versions 1
@@ -83,7 +83,7 @@ struct envelope {
 	char		 orcpt[ENV_ORCPT_MAX + 1];	/* "addr-type;addr" */
 	char		 errmsg[ENV_ERR_MAX + 1];
 	char		 folder[ENV_FOLDER_MAX + 1];	/* "" = the inbox */
-	char		 account[ENV_ACCOUNT_MAX + 1];	/* AUTH user, or "" */
+	char		 account[ENV_ACCOUNT_MAX + 1];	/* AUTH user or "" */
 };
 
 /*
