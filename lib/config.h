@@ -24,7 +24,8 @@
 #define LISTEN_STARTTLS		0x01	/* "tls": STARTTLS offered */
 #define LISTEN_SMTPS		0x02	/* implicit TLS */
 #define LISTEN_TLS_REQUIRE	0x04	/* "tls require" */
-#define LISTEN_AUTH		0x08	/* AUTH offered (submission) */
+#define LISTEN_AUTH		0x08	/* "auth <T>": AUTH inside TLS */
+#define LISTEN_AUTH_REQUIRE	0x10	/* "auth require <T>" */
 
 struct listener {
 	TAILQ_ENTRY(listener)	 entry;
@@ -36,6 +37,7 @@ struct listener {
 	char			 hostname[256];	/* greeting name, "" = default */
 	int			 fd;		/* parent: bound socket, or -1 */
 	char			 policy[64];	/* authentication policy, "" = default */
+	char			 auth_table[64];	/* credentials, or "" */
 };
 TAILQ_HEAD(listenerlist, listener);
 
@@ -133,17 +135,19 @@ struct action {
 };
 TAILQ_HEAD(actionlist, action);
 
-/* route [from domain D] [for domain D] [attempt N] transport NAME */
+/* route [from domain D] [for domain D] [account A] [attempt N] transport T */
 struct route {
 	TAILQ_ENTRY(route)	 entry;
 	char			 from_domain[256];	/* "" = any */
 	char			 for_domain[256];	/* "" = any */
+	char			 account[256];		/* "" = any */
+	char			 account_table[CONF_NAME_MAX];	/* or "" */
 	unsigned int		 min_attempt;		/* 0 = any */
 	char			 transport[CONF_NAME_MAX];
 };
 TAILQ_HEAD(routelist, route);
 
-/* match [!]from ... [!]for ... [tag NAME] (action NAME | reject) */
+/* match [!]from ... [!]for ... [!]auth [tag NAME] (action NAME | reject) */
 enum match_from {
 	MATCH_FROM_LOCAL,		/* default: local submission */
 	MATCH_FROM_ANY,
@@ -172,6 +176,8 @@ struct rule {
 	char			 for_table[CONF_NAME_MAX];
 	char			 for_domain[256];
 	char			 tag[CONF_NAME_MAX];	/* "" = any */
+	int			 auth;		/* 1: AUTH, -1: no AUTH,
+						   0: either */
 	int			 reject;
 	char			 action[CONF_NAME_MAX];	/* "" when reject */
 };

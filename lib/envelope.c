@@ -73,6 +73,7 @@ static const struct envstr envstrs[] = {
 	{ offsetof(struct envelope, orcpt), ENV_ORCPT_MAX },
 	{ offsetof(struct envelope, errmsg), ENV_ERR_MAX },
 	{ offsetof(struct envelope, folder), ENV_FOLDER_MAX },	/* v2 */
+	{ offsetof(struct envelope, account), ENV_ACCOUNT_MAX },	/* v3 */
 };
 #define NENVSTRS	(sizeof(envstrs) / sizeof(envstrs[0]))
 
@@ -150,11 +151,13 @@ envelope_decode(struct envelope *e, const uint8_t *in, size_t len)
 	memset(e, 0, sizeof(*e));
 	if (len < ENV_HDR_LEN || in[5] != 0)
 		return -1;
-	/* version 1 ended before the folder */
+	/* version 1 ended before the folder, version 2 before the account */
 	if (in[0] == ENV_RECORD_VERSION)
 		nstrs = NENVSTRS;
-	else if (in[0] == 1)
+	else if (in[0] == 2)
 		nstrs = NENVSTRS - 1;
+	else if (in[0] == 1)
+		nstrs = NENVSTRS - 2;
 	else
 		return -1;
 	e->state = in[1];

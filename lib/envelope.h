@@ -24,14 +24,16 @@
 #define ENV_ORCPT_MAX		500
 #define ENV_ERR_MAX		1000	/* last error text */
 #define ENV_FOLDER_MAX		63	/* maildir folder: quarantine */
+#define ENV_ACCOUNT_MAX		255	/* SMTP AUTH user */
 
 /*
- * Version 2 added the folder; version 1 records (no folder) still decode.
+ * Version 2 added the folder, version 3 the account; records of versions 1
+ * and 2 still decode (without them: "").
  */
-#define ENV_RECORD_VERSION	2
-#define ENV_RECORD_MAX		(64 + 7 * 2 + 2 * ENV_ADDR_MAX + ENV_DEST_MAX + \
+#define ENV_RECORD_VERSION	3
+#define ENV_RECORD_MAX		(64 + 8 * 2 + 2 * ENV_ADDR_MAX + ENV_DEST_MAX + \
 				    ENV_ENVID_MAX + ENV_ORCPT_MAX + ENV_ERR_MAX + \
-				    ENV_FOLDER_MAX)
+				    ENV_FOLDER_MAX + ENV_ACCOUNT_MAX)
 
 enum env_state {
 	ENV_QUEUED = 1,		/* waiting for next_try */
@@ -81,6 +83,7 @@ struct envelope {
 	char		 orcpt[ENV_ORCPT_MAX + 1];	/* "addr-type;addr" */
 	char		 errmsg[ENV_ERR_MAX + 1];
 	char		 folder[ENV_FOLDER_MAX + 1];	/* "" = the inbox */
+	char		 account[ENV_ACCOUNT_MAX + 1];	/* AUTH user or "" */
 };
 
 /*

@@ -8,6 +8,10 @@
  * acted on).  Each queued message is one write buffer; a message with an
  * fd is sent with sendmsg() so the SCM_RIGHTS control data rides on its
  * first byte, and the receiver queues the fds in arrival order.
+ *
+ * Some messages carry secrets (SASL passwords, keys): a buffer that held
+ * a message is wiped before it is freed or reused, so that no copy
+ * lingers in the heap.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -44,6 +48,7 @@ imsgbuf_clear(struct imsgbuf *ibuf)
 		TAILQ_REMOVE(&ibuf->wq, wb, entry);
 		if (wb->fd != -1)
 			close(wb->fd);
+		explicit_bzero(wb->data, wb->len);
 		free(wb->data);
 		free(wb);
 	}
@@ -148,6 +153,7 @@ imsg_get(struct imsgbuf *ibuf, struct imsg *imsg)
 	}
 	ibuf->rlen -= hdr.len;
 	memmove(ibuf->rbuf, ibuf->rbuf + hdr.len, ibuf->rlen);
+	explicit_bzero(ibuf->rbuf + ibuf->rlen, hdr.len);
 	return 1;
 }
 
@@ -305,6 +311,7 @@ imsgbuf_write(struct imsgbuf *ibuf)
 			left -= wb->len - wb->off;
 			TAILQ_REMOVE(&ibuf->wq, wb, entry);
 			ibuf->wqlen--;
+			explicit_bzero(wb->data, wb->len);
 			free(wb->data);
 			free(wb);
 			if (left == 0)

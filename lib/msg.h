@@ -129,6 +129,16 @@ enum imsg_type {
 	IMSG_CTL_MTA_HOST,		/* struct msg_ctl_mta_host */
 	IMSG_CTL_MTA_ROUTES,		/* empty; IMSG_CTL_DATA lines back */
 
+	/* parent -> authd, at start: a listener's credentials (secret) */
+	IMSG_PROC_CONF_CREDENTIAL,	/* struct msg_conf_credential */
+	/*
+	 * smtp <-> authd: SASL AUTH (RFC 4954); peer id = session.  The
+	 * request carries the password: smtp wipes it once sent, authd once
+	 * checked.
+	 */
+	IMSG_AUTH_SASL_CHECK,		/* struct msg_auth_sasl */
+	IMSG_AUTH_SASL_RESULT,		/* struct msg_auth_sasl_result */
+
 	IMSG_TYPE_MAX
 };
 
@@ -162,6 +172,7 @@ struct msg_conf_listener {
 	char			 tag[64];
 	char			 hostname[256];
 	char			 policy[64];	/* "" = every check relaxed */
+	char			 auth_table[64];	/* credentials, "" = no AUTH */
 };
 
 #define CTL_MAX_ALLOWED_UIDS	64
@@ -207,6 +218,7 @@ struct msg_ctl_envelope {
 	char		 sender[1025];
 	char		 rcpt[1025];
 	char		 error[1001];
+	char		 account[256];	/* AUTH user, "" = none */
 };
 
 struct msg_ctl_stat {
@@ -325,12 +337,14 @@ struct msg_conf_sign {
 };
 
 struct msg_auth_begin {
-	int32_t		 local;		/* loopback client: may be signed */
+	int32_t		 local;		/* loopback or authenticated client:
+					   our own mail, signed, not judged */
 	char		 tag[64];	/* the listener's */
 	char		 ip[64];
 	char		 helo[256];
 	char		 mail_from[1025];	/* "" = the null path */
 	char		 policy[64];		/* "" = every check relaxed */
+	int32_t		 authenticated;	/* SASL AUTH: local, not judged */
 };
 
 /* SPF at MAIL time (RFC 7208 8.4): accept the MAIL, or refuse it. */
@@ -375,6 +389,7 @@ struct msg_conf_relay {
 struct msg_conf_route {
 	char		 from_domain[256];
 	char		 for_domain[256];
+	char		 account[256];	/* AUTH user, "" = any */
 	uint32_t	 min_attempt;
 	char		 transport[64];
 };
@@ -388,6 +403,33 @@ struct msg_conf_secret {
 	char		 host[256];
 	char		 user[256];
 	char		 password[256];
+};
+
+/*
+ * One entry of a listener's credentials table ("auth <T>"): only authd
+ * gets these; the hash is crypt(3) output.
+ */
+struct msg_conf_credential {
+	char		 table[64];
+	char		 user[256];
+	char		 hash[256];
+};
+
+#define AUTH_SASL_USER_MAX	255	/* SMTP_AUTH_USER_MAX */
+#define AUTH_SASL_PASS_MAX	1024	/* SMTP_AUTH_PASS_MAX */
+
+struct msg_auth_sasl {
+	char		 table[64];
+	char		 user[AUTH_SASL_USER_MAX + 1];
+	char		 password[AUTH_SASL_PASS_MAX + 1];
+};
+
+#define AUTH_SASL_OK		0
+#define AUTH_SASL_FAIL		1
+#define AUTH_SASL_TEMPFAIL	2
+
+struct msg_auth_sasl_result {
+	int32_t		 result;	/* AUTH_SASL_* */
 };
 
 struct msg_mta_task {

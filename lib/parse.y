@@ -101,6 +101,7 @@ struct listen_opts {
 	char		 tag[CONF_NAME_MAX];
 	char		 hostname[256];
 	char		 policy[CONF_NAME_MAX];
+	char		 auth_table[CONF_NAME_MAX];
 };
 
 /* bits for options that may be given once */
@@ -171,6 +172,7 @@ static void	 add_pki(const YYLTYPE *, char *, const YYLTYPE *, char *,
 static void	 listen_opt_string(const YYLTYPE *, unsigned int,
 		    const char *, char *, size_t, char *);
 static void	 listen_end(const YYLTYPE *, const YYLTYPE *, const char *);
+static void	 listen_auth(const YYLTYPE *, const YYLTYPE *, char *, int);
 static void	 table_begin(const YYLTYPE *, const char *, enum table_type);
 static void	 table_add(const YYLTYPE *, char *, char *);
 static void	 table_end(void);
@@ -205,7 +207,7 @@ static void	 builders_free(void);
 %token	GROUP HEADER HEADERS HELO HOST HOSTNAME INCLUDE KEY LISTEN LMTP LOCAL
 %token	VIRTUAL SMTPTIMEOUT SMTPMAXSESSIONS SMTPMAXPERIP
 %token	MTATIMEOUT MTACONNECTTIMEOUT MTAMAXSESSIONS MTAMAXPERDOMAIN MTACAFILE
-%token	TRANSPORT ROUTE ATTEMPT ARCSEAL
+%token	TRANSPORT ROUTE ATTEMPT ARCSEAL ACCOUNT
 %token	MAILDIR MATCH MAX MAXMESSAGESIZE MAXSIGNATURES MBOX MDA ON OVERSIGN
 %token	PKI POLICY PORT
 %token	QUARANTINE QUEUE RCPTTO REJECT REJECTFAIL RELAXED RELAY REQUIRE
@@ -476,11 +478,14 @@ listenopt	: PORT port {
 			    sizeof(ps.lo.pki), $2);
 		}
 		| AUTH {
-			if (ps.lo.seen & LO_AUTH)
-				conf_error(&@1, "duplicate listen option "
-				    "\"auth\"");
-			ps.lo.seen |= LO_AUTH;
-			ps.lo.flags |= LISTEN_AUTH;
+			conf_error(&@1, "auth needs a credentials table: "
+			    "auth [require] <TABLE>");
+		}
+		| AUTH tableref {
+			listen_auth(&@1, &@2, $2, 0);
+		}
+		| AUTH REQUIRE tableref {
+			listen_auth(&@1, &@3, $3, 1);
 		}
 		| TAG STRING {
 			name_ok(&@2, $2);
@@ -681,7 +686,10 @@ transporttype	: STRING {
 		}
 		;
 
-/* route [from domain D] [for domain D] [attempt N] transport NAME */
+/*
+ * route [from domain D] [for domain D] [account NAME | account <T>]
+ *     [attempt N] transport NAME
+ */
 route		: ROUTE {
 			ps.route = xcalloc(1, sizeof(*ps.route));
 			ps.rule_seen = 0;
@@ -707,6 +715,21 @@ routeopt	: FROM DOMAIN STRING {
 		| FOR DOMAIN STRING {
 			rule_once(&@1, RO_FOR, "for");
 			route_domain(&@3, ps.route->for_domain, $3);
+		}
+		| ACCOUNT STRING {
+			rule_once(&@1, RO_AUTH, "account");
+			if (strlen($2) == 0 || strlen($2) > 255 ||
+			    strcspn($2, " \t\r\n") != strlen($2))
+				conf_error(&@2, "invalid account \"%s\"", $2);
+			else
+				strlcpy(ps.route->account, $2,
+				    sizeof(ps.route->account));
+			free($2);
+		}
+		| ACCOUNT tableref {
+			rule_once(&@1, RO_AUTH, "account");
+			table_ref(&@2, $2, ps.route->account_table,
+			    sizeof(ps.route->account_table));
 		}
 		| ATTEMPT NUMBER {
 			rule_once(&@1, RO_TAG, "attempt");
@@ -760,6 +783,11 @@ matchopt	: negation FROM {
 		| REJECT {
 			rule_once(&@1, RO_ACTION, "reject");
 			ps.rule->reject = 1;
+		}
+		| negation AUTH {
+			/* [!]auth: the session authenticated (RFC 4954) */
+			rule_once(&@2, RO_AUTH, "auth");
+			ps.rule->auth = $1 ? -1 : 1;
 		}
 		;
 
@@ -1083,6 +1111,7 @@ struct keyword {
 
 /* Sorted for bsearch(3). */
 static const struct keyword keywords[] = {
+	{ "account",		ACCOUNT },
 	{ "action",		ACTION },
 	{ "algorithm",		ALGORITHM },
 	{ "allow-sha1",		ALLOWSHA1 },
@@ -1785,8 +1814,24 @@ listen_add(const YYLTYPE *aloc, const char *addr, int port)
 	strlcpy(l->tag, ps.lo.tag, sizeof(l->tag));
 	strlcpy(l->hostname, ps.lo.hostname, sizeof(l->hostname));
 	strlcpy(l->policy, ps.lo.policy, sizeof(l->policy));
+	strlcpy(l->auth_table, ps.lo.auth_table, sizeof(l->auth_table));
 	l->fd = -1;
 	TAILQ_INSERT_TAIL(&ps.conf->listeners, l, entry);
+}
+
+/* auth [require] <T>: the credentials are checked against table T. */
+static void
+listen_auth(const YYLTYPE *loc, const YYLTYPE *tloc, char *table,
+    int require)
+{
+	if (ps.lo.seen & LO_AUTH) {
+		conf_error(loc, "duplicate listen option \"auth\"");
+		free(table);
+		return;
+	}
+	ps.lo.seen |= LO_AUTH;
+	ps.lo.flags |= LISTEN_AUTH | (require ? LISTEN_AUTH_REQUIRE : 0);
+	table_ref(tloc, table, ps.lo.auth_table, sizeof(ps.lo.auth_table));
 }
 
 static void
@@ -1798,6 +1843,16 @@ listen_end(const YYLTYPE *loc, const YYLTYPE *aloc, const char *addr)
 	    ps.lo.pki[0] == '\0') {
 		conf_error(loc, "%s requires a pki",
 		    ps.lo.flags & LISTEN_SMTPS ? "smtps" : "tls");
+		return;
+	}
+	/*
+	 * RFC 4954 4: PLAIN and LOGIN only inside TLS, so auth without tls
+	 * or smtps could never be offered.
+	 */
+	if ((ps.lo.flags & LISTEN_AUTH) &&
+	    !(ps.lo.flags & (LISTEN_STARTTLS | LISTEN_SMTPS))) {
+		conf_error(loc, "auth requires tls or smtps: passwords never "
+		    "travel in clear");
 		return;
 	}
 	if (ps.lo.seen & LO_PORT) {

@@ -1,7 +1,8 @@
 /*
  * Evaluation of `match` rules, first match wins, as smtpd.conf(5) does it:
  * "from" looks at the client (local means a loopback client), "for" at the
- * recipient's domain or address, "tag" at the listener.  Domains and
+ * recipient's domain or address, "tag" at the listener, "auth" at whether
+ * the client authenticated.  Domains and
  * addresses compare case-insensitively (RFC 5321 2.4: the local part is
  * case-sensitive in principle, but every table an admin writes means it
  * case-insensitively).
@@ -114,7 +115,7 @@ key_in_table(const struct table *t, const char *key)
 
 static int
 match_from(const struct postern_conf *conf, const struct rule *r,
-    const struct sockaddr *client, int authenticated)
+    const struct sockaddr *client, const char *auth_user)
 {
 	const struct table	*t;
 
@@ -130,7 +131,13 @@ match_from(const struct postern_conf *conf, const struct rule *r,
 		t = find_table(conf, r->from_table);
 		return t != NULL && client_in_table(t, client);
 	case MATCH_FROM_AUTH:
-		return authenticated;
+		/* from auth <T>: as one of the users listed in T */
+		if (auth_user == NULL)
+			return 0;
+		if (r->from_table[0] == '\0')
+			return 1;
+		t = find_table(conf, r->from_table);
+		return t != NULL && key_in_table(t, auth_user);
 	}
 	return 0;
 }
@@ -163,17 +170,20 @@ match_for(const struct postern_conf *conf, const struct rule *r,
 
 const struct rule *
 rule_match(const struct postern_conf *conf, const struct sockaddr *client,
-    int authenticated, const char *rcpt, const char *tag)
+    const char *auth_user, const char *rcpt, const char *tag)
 {
 	const struct rule	*r;
 
 	TAILQ_FOREACH(r, &conf->rules, entry) {
 		if (r->tag[0] != '\0' && strcmp(r->tag, tag) != 0)
 			continue;
-		if (match_from(conf, r, client, authenticated) ==
+		if (match_from(conf, r, client, auth_user) ==
 		    r->from_negate)
 			continue;
 		if (match_for(conf, r, rcpt) == r->for_negate)
+			continue;
+		/* [!]auth: did the session authenticate (RFC 4954)? */
+		if (r->auth != 0 && (r->auth > 0) != (auth_user != NULL))
 			continue;
 		return r;
 	}

@@ -10,12 +10,13 @@
 #include "config.h"
 
 /*
- * The first rule that matches the client, the recipient and the
- * listener's tag, or NULL: no rule, so the recipient is refused (no open
- * relay, ever, by default).
+ * The first rule that matches the client, the user it authenticated as
+ * (SMTP AUTH; NULL: it did not), the recipient and the listener's tag, or
+ * NULL: no rule, so the recipient is refused (no open relay, ever, by
+ * default).
  */
 const struct rule	*rule_match(const struct postern_conf *,
-			    const struct sockaddr *client, int authenticated,
+			    const struct sockaddr *client, const char *auth_user,
 			    const char *rcpt, const char *tag);
 
 /* Does `addr` fall in net/prefixlen?  Families must agree. */

@@ -414,6 +414,9 @@ perr(struct smtp_perr *err, int code, const char *enhanced, const char *text)
 	return -1;
 }
 
+/* RFC 4954 5: AUTH=<>, or an xtext addr-spec (500 octets: ORCPT's bound) */
+#define SMTP_AUTH_PARAM_MAX	500
+
 #define E_SYNTAX(e)	perr(e, 501, "5.5.4", "Syntax error in parameters")
 #define E_UNKNOWN(e)	perr(e, 555, "5.5.4", "Unsupported parameter")
 #define E_DUP(e)	perr(e, 555, "5.5.4", "Duplicate parameter")
@@ -424,7 +427,7 @@ smtp_mail_params_parse(const char *args, int ctx, uint64_t max_size,
     struct smtp_mail_params *mp, struct smtp_perr *err)
 {
 	struct param	 pr;
-	char		 num[32];
+	char		 num[32], authval[SMTP_AUTH_PARAM_MAX + 1];
 	const char	*errstr;
 	unsigned int	 seen = 0, bit;
 	long long	 n;
@@ -445,6 +448,8 @@ smtp_mail_params_parse(const char *args, int ctx, uint64_t max_size,
 			bit = 0x10;
 		else if (kw_is(&pr, "REQUIRETLS") && (ctx & SMTP_PARAM_TLS))
 			bit = 0x20;
+		else if (kw_is(&pr, "AUTH"))
+			bit = 0x40;
 		else
 			return E_UNKNOWN(err);
 		if (seen & bit)
@@ -513,6 +518,18 @@ smtp_mail_params_parse(const char *args, int ctx, uint64_t max_size,
 			if (pr.hasval)
 				return E_SYNTAX(err);
 			mp->requiretls = 1;
+			break;
+		case 0x40:
+			/*
+			 * RFC 4954 5: AUTH=xtext, an identity another server
+			 * vouched for.  Taken when well-formed, then ignored:
+			 * we trust only our own AUTH.
+			 */
+			if (!pr.hasval || pr.vlen > SMTP_AUTH_PARAM_MAX ||
+			    smtp_xtext_decode(pr.val, pr.vlen, authval,
+			    sizeof(authval)) == -1)
+				return E_SYNTAX(err);
+			explicit_bzero(authval, sizeof(authval));
 			break;
 		}
 	}

@@ -6,14 +6,17 @@
  * 4.3.2, limits 4.5.3.1, dot-stuffing 4.5.2, Received 4.4), PIPELINING
  * (RFC 2920), SIZE (RFC 1870), 8BITMIME (RFC 6152), SMTPUTF8 (RFC 6531),
  * ENHANCEDSTATUSCODES (RFC 2034, 3463), CHUNKING (RFC 3030), DSN (RFC
- * 3461), STARTTLS (RFC 3207) and REQUIRETLS (RFC 8689).
+ * 3461), STARTTLS (RFC 3207), REQUIRETLS (RFC 8689) and AUTH (RFC 4954)
+ * with the PLAIN (RFC 4616) and LOGIN mechanisms, offered only inside TLS;
+ * the credentials are checked by the caller (on_auth).
  *
  * Hostile input: a bare CR or LF is never a line ending (RFC 5321 2.3.8):
  * in commands it is refused, in DATA or BDAT content it makes the message
  * be rejected, so "\n.\n" is never an end of data (SMTP smuggling).  Input
  * pipelined behind STARTTLS is dropped (RFC 3207 4.2, CVE-2011-0411).
  *
- * Deliberately not here: sockets, TLS, timers, the queue, SASL AUTH,
+ * Deliberately not here: sockets, TLS, timers, the queue, credentials,
+ * other SASL mechanisms (CRAM-MD5 needs the clear password stored),
  * BINARYMIME (refused: bare CR and LF are never accepted), VRFY and EXPN
  * answers (always 252, RFC 5321 3.5.3).
  */
@@ -28,6 +31,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "crypto.h"
 #include "log.h"
 #include "smtp_session.h"
 #include "util.h"
@@ -53,7 +57,16 @@ enum smtp_pending {
 	P_RCPT,
 	P_DATA_START,
 	P_DATA_END,
-	P_STARTTLS
+	P_STARTTLS,
+	P_AUTH
+};
+
+/* Where an AUTH exchange is (RFC 4954 4). */
+enum auth_step {
+	A_NONE,
+	A_PLAIN,	/* 334 sent, waiting for the PLAIN response */
+	A_LOGIN_USER,	/* 334 "Username:" sent */
+	A_LOGIN_PASS	/* 334 "Password:" sent */
 };
 
 /* Where the DATA scanner is in a line (dot-stuffing and terminator). */
@@ -89,6 +102,14 @@ struct smtp_session {
 	char			 tls_version[32];
 	char			 tls_cipher[128];
 	char			 helo[SMTP_HELO_MAX + 1];
+
+	/* AUTH: the exchange, then who authenticated. */
+	enum auth_step		 auth_step;
+	char			 auth_login[SMTP_AUTH_USER_MAX + 1];
+	char			 auth_pending_user[SMTP_AUTH_USER_MAX + 1];
+	int			 wipe_in;	/* input held a response */
+	int			 authenticated;
+	char			 auth_user[SMTP_AUTH_USER_MAX + 1];
 
 	/* The transaction. */
 	struct smtp_mail	 mail;
@@ -154,6 +175,9 @@ static int	check_vrfy(struct smtp_session *, const char *);
 static void	proceed_vrfy(struct smtp_session *, const char *);
 static int	check_starttls(struct smtp_session *, const char *);
 static void	proceed_starttls(struct smtp_session *, const char *);
+static int	check_auth(struct smtp_session *, const char *);
+static void	proceed_auth(struct smtp_session *, const char *);
+static void	auth_response(struct smtp_session *, const char *);
 
 static const struct smtp_cmd commands[] = {
 	{ "EHLO",	check_helo,	proceed_ehlo },
@@ -169,6 +193,7 @@ static const struct smtp_cmd commands[] = {
 	{ "VRFY",	check_vrfy,	proceed_vrfy },
 	{ "EXPN",	check_vrfy,	proceed_vrfy },
 	{ "STARTTLS",	check_starttls,	proceed_starttls },
+	{ "AUTH",	check_auth,	proceed_auth },
 };
 
 struct smtp_session *
@@ -202,6 +227,9 @@ smtp_session_free(struct smtp_session *s)
 {
 	if (s == NULL)
 		return;
+	/* The input may hold an AUTH response: base64 is no protection. */
+	if (s->in.data != NULL)
+		explicit_bzero(s->in.data, s->in.cap);
 	buf_free(&s->in);
 	buf_free(&s->out);
 	free(s);
@@ -443,15 +471,38 @@ command(struct smtp_session *s, const char *line)
 }
 
 /*
+ * Is this (maybe partial) line an AUTH command or response?  Those may be
+ * longer than a command line (RFC 4954 4).
+ */
+static int
+auth_line(const struct smtp_session *s, const uint8_t *p, size_t len)
+{
+	if (s->auth_step != A_NONE)
+		return 1;
+	return len >= 5 && strncasecmp((const char *)p, "AUTH ", 5) == 0 &&
+	    (s->conf.flags & SMTP_CONF_AUTH);
+}
+
+/* An AUTH line over the bound: RFC 4954 4, 500 5.5.6, the exchange ends. */
+static void
+auth_too_long(struct smtp_session *s)
+{
+	s->auth_step = A_NONE;
+	explicit_bzero(s->auth_login, sizeof(s->auth_login));
+	reply(s, 500, "5.5.6", "Authentication exchange line is too long");
+}
+
+/*
  * Command mode: returns the octets used, 0 when a line is not complete.
  * RFC 5321 2.3.8: only CRLF ends a line; a bare LF is refused.
  */
 static size_t
 line_input(struct smtp_session *s, const uint8_t *p, size_t len)
 {
-	char		 line[SMTP_CMD_LINE_MAX + 1];
+	char		 line[SMTP_CMD_LINE_MAX + 1], *aline;
 	const uint8_t	*lf;
-	size_t		 i, n;
+	size_t		 i, n, max;
+	int		 isauth;
 
 	lf = memchr(p, '\n', len);
 	if (s->skip_line) {
@@ -460,33 +511,56 @@ line_input(struct smtp_session *s, const uint8_t *p, size_t len)
 		s->skip_line = 0;
 		return lf - p + 1;
 	}
+	isauth = auth_line(s, p, len);
+	max = isauth ? SMTP_AUTH_LINE_MAX + 2 : SMTP_CMD_LINE_MAX;
 	if (lf == NULL) {
 		/* RFC 5321 4.5.3.1.4 */
-		if (len >= SMTP_CMD_LINE_MAX) {
-			reply(s, 500, "5.5.2", "Line too long");
+		if (len >= max) {
+			if (isauth)
+				auth_too_long(s);
+			else
+				reply(s, 500, "5.5.2", "Line too long");
 			s->skip_line = 1;
 			return len;
 		}
 		return 0;
 	}
 	n = lf - p + 1;
-	if (n > SMTP_CMD_LINE_MAX) {
-		reply(s, 500, "5.5.2", "Line too long");
+	if (n > max) {
+		if (isauth)
+			auth_too_long(s);
+		else
+			reply(s, 500, "5.5.2", "Line too long");
 		return n;
 	}
 	if (n < 2 || p[n - 2] != '\r') {
+		s->auth_step = A_NONE;
 		reply(s, 500, "5.5.2", "Bare LF not allowed");
 		return n;
 	}
 	for (i = 0; i < n - 2; i++) {
 		if (p[i] == '\0' || p[i] == '\r') {
+			s->auth_step = A_NONE;
 			reply(s, 500, "5.5.2", "Invalid character in command");
 			return n;
 		}
 	}
-	memcpy(line, p, n - 2);
-	line[n - 2] = '\0';
-	command(s, line);
+	if (!isauth) {
+		memcpy(line, p, n - 2);
+		line[n - 2] = '\0';
+		command(s, line);
+		return n;
+	}
+	/* It may carry a password: wiped once used. */
+	aline = xmalloc(n - 1);
+	memcpy(aline, p, n - 2);
+	aline[n - 2] = '\0';
+	if (s->auth_step != A_NONE)
+		auth_response(s, aline);
+	else
+		command(s, aline);
+	explicit_bzero(aline, n - 1);
+	free(aline);
 	return n;
 }
 
@@ -614,6 +688,13 @@ session_process(struct smtp_session *s)
 	if (s->closing)
 		off = s->in.len;
 	buf_consume(&s->in, off);
+	if (s->wipe_in) {
+		/* What moved forward left its old copy behind. */
+		s->wipe_in = 0;
+		if (s->in.data != NULL && s->in.cap > s->in.len)
+			explicit_bzero(s->in.data + s->in.len,
+			    s->in.cap - s->in.len);
+	}
 	chunk_flush(s);
 	s->in_process = 0;
 }
@@ -775,6 +856,9 @@ proceed_ehlo(struct smtp_session *s, const char *args)
 	/* RFC 8689 4.1: only inside TLS. */
 	if (s->tls)
 		ext[n++] = "REQUIRETLS";
+	/* RFC 4954 4: no plaintext passwords outside a protected session. */
+	if ((s->conf.flags & SMTP_CONF_AUTH) && s->tls)
+		ext[n++] = "AUTH PLAIN LOGIN";
 	/*
 	 * RFC 5321 4.2.1: "250-" on all lines but the last; RFC 2034 3: no
 	 * enhanced codes in the EHLO response.
@@ -846,6 +930,11 @@ check_mail(struct smtp_session *s, const char *args)
 	}
 	if ((s->conf.flags & SMTP_CONF_TLS_REQUIRED) && !s->tls) {
 		reply(s, 530, "5.7.0", "Must issue a STARTTLS command first");
+		return -1;
+	}
+	/* RFC 4954 6: 530 5.7.0 when the policy needs AUTH first. */
+	if ((s->conf.flags & SMTP_CONF_AUTH_REQUIRED) && !s->authenticated) {
+		reply(s, 530, "5.7.0", "Authentication required");
 		return -1;
 	}
 	if ((p = path_start(args, "FROM:")) == NULL) {
@@ -1101,7 +1190,7 @@ static void
 proceed_help(struct smtp_session *s, const char *args)
 {
 	reply(s, 214, "2.0.0", "Commands: EHLO HELO MAIL RCPT DATA BDAT "
-	    "RSET NOOP QUIT HELP VRFY EXPN STARTTLS");
+	    "RSET NOOP QUIT HELP VRFY EXPN STARTTLS AUTH");
 }
 
 static int
@@ -1155,6 +1244,261 @@ proceed_starttls(struct smtp_session *s, const char *args)
 	s->pending = P_STARTTLS;
 	if (s->cb.on_starttls != NULL)
 		s->cb.on_starttls(s->arg);
+}
+
+/*
+ * AUTH (RFC 4954).
+ */
+
+static int
+check_auth(struct smtp_session *s, const char *args)
+{
+	size_t	 mlen;
+
+	if ((s->conf.flags & SMTP_CONF_AUTH) == 0) {
+		reply(s, 502, "5.5.1", "Command not implemented");
+		return -1;
+	}
+	/* RFC 4954 4: AUTH is an ESMTP command, after EHLO. */
+	if (s->state == S_INIT || !s->esmtp) {
+		reply(s, 503, "5.5.1", "Send EHLO first");
+		return -1;
+	}
+	/* RFC 4954 4: "MUST reject any further AUTH commands" */
+	if (s->authenticated) {
+		reply(s, 503, "5.5.1", "Already authenticated");
+		return -1;
+	}
+	/* RFC 4954 4: "MUST NOT be issued ... during a mail transaction" */
+	if (s->state != S_HELO) {
+		reply(s, 503, "5.5.1", "AUTH not permitted during a mail "
+		    "transaction");
+		return -1;
+	}
+	/*
+	 * RFC 4954 4: no plaintext password mechanism without a protected
+	 * session; 538 5.7.11 is its reply (RFC 4954 6).
+	 */
+	if (!s->tls) {
+		reply(s, 538, "5.7.11", "Encryption required for requested "
+		    "authentication mechanism");
+		return -1;
+	}
+	mlen = strcspn(args, " ");
+	if (mlen == 0 || (args[mlen] == ' ' && (args[mlen + 1] == '\0' ||
+	    strchr(args + mlen + 1, ' ') != NULL))) {
+		reply(s, 501, "5.5.4", "Syntax: AUTH mechanism "
+		    "[initial-response]");
+		return -1;
+	}
+	if (!(mlen == 5 && strncasecmp(args, "PLAIN", 5) == 0) &&
+	    !(mlen == 5 && strncasecmp(args, "LOGIN", 5) == 0)) {
+		reply(s, 504, "5.5.4", "Unrecognized authentication type");
+		return -1;
+	}
+	return 0;
+}
+
+static void
+auth_end(struct smtp_session *s)
+{
+	s->auth_step = A_NONE;
+	explicit_bzero(s->auth_login, sizeof(s->auth_login));
+}
+
+/*
+ * Decode one base64 response (RFC 4954 4: "=" alone is an empty one).
+ * Returns the decoded length, or -1 after the 501 reply.  Whitespace is
+ * not base64 here, whatever b64_decode() forgives.
+ */
+static ssize_t
+auth_decode(struct smtp_session *s, const char *in, uint8_t *out,
+    size_t outsz)
+{
+	uint8_t	*dec = NULL;
+	size_t	 declen = 0, inlen;
+	ssize_t	 rv = -1;
+
+	inlen = strlen(in);
+	if (inlen == 1 && in[0] == '=')
+		return 0;
+	if (inlen == 0 || strspn(in, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789+/=") != inlen ||
+	    b64_decode(in, inlen, &dec, &declen) == -1) {
+		auth_end(s);
+		reply(s, 501, "5.5.2", "Invalid base64 data");
+		goto done;
+	}
+	if (declen > outsz) {
+		auth_end(s);
+		reply(s, 501, "5.5.2", "Authentication data too long");
+		goto done;
+	}
+	if (declen > 0)
+		memcpy(out, dec, declen);
+	rv = (ssize_t)declen;
+ done:
+	if (dec != NULL) {
+		explicit_bzero(dec, declen);
+		free(dec);
+	}
+	return rv;
+}
+
+/*
+ * A user name: bounded, and neither NUL nor control characters (it goes
+ * to logs); UTF-8 passes (RFC 4616 2: UTF-8, SASLprep is the checker's).
+ */
+static int
+auth_user_valid(const uint8_t *u, size_t len)
+{
+	size_t	 i;
+
+	if (len == 0 || len > SMTP_AUTH_USER_MAX)
+		return 0;
+	for (i = 0; i < len; i++)
+		if (u[i] < 32 || u[i] == 127)
+			return 0;
+	return 1;
+}
+
+/* Both halves in hand: the caller decides. */
+static void
+auth_check(struct smtp_session *s, const char *mech, const char *user,
+    char *pass)
+{
+	auth_end(s);
+	strlcpy(s->auth_pending_user, user, sizeof(s->auth_pending_user));
+	s->pending = P_AUTH;
+	if (s->cb.on_auth != NULL)
+		s->cb.on_auth(s->arg, mech, user, pass);
+	else
+		smtp_session_reply_auth(s, SMTP_AUTH_TEMPFAIL, 0, NULL, NULL);
+}
+
+/*
+ * RFC 4616 2: message = [authzid] UTF8NUL authcid UTF8NUL passwd.  An
+ * authzid other than the authcid would be acting for someone else,
+ * which no one may here.
+ */
+static void
+auth_plain(struct smtp_session *s, const char *resp)
+{
+	uint8_t		 dec[2 * SMTP_AUTH_USER_MAX + SMTP_AUTH_PASS_MAX + 2];
+	char		 user[SMTP_AUTH_USER_MAX + 1];
+	char		 pass[SMTP_AUTH_PASS_MAX + 1];
+	const uint8_t	*n1, *n2, *authcid, *pw;
+	ssize_t		 len;
+	size_t		 zlen, ulen, plen;
+
+	if ((len = auth_decode(s, resp, dec, sizeof(dec))) == -1)
+		return;
+	if ((n1 = memchr(dec, '\0', len)) == NULL ||
+	    (n2 = memchr(n1 + 1, '\0', dec + len - (n1 + 1))) == NULL) {
+		auth_end(s);
+		reply(s, 501, "5.5.2", "Invalid PLAIN response");
+		goto done;
+	}
+	zlen = n1 - dec;
+	authcid = n1 + 1;
+	ulen = n2 - authcid;
+	pw = n2 + 1;
+	plen = dec + len - pw;
+	if (!auth_user_valid(authcid, ulen) || plen > SMTP_AUTH_PASS_MAX ||
+	    memchr(pw, '\0', plen) != NULL) {
+		auth_end(s);
+		reply(s, 501, "5.5.2", "Invalid PLAIN response");
+		goto done;
+	}
+	if (zlen > 0 && (zlen != ulen || memcmp(dec, authcid, ulen) != 0)) {
+		auth_end(s);
+		reply(s, 535, "5.7.8", "Authentication credentials invalid");
+		goto done;
+	}
+	memcpy(user, authcid, ulen);
+	user[ulen] = '\0';
+	memcpy(pass, pw, plen);
+	pass[plen] = '\0';
+	auth_check(s, "PLAIN", user, pass);
+ done:
+	explicit_bzero(dec, sizeof(dec));
+	explicit_bzero(pass, sizeof(pass));
+}
+
+/* LOGIN: the user name, then the password, each its own response. */
+static void
+auth_login(struct smtp_session *s, const char *resp)
+{
+	char		 buf[SMTP_AUTH_PASS_MAX + 1];
+	ssize_t		 len;
+
+	if ((len = auth_decode(s, resp, (uint8_t *)buf,
+	    sizeof(buf) - 1)) == -1)
+		return;
+	if (s->auth_step == A_LOGIN_USER) {
+		if (!auth_user_valid((uint8_t *)buf, (size_t)len)) {
+			auth_end(s);
+			reply(s, 501, "5.5.2", "Invalid user name");
+		} else {
+			memcpy(s->auth_login, buf, len);
+			s->auth_login[len] = '\0';
+			s->auth_step = A_LOGIN_PASS;
+			reply_raw(s, "334 UGFzc3dvcmQ6\r\n",
+			    sizeof("334 UGFzc3dvcmQ6\r\n") - 1);
+		}
+	} else if (memchr(buf, '\0', len) != NULL) {
+		auth_end(s);
+		reply(s, 501, "5.5.2", "Invalid password");
+	} else {
+		char	 user[SMTP_AUTH_USER_MAX + 1];
+
+		buf[len] = '\0';
+		strlcpy(user, s->auth_login, sizeof(user));
+		auth_check(s, "LOGIN", user, buf);
+		explicit_bzero(user, sizeof(user));
+	}
+	explicit_bzero(buf, sizeof(buf));
+}
+
+static void
+proceed_auth(struct smtp_session *s, const char *args)
+{
+	const char	*ir;
+
+	ir = strchr(args, ' ');
+	if (ir != NULL)
+		ir++;
+	if (strncasecmp(args, "PLAIN", 5) == 0) {
+		s->auth_step = A_PLAIN;
+		if (ir != NULL)
+			auth_plain(s, ir);
+		else
+			/* RFC 4954 4: an empty challenge. */
+			reply_raw(s, "334 \r\n", 6);
+	} else {
+		s->auth_step = A_LOGIN_USER;
+		if (ir != NULL)
+			auth_login(s, ir);
+		else
+			reply_raw(s, "334 VXNlcm5hbWU6\r\n",
+			    sizeof("334 VXNlcm5hbWU6\r\n") - 1);
+	}
+}
+
+/* A line of the exchange: a response, or "*" (RFC 4954 4: cancel). */
+static void
+auth_response(struct smtp_session *s, const char *line)
+{
+	s->wipe_in = 1;
+	if (strcmp(line, "*") == 0) {
+		auth_end(s);
+		reply(s, 501, "5.0.0", "Authentication cancelled");
+		return;
+	}
+	if (s->auth_step == A_PLAIN)
+		auth_plain(s, line);
+	else
+		auth_login(s, line);
 }
 
 /*
@@ -1237,6 +1581,46 @@ smtp_session_reply_data_start(struct smtp_session *s, int ok, int code,
 }
 
 void
+smtp_session_reply_auth(struct smtp_session *s, enum smtp_auth_result result,
+    int code, const char *enh, const char *text)
+{
+	char	 t[SMTP_REPLY_TEXT_MAX + 1];
+
+	if (!answer_expected(s, P_AUTH, __func__))
+		return;
+	if (code == 421) {
+		/* Too many failures: say so and go. */
+		if (!enhanced_valid(enh, code))
+			enh = "4.7.0";
+		sanitize(t, sizeof(t), text != NULL ? text : "Closing");
+		reply(s, 421, enh, "%s %s", s->hostname, t);
+		session_close(s);
+		return;
+	}
+	switch (result) {
+	case SMTP_AUTH_OK:
+		s->authenticated = 1;
+		strlcpy(s->auth_user, s->auth_pending_user,
+		    sizeof(s->auth_user));
+		reply_caller(s, 1, code, enh, text, 235, "2.7.0",
+		    "Authentication succeeded");
+		break;
+	case SMTP_AUTH_FAIL:
+		reply_caller(s, 0, code != 0 ? code : 535,
+		    enh != NULL ? enh : "5.7.8", text != NULL ? text :
+		    "Authentication credentials invalid", 0, NULL, NULL);
+		break;
+	default:
+		reply_caller(s, 0, code != 0 ? code : 454,
+		    enh != NULL ? enh : "4.7.0", text != NULL ? text :
+		    "Temporary authentication failure", 0, NULL, NULL);
+		break;
+	}
+	explicit_bzero(s->auth_pending_user, sizeof(s->auth_pending_user));
+	session_process(s);
+}
+
+void
 smtp_session_reply_data(struct smtp_session *s, int ok, int code,
     const char *enh, const char *text)
 {
@@ -1266,6 +1650,10 @@ smtp_session_tls_started(struct smtp_session *s, const char *version,
 		s->skip_line = 0;
 		s->helo[0] = '\0';
 		s->esmtp = 0;
+		/* RFC 3207 4.2: everything learnt before is forgotten. */
+		auth_end(s);
+		s->authenticated = 0;
+		s->auth_user[0] = '\0';
 		session_enter_state(s, S_INIT);
 	} else if (!(s->conf.flags & SMTP_CONF_TLS_ACTIVE) ||
 	    s->state != S_INIT) {
@@ -1339,15 +1727,26 @@ smtp_session_data_size(const struct smtp_session *s)
 	return s->data_size;
 }
 
-/* RFC 3848 and RFC 6531 3.7.3 "with" keywords (no AUTH yet: no "A"). */
+const char *
+smtp_session_auth_user(const struct smtp_session *s)
+{
+	return s->authenticated ? s->auth_user : NULL;
+}
+
+/* RFC 3848 and RFC 6531 3.7.3 "with" keywords; "A" after AUTH. */
 const char *
 smtp_session_protocol(const struct smtp_session *s)
 {
+	static const char *const names[2][2][2] = {
+		/* [utf8][tls][auth] */
+		{ { "ESMTP", "ESMTPA" }, { "ESMTPS", "ESMTPSA" } },
+		{ { "UTF8SMTP", "UTF8SMTPA" }, { "UTF8SMTPS", "UTF8SMTPSA" } }
+	};
+
 	if (!s->esmtp)
 		return "SMTP";
-	if (s->mail.params.smtputf8)
-		return s->tls ? "UTF8SMTPS" : "UTF8SMTP";
-	return s->tls ? "ESMTPS" : "ESMTP";
+	return names[s->mail.params.smtputf8 != 0][s->tls != 0]
+	    [s->authenticated != 0];
 }
 
 /*

@@ -1,7 +1,7 @@
 /*
  * The SMTP server protocol engine (RFC 5321 with PIPELINING, SIZE,
- * 8BITMIME, SMTPUTF8, ENHANCEDSTATUSCODES, CHUNKING, DSN, STARTTLS and
- * REQUIRETLS), free of I/O: the caller feeds it the client's bytes, drains
+ * 8BITMIME, SMTPUTF8, ENHANCEDSTATUSCODES, CHUNKING, DSN, STARTTLS,
+ * REQUIRETLS and AUTH), free of I/O: the caller feeds it the client's bytes, drains
  * the replies it writes, and answers the decisions it asks for through
  * callbacks, at once or later.  See smtp_session.c for the RFC sections.
  *
@@ -18,6 +18,8 @@
  *   on_data_abort follows.
  * - When smtp_session_closing() is true, send the remaining output and close.
  * - For STARTTLS, send the pending output (the 220) before the handshake.
+ * - on_auth gets the password in a buffer that the engine wipes when the
+ *   callback returns: copy what must outlive it (and wipe the copy).
  * - The Received header goes in front of the content: build it when
  *   accepting on_data_start, while smtp_session_protocol() and
  *   smtp_session_rcpt_count() still describe the transaction.
@@ -47,6 +49,15 @@
 #define SMTP_CHUNK_MAX		(16 * 1024)	/* on_data_chunk() pieces */
 #define SMTP_REPLY_TEXT_MAX	400
 
+/*
+ * RFC 4954 4: AUTH command and response lines of at least 12288 octets
+ * MUST be accepted; that is our bound (without the CRLF).  The decoded
+ * user name and password are bounded too.
+ */
+#define SMTP_AUTH_LINE_MAX	12288
+#define SMTP_AUTH_USER_MAX	255
+#define SMTP_AUTH_PASS_MAX	1024
+
 #define SMTP_DEFAULT_MAX_SIZE	(35 * 1024 * 1024)
 #define SMTP_DEFAULT_MAX_RCPTS	100
 #define SMTP_DEFAULT_MAX_ERRORS	10
@@ -55,7 +66,8 @@
 #define SMTP_CONF_STARTTLS	0x01	/* STARTTLS may be offered */
 #define SMTP_CONF_TLS_ACTIVE	0x02	/* implicit TLS (smtps) */
 #define SMTP_CONF_TLS_REQUIRED	0x04	/* MAIL needs TLS: 530 5.7.0 */
-#define SMTP_CONF_AUTH		0x08	/* reserved for SASL AUTH */
+#define SMTP_CONF_AUTH		0x08	/* AUTH PLAIN LOGIN, inside TLS */
+#define SMTP_CONF_AUTH_REQUIRED	0x10	/* MAIL needs AUTH: 530 5.7.0 */
 
 struct smtp_session_conf {
 	const char	*hostname;	/* ours, in the banner and replies */
@@ -75,6 +87,13 @@ struct smtp_mail {
 struct smtp_rcpt {
 	struct smtp_addr	 rcpt;
 	struct smtp_rcpt_params	 params;
+};
+
+/* The answer to on_auth. */
+enum smtp_auth_result {
+	SMTP_AUTH_OK,		/* 235 2.7.0 */
+	SMTP_AUTH_FAIL,		/* 535 5.7.8 */
+	SMTP_AUTH_TEMPFAIL	/* 454 4.7.0 */
 };
 
 /* Why a message in progress was dropped. */
@@ -97,6 +116,9 @@ struct smtp_session_cb {
 	void	(*on_data_start)(void *);		/* _data_start */
 	void	(*on_data_end)(void *);			/* _data */
 	void	(*on_starttls)(void *);			/* _tls_started */
+	/* mech "PLAIN" or "LOGIN"; see the rule on the password above */
+	void	(*on_auth)(void *, const char *mech, const char *user,
+		    const char *pass);			/* _auth */
 	/* The message content: dot-unstuffed, CRLF lines, no terminator. */
 	void	(*on_data_chunk)(void *, const uint8_t *, size_t);
 	void	(*on_data_abort)(void *, enum smtp_abort);
@@ -122,6 +144,12 @@ void	 smtp_session_reply_data(struct smtp_session *, int, int,
 	    const char *, const char *);
 void	 smtp_session_tls_started(struct smtp_session *, const char *,
 	    const char *);
+/*
+ * code 0 and NULL strings pick the defaults above; a code of 421 closes
+ * the session after the reply (too many failures).
+ */
+void	 smtp_session_reply_auth(struct smtp_session *,
+	    enum smtp_auth_result, int, const char *, const char *);
 
 void	 smtp_session_timeout(struct smtp_session *);
 void	 smtp_session_shutdown(struct smtp_session *);
@@ -131,6 +159,8 @@ void	 smtp_session_client_gone(struct smtp_session *);
 const char *smtp_session_helo(const struct smtp_session *);
 const char *smtp_session_protocol(const struct smtp_session *);
 int	 smtp_session_tls_active(const struct smtp_session *);
+/* The authenticated user (RFC 4954), or NULL. */
+const char *smtp_session_auth_user(const struct smtp_session *);
 size_t	 smtp_session_rcpt_count(const struct smtp_session *);
 uint64_t smtp_session_data_size(const struct smtp_session *);
 

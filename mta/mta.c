@@ -82,6 +82,7 @@ mta_conf(struct proc *p, struct imsg *imsg)
 			fatalx("bad route message");
 		rt->c.from_domain[sizeof(rt->c.from_domain) - 1] = '\0';
 		rt->c.for_domain[sizeof(rt->c.for_domain) - 1] = '\0';
+		rt->c.account[sizeof(rt->c.account) - 1] = '\0';
 		rt->c.transport[sizeof(rt->c.transport) - 1] = '\0';
 		TAILQ_INSERT_TAIL(&m->routes, rt, entry);
 		break;
@@ -169,8 +170,9 @@ domain_is(const char *addr, const char *domain)
 
 /*
  * The relay settings for one envelope: the first route whose sender
- * domain, recipient domain and attempt number match picks its transport;
- * no match leaves the envelope's own relay action.
+ * domain, recipient domain, account (the SASL AUTH user who sent it) and
+ * attempt number match picks its transport; no match leaves the
+ * envelope's own relay action.
  */
 static struct mta_relay *
 mta_route(struct mta *m, const struct envelope *e)
@@ -180,6 +182,8 @@ mta_route(struct mta *m, const struct envelope *e)
 	TAILQ_FOREACH(rt, &m->routes, entry) {
 		if (!domain_is(e->sender, rt->c.from_domain) ||
 		    !domain_is(e->rcpt, rt->c.for_domain) ||
+		    (rt->c.account[0] != '\0' &&
+		    strcmp(e->account, rt->c.account) != 0) ||
 		    e->attempts + 1 < rt->c.min_attempt)
 			continue;
 		if (rt->transport == NULL)
@@ -618,9 +622,12 @@ mta_ctl_routes(struct mta *m, uint32_t peerid)
 	TAILQ_FOREACH(rt, &m->routes, entry) {
 		buf_reset(&b);
 		t = mta_relay_find(m, rt->c.transport, 1);
-		buf_printf(&b, "%u from=%s for=%s attempt>=%u transport=%s",
-		    ++n, rt->c.from_domain[0] ? rt->c.from_domain : "any",
-		    rt->c.for_domain[0] ? rt->c.for_domain : "any",
+		buf_printf(&b, "%u from=%s for=%s", ++n,
+		    rt->c.from_domain[0] ? rt->c.from_domain : "any",
+		    rt->c.for_domain[0] ? rt->c.for_domain : "any");
+		if (rt->c.account[0] != '\0')
+			buf_printf(&b, " account=%s", rt->c.account);
+		buf_printf(&b, " attempt>=%u transport=%s",
 		    rt->c.min_attempt ? rt->c.min_attempt : 1,
 		    rt->c.transport);
 		if (t != NULL) {

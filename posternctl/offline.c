@@ -47,6 +47,8 @@ static const struct offline_cmd offline_cmds[] = {
 	    "  arc seal -k KEYFILE -d DOMAIN -s SELECTOR --authserv-id ID"
 	    " [-a ALG] [-h F:F...]\n"
 	    "            [--dns-zone FILE | --resolver ADDR[@PORT]] < message\n" },
+	{ "encrypt", NULL, encrypt_main,
+	    "  encrypt [PASSWORD]\n" },
 };
 
 void
@@ -63,12 +65,17 @@ posternctl_offline(int argc, char *argv[])
 {
 	size_t	 i;
 
-	if (argc < 2)
+	if (argc < 1)
 		return -1;
-	for (i = 0; i < sizeof(offline_cmds) / sizeof(offline_cmds[0]); i++)
-		if (strcmp(argv[0], offline_cmds[i].word1) == 0 &&
-		    strcmp(argv[1], offline_cmds[i].word2) == 0)
+	for (i = 0; i < sizeof(offline_cmds) / sizeof(offline_cmds[0]); i++) {
+		if (strcmp(argv[0], offline_cmds[i].word1) != 0)
+			continue;
+		/* one word: the command sees its own name as argv[0] */
+		if (offline_cmds[i].word2 == NULL)
+			return offline_cmds[i].main(argc, argv);
+		if (argc >= 2 && strcmp(argv[1], offline_cmds[i].word2) == 0)
 			return offline_cmds[i].main(argc - 1, argv + 1);
+	}
 	return -1;
 }
 

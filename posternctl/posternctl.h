@@ -32,5 +32,6 @@ int	dkim_keygen_main(int, char *[]);
 int	check_arc_main(int, char *[]);
 int	check_message_main(int, char *[]);
 int	arc_seal_main(int, char *[]);
+int	encrypt_main(int, char *[]);
 
 #endif

@@ -75,14 +75,19 @@ cmd_show_queue(struct imsgbuf *ibuf, int json)
 		e.sender[sizeof(e.sender) - 1] = '\0';
 		e.rcpt[sizeof(e.rcpt) - 1] = '\0';
 		e.error[sizeof(e.error) - 1] = '\0';
+		e.account[sizeof(e.account) - 1] = '\0';
 		qid_env_str(e.evpid, id, sizeof(id));
 		if (json) {
+			/* account: the AUTH user who sent it, or null */
 			o = json_pack("{s:s, s:I, s:s, s:s, s:s, s:I, s:I, "
-			    "s:s}", "id", id, "age", (json_int_t)(now - e.ctime),
+			    "s:s, s:s?}", "id", id, "age",
+			    (json_int_t)(now - e.ctime),
 			    "state", state_name(e.state), "sender", e.sender,
 			    "recipient", e.rcpt, "attempts",
 			    (json_int_t)e.attempts, "next_try",
-			    (json_int_t)e.next_try, "last_error", e.error);
+			    (json_int_t)e.next_try, "last_error", e.error,
+			    "account", e.account[0] != '\0' ? e.account :
+			    NULL);
 			if (o == NULL) {
 				fprintf(stderr, "posternctl: an entry is not "
 				    "valid UTF-8\n");

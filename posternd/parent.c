@@ -567,6 +567,42 @@ setup_smtp_pkis(struct postern_conf *conf, struct imsgbuf *ibuf)
 }
 
 /*
+ * The password hashes of "listen on ... auth <T>" go to authd alone (it
+ * checks SASL AUTH for smtp, which never sees them).  An entry that is
+ * not "user hash" is skipped with a warning: it could never match.
+ */
+static void
+setup_authd_credentials(struct postern_conf *conf, struct imsgbuf *ibuf)
+{
+	struct msg_conf_credential	 mc;
+	struct table			*t;
+	struct table_entry		*te;
+
+	TAILQ_FOREACH(t, &conf->tables, entry) {
+		if (!table_is_credentials(conf, t->name))
+			continue;
+		TAILQ_FOREACH(te, &t->entries, entry) {
+			memset(&mc, 0, sizeof(mc));
+			strlcpy(mc.table, t->name, sizeof(mc.table));
+			if (te->value == NULL || te->value[0] != '$' ||
+			    strlcpy(mc.user, te->key, sizeof(mc.user)) >=
+			    sizeof(mc.user) || strlcpy(mc.hash, te->value,
+			    sizeof(mc.hash)) >= sizeof(mc.hash)) {
+				log_warnx("table %s: the entry for %s is not "
+				    "\"user crypt-hash\"; skipped", t->name,
+				    te->key);
+				continue;
+			}
+			imsg_compose(ibuf, IMSG_PROC_CONF_CREDENTIAL, 0, 0, -1,
+			    &mc, sizeof(mc));
+			explicit_bzero(&mc, sizeof(mc));
+			if (imsgbuf_flush(ibuf) == -1)
+				fatal("sending credentials");
+		}
+	}
+}
+
+/*
  * authd's part: the policies listeners name, the DKIM signatures with
  * their keys (read here, as root; authd never opens a key file), the sign
  * rules, and the tables those name.
@@ -585,6 +621,7 @@ setup_authd(struct postern_conf *conf, struct imsgbuf *ibuf)
 	size_t			 keylen, i;
 
 	routing_send(conf, ibuf);	/* the tables of "sign ... from <T>" */
+	setup_authd_credentials(conf, ibuf);
 	TAILQ_FOREACH(d, &conf->dkim_signatures, entry) {
 		memset(&md, 0, sizeof(md));
 		strlcpy(md.name, d->name, sizeof(md.name));
@@ -673,6 +710,40 @@ setup_mta_relay(const struct action *a, struct imsgbuf *ibuf)
 }
 
 /*
+ * route account <T>: the mta has no tables, so it gets one route per
+ * account of the table, in its place in the order.
+ */
+static void
+setup_mta_route_accounts(struct postern_conf *conf, struct route *rt,
+    struct imsgbuf *ibuf)
+{
+	struct msg_conf_route	 mrt;
+	struct table		*t;
+	struct table_entry	*te;
+
+	if ((t = config_find_table(conf, rt->account_table)) == NULL)
+		fatalx("route: no table %s", rt->account_table);
+	TAILQ_FOREACH(te, &t->entries, entry) {
+		memset(&mrt, 0, sizeof(mrt));
+		strlcpy(mrt.from_domain, rt->from_domain,
+		    sizeof(mrt.from_domain));
+		strlcpy(mrt.for_domain, rt->for_domain, sizeof(mrt.for_domain));
+		if (strlcpy(mrt.account, te->key, sizeof(mrt.account)) >=
+		    sizeof(mrt.account)) {
+			log_warnx("table %s: account %s too long; skipped",
+			    t->name, te->key);
+			continue;
+		}
+		mrt.min_attempt = rt->min_attempt;
+		strlcpy(mrt.transport, rt->transport, sizeof(mrt.transport));
+		imsg_compose(ibuf, IMSG_PROC_CONF_ROUTE, 0, 0, -1, &mrt,
+		    sizeof(mrt));
+		if (imsgbuf_flush(ibuf) == -1)
+			fatal("sending routes");
+	}
+}
+
+/*
  * The mta's part: its settings, the relay actions, and the credentials of
  * the tables those actions authenticate with (which no other process gets).
  */
@@ -703,17 +774,24 @@ setup_mta(struct postern_conf *conf, struct imsgbuf *ibuf)
 	TAILQ_FOREACH(a, &conf->transports, entry)
 		setup_mta_relay(a, ibuf);
 	TAILQ_FOREACH(rt, &conf->routes, entry) {
+		if (rt->account_table[0] != '\0') {
+			setup_mta_route_accounts(conf, rt, ibuf);
+			continue;
+		}
 		memset(&mrt, 0, sizeof(mrt));
 		strlcpy(mrt.from_domain, rt->from_domain,
 		    sizeof(mrt.from_domain));
 		strlcpy(mrt.for_domain, rt->for_domain, sizeof(mrt.for_domain));
+		strlcpy(mrt.account, rt->account, sizeof(mrt.account));
 		mrt.min_attempt = rt->min_attempt;
 		strlcpy(mrt.transport, rt->transport, sizeof(mrt.transport));
 		imsg_compose(ibuf, IMSG_PROC_CONF_ROUTE, 0, 0, -1, &mrt,
 		    sizeof(mrt));
 	}
 	TAILQ_FOREACH(t, &conf->tables, entry) {
-		if (!table_is_secret(conf, t->name))
+		/* password hashes are authd's */
+		if (!table_is_secret(conf, t->name) ||
+		    table_is_credentials(conf, t->name))
 			continue;
 		TAILQ_FOREACH(te, &t->entries, entry) {
 			memset(&ms, 0, sizeof(ms));
@@ -799,6 +877,8 @@ setup_child(struct postern_conf *conf, enum proc_id id,
 			strlcpy(ml.tag, l->tag, sizeof(ml.tag));
 			strlcpy(ml.hostname, l->hostname, sizeof(ml.hostname));
 			strlcpy(ml.policy, l->policy, sizeof(ml.policy));
+			strlcpy(ml.auth_table, l->auth_table,
+			    sizeof(ml.auth_table));
 			imsg_compose(ibuf, IMSG_PROC_CONF_LISTENER, 0, 0,
 			    dup(l->fd), &ml, sizeof(ml));
 		}

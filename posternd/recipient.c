@@ -122,12 +122,29 @@ routing_ready(struct routing *rt)
 		qsort(rt->users, rt->nusers, sizeof(*rt->users), cmp_str);
 }
 
-/* Is this table a relay's credentials ("auth <T>")? */
+/* Is this table a listener's credentials ("listen on ... auth <T>")? */
+int
+table_is_credentials(const struct postern_conf *conf, const char *name)
+{
+	const struct listener	*l;
+
+	TAILQ_FOREACH(l, &conf->listeners, entry)
+		if ((l->flags & LISTEN_AUTH) && strcmp(l->auth_table, name) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * Is this table secret: a relay's credentials ("auth <T>"), or a
+ * listener's password hashes?  Those go to mta or authd alone.
+ */
 int
 table_is_secret(const struct postern_conf *conf, const char *name)
 {
 	const struct action	*a;
 
+	if (table_is_credentials(conf, name))
+		return 1;
 	TAILQ_FOREACH(a, &conf->actions, entry)
 		if (a->type == ACTION_RELAY && strcmp(a->relay_auth, name) == 0)
 			return 1;
@@ -217,12 +234,21 @@ routing_decide(struct routing *rt, const struct sockaddr *client,
     const char *rcpt, size_t local_len, const char *tag, int *remote,
     const char **action)
 {
+	return routing_decide_auth(rt, client, NULL, rcpt, local_len, tag,
+	    remote, action);
+}
+
+enum rcpt_verdict
+routing_decide_auth(struct routing *rt, const struct sockaddr *client,
+    const char *auth_user, const char *rcpt, size_t local_len, const char *tag,
+    int *remote, const char **action)
+{
 	const struct rule	*rule;
 	const struct action	*a;
 	char			 user[65];
 	size_t			 i;
 
-	rule = rule_match(rt->conf, client, 0, rcpt, tag);
+	rule = rule_match(rt->conf, client, auth_user, rcpt, tag);
 	if (rule == NULL)
 		return RCPT_RELAY_DENIED;
 	if (rule->reject)

@@ -31,11 +31,21 @@ int	routing_conf_imsg(struct routing *, struct imsg *);
 void	routing_ready(struct routing *);
 /* The parent's side: send what routing_conf_imsg() takes. */
 void	routing_send(struct postern_conf *, struct imsgbuf *);
-/* A relay's credentials table: never sent to smtp or queue. */
+/*
+ * A relay's credentials or a listener's password hashes: never sent to
+ * smtp or queue (the first to mta alone, the second to authd alone).
+ */
 int	table_is_secret(const struct postern_conf *, const char *);
+int	table_is_credentials(const struct postern_conf *, const char *);
 
 enum rcpt_verdict routing_decide(struct routing *,
 	    const struct sockaddr *client, const char *rcpt, size_t local_len,
 	    const char *tag, int *remote, const char **action);
+/* The same for a client that authenticated as auth_user (NULL: did not). */
+enum rcpt_verdict routing_decide_auth(struct routing *,
+	    const struct sockaddr *client, const char *auth_user,
+	    const char *rcpt,
+	    size_t local_len, const char *tag, int *remote,
+	    const char **action);
 
 #endif

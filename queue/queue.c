@@ -733,6 +733,7 @@ queue_ctl_list_one(const struct envelope *e, void *arg)
 	strlcpy(m.sender, e->sender, sizeof(m.sender));
 	strlcpy(m.rcpt, e->rcpt, sizeof(m.rcpt));
 	strlcpy(m.error, e->errmsg, sizeof(m.error));
+	strlcpy(m.account, e->account, sizeof(m.account));
 	proc_compose(w->q->proc, PROC_CONTROL, IMSG_CTL_QUEUE_ENTRY,
 	    w->peerid, -1, &m, sizeof(m));
 	return 0;

@@ -67,6 +67,7 @@ session_close(struct session *s)
 	session_auth_abort(s);
 	arstrip_free(&s->arstrip);
 	/* BEGIN in flight: the reply finds no session and aborts then. */
+	evtimer_del(&s->ev_sasl_delay);
 	event_del(&s->ev_read);
 	event_del(&s->ev_write);
 	evtimer_del(&s->ev_timeout);
@@ -104,6 +105,7 @@ session_auth_begin(struct session *s)
 
 	memset(&b, 0, sizeof(b));
 	b.local = rule_client_is_local((struct sockaddr *)&s->ss);
+	b.authenticated = smtp_session_auth_user(s->engine) != NULL;
 	strlcpy(b.tag, s->listener->conf.tag, sizeof(b.tag));
 	strlcpy(b.ip, s->ip, sizeof(b.ip));
 	strlcpy(b.helo, smtp_session_helo(s->engine), sizeof(b.helo));
@@ -216,6 +218,113 @@ session_auth_result(struct smtp *smtp, struct imsg *imsg)
 	session_pump(s);
 }
 
+/* --- SASL AUTH: authd checks the credentials --- */
+
+static void
+cb_auth(void *arg, const char *mech, const char *user, const char *pass)
+{
+	struct session		*s = arg;
+	struct msg_auth_sasl	 m;
+
+	memset(&m, 0, sizeof(m));
+	strlcpy(m.table, s->listener->conf.auth_table, sizeof(m.table));
+	strlcpy(m.user, user, sizeof(m.user));
+	strlcpy(m.password, pass, sizeof(m.password));
+	proc_compose(s->smtp->proc, PROC_AUTHD, IMSG_AUTH_SASL_CHECK, s->id,
+	    -1, &m, sizeof(m));
+	explicit_bzero(&m, sizeof(m));
+	strlcpy(s->sasl_mech, mech, sizeof(s->sasl_mech));
+	strlcpy(s->sasl_user, user, sizeof(s->sasl_user));
+	s->sasl_pending = 1;
+}
+
+/* The user name as the log shows it: printable ASCII, the rest escaped. */
+static void
+sasl_log_user(const char *user, char *out, size_t outsz)
+{
+	size_t	 i, o = 0;
+
+	for (i = 0; user[i] != '\0' && o + 5 < outsz; i++) {
+		unsigned char c = user[i];
+
+		if (c > 32 && c < 127 && c != '\\')
+			out[o++] = c;
+		else
+			o += snprintf(out + o, outsz - o, "\\x%02x", c);
+	}
+	out[o] = '\0';
+}
+
+/* The delayed answer to a failure: 535, or 421 after too many. */
+static void
+session_sasl_fail(int fd, short event, void *arg)
+{
+	struct session	*s = arg;
+
+	if (s->sasl_failures >= SMTP_SASL_MAX_FAILURES)
+		smtp_session_reply_auth(s->engine, SMTP_AUTH_FAIL, 421,
+		    "4.7.0", "Too many authentication failures");
+	else
+		smtp_session_reply_auth(s->engine, SMTP_AUTH_FAIL, 0, NULL,
+		    NULL);
+	session_pump(s);
+}
+
+void
+session_sasl_result(struct smtp *smtp, struct imsg *imsg)
+{
+	struct msg_auth_sasl_result	 r;
+	struct session			*s;
+	struct timeval			 tv = { SMTP_SASL_FAIL_DELAY, 0 };
+	char				 user[4 * SMTP_AUTH_USER_MAX + 1];
+	const char			*what;
+
+	if (imsg_get_data(imsg, &r, sizeof(r)) == -1 ||
+	    r.result < AUTH_SASL_OK || r.result > AUTH_SASL_TEMPFAIL)
+		proc_unexpected(smtp->proc, PROC_AUTHD, imsg);
+	if ((s = session_by_id(smtp, imsg->hdr.peerid)) == NULL ||
+	    !s->sasl_pending)
+		return;		/* the client left */
+	s->sasl_pending = 0;
+	sasl_log_user(s->sasl_user, user, sizeof(user));
+	switch (r.result) {
+	case AUTH_SASL_OK:
+		what = "succeeded";
+		break;
+	case AUTH_SASL_FAIL:
+		what = "failed";
+		break;
+	default:
+		what = "temporary failure";
+		break;
+	}
+	/* One line per attempt: who, from where, how; never the password. */
+	log_info("smtp: session %u from %s: AUTH %s user %s: %s", s->id, s->ip,
+	    s->sasl_mech, user, what);
+	explicit_bzero(s->sasl_user, sizeof(s->sasl_user));
+	switch (r.result) {
+	case AUTH_SASL_OK:
+		smtp->stats[STAT_SASL_OK]++;
+		smtp_session_reply_auth(s->engine, SMTP_AUTH_OK, 0, NULL,
+		    NULL);
+		break;
+	case AUTH_SASL_FAIL:
+		/*
+		 * Guessing gets slow: a second before the 535, this session
+		 * only; a few failures and it is over.
+		 */
+		smtp->stats[STAT_SASL_FAILED]++;
+		s->sasl_failures++;
+		evtimer_add(&s->ev_sasl_delay, &tv);
+		return;
+	default:
+		smtp_session_reply_auth(s->engine, SMTP_AUTH_TEMPFAIL, 0, NULL,
+		    NULL);
+		break;
+	}
+	session_pump(s);
+}
+
 /* --- the engine's callbacks --- */
 
 static void
@@ -260,7 +369,8 @@ cb_rcpt(void *arg, const struct smtp_rcpt *r)
 	const char		*action = NULL;
 	int			 remote = 0;
 
-	switch (routing_decide(&s->smtp->routing, (struct sockaddr *)&s->ss,
+	switch (routing_decide_auth(&s->smtp->routing,
+	    (struct sockaddr *)&s->ss, smtp_session_auth_user(s->engine),
 	    r->rcpt.addr, r->rcpt.at, s->listener->conf.tag, &remote,
 	    &action)) {
 	case RCPT_ACCEPT:
@@ -297,6 +407,10 @@ cb_rcpt(void *arg, const struct smtp_rcpt *r)
 	strlcpy(re->env.sender, s->mail.sender.addr, sizeof(re->env.sender));
 	strlcpy(re->env.rcpt, r->rcpt.addr, sizeof(re->env.rcpt));
 	re->env.ret = s->mail.params.ret;
+	/* The account travels with the mail: routes may pick by it. */
+	if (smtp_session_auth_user(s->engine) != NULL)
+		strlcpy(re->env.account, smtp_session_auth_user(s->engine),
+		    sizeof(re->env.account));
 	if (s->mail.params.has_envid)
 		strlcpy(re->env.envid, s->mail.params.envid,
 		    sizeof(re->env.envid));
@@ -454,6 +568,7 @@ static const struct smtp_session_cb session_callbacks = {
 	.on_data_start = cb_data_start,
 	.on_data_end = cb_data_end,
 	.on_starttls = cb_starttls,
+	.on_auth = cb_auth,
 	.on_data_chunk = cb_data_chunk,
 	.on_data_abort = cb_data_abort,
 };
@@ -608,13 +723,18 @@ session_flush(struct session *s, short *want)
 static void
 session_feed(struct session *s)
 {
-	size_t	 n;
+	size_t	 n, before;
 
 	while (s->in.len > 0) {
+		before = s->in.len;
 		n = smtp_session_input(s->engine, s->in.data, s->in.len);
 		if (n == 0)
 			break;
 		buf_consume(&s->in, n);
+		/* On an AUTH listener the input may be credentials. */
+		if (s->listener->conf.flags & LISTEN_AUTH)
+			explicit_bzero(s->in.data + s->in.len,
+			    before - s->in.len);
 	}
 }
 
@@ -719,6 +839,8 @@ session_io(int fd, short event, void *arg)
 		else if (n > 0) {
 			if (buf_add(&s->in, data, (size_t)n) == -1)
 				s->eof = 1;	/* cannot happen: in was empty */
+			if (s->listener->conf.flags & LISTEN_AUTH)
+				explicit_bzero(data, (size_t)n);
 			evtimer_del(&s->ev_timeout);
 			evtimer_add(&s->ev_timeout, &tv);
 		}
@@ -803,10 +925,18 @@ session_accept(struct smtp *smtp, struct smtp_listener *l, int fd,
 		sc.flags |= SMTP_CONF_TLS_ACTIVE;
 	if (l->conf.flags & LISTEN_TLS_REQUIRE)
 		sc.flags |= SMTP_CONF_TLS_REQUIRED;
+	/* The engine offers AUTH inside TLS only (RFC 4954 4). */
+	if ((l->conf.flags & LISTEN_AUTH) && l->pki != NULL &&
+	    l->conf.auth_table[0] != '\0') {
+		sc.flags |= SMTP_CONF_AUTH;
+		if (l->conf.flags & LISTEN_AUTH_REQUIRE)
+			sc.flags |= SMTP_CONF_AUTH_REQUIRED;
+	}
 	s->engine = smtp_session_new(&sc, &session_callbacks, s);
 	event_set(&s->ev_read, fd, EV_READ, session_io, s);
 	event_set(&s->ev_write, fd, EV_WRITE, session_io, s);
 	evtimer_set(&s->ev_timeout, session_timeout, s);
+	evtimer_set(&s->ev_sasl_delay, session_sasl_fail, s);
 	TAILQ_INSERT_TAIL(&smtp->sessions, s, entry);
 	smtp->nsessions++;
 	smtp->stats[STAT_SESSIONS]++;

@@ -40,6 +40,8 @@ const char *const smtp_stat_names[STAT_MAX] = {
 	[STAT_AUTH_DEFERRED] = "smtp.messages.deferred.policy",
 	[STAT_AUTH_QUARANTINED] = "smtp.messages.quarantined",
 	[STAT_FORGED_AR] = "smtp.forged_authentication_results_removed",
+	[STAT_SASL_OK] = "smtp.auth.succeeded",
+	[STAT_SASL_FAILED] = "smtp.auth.failed",
 };
 
 static struct smtp *
@@ -115,6 +117,8 @@ smtp_conf(struct proc *p, struct imsg *imsg)
 		l->conf.pki[sizeof(l->conf.pki) - 1] = '\0';
 		l->conf.tag[sizeof(l->conf.tag) - 1] = '\0';
 		l->conf.hostname[sizeof(l->conf.hostname) - 1] = '\0';
+		l->conf.policy[sizeof(l->conf.policy) - 1] = '\0';
+		l->conf.auth_table[sizeof(l->conf.auth_table) - 1] = '\0';
 		l->fd = imsg->fd;
 		l->smtp = s;
 		TAILQ_INSERT_TAIL(&s->listeners, l, entry);
@@ -251,6 +255,10 @@ smtp_dispatch(struct proc *p, enum proc_id from, struct imsg *imsg)
 	}
 	if (from == PROC_AUTHD && imsg->hdr.type == IMSG_AUTH_MAIL_RESULT) {
 		session_auth_mail(s, imsg);
+		return;
+	}
+	if (from == PROC_AUTHD && imsg->hdr.type == IMSG_AUTH_SASL_RESULT) {
+		session_sasl_result(s, imsg);
 		return;
 	}
 	if (from == PROC_QUEUE) {

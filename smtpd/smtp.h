@@ -19,6 +19,8 @@
 
 /* Session limits and the idle timeout come from postern.conf ("smtp"). */
 #define SMTP_QUEUE_BACKLOG	512	/* imsgs to queue before we pause */
+#define SMTP_SASL_MAX_FAILURES	3	/* then 421 and close */
+#define SMTP_SASL_FAIL_DELAY	1	/* seconds before a 535 */
 
 struct smtp_pki {
 	TAILQ_ENTRY(smtp_pki)	 entry;
@@ -90,6 +92,12 @@ struct session {
 	struct arstrip			 arstrip;
 	int				 auth;	/* authd has the message */
 	int				 mail_pending;	/* MAIL awaits authd */
+	/* SASL AUTH (RFC 4954) */
+	int				 sasl_pending;	/* authd checks */
+	unsigned int			 sasl_failures;
+	char				 sasl_mech[8];
+	char				 sasl_user[SMTP_AUTH_USER_MAX + 1];
+	struct event			 ev_sasl_delay;	/* a failure's 535 */
 };
 
 enum smtp_stat {
@@ -108,6 +116,8 @@ enum smtp_stat {
 	STAT_AUTH_DEFERRED,	/* 451 by the policy: DNS errors */
 	STAT_AUTH_QUARANTINED,
 	STAT_FORGED_AR,		/* our A-R fields removed */
+	STAT_SASL_OK,		/* AUTH succeeded */
+	STAT_SASL_FAILED,	/* AUTH refused: bad credentials */
 	STAT_MAX
 };
 
@@ -130,6 +140,7 @@ void	session_accept(struct smtp *, struct smtp_listener *, int,
 	    const struct sockaddr_storage *);
 void	session_auth_result(struct smtp *, struct imsg *);
 void	session_auth_mail(struct smtp *, struct imsg *);
+void	session_sasl_result(struct smtp *, struct imsg *);
 void	session_queue_reply(struct smtp *, struct imsg *);
 void	session_close(struct session *);
 void	session_shutdown(struct session *);

@@ -21,7 +21,7 @@ int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 #define MAX_SIZE	4096
 
 enum pend { PEND_NONE, PEND_MAIL, PEND_RCPT, PEND_START, PEND_END,
-	    PEND_TLS };
+	    PEND_TLS, PEND_AUTH };
 
 struct fz {
 	struct smtp_session	*s;
@@ -69,6 +69,27 @@ answer(struct fz *f)
 		break;
 	case PEND_TLS:
 		smtp_session_tls_started(f->s, "TLSv1.3", "TLS_AES_128");
+		break;
+	case PEND_AUTH:
+		/* ok, fail, temporary failure, or 421 (too many) */
+		switch (ctl(f) & 3) {
+		case 0:
+			smtp_session_reply_auth(f->s, SMTP_AUTH_OK, 0, NULL,
+			    NULL);
+			break;
+		case 1:
+			smtp_session_reply_auth(f->s, SMTP_AUTH_FAIL, 0, NULL,
+			    NULL);
+			break;
+		case 2:
+			smtp_session_reply_auth(f->s, SMTP_AUTH_TEMPFAIL, 0,
+			    NULL, NULL);
+			break;
+		default:
+			smtp_session_reply_auth(f->s, SMTP_AUTH_FAIL, 421,
+			    "4.7.0", "Too many failures");
+			break;
+		}
 		break;
 	case PEND_NONE:
 		break;
@@ -167,6 +188,21 @@ on_starttls(void *arg)
 	decide(arg, PEND_TLS);
 }
 
+/* Bounded, NUL-free credentials, and only inside TLS. */
+static void
+on_auth(void *arg, const char *mech, const char *user, const char *pass)
+{
+	struct fz	*f = arg;
+
+	if (f->in_msg || !smtp_session_tls_active(f->s) ||
+	    (strcmp(mech, "PLAIN") != 0 && strcmp(mech, "LOGIN") != 0) ||
+	    strlen(user) == 0 || strlen(user) > SMTP_AUTH_USER_MAX ||
+	    strlen(pass) > SMTP_AUTH_PASS_MAX ||
+	    smtp_session_auth_user(f->s) != NULL)
+		__builtin_trap();
+	decide(f, PEND_AUTH);
+}
+
 static void
 on_helo(void *arg, const char *name, int esmtp)
 {
@@ -181,6 +217,7 @@ static const struct smtp_session_cb cbs = {
 	.on_data_start = on_data_start,
 	.on_data_end = on_data_end,
 	.on_starttls = on_starttls,
+	.on_auth = on_auth,
 	.on_data_chunk = on_data_chunk,
 	.on_data_abort = on_data_abort,
 };
@@ -230,7 +267,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(&f, 0, sizeof(f));
 	memset(&conf, 0, sizeof(conf));
 	conf.hostname = "mx.example.org";
-	conf.flags = data[0] & 0x07;
+	conf.flags = data[0] & 0x1f;	/* SMTP_CONF_*, AUTH included */
 	conf.max_size = 64 + (data[1] % 16) * 256;
 	conf.max_rcpts = 1 + data[1] / 64;
 	conf.max_errors = 1 + data[2] % 32;

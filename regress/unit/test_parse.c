@@ -314,10 +314,11 @@ test_pki_listen(void **state)
 	assert_true(asprintf(&text,
 	    "pki mx cert \"%s\" key \"%s\"\n"
 	    "policy tight { dmarc strict }\n"
+	    "table creds { alice = \"$y$j9T$x$y\" }\n"
 	    "listen on 192.0.2.1\n"
 	    "listen on 192.0.2.1 smtps pki mx\n"
-	    "listen on ::1 port 587 tls require pki mx auth tag submission "
-	    "hostname smtp.example.org policy tight\n"
+	    "listen on ::1 port 587 tls require pki mx auth require <creds> "
+	    "tag submission hostname smtp.example.org policy tight\n"
 	    "listen on 192.0.2.2 port 2525 tls pki mx\n"
 	    "listen on localhost port 10025\n", cert, key) != -1);
 	conf = parse_ok(text, 0);
@@ -358,8 +359,9 @@ test_pki_listen(void **state)
 	assert_int_equal(sin6->sin6_family, AF_INET6);
 	assert_int_equal(l->sslen, sizeof(struct sockaddr_in6));
 	assert_int_equal(ntohs(sin6->sin6_port), 587);
-	assert_int_equal(l->flags,
-	    LISTEN_STARTTLS | LISTEN_TLS_REQUIRE | LISTEN_AUTH);
+	assert_int_equal(l->flags, LISTEN_STARTTLS | LISTEN_TLS_REQUIRE |
+	    LISTEN_AUTH | LISTEN_AUTH_REQUIRE);
+	assert_string_equal(l->auth_table, "creds");
 	assert_string_equal(l->pki, "mx");
 	assert_string_equal(l->tag, "submission");
 	assert_string_equal(l->hostname, "smtp.example.org");
@@ -752,7 +754,9 @@ test_macros(void **state)
 
 	conf = parse_ok(
 	    "addr = \"127.0.0.1\"\n"
-	    "opts = \"port 2525 auth\"\n"
+	    "pki p cert \"/c\" key \"/k\"\n"
+	    "table c { alice = \"$2b$x\" }\n"
+	    "opts = \"port 2525 smtps pki p auth <c>\"\n"
 	    "port_n = 10\n"
 	    "name = first\n"
 	    "name = \"mx.example.org\"\n"
@@ -764,7 +768,8 @@ test_macros(void **state)
 	l = TAILQ_FIRST(&conf->listeners);
 	assert_int_equal(ntohs(((struct sockaddr_in *)&l->ss)->sin_port),
 	    2525);
-	assert_int_equal(l->flags, LISTEN_AUTH);
+	assert_int_equal(l->flags, LISTEN_SMTPS | LISTEN_AUTH);
+	assert_string_equal(l->auth_table, "c");
 	l = TAILQ_NEXT(l, entry);
 	assert_int_equal(ntohs(((struct sockaddr_in6 *)&l->ss)->sin6_port),
 	    2525);
@@ -785,16 +790,16 @@ test_continuation(void **state)
 {
 	struct postern_conf	*conf;
 
-	conf = parse_ok("listen on 127.0.0.1 \\\n   port 2525 \\\n auth\n"
+	conf = parse_ok("listen on 127.0.0.1 \\\n   port 2525 \\\n tag t\n"
 	    "hostname mx.exa\\\nmple.org\n", 0);
-	assert_int_equal(TAILQ_FIRST(&conf->listeners)->flags, LISTEN_AUTH);
+	assert_string_equal(TAILQ_FIRST(&conf->listeners)->tag, "t");
 	assert_string_equal(conf->hostname, "mx.example.org");
 	free_config(conf);
 
 	expect_errors(
 	    "listen on 127.0.0.1 \\\n"
 	    "    port 99999 \\\n"
-	    "    auth\n"
+	    "    tag t\n"
 	    "hostname \"a b\"\n"
 	    "# a comment ending in a backslash \\\n"
 	    "hostname \"c d\"\n"
@@ -1062,8 +1067,24 @@ static const struct error_case error_cases[] = {
 	{ "listen on 127.0.0.1 port smtp\n", "1: invalid port \"smtp\"\n" },
 	{ "listen on 127.0.0.1 port 1 port 2\n",
 	  "1: duplicate listen option \"port\"\n" },
-	{ "listen on 127.0.0.1 auth auth\n",
-	  "1: duplicate listen option \"auth\"\n" },
+	{ "table c { a = b }\npki p cert \"/c\" key \"/k\"\n"
+	  "listen on 127.0.0.1 tls pki p auth <c> auth <c>\n",
+	  "3: duplicate listen option \"auth\"\n" },
+	{ "listen on 127.0.0.1 auth\n",
+	  "1: auth needs a credentials table: auth [require] <TABLE>\n" },
+	{ "listen on 127.0.0.1 auth <nope>\n",
+	  "1: unknown table \"nope\"\n"
+	  "1: auth requires tls or smtps: passwords never travel in clear\n" },
+	{ "table c { a = b }\nlisten on 127.0.0.1 auth require <c>\n",
+	  "2: auth requires tls or smtps: passwords never travel in clear\n" },
+	{ "table c { a = b }\nmatch auth auth for any reject\n",
+	  "2: auth given twice\n" },
+	{ "action r relay\ntransport t direct\n"
+	  "route account a account b transport t\n",
+	  "3: account given twice\n" },
+	{ "action r relay\ntransport t direct\n"
+	  "route account <nope> transport t\n",
+	  "3: unknown table \"nope\"\n" },
 	{ "pki p cert \"/c\" key \"/k\"\n"
 	  "listen on 127.0.0.1 tls pki p pki p\n",
 	  "2: duplicate listen option \"pki\"\n" },
@@ -1461,6 +1482,50 @@ test_default_config(void **state)
 	free(text);
 }
 
+/* Submission: auth [require] <T>, [!]auth in match, route account. */
+static void
+test_submission_statements(void **state)
+{
+	struct postern_conf	*conf;
+	struct rule		*r;
+	struct route		*rt;
+
+	conf = parse_ok(
+	    "pki mx cert \"/c\" key \"/k\"\n"
+	    "table creds file:\"/etc/postern/creds\"\n"
+	    "action out relay\n"
+	    "transport viaA smarthost \"smtp://127.0.0.40:25\"\n"
+	    "listen on 127.0.0.1 port 587 tls pki mx auth require <creds>\n"
+	    "listen on 127.0.0.1 port 465 smtps pki mx auth <creds>\n"
+	    "match auth from any for any action out\n"
+	    "match !auth from any for any reject\n"
+	    "route account alice transport viaA\n"
+	    "route for domain example.org account bob attempt 2 "
+	    "transport viaA\n"
+	    "route account <creds> transport viaA\n", PARSE_NOFILES);
+	assert_int_equal(TAILQ_FIRST(&conf->listeners)->flags,
+	    LISTEN_STARTTLS | LISTEN_AUTH | LISTEN_AUTH_REQUIRE);
+	assert_int_equal(TAILQ_LAST(&conf->listeners, listenerlist)->flags,
+	    LISTEN_SMTPS | LISTEN_AUTH);
+	r = TAILQ_FIRST(&conf->rules);
+	assert_int_equal(r->auth, 1);
+	assert_int_equal(r->from, MATCH_FROM_ANY);
+	r = TAILQ_NEXT(r, entry);
+	assert_int_equal(r->auth, -1);
+	assert_true(r->reject);
+	rt = TAILQ_FIRST(&conf->routes);
+	assert_string_equal(rt->account, "alice");
+	assert_string_equal(rt->transport, "viaA");
+	rt = TAILQ_NEXT(rt, entry);
+	assert_string_equal(rt->account, "bob");
+	assert_string_equal(rt->for_domain, "example.org");
+	assert_int_equal(rt->min_attempt, 2);
+	rt = TAILQ_NEXT(rt, entry);
+	assert_string_equal(rt->account, "");
+	assert_string_equal(rt->account_table, "creds");
+	free_config(conf);
+}
+
 static void
 test_smtp_statements(void **state)
 {
@@ -1572,6 +1637,7 @@ main(void)
 		cmocka_unit_test(test_strings),
 		cmocka_unit_test(test_default_config),
 		cmocka_unit_test(test_smtp_statements),
+		cmocka_unit_test(test_submission_statements),
 		cmocka_unit_test(test_mta_statements),
 		cmocka_unit_test(test_no_state_between_parses),
 	};

@@ -51,7 +51,7 @@ decide(struct postern_conf *c, const char *client, const char *rcpt,
 	struct sockaddr_storage	 ss = ip(client);
 	const struct rule	*r;
 
-	r = rule_match(c, (struct sockaddr *)&ss, 0, rcpt, tag);
+	r = rule_match(c, (struct sockaddr *)&ss, NULL, rcpt, tag);
 	if (r == NULL)
 		return "none";
 	return r->reject ? "reject" : r->action;
@@ -133,6 +133,43 @@ test_nets_tags_negation_reject(void **state)
 	free_config(c);
 }
 
+/* match [!]auth: the session authenticated (SMTP AUTH) or not. */
+static void
+test_auth_criterion(void **state)
+{
+	struct postern_conf	*c = conf_from(
+	    "action \"local\" maildir\n"
+	    "action \"out\" relay\n"
+	    "action \"guest\" maildir\n"
+	    "table domains { \"example.test\" }\n"
+	    "table staff { \"carol\" }\n"
+	    "match from auth <staff> for domain \"staff.test\" "
+	    "action \"local\"\n"
+	    "match auth from any for any action \"out\"\n"
+	    "match !auth from any for domain <domains> action \"guest\"\n"
+	    "match from any for domain <domains> action \"local\"\n");
+	struct sockaddr_storage	 ss = ip("192.0.2.9");
+	const struct rule	*r;
+
+	/* not authenticated: no relaying, and the !auth rule for ours */
+	assert_string_equal(decide(c, "192.0.2.9", "a@far.test", ""), "none");
+	assert_string_equal(decide(c, "192.0.2.9", "a@example.test", ""),
+	    "guest");
+	/* authenticated: relaying, whatever the client's address */
+	r = rule_match(c, (struct sockaddr *)&ss, "alice", "a@far.test", "");
+	assert_non_null(r);
+	assert_string_equal(r->action, "out");
+	r = rule_match(c, (struct sockaddr *)&ss, "alice", "a@example.test",
+	    "");
+	assert_string_equal(r->action, "out");
+	/* from auth <T>: only the users listed */
+	r = rule_match(c, (struct sockaddr *)&ss, "carol", "x@staff.test", "");
+	assert_string_equal(r->action, "local");
+	r = rule_match(c, (struct sockaddr *)&ss, "alice", "x@staff.test", "");
+	assert_string_equal(r->action, "out");
+	free_config(c);
+}
+
 static void
 test_addr_in_net(void **state)
 {
@@ -152,6 +189,7 @@ main(void)
 		cmocka_unit_test(test_default_is_no_relay),
 		cmocka_unit_test(test_local_from_and_for),
 		cmocka_unit_test(test_nets_tags_negation_reject),
+		cmocka_unit_test(test_auth_criterion),
 		cmocka_unit_test(test_addr_in_net),
 	};
 

@@ -3,7 +3,8 @@
  * extension, PIPELINING in one write, decisions answered later holding
  * the input, DATA terminator at every split position, dot-unstuffing,
  * BDAT, bare CR/LF (SMTP smuggling), limits, STARTTLS injection, the
- * error limit, timeouts and the Received header.
+ * error limit, timeouts and the Received header; AUTH (RFC 4954) with
+ * PLAIN and LOGIN and every way a client can get it wrong.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,6 +23,7 @@
 #define ASYNC_RCPT	0x02
 #define ASYNC_START	0x04
 #define ASYNC_END	0x08
+#define ASYNC_AUTH	0x10
 
 struct rec {
 	struct smtp_session	*s;
@@ -34,6 +36,12 @@ struct rec {
 	int			 aborted;
 	int			 ended;
 	int			 in_msg;	/* started, not ended/aborted */
+	char			 auth_mech[16];
+	char			 auth_user[512];
+	char			 auth_pass[2048];
+	const char		*auth_pass_ptr;	/* the engine's buffer */
+	size_t			 auth_pass_len;
+	int			 nauth;
 };
 
 static void
@@ -144,6 +152,30 @@ on_starttls(void *arg)
 	ev(arg, "starttls%s", "");
 }
 
+/* Accepts alice/secret, refuses the rest; "temp" gets a 454. */
+static void
+on_auth(void *arg, const char *mech, const char *user, const char *pass)
+{
+	struct rec	*r = arg;
+
+	r->nauth++;
+	snprintf(r->auth_mech, sizeof(r->auth_mech), "%s", mech);
+	snprintf(r->auth_user, sizeof(r->auth_user), "%s", user);
+	snprintf(r->auth_pass, sizeof(r->auth_pass), "%s", pass);
+	r->auth_pass_ptr = pass;
+	r->auth_pass_len = strlen(pass);
+	ev(r, "auth:%s", user);
+	if (r->async & ASYNC_AUTH)
+		return;
+	if (strcmp(user, "temp") == 0)
+		smtp_session_reply_auth(r->s, SMTP_AUTH_TEMPFAIL, 0, NULL,
+		    NULL);
+	else if (strcmp(user, "alice") == 0 && strcmp(pass, "secret") == 0)
+		smtp_session_reply_auth(r->s, SMTP_AUTH_OK, 0, NULL, NULL);
+	else
+		smtp_session_reply_auth(r->s, SMTP_AUTH_FAIL, 0, NULL, NULL);
+}
+
 static const struct smtp_session_cb cbs = {
 	.on_helo = on_helo,
 	.on_rset = on_rset,
@@ -153,6 +185,7 @@ static const struct smtp_session_cb cbs = {
 	.on_data_start = on_data_start,
 	.on_data_end = on_data_end,
 	.on_starttls = on_starttls,
+	.on_auth = on_auth,
 	.on_data_chunk = on_data_chunk,
 	.on_data_abort = on_data_abort,
 };
@@ -863,6 +896,308 @@ test_starttls(void **state)
 	rec_free(r);
 }
 
+/* A session on an AUTH listener, inside TLS, after EHLO. */
+static struct rec *
+auth_rec(int flags)
+{
+	struct rec	*r;
+
+	r = rec_new(SMTP_CONF_AUTH | SMTP_CONF_TLS_ACTIVE | flags, 0, 0);
+	smtp_session_tls_started(r->s, "TLSv1.3", "TLS_AES_128_GCM_SHA256");
+	drain(r);
+	assert_string_equal(say(r, "EHLO c.example\r\n"), "250");
+	return r;
+}
+
+/* "\0alice\0secret" and friends, base64 */
+#define B64_PLAIN_ALICE		"AGFsaWNlAHNlY3JldA=="
+#define B64_PLAIN_ALICE_BAD	"AGFsaWNlAHdyb25n"	/* \0alice\0wrong */
+#define B64_PLAIN_AUTHZ_SAME	"YWxpY2UAYWxpY2UAc2VjcmV0" /* alice\0alice\0secret */
+#define B64_PLAIN_AUTHZ_OTHER	"Ym9iAGFsaWNlAHNlY3JldA==" /* bob\0alice\0secret */
+#define B64_ALICE		"YWxpY2U="
+#define B64_SECRET		"c2VjcmV0"
+#define B64_NUL_USER		"YWwAaWNl"		/* al\0ice */
+
+static void
+test_auth_plain(void **state)
+{
+	struct rec	*r;
+	const char	*o;
+
+	/* Advertised inside TLS only (RFC 4954 4). */
+	r = rec_new(SMTP_CONF_AUTH | SMTP_CONF_TLS_ACTIVE, 0, 0);
+	smtp_session_tls_started(r->s, "TLSv1.3", "TLS_AES_128_GCM_SHA256");
+	drain(r);
+	feed(r, "EHLO c.example\r\n");
+	o = drain(r);
+	assert_non_null(strstr(o, "250 AUTH PLAIN LOGIN\r\n"));
+	assert_null(smtp_session_auth_user(r->s));
+	assert_string_equal(smtp_session_protocol(r->s), "ESMTPS");
+	/* With the initial response. */
+	feed(r, "AUTH PLAIN " B64_PLAIN_ALICE "\r\n");
+	assert_string_equal(drain(r),
+	    "235 2.7.0 Authentication succeeded\r\n");
+	assert_string_equal(r->auth_mech, "PLAIN");
+	assert_string_equal(r->auth_user, "alice");
+	assert_string_equal(r->auth_pass, "secret");
+	/* The engine wiped its copy of the password once we returned. */
+	assert_memory_equal(r->auth_pass_ptr, "\0\0\0\0\0\0", 6);
+	assert_string_equal(smtp_session_auth_user(r->s), "alice");
+	assert_string_equal(smtp_session_protocol(r->s), "ESMTPSA");
+	/* AUTH twice: 503 (RFC 4954 4). */
+	assert_string_equal(say(r, "AUTH PLAIN " B64_PLAIN_ALICE "\r\n"),
+	    "503");
+	assert_int_equal(r->nauth, 1);
+	/* The keyword with SMTPUTF8 (RFC 6531 3.7.3). */
+	assert_string_equal(say(r, "MAIL FROM:<a@b.example> SMTPUTF8 "
+	    "AUTH=<>\r\n"), "250");
+	assert_string_equal(smtp_session_protocol(r->s), "UTF8SMTPSA");
+	/* EHLO does not forget the authentication. */
+	assert_string_equal(say(r, "EHLO c.example\r\n"), "250");
+	assert_string_equal(smtp_session_auth_user(r->s), "alice");
+	rec_free(r);
+
+	/* Without: an empty 334, then the response. */
+	r = auth_rec(0);
+	feed(r, "AUTH PLAIN\r\n");
+	assert_string_equal(drain(r), "334 \r\n");
+	feed(r, B64_PLAIN_ALICE "\r\n");
+	assert_string_equal(drain(r),
+	    "235 2.7.0 Authentication succeeded\r\n");
+	rec_free(r);
+	/* A command given as the response is bad base64. */
+	r = auth_rec(0);
+	feed(r, "AUTH PLAIN\r\nAUTH PLAIN\r\n");
+	assert_string_equal(drain(r),
+	    "334 \r\n501 5.5.2 Invalid base64 data\r\n");
+	rec_free(r);
+
+	r = auth_rec(0);
+	feed(r, "AUTH plain\r\n");
+	assert_string_equal(drain(r), "334 \r\n");
+	feed(r, B64_PLAIN_ALICE_BAD "\r\n");
+	assert_string_equal(drain(r),
+	    "535 5.7.8 Authentication credentials invalid\r\n");
+	assert_null(smtp_session_auth_user(r->s));
+	/* An authzid equal to the authcid is fine. */
+	feed(r, "AUTH PLAIN " B64_PLAIN_AUTHZ_SAME "\r\n");
+	assert_string_equal(drain(r),
+	    "235 2.7.0 Authentication succeeded\r\n");
+	rec_free(r);
+
+	/* An authzid naming someone else fails, unasked. */
+	r = auth_rec(0);
+	assert_string_equal(say(r, "AUTH PLAIN " B64_PLAIN_AUTHZ_OTHER
+	    "\r\n"), "535");
+	assert_int_equal(r->nauth, 0);
+	/* "=" is an empty response: malformed for PLAIN. */
+	assert_string_equal(say(r, "AUTH PLAIN =\r\n"), "501");
+	/* No second NUL; a NUL inside the password. */
+	assert_string_equal(say(r, "AUTH PLAIN YWxpY2U=\r\n"), "501");
+	assert_string_equal(say(r, "AUTH PLAIN AGFsaWNlAHNlYwByZXQ=\r\n"),
+	    "501");
+	/* Empty user name. */
+	assert_string_equal(say(r, "AUTH PLAIN AABzZWNyZXQ=\r\n"), "501");
+	/* Whitespace and junk are not base64 here. */
+	assert_string_equal(say(r, "AUTH PLAIN AGFsaWNl\tAHNlY3JldA==\r\n"),
+	    "501");
+	assert_string_equal(say(r, "AUTH PLAIN AGFsaWNl!HNlY3JldA==\r\n"),
+	    "501");
+	assert_string_equal(say(r, "AUTH PLAIN a b\r\n"), "501");
+	assert_int_equal(r->nauth, 0);
+	/* Temporary failure: 454 4.7.0. */
+	feed(r, "AUTH PLAIN AHRlbXAAeA==\r\n");	/* \0temp\0x */
+	assert_string_equal(drain(r),
+	    "454 4.7.0 Temporary authentication failure\r\n");
+	/* Still usable afterwards. */
+	assert_string_equal(say(r, "AUTH PLAIN " B64_PLAIN_ALICE "\r\n"),
+	    "235");
+	rec_free(r);
+}
+
+static void
+test_auth_login(void **state)
+{
+	struct rec	*r;
+
+	r = auth_rec(0);
+	feed(r, "AUTH LOGIN\r\n");
+	assert_string_equal(drain(r), "334 VXNlcm5hbWU6\r\n");
+	feed(r, B64_ALICE "\r\n");
+	assert_string_equal(drain(r), "334 UGFzc3dvcmQ6\r\n");
+	feed(r, B64_SECRET "\r\n");
+	assert_string_equal(drain(r),
+	    "235 2.7.0 Authentication succeeded\r\n");
+	assert_string_equal(r->auth_mech, "LOGIN");
+	assert_string_equal(r->auth_user, "alice");
+	assert_string_equal(r->auth_pass, "secret");
+	assert_memory_equal(r->auth_pass_ptr, "\0\0\0\0\0\0", 6);
+	assert_string_equal(smtp_session_protocol(r->s), "ESMTPSA");
+	rec_free(r);
+
+	/* The user name as initial response; a wrong password. */
+	r = auth_rec(0);
+	feed(r, "AUTH LOGIN " B64_ALICE "\r\n");
+	assert_string_equal(drain(r), "334 UGFzc3dvcmQ6\r\n");
+	feed(r, "d3Jvbmc=\r\n");
+	assert_string_equal(drain(r),
+	    "535 5.7.8 Authentication credentials invalid\r\n");
+	/* Cancel with "*": 501 5.0.0 (RFC 4954 4), at either step. */
+	feed(r, "AUTH LOGIN\r\n*\r\n");
+	assert_string_equal(drain(r), "334 VXNlcm5hbWU6\r\n"
+	    "501 5.0.0 Authentication cancelled\r\n");
+	feed(r, "AUTH LOGIN " B64_ALICE "\r\n*\r\n");
+	assert_string_equal(drain(r), "334 UGFzc3dvcmQ6\r\n"
+	    "501 5.0.0 Authentication cancelled\r\n");
+	/* A NUL in the user name; bad base64 in the password. */
+	feed(r, "AUTH LOGIN\r\n" B64_NUL_USER "\r\n");
+	assert_string_equal(drain(r), "334 VXNlcm5hbWU6\r\n"
+	    "501 5.5.2 Invalid user name\r\n");
+	feed(r, "AUTH LOGIN " B64_ALICE "\r\n%%%%\r\n");
+	assert_string_equal(drain(r), "334 UGFzc3dvcmQ6\r\n"
+	    "501 5.5.2 Invalid base64 data\r\n");
+	/* After all that, commands are commands again. */
+	assert_string_equal(say(r, "NOOP\r\n"), "250");
+	assert_int_equal(r->nauth, 1);
+	assert_null(smtp_session_auth_user(r->s));
+	rec_free(r);
+
+	/* Answered later: the input waits, pipelined MAIL included. */
+	r = auth_rec(0);
+	r->async = ASYNC_AUTH;
+	feed(r, "AUTH PLAIN " B64_PLAIN_ALICE "\r\nMAIL FROM:<a@b.example>\r\n");
+	assert_string_equal(drain(r), "");
+	smtp_session_reply_auth(r->s, SMTP_AUTH_OK, 0, NULL, NULL);
+	assert_string_equal(codes(drain(r)), "235 250");
+	rec_free(r);
+
+	/* A 421 answer closes (too many failures). */
+	r = auth_rec(0);
+	r->async = ASYNC_AUTH;
+	feed(r, "AUTH PLAIN " B64_PLAIN_ALICE_BAD "\r\nNOOP\r\n");
+	smtp_session_reply_auth(r->s, SMTP_AUTH_FAIL, 421, "4.7.0",
+	    "Too many authentication failures");
+	assert_string_equal(drain(r), "421 4.7.0 mx.example.org Too many "
+	    "authentication failures\r\n");
+	assert_true(smtp_session_closing(r->s));
+	rec_free(r);
+}
+
+static void
+test_auth_refused(void **state)
+{
+	struct rec	*r;
+	char		*big;
+	const char	*o;
+
+	/* Not offered outside TLS; 538 5.7.11 if tried. */
+	r = rec_new(SMTP_CONF_AUTH | SMTP_CONF_STARTTLS, 0, 0);
+	drain(r);
+	assert_string_equal(say(r, "AUTH PLAIN " B64_PLAIN_ALICE "\r\n"),
+	    "503");		/* before EHLO */
+	feed(r, "EHLO c\r\n");
+	o = drain(r);
+	assert_null(strstr(o, "AUTH"));
+	feed(r, "AUTH PLAIN " B64_PLAIN_ALICE "\r\n");
+	assert_string_equal(drain(r), "538 5.7.11 Encryption required for "
+	    "requested authentication mechanism\r\n");
+	/* After STARTTLS it is. */
+	feed(r, "STARTTLS\r\n");
+	drain(r);
+	smtp_session_tls_started(r->s, "TLSv1.3", "TLS_AES_128_GCM_SHA256");
+	feed(r, "EHLO c\r\n");
+	assert_non_null(strstr(drain(r), "AUTH PLAIN LOGIN"));
+	assert_string_equal(say(r, "AUTH PLAIN " B64_PLAIN_ALICE "\r\n"),
+	    "235");
+	rec_free(r);
+
+	/* HELO is not enough; not on a listener without auth. */
+	r = rec_new(SMTP_CONF_AUTH | SMTP_CONF_TLS_ACTIVE, 0, 0);
+	smtp_session_tls_started(r->s, "TLSv1.3", "TLS_AES_128_GCM_SHA256");
+	drain(r);
+	say(r, "HELO c\r\n");
+	assert_string_equal(say(r, "AUTH PLAIN " B64_PLAIN_ALICE "\r\n"),
+	    "503");
+	rec_free(r);
+	r = rec_new(SMTP_CONF_TLS_ACTIVE, 0, 0);
+	smtp_session_tls_started(r->s, "TLSv1.3", "TLS_AES_128_GCM_SHA256");
+	drain(r);
+	feed(r, "EHLO c\r\n");
+	assert_null(strstr(drain(r), "AUTH"));
+	assert_string_equal(say(r, "AUTH PLAIN " B64_PLAIN_ALICE "\r\n"),
+	    "502");
+	rec_free(r);
+
+	/* Unknown mechanism; inside a transaction; no mechanism. */
+	r = auth_rec(0);
+	assert_string_equal(say(r, "AUTH CRAM-MD5\r\n"), "504");
+	assert_string_equal(say(r, "AUTH\r\n"), "501");
+	assert_string_equal(say(r, "MAIL FROM:<a@b.example>\r\n"), "250");
+	feed(r, "AUTH PLAIN " B64_PLAIN_ALICE "\r\n");
+	assert_string_equal(drain(r), "503 5.5.1 AUTH not permitted during "
+	    "a mail transaction\r\n");
+	assert_int_equal(r->nauth, 0);
+	rec_free(r);
+
+	/* auth require: MAIL before AUTH gets 530 5.7.0. */
+	r = auth_rec(SMTP_CONF_AUTH_REQUIRED);
+	feed(r, "MAIL FROM:<a@b.example>\r\n");
+	assert_string_equal(drain(r), "530 5.7.0 Authentication required\r\n");
+	assert_string_equal(say(r, "AUTH PLAIN " B64_PLAIN_ALICE "\r\n"),
+	    "235");
+	assert_string_equal(say(r, "MAIL FROM:<a@b.example> AUTH=alice+2Bx@b"
+	    "\r\n"), "250");
+	assert_string_equal(say(r, "RSET\r\n"), "250");
+	/* AUTH= must be xtext. */
+	assert_string_equal(say(r, "MAIL FROM:<a@b.example> AUTH=a+zz\r\n"),
+	    "501");
+	rec_free(r);
+
+	/*
+	 * RFC 4954 4: lines of 12288 octets are taken; longer ones get
+	 * 500 5.5.6 and end the exchange.
+	 */
+	big = malloc(20001);
+	assert_non_null(big);
+	r = auth_rec(0);
+	memset(big, 'A', 20000);
+	big[20000] = '\0';
+	memcpy(big, "AUTH PLAIN ", 11);
+	feed(r, big);
+	feed(r, "\r\n");
+	assert_string_equal(drain(r),
+	    "500 5.5.6 Authentication exchange line is too long\r\n");
+	assert_string_equal(say(r, "NOOP\r\n"), "250");
+	/* As a response to the 334, too. */
+	feed(r, "AUTH PLAIN\r\n");
+	assert_string_equal(drain(r), "334 \r\n");
+	memset(big, 'A', 20000);
+	feed(r, big);
+	feed(r, "\r\n");
+	assert_string_equal(drain(r),
+	    "500 5.5.6 Authentication exchange line is too long\r\n");
+	assert_string_equal(say(r, "NOOP\r\n"), "250");
+	/* 12288 octets of base64: taken (decodes too long: 501). */
+	memset(big, 'A', 12288);
+	big[12288] = '\0';
+	feed(r, "AUTH PLAIN\r\n");
+	drain(r);
+	feed(r, big);
+	feed(r, "\r\n");
+	assert_string_equal(drain(r),
+	    "501 5.5.2 Authentication data too long\r\n");
+	/* An ordinary command line is still bounded at 512 + 500. */
+	memset(big, 'A', 2000);
+	memcpy(big, "NOOP ", 5);
+	big[2000] = '\0';
+	feed(r, big);
+	feed(r, "\r\n");
+	assert_string_equal(codes(drain(r)), "500");
+	assert_int_equal(r->nauth, 0);
+	free(big);
+	rec_free(r);
+}
+
 static void
 test_dsn_utf8(void **state)
 {
@@ -1023,6 +1358,9 @@ main(void)
 		cmocka_unit_test(test_too_many_rcpts),
 		cmocka_unit_test(test_bdat),
 		cmocka_unit_test(test_starttls),
+		cmocka_unit_test(test_auth_plain),
+		cmocka_unit_test(test_auth_login),
+		cmocka_unit_test(test_auth_refused),
 		cmocka_unit_test(test_dsn_utf8),
 		cmocka_unit_test(test_error_limit),
 		cmocka_unit_test(test_timeout_shutdown),

@@ -845,6 +845,7 @@ test_codec(void **state)
 	memset(e.orcpt, 'o', ENV_ORCPT_MAX);
 	memset(e.errmsg, 'r', ENV_ERR_MAX);
 	memset(e.folder, 'f', ENV_FOLDER_MAX);
+	memset(e.account, 'a', ENV_ACCOUNT_MAX);
 	/* The largest record fits ENV_RECORD_MAX. */
 	len = envelope_encode(&e, rec, ENV_RECORD_MAX);
 	assert_true(len > 0 && len <= ENV_RECORD_MAX);
@@ -856,15 +857,25 @@ test_codec(void **state)
 	rec[len] = 0;
 	assert_int_equal(envelope_decode(&d, rec, len + 1), -1);
 	/* Bad enums, versions, NUL inside a string. */
-	rec[0] = 3;
+	rec[0] = 4;
+	assert_int_equal(envelope_decode(&d, rec, len), -1);
+	/* Version 2, without the account, still reads (the account empty). */
+	rec[0] = 2;
+	assert_int_equal(envelope_decode(&d, rec, len - 2 - ENV_ACCOUNT_MAX),
+	    0);
+	assert_string_equal(d.account, "");
+	assert_string_equal(d.folder, e.folder);
 	assert_int_equal(envelope_decode(&d, rec, len), -1);
 	/* Version 1, without the folder, still reads (the folder empty). */
 	rec[0] = 1;
-	assert_int_equal(envelope_decode(&d, rec, len - 2 - ENV_FOLDER_MAX),
-	    0);
+	assert_int_equal(envelope_decode(&d, rec, len - 4 - ENV_FOLDER_MAX -
+	    ENV_ACCOUNT_MAX), 0);
 	assert_string_equal(d.folder, "");
+	assert_string_equal(d.account, "");
 	assert_string_equal(d.errmsg, e.errmsg);
 	assert_int_equal(envelope_decode(&d, rec, len), -1);
+	assert_int_equal(envelope_decode(&d, rec, len - 2 - ENV_ACCOUNT_MAX),
+	    -1);
 	rec[0] = ENV_RECORD_VERSION;
 	rec[1] = 9;
 	assert_int_equal(envelope_decode(&d, rec, len), -1);
