@@ -10,7 +10,7 @@
 #include <sys/socket.h>
 #include <stdint.h>
 
-#define POSTERN_PROTO_VERSION	1
+#define POSTERN_PROTO_VERSION	2
 
 enum proc_id {
 	PROC_PARENT,

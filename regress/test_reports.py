@@ -175,7 +175,17 @@ IMSG_CTL_HELLO, IMSG_CTL_OK = _T["IMSG_CTL_HELLO"], _T["IMSG_CTL_OK"]
 IMSG_CTL_ERROR, IMSG_CTL_END = _T["IMSG_CTL_ERROR"], _T["IMSG_CTL_END"]
 IMSG_CTL_DATA = _T["IMSG_CTL_DATA"]
 IMSG_CTL_EVALUATIONS = _T["IMSG_CTL_EVALUATIONS"]
-POSTERN_PROTO_VERSION = 1
+
+
+def proto_version():
+    import re
+    with open(os.path.join(os.path.dirname(__file__), "..", "lib",
+                           "msg.h")) as f:
+        return int(re.search(r"#define POSTERN_PROTO_VERSION\s+(\d+)",
+                             f.read()).group(1))
+
+
+POSTERN_PROTO_VERSION = proto_version()
 
 
 def imsg(type_, payload=b""):

@@ -350,6 +350,36 @@ def test_three_failures_close_other_sessions_unaffected(sub):
     assert sub.logtext().count("AUTH PLAIN user alice: failed") == 3
 
 
+def test_auth_checks_at_once_are_bounded(sub):
+    """More simultaneous AUTH checks than smtp lets authd run (4) get 454
+    4.7.0 at once; the counter comes back down, also for clients that
+    leave while their check runs."""
+    good = b"AUTH PLAIN " + plain("alice", PASSWORDS["alice"]).encode()
+    conns = [Raw(sub.smtps_port, implicit=True) for _ in range(12)]
+    for c in conns:
+        c.s.sendall(good + b"\r\n")
+    replies = [c.reply() for c in conns]
+    assert all(r.startswith(b"235 2.7.0") or r.startswith(b"454 4.7.0")
+               for r in replies), replies
+    assert any(r.startswith(b"454 4.7.0") for r in replies), replies
+    assert any(r.startswith(b"235 2.7.0") for r in replies), replies
+    assert "AUTH deferred" in sub.logtext()
+    # a deferred client tries again and gets in
+    again = [c for c, r in zip(conns, replies) if r.startswith(b"454")][0]
+    assert again.cmd(good).startswith(b"235")
+    for c in conns:
+        c.close()
+    # clients that leave with their check at authd free their places
+    gone = [Raw(sub.smtps_port, implicit=True) for _ in range(4)]
+    for c in gone:
+        c.s.sendall(good + b"\r\n")
+        c.close()
+    time.sleep(1.5)
+    late = Raw(sub.smtps_port, implicit=True)
+    assert late.cmd(good).startswith(b"235")
+    late.close()
+
+
 def process_memory_has(pid, needle):
     """Does the process's readable memory hold `needle`?  Read in chunks
     that overlap by the needle's length; regions over 1 GiB (a sanitizer's

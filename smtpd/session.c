@@ -68,6 +68,8 @@ session_close(struct session *s)
 	arstrip_free(&s->arstrip);
 	/* BEGIN in flight: the reply finds no session and aborts then. */
 	evtimer_del(&s->ev_sasl_delay);
+	if (s->sasl_pending)
+		smtp->sasl_inflight--;	/* its answer finds no session */
 	event_del(&s->ev_read);
 	event_del(&s->ev_write);
 	evtimer_del(&s->ev_timeout);
@@ -226,6 +228,15 @@ cb_auth(void *arg, const char *mech, const char *user, const char *pass)
 	struct session		*s = arg;
 	struct msg_auth_sasl	 m;
 
+	if (s->smtp->sasl_inflight >= SMTP_SASL_INFLIGHT_MAX) {
+		log_info("smtp: session %u from %s: AUTH deferred: %zu checks "
+		    "already at authd", s->id, s->ip, s->smtp->sasl_inflight);
+		smtp_session_reply_auth(s->engine, SMTP_AUTH_TEMPFAIL, 454,
+		    "4.7.0", "Too many authentications at once, try again "
+		    "later");
+		return;
+	}
+	s->smtp->sasl_inflight++;
 	memset(&m, 0, sizeof(m));
 	strlcpy(m.table, s->listener->conf.auth_table, sizeof(m.table));
 	strlcpy(m.user, user, sizeof(m.user));
@@ -286,6 +297,7 @@ session_sasl_result(struct smtp *smtp, struct imsg *imsg)
 	    !s->sasl_pending)
 		return;		/* the client left */
 	s->sasl_pending = 0;
+	smtp->sasl_inflight--;
 	sasl_log_user(s->sasl_user, user, sizeof(user));
 	switch (r.result) {
 	case AUTH_SASL_OK:

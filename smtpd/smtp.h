@@ -21,6 +21,12 @@
 #define SMTP_QUEUE_BACKLOG	512	/* imsgs to queue before we pause */
 #define SMTP_SASL_MAX_FAILURES	3	/* then 421 and close */
 #define SMTP_SASL_FAIL_DELAY	1	/* seconds before a 535 */
+/*
+ * crypt(3) runs inline in authd, some 50 ms per check with yescrypt: more
+ * checks at once than this get 454 4.7.0 at once, so that a crowd of
+ * guessers cannot hold up authd's evaluation of everyone's mail.
+ */
+#define SMTP_SASL_INFLIGHT_MAX	4
 
 struct smtp_pki {
 	TAILQ_ENTRY(smtp_pki)	 entry;
@@ -131,6 +137,7 @@ struct smtp {
 	TAILQ_HEAD(, smtp_pki)		 pkis;
 	TAILQ_HEAD(, session)		 sessions;
 	size_t				 nsessions;
+	size_t				 sasl_inflight;	/* at authd */
 	uint32_t			 next_id;
 	int				 shutting_down;
 };
