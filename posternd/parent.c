@@ -946,17 +946,37 @@ start_children(struct postern_conf *conf, const char *self, int debug,
 		setup_child(conf, a, pairs, verbose);
 }
 
-/* file: tables are read once, here, as root; children get the entries. */
+/*
+ * file: tables are read once, here, as root; children get the entries.
+ * A table anyone may write decides who gets mail and where it goes, and
+ * one anyone may read may give away passwords (relay credentials) or
+ * hashes to guess at: either stops the start, as ssh does for its keys.
+ */
 static int
 load_file_tables(struct postern_conf *conf)
 {
 	struct table	*t;
+	struct stat	 st;
 	char		 err[512];
 	int		 rv = 0;
 
 	TAILQ_FOREACH(t, &conf->tables, entry) {
 		if (t->type != TABLE_FILE)
 			continue;
+		if (stat(t->path, &st) == 0 && (st.st_mode & S_IWOTH)) {
+			fprintf(stderr, "table %s: %s is writable by anyone\n",
+			    t->name, t->path);
+			rv = -1;
+			continue;
+		}
+		if (stat(t->path, &st) == 0 && (st.st_mode & S_IROTH) &&
+		    table_is_secret(conf, t->name)) {
+			fprintf(stderr, "table %s: %s holds credentials and is "
+			    "readable by anyone (chmod o-r)\n", t->name,
+			    t->path);
+			rv = -1;
+			continue;
+		}
 		if (table_load_file(t, err, sizeof(err)) == -1) {
 			fprintf(stderr, "%s\n", err);
 			rv = -1;

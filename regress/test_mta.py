@@ -498,6 +498,7 @@ def test_smarthost_wrong_password(sender, peer, bed, tmp_path):
     tls = make_cert(tmp_path / "cert-sh", bed.ca, ["mx.b.test"])
     secrets = tmp_path / "secrets"
     secrets.write_text("mx.b.test alice:wrong\n")
+    os.chmod(secrets, 0o600)
     sh = peer(ADDR["mx.b.test"], starttls=True, tls_cert=tls.cert,
               tls_key=tls.key, auth=["SCRAM-SHA-256"],
               users={"alice": "s3cret"})
@@ -585,6 +586,7 @@ def test_submission_transport_port_587_with_auth(sender, peer, bed, tmp_path):
     tls = make_cert(tmp_path / "cert-sub", bed.ca, ["mx.b.test"])
     secrets = tmp_path / "secrets"
     secrets.write_text("mx.b.test alice:s3cret\n")
+    os.chmod(secrets, 0o600)
     sub = peer(ADDR["mx.b.test"], port=587, starttls=True, tls_cert=tls.cert,
                tls_key=tls.key, auth=["PLAIN", "SCRAM-SHA-256", "CRAM-MD5"],
                users={"alice": "s3cret"}, auth_require_tls=True)

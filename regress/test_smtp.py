@@ -372,6 +372,36 @@ def test_bad_file_table_never_starts(tmp_path):
     assert "%s/t:1: line too long" % tmp_path in r.stderr
 
 
+def test_table_file_permissions(tmp_path):
+    """Credentials anyone can read, or a table anyone can write, stop the
+    start with the reason."""
+    creds = tmp_path / "creds"
+    creds.write_text("smtp.example.test user:password\n")
+    users = tmp_path / "users"
+    users.write_text("bob@v.test root\n")
+    conf = tmp_path / "c.conf"
+    conf.write_text('table creds file:"%s"\n'
+                    'table users file:"%s"\n'
+                    'action "sh" relay host "smtp+tls://smtp.example.test" '
+                    'auth <creds>\n'
+                    'action "v" maildir "/tmp/x" virtual <users>\n'
+                    % (creds, users))
+    os.chmod(creds, 0o644)
+    os.chmod(users, 0o644)
+    r = run([POSTERND, "-n", "-f", str(conf)])
+    assert r.returncode == 1
+    assert ("table creds: %s holds credentials and is readable by anyone"
+            % creds) in r.stderr
+    os.chmod(creds, 0o640)
+    r = run([POSTERND, "-n", "-f", str(conf)])
+    assert r.returncode == 0, r.stderr
+    # an ordinary table may be read by all, not written
+    os.chmod(users, 0o666)
+    r = run([POSTERND, "-n", "-f", str(conf)])
+    assert r.returncode == 1
+    assert "table users: %s is writable by anyone" % users in r.stderr
+
+
 def test_idle_timeout_and_session_limit(daemon_factory):
     dm = daemon_factory("smtp-timeout 2s\nsmtp-max-sessions 3\n",
                         sub="limits").start()
