@@ -562,3 +562,119 @@ def test_authenticated_mail_is_signed_not_judged(daemon_factory, tmp_path):
     ar = m["Authentication-Results"] or ""
     for method in ("spf=", "dkim=", "dmarc="):
         assert method not in ar, ar
+
+
+# -- who may send as whom: listen ... senders <T> ------------------------------
+
+OWNERS = '''table owners {{ "alice@example.test" = "alice",
+    "@alice.test" = "alice", "bob@example.test" = "bob" }}
+listen on 127.0.0.1 port {port} tls pki test auth require <creds> \\
+    senders <owners>
+'''
+
+
+@pytest.fixture
+def owners(daemon_factory, tmp_path):
+    port = next_port()
+    dm = start_sub(daemon_factory, tmp_path, extra=OWNERS.format(port=port))
+    dm.own_port = port
+    return dm
+
+
+def authed(port, user):
+    c = Raw(port)
+    assert c.cmd(b"AUTH PLAIN " +
+                 plain(user, PASSWORDS[user]).encode()).startswith(b"235")
+    return c
+
+
+def send_raw(c, sender, rcpt, body):
+    """MAIL, RCPT, DATA: the reply to the final dot (or the first refusal)."""
+    r = c.cmd(b"MAIL FROM:<%s>" % sender.encode())
+    if not r.startswith(b"250"):
+        return r
+    assert c.cmd(b"RCPT TO:<%s>" % rcpt.encode()).startswith(b"250")
+    assert c.cmd(b"DATA").startswith(b"354")
+    return c.cmd(body.encode().replace(b"\r\n.", b"\r\n..") + b".")
+
+
+def msg_from(frm, subject="owned"):
+    return ("From: %s\r\nTo: root@localhost\r\nSubject: %s\r\n\r\n"
+            "body of %s\r\n" % (frm, subject, subject))
+
+
+def test_senders_own_address_accepted(owners):
+    c = authed(owners.own_port, "alice")
+    r = send_raw(c, "alice@example.test", "root@localhost",
+                 msg_from("Alice <alice@example.test>", "mine"))
+    assert r.startswith(b"250"), r
+    # the domain's case does not matter
+    r = send_raw(c, "alice@EXAMPLE.test", "root@localhost",
+                 msg_from("alice@Example.Test", "mine2"))
+    assert r.startswith(b"250"), r
+    c.close()
+    got = delivered(owners, want=2)
+    assert len(got) == 2
+    assert b"body of mine" in got[0] + got[1]
+    assert b"body of mine2" in got[0] + got[1]
+
+
+def test_senders_other_address_refused_at_mail(owners):
+    c = authed(owners.own_port, "alice")
+    r = c.cmd(b"MAIL FROM:<bob@example.test>")
+    assert r.startswith(b"553 5.7.1"), r
+    assert b"not owned by this account" in r
+    # the account's name is not told to the client
+    assert b"alice" not in r
+    # an address nobody owns, and one outside every domain of the table
+    assert c.cmd(b"MAIL FROM:<nobody@example.test>").startswith(b"553 5.7.1")
+    assert c.cmd(b"MAIL FROM:<alice@example.org>").startswith(b"553 5.7.1")
+    # a subdomain is not the domain
+    assert c.cmd(b"MAIL FROM:<x@sub.alice.test>").startswith(b"553 5.7.1")
+    # no transaction was started: RCPT needs a MAIL first
+    assert c.cmd(b"RCPT TO:<root@localhost>").startswith(b"503")
+    # and the session goes on: her own address still works
+    r = send_raw(c, "alice@example.test", "root@localhost",
+                 msg_from("alice@example.test", "after"))
+    assert r.startswith(b"250"), r
+    c.close()
+    got = delivered(owners)
+    assert len(got) == 1 and b"body of after" in got[0]
+    time.sleep(0.3)
+    assert queue_empty(owners)
+    log = owners.logtext()
+    assert ("from 127.0.0.1: MAIL FROM:<bob@example.test> refused: not "
+            "owned by account alice") in log, log
+
+
+def test_senders_whole_domain(owners):
+    c = authed(owners.own_port, "alice")
+    r = send_raw(c, "sales@alice.test", "root@localhost",
+                 msg_from("Sales <sales@alice.test>", "domain"))
+    assert r.startswith(b"250"), r
+    c.close()
+    # bob owns no address in alice.test
+    c = authed(owners.own_port, "bob")
+    assert c.cmd(b"MAIL FROM:<bob@alice.test>").startswith(b"553 5.7.1")
+    r = send_raw(c, "bob@example.test", "root@localhost",
+                 msg_from("bob@example.test", "bobs"))
+    assert r.startswith(b"250"), r
+    c.close()
+    got = delivered(owners, want=2)
+    assert len(got) == 2
+
+
+def test_senders_null_path_allowed(owners):
+    c = authed(owners.own_port, "alice")
+    assert c.cmd(b"MAIL FROM:<>").startswith(b"250")
+    c.close()
+
+
+def test_senders_only_on_its_listener(owners):
+    # the listener without "senders": alice may still use any sender
+    c = authed(owners.req_port, "alice")
+    r = send_raw(c, "bob@example.test", "root@localhost",
+                 msg_from("bob@example.test", "elsewhere"))
+    assert r.startswith(b"250"), r
+    c.close()
+    assert len(delivered(owners)) == 1
