@@ -678,3 +678,91 @@ def test_senders_only_on_its_listener(owners):
     assert r.startswith(b"250"), r
     c.close()
     assert len(delivered(owners)) == 1
+
+
+def test_senders_header_from_checked(owners):
+    cases = [
+        # someone else's address in the header, her own in the envelope
+        "bob@example.test",
+        "Bob <bob@example.test>",
+        # two authors (RFC 5322 3.6.2 mailbox-list): one hers, one not
+        "alice@example.test, bob@example.test",
+        "Alice <alice@example.test>, \"B\" <ceo@example.test>",
+        # a group hiding another address
+        "team: alice@example.test, bob@example.test;",
+        # no author at all, or one that cannot be read
+        "undisclosed-recipients:;",
+        "alice@",
+        "<alice@example.test",
+        "alice@[127.0.0.1]",
+        # her local part, someone else's domain
+        "alice@example.org",
+    ]
+    for frm in cases:
+        c = authed(owners.own_port, "alice")
+        r = send_raw(c, "alice@example.test", "root@localhost",
+                     msg_from(frm, "forged"))
+        assert r.startswith(b"550 5.7.1"), (frm, r)
+        assert b"From header address not owned by this account" in r
+        # the session goes on
+        assert c.cmd(b"NOOP").startswith(b"250")
+        c.close()
+    # two From fields, the second not hers
+    c = authed(owners.own_port, "alice")
+    body = ("From: alice@example.test\r\nFrom: bob@example.test\r\n"
+            "To: root@localhost\r\nSubject: forged\r\n\r\nbody\r\n")
+    assert send_raw(c, "alice@example.test", "root@localhost",
+                    body).startswith(b"550 5.7.1")
+    # no From field at all
+    body = "To: root@localhost\r\nSubject: forged\r\n\r\nbody\r\n"
+    assert send_raw(c, "alice@example.test", "root@localhost",
+                    body).startswith(b"550 5.7.1")
+    # a From field too long for the header reader: refused, not skipped
+    # (folded: 80 lines of 900 octets, past the reader's 64 KiB)
+    body = ("From: alice@example.test\r\nFrom: " +
+            "\r\n ".join(["x" * 900] * 80) +
+            " <bob@example.test>\r\nSubject: forged\r\n\r\nbody\r\n")
+    assert send_raw(c, "alice@example.test", "root@localhost",
+                    body).startswith(b"550 5.7.1")
+    c.close()
+    # nothing was stored
+    time.sleep(0.5)
+    assert queue_empty(owners)
+    assert delivered(owners, timeout=0.3) == []
+    log = owners.logtext()
+    assert "account alice: From <bob@example.test> not owned" in log, log
+    assert "message refused by the authentication policy: 550" in log
+    assert "account alice: From refused: header too large to check" in log
+    assert owners.proc.poll() is None
+
+
+def test_senders_header_from_owned_forms(owners):
+    # several of her own, display names, comments, a domain she owns whole
+    good = ["Alice <alice@example.test>",
+            "alice@example.test (Alice), sales@alice.test",
+            "\"Alice, the one\" <alice@Example.TEST>",
+            "friends: alice@example.test, x@alice.test;"]
+    c = authed(owners.own_port, "alice")
+    for i, frm in enumerate(good):
+        r = send_raw(c, "alice@example.test", "root@localhost",
+                     msg_from(frm, "good%d" % i))
+        assert r.startswith(b"250"), (frm, r)
+    # the null path: the header still names her
+    r = send_raw(c, "", "root@localhost", msg_from("alice@example.test",
+                                                   "bounce"))
+    assert r.startswith(b"250"), r
+    r = send_raw(c, "", "root@localhost", msg_from("bob@example.test",
+                                                   "bounce2"))
+    assert r.startswith(b"550 5.7.1"), r
+    c.close()
+    assert len(delivered(owners, want=len(good) + 1)) == len(good) + 1
+
+
+def test_senders_header_from_not_checked_elsewhere(owners):
+    # the listener without "senders" signs whatever From it is given
+    c = authed(owners.req_port, "alice")
+    r = send_raw(c, "alice@example.test", "root@localhost",
+                 msg_from("bob@example.test", "elsewhere"))
+    assert r.startswith(b"250"), r
+    c.close()
+    assert len(delivered(owners)) == 1

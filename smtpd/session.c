@@ -114,6 +114,12 @@ session_auth_begin(struct session *s)
 	strlcpy(b.helo, smtp_session_helo(s->engine), sizeof(b.helo));
 	strlcpy(b.mail_from, s->mail.sender.addr, sizeof(b.mail_from));
 	strlcpy(b.policy, s->listener->conf.policy, sizeof(b.policy));
+	if (b.authenticated) {
+		strlcpy(b.account, smtp_session_auth_user(s->engine),
+		    sizeof(b.account));
+		strlcpy(b.senders, s->listener->conf.senders_table,
+		    sizeof(b.senders));
+	}
 	proc_compose(s->smtp->proc, PROC_AUTHD, IMSG_AUTH_BEGIN, s->id, -1, &b,
 	    sizeof(b));
 	s->auth = 1;
