@@ -570,14 +570,16 @@ OWNERS = '''table owners {{ "alice@example.test" = "alice",
     "@alice.test" = "alice", "bob@example.test" = "bob" }}
 listen on 127.0.0.1 port {port} tls pki test auth require <creds> \\
     senders <owners>
+listen on 127.0.0.1 port {opt} tls pki test auth <creds> senders <owners>
 '''
 
 
 @pytest.fixture
 def owners(daemon_factory, tmp_path):
-    port = next_port()
-    dm = start_sub(daemon_factory, tmp_path, extra=OWNERS.format(port=port))
-    dm.own_port = port
+    port, opt = next_port(), next_port()
+    dm = start_sub(daemon_factory, tmp_path,
+                   extra=OWNERS.format(port=port, opt=opt))
+    dm.own_port, dm.own_opt_port = port, opt
     return dm
 
 
@@ -766,3 +768,21 @@ def test_senders_header_from_not_checked_elsewhere(owners):
     assert r.startswith(b"250"), r
     c.close()
     assert len(delivered(owners)) == 1
+
+
+def test_senders_unauthenticated_unaffected(owners):
+    # AUTH optional: a client that did not authenticate has no account;
+    # the match rules alone decide (here: local mail only)
+    c = Raw(owners.own_opt_port)
+    r = send_raw(c, "bob@example.test", "root@localhost",
+                 msg_from("ceo@example.test", "unauthenticated"))
+    assert r.startswith(b"250"), r
+    assert c.cmd(b"MAIL FROM:<bob@example.test>").startswith(b"250")
+    assert c.cmd(b"RCPT TO:<x@far.test>").startswith(b"550 5.7.1")
+    c.close()
+    # the same listener checks once the client authenticates
+    c = authed(owners.own_opt_port, "alice")
+    assert c.cmd(b"MAIL FROM:<bob@example.test>").startswith(b"553 5.7.1")
+    c.close()
+    got = delivered(owners)
+    assert len(got) == 1 and b"body of unauthenticated" in got[0]
