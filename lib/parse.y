@@ -1879,7 +1879,8 @@ listen_senders(const YYLTYPE *loc, char *word, const YYLTYPE *tloc,
 static void
 listen_end(const YYLTYPE *loc, const YYLTYPE *aloc, const char *addr)
 {
-	int	 port;
+	struct listener	*o;
+	int		 port;
 
 	if ((ps.lo.flags & (LISTEN_STARTTLS | LISTEN_SMTPS)) &&
 	    ps.lo.pki[0] == '\0') {
@@ -1903,13 +1904,27 @@ listen_end(const YYLTYPE *loc, const YYLTYPE *aloc, const char *addr)
 		    "an authenticated client has an account");
 		return;
 	}
-	/* The credentials never leave authd; smtp needs the owners. */
+	/*
+	 * The credentials never leave authd; smtp needs the owners.  So no
+	 * table may be both, on this listener or across two.
+	 */
 	if ((ps.lo.seen & LO_SENDERS) && ps.lo.senders_table[0] != '\0' &&
 	    strcmp(ps.lo.senders_table, ps.lo.auth_table) == 0) {
 		conf_error(&ps.lo.senders_loc, "senders and auth name the same "
 		    "table \"%s\"", ps.lo.senders_table);
 		return;
 	}
+	TAILQ_FOREACH(o, &ps.conf->listeners, entry)
+		if ((ps.lo.senders_table[0] != '\0' &&
+		    strcmp(ps.lo.senders_table, o->auth_table) == 0) ||
+		    (ps.lo.auth_table[0] != '\0' &&
+		    strcmp(ps.lo.auth_table, o->senders_table) == 0)) {
+			conf_error(loc, "table \"%s\" is both credentials and "
+			    "a senders table", strcmp(ps.lo.senders_table,
+			    o->auth_table) == 0 ? ps.lo.senders_table :
+			    ps.lo.auth_table);
+			return;
+		}
 	if (ps.lo.seen & LO_PORT) {
 		if ((port = ps.lo.port) == 0)
 			return;		/* reported */

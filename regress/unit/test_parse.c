@@ -1113,6 +1113,16 @@ static const struct error_case error_cases[] = {
 	{ "table c { a = b }\npki p cert \"/c\" key \"/k\"\n"
 	  "listen on 127.0.0.1 tls pki p auth <c> senders <c>\n",
 	  "3: senders and auth name the same table \"c\"\n" },
+	{ "table c { a = b }\ntable s { a@b = a }\n"
+	  "pki p cert \"/c\" key \"/k\"\n"
+	  "listen on 127.0.0.1 tls pki p auth <c> senders <s>\n"
+	  "listen on 127.0.0.2 tls pki p auth <s>\n",
+	  "5: table \"s\" is both credentials and a senders table\n" },
+	{ "table c { a = b }\ntable s { a@b = a }\n"
+	  "pki p cert \"/c\" key \"/k\"\n"
+	  "listen on 127.0.0.2 tls pki p auth <s>\n"
+	  "listen on 127.0.0.1 tls pki p auth <c> senders <s>\n",
+	  "5: table \"s\" is both credentials and a senders table\n" },
 	{ "table c { a = b }\nlisten on 127.0.0.1 owners <c>\n",
 	  "2: unknown listen option \"owners\"\n" },
 	{ "listen on 127.0.0.1 auth\n",
