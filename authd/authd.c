@@ -74,6 +74,8 @@ struct authd_msg {
 	size_t			 nsigners;
 	struct arc_seal		*seal;
 	int			 relayed;
+	char			 account[256];	/* AUTH user, "" = none */
+	char			 senders[64];	/* "senders <T>", "" = none */
 };
 
 struct authd_policy {
@@ -452,15 +454,65 @@ authd_seal_end(struct authd_msg *m, const struct inbound_result *r,
 		log_info("authd: session %u: not sealed: %s", m->session, err);
 }
 
+/*
+ * "senders <T>": is every author the message names (RFC 5322 3.6.2, a
+ * mailbox-list) an address of the account?  We sign what it says, so a
+ * From we cannot read, or one that names anyone else, is refused.
+ */
+static int
+authd_from_owned(struct authd *a, struct authd_msg *m)
+{
+	char		 (*mb)[DMARC_MAILBOX_MAX], err[256];
+	const struct table *t;
+	int		 n, i, ok = 0;
+
+	if (m->senders[0] == '\0')
+		return 1;
+	if ((t = config_find_table(a->routing.conf, m->senders)) == NULL) {
+		log_warnx("authd: session %u: no senders table \"%s\"",
+		    m->session, m->senders);
+		return 0;
+	}
+	mb = xreallocarray(NULL, DMARC_MAX_FROM_ADDRS, sizeof(*mb));
+	if ((n = inbound_from_mailboxes(m->in, mb, DMARC_MAX_FROM_ADDRS, err,
+	    sizeof(err))) == -1) {
+		log_info("authd: session %u: account %s: From refused: %s",
+		    m->session, m->account, err);
+		goto out;
+	}
+	for (i = 0; i < n; i++)
+		if (!table_sender_owned(t, mb[i], m->account)) {
+			log_info("authd: session %u: account %s: From <%s> "
+			    "not owned by the account", m->session, m->account,
+			    mb[i]);
+			goto out;
+		}
+	ok = 1;
+ out:
+	free(mb);
+	return ok;
+}
+
 static void
 authd_done(void *arg, const struct inbound_result *r)
 {
 	struct authd_msg	*m = arg;
 	struct authd		*a = m->authd;
 	struct msg_auth_result	 res;
+	struct inbound_result	 refused;
 	struct iovec		 iov[2];
 	struct buf		 hdr, eval;
 
+	if (!authd_from_owned(a, m)) {
+		/* Nothing of ours goes with it: no signature, no A-R. */
+		memset(&refused, 0, sizeof(refused));
+		refused.verdict = INBOUND_REJECT;
+		refused.code = 550;
+		strlcpy(refused.status, "5.7.1", sizeof(refused.status));
+		strlcpy(refused.text, "From header address not owned by this "
+		    "account", sizeof(refused.text));
+		r = &refused;
+	}
 	buf_init(&hdr, IMSG_MAX_PAYLOAD - sizeof(res));
 	if (r->verdict != INBOUND_REJECT && r->verdict != INBOUND_TEMPFAIL) {
 		authd_seal_end(m, r, &hdr);
@@ -537,6 +589,8 @@ authd_begin(struct authd *a, uint32_t session, struct imsg *imsg)
 	b.mail_from[sizeof(b.mail_from) - 1] = '\0';
 	b.policy[sizeof(b.policy) - 1] = '\0';
 	b.tag[sizeof(b.tag) - 1] = '\0';
+	b.account[sizeof(b.account) - 1] = '\0';
+	b.senders[sizeof(b.senders) - 1] = '\0';
 	if ((m = authd_msg_find(a, session)) != NULL)
 		authd_msg_drop(a, m);	/* a new transaction replaces it */
 	if (a->nmsgs >= AUTHD_MAX_MESSAGES)
@@ -578,6 +632,11 @@ authd_begin(struct authd *a, uint32_t session, struct imsg *imsg)
 	m->session = session;
 	m->in = inbound_new(a->dns, &ip);
 	strlcpy(m->tag, b.tag, sizeof(m->tag));
+	/* Only an account has addresses of its own to keep to. */
+	if (b.authenticated && b.account[0] != '\0') {
+		strlcpy(m->account, b.account, sizeof(m->account));
+		strlcpy(m->senders, b.senders, sizeof(m->senders));
+	}
 	if (pol != NULL && pol->c.quarantine == QUARANTINE_FOLDER)
 		strlcpy(m->folder, pol->c.quarantine_folder,
 		    sizeof(m->folder));

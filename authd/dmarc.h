@@ -79,6 +79,8 @@ enum dmarc_override {
 #define DMARC_MAX_ALIGN_WALKS	8	/* identifiers walked for alignment */
 #define DMARC_MAX_FROM_LEN	16384	/* one From field value */
 #define DMARC_MAX_FROM_ADDRS	32	/* mailboxes in all From fields */
+#define DMARC_LOCAL_MAX		256	/* a From local part, with its NUL */
+#define DMARC_MAILBOX_MAX	(DMARC_LOCAL_MAX + DMARC_DOMAIN_MAX)
 #define DMARC_MAX_DKIM		16	/* DKIM results kept for reports */
 #define DMARC_MAX_REASONS	4	/* override reasons of one record */
 #define DMARC_COMMENT_MAX	256
@@ -127,6 +129,16 @@ void		 dmarc_fo_text(unsigned int fo, char *out, size_t outlen);
  */
 int		 dmarc_author_domain(const char *const *fields, size_t nfields,
 		    char *domain, size_t domainlen, char *err, size_t errlen);
+/*
+ * The same parse, for who the author claims to be ("senders <T>"):
+ * every mailbox of the From fields (RFC 5322 3.6.2 mailbox-list; group
+ * members too) as "local@domain", the local part as written (quotes
+ * kept), the domain as above.  The number of mailboxes (at most max,
+ * at least 1), or -1 with a reason.
+ */
+int		 dmarc_from_mailboxes(const char *const *fields, size_t nfields,
+		    char (*mailboxes)[DMARC_MAILBOX_MAX], size_t max,
+		    char *err, size_t errlen);
 
 struct dmarc_params {
 	const char		*const *from_fields; /* raw From values */

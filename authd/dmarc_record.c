@@ -606,9 +606,15 @@ bad_comment:
 
 struct from_state {
 	char	 domains[DMARC_MAX_FROM_ADDRS][DMARC_DOMAIN_MAX];
+	char	 locals[DMARC_MAX_FROM_ADDRS][DMARC_LOCAL_MAX];
 	size_t	 n;
 	char	*err;
 	size_t	 errlen;
+	/* the words of the address being read: its local part, at the "@" */
+	char	 local[DMARC_LOCAL_MAX];
+	size_t	 locallen;
+	int	 local_long;
+	int	 want_locals;	/* whole mailboxes, not only domains */
 };
 
 static int
@@ -681,8 +687,34 @@ take_domain(struct lexer *lx, struct from_state *st)
 		return from_fail(st, "bad domain name");
 	if (st->n >= DMARC_MAX_FROM_ADDRS)
 		return from_fail(st, "too many mailboxes");
+	strlcpy(st->locals[st->n], st->local, sizeof(st->locals[0]));
 	strlcpy(st->domains[st->n++], d, sizeof(st->domains[0]));
 	return 0;
+}
+
+/*
+ * The local part as its words were written, CFWS between them dropped
+ * (obs-local-part); a quoted string keeps its quotes.  A display name
+ * goes through here too and is forgotten at "<".
+ */
+static void
+local_reset(struct from_state *st)
+{
+	st->local[0] = '\0';
+	st->locallen = 0;
+	st->local_long = 0;
+}
+
+static void
+local_word(struct lexer *lx, struct from_state *st)
+{
+	if (st->locallen + lx->tlen >= sizeof(st->local)) {
+		st->local_long = 1;
+		return;
+	}
+	memcpy(st->local + st->locallen, lx->ts, lx->tlen);
+	st->locallen += lx->tlen;
+	st->local[st->locallen] = '\0';
 }
 
 /* addr-spec after the local part's words: "@" domain. */
@@ -691,6 +723,9 @@ addr_spec_rest(struct lexer *lx, struct from_state *st, size_t words)
 {
 	if (words == 0)
 		return from_fail(st, "empty local part");
+	/* RFC 5321 4.5.3.1.1 allows 64 octets; we keep up to 255. */
+	if (st->want_locals && st->local_long)
+		return from_fail(st, "local part too long");
 	if (lx->t != T_AT)
 		return from_fail(st, "mailbox without a domain");
 	lex(lx);
@@ -712,7 +747,9 @@ angle_addr(struct lexer *lx, struct from_state *st)
 			return from_fail(st, "bad route");
 		lex(lx);
 	}
+	local_reset(st);
 	while (lx->t == T_ATOM || lx->t == T_QSTR) {
+		local_word(lx, st);
 		words++;
 		lex(lx);
 	}
@@ -732,7 +769,9 @@ address(struct lexer *lx, struct from_state *st, int group_ok)
 {
 	size_t	 words = 0;
 
+	local_reset(st);
 	while (lx->t == T_ATOM || lx->t == T_QSTR) {
+		local_word(lx, st);
 		words++;
 		lex(lx);
 	}
@@ -796,41 +835,49 @@ address_list(const char *v, size_t len, struct from_state *st)
 	}
 }
 
+/* Every From field's mailboxes into st; -1 with the reason in st->err. */
+static int
+from_fields_parse(const char *const *fields, size_t nfields,
+    struct from_state *st)
+{
+	size_t	 i, len;
+
+	/* 4.2, 5.3.1: exactly one From field is needed. */
+	if (nfields == 0)
+		return from_fail(st, "no From field");
+	for (i = 0; i < nfields; i++) {
+		if (fields[i] == NULL)
+			return from_fail(st, "missing value");
+		len = strlen(fields[i]);
+		if (len > DMARC_MAX_FROM_LEN)
+			return from_fail(st, "field too long");
+		if (address_list(fields[i], len, st) == -1)
+			return -1;
+	}
+	if (st->n == 0)
+		return from_fail(st, "no mailbox with a domain");
+	return 0;
+}
+
 int
 dmarc_author_domain(const char *const *fields, size_t nfields,
     char *domain, size_t domainlen, char *err, size_t errlen)
 {
 	struct from_state	*st;
-	size_t			 i, len;
+	size_t			 i;
 	int			 rv = -1;
 
 	if (errlen > 0)
 		err[0] = '\0';
 	if (domainlen > 0)
 		domain[0] = '\0';
-	/* 4.2, 5.3.1: exactly one From field is needed. */
-	if (nfields == 0) {
-		snprintf(err, errlen, "no From field");
-		return -1;
-	}
 	st = xcalloc(1, sizeof(*st));
 	st->err = err;
 	st->errlen = errlen;
-	for (i = 0; i < nfields; i++) {
-		if (fields[i] == NULL) {
-			from_fail(st, "missing value");
-			goto out;
-		}
-		len = strlen(fields[i]);
-		if (len > DMARC_MAX_FROM_LEN) {
-			from_fail(st, "field too long");
-			goto out;
-		}
-		if (address_list(fields[i], len, st) == -1)
-			goto out;
-	}
-	if (st->n == 0) {
-		from_fail(st, "no mailbox with a domain");
+	if (from_fields_parse(fields, nfields, st) == -1) {
+		/* "no From field" reads better without the prefix */
+		if (nfields == 0)
+			snprintf(err, errlen, "no From field");
 		goto out;
 	}
 	/*
@@ -851,6 +898,39 @@ dmarc_author_domain(const char *const *fields, size_t nfields,
 		goto out;
 	}
 	rv = 0;
+out:
+	free(st);
+	return rv;
+}
+
+int
+dmarc_from_mailboxes(const char *const *fields, size_t nfields,
+    char (*mailboxes)[DMARC_MAILBOX_MAX], size_t max, char *err,
+    size_t errlen)
+{
+	struct from_state	*st;
+	size_t			 i;
+	int			 rv = -1;
+
+	if (errlen > 0)
+		err[0] = '\0';
+	st = xcalloc(1, sizeof(*st));
+	st->err = err;
+	st->errlen = errlen;
+	st->want_locals = 1;
+	if (from_fields_parse(fields, nfields, st) == -1) {
+		if (nfields == 0)
+			snprintf(err, errlen, "no From field");
+		goto out;
+	}
+	if (st->n > max) {
+		snprintf(err, errlen, "From: more than %zu mailboxes", max);
+		goto out;
+	}
+	for (i = 0; i < st->n; i++)
+		snprintf(mailboxes[i], DMARC_MAILBOX_MAX, "%s@%s",
+		    st->locals[i], st->domains[i]);
+	rv = st->n;
 out:
 	free(st);
 	return rv;

@@ -787,6 +787,27 @@ inbound_from_domain(struct inbound *in, char *out, size_t outlen)
 	    out, outlen, err, sizeof(err)) == 0 ? 0 : -1;
 }
 
+int
+inbound_from_mailboxes(struct inbound *in,
+    char (*mailboxes)[DMARC_MAILBOX_MAX], size_t max, char *err,
+    size_t errlen)
+{
+	/*
+	 * A From field we did not keep could name anyone: a header the
+	 * reader gave up on, or more From fields than we hold, is refused.
+	 */
+	if (in->hr.overflow) {
+		snprintf(err, errlen, "header too large to check");
+		return -1;
+	}
+	if (in->nfrom_total > in->nfrom) {
+		snprintf(err, errlen, "%zu From fields", in->nfrom_total);
+		return -1;
+	}
+	return dmarc_from_mailboxes((const char *const *)in->from, in->nfrom,
+	    mailboxes, max, err, errlen);
+}
+
 const char *
 inbound_verdict_name(enum inbound_verdict v)
 {

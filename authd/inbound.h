@@ -90,6 +90,14 @@ int		 inbound_check_sync(struct dns_ctx *,
 
 /* The RFC5322.From domain once the header is in (-1: none, or several). */
 int		 inbound_from_domain(struct inbound *, char *, size_t);
+/*
+ * Every mailbox of the From fields once the header is in (see
+ * dmarc_from_mailboxes()): the count, or -1 with a reason when there is
+ * none, one cannot be read, or the header was too large to see them all.
+ */
+int		 inbound_from_mailboxes(struct inbound *,
+		    char (*)[DMARC_MAILBOX_MAX], size_t max, char *err,
+		    size_t errlen);
 /* enum arc_result of the message's chain, -1 if not checked. */
 int		 inbound_arc_result(struct inbound *);
 const char	*inbound_verdict_name(enum inbound_verdict);

@@ -38,6 +38,7 @@ struct listener {
 	int			 fd;		/* parent: bound socket, or -1 */
 	char			 policy[64];	/* authentication policy, "" = default */
 	char			 auth_table[64];	/* credentials, or "" */
+	char			 senders_table[64];	/* address -> account, or "" */
 };
 TAILQ_HEAD(listenerlist, listener);
 

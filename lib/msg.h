@@ -173,6 +173,7 @@ struct msg_conf_listener {
 	char			 hostname[256];
 	char			 policy[64];	/* "" = every check relaxed */
 	char			 auth_table[64];	/* credentials, "" = no AUTH */
+	char			 senders_table[64];	/* "" = any sender */
 };
 
 #define CTL_MAX_ALLOWED_UIDS	64
@@ -345,6 +346,9 @@ struct msg_auth_begin {
 	char		 mail_from[1025];	/* "" = the null path */
 	char		 policy[64];		/* "" = every check relaxed */
 	int32_t		 authenticated;	/* SASL AUTH: local, not judged */
+	char		 account[256];	/* the AUTH user, "" = none */
+	char		 senders[64];	/* the From addresses must be the
+					   account's in this table; "" = any */
 };
 
 /* SPF at MAIL time (RFC 7208 8.4): accept the MAIL, or refuse it. */

@@ -92,6 +92,7 @@ struct macro {
 #define LO_TAG		0x10
 #define LO_HOSTNAME	0x20
 #define LO_POLICY	0x40
+#define LO_SENDERS	0x80
 
 struct listen_opts {
 	unsigned int	 seen;
@@ -102,6 +103,8 @@ struct listen_opts {
 	char		 hostname[256];
 	char		 policy[CONF_NAME_MAX];
 	char		 auth_table[CONF_NAME_MAX];
+	char		 senders_table[CONF_NAME_MAX];
+	YYLTYPE		 senders_loc;
 };
 
 /* bits for options that may be given once */
@@ -173,6 +176,8 @@ static void	 listen_opt_string(const YYLTYPE *, unsigned int,
 		    const char *, char *, size_t, char *);
 static void	 listen_end(const YYLTYPE *, const YYLTYPE *, const char *);
 static void	 listen_auth(const YYLTYPE *, const YYLTYPE *, char *, int);
+static void	 listen_senders(const YYLTYPE *, char *, const YYLTYPE *,
+		    char *);
 static void	 table_begin(const YYLTYPE *, const char *, enum table_type);
 static void	 table_add(const YYLTYPE *, char *, char *);
 static void	 table_end(void);
@@ -486,6 +491,10 @@ listenopt	: PORT port {
 		}
 		| AUTH REQUIRE tableref {
 			listen_auth(&@1, &@3, $3, 1);
+		}
+		/* "senders" is a plain word: a table may well be named so. */
+		| STRING tableref {
+			listen_senders(&@1, $1, &@2, $2);
 		}
 		| TAG STRING {
 			name_ok(&@2, $2);
@@ -1815,6 +1824,8 @@ listen_add(const YYLTYPE *aloc, const char *addr, int port)
 	strlcpy(l->hostname, ps.lo.hostname, sizeof(l->hostname));
 	strlcpy(l->policy, ps.lo.policy, sizeof(l->policy));
 	strlcpy(l->auth_table, ps.lo.auth_table, sizeof(l->auth_table));
+	strlcpy(l->senders_table, ps.lo.senders_table,
+	    sizeof(l->senders_table));
 	l->fd = -1;
 	TAILQ_INSERT_TAIL(&ps.conf->listeners, l, entry);
 }
@@ -1834,10 +1845,42 @@ listen_auth(const YYLTYPE *loc, const YYLTYPE *tloc, char *table,
 	table_ref(tloc, table, ps.lo.auth_table, sizeof(ps.lo.auth_table));
 }
 
+/*
+ * senders <T>: the addresses an authenticated client may send as, each
+ * mapped to the account that owns it ("@domain" for a whole domain).
+ */
+static void
+listen_senders(const YYLTYPE *loc, char *word, const YYLTYPE *tloc,
+    char *table)
+{
+	struct table	*t;
+
+	if (strcmp(word, "senders") != 0) {
+		conf_error(loc, "unknown listen option \"%s\"", word);
+		free(word);
+		free(table);
+		return;
+	}
+	free(word);
+	if (ps.lo.seen & LO_SENDERS) {
+		conf_error(loc, "duplicate listen option \"senders\"");
+		free(table);
+		return;
+	}
+	ps.lo.seen |= LO_SENDERS;
+	ps.lo.senders_loc = *loc;
+	if (table_ref(tloc, table, ps.lo.senders_table,
+	    sizeof(ps.lo.senders_table)) &&
+	    (t = config_find_table(ps.conf, ps.lo.senders_table)) != NULL &&
+	    t->type == TABLE_LIST)
+		conf_error(tloc, "table \"%s\" is not a mapping", t->name);
+}
+
 static void
 listen_end(const YYLTYPE *loc, const YYLTYPE *aloc, const char *addr)
 {
-	int	 port;
+	struct listener	*o;
+	int		 port;
 
 	if ((ps.lo.flags & (LISTEN_STARTTLS | LISTEN_SMTPS)) &&
 	    ps.lo.pki[0] == '\0') {
@@ -1855,6 +1898,33 @@ listen_end(const YYLTYPE *loc, const YYLTYPE *aloc, const char *addr)
 		    "travel in clear");
 		return;
 	}
+	/* Only an authenticated client has an account to own addresses. */
+	if ((ps.lo.seen & LO_SENDERS) && !(ps.lo.flags & LISTEN_AUTH)) {
+		conf_error(&ps.lo.senders_loc, "senders requires auth: only "
+		    "an authenticated client has an account");
+		return;
+	}
+	/*
+	 * The credentials never leave authd; smtp needs the owners.  So no
+	 * table may be both, on this listener or across two.
+	 */
+	if ((ps.lo.seen & LO_SENDERS) && ps.lo.senders_table[0] != '\0' &&
+	    strcmp(ps.lo.senders_table, ps.lo.auth_table) == 0) {
+		conf_error(&ps.lo.senders_loc, "senders and auth name the same "
+		    "table \"%s\"", ps.lo.senders_table);
+		return;
+	}
+	TAILQ_FOREACH(o, &ps.conf->listeners, entry)
+		if ((ps.lo.senders_table[0] != '\0' &&
+		    strcmp(ps.lo.senders_table, o->auth_table) == 0) ||
+		    (ps.lo.auth_table[0] != '\0' &&
+		    strcmp(ps.lo.auth_table, o->senders_table) == 0)) {
+			conf_error(loc, "table \"%s\" is both credentials and "
+			    "a senders table", strcmp(ps.lo.senders_table,
+			    o->auth_table) == 0 ? ps.lo.senders_table :
+			    ps.lo.auth_table);
+			return;
+		}
 	if (ps.lo.seen & LO_PORT) {
 		if ((port = ps.lo.port) == 0)
 			return;		/* reported */

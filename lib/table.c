@@ -111,3 +111,16 @@ table_lookup_rcpt(const struct table *t, const char *rcpt)
 		return lookup_ci(t, at);
 	return NULL;
 }
+
+int
+table_sender_owned(const struct table *t, const char *addr,
+    const char *account)
+{
+	const char	*owner;
+
+	/* An address of bob's own is his even inside alice's "@domain". */
+	if ((owner = table_lookup_rcpt(t, addr)) == NULL)
+		return 0;
+	/* Accounts compare as authd compares SASL user names: exactly. */
+	return strcmp(owner, account) == 0;
+}

@@ -23,6 +23,12 @@ int		 table_load_file(struct table *, char *err, size_t errlen);
  * (case-insensitively), then "@domain" as the domain's catch-all.
  */
 const char	*table_lookup_rcpt(const struct table *, const char *rcpt);
+/*
+ * "senders <T>": may account send as addr?  Only if the table maps addr,
+ * looked up as table_lookup_rcpt() does, to exactly that account.
+ */
+int		 table_sender_owned(const struct table *, const char *addr,
+		    const char *account);
 /* Is key (case-insensitively) one of the table's keys? */
 int		 table_has(const struct table *, const char *key);
 

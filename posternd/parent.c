@@ -879,6 +879,8 @@ setup_child(struct postern_conf *conf, enum proc_id id,
 			strlcpy(ml.policy, l->policy, sizeof(ml.policy));
 			strlcpy(ml.auth_table, l->auth_table,
 			    sizeof(ml.auth_table));
+			strlcpy(ml.senders_table, l->senders_table,
+			    sizeof(ml.senders_table));
 			imsg_compose(ibuf, IMSG_PROC_CONF_LISTENER, 0, 0,
 			    dup(l->fd), &ml, sizeof(ml));
 		}

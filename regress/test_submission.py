@@ -562,3 +562,227 @@ def test_authenticated_mail_is_signed_not_judged(daemon_factory, tmp_path):
     ar = m["Authentication-Results"] or ""
     for method in ("spf=", "dkim=", "dmarc="):
         assert method not in ar, ar
+
+
+# -- who may send as whom: listen ... senders <T> ------------------------------
+
+OWNERS = '''table owners {{ "alice@example.test" = "alice",
+    "@alice.test" = "alice", "bob@example.test" = "bob" }}
+listen on 127.0.0.1 port {port} tls pki test auth require <creds> \\
+    senders <owners>
+listen on 127.0.0.1 port {opt} tls pki test auth <creds> senders <owners>
+'''
+
+
+@pytest.fixture
+def owners(daemon_factory, tmp_path):
+    port, opt = next_port(), next_port()
+    dm = start_sub(daemon_factory, tmp_path,
+                   extra=OWNERS.format(port=port, opt=opt))
+    dm.own_port, dm.own_opt_port = port, opt
+    return dm
+
+
+def authed(port, user):
+    c = Raw(port)
+    assert c.cmd(b"AUTH PLAIN " +
+                 plain(user, PASSWORDS[user]).encode()).startswith(b"235")
+    return c
+
+
+def send_raw(c, sender, rcpt, body):
+    """MAIL, RCPT, DATA: the reply to the final dot (or the first refusal)."""
+    r = c.cmd(b"MAIL FROM:<%s>" % sender.encode())
+    if not r.startswith(b"250"):
+        return r
+    assert c.cmd(b"RCPT TO:<%s>" % rcpt.encode()).startswith(b"250")
+    assert c.cmd(b"DATA").startswith(b"354")
+    return c.cmd(body.encode().replace(b"\r\n.", b"\r\n..") + b".")
+
+
+def msg_from(frm, subject="owned"):
+    return ("From: %s\r\nTo: root@localhost\r\nSubject: %s\r\n\r\n"
+            "body of %s\r\n" % (frm, subject, subject))
+
+
+def test_senders_own_address_accepted(owners):
+    c = authed(owners.own_port, "alice")
+    r = send_raw(c, "alice@example.test", "root@localhost",
+                 msg_from("Alice <alice@example.test>", "mine"))
+    assert r.startswith(b"250"), r
+    # the domain's case does not matter
+    r = send_raw(c, "alice@EXAMPLE.test", "root@localhost",
+                 msg_from("alice@Example.Test", "mine2"))
+    assert r.startswith(b"250"), r
+    c.close()
+    got = delivered(owners, want=2)
+    assert len(got) == 2
+    assert b"body of mine" in got[0] + got[1]
+    assert b"body of mine2" in got[0] + got[1]
+
+
+def test_senders_other_address_refused_at_mail(owners):
+    c = authed(owners.own_port, "alice")
+    r = c.cmd(b"MAIL FROM:<bob@example.test>")
+    assert r.startswith(b"553 5.7.1"), r
+    assert b"not owned by this account" in r
+    # the account's name is not told to the client
+    assert b"alice" not in r
+    # an address nobody owns, and one outside every domain of the table
+    assert c.cmd(b"MAIL FROM:<nobody@example.test>").startswith(b"553 5.7.1")
+    assert c.cmd(b"MAIL FROM:<alice@example.org>").startswith(b"553 5.7.1")
+    # a subdomain is not the domain
+    assert c.cmd(b"MAIL FROM:<x@sub.alice.test>").startswith(b"553 5.7.1")
+    # no transaction was started: RCPT needs a MAIL first
+    assert c.cmd(b"RCPT TO:<root@localhost>").startswith(b"503")
+    # and the session goes on: her own address still works
+    r = send_raw(c, "alice@example.test", "root@localhost",
+                 msg_from("alice@example.test", "after"))
+    assert r.startswith(b"250"), r
+    c.close()
+    got = delivered(owners)
+    assert len(got) == 1 and b"body of after" in got[0]
+    time.sleep(0.3)
+    assert queue_empty(owners)
+    log = owners.logtext()
+    assert ("from 127.0.0.1: MAIL FROM:<bob@example.test> refused: not "
+            "owned by account alice") in log, log
+
+
+def test_senders_whole_domain(owners):
+    c = authed(owners.own_port, "alice")
+    r = send_raw(c, "sales@alice.test", "root@localhost",
+                 msg_from("Sales <sales@alice.test>", "domain"))
+    assert r.startswith(b"250"), r
+    c.close()
+    # bob owns no address in alice.test
+    c = authed(owners.own_port, "bob")
+    assert c.cmd(b"MAIL FROM:<bob@alice.test>").startswith(b"553 5.7.1")
+    r = send_raw(c, "bob@example.test", "root@localhost",
+                 msg_from("bob@example.test", "bobs"))
+    assert r.startswith(b"250"), r
+    c.close()
+    got = delivered(owners, want=2)
+    assert len(got) == 2
+
+
+def test_senders_null_path_allowed(owners):
+    c = authed(owners.own_port, "alice")
+    assert c.cmd(b"MAIL FROM:<>").startswith(b"250")
+    c.close()
+
+
+def test_senders_only_on_its_listener(owners):
+    # the listener without "senders": alice may still use any sender
+    c = authed(owners.req_port, "alice")
+    r = send_raw(c, "bob@example.test", "root@localhost",
+                 msg_from("bob@example.test", "elsewhere"))
+    assert r.startswith(b"250"), r
+    c.close()
+    assert len(delivered(owners)) == 1
+
+
+def test_senders_header_from_checked(owners):
+    cases = [
+        # someone else's address in the header, her own in the envelope
+        "bob@example.test",
+        "Bob <bob@example.test>",
+        # two authors (RFC 5322 3.6.2 mailbox-list): one hers, one not
+        "alice@example.test, bob@example.test",
+        "Alice <alice@example.test>, \"B\" <ceo@example.test>",
+        # a group hiding another address
+        "team: alice@example.test, bob@example.test;",
+        # no author at all, or one that cannot be read
+        "undisclosed-recipients:;",
+        "alice@",
+        "<alice@example.test",
+        "alice@[127.0.0.1]",
+        # her local part, someone else's domain
+        "alice@example.org",
+    ]
+    for frm in cases:
+        c = authed(owners.own_port, "alice")
+        r = send_raw(c, "alice@example.test", "root@localhost",
+                     msg_from(frm, "forged"))
+        assert r.startswith(b"550 5.7.1"), (frm, r)
+        assert b"From header address not owned by this account" in r
+        # the session goes on
+        assert c.cmd(b"NOOP").startswith(b"250")
+        c.close()
+    # two From fields, the second not hers
+    c = authed(owners.own_port, "alice")
+    body = ("From: alice@example.test\r\nFrom: bob@example.test\r\n"
+            "To: root@localhost\r\nSubject: forged\r\n\r\nbody\r\n")
+    assert send_raw(c, "alice@example.test", "root@localhost",
+                    body).startswith(b"550 5.7.1")
+    # no From field at all
+    body = "To: root@localhost\r\nSubject: forged\r\n\r\nbody\r\n"
+    assert send_raw(c, "alice@example.test", "root@localhost",
+                    body).startswith(b"550 5.7.1")
+    # a From field too long for the header reader: refused, not skipped
+    # (folded: 80 lines of 900 octets, past the reader's 64 KiB)
+    body = ("From: alice@example.test\r\nFrom: " +
+            "\r\n ".join(["x" * 900] * 80) +
+            " <bob@example.test>\r\nSubject: forged\r\n\r\nbody\r\n")
+    assert send_raw(c, "alice@example.test", "root@localhost",
+                    body).startswith(b"550 5.7.1")
+    c.close()
+    # nothing was stored
+    time.sleep(0.5)
+    assert queue_empty(owners)
+    assert delivered(owners, timeout=0.3) == []
+    log = owners.logtext()
+    assert "account alice: From <bob@example.test> not owned" in log, log
+    assert "message refused by the authentication policy: 550" in log
+    assert "account alice: From refused: header too large to check" in log
+    assert owners.proc.poll() is None
+
+
+def test_senders_header_from_owned_forms(owners):
+    # several of her own, display names, comments, a domain she owns whole
+    good = ["Alice <alice@example.test>",
+            "alice@example.test (Alice), sales@alice.test",
+            "\"Alice, the one\" <alice@Example.TEST>",
+            "friends: alice@example.test, x@alice.test;"]
+    c = authed(owners.own_port, "alice")
+    for i, frm in enumerate(good):
+        r = send_raw(c, "alice@example.test", "root@localhost",
+                     msg_from(frm, "good%d" % i))
+        assert r.startswith(b"250"), (frm, r)
+    # the null path: the header still names her
+    r = send_raw(c, "", "root@localhost", msg_from("alice@example.test",
+                                                   "bounce"))
+    assert r.startswith(b"250"), r
+    r = send_raw(c, "", "root@localhost", msg_from("bob@example.test",
+                                                   "bounce2"))
+    assert r.startswith(b"550 5.7.1"), r
+    c.close()
+    assert len(delivered(owners, want=len(good) + 1)) == len(good) + 1
+
+
+def test_senders_header_from_not_checked_elsewhere(owners):
+    # the listener without "senders" signs whatever From it is given
+    c = authed(owners.req_port, "alice")
+    r = send_raw(c, "alice@example.test", "root@localhost",
+                 msg_from("bob@example.test", "elsewhere"))
+    assert r.startswith(b"250"), r
+    c.close()
+    assert len(delivered(owners)) == 1
+
+
+def test_senders_unauthenticated_unaffected(owners):
+    # AUTH optional: a client that did not authenticate has no account;
+    # the match rules alone decide (here: local mail only)
+    c = Raw(owners.own_opt_port)
+    r = send_raw(c, "bob@example.test", "root@localhost",
+                 msg_from("ceo@example.test", "unauthenticated"))
+    assert r.startswith(b"250"), r
+    assert c.cmd(b"MAIL FROM:<bob@example.test>").startswith(b"250")
+    assert c.cmd(b"RCPT TO:<x@far.test>").startswith(b"550 5.7.1")
+    c.close()
+    # the same listener checks once the client authenticates
+    c = authed(owners.own_opt_port, "alice")
+    assert c.cmd(b"MAIL FROM:<bob@example.test>").startswith(b"553 5.7.1")
+    c.close()
+    got = delivered(owners)
+    assert len(got) == 1 and b"body of unauthenticated" in got[0]

@@ -26,6 +26,7 @@
 #include "log.h"
 #include "rule.h"
 #include "smtp.h"
+#include "table.h"
 #include "util.h"
 
 #define SESSION_READ_SIZE	16384
@@ -113,6 +114,12 @@ session_auth_begin(struct session *s)
 	strlcpy(b.helo, smtp_session_helo(s->engine), sizeof(b.helo));
 	strlcpy(b.mail_from, s->mail.sender.addr, sizeof(b.mail_from));
 	strlcpy(b.policy, s->listener->conf.policy, sizeof(b.policy));
+	if (b.authenticated) {
+		strlcpy(b.account, smtp_session_auth_user(s->engine),
+		    sizeof(b.account));
+		strlcpy(b.senders, s->listener->conf.senders_table,
+		    sizeof(b.senders));
+	}
 	proc_compose(s->smtp->proc, PROC_AUTHD, IMSG_AUTH_BEGIN, s->id, -1, &b,
 	    sizeof(b));
 	s->auth = 1;
@@ -360,11 +367,39 @@ cb_quit(void *arg)
 {
 }
 
+/*
+ * "senders <T>": an authenticated client sends only as the addresses its
+ * account owns.  The null path stays open: bounces have no sender.
+ */
+static int
+session_sender_owned(struct session *s, const struct smtp_mail *m)
+{
+	const struct table	*t;
+	const char		*account;
+
+	if (s->listener->conf.senders_table[0] == '\0' ||
+	    (account = smtp_session_auth_user(s->engine)) == NULL ||
+	    m->sender.addr[0] == '\0')
+		return 1;
+	t = config_find_table(s->smtp->conf, s->listener->conf.senders_table);
+	if (t != NULL && table_sender_owned(t, m->sender.addr, account))
+		return 1;
+	log_info("smtp: session %u from %s: MAIL FROM:<%s> refused: not "
+	    "owned by account %s", s->id, s->ip, m->sender.addr, account);
+	return 0;
+}
+
 static void
 cb_mail(void *arg, const struct smtp_mail *m)
 {
 	struct session	*s = arg;
 
+	if (!session_sender_owned(s, m)) {
+		s->smtp->stats[STAT_AUTH_REJECTED]++;
+		smtp_session_reply_mail(s->engine, 0, 553, "5.7.1",
+		    "Sender address not owned by this account");
+		return;
+	}
 	s->mail = *m;
 	session_clear_rcpts(s);
 	/* SPF starts now; authd answers the MAIL (RFC 7208 8.4) */

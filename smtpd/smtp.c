@@ -119,6 +119,8 @@ smtp_conf(struct proc *p, struct imsg *imsg)
 		l->conf.hostname[sizeof(l->conf.hostname) - 1] = '\0';
 		l->conf.policy[sizeof(l->conf.policy) - 1] = '\0';
 		l->conf.auth_table[sizeof(l->conf.auth_table) - 1] = '\0';
+		l->conf.senders_table[sizeof(l->conf.senders_table) - 1] =
+		    '\0';
 		l->fd = imsg->fd;
 		l->smtp = s;
 		TAILQ_INSERT_TAIL(&s->listeners, l, entry);

@@ -384,6 +384,78 @@ test_from_fields(void **state)
 	free(deep);
 }
 
+/* "senders <T>": every mailbox of the From fields, whole. */
+static void
+test_from_mailboxes(void **state)
+{
+	const char	*one[1], *two[2] = { "a@example.com",
+			    "B <b@EXAMPLE.com>" };
+	char		 mb[4][DMARC_MAILBOX_MAX], err[256], *big;
+
+	one[0] = "Alice <alice@Example.COM>";
+	assert_int_equal(dmarc_from_mailboxes(one, 1, mb, 4, err,
+	    sizeof(err)), 1);
+	assert_string_equal(mb[0], "alice@example.com");
+	/* 3.6.2 mailbox-list: display names and comments are not authors */
+	one[0] = "\"Smith, J <j@evil.test>\" <j@example.com>, k@x.test "
+	    "(k@evil.test)";
+	assert_int_equal(dmarc_from_mailboxes(one, 1, mb, 4, err,
+	    sizeof(err)), 2);
+	assert_string_equal(mb[0], "j@example.com");
+	assert_string_equal(mb[1], "k@x.test");
+	/* group members count; the local part stays as written */
+	one[0] = "team: Alice.Smith@a.test, \"q u\"@b.test;";
+	assert_int_equal(dmarc_from_mailboxes(one, 1, mb, 4, err,
+	    sizeof(err)), 2);
+	assert_string_equal(mb[0], "Alice.Smith@a.test");
+	assert_string_equal(mb[1], "\"q u\"@b.test");
+	/* several fields, several domains: all of them */
+	assert_int_equal(dmarc_from_mailboxes(two, 2, mb, 4, err,
+	    sizeof(err)), 2);
+	assert_string_equal(mb[1], "b@example.com");
+	one[0] = "a@example.com, b@example.org";
+	assert_int_equal(dmarc_from_mailboxes(one, 1, mb, 4, err,
+	    sizeof(err)), 2);
+	assert_string_equal(mb[1], "b@example.org");
+
+	/* none, or not readable */
+	assert_int_equal(dmarc_from_mailboxes(NULL, 0, mb, 4, err,
+	    sizeof(err)), -1);
+	assert_non_null(strstr(err, "no From field"));
+	one[0] = "undisclosed:;";
+	assert_int_equal(dmarc_from_mailboxes(one, 1, mb, 4, err,
+	    sizeof(err)), -1);
+	one[0] = "alice@example.com, <bob@example";
+	assert_int_equal(dmarc_from_mailboxes(one, 1, mb, 4, err,
+	    sizeof(err)), -1);
+	one[0] = "alice@[192.0.2.1]";
+	assert_int_equal(dmarc_from_mailboxes(one, 1, mb, 4, err,
+	    sizeof(err)), -1);
+
+	/* bounded: more than max, a local part past its buffer */
+	one[0] = "a@x.test, b@x.test, c@x.test, d@x.test, e@x.test";
+	assert_int_equal(dmarc_from_mailboxes(one, 1, mb, 4, err,
+	    sizeof(err)), -1);
+	assert_non_null(strstr(err, "more than 4"));
+	big = malloc(DMARC_LOCAL_MAX + 32);
+	memset(big, 'a', DMARC_LOCAL_MAX);
+	strlcpy(big + DMARC_LOCAL_MAX, "@example.com", 32);
+	one[0] = big;
+	assert_int_equal(dmarc_from_mailboxes(one, 1, mb, 4, err,
+	    sizeof(err)), -1);
+	assert_non_null(strstr(err, "local part too long"));
+	/* the DMARC author parse does not mind a long local part */
+	assert_int_equal(dmarc_author_domain(one, 1, mb[0], DMARC_DOMAIN_MAX,
+	    err, sizeof(err)), 0);
+	/* one octet less fits: 255 octets and the NUL */
+	memset(big, 'a', DMARC_LOCAL_MAX - 1);
+	strlcpy(big + DMARC_LOCAL_MAX - 1, "@example.com", 32);
+	assert_int_equal(dmarc_from_mailboxes(one, 1, mb, 4, err,
+	    sizeof(err)), 1);
+	assert_int_equal(strlen(mb[0]), DMARC_LOCAL_MAX - 1 + 12);
+	free(big);
+}
+
 /* --- whole evaluations --- */
 
 struct msg {
@@ -1145,6 +1217,7 @@ main(void)
 		cmocka_unit_test(test_record_bad),
 		cmocka_unit_test(test_record_many_uris),
 		cmocka_unit_test(test_from_fields),
+		cmocka_unit_test(test_from_mailboxes),
 		cmocka_unit_test(test_alignment_matrix),
 		cmocka_unit_test(test_tree_walk),
 		cmocka_unit_test(test_np_sp),

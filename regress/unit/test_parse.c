@@ -746,6 +746,32 @@ test_auth_slots(void **state)
 	free_config(conf);
 }
 
+/* listen ... auth <T> senders <S>: who may send as whom. */
+static void
+test_listen_senders(void **state)
+{
+	struct postern_conf	*conf;
+	struct listener		*l;
+
+	conf = parse_ok(
+	    "pki p cert \"/c\" key \"/k\"\n"
+	    "table c { alice = \"$2b$x\" }\n"
+	    "table senders { alice@example.org = alice, @example.net = bob }\n"
+	    "listen on 127.0.0.1 port 587 tls require pki p auth require <c> "
+	    "senders <senders>\n"
+	    "listen on 127.0.0.1 port 465 smtps pki p auth <c>\n",
+	    PARSE_NOFILES);
+	l = TAILQ_FIRST(&conf->listeners);
+	assert_string_equal(l->auth_table, "c");
+	assert_string_equal(l->senders_table, "senders");
+	/* The option is per listener: the other one lets anyone through. */
+	l = TAILQ_NEXT(l, entry);
+	assert_string_equal(l->senders_table, "");
+	/* "senders" stays an ordinary word: here it names the table. */
+	assert_non_null(config_find_table(conf, "senders"));
+	free_config(conf);
+}
+
 static void
 test_macros(void **state)
 {
@@ -1070,6 +1096,35 @@ static const struct error_case error_cases[] = {
 	{ "table c { a = b }\npki p cert \"/c\" key \"/k\"\n"
 	  "listen on 127.0.0.1 tls pki p auth <c> auth <c>\n",
 	  "3: duplicate listen option \"auth\"\n" },
+	/* senders */
+	{ "table s { a@b = a }\nlisten on 127.0.0.1 senders <s>\n",
+	  "2: senders requires auth: only an authenticated client has an "
+	  "account\n" },
+	{ "table c { a = b }\npki p cert \"/c\" key \"/k\"\n"
+	  "listen on 127.0.0.1 tls pki p auth <c> senders <nope>\n",
+	  "3: unknown table \"nope\"\n" },
+	{ "table c { a = b }\ntable l { a@b }\npki p cert \"/c\" key \"/k\"\n"
+	  "listen on 127.0.0.1 tls pki p auth <c> senders <l>\n",
+	  "4: table \"l\" is not a mapping\n" },
+	{ "table c { a = b }\ntable s { a@b = a }\n"
+	  "pki p cert \"/c\" key \"/k\"\n"
+	  "listen on 127.0.0.1 tls pki p auth <c> senders <s> senders <s>\n",
+	  "4: duplicate listen option \"senders\"\n" },
+	{ "table c { a = b }\npki p cert \"/c\" key \"/k\"\n"
+	  "listen on 127.0.0.1 tls pki p auth <c> senders <c>\n",
+	  "3: senders and auth name the same table \"c\"\n" },
+	{ "table c { a = b }\ntable s { a@b = a }\n"
+	  "pki p cert \"/c\" key \"/k\"\n"
+	  "listen on 127.0.0.1 tls pki p auth <c> senders <s>\n"
+	  "listen on 127.0.0.2 tls pki p auth <s>\n",
+	  "5: table \"s\" is both credentials and a senders table\n" },
+	{ "table c { a = b }\ntable s { a@b = a }\n"
+	  "pki p cert \"/c\" key \"/k\"\n"
+	  "listen on 127.0.0.2 tls pki p auth <s>\n"
+	  "listen on 127.0.0.1 tls pki p auth <c> senders <s>\n",
+	  "5: table \"s\" is both credentials and a senders table\n" },
+	{ "table c { a = b }\nlisten on 127.0.0.1 owners <c>\n",
+	  "2: unknown listen option \"owners\"\n" },
 	{ "listen on 127.0.0.1 auth\n",
 	  "1: auth needs a credentials table: auth [require] <TABLE>\n" },
 	{ "listen on 127.0.0.1 auth <nope>\n",
@@ -1626,6 +1681,7 @@ main(void)
 		cmocka_unit_test(test_actions),
 		cmocka_unit_test(test_match),
 		cmocka_unit_test_teardown(test_auth_slots, teardown),
+		cmocka_unit_test(test_listen_senders),
 		cmocka_unit_test(test_macros),
 		cmocka_unit_test(test_continuation),
 		cmocka_unit_test_teardown(test_include, teardown),

@@ -76,6 +76,43 @@ test_load_and_lookup(void **state)
 	drop(t);
 }
 
+/* "senders <T>": the exact address first, then its "@domain". */
+static void
+test_sender_owned(void **state)
+{
+	char		 err[256];
+	int		 rv;
+	struct table	*t = load("alice@example.test alice\n"
+	    "ceo@example.test boss\n"
+	    "@example.test alice\n"
+	    "@Shared.Test bob\n"
+	    "listonly@example.org\n", &rv, err, sizeof(err));
+
+	assert_int_equal(rv, 0);
+	/* exact */
+	assert_true(table_sender_owned(t, "alice@example.test", "alice"));
+	assert_false(table_sender_owned(t, "alice@example.test", "bob"));
+	/* the domain's case does not matter */
+	assert_true(table_sender_owned(t, "alice@EXAMPLE.test", "alice"));
+	assert_true(table_sender_owned(t, "x@shared.TEST", "bob"));
+	/* @domain: every address of it ... */
+	assert_true(table_sender_owned(t, "sales@example.test", "alice"));
+	/* ... but not one the table gives someone else by name */
+	assert_false(table_sender_owned(t, "ceo@example.test", "alice"));
+	assert_true(table_sender_owned(t, "ceo@example.test", "boss"));
+	/* accounts compare exactly, as SASL user names do */
+	assert_false(table_sender_owned(t, "alice@example.test", "Alice"));
+	assert_false(table_sender_owned(t, "alice@example.test", "alic"));
+	/* no entry, a key without a value, no domain at all */
+	assert_false(table_sender_owned(t, "alice@example.org", "alice"));
+	assert_false(table_sender_owned(t, "listonly@example.org", ""));
+	assert_false(table_sender_owned(t, "alice", "alice"));
+	assert_false(table_sender_owned(t, "", "alice"));
+	/* a subdomain is not the domain */
+	assert_false(table_sender_owned(t, "a@sub.example.test", "alice"));
+	drop(t);
+}
+
 static void
 test_errors(void **state)
 {
@@ -105,6 +142,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_load_and_lookup),
+		cmocka_unit_test(test_sender_owned),
 		cmocka_unit_test(test_errors),
 	};
 
