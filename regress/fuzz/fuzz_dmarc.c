@@ -1,8 +1,9 @@
 /*
  * Fuzz the DMARC parsers (authd/dmarc_record.c) and an evaluation
  * (authd/dmarc.c): the input is parsed as a policy record, as From field
- * values (one per line), and as an encoded evaluation record (which, if it
- * decodes, must encode back to the same bytes); then it is published as
+ * values (one per line: the author domain and the mailboxes), and as an
+ * encoded evaluation record (which, if it decodes, must encode back to the
+ * same bytes); then it is published as
  * the DMARC record of fuzz.test in an in-memory zone and a message from a
  * subdomain is evaluated with aligned and unaligned identifiers.
  */
@@ -39,6 +40,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const char		*from[1] = { "A <a@sub.fuzz.test>" };
 	char			*txt, *zone, *line, *save, err[256];
 	char			 dom[DMARC_DOMAIN_MAX];
+	char			 boxes[4][DMARC_MAILBOX_MAX];
 	size_t			 i, n, zl, nf = 0;
 
 	if (size > 4096)
@@ -55,6 +57,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    line = strtok_r(NULL, "\n", &save))
 		fields[nf++] = line;
 	dmarc_author_domain(fields, nf, dom, sizeof(dom), err, sizeof(err));
+	/* the same fields as the mailboxes a senders table checks */
+	dmarc_from_mailboxes(fields, nf, boxes, 4, err, sizeof(err));
 
 	if (dmarc_eval_decode(data, size, &er) == 0) {
 		buf_init(&b, 1 << 16);
