@@ -653,9 +653,9 @@ authd_begin(struct authd *a, uint32_t session, struct imsg *imsg)
 }
 
 /*
- * A hash to check unknown users against, so that they cost as much time
- * as known ones and the timing does not tell which users exist.  It is a
- * yescrypt hash (the default of crypt_gensalt) of a random password.
+ * A hash to check unknown users against when their table has no hash at
+ * all, so that they still cost a crypt(3) call.  It is a yescrypt hash
+ * (the default of crypt_gensalt) of a random password.
  */
 static void
 authd_dummy_hash(struct authd *a)
@@ -700,19 +700,32 @@ authd_sasl_check(struct authd *a, struct imsg *imsg)
 	m.table[sizeof(m.table) - 1] = '\0';
 	m.user[sizeof(m.user) - 1] = '\0';
 	m.password[sizeof(m.password) - 1] = '\0';
-	TAILQ_FOREACH(cr, &a->creds, entry)
-		if (strcmp(cr->c.table, m.table) == 0 &&
-		    strcmp(cr->c.user, m.user) == 0)
+	hash = a->dummy_hash;
+	TAILQ_FOREACH(cr, &a->creds, entry) {
+		if (strcmp(cr->c.table, m.table) != 0)
+			continue;
+		/*
+		 * An unknown user is checked against the table's first
+		 * hash and refused whatever the outcome: the same scheme
+		 * and cost as a known user's check, so that bcrypt or
+		 * sha512crypt tables do not tell by time who exists.
+		 */
+		if (hash == a->dummy_hash)
+			hash = cr->c.hash;
+		if (strcmp(cr->c.user, m.user) == 0)
 			break;
-	hash = cr != NULL ? cr->c.hash : a->dummy_hash;
+	}
+	if (cr != NULL)
+		hash = cr->c.hash;
 	memset(a->crypt, 0, sizeof(*a->crypt));
 	out = crypt_rn(m.password, hash, a->crypt, sizeof(*a->crypt));
 	explicit_bzero(&m.password, sizeof(m.password));
 	memset(&r, 0, sizeof(r));
 	if (out == NULL || out[0] == '*') {
 		/* a hash crypt cannot read: the table is wrong, not the user */
-		log_warnx("authd: table %s: the hash of %s is not one crypt(3) "
-		    "knows", m.table, m.user);
+		if (cr != NULL)
+			log_warnx("authd: table %s: the hash of %s is not one "
+			    "crypt(3) knows", m.table, m.user);
 		r.result = cr != NULL ? AUTH_SASL_TEMPFAIL : AUTH_SASL_FAIL;
 	} else {
 		hlen = strlen(hash);

@@ -223,8 +223,11 @@ def test_smtplib_login_starttls_and_smtps(sub):
 # -- refused credentials ------------------------------------------------------
 
 def test_wrong_password_and_unknown_user(sub):
+    # an unknown user is checked against the table's first hash (alice's)
+    # so that it costs the same time: her password must not let him in
     for user, pw in (("alice", "not-her-password"),
-                     ("mallory", "whatever-pw-123")):
+                     ("mallory", "whatever-pw-123"),
+                     ("mallory", PASSWORDS["alice"])):
         c = Raw(sub.req_port)
         t0 = time.time()
         r = c.cmd(b"AUTH PLAIN " + plain(user, pw).encode())
