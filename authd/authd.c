@@ -502,8 +502,10 @@ authd_done(void *arg, const struct inbound_result *r)
 	struct inbound_result	 refused;
 	struct iovec		 iov[2];
 	struct buf		 hdr, eval;
+	int			 not_owned = 0;
 
 	if (!authd_from_owned(a, m)) {
+		not_owned = 1;
 		/* Nothing of ours goes with it: no signature, no A-R. */
 		memset(&refused, 0, sizeof(refused));
 		refused.verdict = INBOUND_REJECT;
@@ -524,6 +526,7 @@ authd_done(void *arg, const struct inbound_result *r)
 	memset(&res, 0, sizeof(res));
 	res.verdict = r->verdict;
 	res.code = r->code;
+	res.sender_not_owned = not_owned;
 	strlcpy(res.status, r->status, sizeof(res.status));
 	strlcpy(res.text, r->text, sizeof(res.text));
 	if (r->verdict == INBOUND_QUARANTINE)

@@ -371,6 +371,7 @@ struct msg_auth_result {
 	char		 status[16];
 	char		 text[256];
 	char		 folder[64];	/* quarantine: deliver there */
+	int32_t		 sender_not_owned; /* refused under "senders" */
 	uint32_t	 header_len;
 };
 

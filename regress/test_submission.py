@@ -650,6 +650,9 @@ def test_senders_other_address_refused_at_mail(owners):
     log = owners.logtext()
     assert ("from 127.0.0.1: MAIL FROM:<bob@example.test> refused: not "
             "owned by account alice") in log, log
+    stats = owners.ctl("show", "stats").stdout
+    assert "smtp.messages.rejected.sender_not_owned=4\n" in stats, stats
+    assert "smtp.messages.rejected.policy=0\n" in stats, stats
 
 
 def test_senders_whole_domain(owners):
@@ -738,6 +741,11 @@ def test_senders_header_from_checked(owners):
     assert "account alice: From <bob@example.test> not owned" in log, log
     assert "message refused by the authentication policy: 550" in log
     assert "account alice: From refused: header too large to check" in log
+    # counted as refusals under senders, not as the inbound policy's
+    stats = owners.ctl("show", "stats").stdout
+    assert ("smtp.messages.rejected.sender_not_owned=%d\n" %
+            (len(cases) + 3)) in stats, stats
+    assert "smtp.messages.rejected.policy=0\n" in stats, stats
     assert owners.proc.poll() is None
 
 

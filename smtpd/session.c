@@ -199,8 +199,11 @@ session_auth_result(struct smtp *smtp, struct imsg *imsg)
 		log_info("smtp: session %u from %s: message refused by the "
 		    "authentication policy: %d %s %s", s->id, s->ip, r.code,
 		    r.status, r.text);
-		smtp->stats[r.verdict == INBOUND_REJECT ? STAT_AUTH_REJECTED :
-		    STAT_AUTH_DEFERRED]++;
+		if (r.sender_not_owned)
+			smtp->stats[STAT_SENDER_NOT_OWNED]++;
+		else
+			smtp->stats[r.verdict == INBOUND_REJECT ?
+			    STAT_AUTH_REJECTED : STAT_AUTH_DEFERRED]++;
 		proc_compose(smtp->proc, PROC_QUEUE, IMSG_QUEUE_MESSAGE_ABORT,
 		    s->id, -1, NULL, 0);
 		s->qstate = QSTATE_NONE;
@@ -395,7 +398,7 @@ cb_mail(void *arg, const struct smtp_mail *m)
 	struct session	*s = arg;
 
 	if (!session_sender_owned(s, m)) {
-		s->smtp->stats[STAT_AUTH_REJECTED]++;
+		s->smtp->stats[STAT_SENDER_NOT_OWNED]++;
 		smtp_session_reply_mail(s->engine, 0, 553, "5.7.1",
 		    "Sender address not owned by this account");
 		return;

@@ -42,6 +42,7 @@ const char *const smtp_stat_names[STAT_MAX] = {
 	[STAT_FORGED_AR] = "smtp.forged_authentication_results_removed",
 	[STAT_SASL_OK] = "smtp.auth.succeeded",
 	[STAT_SASL_FAILED] = "smtp.auth.failed",
+	[STAT_SENDER_NOT_OWNED] = "smtp.messages.rejected.sender_not_owned",
 };
 
 static struct smtp *

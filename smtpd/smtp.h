@@ -124,6 +124,7 @@ enum smtp_stat {
 	STAT_FORGED_AR,		/* our A-R fields removed */
 	STAT_SASL_OK,		/* AUTH succeeded */
 	STAT_SASL_FAILED,	/* AUTH refused: bad credentials */
+	STAT_SENDER_NOT_OWNED,	/* refused under "senders <T>" */
 	STAT_MAX
 };
 
