@@ -128,6 +128,7 @@ struct action {
 	uint16_t		 relay_port;
 	enum relay_tls		 relay_tls;
 	char			 relay_auth[CONF_NAME_MAX]; /* table, "" = none */
+	unsigned int		 relay_mechs;	/* 1 << enum sasl_mech; 0 = any */
 	char			 relay_helo[256];	/* "" = conf hostname */
 	/* transport NAME ...: a relay action that routes choose */
 	enum transport_kind	 transport;

@@ -384,6 +384,7 @@ struct msg_conf_relay {
 	uint32_t	 port;
 	int32_t		 tls;		/* enum relay_tls */
 	char		 auth[64];	/* credentials table, "" = none */
+	uint32_t	 mechs;		/* SASL: 1 << enum sasl_mech; 0 = any */
 	char		 helo[256];	/* "" = the hostname */
 	int32_t		 transport;	/* enum transport_kind; NONE: action */
 	char		 socks5_host[256];	/* numeric */

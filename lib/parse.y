@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "sasl_client.h"
 #include "util.h"
 
 /* Where a token was read: the file and line that the user wrote it on. */
@@ -116,6 +117,7 @@ struct listen_opts {
 #define RO_TLS		0x20
 #define RO_AUTH		0x40
 #define RO_HELO		0x80
+#define RO_MECHS	0x100
 
 static struct {
 	struct postern_conf	*conf;
@@ -138,6 +140,7 @@ static struct {
 	struct action		*action;
 	int			 action_dup;
 	YYLTYPE			 auth_loc;
+	YYLTYPE			 mechs_loc;
 	struct rule		*rule;
 	unsigned int		 rule_seen;
 	struct route		*route;
@@ -212,7 +215,7 @@ static void	 builders_free(void);
 %token	GROUP HEADER HEADERS HELO HOST HOSTNAME INCLUDE KEY LISTEN LMTP LOCAL
 %token	VIRTUAL SMTPTIMEOUT SMTPMAXSESSIONS SMTPMAXPERIP
 %token	MTATIMEOUT MTACONNECTTIMEOUT MTAMAXSESSIONS MTAMAXPERDOMAIN MTACAFILE
-%token	TRANSPORT ROUTE ATTEMPT ARCSEAL ACCOUNT
+%token	TRANSPORT ROUTE ATTEMPT ARCSEAL ACCOUNT MECHANISMS
 %token	MAILDIR MATCH MAX MAXMESSAGESIZE MAXSIGNATURES MBOX MDA ON OVERSIGN
 %token	PKI POLICY PORT
 %token	QUARANTINE QUEUE RCPTTO REJECT REJECTFAIL RELAXED RELAY REQUIRE
@@ -662,6 +665,10 @@ relayopt	: HOST STRING {
 				conf_error(&@2, "table \"%s\" is not a "
 				    "mapping", t->name);
 		}
+		| MECHANISMS {
+			rule_once(&@1, RO_MECHS, "mechanisms");
+			ps.mechs_loc = @1;
+		} mechlist
 		| HELO STRING {
 			rule_once(&@1, RO_HELO, "helo");
 			if (!conf_valid_hostname($2))
@@ -670,6 +677,24 @@ relayopt	: HOST STRING {
 				strlcpy(ps.action->relay_helo, $2,
 				    sizeof(ps.action->relay_helo));
 			free($2);
+		}
+		;
+
+/* mechanisms NAME ...: the SASL mechanisms the client may use */
+mechlist	: mechname
+		| mechlist mechname
+		;
+
+mechname	: STRING {
+			enum sasl_mech	 m;
+
+			if ((m = sasl_mech_from_name($1)) == SASL_MECH_NONE)
+				conf_error(&@1, "unknown SASL mechanism \"%s\": "
+				    "PLAIN, LOGIN, CRAM-MD5, SCRAM-SHA-1 or "
+				    "SCRAM-SHA-256", $1);
+			else
+				ps.action->relay_mechs |= 1U << m;
+			free($1);
 		}
 		;
 
@@ -1160,6 +1185,7 @@ static const struct keyword keywords[] = {
 	{ "max-signatures",	MAXSIGNATURES },
 	{ "mbox",		MBOX },
 	{ "mda",		MDA },
+	{ "mechanisms",		MECHANISMS },
 	{ "mta-ca-file",	MTACAFILE },
 	{ "mta-connect-timeout", MTACONNECTTIMEOUT },
 	{ "mta-max-per-domain",	MTAMAXPERDOMAIN },
@@ -2061,6 +2087,8 @@ action_end(const YYLTYPE *loc)
 			conf_error(&ps.auth_loc, "relay auth requires TLS: "
 			    "use smtps://, smtp+tls:// or tls require");
 	}
+	if (a->relay_mechs != 0 && a->relay_auth[0] == '\0')
+		conf_error(&ps.mechs_loc, "mechanisms needs auth <table>");
 	if (ps.action_dup)
 		action_free(a);
 	else
@@ -2185,6 +2213,9 @@ transport_end(const YYLTYPE *loc)
 	    a->relay_tls == RELAY_TLS_OPPORTUNISTIC)
 		conf_error(&ps.auth_loc, "transport %s: auth requires TLS: "
 		    "use smtps://, smtp+tls:// or tls require", a->name);
+	if (a->relay_mechs != 0 && a->relay_auth[0] == '\0')
+		conf_error(&ps.mechs_loc, "transport %s: mechanisms needs "
+		    "auth <table>", a->name);
 	TAILQ_INSERT_TAIL(&ps.conf->transports, a, entry);
 }
 

@@ -30,6 +30,7 @@
 
 #include "log.h"
 #include "mta.h"
+#include "sasl_client.h"
 
 #define MTA_DEFAULT_CA	"/etc/ssl/certs/ca-certificates.crt"
 
@@ -616,7 +617,7 @@ mta_ctl_routes(struct mta *m, uint32_t peerid)
 	struct mta_route	*rt;
 	struct mta_relay	*t;
 	struct buf		 b;
-	unsigned int		 n = 0;
+	unsigned int		 n = 0, mech;
 
 	buf_init(&b, 4096);
 	TAILQ_FOREACH(rt, &m->routes, entry) {
@@ -640,6 +641,14 @@ mta_ctl_routes(struct mta *m, uint32_t peerid)
 				    t->c.socks5_port);
 			if (t->c.auth[0] != '\0')
 				buf_printf(&b, " auth <%s>", t->c.auth);
+			if (t->c.mechs != 0)
+				buf_addstr(&b, " mechanisms");
+			for (mech = SASL_MECH_PLAIN;
+			    mech <= SASL_MECH_SCRAM_SHA_256; mech++)
+				if (t->c.mechs & (1U << mech))
+					buf_printf(&b, " %s",
+					    sasl_mech_name(
+					    (enum sasl_mech)mech));
 			buf_addstr(&b, ")");
 		}
 		buf_addstr(&b, "\n");

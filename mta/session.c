@@ -485,6 +485,7 @@ session_auth(struct mta_session *s)
 {
 	const struct mta_secret	*sec;
 	enum sasl_mech		 mech;
+	unsigned int		 allowed;
 	struct buf		 line;
 	char			 err[200];
 
@@ -499,11 +500,20 @@ session_auth(struct mta_session *s)
 		    s->dest->relay->c.host, s->dest->relay->c.auth);
 		return;
 	}
+	/* the parser demands TLS with auth: this is a last guard */
+	if (s->tls == NULL) {
+		session_host_fail(s, 0, "will not send the credentials of "
+		    "table %s without TLS", s->dest->relay->c.auth);
+		return;
+	}
+	allowed = s->dest->relay->c.mechs != 0 ? s->dest->relay->c.mechs :
+	    ~0U;
 	if (!(s->caps.flags & SMTP_CAP_AUTH) ||
-	    (mech = sasl_choose(sasl_mechs_parse(s->caps.auth), ~0U)) ==
+	    (mech = sasl_choose(sasl_mechs_parse(s->caps.auth), allowed)) ==
 	    SASL_MECH_NONE) {
 		session_host_fail(s, 0, "the server offers no AUTH mechanism "
-		    "we know (%s)", s->caps.auth);
+		    "%s (%s)", s->dest->relay->c.mechs != 0 ? "of those "
+		    "configured" : "we know", s->caps.auth);
 		return;
 	}
 	s->sasl = sasl_client_new(mech, sec->c.user, sec->c.password);

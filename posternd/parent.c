@@ -702,6 +702,7 @@ setup_mta_relay(const struct action *a, struct imsgbuf *ibuf)
 	mr.port = a->relay_port;
 	mr.tls = a->relay_tls;
 	strlcpy(mr.auth, a->relay_auth, sizeof(mr.auth));
+	mr.mechs = a->relay_mechs;
 	strlcpy(mr.helo, a->relay_helo, sizeof(mr.helo));
 	mr.transport = a->transport;
 	strlcpy(mr.socks5_host, a->socks5_host, sizeof(mr.socks5_host));

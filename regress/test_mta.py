@@ -494,6 +494,63 @@ def test_smarthost_with_auth(sender, peer, bed, tmp_path):
         sh.stop()
 
 
+def test_smarthost_configured_mechanisms(sender, peer, bed, tmp_path):
+    """mechanisms NAME ...: the strongest of those, not of all offered; a
+    server offering none of them fails the attempt and keeps the mail."""
+    tls = make_cert(tmp_path / "cert-sh", bed.ca, ["mx.b.test"])
+    secrets = tmp_path / "secrets"
+    secrets.write_text("mx.b.test alice:s3cret\n")
+    os.chmod(secrets, 0o600)
+    conf = ('table secrets file:"%s"\n'
+            'transport sh smarthost "smtp+tls://mx.b.test" tls verify '
+            'auth <secrets> mechanisms %s\n'
+            'route for domain "far.test" transport sh\n')
+    sh = peer(ADDR["mx.b.test"], starttls=True, tls_cert=tls.cert,
+              tls_key=tls.key, auth=["PLAIN", "LOGIN", "CRAM-MD5",
+                                     "SCRAM-SHA-1", "SCRAM-SHA-256"],
+              users={"alice": "s3cret"}, auth_require_tls=True)
+    dm = sender(extra=conf % (secrets, "LOGIN PLAIN"))
+    assert "(smarthost mx.b.test:25 auth <secrets> mechanisms PLAIN " \
+        "LOGIN)" in dm.ctl("show", "routes").stdout
+    send(dm, ["x@far.test"])
+    sh.wait_messages(1)
+    s = sh.wait_sessions(1)[0]
+    assert s["auth"]["mechanism"] == "PLAIN" and s["tls"] is not None
+    wait_queue_empty(dm)
+    dm.stop()
+    sh.stop()
+
+    sh = peer(ADDR["mx.b.test"], starttls=True, tls_cert=tls.cert,
+              tls_key=tls.key, auth=["PLAIN", "SCRAM-SHA-256"],
+              users={"alice": "s3cret"}, auth_require_tls=True)
+    dm = sender(extra=conf % (secrets, "CRAM-MD5"))
+    send(dm, ["x@far.test"])
+    wait_log(dm, "offers no AUTH mechanism of those configured")
+    assert sh.accepted() == []
+    assert all(x.get("auth") is None for x in sh.sessions())
+    assert "x@far.test" in dm.ctl("show", "queue").stdout
+
+
+def test_mechanisms_config_errors(tmp_path):
+    from conftest import POSTERND, run
+    conf = tmp_path / "bad.conf"
+    conf.write_text('table s { "h.test" = "u:p" }\n'
+                    'action a relay host "smtps://h.test" auth <s> '
+                    'mechanisms DIGEST-MD5\n'
+                    'action b relay host "smtps://h.test" mechanisms PLAIN\n'
+                    'transport t smarthost "smtps://h.test" mechanisms LOGIN\n'
+                    'action c relay host "smtps://h.test" auth <s> '
+                    'mechanisms PLAIN mechanisms LOGIN\n')
+    r = run([POSTERND, "-n", "-f", str(conf)])
+    assert r.returncode != 0
+    for line, what in ((2, 'unknown SASL mechanism "DIGEST-MD5"'),
+                       (3, "mechanisms needs auth <table>"),
+                       (4, "transport t: mechanisms needs auth <table>"),
+                       (5, "mechanisms given twice")):
+        assert "bad.conf:%d: " % line in r.stderr and what in r.stderr, \
+            r.stderr
+
+
 def test_smarthost_wrong_password(sender, peer, bed, tmp_path):
     tls = make_cert(tmp_path / "cert-sh", bed.ca, ["mx.b.test"])
     secrets = tmp_path / "secrets"

@@ -491,7 +491,7 @@ def test_route_by_account(daemon_factory, tmp_path):
 
 def test_end_to_end_submission_between_posternds(daemon_factory, tmp_path):
     b = start_sub(daemon_factory, tmp_path, sub="b",
-                  extra='table bdom { "b.test" }\n'
+                  extra='table bdom { "b.test", "login.test" }\n'
                   'match auth from any for domain <bdom> action "local"\n')
     a = daemon_factory(sub="a")
     a.maildir = str(tmp_path / "amail")
@@ -511,7 +511,10 @@ table wrong file:"{w}"
 action "out" relay
 transport sub submission "smtp+tls://127.0.0.1:{p}" auth <secrets>
 transport subwrong submission "smtp+tls://127.0.0.1:{p}" auth <wrong>
+transport sublogin submission "smtp+tls://127.0.0.1:{p}" auth <secrets> \\
+    mechanisms LOGIN
 route for domain "wrong.test" transport subwrong
+route for domain "login.test" transport sublogin
 route transport sub
 match from any for any action "out"
 '''.format(s=secrets, w=wrong, p=b.req_port))
@@ -525,6 +528,13 @@ match from any for any action "out"
     rcvd = email.message_from_bytes(got[0]).get_all("Received")
     assert "by sub.example.test" in rcvd[0] and "ESMTPSA" in rcvd[0]
     assert "AUTH PLAIN user alice: succeeded" in b.logtext()
+    # mechanisms LOGIN: A uses LOGIN though B offers PLAIN too
+    with smtplib.SMTP("127.0.0.1", a.port) as c:
+        c.sendmail("root@localhost", ["root@login.test"],
+                   body.replace("through submission", "by LOGIN"))
+    got = delivered(b, want=2, timeout=20)
+    assert len(got) == 2 and any(b"by LOGIN" in m for m in got)
+    assert "AUTH LOGIN user alice: succeeded" in b.logtext()
     # a wrong password: B refuses with 535, A does not deliver
     with smtplib.SMTP("127.0.0.1", a.port) as c:
         c.sendmail("root@localhost", ["x@wrong.test"], body)
@@ -536,7 +546,7 @@ match from any for any action "out"
     while "535" not in a.logtext() and time.time() < deadline:
         time.sleep(0.2)
     assert "535" in a.logtext()
-    assert len(delivered(b, timeout=0.5)) == 1
+    assert len(delivered(b, timeout=0.5)) == 2
     assert "not-bobs-password" not in a.logtext() + b.logtext()
 
 

@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "sasl_client.h"
 
 /* Temporary files, removed by teardown. */
 static char	*tmpfiles[32];
@@ -1613,7 +1614,7 @@ test_mta_statements(void **state)
 	    "transport d direct tls require\n"
 	    "transport sh smarthost \"smtp://relay.example:2525\"\n"
 	    "transport sub submission \"smtp+tls://smtp.example.com\" "
-	    "auth <s>\n"
+	    "auth <s> mechanisms scram-sha-256 LOGIN\n"
 	    "transport px socks5 \"[::1]:1080\"\n"
 	    "route from domain Example.ORG for domain b.example attempt 4 "
 	    "transport sh\n"
@@ -1631,7 +1632,11 @@ test_mta_statements(void **state)
 	t = config_find_transport(conf, "sub");
 	assert_int_equal(t->relay_port, 587);	/* RFC 6409 */
 	assert_string_equal(t->relay_auth, "s");
+	/* names are case-insensitive (RFC 4422 3.1 gives them in upper case) */
+	assert_int_equal(t->relay_mechs,
+	    (1U << SASL_MECH_SCRAM_SHA_256) | (1U << SASL_MECH_LOGIN));
 	t = config_find_transport(conf, "px");
+	assert_int_equal(t->relay_mechs, 0);
 	assert_string_equal(t->socks5_host, "::1");
 	assert_int_equal(t->socks5_port, 1080);
 	assert_null(config_find_action(conf, "px"));
