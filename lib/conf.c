@@ -66,6 +66,7 @@ config_new(void)
 	conf->mta.connect_timeout = 30;
 	conf->mta.max_sessions = 100;
 	conf->mta.max_per_domain = 10;
+	conf->mta.tls_fallback = 1;
 	conf->resolver.configured = 0;
 	conf->resolver.port = 53;
 	return conf;

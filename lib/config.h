@@ -284,6 +284,8 @@ struct mta_conf {
 	size_t			 max_sessions;	/* default 100 */
 	size_t			 max_per_domain; /* default 10 */
 	char			*ca_file;	/* default the system bundle */
+	int			 tls_fallback;	/* plaintext after a failed
+						   opportunistic handshake */
 };
 
 struct postern_conf {

@@ -301,6 +301,7 @@ struct msg_conf_mta {
 	uint32_t	 max_sessions;	/* connections at once */
 	uint32_t	 max_per_domain;
 	char		 ca_file[256];	/* trust anchors for "tls verify" */
+	int32_t		 tls_fallback;	/* mta-tls-fallback yes */
 };
 
 /* One "policy NAME { ... }" (lib/config.h struct policy). */

@@ -215,6 +215,7 @@ static void	 builders_free(void);
 %token	GROUP HEADER HEADERS HELO HOST HOSTNAME INCLUDE KEY LISTEN LMTP LOCAL
 %token	VIRTUAL SMTPTIMEOUT SMTPMAXSESSIONS SMTPMAXPERIP
 %token	MTATIMEOUT MTACONNECTTIMEOUT MTAMAXSESSIONS MTAMAXPERDOMAIN MTACAFILE
+%token	MTATLSFALLBACK
 %token	TRANSPORT ROUTE ATTEMPT ARCSEAL ACCOUNT MECHANISMS
 %token	MAILDIR MATCH MAX MAXMESSAGESIZE MAXSIGNATURES MBOX MDA ON OVERSIGN
 %token	PKI POLICY PORT
@@ -338,6 +339,17 @@ main		: HOSTNAME STRING {
 				    "(1 to 1000)", $2);
 			else
 				ps.conf->mta.max_per_domain = (size_t)$2;
+		}
+		| MTATLSFALLBACK STRING {
+			/* plaintext after a failed opportunistic handshake */
+			if (strcmp($2, "yes") == 0)
+				ps.conf->mta.tls_fallback = 1;
+			else if (strcmp($2, "no") == 0)
+				ps.conf->mta.tls_fallback = 0;
+			else
+				conf_error(&@2, "mta-tls-fallback is yes or no, "
+				    "not \"%s\"", $2);
+			free($2);
 		}
 		| MTACAFILE STRING {
 			if (strlen($2) >= 256) {
@@ -1191,6 +1203,7 @@ static const struct keyword keywords[] = {
 	{ "mta-max-per-domain",	MTAMAXPERDOMAIN },
 	{ "mta-max-sessions",	MTAMAXSESSIONS },
 	{ "mta-timeout",	MTATIMEOUT },
+	{ "mta-tls-fallback",	MTATLSFALLBACK },
 	{ "on",			ON },
 	{ "oversign",		OVERSIGN },
 	{ "pki",		PKI },

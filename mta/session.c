@@ -1143,10 +1143,17 @@ session_io(int fd, short event, void *arg)
 	if (s->handshaking) {
 		n = tls_handshake(s->tls);
 		if (n == -1) {
-			session_host_fail(s,
-			    s->dest->relay->c.tls == RELAY_TLS_OPPORTUNISTIC &&
-			    s->dest->relay->c.scheme == RELAY_SMTP,
-			    "TLS handshake: %s", tls_error(s->tls));
+			/*
+			 * Opportunistic: the same address again in plaintext,
+			 * as when STARTTLS is not offered; or, under
+			 * "mta-tls-fallback no", the next address.
+			 */
+			session_host_fail(s, !relay_tls_required(s->dest) &&
+			    s->mta->conf.tls_fallback,
+			    "TLS handshake: %s%s", tls_error(s->tls),
+			    !relay_tls_required(s->dest) &&
+			    !s->mta->conf.tls_fallback ? " (mta-tls-fallback "
+			    "no: not retried without TLS)" : "");
 			return;
 		}
 		if (n == TLS_WANT_POLLIN || n == TLS_WANT_POLLOUT)

@@ -765,6 +765,7 @@ setup_mta(struct postern_conf *conf, struct imsgbuf *ibuf)
 	mm.connect_timeout = conf->mta.connect_timeout;
 	mm.max_sessions = conf->mta.max_sessions;
 	mm.max_per_domain = conf->mta.max_per_domain;
+	mm.tls_fallback = conf->mta.tls_fallback;
 	if (conf->mta.ca_file != NULL)
 		strlcpy(mm.ca_file, conf->mta.ca_file, sizeof(mm.ca_file));
 	imsg_compose(ibuf, IMSG_PROC_CONF_MTA, 0, 0, -1, &mm, sizeof(mm));

@@ -430,6 +430,43 @@ def test_no_starttls_plaintext_or_refused(sender, peer):
     assert mx2.wait_sessions(1)[0]["tls"] is None
 
 
+def test_failed_handshake_plaintext_fallback(sender, peer, bed, tmp_path):
+    """Opportunistic TLS: when the handshake fails, the same address gets
+    the message in plaintext; under mta-tls-fallback no it does not."""
+    mx = tls_peer(peer, bed, tmp_path, "mx.example.test",
+                  tls_versions=["TLSv1.1", "TLSv1.1"])
+    dm = sender()
+    send(dm, ["x@example.test"])
+    mx.wait_messages(1)
+    first, second = mx.wait_sessions(2)[:2]
+    assert first["end"].startswith("tls failed"), first
+    said = [t[1] for t in second["transcript"] if t[0] == "C"]
+    assert second["tls"] is None and "STARTTLS" not in said, second
+    wait_queue_empty(dm)
+    assert "TLS handshake" in dm.logtext()
+    assert "delivered: 250 2.0.0 queued as 2-1 (no TLS)" in dm.logtext()
+    dm.stop()
+
+    dm = sender(extra="mta-tls-fallback no\n")
+    send(dm, ["y@example.test"])
+    wait_log(dm, "mta-tls-fallback no: not retried without TLS")
+    wait_queue_line(dm, "y@example.test", "TLS handshake")
+    time.sleep(0.5)
+    assert len(mx.accepted()) == 1
+    assert all(x["end"].startswith("tls failed")
+               for x in mx.sessions()[2:]), mx.sessions()[2:]
+
+
+def test_tls_fallback_config_error(tmp_path):
+    from conftest import POSTERND, run
+    conf = tmp_path / "bad.conf"
+    conf.write_text("mta-tls-fallback maybe\n")
+    r = run([POSTERND, "-n", "-f", str(conf)])
+    assert r.returncode != 0
+    assert 'bad.conf:1: mta-tls-fallback is yes or no, not "maybe"' in \
+        r.stderr, r.stderr
+
+
 def test_backoff_of_refusing_destination(sender):
     dm = sender()
     send(dm, ["x@other.test"])

@@ -1591,6 +1591,7 @@ test_smtp_statements(void **state)
 	assert_int_equal(conf->smtp.timeout, 300);
 	assert_int_equal(conf->smtp.max_sessions, 512);
 	assert_int_equal(conf->smtp.max_per_ip, 32);
+	assert_int_equal(conf->mta.tls_fallback, 1);	/* the default */
 	free_config(conf);
 	conf = parse_ok("smtp-timeout 2m\nsmtp-max-sessions 1000\n"
 	    "smtp-max-per-ip 4\n", 0);
@@ -1608,7 +1609,7 @@ test_mta_statements(void **state)
 	struct route		*r;
 
 	conf = parse_ok("mta-timeout 30s\nmta-connect-timeout 5s\n"
-	    "mta-max-sessions 7\nmta-max-per-domain 3\n"
+	    "mta-max-sessions 7\nmta-max-per-domain 3\nmta-tls-fallback no\n"
 	    "mta-ca-file \"/etc/ssl/certs/ca-certificates.crt\"\n"
 	    "table s { \"smtp.example.com\" = \"u:p\" }\n"
 	    "transport d direct tls require\n"
@@ -1623,6 +1624,7 @@ test_mta_statements(void **state)
 	assert_int_equal(conf->mta.connect_timeout, 5);
 	assert_int_equal(conf->mta.max_sessions, 7);
 	assert_int_equal(conf->mta.max_per_domain, 3);
+	assert_int_equal(conf->mta.tls_fallback, 0);
 	t = config_find_transport(conf, "d");
 	assert_int_equal(t->transport, TRANSPORT_DIRECT);
 	assert_int_equal(t->relay_tls, RELAY_TLS_REQUIRE);
