@@ -457,14 +457,22 @@ def test_failed_handshake_plaintext_fallback(sender, peer, bed, tmp_path):
                for x in mx.sessions()[2:]), mx.sessions()[2:]
 
 
-def test_tls_fallback_config_error(tmp_path):
+def assert_config_errors(tmp_path, text, errors):
+    """posternd -n refuses the configuration text, saying each (line,
+    what) of errors at that line of bad.conf."""
     from conftest import POSTERND, run
     conf = tmp_path / "bad.conf"
-    conf.write_text("mta-tls-fallback maybe\n")
+    conf.write_text(text)
     r = run([POSTERND, "-n", "-f", str(conf)])
     assert r.returncode != 0
-    assert 'bad.conf:1: mta-tls-fallback is yes or no, not "maybe"' in \
-        r.stderr, r.stderr
+    for line, what in errors:
+        assert "bad.conf:%d: " % line in r.stderr and what in r.stderr, \
+            r.stderr
+
+
+def test_tls_fallback_config_error(tmp_path):
+    assert_config_errors(tmp_path, "mta-tls-fallback maybe\n", [
+        (1, 'mta-tls-fallback is yes or no, not "maybe"')])
 
 
 def test_backoff_of_refusing_destination(sender):
@@ -569,23 +577,18 @@ def test_smarthost_configured_mechanisms(sender, peer, bed, tmp_path):
 
 
 def test_mechanisms_config_errors(tmp_path):
-    from conftest import POSTERND, run
-    conf = tmp_path / "bad.conf"
-    conf.write_text('table s { "h.test" = "u:p" }\n'
-                    'action a relay host "smtps://h.test" auth <s> '
-                    'mechanisms DIGEST-MD5\n'
-                    'action b relay host "smtps://h.test" mechanisms PLAIN\n'
-                    'transport t smarthost "smtps://h.test" mechanisms LOGIN\n'
-                    'action c relay host "smtps://h.test" auth <s> '
-                    'mechanisms PLAIN mechanisms LOGIN\n')
-    r = run([POSTERND, "-n", "-f", str(conf)])
-    assert r.returncode != 0
-    for line, what in ((2, 'unknown SASL mechanism "DIGEST-MD5"'),
-                       (3, "mechanisms needs auth <table>"),
-                       (4, "transport t: mechanisms needs auth <table>"),
-                       (5, "mechanisms given twice")):
-        assert "bad.conf:%d: " % line in r.stderr and what in r.stderr, \
-            r.stderr
+    assert_config_errors(
+        tmp_path,
+        'table s { "h.test" = "u:p" }\n'
+        'action a relay host "smtps://h.test" auth <s> mechanisms DIGEST-MD5\n'
+        'action b relay host "smtps://h.test" mechanisms PLAIN\n'
+        'transport t smarthost "smtps://h.test" mechanisms LOGIN\n'
+        'action c relay host "smtps://h.test" auth <s> '
+        'mechanisms PLAIN mechanisms LOGIN\n',
+        [(2, 'unknown SASL mechanism "DIGEST-MD5"'),
+         (3, "mechanisms needs auth <table>"),
+         (4, "transport t: mechanisms needs auth <table>"),
+         (5, "mechanisms given twice")])
 
 
 def test_smarthost_wrong_password(sender, peer, bed, tmp_path):
@@ -716,22 +719,18 @@ def test_socks5_transport(sender, peer, tmp_path):
 
 
 def test_transport_config_errors(tmp_path):
-    from conftest import POSTERND, run
-    conf = tmp_path / "bad.conf"
-    conf.write_text('transport sub submission "smtp+tls://h.test"\n'
-                    'transport px socks5 "proxy.test:1080"\n'
-                    'transport sh smarthost "smtp://h.test" auth <nope>\n'
-                    'route attempt 0 transport sh\n'
-                    'route transport missing\n')
-    r = run([POSTERND, "-n", "-f", str(conf)])
-    assert r.returncode != 0
-    for line, what in ((1, "submission needs auth"),
-                       (2, "not a numeric address"),
-                       (3, 'unknown table "nope"'),
-                       (4, "invalid attempt 0"),
-                       (5, 'no transport "missing"')):
-        assert "bad.conf:%d: " % line in r.stderr and what in r.stderr, \
-            r.stderr
+    assert_config_errors(
+        tmp_path,
+        'transport sub submission "smtp+tls://h.test"\n'
+        'transport px socks5 "proxy.test:1080"\n'
+        'transport sh smarthost "smtp://h.test" auth <nope>\n'
+        'route attempt 0 transport sh\n'
+        'route transport missing\n',
+        [(1, "submission needs auth"),
+         (2, "not a numeric address"),
+         (3, 'unknown table "nope"'),
+         (4, "invalid attempt 0"),
+         (5, 'no transport "missing"')])
 
 
 def test_hostile_dns_bounded(sender, peer):
