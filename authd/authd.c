@@ -692,7 +692,7 @@ authd_sasl_check(struct authd *a, struct imsg *imsg)
 {
 	struct msg_auth_sasl		 m;
 	struct msg_auth_sasl_result	 r;
-	struct authd_cred		*cr;
+	struct authd_cred		*cr, *first = NULL;
 	const char			*hash, *out;
 	size_t				 hlen;
 	int				 match;
@@ -703,23 +703,24 @@ authd_sasl_check(struct authd *a, struct imsg *imsg)
 	m.table[sizeof(m.table) - 1] = '\0';
 	m.user[sizeof(m.user) - 1] = '\0';
 	m.password[sizeof(m.password) - 1] = '\0';
-	hash = a->dummy_hash;
 	TAILQ_FOREACH(cr, &a->creds, entry) {
 		if (strcmp(cr->c.table, m.table) != 0)
 			continue;
-		/*
-		 * An unknown user is checked against the table's first
-		 * hash and refused whatever the outcome: the same scheme
-		 * and cost as a known user's check, so that bcrypt or
-		 * sha512crypt tables do not tell by time who exists.
-		 */
-		if (hash == a->dummy_hash)
-			hash = cr->c.hash;
+		if (first == NULL)
+			first = cr;
 		if (strcmp(cr->c.user, m.user) == 0)
 			break;
 	}
+	/*
+	 * An unknown user is checked against the table's first hash and
+	 * refused whatever the outcome: the same scheme and cost as a known
+	 * user's check, so that bcrypt or sha512crypt tables do not tell by
+	 * time who exists.
+	 */
 	if (cr != NULL)
 		hash = cr->c.hash;
+	else
+		hash = first != NULL ? first->c.hash : a->dummy_hash;
 	memset(a->crypt, 0, sizeof(*a->crypt));
 	out = crypt_rn(m.password, hash, a->crypt, sizeof(*a->crypt));
 	explicit_bzero(&m.password, sizeof(m.password));

@@ -1148,12 +1148,15 @@ session_io(int fd, short event, void *arg)
 			 * as when STARTTLS is not offered; or, under
 			 * "mta-tls-fallback no", the next address.
 			 */
-			session_host_fail(s, !relay_tls_required(s->dest) &&
-			    s->mta->conf.tls_fallback,
-			    "TLS handshake: %s%s", tls_error(s->tls),
-			    !relay_tls_required(s->dest) &&
-			    !s->mta->conf.tls_fallback ? " (mta-tls-fallback "
-			    "no: not retried without TLS)" : "");
+			if (relay_tls_required(s->dest) ||
+			    s->mta->conf.tls_fallback)
+				session_host_fail(s,
+				    !relay_tls_required(s->dest),
+				    "TLS handshake: %s", tls_error(s->tls));
+			else
+				session_host_fail(s, 0, "TLS handshake: %s "
+				    "(mta-tls-fallback no: not retried without "
+				    "TLS)", tls_error(s->tls));
 			return;
 		}
 		if (n == TLS_WANT_POLLIN || n == TLS_WANT_POLLOUT)
