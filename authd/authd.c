@@ -1,6 +1,6 @@
 /*
  * The authd process: authenticates every message the smtp process
- * receives (authd/inbound.c: SPF, DKIM, ARC, DMARC, iprev) while it
+ * receives (auth/inbound.c: SPF, DKIM, ARC, DMARC, iprev) while it
  * streams in, and answers once per message with the Authentication-
  * Results field to put in front of it and a verdict under the listener's
  * policy.  It reads nothing but imsgs and DNS answers: chrooted to
@@ -32,14 +32,14 @@
 
 #include <openssl/crypto.h>
 
-#include "arc.h"
-#include "authres.h"
+#include "auth/arc.h"
+#include "auth/authres.h"
 #include "crypto.h"
-#include "dkim.h"
-#include "inbound.h"
+#include "auth/dkim.h"
+#include "auth/inbound.h"
 #include "log.h"
-#include "proc.h"
-#include "recipient.h"
+#include "posternd/proc.h"
+#include "routing.h"
 #include "table.h"
 #include "util.h"
 

@@ -1,7 +1,7 @@
 /*
  * DKIM verification speed (RFC 6376 6.1, RFC 8463): how many rsa-sha256
  * (2048-bit key) and ed25519-sha256 verifications of a 10 KB
- * relaxed/relaxed message one core does through authd/dkim.c, the same
+ * relaxed/relaxed message one core does through auth/dkim.c, the same
  * code path as the daemon: parse the header, canonicalize and hash the
  * body while streaming, hash the signed fields, check the signature.  The
  * key record is handed in as if from DNS; DNS itself is not measured.
@@ -23,7 +23,7 @@
 
 #include <openssl/evp.h>
 
-#include "authd/dkim.h"
+#include "auth/dkim.h"
 #include "util.h"
 
 #define BODY_SIZE	10240

@@ -1,5 +1,5 @@
 /*
- * Queue store speed (lib/qstore.c): how many 4 KB messages with one
+ * Queue store speed (queue/store.c): how many 4 KB messages with one
  * envelope each are durably committed per second when G messages share one
  * group commit (one LMDB write transaction, one fsync), for G = 1, 10, 50 and
  * more.  G = 1 is a file-per-message queue's cost model: one fsync per
@@ -23,7 +23,7 @@
 #include <unistd.h>
 
 #include "envelope.h"
-#include "qstore.h"
+#include "queue/store.h"
 #include "util.h"
 
 static double

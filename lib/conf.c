@@ -1,7 +1,7 @@
 /*
  * The configuration object behind postern.conf(5): defaults, lookups by
  * name, freeing, and the duration and size values of the grammar.  The
- * grammar itself is lib/parse.y.
+ * grammar itself is posternd/parse.y.
  */
 #include <sys/types.h>
 #include <sys/queue.h>
@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -516,4 +517,48 @@ parse_size(const char *s, size_t *out, const char **errstr)
 		return -1;
 	*out = (size_t)v;
 	return 0;
+}
+
+/* SASL mechanism names (the relay option mechanisms, the mta's client). */
+static const struct {
+	enum sasl_mech	 mech;
+	const char	*name;
+} sasl_names[] = {
+	{ SASL_MECH_PLAIN,		"PLAIN" },
+	{ SASL_MECH_LOGIN,		"LOGIN" },
+	{ SASL_MECH_CRAM_MD5,		"CRAM-MD5" },
+	{ SASL_MECH_SCRAM_SHA_1,	"SCRAM-SHA-1" },
+	{ SASL_MECH_SCRAM_SHA_256,	"SCRAM-SHA-256" },
+};
+#define NSASL_NAMES	(sizeof(sasl_names) / sizeof(sasl_names[0]))
+
+const char *
+sasl_mech_name(enum sasl_mech mech)
+{
+	size_t	 i;
+
+	for (i = 0; i < NSASL_NAMES; i++)
+		if (sasl_names[i].mech == mech)
+			return sasl_names[i].name;
+	return NULL;
+}
+
+enum sasl_mech
+sasl_mech_from_span(const char *s, size_t len)
+{
+	size_t	 i;
+
+	for (i = 0; i < NSASL_NAMES; i++)
+		if (strlen(sasl_names[i].name) == len &&
+		    strncasecmp(sasl_names[i].name, s, len) == 0)
+			return sasl_names[i].mech;
+	return SASL_MECH_NONE;
+}
+
+enum sasl_mech
+sasl_mech_from_name(const char *name)
+{
+	if (name == NULL)
+		return SASL_MECH_NONE;
+	return sasl_mech_from_span(name, strlen(name));
 }

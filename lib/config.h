@@ -1,6 +1,6 @@
 /*
  * The parsed configuration.  The parent parses postern.conf(5) with
- * parse_config() (lib/parse.y) and sends each child the part it needs over
+ * parse_config() (posternd/parse.y) and sends each child the part it needs over
  * imsg; children never open the file.
  */
 #ifndef POSTERN_CONFIG_H
@@ -222,7 +222,7 @@ enum dkim_algorithm {
 	DKIM_ED25519_SHA256
 };
 
-/* RFC 6376 3.4; authd/dkim.h uses this one too */
+/* RFC 6376 3.4; auth/dkim.h uses this one too */
 enum dkim_canon {
 	DKIM_CANON_SIMPLE = 0,
 	DKIM_CANON_RELAXED
@@ -362,5 +362,22 @@ int			 conf_dkim_canon_word(const char *, size_t,
 			    enum dkim_canon *);
 int			 conf_parse_relay_url(const char *, enum relay_scheme *,
 			    char *, size_t, uint16_t *, const char **);
+
+/* SASL mechanisms, for the relay option mechanisms and the mta's client. */
+enum sasl_mech {
+	SASL_MECH_NONE = 0,
+	SASL_MECH_PLAIN,
+	SASL_MECH_LOGIN,
+	SASL_MECH_CRAM_MD5,
+	SASL_MECH_SCRAM_SHA_1,
+	SASL_MECH_SCRAM_SHA_256,
+};
+
+/* "SCRAM-SHA-256" etc.; NULL for SASL_MECH_NONE or an unknown value. */
+const char	*sasl_mech_name(enum sasl_mech);
+/* Case-insensitive; SASL_MECH_NONE if unknown. */
+enum sasl_mech	 sasl_mech_from_name(const char *);
+/* The same for len bytes at s (an EHLO AUTH keyword's word). */
+enum sasl_mech	 sasl_mech_from_span(const char *, size_t);
 
 #endif

@@ -26,7 +26,7 @@
 #include "dns.h"
 #include "log.h"
 #include "util.h"
-#include "zone.h"
+#include "dns_zone.h"
 
 #define ROOT_TRUST_ANCHOR	"/usr/share/dns/root.key"
 #define RESOLV_CONF		"/etc/resolv.conf"

@@ -61,6 +61,9 @@ vlog(int pri, const char *fmt, va_list ap)
 	errno = saved_errno;
 }
 
+static void log_errno(int, int, const char *, va_list)
+		    __attribute__((format(printf, 3, 0)));
+
 static void
 log_errno(int pri, int code, const char *fmt, va_list ap)
 {

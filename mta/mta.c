@@ -5,7 +5,7 @@
  * credentials of their auth tables; before chroot we read what those name
  * (the resolver's trust anchor, the CA bundle).  Then the queue hands over
  * messages (a memory fd and its envelopes); we group recipients into one
- * task per message and destination, find the next hops (lib/mxres.c:
+ * task per message and destination, find the next hops (mta/mxres.c:
  * RFC 5321 5.1, RFC 7505), run SMTP sessions (mta/session.c) within the
  * per-destination and global limits, and answer the queue once per
  * envelope.  A destination whose every host refuses us is backed off, so
@@ -29,8 +29,8 @@
 #include <openssl/x509_vfy.h>
 
 #include "log.h"
-#include "mta.h"
-#include "sasl_client.h"
+#include "mta/mta.h"
+#include "mta/sasl.h"
 
 #define MTA_DEFAULT_CA	"/etc/ssl/certs/ca-certificates.crt"
 

@@ -18,8 +18,8 @@
 #include "dns.h"
 #include "envelope.h"
 #include "msg.h"
-#include "mxres.h"
-#include "proc.h"
+#include "mta/mxres.h"
+#include "posternd/proc.h"
 #include "smtp_reply.h"
 #include "util.h"
 

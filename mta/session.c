@@ -2,7 +2,7 @@
  * One outbound SMTP session (RFC 5321 client side): connect to the next
  * hops of a destination in order, greeting, EHLO (HELO fallback, 4.1.4),
  * STARTTLS (RFC 3207) with our own certificate check, AUTH (RFC 4954,
- * lib/sasl_client.c) when the relay has credentials, then one transaction
+ * mta/sasl.c) when the relay has credentials, then one transaction
  * per task with PIPELINING (RFC 2920) of MAIL and RCPT when offered, DATA
  * with dot-stuffing (4.5.2) or BDAT (RFC 3030), the DSN parameters (RFC
  * 3461) when the server takes them, and a result per recipient.  After a
@@ -30,9 +30,9 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "mta.h"
-#include "sasl_client.h"
-#include "socks5.h"
+#include "mta/mta.h"
+#include "mta/sasl.h"
+#include "mta/socks5.h"
 
 #define SESSION_READ_SIZE	8192
 #define SESSION_IN_MAX		(SMTP_REPLY_LINE_MAX + SESSION_READ_SIZE + 2)

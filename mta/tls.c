@@ -20,7 +20,7 @@
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
 
-#include "mta.h"
+#include "mta/mta.h"
 
 #define MTA_CHAIN_MAX	16	/* certificates we look at in a chain */
 

@@ -4,7 +4,7 @@
  * zone file, through a given resolver or through the system resolver, and
  * either print the arc= Authentication-Results (check) or add a new ARC
  * set sealed with that status (RFC 8617 5.1) and write the message to
- * standard output, new set first (seal).  Runs authd/arc.c and lib/dns.c
+ * standard output, new set first (seal).  Runs auth/arc.c and lib/dns.c
  * as the daemon does.
  *
  * The ARC-Authentication-Results this writes is only what this command
@@ -29,12 +29,12 @@
 
 #include <openssl/evp.h>
 
-#include "authd/arc.h"
-#include "authd/authres.h"
-#include "authd/dkim.h"
+#include "auth/arc.h"
+#include "auth/authres.h"
+#include "auth/dkim.h"
 #include "crypto.h"
 #include "dns.h"
-#include "posternctl.h"
+#include "posternctl/posternctl.h"
 #include "util.h"
 
 #define ARC_MAX_INPUT	(256 * 1024 * 1024)

@@ -6,7 +6,7 @@
  * result, reason and what an administrator needs (key size and type,
  * testing flag, body hash, signed fields) in the comment, then header.d,
  * header.i, header.s, header.a and header.b.  -v explains each step on
- * standard error.  Runs the same authd/dkim.c and lib/dns.c as the daemon.
+ * standard error.  Runs the same auth/dkim.c and lib/dns.c as the daemon.
  *
  * Exit status: 0 when the check ran (whatever its result), 2 on bad usage,
  * an unreadable message or a DNS source that cannot be set up.
@@ -21,10 +21,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "authd/dkim.h"
+#include "auth/dkim.h"
 #include "dns.h"
-#include "authd/authres.h"
-#include "posternctl.h"
+#include "auth/authres.h"
+#include "posternctl/posternctl.h"
 #include "util.h"
 
 #define CHECK_DKIM_MAX_INPUT	(256 * 1024 * 1024)

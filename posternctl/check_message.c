@@ -1,6 +1,6 @@
 /*
  * posternctl check message: the whole inbound authentication of a message
- * exactly as the daemon runs it (authd/inbound.c): SPF of the MAIL FROM
+ * exactly as the daemon runs it (auth/inbound.c): SPF of the MAIL FROM
  * (or HELO) identity, every DKIM signature, the ARC chain, DMARC, and
  * iprev with whether the PTR name matches the HELO name.  It prints the
  * Authentication-Results field the daemon would add and, with -v, the
@@ -24,10 +24,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "authd/authres.h"
-#include "authd/inbound.h"
+#include "auth/authres.h"
+#include "auth/inbound.h"
 #include "dns.h"
-#include "posternctl.h"
+#include "posternctl/posternctl.h"
 #include "util.h"
 
 #define CHECK_MESSAGE_USAGE_ERR	2

@@ -5,7 +5,7 @@
  * Authentication-Results field with both results (RFC 8601 2.7.2:
  * smtp.helo and smtp.mailfrom), each with its reason in a comment.  -v
  * writes the step-by-step trace of both checks to standard error.  Runs the
- * same authd/spf.c and lib/dns.c code as the daemon.
+ * same auth/spf.c and lib/dns.c code as the daemon.
  *
  * Exit status: 0 when the check ran (whatever its result), 2 on bad usage
  * or a DNS source that cannot be set up (unreadable zone file, bad
@@ -19,9 +19,9 @@
 #include <unistd.h>
 
 #include "dns.h"
-#include "authd/authres.h"
-#include "posternctl.h"
-#include "authd/spf.h"
+#include "auth/authres.h"
+#include "posternctl/posternctl.h"
+#include "auth/spf.h"
 
 #define CHECK_SPF_USAGE_ERR	2
 

@@ -1,6 +1,6 @@
 /*
  * posternctl dkim sign and posternctl dkim keygen: sign a message from
- * standard input with the library that posternd uses (authd/dkim_sign.c,
+ * standard input with the library that posternd uses (auth/dkim_sign.c,
  * RFC 6376 5, RFC 8463) and write it, signature first, to standard output;
  * make a new RSA or Ed25519 key (mode 0600, PKCS#8 PEM) and print the DNS
  * record to publish for it (RFC 6376 3.6.1, 3.6.2.1).
@@ -23,9 +23,9 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
-#include "authd/dkim.h"
+#include "auth/dkim.h"
 #include "crypto.h"
-#include "posternctl.h"
+#include "posternctl/posternctl.h"
 #include "util.h"
 
 #define DKIM_SIGN_MAX_INPUT	(256 * 1024 * 1024)

@@ -18,7 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "posternctl.h"
+#include "posternctl/posternctl.h"
 
 #define ENCRYPT_PASS_MAX	1024	/* SMTP_AUTH_PASS_MAX */
 

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "posternctl.h"
+#include "posternctl/posternctl.h"
 
 struct offline_cmd {
 	const char	*word1;

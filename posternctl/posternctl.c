@@ -18,7 +18,7 @@
 #include "imsg.h"
 #include "log.h"
 #include "msg.h"
-#include "posternctl.h"
+#include "posternctl/posternctl.h"
 
 static const char	*socket_path = CONF_DEFAULT_SOCKET;
 static void		 ctl_expect_ok(struct imsgbuf *);

@@ -16,7 +16,7 @@
 #include "envelope.h"
 #include "imsg.h"
 #include "msg.h"
-#include "posternctl.h"
+#include "posternctl/posternctl.h"
 
 static void
 fmt_age(int64_t secs, char *buf, size_t len)

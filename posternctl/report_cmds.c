@@ -1,7 +1,7 @@
 /*
  * posternctl's report commands: `show evaluations [DOMAIN]` lists the DMARC
  * evaluations reportd holds, one line each, as reportd formats them
- * (evalstore_format(), lib/evalstore.h).
+ * (evalstore_format(), reportd/evalstore.h).
  */
 #include <sys/types.h>
 
@@ -10,7 +10,7 @@
 
 #include "imsg.h"
 #include "msg.h"
-#include "posternctl.h"
+#include "posternctl/posternctl.h"
 
 static int
 cmd_show_evaluations(struct imsgbuf *ibuf, const char *domain)

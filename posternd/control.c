@@ -20,7 +20,7 @@
 
 #include "envelope.h"
 #include "log.h"
-#include "proc.h"
+#include "posternd/proc.h"
 #include "util.h"
 
 #define CONTROL_MAX_CLIENTS	32

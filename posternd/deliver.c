@@ -42,10 +42,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "deliver.h"
+#include "posternd/deliver.h"
 #include "envelope.h"
 #include "log.h"
-#include "maildir.h"
+#include "posternd/maildir.h"
 #include "table.h"
 #include "util.h"
 

@@ -29,10 +29,10 @@
 #include <unistd.h>
 
 #include "config.h"
-#include "deliver.h"
+#include "posternd/deliver.h"
 #include "log.h"
-#include "proc.h"
-#include "recipient.h"
+#include "posternd/proc.h"
+#include "routing.h"
 #include "table.h"
 #include "util.h"
 

@@ -28,7 +28,7 @@
 #include "config.h"
 #include "dns.h"
 #include "log.h"
-#include "proc.h"
+#include "posternd/proc.h"
 #include "util.h"
 
 const struct proc_desc proc_table[PROC_MAX] = {

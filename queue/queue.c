@@ -1,5 +1,5 @@
 /*
- * The queue process: owns the queue store (lib/qstore.c) in its chroot,
+ * The queue process: owns the queue store (queue/store.c) in its chroot,
  * takes incoming messages from smtp, makes them durable with group commit
  * before smtp may answer 250, and schedules deliveries: local envelopes go
  * to the parent with the message as a memory file descriptor, results come
@@ -9,7 +9,7 @@
  * action together with the message as a memory fd; its results (with the
  * remote MTA and its reply, RFC 3464 2.3.5-2.3.6) come back the same way
  * as the parent's.  Permanent failures and expiries send a DSN (RFC 3464,
- * lib/dsn.c) to the sender when RFC 3461 says to.
+ * queue/dsn.c) to the sender when RFC 3461 says to.
  */
 #include <sys/types.h>
 #include <sys/mman.h>
@@ -27,12 +27,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "dsn.h"
+#include "queue/dsn.h"
 #include "envelope.h"
 #include "log.h"
-#include "proc.h"
-#include "qstore.h"
-#include "recipient.h"
+#include "posternd/proc.h"
+#include "queue/store.h"
+#include "routing.h"
 #include "util.h"
 
 #define QUEUE_MAPSIZE		(64UL * 1024 * 1024)

@@ -101,3 +101,54 @@ def test_bench_tools_build_and_run(daemon_factory, tmp_path):
             timeout=30)
     assert r.returncode == 0, r.stdout + r.stderr
     assert conf.read_text().count("route for domain") == relay.DOMAINS
+
+
+def test_include_rules_hold():
+    # DESIGN.md's layout: lib/ stands alone, auth/ needs no process, and a
+    # process directory never reaches into another's.
+    r = run([os.path.join(TOP, "scripts", "check-includes")])
+    assert r.returncode == 0, r.stdout
+    assert "clean" in r.stdout
+
+
+def test_include_rules_name_the_offending_line(tmp_path):
+    for d in ("lib", "auth", "smtpd", "mta", "posternd"):
+        os.makedirs(tmp_path / d)
+    (tmp_path / "lib" / "util.h").write_text("")
+    (tmp_path / "mta" / "sasl.h").write_text("")
+    (tmp_path / "posternd" / "proc.h").write_text("")
+    (tmp_path / "auth" / "dkim.h").write_text("")
+    (tmp_path / "smtpd" / "smtp.h").write_text("")
+    (tmp_path / "lib" / "bad.c").write_text(
+        '#include "util.h"\n#include "auth/dkim.h"\n')
+    (tmp_path / "auth" / "bad.c").write_text(
+        '#include "util.h"\n#include "posternd/proc.h"\n')
+    (tmp_path / "smtpd" / "bad.c").write_text(
+        '#include "posternd/proc.h"\n#include "auth/dkim.h"\n'
+        '#include "mta/sasl.h"\n#include "smtp.h"\n')
+    (tmp_path / "smtpd" / "good.c").write_text(
+        '#include "smtpd/smtp.h"\n#include "util.h"\n')
+    r = run([os.path.join(TOP, "scripts", "check-includes"), str(tmp_path)])
+    assert r.returncode == 1
+    bad = sorted(l.split(": ")[0] for l in r.stdout.splitlines()
+                 if l.startswith(("lib/", "auth/", "smtpd/")))
+    assert bad == ["auth/bad.c:2", "lib/bad.c:2", "smtpd/bad.c:3",
+                   "smtpd/bad.c:4"], r.stdout
+
+
+def test_binaries_are_hardened():
+    # PIE, full RELRO (BIND_NOW), stack protector and FORTIFY_SOURCE, from
+    # the Makefile's flags, on each binary an admin installs.
+    from conftest import BUILD
+    for name in ("posternd", "posternctl"):
+        path = os.path.join(BUILD, name)
+        hdr = run(["readelf", "-h", path]).stdout
+        assert "DYN (Position-Independent Executable" in hdr, name
+        dyn = run(["readelf", "-d", path]).stdout
+        assert "BIND_NOW" in dyn or "FLAGS_1" in dyn and " NOW" in dyn, name
+        assert "PIE" in dyn, name
+        seg = run(["readelf", "-l", path]).stdout
+        assert "GNU_RELRO" in seg, name
+        syms = run(["readelf", "--dyn-syms", "-W", path]).stdout
+        assert "__stack_chk_fail" in syms, name
+        assert "_chk@" in syms.replace("__stack_chk_fail@", ""), name

@@ -1,5 +1,5 @@
 """posternctl check message: the daemon's whole inbound authentication
-(authd/inbound.c) offline, against a zone file."""
+(auth/inbound.c) offline, against a zone file."""
 import pytest
 
 from test_check import MSG, ctl, keys, parse_ar, sign  # noqa: F401

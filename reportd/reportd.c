@@ -2,11 +2,11 @@
  * The reportd process: the evaluation store and the reports.
  *
  * It runs chrooted in <spool>/reports, unprivileged, on its own event
- * loop, and owns the evaluation store (lib/evalstore.h) there.  authd
+ * loop, and owns the evaluation store (reportd/evalstore.h) there.  authd
  * sends it each DMARC evaluation (IMSG_REPORT_DMARC_EVAL); control asks it
  * for a listing (IMSG_CTL_EVALUATIONS).  Evaluations are committed in
  * batches (a timer of EVALSTORE_FLUSH_MS after the first one waiting, or a
- * full batch; see lib/evalstore.c for why losing the last batch in a crash
+ * full batch; see reportd/evalstore.c for why losing the last batch in a crash
  * is acceptable).  Records older than REPORTD_KEEP are pruned at start and
  * then once a day: aggregate reports cover at most a day (RFC 9990 2.1),
  * so a month is ample for reports that are late or re-sent.  Sending the
@@ -22,10 +22,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "authd/dmarc.h"
-#include "evalstore.h"
+#include "auth/dmarc.h"
+#include "reportd/evalstore.h"
 #include "log.h"
-#include "proc.h"
+#include "posternd/proc.h"
 #include "util.h"
 
 #define REPORTD_KEEP		(30 * 24 * 3600)	/* seconds */

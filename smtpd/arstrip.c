@@ -14,9 +14,9 @@
 #include <string.h>
 #include <strings.h>
 
-#include "authd/authres.h"
+#include "auth/authres.h"
 #include "mailhdr.h"
-#include "smtp.h"
+#include "smtpd/smtp.h"
 
 #define ARSTRIP_NAME	"Authentication-Results"
 

@@ -3,7 +3,7 @@
  * protocol engine's callbacks, recipient decisions, and the conversation
  * with the queue that makes a message durable before the 250.
  *
- * The engine (lib/smtp_session.c) parses; this file moves bytes.  Input
+ * The engine (smtpd/engine.c) parses; this file moves bytes.  Input
  * the engine does not take (while it waits for a decision) stays in
  * s->in, bounded, and reading stops until it is taken.
  */
@@ -21,11 +21,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "authd/inbound.h"
+#include "auth/inbound.h"
 #include "envelope.h"
 #include "log.h"
 #include "rule.h"
-#include "smtp.h"
+#include "smtpd/smtp.h"
 #include "table.h"
 #include "util.h"
 

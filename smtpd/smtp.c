@@ -1,6 +1,6 @@
 /*
  * The smtp process: SMTP and submission sessions on the listeners the
- * parent opened (RFC 5321; the protocol itself is lib/smtp_session.c, the
+ * parent opened (RFC 5321; the protocol itself is smtpd/engine.c, the
  * per-connection I/O smtpd/session.c).
  *
  * Before it drops privileges it takes from the parent its listening
@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "smtp.h"
+#include "smtpd/smtp.h"
 #include "util.h"
 
 const char *const smtp_stat_names[STAT_MAX] = {

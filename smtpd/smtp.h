@@ -13,9 +13,9 @@
 #include "config.h"
 #include "envelope.h"
 #include "msg.h"
-#include "proc.h"
-#include "recipient.h"
-#include "smtp_session.h"
+#include "posternd/proc.h"
+#include "routing.h"
+#include "smtpd/engine.h"
 
 /* Session limits and the idle timeout come from postern.conf ("smtp"). */
 #define SMTP_QUEUE_BACKLOG	512	/* imsgs to queue before we pause */

@@ -1,5 +1,5 @@
 /*
- * libFuzzer target for ARC (authd/arc.c): whole messages with ARC header
+ * libFuzzer target for ARC (auth/arc.c): whole messages with ARC header
  * fields go to the chain validator, every key it asks for answered with
  * one fixed Ed25519 key record (every third one SERVFAIL), then to the
  * sealer with the status the validator found.  The first byte picks the
@@ -14,8 +14,8 @@
 
 #include <openssl/evp.h>
 
-#include "authd/arc.h"
-#include "authd/dkim.h"
+#include "auth/arc.h"
+#include "auth/dkim.h"
 #include "util.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);

@@ -1,5 +1,5 @@
 /*
- * Fuzz the Authentication-Results parser (authd/authres.c, RFC 8601 2.2)
+ * Fuzz the Authentication-Results parser (auth/authres.c, RFC 8601 2.2)
  * and its agreement with the writer: whatever parses is written again
  * (as a whole field and as a value), the written form must be a well-formed
  * header (CRLF only as folding, lines within 998 characters) and must parse
@@ -14,7 +14,7 @@
 #include <strings.h>
 
 #include "util.h"
-#include "authd/authres.h"
+#include "auth/authres.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 

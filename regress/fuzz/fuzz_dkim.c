@@ -1,6 +1,6 @@
 /*
  * libFuzzer target for DKIM verification: DKIM-Signature tag lists, key
- * records and header parsing (authd/dkim.c).  Input: the first line is
+ * records and header parsing (auth/dkim.c).  Input: the first line is
  * served as the TXT record of every key the verifier asks for, the second
  * byte picks the chunk size, the rest is the message.
  */
@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "authd/dkim.h"
+#include "auth/dkim.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 

@@ -1,6 +1,6 @@
 /*
- * Fuzz the DMARC parsers (authd/dmarc_record.c) and an evaluation
- * (authd/dmarc.c): the input is parsed as a policy record, as From field
+ * Fuzz the DMARC parsers (auth/dmarc_record.c) and an evaluation
+ * (auth/dmarc.c): the input is parsed as a policy record, as From field
  * values (one per line: the author domain and the mailboxes), and as an
  * encoded evaluation record (which, if it decodes, must encode back to the
  * same bytes); then it is published as
@@ -17,7 +17,7 @@
 
 #include "dns.h"
 #include "util.h"
-#include "authd/dmarc.h"
+#include "auth/dmarc.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 

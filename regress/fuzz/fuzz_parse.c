@@ -1,5 +1,5 @@
 /*
- * libFuzzer target for the postern.conf(5) grammar (lib/parse.y).  The
+ * libFuzzer target for the postern.conf(5) grammar (posternd/parse.y).  The
  * input is parsed from memory with PARSE_NOFILES: include is refused and
  * no file named by the input is opened, so the fuzzer cannot touch the
  * file system.  Errors are dropped; the result must be freed without leaks.

@@ -1,5 +1,5 @@
 /*
- * Fuzz the SOCKS5 client (lib/socks5.c) with random proxy bytes.  The first
+ * Fuzz the SOCKS5 client (mta/socks5.c) with random proxy bytes.  The first
  * input byte picks the set-up: credentials or not (bit 0), the target's
  * address type (bits 1-2) and how the rest is chopped into reads (bits
  * 3-7, chunk size 1 to 32).  Everything after it is what the proxy sends.
@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "socks5.h"
+#include "mta/socks5.h"
 #include "util.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);

@@ -1,5 +1,5 @@
 /*
- * Fuzz the SPF record parser and macro expansion (authd/spf.c,
+ * Fuzz the SPF record parser and macro expansion (auth/spf.c,
  * spf_macro.c), and a whole check_host() evaluation: the input is checked as
  * a record, expanded as a domain-spec and as explanation text, then
  * published as the SPF record of fuzz.test in an in-memory zone and
@@ -16,7 +16,7 @@
 #include <string.h>
 
 #include "dns.h"
-#include "authd/spf.h"
+#include "auth/spf.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 

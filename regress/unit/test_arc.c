@@ -1,5 +1,5 @@
 /*
- * ARC (authd/arc.c): chains of 1 to 50 sets sealed by our code and
+ * ARC (auth/arc.c): chains of 1 to 50 sets sealed by our code and
  * validated, with RSA and Ed25519 keys; each way a chain breaks (body or
  * signed header changed, sets renumbered, members missing or doubled,
  * gaps, a failed chain sealed and refused afterwards, 60 sets, bad cv=
@@ -21,8 +21,8 @@
 #include <openssl/evp.h>
 
 #include "crypto.h"
-#include "authd/arc.h"
-#include "authd/dkim.h"
+#include "auth/arc.h"
+#include "auth/dkim.h"
 #include "util.h"
 
 #define DATA	"regress/data/dkim/"

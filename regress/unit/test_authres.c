@@ -1,5 +1,5 @@
 /*
- * authd/authres.c (RFC 8601): comment text and property values for
+ * auth/authres.c (RFC 8601): comment text and property values for
  * posternctl; the field writer (quoting, escaping, folding, "none", the
  * AAR value); the parser (the examples of RFC 8601 Appendix B, CFWS,
  * versions, quoted strings, malformed fields, every bound, a 1 MB field);
@@ -15,7 +15,7 @@
 #include <cmocka.h>
 
 #include "util.h"
-#include "authd/authres.h"
+#include "auth/authres.h"
 
 static char *
 render(void (*fn)(FILE *, const char *), const char *in)

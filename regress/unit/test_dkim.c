@@ -1,5 +1,5 @@
 /*
- * DKIM verify and sign (authd/dkim.c, authd/dkim_sign.c): the RFC 8463
+ * DKIM verify and sign (auth/dkim.c, auth/dkim_sign.c): the RFC 8463
  * appendix A example, RFC 6376 3.4.5 canonicalization, sign/verify round
  * trips for every algorithm and canonicalization, and every failure path.
  * Keys in regress/data/dkim/ were made with `openssl genpkey`/`genrsa`.
@@ -19,7 +19,7 @@
 #include <openssl/evp.h>
 
 #include "crypto.h"
-#include "authd/dkim.h"
+#include "auth/dkim.h"
 #include "mailhdr.h"
 #include "util.h"
 

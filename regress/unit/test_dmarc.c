@@ -1,5 +1,5 @@
 /*
- * authd/dmarc.c and dmarc_record.c (RFC 9989): the policy record parser,
+ * auth/dmarc.c and dmarc_record.c (RFC 9989): the policy record parser,
  * Author Domain extraction from From fields, the DNS Tree Walk for policy
  * discovery and Organizational Domains (including the examples of RFC 9989
  * B.4), np/sp selection, t=y, identifier alignment, DNS errors, the
@@ -20,7 +20,7 @@
 
 #include "dns.h"
 #include "util.h"
-#include "authd/dmarc.h"
+#include "auth/dmarc.h"
 
 static const char zone_text[] =
     /* an Organizational Domain with sp and np */

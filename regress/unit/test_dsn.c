@@ -1,5 +1,5 @@
 /*
- * lib/dsn.c: each kind of DSN parsed back (top-level fields, the three MIME
+ * queue/dsn.c: each kind of DSN parsed back (top-level fields, the three MIME
  * parts, every RFC 3464 field), RET=FULL against headers only, ENVID and
  * ORCPT echoed, the RFC 6533 SMTPUTF8 form, the null reverse path refused,
  * the RFC 3461 4.1 dsn_wanted() table, folding of long diagnostics, the
@@ -17,7 +17,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "dsn.h"
+#include "queue/dsn.h"
 #include "envelope.h"
 #include "util.h"
 

@@ -1,5 +1,5 @@
 /*
- * lib/evalstore.c: the DMARC evaluation store.  Round trip of a full
+ * reportd/evalstore.c: the DMARC evaluation store.  Round trip of a full
  * record, batching (nothing committed until a full batch or a flush, one
  * commit per batch), iteration by domain and time range (contiguous,
  * time-ordered, "a.test" apart from "a.test.example"), case folding,
@@ -18,8 +18,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "authd/dmarc.h"
-#include "evalstore.h"
+#include "auth/dmarc.h"
+#include "reportd/evalstore.h"
 #include "util.h"
 
 struct fixture {

@@ -1,5 +1,5 @@
 /*
- * authd/iprev.c (RFC 8601 3, 2.7.3): forward-confirmed reverse DNS against
+ * auth/iprev.c (RFC 8601 3, 2.7.3): forward-confirmed reverse DNS against
  * an offline zone: IPv4, IPv6 and IPv4-mapped clients, several PTR names,
  * names that do not resolve back, NXDOMAIN and empty PTR answers, SERVFAIL
  * and timeouts on either query, the bound on PTR names, the HELO match, the
@@ -20,8 +20,8 @@
 
 #include "dns.h"
 #include "util.h"
-#include "authd/authres.h"
-#include "authd/iprev.h"
+#include "auth/authres.h"
+#include "auth/iprev.h"
 
 #define V6PTR(last)	last ".0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0." \
 			    "8.b.d.0.1.0.0.2.ip6.arpa."

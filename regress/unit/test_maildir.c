@@ -1,5 +1,5 @@
 /*
- * lib/maildir.c: delivery into tmp/ then new/, idempotent retries, batches
+ * posternd/maildir.c: delivery into tmp/ then new/, idempotent retries, batches
  * that share one sync of new/, errors, and path expansion.
  */
 #include <sys/stat.h>
@@ -16,7 +16,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "maildir.h"
+#include "posternd/maildir.h"
 
 static char	 base[64];
 

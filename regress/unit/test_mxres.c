@@ -1,5 +1,5 @@
 /*
- * lib/mxres.c, offline against an in-memory zone: MX sorting and the
+ * mta/mxres.c, offline against an in-memory zone: MX sorting and the
  * random order among equal preferences (through the hook, and for real),
  * the implicit MX, NXDOMAIN, null MX (alone and among other MX records),
  * MX hosts without address or failing, MX to a CNAME, CNAME at the domain,
@@ -27,7 +27,7 @@
 #include <cmocka.h>
 
 #include "dns.h"
-#include "mxres.h"
+#include "mta/mxres.h"
 
 static const char zone_text[] =
     "$ORIGIN test.\n"

@@ -1,5 +1,5 @@
 /*
- * lib/parse.y and lib/conf.c: every postern.conf(5) statement with its
+ * posternd/parse.y and lib/conf.c: every postern.conf(5) statement with its
  * values, the defaults, and every error message with its FILE:LINE.
  */
 #include <sys/types.h>
@@ -20,7 +20,7 @@
 #include <cmocka.h>
 
 #include "config.h"
-#include "sasl_client.h"
+#include "mta/sasl.h"
 
 /* Temporary files, removed by teardown. */
 static char	*tmpfiles[32];

@@ -1,5 +1,5 @@
 /*
- * lib/socks5.c: whole RFC 1928 exchanges with and without RFC 1929
+ * mta/socks5.c: whole RFC 1928 exchanges with and without RFC 1929
  * authentication, each address type both ways, every reply code, bad
  * versions, refused or unoffered methods, input fed byte by byte or all
  * at once with the tunnelled greeting behind it, garbage, and the limits
@@ -14,7 +14,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "socks5.h"
+#include "mta/socks5.h"
 #include "util.h"
 
 /* What the client has to send now must be exactly `want`. */

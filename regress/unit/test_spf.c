@@ -1,5 +1,5 @@
 /*
- * authd/spf.c and spf_macro.c (RFC 7208): every mechanism and modifier,
+ * auth/spf.c and spf_macro.c (RFC 7208): every mechanism and modifier,
  * CIDR lengths, record selection, include/redirect/exp semantics, the
  * processing limits, temperror, the HELO and empty MAIL FROM identities,
  * IPv6 and IPv4-mapped clients, and the macro examples of RFC 7208 7.4.
@@ -19,7 +19,7 @@
 #include <cmocka.h>
 
 #include "dns.h"
-#include "authd/spf.h"
+#include "auth/spf.h"
 
 #define ZONE	"regress/data/spf/spf.zone"
 #define HELO	"mail.helo.test"

@@ -1,5 +1,5 @@
 /*
- * lib/qstore.c, lib/qstore_admin.c and lib/envelope.c: the queue store.
+ * queue/store.c, queue/store_admin.c and lib/envelope.c: the queue store.
  * Round trip of a multi-chunk message, group commit (one transaction for
  * 100 messages), abort, schedule order, backoff and expiry,
  * hold/release/schedule/remove,
@@ -23,7 +23,7 @@
 #include <unistd.h>
 
 #include "envelope.h"
-#include "qstore.h"
+#include "queue/store.h"
 #include "util.h"
 
 struct fixture {

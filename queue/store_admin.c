@@ -1,0 +1,343 @@
+/*
+ * The queue store's operator actions (posternctl hold, release, schedule,
+ * remove) and its read side (show queue, show message, stats).  Reads use
+ * short read-only transactions, so they never hold up a map resize.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "envelope.h"
+#include "log.h"
+#include "queue/store.h"
+#include "queue/store_int.h"
+#include "util.h"
+
+time_t
+qstore_next_due(struct qstore *qs, time_t now)
+{
+	MDB_txn		*txn;
+	MDB_cursor	*cur;
+	MDB_val		 k, v;
+	uint64_t	 t;
+	time_t		 rv = -1;
+
+	if (mdb_txn_begin(qs->env, NULL, MDB_RDONLY, &txn) != 0)
+		return -1;
+	if (mdb_cursor_open(txn, qs->db_sched, &cur) == 0) {
+		if (mdb_cursor_get(cur, &k, &v, MDB_FIRST) == 0 &&
+		    k.mv_size == 16) {
+			t = qs_rd64(k.mv_data);
+			rv = t <= (uint64_t)now ? 0 : (time_t)(t - now);
+		}
+		mdb_cursor_close(cur);
+	}
+	mdb_txn_abort(txn);
+	return rv;
+}
+
+/* Operator actions. */
+
+enum op_type {
+	OP_HOLD,
+	OP_RELEASE,
+	OP_SCHEDULE,
+	OP_REMOVE
+};
+
+struct op_arg {
+	enum op_type	 op;
+	enum qid_kind	 kind;
+	uint64_t	 id;
+	time_t		 now;
+	int		 count;
+};
+
+static int
+op_one(struct qstore *qs, MDB_txn *txn, struct op_arg *oa, uint64_t evpid)
+{
+	struct envelope	 e;
+	int		 rc;
+
+	if (oa->op == OP_REMOVE) {
+		if ((rc = qs_envelope_drop(qs, txn, evpid)) == 0)
+			oa->count++;
+		return rc == MDB_NOTFOUND ? 0 : rc;
+	}
+	if ((rc = qs_get_envelope(qs, txn, evpid, &e)) != 0)
+		return rc == MDB_NOTFOUND || rc == MDB_CORRUPTED ? 0 : rc;
+	switch (oa->op) {
+	case OP_HOLD:
+		if (e.state != ENV_QUEUED)
+			return 0;
+		if ((rc = qs_sched_del(qs, txn, &e)) != 0)
+			return rc;
+		e.state = ENV_HELD;
+		break;
+	case OP_RELEASE:
+		if (e.state != ENV_HELD)
+			return 0;
+		e.state = ENV_QUEUED;
+		e.next_try = oa->now;
+		if ((rc = qs_sched_put(qs, txn, &e)) != 0)
+			return rc;
+		break;
+	case OP_SCHEDULE:
+		if (e.state != ENV_QUEUED)
+			return 0;
+		if ((rc = qs_sched_del(qs, txn, &e)) != 0)
+			return rc;
+		e.next_try = oa->now;
+		if ((rc = qs_sched_put(qs, txn, &e)) != 0)
+			return rc;
+		break;
+	default:
+		return EINVAL;
+	}
+	if ((rc = qs_put_envelope(qs, txn, &e)) == 0)
+		oa->count++;
+	return rc;
+}
+
+static int
+op_run(struct qstore *qs, MDB_txn *txn, void *arg)
+{
+	struct op_arg	*oa = arg;
+	MDB_cursor	*cur;
+	MDB_val		 k, v;
+	uint64_t	*ids = NULL, first, last, evpid;
+	size_t		 n = 0, cap = 0, i;
+	uint8_t		 kb[8];
+	int		 rc, op;
+
+	oa->count = 0;
+	switch (oa->kind) {
+	case QID_ENV:
+		return op_one(qs, txn, oa, oa->id);
+	case QID_MSG:
+		first = EVPID(oa->id, 0);
+		last = EVPID(oa->id, 0xffff);
+		break;
+	case QID_ALL:
+		first = 0;
+		last = UINT64_MAX;
+		break;
+	default:
+		return EINVAL;
+	}
+	/* Collect first: the actions change the database being walked. */
+	if ((rc = mdb_cursor_open(txn, qs->db_env, &cur)) != 0)
+		return rc;
+	qs_be64(kb, first);
+	k.mv_data = kb;
+	k.mv_size = sizeof(kb);
+	for (op = MDB_SET_RANGE;; op = MDB_NEXT) {
+		if ((rc = mdb_cursor_get(cur, &k, &v, op)) != 0)
+			break;
+		if (k.mv_size != 8)
+			continue;
+		if ((evpid = qs_rd64(k.mv_data)) > last)
+			break;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			ids = xreallocarray(ids, cap, sizeof(*ids));
+		}
+		ids[n++] = evpid;
+	}
+	mdb_cursor_close(cur);
+	if (rc != 0 && rc != MDB_NOTFOUND) {
+		free(ids);
+		return rc;
+	}
+	rc = 0;
+	for (i = 0; i < n && rc == 0; i++)
+		rc = op_one(qs, txn, oa, ids[i]);
+	free(ids);
+	return rc;
+}
+
+static int
+op_do(struct qstore *qs, enum op_type op, enum qid_kind kind, uint64_t id,
+    time_t now)
+{
+	struct op_arg	 oa;
+	int		 rc;
+
+	if (kind != QID_ALL && kind != QID_MSG && kind != QID_ENV)
+		return -1;
+	oa.op = op;
+	oa.kind = kind;
+	oa.id = id;
+	oa.now = now;
+	oa.count = 0;
+	qs->grow_hint = QSTORE_MAPSIZE_MIN;
+	if ((rc = qs_txn_run(qs, op_run, &oa)) != 0) {
+		log_warnx("queue store: operator action: %s",
+		    mdb_strerror(rc));
+		return -1;
+	}
+	if (op == OP_REMOVE)
+		qs->st.removed += oa.count;
+	return oa.count;
+}
+
+int
+qstore_hold(struct qstore *qs, enum qid_kind kind, uint64_t id)
+{
+	return op_do(qs, OP_HOLD, kind, id, 0);
+}
+
+int
+qstore_release(struct qstore *qs, enum qid_kind kind, uint64_t id,
+    time_t now)
+{
+	return op_do(qs, OP_RELEASE, kind, id, now);
+}
+
+int
+qstore_schedule(struct qstore *qs, enum qid_kind kind, uint64_t id,
+    time_t now)
+{
+	return op_do(qs, OP_SCHEDULE, kind, id, now);
+}
+
+int
+qstore_remove(struct qstore *qs, enum qid_kind kind, uint64_t id)
+{
+	return op_do(qs, OP_REMOVE, kind, id, 0);
+}
+
+/* Reading. */
+
+int
+qstore_envelope_get(struct qstore *qs, uint64_t evpid, struct envelope *e)
+{
+	MDB_txn		*txn;
+	int		 rc;
+
+	if (mdb_txn_begin(qs->env, NULL, MDB_RDONLY, &txn) != 0)
+		return -1;
+	rc = qs_get_envelope(qs, txn, evpid, e);
+	mdb_txn_abort(txn);
+	if (rc == MDB_NOTFOUND)
+		return 1;
+	return rc == 0 ? 0 : -1;
+}
+
+int
+qstore_message_info(struct qstore *qs, uint64_t msgid, struct msgrec *m)
+{
+	MDB_txn		*txn;
+	MDB_val		 k, v;
+	uint8_t		 kb[8];
+	int		 rc;
+
+	if (mdb_txn_begin(qs->env, NULL, MDB_RDONLY, &txn) != 0)
+		return -1;
+	qs_be64(kb, msgid);
+	k.mv_data = kb;
+	k.mv_size = sizeof(kb);
+	rc = mdb_get(txn, qs->db_msg, &k, &v);
+	if (rc == 0 && msgrec_decode(m, v.mv_data, v.mv_size) == -1) {
+		qs->st.corrupt++;
+		rc = MDB_CORRUPTED;
+	}
+	mdb_txn_abort(txn);
+	if (rc == MDB_NOTFOUND)
+		return 1;
+	return rc == 0 ? 0 : -1;
+}
+
+int
+qstore_message_read(struct qstore *qs, uint64_t msgid, uint32_t chunk,
+    void *buf, size_t bufsize, size_t *len)
+{
+	MDB_txn		*txn;
+	MDB_val		 k, v;
+	uint8_t		 kb[12];
+	int		 rc;
+
+	*len = 0;
+	if (mdb_txn_begin(qs->env, NULL, MDB_RDONLY, &txn) != 0)
+		return -1;
+	qs_chunk_key(kb, msgid, chunk);
+	k.mv_data = kb;
+	k.mv_size = sizeof(kb);
+	rc = mdb_get(txn, qs->db_chunk, &k, &v);
+	if (rc == 0) {
+		if (v.mv_size > bufsize || v.mv_size > QSTORE_CHUNK_SIZE) {
+			qs->st.corrupt++;
+			rc = MDB_CORRUPTED;
+		} else {
+			memcpy(buf, v.mv_data, v.mv_size);
+			*len = v.mv_size;
+		}
+	}
+	mdb_txn_abort(txn);
+	if (rc == MDB_NOTFOUND)
+		return 1;
+	return rc == 0 ? 0 : -1;
+}
+
+int
+qstore_envelope_walk(struct qstore *qs,
+    int (*cb)(const struct envelope *, void *), void *arg)
+{
+	MDB_txn		*txn;
+	MDB_cursor	*cur;
+	MDB_val		 k, v;
+	struct envelope	*e;
+	int		 rc, op;
+
+	if (mdb_txn_begin(qs->env, NULL, MDB_RDONLY, &txn) != 0)
+		return -1;
+	if (mdb_cursor_open(txn, qs->db_env, &cur) != 0) {
+		mdb_txn_abort(txn);
+		return -1;
+	}
+	e = xmalloc(sizeof(*e));
+	for (op = MDB_FIRST;; op = MDB_NEXT) {
+		if ((rc = mdb_cursor_get(cur, &k, &v, op)) != 0)
+			break;
+		if (envelope_decode(e, v.mv_data, v.mv_size) == -1 ||
+		    k.mv_size != 8 || e->id != qs_rd64(k.mv_data)) {
+			qs->st.corrupt++;
+			continue;
+		}
+		if (cb(e, arg) != 0) {
+			rc = 0;
+			break;
+		}
+	}
+	free(e);
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	return rc == 0 || rc == MDB_NOTFOUND ? 0 : -1;
+}
+
+void
+qstore_stats(struct qstore *qs, struct qstore_stats *st)
+{
+	MDB_txn		*txn;
+	MDB_stat	 ms;
+
+	*st = qs->st;
+	st->pending = qs->npending;
+	st->mapsize = qs->mapsize;
+	if (mdb_txn_begin(qs->env, NULL, MDB_RDONLY, &txn) != 0)
+		return;
+	if (mdb_stat(txn, qs->db_msg, &ms) == 0)
+		st->messages = ms.ms_entries;
+	if (mdb_stat(txn, qs->db_env, &ms) == 0)
+		st->envelopes = ms.ms_entries;
+	if (mdb_stat(txn, qs->db_sched, &ms) == 0)
+		st->scheduled = ms.ms_entries;
+	mdb_txn_abort(txn);
+}
+
+void
+qstore_envelope_id_str(uint64_t evpid, char *buf, size_t len)
+{
+	qid_env_str(evpid, buf, len);
+}

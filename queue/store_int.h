@@ -1,0 +1,77 @@
+/*
+ * Internals shared by the queue store's files (queue/store.c: open, group
+ * commit, scheduler; queue/store_admin.c: operator actions and reading).
+ * Nothing outside the store includes this.
+ */
+#ifndef POSTERN_QSTORE_INT_H
+#define POSTERN_QSTORE_INT_H
+
+#include <sys/queue.h>
+
+#include <lmdb.h>
+
+#include "envelope.h"
+#include "queue/store.h"
+#include "util.h"
+
+struct qs_msg {
+	struct qstore		*qs;
+	uint64_t		 msgid;
+	int64_t			 ctime;
+	struct buf		 body;
+	struct envelope		*envs;
+	size_t			 nenv;
+};
+
+enum pend_type {
+	PEND_MESSAGE,
+	PEND_DELIVERED,
+	PEND_PERMFAIL,
+	PEND_TEMPFAIL
+};
+
+struct pending {
+	TAILQ_ENTRY(pending)	 entry;
+	enum pend_type		 type;
+	struct qs_msg		*msg;		/* PEND_MESSAGE */
+	uint64_t		 evpid;
+	struct envelope		*env;		/* PEND_TEMPFAIL: new state */
+	qstore_cb		 cb;
+	void			*arg;
+};
+TAILQ_HEAD(pendlist, pending);
+
+struct qstore {
+	MDB_env			*env;
+	MDB_dbi			 db_msg;
+	MDB_dbi			 db_chunk;
+	MDB_dbi			 db_env;
+	MDB_dbi			 db_sched;
+	MDB_dbi			 db_meta;
+	size_t			 mapsize;
+	size_t			 max_mapsize;	/* 0: no limit */
+	size_t			 grow_hint;	/* bytes the next txn may need */
+	time_t			 retry_first;
+	time_t			 retry_max;
+	time_t			 expire;
+	uint64_t		 last_msgid;
+	int			 broken;	/* LMDB said MDB_PANIC */
+	struct pendlist		 pending;
+	size_t			 npending;
+	struct qstore_stats	 st;
+};
+
+void	qs_be64(uint8_t *, uint64_t);
+uint64_t qs_rd64(const uint8_t *);
+void	qs_chunk_key(uint8_t k[12], uint64_t msgid, uint32_t chunk);
+void	qs_sched_key(uint8_t k[16], int64_t next_try, uint64_t evpid);
+int	qs_txn_run(struct qstore *,
+	    int (*)(struct qstore *, MDB_txn *, void *), void *);
+int	qs_get_envelope(struct qstore *, MDB_txn *, uint64_t,
+	    struct envelope *);
+int	qs_put_envelope(struct qstore *, MDB_txn *, const struct envelope *);
+int	qs_sched_put(struct qstore *, MDB_txn *, const struct envelope *);
+int	qs_sched_del(struct qstore *, MDB_txn *, const struct envelope *);
+int	qs_envelope_drop(struct qstore *, MDB_txn *, uint64_t);
+
+#endif

@@ -1,0 +1,636 @@
+/*
+ * The evaluation store over LMDB.
+ *
+ * Databases:
+ *	eval	domain NUL when(8) seq(8)	-> dmarc_eval_encode() bytes
+ *	meta	"version", "seq"
+ * The domain is the record's header_from, lower-cased (the policy domain of
+ * an aggregate report, RFC 9990 2.1, is where its records are grouped).
+ * Numbers are big-endian so that LMDB's memcmp order is numeric, and the
+ * NUL after the domain keeps "a.test" records together and apart from
+ * "a.test.example" ones: a domain's records are one contiguous,
+ * time-ordered range.  seq is a counter kept in meta, so two evaluations
+ * in the same second never share a key, across restarts too.  Values are
+ * versioned by their encoding (dmarc_eval_decode rejects other versions),
+ * so a value that does not decode is skipped with a warning.
+ *
+ * Batching.  Evaluations arrive one per message.  Committing each would be
+ * one fsync per message on top of the queue's own; instead evalstore_put()
+ * buffers records in memory and one transaction commits a batch, either
+ * when EVALSTORE_BATCH_MAX are waiting or when the owner's timer (reportd:
+ * EVALSTORE_FLUSH_MS) calls evalstore_flush().  A crash loses at most that
+ * last batch.  That is acceptable here as it is not for the queue: the
+ * message itself is safe in the queue, and an aggregate report is a
+ * statistical summary that RFC 9990 receivers already treat as best
+ * effort (a report may be lost in transit too), so a report that counts a
+ * few messages short misleads nobody.
+ */
+#include <sys/types.h>
+
+#include <ctype.h>
+#include <lmdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "auth/dmarc.h"
+#include "reportd/evalstore.h"
+#include "log.h"
+#include "util.h"
+
+#define EVALSTORE_FORMAT	1
+#define EVALSTORE_DEFAULT_MAPSIZE	((size_t)256 * 1024 * 1024)
+#define EVALSTORE_KEY_MAX	(EVALSTORE_DOMAIN_MAX + 1 + 16)
+#define EVALSTORE_PRUNE_CHUNK	10000	/* deletes per transaction */
+
+struct pending {
+	uint8_t		 key[EVALSTORE_KEY_MAX];
+	size_t		 keylen;
+	struct buf	 val;
+};
+
+struct evalstore {
+	MDB_env			*env;
+	MDB_dbi			 db_eval, db_meta;
+	size_t			 mapsize;
+	uint64_t		 seq;
+	struct pending		 pend[EVALSTORE_BATCH_MAX];
+	size_t			 npend;
+	struct evalstore_stats	 st;
+};
+
+static void
+be64(uint8_t *p, uint64_t v)
+{
+	int	 i;
+
+	for (i = 7; i >= 0; i--) {
+		p[i] = v & 0xff;
+		v >>= 8;
+	}
+}
+
+static uint64_t
+rd64(const uint8_t *p)
+{
+	uint64_t	 v = 0;
+	int		 i;
+
+	for (i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/* The key prefix of a domain: lower-cased name and NUL.  Its length. */
+static size_t
+domain_prefix(uint8_t *k, const char *domain)
+{
+	size_t	 i, n = strnlen(domain, EVALSTORE_DOMAIN_MAX);
+
+	for (i = 0; i < n; i++)
+		k[i] = tolower((unsigned char)domain[i]);
+	k[n] = '\0';
+	return n + 1;
+}
+
+/* Split a stored key; -1 if it is not one this store writes. */
+static int
+key_parse(const MDB_val *k, size_t *domlen, time_t *when)
+{
+	const uint8_t	*p = k->mv_data, *nul;
+
+	if (k->mv_size < 17 || k->mv_size > EVALSTORE_KEY_MAX)
+		return -1;
+	if ((nul = memchr(p, '\0', k->mv_size - 16)) == NULL ||
+	    (size_t)(nul - p) != k->mv_size - 17)
+		return -1;
+	*domlen = k->mv_size - 17;
+	*when = (time_t)rd64(p + *domlen + 1);
+	return 0;
+}
+
+static int
+meta_get64(struct evalstore *es, MDB_txn *txn, const char *name,
+    uint64_t *v)
+{
+	MDB_val	 k, d;
+	int	 rc;
+
+	k.mv_data = (void *)name;
+	k.mv_size = strlen(name);
+	if ((rc = mdb_get(txn, es->db_meta, &k, &d)) != 0)
+		return rc;
+	if (d.mv_size != 8)
+		return MDB_CORRUPTED;
+	*v = rd64(d.mv_data);
+	return 0;
+}
+
+static int
+meta_put64(struct evalstore *es, MDB_txn *txn, const char *name, uint64_t v)
+{
+	MDB_val	 k, d;
+	uint8_t	 b[8];
+
+	be64(b, v);
+	k.mv_data = (void *)name;
+	k.mv_size = strlen(name);
+	d.mv_data = b;
+	d.mv_size = sizeof(b);
+	return mdb_put(txn, es->db_meta, &k, &d, 0);
+}
+
+/*
+ * Begin a write transaction, adopting a map another process grew.
+ */
+static int
+txn_begin(struct evalstore *es, unsigned int flags, MDB_txn **txn)
+{
+	int	 rc;
+
+	rc = mdb_txn_begin(es->env, NULL, flags, txn);
+	if (rc == MDB_MAP_RESIZED) {
+		if ((rc = mdb_env_set_mapsize(es->env, 0)) != 0)
+			return rc;
+		rc = mdb_txn_begin(es->env, NULL, flags, txn);
+	}
+	return rc;
+}
+
+/* Double the map, up to EVALSTORE_MAPSIZE_MAX: 0 or an LMDB error. */
+static int
+map_grow(struct evalstore *es)
+{
+	MDB_envinfo	 info;
+	size_t		 want;
+	int		 rc;
+
+	if (es->mapsize >= EVALSTORE_MAPSIZE_MAX)
+		return MDB_MAP_FULL;
+	want = es->mapsize * 2;
+	if (want > EVALSTORE_MAPSIZE_MAX)
+		want = EVALSTORE_MAPSIZE_MAX;
+	if ((rc = mdb_env_set_mapsize(es->env, want)) != 0)
+		return rc;
+	es->mapsize = mdb_env_info(es->env, &info) == 0 ?
+	    info.me_mapsize : want;
+	log_info("evaluation store: map grown to %zu bytes", es->mapsize);
+	return 0;
+}
+
+static int
+open_dbs(struct evalstore *es)
+{
+	MDB_txn		*txn;
+	uint64_t	 format;
+	int		 rc;
+
+	if ((rc = txn_begin(es, 0, &txn)) != 0)
+		return rc;
+	if ((rc = mdb_dbi_open(txn, "eval", MDB_CREATE, &es->db_eval)) != 0 ||
+	    (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &es->db_meta)) != 0)
+		goto fail;
+	rc = meta_get64(es, txn, "version", &format);
+	if (rc == MDB_NOTFOUND)
+		rc = meta_put64(es, txn, "version", EVALSTORE_FORMAT);
+	else if (rc == 0 && format != EVALSTORE_FORMAT)
+		rc = MDB_VERSION_MISMATCH;
+	if (rc != 0)
+		goto fail;
+	rc = meta_get64(es, txn, "seq", &es->seq);
+	if (rc == MDB_NOTFOUND) {
+		es->seq = 0;
+		rc = 0;
+	}
+	if (rc != 0)
+		goto fail;
+	return mdb_txn_commit(txn);
+fail:
+	mdb_txn_abort(txn);
+	return rc;
+}
+
+struct evalstore *
+evalstore_open(const char *dir, size_t mapsize, char *err, size_t errlen)
+{
+	struct evalstore	*es;
+	MDB_envinfo		 info;
+	size_t			 i;
+	int			 rc;
+
+	if (mapsize == 0)
+		mapsize = EVALSTORE_DEFAULT_MAPSIZE;
+	if (mapsize < EVALSTORE_MAPSIZE_MIN)
+		mapsize = EVALSTORE_MAPSIZE_MIN;
+	if (mapsize > EVALSTORE_MAPSIZE_MAX)
+		mapsize = EVALSTORE_MAPSIZE_MAX;
+	es = xcalloc(1, sizeof(*es));
+	if ((rc = mdb_env_create(&es->env)) != 0) {
+		snprintf(err, errlen, "mdb_env_create: %s", mdb_strerror(rc));
+		free(es);
+		return NULL;
+	}
+	/* Synchronous commits: the batching above is what limits fsyncs. */
+	if ((rc = mdb_env_set_maxdbs(es->env, 4)) != 0 ||
+	    (rc = mdb_env_set_mapsize(es->env, mapsize)) != 0 ||
+	    (rc = mdb_env_open(es->env, dir, 0, 0600)) != 0) {
+		snprintf(err, errlen, "%s: %s", dir, mdb_strerror(rc));
+		goto fail;
+	}
+	es->mapsize = mdb_env_info(es->env, &info) == 0 ?
+	    info.me_mapsize : mapsize;
+	if ((rc = open_dbs(es)) != 0) {
+		snprintf(err, errlen, "%s: %s", dir, mdb_strerror(rc));
+		goto fail;
+	}
+	for (i = 0; i < EVALSTORE_BATCH_MAX; i++)
+		buf_init(&es->pend[i].val, EVALSTORE_VALUE_MAX);
+	return es;
+fail:
+	mdb_env_close(es->env);
+	free(es);
+	return NULL;
+}
+
+void
+evalstore_close(struct evalstore *es)
+{
+	size_t	 i;
+
+	if (es == NULL)
+		return;
+	evalstore_flush(es);
+	for (i = 0; i < EVALSTORE_BATCH_MAX; i++)
+		buf_free(&es->pend[i].val);
+	mdb_env_close(es->env);
+	free(es);
+}
+
+size_t
+evalstore_pending(const struct evalstore *es)
+{
+	return es->npend;
+}
+
+/* Write the pending batch in one transaction: 0 or an LMDB error. */
+static int
+commit_batch(struct evalstore *es)
+{
+	MDB_txn		*txn;
+	MDB_val		 k, v;
+	uint64_t	 seq;
+	size_t		 i;
+	int		 rc;
+
+	if ((rc = txn_begin(es, 0, &txn)) != 0)
+		return rc;
+	seq = es->seq;
+	for (i = 0; i < es->npend; i++) {
+		struct pending	*p = &es->pend[i];
+
+		/* seq is filled in here, so a retried batch stays unique. */
+		be64(p->key + p->keylen - 8, ++seq);
+		k.mv_data = p->key;
+		k.mv_size = p->keylen;
+		v.mv_data = p->val.data;
+		v.mv_size = p->val.len;
+		if ((rc = mdb_put(txn, es->db_eval, &k, &v, 0)) != 0)
+			goto fail;
+	}
+	if ((rc = meta_put64(es, txn, "seq", seq)) != 0)
+		goto fail;
+	if ((rc = mdb_txn_commit(txn)) != 0)
+		return rc;
+	es->seq = seq;
+	return 0;
+fail:
+	mdb_txn_abort(txn);
+	return rc;
+}
+
+int
+evalstore_flush(struct evalstore *es)
+{
+	size_t	 i, n = es->npend;
+	int	 rc;
+
+	if (n == 0)
+		return 0;
+	rc = commit_batch(es);
+	if (rc == MDB_MAP_FULL && map_grow(es) == 0)
+		rc = commit_batch(es);
+	es->npend = 0;
+	for (i = 0; i < n; i++)
+		buf_reset(&es->pend[i].val);
+	if (rc != 0) {
+		es->st.dropped += n;
+		log_warnx("evaluation store: %zu evaluations lost: %s", n,
+		    mdb_strerror(rc));
+		return -1;
+	}
+	es->st.commits++;
+	es->st.stored += n;
+	return 0;
+}
+
+int
+evalstore_put(struct evalstore *es, const struct dmarc_eval_record *r)
+{
+	struct pending	*p;
+	uint64_t	 when;
+
+	if (es->npend >= EVALSTORE_BATCH_MAX && evalstore_flush(es) == -1)
+		return -1;
+	p = &es->pend[es->npend];
+	buf_reset(&p->val);
+	if (dmarc_eval_encode(r, &p->val) == -1) {
+		log_warnx("evaluation store: a record for \"%.64s\" cannot "
+		    "be encoded (out of range, or over %d bytes); dropped",
+		    r->header_from, EVALSTORE_VALUE_MAX);
+		buf_reset(&p->val);
+		es->st.dropped++;
+		return -1;
+	}
+	p->keylen = domain_prefix(p->key, r->header_from);
+	when = r->when < 0 ? 0 : (uint64_t)r->when;
+	be64(p->key + p->keylen, when);
+	p->keylen += 16;	/* seq: at commit */
+	es->npend++;
+	if (es->npend >= EVALSTORE_BATCH_MAX)
+		return evalstore_flush(es);
+	return 0;
+}
+
+/*
+ * Decode one value; a corrupt one is counted and logged, never fatal.
+ */
+static int
+value_decode(struct evalstore *es, const MDB_val *k, const MDB_val *v,
+    struct dmarc_eval_record *r)
+{
+	size_t	 domlen;
+	time_t	 when;
+
+	if (v->mv_size > EVALSTORE_VALUE_MAX ||
+	    dmarc_eval_decode(v->mv_data, v->mv_size, r) == -1) {
+		es->st.corrupt++;
+		if (key_parse(k, &domlen, &when) == 0)
+			log_warnx("evaluation store: corrupt record for "
+			    "\"%.*s\" at %lld skipped", (int)domlen,
+			    (const char *)k->mv_data, (long long)when);
+		else
+			log_warnx("evaluation store: corrupt record "
+			    "skipped");
+		return -1;
+	}
+	return 0;
+}
+
+long
+evalstore_foreach(struct evalstore *es, const char *domain, time_t from,
+    time_t until, evalstore_cb cb, void *arg)
+{
+	MDB_txn				*txn;
+	MDB_cursor			*cur;
+	MDB_val				 k, v;
+	struct dmarc_eval_record	*r;
+	uint8_t				 start[EVALSTORE_KEY_MAX];
+	size_t				 plen = 0, domlen;
+	time_t				 when;
+	long				 n = 0;
+	int				 rc, op;
+
+	if ((rc = txn_begin(es, MDB_RDONLY, &txn)) != 0) {
+		log_warnx("evaluation store: %s", mdb_strerror(rc));
+		return -1;
+	}
+	if ((rc = mdb_cursor_open(txn, es->db_eval, &cur)) != 0) {
+		mdb_txn_abort(txn);
+		log_warnx("evaluation store: %s", mdb_strerror(rc));
+		return -1;
+	}
+	r = xmalloc(sizeof(*r));
+	if (domain != NULL && domain[0] != '\0') {
+		plen = domain_prefix(start, domain);
+		be64(start + plen, from < 0 ? 0 : (uint64_t)from);
+		memset(start + plen + 8, 0, 8);
+		k.mv_data = start;
+		k.mv_size = plen + 16;
+		op = MDB_SET_RANGE;
+	} else
+		op = MDB_FIRST;
+	for (;; op = MDB_NEXT) {
+		if ((rc = mdb_cursor_get(cur, &k, &v, op)) != 0)
+			break;
+		if (plen > 0 && (k.mv_size < plen ||
+		    memcmp(k.mv_data, start, plen) != 0))
+			break;		/* past the domain's range */
+		if (key_parse(&k, &domlen, &when) == -1) {
+			es->st.corrupt++;
+			log_warnx("evaluation store: malformed key skipped");
+			continue;
+		}
+		if (when < from)
+			continue;
+		if (until != 0 && when >= until) {
+			if (plen > 0)
+				break;	/* time-ordered within a domain */
+			continue;
+		}
+		if (value_decode(es, &k, &v, r) == -1)
+			continue;
+		n++;
+		if (cb(arg, r) != 0)
+			break;
+	}
+	free(r);
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	if (rc != 0 && rc != MDB_NOTFOUND) {
+		log_warnx("evaluation store: %s", mdb_strerror(rc));
+		return -1;
+	}
+	return n;
+}
+
+/* One transaction's worth of pruning: deleted count, or -1. */
+static long
+prune_chunk(struct evalstore *es, time_t before, int *more)
+{
+	MDB_txn		*txn;
+	MDB_cursor	*cur;
+	MDB_val		 k, v;
+	size_t		 domlen;
+	time_t		 when;
+	long		 n = 0;
+	int		 rc, op = MDB_FIRST;
+
+	*more = 0;
+	if ((rc = txn_begin(es, 0, &txn)) != 0)
+		goto err;
+	if ((rc = mdb_cursor_open(txn, es->db_eval, &cur)) != 0) {
+		mdb_txn_abort(txn);
+		goto err;
+	}
+	while ((rc = mdb_cursor_get(cur, &k, &v, op)) == 0) {
+		op = MDB_NEXT;
+		/* A key this store cannot read is garbage: it goes too. */
+		if (key_parse(&k, &domlen, &when) == 0 && when >= before)
+			continue;
+		/* After a delete, MDB_NEXT yields the following record. */
+		if ((rc = mdb_cursor_del(cur, 0)) != 0)
+			break;
+		if (++n >= EVALSTORE_PRUNE_CHUNK) {
+			*more = 1;
+			break;
+		}
+	}
+	mdb_cursor_close(cur);
+	if (rc == MDB_NOTFOUND)
+		rc = 0;
+	if (rc != 0) {
+		mdb_txn_abort(txn);
+		goto err;
+	}
+	if ((rc = mdb_txn_commit(txn)) != 0)
+		goto err;
+	return n;
+err:
+	log_warnx("evaluation store: prune: %s", mdb_strerror(rc));
+	return -1;
+}
+
+long
+evalstore_prune(struct evalstore *es, time_t before)
+{
+	long	 n, total = 0;
+	int	 more;
+
+	do {
+		if ((n = prune_chunk(es, before, &more)) == -1)
+			return -1;
+		total += n;
+	} while (more);
+	es->st.pruned += total;
+	return total;
+}
+
+static int
+count_cb(void *arg, const struct dmarc_eval_record *r)
+{
+	return 0;
+}
+
+long
+evalstore_count(struct evalstore *es, const char *domain)
+{
+	return evalstore_foreach(es, domain, 0, 0, count_cb, NULL);
+}
+
+void
+evalstore_get_stats(const struct evalstore *es, struct evalstore_stats *st)
+{
+	*st = es->st;
+}
+
+/* Printable, space-free text for one field ("-" when empty). */
+static int
+add_word(struct buf *b, const char *s)
+{
+	char	 c;
+	int	 rc = 0;
+
+	if (*s == '\0')
+		return buf_addstr(b, "-");
+	for (; *s != '\0' && rc == 0; s++) {
+		c = *s;
+		if (c <= ' ' || c >= 0x7f)
+			c = '_';
+		rc = buf_add(b, &c, 1);
+	}
+	return rc;
+}
+
+static const char *
+policy_word(enum dmarc_policy p)
+{
+	const char	*s = dmarc_policy_name(p);
+
+	return *s == '\0' ? "-" : s;
+}
+
+static char
+flag_char(char c)
+{
+	return c > ' ' && c < 0x7f ? c : '-';
+}
+
+int
+evalstore_format(const struct dmarc_eval_record *r, struct buf *b)
+{
+	struct tm	 tm;
+	char		 when[32];
+	time_t		 t = r->when;
+	size_t		 i;
+	int		 rc = 0;
+
+	if (gmtime_r(&t, &tm) == NULL ||
+	    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		strlcpy(when, "-", sizeof(when));
+	rc |= buf_printf(b, "%s ip=", when);
+	rc |= add_word(b, r->source_ip);
+	rc |= buf_addstr(b, " from=");
+	rc |= add_word(b, r->header_from);
+	rc |= buf_addstr(b, " mfrom=");
+	rc |= add_word(b, r->envelope_from);
+	rc |= buf_printf(b, " result=%s disposition=%s",
+	    dmarc_result_name(r->result),
+	    dmarc_disposition_name(r->disposition));
+	rc |= buf_addstr(b, " spf=");
+	if (r->have_spf) {
+		rc |= add_word(b, r->spf_domain);
+		rc |= buf_printf(b, ":%s", spf_result_name(r->spf_result));
+	} else
+		rc |= buf_addstr(b, "-");
+	rc |= buf_printf(b, " spf_aligned=%s", r->spf_aligned_pass ? "yes" :
+	    "no");
+	rc |= buf_addstr(b, " dkim=");
+	if (r->ndkim == 0)
+		rc |= buf_addstr(b, "-");
+	for (i = 0; i < r->ndkim && i < DMARC_MAX_DKIM; i++) {
+		if (i > 0)
+			rc |= buf_addstr(b, ",");
+		rc |= add_word(b, r->dkim[i].domain);
+		rc |= buf_addstr(b, "/");
+		rc |= add_word(b, r->dkim[i].selector);
+		rc |= buf_printf(b, ":%s", dkim_result_name(r->dkim[i].result));
+	}
+	rc |= buf_printf(b, " dkim_aligned=%s", r->dkim_aligned_pass ? "yes" :
+	    "no");
+	rc |= buf_addstr(b, " policy=");
+	if (r->have_policy) {
+		rc |= add_word(b, r->policy_domain);
+		rc |= buf_printf(b, " p=%s sp=%s np=%s adkim=%c aspf=%c t=%s "
+		    "psd=%c", policy_word(r->p), policy_word(r->sp),
+		    policy_word(r->np), flag_char(r->adkim),
+		    flag_char(r->aspf), r->testing ? "y" : "n",
+		    flag_char(r->psd));
+	} else
+		rc |= buf_addstr(b, "none");
+	rc |= buf_addstr(b, " reasons=");
+	if (r->nreasons == 0)
+		rc |= buf_addstr(b, "-");
+	for (i = 0; i < r->nreasons && i < DMARC_MAX_REASONS; i++) {
+		if (i > 0)
+			rc |= buf_addstr(b, ",");
+		rc |= buf_addstr(b, dmarc_override_name(r->reasons[i].type));
+		if (r->reasons[i].comment[0] != '\0') {
+			rc |= buf_addstr(b, "(");
+			rc |= add_word(b, r->reasons[i].comment);
+			rc |= buf_addstr(b, ")");
+		}
+	}
+	rc |= buf_addstr(b, "\n");
+	return rc == 0 ? 0 : -1;
+}

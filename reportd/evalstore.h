@@ -1,0 +1,85 @@
+/*
+ * The evaluation store: every DMARC evaluation (auth/dmarc.h, struct
+ * dmarc_eval_record) that reportd receives, kept in LMDB until the
+ * aggregate reports (RFC 9990) are built from it.
+ *
+ * Records are written in batches (evalstore_put() buffers, a full batch or
+ * evalstore_flush() commits), read back by policy domain (the RFC5322.From
+ * domain) and time range, and pruned by age.
+ */
+#ifndef POSTERN_EVALSTORE_H
+#define POSTERN_EVALSTORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "auth/dmarc.h"
+#include "util.h"
+
+#define EVALSTORE_MAPSIZE_MIN	(1024 * 1024)
+#define EVALSTORE_MAPSIZE_MAX	((size_t)4 * 1024 * 1024 * 1024)
+#define EVALSTORE_BATCH_MAX	100	/* records per commit, at most */
+#define EVALSTORE_FLUSH_MS	200	/* longest a record waits */
+#define EVALSTORE_VALUE_MAX	(32 * 1024)	/* one encoded record */
+#define EVALSTORE_DOMAIN_MAX	255	/* key domain, without NUL */
+
+struct evalstore;
+
+struct evalstore_stats {
+	uint64_t	 stored;	/* records committed since open */
+	uint64_t	 commits;
+	uint64_t	 dropped;	/* records lost to a failed commit */
+	uint64_t	 corrupt;	/* values skipped while reading */
+	uint64_t	 pruned;
+};
+
+/*
+ * Open (creating) the store in directory dir; mapsize 0 takes the default.
+ * NULL with err set on failure.
+ */
+struct evalstore *evalstore_open(const char *dir, size_t mapsize,
+		    char *err, size_t errlen);
+/* Commits what is pending, then closes. */
+void		 evalstore_close(struct evalstore *);
+
+/*
+ * Queue one record for the next commit.  When the batch reaches
+ * EVALSTORE_BATCH_MAX it is committed at once.  0, or -1 when the record
+ * cannot be encoded within EVALSTORE_VALUE_MAX or the commit failed.
+ */
+int		 evalstore_put(struct evalstore *,
+		    const struct dmarc_eval_record *);
+/* Records waiting for a commit. */
+size_t		 evalstore_pending(const struct evalstore *);
+/* Commit what is pending: 0, or -1 (the batch is dropped and logged). */
+int		 evalstore_flush(struct evalstore *);
+
+/*
+ * Call cb for each committed record whose header_from is domain (NULL or
+ * "": every domain) and whose time is in [from, until) (until 0: no upper
+ * bound), in key order: domain, then time, then arrival.  A corrupt value
+ * is skipped with a warning.  cb returning non-zero stops the walk.
+ * Returns the number of records passed to cb, or -1 on a store error.
+ */
+typedef int	(*evalstore_cb)(void *arg, const struct dmarc_eval_record *);
+long		 evalstore_foreach(struct evalstore *, const char *domain,
+		    time_t from, time_t until, evalstore_cb cb, void *arg);
+
+/* Delete committed records older than before: how many, or -1. */
+long		 evalstore_prune(struct evalstore *, time_t before);
+/* Committed records for domain (NULL or "": all), or -1. */
+long		 evalstore_count(struct evalstore *, const char *domain);
+
+void		 evalstore_get_stats(const struct evalstore *,
+		    struct evalstore_stats *);
+
+/*
+ * One line (with its newline) describing a record, for posternctl show
+ * evaluations: time in UTC, source IP, identifiers, result, disposition,
+ * SPF, DKIM, the policy published and override reasons.  0 or -1 (b full).
+ */
+int		 evalstore_format(const struct dmarc_eval_record *,
+		    struct buf *b);
+
+#endif
