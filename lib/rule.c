@@ -175,7 +175,9 @@ rule_match(const struct postern_conf *conf, const struct sockaddr *client,
 	const struct rule	*r;
 
 	TAILQ_FOREACH(r, &conf->rules, entry) {
-		if (r->tag[0] != '\0' && strcmp(r->tag, tag) != 0)
+		/* A tagged rule never matches untagged mail (tag NULL or ""). */
+		if (r->tag[0] != '\0' && (tag == NULL ||
+		    strcmp(r->tag, tag) != 0))
 			continue;
 		if (match_from(conf, r, client, auth_user) ==
 		    r->from_negate)
