@@ -15,6 +15,7 @@
 #include "msg.h"
 #include "posternd/proc.h"
 #include "routing.h"
+#include "smtpd/arstrip.h"
 #include "smtpd/engine.h"
 
 /* Session limits and the idle timeout come from postern.conf ("smtp"). */
@@ -55,22 +56,6 @@ enum smtp_queue_state {
 	QSTATE_AUTH,		/* data done, waiting for authd */
 	QSTATE_COMMIT		/* waiting for durability */
 };
-
-/* smtpd/arstrip.c: drop forged A-R fields with our authserv-id. */
-#define ARSTRIP_FIELD_MAX	(64 * 1024)
-struct arstrip {
-	int		 in_body;
-	int		 bol;
-	int		 passthrough;	/* a field too long to hold */
-	size_t		 dropped;
-	struct buf	 field;
-};
-
-void	arstrip_init(struct arstrip *);
-void	arstrip_free(struct arstrip *);
-void	arstrip_feed(struct arstrip *, const uint8_t *, size_t, const char *,
-	    struct buf *);
-void	arstrip_end(struct arstrip *, const char *, struct buf *);
 
 struct session {
 	TAILQ_ENTRY(session)		 entry;
