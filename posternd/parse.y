@@ -48,6 +48,10 @@ struct parse_state	 ps;
 
 int		 yylex(void);
 static char	*number_string(long long);
+static time_t	 duration_value(const struct conf_loc *, const char *);
+static size_t	 size_value(const struct conf_loc *, const char *);
+static void	 set_count(const struct conf_loc *, const char *, long long,
+		    long long, size_t *);
 %}
 
 %define api.location.type {struct conf_loc}
@@ -156,18 +160,12 @@ main		: HOSTNAME STRING {
 				ps.conf->smtp.timeout = $2;
 		}
 		| SMTPMAXSESSIONS NUMBER {
-			if ($2 < 1 || $2 > 100000)
-				conf_error(&@2, "invalid smtp-max-sessions %lld "
-				    "(1 to 100000)", $2);
-			else
-				ps.conf->smtp.max_sessions = (size_t)$2;
+			set_count(&@2, "smtp-max-sessions", $2, 100000,
+			    &ps.conf->smtp.max_sessions);
 		}
 		| SMTPMAXPERIP NUMBER {
-			if ($2 < 1 || $2 > 100000)
-				conf_error(&@2, "invalid smtp-max-per-ip %lld "
-				    "(1 to 100000)", $2);
-			else
-				ps.conf->smtp.max_per_ip = (size_t)$2;
+			set_count(&@2, "smtp-max-per-ip", $2, 100000,
+			    &ps.conf->smtp.max_per_ip);
 		}
 		| MTATIMEOUT duration {
 			if ($2 != 0)
@@ -178,18 +176,12 @@ main		: HOSTNAME STRING {
 				ps.conf->mta.connect_timeout = $2;
 		}
 		| MTAMAXSESSIONS NUMBER {
-			if ($2 < 1 || $2 > 100000)
-				conf_error(&@2, "invalid mta-max-sessions %lld "
-				    "(1 to 100000)", $2);
-			else
-				ps.conf->mta.max_sessions = (size_t)$2;
+			set_count(&@2, "mta-max-sessions", $2, 100000,
+			    &ps.conf->mta.max_sessions);
 		}
 		| MTAMAXPERDOMAIN NUMBER {
-			if ($2 < 1 || $2 > 1000)
-				conf_error(&@2, "invalid mta-max-per-domain %lld "
-				    "(1 to 1000)", $2);
-			else
-				ps.conf->mta.max_per_domain = (size_t)$2;
+			set_count(&@2, "mta-max-per-domain", $2, 1000,
+			    &ps.conf->mta.max_per_domain);
 		}
 		| MTATLSFALLBACK STRING {
 			/* plaintext after a failed opportunistic handshake */
@@ -198,8 +190,8 @@ main		: HOSTNAME STRING {
 			else if (strcmp($2, "no") == 0)
 				ps.conf->mta.tls_fallback = 0;
 			else
-				conf_error(&@2, "mta-tls-fallback is yes or no, "
-				    "not \"%s\"", $2);
+				conf_error(&@2, "mta-tls-fallback is yes or "
+				    "no, not \"%s\"", $2);
 			free($2);
 		}
 		| MTACAFILE STRING {
@@ -241,47 +233,25 @@ queue		: QUEUE USER STRING {
 
 /* 0 after an error, which was reported */
 duration	: NUMBER {
-			char		*s = number_string($1);
-			const char	*errstr;
+			char	*s = number_string($1);
 
-			if (parse_duration(s, &$$, &errstr) == -1) {
-				conf_error(&@1, "invalid duration \"%s\": %s",
-				    s, errstr);
-				$$ = 0;
-			}
+			$$ = duration_value(&@1, s);
 			free(s);
 		}
 		| STRING {
-			const char	*errstr;
-
-			if (parse_duration($1, &$$, &errstr) == -1) {
-				conf_error(&@1, "invalid duration \"%s\": %s",
-				    $1, errstr);
-				$$ = 0;
-			}
+			$$ = duration_value(&@1, $1);
 			free($1);
 		}
 		;
 
 size		: NUMBER {
-			char		*s = number_string($1);
-			const char	*errstr;
+			char	*s = number_string($1);
 
-			if (parse_size(s, &$$, &errstr) == -1) {
-				conf_error(&@1, "invalid size \"%s\": %s",
-				    s, errstr);
-				$$ = 0;
-			}
+			$$ = size_value(&@1, s);
 			free(s);
 		}
 		| STRING {
-			const char	*errstr;
-
-			if (parse_size($1, &$$, &errstr) == -1) {
-				conf_error(&@1, "invalid size \"%s\": %s",
-				    $1, errstr);
-				$$ = 0;
-			}
+			$$ = size_value(&@1, $1);
 			free($1);
 		}
 		;
@@ -435,17 +405,7 @@ action		: ACTION STRING {
 
 actiontype	: MAILDIR optstring optmaildiruser {
 			/* Not a mid-rule action: $2 must leave the stack. */
-			ps.action->type = ACTION_MAILDIR;
-			ps.action->path = $2 != NULL ? $2 :
-			    xstrdup(ACTION_DEFAULT_MAILDIR);
-			if (!conf_valid_expansions(ps.action->path))
-				conf_error(&@2, "invalid expansion in \"%s\"",
-				    ps.action->path);
-			else if (ps.action->path[0] != '/' &&
-			    strcmp(ps.action->path, "~") != 0 &&
-			    strncmp(ps.action->path, "~/", 2) != 0)
-				conf_error(&@2, "maildir path must be "
-				    "absolute or start with ~/");
+			parse_action_maildir(&@2, $2);
 		}
 		| MBOX {
 			ps.action->type = ACTION_MBOX;
@@ -480,15 +440,8 @@ optmaildiruser	: /* empty */
 			parse_set_account(&@2, &ps.action->user, $2, "user");
 		}
 		| VIRTUAL tableref {
-			struct table	*t;
-
-			if (parse_table_ref(&@2, $2, ps.action->virtual_table,
-			    sizeof(ps.action->virtual_table)) &&
-			    (t = config_find_table(ps.conf,
-			    ps.action->virtual_table)) != NULL &&
-			    t->type == TABLE_LIST)
-				conf_error(&@2, "table \"%s\" is not a "
-				    "mapping", t->name);
+			parse_map_ref(&@2, $2, ps.action->virtual_table,
+			    sizeof(ps.action->virtual_table));
 		}
 		;
 
@@ -517,17 +470,10 @@ relayopt	: HOST STRING {
 			ps.action->relay_tls = RELAY_TLS_VERIFY;
 		}
 		| AUTH tableref {
-			struct table	*t;
-
 			parse_rule_once(&@1, RO_AUTH, "auth");
 			ps.auth_loc = @1;
-			if (parse_table_ref(&@2, $2, ps.action->relay_auth,
-			    sizeof(ps.action->relay_auth)) &&
-			    (t = config_find_table(ps.conf,
-			    ps.action->relay_auth)) != NULL &&
-			    t->type == TABLE_LIST)
-				conf_error(&@2, "table \"%s\" is not a "
-				    "mapping", t->name);
+			parse_map_ref(&@2, $2, ps.action->relay_auth,
+			    sizeof(ps.action->relay_auth));
 		}
 		| MECHANISMS {
 			parse_rule_once(&@1, RO_MECHS, "mechanisms");
@@ -553,9 +499,9 @@ mechname	: STRING {
 			enum sasl_mech	 m;
 
 			if ((m = sasl_mech_from_name($1)) == SASL_MECH_NONE)
-				conf_error(&@1, "unknown SASL mechanism \"%s\": "
-				    "PLAIN, LOGIN, CRAM-MD5, SCRAM-SHA-1 or "
-				    "SCRAM-SHA-256", $1);
+				conf_error(&@1, "unknown SASL mechanism "
+				    "\"%s\": PLAIN, LOGIN, CRAM-MD5, "
+				    "SCRAM-SHA-1 or SCRAM-SHA-256", $1);
 			else
 				ps.action->relay_mechs |= 1U << m;
 			free($1);
@@ -746,28 +692,10 @@ resolver	: RESOLVER STRING {
 		;
 
 policy		: POLICY STRING '{' {
-			ps.policy = xcalloc(1, sizeof(*ps.policy));
-			ps.policy->dkim_max_signatures = CONF_DKIM_MAX_SIGS;
-			ps.policy_seen = 0;
-			ps.policy_dup = 0;
-			if (parse_name_ok(&@2, $2)) {
-				strlcpy(ps.policy->name, $2,
-				    sizeof(ps.policy->name));
-				if (config_find_policy(ps.conf, $2) != NULL) {
-					conf_error(&@2, "duplicate policy "
-					    "\"%s\"", $2);
-					ps.policy_dup = 1;
-				}
-			} else
-				ps.policy_dup = 1;
+			parse_policy_begin(&@2, $2);
 		} policyitems '}' {
 			free($2);
-			if (ps.policy_dup)
-				free(ps.policy);
-			else
-				TAILQ_INSERT_TAIL(&ps.conf->policies,
-				    ps.policy, entry);
-			ps.policy = NULL;
+			parse_policy_end();
 		}
 		;
 
@@ -830,41 +758,13 @@ optquarantine	: /* empty */
 		}
 		| QUARANTINE FOLDER STRING {
 			ps.policy->quarantine = QUARANTINE_FOLDER;
-			/*
-			 * A Maildir++ folder name (".NAME" in the maildir;
-			 * "." separates levels), never a path out of it; at
-			 * most 63 octets, as envelopes store it.
-			 */
-			if ($3[0] == '\0' || $3[0] == '.' ||
-			    strchr($3, '/') != NULL ||
-			    strstr($3, "..") != NULL || strlen($3) > 63)
-				conf_error(&@3, "invalid quarantine folder "
-				    "\"%s\"", $3);
-			else
-				strlcpy(ps.policy->quarantine_folder, $3,
-				    sizeof(ps.policy->quarantine_folder));
+			parse_quarantine_folder(&@3, $3);
 			free($3);
 		}
 		;
 
 dkimsig		: DKIMSIGNATURE STRING '{' {
-			ps.dkim = xcalloc(1, sizeof(*ps.dkim));
-			ps.dkim->algorithm = DKIM_RSA_SHA256;
-			ps.dkim->canon_header = DKIM_CANON_RELAXED;
-			ps.dkim->canon_body = DKIM_CANON_RELAXED;
-			ps.dkim_seen = 0;
-			ps.dkim_dup = 0;
-			if (parse_name_ok(&@2, $2)) {
-				strlcpy(ps.dkim->name, $2,
-				    sizeof(ps.dkim->name));
-				if (config_find_dkim_signature(ps.conf,
-				    $2) != NULL) {
-					conf_error(&@2, "duplicate "
-					    "dkim-signature \"%s\"", $2);
-					ps.dkim_dup = 1;
-				}
-			} else
-				ps.dkim_dup = 1;
+			parse_dkim_begin(&@2, $2);
 		} dkimitems '}' {
 			free($2);
 			parse_dkim_end(&@1);
@@ -904,16 +804,7 @@ dkimitem	: KEY STRING {
 		}
 		| ALGORITHM STRING {
 			parse_dkim_once(&@1, 0x08, "algorithm");
-			if (strcmp($2, "rsa-sha256") == 0)
-				ps.dkim->algorithm = DKIM_RSA_SHA256;
-			else if (strcmp($2, "ed25519-sha256") == 0)
-				ps.dkim->algorithm = DKIM_ED25519_SHA256;
-			else if (strcmp($2, "rsa-sha1") == 0)
-				/* RFC 8301 3.1: signers MUST use rsa-sha256. */
-				conf_error(&@2, "rsa-sha1 must not be used "
-				    "for signing (RFC 8301 3.1)");
-			else
-				conf_error(&@2, "unknown algorithm \"%s\"", $2);
+			parse_dkim_algorithm(&@2, $2);
 			free($2);
 		}
 		| CANONICALIZATION STRING {
@@ -1145,6 +1036,45 @@ number_string(long long n)
 
 	xasprintf(&s, "%lld", n);
 	return s;
+}
+
+/* A duration ("30s", "5m", ...), or 0 after an error (reported). */
+static time_t
+duration_value(const struct conf_loc *loc, const char *s)
+{
+	const char	*errstr;
+	time_t		 d;
+
+	if (parse_duration(s, &d, &errstr) == -1) {
+		conf_error(loc, "invalid duration \"%s\": %s", s, errstr);
+		return 0;
+	}
+	return d;
+}
+
+/* A size ("35M", ...), or 0 after an error (reported). */
+static size_t
+size_value(const struct conf_loc *loc, const char *s)
+{
+	const char	*errstr;
+	size_t		 sz;
+
+	if (parse_size(s, &sz, &errstr) == -1) {
+		conf_error(loc, "invalid size \"%s\": %s", s, errstr);
+		return 0;
+	}
+	return sz;
+}
+
+/* A limit from 1 to max; dst is left alone after an error (reported). */
+static void
+set_count(const struct conf_loc *loc, const char *what, long long n,
+    long long max, size_t *dst)
+{
+	if (n < 1 || n > max)
+		conf_error(loc, "invalid %s %lld (1 to %lld)", what, n, max);
+	else
+		*dst = (size_t)n;
 }
 
 /* Entry points */

@@ -193,8 +193,6 @@ void
 parse_listen_senders(const struct conf_loc *loc, char *word,
     const struct conf_loc *tloc, char *table)
 {
-	struct table	*t;
-
 	if (strcmp(word, "senders") != 0) {
 		conf_error(loc, "unknown listen option \"%s\"", word);
 		free(word);
@@ -209,11 +207,8 @@ parse_listen_senders(const struct conf_loc *loc, char *word,
 	}
 	ps.lo.seen |= LO_SENDERS;
 	ps.lo.senders_loc = *loc;
-	if (parse_table_ref(tloc, table, ps.lo.senders_table,
-	    sizeof(ps.lo.senders_table)) &&
-	    (t = config_find_table(ps.conf, ps.lo.senders_table)) != NULL &&
-	    t->type == TABLE_LIST)
-		conf_error(tloc, "table \"%s\" is not a mapping", t->name);
+	parse_map_ref(tloc, table, ps.lo.senders_table,
+	    sizeof(ps.lo.senders_table));
 }
 
 void
@@ -364,6 +359,21 @@ parse_table_ref(const struct conf_loc *loc, char *name, char *dst, size_t dstsz)
 	return ok;
 }
 
+/* <name> of a key = value table; frees name.  0 when unknown (reported). */
+int
+parse_map_ref(const struct conf_loc *loc, char *name, char *dst,
+    size_t dstsz)
+{
+	struct table	*t;
+
+	if (!parse_table_ref(loc, name, dst, dstsz))
+		return 0;
+	if ((t = config_find_table(ps.conf, dst)) != NULL &&
+	    t->type == TABLE_LIST)
+		conf_error(loc, "table \"%s\" is not a mapping", t->name);
+	return 1;
+}
+
 void
 parse_action_begin(const struct conf_loc *loc, const char *name)
 {
@@ -386,6 +396,22 @@ action_free(struct action *a)
 	free(a->user);
 	free(a->relay_url);
 	free(a);
+}
+
+/* maildir ["PATH"]: absolute, or in the user's home (~/). */
+void
+parse_action_maildir(const struct conf_loc *loc, char *path)
+{
+	struct action	*a = ps.action;
+
+	a->type = ACTION_MAILDIR;
+	a->path = path != NULL ? path : xstrdup(ACTION_DEFAULT_MAILDIR);
+	if (!conf_valid_expansions(a->path))
+		conf_error(loc, "invalid expansion in \"%s\"", a->path);
+	else if (a->path[0] != '/' && strcmp(a->path, "~") != 0 &&
+	    strncmp(a->path, "~/", 2) != 0)
+		conf_error(loc, "maildir path must be absolute or start "
+		    "with ~/");
 }
 
 void
@@ -640,6 +666,49 @@ parse_resolver_set(const struct conf_loc *loc, const char *s)
 }
 
 void
+parse_policy_begin(const struct conf_loc *loc, const char *name)
+{
+	ps.policy = xcalloc(1, sizeof(*ps.policy));
+	ps.policy->dkim_max_signatures = CONF_DKIM_MAX_SIGS;
+	ps.policy_seen = 0;
+	ps.policy_dup = 0;
+	if (!parse_name_ok(loc, name)) {
+		ps.policy_dup = 1;
+		return;
+	}
+	strlcpy(ps.policy->name, name, sizeof(ps.policy->name));
+	if (config_find_policy(ps.conf, name) != NULL) {
+		conf_error(loc, "duplicate policy \"%s\"", name);
+		ps.policy_dup = 1;
+	}
+}
+
+void
+parse_policy_end(void)
+{
+	if (ps.policy_dup)
+		free(ps.policy);
+	else
+		TAILQ_INSERT_TAIL(&ps.conf->policies, ps.policy, entry);
+	ps.policy = NULL;
+}
+
+/*
+ * A Maildir++ folder name (".NAME" in the maildir; "." separates levels),
+ * never a path out of it; at most 63 octets, as envelopes store it.
+ */
+void
+parse_quarantine_folder(const struct conf_loc *loc, const char *name)
+{
+	if (name[0] == '\0' || name[0] == '.' || strchr(name, '/') != NULL ||
+	    strstr(name, "..") != NULL || strlen(name) > 63)
+		conf_error(loc, "invalid quarantine folder \"%s\"", name);
+	else
+		strlcpy(ps.policy->quarantine_folder, name,
+		    sizeof(ps.policy->quarantine_folder));
+}
+
+void
 parse_policy_once(const struct conf_loc *loc, unsigned int bit,
     const char *what)
 {
@@ -647,6 +716,41 @@ parse_policy_once(const struct conf_loc *loc, unsigned int bit,
 		conf_error(loc, "%s given twice in policy \"%s\"", what,
 		    ps.policy->name);
 	ps.policy_seen |= bit;
+}
+
+void
+parse_dkim_begin(const struct conf_loc *loc, const char *name)
+{
+	ps.dkim = xcalloc(1, sizeof(*ps.dkim));
+	ps.dkim->algorithm = DKIM_RSA_SHA256;
+	ps.dkim->canon_header = DKIM_CANON_RELAXED;
+	ps.dkim->canon_body = DKIM_CANON_RELAXED;
+	ps.dkim_seen = 0;
+	ps.dkim_dup = 0;
+	if (!parse_name_ok(loc, name)) {
+		ps.dkim_dup = 1;
+		return;
+	}
+	strlcpy(ps.dkim->name, name, sizeof(ps.dkim->name));
+	if (config_find_dkim_signature(ps.conf, name) != NULL) {
+		conf_error(loc, "duplicate dkim-signature \"%s\"", name);
+		ps.dkim_dup = 1;
+	}
+}
+
+void
+parse_dkim_algorithm(const struct conf_loc *loc, const char *name)
+{
+	if (strcmp(name, "rsa-sha256") == 0)
+		ps.dkim->algorithm = DKIM_RSA_SHA256;
+	else if (strcmp(name, "ed25519-sha256") == 0)
+		ps.dkim->algorithm = DKIM_ED25519_SHA256;
+	else if (strcmp(name, "rsa-sha1") == 0)
+		/* RFC 8301 3.1: signers MUST use rsa-sha256. */
+		conf_error(loc, "rsa-sha1 must not be used for signing "
+		    "(RFC 8301 3.1)");
+	else
+		conf_error(loc, "unknown algorithm \"%s\"", name);
 }
 
 void
@@ -662,15 +766,16 @@ parse_dkim_once(const struct conf_loc *loc, unsigned int bit, const char *what)
 void
 parse_dkim_canon(const struct conf_loc *loc, const char *s)
 {
-	const char	*slash;
+	struct dkim_signature	*d = ps.dkim;
+	const char		*slash;
 
 	if ((slash = strchr(s, '/')) == NULL) {
-		if (conf_dkim_canon_word(s, strlen(s), &ps.dkim->canon_header)) {
-			ps.dkim->canon_body = DKIM_CANON_SIMPLE;
+		if (conf_dkim_canon_word(s, strlen(s), &d->canon_header)) {
+			d->canon_body = DKIM_CANON_SIMPLE;
 			return;
 		}
-	} else if (conf_dkim_canon_word(s, slash - s, &ps.dkim->canon_header) &&
-	    conf_dkim_canon_word(slash + 1, strlen(slash + 1), &ps.dkim->canon_body))
+	} else if (conf_dkim_canon_word(s, slash - s, &d->canon_header) &&
+	    conf_dkim_canon_word(slash + 1, strlen(slash + 1), &d->canon_body))
 		return;
 	conf_error(loc, "invalid canonicalization \"%s\"", s);
 }
@@ -686,7 +791,8 @@ parse_dkim_headers(const struct conf_loc *loc, char *s)
 		if (*p == ':' || *p == '\0') {
 			if (p == start)
 				goto bad;
-			if (p - start == 4 && strncasecmp(start, "from", 4) == 0)
+			if (p - start == 4 &&
+			    strncasecmp(start, "from", 4) == 0)
 				from = 1;
 			if (*p == '\0')
 				break;

@@ -145,7 +145,9 @@ void	 parse_table_begin(const struct conf_loc *, const char *,
 void	 parse_table_add(const struct conf_loc *, char *, char *);
 void	 parse_table_end(void);
 int	 parse_table_ref(const struct conf_loc *, char *, char *, size_t);
+int	 parse_map_ref(const struct conf_loc *, char *, char *, size_t);
 void	 parse_action_begin(const struct conf_loc *, const char *);
+void	 parse_action_maildir(const struct conf_loc *, char *);
 void	 parse_action_end(const struct conf_loc *);
 void	 parse_relay_host(const struct conf_loc *, char *);
 void	 parse_transport_kind(const struct conf_loc *, char *, char *);
@@ -156,8 +158,13 @@ void	 parse_rule_once(const struct conf_loc *, unsigned int,
 void	 parse_rule_src_net(const struct conf_loc *, const char *);
 void	 parse_rule_end(const struct conf_loc *);
 void	 parse_resolver_set(const struct conf_loc *, const char *);
+void	 parse_policy_begin(const struct conf_loc *, const char *);
+void	 parse_policy_end(void);
+void	 parse_quarantine_folder(const struct conf_loc *, const char *);
 void	 parse_policy_once(const struct conf_loc *, unsigned int,
 	    const char *);
+void	 parse_dkim_begin(const struct conf_loc *, const char *);
+void	 parse_dkim_algorithm(const struct conf_loc *, const char *);
 void	 parse_dkim_once(const struct conf_loc *, unsigned int,
 	    const char *);
 void	 parse_dkim_canon(const struct conf_loc *, const char *);

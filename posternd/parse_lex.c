@@ -69,11 +69,12 @@ struct macro {
 static struct {
 	TAILQ_HEAD(, file)	 files;
 	struct file		*file;		/* top of the input stack */
-	struct file		*pending;	/* include, pushed at its '\n' */
+	struct file		*pending;	/* include, pushed at '\n' */
 	TAILQ_HEAD(, macro)	 macros;
 	int			 expansions;
 	int			 last;		/* what lex_next() returned */
-	int			 lexerr;	/* lexer said why: no "syntax error" */
+	/* The lexer reported this token: yyerror() adds no "syntax error". */
+	int			 lexerr;
 	int			 brace_depth;
 	int			 skip_block;	/* after an error inside { } */
 	struct conf_loc		 loc;		/* of the lexeme being read */
