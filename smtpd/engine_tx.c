@@ -538,8 +538,9 @@ smtp_session_reply_data_start(struct smtp_session *s, int ok, int code,
 				code = 451;
 			if (!engine_enhanced_valid(enh, code))
 				enh = code >= 500 ? "5.0.0" : "4.0.0";
-			engine_sanitize(t, sizeof(t), text != NULL &&
-			    *text != '\0' ? text : "Requested action not taken");
+			engine_sanitize(t, sizeof(t),
+			    text != NULL && *text != '\0' ? text :
+			    "Requested action not taken");
 			bdat_refuse(s, code, enh, t);
 		}
 	} else if (ok) {
