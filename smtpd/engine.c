@@ -32,6 +32,7 @@
 #include "smtpd/engine_int.h"
 #include "util.h"
 
+/* For the trace of state changes, in enum smtp_state's order. */
 static const char *const state_names[] = {
 	"INIT", "HELO", "MAIL", "RCPT", "DATA", "BDAT", "QUIT"
 };
