@@ -10,9 +10,9 @@
  * canonicalization and signed header fields (RFC 6376 3.5, 5.4).
  *
  * Deliberately not here: reading the file (parse_lex.c), the syntax
- * (parse.y), and checks that need the whole configuration or the running
- * system beyond "can this file be read" (lib/config.c and the processes
- * make those when they start).
+ * (parse.y), the defaults and lookups by name (lib/conf.c), and using
+ * the files that the configuration names beyond checking that they can
+ * be read (the processes open them when they start).
  */
 #include <sys/types.h>
 #include <sys/queue.h>

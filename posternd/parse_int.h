@@ -7,6 +7,10 @@
  *			and error reports located in them
  *   parse_check.c	each statement's checks, and the objects it adds
  *			to the configuration
+ *
+ * Implements no RFC.  Deliberately not a public API: nothing outside
+ * posternd/parse* includes it, and the state it declares lives for one
+ * parse_config() call.
  */
 #ifndef POSTERN_PARSE_INT_H
 #define POSTERN_PARSE_INT_H

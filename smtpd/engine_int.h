@@ -8,6 +8,10 @@
  *   engine_tx.c	the mail transaction: MAIL, RCPT, DATA, BDAT and the
  *			message content
  *   engine_auth.c	STARTTLS and AUTH
+ *
+ * Implements no RFC itself (the .c files name theirs).  Deliberately not
+ * a public API: nothing outside smtpd/engine*.c includes it, so the
+ * session's fields can change without touching a caller.
  */
 #ifndef POSTERN_SMTPD_ENGINE_INT_H
 #define POSTERN_SMTPD_ENGINE_INT_H
