@@ -3,7 +3,8 @@
  * 8BITMIME, SMTPUTF8, ENHANCEDSTATUSCODES, CHUNKING, DSN, STARTTLS,
  * REQUIRETLS and AUTH), free of I/O: the caller feeds it the client's bytes, drains
  * the replies it writes, and answers the decisions it asks for through
- * callbacks, at once or later.  See smtp_session.c for the RFC sections.
+ * callbacks, at once or later.  See engine.c, engine_tx.c and engine_auth.c
+ * for the RFC sections.
  *
  * Rules for the caller:
  * - smtp_session_input() takes what it can and returns how much; while a
@@ -164,6 +165,7 @@ const char *smtp_session_auth_user(const struct smtp_session *);
 size_t	 smtp_session_rcpt_count(const struct smtp_session *);
 uint64_t smtp_session_data_size(const struct smtp_session *);
 
+/* received.c: the RFC 5321 4.4 time stamp line. */
 struct smtp_received {
 	const char	*helo;		/* may be NULL */
 	const char	*client_ip;	/* "192.0.2.1" or "2001:db8::1" */

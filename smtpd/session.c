@@ -58,7 +58,7 @@ session_clear_rcpts(struct session *s)
 }
 
 void
-session_close(struct session *s)
+smtpd_session_close(struct session *s)
 {
 	struct smtp	*smtp = s->smtp;
 
@@ -842,7 +842,7 @@ session_pump(struct session *s)
 	    !s->tls_handshake)) {
 		if (!smtp_session_closing(s->engine))
 			smtp_session_client_gone(s->engine);
-		session_close(s);
+		smtpd_session_close(s);
 		return;
 	}
 	/* STARTTLS: the 220 is out; nothing pipelined after it survives
@@ -854,7 +854,7 @@ session_pump(struct session *s)
 			log_warnx("smtp: session %u: tls_accept_socket: %s",
 			    s->id, tls_error(s->listener->pki->tls));
 			s->eof = 1;
-			session_close(s);
+			smtpd_session_close(s);
 			return;
 		}
 		s->tls_handshake = 1;
@@ -908,7 +908,7 @@ session_shutdown(struct session *s)
 		smtp_session_shutdown(s->engine);
 		session_flush(s, &want);
 	}
-	session_close(s);
+	smtpd_session_close(s);
 }
 
 static int
@@ -996,7 +996,7 @@ session_accept(struct smtp *smtp, struct smtp_listener *l, int fd,
 		if (tls_accept_socket(l->pki->tls, &s->tls, fd) == -1) {
 			log_warnx("smtp: tls_accept_socket: %s",
 			    tls_error(l->pki->tls));
-			session_close(s);
+			smtpd_session_close(s);
 			return;
 		}
 		s->tls_handshake = 1;

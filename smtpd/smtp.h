@@ -135,7 +135,7 @@ void	session_auth_result(struct smtp *, struct imsg *);
 void	session_auth_mail(struct smtp *, struct imsg *);
 void	session_sasl_result(struct smtp *, struct imsg *);
 void	session_queue_reply(struct smtp *, struct imsg *);
-void	session_close(struct session *);
+void	smtpd_session_close(struct session *);
 void	session_shutdown(struct session *);
 
 /* smtp.c */
