@@ -21,6 +21,7 @@
 #include "dns.h"
 #include "util.h"
 #include "auth/dmarc.h"
+#include "auth/dmarc_eval.h"
 
 static const char zone_text[] =
     /* an Organizational Domain with sp and np */
