@@ -318,174 +318,196 @@ static const char *const tag_names[TAG_COUNT] = {
 	"pct", "rf", "ri", "v"
 };
 
-int
-dmarc_record_parse(const char *txt, size_t len, struct dmarc_record *r,
-    char *err, size_t errlen)
-{
-	struct span	 seg, name, value;
-	const char	*p, *end, *semi, *eq;
-	unsigned int	 seen = 0;
-	int		 first = 1, bad_policy = 0, dup = -1, c;
-	size_t		 i;
-	enum rtag	 tag;
-	enum dmarc_policy pol;
+/* What the tag loop remembers between tags. */
+struct record_parse {
+	unsigned int	 seen;		/* 1 << tag for each tag met */
+	int		 dup;		/* the first repeated tag, or -1 */
+	int		 bad_policy;	/* p, sp or np had a bad value */
+};
 
+/* The defaults of 4.7, which bad or absent tags leave in place (4.8). */
+static void
+record_defaults(struct dmarc_record *r)
+{
 	memset(r, 0, sizeof(*r));
 	r->psd = 'u';
 	r->adkim = r->aspf = 'r';
 	r->fo = DMARC_FO_0;
 	r->pct = -1;
-	if (errlen > 0)
-		err[0] = '\0';
-	if (len > DMARC_RECORD_MAX) {
-		snprintf(err, errlen, "record longer than %d bytes",
-		    DMARC_RECORD_MAX);
-		return -1;
+}
+
+/*
+ * Split a trimmed "name=value" segment into its trimmed halves: 1, or 0
+ * (both halves empty) when there is no "=".
+ */
+static int
+tag_split(const struct span *seg, struct span *name, struct span *value)
+{
+	const char	*eq;
+
+	memset(name, 0, sizeof(*name));
+	memset(value, 0, sizeof(*value));
+	if ((eq = memchr(seg->s, '=', seg->len)) == NULL)
+		return 0;
+	name->s = seg->s;
+	name->len = eq - seg->s;
+	value->s = eq + 1;
+	value->len = seg->s + seg->len - value->s;
+	trim(name);
+	trim(value);
+	return 1;
+}
+
+/* 4.7: v MUST be the first tag and exactly "DMARC1". */
+static int
+starts_dmarc1(const struct span *seg)
+{
+	struct span	 name, value;
+
+	return tag_split(seg, &name, &value) && span_eq(&name, "v") &&
+	    value.len == 6 && memcmp(value.s, "DMARC1", 6) == 0;
+}
+
+/* Historic pct (9.3, A.6): kept for display only; t= replaces it. */
+static void
+parse_pct(const struct span *v, int *pct)
+{
+	size_t	 i;
+
+	for (i = 0; i < v->len && i < 3; i++)
+		if (!isdigit((unsigned char)v->s[i]))
+			break;
+	if (i != v->len)
+		return;
+	*pct = 0;
+	for (i = 0; i < v->len; i++)
+		*pct = *pct * 10 + v->s[i] - '0';
+	if (*pct > 100)
+		*pct = -1;
+}
+
+/* 4.8: a bad value gives way to the default, with a note saying so. */
+static void
+tag_value(struct dmarc_record *r, struct record_parse *st, enum rtag tag,
+    const struct span *value)
+{
+	enum dmarc_policy pol;
+	int		 c;
+
+	switch (tag) {
+	case TAG_P:
+	case TAG_SP:
+	case TAG_NP:
+		if (parse_request(value, &pol) == -1) {
+			st->bad_policy = 1;
+			note(r, "invalid policy \"%.*s\"", SPAN_NOTE(value));
+			break;
+		}
+		if (tag == TAG_P)
+			r->p = pol;
+		else if (tag == TAG_SP)
+			r->sp = pol;
+		else
+			r->np = pol;
+		break;
+	case TAG_PSD:
+		if ((c = parse_letter(value, "ynu")) == -1)
+			note(r, "invalid psd \"%.*s\"", SPAN_NOTE(value));
+		else
+			r->psd = c;
+		break;
+	case TAG_T:
+		if ((c = parse_letter(value, "yn")) == -1)
+			note(r, "invalid t \"%.*s\"", SPAN_NOTE(value));
+		else
+			r->testing = c == 'y';
+		break;
+	case TAG_ADKIM:
+	case TAG_ASPF:
+		if ((c = parse_letter(value, "rs")) == -1)
+			note(r, "invalid alignment \"%.*s\"", SPAN_NOTE(value));
+		else if (tag == TAG_ADKIM)
+			r->adkim = c;
+		else
+			r->aspf = c;
+		break;
+	case TAG_RUA:
+	case TAG_RUF:
+		parse_urilist(r, value, tag == TAG_RUF);
+		break;
+	case TAG_FO:
+		if (parse_fo(value, &r->fo) == -1)
+			note(r, "invalid fo \"%.*s\"", SPAN_NOTE(value));
+		break;
+	case TAG_PCT:
+		parse_pct(value, &r->pct);
+		break;
+	case TAG_RF:
+	case TAG_RI:
+		/* Historic (9.3): no longer processed. */
+		break;
+	default:
+		break;
 	}
-	p = txt;
-	end = txt + len;
-	for (;;) {
-		semi = memchr(p, ';', end - p);
-		seg.s = p;
-		seg.len = (semi ? semi : end) - p;
-		trim(&seg);
-		memset(&name, 0, sizeof(name));
-		memset(&value, 0, sizeof(value));
-		eq = memchr(seg.s, '=', seg.len);
-		if (eq != NULL) {
-			name.s = seg.s;
-			name.len = eq - seg.s;
-			value.s = eq + 1;
-			value.len = seg.s + seg.len - value.s;
-			trim(&name);
-			trim(&value);
-		}
-		if (first) {
-			/* 4.7: v MUST be first and exactly "DMARC1". */
-			if (eq == NULL || !span_eq(&name, "v") ||
-			    value.len != 6 || memcmp(value.s, "DMARC1", 6)) {
-				snprintf(err, errlen, "not a DMARC record: "
-				    "does not start with v=DMARC1");
-				return -1;
-			}
-			first = 0;
-			seen |= 1U << TAG_V;
-			goto next;
-		}
-		if (seg.len == 0)
-			goto next;	/* trailing or doubled separator */
-		if (eq == NULL || name.len == 0) {
-			note(r, "ignored \"%.*s\": not tag=value", SPAN_NOTE(&seg));
-			goto next;
-		}
-		for (i = 0; i < name.len; i++)
-			if (!isalpha((unsigned char)name.s[i]))
-				break;
-		if (i < name.len) {
-			note(r, "ignored bad tag name \"%.*s\"", SPAN_NOTE(&name));
-			goto next;
-		}
-		for (tag = 0; tag < TAG_COUNT; tag++)
-			if (span_eq(&name, tag_names[tag]))
-				break;
-		if (tag == TAG_COUNT)
-			goto next;	/* 4.7: unknown tags MUST be ignored */
-		/*
-		 * The tag-value syntax is DKIM's (RFC 6376 3.2), where a
-		 * repeated tag makes the whole list invalid.
-		 */
-		if (seen & (1U << tag)) {
-			if (dup == -1)
-				dup = tag;
-			goto next;
-		}
-		seen |= 1U << tag;
-		if (!value_ok(&value)) {
-			if (tag <= TAG_NP)
-				bad_policy = 1;
-			note(r, "ignored tag \"%.*s\": bad value", SPAN_NOTE(&name));
-			goto next;
-		}
-		/* 4.8: bad values give way to the defaults. */
-		switch (tag) {
-		case TAG_P:
-		case TAG_SP:
-		case TAG_NP:
-			if (parse_request(&value, &pol) == -1) {
-				bad_policy = 1;
-				note(r, "invalid policy \"%.*s\"", SPAN_NOTE(&value));
-				break;
-			}
-			if (tag == TAG_P)
-				r->p = pol;
-			else if (tag == TAG_SP)
-				r->sp = pol;
-			else
-				r->np = pol;
-			break;
-		case TAG_PSD:
-			if ((c = parse_letter(&value, "ynu")) == -1)
-				note(r, "invalid psd \"%.*s\"", SPAN_NOTE(&value));
-			else
-				r->psd = c;
-			break;
-		case TAG_T:
-			if ((c = parse_letter(&value, "yn")) == -1)
-				note(r, "invalid t \"%.*s\"", SPAN_NOTE(&value));
-			else
-				r->testing = c == 'y';
-			break;
-		case TAG_ADKIM:
-		case TAG_ASPF:
-			if ((c = parse_letter(&value, "rs")) == -1)
-				note(r, "invalid alignment \"%.*s\"", SPAN_NOTE(&value));
-			else if (tag == TAG_ADKIM)
-				r->adkim = c;
-			else
-				r->aspf = c;
-			break;
-		case TAG_RUA:
-		case TAG_RUF:
-			parse_urilist(r, &value, tag == TAG_RUF);
-			break;
-		case TAG_FO:
-			if (parse_fo(&value, &r->fo) == -1)
-				note(r, "invalid fo \"%.*s\"", SPAN_NOTE(&value));
-			break;
-		case TAG_PCT:
-			/*
-			 * Historic (9.3, A.6): kept for display only; t=
-			 * replaces it.
-			 */
-			for (i = 0; i < value.len && i < 3; i++)
-				if (!isdigit((unsigned char)value.s[i]))
-					break;
-			if (i == value.len) {
-				r->pct = 0;
-				for (i = 0; i < value.len; i++)
-					r->pct = r->pct * 10 + value.s[i] - '0';
-				if (r->pct > 100)
-					r->pct = -1;
-			}
-			break;
-		case TAG_RF:
-		case TAG_RI:
-			/* Historic (9.3): no longer processed. */
-			break;
-		default:
-			break;
-		}
-next:
-		if (semi == NULL)
-			break;
-		p = semi + 1;
+}
+
+/* One segment after v=DMARC1: a tag kept, noted as ignored, or skipped. */
+static void
+record_tag(struct dmarc_record *r, struct record_parse *st,
+    const struct span *seg)
+{
+	struct span	 name, value;
+	enum rtag	 tag;
+	size_t		 i;
+
+	if (seg->len == 0)
+		return;		/* trailing or doubled separator */
+	if (!tag_split(seg, &name, &value) || name.len == 0) {
+		note(r, "ignored \"%.*s\": not tag=value", SPAN_NOTE(seg));
+		return;
 	}
-	if (dup != -1) {
+	for (i = 0; i < name.len; i++)
+		if (!isalpha((unsigned char)name.s[i]))
+			break;
+	if (i < name.len) {
+		note(r, "ignored bad tag name \"%.*s\"", SPAN_NOTE(&name));
+		return;
+	}
+	for (tag = 0; tag < TAG_COUNT; tag++)
+		if (span_eq(&name, tag_names[tag]))
+			break;
+	if (tag == TAG_COUNT)
+		return;		/* 4.7: unknown tags MUST be ignored */
+	/*
+	 * The tag-value syntax is DKIM's (RFC 6376 3.2), where a repeated
+	 * tag makes the whole list invalid.
+	 */
+	if (st->seen & (1U << tag)) {
+		if (st->dup == -1)
+			st->dup = tag;
+		return;
+	}
+	st->seen |= 1U << tag;
+	if (!value_ok(&value)) {
+		if (tag <= TAG_NP)
+			st->bad_policy = 1;
+		note(r, "ignored tag \"%.*s\": bad value", SPAN_NOTE(&name));
+		return;
+	}
+	tag_value(r, st, tag, &value);
+}
+
+/* The rules that apply to the record as a whole, once every tag is read. */
+static int
+record_finish(struct dmarc_record *r, const struct record_parse *st,
+    char *err, size_t errlen)
+{
+	if (st->dup != -1) {
 		snprintf(err, errlen, "tag \"%s\" appears more than once",
-		    tag_names[dup]);
+		    tag_names[st->dup]);
 		return -2;
 	}
-	if (bad_policy) {
+	if (st->bad_policy) {
 		/* 4.10.1: with a valid rua, act as if p=none. */
 		if (r->rua_valid == 0) {
 			snprintf(err, errlen, "invalid p, sp or np and no "
@@ -497,7 +519,7 @@ next:
 		r->p_none_forced = 1;
 	}
 	/* 4.7: fo MUST be ignored without ruf. */
-	if ((seen & (1U << TAG_RUF)) == 0 && r->fo != DMARC_FO_0) {
+	if ((st->seen & (1U << TAG_RUF)) == 0 && r->fo != DMARC_FO_0) {
 		r->fo = DMARC_FO_0;
 		strlcat(r->notes, r->notes[0] ? "; fo ignored without ruf" :
 		    "fo ignored without ruf", sizeof(r->notes));
@@ -506,6 +528,44 @@ next:
 	if (r->p == DMARC_POLICY_ABSENT)
 		r->p = DMARC_POLICY_NONE;
 	return 0;
+}
+
+int
+dmarc_record_parse(const char *txt, size_t len, struct dmarc_record *r,
+    char *err, size_t errlen)
+{
+	struct record_parse	 st;
+	struct span		 seg;
+	const char		*p, *end, *semi;
+
+	record_defaults(r);
+	memset(&st, 0, sizeof(st));
+	st.dup = -1;
+	if (errlen > 0)
+		err[0] = '\0';
+	if (len > DMARC_RECORD_MAX) {
+		snprintf(err, errlen, "record longer than %d bytes",
+		    DMARC_RECORD_MAX);
+		return -1;
+	}
+	for (p = txt, end = txt + len; ; p = semi + 1) {
+		semi = memchr(p, ';', end - p);
+		seg.s = p;
+		seg.len = (semi ? semi : end) - p;
+		trim(&seg);
+		if (p != txt)
+			record_tag(r, &st, &seg);
+		else if (starts_dmarc1(&seg))
+			st.seen |= 1U << TAG_V;
+		else {
+			snprintf(err, errlen, "not a DMARC record: "
+			    "does not start with v=DMARC1");
+			return -1;
+		}
+		if (semi == NULL)
+			break;
+	}
+	return record_finish(r, &st, err, errlen);
 }
 
 /* --- From field(s): RFC 5322 3.4 address-list --- */
