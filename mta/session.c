@@ -172,8 +172,13 @@ session_send(struct mta_session *s, const char *fmt, ...)
 		fatalx("mta: output buffer full");
 }
 
+/*
+ * Close the connection and drop what belonged to it (TLS, SASL, SOCKS5,
+ * buffers) but keep the session: session_host_fail() may go on to the
+ * next address, and session_free() ends the session itself.
+ */
 static void
-session_close_conn(struct mta_session *s)
+mta_session_close_conn(struct mta_session *s)
 {
 	if (s->ev_set)
 		event_del(&s->ev);
@@ -205,7 +210,7 @@ session_free(struct mta_session *s, int ok)
 {
 	struct mta	*m = s->mta;
 
-	session_close_conn(s);
+	mta_session_close_conn(s);
 	evtimer_del(&s->ev_timer);
 	TAILQ_REMOVE(&m->sessions, s, entry);
 	buf_free(&s->in);
@@ -273,7 +278,7 @@ session_host_fail(struct mta_session *s, int retry_plain, const char *fmt,
 		    s->error);
 		session_task_end(s);
 	}
-	session_close_conn(s);
+	mta_session_close_conn(s);
 	if (s->talked && s->state >= S_IDLE) {
 		session_free(s, 1);
 		return;
