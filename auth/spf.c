@@ -623,12 +623,156 @@ ptr_decide(struct spf_eval *e)
 	no_match(e);
 }
 
+/* The exp= TXT record: one string, no NUL inside, else none at all. */
+static void
+answer_exp(struct spf_eval *e, const struct dns_answer *ans)
+{
+	char	*txt;
+	size_t	 len;
+
+	if (is_dns_error(ans) || ans->nrr != 1) {
+		/* RFC 7208 6.2: proceed as if no exp= was given. */
+		tr(e, "no usable explanation");
+		frame_result(e, SPF_FAIL, e->reason);
+		return;
+	}
+	txt = dns_txt_concat(&ans->rr[0], &len);
+	if (strlen(txt) != len) {
+		free(txt);
+		frame_result(e, SPF_FAIL, e->reason);
+		return;
+	}
+	free(e->exp_text);
+	e->exp_text = NULL;
+	exp_text(e, txt);
+	free(txt);
+}
+
+/* The client's PTR names, whose addresses are checked next (5.5). */
+static void
+answer_ptr(struct spf_eval *e, const struct dns_answer *ans)
+{
+	size_t	 i;
+
+	if (is_dns_error(ans)) {
+		/* 5.5: a DNS error here is simply no match. */
+		validate_done(e);
+		return;
+	}
+	if (dns_answer_is_void(ans))
+		e->ptr_void = 1;
+	clear_names(e);
+	/* 4.6.4: only the first 10 PTR names are considered. */
+	for (i = 0; i < ans->nrr && e->nnames < SPF_MAX_NAMES; i++)
+		e->names[e->nnames++] = xstrdup(ans->rr[i].u.name);
+	if (ans->nrr > SPF_MAX_NAMES)
+		tr(e, "%zu PTR names, only the first %d used", ans->nrr,
+		    SPF_MAX_NAMES);
+	validate_next(e);
+}
+
+/* One PTR name's addresses: validated if one of them is <ip>. */
+static void
+answer_ptr_addr(struct spf_eval *e, const struct dns_answer *ans)
+{
+	size_t	 i;
+
+	if (!is_dns_error(ans)) {
+		for (i = 0; i < ans->nrr; i++) {
+			if (rr_matches(e, &ans->rr[i], -1, -1)) {
+				if (e->nvalidated < SPF_MAX_NAMES)
+					e->validated[e->nvalidated++] =
+					    xstrdup(e->names[e->name_idx]);
+				break;
+			}
+		}
+	}
+	e->name_idx++;
+	validate_next(e);
+}
+
+/* a (an address of <ip>'s family in the network) and exists (any A). */
+static void
+answer_a(struct spf_eval *e, const struct dns_answer *ans, enum spf_op op)
+{
+	struct spf_term	*t = cur_term(e);
+	size_t		 i;
+
+	if (is_dns_error(ans)) {
+		temperror(e, ans);
+		return;
+	}
+	if (dns_answer_is_void(ans) && count_void(e) == -1)
+		return;
+	for (i = 0; i < ans->nrr; i++) {
+		if (op == OP_EXISTS || rr_matches(e, &ans->rr[i], t->cidr4,
+		    t->cidr6)) {
+			match(e, NULL);
+			return;
+		}
+	}
+	no_match(e);
+}
+
+/* mx: the exchanges, whose addresses are looked up one by one next. */
+static void
+answer_mx(struct spf_eval *e, const struct dns_answer *ans)
+{
+	struct spf_term	*t = cur_term(e);
+	size_t		 i;
+
+	if (is_dns_error(ans)) {
+		temperror(e, ans);
+		return;
+	}
+	if (dns_answer_is_void(ans) && count_void(e) == -1)
+		return;
+	/* RFC 7208 4.6.4: more than 10 MX names is a permerror. */
+	if (ans->nrr > SPF_MAX_NAMES) {
+		failf(e, SPF_PERMERROR, "%s in %s: %zu MX records, more than "
+		    "%d", t->text, top(e)->domain, ans->nrr, SPF_MAX_NAMES);
+		return;
+	}
+	clear_names(e);
+	for (i = 0; i < ans->nrr; i++) {
+		/* RFC 7505 null MX: nothing to look up. */
+		if (strcmp(ans->rr[i].u.mx.name, ".") == 0)
+			continue;
+		e->names[e->nnames++] = xstrdup(ans->rr[i].u.mx.name);
+	}
+	mx_next(e);
+}
+
+/* One exchange's addresses: a match ends the mx term. */
+static void
+answer_mx_addr(struct spf_eval *e, const struct dns_answer *ans)
+{
+	struct spf_term	*t = cur_term(e);
+	size_t		 i;
+
+	if (is_dns_error(ans)) {
+		clear_names(e);
+		temperror(e, ans);
+		return;
+	}
+	for (i = 0; i < ans->nrr; i++) {
+		if (rr_matches(e, &ans->rr[i], t->cidr4, t->cidr6)) {
+			tr(e, "MX host %s has a matching address",
+			    e->names[e->name_idx]);
+			clear_names(e);
+			match(e, NULL);
+			return;
+		}
+	}
+	e->name_idx++;
+	mx_next(e);
+}
+
+/* Every answer comes here; the query's op says what it was for. */
 static void
 spf_dns_cb(void *arg, const struct dns_answer *ans)
 {
 	struct spf_eval	*e = arg;
-	struct spf_term	*t;
-	size_t		 i;
 	enum spf_op	 op = e->op;
 
 	e->q = NULL;
@@ -641,124 +785,26 @@ spf_dns_cb(void *arg, const struct dns_answer *ans)
 	switch (op) {
 	case OP_RECORD:
 		record_answer(e, ans);
-		return;
-	case OP_EXP:
-		if (is_dns_error(ans) || ans->nrr != 1) {
-			/* RFC 7208 6.2: proceed as if no exp= was given. */
-			tr(e, "no usable explanation");
-			frame_result(e, SPF_FAIL, e->reason);
-			return;
-		}
-		{
-			char *txt = dns_txt_concat(&ans->rr[0], &i);
-
-			if (strlen(txt) != i) {
-				free(txt);
-				frame_result(e, SPF_FAIL, e->reason);
-				return;
-			}
-			free(e->exp_text);
-			e->exp_text = NULL;
-			exp_text(e, txt);
-			free(txt);
-		}
-		return;
-	case OP_PTR:
-		if (is_dns_error(ans)) {
-			/* 5.5: a DNS error here is simply no match. */
-			validate_done(e);
-			return;
-		}
-		if (dns_answer_is_void(ans))
-			e->ptr_void = 1;
-		clear_names(e);
-		/* 4.6.4: only the first 10 PTR names are considered. */
-		for (i = 0; i < ans->nrr && e->nnames < SPF_MAX_NAMES; i++)
-			e->names[e->nnames++] = xstrdup(ans->rr[i].u.name);
-		if (ans->nrr > SPF_MAX_NAMES)
-			tr(e, "%zu PTR names, only the first %d used", ans->nrr,
-			    SPF_MAX_NAMES);
-		validate_next(e);
-		return;
-	case OP_PTR_ADDR:
-		if (!is_dns_error(ans)) {
-			for (i = 0; i < ans->nrr; i++) {
-				if (rr_matches(e, &ans->rr[i], -1, -1)) {
-					if (e->nvalidated < SPF_MAX_NAMES)
-						e->validated[e->nvalidated++] =
-						    xstrdup(
-						    e->names[e->name_idx]);
-					break;
-				}
-			}
-		}
-		e->name_idx++;
-		validate_next(e);
-		return;
-	default:
 		break;
-	}
-
-	t = cur_term(e);
-	switch (op) {
+	case OP_EXP:
+		answer_exp(e, ans);
+		break;
+	case OP_PTR:
+		answer_ptr(e, ans);
+		break;
+	case OP_PTR_ADDR:
+		answer_ptr_addr(e, ans);
+		break;
 	case OP_A:
 	case OP_EXISTS:
-		if (is_dns_error(ans)) {
-			temperror(e, ans);
-			return;
-		}
-		if (dns_answer_is_void(ans) && count_void(e) == -1)
-			return;
-		for (i = 0; i < ans->nrr; i++) {
-			if (op == OP_EXISTS || rr_matches(e, &ans->rr[i],
-			    t->cidr4, t->cidr6)) {
-				match(e, NULL);
-				return;
-			}
-		}
-		no_match(e);
-		return;
+		answer_a(e, ans, op);
+		break;
 	case OP_MX:
-		if (is_dns_error(ans)) {
-			temperror(e, ans);
-			return;
-		}
-		if (dns_answer_is_void(ans) && count_void(e) == -1)
-			return;
-		/* RFC 7208 4.6.4: more than 10 MX names is a permerror. */
-		if (ans->nrr > SPF_MAX_NAMES) {
-			failf(e, SPF_PERMERROR, "%s in %s: %zu MX records, "
-			    "more than %d", t->text, top(e)->domain, ans->nrr,
-			    SPF_MAX_NAMES);
-			return;
-		}
-		clear_names(e);
-		for (i = 0; i < ans->nrr; i++) {
-			/* RFC 7505 null MX: nothing to look up. */
-			if (strcmp(ans->rr[i].u.mx.name, ".") == 0)
-				continue;
-			e->names[e->nnames++] = xstrdup(ans->rr[i].u.mx.name);
-		}
-		mx_next(e);
-		return;
+		answer_mx(e, ans);
+		break;
 	case OP_MX_ADDR:
-		if (is_dns_error(ans)) {
-			clear_names(e);
-			temperror(e, ans);
-			return;
-		}
-		for (i = 0; i < ans->nrr; i++) {
-			if (rr_matches(e, &ans->rr[i], t->cidr4, t->cidr6)) {
-				tr(e, "MX host %s has a matching address",
-				    e->names[e->name_idx]);
-				clear_names(e);
-				match(e, NULL);
-				return;
-			}
-		}
-		e->name_idx++;
-		mx_next(e);
-		return;
+		answer_mx_addr(e, ans);
+		break;
 	default:
 		fatalx("spf: answer in state %d", op);
 	}
