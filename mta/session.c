@@ -38,7 +38,7 @@
 #define SESSION_IN_MAX		(SMTP_REPLY_LINE_MAX + SESSION_READ_SIZE + 2)
 #define SESSION_OUT_MAX		(1024 * 1024)
 #define SESSION_BODY_CHUNK	(64 * 1024)
-#define SESSION_ONELINE_MAX	600	/* a reply on one line, for logs */
+#define SESSION_ONELINE_MAX	600	/* a reply on one line: logs, reports */
 
 enum mta_state {
 	S_CONNECT,
@@ -855,6 +855,7 @@ session_fill_body(struct mta_session *s)
  * dispatches).  one is the reply on one line, for logs and reports.
  */
 
+/* The name we give in EHLO and HELO: the relay's helo, else our host's. */
 static const char *
 session_helo_name(struct mta_session *s)
 {
