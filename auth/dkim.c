@@ -286,65 +286,72 @@ dkim_keyset_free(struct dkim_keyset *ks)
 	ks->n = 0;
 }
 
-/* RFC 6376 6.1.1: validate one DKIM-Signature field. */
+/*
+ * The tags a result reports (d=, s=, a=, b=, h=), copied before anything
+ * is checked so that even a rejected signature says whose it was.
+ */
 static void
-verify_parse_sig(struct dkim_verify *v, struct vsig *sg,
+verify_sig_report_tags(const struct mailhdr_tag *tags, size_t ntags,
     struct dkim_sigresult *r)
 {
-	struct mailhdr_tag	 tags[MAILHDR_MAX_TAGS];
-	const struct mailhdr_tag *t, *tb;
-	const char		*raw, *val, *at;
-	char			 err[128];
-	size_t			 len, vlen, i;
-	long long		 num;
-	int			 ntags, hasfrom = 0;
-	time_t			 now = v->opts.now;
-	static const char *const required[] =
-	    { "v", "a", "b", "bh", "d", "h", "s" };
+	const struct mailhdr_tag *t;
 
-	raw = dkim_msg_field(&v->msg, sg->field, &len);
-	val = mailhdr_value(raw, len, &vlen);
-	sg->decided = 1;
-	if ((ntags = mailhdr_taglist(val, vlen, tags, MAILHDR_MAX_TAGS, err,
-	    sizeof(err))) == -1) {
-		set_result(r, DKIM_PERMERROR, "signature syntax: %s", err);
-		return;
-	}
-	/* Collect what can be reported even if something else is wrong. */
 	if ((t = mailhdr_tag_find(tags, ntags, "d")) != NULL)
 		r->d = tag_dup(t);
 	if ((t = mailhdr_tag_find(tags, ntags, "s")) != NULL)
 		r->s = tag_dup(t);
 	if ((t = mailhdr_tag_find(tags, ntags, "a")) != NULL)
 		r->a = tag_dup(t);
-	if ((tb = mailhdr_tag_find(tags, ntags, "b")) != NULL)
-		r->b = mailhdr_strip_fws(tb->value, tb->valuelen);
+	if ((t = mailhdr_tag_find(tags, ntags, "b")) != NULL)
+		r->b = mailhdr_strip_fws(t->value, t->valuelen);
 	if ((t = mailhdr_tag_find(tags, ntags, "h")) != NULL)
 		r->h = mailhdr_strip_fws(t->value, t->valuelen);
+}
+
+/* RFC 6376 3.5: the required tags are present and v=1. */
+static int
+verify_sig_required(const struct mailhdr_tag *tags, size_t ntags,
+    struct dkim_sigresult *r)
+{
+	const struct mailhdr_tag *t;
+	size_t			 i;
+	static const char *const required[] =
+	    { "v", "a", "b", "bh", "d", "h", "s" };
+
 	for (i = 0; i < sizeof(required) / sizeof(required[0]); i++)
 		if (mailhdr_tag_find(tags, ntags, required[i]) == NULL) {
 			set_result(r, DKIM_PERMERROR, "missing required tag "
 			    "%s=", required[i]);
-			return;
+			return -1;
 		}
 	t = mailhdr_tag_find(tags, ntags, "v");
 	if (t->valuelen != 1 || t->value[0] != '1') {
 		set_result(r, DKIM_PERMERROR, "unsupported version v=%.*s",
 		    (int)(t->valuelen > 16 ? 16 : t->valuelen), t->value);
-		return;
+		return -1;
 	}
+	return 0;
+}
+
+/* a=, and RFC 6376 3.5 c=: "simple" when c= or its body half is absent. */
+static int
+verify_sig_algorithms(const struct mailhdr_tag *tags, size_t ntags,
+    struct vsig *sg, struct dkim_sigresult *r)
+{
+	const struct mailhdr_tag *t;
+	char			*c, *slash;
+	int			 ok = 1;
+
 	t = mailhdr_tag_find(tags, ntags, "a");
 	if ((sg->alg = dkim_alg_from_name(t->value, t->valuelen)) ==
 	    DKIM_ALG_NONE) {
 		set_result(r, DKIM_PERMERROR, "unknown algorithm a=%.*s",
 		    (int)(t->valuelen > 32 ? 32 : t->valuelen), t->value);
-		return;
+		return -1;
 	}
 	sg->hcanon = sg->bcanon = DKIM_CANON_SIMPLE;
 	if ((t = mailhdr_tag_find(tags, ntags, "c")) != NULL) {
-		char	*c = tag_dup(t), *slash;
-		int	 ok = 1;
-
+		c = tag_dup(t);
 		if ((slash = strchr(c, '/')) != NULL)
 			*slash++ = '\0';
 		if (strcmp(c, "relaxed") == 0)
@@ -363,12 +370,193 @@ verify_parse_sig(struct dkim_verify *v, struct vsig *sg,
 			    "canonicalization c=%.*s",
 			    (int)(t->valuelen > 32 ? 32 : t->valuelen),
 			    t->value);
-			return;
+			return -1;
 		}
 	}
 	snprintf(r->canon, sizeof(r->canon), "%s/%s",
 	    sg->hcanon == DKIM_CANON_RELAXED ? "relaxed" : "simple",
 	    sg->bcanon == DKIM_CANON_RELAXED ? "relaxed" : "simple");
+	return 0;
+}
+
+/* h=: the signed field names, which must include From. */
+static int
+verify_sig_signed_fields(const struct mailhdr_tag *tags, size_t ntags,
+    struct vsig *sg, struct dkim_sigresult *r)
+{
+	const struct mailhdr_tag *t;
+	const unsigned char	*c;
+	size_t			 i;
+	int			 hasfrom = 0;
+
+	t = mailhdr_tag_find(tags, ntags, "h");
+	if (dkim_split_colon_list(t->value, t->valuelen, DKIM_MAX_HNAMES,
+	    &sg->hnames, &sg->nhnames) == -1) {
+		set_result(r, DKIM_PERMERROR, "h= is empty, malformed or "
+		    "lists more than %d names", DKIM_MAX_HNAMES);
+		return -1;
+	}
+	for (i = 0; i < sg->nhnames; i++) {
+		for (c = (unsigned char *)sg->hnames[i]; *c != '\0'; c++)
+			if (*c < 33 || *c > 126) {
+				set_result(r, DKIM_PERMERROR, "h= has an "
+				    "invalid field name");
+				return -1;
+			}
+		if (strcasecmp(sg->hnames[i], "from") == 0)
+			hasfrom = 1;
+	}
+	if (!hasfrom) {
+		/* RFC 6376 6.1.1, 5.4: From MUST be signed. */
+		set_result(r, DKIM_PERMERROR, "From field not signed (h=)");
+		return -1;
+	}
+	return 0;
+}
+
+/* RFC 6376 3.5 i=: the AUID, "@" d= by default. */
+static int
+verify_sig_auid(const struct mailhdr_tag *tags, size_t ntags,
+    struct vsig *sg, struct dkim_sigresult *r)
+{
+	const struct mailhdr_tag *t;
+	const char		*at;
+
+	if ((t = mailhdr_tag_find(tags, ntags, "i")) == NULL) {
+		xasprintf(&r->i, "@%s", r->d);
+		sg->idomain = xstrdup(r->d);
+		return 0;
+	}
+	r->i = tag_dup(t);
+	if ((at = strrchr(r->i, '@')) == NULL || !dkim_valid_domain(at + 1,
+	    1)) {
+		set_result(r, DKIM_PERMERROR, "malformed i= identity");
+		return -1;
+	}
+	/* RFC 6376 6.1.1: i= must be d= or a subdomain of it. */
+	if (!domain_within(at + 1, r->d)) {
+		set_result(r, DKIM_PERMERROR, "i= domain %s is not "
+		    "within d=%s", at + 1, r->d);
+		return -1;
+	}
+	sg->idomain = xstrdup(at + 1);
+	return 0;
+}
+
+/* l=, t= and x= (-1 when absent), and whether the signature is current. */
+static int
+verify_sig_length_times(const struct mailhdr_tag *tags, size_t ntags,
+    time_t now, struct dkim_sigresult *r)
+{
+	const struct mailhdr_tag *t;
+	long long		 num;
+
+	r->l = -1;
+	if ((t = mailhdr_tag_find(tags, ntags, "l")) != NULL) {
+		/* RFC 6376 3.5: up to 76 digits; anything above 2^63 is
+		 * more than any message we accept anyway. */
+		if (dkim_parse_num(t, 18, &num) == -1) {
+			set_result(r, DKIM_PERMERROR, "malformed or huge l=");
+			return -1;
+		}
+		r->l = num;
+	}
+	r->t = r->x = -1;
+	if ((t = mailhdr_tag_find(tags, ntags, "t")) != NULL) {
+		if (dkim_parse_num(t, 12, &num) == -1) {
+			set_result(r, DKIM_PERMERROR, "malformed t=");
+			return -1;
+		}
+		r->t = (time_t)num;
+	}
+	if ((t = mailhdr_tag_find(tags, ntags, "x")) != NULL) {
+		if (dkim_parse_num(t, 12, &num) == -1) {
+			set_result(r, DKIM_PERMERROR, "malformed x=");
+			return -1;
+		}
+		r->x = (time_t)num;
+		/* RFC 6376 3.5: x= MUST be greater than t=. */
+		if (r->t != -1 && r->x < r->t) {
+			set_result(r, DKIM_PERMERROR, "x= is before t=");
+			return -1;
+		}
+		/* RFC 6376 6.1.1: PERMFAIL (signature expired). */
+		if (now > r->x) {
+			set_result(r, DKIM_PERMERROR, "signature expired "
+			    "(x=%lld, %lld seconds ago)", (long long)r->x,
+			    (long long)(now - r->x));
+			return -1;
+		}
+	}
+	if (r->t != -1 && r->t > now + DKIM_CLOCK_SKEW) {
+		set_result(r, DKIM_PERMERROR, "signature timestamp t= is %lld "
+		    "seconds in the future", (long long)(r->t - now));
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * bh= and b= decoded; b='s place in the field (valoff: where the value
+ * starts in the raw field) is kept so the signed copy can empty it.
+ */
+static int
+verify_sig_hashes(const struct mailhdr_tag *tags, size_t ntags,
+    size_t valoff, struct vsig *sg, struct dkim_sigresult *r)
+{
+	const struct mailhdr_tag *t;
+
+	t = mailhdr_tag_find(tags, ntags, "bh");
+	if (b64_decode(t->value, t->valuelen, &sg->bh, &sg->bhlen) == -1) {
+		set_result(r, DKIM_PERMERROR, "bh= is not valid base64");
+		return -1;
+	}
+	if (sg->bhlen != (size_t)EVP_MD_get_size(dkim_alg_md(sg->alg))) {
+		set_result(r, DKIM_PERMERROR, "bh= has %zu bytes, not a %s "
+		    "digest", sg->bhlen, dkim_alg_name(sg->alg));
+		return -1;
+	}
+	t = mailhdr_tag_find(tags, ntags, "b");
+	if (b64_decode(t->value, t->valuelen, &sg->sig, &sg->siglen) == -1 ||
+	    sg->siglen == 0) {
+		set_result(r, DKIM_PERMERROR, "b= is empty or not valid "
+		    "base64");
+		return -1;
+	}
+	sg->brawstart = valoff + t->rawstart;
+	sg->brawend = valoff + t->rawend;
+	return 0;
+}
+
+/*
+ * RFC 6376 6.1.1: validate one DKIM-Signature field.  The checks run in
+ * the RFC's order and the first that fails decides the result; a usable
+ * signature leaves sg undecided, with its body hash and key lookup wanted.
+ */
+static void
+verify_parse_sig(struct dkim_verify *v, struct vsig *sg,
+    struct dkim_sigresult *r)
+{
+	struct mailhdr_tag	 tags[MAILHDR_MAX_TAGS];
+	const struct mailhdr_tag *t;
+	const char		*raw, *val;
+	char			 err[128];
+	size_t			 len, vlen, ntags;
+	int			 n;
+
+	raw = dkim_msg_field(&v->msg, sg->field, &len);
+	val = mailhdr_value(raw, len, &vlen);
+	sg->decided = 1;
+	if ((n = mailhdr_taglist(val, vlen, tags, MAILHDR_MAX_TAGS, err,
+	    sizeof(err))) == -1) {
+		set_result(r, DKIM_PERMERROR, "signature syntax: %s", err);
+		return;
+	}
+	ntags = n;
+	verify_sig_report_tags(tags, ntags, r);
+	if (verify_sig_required(tags, ntags, r) == -1 ||
+	    verify_sig_algorithms(tags, ntags, sg, r) == -1)
+		return;
 	if (!dkim_valid_domain(r->d, 1)) {
 		set_result(r, DKIM_PERMERROR, "invalid d= domain");
 		return;
@@ -377,115 +565,18 @@ verify_parse_sig(struct dkim_verify *v, struct vsig *sg,
 		set_result(r, DKIM_PERMERROR, "invalid s= selector");
 		return;
 	}
-	t = mailhdr_tag_find(tags, ntags, "h");
-	if (dkim_split_colon_list(t->value, t->valuelen, DKIM_MAX_HNAMES,
-	    &sg->hnames, &sg->nhnames) == -1) {
-		set_result(r, DKIM_PERMERROR, "h= is empty, malformed or "
-		    "lists more than %d names", DKIM_MAX_HNAMES);
+	if (verify_sig_signed_fields(tags, ntags, sg, r) == -1 ||
+	    verify_sig_auid(tags, ntags, sg, r) == -1)
 		return;
-	}
-	for (i = 0; i < sg->nhnames; i++) {
-		const unsigned char *c;
-
-		for (c = (unsigned char *)sg->hnames[i]; *c != '\0'; c++)
-			if (*c < 33 || *c > 126) {
-				set_result(r, DKIM_PERMERROR, "h= has an "
-				    "invalid field name");
-				return;
-			}
-		if (strcasecmp(sg->hnames[i], "from") == 0)
-			hasfrom = 1;
-	}
-	if (!hasfrom) {
-		/* RFC 6376 6.1.1, 5.4: From MUST be signed. */
-		set_result(r, DKIM_PERMERROR, "From field not signed (h=)");
-		return;
-	}
-	/* RFC 6376 3.5 i=: the AUID, "@" d= by default. */
-	if ((t = mailhdr_tag_find(tags, ntags, "i")) != NULL) {
-		r->i = tag_dup(t);
-		if ((at = strrchr(r->i, '@')) == NULL || !dkim_valid_domain(at + 1,
-		    1)) {
-			set_result(r, DKIM_PERMERROR, "malformed i= identity");
-			return;
-		}
-		/* RFC 6376 6.1.1: i= must be d= or a subdomain of it. */
-		if (!domain_within(at + 1, r->d)) {
-			set_result(r, DKIM_PERMERROR, "i= domain %s is not "
-			    "within d=%s", at + 1, r->d);
-			return;
-		}
-		sg->idomain = xstrdup(at + 1);
-	} else {
-		xasprintf(&r->i, "@%s", r->d);
-		sg->idomain = xstrdup(r->d);
-	}
 	if ((t = mailhdr_tag_find(tags, ntags, "q")) != NULL &&
 	    !list_has(t->value, t->valuelen, "dns/txt")) {
 		set_result(r, DKIM_PERMERROR, "no supported query method "
 		    "in q=");
 		return;
 	}
-	r->l = -1;
-	if ((t = mailhdr_tag_find(tags, ntags, "l")) != NULL) {
-		/* RFC 6376 3.5: up to 76 digits; anything above 2^63 is
-		 * more than any message we accept anyway. */
-		if (dkim_parse_num(t, 18, &num) == -1) {
-			set_result(r, DKIM_PERMERROR, "malformed or huge l=");
-			return;
-		}
-		r->l = num;
-	}
-	r->t = r->x = -1;
-	if ((t = mailhdr_tag_find(tags, ntags, "t")) != NULL) {
-		if (dkim_parse_num(t, 12, &num) == -1) {
-			set_result(r, DKIM_PERMERROR, "malformed t=");
-			return;
-		}
-		r->t = (time_t)num;
-	}
-	if ((t = mailhdr_tag_find(tags, ntags, "x")) != NULL) {
-		if (dkim_parse_num(t, 12, &num) == -1) {
-			set_result(r, DKIM_PERMERROR, "malformed x=");
-			return;
-		}
-		r->x = (time_t)num;
-		/* RFC 6376 3.5: x= MUST be greater than t=. */
-		if (r->t != -1 && r->x < r->t) {
-			set_result(r, DKIM_PERMERROR, "x= is before t=");
-			return;
-		}
-		/* RFC 6376 6.1.1: PERMFAIL (signature expired). */
-		if (now > r->x) {
-			set_result(r, DKIM_PERMERROR, "signature expired "
-			    "(x=%lld, %lld seconds ago)", (long long)r->x,
-			    (long long)(now - r->x));
-			return;
-		}
-	}
-	if (r->t != -1 && r->t > now + DKIM_CLOCK_SKEW) {
-		set_result(r, DKIM_PERMERROR, "signature timestamp t= is %lld "
-		    "seconds in the future", (long long)(r->t - now));
+	if (verify_sig_length_times(tags, ntags, v->opts.now, r) == -1 ||
+	    verify_sig_hashes(tags, ntags, (size_t)(val - raw), sg, r) == -1)
 		return;
-	}
-	if ((t = mailhdr_tag_find(tags, ntags, "bh")),
-	    b64_decode(t->value, t->valuelen, &sg->bh, &sg->bhlen) == -1) {
-		set_result(r, DKIM_PERMERROR, "bh= is not valid base64");
-		return;
-	}
-	if (sg->bhlen != (size_t)EVP_MD_get_size(dkim_alg_md(sg->alg))) {
-		set_result(r, DKIM_PERMERROR, "bh= has %zu bytes, not a %s "
-		    "digest", sg->bhlen, dkim_alg_name(sg->alg));
-		return;
-	}
-	if (b64_decode(tb->value, tb->valuelen, &sg->sig, &sg->siglen) == -1 ||
-	    sg->siglen == 0) {
-		set_result(r, DKIM_PERMERROR, "b= is empty or not valid "
-		    "base64");
-		return;
-	}
-	sg->brawstart = (size_t)(val - raw) + tb->rawstart;
-	sg->brawend = (size_t)(val - raw) + tb->rawend;
 	if (sg->alg == DKIM_ALG_RSA_SHA1 && !v->opts.allow_sha1) {
 		set_result(r, DKIM_POLICY, "rsa-sha1 is not accepted "
 		    "(RFC 8301 3.1)");

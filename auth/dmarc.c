@@ -31,6 +31,7 @@
 #include "dns.h"
 #include "log.h"
 #include "auth/dmarc.h"
+#include "auth/dmarc_eval.h"
 #include "util.h"
 
 enum wstate {

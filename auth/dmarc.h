@@ -166,7 +166,10 @@ struct dmarc_dkim_auth {
 	enum dkim_result	 result;
 };
 
-/* Everything one <record> of an RFC 9990 aggregate report holds. */
+/*
+ * Everything one <record> of an RFC 9990 aggregate report holds; its
+ * binary form for reportd is in auth/dmarc_eval.h.
+ */
 struct dmarc_eval_record {
 	time_t			 when;
 	enum dmarc_result	 result;
@@ -247,24 +250,6 @@ const char	*dmarc_policy_name(enum dmarc_policy);	/* "" if absent */
 const char	*dmarc_disposition_name(enum dmarc_disposition);
 const char	*dmarc_applied_name(enum dmarc_applied);	/* "p" ... */
 const char	*dmarc_override_name(enum dmarc_override);
-
-/*
- * Record a local override of the disposition (RFC 9990 reason): -1 when
- * the record already holds DMARC_MAX_REASONS reasons.
- */
-int		 dmarc_eval_add_reason(struct dmarc_eval_record *,
-		    enum dmarc_override, const char *comment);
-
-/*
- * Versioned, length-prefixed binary form of an evaluation record (for
- * imsg and the report store).  decode rejects (-1) any malformed input:
- * bad version, truncation, trailing bytes, out-of-range values, strings
- * too long or holding NUL bytes.
- */
-int		 dmarc_eval_encode(const struct dmarc_eval_record *,
-		    struct buf *out);
-int		 dmarc_eval_decode(const void *data, size_t len,
-		    struct dmarc_eval_record *);
 
 /* RFC 8601 method properties for the Authentication-Results writer. */
 struct dmarc_ar_prop {

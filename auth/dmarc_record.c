@@ -1,8 +1,8 @@
 /*
  * DMARC pieces that need no DNS: the policy record parser (RFC 9989 4.7,
- * 4.8), Author Domain extraction from the From field(s) (5.3.1, with a
- * small RFC 5322 3.4 address-list parser), and the binary form of an
- * evaluation record (the fields of an RFC 9990 aggregate report <record>).
+ * 4.8) and Author Domain extraction from the From field(s) (5.3.1, with a
+ * small RFC 5322 3.4 address-list parser).  The evaluation record's binary
+ * form is in dmarc_eval.c.
  *
  * Everything here works on bounded, fixed memory: a record with thousands
  * of reporting URIs keeps DMARC_MAX_URIS of them and counts the rest.
@@ -318,174 +318,196 @@ static const char *const tag_names[TAG_COUNT] = {
 	"pct", "rf", "ri", "v"
 };
 
-int
-dmarc_record_parse(const char *txt, size_t len, struct dmarc_record *r,
-    char *err, size_t errlen)
-{
-	struct span	 seg, name, value;
-	const char	*p, *end, *semi, *eq;
-	unsigned int	 seen = 0;
-	int		 first = 1, bad_policy = 0, dup = -1, c;
-	size_t		 i;
-	enum rtag	 tag;
-	enum dmarc_policy pol;
+/* What the tag loop remembers between tags. */
+struct record_parse {
+	unsigned int	 seen;		/* 1 << tag for each tag met */
+	int		 dup;		/* the first repeated tag, or -1 */
+	int		 bad_policy;	/* p, sp or np had a bad value */
+};
 
+/* The defaults of 4.7, which bad or absent tags leave in place (4.8). */
+static void
+record_defaults(struct dmarc_record *r)
+{
 	memset(r, 0, sizeof(*r));
 	r->psd = 'u';
 	r->adkim = r->aspf = 'r';
 	r->fo = DMARC_FO_0;
 	r->pct = -1;
-	if (errlen > 0)
-		err[0] = '\0';
-	if (len > DMARC_RECORD_MAX) {
-		snprintf(err, errlen, "record longer than %d bytes",
-		    DMARC_RECORD_MAX);
-		return -1;
+}
+
+/*
+ * Split a trimmed "name=value" segment into its trimmed halves: 1, or 0
+ * (both halves empty) when there is no "=".
+ */
+static int
+tag_split(const struct span *seg, struct span *name, struct span *value)
+{
+	const char	*eq;
+
+	memset(name, 0, sizeof(*name));
+	memset(value, 0, sizeof(*value));
+	if ((eq = memchr(seg->s, '=', seg->len)) == NULL)
+		return 0;
+	name->s = seg->s;
+	name->len = eq - seg->s;
+	value->s = eq + 1;
+	value->len = seg->s + seg->len - value->s;
+	trim(name);
+	trim(value);
+	return 1;
+}
+
+/* 4.7: v MUST be the first tag and exactly "DMARC1". */
+static int
+starts_dmarc1(const struct span *seg)
+{
+	struct span	 name, value;
+
+	return tag_split(seg, &name, &value) && span_eq(&name, "v") &&
+	    value.len == 6 && memcmp(value.s, "DMARC1", 6) == 0;
+}
+
+/* Historic pct (9.3, A.6): kept for display only; t= replaces it. */
+static void
+parse_pct(const struct span *v, int *pct)
+{
+	size_t	 i;
+
+	for (i = 0; i < v->len && i < 3; i++)
+		if (!isdigit((unsigned char)v->s[i]))
+			break;
+	if (i != v->len)
+		return;
+	*pct = 0;
+	for (i = 0; i < v->len; i++)
+		*pct = *pct * 10 + v->s[i] - '0';
+	if (*pct > 100)
+		*pct = -1;
+}
+
+/* 4.8: a bad value gives way to the default, with a note saying so. */
+static void
+tag_value(struct dmarc_record *r, struct record_parse *st, enum rtag tag,
+    const struct span *value)
+{
+	enum dmarc_policy pol;
+	int		 c;
+
+	switch (tag) {
+	case TAG_P:
+	case TAG_SP:
+	case TAG_NP:
+		if (parse_request(value, &pol) == -1) {
+			st->bad_policy = 1;
+			note(r, "invalid policy \"%.*s\"", SPAN_NOTE(value));
+			break;
+		}
+		if (tag == TAG_P)
+			r->p = pol;
+		else if (tag == TAG_SP)
+			r->sp = pol;
+		else
+			r->np = pol;
+		break;
+	case TAG_PSD:
+		if ((c = parse_letter(value, "ynu")) == -1)
+			note(r, "invalid psd \"%.*s\"", SPAN_NOTE(value));
+		else
+			r->psd = c;
+		break;
+	case TAG_T:
+		if ((c = parse_letter(value, "yn")) == -1)
+			note(r, "invalid t \"%.*s\"", SPAN_NOTE(value));
+		else
+			r->testing = c == 'y';
+		break;
+	case TAG_ADKIM:
+	case TAG_ASPF:
+		if ((c = parse_letter(value, "rs")) == -1)
+			note(r, "invalid alignment \"%.*s\"", SPAN_NOTE(value));
+		else if (tag == TAG_ADKIM)
+			r->adkim = c;
+		else
+			r->aspf = c;
+		break;
+	case TAG_RUA:
+	case TAG_RUF:
+		parse_urilist(r, value, tag == TAG_RUF);
+		break;
+	case TAG_FO:
+		if (parse_fo(value, &r->fo) == -1)
+			note(r, "invalid fo \"%.*s\"", SPAN_NOTE(value));
+		break;
+	case TAG_PCT:
+		parse_pct(value, &r->pct);
+		break;
+	case TAG_RF:
+	case TAG_RI:
+		/* Historic (9.3): no longer processed. */
+		break;
+	default:
+		break;
 	}
-	p = txt;
-	end = txt + len;
-	for (;;) {
-		semi = memchr(p, ';', end - p);
-		seg.s = p;
-		seg.len = (semi ? semi : end) - p;
-		trim(&seg);
-		memset(&name, 0, sizeof(name));
-		memset(&value, 0, sizeof(value));
-		eq = memchr(seg.s, '=', seg.len);
-		if (eq != NULL) {
-			name.s = seg.s;
-			name.len = eq - seg.s;
-			value.s = eq + 1;
-			value.len = seg.s + seg.len - value.s;
-			trim(&name);
-			trim(&value);
-		}
-		if (first) {
-			/* 4.7: v MUST be first and exactly "DMARC1". */
-			if (eq == NULL || !span_eq(&name, "v") ||
-			    value.len != 6 || memcmp(value.s, "DMARC1", 6)) {
-				snprintf(err, errlen, "not a DMARC record: "
-				    "does not start with v=DMARC1");
-				return -1;
-			}
-			first = 0;
-			seen |= 1U << TAG_V;
-			goto next;
-		}
-		if (seg.len == 0)
-			goto next;	/* trailing or doubled separator */
-		if (eq == NULL || name.len == 0) {
-			note(r, "ignored \"%.*s\": not tag=value", SPAN_NOTE(&seg));
-			goto next;
-		}
-		for (i = 0; i < name.len; i++)
-			if (!isalpha((unsigned char)name.s[i]))
-				break;
-		if (i < name.len) {
-			note(r, "ignored bad tag name \"%.*s\"", SPAN_NOTE(&name));
-			goto next;
-		}
-		for (tag = 0; tag < TAG_COUNT; tag++)
-			if (span_eq(&name, tag_names[tag]))
-				break;
-		if (tag == TAG_COUNT)
-			goto next;	/* 4.7: unknown tags MUST be ignored */
-		/*
-		 * The tag-value syntax is DKIM's (RFC 6376 3.2), where a
-		 * repeated tag makes the whole list invalid.
-		 */
-		if (seen & (1U << tag)) {
-			if (dup == -1)
-				dup = tag;
-			goto next;
-		}
-		seen |= 1U << tag;
-		if (!value_ok(&value)) {
-			if (tag <= TAG_NP)
-				bad_policy = 1;
-			note(r, "ignored tag \"%.*s\": bad value", SPAN_NOTE(&name));
-			goto next;
-		}
-		/* 4.8: bad values give way to the defaults. */
-		switch (tag) {
-		case TAG_P:
-		case TAG_SP:
-		case TAG_NP:
-			if (parse_request(&value, &pol) == -1) {
-				bad_policy = 1;
-				note(r, "invalid policy \"%.*s\"", SPAN_NOTE(&value));
-				break;
-			}
-			if (tag == TAG_P)
-				r->p = pol;
-			else if (tag == TAG_SP)
-				r->sp = pol;
-			else
-				r->np = pol;
-			break;
-		case TAG_PSD:
-			if ((c = parse_letter(&value, "ynu")) == -1)
-				note(r, "invalid psd \"%.*s\"", SPAN_NOTE(&value));
-			else
-				r->psd = c;
-			break;
-		case TAG_T:
-			if ((c = parse_letter(&value, "yn")) == -1)
-				note(r, "invalid t \"%.*s\"", SPAN_NOTE(&value));
-			else
-				r->testing = c == 'y';
-			break;
-		case TAG_ADKIM:
-		case TAG_ASPF:
-			if ((c = parse_letter(&value, "rs")) == -1)
-				note(r, "invalid alignment \"%.*s\"", SPAN_NOTE(&value));
-			else if (tag == TAG_ADKIM)
-				r->adkim = c;
-			else
-				r->aspf = c;
-			break;
-		case TAG_RUA:
-		case TAG_RUF:
-			parse_urilist(r, &value, tag == TAG_RUF);
-			break;
-		case TAG_FO:
-			if (parse_fo(&value, &r->fo) == -1)
-				note(r, "invalid fo \"%.*s\"", SPAN_NOTE(&value));
-			break;
-		case TAG_PCT:
-			/*
-			 * Historic (9.3, A.6): kept for display only; t=
-			 * replaces it.
-			 */
-			for (i = 0; i < value.len && i < 3; i++)
-				if (!isdigit((unsigned char)value.s[i]))
-					break;
-			if (i == value.len) {
-				r->pct = 0;
-				for (i = 0; i < value.len; i++)
-					r->pct = r->pct * 10 + value.s[i] - '0';
-				if (r->pct > 100)
-					r->pct = -1;
-			}
-			break;
-		case TAG_RF:
-		case TAG_RI:
-			/* Historic (9.3): no longer processed. */
-			break;
-		default:
-			break;
-		}
-next:
-		if (semi == NULL)
-			break;
-		p = semi + 1;
+}
+
+/* One segment after v=DMARC1: a tag kept, noted as ignored, or skipped. */
+static void
+record_tag(struct dmarc_record *r, struct record_parse *st,
+    const struct span *seg)
+{
+	struct span	 name, value;
+	enum rtag	 tag;
+	size_t		 i;
+
+	if (seg->len == 0)
+		return;		/* trailing or doubled separator */
+	if (!tag_split(seg, &name, &value) || name.len == 0) {
+		note(r, "ignored \"%.*s\": not tag=value", SPAN_NOTE(seg));
+		return;
 	}
-	if (dup != -1) {
+	for (i = 0; i < name.len; i++)
+		if (!isalpha((unsigned char)name.s[i]))
+			break;
+	if (i < name.len) {
+		note(r, "ignored bad tag name \"%.*s\"", SPAN_NOTE(&name));
+		return;
+	}
+	for (tag = 0; tag < TAG_COUNT; tag++)
+		if (span_eq(&name, tag_names[tag]))
+			break;
+	if (tag == TAG_COUNT)
+		return;		/* 4.7: unknown tags MUST be ignored */
+	/*
+	 * The tag-value syntax is DKIM's (RFC 6376 3.2), where a repeated
+	 * tag makes the whole list invalid.
+	 */
+	if (st->seen & (1U << tag)) {
+		if (st->dup == -1)
+			st->dup = tag;
+		return;
+	}
+	st->seen |= 1U << tag;
+	if (!value_ok(&value)) {
+		if (tag <= TAG_NP)
+			st->bad_policy = 1;
+		note(r, "ignored tag \"%.*s\": bad value", SPAN_NOTE(&name));
+		return;
+	}
+	tag_value(r, st, tag, &value);
+}
+
+/* The rules that apply to the record as a whole, once every tag is read. */
+static int
+record_finish(struct dmarc_record *r, const struct record_parse *st,
+    char *err, size_t errlen)
+{
+	if (st->dup != -1) {
 		snprintf(err, errlen, "tag \"%s\" appears more than once",
-		    tag_names[dup]);
+		    tag_names[st->dup]);
 		return -2;
 	}
-	if (bad_policy) {
+	if (st->bad_policy) {
 		/* 4.10.1: with a valid rua, act as if p=none. */
 		if (r->rua_valid == 0) {
 			snprintf(err, errlen, "invalid p, sp or np and no "
@@ -497,7 +519,7 @@ next:
 		r->p_none_forced = 1;
 	}
 	/* 4.7: fo MUST be ignored without ruf. */
-	if ((seen & (1U << TAG_RUF)) == 0 && r->fo != DMARC_FO_0) {
+	if ((st->seen & (1U << TAG_RUF)) == 0 && r->fo != DMARC_FO_0) {
 		r->fo = DMARC_FO_0;
 		strlcat(r->notes, r->notes[0] ? "; fo ignored without ruf" :
 		    "fo ignored without ruf", sizeof(r->notes));
@@ -506,6 +528,44 @@ next:
 	if (r->p == DMARC_POLICY_ABSENT)
 		r->p = DMARC_POLICY_NONE;
 	return 0;
+}
+
+int
+dmarc_record_parse(const char *txt, size_t len, struct dmarc_record *r,
+    char *err, size_t errlen)
+{
+	struct record_parse	 st;
+	struct span		 seg;
+	const char		*p, *end, *semi;
+
+	record_defaults(r);
+	memset(&st, 0, sizeof(st));
+	st.dup = -1;
+	if (errlen > 0)
+		err[0] = '\0';
+	if (len > DMARC_RECORD_MAX) {
+		snprintf(err, errlen, "record longer than %d bytes",
+		    DMARC_RECORD_MAX);
+		return -1;
+	}
+	for (p = txt, end = txt + len; ; p = semi + 1) {
+		semi = memchr(p, ';', end - p);
+		seg.s = p;
+		seg.len = (semi ? semi : end) - p;
+		trim(&seg);
+		if (p != txt)
+			record_tag(r, &st, &seg);
+		else if (starts_dmarc1(&seg))
+			st.seen |= 1U << TAG_V;
+		else {
+			snprintf(err, errlen, "not a DMARC record: "
+			    "does not start with v=DMARC1");
+			return -1;
+		}
+		if (semi == NULL)
+			break;
+	}
+	return record_finish(r, &st, err, errlen);
 }
 
 /* --- From field(s): RFC 5322 3.4 address-list --- */
@@ -943,244 +1003,4 @@ dmarc_from_mailboxes(const char *const *fields, size_t nfields,
 out:
 	free(st);
 	return rv;
-}
-
-/* --- evaluation records --- */
-
-int
-dmarc_eval_add_reason(struct dmarc_eval_record *er, enum dmarc_override t,
-    const char *comment)
-{
-	if (er->nreasons >= DMARC_MAX_REASONS ||
-	    (unsigned int)t > DMARC_OVERRIDE_TRUSTED_FORWARDER)
-		return -1;
-	er->reasons[er->nreasons].type = t;
-	strlcpy(er->reasons[er->nreasons].comment, comment ? comment : "",
-	    sizeof(er->reasons[0].comment));
-	er->nreasons++;
-	return 0;
-}
-
-#define EVAL_MAGIC0	'D'
-#define EVAL_MAGIC1	'E'
-#define EVAL_VERSION	1
-
-static int
-put_u8(struct buf *b, unsigned int v)
-{
-	uint8_t	 c = v;
-
-	return buf_add(b, &c, 1);
-}
-
-static int
-put_u32(struct buf *b, uint32_t v)
-{
-	uint8_t	 c[4] = { v >> 24, v >> 16, v >> 8, v };
-
-	return buf_add(b, c, 4);
-}
-
-static int
-put_u64(struct buf *b, uint64_t v)
-{
-	if (put_u32(b, v >> 32) == -1)
-		return -1;
-	return put_u32(b, (uint32_t)v);
-}
-
-static int
-put_str(struct buf *b, const char *s, size_t max)
-{
-	size_t	 len = strnlen(s, max);
-	uint8_t	 c[2];
-
-	if (len >= max)
-		return -1;
-	c[0] = len >> 8;
-	c[1] = len;
-	if (buf_add(b, c, 2) == -1)
-		return -1;
-	return buf_add(b, s, len);
-}
-
-int
-dmarc_eval_encode(const struct dmarc_eval_record *er, struct buf *b)
-{
-	size_t	 i;
-	int	 rv = 0;
-
-	if (er->nreasons > DMARC_MAX_REASONS || er->ndkim > DMARC_MAX_DKIM)
-		return -1;
-	rv |= put_u8(b, EVAL_MAGIC0);
-	rv |= put_u8(b, EVAL_MAGIC1);
-	rv |= put_u8(b, EVAL_VERSION);
-	rv |= put_u64(b, (uint64_t)er->when);
-	rv |= put_u8(b, er->result);
-	rv |= put_str(b, er->source_ip, sizeof(er->source_ip));
-	rv |= put_u32(b, er->count);
-	rv |= put_u8(b, er->disposition);
-	rv |= put_u8(b, er->dkim_aligned_pass != 0);
-	rv |= put_u8(b, er->spf_aligned_pass != 0);
-	rv |= put_u8(b, er->nreasons);
-	for (i = 0; i < er->nreasons; i++) {
-		rv |= put_u8(b, er->reasons[i].type);
-		rv |= put_str(b, er->reasons[i].comment, DMARC_COMMENT_MAX);
-	}
-	rv |= put_str(b, er->header_from, DMARC_DOMAIN_MAX);
-	rv |= put_str(b, er->envelope_from, DMARC_DOMAIN_MAX);
-	rv |= put_str(b, er->envelope_to, DMARC_DOMAIN_MAX);
-	rv |= put_u8(b, er->ndkim);
-	for (i = 0; i < er->ndkim; i++) {
-		rv |= put_str(b, er->dkim[i].domain, DMARC_DOMAIN_MAX);
-		rv |= put_str(b, er->dkim[i].selector, DMARC_DOMAIN_MAX);
-		rv |= put_u8(b, er->dkim[i].result);
-	}
-	rv |= put_u8(b, er->have_spf != 0);
-	rv |= put_str(b, er->spf_domain, DMARC_DOMAIN_MAX);
-	rv |= put_u8(b, er->spf_result);
-	rv |= put_u8(b, er->have_policy != 0);
-	rv |= put_str(b, er->policy_domain, DMARC_DOMAIN_MAX);
-	rv |= put_u8(b, er->p);
-	rv |= put_u8(b, er->sp);
-	rv |= put_u8(b, er->np);
-	/* a record without a policy still carries valid defaults */
-	rv |= put_u8(b, er->psd ? (unsigned char)er->psd : 'u');
-	rv |= put_u8(b, er->testing != 0);
-	rv |= put_u8(b, er->adkim ? (unsigned char)er->adkim : 'r');
-	rv |= put_u8(b, er->aspf ? (unsigned char)er->aspf : 'r');
-	rv |= put_u8(b, er->fo);
-	rv |= put_u8(b, er->discovery_treewalk != 0);
-	return rv ? -1 : 0;
-}
-
-struct reader {
-	const uint8_t	*p;
-	size_t		 left;
-	int		 bad;
-};
-
-static unsigned int
-get_u8(struct reader *r, unsigned int max)
-{
-	unsigned int	 v;
-
-	if (r->bad || r->left < 1) {
-		r->bad = 1;
-		return 0;
-	}
-	v = *r->p++;
-	r->left--;
-	if (v > max)
-		r->bad = 1;
-	return v;
-}
-
-static uint32_t
-get_u32(struct reader *r)
-{
-	uint32_t	 v;
-
-	if (r->bad || r->left < 4) {
-		r->bad = 1;
-		return 0;
-	}
-	v = (uint32_t)r->p[0] << 24 | (uint32_t)r->p[1] << 16 |
-	    (uint32_t)r->p[2] << 8 | r->p[3];
-	r->p += 4;
-	r->left -= 4;
-	return v;
-}
-
-static void
-get_str(struct reader *r, char *out, size_t max)
-{
-	size_t	 len;
-
-	out[0] = '\0';
-	if (r->bad || r->left < 2) {
-		r->bad = 1;
-		return;
-	}
-	len = (size_t)r->p[0] << 8 | r->p[1];
-	r->p += 2;
-	r->left -= 2;
-	if (len >= max || len > r->left || memchr(r->p, '\0', len) != NULL) {
-		r->bad = 1;
-		return;
-	}
-	memcpy(out, r->p, len);
-	out[len] = '\0';
-	r->p += len;
-	r->left -= len;
-}
-
-static char
-get_letter(struct reader *r, const char *set)
-{
-	unsigned int	 c = get_u8(r, 255);
-
-	if (c == 0 || strchr(set, (int)c) == NULL)
-		r->bad = 1;
-	return c;
-}
-
-int
-dmarc_eval_decode(const void *data, size_t len, struct dmarc_eval_record *er)
-{
-	struct reader	 r;
-	uint64_t	 when;
-	size_t		 i;
-
-	memset(er, 0, sizeof(*er));
-	r.p = data;
-	r.left = len;
-	r.bad = 0;
-	if (get_u8(&r, 255) != EVAL_MAGIC0 || get_u8(&r, 255) != EVAL_MAGIC1 ||
-	    get_u8(&r, 255) != EVAL_VERSION)
-		goto bad;
-	when = (uint64_t)get_u32(&r) << 32;
-	when |= get_u32(&r);
-	er->when = (time_t)when;
-	er->result = get_u8(&r, DMARC_RESULT_PERMERROR);
-	get_str(&r, er->source_ip, sizeof(er->source_ip));
-	er->count = get_u32(&r);
-	er->disposition = get_u8(&r, DMARC_DISP_REJECT);
-	er->dkim_aligned_pass = get_u8(&r, 1);
-	er->spf_aligned_pass = get_u8(&r, 1);
-	er->nreasons = get_u8(&r, DMARC_MAX_REASONS);
-	for (i = 0; i < er->nreasons && !r.bad; i++) {
-		er->reasons[i].type = get_u8(&r,
-		    DMARC_OVERRIDE_TRUSTED_FORWARDER);
-		get_str(&r, er->reasons[i].comment, DMARC_COMMENT_MAX);
-	}
-	get_str(&r, er->header_from, DMARC_DOMAIN_MAX);
-	get_str(&r, er->envelope_from, DMARC_DOMAIN_MAX);
-	get_str(&r, er->envelope_to, DMARC_DOMAIN_MAX);
-	er->ndkim = get_u8(&r, DMARC_MAX_DKIM);
-	for (i = 0; i < er->ndkim && !r.bad; i++) {
-		get_str(&r, er->dkim[i].domain, DMARC_DOMAIN_MAX);
-		get_str(&r, er->dkim[i].selector, DMARC_DOMAIN_MAX);
-		er->dkim[i].result = get_u8(&r, DKIM_PERMERROR);
-	}
-	er->have_spf = get_u8(&r, 1);
-	get_str(&r, er->spf_domain, DMARC_DOMAIN_MAX);
-	er->spf_result = get_u8(&r, SPF_PERMERROR);
-	er->have_policy = get_u8(&r, 1);
-	get_str(&r, er->policy_domain, DMARC_DOMAIN_MAX);
-	er->p = get_u8(&r, DMARC_POLICY_REJECT);
-	er->sp = get_u8(&r, DMARC_POLICY_REJECT);
-	er->np = get_u8(&r, DMARC_POLICY_REJECT);
-	er->psd = get_letter(&r, "ynu");
-	er->testing = get_u8(&r, 1);
-	er->adkim = get_letter(&r, "rs");
-	er->aspf = get_letter(&r, "rs");
-	er->fo = get_u8(&r, DMARC_FO_0 | DMARC_FO_1 | DMARC_FO_D | DMARC_FO_S);
-	er->discovery_treewalk = get_u8(&r, 1);
-	if (r.bad || r.left != 0)
-		goto bad;
-	return 0;
-bad:
-	memset(er, 0, sizeof(*er));
-	return -1;
 }

@@ -623,12 +623,156 @@ ptr_decide(struct spf_eval *e)
 	no_match(e);
 }
 
+/* The exp= TXT record: one string, no NUL inside, else none at all. */
+static void
+answer_exp(struct spf_eval *e, const struct dns_answer *ans)
+{
+	char	*txt;
+	size_t	 len;
+
+	if (is_dns_error(ans) || ans->nrr != 1) {
+		/* RFC 7208 6.2: proceed as if no exp= was given. */
+		tr(e, "no usable explanation");
+		frame_result(e, SPF_FAIL, e->reason);
+		return;
+	}
+	txt = dns_txt_concat(&ans->rr[0], &len);
+	if (strlen(txt) != len) {
+		free(txt);
+		frame_result(e, SPF_FAIL, e->reason);
+		return;
+	}
+	free(e->exp_text);
+	e->exp_text = NULL;
+	exp_text(e, txt);
+	free(txt);
+}
+
+/* The client's PTR names, whose addresses are checked next (5.5). */
+static void
+answer_ptr(struct spf_eval *e, const struct dns_answer *ans)
+{
+	size_t	 i;
+
+	if (is_dns_error(ans)) {
+		/* 5.5: a DNS error here is simply no match. */
+		validate_done(e);
+		return;
+	}
+	if (dns_answer_is_void(ans))
+		e->ptr_void = 1;
+	clear_names(e);
+	/* 4.6.4: only the first 10 PTR names are considered. */
+	for (i = 0; i < ans->nrr && e->nnames < SPF_MAX_NAMES; i++)
+		e->names[e->nnames++] = xstrdup(ans->rr[i].u.name);
+	if (ans->nrr > SPF_MAX_NAMES)
+		tr(e, "%zu PTR names, only the first %d used", ans->nrr,
+		    SPF_MAX_NAMES);
+	validate_next(e);
+}
+
+/* One PTR name's addresses: validated if one of them is <ip>. */
+static void
+answer_ptr_addr(struct spf_eval *e, const struct dns_answer *ans)
+{
+	size_t	 i;
+
+	if (!is_dns_error(ans)) {
+		for (i = 0; i < ans->nrr; i++) {
+			if (rr_matches(e, &ans->rr[i], -1, -1)) {
+				if (e->nvalidated < SPF_MAX_NAMES)
+					e->validated[e->nvalidated++] =
+					    xstrdup(e->names[e->name_idx]);
+				break;
+			}
+		}
+	}
+	e->name_idx++;
+	validate_next(e);
+}
+
+/* a (an address of <ip>'s family in the network) and exists (any A). */
+static void
+answer_a(struct spf_eval *e, const struct dns_answer *ans, enum spf_op op)
+{
+	struct spf_term	*t = cur_term(e);
+	size_t		 i;
+
+	if (is_dns_error(ans)) {
+		temperror(e, ans);
+		return;
+	}
+	if (dns_answer_is_void(ans) && count_void(e) == -1)
+		return;
+	for (i = 0; i < ans->nrr; i++) {
+		if (op == OP_EXISTS || rr_matches(e, &ans->rr[i], t->cidr4,
+		    t->cidr6)) {
+			match(e, NULL);
+			return;
+		}
+	}
+	no_match(e);
+}
+
+/* mx: the exchanges, whose addresses are looked up one by one next. */
+static void
+answer_mx(struct spf_eval *e, const struct dns_answer *ans)
+{
+	struct spf_term	*t = cur_term(e);
+	size_t		 i;
+
+	if (is_dns_error(ans)) {
+		temperror(e, ans);
+		return;
+	}
+	if (dns_answer_is_void(ans) && count_void(e) == -1)
+		return;
+	/* RFC 7208 4.6.4: more than 10 MX names is a permerror. */
+	if (ans->nrr > SPF_MAX_NAMES) {
+		failf(e, SPF_PERMERROR, "%s in %s: %zu MX records, more than "
+		    "%d", t->text, top(e)->domain, ans->nrr, SPF_MAX_NAMES);
+		return;
+	}
+	clear_names(e);
+	for (i = 0; i < ans->nrr; i++) {
+		/* RFC 7505 null MX: nothing to look up. */
+		if (strcmp(ans->rr[i].u.mx.name, ".") == 0)
+			continue;
+		e->names[e->nnames++] = xstrdup(ans->rr[i].u.mx.name);
+	}
+	mx_next(e);
+}
+
+/* One exchange's addresses: a match ends the mx term. */
+static void
+answer_mx_addr(struct spf_eval *e, const struct dns_answer *ans)
+{
+	struct spf_term	*t = cur_term(e);
+	size_t		 i;
+
+	if (is_dns_error(ans)) {
+		clear_names(e);
+		temperror(e, ans);
+		return;
+	}
+	for (i = 0; i < ans->nrr; i++) {
+		if (rr_matches(e, &ans->rr[i], t->cidr4, t->cidr6)) {
+			tr(e, "MX host %s has a matching address",
+			    e->names[e->name_idx]);
+			clear_names(e);
+			match(e, NULL);
+			return;
+		}
+	}
+	e->name_idx++;
+	mx_next(e);
+}
+
+/* Every answer comes here; the query's op says what it was for. */
 static void
 spf_dns_cb(void *arg, const struct dns_answer *ans)
 {
 	struct spf_eval	*e = arg;
-	struct spf_term	*t;
-	size_t		 i;
 	enum spf_op	 op = e->op;
 
 	e->q = NULL;
@@ -641,124 +785,26 @@ spf_dns_cb(void *arg, const struct dns_answer *ans)
 	switch (op) {
 	case OP_RECORD:
 		record_answer(e, ans);
-		return;
-	case OP_EXP:
-		if (is_dns_error(ans) || ans->nrr != 1) {
-			/* RFC 7208 6.2: proceed as if no exp= was given. */
-			tr(e, "no usable explanation");
-			frame_result(e, SPF_FAIL, e->reason);
-			return;
-		}
-		{
-			char *txt = dns_txt_concat(&ans->rr[0], &i);
-
-			if (strlen(txt) != i) {
-				free(txt);
-				frame_result(e, SPF_FAIL, e->reason);
-				return;
-			}
-			free(e->exp_text);
-			e->exp_text = NULL;
-			exp_text(e, txt);
-			free(txt);
-		}
-		return;
-	case OP_PTR:
-		if (is_dns_error(ans)) {
-			/* 5.5: a DNS error here is simply no match. */
-			validate_done(e);
-			return;
-		}
-		if (dns_answer_is_void(ans))
-			e->ptr_void = 1;
-		clear_names(e);
-		/* 4.6.4: only the first 10 PTR names are considered. */
-		for (i = 0; i < ans->nrr && e->nnames < SPF_MAX_NAMES; i++)
-			e->names[e->nnames++] = xstrdup(ans->rr[i].u.name);
-		if (ans->nrr > SPF_MAX_NAMES)
-			tr(e, "%zu PTR names, only the first %d used", ans->nrr,
-			    SPF_MAX_NAMES);
-		validate_next(e);
-		return;
-	case OP_PTR_ADDR:
-		if (!is_dns_error(ans)) {
-			for (i = 0; i < ans->nrr; i++) {
-				if (rr_matches(e, &ans->rr[i], -1, -1)) {
-					if (e->nvalidated < SPF_MAX_NAMES)
-						e->validated[e->nvalidated++] =
-						    xstrdup(
-						    e->names[e->name_idx]);
-					break;
-				}
-			}
-		}
-		e->name_idx++;
-		validate_next(e);
-		return;
-	default:
 		break;
-	}
-
-	t = cur_term(e);
-	switch (op) {
+	case OP_EXP:
+		answer_exp(e, ans);
+		break;
+	case OP_PTR:
+		answer_ptr(e, ans);
+		break;
+	case OP_PTR_ADDR:
+		answer_ptr_addr(e, ans);
+		break;
 	case OP_A:
 	case OP_EXISTS:
-		if (is_dns_error(ans)) {
-			temperror(e, ans);
-			return;
-		}
-		if (dns_answer_is_void(ans) && count_void(e) == -1)
-			return;
-		for (i = 0; i < ans->nrr; i++) {
-			if (op == OP_EXISTS || rr_matches(e, &ans->rr[i],
-			    t->cidr4, t->cidr6)) {
-				match(e, NULL);
-				return;
-			}
-		}
-		no_match(e);
-		return;
+		answer_a(e, ans, op);
+		break;
 	case OP_MX:
-		if (is_dns_error(ans)) {
-			temperror(e, ans);
-			return;
-		}
-		if (dns_answer_is_void(ans) && count_void(e) == -1)
-			return;
-		/* RFC 7208 4.6.4: more than 10 MX names is a permerror. */
-		if (ans->nrr > SPF_MAX_NAMES) {
-			failf(e, SPF_PERMERROR, "%s in %s: %zu MX records, "
-			    "more than %d", t->text, top(e)->domain, ans->nrr,
-			    SPF_MAX_NAMES);
-			return;
-		}
-		clear_names(e);
-		for (i = 0; i < ans->nrr; i++) {
-			/* RFC 7505 null MX: nothing to look up. */
-			if (strcmp(ans->rr[i].u.mx.name, ".") == 0)
-				continue;
-			e->names[e->nnames++] = xstrdup(ans->rr[i].u.mx.name);
-		}
-		mx_next(e);
-		return;
+		answer_mx(e, ans);
+		break;
 	case OP_MX_ADDR:
-		if (is_dns_error(ans)) {
-			clear_names(e);
-			temperror(e, ans);
-			return;
-		}
-		for (i = 0; i < ans->nrr; i++) {
-			if (rr_matches(e, &ans->rr[i], t->cidr4, t->cidr6)) {
-				tr(e, "MX host %s has a matching address",
-				    e->names[e->name_idx]);
-				clear_names(e);
-				match(e, NULL);
-				return;
-			}
-		}
-		e->name_idx++;
-		mx_next(e);
-		return;
+		answer_mx_addr(e, ans);
+		break;
 	default:
 		fatalx("spf: answer in state %d", op);
 	}
@@ -824,155 +870,201 @@ exp_text(struct spf_eval *e, const char *txt)
 	frame_result(e, SPF_FAIL, e->reason);
 }
 
+/* What one step of spf_run() leaves to its loop. */
+enum spf_step {
+	STEP_NEXT,		/* go on with the top frame */
+	STEP_STOP		/* a query is out, or the result is known */
+};
+
+/*
+ * RFC 7208 4.6.4: a term that causes DNS queries counts once against the
+ * limit, however many queries it makes; -1 (permerror given) past it.
+ */
+static int
+count_lookup(struct spf_eval *e, struct spf_frame *f,
+    const struct spf_term *t)
+{
+	if (dns_budget_lookup(&e->budget) == -1) {
+		failf(e, SPF_PERMERROR, "%d DNS lookup limit exceeded at %s "
+		    "in %s", SPF_MAX_DNS_TERMS, t->text, f->domain);
+		return -1;
+	}
+	f->counted = 1;
+	return 0;
+}
+
+/*
+ * The term's target domain into e->target: -1 when it is not to be had
+ * now (%{p} waits for the client's validated names, RFC 7208 5.5) or at
+ * all (permerror given).
+ */
+static int
+term_target(struct spf_eval *e, const struct spf_term *t)
+{
+	if (needs_p(t) && !e->validated_done) {
+		validate_start(e, CONT_RUN);
+		return -1;
+	}
+	choose_pname(e);
+	return expand_target(e, t);
+}
+
+/* The top frame has no record yet: fetch it (RFC 7208 4.4). */
+static enum spf_step
+run_fetch_record(struct spf_eval *e, struct spf_frame *f)
+{
+	if (query(e, f->domain, DNS_T_TXT, OP_RECORD) == -1)
+		failf(e, SPF_NONE, "invalid domain %s", f->domain);
+	return STEP_STOP;
+}
+
+/* No mechanism matched: follow redirect= or give the default result. */
+static enum spf_step
+run_record_end(struct spf_eval *e, struct spf_frame *f)
+{
+	struct spf_term	*rd;
+
+	/* RFC 7208 6.1: redirect only without "all". */
+	if (f->rec.redirect == -1 || f->rec.has_all) {
+		/* 4.7: default result neutral */
+		tr(e, "no mechanism matched in %s: neutral", f->domain);
+		sfmt(e->reason, sizeof(e->reason),
+		    "no mechanism matched in %s", f->domain);
+		frame_result(e, SPF_NEUTRAL, e->reason);
+		return STEP_STOP;
+	}
+	rd = &f->rec.terms[f->rec.redirect];
+	if (!f->counted && count_lookup(e, f, rd) == -1)
+		return STEP_STOP;
+	if (term_target(e, rd) == -1)
+		return STEP_STOP;
+	f->pos = (size_t)f->rec.redirect;
+	tr(e, "%s: following redirect to %s", rd->text, e->target);
+	if (!spf_domain_valid(e->target)) {
+		failf(e, SPF_PERMERROR, "%s in %s: invalid domain", rd->text,
+		    f->domain);
+		return STEP_STOP;
+	}
+	/* The redirect target's result is this frame's. */
+	spf_record_free(&f->rec);
+	f->have_rec = 0;
+	f->pos = 0;
+	f->counted = 0;
+	f->redirected = 1;
+	strlcpy(f->domain, e->target, sizeof(f->domain));
+	return STEP_NEXT;
+}
+
+/* ip4 and ip6 (RFC 7208 5.6): compared with <ip>, no DNS. */
+static enum spf_step
+run_ip_term(struct spf_eval *e, struct spf_frame *f, struct spf_term *t)
+{
+	int	 af, maxbits;
+
+	af = t->kind == K_IP4 ? AF_INET : AF_INET6;
+	maxbits = af == AF_INET ? 32 : 128;
+	if (e->af == af && ip_in_net(af, e->ip, t->net,
+	    t->cidr4 < 0 ? maxbits : t->cidr4)) {
+		match(e, NULL);
+		return STEP_STOP;
+	}
+	tr(e, "%s: no match", t->text);
+	f->pos++;
+	return STEP_NEXT;
+}
+
+/*
+ * include, a, mx, ptr, exists: the DNS-querying terms (4.6.4).  All but
+ * include stop for a query; its answer (spf_dns_cb) decides the match.
+ */
+static enum spf_step
+run_dns_term(struct spf_eval *e, struct spf_frame *f, struct spf_term *t)
+{
+	uint16_t	 type;
+
+	if (!f->counted) {
+		if (count_lookup(e, f, t) == -1)
+			return STEP_STOP;
+		tr(e, "%s: DNS-querying term %u of %d", t->text,
+		    e->budget.lookups, SPF_MAX_DNS_TERMS);
+	}
+	if (term_target(e, t) == -1)
+		return STEP_STOP;
+	switch (t->kind) {
+	case K_INCLUDE:
+		if (!spf_domain_valid(e->target)) {
+			failf(e, SPF_PERMERROR, "%s in %s: invalid domain",
+			    t->text, f->domain);
+			return STEP_STOP;
+		}
+		if (e->depth >= SPF_MAX_DEPTH) {
+			failf(e, SPF_PERMERROR, "includes nested too deep");
+			return STEP_STOP;
+		}
+		tr(e, "%s: evaluating %s", t->text, e->target);
+		push_frame(e, e->target, 1);
+		return STEP_NEXT;
+	case K_A:
+		type = e->af == AF_INET ? DNS_T_A : DNS_T_AAAA;
+		if (query(e, e->target, type, OP_A) == -1)
+			no_match(e);
+		return STEP_STOP;
+	case K_EXISTS:
+		/* RFC 7208 5.7: an A query whatever <ip> is. */
+		if (query(e, e->target, DNS_T_A, OP_EXISTS) == -1)
+			no_match(e);
+		return STEP_STOP;
+	case K_MX:
+		if (query(e, e->target, DNS_T_MX, OP_MX) == -1)
+			no_match(e);
+		return STEP_STOP;
+	case K_PTR:
+		ptr_decide(e);
+		return STEP_STOP;
+	default:
+		fatalx("spf: term kind %d", t->kind);
+	}
+}
+
+/* The top frame's current term. */
+static enum spf_step
+run_term(struct spf_eval *e, struct spf_frame *f, struct spf_term *t)
+{
+	switch (t->kind) {
+	case K_REDIRECT:
+	case K_EXP:
+	case K_UNKNOWN:
+		/* Modifiers: redirect= acts at the end, exp= on a fail. */
+		f->pos++;
+		return STEP_NEXT;
+	case K_ALL:
+		match(e, NULL);
+		return STEP_STOP;
+	case K_IP4:
+	case K_IP6:
+		return run_ip_term(e, f, t);
+	default:
+		return run_dns_term(e, f, t);
+	}
+}
+
 /* The main loop: evaluate terms of the top frame until a query is out. */
 static void
 spf_run(struct spf_eval *e)
 {
 	struct spf_frame	*f;
-	struct spf_term		*t;
-	uint16_t		 type;
+	enum spf_step		 step;
 
 	while (!e->finished && e->q == NULL) {
 		f = top(e);
-		if (!f->have_rec) {
-			if (query(e, f->domain, DNS_T_TXT, OP_RECORD) == -1)
-				failf(e, SPF_NONE, "invalid domain %s",
-				    f->domain);
+		if (!f->have_rec)
+			step = run_fetch_record(e, f);
+		else if (f->pos >= f->rec.nterms)
+			step = run_record_end(e, f);
+		else
+			step = run_term(e, f, &f->rec.terms[f->pos]);
+		if (step == STEP_STOP)
 			return;
-		}
-		if (f->pos >= f->rec.nterms) {
-			struct spf_term *rd;
-
-			/* RFC 7208 6.1: redirect only without "all". */
-			if (f->rec.redirect == -1 || f->rec.has_all) {
-				/* 4.7: default result neutral */
-				tr(e, "no mechanism matched in %s: neutral",
-				    f->domain);
-				sfmt(e->reason, sizeof(e->reason),
-				    "no mechanism matched in %s", f->domain);
-				frame_result(e, SPF_NEUTRAL, e->reason);
-				return;
-			}
-			rd = &f->rec.terms[f->rec.redirect];
-			if (!f->counted) {
-				if (dns_budget_lookup(&e->budget) == -1) {
-					failf(e, SPF_PERMERROR, "%d DNS lookup "
-					    "limit exceeded at %s in %s",
-					    SPF_MAX_DNS_TERMS, rd->text,
-					    f->domain);
-					return;
-				}
-				f->counted = 1;
-			}
-			if (needs_p(rd) && !e->validated_done) {
-				validate_start(e, CONT_RUN);
-				return;
-			}
-			choose_pname(e);
-			f->pos = (size_t)f->rec.redirect;
-			if (expand_target(e, rd) == -1)
-				return;
-			tr(e, "%s: following redirect to %s", rd->text,
-			    e->target);
-			if (!spf_domain_valid(e->target)) {
-				failf(e, SPF_PERMERROR, "%s in %s: invalid "
-				    "domain", rd->text, f->domain);
-				return;
-			}
-			/* The redirect target's result is this frame's. */
-			spf_record_free(&f->rec);
-			f->have_rec = 0;
-			f->pos = 0;
-			f->counted = 0;
-			f->redirected = 1;
-			strlcpy(f->domain, e->target, sizeof(f->domain));
-			continue;
-		}
-		t = &f->rec.terms[f->pos];
-		switch (t->kind) {
-		case K_REDIRECT:
-		case K_EXP:
-		case K_UNKNOWN:
-			f->pos++;
-			continue;
-		case K_ALL:
-			match(e, NULL);
-			return;
-		case K_IP4:
-			if (e->af == AF_INET && ip_in_net(AF_INET, e->ip,
-			    t->net, t->cidr4 < 0 ? 32 : t->cidr4)) {
-				match(e, NULL);
-				return;
-			}
-			tr(e, "%s: no match", t->text);
-			f->pos++;
-			continue;
-		case K_IP6:
-			if (e->af == AF_INET6 && ip_in_net(AF_INET6, e->ip,
-			    t->net, t->cidr4 < 0 ? 128 : t->cidr4)) {
-				match(e, NULL);
-				return;
-			}
-			tr(e, "%s: no match", t->text);
-			f->pos++;
-			continue;
-		default:
-			break;
-		}
-		/* include, a, mx, ptr, exists: DNS-querying (4.6.4). */
-		if (!f->counted) {
-			if (dns_budget_lookup(&e->budget) == -1) {
-				failf(e, SPF_PERMERROR, "%d DNS lookup limit "
-				    "exceeded at %s in %s", SPF_MAX_DNS_TERMS,
-				    t->text, f->domain);
-				return;
-			}
-			f->counted = 1;
-			tr(e, "%s: DNS-querying term %u of %d", t->text,
-			    e->budget.lookups, SPF_MAX_DNS_TERMS);
-		}
-		if (needs_p(t) && !e->validated_done) {
-			validate_start(e, CONT_RUN);
-			return;
-		}
-		choose_pname(e);
-		if (expand_target(e, t) == -1)
-			return;
-		switch (t->kind) {
-		case K_INCLUDE:
-			if (!spf_domain_valid(e->target)) {
-				failf(e, SPF_PERMERROR, "%s in %s: invalid "
-				    "domain", t->text, f->domain);
-				return;
-			}
-			if (e->depth >= SPF_MAX_DEPTH) {
-				failf(e, SPF_PERMERROR, "includes nested too "
-				    "deep");
-				return;
-			}
-			tr(e, "%s: evaluating %s", t->text, e->target);
-			push_frame(e, e->target, 1);
-			continue;
-		case K_A:
-			type = e->af == AF_INET ? DNS_T_A : DNS_T_AAAA;
-			if (query(e, e->target, type, OP_A) == -1)
-				no_match(e);
-			return;
-		case K_EXISTS:
-			/* RFC 7208 5.7: an A query whatever <ip> is. */
-			if (query(e, e->target, DNS_T_A, OP_EXISTS) == -1)
-				no_match(e);
-			return;
-		case K_MX:
-			if (query(e, e->target, DNS_T_MX, OP_MX) == -1)
-				no_match(e);
-			return;
-		case K_PTR:
-			ptr_decide(e);
-			return;
-		default:
-			fatalx("spf: term kind %d", t->kind);
-		}
 	}
 }
 

@@ -36,6 +36,7 @@
 #include "auth/authres.h"
 #include "crypto.h"
 #include "auth/dkim.h"
+#include "auth/dmarc_eval.h"
 #include "auth/inbound.h"
 #include "log.h"
 #include "posternd/proc.h"

@@ -38,6 +38,7 @@
 #define SESSION_IN_MAX		(SMTP_REPLY_LINE_MAX + SESSION_READ_SIZE + 2)
 #define SESSION_OUT_MAX		(1024 * 1024)
 #define SESSION_BODY_CHUNK	(64 * 1024)
+#define SESSION_ONELINE_MAX	600	/* a reply on one line: logs, reports */
 
 enum mta_state {
 	S_CONNECT,
@@ -171,8 +172,13 @@ session_send(struct mta_session *s, const char *fmt, ...)
 		fatalx("mta: output buffer full");
 }
 
+/*
+ * Close the connection and drop what belonged to it (TLS, SASL, SOCKS5,
+ * buffers) but keep the session: session_host_fail() may go on to the
+ * next address, and session_free() ends the session itself.
+ */
 static void
-session_close_conn(struct mta_session *s)
+mta_session_close_conn(struct mta_session *s)
 {
 	if (s->ev_set)
 		event_del(&s->ev);
@@ -204,7 +210,7 @@ session_free(struct mta_session *s, int ok)
 {
 	struct mta	*m = s->mta;
 
-	session_close_conn(s);
+	mta_session_close_conn(s);
 	evtimer_del(&s->ev_timer);
 	TAILQ_REMOVE(&m->sessions, s, entry);
 	buf_free(&s->in);
@@ -272,7 +278,7 @@ session_host_fail(struct mta_session *s, int retry_plain, const char *fmt,
 		    s->error);
 		session_task_end(s);
 	}
-	session_close_conn(s);
+	mta_session_close_conn(s);
 	if (s->talked && s->state >= S_IDLE) {
 		session_free(s, 1);
 		return;
@@ -844,156 +850,233 @@ session_fill_body(struct mta_session *s)
 	}
 }
 
+/*
+ * The replies, one function per state they answer (session_reply()
+ * dispatches).  one is the reply on one line, for logs and reports.
+ */
+
+/* The name we give in EHLO and HELO: the relay's helo, else our host's. */
+static const char *
+session_helo_name(struct mta_session *s)
+{
+	return s->dest->relay->c.helo[0] != '\0' ? s->dest->relay->c.helo :
+	    s->mta->proc->global.hostname;
+}
+
+/* A failed delivery's status: permanent for 5yz, temporary otherwise. */
+static int
+reply_failure(int code)
+{
+	return code >= 500 ? DELIVER_PERMFAIL : DELIVER_TEMPFAIL;
+}
+
+static void
+reply_greeting(struct mta_session *s, const char *one)
+{
+	if (s->reply.code / 100 != 2) {
+		session_host_fail(s, 0, "greeting: %s", one);
+		return;
+	}
+	session_send(s, "EHLO %s", session_helo_name(s));
+	session_enter(s, S_EHLO);
+}
+
+/* EHLO, first or again after STARTTLS (RFC 3207 4.2). */
+static void
+reply_ehlo(struct mta_session *s, const char *one)
+{
+	int	 code = s->reply.code;
+
+	if (code / 100 == 2) {
+		smtp_caps_parse(&s->reply, &s->caps);
+		if (s->state == S_EHLO2) {
+			s->talked = 1;
+			session_auth(s);
+		} else
+			session_capable(s);
+		return;
+	}
+	if (code / 100 == 5 && s->state == S_EHLO) {
+		/* RFC 5321 4.1.4: fall back to HELO */
+		session_send(s, "HELO %s", session_helo_name(s));
+		session_enter(s, S_HELO);
+		return;
+	}
+	session_host_fail(s, 0, "EHLO: %s", one);
+}
+
+static void
+reply_helo(struct mta_session *s, const char *one)
+{
+	if (s->reply.code / 100 != 2) {
+		session_host_fail(s, 0, "HELO: %s", one);
+		return;
+	}
+	memset(&s->caps, 0, sizeof(s->caps));
+	session_capable(s);
+}
+
+static void
+reply_starttls(struct mta_session *s, const char *one)
+{
+	if (s->reply.code == 220) {
+		session_tls_start(s, S_TLS_STARTTLS);
+		return;
+	}
+	if (relay_tls_required(s->dest)) {
+		session_host_fail(s, 0, "STARTTLS: %s", one);
+		return;
+	}
+	log_info("mta: session %u: %s [%s]: STARTTLS refused (%s); "
+	    "going on without TLS", s->id, s->host, s->addr, one);
+	s->talked = 1;
+	session_auth(s);
+}
+
+static void
+reply_auth(struct mta_session *s, const char *one)
+{
+	session_auth_reply(s, smtp_reply_text(&s->reply, 0));
+}
+
+/*
+ * MAIL: a refusal is kept to answer every recipient with, once the
+ * pipelined RCPT replies (RFC 2920 3.1) are read.
+ */
+static void
+reply_mail(struct mta_session *s, const char *one)
+{
+	int	 pipelining = s->caps.flags & SMTP_CAP_PIPELINING;
+
+	if (s->reply.code / 100 != 2) {
+		s->mail_failed = 1;
+		s->mail_reply = xmalloc(sizeof(*s->mail_reply));
+		memcpy(s->mail_reply, &s->reply, sizeof(s->reply));
+	}
+	if (!s->mail_failed && !pipelining)
+		session_send_rcpt(s);
+	if (s->mail_failed && !pipelining) {
+		session_rcpts_done(s);
+		return;
+	}
+	session_enter(s, S_RCPT);
+}
+
+/* One RCPT reply, in the order the RCPTs went out. */
+static void
+reply_rcpt(struct mta_session *s, const char *one)
+{
+	struct mta_rcpt	*r;
+	int		 code = s->reply.code;
+
+	r = s->rcpt_reply;
+	s->rcpt_reply = TAILQ_NEXT(r, entry);
+	if (!s->mail_failed) {
+		if (code / 100 == 2) {
+			r->accepted = 1;
+			s->naccepted++;
+		} else
+			mta_report(s->mta, r, reply_failure(code),
+			    smtp_reply_status(&s->reply), s->host, one, one);
+	}
+	if (s->rcpt_reply == NULL) {
+		session_rcpts_done(s);
+		return;
+	}
+	if (!(s->caps.flags & SMTP_CAP_PIPELINING))
+		session_send_rcpt(s);
+	session_enter(s, S_RCPT);
+}
+
+static void
+reply_data(struct mta_session *s, const char *one)
+{
+	int	 code = s->reply.code;
+
+	if (code != 354) {
+		session_task_report(s, 1, reply_failure(code),
+		    smtp_reply_status(&s->reply), one, one);
+		session_rset(s);
+		return;
+	}
+	session_enter(s, S_BODY);
+	session_fill_body(s);
+}
+
+/*
+ * The end of the message: the accepted recipients' results.  In S_BODY
+ * only BDAT's early rejection lands here (RFC 3030 3).
+ */
+static void
+reply_data_end(struct mta_session *s, const char *one)
+{
+	char	 ok[SESSION_ONELINE_MAX + sizeof(s->tls_info) + 16];
+	int	 code = s->reply.code;
+
+	if (code / 100 == 2) {
+		snprintf(ok, sizeof(ok), "%s (%s)", one,
+		    s->tls != NULL ? s->tls_info : "no TLS");
+		session_task_report(s, 1, DELIVER_OK,
+		    smtp_reply_status(&s->reply), one, ok);
+	} else
+		session_task_report(s, 1, reply_failure(code),
+		    smtp_reply_status(&s->reply), one, one);
+	session_task_end(s);
+	if (s->state == S_BODY) {
+		/* The rest of the chunk would be garbage to it. */
+		session_host_fail(s, 0, "BDAT refused early: %s", one);
+		return;
+	}
+	session_next_task(s);
+}
+
+static void
+reply_rset(struct mta_session *s, const char *one)
+{
+	if (s->reply.code / 100 != 2) {
+		session_host_fail(s, 0, "RSET: %s", one);
+		return;
+	}
+	session_next_task(s);
+}
+
+static void
+reply_quit(struct mta_session *s, const char *one)
+{
+	session_free(s, 1);
+}
+
+/* A state that waits for no reply has none here. */
+static void (*const reply_handlers[])(struct mta_session *, const char *) = {
+	[S_GREETING] = reply_greeting,
+	[S_EHLO] = reply_ehlo,
+	[S_HELO] = reply_helo,
+	[S_STARTTLS] = reply_starttls,
+	[S_EHLO2] = reply_ehlo,
+	[S_AUTH] = reply_auth,
+	[S_MAIL] = reply_mail,
+	[S_RCPT] = reply_rcpt,
+	[S_DATA] = reply_data,
+	[S_BODY] = reply_data_end,
+	[S_DATA_END] = reply_data_end,
+	[S_RSET] = reply_rset,
+	[S_QUIT] = reply_quit,
+};
+
 static void
 session_reply(struct mta_session *s)
 {
-	struct mta_rcpt	*r;
-	const char	*text = smtp_reply_text(&s->reply, 0);
-	char		 one[600];
-	int		 code = s->reply.code;
+	char	 one[SESSION_ONELINE_MAX];
 
 	smtp_reply_oneline(&s->reply, one, sizeof(one));
 	log_debug("mta: session %u: <<< %s", s->id, one);
-	switch (s->state) {
-	case S_GREETING:
-		if (code / 100 != 2) {
-			session_host_fail(s, 0, "greeting: %s", one);
-			return;
-		}
-		session_send(s, "EHLO %s", s->dest->relay->c.helo[0] != '\0' ?
-		    s->dest->relay->c.helo : s->mta->proc->global.hostname);
-		session_enter(s, S_EHLO);
-		return;
-	case S_EHLO:
-	case S_EHLO2:
-		if (code / 100 == 2) {
-			smtp_caps_parse(&s->reply, &s->caps);
-			if (s->state == S_EHLO2) {
-				s->talked = 1;
-				session_auth(s);
-			} else
-				session_capable(s);
-			return;
-		}
-		if (code / 100 == 5 && s->state == S_EHLO) {
-			/* RFC 5321 4.1.4: fall back to HELO */
-			session_send(s, "HELO %s",
-			    s->dest->relay->c.helo[0] != '\0' ?
-			    s->dest->relay->c.helo :
-			    s->mta->proc->global.hostname);
-			session_enter(s, S_HELO);
-			return;
-		}
-		session_host_fail(s, 0, "EHLO: %s", one);
-		return;
-	case S_HELO:
-		if (code / 100 != 2) {
-			session_host_fail(s, 0, "HELO: %s", one);
-			return;
-		}
-		memset(&s->caps, 0, sizeof(s->caps));
-		session_capable(s);
-		return;
-	case S_STARTTLS:
-		if (code == 220) {
-			session_tls_start(s, S_TLS_STARTTLS);
-			return;
-		}
-		if (relay_tls_required(s->dest)) {
-			session_host_fail(s, 0, "STARTTLS: %s", one);
-			return;
-		}
-		log_info("mta: session %u: %s [%s]: STARTTLS refused (%s); "
-		    "going on without TLS", s->id, s->host, s->addr, one);
-		s->talked = 1;
-		session_auth(s);
-		return;
-	case S_AUTH:
-		session_auth_reply(s, text);
-		return;
-	case S_MAIL:
-		if (code / 100 != 2) {
-			s->mail_failed = 1;
-			s->mail_reply = xmalloc(sizeof(*s->mail_reply));
-			memcpy(s->mail_reply, &s->reply, sizeof(s->reply));
-		}
-		if (!s->mail_failed && !(s->caps.flags & SMTP_CAP_PIPELINING))
-			session_send_rcpt(s);
-		if (s->mail_failed && !(s->caps.flags & SMTP_CAP_PIPELINING)) {
-			session_rcpts_done(s);
-			return;
-		}
-		session_enter(s, S_RCPT);
-		return;
-	case S_RCPT:
-		r = s->rcpt_reply;
-		s->rcpt_reply = TAILQ_NEXT(r, entry);
-		if (!s->mail_failed) {
-			if (code / 100 == 2) {
-				r->accepted = 1;
-				s->naccepted++;
-			} else
-				mta_report(s->mta, r, code >= 500 ?
-				    DELIVER_PERMFAIL : DELIVER_TEMPFAIL,
-				    smtp_reply_status(&s->reply), s->host, one,
-				    one);
-		}
-		if (s->rcpt_reply == NULL) {
-			session_rcpts_done(s);
-			return;
-		}
-		if (!(s->caps.flags & SMTP_CAP_PIPELINING))
-			session_send_rcpt(s);
-		session_enter(s, S_RCPT);
-		return;
-	case S_DATA:
-		if (code != 354) {
-			session_task_report(s, 1, code >= 500 ?
-			    DELIVER_PERMFAIL : DELIVER_TEMPFAIL,
-			    smtp_reply_status(&s->reply), one, one);
-			session_rset(s);
-			return;
-		}
-		session_enter(s, S_BODY);
-		session_fill_body(s);
-		return;
-	case S_BODY:
-		/* Only BDAT's early rejection lands here (RFC 3030 3). */
-	case S_DATA_END:
-		if (code / 100 == 2) {
-			char	 ok[sizeof(one) + sizeof(s->tls_info) + 16];
-
-			snprintf(ok, sizeof(ok), "%s (%s)", one,
-			    s->tls != NULL ? s->tls_info : "no TLS");
-			session_task_report(s, 1, DELIVER_OK,
-			    smtp_reply_status(&s->reply), one, ok);
-		} else
-			session_task_report(s, 1, code >= 500 ?
-			    DELIVER_PERMFAIL : DELIVER_TEMPFAIL,
-			    smtp_reply_status(&s->reply), one, one);
-		session_task_end(s);
-		if (s->state == S_BODY) {
-			/* The rest of the chunk would be garbage to it. */
-			session_host_fail(s, 0, "BDAT refused early: %s", one);
-			return;
-		}
-		session_next_task(s);
-		return;
-	case S_RSET:
-		if (code / 100 != 2) {
-			session_host_fail(s, 0, "RSET: %s", one);
-			return;
-		}
-		session_next_task(s);
-		return;
-	case S_QUIT:
-		session_free(s, 1);
-		return;
-	default:
+	if ((size_t)s->state >= sizeof(reply_handlers) /
+	    sizeof(reply_handlers[0]) || reply_handlers[s->state] == NULL) {
 		session_host_fail(s, 0, "unexpected reply in state %s: %s",
 		    states[s->state].name, one);
 		return;
 	}
+	reply_handlers[s->state](s, one);
 }
 
 /* Complete lines from s->in into replies; -1 once the session is gone. */

@@ -668,22 +668,174 @@ args_ok(const struct dsn_info *info, const struct dsn_rcpt *rcpts,
 	return 1;
 }
 
+/*
+ * The three parts of a report, built before the boundary that separates
+ * them can be chosen.
+ */
+struct dsn_parts {
+	struct buf	 human;		/* the text/plain notification */
+	struct buf	 status;	/* the delivery-status fields */
+	struct buf	 orig;		/* the original, whole or headers */
+};
+
+/*
+ * RFC 2046 5.1.1: the boundary must not occur in any part.  32 random
+ * characters after "=_" (which quoted-printable never produces) will not,
+ * but the original is not ours, so check.  -1 if no try succeeds.
+ */
+static int
+choose_boundary(const struct dsn_parts *parts,
+    char boundary[BOUNDARY_LEN + 1])
+{
+	static const char alnum[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789";
+	char		 delim[BOUNDARY_LEN + 8];
+	size_t		 i;
+	int		 tries;
+
+	for (tries = 0; ; tries++) {
+		memcpy(boundary, "=_", 2);
+		for (i = 2; i < BOUNDARY_LEN; i++)
+			boundary[i] = alnum[arc4random_uniform(
+			    sizeof(alnum) - 1)];
+		boundary[BOUNDARY_LEN] = '\0';
+		snprintf(delim, sizeof(delim), "--%s", boundary);
+		if (!contains(&parts->human, delim) &&
+		    !contains(&parts->status, delim) &&
+		    !contains(&parts->orig, delim))
+			return 0;
+		if (tries > 100)
+			return -1;
+	}
+}
+
+static const char *
+subject_of(enum dsn_kind kind)
+{
+	switch (kind) {
+	case DSN_KIND_FAILURE:
+		return "Undelivered Mail Returned to Sender";
+	case DSN_KIND_DELAY:
+		return "Delivery Status Notification (Delay)";
+	case DSN_KIND_EXPANDED:
+		return "Delivery Status Notification (Expanded)";
+	default:
+		return "Delivery Status Notification (Success)";
+	}
+}
+
+/* RFC 6533 6.1-6.3 for SMTPUTF8, RFC 6522 and RFC 3464 otherwise */
+static const char *
+status_type(const struct dsn_ctx *ctx)
+{
+	return ctx->global ? "global-delivery-status" : "delivery-status";
+}
+
+static const char *
+original_type(const struct dsn_ctx *ctx)
+{
+	if (ctx->ret_full)
+		return ctx->global ? "message/global" : "message/rfc822";
+	return ctx->global ? "message/global-headers" : "text/rfc822-headers";
+}
+
+/* The report's own header, up to the preamble. */
+static void
+put_report_header(const struct dsn_ctx *ctx, struct buf *msg,
+    const char *boundary)
+{
+	const struct dsn_info	*info = ctx->info;
+	char			 date[64], *to;
+	int64_t			 now;
+
+	now = info->now != 0 ? info->now : (int64_t)time(NULL);
+	date_str(now, date, sizeof(date));
+	buf_printf(msg, "From: MAILER-DAEMON@%s (Mail Delivery System)\r\n",
+	    info->reporting_mta);
+	to = clean_text(info->sender, 1);
+	buf_printf(msg, "To: <%s>\r\n", to);
+	free(to);
+	buf_printf(msg, "Subject: %s\r\n", subject_of(info->kind));
+	buf_printf(msg, "Date: %s\r\n", date);
+	buf_printf(msg, "Message-ID: <%lld.%08x%08x@%s>\r\n", (long long)now,
+	    arc4random(), arc4random(), info->reporting_mta);
+	/* RFC 3834 5 */
+	buf_addstr(msg, "Auto-Submitted: auto-replied\r\n");
+	buf_addstr(msg, "MIME-Version: 1.0\r\n");
+	/* RFC 6522 3 */
+	buf_printf(msg, "Content-Type: multipart/report; report-type=%s;"
+	    "\r\n\tboundary=\"%s\"\r\n", status_type(ctx), boundary);
+	/* RFC 2045 6.4: a multipart holding 8bit parts is 8bit itself. */
+	if (ctx->eightbit)
+		buf_addstr(msg, "Content-Transfer-Encoding: 8bit\r\n");
+	buf_addstr(msg, "\r\nThis is a MIME-encapsulated delivery status "
+	    "notification.\r\n");
+}
+
+/* The parts, each after its delimiter, and the close delimiter. */
+static void
+put_report_parts(const struct dsn_ctx *ctx, struct buf *msg,
+    struct dsn_parts *parts, const char *boundary)
+{
+	const char	*charset;
+
+	charset = has_8bit(buf_cstr(&parts->human)) ? "utf-8" : "us-ascii";
+	buf_printf(msg, "\r\n--%s\r\n", boundary);
+	buf_addstr(msg, "Content-Description: Notification\r\n");
+	buf_printf(msg, "Content-Type: text/plain; charset=%s\r\n", charset);
+	if (strcmp(charset, "utf-8") == 0)
+		buf_addstr(msg, "Content-Transfer-Encoding: 8bit\r\n");
+	buf_addstr(msg, "\r\n");
+	buf_add(msg, parts->human.data, parts->human.len);
+
+	buf_printf(msg, "\r\n--%s\r\n", boundary);
+	buf_addstr(msg, "Content-Description: Delivery report\r\n");
+	buf_printf(msg, "Content-Type: message/%s\r\n", status_type(ctx));
+	if (has_8bit(buf_cstr(&parts->status)))
+		buf_addstr(msg, "Content-Transfer-Encoding: 8bit\r\n");
+	buf_addstr(msg, "\r\n");
+	buf_add(msg, parts->status.data, parts->status.len);
+
+	if (ctx->has_original) {
+		buf_printf(msg, "\r\n--%s\r\n", boundary);
+		buf_printf(msg, "Content-Description: %s\r\n", ctx->ret_full ?
+		    "Undelivered Message" : "Undelivered Message Headers");
+		buf_printf(msg, "Content-Type: %s\r\n", original_type(ctx));
+		/* RFC 2046 5.2.1: message/rfc822 is 7bit, 8bit or binary. */
+		if (has_8bit(buf_cstr(&parts->orig)))
+			buf_addstr(msg, "Content-Transfer-Encoding: 8bit\r\n");
+		buf_addstr(msg, "\r\n");
+		buf_add(msg, parts->orig.data, parts->orig.len);
+	}
+	buf_printf(msg, "\r\n--%s--\r\n", boundary);
+}
+
+/* All of msg onto out, or out as it was: DSN_ERR_SPACE past its bound. */
+static int
+append_all(struct buf *out, const struct buf *msg)
+{
+	size_t	 start = out->len;
+
+	if (buf_add(out, msg->data, msg->len) == -1) {
+		out->len = start;
+		if (out->data != NULL)
+			out->data[start] = '\0';
+		return DSN_ERR_SPACE;
+	}
+	return 0;
+}
+
 int
 dsn_build(struct buf *out, const struct dsn_info *info,
     const struct dsn_rcpt *rcpts, size_t nrcpts,
     dsn_read_fn read_original_fn, void *arg)
 {
 	struct dsn_ctx	 ctx;
-	struct buf	 human, status, orig, msg;
-	static const char alnum[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	    "abcdefghijklmnopqrstuvwxyz0123456789";
+	struct dsn_parts parts;
+	struct buf	 msg;
 	char		 boundary[BOUNDARY_LEN + 1];
-	char		 delim[BOUNDARY_LEN + 8];
-	char		 date[64], *to;
-	const char	*subject, *origtype, *statustype, *charset;
-	int64_t		 now;
-	size_t		 i, start;
-	int		 rv, tries;
+	size_t		 i;
+	int		 rv;
 
 	if (info == NULL || info->sender == NULL)
 		return DSN_ERR_INVALID;
@@ -703,127 +855,30 @@ dsn_build(struct buf *out, const struct dsn_info *info,
 		if (has_8bit(rcpts[i].final_rcpt))
 			ctx.global = 1;
 	/* Bounded by what goes in (the read is capped); out has the bound. */
-	buf_init(&human, SIZE_MAX / 4);
-	buf_init(&status, SIZE_MAX / 4);
-	buf_init(&orig, SIZE_MAX / 4);
+	buf_init(&parts.human, SIZE_MAX / 4);
+	buf_init(&parts.status, SIZE_MAX / 4);
+	buf_init(&parts.orig, SIZE_MAX / 4);
 	buf_init(&msg, SIZE_MAX / 4);
 
 	if (read_original_fn != NULL) {
-		if ((rv = read_original(&ctx, &orig, read_original_fn,
+		if ((rv = read_original(&ctx, &parts.orig, read_original_fn,
 		    arg)) < 0)
 			goto done;
 		ctx.has_original = 1;
 	}
-	put_human(&ctx, &human, rcpts, nrcpts);
-	put_status(&ctx, &status, rcpts, nrcpts);
-	if (has_8bit(buf_cstr(&human)) || has_8bit(buf_cstr(&status)))
+	put_human(&ctx, &parts.human, rcpts, nrcpts);
+	put_status(&ctx, &parts.status, rcpts, nrcpts);
+	if (has_8bit(buf_cstr(&parts.human)) ||
+	    has_8bit(buf_cstr(&parts.status)))
 		ctx.eightbit = 1;
-
-	/*
-	 * RFC 2046 5.1.1: the boundary must not occur in any part.  32
-	 * random characters after "=_" (which quoted-printable never
-	 * produces) will not, but the original is not ours, so check.
-	 */
-	for (tries = 0; ; tries++) {
-		memcpy(boundary, "=_", 2);
-		for (i = 2; i < BOUNDARY_LEN; i++)
-			boundary[i] = alnum[arc4random_uniform(
-			    sizeof(alnum) - 1)];
-		boundary[BOUNDARY_LEN] = '\0';
-		snprintf(delim, sizeof(delim), "--%s", boundary);
-		if (!contains(&human, delim) && !contains(&status, delim) &&
-		    !contains(&orig, delim))
-			break;
-		if (tries > 100) {
-			rv = DSN_ERR_INVALID;
-			goto done;
-		}
-	}
-
-	switch (info->kind) {
-	case DSN_KIND_FAILURE:
-		subject = "Undelivered Mail Returned to Sender";
-		break;
-	case DSN_KIND_DELAY:
-		subject = "Delivery Status Notification (Delay)";
-		break;
-	case DSN_KIND_EXPANDED:
-		subject = "Delivery Status Notification (Expanded)";
-		break;
-	default:
-		subject = "Delivery Status Notification (Success)";
-		break;
-	}
-	now = info->now != 0 ? info->now : (int64_t)time(NULL);
-	date_str(now, date, sizeof(date));
-	charset = has_8bit(buf_cstr(&human)) ? "utf-8" : "us-ascii";
-	/* RFC 6533 6.1-6.3 for SMTPUTF8, RFC 6522 and RFC 3464 otherwise */
-	statustype = ctx.global ? "global-delivery-status" : "delivery-status";
-	if (ctx.ret_full)
-		origtype = ctx.global ? "message/global" : "message/rfc822";
-	else
-		origtype = ctx.global ? "message/global-headers" :
-		    "text/rfc822-headers";
-
-	buf_printf(&msg, "From: MAILER-DAEMON@%s (Mail Delivery System)\r\n",
-	    info->reporting_mta);
-	to = clean_text(info->sender, 1);
-	buf_printf(&msg, "To: <%s>\r\n", to);
-	free(to);
-	buf_printf(&msg, "Subject: %s\r\n", subject);
-	buf_printf(&msg, "Date: %s\r\n", date);
-	buf_printf(&msg, "Message-ID: <%lld.%08x%08x@%s>\r\n", (long long)now,
-	    arc4random(), arc4random(), info->reporting_mta);
-	/* RFC 3834 5 */
-	buf_addstr(&msg, "Auto-Submitted: auto-replied\r\n");
-	buf_addstr(&msg, "MIME-Version: 1.0\r\n");
-	/* RFC 6522 3 */
-	buf_printf(&msg, "Content-Type: multipart/report; report-type=%s;"
-	    "\r\n\tboundary=\"%s\"\r\n", statustype, boundary);
-	/* RFC 2045 6.4: a multipart holding 8bit parts is 8bit itself. */
-	if (ctx.eightbit)
-		buf_addstr(&msg, "Content-Transfer-Encoding: 8bit\r\n");
-	buf_addstr(&msg, "\r\nThis is a MIME-encapsulated delivery status "
-	    "notification.\r\n");
-
-	buf_printf(&msg, "\r\n%s\r\n", delim);
-	buf_addstr(&msg, "Content-Description: Notification\r\n");
-	buf_printf(&msg, "Content-Type: text/plain; charset=%s\r\n", charset);
-	if (strcmp(charset, "utf-8") == 0)
-		buf_addstr(&msg, "Content-Transfer-Encoding: 8bit\r\n");
-	buf_addstr(&msg, "\r\n");
-	buf_add(&msg, human.data, human.len);
-
-	buf_printf(&msg, "\r\n%s\r\n", delim);
-	buf_addstr(&msg, "Content-Description: Delivery report\r\n");
-	buf_printf(&msg, "Content-Type: message/%s\r\n", statustype);
-	if (has_8bit(buf_cstr(&status)))
-		buf_addstr(&msg, "Content-Transfer-Encoding: 8bit\r\n");
-	buf_addstr(&msg, "\r\n");
-	buf_add(&msg, status.data, status.len);
-
-	if (ctx.has_original) {
-		buf_printf(&msg, "\r\n%s\r\n", delim);
-		buf_printf(&msg, "Content-Description: %s\r\n", ctx.ret_full ?
-		    "Undelivered Message" : "Undelivered Message Headers");
-		buf_printf(&msg, "Content-Type: %s\r\n", origtype);
-		/* RFC 2046 5.2.1: message/rfc822 is 7bit, 8bit or binary. */
-		if (has_8bit(buf_cstr(&orig)))
-			buf_addstr(&msg, "Content-Transfer-Encoding: 8bit\r\n");
-		buf_addstr(&msg, "\r\n");
-		buf_add(&msg, orig.data, orig.len);
-	}
-	buf_printf(&msg, "\r\n%s--\r\n", delim);
-
-	start = out->len;
-	if (buf_add(out, msg.data, msg.len) == -1) {
-		out->len = start;
-		if (out->data != NULL)
-			out->data[start] = '\0';
-		rv = DSN_ERR_SPACE;
+	if (choose_boundary(&parts, boundary) == -1) {
+		rv = DSN_ERR_INVALID;
 		goto done;
 	}
-	rv = 0;
+	put_report_header(&ctx, &msg, boundary);
+	put_report_parts(&ctx, &msg, &parts, boundary);
+	if ((rv = append_all(out, &msg)) < 0)
+		goto done;
 	if (ctx.eightbit)
 		rv |= DSN_OUT_8BITMIME;
 	if (ctx.global)
@@ -831,9 +886,9 @@ dsn_build(struct buf *out, const struct dsn_info *info,
 	if (ctx.truncated)
 		rv |= DSN_OUT_TRUNCATED;
 done:
-	buf_free(&human);
-	buf_free(&status);
-	buf_free(&orig);
+	buf_free(&parts.human);
+	buf_free(&parts.status);
+	buf_free(&parts.orig);
 	buf_free(&msg);
 	return rv;
 }

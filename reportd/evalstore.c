@@ -35,6 +35,7 @@
 #include <time.h>
 
 #include "auth/dmarc.h"
+#include "auth/dmarc_eval.h"
 #include "reportd/evalstore.h"
 #include "log.h"
 #include "util.h"

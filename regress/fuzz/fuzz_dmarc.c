@@ -18,6 +18,7 @@
 #include "dns.h"
 #include "util.h"
 #include "auth/dmarc.h"
+#include "auth/dmarc_eval.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 

@@ -21,6 +21,7 @@
 #include "dns.h"
 #include "util.h"
 #include "auth/dmarc.h"
+#include "auth/dmarc_eval.h"
 
 static const char zone_text[] =
     /* an Organizational Domain with sp and np */
@@ -245,6 +246,43 @@ test_record_bad(void **state)
 	    "mailto:a@b!x,mailto:ok@x.test", r, err), 0);
 	assert_int_equal(r->nrua, 1);
 	assert_int_equal(r->rua_ignored, 5);
+	free(r);
+}
+
+/* Historic pct (9.3, A.6): kept when 0-100 in at most 3 digits. */
+static void
+test_record_pct(void **state)
+{
+	struct dmarc_record	*r = malloc(sizeof(*r));
+	char			 err[160];
+
+	assert_int_equal(parse("v=DMARC1; pct=100", r, err), 0);
+	assert_int_equal(r->pct, 100);
+	assert_int_equal(parse("v=DMARC1; pct=7", r, err), 0);
+	assert_int_equal(r->pct, 7);
+	assert_int_equal(parse("v=DMARC1; pct=101", r, err), 0);
+	assert_int_equal(r->pct, -1);
+	assert_int_equal(parse("v=DMARC1; pct=0100", r, err), 0);
+	assert_int_equal(r->pct, -1);
+	assert_int_equal(parse("v=DMARC1; pct=5x", r, err), 0);
+	assert_int_equal(r->pct, -1);
+	/* an ignored pct is no reason to refuse the record */
+	assert_int_equal(r->p, DMARC_POLICY_NONE);
+	free(r);
+}
+
+/* 4.7: v=DMARC1 must be the very first segment, even an empty one counts. */
+static void
+test_record_version_first(void **state)
+{
+	struct dmarc_record	*r = malloc(sizeof(*r));
+	char			 err[160];
+
+	assert_int_equal(parse("; v=DMARC1; p=reject", r, err), -1);
+	assert_int_equal(parse(" v=DMARC1;;; p=reject;", r, err), 0);
+	assert_int_equal(r->p, DMARC_POLICY_REJECT);
+	assert_int_equal(parse("v=DMARC1 ; v =DMARC1", r, err), -2);
+	assert_non_null(strstr(err, "\"v\""));
 	free(r);
 }
 
@@ -1215,6 +1253,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_record_defaults_and_tags),
 		cmocka_unit_test(test_record_bad),
+		cmocka_unit_test(test_record_pct),
+		cmocka_unit_test(test_record_version_first),
 		cmocka_unit_test(test_record_many_uris),
 		cmocka_unit_test(test_from_fields),
 		cmocka_unit_test(test_from_mailboxes),

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "auth/dmarc.h"
+#include "auth/dmarc_eval.h"
 #include "reportd/evalstore.h"
 #include "util.h"
 
