@@ -85,6 +85,8 @@ smtp_session_new(const struct smtp_session_conf *conf,
 		s->conf.max_rcpts = SMTP_DEFAULT_MAX_RCPTS;
 	if (s->conf.max_errors == 0)
 		s->conf.max_errors = SMTP_DEFAULT_MAX_ERRORS;
+	if (s->conf.max_received == 0)
+		s->conf.max_received = SMTP_DEFAULT_MAX_RECEIVED;
 	strlcpy(s->hostname, conf->hostname != NULL ? conf->hostname :
 	    "localhost", sizeof(s->hostname));
 	s->conf.hostname = s->hostname;
@@ -93,6 +95,8 @@ smtp_session_new(const struct smtp_session_conf *conf,
 	s->tls = (conf->flags & SMTP_CONF_TLS_ACTIVE) != 0;
 	buf_init(&s->in, SMTP_INBUF_MAX);
 	buf_init(&s->out, SMTP_OUTBUF_MAX);
+	/* Every accepted recipient, normalized: a NUL after each. */
+	buf_init(&s->rcpts, s->conf.max_rcpts * (SMTP_PATH_MAX + 1));
 	s->state = S_INIT;
 	return s;
 }
@@ -107,6 +111,7 @@ smtp_session_free(struct smtp_session *s)
 		explicit_bzero(s->in.data, s->in.cap);
 	buf_free(&s->in);
 	buf_free(&s->out);
+	buf_free(&s->rcpts);
 	free(s);
 }
 
@@ -256,6 +261,7 @@ engine_tx_reset(struct smtp_session *s, int notify)
 	memset(&s->mail, 0, sizeof(s->mail));
 	memset(&s->rcpt, 0, sizeof(s->rcpt));
 	s->nrcpt = 0;
+	buf_reset(&s->rcpts);
 	s->bdat_seen = 0;
 	s->data_err = 0;
 	s->data_size = 0;

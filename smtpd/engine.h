@@ -61,6 +61,8 @@
 
 #define SMTP_DEFAULT_MAX_SIZE	(35 * 1024 * 1024)
 #define SMTP_DEFAULT_MAX_RCPTS	100
+/* RFC 5321 6.3: a loop is assumed past this many Received fields. */
+#define SMTP_DEFAULT_MAX_RECEIVED 100
 #define SMTP_DEFAULT_MAX_ERRORS	10
 
 /* Listener flags. */
@@ -75,6 +77,7 @@ struct smtp_session_conf {
 	uint64_t	 max_size;	/* 0: SMTP_DEFAULT_MAX_SIZE */
 	size_t		 max_rcpts;	/* 0: SMTP_DEFAULT_MAX_RCPTS */
 	unsigned int	 max_errors;	/* 0: SMTP_DEFAULT_MAX_ERRORS */
+	unsigned int	 max_received;	/* 0: SMTP_DEFAULT_MAX_RECEIVED */
 	int		 flags;		/* SMTP_CONF_* */
 };
 
@@ -103,7 +106,8 @@ enum smtp_abort {
 	SMTP_ABORT_LINE_TOO_LONG,
 	SMTP_ABORT_TOO_BIG,
 	SMTP_ABORT_CLIENT,		/* connection lost, timeout, shutdown */
-	SMTP_ABORT_RESET		/* RSET, EHLO or QUIT between chunks */
+	SMTP_ABORT_RESET,		/* RSET, EHLO or QUIT between chunks */
+	SMTP_ABORT_LOOP			/* RFC 5321 6.3: too many Received */
 };
 
 struct smtp_session_cb {

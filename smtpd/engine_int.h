@@ -97,6 +97,7 @@ struct smtp_session {
 	struct smtp_mail	 mail;
 	struct smtp_rcpt	 rcpt;		/* the one being decided */
 	size_t			 nrcpt;
+	struct buf		 rcpts;		/* accepted, NUL-separated */
 	int			 bdat_seen;	/* RFC 3030: no DATA after BDAT */
 
 	/* The message content. */
@@ -106,6 +107,9 @@ struct smtp_session {
 	uint64_t		 data_size;
 	size_t			 line_len;
 	int			 prev_cr;
+	int			 in_body;	/* the header's empty line seen */
+	int			 received_match; /* this line may be Received: */
+	unsigned int		 nreceived;
 
 	/* The BDAT chunk being read. */
 	uint64_t		 bdat_size;

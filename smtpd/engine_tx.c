@@ -21,6 +21,7 @@
  */
 #include <sys/types.h>
 
+#include <ctype.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -52,6 +53,32 @@ engine_chunk_flush(struct smtp_session *s)
 }
 
 /*
+ * RFC 5321 6.3: count the header's Received fields, the loop detector the
+ * RFC recommends (with a threshold of at least 100).  A field name is
+ * matched at the start of each header line; the empty line ends the
+ * header.  Called before line_len counts c.
+ */
+static void
+header_byte(struct smtp_session *s, uint8_t c)
+{
+	static const char	 name[] = "received:";
+	const size_t		 last = sizeof(name) - 2;	/* the ':' */
+
+	if (c == '\n' && s->line_len == 1 && s->prev_cr) {
+		s->in_body = 1;		/* CRLF alone: the header's end */
+		return;
+	}
+	if (s->line_len == 0)
+		s->received_match = 1;
+	if (!s->received_match || s->line_len > last)
+		return;
+	if (tolower(c) != name[s->line_len])
+		s->received_match = 0;
+	else if (s->line_len == last)
+		s->nreceived++;
+}
+
+/*
  * One octet of message content (after dot-unstuffing): the checks of
  * RFC 5321 2.3.8 (no bare CR or LF), 4.5.3.1.6 (1000-octet lines) and the
  * size limit; once the message failed, nothing more is handed over.
@@ -61,6 +88,8 @@ content_byte(struct smtp_session *s, uint8_t c)
 {
 	if (s->data_err == 0 && (s->prev_cr ? c != '\n' : c == '\n'))
 		data_fail(s, SMTP_ABORT_BARE_CRLF);
+	if (!s->in_body)
+		header_byte(s, c);
 	s->prev_cr = c == '\r';
 	if (c == '\n')
 		s->line_len = 0;
@@ -143,6 +172,8 @@ data_begin(struct smtp_session *s)
 	s->data_size = 0;
 	s->line_len = 0;
 	s->prev_cr = 0;
+	s->in_body = 0;
+	s->nreceived = 0;
 	s->dpos = D_BOL;
 	s->chunklen = 0;
 }
@@ -176,6 +207,11 @@ data_error_reply(struct smtp_session *s)
 		engine_reply(s, 552, "5.3.4",
 		    "Message size exceeds fixed maximum message size");
 		break;
+	case SMTP_ABORT_LOOP:
+		/* RFC 3463 4.4.6: routing loop detected. */
+		engine_reply(s, 554, "5.4.6", "Too many Received fields (%u): "
+		    "mail loop, message rejected", s->nreceived);
+		break;
 	default:
 		engine_reply(s, 554, "5.5.0", "Message rejected");
 		break;
@@ -189,6 +225,8 @@ data_finish(struct smtp_session *s)
 	engine_enter_state(s, S_RCPT);
 	if (s->data_err == 0 && s->prev_cr)
 		data_fail(s, SMTP_ABORT_BARE_CRLF);
+	if (s->data_err == 0 && s->nreceived > s->conf.max_received)
+		data_fail(s, SMTP_ABORT_LOOP);
 	engine_chunk_flush(s);
 	if (s->data_err != 0) {
 		data_error_reply(s);
@@ -292,6 +330,35 @@ engine_proceed_mail(struct smtp_session *s, const char *args)
 		smtp_session_reply_mail(s, 1, 0, NULL, NULL);
 }
 
+/*
+ * Was addr accepted already in this transaction?  With add, remember it.
+ * The domain's case does not matter (RFC 5321 2.4), the local part's may.
+ */
+static int
+rcpt_seen(struct smtp_session *s, const char *addr, int add)
+{
+	char		 norm[SMTP_PATH_MAX + 1];
+	const char	*at, *p, *end;
+	size_t		 i;
+
+	strlcpy(norm, addr, sizeof(norm));
+	if ((at = strrchr(norm, '@')) != NULL)
+		for (i = at - norm; norm[i] != '\0'; i++)
+			norm[i] = tolower((unsigned char)norm[i]);
+	if (add) {
+		buf_add(&s->rcpts, norm, strlen(norm) + 1);
+		return 0;
+	}
+	if (s->rcpts.len == 0)
+		return 0;
+	p = (const char *)s->rcpts.data;
+	end = p + s->rcpts.len;
+	for (; p < end; p += strlen(p) + 1)
+		if (strcmp(p, norm) == 0)
+			return 1;
+	return 0;
+}
+
 int
 engine_check_rcpt(struct smtp_session *s, const char *args)
 {
@@ -326,6 +393,12 @@ engine_check_rcpt(struct smtp_session *s, const char *args)
 	}
 	if (s->rcpt.rcpt.utf8 && !s->mail.params.smtputf8) {
 		engine_reply(s, 553, "5.6.7", "UTF-8 address needs SMTPUTF8");
+		return -1;
+	}
+	/* The same recipient again: one envelope, one delivery, one DSN. */
+	if (rcpt_seen(s, s->rcpt.rcpt.addr, 0)) {
+		engine_reply(s, 250, "2.1.5", "Ok (duplicate recipient, "
+		    "delivered once)");
 		return -1;
 	}
 	/* RFC 5321 4.5.3.1.8: refuse the extra ones, temporarily. */
@@ -514,6 +587,7 @@ smtp_session_reply_rcpt(struct smtp_session *s, int ok, int code,
 		return;
 	if (ok) {
 		s->nrcpt++;
+		rcpt_seen(s, s->rcpt.rcpt.addr, 1);
 		engine_enter_state(s, S_RCPT);
 		engine_reply_caller(s, 1, code, enh, text, 250, "2.1.5", "Ok");
 	} else

@@ -739,6 +739,70 @@ test_too_many_rcpts(void **state)
 	rec_free(r);
 }
 
+/* The same recipient twice is one envelope; RSET forgets them all. */
+static void
+test_duplicate_rcpts(void **state)
+{
+	struct rec	*r;
+
+	r = rec_new(0, 0, 2);
+	drain(r);
+	say(r, "EHLO c\r\nMAIL FROM:<a@b.example>\r\n");
+	feed(r, "RCPT TO:<x@d.example>\r\nRCPT TO:<x@D.Example>\r\n"
+	    "RCPT TO:<X@d.example>\r\nRCPT TO:<x@d.example>\r\n");
+	/* The third differs in its local part, whose case may matter. */
+	assert_string_equal(codes(drain(r)), "250 250 250 250");
+	assert_non_null(strstr((char *)r->out.data,
+	    "250 2.1.5 Ok (duplicate recipient, delivered once)\r\n"));
+	assert_int_equal(smtp_session_rcpt_count(r->s), 2);
+	assert_string_equal((char *)r->events.data, "ehlo:c mail:a@b.example "
+	    "rcpt:x@d.example rcpt:X@d.example");
+	/* Duplicates do not count against the limit of 2... */
+	assert_string_equal(say(r, "RCPT TO:<y@d.example>\r\n"), "452");
+	/* ...and a new transaction starts with none. */
+	say(r, "RSET\r\nMAIL FROM:<a@b.example>\r\n");
+	assert_string_equal(say(r, "RCPT TO:<x@d.example>\r\n"), "250");
+	assert_int_equal(smtp_session_rcpt_count(r->s), 1);
+	rec_free(r);
+}
+
+/* RFC 5321 6.3: more than max_received Received fields is a loop. */
+static void
+test_received_loop(void **state)
+{
+	struct rec	*r;
+	struct buf	 msg;
+	int		 n, i;
+	const char	*o;
+
+	for (n = SMTP_DEFAULT_MAX_RECEIVED; n <= SMTP_DEFAULT_MAX_RECEIVED + 1;
+	    n++) {
+		buf_init(&msg, SIZE_MAX);
+		for (i = 0; i < n; i++)
+			buf_printf(&msg, "%s: from h%d by x; Mon, 7 Dec 2026 "
+			    "08:00:00 +0000\r\n", i % 2 ? "received" :
+			    "Received", i);
+		/* Not fields of the header: a folded line, the body. */
+		buf_addstr(&msg, "X-A: b\r\n Received: no\r\n\r\n"
+		    "Received: in the body\r\n.\r\n");
+		r = in_data(0, 0);
+		feed(r, buf_cstr(&msg));
+		o = drain(r);
+		if (n == SMTP_DEFAULT_MAX_RECEIVED) {
+			assert_string_equal(codes(o), "250");
+			assert_int_equal(r->ended, 1);
+		} else {
+			assert_string_equal(codes(o), "554");
+			assert_non_null(strstr(o, "554 5.4.6 Too many Received "
+			    "fields (101)"));
+			assert_int_equal(r->aborted, 1);
+			assert_int_equal(r->ended, 0);
+		}
+		rec_free(r);
+		buf_free(&msg);
+	}
+}
+
 static void
 test_bdat(void **state)
 {
@@ -1374,6 +1438,8 @@ main(void)
 		cmocka_unit_test(test_error_limit),
 		cmocka_unit_test(test_timeout_shutdown),
 		cmocka_unit_test(test_received),
+		cmocka_unit_test(test_duplicate_rcpts),
+		cmocka_unit_test(test_received_loop),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
