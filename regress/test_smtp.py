@@ -422,3 +422,43 @@ def test_idle_timeout_and_session_limit(daemon_factory):
     assert 1.5 < time.time() - start < 6
     for s in conns:
         s.close()
+
+
+def test_duplicate_recipient_delivered_once(mx):
+    """issue 14: the same recipient twice in one transaction is one
+    envelope, so one delivery (and at most one DSN)."""
+    with smtplib.SMTP("127.0.0.1", mx.port) as c:
+        c.ehlo("client.test")
+        c.mail("a@sender.test")
+        assert c.rcpt("root@localhost")[0] == 250
+        code, text = c.rcpt("root@LOCALHOST")
+        assert code == 250 and b"duplicate" in text
+        assert c.data(MSG)[0] == 250
+    got = delivered(mx, want=2, timeout=3)
+    assert len(got) == 1
+    assert body_after_received(got[0]) == MSG
+
+
+def test_received_loop_refused_nothing_stored(mx):
+    """RFC 5321 6.3: past 100 Received fields the message is a loop:
+    554 5.4.6 at end of data and nothing stored; 100 are accepted."""
+    def with_received(n):
+        trace = b"".join(b"Received: from h%d.example by h%d.example; "
+                         b"Mon, 7 Dec 2026 08:00:00 +0000\r\n" % (i, i + 1)
+                         for i in range(n))
+        return trace + MSG
+    with smtplib.SMTP("127.0.0.1", mx.port) as c:
+        c.ehlo("client.test")
+        c.mail("a@sender.test")
+        c.rcpt("root@localhost")
+        code, text = c.data(with_received(101))
+        assert code == 554 and text.startswith(b"5.4.6"), text
+    assert delivered(mx, want=1, timeout=2) == []
+    with smtplib.SMTP("127.0.0.1", mx.port) as c:
+        c.ehlo("client.test")
+        c.mail("a@sender.test")
+        c.rcpt("root@localhost")
+        assert c.data(with_received(100))[0] == 250
+    got = delivered(mx)
+    assert len(got) == 1
+    assert body_after_received(got[0]) == with_received(100)
