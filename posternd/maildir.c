@@ -44,12 +44,44 @@ errno_class(void)
 	return MAILDIR_PERMFAIL;
 }
 
+/* fsync the directory that holds path's last component. */
+static int
+sync_parent(const char *path)
+{
+	char	 dir[4096], *slash;
+	int	 dfd, r;
+
+	if (strlcpy(dir, path, sizeof(dir)) >= sizeof(dir)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if ((slash = strrchr(dir, '/')) == NULL)
+		strlcpy(dir, ".", sizeof(dir));
+	else if (slash == dir)
+		dir[1] = '\0';
+	else
+		*slash = '\0';
+	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return -1;
+	r = fsync(dfd);
+	close(dfd);
+	return r;
+}
+
+/*
+ * mkdir that makes a new directory durable before anything is delivered
+ * into it: the entry in its parent is synced (a crash must not lose a
+ * folder that holds mail we reported delivered).
+ */
 static int
 ensure_dir(const char *path)
 {
 	struct stat	 st;
 
-	if (mkdir(path, 0700) == -1 && errno != EEXIST)
+	if (mkdir(path, 0700) == 0) {
+		if (sync_parent(path) == -1)
+			return -1;
+	} else if (errno != EEXIST)
 		return -1;
 	if (lstat(path, &st) == -1)
 		return -1;
@@ -74,7 +106,10 @@ ensure_path(const char *path)
 		if (*p != '/')
 			continue;
 		*p = '\0';
-		if (mkdir(tmp, 0700) == -1 && errno != EEXIST)
+		if (mkdir(tmp, 0700) == 0) {
+			if (sync_parent(tmp) == -1)
+				return -1;
+		} else if (errno != EEXIST)
 			return -1;
 		*p = '/';
 	}

@@ -150,3 +150,48 @@ def test_idle_worker_killed_is_replaced(dmx):
     assert len(wait_files(dm, "r@v.test", 2)) == 2
     assert dm.proc.poll() is None
     assert len(started(dm)) == 2
+
+
+def test_new_maildir_is_durable_before_delivery_is_done(dmx):
+    """issue 14: a folder the worker creates is synced into its parent (the
+    worker fsyncs the parent directory after each mkdir) before the
+    delivery is reported done.  Watched with strace on the real worker."""
+    import subprocess
+    dmx.start()
+    trace = os.path.join(dmx.dir, "strace.out")
+    st = subprocess.Popen(["strace", "-f", "-qq", "-o", trace, "-e",
+                           "trace=mkdir,mkdirat,open,openat,fsync,rename",
+                           "-p", str(dmx.proc.pid)],
+                          stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(1)               # strace attached
+        send(dmx, "r@v.test", 1, "durable")
+        assert len(wait_files(dmx, "r@v.test", 1)) == 1
+        time.sleep(0.5)
+    finally:
+        st.terminate()
+        st.wait(timeout=10)
+    with open(trace) as f:
+        lines = f.read().splitlines()
+    # pid -> fd -> path of directories opened, and what was synced when
+    opened, synced, made = {}, [], []
+    for l in lines:
+        m = re.match(r'(\d+)\s+(?:mkdir|mkdirat)\((?:AT_FDCWD, )?"([^"]+)".*'
+                     r'= 0', l)
+        if m:
+            made.append((len(synced), m.group(2)))
+            continue
+        m = re.match(r'(\d+)\s+open(?:at)?\((?:AT_FDCWD, )?"([^"]+)",.*'
+                     r'O_DIRECTORY.*= (\d+)$', l)
+        if m:
+            opened[(m.group(1), m.group(3))] = m.group(2)
+            continue
+        m = re.match(r'(\d+)\s+fsync\((\d+)\)\s+= 0', l)
+        if m and (m.group(1), m.group(2)) in opened:
+            synced.append(opened[(m.group(1), m.group(2))])
+    box = os.path.join(dmx.maildir, "r@v.test")
+    made_here = [d for _, d in made if d.startswith(box)]
+    assert box in made_here and box + "/new" in made_here, lines
+    for when, d in made:
+        if d.startswith(box):
+            assert os.path.dirname(d) in synced[when:], (d, synced)
