@@ -265,7 +265,7 @@ auth_plain(struct smtp_session *s, const char *resp)
 {
 	uint8_t		 dec[2 * SMTP_AUTH_USER_MAX + SMTP_AUTH_PASS_MAX + 2];
 	char		 user[SMTP_AUTH_USER_MAX + 1];
-	char		 pass[SMTP_AUTH_PASS_MAX + 1];
+	char		*pass = s->auth_pass;
 	const uint8_t	*n1, *n2, *authcid, *pw;
 	ssize_t		 len;
 	size_t		 zlen, ulen, plen;
@@ -302,18 +302,18 @@ auth_plain(struct smtp_session *s, const char *resp)
 	auth_check(s, "PLAIN", user, pass);
  done:
 	explicit_bzero(dec, sizeof(dec));
-	explicit_bzero(pass, sizeof(pass));
+	explicit_bzero(s->auth_pass, sizeof(s->auth_pass));
 }
 
 /* LOGIN: the user name, then the password, each its own response. */
 static void
 auth_login(struct smtp_session *s, const char *resp)
 {
-	char		 buf[SMTP_AUTH_PASS_MAX + 1];
+	char		*buf = s->auth_pass;
 	ssize_t		 len;
 
 	if ((len = auth_decode(s, resp, (uint8_t *)buf,
-	    sizeof(buf) - 1)) == -1)
+	    sizeof(s->auth_pass) - 1)) == -1)
 		return;
 	if (s->auth_step == A_LOGIN_USER) {
 		if (!auth_user_valid((uint8_t *)buf, (size_t)len)) {
@@ -337,7 +337,7 @@ auth_login(struct smtp_session *s, const char *resp)
 		auth_check(s, "LOGIN", user, buf);
 		explicit_bzero(user, sizeof(user));
 	}
-	explicit_bzero(buf, sizeof(buf));
+	explicit_bzero(s->auth_pass, sizeof(s->auth_pass));
 }
 
 void

@@ -89,6 +89,12 @@ struct smtp_session {
 	enum auth_step		 auth_step;
 	char			 auth_login[SMTP_AUTH_USER_MAX + 1];
 	char			 auth_pending_user[SMTP_AUTH_USER_MAX + 1];
+	/*
+	 * The password being checked: in the session, not on the stack, so
+	 * that on_auth's pointer stays valid and the wipe after it can be
+	 * verified; always zero between exchanges.
+	 */
+	char			 auth_pass[SMTP_AUTH_PASS_MAX + 1];
 	int			 wipe_in;	/* input held a response */
 	int			 authenticated;
 	char			 auth_user[SMTP_AUTH_USER_MAX + 1];

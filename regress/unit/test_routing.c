@@ -78,6 +78,17 @@ routed(struct routing *rt, const char *text)
 	free_config(conf);
 }
 
+static void
+unrouted(struct routing *rt)
+{
+	size_t	 i;
+
+	for (i = 0; i < rt->nusers; i++)
+		free(rt->users[i]);
+	free(rt->users);
+	free_config(rt->conf);
+}
+
 static struct sockaddr_storage
 ip(const char *s)
 {
@@ -154,6 +165,7 @@ test_local_user(void **state)
 	d = decide(&rt, "203.0.113.9", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaa@example.org");
 	assert_int_equal(d.verdict, RCPT_UNKNOWN_USER);
+	unrouted(&rt);
 }
 
 static void
@@ -165,6 +177,7 @@ test_reject_rule_comes_first(void **state)
 	routed(&rt, conf_site);
 	d = decide(&rt, "203.0.113.9", "spam@example.org");
 	assert_int_equal(d.verdict, RCPT_REJECTED);
+	unrouted(&rt);
 }
 
 static void
@@ -178,6 +191,7 @@ test_no_rule_is_relay_denied(void **state)
 	d = decide(&rt, "203.0.113.9", "someone@elsewhere.example");
 	assert_int_equal(d.verdict, RCPT_RELAY_DENIED);
 	assert_null(d.action);
+	unrouted(&rt);
 }
 
 static void
@@ -200,6 +214,7 @@ test_relay_by_network_and_by_auth(void **state)
 	d = decide_as(&rt, "203.0.113.9", NULL, "someone@elsewhere.example",
 	    NULL);
 	assert_int_equal(d.verdict, RCPT_RELAY_DENIED);
+	unrouted(&rt);
 }
 
 static void
@@ -219,6 +234,7 @@ test_virtual_table(void **state)
 	/* Not in the table at all, even if a user of that name exists. */
 	d = decide(&rt, "203.0.113.9", USER_HERE "@example.net");
 	assert_int_equal(d.verdict, RCPT_UNKNOWN_USER);
+	unrouted(&rt);
 }
 
 static void
@@ -231,6 +247,7 @@ test_fixed_user_takes_any_local_part(void **state)
 	d = decide(&rt, "203.0.113.9", USER_NOT_HERE "@shared.example");
 	assert_int_equal(d.verdict, RCPT_ACCEPT);
 	assert_string_equal(d.action, "fixed");
+	unrouted(&rt);
 }
 
 static void
@@ -249,6 +266,7 @@ test_tag(void **state)
 	assert_int_equal(d.verdict, RCPT_RELAY_DENIED);
 	d = decide_as(&rt, "203.0.113.9", NULL, "x@elsewhere.example", NULL);
 	assert_int_equal(d.verdict, RCPT_RELAY_DENIED);
+	unrouted(&rt);
 }
 
 static void
@@ -266,6 +284,7 @@ test_secrets_stay_with_the_parent(void **state)
 	assert_null(config_find_table(rt.conf, "secrets"));
 	assert_non_null(config_find_table(rt.conf, "domains"));
 	assert_non_null(config_find_action(rt.conf, "smart"));
+	unrouted(&rt);
 }
 
 int
