@@ -338,6 +338,7 @@ inbound_new(struct dns_ctx *dns, const struct inbound_params *p)
 	    in->policy.dmarc != INBOUND_DISABLE) {
 		memset(&dopts, 0, sizeof(dopts));
 		dopts.allow_sha1 = in->policy.dkim_allow_sha1;
+		dopts.fail_partial_body = in->policy.dkim_fail_partial_body;
 		dopts.max_sigs = in->policy.dkim_max_signatures;
 		dopts.now = p->now;
 		in->dkim = dkim_verify_new(&dopts);
