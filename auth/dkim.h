@@ -106,7 +106,7 @@ struct dkim_sigresult {
 	char			*h;		/* h= as signed, FWS removed */
 	char			 canon[24];	/* "relaxed/simple" etc. */
 	long long		 l;		/* l=, -1 if none */
-	long long		 body_len;	/* canonical body, -1 unknown */
+	long long		 body_len;	/* body octets; -1 unset */
 	int			 body_ok;	/* -1 unchecked, 0 no, 1 yes */
 	const char		*keytype;	/* "rsa", "ed25519" or NULL */
 	int			 keybits;

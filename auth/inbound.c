@@ -83,8 +83,8 @@ struct inbound {
 	char			*from[INBOUND_MAX_FROM];
 	size_t			 nfrom;
 	size_t			 nfrom_total;
-	size_t			 header_len;	/* of the fields read */
-	int			 header_over;	/* DKIM_MAX_HEADER passed */
+	size_t			 header_len;	/* fields read */
+	int			 header_over;	/* > DKIM_MAX_HEADER */
 	int			 dkim_keys_asked, arc_keys_asked;
 	struct keyq		 keys[2 * INBOUND_MAX_KEYS];
 	size_t			 nkeys;
@@ -98,7 +98,7 @@ struct inbound {
 	struct iprev_outcome	 iprev_out;
 	int			 iprev_done;
 	struct dmarcq		 dmarcq[DMARC_MAX_AUTHORS];
-	size_t			 nauthors;	/* evaluations started */
+	size_t			 nauthors;	/* evaluations */
 	int			 dmarc_started;
 	struct dmarc_outcome	 dmarc_out;	/* the one applied */
 	int			 dmarc_done;
@@ -939,7 +939,7 @@ inbound_from_mailboxes(struct inbound *in,
 	 * A From field we did not keep could name anyone: a header the
 	 * reader gave up on, or more From fields than we hold, is refused.
 	 */
-	if (in->hr.overflow) {
+	if (in->hr.overflow || in->header_over) {
 		snprintf(err, errlen, "header too large to check");
 		return -1;
 	}
