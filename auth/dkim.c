@@ -16,6 +16,12 @@
  *  - l= larger than the canonicalized body: permerror, because the
  *    signature claims bytes that do not exist (3.5), not a hash mismatch;
  *  - body hash or signature mismatch (6.1.3): fail;
+ *  - a good signature whose l= is shorter than the body: pass, with a
+ *    comment saying how much of the body it covers, because the rest is
+ *    anybody's text (8.2); with opts.fail_partial_body, fail: 3.5 lets
+ *    a verifier treat the unsigned content as making the signature
+ *    invalid ("PERMFAIL (unsigned content)"), and the signer's claim
+ *    did not survive as a statement about the message as received;
  *  - rsa-sha1 when not enabled (RFC 8301 3.1), RSA keys under 1024 bits
  *    (RFC 8301 3.2), signatures beyond the per-message limit: policy, since
  *    those are local refusals of otherwise well-formed signatures;
@@ -610,6 +616,7 @@ verify_on_header(void *arg)
 		memset(&v->res[v->nsigs], 0, sizeof(*v->res));
 		v->sigs[v->nsigs].field = i;
 		v->res[v->nsigs].l = -1;
+		v->res[v->nsigs].body_len = -1;
 		v->res[v->nsigs].t = v->res[v->nsigs].x = -1;
 		v->res[v->nsigs].body_ok = -1;
 		if (v->msg.overflow) {
@@ -902,6 +909,8 @@ verify_one(struct dkim_verify *v, struct vsig *sg, struct dkim_sigresult *r)
 	r->testing = ki.testing;
 	r->keytype = ki.keytype;
 	r->keybits = ki.keybits;
+	r->body_len = sg->body->total > LLONG_MAX ? LLONG_MAX :
+	    (long long)sg->body->total;
 	if (kres != DKIM_PASS) {
 		set_result(r, kres, "%s", reason);
 		return;
@@ -933,6 +942,19 @@ verify_one(struct dkim_verify *v, struct vsig *sg, struct dkim_sigresult *r)
 	free(blank);
 	if (!sig_check(sg, pk, digest, dlen)) {
 		set_result(r, DKIM_FAIL, "signature did not verify");
+		goto out;
+	}
+	if (r->l >= 0 && (uint64_t)r->l < sg->body->total) {
+		/* RFC 6376 8.2: what follows l= is not the signer's. */
+		if (v->opts.fail_partial_body)
+			set_result(r, DKIM_FAIL, "body length limit: %lld of "
+			    "%lld octets signed, unsigned content refused "
+			    "(RFC 6376 8.2)", r->l, r->body_len);
+		else
+			set_result(r, DKIM_PASS, "good signature%s; body "
+			    "length limit: %lld of %lld octets signed",
+			    ki.testing ? ", key in testing mode (t=y)" : "",
+			    r->l, r->body_len);
 		goto out;
 	}
 	set_result(r, DKIM_PASS, "%s", ki.testing ? "good signature, key in "

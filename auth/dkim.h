@@ -87,6 +87,11 @@ struct dkim_verify_opts {
 	unsigned int	 max_sigs;	/* 0: DKIM_MAX_SIGS_DEFAULT */
 	time_t		 now;		/* 0: time(NULL); tests pin it */
 	int		 min_rsa_bits;	/* 0: 1024 (RFC 8301 3.2) */
+	/*
+	 * RFC 6376 8.2: a signature whose l= leaves part of the body
+	 * unsigned is "fail" instead of "pass" (with a comment either way).
+	 */
+	int		 fail_partial_body;
 };
 
 /* One signature's outcome. */
@@ -101,6 +106,7 @@ struct dkim_sigresult {
 	char			*h;		/* h= as signed, FWS removed */
 	char			 canon[24];	/* "relaxed/simple" etc. */
 	long long		 l;		/* l=, -1 if none */
+	long long		 body_len;	/* body octets; -1 unset */
 	int			 body_ok;	/* -1 unchecked, 0 no, 1 yes */
 	const char		*keytype;	/* "rsa", "ed25519" or NULL */
 	int			 keybits;

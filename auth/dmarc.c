@@ -15,8 +15,11 @@
  *
  * Choices where RFC 9989 leaves them to the receiver: no From field,
  * several Author Domains or an unparseable From give permerror (5.3.1,
- * 11.5); a DNS error during policy discovery gives temperror (4.10.1); a
- * duplicated tag or an invalid policy without rua gives permerror.
+ * 11.5) unless the caller names the Author Domain to evaluate (it takes
+ * them from dmarc_author_domains() and picks the strictest outcome with
+ * dmarc_strictest(), as 11.5 recommends; auth/inbound.c does); a DNS
+ * error during policy discovery gives temperror (4.10.1); a duplicated
+ * tag or an invalid policy without rua gives permerror.
  */
 #include <sys/types.h>
 
@@ -864,7 +867,13 @@ dmarc_eval_start(struct dns_ctx *dns, const struct dmarc_params *p,
 	e->out.author_exists = -1;
 	e->out.discovery = "treewalk";
 	setup(e, p);
-	if (dmarc_author_domain(p->from_fields, p->nfrom, e->author,
+	if (p->author_domain != NULL) {
+		if (canon_domain(p->author_domain, e->author,
+		    sizeof(e->author)) == -1) {
+			failf(e, DMARC_RESULT_PERMERROR, "bad Author Domain");
+			return e;
+		}
+	} else if (dmarc_author_domain(p->from_fields, p->nfrom, e->author,
 	    sizeof(e->author), err, sizeof(err)) == -1) {
 		tr(e, "no single Author Domain: %s", err);
 		failf(e, DMARC_RESULT_PERMERROR, "%s", err);
@@ -895,6 +904,38 @@ dmarc_eval_cancel(struct dmarc_eval *e)
 	dmarc_outcome_clear(&e->out);
 	buf_free(&e->trace);
 	free(e);
+}
+
+/* How strict an outcome is, for dmarc_strictest(). */
+static int
+strictness(const struct dmarc_outcome *o)
+{
+	switch (o->result) {
+	case DMARC_RESULT_FAIL:
+		if (o->disposition == DMARC_DISP_REJECT)
+			return 7;
+		return o->disposition == DMARC_DISP_QUARANTINE ? 5 : 4;
+	case DMARC_RESULT_TEMPERROR:
+		return 6;
+	case DMARC_RESULT_PERMERROR:
+		return 3;
+	case DMARC_RESULT_PASS:
+		return 2;
+	case DMARC_RESULT_NONE:
+		break;
+	}
+	return 1;
+}
+
+size_t
+dmarc_strictest(const struct dmarc_outcome *const *o, size_t n)
+{
+	size_t	 i, best = 0;
+
+	for (i = 1; i < n; i++)
+		if (strictness(o[i]) > strictness(o[best]))
+			best = i;
+	return best;
 }
 
 void

@@ -82,6 +82,7 @@ enum dmarc_override {
 #define DMARC_LOCAL_MAX		256	/* a From local part, with its NUL */
 #define DMARC_MAILBOX_MAX	(DMARC_LOCAL_MAX + DMARC_DOMAIN_MAX)
 #define DMARC_MAX_DKIM		16	/* DKIM results kept for reports */
+#define DMARC_MAX_AUTHORS	8	/* Author Domains evaluated (11.5) */
 #define DMARC_MAX_REASONS	4	/* override reasons of one record */
 #define DMARC_COMMENT_MAX	256
 #define DMARC_TRACE_MAX		(32 * 1024)
@@ -130,6 +131,16 @@ void		 dmarc_fo_text(unsigned int fo, char *out, size_t outlen);
 int		 dmarc_author_domain(const char *const *fields, size_t nfields,
 		    char *domain, size_t domainlen, char *err, size_t errlen);
 /*
+ * The same parse for RFC 9989 11.5, which evaluates every Author Domain
+ * of a message whose From fields name several: the distinct domains in
+ * the order they appear, at most max of them kept in domains.  Returns
+ * how many there are (possibly more than max), or -1 with a reason as
+ * dmarc_author_domain() gives it (no From field, a syntax error, ...).
+ */
+int		 dmarc_author_domains(const char *const *fields,
+		    size_t nfields, char (*domains)[DMARC_DOMAIN_MAX],
+		    size_t max, char *err, size_t errlen);
+/*
  * The same parse, for who the author claims to be ("senders <T>"):
  * every mailbox of the From fields (RFC 5322 3.6.2 mailbox-list; group
  * members too) as "local@domain", the local part as written (quotes
@@ -143,6 +154,11 @@ int		 dmarc_from_mailboxes(const char *const *fields, size_t nfields,
 struct dmarc_params {
 	const char		*const *from_fields; /* raw From values */
 	size_t			 nfrom;
+	/*
+	 * The Author Domain to evaluate, one of dmarc_author_domains();
+	 * NULL: the single one of from_fields (several are a permerror).
+	 */
+	const char		*author_domain;
 	const char		*mail_from;	/* domain or address; "": <> */
 	const char		*helo;		/* HELO/EHLO domain */
 	enum spf_result		 spf;		/* result of the SPF check */
@@ -241,6 +257,15 @@ void		 dmarc_eval_cancel(struct dmarc_eval *);
 /* Synchronous: runs the DNS context's event base until the result. */
 enum dmarc_result dmarc_check_sync(struct dns_ctx *,
 		    const struct dmarc_params *, struct dmarc_outcome *);
+/*
+ * RFC 9989 11.5: of the outcomes of several Author Domains of one
+ * message, the index of the one whose policy applies: the strictest
+ * failing one (reject, then a DNS error that might hide a reject, then
+ * quarantine, then none), else a permerror, a pass, none; the first of
+ * equals.  n must be at least 1.
+ */
+size_t		 dmarc_strictest(const struct dmarc_outcome *const *,
+		    size_t n);
 void		 dmarc_outcome_copy(struct dmarc_outcome *dst,
 		    const struct dmarc_outcome *src);
 void		 dmarc_outcome_clear(struct dmarc_outcome *);

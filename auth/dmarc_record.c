@@ -951,9 +951,9 @@ dmarc_author_domain(const char *const *fields, size_t nfields,
 	}
 	/*
 	 * 5.3.1, 11.5: more than one Author Domain makes DMARC validation
-	 * impossible; we do not evaluate each domain, the caller gets a
-	 * permerror and decides.  Several mailboxes in one domain are one
-	 * Author Domain.
+	 * impossible here; a caller that evaluates each of them takes them
+	 * from dmarc_author_domains().  Several mailboxes in one domain are
+	 * one Author Domain.
 	 */
 	for (i = 1; i < st->n; i++)
 		if (strcmp(st->domains[i], st->domains[0]) != 0) {
@@ -967,6 +967,41 @@ dmarc_author_domain(const char *const *fields, size_t nfields,
 		goto out;
 	}
 	rv = 0;
+out:
+	free(st);
+	return rv;
+}
+
+int
+dmarc_author_domains(const char *const *fields, size_t nfields,
+    char (*domains)[DMARC_DOMAIN_MAX], size_t max, char *err, size_t errlen)
+{
+	struct from_state	*st;
+	size_t			 i, j, n = 0;
+	int			 rv = -1;
+
+	if (errlen > 0)
+		err[0] = '\0';
+	st = xcalloc(1, sizeof(*st));
+	st->err = err;
+	st->errlen = errlen;
+	if (from_fields_parse(fields, nfields, st) == -1) {
+		if (nfields == 0)
+			snprintf(err, errlen, "no From field");
+		goto out;
+	}
+	/* 11.5: each distinct domain once, in the order they appear */
+	for (i = 0; i < st->n; i++) {
+		for (j = 0; j < i; j++)
+			if (strcmp(st->domains[j], st->domains[i]) == 0)
+				break;
+		if (j < i)
+			continue;
+		if (n < max)
+			strlcpy(domains[n], st->domains[i], DMARC_DOMAIN_MAX);
+		n++;
+	}
+	rv = n;
 out:
 	free(st);
 	return rv;

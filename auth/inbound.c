@@ -16,6 +16,22 @@
  *
  * DMARC needs SPF and DKIM; with either disabled it still runs with what
  * it has (a disabled SPF counts as "none").
+ *
+ * DMARC is not bypassed by the shape of the header (RFC 9989 5.3.1,
+ * 11.5).  From fields naming several Author Domains get each domain
+ * evaluated, up to DMARC_MAX_AUTHORS, and the strictest failing policy
+ * applies (dmarc_strictest()); the A-R field reports that domain's
+ * result and says how many there were, and so does the evaluation record
+ * for reports.  A message whose Author Domains cannot all be known is
+ * "permerror" (no domain to look up, and a later attempt finds no more:
+ * RFC 9989 9.2) with the reason as comment, and is refused (550 5.7.1)
+ * under dmarc strict: no From field, one that does not parse, more
+ * Author Domains than we evaluate, more From fields than we keep, or a
+ * header beyond the reading limits (DKIM_MAX_FIELDS fields,
+ * DKIM_MAX_FIELD octets in one, DKIM_MAX_HEADER in all).  Those limits
+ * bound what is read here, never what is stored: reading stops at them,
+ * and what was not read cannot pass, so a From field hidden past them
+ * makes the whole header unjudgeable rather than silently ignored.
  */
 #include <sys/types.h>
 
@@ -45,6 +61,16 @@ struct keyq {
 	struct dns_query	*q;
 };
 
+struct inbound;
+
+/* One Author Domain's DMARC evaluation. */
+struct dmarcq {
+	struct inbound		*in;
+	struct dmarc_eval	*e;
+	struct dmarc_outcome	 out;
+	int			 done;
+};
+
 struct inbound {
 	struct dns_ctx		*dns;
 	struct inbound_params	 p;
@@ -57,6 +83,8 @@ struct inbound {
 	char			*from[INBOUND_MAX_FROM];
 	size_t			 nfrom;
 	size_t			 nfrom_total;
+	size_t			 header_len;	/* fields read */
+	int			 header_over;	/* > DKIM_MAX_HEADER */
 	int			 dkim_keys_asked, arc_keys_asked;
 	struct keyq		 keys[2 * INBOUND_MAX_KEYS];
 	size_t			 nkeys;
@@ -69,9 +97,13 @@ struct inbound {
 	struct iprev_eval	*iprev;
 	struct iprev_outcome	 iprev_out;
 	int			 iprev_done;
-	struct dmarc_eval	*dmarc;
-	struct dmarc_outcome	 dmarc_out;
+	struct dmarcq		 dmarcq[DMARC_MAX_AUTHORS];
+	size_t			 nauthors;	/* evaluations */
+	int			 dmarc_started;
+	struct dmarc_outcome	 dmarc_out;	/* the one applied */
 	int			 dmarc_done;
+	/* why no Author Domain is known: strict refuses */
+	char			 dmarc_unknown[256];
 	size_t			 pending;	/* lookups in flight */
 	inbound_spf_cb		 spf_cb;
 	void			*spf_arg;
@@ -113,6 +145,14 @@ inbound_field(void *arg, const char *raw, size_t len, size_t namelen)
 	const char	*v;
 	size_t		 vlen;
 
+	/* the whole header section's bound, as DKIM keeps it */
+	if (in->header_over)
+		return;
+	in->header_len += len + 2;
+	if (in->header_len > DKIM_MAX_HEADER) {
+		in->header_over = 1;
+		return;
+	}
 	if (namelen == 0 || !mailhdr_name_is(raw, len, namelen, "From", 4))
 		return;
 	in->nfrom_total++;
@@ -338,6 +378,7 @@ inbound_new(struct dns_ctx *dns, const struct inbound_params *p)
 	    in->policy.dmarc != INBOUND_DISABLE) {
 		memset(&dopts, 0, sizeof(dopts));
 		dopts.allow_sha1 = in->policy.dkim_allow_sha1;
+		dopts.fail_partial_body = in->policy.dkim_fail_partial_body;
 		dopts.max_sigs = in->policy.dkim_max_signatures;
 		dopts.now = p->now;
 		in->dkim = dkim_verify_new(&dopts);
@@ -388,7 +429,8 @@ inbound_feed(struct inbound *in, const void *data, size_t len)
 		dkim_verify_feed(in->dkim, data, len);
 	if (in->arc != NULL)
 		arc_verify_feed(in->arc, data, len);
-	if (!in->hr.in_body)
+	/* past a limit, nothing more is read (see the top) */
+	if (!in->hr.in_body && !in->hr.overflow && !in->header_over)
 		mailhdr_reader_feed(&in->hr, data, len);
 	inbound_keys(in);
 }
@@ -599,6 +641,12 @@ inbound_decide(struct inbound *in)
 		    "failed, try again later");
 	if (in->policy.dmarc != INBOUND_STRICT || !in->dmarc_done)
 		return;
+	if (in->dmarc_unknown[0] != '\0') {
+		/* RFC 9989 11.5: a message DMARC cannot judge is a threat */
+		verdict(in, INBOUND_REJECT, 550, "5.7.1", "Message refused: "
+		    "%s, so DMARC cannot check its author", in->dmarc_unknown);
+		return;
+	}
 	if (in->dmarc_out.result == DMARC_RESULT_TEMPERROR) {
 		verdict(in, INBOUND_TEMPFAIL, 451, "4.7.5", "DMARC check "
 		    "could not be completed, try again later");
@@ -629,18 +677,87 @@ inbound_finish(struct inbound *in)
 	in->done(in->arg, &in->res);
 }
 
+/* Every Author Domain evaluated: the strictest outcome applies. */
+static void
+inbound_dmarc_all_done(struct inbound *in)
+{
+	const struct dmarc_outcome *outs[DMARC_MAX_AUTHORS];
+	size_t			 i, k, len;
+
+	for (i = 0; i < in->nauthors; i++)
+		outs[i] = &in->dmarcq[i].out;
+	/* RFC 9989 11.5: the most strict policy among those that fail */
+	k = dmarc_strictest(outs, in->nauthors);
+	dmarc_outcome_copy(&in->dmarc_out, &in->dmarcq[k].out);
+	if (in->nauthors > 1) {
+		len = strlen(in->dmarc_out.reason);
+		snprintf(in->dmarc_out.reason + len,
+		    sizeof(in->dmarc_out.reason) - len, "; %zu Author Domains, "
+		    "the strictest outcome applies", in->nauthors);
+		trace(in, "dmarc: %zu Author Domains; %s applies",
+		    in->nauthors, in->dmarc_out.header_from);
+	}
+	in->dmarc_done = 1;
+	trace(in, "dmarc: %s (%s)", dmarc_result_name(in->dmarc_out.result),
+	    in->dmarc_out.reason);
+	inbound_finish(in);
+}
+
 static void
 inbound_dmarc_done(void *arg, const struct dmarc_outcome *o)
 {
-	struct inbound	*in = arg;
+	struct dmarcq	*dq = arg;
+	struct inbound	*in = dq->in;
+	size_t		 i;
 
-	in->dmarc = NULL;
-	dmarc_outcome_copy(&in->dmarc_out, o);
-	in->dmarc_done = 1;
+	dq->e = NULL;
+	dmarc_outcome_copy(&dq->out, o);
+	dq->done = 1;
 	if (o->trace != NULL)
 		buf_addstr(&in->trace, o->trace);
-	trace(in, "dmarc: %s (%s)", dmarc_result_name(o->result), o->reason);
-	inbound_finish(in);
+	for (i = 0; i < in->nauthors; i++)
+		if (!in->dmarcq[i].done)
+			return;
+	inbound_dmarc_all_done(in);
+}
+
+/*
+ * The Author Domains to evaluate (RFC 9989 5.3.1, 11.5): how many, or 0
+ * with the reason none can be, in in->dmarc_unknown.
+ */
+static size_t
+inbound_authors(struct inbound *in, char (*domains)[DMARC_DOMAIN_MAX])
+{
+	char	 err[160];
+	int	 n;
+
+	if (in->hr.overflow || in->header_over) {
+		snprintf(in->dmarc_unknown, sizeof(in->dmarc_unknown),
+		    "header beyond the limits of %d fields, %d octets in one, "
+		    "%d in all: its From fields cannot all be read",
+		    DKIM_MAX_FIELDS, DKIM_MAX_FIELD, DKIM_MAX_HEADER);
+		return 0;
+	}
+	if (in->nfrom_total > in->nfrom) {
+		snprintf(in->dmarc_unknown, sizeof(in->dmarc_unknown),
+		    "%zu From fields, more than %d are not read",
+		    in->nfrom_total, INBOUND_MAX_FROM);
+		return 0;
+	}
+	n = dmarc_author_domains((const char *const *)in->from, in->nfrom,
+	    domains, DMARC_MAX_AUTHORS, err, sizeof(err));
+	if (n == -1) {
+		strlcpy(in->dmarc_unknown, err, sizeof(in->dmarc_unknown));
+		return 0;
+	}
+	if (n > DMARC_MAX_AUTHORS) {
+		/* 11.5: more would be a denial of service; not judged */
+		snprintf(in->dmarc_unknown, sizeof(in->dmarc_unknown),
+		    "From fields name %d Author Domains, more than %d are "
+		    "not evaluated", n, DMARC_MAX_AUTHORS);
+		return 0;
+	}
+	return n;
 }
 
 /* Every lookup answered after the end: DMARC, then the result. */
@@ -649,12 +766,27 @@ inbound_progress(struct inbound *in)
 {
 	struct dmarc_params		 dp;
 	const struct dkim_sigresult	*r = NULL;
-	size_t				 n = 0, total;
+	char				 domains[DMARC_MAX_AUTHORS]
+					    [DMARC_DOMAIN_MAX];
+	size_t				 i, n = 0, total, nauthors;
 
-	if (!in->ended || in->pending > 0 || in->dmarc != NULL ||
+	if (!in->ended || in->pending > 0 || in->dmarc_started ||
 	    in->dmarc_done || in->done == NULL)
 		return;
+	in->dmarc_started = 1;
 	if (in->policy.dmarc == INBOUND_DISABLE) {
+		inbound_finish(in);
+		return;
+	}
+	if ((nauthors = inbound_authors(in, domains)) == 0) {
+		/* RFC 9989 9.2: permerror, a later attempt finds no more */
+		memset(&in->dmarc_out, 0, sizeof(in->dmarc_out));
+		in->dmarc_out.result = DMARC_RESULT_PERMERROR;
+		in->dmarc_out.author_exists = -1;
+		strlcpy(in->dmarc_out.reason, in->dmarc_unknown,
+		    sizeof(in->dmarc_out.reason));
+		in->dmarc_done = 1;
+		trace(in, "dmarc: no Author Domain: %s", in->dmarc_unknown);
 		inbound_finish(in);
 		return;
 	}
@@ -662,7 +794,6 @@ inbound_progress(struct inbound *in)
 		r = dkim_verify_results(in->dkim, &n, &total);
 	memset(&dp, 0, sizeof(dp));
 	dp.from_fields = (const char *const *)in->from;
-	/* past INBOUND_MAX_FROM fields: several From fields anyway */
 	dp.nfrom = in->nfrom;
 	dp.mail_from = in->mail_from;
 	dp.helo = in->helo;
@@ -676,7 +807,15 @@ inbound_progress(struct inbound *in)
 	dp.envelope_to = in->rcpt_domain;
 	dp.now = in->p.now;
 	dp.trace = in->p.trace;
-	in->dmarc = dmarc_eval_start(in->dns, &dp, inbound_dmarc_done, in);
+	in->nauthors = nauthors;
+	for (i = 0; i < nauthors; i++)
+		in->dmarcq[i].in = in;
+	/* every callback comes later, from the loop: all start first */
+	for (i = 0; i < nauthors; i++) {
+		dp.author_domain = domains[i];
+		in->dmarcq[i].e = dmarc_eval_start(in->dns, &dp,
+		    inbound_dmarc_done, &in->dmarcq[i]);
+	}
 }
 
 void
@@ -710,8 +849,12 @@ inbound_free(struct inbound *in)
 		spf_eval_cancel(in->spf_helo);
 	if (in->iprev != NULL)
 		iprev_eval_cancel(in->iprev);
-	if (in->dmarc != NULL)
-		dmarc_eval_cancel(in->dmarc);
+	for (i = 0; i < in->nauthors; i++) {
+		if (in->dmarcq[i].e != NULL)
+			dmarc_eval_cancel(in->dmarcq[i].e);
+		if (in->dmarcq[i].done)
+			dmarc_outcome_clear(&in->dmarcq[i].out);
+	}
 	for (i = 0; i < in->nkeys; i++)
 		if (in->keys[i].q != NULL)
 			dns_query_cancel(in->keys[i].q);
@@ -796,7 +939,7 @@ inbound_from_mailboxes(struct inbound *in,
 	 * A From field we did not keep could name anyone: a header the
 	 * reader gave up on, or more From fields than we hold, is refused.
 	 */
-	if (in->hr.overflow) {
+	if (in->hr.overflow || in->header_over) {
 		snprintf(err, errlen, "header too large to check");
 		return -1;
 	}

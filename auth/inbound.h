@@ -32,6 +32,7 @@ struct inbound_policy {
 	enum inbound_mode	 spf, dkim, arc, dmarc;
 	int			 spf_reject_fail;
 	int			 dkim_allow_sha1;
+	int			 dkim_fail_partial_body; /* l= short: fail */
 	unsigned int		 dkim_max_signatures;	/* 0: default */
 };
 

@@ -623,6 +623,7 @@ authd_begin(struct authd *a, uint32_t session, struct imsg *imsg)
 		ipol.dmarc = pol->c.dmarc;
 		ipol.spf_reject_fail = pol->c.spf_reject_fail;
 		ipol.dkim_allow_sha1 = pol->c.dkim_allow_sha1;
+		ipol.dkim_fail_partial_body = pol->c.dkim_fail_partial_body;
 		ipol.dkim_max_signatures = pol->c.dkim_max_signatures;
 	}
 	memset(&ip, 0, sizeof(ip));

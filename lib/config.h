@@ -207,6 +207,8 @@ struct policy {
 	enum policy_mode	 dkim;
 	/* dkim ... allow-sha1: rsa-sha1 may pass (RFC 8301 3.1); off */
 	int			 dkim_allow_sha1;
+	/* dkim ... fail-partial-body: l= short of the body fails; off */
+	int			 dkim_fail_partial_body;
 	/* dkim ... max-signatures N: verified per message (1..100, 10) */
 	unsigned int		 dkim_max_signatures;
 	enum policy_mode	 arc;

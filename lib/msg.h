@@ -310,6 +310,7 @@ struct msg_conf_policy {
 	int32_t		 spf, dkim, arc, dmarc;	/* enum policy_mode */
 	int32_t		 spf_reject_fail;
 	int32_t		 dkim_allow_sha1;
+	int32_t		 dkim_fail_partial_body;
 	uint32_t	 dkim_max_signatures;
 	int32_t		 quarantine;		/* enum dmarc_quarantine */
 	char		 quarantine_folder[256];

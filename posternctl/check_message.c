@@ -5,7 +5,8 @@
  * iprev with whether the PTR name matches the HELO name.  It prints the
  * Authentication-Results field the daemon would add and, with -v, the
  * step-by-step account on standard error, ending with the verdict the
- * default (relaxed) policy, or --strict, would give.
+ * default (relaxed) policy, or --strict, would give;
+ * --dkim-fail-partial-body is the policy option of that name.
  *
  * Without a message (standard input a terminal, or empty) it checks what
  * it can: SPF, iprev, and DMARC with the MAIL FROM domain taken as the
@@ -37,7 +38,8 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: posternctl check message [-v] [--strict] "
-	    "--ip IP --helo NAME --mail-from ADDR\n"
+	    "[--dkim-fail-partial-body]\n"
+	    "           --ip IP --helo NAME --mail-from ADDR\n"
 	    "           [--authserv-id NAME] [--dns-zone FILE |\n"
 	    "           --resolver ADDR[@PORT] [--trust-anchor FILE]] "
 	    "[< message]\n");
@@ -116,6 +118,7 @@ check_message_main(int argc, char *argv[])
 		{ "trust-anchor",	required_argument, NULL, 't' },
 		{ "authserv-id",	required_argument, NULL, 'A' },
 		{ "strict",		no_argument,	   NULL, 'S' },
+		{ "dkim-fail-partial-body", no_argument,   NULL, 'L' },
 		{ "verbose",		no_argument,	   NULL, 'v' },
 		{ NULL,			0,		   NULL, 0 }
 	};
@@ -129,6 +132,7 @@ check_message_main(int argc, char *argv[])
 	const char		*authserv = NULL, *at;
 	char			 err[512], host[256], *synth = NULL;
 	int			 ch, verbose = 0, strict = 0, rv;
+	int			 partial_fail = 0;
 
 	optind = 0;	/* glibc: restart after posternctl's own options */
 	while ((ch = getopt_long(argc, argv, "v", longopts, NULL)) != -1) {
@@ -141,6 +145,7 @@ check_message_main(int argc, char *argv[])
 		case 't': ta = optarg; break;
 		case 'A': authserv = optarg; break;
 		case 'S': strict = 1; break;
+		case 'L': partial_fail = 1; break;
 		case 'v': verbose = 1; break;
 		default:
 			usage();
@@ -204,6 +209,7 @@ check_message_main(int argc, char *argv[])
 	memset(&pol, 0, sizeof(pol));
 	if (strict)
 		pol.spf = pol.dkim = pol.arc = pol.dmarc = INBOUND_STRICT;
+	pol.dkim_fail_partial_body = partial_fail;
 	memset(&p, 0, sizeof(p));
 	p.authserv_id = authserv;
 	p.ip = ip;

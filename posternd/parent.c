@@ -679,6 +679,7 @@ setup_authd(struct postern_conf *conf, struct imsgbuf *ibuf)
 		mp.dmarc = pol->dmarc;
 		mp.spf_reject_fail = pol->spf_reject_fail;
 		mp.dkim_allow_sha1 = pol->dkim_allow_sha1;
+		mp.dkim_fail_partial_body = pol->dkim_fail_partial_body;
 		mp.dkim_max_signatures = pol->dkim_max_signatures;
 		mp.quarantine = pol->quarantine;
 		strlcpy(mp.quarantine_folder, pol->quarantine_folder,

@@ -65,7 +65,8 @@ static void	 set_count(const struct conf_loc *, const char *, long long,
 
 %token	ACTION ALGORITHM ALLOWSHA1 ANY ARC AUTH CANONICALIZATION CERT
 %token	CONTROL DISABLE
-%token	DKIM DKIMSIGNATURE DMARC DOMAIN EXPIRE FILECOLON FOLDER FOR FROM
+%token	DKIM DKIMSIGNATURE DMARC DOMAIN EXPIRE FAILPARTIALBODY FILECOLON
+%token	FOLDER FOR FROM
 %token	GROUP HEADER HEADERS HELO HOST HOSTNAME INCLUDE KEY LISTEN LMTP LOCAL
 %token	VIRTUAL SMTPTIMEOUT SMTPMAXSESSIONS SMTPMAXPERIP
 %token	MTATIMEOUT MTACONNECTTIMEOUT MTAMAXSESSIONS MTAMAXPERDOMAIN MTACAFILE
@@ -737,6 +738,11 @@ dkimopt		: ALLOWSHA1 {
 			parse_policy_once(&@1, 0x10, "allow-sha1");
 			ps.policy->dkim_allow_sha1 = 1;
 		}
+		| FAILPARTIALBODY {
+			/* RFC 6376 8.2: l= shorter than the body fails. */
+			parse_policy_once(&@1, 0x40, "fail-partial-body");
+			ps.policy->dkim_fail_partial_body = 1;
+		}
 		| MAXSIGNATURES NUMBER {
 			parse_policy_once(&@1, 0x20, "max-signatures");
 			if ($2 < 1 || $2 > CONF_DKIM_MAX_SIGS_LIMIT)
@@ -918,6 +924,7 @@ static const struct keyword keywords[] = {
 	{ "dmarc",		DMARC },
 	{ "domain",		DOMAIN },
 	{ "expire",		EXPIRE },
+	{ "fail-partial-body",	FAILPARTIALBODY },
 	{ "file:",		FILECOLON },
 	{ "folder",		FOLDER },
 	{ "for",		FOR },

@@ -4,6 +4,8 @@ and the listener's policy refuses, defers or quarantines.  DNS is nsd
 (regress/dnsbed.py) serving signed zones; signatures come from
 `posternctl dkim sign`, keys from `posternctl dkim keygen`."""
 import email
+import glob
+import os
 import re
 import email.policy
 import smtplib
@@ -54,6 +56,7 @@ def mx(daemon_factory, bed, tmp_path):
     dm.strict_port = next_port()
     dm.reject_port = next_port()
     dm.junk_port = next_port()
+    dm.partial_port = next_port()
     with open(dm.conf, "a") as f:
         f.write('''hostname mx.example.test
 resolver {r} trust-anchor "{ta}"
@@ -63,14 +66,17 @@ policy tight {{
 }}
 policy spfreject {{ spf relaxed reject-fail }}
 policy junk {{ dmarc strict quarantine folder "Junk" }}
+policy partial {{ dkim relaxed fail-partial-body }}
 listen on 127.0.0.1 port {sp} policy tight
 listen on 127.0.0.1 port {rp} policy spfreject
 listen on 127.0.0.1 port {jp} policy junk
+listen on 127.0.0.1 port {pp} policy partial
 table locals {{ "localhost" }}
 action "local" maildir "{m}/%{{user}}" user root
 match from any for domain <locals> action "local"
 '''.format(r=bed.resolver, ta=bed.trust_anchor, m=dm.maildir,
-           sp=dm.strict_port, rp=dm.reject_port, jp=dm.junk_port))
+           sp=dm.strict_port, rp=dm.reject_port, jp=dm.junk_port,
+           pp=dm.partial_port))
     return dm.start()
 
 
@@ -110,9 +116,9 @@ def results(raw):
     return first
 
 
-def sign(bed, data):
+def sign(bed, data, *extra):
     r = run([POSTERNCTL, "dkim", "sign", "-k", bed.key, "-d", "good.test",
-             "-s", "sel"], input=data, text=False, timeout=30)
+             "-s", "sel", *extra], input=data, text=False, timeout=30)
     assert r.returncode == 0, r.stderr
     return r.stdout
 
@@ -279,3 +285,83 @@ def test_outgoing_mail_is_signed_and_verifies_elsewhere(signer, bed):
     got = delivered(signer, "root", want=2)
     assert sum(b"DKIM-Signature:" in g for g in got) == 1
     assert "signed for good.test with ed" in signer.logtext()
+
+
+# --- issue 14: the shape of the header does not get past DMARC ---
+# RFC 9989 5.3.1 and 11.5: no From field, From fields naming several
+# Author Domains, or a header past authd's reading limits (1,000 fields)
+# before the From field: refused under dmarc strict, marked under relaxed.
+
+PADDED = b"".join(b"X-Pad-%d: padding\r\n" % i for i in range(1001))
+SHAPES = {
+    "padded": PADDED + message("reject.test"),
+    "two-from": b"From: <alice@good.test>\r\n" + message("reject.test"),
+    "no-from": (b"To: bob@localhost\r\nSubject: no author\r\n\r\n"
+                b"hello\r\n"),
+}
+
+
+def assert_nothing_stored(mx):
+    time.sleep(0.5)
+    assert delivered(mx, "root", timeout=0) == []
+    assert mx.ctl("show", "queue").stdout == ""
+
+
+@pytest.mark.parametrize("shape", sorted(SHAPES))
+def test_strict_refuses_a_header_dmarc_cannot_judge(mx, shape):
+    # SPF passes for good.test, which is one Author Domain of two-from
+    text = send(mx.strict_port, "alice@good.test", SHAPES[shape],
+                expect=550)
+    assert text.startswith(b"5.7.1"), text
+    assert b"DMARC" in text, text
+    if shape == "two-from":
+        assert b"reject.test" in text       # the strictest failing policy
+    assert_nothing_stored(mx)
+
+
+@pytest.mark.parametrize("shape", sorted(SHAPES))
+def test_relaxed_marks_a_header_dmarc_cannot_judge(mx, shape):
+    send(mx.port, "alice@good.test", SHAPES[shape])
+    got = delivered(mx, "root")
+    assert len(got) == 1
+    # stored whole: every padding field, not only what authd read
+    assert got[0].endswith(SHAPES[shape])
+    m = results(got[0])
+    if shape == "two-from":
+        assert m["dmarc"]["result"] == "fail"
+        assert m["dmarc"]["props"]["header.from"] == "reject.test"
+        assert m["dmarc"]["props"]["policy.dmarc"] == "reject"
+        assert any("2 Author Domains" in c for c in m["dmarc"]["comments"])
+    else:
+        assert m["dmarc"]["result"] == "permerror"
+        why = "limits" if shape == "padded" else "no From field"
+        assert any(why in c for c in m["dmarc"]["comments"]), m["dmarc"]
+
+
+def test_dkim_body_length_limit(mx, bed):
+    """RFC 6376 8.2: what follows l= is anybody's: a pass says so, and
+    fail-partial-body makes it a failure."""
+    signed = sign(bed, message("good.test"), "-l")
+    data = signed + b"PS: added later\r\n"
+    assert b"l=7" in data[:data.index(b"\r\n\r\n")]
+    send(mx.port, "bob@reject.test", data)
+    m = results(delivered(mx, "root")[0])
+    assert m["dkim"]["result"] == "pass"
+    assert any("body length limit: 7 of 24 octets signed" in c
+               for c in m["dkim"]["comments"]), m["dkim"]
+    assert m["dmarc"]["result"] == "pass"
+    os.unlink(glob.glob(os.path.join(mx.maildir, "root", "new", "*"))[0])
+
+    send(mx.partial_port, "bob@reject.test", data)
+    m = results(delivered(mx, "root")[0])
+    assert m["dkim"]["result"] == "fail"
+    assert any("unsigned content" in c for c in m["dkim"]["comments"])
+    # the envelope is reject.test's, whose SPF fails: nothing aligns now
+    assert m["dmarc"]["result"] == "fail"
+    os.unlink(glob.glob(os.path.join(mx.maildir, "root", "new", "*"))[0])
+
+    # a signature over the whole body passes plainly on that listener
+    send(mx.partial_port, "bob@reject.test", signed)
+    m = results(delivered(mx, "root")[0])
+    assert m["dkim"]["result"] == "pass"
+    assert not any("body length" in c for c in m["dkim"]["comments"])

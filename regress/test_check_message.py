@@ -9,6 +9,8 @@ $ORIGIN example.com.
 @ TXT "v=spf1 ip4:192.0.2.0/24 -all"
 _dmarc TXT "v=DMARC1; p=reject; rua=mailto:agg@example.com"
 mail A 192.0.2.25
+$ORIGIN other.example.
+_dmarc TXT "v=DMARC1; p=none"
 $ORIGIN 2.0.192.in-addr.arpa.
 25 PTR mail.example.com.
 """
@@ -97,6 +99,44 @@ def test_without_message(zone):
     assert m["dmarc"]["props"]["header.from"] == "example.com"
     assert m["iprev"]["result"] == "pass"
     assert "no message" in err
+
+
+# issue 14: the same verdicts as the daemon for the header shapes that
+# used to get past DMARC (RFC 9989 5.3.1, 11.5)
+SHAPES = {
+    "padded": b"".join(b"X-Pad-%d: x\r\n" % i for i in range(1001)) + MSG,
+    "two-from": b"From: <b@other.example>\r\n" + MSG,
+    "no-from": b"Subject: no author\r\n\r\nhello\r\n",
+}
+
+
+@pytest.mark.parametrize("shape", sorted(SHAPES))
+def test_header_shapes(zone, shape):
+    args = (zone, SHAPES[shape], "198.51.100.7", "x.test",
+            "bounce@other.example", "-v")
+    m, _, err = check(*args, "--strict")
+    assert "would refuse the message" in err
+    assert "5.7.1" in err
+    m, _, err = check(*args)
+    assert "would accept" in err
+    if shape == "two-from":
+        # the strictest failing policy: example.com's reject
+        assert m["dmarc"]["result"] == "fail"
+        assert m["dmarc"]["props"]["header.from"] == "example.com"
+        assert m["dmarc"]["props"]["policy.dmarc"] == "reject"
+    else:
+        assert m["dmarc"]["result"] == "permerror"
+
+
+def test_body_length_limit(keys, zone):  # noqa: F811
+    data = sign(keys, "ed", "-l") + b"PS: not signed\r\n"
+    m, _, _ = check(zone, data)
+    assert m["dkim"]["result"] == "pass"
+    assert any("body length limit" in c for c in m["dkim"]["comments"])
+    m, _, _ = check(zone, data, "192.0.2.25", "mail.example.com",
+                    "alice@example.com", "--dkim-fail-partial-body")
+    assert m["dkim"]["result"] == "fail"
+    assert any("unsigned content" in c for c in m["dkim"]["comments"])
 
 
 @pytest.mark.parametrize("args", [

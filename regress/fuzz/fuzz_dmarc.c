@@ -1,10 +1,10 @@
 /*
  * Fuzz the DMARC parsers (auth/dmarc_record.c) and an evaluation
  * (auth/dmarc.c): the input is parsed as a policy record, as From field
- * values (one per line: the author domain and the mailboxes), and as an
- * encoded evaluation record (which, if it decodes, must encode back to the
- * same bytes); then it is published as
- * the DMARC record of fuzz.test in an in-memory zone and a message from a
+ * values (one per line: the author domain, every Author Domain, which
+ * must agree with it, and the mailboxes), and as an encoded evaluation
+ * record (which, if it decodes, must encode back to the same bytes); then
+ * it is published as the DMARC record of fuzz.test in an in-memory zone and a message from a
  * subdomain is evaluated with aligned and unaligned identifiers.
  */
 #include <sys/types.h>
@@ -42,6 +42,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char			*txt, *zone, *line, *save, err[256];
 	char			 dom[DMARC_DOMAIN_MAX];
 	char			 boxes[4][DMARC_MAILBOX_MAX];
+	char			 authors[DMARC_MAX_AUTHORS][DMARC_DOMAIN_MAX];
+	int			 rc, na;
 	size_t			 i, n, zl, nf = 0;
 
 	if (size > 4096)
@@ -57,7 +59,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (line = strtok_r(txt, "\n", &save); line != NULL && nf < 4;
 	    line = strtok_r(NULL, "\n", &save))
 		fields[nf++] = line;
-	dmarc_author_domain(fields, nf, dom, sizeof(dom), err, sizeof(err));
+	rc = dmarc_author_domain(fields, nf, dom, sizeof(dom), err,
+	    sizeof(err));
+	/* RFC 9989 11.5's list agrees with the single Author Domain */
+	na = dmarc_author_domains(fields, nf, authors, DMARC_MAX_AUTHORS, err,
+	    sizeof(err));
+	if ((rc == 0 && (na != 1 || strcmp(authors[0], dom) != 0)) ||
+	    (rc == -1 && na == 1) || (na == -1 && rc == 0))
+		abort();
 	/* the same fields as the mailboxes a senders table checks */
 	dmarc_from_mailboxes(fields, nf, boxes, 4, err, sizeof(err));
 

@@ -605,7 +605,19 @@ test_expiry_and_l(void **state)
 	assert_non_null(strstr(m, "l="));
 	xasprintf(&t, "%sappended\r\n", m);
 	assert_int_equal(check_with(t, k_ed, NULL, NULL, reason), DKIM_PASS);
+	/* RFC 6376 8.2: the pass says how little it covers ... */
+	assert_non_null(strstr(reason, "body length limit: "));
+	assert_non_null(strstr(reason, " octets signed"));
+	/* ... and a policy can refuse the unsigned remainder */
+	o.now = 0;
+	o.fail_partial_body = 1;
+	assert_int_equal(check_with(t, k_ed, NULL, &o, reason), DKIM_FAIL);
+	assert_non_null(strstr(reason, "unsigned content"));
 	free(t);
+	/* the whole body signed with l=: a plain pass either way */
+	assert_int_equal(check_with(m, k_ed, NULL, &o, reason), DKIM_PASS);
+	assert_null(strstr(reason, "body length limit"));
+	o.fail_partial_body = 0;
 	t = replace(m, "8-bit: caf\xc3\xa9\r\n", "");
 	assert_int_equal(check_with(t, k_ed, NULL, NULL, reason),
 	    DKIM_PERMERROR);

@@ -940,6 +940,82 @@ test_from_in_eval(void **state)
 	    "no mailbox");
 }
 
+/* 11.5: every Author Domain, once each, in order */
+static void
+test_author_domains(void **state)
+{
+	char		 d[3][DMARC_DOMAIN_MAX], err[160];
+	const char	*f[3] = { "a@Example.COM, b@example.net",
+			    "\"C\" <c@example.com>", "g: x@example.org;" };
+
+	assert_int_equal(dmarc_author_domains(f, 1, d, 3, err, sizeof(err)),
+	    2);
+	assert_string_equal(d[0], "example.com");
+	assert_string_equal(d[1], "example.net");
+	assert_int_equal(dmarc_author_domains(f, 2, d, 3, err, sizeof(err)),
+	    2);
+	/* more than max: the count, the first max kept */
+	assert_int_equal(dmarc_author_domains(f, 3, d, 2, err, sizeof(err)),
+	    3);
+	assert_string_equal(d[1], "example.net");
+	assert_int_equal(dmarc_author_domains(f, 0, d, 3, err, sizeof(err)),
+	    -1);
+	assert_string_equal(err, "no From field");
+	f[0] = "a@example.com, <b@example.net";
+	assert_int_equal(dmarc_author_domains(f, 1, d, 3, err, sizeof(err)),
+	    -1);
+	assert_non_null(strstr(err, "From:"));
+}
+
+/* An Author Domain given by the caller, and the strictest of several. */
+static void
+test_strictest(void **state)
+{
+	struct dmarc_outcome	 o[4];
+	const struct dmarc_outcome *op[4] = { &o[0], &o[1], &o[2], &o[3] };
+	struct dmarc_params	 p;
+	const char		*two[1] = { "a@example.com, b@example.net" };
+
+	memset(&p, 0, sizeof(p));
+	p.from_fields = two;
+	p.nfrom = 1;
+	assert_int_equal(dmarc_check_sync(dns, &p, &o[0]),
+	    DMARC_RESULT_PERMERROR);
+	dmarc_outcome_clear(&o[0]);
+	p.author_domain = "Example.COM";
+	assert_int_equal(dmarc_check_sync(dns, &p, &o[0]), FAIL);
+	assert_string_equal(o[0].header_from, "example.com");
+	assert_string_equal(o[0].eval.header_from, "example.com");
+	assert_int_equal(o[0].disposition, DMARC_DISP_REJECT);
+	dmarc_outcome_clear(&o[0]);
+	p.author_domain = "bad..domain";
+	assert_int_equal(dmarc_check_sync(dns, &p, &o[0]),
+	    DMARC_RESULT_PERMERROR);
+	dmarc_outcome_clear(&o[0]);
+
+	memset(o, 0, sizeof(o));
+	o[0].result = DMARC_RESULT_PASS;
+	o[1].result = DMARC_RESULT_NONE;
+	assert_int_equal(dmarc_strictest(op, 2), 0);
+	o[1].result = DMARC_RESULT_PERMERROR;
+	assert_int_equal(dmarc_strictest(op, 2), 1);
+	o[2].result = FAIL;
+	o[2].disposition = DMARC_DISP_NONE;
+	assert_int_equal(dmarc_strictest(op, 3), 2);
+	o[3].result = FAIL;
+	o[3].disposition = DMARC_DISP_QUARANTINE;
+	assert_int_equal(dmarc_strictest(op, 4), 3);
+	/* a DNS error might hide a reject: it outranks quarantine ... */
+	o[0].result = DMARC_RESULT_TEMPERROR;
+	assert_int_equal(dmarc_strictest(op, 4), 0);
+	/* ... but not a reject, and the first of equals wins */
+	o[1].result = FAIL;
+	o[1].disposition = DMARC_DISP_REJECT;
+	o[2].disposition = DMARC_DISP_REJECT;
+	assert_int_equal(dmarc_strictest(op, 4), 1);
+	assert_int_equal(dmarc_strictest(op, 1), 0);
+}
+
 static void
 test_bounds(void **state)
 {
@@ -1265,6 +1341,8 @@ main(void)
 		cmocka_unit_test(test_records_in_dns),
 		cmocka_unit_test(test_temperror),
 		cmocka_unit_test(test_from_in_eval),
+		cmocka_unit_test(test_author_domains),
+		cmocka_unit_test(test_strictest),
 		cmocka_unit_test(test_bounds),
 		cmocka_unit_test(test_encode_decode),
 		cmocka_unit_test(test_ar_props),

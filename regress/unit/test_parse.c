@@ -631,7 +631,8 @@ test_auth_slots(void **state)
 	    "policy relaxed-all { }\n"
 	    "policy tight {\n"
 	    "    spf strict reject-fail\n"
-	    "    dkim relaxed allow-sha1 max-signatures 25; arc disable\n"
+	    "    dkim relaxed allow-sha1 max-signatures 25 fail-partial-body\n"
+	    "    arc disable\n"
 	    "    dmarc strict quarantine folder \"Junk\"\n"
 	    "}\n"
 	    "policy hdr { dmarc relaxed quarantine header; spf disable }\n"
@@ -673,8 +674,11 @@ test_auth_slots(void **state)
 	/* RFC 8301 3.1: no rsa-sha1 unless asked; 10 signatures. */
 	assert_int_equal(p->dkim_allow_sha1, 0);
 	assert_int_equal(p->dkim_max_signatures, 10);
+	/* RFC 6376 8.2: a partial-body signature passes unless asked */
+	assert_int_equal(p->dkim_fail_partial_body, 0);
 	p = config_find_policy(conf, "tight");
 	assert_int_equal(p->dkim_allow_sha1, 1);
+	assert_int_equal(p->dkim_fail_partial_body, 1);
 	assert_int_equal(p->dkim_max_signatures, 25);
 	assert_int_equal(p->spf, POLICY_STRICT);
 	assert_int_equal(p->spf_reject_fail, 1);
@@ -1341,6 +1345,10 @@ static const struct error_case error_cases[] = {
 	{ "policy p { dkim strict max-signatures 2 max-signatures 3 }\n",
 	  "1: max-signatures given twice in policy \"p\"\n" },
 	{ "policy p { allow-sha1 }\n", "1: syntax error\n" },
+	{ "policy p { dkim strict fail-partial-body fail-partial-body }\n",
+	  "1: fail-partial-body given twice in policy \"p\"\n" },
+	{ "policy p { dmarc strict fail-partial-body }\n",
+	  "1: syntax error\n" },
 	{ "policy p { spf strict allow-sha1 }\n", "1: syntax error\n" },
 	{ "policy p {\n spf strict reject-fail\n dkim maybe\n arc none\n}\n"
 	  "hostname \"x y\"\n",
