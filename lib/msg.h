@@ -10,7 +10,11 @@
 #include <sys/socket.h>
 #include <stdint.h>
 
-#define POSTERN_PROTO_VERSION	2
+/*
+ * Version 3: types renumbered by channel and named
+ * IMSG_<CHANNEL>_<OBJECT>_<VERB>; rules travel as struct msg_conf_rule.
+ */
+#define POSTERN_PROTO_VERSION	3
 
 enum proc_id {
 	PROC_PARENT,
@@ -23,27 +27,39 @@ enum proc_id {
 	PROC_MAX
 };
 
+/*
+ * Each payload named here has one decoder in lib/msg.c (msg_get_*()),
+ * which every receiver calls: exact size, strings NUL-terminated within
+ * their arrays, enums and counts in range.
+ */
 enum imsg_type {
 	IMSG_NONE,
 
-	/* parent -> child, at start, before the child drops privileges */
-	IMSG_PROC_PEER_FD,		/* struct msg_peer + fd */
-	IMSG_PROC_CONF_GLOBAL,		/* struct msg_conf_global */
-	IMSG_PROC_CONF_LISTENER,	/* struct msg_conf_listener + fd */
-	IMSG_PROC_CONF_CONTROL,		/* struct msg_conf_control + fd */
-	IMSG_PROC_CONF_DONE,		/* empty */
-	/* child -> parent, once chrooted and unprivileged */
-	IMSG_PROC_READY,		/* empty */
-
-	/* posternctl <-> control <-> parent (and children) */
-	IMSG_CTL_HELLO,			/* struct msg_ctl_hello */
-	IMSG_CTL_OK,			/* empty */
-	IMSG_CTL_ERROR,			/* struct msg_ctl_error */
-	IMSG_CTL_END,			/* empty: end of a listing */
-	IMSG_CTL_STATUS_GET,		/* empty */
-	IMSG_CTL_STATUS_ENTRY,		/* struct msg_ctl_status */
-	IMSG_CTL_LOG_VERBOSE,		/* struct msg_ctl_verbose */
-	IMSG_CTL_STOP,			/* empty */
+	/*
+	 * parent -> child, at start, before the child drops privileges;
+	 * the child says it is ready once chrooted and unprivileged.
+	 */
+	IMSG_CONF_PEER_ADD,		/* struct msg_peer + fd */
+	IMSG_CONF_GLOBAL_SET,		/* struct msg_conf_global */
+	IMSG_CONF_LISTENER_ADD,		/* struct msg_conf_listener + fd (smtp) */
+	IMSG_CONF_PKI_ADD,		/* struct msg_conf_pki + cert + key */
+	IMSG_CONF_CONTROL_SET,		/* struct msg_conf_control + fd */
+	IMSG_CONF_TABLE_ADD,		/* struct msg_conf_table */
+	IMSG_CONF_ENTRY_ADD,		/* struct msg_conf_table_entry */
+	IMSG_CONF_ACTION_ADD,		/* struct msg_conf_action */
+	IMSG_CONF_RULE_ADD,		/* struct msg_conf_rule */
+	IMSG_CONF_USER_ADD,		/* struct msg_conf_user */
+	IMSG_CONF_MTA_SET,		/* struct msg_conf_mta (mta) */
+	IMSG_CONF_RELAY_ADD,		/* struct msg_conf_relay */
+	IMSG_CONF_SECRET_ADD,		/* struct msg_conf_secret */
+	IMSG_CONF_ROUTE_ADD,		/* struct msg_conf_route */
+	IMSG_CONF_POLICY_ADD,		/* struct msg_conf_policy (authd) */
+	IMSG_CONF_DKIMSIG_ADD,		/* struct msg_conf_dkimsig + key */
+	IMSG_CONF_SIGN_ADD,		/* struct msg_conf_sign */
+	IMSG_CONF_ARCSEAL_ADD,		/* struct msg_conf_sign (1 name) */
+	IMSG_CONF_CREDENTIAL_ADD,	/* struct msg_conf_credential */
+	IMSG_CONF_SETUP_DONE,		/* empty */
+	IMSG_CONF_CHILD_READY,		/* empty, child -> parent */
 
 	/*
 	 * smtp <-> queue: one incoming message per session (peer id).  The
@@ -52,6 +68,7 @@ enum imsg_type {
 	 */
 	IMSG_QUEUE_MESSAGE_BEGIN,	/* empty */
 	IMSG_QUEUE_MESSAGE_BEGIN_OK,	/* struct msg_queue_msgid */
+	IMSG_QUEUE_MESSAGE_PREPEND,	/* bytes: header fields in front */
 	IMSG_QUEUE_MESSAGE_DATA,	/* bytes */
 	IMSG_QUEUE_ENVELOPE_ADD,	/* struct envelope */
 	IMSG_QUEUE_MESSAGE_COMMIT,	/* empty */
@@ -59,85 +76,66 @@ enum imsg_type {
 	IMSG_QUEUE_MESSAGE_FAIL,	/* struct msg_queue_msgid */
 	IMSG_QUEUE_MESSAGE_ABORT,	/* empty */
 
-	/* queue <-> parent: local delivery, the message as an fd */
-	IMSG_PARENT_DELIVER,		/* struct msg_deliver + fd */
-	IMSG_PARENT_DELIVER_RESULT,	/* struct msg_deliver_result */
-
-	/* parent -> smtp, at start: what RCPT decisions and TLS need */
-	IMSG_PROC_CONF_TABLE,		/* struct msg_conf_table */
-	IMSG_PROC_CONF_TABLE_ENTRY,	/* struct msg_conf_table_entry */
-	IMSG_PROC_CONF_ACTION,		/* struct msg_conf_action */
-	IMSG_PROC_CONF_RULE,		/* struct rule */
-	IMSG_PROC_CONF_USER,		/* struct msg_conf_user */
-	IMSG_PROC_CONF_PKI,		/* struct msg_conf_pki + cert + key */
-
-	/* posternctl <-> control <-> queue / smtp */
-	IMSG_CTL_QUEUE_LIST,		/* empty */
-	IMSG_CTL_QUEUE_ENTRY,		/* struct msg_ctl_envelope */
-	IMSG_CTL_QUEUE_SHOW,		/* struct msg_ctl_qid */
-	IMSG_CTL_DATA,			/* bytes of a listing or message */
-	IMSG_CTL_QUEUE_SCHEDULE,	/* struct msg_ctl_qid */
-	IMSG_CTL_QUEUE_REMOVE,		/* struct msg_ctl_qid */
-	IMSG_CTL_QUEUE_HOLD,		/* struct msg_ctl_qid */
-	IMSG_CTL_QUEUE_RELEASE,		/* struct msg_ctl_qid */
-	IMSG_CTL_COUNT,			/* struct msg_ctl_count */
-	IMSG_CTL_PAUSE,			/* struct msg_ctl_target; empty on */
-	IMSG_CTL_RESUME,		/* from control to smtp or queue */
-	IMSG_CTL_STATS,
-	IMSG_CTL_STAT,			/* struct msg_ctl_stat */
-
-	/* parent -> mta, at start */
-	IMSG_PROC_CONF_MTA,		/* struct msg_conf_mta */
-	IMSG_PROC_CONF_RELAY,		/* struct msg_conf_relay */
-	IMSG_PROC_CONF_SECRET,		/* struct msg_conf_secret */
-	IMSG_PROC_CONF_ROUTE,		/* struct msg_conf_route */
+	/*
+	 * smtp <-> authd: each message streams to authd as it streams to
+	 * the queue (peer id = session); the result comes back once.
+	 * SASL AUTH (RFC 4954): the request carries the password, which
+	 * smtp wipes once sent and authd once checked.
+	 */
+	IMSG_AUTH_MESSAGE_BEGIN,	/* struct msg_auth_begin */
+	IMSG_AUTH_MAIL_RESULT,		/* struct msg_auth_mail: MAIL's reply */
+	IMSG_AUTH_MESSAGE_DATA,		/* bytes */
+	IMSG_AUTH_MESSAGE_END,		/* struct msg_auth_end */
+	IMSG_AUTH_MESSAGE_ABORT,	/* empty */
+	IMSG_AUTH_MESSAGE_RESULT,	/* struct msg_auth_result + header */
+	IMSG_AUTH_SASL_CHECK,		/* struct msg_auth_sasl */
+	IMSG_AUTH_SASL_RESULT,		/* struct msg_auth_sasl_result */
 
 	/*
 	 * queue <-> mta: one message for one relay action, the message as
 	 * an fd, then its envelopes; one result per envelope comes back.
 	 */
-	IMSG_MTA_TASK,			/* struct msg_mta_task + fd */
-	IMSG_MTA_ENVELOPE,		/* struct envelope */
-	IMSG_MTA_RESULT,		/* struct msg_mta_result */
+	IMSG_MTA_TASK_START,		/* struct msg_mta_task + fd */
+	IMSG_MTA_ENVELOPE_ADD,		/* struct envelope */
+	IMSG_MTA_ENVELOPE_RESULT,	/* struct msg_mta_result */
 
-	/* parent -> authd, at start */
-	IMSG_PROC_CONF_POLICY,		/* struct msg_conf_policy */
-	IMSG_PROC_CONF_DKIMSIG,		/* struct msg_conf_dkimsig + key */
-	IMSG_PROC_CONF_SIGN,		/* struct msg_conf_sign */
-	IMSG_PROC_CONF_ARCSEAL,		/* struct msg_conf_sign (1 name) */
-
-	/*
-	 * smtp <-> authd: each message streams to authd as it streams to
-	 * the queue (peer id = session); the result comes back once.
-	 */
-	IMSG_AUTH_BEGIN,		/* struct msg_auth_begin */
-	IMSG_AUTH_DATA,			/* bytes */
-	IMSG_AUTH_MAIL_RESULT,		/* struct msg_auth_mail: MAIL's reply */
-	IMSG_AUTH_END,			/* struct msg_auth_end */
-	IMSG_AUTH_ABORT,		/* empty */
-	IMSG_AUTH_RESULT,		/* struct msg_auth_result + header */
-	/* smtp -> queue: header fields to put in front of the message */
-	IMSG_QUEUE_MESSAGE_PREPEND,	/* bytes */
+	/* queue <-> parent: local delivery, the message as an fd */
+	IMSG_DELIVER_ENVELOPE_START,	/* struct msg_deliver + fd */
+	IMSG_DELIVER_ENVELOPE_RESULT,	/* struct msg_deliver_result */
 
 	/* authd -> reportd: one DMARC evaluation (dmarc_eval_encode()) */
-	IMSG_REPORT_DMARC_EVAL,		/* bytes */
-	/* posternctl <-> control <-> reportd */
-	IMSG_CTL_EVALUATIONS,		/* struct msg_ctl_domain; DATA back */
+	IMSG_REPORT_EVALUATION_ADD,	/* bytes */
 
-	/* posternctl <-> control <-> mta */
-	IMSG_CTL_MTA_HOSTS,		/* empty */
-	IMSG_CTL_MTA_HOST,		/* struct msg_ctl_mta_host */
-	IMSG_CTL_MTA_ROUTES,		/* empty; IMSG_CTL_DATA lines back */
-
-	/* parent -> authd, at start: a listener's credentials (secret) */
-	IMSG_PROC_CONF_CREDENTIAL,	/* struct msg_conf_credential */
 	/*
-	 * smtp <-> authd: SASL AUTH (RFC 4954); peer id = session.  The
-	 * request carries the password: smtp wipes it once sent, authd once
-	 * checked.
+	 * posternctl <-> control <-> parent and children.  Requests go to
+	 * the process that answers them (posternd/control.c's table);
+	 * replies come back with the client's id as peer id.
 	 */
-	IMSG_AUTH_SASL_CHECK,		/* struct msg_auth_sasl */
-	IMSG_AUTH_SASL_RESULT,		/* struct msg_auth_sasl_result */
+	IMSG_CTL_SESSION_HELLO,		/* struct msg_ctl_hello */
+	IMSG_CTL_REPLY_OK,		/* empty */
+	IMSG_CTL_REPLY_ERROR,		/* struct msg_ctl_error */
+	IMSG_CTL_REPLY_END,		/* empty: end of a listing */
+	IMSG_CTL_REPLY_DATA,		/* bytes of a listing or message */
+	IMSG_CTL_REPLY_COUNT,		/* struct msg_ctl_count */
+	IMSG_CTL_STATUS_GET,		/* empty */
+	IMSG_CTL_STATUS_ENTRY,		/* struct msg_ctl_status */
+	IMSG_CTL_VERBOSE_SET,		/* struct msg_ctl_verbose */
+	IMSG_CTL_DAEMON_STOP,		/* empty */
+	IMSG_CTL_QUEUE_LIST,		/* empty */
+	IMSG_CTL_QUEUE_ENTRY,		/* struct msg_ctl_envelope */
+	IMSG_CTL_QUEUE_SHOW,		/* struct msg_ctl_qid */
+	IMSG_CTL_QUEUE_SCHEDULE,	/* struct msg_ctl_qid */
+	IMSG_CTL_QUEUE_REMOVE,		/* struct msg_ctl_qid */
+	IMSG_CTL_QUEUE_HOLD,		/* struct msg_ctl_qid */
+	IMSG_CTL_QUEUE_RELEASE,		/* struct msg_ctl_qid */
+	IMSG_CTL_PROC_PAUSE,		/* struct msg_ctl_target; empty on */
+	IMSG_CTL_PROC_RESUME,		/* from control to smtp or queue */
+	IMSG_CTL_STATS_GET,		/* likewise */
+	IMSG_CTL_STATS_ENTRY,		/* struct msg_ctl_stat */
+	IMSG_CTL_EVALUATIONS_GET,	/* struct msg_ctl_domain; DATA back */
+	IMSG_CTL_MTA_HOSTS_GET,		/* empty */
+	IMSG_CTL_MTA_HOST_ENTRY,	/* struct msg_ctl_mta_host */
+	IMSG_CTL_MTA_ROUTES_GET,	/* empty; IMSG_CTL_REPLY_DATA lines */
 
 	IMSG_TYPE_MAX
 };
@@ -260,6 +258,26 @@ struct msg_conf_action {
 	char		 virtual_table[64]; /* "virtual <T>", "" = none */
 };
 
+/*
+ * One "match" statement (lib/config.h struct rule), in order: the rule
+ * without its list linkage, every field fixed-size.
+ */
+struct msg_conf_rule {
+	int32_t			 from;		/* enum match_from */
+	int32_t			 from_negate;
+	char			 from_table[64];
+	struct sockaddr_storage	 from_net;	/* MATCH_FROM_SRC_NET */
+	int32_t			 from_prefixlen;
+	int32_t			 rcpt_for;	/* enum match_for */
+	int32_t			 for_negate;
+	char			 for_table[64];
+	char			 for_domain[256];
+	char			 tag[64];	/* "" = any */
+	int32_t			 auth;		/* 1 AUTH, -1 no AUTH, 0 either */
+	int32_t			 reject;
+	char			 action[64];	/* "" when reject */
+};
+
 struct msg_conf_user {
 	char		 name[64];	/* a local user mail may be sent to */
 };
@@ -365,9 +383,21 @@ struct msg_auth_end {
 	int32_t		 relayed;	/* a recipient is remote */
 };
 
+/*
+ * authd's verdict on a message, as smtp reads it: authd maps auth/'s
+ * enum inbound_verdict onto this (auth/ knows nothing of the wire).
+ */
+enum msg_auth_verdict {
+	AUTH_VERDICT_ACCEPT,
+	AUTH_VERDICT_QUARANTINE,	/* DMARC p=quarantine enforced */
+	AUTH_VERDICT_REJECT,		/* 5xx */
+	AUTH_VERDICT_TEMPFAIL,		/* 4xx */
+	AUTH_VERDICT_MAX
+};
+
 /* Followed by header_len bytes of header fields to prepend. */
 struct msg_auth_result {
-	int32_t		 verdict;	/* enum inbound_verdict */
+	int32_t		 verdict;	/* enum msg_auth_verdict */
 	int32_t		 code;
 	char		 status[16];
 	char		 text[256];
@@ -471,5 +501,65 @@ struct msg_ctl_mta_host {
 };
 
 const char	*proc_name(enum proc_id);
+
+/*
+ * The decoders (lib/msg.c), one per payload: 0 and the payload copied
+ * out, or -1 (errno EBADMSG) when it is not exactly what its type says.
+ * A payload that fails is its sender's bug: the receiver stops.
+ */
+struct imsg;
+struct envelope;
+
+const char	*msg_type_name(uint32_t);
+int	msg_get_empty(const struct imsg *);
+int	msg_get_bytes(const struct imsg *, const void **, size_t *);
+int	msg_get_peer(const struct imsg *, struct msg_peer *);
+int	msg_get_conf_global(const struct imsg *, struct msg_conf_global *);
+int	msg_get_conf_listener(const struct imsg *, struct msg_conf_listener *);
+int	msg_get_conf_pki(const struct imsg *, struct msg_conf_pki *,
+	    const uint8_t **cert, const uint8_t **key);
+int	msg_get_conf_control(const struct imsg *, struct msg_conf_control *);
+int	msg_get_conf_table(const struct imsg *, struct msg_conf_table *);
+int	msg_get_conf_table_entry(const struct imsg *,
+	    struct msg_conf_table_entry *);
+int	msg_get_conf_action(const struct imsg *, struct msg_conf_action *);
+int	msg_get_conf_rule(const struct imsg *, struct msg_conf_rule *);
+int	msg_get_conf_user(const struct imsg *, struct msg_conf_user *);
+int	msg_get_conf_mta(const struct imsg *, struct msg_conf_mta *);
+int	msg_get_conf_relay(const struct imsg *, struct msg_conf_relay *);
+int	msg_get_conf_secret(const struct imsg *, struct msg_conf_secret *);
+int	msg_get_conf_route(const struct imsg *, struct msg_conf_route *);
+int	msg_get_conf_policy(const struct imsg *, struct msg_conf_policy *);
+int	msg_get_conf_dkimsig(const struct imsg *, struct msg_conf_dkimsig *,
+	    const uint8_t **key);
+int	msg_get_conf_sign(const struct imsg *, struct msg_conf_sign *);
+int	msg_get_conf_credential(const struct imsg *,
+	    struct msg_conf_credential *);
+int	msg_get_queue_msgid(const struct imsg *, struct msg_queue_msgid *);
+int	msg_get_envelope(const struct imsg *, struct envelope *);
+int	msg_get_auth_begin(const struct imsg *, struct msg_auth_begin *);
+int	msg_get_auth_mail(const struct imsg *, struct msg_auth_mail *);
+int	msg_get_auth_end(const struct imsg *, struct msg_auth_end *);
+int	msg_get_auth_result(const struct imsg *, struct msg_auth_result *,
+	    const uint8_t **header);
+int	msg_get_auth_sasl(const struct imsg *, struct msg_auth_sasl *);
+int	msg_get_auth_sasl_result(const struct imsg *,
+	    struct msg_auth_sasl_result *);
+int	msg_get_mta_task(const struct imsg *, struct msg_mta_task *);
+int	msg_get_mta_result(const struct imsg *, struct msg_mta_result *);
+int	msg_get_deliver(const struct imsg *, struct msg_deliver *);
+int	msg_get_deliver_result(const struct imsg *,
+	    struct msg_deliver_result *);
+int	msg_get_ctl_hello(const struct imsg *, struct msg_ctl_hello *);
+int	msg_get_ctl_error(const struct imsg *, struct msg_ctl_error *);
+int	msg_get_ctl_count(const struct imsg *, struct msg_ctl_count *);
+int	msg_get_ctl_status(const struct imsg *, struct msg_ctl_status *);
+int	msg_get_ctl_verbose(const struct imsg *, struct msg_ctl_verbose *);
+int	msg_get_ctl_qid(const struct imsg *, struct msg_ctl_qid *);
+int	msg_get_ctl_envelope(const struct imsg *, struct msg_ctl_envelope *);
+int	msg_get_ctl_target(const struct imsg *, struct msg_ctl_target *);
+int	msg_get_ctl_stat(const struct imsg *, struct msg_ctl_stat *);
+int	msg_get_ctl_domain(const struct imsg *, struct msg_ctl_domain *);
+int	msg_get_ctl_mta_host(const struct imsg *, struct msg_ctl_mta_host *);
 
 #endif

@@ -64,7 +64,7 @@ cmd_show_queue(struct imsgbuf *ibuf, int json)
 		arr = json_array();
 	for (;;) {
 		ctl_next(ibuf, &imsg);
-		if (imsg.hdr.type == IMSG_CTL_END)
+		if (imsg.hdr.type == IMSG_CTL_REPLY_END)
 			break;
 		if (imsg.hdr.type != IMSG_CTL_QUEUE_ENTRY ||
 		    imsg_get_data(&imsg, &e, sizeof(e)) == -1) {
@@ -133,7 +133,7 @@ cmd_show_data(struct imsgbuf *ibuf, uint32_t type)
 	return cmd_data(ibuf);
 }
 
-/* Copy IMSG_CTL_DATA replies to stdout until IMSG_CTL_END. */
+/* Copy IMSG_CTL_REPLY_DATA replies to stdout until IMSG_CTL_REPLY_END. */
 static int
 cmd_data(struct imsgbuf *ibuf)
 {
@@ -141,9 +141,9 @@ cmd_data(struct imsgbuf *ibuf)
 
 	for (;;) {
 		ctl_next(ibuf, &imsg);
-		if (imsg.hdr.type == IMSG_CTL_END)
+		if (imsg.hdr.type == IMSG_CTL_REPLY_END)
 			break;
-		if (imsg.hdr.type != IMSG_CTL_DATA) {
+		if (imsg.hdr.type != IMSG_CTL_REPLY_DATA) {
 			fprintf(stderr, "posternctl: malformed reply\n");
 			return 1;
 		}
@@ -166,7 +166,7 @@ cmd_queue_action(struct imsgbuf *ibuf, uint32_t type, const char *verb,
 
 	imsg_compose(ibuf, type, 0, 0, -1, &q, sizeof(q));
 	ctl_next(ibuf, &imsg);
-	if (imsg.hdr.type != IMSG_CTL_COUNT ||
+	if (imsg.hdr.type != IMSG_CTL_REPLY_COUNT ||
 	    imsg_get_data(&imsg, &c, sizeof(c)) == -1) {
 		fprintf(stderr, "posternctl: malformed reply\n");
 		return 1;
@@ -183,12 +183,12 @@ cmd_stats(struct imsgbuf *ibuf, int target)
 	struct msg_ctl_target	 t = { target };
 	struct msg_ctl_stat	 st;
 
-	imsg_compose(ibuf, IMSG_CTL_STATS, 0, 0, -1, &t, sizeof(t));
+	imsg_compose(ibuf, IMSG_CTL_STATS_GET, 0, 0, -1, &t, sizeof(t));
 	for (;;) {
 		ctl_next(ibuf, &imsg);
-		if (imsg.hdr.type == IMSG_CTL_END)
+		if (imsg.hdr.type == IMSG_CTL_REPLY_END)
 			break;
-		if (imsg.hdr.type != IMSG_CTL_STAT ||
+		if (imsg.hdr.type != IMSG_CTL_STATS_ENTRY ||
 		    imsg_get_data(&imsg, &st, sizeof(st)) == -1) {
 			fprintf(stderr, "posternctl: malformed reply\n");
 			return 1;
@@ -208,12 +208,12 @@ cmd_show_hosts(struct imsgbuf *ibuf)
 	struct imsg		 imsg;
 	struct msg_ctl_mta_host	 h;
 
-	imsg_compose(ibuf, IMSG_CTL_MTA_HOSTS, 0, 0, -1, NULL, 0);
+	imsg_compose(ibuf, IMSG_CTL_MTA_HOSTS_GET, 0, 0, -1, NULL, 0);
 	for (;;) {
 		ctl_next(ibuf, &imsg);
-		if (imsg.hdr.type == IMSG_CTL_END)
+		if (imsg.hdr.type == IMSG_CTL_REPLY_END)
 			break;
-		if (imsg.hdr.type != IMSG_CTL_MTA_HOST ||
+		if (imsg.hdr.type != IMSG_CTL_MTA_HOST_ENTRY ||
 		    imsg_get_data(&imsg, &h, sizeof(h)) == -1) {
 			fprintf(stderr, "posternctl: malformed reply\n");
 			return 1;
@@ -289,7 +289,7 @@ posternctl_queue_cmd(int argc, char *argv[])
 	if (argc == 2 && strcmp(argv[0], "show") == 0 &&
 	    strcmp(argv[1], "routes") == 0) {
 		ibuf = ctl_open();
-		return cmd_show_data(ibuf, IMSG_CTL_MTA_ROUTES);
+		return cmd_show_data(ibuf, IMSG_CTL_MTA_ROUTES_GET);
 	}
 	if (argc == 2 && strcmp(argv[0], "show") == 0 &&
 	    strcmp(argv[1], "hosts") == 0) {
@@ -322,9 +322,9 @@ posternctl_queue_cmd(int argc, char *argv[])
 	    (t.target = parse_target(argv[1])) != 0) {
 		ibuf = ctl_open();
 		imsg_compose(ibuf, strcmp(argv[0], "pause") == 0 ?
-		    IMSG_CTL_PAUSE : IMSG_CTL_RESUME, 0, 0, -1, &t, sizeof(t));
+		    IMSG_CTL_PROC_PAUSE : IMSG_CTL_PROC_RESUME, 0, 0, -1, &t, sizeof(t));
 		ctl_next(ibuf, &imsg);
-		if (imsg.hdr.type != IMSG_CTL_OK) {
+		if (imsg.hdr.type != IMSG_CTL_REPLY_OK) {
 			fprintf(stderr, "posternctl: malformed reply\n");
 			return 1;
 		}

@@ -24,12 +24,12 @@ cmd_show_evaluations(struct imsgbuf *ibuf, const char *domain)
 		    domain);
 		return 1;
 	}
-	imsg_compose(ibuf, IMSG_CTL_EVALUATIONS, 0, 0, -1, &d, sizeof(d));
+	imsg_compose(ibuf, IMSG_CTL_EVALUATIONS_GET, 0, 0, -1, &d, sizeof(d));
 	for (;;) {
 		ctl_next(ibuf, &imsg);
-		if (imsg.hdr.type == IMSG_CTL_END)
+		if (imsg.hdr.type == IMSG_CTL_REPLY_END)
 			break;
-		if (imsg.hdr.type != IMSG_CTL_DATA) {
+		if (imsg.hdr.type != IMSG_CTL_REPLY_DATA) {
 			fprintf(stderr, "posternctl: malformed reply\n");
 			imsg_free(&imsg);
 			return 1;

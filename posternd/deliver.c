@@ -533,12 +533,8 @@ deliver_start(struct postern_conf *conf, struct imsg *imsg,
 
 	deliver_done = done;
 	deliver_hostname = conf->hostname;
-	if (imsg_get_data(imsg, &d, sizeof(d)) == -1 || imsg->fd == -1)
+	if (msg_get_deliver(imsg, &d) == -1)
 		return -1;
-	d.sender[sizeof(d.sender) - 1] = '\0';
-	d.rcpt[sizeof(d.rcpt) - 1] = '\0';
-	d.action[sizeof(d.action) - 1] = '\0';
-	d.folder[sizeof(d.folder) - 1] = '\0';
 	/* A folder name, never a path (the queue is not trusted with one) */
 	if (d.folder[0] == '.' || strchr(d.folder, '/') != NULL) {
 		result(d.evpid, DELIVER_PERMFAIL, "bad maildir folder name");
