@@ -53,7 +53,11 @@ struct imsgbuf {
 	pid_t			 pid;		/* our pid, stamped on output */
 	uint8_t			*rbuf;		/* IMSG_MAX_SIZE * 2 */
 	size_t			 rlen;
+	uint64_t		 rread;		/* stream bytes read, ever */
 	int			 rfds[IMSG_MAX_FDS_QUEUED];
+	/* the stream bytes [from, to) of the read each fd came with */
+	uint64_t		 rfd_from[IMSG_MAX_FDS_QUEUED];
+	uint64_t		 rfd_to[IMSG_MAX_FDS_QUEUED];
 	int			 nrfds;
 	TAILQ_HEAD(, imsg_wbuf)	 wq;
 	size_t			 wqlen;		/* messages queued */
@@ -68,7 +72,10 @@ int	 imsgbuf_write(struct imsgbuf *);
 /* write everything, blocking (polls on EAGAIN): 0 ok, -1 error */
 int	 imsgbuf_flush(struct imsgbuf *);
 size_t	 imsgbuf_queuelen(const struct imsgbuf *);
-/* next complete message: 1 got one, 0 none yet, -1 bad frame (errno EBADMSG) */
+/*
+ * next complete message: 1 got one, 0 none yet, -1 bad frame or a stray
+ * descriptor (errno EBADMSG)
+ */
 int	 imsg_get(struct imsgbuf *, struct imsg *);
 void	 imsg_free(struct imsg *);
 /* payload must be exactly `len` bytes: 0 ok, -1 otherwise */

@@ -135,9 +135,8 @@ ctl_next(struct imsgbuf *ibuf, struct imsg *imsg)
 		}
 	}
 	if (imsg->hdr.type == IMSG_CTL_REPLY_ERROR) {
-		if (imsg_get_data(imsg, &e, sizeof(e)) == -1)
+		if (msg_get_ctl_error(imsg, &e) == -1)
 			strlcpy(e.message, "malformed error", sizeof(e.message));
-		e.message[sizeof(e.message) - 1] = '\0';
 		fprintf(stderr, "posternctl: %s\n", e.message);
 		imsg_free(imsg);
 		exit(1);
@@ -150,7 +149,7 @@ ctl_expect_ok(struct imsgbuf *ibuf)
 	struct imsg	 imsg;
 
 	ctl_next(ibuf, &imsg);
-	if (imsg.hdr.type != IMSG_CTL_REPLY_OK || imsg.len != 0) {
+	if (imsg.hdr.type != IMSG_CTL_REPLY_OK || msg_get_empty(&imsg) == -1) {
 		fprintf(stderr, "posternctl: unexpected reply %u\n",
 		    imsg.hdr.type);
 		exit(1);
@@ -187,14 +186,11 @@ cmd_show_status(struct imsgbuf *ibuf)
 		if (imsg.hdr.type == IMSG_CTL_REPLY_END)
 			break;
 		if (imsg.hdr.type != IMSG_CTL_STATUS_ENTRY ||
-		    imsg_get_data(&imsg, &st, sizeof(st)) == -1) {
+		    msg_get_ctl_status(&imsg, &st) == -1) {
 			fprintf(stderr, "posternctl: malformed status\n");
 			return 1;
 		}
 		imsg_free(&imsg);
-		st.name[sizeof(st.name) - 1] = '\0';
-		st.user[sizeof(st.user) - 1] = '\0';
-		st.chroot[sizeof(st.chroot) - 1] = '\0';
 		fmt_uptime(st.uptime, up, sizeof(up));
 		printf("%-8s %7d  %-12s %-10s %s\n", st.name, st.pid, st.user,
 		    up, st.chroot);

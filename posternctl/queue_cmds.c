@@ -67,15 +67,11 @@ cmd_show_queue(struct imsgbuf *ibuf, int json)
 		if (imsg.hdr.type == IMSG_CTL_REPLY_END)
 			break;
 		if (imsg.hdr.type != IMSG_CTL_QUEUE_ENTRY ||
-		    imsg_get_data(&imsg, &e, sizeof(e)) == -1) {
+		    msg_get_ctl_envelope(&imsg, &e) == -1) {
 			fprintf(stderr, "posternctl: malformed queue entry\n");
 			return 1;
 		}
 		imsg_free(&imsg);
-		e.sender[sizeof(e.sender) - 1] = '\0';
-		e.rcpt[sizeof(e.rcpt) - 1] = '\0';
-		e.error[sizeof(e.error) - 1] = '\0';
-		e.account[sizeof(e.account) - 1] = '\0';
 		qid_env_str(e.evpid, id, sizeof(id));
 		if (json) {
 			/* account: the AUTH user who sent it, or null */
@@ -167,7 +163,7 @@ cmd_queue_action(struct imsgbuf *ibuf, uint32_t type, const char *verb,
 	imsg_compose(ibuf, type, 0, 0, -1, &q, sizeof(q));
 	ctl_next(ibuf, &imsg);
 	if (imsg.hdr.type != IMSG_CTL_REPLY_COUNT ||
-	    imsg_get_data(&imsg, &c, sizeof(c)) == -1) {
+	    msg_get_ctl_count(&imsg, &c) == -1) {
 		fprintf(stderr, "posternctl: malformed reply\n");
 		return 1;
 	}
@@ -189,12 +185,11 @@ cmd_stats(struct imsgbuf *ibuf, int target)
 		if (imsg.hdr.type == IMSG_CTL_REPLY_END)
 			break;
 		if (imsg.hdr.type != IMSG_CTL_STATS_ENTRY ||
-		    imsg_get_data(&imsg, &st, sizeof(st)) == -1) {
+		    msg_get_ctl_stat(&imsg, &st) == -1) {
 			fprintf(stderr, "posternctl: malformed reply\n");
 			return 1;
 		}
 		imsg_free(&imsg);
-		st.name[sizeof(st.name) - 1] = '\0';
 		printf("%s=%llu\n", st.name, (unsigned long long)st.value);
 	}
 	imsg_free(&imsg);
@@ -214,13 +209,11 @@ cmd_show_hosts(struct imsgbuf *ibuf)
 		if (imsg.hdr.type == IMSG_CTL_REPLY_END)
 			break;
 		if (imsg.hdr.type != IMSG_CTL_MTA_HOST_ENTRY ||
-		    imsg_get_data(&imsg, &h, sizeof(h)) == -1) {
+		    msg_get_ctl_mta_host(&imsg, &h) == -1) {
 			fprintf(stderr, "posternctl: malformed reply\n");
 			return 1;
 		}
 		imsg_free(&imsg);
-		h.name[sizeof(h.name) - 1] = '\0';
-		h.last_error[sizeof(h.last_error) - 1] = '\0';
 		printf("%s connections=%u pending=%u delivered=%llu "
 		    "sessions=%llu failures=%llu", h.name, h.connections,
 		    h.pending, (unsigned long long)h.delivered,
