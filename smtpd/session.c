@@ -479,12 +479,28 @@ cb_data_start(void *arg)
 	arstrip_init(&s->arstrip);
 }
 
+/*
+ * Message bytes to a peer in pieces under the imsg payload limit: a chunk
+ * can be larger than one imsg (a long header field is held whole until it
+ * ends, to strip forged Authentication-Results).
+ */
+static void
+session_send_data(struct session *s, enum proc_id to, uint32_t type,
+    const uint8_t *data, size_t len)
+{
+	size_t	 n;
+
+	for (; len > 0; data += n, len -= n) {
+		n = len > SMTP_IMSG_CHUNK ? SMTP_IMSG_CHUNK : len;
+		proc_compose(s->smtp->proc, to, type, s->id, -1, data, n);
+	}
+}
+
 static void
 session_queue_data(struct session *s, struct buf *b)
 {
-	if (b->len > 0)
-		proc_compose(s->smtp->proc, PROC_QUEUE,
-		    IMSG_QUEUE_MESSAGE_DATA, s->id, -1, b->data, b->len);
+	session_send_data(s, PROC_QUEUE, IMSG_QUEUE_MESSAGE_DATA, b->data,
+	    b->len);
 	buf_reset(b);
 }
 
@@ -498,8 +514,8 @@ cb_data_chunk(void *arg, const uint8_t *data, size_t len)
 	if (s->qstate != QSTATE_DATA || len == 0)
 		return;
 	if (s->auth)
-		proc_compose(s->smtp->proc, PROC_AUTHD, IMSG_AUTH_MESSAGE_DATA, s->id,
-		    -1, data, len);
+		session_send_data(s, PROC_AUTHD, IMSG_AUTH_MESSAGE_DATA, data,
+		    len);
 	buf_init(&b, len + ARSTRIP_FIELD_MAX + 16);
 	arstrip_feed(&s->arstrip, data, len, s->smtp->conf->hostname, &b);
 	session_queue_data(s, &b);
