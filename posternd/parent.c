@@ -1034,6 +1034,8 @@ main(int argc, char *argv[])
 
 	log_init(1, verbose, LOG_MAIL);
 	log_procinit("parent");
+	/* TEST ONLY: kept for the children in a debug run, else removed */
+	proc_test_corrupt_init("parent", debug);
 	if ((conf = parse_config(file, verbose)) == NULL ||
 	    load_file_tables(conf) == -1) {
 		if (noaction)

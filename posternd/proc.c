@@ -193,6 +193,41 @@ imsgev_free(struct imsgev *iev)
 }
 
 /*
+ * TEST ONLY: fault injection for regress/test_msg.py, which proves that a
+ * malformed payload from a peer stops the daemon.  In a debug run (-d)
+ * the parent leaves POSTERN_TEST_CORRUPT="PROCESS:IMSG_NAME" in its
+ * children's environment (outside debug runs it removes it before any
+ * child starts, and no process reads it); PROCESS then sends its next
+ * message of that type one byte short, or one byte long when it is
+ * empty, so that the receiver's decoder refuses it.
+ */
+#define PROC_TEST_CORRUPT	"POSTERN_TEST_CORRUPT"
+static uint32_t	 proc_corrupt_type;
+
+void
+proc_test_corrupt_init(const char *name, int debug)
+{
+	const char	*v;
+	size_t		 n = strlen(name);
+	uint32_t	 t;
+
+	if (!debug) {
+		unsetenv(PROC_TEST_CORRUPT);
+		return;
+	}
+	if ((v = getenv(PROC_TEST_CORRUPT)) == NULL ||
+	    strncmp(v, name, n) != 0 || v[n] != ':')
+		return;
+	for (t = IMSG_NONE + 1; t < IMSG_TYPE_MAX; t++)
+		if (strcmp(v + n + 1, msg_type_name(t)) == 0)
+			proc_corrupt_type = t;
+	if (proc_corrupt_type == 0)
+		fatalx("%s: %s names no message type", name, PROC_TEST_CORRUPT);
+	log_warnx("%s: test: the next %s will be corrupted", name,
+	    msg_type_name(proc_corrupt_type));
+}
+
+/*
  * Queue one message to a peer.  Only a channel the process table does not
  * have, or a payload over IMSG_MAX_PAYLOAD, fails here, and every sender
  * splits what could be larger: failing is a bug, so it is fatal, and no
@@ -207,6 +242,18 @@ proc_compose(struct proc *p, enum proc_id to, uint32_t type,
 	if (iev == NULL)
 		fatalx("%s: no channel to %s for %s", p->desc->name,
 		    proc_name(to), msg_type_name(type));
+	if (proc_corrupt_type != 0 && type == proc_corrupt_type) {
+		/* TEST ONLY (proc_test_corrupt_init()) */
+		proc_corrupt_type = 0;
+		log_warnx("%s: test: corrupting %s to %s", p->desc->name,
+		    msg_type_name(type), proc_name(to));
+		if (len > 0)
+			len--;
+		else {
+			data = "";
+			len = 1;
+		}
+	}
 	if (imsg_compose(&iev->ibuf, type, peerid, 0, fd, data, len) == -1)
 		fatal("%s: composing %s (%zu bytes) to %s", p->desc->name,
 		    msg_type_name(type), len, proc_name(to));
@@ -354,6 +401,7 @@ proc_child_main(const struct proc_desc *desc, int debug, int verbose)
 	log_init(debug, verbose, LOG_MAIL);
 	log_procinit(desc->name);
 	setproctitle("%s", desc->name);
+	proc_test_corrupt_init(desc->name, debug);
 
 	p = xcalloc(1, sizeof(*p));
 	p->desc = desc;
