@@ -36,6 +36,8 @@ struct ctl_conn {
 	int			 authorized;
 	int			 hello;		/* version agreed */
 	int			 closing;	/* close once flushed */
+	unsigned int		 waiting;	/* who owes the client a reply,
+						   or PROC_MAX: nobody */
 	struct control		*ctl;
 };
 
@@ -316,6 +318,12 @@ control_request(struct ctl_conn *cc, struct imsg *imsg)
 		return;
 	}
 	memset(&u, 0, sizeof(u));
+	if (cc->waiting != PROC_MAX) {
+		/* one at a time: each reply is matched to its request */
+		control_reply_error(cc, "a request is already in progress");
+		cc->closing = 1;
+		return;
+	}
 	if ((m = ctl_msg_find(imsg->hdr.type, 0)) == NULL ||
 	    m->check(imsg, &u) == -1) {
 		control_reply_error(cc, "unknown or malformed request (type "
@@ -341,7 +349,8 @@ control_request(struct ctl_conn *cc, struct imsg *imsg)
 		    (unsigned)cc->uid, (int)cc->pid);
 		imsg_compose(&cc->ibuf, IMSG_CTL_REPLY_OK, 0, 0, -1, NULL, 0);
 		imsgbuf_flush(&cc->ibuf);
-	}
+	} else
+		cc->waiting = to;
 	proc_compose(c->proc, to, m->type, cc->id, -1, m->fwd ? &u : NULL,
 	    m->fwd);
 }
@@ -444,6 +453,7 @@ control_accept(int fd, short event, void *arg)
 	if (c->next_id == 0)
 		c->next_id = 1;
 	cc->ctl = c;
+	cc->waiting = PROC_MAX;
 	cc->uid = cred.uid;
 	cc->pid = cred.pid;
 	cc->authorized = control_authorized(c, &cred);
@@ -486,6 +496,14 @@ control_dispatch(struct proc *p, enum proc_id from, struct imsg *imsg)
 		proc_bad_message(p, from, imsg);
 	if ((cc = control_conn_by_id(c, imsg->hdr.peerid)) == NULL)
 		return;		/* the client left */
+	/* only the process asked, and only until its last reply */
+	if (cc->waiting != from)
+		proc_bad_message(p, from, imsg);
+	if (imsg->hdr.type == IMSG_CTL_REPLY_END ||
+	    imsg->hdr.type == IMSG_CTL_REPLY_ERROR ||
+	    imsg->hdr.type == IMSG_CTL_REPLY_OK ||
+	    imsg->hdr.type == IMSG_CTL_REPLY_COUNT)
+		cc->waiting = PROC_MAX;
 	imsg_compose(&cc->ibuf, imsg->hdr.type, 0, 0, -1, imsg->data,
 	    imsg->len);
 	control_conn_update(cc);
