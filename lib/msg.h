@@ -1,8 +1,10 @@
 /*
  * The catalogue of messages between postern's processes, one section per
- * channel.  Every payload is a fixed-size struct (or empty); the receiver
- * checks the size with imsg_get_data() before it reads.  posternctl and
- * posternd compare POSTERN_PROTO_VERSION on the control channel.
+ * channel, in the enum and in the payloads alike.  Every payload is a
+ * fixed-size struct (or empty, or bytes, or a struct announcing the
+ * length of what follows it) with one decoder in lib/msg.c; no pointer
+ * travels.  posternctl and posternd compare POSTERN_PROTO_VERSION on the
+ * control channel.
  */
 #ifndef POSTERN_MSG_H
 #define POSTERN_MSG_H
@@ -140,6 +142,8 @@ enum imsg_type {
 	IMSG_TYPE_MAX
 };
 
+/* --- parent -> child at start (IMSG_CONF_*) --- */
+
 struct msg_peer {
 	uint32_t	 proc;		/* enum proc_id at the other end */
 };
@@ -174,69 +178,18 @@ struct msg_conf_listener {
 	char			 senders_table[64];	/* "" = any sender */
 };
 
+/* Followed by certlen bytes of PEM certificate chain, keylen of key. */
+struct msg_conf_pki {
+	char		 name[64];
+	uint32_t	 certlen;
+	uint32_t	 keylen;
+};
+
 #define CTL_MAX_ALLOWED_UIDS	64
 struct msg_conf_control {
 	uint32_t	 gid;		/* control group, or (uint32_t)-1 */
 	uint32_t	 nuids;		/* members of that group */
 	uint32_t	 uids[CTL_MAX_ALLOWED_UIDS];
-};
-
-struct msg_ctl_hello {
-	uint32_t	 version;
-};
-
-struct msg_ctl_error {
-	char		 message[256];
-};
-
-struct msg_ctl_status {
-	char		 name[16];
-	char		 user[32];
-	char		 chroot[256];
-	int32_t		 pid;
-	int64_t		 uptime;	/* seconds */
-};
-
-/* which envelopes: QID_ALL, QID_MSG or QID_ENV (lib/envelope.h) */
-struct msg_ctl_qid {
-	int32_t		 kind;
-	uint64_t	 id;
-};
-
-struct msg_ctl_count {
-	int64_t		 count;
-};
-
-struct msg_ctl_envelope {
-	uint64_t	 evpid;
-	int64_t		 ctime;
-	int64_t		 next_try;
-	uint32_t	 attempts;
-	int32_t		 state;
-	int32_t		 kind;
-	char		 sender[1025];
-	char		 rcpt[1025];
-	char		 error[1001];
-	char		 account[256];	/* AUTH user, "" = none */
-};
-
-struct msg_ctl_stat {
-	char		 name[64];
-	uint64_t	 value;
-};
-
-/*
- * posternctl names the process for pause/resume/stats with this; control
- * forwards the request to it with an empty payload.
- */
-#define CTL_TARGET_SMTP		1
-#define CTL_TARGET_QUEUE	2
-struct msg_ctl_target {
-	int32_t		 target;
-};
-
-struct msg_ctl_verbose {
-	int32_t		 verbose;
 };
 
 struct msg_conf_table {
@@ -282,36 +235,6 @@ struct msg_conf_user {
 	char		 name[64];	/* a local user mail may be sent to */
 };
 
-/* Followed by certlen bytes of PEM certificate chain, keylen of key. */
-struct msg_conf_pki {
-	char		 name[64];
-	uint32_t	 certlen;
-	uint32_t	 keylen;
-};
-
-struct msg_queue_msgid {
-	uint64_t	 msgid;
-};
-
-#define DELIVER_OK		0
-#define DELIVER_TEMPFAIL	1
-#define DELIVER_PERMFAIL	2
-
-struct msg_deliver {
-	uint64_t	 evpid;
-	char		 sender[1025];	/* "" = null reverse path */
-	char		 rcpt[1025];
-	char		 action[64];	/* the parent's own action of that name */
-	int32_t		 check_existing; /* a retry after a crash */
-	char		 folder[64];	/* maildir folder, "" = the inbox */
-};
-
-struct msg_deliver_result {
-	uint64_t	 evpid;
-	int32_t		 status;	/* DELIVER_* */
-	char		 error[256];
-};
-
 /* The outbound MTA's settings (postern.conf(5) mta-* statements). */
 struct msg_conf_mta {
 	int64_t		 timeout;	/* per command; 0: RFC 5321 4.5.3.2 */
@@ -320,6 +243,42 @@ struct msg_conf_mta {
 	uint32_t	 max_per_domain;
 	char		 ca_file[256];	/* trust anchors for "tls verify" */
 	int32_t		 tls_fallback;	/* mta-tls-fallback yes */
+};
+
+/* One "action NAME relay ..." (lib/config.h struct action). */
+struct msg_conf_relay {
+	char		 name[64];
+	int32_t		 has_host;	/* a smarthost, else MX delivery */
+	int32_t		 scheme;	/* enum relay_scheme */
+	char		 host[256];
+	uint32_t	 port;
+	int32_t		 tls;		/* enum relay_tls */
+	char		 auth[64];	/* credentials table, "" = none */
+	uint32_t	 mechs;		/* SASL: 1 << enum sasl_mech; 0 = any */
+	char		 helo[256];	/* "" = the hostname */
+	int32_t		 transport;	/* enum transport_kind; NONE: action */
+	char		 socks5_host[256];	/* numeric */
+	uint32_t	 socks5_port;
+};
+
+/*
+ * One credential of a relay's auth table: only the mta gets these, and
+ * the parent wipes its copy of the message once sent.
+ */
+struct msg_conf_secret {
+	char		 table[64];
+	char		 host[256];
+	char		 user[256];
+	char		 password[256];
+};
+
+/* One "route" statement, in order (lib/config.h struct route). */
+struct msg_conf_route {
+	char		 from_domain[256];
+	char		 for_domain[256];
+	char		 account[256];	/* AUTH user, "" = any */
+	uint32_t	 min_attempt;
+	char		 transport[64];
 };
 
 /* One "policy NAME { ... }" (lib/config.h struct policy). */
@@ -355,6 +314,24 @@ struct msg_conf_sign {
 	char		 domain[256];
 	char		 tag[64];
 };
+
+/*
+ * One entry of a listener's credentials table ("auth <T>"): only authd
+ * gets these; the hash is crypt(3) output.
+ */
+struct msg_conf_credential {
+	char		 table[64];
+	char		 user[256];
+	char		 hash[256];
+};
+
+/* --- smtp <-> queue (IMSG_QUEUE_*); the envelope is lib/envelope.h's --- */
+
+struct msg_queue_msgid {
+	uint64_t	 msgid;
+};
+
+/* --- smtp <-> authd (IMSG_AUTH_*) --- */
 
 struct msg_auth_begin {
 	int32_t		 local;		/* loopback or authenticated client:
@@ -406,52 +383,6 @@ struct msg_auth_result {
 	uint32_t	 header_len;
 };
 
-/* One "action NAME relay ..." (lib/config.h struct action). */
-struct msg_conf_relay {
-	char		 name[64];
-	int32_t		 has_host;	/* a smarthost, else MX delivery */
-	int32_t		 scheme;	/* enum relay_scheme */
-	char		 host[256];
-	uint32_t	 port;
-	int32_t		 tls;		/* enum relay_tls */
-	char		 auth[64];	/* credentials table, "" = none */
-	uint32_t	 mechs;		/* SASL: 1 << enum sasl_mech; 0 = any */
-	char		 helo[256];	/* "" = the hostname */
-	int32_t		 transport;	/* enum transport_kind; NONE: action */
-	char		 socks5_host[256];	/* numeric */
-	uint32_t	 socks5_port;
-};
-
-/* One "route" statement, in order (lib/config.h struct route). */
-struct msg_conf_route {
-	char		 from_domain[256];
-	char		 for_domain[256];
-	char		 account[256];	/* AUTH user, "" = any */
-	uint32_t	 min_attempt;
-	char		 transport[64];
-};
-
-/*
- * One credential of a relay's auth table: only the mta gets these, and
- * the parent wipes its copy of the message once sent.
- */
-struct msg_conf_secret {
-	char		 table[64];
-	char		 host[256];
-	char		 user[256];
-	char		 password[256];
-};
-
-/*
- * One entry of a listener's credentials table ("auth <T>"): only authd
- * gets these; the hash is crypt(3) output.
- */
-struct msg_conf_credential {
-	char		 table[64];
-	char		 user[256];
-	char		 hash[256];
-};
-
 #define AUTH_SASL_USER_MAX	255	/* SMTP_AUTH_USER_MAX */
 #define AUTH_SASL_PASS_MAX	1024	/* SMTP_AUTH_PASS_MAX */
 
@@ -469,6 +400,14 @@ struct msg_auth_sasl_result {
 	int32_t		 result;	/* AUTH_SASL_* */
 };
 
+/* --- a delivery's outcome, from the mta and from the parent --- */
+
+#define DELIVER_OK		0
+#define DELIVER_TEMPFAIL	1
+#define DELIVER_PERMFAIL	2
+
+/* --- queue <-> mta (IMSG_MTA_*) --- */
+
 struct msg_mta_task {
 	uint64_t	 msgid;
 	uint64_t	 size;		/* octets in the fd */
@@ -482,6 +421,83 @@ struct msg_mta_result {
 	char		 remote_mta[256];	/* "" = none was reached */
 	char		 diagnostic[512];	/* the remote reply, one line */
 	char		 error[512];		/* our account, for logs */
+};
+
+/* --- queue <-> parent, local delivery (IMSG_DELIVER_*) --- */
+
+struct msg_deliver {
+	uint64_t	 evpid;
+	char		 sender[1025];	/* "" = null reverse path */
+	char		 rcpt[1025];
+	char		 action[64];	/* the parent's own action of that name */
+	int32_t		 check_existing; /* a retry after a crash */
+	char		 folder[64];	/* maildir folder, "" = the inbox */
+};
+
+struct msg_deliver_result {
+	uint64_t	 evpid;
+	int32_t		 status;	/* DELIVER_* */
+	char		 error[256];
+};
+
+/* --- posternctl <-> control <-> processes (IMSG_CTL_*) --- */
+
+struct msg_ctl_hello {
+	uint32_t	 version;
+};
+
+struct msg_ctl_error {
+	char		 message[256];
+};
+
+struct msg_ctl_count {
+	int64_t		 count;
+};
+
+struct msg_ctl_status {
+	char		 name[16];
+	char		 user[32];
+	char		 chroot[256];
+	int32_t		 pid;
+	int64_t		 uptime;	/* seconds */
+};
+
+struct msg_ctl_verbose {
+	int32_t		 verbose;
+};
+
+/* which envelopes: QID_ALL, QID_MSG or QID_ENV (lib/envelope.h) */
+struct msg_ctl_qid {
+	int32_t		 kind;
+	uint64_t	 id;
+};
+
+struct msg_ctl_envelope {
+	uint64_t	 evpid;
+	int64_t		 ctime;
+	int64_t		 next_try;
+	uint32_t	 attempts;
+	int32_t		 state;
+	int32_t		 kind;
+	char		 sender[1025];
+	char		 rcpt[1025];
+	char		 error[1001];
+	char		 account[256];	/* AUTH user, "" = none */
+};
+
+/*
+ * posternctl names the process for pause/resume/stats with this; control
+ * forwards the request to it with an empty payload.
+ */
+#define CTL_TARGET_SMTP		1
+#define CTL_TARGET_QUEUE	2
+struct msg_ctl_target {
+	int32_t		 target;
+};
+
+struct msg_ctl_stat {
+	char		 name[64];
+	uint64_t	 value;
 };
 
 /* A domain to filter a listing by; "" = all. */
