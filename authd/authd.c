@@ -534,9 +534,11 @@ authd_done(void *arg, const struct inbound_result *r)
 	iov[1].iov_len = hdr.len;
 	log_debug("authd: session %u: %s%s%s", m->session,
 	    inbound_verdict_name(r->verdict), r->code ? " " : "", r->text);
-	if (imsg_composev(&a->proc->peers[PROC_SMTP]->ibuf, IMSG_AUTH_MESSAGE_RESULT,
-	    m->session, 0, -1, iov, 2) == -1)
-		fatal("authd: compose");
+	if (imsg_composev(&a->proc->peers[PROC_SMTP]->ibuf,
+	    IMSG_AUTH_MESSAGE_RESULT, m->session, 0, -1, iov, 2) == -1)
+		fatal("authd: composing %s (%zu bytes)",
+		    msg_type_name(IMSG_AUTH_MESSAGE_RESULT),
+		    sizeof(res) + hdr.len);
 	imsgev_update(a->proc->peers[PROC_SMTP]);
 	buf_free(&hdr);
 	if (r->have_dmarc) {

@@ -6,7 +6,8 @@
  * may be partial; a frame is handed out only when it is complete.
  *
  * A receiver gets the payload length with the message and must check it
- * against what the type requires (imsg_get_data() does the common case).
+ * against what the type requires: the daemon does it with the decoders of
+ * lib/msg.c, one per payload type.
  */
 #ifndef POSTERN_IMSG_H
 #define POSTERN_IMSG_H

@@ -145,7 +145,9 @@ msg_get_conf_listener(const struct imsg *imsg, struct msg_conf_listener *m)
 	if (fixed(imsg, m, sizeof(*m)) == -1 || !STR(m->pki) ||
 	    !STR(m->tag) || !STR(m->hostname) || !STR(m->policy) ||
 	    !STR(m->auth_table) || !STR(m->senders_table) ||
-	    m->sslen > sizeof(m->ss) || imsg->fd == -1)
+	    m->sslen > sizeof(m->ss) || (m->flags & ~(LISTEN_STARTTLS |
+	    LISTEN_SMTPS | LISTEN_TLS_REQUIRE | LISTEN_AUTH |
+	    LISTEN_AUTH_REQUIRE)) != 0 || imsg->fd == -1)
 		return bad();
 	return 0;
 }

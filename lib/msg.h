@@ -43,7 +43,7 @@ enum imsg_type {
 	 */
 	IMSG_CONF_PEER_ADD,		/* struct msg_peer + fd */
 	IMSG_CONF_GLOBAL_SET,		/* struct msg_conf_global */
-	IMSG_CONF_LISTENER_ADD,		/* struct msg_conf_listener + fd (smtp) */
+	IMSG_CONF_LISTENER_ADD,		/* struct msg_conf_listener + fd */
 	IMSG_CONF_PKI_ADD,		/* struct msg_conf_pki + cert + key */
 	IMSG_CONF_CONTROL_SET,		/* struct msg_conf_control + fd */
 	IMSG_CONF_TABLE_ADD,		/* struct msg_conf_table */
@@ -226,7 +226,7 @@ struct msg_conf_rule {
 	char			 for_table[64];
 	char			 for_domain[256];
 	char			 tag[64];	/* "" = any */
-	int32_t			 auth;		/* 1 AUTH, -1 no AUTH, 0 either */
+	int32_t			 auth;		/* 1 AUTH, -1 none, 0 either */
 	int32_t			 reject;
 	char			 action[64];	/* "" when reject */
 };

@@ -570,10 +570,11 @@ mta_ctl_hosts(struct mta *m, uint32_t peerid)
 		h.sessions = d->connections;
 		h.backoff = d->backoff_until > now ? d->backoff_until - now : 0;
 		strlcpy(h.last_error, d->last_error, sizeof(h.last_error));
-		proc_compose(m->proc, PROC_CONTROL, IMSG_CTL_MTA_HOST_ENTRY, peerid,
-		    -1, &h, sizeof(h));
+		proc_compose(m->proc, PROC_CONTROL, IMSG_CTL_MTA_HOST_ENTRY,
+		    peerid, -1, &h, sizeof(h));
 	}
-	proc_compose(m->proc, PROC_CONTROL, IMSG_CTL_REPLY_END, peerid, -1, NULL, 0);
+	proc_compose(m->proc, PROC_CONTROL, IMSG_CTL_REPLY_END, peerid, -1,
+	    NULL, 0);
 }
 
 static const char *
@@ -633,8 +634,8 @@ mta_ctl_routes(struct mta *m, uint32_t peerid)
 			buf_addstr(&b, ")");
 		}
 		buf_addstr(&b, "\n");
-		proc_compose(m->proc, PROC_CONTROL, IMSG_CTL_REPLY_DATA, peerid, -1,
-		    b.data, b.len);
+		proc_compose(m->proc, PROC_CONTROL, IMSG_CTL_REPLY_DATA, peerid,
+		    -1, b.data, b.len);
 	}
 	buf_reset(&b);
 	buf_printf(&b, "%s otherwise: the envelope's relay action\n",
@@ -642,7 +643,8 @@ mta_ctl_routes(struct mta *m, uint32_t peerid)
 	proc_compose(m->proc, PROC_CONTROL, IMSG_CTL_REPLY_DATA, peerid, -1,
 	    b.data, b.len);
 	buf_free(&b);
-	proc_compose(m->proc, PROC_CONTROL, IMSG_CTL_REPLY_END, peerid, -1, NULL, 0);
+	proc_compose(m->proc, PROC_CONTROL, IMSG_CTL_REPLY_END, peerid, -1,
+	    NULL, 0);
 }
 
 void

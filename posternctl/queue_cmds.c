@@ -315,7 +315,8 @@ posternctl_queue_cmd(int argc, char *argv[])
 	    (t.target = parse_target(argv[1])) != 0) {
 		ibuf = ctl_open();
 		imsg_compose(ibuf, strcmp(argv[0], "pause") == 0 ?
-		    IMSG_CTL_PROC_PAUSE : IMSG_CTL_PROC_RESUME, 0, 0, -1, &t, sizeof(t));
+		    IMSG_CTL_PROC_PAUSE : IMSG_CTL_PROC_RESUME, 0, 0, -1, &t,
+		    sizeof(t));
 		ctl_next(ibuf, &imsg);
 		if (imsg.hdr.type != IMSG_CTL_REPLY_OK) {
 			fprintf(stderr, "posternctl: malformed reply\n");

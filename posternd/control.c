@@ -3,8 +3,8 @@
  * caller's credentials with SO_PEERCRED at accept time, lets root and the
  * configured control group run commands, and relays each request to the
  * process that answers it (one table: ctl_msgs), matching replies to
- * clients by peer id.  A client's bad input ends that client's connection, never
- * the daemon.
+ * clients by peer id.  A client's bad input ends that client's connection,
+ * never the daemon.
  */
 #include <sys/types.h>
 #include <sys/queue.h>
@@ -194,7 +194,7 @@ ctl_check_show(const struct imsg *imsg, union ctl_payload *u)
 
 static const struct ctl_msg {
 	uint32_t	 type;
-	unsigned int	 target;	/* enum proc_id, CTL_BY_TARGET, CTL_REPLY */
+	unsigned int	 target;	/* proc_id, CTL_BY_TARGET, CTL_REPLY */
 	size_t		 fwd;		/* request bytes forwarded */
 	int		(*check)(const struct imsg *, union ctl_payload *);
 	const char	*what;		/* a request, as the log names it */

@@ -302,7 +302,8 @@ parent_dispatch(struct proc *p, enum proc_id from, struct imsg *imsg)
 	struct msg_ctl_verbose	 v;
 	int			 i;
 
-	if (from == PROC_QUEUE && imsg->hdr.type == IMSG_DELIVER_ENVELOPE_START) {
+	if (from == PROC_QUEUE &&
+	    imsg->hdr.type == IMSG_DELIVER_ENVELOPE_START) {
 		if (deliver_start(parent->conf, imsg, parent_delivered) == -1)
 			parent_violation(from, imsg, "bad delivery request");
 		return;
@@ -335,8 +336,8 @@ parent_dispatch(struct proc *p, enum proc_id from, struct imsg *imsg)
 			    sizeof(v));
 		log_info("log verbosity set to %s",
 		    v.verbose ? "verbose" : "brief");
-		proc_compose(p, PROC_CONTROL, IMSG_CTL_REPLY_OK, imsg->hdr.peerid,
-		    -1, NULL, 0);
+		proc_compose(p, PROC_CONTROL, IMSG_CTL_REPLY_OK,
+		    imsg->hdr.peerid, -1, NULL, 0);
 		break;
 	case IMSG_CTL_DAEMON_STOP:
 		if (msg_get_empty(imsg) == -1)

@@ -222,8 +222,8 @@ queue_deliver_local(struct queue *q, const struct envelope *e)
 	 */
 	d.check_existing = e->attempts > 0;
 	q->inflight++;
-	proc_compose(q->proc, PROC_PARENT, IMSG_DELIVER_ENVELOPE_START, 0, fd, &d,
-	    sizeof(d));
+	proc_compose(q->proc, PROC_PARENT, IMSG_DELIVER_ENVELOPE_START, 0, fd,
+	    &d, sizeof(d));
 	log_debug("%s: to the parent for local delivery to <%s>", qid,
 	    e->rcpt);
 }
@@ -271,10 +271,11 @@ queue_deliver_remote(struct queue *q, const struct envelope *e, size_t n)
 	t.msgid = e->msgid;
 	t.size = st.st_size;
 	t.nenv = n;
-	proc_compose(q->proc, PROC_MTA, IMSG_MTA_TASK_START, 0, fd, &t, sizeof(t));
+	proc_compose(q->proc, PROC_MTA, IMSG_MTA_TASK_START, 0, fd, &t,
+	    sizeof(t));
 	for (i = 0; i < n; i++) {
-		proc_compose(q->proc, PROC_MTA, IMSG_MTA_ENVELOPE_ADD, 0, -1, &e[i],
-		    sizeof(e[i]));
+		proc_compose(q->proc, PROC_MTA, IMSG_MTA_ENVELOPE_ADD, 0, -1,
+		    &e[i], sizeof(e[i]));
 		q->inflight++;
 	}
 	log_debug("%s: %zu recipient(s) to the mta (%s)", qid, n, e->dest);
@@ -749,8 +750,8 @@ queue_ctl_error(struct queue *q, uint32_t peerid, const char *text)
 
 	memset(&e, 0, sizeof(e));
 	strlcpy(e.message, text, sizeof(e.message));
-	proc_compose(q->proc, PROC_CONTROL, IMSG_CTL_REPLY_ERROR, peerid, -1, &e,
-	    sizeof(e));
+	proc_compose(q->proc, PROC_CONTROL, IMSG_CTL_REPLY_ERROR, peerid, -1,
+	    &e, sizeof(e));
 }
 
 static void
@@ -780,8 +781,8 @@ queue_ctl_show(struct queue *q, uint32_t peerid, uint64_t msgid)
 			    peerid, -1, chunk + off, n);
 		}
 	}
-	proc_compose(q->proc, PROC_CONTROL, IMSG_CTL_REPLY_END, peerid, -1, NULL,
-	    0);
+	proc_compose(q->proc, PROC_CONTROL, IMSG_CTL_REPLY_END, peerid, -1,
+	    NULL, 0);
 }
 
 static void
@@ -812,12 +813,12 @@ queue_ctl_stats(struct queue *q, uint32_t peerid)
 			memset(&m, 0, sizeof(m));
 			strlcpy(m.name, rows[i].name, sizeof(m.name));
 			m.value = rows[i].value;
-			proc_compose(q->proc, PROC_CONTROL, IMSG_CTL_STATS_ENTRY,
-			    peerid, -1, &m, sizeof(m));
+			proc_compose(q->proc, PROC_CONTROL,
+			    IMSG_CTL_STATS_ENTRY, peerid, -1, &m, sizeof(m));
 		}
 	}
-	proc_compose(q->proc, PROC_CONTROL, IMSG_CTL_REPLY_END, peerid, -1, NULL,
-	    0);
+	proc_compose(q->proc, PROC_CONTROL, IMSG_CTL_REPLY_END, peerid, -1,
+	    NULL, 0);
 }
 
 static void
@@ -854,8 +855,8 @@ queue_ctl_imsg(struct queue *q, struct imsg *imsg)
 		    "resumed");
 		if (!q->paused)
 			queue_schedule_soon(q, 0);
-		proc_compose(q->proc, PROC_CONTROL, IMSG_CTL_REPLY_OK, w.peerid, -1,
-		    NULL, 0);
+		proc_compose(q->proc, PROC_CONTROL, IMSG_CTL_REPLY_OK, w.peerid,
+		    -1, NULL, 0);
 		return;
 	}
 	if (msg_get_ctl_qid(imsg, &id) == -1)
@@ -888,8 +889,8 @@ queue_ctl_imsg(struct queue *q, struct imsg *imsg)
 		return;
 	}
 	c.count = n;
-	proc_compose(q->proc, PROC_CONTROL, IMSG_CTL_REPLY_COUNT, w.peerid, -1, &c,
-	    sizeof(c));
+	proc_compose(q->proc, PROC_CONTROL, IMSG_CTL_REPLY_COUNT, w.peerid, -1,
+	    &c, sizeof(c));
 }
 
 void

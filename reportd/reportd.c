@@ -137,8 +137,8 @@ ctl_walk_send(struct ctl_walk *w)
 {
 	if (w->b.len == 0)
 		return;
-	proc_compose(w->rd->proc, PROC_CONTROL, IMSG_CTL_REPLY_DATA, w->peerid, -1,
-	    w->b.data, w->b.len);
+	proc_compose(w->rd->proc, PROC_CONTROL, IMSG_CTL_REPLY_DATA, w->peerid,
+	    -1, w->b.data, w->b.len);
 	buf_reset(&w->b);
 }
 
@@ -188,8 +188,8 @@ reportd_ctl_evaluations(struct reportd *rd, struct imsg *imsg)
 	}
 	ctl_walk_send(&w);
 	buf_free(&w.b);
-	proc_compose(rd->proc, PROC_CONTROL, IMSG_CTL_REPLY_END, imsg->hdr.peerid,
-	    -1, NULL, 0);
+	proc_compose(rd->proc, PROC_CONTROL, IMSG_CTL_REPLY_END,
+	    imsg->hdr.peerid, -1, NULL, 0);
 }
 
 /* SIGTERM: what waits for the next batch commit is committed now. */
@@ -209,11 +209,13 @@ reportd_dispatch(struct proc *p, enum proc_id from, struct imsg *imsg)
 
 	if (proc_common_imsg(p, from, imsg))
 		return;
-	if (from == PROC_AUTHD && imsg->hdr.type == IMSG_REPORT_EVALUATION_ADD) {
+	if (from == PROC_AUTHD &&
+	    imsg->hdr.type == IMSG_REPORT_EVALUATION_ADD) {
 		reportd_eval(rd, imsg);
 		return;
 	}
-	if (from == PROC_CONTROL && imsg->hdr.type == IMSG_CTL_EVALUATIONS_GET) {
+	if (from == PROC_CONTROL &&
+	    imsg->hdr.type == IMSG_CTL_EVALUATIONS_GET) {
 		reportd_ctl_evaluations(rd, imsg);
 		return;
 	}

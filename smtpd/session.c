@@ -94,8 +94,8 @@ session_auth_abort(struct session *s)
 {
 	if (!s->auth)
 		return;
-	proc_compose(s->smtp->proc, PROC_AUTHD, IMSG_AUTH_MESSAGE_ABORT, s->id, -1,
-	    NULL, 0);
+	proc_compose(s->smtp->proc, PROC_AUTHD, IMSG_AUTH_MESSAGE_ABORT, s->id,
+	    -1, NULL, 0);
 	s->auth = 0;
 }
 
@@ -119,8 +119,8 @@ session_auth_begin(struct session *s)
 		strlcpy(b.senders, s->listener->conf.senders_table,
 		    sizeof(b.senders));
 	}
-	proc_compose(s->smtp->proc, PROC_AUTHD, IMSG_AUTH_MESSAGE_BEGIN, s->id, -1, &b,
-	    sizeof(b));
+	proc_compose(s->smtp->proc, PROC_AUTHD, IMSG_AUTH_MESSAGE_BEGIN, s->id,
+	    -1, &b, sizeof(b));
 	s->auth = 1;
 }
 
@@ -550,8 +550,8 @@ cb_data_end(void *arg)
 		if (!TAILQ_EMPTY(&s->rcpts) && (at = strrchr(
 		    TAILQ_FIRST(&s->rcpts)->env.rcpt, '@')) != NULL)
 			strlcpy(e.rcpt_domain, at + 1, sizeof(e.rcpt_domain));
-		proc_compose(s->smtp->proc, PROC_AUTHD, IMSG_AUTH_MESSAGE_END, s->id,
-		    -1, &e, sizeof(e));
+		proc_compose(s->smtp->proc, PROC_AUTHD, IMSG_AUTH_MESSAGE_END,
+		    s->id, -1, &e, sizeof(e));
 		s->qstate = QSTATE_AUTH;
 		return;
 	}
@@ -689,7 +689,7 @@ session_queue_reply(struct smtp *smtp, struct imsg *imsg)
 		break;
 	case IMSG_QUEUE_MESSAGE_COMMIT_OK:
 		if (s == NULL)
-			return;		/* the client left; the mail is queued */
+			return;		/* the client left; mail is queued */
 		/* only the commit we asked for, of the message we began */
 		if (s->qstate != QSTATE_COMMIT || m.msgid != s->msgid)
 			proc_bad_message(smtp->proc, PROC_QUEUE, imsg);

@@ -212,8 +212,9 @@ smtp_ctl_imsg(struct smtp *s, struct imsg *imsg)
 			memset(&m, 0, sizeof(m));
 			strlcpy(m.name, smtp_stat_names[i], sizeof(m.name));
 			m.value = s->stats[i];
-			proc_compose(s->proc, PROC_CONTROL, IMSG_CTL_STATS_ENTRY,
-			    imsg->hdr.peerid, -1, &m, sizeof(m));
+			proc_compose(s->proc, PROC_CONTROL,
+			    IMSG_CTL_STATS_ENTRY, imsg->hdr.peerid, -1, &m,
+			    sizeof(m));
 		}
 		memset(&m, 0, sizeof(m));
 		strlcpy(m.name, "smtp.sessions.open", sizeof(m.name));

@@ -315,7 +315,7 @@ test_every_decoder(void **state)
 			assert_int_equal(r->decode(&imsg), 0);
 			free(p);
 		}
-		if (r->bad != NONE) {		/* an enum or count out of range */
+		if (r->bad != NONE) {		/* an enum or count too big */
 			p = good(r, &imsg);
 			put(p + r->bad, r->width, r->badval);
 			assert_int_equal(r->decode(&imsg), -1);
