@@ -472,6 +472,21 @@ authd_from_owned(struct authd *a, struct authd_msg *m)
 	return ok;
 }
 
+/* A policy's mode from the wire (lib/config.h), as auth/ names it. */
+static enum inbound_mode
+authd_inbound_mode(int32_t mode)
+{
+	switch (mode) {
+	case POLICY_RELAXED:
+		return INBOUND_RELAXED;
+	case POLICY_STRICT:
+		return INBOUND_STRICT;
+	case POLICY_DISABLE:
+		return INBOUND_DISABLE;
+	}
+	fatalx("authd: unknown policy mode %d", (int)mode);
+}
+
 /* auth/ knows nothing of the wire: its verdict, as smtp reads it. */
 static int32_t
 authd_wire_verdict(enum inbound_verdict v)
@@ -607,10 +622,10 @@ authd_begin(struct authd *a, uint32_t session, struct imsg *imsg)
 		ipol.spf = ipol.dkim = ipol.arc = ipol.dmarc = INBOUND_DISABLE;
 		pol = NULL;
 	} else if (pol != NULL) {
-		ipol.spf = pol->c.spf;
-		ipol.dkim = pol->c.dkim;
-		ipol.arc = pol->c.arc;
-		ipol.dmarc = pol->c.dmarc;
+		ipol.spf = authd_inbound_mode(pol->c.spf);
+		ipol.dkim = authd_inbound_mode(pol->c.dkim);
+		ipol.arc = authd_inbound_mode(pol->c.arc);
+		ipol.dmarc = authd_inbound_mode(pol->c.dmarc);
 		ipol.spf_reject_fail = pol->c.spf_reject_fail;
 		ipol.dkim_allow_sha1 = pol->c.dkim_allow_sha1;
 		ipol.dkim_max_signatures = pol->c.dkim_max_signatures;

@@ -134,9 +134,11 @@ session_auth_mail(struct smtp *smtp, struct imsg *imsg)
 	if (msg_get_auth_mail(imsg, &r) == -1 ||
 	    (r.refuse && (r.code < 500 || r.code > 599)))
 		proc_bad_message(smtp->proc, PROC_AUTHD, imsg);
-	if ((s = session_by_id(smtp, imsg->hdr.peerid)) == NULL ||
-	    !s->mail_pending)
-		return;
+	if ((s = session_by_id(smtp, imsg->hdr.peerid)) == NULL)
+		return;		/* the client left */
+	/* the engine reads nothing more until MAIL is answered */
+	if (!s->mail_pending)
+		proc_bad_message(smtp->proc, PROC_AUTHD, imsg);
 	s->mail_pending = 0;
 	if (r.refuse) {
 		s->auth = 0;
@@ -182,9 +184,11 @@ session_auth_result(struct smtp *smtp, struct imsg *imsg)
 	    r.verdict == AUTH_VERDICT_TEMPFAIL) &&
 	    (r.code < 400 || r.code > 599)))
 		proc_bad_message(smtp->proc, PROC_AUTHD, imsg);
-	if ((s = session_by_id(smtp, imsg->hdr.peerid)) == NULL || !s->auth ||
-	    s->qstate != QSTATE_AUTH)
-		return;		/* the client left, or reset */
+	if ((s = session_by_id(smtp, imsg->hdr.peerid)) == NULL)
+		return;		/* the client left */
+	/* a verdict only on the message whose end we sent */
+	if (!s->auth || s->qstate != QSTATE_AUTH)
+		proc_bad_message(smtp->proc, PROC_AUTHD, imsg);
 	s->auth = 0;
 	if (r.verdict == AUTH_VERDICT_REJECT ||
 	    r.verdict == AUTH_VERDICT_TEMPFAIL) {
@@ -293,9 +297,10 @@ session_sasl_result(struct smtp *smtp, struct imsg *imsg)
 
 	if (msg_get_auth_sasl_result(imsg, &r) == -1)
 		proc_bad_message(smtp->proc, PROC_AUTHD, imsg);
-	if ((s = session_by_id(smtp, imsg->hdr.peerid)) == NULL ||
-	    !s->sasl_pending)
+	if ((s = session_by_id(smtp, imsg->hdr.peerid)) == NULL)
 		return;		/* the client left */
+	if (!s->sasl_pending)
+		proc_bad_message(smtp->proc, PROC_AUTHD, imsg);
 	s->sasl_pending = 0;
 	smtp->sasl_inflight--;
 	sasl_log_user(s->sasl_user, user, sizeof(user));
