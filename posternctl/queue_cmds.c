@@ -134,17 +134,19 @@ static int
 cmd_data(struct imsgbuf *ibuf)
 {
 	struct imsg		 imsg;
+	const void		*data;
+	size_t			 len;
 
 	for (;;) {
 		ctl_next(ibuf, &imsg);
 		if (imsg.hdr.type == IMSG_CTL_REPLY_END)
 			break;
-		if (imsg.hdr.type != IMSG_CTL_REPLY_DATA) {
+		if (imsg.hdr.type != IMSG_CTL_REPLY_DATA ||
+		    msg_get_bytes(&imsg, &data, &len) == -1) {
 			fprintf(stderr, "posternctl: malformed reply\n");
 			return 1;
 		}
-		if (imsg.len > 0 && fwrite(imsg.data, 1, imsg.len, stdout) !=
-		    imsg.len)
+		if (fwrite(data, 1, len, stdout) != len)
 			return 1;
 		imsg_free(&imsg);
 	}
