@@ -133,68 +133,47 @@ authd_conf(struct proc *p, struct imsg *imsg)
 	struct authd_dkimsig	*d;
 	struct authd_sign	*sr;
 	struct authd_cred	*cr;
+	const uint8_t		*key;
 	char			 err[256];
-	size_t			 i;
 
 	if (routing_conf_imsg(&a->routing, imsg))
 		return;
 	switch (imsg->hdr.type) {
-	case IMSG_PROC_CONF_CREDENTIAL:
+	case IMSG_CONF_CREDENTIAL_ADD:
 		cr = xcalloc(1, sizeof(*cr));
-		if (imsg_get_data(imsg, &cr->c, sizeof(cr->c)) == -1)
-			fatalx("bad credential message");
+		if (msg_get_conf_credential(imsg, &cr->c) == -1)
+			proc_bad_message(p, PROC_PARENT, imsg);
 		explicit_bzero(imsg->data, imsg->len);
-		cr->c.table[sizeof(cr->c.table) - 1] = '\0';
-		cr->c.user[sizeof(cr->c.user) - 1] = '\0';
-		cr->c.hash[sizeof(cr->c.hash) - 1] = '\0';
 		TAILQ_INSERT_TAIL(&a->creds, cr, entry);
 		return;
-	case IMSG_PROC_CONF_POLICY:
+	case IMSG_CONF_POLICY_ADD:
 		pol = xcalloc(1, sizeof(*pol));
-		if (imsg_get_data(imsg, &pol->c, sizeof(pol->c)) == -1)
-			fatalx("bad policy message");
-		pol->c.name[sizeof(pol->c.name) - 1] = '\0';
-		pol->c.quarantine_folder[sizeof(pol->c.quarantine_folder) -
-		    1] = '\0';
+		if (msg_get_conf_policy(imsg, &pol->c) == -1)
+			proc_bad_message(p, PROC_PARENT, imsg);
 		TAILQ_INSERT_TAIL(&a->policies, pol, entry);
 		return;
-	case IMSG_PROC_CONF_DKIMSIG:
+	case IMSG_CONF_DKIMSIG_ADD:
 		d = xcalloc(1, sizeof(*d));
-		if (imsg->len < sizeof(d->c))
-			fatalx("bad dkim-signature message");
-		memcpy(&d->c, imsg->data, sizeof(d->c));
-		if (d->c.keylen != imsg->len - sizeof(d->c))
-			fatalx("bad dkim-signature message");
-		d->c.name[sizeof(d->c.name) - 1] = '\0';
-		d->c.domain[sizeof(d->c.domain) - 1] = '\0';
-		d->c.selector[sizeof(d->c.selector) - 1] = '\0';
-		d->c.headers[sizeof(d->c.headers) - 1] = '\0';
-		if ((d->key = crypto_privkey_mem((const uint8_t *)imsg->data +
-		    sizeof(d->c), d->c.keylen, err, sizeof(err))) == NULL)
+		if (msg_get_conf_dkimsig(imsg, &d->c, &key) == -1)
+			proc_bad_message(p, PROC_PARENT, imsg);
+		if ((d->key = crypto_privkey_mem(key, d->c.keylen, err,
+		    sizeof(err))) == NULL)
 			fatalx("dkim-signature %s: %s", d->c.name, err);
-		explicit_bzero((uint8_t *)imsg->data + sizeof(d->c),
-		    d->c.keylen);
+		explicit_bzero(imsg->data, imsg->len);
 		TAILQ_INSERT_TAIL(&a->dkimsigs, d, entry);
 		return;
-	case IMSG_PROC_CONF_SIGN:
-	case IMSG_PROC_CONF_ARCSEAL:
+	case IMSG_CONF_SIGN_ADD:
+	case IMSG_CONF_ARCSEAL_ADD:
 		sr = xcalloc(1, sizeof(*sr));
-		if (imsg_get_data(imsg, &sr->c, sizeof(sr->c)) == -1 ||
-		    sr->c.nsignatures > 8)
-			fatalx("bad sign message");
-		for (i = 0; i < sr->c.nsignatures; i++)
-			sr->c.signatures[i][sizeof(sr->c.signatures[i]) - 1] =
-			    '\0';
-		sr->c.from_table[sizeof(sr->c.from_table) - 1] = '\0';
-		sr->c.domain[sizeof(sr->c.domain) - 1] = '\0';
-		sr->c.tag[sizeof(sr->c.tag) - 1] = '\0';
-		if (imsg->hdr.type == IMSG_PROC_CONF_ARCSEAL)
+		if (msg_get_conf_sign(imsg, &sr->c) == -1)
+			proc_bad_message(p, PROC_PARENT, imsg);
+		if (imsg->hdr.type == IMSG_CONF_ARCSEAL_ADD)
 			TAILQ_INSERT_TAIL(&a->seals, sr, entry);
 		else
 			TAILQ_INSERT_TAIL(&a->signs, sr, entry);
 		return;
 	}
-	fatalx("unexpected set-up message %u", imsg->hdr.type);
+	proc_unexpected(p, PROC_PARENT, imsg);
 }
 
 static struct authd_dkimsig *
@@ -494,6 +473,38 @@ authd_from_owned(struct authd *a, struct authd_msg *m)
 	return ok;
 }
 
+/* A policy's mode from the wire (lib/config.h), as auth/ names it. */
+static enum inbound_mode
+authd_inbound_mode(int32_t mode)
+{
+	switch (mode) {
+	case POLICY_RELAXED:
+		return INBOUND_RELAXED;
+	case POLICY_STRICT:
+		return INBOUND_STRICT;
+	case POLICY_DISABLE:
+		return INBOUND_DISABLE;
+	}
+	fatalx("authd: unknown policy mode %d", (int)mode);
+}
+
+/* auth/ knows nothing of the wire: its verdict, as smtp reads it. */
+static int32_t
+authd_wire_verdict(enum inbound_verdict v)
+{
+	switch (v) {
+	case INBOUND_ACCEPT:
+		return AUTH_VERDICT_ACCEPT;
+	case INBOUND_QUARANTINE:
+		return AUTH_VERDICT_QUARANTINE;
+	case INBOUND_REJECT:
+		return AUTH_VERDICT_REJECT;
+	case INBOUND_TEMPFAIL:
+		return AUTH_VERDICT_TEMPFAIL;
+	}
+	fatalx("authd: unknown verdict %d", (int)v);
+}
+
 static void
 authd_done(void *arg, const struct inbound_result *r)
 {
@@ -525,7 +536,7 @@ authd_done(void *arg, const struct inbound_result *r)
 		log_warnx("authd: session %u: header fields too long",
 		    m->session);
 	memset(&res, 0, sizeof(res));
-	res.verdict = r->verdict;
+	res.verdict = authd_wire_verdict(r->verdict);
 	res.code = r->code;
 	res.sender_not_owned = not_owned;
 	strlcpy(res.status, r->status, sizeof(res.status));
@@ -539,9 +550,11 @@ authd_done(void *arg, const struct inbound_result *r)
 	iov[1].iov_len = hdr.len;
 	log_debug("authd: session %u: %s%s%s", m->session,
 	    inbound_verdict_name(r->verdict), r->code ? " " : "", r->text);
-	if (imsg_composev(&a->proc->peers[PROC_SMTP]->ibuf, IMSG_AUTH_RESULT,
-	    m->session, 0, -1, iov, 2) == -1)
-		fatal("authd: compose");
+	if (imsg_composev(&a->proc->peers[PROC_SMTP]->ibuf,
+	    IMSG_AUTH_MESSAGE_RESULT, m->session, 0, -1, iov, 2) == -1)
+		fatal("authd: composing %s (%zu bytes)",
+		    msg_type_name(IMSG_AUTH_MESSAGE_RESULT),
+		    sizeof(res) + hdr.len);
 	imsgev_update(a->proc->peers[PROC_SMTP]);
 	buf_free(&hdr);
 	if (r->have_dmarc) {
@@ -549,7 +562,7 @@ authd_done(void *arg, const struct inbound_result *r)
 		buf_init(&eval, IMSG_MAX_PAYLOAD);
 		if (dmarc_eval_encode(&r->dmarc_eval, &eval) == 0)
 			proc_compose(a->proc, PROC_REPORTD,
-			    IMSG_REPORT_DMARC_EVAL, 0, -1, eval.data,
+			    IMSG_REPORT_EVALUATION_ADD, 0, -1, eval.data,
 			    eval.len);
 		else
 			log_warnx("authd: session %u: DMARC evaluation too "
@@ -586,15 +599,8 @@ authd_begin(struct authd *a, uint32_t session, struct imsg *imsg)
 	struct authd_policy	*pol = NULL;
 	struct authd_msg	*m;
 
-	if (imsg_get_data(imsg, &b, sizeof(b)) == -1)
-		proc_unexpected(a->proc, PROC_SMTP, imsg);
-	b.ip[sizeof(b.ip) - 1] = '\0';
-	b.helo[sizeof(b.helo) - 1] = '\0';
-	b.mail_from[sizeof(b.mail_from) - 1] = '\0';
-	b.policy[sizeof(b.policy) - 1] = '\0';
-	b.tag[sizeof(b.tag) - 1] = '\0';
-	b.account[sizeof(b.account) - 1] = '\0';
-	b.senders[sizeof(b.senders) - 1] = '\0';
+	if (msg_get_auth_begin(imsg, &b) == -1)
+		proc_bad_message(a->proc, PROC_SMTP, imsg);
 	if ((m = authd_msg_find(a, session)) != NULL)
 		authd_msg_drop(a, m);	/* a new transaction replaces it */
 	if (a->nmsgs >= AUTHD_MAX_MESSAGES)
@@ -617,10 +623,10 @@ authd_begin(struct authd *a, uint32_t session, struct imsg *imsg)
 		ipol.spf = ipol.dkim = ipol.arc = ipol.dmarc = INBOUND_DISABLE;
 		pol = NULL;
 	} else if (pol != NULL) {
-		ipol.spf = pol->c.spf;
-		ipol.dkim = pol->c.dkim;
-		ipol.arc = pol->c.arc;
-		ipol.dmarc = pol->c.dmarc;
+		ipol.spf = authd_inbound_mode(pol->c.spf);
+		ipol.dkim = authd_inbound_mode(pol->c.dkim);
+		ipol.arc = authd_inbound_mode(pol->c.arc);
+		ipol.dmarc = authd_inbound_mode(pol->c.dmarc);
 		ipol.spf_reject_fail = pol->c.spf_reject_fail;
 		ipol.dkim_allow_sha1 = pol->c.dkim_allow_sha1;
 		ipol.dkim_fail_partial_body = pol->c.dkim_fail_partial_body;
@@ -699,12 +705,11 @@ authd_sasl_check(struct authd *a, struct imsg *imsg)
 	size_t				 hlen;
 	int				 match;
 
-	if (imsg_get_data(imsg, &m, sizeof(m)) == -1)
-		proc_unexpected(a->proc, PROC_SMTP, imsg);
+	if (msg_get_auth_sasl(imsg, &m) == -1) {
+		explicit_bzero(imsg->data, imsg->len);
+		proc_bad_message(a->proc, PROC_SMTP, imsg);
+	}
 	explicit_bzero(imsg->data, imsg->len);
-	m.table[sizeof(m.table) - 1] = '\0';
-	m.user[sizeof(m.user) - 1] = '\0';
-	m.password[sizeof(m.password) - 1] = '\0';
 	TAILQ_FOREACH(cr, &a->creds, entry) {
 		if (strcmp(cr->c.table, m.table) != 0)
 			continue;
@@ -751,12 +756,13 @@ authd_smtp_imsg(struct authd *a, struct imsg *imsg)
 {
 	struct authd_msg	*m;
 	struct msg_auth_end	 e;
+	const void		*data;
 	uint32_t		 session = imsg->hdr.peerid;
-	size_t			 i;
+	size_t			 i, len;
 
 	if (imsg->fd != -1)
 		proc_unexpected(a->proc, PROC_SMTP, imsg);
-	if (imsg->hdr.type == IMSG_AUTH_BEGIN) {
+	if (imsg->hdr.type == IMSG_AUTH_MESSAGE_BEGIN) {
 		authd_begin(a, session, imsg);
 		return;
 	}
@@ -766,35 +772,40 @@ authd_smtp_imsg(struct authd *a, struct imsg *imsg)
 	}
 	m = authd_msg_find(a, session);
 	switch (imsg->hdr.type) {
-	case IMSG_AUTH_DATA:
-		if (m != NULL && !m->ended) {
-			inbound_feed(m->in, imsg->data, imsg->len);
+	case IMSG_AUTH_MESSAGE_DATA:
+		if (msg_get_bytes(imsg, &data, &len) == -1)
+			break;
+		/* no message: refused at MAIL, and smtp knows it */
+		if (m != NULL && m->ended)
+			break;		/* data after the end: a bug */
+		if (m != NULL) {
+			inbound_feed(m->in, data, len);
 			for (i = 0; i < m->nsigners; i++)
-				dkim_sign_feed(m->signers[i].s, imsg->data,
-				    imsg->len);
+				dkim_sign_feed(m->signers[i].s, data, len);
 			if (m->seal != NULL)
-				arc_seal_feed(m->seal, imsg->data, imsg->len);
+				arc_seal_feed(m->seal, data, len);
 		}
 		return;
-	case IMSG_AUTH_END:
-		if (imsg_get_data(imsg, &e, sizeof(e)) == -1)
+	case IMSG_AUTH_MESSAGE_END:
+		if (msg_get_auth_end(imsg, &e) == -1)
 			break;
-		if (m == NULL || m->ended)
+		if (m == NULL)
 			return;		/* refused at MAIL: smtp knows */
-		e.rcpt_domain[sizeof(e.rcpt_domain) - 1] = '\0';
+		if (m->ended)
+			break;		/* a second end for one message */
 		inbound_set_rcpt_domain(m->in, e.rcpt_domain);
 		m->relayed = e.relayed;
 		m->ended = 1;
 		inbound_end(m->in, authd_done, m);
 		return;
-	case IMSG_AUTH_ABORT:
-		if (imsg->len != 0)
+	case IMSG_AUTH_MESSAGE_ABORT:
+		if (msg_get_empty(imsg) == -1)
 			break;
 		if (m != NULL)
 			authd_msg_drop(a, m);
 		return;
 	}
-	proc_unexpected(a->proc, PROC_SMTP, imsg);
+	proc_bad_message(a->proc, PROC_SMTP, imsg);
 }
 
 void

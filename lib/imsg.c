@@ -9,6 +9,12 @@
  * fd is sent with sendmsg() so the SCM_RIGHTS control data rides on its
  * first byte, and the receiver queues the fds in arrival order.
  *
+ * The receiver remembers which bytes of the stream came with each fd: a
+ * message with the fd flag takes the first fd only if the fd came with
+ * the message's first byte, and an fd that came with bytes where no
+ * message claiming it can start (one sent along a message without the
+ * flag) is a protocol error too, never kept for the next message.
+ *
  * Some messages carry secrets (SASL passwords, keys): a buffer that held
  * a message is wiped before it is freed or reused, so that no copy
  * lingers in the heap.
@@ -101,9 +107,12 @@ imsgbuf_read(struct imsgbuf *ibuf)
 		nfds = (cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int);
 		fds = (int *)CMSG_DATA(cmsg);
 		for (i = 0; i < nfds; i++) {
-			if (ibuf->nrfds < IMSG_MAX_FDS_QUEUED)
+			if (ibuf->nrfds < IMSG_MAX_FDS_QUEUED) {
+				ibuf->rfd_from[ibuf->nrfds] = ibuf->rread;
+				ibuf->rfd_to[ibuf->nrfds] = ibuf->rread +
+				    (size_t)n;
 				ibuf->rfds[ibuf->nrfds++] = fds[i];
-			else
+			} else
 				close(fds[i]);	/* imsg_get will notice */
 		}
 	}
@@ -112,6 +121,7 @@ imsgbuf_read(struct imsgbuf *ibuf)
 		return -1;
 	}
 	ibuf->rlen += (size_t)n;
+	ibuf->rread += (size_t)n;
 	return n;
 }
 
@@ -119,6 +129,7 @@ int
 imsg_get(struct imsgbuf *ibuf, struct imsg *imsg)
 {
 	struct imsg_hdr	 hdr;
+	uint64_t	 start;		/* the stream offset of this frame */
 	size_t		 plen;
 
 	memset(imsg, 0, sizeof(*imsg));
@@ -134,16 +145,30 @@ imsg_get(struct imsgbuf *ibuf, struct imsg *imsg)
 	if (ibuf->rlen < hdr.len)
 		return 0;
 	plen = hdr.len - IMSG_HEADER_SIZE;
+	start = ibuf->rread - ibuf->rlen;
 
 	if (hdr.flags & IMSGF_HASFD) {
-		if (ibuf->nrfds == 0) {
+		/* its fd came with its first byte, or it is not its fd */
+		if (ibuf->nrfds == 0 || ibuf->rfd_from[0] > start ||
+		    ibuf->rfd_to[0] <= start) {
 			errno = EBADMSG;
 			return -1;
 		}
 		imsg->fd = ibuf->rfds[0];
-		memmove(ibuf->rfds, ibuf->rfds + 1,
-		    sizeof(int) * (size_t)(ibuf->nrfds - 1));
 		ibuf->nrfds--;
+		memmove(ibuf->rfds, ibuf->rfds + 1,
+		    sizeof(ibuf->rfds[0]) * (size_t)ibuf->nrfds);
+		memmove(ibuf->rfd_from, ibuf->rfd_from + 1,
+		    sizeof(ibuf->rfd_from[0]) * (size_t)ibuf->nrfds);
+		memmove(ibuf->rfd_to, ibuf->rfd_to + 1,
+		    sizeof(ibuf->rfd_to[0]) * (size_t)ibuf->nrfds);
+	} else if (ibuf->nrfds > 0 && ibuf->rfd_to[0] <= start + hdr.len) {
+		/*
+		 * An fd came with bytes of this frame (or earlier ones) and
+		 * no later frame can start among them: nobody claims it.
+		 */
+		errno = EBADMSG;
+		return -1;
 	}
 	imsg->hdr = hdr;
 	imsg->len = plen;

@@ -6,7 +6,8 @@
  * may be partial; a frame is handed out only when it is complete.
  *
  * A receiver gets the payload length with the message and must check it
- * against what the type requires (imsg_get_data() does the common case).
+ * against what the type requires: the daemon does it with the decoders of
+ * lib/msg.c, one per payload type.
  */
 #ifndef POSTERN_IMSG_H
 #define POSTERN_IMSG_H
@@ -53,7 +54,11 @@ struct imsgbuf {
 	pid_t			 pid;		/* our pid, stamped on output */
 	uint8_t			*rbuf;		/* IMSG_MAX_SIZE * 2 */
 	size_t			 rlen;
+	uint64_t		 rread;		/* stream bytes read, ever */
 	int			 rfds[IMSG_MAX_FDS_QUEUED];
+	/* the stream bytes [from, to) of the read each fd came with */
+	uint64_t		 rfd_from[IMSG_MAX_FDS_QUEUED];
+	uint64_t		 rfd_to[IMSG_MAX_FDS_QUEUED];
 	int			 nrfds;
 	TAILQ_HEAD(, imsg_wbuf)	 wq;
 	size_t			 wqlen;		/* messages queued */
@@ -68,7 +73,10 @@ int	 imsgbuf_write(struct imsgbuf *);
 /* write everything, blocking (polls on EAGAIN): 0 ok, -1 error */
 int	 imsgbuf_flush(struct imsgbuf *);
 size_t	 imsgbuf_queuelen(const struct imsgbuf *);
-/* next complete message: 1 got one, 0 none yet, -1 bad frame (errno EBADMSG) */
+/*
+ * next complete message: 1 got one, 0 none yet, -1 bad frame or a stray
+ * descriptor (errno EBADMSG)
+ */
 int	 imsg_get(struct imsgbuf *, struct imsg *);
 void	 imsg_free(struct imsg *);
 /* payload must be exactly `len` bytes: 0 ok, -1 otherwise */

@@ -1,8 +1,10 @@
 /*
  * The catalogue of messages between postern's processes, one section per
- * channel.  Every payload is a fixed-size struct (or empty); the receiver
- * checks the size with imsg_get_data() before it reads.  posternctl and
- * posternd compare POSTERN_PROTO_VERSION on the control channel.
+ * channel, in the enum and in the payloads alike.  Every payload is a
+ * fixed-size struct (or empty, or bytes, or a struct announcing the
+ * length of what follows it) with one decoder in lib/msg.c; no pointer
+ * travels.  posternctl and posternd compare POSTERN_PROTO_VERSION on the
+ * control channel.
  */
 #ifndef POSTERN_MSG_H
 #define POSTERN_MSG_H
@@ -10,7 +12,11 @@
 #include <sys/socket.h>
 #include <stdint.h>
 
-#define POSTERN_PROTO_VERSION	2
+/*
+ * Version 3: types renumbered by channel and named
+ * IMSG_<CHANNEL>_<OBJECT>_<VERB>; rules travel as struct msg_conf_rule.
+ */
+#define POSTERN_PROTO_VERSION	3
 
 enum proc_id {
 	PROC_PARENT,
@@ -23,27 +29,39 @@ enum proc_id {
 	PROC_MAX
 };
 
+/*
+ * Each payload named here has one decoder in lib/msg.c (msg_get_*()),
+ * which every receiver calls: exact size, strings NUL-terminated within
+ * their arrays, enums and counts in range.
+ */
 enum imsg_type {
 	IMSG_NONE,
 
-	/* parent -> child, at start, before the child drops privileges */
-	IMSG_PROC_PEER_FD,		/* struct msg_peer + fd */
-	IMSG_PROC_CONF_GLOBAL,		/* struct msg_conf_global */
-	IMSG_PROC_CONF_LISTENER,	/* struct msg_conf_listener + fd */
-	IMSG_PROC_CONF_CONTROL,		/* struct msg_conf_control + fd */
-	IMSG_PROC_CONF_DONE,		/* empty */
-	/* child -> parent, once chrooted and unprivileged */
-	IMSG_PROC_READY,		/* empty */
-
-	/* posternctl <-> control <-> parent (and children) */
-	IMSG_CTL_HELLO,			/* struct msg_ctl_hello */
-	IMSG_CTL_OK,			/* empty */
-	IMSG_CTL_ERROR,			/* struct msg_ctl_error */
-	IMSG_CTL_END,			/* empty: end of a listing */
-	IMSG_CTL_STATUS_GET,		/* empty */
-	IMSG_CTL_STATUS_ENTRY,		/* struct msg_ctl_status */
-	IMSG_CTL_LOG_VERBOSE,		/* struct msg_ctl_verbose */
-	IMSG_CTL_STOP,			/* empty */
+	/*
+	 * parent -> child, at start, before the child drops privileges;
+	 * the child says it is ready once chrooted and unprivileged.
+	 */
+	IMSG_CONF_PEER_ADD,		/* struct msg_peer + fd */
+	IMSG_CONF_GLOBAL_SET,		/* struct msg_conf_global */
+	IMSG_CONF_LISTENER_ADD,		/* struct msg_conf_listener + fd */
+	IMSG_CONF_PKI_ADD,		/* struct msg_conf_pki + cert + key */
+	IMSG_CONF_CONTROL_SET,		/* struct msg_conf_control + fd */
+	IMSG_CONF_TABLE_ADD,		/* struct msg_conf_table */
+	IMSG_CONF_ENTRY_ADD,		/* struct msg_conf_table_entry */
+	IMSG_CONF_ACTION_ADD,		/* struct msg_conf_action */
+	IMSG_CONF_RULE_ADD,		/* struct msg_conf_rule */
+	IMSG_CONF_USER_ADD,		/* struct msg_conf_user */
+	IMSG_CONF_MTA_SET,		/* struct msg_conf_mta (mta) */
+	IMSG_CONF_RELAY_ADD,		/* struct msg_conf_relay */
+	IMSG_CONF_SECRET_ADD,		/* struct msg_conf_secret */
+	IMSG_CONF_ROUTE_ADD,		/* struct msg_conf_route */
+	IMSG_CONF_POLICY_ADD,		/* struct msg_conf_policy (authd) */
+	IMSG_CONF_DKIMSIG_ADD,		/* struct msg_conf_dkimsig + key */
+	IMSG_CONF_SIGN_ADD,		/* struct msg_conf_sign */
+	IMSG_CONF_ARCSEAL_ADD,		/* struct msg_conf_sign (1 name) */
+	IMSG_CONF_CREDENTIAL_ADD,	/* struct msg_conf_credential */
+	IMSG_CONF_SETUP_DONE,		/* empty */
+	IMSG_CONF_CHILD_READY,		/* empty, child -> parent */
 
 	/*
 	 * smtp <-> queue: one incoming message per session (peer id).  The
@@ -52,6 +70,7 @@ enum imsg_type {
 	 */
 	IMSG_QUEUE_MESSAGE_BEGIN,	/* empty */
 	IMSG_QUEUE_MESSAGE_BEGIN_OK,	/* struct msg_queue_msgid */
+	IMSG_QUEUE_MESSAGE_PREPEND,	/* bytes: header fields in front */
 	IMSG_QUEUE_MESSAGE_DATA,	/* bytes */
 	IMSG_QUEUE_ENVELOPE_ADD,	/* struct envelope */
 	IMSG_QUEUE_MESSAGE_COMMIT,	/* empty */
@@ -59,88 +78,71 @@ enum imsg_type {
 	IMSG_QUEUE_MESSAGE_FAIL,	/* struct msg_queue_msgid */
 	IMSG_QUEUE_MESSAGE_ABORT,	/* empty */
 
-	/* queue <-> parent: local delivery, the message as an fd */
-	IMSG_PARENT_DELIVER,		/* struct msg_deliver + fd */
-	IMSG_PARENT_DELIVER_RESULT,	/* struct msg_deliver_result */
-
-	/* parent -> smtp, at start: what RCPT decisions and TLS need */
-	IMSG_PROC_CONF_TABLE,		/* struct msg_conf_table */
-	IMSG_PROC_CONF_TABLE_ENTRY,	/* struct msg_conf_table_entry */
-	IMSG_PROC_CONF_ACTION,		/* struct msg_conf_action */
-	IMSG_PROC_CONF_RULE,		/* struct rule */
-	IMSG_PROC_CONF_USER,		/* struct msg_conf_user */
-	IMSG_PROC_CONF_PKI,		/* struct msg_conf_pki + cert + key */
-
-	/* posternctl <-> control <-> queue / smtp */
-	IMSG_CTL_QUEUE_LIST,		/* empty */
-	IMSG_CTL_QUEUE_ENTRY,		/* struct msg_ctl_envelope */
-	IMSG_CTL_QUEUE_SHOW,		/* struct msg_ctl_qid */
-	IMSG_CTL_DATA,			/* bytes of a listing or message */
-	IMSG_CTL_QUEUE_SCHEDULE,	/* struct msg_ctl_qid */
-	IMSG_CTL_QUEUE_REMOVE,		/* struct msg_ctl_qid */
-	IMSG_CTL_QUEUE_HOLD,		/* struct msg_ctl_qid */
-	IMSG_CTL_QUEUE_RELEASE,		/* struct msg_ctl_qid */
-	IMSG_CTL_COUNT,			/* struct msg_ctl_count */
-	IMSG_CTL_PAUSE,			/* struct msg_ctl_target; empty on */
-	IMSG_CTL_RESUME,		/* from control to smtp or queue */
-	IMSG_CTL_STATS,
-	IMSG_CTL_STAT,			/* struct msg_ctl_stat */
-
-	/* parent -> mta, at start */
-	IMSG_PROC_CONF_MTA,		/* struct msg_conf_mta */
-	IMSG_PROC_CONF_RELAY,		/* struct msg_conf_relay */
-	IMSG_PROC_CONF_SECRET,		/* struct msg_conf_secret */
-	IMSG_PROC_CONF_ROUTE,		/* struct msg_conf_route */
+	/*
+	 * smtp <-> authd: each message streams to authd as it streams to
+	 * the queue (peer id = session); the result comes back once.
+	 * SASL AUTH (RFC 4954): the request carries the password, which
+	 * smtp wipes once sent and authd once checked.
+	 */
+	IMSG_AUTH_MESSAGE_BEGIN,	/* struct msg_auth_begin */
+	IMSG_AUTH_MAIL_RESULT,		/* struct msg_auth_mail: MAIL's reply */
+	IMSG_AUTH_MESSAGE_DATA,		/* bytes */
+	IMSG_AUTH_MESSAGE_END,		/* struct msg_auth_end */
+	IMSG_AUTH_MESSAGE_ABORT,	/* empty */
+	IMSG_AUTH_MESSAGE_RESULT,	/* struct msg_auth_result + header */
+	IMSG_AUTH_SASL_CHECK,		/* struct msg_auth_sasl */
+	IMSG_AUTH_SASL_RESULT,		/* struct msg_auth_sasl_result */
 
 	/*
 	 * queue <-> mta: one message for one relay action, the message as
 	 * an fd, then its envelopes; one result per envelope comes back.
 	 */
-	IMSG_MTA_TASK,			/* struct msg_mta_task + fd */
-	IMSG_MTA_ENVELOPE,		/* struct envelope */
-	IMSG_MTA_RESULT,		/* struct msg_mta_result */
+	IMSG_MTA_TASK_START,		/* struct msg_mta_task + fd */
+	IMSG_MTA_ENVELOPE_ADD,		/* struct envelope */
+	IMSG_MTA_ENVELOPE_RESULT,	/* struct msg_mta_result */
 
-	/* parent -> authd, at start */
-	IMSG_PROC_CONF_POLICY,		/* struct msg_conf_policy */
-	IMSG_PROC_CONF_DKIMSIG,		/* struct msg_conf_dkimsig + key */
-	IMSG_PROC_CONF_SIGN,		/* struct msg_conf_sign */
-	IMSG_PROC_CONF_ARCSEAL,		/* struct msg_conf_sign (1 name) */
-
-	/*
-	 * smtp <-> authd: each message streams to authd as it streams to
-	 * the queue (peer id = session); the result comes back once.
-	 */
-	IMSG_AUTH_BEGIN,		/* struct msg_auth_begin */
-	IMSG_AUTH_DATA,			/* bytes */
-	IMSG_AUTH_MAIL_RESULT,		/* struct msg_auth_mail: MAIL's reply */
-	IMSG_AUTH_END,			/* struct msg_auth_end */
-	IMSG_AUTH_ABORT,		/* empty */
-	IMSG_AUTH_RESULT,		/* struct msg_auth_result + header */
-	/* smtp -> queue: header fields to put in front of the message */
-	IMSG_QUEUE_MESSAGE_PREPEND,	/* bytes */
+	/* queue <-> parent: local delivery, the message as an fd */
+	IMSG_DELIVER_ENVELOPE_START,	/* struct msg_deliver + fd */
+	IMSG_DELIVER_ENVELOPE_RESULT,	/* struct msg_deliver_result */
 
 	/* authd -> reportd: one DMARC evaluation (dmarc_eval_encode()) */
-	IMSG_REPORT_DMARC_EVAL,		/* bytes */
-	/* posternctl <-> control <-> reportd */
-	IMSG_CTL_EVALUATIONS,		/* struct msg_ctl_domain; DATA back */
+	IMSG_REPORT_EVALUATION_ADD,	/* bytes */
 
-	/* posternctl <-> control <-> mta */
-	IMSG_CTL_MTA_HOSTS,		/* empty */
-	IMSG_CTL_MTA_HOST,		/* struct msg_ctl_mta_host */
-	IMSG_CTL_MTA_ROUTES,		/* empty; IMSG_CTL_DATA lines back */
-
-	/* parent -> authd, at start: a listener's credentials (secret) */
-	IMSG_PROC_CONF_CREDENTIAL,	/* struct msg_conf_credential */
 	/*
-	 * smtp <-> authd: SASL AUTH (RFC 4954); peer id = session.  The
-	 * request carries the password: smtp wipes it once sent, authd once
-	 * checked.
+	 * posternctl <-> control <-> parent and children.  Requests go to
+	 * the process that answers them (posternd/control.c's table);
+	 * replies come back with the client's id as peer id.
 	 */
-	IMSG_AUTH_SASL_CHECK,		/* struct msg_auth_sasl */
-	IMSG_AUTH_SASL_RESULT,		/* struct msg_auth_sasl_result */
+	IMSG_CTL_SESSION_HELLO,		/* struct msg_ctl_hello */
+	IMSG_CTL_REPLY_OK,		/* empty */
+	IMSG_CTL_REPLY_ERROR,		/* struct msg_ctl_error */
+	IMSG_CTL_REPLY_END,		/* empty: end of a listing */
+	IMSG_CTL_REPLY_DATA,		/* bytes of a listing or message */
+	IMSG_CTL_REPLY_COUNT,		/* struct msg_ctl_count */
+	IMSG_CTL_STATUS_GET,		/* empty */
+	IMSG_CTL_STATUS_ENTRY,		/* struct msg_ctl_status */
+	IMSG_CTL_VERBOSE_SET,		/* struct msg_ctl_verbose */
+	IMSG_CTL_DAEMON_STOP,		/* empty */
+	IMSG_CTL_QUEUE_LIST,		/* empty */
+	IMSG_CTL_QUEUE_ENTRY,		/* struct msg_ctl_envelope */
+	IMSG_CTL_QUEUE_SHOW,		/* struct msg_ctl_qid */
+	IMSG_CTL_QUEUE_SCHEDULE,	/* struct msg_ctl_qid */
+	IMSG_CTL_QUEUE_REMOVE,		/* struct msg_ctl_qid */
+	IMSG_CTL_QUEUE_HOLD,		/* struct msg_ctl_qid */
+	IMSG_CTL_QUEUE_RELEASE,		/* struct msg_ctl_qid */
+	IMSG_CTL_PROC_PAUSE,		/* struct msg_ctl_target; empty on */
+	IMSG_CTL_PROC_RESUME,		/* from control to smtp or queue */
+	IMSG_CTL_STATS_GET,		/* likewise */
+	IMSG_CTL_STATS_ENTRY,		/* struct msg_ctl_stat */
+	IMSG_CTL_EVALUATIONS_GET,	/* struct msg_ctl_domain; DATA back */
+	IMSG_CTL_MTA_HOSTS_GET,		/* empty */
+	IMSG_CTL_MTA_HOST_ENTRY,	/* struct msg_ctl_mta_host */
+	IMSG_CTL_MTA_ROUTES_GET,	/* empty; IMSG_CTL_REPLY_DATA lines */
 
 	IMSG_TYPE_MAX
 };
+
+/* --- parent -> child at start (IMSG_CONF_*) --- */
 
 struct msg_peer {
 	uint32_t	 proc;		/* enum proc_id at the other end */
@@ -176,69 +178,18 @@ struct msg_conf_listener {
 	char			 senders_table[64];	/* "" = any sender */
 };
 
+/* Followed by certlen bytes of PEM certificate chain, keylen of key. */
+struct msg_conf_pki {
+	char		 name[64];
+	uint32_t	 certlen;
+	uint32_t	 keylen;
+};
+
 #define CTL_MAX_ALLOWED_UIDS	64
 struct msg_conf_control {
 	uint32_t	 gid;		/* control group, or (uint32_t)-1 */
 	uint32_t	 nuids;		/* members of that group */
 	uint32_t	 uids[CTL_MAX_ALLOWED_UIDS];
-};
-
-struct msg_ctl_hello {
-	uint32_t	 version;
-};
-
-struct msg_ctl_error {
-	char		 message[256];
-};
-
-struct msg_ctl_status {
-	char		 name[16];
-	char		 user[32];
-	char		 chroot[256];
-	int32_t		 pid;
-	int64_t		 uptime;	/* seconds */
-};
-
-/* which envelopes: QID_ALL, QID_MSG or QID_ENV (lib/envelope.h) */
-struct msg_ctl_qid {
-	int32_t		 kind;
-	uint64_t	 id;
-};
-
-struct msg_ctl_count {
-	int64_t		 count;
-};
-
-struct msg_ctl_envelope {
-	uint64_t	 evpid;
-	int64_t		 ctime;
-	int64_t		 next_try;
-	uint32_t	 attempts;
-	int32_t		 state;
-	int32_t		 kind;
-	char		 sender[1025];
-	char		 rcpt[1025];
-	char		 error[1001];
-	char		 account[256];	/* AUTH user, "" = none */
-};
-
-struct msg_ctl_stat {
-	char		 name[64];
-	uint64_t	 value;
-};
-
-/*
- * posternctl names the process for pause/resume/stats with this; control
- * forwards the request to it with an empty payload.
- */
-#define CTL_TARGET_SMTP		1
-#define CTL_TARGET_QUEUE	2
-struct msg_ctl_target {
-	int32_t		 target;
-};
-
-struct msg_ctl_verbose {
-	int32_t		 verbose;
 };
 
 struct msg_conf_table {
@@ -260,38 +211,28 @@ struct msg_conf_action {
 	char		 virtual_table[64]; /* "virtual <T>", "" = none */
 };
 
+/*
+ * One "match" statement (lib/config.h struct rule), in order: the rule
+ * without its list linkage, every field fixed-size.
+ */
+struct msg_conf_rule {
+	int32_t			 from;		/* enum match_from */
+	int32_t			 from_negate;
+	char			 from_table[64];
+	struct sockaddr_storage	 from_net;	/* MATCH_FROM_SRC_NET */
+	int32_t			 from_prefixlen;
+	int32_t			 rcpt_for;	/* enum match_for */
+	int32_t			 for_negate;
+	char			 for_table[64];
+	char			 for_domain[256];
+	char			 tag[64];	/* "" = any */
+	int32_t			 auth;		/* 1 AUTH, -1 none, 0 either */
+	int32_t			 reject;
+	char			 action[64];	/* "" when reject */
+};
+
 struct msg_conf_user {
 	char		 name[64];	/* a local user mail may be sent to */
-};
-
-/* Followed by certlen bytes of PEM certificate chain, keylen of key. */
-struct msg_conf_pki {
-	char		 name[64];
-	uint32_t	 certlen;
-	uint32_t	 keylen;
-};
-
-struct msg_queue_msgid {
-	uint64_t	 msgid;
-};
-
-#define DELIVER_OK		0
-#define DELIVER_TEMPFAIL	1
-#define DELIVER_PERMFAIL	2
-
-struct msg_deliver {
-	uint64_t	 evpid;
-	char		 sender[1025];	/* "" = null reverse path */
-	char		 rcpt[1025];
-	char		 action[64];	/* the parent's own action of that name */
-	int32_t		 check_existing; /* a retry after a crash */
-	char		 folder[64];	/* maildir folder, "" = the inbox */
-};
-
-struct msg_deliver_result {
-	uint64_t	 evpid;
-	int32_t		 status;	/* DELIVER_* */
-	char		 error[256];
 };
 
 /* The outbound MTA's settings (postern.conf(5) mta-* statements). */
@@ -302,6 +243,42 @@ struct msg_conf_mta {
 	uint32_t	 max_per_domain;
 	char		 ca_file[256];	/* trust anchors for "tls verify" */
 	int32_t		 tls_fallback;	/* mta-tls-fallback yes */
+};
+
+/* One "action NAME relay ..." (lib/config.h struct action). */
+struct msg_conf_relay {
+	char		 name[64];
+	int32_t		 has_host;	/* a smarthost, else MX delivery */
+	int32_t		 scheme;	/* enum relay_scheme */
+	char		 host[256];
+	uint32_t	 port;
+	int32_t		 tls;		/* enum relay_tls */
+	char		 auth[64];	/* credentials table, "" = none */
+	uint32_t	 mechs;		/* SASL: 1 << enum sasl_mech; 0 = any */
+	char		 helo[256];	/* "" = the hostname */
+	int32_t		 transport;	/* enum transport_kind; NONE: action */
+	char		 socks5_host[256];	/* numeric */
+	uint32_t	 socks5_port;
+};
+
+/*
+ * One credential of a relay's auth table: only the mta gets these, and
+ * the parent wipes its copy of the message once sent.
+ */
+struct msg_conf_secret {
+	char		 table[64];
+	char		 host[256];
+	char		 user[256];
+	char		 password[256];
+};
+
+/* One "route" statement, in order (lib/config.h struct route). */
+struct msg_conf_route {
+	char		 from_domain[256];
+	char		 for_domain[256];
+	char		 account[256];	/* AUTH user, "" = any */
+	uint32_t	 min_attempt;
+	char		 transport[64];
 };
 
 /* One "policy NAME { ... }" (lib/config.h struct policy). */
@@ -339,6 +316,24 @@ struct msg_conf_sign {
 	char		 tag[64];
 };
 
+/*
+ * One entry of a listener's credentials table ("auth <T>"): only authd
+ * gets these; the hash is crypt(3) output.
+ */
+struct msg_conf_credential {
+	char		 table[64];
+	char		 user[256];
+	char		 hash[256];
+};
+
+/* --- smtp <-> queue (IMSG_QUEUE_*); the envelope is lib/envelope.h's --- */
+
+struct msg_queue_msgid {
+	uint64_t	 msgid;
+};
+
+/* --- smtp <-> authd (IMSG_AUTH_*) --- */
+
 struct msg_auth_begin {
 	int32_t		 local;		/* loopback or authenticated client:
 					   our own mail, signed, not judged */
@@ -366,61 +361,27 @@ struct msg_auth_end {
 	int32_t		 relayed;	/* a recipient is remote */
 };
 
+/*
+ * authd's verdict on a message, as smtp reads it: authd maps auth/'s
+ * enum inbound_verdict onto this (auth/ knows nothing of the wire).
+ */
+enum msg_auth_verdict {
+	AUTH_VERDICT_ACCEPT,
+	AUTH_VERDICT_QUARANTINE,	/* DMARC p=quarantine enforced */
+	AUTH_VERDICT_REJECT,		/* 5xx */
+	AUTH_VERDICT_TEMPFAIL,		/* 4xx */
+	AUTH_VERDICT_MAX
+};
+
 /* Followed by header_len bytes of header fields to prepend. */
 struct msg_auth_result {
-	int32_t		 verdict;	/* enum inbound_verdict */
+	int32_t		 verdict;	/* enum msg_auth_verdict */
 	int32_t		 code;
 	char		 status[16];
 	char		 text[256];
 	char		 folder[64];	/* quarantine: deliver there */
 	int32_t		 sender_not_owned; /* refused under "senders" */
 	uint32_t	 header_len;
-};
-
-/* One "action NAME relay ..." (lib/config.h struct action). */
-struct msg_conf_relay {
-	char		 name[64];
-	int32_t		 has_host;	/* a smarthost, else MX delivery */
-	int32_t		 scheme;	/* enum relay_scheme */
-	char		 host[256];
-	uint32_t	 port;
-	int32_t		 tls;		/* enum relay_tls */
-	char		 auth[64];	/* credentials table, "" = none */
-	uint32_t	 mechs;		/* SASL: 1 << enum sasl_mech; 0 = any */
-	char		 helo[256];	/* "" = the hostname */
-	int32_t		 transport;	/* enum transport_kind; NONE: action */
-	char		 socks5_host[256];	/* numeric */
-	uint32_t	 socks5_port;
-};
-
-/* One "route" statement, in order (lib/config.h struct route). */
-struct msg_conf_route {
-	char		 from_domain[256];
-	char		 for_domain[256];
-	char		 account[256];	/* AUTH user, "" = any */
-	uint32_t	 min_attempt;
-	char		 transport[64];
-};
-
-/*
- * One credential of a relay's auth table: only the mta gets these, and
- * the parent wipes its copy of the message once sent.
- */
-struct msg_conf_secret {
-	char		 table[64];
-	char		 host[256];
-	char		 user[256];
-	char		 password[256];
-};
-
-/*
- * One entry of a listener's credentials table ("auth <T>"): only authd
- * gets these; the hash is crypt(3) output.
- */
-struct msg_conf_credential {
-	char		 table[64];
-	char		 user[256];
-	char		 hash[256];
 };
 
 #define AUTH_SASL_USER_MAX	255	/* SMTP_AUTH_USER_MAX */
@@ -440,6 +401,14 @@ struct msg_auth_sasl_result {
 	int32_t		 result;	/* AUTH_SASL_* */
 };
 
+/* --- a delivery's outcome, from the mta and from the parent --- */
+
+#define DELIVER_OK		0
+#define DELIVER_TEMPFAIL	1
+#define DELIVER_PERMFAIL	2
+
+/* --- queue <-> mta (IMSG_MTA_*) --- */
+
 struct msg_mta_task {
 	uint64_t	 msgid;
 	uint64_t	 size;		/* octets in the fd */
@@ -453,6 +422,83 @@ struct msg_mta_result {
 	char		 remote_mta[256];	/* "" = none was reached */
 	char		 diagnostic[512];	/* the remote reply, one line */
 	char		 error[512];		/* our account, for logs */
+};
+
+/* --- queue <-> parent, local delivery (IMSG_DELIVER_*) --- */
+
+struct msg_deliver {
+	uint64_t	 evpid;
+	char		 sender[1025];	/* "" = null reverse path */
+	char		 rcpt[1025];
+	char		 action[64];	/* the parent's own action of that name */
+	int32_t		 check_existing; /* a retry after a crash */
+	char		 folder[64];	/* maildir folder, "" = the inbox */
+};
+
+struct msg_deliver_result {
+	uint64_t	 evpid;
+	int32_t		 status;	/* DELIVER_* */
+	char		 error[256];
+};
+
+/* --- posternctl <-> control <-> processes (IMSG_CTL_*) --- */
+
+struct msg_ctl_hello {
+	uint32_t	 version;
+};
+
+struct msg_ctl_error {
+	char		 message[256];
+};
+
+struct msg_ctl_count {
+	int64_t		 count;
+};
+
+struct msg_ctl_status {
+	char		 name[16];
+	char		 user[32];
+	char		 chroot[256];
+	int32_t		 pid;
+	int64_t		 uptime;	/* seconds */
+};
+
+struct msg_ctl_verbose {
+	int32_t		 verbose;
+};
+
+/* which envelopes: QID_ALL, QID_MSG or QID_ENV (lib/envelope.h) */
+struct msg_ctl_qid {
+	int32_t		 kind;
+	uint64_t	 id;
+};
+
+struct msg_ctl_envelope {
+	uint64_t	 evpid;
+	int64_t		 ctime;
+	int64_t		 next_try;
+	uint32_t	 attempts;
+	int32_t		 state;
+	int32_t		 kind;
+	char		 sender[1025];
+	char		 rcpt[1025];
+	char		 error[1001];
+	char		 account[256];	/* AUTH user, "" = none */
+};
+
+/*
+ * posternctl names the process for pause/resume/stats with this; control
+ * forwards the request to it with an empty payload.
+ */
+#define CTL_TARGET_SMTP		1
+#define CTL_TARGET_QUEUE	2
+struct msg_ctl_target {
+	int32_t		 target;
+};
+
+struct msg_ctl_stat {
+	char		 name[64];
+	uint64_t	 value;
 };
 
 /* A domain to filter a listing by; "" = all. */
@@ -472,5 +518,65 @@ struct msg_ctl_mta_host {
 };
 
 const char	*proc_name(enum proc_id);
+
+/*
+ * The decoders (lib/msg.c), one per payload: 0 and the payload copied
+ * out, or -1 (errno EBADMSG) when it is not exactly what its type says.
+ * A payload that fails is its sender's bug: the receiver stops.
+ */
+struct imsg;
+struct envelope;
+
+const char	*msg_type_name(uint32_t);
+int	msg_get_empty(const struct imsg *);
+int	msg_get_bytes(const struct imsg *, const void **, size_t *);
+int	msg_get_peer(const struct imsg *, struct msg_peer *);
+int	msg_get_conf_global(const struct imsg *, struct msg_conf_global *);
+int	msg_get_conf_listener(const struct imsg *, struct msg_conf_listener *);
+int	msg_get_conf_pki(const struct imsg *, struct msg_conf_pki *,
+	    const uint8_t **cert, const uint8_t **key);
+int	msg_get_conf_control(const struct imsg *, struct msg_conf_control *);
+int	msg_get_conf_table(const struct imsg *, struct msg_conf_table *);
+int	msg_get_conf_table_entry(const struct imsg *,
+	    struct msg_conf_table_entry *);
+int	msg_get_conf_action(const struct imsg *, struct msg_conf_action *);
+int	msg_get_conf_rule(const struct imsg *, struct msg_conf_rule *);
+int	msg_get_conf_user(const struct imsg *, struct msg_conf_user *);
+int	msg_get_conf_mta(const struct imsg *, struct msg_conf_mta *);
+int	msg_get_conf_relay(const struct imsg *, struct msg_conf_relay *);
+int	msg_get_conf_secret(const struct imsg *, struct msg_conf_secret *);
+int	msg_get_conf_route(const struct imsg *, struct msg_conf_route *);
+int	msg_get_conf_policy(const struct imsg *, struct msg_conf_policy *);
+int	msg_get_conf_dkimsig(const struct imsg *, struct msg_conf_dkimsig *,
+	    const uint8_t **key);
+int	msg_get_conf_sign(const struct imsg *, struct msg_conf_sign *);
+int	msg_get_conf_credential(const struct imsg *,
+	    struct msg_conf_credential *);
+int	msg_get_queue_msgid(const struct imsg *, struct msg_queue_msgid *);
+int	msg_get_envelope(const struct imsg *, struct envelope *);
+int	msg_get_auth_begin(const struct imsg *, struct msg_auth_begin *);
+int	msg_get_auth_mail(const struct imsg *, struct msg_auth_mail *);
+int	msg_get_auth_end(const struct imsg *, struct msg_auth_end *);
+int	msg_get_auth_result(const struct imsg *, struct msg_auth_result *,
+	    const uint8_t **header);
+int	msg_get_auth_sasl(const struct imsg *, struct msg_auth_sasl *);
+int	msg_get_auth_sasl_result(const struct imsg *,
+	    struct msg_auth_sasl_result *);
+int	msg_get_mta_task(const struct imsg *, struct msg_mta_task *);
+int	msg_get_mta_result(const struct imsg *, struct msg_mta_result *);
+int	msg_get_deliver(const struct imsg *, struct msg_deliver *);
+int	msg_get_deliver_result(const struct imsg *,
+	    struct msg_deliver_result *);
+int	msg_get_ctl_hello(const struct imsg *, struct msg_ctl_hello *);
+int	msg_get_ctl_error(const struct imsg *, struct msg_ctl_error *);
+int	msg_get_ctl_count(const struct imsg *, struct msg_ctl_count *);
+int	msg_get_ctl_status(const struct imsg *, struct msg_ctl_status *);
+int	msg_get_ctl_verbose(const struct imsg *, struct msg_ctl_verbose *);
+int	msg_get_ctl_qid(const struct imsg *, struct msg_ctl_qid *);
+int	msg_get_ctl_envelope(const struct imsg *, struct msg_ctl_envelope *);
+int	msg_get_ctl_target(const struct imsg *, struct msg_ctl_target *);
+int	msg_get_ctl_stat(const struct imsg *, struct msg_ctl_stat *);
+int	msg_get_ctl_domain(const struct imsg *, struct msg_ctl_domain *);
+int	msg_get_ctl_mta_host(const struct imsg *, struct msg_ctl_mta_host *);
 
 #endif

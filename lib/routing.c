@@ -34,12 +34,58 @@ routing_table(struct routing *r, const char *name)
 	return config_find_table(r->conf, name);
 }
 
+/*
+ * A rule on the wire: its fields, without the list linkage (no pointer
+ * crosses a process boundary).  The two functions mirror each other.
+ */
+void
+routing_rule_encode(const struct rule *r, struct msg_conf_rule *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->from = r->from;
+	m->from_negate = r->from_negate;
+	strlcpy(m->from_table, r->from_table, sizeof(m->from_table));
+	m->from_net = r->from_net;
+	m->from_prefixlen = r->from_prefixlen;
+	m->rcpt_for = r->rcpt_for;
+	m->for_negate = r->for_negate;
+	strlcpy(m->for_table, r->for_table, sizeof(m->for_table));
+	strlcpy(m->for_domain, r->for_domain, sizeof(m->for_domain));
+	strlcpy(m->tag, r->tag, sizeof(m->tag));
+	m->auth = r->auth;
+	m->reject = r->reject;
+	strlcpy(m->action, r->action, sizeof(m->action));
+}
+
+struct rule *
+routing_rule_decode(const struct msg_conf_rule *m)
+{
+	struct rule	*r;
+
+	r = xcalloc(1, sizeof(*r));
+	r->from = m->from;
+	r->from_negate = m->from_negate;
+	strlcpy(r->from_table, m->from_table, sizeof(r->from_table));
+	r->from_net = m->from_net;
+	r->from_prefixlen = m->from_prefixlen;
+	r->rcpt_for = m->rcpt_for;
+	r->for_negate = m->for_negate;
+	strlcpy(r->for_table, m->for_table, sizeof(r->for_table));
+	strlcpy(r->for_domain, m->for_domain, sizeof(r->for_domain));
+	strlcpy(r->tag, m->tag, sizeof(r->tag));
+	r->auth = m->auth;
+	r->reject = m->reject;
+	strlcpy(r->action, m->action, sizeof(r->action));
+	return r;
+}
+
 int
 routing_conf_imsg(struct routing *rt, struct imsg *imsg)
 {
 	struct msg_conf_table		 mt;
 	struct msg_conf_table_entry	 me;
 	struct msg_conf_action		 ma;
+	struct msg_conf_rule		 mr;
 	struct msg_conf_user		 mu;
 	struct table			*t;
 	struct table_entry		*te;
@@ -47,22 +93,20 @@ routing_conf_imsg(struct routing *rt, struct imsg *imsg)
 	struct rule			*r;
 
 	switch (imsg->hdr.type) {
-	case IMSG_PROC_CONF_TABLE:
-		if (imsg_get_data(imsg, &mt, sizeof(mt)) == -1)
-			fatalx("bad table message");
+	case IMSG_CONF_TABLE_ADD:
+		if (msg_get_conf_table(imsg, &mt) == -1)
+			fatalx("bad %s (%zu bytes) from the parent",
+			    msg_type_name(imsg->hdr.type), imsg->len);
 		t = xcalloc(1, sizeof(*t));
-		mt.name[sizeof(mt.name) - 1] = '\0';
 		strlcpy(t->name, mt.name, sizeof(t->name));
 		t->type = mt.type;
 		TAILQ_INIT(&t->entries);
 		TAILQ_INSERT_TAIL(&rt->conf->tables, t, entry);
 		return 1;
-	case IMSG_PROC_CONF_TABLE_ENTRY:
-		if (imsg_get_data(imsg, &me, sizeof(me)) == -1)
-			fatalx("bad table entry message");
-		me.table[sizeof(me.table) - 1] = '\0';
-		me.key[sizeof(me.key) - 1] = '\0';
-		me.value[sizeof(me.value) - 1] = '\0';
+	case IMSG_CONF_ENTRY_ADD:
+		if (msg_get_conf_table_entry(imsg, &me) == -1)
+			fatalx("bad %s (%zu bytes) from the parent",
+			    msg_type_name(imsg->hdr.type), imsg->len);
 		if ((t = routing_table(rt, me.table)) == NULL)
 			fatalx("entry for unknown table %s", me.table);
 		te = xcalloc(1, sizeof(*te));
@@ -71,36 +115,31 @@ routing_conf_imsg(struct routing *rt, struct imsg *imsg)
 		TAILQ_INSERT_TAIL(&t->entries, te, entry);
 		t->nentries++;
 		return 1;
-	case IMSG_PROC_CONF_ACTION:
-		if (imsg_get_data(imsg, &ma, sizeof(ma)) == -1)
-			fatalx("bad action message");
+	case IMSG_CONF_ACTION_ADD:
+		if (msg_get_conf_action(imsg, &ma) == -1)
+			fatalx("bad %s (%zu bytes) from the parent",
+			    msg_type_name(imsg->hdr.type), imsg->len);
 		a = xcalloc(1, sizeof(*a));
-		ma.name[sizeof(ma.name) - 1] = '\0';
 		strlcpy(a->name, ma.name, sizeof(a->name));
 		a->type = ma.type;
 		/* Only whether a fixed user is set matters here. */
 		if (ma.fixed_user)
 			a->user = xstrdup("");
-		ma.virtual_table[sizeof(ma.virtual_table) - 1] = '\0';
 		strlcpy(a->virtual_table, ma.virtual_table,
 		    sizeof(a->virtual_table));
 		TAILQ_INSERT_TAIL(&rt->conf->actions, a, entry);
 		return 1;
-	case IMSG_PROC_CONF_RULE:
-		r = xcalloc(1, sizeof(*r));
-		if (imsg_get_data(imsg, r, sizeof(*r)) == -1)
-			fatalx("bad rule message");
-		r->from_table[sizeof(r->from_table) - 1] = '\0';
-		r->for_table[sizeof(r->for_table) - 1] = '\0';
-		r->for_domain[sizeof(r->for_domain) - 1] = '\0';
-		r->tag[sizeof(r->tag) - 1] = '\0';
-		r->action[sizeof(r->action) - 1] = '\0';
+	case IMSG_CONF_RULE_ADD:
+		if (msg_get_conf_rule(imsg, &mr) == -1)
+			fatalx("bad %s (%zu bytes) from the parent",
+			    msg_type_name(imsg->hdr.type), imsg->len);
+		r = routing_rule_decode(&mr);
 		TAILQ_INSERT_TAIL(&rt->conf->rules, r, entry);
 		return 1;
-	case IMSG_PROC_CONF_USER:
-		if (imsg_get_data(imsg, &mu, sizeof(mu)) == -1)
-			fatalx("bad user message");
-		mu.name[sizeof(mu.name) - 1] = '\0';
+	case IMSG_CONF_USER_ADD:
+		if (msg_get_conf_user(imsg, &mu) == -1)
+			fatalx("bad %s (%zu bytes) from the parent",
+			    msg_type_name(imsg->hdr.type), imsg->len);
 		rt->users = xreallocarray(rt->users, rt->nusers + 1,
 		    sizeof(*rt->users));
 		rt->users[rt->nusers++] = xstrdup(mu.name);
@@ -160,6 +199,7 @@ routing_send(struct postern_conf *conf, struct imsgbuf *ibuf)
 	struct msg_conf_table		 mt;
 	struct msg_conf_table_entry	 me;
 	struct msg_conf_action		 ma;
+	struct msg_conf_rule		 mr;
 	struct msg_conf_user		 mu;
 	struct table			*t;
 	struct table_entry		*te;
@@ -174,7 +214,7 @@ routing_send(struct postern_conf *conf, struct imsgbuf *ibuf)
 		memset(&mt, 0, sizeof(mt));
 		strlcpy(mt.name, t->name, sizeof(mt.name));
 		mt.type = t->type;
-		imsg_compose(ibuf, IMSG_PROC_CONF_TABLE, 0, 0, -1, &mt,
+		imsg_compose(ibuf, IMSG_CONF_TABLE_ADD, 0, 0, -1, &mt,
 		    sizeof(mt));
 		TAILQ_FOREACH(te, &t->entries, entry) {
 			memset(&me, 0, sizeof(me));
@@ -189,7 +229,7 @@ routing_send(struct postern_conf *conf, struct imsgbuf *ibuf)
 					fatalx("table %s: value too long",
 					    t->name);
 			}
-			imsg_compose(ibuf, IMSG_PROC_CONF_TABLE_ENTRY, 0, 0, -1,
+			imsg_compose(ibuf, IMSG_CONF_ENTRY_ADD, 0, 0, -1,
 			    &me, sizeof(me));
 			if (imsgbuf_flush(ibuf) == -1)
 				fatal("sending tables");
@@ -202,19 +242,21 @@ routing_send(struct postern_conf *conf, struct imsgbuf *ibuf)
 		ma.fixed_user = a->user != NULL;
 		strlcpy(ma.virtual_table, a->virtual_table,
 		    sizeof(ma.virtual_table));
-		imsg_compose(ibuf, IMSG_PROC_CONF_ACTION, 0, 0, -1, &ma,
+		imsg_compose(ibuf, IMSG_CONF_ACTION_ADD, 0, 0, -1, &ma,
 		    sizeof(ma));
 	}
-	TAILQ_FOREACH(r, &conf->rules, entry)
-		imsg_compose(ibuf, IMSG_PROC_CONF_RULE, 0, 0, -1, r,
-		    sizeof(*r));
+	TAILQ_FOREACH(r, &conf->rules, entry) {
+		routing_rule_encode(r, &mr);
+		imsg_compose(ibuf, IMSG_CONF_RULE_ADD, 0, 0, -1, &mr,
+		    sizeof(mr));
+	}
 	setpwent();
 	while ((pw = getpwent()) != NULL) {
 		memset(&mu, 0, sizeof(mu));
 		if (strlcpy(mu.name, pw->pw_name, sizeof(mu.name)) >=
 		    sizeof(mu.name))
 			continue;
-		imsg_compose(ibuf, IMSG_PROC_CONF_USER, 0, 0, -1, &mu,
+		imsg_compose(ibuf, IMSG_CONF_USER_ADD, 0, 0, -1, &mu,
 		    sizeof(mu));
 		if (imsgbuf_flush(ibuf) == -1)
 			fatal("sending users");

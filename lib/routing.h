@@ -28,6 +28,10 @@ enum rcpt_verdict {
 void	routing_init(struct routing *, const char *hostname);
 /* A set-up message of the routing kind: 1 if taken, 0 if not ours. */
 int	routing_conf_imsg(struct routing *, struct imsg *);
+/* a match rule to and from its message (no pointers on the wire) */
+struct msg_conf_rule;
+void	routing_rule_encode(const struct rule *, struct msg_conf_rule *);
+struct rule *routing_rule_decode(const struct msg_conf_rule *);
 void	routing_ready(struct routing *);
 /* The parent's side: send what routing_conf_imsg() takes. */
 void	routing_send(struct postern_conf *, struct imsgbuf *);

@@ -61,44 +61,31 @@ mta_conf(struct proc *p, struct imsg *imsg)
 	struct mta_route	*rt;
 
 	switch (imsg->hdr.type) {
-	case IMSG_PROC_CONF_MTA:
-		if (imsg_get_data(imsg, &m->conf, sizeof(m->conf)) == -1)
-			fatalx("bad mta settings");
-		m->conf.ca_file[sizeof(m->conf.ca_file) - 1] = '\0';
+	case IMSG_CONF_MTA_SET:
+		if (msg_get_conf_mta(imsg, &m->conf) == -1)
+			proc_bad_message(p, PROC_PARENT, imsg);
 		break;
-	case IMSG_PROC_CONF_RELAY:
+	case IMSG_CONF_RELAY_ADD:
 		r = xcalloc(1, sizeof(*r));
-		if (imsg_get_data(imsg, &r->c, sizeof(r->c)) == -1)
-			fatalx("bad relay message");
-		r->c.name[sizeof(r->c.name) - 1] = '\0';
-		r->c.host[sizeof(r->c.host) - 1] = '\0';
-		r->c.auth[sizeof(r->c.auth) - 1] = '\0';
-		r->c.helo[sizeof(r->c.helo) - 1] = '\0';
-		r->c.socks5_host[sizeof(r->c.socks5_host) - 1] = '\0';
+		if (msg_get_conf_relay(imsg, &r->c) == -1)
+			proc_bad_message(p, PROC_PARENT, imsg);
 		TAILQ_INSERT_TAIL(&m->relays, r, entry);
 		break;
-	case IMSG_PROC_CONF_ROUTE:
+	case IMSG_CONF_ROUTE_ADD:
 		rt = xcalloc(1, sizeof(*rt));
-		if (imsg_get_data(imsg, &rt->c, sizeof(rt->c)) == -1)
-			fatalx("bad route message");
-		rt->c.from_domain[sizeof(rt->c.from_domain) - 1] = '\0';
-		rt->c.for_domain[sizeof(rt->c.for_domain) - 1] = '\0';
-		rt->c.account[sizeof(rt->c.account) - 1] = '\0';
-		rt->c.transport[sizeof(rt->c.transport) - 1] = '\0';
+		if (msg_get_conf_route(imsg, &rt->c) == -1)
+			proc_bad_message(p, PROC_PARENT, imsg);
 		TAILQ_INSERT_TAIL(&m->routes, rt, entry);
 		break;
-	case IMSG_PROC_CONF_SECRET:
+	case IMSG_CONF_SECRET_ADD:
 		s = xcalloc(1, sizeof(*s));
-		if (imsg_get_data(imsg, &s->c, sizeof(s->c)) == -1)
-			fatalx("bad credentials message");
-		s->c.table[sizeof(s->c.table) - 1] = '\0';
-		s->c.host[sizeof(s->c.host) - 1] = '\0';
-		s->c.user[sizeof(s->c.user) - 1] = '\0';
-		s->c.password[sizeof(s->c.password) - 1] = '\0';
+		if (msg_get_conf_secret(imsg, &s->c) == -1)
+			proc_bad_message(p, PROC_PARENT, imsg);
+		explicit_bzero(imsg->data, imsg->len);
 		TAILQ_INSERT_TAIL(&m->secrets, s, entry);
 		break;
 	default:
-		fatalx("unexpected set-up message %u", imsg->hdr.type);
+		proc_unexpected(p, PROC_PARENT, imsg);
 	}
 }
 
@@ -223,7 +210,7 @@ mta_report(struct mta *m, struct mta_rcpt *r, int status,
 	    remote_mta != NULL ? remote_mta : "",
 	    status == DELIVER_OK ? "delivered" : status == DELIVER_TEMPFAIL ?
 	    "temporary failure" : "permanent failure", error);
-	proc_compose(m->proc, PROC_QUEUE, IMSG_MTA_RESULT, 0, -1, &res,
+	proc_compose(m->proc, PROC_QUEUE, IMSG_MTA_ENVELOPE_RESULT, 0, -1, &res,
 	    sizeof(res));
 }
 
@@ -537,10 +524,10 @@ mta_queue_imsg(struct mta *m, struct imsg *imsg)
 	struct envelope		 e;
 
 	switch (imsg->hdr.type) {
-	case IMSG_MTA_TASK:
-		if (m->incoming != NULL || imsg->fd == -1 ||
-		    imsg_get_data(imsg, &t, sizeof(t)) == -1 ||
-		    t.nenv == 0 || t.nenv > MTA_MAX_ENVELOPES)
+	case IMSG_MTA_TASK_START:
+		/* one task at a time: its envelopes follow at once */
+		if (msg_get_mta_task(imsg, &t) == -1 || m->incoming != NULL ||
+		    t.nenv > MTA_MAX_ENVELOPES)
 			break;
 		m->incoming = xcalloc(1, sizeof(*m->incoming));
 		m->incoming->msgid = t.msgid;
@@ -551,23 +538,17 @@ mta_queue_imsg(struct mta *m, struct imsg *imsg)
 		m->incoming_env = xcalloc(t.nenv, sizeof(*m->incoming_env));
 		m->incoming_nenv = 0;
 		return;
-	case IMSG_MTA_ENVELOPE:
-		if (m->incoming == NULL || imsg->fd != -1 ||
-		    imsg_get_data(imsg, &e, sizeof(e)) == -1 ||
-		    e.msgid != m->incoming->msgid || e.kind != ENV_REMOTE)
+	case IMSG_MTA_ENVELOPE_ADD:
+		if (msg_get_envelope(imsg, &e) == -1 || imsg->fd != -1 ||
+		    m->incoming == NULL || e.msgid != m->incoming->msgid ||
+		    e.kind != ENV_REMOTE)
 			break;
-		e.sender[sizeof(e.sender) - 1] = '\0';
-		e.rcpt[sizeof(e.rcpt) - 1] = '\0';
-		e.dest[sizeof(e.dest) - 1] = '\0';
-		e.envid[sizeof(e.envid) - 1] = '\0';
-		e.orcpt[sizeof(e.orcpt) - 1] = '\0';
-		e.errmsg[sizeof(e.errmsg) - 1] = '\0';
 		m->incoming_env[m->incoming_nenv++] = e;
 		if (--m->incoming_left == 0)
 			mta_msg_dispatch(m);
 		return;
 	}
-	proc_unexpected(m->proc, PROC_QUEUE, imsg);
+	proc_bad_message(m->proc, PROC_QUEUE, imsg);
 }
 
 /* --- posternctl show hosts --- */
@@ -589,10 +570,11 @@ mta_ctl_hosts(struct mta *m, uint32_t peerid)
 		h.sessions = d->connections;
 		h.backoff = d->backoff_until > now ? d->backoff_until - now : 0;
 		strlcpy(h.last_error, d->last_error, sizeof(h.last_error));
-		proc_compose(m->proc, PROC_CONTROL, IMSG_CTL_MTA_HOST, peerid,
-		    -1, &h, sizeof(h));
+		proc_compose(m->proc, PROC_CONTROL, IMSG_CTL_MTA_HOST_ENTRY,
+		    peerid, -1, &h, sizeof(h));
 	}
-	proc_compose(m->proc, PROC_CONTROL, IMSG_CTL_END, peerid, -1, NULL, 0);
+	proc_compose(m->proc, PROC_CONTROL, IMSG_CTL_REPLY_END, peerid, -1,
+	    NULL, 0);
 }
 
 static const char *
@@ -652,16 +634,17 @@ mta_ctl_routes(struct mta *m, uint32_t peerid)
 			buf_addstr(&b, ")");
 		}
 		buf_addstr(&b, "\n");
-		proc_compose(m->proc, PROC_CONTROL, IMSG_CTL_DATA, peerid, -1,
-		    b.data, b.len);
+		proc_compose(m->proc, PROC_CONTROL, IMSG_CTL_REPLY_DATA, peerid,
+		    -1, b.data, b.len);
 	}
 	buf_reset(&b);
 	buf_printf(&b, "%s otherwise: the envelope's relay action\n",
 	    n == 0 ? "no routes;" : "*");
-	proc_compose(m->proc, PROC_CONTROL, IMSG_CTL_DATA, peerid, -1,
+	proc_compose(m->proc, PROC_CONTROL, IMSG_CTL_REPLY_DATA, peerid, -1,
 	    b.data, b.len);
 	buf_free(&b);
-	proc_compose(m->proc, PROC_CONTROL, IMSG_CTL_END, peerid, -1, NULL, 0);
+	proc_compose(m->proc, PROC_CONTROL, IMSG_CTL_REPLY_END, peerid, -1,
+	    NULL, 0);
 }
 
 void
@@ -690,11 +673,15 @@ mta_dispatch(struct proc *p, enum proc_id from, struct imsg *imsg)
 		mta_queue_imsg(m, imsg);
 		return;
 	}
-	if (from == PROC_CONTROL && imsg->hdr.type == IMSG_CTL_MTA_HOSTS) {
+	if (from == PROC_CONTROL && imsg->hdr.type == IMSG_CTL_MTA_HOSTS_GET) {
+		if (msg_get_empty(imsg) == -1)
+			proc_bad_message(p, from, imsg);
 		mta_ctl_hosts(m, imsg->hdr.peerid);
 		return;
 	}
-	if (from == PROC_CONTROL && imsg->hdr.type == IMSG_CTL_MTA_ROUTES) {
+	if (from == PROC_CONTROL && imsg->hdr.type == IMSG_CTL_MTA_ROUTES_GET) {
+		if (msg_get_empty(imsg) == -1)
+			proc_bad_message(p, from, imsg);
 		mta_ctl_routes(m, imsg->hdr.peerid);
 		return;
 	}

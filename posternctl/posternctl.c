@@ -88,7 +88,7 @@ ctl_connect(struct imsgbuf *ibuf)
 	ctl_ibuf = ibuf;
 	atexit(ctl_close);
 	h.version = POSTERN_PROTO_VERSION;
-	imsg_compose(ibuf, IMSG_CTL_HELLO, 0, 0, -1, &h, sizeof(h));
+	imsg_compose(ibuf, IMSG_CTL_SESSION_HELLO, 0, 0, -1, &h, sizeof(h));
 	return fd;
 }
 
@@ -134,10 +134,9 @@ ctl_next(struct imsgbuf *ibuf, struct imsg *imsg)
 			exit(1);
 		}
 	}
-	if (imsg->hdr.type == IMSG_CTL_ERROR) {
-		if (imsg_get_data(imsg, &e, sizeof(e)) == -1)
+	if (imsg->hdr.type == IMSG_CTL_REPLY_ERROR) {
+		if (msg_get_ctl_error(imsg, &e) == -1)
 			strlcpy(e.message, "malformed error", sizeof(e.message));
-		e.message[sizeof(e.message) - 1] = '\0';
 		fprintf(stderr, "posternctl: %s\n", e.message);
 		imsg_free(imsg);
 		exit(1);
@@ -150,7 +149,7 @@ ctl_expect_ok(struct imsgbuf *ibuf)
 	struct imsg	 imsg;
 
 	ctl_next(ibuf, &imsg);
-	if (imsg.hdr.type != IMSG_CTL_OK || imsg.len != 0) {
+	if (imsg.hdr.type != IMSG_CTL_REPLY_OK || msg_get_empty(&imsg) == -1) {
 		fprintf(stderr, "posternctl: unexpected reply %u\n",
 		    imsg.hdr.type);
 		exit(1);
@@ -184,17 +183,14 @@ cmd_show_status(struct imsgbuf *ibuf)
 	    "UPTIME", "ROOT");
 	for (;;) {
 		ctl_next(ibuf, &imsg);
-		if (imsg.hdr.type == IMSG_CTL_END)
+		if (imsg.hdr.type == IMSG_CTL_REPLY_END)
 			break;
 		if (imsg.hdr.type != IMSG_CTL_STATUS_ENTRY ||
-		    imsg_get_data(&imsg, &st, sizeof(st)) == -1) {
+		    msg_get_ctl_status(&imsg, &st) == -1) {
 			fprintf(stderr, "posternctl: malformed status\n");
 			return 1;
 		}
 		imsg_free(&imsg);
-		st.name[sizeof(st.name) - 1] = '\0';
-		st.user[sizeof(st.user) - 1] = '\0';
-		st.chroot[sizeof(st.chroot) - 1] = '\0';
 		fmt_uptime(st.uptime, up, sizeof(up));
 		printf("%-8s %7d  %-12s %-10s %s\n", st.name, st.pid, st.user,
 		    up, st.chroot);
@@ -246,7 +242,7 @@ main(int argc, char *argv[])
 		v.verbose = strcmp(argv[1], "verbose") == 0 ? 1 : 0;
 		ctl_connect(&ibuf);
 		ctl_expect_ok(&ibuf);
-		imsg_compose(&ibuf, IMSG_CTL_LOG_VERBOSE, 0, 0, -1, &v,
+		imsg_compose(&ibuf, IMSG_CTL_VERBOSE_SET, 0, 0, -1, &v,
 		    sizeof(v));
 		ctl_expect_ok(&ibuf);
 		printf("log level set to %s\n", argv[1]);
@@ -255,7 +251,7 @@ main(int argc, char *argv[])
 	if (argc == 1 && strcmp(argv[0], "stop") == 0) {
 		ctl_connect(&ibuf);
 		ctl_expect_ok(&ibuf);
-		imsg_compose(&ibuf, IMSG_CTL_STOP, 0, 0, -1, NULL, 0);
+		imsg_compose(&ibuf, IMSG_CTL_DAEMON_STOP, 0, 0, -1, NULL, 0);
 		ctl_expect_ok(&ibuf);
 		printf("posternd stopping\n");
 		return 0;

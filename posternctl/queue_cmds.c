@@ -64,18 +64,14 @@ cmd_show_queue(struct imsgbuf *ibuf, int json)
 		arr = json_array();
 	for (;;) {
 		ctl_next(ibuf, &imsg);
-		if (imsg.hdr.type == IMSG_CTL_END)
+		if (imsg.hdr.type == IMSG_CTL_REPLY_END)
 			break;
 		if (imsg.hdr.type != IMSG_CTL_QUEUE_ENTRY ||
-		    imsg_get_data(&imsg, &e, sizeof(e)) == -1) {
+		    msg_get_ctl_envelope(&imsg, &e) == -1) {
 			fprintf(stderr, "posternctl: malformed queue entry\n");
 			return 1;
 		}
 		imsg_free(&imsg);
-		e.sender[sizeof(e.sender) - 1] = '\0';
-		e.rcpt[sizeof(e.rcpt) - 1] = '\0';
-		e.error[sizeof(e.error) - 1] = '\0';
-		e.account[sizeof(e.account) - 1] = '\0';
 		qid_env_str(e.evpid, id, sizeof(id));
 		if (json) {
 			/* account: the AUTH user who sent it, or null */
@@ -133,22 +129,24 @@ cmd_show_data(struct imsgbuf *ibuf, uint32_t type)
 	return cmd_data(ibuf);
 }
 
-/* Copy IMSG_CTL_DATA replies to stdout until IMSG_CTL_END. */
+/* Copy IMSG_CTL_REPLY_DATA replies to stdout until IMSG_CTL_REPLY_END. */
 static int
 cmd_data(struct imsgbuf *ibuf)
 {
 	struct imsg		 imsg;
+	const void		*data;
+	size_t			 len;
 
 	for (;;) {
 		ctl_next(ibuf, &imsg);
-		if (imsg.hdr.type == IMSG_CTL_END)
+		if (imsg.hdr.type == IMSG_CTL_REPLY_END)
 			break;
-		if (imsg.hdr.type != IMSG_CTL_DATA) {
+		if (imsg.hdr.type != IMSG_CTL_REPLY_DATA ||
+		    msg_get_bytes(&imsg, &data, &len) == -1) {
 			fprintf(stderr, "posternctl: malformed reply\n");
 			return 1;
 		}
-		if (imsg.len > 0 && fwrite(imsg.data, 1, imsg.len, stdout) !=
-		    imsg.len)
+		if (fwrite(data, 1, len, stdout) != len)
 			return 1;
 		imsg_free(&imsg);
 	}
@@ -166,8 +164,8 @@ cmd_queue_action(struct imsgbuf *ibuf, uint32_t type, const char *verb,
 
 	imsg_compose(ibuf, type, 0, 0, -1, &q, sizeof(q));
 	ctl_next(ibuf, &imsg);
-	if (imsg.hdr.type != IMSG_CTL_COUNT ||
-	    imsg_get_data(&imsg, &c, sizeof(c)) == -1) {
+	if (imsg.hdr.type != IMSG_CTL_REPLY_COUNT ||
+	    msg_get_ctl_count(&imsg, &c) == -1) {
 		fprintf(stderr, "posternctl: malformed reply\n");
 		return 1;
 	}
@@ -183,18 +181,17 @@ cmd_stats(struct imsgbuf *ibuf, int target)
 	struct msg_ctl_target	 t = { target };
 	struct msg_ctl_stat	 st;
 
-	imsg_compose(ibuf, IMSG_CTL_STATS, 0, 0, -1, &t, sizeof(t));
+	imsg_compose(ibuf, IMSG_CTL_STATS_GET, 0, 0, -1, &t, sizeof(t));
 	for (;;) {
 		ctl_next(ibuf, &imsg);
-		if (imsg.hdr.type == IMSG_CTL_END)
+		if (imsg.hdr.type == IMSG_CTL_REPLY_END)
 			break;
-		if (imsg.hdr.type != IMSG_CTL_STAT ||
-		    imsg_get_data(&imsg, &st, sizeof(st)) == -1) {
+		if (imsg.hdr.type != IMSG_CTL_STATS_ENTRY ||
+		    msg_get_ctl_stat(&imsg, &st) == -1) {
 			fprintf(stderr, "posternctl: malformed reply\n");
 			return 1;
 		}
 		imsg_free(&imsg);
-		st.name[sizeof(st.name) - 1] = '\0';
 		printf("%s=%llu\n", st.name, (unsigned long long)st.value);
 	}
 	imsg_free(&imsg);
@@ -208,19 +205,17 @@ cmd_show_hosts(struct imsgbuf *ibuf)
 	struct imsg		 imsg;
 	struct msg_ctl_mta_host	 h;
 
-	imsg_compose(ibuf, IMSG_CTL_MTA_HOSTS, 0, 0, -1, NULL, 0);
+	imsg_compose(ibuf, IMSG_CTL_MTA_HOSTS_GET, 0, 0, -1, NULL, 0);
 	for (;;) {
 		ctl_next(ibuf, &imsg);
-		if (imsg.hdr.type == IMSG_CTL_END)
+		if (imsg.hdr.type == IMSG_CTL_REPLY_END)
 			break;
-		if (imsg.hdr.type != IMSG_CTL_MTA_HOST ||
-		    imsg_get_data(&imsg, &h, sizeof(h)) == -1) {
+		if (imsg.hdr.type != IMSG_CTL_MTA_HOST_ENTRY ||
+		    msg_get_ctl_mta_host(&imsg, &h) == -1) {
 			fprintf(stderr, "posternctl: malformed reply\n");
 			return 1;
 		}
 		imsg_free(&imsg);
-		h.name[sizeof(h.name) - 1] = '\0';
-		h.last_error[sizeof(h.last_error) - 1] = '\0';
 		printf("%s connections=%u pending=%u delivered=%llu "
 		    "sessions=%llu failures=%llu", h.name, h.connections,
 		    h.pending, (unsigned long long)h.delivered,
@@ -289,7 +284,7 @@ posternctl_queue_cmd(int argc, char *argv[])
 	if (argc == 2 && strcmp(argv[0], "show") == 0 &&
 	    strcmp(argv[1], "routes") == 0) {
 		ibuf = ctl_open();
-		return cmd_show_data(ibuf, IMSG_CTL_MTA_ROUTES);
+		return cmd_show_data(ibuf, IMSG_CTL_MTA_ROUTES_GET);
 	}
 	if (argc == 2 && strcmp(argv[0], "show") == 0 &&
 	    strcmp(argv[1], "hosts") == 0) {
@@ -322,9 +317,10 @@ posternctl_queue_cmd(int argc, char *argv[])
 	    (t.target = parse_target(argv[1])) != 0) {
 		ibuf = ctl_open();
 		imsg_compose(ibuf, strcmp(argv[0], "pause") == 0 ?
-		    IMSG_CTL_PAUSE : IMSG_CTL_RESUME, 0, 0, -1, &t, sizeof(t));
+		    IMSG_CTL_PROC_PAUSE : IMSG_CTL_PROC_RESUME, 0, 0, -1, &t,
+		    sizeof(t));
 		ctl_next(ibuf, &imsg);
-		if (imsg.hdr.type != IMSG_CTL_OK) {
+		if (imsg.hdr.type != IMSG_CTL_REPLY_OK) {
 			fprintf(stderr, "posternctl: malformed reply\n");
 			return 1;
 		}

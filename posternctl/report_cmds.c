@@ -17,6 +17,8 @@ cmd_show_evaluations(struct imsgbuf *ibuf, const char *domain)
 {
 	struct msg_ctl_domain	 d;
 	struct imsg		 imsg;
+	const void		*data;
+	size_t			 len;
 
 	memset(&d, 0, sizeof(d));
 	if (strlcpy(d.domain, domain, sizeof(d.domain)) >= sizeof(d.domain)) {
@@ -24,18 +26,18 @@ cmd_show_evaluations(struct imsgbuf *ibuf, const char *domain)
 		    domain);
 		return 1;
 	}
-	imsg_compose(ibuf, IMSG_CTL_EVALUATIONS, 0, 0, -1, &d, sizeof(d));
+	imsg_compose(ibuf, IMSG_CTL_EVALUATIONS_GET, 0, 0, -1, &d, sizeof(d));
 	for (;;) {
 		ctl_next(ibuf, &imsg);
-		if (imsg.hdr.type == IMSG_CTL_END)
+		if (imsg.hdr.type == IMSG_CTL_REPLY_END)
 			break;
-		if (imsg.hdr.type != IMSG_CTL_DATA) {
+		if (imsg.hdr.type != IMSG_CTL_REPLY_DATA ||
+		    msg_get_bytes(&imsg, &data, &len) == -1) {
 			fprintf(stderr, "posternctl: malformed reply\n");
 			imsg_free(&imsg);
 			return 1;
 		}
-		if (imsg.len > 0 && fwrite(imsg.data, 1, imsg.len, stdout) !=
-		    imsg.len) {
+		if (fwrite(data, 1, len, stdout) != len) {
 			imsg_free(&imsg);
 			return 1;
 		}

@@ -2,9 +2,9 @@
  * The control process: serves posternctl on a unix socket.  It takes the
  * caller's credentials with SO_PEERCRED at accept time, lets root and the
  * configured control group run commands, and relays each request to the
- * process that answers it (today the parent), matching replies to clients
- * by peer id.  A client's bad input ends that client's connection, never
- * the daemon.
+ * process that answers it (one table: ctl_msgs), matching replies to
+ * clients by peer id.  A client's bad input ends that client's connection,
+ * never the daemon.
  */
 #include <sys/types.h>
 #include <sys/queue.h>
@@ -36,6 +36,8 @@ struct ctl_conn {
 	int			 authorized;
 	int			 hello;		/* version agreed */
 	int			 closing;	/* close once flushed */
+	unsigned int		 waiting;	/* who owes the client a reply,
+						   or PROC_MAX: nobody */
 	struct control		*ctl;
 };
 
@@ -72,11 +74,10 @@ control_conf(struct proc *p, struct imsg *imsg)
 {
 	struct control	*c = control_state(p);
 
-	if (imsg->hdr.type != IMSG_PROC_CONF_CONTROL ||
-	    imsg_get_data(imsg, &c->conf, sizeof(c->conf)) == -1 ||
-	    imsg->fd == -1 || c->fd != -1 ||
-	    c->conf.nuids > CTL_MAX_ALLOWED_UIDS)
-		fatalx("bad control set-up message");
+	if (imsg->hdr.type != IMSG_CONF_CONTROL_SET)
+		proc_unexpected(p, PROC_PARENT, imsg);
+	if (msg_get_conf_control(imsg, &c->conf) == -1 || c->fd != -1)
+		proc_bad_message(p, PROC_PARENT, imsg);
 	c->fd = imsg->fd;
 }
 
@@ -121,7 +122,179 @@ control_reply_error(struct ctl_conn *cc, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(e.message, sizeof(e.message), fmt, ap);
 	va_end(ap);
-	imsg_compose(&cc->ibuf, IMSG_CTL_ERROR, 0, 0, -1, &e, sizeof(e));
+	imsg_compose(&cc->ibuf, IMSG_CTL_REPLY_ERROR, 0, 0, -1, &e, sizeof(e));
+}
+
+/*
+ * Every message control relays, in one table: a request from posternctl
+ * (checked, then sent to the process that answers it) or a reply from a
+ * process (checked, then passed to the client whose id it carries).  A
+ * request's payload is decoded into a union and forwarded as `fwd` bytes
+ * of it: the target never sees what posternctl wrote, only what control
+ * read.  A client's bad request ends its connection; a bad reply is a
+ * sibling's bug, and stops us.
+ */
+union ctl_payload {
+	struct msg_ctl_verbose	 verbose;
+	struct msg_ctl_qid	 qid;
+	struct msg_ctl_target	 target;
+	struct msg_ctl_domain	 domain;
+	struct msg_ctl_status	 status;
+	struct msg_ctl_envelope	 envelope;
+	struct msg_ctl_count	 count;
+	struct msg_ctl_stat	 stat;
+	struct msg_ctl_mta_host	 host;
+	struct msg_ctl_error	 error;
+};
+
+#define CTL_BY_TARGET	PROC_MAX	/* the msg_ctl_target names it */
+#define CTL_REPLY	(PROC_MAX + 1)	/* a reply, back to a client */
+
+#define CHECK(name, member)						\
+static int								\
+ctl_check_##name(const struct imsg *imsg, union ctl_payload *u)	\
+{									\
+	return msg_get_##name(imsg, &u->member);			\
+}
+CHECK(ctl_verbose, verbose)
+CHECK(ctl_qid, qid)
+CHECK(ctl_target, target)
+CHECK(ctl_domain, domain)
+CHECK(ctl_status, status)
+CHECK(ctl_envelope, envelope)
+CHECK(ctl_count, count)
+CHECK(ctl_stat, stat)
+CHECK(ctl_mta_host, host)
+CHECK(ctl_error, error)
+#undef CHECK
+
+static int
+ctl_check_empty(const struct imsg *imsg, union ctl_payload *u)
+{
+	return msg_get_empty(imsg);
+}
+
+static int
+ctl_check_data(const struct imsg *imsg, union ctl_payload *u)
+{
+	const void	*data;
+	size_t		 len;
+
+	return msg_get_bytes(imsg, &data, &len);
+}
+
+/* show: one message, not a selection */
+static int
+ctl_check_show(const struct imsg *imsg, union ctl_payload *u)
+{
+	if (msg_get_ctl_qid(imsg, &u->qid) == -1 || u->qid.kind != QID_MSG)
+		return -1;
+	return 0;
+}
+
+static const struct ctl_msg {
+	uint32_t	 type;
+	unsigned int	 target;	/* proc_id, CTL_BY_TARGET, CTL_REPLY */
+	size_t		 fwd;		/* request bytes forwarded */
+	int		(*check)(const struct imsg *, union ctl_payload *);
+	const char	*what;		/* a request, as the log names it */
+	int		 notice;	/* it changes something: log at info */
+} ctl_msgs[] = {
+	/* requests: type, who answers, bytes forwarded, check, log */
+	{ IMSG_CTL_STATUS_GET, PROC_PARENT, 0, ctl_check_empty,
+	    "show status", 0 },
+	{ IMSG_CTL_DAEMON_STOP, PROC_PARENT, 0, ctl_check_empty, "stop", 0 },
+	{ IMSG_CTL_VERBOSE_SET, PROC_PARENT, sizeof(struct msg_ctl_verbose),
+	    ctl_check_ctl_verbose, "log verbosity", 0 },
+	{ IMSG_CTL_QUEUE_LIST, PROC_QUEUE, 0, ctl_check_empty,
+	    "show queue", 0 },
+	{ IMSG_CTL_QUEUE_SHOW, PROC_QUEUE, sizeof(struct msg_ctl_qid),
+	    ctl_check_show, "show message", 0 },
+	{ IMSG_CTL_QUEUE_SCHEDULE, PROC_QUEUE, sizeof(struct msg_ctl_qid),
+	    ctl_check_ctl_qid, "schedule", 1 },
+	{ IMSG_CTL_QUEUE_REMOVE, PROC_QUEUE, sizeof(struct msg_ctl_qid),
+	    ctl_check_ctl_qid, "remove", 1 },
+	{ IMSG_CTL_QUEUE_HOLD, PROC_QUEUE, sizeof(struct msg_ctl_qid),
+	    ctl_check_ctl_qid, "hold", 1 },
+	{ IMSG_CTL_QUEUE_RELEASE, PROC_QUEUE, sizeof(struct msg_ctl_qid),
+	    ctl_check_ctl_qid, "release", 1 },
+	{ IMSG_CTL_MTA_HOSTS_GET, PROC_MTA, 0, ctl_check_empty,
+	    "show hosts", 0 },
+	{ IMSG_CTL_MTA_ROUTES_GET, PROC_MTA, 0, ctl_check_empty,
+	    "show routes", 0 },
+	{ IMSG_CTL_EVALUATIONS_GET, PROC_REPORTD,
+	    sizeof(struct msg_ctl_domain), ctl_check_ctl_domain,
+	    "show evaluations", 0 },
+	{ IMSG_CTL_PROC_PAUSE, CTL_BY_TARGET, 0, ctl_check_ctl_target,
+	    "pause", 1 },
+	{ IMSG_CTL_PROC_RESUME, CTL_BY_TARGET, 0, ctl_check_ctl_target,
+	    "resume", 1 },
+	{ IMSG_CTL_STATS_GET, CTL_BY_TARGET, 0, ctl_check_ctl_target,
+	    "show stats", 0 },
+
+	/* replies: passed on as they came, once checked */
+	{ IMSG_CTL_STATUS_ENTRY, CTL_REPLY, 0, ctl_check_ctl_status,
+	    NULL, 0 },
+	{ IMSG_CTL_QUEUE_ENTRY, CTL_REPLY, 0, ctl_check_ctl_envelope,
+	    NULL, 0 },
+	{ IMSG_CTL_REPLY_COUNT, CTL_REPLY, 0, ctl_check_ctl_count,
+	    NULL, 0 },
+	{ IMSG_CTL_STATS_ENTRY, CTL_REPLY, 0, ctl_check_ctl_stat,
+	    NULL, 0 },
+	{ IMSG_CTL_MTA_HOST_ENTRY, CTL_REPLY, 0, ctl_check_ctl_mta_host,
+	    NULL, 0 },
+	{ IMSG_CTL_REPLY_DATA, CTL_REPLY, 0, ctl_check_data,
+	    NULL, 0 },
+	{ IMSG_CTL_REPLY_ERROR, CTL_REPLY, 0, ctl_check_ctl_error,
+	    NULL, 0 },
+	{ IMSG_CTL_REPLY_OK, CTL_REPLY, 0, ctl_check_empty,
+	    NULL, 0 },
+	{ IMSG_CTL_REPLY_END, CTL_REPLY, 0, ctl_check_empty,
+	    NULL, 0 },
+};
+
+/* The row of a request (reply 0) or a reply (reply 1), or NULL. */
+static const struct ctl_msg *
+ctl_msg_find(uint32_t type, int reply)
+{
+	size_t	 i;
+
+	for (i = 0; i < sizeof(ctl_msgs) / sizeof(ctl_msgs[0]); i++)
+		if (ctl_msgs[i].type == type &&
+		    (ctl_msgs[i].target == CTL_REPLY) == reply)
+			return &ctl_msgs[i];
+	return NULL;
+}
+
+/* The greeting: the version must agree, and the caller may use us. */
+static void
+control_hello(struct ctl_conn *cc, struct imsg *imsg)
+{
+	struct msg_ctl_hello	 h;
+
+	if (imsg->hdr.type != IMSG_CTL_SESSION_HELLO ||
+	    msg_get_ctl_hello(imsg, &h) == -1) {
+		control_reply_error(cc, "protocol error: expected a greeting");
+		cc->closing = 1;
+		return;
+	}
+	if (h.version != POSTERN_PROTO_VERSION) {
+		control_reply_error(cc, "protocol version mismatch: "
+		    "posternctl speaks %u, posternd %u", h.version,
+		    POSTERN_PROTO_VERSION);
+		cc->closing = 1;
+		return;
+	}
+	if (!cc->authorized) {
+		log_warnx("control: refused uid %u (pid %d): not root or in "
+		    "the control group", (unsigned)cc->uid, (int)cc->pid);
+		control_reply_error(cc, "permission denied: only root and the "
+		    "control group may use posternd's control socket");
+		cc->closing = 1;
+		return;
+	}
+	cc->hello = 1;
+	imsg_compose(&cc->ibuf, IMSG_CTL_REPLY_OK, 0, 0, -1, NULL, 0);
 }
 
 /* One request from posternctl. */
@@ -129,11 +302,9 @@ static void
 control_request(struct ctl_conn *cc, struct imsg *imsg)
 {
 	struct control		*c = cc->ctl;
-	struct msg_ctl_hello	 h;
-	struct msg_ctl_verbose	 v;
-	struct msg_ctl_qid	 qid;
-	struct msg_ctl_target	 t;
-	struct msg_ctl_domain	 d;
+	const struct ctl_msg	*m;
+	union ctl_payload	 u;
+	enum proc_id		 to;
 
 	if (imsg->fd != -1) {
 		close(imsg->fd);
@@ -143,117 +314,45 @@ control_request(struct ctl_conn *cc, struct imsg *imsg)
 		return;
 	}
 	if (!cc->hello) {
-		if (imsg->hdr.type != IMSG_CTL_HELLO ||
-		    imsg_get_data(imsg, &h, sizeof(h)) == -1) {
-			control_reply_error(cc, "protocol error: expected a "
-			    "greeting");
-			cc->closing = 1;
-			return;
-		}
-		if (h.version != POSTERN_PROTO_VERSION) {
-			control_reply_error(cc, "protocol version mismatch: "
-			    "posternctl speaks %u, posternd %u", h.version,
-			    POSTERN_PROTO_VERSION);
-			cc->closing = 1;
-			return;
-		}
-		if (!cc->authorized) {
-			log_warnx("control: refused uid %u (pid %d): not root "
-			    "or in the control group", (unsigned)cc->uid,
-			    (int)cc->pid);
-			control_reply_error(cc, "permission denied: only root "
-			    "and the control group may use posternd's control "
-			    "socket");
-			cc->closing = 1;
-			return;
-		}
-		cc->hello = 1;
-		imsg_compose(&cc->ibuf, IMSG_CTL_OK, 0, 0, -1, NULL, 0);
+		control_hello(cc, imsg);
 		return;
 	}
-
-	switch (imsg->hdr.type) {
-	case IMSG_CTL_STATUS_GET:
-		if (imsg->len != 0)
-			break;
-		log_debug("control: uid %u: show status", (unsigned)cc->uid);
-		proc_compose(c->proc, PROC_PARENT, imsg->hdr.type, cc->id,
-		    -1, NULL, 0);
+	memset(&u, 0, sizeof(u));
+	if (cc->waiting != PROC_MAX) {
+		/* one at a time: each reply is matched to its request */
+		control_reply_error(cc, "a request is already in progress");
+		cc->closing = 1;
 		return;
-	case IMSG_CTL_STOP:
-		if (imsg->len != 0)
-			break;
+	}
+	if ((m = ctl_msg_find(imsg->hdr.type, 0)) == NULL ||
+	    m->check(imsg, &u) == -1) {
+		control_reply_error(cc, "unknown or malformed request (type "
+		    "%u, %zu bytes)", imsg->hdr.type, imsg->len);
+		cc->closing = 1;
+		return;
+	}
+	if (m->target == CTL_BY_TARGET)
+		to = u.target.target == CTL_TARGET_SMTP ? PROC_SMTP :
+		    PROC_QUEUE;
+	else
+		to = m->target;
+	if (m->notice)
+		log_info("control: uid %u: %s", (unsigned)cc->uid, m->what);
+	else
+		log_debug("control: uid %u: %s", (unsigned)cc->uid, m->what);
+	if (m->type == IMSG_CTL_DAEMON_STOP) {
 		/*
 		 * The stop takes this process down with the rest, so the
 		 * caller hears back now, before the parent is asked.
 		 */
 		log_info("control: uid %u (pid %d) asked to stop",
 		    (unsigned)cc->uid, (int)cc->pid);
-		imsg_compose(&cc->ibuf, IMSG_CTL_OK, 0, 0, -1, NULL, 0);
+		imsg_compose(&cc->ibuf, IMSG_CTL_REPLY_OK, 0, 0, -1, NULL, 0);
 		imsgbuf_flush(&cc->ibuf);
-		proc_compose(c->proc, PROC_PARENT, imsg->hdr.type, cc->id,
-		    -1, NULL, 0);
-		return;
-	case IMSG_CTL_LOG_VERBOSE:
-		if (imsg_get_data(imsg, &v, sizeof(v)) == -1 ||
-		    v.verbose < 0 || v.verbose > 3)
-			break;
-		proc_compose(c->proc, PROC_PARENT, imsg->hdr.type, cc->id,
-		    -1, &v, sizeof(v));
-		return;
-	case IMSG_CTL_QUEUE_LIST:
-		if (imsg->len != 0)
-			break;
-		proc_compose(c->proc, PROC_QUEUE, imsg->hdr.type, cc->id, -1,
-		    NULL, 0);
-		return;
-	case IMSG_CTL_QUEUE_SHOW:
-	case IMSG_CTL_QUEUE_SCHEDULE:
-	case IMSG_CTL_QUEUE_REMOVE:
-	case IMSG_CTL_QUEUE_HOLD:
-	case IMSG_CTL_QUEUE_RELEASE:
-		if (imsg_get_data(imsg, &qid, sizeof(qid)) == -1 ||
-		    (qid.kind != QID_ALL && qid.kind != QID_MSG &&
-		    qid.kind != QID_ENV) ||
-		    (imsg->hdr.type == IMSG_CTL_QUEUE_SHOW &&
-		    qid.kind != QID_MSG))
-			break;
-		log_info("control: uid %u: queue request %u", (unsigned)cc->uid,
-		    imsg->hdr.type);
-		proc_compose(c->proc, PROC_QUEUE, imsg->hdr.type, cc->id, -1,
-		    &qid, sizeof(qid));
-		return;
-	case IMSG_CTL_MTA_HOSTS:
-	case IMSG_CTL_MTA_ROUTES:
-		if (imsg->len != 0)
-			break;
-		proc_compose(c->proc, PROC_MTA, imsg->hdr.type, cc->id, -1,
-		    NULL, 0);
-		return;
-	case IMSG_CTL_EVALUATIONS:
-		if (imsg_get_data(imsg, &d, sizeof(d)) == -1)
-			break;
-		/* reportd terminates it too: it trusts no peer's string. */
-		d.domain[sizeof(d.domain) - 1] = '\0';
-		log_debug("control: uid %u: show evaluations",
-		    (unsigned)cc->uid);
-		proc_compose(c->proc, PROC_REPORTD, imsg->hdr.type, cc->id, -1,
-		    &d, sizeof(d));
-		return;
-	case IMSG_CTL_PAUSE:
-	case IMSG_CTL_RESUME:
-	case IMSG_CTL_STATS:
-		if (imsg_get_data(imsg, &t, sizeof(t)) == -1 ||
-		    (t.target != CTL_TARGET_SMTP &&
-		    t.target != CTL_TARGET_QUEUE))
-			break;
-		proc_compose(c->proc, t.target == CTL_TARGET_SMTP ? PROC_SMTP :
-		    PROC_QUEUE, imsg->hdr.type, cc->id, -1, NULL, 0);
-		return;
-	}
-	control_reply_error(cc, "unknown or malformed request (type %u, "
-	    "%zu bytes)", imsg->hdr.type, imsg->len);
-	cc->closing = 1;
+	} else
+		cc->waiting = to;
+	proc_compose(c->proc, to, m->type, cc->id, -1, m->fwd ? &u : NULL,
+	    m->fwd);
 }
 
 static void
@@ -354,6 +453,7 @@ control_accept(int fd, short event, void *arg)
 	if (c->next_id == 0)
 		c->next_id = 1;
 	cc->ctl = c;
+	cc->waiting = PROC_MAX;
 	cc->uid = cred.uid;
 	cc->pid = cred.pid;
 	cc->authorized = control_authorized(c, &cred);
@@ -376,56 +476,34 @@ control_run(struct proc *p)
 	event_add(&c->ev_accept, NULL);
 }
 
-/* Replies, relayed to the client they belong to. */
+/* Replies, checked and relayed to the client they belong to. */
 void
 control_dispatch(struct proc *p, enum proc_id from, struct imsg *imsg)
 {
-	struct control	*c = control_state(p);
-	struct ctl_conn	*cc;
+	struct control		*c = control_state(p);
+	const struct ctl_msg	*m;
+	union ctl_payload	 u;
+	struct ctl_conn		*cc;
 
 	if (proc_common_imsg(p, from, imsg))
 		return;
 	if (from != PROC_PARENT && from != PROC_QUEUE && from != PROC_SMTP &&
 	    from != PROC_MTA && from != PROC_REPORTD)
 		proc_unexpected(p, from, imsg);
-	/* Replies are checked for shape; posternctl checks them again. */
-	switch (imsg->hdr.type) {
-	case IMSG_CTL_STATUS_ENTRY:
-		if (imsg->len != sizeof(struct msg_ctl_status))
-			proc_unexpected(p, from, imsg);
-		break;
-	case IMSG_CTL_QUEUE_ENTRY:
-		if (imsg->len != sizeof(struct msg_ctl_envelope))
-			proc_unexpected(p, from, imsg);
-		break;
-	case IMSG_CTL_COUNT:
-		if (imsg->len != sizeof(struct msg_ctl_count))
-			proc_unexpected(p, from, imsg);
-		break;
-	case IMSG_CTL_STAT:
-		if (imsg->len != sizeof(struct msg_ctl_stat))
-			proc_unexpected(p, from, imsg);
-		break;
-	case IMSG_CTL_MTA_HOST:
-		if (imsg->len != sizeof(struct msg_ctl_mta_host))
-			proc_unexpected(p, from, imsg);
-		break;
-	case IMSG_CTL_DATA:
-		break;
-	case IMSG_CTL_ERROR:
-		if (imsg->len != sizeof(struct msg_ctl_error))
-			proc_unexpected(p, from, imsg);
-		break;
-	case IMSG_CTL_OK:
-	case IMSG_CTL_END:
-		if (imsg->len != 0)
-			proc_unexpected(p, from, imsg);
-		break;
-	default:
+	if ((m = ctl_msg_find(imsg->hdr.type, 1)) == NULL)
 		proc_unexpected(p, from, imsg);
-	}
+	if (m->check(imsg, &u) == -1 || imsg->fd != -1)
+		proc_bad_message(p, from, imsg);
 	if ((cc = control_conn_by_id(c, imsg->hdr.peerid)) == NULL)
 		return;		/* the client left */
+	/* only the process asked, and only until its last reply */
+	if (cc->waiting != from)
+		proc_bad_message(p, from, imsg);
+	if (imsg->hdr.type == IMSG_CTL_REPLY_END ||
+	    imsg->hdr.type == IMSG_CTL_REPLY_ERROR ||
+	    imsg->hdr.type == IMSG_CTL_REPLY_OK ||
+	    imsg->hdr.type == IMSG_CTL_REPLY_COUNT)
+		cc->waiting = PROC_MAX;
 	imsg_compose(&cc->ibuf, imsg->hdr.type, 0, 0, -1, imsg->data,
 	    imsg->len);
 	control_conn_update(cc);

@@ -210,15 +210,16 @@ job_recv(int sock, struct msg_deliver *d, int *fd, int flags)
 		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
 		    c->cmsg_len == CMSG_LEN(sizeof(int)))
 			memcpy(fd, CMSG_DATA(c), sizeof(int));
-	if (n != sizeof(*d) || *fd == -1 || (msg.msg_flags & MSG_CTRUNC)) {
+	/* the parent decoded it (msg_get_deliver()); its strings end */
+	if (n != sizeof(*d) || *fd == -1 || (msg.msg_flags & MSG_CTRUNC) ||
+	    memchr(d->sender, '\0', sizeof(d->sender)) == NULL ||
+	    memchr(d->rcpt, '\0', sizeof(d->rcpt)) == NULL ||
+	    memchr(d->folder, '\0', sizeof(d->folder)) == NULL) {
 		if (*fd != -1)
 			close(*fd);
 		errno = EBADMSG;
 		return -1;
 	}
-	d->sender[sizeof(d->sender) - 1] = '\0';
-	d->rcpt[sizeof(d->rcpt) - 1] = '\0';
-	d->folder[sizeof(d->folder) - 1] = '\0';
 	return n;
 }
 
@@ -393,7 +394,8 @@ worker_read(int fd, short event, void *arg)
 				break;
 		}
 		if (n != sizeof(r) || r.status < DELIVER_OK ||
-		    r.status > DELIVER_PERMFAIL) {
+		    r.status > DELIVER_PERMFAIL ||
+		    memchr(r.error, '\0', sizeof(r.error)) == NULL) {
 			worker_lost(w, n == 0 ? "delivery process exited" :
 			    "delivery process failed");
 			break;
@@ -410,7 +412,6 @@ worker_read(int fd, short event, void *arg)
 		TAILQ_REMOVE(&w->jobs, j, entry);
 		w->njobs--;
 		job_free(j);
-		r.error[sizeof(r.error) - 1] = '\0';
 		deliver_done(&r);
 	}
 	if (w->fd != -1 && w->njobs == 0)
@@ -533,12 +534,8 @@ deliver_start(struct postern_conf *conf, struct imsg *imsg,
 
 	deliver_done = done;
 	deliver_hostname = conf->hostname;
-	if (imsg_get_data(imsg, &d, sizeof(d)) == -1 || imsg->fd == -1)
+	if (msg_get_deliver(imsg, &d) == -1)
 		return -1;
-	d.sender[sizeof(d.sender) - 1] = '\0';
-	d.rcpt[sizeof(d.rcpt) - 1] = '\0';
-	d.action[sizeof(d.action) - 1] = '\0';
-	d.folder[sizeof(d.folder) - 1] = '\0';
 	/* A folder name, never a path (the queue is not trusted with one) */
 	if (d.folder[0] == '.' || strchr(d.folder, '/') != NULL) {
 		result(d.evpid, DELIVER_PERMFAIL, "bad maildir folder name");

@@ -222,8 +222,9 @@ parent_lost_peer(struct proc *p, enum proc_id id, const char *why)
 static void
 parent_violation(enum proc_id from, struct imsg *imsg, const char *why)
 {
-	log_warnx("protocol violation by %s: message type %u, %zu bytes: %s",
-	    proc_name(from), imsg->hdr.type, imsg->len, why);
+	log_warnx("protocol violation by %s: %s (type %u, %zu bytes): %s",
+	    proc_name(from), msg_type_name(imsg->hdr.type), imsg->hdr.type,
+	    imsg->len, why);
 	if (imsg->fd != -1)
 		close(imsg->fd);
 	parent_shutdown(1);
@@ -232,7 +233,7 @@ parent_violation(enum proc_id from, struct imsg *imsg, const char *why)
 static void
 parent_delivered(const struct msg_deliver_result *r)
 {
-	proc_compose(&parent->proc, PROC_QUEUE, IMSG_PARENT_DELIVER_RESULT, 0,
+	proc_compose(&parent->proc, PROC_QUEUE, IMSG_DELIVER_ENVELOPE_RESULT, 0,
 	    -1, r, sizeof(*r));
 }
 
@@ -287,7 +288,7 @@ parent_send_status(struct imsg *imsg)
 		    sizeof(st));
 	}
 	deliver_foreach(parent_send_worker, &imsg->hdr.peerid);
-	proc_compose(&parent->proc, PROC_CONTROL, IMSG_CTL_END,
+	proc_compose(&parent->proc, PROC_CONTROL, IMSG_CTL_REPLY_END,
 	    imsg->hdr.peerid, -1, NULL, 0);
 }
 
@@ -301,7 +302,8 @@ parent_dispatch(struct proc *p, enum proc_id from, struct imsg *imsg)
 	struct msg_ctl_verbose	 v;
 	int			 i;
 
-	if (from == PROC_QUEUE && imsg->hdr.type == IMSG_PARENT_DELIVER) {
+	if (from == PROC_QUEUE &&
+	    imsg->hdr.type == IMSG_DELIVER_ENVELOPE_START) {
 		if (deliver_start(parent->conf, imsg, parent_delivered) == -1)
 			parent_violation(from, imsg, "bad delivery request");
 		return;
@@ -309,8 +311,8 @@ parent_dispatch(struct proc *p, enum proc_id from, struct imsg *imsg)
 	if (imsg->fd != -1)
 		parent_violation(from, imsg, "unexpected file descriptor");
 
-	if (imsg->hdr.type == IMSG_PROC_READY) {
-		if (imsg->len != 0 || parent->children[from].ready)
+	if (imsg->hdr.type == IMSG_CONF_CHILD_READY) {
+		if (msg_get_empty(imsg) == -1 || parent->children[from].ready)
 			parent_violation(from, imsg, "bad ready message");
 		parent->children[from].ready = 1;
 		log_debug("%s process ready", proc_name(from));
@@ -321,25 +323,24 @@ parent_dispatch(struct proc *p, enum proc_id from, struct imsg *imsg)
 
 	switch (imsg->hdr.type) {
 	case IMSG_CTL_STATUS_GET:
-		if (imsg->len != 0)
+		if (msg_get_empty(imsg) == -1)
 			parent_violation(from, imsg, "bad size");
 		parent_send_status(imsg);
 		break;
-	case IMSG_CTL_LOG_VERBOSE:
-		if (imsg_get_data(imsg, &v, sizeof(v)) == -1 ||
-		    v.verbose < 0 || v.verbose > 3)
+	case IMSG_CTL_VERBOSE_SET:
+		if (msg_get_ctl_verbose(imsg, &v) == -1)
 			parent_violation(from, imsg, "bad size or value");
 		log_setverbose(v.verbose);
 		for (i = PROC_PARENT + 1; i < PROC_MAX; i++)
-			proc_compose(p, i, IMSG_CTL_LOG_VERBOSE, 0, -1, &v,
+			proc_compose(p, i, IMSG_CTL_VERBOSE_SET, 0, -1, &v,
 			    sizeof(v));
 		log_info("log verbosity set to %s",
 		    v.verbose ? "verbose" : "brief");
-		proc_compose(p, PROC_CONTROL, IMSG_CTL_OK, imsg->hdr.peerid,
-		    -1, NULL, 0);
+		proc_compose(p, PROC_CONTROL, IMSG_CTL_REPLY_OK,
+		    imsg->hdr.peerid, -1, NULL, 0);
 		break;
-	case IMSG_CTL_STOP:
-		if (imsg->len != 0)
+	case IMSG_CTL_DAEMON_STOP:
+		if (msg_get_empty(imsg) == -1)
 			parent_violation(from, imsg, "bad size");
 		/* control has acknowledged it to posternctl already */
 		log_info("stop requested by posternctl");
@@ -557,7 +558,7 @@ setup_smtp_pkis(struct postern_conf *conf, struct imsgbuf *ibuf)
 		iov[1].iov_len = certlen;
 		iov[2].iov_base = key;
 		iov[2].iov_len = keylen;
-		if (imsg_composev(ibuf, IMSG_PROC_CONF_PKI, 0, 0, -1, iov, 3) ==
+		if (imsg_composev(ibuf, IMSG_CONF_PKI_ADD, 0, 0, -1, iov, 3) ==
 		    -1)
 			fatal("pki %s", pki->name);
 		explicit_bzero(key, keylen);
@@ -593,7 +594,7 @@ setup_authd_credentials(struct postern_conf *conf, struct imsgbuf *ibuf)
 				    te->key);
 				continue;
 			}
-			imsg_compose(ibuf, IMSG_PROC_CONF_CREDENTIAL, 0, 0, -1,
+			imsg_compose(ibuf, IMSG_CONF_CREDENTIAL_ADD, 0, 0, -1,
 			    &mc, sizeof(mc));
 			explicit_bzero(&mc, sizeof(mc));
 			if (imsgbuf_flush(ibuf) == -1)
@@ -640,7 +641,7 @@ setup_authd(struct postern_conf *conf, struct imsgbuf *ibuf)
 		iov[0].iov_len = sizeof(md);
 		iov[1].iov_base = key;
 		iov[1].iov_len = keylen;
-		if (imsg_composev(ibuf, IMSG_PROC_CONF_DKIMSIG, 0, 0, -1, iov,
+		if (imsg_composev(ibuf, IMSG_CONF_DKIMSIG_ADD, 0, 0, -1, iov,
 		    2) == -1 || imsgbuf_flush(ibuf) == -1)
 			fatal("dkim-signature %s", d->name);
 		explicit_bzero(key, keylen);
@@ -655,7 +656,7 @@ setup_authd(struct postern_conf *conf, struct imsgbuf *ibuf)
 		strlcpy(ms.from_table, sr->from_table, sizeof(ms.from_table));
 		strlcpy(ms.domain, sr->domain, sizeof(ms.domain));
 		strlcpy(ms.tag, sr->tag, sizeof(ms.tag));
-		imsg_compose(ibuf, IMSG_PROC_CONF_SIGN, 0, 0, -1, &ms,
+		imsg_compose(ibuf, IMSG_CONF_SIGN_ADD, 0, 0, -1, &ms,
 		    sizeof(ms));
 	}
 	TAILQ_FOREACH(sr, &conf->arc_seal_rules, entry) {
@@ -666,7 +667,7 @@ setup_authd(struct postern_conf *conf, struct imsgbuf *ibuf)
 		    sizeof(ms.signatures[0]));
 		ms.nsignatures = 1;
 		strlcpy(ms.tag, sr->tag, sizeof(ms.tag));
-		imsg_compose(ibuf, IMSG_PROC_CONF_ARCSEAL, 0, 0, -1, &ms,
+		imsg_compose(ibuf, IMSG_CONF_ARCSEAL_ADD, 0, 0, -1, &ms,
 		    sizeof(ms));
 	}
 
@@ -684,7 +685,7 @@ setup_authd(struct postern_conf *conf, struct imsgbuf *ibuf)
 		mp.quarantine = pol->quarantine;
 		strlcpy(mp.quarantine_folder, pol->quarantine_folder,
 		    sizeof(mp.quarantine_folder));
-		imsg_compose(ibuf, IMSG_PROC_CONF_POLICY, 0, 0, -1, &mp,
+		imsg_compose(ibuf, IMSG_CONF_POLICY_ADD, 0, 0, -1, &mp,
 		    sizeof(mp));
 	}
 }
@@ -708,7 +709,7 @@ setup_mta_relay(const struct action *a, struct imsgbuf *ibuf)
 	mr.transport = a->transport;
 	strlcpy(mr.socks5_host, a->socks5_host, sizeof(mr.socks5_host));
 	mr.socks5_port = a->socks5_port;
-	imsg_compose(ibuf, IMSG_PROC_CONF_RELAY, 0, 0, -1, &mr, sizeof(mr));
+	imsg_compose(ibuf, IMSG_CONF_RELAY_ADD, 0, 0, -1, &mr, sizeof(mr));
 }
 
 /*
@@ -738,7 +739,7 @@ setup_mta_route_accounts(struct postern_conf *conf, struct route *rt,
 		}
 		mrt.min_attempt = rt->min_attempt;
 		strlcpy(mrt.transport, rt->transport, sizeof(mrt.transport));
-		imsg_compose(ibuf, IMSG_PROC_CONF_ROUTE, 0, 0, -1, &mrt,
+		imsg_compose(ibuf, IMSG_CONF_ROUTE_ADD, 0, 0, -1, &mrt,
 		    sizeof(mrt));
 		if (imsgbuf_flush(ibuf) == -1)
 			fatal("sending routes");
@@ -769,7 +770,7 @@ setup_mta(struct postern_conf *conf, struct imsgbuf *ibuf)
 	mm.tls_fallback = conf->mta.tls_fallback;
 	if (conf->mta.ca_file != NULL)
 		strlcpy(mm.ca_file, conf->mta.ca_file, sizeof(mm.ca_file));
-	imsg_compose(ibuf, IMSG_PROC_CONF_MTA, 0, 0, -1, &mm, sizeof(mm));
+	imsg_compose(ibuf, IMSG_CONF_MTA_SET, 0, 0, -1, &mm, sizeof(mm));
 
 	TAILQ_FOREACH(a, &conf->actions, entry)
 		if (a->type == ACTION_RELAY)
@@ -788,7 +789,7 @@ setup_mta(struct postern_conf *conf, struct imsgbuf *ibuf)
 		strlcpy(mrt.account, rt->account, sizeof(mrt.account));
 		mrt.min_attempt = rt->min_attempt;
 		strlcpy(mrt.transport, rt->transport, sizeof(mrt.transport));
-		imsg_compose(ibuf, IMSG_PROC_CONF_ROUTE, 0, 0, -1, &mrt,
+		imsg_compose(ibuf, IMSG_CONF_ROUTE_ADD, 0, 0, -1, &mrt,
 		    sizeof(mrt));
 	}
 	TAILQ_FOREACH(t, &conf->tables, entry) {
@@ -811,7 +812,7 @@ setup_mta(struct postern_conf *conf, struct imsgbuf *ibuf)
 				continue;
 			}
 			memcpy(ms.user, te->value, colon - te->value);
-			imsg_compose(ibuf, IMSG_PROC_CONF_SECRET, 0, 0, -1, &ms,
+			imsg_compose(ibuf, IMSG_CONF_SECRET_ADD, 0, 0, -1, &ms,
 			    sizeof(ms));
 			explicit_bzero(&ms, sizeof(ms));
 			if (imsgbuf_flush(ibuf) == -1)
@@ -837,7 +838,7 @@ setup_child(struct postern_conf *conf, enum proc_id id,
 		if (!proc_peers[id][peer])
 			continue;
 		mp.proc = peer;
-		if (imsg_compose(ibuf, IMSG_PROC_PEER_FD, 0, 0,
+		if (imsg_compose(ibuf, IMSG_CONF_PEER_ADD, 0, 0,
 		    pairs[id][peer], &mp, sizeof(mp)) == -1)
 			fatal("compose");
 		pairs[id][peer] = -1;	/* imsg closes it once sent */
@@ -866,7 +867,7 @@ setup_child(struct postern_conf *conf, enum proc_id id,
 	if (conf->resolver.trust_anchor != NULL)
 		strlcpy(g.trust_anchor, conf->resolver.trust_anchor,
 		    sizeof(g.trust_anchor));
-	imsg_compose(ibuf, IMSG_PROC_CONF_GLOBAL, 0, 0, -1, &g, sizeof(g));
+	imsg_compose(ibuf, IMSG_CONF_GLOBAL_SET, 0, 0, -1, &g, sizeof(g));
 
 	if (id == PROC_SMTP) {
 		routing_send(conf, ibuf);
@@ -884,7 +885,7 @@ setup_child(struct postern_conf *conf, enum proc_id id,
 			    sizeof(ml.auth_table));
 			strlcpy(ml.senders_table, l->senders_table,
 			    sizeof(ml.senders_table));
-			imsg_compose(ibuf, IMSG_PROC_CONF_LISTENER, 0, 0,
+			imsg_compose(ibuf, IMSG_CONF_LISTENER_ADD, 0, 0,
 			    dup(l->fd), &ml, sizeof(ml));
 		}
 	}
@@ -910,10 +911,10 @@ setup_child(struct postern_conf *conf, enum proc_id id,
 				if ((pw = getpwnam(*m)) != NULL)
 					mc.uids[mc.nuids++] = pw->pw_uid;
 		}
-		imsg_compose(ibuf, IMSG_PROC_CONF_CONTROL, 0, 0,
+		imsg_compose(ibuf, IMSG_CONF_CONTROL_SET, 0, 0,
 		    dup(parent->control_fd), &mc, sizeof(mc));
 	}
-	imsg_compose(ibuf, IMSG_PROC_CONF_DONE, 0, 0, -1, NULL, 0);
+	imsg_compose(ibuf, IMSG_CONF_SETUP_DONE, 0, 0, -1, NULL, 0);
 	if (imsgbuf_flush(ibuf) == -1)
 		fatal("sending set-up to %s", proc_name(id));
 }
@@ -1035,6 +1036,8 @@ main(int argc, char *argv[])
 
 	log_init(1, verbose, LOG_MAIL);
 	log_procinit("parent");
+	/* TEST ONLY: kept for the children in a debug run, else removed */
+	proc_test_corrupt_init("parent", debug);
 	if ((conf = parse_config(file, verbose)) == NULL ||
 	    load_file_tables(conf) == -1) {
 		if (noaction)

@@ -192,23 +192,72 @@ imsgev_free(struct imsgev *iev)
 	free(iev);
 }
 
-int
+/*
+ * TEST ONLY: fault injection for regress/test_msg.py, which proves that a
+ * malformed payload from a peer stops the daemon.  In a debug run (-d)
+ * the parent leaves POSTERN_TEST_CORRUPT="PROCESS:IMSG_NAME" in its
+ * children's environment (outside debug runs it removes it before any
+ * child starts, and no process reads it); PROCESS then sends its next
+ * message of that type one byte short, or one byte long when it is
+ * empty, so that the receiver's decoder refuses it.
+ */
+#define PROC_TEST_CORRUPT	"POSTERN_TEST_CORRUPT"
+static uint32_t	 proc_corrupt_type;
+
+void
+proc_test_corrupt_init(const char *name, int debug)
+{
+	const char	*v;
+	size_t		 n = strlen(name);
+	uint32_t	 t;
+
+	if (!debug) {
+		unsetenv(PROC_TEST_CORRUPT);
+		return;
+	}
+	if ((v = getenv(PROC_TEST_CORRUPT)) == NULL ||
+	    strncmp(v, name, n) != 0 || v[n] != ':')
+		return;
+	for (t = IMSG_NONE + 1; t < IMSG_TYPE_MAX; t++)
+		if (strcmp(v + n + 1, msg_type_name(t)) == 0)
+			proc_corrupt_type = t;
+	if (proc_corrupt_type == 0)
+		fatalx("%s: %s names no message type", name, PROC_TEST_CORRUPT);
+	log_warnx("%s: test: the next %s will be corrupted", name,
+	    msg_type_name(proc_corrupt_type));
+}
+
+/*
+ * Queue one message to a peer.  Only a channel the process table does not
+ * have, or a payload over IMSG_MAX_PAYLOAD, fails here, and every sender
+ * splits what could be larger: failing is a bug, so it is fatal, and no
+ * caller checks.
+ */
+void
 proc_compose(struct proc *p, enum proc_id to, uint32_t type,
     uint32_t peerid, int fd, const void *data, size_t len)
 {
 	struct imsgev	*iev = p->peers[to];
 
-	if (iev == NULL) {
-		log_warnx("no channel from %s to %s", p->desc->name,
-		    proc_name(to));
-		if (fd != -1)
-			close(fd);
-		return -1;
+	if (iev == NULL)
+		fatalx("%s: no channel to %s for %s", p->desc->name,
+		    proc_name(to), msg_type_name(type));
+	if (proc_corrupt_type != 0 && type == proc_corrupt_type) {
+		/* TEST ONLY (proc_test_corrupt_init()) */
+		proc_corrupt_type = 0;
+		log_warnx("%s: test: corrupting %s to %s", p->desc->name,
+		    msg_type_name(type), proc_name(to));
+		if (len > 0)
+			len--;
+		else {
+			data = "";
+			len = 1;
+		}
 	}
 	if (imsg_compose(&iev->ibuf, type, peerid, 0, fd, data, len) == -1)
-		return -1;
+		fatal("%s: composing %s (%zu bytes) to %s", p->desc->name,
+		    msg_type_name(type), len, proc_name(to));
 	imsgev_update(iev);
-	return 0;
 }
 
 /* Messages every child takes from the parent at run time. */
@@ -220,9 +269,9 @@ proc_common_imsg(struct proc *p, enum proc_id from, struct imsg *imsg)
 	if (from != PROC_PARENT)
 		return 0;
 	switch (imsg->hdr.type) {
-	case IMSG_CTL_LOG_VERBOSE:
-		if (imsg_get_data(imsg, &v, sizeof(v)) == -1)
-			proc_unexpected(p, from, imsg);
+	case IMSG_CTL_VERBOSE_SET:
+		if (msg_get_ctl_verbose(imsg, &v) == -1)
+			proc_bad_message(p, from, imsg);
 		log_setverbose(v.verbose);
 		log_debug("verbosity now %d", v.verbose);
 		return 1;
@@ -233,8 +282,21 @@ proc_common_imsg(struct proc *p, enum proc_id from, struct imsg *imsg)
 void
 proc_unexpected(struct proc *p, enum proc_id from, struct imsg *imsg)
 {
-	fatalx("unexpected message type %u (%zu bytes) from %s",
-	    imsg->hdr.type, imsg->len, proc_name(from));
+	fatalx("unexpected %s (type %u, %zu bytes) from %s",
+	    msg_type_name(imsg->hdr.type), imsg->hdr.type, imsg->len,
+	    proc_name(from));
+}
+
+/*
+ * A payload that does not decode: only a bug or a compromised sibling
+ * sends one, so stop rather than guess (the parent then stops us all).
+ */
+void
+proc_bad_message(struct proc *p, enum proc_id from, struct imsg *imsg)
+{
+	fatalx("bad %s (type %u, %zu bytes) from %s",
+	    msg_type_name(imsg->hdr.type), imsg->hdr.type, imsg->len,
+	    proc_name(from));
 }
 
 static void
@@ -339,6 +401,7 @@ proc_child_main(const struct proc_desc *desc, int debug, int verbose)
 	log_init(debug, verbose, LOG_MAIL);
 	log_procinit(desc->name);
 	setproctitle("%s", desc->name);
+	proc_test_corrupt_init(desc->name, debug);
 
 	p = xcalloc(1, sizeof(*p));
 	p->desc = desc;
@@ -359,27 +422,24 @@ proc_child_main(const struct proc_desc *desc, int debug, int verbose)
 			if (r == -1)
 				fatalx("malformed set-up message");
 			switch (imsg.hdr.type) {
-			case IMSG_PROC_PEER_FD:
-				if (imsg_get_data(&imsg, &mp, sizeof(mp)) ==
-				    -1 || mp.proc == PROC_PARENT ||
-				    mp.proc >= PROC_MAX ||
+			case IMSG_CONF_PEER_ADD:
+				if (msg_get_peer(&imsg, &mp) == -1 ||
+				    mp.proc == PROC_PARENT ||
 				    !proc_peers[desc->id][mp.proc] ||
 				    peer_fds[mp.proc] != -1 || imsg.fd == -1)
 					fatalx("bad peer message");
 				peer_fds[mp.proc] = imsg.fd;
 				break;
-			case IMSG_PROC_CONF_GLOBAL:
-				if (imsg_get_data(&imsg, &g, sizeof(g)) == -1)
-					fatalx("bad global config message");
-				g.hostname[sizeof(g.hostname) - 1] = '\0';
+			case IMSG_CONF_GLOBAL_SET:
+				if (msg_get_conf_global(&imsg, &g) == -1)
+					proc_bad_message(p, PROC_PARENT, &imsg);
 				break;
-			case IMSG_PROC_CONF_DONE:
+			case IMSG_CONF_SETUP_DONE:
 				done = 1;
 				break;
 			default:
 				if (desc->conf == NULL)
-					fatalx("unexpected set-up message %u",
-					    imsg.hdr.type);
+					proc_unexpected(p, PROC_PARENT, &imsg);
 				desc->conf(p, &imsg);
 				break;
 			}
@@ -391,10 +451,6 @@ proc_child_main(const struct proc_desc *desc, int debug, int verbose)
 	free(setup.rbuf);	/* keep fd 3: it becomes the parent channel */
 
 	/* The parent chose our user and root; the global message has them. */
-	g.user[sizeof(g.user) - 1] = '\0';
-	g.chroot[sizeof(g.chroot) - 1] = '\0';
-	g.resolver_addr[sizeof(g.resolver_addr) - 1] = '\0';
-	g.trust_anchor[sizeof(g.trust_anchor) - 1] = '\0';
 	if (g.user[0] == '\0' || g.chroot[0] != '/')
 		fatalx("no user or chroot from the parent");
 	p->global = g;
@@ -430,7 +486,7 @@ proc_child_main(const struct proc_desc *desc, int debug, int verbose)
 			imsgev_new(p, i, peer_fds[i]);
 	}
 	desc->run(p);
-	proc_compose(p, PROC_PARENT, IMSG_PROC_READY, 0, -1, NULL, 0);
+	proc_compose(p, PROC_PARENT, IMSG_CONF_CHILD_READY, 0, -1, NULL, 0);
 	log_debug("running as %s in %s", p->user, p->chroot);
 	event_dispatch();
 	fatalx("event loop ended");

@@ -68,12 +68,15 @@ void	proc_child_main(const struct proc_desc *, int debug, int verbose)
 struct imsgev	*imsgev_new(struct proc *, enum proc_id peer, int fd);
 void		 imsgev_free(struct imsgev *);
 void		 imsgev_update(struct imsgev *);
-int		 proc_compose(struct proc *, enum proc_id to, uint32_t type,
+/* fatal when the message cannot be queued: a sender's bug */
+void		 proc_compose(struct proc *, enum proc_id to, uint32_t type,
 		    uint32_t peerid, int fd, const void *data, size_t len);
 /* called when a channel's peer closes or sends garbage */
 extern void	(*proc_lost_peer)(struct proc *, enum proc_id, const char *);
 
 struct dns_ctx	*proc_dns_ctx(struct proc *);
+/* TEST ONLY: POSTERN_TEST_CORRUPT, honoured in debug runs alone */
+void		 proc_test_corrupt_init(const char *name, int debug);
 
 /* process entry points (one per process directory) */
 void	smtp_conf(struct proc *, struct imsg *);
@@ -101,6 +104,8 @@ void	smtp_shutdown(struct proc *);
 /* shared by the children: messages every child takes from the parent */
 int	proc_common_imsg(struct proc *, enum proc_id, struct imsg *);
 void	proc_unexpected(struct proc *, enum proc_id, struct imsg *)
+	    __attribute__((noreturn));
+void	proc_bad_message(struct proc *, enum proc_id, struct imsg *)
 	    __attribute__((noreturn));
 
 #endif

@@ -84,7 +84,7 @@ queue_conf(struct proc *p, struct imsg *imsg)
 	struct queue	*q = queue_state(p);
 
 	if (!routing_conf_imsg(&q->routing, imsg))
-		fatalx("unexpected set-up message %u", imsg->hdr.type);
+		proc_unexpected(p, PROC_PARENT, imsg);
 }
 
 static void	queue_schedule_soon(struct queue *, time_t);
@@ -222,8 +222,8 @@ queue_deliver_local(struct queue *q, const struct envelope *e)
 	 */
 	d.check_existing = e->attempts > 0;
 	q->inflight++;
-	proc_compose(q->proc, PROC_PARENT, IMSG_PARENT_DELIVER, 0, fd, &d,
-	    sizeof(d));
+	proc_compose(q->proc, PROC_PARENT, IMSG_DELIVER_ENVELOPE_START, 0, fd,
+	    &d, sizeof(d));
 	log_debug("%s: to the parent for local delivery to <%s>", qid,
 	    e->rcpt);
 }
@@ -271,10 +271,11 @@ queue_deliver_remote(struct queue *q, const struct envelope *e, size_t n)
 	t.msgid = e->msgid;
 	t.size = st.st_size;
 	t.nenv = n;
-	proc_compose(q->proc, PROC_MTA, IMSG_MTA_TASK, 0, fd, &t, sizeof(t));
+	proc_compose(q->proc, PROC_MTA, IMSG_MTA_TASK_START, 0, fd, &t,
+	    sizeof(t));
 	for (i = 0; i < n; i++) {
-		proc_compose(q->proc, PROC_MTA, IMSG_MTA_ENVELOPE, 0, -1, &e[i],
-		    sizeof(e[i]));
+		proc_compose(q->proc, PROC_MTA, IMSG_MTA_ENVELOPE_ADD, 0, -1,
+		    &e[i], sizeof(e[i]));
 		q->inflight++;
 	}
 	log_debug("%s: %zu recipient(s) to the mta (%s)", qid, n, e->dest);
@@ -523,16 +524,23 @@ queue_expire(struct queue *q, uint64_t evpid, const char *error)
 	queue_bounce(q, evpid, &o);
 }
 
-/* The outcome of one envelope from the parent or the mta. */
+/*
+ * The outcome of one envelope from the parent (kind ENV_LOCAL) or the mta
+ * (ENV_REMOTE).  It must answer a delivery we started: one in flight, of
+ * the sender's kind.  The envelope itself may be gone (posternctl remove
+ * while it was in flight).
+ */
 static void
-queue_result(struct queue *q, uint64_t evpid, int status,
-    const struct outcome *o)
+queue_result(struct queue *q, struct imsg *imsg, enum proc_id from,
+    uint64_t evpid, int status, const struct outcome *o)
 {
 	struct envelope		 e;
 	char			 qid[QID_ENV_LEN + 1];
 
-	if (q->inflight > 0)
-		q->inflight--;
+	if (q->inflight == 0 || (qstore_envelope_get(q->qs, evpid, &e) == 0 &&
+	    e.kind != (from == PROC_MTA ? ENV_REMOTE : ENV_LOCAL)))
+		proc_bad_message(q->proc, from, imsg);
+	q->inflight--;
 	qid_env_str(evpid, qid, sizeof(qid));
 	switch (status) {
 	case DELIVER_OK:
@@ -566,16 +574,14 @@ queue_delivery_result(struct queue *q, struct imsg *imsg)
 	struct msg_deliver_result	 r;
 	struct outcome			 o;
 
-	if (imsg_get_data(imsg, &r, sizeof(r)) == -1 ||
-	    r.status < DELIVER_OK || r.status > DELIVER_PERMFAIL)
-		proc_unexpected(q->proc, PROC_PARENT, imsg);
-	r.error[sizeof(r.error) - 1] = '\0';
+	if (msg_get_deliver_result(imsg, &r) == -1)
+		proc_bad_message(q->proc, PROC_PARENT, imsg);
 	o.status = r.status == DELIVER_OK ? "2.0.0" : "5.0.0";
 	o.remote_mta = NULL;
 	o.diag_type = "X-Postern";
 	o.diagnostic = r.status == DELIVER_OK ? NULL : r.error;
 	o.error = r.error;
-	queue_result(q, r.evpid, r.status, &o);
+	queue_result(q, imsg, PROC_PARENT, r.evpid, r.status, &o);
 }
 
 /* RFC 3463 2: class.subject.detail, the class matching the outcome. */
@@ -603,13 +609,8 @@ queue_mta_result(struct queue *q, struct imsg *imsg)
 	struct msg_mta_result	 r;
 	struct outcome		 o;
 
-	if (imsg_get_data(imsg, &r, sizeof(r)) == -1 ||
-	    r.status < DELIVER_OK || r.status > DELIVER_PERMFAIL)
-		proc_unexpected(q->proc, PROC_MTA, imsg);
-	r.dsn_status[sizeof(r.dsn_status) - 1] = '\0';
-	r.remote_mta[sizeof(r.remote_mta) - 1] = '\0';
-	r.diagnostic[sizeof(r.diagnostic) - 1] = '\0';
-	r.error[sizeof(r.error) - 1] = '\0';
+	if (msg_get_mta_result(imsg, &r) == -1)
+		proc_bad_message(q->proc, PROC_MTA, imsg);
 	if (!valid_status(r.dsn_status, r.status))
 		strlcpy(r.dsn_status, r.status == DELIVER_OK ? "2.0.0" :
 		    r.status == DELIVER_TEMPFAIL ? "4.0.0" : "5.0.0",
@@ -620,7 +621,7 @@ queue_mta_result(struct queue *q, struct imsg *imsg)
 	o.diag_type = r.diagnostic[0] != '\0' ? "smtp" : "X-Postern";
 	o.diagnostic = r.diagnostic[0] != '\0' ? r.diagnostic : r.error;
 	o.error = r.error;
-	queue_result(q, r.evpid, r.status, &o);
+	queue_result(q, imsg, PROC_MTA, r.evpid, r.status, &o);
 }
 
 static void
@@ -628,6 +629,8 @@ queue_smtp_imsg(struct queue *q, struct imsg *imsg)
 {
 	struct incoming	*in;
 	struct envelope	 e;
+	const void	*data;
+	size_t		 len;
 	uint32_t	 session = imsg->hdr.peerid;
 
 	if (imsg->fd != -1)
@@ -636,8 +639,8 @@ queue_smtp_imsg(struct queue *q, struct imsg *imsg)
 
 	switch (imsg->hdr.type) {
 	case IMSG_QUEUE_MESSAGE_BEGIN:
-		if (imsg->len != 0 || in != NULL)
-			proc_unexpected(q->proc, PROC_SMTP, imsg);
+		if (msg_get_empty(imsg) == -1 || in != NULL)
+			proc_bad_message(q->proc, PROC_SMTP, imsg);
 		if (q->nincoming >= QUEUE_MAX_INCOMING) {
 			queue_reply(q, IMSG_QUEUE_MESSAGE_FAIL, session, 0);
 			return;
@@ -658,32 +661,31 @@ queue_smtp_imsg(struct queue *q, struct imsg *imsg)
 
 	switch (imsg->hdr.type) {
 	case IMSG_QUEUE_MESSAGE_DATA:
-		if (!in->too_big && qstore_message_append(in->msg, imsg->data,
-		    imsg->len) == -1)
+		if (msg_get_bytes(imsg, &data, &len) == -1)
+			proc_bad_message(q->proc, PROC_SMTP, imsg);
+		if (!in->too_big && qstore_message_append(in->msg, data,
+		    len) == -1)
 			in->too_big = 1;
 		break;
 	case IMSG_QUEUE_MESSAGE_PREPEND:
 		/* authd's Authentication-Results field, once data is done */
-		if (!in->too_big && qstore_message_prepend(in->msg, imsg->data,
-		    imsg->len) == -1)
+		if (msg_get_bytes(imsg, &data, &len) == -1)
+			proc_bad_message(q->proc, PROC_SMTP, imsg);
+		if (!in->too_big && qstore_message_prepend(in->msg, data,
+		    len) == -1)
 			in->too_big = 1;
 		break;
 	case IMSG_QUEUE_ENVELOPE_ADD:
-		if (imsg_get_data(imsg, &e, sizeof(e)) == -1)
-			proc_unexpected(q->proc, PROC_SMTP, imsg);
-		e.sender[sizeof(e.sender) - 1] = '\0';
-		e.rcpt[sizeof(e.rcpt) - 1] = '\0';
-		e.dest[sizeof(e.dest) - 1] = '\0';
-		e.envid[sizeof(e.envid) - 1] = '\0';
-		e.orcpt[sizeof(e.orcpt) - 1] = '\0';
-		e.folder[sizeof(e.folder) - 1] = '\0';
+		if (msg_get_envelope(imsg, &e) == -1)
+			proc_bad_message(q->proc, PROC_SMTP, imsg);
+		/* smtp proposes; the store alone says how tries went */
 		e.errmsg[0] = '\0';
 		if (qstore_message_add_envelope(in->msg, &e) == 0)
 			in->too_big = 1;	/* refused: fail the commit */
 		break;
 	case IMSG_QUEUE_MESSAGE_COMMIT:
-		if (imsg->len != 0)
-			proc_unexpected(q->proc, PROC_SMTP, imsg);
+		if (msg_get_empty(imsg) == -1)
+			proc_bad_message(q->proc, PROC_SMTP, imsg);
 		if (in->too_big) {
 			qstore_message_abort(in->msg);
 			queue_reply(q, IMSG_QUEUE_MESSAGE_FAIL, session,
@@ -702,6 +704,8 @@ queue_smtp_imsg(struct queue *q, struct imsg *imsg)
 		queue_flush_soon(q);
 		break;
 	case IMSG_QUEUE_MESSAGE_ABORT:
+		if (msg_get_empty(imsg) == -1)
+			proc_bad_message(q->proc, PROC_SMTP, imsg);
 		qstore_message_abort(in->msg);
 		incoming_free(q, in);
 		break;
@@ -746,8 +750,8 @@ queue_ctl_error(struct queue *q, uint32_t peerid, const char *text)
 
 	memset(&e, 0, sizeof(e));
 	strlcpy(e.message, text, sizeof(e.message));
-	proc_compose(q->proc, PROC_CONTROL, IMSG_CTL_ERROR, peerid, -1, &e,
-	    sizeof(e));
+	proc_compose(q->proc, PROC_CONTROL, IMSG_CTL_REPLY_ERROR, peerid, -1,
+	    &e, sizeof(e));
 }
 
 static void
@@ -773,12 +777,12 @@ queue_ctl_show(struct queue *q, uint32_t peerid, uint64_t msgid)
 		}
 		for (off = 0; off < len; off += n) {
 			n = len - off > 32768 ? 32768 : len - off;
-			proc_compose(q->proc, PROC_CONTROL, IMSG_CTL_DATA,
+			proc_compose(q->proc, PROC_CONTROL, IMSG_CTL_REPLY_DATA,
 			    peerid, -1, chunk + off, n);
 		}
 	}
-	proc_compose(q->proc, PROC_CONTROL, IMSG_CTL_END, peerid, -1, NULL,
-	    0);
+	proc_compose(q->proc, PROC_CONTROL, IMSG_CTL_REPLY_END, peerid, -1,
+	    NULL, 0);
 }
 
 static void
@@ -809,12 +813,12 @@ queue_ctl_stats(struct queue *q, uint32_t peerid)
 			memset(&m, 0, sizeof(m));
 			strlcpy(m.name, rows[i].name, sizeof(m.name));
 			m.value = rows[i].value;
-			proc_compose(q->proc, PROC_CONTROL, IMSG_CTL_STAT,
-			    peerid, -1, &m, sizeof(m));
+			proc_compose(q->proc, PROC_CONTROL,
+			    IMSG_CTL_STATS_ENTRY, peerid, -1, &m, sizeof(m));
 		}
 	}
-	proc_compose(q->proc, PROC_CONTROL, IMSG_CTL_END, peerid, -1, NULL,
-	    0);
+	proc_compose(q->proc, PROC_CONTROL, IMSG_CTL_REPLY_END, peerid, -1,
+	    NULL, 0);
 }
 
 static void
@@ -828,40 +832,39 @@ queue_ctl_imsg(struct queue *q, struct imsg *imsg)
 
 	switch (imsg->hdr.type) {
 	case IMSG_CTL_QUEUE_LIST:
-		if (imsg->len != 0)
-			break;
+		if (msg_get_empty(imsg) == -1)
+			proc_bad_message(q->proc, PROC_CONTROL, imsg);
 		if (qstore_envelope_walk(q->qs, queue_ctl_list_one, &w) == -1)
 			queue_ctl_error(q, w.peerid, "the queue cannot be "
 			    "read");
 		else
-			proc_compose(q->proc, PROC_CONTROL, IMSG_CTL_END,
+			proc_compose(q->proc, PROC_CONTROL, IMSG_CTL_REPLY_END,
 			    w.peerid, -1, NULL, 0);
 		return;
-	case IMSG_CTL_STATS:
-		if (imsg->len != 0)
-			break;
+	case IMSG_CTL_STATS_GET:
+		if (msg_get_empty(imsg) == -1)
+			proc_bad_message(q->proc, PROC_CONTROL, imsg);
 		queue_ctl_stats(q, w.peerid);
 		return;
-	case IMSG_CTL_PAUSE:
-	case IMSG_CTL_RESUME:
-		if (imsg->len != 0)
-			break;
-		q->paused = imsg->hdr.type == IMSG_CTL_PAUSE;
+	case IMSG_CTL_PROC_PAUSE:
+	case IMSG_CTL_PROC_RESUME:
+		if (msg_get_empty(imsg) == -1)
+			proc_bad_message(q->proc, PROC_CONTROL, imsg);
+		q->paused = imsg->hdr.type == IMSG_CTL_PROC_PAUSE;
 		log_info("queue: deliveries %s", q->paused ? "paused" :
 		    "resumed");
 		if (!q->paused)
 			queue_schedule_soon(q, 0);
-		proc_compose(q->proc, PROC_CONTROL, IMSG_CTL_OK, w.peerid, -1,
-		    NULL, 0);
+		proc_compose(q->proc, PROC_CONTROL, IMSG_CTL_REPLY_OK, w.peerid,
+		    -1, NULL, 0);
 		return;
 	}
-	if (imsg_get_data(imsg, &id, sizeof(id)) == -1 ||
-	    (id.kind != QID_ALL && id.kind != QID_MSG && id.kind != QID_ENV))
-		proc_unexpected(q->proc, PROC_CONTROL, imsg);
+	if (msg_get_ctl_qid(imsg, &id) == -1)
+		proc_bad_message(q->proc, PROC_CONTROL, imsg);
 	switch (imsg->hdr.type) {
 	case IMSG_CTL_QUEUE_SHOW:
 		if (id.kind != QID_MSG)
-			proc_unexpected(q->proc, PROC_CONTROL, imsg);
+			proc_bad_message(q->proc, PROC_CONTROL, imsg);
 		queue_ctl_show(q, w.peerid, id.id);
 		return;
 	case IMSG_CTL_QUEUE_SCHEDULE:
@@ -886,8 +889,8 @@ queue_ctl_imsg(struct queue *q, struct imsg *imsg)
 		return;
 	}
 	c.count = n;
-	proc_compose(q->proc, PROC_CONTROL, IMSG_CTL_COUNT, w.peerid, -1, &c,
-	    sizeof(c));
+	proc_compose(q->proc, PROC_CONTROL, IMSG_CTL_REPLY_COUNT, w.peerid, -1,
+	    &c, sizeof(c));
 }
 
 void
@@ -927,11 +930,11 @@ queue_dispatch(struct proc *p, enum proc_id from, struct imsg *imsg)
 		return;
 	}
 	if (from == PROC_PARENT &&
-	    imsg->hdr.type == IMSG_PARENT_DELIVER_RESULT) {
+	    imsg->hdr.type == IMSG_DELIVER_ENVELOPE_RESULT) {
 		queue_delivery_result(q, imsg);
 		return;
 	}
-	if (from == PROC_MTA && imsg->hdr.type == IMSG_MTA_RESULT) {
+	if (from == PROC_MTA && imsg->hdr.type == IMSG_MTA_ENVELOPE_RESULT) {
 		queue_mta_result(q, imsg);
 		return;
 	}

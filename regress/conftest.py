@@ -37,6 +37,19 @@ def run(cmd, **kw):
     return subprocess.run(cmd, **kw)
 
 
+def imsg_types():
+    """The message type numbers, read from lib/msg.h's enum (the tests
+    that speak imsg themselves follow the header, not fixed numbers)."""
+    import re
+    with open(os.path.join(TOP, "lib", "msg.h")) as f:
+        text = f.read()
+    body = text[text.index("enum imsg_type {"):]
+    body = body[:body.index("};")]
+    body = re.sub(r"/\*.*?\*/", "", body, flags=re.S)
+    names = re.findall(r"\b(IMSG_[A-Z0-9_]+)\s*,", body)
+    return {n: i for i, n in enumerate(names)}
+
+
 def children_of(pid):
     """Pids whose parent is `pid` (from /proc)."""
     kids = []

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from conftest import CHILDREN, POSTERND, alive, children_of, run
+from conftest import CHILDREN, POSTERND, alive, children_of, imsg_types, run
 
 SYS_pidfd_getfd = 438
 
@@ -185,8 +185,10 @@ def imsg(type_, payload=b"", length=None, flags=0):
     (imsg(1, length=1 << 30), "malformed message"),
     (imsg(1, length=3), "malformed message"),
     (imsg(9999), "unknown message type"),
-    (imsg(6, b"x"), "protocol violation by smtp"),       # READY with payload
-    (imsg(14), "protocol violation by smtp"),            # STOP, not smtp's
+    (imsg(imsg_types()["IMSG_CONF_CHILD_READY"], b"x"),
+     "protocol violation by smtp"),                      # READY with payload
+    (imsg(imsg_types()["IMSG_CTL_DAEMON_STOP"]),
+     "protocol violation by smtp"),                      # STOP, not smtp's
     (imsg(1, flags=1), "malformed message"),             # fd promised, none
 ])
 def test_garbage_from_child_fail_stops(daemon, frame, expect):

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import next_port
+from conftest import imsg_types, next_port
 from dnsbed import DnsBed
 from test_smtp import delivered
 
@@ -157,24 +157,11 @@ def test_store_survives_restart(mx):
 
 
 # lib/msg.h numbers, for a hand-made control client.
-def imsg_types():
-    """The message type numbers, read from lib/msg.h's enum."""
-    import re
-    with open(os.path.join(os.path.dirname(__file__), "..", "lib",
-                           "msg.h")) as f:
-        text = f.read()
-    body = text[text.index("enum imsg_type {"):]
-    body = body[:body.index("};")]
-    body = re.sub(r"/\*.*?\*/", "", body, flags=re.S)
-    names = re.findall(r"\b(IMSG_[A-Z0-9_]+)\s*,", body)
-    return {n: i for i, n in enumerate(names)}
-
-
 _T = imsg_types()
-IMSG_CTL_HELLO, IMSG_CTL_OK = _T["IMSG_CTL_HELLO"], _T["IMSG_CTL_OK"]
-IMSG_CTL_ERROR, IMSG_CTL_END = _T["IMSG_CTL_ERROR"], _T["IMSG_CTL_END"]
-IMSG_CTL_DATA = _T["IMSG_CTL_DATA"]
-IMSG_CTL_EVALUATIONS = _T["IMSG_CTL_EVALUATIONS"]
+IMSG_CTL_SESSION_HELLO, IMSG_CTL_REPLY_OK = _T["IMSG_CTL_SESSION_HELLO"], _T["IMSG_CTL_REPLY_OK"]
+IMSG_CTL_REPLY_ERROR, IMSG_CTL_REPLY_END = _T["IMSG_CTL_REPLY_ERROR"], _T["IMSG_CTL_REPLY_END"]
+IMSG_CTL_REPLY_DATA = _T["IMSG_CTL_REPLY_DATA"]
+IMSG_CTL_EVALUATIONS_GET = _T["IMSG_CTL_EVALUATIONS_GET"]
 
 
 def proto_version():
@@ -211,37 +198,39 @@ def raw_ctl(dm, frame):
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
         s.settimeout(10)
         s.connect(dm.sock)
-        s.sendall(imsg(IMSG_CTL_HELLO,
+        s.sendall(imsg(IMSG_CTL_SESSION_HELLO,
                        struct.pack("=I", POSTERN_PROTO_VERSION)))
-        assert read_imsg(s)[0] == IMSG_CTL_OK
+        assert read_imsg(s)[0] == IMSG_CTL_REPLY_OK
         s.sendall(frame)
         while True:
             t, data = read_imsg(s)
             out.append((t, data))
-            if t in (IMSG_CTL_END, IMSG_CTL_ERROR):
+            if t in (IMSG_CTL_REPLY_END, IMSG_CTL_REPLY_ERROR):
                 return out
 
 
 @pytest.mark.parametrize("payload", [b"", b"good.test\0", b"x" * 257])
 def test_control_refuses_a_malformed_request(mx, payload):
-    got = raw_ctl(mx, imsg(IMSG_CTL_EVALUATIONS, payload))
-    assert got[-1][0] == IMSG_CTL_ERROR
+    got = raw_ctl(mx, imsg(IMSG_CTL_EVALUATIONS_GET, payload))
+    assert got[-1][0] == IMSG_CTL_REPLY_ERROR
     assert b"malformed request" in got[-1][1]
     # The daemon goes on.
     assert mx.proc.poll() is None
     assert evaluations(mx) == []
 
 
-def test_domain_without_nul_is_terminated(mx):
+def test_domain_without_nul_is_refused(mx):
     send(mx.port, "good.test")
     assert len(evaluations(mx, want=1)) == 1
-    # 256 bytes, no NUL: control and reportd cut it, nothing matches.
-    got = raw_ctl(mx, imsg(IMSG_CTL_EVALUATIONS, b"g" * 256))
-    assert got == [(IMSG_CTL_END, b"")]
+    # 256 bytes, no NUL: control's decoder refuses it (lib/msg.c), and
+    # reportd never sees it.
+    got = raw_ctl(mx, imsg(IMSG_CTL_EVALUATIONS_GET, b"g" * 256))
+    assert got[-1][0] == IMSG_CTL_REPLY_ERROR
+    assert b"malformed request" in got[-1][1]
     # the exact size with a real domain answers with its records
-    got = raw_ctl(mx, imsg(IMSG_CTL_EVALUATIONS,
+    got = raw_ctl(mx, imsg(IMSG_CTL_EVALUATIONS_GET,
                            b"good.test".ljust(256, b"\0")))
-    assert got[-1] == (IMSG_CTL_END, b"")
-    text = b"".join(d for t, d in got if t == IMSG_CTL_DATA).decode()
+    assert got[-1] == (IMSG_CTL_REPLY_END, b"")
+    text = b"".join(d for t, d in got if t == IMSG_CTL_REPLY_DATA).decode()
     assert text.count("\n") == 1 and " from=good.test " in text
     assert mx.proc.poll() is None

@@ -462,3 +462,22 @@ def test_received_loop_refused_nothing_stored(mx):
     got = delivered(mx)
     assert len(got) == 1
     assert got[0].endswith(with_received(100))
+
+
+def test_70k_folded_header_field_stored_byte_exact(mx):
+    # One header field of ~70 KB, folded: more than one imsg payload
+    # (64 KB), so smtp must split what it passes to the queue (and to
+    # authd) instead of composing one oversized message.
+    folds = b"".join(b"\r\n\tx-part-%05d " % i + b"y" * 60
+                     for i in range(1000))
+    hdr = b"X-Long: start" + folds + b"\r\n"
+    assert len(hdr) > 70000
+    msg = (b"From: a@sender.test\r\nTo: root@localhost\r\n" + hdr +
+           b"Subject: long\r\n\r\nbody\r\n")
+    with smtplib.SMTP("127.0.0.1", mx.port) as c:
+        c.ehlo("c")
+        assert c.sendmail("a@sender.test", ["root@localhost"], msg) == {}
+    got = delivered(mx)
+    assert len(got) == 1
+    assert body_after_received(got[0]) == msg
+    assert mx.proc.poll() is None

@@ -3,8 +3,8 @@
  *
  * It runs chrooted in <spool>/reports, unprivileged, on its own event
  * loop, and owns the evaluation store (reportd/evalstore.h) there.  authd
- * sends it each DMARC evaluation (IMSG_REPORT_DMARC_EVAL); control asks it
- * for a listing (IMSG_CTL_EVALUATIONS).  Evaluations are committed in
+ * sends it each DMARC evaluation (IMSG_REPORT_EVALUATION_ADD); control asks it
+ * for a listing (IMSG_CTL_EVALUATIONS_GET).  Evaluations are committed in
  * batches (a timer of EVALSTORE_FLUSH_MS after the first one waiting, or a
  * full batch; see reportd/evalstore.c for why losing the last batch in a crash
  * is acceptable).  Records older than REPORTD_KEEP are pruned at start and
@@ -31,7 +31,7 @@
 
 #define REPORTD_KEEP		(30 * 24 * 3600)	/* seconds */
 #define REPORTD_PRUNE_EVERY	(24 * 3600)
-/* A listing is sent in IMSG_CTL_DATA messages of about this size. */
+/* A listing is sent in IMSG_CTL_REPLY_DATA messages of about this size. */
 #define REPORTD_CTL_CHUNK	(16 * 1024)
 
 struct reportd {
@@ -114,12 +114,14 @@ reportd_eval(struct reportd *rd, struct imsg *imsg)
 {
 	struct dmarc_eval_record	*r;
 	struct timeval			 tv = { 0, EVALSTORE_FLUSH_MS * 1000 };
+	const void			*data;
+	size_t				 len;
 
 	r = xmalloc(sizeof(*r));
 	/* authd encodes these itself: one that does not decode is a bug. */
-	if (imsg->len > EVALSTORE_VALUE_MAX ||
-	    dmarc_eval_decode(imsg->data, imsg->len, r) == -1)
-		proc_unexpected(rd->proc, PROC_AUTHD, imsg);
+	if (msg_get_bytes(imsg, &data, &len) == -1 ||
+	    len > EVALSTORE_VALUE_MAX || dmarc_eval_decode(data, len, r) == -1)
+		proc_bad_message(rd->proc, PROC_AUTHD, imsg);
 	log_debug("reportd: evaluation for %s from %s: %s",
 	    r->header_from[0] ? r->header_from : "(none)", r->source_ip,
 	    dmarc_result_name(r->result));
@@ -136,8 +138,8 @@ ctl_walk_send(struct ctl_walk *w)
 {
 	if (w->b.len == 0)
 		return;
-	proc_compose(w->rd->proc, PROC_CONTROL, IMSG_CTL_DATA, w->peerid, -1,
-	    w->b.data, w->b.len);
+	proc_compose(w->rd->proc, PROC_CONTROL, IMSG_CTL_REPLY_DATA, w->peerid,
+	    -1, w->b.data, w->b.len);
 	buf_reset(&w->b);
 }
 
@@ -166,9 +168,8 @@ reportd_ctl_evaluations(struct reportd *rd, struct imsg *imsg)
 	struct msg_ctl_domain	 d;
 	struct ctl_walk		 w;
 
-	if (imsg_get_data(imsg, &d, sizeof(d)) == -1)
-		proc_unexpected(rd->proc, PROC_CONTROL, imsg);
-	d.domain[sizeof(d.domain) - 1] = '\0';
+	if (msg_get_ctl_domain(imsg, &d) == -1)
+		proc_bad_message(rd->proc, PROC_CONTROL, imsg);
 	/* What is waiting for its commit is shown too. */
 	if (evalstore_pending(rd->es) > 0) {
 		if (rd->flush_armed)
@@ -188,8 +189,8 @@ reportd_ctl_evaluations(struct reportd *rd, struct imsg *imsg)
 	}
 	ctl_walk_send(&w);
 	buf_free(&w.b);
-	proc_compose(rd->proc, PROC_CONTROL, IMSG_CTL_END, imsg->hdr.peerid,
-	    -1, NULL, 0);
+	proc_compose(rd->proc, PROC_CONTROL, IMSG_CTL_REPLY_END,
+	    imsg->hdr.peerid, -1, NULL, 0);
 }
 
 /* SIGTERM: what waits for the next batch commit is committed now. */
@@ -209,11 +210,13 @@ reportd_dispatch(struct proc *p, enum proc_id from, struct imsg *imsg)
 
 	if (proc_common_imsg(p, from, imsg))
 		return;
-	if (from == PROC_AUTHD && imsg->hdr.type == IMSG_REPORT_DMARC_EVAL) {
+	if (from == PROC_AUTHD &&
+	    imsg->hdr.type == IMSG_REPORT_EVALUATION_ADD) {
 		reportd_eval(rd, imsg);
 		return;
 	}
-	if (from == PROC_CONTROL && imsg->hdr.type == IMSG_CTL_EVALUATIONS) {
+	if (from == PROC_CONTROL &&
+	    imsg->hdr.type == IMSG_CTL_EVALUATIONS_GET) {
 		reportd_ctl_evaluations(rd, imsg);
 		return;
 	}

@@ -21,7 +21,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "auth/inbound.h"
 #include "envelope.h"
 #include "log.h"
 #include "rule.h"
@@ -95,8 +94,8 @@ session_auth_abort(struct session *s)
 {
 	if (!s->auth)
 		return;
-	proc_compose(s->smtp->proc, PROC_AUTHD, IMSG_AUTH_ABORT, s->id, -1,
-	    NULL, 0);
+	proc_compose(s->smtp->proc, PROC_AUTHD, IMSG_AUTH_MESSAGE_ABORT, s->id,
+	    -1, NULL, 0);
 	s->auth = 0;
 }
 
@@ -120,8 +119,8 @@ session_auth_begin(struct session *s)
 		strlcpy(b.senders, s->listener->conf.senders_table,
 		    sizeof(b.senders));
 	}
-	proc_compose(s->smtp->proc, PROC_AUTHD, IMSG_AUTH_BEGIN, s->id, -1, &b,
-	    sizeof(b));
+	proc_compose(s->smtp->proc, PROC_AUTHD, IMSG_AUTH_MESSAGE_BEGIN, s->id,
+	    -1, &b, sizeof(b));
 	s->auth = 1;
 }
 
@@ -132,14 +131,14 @@ session_auth_mail(struct smtp *smtp, struct imsg *imsg)
 	struct msg_auth_mail	 r;
 	struct session		*s;
 
-	if (imsg_get_data(imsg, &r, sizeof(r)) == -1 ||
+	if (msg_get_auth_mail(imsg, &r) == -1 ||
 	    (r.refuse && (r.code < 500 || r.code > 599)))
-		proc_unexpected(smtp->proc, PROC_AUTHD, imsg);
-	r.status[sizeof(r.status) - 1] = '\0';
-	r.text[sizeof(r.text) - 1] = '\0';
-	if ((s = session_by_id(smtp, imsg->hdr.peerid)) == NULL ||
-	    !s->mail_pending)
-		return;
+		proc_bad_message(smtp->proc, PROC_AUTHD, imsg);
+	if ((s = session_by_id(smtp, imsg->hdr.peerid)) == NULL)
+		return;		/* the client left */
+	/* the engine reads nothing more until MAIL is answered */
+	if (!s->mail_pending)
+		proc_bad_message(smtp->proc, PROC_AUTHD, imsg);
 	s->mail_pending = 0;
 	if (r.refuse) {
 		s->auth = 0;
@@ -180,29 +179,26 @@ session_auth_result(struct smtp *smtp, struct imsg *imsg)
 	struct smtp_rcpt_entry	*re;
 	const uint8_t		*hdr;
 
-	if (imsg->len < sizeof(r))
-		proc_unexpected(smtp->proc, PROC_AUTHD, imsg);
-	memcpy(&r, imsg->data, sizeof(r));
-	if (r.header_len != imsg->len - sizeof(r) ||
-	    r.verdict < INBOUND_ACCEPT || r.verdict > INBOUND_TEMPFAIL ||
-	    ((r.verdict == INBOUND_REJECT || r.verdict == INBOUND_TEMPFAIL) &&
+	if (msg_get_auth_result(imsg, &r, &hdr) == -1 ||
+	    ((r.verdict == AUTH_VERDICT_REJECT ||
+	    r.verdict == AUTH_VERDICT_TEMPFAIL) &&
 	    (r.code < 400 || r.code > 599)))
-		proc_unexpected(smtp->proc, PROC_AUTHD, imsg);
-	r.status[sizeof(r.status) - 1] = '\0';
-	r.text[sizeof(r.text) - 1] = '\0';
-	hdr = (const uint8_t *)imsg->data + sizeof(r);
-	if ((s = session_by_id(smtp, imsg->hdr.peerid)) == NULL || !s->auth ||
-	    s->qstate != QSTATE_AUTH)
-		return;		/* the client left, or reset */
+		proc_bad_message(smtp->proc, PROC_AUTHD, imsg);
+	if ((s = session_by_id(smtp, imsg->hdr.peerid)) == NULL)
+		return;		/* the client left */
+	/* a verdict only on the message whose end we sent */
+	if (!s->auth || s->qstate != QSTATE_AUTH)
+		proc_bad_message(smtp->proc, PROC_AUTHD, imsg);
 	s->auth = 0;
-	if (r.verdict == INBOUND_REJECT || r.verdict == INBOUND_TEMPFAIL) {
+	if (r.verdict == AUTH_VERDICT_REJECT ||
+	    r.verdict == AUTH_VERDICT_TEMPFAIL) {
 		log_info("smtp: session %u from %s: message refused by the "
 		    "authentication policy: %d %s %s", s->id, s->ip, r.code,
 		    r.status, r.text);
 		if (r.sender_not_owned)
 			smtp->stats[STAT_SENDER_NOT_OWNED]++;
 		else
-			smtp->stats[r.verdict == INBOUND_REJECT ?
+			smtp->stats[r.verdict == AUTH_VERDICT_REJECT ?
 			    STAT_AUTH_REJECTED : STAT_AUTH_DEFERRED]++;
 		proc_compose(smtp->proc, PROC_QUEUE, IMSG_QUEUE_MESSAGE_ABORT,
 		    s->id, -1, NULL, 0);
@@ -213,8 +209,7 @@ session_auth_result(struct smtp *smtp, struct imsg *imsg)
 		session_pump(s);
 		return;
 	}
-	r.folder[sizeof(r.folder) - 1] = '\0';
-	if (r.verdict == INBOUND_QUARANTINE) {
+	if (r.verdict == AUTH_VERDICT_QUARANTINE) {
 		log_info("smtp: session %u from %s: %s%s%s", s->id, s->ip,
 		    r.text, r.folder[0] != '\0' ? "; to the folder " : "",
 		    r.folder);
@@ -300,12 +295,12 @@ session_sasl_result(struct smtp *smtp, struct imsg *imsg)
 	char				 user[4 * SMTP_AUTH_USER_MAX + 1];
 	const char			*what;
 
-	if (imsg_get_data(imsg, &r, sizeof(r)) == -1 ||
-	    r.result < AUTH_SASL_OK || r.result > AUTH_SASL_TEMPFAIL)
-		proc_unexpected(smtp->proc, PROC_AUTHD, imsg);
-	if ((s = session_by_id(smtp, imsg->hdr.peerid)) == NULL ||
-	    !s->sasl_pending)
+	if (msg_get_auth_sasl_result(imsg, &r) == -1)
+		proc_bad_message(smtp->proc, PROC_AUTHD, imsg);
+	if ((s = session_by_id(smtp, imsg->hdr.peerid)) == NULL)
 		return;		/* the client left */
+	if (!s->sasl_pending)
+		proc_bad_message(smtp->proc, PROC_AUTHD, imsg);
 	s->sasl_pending = 0;
 	smtp->sasl_inflight--;
 	sasl_log_user(s->sasl_user, user, sizeof(user));
@@ -489,12 +484,28 @@ cb_data_start(void *arg)
 	arstrip_init(&s->arstrip);
 }
 
+/*
+ * Message bytes to a peer in pieces under the imsg payload limit: a chunk
+ * can be larger than one imsg (a long header field is held whole until it
+ * ends, to strip forged Authentication-Results).
+ */
+static void
+session_send_data(struct session *s, enum proc_id to, uint32_t type,
+    const uint8_t *data, size_t len)
+{
+	size_t	 n;
+
+	for (; len > 0; data += n, len -= n) {
+		n = len > SMTP_IMSG_CHUNK ? SMTP_IMSG_CHUNK : len;
+		proc_compose(s->smtp->proc, to, type, s->id, -1, data, n);
+	}
+}
+
 static void
 session_queue_data(struct session *s, struct buf *b)
 {
-	if (b->len > 0)
-		proc_compose(s->smtp->proc, PROC_QUEUE,
-		    IMSG_QUEUE_MESSAGE_DATA, s->id, -1, b->data, b->len);
+	session_send_data(s, PROC_QUEUE, IMSG_QUEUE_MESSAGE_DATA, b->data,
+	    b->len);
 	buf_reset(b);
 }
 
@@ -508,8 +519,8 @@ cb_data_chunk(void *arg, const uint8_t *data, size_t len)
 	if (s->qstate != QSTATE_DATA || len == 0)
 		return;
 	if (s->auth)
-		proc_compose(s->smtp->proc, PROC_AUTHD, IMSG_AUTH_DATA, s->id,
-		    -1, data, len);
+		session_send_data(s, PROC_AUTHD, IMSG_AUTH_MESSAGE_DATA, data,
+		    len);
 	buf_init(&b, len + ARSTRIP_FIELD_MAX + 16);
 	arstrip_feed(&s->arstrip, data, len, s->smtp->conf->hostname, &b);
 	session_queue_data(s, &b);
@@ -544,8 +555,8 @@ cb_data_end(void *arg)
 		if (!TAILQ_EMPTY(&s->rcpts) && (at = strrchr(
 		    TAILQ_FIRST(&s->rcpts)->env.rcpt, '@')) != NULL)
 			strlcpy(e.rcpt_domain, at + 1, sizeof(e.rcpt_domain));
-		proc_compose(s->smtp->proc, PROC_AUTHD, IMSG_AUTH_END, s->id,
-		    -1, &e, sizeof(e));
+		proc_compose(s->smtp->proc, PROC_AUTHD, IMSG_AUTH_MESSAGE_END,
+		    s->id, -1, &e, sizeof(e));
 		s->qstate = QSTATE_AUTH;
 		return;
 	}
@@ -661,8 +672,8 @@ session_queue_reply(struct smtp *smtp, struct imsg *imsg)
 	struct msg_queue_msgid	 m;
 	char			 qid[QID_MSG_LEN + 1], text[64];
 
-	if (imsg_get_data(imsg, &m, sizeof(m)) == -1)
-		proc_unexpected(smtp->proc, PROC_QUEUE, imsg);
+	if (msg_get_queue_msgid(imsg, &m) == -1)
+		proc_bad_message(smtp->proc, PROC_QUEUE, imsg);
 	s = session_by_id(smtp, imsg->hdr.peerid);
 
 	switch (imsg->hdr.type) {
@@ -683,7 +694,10 @@ session_queue_reply(struct smtp *smtp, struct imsg *imsg)
 		break;
 	case IMSG_QUEUE_MESSAGE_COMMIT_OK:
 		if (s == NULL)
-			return;
+			return;		/* the client left; mail is queued */
+		/* only the commit we asked for, of the message we began */
+		if (s->qstate != QSTATE_COMMIT || m.msgid != s->msgid)
+			proc_bad_message(smtp->proc, PROC_QUEUE, imsg);
 		s->qstate = QSTATE_NONE;
 		qid_msg_str(m.msgid, qid, sizeof(qid));
 		log_info("smtp: session %u from %s: message %s accepted, "
@@ -697,6 +711,10 @@ session_queue_reply(struct smtp *smtp, struct imsg *imsg)
 	case IMSG_QUEUE_MESSAGE_FAIL:
 		if (s == NULL)
 			return;
+		/* a failed begin (no id yet) or a failed commit of ours */
+		if ((s->qstate != QSTATE_BEGIN && s->qstate != QSTATE_COMMIT) ||
+		    (s->qstate == QSTATE_COMMIT && m.msgid != s->msgid))
+			proc_bad_message(smtp->proc, PROC_QUEUE, imsg);
 		smtp->stats[STAT_QUEUE_FAILURES]++;
 		if (s->qstate == QSTATE_BEGIN)
 			smtp_session_reply_data_start(s->engine, 0, 451,

@@ -72,14 +72,8 @@ smtp_conf_pki(struct smtp *s, struct imsg *imsg)
 	struct tls_config	*cfg;
 	const uint8_t		*cert, *key;
 
-	if (imsg->len < sizeof(mp))
-		fatalx("bad pki message");
-	memcpy(&mp, imsg->data, sizeof(mp));
-	mp.name[sizeof(mp.name) - 1] = '\0';
-	if ((size_t)mp.certlen + mp.keylen != imsg->len - sizeof(mp))
-		fatalx("bad pki message");
-	cert = (const uint8_t *)imsg->data + sizeof(mp);
-	key = cert + mp.certlen;
+	if (msg_get_conf_pki(imsg, &mp, &cert, &key) == -1)
+		proc_bad_message(s->proc, PROC_PARENT, imsg);
 
 	if ((cfg = tls_config_new()) == NULL)
 		fatalx("tls_config_new");
@@ -110,27 +104,19 @@ smtp_conf(struct proc *p, struct imsg *imsg)
 	if (routing_conf_imsg(&s->routing, imsg))
 		return;
 	switch (imsg->hdr.type) {
-	case IMSG_PROC_CONF_LISTENER:
+	case IMSG_CONF_LISTENER_ADD:
 		l = xcalloc(1, sizeof(*l));
-		if (imsg_get_data(imsg, &l->conf, sizeof(l->conf)) == -1 ||
-		    imsg->fd == -1)
-			fatalx("bad listener message");
-		l->conf.pki[sizeof(l->conf.pki) - 1] = '\0';
-		l->conf.tag[sizeof(l->conf.tag) - 1] = '\0';
-		l->conf.hostname[sizeof(l->conf.hostname) - 1] = '\0';
-		l->conf.policy[sizeof(l->conf.policy) - 1] = '\0';
-		l->conf.auth_table[sizeof(l->conf.auth_table) - 1] = '\0';
-		l->conf.senders_table[sizeof(l->conf.senders_table) - 1] =
-		    '\0';
+		if (msg_get_conf_listener(imsg, &l->conf) == -1)
+			proc_bad_message(p, PROC_PARENT, imsg);
 		l->fd = imsg->fd;
 		l->smtp = s;
 		TAILQ_INSERT_TAIL(&s->listeners, l, entry);
 		return;
-	case IMSG_PROC_CONF_PKI:
+	case IMSG_CONF_PKI_ADD:
 		smtp_conf_pki(s, imsg);
 		return;
 	}
-	fatalx("unexpected set-up message %u", imsg->hdr.type);
+	proc_unexpected(p, PROC_PARENT, imsg);
 }
 
 static void
@@ -204,12 +190,12 @@ smtp_ctl_imsg(struct smtp *s, struct imsg *imsg)
 	struct msg_ctl_stat	 m;
 	int			 i;
 
-	if (imsg->len != 0)
-		proc_unexpected(s->proc, PROC_CONTROL, imsg);
+	if (msg_get_empty(imsg) == -1)
+		proc_bad_message(s->proc, PROC_CONTROL, imsg);
 	switch (imsg->hdr.type) {
-	case IMSG_CTL_PAUSE:
-	case IMSG_CTL_RESUME:
-		s->paused = imsg->hdr.type == IMSG_CTL_PAUSE;
+	case IMSG_CTL_PROC_PAUSE:
+	case IMSG_CTL_PROC_RESUME:
+		s->paused = imsg->hdr.type == IMSG_CTL_PROC_PAUSE;
 		TAILQ_FOREACH(l, &s->listeners, entry) {
 			if (s->paused)
 				event_del(&l->ev);
@@ -218,23 +204,24 @@ smtp_ctl_imsg(struct smtp *s, struct imsg *imsg)
 		}
 		log_info("smtp: %s new connections", s->paused ?
 		    "not accepting" : "accepting");
-		proc_compose(s->proc, PROC_CONTROL, IMSG_CTL_OK,
+		proc_compose(s->proc, PROC_CONTROL, IMSG_CTL_REPLY_OK,
 		    imsg->hdr.peerid, -1, NULL, 0);
 		return;
-	case IMSG_CTL_STATS:
+	case IMSG_CTL_STATS_GET:
 		for (i = 0; i < STAT_MAX; i++) {
 			memset(&m, 0, sizeof(m));
 			strlcpy(m.name, smtp_stat_names[i], sizeof(m.name));
 			m.value = s->stats[i];
-			proc_compose(s->proc, PROC_CONTROL, IMSG_CTL_STAT,
-			    imsg->hdr.peerid, -1, &m, sizeof(m));
+			proc_compose(s->proc, PROC_CONTROL,
+			    IMSG_CTL_STATS_ENTRY, imsg->hdr.peerid, -1, &m,
+			    sizeof(m));
 		}
 		memset(&m, 0, sizeof(m));
 		strlcpy(m.name, "smtp.sessions.open", sizeof(m.name));
 		m.value = s->nsessions;
-		proc_compose(s->proc, PROC_CONTROL, IMSG_CTL_STAT,
+		proc_compose(s->proc, PROC_CONTROL, IMSG_CTL_STATS_ENTRY,
 		    imsg->hdr.peerid, -1, &m, sizeof(m));
-		proc_compose(s->proc, PROC_CONTROL, IMSG_CTL_END,
+		proc_compose(s->proc, PROC_CONTROL, IMSG_CTL_REPLY_END,
 		    imsg->hdr.peerid, -1, NULL, 0);
 		return;
 	}
@@ -252,7 +239,7 @@ smtp_dispatch(struct proc *p, enum proc_id from, struct imsg *imsg)
 		smtp_ctl_imsg(s, imsg);
 		return;
 	}
-	if (from == PROC_AUTHD && imsg->hdr.type == IMSG_AUTH_RESULT) {
+	if (from == PROC_AUTHD && imsg->hdr.type == IMSG_AUTH_MESSAGE_RESULT) {
 		session_auth_result(s, imsg);
 		return;
 	}

@@ -20,6 +20,7 @@
 
 /* Session limits and the idle timeout come from postern.conf ("smtp"). */
 #define SMTP_QUEUE_BACKLOG	512	/* imsgs to queue before we pause */
+#define SMTP_IMSG_CHUNK		(32 * 1024)	/* message bytes per imsg */
 #define SMTP_SASL_MAX_FAILURES	3	/* then 421 and close */
 #define SMTP_SASL_FAIL_DELAY	1	/* seconds before a 535 */
 /*

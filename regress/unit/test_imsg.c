@@ -285,6 +285,107 @@ test_garbage_flags_and_missing_fd(void **state)
 	assert_int_equal(imsg_get(&p->b, &m), -1);	/* unknown flag */
 }
 
+/* A frame written with sendmsg(), an fd riding on its first byte. */
+static void
+write_raw_fd(int sock, uint32_t type, uint16_t flags, int fd)
+{
+	struct imsg_hdr	 h;
+	struct msghdr	 msg;
+	struct cmsghdr	*c;
+	struct iovec	 iov;
+	union {
+		struct cmsghdr	 hdr;
+		char		 buf[CMSG_SPACE(sizeof(int))];
+	}		 cm;
+
+	memset(&h, 0, sizeof(h));
+	h.type = type;
+	h.len = IMSG_HEADER_SIZE;
+	h.flags = flags;
+	memset(&msg, 0, sizeof(msg));
+	memset(&cm, 0, sizeof(cm));
+	iov.iov_base = &h;
+	iov.iov_len = sizeof(h);
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = cm.buf;
+	msg.msg_controllen = sizeof(cm.buf);
+	c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	assert_int_equal(sendmsg(sock, &msg, 0), sizeof(h));
+}
+
+/*
+ * An fd sent along a message without the fd flag belongs to no message:
+ * a protocol error at once, not a descriptor kept for the next message
+ * that claims one.
+ */
+static void
+test_stray_fd_is_refused(void **state)
+{
+	struct pair	*p = *state;
+	struct imsg	 m;
+	int		 fd;
+
+	assert_true((fd = open("/dev/null", O_RDONLY)) >= 0);
+	write_raw_fd(p->sv[0], 1, 0, fd);
+	/* the next message claims an fd, and no fd comes with it */
+	write_raw(p->sv[0], 2, IMSG_HEADER_SIZE, IMSGF_HASFD);
+	assert_true(imsgbuf_read(&p->b) > 0);
+	errno = 0;
+	assert_int_equal(imsg_get(&p->b, &m), -1);
+	assert_int_equal(errno, EBADMSG);
+
+	/* the same with the stray fd's message read alone */
+	imsgbuf_clear(&p->b);
+	while (read(p->sv[1], &m, sizeof(m)) > 0)
+		;
+	imsgbuf_init(&p->b, p->sv[1]);
+	write_raw_fd(p->sv[0], 1, 0, fd);
+	assert_true(imsgbuf_read(&p->b) > 0);
+	assert_int_equal(imsg_get(&p->b, &m), -1);
+
+	/* and a flagged message that comes after a frame with a stray fd */
+	imsgbuf_clear(&p->b);
+	imsgbuf_init(&p->b, p->sv[1]);
+	write_raw_fd(p->sv[0], 1, 0, fd);
+	assert_true(imsgbuf_read(&p->b) > 0);
+	write_raw_fd(p->sv[0], 2, IMSGF_HASFD, fd);
+	assert_true(imsgbuf_read(&p->b) > 0);
+	assert_int_equal(imsg_get(&p->b, &m), -1);
+	close(fd);
+}
+
+/* A flagged message takes the fd that came with it, after others. */
+static void
+test_fd_with_its_message(void **state)
+{
+	struct pair	*p = *state;
+	struct imsg	 m;
+	int		 fd;
+
+	assert_true((fd = open("/dev/null", O_RDONLY)) >= 0);
+	assert_int_equal(imsg_compose(&p->a, 1, 0, 0, -1, "abc", 3), 0);
+	assert_int_equal(imsg_compose(&p->a, 2, 0, 0, -1, NULL, 0), 0);
+	assert_int_equal(imsgbuf_flush(&p->a), 0);
+	write_raw_fd(p->sv[0], 3, IMSGF_HASFD, fd);
+	close(fd);
+	assert_int_equal(read_one(&p->b, &m), 1);
+	assert_int_equal(m.fd, -1);
+	imsg_free(&m);
+	assert_int_equal(read_one(&p->b, &m), 1);
+	assert_int_equal(m.fd, -1);
+	imsg_free(&m);
+	assert_int_equal(read_one(&p->b, &m), 1);
+	assert_int_equal(m.hdr.type, 3);
+	assert_true(m.fd >= 0);
+	close(m.fd);
+	imsg_free(&m);
+}
+
 static void
 test_random_garbage(void **state)
 {
@@ -367,6 +468,10 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_garbage_flags_and_missing_fd, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stray_fd_is_refused,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fd_with_its_message,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_random_garbage, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_truncated_frame_then_eof,

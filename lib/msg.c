@@ -1,0 +1,541 @@
+/*
+ * One decoder per message payload of lib/msg.h.  A decoder copies the
+ * payload out only when it is exactly what its type says: the size of its
+ * struct (or a bounded length for bytes, or the struct and the lengths it
+ * announces), every string NUL-terminated within its array, every enum in
+ * range and every count within its array.  Receivers call these and read
+ * fields as they are; none terminates or clamps a field by hand.
+ *
+ * What a decoder cannot know (that a table named in a message exists, that
+ * a reply answers the state a session is in) the receiver checks.
+ */
+#include <sys/types.h>
+
+#include <errno.h>
+#include <string.h>
+
+#include "config.h"
+#include "envelope.h"
+#include "imsg.h"
+#include "msg.h"
+
+#define N(t)	[t] = #t
+static const char *const msg_names[IMSG_TYPE_MAX] = {
+	N(IMSG_NONE),
+	N(IMSG_CONF_PEER_ADD), N(IMSG_CONF_GLOBAL_SET),
+	N(IMSG_CONF_LISTENER_ADD), N(IMSG_CONF_PKI_ADD),
+	N(IMSG_CONF_CONTROL_SET), N(IMSG_CONF_TABLE_ADD),
+	N(IMSG_CONF_ENTRY_ADD), N(IMSG_CONF_ACTION_ADD),
+	N(IMSG_CONF_RULE_ADD), N(IMSG_CONF_USER_ADD), N(IMSG_CONF_MTA_SET),
+	N(IMSG_CONF_RELAY_ADD), N(IMSG_CONF_SECRET_ADD),
+	N(IMSG_CONF_ROUTE_ADD), N(IMSG_CONF_POLICY_ADD),
+	N(IMSG_CONF_DKIMSIG_ADD), N(IMSG_CONF_SIGN_ADD),
+	N(IMSG_CONF_ARCSEAL_ADD), N(IMSG_CONF_CREDENTIAL_ADD),
+	N(IMSG_CONF_SETUP_DONE), N(IMSG_CONF_CHILD_READY),
+	N(IMSG_QUEUE_MESSAGE_BEGIN), N(IMSG_QUEUE_MESSAGE_BEGIN_OK),
+	N(IMSG_QUEUE_MESSAGE_PREPEND), N(IMSG_QUEUE_MESSAGE_DATA),
+	N(IMSG_QUEUE_ENVELOPE_ADD), N(IMSG_QUEUE_MESSAGE_COMMIT),
+	N(IMSG_QUEUE_MESSAGE_COMMIT_OK), N(IMSG_QUEUE_MESSAGE_FAIL),
+	N(IMSG_QUEUE_MESSAGE_ABORT),
+	N(IMSG_AUTH_MESSAGE_BEGIN), N(IMSG_AUTH_MAIL_RESULT),
+	N(IMSG_AUTH_MESSAGE_DATA), N(IMSG_AUTH_MESSAGE_END),
+	N(IMSG_AUTH_MESSAGE_ABORT), N(IMSG_AUTH_MESSAGE_RESULT),
+	N(IMSG_AUTH_SASL_CHECK), N(IMSG_AUTH_SASL_RESULT),
+	N(IMSG_MTA_TASK_START), N(IMSG_MTA_ENVELOPE_ADD),
+	N(IMSG_MTA_ENVELOPE_RESULT),
+	N(IMSG_DELIVER_ENVELOPE_START), N(IMSG_DELIVER_ENVELOPE_RESULT),
+	N(IMSG_REPORT_EVALUATION_ADD),
+	N(IMSG_CTL_SESSION_HELLO), N(IMSG_CTL_REPLY_OK),
+	N(IMSG_CTL_REPLY_ERROR), N(IMSG_CTL_REPLY_END),
+	N(IMSG_CTL_REPLY_DATA), N(IMSG_CTL_REPLY_COUNT),
+	N(IMSG_CTL_STATUS_GET), N(IMSG_CTL_STATUS_ENTRY),
+	N(IMSG_CTL_VERBOSE_SET), N(IMSG_CTL_DAEMON_STOP),
+	N(IMSG_CTL_QUEUE_LIST), N(IMSG_CTL_QUEUE_ENTRY),
+	N(IMSG_CTL_QUEUE_SHOW), N(IMSG_CTL_QUEUE_SCHEDULE),
+	N(IMSG_CTL_QUEUE_REMOVE), N(IMSG_CTL_QUEUE_HOLD),
+	N(IMSG_CTL_QUEUE_RELEASE), N(IMSG_CTL_PROC_PAUSE),
+	N(IMSG_CTL_PROC_RESUME), N(IMSG_CTL_STATS_GET),
+	N(IMSG_CTL_STATS_ENTRY), N(IMSG_CTL_EVALUATIONS_GET),
+	N(IMSG_CTL_MTA_HOSTS_GET), N(IMSG_CTL_MTA_HOST_ENTRY),
+	N(IMSG_CTL_MTA_ROUTES_GET),
+};
+#undef N
+
+const char *
+msg_type_name(uint32_t type)
+{
+	if (type >= IMSG_TYPE_MAX || msg_names[type] == NULL)
+		return "IMSG_UNKNOWN";
+	return msg_names[type];
+}
+
+/* A string field: its NUL is inside its array. */
+#define STR(f)		(memchr((f), '\0', sizeof(f)) != NULL)
+/* An enum field: 0 .. max inclusive. */
+#define ENUM(f, max)	((f) >= 0 && (f) <= (max))
+/* A flag that is 0 or 1. */
+#define BOOL(f)		((f) == 0 || (f) == 1)
+
+static int
+bad(void)
+{
+	errno = EBADMSG;
+	return -1;
+}
+
+/* Exactly len bytes, copied to out. */
+static int
+fixed(const struct imsg *imsg, void *out, size_t len)
+{
+	if (imsg->len != len)
+		return bad();
+	memcpy(out, imsg->data, len);
+	return 0;
+}
+
+/* A struct of len bytes in front of `extra` more: the tail, or NULL. */
+static const uint8_t *
+head(const struct imsg *imsg, void *out, size_t len)
+{
+	if (imsg->len < len)
+		return NULL;
+	memcpy(out, imsg->data, len);
+	return (const uint8_t *)imsg->data + len;
+}
+
+int
+msg_get_empty(const struct imsg *imsg)
+{
+	return imsg->len == 0 ? 0 : bad();
+}
+
+/* Bytes: a chunk of a stream or a listing, never empty. */
+int
+msg_get_bytes(const struct imsg *imsg, const void **data, size_t *len)
+{
+	if (imsg->len == 0 || imsg->len > IMSG_MAX_PAYLOAD)
+		return bad();
+	*data = imsg->data;
+	*len = imsg->len;
+	return 0;
+}
+
+int
+msg_get_peer(const struct imsg *imsg, struct msg_peer *m)
+{
+	if (fixed(imsg, m, sizeof(*m)) == -1 || m->proc >= PROC_MAX)
+		return bad();
+	return 0;
+}
+
+int
+msg_get_conf_global(const struct imsg *imsg, struct msg_conf_global *m)
+{
+	if (fixed(imsg, m, sizeof(*m)) == -1 || !STR(m->hostname) ||
+	    !STR(m->user) || !STR(m->chroot) || !STR(m->resolver_addr) ||
+	    !STR(m->trust_anchor) || !BOOL(m->resolver) ||
+	    m->resolver_port > 65535)
+		return bad();
+	return 0;
+}
+
+int
+msg_get_conf_listener(const struct imsg *imsg, struct msg_conf_listener *m)
+{
+	if (fixed(imsg, m, sizeof(*m)) == -1 || !STR(m->pki) ||
+	    !STR(m->tag) || !STR(m->hostname) || !STR(m->policy) ||
+	    !STR(m->auth_table) || !STR(m->senders_table) ||
+	    m->sslen > sizeof(m->ss) || (m->flags & ~(LISTEN_STARTTLS |
+	    LISTEN_SMTPS | LISTEN_TLS_REQUIRE | LISTEN_AUTH |
+	    LISTEN_AUTH_REQUIRE)) != 0 || imsg->fd == -1)
+		return bad();
+	return 0;
+}
+
+int
+msg_get_conf_pki(const struct imsg *imsg, struct msg_conf_pki *m,
+    const uint8_t **cert, const uint8_t **key)
+{
+	const uint8_t	*p;
+
+	if ((p = head(imsg, m, sizeof(*m))) == NULL || !STR(m->name) ||
+	    (size_t)m->certlen + m->keylen != imsg->len - sizeof(*m))
+		return bad();
+	*cert = p;
+	*key = p + m->certlen;
+	return 0;
+}
+
+int
+msg_get_conf_control(const struct imsg *imsg, struct msg_conf_control *m)
+{
+	if (fixed(imsg, m, sizeof(*m)) == -1 ||
+	    m->nuids > CTL_MAX_ALLOWED_UIDS || imsg->fd == -1)
+		return bad();
+	return 0;
+}
+
+int
+msg_get_conf_table(const struct imsg *imsg, struct msg_conf_table *m)
+{
+	if (fixed(imsg, m, sizeof(*m)) == -1 || !STR(m->name) ||
+	    !ENUM(m->type, TABLE_FILE))
+		return bad();
+	return 0;
+}
+
+int
+msg_get_conf_table_entry(const struct imsg *imsg,
+    struct msg_conf_table_entry *m)
+{
+	if (fixed(imsg, m, sizeof(*m)) == -1 || !STR(m->table) ||
+	    !STR(m->key) || !STR(m->value) || !BOOL(m->has_value))
+		return bad();
+	return 0;
+}
+
+int
+msg_get_conf_action(const struct imsg *imsg, struct msg_conf_action *m)
+{
+	if (fixed(imsg, m, sizeof(*m)) == -1 || !STR(m->name) ||
+	    !ENUM(m->type, ACTION_RELAY) || !BOOL(m->fixed_user) ||
+	    !STR(m->virtual_table))
+		return bad();
+	return 0;
+}
+
+int
+msg_get_conf_rule(const struct imsg *imsg, struct msg_conf_rule *m)
+{
+	if (fixed(imsg, m, sizeof(*m)) == -1 ||
+	    !ENUM(m->from, MATCH_FROM_AUTH) || !BOOL(m->from_negate) ||
+	    !STR(m->from_table) || !ENUM(m->from_prefixlen, 128) ||
+	    !ENUM(m->rcpt_for, MATCH_FOR_RCPT_TABLE) ||
+	    !BOOL(m->for_negate) || !STR(m->for_table) ||
+	    !STR(m->for_domain) || !STR(m->tag) ||
+	    m->auth < -1 || m->auth > 1 || !BOOL(m->reject) ||
+	    !STR(m->action))
+		return bad();
+	return 0;
+}
+
+int
+msg_get_conf_user(const struct imsg *imsg, struct msg_conf_user *m)
+{
+	if (fixed(imsg, m, sizeof(*m)) == -1 || !STR(m->name))
+		return bad();
+	return 0;
+}
+
+int
+msg_get_conf_mta(const struct imsg *imsg, struct msg_conf_mta *m)
+{
+	if (fixed(imsg, m, sizeof(*m)) == -1 || !STR(m->ca_file) ||
+	    m->timeout < 0 || m->connect_timeout < 0 ||
+	    !BOOL(m->tls_fallback))
+		return bad();
+	return 0;
+}
+
+int
+msg_get_conf_relay(const struct imsg *imsg, struct msg_conf_relay *m)
+{
+	if (fixed(imsg, m, sizeof(*m)) == -1 || !STR(m->name) ||
+	    !BOOL(m->has_host) || !ENUM(m->scheme, RELAY_SMTPS) ||
+	    !STR(m->host) || m->port > 65535 ||
+	    !ENUM(m->tls, RELAY_TLS_VERIFY) || !STR(m->auth) ||
+	    m->mechs >= 1U << (SASL_MECH_SCRAM_SHA_256 + 1) ||
+	    !STR(m->helo) || !ENUM(m->transport, TRANSPORT_SOCKS5) ||
+	    !STR(m->socks5_host) || m->socks5_port > 65535)
+		return bad();
+	return 0;
+}
+
+int
+msg_get_conf_secret(const struct imsg *imsg, struct msg_conf_secret *m)
+{
+	if (fixed(imsg, m, sizeof(*m)) == -1 || !STR(m->table) ||
+	    !STR(m->host) || !STR(m->user) || !STR(m->password))
+		return bad();
+	return 0;
+}
+
+int
+msg_get_conf_route(const struct imsg *imsg, struct msg_conf_route *m)
+{
+	if (fixed(imsg, m, sizeof(*m)) == -1 || !STR(m->from_domain) ||
+	    !STR(m->for_domain) || !STR(m->account) || !STR(m->transport))
+		return bad();
+	return 0;
+}
+
+int
+msg_get_conf_policy(const struct imsg *imsg, struct msg_conf_policy *m)
+{
+	if (fixed(imsg, m, sizeof(*m)) == -1 || !STR(m->name) ||
+	    !ENUM(m->spf, POLICY_DISABLE) || !ENUM(m->dkim, POLICY_DISABLE) ||
+	    !ENUM(m->arc, POLICY_DISABLE) ||
+	    !ENUM(m->dmarc, POLICY_DISABLE) || !BOOL(m->spf_reject_fail) ||
+	    !BOOL(m->dkim_allow_sha1) ||
+	    m->dkim_max_signatures > CONF_DKIM_MAX_SIGS_LIMIT ||
+	    !ENUM(m->quarantine, QUARANTINE_FOLDER) ||
+	    !STR(m->quarantine_folder))
+		return bad();
+	return 0;
+}
+
+int
+msg_get_conf_dkimsig(const struct imsg *imsg, struct msg_conf_dkimsig *m,
+    const uint8_t **key)
+{
+	const uint8_t	*p;
+
+	if ((p = head(imsg, m, sizeof(*m))) == NULL || !STR(m->name) ||
+	    !STR(m->domain) || !STR(m->selector) ||
+	    !ENUM(m->algorithm, DKIM_ED25519_SHA256) ||
+	    !ENUM(m->canon_header, DKIM_CANON_RELAXED) ||
+	    !ENUM(m->canon_body, DKIM_CANON_RELAXED) || !STR(m->headers) ||
+	    m->expire < 0 || !BOOL(m->oversign) ||
+	    m->keylen != imsg->len - sizeof(*m))
+		return bad();
+	*key = p;
+	return 0;
+}
+
+int
+msg_get_conf_sign(const struct imsg *imsg, struct msg_conf_sign *m)
+{
+	uint32_t	 i;
+
+	if (fixed(imsg, m, sizeof(*m)) == -1 ||
+	    m->nsignatures > sizeof(m->signatures) / sizeof(m->signatures[0]) ||
+	    !STR(m->from_table) || !STR(m->domain) || !STR(m->tag))
+		return bad();
+	for (i = 0; i < m->nsignatures; i++)
+		if (!STR(m->signatures[i]))
+			return bad();
+	return 0;
+}
+
+int
+msg_get_conf_credential(const struct imsg *imsg,
+    struct msg_conf_credential *m)
+{
+	if (fixed(imsg, m, sizeof(*m)) == -1 || !STR(m->table) ||
+	    !STR(m->user) || !STR(m->hash))
+		return bad();
+	return 0;
+}
+
+int
+msg_get_queue_msgid(const struct imsg *imsg, struct msg_queue_msgid *m)
+{
+	return fixed(imsg, m, sizeof(*m));
+}
+
+/* An envelope as smtp proposes it to the queue, or the queue to the mta. */
+int
+msg_get_envelope(const struct imsg *imsg, struct envelope *e)
+{
+	if (fixed(imsg, e, sizeof(*e)) == -1 ||
+	    e->state > ENV_HELD || !ENUM(e->kind, ENV_REMOTE) ||
+	    e->ret > ENV_RET_HDRS || (e->notify & ~ENV_NOTIFY_ALL) != 0 ||
+	    (e->flags & ~ENV_F_ALL) != 0 || !STR(e->sender) ||
+	    !STR(e->rcpt) || !STR(e->dest) || !STR(e->envid) ||
+	    !STR(e->orcpt) || !STR(e->errmsg) || !STR(e->folder) ||
+	    !STR(e->account))
+		return bad();
+	return 0;
+}
+
+int
+msg_get_auth_begin(const struct imsg *imsg, struct msg_auth_begin *m)
+{
+	if (fixed(imsg, m, sizeof(*m)) == -1 || !BOOL(m->local) ||
+	    !STR(m->tag) || !STR(m->ip) || !STR(m->helo) ||
+	    !STR(m->mail_from) || !STR(m->policy) ||
+	    !BOOL(m->authenticated) || !STR(m->account) || !STR(m->senders))
+		return bad();
+	return 0;
+}
+
+int
+msg_get_auth_mail(const struct imsg *imsg, struct msg_auth_mail *m)
+{
+	if (fixed(imsg, m, sizeof(*m)) == -1 || !BOOL(m->refuse) ||
+	    !ENUM(m->code, 599) || !STR(m->status) || !STR(m->text))
+		return bad();
+	return 0;
+}
+
+int
+msg_get_auth_end(const struct imsg *imsg, struct msg_auth_end *m)
+{
+	if (fixed(imsg, m, sizeof(*m)) == -1 || !STR(m->rcpt_domain) ||
+	    !BOOL(m->relayed))
+		return bad();
+	return 0;
+}
+
+int
+msg_get_auth_result(const struct imsg *imsg, struct msg_auth_result *m,
+    const uint8_t **header)
+{
+	const uint8_t	*p;
+
+	if ((p = head(imsg, m, sizeof(*m))) == NULL ||
+	    !ENUM(m->verdict, AUTH_VERDICT_MAX - 1) || !ENUM(m->code, 599) ||
+	    !STR(m->status) || !STR(m->text) || !STR(m->folder) ||
+	    !BOOL(m->sender_not_owned) ||
+	    m->header_len != imsg->len - sizeof(*m))
+		return bad();
+	*header = p;
+	return 0;
+}
+
+int
+msg_get_auth_sasl(const struct imsg *imsg, struct msg_auth_sasl *m)
+{
+	if (fixed(imsg, m, sizeof(*m)) == -1 || !STR(m->table) ||
+	    !STR(m->user) || !STR(m->password))
+		return bad();
+	return 0;
+}
+
+int
+msg_get_auth_sasl_result(const struct imsg *imsg,
+    struct msg_auth_sasl_result *m)
+{
+	if (fixed(imsg, m, sizeof(*m)) == -1 ||
+	    !ENUM(m->result, AUTH_SASL_TEMPFAIL))
+		return bad();
+	return 0;
+}
+
+int
+msg_get_mta_task(const struct imsg *imsg, struct msg_mta_task *m)
+{
+	if (fixed(imsg, m, sizeof(*m)) == -1 || m->nenv == 0 ||
+	    imsg->fd == -1)
+		return bad();
+	return 0;
+}
+
+int
+msg_get_mta_result(const struct imsg *imsg, struct msg_mta_result *m)
+{
+	if (fixed(imsg, m, sizeof(*m)) == -1 ||
+	    !ENUM(m->status, DELIVER_PERMFAIL) || !STR(m->dsn_status) ||
+	    !STR(m->remote_mta) || !STR(m->diagnostic) || !STR(m->error))
+		return bad();
+	return 0;
+}
+
+int
+msg_get_deliver(const struct imsg *imsg, struct msg_deliver *m)
+{
+	if (fixed(imsg, m, sizeof(*m)) == -1 || !STR(m->sender) ||
+	    !STR(m->rcpt) || !STR(m->action) || !BOOL(m->check_existing) ||
+	    !STR(m->folder) || imsg->fd == -1)
+		return bad();
+	return 0;
+}
+
+int
+msg_get_deliver_result(const struct imsg *imsg, struct msg_deliver_result *m)
+{
+	if (fixed(imsg, m, sizeof(*m)) == -1 ||
+	    !ENUM(m->status, DELIVER_PERMFAIL) || !STR(m->error))
+		return bad();
+	return 0;
+}
+
+int
+msg_get_ctl_hello(const struct imsg *imsg, struct msg_ctl_hello *m)
+{
+	return fixed(imsg, m, sizeof(*m));
+}
+
+int
+msg_get_ctl_error(const struct imsg *imsg, struct msg_ctl_error *m)
+{
+	if (fixed(imsg, m, sizeof(*m)) == -1 || !STR(m->message))
+		return bad();
+	return 0;
+}
+
+int
+msg_get_ctl_count(const struct imsg *imsg, struct msg_ctl_count *m)
+{
+	if (fixed(imsg, m, sizeof(*m)) == -1 || m->count < 0)
+		return bad();
+	return 0;
+}
+
+int
+msg_get_ctl_status(const struct imsg *imsg, struct msg_ctl_status *m)
+{
+	if (fixed(imsg, m, sizeof(*m)) == -1 || !STR(m->name) ||
+	    !STR(m->user) || !STR(m->chroot))
+		return bad();
+	return 0;
+}
+
+int
+msg_get_ctl_verbose(const struct imsg *imsg, struct msg_ctl_verbose *m)
+{
+	if (fixed(imsg, m, sizeof(*m)) == -1 || !ENUM(m->verbose, 3))
+		return bad();
+	return 0;
+}
+
+int
+msg_get_ctl_qid(const struct imsg *imsg, struct msg_ctl_qid *m)
+{
+	if (fixed(imsg, m, sizeof(*m)) == -1 || !ENUM(m->kind, QID_ENV))
+		return bad();
+	return 0;
+}
+
+int
+msg_get_ctl_envelope(const struct imsg *imsg, struct msg_ctl_envelope *m)
+{
+	if (fixed(imsg, m, sizeof(*m)) == -1 || !STR(m->sender) ||
+	    !STR(m->rcpt) || !STR(m->error) || !STR(m->account))
+		return bad();
+	return 0;
+}
+
+int
+msg_get_ctl_target(const struct imsg *imsg, struct msg_ctl_target *m)
+{
+	if (fixed(imsg, m, sizeof(*m)) == -1 ||
+	    (m->target != CTL_TARGET_SMTP && m->target != CTL_TARGET_QUEUE))
+		return bad();
+	return 0;
+}
+
+int
+msg_get_ctl_stat(const struct imsg *imsg, struct msg_ctl_stat *m)
+{
+	if (fixed(imsg, m, sizeof(*m)) == -1 || !STR(m->name))
+		return bad();
+	return 0;
+}
+
+int
+msg_get_ctl_domain(const struct imsg *imsg, struct msg_ctl_domain *m)
+{
+	if (fixed(imsg, m, sizeof(*m)) == -1 || !STR(m->domain))
+		return bad();
+	return 0;
+}
+
+int
+msg_get_ctl_mta_host(const struct imsg *imsg, struct msg_ctl_mta_host *m)
+{
+	if (fixed(imsg, m, sizeof(*m)) == -1 || !STR(m->name) ||
+	    !STR(m->last_error))
+		return bad();
+	return 0;
+}

@@ -1,0 +1,162 @@
+"""A malformed payload between processes stops the daemon.
+
+Each process decodes every message with lib/msg.c and stops, naming the
+message type, when a payload does not decode: only a bug or a compromised
+sibling sends one.  The test-only hook POSTERN_TEST_CORRUPT (honoured in
+debug runs alone, see posternd(8)) makes one process send its next message
+of one type one byte short (or long, when it is empty); each test here
+aims it at a different receiver and checks that the whole set stops with
+the type in the log.
+"""
+import os
+import re
+import smtplib
+import socket
+import struct
+import time
+
+import pytest
+
+from conftest import TOP, alive, imsg_types
+
+CONFIG = '''
+hostname mx.example.test
+table domains {{ "localhost" }}
+action "local" maildir "{d}/mail/%{{user}}"
+action "out" relay host "smtp://127.0.0.1:{p}"
+match from any for domain <domains> action "local"
+match from any for domain "remote.test" action "out"
+'''
+
+MSG = b"From: a@sender.test\r\nSubject: hi\r\n\r\nbody\r\n"
+
+
+def start(daemon_factory, tmp_path, monkeypatch, corrupt):
+    monkeypatch.setenv("POSTERN_TEST_CORRUPT", corrupt)
+    dm = daemon_factory()
+    with open(dm.conf, "a") as f:
+        # the relay's port: nobody listens there, the mta never gets so far
+        f.write(CONFIG.format(d=tmp_path, p=dm.port + 1))
+    return dm.start()
+
+
+def send(dm, rcpt):
+    """Try to send one message; the daemon may stop while we do."""
+    try:
+        with smtplib.SMTP("127.0.0.1", dm.port, timeout=10) as c:
+            c.ehlo("client.test")
+            c.sendmail("a@sender.test", [rcpt], MSG)
+    except (smtplib.SMTPException, OSError):
+        pass
+
+
+def assert_stopped(dm, sender, receiver, name, timeout=15):
+    rc = dm.wait_exit(timeout)
+    log = dm.logtext()
+    assert rc is not None and rc != 0, log
+    assert "test: corrupting %s to %s" % (name, receiver) in log, log
+    if receiver == "parent":
+        # the parent reports a violation and stops the set itself
+        assert "protocol violation by %s: %s (type %d" % (
+            sender, name, imsg_types()[name]) in log, log
+    else:
+        assert "%s[" % receiver in log
+        assert "bad %s (type %d, " % (name, imsg_types()[name]) in log, log
+        assert "from %s" % sender in log, log
+    for p in dm.kids.values():
+        assert not alive(p)
+
+
+@pytest.mark.parametrize("sender,receiver,name,rcpt", [
+    # smtp hears from the queue
+    ("queue", "smtp", "IMSG_QUEUE_MESSAGE_BEGIN_OK", "root@localhost"),
+    # the queue hears from smtp
+    ("smtp", "queue", "IMSG_QUEUE_ENVELOPE_ADD", "root@localhost"),
+    # authd hears from smtp
+    ("smtp", "authd", "IMSG_AUTH_MESSAGE_BEGIN", "root@localhost"),
+    # the mta hears from the queue
+    ("queue", "mta", "IMSG_MTA_ENVELOPE_ADD", "bob@remote.test"),
+    # the parent hears from the queue (local delivery)
+    ("queue", "parent", "IMSG_DELIVER_ENVELOPE_START", "root@localhost"),
+])
+def test_malformed_payload_in_mail_flow_stops(daemon_factory, tmp_path,
+                                              monkeypatch, sender, receiver,
+                                              name, rcpt):
+    dm = start(daemon_factory, tmp_path, monkeypatch,
+               "%s:%s" % (sender, name))
+    send(dm, rcpt)
+    assert_stopped(dm, sender, receiver, name)
+
+
+def test_malformed_reply_to_control_stops(daemon_factory, tmp_path,
+                                          monkeypatch):
+    # control hears a status entry from the parent
+    dm = start(daemon_factory, tmp_path, monkeypatch,
+               "parent:IMSG_CTL_STATUS_ENTRY")
+    dm.ctl("show", "status")
+    assert_stopped(dm, "parent", "control", "IMSG_CTL_STATUS_ENTRY")
+
+
+def test_malformed_request_to_reportd_stops(daemon_factory, tmp_path,
+                                            monkeypatch):
+    # reportd hears a listing request from control
+    dm = start(daemon_factory, tmp_path, monkeypatch,
+               "control:IMSG_CTL_EVALUATIONS_GET")
+    dm.ctl("show", "evaluations")
+    assert_stopped(dm, "control", "reportd", "IMSG_CTL_EVALUATIONS_GET")
+
+
+def test_hook_names_a_real_type(daemon_factory, tmp_path, monkeypatch):
+    monkeypatch.setenv("POSTERN_TEST_CORRUPT", "smtp:IMSG_NO_SUCH_THING")
+    dm = daemon_factory()
+    dm.start(wait=False)
+    assert dm.wait_exit(10) not in (None, 0)
+    assert "POSTERN_TEST_CORRUPT names no message type" in dm.logtext()
+
+
+def test_without_the_hook_mail_flows(daemon_factory, tmp_path, monkeypatch):
+    # the same configuration, nothing corrupted: the mail is delivered
+    monkeypatch.delenv("POSTERN_TEST_CORRUPT", raising=False)
+    dm = daemon_factory()
+    with open(dm.conf, "a") as f:
+        f.write(CONFIG.format(d=tmp_path, p=dm.port + 1))
+    dm.start()
+    send(dm, "root@localhost")
+    deadline = time.time() + 10
+    new = tmp_path / "mail" / "root" / "new"
+    while time.time() < deadline and not (new.exists() and
+                                          any(new.iterdir())):
+        time.sleep(0.05)
+    assert new.exists() and any(new.iterdir())
+    assert dm.proc.poll() is None
+    assert "test: corrupting" not in dm.logtext()
+
+
+def test_control_takes_one_request_at_a_time(daemon):
+    # Each reply is matched to the request it answers: a client that
+    # sends a second request before the first is answered is refused,
+    # and the daemon goes on.
+    t = imsg_types()
+
+    def frame(name, payload=b""):
+        return struct.pack("=IIHHII", t[name], 20 + len(payload), 0, 0, 0,
+                           0) + payload
+
+    with open(os.path.join(TOP, "lib", "msg.h")) as f:
+        version = int(re.search(r"#define POSTERN_PROTO_VERSION\s+(\d+)",
+                                f.read()).group(1))
+    got = b""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(10)
+        s.connect(daemon.sock)
+        s.sendall(frame("IMSG_CTL_SESSION_HELLO", struct.pack("=I", version))
+                  + frame("IMSG_CTL_STATUS_GET")
+                  + frame("IMSG_CTL_QUEUE_LIST"))
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            got += chunk
+    assert b"a request is already in progress" in got
+    assert daemon.proc.poll() is None
+    assert daemon.ctl("show", "status").returncode == 0

@@ -1,0 +1,482 @@
+/*
+ * lib/msg.c: every decoder refuses a payload one byte short or long, a
+ * string field without its NUL, an enum or count out of range, and a
+ * missing descriptor where one is due, and takes a good payload.  One row
+ * per payload type drives the same checks; the variable-length payloads
+ * and the rule's round trip have their own tests.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "config.h"
+#include "envelope.h"
+#include "imsg.h"
+#include "msg.h"
+#include "routing.h"
+
+/* One decoder behind one signature, the decoded struct thrown away. */
+#define DEC(name, type)							\
+static int								\
+dec_##name(const struct imsg *imsg)					\
+{									\
+	type	 m;							\
+									\
+	return msg_get_##name(imsg, &m);				\
+}
+DEC(peer, struct msg_peer)
+DEC(conf_global, struct msg_conf_global)
+DEC(conf_listener, struct msg_conf_listener)
+DEC(conf_control, struct msg_conf_control)
+DEC(conf_table, struct msg_conf_table)
+DEC(conf_table_entry, struct msg_conf_table_entry)
+DEC(conf_action, struct msg_conf_action)
+DEC(conf_rule, struct msg_conf_rule)
+DEC(conf_user, struct msg_conf_user)
+DEC(conf_mta, struct msg_conf_mta)
+DEC(conf_relay, struct msg_conf_relay)
+DEC(conf_secret, struct msg_conf_secret)
+DEC(conf_route, struct msg_conf_route)
+DEC(conf_policy, struct msg_conf_policy)
+DEC(conf_sign, struct msg_conf_sign)
+DEC(conf_credential, struct msg_conf_credential)
+DEC(queue_msgid, struct msg_queue_msgid)
+DEC(envelope, struct envelope)
+DEC(auth_begin, struct msg_auth_begin)
+DEC(auth_mail, struct msg_auth_mail)
+DEC(auth_end, struct msg_auth_end)
+DEC(auth_sasl, struct msg_auth_sasl)
+DEC(auth_sasl_result, struct msg_auth_sasl_result)
+DEC(mta_task, struct msg_mta_task)
+DEC(mta_result, struct msg_mta_result)
+DEC(deliver, struct msg_deliver)
+DEC(deliver_result, struct msg_deliver_result)
+DEC(ctl_hello, struct msg_ctl_hello)
+DEC(ctl_error, struct msg_ctl_error)
+DEC(ctl_count, struct msg_ctl_count)
+DEC(ctl_status, struct msg_ctl_status)
+DEC(ctl_verbose, struct msg_ctl_verbose)
+DEC(ctl_qid, struct msg_ctl_qid)
+DEC(ctl_envelope, struct msg_ctl_envelope)
+DEC(ctl_target, struct msg_ctl_target)
+DEC(ctl_stat, struct msg_ctl_stat)
+DEC(ctl_domain, struct msg_ctl_domain)
+DEC(ctl_mta_host, struct msg_ctl_mta_host)
+#undef DEC
+
+static int
+dec_conf_pki(const struct imsg *imsg)
+{
+	struct msg_conf_pki	 m;
+	const uint8_t		*cert, *key;
+
+	return msg_get_conf_pki(imsg, &m, &cert, &key);
+}
+
+static int
+dec_conf_dkimsig(const struct imsg *imsg)
+{
+	struct msg_conf_dkimsig	 m;
+	const uint8_t		*key;
+
+	return msg_get_conf_dkimsig(imsg, &m, &key);
+}
+
+static int
+dec_auth_result(const struct imsg *imsg)
+{
+	struct msg_auth_result	 m;
+	const uint8_t		*hdr;
+
+	return msg_get_auth_result(imsg, &m, &hdr);
+}
+
+#define NONE	((size_t)-1)
+
+/*
+ * One payload type: its size, a string field to leave unterminated, a
+ * field (of `width` bytes) to set out of range, what a good payload needs
+ * beyond zeros (a field set to `good`), and whether an fd comes with it.
+ */
+struct row {
+	const char	*name;
+	int		(*decode)(const struct imsg *);
+	size_t		 size;
+	size_t		 str, strlen;
+	size_t		 bad, width;
+	int64_t		 badval;
+	size_t		 goodoff;
+	int64_t		 good;
+	int		 fd;
+};
+
+#define S(t, f)		offsetof(t, f), sizeof(((t *)0)->f)
+#define E(t, f, v)	offsetof(t, f), sizeof(((t *)0)->f), (v)
+#define NOSTR		NONE, 0
+#define NOENUM		NONE, 0, 0
+#define NOGOOD		NONE, 0
+
+static const struct row rows[] = {
+	{ "peer", dec_peer, sizeof(struct msg_peer), NOSTR,
+	    E(struct msg_peer, proc, PROC_MAX), NOGOOD, 0 },
+	{ "conf_global", dec_conf_global, sizeof(struct msg_conf_global),
+	    S(struct msg_conf_global, chroot),
+	    E(struct msg_conf_global, resolver, 2), NOGOOD, 0 },
+	{ "conf_listener", dec_conf_listener,
+	    sizeof(struct msg_conf_listener),
+	    S(struct msg_conf_listener, senders_table),
+	    E(struct msg_conf_listener, sslen, 4096), NOGOOD, 1 },
+	{ "conf_control", dec_conf_control, sizeof(struct msg_conf_control),
+	    NOSTR, E(struct msg_conf_control, nuids, CTL_MAX_ALLOWED_UIDS + 1),
+	    NOGOOD, 1 },
+	{ "conf_table", dec_conf_table, sizeof(struct msg_conf_table),
+	    S(struct msg_conf_table, name),
+	    E(struct msg_conf_table, type, TABLE_FILE + 1), NOGOOD, 0 },
+	{ "conf_table_entry", dec_conf_table_entry,
+	    sizeof(struct msg_conf_table_entry),
+	    S(struct msg_conf_table_entry, value),
+	    E(struct msg_conf_table_entry, has_value, 2), NOGOOD, 0 },
+	{ "conf_action", dec_conf_action, sizeof(struct msg_conf_action),
+	    S(struct msg_conf_action, virtual_table),
+	    E(struct msg_conf_action, type, -1), NOGOOD, 0 },
+	{ "conf_rule", dec_conf_rule, sizeof(struct msg_conf_rule),
+	    S(struct msg_conf_rule, action),
+	    E(struct msg_conf_rule, rcpt_for, MATCH_FOR_RCPT_TABLE + 1),
+	    NOGOOD, 0 },
+	{ "conf_user", dec_conf_user, sizeof(struct msg_conf_user),
+	    S(struct msg_conf_user, name), NOENUM, NOGOOD, 0 },
+	{ "conf_mta", dec_conf_mta, sizeof(struct msg_conf_mta),
+	    S(struct msg_conf_mta, ca_file),
+	    E(struct msg_conf_mta, tls_fallback, 7), NOGOOD, 0 },
+	{ "conf_relay", dec_conf_relay, sizeof(struct msg_conf_relay),
+	    S(struct msg_conf_relay, socks5_host),
+	    E(struct msg_conf_relay, transport, TRANSPORT_SOCKS5 + 1),
+	    NOGOOD, 0 },
+	{ "conf_secret", dec_conf_secret, sizeof(struct msg_conf_secret),
+	    S(struct msg_conf_secret, password), NOENUM, NOGOOD, 0 },
+	{ "conf_route", dec_conf_route, sizeof(struct msg_conf_route),
+	    S(struct msg_conf_route, account), NOENUM, NOGOOD, 0 },
+	{ "conf_policy", dec_conf_policy, sizeof(struct msg_conf_policy),
+	    S(struct msg_conf_policy, quarantine_folder),
+	    E(struct msg_conf_policy, dmarc, POLICY_DISABLE + 1), NOGOOD, 0 },
+	{ "conf_sign", dec_conf_sign, sizeof(struct msg_conf_sign),
+	    S(struct msg_conf_sign, tag),
+	    E(struct msg_conf_sign, nsignatures, 9), NOGOOD, 0 },
+	{ "conf_credential", dec_conf_credential,
+	    sizeof(struct msg_conf_credential),
+	    S(struct msg_conf_credential, hash), NOENUM, NOGOOD, 0 },
+	{ "queue_msgid", dec_queue_msgid, sizeof(struct msg_queue_msgid),
+	    NOSTR, NOENUM, NOGOOD, 0 },
+	{ "envelope", dec_envelope, sizeof(struct envelope),
+	    S(struct envelope, account),
+	    E(struct envelope, kind, ENV_REMOTE + 1), NOGOOD, 0 },
+	{ "auth_begin", dec_auth_begin, sizeof(struct msg_auth_begin),
+	    S(struct msg_auth_begin, mail_from),
+	    E(struct msg_auth_begin, authenticated, 2), NOGOOD, 0 },
+	{ "auth_mail", dec_auth_mail, sizeof(struct msg_auth_mail),
+	    S(struct msg_auth_mail, text),
+	    E(struct msg_auth_mail, code, 600), NOGOOD, 0 },
+	{ "auth_end", dec_auth_end, sizeof(struct msg_auth_end),
+	    S(struct msg_auth_end, rcpt_domain),
+	    E(struct msg_auth_end, relayed, -1), NOGOOD, 0 },
+	{ "auth_sasl", dec_auth_sasl, sizeof(struct msg_auth_sasl),
+	    S(struct msg_auth_sasl, password), NOENUM, NOGOOD, 0 },
+	{ "auth_sasl_result", dec_auth_sasl_result,
+	    sizeof(struct msg_auth_sasl_result), NOSTR,
+	    E(struct msg_auth_sasl_result, result, AUTH_SASL_TEMPFAIL + 1),
+	    NOGOOD, 0 },
+	{ "mta_task", dec_mta_task, sizeof(struct msg_mta_task), NOSTR,
+	    E(struct msg_mta_task, nenv, 0),
+	    offsetof(struct msg_mta_task, nenv), 1, 1 },
+	{ "mta_result", dec_mta_result, sizeof(struct msg_mta_result),
+	    S(struct msg_mta_result, dsn_status),
+	    E(struct msg_mta_result, status, DELIVER_PERMFAIL + 1), NOGOOD,
+	    0 },
+	{ "deliver", dec_deliver, sizeof(struct msg_deliver),
+	    S(struct msg_deliver, folder),
+	    E(struct msg_deliver, check_existing, 2), NOGOOD, 1 },
+	{ "deliver_result", dec_deliver_result,
+	    sizeof(struct msg_deliver_result),
+	    S(struct msg_deliver_result, error),
+	    E(struct msg_deliver_result, status, -1), NOGOOD, 0 },
+	{ "ctl_hello", dec_ctl_hello, sizeof(struct msg_ctl_hello), NOSTR,
+	    NOENUM, NOGOOD, 0 },
+	{ "ctl_error", dec_ctl_error, sizeof(struct msg_ctl_error),
+	    S(struct msg_ctl_error, message), NOENUM, NOGOOD, 0 },
+	{ "ctl_count", dec_ctl_count, sizeof(struct msg_ctl_count), NOSTR,
+	    E(struct msg_ctl_count, count, -1), NOGOOD, 0 },
+	{ "ctl_status", dec_ctl_status, sizeof(struct msg_ctl_status),
+	    S(struct msg_ctl_status, chroot), NOENUM, NOGOOD, 0 },
+	{ "ctl_verbose", dec_ctl_verbose, sizeof(struct msg_ctl_verbose),
+	    NOSTR, E(struct msg_ctl_verbose, verbose, 4), NOGOOD, 0 },
+	{ "ctl_qid", dec_ctl_qid, sizeof(struct msg_ctl_qid), NOSTR,
+	    E(struct msg_ctl_qid, kind, QID_ENV + 1), NOGOOD, 0 },
+	{ "ctl_envelope", dec_ctl_envelope, sizeof(struct msg_ctl_envelope),
+	    S(struct msg_ctl_envelope, account), NOENUM, NOGOOD, 0 },
+	{ "ctl_target", dec_ctl_target, sizeof(struct msg_ctl_target), NOSTR,
+	    E(struct msg_ctl_target, target, 3),
+	    offsetof(struct msg_ctl_target, target), CTL_TARGET_SMTP, 0 },
+	{ "ctl_stat", dec_ctl_stat, sizeof(struct msg_ctl_stat),
+	    S(struct msg_ctl_stat, name), NOENUM, NOGOOD, 0 },
+	{ "ctl_domain", dec_ctl_domain, sizeof(struct msg_ctl_domain),
+	    S(struct msg_ctl_domain, domain), NOENUM, NOGOOD, 0 },
+	{ "ctl_mta_host", dec_ctl_mta_host, sizeof(struct msg_ctl_mta_host),
+	    S(struct msg_ctl_mta_host, last_error), NOENUM, NOGOOD, 0 },
+	/* variable length: zero-length tails here, their own test below */
+	{ "conf_pki", dec_conf_pki, sizeof(struct msg_conf_pki),
+	    S(struct msg_conf_pki, name), NOENUM, NOGOOD, 0 },
+	{ "conf_dkimsig", dec_conf_dkimsig, sizeof(struct msg_conf_dkimsig),
+	    S(struct msg_conf_dkimsig, selector),
+	    E(struct msg_conf_dkimsig, algorithm, DKIM_ED25519_SHA256 + 1),
+	    NOGOOD, 0 },
+	{ "auth_result", dec_auth_result, sizeof(struct msg_auth_result),
+	    S(struct msg_auth_result, folder),
+	    E(struct msg_auth_result, verdict, AUTH_VERDICT_MAX), NOGOOD, 0 },
+};
+
+static void
+put(uint8_t *p, size_t width, int64_t v)
+{
+	uint8_t		 u8 = (uint8_t)v;
+	uint16_t	 u16 = (uint16_t)v;
+	int32_t		 i32 = (int32_t)v;
+
+	switch (width) {
+	case 1:
+		memcpy(p, &u8, 1);
+		break;
+	case 2:
+		memcpy(p, &u16, 2);
+		break;
+	case 4:
+		memcpy(p, &i32, 4);
+		break;
+	case 8:
+		memcpy(p, &v, 8);
+		break;
+	default:
+		fail_msg("width %zu", width);
+	}
+}
+
+/* A good payload of the row's type, with one spare byte after it. */
+static uint8_t *
+good(const struct row *r, struct imsg *imsg)
+{
+	uint8_t	*p;
+
+	p = calloc(1, r->size + 1);
+	assert_non_null(p);
+	if (r->goodoff != NONE)
+		put(p + r->goodoff, 4, r->good);
+	memset(imsg, 0, sizeof(*imsg));
+	imsg->data = p;
+	imsg->len = r->size;
+	imsg->fd = r->fd ? 0 : -1;
+	return p;
+}
+
+static void
+test_every_decoder(void **state)
+{
+	const struct row	*r;
+	struct imsg		 imsg;
+	uint8_t			*p;
+	size_t			 i;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		r = &rows[i];
+		print_message("%s\n", r->name);
+
+		p = good(r, &imsg);
+		assert_int_equal(r->decode(&imsg), 0);
+		imsg.len = r->size - 1;			/* short */
+		assert_int_equal(r->decode(&imsg), -1);
+		imsg.len = r->size + 1;			/* long */
+		assert_int_equal(r->decode(&imsg), -1);
+		imsg.len = 0;				/* empty */
+		imsg.data = NULL;
+		assert_int_equal(r->decode(&imsg), -1);
+		free(p);
+
+		if (r->str != NONE) {		/* a string without its NUL */
+			p = good(r, &imsg);
+			memset(p + r->str, 'x', r->strlen);
+			assert_int_equal(r->decode(&imsg), -1);
+			/* ending in its last byte is fine */
+			p[r->str + r->strlen - 1] = '\0';
+			assert_int_equal(r->decode(&imsg), 0);
+			free(p);
+		}
+		if (r->bad != NONE) {		/* an enum or count too big */
+			p = good(r, &imsg);
+			put(p + r->bad, r->width, r->badval);
+			assert_int_equal(r->decode(&imsg), -1);
+			free(p);
+		}
+		if (r->fd) {			/* its descriptor is due */
+			p = good(r, &imsg);
+			imsg.fd = -1;
+			assert_int_equal(r->decode(&imsg), -1);
+			free(p);
+		}
+	}
+}
+
+/* The tails: their lengths must add up to what came. */
+static void
+test_variable_lengths(void **state)
+{
+	struct msg_conf_pki	 pki, gotpki;
+	struct msg_conf_dkimsig	 dk, gotdk;
+	struct msg_auth_result	 ar, gotar;
+	struct imsg		 imsg;
+	uint8_t			 buf[sizeof(dk) + 16];
+	const uint8_t		*cert, *key, *hdr;
+
+	memset(&imsg, 0, sizeof(imsg));
+	imsg.fd = -1;
+	imsg.data = buf;
+
+	memset(&pki, 0, sizeof(pki));
+	pki.certlen = 5;
+	pki.keylen = 3;
+	memcpy(buf, &pki, sizeof(pki));
+	memcpy(buf + sizeof(pki), "CERTSKEY", 8);
+	imsg.len = sizeof(pki) + 8;
+	assert_int_equal(msg_get_conf_pki(&imsg, &gotpki, &cert, &key), 0);
+	assert_memory_equal(cert, "CERTS", 5);
+	assert_memory_equal(key, "KEY", 3);
+	imsg.len--;
+	assert_int_equal(msg_get_conf_pki(&imsg, &gotpki, &cert, &key), -1);
+	imsg.len += 2;
+	assert_int_equal(msg_get_conf_pki(&imsg, &gotpki, &cert, &key), -1);
+	/* lengths that wrap around do not add up either */
+	pki.certlen = UINT32_MAX;
+	pki.keylen = 9;
+	memcpy(buf, &pki, sizeof(pki));
+	imsg.len = sizeof(pki) + 8;
+	assert_int_equal(msg_get_conf_pki(&imsg, &gotpki, &cert, &key), -1);
+
+	memset(&dk, 0, sizeof(dk));
+	dk.keylen = 4;
+	memcpy(buf, &dk, sizeof(dk));
+	memcpy(buf + sizeof(dk), "KEY!", 4);
+	imsg.len = sizeof(dk) + 4;
+	assert_int_equal(msg_get_conf_dkimsig(&imsg, &gotdk, &key), 0);
+	assert_memory_equal(key, "KEY!", 4);
+	imsg.len = sizeof(dk) + 3;
+	assert_int_equal(msg_get_conf_dkimsig(&imsg, &gotdk, &key), -1);
+
+	memset(&ar, 0, sizeof(ar));
+	ar.verdict = AUTH_VERDICT_QUARANTINE;
+	ar.header_len = 6;
+	memcpy(buf, &ar, sizeof(ar));
+	memcpy(buf + sizeof(ar), "A-R: x", 6);
+	imsg.len = sizeof(ar) + 6;
+	assert_int_equal(msg_get_auth_result(&imsg, &gotar, &hdr), 0);
+	assert_int_equal(gotar.verdict, AUTH_VERDICT_QUARANTINE);
+	assert_memory_equal(hdr, "A-R: x", 6);
+	imsg.len = sizeof(ar) + 7;
+	assert_int_equal(msg_get_auth_result(&imsg, &gotar, &hdr), -1);
+}
+
+static void
+test_bytes_and_empty(void **state)
+{
+	struct imsg	 imsg;
+	uint8_t		 b[4] = "abc";
+	const void	*data;
+	size_t		 len;
+
+	memset(&imsg, 0, sizeof(imsg));
+	imsg.fd = -1;
+	assert_int_equal(msg_get_empty(&imsg), 0);
+	assert_int_equal(msg_get_bytes(&imsg, &data, &len), -1);
+	imsg.data = b;
+	imsg.len = 3;
+	assert_int_equal(msg_get_empty(&imsg), -1);
+	assert_int_equal(msg_get_bytes(&imsg, &data, &len), 0);
+	assert_ptr_equal(data, b);
+	assert_int_equal(len, 3);
+	imsg.len = IMSG_MAX_PAYLOAD + 1;
+	assert_int_equal(msg_get_bytes(&imsg, &data, &len), -1);
+}
+
+/* A rule crosses as its fields, never as its list pointers. */
+static void
+test_rule_round_trip(void **state)
+{
+	struct rule		 r, *back;
+	struct msg_conf_rule	 m;
+	struct imsg		 imsg;
+	struct msg_conf_rule	 got;
+
+	memset(&r, 0, sizeof(r));
+	r.from = MATCH_FROM_SRC_NET;
+	r.from_negate = 1;
+	r.from_net.ss_family = AF_INET;
+	r.from_prefixlen = 24;
+	r.rcpt_for = MATCH_FOR_DOMAIN;
+	strlcpy(r.for_domain, "example.test", sizeof(r.for_domain));
+	strlcpy(r.tag, "in", sizeof(r.tag));
+	r.auth = -1;
+	strlcpy(r.action, "local", sizeof(r.action));
+	routing_rule_encode(&r, &m);
+	memset(&imsg, 0, sizeof(imsg));
+	imsg.fd = -1;
+	imsg.data = &m;
+	imsg.len = sizeof(m);
+	assert_int_equal(msg_get_conf_rule(&imsg, &got), 0);
+	back = routing_rule_decode(&got);
+	assert_int_equal(back->from, MATCH_FROM_SRC_NET);
+	assert_int_equal(back->from_negate, 1);
+	assert_int_equal(back->from_net.ss_family, AF_INET);
+	assert_int_equal(back->from_prefixlen, 24);
+	assert_int_equal(back->rcpt_for, MATCH_FOR_DOMAIN);
+	assert_string_equal(back->for_domain, "example.test");
+	assert_string_equal(back->tag, "in");
+	assert_int_equal(back->auth, -1);
+	assert_string_equal(back->action, "local");
+	free(back);
+	/* auth outside -1..1 is refused */
+	m.auth = 2;
+	assert_int_equal(msg_get_conf_rule(&imsg, &got), -1);
+}
+
+static void
+test_type_names(void **state)
+{
+	uint32_t	 t;
+
+	/* every type has its name, for the logs */
+	for (t = 0; t < IMSG_TYPE_MAX; t++) {
+		assert_int_equal(strncmp(msg_type_name(t), "IMSG_", 5), 0);
+		assert_string_not_equal(msg_type_name(t), "IMSG_UNKNOWN");
+	}
+	assert_string_equal(msg_type_name(IMSG_QUEUE_MESSAGE_COMMIT_OK),
+	    "IMSG_QUEUE_MESSAGE_COMMIT_OK");
+	assert_string_equal(msg_type_name(IMSG_TYPE_MAX), "IMSG_UNKNOWN");
+	assert_string_equal(msg_type_name(UINT32_MAX), "IMSG_UNKNOWN");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_every_decoder),
+		cmocka_unit_test(test_variable_lengths),
+		cmocka_unit_test(test_bytes_and_empty),
+		cmocka_unit_test(test_rule_round_trip),
+		cmocka_unit_test(test_type_names),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
