@@ -276,7 +276,7 @@ msg_get_conf_policy(const struct imsg *imsg, struct msg_conf_policy *m)
 	    !ENUM(m->spf, POLICY_DISABLE) || !ENUM(m->dkim, POLICY_DISABLE) ||
 	    !ENUM(m->arc, POLICY_DISABLE) ||
 	    !ENUM(m->dmarc, POLICY_DISABLE) || !BOOL(m->spf_reject_fail) ||
-	    !BOOL(m->dkim_allow_sha1) ||
+	    !BOOL(m->dkim_allow_sha1) || !BOOL(m->dkim_fail_partial_body) ||
 	    m->dkim_max_signatures > CONF_DKIM_MAX_SIGS_LIMIT ||
 	    !ENUM(m->quarantine, QUARANTINE_FOLDER) ||
 	    !STR(m->quarantine_folder))
