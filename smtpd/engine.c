@@ -261,6 +261,7 @@ engine_tx_reset(struct smtp_session *s, int notify)
 	memset(&s->mail, 0, sizeof(s->mail));
 	memset(&s->rcpt, 0, sizeof(s->rcpt));
 	s->nrcpt = 0;
+	s->nrcpt_dup = 0;
 	buf_reset(&s->rcpts);
 	s->bdat_seen = 0;
 	s->data_err = 0;

@@ -103,6 +103,7 @@ struct smtp_session {
 	struct smtp_mail	 mail;
 	struct smtp_rcpt	 rcpt;		/* the one being decided */
 	size_t			 nrcpt;
+	size_t			 nrcpt_dup;	/* count against max_rcpts */
 	struct buf		 rcpts;		/* accepted, NUL-separated */
 	int			 bdat_seen;	/* RFC 3030: no DATA after BDAT */
 

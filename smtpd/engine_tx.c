@@ -395,15 +395,16 @@ engine_check_rcpt(struct smtp_session *s, const char *args)
 		engine_reply(s, 553, "5.6.7", "UTF-8 address needs SMTPUTF8");
 		return -1;
 	}
-	/* The same recipient again: one envelope, one delivery, one DSN. */
-	if (rcpt_seen(s, s->rcpt.rcpt.addr, 0)) {
-		engine_reply(s, 250, "2.1.5", "Ok (duplicate recipient, "
-		    "delivered once)");
+	/* RFC 5321 4.5.3.1.8: refuse the extra ones, temporarily. */
+	if (s->nrcpt + s->nrcpt_dup >= s->conf.max_rcpts) {
+		engine_reply(s, 452, "4.5.3", "Too many recipients");
 		return -1;
 	}
-	/* RFC 5321 4.5.3.1.8: refuse the extra ones, temporarily. */
-	if (s->nrcpt >= s->conf.max_rcpts) {
-		engine_reply(s, 452, "4.5.3", "Too many recipients");
+	/* The same recipient again: one envelope, one delivery, one DSN. */
+	if (rcpt_seen(s, s->rcpt.rcpt.addr, 0)) {
+		s->nrcpt_dup++;
+		engine_reply(s, 250, "2.1.5", "Ok (duplicate recipient, "
+		    "delivered once)");
 		return -1;
 	}
 	return 0;

@@ -745,7 +745,7 @@ test_duplicate_rcpts(void **state)
 {
 	struct rec	*r;
 
-	r = rec_new(0, 0, 2);
+	r = rec_new(0, 0, 4);
 	drain(r);
 	say(r, "EHLO c\r\nMAIL FROM:<a@b.example>\r\n");
 	feed(r, "RCPT TO:<x@d.example>\r\nRCPT TO:<x@D.Example>\r\n"
@@ -757,7 +757,7 @@ test_duplicate_rcpts(void **state)
 	assert_int_equal(smtp_session_rcpt_count(r->s), 2);
 	assert_string_equal((char *)r->events.data, "ehlo:c mail:a@b.example "
 	    "rcpt:x@d.example rcpt:X@d.example");
-	/* Duplicates do not count against the limit of 2... */
+	/* Every RCPT counts against the limit of 4 (RFC 5321 4.5.3.1.8). */
 	assert_string_equal(say(r, "RCPT TO:<y@d.example>\r\n"), "452");
 	/* ...and a new transaction starts with none. */
 	say(r, "RSET\r\nMAIL FROM:<a@b.example>\r\n");
