@@ -1,0 +1,501 @@
+/*
+ * The queue's scheduler: it takes due envelopes from the store and hands
+ * them out, local ones to the parent one by one and remote ones to the mta
+ * grouped by message and relay action, each with the message as a memory
+ * file descriptor; at most QUEUE_MAX_INFLIGHT are out at once.  Results
+ * come back here: delivered envelopes are removed, temporary failures are
+ * retried with back-off until they expire, and permanent failures and
+ * expiries send a DSN (RFC 3464, queue/dsn.c) when RFC 3461 says to.  All
+ * of it joins the next group commit (queue_flush_soon()).
+ *
+ * Deliberately not here: taking mail in, and control requests
+ * (queue/queue.c).
+ */
+#include <sys/types.h>
+#include <sys/mman.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "envelope.h"
+#include "log.h"
+#include "posternd/proc.h"
+#include "queue/dsn.h"
+#include "queue/queue.h"
+#include "queue/store.h"
+#include "routing.h"
+#include "util.h"
+
+/* Copy a stored message into an anonymous memory file for delivery. */
+static int
+queue_message_fd(struct queue *q, uint64_t msgid)
+{
+	static uint8_t	 chunk[QSTORE_CHUNK_SIZE];
+	size_t		 len;
+	uint32_t	 i;
+	int		 fd, r;
+
+	if ((fd = memfd_create("postern-msg", MFD_CLOEXEC)) == -1)
+		return -1;
+	for (i = 0;; i++) {
+		r = qstore_message_read(q->qs, msgid, i, chunk, sizeof(chunk),
+		    &len);
+		if (r == 1)
+			break;
+		if (r == -1 || write(fd, chunk, len) != (ssize_t)len) {
+			close(fd);
+			return -1;
+		}
+	}
+	if (lseek(fd, 0, SEEK_SET) == -1) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static void
+queue_deliver_local(struct queue *q, const struct envelope *e)
+{
+	struct msg_deliver	 d;
+	char			 qid[QID_ENV_LEN + 1];
+	int			 fd;
+
+	qid_env_str(e->id, qid, sizeof(qid));
+	if ((fd = queue_message_fd(q, e->msgid)) == -1) {
+		log_warn("%s: reading the message", qid);
+		qstore_tempfail(q->qs, e->id, time(NULL),
+		    "could not read the queued message");
+		queue_flush_soon(q);
+		return;
+	}
+	memset(&d, 0, sizeof(d));
+	d.evpid = e->id;
+	strlcpy(d.sender, e->sender, sizeof(d.sender));
+	strlcpy(d.rcpt, e->rcpt, sizeof(d.rcpt));
+	strlcpy(d.action, e->dest, sizeof(d.action));
+	strlcpy(d.folder, e->folder, sizeof(d.folder));
+	/*
+	 * A first attempt cannot have completed before: skip the check.  An
+	 * attempt interrupted by a crash counts as one (qstore recovery).
+	 */
+	d.check_existing = e->attempts > 0;
+	q->inflight++;
+	proc_compose(q->proc, PROC_PARENT, IMSG_DELIVER_ENVELOPE_START, 0, fd,
+	    &d, sizeof(d));
+	log_debug("%s: to the parent for local delivery to <%s>", qid,
+	    e->rcpt);
+}
+
+/* Order for grouping: kind, message, action. */
+static int
+envelope_cmp_task(const void *a, const void *b)
+{
+	const struct envelope	*x = a, *y = b;
+
+	if (x->kind != y->kind)
+		return x->kind < y->kind ? -1 : 1;
+	if (x->msgid != y->msgid)
+		return x->msgid < y->msgid ? -1 : 1;
+	return strcmp(x->dest, y->dest);
+}
+
+/*
+ * Hand the envelopes of one message for one relay action to the mta: the
+ * message as a memory fd, then each envelope.  The mta groups recipients
+ * by destination and answers once per envelope.
+ */
+static void
+queue_deliver_remote(struct queue *q, const struct envelope *e, size_t n)
+{
+	struct msg_mta_task	 t;
+	struct stat		 st;
+	char			 qid[QID_MSG_LEN + 1];
+	size_t			 i;
+	int			 fd;
+
+	qid_msg_str(e->msgid, qid, sizeof(qid));
+	if ((fd = queue_message_fd(q, e->msgid)) == -1 ||
+	    fstat(fd, &st) == -1) {
+		log_warn("%s: reading the message", qid);
+		if (fd != -1)
+			close(fd);
+		for (i = 0; i < n; i++)
+			qstore_tempfail(q->qs, e[i].id, time(NULL),
+			    "could not read the queued message");
+		queue_flush_soon(q);
+		return;
+	}
+	memset(&t, 0, sizeof(t));
+	t.msgid = e->msgid;
+	t.size = st.st_size;
+	t.nenv = n;
+	proc_compose(q->proc, PROC_MTA, IMSG_MTA_TASK_START, 0, fd, &t,
+	    sizeof(t));
+	for (i = 0; i < n; i++) {
+		proc_compose(q->proc, PROC_MTA, IMSG_MTA_ENVELOPE_ADD, 0, -1,
+		    &e[i], sizeof(e[i]));
+		q->inflight++;
+	}
+	log_debug("%s: %zu recipient(s) to the mta (%s)", qid, n, e->dest);
+}
+
+static void
+queue_sched_cb(int fd, short event, void *arg)
+{
+	struct queue	*q = arg;
+	struct envelope	*e;
+	time_t		 now = time(NULL), wait;
+	int		 n, i, j;
+
+	if (q->paused)
+		return;
+	if (q->inflight < QUEUE_MAX_INFLIGHT) {
+		e = xcalloc(QUEUE_MAX_INFLIGHT, sizeof(*e));
+		n = qstore_take_due(q->qs, now, e,
+		    QUEUE_MAX_INFLIGHT - q->inflight);
+		if (n == -1)
+			log_warnx("queue: reading the schedule failed");
+		/* Envelopes of one message and action travel together. */
+		qsort(e, n, sizeof(*e), envelope_cmp_task);
+		for (i = 0; i < n; i = j) {
+			if (e[i].kind == ENV_LOCAL) {
+				queue_deliver_local(q, &e[i]);
+				j = i + 1;
+				continue;
+			}
+			for (j = i + 1; j < n && envelope_cmp_task(&e[i],
+			    &e[j]) == 0; j++)
+				;
+			queue_deliver_remote(q, &e[i], j - i);
+		}
+		free(e);
+	}
+	if ((wait = qstore_next_due(q->qs, now)) >= 0 &&
+	    q->inflight < QUEUE_MAX_INFLIGHT)
+		queue_schedule_soon(q, wait == 0 ? 1 : wait);
+}
+
+/*
+ * New work for the scheduler.  Each scheduler run marks what it takes in
+ * flight in its own synced transaction, so under load it runs at most
+ * every QUEUE_KICK_MS and takes a batch, rather than once per message.
+ */
+void
+queue_kick(struct queue *q)
+{
+	struct timeval	 at, now, soon = { 0, QUEUE_KICK_MS * 1000 };
+
+	if (evtimer_pending(&q->ev_sched, &at)) {
+		gettimeofday(&now, NULL);
+		timeradd(&now, &soon, &now);
+		if (timercmp(&at, &now, <=))
+			return;		/* already due sooner */
+	}
+	evtimer_del(&q->ev_sched);
+	evtimer_add(&q->ev_sched, &soon);
+}
+
+void
+queue_schedule_soon(struct queue *q, time_t seconds)
+{
+	struct timeval	 tv = { seconds, 0 };
+
+	evtimer_del(&q->ev_sched);
+	evtimer_add(&q->ev_sched, &tv);
+}
+
+/* --- delivery status notifications (RFC 3464) --- */
+
+struct dsn_reader {
+	struct queue	*q;
+	uint64_t	 msgid;
+	uint32_t	 chunk;
+	uint8_t		*buf;
+	size_t		 len;
+	size_t		 off;
+};
+
+/* The original message, chunk by chunk, for dsn_build(). */
+static int
+queue_dsn_read(void *arg, uint8_t *out, size_t max, size_t *got)
+{
+	struct dsn_reader	*r = arg;
+	size_t			 n;
+	int			 rv;
+
+	if (r->off == r->len) {
+		rv = qstore_message_read(r->q->qs, r->msgid, r->chunk, r->buf,
+		    QSTORE_CHUNK_SIZE, &r->len);
+		if (rv == -1)
+			return -1;
+		if (rv == 1) {
+			*got = 0;
+			return 0;
+		}
+		r->chunk++;
+		r->off = 0;
+	}
+	n = r->len - r->off < max ? r->len - r->off : max;
+	memcpy(out, r->buf + r->off, n);
+	r->off += n;
+	*got = n;
+	return 0;
+}
+
+static void
+queue_dsn_committed(uint64_t id, int ok, void *arg)
+{
+	struct queue	*q = arg;
+	char		 qid[QID_MSG_LEN + 1];
+
+	qid_msg_str(id, qid, sizeof(qid));
+	if (ok) {
+		log_info("%s: delivery status notification queued", qid);
+		queue_schedule_soon(q, 0);
+	} else
+		log_warnx("%s: delivery status notification lost: commit "
+		    "failed", qid);
+}
+
+/*
+ * Queue a DSN to the original sender: from the null reverse path, so that
+ * it can never bounce in turn (RFC 5321 4.5.5), routed by the same rules
+ * as mail submitted locally.
+ */
+static void
+queue_inject_dsn(struct queue *q, const struct envelope *orig,
+    const struct buf *msg, int flags)
+{
+	struct sockaddr_in	 local;
+	struct qs_msg		*m;
+	struct envelope		 e;
+	const char		*action = NULL, *at;
+	int			 remote = 0;
+
+	memset(&local, 0, sizeof(local));
+	local.sin_family = AF_INET;
+	local.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	at = strrchr(orig->sender, '@');
+	if (routing_decide(&q->routing, (struct sockaddr *)&local,
+	    orig->sender, at != NULL ? (size_t)(at - orig->sender) : 0, "",
+	    &remote, &action) != RCPT_ACCEPT) {
+		log_warnx("no route for a delivery status notification to "
+		    "<%s>; not sent", orig->sender);
+		return;
+	}
+	memset(&e, 0, sizeof(e));
+	e.kind = remote ? ENV_REMOTE : ENV_LOCAL;
+	strlcpy(e.dest, action, sizeof(e.dest));
+	strlcpy(e.rcpt, orig->sender, sizeof(e.rcpt));
+	if (flags & DSN_OUT_SMTPUTF8)
+		e.flags |= ENV_F_SMTPUTF8;
+	if (flags & DSN_OUT_8BITMIME)
+		e.flags |= ENV_F_8BITMIME;
+	e.notify = ENV_NOTIFY_NEVER;
+	m = qstore_message_begin(q->qs, msg->len + 1);
+	if (qstore_message_append(m, msg->data, msg->len) == -1 ||
+	    qstore_message_add_envelope(m, &e) == 0) {
+		qstore_message_abort(m);
+		log_warnx("could not queue a delivery status notification to "
+		    "<%s>", orig->sender);
+		return;
+	}
+	qstore_commit_request(m, queue_dsn_committed, q);
+	queue_flush_soon(q);
+}
+
+/*
+ * What a delivery agent said about one envelope: the RFC 3463 status, the
+ * remote MTA and its reply (RFC 3464 2.3.5, 2.3.6) when there was one,
+ * and our own account for the log and the queue's last error.
+ */
+struct outcome {
+	const char	*status;
+	const char	*remote_mta;
+	const char	*diag_type;	/* "smtp", or "X-Postern" for ours */
+	const char	*diagnostic;
+	const char	*error;
+};
+
+/*
+ * Tell the sender what became of one envelope, when RFC 3461 4.1 says to:
+ * a failure (permanent, or expiry) unless NOTIFY excludes it, a success
+ * only when NOTIFY=SUCCESS asked for it.
+ */
+static void
+queue_notify(struct queue *q, const struct envelope *e, enum dsn_kind kind,
+    const struct outcome *o)
+{
+	struct dsn_info		 info;
+	struct dsn_rcpt		 rcpt;
+	struct dsn_reader	 rd;
+	struct buf		 out;
+	char			 qid[QID_MSG_LEN + 1];
+	int			 flags;
+
+	if (!dsn_wanted(e, kind))
+		return;
+	qid_msg_str(e->msgid, qid, sizeof(qid));
+	dsn_info_from_envelope(&info, e, kind, q->proc->global.hostname);
+	info.queue_id = qid;
+	info.now = time(NULL);
+	dsn_rcpt_from_envelope(&rcpt, e, kind == DSN_KIND_SUCCESS ?
+	    DSN_ACTION_DELIVERED : DSN_ACTION_FAILED, o->status);
+	if (o->remote_mta != NULL && o->remote_mta[0] != '\0')
+		rcpt.remote_mta = o->remote_mta;
+	if (o->diagnostic != NULL && o->diagnostic[0] != '\0') {
+		rcpt.diagnostic = o->diagnostic;
+		rcpt.diag_type = o->diag_type;
+	}
+	memset(&rd, 0, sizeof(rd));
+	rd.q = q;
+	rd.msgid = e->msgid;
+	rd.buf = xmalloc(QSTORE_CHUNK_SIZE);
+	buf_init(&out, DSN_ORIGINAL_MAX + 2 * DSN_HEADERS_MAX);
+	flags = dsn_build(&out, &info, &rcpt, 1, queue_dsn_read, &rd);
+	if (flags >= 0)
+		queue_inject_dsn(q, e, &out, flags);
+	else
+		log_warnx("%s: no delivery status notification: error %d",
+		    qid, flags);
+	buf_free(&out);
+	free(rd.buf);
+}
+
+/* A permanent failure or an expiry: notify, then drop the envelope. */
+static void
+queue_bounce(struct queue *q, uint64_t evpid, const struct outcome *o)
+{
+	struct envelope		 e;
+
+	if (qstore_envelope_get(q->qs, evpid, &e) == 0)
+		queue_notify(q, &e, DSN_KIND_FAILURE, o);
+	qstore_permfail(q->qs, evpid);
+}
+
+/* An expiry: RFC 3463 4.4.7, delivery time expired. */
+void
+queue_expire(struct queue *q, uint64_t evpid, const char *error)
+{
+	struct outcome	 o = { "4.4.7", NULL, "X-Postern", error, error };
+
+	queue_bounce(q, evpid, &o);
+}
+
+/*
+ * The outcome of one envelope from the parent (kind ENV_LOCAL) or the mta
+ * (ENV_REMOTE).  It must answer a delivery we started: one in flight, of
+ * the sender's kind.  The envelope itself may be gone (posternctl remove
+ * while it was in flight).
+ */
+static void
+queue_result(struct queue *q, struct imsg *imsg, enum proc_id from,
+    uint64_t evpid, int status, const struct outcome *o)
+{
+	struct envelope		 e;
+	char			 qid[QID_ENV_LEN + 1];
+
+	if (q->inflight == 0 || (qstore_envelope_get(q->qs, evpid, &e) == 0 &&
+	    e.kind != (from == PROC_MTA ? ENV_REMOTE : ENV_LOCAL)))
+		proc_bad_message(q->proc, from, imsg);
+	q->inflight--;
+	qid_env_str(evpid, qid, sizeof(qid));
+	switch (status) {
+	case DELIVER_OK:
+		log_info("%s: delivered%s%s", qid,
+		    o->remote_mta != NULL && o->remote_mta[0] != '\0' ?
+		    " to " : "", o->remote_mta != NULL ? o->remote_mta : "");
+		if (qstore_envelope_get(q->qs, evpid, &e) == 0)
+			queue_notify(q, &e, DSN_KIND_SUCCESS, o);
+		qstore_delivered(q->qs, evpid);
+		break;
+	case DELIVER_TEMPFAIL:
+		log_info("%s: temporary failure: %s", qid, o->error);
+		if (qstore_tempfail(q->qs, evpid, time(NULL), o->error) ==
+		    QSTORE_EXPIRED) {
+			log_warnx("%s: expired: %s", qid, o->error);
+			queue_expire(q, evpid, o->error);
+		}
+		break;
+	case DELIVER_PERMFAIL:
+		log_warnx("%s: permanent failure: %s", qid, o->error);
+		queue_bounce(q, evpid, o);
+		break;
+	}
+	queue_flush_soon(q);
+	queue_kick(q);
+}
+
+void
+queue_delivery_result(struct queue *q, struct imsg *imsg)
+{
+	struct msg_deliver_result	 r;
+	struct outcome			 o;
+
+	if (msg_get_deliver_result(imsg, &r) == -1)
+		proc_bad_message(q->proc, PROC_PARENT, imsg);
+	o.status = r.status == DELIVER_OK ? "2.0.0" : "5.0.0";
+	o.remote_mta = NULL;
+	o.diag_type = "X-Postern";
+	o.diagnostic = r.status == DELIVER_OK ? NULL : r.error;
+	o.error = r.error;
+	queue_result(q, imsg, PROC_PARENT, r.evpid, r.status, &o);
+}
+
+/* RFC 3463 2: class.subject.detail, the class matching the outcome. */
+static int
+valid_status(const char *s, int status)
+{
+	const char	*want = status == DELIVER_OK ? "2" :
+	    status == DELIVER_TEMPFAIL ? "4" : "5";
+	size_t		 i, dots = 0;
+
+	if (s[0] != want[0] || s[1] != '.')
+		return 0;
+	for (i = 2; s[i] != '\0'; i++) {
+		if (s[i] == '.')
+			dots++;
+		else if (s[i] < '0' || s[i] > '9')
+			return 0;
+	}
+	return dots == 1 && s[i - 1] != '.';
+}
+
+void
+queue_mta_result(struct queue *q, struct imsg *imsg)
+{
+	struct msg_mta_result	 r;
+	struct outcome		 o;
+
+	if (msg_get_mta_result(imsg, &r) == -1)
+		proc_bad_message(q->proc, PROC_MTA, imsg);
+	if (!valid_status(r.dsn_status, r.status))
+		strlcpy(r.dsn_status, r.status == DELIVER_OK ? "2.0.0" :
+		    r.status == DELIVER_TEMPFAIL ? "4.0.0" : "5.0.0",
+		    sizeof(r.dsn_status));
+	o.status = r.dsn_status;
+	o.remote_mta = r.remote_mta;
+	/* RFC 3464 2.3.6: the remote reply is an "smtp" diagnostic */
+	o.diag_type = r.diagnostic[0] != '\0' ? "smtp" : "X-Postern";
+	o.diagnostic = r.diagnostic[0] != '\0' ? r.diagnostic : r.error;
+	o.error = r.error;
+	queue_result(q, imsg, PROC_MTA, r.evpid, r.status, &o);
+}
+
+/* At start: the first run looks at everything the store holds. */
+void
+queue_sched_start(struct queue *q)
+{
+	evtimer_set(&q->ev_sched, queue_sched_cb, q);
+	queue_schedule_soon(q, 0);
+}
