@@ -418,6 +418,22 @@ def test_tls_verify_refuses_bad_certificate(sender, peer, bed, tmp_path):
     assert mx.accepted() == []
 
 
+def test_tls_verify_refuses_client_only_certificate(sender, peer, bed,
+                                                   tmp_path):
+    """A certificate from a trusted CA, for the right name, but whose
+    extended key usage is clientAuth only: not a server's (RFC 5280
+    4.2.1.12), so it fails the check."""
+    tls = make_cert(tmp_path / "cert-eku", bed.ca, ["mx.tls.test"],
+                    eku="clientAuth")
+    mx = peer(ADDR["mx.tls.test"], starttls=True, tls_cert=tls.cert,
+              tls_key=tls.key)
+    dm = sender()
+    send(dm, ["x@tls.test"])
+    wait_queue_line(dm, "x@tls.test", "certificate check failed")
+    assert "unsuitable certificate purpose" in dm.logtext()
+    assert mx.accepted() == []
+
+
 def test_no_starttls_plaintext_or_refused(sender, peer):
     mx = peer(ADDR["mx.notls.test"], starttls=False)
     dm = sender()
