@@ -71,7 +71,8 @@ static void	 set_count(const struct conf_loc *, const char *, long long,
 %token	MTATIMEOUT MTACONNECTTIMEOUT MTAMAXSESSIONS MTAMAXPERDOMAIN MTACAFILE
 %token	MTATLSFALLBACK
 %token	TRANSPORT ROUTE ATTEMPT ARCSEAL ACCOUNT MECHANISMS
-%token	MAILDIR MATCH MAX MAXMESSAGESIZE MAXSIGNATURES MBOX MDA ON OVERSIGN
+%token	MAILDIR MATCH MAX MAXMESSAGESIZE MAXSIGNATURES MBOX MDA NOVERIFY ON
+%token	OVERSIGN
 %token	PKI POLICY PORT
 %token	QUARANTINE QUEUE RCPTTO REJECT REJECTFAIL RELAXED RELAY REQUIRE
 %token	RESOLVER RETRY SELECTOR SIGN SMTPS SOCKET SPF SPOOL SRC STRICT TABLE
@@ -468,6 +469,11 @@ relayopt	: HOST STRING {
 		| TLS VERIFY {
 			parse_rule_once(&@1, RO_TLS, "tls");
 			ps.action->relay_tls = RELAY_TLS_VERIFY;
+		}
+		| TLS NOVERIFY {
+			/* the only way to send credentials unverified */
+			parse_rule_once(&@1, RO_TLS, "tls");
+			ps.action->relay_tls = RELAY_TLS_NOVERIFY;
 		}
 		| AUTH tableref {
 			parse_rule_once(&@1, RO_AUTH, "auth");
@@ -947,6 +953,7 @@ static const struct keyword keywords[] = {
 	{ "mta-max-sessions",	MTAMAXSESSIONS },
 	{ "mta-timeout",	MTATIMEOUT },
 	{ "mta-tls-fallback",	MTATLSFALLBACK },
+	{ "no-verify",		NOVERIFY },
 	{ "on",			ON },
 	{ "oversign",		OVERSIGN },
 	{ "pki",		PKI },

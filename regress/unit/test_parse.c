@@ -467,6 +467,10 @@ test_actions(void **state)
 	    "auth <secrets>\n"
 	    "action sub relay host \"smtp+tls://smarthost.example.org:587/\""
 	    " tls require auth <secrets>\n"
+	    "action nv relay host \"smtps://smarthost.example.org\" "
+	    "auth <secrets> tls no-verify\n"
+	    "action nv2 relay host \"smtp://smarthost.example.org\" "
+	    "tls no-verify\n"
 	    "action plain relay host \"smtp://[2001:db8::1]:2525\" tls\n"
 	    "action vm maildir \"/var/vmail/%{rcpt}\" virtual <secrets>\n",
 	    0);
@@ -517,11 +521,20 @@ test_actions(void **state)
 	assert_string_equal(a->relay_host, "smarthost.example.org");
 	assert_int_equal(a->relay_port, 465);
 	assert_string_equal(a->relay_auth, "secrets");
+	/* auth implies a verified certificate */
+	assert_int_equal(a->relay_tls, RELAY_TLS_VERIFY);
 
 	a = config_find_action(conf, "sub");
 	assert_int_equal(a->relay_scheme, RELAY_SMTP_TLS);
 	assert_int_equal(a->relay_port, 587);
-	assert_int_equal(a->relay_tls, RELAY_TLS_REQUIRE);
+	assert_int_equal(a->relay_tls, RELAY_TLS_VERIFY);
+
+	/* ... unless the configuration says otherwise in so many words */
+	a = config_find_action(conf, "nv");
+	assert_string_equal(a->relay_auth, "secrets");
+	assert_int_equal(a->relay_tls, RELAY_TLS_NOVERIFY);
+	a = config_find_action(conf, "nv2");
+	assert_int_equal(a->relay_tls, RELAY_TLS_NOVERIFY);
 
 	a = config_find_action(conf, "plain");
 	assert_int_equal(a->relay_scheme, RELAY_SMTP);
@@ -1230,6 +1243,10 @@ static const struct error_case error_cases[] = {
 	{ "action a relay host \"smtp://a\" host \"smtp://b\"\n",
 	  "1: host given twice\n" },
 	{ "action a relay tls tls verify\n", "1: tls given twice\n" },
+	{ "action a relay tls verify tls no-verify\n",
+	  "1: tls given twice\n" },
+	{ "action a relay tls no-verify\naction b relay no-verify\n",
+	  "2: syntax error\n" },
 	{ "action a relay helo a helo b\n", "1: helo given twice\n" },
 	{ "action a relay helo \"a b\"\n", "1: invalid hostname \"a b\"\n" },
 	{ "action a relay host \"lmtp://x\"\n",
@@ -1617,6 +1634,8 @@ test_mta_statements(void **state)
 	    "transport sub submission \"smtp+tls://smtp.example.com\" "
 	    "auth <s> mechanisms scram-sha-256 LOGIN\n"
 	    "transport px socks5 \"[::1]:1080\"\n"
+	    "transport nv submission \"smtps://smtp.example.com\" auth <s> "
+	    "tls no-verify\n"
 	    "route from domain Example.ORG for domain b.example attempt 4 "
 	    "transport sh\n"
 	    "route transport px\n", 0);
@@ -1634,6 +1653,7 @@ test_mta_statements(void **state)
 	t = config_find_transport(conf, "sub");
 	assert_int_equal(t->relay_port, 587);	/* RFC 6409 */
 	assert_string_equal(t->relay_auth, "s");
+	assert_int_equal(t->relay_tls, RELAY_TLS_VERIFY);	/* auth */
 	/* names are case-insensitive (RFC 4422 3.1 gives them in upper case) */
 	assert_int_equal(t->relay_mechs,
 	    (1U << SASL_MECH_SCRAM_SHA_256) | (1U << SASL_MECH_LOGIN));
@@ -1642,6 +1662,8 @@ test_mta_statements(void **state)
 	assert_string_equal(t->socks5_host, "::1");
 	assert_int_equal(t->socks5_port, 1080);
 	assert_null(config_find_action(conf, "px"));
+	t = config_find_transport(conf, "nv");
+	assert_int_equal(t->relay_tls, RELAY_TLS_NOVERIFY);
 	r = TAILQ_FIRST(&conf->routes);
 	assert_string_equal(r->from_domain, "example.org");
 	assert_string_equal(r->for_domain, "b.example");
