@@ -410,10 +410,12 @@ actiontype	: MAILDIR optstring optmaildiruser {
 		}
 		| MBOX {
 			ps.action->type = ACTION_MBOX;
+			parse_action_not_yet(&@1, "mbox");
 		}
 		| LMTP STRING optrcptto {
 			ps.action->type = ACTION_LMTP;
 			ps.action->path = $2;
+			parse_action_not_yet(&@1, "lmtp");
 			if (!conf_valid_lmtp_dest($2))
 				conf_error(&@2, "invalid lmtp destination "
 				    "\"%s\"", $2);
@@ -421,6 +423,7 @@ actiontype	: MAILDIR optstring optmaildiruser {
 		| MDA STRING {
 			ps.action->type = ACTION_MDA;
 			ps.action->path = $2;
+			parse_action_not_yet(&@1, "mda");
 			if ($2[0] == '\0')
 				conf_error(&@2, "mda command is empty");
 			else if (!conf_valid_expansions($2))

@@ -150,3 +150,22 @@ def test_idle_worker_killed_is_replaced(dmx):
     assert len(wait_files(dm, "r@v.test", 2)) == 2
     assert dm.proc.poll() is None
     assert len(started(dm)) == 2
+
+
+@pytest.mark.parametrize("line", [
+    'action "box" mbox',
+    'action "box" lmtp "/run/dovecot/lmtp"',
+    'action "box" mda "/usr/bin/procmail"',
+])
+def test_undeliverable_action_refused_by_config_check(tmp_path, line):
+    """mbox, lmtp and mda have no delivery code yet: posternd -n refuses
+    them, naming the line, instead of taking mail it could only bounce."""
+    from conftest import POSTERND, run
+    conf = tmp_path / "postern.conf"
+    conf.write_text('listen on 127.0.0.1 port 2525\n%s\n'
+                    'match from any for local action "box"\n' % line)
+    r = run([POSTERND, "-n", "-f", str(conf)])
+    assert r.returncode == 1
+    assert "%s:2: %s delivery is not implemented yet" % (
+        conf, line.split()[2]) in r.stderr, r.stderr
+    assert "configuration OK" not in r.stdout
