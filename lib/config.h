@@ -92,10 +92,19 @@ enum relay_scheme {
 	RELAY_SMTPS			/* smtps://: implicit TLS */
 };
 
+/*
+ * With auth, the parser turns OPPORTUNISTIC and REQUIRE into VERIFY: the
+ * credentials go only to a server whose certificate checks out, unless
+ * the configuration says NOVERIFY in so many words.
+ */
 enum relay_tls {
 	RELAY_TLS_OPPORTUNISTIC,	/* STARTTLS if offered (default) */
 	RELAY_TLS_REQUIRE,		/* "tls require": no TLS, no delivery */
-	RELAY_TLS_VERIFY		/* "tls verify": and check the certificate */
+	RELAY_TLS_VERIFY,		/* "tls verify": and check the
+					   certificate */
+	RELAY_TLS_NOVERIFY		/* "tls no-verify": TLS required, the
+					   certificate not checked, even
+					   with auth */
 };
 
 enum transport_kind {

@@ -13,7 +13,8 @@
  * Parameters: SIZE (RFC 1870), BODY=7BIT|8BITMIME (RFC 6152; BINARYMIME of
  * RFC 3030 is refused with 555 since bare CR and LF are never accepted),
  * SMTPUTF8 (RFC 6531), RET and ENVID (RFC 3461 4.3, 4.4), NOTIFY and ORCPT
- * (RFC 3461 4.1, 4.2), REQUIRETLS (RFC 8689 4.1, inside TLS only).
+ * (RFC 3461 4.1, 4.2), REQUIRETLS (RFC 8689 4.1, inside TLS only, and
+ * 4.2.1, only when the caller says it offers it).
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -446,7 +447,9 @@ smtp_mail_params_parse(const char *args, int ctx, uint64_t max_size,
 			bit = 0x08;
 		else if (kw_is(&pr, "ENVID"))
 			bit = 0x10;
-		else if (kw_is(&pr, "REQUIRETLS") && (ctx & SMTP_PARAM_TLS))
+		/* RFC 8689 4.1: inside TLS; 4.2.1: only if enforced */
+		else if (kw_is(&pr, "REQUIRETLS") && (ctx & SMTP_PARAM_TLS) &&
+		    (ctx & SMTP_PARAM_REQUIRETLS))
 			bit = 0x20;
 		else if (kw_is(&pr, "AUTH"))
 			bit = 0x40;

@@ -87,6 +87,9 @@ struct smtp_perr {
 
 /* Parameter parsing context. */
 #define SMTP_PARAM_TLS		0x01	/* the session is inside TLS */
+#define SMTP_PARAM_REQUIRETLS	0x02	/* REQUIRETLS is offered: mail taken
+					   with it is relayed as RFC 8689
+					   4.2.1 requires */
 
 int	 smtp_mail_params_parse(const char *, int, uint64_t,
 	    struct smtp_mail_params *, struct smtp_perr *);

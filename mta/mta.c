@@ -4,17 +4,19 @@
  * Set-up: the parent sends the mta-* settings, the relay actions and the
  * credentials of their auth tables; before chroot we read what those name
  * (the resolver's trust anchor, the CA bundle).  Then the queue hands over
- * messages (a memory fd and its envelopes); we group recipients into one
- * task per message and destination, find the next hops (mta/mxres.c:
- * RFC 5321 5.1, RFC 7505), run SMTP sessions (mta/session.c) within the
- * per-destination and global limits, and answer the queue once per
- * envelope.  A destination whose every host refuses us is backed off, so
- * its mail goes back to the queue's schedule at once instead of hammering
- * the host.
+ * messages (a memory fd and its envelopes); the first route that matches
+ * an envelope (sender and recipient domain, account, attempt) picks its
+ * transport (direct, smarthost, submission or SOCKS5), else its relay
+ * action decides.  We group recipients into one task per message and
+ * destination, find the next hops (mta/mxres.c: RFC 5321 5.1, RFC 7505),
+ * run SMTP sessions (mta/session.c) within the per-destination and global
+ * limits, and answer the queue once per envelope.  A destination whose
+ * every host refuses us is backed off, so its mail goes back to the
+ * queue's schedule at once instead of hammering the host.
  *
- * Not here yet: DANE, MTA-STS and REQUIRETLS enforcement (the next issue;
- * the DNSSEC status of every answer is already kept), routes and the
- * submission and SOCKS5 transports.
+ * Not here yet: DANE, MTA-STS (and its policy cache) and REQUIRETLS
+ * enforcement (the next issue; the DNSSEC status of every answer is
+ * already kept).
  */
 #include <sys/types.h>
 #include <sys/queue.h>

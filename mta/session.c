@@ -188,6 +188,7 @@ mta_session_close_conn(struct mta_session *s)
 		tls_free(s->tls);
 		s->tls = NULL;
 	}
+	s->verified = 0;	/* the next connection proves itself again */
 	if (s->fd != -1)
 		close(s->fd);
 	s->fd = -1;
@@ -473,8 +474,13 @@ session_tls_done(struct mta_session *s)
 	log_info("mta: session %u: %s [%s]: TLS %s", s->id, s->host, s->addr,
 	    s->tls_info);
 	if (s->dest->relay->c.tls == RELAY_TLS_VERIFY && !s->verified) {
-		session_host_fail(s, 0, "certificate check failed (tls "
-		    "verify): %s", why);
+		if (s->dest->relay->c.auth[0] != '\0')
+			session_host_fail(s, 0, "certificate check failed: "
+			    "%s; credentials not sent (auth needs a verified "
+			    "certificate unless tls no-verify)", why);
+		else
+			session_host_fail(s, 0, "certificate check failed "
+			    "(tls verify): %s", why);
 		return;
 	}
 	if (s->state == S_TLS_IMPLICIT) {
@@ -506,10 +512,18 @@ session_auth(struct mta_session *s)
 		    s->dest->relay->c.host, s->dest->relay->c.auth);
 		return;
 	}
-	/* the parser demands TLS with auth: this is a last guard */
+	/*
+	 * The parser demands TLS with auth, and a verified certificate
+	 * unless "tls no-verify": these are last guards.
+	 */
 	if (s->tls == NULL) {
 		session_host_fail(s, 0, "will not send the credentials of "
 		    "table %s without TLS", s->dest->relay->c.auth);
+		return;
+	}
+	if (!s->verified && s->dest->relay->c.tls != RELAY_TLS_NOVERIFY) {
+		session_host_fail(s, 0, "will not send the credentials of "
+		    "table %s to an unverified server", s->dest->relay->c.auth);
 		return;
 	}
 	allowed = s->dest->relay->c.mechs != 0 ? s->dest->relay->c.mechs :

@@ -5,7 +5,11 @@
  * can refuse on it for "tls verify".  The chain is verified against the
  * CA store read before chroot, and the leaf must match the host name by
  * the rules of RFC 6125 6.4 (OpenSSL's X509_check_host: DNS-ID first,
- * wildcards only as the whole left-most label).
+ * wildcards only as the whole left-most label) and be meant for a TLS
+ * server: an extended key usage without serverAuth fails (RFC 5280
+ * 4.2.1.12).  libtls would check the purpose when it verifies (OpenSSL
+ * sets "ssl_server" for a client's chain), but the mta tells it not to,
+ * so the check is ours to make.
  *
  * DANE (RFC 7672) will verify the same chain against TLSA records here.
  */
@@ -56,6 +60,9 @@ mta_cert_verify(X509_STORE *store, const uint8_t *pem, size_t len,
 		goto done;
 	if ((ctx = X509_STORE_CTX_new()) == NULL ||
 	    !X509_STORE_CTX_init(ctx, store, leaf, chain))
+		goto done;
+	/* RFC 5280 4.2.1.12: a certificate only for other uses is refused. */
+	if (!X509_STORE_CTX_set_purpose(ctx, X509_PURPOSE_SSL_SERVER))
 		goto done;
 	param = X509_STORE_CTX_get0_param(ctx);
 	X509_VERIFY_PARAM_set_hostflags(param,

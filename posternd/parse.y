@@ -72,7 +72,8 @@ static void	 set_count(const struct conf_loc *, const char *, long long,
 %token	MTATIMEOUT MTACONNECTTIMEOUT MTAMAXSESSIONS MTAMAXPERDOMAIN MTACAFILE
 %token	MTATLSFALLBACK
 %token	TRANSPORT ROUTE ATTEMPT ARCSEAL ACCOUNT MECHANISMS
-%token	MAILDIR MATCH MAX MAXMESSAGESIZE MAXSIGNATURES MBOX MDA ON OVERSIGN
+%token	MAILDIR MATCH MAX MAXMESSAGESIZE MAXSIGNATURES MBOX MDA NOVERIFY ON
+%token	OVERSIGN
 %token	PKI POLICY PORT
 %token	QUARANTINE QUEUE RCPTTO REJECT REJECTFAIL RELAXED RELAY REQUIRE
 %token	RESOLVER RETRY SELECTOR SIGN SMTPS SOCKET SPF SPOOL SRC STRICT TABLE
@@ -410,10 +411,12 @@ actiontype	: MAILDIR optstring optmaildiruser {
 		}
 		| MBOX {
 			ps.action->type = ACTION_MBOX;
+			parse_action_not_yet(&@1, "mbox");
 		}
 		| LMTP STRING optrcptto {
 			ps.action->type = ACTION_LMTP;
 			ps.action->path = $2;
+			parse_action_not_yet(&@1, "lmtp");
 			if (!conf_valid_lmtp_dest($2))
 				conf_error(&@2, "invalid lmtp destination "
 				    "\"%s\"", $2);
@@ -421,6 +424,7 @@ actiontype	: MAILDIR optstring optmaildiruser {
 		| MDA STRING {
 			ps.action->type = ACTION_MDA;
 			ps.action->path = $2;
+			parse_action_not_yet(&@1, "mda");
 			if ($2[0] == '\0')
 				conf_error(&@2, "mda command is empty");
 			else if (!conf_valid_expansions($2))
@@ -469,6 +473,11 @@ relayopt	: HOST STRING {
 		| TLS VERIFY {
 			parse_rule_once(&@1, RO_TLS, "tls");
 			ps.action->relay_tls = RELAY_TLS_VERIFY;
+		}
+		| TLS NOVERIFY {
+			/* the only way to send credentials unverified */
+			parse_rule_once(&@1, RO_TLS, "tls");
+			ps.action->relay_tls = RELAY_TLS_NOVERIFY;
 		}
 		| AUTH tableref {
 			parse_rule_once(&@1, RO_AUTH, "auth");
@@ -954,6 +963,7 @@ static const struct keyword keywords[] = {
 	{ "mta-max-sessions",	MTAMAXSESSIONS },
 	{ "mta-timeout",	MTATIMEOUT },
 	{ "mta-tls-fallback",	MTATLSFALLBACK },
+	{ "no-verify",		NOVERIFY },
 	{ "on",			ON },
 	{ "oversign",		OVERSIGN },
 	{ "pki",		PKI },

@@ -414,6 +414,30 @@ parse_action_maildir(const struct conf_loc *loc, char *path)
 		    "with ~/");
 }
 
+/*
+ * mbox, lmtp and mda parse, but nothing delivers them yet: an action
+ * that could only bounce what it takes must not let mail in.
+ */
+void
+parse_action_not_yet(const struct conf_loc *loc, const char *kind)
+{
+	conf_error(loc, "%s delivery is not implemented yet: action \"%s\" "
+	    "would bounce every message", kind, ps.action->name);
+}
+
+/*
+ * Credentials go only to a server that proved who it is: auth implies
+ * "tls verify" unless "tls no-verify" says otherwise in so many words.
+ * Any TLS alone would hand the password (whole, with PLAIN or LOGIN) to a
+ * man-in-the-middle that shows any certificate.
+ */
+static void
+relay_auth_verify(struct action *a)
+{
+	if (a->relay_auth[0] != '\0' && a->relay_tls != RELAY_TLS_NOVERIFY)
+		a->relay_tls = RELAY_TLS_VERIFY;
+}
+
 void
 parse_action_end(const struct conf_loc *loc)
 {
@@ -428,6 +452,7 @@ parse_action_end(const struct conf_loc *loc)
 		    a->relay_tls == RELAY_TLS_OPPORTUNISTIC)
 			conf_error(&ps.auth_loc, "relay auth requires TLS: "
 			    "use smtps://, smtp+tls:// or tls require");
+		relay_auth_verify(a);
 	}
 	if (a->relay_mechs != 0 && a->relay_auth[0] == '\0')
 		conf_error(&ps.mechs_loc, "mechanisms needs auth <table>");
@@ -555,6 +580,7 @@ parse_transport_end(const struct conf_loc *loc)
 	    a->relay_tls == RELAY_TLS_OPPORTUNISTIC)
 		conf_error(&ps.auth_loc, "transport %s: auth requires TLS: "
 		    "use smtps://, smtp+tls:// or tls require", a->name);
+	relay_auth_verify(a);
 	if (a->relay_mechs != 0 && a->relay_auth[0] == '\0')
 		conf_error(&ps.mechs_loc, "transport %s: mechanisms needs "
 		    "auth <table>", a->name);

@@ -325,14 +325,14 @@ def _key(path, cwd):
               "ec_paramgen_curve:P-256", "-out", path], cwd)
 
 
-def _ext(names, ca):
+def _ext(names, ca, eku="serverAuth"):
     lines = ["basicConstraints=critical,CA:%s" % ("TRUE" if ca else "FALSE"),
              "subjectKeyIdentifier=hash"]
     if ca:
         lines.append("keyUsage=critical,keyCertSign,cRLSign")
     else:
         lines += ["keyUsage=critical,digitalSignature",
-                  "extendedKeyUsage=serverAuth",
+                  "extendedKeyUsage=" + eku,
                   "authorityKeyIdentifier=keyid",
                   "subjectAltName=" + ",".join("DNS:" + n for n in names)]
     return "\n".join(lines) + "\n"
@@ -354,10 +354,12 @@ def make_ca(directory, name="postern test CA", days=30):
     return TlsFiles(cert, key)
 
 
-def make_cert(directory, ca, names, days=30, basename=None):
+def make_cert(directory, ca, names, days=30, basename=None,
+              eku="serverAuth"):
     """A server certificate for DNS names `names` (the first is the CN),
     signed by `ca` (from make_ca): TlsFiles(cert, key).  The cert file
     holds the leaf only; chain() below appends the CA if a test wants it.
+    `eku` is its extendedKeyUsage ("clientAuth": one no server may use).
     """
     d = os.path.abspath(str(directory))
     os.makedirs(d, exist_ok=True)
@@ -368,7 +370,7 @@ def make_cert(directory, ca, names, days=30, basename=None):
     ext = os.path.join(d, base + ".ext")
     _key(key, d)
     with open(ext, "w") as f:
-        f.write(_ext(names, False))
+        f.write(_ext(names, False, eku))
     _openssl(["req", "-new", "-key", key, "-out", csr, "-subj",
               "/CN=" + names[0], "-config", "/dev/null"], d)
     _openssl(["x509", "-req", "-in", csr, "-CA", ca.cert, "-CAkey", ca.key,

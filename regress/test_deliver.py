@@ -195,3 +195,22 @@ def test_new_maildir_is_durable_before_delivery_is_done(dmx):
     for when, d in made:
         if d.startswith(box):
             assert os.path.dirname(d) in synced[when:], (d, synced)
+
+
+@pytest.mark.parametrize("line", [
+    'action "box" mbox',
+    'action "box" lmtp "/run/dovecot/lmtp"',
+    'action "box" mda "/usr/bin/procmail"',
+])
+def test_undeliverable_action_refused_by_config_check(tmp_path, line):
+    """mbox, lmtp and mda have no delivery code yet: posternd -n refuses
+    them, naming the line, instead of taking mail it could only bounce."""
+    from conftest import POSTERND, run
+    conf = tmp_path / "postern.conf"
+    conf.write_text('listen on 127.0.0.1 port 2525\n%s\n'
+                    'match from any for local action "box"\n' % line)
+    r = run([POSTERND, "-n", "-f", str(conf)])
+    assert r.returncode == 1
+    assert "%s:2: %s delivery is not implemented yet" % (
+        conf, line.split()[2]) in r.stderr, r.stderr
+    assert "configuration OK" not in r.stdout

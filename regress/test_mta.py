@@ -418,6 +418,22 @@ def test_tls_verify_refuses_bad_certificate(sender, peer, bed, tmp_path):
     assert mx.accepted() == []
 
 
+def test_tls_verify_refuses_client_only_certificate(sender, peer, bed,
+                                                   tmp_path):
+    """A certificate from a trusted CA, for the right name, but whose
+    extended key usage is clientAuth only: not a server's (RFC 5280
+    4.2.1.12), so it fails the check."""
+    tls = make_cert(tmp_path / "cert-eku", bed.ca, ["mx.tls.test"],
+                    eku="clientAuth")
+    mx = peer(ADDR["mx.tls.test"], starttls=True, tls_cert=tls.cert,
+              tls_key=tls.key)
+    dm = sender()
+    send(dm, ["x@tls.test"])
+    wait_queue_line(dm, "x@tls.test", "certificate check failed")
+    assert "unsuitable certificate purpose" in dm.logtext()
+    assert mx.accepted() == []
+
+
 def test_no_starttls_plaintext_or_refused(sender, peer):
     mx = peer(ADDR["mx.notls.test"], starttls=False)
     dm = sender()
@@ -610,6 +626,66 @@ def test_smarthost_wrong_password(sender, peer, bed, tmp_path):
     assert sh.accepted() == []
     # the smtp and queue processes never got the password
     assert "wrong" not in dm.logtext()
+
+
+AUTH_MITM_CONF = {
+    "action": 'action "smarthost" relay host "smtp+tls://mx.b.test" '
+              'auth <secrets>{tls}\n'
+              'match from any for domain "far.test" action "smarthost"\n',
+    "transport": 'transport sh smarthost "smtp+tls://mx.b.test" '
+                 'auth <secrets>{tls}\n'
+                 'route for domain "far.test" transport sh\n',
+}
+
+
+@pytest.mark.parametrize("kind", ["action", "transport"])
+def test_relay_auth_unverified_certificate_gets_no_credentials(
+        sender, peer, tmp_path, kind):
+    """A man-in-the-middle for the smarthost: STARTTLS with a certificate
+    that does not verify, then AUTH PLAIN only.  auth implies tls verify:
+    it hears no AUTH, the message stays queued with the reason."""
+    bad = make_bad_cert(tmp_path / "cert-mitm")
+    secrets = tmp_path / "secrets"
+    secrets.write_text("mx.b.test alice:s3cret\n")
+    os.chmod(secrets, 0o600)
+    mitm = peer(ADDR["mx.b.test"], starttls=True, tls_cert=bad.cert,
+                tls_key=bad.key, auth=["PLAIN"], users={"alice": "s3cret"},
+                auth_require_tls=True)
+    dm = sender(extra='table secrets file:"%s"\n' % secrets +
+                AUTH_MITM_CONF[kind].format(tls=""))
+    send(dm, ["x@far.test"])
+    wait_log(dm, "credentials not sent")
+    wait_queue_line(dm, "x@far.test", "certificate check failed")
+    assert "tls no-verify" in dm.logtext()
+    sessions = mitm.wait_sessions(1)
+    assert mitm.accepted() == []
+    for sess in sessions:
+        assert sess["auth"] is None and sess["auth_attempts"] == []
+        said = [ln for who, ln in sess["transcript"] if who == "C"]
+        assert not any(ln.upper().startswith("AUTH") for ln in said), said
+        assert not any("s3cret" in ln for ln in said)
+    assert "s3cret" not in mitm.logtext()
+
+
+def test_relay_auth_tls_no_verify_sends_credentials(sender, peer, tmp_path):
+    """tls no-verify, written out, is the only way to authenticate to a
+    server whose certificate does not verify."""
+    bad = make_bad_cert(tmp_path / "cert-nv")
+    secrets = tmp_path / "secrets"
+    secrets.write_text("mx.b.test alice:s3cret\n")
+    os.chmod(secrets, 0o600)
+    sh = peer(ADDR["mx.b.test"], starttls=True, tls_cert=bad.cert,
+              tls_key=bad.key, auth=["PLAIN"], users={"alice": "s3cret"},
+              auth_require_tls=True)
+    dm = sender(extra='table secrets file:"%s"\n' % secrets +
+                AUTH_MITM_CONF["action"].format(tls=" tls no-verify"))
+    send(dm, ["x@far.test"])
+    sh.wait_messages(1)
+    s = sh.wait_sessions(1)[0]
+    assert s["auth"] == {"mechanism": "PLAIN", "user": "alice"}
+    assert s["tls"] is not None
+    wait_queue_empty(dm)
+    assert "certificate not verified" in dm.logtext()
 
 
 def test_end_to_end_two_posternds(sender, daemon_factory, tmp_path, bed):

@@ -509,10 +509,13 @@ queue expire 30s
 table secrets file:"{s}"
 table wrong file:"{w}"
 action "out" relay
-transport sub submission "smtp+tls://127.0.0.1:{p}" auth <secrets>
-transport subwrong submission "smtp+tls://127.0.0.1:{p}" auth <wrong>
+# B's certificate is self-signed: auth would refuse it without no-verify
+transport sub submission "smtp+tls://127.0.0.1:{p}" auth <secrets> \\
+    tls no-verify
+transport subwrong submission "smtp+tls://127.0.0.1:{p}" auth <wrong> \\
+    tls no-verify
 transport sublogin submission "smtp+tls://127.0.0.1:{p}" auth <secrets> \\
-    mechanisms LOGIN
+    mechanisms LOGIN tls no-verify
 route for domain "wrong.test" transport subwrong
 route for domain "login.test" transport sublogin
 route transport sub

@@ -9,7 +9,9 @@
  * 4.3.2, command line limit 4.5.3.1.4), PIPELINING (RFC 2920), the EHLO
  * keywords of SIZE (RFC 1870), 8BITMIME (RFC 6152), SMTPUTF8 (RFC 6531),
  * ENHANCEDSTATUSCODES (RFC 2034, 3463), CHUNKING (RFC 3030), DSN (RFC
- * 3461), STARTTLS (RFC 3207), REQUIRETLS (RFC 8689) and AUTH (RFC 4954).
+ * 3461), STARTTLS (RFC 3207), REQUIRETLS (RFC 8689, behind
+ * SMTP_CONF_REQUIRETLS: not offered until the mta enforces it) and AUTH
+ * (RFC 4954).
  *
  * Hostile input: a bare CR or LF is never a line ending (RFC 5321 2.3.8):
  * a command line with one is refused.  Input pipelined behind STARTTLS is
@@ -552,8 +554,12 @@ proceed_ehlo(struct smtp_session *s, const char *args)
 	/* RFC 3207 4.2: not once TLS is on. */
 	if ((s->conf.flags & SMTP_CONF_STARTTLS) && !s->tls)
 		ext[n++] = "STARTTLS";
-	/* RFC 8689 4.1: only inside TLS. */
-	if (s->tls)
+	/*
+	 * RFC 8689 4.1: only inside TLS; and only when the mta relays such
+	 * mail as 4.2.1 requires, which SMTP_CONF_REQUIRETLS says (nothing
+	 * sets it yet).
+	 */
+	if (s->tls && (s->conf.flags & SMTP_CONF_REQUIRETLS))
 		ext[n++] = "REQUIRETLS";
 	/* RFC 4954 4: no plaintext passwords outside a protected session. */
 	if ((s->conf.flags & SMTP_CONF_AUTH) && s->tls)

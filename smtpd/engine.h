@@ -1,10 +1,10 @@
 /*
  * The SMTP server protocol engine (RFC 5321 with PIPELINING, SIZE,
  * 8BITMIME, SMTPUTF8, ENHANCEDSTATUSCODES, CHUNKING, DSN, STARTTLS,
- * REQUIRETLS and AUTH), free of I/O: the caller feeds it the client's bytes, drains
- * the replies it writes, and answers the decisions it asks for through
- * callbacks, at once or later.  See engine.c, engine_tx.c and engine_auth.c
- * for the RFC sections.
+ * REQUIRETLS when enabled, and AUTH), free of I/O: the caller feeds it
+ * the client's bytes, drains the replies it writes, and answers the
+ * decisions it asks for through callbacks, at once or later.  See
+ * engine.c, engine_tx.c and engine_auth.c for the RFC sections.
  *
  * Rules for the caller:
  * - smtp_session_input() takes what it can and returns how much; while a
@@ -71,6 +71,12 @@
 #define SMTP_CONF_TLS_REQUIRED	0x04	/* MAIL needs TLS: 530 5.7.0 */
 #define SMTP_CONF_AUTH		0x08	/* AUTH PLAIN LOGIN, inside TLS */
 #define SMTP_CONF_AUTH_REQUIRED	0x10	/* MAIL needs AUTH: 530 5.7.0 */
+/*
+ * REQUIRETLS (RFC 8689) offered inside TLS and taken on MAIL.  A message
+ * taken with it must be relayed as RFC 8689 4.2.1 requires, which the mta
+ * does not do yet: nothing sets this flag until it does (issue 14).
+ */
+#define SMTP_CONF_REQUIRETLS	0x20
 
 struct smtp_session_conf {
 	const char	*hostname;	/* ours, in the banner and replies */

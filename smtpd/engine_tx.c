@@ -7,8 +7,8 @@
  * 354 intermediate reply of 4.3.2), dot-stuffing 4.5.2, text line limit
  * 4.5.3.1.6 and recipients limit 4.5.3.1.8; SIZE (RFC 1870), SMTPUTF8
  * addresses (RFC 6531 3.4), DSN parameters (RFC 3461), REQUIRETLS (RFC
- * 8689) through the parameter parsers of lib/smtp_addr.c, and CHUNKING
- * (RFC 3030 2, 4.2).
+ * 8689, when SMTP_CONF_REQUIRETLS offers it) through the parameter
+ * parsers of lib/smtp_addr.c, and CHUNKING (RFC 3030 2, 4.2).
  *
  * Hostile input: a bare CR or LF in DATA or BDAT content makes the message
  * be rejected (RFC 5321 2.3.8), so "\n.\n" is never an end of data (SMTP
@@ -269,6 +269,27 @@ path_start(const char *args, const char *word)
 	return args;
 }
 
+/*
+ * REQUIRETLS is a MAIL parameter only where EHLO offered it: inside TLS
+ * (RFC 8689 4.1) and under SMTP_CONF_REQUIRETLS.  Nothing sets that until
+ * the mta relays such mail as RFC 8689 4.2.1 requires (TLS to an MX and a
+ * certificate it has verified, or no delivery): taking the option without
+ * that would promise what we do not do.  Elsewhere it is an unknown
+ * parameter, 555 5.5.4.
+ */
+static int
+mail_param_ctx(const struct smtp_session *s)
+{
+	int	 ctx = 0;
+
+	if (s->tls) {
+		ctx |= SMTP_PARAM_TLS;
+		if (s->conf.flags & SMTP_CONF_REQUIRETLS)
+			ctx |= SMTP_PARAM_REQUIRETLS;
+	}
+	return ctx;
+}
+
 int
 engine_check_mail(struct smtp_session *s, const char *args)
 {
@@ -307,7 +328,7 @@ engine_check_mail(struct smtp_session *s, const char *args)
 		engine_reply(s, 555, "5.5.4", "Parameters need EHLO");
 		return -1;
 	}
-	if (smtp_mail_params_parse(p + used, s->tls ? SMTP_PARAM_TLS : 0,
+	if (smtp_mail_params_parse(p + used, mail_param_ctx(s),
 	    s->conf.max_size, &s->mail.params, &err) == -1) {
 		engine_reply(s, err.code, err.enhanced, "%s", err.text);
 		return -1;

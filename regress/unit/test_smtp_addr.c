@@ -237,12 +237,20 @@ test_mail_params(void **state)
 	assert_int_equal(smtp_mail_params_parse(" ENVID=0123456789012345678901"
 	    "234567890123456789012345678901234567890123456789012345678901234567"
 	    "8901234567890", 0, 1000, &mp, &e), -1);
-	/* REQUIRETLS only inside TLS (RFC 8689 4.1). */
+	/*
+	 * REQUIRETLS only inside TLS (RFC 8689 4.1) and only when the
+	 * server offers it, which means it enforces it (4.2.1).
+	 */
 	assert_int_equal(smtp_mail_params_parse(" REQUIRETLS", 0, 1000, &mp,
 	    &e), -1);
 	assert_int_equal(e.code, 555);
 	assert_int_equal(smtp_mail_params_parse(" REQUIRETLS", SMTP_PARAM_TLS,
-	    1000, &mp, &e), 0);
+	    1000, &mp, &e), -1);
+	assert_int_equal(e.code, 555);
+	assert_int_equal(smtp_mail_params_parse(" REQUIRETLS",
+	    SMTP_PARAM_REQUIRETLS, 1000, &mp, &e), -1);
+	assert_int_equal(smtp_mail_params_parse(" REQUIRETLS",
+	    SMTP_PARAM_TLS | SMTP_PARAM_REQUIRETLS, 1000, &mp, &e), 0);
 	assert_true(mp.requiretls);
 }
 

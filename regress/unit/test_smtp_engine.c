@@ -938,22 +938,17 @@ test_starttls(void **state)
 	feed(r, "EHLO c\r\n");
 	o = drain(r);
 	assert_null(strstr(o, "STARTTLS"));
-	assert_non_null(strstr(o, "250 REQUIRETLS\r\n"));
 	assert_string_equal(say(r, "STARTTLS\r\n"), "503");
 	assert_string_equal(smtp_session_protocol(r->s), "ESMTPS");
-	assert_string_equal(say(r, "MAIL FROM:<a@b.example> REQUIRETLS "
-	    "SMTPUTF8\r\n"), "250");
-	assert_true(r->mail.params.requiretls);
+	assert_string_equal(say(r, "MAIL FROM:<a@b.example> SMTPUTF8\r\n"),
+	    "250");
 	assert_string_equal(smtp_session_protocol(r->s), "UTF8SMTPS");
 	rec_free(r);
 
-	/* REQUIRETLS refused without TLS. */
+	/* STARTTLS inside a transaction is refused. */
 	r = rec_new(SMTP_CONF_STARTTLS, 0, 0);
 	drain(r);
 	say(r, "EHLO c\r\n");
-	assert_string_equal(say(r, "MAIL FROM:<a@b.example> REQUIRETLS\r\n"),
-	    "555");
-	/* STARTTLS inside a transaction is refused. */
 	say(r, "MAIL FROM:<a@b.example>\r\n");
 	assert_string_equal(say(r, "STARTTLS\r\n"), "503");
 	rec_free(r);
@@ -965,7 +960,68 @@ test_starttls(void **state)
 	feed(r, "EHLO c\r\n");
 	o = drain(r);
 	assert_null(strstr(o, "STARTTLS"));
-	assert_non_null(strstr(o, "REQUIRETLS"));
+	assert_non_null(strstr(o, "250 DSN\r\n"));
+	rec_free(r);
+}
+
+/*
+ * RFC 8689 4.2.1: REQUIRETLS may not be accepted until the mta enforces
+ * it.  By default it is neither offered nor taken, inside TLS or not; a
+ * MAIL with it gets 555 5.5.4 like any unknown parameter.
+ */
+static void
+test_requiretls_not_offered(void **state)
+{
+	struct rec	*r;
+	const char	*o;
+	int		 tls;
+
+	for (tls = 0; tls <= 1; tls++) {
+		r = rec_new(SMTP_CONF_STARTTLS |
+		    (tls ? SMTP_CONF_TLS_ACTIVE : 0), 0, 0);
+		if (tls)
+			smtp_session_tls_started(r->s, "TLSv1.3",
+			    "TLS_AES_128_GCM_SHA256");
+		drain(r);
+		feed(r, "EHLO c\r\n");
+		o = drain(r);
+		assert_non_null(strstr(o, "250 "));
+		assert_null(strstr(o, "REQUIRETLS"));
+		feed(r, "MAIL FROM:<a@b.example> REQUIRETLS\r\n");
+		assert_string_equal(drain(r),
+		    "555 5.5.4 Unsupported parameter\r\n");
+		assert_false(r->mail.params.requiretls);
+		/* the transaction never opened: a plain MAIL is taken */
+		assert_string_equal(say(r, "MAIL FROM:<a@b.example>\r\n"),
+		    "250");
+		rec_free(r);
+	}
+}
+
+/* The switch for the day the mta enforces it: offered and taken in TLS. */
+static void
+test_requiretls_when_enabled(void **state)
+{
+	struct rec	*r;
+	const char	*o;
+
+	r = rec_new(SMTP_CONF_STARTTLS | SMTP_CONF_REQUIRETLS, 0, 0);
+	drain(r);
+	feed(r, "EHLO c\r\n");
+	o = drain(r);
+	/* RFC 8689 4.1: not before TLS */
+	assert_null(strstr(o, "REQUIRETLS"));
+	assert_string_equal(say(r, "MAIL FROM:<a@b.example> REQUIRETLS\r\n"),
+	    "555");
+	feed(r, "STARTTLS\r\n");
+	drain(r);
+	smtp_session_tls_started(r->s, "TLSv1.3", "TLS_AES_128_GCM_SHA256");
+	feed(r, "EHLO c\r\n");
+	o = drain(r);
+	assert_non_null(strstr(o, "250 REQUIRETLS\r\n"));
+	assert_string_equal(say(r, "MAIL FROM:<a@b.example> REQUIRETLS "
+	    "SMTPUTF8\r\n"), "250");
+	assert_true(r->mail.params.requiretls);
 	rec_free(r);
 }
 
@@ -1431,6 +1487,8 @@ main(void)
 		cmocka_unit_test(test_too_many_rcpts),
 		cmocka_unit_test(test_bdat),
 		cmocka_unit_test(test_starttls),
+		cmocka_unit_test(test_requiretls_not_offered),
+		cmocka_unit_test(test_requiretls_when_enabled),
 		cmocka_unit_test(test_auth_plain),
 		cmocka_unit_test(test_auth_login),
 		cmocka_unit_test(test_auth_refused),
