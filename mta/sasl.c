@@ -4,7 +4,7 @@
  * exchanges of PLAIN (RFC 4616), LOGIN (the de facto "Username:" /
  * "Password:" exchange), CRAM-MD5 (RFC 2195), SCRAM-SHA-1 (RFC 5802) and
  * SCRAM-SHA-256 (RFC 7677) without channel binding (gs2 header "n,,").
- * No I/O happens here: see sasl_client.h.
+ * No I/O happens here: see mta/sasl.h.
  *
  * SCRAM strings are SASLprep'ed (RFC 4013) only as far as ASCII goes:
  * control characters are refused (RFC 4013 2.3, table C.2.1) and printable

@@ -533,7 +533,7 @@ read_file(const char *path, size_t max, size_t *len)
 }
 
 /*
- * What the smtp process needs besides routing (recipient.c): each pki's
+ * What the smtp process needs besides routing (lib/routing.c): each pki's
  * certificate and key, which the parent reads as root.
  */
 static void

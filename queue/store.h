@@ -121,7 +121,7 @@ time_t		 qstore_next_due(struct qstore *, time_t now);
 
 /*
  * Results of an in-flight envelope.  They join the next group commit (a
- * lost result only means a retry; see the delivery rule in qstore.c).
+ * lost result only means a retry; see the delivery rule in queue/store.c).
  * delivered and permfail remove the envelope, and the message with its last
  * envelope.  tempfail counts the attempt and reschedules with doubling
  * backoff; it returns QSTORE_EXPIRED (and changes nothing) when the envelope
