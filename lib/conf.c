@@ -64,6 +64,7 @@ config_new(void)
 	conf->smtp.timeout = 300;	/* RFC 5321 4.5.3.2.7 */
 	conf->smtp.max_sessions = 512;
 	conf->smtp.max_per_ip = 32;
+	conf->smtp.max_received = 100;
 	conf->mta.connect_timeout = 30;
 	conf->mta.max_sessions = 100;
 	conf->mta.max_per_domain = 10;

@@ -286,6 +286,7 @@ struct smtp_conf {
 	time_t			 timeout;	/* idle, seconds, default 300 */
 	size_t			 max_sessions;	/* default 512 */
 	size_t			 max_per_ip;	/* default 32 */
+	size_t			 max_received;	/* default 100 (RFC 5321 6.3) */
 };
 
 struct mta_conf {

@@ -134,7 +134,7 @@ msg_get_conf_global(const struct imsg *imsg, struct msg_conf_global *m)
 	if (fixed(imsg, m, sizeof(*m)) == -1 || !STR(m->hostname) ||
 	    !STR(m->user) || !STR(m->chroot) || !STR(m->resolver_addr) ||
 	    !STR(m->trust_anchor) || !BOOL(m->resolver) ||
-	    m->resolver_port > 65535)
+	    m->resolver_port > 65535 || m->smtp_max_received == 0)
 		return bad();
 	return 0;
 }

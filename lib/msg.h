@@ -160,6 +160,7 @@ struct msg_conf_global {
 	int64_t		 smtp_timeout;	/* idle, seconds */
 	uint32_t	 smtp_max_sessions;
 	uint32_t	 smtp_max_per_ip;
+	uint32_t	 smtp_max_received;	/* a loop past this many */
 	int32_t		 resolver;	/* 0: the system resolver */
 	char		 resolver_addr[64];
 	uint32_t	 resolver_port;

@@ -861,6 +861,7 @@ setup_child(struct postern_conf *conf, enum proc_id id,
 	g.smtp_timeout = conf->smtp.timeout;
 	g.smtp_max_sessions = conf->smtp.max_sessions;
 	g.smtp_max_per_ip = conf->smtp.max_per_ip;
+	g.smtp_max_received = conf->smtp.max_received;
 	g.resolver = conf->resolver.configured;
 	strlcpy(g.resolver_addr, conf->resolver.addr, sizeof(g.resolver_addr));
 	g.resolver_port = conf->resolver.port;

@@ -68,7 +68,7 @@ static void	 set_count(const struct conf_loc *, const char *, long long,
 %token	DKIM DKIMSIGNATURE DMARC DOMAIN EXPIRE FAILPARTIALBODY FILECOLON
 %token	FOLDER FOR FROM
 %token	GROUP HEADER HEADERS HELO HOST HOSTNAME INCLUDE KEY LISTEN LMTP LOCAL
-%token	VIRTUAL SMTPTIMEOUT SMTPMAXSESSIONS SMTPMAXPERIP
+%token	VIRTUAL SMTPTIMEOUT SMTPMAXSESSIONS SMTPMAXPERIP SMTPMAXRECEIVED
 %token	MTATIMEOUT MTACONNECTTIMEOUT MTAMAXSESSIONS MTAMAXPERDOMAIN MTACAFILE
 %token	MTATLSFALLBACK
 %token	TRANSPORT ROUTE ATTEMPT ARCSEAL ACCOUNT MECHANISMS
@@ -168,6 +168,10 @@ main		: HOSTNAME STRING {
 		| SMTPMAXPERIP NUMBER {
 			set_count(&@2, "smtp-max-per-ip", $2, 100000,
 			    &ps.conf->smtp.max_per_ip);
+		}
+		| SMTPMAXRECEIVED NUMBER {
+			set_count(&@2, "smtp-max-received", $2, 10000,
+			    &ps.conf->smtp.max_received);
 		}
 		| MTATIMEOUT duration {
 			if ($2 != 0)
@@ -983,6 +987,7 @@ static const struct keyword keywords[] = {
 	{ "selector",		SELECTOR },
 	{ "sign",		SIGN },
 	{ "smtp-max-per-ip",	SMTPMAXPERIP },
+	{ "smtp-max-received",	SMTPMAXRECEIVED },
 	{ "smtp-max-sessions",	SMTPMAXSESSIONS },
 	{ "smtp-timeout",	SMTPTIMEOUT },
 	{ "smtps",		SMTPS },

@@ -457,6 +457,8 @@ def test_received_loop_refused_nothing_stored(mx):
         code, text = c.data(with_received(101))
         assert code == 554 and text.startswith(b"5.4.6"), text
     assert delivered(mx, want=1, timeout=2) == []
+    assert "message dropped (mail loop: too many Received fields)" in \
+        mx.logtext()
     with smtplib.SMTP("127.0.0.1", mx.port) as c:
         c.ehlo("client.test")
         c.mail("a@sender.test")

@@ -575,6 +575,8 @@ abort_reason(enum smtp_abort why)
 		return "message too big";
 	case SMTP_ABORT_CLIENT:
 		return "client gone";
+	case SMTP_ABORT_LOOP:
+		return "mail loop: too many Received fields";
 	default:
 		return "transaction reset";
 	}
@@ -987,6 +989,7 @@ session_accept(struct smtp *smtp, struct smtp_listener *l, int fd,
 	sc.hostname = l->conf.hostname[0] != '\0' ? l->conf.hostname :
 	    smtp->conf->hostname;
 	sc.max_size = smtp->proc->global.max_message_size;
+	sc.max_received = smtp->proc->global.smtp_max_received;
 	if (l->pki != NULL && (l->conf.flags & LISTEN_STARTTLS))
 		sc.flags |= SMTP_CONF_STARTTLS;
 	if (l->conf.flags & LISTEN_SMTPS)

@@ -1227,6 +1227,8 @@ static const struct error_case error_cases[] = {
 	{ "action a maildir user\n", "1: syntax error\n" },
 	{ "smtp-max-per-ip 0\n",
 	    "1: invalid smtp-max-per-ip 0 (1 to 100000)\n" },
+	{ "smtp-max-received 0\n",
+	    "1: invalid smtp-max-received 0 (1 to 10000)\n" },
 	{ "smtp-max-sessions 100001\n",
 	    "1: invalid smtp-max-sessions 100001 (1 to 100000)\n" },
 	{ "smtp-timeout\n", "1: syntax error\n" },
@@ -1629,13 +1631,15 @@ test_smtp_statements(void **state)
 	assert_int_equal(conf->smtp.timeout, 300);
 	assert_int_equal(conf->smtp.max_sessions, 512);
 	assert_int_equal(conf->smtp.max_per_ip, 32);
+	assert_int_equal(conf->smtp.max_received, 100);
 	assert_int_equal(conf->mta.tls_fallback, 1);	/* the default */
 	free_config(conf);
 	conf = parse_ok("smtp-timeout 2m\nsmtp-max-sessions 1000\n"
-	    "smtp-max-per-ip 4\n", 0);
+	    "smtp-max-per-ip 4\nsmtp-max-received 30\n", 0);
 	assert_int_equal(conf->smtp.timeout, 120);
 	assert_int_equal(conf->smtp.max_sessions, 1000);
 	assert_int_equal(conf->smtp.max_per_ip, 4);
+	assert_int_equal(conf->smtp.max_received, 30);
 	free_config(conf);
 }
 
