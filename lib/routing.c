@@ -244,7 +244,7 @@ routing_user_can_receive(const struct postern_conf *conf,
 	return 0;
 }
 
-/* The login shells of /etc/shells, NULL-terminated; free with free_list. */
+/* The login shells of /etc/shells, NULL-terminated; free with free_shells. */
 static char **
 login_shells(void)
 {
@@ -264,7 +264,7 @@ login_shells(void)
 }
 
 static void
-free_list(char **list)
+free_shells(char **list)
 {
 	size_t	 i;
 
@@ -347,7 +347,7 @@ routing_send(struct postern_conf *conf, struct imsgbuf *ibuf)
 			fatal("sending users");
 	}
 	endpwent();
-	free_list(shells);
+	free_shells(shells);
 }
 
 static const struct routing_user *
