@@ -26,6 +26,7 @@
 #define DEFAULT_RETRY_MAX	3600
 #define DEFAULT_EXPIRE		(5 * 24 * 3600)
 #define DEFAULT_MAX_SIZE	(35 * 1024 * 1024)
+#define DEFAULT_MIN_UID		1000	/* Debian's UID_MIN (login.defs) */
 
 /* Durations above this are surely a typo, and keep time_t sums safe. */
 #define DURATION_MAX		INT_MAX
@@ -69,6 +70,7 @@ config_new(void)
 	conf->mta.max_sessions = 100;
 	conf->mta.max_per_domain = 10;
 	conf->mta.tls_fallback = 1;
+	conf->local_users.min_uid = DEFAULT_MIN_UID;
 	conf->resolver.configured = 0;
 	conf->resolver.port = 53;
 	return conf;

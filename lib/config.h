@@ -300,6 +300,16 @@ struct mta_conf {
 						   opportunistic handshake */
 };
 
+/*
+ * "local-users": which accounts a local part may name.  One that cannot
+ * receive mail (no usable home, no login shell, a system uid other than
+ * root's) is refused at RCPT unless the allow table names it.
+ */
+struct local_users_conf {
+	uid_t			 min_uid;	/* default 1000 */
+	char			 allow[CONF_NAME_MAX];	/* table, "" = none */
+};
+
 struct postern_conf {
 	char			*file;		/* path of the main file */
 	char			 hostname[256];	/* "hostname", default gethostname() */
@@ -315,6 +325,7 @@ struct postern_conf {
 	struct actionlist	 transports;
 	struct routelist	 routes;
 	struct rulelist		 rules;
+	struct local_users_conf	 local_users;
 	struct queue_conf	 queue;
 	struct smtp_conf	 smtp;
 	struct mta_conf		 mta;

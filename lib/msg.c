@@ -222,7 +222,8 @@ msg_get_conf_rule(const struct imsg *imsg, struct msg_conf_rule *m)
 int
 msg_get_conf_user(const struct imsg *imsg, struct msg_conf_user *m)
 {
-	if (fixed(imsg, m, sizeof(*m)) == -1 || !STR(m->name))
+	if (fixed(imsg, m, sizeof(*m)) == -1 || !STR(m->name) ||
+	    !BOOL(m->can_receive))
 		return bad();
 	return 0;
 }

@@ -233,7 +233,9 @@ struct msg_conf_rule {
 };
 
 struct msg_conf_user {
-	char		 name[64];	/* a local user mail may be sent to */
+	char		 name[64];	/* a local user */
+	int32_t		 can_receive;	/* a local part may name it (the
+					   parent's verdict, local-users) */
 };
 
 /* The outbound MTA's settings (postern.conf(5) mta-* statements). */

@@ -1,15 +1,19 @@
 /*
  * Recipient routing, written once for smtp and queue: the parent sends
  * tables, actions, match rules and the local user names (children cannot
- * read /etc/passwd in their chroot); routing_decide() applies them.
+ * read /etc/passwd in their chroot), each with the parent's verdict on
+ * whether it can receive mail; routing_decide() applies them.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <ctype.h>
+#include <paths.h>
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "msg.h"
@@ -142,23 +146,26 @@ routing_conf_imsg(struct routing *rt, struct imsg *imsg)
 			    msg_type_name(imsg->hdr.type), imsg->len);
 		rt->users = xreallocarray(rt->users, rt->nusers + 1,
 		    sizeof(*rt->users));
-		rt->users[rt->nusers++] = xstrdup(mu.name);
+		rt->users[rt->nusers].name = xstrdup(mu.name);
+		rt->users[rt->nusers].can_receive = mu.can_receive;
+		rt->nusers++;
 		return 1;
 	}
 	return 0;
 }
 
 static int
-cmp_str(const void *a, const void *b)
+cmp_user(const void *a, const void *b)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
+	return strcmp(((const struct routing_user *)a)->name,
+	    ((const struct routing_user *)b)->name);
 }
 
 void
 routing_ready(struct routing *rt)
 {
 	if (rt->nusers > 0)
-		qsort(rt->users, rt->nusers, sizeof(*rt->users), cmp_str);
+		qsort(rt->users, rt->nusers, sizeof(*rt->users), cmp_user);
 }
 
 /* Is this table a listener's credentials ("listen on ... auth <T>")? */
@@ -193,6 +200,79 @@ table_is_secret(const struct postern_conf *conf, const char *name)
 	return 0;
 }
 
+/*
+ * Can mail be for this account when a local part names it?  Not for a
+ * system account that cannot receive mail, or the message would be taken
+ * and then bounced (to a sender that is often forged): one without a
+ * usable home directory, or whose shell is not a login shell (nologin,
+ * false, anything not in /etc/shells; an empty shell is /bin/sh, as in
+ * passwd(5)), or with a uid below local-users min-uid.  root (uid 0)
+ * is always taken: its mail is read, cron's for one.  An account in the
+ * local-users allow table is taken as it is.
+ */
+int
+routing_user_can_receive(const struct postern_conf *conf,
+    const struct passwd *pw, const char *const *shells)
+{
+	const struct table	*t;
+	const char		*shell, *base;
+	struct stat		 st;
+	size_t			 i;
+
+	if (pw->pw_uid == 0)
+		return 1;
+	if (conf->local_users.allow[0] != '\0' &&
+	    (t = config_find_table(conf, conf->local_users.allow)) != NULL &&
+	    table_lookup(t, pw->pw_name) != NULL)
+		return 1;
+	if (pw->pw_uid < conf->local_users.min_uid)
+		return 0;
+	if (pw->pw_dir == NULL || pw->pw_dir[0] != '/' ||
+	    strcmp(pw->pw_dir, "/") == 0 ||
+	    strcmp(pw->pw_dir, "/nonexistent") == 0 ||
+	    stat(pw->pw_dir, &st) == -1 || !S_ISDIR(st.st_mode))
+		return 0;
+	shell = pw->pw_shell == NULL || pw->pw_shell[0] == '\0' ?
+	    _PATH_BSHELL : pw->pw_shell;
+	/* Even where an admin listed them in /etc/shells. */
+	base = strrchr(shell, '/') != NULL ? strrchr(shell, '/') + 1 : shell;
+	if (strcmp(base, "nologin") == 0 || strcmp(base, "false") == 0)
+		return 0;
+	for (i = 0; shells[i] != NULL; i++)
+		if (strcmp(shells[i], shell) == 0)
+			return 1;
+	return 0;
+}
+
+/* The login shells of /etc/shells, NULL-terminated; free with free_shells. */
+static char **
+login_shells(void)
+{
+	char		**list = NULL;
+	const char	 *s;
+	size_t		  n = 0;
+
+	setusershell();
+	while ((s = getusershell()) != NULL) {
+		list = xreallocarray(list, n + 2, sizeof(*list));
+		list[n++] = xstrdup(s);
+	}
+	endusershell();
+	list = xreallocarray(list, n + 1, sizeof(*list));
+	list[n] = NULL;
+	return list;
+}
+
+static void
+free_shells(char **list)
+{
+	size_t	 i;
+
+	for (i = 0; list[i] != NULL; i++)
+		free(list[i]);
+	free(list);
+}
+
 void
 routing_send(struct postern_conf *conf, struct imsgbuf *ibuf)
 {
@@ -206,6 +286,7 @@ routing_send(struct postern_conf *conf, struct imsgbuf *ibuf)
 	struct action			*a;
 	struct rule			*r;
 	struct passwd			*pw;
+	char				**shells;
 
 	TAILQ_FOREACH(t, &conf->tables, entry) {
 		/* Credentials go to the mta alone (posternd/parent.c). */
@@ -250,25 +331,33 @@ routing_send(struct postern_conf *conf, struct imsgbuf *ibuf)
 		imsg_compose(ibuf, IMSG_CONF_RULE_ADD, 0, 0, -1, &mr,
 		    sizeof(mr));
 	}
+	/* Only the parent can see /etc/passwd, /etc/shells and homes. */
+	shells = login_shells();
 	setpwent();
 	while ((pw = getpwent()) != NULL) {
 		memset(&mu, 0, sizeof(mu));
 		if (strlcpy(mu.name, pw->pw_name, sizeof(mu.name)) >=
 		    sizeof(mu.name))
 			continue;
+		mu.can_receive = routing_user_can_receive(conf, pw,
+		    (const char *const *)shells);
 		imsg_compose(ibuf, IMSG_CONF_USER_ADD, 0, 0, -1, &mu,
 		    sizeof(mu));
 		if (imsgbuf_flush(ibuf) == -1)
 			fatal("sending users");
 	}
 	endpwent();
+	free_shells(shells);
 }
 
-static int
-routing_user_exists(struct routing *rt, const char *name)
+static const struct routing_user *
+routing_user(struct routing *rt, const char *name)
 {
-	return bsearch(&name, rt->users, rt->nusers, sizeof(*rt->users),
-	    cmp_str) != NULL;
+	struct routing_user	 key;
+
+	key.name = (char *)name;
+	return bsearch(&key, rt->users, rt->nusers, sizeof(*rt->users),
+	    cmp_user);
 }
 
 enum rcpt_verdict
@@ -285,10 +374,11 @@ routing_decide_auth(struct routing *rt, const struct sockaddr *client,
     const char *auth_user, const char *rcpt, size_t local_len, const char *tag,
     int *remote, const char **action)
 {
-	const struct rule	*rule;
-	const struct action	*a;
-	char			 user[65];
-	size_t			 i;
+	const struct rule		*rule;
+	const struct action		*a;
+	const struct routing_user	*u;
+	char				 user[65];
+	size_t				 i;
 
 	rule = rule_match(rt->conf, client, auth_user, rcpt, tag);
 	if (rule == NULL)
@@ -299,30 +389,45 @@ routing_decide_auth(struct routing *rt, const struct sockaddr *client,
 		return RCPT_CONFIG_ERROR;
 	*remote = a->type == ACTION_RELAY;
 	*action = a->name;
-	/* A virtual domain: the table maps the address to a system user. */
+	/*
+	 * A virtual domain: the table maps the address to a system user.
+	 * The admin named that user, so it need not be one that could
+	 * receive mail by its own name (local-users).
+	 */
 	if (a->virtual_table[0] != '\0') {
 		const struct table	*t;
-		const char		*u;
+		const char		*name;
 
 		t = config_find_table(rt->conf, a->virtual_table);
-		if (t == NULL || (u = table_lookup_rcpt(t, rcpt)) == NULL)
+		if (t == NULL || (name = table_lookup_rcpt(t, rcpt)) == NULL)
 			return RCPT_UNKNOWN_USER;
-		if (!routing_user_exists(rt, u)) {
+		if (routing_user(rt, name) == NULL) {
 			log_warnx("table %s maps <%s> to %s, who is not a "
-			    "user here", t->name, rcpt, u);
+			    "user here", t->name, rcpt, name);
 			return RCPT_UNKNOWN_USER;
 		}
 		return RCPT_ACCEPT;
 	}
-	/* A local recipient must be a user we know (RFC 5321 3.5.3). */
+	/*
+	 * A local recipient must be a user we know (RFC 5321 3.5.3) who can
+	 * receive mail: RFC 5321 6.1 makes a 250 a promise to deliver or
+	 * report, and a system account's mail would only bounce, to a
+	 * sender that is often forged.  An action's fixed "user" is, like a
+	 * virtual table, the admin's choice.
+	 */
 	if (a->type != ACTION_RELAY && a->user == NULL) {
 		if (local_len == 0 || local_len >= sizeof(user))
 			return RCPT_UNKNOWN_USER;
 		for (i = 0; i < local_len; i++)
 			user[i] = tolower((unsigned char)rcpt[i]);
 		user[i] = '\0';
-		if (!routing_user_exists(rt, user))
+		if ((u = routing_user(rt, user)) == NULL)
 			return RCPT_UNKNOWN_USER;
+		if (!u->can_receive) {
+			log_info("recipient <%s>: %s is an account that "
+			    "cannot receive mail (local-users)", rcpt, user);
+			return RCPT_UNKNOWN_USER;
+		}
 	}
 	return RCPT_ACCEPT;
 }

@@ -11,9 +11,15 @@
 #include "config.h"
 #include "imsg.h"
 
+/* A local user as the parent saw it in the passwd database. */
+struct routing_user {
+	char			*name;
+	int			 can_receive;	/* a local part may name it */
+};
+
 struct routing {
 	struct postern_conf	*conf;		/* hostname, tables, rules */
-	char			**users;	/* sorted once complete */
+	struct routing_user	*users;		/* sorted once complete */
 	size_t			 nusers;
 };
 
@@ -35,6 +41,13 @@ struct rule *routing_rule_decode(const struct msg_conf_rule *);
 void	routing_ready(struct routing *);
 /* The parent's side: send what routing_conf_imsg() takes. */
 void	routing_send(struct postern_conf *, struct imsgbuf *);
+/*
+ * The parent's verdict on one account (postern.conf(5) local-users), with
+ * the login shells of /etc/shells as a NULL-terminated list.
+ */
+struct passwd;
+int	routing_user_can_receive(const struct postern_conf *,
+	    const struct passwd *, const char *const *shells);
 /*
  * A relay's credentials or a listener's password hashes: never sent to
  * smtp or queue (the first to mta alone, the second to authd alone).

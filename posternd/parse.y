@@ -68,6 +68,7 @@ static void	 set_count(const struct conf_loc *, const char *, long long,
 %token	DKIM DKIMSIGNATURE DMARC DOMAIN EXPIRE FAILPARTIALBODY FILECOLON
 %token	FOLDER FOR FROM
 %token	GROUP HEADER HEADERS HELO HOST HOSTNAME INCLUDE KEY LISTEN LMTP LOCAL
+%token	LOCALUSERS
 %token	VIRTUAL SMTPTIMEOUT SMTPMAXSESSIONS SMTPMAXPERIP SMTPMAXRECEIVED
 %token	MTATIMEOUT MTACONNECTTIMEOUT MTAMAXSESSIONS MTAMAXPERDOMAIN MTACAFILE
 %token	MTATLSFALLBACK
@@ -199,6 +200,12 @@ main		: HOSTNAME STRING {
 				conf_error(&@2, "mta-tls-fallback is yes or "
 				    "no, not \"%s\"", $2);
 			free($2);
+		}
+		| LOCALUSERS STRING NUMBER {
+			parse_local_users_min_uid(&@2, $2, &@3, $3);
+		}
+		| LOCALUSERS STRING tableref {
+			parse_local_users_allow(&@2, $2, &@3, $3);
 		}
 		| MTACAFILE STRING {
 			if (strlen($2) >= 256) {
@@ -953,6 +960,7 @@ static const struct keyword keywords[] = {
 	{ "listen",		LISTEN },
 	{ "lmtp",		LMTP },
 	{ "local",		LOCAL },
+	{ "local-users",	LOCALUSERS },
 	{ "maildir",		MAILDIR },
 	{ "match",		MATCH },
 	{ "max",		MAX },

@@ -923,3 +923,36 @@ parse_builders_free(void)
 	free(ps.sign);
 	ps.sign = NULL;
 }
+
+/* local-users min-uid N: the lowest uid of an account mail may be for. */
+void
+parse_local_users_min_uid(const struct conf_loc *loc, char *word,
+    const struct conf_loc *nloc, long long uid)
+{
+	if (strcmp(word, "min-uid") != 0)
+		conf_error(loc, "local-users: \"%s\" is not min-uid or allow",
+		    word);
+	else if (uid < 0 || uid > UINT32_MAX - 1)
+		conf_error(nloc, "local-users min-uid %lld out of range", uid);
+	else
+		ps.conf->local_users.min_uid = (uid_t)uid;
+	free(word);
+}
+
+/* local-users allow <T>: user names taken even if they cannot receive. */
+void
+parse_local_users_allow(const struct conf_loc *loc, char *word,
+    const struct conf_loc *tloc, char *table)
+{
+	if (strcmp(word, "allow") != 0) {
+		conf_error(loc, "local-users: \"%s\" is not min-uid or allow",
+		    word);
+		free(table);
+	} else if (ps.conf->local_users.allow[0] != '\0') {
+		conf_error(loc, "local-users allow given twice");
+		free(table);
+	} else
+		parse_table_ref(tloc, table, ps.conf->local_users.allow,
+		    sizeof(ps.conf->local_users.allow));
+	free(word);
+}

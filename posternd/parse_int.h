@@ -142,6 +142,10 @@ void	 parse_listen_auth(const struct conf_loc *, const struct conf_loc *,
 	    char *, int);
 void	 parse_listen_senders(const struct conf_loc *, char *,
 	    const struct conf_loc *, char *);
+void	 parse_local_users_min_uid(const struct conf_loc *, char *,
+	    const struct conf_loc *, long long);
+void	 parse_local_users_allow(const struct conf_loc *, char *,
+	    const struct conf_loc *, char *);
 void	 parse_listen_end(const struct conf_loc *, const struct conf_loc *,
 	    const char *);
 void	 parse_table_begin(const struct conf_loc *, const char *,

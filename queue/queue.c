@@ -153,8 +153,10 @@ queue_smtp_imsg(struct queue *q, struct imsg *imsg)
 		in = xcalloc(1, sizeof(*in));
 		in->q = q;
 		in->session = session;
+		/* A message at the limit is stored with our fields too. */
 		in->msg = qstore_message_begin(q->qs,
-		    q->proc->global.max_message_size);
+		    q->proc->global.max_message_size > 0 ?
+		    q->proc->global.max_message_size + QUEUE_TRACE_ROOM : 0);
 		in->msgid = qstore_message_id(in->msg);
 		TAILQ_INSERT_TAIL(&q->incoming, in, entry);
 		q->nincoming++;

@@ -22,6 +22,13 @@
 #define QUEUE_COMMIT_DELAY_US	2000	/* group commit window */
 #define QUEUE_MAX_INFLIGHT	256	/* envelopes out at once */
 #define QUEUE_MAX_INCOMING	4096	/* messages being received */
+/*
+ * Room in a stored message beyond max-message-size, which smtp counts on
+ * the client's octets alone: our own trace fields, smtp's Received (one
+ * DATA message) and authd's Authentication-Results (one PREPEND), each
+ * within one imsg payload.
+ */
+#define QUEUE_TRACE_ROOM	(2 * IMSG_MAX_PAYLOAD)
 #define QUEUE_KICK_MS		50	/* scheduler batching window */
 
 struct incoming {

@@ -128,6 +128,44 @@ def test_unknown_user_refused_at_rcpt(mx):
         assert text.startswith(b"5.1.1")
 
 
+def test_system_accounts_refused_at_rcpt(mx):
+    """issue 14: a system account that cannot receive mail (Debian's
+    daemon: uid 1, nologin; nobody: home /nonexistent, nologin) is refused
+    at RCPT, not accepted and bounced later to a forged sender; root's
+    mail is taken."""
+    with smtplib.SMTP("127.0.0.1", mx.port) as c:
+        c.ehlo("client.test")
+        c.mail("a@sender.test")
+        for user in ("daemon", "nobody", "Daemon"):
+            code, text = c.rcpt(user + "@localhost")
+            assert code == 550 and text.startswith(b"5.1.1"), (user, text)
+        assert c.rcpt("root@localhost")[0] == 250
+        assert c.data(MSG)[0] == 250
+    assert len(delivered(mx)) == 1
+    assert "daemon is an account that cannot receive mail" in mx.logtext()
+
+
+def test_local_users_exception(daemon_factory, tmp_path):
+    """local-users allow <T> takes a system account anyway."""
+    dm = daemon_factory(sub="exception")
+    with open(dm.conf, "a") as f:
+        f.write('table mailable { "daemon" }\n'
+                'local-users allow <mailable>\n'
+                'table domains { "localhost" }\n'
+                'action "local" maildir "%s/%%{user}"\n'
+                'match from any for domain <domains> action "local"\n'
+                % (tmp_path / "mail"))
+    dm.start()
+    with smtplib.SMTP("127.0.0.1", dm.port) as c:
+        c.ehlo("client.test")
+        c.mail("a@sender.test")
+        assert c.rcpt("daemon@localhost")[0] == 250
+        code, text = c.rcpt("nobody@localhost")
+        assert code == 550 and text.startswith(b"5.1.1")
+        assert c.rcpt("root@localhost")[0] == 250
+        c.rset()
+
+
 def raw_session(port, lines, tls=False):
     """Send raw bytes, return everything the server said."""
     s = socket.create_connection(("127.0.0.1", port), timeout=10)

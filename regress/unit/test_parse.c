@@ -1701,6 +1701,36 @@ test_mta_statements(void **state)
 	free_config(conf);
 }
 
+/* local-users: which system accounts a local part may name. */
+static void
+test_local_users(void **state)
+{
+	struct postern_conf	*conf;
+
+	conf = parse_ok("", 0);
+	assert_int_equal(conf->local_users.min_uid, 1000);
+	assert_string_equal(conf->local_users.allow, "");
+	free_config(conf);
+	conf = parse_ok("table mailable { daemon, backup }\n"
+	    "local-users min-uid 500\nlocal-users allow <mailable>\n", 0);
+	assert_int_equal(conf->local_users.min_uid, 500);
+	assert_string_equal(conf->local_users.allow, "mailable");
+	free_config(conf);
+	conf = parse_ok("local-users min-uid 0\n", 0);
+	assert_int_equal(conf->local_users.min_uid, 0);
+	free_config(conf);
+	expect_errors("local-users min-uid 4294967295\n", 0,
+	    "test.conf:1: local-users min-uid 4294967295 out of range\n");
+	expect_errors("local-users max-uid 10\n", 0,
+	    "test.conf:1: local-users: \"max-uid\" is not min-uid or "
+	    "allow\n");
+	expect_errors("local-users allow <nosuch>\n", 0,
+	    "test.conf:1: unknown table \"nosuch\"\n");
+	expect_errors("table a { x }\nlocal-users allow <a>\n"
+	    "local-users allow <a>\n", 0,
+	    "test.conf:3: local-users allow given twice\n");
+}
+
 /* Nothing may leak from one parse into the next. */
 static void
 test_no_state_between_parses(void **state)
@@ -1750,6 +1780,7 @@ main(void)
 		cmocka_unit_test(test_smtp_statements),
 		cmocka_unit_test(test_submission_statements),
 		cmocka_unit_test(test_mta_statements),
+		cmocka_unit_test(test_local_users),
 		cmocka_unit_test(test_no_state_between_parses),
 	};
 

@@ -84,7 +84,7 @@ unrouted(struct routing *rt)
 	size_t	 i;
 
 	for (i = 0; i < rt->nusers; i++)
-		free(rt->users[i]);
+		free(rt->users[i].name);
 	free(rt->users);
 	free_config(rt->conf);
 }
@@ -287,6 +287,118 @@ test_secrets_stay_with_the_parent(void **state)
 	unrouted(&rt);
 }
 
+/*
+ * Debian's system accounts: daemon (uid 1, home /usr/sbin, nologin) and
+ * nobody (uid 65534, home /nonexistent, nologin).  Mail for them by
+ * their own name is refused at RCPT; root's is taken.
+ */
+static const char conf_system[] =
+    "hostname mx.example.org\n"
+    "table virt { \"n@example.net\" = \"nobody\" }\n"
+    "action \"local\" maildir\n"
+    "action \"vmail\" maildir \"/var/vmail/%{rcpt}\" virtual <virt>\n"
+    "action \"fixed\" maildir \"/var/mail/shared\" user nobody\n"
+    "match from any for domain example.org action \"local\"\n"
+    "match from any for domain example.net action \"vmail\"\n"
+    "match from any for domain shared.example action \"fixed\"\n";
+
+static void
+test_system_accounts_refused(void **state)
+{
+	struct routing	 rt;
+	struct decision	 d;
+	char		*text;
+
+	assert_non_null(getpwnam("daemon"));
+	assert_non_null(getpwnam("nobody"));
+	routed(&rt, conf_system);
+	d = decide(&rt, "203.0.113.9", "daemon@example.org");
+	assert_int_equal(d.verdict, RCPT_UNKNOWN_USER);
+	d = decide(&rt, "203.0.113.9", "Nobody@example.org");
+	assert_int_equal(d.verdict, RCPT_UNKNOWN_USER);
+	d = decide(&rt, "203.0.113.9", "root@example.org");
+	assert_int_equal(d.verdict, RCPT_ACCEPT);
+	/* The admin named the user: a virtual table, a fixed user. */
+	d = decide(&rt, "203.0.113.9", "n@example.net");
+	assert_int_equal(d.verdict, RCPT_ACCEPT);
+	d = decide(&rt, "203.0.113.9", "daemon@shared.example");
+	assert_int_equal(d.verdict, RCPT_ACCEPT);
+	unrouted(&rt);
+
+	/* An exception, and no uid threshold: the shell still counts. */
+	assert_true(asprintf(&text, "table mailable { daemon }\n"
+	    "local-users allow <mailable>\nlocal-users min-uid 0\n%s",
+	    conf_system) > 0);
+	routed(&rt, text);
+	d = decide(&rt, "203.0.113.9", "daemon@example.org");
+	assert_int_equal(d.verdict, RCPT_ACCEPT);
+	d = decide(&rt, "203.0.113.9", "nobody@example.org");
+	assert_int_equal(d.verdict, RCPT_UNKNOWN_USER);
+	unrouted(&rt);
+	free(text);
+}
+
+/* The parent's verdict on accounts made up for the test. */
+static void
+test_user_can_receive(void **state)
+{
+	static const char *const shells[] = { "/bin/sh", "/bin/bash",
+	    "/usr/sbin/nologin", NULL };
+	static const char	 text[] = "table ok { sys }\n"
+	    "local-users allow <ok>\n";
+	struct postern_conf	*conf;
+	struct passwd		 pw;
+
+	conf = parse_config_buffer("test.conf", text, strlen(text),
+	    PARSE_NOFILES);
+	assert_non_null(conf);
+	memset(&pw, 0, sizeof(pw));
+	pw.pw_name = "alice";
+	pw.pw_uid = 1000;
+	pw.pw_dir = "/tmp";
+	pw.pw_shell = "/bin/bash";
+	assert_true(routing_user_can_receive(conf, &pw, shells));
+	/* passwd(5): an empty shell is /bin/sh */
+	pw.pw_shell = "";
+	assert_true(routing_user_can_receive(conf, &pw, shells));
+	/* not a login shell, even where listed */
+	pw.pw_shell = "/usr/sbin/nologin";
+	assert_false(routing_user_can_receive(conf, &pw, shells));
+	pw.pw_shell = "/bin/false";
+	assert_false(routing_user_can_receive(conf, &pw, shells));
+	pw.pw_shell = "/usr/bin/zsh";		/* not in /etc/shells */
+	assert_false(routing_user_can_receive(conf, &pw, shells));
+	pw.pw_shell = "/bin/sh";
+	/* no usable home */
+	pw.pw_dir = "/";
+	assert_false(routing_user_can_receive(conf, &pw, shells));
+	pw.pw_dir = "/nonexistent";
+	assert_false(routing_user_can_receive(conf, &pw, shells));
+	pw.pw_dir = "/postern-no-such-home";
+	assert_false(routing_user_can_receive(conf, &pw, shells));
+	pw.pw_dir = "/etc/passwd";		/* not a directory */
+	assert_false(routing_user_can_receive(conf, &pw, shells));
+	pw.pw_dir = "";
+	assert_false(routing_user_can_receive(conf, &pw, shells));
+	pw.pw_dir = "/tmp";
+	/* a system uid, unless the threshold is lowered */
+	pw.pw_uid = 999;
+	assert_false(routing_user_can_receive(conf, &pw, shells));
+	conf->local_users.min_uid = 500;
+	assert_true(routing_user_can_receive(conf, &pw, shells));
+	conf->local_users.min_uid = 1000;
+	/* root always; an allowed name whatever it looks like */
+	pw.pw_uid = 0;
+	pw.pw_dir = "/";
+	pw.pw_shell = "/usr/sbin/nologin";
+	assert_true(routing_user_can_receive(conf, &pw, shells));
+	pw.pw_uid = 2;
+	assert_false(routing_user_can_receive(conf, &pw, shells));
+	pw.pw_name = "sys";
+	assert_true(routing_user_can_receive(conf, &pw, shells));
+	free_config(conf);
+}
+
 int
 main(void)
 {
@@ -299,6 +411,8 @@ main(void)
 		cmocka_unit_test(test_fixed_user_takes_any_local_part),
 		cmocka_unit_test(test_tag),
 		cmocka_unit_test(test_secrets_stay_with_the_parent),
+		cmocka_unit_test(test_system_accounts_refused),
+		cmocka_unit_test(test_user_can_receive),
 	};
 
 	if (getpwnam(USER_HERE) == NULL || getpwnam(USER_NOT_HERE) != NULL) {
