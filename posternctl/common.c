@@ -111,8 +111,7 @@ offline_private_key(const char *prog, const char *keyfile)
 	return pk;
 }
 
-/* Write all of it; -1 on error. */
-int
+static int
 write_all(int fd, const void *p, size_t len)
 {
 	const char	*b = p;

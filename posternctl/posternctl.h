@@ -13,7 +13,6 @@
 #include <openssl/evp.h>
 
 void	posternctl_offline_usage(FILE *);
-int	write_all(int, const void *, size_t);
 
 /* -1 if argv is not an offline command, else the exit status */
 int	posternctl_offline(int argc, char *argv[]);
