@@ -899,64 +899,64 @@ last_seal_failed(const struct dkim_msg *m, const struct arc_chain *c)
 	return t->valuelen == 4 && memcmp(t->value, "fail", 4) == 0;
 }
 
-int
-arc_seal_end(struct arc_seal *s, enum arc_result cv, struct buf *out,
-    char *err, size_t errlen)
+/*
+ * May the chain get a new set with status cv?  0 if so; 1 with the
+ * reason if the message must not be sealed; -1 if cv cannot be right.
+ */
+static int
+seal_allowed(const struct dkim_msg *m, const struct arc_chain *c,
+    enum arc_result cv, char *err, size_t errlen)
 {
-	struct arc_chain	 c;
-	struct dkim_rawfield	 f[ARC_MAX_SETS * ARC_NMEMBERS + 2];
-	struct dkim_rawfield	*hf = NULL;
-	struct dkim_fold	 fd;
-	struct buf		 aar, ams, as;
-	char			**names = NULL, *bh = NULL;
-	size_t			 nnames = 0, nf = 0, nhf;
-	unsigned int		 inst, j;
-	int			 mem, rv = -1;
-
-	dkim_msg_end(&s->msg);
-	if (s->msg.overflow) {
-		snprintf(err, errlen, "header section exceeds limits");
-		return -1;
-	}
-	chain_collect(&s->msg, &c);
 	if (cv == ARC_TEMPERROR) {
 		snprintf(err, errlen, "chain status unknown (temporary "
 		    "error): not sealed");
 		return 1;
 	}
 	/* RFC 8617 5.1.2: a chain that failed before stays as it is. */
-	if (last_seal_failed(&s->msg, &c)) {
+	if (last_seal_failed(m, c)) {
 		snprintf(err, errlen, "the chain already ended with cv=fail "
-		    "at i=%u: not sealed again", c.n);
+		    "at i=%u: not sealed again", c->n);
 		return 1;
 	}
 	/* RFC 8617 4.2.1, 5.1: no instance beyond 50. */
-	if (c.n >= ARC_MAX_SETS || (c.broken && c.broken_at > ARC_MAX_SETS)) {
+	if (c->n >= ARC_MAX_SETS || (c->broken &&
+	    c->broken_at > ARC_MAX_SETS)) {
 		snprintf(err, errlen, "the chain already has %d ARC sets: "
 		    "not sealed", ARC_MAX_SETS);
 		return 1;
 	}
-	if (cv == ARC_PASS && (c.n == 0 || c.broken)) {
+	if (cv == ARC_PASS && (c->n == 0 || c->broken)) {
 		snprintf(err, errlen, "cv=pass given for a message without "
 		    "a valid chain");
 		return -1;
 	}
-	if (cv == ARC_NONE && (c.n > 0 || c.broken)) {
+	if (cv == ARC_NONE && (c->n > 0 || c->broken)) {
 		snprintf(err, errlen, "cv=none given for a message with ARC "
 		    "fields");
 		return -1;
 	}
-	inst = c.n + 1;
-	buf_init(&aar, DKIM_MAX_FIELD);
-	buf_init(&ams, DKIM_MAX_FIELD);
-	buf_init(&as, DKIM_MAX_FIELD);
+	return 0;
+}
 
-	seal_aar(s, inst, &aar);
+/*
+ * RFC 8617 4.1.2: the AMS is a DKIM signature with i= instance.  Into
+ * ams, signed, without its CRLF: the seal hashes it as it hashes the
+ * fields of the message.
+ */
+static int
+seal_ams(struct arc_seal *s, unsigned int inst, struct buf *ams, char *err,
+    size_t errlen)
+{
+	struct dkim_fold	 fd;
+	struct dkim_rawfield	*hf;
+	struct buf		 tmp;
+	char			**names = NULL, *bh;
+	size_t			 nnames = 0, nhf;
+	int			 rv = -1;
 
-	/* RFC 8617 4.1.2: the AMS is a DKIM signature with i= instance. */
-	fd.b = &ams;
-	buf_addstr(&ams, "ARC-Message-Signature:");
-	fd.col = ams.len;
+	fd.b = ams;
+	buf_addstr(ams, "ARC-Message-Signature:");
+	fd.col = ams->len;
 	seal_tag(&fd, "i=%u;", inst);
 	seal_tag(&fd, "a=%s;", dkim_alg_name(s->alg));
 	seal_tag(&fd, "c=relaxed/relaxed;");
@@ -972,26 +972,42 @@ arc_seal_end(struct arc_seal *s, enum arc_result cv, struct buf *out,
 	dkim_fold_word(&fd, "b=");
 	hf = xcalloc(nnames + 1, sizeof(*hf));
 	nhf = dkim_select_fields(&s->msg, names, nnames, DKIM_NO_FIELD, hf);
-	{
-		struct buf	 tmp;
-
-		/* dkim_sign_finish() appends the field with its CRLF. */
-		buf_init(&tmp, DKIM_MAX_FIELD + 2);
-		if (dkim_sign_finish(&fd, hf, nhf, DKIM_CANON_RELAXED, s->key,
-		    s->alg, &tmp, err, errlen) == -1) {
-			buf_free(&tmp);
-			goto done;
-		}
-		buf_reset(&ams);
-		buf_add(&ams, tmp.data, tmp.len - 2);
-		buf_free(&tmp);
+	/* dkim_sign_finish() appends the field with its CRLF. */
+	buf_init(&tmp, DKIM_MAX_FIELD + 2);
+	if (dkim_sign_finish(&fd, hf, nhf, DKIM_CANON_RELAXED, s->key,
+	    s->alg, &tmp, err, errlen) == 0) {
+		buf_reset(ams);
+		buf_add(ams, tmp.data, tmp.len - 2);
+		rv = 0;
 	}
+	buf_free(&tmp);
+	free(hf);
+	free(bh);
+	dkim_names_free(names, nnames);
+	return rv;
+}
 
-	/* RFC 8617 4.1.3, 5.1.1: the seal over sets 1..N and the new one. */
+/*
+ * RFC 8617 4.1.3, 5.1.1: the seal over sets 1..N and the new one (its
+ * aar and ams), signed and appended to out.
+ */
+static int
+seal_as(struct arc_seal *s, const struct arc_chain *c, enum arc_result cv,
+    const struct buf *aar, const struct buf *ams, struct buf *out,
+    char *err, size_t errlen)
+{
+	struct dkim_rawfield	 f[ARC_MAX_SETS * ARC_NMEMBERS + 2];
+	struct dkim_fold	 fd;
+	struct buf		 as;
+	size_t			 nf = 0;
+	unsigned int		 j;
+	int			 mem, rv;
+
+	buf_init(&as, DKIM_MAX_FIELD);
 	fd.b = &as;
 	buf_addstr(&as, "ARC-Seal:");
 	fd.col = as.len;
-	seal_tag(&fd, "i=%u;", inst);
+	seal_tag(&fd, "i=%u;", c->n + 1);
 	seal_tag(&fd, "a=%s;", dkim_alg_name(s->alg));
 	if (s->t != -1)
 		seal_tag(&fd, "t=%lld;", (long long)s->t);
@@ -1005,18 +1021,44 @@ arc_seal_end(struct arc_seal *s, enum arc_result cv, struct buf *out,
 	 * as if it were the only one.
 	 */
 	if (cv != ARC_FAIL)
-		for (j = 0; j < c.n; j++)
+		for (j = 0; j < c->n; j++)
 			for (mem = 0; mem < ARC_NMEMBERS; mem++) {
 				f[nf].raw = dkim_msg_field(&s->msg,
-				    c.field[j][mem], &f[nf].len);
+				    c->field[j][mem], &f[nf].len);
 				nf++;
 			}
-	f[nf].raw = (const char *)aar.data;
-	f[nf++].len = aar.len;
-	f[nf].raw = (const char *)ams.data;
-	f[nf++].len = ams.len;
-	if (dkim_sign_finish(&fd, f, nf, DKIM_CANON_RELAXED, s->key, s->alg,
-	    out, err, errlen) == -1)
+	f[nf].raw = (const char *)aar->data;
+	f[nf++].len = aar->len;
+	f[nf].raw = (const char *)ams->data;
+	f[nf++].len = ams->len;
+	rv = dkim_sign_finish(&fd, f, nf, DKIM_CANON_RELAXED, s->key, s->alg,
+	    out, err, errlen);
+	buf_free(&as);
+	return rv;
+}
+
+int
+arc_seal_end(struct arc_seal *s, enum arc_result cv, struct buf *out,
+    char *err, size_t errlen)
+{
+	struct arc_chain	 c;
+	struct buf		 aar, ams;
+	int			 rv;
+
+	dkim_msg_end(&s->msg);
+	if (s->msg.overflow) {
+		snprintf(err, errlen, "header section exceeds limits");
+		return -1;
+	}
+	chain_collect(&s->msg, &c);
+	if ((rv = seal_allowed(&s->msg, &c, cv, err, errlen)) != 0)
+		return rv;
+	buf_init(&aar, DKIM_MAX_FIELD);
+	buf_init(&ams, DKIM_MAX_FIELD);
+	seal_aar(s, c.n + 1, &aar);
+	rv = -1;
+	if (seal_ams(s, c.n + 1, &ams, err, errlen) == -1 ||
+	    seal_as(s, &c, cv, &aar, &ams, out, err, errlen) == -1)
 		goto done;
 	if (buf_add(out, ams.data, ams.len) == -1 ||
 	    buf_add(out, "\r\n", 2) == -1 ||
@@ -1027,12 +1069,8 @@ arc_seal_end(struct arc_seal *s, enum arc_result cv, struct buf *out,
 	}
 	rv = 0;
  done:
-	free(hf);
-	free(bh);
-	dkim_names_free(names, nnames);
 	buf_free(&aar);
 	buf_free(&ams);
-	buf_free(&as);
 	return rv;
 }
 
