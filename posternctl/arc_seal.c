@@ -266,8 +266,8 @@ seal(const struct arc_cmd *c, const struct arc_sealer *cfg,
 	}
 	arc_seal_feed(s, in->data, in->len);
 	if ((sr = arc_seal_end(s, r->result, out, err, sizeof(err))) != 0) {
-		fprintf(stderr, "%s: %s%s\n", c->prog, sr == 1 ? "not sealed: " :
-		    "", err);
+		fprintf(stderr, "%s: %s%s\n", c->prog,
+		    sr == 1 ? "not sealed: " : "", err);
 		if (r->result != ARC_NONE && r->result != ARC_PASS)
 			fprintf(stderr, "%s: chain %s: %s\n", c->prog,
 			    arc_result_name(r->result), r->reason);
