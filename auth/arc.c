@@ -304,6 +304,113 @@ sig_free(struct arc_sig *sg)
 	memset(sg, 0, sizeof(*sg));
 }
 
+/* Every tag an AMS (RFC 8617 4.1.2) or an AS (4.1.3) must have. */
+static int
+sig_has_required(const struct mailhdr_tag *tags, size_t ntags, int mem,
+    char *why, size_t whylen)
+{
+	static const char *const req_ams[] =
+	    { "i", "a", "b", "bh", "d", "h", "s" };
+	static const char *const req_as[] = { "i", "a", "b", "cv", "d", "s" };
+	const char *const	*req = mem == ARC_AMS ? req_ams : req_as;
+	size_t			 i, nreq;
+
+	nreq = mem == ARC_AMS ? sizeof(req_ams) / sizeof(req_ams[0]) :
+	    sizeof(req_as) / sizeof(req_as[0]);
+	for (i = 0; i < nreq; i++)
+		if (mailhdr_tag_find(tags, ntags, req[i]) == NULL) {
+			snprintf(why, whylen, "missing required tag %s=",
+			    req[i]);
+			return -1;
+		}
+	return 0;
+}
+
+/* The tags only an AS has: cv=, and no h= (RFC 8617 4.1.3). */
+static int
+sig_parse_as(const struct mailhdr_tag *tags, size_t ntags,
+    struct arc_sig *sg, struct arc_setinfo *si, char *why, size_t whylen)
+{
+	const struct mailhdr_tag	*t;
+
+	t = mailhdr_tag_find(tags, ntags, "cv");
+	if (t->valuelen == 4 && memcmp(t->value, "none", 4) == 0)
+		sg->cv = si->cv = ARC_CV_NONE;
+	else if (t->valuelen == 4 && memcmp(t->value, "pass", 4) == 0)
+		sg->cv = si->cv = ARC_CV_PASS;
+	else if (t->valuelen == 4 && memcmp(t->value, "fail", 4) == 0)
+		sg->cv = si->cv = ARC_CV_FAIL;
+	else {
+		snprintf(why, whylen, "unknown cv= value");
+		return -1;
+	}
+	/* RFC 8617 4.1.3: the seal covers fixed fields, no h=. */
+	if (mailhdr_tag_find(tags, ntags, "h") != NULL) {
+		snprintf(why, whylen, "h= is not allowed in ARC-Seal");
+		return -1;
+	}
+	return 0;
+}
+
+/* c=header/body of an AMS, each "simple" or "relaxed"; -1 if unknown. */
+static int
+sig_parse_canon(const struct mailhdr_tag *t, struct arc_sig *sg)
+{
+	char	*c = xstrndup(t->value, t->valuelen), *slash;
+	int	 ok = 1;
+
+	if ((slash = strchr(c, '/')) != NULL)
+		*slash++ = '\0';
+	if (strcmp(c, "relaxed") == 0)
+		sg->hcanon = DKIM_CANON_RELAXED;
+	else if (strcmp(c, "simple") != 0)
+		ok = 0;
+	if (slash != NULL) {
+		if (strcmp(slash, "relaxed") == 0)
+			sg->bcanon = DKIM_CANON_RELAXED;
+		else if (strcmp(slash, "simple") != 0)
+			ok = 0;
+	}
+	free(c);
+	return ok ? 0 : -1;
+}
+
+/* The tags only an AMS has, as in a DKIM-Signature: c=, h=, bh=. */
+static int
+sig_parse_ams(const struct mailhdr_tag *tags, size_t ntags,
+    struct arc_sig *sg, char *why, size_t whylen)
+{
+	const struct mailhdr_tag	*t;
+	size_t				 i;
+
+	sg->hcanon = sg->bcanon = DKIM_CANON_SIMPLE;
+	if ((t = mailhdr_tag_find(tags, ntags, "c")) != NULL &&
+	    sig_parse_canon(t, sg) == -1) {
+		snprintf(why, whylen, "unknown canonicalization c=");
+		return -1;
+	}
+	t = mailhdr_tag_find(tags, ntags, "h");
+	if (dkim_split_colon_list(t->value, t->valuelen, DKIM_MAX_HNAMES,
+	    &sg->hnames, &sg->nhnames) == -1) {
+		snprintf(why, whylen, "h= is empty, malformed or too long");
+		return -1;
+	}
+	for (i = 0; i < sg->nhnames; i++)
+		/* RFC 8617 4.1.2: the AMS MUST NOT sign ARC-Seal fields. */
+		if (strcasecmp(sg->hnames[i], "arc-seal") == 0) {
+			snprintf(why, whylen, "h= lists ARC-Seal");
+			return -1;
+		}
+	t = mailhdr_tag_find(tags, ntags, "bh");
+	if (b64_decode(t->value, t->valuelen, &sg->bh, &sg->bhlen) == -1 ||
+	    sg->bhlen != (size_t)EVP_MD_get_size(dkim_alg_md(sg->alg))) {
+		snprintf(why, whylen, "bh= is not a base64 %s digest",
+		    dkim_alg_name(sg->alg));
+		return -1;
+	}
+	return 0;
+}
+
 /*
  * Parse an AMS (RFC 8617 4.1.2: the DKIM-Signature tags, i= an instance)
  * or an AS (4.1.3: i, a, b, cv, d, s; no h=).  Returns -1 with a reason.
@@ -317,36 +424,28 @@ sig_parse(struct arc_verify *v, size_t field, int mem, struct arc_sig *sg,
 	const char		*raw, *val;
 	char			 err[128];
 	char			**d, **s;
-	size_t			 len, vlen, i, nreq;
-	int			 ntags;
-	static const char *const req_ams[] =
-	    { "i", "a", "b", "bh", "d", "h", "s" };
-	static const char *const req_as[] = { "i", "a", "b", "cv", "d", "s" };
-	const char *const	*req = mem == ARC_AMS ? req_ams : req_as;
+	size_t			 len, vlen, ntags;
+	int			 n;
 
-	nreq = mem == ARC_AMS ? sizeof(req_ams) / sizeof(req_ams[0]) :
-	    sizeof(req_as) / sizeof(req_as[0]);
 	raw = dkim_msg_field(&v->msg, field, &len);
 	val = mailhdr_value(raw, len, &vlen);
 	/* Checked by chain_collect() already, but it keeps no tags. */
-	if ((ntags = mailhdr_taglist(val, vlen, tags, MAILHDR_MAX_TAGS, err,
+	if ((n = mailhdr_taglist(val, vlen, tags, MAILHDR_MAX_TAGS, err,
 	    sizeof(err))) == -1) {
 		snprintf(why, whylen, "syntax: %s", err);
 		return -1;
 	}
+	ntags = (size_t)n;
+	/* The names are reported even when the rest does not parse. */
 	d = mem == ARC_AMS ? &si->ams_d : &si->as_d;
 	s = mem == ARC_AMS ? &si->ams_s : &si->as_s;
-	if ((t = mailhdr_tag_find(tags, (size_t)ntags, "d")) != NULL)
+	if ((t = mailhdr_tag_find(tags, ntags, "d")) != NULL)
 		*d = xstrndup(t->value, t->valuelen);
-	if ((t = mailhdr_tag_find(tags, (size_t)ntags, "s")) != NULL)
+	if ((t = mailhdr_tag_find(tags, ntags, "s")) != NULL)
 		*s = xstrndup(t->value, t->valuelen);
-	for (i = 0; i < nreq; i++)
-		if (mailhdr_tag_find(tags, (size_t)ntags, req[i]) == NULL) {
-			snprintf(why, whylen, "missing required tag %s=",
-			    req[i]);
-			return -1;
-		}
-	t = mailhdr_tag_find(tags, (size_t)ntags, "a");
+	if (sig_has_required(tags, ntags, mem, why, whylen) == -1)
+		return -1;
+	t = mailhdr_tag_find(tags, ntags, "a");
 	sg->alg = dkim_alg_from_name(t->value, t->valuelen);
 	/* RFC 8301 3.1 applies to ARC as to DKIM: no rsa-sha1. */
 	if (sg->alg == DKIM_ALG_NONE || sg->alg == DKIM_ALG_RSA_SHA1) {
@@ -358,7 +457,7 @@ sig_parse(struct arc_verify *v, size_t field, int mem, struct arc_sig *sg,
 		snprintf(why, whylen, "invalid d= or s=");
 		return -1;
 	}
-	tb = mailhdr_tag_find(tags, (size_t)ntags, "b");
+	tb = mailhdr_tag_find(tags, ntags, "b");
 	if (b64_decode(tb->value, tb->valuelen, &sg->sig, &sg->siglen) == -1 ||
 	    sg->siglen == 0) {
 		snprintf(why, whylen, "b= is empty or not valid base64");
@@ -368,68 +467,10 @@ sig_parse(struct arc_verify *v, size_t field, int mem, struct arc_sig *sg,
 	sg->brawend = (size_t)(val - raw) + tb->rawend;
 	sg->hcanon = sg->bcanon = DKIM_CANON_RELAXED;
 	if (mem == ARC_AS) {
-		t = mailhdr_tag_find(tags, (size_t)ntags, "cv");
-		if (t->valuelen == 4 && memcmp(t->value, "none", 4) == 0)
-			sg->cv = si->cv = ARC_CV_NONE;
-		else if (t->valuelen == 4 && memcmp(t->value, "pass", 4) == 0)
-			sg->cv = si->cv = ARC_CV_PASS;
-		else if (t->valuelen == 4 && memcmp(t->value, "fail", 4) == 0)
-			sg->cv = si->cv = ARC_CV_FAIL;
-		else {
-			snprintf(why, whylen, "unknown cv= value");
+		if (sig_parse_as(tags, ntags, sg, si, why, whylen) == -1)
 			return -1;
-		}
-		/* RFC 8617 4.1.3: the seal covers fixed fields, no h=. */
-		if (mailhdr_tag_find(tags, (size_t)ntags, "h") != NULL) {
-			snprintf(why, whylen, "h= is not allowed in "
-			    "ARC-Seal");
-			return -1;
-		}
-		sg->ok = 1;
-		return 0;
-	}
-	sg->hcanon = sg->bcanon = DKIM_CANON_SIMPLE;
-	if ((t = mailhdr_tag_find(tags, (size_t)ntags, "c")) != NULL) {
-		char	*c = xstrndup(t->value, t->valuelen), *slash;
-		int	 ok = 1;
-
-		if ((slash = strchr(c, '/')) != NULL)
-			*slash++ = '\0';
-		if (strcmp(c, "relaxed") == 0)
-			sg->hcanon = DKIM_CANON_RELAXED;
-		else if (strcmp(c, "simple") != 0)
-			ok = 0;
-		if (slash != NULL) {
-			if (strcmp(slash, "relaxed") == 0)
-				sg->bcanon = DKIM_CANON_RELAXED;
-			else if (strcmp(slash, "simple") != 0)
-				ok = 0;
-		}
-		free(c);
-		if (!ok) {
-			snprintf(why, whylen, "unknown canonicalization c=");
-			return -1;
-		}
-	}
-	t = mailhdr_tag_find(tags, (size_t)ntags, "h");
-	if (dkim_split_colon_list(t->value, t->valuelen, DKIM_MAX_HNAMES,
-	    &sg->hnames, &sg->nhnames) == -1) {
-		snprintf(why, whylen, "h= is empty, malformed or too long");
+	} else if (sig_parse_ams(tags, ntags, sg, why, whylen) == -1)
 		return -1;
-	}
-	for (i = 0; i < sg->nhnames; i++)
-		/* RFC 8617 4.1.2: the AMS MUST NOT sign ARC-Seal fields. */
-		if (strcasecmp(sg->hnames[i], "arc-seal") == 0) {
-			snprintf(why, whylen, "h= lists ARC-Seal");
-			return -1;
-		}
-	t = mailhdr_tag_find(tags, (size_t)ntags, "bh");
-	if (b64_decode(t->value, t->valuelen, &sg->bh, &sg->bhlen) == -1 ||
-	    sg->bhlen != (size_t)EVP_MD_get_size(dkim_alg_md(sg->alg))) {
-		snprintf(why, whylen, "bh= is not a base64 %s digest",
-		    dkim_alg_name(sg->alg));
-		return -1;
-	}
 	sg->ok = 1;
 	return 0;
 }
@@ -899,64 +940,64 @@ last_seal_failed(const struct dkim_msg *m, const struct arc_chain *c)
 	return t->valuelen == 4 && memcmp(t->value, "fail", 4) == 0;
 }
 
-int
-arc_seal_end(struct arc_seal *s, enum arc_result cv, struct buf *out,
-    char *err, size_t errlen)
+/*
+ * May the chain get a new set with status cv?  0 if so; 1 with the
+ * reason if the message must not be sealed; -1 if cv cannot be right.
+ */
+static int
+seal_allowed(const struct dkim_msg *m, const struct arc_chain *c,
+    enum arc_result cv, char *err, size_t errlen)
 {
-	struct arc_chain	 c;
-	struct dkim_rawfield	 f[ARC_MAX_SETS * ARC_NMEMBERS + 2];
-	struct dkim_rawfield	*hf = NULL;
-	struct dkim_fold	 fd;
-	struct buf		 aar, ams, as;
-	char			**names = NULL, *bh = NULL;
-	size_t			 nnames = 0, nf = 0, nhf;
-	unsigned int		 inst, j;
-	int			 mem, rv = -1;
-
-	dkim_msg_end(&s->msg);
-	if (s->msg.overflow) {
-		snprintf(err, errlen, "header section exceeds limits");
-		return -1;
-	}
-	chain_collect(&s->msg, &c);
 	if (cv == ARC_TEMPERROR) {
 		snprintf(err, errlen, "chain status unknown (temporary "
 		    "error): not sealed");
 		return 1;
 	}
 	/* RFC 8617 5.1.2: a chain that failed before stays as it is. */
-	if (last_seal_failed(&s->msg, &c)) {
+	if (last_seal_failed(m, c)) {
 		snprintf(err, errlen, "the chain already ended with cv=fail "
-		    "at i=%u: not sealed again", c.n);
+		    "at i=%u: not sealed again", c->n);
 		return 1;
 	}
 	/* RFC 8617 4.2.1, 5.1: no instance beyond 50. */
-	if (c.n >= ARC_MAX_SETS || (c.broken && c.broken_at > ARC_MAX_SETS)) {
+	if (c->n >= ARC_MAX_SETS || (c->broken &&
+	    c->broken_at > ARC_MAX_SETS)) {
 		snprintf(err, errlen, "the chain already has %d ARC sets: "
 		    "not sealed", ARC_MAX_SETS);
 		return 1;
 	}
-	if (cv == ARC_PASS && (c.n == 0 || c.broken)) {
+	if (cv == ARC_PASS && (c->n == 0 || c->broken)) {
 		snprintf(err, errlen, "cv=pass given for a message without "
 		    "a valid chain");
 		return -1;
 	}
-	if (cv == ARC_NONE && (c.n > 0 || c.broken)) {
+	if (cv == ARC_NONE && (c->n > 0 || c->broken)) {
 		snprintf(err, errlen, "cv=none given for a message with ARC "
 		    "fields");
 		return -1;
 	}
-	inst = c.n + 1;
-	buf_init(&aar, DKIM_MAX_FIELD);
-	buf_init(&ams, DKIM_MAX_FIELD);
-	buf_init(&as, DKIM_MAX_FIELD);
+	return 0;
+}
 
-	seal_aar(s, inst, &aar);
+/*
+ * RFC 8617 4.1.2: the AMS is a DKIM signature with i= instance.  Into
+ * ams, signed, without its CRLF: the seal hashes it as it hashes the
+ * fields of the message.
+ */
+static int
+seal_ams(struct arc_seal *s, unsigned int inst, struct buf *ams, char *err,
+    size_t errlen)
+{
+	struct dkim_fold	 fd;
+	struct dkim_rawfield	*hf;
+	struct buf		 tmp;
+	char			**names = NULL, *bh;
+	size_t			 nnames = 0, nhf;
+	int			 rv = -1;
 
-	/* RFC 8617 4.1.2: the AMS is a DKIM signature with i= instance. */
-	fd.b = &ams;
-	buf_addstr(&ams, "ARC-Message-Signature:");
-	fd.col = ams.len;
+	fd.b = ams;
+	buf_addstr(ams, "ARC-Message-Signature:");
+	fd.col = ams->len;
 	seal_tag(&fd, "i=%u;", inst);
 	seal_tag(&fd, "a=%s;", dkim_alg_name(s->alg));
 	seal_tag(&fd, "c=relaxed/relaxed;");
@@ -972,26 +1013,42 @@ arc_seal_end(struct arc_seal *s, enum arc_result cv, struct buf *out,
 	dkim_fold_word(&fd, "b=");
 	hf = xcalloc(nnames + 1, sizeof(*hf));
 	nhf = dkim_select_fields(&s->msg, names, nnames, DKIM_NO_FIELD, hf);
-	{
-		struct buf	 tmp;
-
-		/* dkim_sign_finish() appends the field with its CRLF. */
-		buf_init(&tmp, DKIM_MAX_FIELD + 2);
-		if (dkim_sign_finish(&fd, hf, nhf, DKIM_CANON_RELAXED, s->key,
-		    s->alg, &tmp, err, errlen) == -1) {
-			buf_free(&tmp);
-			goto done;
-		}
-		buf_reset(&ams);
-		buf_add(&ams, tmp.data, tmp.len - 2);
-		buf_free(&tmp);
+	/* dkim_sign_finish() appends the field with its CRLF. */
+	buf_init(&tmp, DKIM_MAX_FIELD + 2);
+	if (dkim_sign_finish(&fd, hf, nhf, DKIM_CANON_RELAXED, s->key,
+	    s->alg, &tmp, err, errlen) == 0) {
+		buf_reset(ams);
+		buf_add(ams, tmp.data, tmp.len - 2);
+		rv = 0;
 	}
+	buf_free(&tmp);
+	free(hf);
+	free(bh);
+	dkim_names_free(names, nnames);
+	return rv;
+}
 
-	/* RFC 8617 4.1.3, 5.1.1: the seal over sets 1..N and the new one. */
+/*
+ * RFC 8617 4.1.3, 5.1.1: the seal over sets 1..N and the new one (its
+ * aar and ams), signed and appended to out.
+ */
+static int
+seal_as(struct arc_seal *s, const struct arc_chain *c, enum arc_result cv,
+    const struct buf *aar, const struct buf *ams, struct buf *out,
+    char *err, size_t errlen)
+{
+	struct dkim_rawfield	 f[ARC_MAX_SETS * ARC_NMEMBERS + 2];
+	struct dkim_fold	 fd;
+	struct buf		 as;
+	size_t			 nf = 0;
+	unsigned int		 j;
+	int			 mem, rv;
+
+	buf_init(&as, DKIM_MAX_FIELD);
 	fd.b = &as;
 	buf_addstr(&as, "ARC-Seal:");
 	fd.col = as.len;
-	seal_tag(&fd, "i=%u;", inst);
+	seal_tag(&fd, "i=%u;", c->n + 1);
 	seal_tag(&fd, "a=%s;", dkim_alg_name(s->alg));
 	if (s->t != -1)
 		seal_tag(&fd, "t=%lld;", (long long)s->t);
@@ -1005,18 +1062,44 @@ arc_seal_end(struct arc_seal *s, enum arc_result cv, struct buf *out,
 	 * as if it were the only one.
 	 */
 	if (cv != ARC_FAIL)
-		for (j = 0; j < c.n; j++)
+		for (j = 0; j < c->n; j++)
 			for (mem = 0; mem < ARC_NMEMBERS; mem++) {
 				f[nf].raw = dkim_msg_field(&s->msg,
-				    c.field[j][mem], &f[nf].len);
+				    c->field[j][mem], &f[nf].len);
 				nf++;
 			}
-	f[nf].raw = (const char *)aar.data;
-	f[nf++].len = aar.len;
-	f[nf].raw = (const char *)ams.data;
-	f[nf++].len = ams.len;
-	if (dkim_sign_finish(&fd, f, nf, DKIM_CANON_RELAXED, s->key, s->alg,
-	    out, err, errlen) == -1)
+	f[nf].raw = (const char *)aar->data;
+	f[nf++].len = aar->len;
+	f[nf].raw = (const char *)ams->data;
+	f[nf++].len = ams->len;
+	rv = dkim_sign_finish(&fd, f, nf, DKIM_CANON_RELAXED, s->key, s->alg,
+	    out, err, errlen);
+	buf_free(&as);
+	return rv;
+}
+
+int
+arc_seal_end(struct arc_seal *s, enum arc_result cv, struct buf *out,
+    char *err, size_t errlen)
+{
+	struct arc_chain	 c;
+	struct buf		 aar, ams;
+	int			 rv;
+
+	dkim_msg_end(&s->msg);
+	if (s->msg.overflow) {
+		snprintf(err, errlen, "header section exceeds limits");
+		return -1;
+	}
+	chain_collect(&s->msg, &c);
+	if ((rv = seal_allowed(&s->msg, &c, cv, err, errlen)) != 0)
+		return rv;
+	buf_init(&aar, DKIM_MAX_FIELD);
+	buf_init(&ams, DKIM_MAX_FIELD);
+	seal_aar(s, c.n + 1, &aar);
+	rv = -1;
+	if (seal_ams(s, c.n + 1, &ams, err, errlen) == -1 ||
+	    seal_as(s, &c, cv, &aar, &ams, out, err, errlen) == -1)
 		goto done;
 	if (buf_add(out, ams.data, ams.len) == -1 ||
 	    buf_add(out, "\r\n", 2) == -1 ||
@@ -1027,12 +1110,8 @@ arc_seal_end(struct arc_seal *s, enum arc_result cv, struct buf *out,
 	}
 	rv = 0;
  done:
-	free(hf);
-	free(bh);
-	dkim_names_free(names, nnames);
 	buf_free(&aar);
 	buf_free(&ams);
-	buf_free(&as);
 	return rv;
 }
 

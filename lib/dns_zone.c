@@ -31,6 +31,14 @@ struct ztok {
 	int		 quoted;
 };
 
+/* Where the tokenizer is in the text. */
+struct zlex {
+	const char	*text;
+	size_t		 len;
+	size_t		 i;
+	size_t		 line;
+};
+
 struct zparse {
 	struct zone	*z;
 	char		 origin[DNS_NAME_BUF];	/* canonical */
@@ -512,13 +520,120 @@ zone_entry(struct zparse *p, struct ztok *t, size_t nt, int leading_space)
 	return r;
 }
 
+/*
+ * One token at lx->i: a quoted string, its quotes dropped and its escapes
+ * kept for the rdata readers, or a run up to white space or a special
+ * character.
+ */
+static int
+zone_token(struct zparse *p, struct zlex *lx, struct ztok *t)
+{
+	const char	*text = lx->text;
+	size_t		 len = lx->len, i = lx->i, start;
+
+	if (text[i] == '"') {
+		start = ++i;
+		while (i < len && text[i] != '"') {
+			if (text[i] == '\\' && i + 1 < len)
+				i++;
+			if (text[i] == '\n')
+				lx->line++;
+			i++;
+		}
+		if (i >= len)
+			return zerr(p, "unterminated quoted string", NULL, 0);
+		t->s = text + start;
+		t->len = i - start;
+		t->quoted = 1;
+		lx->i = i + 1;
+		return 0;
+	}
+	start = i;
+	while (i < len && !strchr(" \t\r\n;()\"", text[i])) {
+		if (text[i] == '\\' && i + 1 < len && text[i + 1] != '\n')
+			i++;
+		i++;
+	}
+	t->s = text + start;
+	t->len = i - start;
+	t->quoted = 0;
+	lx->i = i;
+	return 0;
+}
+
+/*
+ * The tokens of the logical entry at lx->i, into tok[*nt], and lx->i past
+ * the line end that closes it.  RFC 1035 5.1: parentheses continue an
+ * entry over line ends, ";" starts a comment, and an entry that starts
+ * with white space has the previous owner (*leading).
+ */
+static int
+zone_gather(struct zparse *p, struct zlex *lx, struct ztok *tok, size_t *nt,
+    int *leading)
+{
+	size_t	 entry_bytes = 0;
+	int	 paren = 0;
+	char	 c;
+
+	*nt = 0;
+	p->line = lx->line;
+	*leading = lx->i < lx->len && (lx->text[lx->i] == ' ' ||
+	    lx->text[lx->i] == '\t');
+	for (;;) {
+		c = lx->i < lx->len ? lx->text[lx->i] : '\n';
+		if (c == '\0')
+			return zerr(p, "NUL byte in zone file", NULL, 0);
+		if (c == '\n') {
+			lx->line++;
+			lx->i++;
+			if (paren == 0)
+				return 0;
+			if (lx->i > lx->len)
+				return zerr(p, "unbalanced parenthesis", NULL,
+				    0);
+			continue;
+		}
+		if (c == ' ' || c == '\t' || c == '\r') {
+			lx->i++;
+			continue;
+		}
+		if (c == ';') {
+			while (lx->i < lx->len && lx->text[lx->i] != '\n')
+				lx->i++;
+			continue;
+		}
+		if (c == '(') {
+			if (++paren > 1)
+				return zerr(p, "nested parenthesis", NULL, 0);
+			lx->i++;
+			continue;
+		}
+		if (c == ')') {
+			if (--paren < 0)
+				return zerr(p, "unbalanced parenthesis", NULL,
+				    0);
+			lx->i++;
+			continue;
+		}
+		if (*nt >= ZONE_MAX_TOKENS)
+			return zerr(p, "too many fields in one entry", NULL, 0);
+		if (zone_token(p, lx, &tok[*nt]) == -1)
+			return -1;
+		entry_bytes += tok[*nt].len;
+		if (entry_bytes > ZONE_MAX_ENTRY)
+			return zerr(p, "entry too long", NULL, 0);
+		(*nt)++;
+	}
+}
+
 struct zone *
 zone_parse(const char *text, size_t len, char *err, size_t errlen)
 {
 	struct zparse	 p;
+	struct zlex	 lx;
 	struct ztok	*tok;
-	size_t		 i = 0, nt = 0, line = 1, entry_bytes = 0;
-	int		 paren = 0, leading = 0, at_start = 1;
+	size_t		 nt;
+	int		 leading;
 
 	memset(&p, 0, sizeof(p));
 	p.err = err;
@@ -532,111 +647,23 @@ zone_parse(const char *text, size_t len, char *err, size_t errlen)
 		    ZONE_MAX_FILE);
 		return NULL;
 	}
+	memset(&lx, 0, sizeof(lx));
+	lx.text = text;
+	lx.len = len;
+	lx.line = 1;
 	p.z = xcalloc(1, sizeof(*p.z));
 	tok = xcalloc(ZONE_MAX_TOKENS, sizeof(*tok));
-
-	while (i <= len) {
-		char	 c = i < len ? text[i] : '\n';
-
-		if (at_start) {
-			p.line = line;
-			leading = (c == ' ' || c == '\t');
-			at_start = 0;
-			entry_bytes = 0;
+	/* The end of the text ends the last entry as a line end would. */
+	while (lx.i <= len) {
+		if (zone_gather(&p, &lx, tok, &nt, &leading) == -1 ||
+		    zone_entry(&p, tok, nt, leading) == -1) {
+			free(tok);
+			zone_free(p.z);
+			return NULL;
 		}
-		if (c == '\0' && i < len) {
-			zerr(&p, "NUL byte in zone file", NULL, 0);
-			goto fail;
-		}
-		if (c == '\n' || i == len) {
-			line++;
-			i++;
-			if (paren > 0 && i <= len)
-				continue;
-			if (paren > 0) {
-				zerr(&p, "unbalanced parenthesis", NULL, 0);
-				goto fail;
-			}
-			if (zone_entry(&p, tok, nt, leading) == -1)
-				goto fail;
-			nt = 0;
-			at_start = 1;
-			continue;
-		}
-		if (c == ' ' || c == '\t' || c == '\r') {
-			i++;
-			continue;
-		}
-		if (c == ';') {
-			while (i < len && text[i] != '\n')
-				i++;
-			continue;
-		}
-		if (c == '(') {
-			if (++paren > 1) {
-				zerr(&p, "nested parenthesis", NULL, 0);
-				goto fail;
-			}
-			i++;
-			continue;
-		}
-		if (c == ')') {
-			if (--paren < 0) {
-				zerr(&p, "unbalanced parenthesis", NULL, 0);
-				goto fail;
-			}
-			i++;
-			continue;
-		}
-		if (nt >= ZONE_MAX_TOKENS) {
-			zerr(&p, "too many fields in one entry", NULL, 0);
-			goto fail;
-		}
-		if (c == '"') {
-			size_t	 start = ++i;
-
-			while (i < len && text[i] != '"') {
-				if (text[i] == '\\' && i + 1 < len)
-					i++;
-				if (text[i] == '\n')
-					line++;
-				i++;
-			}
-			if (i >= len) {
-				zerr(&p, "unterminated quoted string", NULL,
-				    0);
-				goto fail;
-			}
-			tok[nt].s = text + start;
-			tok[nt].len = i - start;
-			tok[nt].quoted = 1;
-			i++;
-		} else {
-			size_t	 start = i;
-
-			while (i < len && !strchr(" \t\r\n;()\"", text[i])) {
-				if (text[i] == '\\' && i + 1 < len &&
-				    text[i + 1] != '\n')
-					i++;
-				i++;
-			}
-			tok[nt].s = text + start;
-			tok[nt].len = i - start;
-			tok[nt].quoted = 0;
-		}
-		entry_bytes += tok[nt].len;
-		if (entry_bytes > ZONE_MAX_ENTRY) {
-			zerr(&p, "entry too long", NULL, 0);
-			goto fail;
-		}
-		nt++;
 	}
 	free(tok);
 	return p.z;
-fail:
-	free(tok);
-	zone_free(p.z);
-	return NULL;
 }
 
 struct zone *

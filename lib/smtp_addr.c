@@ -153,6 +153,139 @@ domain_span(const unsigned char *p)
 }
 
 /*
+ * RFC 5321 4.1.1.3: a source route ("@a.example,@b.example:") is accepted
+ * and ignored.  Past it, if any, at *ip.
+ */
+static int
+path_skip_route(const char *s, size_t *ip)
+{
+	const unsigned char	*p = (const unsigned char *)s;
+	size_t			 i = *ip, k;
+
+	if (p[i] != '@')
+		return SMTP_ADDR_OK;
+	for (;;) {
+		i++;	/* '@' */
+		k = domain_span(p + i);
+		if (!smtp_domain_valid(s + i, k, 1))
+			return SMTP_ADDR_ESYNTAX;
+		i += k;
+		if (p[i] == ':') {
+			*ip = i + 1;
+			return SMTP_ADDR_OK;
+		}
+		if (p[i] != ',' || p[i + 1] != '@')
+			return SMTP_ADDR_ESYNTAX;
+		i++;
+	}
+}
+
+/* Quoted-string, from its opening quote at *ip to past its closing one. */
+static int
+path_quoted_string(const char *s, size_t *ip, int *utf8)
+{
+	const unsigned char	*p = (const unsigned char *)s;
+	size_t			 start = *ip, i = *ip + 1, k;
+
+	for (;;) {
+		if (p[i] == '"') {
+			*ip = i + 1;
+			return SMTP_ADDR_OK;
+		}
+		if (p[i] == '\\') {	/* quoted-pairSMTP */
+			if (p[i + 1] < 32 || p[i + 1] > 126)
+				return SMTP_ADDR_ESYNTAX;
+			i += 2;
+		} else if (p[i] >= 32 && p[i] <= 126)
+			i++;
+		else if (p[i] >= 0x80 && (k = smtp_utf8_seqlen(p + i,
+		    strlen(s + i))) != 0) {
+			*utf8 = 1;
+			i += k;
+		} else
+			return SMTP_ADDR_ESYNTAX;
+		if (i - start > SMTP_LOCAL_MAX + 2)
+			return SMTP_ADDR_ELONG;
+	}
+}
+
+/* Dot-string: atoms of atext, or UTF-8 (RFC 6531 3.3), between dots. */
+static int
+path_dot_string(const char *s, size_t *ip, int *utf8)
+{
+	const unsigned char	*p = (const unsigned char *)s;
+	size_t			 i = *ip, j, k;
+
+	for (;;) {
+		j = i;
+		for (;;) {
+			if (is_atext(p[i]))
+				i++;
+			else if (p[i] >= 0x80 && (k = smtp_utf8_seqlen(p + i,
+			    strlen(s + i))) != 0) {
+				*utf8 = 1;
+				i += k;
+			} else
+				break;
+		}
+		if (i == j)
+			return SMTP_ADDR_ESYNTAX;
+		if (p[i] != '.')
+			break;
+		i++;
+	}
+	*ip = i;
+	return SMTP_ADDR_OK;
+}
+
+/* Local-part = Dot-string / Quoted-string, at *ip; past it on success. */
+static int
+path_local_part(const char *s, size_t *ip, int *utf8)
+{
+	size_t	 start = *ip;
+	int	 rv;
+
+	if (s[start] == '"')
+		rv = path_quoted_string(s, ip, utf8);
+	else
+		rv = path_dot_string(s, ip, utf8);
+	if (rv != SMTP_ADDR_OK)
+		return rv;
+	if (*ip - start > SMTP_LOCAL_MAX)
+		return SMTP_ADDR_ELONG;
+	return SMTP_ADDR_OK;
+}
+
+/* ( Domain / address-literal ) after the "@", at *ip; past it on success. */
+static int
+path_domain(const char *s, size_t *ip, int *utf8)
+{
+	const unsigned char	*p = (const unsigned char *)s;
+	size_t			 start = *ip, i = *ip, j;
+
+	if (p[i] == '[') {
+		while (p[i] != '\0' && p[i] != ']' && i - start < 64)
+			i++;
+		if (p[i] != ']')
+			return SMTP_ADDR_ESYNTAX;
+		i++;
+		if (!smtp_addrlit_valid(s + start, i - start))
+			return SMTP_ADDR_ESYNTAX;
+	} else {
+		i += domain_span(p + i);
+		if (i - start > SMTP_DOMAIN_MAX)
+			return SMTP_ADDR_ELONG;
+		if (!smtp_domain_valid(s + start, i - start, 1))
+			return SMTP_ADDR_ESYNTAX;
+		for (j = start; j < i; j++)
+			if (p[j] >= 0x80)
+				*utf8 = 1;
+	}
+	*ip = i;
+	return SMTP_ADDR_OK;
+}
+
+/*
  * Parse a Path or Reverse-path at the start of s (NUL-terminated) into
  * out; *consumed is set to the octets read, up to and including '>'.
  */
@@ -160,89 +293,27 @@ int
 smtp_path_parse(const char *s, int flags, struct smtp_addr *out,
     size_t *consumed)
 {
-	const unsigned char	*p = (const unsigned char *)s;
-	size_t			 i, j, k, lstart, llen, dstart, dlen;
-	int			 utf8 = 0;
+	size_t	 i, lstart, llen, dstart, dlen;
+	int	 utf8 = 0, rv;
 
 	memset(out, 0, sizeof(*out));
 	*consumed = 0;
-	if (p[0] != '<')
+	if (s[0] != '<')
 		return SMTP_ADDR_ESYNTAX;
 	i = 1;
-	if (p[i] == '>') {
+	if (s[i] == '>') {
 		if ((flags & SMTP_PATH_NULL_OK) == 0)
 			return SMTP_ADDR_ESYNTAX;
 		*consumed = 2;
 		return SMTP_ADDR_OK;
 	}
-
-	/* RFC 5321 4.1.1.3: a source route is accepted and ignored. */
-	if (p[i] == '@') {
-		for (;;) {
-			i++;	/* '@' */
-			k = domain_span(p + i);
-			if (!smtp_domain_valid(s + i, k, 1))
-				return SMTP_ADDR_ESYNTAX;
-			i += k;
-			if (p[i] == ':') {
-				i++;
-				break;
-			}
-			if (p[i] != ',' || p[i + 1] != '@')
-				return SMTP_ADDR_ESYNTAX;
-			i++;
-		}
-	}
-
-	/* Local-part = Dot-string / Quoted-string */
+	if ((rv = path_skip_route(s, &i)) != SMTP_ADDR_OK)
+		return rv;
 	lstart = i;
-	if (p[i] == '"') {
-		i++;
-		for (;;) {
-			if (p[i] == '"') {
-				i++;
-				break;
-			}
-			if (p[i] == '\\') {	/* quoted-pairSMTP */
-				if (p[i + 1] < 32 || p[i + 1] > 126)
-					return SMTP_ADDR_ESYNTAX;
-				i += 2;
-			} else if (p[i] >= 32 && p[i] <= 126)
-				i++;
-			else if (p[i] >= 0x80 && (k = smtp_utf8_seqlen(p + i,
-			    strlen(s + i))) != 0) {
-				utf8 = 1;
-				i += k;
-			} else
-				return SMTP_ADDR_ESYNTAX;
-			if (i - lstart > SMTP_LOCAL_MAX + 2)
-				return SMTP_ADDR_ELONG;
-		}
-	} else {
-		for (;;) {
-			j = i;
-			for (;;) {
-				if (is_atext(p[i]))
-					i++;
-				else if (p[i] >= 0x80 && (k = smtp_utf8_seqlen(
-				    p + i, strlen(s + i))) != 0) {
-					utf8 = 1;
-					i += k;
-				} else
-					break;
-			}
-			if (i == j)
-				return SMTP_ADDR_ESYNTAX;
-			if (p[i] != '.')
-				break;
-			i++;
-		}
-	}
+	if ((rv = path_local_part(s, &i, &utf8)) != SMTP_ADDR_OK)
+		return rv;
 	llen = i - lstart;
-	if (llen > SMTP_LOCAL_MAX)
-		return SMTP_ADDR_ELONG;
-
-	if (p[i] == '>') {
+	if (s[i] == '>') {
 		/* RFC 5321 4.1.1.3: "<Postmaster>" without a domain. */
 		if ((flags & SMTP_PATH_POSTMASTER) == 0 || llen != 10 ||
 		    strncasecmp(s + lstart, "postmaster", 10) != 0)
@@ -253,30 +324,13 @@ smtp_path_parse(const char *s, int flags, struct smtp_addr *out,
 		*consumed = i + 1;
 		return SMTP_ADDR_OK;
 	}
-	if (p[i] != '@')
+	if (s[i] != '@')
 		return SMTP_ADDR_ESYNTAX;
-	i++;
-	dstart = i;
-	if (p[i] == '[') {
-		while (p[i] != '\0' && p[i] != ']' && i - dstart < 64)
-			i++;
-		if (p[i] != ']')
-			return SMTP_ADDR_ESYNTAX;
-		i++;
-		if (!smtp_addrlit_valid(s + dstart, i - dstart))
-			return SMTP_ADDR_ESYNTAX;
-	} else {
-		i += domain_span(p + i);
-		if (i - dstart > SMTP_DOMAIN_MAX)
-			return SMTP_ADDR_ELONG;
-		if (!smtp_domain_valid(s + dstart, i - dstart, 1))
-			return SMTP_ADDR_ESYNTAX;
-		for (j = dstart; j < i; j++)
-			if (p[j] >= 0x80)
-				utf8 = 1;
-	}
+	dstart = ++i;
+	if ((rv = path_domain(s, &i, &utf8)) != SMTP_ADDR_OK)
+		return rv;
 	dlen = i - dstart;
-	if (p[i] != '>')
+	if (s[i] != '>')
 		return SMTP_ADDR_ESYNTAX;
 	i++;
 	/* RFC 5321 4.5.3.1.3: the whole path, punctuation included. */

@@ -18,26 +18,21 @@
  */
 #include <sys/types.h>
 
-#include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <openssl/evp.h>
 
 #include "auth/arc.h"
 #include "auth/authres.h"
 #include "auth/dkim.h"
-#include "crypto.h"
 #include "dns.h"
 #include "posternctl/posternctl.h"
 #include "util.h"
 
-#define ARC_MAX_INPUT	(256 * 1024 * 1024)
 #define ARC_USAGE_ERR	2	/* bad usage or unreadable input */
 
 struct arc_cmd {
@@ -71,32 +66,9 @@ static struct dns_ctx *
 arc_dns(const struct arc_cmd *c)
 {
 	struct dns_ctx	*dns;
-	char		 err[512];
 
-	if (c->zone != NULL && c->resolver != NULL) {
-		fprintf(stderr, "%s: --dns-zone and --resolver are "
-		    "exclusive\n", c->prog);
-		return NULL;
-	}
-	if (c->ta != NULL && c->resolver == NULL) {
-		fprintf(stderr, "%s: --trust-anchor needs --resolver\n",
-		    c->prog);
-		return NULL;
-	}
-	if (c->zone != NULL)
-		dns = dns_ctx_zone(NULL, c->zone, err, sizeof(err));
-	else if (c->resolver != NULL)
-		dns = dns_ctx_resolver(NULL, c->resolver, c->ta, err,
-		    sizeof(err));
-	else
-		dns = dns_ctx_system(NULL, err, sizeof(err));
-	if (dns == NULL) {
-		fprintf(stderr, "%s: %s\n", c->prog, err);
-		return NULL;
-	}
-	if (c->resolver != NULL)
-		dns_ctx_set_timeout(dns, 5000);
-	vlog_step(c, "dns: %s", dns_ctx_describe(dns));
+	if ((dns = offline_dns(c->prog, c->zone, c->resolver, c->ta)) != NULL)
+		vlog_step(c, "dns: %s", dns_ctx_describe(dns));
 	return dns;
 }
 
@@ -127,40 +99,21 @@ lookup_key(const struct arc_cmd *c, struct dns_ctx *dns,
 		dns_answer_free(ans);
 }
 
-/*
- * Read standard input, feeding the verifier (and the sealer, if any) and
- * keeping the bytes in keep (if any).  -1 after a message on stderr.
- */
-static int
-read_message(const struct arc_cmd *c, struct arc_verify *v,
-    struct arc_seal *s, struct buf *keep)
+static void
+feed_verifier(void *v, const void *p, size_t len)
 {
-	char	 chunk[65536];
-	size_t	 total = 0;
-	ssize_t	 got;
+	arc_verify_feed(v, p, len);
+}
 
-	for (;;) {
-		got = read(STDIN_FILENO, chunk, sizeof(chunk));
-		if (got == -1 && errno == EINTR)
-			continue;
-		if (got == -1) {
-			fprintf(stderr, "%s: standard input: %s\n", c->prog,
-			    strerror(errno));
-			return -1;
-		}
-		if (got == 0)
-			break;
-		total += (size_t)got;
-		if (total > ARC_MAX_INPUT || (keep != NULL &&
-		    buf_add(keep, chunk, (size_t)got) == -1)) {
-			fprintf(stderr, "%s: message larger than %d bytes\n",
-			    c->prog, ARC_MAX_INPUT);
-			return -1;
-		}
-		arc_verify_feed(v, chunk, (size_t)got);
-		if (s != NULL)
-			arc_seal_feed(s, chunk, (size_t)got);
-	}
+/* Standard input into the verifier, and into keep if not NULL. */
+static int
+read_message(const struct arc_cmd *c, struct arc_verify *v, struct buf *keep)
+{
+	size_t	 total;
+
+	if (offline_read_message(c->prog, keep, feed_verifier, v,
+	    &total) == -1)
+		return -1;
 	vlog_step(c, "message: %zu bytes read", total);
 	return 0;
 }
@@ -203,8 +156,10 @@ arc_seal_usage(void)
 	    "           < message\n");
 }
 
-int
-arc_seal_main(int argc, char *argv[])
+/* The options of arc seal; -1 after a message. */
+static int
+arc_seal_options(int argc, char *argv[], struct arc_cmd *c,
+    struct arc_sealer *cfg, const char **keyfile)
 {
 	static const struct option longopts[] = {
 		{ "key",		required_argument, NULL, 'k' },
@@ -220,148 +175,151 @@ arc_seal_main(int argc, char *argv[])
 		{ "verbose",		no_argument,	   NULL, 'v' },
 		{ NULL,			0,		   NULL, 0 }
 	};
-	struct arc_cmd			 c;
-	struct arc_sealer		 cfg;
-	struct arc_verify		*v = NULL;
-	struct arc_seal			*s = NULL;
-	const struct arc_chainresult	*r;
-	struct dns_ctx			*dns = NULL;
-	struct buf			 in, out;
-	EVP_PKEY			*pk = NULL;
-	const char			*keyfile = NULL, *errstr;
-	char				 err[512], *authres = NULL;
-	size_t				 i, j, k;
-	int				 ch, fd, lf_only = 0, rv = 1, sr;
+	int	 ch;
 
-	memset(&c, 0, sizeof(c));
-	memset(&cfg, 0, sizeof(cfg));
-	c.prog = "posternctl arc seal";
 	optind = 0;
 	while ((ch = getopt_long(argc, argv, "a:d:h:k:s:t:v", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
-		case 'k': keyfile = optarg; break;
-		case 'd': cfg.domain = optarg; break;
-		case 's': cfg.selector = optarg; break;
-		case 'h': cfg.headers = optarg; break;
-		case 'A': c.authserv = optarg; break;
-		case 'z': c.zone = optarg; break;
-		case 'r': c.resolver = optarg; break;
-		case 'T': c.ta = optarg; break;
-		case 'v': c.verbose = 1; break;
+		case 'k': *keyfile = optarg; break;
+		case 'd': cfg->domain = optarg; break;
+		case 's': cfg->selector = optarg; break;
+		case 'h': cfg->headers = optarg; break;
+		case 'A': c->authserv = optarg; break;
+		case 'z': c->zone = optarg; break;
+		case 'r': c->resolver = optarg; break;
+		case 'T': c->ta = optarg; break;
+		case 'v': c->verbose = 1; break;
 		case 'a':
-			cfg.alg = dkim_alg_from_name(optarg, strlen(optarg));
-			if (cfg.alg != DKIM_ALG_RSA_SHA256 &&
-			    cfg.alg != DKIM_ALG_ED25519_SHA256) {
+			cfg->alg = dkim_alg_from_name(optarg, strlen(optarg));
+			if (cfg->alg != DKIM_ALG_RSA_SHA256 &&
+			    cfg->alg != DKIM_ALG_ED25519_SHA256) {
 				fprintf(stderr, "%s: unknown algorithm %s\n",
-				    c.prog, optarg);
-				return ARC_USAGE_ERR;
+				    c->prog, optarg);
+				return -1;
 			}
 			break;
 		case 't':
-			cfg.t = (time_t)strtonum(optarg, 1, 1LL << 40,
-			    &errstr);
-			if (errstr != NULL) {
-				fprintf(stderr, "%s: -t %s: %s\n", c.prog,
-				    optarg, errstr);
-				return ARC_USAGE_ERR;
-			}
+			if (offline_parse_time(c->prog, "-t", optarg,
+			    &cfg->t) == -1)
+				return -1;
 			break;
 		default:
 			arc_seal_usage();
-			return ARC_USAGE_ERR;
+			return -1;
 		}
 	}
-	if (optind != argc || keyfile == NULL || cfg.domain == NULL ||
-	    cfg.selector == NULL || c.authserv == NULL) {
+	if (optind != argc || *keyfile == NULL || cfg->domain == NULL ||
+	    cfg->selector == NULL || c->authserv == NULL) {
 		arc_seal_usage();
-		return ARC_USAGE_ERR;
+		return -1;
 	}
-	if (!authres_valid_authserv_id(c.authserv)) {
+	if (!authres_valid_authserv_id(c->authserv)) {
 		fprintf(stderr, "%s: --authserv-id %s is not a domain name\n",
-		    c.prog, c.authserv);
-		return ARC_USAGE_ERR;
+		    c->prog, c->authserv);
+		return -1;
 	}
-	if ((fd = open(keyfile, O_RDONLY)) == -1) {
-		fprintf(stderr, "%s: %s: %s\n", c.prog, keyfile,
-		    strerror(errno));
-		return ARC_USAGE_ERR;
-	}
-	pk = crypto_privkey_fd(fd, err, sizeof(err));
-	close(fd);
-	if (pk == NULL) {
-		fprintf(stderr, "%s: %s: %s\n", c.prog, keyfile, err);
-		return ARC_USAGE_ERR;
-	}
-	cfg.key = pk;
-	/* The A-R text is only known at the end: a placeholder checks cfg. */
-	cfg.authres = c.authserv;
-	if ((s = arc_seal_new(&cfg, err, sizeof(err))) == NULL) {
-		fprintf(stderr, "%s: %s\n", c.prog, err);
-		EVP_PKEY_free(pk);
-		return ARC_USAGE_ERR;
+	return 0;
+}
+
+/*
+ * Refuse a key, algorithm, domain, selector or header list the sealer
+ * cannot use before the message is read.  The A-R text is only known at
+ * the end: the authserv-id stands in for it.
+ */
+static int
+sealer_usable(const struct arc_cmd *c, const struct arc_sealer *cfg)
+{
+	struct arc_sealer	 trial = *cfg;
+	struct arc_seal		*s;
+	char			 err[512];
+
+	trial.authres = c->authserv;
+	if ((s = arc_seal_new(&trial, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "%s: %s\n", c->prog, err);
+		return -1;
 	}
 	arc_seal_free(s);
-	s = NULL;
-	if ((dns = arc_dns(&c)) == NULL) {
-		EVP_PKEY_free(pk);
-		return ARC_USAGE_ERR;
-	}
-	buf_init(&in, ARC_MAX_INPUT);
-	buf_init(&out, 1024 * 1024);
-	v = arc_verify_new(NULL);
-	if (read_message(&c, v, NULL, &in) == -1) {
-		rv = ARC_USAGE_ERR;
-		goto done;
-	}
-	r = validate(&c, dns, v);
+	return 0;
+}
+
+/*
+ * The new ARC set for a message whose chain validated as r, into out;
+ * -1 after a message when it is not sealed.
+ */
+static int
+seal(const struct arc_cmd *c, const struct arc_sealer *cfg,
+    const struct arc_chainresult *r, const struct buf *in, struct buf *out)
+{
+	struct arc_sealer	 sc = *cfg;
+	struct arc_seal		*s;
+	char			 err[512], *authres;
+	int			 sr, rv = -1;
+
 	/* RFC 8617 4.1.1: the AAR carries our A-R; here, just arc=. */
-	xasprintf(&authres, "%s; arc=%s", c.authserv,
+	xasprintf(&authres, "%s; arc=%s", c->authserv,
 	    arc_result_name(r->result));
-	cfg.authres = authres;
-	if ((s = arc_seal_new(&cfg, err, sizeof(err))) == NULL) {
-		fprintf(stderr, "%s: %s\n", c.prog, err);
+	sc.authres = authres;
+	if ((s = arc_seal_new(&sc, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "%s: %s\n", c->prog, err);
 		goto done;
 	}
-	arc_seal_feed(s, in.data, in.len);
-	if ((sr = arc_seal_end(s, r->result, &out, err, sizeof(err))) != 0) {
-		fprintf(stderr, "%s: %s%s\n", c.prog, sr == 1 ? "not sealed: " :
-		    "", err);
+	arc_seal_feed(s, in->data, in->len);
+	if ((sr = arc_seal_end(s, r->result, out, err, sizeof(err))) != 0) {
+		fprintf(stderr, "%s: %s%s\n", c->prog,
+		    sr == 1 ? "not sealed: " : "", err);
 		if (r->result != ARC_NONE && r->result != ARC_PASS)
-			fprintf(stderr, "%s: chain %s: %s\n", c.prog,
+			fprintf(stderr, "%s: chain %s: %s\n", c->prog,
 			    arc_result_name(r->result), r->reason);
 		goto done;
 	}
-	vlog_step(&c, "sealed as i=%u cv=%s", r->nsets + 1,
+	vlog_step(c, "sealed as i=%u cv=%s", r->nsets + 1,
 	    r->result == ARC_PASS ? "pass" : r->result == ARC_FAIL ? "fail" :
 	    "none");
-	/* A file with bare LF line ends gets the new fields the same way. */
-	for (i = 0; i < in.len && in.data[i] != '\n'; i++)
-		;
-	if (i < in.len && (i == 0 || in.data[i - 1] != '\r'))
-		lf_only = 1;
-	if (lf_only) {
-		for (j = k = 0; j < out.len; j++)
-			if (!(out.data[j] == '\r' && j + 1 < out.len &&
-			    out.data[j + 1] == '\n'))
-				out.data[k++] = out.data[j];
-		out.len = k;
-	}
-	if (write_all(STDOUT_FILENO, out.data, out.len) == -1 ||
-	    (in.len > 0 && write_all(STDOUT_FILENO, in.data, in.len) == -1)) {
-		fprintf(stderr, "%s: standard output: %s\n", c.prog,
-		    strerror(errno));
-		goto done;
-	}
 	rv = 0;
  done:
-	free(authres);
 	arc_seal_free(s);
+	free(authres);
+	return rv;
+}
+
+int
+arc_seal_main(int argc, char *argv[])
+{
+	struct arc_cmd			 c;
+	struct arc_sealer		 cfg;
+	struct arc_verify		*v = NULL;
+	const struct arc_chainresult	*r;
+	struct dns_ctx			*dns = NULL;
+	struct buf			 in, out;
+	const char			*keyfile = NULL;
+	int				 rv = ARC_USAGE_ERR;
+
+	memset(&c, 0, sizeof(c));
+	memset(&cfg, 0, sizeof(cfg));
+	c.prog = "posternctl arc seal";
+	/* Kept whole: the message is written after its new ARC set. */
+	buf_init(&in, OFFLINE_MAX_MESSAGE);
+	buf_init(&out, 1024 * 1024);
+	if (arc_seal_options(argc, argv, &c, &cfg, &keyfile) == -1 ||
+	    (cfg.key = offline_private_key(c.prog, keyfile)) == NULL ||
+	    sealer_usable(&c, &cfg) == -1 || (dns = arc_dns(&c)) == NULL)
+		goto done;
+	v = arc_verify_new(NULL);
+	if (read_message(&c, v, &in) == -1)
+		goto done;
+	r = validate(&c, dns, v);
+	rv = 1;
+	if (seal(&c, &cfg, r, &in, &out) == -1 ||
+	    offline_write_prepended(c.prog, &out, &in) == -1)
+		goto done;
+	rv = 0;
+ done:
 	arc_verify_free(v);
 	buf_free(&in);
 	buf_free(&out);
 	dns_ctx_free(dns);
-	EVP_PKEY_free(pk);
+	EVP_PKEY_free(cfg.key);
 	return rv;
 }
 
@@ -372,6 +330,29 @@ check_arc_usage(void)
 	    "[--dns-zone file |\n"
 	    "           --resolver addr[@port] [--trust-anchor file]] "
 	    "< message\n");
+}
+
+/* The arc= result, with the sealers, as an Authentication-Results field. */
+static void
+print_authres(const char *authserv, const struct arc_chainresult *r)
+{
+	char		 host[256];
+	unsigned int	 i;
+
+	offline_authserv_id(authserv, host, sizeof(host));
+	printf("Authentication-Results: %s;\n\tarc=%s (", host,
+	    arc_result_name(r->result));
+	authres_print_comment(stdout, r->reason);
+	for (i = 0; i < r->nsets; i++)
+		if (r->sets[i].as_d != NULL) {
+			printf("%s", i == 0 ? "; sealed by " : ", ");
+			authres_print_comment(stdout, r->sets[i].as_d);
+		}
+	printf(")");
+	/* RFC 8617 5.2 step 6, as the A-R property header.oldest-pass. */
+	if (r->result == ARC_PASS)
+		printf(" header.oldest-pass=%u", r->oldest_pass);
+	printf("\n");
 }
 
 int
@@ -385,13 +366,10 @@ check_arc_main(int argc, char *argv[])
 		{ "verbose",		no_argument,	   NULL, 'v' },
 		{ NULL,			0,		   NULL, 0 }
 	};
-	struct arc_cmd			 c;
-	struct arc_verify		*v;
-	const struct arc_chainresult	*r;
-	struct dns_ctx			*dns;
-	char				 host[256];
-	unsigned int			 i;
-	int				 ch;
+	struct arc_cmd		 c;
+	struct arc_verify	*v;
+	struct dns_ctx		*dns;
+	int			 ch;
 
 	memset(&c, 0, sizeof(c));
 	c.prog = "posternctl check arc";
@@ -416,30 +394,12 @@ check_arc_main(int argc, char *argv[])
 	if ((dns = arc_dns(&c)) == NULL)
 		return ARC_USAGE_ERR;
 	v = arc_verify_new(NULL);
-	if (read_message(&c, v, NULL, NULL) == -1) {
+	if (read_message(&c, v, NULL) == -1) {
 		arc_verify_free(v);
 		dns_ctx_free(dns);
 		return ARC_USAGE_ERR;
 	}
-	r = validate(&c, dns, v);
-	if (c.authserv != NULL)
-		strlcpy(host, c.authserv, sizeof(host));
-	else if (gethostname(host, sizeof(host)) == -1 || host[0] == '\0')
-		strlcpy(host, "localhost", sizeof(host));
-	host[sizeof(host) - 1] = '\0';
-	printf("Authentication-Results: %s;\n\tarc=%s (", host,
-	    arc_result_name(r->result));
-	authres_print_comment(stdout, r->reason);
-	for (i = 0; i < r->nsets; i++)
-		if (r->sets[i].as_d != NULL) {
-			printf("%s", i == 0 ? "; sealed by " : ", ");
-			authres_print_comment(stdout, r->sets[i].as_d);
-		}
-	printf(")");
-	/* RFC 8617 5.2 step 6, as the A-R property header.oldest-pass. */
-	if (r->result == ARC_PASS)
-		printf(" header.oldest-pass=%u", r->oldest_pass);
-	printf("\n");
+	print_authres(c.authserv, validate(&c, dns, v));
 	arc_verify_free(v);
 	dns_ctx_free(dns);
 	return 0;

@@ -13,13 +13,11 @@
  */
 #include <sys/types.h>
 
-#include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "auth/dkim.h"
 #include "dns.h"
@@ -27,8 +25,16 @@
 #include "posternctl/posternctl.h"
 #include "util.h"
 
-#define CHECK_DKIM_MAX_INPUT	(256 * 1024 * 1024)
+#define CHECK_DKIM_PROG		"posternctl check dkim"
 #define CHECK_DKIM_USAGE_ERR	2	/* bad usage or unreadable input */
+
+struct check_dkim_cmd {
+	struct dkim_verify_opts	 opts;
+	const char		*zone;
+	const char		*resolver;
+	const char		*ta;
+	const char		*authserv;
+};
 
 static int	 verbose;
 
@@ -175,8 +181,9 @@ print_result(const struct dkim_sigresult *r, size_t n, size_t i)
 	}
 }
 
-int
-check_dkim_main(int argc, char *argv[])
+/* The options of check dkim; -1 after a message. */
+static int
+check_dkim_options(int argc, char *argv[], struct check_dkim_cmd *c)
 {
 	static const struct option longopts[] = {
 		{ "dns-zone",		required_argument, NULL, 'z' },
@@ -188,103 +195,48 @@ check_dkim_main(int argc, char *argv[])
 		{ "authserv-id",	required_argument, NULL, 'A' },
 		{ NULL,			0,		   NULL, 0 }
 	};
-	struct dkim_verify_opts		 opts;
-	struct dkim_verify		*v;
-	const struct dkim_sigresult	*r;
-	struct dns_ctx			*dns;
-	const char			*zone = NULL, *resolver = NULL;
-	const char			*ta = NULL, *errstr;
-	const char			*authserv = NULL;
-	char				 err[512], host[256], chunk[65536];
-	size_t				 i, n, total, insize = 0;
-	ssize_t				 got;
-	int				 ch;
+	int	 ch;
 
-	memset(&opts, 0, sizeof(opts));
 	verbose = 0;
 	optind = 0;	/* glibc: restart after posternctl's own options */
 	while ((ch = getopt_long(argc, argv, "v", longopts, NULL)) != -1) {
 		switch (ch) {
-		case 'z': zone = optarg; break;
-		case 'r': resolver = optarg; break;
-		case 't': ta = optarg; break;
-		case '1': opts.allow_sha1 = 1; break;
+		case 'z': c->zone = optarg; break;
+		case 'r': c->resolver = optarg; break;
+		case 't': c->ta = optarg; break;
+		case '1': c->opts.allow_sha1 = 1; break;
 		case 'v': verbose = 1; break;
-		case 'A': authserv = optarg; break;
+		case 'A': c->authserv = optarg; break;
 		case 'T':
-			opts.now = (time_t)strtonum(optarg, 1, 1LL << 40,
-			    &errstr);
-			if (errstr != NULL) {
-				fprintf(stderr, "posternctl check dkim: "
-				    "--time %s: %s\n", optarg, errstr);
-				return CHECK_DKIM_USAGE_ERR;
-			}
+			if (offline_parse_time(CHECK_DKIM_PROG, "--time",
+			    optarg, &c->opts.now) == -1)
+				return -1;
 			break;
 		default:
 			check_dkim_usage();
-			return CHECK_DKIM_USAGE_ERR;
+			return -1;
 		}
 	}
-	if (optind != argc || (authserv != NULL &&
-	    !authres_valid_authserv_id(authserv))) {
+	if (optind != argc || (c->authserv != NULL &&
+	    !authres_valid_authserv_id(c->authserv))) {
 		check_dkim_usage();
-		return CHECK_DKIM_USAGE_ERR;
+		return -1;
 	}
-	if (zone != NULL && resolver != NULL) {
-		fprintf(stderr, "posternctl check dkim: --dns-zone and "
-		    "--resolver are exclusive\n");
-		return CHECK_DKIM_USAGE_ERR;
-	}
-	if (ta != NULL && resolver == NULL) {
-		fprintf(stderr, "posternctl check dkim: --trust-anchor needs "
-		    "--resolver\n");
-		return CHECK_DKIM_USAGE_ERR;
-	}
-	if (zone != NULL)
-		dns = dns_ctx_zone(NULL, zone, err, sizeof(err));
-	else if (resolver != NULL)
-		dns = dns_ctx_resolver(NULL, resolver, ta, err, sizeof(err));
-	else
-		dns = dns_ctx_system(NULL, err, sizeof(err));
-	if (dns == NULL) {
-		fprintf(stderr, "posternctl check dkim: %s\n", err);
-		return CHECK_DKIM_USAGE_ERR;
-	}
-	if (resolver != NULL)
-		dns_ctx_set_timeout(dns, 5000);
-	vlog_step("dns: %s", dns_ctx_describe(dns));
+	return 0;
+}
 
-	v = dkim_verify_new(&opts);
-	for (;;) {
-		got = read(STDIN_FILENO, chunk, sizeof(chunk));
-		if (got == -1 && errno == EINTR)
-			continue;
-		if (got == -1) {
-			fprintf(stderr, "posternctl check dkim: standard "
-			    "input: %s\n", strerror(errno));
-			dkim_verify_free(v);
-			dns_ctx_free(dns);
-			return CHECK_DKIM_USAGE_ERR;
-		}
-		if (got == 0)
-			break;
-		insize += (size_t)got;
-		if (insize > CHECK_DKIM_MAX_INPUT) {
-			fprintf(stderr, "posternctl check dkim: message larger "
-			    "than %d bytes\n", CHECK_DKIM_MAX_INPUT);
-			dkim_verify_free(v);
-			dns_ctx_free(dns);
-			return CHECK_DKIM_USAGE_ERR;
-		}
-		dkim_verify_feed(v, chunk, (size_t)got);
-	}
-	dkim_verify_end(v);
-	vlog_step("message: %zu bytes read", insize);
-	for (i = 0; i < dkim_verify_nkeys(v); i++) {
-		vlog_step("looking up %s TXT", dkim_verify_keyname(v, i));
-		lookup_key(dns, v, i);
-	}
-	r = dkim_verify_results(v, &n, &total);
+static void
+feed_verifier(void *v, const void *p, size_t len)
+{
+	dkim_verify_feed(v, p, len);
+}
+
+/* Every signature's outcome, on stderr with -v. */
+static void
+log_results(const struct dkim_sigresult *r, size_t n, size_t total)
+{
+	size_t	 i;
+
 	for (i = 0; i < n; i++)
 		vlog_step("signature %zu: d=%s s=%s a=%s c=%s h=%s: %s (%s)",
 		    i + 1, r[i].d ? r[i].d : "?", r[i].s ? r[i].s : "?",
@@ -293,18 +245,57 @@ check_dkim_main(int argc, char *argv[])
 		    r[i].reason);
 	if (total > n)
 		vlog_step("%zu more signatures not reported", total - n);
+}
 
-	if (authserv != NULL)
-		strlcpy(host, authserv, sizeof(host));
-	else if (gethostname(host, sizeof(host)) == -1 || host[0] == '\0')
-		strlcpy(host, "localhost", sizeof(host));
-	host[sizeof(host) - 1] = '\0';
+/* One Authentication-Results field, one dkim= per signature. */
+static void
+print_authres(const char *authserv, const struct dkim_sigresult *r,
+    size_t n)
+{
+	char	 host[256];
+	size_t	 i;
+
+	offline_authserv_id(authserv, host, sizeof(host));
 	printf("Authentication-Results: %s", host);
 	if (n == 0)
 		printf(";\n\tdkim=none (no DKIM-Signature field)");
 	for (i = 0; i < n; i++)
 		print_result(r, n, i);
 	printf("\n");
+}
+
+int
+check_dkim_main(int argc, char *argv[])
+{
+	struct check_dkim_cmd		 c;
+	struct dkim_verify		*v;
+	const struct dkim_sigresult	*r;
+	struct dns_ctx			*dns;
+	size_t				 i, n, total, insize;
+
+	memset(&c, 0, sizeof(c));
+	if (check_dkim_options(argc, argv, &c) == -1)
+		return CHECK_DKIM_USAGE_ERR;
+	if ((dns = offline_dns(CHECK_DKIM_PROG, c.zone, c.resolver,
+	    c.ta)) == NULL)
+		return CHECK_DKIM_USAGE_ERR;
+	vlog_step("dns: %s", dns_ctx_describe(dns));
+	v = dkim_verify_new(&c.opts);
+	if (offline_read_message(CHECK_DKIM_PROG, NULL, feed_verifier, v,
+	    &insize) == -1) {
+		dkim_verify_free(v);
+		dns_ctx_free(dns);
+		return CHECK_DKIM_USAGE_ERR;
+	}
+	dkim_verify_end(v);
+	vlog_step("message: %zu bytes read", insize);
+	for (i = 0; i < dkim_verify_nkeys(v); i++) {
+		vlog_step("looking up %s TXT", dkim_verify_keyname(v, i));
+		lookup_key(dns, v, i);
+	}
+	r = dkim_verify_results(v, &n, &total);
+	log_results(r, n, total);
+	print_authres(c.authserv, r, n);
 	dkim_verify_free(v);
 	dns_ctx_free(dns);
 	return 0;

@@ -24,11 +24,10 @@
 #include <openssl/pem.h>
 
 #include "auth/dkim.h"
-#include "crypto.h"
 #include "posternctl/posternctl.h"
 #include "util.h"
 
-#define DKIM_SIGN_MAX_INPUT	(256 * 1024 * 1024)
+#define DKIM_SIGN_PROG		"posternctl dkim sign"
 #define DKIM_USAGE_ERR		2	/* bad usage or unreadable input */
 
 static void
@@ -68,8 +67,10 @@ parse_canon(const char *s, enum dkim_canon *hc, enum dkim_canon *bc)
 	return 0;
 }
 
-int
-dkim_sign_main(int argc, char *argv[])
+/* The options of dkim sign; -1 after a message. */
+static int
+dkim_sign_options(int argc, char *argv[], struct dkim_signer *cfg,
+    const char **keyfile)
 {
 	static const struct option longopts[] = {
 		{ "key",		required_argument, NULL, 'k' },
@@ -84,144 +85,110 @@ dkim_sign_main(int argc, char *argv[])
 		{ "time",		required_argument, NULL, 't' },
 		{ NULL,			0,		   NULL, 0 }
 	};
-	struct dkim_signer	 cfg;
-	struct dkim_sign	*s;
-	struct buf		 in, out;
-	EVP_PKEY		*pk;
-	const char		*keyfile = NULL, *errstr;
-	char			 err[512], chunk[65536];
-	ssize_t			 got;
-	size_t			 i;
-	int			 ch, fd, lf_only = 0, rv = 1;
+	const char	*errstr;
+	int		 ch;
 
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.hcanon = cfg.bcanon = DKIM_CANON_RELAXED;
 	optind = 0;
 	while ((ch = getopt_long(argc, argv, "a:c:d:h:i:k:ls:t:x:", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
-		case 'k': keyfile = optarg; break;
-		case 'd': cfg.domain = optarg; break;
-		case 's': cfg.selector = optarg; break;
-		case 'h': cfg.headers = optarg; break;
-		case 'i': cfg.identity = optarg; break;
-		case 'l': cfg.body_length = 1; break;
+		case 'k': *keyfile = optarg; break;
+		case 'd': cfg->domain = optarg; break;
+		case 's': cfg->selector = optarg; break;
+		case 'h': cfg->headers = optarg; break;
+		case 'i': cfg->identity = optarg; break;
+		case 'l': cfg->body_length = 1; break;
 		case 'a':
-			cfg.alg = dkim_alg_from_name(optarg, strlen(optarg));
-			if (cfg.alg == DKIM_ALG_NONE) {
-				fprintf(stderr, "posternctl dkim sign: unknown "
-				    "algorithm %s\n", optarg);
-				return DKIM_USAGE_ERR;
+			cfg->alg = dkim_alg_from_name(optarg, strlen(optarg));
+			if (cfg->alg == DKIM_ALG_NONE) {
+				fprintf(stderr, "%s: unknown algorithm %s\n",
+				    DKIM_SIGN_PROG, optarg);
+				return -1;
 			}
 			/* Named on the command line: asked explicitly. */
-			cfg.allow_sha1 = cfg.alg == DKIM_ALG_RSA_SHA1;
+			cfg->allow_sha1 = cfg->alg == DKIM_ALG_RSA_SHA1;
 			break;
 		case 'c':
-			if (parse_canon(optarg, &cfg.hcanon, &cfg.bcanon) ==
+			if (parse_canon(optarg, &cfg->hcanon, &cfg->bcanon) ==
 			    -1) {
-				fprintf(stderr, "posternctl dkim sign: bad "
-				    "canonicalization %s\n", optarg);
-				return DKIM_USAGE_ERR;
+				fprintf(stderr, "%s: bad canonicalization "
+				    "%s\n", DKIM_SIGN_PROG, optarg);
+				return -1;
 			}
 			break;
 		case 'x':
-			cfg.expire = strtonum(optarg, 1, 1LL << 34, &errstr);
+			cfg->expire = strtonum(optarg, 1, 1LL << 34, &errstr);
 			if (errstr != NULL) {
-				fprintf(stderr, "posternctl dkim sign: -x %s: "
-				    "%s\n", optarg, errstr);
-				return DKIM_USAGE_ERR;
+				fprintf(stderr, "%s: -x %s: %s\n",
+				    DKIM_SIGN_PROG, optarg, errstr);
+				return -1;
 			}
 			break;
 		case 't':
-			cfg.t = (time_t)strtonum(optarg, 1, 1LL << 40,
-			    &errstr);
-			if (errstr != NULL) {
-				fprintf(stderr, "posternctl dkim sign: -t %s: "
-				    "%s\n", optarg, errstr);
-				return DKIM_USAGE_ERR;
-			}
+			if (offline_parse_time(DKIM_SIGN_PROG, "-t", optarg,
+			    &cfg->t) == -1)
+				return -1;
 			break;
 		default:
 			dkim_sign_usage();
-			return DKIM_USAGE_ERR;
+			return -1;
 		}
 	}
-	if (optind != argc || keyfile == NULL || cfg.domain == NULL ||
-	    cfg.selector == NULL) {
+	if (optind != argc || *keyfile == NULL || cfg->domain == NULL ||
+	    cfg->selector == NULL) {
 		dkim_sign_usage();
-		return DKIM_USAGE_ERR;
+		return -1;
 	}
-	if ((fd = open(keyfile, O_RDONLY)) == -1) {
-		fprintf(stderr, "posternctl dkim sign: %s: %s\n", keyfile,
-		    strerror(errno));
-		return DKIM_USAGE_ERR;
-	}
-	pk = crypto_privkey_fd(fd, err, sizeof(err));
-	close(fd);
-	if (pk == NULL) {
-		fprintf(stderr, "posternctl dkim sign: %s: %s\n", keyfile, err);
-		return DKIM_USAGE_ERR;
-	}
-	cfg.key = pk;
+	return 0;
+}
+
+static void
+feed_signer(void *s, const void *p, size_t len)
+{
+	dkim_sign_feed(s, p, len);
+}
+
+int
+dkim_sign_main(int argc, char *argv[])
+{
+	struct dkim_signer	 cfg;
+	struct dkim_sign	*s = NULL;
+	struct buf		 in, out;
+	const char		*keyfile = NULL;
+	char			 err[512];
+	size_t			 total;
+	int			 rv = DKIM_USAGE_ERR;
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.hcanon = cfg.bcanon = DKIM_CANON_RELAXED;
+	/* The message is kept to be written after its signature. */
+	buf_init(&in, OFFLINE_MAX_MESSAGE);
+	buf_init(&out, 1024 * 1024);
+	if (dkim_sign_options(argc, argv, &cfg, &keyfile) == -1 ||
+	    (cfg.key = offline_private_key(DKIM_SIGN_PROG, keyfile)) == NULL)
+		goto done;
 	s = dkim_sign_new();
 	if (dkim_sign_add(s, &cfg, err, sizeof(err)) == -1) {
-		fprintf(stderr, "posternctl dkim sign: %s\n", err);
+		fprintf(stderr, "%s: %s\n", DKIM_SIGN_PROG, err);
+		rv = 1;
 		goto done;
 	}
-	/* The message is kept to be written after its signature. */
-	buf_init(&in, DKIM_SIGN_MAX_INPUT);
-	buf_init(&out, 1024 * 1024);
-	for (;;) {
-		got = read(STDIN_FILENO, chunk, sizeof(chunk));
-		if (got == -1 && errno == EINTR)
-			continue;
-		if (got == -1) {
-			fprintf(stderr, "posternctl dkim sign: standard "
-			    "input: %s\n", strerror(errno));
-			rv = DKIM_USAGE_ERR;
-			goto done2;
-		}
-		if (got == 0)
-			break;
-		if (buf_add(&in, chunk, (size_t)got) == -1) {
-			fprintf(stderr, "posternctl dkim sign: message larger "
-			    "than %d bytes\n", DKIM_SIGN_MAX_INPUT);
-			rv = DKIM_USAGE_ERR;
-			goto done2;
-		}
-		dkim_sign_feed(s, chunk, (size_t)got);
-	}
+	if (offline_read_message(DKIM_SIGN_PROG, &in, feed_signer, s,
+	    &total) == -1)
+		goto done;
+	rv = 1;
 	if (dkim_sign_end(s, &out, err, sizeof(err)) == -1) {
-		fprintf(stderr, "posternctl dkim sign: %s\n", err);
-		goto done2;
+		fprintf(stderr, "%s: %s\n", DKIM_SIGN_PROG, err);
+		goto done;
 	}
-	/* A file with bare LF line ends gets its signature the same way. */
-	for (i = 0; i < in.len && in.data[i] != '\n'; i++)
-		;
-	if (i < in.len && (i == 0 || in.data[i - 1] != '\r'))
-		lf_only = 1;
-	if (lf_only) {
-		size_t j, k;
-
-		for (j = k = 0; j < out.len; j++)
-			if (!(out.data[j] == '\r' && j + 1 < out.len &&
-			    out.data[j + 1] == '\n'))
-				out.data[k++] = out.data[j];
-		out.len = k;
-	}
-	if (write_all(STDOUT_FILENO, out.data, out.len) == -1 ||
-	    (in.len > 0 && write_all(STDOUT_FILENO, in.data, in.len) == -1)) {
-		fprintf(stderr, "posternctl dkim sign: standard output: %s\n",
-		    strerror(errno));
-		goto done2;
-	}
+	if (offline_write_prepended(DKIM_SIGN_PROG, &out, &in) == -1)
+		goto done;
 	rv = 0;
- done2:
+ done:
 	buf_free(&in);
 	buf_free(&out);
- done:
 	dkim_sign_free(s);
-	EVP_PKEY_free(pk);
+	EVP_PKEY_free(cfg.key);
 	return rv;
 }
 

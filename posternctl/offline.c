@@ -4,10 +4,8 @@
  */
 #include <sys/types.h>
 
-#include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "posternctl/posternctl.h"
 
@@ -77,23 +75,4 @@ posternctl_offline(int argc, char *argv[])
 			return offline_cmds[i].main(argc - 1, argv + 1);
 	}
 	return -1;
-}
-
-/* Write all of it (stdout of dkim sign, arc seal); -1 on error. */
-int
-write_all(int fd, const void *p, size_t len)
-{
-	const char	*b = p;
-	ssize_t		 n;
-
-	while (len > 0) {
-		if ((n = write(fd, b, len)) == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		b += n;
-		len -= (size_t)n;
-	}
-	return 0;
 }

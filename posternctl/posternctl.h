@@ -5,11 +5,14 @@
 #ifndef POSTERNCTL_H
 #define POSTERNCTL_H
 
+#include <sys/types.h>
+
 #include <stddef.h>
 #include <stdio.h>
 
+#include <openssl/evp.h>
+
 void	posternctl_offline_usage(FILE *);
-int	write_all(int, const void *, size_t);
 
 /* -1 if argv is not an offline command, else the exit status */
 int	posternctl_offline(int argc, char *argv[]);
@@ -24,6 +27,27 @@ void		 ctl_next(struct imsgbuf *, struct imsg *);
 int	posternctl_queue_cmd(int argc, char *argv[]);
 /* -1 if argv is not a report command, else the exit status */
 int	posternctl_report_cmd(int argc, char *argv[]);
+
+/*
+ * What the commands that read a message share (common.c).  Each prints
+ * its own failure on stderr after prog, the command's name.
+ */
+#define OFFLINE_MAX_MESSAGE	(256 * 1024 * 1024)
+
+struct buf;
+struct dns_ctx;
+struct dns_ctx	*offline_dns(const char *prog, const char *zone,
+		    const char *resolver, const char *ta);
+int		 offline_read_message(const char *prog, struct buf *keep,
+		    void (*feed)(void *, const void *, size_t), void *arg,
+		    size_t *total);
+EVP_PKEY	*offline_private_key(const char *prog, const char *keyfile);
+int		 offline_write_prepended(const char *prog, struct buf *fields,
+		    const struct buf *msg);
+void		 offline_authserv_id(const char *authserv, char *host,
+		    size_t hostlen);
+int		 offline_parse_time(const char *prog, const char *opt,
+		    const char *arg, time_t *);
 
 int	check_spf_main(int, char *[]);
 int	check_dkim_main(int, char *[]);
