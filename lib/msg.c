@@ -244,7 +244,7 @@ msg_get_conf_relay(const struct imsg *imsg, struct msg_conf_relay *m)
 	if (fixed(imsg, m, sizeof(*m)) == -1 || !STR(m->name) ||
 	    !BOOL(m->has_host) || !ENUM(m->scheme, RELAY_SMTPS) ||
 	    !STR(m->host) || m->port > 65535 ||
-	    !ENUM(m->tls, RELAY_TLS_VERIFY) || !STR(m->auth) ||
+	    !ENUM(m->tls, RELAY_TLS_NOVERIFY) || !STR(m->auth) ||
 	    m->mechs >= 1U << (SASL_MECH_SCRAM_SHA_256 + 1) ||
 	    !STR(m->helo) || !ENUM(m->transport, TRANSPORT_SOCKS5) ||
 	    !STR(m->socks5_host) || m->socks5_port > 65535)
