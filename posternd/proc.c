@@ -204,6 +204,28 @@ imsgev_free(struct imsgev *iev)
 #define PROC_TEST_CORRUPT	"POSTERN_TEST_CORRUPT"
 static uint32_t	 proc_corrupt_type;
 
+/*
+ * TEST ONLY, likewise: POSTERN_TEST_REROUTE="ACTION" makes smtp propose
+ * its next envelope with that destination, so that regress/test_msg.py
+ * can prove the queue refuses routing it did not decide.
+ */
+#define PROC_TEST_REROUTE	"POSTERN_TEST_REROUTE"
+static char	 proc_reroute_dest[64];
+
+const char *
+proc_test_reroute(void)
+{
+	static char	 dest[sizeof(proc_reroute_dest)];
+
+	if (proc_reroute_dest[0] == '\0')
+		return NULL;
+	strlcpy(dest, proc_reroute_dest, sizeof(dest));
+	proc_reroute_dest[0] = '\0';
+	log_warnx("smtp: test: proposing an envelope with dest \"%s\"",
+	    dest);
+	return dest;
+}
+
 void
 proc_test_corrupt_init(const char *name, int debug)
 {
@@ -213,8 +235,12 @@ proc_test_corrupt_init(const char *name, int debug)
 
 	if (!debug) {
 		unsetenv(PROC_TEST_CORRUPT);
+		unsetenv(PROC_TEST_REROUTE);
 		return;
 	}
+	if (strcmp(name, "smtp") == 0 &&
+	    (v = getenv(PROC_TEST_REROUTE)) != NULL)
+		strlcpy(proc_reroute_dest, v, sizeof(proc_reroute_dest));
 	if ((v = getenv(PROC_TEST_CORRUPT)) == NULL ||
 	    strncmp(v, name, n) != 0 || v[n] != ':')
 		return;

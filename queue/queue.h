@@ -43,7 +43,7 @@ struct queue {
 	size_t				 nincoming;
 	size_t				 inflight;
 	int				 paused;	/* no new deliveries */
-	struct routing			 routing;	/* where DSNs go */
+	struct routing			 routing;	/* admit envelopes, route DSNs */
 };
 
 /* queue/queue.c */

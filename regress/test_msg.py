@@ -160,3 +160,33 @@ def test_control_takes_one_request_at_a_time(daemon):
     assert b"a request is already in progress" in got
     assert daemon.proc.poll() is None
     assert daemon.ctl("show", "status").returncode == 0
+
+
+@pytest.mark.parametrize("rcpt,forged,fields", [
+    # a local recipient proposed for the relay action
+    ("root@localhost", "out", 'dest "out" (the queue\'s: "local")'),
+    # a remote recipient proposed for local delivery
+    ("bob@remote.test", "local", 'dest "local" (the queue\'s: "out")'),
+])
+def test_forged_routing_stops(daemon_factory, tmp_path, monkeypatch, rcpt,
+                              forged, fields):
+    # smtp proposes, the queue decides: an envelope whose destination is
+    # not the one the rules give is a protocol violation, and the whole
+    # set stops with the fields named, before anything is stored.
+    monkeypatch.setenv("POSTERN_TEST_REROUTE", forged)
+    dm = daemon_factory()
+    with open(dm.conf, "a") as f:
+        f.write(CONFIG.format(d=tmp_path, p=dm.port + 1))
+    dm.start()
+    send(dm, rcpt)
+    rc = dm.wait_exit(15)
+    log = dm.logtext()
+    assert rc is not None and rc != 0, log
+    assert 'test: proposing an envelope with dest "%s"' % forged in log, log
+    assert "protocol violation by smtp: envelope for <%s> routed " \
+        "differently: " % rcpt in log, log
+    assert fields in log, log
+    for p in dm.kids.values():
+        assert not alive(p)
+    assert not (tmp_path / "mail" / "root" / "new").exists() or \
+        not any((tmp_path / "mail" / "root" / "new").iterdir())
