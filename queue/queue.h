@@ -34,6 +34,12 @@ struct incoming {
 	struct queue		*q;
 };
 
+/* An envelope out at a delivery agent, and which one (queue/sched.c). */
+struct flight {
+	uint64_t		 evpid;
+	enum proc_id		 to;		/* PROC_PARENT or PROC_MTA */
+};
+
 struct queue {
 	struct proc			*proc;
 	struct qstore			*qs;
@@ -41,7 +47,8 @@ struct queue {
 	struct event			 ev_sched;
 	TAILQ_HEAD(, incoming)		 incoming;
 	size_t				 nincoming;
-	size_t				 inflight;
+	size_t				 inflight;	/* used flights */
+	struct flight			 flights[QUEUE_MAX_INFLIGHT];
 	int				 paused;	/* no new deliveries */
 	struct routing			 routing;	/* admit envelopes, route DSNs */
 };

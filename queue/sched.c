@@ -5,8 +5,10 @@
  * file descriptor; at most QUEUE_MAX_INFLIGHT are out at once.  Results
  * come back here: delivered envelopes are removed, temporary failures are
  * retried with back-off until they expire, and permanent failures and
- * expiries send a DSN (RFC 3464, queue/dsn.c) when RFC 3461 says to.  All
- * of it joins the next group commit (queue_flush_soon()).
+ * expiries send a DSN (RFC 3464, queue/dsn.c) when RFC 3461 says to.  A
+ * result is taken only from the process the envelope went to, while it
+ * is out there (struct flight).  All of it joins the next group commit
+ * (queue_flush_soon()).
  *
  * Deliberately not here: taking mail in, and control requests
  * (queue/queue.c).
@@ -34,6 +36,38 @@
 #include "queue/store.h"
 #include "routing.h"
 #include "util.h"
+
+/*
+ * What is out, and where: a delivery agent answers only for envelopes
+ * handed to it and not yet answered, so a compromised mta cannot drop or
+ * bounce a local envelope, one still queued, or one twice.
+ */
+static void
+flight_add(struct queue *q, uint64_t evpid, enum proc_id to)
+{
+	if (q->inflight >= QUEUE_MAX_INFLIGHT)
+		fatalx("queue: more than %d envelopes out", QUEUE_MAX_INFLIGHT);
+	q->flights[q->inflight].evpid = evpid;
+	q->flights[q->inflight].to = to;
+	q->inflight++;
+}
+
+/* The answer from `from` lands: 0, or -1 when it holds no such envelope. */
+static int
+flight_end(struct queue *q, uint64_t evpid, enum proc_id from)
+{
+	size_t	 i;
+
+	for (i = 0; i < q->inflight; i++) {
+		if (q->flights[i].evpid != evpid)
+			continue;
+		if (q->flights[i].to != from)
+			return -1;
+		q->flights[i] = q->flights[--q->inflight];
+		return 0;
+	}
+	return -1;
+}
 
 /* Copy a stored message into an anonymous memory file for delivery. */
 static int
@@ -89,7 +123,7 @@ queue_deliver_local(struct queue *q, const struct envelope *e)
 	 * attempt interrupted by a crash counts as one (qstore recovery).
 	 */
 	d.check_existing = e->attempts > 0;
-	q->inflight++;
+	flight_add(q, e->id, PROC_PARENT);
 	proc_compose(q->proc, PROC_PARENT, IMSG_DELIVER_ENVELOPE_START, 0, fd,
 	    &d, sizeof(d));
 	log_debug("%s: to the parent for local delivery to <%s>", qid,
@@ -144,7 +178,7 @@ queue_deliver_remote(struct queue *q, const struct envelope *e, size_t n)
 	for (i = 0; i < n; i++) {
 		proc_compose(q->proc, PROC_MTA, IMSG_MTA_ENVELOPE_ADD, 0, -1,
 		    &e[i], sizeof(e[i]));
-		q->inflight++;
+		flight_add(q, e[i].id, PROC_MTA);
 	}
 	log_debug("%s: %zu recipient(s) to the mta (%s)", qid, n, e->dest);
 }
@@ -393,10 +427,10 @@ queue_expire(struct queue *q, uint64_t evpid, const char *error)
 }
 
 /*
- * The outcome of one envelope from the parent (kind ENV_LOCAL) or the mta
- * (ENV_REMOTE).  It must answer a delivery we started: one in flight, of
- * the sender's kind.  The envelope itself may be gone (posternctl remove
- * while it was in flight).
+ * The outcome of one envelope from the parent (local) or the mta
+ * (remote).  It must answer a delivery handed to that very process and
+ * not yet answered (flight_end()); anything else is a protocol violation.
+ * The envelope itself may be gone (posternctl remove while it was out).
  */
 static void
 queue_result(struct queue *q, struct imsg *imsg, enum proc_id from,
@@ -405,11 +439,12 @@ queue_result(struct queue *q, struct imsg *imsg, enum proc_id from,
 	struct envelope		 e;
 	char			 qid[QID_ENV_LEN + 1];
 
-	if (q->inflight == 0 || (qstore_envelope_get(q->qs, evpid, &e) == 0 &&
-	    e.kind != (from == PROC_MTA ? ENV_REMOTE : ENV_LOCAL)))
-		proc_bad_message(q->proc, from, imsg);
-	q->inflight--;
 	qid_env_str(evpid, qid, sizeof(qid));
+	if (flight_end(q, evpid, from) == -1) {
+		log_warnx("queue: a result for %s from %s, which does not "
+		    "hold it", qid, proc_name(from));
+		proc_bad_message(q->proc, from, imsg);
+	}
 	switch (status) {
 	case DELIVER_OK:
 		log_info("%s: delivered%s%s", qid,
