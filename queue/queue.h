@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "envelope.h"
 #include "imsg.h"
 #include "posternd/proc.h"
 #include "queue/store.h"
@@ -40,6 +41,18 @@ struct flight {
 	enum proc_id		 to;		/* PROC_PARENT or PROC_MTA */
 };
 
+/* A final outcome waiting for its message's DSN (queue/sched.c). */
+struct dsn_wait {
+	TAILQ_ENTRY(dsn_wait)	 entry;
+	int			 kind;		/* enum dsn_kind */
+	int			 drop;		/* permfail once it is queued */
+	struct envelope		 e;
+	char			 status[16];
+	char			 remote_mta[256];
+	char			 diag_type[16];
+	char			 diagnostic[512];
+};
+
 struct queue {
 	struct proc			*proc;
 	struct qstore			*qs;
@@ -49,6 +62,7 @@ struct queue {
 	size_t				 nincoming;
 	size_t				 inflight;	/* used flights */
 	struct flight			 flights[QUEUE_MAX_INFLIGHT];
+	TAILQ_HEAD(, dsn_wait)		 dsn_waiting;
 	int				 paused;	/* no new deliveries */
 	struct routing			 routing;	/* admit envelopes, route DSNs */
 };
