@@ -250,7 +250,8 @@ proc_test_corrupt_init(const char *name, int debug)
 		return;
 	v += n + 1;
 	if ((p = strchr(v, ':')) != NULL) {
-		if (strncmp(p + 1, "id", 2) != 0 || (p[3] != '+' && p[3] != '-'))
+		if (strncmp(p + 1, "id", 2) != 0 ||
+		    (p[3] != '+' && p[3] != '-'))
 			fatalx("%s: %s: no such mode %s", name,
 			    PROC_TEST_CORRUPT, p + 1);
 		proc_corrupt_id = strtonum(p + 4, 1, 65535, &errstr);

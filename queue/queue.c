@@ -2,8 +2,9 @@
  * The queue process: owns the queue store (queue/store.c) in its chroot,
  * takes incoming messages from smtp, routing each envelope again
  * (queue/admit.c), and makes them durable with group commit before smtp
- * may answer 250, and answers control's queue requests.  Sending mail out (due envelopes to the parent and the mta,
- * their results, retries, expiry and DSNs) is queue/sched.c.
+ * may answer 250, and answers control's queue requests.  Sending mail
+ * out (due envelopes to the parent and the mta, their results, retries,
+ * expiry and DSNs) is queue/sched.c.
  */
 #include <sys/types.h>
 #include <sys/mman.h>

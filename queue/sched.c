@@ -537,7 +537,9 @@ queue_dsn_sweep(struct queue *q, uint64_t msgid)
 static void
 queue_dsn_round(struct queue *q, uint64_t msgid)
 {
-	const enum dsn_kind	 kinds[] = { DSN_KIND_FAILURE, DSN_KIND_SUCCESS };
+	const enum dsn_kind	 kinds[] = {
+		DSN_KIND_FAILURE, DSN_KIND_SUCCESS
+	};
 	struct dsn_wait		*w, *tw, **batch;
 	size_t			 i, n, nbatch;
 

@@ -51,9 +51,10 @@ static struct msg_queue_envelope
 proposal(const char *client, const char *rcpt, int kind, const char *dest)
 {
 	struct msg_queue_envelope	 m;
-	struct sockaddr_in		*sin = (struct sockaddr_in *)&m.client;
+	struct sockaddr_in		*sin;
 
 	memset(&m, 0, sizeof(m));
+	sin = (struct sockaddr_in *)&m.client;
 	sin->sin_family = AF_INET;
 	assert_int_equal(inet_pton(AF_INET, client, &sin->sin_addr), 1);
 	strlcpy(m.env.rcpt, rcpt, sizeof(m.env.rcpt));
