@@ -17,7 +17,8 @@
  *   can claim another client or user, but then gets exactly what the
  *   rules give such a client, never an action the rules do not name for
  *   the recipient; and the parent delivers a local envelope only as a
- *   user its action may deliver to.
+ *   user its action may deliver to.  The AUTH user also picks the mta's
+ *   "route ... account" transport: the same claim, the same bound.
  *
  * - taken, within bounds, from what the queue cannot see: the maildir
  *   folder comes from authd's verdict (DMARC quarantine) through smtp.  It
@@ -33,7 +34,9 @@
  *
  * Deliberately not here: "senders <T>" (that an authenticated client
  * sends as an address its account owns) is smtp's check at MAIL and
- * authd's on the From field; the queue does not get the listeners.
+ * authd's on the From field.  The queue does not get the listeners, and
+ * a re-check would not bind a compromised smtp, which can claim no AUTH
+ * user at all; it does not say where mail goes.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
