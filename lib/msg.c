@@ -334,17 +334,34 @@ msg_get_queue_msgid(const struct imsg *imsg, struct msg_queue_msgid *m)
 	return fixed(imsg, m, sizeof(*m));
 }
 
-/* An envelope as smtp proposes it to the queue, or the queue to the mta. */
+static int
+envelope_ok(const struct envelope *e)
+{
+	return e->state <= ENV_HELD && ENUM(e->kind, ENV_REMOTE) &&
+	    e->ret <= ENV_RET_HDRS && (e->notify & ~ENV_NOTIFY_ALL) == 0 &&
+	    (e->flags & ~ENV_F_ALL) == 0 && STR(e->sender) &&
+	    STR(e->rcpt) && STR(e->dest) && STR(e->envid) &&
+	    STR(e->orcpt) && STR(e->errmsg) && STR(e->folder) &&
+	    STR(e->account);
+}
+
+/* An envelope as the queue hands it to the mta. */
 int
 msg_get_envelope(const struct imsg *imsg, struct envelope *e)
 {
-	if (fixed(imsg, e, sizeof(*e)) == -1 ||
-	    e->state > ENV_HELD || !ENUM(e->kind, ENV_REMOTE) ||
-	    e->ret > ENV_RET_HDRS || (e->notify & ~ENV_NOTIFY_ALL) != 0 ||
-	    (e->flags & ~ENV_F_ALL) != 0 || !STR(e->sender) ||
-	    !STR(e->rcpt) || !STR(e->dest) || !STR(e->envid) ||
-	    !STR(e->orcpt) || !STR(e->errmsg) || !STR(e->folder) ||
-	    !STR(e->account))
+	if (fixed(imsg, e, sizeof(*e)) == -1 || !envelope_ok(e))
+		return bad();
+	return 0;
+}
+
+/* An envelope as smtp proposes it to the queue, with its session. */
+int
+msg_get_queue_envelope(const struct imsg *imsg, struct msg_queue_envelope *m)
+{
+	if (fixed(imsg, m, sizeof(*m)) == -1 || !envelope_ok(&m->env) ||
+	    (m->env.kind != ENV_LOCAL && m->env.kind != ENV_REMOTE) ||
+	    (m->client.ss_family != AF_INET &&
+	    m->client.ss_family != AF_INET6) || !STR(m->tag))
 		return bad();
 	return 0;
 }

@@ -12,6 +12,8 @@
 #include <sys/socket.h>
 #include <stdint.h>
 
+#include "envelope.h"
+
 /*
  * Version 3: types renumbered by channel and named
  * IMSG_<CHANNEL>_<OBJECT>_<VERB>; rules travel as struct msg_conf_rule.
@@ -72,7 +74,7 @@ enum imsg_type {
 	IMSG_QUEUE_MESSAGE_BEGIN_OK,	/* struct msg_queue_msgid */
 	IMSG_QUEUE_MESSAGE_PREPEND,	/* bytes: header fields in front */
 	IMSG_QUEUE_MESSAGE_DATA,	/* bytes */
-	IMSG_QUEUE_ENVELOPE_ADD,	/* struct envelope */
+	IMSG_QUEUE_ENVELOPE_ADD,	/* struct msg_queue_envelope */
 	IMSG_QUEUE_MESSAGE_COMMIT,	/* empty */
 	IMSG_QUEUE_MESSAGE_COMMIT_OK,	/* struct msg_queue_msgid */
 	IMSG_QUEUE_MESSAGE_FAIL,	/* struct msg_queue_msgid */
@@ -335,6 +337,18 @@ struct msg_queue_msgid {
 	uint64_t	 msgid;
 };
 
+/*
+ * One recipient as smtp proposes it, with what the routing decision was
+ * made from, so that the queue can make it again (queue/admit.c): the
+ * client's address and the listener's tag here, the AUTH user in
+ * env.account ("" = none).
+ */
+struct msg_queue_envelope {
+	struct envelope		 env;
+	struct sockaddr_storage	 client;
+	char			 tag[64];	/* "" = untagged */
+};
+
 /* --- smtp <-> authd (IMSG_AUTH_*) --- */
 
 struct msg_auth_begin {
@@ -557,6 +571,8 @@ int	msg_get_conf_credential(const struct imsg *,
 	    struct msg_conf_credential *);
 int	msg_get_queue_msgid(const struct imsg *, struct msg_queue_msgid *);
 int	msg_get_envelope(const struct imsg *, struct envelope *);
+int	msg_get_queue_envelope(const struct imsg *,
+	    struct msg_queue_envelope *);
 int	msg_get_auth_begin(const struct imsg *, struct msg_auth_begin *);
 int	msg_get_auth_mail(const struct imsg *, struct msg_auth_mail *);
 int	msg_get_auth_end(const struct imsg *, struct msg_auth_end *);

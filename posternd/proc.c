@@ -199,27 +199,73 @@ imsgev_free(struct imsgev *iev)
  * children's environment (outside debug runs it removes it before any
  * child starts, and no process reads it); PROCESS then sends its next
  * message of that type one byte short, or one byte long when it is
- * empty, so that the receiver's decoder refuses it.
+ * empty, so that the receiver's decoder refuses it.  With a third part,
+ * "id+N" or "id-N", the message keeps its size and the 64-bit id it
+ * starts with (an envelope's, in a delivery result) is off by N instead:
+ * it answers for an envelope the sender does not hold.
  */
 #define PROC_TEST_CORRUPT	"POSTERN_TEST_CORRUPT"
 static uint32_t	 proc_corrupt_type;
+static int64_t	 proc_corrupt_id;
+
+/*
+ * TEST ONLY, likewise: POSTERN_TEST_REROUTE="ACTION" makes smtp propose
+ * its next envelope with that destination, so that regress/test_msg.py
+ * can prove the queue refuses routing it did not decide.
+ */
+#define PROC_TEST_REROUTE	"POSTERN_TEST_REROUTE"
+static char	 proc_reroute_dest[64];
+
+const char *
+proc_test_reroute(void)
+{
+	static char	 dest[sizeof(proc_reroute_dest)];
+
+	if (proc_reroute_dest[0] == '\0')
+		return NULL;
+	strlcpy(dest, proc_reroute_dest, sizeof(dest));
+	proc_reroute_dest[0] = '\0';
+	log_warnx("smtp: test: proposing an envelope with dest \"%s\"",
+	    dest);
+	return dest;
+}
 
 void
 proc_test_corrupt_init(const char *name, int debug)
 {
-	const char	*v;
+	const char	*v, *p, *errstr;
 	size_t		 n = strlen(name);
 	uint32_t	 t;
 
 	if (!debug) {
 		unsetenv(PROC_TEST_CORRUPT);
+		unsetenv(PROC_TEST_REROUTE);
 		return;
 	}
+	if (strcmp(name, "smtp") == 0 &&
+	    (v = getenv(PROC_TEST_REROUTE)) != NULL)
+		strlcpy(proc_reroute_dest, v, sizeof(proc_reroute_dest));
 	if ((v = getenv(PROC_TEST_CORRUPT)) == NULL ||
 	    strncmp(v, name, n) != 0 || v[n] != ':')
 		return;
+	v += n + 1;
+	if ((p = strchr(v, ':')) != NULL) {
+		if (strncmp(p + 1, "id", 2) != 0 ||
+		    (p[3] != '+' && p[3] != '-'))
+			fatalx("%s: %s: no such mode %s", name,
+			    PROC_TEST_CORRUPT, p + 1);
+		proc_corrupt_id = strtonum(p + 4, 1, 65535, &errstr);
+		if (errstr != NULL)
+			fatalx("%s: %s: id offset %s", name, PROC_TEST_CORRUPT,
+			    errstr);
+		if (p[3] == '-')
+			proc_corrupt_id = -proc_corrupt_id;
+		n = p - v;
+	} else
+		n = strlen(v);
 	for (t = IMSG_NONE + 1; t < IMSG_TYPE_MAX; t++)
-		if (strcmp(v + n + 1, msg_type_name(t)) == 0)
+		if (strlen(msg_type_name(t)) == n &&
+		    strncmp(v, msg_type_name(t), n) == 0)
 			proc_corrupt_type = t;
 	if (proc_corrupt_type == 0)
 		fatalx("%s: %s names no message type", name, PROC_TEST_CORRUPT);
@@ -238,6 +284,8 @@ proc_compose(struct proc *p, enum proc_id to, uint32_t type,
     uint32_t peerid, int fd, const void *data, size_t len)
 {
 	struct imsgev	*iev = p->peers[to];
+	uint8_t		*copy = NULL;
+	uint64_t	 id;
 
 	if (iev == NULL)
 		fatalx("%s: no channel to %s for %s", p->desc->name,
@@ -247,7 +295,14 @@ proc_compose(struct proc *p, enum proc_id to, uint32_t type,
 		proc_corrupt_type = 0;
 		log_warnx("%s: test: corrupting %s to %s", p->desc->name,
 		    msg_type_name(type), proc_name(to));
-		if (len > 0)
+		if (proc_corrupt_id != 0 && len >= sizeof(id)) {
+			copy = xmalloc(len);
+			memcpy(copy, data, len);
+			memcpy(&id, copy, sizeof(id));
+			id += (uint64_t)proc_corrupt_id;
+			memcpy(copy, &id, sizeof(id));
+			data = copy;
+		} else if (len > 0)
 			len--;
 		else {
 			data = "";
@@ -257,6 +312,7 @@ proc_compose(struct proc *p, enum proc_id to, uint32_t type,
 	if (imsg_compose(&iev->ibuf, type, peerid, 0, fd, data, len) == -1)
 		fatal("%s: composing %s (%zu bytes) to %s", p->desc->name,
 		    msg_type_name(type), len, proc_name(to));
+	free(copy);
 	imsgev_update(iev);
 }
 

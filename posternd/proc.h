@@ -75,8 +75,13 @@ void		 proc_compose(struct proc *, enum proc_id to, uint32_t type,
 extern void	(*proc_lost_peer)(struct proc *, enum proc_id, const char *);
 
 struct dns_ctx	*proc_dns_ctx(struct proc *);
-/* TEST ONLY: POSTERN_TEST_CORRUPT, honoured in debug runs alone */
+/*
+ * TEST ONLY: POSTERN_TEST_CORRUPT and POSTERN_TEST_REROUTE, honoured in
+ * debug runs alone; the second gives smtp's next envelope a forged
+ * destination, once (NULL: none).
+ */
 void		 proc_test_corrupt_init(const char *name, int debug);
+const char	*proc_test_reroute(void);
 
 /* process entry points (one per process directory) */
 void	smtp_conf(struct proc *, struct imsg *);

@@ -1,9 +1,10 @@
 /*
  * The queue process: owns the queue store (queue/store.c) in its chroot,
- * takes incoming messages from smtp and makes them durable with group
- * commit before smtp may answer 250, and answers control's queue
- * requests.  Sending mail out (due envelopes to the parent and the mta,
- * their results, retries, expiry and DSNs) is queue/sched.c.
+ * takes incoming messages from smtp, routing each envelope again
+ * (queue/admit.c), and makes them durable with group commit before smtp
+ * may answer 250, and answers control's queue requests.  Sending mail
+ * out (due envelopes to the parent and the mta, their results, retries,
+ * expiry and DSNs) is queue/sched.c.
  */
 #include <sys/types.h>
 #include <sys/mman.h>
@@ -24,6 +25,7 @@
 #include "envelope.h"
 #include "log.h"
 #include "posternd/proc.h"
+#include "queue/admit.h"
 #include "queue/queue.h"
 #include "queue/store.h"
 #include "routing.h"
@@ -132,11 +134,13 @@ queue_flush_soon(struct queue *q)
 static void
 queue_smtp_imsg(struct queue *q, struct imsg *imsg)
 {
-	struct incoming	*in;
-	struct envelope	 e;
-	const void	*data;
-	size_t		 len;
-	uint32_t	 session = imsg->hdr.peerid;
+	struct msg_queue_envelope	 me;
+	struct incoming			*in;
+	struct envelope			 e;
+	const void			*data;
+	size_t				 len;
+	uint32_t			 session = imsg->hdr.peerid;
+	char				 why[512];
 
 	if (imsg->fd != -1)
 		proc_unexpected(q->proc, PROC_SMTP, imsg);
@@ -183,10 +187,13 @@ queue_smtp_imsg(struct queue *q, struct imsg *imsg)
 			in->too_big = 1;
 		break;
 	case IMSG_QUEUE_ENVELOPE_ADD:
-		if (msg_get_envelope(imsg, &e) == -1)
+		if (msg_get_queue_envelope(imsg, &me) == -1)
 			proc_bad_message(q->proc, PROC_SMTP, imsg);
-		/* smtp proposes; the store alone says how tries went */
-		e.errmsg[0] = '\0';
+		/* smtp proposes, the queue decides (queue/admit.c) */
+		if (queue_admit_envelope(&q->routing, &me, &e, why,
+		    sizeof(why)) == -1)
+			fatalx("protocol violation by smtp: envelope for <%s> "
+			    "routed differently: %s", me.env.rcpt, why);
 		if (qstore_message_add_envelope(in->msg, &e) == 0)
 			in->too_big = 1;	/* refused: fail the commit */
 		break;

@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "envelope.h"
 #include "imsg.h"
 #include "posternd/proc.h"
 #include "queue/store.h"
@@ -41,6 +42,24 @@ struct incoming {
 	struct queue		*q;
 };
 
+/* An envelope out at a delivery agent, and which one (queue/sched.c). */
+struct flight {
+	uint64_t		 evpid;
+	enum proc_id		 to;	/* PROC_PARENT or PROC_MTA */
+};
+
+/* A final outcome waiting for its message's DSN (queue/sched.c). */
+struct dsn_wait {
+	TAILQ_ENTRY(dsn_wait)	 entry;
+	int			 kind;		/* enum dsn_kind */
+	int			 drop;	/* permfail once it is queued */
+	struct envelope		 e;
+	char			 status[16];
+	char			 remote_mta[256];
+	char			 diag_type[16];
+	char			 diagnostic[512];
+};
+
 struct queue {
 	struct proc			*proc;
 	struct qstore			*qs;
@@ -48,9 +67,11 @@ struct queue {
 	struct event			 ev_sched;
 	TAILQ_HEAD(, incoming)		 incoming;
 	size_t				 nincoming;
-	size_t				 inflight;
+	size_t				 inflight;	/* flights */
+	struct flight			 flights[QUEUE_MAX_INFLIGHT];
+	TAILQ_HEAD(, dsn_wait)		 dsn_waiting;
 	int				 paused;	/* no new deliveries */
-	struct routing			 routing;	/* where DSNs go */
+	struct routing			 routing;	/* admit, DSNs */
 };
 
 /* queue/queue.c */

@@ -5,8 +5,11 @@
  * file descriptor; at most QUEUE_MAX_INFLIGHT are out at once.  Results
  * come back here: delivered envelopes are removed, temporary failures are
  * retried with back-off until they expire, and permanent failures and
- * expiries send a DSN (RFC 3464, queue/dsn.c) when RFC 3461 says to.  All
- * of it joins the next group commit (queue_flush_soon()).
+ * expiries send a DSN (RFC 3464, queue/dsn.c) when RFC 3461 says to, one
+ * per message and kind for each round of deliveries (queue_dsn_round()).
+ * A result is taken only from the process the envelope went to, while it
+ * is out there (struct flight).  All of it joins the next group commit
+ * (queue_flush_soon()).
  *
  * Deliberately not here: taking mail in, and control requests
  * (queue/queue.c).
@@ -34,6 +37,49 @@
 #include "queue/store.h"
 #include "routing.h"
 #include "util.h"
+
+/*
+ * What is out, and where: a delivery agent answers only for envelopes
+ * handed to it and not yet answered, so a compromised mta cannot drop or
+ * bounce a local envelope, one still queued, or one twice.
+ */
+static void
+flight_add(struct queue *q, uint64_t evpid, enum proc_id to)
+{
+	if (q->inflight >= QUEUE_MAX_INFLIGHT)
+		fatalx("queue: more than %d envelopes out", QUEUE_MAX_INFLIGHT);
+	q->flights[q->inflight].evpid = evpid;
+	q->flights[q->inflight].to = to;
+	q->inflight++;
+}
+
+/* The answer from `from` lands: 0, or -1 when it holds no such envelope. */
+static int
+flight_end(struct queue *q, uint64_t evpid, enum proc_id from)
+{
+	size_t	 i;
+
+	for (i = 0; i < q->inflight; i++) {
+		if (q->flights[i].evpid != evpid)
+			continue;
+		if (q->flights[i].to != from)
+			return -1;
+		q->flights[i] = q->flights[--q->inflight];
+		return 0;
+	}
+	return -1;
+}
+
+static int
+flight_message_out(const struct queue *q, uint64_t msgid)
+{
+	size_t	 i;
+
+	for (i = 0; i < q->inflight; i++)
+		if (EVPID_MSGID(q->flights[i].evpid) == msgid)
+			return 1;
+	return 0;
+}
 
 /* Copy a stored message into an anonymous memory file for delivery. */
 static int
@@ -89,7 +135,7 @@ queue_deliver_local(struct queue *q, const struct envelope *e)
 	 * attempt interrupted by a crash counts as one (qstore recovery).
 	 */
 	d.check_existing = e->attempts > 0;
-	q->inflight++;
+	flight_add(q, e->id, PROC_PARENT);
 	proc_compose(q->proc, PROC_PARENT, IMSG_DELIVER_ENVELOPE_START, 0, fd,
 	    &d, sizeof(d));
 	log_debug("%s: to the parent for local delivery to <%s>", qid,
@@ -144,7 +190,7 @@ queue_deliver_remote(struct queue *q, const struct envelope *e, size_t n)
 	for (i = 0; i < n; i++) {
 		proc_compose(q->proc, PROC_MTA, IMSG_MTA_ENVELOPE_ADD, 0, -1,
 		    &e[i], sizeof(e[i]));
-		q->inflight++;
+		flight_add(q, e[i].id, PROC_MTA);
 	}
 	log_debug("%s: %zu recipient(s) to the mta (%s)", qid, n, e->dest);
 }
@@ -159,6 +205,12 @@ queue_sched_cb(int fd, short event, void *arg)
 
 	if (q->paused)
 		return;
+	/*
+	 * Results first: an envelope that waits to be dropped with its DSN
+	 * (queue_dsn_round()) must be gone before the schedule is read.
+	 */
+	if (qstore_flush_pending(q->qs) == -1)
+		log_warnx("queue: group commit failed");
 	if (q->inflight < QUEUE_MAX_INFLIGHT) {
 		e = xcalloc(QUEUE_MAX_INFLIGHT, sizeof(*e));
 		n = qstore_take_due(q->qs, now, e,
@@ -328,59 +380,217 @@ struct outcome {
 };
 
 /*
- * Tell the sender what became of one envelope, when RFC 3461 4.1 says to:
- * a failure (permanent, or expiry) unless NOTIFY excludes it, a success
- * only when NOTIFY=SUCCESS asked for it.
+ * One DSN per message and kind for each round of deliveries.
+ *
+ * A DSN is not sent as each recipient's outcome arrives: a message with
+ * 100 recipients that all fail would send 100 reports to its sender, each
+ * with up to DSN_ORIGINAL_MAX of content: a reflection amplifier for
+ * whoever forges that sender.  The outcomes of a message wait here until
+ * none of its envelopes is out at a delivery agent any more (the end of
+ * its round), and then one DSN per kind lists every recipient (RFC 3464
+ * 2: one per-recipient block each).  Envelopes that expire do so at the
+ * same time for the whole message (their expiry is set at commit), so a
+ * failure DSN also takes in the message's queued envelopes that have
+ * expired meanwhile (queue_dsn_sweep()): at expiry a message sends one
+ * bounce, whatever retry schedule its recipients drifted onto.
+ *
+ * Recipients that become final in a later round (a destination that
+ * refuses after days of temporary failures) get a DSN of their own then:
+ * a mark that suppressed every later DSN of the kind would silently drop
+ * failures the sender asked to hear of (RFC 3461 4.1 NOTIFY=FAILURE), and
+ * holding the first bounce until the last recipient is done would delay
+ * it by up to the expiry.  Rounds, not recipients, bound the count.
+ *
+ * Durability: a failed envelope that waits for its DSN stays in the store
+ * (in flight) and is dropped in the same group commit that queues the
+ * DSN, so a crash in between retries it and bounces again rather than
+ * losing the bounce.  A delivered envelope is dropped at once (a retry
+ * would deliver twice); a crash before its round ends loses only the
+ * success notice.
  */
 static void
-queue_notify(struct queue *q, const struct envelope *e, enum dsn_kind kind,
-    const struct outcome *o)
+queue_dsn_wait(struct queue *q, const struct envelope *e, enum dsn_kind kind,
+    const struct outcome *o, int drop)
+{
+	struct dsn_wait	*w;
+
+	w = xcalloc(1, sizeof(*w));
+	w->kind = kind;
+	w->drop = drop;
+	w->e = *e;
+	strlcpy(w->status, o->status, sizeof(w->status));
+	if (o->remote_mta != NULL)
+		strlcpy(w->remote_mta, o->remote_mta, sizeof(w->remote_mta));
+	if (o->diagnostic != NULL && o->diagnostic[0] != '\0') {
+		strlcpy(w->diagnostic, o->diagnostic, sizeof(w->diagnostic));
+		strlcpy(w->diag_type, o->diag_type, sizeof(w->diag_type));
+	}
+	TAILQ_INSERT_TAIL(&q->dsn_waiting, w, entry);
+}
+
+/* At most this many recipients in one DSN (dsn_build() takes 10,000). */
+#define QUEUE_DSN_RCPTS_MAX	1000
+/* Room for one recipient's blocks, human and machine parts both. */
+#define QUEUE_DSN_RCPT_SPACE	8192
+
+/* One DSN of one kind about the waiting recipients in w[0..n). */
+static void
+queue_dsn_send(struct queue *q, struct dsn_wait **w, size_t n)
 {
 	struct dsn_info		 info;
-	struct dsn_rcpt		 rcpt;
+	struct dsn_rcpt		*rcpts;
 	struct dsn_reader	 rd;
 	struct buf		 out;
 	char			 qid[QID_MSG_LEN + 1];
+	size_t			 i;
 	int			 flags;
 
-	if (!dsn_wanted(e, kind))
-		return;
-	qid_msg_str(e->msgid, qid, sizeof(qid));
-	dsn_info_from_envelope(&info, e, kind, q->proc->global.hostname);
+	qid_msg_str(w[0]->e.msgid, qid, sizeof(qid));
+	/* One message: one sender, ENVID, RET and SMTPUTF8 for all. */
+	dsn_info_from_envelope(&info, &w[0]->e, w[0]->kind,
+	    q->proc->global.hostname);
 	info.queue_id = qid;
 	info.now = time(NULL);
-	dsn_rcpt_from_envelope(&rcpt, e, kind == DSN_KIND_SUCCESS ?
-	    DSN_ACTION_DELIVERED : DSN_ACTION_FAILED, o->status);
-	if (o->remote_mta != NULL && o->remote_mta[0] != '\0')
-		rcpt.remote_mta = o->remote_mta;
-	if (o->diagnostic != NULL && o->diagnostic[0] != '\0') {
-		rcpt.diagnostic = o->diagnostic;
-		rcpt.diag_type = o->diag_type;
+	rcpts = xcalloc(n, sizeof(*rcpts));
+	for (i = 0; i < n; i++) {
+		dsn_rcpt_from_envelope(&rcpts[i], &w[i]->e,
+		    w[i]->kind == DSN_KIND_SUCCESS ? DSN_ACTION_DELIVERED :
+		    DSN_ACTION_FAILED, w[i]->status);
+		if (w[i]->remote_mta[0] != '\0')
+			rcpts[i].remote_mta = w[i]->remote_mta;
+		if (w[i]->diagnostic[0] != '\0') {
+			rcpts[i].diagnostic = w[i]->diagnostic;
+			rcpts[i].diag_type = w[i]->diag_type;
+		}
 	}
 	memset(&rd, 0, sizeof(rd));
 	rd.q = q;
-	rd.msgid = e->msgid;
+	rd.msgid = w[0]->e.msgid;
 	rd.buf = xmalloc(QSTORE_CHUNK_SIZE);
-	buf_init(&out, DSN_ORIGINAL_MAX + 2 * DSN_HEADERS_MAX);
-	flags = dsn_build(&out, &info, &rcpt, 1, queue_dsn_read, &rd);
-	if (flags >= 0)
-		queue_inject_dsn(q, e, &out, flags);
-	else
+	buf_init(&out, DSN_ORIGINAL_MAX + 2 * DSN_HEADERS_MAX +
+	    n * QUEUE_DSN_RCPT_SPACE);
+	flags = dsn_build(&out, &info, rcpts, n, queue_dsn_read, &rd);
+	if (flags >= 0) {
+		log_info("%s: %s notification for %zu recipient(s) to <%s>",
+		    qid, w[0]->kind == DSN_KIND_SUCCESS ? "success" :
+		    "failure", n, w[0]->e.sender);
+		queue_inject_dsn(q, &w[0]->e, &out, flags);
+	} else
 		log_warnx("%s: no delivery status notification: error %d",
 		    qid, flags);
 	buf_free(&out);
 	free(rd.buf);
+	free(rcpts);
 }
 
-/* A permanent failure or an expiry: notify, then drop the envelope. */
+struct dsn_sweep {
+	time_t		 now;
+	struct envelope	*e;
+	size_t		 n;
+};
+
+static int
+queue_dsn_sweep_one(const struct envelope *e, void *arg)
+{
+	struct dsn_sweep	*sw = arg;
+
+	if (e->state == ENV_QUEUED && sw->now >= e->expire) {
+		sw->e = xreallocarray(sw->e, sw->n + 1, sizeof(*sw->e));
+		sw->e[sw->n++] = *e;
+	}
+	return 0;
+}
+
+/* A failure DSN goes: the message's queued, expired envelopes join it. */
+static void
+queue_dsn_sweep(struct queue *q, uint64_t msgid)
+{
+	struct dsn_sweep	 sw;
+	struct outcome		 o;
+	char			 qid[QID_ENV_LEN + 1];
+	size_t			 i;
+
+	memset(&sw, 0, sizeof(sw));
+	sw.now = time(NULL);
+	if (qstore_message_envelopes(q->qs, msgid, queue_dsn_sweep_one,
+	    &sw) == -1)
+		log_warnx("queue: reading a message's envelopes failed");
+	for (i = 0; i < sw.n; i++) {
+		qid_env_str(sw.e[i].id, qid, sizeof(qid));
+		log_warnx("%s: expired with its message: %s", qid,
+		    sw.e[i].errmsg);
+		/* RFC 3463 4.4.7, delivery time expired */
+		o.status = "4.4.7";
+		o.remote_mta = NULL;
+		o.diag_type = "X-Postern";
+		o.diagnostic = sw.e[i].errmsg;
+		o.error = sw.e[i].errmsg;
+		if (dsn_wanted(&sw.e[i], DSN_KIND_FAILURE))
+			queue_dsn_wait(q, &sw.e[i], DSN_KIND_FAILURE, &o, 1);
+		else
+			qstore_permfail(q->qs, sw.e[i].id);
+	}
+	free(sw.e);
+}
+
+/* The message's round is over: its DSNs go, one per kind. */
+static void
+queue_dsn_round(struct queue *q, uint64_t msgid)
+{
+	const enum dsn_kind	 kinds[] = {
+		DSN_KIND_FAILURE, DSN_KIND_SUCCESS
+	};
+	struct dsn_wait		*w, *tw, **batch;
+	size_t			 i, n, nbatch;
+
+	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		n = 0;
+		TAILQ_FOREACH(w, &q->dsn_waiting, entry)
+			if (w->e.msgid == msgid && w->kind == (int)kinds[i])
+				n++;
+		if (n == 0)
+			continue;
+		if (kinds[i] == DSN_KIND_FAILURE) {
+			queue_dsn_sweep(q, msgid);
+			n = 0;
+			TAILQ_FOREACH(w, &q->dsn_waiting, entry)
+				if (w->e.msgid == msgid &&
+				    w->kind == (int)kinds[i])
+					n++;
+		}
+		batch = xcalloc(n, sizeof(*batch));
+		nbatch = 0;
+		TAILQ_FOREACH(w, &q->dsn_waiting, entry)
+			if (w->e.msgid == msgid && w->kind == (int)kinds[i])
+				batch[nbatch++] = w;
+		for (n = 0; n < nbatch; n += QUEUE_DSN_RCPTS_MAX)
+			queue_dsn_send(q, batch + n, nbatch - n >
+			    QUEUE_DSN_RCPTS_MAX ? QUEUE_DSN_RCPTS_MAX :
+			    nbatch - n);
+		free(batch);
+	}
+	/* Queued above; the failed envelopes go in the same commit. */
+	TAILQ_FOREACH_SAFE(w, &q->dsn_waiting, entry, tw) {
+		if (w->e.msgid != msgid)
+			continue;
+		if (w->drop)
+			qstore_permfail(q->qs, w->e.id);
+		TAILQ_REMOVE(&q->dsn_waiting, w, entry);
+		free(w);
+	}
+}
+
+/* A permanent failure or an expiry: drop, with a DSN when one is due. */
 static void
 queue_bounce(struct queue *q, uint64_t evpid, const struct outcome *o)
 {
 	struct envelope		 e;
 
-	if (qstore_envelope_get(q->qs, evpid, &e) == 0)
-		queue_notify(q, &e, DSN_KIND_FAILURE, o);
-	qstore_permfail(q->qs, evpid);
+	if (qstore_envelope_get(q->qs, evpid, &e) == 0 &&
+	    dsn_wanted(&e, DSN_KIND_FAILURE))
+		queue_dsn_wait(q, &e, DSN_KIND_FAILURE, o, 1);
+	else
+		qstore_permfail(q->qs, evpid);
 }
 
 /* An expiry: RFC 3463 4.4.7, delivery time expired. */
@@ -393,10 +603,10 @@ queue_expire(struct queue *q, uint64_t evpid, const char *error)
 }
 
 /*
- * The outcome of one envelope from the parent (kind ENV_LOCAL) or the mta
- * (ENV_REMOTE).  It must answer a delivery we started: one in flight, of
- * the sender's kind.  The envelope itself may be gone (posternctl remove
- * while it was in flight).
+ * The outcome of one envelope from the parent (local) or the mta
+ * (remote).  It must answer a delivery handed to that very process and
+ * not yet answered (flight_end()); anything else is a protocol violation.
+ * The envelope itself may be gone (posternctl remove while it was out).
  */
 static void
 queue_result(struct queue *q, struct imsg *imsg, enum proc_id from,
@@ -405,18 +615,20 @@ queue_result(struct queue *q, struct imsg *imsg, enum proc_id from,
 	struct envelope		 e;
 	char			 qid[QID_ENV_LEN + 1];
 
-	if (q->inflight == 0 || (qstore_envelope_get(q->qs, evpid, &e) == 0 &&
-	    e.kind != (from == PROC_MTA ? ENV_REMOTE : ENV_LOCAL)))
-		proc_bad_message(q->proc, from, imsg);
-	q->inflight--;
 	qid_env_str(evpid, qid, sizeof(qid));
+	if (flight_end(q, evpid, from) == -1) {
+		log_warnx("queue: a result for %s from %s, which does not "
+		    "hold it", qid, proc_name(from));
+		proc_bad_message(q->proc, from, imsg);
+	}
 	switch (status) {
 	case DELIVER_OK:
 		log_info("%s: delivered%s%s", qid,
 		    o->remote_mta != NULL && o->remote_mta[0] != '\0' ?
 		    " to " : "", o->remote_mta != NULL ? o->remote_mta : "");
-		if (qstore_envelope_get(q->qs, evpid, &e) == 0)
-			queue_notify(q, &e, DSN_KIND_SUCCESS, o);
+		if (qstore_envelope_get(q->qs, evpid, &e) == 0 &&
+		    dsn_wanted(&e, DSN_KIND_SUCCESS))
+			queue_dsn_wait(q, &e, DSN_KIND_SUCCESS, o, 0);
 		qstore_delivered(q->qs, evpid);
 		break;
 	case DELIVER_TEMPFAIL:
@@ -432,6 +644,8 @@ queue_result(struct queue *q, struct imsg *imsg, enum proc_id from,
 		queue_bounce(q, evpid, o);
 		break;
 	}
+	if (!flight_message_out(q, EVPID_MSGID(evpid)))
+		queue_dsn_round(q, EVPID_MSGID(evpid));
 	queue_flush_soon(q);
 	queue_kick(q);
 }
@@ -496,6 +710,7 @@ queue_mta_result(struct queue *q, struct imsg *imsg)
 void
 queue_sched_start(struct queue *q)
 {
+	TAILQ_INIT(&q->dsn_waiting);
 	evtimer_set(&q->ev_sched, queue_sched_cb, q);
 	queue_schedule_soon(q, 0);
 }

@@ -168,6 +168,10 @@ int		 qstore_message_read(struct qstore *, uint64_t msgid,
 int		 qstore_envelope_walk(struct qstore *,
 		    int (*cb)(const struct envelope *, void *), void *arg);
 
+/* The same for the envelopes of one message. */
+int		 qstore_message_envelopes(struct qstore *, uint64_t msgid,
+		    int (*cb)(const struct envelope *, void *), void *arg);
+
 void		 qstore_stats(struct qstore *, struct qstore_stats *);
 
 /*

@@ -316,6 +316,46 @@ qstore_envelope_walk(struct qstore *qs,
 	return rc == 0 || rc == MDB_NOTFOUND ? 0 : -1;
 }
 
+int
+qstore_message_envelopes(struct qstore *qs, uint64_t msgid,
+    int (*cb)(const struct envelope *, void *), void *arg)
+{
+	MDB_txn		*txn;
+	MDB_cursor	*cur;
+	MDB_val		 k, v;
+	struct envelope	*e;
+	uint8_t		 kb[8];
+	int		 rc, op;
+
+	if (mdb_txn_begin(qs->env, NULL, MDB_RDONLY, &txn) != 0)
+		return -1;
+	if (mdb_cursor_open(txn, qs->db_env, &cur) != 0) {
+		mdb_txn_abort(txn);
+		return -1;
+	}
+	e = xmalloc(sizeof(*e));
+	qs_be64(kb, EVPID(msgid, 0));
+	k.mv_data = kb;
+	k.mv_size = sizeof(kb);
+	for (op = MDB_SET_RANGE;; op = MDB_NEXT) {
+		if ((rc = mdb_cursor_get(cur, &k, &v, op)) != 0)
+			break;
+		if (k.mv_size != 8 || EVPID_MSGID(qs_rd64(k.mv_data)) != msgid)
+			break;
+		if (envelope_decode(e, v.mv_data, v.mv_size) == -1 ||
+		    e->id != qs_rd64(k.mv_data)) {
+			qs->st.corrupt++;
+			continue;
+		}
+		if (cb(e, arg) != 0)
+			break;
+	}
+	free(e);
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	return rc == 0 || rc == MDB_NOTFOUND ? 0 : -1;
+}
+
 void
 qstore_stats(struct qstore *qs, struct qstore_stats *st)
 {

@@ -18,11 +18,14 @@ def bouncer(daemon_factory, tmp_path):
 queue retry 1s max 1s
 queue expire 3s
 table domains {{ "localhost" }}
+table many {{ "@many.test" = "root" }}
 action "local" maildir "{m}/%{{user}}"
+action "many" maildir "{m}/%{{rcpt}}" virtual <many>
 action "broken" maildir "/dev/null/cannot/%{{user}}"
 action "out" relay host "smtp://127.0.0.1:9"
 match from any for domain "broken.test" action "broken"
 match from any for domain "far.test" action "out"
+match from any for domain "many.test" action "many"
 match from any for domain <domains> action "local"
 '''.format(m=dm.maildir))
     return dm.start()
@@ -141,3 +144,62 @@ def test_success_dsn_only_when_asked(bouncer):
         c.sendmail("root@localhost", ["root@localhost"], ORIG)
     time.sleep(1)
     assert len(delivered(bouncer, want=3, timeout=1)) == 3
+
+
+def reports(got):
+    return [g for g in got if b"multipart/report" in g]
+
+
+def test_one_bounce_for_twenty_unreachable_recipients(bouncer):
+    # Reflection: a message with many recipients that all fail makes one
+    # report to its sender listing them all (RFC 3464 2), not one each.
+    rcpts = ["u%02d@far.test" % i for i in range(20)]
+    with smtplib.SMTP("127.0.0.1", bouncer.port) as c:
+        c.ehlo("c")
+        c.mail("root@localhost", ["RET=FULL"])
+        for r in rcpts:
+            assert c.rcpt(r, ["NOTIFY=FAILURE"])[0] == 250
+        assert c.data(ORIG)[0] == 250
+    got = delivered(bouncer, timeout=20)
+    assert len(got) == 1
+    _, _, blocks = dsn_parts(got[0])
+    assert len(blocks) == 1 + 20
+    finals = sorted(b["final-recipient"].lower() for b in blocks[1:])
+    assert finals == ["rfc822; " + r for r in rcpts]
+    for b in blocks[1:]:
+        assert b["action"] == "failed"
+        assert b["status"] == "4.4.7"
+    # and no second one: every envelope went with the first
+    time.sleep(3)
+    assert len(delivered(bouncer, want=2, timeout=0)) == 1
+    assert bouncer.ctl("show", "queue").stdout == ""
+    assert bouncer.logtext().count("failure notification for 20 "
+                                   "recipient(s)") == 1
+
+
+def test_one_success_notice_for_twenty_recipients(bouncer):
+    rcpts = ["u%02d@many.test" % i for i in range(20)]
+    with smtplib.SMTP("127.0.0.1", bouncer.port) as c:
+        c.ehlo("c")
+        c.mail("root@localhost", ["RET=FULL", "ENVID=many1"])
+        for r in rcpts:
+            assert c.rcpt(r, ["NOTIFY=SUCCESS"])[0] == 250
+        assert c.data(ORIG.replace(b"root@broken.test",
+                                   b"u00@many.test"))[0] == 250
+    for r in rcpts:
+        assert len(delivered(bouncer, user=r)) == 1
+    got = delivered(bouncer)
+    time.sleep(2)
+    got = delivered(bouncer, want=2, timeout=0)
+    assert len(reports(got)) == 1 and len(got) == 1
+    _, parts, blocks = dsn_parts(got[0])
+    assert blocks[0]["original-envelope-id"] == "many1"
+    assert len(blocks) == 1 + 20
+    finals = sorted(b["final-recipient"].lower() for b in blocks[1:])
+    assert finals == ["rfc822; " + r for r in rcpts]
+    for b in blocks[1:]:
+        assert b["action"] == "delivered"
+        assert b["status"] == "2.0.0"
+    # RET=FULL from an unauthenticated client is honoured, capped
+    assert parts[2].get_content_type() == "message/rfc822"
+    assert b"the original body" in parts[2].as_bytes()

@@ -160,3 +160,68 @@ def test_control_takes_one_request_at_a_time(daemon):
     assert b"a request is already in progress" in got
     assert daemon.proc.poll() is None
     assert daemon.ctl("show", "status").returncode == 0
+
+
+@pytest.mark.parametrize("rcpt,forged,fields", [
+    # a local recipient proposed for the relay action
+    ("root@localhost", "out", 'dest "out" (the queue\'s: "local")'),
+    # a remote recipient proposed for local delivery
+    ("bob@remote.test", "local", 'dest "local" (the queue\'s: "out")'),
+])
+def test_forged_routing_stops(daemon_factory, tmp_path, monkeypatch, rcpt,
+                              forged, fields):
+    # smtp proposes, the queue decides: an envelope whose destination is
+    # not the one the rules give is a protocol violation, and the whole
+    # set stops with the fields named, before anything is stored.
+    monkeypatch.setenv("POSTERN_TEST_REROUTE", forged)
+    dm = daemon_factory()
+    with open(dm.conf, "a") as f:
+        f.write(CONFIG.format(d=tmp_path, p=dm.port + 1))
+    dm.start()
+    send(dm, rcpt)
+    rc = dm.wait_exit(15)
+    log = dm.logtext()
+    assert rc is not None and rc != 0, log
+    assert 'test: proposing an envelope with dest "%s"' % forged in log, log
+    assert "protocol violation by smtp: envelope for <%s> routed " \
+        "differently: " % rcpt in log, log
+    assert fields in log, log
+    for p in dm.kids.values():
+        assert not alive(p)
+    assert not (tmp_path / "mail" / "root" / "new").exists() or \
+        not any((tmp_path / "mail" / "root" / "new").iterdir())
+
+
+def send_to(dm, rcpts):
+    try:
+        with smtplib.SMTP("127.0.0.1", dm.port, timeout=10) as c:
+            c.ehlo("client.test")
+            c.sendmail("a@sender.test", rcpts, MSG)
+    except (smtplib.SMTPException, OSError):
+        pass
+
+
+@pytest.mark.parametrize("rcpts,offset", [
+    # the mta answers for an envelope that does not exist
+    (["bob@remote.test"], "id+1"),
+    # the mta answers for the message's local envelope (the parent's)
+    (["root@localhost", "bob@remote.test"], "id-1"),
+])
+def test_result_for_an_envelope_not_held_stops(daemon_factory, tmp_path,
+                                               monkeypatch, rcpts, offset):
+    # The queue takes a delivery result only from the process it handed
+    # that envelope to, while it is out there: a compromised mta cannot
+    # drop or bounce a local envelope, or one it was never given.
+    dm = start(daemon_factory, tmp_path, monkeypatch,
+               "mta:IMSG_MTA_ENVELOPE_RESULT:" + offset)
+    send_to(dm, rcpts)
+    rc = dm.wait_exit(20)
+    log = dm.logtext()
+    assert rc is not None and rc != 0, log
+    assert "test: corrupting IMSG_MTA_ENVELOPE_RESULT to queue" in log, log
+    assert re.search(r"queue: a result for [0-9a-f]{16} from mta, which "
+                     r"does not hold it", log), log
+    assert "bad IMSG_MTA_ENVELOPE_RESULT (type %d, " % \
+        imsg_types()["IMSG_MTA_ENVELOPE_RESULT"] in log, log
+    for p in dm.kids.values():
+        assert not alive(p)

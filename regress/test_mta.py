@@ -307,6 +307,27 @@ def test_remote_replies_per_class(sender, peer):
     assert sorted(rcpts) == ["ok@example.test", "temp@example.test"]
 
 
+def test_one_bounce_for_twenty_refused_recipients(sender, peer):
+    # A destination that refuses every recipient of a message: one
+    # bounce lists them all (RFC 3464 2), not one bounce each.
+    peer(ADDR["mx.example.test"], replies=[
+        {"cmd": "RCPT", "match": "*", "reply": "550 5.1.1 no such user"},
+    ])
+    dm = sender()
+    rcpts = ["perm%02d@example.test" % i for i in range(20)]
+    send(dm, rcpts, mail_opts=["RET=FULL"], rcpt_opts=["NOTIFY=FAILURE"])
+    _, _, blocks = bounce_of(dm)
+    assert len(blocks) == 1 + 20
+    assert sorted(b["final-recipient"].lower() for b in blocks[1:]) == \
+        ["rfc822; " + r for r in rcpts]
+    for b in blocks[1:]:
+        assert b["status"] == "5.1.1"
+        assert b["diagnostic-code"].startswith("smtp; 550 5.1.1")
+    wait_queue_empty(dm)
+    time.sleep(1)
+    assert len(delivered(dm, "root", want=2, timeout=0)) == 1
+
+
 def test_mail_refused_and_data_refused(sender, peer):
     mx = peer(ADDR["mx.example.test"], replies=[
         {"cmd": "MAIL", "match": "bad@*", "reply": "553 5.7.1 not you"},

@@ -155,12 +155,22 @@ session_auth_mail(struct smtp *smtp, struct imsg *imsg)
 static void
 session_commit(struct session *s)
 {
-	struct smtp_rcpt_entry	*re;
+	struct msg_queue_envelope	 m;
+	struct smtp_rcpt_entry		*re;
+	const char			*forged;
 
-	TAILQ_FOREACH(re, &s->rcpts, entry)
+	/* What the queue routes each recipient again from (queue/admit.c) */
+	memset(&m, 0, sizeof(m));
+	m.client = s->ss;
+	strlcpy(m.tag, s->listener->conf.tag, sizeof(m.tag));
+	TAILQ_FOREACH(re, &s->rcpts, entry) {
+		m.env = re->env;
+		/* TEST ONLY: POSTERN_TEST_REROUTE, posternd(8) */
+		if ((forged = proc_test_reroute()) != NULL)
+			strlcpy(m.env.dest, forged, sizeof(m.env.dest));
 		proc_compose(s->smtp->proc, PROC_QUEUE,
-		    IMSG_QUEUE_ENVELOPE_ADD, s->id, -1, &re->env,
-		    sizeof(re->env));
+		    IMSG_QUEUE_ENVELOPE_ADD, s->id, -1, &m, sizeof(m));
+	}
 	proc_compose(s->smtp->proc, PROC_QUEUE, IMSG_QUEUE_MESSAGE_COMMIT,
 	    s->id, -1, NULL, 0);
 	s->qstate = QSTATE_COMMIT;

@@ -285,6 +285,45 @@ good(const struct row *r, struct imsg *imsg)
 	return p;
 }
 
+/*
+ * smtp's proposal to the queue: the envelope's checks, plus a routed
+ * kind (never 0), a client of an IP family and a terminated tag.
+ */
+static void
+test_queue_envelope(void **state)
+{
+	struct msg_queue_envelope	 m, out;
+	struct imsg			 imsg;
+
+	memset(&m, 0, sizeof(m));
+	m.env.kind = ENV_LOCAL;
+	m.client.ss_family = AF_INET;
+	memset(&imsg, 0, sizeof(imsg));
+	imsg.data = &m;
+	imsg.len = sizeof(m);
+	imsg.fd = -1;
+	assert_int_equal(msg_get_queue_envelope(&imsg, &out), 0);
+	imsg.len = sizeof(m) - 1;
+	assert_int_equal(msg_get_queue_envelope(&imsg, &out), -1);
+	imsg.len = sizeof(m);
+	m.client.ss_family = AF_INET6;
+	assert_int_equal(msg_get_queue_envelope(&imsg, &out), 0);
+	m.client.ss_family = AF_UNSPEC;
+	assert_int_equal(msg_get_queue_envelope(&imsg, &out), -1);
+	m.client.ss_family = AF_INET;
+	m.env.kind = 0;
+	assert_int_equal(msg_get_queue_envelope(&imsg, &out), -1);
+	m.env.kind = ENV_REMOTE + 1;
+	assert_int_equal(msg_get_queue_envelope(&imsg, &out), -1);
+	m.env.kind = ENV_REMOTE;
+	memset(m.tag, 'x', sizeof(m.tag));
+	assert_int_equal(msg_get_queue_envelope(&imsg, &out), -1);
+	m.tag[sizeof(m.tag) - 1] = '\0';
+	assert_int_equal(msg_get_queue_envelope(&imsg, &out), 0);
+	memset(m.env.dest, 'x', sizeof(m.env.dest));
+	assert_int_equal(msg_get_queue_envelope(&imsg, &out), -1);
+}
+
 static void
 test_every_decoder(void **state)
 {
@@ -474,6 +513,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_every_decoder),
+		cmocka_unit_test(test_queue_envelope),
 		cmocka_unit_test(test_variable_lengths),
 		cmocka_unit_test(test_bytes_and_empty),
 		cmocka_unit_test(test_rule_round_trip),

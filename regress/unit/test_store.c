@@ -770,6 +770,49 @@ test_corrupt(void **state)
 	assert_int_equal(st.messages, 0);
 }
 
+static int
+collect_cb(const struct envelope *e, void *arg)
+{
+	uint64_t	*ids = arg;
+
+	ids[ids[0]++ + 1] = e->id;
+	return 0;
+}
+
+/* The envelopes of one message, neither its neighbours' nor removed ones. */
+static void
+test_message_envelopes(void **state)
+{
+	struct fixture		*f = *state;
+	struct acks		 a = { 0 };
+	uint64_t		 id1, id2, id3, ids[8];
+
+	id1 = add_message(f->qs, 10, 2, &a);
+	id2 = add_message(f->qs, 10, 3, &a);
+	id3 = add_message(f->qs, 10, 1, &a);
+	assert_int_equal(qstore_flush(f->qs), 0);
+	memset(ids, 0, sizeof(ids));
+	assert_int_equal(qstore_message_envelopes(f->qs, id2, collect_cb,
+	    ids), 0);
+	assert_int_equal(ids[0], 3);
+	assert_true(ids[1] == EVPID(id2, 0) && ids[2] == EVPID(id2, 1) &&
+	    ids[3] == EVPID(id2, 2));
+	assert_int_equal(qstore_remove(f->qs, QID_ENV, EVPID(id2, 1)), 1);
+	memset(ids, 0, sizeof(ids));
+	assert_int_equal(qstore_message_envelopes(f->qs, id2, collect_cb,
+	    ids), 0);
+	assert_int_equal(ids[0], 2);
+	assert_true(ids[1] == EVPID(id2, 0) && ids[2] == EVPID(id2, 2));
+	memset(ids, 0, sizeof(ids));
+	assert_int_equal(qstore_message_envelopes(f->qs, id3 + 1, collect_cb,
+	    ids), 0);
+	assert_int_equal(ids[0], 0);
+	memset(ids, 0, sizeof(ids));
+	assert_int_equal(qstore_message_envelopes(f->qs, id1, collect_cb,
+	    ids), 0);
+	assert_int_equal(ids[0], 2);
+}
+
 static void
 test_stats(void **state)
 {
@@ -908,6 +951,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_group_commit, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_abort, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_message_envelopes, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_schedule_order, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_backoff, setup, teardown),

@@ -1,0 +1,212 @@
+/*
+ * queue/admit.c: the queue routes each envelope smtp proposes again and
+ * refuses one whose kind or destination differs, or that its rules refuse,
+ * naming the fields; it takes the folder only as a folder name, and clears
+ * it on a remote envelope.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "config.h"
+#include "envelope.h"
+#include "msg.h"
+#include "queue/admit.h"
+#include "routing.h"
+
+static const char conf_text[] =
+    "hostname mx.example.org\n"
+    "table relayers { \"admin\" }\n"
+    "action \"local\" maildir\n"
+    "action \"out\" relay\n"
+    "action \"submit\" relay\n"
+    "match from any for domain example.org action \"local\"\n"
+    "match tag \"msa\" auth from auth <relayers> for any action \"submit\"\n"
+    "match from src 192.0.2.0/24 for any action \"out\"\n";
+
+/* The queue's routing, as the parent would send it; root a local user. */
+static void
+routing_of(struct routing *rt)
+{
+	static char	*users[] = { "root" };
+
+	memset(rt, 0, sizeof(*rt));
+	rt->conf = parse_config_buffer("test.conf", conf_text,
+	    strlen(conf_text), PARSE_NOFILES);
+	assert_non_null(rt->conf);
+	rt->users = users;
+	rt->nusers = 1;
+}
+
+static struct msg_queue_envelope
+proposal(const char *client, const char *rcpt, int kind, const char *dest)
+{
+	struct msg_queue_envelope	 m;
+	struct sockaddr_in		*sin;
+
+	memset(&m, 0, sizeof(m));
+	sin = (struct sockaddr_in *)&m.client;
+	sin->sin_family = AF_INET;
+	assert_int_equal(inet_pton(AF_INET, client, &sin->sin_addr), 1);
+	strlcpy(m.env.rcpt, rcpt, sizeof(m.env.rcpt));
+	strlcpy(m.env.sender, "a@example.net", sizeof(m.env.sender));
+	strlcpy(m.env.dest, dest, sizeof(m.env.dest));
+	m.env.kind = kind;
+	return m;
+}
+
+static void
+test_same_routing_is_admitted(void **state)
+{
+	struct routing			 rt;
+	struct msg_queue_envelope	 m;
+	struct envelope			 e;
+	char				 why[256];
+
+	routing_of(&rt);
+	m = proposal("203.0.113.9", "root@example.org", ENV_LOCAL, "local");
+	m.env.notify = ENV_NOTIFY_SUCCESS;
+	assert_int_equal(queue_admit_envelope(&rt, &m, &e, why, sizeof(why)),
+	    0);
+	assert_string_equal(e.dest, "local");
+	assert_int_equal(e.notify, ENV_NOTIFY_SUCCESS);
+	m = proposal("192.0.2.7", "bob@elsewhere.test", ENV_REMOTE, "out");
+	assert_int_equal(queue_admit_envelope(&rt, &m, &e, why, sizeof(why)),
+	    0);
+	free_config(rt.conf);
+}
+
+static void
+test_other_destination_is_refused(void **state)
+{
+	struct routing			 rt;
+	struct msg_queue_envelope	 m;
+	struct envelope			 e;
+	char				 why[256];
+
+	routing_of(&rt);
+	/* a local recipient sent to a relay */
+	m = proposal("203.0.113.9", "root@example.org", ENV_REMOTE, "out");
+	assert_int_equal(queue_admit_envelope(&rt, &m, &e, why, sizeof(why)),
+	    -1);
+	assert_string_equal(why, "kind remote (the queue's: local), "
+	    "dest \"out\" (the queue's: \"local\")");
+	/* the right kind, another relay action */
+	m = proposal("192.0.2.7", "bob@elsewhere.test", ENV_REMOTE, "submit");
+	assert_int_equal(queue_admit_envelope(&rt, &m, &e, why, sizeof(why)),
+	    -1);
+	assert_string_equal(why, "dest \"submit\" (the queue's: \"out\")");
+	/* kind alone */
+	m = proposal("192.0.2.7", "bob@elsewhere.test", ENV_LOCAL, "out");
+	assert_int_equal(queue_admit_envelope(&rt, &m, &e, why, sizeof(why)),
+	    -1);
+	assert_string_equal(why, "kind local (the queue's: remote)");
+	free_config(rt.conf);
+}
+
+static void
+test_refused_recipient_is_refused(void **state)
+{
+	struct routing			 rt;
+	struct msg_queue_envelope	 m;
+	struct envelope			 e;
+	char				 why[256];
+
+	routing_of(&rt);
+	/* relaying for a client the rules do not know */
+	m = proposal("203.0.113.9", "bob@elsewhere.test", ENV_REMOTE, "out");
+	assert_int_equal(queue_admit_envelope(&rt, &m, &e, why, sizeof(why)),
+	    -1);
+	assert_non_null(strstr(why, "relaying denied"));
+	/* a local user who does not exist */
+	m = proposal("203.0.113.9", "nobody-here@example.org", ENV_LOCAL,
+	    "local");
+	assert_int_equal(queue_admit_envelope(&rt, &m, &e, why, sizeof(why)),
+	    -1);
+	assert_non_null(strstr(why, "no such user"));
+	free_config(rt.conf);
+}
+
+/* The decision's inputs travel: AUTH user and listener tag. */
+static void
+test_account_and_tag_decide(void **state)
+{
+	struct routing			 rt;
+	struct msg_queue_envelope	 m;
+	struct envelope			 e;
+	char				 why[256];
+
+	routing_of(&rt);
+	m = proposal("203.0.113.9", "bob@elsewhere.test", ENV_REMOTE,
+	    "submit");
+	strlcpy(m.env.account, "admin", sizeof(m.env.account));
+	strlcpy(m.tag, "msa", sizeof(m.tag));
+	assert_int_equal(queue_admit_envelope(&rt, &m, &e, why, sizeof(why)),
+	    0);
+	assert_string_equal(e.account, "admin");
+	/* another listener: the rule does not apply */
+	strlcpy(m.tag, "mx", sizeof(m.tag));
+	assert_int_equal(queue_admit_envelope(&rt, &m, &e, why, sizeof(why)),
+	    -1);
+	/* another user: neither */
+	strlcpy(m.tag, "msa", sizeof(m.tag));
+	strlcpy(m.env.account, "mallory", sizeof(m.env.account));
+	assert_int_equal(queue_admit_envelope(&rt, &m, &e, why, sizeof(why)),
+	    -1);
+	free_config(rt.conf);
+}
+
+static void
+test_folder_is_a_name(void **state)
+{
+	struct routing			 rt;
+	struct msg_queue_envelope	 m;
+	struct envelope			 e;
+	char				 why[256];
+	const char			*bad[] = { "../../alice/Maildir",
+					    ".Junk", "a/b", "a..b" };
+	size_t				 i;
+
+	routing_of(&rt);
+	m = proposal("203.0.113.9", "root@example.org", ENV_LOCAL, "local");
+	strlcpy(m.env.folder, "Quarantine", sizeof(m.env.folder));
+	assert_int_equal(queue_admit_envelope(&rt, &m, &e, why, sizeof(why)),
+	    0);
+	assert_string_equal(e.folder, "Quarantine");
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		strlcpy(m.env.folder, bad[i], sizeof(m.env.folder));
+		assert_int_equal(queue_admit_envelope(&rt, &m, &e, why,
+		    sizeof(why)), -1);
+		assert_non_null(strstr(why, "folder"));
+	}
+	/* a remote envelope has none */
+	m = proposal("192.0.2.7", "bob@elsewhere.test", ENV_REMOTE, "out");
+	strlcpy(m.env.folder, "Quarantine", sizeof(m.env.folder));
+	assert_int_equal(queue_admit_envelope(&rt, &m, &e, why, sizeof(why)),
+	    0);
+	assert_string_equal(e.folder, "");
+	free_config(rt.conf);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_same_routing_is_admitted),
+		cmocka_unit_test(test_other_destination_is_refused),
+		cmocka_unit_test(test_refused_recipient_is_refused),
+		cmocka_unit_test(test_account_and_tag_decide),
+		cmocka_unit_test(test_folder_is_a_name),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
