@@ -32,6 +32,7 @@
 #define MTA_IDLE_SECONDS	2	/* an idle session waits for work */
 #define MTA_DEST_KEEP		600	/* seconds an idle destination is
 					   kept for posternctl show hosts */
+#define MTA_MAX_LOOP_ADDRS	4096	/* listening and allowed addresses */
 
 struct mta_relay {
 	TAILQ_ENTRY(mta_relay)	 entry;
@@ -113,6 +114,11 @@ struct mta {
 	struct mta_routes	 routes;
 	struct mta_dests	 dests;
 	struct mta_sessions	 sessions;
+	/* the loop checks (RFC 5321 5.1): ours, and loopback allowed */
+	struct mxres_net	*listen;
+	size_t			 nlisten;
+	struct mxres_net	*mx_allow;
+	size_t			 nmx_allow;
 	size_t			 nsessions;
 	uint32_t		 next_session_id;
 	struct dns_ctx		*dns;

@@ -70,7 +70,7 @@ static void	 set_count(const struct conf_loc *, const char *, long long,
 %token	GROUP HEADER HEADERS HELO HOST HOSTNAME INCLUDE KEY LISTEN LMTP LOCAL
 %token	VIRTUAL SMTPTIMEOUT SMTPMAXSESSIONS SMTPMAXPERIP
 %token	MTATIMEOUT MTACONNECTTIMEOUT MTAMAXSESSIONS MTAMAXPERDOMAIN MTACAFILE
-%token	MTATLSFALLBACK
+%token	MTATLSFALLBACK MTAMXALLOWNETWORK
 %token	TRANSPORT ROUTE ATTEMPT ARCSEAL ACCOUNT MECHANISMS
 %token	MAILDIR MATCH MAX MAXMESSAGESIZE MAXSIGNATURES MBOX MDA ON OVERSIGN
 %token	PKI POLICY PORT
@@ -193,6 +193,10 @@ main		: HOSTNAME STRING {
 			else
 				conf_error(&@2, "mta-tls-fallback is yes or "
 				    "no, not \"%s\"", $2);
+			free($2);
+		}
+		| MTAMXALLOWNETWORK STRING {
+			parse_mta_mx_allow(&@2, $2);
 			free($2);
 		}
 		| MTACAFILE STRING {
@@ -952,6 +956,7 @@ static const struct keyword keywords[] = {
 	{ "mta-connect-timeout", MTACONNECTTIMEOUT },
 	{ "mta-max-per-domain",	MTAMAXPERDOMAIN },
 	{ "mta-max-sessions",	MTAMAXSESSIONS },
+	{ "mta-mx-allow-network", MTAMXALLOWNETWORK },
 	{ "mta-timeout",	MTATIMEOUT },
 	{ "mta-tls-fallback",	MTATLSFALLBACK },
 	{ "on",			ON },

@@ -104,9 +104,14 @@ def peer(tmp_path):
         p.stop()
 
 
-def sender_conf(bed, maildir, extra=""):
+def sender_conf(bed, maildir, extra="", mx_allow=True):
+    """The sender's configuration.  Every receiving MX of the bed is on
+    127.0.0.x: mta-mx-allow-network lets MX resolution lead there (the mta
+    refuses loopback otherwise, RFC 5321 5.1); the tests of that refusal
+    leave it out."""
     return '''hostname a.postern.test
 resolver {r} trust-anchor "{ta}"
+{allow}
 mta-ca-file "{ca}"
 mta-timeout 4s
 mta-connect-timeout 2s
@@ -124,16 +129,17 @@ match from any for domain "badcert.test" action "verify"
 match from any for domain "notls.test" action "require"
 match from any for any action "out"
 '''.format(r=bed.resolver, ta=bed.trust_anchor, ca=bed.ca.cert, m=maildir,
-           extra=extra)
+           extra=extra,
+           allow="mta-mx-allow-network 127.0.0.0/8" if mx_allow else "")
 
 
 @pytest.fixture
 def sender(daemon_factory, bed, tmp_path):
-    def make(extra="", listen_extra=""):
+    def make(extra="", listen_extra="", mx_allow=True):
         dm = daemon_factory(sub="a")
         dm.maildir = str(tmp_path / "amail")
         with open(dm.conf, "a") as f:
-            f.write(sender_conf(bed, dm.maildir, extra))
+            f.write(sender_conf(bed, dm.maildir, extra, mx_allow))
             f.write(listen_extra)
         return dm.start()
     return make
