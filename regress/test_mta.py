@@ -34,6 +34,8 @@ ADDR = {
     "mx.hostile.test": "127.0.0.32",
     "mx.other.test": "127.0.0.33",
     "mx.b.test": "127.0.0.34",
+    "mx.lo.test": "127.0.0.35",
+    "mx.self.test": "127.0.0.1",            # the sender's listening address
 }
 
 
@@ -69,6 +71,8 @@ def bed(tmp_path_factory):
         "hostile.test": ["@ MX 10 mx.hostile.test."],
         "other.test": ["@ MX 10 mx.other.test."],
         "b.test": ["@ MX 10 mx.b.test."],
+        "lo.test": ["@ MX 10 mx.lo.test."],
+        "self.test": ["@ MX 10 mx.self.test."],
         "seal.test": ["seal1._domainkey " + b.seal_record],
     }
     try:
@@ -281,6 +285,65 @@ def test_null_mx_bounces_at_once(sender):
     assert blocks[1]["status"] == "5.1.10"
     assert blocks[1]["action"] == "failed"
     wait_queue_empty(dm)
+
+
+# -- loops: never deliver to ourselves (RFC 5321 5.1) -------------------------
+
+def unfolded(value):
+    return " ".join(value.split())
+
+
+def test_mx_on_loopback_bounces_without_mx_allow(sender, peer):
+    """Without mta-mx-allow-network, an MX on a loopback address is this
+    host: the mail bounces at once with the reason, and nothing connects
+    to the server listening there."""
+    mx = peer(ADDR["mx.lo.test"])
+    dm = sender(mx_allow=False)
+    send(dm, ["x@lo.test"])
+    _, parts, blocks = bounce_of(dm)
+    assert blocks[1]["action"] == "failed"
+    assert blocks[1]["status"] == "5.4.6"
+    diag = unfolded(blocks[1]["diagnostic-code"])
+    assert "MX for lo.test points to a loopback address: mx.lo.test " \
+        "[127.0.0.35] (RFC 5321 5.1)" in diag, diag
+    wait_queue_empty(dm)
+    assert mx.sessions() == []
+    assert "permanent failure: MX for lo.test points to a loopback" in \
+        dm.logtext()
+
+
+def test_mx_on_own_listen_address_refused_even_when_allowed(sender):
+    """mta-mx-allow-network 127.0.0.0/8 does not let the MX be the
+    sender's own listening address (127.0.0.1, on any port)."""
+    dm = sender()
+    send(dm, ["x@self.test"])
+    _, _, blocks = bounce_of(dm)
+    assert blocks[1]["status"] == "5.4.6"
+    diag = unfolded(blocks[1]["diagnostic-code"])
+    assert "MX for self.test points to this host: mx.self.test " \
+        "[127.0.0.1] is one of my listening addresses (RFC 5321 5.1)" \
+        in diag, diag
+    assert "[127.0.0.1]: connect" not in dm.logtext()
+    wait_queue_empty(dm)
+
+
+def test_transport_host_on_loopback_delivered(sender, peer):
+    """A host the configuration names is the administrator's choice: a
+    smarthost on loopback, numeric or by name, is used without
+    mta-mx-allow-network."""
+    by_name = peer(ADDR["mx.lo.test"])
+    numeric = peer("127.0.0.36")
+    dm = sender(mx_allow=False,
+                extra='transport byname smarthost "smtp://mx.lo.test"\n'
+                'transport numeric smarthost "smtp://127.0.0.36"\n'
+                'route for domain "lo.test" transport byname\n'
+                'route for domain "far.test" transport numeric\n')
+    send(dm, ["x@lo.test"])
+    send(dm, ["y@far.test"])
+    by_name.wait_messages(1)
+    numeric.wait_messages(1)
+    wait_queue_empty(dm)
+    assert delivered(dm, "root", timeout=0.5) == []
 
 
 def test_dns_temporary_failure_is_retried(sender, peer):
