@@ -688,6 +688,7 @@ mx_hosts(struct mxres *m, const struct dns_answer *ans)
 		if (n == 0) {
 			free(e);
 			m->res.status = MXRES_PERMFAIL;
+			m->res.loop = 1;
 			set_reason(m, "mail for %s loops back to myself (%s "
 			    "is its best MX)", m->res.domain, m->myname);
 			return -1;
@@ -786,6 +787,7 @@ mx_answer(void *arg, const struct dns_answer *ans)
 		m->res.implicit = 1;
 		if (is_myself(m, m->res.mx_canon) || is_myself(m, dom)) {
 			m->res.status = MXRES_PERMFAIL;
+			m->res.loop = 1;
 			set_reason(m, "mail for %s loops back to myself (no MX, "
 			    "and the domain is my name)", dom);
 			deliver(m);

@@ -625,6 +625,7 @@ test_myname(void **state)
 	o.myname = "mx1.self.test";
 	assert_int_equal(lookup("self.test", &o, &r), MXRES_PERMFAIL);
 	expect_reason(&r, "loops back to myself");
+	assert_true(r.loop);
 	assert_int_equal(r.nqueries, 1);
 	mxres_result_clear(&r);
 
@@ -638,6 +639,7 @@ test_myname(void **state)
 	o.myname = "implicit.test";
 	assert_int_equal(lookup("implicit.test", &o, &r), MXRES_PERMFAIL);
 	expect_reason(&r, "loops back to myself");
+	assert_true(r.loop);
 	mxres_result_clear(&r);
 }
 
