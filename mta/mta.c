@@ -705,7 +705,9 @@ mta_run(struct proc *p)
 	if (m->conf.connect_timeout == 0)
 		m->conf.connect_timeout = 30;
 	evtimer_set(&m->ev_dests, mta_dests_cb, m);
-	log_debug("mta process started (%s)", dns_ctx_describe(m->dns));
+	log_debug("mta process started (%s; loop checks: %zu listening "
+	    "addresses, %zu allowed networks)", dns_ctx_describe(m->dns),
+	    m->nlisten, m->nmx_allow);
 }
 
 void

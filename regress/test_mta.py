@@ -327,6 +327,21 @@ def test_mx_on_own_listen_address_refused_even_when_allowed(sender):
     wait_queue_empty(dm)
 
 
+def test_wildcard_listener_makes_every_loopback_address_ours(sender, peer):
+    """Listening on 0.0.0.0 takes every address of the host, loopback
+    included: the allowed network does not make 127.0.0.35 someone
+    else's."""
+    mx = peer(ADDR["mx.lo.test"])
+    dm = sender(listen_extra="listen on 0.0.0.0 port %d\n" % next_port())
+    send(dm, ["x@lo.test"])
+    _, _, blocks = bounce_of(dm)
+    assert blocks[1]["status"] == "5.4.6"
+    diag = unfolded(blocks[1]["diagnostic-code"])
+    assert "MX for lo.test points to this host: mx.lo.test [127.0.0.35] " \
+        "is one of my listening addresses" in diag, diag
+    assert mx.sessions() == []
+
+
 def test_transport_host_on_loopback_delivered(sender, peer):
     """A host the configuration names is the administrator's choice: a
     smarthost on loopback, numeric or by name, is used without
