@@ -435,14 +435,16 @@ mta_dest_run(struct mta *m, struct mta_dest *d)
 		return;
 	case MXRES_PERMFAIL:
 		/*
-		 * Next hops that are this host: a routing loop, RFC 3463
-		 * 5.4.6, and a bounce as Postfix's "mail for D loops back to
-		 * myself" is.  Retrying would not help (a DNS record or our
-		 * own configuration must change first), and a domain whose
-		 * MX is 127.0.0.1 says "no mail here" the way domains did
-		 * before the null MX (RFC 7505): its sender should know at
-		 * once.  Else RFC 3463 5.1.2, bad destination system
-		 * address.
+		 * Next hops that are this host: RFC 5321 5.1 says the
+		 * message MUST be returned as undeliverable, so a bounce,
+		 * with RFC 3463 5.4.6 (routing loop), as Postfix bounces
+		 * "mail for D loops back to myself".  Retrying would not
+		 * help (a DNS record or our own configuration must change
+		 * first), and a domain whose MX is 127.0.0.1 says "no mail
+		 * here" the way domains did before the null MX (RFC 7505):
+		 * its sender should know at once.  mxres makes it a
+		 * temporary failure instead when another MX failed only for
+		 * now.  Else RFC 3463 5.1.2, bad destination system address.
 		 */
 		mta_dest_fail_all(m, d, DELIVER_PERMFAIL, d->mx.loop ?
 		    "5.4.6" : "5.1.2", d->mx.reason);

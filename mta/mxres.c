@@ -362,9 +362,10 @@ mxres_addr_classify(const struct sockaddr *sa, int named,
 	}
 
 	/*
-	 * RFC 5321 5.1: the client MUST NOT deliver to itself.  A wildcard
-	 * listener takes every local address, loopback included (and the
-	 * parent lists the interfaces' addresses beside it).
+	 * RFC 5321 5.1: the relay MUST look for "any of the names or
+	 * addresses by which it might be known".  A wildcard listener takes
+	 * every local address, loopback included (and the parent lists the
+	 * interfaces' addresses beside it).
 	 */
 	for (i = 0; i < o->nlisten; i++) {
 		l = &o->listen[i];
@@ -921,12 +922,13 @@ reason_add(struct mxres *m, const char *sep, const char *name,
 }
 
 /*
- * Leave out the addresses that lead back to this host (RFC 5321 5.1).  An
- * MX host with one of our listening addresses is us: like our own name
- * among the MX hosts, it and every host whose preference is not better
- * are dropped, or the mail would loop among the backups.  A loopback or
- * unspecified address that is not ours is left out alone: the host's
- * other addresses may still be good.
+ * Leave out the addresses that lead back to this host.  RFC 5321 5.1: an
+ * MX host with one of the addresses we are known by is us, so it and
+ * every host at its preference or after it MUST be discarded, as for our
+ * own name (or the mail would loop among the backups); with nothing left
+ * the message MUST be returned as undeliverable (finish()).  A loopback
+ * or unspecified address that is not one we listen on is left out alone:
+ * the host's other addresses may still be good.
  */
 static void
 refuse_loops(struct mxres *m)
