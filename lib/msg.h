@@ -287,6 +287,8 @@ struct msg_conf_route {
  * listening addresses with its port (a wildcard listener brings the
  * interfaces' addresses too), or an mta-mx-allow-network network.
  */
+#define MSG_MTA_ADDR_MAX	4096	/* the parent sends no more */
+
 enum msg_mta_addr_kind {
 	MTA_ADDR_LISTEN,
 	MTA_ADDR_MX_ALLOW

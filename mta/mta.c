@@ -9,9 +9,9 @@
  * RFC 5321 5.1, RFC 7505), never this host (our listening addresses, which
  * the parent sends, nor loopback unless mta-mx-allow-network allows it),
  * run SMTP sessions (mta/session.c) within the per-destination and global
- * limits, and answer the queue once per envelope.  A destination whose every host refuses us is backed off, so
- * its mail goes back to the queue's schedule at once instead of hammering
- * the host.
+ * limits, and answer the queue once per envelope.  A destination whose
+ * every host refuses us is backed off, so its mail goes back to the
+ * queue's schedule at once instead of hammering the host.
  *
  * Not here yet: DANE, MTA-STS and REQUIRETLS enforcement (the next issue;
  * the DNSSEC status of every answer is already kept), routes and the
@@ -104,7 +104,7 @@ mta_conf(struct proc *p, struct imsg *imsg)
 		break;
 	case IMSG_CONF_MTA_ADDR_ADD:
 		if (msg_get_conf_mta_addr(imsg, &ma) == -1 ||
-		    m->nlisten + m->nmx_allow >= MTA_MAX_LOOP_ADDRS)
+		    m->nlisten + m->nmx_allow >= MSG_MTA_ADDR_MAX)
 			proc_bad_message(p, PROC_PARENT, imsg);
 		mta_loop_addr_add(m, &ma);
 		break;

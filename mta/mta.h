@@ -32,7 +32,6 @@
 #define MTA_IDLE_SECONDS	2	/* an idle session waits for work */
 #define MTA_DEST_KEEP		600	/* seconds an idle destination is
 					   kept for posternctl show hosts */
-#define MTA_MAX_LOOP_ADDRS	4096	/* listening and allowed addresses */
 
 struct mta_relay {
 	TAILQ_ENTRY(mta_relay)	 entry;

@@ -749,12 +749,20 @@ setup_mta_route_accounts(struct postern_conf *conf, struct route *rt,
 
 static void
 mta_addr_send(struct imsgbuf *ibuf, enum msg_mta_addr_kind kind,
-    const struct sockaddr *sa, int prefixlen)
+    const struct sockaddr *sa, int prefixlen, size_t *nsent)
 {
 	struct msg_conf_mta_addr	 ma;
 	const struct sockaddr_in	*sin;
 	const struct sockaddr_in6	*sin6;
 
+	if (*nsent >= MSG_MTA_ADDR_MAX) {
+		if (*nsent == MSG_MTA_ADDR_MAX)
+			log_warnx("more than %d local addresses: the mta's "
+			    "loop checks know the first %d", MSG_MTA_ADDR_MAX,
+			    MSG_MTA_ADDR_MAX);
+		(*nsent)++;
+		return;
+	}
 	memset(&ma, 0, sizeof(ma));
 	ma.kind = kind;
 	ma.family = sa->sa_family;
@@ -774,13 +782,14 @@ mta_addr_send(struct imsgbuf *ibuf, enum msg_mta_addr_kind kind,
 	imsg_compose(ibuf, IMSG_CONF_MTA_ADDR_ADD, 0, 0, -1, &ma, sizeof(ma));
 	if (imsgbuf_flush(ibuf) == -1)
 		fatal("sending mta addresses");
+	(*nsent)++;
 }
 
 /*
- * What the mta needs for its loop checks (RFC 5321 5.1): our listening
- * addresses, and for a wildcard listener the address of every interface
- * (with that listener's port), which the chrooted mta cannot list; then
- * the networks of mta-mx-allow-network.
+ * What the mta needs for its loop checks (RFC 5321 5.1): the networks of
+ * mta-mx-allow-network, then our listening addresses, and for a wildcard
+ * listener the address of every interface (with that listener's port),
+ * which the chrooted mta cannot list.
  */
 static void
 setup_mta_addrs(struct postern_conf *conf, struct imsgbuf *ibuf)
@@ -788,12 +797,16 @@ setup_mta_addrs(struct postern_conf *conf, struct imsgbuf *ibuf)
 	struct ifaddrs		*ifa, *i;
 	struct sockaddr_storage	 ss;
 	struct listener		*l;
-	size_t			 n;
+	size_t			 n, nsent = 0;
 	int			 wild;
 
+	for (n = 0; n < conf->mta.nmx_allow; n++)
+		mta_addr_send(ibuf, MTA_ADDR_MX_ALLOW,
+		    (struct sockaddr *)&conf->mta.mx_allow[n],
+		    conf->mta.mx_allow_prefixlen[n], &nsent);
 	TAILQ_FOREACH(l, &conf->listeners, entry) {
 		mta_addr_send(ibuf, MTA_ADDR_LISTEN,
-		    (struct sockaddr *)&l->ss, 0);
+		    (struct sockaddr *)&l->ss, 0, &nsent);
 		if (l->ss.ss_family == AF_INET)
 			wild = ((struct sockaddr_in *)&l->ss)->sin_addr.s_addr ==
 			    htonl(INADDR_ANY);
@@ -823,14 +836,10 @@ setup_mta_addrs(struct postern_conf *conf, struct imsgbuf *ibuf)
 				((struct sockaddr_in6 *)&ss)->sin6_port =
 				    ((struct sockaddr_in6 *)&l->ss)->sin6_port;
 			mta_addr_send(ibuf, MTA_ADDR_LISTEN,
-			    (struct sockaddr *)&ss, 0);
+			    (struct sockaddr *)&ss, 0, &nsent);
 		}
 		freeifaddrs(ifa);
 	}
-	for (n = 0; n < conf->mta.nmx_allow; n++)
-		mta_addr_send(ibuf, MTA_ADDR_MX_ALLOW,
-		    (struct sockaddr *)&conf->mta.mx_allow[n],
-		    conf->mta.mx_allow_prefixlen[n]);
 }
 
 /*
