@@ -19,7 +19,9 @@
  */
 #include <sys/types.h>
 #include <sys/queue.h>
+#include <sys/socket.h>
 
+#include <netinet/in.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -58,6 +60,8 @@ static void
 mta_loop_addr_add(struct mta *m, const struct msg_conf_mta_addr *ma)
 {
 	struct mxres_net	**list, *n;
+	struct sockaddr_in	 *sin;
+	struct sockaddr_in6	 *sin6;
 	size_t			 *count;
 
 	if (ma->kind == MTA_ADDR_LISTEN) {
@@ -70,10 +74,18 @@ mta_loop_addr_add(struct mta *m, const struct msg_conf_mta_addr *ma)
 	*list = xreallocarray(*list, *count + 1, sizeof(**list));
 	n = &(*list)[(*count)++];
 	memset(n, 0, sizeof(*n));
-	n->family = ma->family;
-	memcpy(n->addr, ma->addr, sizeof(n->addr));
+	if (ma->family == AF_INET) {
+		sin = (struct sockaddr_in *)&n->ss;
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(ma->port);
+		memcpy(&sin->sin_addr, ma->addr, sizeof(sin->sin_addr));
+	} else {
+		sin6 = (struct sockaddr_in6 *)&n->ss;
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(ma->port);
+		memcpy(&sin6->sin6_addr, ma->addr, sizeof(sin6->sin6_addr));
+	}
 	n->prefixlen = ma->prefixlen;
-	n->port = ma->port;
 }
 
 void

@@ -36,6 +36,7 @@
 #include "dns.h"
 #include "log.h"
 #include "mta/mxres.h"
+#include "rule.h"
 #include "util.h"
 
 #define LITERAL_MAX	64	/* "IPv6:" and the longest IPv6 text form */
@@ -270,96 +271,78 @@ mxres_addr_class_name(enum mxres_addr_class c)
 }
 
 /*
- * The address and port of sa, an IPv4-mapped IPv6 address (::ffff:0:0/96)
- * as the IPv4 address it reaches.  Returns the family, 0 for another.
+ * sa in out, an IPv4-mapped IPv6 address (::ffff:0:0/96) as the IPv4
+ * address it reaches.  -1 for a family that is neither.
  */
 static int
-addr_norm(const struct sockaddr *sa, uint8_t *addr, uint16_t *port)
+addr_norm(const struct sockaddr *sa, struct sockaddr_storage *out)
 {
-	static const uint8_t		 mapped[12] = {
-		0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff
-	};
-	const struct sockaddr_in	*sin;
 	const struct sockaddr_in6	*sin6;
-	const uint8_t			*a6;
+	struct sockaddr_in		*sin;
 
+	memset(out, 0, sizeof(*out));
 	if (sa->sa_family == AF_INET) {
-		sin = (const struct sockaddr_in *)sa;
-		memcpy(addr, &sin->sin_addr, 4);
-		*port = ntohs(sin->sin_port);
-		return AF_INET;
+		memcpy(out, sa, sizeof(struct sockaddr_in));
+		return 0;
 	}
 	if (sa->sa_family != AF_INET6)
-		return 0;
+		return -1;
 	sin6 = (const struct sockaddr_in6 *)sa;
-	a6 = (const uint8_t *)&sin6->sin6_addr;
-	*port = ntohs(sin6->sin6_port);
-	if (memcmp(a6, mapped, sizeof(mapped)) == 0) {
-		memcpy(addr, a6 + 12, 4);
-		return AF_INET;
-	}
-	memcpy(addr, a6, 16);
-	return AF_INET6;
-}
-
-static int
-net_contains(const struct mxres_net *n, int af, const uint8_t *addr)
-{
-	unsigned int	 bits = af == AF_INET ? 32 : 128, len, i;
-	uint8_t		 mask;
-
-	if (n->family != af)
+	if (!IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
+		memcpy(out, sa, sizeof(struct sockaddr_in6));
 		return 0;
-	len = n->prefixlen > bits ? bits : n->prefixlen;
-	for (i = 0; len > 0; i++) {
-		if (len >= 8) {
-			mask = 0xff;
-			len -= 8;
-		} else {
-			mask = (uint8_t)(0xff << (8 - len));
-			len = 0;
-		}
-		if ((addr[i] & mask) != (n->addr[i] & mask))
-			return 0;
 	}
-	return 1;
+	sin = (struct sockaddr_in *)out;
+	sin->sin_family = AF_INET;
+	sin->sin_port = sin6->sin6_port;
+	memcpy(&sin->sin_addr, &sin6->sin6_addr.s6_addr[12],
+	    sizeof(sin->sin_addr));
+	return 0;
 }
 
-static int
-addr_is_zero(const uint8_t *addr, size_t len)
+static uint16_t
+addr_port(const struct sockaddr_storage *ss)
 {
-	size_t	 i;
+	if (ss->ss_family == AF_INET)
+		return ntohs(((const struct sockaddr_in *)ss)->sin_port);
+	return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
+}
 
-	for (i = 0; i < len; i++)
-		if (addr[i] != 0)
-			return 0;
-	return 1;
+/* 0.0.0.0/8 ("this network", RFC 1122 3.2.1.3) or :: */
+static int
+addr_is_unspec(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET)
+		return (ntohl(((const struct sockaddr_in *)ss)->sin_addr.s_addr)
+		    >> 24) == 0;
+	return IN6_IS_ADDR_UNSPECIFIED(
+	    &((const struct sockaddr_in6 *)ss)->sin6_addr);
+}
+
+/* 0.0.0.0 or ::, a wildcard listener */
+static int
+addr_is_any(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)ss)->sin_addr.s_addr ==
+		    htonl(INADDR_ANY);
+	return IN6_IS_ADDR_UNSPECIFIED(
+	    &((const struct sockaddr_in6 *)ss)->sin6_addr);
 }
 
 enum mxres_addr_class
 mxres_addr_classify(const struct sockaddr *sa, int named,
     const struct mxres_opts *o)
 {
-	static const uint8_t	 v6loop[16] = {
-		0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1
-	};
 	const struct mxres_net	*l;
-	uint8_t			 addr[16];
-	uint16_t		 port;
-	size_t			 i, alen;
-	int			 af, loopback, unspec;
+	struct sockaddr_storage	 a;
+	size_t			 i;
+	int			 loopback, unspec;
 
-	if (o == NULL || !o->loop_check ||
-	    (af = addr_norm(sa, addr, &port)) == 0)
+	if (o == NULL || !o->loop_check || addr_norm(sa, &a) == -1)
 		return MXRES_ADDR_USABLE;
-	alen = af == AF_INET ? 4 : 16;
-	if (af == AF_INET) {
-		loopback = addr[0] == 127;
-		unspec = addr[0] == 0;		/* "this network", RFC 1122 */
-	} else {
-		loopback = memcmp(addr, v6loop, 16) == 0;
-		unspec = addr_is_zero(addr, 16);
-	}
+	loopback = rule_client_is_local((struct sockaddr *)&a);
+	unspec = addr_is_unspec(&a);
 
 	/*
 	 * RFC 5321 5.1: the relay MUST look for "any of the names or
@@ -369,18 +352,19 @@ mxres_addr_classify(const struct sockaddr *sa, int named,
 	 */
 	for (i = 0; i < o->nlisten; i++) {
 		l = &o->listen[i];
-		if (named && l->port != port)
+		if (named && addr_port(&l->ss) != addr_port(&a))
 			continue;
-		if (addr_is_zero(l->addr, l->family == AF_INET ? 4 : 16)) {
+		if (addr_is_any(&l->ss)) {
 			if (loopback || unspec)
 				return MXRES_ADDR_SELF;
-		} else if (l->family == af && memcmp(l->addr, addr, alen) == 0)
+		} else if (rule_addr_in_net((struct sockaddr *)&a, &l->ss, -1))
 			return MXRES_ADDR_SELF;
 	}
 	if (named || (!loopback && !unspec))
 		return MXRES_ADDR_USABLE;
 	for (i = 0; i < o->nallow; i++)
-		if (net_contains(&o->allow[i], af, addr))
+		if (rule_addr_in_net((struct sockaddr *)&a, &o->allow[i].ss,
+		    o->allow[i].prefixlen))
 			return MXRES_ADDR_USABLE;
 	return loopback ? MXRES_ADDR_LOOPBACK : MXRES_ADDR_UNSPEC;
 }

@@ -72,15 +72,13 @@ struct mxres_result {
 
 /*
  * An address for the loop checks, IPv4 as AF_INET (never in its
- * IPv4-mapped IPv6 form): one of our listening addresses (port set; an
- * unspecified address for a wildcard listener), or a network that MX
+ * IPv4-mapped IPv6 form): one of our listening addresses with its port
+ * (the unspecified address for a wildcard listener), or a network that MX
  * resolution may lead to although it is loopback (prefixlen).
  */
 struct mxres_net {
-	int		 family;	/* AF_INET, AF_INET6 */
-	uint8_t		 addr[16];	/* 4 or 16 bytes used */
-	unsigned int	 prefixlen;	/* allowed networks */
-	uint16_t	 port;		/* listening addresses */
+	struct sockaddr_storage	 ss;
+	int			 prefixlen;	/* allowed networks */
 };
 
 enum mxres_addr_class {

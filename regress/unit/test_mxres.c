@@ -970,19 +970,13 @@ sa(const char *addr, uint16_t port)
 }
 
 static struct mxres_net
-net(const char *addr, unsigned int prefixlen, uint16_t port)
+net(const char *addr, int prefixlen, uint16_t port)
 {
 	struct mxres_net	 n;
 
 	memset(&n, 0, sizeof(n));
+	n.ss = *sa(addr, port);
 	n.prefixlen = prefixlen;
-	n.port = port;
-	if (inet_pton(AF_INET, addr, n.addr) == 1)
-		n.family = AF_INET;
-	else {
-		assert_int_equal(inet_pton(AF_INET6, addr, n.addr), 1);
-		n.family = AF_INET6;
-	}
 	return n;
 }
 
