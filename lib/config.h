@@ -289,6 +289,8 @@ struct smtp_conf {
 	size_t			 max_received;	/* default 100 (RFC 5321 6.3) */
 };
 
+#define CONF_MX_ALLOW_MAX	16
+
 struct mta_conf {
 	time_t			 timeout;	/* per command; 0: RFC 5321
 						   4.5.3.2 each */
@@ -298,6 +300,10 @@ struct mta_conf {
 	char			*ca_file;	/* default the system bundle */
 	int			 tls_fallback;	/* plaintext after a failed
 						   opportunistic handshake */
+	/* mta-mx-allow-network: loopback networks MX may lead to */
+	struct sockaddr_storage	 mx_allow[CONF_MX_ALLOW_MAX];
+	int			 mx_allow_prefixlen[CONF_MX_ALLOW_MAX];
+	size_t			 nmx_allow;
 };
 
 /*

@@ -10,6 +10,7 @@
  * a reply answers the state a session is in) the receiver checks.
  */
 #include <sys/types.h>
+#include <sys/socket.h>
 
 #include <errno.h>
 #include <string.h>
@@ -28,7 +29,8 @@ static const char *const msg_names[IMSG_TYPE_MAX] = {
 	N(IMSG_CONF_ENTRY_ADD), N(IMSG_CONF_ACTION_ADD),
 	N(IMSG_CONF_RULE_ADD), N(IMSG_CONF_USER_ADD), N(IMSG_CONF_MTA_SET),
 	N(IMSG_CONF_RELAY_ADD), N(IMSG_CONF_SECRET_ADD),
-	N(IMSG_CONF_ROUTE_ADD), N(IMSG_CONF_POLICY_ADD),
+	N(IMSG_CONF_ROUTE_ADD), N(IMSG_CONF_MTA_ADDR_ADD),
+	N(IMSG_CONF_POLICY_ADD),
 	N(IMSG_CONF_DKIMSIG_ADD), N(IMSG_CONF_SIGN_ADD),
 	N(IMSG_CONF_ARCSEAL_ADD), N(IMSG_CONF_CREDENTIAL_ADD),
 	N(IMSG_CONF_SETUP_DONE), N(IMSG_CONF_CHILD_READY),
@@ -266,6 +268,25 @@ msg_get_conf_route(const struct imsg *imsg, struct msg_conf_route *m)
 {
 	if (fixed(imsg, m, sizeof(*m)) == -1 || !STR(m->from_domain) ||
 	    !STR(m->for_domain) || !STR(m->account) || !STR(m->transport))
+		return bad();
+	return 0;
+}
+
+int
+msg_get_conf_mta_addr(const struct imsg *imsg, struct msg_conf_mta_addr *m)
+{
+	static const uint8_t	 zero[12];
+	uint32_t		 bits;
+
+	if (fixed(imsg, m, sizeof(*m)) == -1 ||
+	    !ENUM(m->kind, MTA_ADDR_MX_ALLOW) ||
+	    (m->family != AF_INET && m->family != AF_INET6))
+		return bad();
+	bits = m->family == AF_INET ? 32 : 128;
+	if (m->prefixlen > bits || m->port > 65535 ||
+	    (m->kind == MTA_ADDR_MX_ALLOW && m->port != 0) ||
+	    (m->family == AF_INET && memcmp(m->addr + 4, zero,
+	    sizeof(zero)) != 0))
 		return bad();
 	return 0;
 }

@@ -57,6 +57,7 @@ enum imsg_type {
 	IMSG_CONF_RELAY_ADD,		/* struct msg_conf_relay */
 	IMSG_CONF_SECRET_ADD,		/* struct msg_conf_secret */
 	IMSG_CONF_ROUTE_ADD,		/* struct msg_conf_route */
+	IMSG_CONF_MTA_ADDR_ADD,		/* struct msg_conf_mta_addr */
 	IMSG_CONF_POLICY_ADD,		/* struct msg_conf_policy (authd) */
 	IMSG_CONF_DKIMSIG_ADD,		/* struct msg_conf_dkimsig + key */
 	IMSG_CONF_SIGN_ADD,		/* struct msg_conf_sign */
@@ -284,6 +285,26 @@ struct msg_conf_route {
 	char		 account[256];	/* AUTH user, "" = any */
 	uint32_t	 min_attempt;
 	char		 transport[64];
+};
+
+/*
+ * An address for the mta's loop checks (RFC 5321 5.1): one of our
+ * listening addresses with its port (a wildcard listener brings the
+ * interfaces' addresses too), or an mta-mx-allow-network network.
+ */
+#define MSG_MTA_ADDR_MAX	4096	/* the parent sends no more */
+
+enum msg_mta_addr_kind {
+	MTA_ADDR_LISTEN,
+	MTA_ADDR_MX_ALLOW
+};
+
+struct msg_conf_mta_addr {
+	int32_t		 kind;		/* enum msg_mta_addr_kind */
+	int32_t		 family;	/* AF_INET, AF_INET6 */
+	uint8_t		 addr[16];	/* IPv4: 4 bytes, then zeros */
+	uint32_t	 prefixlen;	/* MX_ALLOW */
+	uint32_t	 port;		/* LISTEN; 0 for MX_ALLOW */
 };
 
 /* One "policy NAME { ... }" (lib/config.h struct policy). */
@@ -563,6 +584,8 @@ int	msg_get_conf_mta(const struct imsg *, struct msg_conf_mta *);
 int	msg_get_conf_relay(const struct imsg *, struct msg_conf_relay *);
 int	msg_get_conf_secret(const struct imsg *, struct msg_conf_secret *);
 int	msg_get_conf_route(const struct imsg *, struct msg_conf_route *);
+int	msg_get_conf_mta_addr(const struct imsg *,
+	    struct msg_conf_mta_addr *);
 int	msg_get_conf_policy(const struct imsg *, struct msg_conf_policy *);
 int	msg_get_conf_dkimsig(const struct imsg *, struct msg_conf_dkimsig *,
 	    const uint8_t **key);

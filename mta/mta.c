@@ -9,6 +9,8 @@
  * transport (direct, smarthost, submission or SOCKS5), else its relay
  * action decides.  We group recipients into one task per message and
  * destination, find the next hops (mta/mxres.c: RFC 5321 5.1, RFC 7505),
+ * never this host (our listening addresses, which the parent sends, nor
+ * loopback unless mta-mx-allow-network allows it),
  * run SMTP sessions (mta/session.c) within the per-destination and global
  * limits, and answer the queue once per envelope.  A destination whose
  * every host refuses us is backed off, so its mail goes back to the
@@ -20,7 +22,9 @@
  */
 #include <sys/types.h>
 #include <sys/queue.h>
+#include <sys/socket.h>
 
+#include <netinet/in.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -54,6 +58,39 @@ mta_state(struct proc *p)
 	return p->state;
 }
 
+/* A listening address or an allowed network, for mxres's loop checks. */
+static void
+mta_loop_addr_add(struct mta *m, const struct msg_conf_mta_addr *ma)
+{
+	struct mxres_net	**list, *n;
+	struct sockaddr_in	 *sin;
+	struct sockaddr_in6	 *sin6;
+	size_t			 *count;
+
+	if (ma->kind == MTA_ADDR_LISTEN) {
+		list = &m->listen;
+		count = &m->nlisten;
+	} else {
+		list = &m->mx_allow;
+		count = &m->nmx_allow;
+	}
+	*list = xreallocarray(*list, *count + 1, sizeof(**list));
+	n = &(*list)[(*count)++];
+	memset(n, 0, sizeof(*n));
+	if (ma->family == AF_INET) {
+		sin = (struct sockaddr_in *)&n->ss;
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(ma->port);
+		memcpy(&sin->sin_addr, ma->addr, sizeof(sin->sin_addr));
+	} else {
+		sin6 = (struct sockaddr_in6 *)&n->ss;
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(ma->port);
+		memcpy(&sin6->sin6_addr, ma->addr, sizeof(sin6->sin6_addr));
+	}
+	n->prefixlen = ma->prefixlen;
+}
+
 void
 mta_conf(struct proc *p, struct imsg *imsg)
 {
@@ -61,6 +98,7 @@ mta_conf(struct proc *p, struct imsg *imsg)
 	struct mta_relay	*r;
 	struct mta_secret	*s;
 	struct mta_route	*rt;
+	struct msg_conf_mta_addr ma;
 
 	switch (imsg->hdr.type) {
 	case IMSG_CONF_MTA_SET:
@@ -78,6 +116,12 @@ mta_conf(struct proc *p, struct imsg *imsg)
 		if (msg_get_conf_route(imsg, &rt->c) == -1)
 			proc_bad_message(p, PROC_PARENT, imsg);
 		TAILQ_INSERT_TAIL(&m->routes, rt, entry);
+		break;
+	case IMSG_CONF_MTA_ADDR_ADD:
+		if (msg_get_conf_mta_addr(imsg, &ma) == -1 ||
+		    m->nlisten + m->nmx_allow >= MSG_MTA_ADDR_MAX)
+			proc_bad_message(p, PROC_PARENT, imsg);
+		mta_loop_addr_add(m, &ma);
 		break;
 	case IMSG_CONF_SECRET_ADD:
 		s = xcalloc(1, sizeof(*s));
@@ -377,6 +421,12 @@ mta_dest_run(struct mta *m, struct mta_dest *d)
 		memset(&o, 0, sizeof(o));
 		o.family = AF_UNSPEC;
 		o.myname = m->proc->global.hostname;
+		/* RFC 5321 5.1: never deliver to ourselves */
+		o.loop_check = 1;
+		o.listen = m->listen;
+		o.nlisten = m->nlisten;
+		o.allow = m->mx_allow;
+		o.nallow = m->nmx_allow;
 		d->mx_valid = 0;
 		if (d->relay->c.has_host) {
 			o.port = d->relay->c.port;
@@ -399,9 +449,20 @@ mta_dest_run(struct mta *m, struct mta_dest *d)
 		mta_dest_fail_all(m, d, DELIVER_PERMFAIL, "5.1.10", why);
 		return;
 	case MXRES_PERMFAIL:
-		/* RFC 3463 5.1.2: bad destination system address */
-		mta_dest_fail_all(m, d, DELIVER_PERMFAIL, "5.1.2",
-		    d->mx.reason);
+		/*
+		 * Next hops that are this host: RFC 5321 5.1 says the
+		 * message MUST be returned as undeliverable, so a bounce,
+		 * with RFC 3463 5.4.6 (routing loop), as Postfix bounces
+		 * "mail for D loops back to myself".  Retrying would not
+		 * help (a DNS record or our own configuration must change
+		 * first), and a domain whose MX is 127.0.0.1 says "no mail
+		 * here" the way domains did before the null MX (RFC 7505):
+		 * its sender should know at once.  mxres makes it a
+		 * temporary failure instead when another MX failed only for
+		 * now.  Else RFC 3463 5.1.2, bad destination system address.
+		 */
+		mta_dest_fail_all(m, d, DELIVER_PERMFAIL, d->mx.loop ?
+		    "5.4.6" : "5.1.2", d->mx.reason);
 		return;
 	case MXRES_TEMPFAIL:
 		snprintf(why, sizeof(why), "DNS: %s", d->mx.reason);
@@ -661,7 +722,9 @@ mta_run(struct proc *p)
 	if (m->conf.connect_timeout == 0)
 		m->conf.connect_timeout = 30;
 	evtimer_set(&m->ev_dests, mta_dests_cb, m);
-	log_debug("mta process started (%s)", dns_ctx_describe(m->dns));
+	log_debug("mta process started (%s; loop checks: %zu listening "
+	    "addresses, %zu allowed networks)", dns_ctx_describe(m->dns),
+	    m->nlisten, m->nmx_allow);
 }
 
 void

@@ -14,6 +14,13 @@
  * host.  The DNSSEC status of every answer travels with the result, for the
  * DANE step (RFC 7672), which is not done here; neither are MTA-STS (RFC
  * 8461) MX filtering, connection attempts or address caching.
+ *
+ * Loops (RFC 5321 5.1, with opts->loop_check): an MX host with one of our
+ * listening addresses is this host, so it and every host not better than
+ * it are dropped, as for our own name; a loopback or unspecified address
+ * reached through DNS or an address literal is left out unless an allowed
+ * network covers it.  A smarthost named in the configuration is refused
+ * only when it is our own listening address and port.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -29,6 +36,7 @@
 #include "dns.h"
 #include "log.h"
 #include "mta/mxres.h"
+#include "rule.h"
 #include "util.h"
 
 #define LITERAL_MAX	64	/* "IPv6:" and the longest IPv6 text form */
@@ -50,6 +58,7 @@ struct host_state {
 	int			 bogus;
 	int			 tempfail;
 	int			 nxdomain;
+	int			 cut;		/* not better than this host */
 	char			 why[WHY_MAX];	/* why no address, so far */
 };
 
@@ -64,6 +73,7 @@ struct mxres {
 	void			*arg;
 	int			 family;
 	uint16_t		 port;
+	struct mxres_opts	 loop;		/* loop_check, listen, allow */
 	char			 myname[DNS_NAME_BUF];
 	int			 have_myname;
 	uint32_t		(*random)(void *, uint32_t);
@@ -77,6 +87,10 @@ struct mxres {
 	struct host_state	 hs[MXRES_MAX_HOSTS];
 	struct mxres_job	 jobs[MXRES_MAX_HOSTS * 2];
 	size_t			 njobs, nextjob, ninflight;
+	/* the first address refused as a loop, for the reason */
+	enum mxres_addr_class	 loop_class;
+	char			 loop_host[DNS_NAME_BUF];
+	char			 loop_addr[INET6_ADDRSTRLEN];
 };
 
 static void	mx_answer(void *, const struct dns_answer *);
@@ -207,6 +221,11 @@ mxres_new(struct dns_ctx *dns, const struct mxres_opts *opts, mxres_cb cb,
 			m->random = opts->random;
 			m->random_arg = opts->random_arg;
 		}
+		m->loop.loop_check = opts->loop_check;
+		m->loop.listen = opts->listen;
+		m->loop.nlisten = opts->nlisten;
+		m->loop.allow = opts->allow;
+		m->loop.nallow = opts->nallow;
 	}
 	m->res.hosts = xcalloc(MXRES_MAX_HOSTS, sizeof(*m->res.hosts));
 	m->res.mx_sec = DNS_SEC_INSECURE;
@@ -235,6 +254,134 @@ set_sockaddr(struct mxres_addr *a, int af, const void *addr, uint16_t port,
 		memcpy(&sin6->sin6_addr, addr, sizeof(sin6->sin6_addr));
 		a->sslen = sizeof(*sin6);
 	}
+}
+
+/* Loops: where an address leads. */
+
+const char *
+mxres_addr_class_name(enum mxres_addr_class c)
+{
+	switch (c) {
+	case MXRES_ADDR_USABLE:		return "usable";
+	case MXRES_ADDR_LOOPBACK:	return "a loopback address";
+	case MXRES_ADDR_UNSPEC:		return "an unspecified address";
+	case MXRES_ADDR_SELF:		return "one of my listening addresses";
+	default:			return "?";
+	}
+}
+
+/*
+ * sa in out, an IPv4-mapped IPv6 address (::ffff:0:0/96) as the IPv4
+ * address it reaches.  -1 for a family that is neither.
+ */
+static int
+addr_norm(const struct sockaddr *sa, struct sockaddr_storage *out)
+{
+	const struct sockaddr_in6	*sin6;
+	struct sockaddr_in		*sin;
+
+	memset(out, 0, sizeof(*out));
+	if (sa->sa_family == AF_INET) {
+		memcpy(out, sa, sizeof(struct sockaddr_in));
+		return 0;
+	}
+	if (sa->sa_family != AF_INET6)
+		return -1;
+	sin6 = (const struct sockaddr_in6 *)sa;
+	if (!IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
+		memcpy(out, sa, sizeof(struct sockaddr_in6));
+		return 0;
+	}
+	sin = (struct sockaddr_in *)out;
+	sin->sin_family = AF_INET;
+	sin->sin_port = sin6->sin6_port;
+	memcpy(&sin->sin_addr, &sin6->sin6_addr.s6_addr[12],
+	    sizeof(sin->sin_addr));
+	return 0;
+}
+
+static uint16_t
+addr_port(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET)
+		return ntohs(((const struct sockaddr_in *)ss)->sin_port);
+	return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
+}
+
+/* 0.0.0.0/8 ("this network", RFC 1122 3.2.1.3) or :: */
+static int
+addr_is_unspec(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET)
+		return (ntohl(((const struct sockaddr_in *)ss)->sin_addr.s_addr)
+		    >> 24) == 0;
+	return IN6_IS_ADDR_UNSPECIFIED(
+	    &((const struct sockaddr_in6 *)ss)->sin6_addr);
+}
+
+/* 0.0.0.0 or ::, a wildcard listener */
+static int
+addr_is_any(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)ss)->sin_addr.s_addr ==
+		    htonl(INADDR_ANY);
+	return IN6_IS_ADDR_UNSPECIFIED(
+	    &((const struct sockaddr_in6 *)ss)->sin6_addr);
+}
+
+enum mxres_addr_class
+mxres_addr_classify(const struct sockaddr *sa, int named,
+    const struct mxres_opts *o)
+{
+	const struct mxres_net	*l;
+	struct sockaddr_storage	 a;
+	size_t			 i;
+	int			 loopback, unspec;
+
+	if (o == NULL || !o->loop_check || addr_norm(sa, &a) == -1)
+		return MXRES_ADDR_USABLE;
+	loopback = rule_client_is_local((struct sockaddr *)&a);
+	unspec = addr_is_unspec(&a);
+
+	/*
+	 * RFC 5321 5.1: the relay MUST look for "any of the names or
+	 * addresses by which it might be known".  A wildcard listener takes
+	 * every local address, loopback included (and the parent lists the
+	 * interfaces' addresses beside it).
+	 */
+	for (i = 0; i < o->nlisten; i++) {
+		l = &o->listen[i];
+		if (named && addr_port(&l->ss) != addr_port(&a))
+			continue;
+		if (addr_is_any(&l->ss)) {
+			if (loopback || unspec)
+				return MXRES_ADDR_SELF;
+		} else if (rule_addr_in_net((struct sockaddr *)&a, &l->ss, -1))
+			return MXRES_ADDR_SELF;
+	}
+	if (named || (!loopback && !unspec))
+		return MXRES_ADDR_USABLE;
+	for (i = 0; i < o->nallow; i++)
+		if (rule_addr_in_net((struct sockaddr *)&a, &o->allow[i].ss,
+		    o->allow[i].prefixlen))
+			return MXRES_ADDR_USABLE;
+	return loopback ? MXRES_ADDR_LOOPBACK : MXRES_ADDR_UNSPEC;
+}
+
+/* "192.0.2.1" or "2001:db8::1", for reasons and logs. */
+static const char *
+addr_text(const struct sockaddr_storage *ss, char *buf, size_t len)
+{
+	const void	*a;
+
+	if (ss->ss_family == AF_INET)
+		a = &((const struct sockaddr_in *)ss)->sin_addr;
+	else
+		a = &((const struct sockaddr_in6 *)ss)->sin6_addr;
+	if (inet_ntop(ss->ss_family, a, buf, len) == NULL)
+		strlcpy(buf, "?", len);
+	return buf;
 }
 
 /*
@@ -278,6 +425,7 @@ literal_result(struct mxres *m, const char *text, int af,
     const uint8_t *addr)
 {
 	struct mxres_host	*h = &m->res.hosts[0];
+	enum mxres_addr_class	 c;
 
 	m->res.literal = 1;
 	strlcpy(m->res.domain, text, sizeof(m->res.domain));
@@ -293,6 +441,17 @@ literal_result(struct mxres *m, const char *text, int af,
 	h->pref = 0;
 	h->addr_sec = DNS_SEC_INSECURE;
 	set_sockaddr(&h->addr[0], af, addr, m->port, DNS_SEC_INSECURE);
+	/* RFC 5321 5.1: a literal of this host is a loop like an MX. */
+	if ((c = mxres_addr_classify((struct sockaddr *)&h->addr[0].ss,
+	    m->host_only, &m->loop)) != MXRES_ADDR_USABLE) {
+		m->res.nrefused = 1;
+		m->res.loop = 1;
+		fail_later(m, MXRES_PERMFAIL, "%s %s is %s (RFC 5321 5.1)",
+		    m->host_only ? "host" : "address literal", text,
+		    m->host_only ? "my own listening address and port" :
+		    mxres_addr_class_name(c));
+		return;
+	}
 	h->naddr = 1;
 	m->res.nhosts = 1;
 	m->res.status = MXRES_OK;
@@ -514,6 +673,7 @@ mx_hosts(struct mxres *m, const struct dns_answer *ans)
 		if (n == 0) {
 			free(e);
 			m->res.status = MXRES_PERMFAIL;
+			m->res.loop = 1;
 			set_reason(m, "mail for %s loops back to myself (%s "
 			    "is its best MX)", m->res.domain, m->myname);
 			return -1;
@@ -612,6 +772,7 @@ mx_answer(void *arg, const struct dns_answer *ans)
 		m->res.implicit = 1;
 		if (is_myself(m, m->res.mx_canon) || is_myself(m, dom)) {
 			m->res.status = MXRES_PERMFAIL;
+			m->res.loop = 1;
 			set_reason(m, "mail for %s loops back to myself (no MX, "
 			    "and the domain is my name)", dom);
 			deliver(m);
@@ -744,6 +905,85 @@ reason_add(struct mxres *m, const char *sep, const char *name,
 	    sep, name, why);
 }
 
+/*
+ * Leave out the addresses that lead back to this host.  RFC 5321 5.1: an
+ * MX host with one of the addresses we are known by is us, so it and
+ * every host at its preference or after it MUST be discarded, as for our
+ * own name (or the mail would loop among the backups); with nothing left
+ * the message MUST be returned as undeliverable (finish()).  A loopback
+ * or unspecified address that is not one we listen on is left out alone:
+ * the host's other addresses may still be good.
+ */
+static void
+refuse_loops(struct mxres *m)
+{
+	struct mxres_host	*h;
+	enum mxres_addr_class	 c = MXRES_ADDR_USABLE;
+	size_t			 i, j, k;
+	uint16_t		 cut_pref = 0;
+	int			 cut = 0;
+	char			 text[INET6_ADDRSTRLEN];
+
+	for (i = 0; i < m->res.nhosts; i++) {
+		h = &m->res.hosts[i];
+		for (j = 0, k = 0; j < h->naddr; j++) {
+			c = mxres_addr_classify(
+			    (struct sockaddr *)&h->addr[j].ss, m->host_only,
+			    &m->loop);
+			if (c == MXRES_ADDR_USABLE) {
+				h->addr[k++] = h->addr[j];
+				continue;
+			}
+			if (m->res.nrefused++ == 0 ||
+			    (c == MXRES_ADDR_SELF &&
+			    m->loop_class != MXRES_ADDR_SELF)) {
+				m->loop_class = c;
+				strlcpy(m->loop_host, h->name,
+				    sizeof(m->loop_host));
+				addr_text(&h->addr[j].ss, m->loop_addr,
+				    sizeof(m->loop_addr));
+			}
+			if (c == MXRES_ADDR_SELF && !m->host_only &&
+			    (!cut || h->pref < cut_pref)) {
+				cut = 1;
+				cut_pref = h->pref;
+			}
+			log_info("mxres: %s: %s: address %s refused: %s",
+			    m->res.domain, h->name, addr_text(&h->addr[j].ss,
+			    text, sizeof(text)), mxres_addr_class_name(c));
+		}
+		if (k == 0 && h->naddr > 0)
+			fmt_cut(m->hs[i].why, sizeof(m->hs[i].why), "%s "
+			    "refused (RFC 5321 5.1)", mxres_addr_class_name(c));
+		h->naddr = k;
+	}
+	for (i = 0; cut && i < m->res.nhosts; i++)
+		if (m->res.hosts[i].pref >= cut_pref) {
+			m->res.hosts[i].naddr = 0;
+			m->hs[i].cut = 1;
+		}
+}
+
+/* The reason when no host is left because of refuse_loops(). */
+static void
+loop_reason(struct mxres *m)
+{
+	if (m->res.literal || m->host_only)
+		set_reason(m, "host %s [%s] is %s (RFC 5321 5.1)",
+		    m->res.domain, m->loop_addr, m->host_only ?
+		    "my own listening address and port" :
+		    mxres_addr_class_name(m->loop_class));
+	else if (m->loop_class == MXRES_ADDR_SELF)
+		set_reason(m, "MX for %s points to this host: %s [%s] is one "
+		    "of my listening addresses (RFC 5321 5.1)", m->res.domain,
+		    m->loop_host, m->loop_addr);
+	else
+		set_reason(m, "MX for %s points to %s: %s [%s] (RFC 5321 "
+		    "5.1)", m->res.domain,
+		    mxres_addr_class_name(m->loop_class), m->loop_host,
+		    m->loop_addr);
+}
+
 /* Every address query is done: merge, drop hosts without address. */
 static void
 finish(struct mxres *m)
@@ -777,6 +1017,14 @@ finish(struct mxres *m)
 			h->addr_sec = DNS_SEC_BOGUS;
 		else
 			h->addr_sec = DNS_SEC_INSECURE;
+	}
+	if (m->loop.loop_check)
+		refuse_loops(m);
+	for (i = 0; i < m->res.nhosts; i++) {
+		hs = &m->hs[i];
+		h = &m->res.hosts[i];
+		if (hs->cut)
+			continue;
 		if (h->naddr == 0) {
 			if (hs->why[0] == '\0')
 				strlcpy(hs->why, "no address records",
@@ -810,7 +1058,10 @@ finish(struct mxres *m)
 	}
 	/* RFC 5321 5.1: no usable host MUST be reported as an error. */
 	m->res.status = tempfail ? MXRES_TEMPFAIL : MXRES_PERMFAIL;
-	if (m->host_only)
+	if (m->res.nrefused > 0 && !tempfail) {
+		m->res.loop = 1;
+		loop_reason(m);
+	} else if (m->host_only)
 		set_reason(m, "host %s: %s", m->res.domain, m->hs[0].why);
 	else if (m->res.implicit)
 		set_reason(m, "%s has no MX records and no address (%s)",

@@ -53,6 +53,8 @@ struct mxres_host {
 struct mxres_result {
 	enum mxres_status status;
 	char		 reason[256];		/* why, for logs and DSNs */
+	int		 loop;		/* the failure is a mail loop: the
+					   next hops are this host */
 	char		 domain[DNS_NAME_BUF];	/* as asked (canonical form) */
 	char		 mx_canon[DNS_NAME_BUF];/* after CNAMEs of the MX query */
 	enum dns_sec	 mx_sec;	/* of the MX answer (DANE needs it) */
@@ -61,15 +63,44 @@ struct mxres_result {
 	int		 literal;	/* an address literal, no DNS */
 	int		 truncated;	/* more MX hosts than MXRES_MAX_HOSTS */
 	size_t		 nskipped;	/* MX hosts left out: no address */
+	size_t		 nrefused;	/* addresses refused: this host or
+					   loopback (RFC 5321 5.1) */
 	unsigned int	 nqueries;	/* DNS queries this lookup made */
 	size_t		 nhosts;
 	struct mxres_host *hosts;	/* usable hosts, in delivery order */
+};
+
+/*
+ * An address for the loop checks, IPv4 as AF_INET (never in its
+ * IPv4-mapped IPv6 form): one of our listening addresses with its port
+ * (the unspecified address for a wildcard listener), or a network that MX
+ * resolution may lead to although it is loopback (prefixlen).
+ */
+struct mxres_net {
+	struct sockaddr_storage	 ss;
+	int			 prefixlen;	/* allowed networks */
+};
+
+enum mxres_addr_class {
+	MXRES_ADDR_USABLE = 0,
+	MXRES_ADDR_LOOPBACK,	/* 127.0.0.0/8, ::1 */
+	MXRES_ADDR_UNSPEC,	/* 0.0.0.0/8, :: */
+	MXRES_ADDR_SELF		/* one of our listening addresses */
 };
 
 struct mxres_opts {
 	int		 family;	/* AF_UNSPEC (both), AF_INET, AF_INET6 */
 	const char	*myname;	/* our hostname (RFC 5321 5.1 loop
 					   rule), or NULL */
+	/*
+	 * The address loop checks (RFC 5321 5.1, mxres_addr_classify()):
+	 * off unless loop_check is set.  The arrays must outlive the lookup.
+	 */
+	int		 loop_check;
+	const struct mxres_net *listen;	/* our listening addresses */
+	size_t		 nlisten;
+	const struct mxres_net *allow;	/* loopback networks allowed */
+	size_t		 nallow;
 	uint16_t	 port;		/* in every address; 0: 25 */
 	/*
 	 * Test hook for the order among equal preferences: returns a number
@@ -111,6 +142,20 @@ enum mxres_status mxres_lookup_sync(struct dns_ctx *, const char *domain,
 		    const struct mxres_opts *, struct mxres_result *out);
 enum mxres_status mxres_lookup_host_sync(struct dns_ctx *, const char *host,
 		    const struct mxres_opts *, struct mxres_result *out);
+
+/*
+ * Where an address of a next hop leads.  For a host found by MX, A or
+ * AAAA resolution or an address literal (named 0): to one of our
+ * listening addresses on any port (the MX is this host), or to a loopback
+ * or unspecified address, in any form (IPv4-mapped too) and not inside an
+ * allowed network.  For a host the configuration names (named 1, a
+ * smarthost): only to one of our listening addresses on the same port,
+ * loopback included when we listen on a wildcard address; the rest is the
+ * administrator's choice.  opts may be NULL (nothing is refused).
+ */
+enum mxres_addr_class mxres_addr_classify(const struct sockaddr *,
+		    int named, const struct mxres_opts *);
+const char	*mxres_addr_class_name(enum mxres_addr_class);
 
 void		 mxres_result_copy(struct mxres_result *dst,
 		    const struct mxres_result *src);

@@ -17,6 +17,7 @@
 #include <event.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <ifaddrs.h>
 #include <limits.h>
 #include <pwd.h>
 #include <signal.h>
@@ -746,6 +747,101 @@ setup_mta_route_accounts(struct postern_conf *conf, struct route *rt,
 	}
 }
 
+static void
+mta_addr_send(struct imsgbuf *ibuf, enum msg_mta_addr_kind kind,
+    const struct sockaddr *sa, int prefixlen, size_t *nsent)
+{
+	struct msg_conf_mta_addr	 ma;
+	const struct sockaddr_in	*sin;
+	const struct sockaddr_in6	*sin6;
+
+	if (*nsent >= MSG_MTA_ADDR_MAX) {
+		if (*nsent == MSG_MTA_ADDR_MAX)
+			log_warnx("more than %d local addresses: the mta's "
+			    "loop checks know the first %d", MSG_MTA_ADDR_MAX,
+			    MSG_MTA_ADDR_MAX);
+		(*nsent)++;
+		return;
+	}
+	memset(&ma, 0, sizeof(ma));
+	ma.kind = kind;
+	ma.family = sa->sa_family;
+	if (sa->sa_family == AF_INET) {
+		sin = (const struct sockaddr_in *)sa;
+		memcpy(ma.addr, &sin->sin_addr, sizeof(sin->sin_addr));
+		ma.port = ntohs(sin->sin_port);
+	} else if (sa->sa_family == AF_INET6) {
+		sin6 = (const struct sockaddr_in6 *)sa;
+		memcpy(ma.addr, &sin6->sin6_addr, sizeof(sin6->sin6_addr));
+		ma.port = ntohs(sin6->sin6_port);
+	} else
+		return;
+	ma.prefixlen = prefixlen;
+	if (kind == MTA_ADDR_MX_ALLOW)
+		ma.port = 0;
+	imsg_compose(ibuf, IMSG_CONF_MTA_ADDR_ADD, 0, 0, -1, &ma, sizeof(ma));
+	if (imsgbuf_flush(ibuf) == -1)
+		fatal("sending mta addresses");
+	(*nsent)++;
+}
+
+/*
+ * What the mta needs for its loop checks (RFC 5321 5.1): the networks of
+ * mta-mx-allow-network, then our listening addresses, and for a wildcard
+ * listener the address of every interface (with that listener's port),
+ * which the chrooted mta cannot list.
+ */
+static void
+setup_mta_addrs(struct postern_conf *conf, struct imsgbuf *ibuf)
+{
+	struct ifaddrs		*ifa, *i;
+	struct sockaddr_storage	 ss;
+	struct listener		*l;
+	size_t			 n, nsent = 0;
+	int			 wild;
+
+	for (n = 0; n < conf->mta.nmx_allow; n++)
+		mta_addr_send(ibuf, MTA_ADDR_MX_ALLOW,
+		    (struct sockaddr *)&conf->mta.mx_allow[n],
+		    conf->mta.mx_allow_prefixlen[n], &nsent);
+	TAILQ_FOREACH(l, &conf->listeners, entry) {
+		mta_addr_send(ibuf, MTA_ADDR_LISTEN,
+		    (struct sockaddr *)&l->ss, 0, &nsent);
+		if (l->ss.ss_family == AF_INET)
+			wild = ((struct sockaddr_in *)&l->ss)->sin_addr.s_addr ==
+			    htonl(INADDR_ANY);
+		else
+			wild = IN6_IS_ADDR_UNSPECIFIED(
+			    &((struct sockaddr_in6 *)&l->ss)->sin6_addr);
+		if (!wild)
+			continue;
+		if (getifaddrs(&ifa) == -1) {
+			log_warn("getifaddrs: the mta knows only the "
+			    "listening addresses as its own");
+			continue;
+		}
+		for (i = ifa; i != NULL; i = i->ifa_next) {
+			if (i->ifa_addr == NULL ||
+			    (i->ifa_addr->sa_family != AF_INET &&
+			    i->ifa_addr->sa_family != AF_INET6))
+				continue;
+			memset(&ss, 0, sizeof(ss));
+			memcpy(&ss, i->ifa_addr, i->ifa_addr->sa_family ==
+			    AF_INET ? sizeof(struct sockaddr_in) :
+			    sizeof(struct sockaddr_in6));
+			if (ss.ss_family == AF_INET)
+				((struct sockaddr_in *)&ss)->sin_port =
+				    ((struct sockaddr_in *)&l->ss)->sin_port;
+			else
+				((struct sockaddr_in6 *)&ss)->sin6_port =
+				    ((struct sockaddr_in6 *)&l->ss)->sin6_port;
+			mta_addr_send(ibuf, MTA_ADDR_LISTEN,
+			    (struct sockaddr *)&ss, 0, &nsent);
+		}
+		freeifaddrs(ifa);
+	}
+}
+
 /*
  * The mta's part: its settings, the relay actions, and the credentials of
  * the tables those actions authenticate with (which no other process gets).
@@ -771,6 +867,7 @@ setup_mta(struct postern_conf *conf, struct imsgbuf *ibuf)
 	if (conf->mta.ca_file != NULL)
 		strlcpy(mm.ca_file, conf->mta.ca_file, sizeof(mm.ca_file));
 	imsg_compose(ibuf, IMSG_CONF_MTA_SET, 0, 0, -1, &mm, sizeof(mm));
+	setup_mta_addrs(conf, ibuf);
 
 	TAILQ_FOREACH(a, &conf->actions, entry)
 		if (a->type == ACTION_RELAY)

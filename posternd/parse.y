@@ -71,7 +71,7 @@ static void	 set_count(const struct conf_loc *, const char *, long long,
 %token	LOCALUSERS
 %token	VIRTUAL SMTPTIMEOUT SMTPMAXSESSIONS SMTPMAXPERIP SMTPMAXRECEIVED
 %token	MTATIMEOUT MTACONNECTTIMEOUT MTAMAXSESSIONS MTAMAXPERDOMAIN MTACAFILE
-%token	MTATLSFALLBACK
+%token	MTATLSFALLBACK MTAMXALLOWNETWORK
 %token	TRANSPORT ROUTE ATTEMPT ARCSEAL ACCOUNT MECHANISMS
 %token	MAILDIR MATCH MAX MAXMESSAGESIZE MAXSIGNATURES MBOX MDA NOVERIFY ON
 %token	OVERSIGN
@@ -206,6 +206,10 @@ main		: HOSTNAME STRING {
 		}
 		| LOCALUSERS STRING tableref {
 			parse_local_users_allow(&@2, $2, &@3, $3);
+		}
+		| MTAMXALLOWNETWORK STRING {
+			parse_mta_mx_allow(&@2, $2);
+			free($2);
 		}
 		| MTACAFILE STRING {
 			if (strlen($2) >= 256) {
@@ -973,6 +977,7 @@ static const struct keyword keywords[] = {
 	{ "mta-connect-timeout", MTACONNECTTIMEOUT },
 	{ "mta-max-per-domain",	MTAMAXPERDOMAIN },
 	{ "mta-max-sessions",	MTAMAXSESSIONS },
+	{ "mta-mx-allow-network", MTAMXALLOWNETWORK },
 	{ "mta-timeout",	MTATIMEOUT },
 	{ "mta-tls-fallback",	MTATLSFALLBACK },
 	{ "no-verify",		NOVERIFY },

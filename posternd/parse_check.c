@@ -32,6 +32,7 @@
 
 #include "config.h"
 #include "posternd/parse_int.h"
+#include "rule.h"
 #include "util.h"
 
 int
@@ -613,10 +614,11 @@ parse_rule_once(const struct conf_loc *loc, unsigned int bit, const char *what)
 	ps.rule_seen |= bit;
 }
 
-void
-parse_rule_src_net(const struct conf_loc *loc, const char *s)
+/* ADDR[/LEN]; without /LEN the address alone.  -1 after an error. */
+static int
+parse_net(const struct conf_loc *loc, const char *s,
+    struct sockaddr_storage *net, int *prefixlen)
 {
-	struct rule	*r = ps.rule;
 	char		 addr[128];
 	const char	*slash, *errstr;
 	socklen_t	 len;
@@ -626,21 +628,81 @@ parse_rule_src_net(const struct conf_loc *loc, const char *s)
 		slash = s + strlen(s);
 	if ((size_t)(slash - s) >= sizeof(addr)) {
 		conf_error(loc, "invalid address \"%s\"", s);
-		return;
+		return -1;
 	}
 	memcpy(addr, s, slash - s);
 	addr[slash - s] = '\0';
-	if (conf_numeric_addr(addr, 0, &r->from_net, &len) == -1) {
+	if (conf_numeric_addr(addr, 0, net, &len) == -1) {
 		conf_error(loc, "invalid address \"%s\"", s);
+		return -1;
+	}
+	max = net->ss_family == AF_INET ? 32 : 128;
+	*prefixlen = max;
+	if (*slash == '/') {
+		*prefixlen = strtonum(slash + 1, 0, max, &errstr);
+		if (errstr != NULL) {
+			conf_error(loc, "invalid prefix length in \"%s\"", s);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+void
+parse_rule_src_net(const struct conf_loc *loc, const char *s)
+{
+	parse_net(loc, s, &ps.rule->from_net, &ps.rule->from_prefixlen);
+}
+
+/*
+ * mta-mx-allow-network ADDR[/LEN]: loopback or unspecified addresses that
+ * MX resolution may lead to (a test bed).  Other addresses are never
+ * refused, so a network that holds none of those allows nothing: an
+ * error, not a silent no-op.  IPv4 is written as IPv4; the mta matches
+ * IPv4-mapped IPv6 addresses against it.
+ */
+void
+parse_mta_mx_allow(const struct conf_loc *loc, const char *s)
+{
+	static const char *const local[] = {
+		"127.0.0.0", "0.0.0.0", "::1", "::"
+	};
+	static const int	 local_len[] = { 8, 8, 128, 128 };
+	struct mta_conf		*mc = &ps.conf->mta;
+	struct sockaddr_storage	 net, l;
+	socklen_t		 len;
+	size_t			 i;
+	int			 prefixlen, overlap = 0;
+
+	if (parse_net(loc, s, &net, &prefixlen) == -1)
+		return;
+	if (net.ss_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(
+	    &((struct sockaddr_in6 *)&net)->sin6_addr)) {
+		conf_error(loc, "mta-mx-allow-network: write the IPv4 network "
+		    "\"%s\" in IPv4 form", s);
 		return;
 	}
-	max = r->from_net.ss_family == AF_INET ? 32 : 128;
-	r->from_prefixlen = max;
-	if (*slash == '/') {
-		r->from_prefixlen = strtonum(slash + 1, 0, max, &errstr);
-		if (errstr != NULL)
-			conf_error(loc, "invalid prefix length in \"%s\"", s);
+	for (i = 0; i < sizeof(local) / sizeof(local[0]); i++) {
+		if (conf_numeric_addr(local[i], 0, &l, &len) == -1)
+			continue;
+		if (prefixlen <= local_len[i] ?
+		    rule_addr_in_net((struct sockaddr *)&l, &net, prefixlen) :
+		    rule_addr_in_net((struct sockaddr *)&net, &l, local_len[i]))
+			overlap = 1;
 	}
+	if (!overlap) {
+		conf_error(loc, "mta-mx-allow-network %s: only loopback and "
+		    "unspecified addresses are refused, and this network "
+		    "holds none", s);
+		return;
+	}
+	if (mc->nmx_allow == CONF_MX_ALLOW_MAX) {
+		conf_error(loc, "more than %d mta-mx-allow-network "
+		    "statements", CONF_MX_ALLOW_MAX);
+		return;
+	}
+	mc->mx_allow[mc->nmx_allow] = net;
+	mc->mx_allow_prefixlen[mc->nmx_allow++] = prefixlen;
 }
 
 void

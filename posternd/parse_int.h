@@ -165,6 +165,7 @@ void	 parse_route_domain(const struct conf_loc *, char *, char *);
 void	 parse_rule_once(const struct conf_loc *, unsigned int,
 	    const char *);
 void	 parse_rule_src_net(const struct conf_loc *, const char *);
+void	 parse_mta_mx_allow(const struct conf_loc *, const char *);
 void	 parse_rule_end(const struct conf_loc *);
 void	 parse_resolver_set(const struct conf_loc *, const char *);
 void	 parse_policy_begin(const struct conf_loc *, const char *);

@@ -34,6 +34,8 @@ ADDR = {
     "mx.hostile.test": "127.0.0.32",
     "mx.other.test": "127.0.0.33",
     "mx.b.test": "127.0.0.34",
+    "mx.lo.test": "127.0.0.35",
+    "mx.self.test": "127.0.0.1",            # the sender's listening address
 }
 
 
@@ -69,6 +71,8 @@ def bed(tmp_path_factory):
         "hostile.test": ["@ MX 10 mx.hostile.test."],
         "other.test": ["@ MX 10 mx.other.test."],
         "b.test": ["@ MX 10 mx.b.test."],
+        "lo.test": ["@ MX 10 mx.lo.test."],
+        "self.test": ["@ MX 10 mx.self.test."],
         "seal.test": ["seal1._domainkey " + b.seal_record],
     }
     try:
@@ -104,9 +108,14 @@ def peer(tmp_path):
         p.stop()
 
 
-def sender_conf(bed, maildir, extra=""):
+def sender_conf(bed, maildir, extra="", mx_allow=True):
+    """The sender's configuration.  Every receiving MX of the bed is on
+    127.0.0.x: mta-mx-allow-network lets MX resolution lead there (the mta
+    refuses loopback otherwise, RFC 5321 5.1); the tests of that refusal
+    leave it out."""
     return '''hostname a.postern.test
 resolver {r} trust-anchor "{ta}"
+{allow}
 mta-ca-file "{ca}"
 mta-timeout 4s
 mta-connect-timeout 2s
@@ -124,16 +133,17 @@ match from any for domain "badcert.test" action "verify"
 match from any for domain "notls.test" action "require"
 match from any for any action "out"
 '''.format(r=bed.resolver, ta=bed.trust_anchor, ca=bed.ca.cert, m=maildir,
-           extra=extra)
+           extra=extra,
+           allow="mta-mx-allow-network 127.0.0.0/8" if mx_allow else "")
 
 
 @pytest.fixture
 def sender(daemon_factory, bed, tmp_path):
-    def make(extra="", listen_extra=""):
+    def make(extra="", listen_extra="", mx_allow=True):
         dm = daemon_factory(sub="a")
         dm.maildir = str(tmp_path / "amail")
         with open(dm.conf, "a") as f:
-            f.write(sender_conf(bed, dm.maildir, extra))
+            f.write(sender_conf(bed, dm.maildir, extra, mx_allow))
             f.write(listen_extra)
         return dm.start()
     return make
@@ -275,6 +285,80 @@ def test_null_mx_bounces_at_once(sender):
     assert blocks[1]["status"] == "5.1.10"
     assert blocks[1]["action"] == "failed"
     wait_queue_empty(dm)
+
+
+# -- loops: never deliver to ourselves (RFC 5321 5.1) -------------------------
+
+def unfolded(value):
+    return " ".join(value.split())
+
+
+def test_mx_on_loopback_bounces_without_mx_allow(sender, peer):
+    """Without mta-mx-allow-network, an MX on a loopback address is this
+    host: the mail bounces at once with the reason, and nothing connects
+    to the server listening there."""
+    mx = peer(ADDR["mx.lo.test"])
+    dm = sender(mx_allow=False)
+    send(dm, ["x@lo.test"])
+    _, parts, blocks = bounce_of(dm)
+    assert blocks[1]["action"] == "failed"
+    assert blocks[1]["status"] == "5.4.6"
+    diag = unfolded(blocks[1]["diagnostic-code"])
+    assert "MX for lo.test points to a loopback address: mx.lo.test " \
+        "[127.0.0.35] (RFC 5321 5.1)" in diag, diag
+    wait_queue_empty(dm)
+    assert mx.sessions() == []
+    assert "permanent failure: MX for lo.test points to a loopback" in \
+        dm.logtext()
+
+
+def test_mx_on_own_listen_address_refused_even_when_allowed(sender):
+    """mta-mx-allow-network 127.0.0.0/8 does not let the MX be the
+    sender's own listening address (127.0.0.1, on any port)."""
+    dm = sender()
+    send(dm, ["x@self.test"])
+    _, _, blocks = bounce_of(dm)
+    assert blocks[1]["status"] == "5.4.6"
+    diag = unfolded(blocks[1]["diagnostic-code"])
+    assert "MX for self.test points to this host: mx.self.test " \
+        "[127.0.0.1] is one of my listening addresses (RFC 5321 5.1)" \
+        in diag, diag
+    assert "[127.0.0.1]: connect" not in dm.logtext()
+    wait_queue_empty(dm)
+
+
+def test_wildcard_listener_makes_every_loopback_address_ours(sender, peer):
+    """Listening on 0.0.0.0 takes every address of the host, loopback
+    included: the allowed network does not make 127.0.0.35 someone
+    else's."""
+    mx = peer(ADDR["mx.lo.test"])
+    dm = sender(listen_extra="listen on 0.0.0.0 port %d\n" % next_port())
+    send(dm, ["x@lo.test"])
+    _, _, blocks = bounce_of(dm)
+    assert blocks[1]["status"] == "5.4.6"
+    diag = unfolded(blocks[1]["diagnostic-code"])
+    assert "MX for lo.test points to this host: mx.lo.test [127.0.0.35] " \
+        "is one of my listening addresses" in diag, diag
+    assert mx.sessions() == []
+
+
+def test_transport_host_on_loopback_delivered(sender, peer):
+    """A host the configuration names is the administrator's choice: a
+    smarthost on loopback, numeric or by name, is used without
+    mta-mx-allow-network."""
+    by_name = peer(ADDR["mx.lo.test"])
+    numeric = peer("127.0.0.36")
+    dm = sender(mx_allow=False,
+                extra='transport byname smarthost "smtp://mx.lo.test"\n'
+                'transport numeric smarthost "smtp://127.0.0.36"\n'
+                'route for domain "lo.test" transport byname\n'
+                'route for domain "far.test" transport numeric\n')
+    send(dm, ["x@lo.test"])
+    send(dm, ["y@far.test"])
+    by_name.wait_messages(1)
+    numeric.wait_messages(1)
+    wait_queue_empty(dm)
+    assert delivered(dm, "root", timeout=0.5) == []
 
 
 def test_dns_temporary_failure_is_retried(sender, peer):

@@ -44,6 +44,7 @@ DEC(conf_mta, struct msg_conf_mta)
 DEC(conf_relay, struct msg_conf_relay)
 DEC(conf_secret, struct msg_conf_secret)
 DEC(conf_route, struct msg_conf_route)
+DEC(conf_mta_addr, struct msg_conf_mta_addr)
 DEC(conf_policy, struct msg_conf_policy)
 DEC(conf_sign, struct msg_conf_sign)
 DEC(conf_credential, struct msg_conf_credential)
@@ -165,6 +166,10 @@ static const struct row rows[] = {
 	    S(struct msg_conf_secret, password), NOENUM, NOGOOD, 0 },
 	{ "conf_route", dec_conf_route, sizeof(struct msg_conf_route),
 	    S(struct msg_conf_route, account), NOENUM, NOGOOD, 0 },
+	{ "conf_mta_addr", dec_conf_mta_addr,
+	    sizeof(struct msg_conf_mta_addr), NOSTR,
+	    E(struct msg_conf_mta_addr, kind, MTA_ADDR_MX_ALLOW + 1),
+	    offsetof(struct msg_conf_mta_addr, family), AF_INET, 0 },
 	{ "conf_policy", dec_conf_policy, sizeof(struct msg_conf_policy),
 	    S(struct msg_conf_policy, quarantine_folder),
 	    E(struct msg_conf_policy, dmarc, POLICY_DISABLE + 1), NOGOOD, 0 },
@@ -492,6 +497,68 @@ test_rule_round_trip(void **state)
 	assert_int_equal(msg_get_conf_rule(&imsg, &got), -1);
 }
 
+/* The mta's loop-check addresses: family, prefix, port and padding. */
+static void
+test_conf_mta_addr(void **state)
+{
+	struct msg_conf_mta_addr	 m, got;
+	struct imsg			 imsg;
+
+	memset(&imsg, 0, sizeof(imsg));
+	imsg.data = &m;
+	imsg.len = sizeof(m);
+	imsg.fd = -1;
+
+	memset(&m, 0, sizeof(m));
+	m.kind = MTA_ADDR_LISTEN;
+	m.family = AF_INET;
+	m.addr[0] = 127;
+	m.addr[3] = 1;
+	m.port = 65535;
+	assert_int_equal(msg_get_conf_mta_addr(&imsg, &got), 0);
+	assert_memory_equal(&got, &m, sizeof(m));
+	m.port = 65536;
+	assert_int_equal(msg_get_conf_mta_addr(&imsg, &got), -1);
+	m.port = 25;
+	/* IPv4 in the first four bytes, nothing after them */
+	m.addr[4] = 1;
+	assert_int_equal(msg_get_conf_mta_addr(&imsg, &got), -1);
+	m.addr[4] = 0;
+	m.addr[15] = 1;
+	assert_int_equal(msg_get_conf_mta_addr(&imsg, &got), -1);
+	m.family = AF_INET6;
+	assert_int_equal(msg_get_conf_mta_addr(&imsg, &got), 0);
+	m.family = AF_UNIX;
+	assert_int_equal(msg_get_conf_mta_addr(&imsg, &got), -1);
+	m.family = 0;
+	assert_int_equal(msg_get_conf_mta_addr(&imsg, &got), -1);
+
+	/* a network: prefix within the family, and no port */
+	memset(&m, 0, sizeof(m));
+	m.kind = MTA_ADDR_MX_ALLOW;
+	m.family = AF_INET;
+	m.addr[0] = 127;
+	m.prefixlen = 8;
+	assert_int_equal(msg_get_conf_mta_addr(&imsg, &got), 0);
+	m.prefixlen = 32;
+	assert_int_equal(msg_get_conf_mta_addr(&imsg, &got), 0);
+	m.prefixlen = 33;
+	assert_int_equal(msg_get_conf_mta_addr(&imsg, &got), -1);
+	m.family = AF_INET6;
+	m.prefixlen = 128;
+	assert_int_equal(msg_get_conf_mta_addr(&imsg, &got), 0);
+	m.prefixlen = 129;
+	assert_int_equal(msg_get_conf_mta_addr(&imsg, &got), -1);
+	m.prefixlen = 8;
+	m.port = 25;
+	assert_int_equal(msg_get_conf_mta_addr(&imsg, &got), -1);
+	m.port = 0;
+	m.kind = -1;
+	assert_int_equal(msg_get_conf_mta_addr(&imsg, &got), -1);
+	assert_string_equal(msg_type_name(IMSG_CONF_MTA_ADDR_ADD),
+	    "IMSG_CONF_MTA_ADDR_ADD");
+}
+
 static void
 test_type_names(void **state)
 {
@@ -517,6 +584,7 @@ main(void)
 		cmocka_unit_test(test_variable_lengths),
 		cmocka_unit_test(test_bytes_and_empty),
 		cmocka_unit_test(test_rule_round_trip),
+		cmocka_unit_test(test_conf_mta_addr),
 		cmocka_unit_test(test_type_names),
 	};
 

@@ -6,7 +6,9 @@
  * CNAME loops, IPv6-only hosts, the family filter, the address order and
  * cap, our own name among the MX hosts, a list of 1000 MX names, address
  * literals, smarthosts, the synchronous wrapper, callbacks only from the
- * loop, and cancel (run the SANITIZE=1 build to see that nothing leaks).
+ * loop, cancel (run the SANITIZE=1 build to see that nothing leaks), and
+ * the loop checks: loopback, unspecified and our own listening addresses
+ * (RFC 5321 5.1).
  *
  * The zone source cannot answer "secure" or "bogus": DNSSEC status and
  * bogus MX/address answers need the nsd test bed (regress/dnsbed.py).
@@ -136,7 +138,37 @@ static const char zone_text[] =
     "smart		A 192.0.2.200\n"
     "smart		AAAA 2001:db8::200\n"
     "mxonly		MX 10 mx.single\n"
-    "$SERVFAIL smartfail.test.\n";
+    "$SERVFAIL smartfail.test.\n"
+    /* loops: MX hosts on loopback, unspecified and our own addresses */
+    "loopmx		MX 10 mx.loopmx\n"
+    "mx.loopmx	A 127.0.0.25\n"
+    "mx.loopmx	AAAA ::1\n"
+    "mapped		MX 10 mx.mapped\n"
+    "mx.mapped	AAAA ::ffff:127.0.0.1\n"
+    "zero		MX 10 mx.zero\n"
+    "mx.zero		A 0.0.0.0\n"
+    "mx.zero		AAAA ::\n"
+    "partlo		MX 10 mx.partlo\n"
+    "mx.partlo	A 127.0.0.9\n"
+    "mx.partlo	A 192.0.2.140\n"
+    "lofirst		MX 10 lo.lofirst\n"
+    "lofirst		MX 20 ok.lofirst\n"
+    "lo.lofirst	A 127.0.0.1\n"
+    "ok.lofirst	A 192.0.2.141\n"
+    "lotemp		MX 10 lo.lotemp\n"
+    "lotemp		MX 20 broken.lotemp\n"
+    "lo.lotemp	A 127.0.0.1\n"
+    "$SERVFAIL broken.lotemp.test.\n"
+    "implo		A 127.0.0.2\n"
+    "selfmx		MX 10 a.selfmx\n"
+    "selfmx		MX 20 b.selfmx\n"
+    "selfmx		MX 20 b2.selfmx\n"
+    "selfmx		MX 30 c.selfmx\n"
+    "a.selfmx	A 192.0.2.130\n"
+    "b.selfmx	A 192.0.2.131\n"
+    "b2.selfmx	A 192.0.2.133\n"
+    "c.selfmx	A 192.0.2.132\n"
+    "smartlo		A 127.0.0.1\n";
 
 static struct dns_ctx	*dns;
 
@@ -593,6 +625,7 @@ test_myname(void **state)
 	o.myname = "mx1.self.test";
 	assert_int_equal(lookup("self.test", &o, &r), MXRES_PERMFAIL);
 	expect_reason(&r, "loops back to myself");
+	assert_true(r.loop);
 	assert_int_equal(r.nqueries, 1);
 	mxres_result_clear(&r);
 
@@ -606,6 +639,7 @@ test_myname(void **state)
 	o.myname = "implicit.test";
 	assert_int_equal(lookup("implicit.test", &o, &r), MXRES_PERMFAIL);
 	expect_reason(&r, "loops back to myself");
+	assert_true(r.loop);
 	mxres_result_clear(&r);
 }
 
@@ -914,6 +948,290 @@ test_async_and_cancel(void **state)
 	mxres_cancel(NULL);
 }
 
+/* A sockaddr for "addr" and port. */
+static struct sockaddr_storage *
+sa(const char *addr, uint16_t port)
+{
+	static struct sockaddr_storage	 ss;
+	struct sockaddr_in		*sin = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6		*sin6 = (struct sockaddr_in6 *)&ss;
+
+	memset(&ss, 0, sizeof(ss));
+	if (inet_pton(AF_INET, addr, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(port);
+	} else {
+		assert_int_equal(inet_pton(AF_INET6, addr, &sin6->sin6_addr),
+		    1);
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(port);
+	}
+	return &ss;
+}
+
+static struct mxres_net
+net(const char *addr, int prefixlen, uint16_t port)
+{
+	struct mxres_net	 n;
+
+	memset(&n, 0, sizeof(n));
+	n.ss = *sa(addr, port);
+	n.prefixlen = prefixlen;
+	return n;
+}
+
+static enum mxres_addr_class
+classify(const char *addr, uint16_t port, int named,
+    const struct mxres_opts *o)
+{
+	return mxres_addr_classify((struct sockaddr *)sa(addr, port), named,
+	    o);
+}
+
+static void
+test_addr_classify(void **state)
+{
+	struct mxres_opts	 o;
+	struct mxres_net	 allow[3], listen[3];
+	struct sockaddr_storage	 un;
+	static const char *const loopback[] = {
+		"127.0.0.1", "127.0.0.25", "127.255.255.254", "::1",
+		"::ffff:127.0.0.1", "::ffff:127.1.2.3",
+	};
+	static const char *const unspec[] = {
+		"0.0.0.0", "0.1.2.3", "::", "::ffff:0.0.0.0",
+	};
+	static const char *const usable[] = {
+		"192.0.2.1", "128.0.0.1", "126.255.255.255", "1.0.0.0",
+		"::2", "2001:db8::1", "::ffff:192.0.2.1", "fe80::1",
+	};
+	size_t			 i;
+
+	/* no options, or the check off: nothing is refused */
+	assert_int_equal(classify("127.0.0.1", 25, 0, NULL),
+	    MXRES_ADDR_USABLE);
+	memset(&o, 0, sizeof(o));
+	assert_int_equal(classify("127.0.0.1", 25, 0, &o), MXRES_ADDR_USABLE);
+	assert_int_equal(classify("::", 25, 0, &o), MXRES_ADDR_USABLE);
+
+	o.loop_check = 1;
+	for (i = 0; i < sizeof(loopback) / sizeof(loopback[0]); i++) {
+		assert_int_equal(classify(loopback[i], 25, 0, &o),
+		    MXRES_ADDR_LOOPBACK);
+		/* a host the configuration names is the admin's choice */
+		assert_int_equal(classify(loopback[i], 25, 1, &o),
+		    MXRES_ADDR_USABLE);
+	}
+	for (i = 0; i < sizeof(unspec) / sizeof(unspec[0]); i++)
+		assert_int_equal(classify(unspec[i], 25, 0, &o),
+		    MXRES_ADDR_UNSPEC);
+	for (i = 0; i < sizeof(usable) / sizeof(usable[0]); i++)
+		assert_int_equal(classify(usable[i], 25, 0, &o),
+		    MXRES_ADDR_USABLE);
+
+	/* allowed networks: the mapped form is covered by the IPv4 one */
+	allow[0] = net("127.0.0.0", 24, 0);
+	allow[1] = net("::1", 128, 0);
+	o.allow = allow;
+	o.nallow = 2;
+	assert_int_equal(classify("127.0.0.200", 25, 0, &o),
+	    MXRES_ADDR_USABLE);
+	assert_int_equal(classify("::ffff:127.0.0.5", 25, 0, &o),
+	    MXRES_ADDR_USABLE);
+	assert_int_equal(classify("::1", 25, 0, &o), MXRES_ADDR_USABLE);
+	assert_int_equal(classify("127.0.1.1", 25, 0, &o),
+	    MXRES_ADDR_LOOPBACK);
+	assert_int_equal(classify("0.0.0.0", 25, 0, &o), MXRES_ADDR_UNSPEC);
+	assert_int_equal(classify("::", 25, 0, &o), MXRES_ADDR_UNSPEC);
+	/* odd prefix lengths */
+	allow[0] = net("127.0.0.0", 9, 0);
+	allow[1] = net("0.0.0.0", 0, 0);
+	o.nallow = 1;
+	assert_int_equal(classify("127.127.255.255", 25, 0, &o),
+	    MXRES_ADDR_USABLE);
+	assert_int_equal(classify("127.128.0.0", 25, 0, &o),
+	    MXRES_ADDR_LOOPBACK);
+	o.nallow = 2;
+	assert_int_equal(classify("127.128.0.0", 25, 0, &o),
+	    MXRES_ADDR_USABLE);
+	assert_int_equal(classify("0.0.0.0", 25, 0, &o), MXRES_ADDR_USABLE);
+	assert_int_equal(classify("::1", 25, 0, &o), MXRES_ADDR_LOOPBACK);
+
+	/* our listening addresses: refused whatever is allowed */
+	allow[0] = net("127.0.0.0", 8, 0);
+	o.nallow = 1;
+	listen[0] = net("127.0.0.1", 0, 2525);
+	listen[1] = net("192.0.2.7", 0, 25);
+	listen[2] = net("2001:db8::7", 0, 25);
+	o.listen = listen;
+	o.nlisten = 3;
+	/* through DNS, on any port: the MX is this host */
+	assert_int_equal(classify("127.0.0.1", 25, 0, &o), MXRES_ADDR_SELF);
+	assert_int_equal(classify("::ffff:127.0.0.1", 25, 0, &o),
+	    MXRES_ADDR_SELF);
+	assert_int_equal(classify("192.0.2.7", 587, 0, &o), MXRES_ADDR_SELF);
+	assert_int_equal(classify("2001:db8::7", 25, 0, &o),
+	    MXRES_ADDR_SELF);
+	assert_int_equal(classify("127.0.0.2", 25, 0, &o), MXRES_ADDR_USABLE);
+	assert_int_equal(classify("192.0.2.8", 25, 0, &o), MXRES_ADDR_USABLE);
+	/* named in the configuration: only the same address and port */
+	assert_int_equal(classify("127.0.0.1", 25, 1, &o), MXRES_ADDR_USABLE);
+	assert_int_equal(classify("127.0.0.1", 2525, 1, &o), MXRES_ADDR_SELF);
+	assert_int_equal(classify("::ffff:127.0.0.1", 2525, 1, &o),
+	    MXRES_ADDR_SELF);
+	assert_int_equal(classify("127.0.0.2", 2525, 1, &o),
+	    MXRES_ADDR_USABLE);
+	assert_int_equal(classify("192.0.2.7", 25, 1, &o), MXRES_ADDR_SELF);
+
+	/* a wildcard listener takes every loopback address */
+	listen[0] = net("0.0.0.0", 0, 25);
+	listen[1] = net("::", 0, 2626);
+	o.nlisten = 2;
+	assert_int_equal(classify("127.0.0.9", 25, 0, &o), MXRES_ADDR_SELF);
+	assert_int_equal(classify("::1", 25, 0, &o), MXRES_ADDR_SELF);
+	assert_int_equal(classify("192.0.2.1", 25, 0, &o), MXRES_ADDR_USABLE);
+	assert_int_equal(classify("127.0.0.9", 25, 1, &o), MXRES_ADDR_SELF);
+	assert_int_equal(classify("::1", 2626, 1, &o), MXRES_ADDR_SELF);
+	assert_int_equal(classify("127.0.0.9", 26, 1, &o), MXRES_ADDR_USABLE);
+	assert_int_equal(classify("192.0.2.1", 25, 1, &o), MXRES_ADDR_USABLE);
+
+	/* not an Internet address */
+	memset(&un, 0, sizeof(un));
+	un.ss_family = AF_UNIX;
+	assert_int_equal(mxres_addr_classify((struct sockaddr *)&un, 0, &o),
+	    MXRES_ADDR_USABLE);
+}
+
+static void
+test_loops(void **state)
+{
+	struct mxres_result	 r;
+	struct mxres_opts	 o;
+	struct mxres_net	 allow[1], listen[2];
+
+	/* without the check, loopback is used as before */
+	assert_int_equal(lookup("loopmx.test", NULL, &r), MXRES_OK);
+	assert_int_equal(r.hosts[0].naddr, 2);
+	mxres_result_clear(&r);
+
+	memset(&o, 0, sizeof(o));
+	o.loop_check = 1;
+	assert_int_equal(lookup("loopmx.test", &o, &r), MXRES_PERMFAIL);
+	assert_true(r.loop);
+	assert_int_equal(r.nrefused, 2);
+	assert_int_equal(r.nhosts, 0);
+	expect_reason(&r, "MX for loopmx.test points to a loopback address: "
+	    "mx.loopmx.test [");
+	expect_reason(&r, "(RFC 5321 5.1)");
+	mxres_result_clear(&r);
+
+	assert_int_equal(lookup("mapped.test", &o, &r), MXRES_PERMFAIL);
+	assert_true(r.loop);
+	expect_reason(&r, "[::ffff:127.0.0.1]");
+	mxres_result_clear(&r);
+	assert_int_equal(lookup("zero.test", &o, &r), MXRES_PERMFAIL);
+	expect_reason(&r, "points to an unspecified address");
+	mxres_result_clear(&r);
+	/* the implicit MX and an address literal alike */
+	assert_int_equal(lookup("implo.test", &o, &r), MXRES_PERMFAIL);
+	assert_true(r.loop);
+	expect_reason(&r, "MX for implo.test points to a loopback address");
+	mxres_result_clear(&r);
+	assert_int_equal(lookup("[127.0.0.1]", &o, &r), MXRES_PERMFAIL);
+	assert_true(r.loop);
+	expect_reason(&r, "address literal [127.0.0.1] is a loopback address");
+	mxres_result_clear(&r);
+	assert_int_equal(lookup("[IPv6:::]", &o, &r), MXRES_PERMFAIL);
+	expect_reason(&r, "unspecified");
+	mxres_result_clear(&r);
+
+	/* a loopback address alone is left out; the others are used */
+	assert_int_equal(lookup("partlo.test", &o, &r), MXRES_OK);
+	assert_false(r.loop);
+	assert_int_equal(r.nrefused, 1);
+	assert_int_equal(r.nhosts, 1);
+	assert_int_equal(r.hosts[0].naddr, 1);
+	assert_string_equal(addr_str(&r.hosts[0].addr[0]), "192.0.2.140:25");
+	mxres_result_clear(&r);
+	assert_int_equal(lookup("lofirst.test", &o, &r), MXRES_OK);
+	assert_int_equal(r.nhosts, 1);
+	assert_string_equal(r.hosts[0].name, "ok.lofirst.test");
+	mxres_result_clear(&r);
+	/* another host failed for now: try again later, not a bounce */
+	assert_int_equal(lookup("lotemp.test", &o, &r), MXRES_TEMPFAIL);
+	assert_false(r.loop);
+	mxres_result_clear(&r);
+
+	/* allowed networks: a test bed on loopback */
+	allow[0] = net("127.0.0.0", 8, 0);
+	o.allow = allow;
+	o.nallow = 1;
+	assert_int_equal(lookup("loopmx.test", &o, &r), MXRES_OK);
+	assert_int_equal(r.nhosts, 1);
+	assert_int_equal(r.hosts[0].naddr, 1);
+	assert_string_equal(addr_str(&r.hosts[0].addr[0]), "127.0.0.25:25");
+	mxres_result_clear(&r);
+	assert_int_equal(lookup("[127.0.0.1]", &o, &r), MXRES_OK);
+	mxres_result_clear(&r);
+
+	/*
+	 * Our own listening address, even inside an allowed network: that
+	 * MX is this host, so it and every MX not better go (RFC 5321 5.1).
+	 */
+	listen[0] = net("127.0.0.25", 0, 2525);
+	o.listen = listen;
+	o.nlisten = 1;
+	assert_int_equal(lookup("loopmx.test", &o, &r), MXRES_PERMFAIL);
+	assert_true(r.loop);
+	expect_reason(&r, "MX for loopmx.test points to this host: "
+	    "mx.loopmx.test [127.0.0.25] is one of my listening addresses "
+	    "(RFC 5321 5.1)");
+	mxres_result_clear(&r);
+	listen[0] = net("192.0.2.131", 0, 25);
+	assert_int_equal(lookup("selfmx.test", &o, &r), MXRES_OK);
+	assert_int_equal(r.nhosts, 1);
+	assert_string_equal(r.hosts[0].name, "a.selfmx.test");
+	mxres_result_clear(&r);
+	listen[0] = net("192.0.2.132", 0, 25);
+	assert_int_equal(lookup("selfmx.test", &o, &r), MXRES_OK);
+	assert_int_equal(r.nhosts, 3);
+	mxres_result_clear(&r);
+	listen[0] = net("192.0.2.130", 0, 25);
+	assert_int_equal(lookup("selfmx.test", &o, &r), MXRES_PERMFAIL);
+	assert_true(r.loop);
+	expect_reason(&r, "points to this host: a.selfmx.test [192.0.2.130]");
+	mxres_result_clear(&r);
+	assert_int_equal(lookup("[192.0.2.130]", &o, &r), MXRES_PERMFAIL);
+	expect_reason(&r, "one of my listening addresses");
+	mxres_result_clear(&r);
+
+	/* smarthosts: only our own address and port */
+	listen[0] = net("127.0.0.1", 0, 2525);
+	o.nallow = 0;
+	assert_int_equal(mxres_lookup_host_sync(dns, "smartlo.test", &o, &r),
+	    MXRES_OK);
+	mxres_result_clear(&r);
+	assert_int_equal(mxres_lookup_host_sync(dns, "127.0.0.1", &o, &r),
+	    MXRES_OK);
+	mxres_result_clear(&r);
+	o.port = 2525;
+	assert_int_equal(mxres_lookup_host_sync(dns, "smartlo.test", &o, &r),
+	    MXRES_PERMFAIL);
+	assert_true(r.loop);
+	expect_reason(&r, "host smartlo.test [127.0.0.1] is my own listening "
+	    "address and port (RFC 5321 5.1)");
+	mxres_result_clear(&r);
+	assert_int_equal(mxres_lookup_host_sync(dns, "[127.0.0.1]", &o, &r),
+	    MXRES_PERMFAIL);
+	expect_reason(&r, "my own listening address and port");
+	mxres_result_clear(&r);
+	listen[1] = net("::", 0, 2525);
+	o.nlisten = 2;
+	assert_int_equal(mxres_lookup_host_sync(dns, "127.0.0.3", &o, &r),
+	    MXRES_PERMFAIL);
+	mxres_result_clear(&r);
+}
+
 int
 main(void)
 {
@@ -934,6 +1252,8 @@ main(void)
 		cmocka_unit_test(test_smarthost),
 		cmocka_unit_test(test_sync_copy),
 		cmocka_unit_test(test_async_and_cancel),
+		cmocka_unit_test(test_addr_classify),
+		cmocka_unit_test(test_loops),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

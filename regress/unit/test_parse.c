@@ -1731,6 +1731,76 @@ test_local_users(void **state)
 	    "test.conf:3: local-users allow given twice\n");
 }
 
+/* mta-mx-allow-network: loopback networks that MX resolution may use. */
+static void
+test_mta_mx_allow(void **state)
+{
+	struct postern_conf	*conf;
+	struct sockaddr_in	*sin;
+	struct sockaddr_in6	*sin6;
+	char			 text[2048], *errors;
+	size_t			 i, len;
+
+	conf = parse_ok("", 0);
+	assert_int_equal(conf->mta.nmx_allow, 0);	/* none by default */
+	free_config(conf);
+
+	conf = parse_ok("mta-mx-allow-network 127.0.0.0/8\n"
+	    "mta-mx-allow-network 127.0.53.2\n"
+	    "mta-mx-allow-network ::1\n"
+	    "mta-mx-allow-network 0.0.0.0/0\n"
+	    "mta-mx-allow-network ::/0\n"
+	    "mta-mx-allow-network 64.0.0.0/2\n", 0);
+	assert_int_equal(conf->mta.nmx_allow, 6);
+	sin = (struct sockaddr_in *)&conf->mta.mx_allow[0];
+	assert_int_equal(sin->sin_family, AF_INET);
+	assert_int_equal(ntohl(sin->sin_addr.s_addr), 0x7f000000);
+	assert_int_equal(conf->mta.mx_allow_prefixlen[0], 8);
+	assert_int_equal(conf->mta.mx_allow_prefixlen[1], 32);
+	sin6 = (struct sockaddr_in6 *)&conf->mta.mx_allow[2];
+	assert_int_equal(sin6->sin6_family, AF_INET6);
+	assert_true(IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr));
+	assert_int_equal(conf->mta.mx_allow_prefixlen[2], 128);
+	assert_int_equal(conf->mta.mx_allow_prefixlen[3], 0);
+	free_config(conf);
+
+	expect_errors("mta-mx-allow-network 10.0.0.0/8\n"
+	    "mta-mx-allow-network 2001:db8::/32\n"
+	    "mta-mx-allow-network ::2\n"
+	    "mta-mx-allow-network 128.0.0.0/1\n"
+	    "mta-mx-allow-network ::ffff:127.0.0.0/104\n"
+	    "mta-mx-allow-network 127.0.0.0/33\n"
+	    "mta-mx-allow-network localhost\n"
+	    "mta-mx-allow-network\n", 0,
+	    "test.conf:1: mta-mx-allow-network 10.0.0.0/8: only loopback "
+	    "and unspecified addresses are refused, and this network holds "
+	    "none\n"
+	    "test.conf:2: mta-mx-allow-network 2001:db8::/32: only loopback "
+	    "and unspecified addresses are refused, and this network holds "
+	    "none\n"
+	    "test.conf:3: mta-mx-allow-network ::2: only loopback "
+	    "and unspecified addresses are refused, and this network holds "
+	    "none\n"
+	    "test.conf:4: mta-mx-allow-network 128.0.0.0/1: only loopback "
+	    "and unspecified addresses are refused, and this network holds "
+	    "none\n"
+	    "test.conf:5: mta-mx-allow-network: write the IPv4 network "
+	    "\"::ffff:127.0.0.0/104\" in IPv4 form\n"
+	    "test.conf:6: invalid prefix length in \"127.0.0.0/33\"\n"
+	    "test.conf:7: invalid address \"localhost\"\n"
+	    "test.conf:8: syntax error\n");
+
+	len = 0;
+	for (i = 0; i <= CONF_MX_ALLOW_MAX; i++)
+		len += snprintf(text + len, sizeof(text) - len,
+		    "mta-mx-allow-network 127.0.0.%zu\n", i);
+	conf = parse_text(text, 0, &errors);
+	assert_null(conf);
+	assert_string_equal(errors, "test.conf:17: more than 16 "
+	    "mta-mx-allow-network statements\n");
+	free(errors);
+}
+
 /* Nothing may leak from one parse into the next. */
 static void
 test_no_state_between_parses(void **state)
@@ -1781,6 +1851,7 @@ main(void)
 		cmocka_unit_test(test_submission_statements),
 		cmocka_unit_test(test_mta_statements),
 		cmocka_unit_test(test_local_users),
+		cmocka_unit_test(test_mta_mx_allow),
 		cmocka_unit_test(test_no_state_between_parses),
 	};
 
