@@ -62,7 +62,10 @@ rule_client_is_local(const struct sockaddr *sa)
 		    >> 24) == 127;
 	if (sa->sa_family == AF_INET6) {
 		s6 = (const struct sockaddr_in6 *)sa;
-		return IN6_IS_ADDR_LOOPBACK(&s6->sin6_addr);
+		/* A dual-stack listener sees 127/8 as ::ffff:127.x.y.z. */
+		return IN6_IS_ADDR_LOOPBACK(&s6->sin6_addr) ||
+		    (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr) &&
+		    s6->sin6_addr.s6_addr[12] == 127);
 	}
 	return 0;
 }

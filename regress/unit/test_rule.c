@@ -93,8 +93,12 @@ test_local_from_and_for(void **state)
 	assert_string_equal(decide(c, "127.0.0.1", "root@MX.example.test",
 	    ""), "local");
 	assert_string_equal(decide(c, "::1", "a@far.test", ""), "out");
+	assert_string_equal(decide(c, "::ffff:127.0.0.2", "a@far.test", ""),
+	    "out");
 	assert_string_equal(decide(c, "198.51.100.1", "root@localhost", ""),
 	    "none");
+	assert_string_equal(decide(c, "::ffff:198.51.100.1", "a@far.test",
+	    ""), "none");
 	free_config(c);
 }
 
