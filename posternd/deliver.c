@@ -611,6 +611,14 @@ deliver_reap(pid_t pid, int status)
 			break;
 	if (w == NULL)
 		return 0;
+	if (WIFCONTINUED(status))
+		return 1;
+	if (WIFSTOPPED(status)) {
+		log_warnx("delivery worker %d for %s stopped by signal %d "
+		    "(%s)", (int)pid, w->user, WSTOPSIG(status),
+		    strsignal(WSTOPSIG(status)));
+		return 1;
+	}
 	/* Results it wrote before it went still count. */
 	if (w->fd != -1)
 		worker_read(w->fd, EV_READ, w);
@@ -635,8 +643,10 @@ deliver_kill_all(void)
 {
 	struct worker	*w;
 
-	TAILQ_FOREACH(w, &workers, entry)
+	TAILQ_FOREACH(w, &workers, entry) {
 		kill(w->pid, SIGTERM);
+		kill(w->pid, SIGCONT);	/* a stopped one must see it */
+	}
 }
 
 void

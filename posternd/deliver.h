@@ -16,7 +16,10 @@
 /* Start a delivery the queue asked for; -1 if the request is malformed. */
 int	deliver_start(struct postern_conf *, struct imsg *,
 	    void (*done)(const struct msg_deliver_result *));
-/* A child exited: 1 if it was a delivery worker (its jobs are reported). */
+/*
+ * A child exited or stopped: 1 if it was a delivery worker (the jobs of
+ * one that exited are reported).
+ */
 int	deliver_reap(pid_t, int status);
 /* Each delivery worker at work: pid, user, seconds since it started. */
 void	deliver_foreach(void (*)(pid_t, const char *, time_t, void *), void *);

@@ -83,6 +83,9 @@ describe_status(int status, char *buf, size_t len)
 	else if (WIFEXITED(status))
 		snprintf(buf, len, "exited with status %d",
 		    WEXITSTATUS(status));
+	else if (WIFSTOPPED(status))
+		snprintf(buf, len, "stopped by signal %d (%s)",
+		    WSTOPSIG(status), strsignal(WSTOPSIG(status)));
 	else
 		snprintf(buf, len, "stopped");
 }
@@ -100,7 +103,8 @@ child_by_pid(pid_t pid)
 
 /*
  * Stop every child and exit.  Children get SIGTERM and a few seconds; any
- * that remain are killed.
+ * that remain are killed.  SIGCONT follows SIGTERM, so that a stopped
+ * child acts on it too.
  */
 static void
 parent_shutdown(int code)
@@ -113,8 +117,10 @@ parent_shutdown(int code)
 	parent->shutting_down = 1;
 	deliver_kill_all();
 	for (i = PROC_PARENT + 1; i < PROC_MAX; i++)
-		if (parent->children[i].pid > 0)
+		if (parent->children[i].pid > 0) {
 			kill(parent->children[i].pid, SIGTERM);
+			kill(parent->children[i].pid, SIGCONT);
+		}
 	deadline = monotime() + 5;
 	for (;;) {
 		while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
@@ -149,6 +155,11 @@ parent_shutdown(int code)
 	exit(code);
 }
 
+/*
+ * A child of the process set that is stopped (SIGSTOP, or a terminal's
+ * SIGTSTP) does its job no more than a dead one: either stops the set.
+ * Delivery workers are deliver.c's to judge.
+ */
 static void
 parent_sigchld(int sig, short event, void *arg)
 {
@@ -157,13 +168,15 @@ parent_sigchld(int sig, short event, void *arg)
 	int		 status;
 	enum proc_id	 id;
 
-	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+	while ((pid = waitpid(-1, &status, WNOHANG | WUNTRACED |
+	    WCONTINUED)) > 0) {
 		if (deliver_reap(pid, status))
 			continue;
 		id = child_by_pid(pid);
-		if (id == PROC_PARENT)
+		if (id == PROC_PARENT || WIFCONTINUED(status))
 			continue;	/* not one of the process set */
-		parent->children[id].pid = 0;
+		if (!WIFSTOPPED(status))
+			parent->children[id].pid = 0;
 		if (parent->shutting_down)
 			continue;
 		describe_status(status, why, sizeof(why));
