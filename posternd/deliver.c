@@ -6,6 +6,14 @@
  * it to a delivery worker: a process forked from the parent that became the
  * recipient's user and writes the maildir.
  *
+ * The queue names an action and a recipient, and nothing it sends may make
+ * the parent deliver where that action would not: the action must be one
+ * that delivers locally, and the recipient must give it a user (its local
+ * part, the action's fixed user, or its entry in the action's virtual
+ * table).  smtp refused every other recipient at RCPT and the queue
+ * decided the routing again, so a request that fails this is a queue that
+ * lies: a protocol violation, which stops the daemon.
+ *
  * Workers live for a while.  A fork per delivery (what this file did
  * first) cost more CPU than receiving the message: copying the parent's
  * page tables and the copy-on-write faults that follow, several times per
@@ -520,9 +528,46 @@ deliver_flush(int fd, short event, void *arg)
 	}
 }
 
+/*
+ * The user an action delivers the recipient to: the action's fixed user,
+ * the one its virtual table maps the address to, or the local part.  -1
+ * if the action may deliver to none (`why` says why).
+ */
+static int
+deliver_user(struct postern_conf *conf, const struct action *a,
+    const char *rcpt, char *user, size_t len, char *why, size_t whylen)
+{
+	struct table	*t;
+	const char	*name;
+
+	if (a->virtual_table[0] != '\0') {
+		if ((t = config_find_table(conf, a->virtual_table)) == NULL ||
+		    (name = table_lookup_rcpt(t, rcpt)) == NULL) {
+			snprintf(why, whylen, "<%s> is not in table %s of "
+			    "action %s", rcpt, a->virtual_table, a->name);
+			return -1;
+		}
+	} else if (a->user != NULL)
+		name = a->user;
+	else {
+		if (local_user(rcpt, user, len) == 0)
+			return 0;
+		snprintf(why, whylen, "<%s> names no user for action %s",
+		    rcpt, a->name);
+		return -1;
+	}
+	if (strlcpy(user, name, len) >= len) {
+		snprintf(why, whylen, "user %s of action %s is too long",
+		    name, a->name);
+		return -1;
+	}
+	return 0;
+}
+
 int
 deliver_start(struct postern_conf *conf, struct imsg *imsg,
-    void (*done)(const struct msg_deliver_result *))
+    void (*done)(const struct msg_deliver_result *), char *why,
+    size_t whylen)
 {
 	struct msg_deliver	 d;
 	struct action		*a;
@@ -530,21 +575,33 @@ deliver_start(struct postern_conf *conf, struct imsg *imsg,
 	struct job		*j;
 	struct timeval		 now = { 0, 0 };
 	char			 user[256];
-	const char		*name;
 
 	deliver_done = done;
 	deliver_hostname = conf->hostname;
-	if (msg_get_deliver(imsg, &d) == -1)
+	if (msg_get_deliver(imsg, &d) == -1) {
+		snprintf(why, whylen, "bad size or field");
 		return -1;
+	}
+	/*
+	 * What the queue may ask: a local delivery by an action that
+	 * delivers locally, to a user that action delivers to.
+	 */
+	if ((a = config_find_action(conf, d.action)) == NULL) {
+		snprintf(why, whylen, "no action named %s", d.action);
+		return -1;
+	}
+	if (a->type == ACTION_RELAY) {
+		snprintf(why, whylen, "a local delivery by relay action %s",
+		    a->name);
+		return -1;
+	}
+	if (deliver_user(conf, a, d.rcpt, user, sizeof(user), why,
+	    whylen) == -1)
+		return -1;
+
 	/* A folder name, never a path (the queue is not trusted with one) */
 	if (d.folder[0] == '.' || strchr(d.folder, '/') != NULL) {
 		result(d.evpid, DELIVER_PERMFAIL, "bad maildir folder name");
-		goto fail;
-	}
-
-	if ((a = config_find_action(conf, d.action)) == NULL) {
-		result(d.evpid, DELIVER_PERMFAIL, "no action named %s",
-		    d.action);
 		goto fail;
 	}
 	if (a->type != ACTION_MAILDIR) {
@@ -552,25 +609,9 @@ deliver_start(struct postern_conf *conf, struct imsg *imsg,
 		    "delivery is implemented", a->name);
 		goto fail;
 	}
-	if (a->virtual_table[0] != '\0') {
-		struct table	*t = config_find_table(conf, a->virtual_table);
-
-		if (t == NULL ||
-		    (name = table_lookup_rcpt(t, d.rcpt)) == NULL) {
-			result(d.evpid, DELIVER_PERMFAIL, "no user for %s in "
-			    "table %s", d.rcpt, a->virtual_table);
-			goto fail;
-		}
-	} else if (a->user != NULL)
-		name = a->user;
-	else if (local_user(d.rcpt, user, sizeof(user)) == 0)
-		name = user;
-	else {
-		result(d.evpid, DELIVER_PERMFAIL, "bad recipient %s", d.rcpt);
-		goto fail;
-	}
-	if ((pw = getpwnam(name)) == NULL) {
-		result(d.evpid, DELIVER_PERMFAIL, "no such user %s", name);
+	/* /etc/passwd may have changed since smtp took the recipient */
+	if ((pw = getpwnam(user)) == NULL) {
+		result(d.evpid, DELIVER_PERMFAIL, "no such user %s", user);
 		goto fail;
 	}
 	j = xcalloc(1, sizeof(*j));
@@ -582,7 +623,7 @@ deliver_start(struct postern_conf *conf, struct imsg *imsg,
 	    strlcpy(j->home, pw->pw_dir, sizeof(j->home)) >= sizeof(j->home)) {
 		free(j);
 		result(d.evpid, DELIVER_PERMFAIL, "user name or home of %s "
-		    "too long", name);
+		    "too long", user);
 		goto fail;
 	}
 	j->msgfd = imsg->fd;

@@ -13,9 +13,13 @@
 #include "imsg.h"
 #include "msg.h"
 
-/* Start a delivery the queue asked for; -1 if the request is malformed. */
+/*
+ * Start a delivery the queue asked for; -1 if the request is malformed or
+ * asks for what its action cannot do (`why` says which): a violation.
+ */
 int	deliver_start(struct postern_conf *, struct imsg *,
-	    void (*done)(const struct msg_deliver_result *));
+	    void (*done)(const struct msg_deliver_result *), char *why,
+	    size_t whylen);
 /*
  * A child exited or stopped: 1 if it was a delivery worker (the jobs of
  * one that exited are reported).

@@ -313,12 +313,14 @@ static void
 parent_dispatch(struct proc *p, enum proc_id from, struct imsg *imsg)
 {
 	struct msg_ctl_verbose	 v;
+	char			 why[1280];
 	int			 i;
 
 	if (from == PROC_QUEUE &&
 	    imsg->hdr.type == IMSG_DELIVER_ENVELOPE_START) {
-		if (deliver_start(parent->conf, imsg, parent_delivered) == -1)
-			parent_violation(from, imsg, "bad delivery request");
+		if (deliver_start(parent->conf, imsg, parent_delivered, why,
+		    sizeof(why)) == -1)
+			parent_violation(from, imsg, why);
 		return;
 	}
 	if (imsg->fd != -1)

@@ -2,6 +2,7 @@
 lives for a while instead of a fork per message, each writing as its user,
 and what happens when one dies."""
 
+import array
 import glob
 import os
 import pwd
@@ -9,12 +10,15 @@ import re
 import shutil
 import signal
 import smtplib
+import socket
+import struct
 import tempfile
 import time
 
 import pytest
 
-from conftest import children_of, alive, CHILDREN
+from conftest import children_of, alive, imsg_types, CHILDREN
+from test_proc import steal_parent_channel
 
 NOBODY = pwd.getpwnam("nobody").pw_uid
 
@@ -33,8 +37,12 @@ def dmx(daemon_factory):
         f.write('queue retry 1s max 1s\n'
                 'table vusers file:"%s/vusers"\n'
                 'action "v" maildir "%s/%%{rcpt}" virtual <vusers>\n'
+                'action "l" maildir "%s/%%{user}"\n'
+                'action "out" relay\n'
                 'match from any for domain "v.test" action "v"\n'
-                % (dm.dir, base))
+                'match from any for domain "l.test" action "l"\n'
+                'match from any for domain "far.test" action "out"\n'
+                % (dm.dir, base, base))
     yield dm
     dm.stop()
     shutil.rmtree(base, ignore_errors=True)
@@ -195,3 +203,51 @@ def test_new_maildir_is_durable_before_delivery_is_done(dmx):
     for when, d in made:
         if d.startswith(box):
             assert os.path.dirname(d) in synced[when:], (d, synced)
+
+
+# struct msg_deliver (lib/msg.h): evpid, sender, rcpt, action,
+# check_existing, folder
+MSG_DELIVER = struct.Struct("=Q1025s1025s64s2xi64s")
+
+
+def forge_delivery(dm, action, rcpt, evpid=0x1234):
+    """IMSG_DELIVER_ENVELOPE_START on the queue's own channel to the
+    parent, as a compromised queue would send it."""
+    payload = MSG_DELIVER.pack(evpid, b"a@sender.test", rcpt.encode(),
+                               action.encode(), 0, b"")
+    hdr = struct.pack("=IIHHII", imsg_types()["IMSG_DELIVER_ENVELOPE_START"],
+                      20 + len(payload), 1, 0, 0, 0)
+    mfd = os.memfd_create("forged")
+    os.write(mfd, b"Subject: forged\r\n\r\nforged\r\n")
+    os.lseek(mfd, 0, os.SEEK_SET)
+    fd = steal_parent_channel(dm.kids["queue"])
+    s = socket.socket(fileno=fd)
+    try:
+        s.sendmsg([hdr + payload], [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
+                                     array.array("i", [mfd]))])
+    finally:
+        s.close()
+        os.close(mfd)
+
+
+@pytest.mark.parametrize("action,rcpt,why", [
+    ("out", "x@far.test", "a local delivery by relay action out"),
+    ("v", "nobody-here@v.test", "<nobody-here@v.test> is not in table "
+     "vusers of action v"),
+    ("l", "a/b@l.test", "<a/b@l.test> names no user for action l"),
+    ("nope", "r@v.test", "no action named nope"),
+])
+def test_queue_cannot_ask_what_the_action_does_not_do(dmx, action, rcpt,
+                                                      why):
+    """issue 14: a local delivery whose action does not deliver locally, or
+    whose recipient the action gives no user, is a queue that lies: the
+    parent logs the violation and stops everything."""
+    dm = dmx.start()
+    forge_delivery(dm, action, rcpt)
+    rc = dm.wait_exit(10)
+    assert rc is not None and rc != 0, "posternd took the request"
+    log = dm.logtext()
+    assert "protocol violation by queue: IMSG_DELIVER_ENVELOPE_START" in log
+    assert why in log, log
+    for p in dm.kids.values():
+        assert not alive(p)
