@@ -14,6 +14,11 @@
 #include "msg.h"
 
 /*
+ * Once, in the parent before any delivery: `exe` is posternd itself (an fd
+ * that workers are executed from), `hostname` names the maildir files.
+ */
+void	deliver_init(int exe, const char *hostname, int debug, int verbose);
+/*
  * Start a delivery the queue asked for; -1 if the request is malformed or
  * asks for what its action cannot do (`why` says which): a violation.
  */
@@ -29,5 +34,7 @@ int	deliver_reap(pid_t, int status);
 void	deliver_foreach(void (*)(pid_t, const char *, time_t, void *), void *);
 /* Stop every delivery worker (shutdown). */
 void	deliver_kill_all(void);
+/* The worker itself: posternd -P deliver, its socket on fd 3. */
+void	deliver_worker_main(int debug, int verbose) __attribute__((noreturn));
 
 #endif

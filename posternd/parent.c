@@ -158,7 +158,7 @@ parent_shutdown(int code)
 /*
  * A child of the process set that is stopped (SIGSTOP, or a terminal's
  * SIGTSTP) does its job no more than a dead one: either stops the set.
- * Delivery workers are deliver.c's to judge.
+ * Delivery workers are deliver.c's, which holds them to a deadline.
  */
 static void
 parent_sigchld(int sig, short event, void *arg)
@@ -1020,6 +1020,7 @@ main(int argc, char *argv[])
 	gid_t			 ctl_gid = 0;
 	ssize_t			 n;
 	int			 ch, debug = 0, noaction = 0, verbose = 0;
+	int			 worker = 0, exe;
 
 	setproctitle_init(argc, argv, environ);
 	while ((ch = getopt(argc, argv, "df:nP:v")) != -1) {
@@ -1034,6 +1035,10 @@ main(int argc, char *argv[])
 			noaction = 1;
 			break;
 		case 'P':
+			if (strcmp(optarg, "deliver") == 0) {
+				worker = 1;
+				break;
+			}
 			if ((desc = proc_by_name(optarg)) == NULL)
 				fatalx("unknown process %s", optarg);
 			break;
@@ -1048,6 +1053,8 @@ main(int argc, char *argv[])
 		usage();
 	if (desc != NULL)
 		proc_child_main(desc, debug, verbose);
+	if (worker)
+		deliver_worker_main(debug, verbose);
 
 	log_init(1, verbose, LOG_MAIL);
 	log_procinit("parent");
@@ -1069,6 +1076,9 @@ main(int argc, char *argv[])
 	if ((n = readlink("/proc/self/exe", self, sizeof(self) - 1)) == -1)
 		fatal("readlink /proc/self/exe");
 	self[n] = '\0';
+	/* workers are executed from this, even once a new binary replaced it */
+	if ((exe = open("/proc/self/exe", O_RDONLY | O_CLOEXEC)) == -1)
+		fatal("open /proc/self/exe");
 
 	parent = xcalloc(1, sizeof(*parent));
 	parent->conf = conf;
@@ -1107,6 +1117,7 @@ main(int argc, char *argv[])
 	signal_add(&ev_hup, NULL);
 
 	start_children(conf, self, debug, verbose);
+	deliver_init(exe, conf->hostname, debug, verbose);
 
 	/* The children have their own copies now. */
 	TAILQ_FOREACH(l, &conf->listeners, entry) {

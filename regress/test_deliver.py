@@ -12,12 +12,14 @@ import signal
 import smtplib
 import socket
 import struct
+import subprocess
 import tempfile
 import time
 
 import pytest
 
-from conftest import children_of, alive, imsg_types, CHILDREN
+from conftest import (children_of, alive, imsg_types, next_port, run,
+                      CHILDREN, POSTERNCTL)
 from test_proc import steal_parent_channel
 
 NOBODY = pwd.getpwnam("nobody").pw_uid
@@ -251,3 +253,101 @@ def test_queue_cannot_ask_what_the_action_does_not_do(dmx, action, rcpt,
     assert why in log, log
     for p in dm.kids.values():
         assert not alive(p)
+
+
+def test_stopped_worker_does_not_stall_others(dmx, monkeypatch):
+    """issue 14: a user who stops their own worker holds up only their own
+    mail, and only until the job's deadline: the worker is killed, its job
+    comes back to the queue as a temporary failure and is retried."""
+    monkeypatch.setenv("POSTERN_TEST_DELIVER_TIMEOUT", "4")
+    dm = dmx.start(args=("-d", "-v"))
+    assert "test: delivery deadline 4 seconds" in dm.logtext()
+    send(dm, "n@v.test", 1, "first")
+    assert len(wait_files(dm, "n@v.test", 1)) == 1
+    w = workers(dm)
+    assert len(w) == 1
+    os.kill(w[0], signal.SIGSTOP)       # what user nobody may do
+    send(dm, "n@v.test", 1, "second")   # taken by the stopped worker
+    send(dm, "r@v.test", 1, "others")
+    assert len(wait_files(dm, "r@v.test", 1, timeout=10)) == 1
+    # root's mail did not wait for the stopped worker's deadline
+    assert "delivery timed out" not in dm.logtext()
+    assert len(files(dm, "n@v.test")) == 1
+    # the deadline: killed, the job retried by a new worker
+    got = wait_files(dm, "n@v.test", 2, timeout=20)
+    assert len(got) == 2
+    assert not alive(w[0])
+    log = dm.logtext()
+    assert ("delivery worker %d for nobody stopped by signal %d"
+            % (w[0], signal.SIGSTOP)) in log, log
+    assert ("delivery worker %d for nobody: delivery timed out: no result "
+            "in 4 seconds; killing it" % w[0]) in log, log
+    time.sleep(1.5)
+    assert len(files(dm, "n@v.test")) == 2      # delivered once
+    assert dm.ctl("show", "queue").stdout == ""
+    assert dm.proc.poll() is None
+
+
+def memory_has(pid, needle):
+    """Whether any readable mapping of process `pid` holds `needle`."""
+    with open("/proc/%d/maps" % pid) as f:
+        maps = f.read().splitlines()
+    with open("/proc/%d/mem" % pid, "rb", 0) as mem:
+        for line in maps:
+            addr, perms = line.split()[:2]
+            if perms[0] != "r":
+                continue
+            start, end = (int(x, 16) for x in addr.split("-"))
+            try:
+                mem.seek(start)
+                data = mem.read(end - start)
+            except (OSError, OverflowError):
+                continue        # [vvar] and the like
+            if data and needle in data:
+                return True
+    return False
+
+
+def test_worker_holds_none_of_the_parents_secrets(dmx, tmp_path):
+    """issue 14: delivery workers are executed afresh, not forked with the
+    parent's heap: a worker's memory holds neither the relay password nor
+    the password hash that the parent's tables hold."""
+    d = dmx.dir
+    password = "relay-Pa55-%d-xyzzy" % os.getpid()
+    with open(os.path.join(d, "secrets"), "w") as f:
+        f.write("127.0.0.1 alice:%s\n" % password)
+    r = run([POSTERNCTL, "encrypt"], input="alice-login-pw\n")
+    assert r.returncode == 0, r.stderr
+    hashed = r.stdout.strip()
+    with open(os.path.join(d, "creds"), "w") as f:
+        f.write("alice %s\n" % hashed)
+    for n in ("secrets", "creds"):
+        os.chmod(os.path.join(d, n), 0o600)
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048",
+                    "-nodes", "-days", "2", "-subj", "/CN=v.test",
+                    "-keyout", os.path.join(d, "key.pem"), "-out",
+                    os.path.join(d, "cert.pem")], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with open(dmx.conf, "a") as f:
+        f.write('pki test cert "{d}/cert.pem" key "{d}/key.pem"\n'
+                'table creds file:"{d}/creds"\n'
+                'listen on 127.0.0.1 port {p} tls pki test auth <creds>\n'
+                'table secrets file:"{d}/secrets"\n'
+                'transport sub submission "smtp+tls://127.0.0.1:9" '
+                'auth <secrets>\n'
+                'route transport sub\n'
+                'match auth from any for any action "out"\n'
+                .format(d=d, p=next_port()))
+    dm = dmx.start()
+    send(dm, "r@v.test", 1, "root")
+    send(dm, "n@v.test", 1, "nobody")
+    assert len(wait_files(dm, "r@v.test", 1)) == 1
+    assert len(wait_files(dm, "n@v.test", 1)) == 1
+    w = workers(dm)
+    assert len(w) == 2, w
+    # the parent holds both (else this test would prove nothing)
+    assert memory_has(dm.proc.pid, password.encode())
+    assert memory_has(dm.proc.pid, hashed.encode())
+    for pid in w:
+        assert not memory_has(pid, password.encode()), pid
+        assert not memory_has(pid, hashed.encode()), pid
