@@ -590,9 +590,8 @@ worker_deadline(int fd, short event, void *arg)
 	}
 	snprintf(why, sizeof(why), "delivery timed out: no result in %lld "
 	    "seconds", (long long)deliver_job_secs);
-	log_warnx("delivery worker %d for %s: %s; killing it, %zu "
-	    "deliveries will be retried", (int)w->pid, w->user, why,
-	    w->njobs);
+	log_warnx("delivery worker %d for %s: %s; killing it (deliveries "
+	    "to retry: %zu)", (int)w->pid, w->user, why, w->njobs);
 	kill(w->pid, SIGKILL);
 	worker_lost(w, why);
 }
