@@ -135,7 +135,7 @@ static size_t			 nworkers;
 static const char		*deliver_hostname;
 static void			(*deliver_done)(const struct msg_deliver_result *);
 static int			 deliver_exe = -1;	/* posternd itself */
-static int			 deliver_debug, deliver_verbose;
+static int			 deliver_debug;
 static time_t			 deliver_job_secs = DELIVER_JOB_SECS;
 
 static void
@@ -423,8 +423,9 @@ worker_exec(int sock)
 	argv[argc++] = "deliver";
 	if (deliver_debug)
 		argv[argc++] = "-d";
-	if (deliver_verbose > 0)
-		argv[argc++] = deliver_verbose > 1 ? "-vv" : "-v";
+	/* as verbose as the parent is now (posternctl log verbose) */
+	if (log_getverbose() > 0)
+		argv[argc++] = log_getverbose() > 1 ? "-vv" : "-v";
 	argv[argc] = NULL;
 
 	if ((pid = fork()) != 0)
@@ -687,7 +688,7 @@ deliver_flush(int fd, short event, void *arg)
 }
 
 void
-deliver_init(int exe, const char *hostname, int debug, int verbose)
+deliver_init(int exe, const char *hostname, int debug)
 {
 	const char	*v, *errstr;
 	long long	 secs;
@@ -695,7 +696,6 @@ deliver_init(int exe, const char *hostname, int debug, int verbose)
 	deliver_exe = exe;
 	deliver_hostname = hostname;
 	deliver_debug = debug;
-	deliver_verbose = verbose;
 	/* TEST ONLY: regress/test_deliver.py waits seconds, not minutes */
 	if (!debug) {
 		unsetenv(DELIVER_TEST_TIMEOUT);

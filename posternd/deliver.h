@@ -17,7 +17,7 @@
  * Once, in the parent before any delivery: `exe` is posternd itself (an fd
  * that workers are executed from), `hostname` names the maildir files.
  */
-void	deliver_init(int exe, const char *hostname, int debug, int verbose);
+void	deliver_init(int exe, const char *hostname, int debug);
 /*
  * Start a delivery the queue asked for; -1 if the request is malformed or
  * asks for what its action cannot do (`why` says which): a violation.

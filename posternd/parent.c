@@ -1117,7 +1117,7 @@ main(int argc, char *argv[])
 	signal_add(&ev_hup, NULL);
 
 	start_children(conf, self, debug, verbose);
-	deliver_init(exe, conf->hostname, debug, verbose);
+	deliver_init(exe, conf->hostname, debug);
 
 	/* The children have their own copies now. */
 	TAILQ_FOREACH(l, &conf->listeners, entry) {

@@ -288,6 +288,28 @@ def test_stopped_worker_does_not_stall_others(dmx, monkeypatch):
     assert dm.proc.poll() is None
 
 
+def test_stopped_idle_worker_is_killed(dmx):
+    """issue 14: a worker let go exits when its socket closes, but one its
+    user stopped never would, and would hold a worker slot for ever: it is
+    killed a few seconds after it was let go."""
+    dm = dmx.start(args=("-d", "-v"))
+    send(dm, "n@v.test", 1, "one")
+    assert len(wait_files(dm, "n@v.test", 1)) == 1
+    w = workers(dm)
+    assert len(w) == 1
+    os.kill(w[0], signal.SIGSTOP)
+    # idle for 5 s, let go, killed 5 s later
+    deadline = time.time() + 20
+    while alive(w[0]) and time.time() < deadline:
+        time.sleep(0.2)
+    assert not alive(w[0])
+    assert ("delivery worker %d for nobody did not exit when let go; "
+            "killing it" % w[0]) in dm.logtext()
+    assert dm.proc.poll() is None
+    send(dm, "n@v.test", 1, "two")
+    assert len(wait_files(dm, "n@v.test", 2)) == 2
+
+
 def memory_has(pid, needle):
     """Whether any readable mapping of process `pid` holds `needle`."""
     with open("/proc/%d/maps" % pid) as f:
