@@ -39,6 +39,10 @@
  * own worker with SIGSTOP) is killed and its jobs go back to the queue as
  * temporary failures, so it cannot hold the queue's in-flight slots.  A
  * worker let go that does not exit is killed after DELIVER_EXIT_SECS.
+ * Before that, a worker silent for DELIVER_LATE_SECS gets no more jobs:
+ * they go to another worker of the user, or, when every worker the user
+ * may have is late, straight back to the queue as temporary failures, so
+ * that mail for a stalled user does not pile up here while others wait.
  *
  * Only maildir actions deliver today; mbox, lmtp and mda actions fail
  * permanently with a clear reason until they are written.
@@ -79,6 +83,7 @@
 #define DELIVER_BATCH_MAX	DELIVER_INFLIGHT_MAX
 #define DELIVER_IDLE_SECS	5	/* an idle worker is let go */
 #define DELIVER_JOB_SECS	300	/* a busy worker's time per report */
+#define DELIVER_LATE_SECS	30	/* silent that long: no more work */
 #define DELIVER_EXIT_SECS	5	/* a worker let go must be gone by then */
 #define DELIVER_SOCK_FILENO	3	/* a worker's socket to the parent */
 #define DELIVER_EXE_FILENO	4	/* posternd, in the child until exec */
@@ -117,7 +122,8 @@ struct worker {
 	int			 fd;		/* -1 once let go or lost */
 	struct event		 ev;		/* results */
 	struct event		 idle;
-	struct event		 deadline;	/* busy too long, or not gone */
+	struct event		 deadline;	/* late, busy too long, or not gone */
+	int			 late;		/* silent: no more jobs */
 	const struct action	*a;
 	uid_t			 uid;
 	gid_t			 gid;
@@ -504,12 +510,24 @@ worker_start(const struct job *j)
 	return w;
 }
 
-/* A busy worker has deliver_job_secs from now for its next report. */
+/* The part of a busy worker's time after which it is late. */
+static time_t
+deliver_late_secs(void)
+{
+	return deliver_job_secs < 2 * DELIVER_LATE_SECS ?
+	    deliver_job_secs / 2 : DELIVER_LATE_SECS;
+}
+
+/*
+ * A busy worker has deliver_job_secs from now for its next report; the
+ * timer fires first when it becomes late, then at the deadline.
+ */
 static void
 worker_deadline_set(struct worker *w)
 {
-	struct timeval	 tv = { deliver_job_secs, 0 };
+	struct timeval	 tv = { deliver_late_secs(), 0 };
 
+	w->late = 0;
 	evtimer_add(&w->deadline, &tv);
 }
 
@@ -555,6 +573,7 @@ worker_read(int fd, short event, void *arg)
 	}
 	if (w->fd != -1 && w->njobs == 0) {
 		evtimer_del(&w->deadline);
+		w->late = 0;
 		evtimer_add(&w->idle, &tv);
 	} else if (w->fd != -1 && progress)
 		worker_deadline_set(w);
@@ -580,6 +599,7 @@ worker_idle(int fd, short event, void *arg)
 static void
 worker_deadline(int fd, short event, void *arg)
 {
+	struct timeval	 tv = { deliver_job_secs - deliver_late_secs(), 0 };
 	struct worker	*w = arg;
 	char		 why[128];
 
@@ -587,6 +607,16 @@ worker_deadline(int fd, short event, void *arg)
 		log_warnx("delivery worker %d for %s did not exit when let "
 		    "go; killing it", (int)w->pid, w->user);
 		kill(w->pid, SIGKILL);
+		return;
+	}
+	if (!w->late) {
+		log_warnx("delivery worker %d for %s: no result in %lld "
+		    "seconds; giving it no more work", (int)w->pid, w->user,
+		    (long long)deliver_late_secs());
+		w->late = 1;
+		evtimer_add(&w->deadline, &tv);
+		if (!TAILQ_EMPTY(&pending))
+			deliver_flush(-1, 0, NULL);
 		return;
 	}
 	snprintf(why, sizeof(why), "delivery timed out: no result in %lld "
@@ -632,16 +662,18 @@ worker_send(struct worker *w, struct job *j)
 	return 1;
 }
 /*
- * The worker for a job: the least busy of its user's; a new one when they
- * are all busy and the limits allow (an idle worker of another user is let
- * go to make room); NULL when the job must wait.
+ * The worker for a job: the least busy of its user's that is not late; a
+ * new one when they are all busy and the limits allow (an idle worker of
+ * another user is let go to make room); NULL when the job must wait, and
+ * `stalled` set too when every worker the user may have is late.
  */
 static struct worker *
-worker_for(const struct job *j)
+worker_for(const struct job *j, int *stalled)
 {
 	struct worker	*w, *best = NULL, *idle = NULL;
-	size_t		 mine = 0;
+	size_t		 mine = 0, late = 0;
 
+	*stalled = 0;
 	TAILQ_FOREACH(w, &workers, entry) {
 		if (w->fd == -1)
 			continue;
@@ -651,8 +683,16 @@ worker_for(const struct job *j)
 			continue;
 		}
 		mine++;
+		if (w->late) {
+			late++;
+			continue;
+		}
 		if (best == NULL || w->njobs < best->njobs)
 			best = w;
+	}
+	if (mine >= DELIVER_WORKERS_USER && late == mine) {
+		*stalled = 1;
+		return NULL;
 	}
 	if (best != NULL && (best->njobs < DELIVER_SPAWN_AT ||
 	    mine >= DELIVER_WORKERS_USER))
@@ -674,10 +714,18 @@ deliver_flush(int fd, short event, void *arg)
 {
 	struct job	*j, *next;
 	struct worker	*w;
+	int		 stalled;
 
 	for (j = TAILQ_FIRST(&pending); j != NULL; j = next) {
 		next = TAILQ_NEXT(j, entry);
-		if ((w = worker_for(j)) == NULL || !worker_send(w, j))
+		if ((w = worker_for(j, &stalled)) == NULL && stalled) {
+			TAILQ_REMOVE(&pending, j, entry);
+			result(j->d.evpid, DELIVER_TEMPFAIL, "delivery to %s "
+			    "is stalled", j->user);
+			job_free(j);
+			continue;
+		}
+		if (w == NULL || !worker_send(w, j))
 			continue;
 		TAILQ_REMOVE(&pending, j, entry);
 		TAILQ_INSERT_TAIL(&w->jobs, j, entry);
