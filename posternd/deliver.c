@@ -3,8 +3,16 @@
  * sends the message as a memory file descriptor with the envelope; the
  * parent checks the request against its own configuration (the action is
  * looked up by name here: the queue cannot name a path or a user) and hands
- * it to a delivery worker: a process forked from the parent that became the
- * recipient's user and writes the maildir.
+ * it to a delivery worker: a process that became the recipient's user and
+ * writes the maildir.
+ *
+ * The queue names an action and a recipient, and nothing it sends may make
+ * the parent deliver where that action would not: the action must be one
+ * that delivers locally, and the recipient must give it a user (its local
+ * part, the action's fixed user, or its entry in the action's virtual
+ * table).  smtp refused every other recipient at RCPT and the queue
+ * decided the routing again, so a request that fails this is a queue that
+ * lies: a protocol violation, which stops the daemon.
  *
  * Workers live for a while.  A fork per delivery (what this file did
  * first) cost more CPU than receiving the message: copying the parent's
@@ -15,14 +23,32 @@
  * worker takes every job waiting on its socket at once and syncs new/ once
  * for all of them before it reports any.
  *
- * A worker only copies bytes from a descriptor into files; it parses
- * nothing.  After the uid change the kernel makes it non-dumpable, so the
- * user it runs as cannot read the parent's memory it was forked with.
+ * A worker is a fresh execution of posternd (-P deliver), like every other
+ * child, not a fork that keeps the parent's heap.  The parent's memory
+ * holds the relay credentials, the password hashes of credentials tables
+ * and what parsing the configuration and reading keys left in freed
+ * memory; wiping "every secret" after a fork would have to find all of
+ * it, in libc's and libcrypto's buffers too, and any secret added later
+ * would leak until someone remembered it.  After exec there is nothing to
+ * find.  The worker starts as root, takes its user and action in one
+ * datagram, drops to the user (which also makes it non-dumpable) and then
+ * only copies bytes from a descriptor into files; it parses nothing.
+ *
+ * Each job has a deadline: a worker that holds work and reports nothing
+ * for DELIVER_JOB_SECS (a hung file system, or a user who stopped their
+ * own worker with SIGSTOP) is killed and its jobs go back to the queue as
+ * temporary failures, so it cannot hold the queue's in-flight slots.  A
+ * worker let go that does not exit is killed after DELIVER_EXIT_SECS.
+ * Before that, a worker silent for DELIVER_LATE_SECS gets no more jobs:
+ * they go to another worker of the user, or, when every worker the user
+ * may have is late, straight back to the queue as temporary failures, so
+ * that mail for a stalled user does not pile up here while others wait.
  *
  * Only maildir actions deliver today; mbox, lmtp and mda actions fail
  * permanently with a clear reason until they are written.
  */
 #include <sys/types.h>
+#include <sys/prctl.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -32,13 +58,14 @@
 #include <event.h>
 #include <fcntl.h>
 #include <grp.h>
-#include <poll.h>
+#include <limits.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -55,6 +82,25 @@
 #define DELIVER_INFLIGHT_MAX	32	/* jobs handed to one worker */
 #define DELIVER_BATCH_MAX	DELIVER_INFLIGHT_MAX
 #define DELIVER_IDLE_SECS	5	/* an idle worker is let go */
+#define DELIVER_JOB_SECS	300	/* a busy worker's time per report */
+#define DELIVER_LATE_SECS	30	/* silent that long: no more work */
+#define DELIVER_EXIT_SECS	5	/* a worker let go must be gone by then */
+#define DELIVER_SOCK_FILENO	3	/* a worker's socket to the parent */
+#define DELIVER_EXE_FILENO	4	/* posternd, in the child until exec */
+
+/* TEST ONLY: a shorter deadline, honoured in debug runs alone */
+#define DELIVER_TEST_TIMEOUT	"POSTERN_TEST_DELIVER_TIMEOUT"
+
+/* What a new worker is told once, before it drops to its user. */
+struct worker_setup {
+	uint32_t	 uid;
+	uint32_t	 gid;
+	char		 user[64];
+	char		 home[4096];
+	char		 action[64];
+	char		 path[PATH_MAX];	/* maildir template */
+	char		 hostname[256];
+};
 
 /* One message for one recipient, waiting for or at a worker. */
 struct job {
@@ -76,6 +122,8 @@ struct worker {
 	int			 fd;		/* -1 once let go or lost */
 	struct event		 ev;		/* results */
 	struct event		 idle;
+	struct event		 deadline;	/* late, busy too long, or not gone */
+	int			 late;		/* silent: no more jobs */
 	const struct action	*a;
 	uid_t			 uid;
 	gid_t			 gid;
@@ -92,6 +140,9 @@ static struct event		 ev_batch;
 static size_t			 nworkers;
 static const char		*deliver_hostname;
 static void			(*deliver_done)(const struct msg_deliver_result *);
+static int			 deliver_exe = -1;	/* posternd itself */
+static int			 deliver_debug;
+static time_t			 deliver_job_secs = DELIVER_JOB_SECS;
 
 static void
 result(uint64_t evpid, int status, const char *fmt, ...)
@@ -133,15 +184,14 @@ local_user(const char *rcpt, char *user, size_t len)
 
 /* In the worker: the maildir of one message. */
 static int
-job_maildir(const struct msg_deliver *d, const struct action *a,
-    const char *user, const char *home, char *path, size_t len,
-    struct msg_deliver_result *r)
+job_maildir(const struct msg_deliver *d, const struct worker_setup *s,
+    char *path, size_t len, struct msg_deliver_result *r)
 {
-	if (maildir_expand_path(a->path != NULL ? a->path : "~/Maildir",
-	    user, d->rcpt, home, path, len) == -1) {
+	if (maildir_expand_path(s->path, s->user, d->rcpt, s->home, path,
+	    len) == -1) {
 		r->status = DELIVER_PERMFAIL;
 		snprintf(r->error, sizeof(r->error), "cannot expand the "
-		    "maildir path of action %s for this recipient", a->name);
+		    "maildir path of action %s for this recipient", s->action);
 		return -1;
 	}
 	/* Maildir++: a folder is a maildir named ".NAME" inside */
@@ -223,36 +273,63 @@ job_recv(int sock, struct msg_deliver *d, int *fd, int flags)
 	return n;
 }
 
+/* In the worker, still root: who to become, then become it for good. */
+static void
+worker_setup_recv(int sock, struct worker_setup *s)
+{
+	uid_t	 ruid, euid, suid;
+	gid_t	 gid;
+	ssize_t	 n;
+
+	while ((n = recv(sock, s, sizeof(*s), 0)) == -1 && errno == EINTR)
+		;
+	if (n != sizeof(*s) || memchr(s->user, '\0', sizeof(s->user)) == NULL ||
+	    memchr(s->home, '\0', sizeof(s->home)) == NULL ||
+	    memchr(s->action, '\0', sizeof(s->action)) == NULL ||
+	    memchr(s->path, '\0', sizeof(s->path)) == NULL ||
+	    memchr(s->hostname, '\0', sizeof(s->hostname)) == NULL)
+		fatalx("bad set-up from the parent");
+	gid = s->gid;
+	if (setgroups(1, &gid) == -1 ||
+	    setresgid(s->gid, s->gid, s->gid) == -1 ||
+	    setresuid(s->uid, s->uid, s->uid) == -1)
+		fatal("becoming %s", s->user);
+	if (getresuid(&ruid, &euid, &suid) == -1 || ruid != s->uid ||
+	    euid != s->uid || suid != s->uid ||
+	    (s->uid != 0 && (setuid(0) != -1 || seteuid(0) != -1)))
+		fatalx("could not become %s for good", s->user);
+	/* the kernel did this at the uid change; root's own worker too */
+	if (prctl(PR_SET_DUMPABLE, 0) == -1)
+		fatal("prctl");
+}
+
 /*
- * The worker's life: become the user once; then take every job waiting,
- * write each message, sync each maildir's new/ once, report, and wait for
- * more.  The parent closing the socket ends it.
+ * The worker's life (posternd -P deliver, its socket on fd 3): become the
+ * user once; then take every job waiting, write each message, sync each
+ * maildir's new/ once, report, and wait for more.  The parent closing the
+ * socket ends it.
  */
-static void __attribute__((noreturn))
-worker_main(const struct worker *w, int sock, const char *hostname)
+void
+deliver_worker_main(int debug, int verbose)
 {
 	struct batch {
 		struct msg_deliver		 d;
 		struct msg_deliver_result	 r;
 		char				 path[4096];
-	}		*b;
-	char		 err[256];
-	size_t		 n, i, k;
-	int		 fd;
+	}			*b;
+	struct worker_setup	 s;
+	sigset_t		 none;
+	char			 err[256];
+	size_t			 n, i, k;
+	int			 fd, sock = DELIVER_SOCK_FILENO;
 
-	signal(SIGCHLD, SIG_DFL);
-	signal(SIGTERM, SIG_DFL);
-	signal(SIGINT, SIG_DFL);
-	signal(SIGHUP, SIG_DFL);
-	/* Nothing of the parent's (its channels) survives the drop. */
-	if (dup2(sock, 3) == -1)
-		_exit(2);
-	sock = 3;
-	closefrom(4);
-	if (setgroups(1, &w->gid) == -1 ||
-	    setresgid(w->gid, w->gid, w->gid) == -1 ||
-	    setresuid(w->uid, w->uid, w->uid) == -1)
-		_exit(3);
+	log_init(debug, verbose, LOG_MAIL);
+	log_procinit("deliver");
+	setproctitle("deliver");
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	worker_setup_recv(sock, &s);
 	b = xcalloc(DELIVER_BATCH_MAX, sizeof(*b));
 	for (;;) {
 		for (n = 0; n < DELIVER_BATCH_MAX; n++) {
@@ -264,9 +341,9 @@ worker_main(const struct worker *w, int sock, const char *hostname)
 			}
 			memset(&b[n].r, 0, sizeof(b[n].r));
 			b[n].r.evpid = b[n].d.evpid;
-			if (job_maildir(&b[n].d, w->a, w->user, w->home,
-			    b[n].path, sizeof(b[n].path), &b[n].r) == 0)
-				deliver_one(&b[n].d, fd, b[n].path, hostname,
+			if (job_maildir(&b[n].d, &s, b[n].path,
+			    sizeof(b[n].path), &b[n].r) == 0)
+				deliver_one(&b[n].d, fd, b[n].path, s.hostname,
 				    &b[n].r);
 			else
 				b[n].path[0] = '\0';
@@ -311,11 +388,17 @@ job_free(struct job *j)
 static void	worker_read(int, short, void *);
 static void	deliver_flush(int, short, void *);
 static void	worker_idle(int, short, void *);
+static void	worker_deadline(int, short, void *);
 
-/* Fail what a worker still had and forget its socket. */
+/*
+ * Fail what a worker still had and forget its socket.  Closing the socket
+ * ends a worker that is waiting for work; one that does not end (stopped,
+ * or stuck in the kernel) is killed DELIVER_EXIT_SECS later.
+ */
 static void
 worker_lost(struct worker *w, const char *why)
 {
+	struct timeval	 tv = { DELIVER_EXIT_SECS, 0 };
 	struct job	*j;
 
 	while ((j = TAILQ_FIRST(&w->jobs)) != NULL) {
@@ -328,19 +411,81 @@ worker_lost(struct worker *w, const char *why)
 		event_del(&w->ev);
 		close(w->fd);
 		w->fd = -1;
+		evtimer_add(&w->deadline, &tv);
 	}
 	evtimer_del(&w->idle);
+}
+
+/* Fork and exec posternd -P deliver, with `sock` on fd 3. */
+static pid_t
+worker_exec(int sock)
+{
+	char	*argv[6];
+	int	 argc = 0, exe;
+	pid_t	 pid;
+
+	argv[argc++] = "posternd";
+	argv[argc++] = "-P";
+	argv[argc++] = "deliver";
+	if (deliver_debug)
+		argv[argc++] = "-d";
+	/* as verbose as the parent is now (posternctl log verbose) */
+	if (log_getverbose() > 0)
+		argv[argc++] = log_getverbose() > 1 ? "-vv" : "-v";
+	argv[argc] = NULL;
+
+	if ((pid = fork()) != 0)
+		return pid;
+	/* The exe first out of the way: it may sit on fd 3 or 4. */
+	if ((exe = fcntl(deliver_exe, F_DUPFD, DELIVER_EXE_FILENO + 1)) ==
+	    -1 || dup2(sock, DELIVER_SOCK_FILENO) == -1 ||
+	    fcntl(DELIVER_SOCK_FILENO, F_SETFD, 0) == -1 ||
+	    dup2(exe, DELIVER_EXE_FILENO) == -1 ||
+	    fcntl(DELIVER_EXE_FILENO, F_SETFD, FD_CLOEXEC) == -1)
+		_exit(1);
+	closefrom(DELIVER_EXE_FILENO + 1);
+	fexecve(DELIVER_EXE_FILENO, argv, environ);
+	_exit(1);
 }
 
 static struct worker *
 worker_start(const struct job *j)
 {
-	struct worker	*w;
-	int		 sp[2];
-	pid_t		 pid;
+	struct worker_setup	 s;
+	struct worker		*w;
+	int			 sp[2];
+	pid_t			 pid;
 
+	memset(&s, 0, sizeof(s));
+	s.uid = j->uid;
+	s.gid = j->gid;
+	strlcpy(s.user, j->user, sizeof(s.user));
+	strlcpy(s.home, j->home, sizeof(s.home));
+	strlcpy(s.action, j->a->name, sizeof(s.action));
+	strlcpy(s.hostname, deliver_hostname, sizeof(s.hostname));
+	if (strlcpy(s.path, j->a->path != NULL ? j->a->path :
+	    ACTION_DEFAULT_MAILDIR, sizeof(s.path)) >= sizeof(s.path)) {
+		log_warnx("local delivery: the path of action %s is too long",
+		    j->a->name);
+		return NULL;
+	}
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) == -1) {
 		log_warn("local delivery: socketpair");
+		return NULL;
+	}
+	if ((pid = worker_exec(sp[1])) == -1) {
+		log_warn("local delivery: fork");
+		close(sp[0]);
+		close(sp[1]);
+		return NULL;
+	}
+	close(sp[1]);
+	/* the socket's buffer takes it; the worker reads it first */
+	if (send(sp[0], &s, sizeof(s), MSG_NOSIGNAL) != sizeof(s)) {
+		log_warn("local delivery: starting a worker");
+		close(sp[0]);
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
 		return NULL;
 	}
 	w = xcalloc(1, sizeof(*w));
@@ -350,18 +495,6 @@ worker_start(const struct job *j)
 	strlcpy(w->user, j->user, sizeof(w->user));
 	strlcpy(w->home, j->home, sizeof(w->home));
 	TAILQ_INIT(&w->jobs);
-	if ((pid = fork()) == -1) {
-		log_warn("local delivery: fork");
-		close(sp[0]);
-		close(sp[1]);
-		free(w);
-		return NULL;
-	}
-	if (pid == 0) {
-		close(sp[0]);
-		worker_main(w, sp[1], deliver_hostname);
-	}
-	close(sp[1]);
 	w->pid = pid;
 	w->fd = sp[0];
 	w->started = time(NULL);
@@ -370,10 +503,32 @@ worker_start(const struct job *j)
 	event_set(&w->ev, w->fd, EV_READ | EV_PERSIST, worker_read, w);
 	event_add(&w->ev, NULL);
 	evtimer_set(&w->idle, worker_idle, w);
+	evtimer_set(&w->deadline, worker_deadline, w);
 	TAILQ_INSERT_TAIL(&workers, w, entry);
 	nworkers++;
 	log_debug("delivery worker %d for %s started", (int)pid, w->user);
 	return w;
+}
+
+/* The part of a busy worker's time after which it is late. */
+static time_t
+deliver_late_secs(void)
+{
+	return deliver_job_secs < 2 * DELIVER_LATE_SECS ?
+	    deliver_job_secs / 2 : DELIVER_LATE_SECS;
+}
+
+/*
+ * A busy worker has deliver_job_secs from now for its next report; the
+ * timer fires first when it becomes late, then at the deadline.
+ */
+static void
+worker_deadline_set(struct worker *w)
+{
+	struct timeval	 tv = { deliver_late_secs(), 0 };
+
+	w->late = 0;
+	evtimer_add(&w->deadline, &tv);
 }
 
 /* Results: each must name a job this worker has. */
@@ -385,6 +540,7 @@ worker_read(int fd, short event, void *arg)
 	struct msg_deliver_result	 r;
 	struct job			*j;
 	ssize_t				 n;
+	int				 progress = 0;
 
 	for (;;) {
 		if ((n = recv(w->fd, &r, sizeof(r), 0)) == -1) {
@@ -413,9 +569,14 @@ worker_read(int fd, short event, void *arg)
 		w->njobs--;
 		job_free(j);
 		deliver_done(&r);
+		progress = 1;
 	}
-	if (w->fd != -1 && w->njobs == 0)
+	if (w->fd != -1 && w->njobs == 0) {
+		evtimer_del(&w->deadline);
+		w->late = 0;
 		evtimer_add(&w->idle, &tv);
+	} else if (w->fd != -1 && progress)
+		worker_deadline_set(w);
 	if (!TAILQ_EMPTY(&pending))
 		deliver_flush(-1, 0, NULL);
 }
@@ -428,6 +589,42 @@ worker_idle(int fd, short event, void *arg)
 
 	if (w->fd != -1 && w->njobs == 0)
 		worker_lost(w, "");
+}
+
+/*
+ * A worker with work that reported nothing in time, or one let go that did
+ * not exit: kill it.  Its jobs go back to the queue as temporary failures,
+ * to be tried again after the retry delay.
+ */
+static void
+worker_deadline(int fd, short event, void *arg)
+{
+	struct timeval	 tv = { deliver_job_secs - deliver_late_secs(), 0 };
+	struct worker	*w = arg;
+	char		 why[128];
+
+	if (w->fd == -1) {
+		log_warnx("delivery worker %d for %s did not exit when let "
+		    "go; killing it", (int)w->pid, w->user);
+		kill(w->pid, SIGKILL);
+		return;
+	}
+	if (!w->late) {
+		log_warnx("delivery worker %d for %s: no result in %lld "
+		    "seconds; giving it no more work", (int)w->pid, w->user,
+		    (long long)deliver_late_secs());
+		w->late = 1;
+		evtimer_add(&w->deadline, &tv);
+		if (!TAILQ_EMPTY(&pending))
+			deliver_flush(-1, 0, NULL);
+		return;
+	}
+	snprintf(why, sizeof(why), "delivery timed out: no result in %lld "
+	    "seconds", (long long)deliver_job_secs);
+	log_warnx("delivery worker %d for %s: %s; killing it (deliveries "
+	    "to retry: %zu)", (int)w->pid, w->user, why, w->njobs);
+	kill(w->pid, SIGKILL);
+	worker_lost(w, why);
 }
 
 /* Send a job to a worker; 0 if the worker cannot take it now. */
@@ -464,18 +661,19 @@ worker_send(struct worker *w, struct job *j)
 	j->msgfd = -1;
 	return 1;
 }
-
 /*
- * The worker for a job: the least busy of its user's; a new one when they
- * are all busy and the limits allow (an idle worker of another user is let
- * go to make room); NULL when the job must wait.
+ * The worker for a job: the least busy of its user's that is not late; a
+ * new one when they are all busy and the limits allow (an idle worker of
+ * another user is let go to make room); NULL when the job must wait, and
+ * `stalled` set too when every worker the user may have is late.
  */
 static struct worker *
-worker_for(const struct job *j)
+worker_for(const struct job *j, int *stalled)
 {
 	struct worker	*w, *best = NULL, *idle = NULL;
-	size_t		 mine = 0;
+	size_t		 mine = 0, late = 0;
 
+	*stalled = 0;
 	TAILQ_FOREACH(w, &workers, entry) {
 		if (w->fd == -1)
 			continue;
@@ -485,8 +683,16 @@ worker_for(const struct job *j)
 			continue;
 		}
 		mine++;
+		if (w->late) {
+			late++;
+			continue;
+		}
 		if (best == NULL || w->njobs < best->njobs)
 			best = w;
+	}
+	if (mine >= DELIVER_WORKERS_USER && late == mine) {
+		*stalled = 1;
+		return NULL;
 	}
 	if (best != NULL && (best->njobs < DELIVER_SPAWN_AT ||
 	    mine >= DELIVER_WORKERS_USER))
@@ -508,21 +714,90 @@ deliver_flush(int fd, short event, void *arg)
 {
 	struct job	*j, *next;
 	struct worker	*w;
+	int		 stalled;
 
 	for (j = TAILQ_FIRST(&pending); j != NULL; j = next) {
 		next = TAILQ_NEXT(j, entry);
-		if ((w = worker_for(j)) == NULL || !worker_send(w, j))
+		if ((w = worker_for(j, &stalled)) == NULL && stalled) {
+			TAILQ_REMOVE(&pending, j, entry);
+			result(j->d.evpid, DELIVER_TEMPFAIL, "delivery to %s "
+			    "is stalled", j->user);
+			job_free(j);
+			continue;
+		}
+		if (w == NULL || !worker_send(w, j))
 			continue;
 		TAILQ_REMOVE(&pending, j, entry);
 		TAILQ_INSERT_TAIL(&w->jobs, j, entry);
-		w->njobs++;
+		if (w->njobs++ == 0)
+			worker_deadline_set(w);
 		evtimer_del(&w->idle);
 	}
 }
 
+void
+deliver_init(int exe, const char *hostname, int debug)
+{
+	const char	*v, *errstr;
+	long long	 secs;
+
+	deliver_exe = exe;
+	deliver_hostname = hostname;
+	deliver_debug = debug;
+	/* TEST ONLY: regress/test_deliver.py waits seconds, not minutes */
+	if (!debug) {
+		unsetenv(DELIVER_TEST_TIMEOUT);
+		return;
+	}
+	if ((v = getenv(DELIVER_TEST_TIMEOUT)) == NULL)
+		return;
+	secs = strtonum(v, 1, DELIVER_JOB_SECS, &errstr);
+	if (errstr != NULL)
+		fatalx("%s %s: %s", DELIVER_TEST_TIMEOUT, v, errstr);
+	deliver_job_secs = secs;
+	log_warnx("test: delivery deadline %lld seconds", secs);
+}
+
+/*
+ * The user an action delivers the recipient to: the action's fixed user,
+ * the one its virtual table maps the address to, or the local part.  -1
+ * if the action may deliver to none (`why` says why).
+ */
+static int
+deliver_user(struct postern_conf *conf, const struct action *a,
+    const char *rcpt, char *user, size_t len, char *why, size_t whylen)
+{
+	struct table	*t;
+	const char	*name;
+
+	if (a->virtual_table[0] != '\0') {
+		if ((t = config_find_table(conf, a->virtual_table)) == NULL ||
+		    (name = table_lookup_rcpt(t, rcpt)) == NULL) {
+			snprintf(why, whylen, "<%s> is not in table %s of "
+			    "action %s", rcpt, a->virtual_table, a->name);
+			return -1;
+		}
+	} else if (a->user != NULL)
+		name = a->user;
+	else {
+		if (local_user(rcpt, user, len) == 0)
+			return 0;
+		snprintf(why, whylen, "<%s> names no user for action %s",
+		    rcpt, a->name);
+		return -1;
+	}
+	if (strlcpy(user, name, len) >= len) {
+		snprintf(why, whylen, "user %s of action %s is too long",
+		    name, a->name);
+		return -1;
+	}
+	return 0;
+}
+
 int
 deliver_start(struct postern_conf *conf, struct imsg *imsg,
-    void (*done)(const struct msg_deliver_result *))
+    void (*done)(const struct msg_deliver_result *), char *why,
+    size_t whylen)
 {
 	struct msg_deliver	 d;
 	struct action		*a;
@@ -530,21 +805,32 @@ deliver_start(struct postern_conf *conf, struct imsg *imsg,
 	struct job		*j;
 	struct timeval		 now = { 0, 0 };
 	char			 user[256];
-	const char		*name;
 
 	deliver_done = done;
-	deliver_hostname = conf->hostname;
-	if (msg_get_deliver(imsg, &d) == -1)
+	if (msg_get_deliver(imsg, &d) == -1) {
+		snprintf(why, whylen, "bad size or field");
 		return -1;
+	}
+	/*
+	 * What the queue may ask: a local delivery by an action that
+	 * delivers locally, to a user that action delivers to.
+	 */
+	if ((a = config_find_action(conf, d.action)) == NULL) {
+		snprintf(why, whylen, "no action named %s", d.action);
+		return -1;
+	}
+	if (a->type == ACTION_RELAY) {
+		snprintf(why, whylen, "a local delivery by relay action %s",
+		    a->name);
+		return -1;
+	}
+	if (deliver_user(conf, a, d.rcpt, user, sizeof(user), why,
+	    whylen) == -1)
+		return -1;
+
 	/* A folder name, never a path (the queue is not trusted with one) */
 	if (d.folder[0] == '.' || strchr(d.folder, '/') != NULL) {
 		result(d.evpid, DELIVER_PERMFAIL, "bad maildir folder name");
-		goto fail;
-	}
-
-	if ((a = config_find_action(conf, d.action)) == NULL) {
-		result(d.evpid, DELIVER_PERMFAIL, "no action named %s",
-		    d.action);
 		goto fail;
 	}
 	if (a->type != ACTION_MAILDIR) {
@@ -552,25 +838,9 @@ deliver_start(struct postern_conf *conf, struct imsg *imsg,
 		    "delivery is implemented", a->name);
 		goto fail;
 	}
-	if (a->virtual_table[0] != '\0') {
-		struct table	*t = config_find_table(conf, a->virtual_table);
-
-		if (t == NULL ||
-		    (name = table_lookup_rcpt(t, d.rcpt)) == NULL) {
-			result(d.evpid, DELIVER_PERMFAIL, "no user for %s in "
-			    "table %s", d.rcpt, a->virtual_table);
-			goto fail;
-		}
-	} else if (a->user != NULL)
-		name = a->user;
-	else if (local_user(d.rcpt, user, sizeof(user)) == 0)
-		name = user;
-	else {
-		result(d.evpid, DELIVER_PERMFAIL, "bad recipient %s", d.rcpt);
-		goto fail;
-	}
-	if ((pw = getpwnam(name)) == NULL) {
-		result(d.evpid, DELIVER_PERMFAIL, "no such user %s", name);
+	/* /etc/passwd may have changed since smtp took the recipient */
+	if ((pw = getpwnam(user)) == NULL) {
+		result(d.evpid, DELIVER_PERMFAIL, "no such user %s", user);
 		goto fail;
 	}
 	j = xcalloc(1, sizeof(*j));
@@ -582,7 +852,7 @@ deliver_start(struct postern_conf *conf, struct imsg *imsg,
 	    strlcpy(j->home, pw->pw_dir, sizeof(j->home)) >= sizeof(j->home)) {
 		free(j);
 		result(d.evpid, DELIVER_PERMFAIL, "user name or home of %s "
-		    "too long", name);
+		    "too long", user);
 		goto fail;
 	}
 	j->msgfd = imsg->fd;
@@ -604,13 +874,22 @@ int
 deliver_reap(pid_t pid, int status)
 {
 	struct worker	*w;
-	char		 why[64];
+	char		 why[128];
 
 	TAILQ_FOREACH(w, &workers, entry)
 		if (w->pid == pid)
 			break;
 	if (w == NULL)
 		return 0;
+	if (WIFCONTINUED(status))
+		return 1;
+	if (WIFSTOPPED(status)) {
+		/* its deadline (or, let go, its exit time) still runs */
+		log_warnx("delivery worker %d for %s stopped by signal %d "
+		    "(%s)", (int)pid, w->user, WSTOPSIG(status),
+		    strsignal(WSTOPSIG(status)));
+		return 1;
+	}
 	/* Results it wrote before it went still count. */
 	if (w->fd != -1)
 		worker_read(w->fd, EV_READ, w);
@@ -622,6 +901,7 @@ deliver_reap(pid_t pid, int status)
 		worker_lost(w, why);
 	} else
 		worker_lost(w, "");
+	evtimer_del(&w->deadline);
 	TAILQ_REMOVE(&workers, w, entry);
 	nworkers--;
 	free(w);
@@ -635,8 +915,10 @@ deliver_kill_all(void)
 {
 	struct worker	*w;
 
-	TAILQ_FOREACH(w, &workers, entry)
+	TAILQ_FOREACH(w, &workers, entry) {
 		kill(w->pid, SIGTERM);
+		kill(w->pid, SIGCONT);	/* a stopped one must see it */
+	}
 }
 
 void

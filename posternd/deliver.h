@@ -13,14 +13,28 @@
 #include "imsg.h"
 #include "msg.h"
 
-/* Start a delivery the queue asked for; -1 if the request is malformed. */
+/*
+ * Once, in the parent before any delivery: `exe` is posternd itself (an fd
+ * that workers are executed from), `hostname` names the maildir files.
+ */
+void	deliver_init(int exe, const char *hostname, int debug);
+/*
+ * Start a delivery the queue asked for; -1 if the request is malformed or
+ * asks for what its action cannot do (`why` says which): a violation.
+ */
 int	deliver_start(struct postern_conf *, struct imsg *,
-	    void (*done)(const struct msg_deliver_result *));
-/* A child exited: 1 if it was a delivery worker (its jobs are reported). */
+	    void (*done)(const struct msg_deliver_result *), char *why,
+	    size_t whylen);
+/*
+ * A child exited or stopped: 1 if it was a delivery worker (the jobs of
+ * one that exited are reported).
+ */
 int	deliver_reap(pid_t, int status);
 /* Each delivery worker at work: pid, user, seconds since it started. */
 void	deliver_foreach(void (*)(pid_t, const char *, time_t, void *), void *);
 /* Stop every delivery worker (shutdown). */
 void	deliver_kill_all(void);
+/* The worker itself: posternd -P deliver, its socket on fd 3. */
+void	deliver_worker_main(int debug, int verbose) __attribute__((noreturn));
 
 #endif

@@ -84,6 +84,9 @@ describe_status(int status, char *buf, size_t len)
 	else if (WIFEXITED(status))
 		snprintf(buf, len, "exited with status %d",
 		    WEXITSTATUS(status));
+	else if (WIFSTOPPED(status))
+		snprintf(buf, len, "stopped by signal %d (%s)",
+		    WSTOPSIG(status), strsignal(WSTOPSIG(status)));
 	else
 		snprintf(buf, len, "stopped");
 }
@@ -101,7 +104,8 @@ child_by_pid(pid_t pid)
 
 /*
  * Stop every child and exit.  Children get SIGTERM and a few seconds; any
- * that remain are killed.
+ * that remain are killed.  SIGCONT follows SIGTERM, so that a stopped
+ * child acts on it too.
  */
 static void
 parent_shutdown(int code)
@@ -114,8 +118,10 @@ parent_shutdown(int code)
 	parent->shutting_down = 1;
 	deliver_kill_all();
 	for (i = PROC_PARENT + 1; i < PROC_MAX; i++)
-		if (parent->children[i].pid > 0)
+		if (parent->children[i].pid > 0) {
 			kill(parent->children[i].pid, SIGTERM);
+			kill(parent->children[i].pid, SIGCONT);
+		}
 	deadline = monotime() + 5;
 	for (;;) {
 		while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
@@ -150,6 +156,11 @@ parent_shutdown(int code)
 	exit(code);
 }
 
+/*
+ * A child of the process set that is stopped (SIGSTOP, or a terminal's
+ * SIGTSTP) does its job no more than a dead one: either stops the set.
+ * Delivery workers are deliver.c's, which holds them to a deadline.
+ */
 static void
 parent_sigchld(int sig, short event, void *arg)
 {
@@ -158,13 +169,15 @@ parent_sigchld(int sig, short event, void *arg)
 	int		 status;
 	enum proc_id	 id;
 
-	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+	while ((pid = waitpid(-1, &status, WNOHANG | WUNTRACED |
+	    WCONTINUED)) > 0) {
 		if (deliver_reap(pid, status))
 			continue;
 		id = child_by_pid(pid);
-		if (id == PROC_PARENT)
+		if (id == PROC_PARENT || WIFCONTINUED(status))
 			continue;	/* not one of the process set */
-		parent->children[id].pid = 0;
+		if (!WIFSTOPPED(status))
+			parent->children[id].pid = 0;
 		if (parent->shutting_down)
 			continue;
 		describe_status(status, why, sizeof(why));
@@ -301,12 +314,14 @@ static void
 parent_dispatch(struct proc *p, enum proc_id from, struct imsg *imsg)
 {
 	struct msg_ctl_verbose	 v;
+	char			 why[1280];
 	int			 i;
 
 	if (from == PROC_QUEUE &&
 	    imsg->hdr.type == IMSG_DELIVER_ENVELOPE_START) {
-		if (deliver_start(parent->conf, imsg, parent_delivered) == -1)
-			parent_violation(from, imsg, "bad delivery request");
+		if (deliver_start(parent->conf, imsg, parent_delivered, why,
+		    sizeof(why)) == -1)
+			parent_violation(from, imsg, why);
 		return;
 	}
 	if (imsg->fd != -1)
@@ -1103,6 +1118,7 @@ main(int argc, char *argv[])
 	gid_t			 ctl_gid = 0;
 	ssize_t			 n;
 	int			 ch, debug = 0, noaction = 0, verbose = 0;
+	int			 worker = 0, exe;
 
 	setproctitle_init(argc, argv, environ);
 	while ((ch = getopt(argc, argv, "df:nP:v")) != -1) {
@@ -1117,6 +1133,10 @@ main(int argc, char *argv[])
 			noaction = 1;
 			break;
 		case 'P':
+			if (strcmp(optarg, "deliver") == 0) {
+				worker = 1;
+				break;
+			}
 			if ((desc = proc_by_name(optarg)) == NULL)
 				fatalx("unknown process %s", optarg);
 			break;
@@ -1131,6 +1151,8 @@ main(int argc, char *argv[])
 		usage();
 	if (desc != NULL)
 		proc_child_main(desc, debug, verbose);
+	if (worker)
+		deliver_worker_main(debug, verbose);
 
 	log_init(1, verbose, LOG_MAIL);
 	log_procinit("parent");
@@ -1152,6 +1174,9 @@ main(int argc, char *argv[])
 	if ((n = readlink("/proc/self/exe", self, sizeof(self) - 1)) == -1)
 		fatal("readlink /proc/self/exe");
 	self[n] = '\0';
+	/* workers are executed from this, even once a new binary replaced it */
+	if ((exe = open("/proc/self/exe", O_RDONLY | O_CLOEXEC)) == -1)
+		fatal("open /proc/self/exe");
 
 	parent = xcalloc(1, sizeof(*parent));
 	parent->conf = conf;
@@ -1190,6 +1215,7 @@ main(int argc, char *argv[])
 	signal_add(&ev_hup, NULL);
 
 	start_children(conf, self, debug, verbose);
+	deliver_init(exe, conf->hostname, debug);
 
 	/* The children have their own copies now. */
 	TAILQ_FOREACH(l, &conf->listeners, entry) {

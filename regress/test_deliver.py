@@ -2,6 +2,7 @@
 lives for a while instead of a fork per message, each writing as its user,
 and what happens when one dies."""
 
+import array
 import glob
 import os
 import pwd
@@ -9,12 +10,17 @@ import re
 import shutil
 import signal
 import smtplib
+import socket
+import struct
+import subprocess
 import tempfile
 import time
 
 import pytest
 
-from conftest import children_of, alive, CHILDREN
+from conftest import (children_of, alive, imsg_types, next_port, run,
+                      CHILDREN, POSTERNCTL)
+from test_proc import steal_parent_channel
 
 NOBODY = pwd.getpwnam("nobody").pw_uid
 
@@ -33,8 +39,12 @@ def dmx(daemon_factory):
         f.write('queue retry 1s max 1s\n'
                 'table vusers file:"%s/vusers"\n'
                 'action "v" maildir "%s/%%{rcpt}" virtual <vusers>\n'
+                'action "l" maildir "%s/%%{user}"\n'
+                'action "out" relay\n'
                 'match from any for domain "v.test" action "v"\n'
-                % (dm.dir, base))
+                'match from any for domain "l.test" action "l"\n'
+                'match from any for domain "far.test" action "out"\n'
+                % (dm.dir, base, base))
     yield dm
     dm.stop()
     shutil.rmtree(base, ignore_errors=True)
@@ -214,3 +224,186 @@ def test_undeliverable_action_refused_by_config_check(tmp_path, line):
     assert "%s:2: %s delivery is not implemented yet" % (
         conf, line.split()[2]) in r.stderr, r.stderr
     assert "configuration OK" not in r.stdout
+
+
+# struct msg_deliver (lib/msg.h): evpid, sender, rcpt, action,
+# check_existing, folder
+MSG_DELIVER = struct.Struct("=Q1025s1025s64s2xi64s")
+
+
+def forge_delivery(dm, action, rcpt, evpid=0x1234):
+    """IMSG_DELIVER_ENVELOPE_START on the queue's own channel to the
+    parent, as a compromised queue would send it."""
+    payload = MSG_DELIVER.pack(evpid, b"a@sender.test", rcpt.encode(),
+                               action.encode(), 0, b"")
+    hdr = struct.pack("=IIHHII", imsg_types()["IMSG_DELIVER_ENVELOPE_START"],
+                      20 + len(payload), 1, 0, 0, 0)
+    mfd = os.memfd_create("forged")
+    os.write(mfd, b"Subject: forged\r\n\r\nforged\r\n")
+    os.lseek(mfd, 0, os.SEEK_SET)
+    fd = steal_parent_channel(dm.kids["queue"])
+    s = socket.socket(fileno=fd)
+    try:
+        s.sendmsg([hdr + payload], [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
+                                     array.array("i", [mfd]))])
+    finally:
+        s.close()
+        os.close(mfd)
+
+
+@pytest.mark.parametrize("action,rcpt,why", [
+    ("out", "x@far.test", "a local delivery by relay action out"),
+    ("v", "nobody-here@v.test", "<nobody-here@v.test> is not in table "
+     "vusers of action v"),
+    ("l", "a/b@l.test", "<a/b@l.test> names no user for action l"),
+    ("nope", "r@v.test", "no action named nope"),
+])
+def test_queue_cannot_ask_what_the_action_does_not_do(dmx, action, rcpt,
+                                                      why):
+    """issue 14: a local delivery whose action does not deliver locally, or
+    whose recipient the action gives no user, is a queue that lies: the
+    parent logs the violation and stops everything."""
+    dm = dmx.start()
+    forge_delivery(dm, action, rcpt)
+    rc = dm.wait_exit(10)
+    assert rc is not None and rc != 0, "posternd took the request"
+    log = dm.logtext()
+    assert "protocol violation by queue: IMSG_DELIVER_ENVELOPE_START" in log
+    assert why in log, log
+    for p in dm.kids.values():
+        assert not alive(p)
+
+
+def test_stopped_worker_does_not_stall_others(dmx, monkeypatch):
+    """issue 14: a user who stops their own worker holds up only the
+    messages that worker had, and only until the job's deadline: once late
+    it gets no more work (another worker takes the user's next message),
+    then it is killed and its job comes back to the queue as a temporary
+    failure, to be retried."""
+    monkeypatch.setenv("POSTERN_TEST_DELIVER_TIMEOUT", "8")
+    dm = dmx.start(args=("-d", "-v"))
+    assert "test: delivery deadline 8 seconds" in dm.logtext()
+    send(dm, "n@v.test", 1, "first")
+    assert len(wait_files(dm, "n@v.test", 1)) == 1
+    w = workers(dm)
+    assert len(w) == 1
+    os.kill(w[0], signal.SIGSTOP)       # what user nobody may do
+    send(dm, "n@v.test", 1, "second")   # taken by the stopped worker
+    send(dm, "r@v.test", 1, "others")
+    assert len(wait_files(dm, "r@v.test", 1, timeout=10)) == 1
+    # root's mail did not wait for the stopped worker
+    assert "no result in" not in dm.logtext()
+    assert len(files(dm, "n@v.test")) == 1
+    # late after half the deadline: nobody's next message goes elsewhere
+    late = ("delivery worker %d for nobody: no result in 4 seconds; "
+            "giving it no more work" % w[0])
+    deadline = time.time() + 10
+    while late not in dm.logtext() and time.time() < deadline:
+        time.sleep(0.1)
+    assert late in dm.logtext()
+    send(dm, "n@v.test", 1, "third")
+    assert len(wait_files(dm, "n@v.test", 2, timeout=10)) == 2
+    assert alive(w[0])      # still stopped, still holding "second"
+    # the deadline: killed, the job retried by a new worker
+    got = wait_files(dm, "n@v.test", 3, timeout=20)
+    assert len(got) == 3
+    assert not alive(w[0])
+    log = dm.logtext()
+    assert ("delivery worker %d for nobody stopped by signal %d"
+            % (w[0], signal.SIGSTOP)) in log, log
+    assert ("delivery worker %d for nobody: delivery timed out: no result "
+            "in 8 seconds; killing it" % w[0]) in log, log
+    time.sleep(1.5)
+    assert len(files(dm, "n@v.test")) == 3      # delivered once each
+    subjects = {re.search(rb"Subject: (.*)\r\n", open(f, "rb").read())
+                .group(1) for f in files(dm, "n@v.test")}
+    assert subjects == {b"first 0", b"second 0", b"third 0"}, subjects
+    assert dm.ctl("show", "queue").stdout == ""
+    assert dm.proc.poll() is None
+
+
+def test_stopped_idle_worker_is_killed(dmx):
+    """issue 14: a worker let go exits when its socket closes, but one its
+    user stopped never would, and would hold a worker slot for ever: it is
+    killed a few seconds after it was let go."""
+    dm = dmx.start(args=("-d", "-v"))
+    send(dm, "n@v.test", 1, "one")
+    assert len(wait_files(dm, "n@v.test", 1)) == 1
+    w = workers(dm)
+    assert len(w) == 1
+    os.kill(w[0], signal.SIGSTOP)
+    # idle for 5 s, let go, killed 5 s later
+    deadline = time.time() + 20
+    while alive(w[0]) and time.time() < deadline:
+        time.sleep(0.2)
+    assert not alive(w[0])
+    assert ("delivery worker %d for nobody did not exit when let go; "
+            "killing it" % w[0]) in dm.logtext()
+    assert dm.proc.poll() is None
+    send(dm, "n@v.test", 1, "two")
+    assert len(wait_files(dm, "n@v.test", 2)) == 2
+
+
+def memory_has(pid, needle):
+    """Whether any readable mapping of process `pid` holds `needle`."""
+    with open("/proc/%d/maps" % pid) as f:
+        maps = f.read().splitlines()
+    with open("/proc/%d/mem" % pid, "rb", 0) as mem:
+        for line in maps:
+            addr, perms = line.split()[:2]
+            if perms[0] != "r":
+                continue
+            start, end = (int(x, 16) for x in addr.split("-"))
+            try:
+                mem.seek(start)
+                data = mem.read(end - start)
+            except (OSError, OverflowError):
+                continue        # [vvar] and the like
+            if data and needle in data:
+                return True
+    return False
+
+
+def test_worker_holds_none_of_the_parents_secrets(dmx, tmp_path):
+    """issue 14: delivery workers are executed afresh, not forked with the
+    parent's heap: a worker's memory holds neither the relay password nor
+    the password hash that the parent's tables hold."""
+    d = dmx.dir
+    password = "relay-Pa55-%d-xyzzy" % os.getpid()
+    with open(os.path.join(d, "secrets"), "w") as f:
+        f.write("127.0.0.1 alice:%s\n" % password)
+    r = run([POSTERNCTL, "encrypt"], input="alice-login-pw\n")
+    assert r.returncode == 0, r.stderr
+    hashed = r.stdout.strip()
+    with open(os.path.join(d, "creds"), "w") as f:
+        f.write("alice %s\n" % hashed)
+    for n in ("secrets", "creds"):
+        os.chmod(os.path.join(d, n), 0o600)
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048",
+                    "-nodes", "-days", "2", "-subj", "/CN=v.test",
+                    "-keyout", os.path.join(d, "key.pem"), "-out",
+                    os.path.join(d, "cert.pem")], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with open(dmx.conf, "a") as f:
+        f.write('pki test cert "{d}/cert.pem" key "{d}/key.pem"\n'
+                'table creds file:"{d}/creds"\n'
+                'listen on 127.0.0.1 port {p} tls pki test auth <creds>\n'
+                'table secrets file:"{d}/secrets"\n'
+                'transport sub submission "smtp+tls://127.0.0.1:9" '
+                'auth <secrets>\n'
+                'route transport sub\n'
+                'match auth from any for any action "out"\n'
+                .format(d=d, p=next_port()))
+    dm = dmx.start()
+    send(dm, "r@v.test", 1, "root")
+    send(dm, "n@v.test", 1, "nobody")
+    assert len(wait_files(dm, "r@v.test", 1)) == 1
+    assert len(wait_files(dm, "n@v.test", 1)) == 1
+    w = workers(dm)
+    assert len(w) == 2, w
+    # the parent holds both (else this test would prove nothing)
+    assert memory_has(dm.proc.pid, password.encode())
+    assert memory_has(dm.proc.pid, hashed.encode())
+    for pid in w:
+        assert not memory_has(pid, password.encode()), pid
+        assert not memory_has(pid, hashed.encode()), pid

@@ -86,6 +86,22 @@ def test_child_death_stops_everything(daemon, victim):
         assert not alive(p), "child %d left behind" % p
 
 
+@pytest.mark.parametrize("victim", CHILDREN)
+def test_stopped_child_stops_everything(daemon, victim):
+    """issue 14: a child stopped by a signal does its job no more than a
+    dead one: the parent reaps with WUNTRACED, and the set stops."""
+    pid = daemon.kids[victim]
+    os.kill(pid, signal.SIGSTOP)
+    rc = daemon.wait_exit(10)
+    assert rc is not None, "posternd still running 10 s after a child stopped"
+    assert rc != 0
+    log = daemon.logtext()
+    assert "%s process (pid %d) stopped by signal %d" % (
+        victim, pid, signal.SIGSTOP) in log, log
+    for p in daemon.kids.values():
+        assert not alive(p), "child %d left behind" % p
+
+
 def test_sigterm_stops_cleanly(daemon):
     kids = list(daemon.kids.values())
     os.kill(daemon.proc.pid, signal.SIGTERM)
