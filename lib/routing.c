@@ -11,6 +11,7 @@
 #include <ctype.h>
 #include <paths.h>
 #include <pwd.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -430,4 +431,66 @@ routing_decide_auth(struct routing *rt, const struct sockaddr *client,
 		}
 	}
 	return RCPT_ACCEPT;
+}
+
+/*
+ * The system user that a local delivery by `action` writes rcpt's mail
+ * as: the action's fixed user, the one its virtual table maps the address
+ * to, or the local part, lower-cased.  The parent checks every delivery
+ * the queue asks for with this, and the queue checks each envelope with it
+ * before asking, under the configuration of the day: an envelope queued
+ * under an older one that no longer holds is the queue's to bounce, never
+ * a request the parent must take for a lie.  -1, with why, if there is no
+ * such action, it relays, or it delivers rcpt to nobody.
+ */
+int
+routing_local_user(const struct postern_conf *conf, const char *action,
+    const char *rcpt, char *user, size_t len, char *why, size_t whylen)
+{
+	const struct action	*a;
+	const struct table	*t;
+	const char		*name, *at;
+	size_t			 n, i;
+
+	if ((a = config_find_action(conf, action)) == NULL) {
+		snprintf(why, whylen, "no action named %s", action);
+		return -1;
+	}
+	if (a->type == ACTION_RELAY) {
+		snprintf(why, whylen, "a local delivery by relay action %s",
+		    a->name);
+		return -1;
+	}
+	if (a->virtual_table[0] != '\0') {
+		if ((t = config_find_table(conf, a->virtual_table)) == NULL ||
+		    (name = table_lookup_rcpt(t, rcpt)) == NULL) {
+			snprintf(why, whylen, "<%s> is not in table %s of "
+			    "action %s", rcpt, a->virtual_table, a->name);
+			return -1;
+		}
+	} else if (a->user != NULL)
+		name = a->user;
+	else {
+		/* the local part: a user name, never a path */
+		at = strrchr(rcpt, '@');
+		n = at != NULL ? (size_t)(at - rcpt) : strlen(rcpt);
+		for (i = 0; i < n && i < len; i++)
+			if (rcpt[i] == '/' || (unsigned char)rcpt[i] < 0x21)
+				break;
+		if (n == 0 || n >= len || i < n) {
+			snprintf(why, whylen, "<%s> names no user for action "
+			    "%s", rcpt, a->name);
+			return -1;
+		}
+		for (i = 0; i < n; i++)
+			user[i] = tolower((unsigned char)rcpt[i]);
+		user[n] = '\0';
+		return 0;
+	}
+	if (strlcpy(user, name, len) >= len) {
+		snprintf(why, whylen, "user %s of action %s is too long", name,
+		    a->name);
+		return -1;
+	}
+	return 0;
 }

@@ -65,4 +65,9 @@ enum rcpt_verdict routing_decide_auth(struct routing *,
 	    size_t local_len, const char *tag, int *remote,
 	    const char **action);
 
+/* The user a local action delivers rcpt as; -1 with why if none. */
+int	routing_local_user(const struct postern_conf *, const char *action,
+	    const char *rcpt, char *user, size_t len, char *why,
+	    size_t whylen);
+
 #endif

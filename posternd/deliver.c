@@ -73,6 +73,7 @@
 #include "envelope.h"
 #include "log.h"
 #include "posternd/maildir.h"
+#include "routing.h"
 #include "table.h"
 #include "util.h"
 
@@ -161,25 +162,6 @@ result(uint64_t evpid, int status, const char *fmt, ...)
 	vsnprintf(r.error, sizeof(r.error), fmt, ap);
 	va_end(ap);
 	deliver_done(&r);
-}
-
-/* The recipient's local part, lower-cased: the system user's name. */
-static int
-local_user(const char *rcpt, char *user, size_t len)
-{
-	const char	*at = strrchr(rcpt, '@');
-	size_t		 n = at != NULL ? (size_t)(at - rcpt) : strlen(rcpt);
-	size_t		 i;
-
-	if (n == 0 || n >= len)
-		return -1;
-	for (i = 0; i < n; i++) {
-		if (rcpt[i] == '/' || (unsigned char)rcpt[i] < 0x21)
-			return -1;
-		user[i] = tolower((unsigned char)rcpt[i]);
-	}
-	user[n] = '\0';
-	return 0;
 }
 
 /* In the worker: the maildir of one message. */
@@ -758,42 +740,6 @@ deliver_init(int exe, const char *hostname, int debug)
 	log_warnx("test: delivery deadline %lld seconds", secs);
 }
 
-/*
- * The user an action delivers the recipient to: the action's fixed user,
- * the one its virtual table maps the address to, or the local part.  -1
- * if the action may deliver to none (`why` says why).
- */
-static int
-deliver_user(struct postern_conf *conf, const struct action *a,
-    const char *rcpt, char *user, size_t len, char *why, size_t whylen)
-{
-	struct table	*t;
-	const char	*name;
-
-	if (a->virtual_table[0] != '\0') {
-		if ((t = config_find_table(conf, a->virtual_table)) == NULL ||
-		    (name = table_lookup_rcpt(t, rcpt)) == NULL) {
-			snprintf(why, whylen, "<%s> is not in table %s of "
-			    "action %s", rcpt, a->virtual_table, a->name);
-			return -1;
-		}
-	} else if (a->user != NULL)
-		name = a->user;
-	else {
-		if (local_user(rcpt, user, len) == 0)
-			return 0;
-		snprintf(why, whylen, "<%s> names no user for action %s",
-		    rcpt, a->name);
-		return -1;
-	}
-	if (strlcpy(user, name, len) >= len) {
-		snprintf(why, whylen, "user %s of action %s is too long",
-		    name, a->name);
-		return -1;
-	}
-	return 0;
-}
-
 int
 deliver_start(struct postern_conf *conf, struct imsg *imsg,
     void (*done)(const struct msg_deliver_result *), char *why,
@@ -813,20 +759,13 @@ deliver_start(struct postern_conf *conf, struct imsg *imsg,
 	}
 	/*
 	 * What the queue may ask: a local delivery by an action that
-	 * delivers locally, to a user that action delivers to.
+	 * delivers locally, to a user that action delivers to.  The queue
+	 * checked the same (routing_local_user()) before it asked.
 	 */
-	if ((a = config_find_action(conf, d.action)) == NULL) {
-		snprintf(why, whylen, "no action named %s", d.action);
+	if (routing_local_user(conf, d.action, d.rcpt, user, sizeof(user),
+	    why, whylen) == -1)
 		return -1;
-	}
-	if (a->type == ACTION_RELAY) {
-		snprintf(why, whylen, "a local delivery by relay action %s",
-		    a->name);
-		return -1;
-	}
-	if (deliver_user(conf, a, d.rcpt, user, sizeof(user), why,
-	    whylen) == -1)
-		return -1;
+	a = config_find_action(conf, d.action);
 
 	/* A folder name, never a path (the queue is not trusted with one) */
 	if (d.folder[0] == '.' || strchr(d.folder, '/') != NULL) {

@@ -109,14 +109,29 @@ queue_message_fd(struct queue *q, uint64_t msgid)
 	return fd;
 }
 
+static void	queue_unroutable(struct queue *, const struct envelope *,
+		    const char *);
+
 static void
 queue_deliver_local(struct queue *q, const struct envelope *e)
 {
 	struct msg_deliver	 d;
 	char			 qid[QID_ENV_LEN + 1];
+	char			 user[256], why[512];
 	int			 fd;
 
 	qid_env_str(e->id, qid, sizeof(qid));
+	/*
+	 * The parent takes a request the configuration does not allow for
+	 * a lie and stops the daemon; an envelope queued under an older
+	 * configuration (its action removed, made a relay, or its address
+	 * taken out of a virtual table) is ours to bounce instead.
+	 */
+	if (routing_local_user(q->routing.conf, e->dest, e->rcpt, user,
+	    sizeof(user), why, sizeof(why)) == -1) {
+		queue_unroutable(q, e, why);
+		return;
+	}
 	if ((fd = queue_message_fd(q, e->msgid)) == -1) {
 		log_warn("%s: reading the message", qid);
 		qstore_tempfail(q->qs, e->id, time(NULL),
@@ -600,6 +615,27 @@ queue_expire(struct queue *q, uint64_t evpid, const char *error)
 	struct outcome	 o = { "4.4.7", NULL, "X-Postern", error, error };
 
 	queue_bounce(q, evpid, &o);
+}
+
+/*
+ * An envelope that the configuration no longer routes the way it was
+ * queued: a permanent failure (RFC 3463 5.3.5, system incorrectly
+ * configured), bounced like any other, naming what changed.
+ */
+static void
+queue_unroutable(struct queue *q, const struct envelope *e, const char *why)
+{
+	char		 qid[QID_ENV_LEN + 1], error[600];
+	struct outcome	 o = { "5.3.5", NULL, "X-Postern", error, error };
+
+	qid_env_str(e->id, qid, sizeof(qid));
+	snprintf(error, sizeof(error), "not deliverable under the current "
+	    "configuration: %s", why);
+	log_warnx("%s: permanent failure: %s", qid, error);
+	queue_bounce(q, e->id, &o);
+	if (!flight_message_out(q, e->msgid))
+		queue_dsn_round(q, e->msgid);
+	queue_flush_soon(q);
 }
 
 /*

@@ -407,3 +407,36 @@ def test_worker_holds_none_of_the_parents_secrets(dmx, tmp_path):
     for pid in w:
         assert not memory_has(pid, password.encode()), pid
         assert not memory_has(pid, hashed.encode()), pid
+
+
+def test_envelope_stale_after_config_change_bounces(dmx):
+    """A message queued for r@v.test, then the virtual table loses that
+    address and the daemon restarts: the queue bounces the envelope
+    (5.3.5, naming the change) instead of asking the parent for a delivery
+    the parent would take for a lie and stop the daemon over."""
+    dmx.start()
+    assert dmx.ctl("pause", "queue").returncode == 0
+    send(dmx, "r@v.test", 1, "stale")
+    dmx.stop()
+    with open(os.path.join(dmx.dir, "vusers"), "w") as f:
+        f.write("n@v.test nobody\n")
+    os.makedirs(dmx.sockdir, 0o755)     # stop() removed it
+    dmx.start()
+    deadline = time.time() + 20
+    while time.time() < deadline and \
+            "not deliverable under the current configuration" not in \
+            dmx.logtext():
+        time.sleep(0.1)
+    log = dmx.logtext()
+    assert "not deliverable under the current configuration: " \
+        "<r@v.test> is not in table vusers" in log, log
+    assert "protocol violation" not in log, log
+    assert dmx.proc.poll() is None
+    assert files(dmx, "r@v.test") == []
+    deadline = time.time() + 10
+    while time.time() < deadline and dmx.ctl("show", "queue").stdout:
+        time.sleep(0.1)
+    assert dmx.ctl("show", "queue").stdout == ""
+    # The daemon still delivers what the configuration allows.
+    send(dmx, "n@v.test", 1, "fresh")
+    assert len(wait_files(dmx, "n@v.test", 1)) == 1

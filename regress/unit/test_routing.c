@@ -399,6 +399,42 @@ test_user_can_receive(void **state)
 	free_config(conf);
 }
 
+/* The user a local delivery writes as, as parent and queue both check. */
+static void
+test_local_user_of_action(void **state)
+{
+	struct postern_conf	*c;
+	char			 user[64], why[256];
+
+	c = parse_config_buffer("test.conf", conf_site, strlen(conf_site),
+	    PARSE_NOFILES);
+	assert_non_null(c);
+	assert_int_equal(routing_local_user(c, "local", "Root@example.org",
+	    user, sizeof(user), why, sizeof(why)), 0);
+	assert_string_equal(user, "root");
+	assert_int_equal(routing_local_user(c, "vmail", "alias@example.net",
+	    user, sizeof(user), why, sizeof(why)), 0);
+	assert_string_equal(user, USER_HERE);
+	assert_int_equal(routing_local_user(c, "fixed", "x@shared.example",
+	    user, sizeof(user), why, sizeof(why)), 0);
+	assert_string_equal(user, USER_HERE);
+	assert_int_equal(routing_local_user(c, "vmail", "nobody@example.net",
+	    user, sizeof(user), why, sizeof(why)), -1);
+	assert_string_equal(why, "<nobody@example.net> is not in table virt "
+	    "of action vmail");
+	assert_int_equal(routing_local_user(c, "out", "a@example.org",
+	    user, sizeof(user), why, sizeof(why)), -1);
+	assert_string_equal(why, "a local delivery by relay action out");
+	assert_int_equal(routing_local_user(c, "gone", "a@example.org",
+	    user, sizeof(user), why, sizeof(why)), -1);
+	assert_string_equal(why, "no action named gone");
+	assert_int_equal(routing_local_user(c, "local", "../x@example.org",
+	    user, sizeof(user), why, sizeof(why)), -1);
+	assert_int_equal(routing_local_user(c, "local", "@example.org",
+	    user, sizeof(user), why, sizeof(why)), -1);
+	free_config(c);
+}
+
 int
 main(void)
 {
@@ -411,6 +447,7 @@ main(void)
 		cmocka_unit_test(test_fixed_user_takes_any_local_part),
 		cmocka_unit_test(test_tag),
 		cmocka_unit_test(test_secrets_stay_with_the_parent),
+		cmocka_unit_test(test_local_user_of_action),
 		cmocka_unit_test(test_system_accounts_refused),
 		cmocka_unit_test(test_user_can_receive),
 	};
