@@ -72,7 +72,8 @@ static void	 set_count(const struct conf_loc *, const char *, long long,
 %token	MTATIMEOUT MTACONNECTTIMEOUT MTAMAXSESSIONS MTAMAXPERDOMAIN MTACAFILE
 %token	MTATLSFALLBACK
 %token	TRANSPORT ROUTE ATTEMPT ARCSEAL ACCOUNT MECHANISMS
-%token	MAILDIR MATCH MAX MAXMESSAGESIZE MAXSIGNATURES MBOX MDA ON OVERSIGN
+%token	MAILDIR MATCH MAX MAXMESSAGESIZE MAXSIGNATURES MBOX MDA MEMORYLIMIT
+%token	ON OVERSIGN
 %token	PKI POLICY PORT
 %token	QUARANTINE QUEUE RCPTTO REJECT REJECTFAIL RELAXED RELAY REQUIRE
 %token	RESOLVER RETRY SELECTOR SIGN SMTPS SOCKET SPF SPOOL SRC STRICT TABLE
@@ -229,6 +230,11 @@ queue		: QUEUE USER STRING {
 		| QUEUE EXPIRE duration {
 			if ($3 != 0)
 				ps.conf->queue.expire = $3;
+		}
+		| QUEUE MEMORYLIMIT size {
+			ps.memory_loc = @3;
+			if ($3 != 0)
+				ps.conf->queue.memory_limit = $3;
 		}
 		;
 
@@ -948,6 +954,7 @@ static const struct keyword keywords[] = {
 	{ "mbox",		MBOX },
 	{ "mda",		MDA },
 	{ "mechanisms",		MECHANISMS },
+	{ "memory-limit",	MEMORYLIMIT },
 	{ "mta-ca-file",	MTACAFILE },
 	{ "mta-connect-timeout", MTACONNECTTIMEOUT },
 	{ "mta-max-per-domain",	MTAMAXPERDOMAIN },
@@ -1097,6 +1104,8 @@ parse_run(const char *name, int flags)
 
 	if (yyparse() != 0 && ps.errors == 0)
 		ps.errors++;
+	if (ps.errors == 0)
+		parse_check_queue();
 
 	parse_builders_free();
 	lex_free();

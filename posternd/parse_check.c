@@ -897,3 +897,24 @@ parse_builders_free(void)
 	free(ps.sign);
 	ps.sign = NULL;
 }
+
+/*
+ * Checks across statements, once the file is read.  A memory limit below
+ * the maximum message size would defer the largest messages for ever: 452
+ * at each retry until the sender gives up.
+ */
+void
+parse_check_queue(void)
+{
+	struct queue_conf	*q = &ps.conf->queue;
+
+	if (q->memory_limit >= q->max_message_size)
+		return;
+	/* The default follows a larger max-message-size. */
+	if (ps.memory_loc.file == NULL)
+		q->memory_limit = q->max_message_size;
+	else
+		conf_error(&ps.memory_loc, "queue memory-limit (%zu) is less "
+		    "than max-message-size (%zu): the largest messages could "
+		    "never be received", q->memory_limit, q->max_message_size);
+}

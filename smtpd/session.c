@@ -475,11 +475,16 @@ cb_rcpt(void *arg, const struct smtp_rcpt *r)
 static void
 cb_data_start(void *arg)
 {
-	struct session	*s = arg;
+	struct session		*s = arg;
+	struct msg_queue_begin	 b;
 
 	s->qstate = QSTATE_BEGIN;
+	/* the queue reserves memory for what was declared (RFC 1870) */
+	memset(&b, 0, sizeof(b));
+	if (s->mail.params.has_size)
+		b.size = s->mail.params.size;
 	proc_compose(s->smtp->proc, PROC_QUEUE, IMSG_QUEUE_MESSAGE_BEGIN,
-	    s->id, -1, NULL, 0);
+	    s->id, -1, &b, sizeof(b));
 	arstrip_free(&s->arstrip);
 	arstrip_init(&s->arstrip);
 }
@@ -709,12 +714,32 @@ session_queue_reply(struct smtp *smtp, struct imsg *imsg)
 		smtp_session_reply_data(s->engine, 1, 250, "2.0.0", text);
 		break;
 	case IMSG_QUEUE_MESSAGE_FAIL:
+	case IMSG_QUEUE_MESSAGE_NOSPACE:
 		if (s == NULL)
 			return;
 		/* a failed begin (no id yet) or a failed commit of ours */
 		if ((s->qstate != QSTATE_BEGIN && s->qstate != QSTATE_COMMIT) ||
 		    (s->qstate == QSTATE_COMMIT && m.msgid != s->msgid))
 			proc_bad_message(smtp->proc, PROC_QUEUE, imsg);
+		if (imsg->hdr.type == IMSG_QUEUE_MESSAGE_NOSPACE) {
+			/*
+			 * The queue's memory for messages being received is
+			 * spent: RFC 5321 4.2.2 452 "insufficient system
+			 * storage", RFC 3463 4.3.1; the client retries later.
+			 */
+			smtp->stats[STAT_QUEUE_NOSPACE]++;
+			if (s->qstate == QSTATE_BEGIN)
+				smtp_session_reply_data_start(s->engine, 0,
+				    452, "4.3.1", "Insufficient system "
+				    "storage, try again later");
+			else
+				smtp_session_reply_data(s->engine, 0, 452,
+				    "4.3.1", "Insufficient system storage, "
+				    "try again later");
+			s->qstate = QSTATE_NONE;
+			session_clear_rcpts(s);
+			break;
+		}
 		smtp->stats[STAT_QUEUE_FAILURES]++;
 		if (s->qstate == QSTATE_BEGIN)
 			smtp_session_reply_data_start(s->engine, 0, 451,

@@ -43,6 +43,7 @@ const char *const smtp_stat_names[STAT_MAX] = {
 	[STAT_SASL_OK] = "smtp.auth.succeeded",
 	[STAT_SASL_FAILED] = "smtp.auth.failed",
 	[STAT_SENDER_NOT_OWNED] = "smtp.messages.rejected.sender_not_owned",
+	[STAT_QUEUE_NOSPACE] = "smtp.messages.deferred.queue_memory",
 };
 
 static struct smtp *
@@ -256,6 +257,7 @@ smtp_dispatch(struct proc *p, enum proc_id from, struct imsg *imsg)
 		case IMSG_QUEUE_MESSAGE_BEGIN_OK:
 		case IMSG_QUEUE_MESSAGE_COMMIT_OK:
 		case IMSG_QUEUE_MESSAGE_FAIL:
+		case IMSG_QUEUE_MESSAGE_NOSPACE:
 			session_queue_reply(s, imsg);
 			return;
 		}

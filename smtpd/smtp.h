@@ -111,6 +111,7 @@ enum smtp_stat {
 	STAT_SASL_OK,		/* AUTH succeeded */
 	STAT_SASL_FAILED,	/* AUTH refused: bad credentials */
 	STAT_SENDER_NOT_OWNED,	/* refused under "senders <T>" */
+	STAT_QUEUE_NOSPACE,	/* 452: the queue's memory budget */
 	STAT_MAX
 };
 
