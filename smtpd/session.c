@@ -83,6 +83,8 @@ smtpd_session_close(struct session *s)
 	session_clear_rcpts(s);
 	TAILQ_REMOVE(&smtp->sessions, s, entry);
 	smtp->nsessions--;
+	if (s->held)
+		smtp->nheld--;
 	log_debug("smtp: session %u from %s closed", s->id, s->ip);
 	free(s);
 }
@@ -777,8 +779,70 @@ session_arm(struct session *s, short events)
 		event_add(&s->ev_read, NULL);
 	if (events & EV_WRITE)
 		event_add(&s->ev_write, NULL);
-	if (!evtimer_pending(&s->ev_timeout, NULL))
+	/* a held session waits for us, not the client for it */
+	if (s->held)
+		evtimer_del(&s->ev_timeout);
+	else if (!evtimer_pending(&s->ev_timeout, NULL))
 		evtimer_add(&s->ev_timeout, &tv);
+}
+
+/*
+ * Backpressure.  Message bytes go to the queue and authd as fast as
+ * clients send them; a peer that takes them slower (the queue during a
+ * large group commit's fsync, authd busy verifying) would otherwise let
+ * smtp's write queues grow without bound.  A peer is full from
+ * SMTP_PEER_HIWAT queued bytes until it drains below SMTP_PEER_LOWAT;
+ * meanwhile the sessions whose data would go there are not read, so TCP
+ * flow control slows their clients down.  Only writes to the peer make it
+ * drain, so only session_peer_written() declares it empty again.
+ */
+static void
+session_peer_check(struct smtp *smtp, enum proc_id id)
+{
+	struct imsgev	*iev = smtp->proc->peers[id];
+
+	if (iev != NULL && !smtp->peer_full[id] &&
+	    imsgbuf_queuebytes(&iev->ibuf) >= SMTP_PEER_HIWAT) {
+		smtp->peer_full[id] = 1;
+		log_debug("smtp: %s is behind by %zu bytes: holding back "
+		    "sessions in DATA", proc_name(id),
+		    imsgbuf_queuebytes(&iev->ibuf));
+	}
+}
+
+static int
+session_hold_back(struct session *s)
+{
+	struct smtp	*smtp = s->smtp;
+
+	if (s->qstate != QSTATE_DATA)
+		return 0;
+	session_peer_check(smtp, PROC_QUEUE);
+	session_peer_check(smtp, PROC_AUTHD);
+	return smtp->peer_full[PROC_QUEUE] ||
+	    (s->auth && smtp->peer_full[PROC_AUTHD]);
+}
+
+void
+session_peer_written(struct proc *p, enum proc_id id)
+{
+	struct smtp	*smtp = p->state;
+	struct session	*s, *ts;
+	struct imsgev	*iev = p->peers[id];
+
+	if (smtp == NULL || !smtp->peer_full[id] || iev == NULL ||
+	    imsgbuf_queuebytes(&iev->ibuf) >= SMTP_PEER_LOWAT)
+		return;
+	smtp->peer_full[id] = 0;
+	log_debug("smtp: %s caught up: reading held sessions again",
+	    proc_name(id));
+	TAILQ_FOREACH_SAFE(s, &smtp->sessions, entry, ts) {
+		if (!s->held)
+			continue;
+		s->held = 0;
+		smtp->nheld--;
+		session_pump(s);
+	}
 }
 
 /* Write what the engine has; -1 on a dead connection, 1 to wait. */
@@ -903,9 +967,17 @@ session_pump(struct session *s)
 		s->tls_handshake = 1;
 		session_handshake(s, &want);
 	}
-	/* Read more only when the engine took everything offered. */
-	if (s->in.len == 0 || s->tls_handshake)
-		want |= EV_READ;
+	/* Read more only when the engine took everything offered, and
+	 * only when the peers its data goes to keep up. */
+	if ((s->in.len == 0 || s->tls_handshake) && !s->held) {
+		if (!session_hold_back(s))
+			want |= EV_READ;
+		else {
+			s->held = 1;
+			s->smtp->nheld++;
+			s->smtp->stats[STAT_READ_PAUSED]++;
+		}
+	}
 	session_arm(s, want);
 }
 

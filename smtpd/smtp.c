@@ -44,6 +44,7 @@ const char *const smtp_stat_names[STAT_MAX] = {
 	[STAT_SASL_FAILED] = "smtp.auth.failed",
 	[STAT_SENDER_NOT_OWNED] = "smtp.messages.rejected.sender_not_owned",
 	[STAT_QUEUE_NOSPACE] = "smtp.messages.deferred.queue_memory",
+	[STAT_READ_PAUSED] = "smtp.backpressure.sessions_paused",
 };
 
 static struct smtp *
@@ -149,6 +150,7 @@ smtp_run(struct proc *p)
 	strlcpy(s->conf->hostname, p->global.hostname,
 	    sizeof(s->conf->hostname));
 	routing_ready(&s->routing);
+	proc_peer_written = session_peer_written;
 	TAILQ_FOREACH(l, &s->listeners, entry) {
 		if (l->conf.pki[0] != '\0') {
 			TAILQ_FOREACH(pki, &s->pkis, entry)
