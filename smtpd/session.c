@@ -804,7 +804,7 @@ session_peer_check(struct smtp *smtp, enum proc_id id)
 	if (iev != NULL && !smtp->peer_full[id] &&
 	    imsgbuf_queuebytes(&iev->ibuf) >= SMTP_PEER_HIWAT) {
 		smtp->peer_full[id] = 1;
-		log_debug("smtp: %s is behind by %zu bytes: holding back "
+		log_info("smtp: %s is behind by %zu bytes: holding back "
 		    "sessions in DATA", proc_name(id),
 		    imsgbuf_queuebytes(&iev->ibuf));
 	}
@@ -834,7 +834,7 @@ session_peer_written(struct proc *p, enum proc_id id)
 	    imsgbuf_queuebytes(&iev->ibuf) >= SMTP_PEER_LOWAT)
 		return;
 	smtp->peer_full[id] = 0;
-	log_debug("smtp: %s caught up: reading held sessions again",
+	log_info("smtp: %s caught up: reading held sessions again",
 	    proc_name(id));
 	TAILQ_FOREACH_SAFE(s, &smtp->sessions, entry, ts) {
 		if (!s->held)
