@@ -27,6 +27,7 @@
 #define DEFAULT_EXPIRE		(5 * 24 * 3600)
 #define DEFAULT_MAX_SIZE	(35 * 1024 * 1024)
 #define DEFAULT_MIN_UID		1000	/* Debian's UID_MIN (login.defs) */
+#define DEFAULT_QUEUE_MEMORY	(256 * 1024 * 1024)
 
 /* Durations above this are surely a typo, and keep time_t sums safe. */
 #define DURATION_MAX		INT_MAX
@@ -62,6 +63,7 @@ config_new(void)
 	conf->queue.retry_max = DEFAULT_RETRY_MAX;
 	conf->queue.expire = DEFAULT_EXPIRE;
 	conf->queue.max_message_size = DEFAULT_MAX_SIZE;
+	conf->queue.memory_limit = DEFAULT_QUEUE_MEMORY;
 	conf->smtp.timeout = 300;	/* RFC 5321 4.5.3.2.7 */
 	conf->smtp.max_sessions = 512;
 	conf->smtp.max_per_ip = 32;

@@ -280,6 +280,8 @@ struct queue_conf {
 	time_t			 retry_max;	/* seconds, default 3600 */
 	time_t			 expire;	/* seconds, default 5 days */
 	size_t			 max_message_size; /* default 35 MB */
+	size_t			 memory_limit;	/* messages being received,
+						   default 256 MB */
 };
 
 struct smtp_conf {

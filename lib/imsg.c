@@ -59,6 +59,7 @@ imsgbuf_clear(struct imsgbuf *ibuf)
 		free(wb);
 	}
 	ibuf->wqlen = 0;
+	ibuf->wqbytes = 0;
 	for (i = 0; i < ibuf->nrfds; i++)
 		close(ibuf->rfds[i]);
 	ibuf->nrfds = 0;
@@ -240,6 +241,7 @@ imsg_composev(struct imsgbuf *ibuf, uint32_t type, uint32_t peerid,
 	}
 	TAILQ_INSERT_TAIL(&ibuf->wq, wb, entry);
 	ibuf->wqlen++;
+	ibuf->wqbytes += wb->len;
 	return 0;
 }
 
@@ -258,6 +260,12 @@ size_t
 imsgbuf_queuelen(const struct imsgbuf *ibuf)
 {
 	return ibuf->wqlen;
+}
+
+size_t
+imsgbuf_queuebytes(const struct imsgbuf *ibuf)
+{
+	return ibuf->wqbytes;
 }
 
 /*
@@ -322,6 +330,7 @@ imsgbuf_write(struct imsgbuf *ibuf)
 			return -1;
 		}
 		left = (size_t)n;
+		ibuf->wqbytes -= left;
 		for (wb = TAILQ_FIRST(&ibuf->wq); wb != NULL; wb = next) {
 			next = TAILQ_NEXT(wb, entry);
 			if (wb->fd != -1 && left > 0) {

@@ -62,6 +62,7 @@ struct imsgbuf {
 	int			 nrfds;
 	TAILQ_HEAD(, imsg_wbuf)	 wq;
 	size_t			 wqlen;		/* messages queued */
+	size_t			 wqbytes;	/* ... their bytes not yet sent */
 };
 
 void	 imsgbuf_init(struct imsgbuf *, int fd);
@@ -73,6 +74,8 @@ int	 imsgbuf_write(struct imsgbuf *);
 /* write everything, blocking (polls on EAGAIN): 0 ok, -1 error */
 int	 imsgbuf_flush(struct imsgbuf *);
 size_t	 imsgbuf_queuelen(const struct imsgbuf *);
+/* what the queue holds: the measure for backpressure */
+size_t	 imsgbuf_queuebytes(const struct imsgbuf *);
 /*
  * next complete message: 1 got one, 0 none yet, -1 bad frame or a stray
  * descriptor (errno EBADMSG)

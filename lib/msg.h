@@ -69,9 +69,11 @@ enum imsg_type {
 	/*
 	 * smtp <-> queue: one incoming message per session (peer id).  The
 	 * body streams as DATA chunks; COMMIT is answered only once the
-	 * message is durable (group commit).
+	 * message is durable (group commit).  NOSPACE answers BEGIN or
+	 * COMMIT when the message does not fit in the queue's memory
+	 * budget (`queue memory-limit`): smtp says 452 4.3.1.
 	 */
-	IMSG_QUEUE_MESSAGE_BEGIN,	/* empty */
+	IMSG_QUEUE_MESSAGE_BEGIN,	/* struct msg_queue_begin */
 	IMSG_QUEUE_MESSAGE_BEGIN_OK,	/* struct msg_queue_msgid */
 	IMSG_QUEUE_MESSAGE_PREPEND,	/* bytes: header fields in front */
 	IMSG_QUEUE_MESSAGE_DATA,	/* bytes */
@@ -80,6 +82,7 @@ enum imsg_type {
 	IMSG_QUEUE_MESSAGE_COMMIT_OK,	/* struct msg_queue_msgid */
 	IMSG_QUEUE_MESSAGE_FAIL,	/* struct msg_queue_msgid */
 	IMSG_QUEUE_MESSAGE_ABORT,	/* empty */
+	IMSG_QUEUE_MESSAGE_NOSPACE,	/* struct msg_queue_msgid */
 
 	/*
 	 * smtp <-> authd: each message streams to authd as it streams to
@@ -160,6 +163,7 @@ struct msg_conf_global {
 	int64_t		 retry_max;
 	int64_t		 expire;
 	uint64_t	 max_message_size;
+	uint64_t	 queue_memory_limit;	/* bytes, 0: none */
 	int64_t		 smtp_timeout;	/* idle, seconds */
 	uint32_t	 smtp_max_sessions;
 	uint32_t	 smtp_max_per_ip;
@@ -368,6 +372,10 @@ struct msg_queue_envelope {
 	struct envelope		 env;
 	struct sockaddr_storage	 client;
 	char			 tag[64];	/* "" = untagged */
+};
+
+struct msg_queue_begin {
+	uint64_t	 size;		/* declared (RFC 1870 SIZE), 0: not */
 };
 
 /* --- smtp <-> authd (IMSG_AUTH_*) --- */
@@ -593,6 +601,7 @@ int	msg_get_conf_sign(const struct imsg *, struct msg_conf_sign *);
 int	msg_get_conf_credential(const struct imsg *,
 	    struct msg_conf_credential *);
 int	msg_get_queue_msgid(const struct imsg *, struct msg_queue_msgid *);
+int	msg_get_queue_begin(const struct imsg *, struct msg_queue_begin *);
 int	msg_get_envelope(const struct imsg *, struct envelope *);
 int	msg_get_queue_envelope(const struct imsg *,
 	    struct msg_queue_envelope *);

@@ -970,6 +970,7 @@ setup_child(struct postern_conf *conf, enum proc_id id,
 	g.retry_max = conf->queue.retry_max;
 	g.expire = conf->queue.expire;
 	g.max_message_size = conf->queue.max_message_size;
+	g.queue_memory_limit = conf->queue.memory_limit;
 	g.smtp_timeout = conf->smtp.timeout;
 	g.smtp_max_sessions = conf->smtp.max_sessions;
 	g.smtp_max_per_ip = conf->smtp.max_per_ip;

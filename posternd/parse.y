@@ -73,8 +73,8 @@ static void	 set_count(const struct conf_loc *, const char *, long long,
 %token	MTATIMEOUT MTACONNECTTIMEOUT MTAMAXSESSIONS MTAMAXPERDOMAIN MTACAFILE
 %token	MTATLSFALLBACK MTAMXALLOWNETWORK
 %token	TRANSPORT ROUTE ATTEMPT ARCSEAL ACCOUNT MECHANISMS
-%token	MAILDIR MATCH MAX MAXMESSAGESIZE MAXSIGNATURES MBOX MDA NOVERIFY ON
-%token	OVERSIGN
+%token	MAILDIR MATCH MAX MAXMESSAGESIZE MAXSIGNATURES MBOX MDA MEMORYLIMIT
+%token	NOVERIFY ON OVERSIGN
 %token	PKI POLICY PORT
 %token	QUARANTINE QUEUE RCPTTO REJECT REJECTFAIL RELAXED RELAY REQUIRE
 %token	RESOLVER RETRY SELECTOR SIGN SMTPS SOCKET SPF SPOOL SRC STRICT TABLE
@@ -245,6 +245,11 @@ queue		: QUEUE USER STRING {
 		| QUEUE EXPIRE duration {
 			if ($3 != 0)
 				ps.conf->queue.expire = $3;
+		}
+		| QUEUE MEMORYLIMIT size {
+			ps.memory_loc = @3;
+			if ($3 != 0)
+				ps.conf->queue.memory_limit = $3;
 		}
 		;
 
@@ -973,6 +978,7 @@ static const struct keyword keywords[] = {
 	{ "mbox",		MBOX },
 	{ "mda",		MDA },
 	{ "mechanisms",		MECHANISMS },
+	{ "memory-limit",	MEMORYLIMIT },
 	{ "mta-ca-file",	MTACAFILE },
 	{ "mta-connect-timeout", MTACONNECTTIMEOUT },
 	{ "mta-max-per-domain",	MTAMAXPERDOMAIN },
@@ -1125,6 +1131,8 @@ parse_run(const char *name, int flags)
 
 	if (yyparse() != 0 && ps.errors == 0)
 		ps.errors++;
+	if (ps.errors == 0)
+		parse_check_queue();
 
 	parse_builders_free();
 	lex_free();

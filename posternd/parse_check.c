@@ -1018,3 +1018,27 @@ parse_local_users_allow(const struct conf_loc *loc, char *word,
 		    sizeof(ps.conf->local_users.allow));
 	free(word);
 }
+
+/*
+ * Checks across statements, once the file is read.  A memory limit below
+ * the maximum message size would defer the largest messages for ever: 452
+ * at each retry until the sender gives up.
+ */
+void
+parse_check_queue(void)
+{
+	struct queue_conf	*q = &ps.conf->queue;
+
+	if (q->memory_limit >= q->max_message_size)
+		return;
+	/*
+	 * The default follows a larger max-message-size, with room for the
+	 * trace fields the queue stores in front of such a message.
+	 */
+	if (ps.memory_loc.file == NULL)
+		q->memory_limit = q->max_message_size + 1024 * 1024;
+	else
+		conf_error(&ps.memory_loc, "queue memory-limit (%zu) is less "
+		    "than max-message-size (%zu): the largest messages could "
+		    "never be received", q->memory_limit, q->max_message_size);
+}

@@ -93,6 +93,7 @@ struct parse_state {
 	int			 dkim_dup;
 	struct sign_rule	*sign;
 	unsigned int		 sign_seen;
+	struct conf_loc		 memory_loc;	/* queue memory-limit */
 };
 
 extern struct parse_state ps;
@@ -127,6 +128,7 @@ void	 conf_error(const struct conf_loc *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
 
 /* parse_check.c */
+void	 parse_check_queue(void);
 int	 parse_name_ok(const struct conf_loc *, const char *);
 void	 parse_check_file(const struct conf_loc *, const char *,
 	    const char *);

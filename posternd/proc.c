@@ -72,6 +72,7 @@ const int proc_peers[PROC_MAX][PROC_MAX] = {
 };
 
 void	(*proc_lost_peer)(struct proc *, enum proc_id, const char *);
+void	(*proc_peer_written)(struct proc *, enum proc_id);
 
 /* SIGTERM in a child with a shutdown hook: noticed on the event loop. */
 static volatile sig_atomic_t	 got_sigterm;
@@ -145,6 +146,9 @@ imsgev_dispatch(int fd, short event, void *arg)
 		if (p->peers[iev->peer] != iev)
 			return;		/* the handler dropped this channel */
 	}
+	/* The write queue shrank: a process may resume what it held back. */
+	if ((event & EV_WRITE) && proc_peer_written != NULL)
+		proc_peer_written(p, iev->peer);
 	imsgev_update(iev);
 }
 

@@ -73,6 +73,8 @@ void		 proc_compose(struct proc *, enum proc_id to, uint32_t type,
 		    uint32_t peerid, int fd, const void *data, size_t len);
 /* called when a channel's peer closes or sends garbage */
 extern void	(*proc_lost_peer)(struct proc *, enum proc_id, const char *);
+/* Called after bytes queued to a peer were written (NULL: nobody cares). */
+extern void	(*proc_peer_written)(struct proc *, enum proc_id);
 
 struct dns_ctx	*proc_dns_ctx(struct proc *);
 /*

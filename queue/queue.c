@@ -131,16 +131,37 @@ queue_flush_soon(struct queue *q)
 		evtimer_add(&q->ev_flush, &tv);
 }
 
+/*
+ * The message went over the memory budget: its memory goes back now, the
+ * rest of its data is dropped as it comes, and its commit is answered
+ * with NOSPACE (452 4.3.1).
+ */
+static void
+incoming_nospace(struct queue *q, struct incoming *in)
+{
+	char	 qid[QID_MSG_LEN + 1];
+
+	qid_msg_str(in->msgid, qid, sizeof(qid));
+	log_info("%s: refused: the queue's memory for messages being "
+	    "received (queue memory-limit) is spent", qid);
+	qstore_message_abort(in->msg);
+	in->msg = NULL;
+	in->nospace = 1;
+}
+
 static void
 queue_smtp_imsg(struct queue *q, struct imsg *imsg)
 {
 	struct msg_queue_envelope	 me;
 	struct incoming			*in;
 	struct envelope			 e;
+	struct msg_queue_begin		 b;
+	struct qs_msg			*msg;
 	const void			*data;
 	size_t				 len;
 	uint32_t			 session = imsg->hdr.peerid;
 	char				 why[512];
+	int				 r;
 
 	if (imsg->fd != -1)
 		proc_unexpected(q->proc, PROC_SMTP, imsg);
@@ -148,19 +169,32 @@ queue_smtp_imsg(struct queue *q, struct imsg *imsg)
 
 	switch (imsg->hdr.type) {
 	case IMSG_QUEUE_MESSAGE_BEGIN:
-		if (msg_get_empty(imsg) == -1 || in != NULL)
+		if (msg_get_queue_begin(imsg, &b) == -1 || in != NULL)
 			proc_bad_message(q->proc, PROC_SMTP, imsg);
 		if (q->nincoming >= QUEUE_MAX_INCOMING) {
 			queue_reply(q, IMSG_QUEUE_MESSAGE_FAIL, session, 0);
 			return;
 		}
+		/* A message at the limit is stored with our fields too. */
+		r = qstore_message_receive(q->qs,
+		    q->proc->global.max_message_size > 0 ?
+		    q->proc->global.max_message_size + QUEUE_TRACE_ROOM : 0,
+		    b.size > q->proc->global.max_message_size ?
+		    q->proc->global.max_message_size : b.size, &msg);
+		if (r != 0) {
+			if (r == QSTORE_NOMEM)
+				log_info("queue: a message from session %u "
+				    "refused: the queue's memory for messages "
+				    "being received is spent", session);
+			queue_reply(q, r == QSTORE_NOMEM ?
+			    IMSG_QUEUE_MESSAGE_NOSPACE :
+			    IMSG_QUEUE_MESSAGE_FAIL, session, 0);
+			return;
+		}
 		in = xcalloc(1, sizeof(*in));
 		in->q = q;
 		in->session = session;
-		/* A message at the limit is stored with our fields too. */
-		in->msg = qstore_message_begin(q->qs,
-		    q->proc->global.max_message_size > 0 ?
-		    q->proc->global.max_message_size + QUEUE_TRACE_ROOM : 0);
+		in->msg = msg;
 		in->msgid = qstore_message_id(in->msg);
 		TAILQ_INSERT_TAIL(&q->incoming, in, entry);
 		q->nincoming++;
@@ -174,16 +208,24 @@ queue_smtp_imsg(struct queue *q, struct imsg *imsg)
 	case IMSG_QUEUE_MESSAGE_DATA:
 		if (msg_get_bytes(imsg, &data, &len) == -1)
 			proc_bad_message(q->proc, PROC_SMTP, imsg);
-		if (!in->too_big && qstore_message_append(in->msg, data,
-		    len) == -1)
+		if (in->too_big || in->nospace)
+			break;
+		if ((r = qstore_message_append(in->msg, data, len)) ==
+		    QSTORE_NOMEM)
+			incoming_nospace(q, in);
+		else if (r == -1)
 			in->too_big = 1;
 		break;
 	case IMSG_QUEUE_MESSAGE_PREPEND:
 		/* authd's Authentication-Results field, once data is done */
 		if (msg_get_bytes(imsg, &data, &len) == -1)
 			proc_bad_message(q->proc, PROC_SMTP, imsg);
-		if (!in->too_big && qstore_message_prepend(in->msg, data,
-		    len) == -1)
+		if (in->too_big || in->nospace)
+			break;
+		if ((r = qstore_message_prepend(in->msg, data, len)) ==
+		    QSTORE_NOMEM)
+			incoming_nospace(q, in);
+		else if (r == -1)
 			in->too_big = 1;
 		break;
 	case IMSG_QUEUE_ENVELOPE_ADD:
@@ -194,16 +236,21 @@ queue_smtp_imsg(struct queue *q, struct imsg *imsg)
 		    sizeof(why)) == -1)
 			fatalx("protocol violation by smtp: envelope for <%s> "
 			    "routed differently: %s", me.env.rcpt, why);
+		/* the store alone says how tries went */
+		e.errmsg[0] = '\0';
+		if (in->nospace)
+			break;
 		if (qstore_message_add_envelope(in->msg, &e) == 0)
 			in->too_big = 1;	/* refused: fail the commit */
 		break;
 	case IMSG_QUEUE_MESSAGE_COMMIT:
 		if (msg_get_empty(imsg) == -1)
 			proc_bad_message(q->proc, PROC_SMTP, imsg);
-		if (in->too_big) {
+		if (in->too_big || in->nospace) {
 			qstore_message_abort(in->msg);
-			queue_reply(q, IMSG_QUEUE_MESSAGE_FAIL, session,
-			    in->msgid);
+			queue_reply(q, in->nospace ?
+			    IMSG_QUEUE_MESSAGE_NOSPACE :
+			    IMSG_QUEUE_MESSAGE_FAIL, session, in->msgid);
 			incoming_free(q, in);
 			break;
 		}
@@ -321,6 +368,10 @@ queue_ctl_stats(struct queue *q, uint32_t peerid)
 			{ "queue.expired", st.expired },
 			{ "queue.removed", st.removed },
 			{ "queue.recovered", st.recovered },
+			{ "queue.memory_held", st.mem_held },
+			{ "queue.memory_peak", st.mem_peak },
+			{ "queue.memory_limit", st.mem_limit },
+			{ "queue.memory_refused", st.mem_refused },
 		};
 
 		for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
@@ -422,6 +473,7 @@ queue_run(struct proc *p)
 		fatalx("queue store: %s", err);
 	qstore_set_retry(q->qs, p->global.retry_first, p->global.retry_max,
 	    p->global.expire);
+	qstore_set_memory_limit(q->qs, p->global.queue_memory_limit);
 	evtimer_set(&q->ev_flush, queue_flush_cb, q);
 	queue_sched_start(q);
 	log_debug("queue process started");

@@ -38,6 +38,7 @@ struct incoming {
 	struct qs_msg		*msg;
 	uint64_t		 msgid;
 	int			 too_big;
+	int			 nospace;	/* over the memory budget */
 	int			 committing;
 	struct queue		*q;
 };

@@ -16,8 +16,27 @@
  * message callback reports success only after that.  Incoming messages stay
  * in memory until their commit is requested, so an aborted or failed message
  * never touches the disk, and each batch is written in one transaction
- * (group commit: one fsync for many sessions' messages).  Memory cost: an
- * in-progress message is held whole, up to the configured maximum size.
+ * (group commit: one fsync for many sessions' messages).
+ *
+ * Memory.  An in-progress message is held whole, in chunks that are never
+ * doubled past its size, and the queue bounds the sum with a budget
+ * (qstore_set_memory_limit(), `queue memory-limit`): a message that does
+ * not fit is refused with a temporary error (452 4.3.1, RFC 3463 "mail
+ * system full") and the client retries later, as RFC 5321 4.5.4.1 asks
+ * of it.  Why not write each chunk into LMDB as it arrives: LMDB has one
+ * write transaction at a time, and the queue's is the group commit.
+ * Chunks could only go in through transactions of their own, one or more
+ * per chunk per session, between and in competition with the commits
+ * (hundreds of sessions each adding 64 KB several times a second: a write
+ * transaction, its page copies and a meta page write each; without sync
+ * they are cheap in fsyncs but not in copy-on-write page churn), and every
+ * aborted or dropped message would leave chunks to delete in yet another
+ * transaction, and a crash would leave orphans to find at the next open.
+ * Keeping uncommitted data in memory keeps the store's invariant simple
+ * (what is on disk is committed and whole, nothing else) and the group
+ * commit the only writer; the budget is what makes it safe.  A host that
+ * wants more concurrent large messages than its memory holds is better
+ * served by deferring them than by swapping.
  *
  * Delivery exactly once.  What can be guaranteed: an acknowledged message is
  * never lost, and an envelope is delivered at least once.  What cannot: the
@@ -54,6 +73,7 @@
 
 #define QSTORE_FORMAT		1
 #define QSTORE_DEFAULT_MAXSIZE	(35 * 1024 * 1024)
+#define QSTORE_FIRST_CHUNK	4096	/* a message's first allocation */
 
 /* Keys. */
 
@@ -513,10 +533,56 @@ qstore_open(const char *dir, size_t mapsize, char *err, size_t errlen)
 	return NULL;
 }
 
+/*
+ * Set what a message counts against the budget to `charge`; -1 (nothing
+ * changed) when a budgeted message would take the store past its limit.
+ */
+static int
+msg_charge(struct qs_msg *m, size_t charge)
+{
+	struct qstore	*qs = m->qs;
+	size_t		 more;
+
+	if (charge <= m->charged) {
+		qs->mem_held -= m->charged - charge;
+		m->charged = charge;
+		return 0;
+	}
+	more = charge - m->charged;
+	if (m->budgeted && qs->mem_limit > 0 &&
+	    (more > qs->mem_limit || qs->mem_held > qs->mem_limit - more))
+		return -1;
+	qs->mem_held += more;
+	m->charged = charge;
+	if (qs->mem_held > qs->st.mem_peak)
+		qs->st.mem_peak = qs->mem_held;
+	return 0;
+}
+
+/* What the message's bytes take now, or what it reserved if more. */
+static size_t
+msg_footprint(const struct qs_msg *m)
+{
+	size_t	 n;
+
+	n = m->cap0;
+	if (m->nchunks > 1)
+		n += (m->nchunks - 1) * QSTORE_CHUNK_SIZE;
+	if (n < m->reserved)
+		n = m->reserved;
+	return n + m->head.cap;
+}
+
 static void
 msg_free(struct qs_msg *m)
 {
-	buf_free(&m->body);
+	size_t	 i;
+
+	for (i = 0; i < m->nchunks; i++)
+		free(m->chunks[i]);
+	free(m->chunks);
+	buf_free(&m->head);
+	m->qs->mem_held -= m->charged;
 	free(m->envs);
 	free(m);
 }
@@ -571,8 +637,14 @@ qstore_set_retry(struct qstore *qs, time_t retry_first, time_t retry_max,
 
 /* Incoming messages. */
 
-struct qs_msg *
-qstore_message_begin(struct qstore *qs, size_t max_size)
+void
+qstore_set_memory_limit(struct qstore *qs, size_t limit)
+{
+	qs->mem_limit = limit;
+}
+
+static struct qs_msg *
+msg_new(struct qstore *qs, size_t max_size)
 {
 	struct qs_msg	*m;
 	uint64_t	 id;
@@ -591,8 +663,45 @@ qstore_message_begin(struct qstore *qs, size_t max_size)
 	m->qs = qs;
 	m->msgid = id;
 	m->ctime = now;
-	buf_init(&m->body, max_size > 0 ? max_size : QSTORE_DEFAULT_MAXSIZE);
+	m->max_size = max_size > 0 ? max_size : QSTORE_DEFAULT_MAXSIZE;
+	buf_init(&m->head, m->max_size);
 	return m;
+}
+
+struct qs_msg *
+qstore_message_begin(struct qstore *qs, size_t max_size)
+{
+	return msg_new(qs, max_size);
+}
+
+int
+qstore_message_receive(struct qstore *qs, size_t max_size, size_t expected,
+    struct qs_msg **mp)
+{
+	struct qs_msg	*m;
+
+	*mp = NULL;
+	if ((m = msg_new(qs, max_size)) == NULL)
+		return -1;
+	m->budgeted = 1;
+	/*
+	 * Hold what the client declared (RFC 1870), so that a message
+	 * accepted at DATA is not refused halfway for want of memory that
+	 * later messages took; at least the first chunk's worth, so that a
+	 * spent budget refuses at DATA rather than at the end.
+	 */
+	if (expected > m->max_size)
+		expected = m->max_size;
+	m->reserved = expected > QSTORE_FIRST_CHUNK ? expected :
+	    QSTORE_FIRST_CHUNK;
+	if (msg_charge(m, msg_footprint(m)) == -1) {
+		qs->st.mem_refused++;
+		m->charged = 0;
+		msg_free(m);
+		return QSTORE_NOMEM;
+	}
+	*mp = m;
+	return 0;
 }
 
 uint64_t
@@ -604,26 +713,130 @@ qstore_message_id(const struct qs_msg *m)
 size_t
 qstore_message_size(const struct qs_msg *m)
 {
-	return m->body.len;
+	return m->head.len + m->len;
+}
+
+/*
+ * Room for `need` bytes at the end of the chunks: the first chunk is as
+ * large as the message is expected to be and grows by doubling up to
+ * QSTORE_CHUNK_SIZE; then full chunks are added, never copied.
+ */
+static int
+msg_room(struct qs_msg *m, size_t need)
+{
+	size_t	 idx = m->len / QSTORE_CHUNK_SIZE;
+	size_t	 off = m->len % QSTORE_CHUNK_SIZE;
+	size_t	 old_cap0 = m->cap0, cap;
+	uint8_t	*c;
+
+	if (idx < m->nchunks && (idx > 0 || off + need <= m->cap0 ||
+	    m->cap0 == QSTORE_CHUNK_SIZE))
+		return 0;		/* room in the last chunk */
+	if (idx == 0) {
+		cap = m->cap0 > 0 ? m->cap0 : QSTORE_FIRST_CHUNK;
+		if (m->cap0 == 0 && m->reserved > cap)
+			cap = m->reserved;
+		while (cap < off + need)
+			cap *= 2;
+		if (cap > QSTORE_CHUNK_SIZE)
+			cap = QSTORE_CHUNK_SIZE;
+		m->cap0 = cap;
+		if (msg_charge(m, msg_footprint(m)) == -1) {
+			m->cap0 = old_cap0;
+			return -1;
+		}
+		c = realloc(m->nchunks > 0 ? m->chunks[0] : NULL, cap);
+		if (c == NULL)
+			fatal("queue store: message chunk");
+		if (m->nchunks == 0) {
+			m->chunks = xreallocarray(m->chunks, 1,
+			    sizeof(*m->chunks));
+			m->slots = 1;
+			m->nchunks = 1;
+		}
+		m->chunks[0] = c;
+		return 0;
+	}
+	m->nchunks++;
+	if (msg_charge(m, msg_footprint(m)) == -1) {
+		m->nchunks--;
+		return -1;
+	}
+	if (m->nchunks > m->slots) {
+		/* pointers only: 8 bytes per 64 KB */
+		m->slots = m->slots * 2 > m->nchunks ? m->slots * 2 :
+		    m->nchunks;
+		m->chunks = xreallocarray(m->chunks, m->slots,
+		    sizeof(*m->chunks));
+	}
+	m->chunks[idx] = xmalloc(QSTORE_CHUNK_SIZE);
+	return 0;
 }
 
 int
 qstore_message_append(struct qs_msg *m, const void *data, size_t len)
 {
-	return buf_add(&m->body, data, len);
+	const uint8_t	*p = data;
+	size_t		 off, n;
+
+	if (len > m->max_size || qstore_message_size(m) > m->max_size - len)
+		return -1;
+	while (len > 0) {
+		if (msg_room(m, len) == -1) {
+			m->qs->st.mem_refused++;
+			return QSTORE_NOMEM;
+		}
+		off = m->len % QSTORE_CHUNK_SIZE;
+		n = (m->len < QSTORE_CHUNK_SIZE ? m->cap0 :
+		    QSTORE_CHUNK_SIZE) - off;
+		if (n > len)
+			n = len;
+		memcpy(m->chunks[m->len / QSTORE_CHUNK_SIZE] + off, p, n);
+		m->len += n;
+		p += n;
+		len -= n;
+	}
+	return 0;
 }
 
 /* Header fields that go in front of what came so far. */
 int
 qstore_message_prepend(struct qs_msg *m, const void *data, size_t len)
 {
-	size_t	 had = m->body.len;
+	size_t	 had = m->head.len, cap = m->head.cap;
 
-	if (buf_add(&m->body, data, len) == -1)
+	if (len > m->max_size || qstore_message_size(m) > m->max_size - len)
 		return -1;
-	memmove(m->body.data + len, m->body.data, had);
-	memcpy(m->body.data, data, len);
+	if (buf_add(&m->head, data, len) == -1)
+		return -1;
+	if (m->head.cap != cap && msg_charge(m, msg_footprint(m)) == -1) {
+		m->head.len = had;
+		m->qs->st.mem_refused++;
+		return QSTORE_NOMEM;
+	}
+	memmove(m->head.data + len, m->head.data, had);
+	memcpy(m->head.data, data, len);
 	return 0;
+}
+
+/* Copy n bytes of the whole message (prepended fields first) from off. */
+static void
+msg_copy(const struct qs_msg *m, size_t off, uint8_t *dst, size_t n)
+{
+	size_t	 k, in;
+
+	if (off < m->head.len) {
+		k = m->head.len - off < n ? m->head.len - off : n;
+		memcpy(dst, m->head.data + off, k);
+		dst += k;
+		n -= k;
+		off += k;
+	}
+	for (off -= m->head.len; n > 0; off += k, dst += k, n -= k) {
+		in = off % QSTORE_CHUNK_SIZE;
+		k = QSTORE_CHUNK_SIZE - in < n ? QSTORE_CHUNK_SIZE - in : n;
+		memcpy(dst, m->chunks[off / QSTORE_CHUNK_SIZE] + in, k);
+	}
 }
 
 uint64_t
@@ -699,14 +912,14 @@ write_message(struct qstore *qs, MDB_txn *txn, struct qs_msg *m, time_t now)
 	MDB_val		 k, v;
 	struct msgrec	 rec;
 	uint8_t		 kb[12], mb[MSG_RECORD_LEN];
-	size_t		 off, n, i;
+	size_t		 off, n, i, size = qstore_message_size(m);
 	uint32_t	 chunk;
 	int		 rc;
 
-	rec.size = m->body.len;
+	rec.size = size;
 	rec.ctime = m->ctime;
 	rec.nenv = m->nenv;
-	rec.nchunks = (m->body.len + QSTORE_CHUNK_SIZE - 1) / QSTORE_CHUNK_SIZE;
+	rec.nchunks = (size + QSTORE_CHUNK_SIZE - 1) / QSTORE_CHUNK_SIZE;
 	msgrec_encode(&rec, mb);
 	qs_be64(kb, m->msgid);
 	k.mv_data = kb;
@@ -715,17 +928,19 @@ write_message(struct qstore *qs, MDB_txn *txn, struct qs_msg *m, time_t now)
 	v.mv_size = sizeof(mb);
 	if ((rc = mdb_put(txn, qs->db_msg, &k, &v, MDB_NOOVERWRITE)) != 0)
 		return rc;
-	for (off = 0, chunk = 0; off < m->body.len; off += n, chunk++) {
-		n = m->body.len - off;
+	/* Records of QSTORE_CHUNK_SIZE whatever the pieces held in memory. */
+	for (off = 0, chunk = 0; off < size; off += n, chunk++) {
+		n = size - off;
 		if (n > QSTORE_CHUNK_SIZE)
 			n = QSTORE_CHUNK_SIZE;
 		qs_chunk_key(kb, m->msgid, chunk);
 		k.mv_data = kb;
 		k.mv_size = 12;
-		v.mv_data = m->body.data + off;
+		v.mv_data = NULL;
 		v.mv_size = n;
-		if ((rc = mdb_put(txn, qs->db_chunk, &k, &v, 0)) != 0)
+		if ((rc = mdb_put(txn, qs->db_chunk, &k, &v, MDB_RESERVE)) != 0)
 			return rc;
+		msg_copy(m, off, v.mv_data, n);
 	}
 	for (i = 0; i < m->nenv; i++) {
 		/* Due as soon as it is durable. */
@@ -795,7 +1010,7 @@ qstore_flush(struct qstore *qs)
 		return 0;
 	TAILQ_FOREACH(p, &qs->pending, entry) {
 		if (p->msg != NULL)
-			hint += p->msg->body.len +
+			hint += qstore_message_size(p->msg) +
 			    p->msg->nenv * (ENV_RECORD_MAX + 64) + 256;
 		else
 			hint += ENV_RECORD_MAX + 64;

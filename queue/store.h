@@ -6,7 +6,8 @@
  * LMDB transaction holds it.  Incoming messages are buffered in memory until
  * their commit is requested; qstore_flush() then writes every pending message
  * and delivery result in ONE write transaction (group commit) and calls each
- * callback with the outcome.
+ * callback with the outcome.  The memory that incoming messages hold is
+ * bounded by a budget (qstore_set_memory_limit()).
  */
 #ifndef POSTERN_QSTORE_H
 #define POSTERN_QSTORE_H
@@ -39,6 +40,10 @@ struct qstore_stats {
 	uint64_t	 removed;		/* by an operator */
 	uint64_t	 recovered;		/* in flight at open */
 	uint64_t	 corrupt;		/* records that failed to decode */
+	uint64_t	 mem_refused;		/* messages over the budget */
+	size_t		 mem_held;		/* by incoming messages, now */
+	size_t		 mem_peak;		/* ... at most, since open */
+	size_t		 mem_limit;		/* the budget, 0: none */
 	size_t		 pending;		/* items waiting for a flush */
 	size_t		 messages;		/* stored now */
 	size_t		 envelopes;		/* stored now */
@@ -73,13 +78,31 @@ void		 qstore_set_retry(struct qstore *, time_t retry_first,
 		    time_t retry_max, time_t expire);
 
 /*
+ * The budget of memory for messages being received (up to their commit):
+ * what qstore_message_receive() may hold in all, in bytes; 0, the default,
+ * means no limit.  Messages begun with qstore_message_begin() (the queue's
+ * own, DSNs) are counted but never refused.
+ */
+void		 qstore_set_memory_limit(struct qstore *, size_t);
+
+/*
  * An incoming message.  begin assigns the message id; append streams the
  * body (fails with -1 past max_size: the caller rejects with 552 and aborts);
  * add_envelope copies the envelope (id, msgid, state, times and attempts are
  * filled in by the store) and returns the envelope id, or 0 on error.
  * abort discards everything, nothing was stored.
+ *
+ * receive is begin under the memory budget: `expected` octets (a declared
+ * SIZE, 0 when unknown) are reserved at once, and it fails with
+ * QSTORE_NOMEM when they do not fit (and -1 when no id is left).  append
+ * and prepend of a message begun so fail with QSTORE_NOMEM when the budget
+ * is spent: the caller aborts the message (which frees its memory) and
+ * answers 452 4.3.1.
  */
+#define QSTORE_NOMEM	(-2)
 struct qs_msg	*qstore_message_begin(struct qstore *, size_t max_size);
+int		 qstore_message_receive(struct qstore *, size_t max_size,
+		    size_t expected, struct qs_msg **);
 uint64_t	 qstore_message_id(const struct qs_msg *);
 size_t		 qstore_message_size(const struct qs_msg *);
 int		 qstore_message_append(struct qs_msg *, const void *, size_t);

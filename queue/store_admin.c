@@ -364,6 +364,8 @@ qstore_stats(struct qstore *qs, struct qstore_stats *st)
 
 	*st = qs->st;
 	st->pending = qs->npending;
+	st->mem_held = qs->mem_held;
+	st->mem_limit = qs->mem_limit;
 	st->mapsize = qs->mapsize;
 	if (mdb_txn_begin(qs->env, NULL, MDB_RDONLY, &txn) != 0)
 		return;

@@ -14,11 +14,28 @@
 #include "queue/store.h"
 #include "util.h"
 
+/*
+ * An incoming message's bytes: the prepended header fields in `head`, the
+ * rest in chunks[], each QSTORE_CHUNK_SIZE bytes but the first, which
+ * starts at what the message is expected to need and grows (to
+ * QSTORE_CHUNK_SIZE at most) only while the message is that small.  No
+ * buffer is ever doubled past the message: a 35 MB message holds 35 MB
+ * plus less than one chunk, and nothing is copied as it grows.
+ */
 struct qs_msg {
 	struct qstore		*qs;
 	uint64_t		 msgid;
 	int64_t			 ctime;
-	struct buf		 body;
+	size_t			 max_size;
+	struct buf		 head;
+	uint8_t			**chunks;
+	size_t			 nchunks;
+	size_t			 slots;		/* room in chunks[] */
+	size_t			 cap0;		/* chunks[0]'s size */
+	size_t			 len;		/* bytes in chunks */
+	size_t			 reserved;	/* held for a declared size */
+	size_t			 charged;	/* counted in qs->mem_held */
+	int			 budgeted;	/* mem_limit applies */
 	struct envelope		*envs;
 	size_t			 nenv;
 };
@@ -55,6 +72,8 @@ struct qstore {
 	time_t			 retry_max;
 	time_t			 expire;
 	uint64_t		 last_msgid;
+	size_t			 mem_limit;	/* 0: no limit */
+	size_t			 mem_held;	/* by incoming messages */
 	int			 broken;	/* LMDB said MDB_PANIC */
 	struct pendlist		 pending;
 	size_t			 npending;

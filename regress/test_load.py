@@ -6,6 +6,7 @@ message and delivers none twice; and the network-level limits of RFC 5321
 (line lengths 4.5.3.1.4 and 4.5.3.1.6, recipients 4.5.3.1.8, the order of
 commands 4.1.4) hold against a client that breaks them.
 """
+import ctypes
 import os
 import signal
 import socket
@@ -474,3 +475,135 @@ def test_nul_in_command(mx, line):
     assert c.cmd("NOOP")[0] == 250
     assert c.cmd("MAIL FROM:<a@s.test>")[0] == 250
     c.close()
+
+
+# ---- memory: the queue's budget and smtp's backpressure (issue 14) ----
+
+def start_data(port, size=None, rcpt=loadgen.RCPT):
+    """A session up to DATA's reply; SIZE declared when size is given."""
+    c = Conn(port, timeout=60)
+    c.ehlo()
+    param = " SIZE=%d" % size if size is not None else ""
+    assert c.cmd("MAIL FROM:<%s>%s" % (loadgen.SENDER, param))[0] == 250
+    assert c.cmd("RCPT TO:<%s>" % rcpt)[0] == 250
+    code, text = c.cmd("DATA")
+    return c, code, text
+
+
+def send_body(c, msg):
+    c.s.sendall(loadgen.dot_stuff(msg))
+    return c.reply()
+
+
+def test_queue_memory_limit_452_then_accepted(daemon_factory, tmp_path):
+    """With a 2 MB budget, a message that reserved 1.5 MB at DATA goes
+    through while a second one declaring as much gets 452 4.3.1 at DATA,
+    and an undeclared one that outgrows what is left gets 452 4.3.1 at its
+    end; the first is stored byte-exact, and once it is committed the
+    budget is free again."""
+    dm = make_mx(daemon_factory, tmp_path, start=False)
+    with open(dm.conf, "a") as f:
+        f.write("max-message-size 2M\nqueue memory-limit 2M\n")
+    dm.start()
+    first = loadgen.make_message("budget-first", 1400 * 1024)
+    a, code, _ = start_data(dm.port, size=1500 * 1024)
+    assert code == 354
+    b, code, text = start_data(dm.port, size=1500 * 1024)
+    assert code == 452 and text.startswith(b"4.3.1"), (code, text)
+    c, code, _ = start_data(dm.port)
+    assert code == 354
+    code, text = send_body(c, loadgen.make_message("budget-third",
+                                                   1024 * 1024))
+    assert code == 452 and text.startswith(b"4.3.1"), (code, text)
+    code, text = send_body(a, first)
+    assert code == 250, (code, text)
+    # The budget came back with the commit: the refused one now goes in.
+    assert b.cmd("RSET")[0] == 250
+    b2, code, _ = start_data(dm.port, size=1500 * 1024)
+    assert code == 354
+    second = loadgen.make_message("budget-second", 1400 * 1024)
+    assert send_body(b2, second)[0] == 250
+    for s in (a, b, b2, c):
+        s.close()
+    expect = {"budget-first": first, "budget-second": second}
+    n, got, missing, dups, bad = check_delivered(dm, expect, 2, 60)
+    assert missing == [] and dups == {} and bad == []
+    assert "budget-third" not in got
+    stats = dict(l.split("=") for l in
+                 dm.ctl("show", "stats").stdout.splitlines())
+    assert stats["smtp.messages.deferred.queue_memory"] == "2"
+    assert stats["queue.memory_held"] == "0"
+    assert int(stats["queue.memory_peak"]) <= 2 * 1024 * 1024
+
+
+def ptrace_freeze(pid):
+    """Hold pid still in a ptrace stop.  Not SIGSTOP: the parent takes a
+    stopped child for a failure and stops the daemon; a tracee's stop is
+    reported to its tracer (us) alone."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_int, ctypes.c_void_p,
+                            ctypes.c_void_p]
+    libc.ptrace.restype = ctypes.c_long
+    if libc.ptrace(0x4206, pid, None, None) != 0:      # PTRACE_SEIZE
+        raise OSError(ctypes.get_errno(), "ptrace seize %d" % pid)
+    if libc.ptrace(0x4207, pid, None, None) != 0:      # PTRACE_INTERRUPT
+        raise OSError(ctypes.get_errno(), "ptrace interrupt %d" % pid)
+    os.waitpid(pid, 0x40000000)                         # __WALL
+    return libc
+
+
+def ptrace_thaw(libc, pid):
+    libc.ptrace(17, pid, None, None)                    # PTRACE_DETACH
+
+
+def test_smtp_stops_reading_while_the_queue_is_behind(daemon_factory,
+                                                      tmp_path):
+    """While the queue does not read (held still), smtp stops reading the
+    client in DATA once its write queue to the queue is over its bound:
+    the client cannot hand over the whole message.  When the queue goes
+    on, smtp reads again and the message is stored byte-exact."""
+    dm = make_mx(daemon_factory, tmp_path, start=False)
+    with open(dm.conf, "a") as f:
+        f.write("max-message-size 100M\n")
+    dm.start()
+    msg = loadgen.make_message("held-back", 80 * 1024 * 1024)
+    wire = loadgen.dot_stuff(msg)
+    c, code, _ = start_data(dm.port)
+    assert code == 354
+    queue = dm.kids["queue"]
+    sent = [0]
+
+    def pump():
+        view = memoryview(wire)
+        try:
+            while sent[0] < len(wire):
+                sent[0] += c.s.send(view[sent[0]:sent[0] + 65536])
+        except OSError:
+            pass
+
+    libc = ptrace_freeze(queue)
+    try:
+        t = threading.Thread(target=pump, daemon=True)
+        t.start()
+        deadline = time.time() + 60
+        while "holding back" not in dm.logtext():
+            assert time.time() < deadline, "smtp never held back"
+            assert t.is_alive(), "the whole message went in"
+            time.sleep(0.1)
+        # Held: what the client hands over stops growing short of all.
+        last = -1
+        while sent[0] != last:
+            last = sent[0]
+            time.sleep(1)
+        assert sent[0] < len(wire)
+    finally:
+        ptrace_thaw(libc, queue)
+    t.join(120)
+    assert sent[0] == len(wire)
+    code, text = c.reply()
+    assert code == 250, (code, text)
+    c.close()
+    assert "caught up" in dm.logtext()
+    n, got, missing, dups, bad = check_delivered(
+        dm, {"held-back": msg}, 1, 120)
+    assert missing == [] and dups == {} and bad == []

@@ -83,6 +83,8 @@ smtpd_session_close(struct session *s)
 	session_clear_rcpts(s);
 	TAILQ_REMOVE(&smtp->sessions, s, entry);
 	smtp->nsessions--;
+	if (s->held)
+		smtp->nheld--;
 	log_debug("smtp: session %u from %s closed", s->id, s->ip);
 	free(s);
 }
@@ -485,11 +487,16 @@ cb_rcpt(void *arg, const struct smtp_rcpt *r)
 static void
 cb_data_start(void *arg)
 {
-	struct session	*s = arg;
+	struct session		*s = arg;
+	struct msg_queue_begin	 b;
 
 	s->qstate = QSTATE_BEGIN;
+	/* the queue reserves memory for what was declared (RFC 1870) */
+	memset(&b, 0, sizeof(b));
+	if (s->mail.params.has_size)
+		b.size = s->mail.params.size;
 	proc_compose(s->smtp->proc, PROC_QUEUE, IMSG_QUEUE_MESSAGE_BEGIN,
-	    s->id, -1, NULL, 0);
+	    s->id, -1, &b, sizeof(b));
 	arstrip_free(&s->arstrip);
 	arstrip_init(&s->arstrip);
 }
@@ -721,12 +728,32 @@ session_queue_reply(struct smtp *smtp, struct imsg *imsg)
 		smtp_session_reply_data(s->engine, 1, 250, "2.0.0", text);
 		break;
 	case IMSG_QUEUE_MESSAGE_FAIL:
+	case IMSG_QUEUE_MESSAGE_NOSPACE:
 		if (s == NULL)
 			return;
 		/* a failed begin (no id yet) or a failed commit of ours */
 		if ((s->qstate != QSTATE_BEGIN && s->qstate != QSTATE_COMMIT) ||
 		    (s->qstate == QSTATE_COMMIT && m.msgid != s->msgid))
 			proc_bad_message(smtp->proc, PROC_QUEUE, imsg);
+		if (imsg->hdr.type == IMSG_QUEUE_MESSAGE_NOSPACE) {
+			/*
+			 * The queue's memory for messages being received is
+			 * spent: RFC 5321 4.2.2 452 "insufficient system
+			 * storage", RFC 3463 4.3.1; the client retries later.
+			 */
+			smtp->stats[STAT_QUEUE_NOSPACE]++;
+			if (s->qstate == QSTATE_BEGIN)
+				smtp_session_reply_data_start(s->engine, 0,
+				    452, "4.3.1", "Insufficient system "
+				    "storage, try again later");
+			else
+				smtp_session_reply_data(s->engine, 0, 452,
+				    "4.3.1", "Insufficient system storage, "
+				    "try again later");
+			s->qstate = QSTATE_NONE;
+			session_clear_rcpts(s);
+			break;
+		}
 		smtp->stats[STAT_QUEUE_FAILURES]++;
 		if (s->qstate == QSTATE_BEGIN)
 			smtp_session_reply_data_start(s->engine, 0, 451,
@@ -764,8 +791,70 @@ session_arm(struct session *s, short events)
 		event_add(&s->ev_read, NULL);
 	if (events & EV_WRITE)
 		event_add(&s->ev_write, NULL);
-	if (!evtimer_pending(&s->ev_timeout, NULL))
+	/* a held session waits for us, not the client for it */
+	if (s->held)
+		evtimer_del(&s->ev_timeout);
+	else if (!evtimer_pending(&s->ev_timeout, NULL))
 		evtimer_add(&s->ev_timeout, &tv);
+}
+
+/*
+ * Backpressure.  Message bytes go to the queue and authd as fast as
+ * clients send them; a peer that takes them slower (the queue during a
+ * large group commit's fsync, authd busy verifying) would otherwise let
+ * smtp's write queues grow without bound.  A peer is full from
+ * SMTP_PEER_HIWAT queued bytes until it drains below SMTP_PEER_LOWAT;
+ * meanwhile the sessions whose data would go there are not read, so TCP
+ * flow control slows their clients down.  Only writes to the peer make it
+ * drain, so only session_peer_written() declares it empty again.
+ */
+static void
+session_peer_check(struct smtp *smtp, enum proc_id id)
+{
+	struct imsgev	*iev = smtp->proc->peers[id];
+
+	if (iev != NULL && !smtp->peer_full[id] &&
+	    imsgbuf_queuebytes(&iev->ibuf) >= SMTP_PEER_HIWAT) {
+		smtp->peer_full[id] = 1;
+		log_info("smtp: %s is behind by %zu bytes: holding back "
+		    "sessions in DATA", proc_name(id),
+		    imsgbuf_queuebytes(&iev->ibuf));
+	}
+}
+
+static int
+session_hold_back(struct session *s)
+{
+	struct smtp	*smtp = s->smtp;
+
+	if (s->qstate != QSTATE_DATA)
+		return 0;
+	session_peer_check(smtp, PROC_QUEUE);
+	session_peer_check(smtp, PROC_AUTHD);
+	return smtp->peer_full[PROC_QUEUE] ||
+	    (s->auth && smtp->peer_full[PROC_AUTHD]);
+}
+
+void
+session_peer_written(struct proc *p, enum proc_id id)
+{
+	struct smtp	*smtp = p->state;
+	struct session	*s, *ts;
+	struct imsgev	*iev = p->peers[id];
+
+	if (smtp == NULL || !smtp->peer_full[id] || iev == NULL ||
+	    imsgbuf_queuebytes(&iev->ibuf) >= SMTP_PEER_LOWAT)
+		return;
+	smtp->peer_full[id] = 0;
+	log_info("smtp: %s caught up: reading held sessions again",
+	    proc_name(id));
+	TAILQ_FOREACH_SAFE(s, &smtp->sessions, entry, ts) {
+		if (!s->held)
+			continue;
+		s->held = 0;
+		smtp->nheld--;
+		session_pump(s);
+	}
 }
 
 /* Write what the engine has; -1 on a dead connection, 1 to wait. */
@@ -890,9 +979,17 @@ session_pump(struct session *s)
 		s->tls_handshake = 1;
 		session_handshake(s, &want);
 	}
-	/* Read more only when the engine took everything offered. */
-	if (s->in.len == 0 || s->tls_handshake)
-		want |= EV_READ;
+	/* Read more only when the engine took everything offered, and
+	 * only when the peers its data goes to keep up. */
+	if ((s->in.len == 0 || s->tls_handshake) && !s->held) {
+		if (!session_hold_back(s))
+			want |= EV_READ;
+		else {
+			s->held = 1;
+			s->smtp->nheld++;
+			s->smtp->stats[STAT_READ_PAUSED]++;
+		}
+	}
 	session_arm(s, want);
 }
 

@@ -43,6 +43,8 @@ const char *const smtp_stat_names[STAT_MAX] = {
 	[STAT_SASL_OK] = "smtp.auth.succeeded",
 	[STAT_SASL_FAILED] = "smtp.auth.failed",
 	[STAT_SENDER_NOT_OWNED] = "smtp.messages.rejected.sender_not_owned",
+	[STAT_QUEUE_NOSPACE] = "smtp.messages.deferred.queue_memory",
+	[STAT_READ_PAUSED] = "smtp.backpressure.sessions_paused",
 };
 
 static struct smtp *
@@ -148,6 +150,7 @@ smtp_run(struct proc *p)
 	strlcpy(s->conf->hostname, p->global.hostname,
 	    sizeof(s->conf->hostname));
 	routing_ready(&s->routing);
+	proc_peer_written = session_peer_written;
 	TAILQ_FOREACH(l, &s->listeners, entry) {
 		if (l->conf.pki[0] != '\0') {
 			TAILQ_FOREACH(pki, &s->pkis, entry)
@@ -256,6 +259,7 @@ smtp_dispatch(struct proc *p, enum proc_id from, struct imsg *imsg)
 		case IMSG_QUEUE_MESSAGE_BEGIN_OK:
 		case IMSG_QUEUE_MESSAGE_COMMIT_OK:
 		case IMSG_QUEUE_MESSAGE_FAIL:
+		case IMSG_QUEUE_MESSAGE_NOSPACE:
 			session_queue_reply(s, imsg);
 			return;
 		}

@@ -19,7 +19,16 @@
 #include "smtpd/engine.h"
 
 /* Session limits and the idle timeout come from postern.conf ("smtp"). */
-#define SMTP_QUEUE_BACKLOG	512	/* imsgs to queue before we pause */
+/*
+ * Backpressure: while more than SMTP_PEER_HIWAT bytes wait to be written
+ * to the queue (or to authd), sessions in DATA whose bytes go there are
+ * not read; they are read again once it is below SMTP_PEER_LOWAT.  What
+ * smtp holds for a peer is then at most SMTP_PEER_HIWAT plus, for each
+ * session, one read (SESSION_READ_SIZE) and the Received field: with 512
+ * sessions, 4 MB + 512 * 20 KB, about 14 MB.
+ */
+#define SMTP_PEER_HIWAT		(4 * 1024 * 1024)
+#define SMTP_PEER_LOWAT		(1024 * 1024)
 #define SMTP_IMSG_CHUNK		(32 * 1024)	/* message bytes per imsg */
 #define SMTP_SASL_MAX_FAILURES	3	/* then 421 and close */
 #define SMTP_SASL_FAIL_DELAY	1	/* seconds before a 535 */
@@ -77,6 +86,7 @@ struct session {
 	struct smtp_session		*engine;
 	struct buf			 in;	/* read, not yet taken */
 	int				 eof;
+	int				 held;	/* not read: backpressure */
 	struct smtp_mail		 mail;
 	TAILQ_HEAD(, smtp_rcpt_entry)	 rcpts;
 	enum smtp_queue_state		 qstate;
@@ -111,6 +121,8 @@ enum smtp_stat {
 	STAT_SASL_OK,		/* AUTH succeeded */
 	STAT_SASL_FAILED,	/* AUTH refused: bad credentials */
 	STAT_SENDER_NOT_OWNED,	/* refused under "senders <T>" */
+	STAT_QUEUE_NOSPACE,	/* 452: the queue's memory budget */
+	STAT_READ_PAUSED,	/* a session not read: backpressure */
 	STAT_MAX
 };
 
@@ -125,6 +137,8 @@ struct smtp {
 	TAILQ_HEAD(, session)		 sessions;
 	size_t				 nsessions;
 	size_t				 sasl_inflight;	/* at authd */
+	int				 peer_full[PROC_MAX];
+	size_t				 nheld;	/* sessions not read */
 	uint32_t			 next_id;
 	int				 shutting_down;
 };
@@ -136,6 +150,7 @@ void	session_auth_result(struct smtp *, struct imsg *);
 void	session_auth_mail(struct smtp *, struct imsg *);
 void	session_sasl_result(struct smtp *, struct imsg *);
 void	session_queue_reply(struct smtp *, struct imsg *);
+void	session_peer_written(struct proc *, enum proc_id);
 void	smtpd_session_close(struct session *);
 void	session_shutdown(struct session *);
 

@@ -75,8 +75,11 @@ test_round_trip(void **state)
 	assert_int_equal(imsg_compose(&p->a, 7, 42, 0, -1, &v, sizeof(v)), 0);
 	assert_int_equal(imsg_compose(&p->a, 8, 43, 1234, -1, NULL, 0), 0);
 	assert_int_equal(imsgbuf_queuelen(&p->a), 2);
+	assert_int_equal(imsgbuf_queuebytes(&p->a), 2 * IMSG_HEADER_SIZE +
+	    sizeof(v));
 	assert_int_equal(imsgbuf_flush(&p->a), 0);
 	assert_int_equal(imsgbuf_queuelen(&p->a), 0);
+	assert_int_equal(imsgbuf_queuebytes(&p->a), 0);
 
 	assert_int_equal(read_one(&p->b, &m), 1);
 	assert_int_equal(m.hdr.type, 7);
@@ -218,6 +221,10 @@ test_nonblocking_partial_writes(void **state)
 	}
 	assert_int_equal(imsgbuf_write(&p->a), 0);
 	assert_true(imsgbuf_queuelen(&p->a) > 0);
+	/* what is left to write, partial frames included */
+	assert_true(imsgbuf_queuebytes(&p->a) > 0);
+	assert_true(imsgbuf_queuebytes(&p->a) < n * (IMSG_HEADER_SIZE +
+	    sizeof(chunk)));
 	while (got < n) {
 		assert_int_equal(imsgbuf_write(&p->a), 0);
 		while (imsgbuf_read(&p->b) > 0)
@@ -231,6 +238,7 @@ test_nonblocking_partial_writes(void **state)
 		}
 	}
 	assert_int_equal(imsgbuf_queuelen(&p->a), 0);
+	assert_int_equal(imsgbuf_queuebytes(&p->a), 0);
 }
 
 static void

@@ -169,8 +169,10 @@ test_main_statements(void **state)
 	    "control group wheel\n"
 	    "max-message-size 10M\n"
 	    "queue retry 1m max 2h\n"
-	    "queue expire 2d\n", 0);
+	    "queue expire 2d\n"
+	    "queue memory-limit 64M\n", 0);
 	assert_string_equal(conf->hostname, "mx.example.org");
+	assert_int_equal(conf->queue.memory_limit, 64 * 1024 * 1024);
 	assert_string_equal(conf->spool_dir, "/srv/spool");
 	assert_string_equal(conf->user, "mail_x");
 	assert_string_equal(conf->queue_user, "q-user");
@@ -202,6 +204,16 @@ test_main_statements(void **state)
 
 	conf = parse_ok("max-message-size 1G\n", 0);
 	assert_int_equal(conf->queue.max_message_size, 1024 * 1024 * 1024);
+	/*
+	 * the default memory limit follows a larger max-message-size, with
+	 * room for the trace fields stored in front of such a message
+	 */
+	assert_int_equal(conf->queue.memory_limit,
+	    1024 * 1024 * 1024 + 1024 * 1024);
+	free_config(conf);
+
+	conf = parse_ok("hostname mx.example.org\n", 0);
+	assert_int_equal(conf->queue.memory_limit, 256 * 1024 * 1024);
 	free_config(conf);
 }
 
@@ -1088,6 +1100,10 @@ static const struct error_case error_cases[] = {
 	{ "queue user \"\"\n", "1: invalid user name \"\"\n" },
 	{ "control group \"wh:eel\"\n", "1: invalid group name \"wh:eel\"\n" },
 	{ "max-message-size 0\n", "1: invalid size \"0\": too small\n" },
+	{ "max-message-size 2M\nqueue memory-limit 1M\n",
+	  "2: queue memory-limit (1048576) is less than max-message-size "
+	  "(2097152): the largest messages could never be received\n" },
+	{ "queue memory-limit 0\n", "1: invalid size \"0\": too small\n" },
 	{ "max-message-size -5\n", "1: invalid size \"-5\": too small\n" },
 	{ "max-message-size 10X\n", "1: invalid size \"10X\": invalid\n" },
 	{ "max-message-size lots\n", "1: invalid size \"lots\": invalid\n" },

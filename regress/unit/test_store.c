@@ -284,6 +284,105 @@ test_abort(void **state)
 	qstore_message_abort(m);
 }
 
+/*
+ * The memory budget: a declared size is reserved at once, a message that
+ * does not fit is refused (QSTORE_NOMEM), memory never grows by doubling
+ * past the message (a chunk at most over its size), and everything held
+ * comes back at the commit or the abort.  The message is stored byte-exact,
+ * its prepended fields first, in records of QSTORE_CHUNK_SIZE.
+ */
+static void
+test_memory_budget(void **state)
+{
+	struct fixture		*f = *state;
+	struct qstore_stats	 st;
+	struct acks		 a = { 0 };
+	struct envelope		 e;
+	struct qs_msg		*m1, *m2, *m3;
+	uint8_t			*body, chunk[QSTORE_CHUNK_SIZE];
+	const char		 hdr[] = "X-Prepended: yes\r\n";
+	size_t			 size = 2 * QSTORE_CHUNK_SIZE + 500, i, off, len;
+	uint64_t		 id;
+	uint32_t		 c;
+	int			 r;
+
+	qstore_set_memory_limit(f->qs, 4 * QSTORE_CHUNK_SIZE);
+	body = xmalloc(size);
+	for (i = 0; i < size; i++)
+		body[i] = (uint8_t)(i * 13 + i / 1009);
+
+	/* Declared 3 chunks: reserved whole, so a second such one waits. */
+	assert_int_equal(qstore_message_receive(f->qs, 0,
+	    3 * QSTORE_CHUNK_SIZE, &m1), 0);
+	qstore_stats(f->qs, &st);
+	assert_int_equal(st.mem_held, 3 * QSTORE_CHUNK_SIZE);
+	assert_int_equal(qstore_message_receive(f->qs, 0,
+	    3 * QSTORE_CHUNK_SIZE, &m2), QSTORE_NOMEM);
+	assert_null(m2);
+	/* Undeclared: one small piece up front, then refused mid-stream. */
+	assert_int_equal(qstore_message_receive(f->qs, 0, 0, &m3), 0);
+	for (r = 0, off = 0; r == 0 && off < 4 * QSTORE_CHUNK_SIZE;
+	    off += 1000)
+		r = qstore_message_append(m3, body, 1000);
+	assert_int_equal(r, QSTORE_NOMEM);
+	qstore_stats(f->qs, &st);
+	assert_true(st.mem_held <= 4 * QSTORE_CHUNK_SIZE);
+	qstore_message_abort(m3);
+
+	/* The first streams within its reservation, then commits. */
+	id = qstore_message_id(m1);
+	for (off = 0; off < size; off += len) {
+		len = size - off < 3001 ? size - off : 3001;
+		assert_int_equal(qstore_message_append(m1, body + off, len),
+		    0);
+	}
+	assert_int_equal(qstore_message_prepend(m1, hdr, sizeof(hdr) - 1),
+	    0);
+	qstore_stats(f->qs, &st);
+	/* no doubling: the chunks, and the small prepended piece */
+	assert_true(st.mem_held <= 3 * QSTORE_CHUNK_SIZE + 256);
+	assert_int_equal(qstore_message_size(m1), size + sizeof(hdr) - 1);
+	mkenv(&e, "a@b", "c@d");
+	assert_int_not_equal(qstore_message_add_envelope(m1, &e), 0);
+	assert_int_equal(qstore_commit_request(m1, ack_cb, &a), 0);
+	assert_int_equal(qstore_flush(f->qs), 0);
+	assert_int_equal(a.ok, 1);
+	qstore_stats(f->qs, &st);
+	assert_int_equal(st.mem_held, 0);
+	assert_true(st.mem_peak <= 4 * QSTORE_CHUNK_SIZE);
+	assert_int_equal(st.mem_refused, 2);
+
+	for (c = 0, off = 0;; c++) {
+		i = qstore_message_read(f->qs, id, c, chunk, sizeof(chunk),
+		    &len);
+		if (i == 1)
+			break;
+		assert_int_equal(i, 0);
+		if (off + len < size + sizeof(hdr) - 1)
+			assert_int_equal(len, QSTORE_CHUNK_SIZE);
+		if (c == 0) {
+			assert_memory_equal(chunk, hdr, sizeof(hdr) - 1);
+			assert_memory_equal(chunk + sizeof(hdr) - 1, body,
+			    len - (sizeof(hdr) - 1));
+		} else
+			assert_memory_equal(chunk, body + off -
+			    (sizeof(hdr) - 1), len);
+		off += len;
+	}
+	assert_int_equal(off, size + sizeof(hdr) - 1);
+
+	/* The queue's own messages (DSNs) are counted, never refused. */
+	m2 = qstore_message_begin(f->qs, 0);
+	for (off = 0; off < 5 * QSTORE_CHUNK_SIZE; off += len) {
+		len = size;
+		assert_int_equal(qstore_message_append(m2, body, len), 0);
+	}
+	qstore_message_abort(m2);
+	qstore_stats(f->qs, &st);
+	assert_int_equal(st.mem_held, 0);
+	free(body);
+}
+
 static void
 test_schedule_order(void **state)
 {
@@ -952,6 +1051,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_abort, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_message_envelopes, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_memory_budget, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_schedule_order, setup,
 		    teardown),
