@@ -85,7 +85,6 @@ free_config(struct postern_conf *conf)
 	struct listener		*l;
 	struct pki		*pki;
 	struct table		*t;
-	struct table_entry	*te;
 	struct action		*a;
 	struct rule		*r;
 	struct policy		*p;
@@ -106,14 +105,7 @@ free_config(struct postern_conf *conf)
 	}
 	while ((t = TAILQ_FIRST(&conf->tables)) != NULL) {
 		TAILQ_REMOVE(&conf->tables, t, entry);
-		while ((te = TAILQ_FIRST(&t->entries)) != NULL) {
-			TAILQ_REMOVE(&t->entries, te, entry);
-			free(te->key);
-			free(te->value);
-			free(te);
-		}
-		free(t->path);
-		free(t);
+		config_table_free(t);
 	}
 	while ((a = TAILQ_FIRST(&conf->actions)) != NULL) {
 		TAILQ_REMOVE(&conf->actions, a, entry);
@@ -566,4 +558,20 @@ sasl_mech_from_name(const char *name)
 	if (name == NULL)
 		return SASL_MECH_NONE;
 	return sasl_mech_from_span(name, strlen(name));
+}
+
+/* A table and its entries, once it is out of any list. */
+void
+config_table_free(struct table *t)
+{
+	struct table_entry	*te;
+
+	while ((te = TAILQ_FIRST(&t->entries)) != NULL) {
+		TAILQ_REMOVE(&t->entries, te, entry);
+		free(te->key);
+		free(te->value);
+		free(te);
+	}
+	free(t->path);
+	free(t);
 }

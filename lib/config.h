@@ -380,6 +380,7 @@ struct policy		*config_find_policy(const struct postern_conf *,
 struct dkim_signature	*config_find_dkim_signature(const struct postern_conf *,
 			    const char *);
 const char		*table_lookup(const struct table *, const char *);
+void			 config_table_free(struct table *);
 int			 parse_duration(const char *, time_t *, const char **);
 int			 parse_size(const char *, size_t *, const char **);
 int			 conf_valid_hostname(const char *);

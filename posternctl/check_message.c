@@ -130,7 +130,7 @@ check_message_main(int argc, char *argv[])
 	const char		*ip = NULL, *helo = NULL, *mail_from = NULL;
 	const char		*zone = NULL, *resolver = NULL, *ta = NULL;
 	const char		*authserv = NULL, *at;
-	char			 err[512], host[256], *synth = NULL;
+	char			 host[256], *synth = NULL;
 	int			 ch, verbose = 0, strict = 0, rv;
 	int			 partial_fail = 0;
 
@@ -191,19 +191,11 @@ check_message_main(int argc, char *argv[])
 			fprintf(stderr, "check: no message: DMARC for the "
 			    "MAIL FROM domain\n");
 	}
-	if (zone != NULL)
-		dns = dns_ctx_zone(NULL, zone, err, sizeof(err));
-	else if (resolver != NULL)
-		dns = dns_ctx_resolver(NULL, resolver, ta, err, sizeof(err));
-	else
-		dns = dns_ctx_system(NULL, err, sizeof(err));
-	if (dns == NULL) {
-		fprintf(stderr, "posternctl check message: %s\n", err);
+	if ((dns = offline_dns("posternctl check message", zone, resolver,
+	    ta)) == NULL) {
 		buf_free(&msg);
 		return CHECK_MESSAGE_USAGE_ERR;
 	}
-	if (resolver != NULL)
-		dns_ctx_set_timeout(dns, 5000);
 	if (verbose)
 		fprintf(stderr, "check: dns: %s\n", dns_ctx_describe(dns));
 	memset(&pol, 0, sizeof(pol));

@@ -87,7 +87,7 @@ check_spf_main(int argc, char *argv[])
 	const char		*ip = NULL, *helo = NULL, *mail_from = NULL;
 	const char		*zone = NULL, *resolver = NULL, *ta = NULL;
 	const char		*authserv = NULL;
-	char			 err[512], host[256];
+	char			 host[256];
 	int			 ch, verbose = 0;
 
 	optind = 0;	/* glibc: restart after posternctl's own options */
@@ -111,16 +111,6 @@ check_spf_main(int argc, char *argv[])
 		check_spf_usage();
 		return CHECK_SPF_USAGE_ERR;
 	}
-	if (zone != NULL && resolver != NULL) {
-		fprintf(stderr, "posternctl check spf: --dns-zone and "
-		    "--resolver are exclusive\n");
-		return CHECK_SPF_USAGE_ERR;
-	}
-	if (ta != NULL && resolver == NULL) {
-		fprintf(stderr, "posternctl check spf: --trust-anchor needs "
-		    "--resolver\n");
-		return CHECK_SPF_USAGE_ERR;
-	}
 	/* Check the IP before any DNS set-up: a typo is a usage error. */
 	if (inet_pton(AF_INET, ip, &addr) != 1 &&
 	    inet_pton(AF_INET6, ip, &addr) != 1) {
@@ -138,18 +128,9 @@ check_spf_main(int argc, char *argv[])
 		return CHECK_SPF_USAGE_ERR;
 	}
 
-	if (zone != NULL)
-		dns = dns_ctx_zone(NULL, zone, err, sizeof(err));
-	else if (resolver != NULL)
-		dns = dns_ctx_resolver(NULL, resolver, ta, err, sizeof(err));
-	else
-		dns = dns_ctx_system(NULL, err, sizeof(err));
-	if (dns == NULL) {
-		fprintf(stderr, "posternctl check spf: %s\n", err);
+	if ((dns = offline_dns("posternctl check spf", zone, resolver,
+	    ta)) == NULL)
 		return CHECK_SPF_USAGE_ERR;
-	}
-	if (resolver != NULL)
-		dns_ctx_set_timeout(dns, 5000);
 	if (verbose)
 		fprintf(stderr, "spf: dns: %s\n", dns_ctx_describe(dns));
 

@@ -320,26 +320,12 @@ parse_table_add(const struct conf_loc *loc, char *key, char *value)
 	free(value);
 }
 
-static void
-table_free(struct table *t)
-{
-	struct table_entry	*te;
-
-	while ((te = TAILQ_FIRST(&t->entries)) != NULL) {
-		TAILQ_REMOVE(&t->entries, te, entry);
-		free(te->key);
-		free(te->value);
-		free(te);
-	}
-	free(t->path);
-	free(t);
-}
 
 void
 parse_table_end(void)
 {
 	if (ps.table_dup)
-		table_free(ps.table);
+		config_table_free(ps.table);
 	else
 		TAILQ_INSERT_TAIL(&ps.conf->tables, ps.table, entry);
 	ps.table = NULL;
@@ -965,7 +951,7 @@ void
 parse_builders_free(void)
 {
 	if (ps.table != NULL) {
-		table_free(ps.table);
+		config_table_free(ps.table);
 		ps.table = NULL;
 	}
 	if (ps.action != NULL) {
