@@ -306,8 +306,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_bad_key_and_unwritable,
 		    setup, teardown),
 		cmocka_unit_test(test_errno_class),
-		cmocka_unit_test_setup_teardown(test_failed_write_leaves_nothing,
-		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_failed_write_leaves_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_expand_path, setup,
 		    teardown),
 	};
