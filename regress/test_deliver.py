@@ -526,3 +526,28 @@ def test_read_only_mailbox_is_retried(dmx, tinybox):
     assert len(wait_files(dm, "r@v.test", 1)) == 1
     assert mailbox_files(tinybox, "tmp") == []
     assert dm.proc.poll() is None
+
+
+def test_vanished_home_is_retried(dmx):
+    """n@v.test (user nobody) has no maildir yet and may not create one:
+    its place vanished, or an unmounted /home left a root-owned mount
+    point.  A temporary failure (4.3.0, permission denied), not a bounce;
+    r@v.test is served meanwhile, and n@v.test once the place is back."""
+    os.chmod(dmx.maildir, 0o755)
+    try:
+        dm = dmx.start(args=("-d", "-v"))
+        send(dm, "n@v.test", 1, "gone")
+        send(dm, "r@v.test", 1, "here")
+        assert len(wait_files(dm, "r@v.test", 1)) == 1
+        m = wait_log(dm, r"temporary failure: (4\.3\.0 maildir \S+n@v\.test"
+                     r": Permission denied)")
+        assert m, dm.logtext()
+        assert "permanent failure" not in dm.logtext()
+        assert "4.3.0" in dm.ctl("show", "queue").stdout
+    finally:
+        os.chmod(dmx.maildir, 0o1777)
+    assert len(wait_files(dm, "n@v.test", 1)) == 1
+    deadline = time.time() + 10
+    while time.time() < deadline and dm.ctl("show", "queue").stdout:
+        time.sleep(0.1)
+    assert dm.ctl("show", "queue").stdout == ""
