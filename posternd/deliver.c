@@ -176,6 +176,17 @@ job_maildir(const struct msg_deliver *d, const struct worker_setup *s,
 		    "maildir path of action %s for this recipient", s->action);
 		return -1;
 	}
+	switch (maildir_check_home(s->path, s->home, r->error,
+	    sizeof(r->error))) {
+	case MAILDIR_OK:
+		break;
+	case MAILDIR_TEMPFAIL:
+		r->status = DELIVER_TEMPFAIL;
+		return -1;
+	default:
+		r->status = DELIVER_PERMFAIL;
+		return -1;
+	}
 	/* Maildir++: a folder is a maildir named ".NAME" inside */
 	if (d->folder[0] != '\0' && (strlcat(path, "/.", len) >= len ||
 	    strlcat(path, d->folder, len) >= len)) {

@@ -72,6 +72,30 @@ fail(char *err, size_t errlen, const char *what, const char *path)
 	return code;
 }
 
+/*
+ * A user's home directory is never created (only what lies below it): one
+ * that is not there is unmounted or being restored, a temporary failure
+ * (4.3.0), and a directory made in its place would hide the mail under
+ * the mount point.  Templates that do not use the home are not checked.
+ */
+int
+maildir_check_home(const char *tmpl, const char *home, char *err,
+    size_t errlen)
+{
+	struct stat	 st;
+
+	if ((tmpl[0] != '~' || (tmpl[1] != '/' && tmpl[1] != '\0')) &&
+	    strstr(tmpl, "%{home}") == NULL)
+		return MAILDIR_OK;
+	if (stat(home, &st) == -1)
+		return fail(err, errlen, "home directory", home);
+	if (!S_ISDIR(st.st_mode)) {
+		errno = ENOTDIR;
+		return fail(err, errlen, "home directory", home);
+	}
+	return MAILDIR_OK;
+}
+
 /* fsync the directory that holds path's last component. */
 static int
 sync_parent(const char *path)

@@ -551,3 +551,26 @@ def test_vanished_home_is_retried(dmx):
     while time.time() < deadline and dm.ctl("show", "queue").stdout:
         time.sleep(0.1)
     assert dm.ctl("show", "queue").stdout == ""
+
+
+def test_missing_home_is_not_created(dmx):
+    """A maildir under ~/ of a user whose home is not there (nobody's is
+    /nonexistent: as an unmounted /home would be): a temporary failure
+    (4.3.0) that names the home, which is not created; r@v.test is
+    served meanwhile."""
+    assert pwd.getpwnam("nobody").pw_dir == "/nonexistent"
+    assert not os.path.exists("/nonexistent")
+    with open(dmx.conf, "a") as f:
+        f.write('table hus { "n@h.test" = "nobody" }\n'
+                'action "h" maildir "~/Maildir" virtual <hus>\n'
+                'match from any for domain "h.test" action "h"\n')
+    dm = dmx.start(args=("-d", "-v"))
+    send(dm, "n@h.test", 1, "homeless")
+    send(dm, "r@v.test", 1, "here")
+    assert len(wait_files(dm, "r@v.test", 1)) == 1
+    m = wait_log(dm, r"temporary failure: (4\.3\.0 home directory "
+                 r"/nonexistent: No such file or directory)")
+    assert m, dm.logtext()
+    assert "permanent failure" not in dm.logtext()
+    assert "4.3.0 home directory" in dm.ctl("show", "queue").stdout
+    assert not os.path.exists("/nonexistent")

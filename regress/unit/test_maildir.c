@@ -263,6 +263,34 @@ test_bad_key_and_unwritable(void **state)
 	close(fd);
 }
 
+/* A home is never created: one that is not there is a temporary failure. */
+static void
+test_check_home(void **state)
+{
+	char	 home[128], err[256];
+
+	snprintf(home, sizeof(home), "%s/home", base);
+	assert_int_equal(maildir_check_home("/var/vmail/%{user}", home, err,
+	    sizeof(err)), MAILDIR_OK);
+	assert_int_equal(maildir_check_home("~/Maildir", home, err,
+	    sizeof(err)), MAILDIR_TEMPFAIL);
+	assert_true(strncmp(err, "4.3.0 home directory ", 21) == 0);
+	assert_int_equal(maildir_check_home("/m/%{home}/M", home, err,
+	    sizeof(err)), MAILDIR_TEMPFAIL);
+	assert_int_equal(access(home, F_OK), -1);
+	assert_int_equal(mkdir(home, 0700), 0);
+	assert_int_equal(maildir_check_home("~/Maildir", home, err,
+	    sizeof(err)), MAILDIR_OK);
+	assert_int_equal(maildir_check_home("~", home, err, sizeof(err)),
+	    MAILDIR_OK);
+	/* a home that is a file can never hold a maildir */
+	snprintf(home, sizeof(home), "%s/file", base);
+	close(open(home, O_CREAT | O_WRONLY, 0600));
+	assert_int_equal(maildir_check_home("~/Maildir", home, err,
+	    sizeof(err)), MAILDIR_PERMFAIL);
+	assert_true(strncmp(err, "5.3.0 ", 6) == 0);
+}
+
 static void
 test_expand_path(void **state)
 {
@@ -308,6 +336,8 @@ main(void)
 		cmocka_unit_test(test_errno_class),
 		cmocka_unit_test_setup_teardown(
 		    test_failed_write_leaves_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_check_home, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_expand_path, setup,
 		    teardown),
 	};
