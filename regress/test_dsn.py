@@ -1,7 +1,9 @@
 """Bounces: RFC 3464 delivery status notifications from the real queue."""
 import email
 import email.policy
+import os
 import smtplib
+import subprocess
 import time
 
 import pytest
@@ -123,6 +125,42 @@ def test_expiry_bounces_with_4_4_7(bouncer):
     assert blocks[1]["status"] == "4.4.7"
     assert blocks[1]["action"] == "failed"
     assert "someone@far.test" in blocks[1]["final-recipient"]
+
+
+def test_full_mailbox_bounces_only_at_expiry(bouncer):
+    """A local mailbox on a 64k tmpfs that cannot take the message: retried
+    (4.2.2, mailbox full) until the expiry, then one bounce whose
+    diagnostic says why; the partial file is gone."""
+    box = os.path.join(bouncer.maildir, "full@many.test")
+    os.makedirs(box)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k,mode=0700",
+                    "tmpfs", box], check=True)
+    try:
+        big = ORIG.replace(b"root@broken.test", b"full@many.test") + \
+            (b"y" * 76 + b"\r\n") * 3000
+        with smtplib.SMTP("127.0.0.1", bouncer.port) as c:
+            c.ehlo("c")
+            c.mail("root@localhost")
+            c.rcpt("full@many.test")
+            assert c.data(big)[0] == 250
+        time.sleep(1.5)
+        assert delivered(bouncer, timeout=0) == []     # not yet bounced
+        assert "4.2.2 writing" in bouncer.logtext()
+        got = delivered(bouncer, timeout=15)
+        assert len(got) == 1
+        _, _, blocks = dsn_parts(got[0])
+        assert blocks[1]["action"] == "failed"
+        assert blocks[1]["status"] == "4.4.7"
+        assert "full@many.test" in blocks[1]["final-recipient"]
+        assert "4.2.2 writing" in blocks[1]["diagnostic-code"]
+        assert "No space left on device" in blocks[1]["diagnostic-code"]
+        assert "permanent failure" not in bouncer.logtext()
+        assert os.listdir(os.path.join(box, "tmp")) == []
+        assert os.listdir(os.path.join(box, "new")) == []
+    finally:
+        bouncer.stop()
+        if subprocess.run(["umount", box]).returncode != 0:
+            subprocess.run(["umount", "-l", box])
 
 
 def test_success_dsn_only_when_asked(bouncer):
