@@ -490,7 +490,8 @@ int
 msg_get_deliver_result(const struct imsg *imsg, struct msg_deliver_result *m)
 {
 	if (fixed(imsg, m, sizeof(*m)) == -1 ||
-	    !ENUM(m->status, DELIVER_PERMFAIL) || !STR(m->error))
+	    !ENUM(m->status, DELIVER_PERMFAIL) || !STR(m->dsn_status) ||
+	    !STR(m->error))
 		return bad();
 	return 0;
 }

@@ -484,6 +484,7 @@ struct msg_deliver {
 struct msg_deliver_result {
 	uint64_t	 evpid;
 	int32_t		 status;	/* DELIVER_* */
+	char		 dsn_status[16];	/* RFC 3463; "" = by status */
 	char		 error[256];
 };
 

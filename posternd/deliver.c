@@ -176,6 +176,17 @@ job_maildir(const struct msg_deliver *d, const struct worker_setup *s,
 		    "maildir path of action %s for this recipient", s->action);
 		return -1;
 	}
+	switch (maildir_check_home(s->path, s->home, r->error,
+	    sizeof(r->error))) {
+	case MAILDIR_OK:
+		break;
+	case MAILDIR_TEMPFAIL:
+		r->status = DELIVER_TEMPFAIL;
+		return -1;
+	default:
+		r->status = DELIVER_PERMFAIL;
+		return -1;
+	}
 	/* Maildir++: a folder is a maildir named ".NAME" inside */
 	if (d->folder[0] != '\0' && (strlcat(path, "/.", len) >= len ||
 	    strlcat(path, d->folder, len) >= len)) {
@@ -210,6 +221,24 @@ deliver_one(const struct msg_deliver *d, int msgfd, const char *path,
 		break;
 	}
 	free(prefix);
+}
+
+/*
+ * A failed maildir delivery's account starts with its RFC 3463 status
+ * (maildir_errno_class()); the queue reports that, and checks its class.
+ */
+static void
+result_status(struct msg_deliver_result *r)
+{
+	size_t	 len;
+
+	if (r->status == DELIVER_OK)
+		return;
+	len = strcspn(r->error, " ");
+	if (len < sizeof(r->dsn_status) && r->error[len] == ' ') {
+		memcpy(r->dsn_status, r->error, len);
+		r->dsn_status[len] = '\0';
+	}
 }
 
 /* A job and its message descriptor, as one datagram. */
@@ -352,10 +381,12 @@ deliver_worker_main(int debug, int verbose)
 					    sizeof(b[k].r.error));
 				}
 		}
-		for (i = 0; i < n; i++)
+		for (i = 0; i < n; i++) {
+			result_status(&b[i].r);
 			if (write(sock, &b[i].r, sizeof(b[i].r)) !=
 			    sizeof(b[i].r))
 				_exit(2);
+		}
 	}
 }
 
@@ -533,6 +564,7 @@ worker_read(int fd, short event, void *arg)
 		}
 		if (n != sizeof(r) || r.status < DELIVER_OK ||
 		    r.status > DELIVER_PERMFAIL ||
+		    memchr(r.dsn_status, '\0', sizeof(r.dsn_status)) == NULL ||
 		    memchr(r.error, '\0', sizeof(r.error)) == NULL) {
 			worker_lost(w, n == 0 ? "delivery process exited" :
 			    "delivery process failed");

@@ -19,29 +19,81 @@
 
 #include "posternd/maildir.h"
 
-static int
-fail(char *err, size_t errlen, int code, const char *what, const char *path)
+/*
+ * Which failures are worth retrying, and the RFC 3463 status each gets.
+ *
+ * Temporary is the default: a full disk or quota (4.2.2, mailbox full), a
+ * filesystem remounted read-only after an error (EROFS), a home directory
+ * or maildir that vanished under us (ENOENT: an unmounted or automounted
+ * /home, a component removed while we walked the path), permissions an
+ * administrator is fixing, I/O errors, exhausted descriptors or memory.
+ * All of these are a state of the machine, not of the message, and are
+ * fixed without touching the message or the configuration; bouncing at
+ * once would lose mail the queue can still deliver before its expiry
+ * (4.3.0, other or undefined mail system status).
+ *
+ * Permanent are the errors no retry can fix: the configured path cannot
+ * exist (a component is a file: ENOTDIR; a symlink where we refuse to
+ * follow one: ELOOP; too long: ENAMETOOLONG; 5.3.0), and a message larger
+ * than the filesystem allows any file to be (EFBIG; 5.3.4, message too
+ * big for system).
+ */
+int
+maildir_errno_class(int errnum, const char **status)
 {
-	snprintf(err, errlen, "%s %s: %s", what, path, strerror(errno));
+	switch (errnum) {
+	case ENOSPC:
+	case EDQUOT:
+		*status = "4.2.2";		/* RFC 3463 3.3 */
+		return MAILDIR_TEMPFAIL;
+	case ENOTDIR:
+	case ELOOP:
+	case ENAMETOOLONG:
+		*status = "5.3.0";		/* RFC 3463 3.4 */
+		return MAILDIR_PERMFAIL;
+	case EFBIG:
+		*status = "5.3.4";		/* RFC 3463 3.4 */
+		return MAILDIR_PERMFAIL;
+	}
+	*status = "4.3.0";			/* RFC 3463 3.4 */
+	return MAILDIR_TEMPFAIL;
+}
+
+/* The class of errno, and the account in err that starts with its status. */
+static int
+fail(char *err, size_t errlen, const char *what, const char *path)
+{
+	const char	*status;
+	int		 save_errno = errno, code;
+
+	code = maildir_errno_class(save_errno, &status);
+	snprintf(err, errlen, "%s %s %s: %s", status, what, path,
+	    strerror(save_errno));
 	return code;
 }
 
-/* Transient errors mean "retry later"; the rest will not fix themselves. */
-static int
-errno_class(void)
+/*
+ * A user's home directory is never created (only what lies below it): one
+ * that is not there is unmounted or being restored, a temporary failure
+ * (4.3.0), and a directory made in its place would hide the mail under
+ * the mount point.  Templates that do not use the home are not checked.
+ */
+int
+maildir_check_home(const char *tmpl, const char *home, char *err,
+    size_t errlen)
 {
-	switch (errno) {
-	case ENOSPC:
-	case EDQUOT:
-	case EIO:
-	case EINTR:
-	case EAGAIN:
-	case ENOMEM:
-	case EMFILE:
-	case ENFILE:
-		return MAILDIR_TEMPFAIL;
+	struct stat	 st;
+
+	if ((tmpl[0] != '~' || (tmpl[1] != '/' && tmpl[1] != '\0')) &&
+	    strstr(tmpl, "%{home}") == NULL)
+		return MAILDIR_OK;
+	if (stat(home, &st) == -1)
+		return fail(err, errlen, "home directory", home);
+	if (!S_ISDIR(st.st_mode)) {
+		errno = ENOTDIR;
+		return fail(err, errlen, "home directory", home);
 	}
-	return MAILDIR_PERMFAIL;
+	return MAILDIR_OK;
 }
 
 /* fsync the directory that holds path's last component. */
@@ -168,7 +220,7 @@ deliver(const char *maildir, int fd, const char *prefix, const char *key,
 
 	if (strchr(key, '/') != NULL || strchr(hostname, '/') != NULL ||
 	    key[0] == '\0' || key[0] == '.') {
-		snprintf(err, errlen, "invalid delivery key");
+		snprintf(err, errlen, "5.3.0 invalid delivery key");
 		return MAILDIR_PERMFAIL;
 	}
 	if ((size_t)snprintf(name, sizeof(name), "%s.%s", key, hostname) >=
@@ -179,7 +231,7 @@ deliver(const char *maildir, int fd, const char *prefix, const char *key,
 	    sizeof(newdir) ||
 	    (size_t)snprintf(curdir, sizeof(curdir), "%s/cur", maildir) >=
 	    sizeof(curdir)) {
-		snprintf(err, errlen, "maildir path too long");
+		snprintf(err, errlen, "5.3.0 maildir path too long");
 		return MAILDIR_PERMFAIL;
 	}
 	snprintf(tmpfile, sizeof(tmpfile), "%s/%s", tmpdir, name);
@@ -187,7 +239,7 @@ deliver(const char *maildir, int fd, const char *prefix, const char *key,
 
 	if (ensure_path(maildir) == -1 || ensure_dir(tmpdir) == -1 ||
 	    ensure_dir(newdir) == -1 || ensure_dir(curdir) == -1)
-		return fail(err, errlen, errno_class(), "maildir", maildir);
+		return fail(err, errlen, "maildir", maildir);
 
 	if (check_existing) {
 		struct stat	 st;
@@ -200,7 +252,7 @@ deliver(const char *maildir, int fd, const char *prefix, const char *key,
 
 	if ((out = open(tmpfile, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
 	    O_CLOEXEC, 0600)) == -1)
-		return fail(err, errlen, errno_class(), "open", tmpfile);
+		return fail(err, errlen, "open", tmpfile);
 	if (prefix != NULL && write_all(out, prefix, strlen(prefix)) == -1)
 		goto bad;
 	for (;;) {
@@ -228,8 +280,8 @@ deliver(const char *maildir, int fd, const char *prefix, const char *key,
 	return MAILDIR_OK;
 
  bad:
-	code = errno_class();
-	snprintf(err, errlen, "writing %s: %s", tmpfile, strerror(errno));
+	/* the partial file in tmp/ must not stay to fill the disk */
+	code = fail(err, errlen, "writing", tmpfile);
 	if (out != -1)
 		close(out);
 	unlink(tmpfile);
@@ -263,14 +315,13 @@ maildir_sync_new(const char *maildir, char *err, size_t errlen)
 
 	if ((size_t)snprintf(newdir, sizeof(newdir), "%s/new", maildir) >=
 	    sizeof(newdir)) {
-		snprintf(err, errlen, "maildir path too long");
+		snprintf(err, errlen, "5.3.0 maildir path too long");
 		return MAILDIR_PERMFAIL;
 	}
 	if ((dfd = open(newdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
-		return fail(err, errlen, errno_class(), "open", newdir);
+		return fail(err, errlen, "open", newdir);
 	if (fsync(dfd) == -1) {
-		code = errno_class();
-		snprintf(err, errlen, "fsync %s: %s", newdir, strerror(errno));
+		code = fail(err, errlen, "fsync", newdir);
 		close(dfd);
 		return code;
 	}

@@ -33,6 +33,20 @@ int	maildir_deliver_unsynced(const char *maildir, int fd,
 	    int check_existing, char *err, size_t errlen);
 int	maildir_sync_new(const char *maildir, char *err, size_t errlen);
 
+/*
+ * The MAILDIR_* class of a failed system call's errno, and the RFC 3463
+ * enhanced status that goes with it ("4.2.2" for a full mailbox).  The
+ * `err` of a failed delivery starts with the same status.
+ */
+int	maildir_errno_class(int errnum, const char **status);
+
+/*
+ * Is the home directory that the template `tmpl` uses (~/ or %{home})
+ * there?  It is never created.  Returns MAILDIR_* and fills `err`.
+ */
+int	maildir_check_home(const char *tmpl, const char *home, char *err,
+	    size_t errlen);
+
 /* Expand %{user}, %{rcpt}, %{domain}, %{home} and a leading ~/ in a path. */
 int	maildir_expand_path(const char *tmpl, const char *user,
 	    const char *rcpt, const char *home, char *out, size_t outlen);

@@ -686,22 +686,6 @@ queue_result(struct queue *q, struct imsg *imsg, enum proc_id from,
 	queue_kick(q);
 }
 
-void
-queue_delivery_result(struct queue *q, struct imsg *imsg)
-{
-	struct msg_deliver_result	 r;
-	struct outcome			 o;
-
-	if (msg_get_deliver_result(imsg, &r) == -1)
-		proc_bad_message(q->proc, PROC_PARENT, imsg);
-	o.status = r.status == DELIVER_OK ? "2.0.0" : "5.0.0";
-	o.remote_mta = NULL;
-	o.diag_type = "X-Postern";
-	o.diagnostic = r.status == DELIVER_OK ? NULL : r.error;
-	o.error = r.error;
-	queue_result(q, imsg, PROC_PARENT, r.evpid, r.status, &o);
-}
-
 /* RFC 3463 2: class.subject.detail, the class matching the outcome. */
 static int
 valid_status(const char *s, int status)
@@ -719,6 +703,27 @@ valid_status(const char *s, int status)
 			return 0;
 	}
 	return dots == 1 && s[i - 1] != '.';
+}
+
+void
+queue_delivery_result(struct queue *q, struct imsg *imsg)
+{
+	struct msg_deliver_result	 r;
+	struct outcome			 o;
+
+	if (msg_get_deliver_result(imsg, &r) == -1)
+		proc_bad_message(q->proc, PROC_PARENT, imsg);
+	/* the maildir's own status (4.2.2, mailbox full) when it gave one */
+	if (!valid_status(r.dsn_status, r.status))
+		strlcpy(r.dsn_status, r.status == DELIVER_OK ? "2.0.0" :
+		    r.status == DELIVER_TEMPFAIL ? "4.0.0" : "5.0.0",
+		    sizeof(r.dsn_status));
+	o.status = r.dsn_status;
+	o.remote_mta = NULL;
+	o.diag_type = "X-Postern";
+	o.diagnostic = r.status == DELIVER_OK ? NULL : r.error;
+	o.error = r.error;
+	queue_result(q, imsg, PROC_PARENT, r.evpid, r.status, &o);
 }
 
 void

@@ -447,3 +447,137 @@ def test_envelope_stale_after_config_change_bounces(dmx):
     # The daemon still delivers what the configuration allows.
     send(dmx, "n@v.test", 1, "fresh")
     assert len(wait_files(dmx, "n@v.test", 1)) == 1
+
+
+def send_big(dm, rcpts, size, tag):
+    """One message of about `size` octets to each of rcpts."""
+    line = "x" * 76 + "\r\n"
+    body = line * (size // len(line) + 1)
+    with smtplib.SMTP("127.0.0.1", dm.port, timeout=30) as c:
+        c.ehlo("client.test")
+        for rcpt in rcpts:
+            msg = ("From: a@sender.test\r\nTo: %s\r\nSubject: %s\r\n\r\n%s"
+                   % (rcpt, tag, body))
+            assert c.sendmail("a@sender.test", [rcpt], msg) == {}
+
+
+def mailbox_files(box, sub):
+    return os.listdir(os.path.join(box, sub)) \
+        if os.path.isdir(os.path.join(box, sub)) else []
+
+
+def wait_log(dm, pattern, timeout=20):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        m = re.search(pattern, dm.logtext())
+        if m:
+            return m
+        time.sleep(0.1)
+    return None
+
+
+@pytest.fixture
+def tinybox(dmx):
+    """r@v.test's maildir on a tmpfs of 64k; unmounted whatever happens."""
+    box = os.path.join(dmx.maildir, "r@v.test")
+    os.makedirs(box)
+    run(["mount", "-t", "tmpfs", "-o", "size=64k,mode=0700", "tmpfs", box],
+        check=True)
+    try:
+        yield box
+    finally:
+        dmx.stop()
+        if run(["umount", box]).returncode != 0:
+            run(["umount", "-l", box])
+
+
+def test_full_mailbox_is_retried_then_delivered(dmx, tinybox):
+    """A message larger than r@v.test's filesystem: a temporary failure
+    (RFC 3463 4.2.2, mailbox full) in the log and in show queue, nothing
+    left in tmp/ or new/, n@v.test on another filesystem served meanwhile;
+    once there is room the retry delivers it."""
+    dm = dmx.start(args=("-d", "-v"))
+    send_big(dm, ["r@v.test", "n@v.test"], 200 * 1024, "big")
+    assert len(wait_files(dm, "n@v.test", 1)) == 1
+    m = wait_log(dm, r"temporary failure: (4\.2\.2 \S+ \S+tmp/\S+: .*)")
+    assert m, dm.logtext()
+    assert "No space left on device" in m.group(1)
+    assert "permanent failure" not in dm.logtext()
+    q = dm.ctl("show", "queue").stdout
+    assert "4.2.2" in q, q
+    assert mailbox_files(tinybox, "tmp") == []
+    assert mailbox_files(tinybox, "new") == []
+    # make room: the queue's next retry (1s) delivers it, once
+    run(["mount", "-o", "remount,size=1m", tinybox], check=True)
+    assert len(wait_files(dm, "r@v.test", 1)) == 1
+    assert mailbox_files(tinybox, "tmp") == []
+    deadline = time.time() + 10
+    while time.time() < deadline and dm.ctl("show", "queue").stdout:
+        time.sleep(0.1)
+    assert dm.ctl("show", "queue").stdout == ""
+    assert dm.proc.poll() is None
+
+
+def test_read_only_mailbox_is_retried(dmx, tinybox):
+    """A maildir whose filesystem went read-only: 4.3.0, retried, and
+    delivered once it is writable again."""
+    run(["mount", "-o", "remount,ro", tinybox], check=True)
+    dm = dmx.start(args=("-d", "-v"))
+    send(dm, "r@v.test", 1, "ro")
+    m = wait_log(dm, r"temporary failure: (4\.3\.0 .*)")
+    assert m, dm.logtext()
+    assert "Read-only file system" in m.group(1)
+    assert "permanent failure" not in dm.logtext()
+    assert "4.3.0" in dm.ctl("show", "queue").stdout
+    run(["mount", "-o", "remount,rw", tinybox], check=True)
+    assert len(wait_files(dm, "r@v.test", 1)) == 1
+    assert mailbox_files(tinybox, "tmp") == []
+    assert dm.proc.poll() is None
+
+
+def test_vanished_home_is_retried(dmx):
+    """n@v.test (user nobody) has no maildir yet and may not create one:
+    its place vanished, or an unmounted /home left a root-owned mount
+    point.  A temporary failure (4.3.0, permission denied), not a bounce;
+    r@v.test is served meanwhile, and n@v.test once the place is back."""
+    os.chmod(dmx.maildir, 0o755)
+    try:
+        dm = dmx.start(args=("-d", "-v"))
+        send(dm, "n@v.test", 1, "gone")
+        send(dm, "r@v.test", 1, "here")
+        assert len(wait_files(dm, "r@v.test", 1)) == 1
+        m = wait_log(dm, r"temporary failure: (4\.3\.0 maildir \S+n@v\.test"
+                     r": Permission denied)")
+        assert m, dm.logtext()
+        assert "permanent failure" not in dm.logtext()
+        assert "4.3.0" in dm.ctl("show", "queue").stdout
+    finally:
+        os.chmod(dmx.maildir, 0o1777)
+    assert len(wait_files(dm, "n@v.test", 1)) == 1
+    deadline = time.time() + 10
+    while time.time() < deadline and dm.ctl("show", "queue").stdout:
+        time.sleep(0.1)
+    assert dm.ctl("show", "queue").stdout == ""
+
+
+def test_missing_home_is_not_created(dmx):
+    """A maildir under ~/ of a user whose home is not there (nobody's is
+    /nonexistent: as an unmounted /home would be): a temporary failure
+    (4.3.0) that names the home, which is not created; r@v.test is
+    served meanwhile."""
+    assert pwd.getpwnam("nobody").pw_dir == "/nonexistent"
+    assert not os.path.exists("/nonexistent")
+    with open(dmx.conf, "a") as f:
+        f.write('table hus { "n@h.test" = "nobody" }\n'
+                'action "h" maildir "~/Maildir" virtual <hus>\n'
+                'match from any for domain "h.test" action "h"\n')
+    dm = dmx.start(args=("-d", "-v"))
+    send(dm, "n@h.test", 1, "homeless")
+    send(dm, "r@v.test", 1, "here")
+    assert len(wait_files(dm, "r@v.test", 1)) == 1
+    m = wait_log(dm, r"temporary failure: (4\.3\.0 home directory "
+                 r"/nonexistent: No such file or directory)")
+    assert m, dm.logtext()
+    assert "permanent failure" not in dm.logtext()
+    assert "4.3.0 home directory" in dm.ctl("show", "queue").stdout
+    assert not os.path.exists("/nonexistent")

@@ -1,7 +1,9 @@
 """Bounces: RFC 3464 delivery status notifications from the real queue."""
 import email
 import email.policy
+import os
 import smtplib
+import subprocess
 import time
 
 import pytest
@@ -69,7 +71,9 @@ def test_permanent_failure_bounces_with_ret_full(bouncer):
     assert blocks[1]["final-recipient"].lower() == "rfc822; root@broken.test"
     assert blocks[1]["original-recipient"].lower() == "rfc822; root@broken.test"
     assert blocks[1]["action"] == "failed"
-    assert blocks[1]["status"].startswith("5.")
+    # RFC 3463 5.3.0: the maildir path cannot exist (/dev/null/...)
+    assert blocks[1]["status"] == "5.3.0"
+    assert "5.3.0 maildir /dev/null/cannot" in blocks[1]["diagnostic-code"]
     assert parts[2].get_content_type() == "message/rfc822"
     assert b"the original body" in parts[2].as_bytes()
     # nothing is left in the queue
@@ -121,6 +125,42 @@ def test_expiry_bounces_with_4_4_7(bouncer):
     assert blocks[1]["status"] == "4.4.7"
     assert blocks[1]["action"] == "failed"
     assert "someone@far.test" in blocks[1]["final-recipient"]
+
+
+def test_full_mailbox_bounces_only_at_expiry(bouncer):
+    """A local mailbox on a 64k tmpfs that cannot take the message: retried
+    (4.2.2, mailbox full) until the expiry, then one bounce whose
+    diagnostic says why; the partial file is gone."""
+    box = os.path.join(bouncer.maildir, "full@many.test")
+    os.makedirs(box)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k,mode=0700",
+                    "tmpfs", box], check=True)
+    try:
+        big = ORIG.replace(b"root@broken.test", b"full@many.test") + \
+            (b"y" * 76 + b"\r\n") * 3000
+        with smtplib.SMTP("127.0.0.1", bouncer.port) as c:
+            c.ehlo("c")
+            c.mail("root@localhost")
+            c.rcpt("full@many.test")
+            assert c.data(big)[0] == 250
+        time.sleep(1.5)
+        assert delivered(bouncer, timeout=0) == []     # not yet bounced
+        assert "4.2.2 writing" in bouncer.logtext()
+        got = delivered(bouncer, timeout=15)
+        assert len(got) == 1
+        _, _, blocks = dsn_parts(got[0])
+        assert blocks[1]["action"] == "failed"
+        assert blocks[1]["status"] == "4.4.7"
+        assert "full@many.test" in blocks[1]["final-recipient"]
+        assert "4.2.2 writing" in blocks[1]["diagnostic-code"]
+        assert "No space left on device" in blocks[1]["diagnostic-code"]
+        assert "permanent failure" not in bouncer.logtext()
+        assert os.listdir(os.path.join(box, "tmp")) == []
+        assert os.listdir(os.path.join(box, "new")) == []
+    finally:
+        bouncer.stop()
+        if subprocess.run(["umount", box]).returncode != 0:
+            subprocess.run(["umount", "-l", box])
 
 
 def test_success_dsn_only_when_asked(bouncer):

@@ -1,14 +1,18 @@
 /*
  * posternd/maildir.c: delivery into tmp/ then new/, idempotent retries, batches
- * that share one sync of new/, errors, and path expansion.
+ * that share one sync of new/, errors and their RFC 3463 status, and path
+ * expansion.
  */
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -163,9 +167,78 @@ test_unsynced_batch_then_sync(void **state)
 	assert_int_equal(maildir_sync_new(md, err, sizeof(err)), MAILDIR_OK);
 	/* a maildir that is not there cannot be synced, and says why */
 	snprintf(md, sizeof(md), "%s/none", base);
-	assert_int_not_equal(maildir_sync_new(md, err, sizeof(err)),
-	    MAILDIR_OK);
+	/* a maildir removed under us may come back: retry, 4.3.0 */
+	assert_int_equal(maildir_sync_new(md, err, sizeof(err)),
+	    MAILDIR_TEMPFAIL);
+	assert_true(strncmp(err, "4.3.0 ", 6) == 0);
 	assert_non_null(strstr(err, "/none/new"));
+}
+
+/* RFC 3463: what may be retried, and the status it is reported with. */
+static void
+test_errno_class(void **state)
+{
+	const struct {
+		int		 errnum;
+		int		 code;
+		const char	*status;
+	} t[] = {
+		{ ENOSPC,	MAILDIR_TEMPFAIL,	"4.2.2" },
+		{ EDQUOT,	MAILDIR_TEMPFAIL,	"4.2.2" },
+		{ EROFS,	MAILDIR_TEMPFAIL,	"4.3.0" },
+		{ ENOENT,	MAILDIR_TEMPFAIL,	"4.3.0" },
+		{ EIO,		MAILDIR_TEMPFAIL,	"4.3.0" },
+		{ EACCES,	MAILDIR_TEMPFAIL,	"4.3.0" },
+		{ ENOTDIR,	MAILDIR_PERMFAIL,	"5.3.0" },
+		{ ELOOP,	MAILDIR_PERMFAIL,	"5.3.0" },
+		{ ENAMETOOLONG,	MAILDIR_PERMFAIL,	"5.3.0" },
+		{ EFBIG,	MAILDIR_PERMFAIL,	"5.3.4" },
+	};
+	const char	*status;
+	size_t		 i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		status = NULL;
+		assert_int_equal(maildir_errno_class(t[i].errnum, &status),
+		    t[i].code);
+		assert_string_equal(status, t[i].status);
+	}
+}
+
+/* A write that fails half-way leaves nothing in tmp/ or new/. */
+static void
+test_failed_write_leaves_nothing(void **state)
+{
+	struct rlimit	 old, small;
+	char		 md[128], path[256], err[256], *big;
+	int		 fd, p[2];
+	size_t		 len = 16384;
+
+	snprintf(md, sizeof(md), "%s/F", base);
+	big = malloc(len);
+	assert_non_null(big);
+	memset(big, 'x', len);
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(write(p[1], big, len), (ssize_t)len);
+	close(p[1]);
+	fd = p[0];
+	/* no file may grow past 4k: the write fails with EFBIG */
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	small = old;
+	small.rlim_cur = 4096;
+	signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &small), 0);
+	assert_int_equal(maildir_deliver(md, fd, NULL, "k", "h", 0, err,
+	    sizeof(err)), MAILDIR_PERMFAIL);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	signal(SIGXFSZ, SIG_DFL);
+	assert_true(strncmp(err, "5.3.4 writing ", 14) == 0);
+	snprintf(path, sizeof(path), "%s/tmp", md);
+	assert_int_equal(count_files(path), 0);
+	snprintf(path, sizeof(path), "%s/new", md);
+	assert_int_equal(count_files(path), 0);
+	close(fd);
+	free(big);
 }
 
 static void
@@ -186,7 +259,36 @@ test_bad_key_and_unwritable(void **state)
 	assert_int_equal(maildir_deliver(md, fd, NULL, "k", "h", 0, err,
 	    sizeof(err)), MAILDIR_PERMFAIL);
 	assert_non_null(strstr(err, md));
+	assert_true(strncmp(err, "5.3.0 ", 6) == 0);
 	close(fd);
+}
+
+/* A home is never created: one that is not there is a temporary failure. */
+static void
+test_check_home(void **state)
+{
+	char	 home[128], err[256];
+
+	snprintf(home, sizeof(home), "%s/home", base);
+	assert_int_equal(maildir_check_home("/var/vmail/%{user}", home, err,
+	    sizeof(err)), MAILDIR_OK);
+	assert_int_equal(maildir_check_home("~/Maildir", home, err,
+	    sizeof(err)), MAILDIR_TEMPFAIL);
+	assert_true(strncmp(err, "4.3.0 home directory ", 21) == 0);
+	assert_int_equal(maildir_check_home("/m/%{home}/M", home, err,
+	    sizeof(err)), MAILDIR_TEMPFAIL);
+	assert_int_equal(access(home, F_OK), -1);
+	assert_int_equal(mkdir(home, 0700), 0);
+	assert_int_equal(maildir_check_home("~/Maildir", home, err,
+	    sizeof(err)), MAILDIR_OK);
+	assert_int_equal(maildir_check_home("~", home, err, sizeof(err)),
+	    MAILDIR_OK);
+	/* a home that is a file can never hold a maildir */
+	snprintf(home, sizeof(home), "%s/file", base);
+	close(open(home, O_CREAT | O_WRONLY, 0600));
+	assert_int_equal(maildir_check_home("~/Maildir", home, err,
+	    sizeof(err)), MAILDIR_PERMFAIL);
+	assert_true(strncmp(err, "5.3.0 ", 6) == 0);
 }
 
 static void
@@ -231,6 +333,11 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_key_and_unwritable,
 		    setup, teardown),
+		cmocka_unit_test(test_errno_class),
+		cmocka_unit_test_setup_teardown(
+		    test_failed_write_leaves_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_check_home, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_expand_path, setup,
 		    teardown),
 	};
