@@ -230,8 +230,15 @@ queue_sched_cb(int fd, short event, void *arg)
 		e = xcalloc(QUEUE_MAX_INFLIGHT, sizeof(*e));
 		n = qstore_take_due(q->qs, now, e,
 		    QUEUE_MAX_INFLIGHT - q->inflight);
-		if (n == -1)
+		/*
+		 * Nothing was taken (the transaction rolled back): retry on
+		 * the next run.  n must not reach qsort() as -1, which made
+		 * a full spool crash the queue.
+		 */
+		if (n == -1) {
 			log_warnx("queue: reading the schedule failed");
+			n = 0;
+		}
 		/* Envelopes of one message and action travel together. */
 		qsort(e, n, sizeof(*e), envelope_cmp_task);
 		for (i = 0; i < n; i = j) {
@@ -247,6 +254,9 @@ queue_sched_cb(int fd, short event, void *arg)
 		}
 		free(e);
 	}
+	/* A panicked LMDB environment is unusable: fail-stop, restart. */
+	if (qstore_broken(q->qs))
+		fatalx("queue store is broken; stopping");
 	if ((wait = qstore_next_due(q->qs, now)) >= 0 &&
 	    q->inflight < QUEUE_MAX_INFLIGHT)
 		queue_schedule_soon(q, wait == 0 ? 1 : wait);

@@ -23,6 +23,9 @@ qstore_next_due(struct qstore *qs, time_t now)
 	uint64_t	 t;
 	time_t		 rv = -1;
 
+	/* Recovery left to do (qs_recover()) is work due now. */
+	if (qs->recover_pending)
+		return 0;
 	if (mdb_txn_begin(qs->env, NULL, MDB_RDONLY, &txn) != 0)
 		return -1;
 	if (mdb_cursor_open(txn, qs->db_sched, &cur) == 0) {
