@@ -110,8 +110,10 @@ queue_flush_cb(int fd, short event, void *arg)
 
 	time_t		 wait;
 
-	if (qstore_flush_pending(q->qs) == -1)
+	if (qstore_flush_pending(q->qs) == -1) {
 		log_warnx("queue: group commit failed");
+		queue_flush_retry(q);
+	}
 	/* Results just committed may have moved the next due time. */
 	else if (!q->paused && q->inflight < QUEUE_MAX_INFLIGHT &&
 	    (wait = qstore_next_due(q->qs, time(NULL))) >= 0)
@@ -119,6 +121,20 @@ queue_flush_cb(int fd, short event, void *arg)
 	/* A panicked LMDB environment is unusable: fail-stop, restart. */
 	if (qstore_broken(q->qs))
 		fatalx("queue store is broken; stopping");
+}
+
+/*
+ * A commit failed (a full spool): the delivery results it held are kept
+ * and must not wait for new traffic to be committed, or envelopes already
+ * delivered would stay in flight until the next message arrives.
+ */
+void
+queue_flush_retry(struct queue *q)
+{
+	struct timeval	 tv = { QUEUE_COMMIT_RETRY, 0 };
+
+	if (qstore_pending(q->qs) > 0 && !evtimer_pending(&q->ev_flush, NULL))
+		evtimer_add(&q->ev_flush, &tv);
 }
 
 /* Commit soon, together with whatever else arrives meanwhile. */

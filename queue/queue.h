@@ -21,6 +21,7 @@
 
 #define QUEUE_MAPSIZE		(64UL * 1024 * 1024)
 #define QUEUE_COMMIT_DELAY_US	2000	/* group commit window */
+#define QUEUE_COMMIT_RETRY	1	/* seconds, after a failed commit */
 #define QUEUE_MAX_INFLIGHT	256	/* envelopes out at once */
 #define QUEUE_MAX_INCOMING	4096	/* messages being received */
 /*
@@ -77,6 +78,7 @@ struct queue {
 
 /* queue/queue.c */
 void	queue_flush_soon(struct queue *);
+void	queue_flush_retry(struct queue *);
 
 /* queue/sched.c */
 void	queue_sched_start(struct queue *);

@@ -224,8 +224,10 @@ queue_sched_cb(int fd, short event, void *arg)
 	 * Results first: an envelope that waits to be dropped with its DSN
 	 * (queue_dsn_round()) must be gone before the schedule is read.
 	 */
-	if (qstore_flush_pending(q->qs) == -1)
+	if (qstore_flush_pending(q->qs) == -1) {
 		log_warnx("queue: group commit failed");
+		queue_flush_retry(q);
+	}
 	if (q->inflight < QUEUE_MAX_INFLIGHT) {
 		e = xcalloc(QUEUE_MAX_INFLIGHT, sizeof(*e));
 		n = qstore_take_due(q->qs, now, e,

@@ -1226,14 +1226,22 @@ qstore_take_due(struct qstore *qs, time_t now, struct envelope *out,
 
 	ta.now = now;
 	ta.out = out;
-	ta.max = max;
 	ta.n = 0;
-	qs->grow_hint = max * (ENV_RECORD_MAX + 64);
-	if ((rc = qs_txn_run(qs, take_due, &ta)) != 0) {
-		log_warnx("queue store: take due: %s", mdb_strerror(rc));
-		return -1;
+	/*
+	 * On a full spool a smaller batch may still fit in the store's free
+	 * pages, and delivering it is what frees more.
+	 */
+	for (;;) {
+		ta.max = max;
+		qs->grow_hint = max * (ENV_RECORD_MAX + 64);
+		if ((rc = qs_txn_run(qs, take_due, &ta)) == 0)
+			return (int)ta.n;
+		if (!qs_nospace(rc) || max == 1 || qs->broken)
+			break;
+		max /= 2;
 	}
-	return (int)ta.n;
+	log_warnx("queue store: take due: %s", mdb_strerror(rc));
+	return -1;
 }
 
 static int
