@@ -164,6 +164,7 @@ struct msg_conf_global {
 	int64_t		 expire;
 	uint64_t	 max_message_size;
 	uint64_t	 queue_memory_limit;	/* bytes, 0: none */
+	uint64_t	 queue_minfree;	/* bytes, 0: the default */
 	int64_t		 smtp_timeout;	/* idle, seconds */
 	uint32_t	 smtp_max_sessions;
 	uint32_t	 smtp_max_per_ip;

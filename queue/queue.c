@@ -103,6 +103,8 @@ queue_commit_done(uint64_t id, int ok, void *arg)
 		queue_kick(q);
 }
 
+static void	queue_space_check(struct queue *);
+
 static void
 queue_flush_cb(int fd, short event, void *arg)
 {
@@ -110,6 +112,8 @@ queue_flush_cb(int fd, short event, void *arg)
 
 	time_t		 wait;
 
+	/* What this commit writes is what may cross the threshold. */
+	queue_space_check(q);
 	if (qstore_flush_pending(q->qs) == -1) {
 		log_warnx("queue: group commit failed");
 		queue_flush_retry(q);
@@ -135,6 +139,53 @@ queue_flush_retry(struct queue *q)
 
 	if (qstore_pending(q->qs) > 0 && !evtimer_pending(&q->ev_flush, NULL))
 		evtimer_add(&q->ev_flush, &tv);
+}
+
+/*
+ * Is the spool below `queue minfree`?  New mail is refused there (452
+ * 4.3.1, RFC 3463 "mail system full") so that the store keeps room for
+ * its own bookkeeping: taking envelopes out, and removing the delivered
+ * ones, needs copy-on-write pages too, and that is what frees space.  It
+ * comes back with a margin of a twentieth, so that a spool hovering at
+ * the threshold does not flip at every message.
+ */
+static void
+queue_space_check(struct queue *q)
+{
+	uint64_t	 avail, fs_size, need;
+
+	if (qstore_space(q->qs, "/", &avail, &fs_size) == -1) {
+		log_warn("queue: statvfs of the spool");
+		return;
+	}
+	need = q->proc->global.queue_minfree;
+	if (need == 0) {
+		need = fs_size / 100 * QUEUE_MINFREE_PERCENT;
+		if (need > QUEUE_MINFREE_MAX)
+			need = QUEUE_MINFREE_MAX;
+	}
+	q->space_avail = avail;
+	q->space_need = need;
+	if (!q->space_low && avail < need) {
+		q->space_low = 1;
+		log_warnx("queue: the spool has %llu KB free, less than "
+		    "minfree %llu KB: refusing new mail", (unsigned long long)
+		    avail / 1024, (unsigned long long)need / 1024);
+	} else if (q->space_low && avail >= need + need / 20) {
+		q->space_low = 0;
+		log_info("queue: the spool has %llu KB free again: accepting "
+		    "mail", (unsigned long long)avail / 1024);
+	}
+}
+
+static void
+queue_space_cb(int fd, short event, void *arg)
+{
+	struct queue	*q = arg;
+	struct timeval	 tv = { QUEUE_SPACE_CHECK, 0 };
+
+	queue_space_check(q);
+	evtimer_add(&q->ev_space, &tv);
 }
 
 /* Commit soon, together with whatever else arrives meanwhile. */
@@ -189,6 +240,12 @@ queue_smtp_imsg(struct queue *q, struct imsg *imsg)
 			proc_bad_message(q->proc, PROC_SMTP, imsg);
 		if (q->nincoming >= QUEUE_MAX_INCOMING) {
 			queue_reply(q, IMSG_QUEUE_MESSAGE_FAIL, session, 0);
+			return;
+		}
+		/* Below minfree: 452 4.3.1 (queue_space_check()). */
+		if (q->space_low) {
+			q->space_refused++;
+			queue_reply(q, IMSG_QUEUE_MESSAGE_NOSPACE, session, 0);
 			return;
 		}
 		/* A message at the limit is stored with our fields too. */
@@ -376,6 +433,10 @@ queue_ctl_stats(struct queue *q, uint32_t peerid)
 			{ "queue.envelopes", st.envelopes },
 			{ "queue.scheduled", st.scheduled },
 			{ "queue.inflight", q->inflight },
+			{ "queue.spool.low", q->space_low },
+			{ "queue.spool.free", q->space_avail },
+			{ "queue.spool.minfree", q->space_need },
+			{ "queue.spool.refused", q->space_refused },
 			{ "queue.commits", st.commits },
 			{ "queue.messages_committed", st.messages_committed },
 			{ "queue.delivered", st.delivered },
@@ -491,6 +552,8 @@ queue_run(struct proc *p)
 	    p->global.expire);
 	qstore_set_memory_limit(q->qs, p->global.queue_memory_limit);
 	evtimer_set(&q->ev_flush, queue_flush_cb, q);
+	evtimer_set(&q->ev_space, queue_space_cb, q);
+	queue_space_cb(-1, 0, q);
 	queue_sched_start(q);
 	log_debug("queue process started");
 }

@@ -36,7 +36,8 @@ def df(path):
                                  st.f_blocks * st.f_frsize // 1024)
 
 
-def fill_until_refused(mx, first_sid, nsessions, size, timeout=20):
+def fill_until_refused(mx, first_sid, nsessions, size, timeout=20,
+                       code=r"4\d\d[ -]"):
     acked, lock = {}, threading.Lock()
     sessions = [loadgen.Session(mx.port, first_sid + i, size=size,
                                 acked=acked, lock=lock)
@@ -52,7 +53,7 @@ def fill_until_refused(mx, first_sid, nsessions, size, timeout=20):
         sent.update(t.sent)
         # Each session stops at its first refusal: its last message.
         assert len(t.errors) == 1, t.errors
-        assert re.search(r"b'4\d\d[ -]", t.errors[0]), t.errors[0]
+        assert re.search(r"b'" + code, t.errors[0]), t.errors[0]
         refused.extend(tag for tag in t.sent if tag not in acked)
     return sent, dict(acked), refused
 
@@ -143,6 +144,61 @@ def test_spool_full(daemon_factory, tmp_path):
         assert after.errors == [] and len(acked2) == 3, after.errors
         got = wait_stable(mx.maildir, acked2, 10, quiet=0.5)
         assert all(len(got.get(t, [])) == 1 for t in acked2)
+    finally:
+        mx.stop()
+        umount(mx.spool)
+
+
+def stats(mx):
+    return dict(l.split("=", 1) for l in
+                mx.ctl("show", "stats").stdout.splitlines() if "=" in l)
+
+
+def test_minfree(daemon_factory, tmp_path):
+    """Below `queue minfree`, DATA gets 452 4.3.1 while the file system
+    still has room; accepted mail is delivered; when the queue drains the
+    store's freed pages count and mail is taken again, without a
+    restart."""
+    mx = make_mx(daemon_factory, tmp_path, sub="minfree", start=False)
+    with open(mx.conf, "a") as f:
+        f.write("queue minfree 3M\n")
+    mount_tmpfs(mx.spool, "8m")
+    try:
+        mx.start()
+        assert mx.ctl("pause", "queue").returncode == 0
+        sent, acked, refused = fill_until_refused(mx, 0, 8, 48 * 1024,
+                                                  code="452 4.3.1")
+        assert len(acked) > 0
+        left = os.statvfs(mx.spool)
+        left = left.f_bavail * left.f_frsize
+        st = stats(mx)
+        print("\nminfree: %d acknowledged, %d refused, %d KB left; %s" % (
+            len(acked), len(refused), left // 1024,
+            {k: v for k, v in st.items() if k.startswith("queue.spool")}))
+        assert st["queue.spool.low"] == "1"
+        assert int(st["queue.spool.refused"]) >= 1
+        # Refused before the file system was full.
+        assert left > 2 * 1024 * 1024
+        assert "less than minfree 3072 KB: refusing new mail" in \
+            mx.logtext()
+        assert mx.proc.poll() is None, mx.logtext()
+
+        assert mx.ctl("resume", "queue").returncode == 0
+        got = wait_stable(mx.maildir, acked, 30, quiet=1)
+        assert [t for t in acked if t not in got] == []
+        assert [t for t, v in got.items() if len(v) > 1] == []
+        assert [t for t in refused if t in got] == []
+
+        # Acceptance comes back by itself (the check runs on a timer).
+        deadline = time.time() + 15
+        while time.time() < deadline and stats(mx)["queue.spool.low"] != "0":
+            time.sleep(0.3)
+        assert stats(mx)["queue.spool.low"] == "0", mx.logtext()
+        assert "free again: accepting mail" in mx.logtext()
+        after = loadgen.Session(mx.port, 99, count=3)
+        after.start()
+        after.join(10)
+        assert after.errors == [] and len(after.acked) == 3, after.errors
     finally:
         mx.stop()
         umount(mx.spool)
