@@ -143,12 +143,25 @@ queue_flush_retry(struct queue *q)
 
 /*
  * Is the spool below `queue minfree`?  New mail is refused there (452
- * 4.3.1, RFC 3463 "mail system full") so that the store keeps room for
- * its own bookkeeping: taking envelopes out, and removing the delivered
- * ones, needs copy-on-write pages too, and that is what frees space.  It
- * comes back with a margin of a twentieth, so that a spool hovering at
- * the threshold does not flip at every message.
+ * 4.3.1, RFC 3463 "mail system full": smtp is told and refuses MAIL, and
+ * a message begun meanwhile is refused here) so that the store keeps room
+ * for its own bookkeeping: taking envelopes out, and removing the
+ * delivered ones, needs copy-on-write pages too, and that is what frees
+ * space.  It comes back with a margin of a twentieth, so that a spool
+ * hovering at the threshold does not flip at every message.
  */
+/* smtp refuses MAIL while the spool is low, rather than DATA. */
+static void
+queue_space_tell(struct queue *q)
+{
+	struct msg_queue_space	 m;
+
+	memset(&m, 0, sizeof(m));
+	m.low = q->space_low;
+	proc_compose(q->proc, PROC_SMTP, IMSG_QUEUE_SPACE_STATE, 0, -1, &m,
+	    sizeof(m));
+}
+
 static void
 queue_space_check(struct queue *q)
 {
@@ -171,10 +184,12 @@ queue_space_check(struct queue *q)
 		log_warnx("queue: the spool has %llu KB free, less than "
 		    "minfree %llu KB: refusing new mail", (unsigned long long)
 		    avail / 1024, (unsigned long long)need / 1024);
+		queue_space_tell(q);
 	} else if (q->space_low && avail >= need + need / 20) {
 		q->space_low = 0;
 		log_info("queue: the spool has %llu KB free again: accepting "
 		    "mail", (unsigned long long)avail / 1024);
+		queue_space_tell(q);
 	}
 }
 
