@@ -282,6 +282,9 @@ struct queue_conf {
 	size_t			 max_message_size; /* default 35 MB */
 	size_t			 memory_limit;	/* messages being received,
 						   default 256 MB */
+	size_t			 minfree;	/* spool bytes kept free;
+						   0: the smaller of 100 MB
+						   and 5% of the spool */
 };
 
 struct smtp_conf {

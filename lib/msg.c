@@ -39,6 +39,7 @@ static const char *const msg_names[IMSG_TYPE_MAX] = {
 	N(IMSG_QUEUE_ENVELOPE_ADD), N(IMSG_QUEUE_MESSAGE_COMMIT),
 	N(IMSG_QUEUE_MESSAGE_COMMIT_OK), N(IMSG_QUEUE_MESSAGE_FAIL),
 	N(IMSG_QUEUE_MESSAGE_ABORT), N(IMSG_QUEUE_MESSAGE_NOSPACE),
+	N(IMSG_QUEUE_SPACE_STATE),
 	N(IMSG_AUTH_MESSAGE_BEGIN), N(IMSG_AUTH_MAIL_RESULT),
 	N(IMSG_AUTH_MESSAGE_DATA), N(IMSG_AUTH_MESSAGE_END),
 	N(IMSG_AUTH_MESSAGE_ABORT), N(IMSG_AUTH_MESSAGE_RESULT),
@@ -359,6 +360,14 @@ int
 msg_get_queue_begin(const struct imsg *imsg, struct msg_queue_begin *m)
 {
 	return fixed(imsg, m, sizeof(*m));
+}
+
+int
+msg_get_queue_space(const struct imsg *imsg, struct msg_queue_space *m)
+{
+	if (fixed(imsg, m, sizeof(*m)) == -1 || !BOOL(m->low))
+		return bad();
+	return 0;
 }
 
 static int

@@ -17,8 +17,10 @@
 /*
  * Version 3: types renumbered by channel and named
  * IMSG_<CHANNEL>_<OBJECT>_<VERB>; rules travel as struct msg_conf_rule.
+ * Version 4: IMSG_QUEUE_SPACE_STATE moves the types after it, the control
+ * channel's among them.
  */
-#define POSTERN_PROTO_VERSION	3
+#define POSTERN_PROTO_VERSION	4
 
 enum proc_id {
 	PROC_PARENT,
@@ -83,6 +85,7 @@ enum imsg_type {
 	IMSG_QUEUE_MESSAGE_FAIL,	/* struct msg_queue_msgid */
 	IMSG_QUEUE_MESSAGE_ABORT,	/* empty */
 	IMSG_QUEUE_MESSAGE_NOSPACE,	/* struct msg_queue_msgid */
+	IMSG_QUEUE_SPACE_STATE,		/* struct msg_queue_space */
 
 	/*
 	 * smtp <-> authd: each message streams to authd as it streams to
@@ -164,6 +167,7 @@ struct msg_conf_global {
 	int64_t		 expire;
 	uint64_t	 max_message_size;
 	uint64_t	 queue_memory_limit;	/* bytes, 0: none */
+	uint64_t	 queue_minfree;	/* bytes, 0: the default */
 	int64_t		 smtp_timeout;	/* idle, seconds */
 	uint32_t	 smtp_max_sessions;
 	uint32_t	 smtp_max_per_ip;
@@ -376,6 +380,11 @@ struct msg_queue_envelope {
 
 struct msg_queue_begin {
 	uint64_t	 size;		/* declared (RFC 1870 SIZE), 0: not */
+};
+
+/* queue -> smtp, when the spool crosses `queue minfree` either way. */
+struct msg_queue_space {
+	int32_t		 low;		/* 1: MAIL gets 452 4.3.1 */
 };
 
 /* --- smtp <-> authd (IMSG_AUTH_*) --- */
@@ -603,6 +612,7 @@ int	msg_get_conf_credential(const struct imsg *,
 	    struct msg_conf_credential *);
 int	msg_get_queue_msgid(const struct imsg *, struct msg_queue_msgid *);
 int	msg_get_queue_begin(const struct imsg *, struct msg_queue_begin *);
+int	msg_get_queue_space(const struct imsg *, struct msg_queue_space *);
 int	msg_get_envelope(const struct imsg *, struct envelope *);
 int	msg_get_queue_envelope(const struct imsg *,
 	    struct msg_queue_envelope *);

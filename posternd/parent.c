@@ -971,6 +971,7 @@ setup_child(struct postern_conf *conf, enum proc_id id,
 	g.expire = conf->queue.expire;
 	g.max_message_size = conf->queue.max_message_size;
 	g.queue_memory_limit = conf->queue.memory_limit;
+	g.queue_minfree = conf->queue.minfree;
 	g.smtp_timeout = conf->smtp.timeout;
 	g.smtp_max_sessions = conf->smtp.max_sessions;
 	g.smtp_max_per_ip = conf->smtp.max_per_ip;

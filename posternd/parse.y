@@ -74,6 +74,7 @@ static void	 set_count(const struct conf_loc *, const char *, long long,
 %token	MTATLSFALLBACK MTAMXALLOWNETWORK
 %token	TRANSPORT ROUTE ATTEMPT ARCSEAL ACCOUNT MECHANISMS
 %token	MAILDIR MATCH MAX MAXMESSAGESIZE MAXSIGNATURES MBOX MDA MEMORYLIMIT
+%token	MINFREE
 %token	NOVERIFY ON OVERSIGN
 %token	PKI POLICY PORT
 %token	QUARANTINE QUEUE RCPTTO REJECT REJECTFAIL RELAXED RELAY REQUIRE
@@ -250,6 +251,10 @@ queue		: QUEUE USER STRING {
 			ps.memory_loc = @3;
 			if ($3 != 0)
 				ps.conf->queue.memory_limit = $3;
+		}
+		| QUEUE MINFREE size {
+			if ($3 != 0)
+				ps.conf->queue.minfree = $3;
 		}
 		;
 
@@ -979,6 +984,7 @@ static const struct keyword keywords[] = {
 	{ "mda",		MDA },
 	{ "mechanisms",		MECHANISMS },
 	{ "memory-limit",	MEMORYLIMIT },
+	{ "minfree",		MINFREE },
 	{ "mta-ca-file",	MTACAFILE },
 	{ "mta-connect-timeout", MTACONNECTTIMEOUT },
 	{ "mta-max-per-domain",	MTAMAXPERDOMAIN },

@@ -103,6 +103,8 @@ queue_commit_done(uint64_t id, int ok, void *arg)
 		queue_kick(q);
 }
 
+static void	queue_space_check(struct queue *);
+
 static void
 queue_flush_cb(int fd, short event, void *arg)
 {
@@ -110,8 +112,12 @@ queue_flush_cb(int fd, short event, void *arg)
 
 	time_t		 wait;
 
-	if (qstore_flush_pending(q->qs) == -1)
+	/* What this commit writes is what may cross the threshold. */
+	queue_space_check(q);
+	if (qstore_flush_pending(q->qs) == -1) {
 		log_warnx("queue: group commit failed");
+		queue_flush_retry(q);
+	}
 	/* Results just committed may have moved the next due time. */
 	else if (!q->paused && q->inflight < QUEUE_MAX_INFLIGHT &&
 	    (wait = qstore_next_due(q->qs, time(NULL))) >= 0)
@@ -119,6 +125,82 @@ queue_flush_cb(int fd, short event, void *arg)
 	/* A panicked LMDB environment is unusable: fail-stop, restart. */
 	if (qstore_broken(q->qs))
 		fatalx("queue store is broken; stopping");
+}
+
+/*
+ * A commit failed (a full spool): the delivery results it held are kept
+ * and must not wait for new traffic to be committed, or envelopes already
+ * delivered would stay in flight until the next message arrives.
+ */
+void
+queue_flush_retry(struct queue *q)
+{
+	struct timeval	 tv = { QUEUE_COMMIT_RETRY, 0 };
+
+	if (qstore_pending(q->qs) > 0 && !evtimer_pending(&q->ev_flush, NULL))
+		evtimer_add(&q->ev_flush, &tv);
+}
+
+/*
+ * Is the spool below `queue minfree`?  New mail is refused there (452
+ * 4.3.1, RFC 3463 "mail system full": smtp is told and refuses MAIL, and
+ * a message begun meanwhile is refused here) so that the store keeps room
+ * for its own bookkeeping: taking envelopes out, and removing the
+ * delivered ones, needs copy-on-write pages too, and that is what frees
+ * space.  It comes back with a margin of a twentieth, so that a spool
+ * hovering at the threshold does not flip at every message.
+ */
+/* smtp refuses MAIL while the spool is low, rather than DATA. */
+static void
+queue_space_tell(struct queue *q)
+{
+	struct msg_queue_space	 m;
+
+	memset(&m, 0, sizeof(m));
+	m.low = q->space_low;
+	proc_compose(q->proc, PROC_SMTP, IMSG_QUEUE_SPACE_STATE, 0, -1, &m,
+	    sizeof(m));
+}
+
+static void
+queue_space_check(struct queue *q)
+{
+	uint64_t	 avail, fs_size, need;
+
+	if (qstore_space(q->qs, "/", &avail, &fs_size) == -1) {
+		log_warn("queue: statvfs of the spool");
+		return;
+	}
+	need = q->proc->global.queue_minfree;
+	if (need == 0) {
+		need = fs_size / 100 * QUEUE_MINFREE_PERCENT;
+		if (need > QUEUE_MINFREE_MAX)
+			need = QUEUE_MINFREE_MAX;
+	}
+	q->space_avail = avail;
+	q->space_need = need;
+	if (!q->space_low && avail < need) {
+		q->space_low = 1;
+		log_warnx("queue: the spool has %llu KB free, less than "
+		    "minfree %llu KB: refusing new mail", (unsigned long long)
+		    avail / 1024, (unsigned long long)need / 1024);
+		queue_space_tell(q);
+	} else if (q->space_low && avail >= need + need / 20) {
+		q->space_low = 0;
+		log_info("queue: the spool has %llu KB free again: accepting "
+		    "mail", (unsigned long long)avail / 1024);
+		queue_space_tell(q);
+	}
+}
+
+static void
+queue_space_cb(int fd, short event, void *arg)
+{
+	struct queue	*q = arg;
+	struct timeval	 tv = { QUEUE_SPACE_CHECK, 0 };
+
+	queue_space_check(q);
+	evtimer_add(&q->ev_space, &tv);
 }
 
 /* Commit soon, together with whatever else arrives meanwhile. */
@@ -173,6 +255,12 @@ queue_smtp_imsg(struct queue *q, struct imsg *imsg)
 			proc_bad_message(q->proc, PROC_SMTP, imsg);
 		if (q->nincoming >= QUEUE_MAX_INCOMING) {
 			queue_reply(q, IMSG_QUEUE_MESSAGE_FAIL, session, 0);
+			return;
+		}
+		/* Below minfree: 452 4.3.1 (queue_space_check()). */
+		if (q->space_low) {
+			q->space_refused++;
+			queue_reply(q, IMSG_QUEUE_MESSAGE_NOSPACE, session, 0);
 			return;
 		}
 		/* A message at the limit is stored with our fields too. */
@@ -360,6 +448,10 @@ queue_ctl_stats(struct queue *q, uint32_t peerid)
 			{ "queue.envelopes", st.envelopes },
 			{ "queue.scheduled", st.scheduled },
 			{ "queue.inflight", q->inflight },
+			{ "queue.spool.low", q->space_low },
+			{ "queue.spool.free", q->space_avail },
+			{ "queue.spool.minfree", q->space_need },
+			{ "queue.spool.refused", q->space_refused },
 			{ "queue.commits", st.commits },
 			{ "queue.messages_committed", st.messages_committed },
 			{ "queue.delivered", st.delivered },
@@ -475,6 +567,8 @@ queue_run(struct proc *p)
 	    p->global.expire);
 	qstore_set_memory_limit(q->qs, p->global.queue_memory_limit);
 	evtimer_set(&q->ev_flush, queue_flush_cb, q);
+	evtimer_set(&q->ev_space, queue_space_cb, q);
+	queue_space_cb(-1, 0, q);
 	queue_sched_start(q);
 	log_debug("queue process started");
 }

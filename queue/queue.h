@@ -21,6 +21,10 @@
 
 #define QUEUE_MAPSIZE		(64UL * 1024 * 1024)
 #define QUEUE_COMMIT_DELAY_US	2000	/* group commit window */
+#define QUEUE_COMMIT_RETRY	1	/* seconds, after a failed commit */
+#define QUEUE_SPACE_CHECK	5	/* seconds between free-space checks */
+#define QUEUE_MINFREE_MAX	(100ULL * 1024 * 1024)	/* default: this, */
+#define QUEUE_MINFREE_PERCENT	5	/* or this much of the spool if less */
 #define QUEUE_MAX_INFLIGHT	256	/* envelopes out at once */
 #define QUEUE_MAX_INCOMING	4096	/* messages being received */
 /*
@@ -72,11 +76,17 @@ struct queue {
 	struct flight			 flights[QUEUE_MAX_INFLIGHT];
 	TAILQ_HEAD(, dsn_wait)		 dsn_waiting;
 	int				 paused;	/* no new deliveries */
+	struct event			 ev_space;
+	int				 space_low;	/* refusing new mail */
+	uint64_t			 space_avail;	/* bytes, last check */
+	uint64_t			 space_need;	/* minfree in bytes */
+	uint64_t			 space_refused;	/* messages */
 	struct routing			 routing;	/* admit, DSNs */
 };
 
 /* queue/queue.c */
 void	queue_flush_soon(struct queue *);
+void	queue_flush_retry(struct queue *);
 
 /* queue/sched.c */
 void	queue_sched_start(struct queue *);

@@ -224,14 +224,23 @@ queue_sched_cb(int fd, short event, void *arg)
 	 * Results first: an envelope that waits to be dropped with its DSN
 	 * (queue_dsn_round()) must be gone before the schedule is read.
 	 */
-	if (qstore_flush_pending(q->qs) == -1)
+	if (qstore_flush_pending(q->qs) == -1) {
 		log_warnx("queue: group commit failed");
+		queue_flush_retry(q);
+	}
 	if (q->inflight < QUEUE_MAX_INFLIGHT) {
 		e = xcalloc(QUEUE_MAX_INFLIGHT, sizeof(*e));
 		n = qstore_take_due(q->qs, now, e,
 		    QUEUE_MAX_INFLIGHT - q->inflight);
-		if (n == -1)
+		/*
+		 * Nothing was taken (the transaction rolled back): retry on
+		 * the next run.  n must not reach qsort() as -1, which made
+		 * a full spool crash the queue.
+		 */
+		if (n == -1) {
 			log_warnx("queue: reading the schedule failed");
+			n = 0;
+		}
 		/* Envelopes of one message and action travel together. */
 		qsort(e, n, sizeof(*e), envelope_cmp_task);
 		for (i = 0; i < n; i = j) {
@@ -247,6 +256,9 @@ queue_sched_cb(int fd, short event, void *arg)
 		}
 		free(e);
 	}
+	/* A panicked LMDB environment is unusable: fail-stop, restart. */
+	if (qstore_broken(q->qs))
+		fatalx("queue store is broken; stopping");
 	if ((wait = qstore_next_due(q->qs, now)) >= 0 &&
 	    q->inflight < QUEUE_MAX_INFLIGHT)
 		queue_schedule_soon(q, wait == 0 ? 1 : wait);

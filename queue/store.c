@@ -51,6 +51,14 @@
  * therefore ride in the next group commit rather than paying an fsync each:
  * losing one costs a repeat, which the rule above makes harmless.
  *
+ * A full spool.  A commit that does not fit (ENOSPC, EDQUOT, EIO for a
+ * short write, MDB_MAP_FULL at the configured limit) is rolled back whole:
+ * its messages are answered as failed (451 4.3.0), its delivery results
+ * wait for the next commit, and what was committed before stays as it
+ * was.  Only when LMDB itself says the environment is unusable (MDB_PANIC,
+ * after a failed meta page write) does the queue stop (qstore_broken()).
+ * Opening needs no new space; restart recovery does, and waits for it.
+ *
  * Operator actions and the read side are in queue/store_admin.c.  Not done
  * here: the timer that calls qstore_flush_pending(), and deciding what to
  * bounce (the queue process does both).
@@ -119,6 +127,41 @@ qs_sched_key(uint8_t k[16], int64_t next_try, uint64_t evpid)
 /* Transactions. */
 
 /*
+ * After a failed transaction: is the environment still usable?  A write
+ * that fails for want of space (ENOSPC, or EIO for LMDB's short write)
+ * rolls the transaction back and leaves the last committed state whole,
+ * so the store goes on.  A failure to write the meta page or a failed
+ * fsync after it makes LMDB refuse every later transaction (MDB_PANIC):
+ * nothing but a reopen helps, and the queue fail-stops (qstore_broken()).
+ */
+static void
+qs_check_usable(struct qstore *qs, int rc)
+{
+	MDB_txn	*txn;
+
+	if (rc != MDB_PANIC) {
+		if ((rc = mdb_txn_begin(qs->env, NULL, MDB_RDONLY, &txn)) == 0)
+			mdb_txn_abort(txn);
+		if (rc != MDB_PANIC)
+			return;
+	}
+	if (!qs->broken)
+		log_warnx("queue store: the environment is unusable after "
+		    "\"%s\"; it must be reopened", mdb_strerror(rc));
+	qs->broken = 1;
+}
+
+/*
+ * Errors that mean the spool's filesystem (or the map at its configured
+ * limit) has no room: LMDB reports a short write as EIO.
+ */
+int
+qs_nospace(int rc)
+{
+	return rc == ENOSPC || rc == EDQUOT || rc == EIO || rc == MDB_MAP_FULL;
+}
+
+/*
  * Run fn in a write transaction and commit it (with fsync).  On
  * MDB_MAP_FULL the map is grown and fn runs once more from scratch, so fn
  * must not keep state from a failed run.  Returns 0 or an LMDB error.
@@ -140,16 +183,18 @@ qs_txn_run(struct qstore *qs, int (*fn)(struct qstore *, MDB_txn *, void *),
 				return rc;
 			rc = mdb_txn_begin(qs->env, NULL, 0, &txn);
 		}
-		if (rc != 0)
+		if (rc != 0) {
+			qs_check_usable(qs, rc);
 			return rc;
+		}
 		if ((rc = fn(qs, txn, arg)) != 0) {
 			mdb_txn_abort(txn);
 		} else if ((rc = mdb_txn_commit(txn)) == 0) {
 			qs->st.commits++;
 			return 0;
 		}
-		if (rc == MDB_PANIC)
-			qs->broken = 1;
+		if (rc != 0 && rc != MDB_MAP_FULL)
+			qs_check_usable(qs, rc);
 		if (rc != MDB_MAP_FULL || attempt > 0)
 			return rc;
 		/*
@@ -472,12 +517,37 @@ recover(struct qstore *qs, MDB_txn *txn, void *arg)
 	return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
+/* Run restart recovery if it is still to do: 0, or -1 (recover_error). */
+int
+qs_recover(struct qstore *qs)
+{
+	time_t	 now = time(NULL);
+	int	 rc;
+
+	if (!qs->recover_pending)
+		return 0;
+	if ((rc = qs_txn_run(qs, recover, &now)) != 0) {
+		if (!qs->recover_error)
+			log_warnx("queue store: envelopes in flight at the "
+			    "last stop cannot be queued again yet: %s%s",
+			    mdb_strerror(rc), qs_nospace(rc) ?
+			    " (the spool is full); retrying" : "");
+		qs->recover_error = rc;
+		return -1;
+	}
+	qs->recover_pending = 0;
+	qs->recover_error = 0;
+	if (qs->st.recovered > 0)
+		log_info("queue store: %llu envelopes were in flight, "
+		    "queued again", (unsigned long long)qs->st.recovered);
+	return 0;
+}
+
 struct qstore *
 qstore_open(const char *dir, size_t mapsize, char *err, size_t errlen)
 {
 	struct qstore	*qs;
 	MDB_envinfo	 info;
-	time_t		 now;
 	int		 rc, fd;
 
 	qs = xcalloc(1, sizeof(*qs));
@@ -505,7 +575,9 @@ qstore_open(const char *dir, size_t mapsize, char *err, size_t errlen)
 	else
 		qs->mapsize = mapsize;
 	if ((rc = qs_txn_run(qs, open_dbs, NULL)) != 0) {
-		snprintf(err, errlen, "%s: %s", dir, mdb_strerror(rc));
+		/* Only a new store writes here. */
+		snprintf(err, errlen, "%s: %s%s", dir, mdb_strerror(rc),
+		    qs_nospace(rc) ? " (the spool is full)" : "");
 		goto fail;
 	}
 	/*
@@ -517,15 +589,19 @@ qstore_open(const char *dir, size_t mapsize, char *err, size_t errlen)
 			log_warn("queue store: fsync %s", dir);
 		close(fd);
 	}
-	now = time(NULL);
-	if ((rc = qs_txn_run(qs, recover, &now)) != 0) {
+	/*
+	 * Recovery rewrites envelopes, and copy-on-write needs pages for
+	 * that: on a full spool it waits, and the scheduler hands nothing
+	 * out until it is done (qstore_take_due()), so that no envelope is
+	 * both out and queued again.  The store opens all the same, so that
+	 * mail already queued can leave and free the space.
+	 */
+	qs->recover_pending = 1;
+	if (qs_recover(qs) == -1 && !qs_nospace(qs->recover_error)) {
 		snprintf(err, errlen, "%s: recovery: %s", dir,
-		    mdb_strerror(rc));
+		    mdb_strerror(qs->recover_error));
 		goto fail;
 	}
-	if (qs->st.recovered > 0)
-		log_info("queue store: %llu envelopes were in flight, "
-		    "queued again", (unsigned long long)qs->st.recovered);
 	return qs;
  fail:
 	mdb_env_close(qs->env);
@@ -1132,6 +1208,8 @@ qstore_take_due(struct qstore *qs, time_t now, struct envelope *out,
 
 	if (max == 0)
 		return 0;
+	if (qs_recover(qs) == -1)
+		return -1;
 	/* Skip the write transaction, and its fsync, when nothing is due. */
 	if (mdb_txn_begin(qs->env, NULL, MDB_RDONLY, &txn) != 0)
 		return -1;
@@ -1148,14 +1226,22 @@ qstore_take_due(struct qstore *qs, time_t now, struct envelope *out,
 
 	ta.now = now;
 	ta.out = out;
-	ta.max = max;
 	ta.n = 0;
-	qs->grow_hint = max * (ENV_RECORD_MAX + 64);
-	if ((rc = qs_txn_run(qs, take_due, &ta)) != 0) {
-		log_warnx("queue store: take due: %s", mdb_strerror(rc));
-		return -1;
+	/*
+	 * On a full spool a smaller batch may still fit in the store's free
+	 * pages, and delivering it is what frees more.
+	 */
+	for (;;) {
+		ta.max = max;
+		qs->grow_hint = max * (ENV_RECORD_MAX + 64);
+		if ((rc = qs_txn_run(qs, take_due, &ta)) == 0)
+			return (int)ta.n;
+		if (!qs_nospace(rc) || max == 1 || qs->broken)
+			break;
+		max /= 2;
 	}
-	return (int)ta.n;
+	log_warnx("queue store: take due: %s", mdb_strerror(rc));
+	return -1;
 }
 
 static int

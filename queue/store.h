@@ -141,6 +141,8 @@ int		 qstore_take_due(struct qstore *, time_t now, struct envelope *,
 		    size_t max);
 /* Seconds from now to the next due envelope: 0 if due, -1 if none. */
 time_t		 qstore_next_due(struct qstore *, time_t now);
+int		 qstore_space(struct qstore *, const char *, uint64_t *,
+		    uint64_t *);
 
 /*
  * Results of an in-flight envelope.  They join the next group commit (a

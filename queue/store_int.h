@@ -75,6 +75,8 @@ struct qstore {
 	size_t			 mem_limit;	/* 0: no limit */
 	size_t			 mem_held;	/* by incoming messages */
 	int			 broken;	/* LMDB said MDB_PANIC */
+	int			 recover_pending; /* restart recovery to do */
+	int			 recover_error;	/* why it failed last */
 	struct pendlist		 pending;
 	size_t			 npending;
 	struct qstore_stats	 st;
@@ -84,6 +86,8 @@ void	qs_be64(uint8_t *, uint64_t);
 uint64_t qs_rd64(const uint8_t *);
 void	qs_chunk_key(uint8_t k[12], uint64_t msgid, uint32_t chunk);
 void	qs_sched_key(uint8_t k[16], int64_t next_try, uint64_t evpid);
+int	qs_nospace(int);
+int	qs_recover(struct qstore *);
 int	qs_txn_run(struct qstore *,
 	    int (*)(struct qstore *, MDB_txn *, void *), void *);
 int	qs_get_envelope(struct qstore *, MDB_txn *, uint64_t,

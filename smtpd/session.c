@@ -410,6 +410,16 @@ cb_mail(void *arg, const struct smtp_mail *m)
 		    "Sender address not owned by this account");
 		return;
 	}
+	/*
+	 * The spool is below `queue minfree`: RFC 5321 4.2.2 452, RFC 3463
+	 * 4.3.1, before the client sends a message we would refuse anyway.
+	 */
+	if (s->smtp->spool_low) {
+		s->smtp->stats[STAT_SPOOL_LOW]++;
+		smtp_session_reply_mail(s->engine, 0, 452, "4.3.1",
+		    "Insufficient system storage, try again later");
+		return;
+	}
 	s->mail = *m;
 	session_clear_rcpts(s);
 	/* SPF starts now; authd answers the MAIL (RFC 7208 8.4) */

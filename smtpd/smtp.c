@@ -45,6 +45,7 @@ const char *const smtp_stat_names[STAT_MAX] = {
 	[STAT_SENDER_NOT_OWNED] = "smtp.messages.rejected.sender_not_owned",
 	[STAT_QUEUE_NOSPACE] = "smtp.messages.deferred.queue_memory",
 	[STAT_READ_PAUSED] = "smtp.backpressure.sessions_paused",
+	[STAT_SPOOL_LOW] = "smtp.messages.deferred.spool_low",
 };
 
 static struct smtp *
@@ -252,6 +253,14 @@ smtp_dispatch(struct proc *p, enum proc_id from, struct imsg *imsg)
 	}
 	if (from == PROC_AUTHD && imsg->hdr.type == IMSG_AUTH_SASL_RESULT) {
 		session_sasl_result(s, imsg);
+		return;
+	}
+	if (from == PROC_QUEUE && imsg->hdr.type == IMSG_QUEUE_SPACE_STATE) {
+		struct msg_queue_space	 m;
+
+		if (msg_get_queue_space(imsg, &m) == -1)
+			proc_bad_message(p, PROC_QUEUE, imsg);
+		s->spool_low = m.low;
 		return;
 	}
 	if (from == PROC_QUEUE) {

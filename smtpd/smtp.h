@@ -123,6 +123,7 @@ enum smtp_stat {
 	STAT_SENDER_NOT_OWNED,	/* refused under "senders <T>" */
 	STAT_QUEUE_NOSPACE,	/* 452: the queue's memory budget */
 	STAT_READ_PAUSED,	/* a session not read: backpressure */
+	STAT_SPOOL_LOW,		/* 452 at MAIL: below queue minfree */
 	STAT_MAX
 };
 
@@ -141,6 +142,7 @@ struct smtp {
 	size_t				 nheld;	/* sessions not read */
 	uint32_t			 next_id;
 	int				 shutting_down;
+	int				 spool_low;	/* the queue says */
 };
 
 /* session.c */

@@ -559,6 +559,28 @@ test_conf_mta_addr(void **state)
 	    "IMSG_CONF_MTA_ADDR_ADD");
 }
 
+/* The queue's spool state for smtp: a flag, and nothing else. */
+static void
+test_queue_space(void **state)
+{
+	struct msg_queue_space	 m, got;
+	struct imsg		 imsg;
+
+	memset(&m, 0, sizeof(m));
+	m.low = 1;
+	memset(&imsg, 0, sizeof(imsg));
+	imsg.fd = -1;
+	imsg.data = &m;
+	imsg.len = sizeof(m);
+	assert_int_equal(msg_get_queue_space(&imsg, &got), 0);
+	assert_int_equal(got.low, 1);
+	m.low = 2;
+	assert_int_equal(msg_get_queue_space(&imsg, &got), -1);
+	m.low = 0;
+	imsg.len = sizeof(m) - 1;
+	assert_int_equal(msg_get_queue_space(&imsg, &got), -1);
+}
+
 static void
 test_type_names(void **state)
 {
@@ -585,6 +607,7 @@ main(void)
 		cmocka_unit_test(test_bytes_and_empty),
 		cmocka_unit_test(test_rule_round_trip),
 		cmocka_unit_test(test_conf_mta_addr),
+		cmocka_unit_test(test_queue_space),
 		cmocka_unit_test(test_type_names),
 	};
 

@@ -170,9 +170,11 @@ test_main_statements(void **state)
 	    "max-message-size 10M\n"
 	    "queue retry 1m max 2h\n"
 	    "queue expire 2d\n"
-	    "queue memory-limit 64M\n", 0);
+	    "queue memory-limit 64M\n"
+	    "queue minfree 20M\n", 0);
 	assert_string_equal(conf->hostname, "mx.example.org");
 	assert_int_equal(conf->queue.memory_limit, 64 * 1024 * 1024);
+	assert_int_equal(conf->queue.minfree, 20 * 1024 * 1024);
 	assert_string_equal(conf->spool_dir, "/srv/spool");
 	assert_string_equal(conf->user, "mail_x");
 	assert_string_equal(conf->queue_user, "q-user");
@@ -214,6 +216,8 @@ test_main_statements(void **state)
 
 	conf = parse_ok("hostname mx.example.org\n", 0);
 	assert_int_equal(conf->queue.memory_limit, 256 * 1024 * 1024);
+	/* the queue works out the default from the spool's size */
+	assert_int_equal(conf->queue.minfree, 0);
 	free_config(conf);
 }
 

@@ -4,8 +4,8 @@
  * 100 messages), abort, schedule order, backoff and expiry,
  * hold/release/schedule/remove,
  * removal of the message with its last envelope, restart recovery of
- * in-flight envelopes, map growth, corrupt records, stats, queue ids and the
- * record codec.
+ * in-flight envelopes, map growth, a full filesystem (a tmpfs, as root),
+ * corrupt records, stats, queue ids and the record codec.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,8 +13,12 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
+#include <errno.h>
+#include <fcntl.h>
 #include <lmdb.h>
 #include <signal.h>
 #include <stdio.h>
@@ -29,6 +33,7 @@
 struct fixture {
 	char		 dir[64];
 	struct qstore	*qs;
+	char		 mnt[64];	/* a tmpfs to unmount, or "" */
 };
 
 struct acks {
@@ -85,6 +90,21 @@ teardown(void **state)
 	char		 path[128];
 
 	qstore_close(f->qs);
+	/* Also when a test failed halfway. */
+	if (f->mnt[0] != '\0') {
+		snprintf(path, sizeof(path), "%s/q/data.mdb", f->mnt);
+		unlink(path);
+		snprintf(path, sizeof(path), "%s/q/lock.mdb", f->mnt);
+		unlink(path);
+		snprintf(path, sizeof(path), "%s/q", f->mnt);
+		rmdir(path);
+		snprintf(path, sizeof(path), "%s/filler", f->mnt);
+		unlink(path);
+		if (umount(f->mnt) == -1)
+			fprintf(stderr, "umount %s: %s\n", f->mnt,
+			    strerror(errno));
+		rmdir(f->mnt);
+	}
 	snprintf(path, sizeof(path), "%s/data.mdb", f->dir);
 	unlink(path);
 	snprintf(path, sizeof(path), "%s/lock.mdb", f->dir);
@@ -726,6 +746,124 @@ test_batch_failure(void **state)
 	assert_int_equal(st.delivered, 1);
 }
 
+/*
+ * Write up to `pages` pages into path: 0, or -1 when the filesystem
+ * refused first.
+ */
+static int
+fill_file(const char *path, int pages)
+{
+	char	 b[4096];
+	int	 fd, i;
+
+	memset(b, 'x', sizeof(b));
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0600)) == -1)
+		return -1;
+	for (i = 0; i < pages; i++)
+		if (write(fd, b, sizeof(b)) != (ssize_t)sizeof(b))
+			break;
+	close(fd);
+	return i < pages ? -1 : 0;
+}
+
+#define NOUT	300
+
+/*
+ * The spool's filesystem fills up: a commit that does not fit fails whole
+ * and is answered as failed, the store stays usable, and it opens again
+ * on the full filesystem with an envelope in flight, which is queued again
+ * once there is room.
+ */
+static void
+test_full_filesystem(void **state)
+{
+	struct fixture		*f = *state;
+	struct acks		 a = { 0 }, b = { 0 };
+	struct qstore_stats	 st;
+	struct envelope		*due;
+	char			 mnt[64], dir[80], filler[80], err[256];
+	size_t			 size;
+	uint64_t		 first;
+	int			 i, n, fails, seen, recovery_waited = 0;
+
+	strlcpy(mnt, "/tmp/test_store_full.XXXXXX", sizeof(mnt));
+	assert_non_null(mkdtemp(mnt));
+	if (mount("tmpfs", mnt, "tmpfs", 0, "size=1m,mode=0700") == -1) {
+		rmdir(mnt);
+		if (errno == EPERM)
+			skip();
+		fail_msg("mount tmpfs: %s", strerror(errno));
+	}
+	strlcpy(f->mnt, mnt, sizeof(f->mnt));
+	snprintf(dir, sizeof(dir), "%s/q", mnt);
+	snprintf(filler, sizeof(filler), "%s/filler", mnt);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	/* Room that comes back later. */
+	assert_int_equal(fill_file(filler, 64), 0);
+	qstore_close(f->qs);
+	f->qs = qstore_open(dir, 16 * 1024 * 1024, err, sizeof(err));
+	assert_non_null(f->qs);
+
+	due = xcalloc(1024, sizeof(*due));
+	/*
+	 * Many envelopes out for delivery, one queued: more than the free
+	 * pages inside the store can rewrite.
+	 */
+	first = add_message(f->qs, 1000, NOUT + 1, &a);
+	assert_int_equal(qstore_flush(f->qs), 0);
+	assert_int_equal(qstore_take_due(f->qs, time(NULL), due, NOUT), NOUT);
+
+	/* Fill with ever smaller messages until not even a small one fits. */
+	fails = 0;
+	for (size = 128 * 1024, i = 0; i < 400 && size > 0; i++) {
+		add_message(f->qs, size, 1, &b);
+		if (qstore_flush(f->qs) == -1) {
+			fails++;
+			size /= 4;
+		}
+		assert_false(qstore_broken(f->qs));
+	}
+	assert_true(fails > 0);
+	assert_int_equal(b.failed, fails);
+	assert_int_equal(fill_file(filler, 100000), -1);
+	qstore_stats(f->qs, &st);
+	assert_int_equal(st.messages, 1 + b.ok);
+	assert_int_equal(st.messages_failed, fails);
+
+	/* It opens on the full filesystem. */
+	qstore_close(f->qs);
+	f->qs = qstore_open(dir, 16 * 1024 * 1024, err, sizeof(err));
+	if (f->qs == NULL)
+		fail_msg("qstore_open on a full filesystem: %s", err);
+	assert_false(qstore_broken(f->qs));
+	qstore_stats(f->qs, &st);
+	assert_int_equal(st.messages, 1 + b.ok);
+	n = qstore_take_due(f->qs, time(NULL), due, 1024);
+	if (n == -1) {
+		/* Recovery waits for room; nothing is handed out. */
+		recovery_waited = 1;
+		assert_int_equal(qstore_next_due(f->qs, time(NULL)), 0);
+		assert_int_equal(unlink(filler), 0);
+		n = qstore_take_due(f->qs, time(NULL), due, 1024);
+	}
+	/* Every envelope, those that were out among them, once each. */
+	assert_int_equal(n, NOUT + 1 + b.ok);
+	for (i = 0, seen = 0; i < n; i++) {
+		if (EVPID_MSGID(due[i].id) != first)
+			continue;
+		assert_int_equal(due[i].attempts,
+		    due[i].id == EVPID(first, NOUT) ? 0 : 1);
+		seen++;
+	}
+	assert_int_equal(seen, NOUT + 1);
+	free(due);
+	print_message("full filesystem: %d stored, %d failed, recovery %s\n",
+	    b.ok, fails, recovery_waited ? "waited for room" : "had room");
+
+	qstore_close(f->qs);
+	f->qs = NULL;
+}
+
 static void
 pipe_ack(uint64_t id, int ok, void *arg)
 {
@@ -1068,6 +1206,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_map_growth, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_batch_failure, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_full_filesystem, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_crash, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt, setup, teardown),

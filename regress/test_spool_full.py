@@ -1,0 +1,227 @@
+"""The spool's filesystem fills up (issue 20, "The spool fills up").
+
+The spool is a small tmpfs.  With delivery paused, sessions send until
+they are refused, and another writer takes what is left: every refusal is
+temporary (4xx); delivery resumed on the full spool and a restart on it
+keep the daemon running (the queue used to die with SIGSEGV after "take
+due: Input/output error"); when the space comes back, every message that
+got 250 is delivered exactly once and none that was refused is, the queue
+drains, and new mail is accepted without a restart.
+"""
+import os
+import re
+import smtplib
+import subprocess
+import threading
+import time
+
+import loadgen
+from test_load import make_mx, wait_stable
+
+SPOOL_SIZE = "6m"
+
+
+def mount_tmpfs(path, size):
+    os.makedirs(path, exist_ok=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o",
+                    "size=%s,mode=0755" % size, "tmpfs", path], check=True)
+
+
+def umount(path):
+    subprocess.run(["umount", path], check=False)
+
+
+def df(path):
+    st = os.statvfs(path)
+    return "%d of %d KB free" % (st.f_bavail * st.f_frsize // 1024,
+                                 st.f_blocks * st.f_frsize // 1024)
+
+
+def fill_until_refused(mx, first_sid, nsessions, size, timeout=20,
+                       code=r"4\d\d[ -]"):
+    acked, lock = {}, threading.Lock()
+    sessions = [loadgen.Session(mx.port, first_sid + i, size=size,
+                                acked=acked, lock=lock)
+                for i in range(nsessions)]
+    for t in sessions:
+        t.start()
+    deadline = time.time() + timeout
+    for t in sessions:
+        t.join(max(0.1, deadline - time.time()))
+    assert not any(t.is_alive() for t in sessions), "never refused"
+    sent, refused = {}, []
+    for t in sessions:
+        sent.update(t.sent)
+        # Each session stops at its first refusal: its last message.
+        assert len(t.errors) == 1, t.errors
+        assert re.search(r"b'" + code, t.errors[0]), t.errors[0]
+        refused.extend(tag for tag in t.sent if tag not in acked)
+    return sent, dict(acked), refused
+
+
+def fill_file(path, size=None):
+    """Take `size` bytes, or the rest of the filesystem, as another writer
+    would."""
+    b = b"x" * 65536
+    if size is not None:
+        with open(path, "ab", buffering=0) as f:
+            for _ in range(size // len(b)):
+                f.write(b)
+        return
+    with open(path, "ab", buffering=0) as f:
+        try:
+            while True:
+                f.write(b)
+        except OSError:
+            pass
+    with open(path, "ab", buffering=0) as f:
+        try:
+            while True:
+                f.write(b"x" * 512)
+        except OSError:
+            pass
+
+
+def test_spool_full(daemon_factory, tmp_path):
+    mx = make_mx(daemon_factory, tmp_path, start=False)
+    mount_tmpfs(mx.spool, SPOOL_SIZE)
+    try:
+        # Room another writer holds, to give back later.
+        filler = os.path.join(mx.spool, "filler")
+        fill_file(filler, 1024 * 1024)
+        mx.start()
+        assert mx.ctl("pause", "queue").returncode == 0
+        # Large messages, then small ones into what the large left.
+        sent, acked, refused = fill_until_refused(mx, 0, 8, 48 * 1024)
+        assert len(acked) > 0 and len(refused) > 0
+        s2, a2, r2 = fill_until_refused(mx, 10, 4, 300)
+        sent.update(s2)
+        acked.update(a2)
+        refused.extend(r2)
+        assert mx.proc.poll() is None, mx.logtext()
+        fill_file(filler)
+        print("\nfilled: %d acknowledged, %d refused (%s)" % (
+            len(acked), len(refused), df(mx.spool)))
+
+        # Delivery on the full spool: the queue used to die here.
+        assert mx.ctl("resume", "queue").returncode == 0
+        time.sleep(2)
+        assert mx.proc.poll() is None, mx.logtext()
+
+        # A restart on the full spool.
+        mx.stop()
+        assert "SIGSEGV" not in mx.logtext() and \
+            "signal 11" not in mx.logtext(), mx.logtext()
+        os.mkdir(mx.sockdir, 0o755)
+        mx.start()
+        time.sleep(1)
+        assert mx.proc.poll() is None, mx.logtext()
+
+        # Space comes back: delivery goes on by itself.
+        os.unlink(filler)
+        got = wait_stable(mx.maildir, acked, 30)
+        missing = [t for t in acked if t not in got]
+        dups = [t for t, v in got.items() if len(v) > 1]
+        refused_delivered = [t for t in refused if t in got]
+        print("spool full: %d acknowledged, %d refused, %d delivered"
+              % (len(acked), len(refused), len(got)))
+        assert missing == [], missing[:5]
+        assert dups == [], dups[:5]
+        assert refused_delivered == [], refused_delivered
+        assert mx.proc.poll() is None, mx.logtext()
+
+        # The queue drains, and new mail is taken without a restart.
+        deadline = time.time() + 10
+        while time.time() < deadline and \
+                mx.ctl("show", "queue").stdout.strip():
+            time.sleep(0.2)
+        assert mx.ctl("show", "queue").stdout.strip() == "", \
+            mx.ctl("show", "queue").stdout
+        # A session id of its own: tags are made of it.
+        after = loadgen.Session(mx.port, 99, count=3)
+        after.start()
+        after.join(10)
+        acked2 = after.acked
+        assert after.errors == [] and len(acked2) == 3, after.errors
+        got = wait_stable(mx.maildir, acked2, 10, quiet=0.5)
+        assert all(len(got.get(t, [])) == 1 for t in acked2)
+    finally:
+        mx.stop()
+        umount(mx.spool)
+
+
+def mail_refused(mx):
+    """MAIL FROM gets 452 4.3.1 and the session goes on."""
+    c = smtplib.SMTP("127.0.0.1", mx.port, timeout=10)
+    try:
+        c.ehlo("late.test")
+        code, text = c.mail("late@sender.test")
+        assert (code, text[:5]) == (452, b"4.3.1"), (code, text)
+        assert c.noop()[0] == 250
+    finally:
+        c.close()
+
+
+def stats(mx):
+    return dict(l.split("=", 1) for l in
+                mx.ctl("show", "stats").stdout.splitlines() if "=" in l)
+
+
+def test_minfree(daemon_factory, tmp_path):
+    """Below `queue minfree`, new mail gets 452 4.3.1 (at MAIL once smtp
+    has heard from the queue, at DATA until then) while the file system
+    still has room; accepted mail is delivered; when the queue drains the
+    store's freed pages count and mail is taken again, without a
+    restart."""
+    mx = make_mx(daemon_factory, tmp_path, sub="minfree", start=False)
+    with open(mx.conf, "a") as f:
+        f.write("queue minfree 3M\n")
+    mount_tmpfs(mx.spool, "8m")
+    try:
+        mx.start()
+        assert mx.ctl("pause", "queue").returncode == 0
+        sent, acked, refused = fill_until_refused(mx, 0, 8, 48 * 1024,
+                                                  code="452 4.3.1")
+        assert len(acked) > 0
+        left = os.statvfs(mx.spool)
+        left = left.f_bavail * left.f_frsize
+        st = stats(mx)
+        print("\nminfree: %d acknowledged, %d refused, %d KB left; %s" % (
+            len(acked), len(refused), left // 1024,
+            {k: v for k, v in st.items() if k.startswith("queue.spool")}))
+        assert st["queue.spool.low"] == "1"
+        # Refused well before the file system was full.
+        assert left > 1024 * 1024
+        assert "less than minfree 3072 KB: refusing new mail" in \
+            mx.logtext()
+        # smtp heard it from the queue: MAIL itself is refused now.
+        mail_refused(mx)
+        st = stats(mx)
+        assert int(st["smtp.messages.deferred.spool_low"]) >= 1
+        assert mx.proc.poll() is None, mx.logtext()
+
+        # A start below minfree knows it from its first check (the log
+        # starts afresh); delivery is not paused after a start.
+        mx.stop()
+        os.mkdir(mx.sockdir, 0o755)
+        mx.start()
+        assert "less than minfree 3072 KB: refusing new mail" in \
+            mx.logtext(), mx.logtext()
+        got = wait_stable(mx.maildir, acked, 30, quiet=1)
+        assert [t for t in acked if t not in got] == []
+        assert [t for t, v in got.items() if len(v) > 1] == []
+        assert [t for t in refused if t in got] == []
+
+        # Acceptance comes back by itself (the check runs on a timer).
+        deadline = time.time() + 15
+        while time.time() < deadline and stats(mx)["queue.spool.low"] != "0":
+            time.sleep(0.3)
+        assert stats(mx)["queue.spool.low"] == "0", mx.logtext()
+        assert "free again: accepting mail" in mx.logtext()
+        after = loadgen.Session(mx.port, 99, count=3)
+        after.start()
+        after.join(10)
+        assert after.errors == [] and len(after.acked) == 3, after.errors
+    finally:
+        mx.stop()
+        umount(mx.spool)
