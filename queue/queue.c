@@ -231,14 +231,62 @@ incoming_nospace(struct queue *q, struct incoming *in)
 	in->nospace = 1;
 }
 
+/*
+ * A session starts a message: refused (FAIL) past QUEUE_MAX_INCOMING,
+ * NOSPACE (452 4.3.1) below minfree or when the memory budget cannot hold
+ * what the client declared; else BEGIN_OK with the message's id.
+ */
+static void
+queue_message_begin(struct queue *q, struct imsg *imsg, uint32_t session)
+{
+	struct msg_queue_begin	 b;
+	struct incoming		*in;
+	struct qs_msg		*msg;
+	int			 r;
+
+	if (msg_get_queue_begin(imsg, &b) == -1)
+		proc_bad_message(q->proc, PROC_SMTP, imsg);
+	if (q->nincoming >= QUEUE_MAX_INCOMING) {
+		queue_reply(q, IMSG_QUEUE_MESSAGE_FAIL, session, 0);
+		return;
+	}
+	/* Below minfree: 452 4.3.1 (queue_space_check()). */
+	if (q->space_low) {
+		q->space_refused++;
+		queue_reply(q, IMSG_QUEUE_MESSAGE_NOSPACE, session, 0);
+		return;
+	}
+	/* A message at the limit is stored with our fields too. */
+	r = qstore_message_receive(q->qs,
+	    q->proc->global.max_message_size > 0 ?
+	    q->proc->global.max_message_size + QUEUE_TRACE_ROOM : 0,
+	    b.size > q->proc->global.max_message_size ?
+	    q->proc->global.max_message_size : b.size, &msg);
+	if (r != 0) {
+		if (r == QSTORE_NOMEM)
+			log_info("queue: a message from session %u refused: "
+			    "the queue's memory for messages being received "
+			    "is spent", session);
+		queue_reply(q, r == QSTORE_NOMEM ? IMSG_QUEUE_MESSAGE_NOSPACE :
+		    IMSG_QUEUE_MESSAGE_FAIL, session, 0);
+		return;
+	}
+	in = xcalloc(1, sizeof(*in));
+	in->q = q;
+	in->session = session;
+	in->msg = msg;
+	in->msgid = qstore_message_id(in->msg);
+	TAILQ_INSERT_TAIL(&q->incoming, in, entry);
+	q->nincoming++;
+	queue_reply(q, IMSG_QUEUE_MESSAGE_BEGIN_OK, session, in->msgid);
+}
+
 static void
 queue_smtp_imsg(struct queue *q, struct imsg *imsg)
 {
 	struct msg_queue_envelope	 me;
 	struct incoming			*in;
 	struct envelope			 e;
-	struct msg_queue_begin		 b;
-	struct qs_msg			*msg;
 	const void			*data;
 	size_t				 len;
 	uint32_t			 session = imsg->hdr.peerid;
@@ -249,44 +297,10 @@ queue_smtp_imsg(struct queue *q, struct imsg *imsg)
 		proc_unexpected(q->proc, PROC_SMTP, imsg);
 	in = incoming_find(q, session);
 
-	switch (imsg->hdr.type) {
-	case IMSG_QUEUE_MESSAGE_BEGIN:
-		if (msg_get_queue_begin(imsg, &b) == -1 || in != NULL)
+	if (imsg->hdr.type == IMSG_QUEUE_MESSAGE_BEGIN) {
+		if (in != NULL)
 			proc_bad_message(q->proc, PROC_SMTP, imsg);
-		if (q->nincoming >= QUEUE_MAX_INCOMING) {
-			queue_reply(q, IMSG_QUEUE_MESSAGE_FAIL, session, 0);
-			return;
-		}
-		/* Below minfree: 452 4.3.1 (queue_space_check()). */
-		if (q->space_low) {
-			q->space_refused++;
-			queue_reply(q, IMSG_QUEUE_MESSAGE_NOSPACE, session, 0);
-			return;
-		}
-		/* A message at the limit is stored with our fields too. */
-		r = qstore_message_receive(q->qs,
-		    q->proc->global.max_message_size > 0 ?
-		    q->proc->global.max_message_size + QUEUE_TRACE_ROOM : 0,
-		    b.size > q->proc->global.max_message_size ?
-		    q->proc->global.max_message_size : b.size, &msg);
-		if (r != 0) {
-			if (r == QSTORE_NOMEM)
-				log_info("queue: a message from session %u "
-				    "refused: the queue's memory for messages "
-				    "being received is spent", session);
-			queue_reply(q, r == QSTORE_NOMEM ?
-			    IMSG_QUEUE_MESSAGE_NOSPACE :
-			    IMSG_QUEUE_MESSAGE_FAIL, session, 0);
-			return;
-		}
-		in = xcalloc(1, sizeof(*in));
-		in->q = q;
-		in->session = session;
-		in->msg = msg;
-		in->msgid = qstore_message_id(in->msg);
-		TAILQ_INSERT_TAIL(&q->incoming, in, entry);
-		q->nincoming++;
-		queue_reply(q, IMSG_QUEUE_MESSAGE_BEGIN_OK, session, in->msgid);
+		queue_message_begin(q, imsg, session);
 		return;
 	}
 	if (in == NULL)
