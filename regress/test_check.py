@@ -233,6 +233,26 @@ def test_spf_usage_errors(args, msg):
     assert msg in r.stderr
 
 
+@pytest.mark.parametrize("cmd", [
+    ["check", "spf", "--ip", "192.0.2.1", "--helo", "h.test",
+     "--mail-from", "a@b.test"],
+    ["check", "dkim"],
+    ["check", "arc"],
+])
+def test_offline_dns_options_are_one_code(cmd):
+    """posternctl/common.c's offline_dns() serves every offline command:
+    the same DNS options are refused with the same words, exit 2."""
+    name = "posternctl %s %s: " % (cmd[0], cmd[1])
+    for args, why in (
+            (["--dns-zone", SPF_ZONE, "--resolver", "127.0.0.1"],
+             "--dns-zone and --resolver are exclusive"),
+            (["--trust-anchor", SPF_ZONE], "--trust-anchor needs --resolver")):
+        r = run([POSTERNCTL, *cmd, *args], input="Subject: x\r\n\r\nx\r\n")
+        assert r.returncode == 2, r.stderr
+        assert r.stdout == ""
+        assert r.stderr == name + why + "\n", r.stderr
+
+
 def test_spf_bad_zone_file(tmp_path):
     z = tmp_path / "bad.zone"
     z.write_text("$ORIGIN x.test.\nfoo IN TXT \"unterminated\n")

@@ -1,6 +1,9 @@
 /*
- * posternd/parse.y and lib/conf.c: every postern.conf(5) statement with its
- * values, the defaults, and every error message with its FILE:LINE.
+ * The config parser: posternd/parse.y (grammar), posternd/parse_lex.c
+ * (lexer: includes, macros, quoting, line continuation) and
+ * posternd/parse_check.c (each statement's checks and objects), with
+ * lib/conf.c: every postern.conf(5) statement with its values, the
+ * defaults, and every error message with its FILE:LINE.
  */
 #include <sys/types.h>
 #include <sys/socket.h>

@@ -1,5 +1,9 @@
 /*
- * smtpd/engine.c, the I/O-free SMTP server engine: every command and
+ * The I/O-free SMTP server engine, through its public API (smtpd/engine.h):
+ * smtpd/engine.c (session, input, replies, commands outside a
+ * transaction), smtpd/engine_tx.c (MAIL, RCPT, DATA, BDAT and the content:
+ * duplicates, the Received-field loop limit) and smtpd/engine_auth.c
+ * (STARTTLS, AUTH), and smtpd/received.c.  Every command and
  * extension, PIPELINING in one write, decisions answered later holding
  * the input, DATA terminator at every split position, dot-unstuffing,
  * BDAT, bare CR/LF (SMTP smuggling), limits, STARTTLS injection, the
