@@ -22,11 +22,24 @@ POSTERNCTL = os.path.abspath(os.path.join(BUILD, "posternctl"))
 TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 CHILDREN = ["smtp", "queue", "mta", "authd", "reportd", "control"]
 
-_ports = itertools.count(20000 + (os.getpid() % 200) * 50)
+_ports = itertools.count((os.getpid() % 400) * 100)
 
 
 def next_port():
-    return next(_ports)
+    """A loopback port that nothing listens on now: test runs of several
+    worktrees at once share the machine, so a port from this process's
+    range may still be taken by another run; skip those."""
+    import socket
+    while True:
+        port = 20000 + next(_ports) % 40000
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        finally:
+            s.close()
+        return port
 
 
 def run(cmd, **kw):
