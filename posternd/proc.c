@@ -234,6 +234,33 @@ proc_test_reroute(void)
 	return dest;
 }
 
+/*
+ * Outside debug runs no test hook may reach any process: every variable
+ * named POSTERN_TEST_* goes, including hooks added after this was
+ * written.  unsetenv() moves environ's entries, so start over after each.
+ */
+static void
+proc_test_env_clear(void)
+{
+	extern char	**environ;
+	char		  name[128];
+	char		**e;
+	size_t		  n;
+
+ again:
+	for (e = environ; e != NULL && *e != NULL; e++) {
+		if (strncmp(*e, "POSTERN_TEST_", 13) != 0)
+			continue;
+		if ((n = strcspn(*e, "=")) >= sizeof(name))
+			fatalx("environment: a POSTERN_TEST_ name too long");
+		memcpy(name, *e, n);
+		name[n] = '\0';
+		if (unsetenv(name) == -1)
+			fatal("unsetenv %s", name);
+		goto again;
+	}
+}
+
 void
 proc_test_corrupt_init(const char *name, int debug)
 {
@@ -242,8 +269,7 @@ proc_test_corrupt_init(const char *name, int debug)
 	uint32_t	 t;
 
 	if (!debug) {
-		unsetenv(PROC_TEST_CORRUPT);
-		unsetenv(PROC_TEST_REROUTE);
+		proc_test_env_clear();
 		return;
 	}
 	if (strcmp(name, "smtp") == 0 &&

@@ -9,6 +9,7 @@ aims it at a different receiver and checks that the whole set stops with
 the type in the log.
 """
 import os
+import signal
 import re
 import smtplib
 import socket
@@ -17,7 +18,7 @@ import time
 
 import pytest
 
-from conftest import TOP, alive, imsg_types
+from conftest import TOP, alive, children_of, imsg_types
 
 CONFIG = '''
 hostname mx.example.test
@@ -225,3 +226,51 @@ def test_result_for_an_envelope_not_held_stops(daemon_factory, tmp_path,
         imsg_types()["IMSG_MTA_ENVELOPE_RESULT"] in log, log
     for p in dm.kids.values():
         assert not alive(p)
+
+
+def test_hooks_ignored_without_debug(daemon_factory, tmp_path, monkeypatch):
+    # The test hooks exist only for debug runs: a daemon started the way
+    # an admin starts it (no -d, so it detaches) removes every
+    # POSTERN_TEST_* variable before any process starts and behaves as if
+    # none were set: the message the hooks would reroute and corrupt is
+    # delivered.  (/proc/PID/environ cannot show the removal: the process
+    # titles are written over the environment's memory.)
+    monkeypatch.setenv("POSTERN_TEST_REROUTE", "out")
+    monkeypatch.setenv("POSTERN_TEST_CORRUPT",
+                       "queue:IMSG_QUEUE_MESSAGE_COMMIT_OK")
+    monkeypatch.setenv("POSTERN_TEST_SOMETHING_NEW", "1")
+    dm = daemon_factory()
+    with open(dm.conf, "a") as f:
+        f.write(CONFIG.format(d=tmp_path, p=dm.port + 1))
+    dm.start(wait=False, args=())
+    assert dm.proc.wait(timeout=15) == 0     # the foreground half exits
+    parent = None
+    try:
+        deadline = time.time() + 15
+        while time.time() < deadline and parent is None:
+            r = dm.ctl("show", "status")
+            for line in r.stdout.splitlines():
+                f = line.split()
+                if len(f) >= 2 and f[0] == "parent" and f[1].isdigit():
+                    parent = int(f[1])
+            time.sleep(0.1)
+        assert parent is not None, "the detached daemon did not answer"
+        assert len(children_of(parent)) == 6
+        send(dm, "root@localhost")
+        new = tmp_path / "mail" / "root" / "new"
+        deadline = time.time() + 15
+        while time.time() < deadline and not (new.exists() and
+                                              any(new.iterdir())):
+            time.sleep(0.1)
+        assert new.exists() and len(list(new.iterdir())) == 1
+        assert alive(parent)
+    finally:
+        if parent is not None:
+            kids = children_of(parent)
+            os.kill(parent, signal.SIGTERM)
+            deadline = time.time() + 10
+            while time.time() < deadline and alive(parent):
+                time.sleep(0.05)
+            for pid in [parent] + kids:
+                if alive(pid):
+                    os.kill(pid, signal.SIGKILL)
