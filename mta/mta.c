@@ -327,9 +327,10 @@ mta_dests_cb(int fd, short event, void *arg)
 		mta_dest_run(m, d);
 		/* Forget destinations idle for a while, unless backed off. */
 		if (d->ntasks == 0 && d->nsessions == 0 && d->lookup == NULL &&
-		    d->backoff_until <= time(NULL) &&
+		    d->tlsa_pending == 0 && d->backoff_until <= time(NULL) &&
 		    time(NULL) - d->last_active > MTA_DEST_KEEP) {
 			TAILQ_REMOVE(&m->dests, d, entry);
+			mta_tlsa_clear(d);
 			mxres_result_clear(&d->mx);
 			free(d);
 		}
@@ -394,6 +395,7 @@ mta_mx_done(void *arg, const struct mxres_result *res)
 	    mxres_status_name(res->status), res->nhosts,
 	    res->implicit ? " (implicit MX)" : "",
 	    res->reason[0] != '\0' ? ": " : "", res->reason);
+	mta_tlsa_start(d);
 	mta_dest_kick(d->mta);
 }
 
@@ -413,7 +415,7 @@ mta_dest_run(struct mta *m, struct mta_dest *d)
 		mta_dest_fail_all(m, d, DELIVER_TEMPFAIL, "4.4.1", why);
 		return;
 	}
-	if (d->lookup != NULL)
+	if (d->lookup != NULL || d->tlsa_pending > 0)
 		return;
 	if (!d->mx_valid || now - d->mx_time > MTA_MX_TTL) {
 		if (d->nsessions > 0)

@@ -18,6 +18,7 @@
 #include "dns.h"
 #include "envelope.h"
 #include "msg.h"
+#include "mta/dane.h"
 #include "mta/mxres.h"
 #include "posternd/proc.h"
 #include "smtp_reply.h"
@@ -78,6 +79,27 @@ struct mta_task {
 };
 TAILQ_HEAD(mta_tasks, mta_task);
 
+/* What DANE (RFC 7672 2.2) says about one MX host (mta/tlsa.c). */
+enum mta_dane {
+	MTA_DANE_NONE = 0,	/* no secure TLSA: opportunistic TLS */
+	MTA_DANE_PENDING,	/* looking */
+	MTA_DANE_REQUIRED,	/* usable records: STARTTLS and a match */
+	MTA_DANE_UNUSABLE,	/* secure records, none usable: STARTTLS,
+				   not authenticated */
+	MTA_DANE_TEMPFAIL	/* bogus or failed lookup: host not used */
+};
+
+struct mta_tlsa_host {
+	struct mta_dest		*dest;
+	size_t			 idx;		/* in dest->mx.hosts */
+	enum mta_dane		 state;
+	struct dns_query	*q;
+	char			 base[DNS_NAME_BUF];	/* TLSA base domain */
+	char			 reason[700];
+	size_t			 n;
+	struct dane_tlsa	*rr;		/* usable records */
+};
+
 struct mta_dest {
 	TAILQ_ENTRY(mta_dest)	 entry;
 	struct mta		*mta;
@@ -91,6 +113,9 @@ struct mta_dest {
 	struct mxres		*lookup;	/* in flight */
 	struct mxres_result	 mx;
 	int			 mx_valid;
+	struct mta_tlsa_host	*tlsa;		/* one per mx host */
+	size_t			 ntlsa;
+	size_t			 tlsa_pending;	/* lookups in flight */
 	time_t			 mx_time;
 	time_t			 last_active;
 	time_t			 backoff_until;
@@ -150,6 +175,11 @@ int	mta_session_offer(struct mta *, struct mta_dest *);
 /* Close another destination's idle session to make room for d. */
 int	mta_session_reclaim(struct mta *, struct mta_dest *);
 void	mta_session_shutdown(struct mta *);
+
+/* tlsa.c: DANE TLSA lookups for a destination's MX hosts. */
+void	mta_tlsa_start(struct mta_dest *);
+void	mta_tlsa_clear(struct mta_dest *);
+const struct mta_tlsa_host *mta_tlsa_host(const struct mta_dest *, size_t);
 
 /* tls.c: our own check of a peer's chain (RFC 6125 name matching). */
 int	mta_cert_verify(X509_STORE *, const uint8_t *pem, size_t len,

@@ -108,8 +108,10 @@ struct mta_session {
 	char			 addr[INET6_ADDRSTRLEN + 2];
 	struct smtp_reply	 reply;
 	struct smtp_caps	 caps;
-	char			 tls_info[200];
+	char			 tls_info[400];
 	int			 verified;
+	const struct mta_tlsa_host *dane;	/* this host's TLSA records,
+						   when they require TLS */
 	struct sasl_client	*sasl;
 	struct socks5		*socks;
 	int			 talked;	/* a server took us: not a
@@ -130,6 +132,7 @@ struct mta_session {
 static void	session_io(int, short, void *);
 static void	session_arm(struct mta_session *);
 static void	session_connect_next(struct mta_session *);
+static void	session_tls_go_on(struct mta_session *);
 static void	session_next_task(struct mta_session *);
 static void	session_reply(struct mta_session *);
 static int	session_still(struct mta *, uint32_t, unsigned int);
@@ -293,11 +296,12 @@ session_host_fail(struct mta_session *s, int retry_plain, const char *fmt,
 	session_connect_next(s);
 }
 
+/* TLS or nothing: the relay action says so, or DANE (RFC 7672 2.2). */
 static int
-relay_tls_required(const struct mta_dest *d)
+session_tls_required(const struct mta_session *s)
 {
-	return d->relay->c.tls != RELAY_TLS_OPPORTUNISTIC ||
-	    d->relay->c.scheme != RELAY_SMTP;
+	return s->dest->relay->c.tls != RELAY_TLS_OPPORTUNISTIC ||
+	    s->dest->relay->c.scheme != RELAY_SMTP || s->dane != NULL;
 }
 
 /* The socks5 transport's proxy, a numeric address from the config. */
@@ -367,6 +371,31 @@ session_socks_input(struct mta_session *s)
 	return 0;
 }
 
+/*
+ * What DANE says about the host about to be tried: -1 if it must not be
+ * used now (its TLSA lookup was bogus or failed: RFC 7672 2.2, never a
+ * downgrade); else s->dane is set when its TLSA records require TLS.
+ */
+static int
+session_dane_host(struct mta_session *s, const struct mxres_host *h)
+{
+	const struct mta_tlsa_host	*t = mta_tlsa_host(s->dest, s->hi);
+
+	s->dane = NULL;
+	if (t == NULL)
+		return 0;
+	if (t->state == MTA_DANE_TEMPFAIL) {
+		snprintf(s->error, sizeof(s->error), "%.255s: %s", h->name,
+		    t->reason);
+		log_info("mta: session %u: %s: not used: %s", s->id, h->name,
+		    t->reason);
+		return -1;
+	}
+	if (t->state == MTA_DANE_REQUIRED || t->state == MTA_DANE_UNUSABLE)
+		s->dane = t;
+	return 0;
+}
+
 static void
 session_connect_next(struct mta_session *s)
 {
@@ -391,6 +420,10 @@ session_connect_next(struct mta_session *s)
 			return;
 		}
 		h = &mx->hosts[s->hi];
+		if (session_dane_host(s, h) == -1) {
+			s->ai = h->naddr;	/* not this host, for now */
+			continue;
+		}
 		a = &h->addr[s->ai];
 		strlcpy(s->host, h->name, sizeof(s->host));
 		ip = a->ss.ss_family == AF_INET6 ?
@@ -452,6 +485,41 @@ session_tls_start(struct mta_session *s, enum mta_state st)
 	session_enter(s, st);
 }
 
+/*
+ * RFC 7672 2.2, 3.1: a host with usable TLSA records must present a chain
+ * that matches one of them, else it is not used (a temporary failure:
+ * the next host is tried, and the message waits, never sent in clear).
+ */
+static void
+session_dane_check(struct mta_session *s, const uint8_t *pem, size_t len)
+{
+	const struct mta_tlsa_host	*t = s->dane;
+	const char			*names[3];
+	struct dane_result		 res;
+	char				 rec[120];
+
+	/* 3.2.2: the TLSA base domain, the MX host, the next-hop domain */
+	names[0] = t->base;
+	names[1] = s->host;
+	names[2] = s->dest->domain;
+	if (pem == NULL || dane_verify(pem, len, t->rr, t->n, names, 3,
+	    time(NULL), &res) == -1) {
+		session_host_fail(s, 0, "DANE: %s (%s)", pem == NULL ?
+		    "the server sent no certificate" : res.why, pem == NULL ?
+		    "validation-failure" : res.rpt);
+		return;
+	}
+	s->verified = 1;
+	dane_tlsa_format(&t->rr[res.record], rec, sizeof(rec));
+	snprintf(s->tls_info, sizeof(s->tls_info), "%s %s, DANE %s matched "
+	    "TLSA %s", tls_conn_version(s->tls), tls_conn_cipher(s->tls),
+	    t->rr[res.record].usage == DANE_USAGE_DANE_EE ? "DANE-EE" :
+	    "DANE-TA", rec);
+	log_info("mta: session %u: %s [%s]: TLS %s", s->id, s->host, s->addr,
+	    s->tls_info);
+	session_tls_go_on(s);
+}
+
 static void
 session_tls_done(struct mta_session *s)
 {
@@ -467,10 +535,19 @@ session_tls_done(struct mta_session *s)
 	    name, why, sizeof(why)) == 0;
 	if (pem == NULL)
 		strlcpy(why, "no certificate", sizeof(why));
-	snprintf(s->tls_info, sizeof(s->tls_info), "%s %s, certificate %s%s",
+	if (s->dane != NULL && s->dane->state == MTA_DANE_REQUIRED) {
+		session_dane_check(s, pem, len);
+		return;
+	}
+	/*
+	 * Secure TLSA records of which none is usable still make TLS
+	 * required (session_tls_required()), but authenticate nothing.
+	 */
+	snprintf(s->tls_info, sizeof(s->tls_info), "%s %s, certificate %s%s%s",
 	    tls_conn_version(s->tls), tls_conn_cipher(s->tls),
 	    s->verified ? "verified" : "not verified: ",
-	    s->verified ? "" : why);
+	    s->verified ? "" : why, s->dane != NULL ?
+	    ", DANE: TLSA records but none usable" : "");
 	log_info("mta: session %u: %s [%s]: TLS %s", s->id, s->host, s->addr,
 	    s->tls_info);
 	if (s->dest->relay->c.tls == RELAY_TLS_VERIFY && !s->verified) {
@@ -483,6 +560,13 @@ session_tls_done(struct mta_session *s)
 			    "(tls verify): %s", why);
 		return;
 	}
+	session_tls_go_on(s);
+}
+
+/* TLS is up and the peer is acceptable: greet it again (RFC 3207 4.2). */
+static void
+session_tls_go_on(struct mta_session *s)
+{
 	if (s->state == S_TLS_IMPLICIT) {
 		session_enter(s, S_GREETING);
 		return;
@@ -602,7 +686,7 @@ session_capable(struct mta_session *s)
 			session_enter(s, S_STARTTLS);
 			return;
 		}
-		if (relay_tls_required(s->dest)) {
+		if (session_tls_required(s)) {
 			session_host_fail(s, 0, "TLS is required and the "
 			    "server does not offer STARTTLS");
 			return;
@@ -937,7 +1021,7 @@ reply_starttls(struct mta_session *s, const char *one)
 		session_tls_start(s, S_TLS_STARTTLS);
 		return;
 	}
-	if (relay_tls_required(s->dest)) {
+	if (session_tls_required(s)) {
 		session_host_fail(s, 0, "STARTTLS: %s", one);
 		return;
 	}
@@ -1245,10 +1329,10 @@ session_io(int fd, short event, void *arg)
 			 * as when STARTTLS is not offered; or, under
 			 * "mta-tls-fallback no", the next address.
 			 */
-			if (relay_tls_required(s->dest) ||
+			if (session_tls_required(s) ||
 			    s->mta->conf.tls_fallback)
 				session_host_fail(s,
-				    !relay_tls_required(s->dest),
+				    !session_tls_required(s),
 				    "TLS handshake: %s", tls_error(s->tls));
 			else
 				session_host_fail(s, 0, "TLS handshake: %s "

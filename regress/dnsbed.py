@@ -184,8 +184,8 @@ class DnsBed:
 
     @staticmethod
     def _break(path):
-        """Change TXT, A and MX data after signing: their RRSIGs stop
-        matching.
+        """Change TXT, A, MX and TLSA data after signing: their RRSIGs
+        stop matching.
 
         A TXT record gets one more string, a space, so that its text still
         says the same (an SPF or DKIM key record stays valid) but its data
@@ -201,6 +201,11 @@ class DnsBed:
                     ln = ln.rsplit(None, 1)[0] + "\t192.0.2.254\n"
                 elif len(fields) >= 6 and fields[3] == "MX":
                     fields[4] = str(int(fields[4]) + 1)
+                    ln = "\t".join(fields) + "\n"
+                elif len(fields) >= 8 and fields[3] == "TLSA":
+                    last = fields[-1]
+                    fields[-1] = last[:-1] + ("0" if last[-1] != "0"
+                                              else "1")
                     ln = "\t".join(fields) + "\n"
                 out.append(ln)
         with open(path, "w") as f:

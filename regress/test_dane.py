@@ -1,0 +1,185 @@
+"""DANE for SMTP (RFC 7672) in the daemon: messages relayed through
+posternd to receiving servers whose TLSA records the DNS test bed serves.
+
+The bed (nsd, signed with the ldns tools, validated by libunbound inside
+posternd against the bed's trust anchor) holds one zone per case; each
+receiving server is a scriptable SMTP peer on 127.0.0.x port 25 with a
+certificate from a throwaway CA.  A case passes when the message arrives
+where DANE allows it and waits in the queue, never sent in clear or to an
+impostor, where DANE forbids it.
+"""
+import time
+
+import pytest
+
+from dnsbed import DnsBed
+from peers import chain, make_ca, make_cert, tlsa_record
+from test_mta import peer, send, sender_conf, wait_log, wait_queue_empty, \
+    wait_queue_line  # noqa: F401 (peer is a fixture)
+
+ADDR = {
+    "mx.ee.test": "127.0.0.41",
+    "mx.ta.test": "127.0.0.42",
+    "mx.mismatch.test": "127.0.0.43",
+    "mx.nostarttls.test": "127.0.0.44",
+    "mx.bogus.test": "127.0.0.45",
+    "mx.insecure.test": "127.0.0.46",
+    "mx.pkix.test": "127.0.0.47",
+    "mx1.backup.test": "127.0.0.48",
+    "mx2.backup.test": "127.0.0.49",
+}
+
+
+def tlsa(name, rec):
+    """A TLSA record for port 25 of an MX host, relative to its zone."""
+    return "_25._tcp.%s TLSA %s" % (name, rec)
+
+
+@pytest.fixture(scope="module")
+def bed(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("danebed")
+    b = DnsBed(tmp / "bed", addr="127.0.53.5")
+    b.ca = make_ca(tmp / "ca")
+    b.certs = {n: make_cert(tmp / ("cert-" + n), b.ca, [n]) for n in ADDR}
+    b.other = make_cert(tmp / "cert-other", b.ca, ["mx.mismatch.test"],
+                        basename="other")
+    ee = {n: tlsa_record(c.cert) for n, c in b.certs.items()}
+    ta = tlsa_record(b.ca.cert, usage=2, selector=0, matching=1)
+
+    def zone(name, host, extra, **kw):
+        b.zone(name, ["@ MX 10 %s." % host,
+                      "%s A %s" % (host[:-len(name) - 1], ADDR[host])] +
+               extra, **kw)
+    try:
+        zone("ee.test", "mx.ee.test", [tlsa("mx", ee["mx.ee.test"])])
+        zone("ta.test", "mx.ta.test", [tlsa("mx", ta)])
+        zone("mismatch.test", "mx.mismatch.test",
+             [tlsa("mx", tlsa_record(b.other.cert))])
+        zone("nostarttls.test", "mx.nostarttls.test",
+             [tlsa("mx", ee["mx.nostarttls.test"])])
+        # the TLSA name is a CNAME into a zone whose data no longer
+        # matches its signatures: the TLSA answer is bogus, the MX and
+        # address answers are not
+        zone("bogus.test", "mx.bogus.test",
+             ["_25._tcp.mx CNAME _25._tcp.mx.tlsabroken.test."])
+        b.zone("tlsabroken.test", [tlsa("mx", ee["mx.bogus.test"])],
+               broken=True)
+        # an unsigned zone: its (wrong) TLSA record proves nothing
+        zone("insecure.test", "mx.insecure.test",
+             [tlsa("mx", tlsa_record(b.other.cert))], signed=False)
+        # PKIX-EE only: not usable for SMTP (RFC 7672 3.1.3)
+        zone("pkix.test", "mx.pkix.test",
+             [tlsa("mx", tlsa_record(b.certs["mx.pkix.test"].cert,
+                                     usage=1))])
+        b.zone("backup.test", [
+            "@ MX 10 mx1.backup.test.", "@ MX 20 mx2.backup.test.",
+            "mx1 A %s" % ADDR["mx1.backup.test"],
+            "mx2 A %s" % ADDR["mx2.backup.test"],
+            tlsa("mx1", tlsa_record(b.other.cert)),
+            tlsa("mx2", ee["mx2.backup.test"])])
+        b.start()
+        yield b
+    finally:
+        b.stop()
+
+
+@pytest.fixture
+def dm(daemon_factory, bed, tmp_path):
+    d = daemon_factory(sub="a")
+    d.maildir = str(tmp_path / "amail")
+    with open(d.conf, "a") as f:
+        f.write(sender_conf(bed, d.maildir))
+    return d.start()
+
+
+def tls_peer(peer, bed, name, cert=None, **kw):   # noqa: F811
+    c = cert or bed.certs[name]
+    return peer(ADDR[name], starttls=True, tls_cert=c.cert, tls_key=c.key,
+                **kw)
+
+
+def test_dane_ee_match_delivers(dm, peer, bed):  # noqa: F811
+    mx = tls_peer(peer, bed, "mx.ee.test")
+    send(dm, ["x@ee.test"])
+    mx.wait_messages(1)
+    s = mx.wait_sessions(1)[0]
+    assert s["tls"] is not None and s["tls"]["sni"] == "mx.ee.test"
+    wait_queue_empty(dm)
+    assert "DANE DANE-EE matched TLSA 3 1 1 " in dm.logtext()
+
+
+def test_dane_ta_match_with_names_delivers(dm, peer, bed, tmp_path):  # noqa
+    c = bed.certs["mx.ta.test"]
+    mx = peer(ADDR["mx.ta.test"], starttls=True,
+              tls_cert=chain(tmp_path, c, bed.ca), tls_key=c.key)
+    send(dm, ["x@ta.test"])
+    mx.wait_messages(1)
+    wait_queue_empty(dm)
+    assert "DANE DANE-TA matched TLSA 2 0 1 " in dm.logtext()
+
+
+def test_dane_mismatch_waits_in_queue(dm, peer, bed):  # noqa: F811
+    # The server's certificate is valid under the CA and names the host,
+    # but the TLSA record is for another key: an impostor to DANE.
+    mx = tls_peer(peer, bed, "mx.mismatch.test")
+    send(dm, ["x@mismatch.test"])
+    wait_queue_line(dm, "x@mismatch.test", "DANE: no TLSA record matches")
+    assert "(certificate-not-trusted)" in dm.logtext()
+    time.sleep(2)                       # retries: still never delivered
+    assert mx.accepted() == []
+    assert all(s["tls"] is not None for s in mx.sessions())
+
+
+def test_dane_without_starttls_never_plaintext(dm, peer, bed):  # noqa
+    mx = peer(ADDR["mx.nostarttls.test"], starttls=False)
+    send(dm, ["x@nostarttls.test"])
+    wait_queue_line(dm, "x@nostarttls.test", "does not offer STARTTLS")
+    time.sleep(2)
+    assert mx.accepted() == []
+    assert mx.transactions() == []
+
+
+def test_bogus_tlsa_host_not_used(dm, peer, bed):  # noqa: F811
+    mx = tls_peer(peer, bed, "mx.bogus.test")
+    send(dm, ["x@bogus.test"])
+    wait_queue_line(dm, "x@bogus.test", "dnssec-invalid")
+    time.sleep(2)
+    # not even a connection: a bogus TLSA answer may be an attack
+    assert mx.sessions() == []
+
+
+def test_insecure_tlsa_ignored(dm, peer, bed):  # noqa: F811
+    mx = tls_peer(peer, bed, "mx.insecure.test")
+    send(dm, ["x@insecure.test"])
+    mx.wait_messages(1)
+    wait_queue_empty(dm)
+    assert "DANE" not in dm.logtext()
+
+
+def test_pkix_only_tlsa_requires_tls_only(dm, peer, bed):  # noqa: F811
+    mx = tls_peer(peer, bed, "mx.pkix.test")
+    send(dm, ["x@pkix.test"])
+    mx.wait_messages(1)
+    assert mx.wait_sessions(1)[0]["tls"] is not None
+    wait_queue_empty(dm)
+    assert "DANE: TLSA records but none usable" in dm.logtext()
+    # and without STARTTLS it would not go in clear
+    mx.stop()
+    mx = peer(ADDR["mx.pkix.test"], starttls=False)
+    send(dm, ["y@pkix.test"])
+    wait_queue_line(dm, "y@pkix.test", "does not offer STARTTLS")
+    assert mx.accepted() == []
+
+
+def test_failing_primary_good_backup(dm, peer, bed):  # noqa: F811
+    mx1 = tls_peer(peer, bed, "mx1.backup.test", cert=bed.certs[
+        "mx1.backup.test"])
+    mx2 = tls_peer(peer, bed, "mx2.backup.test")
+    send(dm, ["x@backup.test"])
+    mx2.wait_messages(1)
+    wait_queue_empty(dm)
+    assert mx1.accepted() == []
+    log = dm.logtext()
+    assert "mx1.backup.test [127.0.0.48]: DANE: no TLSA record matches" \
+        in log
+    assert "DANE DANE-EE matched" in log
