@@ -468,8 +468,10 @@ session_connect_next(struct mta_session *s)
 static void
 session_tls_start(struct mta_session *s, enum mta_state st)
 {
+	/* RFC 7672 8.1: with DANE, SNI names the TLSA base domain */
 	const char	*sni = s->dest->relay->c.has_host ?
-	    s->dest->relay->c.host : s->host;
+	    s->dest->relay->c.host : s->dane != NULL ? s->dane->base :
+	    s->host;
 
 	if ((s->tls = tls_client()) == NULL ||
 	    tls_configure(s->tls, s->mta->tls_config) == -1 ||
