@@ -16,9 +16,13 @@
  * every host refuses us is backed off, so its mail goes back to the
  * queue's schedule at once instead of hammering the host.
  *
- * Not here yet: DANE, MTA-STS (and its policy cache) and REQUIRETLS
- * enforcement (the next issue; the DNSSEC status of every answer is
- * already kept).
+ * DANE (RFC 7672): once the next hops are in, mta/tlsa.c looks up the
+ * TLSA records of the hosts reached through secure DNS; the sessions
+ * require TLS and a match where they say so (mta/dane.c).
+ *
+ * Not here yet: MTA-STS (mta/sts.c parses its record and policy; the
+ * fetch, the cache and the delivery rules are to come) and REQUIRETLS
+ * enforcement.
  */
 #include <sys/types.h>
 #include <sys/queue.h>
