@@ -3,7 +3,8 @@
  *
  * Implemented: the TXT record of 3.1 (records not beginning with
  * "v=STSv1;" are discarded; anything but exactly one valid record means
- * no policy), the policy file of 3.2 (LF or CRLF lines of "key: value",
+ * no policy), the HTTP answer that carries the policy (3.3: status 200
+ * only, no redirects, text/plain, at most 64 KB), the policy file of 3.2 (LF or CRLF lines of "key: value",
  * case-sensitive names, unknown keys ignored, version/mode/max_age once
  * each, mx one or more unless the mode is none) and the wildcard rule of
  * 4.1 (a "*." pattern stands for exactly one leftmost label).
@@ -304,4 +305,152 @@ sts_policy_match(const struct sts_policy *p, const char *host)
 		if (sts_pattern_match(p->mx[i], host))
 			return 1;
 	return 0;
+}
+
+/*
+ * The policy request (RFC 8461 3.3): HTTP/1.0, so that the answer is
+ * never chunked, with the Host the certificate must name.  -1 if the
+ * domain does not fit.
+ */
+int
+sts_http_request(const char *domain, char *out, size_t outsz)
+{
+	int	 n;
+
+	n = snprintf(out, outsz, "GET /.well-known/mta-sts.txt HTTP/1.0\r\n"
+	    "Host: mta-sts.%s\r\nUser-Agent: postern\r\n"
+	    "Accept: text/plain\r\nConnection: close\r\n\r\n", domain);
+	return n < 0 || (size_t)n >= outsz ? -1 : 0;
+}
+
+/* A header's value if line (without CRLF) is that header, else NULL. */
+static const char *
+sts_http_header(const char *line, size_t len, const char *name, size_t *vlen)
+{
+	size_t	 n = strlen(name), i;
+
+	if (len <= n || strncasecmp(line, name, n) != 0 || line[n] != ':')
+		return NULL;
+	for (i = n + 1; i < len && WSP(line[i]); i++)
+		;
+	*vlen = len - i;
+	while (*vlen > 0 && WSP(line[i + *vlen - 1]))
+		(*vlen)--;
+	return line + i;
+}
+
+/* The status line: "HTTP/1.x 200 ...".  The code, or -1. */
+static int
+sts_http_status(const char *line, size_t len)
+{
+	if (len < 12 || strncmp(line, "HTTP/1.", 7) != 0 ||
+	    (line[7] != '0' && line[7] != '1') || line[8] != ' ' ||
+	    !isdigit((unsigned char)line[9]) ||
+	    !isdigit((unsigned char)line[10]) ||
+	    !isdigit((unsigned char)line[11]) || (len > 12 && line[12] != ' '))
+		return -1;
+	return (line[9] - '0') * 100 + (line[10] - '0') * 10 + line[11] - '0';
+}
+
+/* One header line; -1 with the reason if it makes the answer unusable. */
+static int
+sts_http_header_line(const char *line, size_t len, int *typed, long long *clen,
+    char *why, size_t whylen)
+{
+	const char	*v, *errstr;
+	size_t		 vlen;
+	char		 num[24];
+
+	if ((v = sts_http_header(line, len, "Content-Type", &vlen)) != NULL) {
+		/* 3.3: the policy is text/plain (parameters allowed) */
+		if (vlen < 10 || strncasecmp(v, "text/plain", 10) != 0 ||
+		    (vlen > 10 && v[10] != ';' && !WSP(v[10]))) {
+			snprintf(why, whylen, "policy served as \"%.*s\", not "
+			    "text/plain", (int)(vlen > 60 ? 60 : vlen), v);
+			return -1;
+		}
+		*typed = 1;
+	} else if ((v = sts_http_header(line, len, "Transfer-Encoding",
+	    &vlen)) != NULL) {
+		snprintf(why, whylen, "a transfer encoding in an HTTP/1.0 "
+		    "answer");
+		return -1;
+	} else if ((v = sts_http_header(line, len, "Content-Length",
+	    &vlen)) != NULL) {
+		if (vlen == 0 || vlen >= sizeof(num))
+			goto badlen;
+		memcpy(num, v, vlen);
+		num[vlen] = '\0';
+		if (strspn(num, "0123456789") != vlen)
+			goto badlen;
+		*clen = strtonum(num, 0, STS_POLICY_MAX, &errstr);
+		if (errstr != NULL)
+			goto badlen;
+	}
+	return 0;
+ badlen:
+	snprintf(why, whylen, "bad or too large Content-Length");
+	return -1;
+}
+
+/*
+ * A whole answer, read until the server closed: 0 with the body, or -1
+ * and why.  RFC 8461 3.3: only a 200 counts, and redirects are not
+ * followed.
+ */
+int
+sts_http_response(const char *resp, size_t len, const char **body,
+    size_t *bodylen, char *why, size_t whylen)
+{
+	const char	*line, *nl, *end = resp + len;
+	size_t		 llen;
+	long long	 clen = -1;
+	int		 status = -1, typed = 0;
+
+	for (line = resp; line < end; line = nl + 1) {
+		if ((nl = memchr(line, '\n', end - line)) == NULL)
+			break;
+		llen = nl - line;
+		if (llen > 0 && line[llen - 1] == '\r')
+			llen--;
+		if (status == -1) {
+			if ((status = sts_http_status(line, llen)) == -1) {
+				snprintf(why, whylen, "not an HTTP answer");
+				return -1;
+			}
+			if (status != 200) {
+				snprintf(why, whylen, "HTTP status %d%s",
+				    status, status / 100 == 3 ? " (redirects "
+				    "are not followed, RFC 8461 3.3)" : "");
+				return -1;
+			}
+			continue;
+		}
+		if (llen == 0) {
+			*body = nl + 1;
+			*bodylen = end - *body;
+			if (!typed) {
+				snprintf(why, whylen, "no Content-Type: "
+				    "text/plain");
+				return -1;
+			}
+			if (clen != -1 && (size_t)clen != *bodylen) {
+				snprintf(why, whylen, "%zu bytes of a body of "
+				    "%lld", *bodylen, clen);
+				return -1;
+			}
+			if (*bodylen > STS_POLICY_MAX) {
+				snprintf(why, whylen, "policy larger than %d "
+				    "bytes", STS_POLICY_MAX);
+				return -1;
+			}
+			return 0;
+		}
+		if (sts_http_header_line(line, llen, &typed, &clen, why,
+		    whylen) == -1)
+			return -1;
+	}
+	snprintf(why, whylen, status == -1 ? "empty answer" :
+	    "the answer ends inside its header");
+	return -1;
 }

@@ -18,6 +18,8 @@
 						   taken for hostile */
 #define STS_PATTERN_MAX		255		/* "*." + a domain name */
 #define STS_MAX_AGE_MAX		31557600	/* 3.2: MUST be <= a year */
+#define STS_HTTP_MAX		(STS_POLICY_MAX + 16 * 1024)	/* an answer
+						   with its header */
 
 enum sts_mode {
 	STS_MODE_NONE = 0,
@@ -46,5 +48,8 @@ int		 sts_policy_parse(const char *, size_t, struct sts_policy *,
 int		 sts_pattern_match(const char *, const char *);
 int		 sts_policy_match(const struct sts_policy *, const char *);
 const char	*sts_mode_name(enum sts_mode);
+int		 sts_http_request(const char *, char *, size_t);
+int		 sts_http_response(const char *, size_t, const char **,
+		    size_t *, char *, size_t);
 
 #endif

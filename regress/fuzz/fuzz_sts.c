@@ -1,7 +1,8 @@
 /*
  * libFuzzer target for mta/sts.c: the MTA-STS policy file and TXT record
- * that any receiving domain's servers choose.  The first byte says which
- * parser; the rest is the input.  Checked: no crash or leak, a policy
+ * that any receiving domain's servers choose, and the HTTP answer that
+ * carries the policy.  The first byte says which parser; the rest is the
+ * input.  Checked: no crash or leak, a policy
  * that parses keeps to its bounds, and every exact mx pattern matches
  * itself and any case of itself.
  */
@@ -59,14 +60,38 @@ check_txt(const uint8_t *p, size_t len)
 	free(s);
 }
 
+/* The answer of a policy server; a body it yields is inside the input. */
+static void
+check_http(const uint8_t *p, size_t len)
+{
+	const char	*body;
+	size_t		 blen;
+	char		 why[256];
+
+	if (sts_http_response((const char *)p, len, &body, &blen, why,
+	    sizeof(why)) == 0) {
+		if (body < (const char *)p || body + blen != (const char *)p +
+		    len || blen > STS_POLICY_MAX)
+			abort();
+		check_policy((const uint8_t *)body, blen);
+	}
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size == 0)
 		return 0;
-	if (data[0] & 1)
-		check_txt(data + 1, size - 1);
-	else
+	switch (data[0] % 3) {
+	case 0:
 		check_policy(data + 1, size - 1);
+		break;
+	case 1:
+		check_txt(data + 1, size - 1);
+		break;
+	default:
+		check_http(data + 1, size - 1);
+		break;
+	}
 	return 0;
 }

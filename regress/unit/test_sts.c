@@ -194,6 +194,67 @@ test_match(void **state)
 	free(p);
 }
 
+static int
+http(const char *resp, const char **body, size_t *blen, char *why)
+{
+	return sts_http_response(resp, strlen(resp), body, blen, why, 256);
+}
+
+static void
+test_http(void **state)
+{
+	const char	*body;
+	size_t		 blen;
+	char		 why[256], req[512];
+
+	assert_int_equal(sts_http_request("example.org", req, sizeof(req)), 0);
+	assert_non_null(strstr(req, "GET /.well-known/mta-sts.txt HTTP/1.0\r\n"
+	    "Host: mta-sts.example.org\r\n"));
+	assert_int_equal(sts_http_request("example.org", req, 40), -1);
+
+	assert_int_equal(http("HTTP/1.1 200 OK\r\nContent-Type: text/plain; "
+	    "charset=utf-8\r\nContent-Length: 5\r\n\r\nhello", &body, &blen,
+	    why), 0);
+	assert_int_equal(blen, 5);
+	assert_memory_equal(body, "hello", 5);
+	/* LF-only header, no length: the body is what came before close */
+	assert_int_equal(http("HTTP/1.0 200 OK\ncontent-type:TEXT/PLAIN\n\nab",
+	    &body, &blen, why), 0);
+	assert_int_equal(blen, 2);
+
+	/* RFC 8461 3.3: a redirect is not followed, only 200 counts */
+	assert_int_equal(http("HTTP/1.1 301 Moved\r\nLocation: https://x/\r\n"
+	    "\r\n", &body, &blen, why), -1);
+	assert_non_null(strstr(why, "redirects are not followed"));
+	assert_int_equal(http("HTTP/1.1 404 Not Found\r\n\r\n", &body, &blen,
+	    why), -1);
+	assert_non_null(strstr(why, "HTTP status 404"));
+	/* the media type */
+	assert_int_equal(http("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n"
+	    "\r\nx", &body, &blen, why), -1);
+	assert_int_equal(http("HTTP/1.1 200 OK\r\nContent-Type: text/plainx\r\n"
+	    "\r\nx", &body, &blen, why), -1);
+	assert_int_equal(http("HTTP/1.1 200 OK\r\n\r\nx", &body, &blen, why),
+	    -1);
+	/* cut short, chunked, lying lengths, not HTTP */
+	assert_int_equal(http("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+	    "Content-Length: 10\r\n\r\nshort", &body, &blen, why), -1);
+	assert_non_null(strstr(why, "5 bytes of a body of 10"));
+	assert_int_equal(http("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+	    "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+	    &body, &blen, why), -1);
+	assert_int_equal(http("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+	    "Content-Length: 99999999999\r\n\r\n", &body, &blen, why), -1);
+	assert_int_equal(http("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+	    "Content-Length: -1\r\n\r\n", &body, &blen, why), -1);
+	assert_int_equal(http("SSH-2.0-OpenSSH\r\n\r\n", &body, &blen, why),
+	    -1);
+	assert_int_equal(http("HTTP/1.1 200 OK\r\nContent-Type: text/plain",
+	    &body, &blen, why), -1);
+	assert_int_equal(http("", &body, &blen, why), -1);
+	assert_int_equal(http("HTTP/2 200\r\n\r\n", &body, &blen, why), -1);
+}
+
 int
 main(void)
 {
@@ -202,6 +263,7 @@ main(void)
 		cmocka_unit_test(test_policy),
 		cmocka_unit_test(test_policy_hostile),
 		cmocka_unit_test(test_match),
+		cmocka_unit_test(test_http),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
