@@ -41,6 +41,7 @@
 #include "log.h"
 #include "mta/mta.h"
 #include "mta/sasl.h"
+#include "mta/sts_cache.h"
 
 #define MTA_DEFAULT_CA	"/etc/ssl/certs/ca-certificates.crt"
 
@@ -331,10 +332,12 @@ mta_dests_cb(int fd, short event, void *arg)
 		mta_dest_run(m, d);
 		/* Forget destinations idle for a while, unless backed off. */
 		if (d->ntasks == 0 && d->nsessions == 0 && d->lookup == NULL &&
-		    d->tlsa_pending == 0 && d->backoff_until <= time(NULL) &&
+		    d->tlsa_pending == 0 && !d->sts_pending &&
+		    d->backoff_until <= time(NULL) &&
 		    time(NULL) - d->last_active > MTA_DEST_KEEP) {
 			TAILQ_REMOVE(&m->dests, d, entry);
 			mta_tlsa_clear(d);
+			mta_sts_clear(d);
 			mxres_result_clear(&d->mx);
 			free(d);
 		}
@@ -419,7 +422,7 @@ mta_dest_run(struct mta *m, struct mta_dest *d)
 		mta_dest_fail_all(m, d, DELIVER_TEMPFAIL, "4.4.1", why);
 		return;
 	}
-	if (d->lookup != NULL || d->tlsa_pending > 0)
+	if (d->lookup != NULL || d->tlsa_pending > 0 || d->sts_pending)
 		return;
 	if (!d->mx_valid || now - d->mx_time > MTA_MX_TTL) {
 		if (d->nsessions > 0)
@@ -442,6 +445,7 @@ mta_dest_run(struct mta *m, struct mta_dest *d)
 			o.port = 25;
 			d->lookup = mxres_lookup(m->dns, d->domain, &o,
 			    mta_mx_done, d);
+			mta_sts_start(d);
 		}
 		return;
 	}
@@ -720,6 +724,7 @@ void
 mta_run(struct proc *p)
 {
 	struct mta	*m = mta_state(p);
+	char		 err[300];
 
 	if (m->conf.max_sessions == 0)
 		m->conf.max_sessions = 100;
@@ -728,6 +733,9 @@ mta_run(struct proc *p)
 	if (m->conf.connect_timeout == 0)
 		m->conf.connect_timeout = 30;
 	evtimer_set(&m->ev_dests, mta_dests_cb, m);
+	/* in the chroot, the mta's own spool directory */
+	if ((m->sts_cache = sts_cache_open("/", err, sizeof(err))) == NULL)
+		log_warnx("mta: %s: MTA-STS is not applied", err);
 	log_debug("mta process started (%s; loop checks: %zu listening "
 	    "addresses, %zu allowed networks)", dns_ctx_describe(m->dns),
 	    m->nlisten, m->nmx_allow);

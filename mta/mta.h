@@ -20,6 +20,7 @@
 #include "msg.h"
 #include "mta/dane.h"
 #include "mta/mxres.h"
+#include "mta/sts.h"
 #include "posternd/proc.h"
 #include "smtp_reply.h"
 #include "util.h"
@@ -116,6 +117,14 @@ struct mta_dest {
 	struct mta_tlsa_host	*tlsa;		/* one per mx host */
 	size_t			 ntlsa;
 	size_t			 tlsa_pending;	/* lookups in flight */
+	/* MTA-STS (mta/sts_policy.c): the policy in force, NULL if none */
+	struct sts_policy	*sts;
+	char			 sts_id[STS_ID_MAX + 1];
+	int64_t			 sts_expires;
+	int			 sts_pending;	/* decided when 0 */
+	struct dns_query	*sts_q;
+	struct sts_fetch	*sts_fetch;
+	char			 sts_new_id[STS_ID_MAX + 1];
 	time_t			 mx_time;
 	time_t			 last_active;
 	time_t			 backoff_until;
@@ -147,6 +156,7 @@ struct mta {
 	uint32_t		 next_session_id;
 	struct dns_ctx		*dns;
 	X509_STORE		*ca;		/* for certificate checks */
+	struct sts_cache	*sts_cache;	/* in the mta's spool dir */
 	struct tls_config	*tls_config;
 	/* a message being handed over: its task and envelopes */
 	struct mta_msg		*incoming;
@@ -175,6 +185,19 @@ int	mta_session_offer(struct mta *, struct mta_dest *);
 /* Close another destination's idle session to make room for d. */
 int	mta_session_reclaim(struct mta *, struct mta_dest *);
 void	mta_session_shutdown(struct mta *);
+
+/* sts_fetch.c: an MTA-STS policy over HTTPS (RFC 8461 3.3). */
+struct sts_fetch;
+/* body and len, or NULL with why and the RFC 8460 result type */
+typedef void (*sts_fetch_cb)(void *arg, const char *body, size_t len,
+	    const char *why, const char *rpt);
+struct sts_fetch *sts_fetch_start(struct mta *, const char *domain,
+	    sts_fetch_cb, void *);
+void	sts_fetch_cancel(struct sts_fetch *);
+
+/* sts_policy.c: the MTA-STS policy of a destination (RFC 8461 5). */
+int	mta_sts_start(struct mta_dest *);
+void	mta_sts_clear(struct mta_dest *);
 
 /* tlsa.c: DANE TLSA lookups for a destination's MX hosts. */
 void	mta_tlsa_start(struct mta_dest *);

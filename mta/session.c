@@ -112,6 +112,8 @@ struct mta_session {
 	int			 verified;
 	const struct mta_tlsa_host *dane;	/* this host's TLSA records,
 						   when they require TLS */
+	enum sts_mode		 sts;		/* MTA-STS for this host, when
+						   DANE does not apply */
 	struct sasl_client	*sasl;
 	struct socks5		*socks;
 	int			 talked;	/* a server took us: not a
@@ -296,12 +298,16 @@ session_host_fail(struct mta_session *s, int retry_plain, const char *fmt,
 	session_connect_next(s);
 }
 
-/* TLS or nothing: the relay action says so, or DANE (RFC 7672 2.2). */
+/*
+ * TLS or nothing: the relay action says so, or DANE (RFC 7672 2.2), or an
+ * MTA-STS policy in enforce mode (RFC 8461 5).
+ */
 static int
 session_tls_required(const struct mta_session *s)
 {
 	return s->dest->relay->c.tls != RELAY_TLS_OPPORTUNISTIC ||
-	    s->dest->relay->c.scheme != RELAY_SMTP || s->dane != NULL;
+	    s->dest->relay->c.scheme != RELAY_SMTP || s->dane != NULL ||
+	    s->sts == STS_MODE_ENFORCE;
 }
 
 /* The socks5 transport's proxy, a numeric address from the config. */
@@ -372,27 +378,50 @@ session_socks_input(struct mta_session *s)
 }
 
 /*
- * What DANE says about the host about to be tried: -1 if it must not be
- * used now (its TLSA lookup was bogus or failed: RFC 7672 2.2, never a
- * downgrade); else s->dane is set when its TLSA records require TLS.
+ * What DANE and MTA-STS say about the host about to be tried: -1 if it
+ * must not be used now (its TLSA lookup was bogus or failed: RFC 7672
+ * 2.2, never a downgrade; or an MTA-STS policy in enforce mode does not
+ * list it: RFC 8461 4.1); else s->dane is set when its TLSA records
+ * require TLS, or s->sts to the policy's mode.  DANE, where it applies,
+ * takes precedence (RFC 8461 2).
  */
 static int
-session_dane_host(struct mta_session *s, const struct mxres_host *h)
+session_host_policy(struct mta_session *s, const struct mxres_host *h)
 {
 	const struct mta_tlsa_host	*t = mta_tlsa_host(s->dest, s->hi);
+	const struct sts_policy		*p = s->dest->sts;
 
 	s->dane = NULL;
-	if (t == NULL)
-		return 0;
-	if (t->state == MTA_DANE_TEMPFAIL) {
+	s->sts = STS_MODE_NONE;
+	if (t != NULL && t->state == MTA_DANE_TEMPFAIL) {
 		snprintf(s->error, sizeof(s->error), "%.255s: %s", h->name,
 		    t->reason);
 		log_info("mta: session %u: %s: not used: %s", s->id, h->name,
 		    t->reason);
 		return -1;
 	}
-	if (t->state == MTA_DANE_REQUIRED || t->state == MTA_DANE_UNUSABLE)
+	if (t != NULL && (t->state == MTA_DANE_REQUIRED ||
+	    t->state == MTA_DANE_UNUSABLE)) {
 		s->dane = t;
+		return 0;
+	}
+	if (p == NULL)
+		return 0;
+	if (!sts_policy_match(p, h->name)) {
+		snprintf(s->error, sizeof(s->error), "%.255s is not an mx of "
+		    "the MTA-STS policy of %s (id %s, mode %s)", h->name,
+		    s->dest->domain, s->dest->sts_id, sts_mode_name(p->mode));
+		if (p->mode == STS_MODE_ENFORCE) {
+			log_info("mta: session %u: not used: %s", s->id,
+			    s->error);
+			return -1;
+		}
+		log_info("mta: session %u: %s: used all the same", s->id,
+		    s->error);
+		s->error[0] = '\0';
+		return 0;
+	}
+	s->sts = p->mode;
 	return 0;
 }
 
@@ -420,7 +449,7 @@ session_connect_next(struct mta_session *s)
 			return;
 		}
 		h = &mx->hosts[s->hi];
-		if (session_dane_host(s, h) == -1) {
+		if (session_host_policy(s, h) == -1) {
 			s->ai = h->naddr;	/* not this host, for now */
 			continue;
 		}
@@ -545,13 +574,27 @@ session_tls_done(struct mta_session *s)
 	 * Secure TLSA records of which none is usable still make TLS
 	 * required (session_tls_required()), but authenticate nothing.
 	 */
-	snprintf(s->tls_info, sizeof(s->tls_info), "%s %s, certificate %s%s%s",
+	snprintf(s->tls_info, sizeof(s->tls_info), "%s %s, certificate %s%s%s%s",
 	    tls_conn_version(s->tls), tls_conn_cipher(s->tls),
 	    s->verified ? "verified" : "not verified: ",
 	    s->verified ? "" : why, s->dane != NULL ?
-	    ", DANE: TLSA records but none usable" : "");
+	    ", DANE: TLSA records but none usable" : "",
+	    s->sts == STS_MODE_ENFORCE ? ", MTA-STS enforce" :
+	    s->sts == STS_MODE_TESTING ? ", MTA-STS testing" : "");
 	log_info("mta: session %u: %s [%s]: TLS %s", s->id, s->host, s->addr,
 	    s->tls_info);
+	/* RFC 8461 4.2: a certificate valid for the MX host, under PKIX */
+	if (s->sts != STS_MODE_NONE && !s->verified) {
+		if (s->sts == STS_MODE_ENFORCE) {
+			session_host_fail(s, 0, "MTA-STS (enforce): the "
+			    "certificate is not valid for %s: %s", s->host,
+			    why);
+			return;
+		}
+		log_info("mta: session %u: %s [%s]: MTA-STS (testing): the "
+		    "certificate is not valid for %s: %s; delivering all the "
+		    "same", s->id, s->host, s->addr, s->host, why);
+	}
 	if (s->dest->relay->c.tls == RELAY_TLS_VERIFY && !s->verified) {
 		if (s->dest->relay->c.auth[0] != '\0')
 			session_host_fail(s, 0, "certificate check failed: "
@@ -693,6 +736,10 @@ session_capable(struct mta_session *s)
 			    "server does not offer STARTTLS");
 			return;
 		}
+		if (s->sts == STS_MODE_TESTING)
+			log_info("mta: session %u: %s [%s]: MTA-STS (testing): "
+			    "no STARTTLS; delivering all the same", s->id,
+			    s->host, s->addr);
 	}
 	s->talked = 1;
 	session_auth(s);

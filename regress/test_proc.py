@@ -45,6 +45,8 @@ def test_children_are_chrooted_unprivileged_and_titled(daemon):
             assert root == os.path.join(daemon.spool, "queue")
         elif name == "reportd":
             assert root == os.path.join(daemon.spool, "reports")
+        elif name == "mta":
+            assert root == os.path.join(daemon.spool, "mta")
         else:
             assert root == "/var/empty"
         with open("/proc/%d/cmdline" % pid, "rb") as f:

@@ -1,0 +1,202 @@
+/*
+ * MTA-STS for a destination (RFC 8461 5): which policy is in force for a
+ * recipient domain's MX delivery, from its _mta-sts TXT record, the
+ * policy cache and a fetch.
+ *
+ *   record found, same id as the cached policy, unexpired   the cache
+ *   record found, new id or nothing usable cached           a fetch; if
+ *       it fails, an unexpired cached policy still holds (5.1), else none
+ *   no record, or the lookup failed                          an unexpired
+ *       cached policy holds (5.1: a removed record does not end a
+ *       policy; a domain ends it with mode none), else none
+ *
+ * A cached policy fetched more than STS_REFRESH ago is fetched again in
+ * the background while it goes on being used.  The policy is looked at
+ * when the destination's next hops are, so that a change of record id is
+ * seen within MTA_MX_TTL.  What a policy means for each host is in
+ * mta/session.c.  Not for smarthosts: their TLS is what the relay
+ * action says.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "mta/mta.h"
+#include "mta/sts.h"
+#include "mta/sts_cache.h"
+
+#define STS_REFRESH	(24 * 60 * 60)	/* seconds between refreshes */
+
+/* The destination's policy becomes p (NULL: none), and it may go on. */
+static void
+sts_dest_set(struct mta_dest *d, const struct sts_policy *p, const char *id,
+    int64_t expires)
+{
+	free(d->sts);
+	d->sts = NULL;
+	if (p != NULL && p->mode != STS_MODE_NONE) {
+		d->sts = xmalloc(sizeof(*d->sts));
+		*d->sts = *p;
+		strlcpy(d->sts_id, id, sizeof(d->sts_id));
+		d->sts_expires = expires;
+	}
+}
+
+static void
+sts_dest_done(struct mta_dest *d)
+{
+	if (d->sts_pending) {
+		d->sts_pending = 0;
+		mta_dest_kick(d->mta);
+	}
+}
+
+static void
+sts_dest_fetched(void *arg, const char *body, size_t len, const char *why,
+    const char *rpt)
+{
+	struct mta_dest		*d = arg;
+	struct mta		*m = d->mta;
+	struct sts_policy	*p = xmalloc(sizeof(*p));
+	struct sts_cached	*c = xmalloc(sizeof(*c));
+	const char		*text;
+	size_t			 tlen;
+	char			 err[300];
+	time_t			 now = time(NULL);
+
+	d->sts_fetch = NULL;
+	if (body != NULL && sts_http_response(body, len, &text, &tlen, err,
+	    sizeof(err)) == 0 && sts_policy_parse(text, tlen, p, err,
+	    sizeof(err)) == 0) {
+		if (sts_cache_put(m->sts_cache, d->domain, d->sts_new_id, now,
+		    text, tlen, err, sizeof(err)) == -1)
+			log_warnx("mta: %s: MTA-STS: %s", d->name, err);
+		log_info("mta: %s: MTA-STS policy fetched: id %s, mode %s, "
+		    "%zu mx pattern(s), max_age %u", d->name, d->sts_new_id,
+		    sts_mode_name(p->mode), p->nmx, p->max_age);
+		sts_dest_set(d, p, d->sts_new_id, now + p->max_age);
+	} else {
+		if (body != NULL)
+			rpt = "sts-policy-invalid";
+		else
+			strlcpy(err, why, sizeof(err));
+		if (sts_cache_get(m->sts_cache, d->domain, c) == 1 &&
+		    c->expires > now) {
+			log_warnx("mta: %s: MTA-STS policy fetch failed (%s: "
+			    "%s); the cached policy (id %s) holds until it "
+			    "expires", d->name, rpt, err, c->id);
+			sts_dest_set(d, &c->policy, c->id, c->expires);
+		} else {
+			log_warnx("mta: %s: MTA-STS policy fetch failed (%s: "
+			    "%s); no policy applies", d->name, rpt, err);
+			sts_dest_set(d, NULL, "", 0);
+		}
+	}
+	free(p);
+	free(c);
+	sts_dest_done(d);
+}
+
+/* The policy to use now, given what the TXT record said. */
+static void
+sts_dest_decide(struct mta_dest *d, enum sts_txt txt, const char *id)
+{
+	struct mta		*m = d->mta;
+	struct sts_cached	*c = xmalloc(sizeof(*c));
+	time_t			 now = time(NULL);
+	int			 cached;
+
+	cached = sts_cache_get(m->sts_cache, d->domain, c) == 1 &&
+	    c->expires > now;
+	if (txt == STS_TXT_FOUND && (!cached || strcmp(c->id, id) != 0)) {
+		/* a new policy to fetch; the dest waits for it */
+		sts_fetch_cancel(d->sts_fetch);
+		strlcpy(d->sts_new_id, id, sizeof(d->sts_new_id));
+		d->sts_fetch = sts_fetch_start(m, d->domain, sts_dest_fetched,
+		    d);
+		free(c);
+		return;
+	}
+	if (cached) {
+		sts_dest_set(d, &c->policy, c->id, c->expires);
+		if (txt == STS_TXT_FOUND && now - c->fetched > STS_REFRESH &&
+		    d->sts_fetch == NULL) {
+			/* in use: refresh it while it goes on applying */
+			strlcpy(d->sts_new_id, id, sizeof(d->sts_new_id));
+			d->sts_fetch = sts_fetch_start(m, d->domain,
+			    sts_dest_fetched, d);
+		}
+	} else
+		sts_dest_set(d, NULL, "", 0);
+	free(c);
+	sts_dest_done(d);
+}
+
+static void
+sts_dest_txt(void *arg, const struct dns_answer *ans)
+{
+	struct mta_dest	*d = arg;
+	char		*txt[16] = { NULL }, id[STS_ID_MAX + 1], why[200];
+	size_t		 i, n = 0, len;
+	enum sts_txt	 r = STS_TXT_NONE;
+
+	d->sts_q = NULL;
+	if (!ans->failed && ans->rcode == DNS_R_NOERROR &&
+	    ans->sec != DNS_SEC_BOGUS) {
+		for (i = 0; i < ans->nrr && n < 16; i++) {
+			txt[n] = dns_txt_concat(&ans->rr[i], &len);
+			if (strlen(txt[n]) != len)	/* a NUL inside */
+				free(txt[n]);
+			else
+				n++;
+		}
+		r = sts_txt_select((const char *const *)txt, n, id, why,
+		    sizeof(why));
+		for (i = 0; i < n; i++)
+			free(txt[i]);
+		if (r == STS_TXT_INVALID)
+			log_info("mta: %s: MTA-STS record: %s", d->name, why);
+	} else if (ans->failed || ans->rcode != DNS_R_NXDOMAIN)
+		log_info("mta: %s: MTA-STS record lookup failed (%s)", d->name,
+		    ans->sec == DNS_SEC_BOGUS ? "bogus" : ans->failed ?
+		    "no answer" : dns_rcode_name(ans->rcode));
+	sts_dest_decide(d, r, r == STS_TXT_FOUND ? id : "");
+}
+
+/*
+ * Look at the destination's policy again (with its next hops): 0 if the
+ * destination may go on now, 1 if it must wait for an answer.
+ */
+int
+mta_sts_start(struct mta_dest *d)
+{
+	char	 qname[300];
+
+	if (d->relay->c.has_host || d->mta->sts_cache == NULL)
+		return 0;
+	if (d->sts_pending)
+		return 1;
+	snprintf(qname, sizeof(qname), "_mta-sts.%s", d->domain);
+	d->sts_pending = 1;
+	if ((d->sts_q = dns_query(d->mta->dns, qname, DNS_T_TXT,
+	    sts_dest_txt, d)) == NULL) {
+		d->sts_pending = 0;
+		return 0;
+	}
+	return 1;
+}
+
+void
+mta_sts_clear(struct mta_dest *d)
+{
+	if (d->sts_q != NULL)
+		dns_query_cancel(d->sts_q);
+	d->sts_q = NULL;
+	sts_fetch_cancel(d->sts_fetch);
+	d->sts_fetch = NULL;
+	free(d->sts);
+	d->sts = NULL;
+	d->sts_pending = 0;
+}
