@@ -20,9 +20,12 @@
  * TLSA records of the hosts reached through secure DNS; the sessions
  * require TLS and a match where they say so (mta/dane.c).
  *
- * Not here yet: MTA-STS (mta/sts.c parses its record and policy; the
- * fetch, the cache and the delivery rules are to come) and REQUIRETLS
- * enforcement.
+ * MTA-STS (RFC 8461): mta/sts_policy.c decides each destination's
+ * policy from its record, the cache (mta/sts_cache.c, in the mta's spool
+ * directory, its chroot) and a fetch (mta/sts_fetch.c); the sessions
+ * apply it.
+ *
+ * Not here yet: REQUIRETLS enforcement and the TLS results for TLS-RPT.
  */
 #include <sys/types.h>
 #include <sys/queue.h>

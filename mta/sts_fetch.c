@@ -160,6 +160,17 @@ sts_fetch_read(struct sts_fetch *f)
 			f->want = n == TLS_WANT_POLLIN ? EV_READ : EV_WRITE;
 			return 0;
 		}
+		/*
+		 * Many HTTPS servers close without TLS's close_notify, which
+		 * OpenSSL reports as an unexpected EOF: taken as the end, as
+		 * browsers do.  A body cut short that way fails the
+		 * Content-Length check, or lacks fields and is invalid (as
+		 * if the fetch had been blocked: a cached policy holds), or
+		 * lists fewer hosts.
+		 */
+		if (n == -1 && tls_error(f->tls) != NULL &&
+		    strstr(tls_error(f->tls), "unexpected eof") != NULL)
+			return 1;
 		if (n == -1) {
 			sts_fetch_next(f, NULL, "reading from %s: %s",
 			    f->host, tls_error(f->tls));

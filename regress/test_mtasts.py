@@ -1,0 +1,251 @@
+"""MTA-STS (RFC 8461) in the daemon: policies published in the DNS test
+bed's zones and served over HTTPS by a real TLS server on 127.0.0.x:443
+with a certificate from the test CA (mta-ca-file), messages relayed
+through posternd to scriptable SMTP peers.
+
+Each domain has its _mta-sts TXT record, a policy server at mta-sts.DOMAIN
+and its MX hosts; a case passes when mail arrives where the policy allows
+and waits where it forbids, and the policy cache in the mta's spool
+directory keeps a policy through restarts, refreshes and failures.
+"""
+import os
+import time
+
+import pytest
+
+from dnsbed import DnsBed
+from peers import make_ca, make_cert, tlsa_record
+from stsserver import StsServer
+from test_mta import peer, send, sender_conf, wait_log, wait_queue_empty, \
+    wait_queue_line  # noqa: F401 (peer is a fixture)
+
+MX = {
+    "mx.enf.test": "127.0.0.51",
+    "mxbad.enf.test": "127.0.0.52",
+    "mx.wild.test": "127.0.0.53",
+    "mx.name.test": "127.0.0.54",
+    "mx.testing.test": "127.0.0.55",
+    "mx.nofetch.test": "127.0.0.56",
+    "mx.change.test": "127.0.0.57",
+    "mx.both.test": "127.0.0.58",
+}
+STS = {
+    "enf.test": "127.0.0.61",
+    "wild.test": "127.0.0.62",
+    "name.test": "127.0.0.63",
+    "testing.test": "127.0.0.64",
+    "nofetch.test": "127.0.0.65",       # nothing listens there
+    "change.test": "127.0.0.66",
+    "both.test": "127.0.0.67",
+}
+
+
+def policy(mode, *mx, max_age=86400):
+    return "version: STSv1\nmode: %s\n%smax_age: %d\n" % (
+        mode, "".join("mx: %s\n" % m for m in mx), max_age)
+
+
+POLICY = {
+    "enf.test": policy("enforce", "mx.enf.test"),
+    "wild.test": policy("enforce", "*.wild.test"),
+    "name.test": policy("enforce", "mx.name.test"),
+    "testing.test": policy("testing", "mx.testing.test"),
+    "both.test": policy("enforce", "mx.both.test"),
+}
+
+
+def zones(bed, change_id="1"):
+    def a(host):
+        return "%s A %s" % (host.split(".")[0], MX[host])
+    for dom, addr in STS.items():
+        recs = ['_mta-sts TXT "v=STSv1; id=%s;"' % (
+            change_id if dom == "change.test" else "1"),
+                "mta-sts A %s" % addr]
+        hosts = [h for h in MX if h.endswith("." + dom)]
+        recs += ["@ MX %d %s." % (20 if h.startswith("mx.") else 10, h)
+                 for h in hosts]
+        recs += [a(h) for h in hosts]
+        if dom == "both.test":
+            # DANE for the MX, with a record that does not match it
+            recs.append("_25._tcp.mx TLSA %s" % tlsa_record(bed.other.cert))
+        bed.zone(dom, recs)
+
+
+@pytest.fixture(scope="module")
+def bed(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("stsbed")
+    b = DnsBed(tmp / "bed", addr="127.0.53.6")
+    b.tmp = tmp
+    b.ca = make_ca(tmp / "ca")
+    b.certs = {n: make_cert(tmp / ("cert-" + n), b.ca, [n]) for n in MX}
+    b.sts_certs = {d: make_cert(tmp / ("sts-" + d), b.ca, ["mta-sts." + d])
+                   for d in STS}
+    b.other = make_cert(tmp / "cert-other", b.ca, ["someone.else.test"],
+                        basename="other")
+    try:
+        zones(b)
+        b.start()
+        yield b
+    finally:
+        b.stop()
+
+
+@pytest.fixture
+def sts(bed, tmp_path):
+    made = []
+
+    def make(dom, text=None, **kw):
+        c = bed.sts_certs[dom]
+        s = StsServer(tmp_path / ("sts-" + dom), STS[dom], c.cert, c.key,
+                      text if text is not None else POLICY[dom], **kw)
+        made.append(s)
+        return s.start()
+    yield make
+    for s in made:
+        s.stop()
+
+
+@pytest.fixture
+def dm(daemon_factory, bed, tmp_path):
+    d = daemon_factory(sub="a")
+    d.maildir = str(tmp_path / "amail")
+    with open(d.conf, "a") as f:
+        f.write(sender_conf(bed, d.maildir))
+    return d.start()
+
+
+def mx_peer(peer, bed, host, cert=None, **kw):  # noqa: F811
+    c = cert or bed.certs[host]
+    return peer(MX[host], starttls=True, tls_cert=c.cert, tls_key=c.key, **kw)
+
+
+def test_enforce_uses_only_listed_mx(dm, peer, bed, sts):  # noqa: F811
+    srv = sts("enf.test")
+    bad = mx_peer(peer, bed, "mxbad.enf.test")     # preferred, not listed
+    good = mx_peer(peer, bed, "mx.enf.test")
+    send(dm, ["x@enf.test"])
+    good.wait_messages(1)
+    wait_queue_empty(dm)
+    assert bad.sessions() == []
+    log = dm.logtext()
+    assert "MTA-STS policy fetched: id 1, mode enforce" in log
+    assert "mxbad.enf.test is not an mx of the MTA-STS policy of " \
+        "enf.test" in log
+    assert srv.fetches() == [("mta-sts.enf.test",
+                              "/.well-known/mta-sts.txt")]
+    assert "MTA-STS enforce" in log
+    # the policy is in the mta's own store under the spool
+    assert os.path.exists(os.path.join(dm.spool, "mta", "data.mdb"))
+
+
+def test_enforce_wildcard(dm, peer, bed, sts):  # noqa: F811
+    sts("wild.test")
+    mx = mx_peer(peer, bed, "mx.wild.test")
+    send(dm, ["x@wild.test"])
+    mx.wait_messages(1)
+    wait_queue_empty(dm)
+
+
+def test_enforce_refuses_certificate_for_another_name(dm, peer, bed,
+                                                      sts):  # noqa: F811
+    sts("name.test")
+    mx = mx_peer(peer, bed, "mx.name.test", cert=bed.other)
+    send(dm, ["x@name.test"])
+    wait_queue_line(dm, "x@name.test", "MTA-STS (enforce): the certificate "
+                    "is not valid for mx.name.test")
+    time.sleep(1)
+    assert mx.accepted() == []
+
+
+def test_testing_delivers_and_logs(dm, peer, bed, sts):  # noqa: F811
+    sts("testing.test")
+    mx = mx_peer(peer, bed, "mx.testing.test", cert=bed.other)
+    send(dm, ["x@testing.test"])
+    mx.wait_messages(1)
+    wait_queue_empty(dm)
+    assert "MTA-STS (testing): the certificate is not valid for " \
+        "mx.testing.test" in dm.logtext()
+
+
+def test_fetch_failure_without_cache_is_no_policy(dm, peer, bed):  # noqa
+    mx = mx_peer(peer, bed, "mx.nofetch.test", cert=bed.other)
+    send(dm, ["x@nofetch.test"])
+    mx.wait_messages(1)
+    wait_queue_empty(dm)
+    assert "MTA-STS policy fetch failed (sts-policy-fetch-error: " in \
+        dm.logtext()
+    assert "no policy applies" in dm.logtext()
+
+
+def test_dane_takes_precedence(dm, peer, bed, sts):  # noqa: F811
+    # The policy would allow mx.both.test with its valid certificate, but
+    # the host's DANE TLSA record does not match it: DANE decides.
+    sts("both.test")
+    mx = mx_peer(peer, bed, "mx.both.test")
+    send(dm, ["x@both.test"])
+    wait_queue_line(dm, "x@both.test", "DANE: no TLSA record matches")
+    assert mx.accepted() == []
+
+
+@pytest.mark.parametrize("kw,why", [
+    (dict(status=301, location="https://elsewhere.test/"),
+     "HTTP status 301 (redirects are not followed"),
+    (dict(ctype="text/html"), 'policy served as "text/html"'),
+    (dict(text="version: STSv1\nmode: enforce\nmax_age: 1e9\n"),
+     "sts-policy-invalid"),
+])
+def test_bad_policy_answers_are_no_policy(dm, peer, bed, sts, kw,
+                                          why):  # noqa: F811
+    text = kw.pop("text", None)
+    sts("enf.test", text, **kw)
+    good = mx_peer(peer, bed, "mx.enf.test")
+    bad = mx_peer(peer, bed, "mxbad.enf.test")
+    send(dm, ["x@enf.test"])
+    wait_queue_empty(dm)
+    # no policy: the preferred host, not listed, gets the message
+    assert len(bad.accepted()) == 1 and good.accepted() == []
+    assert why in dm.logtext()
+
+
+def restart(dm):
+    dm.stop()
+    os.makedirs(dm.sockdir, exist_ok=True)
+    return dm.start()
+
+
+def test_cache_survives_restart_id_change_and_failures(dm, peer, bed, sts,
+                                                       tmp_path):  # noqa
+    srv = sts("change.test", policy("enforce", "mx.change.test"))
+    mx = mx_peer(peer, bed, "mx.change.test")
+    send(dm, ["a@change.test"])
+    mx.wait_messages(1)
+    wait_queue_empty(dm)
+    # the same record id after a restart: the cached policy, no fetch
+    # (the server is there and would answer)
+    restart(dm)
+    send(dm, ["b@change.test"])
+    mx.wait_messages(2)
+    wait_queue_empty(dm)
+    assert len(srv.fetches()) == 1
+    # a new id: fetched again; the new policy no longer lists the host
+    srv.stop()
+    bed.stop()
+    zones(bed, change_id="2")
+    bed.start()
+    srv = sts("change.test", policy("enforce", "*.elsewhere.test"))
+    restart(dm)
+    send(dm, ["c@change.test"])
+    wait_queue_line(dm, "c@change.test", "mx.change.test is not an mx of "
+                    "the MTA-STS policy of change.test (id 2")
+    assert len(srv.fetches()) == 1
+    # another id, and the fetch fails: the cached policy (id 2) holds
+    srv.stop()
+    bed.stop()
+    zones(bed, change_id="3")
+    bed.start()
+    restart(dm)
+    send(dm, ["d@change.test"])
+    wait_log(dm, "the cached policy (id 2) holds until it expires")
+    wait_queue_line(dm, "d@change.test", "is not an mx of the MTA-STS "
+                    "policy of change.test (id 2")
+    assert len(mx.accepted()) == 2
