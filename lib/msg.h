@@ -147,6 +147,10 @@ enum imsg_type {
 	IMSG_CTL_MTA_HOSTS_GET,		/* empty */
 	IMSG_CTL_MTA_HOST_ENTRY,	/* struct msg_ctl_mta_host */
 	IMSG_CTL_MTA_ROUTES_GET,	/* empty; IMSG_CTL_REPLY_DATA lines */
+	IMSG_CTL_MTA_STS_GET,		/* struct msg_ctl_domain ("": all);
+					   IMSG_CTL_REPLY_DATA lines */
+	IMSG_CTL_MTA_STS_FLUSH,		/* struct msg_ctl_domain ("": all);
+					   IMSG_CTL_REPLY_COUNT */
 
 	IMSG_TYPE_MAX
 };

@@ -747,7 +747,8 @@ mta_run(struct proc *p)
 void
 mta_dispatch(struct proc *p, enum proc_id from, struct imsg *imsg)
 {
-	struct mta	*m = p->state;
+	struct mta		*m = p->state;
+	struct msg_ctl_domain	 dom;
 
 	if (proc_common_imsg(p, from, imsg))
 		return;
@@ -759,6 +760,16 @@ mta_dispatch(struct proc *p, enum proc_id from, struct imsg *imsg)
 		if (msg_get_empty(imsg) == -1)
 			proc_bad_message(p, from, imsg);
 		mta_ctl_hosts(m, imsg->hdr.peerid);
+		return;
+	}
+	if (from == PROC_CONTROL && (imsg->hdr.type == IMSG_CTL_MTA_STS_GET ||
+	    imsg->hdr.type == IMSG_CTL_MTA_STS_FLUSH)) {
+		if (msg_get_ctl_domain(imsg, &dom) == -1)
+			proc_bad_message(p, from, imsg);
+		if (imsg->hdr.type == IMSG_CTL_MTA_STS_GET)
+			mta_ctl_sts_show(m, dom.domain, imsg->hdr.peerid);
+		else
+			mta_ctl_sts_flush(m, dom.domain, imsg->hdr.peerid);
 		return;
 	}
 	if (from == PROC_CONTROL && imsg->hdr.type == IMSG_CTL_MTA_ROUTES_GET) {

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "log.h"
@@ -199,4 +200,83 @@ mta_sts_clear(struct mta_dest *d)
 	free(d->sts);
 	d->sts = NULL;
 	d->sts_pending = 0;
+}
+
+struct sts_show {
+	struct mta	*mta;
+	uint32_t	 peerid;
+	const char	*domain;	/* "" for all */
+	time_t		 now;
+};
+
+/* One cached policy, one line, for posternctl show mta-sts. */
+static int
+sts_show_one(const struct sts_cached *e, void *arg)
+{
+	struct sts_show	*sh = arg;
+	struct buf	 b;
+	struct tm	 tm;
+	time_t		 t = (time_t)e->fetched;
+	char		 when[32] = "?";
+	size_t		 i;
+
+	if (sh->domain[0] != '\0' && strcasecmp(sh->domain, e->domain) != 0)
+		return 0;
+	if (gmtime_r(&t, &tm) != NULL)
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	buf_init(&b, 64 * 1024);
+	buf_printf(&b, "%s id=%s mode=%s max_age=%u fetched=%s "
+	    "expires-in=%llds", e->domain, e->id,
+	    sts_mode_name(e->policy.mode), e->policy.max_age, when,
+	    (long long)(e->expires - sh->now));
+	for (i = 0; i < e->policy.nmx; i++)
+		buf_printf(&b, " mx=%s", e->policy.mx[i]);
+	buf_addstr(&b, e->expires <= sh->now ? " (expired)\n" : "\n");
+	proc_compose(sh->mta->proc, PROC_CONTROL, IMSG_CTL_REPLY_DATA,
+	    sh->peerid, -1, b.data, b.len);
+	buf_free(&b);
+	return 0;
+}
+
+/* posternctl show mta-sts [DOMAIN]: the cache, one policy per line. */
+void
+mta_ctl_sts_show(struct mta *m, const char *domain, uint32_t peerid)
+{
+	struct sts_show	 sh = { m, peerid, domain, time(NULL) };
+
+	if (m->sts_cache != NULL)
+		sts_cache_walk(m->sts_cache, sts_show_one, &sh);
+	proc_compose(m->proc, PROC_CONTROL, IMSG_CTL_REPLY_END, peerid, -1,
+	    NULL, 0);
+}
+
+/*
+ * posternctl flush mta-sts DOMAIN|all: forget the cached policies; the
+ * destinations look for their policy afresh on their next delivery.
+ */
+void
+mta_ctl_sts_flush(struct mta *m, const char *domain, uint32_t peerid)
+{
+	struct msg_ctl_count	 c = { 0 };
+	struct mta_dest		*d;
+
+	if (m->sts_cache != NULL)
+		c.count = sts_cache_delete(m->sts_cache, domain[0] != '\0' ?
+		    domain : NULL);
+	/*
+	 * Connections open now keep what they were opened under; no new
+	 * work goes to them (an invalid next-hop answer waits for them to
+	 * close), and the next lookup asks for the policy again.
+	 */
+	TAILQ_FOREACH(d, &m->dests, entry)
+		if ((domain[0] == '\0' || strcasecmp(d->domain, domain) == 0) &&
+		    !d->sts_pending) {
+			mta_sts_clear(d);
+			d->mx_valid = 0;
+		}
+	log_info("mta: MTA-STS cache: %lld polic%s flushed (%s)",
+	    (long long)c.count, c.count == 1 ? "y" : "ies",
+	    domain[0] != '\0' ? domain : "all");
+	proc_compose(m->proc, PROC_CONTROL, IMSG_CTL_REPLY_COUNT, peerid, -1,
+	    &c, sizeof(c));
 }

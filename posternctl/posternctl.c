@@ -45,6 +45,7 @@ usage(void)
 	    "  stop\n"
 	    "  show queue [-j] | show message ID | show stats\n"
 	    "  show hosts | show routes\n"
+	    "  show mta-sts [domain] | flush mta-sts domain|all\n"
 	    "  show evaluations [domain]\n"
 	    "  schedule ID|all | remove ID|all | hold ID|all | release ID|all\n"
 	    "  pause smtp|queue | resume smtp|queue\n");

@@ -27,6 +27,7 @@ void		 ctl_next(struct imsgbuf *, struct imsg *);
 int	posternctl_queue_cmd(int argc, char *argv[]);
 /* -1 if argv is not a report command, else the exit status */
 int	posternctl_report_cmd(int argc, char *argv[]);
+int	ctl_show_domain(struct imsgbuf *, uint32_t, const char *);
 
 /*
  * What the commands that read a message share (common.c).  Each prints

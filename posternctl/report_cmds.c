@@ -1,7 +1,8 @@
 /*
  * posternctl's report commands: `show evaluations [DOMAIN]` lists the DMARC
  * evaluations reportd holds, one line each, as reportd formats them
- * (evalstore_format(), reportd/evalstore.h).
+ * (evalstore_format(), reportd/evalstore.h); `show mta-sts [DOMAIN]` the
+ * mta's MTA-STS policy cache and `flush mta-sts DOMAIN|all` empties it.
  */
 #include <sys/types.h>
 
@@ -12,8 +13,12 @@
 #include "msg.h"
 #include "posternctl/posternctl.h"
 
-static int
-cmd_show_evaluations(struct imsgbuf *ibuf, const char *domain)
+/*
+ * A request about one domain ("" for all) answered by lines of text, as
+ * the answering process formats them.
+ */
+int
+ctl_show_domain(struct imsgbuf *ibuf, uint32_t type, const char *domain)
 {
 	struct msg_ctl_domain	 d;
 	struct imsg		 imsg;
@@ -26,7 +31,7 @@ cmd_show_evaluations(struct imsgbuf *ibuf, const char *domain)
 		    domain);
 		return 1;
 	}
-	imsg_compose(ibuf, IMSG_CTL_EVALUATIONS_GET, 0, 0, -1, &d, sizeof(d));
+	imsg_compose(ibuf, type, 0, 0, -1, &d, sizeof(d));
 	for (;;) {
 		ctl_next(ibuf, &imsg);
 		if (imsg.hdr.type == IMSG_CTL_REPLY_END)
@@ -47,12 +52,52 @@ cmd_show_evaluations(struct imsgbuf *ibuf, const char *domain)
 	return fflush(stdout) == 0 ? 0 : 1;
 }
 
+static int
+cmd_flush_sts(struct imsgbuf *ibuf, const char *domain)
+{
+	struct msg_ctl_domain	 d;
+	struct msg_ctl_count	 c;
+	struct imsg		 imsg;
+
+	memset(&d, 0, sizeof(d));
+	if (strcmp(domain, "all") != 0 &&
+	    strlcpy(d.domain, domain, sizeof(d.domain)) >= sizeof(d.domain)) {
+		fprintf(stderr, "posternctl: %s: domain name too long\n",
+		    domain);
+		return 1;
+	}
+	imsg_compose(ibuf, IMSG_CTL_MTA_STS_FLUSH, 0, 0, -1, &d, sizeof(d));
+	ctl_next(ibuf, &imsg);
+	if (imsg.hdr.type != IMSG_CTL_REPLY_COUNT ||
+	    msg_get_ctl_count(&imsg, &c) == -1) {
+		fprintf(stderr, "posternctl: malformed reply\n");
+		imsg_free(&imsg);
+		return 1;
+	}
+	imsg_free(&imsg);
+	if (c.count < 0) {
+		fprintf(stderr, "posternctl: the MTA-STS cache could not be "
+		    "changed (see the log)\n");
+		return 1;
+	}
+	printf("%lld MTA-STS polic%s flushed\n", (long long)c.count,
+	    c.count == 1 ? "y" : "ies");
+	return 0;
+}
+
 int
 posternctl_report_cmd(int argc, char *argv[])
 {
 	if ((argc == 2 || argc == 3) && strcmp(argv[0], "show") == 0 &&
+	    strcmp(argv[1], "mta-sts") == 0)
+		return ctl_show_domain(ctl_open(), IMSG_CTL_MTA_STS_GET,
+		    argc == 3 ? argv[2] : "");
+	if (argc == 3 && strcmp(argv[0], "flush") == 0 &&
+	    strcmp(argv[1], "mta-sts") == 0)
+		return cmd_flush_sts(ctl_open(), argv[2]);
+	if ((argc == 2 || argc == 3) && strcmp(argv[0], "show") == 0 &&
 	    strcmp(argv[1], "evaluations") == 0)
-		return cmd_show_evaluations(ctl_open(), argc == 3 ? argv[2] :
-		    "");
+		return ctl_show_domain(ctl_open(), IMSG_CTL_EVALUATIONS_GET,
+		    argc == 3 ? argv[2] : "");
 	return -1;
 }

@@ -9,6 +9,7 @@ and waits where it forbids, and the policy cache in the mta's spool
 directory keeps a policy through restarts, refreshes and failures.
 """
 import os
+import re
 import time
 
 import pytest
@@ -134,8 +135,28 @@ def test_enforce_uses_only_listed_mx(dm, peer, bed, sts):  # noqa: F811
     assert srv.fetches() == [("mta-sts.enf.test",
                               "/.well-known/mta-sts.txt")]
     assert "MTA-STS enforce" in log
-    # the policy is in the mta's own store under the spool
+    # the policy is in the mta's own store under the spool, and shown
     assert os.path.exists(os.path.join(dm.spool, "mta", "data.mdb"))
+    r = dm.ctl("show", "mta-sts")
+    assert r.returncode == 0, r.stderr
+    assert re.match(r"enf\.test id=1 mode=enforce max_age=86400 "
+                    r"fetched=\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ "
+                    r"expires-in=86\d{3}s mx=mx\.enf\.test\n$", r.stdout), \
+        r.stdout
+    assert dm.ctl("show", "mta-sts", "ENF.test").stdout == r.stdout
+    assert dm.ctl("show", "mta-sts", "other.test").stdout == ""
+    r = dm.ctl("flush", "mta-sts", "other.test")
+    assert r.stdout == "0 MTA-STS policies flushed\n", r.stdout + r.stderr
+    r = dm.ctl("flush", "mta-sts", "enf.test")
+    assert r.stdout == "1 MTA-STS policy flushed\n", r.stdout + r.stderr
+    assert dm.ctl("show", "mta-sts").stdout == ""
+    # flushed: the next delivery fetches the policy again
+    send(dm, ["y@enf.test"])
+    good.wait_messages(2)
+    wait_queue_empty(dm)
+    assert len(srv.fetches()) == 2
+    assert dm.ctl("flush", "mta-sts", "all").stdout == \
+        "1 MTA-STS policy flushed\n"
 
 
 def test_enforce_wildcard(dm, peer, bed, sts):  # noqa: F811
