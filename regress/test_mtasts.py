@@ -214,6 +214,10 @@ def test_dane_takes_precedence(dm, peer, bed, sts):  # noqa: F811
     (dict(ctype="text/html"), 'policy served as "text/html"'),
     (dict(text="version: STSv1\nmode: enforce\nmax_age: 1e9\n"),
      "sts-policy-invalid"),
+    (dict(text="version: STSv1\nmode: enforce\n" + "mx: a.test\n" * 1000 +
+          "max_age: 9\n"), "more than 100 mx patterns"),
+    (dict(text="x" * 10000000), "is larger than 81920 bytes"),
+    (dict(stall=True), "took too long"),
 ])
 def test_bad_policy_answers_are_no_policy(dm, peer, bed, sts, kw,
                                           why):  # noqa: F811
