@@ -14,8 +14,8 @@ import pytest
 
 from dnsbed import DnsBed
 from peers import chain, make_ca, make_cert, tlsa_record
-from test_mta import peer, send, sender_conf, wait_log, wait_queue_empty, \
-    wait_queue_line  # noqa: F401 (peer is a fixture)
+from test_mta import peer, send, sender, wait_log, wait_queue_empty, \
+    wait_queue_line  # noqa: F401 (peer and sender are fixtures)
 
 ADDR = {
     "mx.ee.test": "127.0.0.41",
@@ -84,12 +84,8 @@ def bed(tmp_path_factory):
 
 
 @pytest.fixture
-def dm(daemon_factory, bed, tmp_path):
-    d = daemon_factory(sub="a")
-    d.maildir = str(tmp_path / "amail")
-    with open(d.conf, "a") as f:
-        f.write(sender_conf(bed, d.maildir))
-    return d.start()
+def dm(sender):  # noqa: F811 (test_mta's sender, on this module's bed)
+    return sender()
 
 
 def tls_peer(peer, bed, name, cert=None, **kw):   # noqa: F811

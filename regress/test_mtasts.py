@@ -17,8 +17,8 @@ import pytest
 from dnsbed import DnsBed
 from peers import make_ca, make_cert, tlsa_record
 from stsserver import StsServer
-from test_mta import peer, send, sender_conf, wait_log, wait_queue_empty, \
-    wait_queue_line  # noqa: F401 (peer is a fixture)
+from test_mta import peer, send, sender, wait_log, wait_queue_empty, \
+    wait_queue_line  # noqa: F401 (peer and sender are fixtures)
 
 MX = {
     "mx.enf.test": "127.0.0.51",
@@ -107,12 +107,8 @@ def sts(bed, tmp_path):
 
 
 @pytest.fixture
-def dm(daemon_factory, bed, tmp_path):
-    d = daemon_factory(sub="a")
-    d.maildir = str(tmp_path / "amail")
-    with open(d.conf, "a") as f:
-        f.write(sender_conf(bed, d.maildir))
-    return d.start()
+def dm(sender):  # noqa: F811 (test_mta's sender, on this module's bed)
+    return sender()
 
 
 def mx_peer(peer, bed, host, cert=None, **kw):  # noqa: F811
