@@ -62,6 +62,14 @@ struct dns_ctx {
 	size_t			 npending;
 	char			 desc[256];
 	TAILQ_HEAD(, dns_query)	 queries;
+	/*
+	 * A view (dns_ctx_view()) shares its parent's resolver and keeps
+	 * its own queries and deadline.
+	 */
+	int			 view;
+	struct event		*deadline_ev;
+	int			 expired;
+	size_t			 ncut;		/* queries the deadline failed */
 };
 
 /*
@@ -131,6 +139,7 @@ static void	dns_ub_readable(int, short, void *);
 static void	dns_ub_callback(void *, int, struct ub_result *);
 static void	dns_timeout(int, short, void *);
 static void	dns_zone_answer(int, short, void *);
+static void	dns_deadline(int, short, void *);
 
 /* Names. */
 
@@ -671,9 +680,22 @@ ctx_add_ta_file(struct dns_ctx *ctx, const char *path, char *err,
 	return 0;
 }
 
+/*
+ * A server that timed out is "down" to libunbound, which then answers
+ * SERVFAIL at once without asking it, for up to infra-host-ttl (15
+ * minutes by default): mail would stay deferred that long after DNS is
+ * back.  Keep probing it (one query at a time while it is down), and
+ * forget what we know of servers after a minute.
+ */
+static const char *const ub_recovery[][2] = {
+	{ "infra-keep-probing:", "yes" },
+	{ "infra-host-ttl:", "60" },
+};
+
 static int
 ctx_ub_init(struct dns_ctx *ctx, char *err, size_t errlen)
 {
+	size_t	 i;
 	int	 r;
 
 	if ((ctx->ub = ub_ctx_create()) == NULL) {
@@ -686,6 +708,14 @@ ctx_ub_init(struct dns_ctx *ctx, char *err, size_t errlen)
 		snprintf(err, errlen, "unbound option: %s", ub_strerror(r));
 		return -1;
 	}
+	for (i = 0; i < sizeof(ub_recovery) / sizeof(ub_recovery[0]); i++)
+		if ((r = ub_ctx_set_option(ctx->ub, ub_recovery[i][0],
+		    ub_recovery[i][1])) != 0) {
+			snprintf(err, errlen, "unbound option %s %s: %s",
+			    ub_recovery[i][0], ub_recovery[i][1],
+			    ub_strerror(r));
+			return -1;
+		}
 	return 0;
 }
 
@@ -823,6 +853,12 @@ dns_ctx_free(struct dns_ctx *ctx)
 		return;
 	while ((q = TAILQ_FIRST(&ctx->queries)) != NULL)
 		dns_query_cancel(q);
+	if (ctx->view) {
+		if (ctx->deadline_ev != NULL)
+			event_free(ctx->deadline_ev);
+		free(ctx);
+		return;
+	}
 	if (ctx->ub_ev != NULL)
 		event_free(ctx->ub_ev);
 	if (ctx->ub != NULL)
@@ -831,6 +867,64 @@ dns_ctx_free(struct dns_ctx *ctx)
 	if (ctx->own_base)
 		event_base_free(ctx->base);
 	free(ctx);
+}
+
+struct dns_ctx *
+dns_ctx_view(struct dns_ctx *parent)
+{
+	struct dns_ctx	*v;
+
+	v = xcalloc(1, sizeof(*v));
+	v->src = parent->src;
+	v->base = parent->base;
+	v->ub = parent->ub;
+	v->zone = parent->zone;
+	v->timeout_ms = parent->timeout_ms;
+	strlcpy(v->desc, parent->desc, sizeof(v->desc));
+	TAILQ_INIT(&v->queries);
+	v->view = 1;
+	if ((v->deadline_ev = evtimer_new(v->base, dns_deadline, v)) == NULL)
+		fatalx("dns: evtimer_new");
+	return v;
+}
+
+void
+dns_ctx_set_deadline(struct dns_ctx *ctx, int msec)
+{
+	struct timeval	 tv;
+
+	if (!ctx->view)
+		fatalx("dns: a deadline needs a view");
+	ctx->expired = 0;
+	tv.tv_sec = msec / 1000;
+	tv.tv_usec = (msec % 1000) * 1000;
+	evtimer_add(ctx->deadline_ev, &tv);
+}
+
+size_t
+dns_ctx_cut(struct dns_ctx *ctx)
+{
+	return ctx->ncut;
+}
+
+/*
+ * The deadline passed: every query of the view still waiting fails as a
+ * timeout, from the loop (a callback may start or cancel others), and so
+ * does every query started until a new deadline is set.
+ */
+static void
+dns_deadline(int fd, short ev, void *arg)
+{
+	struct dns_ctx		*ctx = arg;
+	struct dns_query	*q;
+	struct timeval		 now = { 0, 0 };
+
+	ctx->expired = 1;
+	TAILQ_FOREACH(q, &ctx->queries, entry)
+		if (q->ub_active) {
+			evtimer_add(q->timer, &now);
+			ctx->ncut++;
+		}
 }
 
 void
@@ -879,7 +973,12 @@ dns_query(struct dns_ctx *ctx, const char *name, uint16_t type, dns_cb cb,
 	TAILQ_INSERT_TAIL(&ctx->queries, q, entry);
 	ctx->npending++;
 
-	if (ctx->src == DNS_SRC_ZONE) {
+	if (ctx->expired) {
+		/* past the view's deadline: a timeout, from the loop */
+		q->timer = evtimer_new(ctx->base, dns_timeout, q);
+		timerclear(&tv);
+		ctx->ncut++;
+	} else if (ctx->src == DNS_SRC_ZONE) {
 		/* Answer from the loop, never re-entrantly. */
 		q->timer = evtimer_new(ctx->base, dns_zone_answer, q);
 		timerclear(&tv);
@@ -891,7 +990,7 @@ dns_query(struct dns_ctx *ctx, const char *name, uint16_t type, dns_cb cb,
 	if (q->timer == NULL)
 		fatalx("dns: evtimer_new");
 	evtimer_add(q->timer, &tv);
-	if (ctx->src != DNS_SRC_ZONE) {
+	if (ctx->src != DNS_SRC_ZONE && !ctx->expired) {
 		r = ub_resolve_async(ctx->ub, q->name, type, DNS_C_IN, q,
 		    dns_ub_callback, &q->ub_id);
 		if (r != 0) {
@@ -952,6 +1051,8 @@ dns_timeout(int fd, short ev, void *arg)
 		q->ub_active = 0;
 		ans.timeout = 1;
 	}
+	if (q->ctx->expired)
+		ans.timeout = 1;
 	deliver(q, &ans);
 }
 
