@@ -1,10 +1,11 @@
 /*
- * lib/dns.c: the offline zone source (NOERROR, NODATA, NXDOMAIN, CNAME
- * chains and loops, SERVFAIL/timeout markers), callbacks only from the
- * event loop, cancel, answer copies, the lookup budget, the rdata decoder on
- * malformed input, name conversions, and the resolver source against a tiny
- * DNS server on 127.0.0.1 in this process (names under .test must reach it)
- * and against a dead port (timeout), and views with a deadline.
+ * lib/dns.c and lib/dns_rdata.c: the offline zone source (NOERROR,
+ * NODATA, NXDOMAIN, CNAME chains and loops, SERVFAIL/timeout markers),
+ * callbacks only from the event loop, cancel, answer copies, the lookup
+ * budget, the rdata decoder on malformed input, name conversions, and the
+ * resolver source against a tiny DNS server on 127.0.0.1 in this process
+ * (names under .test must reach it) and against a dead port (timeout),
+ * and views with a deadline.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
