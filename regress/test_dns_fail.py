@@ -13,7 +13,8 @@ delivers it, once.
 
 The DNS is real: nsd serving signed zones (regress/dnsbed.py), stopped or
 frozen while mail flows; a UDP socket that takes queries and never
-answers; a UDP responder that answers every query SERVFAIL.
+answers; a UDP responder that answers every query SERVFAIL; an address
+where nothing listens.
 """
 import email
 import email.policy
