@@ -354,7 +354,11 @@ inbound_new(struct dns_ctx *dns, const struct inbound_params *p)
 	struct iprev_params	 ip;
 
 	in = xcalloc(1, sizeof(*in));
-	in->dns = dns;
+	/* every lookup of the message goes through one budget */
+	in->dns = dns_ctx_view(dns);
+	if (p->dns_budget_ms > 0)
+		dns_ctx_set_deadline(in->dns, p->dns_budget_ms);
+	dns = in->dns;
 	in->p = *p;
 	in->ip = xstrdup(p->ip != NULL ? p->ip : "");
 	in->helo = xstrdup(p->helo != NULL ? p->helo : "");
@@ -673,6 +677,10 @@ inbound_finish(struct inbound *in)
 		in->res.have_dmarc = 1;
 		in->res.dmarc_eval = in->dmarc_out.eval;
 	}
+	in->res.dns_cut = dns_ctx_cut(in->dns);
+	if (in->res.dns_cut > 0)
+		trace(in, "dns: %zu lookup(s) ended by the time budget of "
+		    "%d ms", in->res.dns_cut, in->p.dns_budget_ms);
 	in->res.trace = in->p.trace ? buf_cstr(&in->trace) : NULL;
 	in->done(in->arg, &in->res);
 }
@@ -824,6 +832,9 @@ inbound_end(struct inbound *in, inbound_done_cb done, void *arg)
 	in->ended = 1;
 	in->done = done;
 	in->arg = arg;
+	/* DMARC waits for the end: the client waits one budget at most */
+	if (in->p.dns_budget_ms > 0)
+		dns_ctx_set_deadline(in->dns, in->p.dns_budget_ms);
 	if (in->dkim != NULL)
 		dkim_verify_end(in->dkim);
 	if (in->arc != NULL)
@@ -874,6 +885,8 @@ inbound_free(struct inbound *in)
 	free(in->mail_from);
 	free(in->rcpt_domain);
 	free(in->authserv_id);
+	/* last: the checks above cancelled their queries through it */
+	dns_ctx_free(in->dns);
 	free(in);
 }
 

@@ -46,6 +46,12 @@ struct inbound_params {
 	const struct inbound_policy *policy;
 	time_t		 now;		/* 0: time(NULL) */
 	int		 trace;		/* a step-by-step account */
+	/*
+	 * The time budget of the message's DNS lookups, milliseconds, from
+	 * inbound_new() and again from inbound_end(); 0: none.  What is
+	 * unanswered then is a timeout: temperror.
+	 */
+	int		 dns_budget_ms;
 };
 
 enum inbound_verdict {
@@ -65,6 +71,7 @@ struct inbound_result {
 	int			 have_dmarc;	/* an evaluation for reports */
 	struct dmarc_eval_record dmarc_eval;
 	const char		*trace;		/* with params.trace */
+	size_t			 dns_cut;	/* lookups the budget ended */
 };
 
 struct inbound;

@@ -527,6 +527,11 @@ authd_done(void *arg, const struct inbound_result *r)
 		    "account", sizeof(refused.text));
 		r = &refused;
 	}
+	if (r->dns_cut > 0)
+		log_info("authd: session %u: DNS lookups stopped after %llds "
+		    "(auth-dns-timeout): %zu unanswered, their checks are "
+		    "temperror", m->session,
+		    (long long)a->proc->global.auth_dns_timeout, r->dns_cut);
 	buf_init(&hdr, IMSG_MAX_PAYLOAD - sizeof(res));
 	if (r->verdict != INBOUND_REJECT && r->verdict != INBOUND_TEMPFAIL) {
 		authd_seal_end(m, r, &hdr);
@@ -638,6 +643,7 @@ authd_begin(struct authd *a, uint32_t session, struct imsg *imsg)
 	ip.helo = b.helo;
 	ip.mail_from = b.mail_from;
 	ip.policy = &ipol;
+	ip.dns_budget_ms = (int)a->proc->global.auth_dns_timeout * 1000;
 	m = xcalloc(1, sizeof(*m));
 	m->authd = a;
 	m->session = session;

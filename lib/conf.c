@@ -75,6 +75,8 @@ config_new(void)
 	conf->local_users.min_uid = DEFAULT_MIN_UID;
 	conf->resolver.configured = 0;
 	conf->resolver.port = 53;
+	/* RFC 7208 4.6.4: at least 20 seconds for SPF */
+	conf->auth_dns_timeout = CONF_AUTH_DNS_TIMEOUT;
 	return conf;
 }
 

@@ -267,6 +267,9 @@ struct sign_rule {
 };
 TAILQ_HEAD(signlist, sign_rule);
 
+#define CONF_AUTH_DNS_TIMEOUT		20	/* seconds, the default */
+#define CONF_AUTH_DNS_TIMEOUT_MAX	300
+
 /* resolver ADDR[@PORT] [trust-anchor FILE] */
 struct resolver_conf {
 	int			 configured;	/* 0: the system resolver */
@@ -341,6 +344,9 @@ struct postern_conf {
 	struct smtp_conf	 smtp;
 	struct mta_conf		 mta;
 	struct resolver_conf	 resolver;
+	time_t			 auth_dns_timeout; /* seconds for the DNS
+						   lookups of one message's
+						   checks, default 20 */
 	struct policylist	 policies;
 	struct dkimlist		 dkim_signatures;
 	struct signlist		 sign_rules;

@@ -123,6 +123,17 @@ struct dns_ctx	*dns_ctx_zone_mem(struct event_base *base, const char *text,
 		    size_t len, char *err, size_t errlen);
 void		 dns_ctx_free(struct dns_ctx *);
 void		 dns_ctx_set_timeout(struct dns_ctx *, int msec);
+/*
+ * A view: queries through the parent's resolver (which must outlive it)
+ * with a deadline of their own, for a time budget over many lookups (all
+ * those of one message).  Once the deadline passes, the view's pending
+ * queries and every one started after fail as timeouts, until a new
+ * deadline is set.  Free with dns_ctx_free(), which cancels its queries.
+ */
+struct dns_ctx	*dns_ctx_view(struct dns_ctx *parent);
+void		 dns_ctx_set_deadline(struct dns_ctx *, int msec);
+/* How many queries of the view its deadlines have failed. */
+size_t		 dns_ctx_cut(struct dns_ctx *);
 struct event_base *dns_ctx_base(struct dns_ctx *);
 const char	*dns_ctx_describe(struct dns_ctx *);
 

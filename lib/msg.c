@@ -138,7 +138,9 @@ msg_get_conf_global(const struct imsg *imsg, struct msg_conf_global *m)
 	if (fixed(imsg, m, sizeof(*m)) == -1 || !STR(m->hostname) ||
 	    !STR(m->user) || !STR(m->chroot) || !STR(m->resolver_addr) ||
 	    !STR(m->trust_anchor) || !BOOL(m->resolver) ||
-	    m->resolver_port > 65535 || m->smtp_max_received == 0)
+	    m->resolver_port > 65535 || m->smtp_max_received == 0 ||
+	    m->auth_dns_timeout < 0 ||
+	    m->auth_dns_timeout > CONF_AUTH_DNS_TIMEOUT_MAX)
 		return bad();
 	return 0;
 }

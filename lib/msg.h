@@ -180,6 +180,8 @@ struct msg_conf_global {
 	char		 resolver_addr[64];
 	uint32_t	 resolver_port;
 	char		 trust_anchor[256];	/* "" = the system's */
+	int64_t		 auth_dns_timeout;	/* seconds, per message;
+						   0: no budget */
 };
 
 struct msg_conf_listener {

@@ -747,14 +747,16 @@ mx_answer(void *arg, const struct dns_answer *ans)
 	if (ans->rcode != DNS_R_NOERROR) {
 		/*
 		 * A CNAME chain that loops or is too long gives SERVFAIL too
-		 * (the resolver gives up on it): nothing tells it from broken
-		 * name servers, so the reason names both.
+		 * (the resolver gives up on it), and so do name servers that
+		 * do not answer (libunbound says SERVFAIL when its forwarder
+		 * is down): nothing tells them apart, so the reason names
+		 * them all.
 		 */
 		m->res.status = MXRES_TEMPFAIL;
 		if (ans->rcode == DNS_R_SERVFAIL)
 			set_reason(m, "MX lookup for %s failed: SERVFAIL "
-			    "(broken name servers, or a CNAME chain that loops "
-			    "or is too long%s%s)", dom,
+			    "(name servers unreachable or broken, or a CNAME "
+			    "chain that loops or is too long%s%s)", dom,
 			    strcmp(ans->canonname, dom) != 0 ? ", last name " :
 			    "", strcmp(ans->canonname, dom) != 0 ?
 			    ans->canonname : "");

@@ -979,6 +979,7 @@ setup_child(struct postern_conf *conf, enum proc_id id,
 	g.resolver = conf->resolver.configured;
 	strlcpy(g.resolver_addr, conf->resolver.addr, sizeof(g.resolver_addr));
 	g.resolver_port = conf->resolver.port;
+	g.auth_dns_timeout = conf->auth_dns_timeout;
 	if (conf->resolver.trust_anchor != NULL)
 		strlcpy(g.trust_anchor, conf->resolver.trust_anchor,
 		    sizeof(g.trust_anchor));

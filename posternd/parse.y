@@ -71,7 +71,7 @@ static void	 set_count(const struct conf_loc *, const char *, long long,
 %token	LOCALUSERS
 %token	VIRTUAL SMTPTIMEOUT SMTPMAXSESSIONS SMTPMAXPERIP SMTPMAXRECEIVED
 %token	MTATIMEOUT MTACONNECTTIMEOUT MTAMAXSESSIONS MTAMAXPERDOMAIN MTACAFILE
-%token	MTATLSFALLBACK MTAMXALLOWNETWORK
+%token	MTATLSFALLBACK MTAMXALLOWNETWORK AUTHDNSTIMEOUT
 %token	TRANSPORT ROUTE ATTEMPT ARCSEAL ACCOUNT MECHANISMS
 %token	MAILDIR MATCH MAX MAXMESSAGESIZE MAXSIGNATURES MBOX MDA MEMORYLIMIT
 %token	MINFREE
@@ -174,6 +174,13 @@ main		: HOSTNAME STRING {
 		| SMTPMAXRECEIVED NUMBER {
 			set_count(&@2, "smtp-max-received", $2, 10000,
 			    &ps.conf->smtp.max_received);
+		}
+		| AUTHDNSTIMEOUT duration {
+			if ($2 > CONF_AUTH_DNS_TIMEOUT_MAX)
+				conf_error(&@2, "auth-dns-timeout is at most "
+				    "%ds", CONF_AUTH_DNS_TIMEOUT_MAX);
+			else if ($2 != 0)
+				ps.conf->auth_dns_timeout = $2;
 		}
 		| MTATIMEOUT duration {
 			if ($2 != 0)
@@ -949,6 +956,7 @@ static const struct keyword keywords[] = {
 	{ "arc-seal",	ARCSEAL },
 	{ "attempt",		ATTEMPT },
 	{ "auth",		AUTH },
+	{ "auth-dns-timeout",	AUTHDNSTIMEOUT },
 	{ "canonicalization",	CANONICALIZATION },
 	{ "cert",		CERT },
 	{ "control",		CONTROL },

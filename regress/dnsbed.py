@@ -229,6 +229,15 @@ class DnsBed:
         files = self._write_all()
         if self.port is None:
             self.port = free_port(self.addr)
+        self._configure(files)
+        return self._spawn(timeout)
+
+    def restart(self, timeout=10):
+        """Start nsd again after stop(), on the same address and port with
+        the same signed zones: the resolver's trust anchor stays valid."""
+        return self._spawn(timeout)
+
+    def _configure(self, files):
         d = self.dir
         conf = ["server:",
                 '  ip-address: %s' % self.addr,
@@ -254,7 +263,9 @@ class DnsBed:
         self.conf = os.path.join(d, "nsd.conf")
         with open(self.conf, "w") as f:
             f.write("\n".join(conf) + "\n")
-        self.log = open(self.logfile + ".stderr", "w")
+
+    def _spawn(self, timeout):
+        self.log = open(self.logfile + ".stderr", "a")
         self.proc = subprocess.Popen([NSD, "-d", "-c", self.conf],
                                      stdout=self.log, stderr=self.log,
                                      start_new_session=True)
@@ -270,6 +281,14 @@ class DnsBed:
             time.sleep(0.05)
         self.stop()
         raise RuntimeError("nsd did not start:\n" + self.logtext())
+
+    def pause(self):
+        """Freeze nsd (SIGSTOP to its group): queries reach its socket and
+        are never answered, as with a server that hangs."""
+        os.killpg(self.proc.pid, signal.SIGSTOP)
+
+    def resume(self):
+        os.killpg(self.proc.pid, signal.SIGCONT)
 
     def logtext(self):
         text = ""
@@ -287,6 +306,7 @@ class DnsBed:
             return
         if self.proc.poll() is None:
             try:
+                os.killpg(self.proc.pid, signal.SIGCONT)
                 os.killpg(self.proc.pid, signal.SIGTERM)
             except ProcessLookupError:
                 pass

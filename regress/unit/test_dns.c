@@ -1,10 +1,11 @@
 /*
- * lib/dns.c: the offline zone source (NOERROR, NODATA, NXDOMAIN, CNAME
- * chains and loops, SERVFAIL/timeout markers), callbacks only from the
- * event loop, cancel, answer copies, the lookup budget, the rdata decoder on
- * malformed input, name conversions, and the resolver source against a tiny
- * DNS server on 127.0.0.1 in this process (names under .test must reach it)
- * and against a dead port (timeout).
+ * lib/dns.c and lib/dns_rdata.c: the offline zone source (NOERROR,
+ * NODATA, NXDOMAIN, CNAME chains and loops, SERVFAIL/timeout markers),
+ * callbacks only from the event loop, cancel, answer copies, the lookup
+ * budget, the rdata decoder on malformed input, name conversions, and the
+ * resolver source against a tiny DNS server on 127.0.0.1 in this process
+ * (names under .test must reach it) and against a dead port (timeout),
+ * and views with a deadline.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -518,6 +519,90 @@ test_resolver_timeout(void **state)
 	assert_non_null(strstr(err, "/nonexistent/ta"));
 }
 
+static void
+view_cb(void *arg, const struct dns_answer *a)
+{
+	struct cbstate	*s = arg;
+
+	s->calls++;
+	if (s->copy == NULL)
+		s->copy = dns_answer_dup(a);
+}
+
+/*
+ * A view's deadline: the query to a server that never answers ends then
+ * as a timeout (long before the per-query timeout), later queries end at
+ * once until a new deadline, the parent's queries go on, and freeing the
+ * view cancels what it still has.
+ */
+static void
+test_view_deadline(void **state)
+{
+	struct dns_ctx		*ctx, *v;
+	struct dns_query	*pq;
+	struct cbstate		 s, ps;
+	char			 err[256], addr[64];
+	int			 fd;
+	struct sockaddr_in	 sin;
+	socklen_t		 slen = sizeof(sin);
+
+	fd = socket(AF_INET, SOCK_DGRAM, 0);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	getsockname(fd, (struct sockaddr *)&sin, &slen);
+	snprintf(addr, sizeof(addr), "127.0.0.1@%u", ntohs(sin.sin_port));
+	ctx = dns_ctx_resolver(NULL, addr, NULL, err, sizeof(err));
+	assert_non_null(ctx);
+	dns_ctx_set_timeout(ctx, 600000);	/* never, in this test */
+	memset(&ps, 0, sizeof(ps));
+	pq = dns_query(ctx, "parent.example.test", DNS_T_A, view_cb, &ps);
+	assert_non_null(pq);
+
+	v = dns_ctx_view(ctx);
+	assert_int_equal(dns_ctx_cut(v), 0);
+	dns_ctx_set_deadline(v, 100);
+	memset(&s, 0, sizeof(s));
+	assert_non_null(dns_query(v, "spf.example.test", DNS_T_TXT, view_cb,
+	    &s));
+	assert_int_equal(dns_pending(v), 1);
+	while (s.calls == 0)
+		assert_int_not_equal(dns_run_once(v), -1);
+	assert_true(s.copy->failed);
+	assert_true(s.copy->timeout);
+	assert_int_equal(dns_ctx_cut(v), 1);
+	dns_answer_free(s.copy);
+	/* the parent's query was not cut */
+	assert_int_equal(ps.calls, 0);
+	assert_int_equal(dns_pending(ctx), 1);
+
+	/* past the deadline: at once, from the loop */
+	memset(&s, 0, sizeof(s));
+	assert_non_null(dns_query(v, "late.example.test", DNS_T_A, view_cb,
+	    &s));
+	assert_int_equal(s.calls, 0);
+	while (s.calls == 0)
+		assert_int_not_equal(dns_run_once(v), -1);
+	assert_true(s.copy->timeout);
+	assert_int_equal(dns_ctx_cut(v), 2);
+	dns_answer_free(s.copy);
+
+	/* a new deadline: queries wait again; freeing cancels them */
+	dns_ctx_set_deadline(v, 600000);
+	memset(&s, 0, sizeof(s));
+	assert_non_null(dns_query(v, "again.example.test", DNS_T_A, view_cb,
+	    &s));
+	assert_int_equal(dns_pending(v), 1);
+	dns_ctx_free(v);
+	assert_int_equal(s.calls, 0);
+
+	dns_query_cancel(pq);
+	assert_int_equal(dns_pending(ctx), 0);
+	dns_ctx_free(ctx);
+	close(fd);
+}
+
 int
 main(void)
 {
@@ -531,6 +616,7 @@ main(void)
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_resolver),
 		cmocka_unit_test(test_resolver_timeout),
+		cmocka_unit_test(test_view_deadline),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

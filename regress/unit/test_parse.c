@@ -1656,7 +1656,13 @@ test_smtp_statements(void **state)
 	assert_int_equal(conf->smtp.max_per_ip, 32);
 	assert_int_equal(conf->smtp.max_received, 100);
 	assert_int_equal(conf->mta.tls_fallback, 1);	/* the default */
+	assert_int_equal(conf->auth_dns_timeout, 20);
 	free_config(conf);
+	conf = parse_ok("auth-dns-timeout 45s\n", 0);
+	assert_int_equal(conf->auth_dns_timeout, 45);
+	free_config(conf);
+	expect_errors("auth-dns-timeout 6m\n", 0,
+	    "test.conf:1: auth-dns-timeout is at most 300s\n");
 	conf = parse_ok("smtp-timeout 2m\nsmtp-max-sessions 1000\n"
 	    "smtp-max-per-ip 4\nsmtp-max-received 30\n", 0);
 	assert_int_equal(conf->smtp.timeout, 120);
