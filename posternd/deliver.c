@@ -125,6 +125,7 @@ struct worker {
 	struct event		 idle;
 	struct event		 deadline;	/* late, busy too long, or not gone */
 	int			 late;		/* silent: no more jobs */
+	int			 dead;		/* closed with jobs: to reap */
 	const struct action	*a;
 	uid_t			 uid;
 	gid_t			 gid;
@@ -562,6 +563,16 @@ worker_read(int fd, short event, void *arg)
 			if (errno == EAGAIN)
 				break;
 		}
+		if (n == 0 && w->njobs > 0) {
+			/*
+			 * Gone with work (killed, or crashed): the reap
+			 * says how in the log and fails its jobs with that
+			 * (deliver_reap()).  No more reads, no more jobs.
+			 */
+			event_del(&w->ev);
+			w->dead = 1;
+			break;
+		}
 		if (n != sizeof(r) || r.status < DELIVER_OK ||
 		    r.status > DELIVER_PERMFAIL ||
 		    memchr(r.dsn_status, '\0', sizeof(r.dsn_status)) == NULL ||
@@ -689,7 +700,7 @@ worker_for(const struct job *j, int *stalled)
 
 	*stalled = 0;
 	TAILQ_FOREACH(w, &workers, entry) {
-		if (w->fd == -1)
+		if (w->fd == -1 || w->dead)
 			continue;
 		if (w->uid != j->uid || w->a != j->a) {
 			if (w->njobs == 0)
