@@ -430,6 +430,19 @@ worker_lost(struct worker *w, const char *why)
 	evtimer_del(&w->idle);
 }
 
+/*
+ * The worker's end of the socket closed: it died (killed, or crashed; it
+ * leaves by itself only when let go).  The reap says how in the log and
+ * fails its jobs with that (deliver_reap()); until then it gets no more
+ * work and is not read from.
+ */
+static void
+worker_gone(struct worker *w)
+{
+	event_del(&w->ev);
+	w->dead = 1;
+}
+
 /* Fork and exec posternd -P deliver, with `sock` on fd 3. */
 static pid_t
 worker_exec(int sock)
@@ -563,22 +576,15 @@ worker_read(int fd, short event, void *arg)
 			if (errno == EAGAIN)
 				break;
 		}
-		if (n == 0 && w->njobs > 0) {
-			/*
-			 * Gone with work (killed, or crashed): the reap
-			 * says how in the log and fails its jobs with that
-			 * (deliver_reap()).  No more reads, no more jobs.
-			 */
-			event_del(&w->ev);
-			w->dead = 1;
+		if (n == 0 || (n == -1 && errno == ECONNRESET)) {
+			worker_gone(w);
 			break;
 		}
 		if (n != sizeof(r) || r.status < DELIVER_OK ||
 		    r.status > DELIVER_PERMFAIL ||
 		    memchr(r.dsn_status, '\0', sizeof(r.dsn_status)) == NULL ||
 		    memchr(r.error, '\0', sizeof(r.error)) == NULL) {
-			worker_lost(w, n == 0 ? "delivery process exited" :
-			    "delivery process failed");
+			worker_lost(w, "delivery process failed");
 			break;
 		}
 		TAILQ_FOREACH(j, &w->jobs, entry)
@@ -678,7 +684,9 @@ worker_send(struct worker *w, struct job *j)
 	c->cmsg_len = CMSG_LEN(sizeof(int));
 	memcpy(CMSG_DATA(c), &j->msgfd, sizeof(int));
 	if (sendmsg(w->fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) == -1) {
-		if (errno != EAGAIN && errno != EINTR)
+		if (errno == EPIPE || errno == ECONNRESET)
+			worker_gone(w);		/* the job goes elsewhere */
+		else if (errno != EAGAIN && errno != EINTR)
 			worker_lost(w, "delivery process failed");
 		return 0;
 	}
