@@ -256,6 +256,9 @@ mta_report(struct mta *m, struct mta_rcpt *r, int status,
 	    remote_mta != NULL ? remote_mta : "",
 	    status == DELIVER_OK ? "delivered" : status == DELIVER_TEMPFAIL ?
 	    "temporary failure" : "permanent failure", error);
+	/* TEST ONLY: the remote has it; the queue does not know (RFC 1047) */
+	if (status == DELIVER_OK)
+		proc_test_crash("sent");
 	proc_compose(m->proc, PROC_QUEUE, IMSG_MTA_ENVELOPE_RESULT, 0, -1, &res,
 	    sizeof(res));
 }

@@ -73,6 +73,7 @@
 #include "envelope.h"
 #include "log.h"
 #include "posternd/maildir.h"
+#include "posternd/proc.h"
 #include "routing.h"
 #include "table.h"
 #include "util.h"
@@ -91,6 +92,20 @@
 
 /* TEST ONLY: a shorter deadline, honoured in debug runs alone */
 #define DELIVER_TEST_TIMEOUT	"POSTERN_TEST_DELIVER_TIMEOUT"
+
+/*
+ * TEST ONLY: POSTERN_TEST_CRASH="deliver:STEP" (posternd/proc.c) kills
+ * the worker at STEP of a first attempt, never of a retry, so that the
+ * job that comes back goes through: a worker is a new process each time.
+ */
+static int	 worker_first_attempt;
+
+static void
+worker_test_step(const char *step)
+{
+	if (worker_first_attempt)
+		proc_test_crash(step);
+}
 
 /* What a new worker is told once, before it drops to its user. */
 struct worker_setup {
@@ -338,6 +353,9 @@ deliver_worker_main(int debug, int verbose)
 	log_init(debug, verbose, LOG_MAIL);
 	log_procinit("deliver");
 	setproctitle("deliver");
+	proc_test_corrupt_init("deliver", debug);
+	if (debug)
+		maildir_test_step = worker_test_step;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	signal(SIGPIPE, SIG_IGN);
@@ -353,6 +371,7 @@ deliver_worker_main(int debug, int verbose)
 			}
 			memset(&b[n].r, 0, sizeof(b[n].r));
 			b[n].r.evpid = b[n].d.evpid;
+			worker_first_attempt = !b[n].d.check_existing;
 			if (job_maildir(&b[n].d, &s, b[n].path,
 			    sizeof(b[n].path), &b[n].r) == 0)
 				deliver_one(&b[n].d, fd, b[n].path, s.hostname,
@@ -361,6 +380,12 @@ deliver_worker_main(int debug, int verbose)
 				b[n].path[0] = '\0';
 			close(fd);
 		}
+		/* TEST ONLY: in new/, the rename not yet durable */
+		for (i = 0, worker_first_attempt = 0; i < n; i++)
+			if (b[i].r.status == DELIVER_OK &&
+			    !b[i].d.check_existing)
+				worker_first_attempt = 1;
+		worker_test_step("new");
 		/* One sync of new/ per maildir makes the batch's renames durable. */
 		for (i = 0; i < n; i++) {
 			if (b[i].r.status != DELIVER_OK)
@@ -382,6 +407,8 @@ deliver_worker_main(int debug, int verbose)
 					    sizeof(b[k].r.error));
 				}
 		}
+		/* TEST ONLY: durable in new/, not reported */
+		worker_test_step("report");
 		for (i = 0; i < n; i++) {
 			result_status(&b[i].r);
 			if (write(sock, &b[i].r, sizeof(b[i].r)) !=

@@ -220,6 +220,16 @@ static int64_t	 proc_corrupt_id;
 #define PROC_TEST_REROUTE	"POSTERN_TEST_REROUTE"
 static char	 proc_reroute_dest[64];
 
+/*
+ * TEST ONLY, likewise: POSTERN_TEST_CRASH="PROCESS:STEP" makes PROCESS
+ * kill itself with SIGKILL when it reaches STEP of the commit or delivery
+ * path (proc_test_crash()), so that regress/test_crash.py can cut the
+ * power in a window too narrow for a kill from outside to hit.  SIGKILL,
+ * not exit: nothing is flushed or said to anyone, as in a real crash.
+ */
+#define PROC_TEST_CRASH		"POSTERN_TEST_CRASH"
+static char	 proc_crash_step[64];
+
 const char *
 proc_test_reroute(void)
 {
@@ -234,6 +244,32 @@ proc_test_reroute(void)
 	return dest;
 }
 
+/* The step this process is to crash at, if the test named one of its. */
+static void
+proc_test_crash_init(const char *name)
+{
+	const char	*v;
+	size_t		 n = strlen(name);
+
+	if ((v = getenv(PROC_TEST_CRASH)) == NULL ||
+	    strncmp(v, name, n) != 0 || v[n] != ':' || v[n + 1] == '\0')
+		return;
+	if (strlcpy(proc_crash_step, v + n + 1, sizeof(proc_crash_step)) >=
+	    sizeof(proc_crash_step))
+		fatalx("%s: %s: step name too long", name, PROC_TEST_CRASH);
+	log_warnx("%s: test: will crash at step %s", name, proc_crash_step);
+}
+
+void
+proc_test_crash(const char *step)
+{
+	if (proc_crash_step[0] == '\0' || strcmp(step, proc_crash_step) != 0)
+		return;
+	log_warnx("test: crashing at step %s", step);
+	kill(getpid(), SIGKILL);
+	_exit(1);
+}
+
 void
 proc_test_corrupt_init(const char *name, int debug)
 {
@@ -244,8 +280,10 @@ proc_test_corrupt_init(const char *name, int debug)
 	if (!debug) {
 		unsetenv(PROC_TEST_CORRUPT);
 		unsetenv(PROC_TEST_REROUTE);
+		unsetenv(PROC_TEST_CRASH);
 		return;
 	}
+	proc_test_crash_init(name);
 	if (strcmp(name, "smtp") == 0 &&
 	    (v = getenv(PROC_TEST_REROUTE)) != NULL)
 		strlcpy(proc_reroute_dest, v, sizeof(proc_reroute_dest));

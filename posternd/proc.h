@@ -84,6 +84,11 @@ struct dns_ctx	*proc_dns_ctx(struct proc *);
  */
 void		 proc_test_corrupt_init(const char *name, int debug);
 const char	*proc_test_reroute(void);
+/*
+ * TEST ONLY: POSTERN_TEST_CRASH="PROCESS:STEP", debug runs alone: the
+ * process named dies by SIGKILL when it reaches that step.
+ */
+void		 proc_test_crash(const char *step);
 
 /* process entry points (one per process directory) */
 void	smtp_conf(struct proc *, struct imsg *);

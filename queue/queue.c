@@ -91,8 +91,11 @@ queue_commit_done(uint64_t id, int ok, void *arg)
 	char		 qid[QID_MSG_LEN + 1];
 
 	qid_msg_str(in->msgid, qid, sizeof(qid));
-	if (ok)
+	if (ok) {
 		log_debug("%s: queued", qid);
+		/* TEST ONLY: durable, and the client not told (posternd(8)) */
+		proc_test_crash("commit-ok");
+	}
 	else
 		log_warnx("%s: commit failed; the client is told to retry",
 		    qid);
@@ -109,9 +112,13 @@ static void
 queue_flush_cb(int fd, short event, void *arg)
 {
 	struct queue	*q = arg;
-
+	struct incoming	*in;
 	time_t		 wait;
 
+	/* TEST ONLY: messages complete, their commit not begun */
+	TAILQ_FOREACH(in, &q->incoming, entry)
+		if (in->committing)
+			proc_test_crash("commit");
 	/* What this commit writes is what may cross the threshold. */
 	queue_space_check(q);
 	if (qstore_flush_pending(q->qs) == -1) {
