@@ -730,6 +730,21 @@ mta_run(struct proc *p)
 	    m->nlisten, m->nmx_allow);
 }
 
+/*
+ * SIGTERM (the daemon stops, or the parent stops the rest after a child
+ * died): the results composed for the queue go out before we do.  A lost
+ * one is a message the remote took that the queue still holds in flight,
+ * and sends again after the restart.  A session that sent a message's end
+ * and waits for the reply is abandoned: that is RFC 1047's window, which
+ * no client can close.
+ */
+void
+mta_shutdown(struct proc *p)
+{
+	if (proc_flush(p, PROC_QUEUE, MTA_SHUTDOWN_MS) == -1)
+		log_warnx("mta: stopping with results not handed to the queue");
+}
+
 void
 mta_dispatch(struct proc *p, enum proc_id from, struct imsg *imsg)
 {

@@ -29,6 +29,7 @@
 #define MTA_MX_TTL		60	/* seconds a next-hop lookup is reused */
 #define MTA_BACKOFF_FIRST	60	/* seconds; doubles per failure */
 #define MTA_BACKOFF_MAX		3600
+#define MTA_SHUTDOWN_MS		1000	/* at SIGTERM, to hand results over */
 #define MTA_IDLE_SECONDS	2	/* an idle session waits for work */
 #define MTA_DEST_KEEP		600	/* seconds an idle destination is
 					   kept for posternctl show hosts */

@@ -16,6 +16,7 @@
 #include <event.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <poll.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -38,9 +39,10 @@ const struct proc_desc proc_table[PROC_MAX] = {
 	    .shutdown = smtp_shutdown },
 	[PROC_QUEUE] = { .id = PROC_QUEUE, .name = "queue", .queue_user = 1,
 	    .spool_sub = "queue", .conf = queue_conf, .run = queue_run,
-	    .dispatch = queue_dispatch },
+	    .dispatch = queue_dispatch, .shutdown = queue_shutdown },
 	[PROC_MTA] = { .id = PROC_MTA, .name = "mta", .conf = mta_conf,
-	    .preinit = mta_preinit, .run = mta_run, .dispatch = mta_dispatch },
+	    .preinit = mta_preinit, .run = mta_run, .dispatch = mta_dispatch,
+	    .shutdown = mta_shutdown },
 	[PROC_AUTHD] = { .id = PROC_AUTHD, .name = "authd",
 	    .conf = authd_conf, .preinit = authd_preinit, .run = authd_run,
 	    .dispatch = authd_dispatch },
@@ -356,6 +358,117 @@ proc_compose(struct proc *p, enum proc_id to, uint32_t type,
 		    msg_type_name(type), len, proc_name(to));
 	free(copy);
 	imsgev_update(iev);
+}
+
+/*
+ * For a shutdown hook, which runs outside the event loop: milliseconds
+ * left before `deadline` (CLOCK_MONOTONIC), 0 once it has passed.
+ */
+static int
+proc_ms_left(const struct timespec *deadline)
+{
+	struct timespec	 now;
+	long long	 ms;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (deadline->tv_sec - now.tv_sec) * 1000LL +
+	    (deadline->tv_nsec - now.tv_nsec) / 1000000;
+	return ms < 0 ? 0 : ms > 60000 ? 60000 : (int)ms;
+}
+
+static void
+proc_deadline(struct timespec *deadline, int ms)
+{
+	clock_gettime(CLOCK_MONOTONIC, deadline);
+	deadline->tv_sec += ms / 1000;
+	deadline->tv_nsec += (long)(ms % 1000) * 1000000;
+	if (deadline->tv_nsec >= 1000000000) {
+		deadline->tv_sec++;
+		deadline->tv_nsec -= 1000000000;
+	}
+}
+
+/*
+ * In a shutdown hook: write what is queued to `peer`, waiting at most ms
+ * milliseconds for it to read.  0, or -1 when it did not all go.
+ */
+int
+proc_flush(struct proc *p, enum proc_id peer, int ms)
+{
+	struct imsgev	*iev = p->peers[peer];
+	struct timespec	 deadline;
+	struct pollfd	 pfd;
+
+	if (iev == NULL)
+		return -1;
+	proc_deadline(&deadline, ms);
+	while (imsgbuf_queuelen(&iev->ibuf) > 0) {
+		if (imsgbuf_write(&iev->ibuf) == -1)
+			return -1;
+		if (imsgbuf_queuelen(&iev->ibuf) == 0)
+			break;
+		pfd.fd = iev->ibuf.fd;
+		pfd.events = POLLOUT;
+		if ((ms = proc_ms_left(&deadline)) == 0 ||
+		    (poll(&pfd, 1, ms) == -1 && errno != EINTR))
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * In a shutdown hook: take and dispatch the messages `peer` sends, until
+ * done(p) says enough (1), the peer closes the channel (it has said all
+ * it had to say before it exited) or ms milliseconds have passed.
+ * Returns 0 when done, 1 at the channel's end, -1 at the deadline or on
+ * an error.  The channel is not given up: the process is about to exit.
+ */
+int
+proc_drain(struct proc *p, enum proc_id peer, int (*done)(struct proc *),
+    int ms)
+{
+	struct imsgev	*iev = p->peers[peer];
+	struct timespec	 deadline;
+	struct pollfd	 pfd;
+	struct imsg	 imsg;
+	ssize_t		 n;
+	int		 r;
+
+	proc_deadline(&deadline, ms);
+	for (;;) {
+		if (done != NULL && done(p))
+			return 0;
+		if (iev == NULL || p->peers[peer] != iev)
+			return -1;
+		while ((r = imsg_get(&iev->ibuf, &imsg)) == 1) {
+			if (imsg.hdr.type == IMSG_NONE ||
+			    imsg.hdr.type >= IMSG_TYPE_MAX) {
+				imsg_free(&imsg);
+				return -1;
+			}
+			p->desc->dispatch(p, peer, &imsg);
+			imsg_free(&imsg);
+			if (p->peers[peer] != iev)
+				return -1;	/* the handler dropped it */
+			if (done != NULL && done(p))
+				return 0;
+		}
+		if (r == -1)
+			return -1;
+		pfd.fd = iev->ibuf.fd;
+		pfd.events = POLLIN;
+		if ((ms = proc_ms_left(&deadline)) == 0)
+			return -1;
+		if (poll(&pfd, 1, ms) == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if ((n = imsgbuf_read(&iev->ibuf)) == 0)
+			return 1;
+		if (n == -1 && errno != EAGAIN)
+			return -1;
+	}
 }
 
 /* Messages every child takes from the parent at run time. */

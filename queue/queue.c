@@ -594,6 +594,32 @@ queue_run(struct proc *p)
 	log_debug("queue process started");
 }
 
+/*
+ * SIGTERM (the daemon stops, or the parent stops the rest after a child
+ * died).  What waits for the next group commit is committed now, so that
+ * the sessions waiting for their commit hear 250 from smtp, which waits
+ * for these answers before it goes; then the results the mta still hands
+ * over before it exits are taken and committed too: a lost delivery
+ * result is a relayed message sent again after the restart.  Messages
+ * still being received are dropped: their clients heard 421.
+ */
+void
+queue_shutdown(struct proc *p)
+{
+	struct queue	*q = p->state;
+
+	if (q == NULL || q->qs == NULL)
+		return;
+	if (qstore_flush_pending(q->qs) == -1)
+		log_warnx("queue: the last group commit failed");
+	proc_flush(p, PROC_SMTP, QUEUE_SHUTDOWN_MS);
+	if (p->peers[PROC_MTA] != NULL)
+		proc_drain(p, PROC_MTA, NULL, QUEUE_SHUTDOWN_MS);
+	if (qstore_flush_pending(q->qs) == -1)
+		log_warnx("queue: the last group commit failed");
+	log_info("queue: stopped");
+}
+
 void
 queue_dispatch(struct proc *p, enum proc_id from, struct imsg *imsg)
 {
