@@ -78,6 +78,8 @@ void	(*proc_peer_written)(struct proc *, enum proc_id);
 
 /* SIGTERM in a child with a shutdown hook: noticed on the event loop. */
 static volatile sig_atomic_t	 got_sigterm;
+static int			 proc_stopping;	/* the hook ran */
+static int			 proc_lingering;	/* and finishes later */
 static int			 sigterm_pipe[2] = { -1, -1 };
 static struct proc		*this_proc;
 
@@ -331,6 +333,8 @@ proc_compose(struct proc *p, enum proc_id to, uint32_t type,
 	uint8_t		*copy = NULL;
 	uint64_t	 id;
 
+	if (iev == NULL && proc_lingering)
+		return;		/* stopping: that sibling has gone already */
 	if (iev == NULL)
 		fatalx("%s: no channel to %s for %s", p->desc->name,
 		    proc_name(to), msg_type_name(type));
@@ -510,6 +514,33 @@ proc_bad_message(struct proc *p, enum proc_id from, struct imsg *imsg)
 	    proc_name(from));
 }
 
+/*
+ * Run the shutdown hook, once, and exit, unless the hook has work to
+ * finish on the event loop first (proc_linger()).
+ */
+static void
+proc_stop(struct proc *p)
+{
+	if (!proc_stopping) {
+		proc_stopping = 1;
+		p->desc->shutdown(p);
+	}
+	if (!proc_lingering)
+		exit(0);
+}
+
+/*
+ * For a shutdown hook that must finish something on the event loop (the
+ * mta waits for the replies to messages it sent): the process goes on
+ * after the hook returns and exits by itself.  Meanwhile siblings that
+ * go are forgotten, and what would be sent to them is dropped.
+ */
+void
+proc_linger(void)
+{
+	proc_lingering = 1;
+}
+
 static void
 child_lost_peer(struct proc *p, enum proc_id peer, const char *why)
 {
@@ -522,12 +553,12 @@ child_lost_peer(struct proc *p, enum proc_id peer, const char *why)
 	 * sibling's channel may close just before our own SIGTERM arrives:
 	 * give it a moment, so that only a real failure is logged as one.
 	 */
-	nanosleep(&pause, NULL);
-	if (got_sigterm) {
-		p->desc->shutdown(p);
-		exit(0);
-	}
-	fatalx("lost %s: %s", proc_name(peer), why);
+	if (!proc_lingering)
+		nanosleep(&pause, NULL);
+	if (!got_sigterm)
+		fatalx("lost %s: %s", proc_name(peer), why);
+	proc_stop(p);
+	imsgev_free(p->peers[peer]);
 }
 
 /*
@@ -553,10 +584,7 @@ child_sigterm(int sig)
 static void
 child_sigterm_event(int fd, short event, void *arg)
 {
-	struct proc	*p = arg;
-
-	p->desc->shutdown(p);
-	exit(0);
+	proc_stop(arg);
 }
 
 /*

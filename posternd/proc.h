@@ -82,6 +82,8 @@ extern void	(*proc_peer_written)(struct proc *, enum proc_id);
  * or its channel closes.
  */
 int		 proc_flush(struct proc *, enum proc_id peer, int ms);
+/* in a shutdown hook: do not exit on return, the process will itself */
+void		 proc_linger(void);
 int		 proc_drain(struct proc *, enum proc_id peer,
 		    int (*done)(struct proc *), int ms);
 
