@@ -267,7 +267,12 @@ class Sender(threading.Thread):
             self.ledger.add(tag, rcpt, msg)
             s.sendall(b"MAIL FROM:<%s>\r\nRCPT TO:<%s>\r\nDATA\r\n" %
                       (SENDER.encode(), rcpt.encode()))
-            codes = [r.reply()[0] for _ in range(3)]
+            codes = []
+            for _ in range(3):
+                codes.append(r.reply()[0])
+                if codes[-1] == 421:        # then the server closes
+                    self.ledger.set(tag, "refused")
+                    return
             if codes != [250, 250, 354]:
                 self.ledger.set(tag, "refused")
                 if 421 in codes:
@@ -430,8 +435,10 @@ def test_kill_each_child_in_turn(bed):
 def test_orderly_stops_under_load(bed):
     """SIGTERM under load, five times: the daemon exits 0, and the
     sessions whose message was being committed hear the queue's answer
-    before smtp goes, so that a 421 is never said of a kept message;
-    delivery results reach the store before the queue goes."""
+    before smtp goes, so that a 421 is never said of a kept message; the
+    mta waits for the replies to what it sent, and the delivery results
+    reach the store before the queue goes: no relayed message is sent
+    twice unless the log says the mta could not wait for its reply."""
     bed.start()
     ledger = Ledger()
     stop, senders = start_senders(bed.dm.port, ledger)
@@ -452,8 +459,15 @@ def test_orderly_stops_under_load(bed):
     bed.wait_queue_empty()
     logs = bed.alllogs()
     fig = check_outcome(bed, ledger, stops)
-    print("\norderly stops: 5; %s; envelopes recovered at start: %d" % (
-        ", ".join("%s %d" % kv for kv in fig.items()), recovered(logs)))
+    # The mta waits for the replies to messages it sent; a second copy
+    # comes only from a session it had to leave unanswered, and says so.
+    unanswered = sum(int(n) for n in re.findall(
+        r"mta: stopping without the replies of (\d+) session", logs))
+    print("\norderly stops: 5; %s; envelopes recovered at start: %d; "
+          "mta sessions left unanswered: %d" % (
+              ", ".join("%s %d" % kv for kv in fig.items()),
+              recovered(logs), unanswered))
+    assert fig["relay_duplicates"] <= unanswered
 
 
 def send_one(port, tag, rcpt=LOCAL, size=1024):
