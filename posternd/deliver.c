@@ -140,7 +140,7 @@ struct worker {
 	struct event		 idle;
 	struct event		 deadline;	/* late, busy too long, or not gone */
 	int			 late;		/* silent: no more jobs */
-	int			 dead;		/* closed with jobs: to reap */
+	int			 dead;		/* its socket closed: to reap */
 	const struct action	*a;
 	uid_t			 uid;
 	gid_t			 gid;

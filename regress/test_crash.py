@@ -320,6 +320,7 @@ def check_outcome(bed, ledger, crashes):
     the moments between the death of one run and the start of the next).
     Stops the daemon.  Returns the figures."""
     bed.dm.stop()
+    assert_no_sanitizer_report(bed.alllogs())
     local = bed.local_copies()
     remote = bed.remote_copies()
     sent = {}
@@ -369,6 +370,13 @@ def check_outcome(bed, ledger, crashes):
         "delivered_remote": sum(len(c) for c in remote.values()),
         "relay_duplicates": dups,
     }
+
+
+def assert_no_sanitizer_report(logs):
+    """Under make check SANITIZE=1 the daemon's runs log what ASan and
+    UBSan found; each restart starts a new log file, so the test keeps
+    them all (Bed.logs) and looks here."""
+    assert "AddressSanitizer" not in logs and "runtime error:" not in logs
 
 
 def recovered(text):
@@ -536,6 +544,7 @@ def test_worker_killed_mid_write(daemon_factory, tmp_path):
         assert loadgen.strip_trace(got["midwrite"][0][0]) == msg
         assert b.tmp_files() == []
         assert b.dm.logtext().count("crashing at step") == 1
+        assert_no_sanitizer_report(b.dm.logtext())
     finally:
         b.stop()
 
@@ -593,6 +602,7 @@ def test_power_cut_at_step(bed, step, rcpt, copies, reply):
         assert loadgen.strip_trace(raw) == msg
     assert bed.tmp_files() == []
     assert "test: crashing" not in bed.dm.logtext()
+    assert_no_sanitizer_report(bed.alllogs())
     if step in ("queue:inflight", "queue:result", "mta:sent"):
         assert "queue store: 1 envelopes were in flight, queued again" in \
             bed.dm.logtext()
