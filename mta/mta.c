@@ -264,6 +264,9 @@ mta_report(struct mta *m, struct mta_rcpt *r, int status,
 	    remote_mta != NULL ? remote_mta : "",
 	    status == DELIVER_OK ? "delivered" : status == DELIVER_TEMPFAIL ?
 	    "temporary failure" : "permanent failure", error);
+	/* TEST ONLY: the remote has it; the queue does not know (RFC 1047) */
+	if (status == DELIVER_OK)
+		proc_test_crash("sent");
 	proc_compose(m->proc, PROC_QUEUE, IMSG_MTA_ENVELOPE_RESULT, 0, -1, &res,
 	    sizeof(res));
 }
@@ -316,6 +319,8 @@ mta_dest_take(struct mta_dest *d)
 {
 	struct mta_task	*t;
 
+	if (d->mta->stopping)
+		return NULL;
 	if ((t = TAILQ_FIRST(&d->tasks)) != NULL) {
 		TAILQ_REMOVE(&d->tasks, t, entry);
 		d->ntasks--;
@@ -416,7 +421,7 @@ mta_dest_run(struct mta *m, struct mta_dest *d)
 	time_t			 now = time(NULL);
 	char			 why[800];
 
-	if (d->ntasks == 0)
+	if (d->ntasks == 0 || m->stopping)
 		return;
 	if (d->backoff_until > now) {
 		snprintf(why, sizeof(why), "%s is backed off for %llds: %s",
@@ -742,6 +747,57 @@ mta_run(struct proc *p)
 	log_debug("mta process started (%s; loop checks: %zu listening "
 	    "addresses, %zu allowed networks)", dns_ctx_describe(m->dns),
 	    m->nlisten, m->nmx_allow);
+}
+
+static void __attribute__((noreturn))
+mta_stop(struct mta *m)
+{
+	if (proc_flush(m->proc, PROC_QUEUE, MTA_SHUTDOWN_MS) == -1)
+		log_warnx("mta: stopping with results not handed to the queue");
+	exit(0);
+}
+
+static void
+mta_stop_cb(int fd, short event, void *arg)
+{
+	struct mta	*m = arg;
+	struct timeval	 tv = { 0, MTA_STOP_TICK_MS * 1000 };
+	size_t		 n;
+
+	if ((n = mta_sessions_sending(m)) == 0 ||
+	    m->proc->peers[PROC_QUEUE] == NULL)
+		mta_stop(m);
+	if (--m->stop_ticks <= 0) {
+		log_warnx("mta: stopping without the replies of %zu "
+		    "session(s); those messages will be sent again", n);
+		mta_stop(m);
+	}
+	evtimer_add(&m->ev_stop, &tv);
+}
+
+/*
+ * SIGTERM (the daemon stops, or the parent stops the rest after a child
+ * died).  A message the remote took whose result does not reach the
+ * queue is sent again after the restart.  So: no new transactions, the
+ * sessions that sent a message's end (or are sending it) get up to
+ * MTA_SHUTDOWN_MS for the reply, and the results go to the queue, which
+ * takes them before it stops (queue_shutdown()), before we exit.  What is
+ * still unanswered then is RFC 1047's window, which no client can close.
+ */
+void
+mta_shutdown(struct proc *p)
+{
+	struct mta	*m = p->state;
+
+	if (m == NULL)
+		return;
+	if (mta_sessions_sending(m) == 0)
+		mta_stop(m);
+	m->stopping = 1;
+	m->stop_ticks = MTA_SHUTDOWN_MS / MTA_STOP_TICK_MS;
+	evtimer_set(&m->ev_stop, mta_stop_cb, m);
+	mta_stop_cb(-1, 0, m);
+	proc_linger();
 }
 
 void

@@ -31,6 +31,8 @@
 #define MTA_MX_TTL		60	/* seconds a next-hop lookup is reused */
 #define MTA_BACKOFF_FIRST	60	/* seconds; doubles per failure */
 #define MTA_BACKOFF_MAX		3600
+#define MTA_SHUTDOWN_MS		1000	/* at SIGTERM, for replies and results */
+#define MTA_STOP_TICK_MS	20
 #define MTA_IDLE_SECONDS	2	/* an idle session waits for work */
 #define MTA_DEST_KEEP		600	/* seconds an idle destination is
 					   kept for posternctl show hosts */
@@ -164,6 +166,10 @@ struct mta {
 	struct envelope		*incoming_env;
 	size_t			 incoming_nenv;
 	struct event		 ev_dests;	/* run destinations soon */
+	/* SIGTERM: no new work; waiting for replies (mta_shutdown()) */
+	int			 stopping;
+	int			 stop_ticks;
+	struct event		 ev_stop;
 };
 
 /* mta.c */
@@ -181,6 +187,7 @@ const struct mta_secret *mta_secret_find(struct mta *, const char *table,
 /* session.c */
 void	mta_session_start(struct mta *, struct mta_dest *);
 /* Give an idle session of this destination a task: 1 if one took it. */
+size_t	mta_sessions_sending(const struct mta *);
 int	mta_session_offer(struct mta *, struct mta_dest *);
 /* Close another destination's idle session to make room for d. */
 int	mta_session_reclaim(struct mta *, struct mta_dest *);

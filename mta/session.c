@@ -887,6 +887,23 @@ session_next_task(struct mta_session *s)
 	session_begin_task(s);
 }
 
+/*
+ * Sessions that sent a message, or are sending one, and have not had the
+ * reply to its end: a result the remote may already have made its own.
+ */
+size_t
+mta_sessions_sending(const struct mta *m)
+{
+	const struct mta_session	*s;
+	size_t				 n = 0;
+
+	TAILQ_FOREACH(s, &m->sessions, entry)
+		if (s->fd != -1 && (s->state == S_BODY ||
+		    s->state == S_DATA_END))
+			n++;
+	return n;
+}
+
 /* An idle session of d takes a task: 1 if one did. */
 int
 mta_session_offer(struct mta *m, struct mta_dest *d)

@@ -73,6 +73,7 @@
 #include "envelope.h"
 #include "log.h"
 #include "posternd/maildir.h"
+#include "posternd/proc.h"
 #include "routing.h"
 #include "table.h"
 #include "util.h"
@@ -91,6 +92,20 @@
 
 /* TEST ONLY: a shorter deadline, honoured in debug runs alone */
 #define DELIVER_TEST_TIMEOUT	"POSTERN_TEST_DELIVER_TIMEOUT"
+
+/*
+ * TEST ONLY: POSTERN_TEST_CRASH="deliver:STEP" (posternd/proc.c) kills
+ * the worker at STEP of a first attempt, never of a retry, so that the
+ * job that comes back goes through: a worker is a new process each time.
+ */
+static int	 worker_first_attempt;
+
+static void
+worker_test_step(const char *step)
+{
+	if (worker_first_attempt)
+		proc_test_crash(step);
+}
 
 /* What a new worker is told once, before it drops to its user. */
 struct worker_setup {
@@ -125,6 +140,7 @@ struct worker {
 	struct event		 idle;
 	struct event		 deadline;	/* late, busy too long, or not gone */
 	int			 late;		/* silent: no more jobs */
+	int			 dead;		/* its socket closed: to reap */
 	const struct action	*a;
 	uid_t			 uid;
 	gid_t			 gid;
@@ -337,6 +353,9 @@ deliver_worker_main(int debug, int verbose)
 	log_init(debug, verbose, LOG_MAIL);
 	log_procinit("deliver");
 	setproctitle("deliver");
+	proc_test_corrupt_init("deliver", debug);
+	if (debug)
+		maildir_test_step = worker_test_step;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	signal(SIGPIPE, SIG_IGN);
@@ -352,6 +371,7 @@ deliver_worker_main(int debug, int verbose)
 			}
 			memset(&b[n].r, 0, sizeof(b[n].r));
 			b[n].r.evpid = b[n].d.evpid;
+			worker_first_attempt = !b[n].d.check_existing;
 			if (job_maildir(&b[n].d, &s, b[n].path,
 			    sizeof(b[n].path), &b[n].r) == 0)
 				deliver_one(&b[n].d, fd, b[n].path, s.hostname,
@@ -360,6 +380,12 @@ deliver_worker_main(int debug, int verbose)
 				b[n].path[0] = '\0';
 			close(fd);
 		}
+		/* TEST ONLY: in new/, the rename not yet durable */
+		for (i = 0, worker_first_attempt = 0; i < n; i++)
+			if (b[i].r.status == DELIVER_OK &&
+			    !b[i].d.check_existing)
+				worker_first_attempt = 1;
+		worker_test_step("new");
 		/* One sync of new/ per maildir makes the batch's renames durable. */
 		for (i = 0; i < n; i++) {
 			if (b[i].r.status != DELIVER_OK)
@@ -381,6 +407,8 @@ deliver_worker_main(int debug, int verbose)
 					    sizeof(b[k].r.error));
 				}
 		}
+		/* TEST ONLY: durable in new/, not reported */
+		worker_test_step("report");
 		for (i = 0; i < n; i++) {
 			result_status(&b[i].r);
 			if (write(sock, &b[i].r, sizeof(b[i].r)) !=
@@ -427,6 +455,19 @@ worker_lost(struct worker *w, const char *why)
 		evtimer_add(&w->deadline, &tv);
 	}
 	evtimer_del(&w->idle);
+}
+
+/*
+ * The worker's end of the socket closed: it died (killed, or crashed; it
+ * leaves by itself only when let go).  The reap says how in the log and
+ * fails its jobs with that (deliver_reap()); until then it gets no more
+ * work and is not read from.
+ */
+static void
+worker_gone(struct worker *w)
+{
+	event_del(&w->ev);
+	w->dead = 1;
 }
 
 /* Fork and exec posternd -P deliver, with `sock` on fd 3. */
@@ -562,12 +603,15 @@ worker_read(int fd, short event, void *arg)
 			if (errno == EAGAIN)
 				break;
 		}
+		if (n == 0 || (n == -1 && errno == ECONNRESET)) {
+			worker_gone(w);
+			break;
+		}
 		if (n != sizeof(r) || r.status < DELIVER_OK ||
 		    r.status > DELIVER_PERMFAIL ||
 		    memchr(r.dsn_status, '\0', sizeof(r.dsn_status)) == NULL ||
 		    memchr(r.error, '\0', sizeof(r.error)) == NULL) {
-			worker_lost(w, n == 0 ? "delivery process exited" :
-			    "delivery process failed");
+			worker_lost(w, "delivery process failed");
 			break;
 		}
 		TAILQ_FOREACH(j, &w->jobs, entry)
@@ -667,7 +711,9 @@ worker_send(struct worker *w, struct job *j)
 	c->cmsg_len = CMSG_LEN(sizeof(int));
 	memcpy(CMSG_DATA(c), &j->msgfd, sizeof(int));
 	if (sendmsg(w->fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) == -1) {
-		if (errno != EAGAIN && errno != EINTR)
+		if (errno == EPIPE || errno == ECONNRESET)
+			worker_gone(w);		/* the job goes elsewhere */
+		else if (errno != EAGAIN && errno != EINTR)
 			worker_lost(w, "delivery process failed");
 		return 0;
 	}
@@ -689,7 +735,7 @@ worker_for(const struct job *j, int *stalled)
 
 	*stalled = 0;
 	TAILQ_FOREACH(w, &workers, entry) {
-		if (w->fd == -1)
+		if (w->fd == -1 || w->dead)
 			continue;
 		if (w->uid != j->uid || w->a != j->a) {
 			if (w->njobs == 0)

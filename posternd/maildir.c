@@ -19,6 +19,8 @@
 
 #include "posternd/maildir.h"
 
+void	(*maildir_test_step)(const char *);
+
 /*
  * Which failures are worth retrying, and the RFC 3463 status each gets.
  *
@@ -273,6 +275,8 @@ deliver(const char *maildir, int fd, const char *prefix, const char *key,
 		goto bad;
 	}
 	out = -1;
+	if (maildir_test_step != NULL)
+		maildir_test_step("tmp");
 	if (rename(tmpfile, newfile) == -1)
 		goto bad;
 	if (sync_new)

@@ -34,6 +34,12 @@ int	maildir_deliver_unsynced(const char *maildir, int fd,
 int	maildir_sync_new(const char *maildir, char *err, size_t errlen);
 
 /*
+ * TEST ONLY: when set (by a delivery process in a debug run), called with
+ * "tmp" once the message is whole and synced in tmp/, before the rename.
+ */
+extern void	(*maildir_test_step)(const char *step);
+
+/*
  * The MAILDIR_* class of a failed system call's errno, and the RFC 3463
  * enhanced status that goes with it ("4.2.2" for a full mailbox).  The
  * `err` of a failed delivery starts with the same status.

@@ -16,6 +16,7 @@
 #include <event.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <poll.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -38,10 +39,10 @@ const struct proc_desc proc_table[PROC_MAX] = {
 	    .shutdown = smtp_shutdown },
 	[PROC_QUEUE] = { .id = PROC_QUEUE, .name = "queue", .queue_user = 1,
 	    .spool_sub = "queue", .conf = queue_conf, .run = queue_run,
-	    .dispatch = queue_dispatch },
+	    .dispatch = queue_dispatch, .shutdown = queue_shutdown },
 	[PROC_MTA] = { .id = PROC_MTA, .name = "mta", .spool_sub = "mta",
 	    .conf = mta_conf, .preinit = mta_preinit, .run = mta_run,
-	    .dispatch = mta_dispatch },
+	    .dispatch = mta_dispatch, .shutdown = mta_shutdown },
 	[PROC_AUTHD] = { .id = PROC_AUTHD, .name = "authd",
 	    .conf = authd_conf, .preinit = authd_preinit, .run = authd_run,
 	    .dispatch = authd_dispatch },
@@ -77,6 +78,8 @@ void	(*proc_peer_written)(struct proc *, enum proc_id);
 
 /* SIGTERM in a child with a shutdown hook: noticed on the event loop. */
 static volatile sig_atomic_t	 got_sigterm;
+static int			 proc_stopping;	/* the hook ran */
+static int			 proc_lingering;	/* and finishes later */
 static int			 sigterm_pipe[2] = { -1, -1 };
 static struct proc		*this_proc;
 
@@ -221,6 +224,16 @@ static int64_t	 proc_corrupt_id;
 #define PROC_TEST_REROUTE	"POSTERN_TEST_REROUTE"
 static char	 proc_reroute_dest[64];
 
+/*
+ * TEST ONLY, likewise: POSTERN_TEST_CRASH="PROCESS:STEP" makes PROCESS
+ * kill itself with SIGKILL when it reaches STEP of the commit or delivery
+ * path (proc_test_crash()), so that regress/test_crash.py can cut the
+ * power in a window too narrow for a kill from outside to hit.  SIGKILL,
+ * not exit: nothing is flushed or said to anyone, as in a real crash.
+ */
+#define PROC_TEST_CRASH		"POSTERN_TEST_CRASH"
+static char	 proc_crash_step[64];
+
 const char *
 proc_test_reroute(void)
 {
@@ -262,6 +275,32 @@ proc_test_env_clear(void)
 	}
 }
 
+/* The step this process is to crash at, if the test named one of its. */
+static void
+proc_test_crash_init(const char *name)
+{
+	const char	*v;
+	size_t		 n = strlen(name);
+
+	if ((v = getenv(PROC_TEST_CRASH)) == NULL ||
+	    strncmp(v, name, n) != 0 || v[n] != ':' || v[n + 1] == '\0')
+		return;
+	if (strlcpy(proc_crash_step, v + n + 1, sizeof(proc_crash_step)) >=
+	    sizeof(proc_crash_step))
+		fatalx("%s: %s: step name too long", name, PROC_TEST_CRASH);
+	log_warnx("%s: test: will crash at step %s", name, proc_crash_step);
+}
+
+void
+proc_test_crash(const char *step)
+{
+	if (proc_crash_step[0] == '\0' || strcmp(step, proc_crash_step) != 0)
+		return;
+	log_warnx("test: crashing at step %s", step);
+	kill(getpid(), SIGKILL);
+	_exit(1);
+}
+
 void
 proc_test_corrupt_init(const char *name, int debug)
 {
@@ -273,6 +312,7 @@ proc_test_corrupt_init(const char *name, int debug)
 		proc_test_env_clear();
 		return;
 	}
+	proc_test_crash_init(name);
 	if (strcmp(name, "smtp") == 0 &&
 	    (v = getenv(PROC_TEST_REROUTE)) != NULL)
 		strlcpy(proc_reroute_dest, v, sizeof(proc_reroute_dest));
@@ -318,6 +358,8 @@ proc_compose(struct proc *p, enum proc_id to, uint32_t type,
 	uint8_t		*copy = NULL;
 	uint64_t	 id;
 
+	if (iev == NULL && proc_lingering)
+		return;		/* stopping: that sibling has gone already */
 	if (iev == NULL)
 		fatalx("%s: no channel to %s for %s", p->desc->name,
 		    proc_name(to), msg_type_name(type));
@@ -345,6 +387,117 @@ proc_compose(struct proc *p, enum proc_id to, uint32_t type,
 		    msg_type_name(type), len, proc_name(to));
 	free(copy);
 	imsgev_update(iev);
+}
+
+/*
+ * For a shutdown hook, which runs outside the event loop: milliseconds
+ * left before `deadline` (CLOCK_MONOTONIC), 0 once it has passed.
+ */
+static int
+proc_ms_left(const struct timespec *deadline)
+{
+	struct timespec	 now;
+	long long	 ms;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (deadline->tv_sec - now.tv_sec) * 1000LL +
+	    (deadline->tv_nsec - now.tv_nsec) / 1000000;
+	return ms < 0 ? 0 : ms > 60000 ? 60000 : (int)ms;
+}
+
+static void
+proc_deadline(struct timespec *deadline, int ms)
+{
+	clock_gettime(CLOCK_MONOTONIC, deadline);
+	deadline->tv_sec += ms / 1000;
+	deadline->tv_nsec += (long)(ms % 1000) * 1000000;
+	if (deadline->tv_nsec >= 1000000000) {
+		deadline->tv_sec++;
+		deadline->tv_nsec -= 1000000000;
+	}
+}
+
+/*
+ * In a shutdown hook: write what is queued to `peer`, waiting at most ms
+ * milliseconds for it to read.  0, or -1 when it did not all go.
+ */
+int
+proc_flush(struct proc *p, enum proc_id peer, int ms)
+{
+	struct imsgev	*iev = p->peers[peer];
+	struct timespec	 deadline;
+	struct pollfd	 pfd;
+
+	if (iev == NULL)
+		return -1;
+	proc_deadline(&deadline, ms);
+	while (imsgbuf_queuelen(&iev->ibuf) > 0) {
+		if (imsgbuf_write(&iev->ibuf) == -1)
+			return -1;
+		if (imsgbuf_queuelen(&iev->ibuf) == 0)
+			break;
+		pfd.fd = iev->ibuf.fd;
+		pfd.events = POLLOUT;
+		if ((ms = proc_ms_left(&deadline)) == 0 ||
+		    (poll(&pfd, 1, ms) == -1 && errno != EINTR))
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * In a shutdown hook: take and dispatch the messages `peer` sends, until
+ * done(p) says enough (1), the peer closes the channel (it has said all
+ * it had to say before it exited) or ms milliseconds have passed.
+ * Returns 0 when done, 1 at the channel's end, -1 at the deadline or on
+ * an error.  The channel is not given up: the process is about to exit.
+ */
+int
+proc_drain(struct proc *p, enum proc_id peer, int (*done)(struct proc *),
+    int ms)
+{
+	struct imsgev	*iev = p->peers[peer];
+	struct timespec	 deadline;
+	struct pollfd	 pfd;
+	struct imsg	 imsg;
+	ssize_t		 n;
+	int		 r;
+
+	proc_deadline(&deadline, ms);
+	for (;;) {
+		if (done != NULL && done(p))
+			return 0;
+		if (iev == NULL || p->peers[peer] != iev)
+			return -1;
+		while ((r = imsg_get(&iev->ibuf, &imsg)) == 1) {
+			if (imsg.hdr.type == IMSG_NONE ||
+			    imsg.hdr.type >= IMSG_TYPE_MAX) {
+				imsg_free(&imsg);
+				return -1;
+			}
+			p->desc->dispatch(p, peer, &imsg);
+			imsg_free(&imsg);
+			if (p->peers[peer] != iev)
+				return -1;	/* the handler dropped it */
+			if (done != NULL && done(p))
+				return 0;
+		}
+		if (r == -1)
+			return -1;
+		pfd.fd = iev->ibuf.fd;
+		pfd.events = POLLIN;
+		if ((ms = proc_ms_left(&deadline)) == 0)
+			return -1;
+		if (poll(&pfd, 1, ms) == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if ((n = imsgbuf_read(&iev->ibuf)) == 0)
+			return 1;
+		if (n == -1 && errno != EAGAIN)
+			return -1;
+	}
 }
 
 /* Messages every child takes from the parent at run time. */
@@ -386,6 +539,33 @@ proc_bad_message(struct proc *p, enum proc_id from, struct imsg *imsg)
 	    proc_name(from));
 }
 
+/*
+ * Run the shutdown hook, once, and exit, unless the hook has work to
+ * finish on the event loop first (proc_linger()).
+ */
+static void
+proc_stop(struct proc *p)
+{
+	if (!proc_stopping) {
+		proc_stopping = 1;
+		p->desc->shutdown(p);
+	}
+	if (!proc_lingering)
+		exit(0);
+}
+
+/*
+ * For a shutdown hook that must finish something on the event loop (the
+ * mta waits for the replies to messages it sent): the process goes on
+ * after the hook returns and exits by itself.  Meanwhile siblings that
+ * go are forgotten, and what would be sent to them is dropped.
+ */
+void
+proc_linger(void)
+{
+	proc_lingering = 1;
+}
+
 static void
 child_lost_peer(struct proc *p, enum proc_id peer, const char *why)
 {
@@ -398,12 +578,12 @@ child_lost_peer(struct proc *p, enum proc_id peer, const char *why)
 	 * sibling's channel may close just before our own SIGTERM arrives:
 	 * give it a moment, so that only a real failure is logged as one.
 	 */
-	nanosleep(&pause, NULL);
-	if (got_sigterm) {
-		p->desc->shutdown(p);
-		exit(0);
-	}
-	fatalx("lost %s: %s", proc_name(peer), why);
+	if (!proc_lingering)
+		nanosleep(&pause, NULL);
+	if (!got_sigterm)
+		fatalx("lost %s: %s", proc_name(peer), why);
+	proc_stop(p);
+	imsgev_free(p->peers[peer]);
 }
 
 /*
@@ -429,10 +609,7 @@ child_sigterm(int sig)
 static void
 child_sigterm_event(int fd, short event, void *arg)
 {
-	struct proc	*p = arg;
-
-	p->desc->shutdown(p);
-	exit(0);
+	proc_stop(arg);
 }
 
 /*

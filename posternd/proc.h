@@ -76,6 +76,17 @@ extern void	(*proc_lost_peer)(struct proc *, enum proc_id, const char *);
 /* Called after bytes queued to a peer were written (NULL: nobody cares). */
 extern void	(*proc_peer_written)(struct proc *, enum proc_id);
 
+/*
+ * For shutdown hooks, outside the event loop, bounded in milliseconds:
+ * write out what is queued to a peer; take a peer's messages until done()
+ * or its channel closes.
+ */
+int		 proc_flush(struct proc *, enum proc_id peer, int ms);
+/* in a shutdown hook: do not exit on return, the process will itself */
+void		 proc_linger(void);
+int		 proc_drain(struct proc *, enum proc_id peer,
+		    int (*done)(struct proc *), int ms);
+
 struct dns_ctx	*proc_dns_ctx(struct proc *);
 /*
  * TEST ONLY: POSTERN_TEST_CORRUPT and POSTERN_TEST_REROUTE, honoured in
@@ -84,6 +95,11 @@ struct dns_ctx	*proc_dns_ctx(struct proc *);
  */
 void		 proc_test_corrupt_init(const char *name, int debug);
 const char	*proc_test_reroute(void);
+/*
+ * TEST ONLY: POSTERN_TEST_CRASH="PROCESS:STEP", debug runs alone: the
+ * process named dies by SIGKILL when it reaches that step.
+ */
+void		 proc_test_crash(const char *step);
 
 /* process entry points (one per process directory) */
 void	smtp_conf(struct proc *, struct imsg *);
@@ -92,10 +108,12 @@ void	smtp_dispatch(struct proc *, enum proc_id, struct imsg *);
 void	queue_conf(struct proc *, struct imsg *);
 void	queue_run(struct proc *);
 void	queue_dispatch(struct proc *, enum proc_id, struct imsg *);
+void	queue_shutdown(struct proc *);
 void	mta_conf(struct proc *, struct imsg *);
 void	mta_preinit(struct proc *);
 void	mta_run(struct proc *);
 void	mta_dispatch(struct proc *, enum proc_id, struct imsg *);
+void	mta_shutdown(struct proc *);
 void	authd_conf(struct proc *, struct imsg *);
 void	authd_preinit(struct proc *);
 void	authd_run(struct proc *);

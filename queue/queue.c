@@ -91,8 +91,11 @@ queue_commit_done(uint64_t id, int ok, void *arg)
 	char		 qid[QID_MSG_LEN + 1];
 
 	qid_msg_str(in->msgid, qid, sizeof(qid));
-	if (ok)
+	if (ok) {
 		log_debug("%s: queued", qid);
+		/* TEST ONLY: durable, and the client not told (posternd(8)) */
+		proc_test_crash("commit-ok");
+	}
 	else
 		log_warnx("%s: commit failed; the client is told to retry",
 		    qid);
@@ -109,9 +112,13 @@ static void
 queue_flush_cb(int fd, short event, void *arg)
 {
 	struct queue	*q = arg;
-
+	struct incoming	*in;
 	time_t		 wait;
 
+	/* TEST ONLY: messages complete, their commit not begun */
+	TAILQ_FOREACH(in, &q->incoming, entry)
+		if (in->committing)
+			proc_test_crash("commit");
 	/* What this commit writes is what may cross the threshold. */
 	queue_space_check(q);
 	if (qstore_flush_pending(q->qs) == -1) {
@@ -585,6 +592,32 @@ queue_run(struct proc *p)
 	queue_space_cb(-1, 0, q);
 	queue_sched_start(q);
 	log_debug("queue process started");
+}
+
+/*
+ * SIGTERM (the daemon stops, or the parent stops the rest after a child
+ * died).  What waits for the next group commit is committed now, so that
+ * the sessions waiting for their commit hear 250 from smtp, which waits
+ * for these answers before it goes; then the results the mta still hands
+ * over before it exits are taken and committed too: a lost delivery
+ * result is a relayed message sent again after the restart.  Messages
+ * still being received are dropped: their clients heard 421.
+ */
+void
+queue_shutdown(struct proc *p)
+{
+	struct queue	*q = p->state;
+
+	if (q == NULL || q->qs == NULL)
+		return;
+	if (qstore_flush_pending(q->qs) == -1)
+		log_warnx("queue: the last group commit failed");
+	proc_flush(p, PROC_SMTP, QUEUE_SHUTDOWN_MS);
+	if (p->peers[PROC_MTA] != NULL)
+		proc_drain(p, PROC_MTA, NULL, QUEUE_SHUTDOWN_MS);
+	if (qstore_flush_pending(q->qs) == -1)
+		log_warnx("queue: the last group commit failed");
+	log_info("queue: stopped");
 }
 
 void

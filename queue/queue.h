@@ -35,6 +35,7 @@
  */
 #define QUEUE_TRACE_ROOM	(2 * IMSG_MAX_PAYLOAD)
 #define QUEUE_KICK_MS		50	/* scheduler batching window */
+#define QUEUE_SHUTDOWN_MS	1500	/* at SIGTERM, for smtp and the mta */
 
 struct incoming {
 	TAILQ_ENTRY(incoming)	 entry;

@@ -241,6 +241,8 @@ queue_sched_cb(int fd, short event, void *arg)
 			log_warnx("queue: reading the schedule failed");
 			n = 0;
 		}
+		if (n > 0)	/* TEST ONLY: in flight, handed to nobody */
+			proc_test_crash("inflight");
 		/* Envelopes of one message and action travel together. */
 		qsort(e, n, sizeof(*e), envelope_cmp_task);
 		for (i = 0; i < n; i = j) {
@@ -692,6 +694,8 @@ queue_result(struct queue *q, struct imsg *imsg, enum proc_id from,
 		queue_bounce(q, evpid, o);
 		break;
 	}
+	/* TEST ONLY: delivered, and the store does not know yet */
+	proc_test_crash("result");
 	if (!flight_message_out(q, EVPID_MSGID(evpid)))
 		queue_dsn_round(q, EVPID_MSGID(evpid));
 	queue_flush_soon(q);

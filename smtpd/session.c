@@ -1035,14 +1035,21 @@ session_io(int fd, short event, void *arg)
 	session_pump(s);
 }
 
-/* 421 to the client, best effort: we are about to exit. */
+/*
+ * 421 to the client, best effort: we are about to exit (RFC 5321 3.8).
+ * Not to a client whose message is being committed and whose answer did
+ * not come in time (smtp_shutdown() waits for it): the message may be
+ * kept, and a 4xx would tell the client that it was not.  It hears
+ * nothing, the case RFC 5321 4.1.1.4 and RFC 1047 leave it to resolve.
+ */
 void
 session_shutdown(struct session *s)
 {
 	short	 want = 0;
 
 	if (!s->tls_handshake) {
-		smtp_session_shutdown(s->engine);
+		if (s->qstate != QSTATE_COMMIT)
+			smtp_session_shutdown(s->engine);
 		session_flush(s, &want);
 	}
 	smtpd_session_close(s);

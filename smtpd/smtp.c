@@ -169,20 +169,46 @@ smtp_run(struct proc *p)
 	    s->routing.nusers);
 }
 
+static int
+smtp_commits_answered(struct proc *p)
+{
+	struct smtp	*s = smtp_state(p);
+	struct session	*sess;
+
+	TAILQ_FOREACH(sess, &s->sessions, entry)
+		if (sess->qstate == QSTATE_COMMIT)
+			return 0;
+	return 1;
+}
+
 /*
  * SIGTERM: every open session hears 421 4.3.2 (RFC 5321 3.8) before we
- * go; a message in progress is dropped, and the queue never commits it.
+ * go, and a message still being received is dropped.  A message whose
+ * commit was asked for may be kept whatever we say: its session waits
+ * for the queue's answer, which the queue gives before it stops
+ * (queue_shutdown()), so that the client hears 250 for a message that is
+ * kept and 451 for one that is not, rather than a 421 that is a lie half
+ * the time.
  */
 void
 smtp_shutdown(struct proc *p)
 {
 	struct smtp	*s = smtp_state(p);
 	struct session	*sess, *next;
+	int		 pass;
 
 	s->shutting_down = 1;
-	for (sess = TAILQ_FIRST(&s->sessions); sess != NULL; sess = next) {
-		next = TAILQ_NEXT(sess, entry);
-		session_shutdown(sess);
+	for (pass = 0; pass < 2; pass++) {
+		for (sess = TAILQ_FIRST(&s->sessions); sess != NULL;
+		    sess = next) {
+			next = TAILQ_NEXT(sess, entry);
+			if (pass == 1 || sess->qstate != QSTATE_COMMIT)
+				session_shutdown(sess);
+		}
+		if (pass == 0 && !smtp_commits_answered(p) &&
+		    p->peers[PROC_QUEUE] != NULL)
+			proc_drain(p, PROC_QUEUE, smtp_commits_answered,
+			    SMTP_SHUTDOWN_MS);
 	}
 	log_info("smtp: stopped");
 }

@@ -38,6 +38,8 @@
  * guessers cannot hold up authd's evaluation of everyone's mail.
  */
 #define SMTP_SASL_INFLIGHT_MAX	4
+/* at SIGTERM, for the answers to commits under way (queue_shutdown()) */
+#define SMTP_SHUTDOWN_MS	3000
 
 struct smtp_pki {
 	TAILQ_ENTRY(smtp_pki)	 entry;
