@@ -62,7 +62,7 @@ static void	 parent_shutdown(int) __attribute__((noreturn));
 static void __attribute__((noreturn))
 usage(void)
 {
-	fprintf(stderr, "usage: posternd [-dnv] [-f file]\n");
+	fprintf(stderr, "usage: posternd [-dnTv] [-f file]\n");
 	exit(1);
 }
 
@@ -1121,13 +1121,16 @@ main(int argc, char *argv[])
 	gid_t			 ctl_gid = 0;
 	ssize_t			 n;
 	int			 ch, debug = 0, noaction = 0, verbose = 0;
-	int			 worker = 0, exe;
+	int			 worker = 0, exe, test_hooks = 0;
 
 	setproctitle_init(argc, argv, environ);
-	while ((ch = getopt(argc, argv, "df:nP:v")) != -1) {
+	while ((ch = getopt(argc, argv, "df:nP:Tv")) != -1) {
 		switch (ch) {
 		case 'd':
 			debug = 1;
+			break;
+		case 'T':
+			test_hooks = 1;
 			break;
 		case 'f':
 			file = optarg;
@@ -1150,7 +1153,7 @@ main(int argc, char *argv[])
 			usage();
 		}
 	}
-	if (argc != optind)
+	if (argc != optind || (test_hooks && !debug))
 		usage();
 	if (desc != NULL)
 		proc_child_main(desc, debug, verbose);
@@ -1159,8 +1162,11 @@ main(int argc, char *argv[])
 
 	log_init(1, verbose, LOG_MAIL);
 	log_procinit("parent");
-	/* TEST ONLY: kept for the children in a debug run, else removed */
-	proc_test_corrupt_init("parent", debug);
+	/*
+	 * TEST ONLY: the POSTERN_TEST_* hooks reach the children only when
+	 * the test suite asks with -T; -d alone is how systemd runs us.
+	 */
+	proc_test_corrupt_init("parent", debug && test_hooks);
 	if ((conf = parse_config(file, verbose)) == NULL ||
 	    load_file_tables(conf) == -1) {
 		if (noaction)

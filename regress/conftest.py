@@ -113,9 +113,14 @@ class Daemon:
         self.proc = None
         self.kids = {}
 
-    def start(self, wait=True, args=("-d",)):
+    def start(self, wait=True, args=("-d",), test_hooks=True):
         self.log = open(self.logfile, "w")
         env = dict(os.environ)
+        # The fault-injection hooks work only when asked for (-T, with
+        # -d): a test that sets one gets it, unless it says otherwise.
+        if test_hooks and "-d" in args and any(
+                k.startswith("POSTERN_TEST_") for k in env):
+            args = (*args, "-T")
         # LeakSanitizer cannot run inside a chroot; ASan's other checks do.
         env["ASAN_OPTIONS"] = "detect_leaks=0"
         self.proc = subprocess.Popen([POSTERND, *args, "-f", self.conf],

@@ -228,23 +228,28 @@ def test_result_for_an_envelope_not_held_stops(daemon_factory, tmp_path,
         assert not alive(p)
 
 
-def test_hooks_ignored_without_debug(daemon_factory, tmp_path, monkeypatch):
-    # The test hooks exist only for debug runs: a daemon started the way
-    # an admin starts it (no -d, so it detaches) removes every
-    # POSTERN_TEST_* variable before any process starts and behaves as if
-    # none were set: the message the hooks would reroute and corrupt is
-    # delivered.  (/proc/PID/environ cannot show the removal: the process
-    # titles are written over the environment's memory.)
+@pytest.mark.parametrize("args", [(), ("-d",)], ids=["detached", "foreground"])
+def test_hooks_ignored_without_T(daemon_factory, tmp_path, monkeypatch, args):
+    # The test hooks exist only for the test suite, which asks for them
+    # with -T: a daemon started the way an admin starts it, detached or in
+    # the foreground as systemd runs it (-d), removes every POSTERN_TEST_*
+    # variable before any process starts and behaves as if none were set:
+    # the message the hooks would reroute, corrupt or crash is delivered.
     monkeypatch.setenv("POSTERN_TEST_REROUTE", "out")
     monkeypatch.setenv("POSTERN_TEST_CORRUPT",
                        "queue:IMSG_QUEUE_MESSAGE_COMMIT_OK")
+    monkeypatch.setenv("POSTERN_TEST_CRASH", "queue:commit")
     monkeypatch.setenv("POSTERN_TEST_SOMETHING_NEW", "1")
     dm = daemon_factory()
     with open(dm.conf, "a") as f:
         f.write(CONFIG.format(d=tmp_path, p=dm.port + 1))
-    dm.start(wait=False, args=())
-    assert dm.proc.wait(timeout=15) == 0     # the foreground half exits
-    parent = None
+    dm.start(wait=False, args=args, test_hooks=False)
+    if args:
+        dm.wait_ready()
+        parent = dm.proc.pid
+    else:
+        assert dm.proc.wait(timeout=15) == 0   # the foreground half exits
+        parent = None
     try:
         deadline = time.time() + 15
         while time.time() < deadline and parent is None:
@@ -254,7 +259,7 @@ def test_hooks_ignored_without_debug(daemon_factory, tmp_path, monkeypatch):
                 if len(f) >= 2 and f[0] == "parent" and f[1].isdigit():
                     parent = int(f[1])
             time.sleep(0.1)
-        assert parent is not None, "the detached daemon did not answer"
+        assert parent is not None, "the daemon did not answer"
         assert len(children_of(parent)) == 6
         send(dm, "root@localhost")
         new = tmp_path / "mail" / "root" / "new"
@@ -264,8 +269,9 @@ def test_hooks_ignored_without_debug(daemon_factory, tmp_path, monkeypatch):
             time.sleep(0.1)
         assert new.exists() and len(list(new.iterdir())) == 1
         assert alive(parent)
+        assert "test:" not in dm.logtext()
     finally:
-        if parent is not None:
+        if parent is not None and not args:
             kids = children_of(parent)
             os.kill(parent, signal.SIGTERM)
             deadline = time.time() + 10
