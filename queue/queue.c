@@ -114,10 +114,8 @@ queue_flush_cb(int fd, short event, void *arg)
 
 	/* What this commit writes is what may cross the threshold. */
 	queue_space_check(q);
-	if (qstore_flush_pending(q->qs) == -1) {
-		log_warnx("queue: group commit failed");
-		queue_flush_retry(q);
-	}
+	if (qstore_flush_pending(q->qs) == -1)
+		queue_flush_retry(q);	/* the store logged why */
 	/* Results just committed may have moved the next due time. */
 	else if (!q->paused && q->inflight < QUEUE_MAX_INFLIGHT &&
 	    (wait = qstore_next_due(q->qs, time(NULL))) >= 0)
@@ -167,7 +165,8 @@ queue_space_check(struct queue *q)
 {
 	uint64_t	 avail, fs_size, need;
 
-	if (qstore_space(q->qs, "/", &avail, &fs_size) == -1) {
+	qstore_reserve_keep(q->qs);
+	if (qstore_space(q->qs, &avail, &fs_size) == -1) {
 		log_warn("queue: statvfs of the spool");
 		return;
 	}
@@ -466,6 +465,9 @@ queue_ctl_stats(struct queue *q, uint32_t peerid)
 			{ "queue.spool.free", q->space_avail },
 			{ "queue.spool.minfree", q->space_need },
 			{ "queue.spool.refused", q->space_refused },
+			{ "queue.spool.reserve", st.reserve },
+			{ "queue.spool.reserve_free", st.reserve_have },
+			{ "queue.spool.reserve_refused", st.reserve_refused },
 			{ "queue.commits", st.commits },
 			{ "queue.messages_committed", st.messages_committed },
 			{ "queue.delivered", st.delivered },

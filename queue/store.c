@@ -58,6 +58,9 @@
  * was.  Only when LMDB itself says the environment is unusable (MDB_PANIC,
  * after a failed meta page write) does the queue stop (qstore_broken()).
  * Opening needs no new space; restart recovery does, and waits for it.
+ * The bookkeeping (taking out, rescheduling, removing envelopes) has a
+ * reserve that new mail never takes (queue/store_space.c), so a spool at
+ * 0 bytes free still drains.
  *
  * Operator actions and the read side are in queue/store_admin.c.  Not done
  * here: the timer that calls qstore_flush_pending(), and deciding what to
@@ -602,6 +605,7 @@ qstore_open(const char *dir, size_t mapsize, char *err, size_t errlen)
 		    mdb_strerror(qs->recover_error));
 		goto fail;
 	}
+	qs_reserve_keep(qs);
 	return qs;
  fail:
 	mdb_env_close(qs->env);
@@ -1046,17 +1050,19 @@ write_tempfail(struct qstore *qs, MDB_txn *txn, const struct envelope *e)
 	return qs_sched_put(qs, txn, e);
 }
 
+/* arg: non-zero when the batch's messages stay out (qs_mail_fits()). */
 static int
 apply_batch(struct qstore *qs, MDB_txn *txn, void *arg)
 {
 	struct pending	*p;
 	time_t		 now = time(NULL);
-	int		 rc = 0;
+	int		 rc = 0, no_mail = *(int *)arg;
 
 	TAILQ_FOREACH(p, &qs->pending, entry) {
 		switch (p->type) {
 		case PEND_MESSAGE:
-			rc = write_message(qs, txn, p->msg, now);
+			if (!no_mail)
+				rc = write_message(qs, txn, p->msg, now);
 			break;
 		case PEND_DELIVERED:
 		case PEND_PERMFAIL:
@@ -1074,31 +1080,94 @@ apply_batch(struct qstore *qs, MDB_txn *txn, void *arg)
 	return meta_put64(qs, txn, "last_msgid", qs->last_msgid);
 }
 
+/*
+ * A failed commit is logged when it starts failing and when its error
+ * changes, not at each retry while the spool stays full; the end of the
+ * run of failures is logged once.
+ */
+static void
+flush_log(struct qstore *qs, int rc, size_t n)
+{
+	if (rc == 0) {
+		if (qs->commit_error != 0)
+			log_info("queue store: commits succeed again, after "
+			    "%zu failed", qs->commit_errors);
+		qs->commit_error = 0;
+		qs->commit_errors = 0;
+		return;
+	}
+	qs->st.commit_failures++;
+	qs->commit_errors++;
+	if (rc != qs->commit_error)
+		log_warnx("queue store: commit of %zu items failed: %s%s", n,
+		    mdb_strerror(rc), qs_nospace(rc) ? " (the spool is full; "
+		    "retrying)" : "");
+	qs->commit_error = rc;
+}
+
+/*
+ * What a message takes in the store: its chunks, and per envelope its
+ * record and schedule entry with LMDB's node headers.
+ */
+static size_t
+msg_store_bytes(const struct qs_msg *m)
+{
+	uint8_t	 rec[ENV_RECORD_MAX];
+	size_t	 i, n;
+
+	n = qstore_message_size(m) + MSG_RECORD_LEN + 64;
+	for (i = 0; i < m->nenv; i++)
+		n += envelope_encode(&m->envs[i], rec, sizeof(rec)) + 16 + 64;
+	return n;
+}
+
+/*
+ * Messages that would take the bookkeeping's reserve fail (their
+ * callbacks say so), and the batch's results are committed without them.
+ */
+static int
+flush_mail_fits(struct qstore *qs, size_t bytes, size_t nmsg)
+{
+	if (nmsg == 0)
+		return 1;
+	if (qs_mail_fits(qs, bytes)) {
+		qs->mail_kept_out = 0;
+		return 1;
+	}
+	qs->st.reserve_refused += nmsg;
+	if (!qs->mail_kept_out++)
+		log_warnx("queue store: %zu new messages not stored: the spool "
+		    "has no room outside the reserve for the store's own "
+		    "bookkeeping", nmsg);
+	return 0;
+}
+
 int
 qstore_flush(struct qstore *qs)
 {
 	struct pendlist	 done;
 	struct pending	*p, *tp;
-	size_t		 hint = 0;
-	int		 rc, ok;
+	size_t		 hint = 0, mail = 0, nmsg = 0;
+	int		 rc = 0, ok, no_mail;
 
 	if (qs->npending == 0)
 		return 0;
 	TAILQ_FOREACH(p, &qs->pending, entry) {
-		if (p->msg != NULL)
-			hint += qstore_message_size(p->msg) +
-			    p->msg->nenv * (ENV_RECORD_MAX + 64) + 256;
-		else
+		if (p->msg != NULL) {
+			mail += msg_store_bytes(p->msg);
+			nmsg++;
+		} else
 			hint += ENV_RECORD_MAX + 64;
 	}
-	qs->grow_hint = hint;
-	rc = qs_txn_run(qs, apply_batch, NULL);
+	no_mail = !flush_mail_fits(qs, mail, nmsg);
+	/* Generous: room for the copy-on-write pages too. */
+	qs->grow_hint = hint + (no_mail ? 0 : 2 * mail);
+	if (!no_mail || nmsg < qs->npending)
+		rc = qs_txn_run(qs, apply_batch, &no_mail);
 	ok = rc == 0;
-	if (!ok) {
-		qs->st.commit_failures++;
-		log_warnx("queue store: commit of %zu items failed: %s",
-		    qs->npending, mdb_strerror(rc));
-	}
+	flush_log(qs, rc, qs->npending);
+	if (ok)
+		qs_reserve_keep(qs);
 
 	/* Callbacks may start new batches: detach this one first. */
 	TAILQ_INIT(&done);
@@ -1113,13 +1182,13 @@ qstore_flush(struct qstore *qs)
 		}
 		switch (p->type) {
 		case PEND_MESSAGE:
-			if (ok) {
+			if (ok && !no_mail) {
 				qs->st.messages_committed++;
 				qs->st.envelopes_committed += p->msg->nenv;
 			} else
 				qs->st.messages_failed++;
 			if (p->cb != NULL)
-				p->cb(p->msg->msgid, ok, p->arg);
+				p->cb(p->msg->msgid, ok && !no_mail, p->arg);
 			break;
 		case PEND_DELIVERED:
 			qs->st.delivered++;
@@ -1133,7 +1202,7 @@ qstore_flush(struct qstore *qs)
 		}
 		pending_free(p);
 	}
-	return ok ? 0 : -1;
+	return ok && !no_mail ? 0 : -1;
 }
 
 int

@@ -77,6 +77,13 @@ struct qstore {
 	int			 broken;	/* LMDB said MDB_PANIC */
 	int			 recover_pending; /* restart recovery to do */
 	int			 recover_error;	/* why it failed last */
+	size_t			 reserve;	/* for bookkeeping, bytes */
+	size_t			 reserve_have;	/* of it, there now */
+	size_t			 reserve_tail;	/* allocated past the pages */
+	int			 reserve_short;	/* logged as short */
+	int			 mail_kept_out;	/* of it: logged */
+	int			 commit_error;	/* of the last flush, 0: ok */
+	size_t			 commit_errors;	/* flushes failed since */
 	struct pendlist		 pending;
 	size_t			 npending;
 	struct qstore_stats	 st;
@@ -96,5 +103,7 @@ int	qs_put_envelope(struct qstore *, MDB_txn *, const struct envelope *);
 int	qs_sched_put(struct qstore *, MDB_txn *, const struct envelope *);
 int	qs_sched_del(struct qstore *, MDB_txn *, const struct envelope *);
 int	qs_envelope_drop(struct qstore *, MDB_txn *, uint64_t);
+void	qs_reserve_keep(struct qstore *);
+int	qs_mail_fits(struct qstore *, size_t);
 
 #endif

@@ -15,6 +15,8 @@ import subprocess
 import threading
 import time
 
+import pytest
+
 import loadgen
 from test_load import make_mx, wait_stable
 
@@ -29,6 +31,16 @@ def mount_tmpfs(path, size):
 
 def umount(path):
     subprocess.run(["umount", path], check=False)
+
+
+def mount_ext4(path, image, size_mb):
+    """An ext4 filesystem of size_mb on a loop device over `image`."""
+    os.makedirs(path, exist_ok=True)
+    with open(image, "wb") as f:
+        f.truncate(size_mb * 1024 * 1024)
+    subprocess.run(["mkfs.ext4", "-q", "-F", "-m", "0", image], check=True)
+    subprocess.run(["mount", "-o", "loop", image, path], check=True)
+    os.chmod(path, 0o755)
 
 
 def df(path):
@@ -222,6 +234,81 @@ def test_minfree(daemon_factory, tmp_path):
         after.start()
         after.join(10)
         assert after.errors == [] and len(after.acked) == 3, after.errors
+    finally:
+        mx.stop()
+        umount(mx.spool)
+
+
+def wait_queue_empty(mx, timeout):
+    deadline = time.time() + timeout
+    while time.time() < deadline and \
+            mx.ctl("show", "queue").stdout.strip():
+        time.sleep(0.2)
+    return mx.ctl("show", "queue").stdout.strip() == ""
+
+
+@pytest.mark.parametrize("fs", ["tmpfs", "ext4"])
+def test_delivery_on_a_spool_at_zero_bytes(daemon_factory, tmp_path, fs):
+    """The queue fills its spool with held mail (minfree set low, so that
+    the store itself meets the filesystem's end), then another writer takes
+    the filesystem down to 0 bytes free.  Delivery still takes every
+    envelope out, delivers it once and removes it: the store's bookkeeping
+    has its reserve.  Before the reserve, every commit of delivery results
+    failed (ENOSPC/EIO) and the delivered envelopes stayed in flight.
+    When the filler goes, new mail is taken without a restart."""
+    mx = make_mx(daemon_factory, tmp_path, sub="zero", start=False)
+    with open(mx.conf, "a") as f:
+        f.write("queue minfree 1K\n")
+    if fs == "tmpfs":
+        mount_tmpfs(mx.spool, SPOOL_SIZE)
+    else:
+        mount_ext4(mx.spool, str(tmp_path / "spool.img"), 8)
+    try:
+        mx.start()
+        assert mx.ctl("pause", "queue").returncode == 0
+        sent, acked, refused = fill_until_refused(mx, 0, 8, 48 * 1024)
+        s2, a2, r2 = fill_until_refused(mx, 10, 4, 300)
+        acked.update(a2)
+        refused.extend(r2)
+        filler = os.path.join(mx.spool, "filler")
+        fill_file(filler)
+        assert os.statvfs(mx.spool).f_bavail == 0, df(mx.spool)
+        print("\nfilled: %d acknowledged, %d refused (%s)" % (
+            len(acked), len(refused), df(mx.spool)))
+
+        mark = len(mx.logtext())
+        assert mx.ctl("resume", "queue").returncode == 0
+        got = wait_stable(mx.maildir, acked, 30, quiet=0.5)
+        assert [t for t in acked if t not in got] == []
+        assert [t for t, v in got.items() if len(v) > 1] == []
+        assert [t for t in refused if t in got] == []
+        assert wait_queue_empty(mx, 20), mx.ctl("show", "queue").stdout
+        assert os.statvfs(mx.spool).f_bavail == 0, df(mx.spool)
+        # No commit of the drain failed, none was retried.
+        log = mx.logtext()[mark:]
+        assert "commit of" not in log, log
+        assert "take due" not in log, log
+        assert mx.proc.poll() is None, log
+
+        # The reserve: 768 KB on this 6 MB filesystem, whole again with
+        # the pages the drain freed, the filesystem still at 0 bytes free.
+        st = stats(mx)
+        if fs == "tmpfs":
+            assert st["queue.spool.reserve"] == str(768 * 1024), st
+        assert st["queue.spool.reserve_free"] == st["queue.spool.reserve"]
+        assert int(st["queue.spool.reserve_refused"]) > 0, st
+
+        # Space comes back: new mail is taken, without a restart.
+        os.unlink(filler)
+        deadline = time.time() + 20
+        while time.time() < deadline and stats(mx)["queue.spool.low"] != "0":
+            time.sleep(0.3)
+        after = loadgen.Session(mx.port, 99, count=3)
+        after.start()
+        after.join(10)
+        assert after.errors == [] and len(after.acked) == 3, after.errors
+        got = wait_stable(mx.maildir, after.acked, 10, quiet=0.5)
+        assert all(len(got.get(t, [])) == 1 for t in after.acked)
     finally:
         mx.stop()
         umount(mx.spool)

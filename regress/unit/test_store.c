@@ -846,6 +846,10 @@ test_full_filesystem(void **state)
 		assert_int_equal(unlink(filler), 0);
 		n = qstore_take_due(f->qs, time(NULL), due, 1024);
 	}
+	/* On the full filesystem the reserve takes them out in batches. */
+	while (n > 0 && n < 1024 &&
+	    (i = qstore_take_due(f->qs, time(NULL), due + n, 1024 - n)) > 0)
+		n += i;
 	/* Every envelope, those that were out among them, once each. */
 	assert_int_equal(n, NOUT + 1 + b.ok);
 	for (i = 0, seen = 0; i < n; i++) {
