@@ -170,6 +170,7 @@ queue_space_check(struct queue *q)
 		log_warn("queue: statvfs of the spool");
 		return;
 	}
+	q->space_checks++;
 	need = q->proc->global.queue_minfree;
 	if (need == 0) {
 		need = fs_size / 100 * QUEUE_MINFREE_PERCENT;
@@ -465,6 +466,7 @@ queue_ctl_stats(struct queue *q, uint32_t peerid)
 			{ "queue.spool.free", q->space_avail },
 			{ "queue.spool.minfree", q->space_need },
 			{ "queue.spool.refused", q->space_refused },
+			{ "queue.spool.checks", q->space_checks },
 			{ "queue.spool.reserve", st.reserve },
 			{ "queue.spool.reserve_free", st.reserve_have },
 			{ "queue.spool.reserve_refused", st.reserve_refused },

@@ -81,6 +81,7 @@ struct queue {
 	uint64_t			 space_avail;	/* bytes, last check */
 	uint64_t			 space_need;	/* minfree in bytes */
 	uint64_t			 space_refused;	/* messages */
+	uint64_t			 space_checks;	/* statvfs done */
 	struct routing			 routing;	/* admit, DSNs */
 };
 

@@ -208,6 +208,19 @@ def test_minfree(daemon_factory, tmp_path):
             mx.logtext()
         # smtp heard it from the queue: MAIL itself is refused now.
         mail_refused(mx)
+        status = mx.ctl("show", "status").stdout
+        assert re.search(r"^spool: \d+ KB free, minfree 3072 KB, .*: "
+                         r"refusing new mail \(the spool is below minfree\)$",
+                         status, re.M), status
+        # One line when the threshold is crossed, not one per check (every
+        # 5 s): wait until the queue has checked again.
+        checks = int(st["queue.spool.checks"])
+        deadline = time.time() + 15
+        while time.time() < deadline and \
+                int(stats(mx)["queue.spool.checks"]) < checks + 2:
+            time.sleep(0.3)
+        assert int(stats(mx)["queue.spool.checks"]) >= checks + 2
+        assert mx.logtext().count("refusing new mail") == 1, mx.logtext()
         st = stats(mx)
         assert int(st["smtp.messages.deferred.spool_low"]) >= 1
         assert mx.proc.poll() is None, mx.logtext()
@@ -229,7 +242,9 @@ def test_minfree(daemon_factory, tmp_path):
         while time.time() < deadline and stats(mx)["queue.spool.low"] != "0":
             time.sleep(0.3)
         assert stats(mx)["queue.spool.low"] == "0", mx.logtext()
-        assert "free again: accepting mail" in mx.logtext()
+        assert mx.logtext().count("free again: accepting mail") == 1
+        status = mx.ctl("show", "status").stdout
+        assert re.search(r"^spool: .*: accepting mail$", status, re.M), status
         after = loadgen.Session(mx.port, 99, count=3)
         after.start()
         after.join(10)
