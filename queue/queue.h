@@ -93,7 +93,7 @@ void	queue_flush_retry(struct queue *);
 void	queue_sched_start(struct queue *);
 void	queue_kick(struct queue *);
 void	queue_schedule_soon(struct queue *, time_t);
-void	queue_expire(struct queue *, uint64_t, const char *);
+void	queue_expire(struct queue *, uint64_t, const char *, const char *);
 void	queue_delivery_result(struct queue *, struct imsg *);
 void	queue_mta_result(struct queue *, struct imsg *);
 
