@@ -220,6 +220,9 @@ static int64_t	 proc_corrupt_id;
 #define PROC_TEST_REROUTE	"POSTERN_TEST_REROUTE"
 static char	 proc_reroute_dest[64];
 
+/* TEST ONLY, likewise: read by the queue (queue_run()). */
+#define PROC_TEST_STORE_PANIC	"POSTERN_TEST_STORE_PANIC"
+
 const char *
 proc_test_reroute(void)
 {
@@ -244,6 +247,7 @@ proc_test_corrupt_init(const char *name, int debug)
 	if (!debug) {
 		unsetenv(PROC_TEST_CORRUPT);
 		unsetenv(PROC_TEST_REROUTE);
+		unsetenv(PROC_TEST_STORE_PANIC);
 		return;
 	}
 	if (strcmp(name, "smtp") == 0 &&

@@ -122,7 +122,9 @@ queue_flush_cb(int fd, short event, void *arg)
 		queue_schedule_soon(q, wait);
 	/* A panicked LMDB environment is unusable: fail-stop, restart. */
 	if (qstore_broken(q->qs))
-		fatalx("queue store is broken; stopping");
+		fatalx("queue store: %s: stopping, the daemon with it; the "
+		    "store is reopened when it is started again",
+		    qstore_error(q->qs));
 }
 
 /*
@@ -568,6 +570,29 @@ queue_ctl_imsg(struct queue *q, struct imsg *imsg)
 	    &c, sizeof(c));
 }
 
+/*
+ * TEST ONLY: POSTERN_TEST_STORE_PANIC=N makes the store's N-th group
+ * commit of new mail fail as MDB_PANIC, so that regress/test_spool_full.py
+ * can prove the queue's fail-stop and the restart on the same spool.  The
+ * variable is removed in every process outside debug runs
+ * (proc_test_corrupt_init()).
+ */
+static void
+queue_test_panic(struct queue *q)
+{
+	const char	*v, *errstr;
+	unsigned int	 n;
+
+	if ((v = getenv("POSTERN_TEST_STORE_PANIC")) == NULL)
+		return;
+	n = strtonum(v, 1, 1000, &errstr);
+	if (errstr != NULL)
+		fatalx("POSTERN_TEST_STORE_PANIC %s: %s", v, errstr);
+	log_warnx("queue: test: group commit %u of new mail will fail as "
+	    "MDB_PANIC", n);
+	qstore_test_panic(q->qs, n);
+}
+
 void
 queue_run(struct proc *p)
 {
@@ -584,6 +609,7 @@ queue_run(struct proc *p)
 	qstore_set_retry(q->qs, p->global.retry_first, p->global.retry_max,
 	    p->global.expire);
 	qstore_set_memory_limit(q->qs, p->global.queue_memory_limit);
+	queue_test_panic(q);
 	evtimer_set(&q->ev_flush, queue_flush_cb, q);
 	evtimer_set(&q->ev_space, queue_space_cb, q);
 	queue_space_cb(-1, 0, q);

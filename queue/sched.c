@@ -258,7 +258,9 @@ queue_sched_cb(int fd, short event, void *arg)
 	}
 	/* A panicked LMDB environment is unusable: fail-stop, restart. */
 	if (qstore_broken(q->qs))
-		fatalx("queue store is broken; stopping");
+		fatalx("queue store: %s: stopping, the daemon with it; the "
+		    "store is reopened when it is started again",
+		    qstore_error(q->qs));
 	if ((wait = qstore_next_due(q->qs, now)) >= 0 &&
 	    q->inflight < QUEUE_MAX_INFLIGHT)
 		queue_schedule_soon(q, wait == 0 ? 1 : wait);

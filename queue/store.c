@@ -151,8 +151,32 @@ qs_check_usable(struct qstore *qs, int rc)
 	if (!qs->broken)
 		log_warnx("queue store: the environment is unusable after "
 		    "\"%s\"; it must be reopened", mdb_strerror(rc));
-	qs->broken = 1;
+	qs->broken = rc;
 }
+
+/*
+ * TEST ONLY (qstore_test_panic()): is this the commit that fails as
+ * MDB_PANIC?  Only batches that hold a new message count, so that a
+ * test knows which client's message it is.
+ */
+static int
+qs_test_panic(struct qstore *qs)
+{
+	if (qs->test_panic == 0 || !qs->batch_has_mail)
+		return 0;
+	if (--qs->test_panic > 0)
+		return 0;
+	log_warnx("queue store: test: this commit fails as MDB_PANIC");
+	return 1;
+}
+
+void
+qstore_test_panic(struct qstore *qs, unsigned int n)
+{
+	qs->test_panic = n;
+}
+
+static int	apply_batch(struct qstore *, MDB_txn *, void *);
 
 /*
  * Errors that mean the spool's filesystem (or the map at its configured
@@ -192,6 +216,9 @@ qs_txn_run(struct qstore *qs, int (*fn)(struct qstore *, MDB_txn *, void *),
 		}
 		if ((rc = fn(qs, txn, arg)) != 0) {
 			mdb_txn_abort(txn);
+		} else if (fn == apply_batch && qs_test_panic(qs)) {
+			mdb_txn_abort(txn);
+			rc = MDB_PANIC;
 		} else if ((rc = mdb_txn_commit(txn)) == 0) {
 			qs->st.commits++;
 			return 0;
@@ -702,7 +729,13 @@ qstore_set_max_mapsize(struct qstore *qs, size_t max)
 int
 qstore_broken(const struct qstore *qs)
 {
-	return qs->broken;
+	return qs->broken != 0;
+}
+
+const char *
+qstore_error(const struct qstore *qs)
+{
+	return qs->broken != 0 ? mdb_strerror(qs->broken) : "no error";
 }
 
 void
@@ -1160,6 +1193,7 @@ qstore_flush(struct qstore *qs)
 			hint += ENV_RECORD_MAX + 64;
 	}
 	no_mail = !flush_mail_fits(qs, mail, nmsg);
+	qs->batch_has_mail = nmsg > 0 && !no_mail;
 	/* Generous: room for the copy-on-write pages too. */
 	qs->grow_hint = hint + (no_mail ? 0 : 2 * mail);
 	if (!no_mail || nmsg < qs->npending)

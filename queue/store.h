@@ -77,6 +77,13 @@ void		 qstore_set_max_mapsize(struct qstore *, size_t);
  * is unusable until reopened, so the queue process should exit (fail-stop).
  */
 int		 qstore_broken(const struct qstore *);
+/* What made it so, in LMDB's words. */
+const char	*qstore_error(const struct qstore *);
+/*
+ * TEST ONLY: the n-th group commit from now that holds a new message
+ * fails as LMDB's MDB_PANIC would (the queue's POSTERN_TEST_STORE_PANIC).
+ */
+void		 qstore_test_panic(struct qstore *, unsigned int n);
 
 /* The retry schedule: first retry, cap of the doubling, lifetime. */
 void		 qstore_set_retry(struct qstore *, time_t retry_first,

@@ -74,7 +74,9 @@ struct qstore {
 	uint64_t		 last_msgid;
 	size_t			 mem_limit;	/* 0: no limit */
 	size_t			 mem_held;	/* by incoming messages */
-	int			 broken;	/* LMDB said MDB_PANIC */
+	int			 broken;	/* MDB_PANIC, when LMDB said it */
+	unsigned int		 test_panic;	/* TEST ONLY: commits to go */
+	int			 batch_has_mail; /* the flush being run */
 	int			 recover_pending; /* restart recovery to do */
 	int			 recover_error;	/* why it failed last */
 	size_t			 reserve;	/* for bookkeeping, bytes */

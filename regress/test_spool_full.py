@@ -327,3 +327,54 @@ def test_delivery_on_a_spool_at_zero_bytes(daemon_factory, tmp_path, fs):
     finally:
         mx.stop()
         umount(mx.spool)
+
+
+def send_one(mx, tag):
+    """One message; its reply code, or None when the connection dropped."""
+    msg = loadgen.make_message(tag, 1024)
+    try:
+        with smtplib.SMTP("127.0.0.1", mx.port, timeout=30) as c:
+            c.sendmail(loadgen.SENDER, [loadgen.RCPT], msg)
+        return 250
+    except smtplib.SMTPResponseException as e:
+        return e.smtp_code
+    except (smtplib.SMTPServerDisconnected, ConnectionError):
+        return None
+
+
+def test_store_panic_fail_stops_and_restarts(daemon_factory, tmp_path,
+                                             monkeypatch):
+    """LMDB declares the queue store unusable (MDB_PANIC, here through the
+    debug-only POSTERN_TEST_STORE_PANIC): the message of that commit is not
+    acknowledged, the queue stops with a line naming the store error and
+    the daemon with it (fail-stop, no crash); started again on the same
+    spool it delivers what it had acknowledged, once, and takes new mail."""
+    mx = make_mx(daemon_factory, tmp_path, sub="panic", start=False)
+    monkeypatch.setenv("POSTERN_TEST_STORE_PANIC", "2")
+    try:
+        mx.start()
+        monkeypatch.delenv("POSTERN_TEST_STORE_PANIC")
+        assert send_one(mx, "first") == 250
+        code = send_one(mx, "second")
+        assert code != 250 and (code is None or 400 <= code < 500), code
+        rc = mx.wait_exit(30)
+        log = mx.logtext()
+        assert rc is not None and rc > 0, (rc, log)
+        assert "queue store: the environment is unusable after " \
+            "\"MDB_PANIC: Update of meta page failed or environment had " \
+            "fatal error\"" in log, log
+        assert re.search(r"queue\[\d+\]: queue store: MDB_PANIC: .*: "
+                         r"stopping, the daemon with it", log), log
+        assert "SIGSEGV" not in log and "signal 11" not in log, log
+
+        os.makedirs(mx.sockdir, 0o755, exist_ok=True)
+        mx.start()
+        assert "test:" not in mx.logtext()
+        assert send_one(mx, "third") == 250
+        got = wait_stable(mx.maildir, ["first", "third"], 20, quiet=0.5)
+        assert len(got.get("first", [])) == 1, got.keys()
+        assert len(got.get("third", [])) == 1, got.keys()
+        assert "second" not in got
+        assert mx.proc.poll() is None, mx.logtext()
+    finally:
+        mx.stop()
