@@ -279,13 +279,16 @@ def test_delivery_on_a_spool_at_zero_bytes(daemon_factory, tmp_path, fs):
     else:
         mount_ext4(mx.spool, str(tmp_path / "spool.img"), 8)
     try:
+        # Room another writer holds, to give back later.
+        filler = os.path.join(mx.spool, "filler")
+        fill_file(filler, 1024 * 1024)
         mx.start()
         assert mx.ctl("pause", "queue").returncode == 0
         sent, acked, refused = fill_until_refused(mx, 0, 8, 48 * 1024)
         s2, a2, r2 = fill_until_refused(mx, 10, 4, 300)
+        sent.update(s2)
         acked.update(a2)
         refused.extend(r2)
-        filler = os.path.join(mx.spool, "filler")
         fill_file(filler)
         assert os.statvfs(mx.spool).f_bavail == 0, df(mx.spool)
         print("\nfilled: %d acknowledged, %d refused (%s)" % (
@@ -324,6 +327,25 @@ def test_delivery_on_a_spool_at_zero_bytes(daemon_factory, tmp_path, fs):
         assert after.errors == [] and len(after.acked) == 3, after.errors
         got = wait_stable(mx.maildir, after.acked, 10, quiet=0.5)
         assert all(len(got.get(t, [])) == 1 for t in after.acked)
+
+        # reportd kept the DMARC evaluations it could not store while the
+        # spool was full, and stores them now that there is room: one for
+        # each message that reached the end of DATA.
+        deadline = time.time() + 20
+        while time.time() < deadline and "evaluations kept meanwhile " \
+                "are stored" not in mx.logtext():
+            time.sleep(0.3)
+        log = mx.logtext()
+        assert "evaluation store: the spool is full" in log, log
+        assert re.search(r"evaluation store: there is room again: \d+ "
+                         r"evaluations kept meanwhile are stored, 0 were "
+                         r"lost", log), log
+        assert "evaluations lost" not in log, log
+        ev = [l for l in mx.ctl("show", "evaluations").stdout.splitlines()
+              if l]
+        print("evaluations: %d stored for %d messages sent" % (
+            len(ev), len(sent) + 3))
+        assert len(ev) == len(sent) + len(after.sent), (len(ev), len(sent))
     finally:
         mx.stop()
         umount(mx.spool)

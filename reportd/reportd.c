@@ -7,7 +7,8 @@
  * for a listing (IMSG_CTL_EVALUATIONS_GET).  Evaluations are committed in
  * batches (a timer of EVALSTORE_FLUSH_MS after the first one waiting, or a
  * full batch; see reportd/evalstore.c for why losing the last batch in a crash
- * is acceptable).  Records older than REPORTD_KEEP are pruned at start and
+ * is acceptable); on a full spool they wait in memory and the timer tries
+ * again every REPORTD_FULL_RETRY seconds.  Records older than REPORTD_KEEP are pruned at start and
  * then once a day: aggregate reports cover at most a day (RFC 9990 2.1),
  * so a month is ample for reports that are late or re-sent.  Sending the
  * reports is not done yet.  Anything else from a peer is a protocol
@@ -30,6 +31,7 @@
 #include "util.h"
 
 #define REPORTD_KEEP		(30 * 24 * 3600)	/* seconds */
+#define REPORTD_FULL_RETRY	5	/* seconds, while the spool is full */
 #define REPORTD_PRUNE_EVERY	(24 * 3600)
 /* A listing is sent in IMSG_CTL_REPLY_DATA messages of about this size. */
 #define REPORTD_CTL_CHUNK	(16 * 1024)
@@ -62,13 +64,22 @@ reportd_state(struct proc *p)
 	return p->state;
 }
 
+/*
+ * A commit that found the spool full keeps its evaluations: try again in
+ * a while (new evaluations wait with them, they do not trigger tries).
+ */
 static void
 reportd_flush_cb(int fd, short event, void *arg)
 {
 	struct reportd	*rd = arg;
+	struct timeval	 tv = { REPORTD_FULL_RETRY, 0 };
 
 	rd->flush_armed = 0;
-	evalstore_flush(rd->es);
+	if (evalstore_flush(rd->es) == -1 && evalstore_full(rd->es) &&
+	    evalstore_pending(rd->es) > 0) {
+		evtimer_add(&rd->ev_flush, &tv);
+		rd->flush_armed = 1;
+	}
 }
 
 static void
@@ -174,8 +185,7 @@ reportd_ctl_evaluations(struct reportd *rd, struct imsg *imsg)
 	if (evalstore_pending(rd->es) > 0) {
 		if (rd->flush_armed)
 			evtimer_del(&rd->ev_flush);
-		rd->flush_armed = 0;
-		evalstore_flush(rd->es);
+		reportd_flush_cb(-1, 0, rd);
 	}
 	memset(&w, 0, sizeof(w));
 	w.rd = rd;
