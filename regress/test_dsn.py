@@ -73,7 +73,8 @@ def test_permanent_failure_bounces_with_ret_full(bouncer):
     assert blocks[1]["action"] == "failed"
     # RFC 3463 5.3.0: the maildir path cannot exist (/dev/null/...)
     assert blocks[1]["status"] == "5.3.0"
-    assert "5.3.0 maildir /dev/null/cannot" in blocks[1]["diagnostic-code"]
+    assert "5.3.0 maildir base directory /dev/null/cannot" in \
+        blocks[1]["diagnostic-code"]
     assert parts[2].get_content_type() == "message/rfc822"
     assert b"the original body" in parts[2].as_bytes()
     # nothing is left in the queue
