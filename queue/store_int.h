@@ -1,6 +1,8 @@
 /*
  * Internals shared by the queue store's files (queue/store.c: open, group
- * commit, scheduler; queue/store_admin.c: operator actions and reading).
+ * commit, scheduler; queue/store_msg.c: incoming messages in memory;
+ * queue/store_admin.c: operator actions and reading; queue/store_space.c:
+ * free space and the bookkeeping's reserve).
  * Nothing outside the store includes this.
  */
 #ifndef POSTERN_QSTORE_INT_H
@@ -106,6 +108,8 @@ int	qs_sched_put(struct qstore *, MDB_txn *, const struct envelope *);
 int	qs_sched_del(struct qstore *, MDB_txn *, const struct envelope *);
 int	qs_envelope_drop(struct qstore *, MDB_txn *, uint64_t);
 void	qs_reserve_keep(struct qstore *);
+void	qs_msg_free(struct qs_msg *);
+void	qs_msg_copy(const struct qs_msg *, size_t, uint8_t *, size_t);
 int	qs_mail_fits(struct qstore *, size_t);
 
 #endif

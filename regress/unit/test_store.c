@@ -1,5 +1,6 @@
 /*
- * queue/store.c, queue/store_admin.c and lib/envelope.c: the queue store.
+ * queue/store.c, queue/store_msg.c, queue/store_admin.c,
+ * queue/store_space.c and lib/envelope.c: the queue store.
  * Round trip of a multi-chunk message, group commit (one transaction for
  * 100 messages), abort, schedule order, backoff and expiry,
  * hold/release/schedule/remove,
