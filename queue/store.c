@@ -902,12 +902,14 @@ qstore_flush(struct qstore *qs)
 	qs->batch_has_mail = nmsg > 0 && !no_mail;
 	/* Generous: room for the copy-on-write pages too. */
 	qs->grow_hint = hint + (no_mail ? 0 : 2 * mail);
-	if (!no_mail || nmsg < qs->npending)
+	/* Nothing to write when the batch was all mail, kept out. */
+	if (!no_mail || nmsg < qs->npending) {
 		rc = qs_txn_run(qs, apply_batch, &no_mail);
+		flush_log(qs, rc, qs->npending);
+		if (rc == 0)
+			qs_reserve_keep(qs);
+	}
 	ok = rc == 0;
-	flush_log(qs, rc, qs->npending);
-	if (ok)
-		qs_reserve_keep(qs);
 
 	/* Callbacks may start new batches: detach this one first. */
 	TAILQ_INIT(&done);
