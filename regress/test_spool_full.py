@@ -11,6 +11,8 @@ drains, and new mail is accepted without a restart.
 import os
 import re
 import smtplib
+import socket
+import struct
 import subprocess
 import threading
 import time
@@ -18,6 +20,7 @@ import time
 import pytest
 
 import loadgen
+from conftest import TOP, imsg_types
 from test_load import make_mx, wait_stable
 
 SPOOL_SIZE = "6m"
@@ -342,6 +345,10 @@ def test_delivery_on_a_spool_at_zero_bytes(daemon_factory, tmp_path, fs):
                          r"evaluations kept meanwhile are stored, 0 were "
                          r"lost", log), log
         assert "evaluations lost" not in log, log
+        st = stats(mx)
+        assert int(st["reportd.evaluations.held"]) > 0, st
+        assert st["reportd.evaluations.lost"] == "0", st
+        assert st["reportd.spool.full"] == "0", st
         ev = [l for l in mx.ctl("show", "evaluations").stdout.splitlines()
               if l]
         print("evaluations: %d stored for %d messages sent" % (
@@ -401,3 +408,34 @@ def test_store_panic_fail_stops_and_restarts(daemon_factory, tmp_path,
         assert mx.proc.poll() is None, mx.logtext()
     finally:
         mx.stop()
+
+
+def test_reportd_answers_stats_not_pause(daemon):
+    """reportd's counters are in show stats; control refuses to pause it
+    (only smtp and the queue pause), and the daemon goes on."""
+    st = stats(daemon)
+    assert st["reportd.evaluations.lost"] == "0", st
+    assert st["reportd.spool.full"] == "0", st
+    t = imsg_types()
+
+    def frame(name, payload=b""):
+        return struct.pack("=IIHHII", t[name], 20 + len(payload), 0, 0, 0,
+                           0) + payload
+
+    with open(os.path.join(TOP, "lib", "msg.h")) as f:
+        version = int(re.search(r"#define POSTERN_PROTO_VERSION\s+(\d+)",
+                                f.read()).group(1))
+    got = b""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(10)
+        s.connect(daemon.sock)
+        s.sendall(frame("IMSG_CTL_SESSION_HELLO", struct.pack("=I", version))
+                  + frame("IMSG_CTL_PROC_PAUSE", struct.pack("=i", 3)))
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            got += chunk
+    assert b"unknown or malformed request" in got, got
+    assert daemon.proc.poll() is None
+    assert stats(daemon)["reportd.spool.full"] == "0"

@@ -4,7 +4,8 @@
  * It runs chrooted in <spool>/reports, unprivileged, on its own event
  * loop, and owns the evaluation store (reportd/evalstore.h) there.  authd
  * sends it each DMARC evaluation (IMSG_REPORT_EVALUATION_ADD); control asks it
- * for a listing (IMSG_CTL_EVALUATIONS_GET).  Evaluations are committed in
+ * for a listing (IMSG_CTL_EVALUATIONS_GET) and its counters
+ * (IMSG_CTL_STATS_GET).  Evaluations are committed in
  * batches (a timer of EVALSTORE_FLUSH_MS after the first one waiting, or a
  * full batch; see reportd/evalstore.c for why losing the last batch in a crash
  * is acceptable); on a full spool they wait in memory and the timer tries
@@ -203,6 +204,40 @@ reportd_ctl_evaluations(struct reportd *rd, struct imsg *imsg)
 	    imsg->hdr.peerid, -1, NULL, 0);
 }
 
+/* posternctl show stats: the evaluation store's counters. */
+static void
+reportd_ctl_stats(struct reportd *rd, struct imsg *imsg)
+{
+	struct evalstore_stats	 st;
+	struct msg_ctl_stat	 m;
+	size_t			 i;
+
+	if (msg_get_empty(imsg) == -1)
+		proc_bad_message(rd->proc, PROC_CONTROL, imsg);
+	evalstore_get_stats(rd->es, &st);
+	{
+		const struct { const char *name; uint64_t value; } rows[] = {
+			{ "reportd.evaluations.stored", st.stored },
+			{ "reportd.evaluations.waiting",
+			    evalstore_pending(rd->es) },
+			{ "reportd.evaluations.held", st.held },
+			{ "reportd.evaluations.lost", st.dropped },
+			{ "reportd.spool.full", evalstore_full(rd->es) },
+		};
+
+		for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+			memset(&m, 0, sizeof(m));
+			strlcpy(m.name, rows[i].name, sizeof(m.name));
+			m.value = rows[i].value;
+			proc_compose(rd->proc, PROC_CONTROL,
+			    IMSG_CTL_STATS_ENTRY, imsg->hdr.peerid, -1, &m,
+			    sizeof(m));
+		}
+	}
+	proc_compose(rd->proc, PROC_CONTROL, IMSG_CTL_REPLY_END,
+	    imsg->hdr.peerid, -1, NULL, 0);
+}
+
 /* SIGTERM: what waits for the next batch commit is committed now. */
 void
 reportd_shutdown(struct proc *p)
@@ -228,6 +263,10 @@ reportd_dispatch(struct proc *p, enum proc_id from, struct imsg *imsg)
 	if (from == PROC_CONTROL &&
 	    imsg->hdr.type == IMSG_CTL_EVALUATIONS_GET) {
 		reportd_ctl_evaluations(rd, imsg);
+		return;
+	}
+	if (from == PROC_CONTROL && imsg->hdr.type == IMSG_CTL_STATS_GET) {
+		reportd_ctl_stats(rd, imsg);
 		return;
 	}
 	proc_unexpected(p, from, imsg);
