@@ -109,7 +109,6 @@ static void
 queue_flush_cb(int fd, short event, void *arg)
 {
 	struct queue	*q = arg;
-
 	time_t		 wait;
 
 	/* What this commit writes is what may cross the threshold. */
@@ -120,11 +119,16 @@ queue_flush_cb(int fd, short event, void *arg)
 	else if (!q->paused && q->inflight < QUEUE_MAX_INFLIGHT &&
 	    (wait = qstore_next_due(q->qs, time(NULL))) >= 0)
 		queue_schedule_soon(q, wait);
-	/* A panicked LMDB environment is unusable: fail-stop, restart. */
-	if (qstore_broken(q->qs))
+	/*
+	 * A panicked LMDB environment is unusable: fail-stop, restart.  The
+	 * sessions of the failed commit hear 451 first, if smtp can take it.
+	 */
+	if (qstore_broken(q->qs)) {
+		proc_flush_peer(q->proc, PROC_SMTP);
 		fatalx("queue store: %s: stopping, the daemon with it; the "
 		    "store is reopened when it is started again",
 		    qstore_error(q->qs));
+	}
 }
 
 /*

@@ -386,6 +386,7 @@ def test_store_panic_fail_stops_and_restarts(daemon_factory, tmp_path,
         monkeypatch.delenv("POSTERN_TEST_STORE_PANIC")
         assert send_one(mx, "first") == 250
         code = send_one(mx, "second")
+        print("\nthe client of the failed commit got %s" % code)
         assert code != 250 and (code is None or 400 <= code < 500), code
         rc = mx.wait_exit(30)
         log = mx.logtext()
