@@ -102,6 +102,7 @@ def main():
     top = "/var/tmp/postern-rss"
     shutil.rmtree(top, ignore_errors=True)
     os.makedirs(top + "/spool")
+    os.makedirs(top + "/mail")     # the maildir base: never made by posternd
     conf = top + "/postern.conf"
     with open(conf, "w") as f:
         f.write('spool "%s/spool"\ncontrol socket "%s/ctl.sock"\n'

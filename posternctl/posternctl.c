@@ -172,6 +172,51 @@ fmt_uptime(int64_t s, char *buf, size_t len)
 		    (long long)s % 60);
 }
 
+/*
+ * The spool's line of show status, from the queue's counters: whether new
+ * mail is taken, and why not.
+ */
+static int
+show_spool(struct imsgbuf *ibuf)
+{
+	struct imsg		 imsg;
+	struct msg_ctl_target	 t = { CTL_TARGET_QUEUE };
+	struct msg_ctl_stat	 st;
+	uint64_t		 low = 0, avail = 0, need = 0, res = 0, have = 0;
+
+	imsg_compose(ibuf, IMSG_CTL_STATS_GET, 0, 0, -1, &t, sizeof(t));
+	for (;;) {
+		ctl_next(ibuf, &imsg);
+		if (imsg.hdr.type == IMSG_CTL_REPLY_END)
+			break;
+		if (imsg.hdr.type != IMSG_CTL_STATS_ENTRY ||
+		    msg_get_ctl_stat(&imsg, &st) == -1) {
+			fprintf(stderr, "posternctl: malformed reply\n");
+			return 1;
+		}
+		imsg_free(&imsg);
+		if (strcmp(st.name, "queue.spool.low") == 0)
+			low = st.value;
+		else if (strcmp(st.name, "queue.spool.free") == 0)
+			avail = st.value;
+		else if (strcmp(st.name, "queue.spool.minfree") == 0)
+			need = st.value;
+		else if (strcmp(st.name, "queue.spool.reserve") == 0)
+			res = st.value;
+		else if (strcmp(st.name, "queue.spool.reserve_free") == 0)
+			have = st.value;
+	}
+	imsg_free(&imsg);
+	printf("\nspool: %llu KB free, minfree %llu KB, store reserve %llu of "
+	    "%llu KB: %s\n", (unsigned long long)avail / 1024,
+	    (unsigned long long)need / 1024, (unsigned long long)have / 1024,
+	    (unsigned long long)res / 1024, low ?
+	    "refusing new mail (the spool is below minfree)" :
+	    have < res ? "accepting mail while it fits outside the reserve" :
+	    "accepting mail");
+	return 0;
+}
+
 static int
 cmd_show_status(struct imsgbuf *ibuf)
 {
@@ -197,7 +242,7 @@ cmd_show_status(struct imsgbuf *ibuf)
 		    up, st.chroot);
 	}
 	imsg_free(&imsg);
-	return 0;
+	return show_spool(ibuf);
 }
 
 int

@@ -294,9 +294,10 @@ posternctl_queue_cmd(int argc, char *argv[])
 	if (argc == 2 && strcmp(argv[0], "show") == 0 &&
 	    strcmp(argv[1], "stats") == 0) {
 		ibuf = ctl_open();
-		if ((rv = cmd_stats(ibuf, CTL_TARGET_SMTP)) != 0)
+		if ((rv = cmd_stats(ibuf, CTL_TARGET_SMTP)) != 0 ||
+		    (rv = cmd_stats(ibuf, CTL_TARGET_QUEUE)) != 0)
 			return rv;
-		return cmd_stats(ibuf, CTL_TARGET_QUEUE);
+		return cmd_stats(ibuf, CTL_TARGET_REPORTD);
 	}
 	for (i = 0; i < sizeof(actions) / sizeof(actions[0]); i++) {
 		if (strcmp(argv[0], actions[i].word) != 0)

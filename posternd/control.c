@@ -168,6 +168,16 @@ CHECK(ctl_mta_host, host)
 CHECK(ctl_error, error)
 #undef CHECK
 
+/* pause and resume: smtp or the queue, not reportd (stats only) */
+static int
+ctl_check_pause(const struct imsg *imsg, union ctl_payload *u)
+{
+	if (msg_get_ctl_target(imsg, &u->target) == -1 ||
+	    u->target.target == CTL_TARGET_REPORTD)
+		return -1;
+	return 0;
+}
+
 static int
 ctl_check_empty(const struct imsg *imsg, union ctl_payload *u)
 {
@@ -229,9 +239,9 @@ static const struct ctl_msg {
 	{ IMSG_CTL_EVALUATIONS_GET, PROC_REPORTD,
 	    sizeof(struct msg_ctl_domain), ctl_check_ctl_domain,
 	    "show evaluations", 0 },
-	{ IMSG_CTL_PROC_PAUSE, CTL_BY_TARGET, 0, ctl_check_ctl_target,
+	{ IMSG_CTL_PROC_PAUSE, CTL_BY_TARGET, 0, ctl_check_pause,
 	    "pause", 1 },
-	{ IMSG_CTL_PROC_RESUME, CTL_BY_TARGET, 0, ctl_check_ctl_target,
+	{ IMSG_CTL_PROC_RESUME, CTL_BY_TARGET, 0, ctl_check_pause,
 	    "resume", 1 },
 	{ IMSG_CTL_STATS_GET, CTL_BY_TARGET, 0, ctl_check_ctl_target,
 	    "show stats", 0 },
@@ -337,7 +347,8 @@ control_request(struct ctl_conn *cc, struct imsg *imsg)
 	}
 	if (m->target == CTL_BY_TARGET)
 		to = u.target.target == CTL_TARGET_SMTP ? PROC_SMTP :
-		    PROC_QUEUE;
+		    u.target.target == CTL_TARGET_QUEUE ? PROC_QUEUE :
+		    PROC_REPORTD;
 	else
 		to = m->target;
 	if (m->notice)

@@ -192,7 +192,7 @@ job_maildir(const struct msg_deliver *d, const struct worker_setup *s,
 		    "maildir path of action %s for this recipient", s->action);
 		return -1;
 	}
-	switch (maildir_check_home(s->path, s->home, r->error,
+	switch (maildir_check_base(s->path, s->home, r->error,
 	    sizeof(r->error))) {
 	case MAILDIR_OK:
 		break;

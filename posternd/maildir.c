@@ -80,22 +80,66 @@ fail(char *err, size_t errlen, const char *what, const char *path)
  * (4.3.0), and a directory made in its place would hide the mail under
  * the mount point.  Templates that do not use the home are not checked.
  */
+static int
+uses_home(const char *tmpl)
+{
+	return (tmpl[0] == '~' && (tmpl[1] == '/' || tmpl[1] == '\0')) ||
+	    strstr(tmpl, "%{home}") != NULL;
+}
+
+/* A directory that must be there, never made: MAILDIR_OK, or the class. */
+static int
+check_dir(const char *what, const char *path, char *err, size_t errlen)
+{
+	struct stat	 st;
+
+	if (stat(path, &st) == -1)
+		return fail(err, errlen, what, path);
+	if (!S_ISDIR(st.st_mode)) {
+		errno = ENOTDIR;
+		return fail(err, errlen, what, path);
+	}
+	return MAILDIR_OK;
+}
+
 int
 maildir_check_home(const char *tmpl, const char *home, char *err,
     size_t errlen)
 {
-	struct stat	 st;
-
-	if ((tmpl[0] != '~' || (tmpl[1] != '/' && tmpl[1] != '\0')) &&
-	    strstr(tmpl, "%{home}") == NULL)
+	if (!uses_home(tmpl))
 		return MAILDIR_OK;
-	if (stat(home, &st) == -1)
-		return fail(err, errlen, "home directory", home);
-	if (!S_ISDIR(st.st_mode)) {
-		errno = ENOTDIR;
-		return fail(err, errlen, "home directory", home);
-	}
-	return MAILDIR_OK;
+	return check_dir("home directory", home, err, errlen);
+}
+
+/*
+ * A template outside any home has a fixed base: the directory before its
+ * first expansion ("/var/vmail/%{domain}/%{user}": /var/vmail), or the
+ * maildir's parent when it has none.  The base is never created either:
+ * one that is not there is a file system not mounted (or a typo), and
+ * mkdir -p would put the mail on the file system below its mount point,
+ * hidden once it is mounted again.  So it is a temporary failure (4.3.0,
+ * retried), or a permanent one when a component is a file (5.3.0).  What
+ * the expansions name below the base is created as needed: new virtual
+ * domains and users.
+ */
+int
+maildir_check_base(const char *tmpl, const char *home, char *err,
+    size_t errlen)
+{
+	char	 base[4096], *p;
+
+	if (uses_home(tmpl))
+		return maildir_check_home(tmpl, home, err, errlen);
+	if (tmpl[0] != '/' || strlcpy(base, tmpl, sizeof(base)) >=
+	    sizeof(base))
+		return MAILDIR_OK;	/* the expansion refuses it */
+	if ((p = strstr(base, "%{")) != NULL)
+		*p = '\0';
+	p = strrchr(base, '/');
+	if (p == base)
+		return MAILDIR_OK;	/* the root is there */
+	*p = '\0';
+	return check_dir("maildir base directory", base, err, errlen);
 }
 
 /* fsync the directory that holds path's last component. */

@@ -53,6 +53,14 @@ int	maildir_errno_class(int errnum, const char **status);
 int	maildir_check_home(const char *tmpl, const char *home, char *err,
 	    size_t errlen);
 
+/*
+ * The same for every template: a home it uses, or else the fixed base
+ * directory of the path (what comes before the first expansion), which
+ * is never created.  Returns MAILDIR_* and fills `err`.
+ */
+int	maildir_check_base(const char *tmpl, const char *home, char *err,
+	    size_t errlen);
+
 /* Expand %{user}, %{rcpt}, %{domain}, %{home} and a leading ~/ in a path. */
 int	maildir_expand_path(const char *tmpl, const char *user,
 	    const char *rcpt, const char *home, char *out, size_t outlen);

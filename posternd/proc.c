@@ -344,6 +344,15 @@ proc_test_corrupt_init(const char *name, int debug)
 	    msg_type_name(proc_corrupt_type));
 }
 
+void
+proc_flush_peer(struct proc *p, enum proc_id to)
+{
+	struct imsgev	*iev = p->peers[to];
+
+	if (iev != NULL)
+		(void)imsgbuf_write(&iev->ibuf);
+}
+
 /*
  * Queue one message to a peer.  Only a channel the process table does not
  * have, or a payload over IMSG_MAX_PAYLOAD, fails here, and every sender

@@ -71,6 +71,11 @@ void		 imsgev_update(struct imsgev *);
 /* fatal when the message cannot be queued: a sender's bug */
 void		 proc_compose(struct proc *, enum proc_id to, uint32_t type,
 		    uint32_t peerid, int fd, const void *data, size_t len);
+/*
+ * Before a fail-stop: one non-blocking write of what is queued to a peer,
+ * so that replies already decided (451 for a failed commit) get out.
+ */
+void		 proc_flush_peer(struct proc *, enum proc_id to);
 /* called when a channel's peer closes or sends garbage */
 extern void	(*proc_lost_peer)(struct proc *, enum proc_id, const char *);
 /* Called after bytes queued to a peer were written (NULL: nobody cares). */

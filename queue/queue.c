@@ -121,17 +121,22 @@ queue_flush_cb(int fd, short event, void *arg)
 			proc_test_crash("commit");
 	/* What this commit writes is what may cross the threshold. */
 	queue_space_check(q);
-	if (qstore_flush_pending(q->qs) == -1) {
-		log_warnx("queue: group commit failed");
-		queue_flush_retry(q);
-	}
+	if (qstore_flush_pending(q->qs) == -1)
+		queue_flush_retry(q);	/* the store logged why */
 	/* Results just committed may have moved the next due time. */
 	else if (!q->paused && q->inflight < QUEUE_MAX_INFLIGHT &&
 	    (wait = qstore_next_due(q->qs, time(NULL))) >= 0)
 		queue_schedule_soon(q, wait);
-	/* A panicked LMDB environment is unusable: fail-stop, restart. */
-	if (qstore_broken(q->qs))
-		fatalx("queue store is broken; stopping");
+	/*
+	 * A panicked LMDB environment is unusable: fail-stop, restart.  The
+	 * sessions of the failed commit hear 451 first, if smtp can take it.
+	 */
+	if (qstore_broken(q->qs)) {
+		proc_flush_peer(q->proc, PROC_SMTP);
+		fatalx("queue store: %s: stopping, the daemon with it; the "
+		    "store is reopened when it is started again",
+		    qstore_error(q->qs));
+	}
 }
 
 /*
@@ -174,10 +179,12 @@ queue_space_check(struct queue *q)
 {
 	uint64_t	 avail, fs_size, need;
 
-	if (qstore_space(q->qs, "/", &avail, &fs_size) == -1) {
+	qstore_reserve_keep(q->qs);
+	if (qstore_space(q->qs, &avail, &fs_size) == -1) {
 		log_warn("queue: statvfs of the spool");
 		return;
 	}
+	q->space_checks++;
 	need = q->proc->global.queue_minfree;
 	if (need == 0) {
 		need = fs_size / 100 * QUEUE_MINFREE_PERCENT;
@@ -473,6 +480,10 @@ queue_ctl_stats(struct queue *q, uint32_t peerid)
 			{ "queue.spool.free", q->space_avail },
 			{ "queue.spool.minfree", q->space_need },
 			{ "queue.spool.refused", q->space_refused },
+			{ "queue.spool.checks", q->space_checks },
+			{ "queue.spool.reserve", st.reserve },
+			{ "queue.spool.reserve_free", st.reserve_have },
+			{ "queue.spool.reserve_refused", st.reserve_refused },
 			{ "queue.commits", st.commits },
 			{ "queue.messages_committed", st.messages_committed },
 			{ "queue.delivered", st.delivered },
@@ -571,6 +582,29 @@ queue_ctl_imsg(struct queue *q, struct imsg *imsg)
 	    &c, sizeof(c));
 }
 
+/*
+ * TEST ONLY: POSTERN_TEST_STORE_PANIC=N makes the store's N-th group
+ * commit of new mail fail as MDB_PANIC, so that regress/test_spool_full.py
+ * can prove the queue's fail-stop and the restart on the same spool.  The
+ * variable is removed in every process outside debug runs
+ * (proc_test_corrupt_init()).
+ */
+static void
+queue_test_panic(struct queue *q)
+{
+	const char	*v, *errstr;
+	unsigned int	 n;
+
+	if ((v = getenv("POSTERN_TEST_STORE_PANIC")) == NULL)
+		return;
+	n = strtonum(v, 1, 1000, &errstr);
+	if (errstr != NULL)
+		fatalx("POSTERN_TEST_STORE_PANIC %s: %s", v, errstr);
+	log_warnx("queue: test: group commit %u of new mail will fail as "
+	    "MDB_PANIC", n);
+	qstore_test_panic(q->qs, n);
+}
+
 void
 queue_run(struct proc *p)
 {
@@ -587,6 +621,7 @@ queue_run(struct proc *p)
 	qstore_set_retry(q->qs, p->global.retry_first, p->global.retry_max,
 	    p->global.expire);
 	qstore_set_memory_limit(q->qs, p->global.queue_memory_limit);
+	queue_test_panic(q);
 	evtimer_set(&q->ev_flush, queue_flush_cb, q);
 	evtimer_set(&q->ev_space, queue_space_cb, q);
 	queue_space_cb(-1, 0, q);

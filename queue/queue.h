@@ -82,6 +82,7 @@ struct queue {
 	uint64_t			 space_avail;	/* bytes, last check */
 	uint64_t			 space_need;	/* minfree in bytes */
 	uint64_t			 space_refused;	/* messages */
+	uint64_t			 space_checks;	/* statvfs done */
 	struct routing			 routing;	/* admit, DSNs */
 };
 
@@ -93,7 +94,7 @@ void	queue_flush_retry(struct queue *);
 void	queue_sched_start(struct queue *);
 void	queue_kick(struct queue *);
 void	queue_schedule_soon(struct queue *, time_t);
-void	queue_expire(struct queue *, uint64_t, const char *);
+void	queue_expire(struct queue *, uint64_t, const char *, const char *);
 void	queue_delivery_result(struct queue *, struct imsg *);
 void	queue_mta_result(struct queue *, struct imsg *);
 

@@ -260,7 +260,9 @@ queue_sched_cb(int fd, short event, void *arg)
 	}
 	/* A panicked LMDB environment is unusable: fail-stop, restart. */
 	if (qstore_broken(q->qs))
-		fatalx("queue store is broken; stopping");
+		fatalx("queue store: %s: stopping, the daemon with it; the "
+		    "store is reopened when it is started again",
+		    qstore_error(q->qs));
 	if ((wait = qstore_next_due(q->qs, now)) >= 0 &&
 	    q->inflight < QUEUE_MAX_INFLIGHT)
 		queue_schedule_soon(q, wait == 0 ? 1 : wait);
@@ -530,6 +532,23 @@ queue_dsn_sweep_one(const struct envelope *e, void *arg)
 	return 0;
 }
 
+/*
+ * The status of an expiry: RFC 3463 3.5 X.4.7 (delivery time expired),
+ * unless the last attempt said more.  A mailbox that stayed full until
+ * the end bounces as 5.2.2 (RFC 3463 3.3, mailbox full): the permanent
+ * form of what it was retried with, which tells the sender the recipient
+ * exists and what to do.  `last` is that attempt's status, or the
+ * envelope's last error, which starts with it for local delivery.
+ */
+static const char *
+expiry_status(const char *last)
+{
+	if (last != NULL && strncmp(last, "4.2.2", 5) == 0 &&
+	    (last[5] == '\0' || last[5] == ' '))
+		return "5.2.2";
+	return "4.4.7";
+}
+
 /* A failure DSN goes: the message's queued, expired envelopes join it. */
 static void
 queue_dsn_sweep(struct queue *q, uint64_t msgid)
@@ -548,8 +567,7 @@ queue_dsn_sweep(struct queue *q, uint64_t msgid)
 		qid_env_str(sw.e[i].id, qid, sizeof(qid));
 		log_warnx("%s: expired with its message: %s", qid,
 		    sw.e[i].errmsg);
-		/* RFC 3463 4.4.7, delivery time expired */
-		o.status = "4.4.7";
+		o.status = expiry_status(sw.e[i].errmsg);
 		o.remote_mta = NULL;
 		o.diag_type = "X-Postern";
 		o.diagnostic = sw.e[i].errmsg;
@@ -622,11 +640,13 @@ queue_bounce(struct queue *q, uint64_t evpid, const struct outcome *o)
 		qstore_permfail(q->qs, evpid);
 }
 
-/* An expiry: RFC 3463 4.4.7, delivery time expired. */
+/* An expiry (expiry_status()); last is the last attempt's status. */
 void
-queue_expire(struct queue *q, uint64_t evpid, const char *error)
+queue_expire(struct queue *q, uint64_t evpid, const char *error,
+    const char *last)
 {
-	struct outcome	 o = { "4.4.7", NULL, "X-Postern", error, error };
+	struct outcome	 o = { expiry_status(last), NULL, "X-Postern", error,
+	    error };
 
 	queue_bounce(q, evpid, &o);
 }
@@ -686,7 +706,7 @@ queue_result(struct queue *q, struct imsg *imsg, enum proc_id from,
 		if (qstore_tempfail(q->qs, evpid, time(NULL), o->error) ==
 		    QSTORE_EXPIRED) {
 			log_warnx("%s: expired: %s", qid, o->error);
-			queue_expire(q, evpid, o->error);
+			queue_expire(q, evpid, o->error, o->status);
 		}
 		break;
 	case DELIVER_PERMFAIL:

@@ -58,8 +58,13 @@
  * was.  Only when LMDB itself says the environment is unusable (MDB_PANIC,
  * after a failed meta page write) does the queue stop (qstore_broken()).
  * Opening needs no new space; restart recovery does, and waits for it.
+ * The bookkeeping (taking out, rescheduling, removing envelopes) has a
+ * reserve that new mail never takes (queue/store_space.c), so a spool at
+ * 0 bytes free still drains.
  *
- * Operator actions and the read side are in queue/store_admin.c.  Not done
+ * Incoming messages in memory are queue/store_msg.c, operator actions and
+ * the read side queue/store_admin.c, space and the reserve
+ * queue/store_space.c.  Not done
  * here: the timer that calls qstore_flush_pending(), and deciding what to
  * bounce (the queue process does both).
  */
@@ -80,8 +85,6 @@
 #include "util.h"
 
 #define QSTORE_FORMAT		1
-#define QSTORE_DEFAULT_MAXSIZE	(35 * 1024 * 1024)
-#define QSTORE_FIRST_CHUNK	4096	/* a message's first allocation */
 
 /* Keys. */
 
@@ -148,8 +151,32 @@ qs_check_usable(struct qstore *qs, int rc)
 	if (!qs->broken)
 		log_warnx("queue store: the environment is unusable after "
 		    "\"%s\"; it must be reopened", mdb_strerror(rc));
-	qs->broken = 1;
+	qs->broken = rc;
 }
+
+/*
+ * TEST ONLY (qstore_test_panic()): is this the commit that fails as
+ * MDB_PANIC?  Only batches that hold a new message count, so that a
+ * test knows which client's message it is.
+ */
+static int
+qs_test_panic(struct qstore *qs)
+{
+	if (qs->test_panic == 0 || !qs->batch_has_mail)
+		return 0;
+	if (--qs->test_panic > 0)
+		return 0;
+	log_warnx("queue store: test: this commit fails as MDB_PANIC");
+	return 1;
+}
+
+void
+qstore_test_panic(struct qstore *qs, unsigned int n)
+{
+	qs->test_panic = n;
+}
+
+static int	apply_batch(struct qstore *, MDB_txn *, void *);
 
 /*
  * Errors that mean the spool's filesystem (or the map at its configured
@@ -189,6 +216,9 @@ qs_txn_run(struct qstore *qs, int (*fn)(struct qstore *, MDB_txn *, void *),
 		}
 		if ((rc = fn(qs, txn, arg)) != 0) {
 			mdb_txn_abort(txn);
+		} else if (fn == apply_batch && qs_test_panic(qs)) {
+			mdb_txn_abort(txn);
+			rc = MDB_PANIC;
 		} else if ((rc = mdb_txn_commit(txn)) == 0) {
 			qs->st.commits++;
 			return 0;
@@ -602,6 +632,7 @@ qstore_open(const char *dir, size_t mapsize, char *err, size_t errlen)
 		    mdb_strerror(qs->recover_error));
 		goto fail;
 	}
+	qs_reserve_keep(qs);
 	return qs;
  fail:
 	mdb_env_close(qs->env);
@@ -609,65 +640,11 @@ qstore_open(const char *dir, size_t mapsize, char *err, size_t errlen)
 	return NULL;
 }
 
-/*
- * Set what a message counts against the budget to `charge`; -1 (nothing
- * changed) when a budgeted message would take the store past its limit.
- */
-static int
-msg_charge(struct qs_msg *m, size_t charge)
-{
-	struct qstore	*qs = m->qs;
-	size_t		 more;
-
-	if (charge <= m->charged) {
-		qs->mem_held -= m->charged - charge;
-		m->charged = charge;
-		return 0;
-	}
-	more = charge - m->charged;
-	if (m->budgeted && qs->mem_limit > 0 &&
-	    (more > qs->mem_limit || qs->mem_held > qs->mem_limit - more))
-		return -1;
-	qs->mem_held += more;
-	m->charged = charge;
-	if (qs->mem_held > qs->st.mem_peak)
-		qs->st.mem_peak = qs->mem_held;
-	return 0;
-}
-
-/* What the message's bytes take now, or what it reserved if more. */
-static size_t
-msg_footprint(const struct qs_msg *m)
-{
-	size_t	 n;
-
-	n = m->cap0;
-	if (m->nchunks > 1)
-		n += (m->nchunks - 1) * QSTORE_CHUNK_SIZE;
-	if (n < m->reserved)
-		n = m->reserved;
-	return n + m->head.cap;
-}
-
-static void
-msg_free(struct qs_msg *m)
-{
-	size_t	 i;
-
-	for (i = 0; i < m->nchunks; i++)
-		free(m->chunks[i]);
-	free(m->chunks);
-	buf_free(&m->head);
-	m->qs->mem_held -= m->charged;
-	free(m->envs);
-	free(m);
-}
-
 static void
 pending_free(struct pending *p)
 {
 	if (p->msg != NULL)
-		msg_free(p->msg);
+		qs_msg_free(p->msg);
 	free(p->env);
 	free(p);
 }
@@ -698,7 +675,13 @@ qstore_set_max_mapsize(struct qstore *qs, size_t max)
 int
 qstore_broken(const struct qstore *qs)
 {
-	return qs->broken;
+	return qs->broken != 0;
+}
+
+const char *
+qstore_error(const struct qstore *qs)
+{
+	return qs->broken != 0 ? mdb_strerror(qs->broken) : "no error";
 }
 
 void
@@ -709,246 +692,6 @@ qstore_set_retry(struct qstore *qs, time_t retry_first, time_t retry_max,
 	qs->retry_max = retry_max >= qs->retry_first ? retry_max :
 	    qs->retry_first;
 	qs->expire = expire > 0 ? expire : 0;
-}
-
-/* Incoming messages. */
-
-void
-qstore_set_memory_limit(struct qstore *qs, size_t limit)
-{
-	qs->mem_limit = limit;
-}
-
-static struct qs_msg *
-msg_new(struct qstore *qs, size_t max_size)
-{
-	struct qs_msg	*m;
-	uint64_t	 id;
-	time_t		 now = time(NULL);
-
-	/* Time-ordered and strictly increasing, so never reused. */
-	id = (uint64_t)(now > 0 ? now : 0) << QID_SEQ_BITS;
-	if (id <= qs->last_msgid)
-		id = qs->last_msgid + 1;
-	if (id > QID_MSGID_MAX) {
-		log_warnx("queue store: message ids exhausted");
-		return NULL;
-	}
-	qs->last_msgid = id;
-	m = xcalloc(1, sizeof(*m));
-	m->qs = qs;
-	m->msgid = id;
-	m->ctime = now;
-	m->max_size = max_size > 0 ? max_size : QSTORE_DEFAULT_MAXSIZE;
-	buf_init(&m->head, m->max_size);
-	return m;
-}
-
-struct qs_msg *
-qstore_message_begin(struct qstore *qs, size_t max_size)
-{
-	return msg_new(qs, max_size);
-}
-
-int
-qstore_message_receive(struct qstore *qs, size_t max_size, size_t expected,
-    struct qs_msg **mp)
-{
-	struct qs_msg	*m;
-
-	*mp = NULL;
-	if ((m = msg_new(qs, max_size)) == NULL)
-		return -1;
-	m->budgeted = 1;
-	/*
-	 * Hold what the client declared (RFC 1870), so that a message
-	 * accepted at DATA is not refused halfway for want of memory that
-	 * later messages took; at least the first chunk's worth, so that a
-	 * spent budget refuses at DATA rather than at the end.
-	 */
-	if (expected > m->max_size)
-		expected = m->max_size;
-	m->reserved = expected > QSTORE_FIRST_CHUNK ? expected :
-	    QSTORE_FIRST_CHUNK;
-	if (msg_charge(m, msg_footprint(m)) == -1) {
-		qs->st.mem_refused++;
-		m->charged = 0;
-		msg_free(m);
-		return QSTORE_NOMEM;
-	}
-	*mp = m;
-	return 0;
-}
-
-uint64_t
-qstore_message_id(const struct qs_msg *m)
-{
-	return m->msgid;
-}
-
-size_t
-qstore_message_size(const struct qs_msg *m)
-{
-	return m->head.len + m->len;
-}
-
-/*
- * Room for `need` bytes at the end of the chunks: the first chunk is as
- * large as the message is expected to be and grows by doubling up to
- * QSTORE_CHUNK_SIZE; then full chunks are added, never copied.
- */
-static int
-msg_room(struct qs_msg *m, size_t need)
-{
-	size_t	 idx = m->len / QSTORE_CHUNK_SIZE;
-	size_t	 off = m->len % QSTORE_CHUNK_SIZE;
-	size_t	 old_cap0 = m->cap0, cap;
-	uint8_t	*c;
-
-	if (idx < m->nchunks && (idx > 0 || off + need <= m->cap0 ||
-	    m->cap0 == QSTORE_CHUNK_SIZE))
-		return 0;		/* room in the last chunk */
-	if (idx == 0) {
-		cap = m->cap0 > 0 ? m->cap0 : QSTORE_FIRST_CHUNK;
-		if (m->cap0 == 0 && m->reserved > cap)
-			cap = m->reserved;
-		while (cap < off + need)
-			cap *= 2;
-		if (cap > QSTORE_CHUNK_SIZE)
-			cap = QSTORE_CHUNK_SIZE;
-		m->cap0 = cap;
-		if (msg_charge(m, msg_footprint(m)) == -1) {
-			m->cap0 = old_cap0;
-			return -1;
-		}
-		c = realloc(m->nchunks > 0 ? m->chunks[0] : NULL, cap);
-		if (c == NULL)
-			fatal("queue store: message chunk");
-		if (m->nchunks == 0) {
-			m->chunks = xreallocarray(m->chunks, 1,
-			    sizeof(*m->chunks));
-			m->slots = 1;
-			m->nchunks = 1;
-		}
-		m->chunks[0] = c;
-		return 0;
-	}
-	m->nchunks++;
-	if (msg_charge(m, msg_footprint(m)) == -1) {
-		m->nchunks--;
-		return -1;
-	}
-	if (m->nchunks > m->slots) {
-		/* pointers only: 8 bytes per 64 KB */
-		m->slots = m->slots * 2 > m->nchunks ? m->slots * 2 :
-		    m->nchunks;
-		m->chunks = xreallocarray(m->chunks, m->slots,
-		    sizeof(*m->chunks));
-	}
-	m->chunks[idx] = xmalloc(QSTORE_CHUNK_SIZE);
-	return 0;
-}
-
-int
-qstore_message_append(struct qs_msg *m, const void *data, size_t len)
-{
-	const uint8_t	*p = data;
-	size_t		 off, n;
-
-	if (len > m->max_size || qstore_message_size(m) > m->max_size - len)
-		return -1;
-	while (len > 0) {
-		if (msg_room(m, len) == -1) {
-			m->qs->st.mem_refused++;
-			return QSTORE_NOMEM;
-		}
-		off = m->len % QSTORE_CHUNK_SIZE;
-		n = (m->len < QSTORE_CHUNK_SIZE ? m->cap0 :
-		    QSTORE_CHUNK_SIZE) - off;
-		if (n > len)
-			n = len;
-		memcpy(m->chunks[m->len / QSTORE_CHUNK_SIZE] + off, p, n);
-		m->len += n;
-		p += n;
-		len -= n;
-	}
-	return 0;
-}
-
-/* Header fields that go in front of what came so far. */
-int
-qstore_message_prepend(struct qs_msg *m, const void *data, size_t len)
-{
-	size_t	 had = m->head.len, cap = m->head.cap;
-
-	if (len > m->max_size || qstore_message_size(m) > m->max_size - len)
-		return -1;
-	if (buf_add(&m->head, data, len) == -1)
-		return -1;
-	if (m->head.cap != cap && msg_charge(m, msg_footprint(m)) == -1) {
-		m->head.len = had;
-		m->qs->st.mem_refused++;
-		return QSTORE_NOMEM;
-	}
-	memmove(m->head.data + len, m->head.data, had);
-	memcpy(m->head.data, data, len);
-	return 0;
-}
-
-/* Copy n bytes of the whole message (prepended fields first) from off. */
-static void
-msg_copy(const struct qs_msg *m, size_t off, uint8_t *dst, size_t n)
-{
-	size_t	 k, in;
-
-	if (off < m->head.len) {
-		k = m->head.len - off < n ? m->head.len - off : n;
-		memcpy(dst, m->head.data + off, k);
-		dst += k;
-		n -= k;
-		off += k;
-	}
-	for (off -= m->head.len; n > 0; off += k, dst += k, n -= k) {
-		in = off % QSTORE_CHUNK_SIZE;
-		k = QSTORE_CHUNK_SIZE - in < n ? QSTORE_CHUNK_SIZE - in : n;
-		memcpy(dst, m->chunks[off / QSTORE_CHUNK_SIZE] + in, k);
-	}
-}
-
-uint64_t
-qstore_message_add_envelope(struct qs_msg *m, const struct envelope *in)
-{
-	struct envelope	*e;
-	uint8_t		 rec[ENV_RECORD_MAX];
-
-	if (m->nenv >= QSTORE_MAX_RCPTS)
-		return 0;
-	m->envs = xreallocarray(m->envs, m->nenv + 1, sizeof(*m->envs));
-	e = &m->envs[m->nenv];
-	*e = *in;
-	e->msgid = m->msgid;
-	e->id = EVPID(m->msgid, m->nenv);
-	e->state = ENV_QUEUED;
-	e->attempts = 0;
-	e->ctime = m->ctime;
-	e->next_try = m->ctime;
-	e->last_try = 0;
-	e->expire = m->ctime + m->qs->expire;
-	e->errmsg[0] = '\0';
-	/* Refuse now what could not be stored at commit time. */
-	if (envelope_encode(e, rec, sizeof(rec)) == 0)
-		return 0;
-	m->nenv++;
-	return e->id;
-}
-
-void
-qstore_message_abort(struct qs_msg *m)
-{
-	if (m == NULL)
-		return;
-	m->qs->st.messages_aborted++;
-	msg_free(m);
 }
 
 static void
@@ -964,7 +707,7 @@ qstore_commit_request(struct qs_msg *m, qstore_cb cb, void *arg)
 	struct pending	*p;
 
 	if (m->nenv == 0) {
-		msg_free(m);
+		qs_msg_free(m);
 		return -1;
 	}
 	p = xcalloc(1, sizeof(*p));
@@ -1016,7 +759,7 @@ write_message(struct qstore *qs, MDB_txn *txn, struct qs_msg *m, time_t now)
 		v.mv_size = n;
 		if ((rc = mdb_put(txn, qs->db_chunk, &k, &v, MDB_RESERVE)) != 0)
 			return rc;
-		msg_copy(m, off, v.mv_data, n);
+		qs_msg_copy(m, off, v.mv_data, n);
 	}
 	for (i = 0; i < m->nenv; i++) {
 		/* Due as soon as it is durable. */
@@ -1046,17 +789,19 @@ write_tempfail(struct qstore *qs, MDB_txn *txn, const struct envelope *e)
 	return qs_sched_put(qs, txn, e);
 }
 
+/* arg: non-zero when the batch's messages stay out (qs_mail_fits()). */
 static int
 apply_batch(struct qstore *qs, MDB_txn *txn, void *arg)
 {
 	struct pending	*p;
 	time_t		 now = time(NULL);
-	int		 rc = 0;
+	int		 rc = 0, no_mail = *(int *)arg;
 
 	TAILQ_FOREACH(p, &qs->pending, entry) {
 		switch (p->type) {
 		case PEND_MESSAGE:
-			rc = write_message(qs, txn, p->msg, now);
+			if (!no_mail)
+				rc = write_message(qs, txn, p->msg, now);
 			break;
 		case PEND_DELIVERED:
 		case PEND_PERMFAIL:
@@ -1074,31 +819,97 @@ apply_batch(struct qstore *qs, MDB_txn *txn, void *arg)
 	return meta_put64(qs, txn, "last_msgid", qs->last_msgid);
 }
 
+/*
+ * A failed commit is logged when it starts failing and when its error
+ * changes, not at each retry while the spool stays full; the end of the
+ * run of failures is logged once.
+ */
+static void
+flush_log(struct qstore *qs, int rc, size_t n)
+{
+	if (rc == 0) {
+		if (qs->commit_error != 0)
+			log_info("queue store: commits succeed again, after "
+			    "%zu failed", qs->commit_errors);
+		qs->commit_error = 0;
+		qs->commit_errors = 0;
+		return;
+	}
+	qs->st.commit_failures++;
+	qs->commit_errors++;
+	if (rc != qs->commit_error)
+		log_warnx("queue store: commit of %zu items failed: %s%s", n,
+		    mdb_strerror(rc), qs_nospace(rc) ? " (the spool is full; "
+		    "retrying)" : "");
+	qs->commit_error = rc;
+}
+
+/*
+ * What a message takes in the store: its chunks, and per envelope its
+ * record and schedule entry with LMDB's node headers.
+ */
+static size_t
+msg_store_bytes(const struct qs_msg *m)
+{
+	uint8_t	 rec[ENV_RECORD_MAX];
+	size_t	 i, n;
+
+	n = qstore_message_size(m) + MSG_RECORD_LEN + 64;
+	for (i = 0; i < m->nenv; i++)
+		n += envelope_encode(&m->envs[i], rec, sizeof(rec)) + 16 + 64;
+	return n;
+}
+
+/*
+ * Messages that would take the bookkeeping's reserve fail (their
+ * callbacks say so), and the batch's results are committed without them.
+ */
+static int
+flush_mail_fits(struct qstore *qs, size_t bytes, size_t nmsg)
+{
+	if (nmsg == 0)
+		return 1;
+	if (qs_mail_fits(qs, bytes)) {
+		qs->mail_kept_out = 0;
+		return 1;
+	}
+	qs->st.reserve_refused += nmsg;
+	if (!qs->mail_kept_out++)
+		log_warnx("queue store: %zu new messages not stored: the spool "
+		    "has no room outside the reserve for the store's own "
+		    "bookkeeping", nmsg);
+	return 0;
+}
+
 int
 qstore_flush(struct qstore *qs)
 {
 	struct pendlist	 done;
 	struct pending	*p, *tp;
-	size_t		 hint = 0;
-	int		 rc, ok;
+	size_t		 hint = 0, mail = 0, nmsg = 0;
+	int		 rc = 0, ok, no_mail;
 
 	if (qs->npending == 0)
 		return 0;
 	TAILQ_FOREACH(p, &qs->pending, entry) {
-		if (p->msg != NULL)
-			hint += qstore_message_size(p->msg) +
-			    p->msg->nenv * (ENV_RECORD_MAX + 64) + 256;
-		else
+		if (p->msg != NULL) {
+			mail += msg_store_bytes(p->msg);
+			nmsg++;
+		} else
 			hint += ENV_RECORD_MAX + 64;
 	}
-	qs->grow_hint = hint;
-	rc = qs_txn_run(qs, apply_batch, NULL);
-	ok = rc == 0;
-	if (!ok) {
-		qs->st.commit_failures++;
-		log_warnx("queue store: commit of %zu items failed: %s",
-		    qs->npending, mdb_strerror(rc));
+	no_mail = !flush_mail_fits(qs, mail, nmsg);
+	qs->batch_has_mail = nmsg > 0 && !no_mail;
+	/* Generous: room for the copy-on-write pages too. */
+	qs->grow_hint = hint + (no_mail ? 0 : 2 * mail);
+	/* Nothing to write when the batch was all mail, kept out. */
+	if (!no_mail || nmsg < qs->npending) {
+		rc = qs_txn_run(qs, apply_batch, &no_mail);
+		flush_log(qs, rc, qs->npending);
+		if (rc == 0)
+			qs_reserve_keep(qs);
 	}
+	ok = rc == 0;
 
 	/* Callbacks may start new batches: detach this one first. */
 	TAILQ_INIT(&done);
@@ -1113,13 +924,13 @@ qstore_flush(struct qstore *qs)
 		}
 		switch (p->type) {
 		case PEND_MESSAGE:
-			if (ok) {
+			if (ok && !no_mail) {
 				qs->st.messages_committed++;
 				qs->st.envelopes_committed += p->msg->nenv;
 			} else
 				qs->st.messages_failed++;
 			if (p->cb != NULL)
-				p->cb(p->msg->msgid, ok, p->arg);
+				p->cb(p->msg->msgid, ok && !no_mail, p->arg);
 			break;
 		case PEND_DELIVERED:
 			qs->st.delivered++;
@@ -1133,7 +944,7 @@ qstore_flush(struct qstore *qs)
 		}
 		pending_free(p);
 	}
-	return ok ? 0 : -1;
+	return ok && !no_mail ? 0 : -1;
 }
 
 int

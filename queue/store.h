@@ -21,6 +21,8 @@
 #define QSTORE_CHUNK_SIZE	65536		/* body bytes per record */
 #define QSTORE_MAPSIZE_MIN	(1024 * 1024)
 #define QSTORE_MAX_RCPTS	65536		/* envelope index is 16 bits */
+/* Kept allocated for the store's own bookkeeping (queue/store_space.c). */
+#define QSTORE_RESERVE		(4 * 1024 * 1024)
 
 struct qstore;
 struct qs_msg;
@@ -41,6 +43,9 @@ struct qstore_stats {
 	uint64_t	 recovered;		/* in flight at open */
 	uint64_t	 corrupt;		/* records that failed to decode */
 	uint64_t	 mem_refused;		/* messages over the budget */
+	uint64_t	 reserve_refused;	/* messages kept out of it */
+	size_t		 reserve;		/* for bookkeeping, bytes */
+	size_t		 reserve_have;		/* ... allocated now */
 	size_t		 mem_held;		/* by incoming messages, now */
 	size_t		 mem_peak;		/* ... at most, since open */
 	size_t		 mem_limit;		/* the budget, 0: none */
@@ -72,6 +77,13 @@ void		 qstore_set_max_mapsize(struct qstore *, size_t);
  * is unusable until reopened, so the queue process should exit (fail-stop).
  */
 int		 qstore_broken(const struct qstore *);
+/* What made it so, in LMDB's words. */
+const char	*qstore_error(const struct qstore *);
+/*
+ * TEST ONLY: the n-th group commit from now that holds a new message
+ * fails as LMDB's MDB_PANIC would (the queue's POSTERN_TEST_STORE_PANIC).
+ */
+void		 qstore_test_panic(struct qstore *, unsigned int n);
 
 /* The retry schedule: first retry, cap of the doubling, lifetime. */
 void		 qstore_set_retry(struct qstore *, time_t retry_first,
@@ -141,8 +153,19 @@ int		 qstore_take_due(struct qstore *, time_t now, struct envelope *,
 		    size_t max);
 /* Seconds from now to the next due envelope: 0 if due, -1 if none. */
 time_t		 qstore_next_due(struct qstore *, time_t now);
-int		 qstore_space(struct qstore *, const char *, uint64_t *,
-		    uint64_t *);
+/*
+ * The spool's room for new mail: free on its filesystem plus free inside
+ * the store, without the reserve (queue/store_space.c); and the
+ * filesystem's size.  0, or -1 when the filesystem cannot be asked.
+ */
+int		 qstore_space(struct qstore *, uint64_t *avail,
+		    uint64_t *fs_size);
+/*
+ * Top up the reserve that keeps removing and rescheduling envelopes
+ * possible on a full filesystem; the store does it after each commit, the
+ * queue on its timer so that it grows back when space returns.
+ */
+void		 qstore_reserve_keep(struct qstore *);
 
 /*
  * Results of an in-flight envelope.  They join the next group commit (a

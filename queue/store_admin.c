@@ -3,7 +3,6 @@
  * remove) and its read side (show queue, show message, stats).  Reads use
  * short read-only transactions, so they never hold up a map resize.
  */
-#include <sys/statvfs.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +14,6 @@
 #include "queue/store_int.h"
 #include "util.h"
 
-#define NUM_METAS	2	/* LMDB's two meta pages */
 
 time_t
 qstore_next_due(struct qstore *qs, time_t now)
@@ -373,6 +371,8 @@ qstore_stats(struct qstore *qs, struct qstore_stats *st)
 	st->mem_held = qs->mem_held;
 	st->mem_limit = qs->mem_limit;
 	st->mapsize = qs->mapsize;
+	st->reserve = qs->reserve;
+	st->reserve_have = qs->reserve_have;
 	if (mdb_txn_begin(qs->env, NULL, MDB_RDONLY, &txn) != 0)
 		return;
 	if (mdb_stat(txn, qs->db_msg, &ms) == 0)
@@ -388,57 +388,4 @@ void
 qstore_envelope_id_str(uint64_t evpid, char *buf, size_t len)
 {
 	qid_env_str(evpid, buf, len);
-}
-
-/*
- * Room for new mail in the spool: what the file system under dir has free,
- * plus the pages inside the store that no database uses.  LMDB never
- * shrinks its file, so after the queue drains the space it freed is inside
- * the store, where the next messages go; counting only the file system
- * would refuse mail for ever on a spool that filled once.  fs_size is the
- * file system's size, for a default threshold in proportion to it.
- */
-int
-qstore_space(struct qstore *qs, const char *dir, uint64_t *avail,
-    uint64_t *fs_size)
-{
-	struct statvfs	 sv;
-	MDB_envinfo	 info;
-	MDB_stat	 ms;
-	MDB_txn		*txn;
-	MDB_dbi		 dbis[7];
-	uint64_t	 used = NUM_METAS, pages;
-	size_t		 i;
-
-	if (statvfs(dir, &sv) == -1)
-		return -1;
-	*avail = (uint64_t)sv.f_bavail * sv.f_frsize;
-	*fs_size = (uint64_t)sv.f_blocks * sv.f_frsize;
-	if (mdb_env_info(qs->env, &info) != 0 ||
-	    mdb_env_stat(qs->env, &ms) != 0 ||
-	    mdb_txn_begin(qs->env, NULL, MDB_RDONLY, &txn) != 0)
-		return 0;	/* the file system's figure alone */
-	/* The free list (0), the main database (1) and ours. */
-	dbis[0] = 0;
-	dbis[1] = 1;
-	dbis[2] = qs->db_msg;
-	dbis[3] = qs->db_chunk;
-	dbis[4] = qs->db_env;
-	dbis[5] = qs->db_sched;
-	dbis[6] = qs->db_meta;
-	for (i = 0; i < sizeof(dbis) / sizeof(dbis[0]); i++) {
-		MDB_stat	 ds;
-
-		if (mdb_stat(txn, dbis[i], &ds) != 0) {
-			mdb_txn_abort(txn);
-			return 0;
-		}
-		used += ds.ms_branch_pages + ds.ms_leaf_pages +
-		    ds.ms_overflow_pages;
-	}
-	mdb_txn_abort(txn);
-	pages = (uint64_t)info.me_last_pgno + 1;
-	if (pages > used)
-		*avail += (pages - used) * ms.ms_psize;
-	return 0;
 }

@@ -1,6 +1,8 @@
 /*
  * Internals shared by the queue store's files (queue/store.c: open, group
- * commit, scheduler; queue/store_admin.c: operator actions and reading).
+ * commit, scheduler; queue/store_msg.c: incoming messages in memory;
+ * queue/store_admin.c: operator actions and reading; queue/store_space.c:
+ * free space and the bookkeeping's reserve).
  * Nothing outside the store includes this.
  */
 #ifndef POSTERN_QSTORE_INT_H
@@ -74,9 +76,18 @@ struct qstore {
 	uint64_t		 last_msgid;
 	size_t			 mem_limit;	/* 0: no limit */
 	size_t			 mem_held;	/* by incoming messages */
-	int			 broken;	/* LMDB said MDB_PANIC */
+	int			 broken;	/* MDB_PANIC, when LMDB said it */
+	unsigned int		 test_panic;	/* TEST ONLY: commits to go */
+	int			 batch_has_mail; /* the flush being run */
 	int			 recover_pending; /* restart recovery to do */
 	int			 recover_error;	/* why it failed last */
+	size_t			 reserve;	/* for bookkeeping, bytes */
+	size_t			 reserve_have;	/* of it, there now */
+	size_t			 reserve_tail;	/* allocated past the pages */
+	int			 reserve_short;	/* logged as short */
+	int			 mail_kept_out;	/* of it: logged */
+	int			 commit_error;	/* of the last flush, 0: ok */
+	size_t			 commit_errors;	/* flushes failed since */
 	struct pendlist		 pending;
 	size_t			 npending;
 	struct qstore_stats	 st;
@@ -96,5 +107,9 @@ int	qs_put_envelope(struct qstore *, MDB_txn *, const struct envelope *);
 int	qs_sched_put(struct qstore *, MDB_txn *, const struct envelope *);
 int	qs_sched_del(struct qstore *, MDB_txn *, const struct envelope *);
 int	qs_envelope_drop(struct qstore *, MDB_txn *, uint64_t);
+void	qs_reserve_keep(struct qstore *);
+void	qs_msg_free(struct qs_msg *);
+void	qs_msg_copy(const struct qs_msg *, size_t, uint8_t *, size_t);
+int	qs_mail_fits(struct qstore *, size_t);
 
 #endif

@@ -114,6 +114,11 @@ class Daemon:
         self.kids = {}
 
     def start(self, wait=True, args=("-d",), test_hooks=True):
+        # A test's maildir base, as an administrator makes it: posternd
+        # never creates a maildir template's fixed base (an unmounted
+        # file system), only what the expansions name below it.
+        if getattr(self, "maildir", None):
+            os.makedirs(self.maildir, exist_ok=True)
         self.log = open(self.logfile, "w")
         env = dict(os.environ)
         # The fault-injection hooks work only when asked for (-T, with

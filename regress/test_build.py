@@ -72,6 +72,7 @@ def test_bench_tools_build_and_run(daemon_factory, tmp_path):
                         'action "local" maildir "%s/m/%%{user}"\n'
                         'match from any for domain <d> action "local"\n'
                         % tmp_path, sub="bench")
+    dm.maildir = str(tmp_path / "m")        # the base, made by the admin
     dm.start()
     r = run([load, "-c", "2", "-m", "20", "-r", "root@localhost",
              "127.0.0.1", str(dm.port)], timeout=60)

@@ -27,7 +27,8 @@ def default_daemon(tmp_path):
     deadline = time.time() + 10
     while time.time() < deadline:
         r = run([POSTERNCTL, "show", "status"])
-        if r.returncode == 0 and len(r.stdout.splitlines()) == 8:
+        if r.returncode == 0 and \
+                len(r.stdout.split("\n\n")[0].splitlines()) == 8:
             break
         assert p.poll() is None, (tmp_path / "posternd.log").read_text()
         time.sleep(0.1)

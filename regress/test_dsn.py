@@ -73,7 +73,8 @@ def test_permanent_failure_bounces_with_ret_full(bouncer):
     assert blocks[1]["action"] == "failed"
     # RFC 3463 5.3.0: the maildir path cannot exist (/dev/null/...)
     assert blocks[1]["status"] == "5.3.0"
-    assert "5.3.0 maildir /dev/null/cannot" in blocks[1]["diagnostic-code"]
+    assert "5.3.0 maildir base directory /dev/null/cannot" in \
+        blocks[1]["diagnostic-code"]
     assert parts[2].get_content_type() == "message/rfc822"
     assert b"the original body" in parts[2].as_bytes()
     # nothing is left in the queue
@@ -129,8 +130,9 @@ def test_expiry_bounces_with_4_4_7(bouncer):
 
 def test_full_mailbox_bounces_only_at_expiry(bouncer):
     """A local mailbox on a 64k tmpfs that cannot take the message: retried
-    (4.2.2, mailbox full) until the expiry, then one bounce whose
-    diagnostic says why; the partial file is gone."""
+    (4.2.2, mailbox full) until the expiry, then one bounce with 5.2.2
+    (mailbox full, not the generic 4.4.7) whose diagnostic says why; the
+    partial file is gone."""
     box = os.path.join(bouncer.maildir, "full@many.test")
     os.makedirs(box)
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k,mode=0700",
@@ -150,7 +152,8 @@ def test_full_mailbox_bounces_only_at_expiry(bouncer):
         assert len(got) == 1
         _, _, blocks = dsn_parts(got[0])
         assert blocks[1]["action"] == "failed"
-        assert blocks[1]["status"] == "4.4.7"
+        # RFC 3463 3.3: mailbox full, permanent now that it expired
+        assert blocks[1]["status"] == "5.2.2"
         assert "full@many.test" in blocks[1]["final-recipient"]
         assert "4.2.2 writing" in blocks[1]["diagnostic-code"]
         assert "No space left on device" in blocks[1]["diagnostic-code"]

@@ -119,6 +119,7 @@ def test_without_the_hook_mail_flows(daemon_factory, tmp_path, monkeypatch):
     # the same configuration, nothing corrupted: the mail is delivered
     monkeypatch.delenv("POSTERN_TEST_CORRUPT", raising=False)
     dm = daemon_factory()
+    dm.maildir = str(tmp_path / "mail")     # the base, made by the admin
     with open(dm.conf, "a") as f:
         f.write(CONFIG.format(d=tmp_path, p=dm.port + 1))
     dm.start()

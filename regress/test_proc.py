@@ -62,10 +62,14 @@ def test_show_status_lists_every_process(daemon):
     r = daemon.ctl("show", "status")
     assert r.returncode == 0, r.stderr
     rows = {}
-    for line in r.stdout.splitlines()[1:]:
+    # The process table, then a blank line and the spool's state.
+    table, spool = r.stdout.split("\n\n")
+    for line in table.splitlines()[1:]:
         f = line.split()
         rows[f[0]] = f
     assert sorted(rows) == sorted(CHILDREN + ["parent"])
+    assert spool.startswith("spool: ") and spool.rstrip().endswith(
+        ": accepting mail"), spool
     assert int(rows["parent"][1]) == daemon.proc.pid
     for name, pid in daemon.kids.items():
         assert int(rows[name][1]) == pid

@@ -24,10 +24,18 @@
  * statistical summary that RFC 9990 receivers already treat as best
  * effort (a report may be lost in transit too), so a report that counts a
  * few messages short misleads nobody.
+ *
+ * A full spool.  A commit that finds no room keeps its records in memory
+ * (at most EVALSTORE_BACKLOG_MAX, a few megabytes) and the owner retries
+ * on a timer, so a spool that fills for a while costs no evaluation; past
+ * the backlog, records are counted as lost.  One line is logged when the
+ * spool is found full, one when the backlog overflows, and one when the
+ * records are stored at last.  Mail never waits for any of this.
  */
 #include <sys/types.h>
 
 #include <ctype.h>
+#include <errno.h>
 #include <lmdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,8 +64,10 @@ struct evalstore {
 	MDB_dbi			 db_eval, db_meta;
 	size_t			 mapsize;
 	uint64_t		 seq;
-	struct pending		 pend[EVALSTORE_BATCH_MAX];
+	struct pending		 pend[EVALSTORE_BACKLOG_MAX];
 	size_t			 npend;
+	int			 full;		/* no room at the last commit */
+	uint64_t		 lost_full;	/* dropped while full */
 	struct evalstore_stats	 st;
 };
 
@@ -245,7 +255,7 @@ evalstore_open(const char *dir, size_t mapsize, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: %s", dir, mdb_strerror(rc));
 		goto fail;
 	}
-	for (i = 0; i < EVALSTORE_BATCH_MAX; i++)
+	for (i = 0; i < EVALSTORE_BACKLOG_MAX; i++)
 		buf_init(&es->pend[i].val, EVALSTORE_VALUE_MAX);
 	return es;
 fail:
@@ -262,7 +272,7 @@ evalstore_close(struct evalstore *es)
 	if (es == NULL)
 		return;
 	evalstore_flush(es);
-	for (i = 0; i < EVALSTORE_BATCH_MAX; i++)
+	for (i = 0; i < EVALSTORE_BACKLOG_MAX; i++)
 		buf_free(&es->pend[i].val);
 	mdb_env_close(es->env);
 	free(es);
@@ -310,10 +320,27 @@ fail:
 	return rc;
 }
 
+/* Errors that mean the spool, or the map at its limit, has no room. */
+static int
+nospace(int rc)
+{
+	return rc == ENOSPC || rc == EDQUOT || rc == EIO || rc == MDB_MAP_FULL;
+}
+
+static void
+pending_clear(struct evalstore *es)
+{
+	size_t	 i;
+
+	for (i = 0; i < es->npend; i++)
+		buf_reset(&es->pend[i].val);
+	es->npend = 0;
+}
+
 int
 evalstore_flush(struct evalstore *es)
 {
-	size_t	 i, n = es->npend;
+	size_t	 n = es->npend;
 	int	 rc;
 
 	if (n == 0)
@@ -321,18 +348,39 @@ evalstore_flush(struct evalstore *es)
 	rc = commit_batch(es);
 	if (rc == MDB_MAP_FULL && map_grow(es) == 0)
 		rc = commit_batch(es);
-	es->npend = 0;
-	for (i = 0; i < n; i++)
-		buf_reset(&es->pend[i].val);
+	if (rc != 0 && nospace(rc)) {
+		if (!es->full)
+			log_warnx("evaluation store: the spool is full (%s): "
+			    "evaluations are kept in memory, up to %d, until "
+			    "there is room", mdb_strerror(rc),
+			    EVALSTORE_BACKLOG_MAX);
+		es->full = 1;
+		return -1;
+	}
+	pending_clear(es);
 	if (rc != 0) {
 		es->st.dropped += n;
 		log_warnx("evaluation store: %zu evaluations lost: %s", n,
 		    mdb_strerror(rc));
 		return -1;
 	}
+	if (es->full) {
+		log_info("evaluation store: there is room again: %zu "
+		    "evaluations kept meanwhile are stored, %llu were lost",
+		    n, (unsigned long long)es->lost_full);
+		es->st.held += n;
+		es->full = 0;
+		es->lost_full = 0;
+	}
 	es->st.commits++;
 	es->st.stored += n;
 	return 0;
+}
+
+int
+evalstore_full(const struct evalstore *es)
+{
+	return es->full;
 }
 
 int
@@ -341,8 +389,15 @@ evalstore_put(struct evalstore *es, const struct dmarc_eval_record *r)
 	struct pending	*p;
 	uint64_t	 when;
 
-	if (es->npend >= EVALSTORE_BATCH_MAX && evalstore_flush(es) == -1)
+	if (es->npend >= EVALSTORE_BACKLOG_MAX) {
+		/* Only a full spool lets the backlog grow this far. */
+		es->st.dropped++;
+		if (es->lost_full++ == 0)
+			log_warnx("evaluation store: the spool is still full "
+			    "and %d evaluations wait: new ones are lost until "
+			    "there is room", EVALSTORE_BACKLOG_MAX);
 		return -1;
+	}
 	p = &es->pend[es->npend];
 	buf_reset(&p->val);
 	if (dmarc_eval_encode(r, &p->val) == -1) {
@@ -358,8 +413,10 @@ evalstore_put(struct evalstore *es, const struct dmarc_eval_record *r)
 	be64(p->key + p->keylen, when);
 	p->keylen += 16;	/* seq: at commit */
 	es->npend++;
-	if (es->npend >= EVALSTORE_BATCH_MAX)
-		return evalstore_flush(es);
+	/* While the spool is full the owner's timer retries, not each put. */
+	if (es->npend >= EVALSTORE_BATCH_MAX && !es->full &&
+	    evalstore_flush(es) == -1 && !es->full)
+		return -1;
 	return 0;
 }
 

@@ -20,6 +20,7 @@
 #define EVALSTORE_MAPSIZE_MIN	(1024 * 1024)
 #define EVALSTORE_MAPSIZE_MAX	((size_t)4 * 1024 * 1024 * 1024)
 #define EVALSTORE_BATCH_MAX	100	/* records per commit, at most */
+#define EVALSTORE_BACKLOG_MAX	1000	/* held while the spool is full */
 #define EVALSTORE_FLUSH_MS	200	/* longest a record waits */
 #define EVALSTORE_VALUE_MAX	(32 * 1024)	/* one encoded record */
 #define EVALSTORE_DOMAIN_MAX	255	/* key domain, without NUL */
@@ -29,7 +30,9 @@ struct evalstore;
 struct evalstore_stats {
 	uint64_t	 stored;	/* records committed since open */
 	uint64_t	 commits;
-	uint64_t	 dropped;	/* records lost to a failed commit */
+	uint64_t	 dropped;	/* records lost: a failed commit, or
+					   past the backlog of a full spool */
+	uint64_t	 held;		/* records kept through a full spool */
 	uint64_t	 corrupt;	/* values skipped while reading */
 	uint64_t	 pruned;
 };
@@ -46,14 +49,24 @@ void		 evalstore_close(struct evalstore *);
 /*
  * Queue one record for the next commit.  When the batch reaches
  * EVALSTORE_BATCH_MAX it is committed at once.  0, or -1 when the record
- * cannot be encoded within EVALSTORE_VALUE_MAX or the commit failed.
+ * cannot be encoded within EVALSTORE_VALUE_MAX, the commit failed other
+ * than for room, or the backlog of a full spool is full (the record is
+ * lost then; see evalstore_flush()).
  */
 int		 evalstore_put(struct evalstore *,
 		    const struct dmarc_eval_record *);
 /* Records waiting for a commit. */
 size_t		 evalstore_pending(const struct evalstore *);
-/* Commit what is pending: 0, or -1 (the batch is dropped and logged). */
+/*
+ * Commit what is pending: 0, or -1.  When the spool has no room (ENOSPC,
+ * EDQUOT, EIO, the map at its limit) the records stay pending, up to
+ * EVALSTORE_BACKLOG_MAX in all, for the owner to retry later: further
+ * records are lost (counted in `dropped`) until a commit succeeds.  Any
+ * other error drops the batch.  Both are logged once.
+ */
 int		 evalstore_flush(struct evalstore *);
+/* The last commit found no room: the pending records wait for it. */
+int		 evalstore_full(const struct evalstore *);
 
 /*
  * Call cb for each committed record whose header_from is domain (NULL or

@@ -4,10 +4,12 @@
  * It runs chrooted in <spool>/reports, unprivileged, on its own event
  * loop, and owns the evaluation store (reportd/evalstore.h) there.  authd
  * sends it each DMARC evaluation (IMSG_REPORT_EVALUATION_ADD); control asks it
- * for a listing (IMSG_CTL_EVALUATIONS_GET).  Evaluations are committed in
+ * for a listing (IMSG_CTL_EVALUATIONS_GET) and its counters
+ * (IMSG_CTL_STATS_GET).  Evaluations are committed in
  * batches (a timer of EVALSTORE_FLUSH_MS after the first one waiting, or a
  * full batch; see reportd/evalstore.c for why losing the last batch in a crash
- * is acceptable).  Records older than REPORTD_KEEP are pruned at start and
+ * is acceptable); on a full spool they wait in memory and the timer tries
+ * again every REPORTD_FULL_RETRY seconds.  Records older than REPORTD_KEEP are pruned at start and
  * then once a day: aggregate reports cover at most a day (RFC 9990 2.1),
  * so a month is ample for reports that are late or re-sent.  Sending the
  * reports is not done yet.  Anything else from a peer is a protocol
@@ -30,6 +32,7 @@
 #include "util.h"
 
 #define REPORTD_KEEP		(30 * 24 * 3600)	/* seconds */
+#define REPORTD_FULL_RETRY	5	/* seconds, while the spool is full */
 #define REPORTD_PRUNE_EVERY	(24 * 3600)
 /* A listing is sent in IMSG_CTL_REPLY_DATA messages of about this size. */
 #define REPORTD_CTL_CHUNK	(16 * 1024)
@@ -62,13 +65,22 @@ reportd_state(struct proc *p)
 	return p->state;
 }
 
+/*
+ * A commit that found the spool full keeps its evaluations: try again in
+ * a while (new evaluations wait with them, they do not trigger tries).
+ */
 static void
 reportd_flush_cb(int fd, short event, void *arg)
 {
 	struct reportd	*rd = arg;
+	struct timeval	 tv = { REPORTD_FULL_RETRY, 0 };
 
 	rd->flush_armed = 0;
-	evalstore_flush(rd->es);
+	if (evalstore_flush(rd->es) == -1 && evalstore_full(rd->es) &&
+	    evalstore_pending(rd->es) > 0) {
+		evtimer_add(&rd->ev_flush, &tv);
+		rd->flush_armed = 1;
+	}
 }
 
 static void
@@ -174,8 +186,7 @@ reportd_ctl_evaluations(struct reportd *rd, struct imsg *imsg)
 	if (evalstore_pending(rd->es) > 0) {
 		if (rd->flush_armed)
 			evtimer_del(&rd->ev_flush);
-		rd->flush_armed = 0;
-		evalstore_flush(rd->es);
+		reportd_flush_cb(-1, 0, rd);
 	}
 	memset(&w, 0, sizeof(w));
 	w.rd = rd;
@@ -189,6 +200,40 @@ reportd_ctl_evaluations(struct reportd *rd, struct imsg *imsg)
 	}
 	ctl_walk_send(&w);
 	buf_free(&w.b);
+	proc_compose(rd->proc, PROC_CONTROL, IMSG_CTL_REPLY_END,
+	    imsg->hdr.peerid, -1, NULL, 0);
+}
+
+/* posternctl show stats: the evaluation store's counters. */
+static void
+reportd_ctl_stats(struct reportd *rd, struct imsg *imsg)
+{
+	struct evalstore_stats	 st;
+	struct msg_ctl_stat	 m;
+	size_t			 i;
+
+	if (msg_get_empty(imsg) == -1)
+		proc_bad_message(rd->proc, PROC_CONTROL, imsg);
+	evalstore_get_stats(rd->es, &st);
+	{
+		const struct { const char *name; uint64_t value; } rows[] = {
+			{ "reportd.evaluations.stored", st.stored },
+			{ "reportd.evaluations.waiting",
+			    evalstore_pending(rd->es) },
+			{ "reportd.evaluations.held", st.held },
+			{ "reportd.evaluations.lost", st.dropped },
+			{ "reportd.spool.full", evalstore_full(rd->es) },
+		};
+
+		for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+			memset(&m, 0, sizeof(m));
+			strlcpy(m.name, rows[i].name, sizeof(m.name));
+			m.value = rows[i].value;
+			proc_compose(rd->proc, PROC_CONTROL,
+			    IMSG_CTL_STATS_ENTRY, imsg->hdr.peerid, -1, &m,
+			    sizeof(m));
+		}
+	}
 	proc_compose(rd->proc, PROC_CONTROL, IMSG_CTL_REPLY_END,
 	    imsg->hdr.peerid, -1, NULL, 0);
 }
@@ -218,6 +263,10 @@ reportd_dispatch(struct proc *p, enum proc_id from, struct imsg *imsg)
 	if (from == PROC_CONTROL &&
 	    imsg->hdr.type == IMSG_CTL_EVALUATIONS_GET) {
 		reportd_ctl_evaluations(rd, imsg);
+		return;
+	}
+	if (from == PROC_CONTROL && imsg->hdr.type == IMSG_CTL_STATS_GET) {
+		reportd_ctl_stats(rd, imsg);
 		return;
 	}
 	proc_unexpected(p, from, imsg);

@@ -4,7 +4,8 @@
  * commit per batch), iteration by domain and time range (contiguous,
  * time-ordered, "a.test" apart from "a.test.example"), case folding,
  * persistence across a reopen, pruning by age, corrupt values and keys
- * skipped, and the listing line.
+ * skipped, the listing line, and a full spool (a bounded backlog, stored
+ * when there is room).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +13,11 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <sys/mount.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
 #include <lmdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -399,6 +405,111 @@ test_bad_record(void **state)
 	assert_int_equal(evalstore_count(f->es, NULL), 0);
 }
 
+/* Write 4 KB pages to path until `pages` are written or it fails: -1. */
+static int
+fill_file(const char *path, int pages)
+{
+	char	 b[4096];
+	int	 fd, i;
+
+	memset(b, 'x', sizeof(b));
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0600)) == -1)
+		return -1;
+	for (i = 0; i < pages; i++)
+		if (write(fd, b, sizeof(b)) != (ssize_t)sizeof(b))
+			break;
+	close(fd);
+	return i < pages ? -1 : 0;
+}
+
+static void
+full_spool_cleanup(struct evalstore *es, const char *mnt, const char *dir,
+    const char *filler)
+{
+	char	 path[128];
+
+	evalstore_close(es);
+	unlink(filler);
+	snprintf(path, sizeof(path), "%s/data.mdb", dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/lock.mdb", dir);
+	unlink(path);
+	rmdir(dir);
+	if (umount(mnt) == -1)
+		fprintf(stderr, "umount %s: %s\n", mnt, strerror(errno));
+	rmdir(mnt);
+}
+
+/*
+ * The spool fills up: evaluations that cannot be committed are kept in
+ * memory (a bounded backlog) and stored when there is room; past the
+ * backlog they are counted as lost.  A real tmpfs, filled by another
+ * file.
+ */
+static void
+test_full_spool(void **state)
+{
+	struct evalstore		*es;
+	struct dmarc_eval_record	 r;
+	struct evalstore_stats		 st;
+	char				 mnt[64], dir[80], filler[80], err[256];
+	int				 i;
+
+	strlcpy(mnt, "/tmp/test_evalstore_full.XXXXXX", sizeof(mnt));
+	assert_non_null(mkdtemp(mnt));
+	if (mount("tmpfs", mnt, "tmpfs", 0, "size=1m,mode=0700") == -1) {
+		rmdir(mnt);
+		if (errno == EPERM)
+			skip();
+		fail_msg("mount tmpfs: %s", strerror(errno));
+	}
+	snprintf(dir, sizeof(dir), "%s/reports", mnt);
+	snprintf(filler, sizeof(filler), "%s/filler", mnt);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	es = evalstore_open(dir, 0, err, sizeof(err));
+	if (es == NULL) {
+		full_spool_cleanup(NULL, mnt, dir, filler);
+		fail_msg("evalstore_open: %s", err);
+	}
+	/* Another writer takes the whole filesystem. */
+	assert_int_equal(fill_file(filler, 100000), -1);
+
+	for (i = 0; i < EVALSTORE_BACKLOG_MAX; i++) {
+		mkrec(&r, "full.test", 1700000000 + i, "192.0.2.9");
+		assert_int_equal(evalstore_put(es, &r), 0);
+	}
+	assert_true(evalstore_full(es));
+	assert_int_equal(evalstore_flush(es), -1);
+	assert_int_equal(evalstore_pending(es), EVALSTORE_BACKLOG_MAX);
+	/* Past the backlog: lost, and counted. */
+	for (i = 0; i < 7; i++) {
+		mkrec(&r, "full.test", 1700100000 + i, "192.0.2.9");
+		assert_int_equal(evalstore_put(es, &r), -1);
+	}
+	evalstore_get_stats(es, &st);
+	assert_int_equal(st.dropped, 7);
+	assert_int_equal(st.stored, 0);
+	assert_int_equal(evalstore_count(es, NULL), 0);
+
+	/* Room again: everything kept is stored, once. */
+	assert_int_equal(unlink(filler), 0);
+	assert_int_equal(evalstore_flush(es), 0);
+	assert_false(evalstore_full(es));
+	assert_int_equal(evalstore_pending(es), 0);
+	assert_int_equal(evalstore_count(es, "full.test"),
+	    EVALSTORE_BACKLOG_MAX);
+	evalstore_get_stats(es, &st);
+	assert_int_equal(st.held, EVALSTORE_BACKLOG_MAX);
+	assert_int_equal(st.dropped, 7);
+	/* And new ones go in as before. */
+	mkrec(&r, "full.test", 1700200000, "192.0.2.9");
+	assert_int_equal(evalstore_put(es, &r), 0);
+	assert_int_equal(evalstore_flush(es), 0);
+	assert_int_equal(evalstore_count(es, "full.test"),
+	    EVALSTORE_BACKLOG_MAX + 1);
+	full_spool_cleanup(es, mnt, dir, filler);
+}
+
 static void
 test_format(void **state)
 {
@@ -461,6 +572,7 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_bad_record, setup,
 		    teardown),
+		cmocka_unit_test(test_full_spool),
 		cmocka_unit_test(test_format),
 	};
 

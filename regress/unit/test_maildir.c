@@ -291,6 +291,58 @@ test_check_home(void **state)
 	assert_true(strncmp(err, "5.3.0 ", 6) == 0);
 }
 
+/*
+ * Nor is the fixed base of a template outside any home: one that is not
+ * there is an unmounted file system, a temporary failure; below it the
+ * expansions' directories are made as needed.
+ */
+static void
+test_check_base(void **state)
+{
+	char	 tmpl[320], vmail[128], err[256], path[256];
+	int	 fd;
+
+	snprintf(vmail, sizeof(vmail), "%s/vmail", base);
+	snprintf(tmpl, sizeof(tmpl), "%s/%%{domain}/%%{user}", vmail);
+	assert_int_equal(maildir_check_base(tmpl, "/nonexistent", err,
+	    sizeof(err)), MAILDIR_TEMPFAIL);
+	assert_true(strncmp(err, "4.3.0 maildir base directory ", 29) == 0);
+	assert_non_null(strstr(err, vmail));
+	assert_non_null(strstr(err, "No such file or directory"));
+	assert_int_equal(access(vmail, F_OK), -1);
+	/* a fixed path: its parent is the base */
+	snprintf(tmpl, sizeof(tmpl), "%s/shared", vmail);
+	assert_int_equal(maildir_check_base(tmpl, "/h", err, sizeof(err)),
+	    MAILDIR_TEMPFAIL);
+	/* the base is there: fine, and a delivery makes what lies below */
+	assert_int_equal(mkdir(vmail, 0700), 0);
+	snprintf(tmpl, sizeof(tmpl), "%s/%%{domain}/%%{user}", vmail);
+	assert_int_equal(maildir_check_base(tmpl, "/h", err, sizeof(err)),
+	    MAILDIR_OK);
+	snprintf(path, sizeof(path), "%s/example.test/bob", vmail);
+	assert_true((fd = open("/dev/null", O_RDONLY)) != -1);
+	assert_int_equal(maildir_deliver(path, fd, NULL, "k", "h", 0, err,
+	    sizeof(err)), MAILDIR_OK);
+	close(fd);
+	/* a part of the prefix after the last slash is not the base */
+	snprintf(tmpl, sizeof(tmpl), "%s/d-%%{domain}", vmail);
+	assert_int_equal(maildir_check_base(tmpl, "/h", err, sizeof(err)),
+	    MAILDIR_OK);
+	/* a base that is a file can never hold a maildir */
+	snprintf(path, sizeof(path), "%s/file", base);
+	close(open(path, O_CREAT | O_WRONLY, 0600));
+	snprintf(tmpl, sizeof(tmpl), "%s/%%{user}", path);
+	assert_int_equal(maildir_check_base(tmpl, "/h", err, sizeof(err)),
+	    MAILDIR_PERMFAIL);
+	assert_true(strncmp(err, "5.3.0 ", 6) == 0);
+	/* the home rules for ~/ and %{home}; the root needs no check */
+	assert_int_equal(maildir_check_base("~/Maildir", "/nonexistent", err,
+	    sizeof(err)), MAILDIR_TEMPFAIL);
+	assert_true(strncmp(err, "4.3.0 home directory ", 21) == 0);
+	assert_int_equal(maildir_check_base("/%{user}", "/h", err,
+	    sizeof(err)), MAILDIR_OK);
+}
+
 static void
 test_expand_path(void **state)
 {
@@ -336,6 +388,8 @@ main(void)
 		cmocka_unit_test(test_errno_class),
 		cmocka_unit_test_setup_teardown(
 		    test_failed_write_leaves_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_check_base, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_check_home, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_expand_path, setup,

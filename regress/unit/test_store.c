@@ -1,5 +1,6 @@
 /*
- * queue/store.c, queue/store_admin.c and lib/envelope.c: the queue store.
+ * queue/store.c, queue/store_msg.c, queue/store_admin.c,
+ * queue/store_space.c and lib/envelope.c: the queue store.
  * Round trip of a multi-chunk message, group commit (one transaction for
  * 100 messages), abort, schedule order, backoff and expiry,
  * hold/release/schedule/remove,
@@ -846,6 +847,10 @@ test_full_filesystem(void **state)
 		assert_int_equal(unlink(filler), 0);
 		n = qstore_take_due(f->qs, time(NULL), due, 1024);
 	}
+	/* On the full filesystem the reserve takes them out in batches. */
+	while (n > 0 && n < 1024 &&
+	    (i = qstore_take_due(f->qs, time(NULL), due + n, 1024 - n)) > 0)
+		n += i;
 	/* Every envelope, those that were out among them, once each. */
 	assert_int_equal(n, NOUT + 1 + b.ok);
 	for (i = 0, seen = 0; i < n; i++) {
