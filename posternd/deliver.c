@@ -90,7 +90,7 @@
 #define DELIVER_SOCK_FILENO	3	/* a worker's socket to the parent */
 #define DELIVER_EXE_FILENO	4	/* posternd, in the child until exec */
 
-/* TEST ONLY: a shorter deadline, honoured in debug runs alone */
+/* TEST ONLY: a shorter deadline, honoured in test runs (-T) alone */
 #define DELIVER_TEST_TIMEOUT	"POSTERN_TEST_DELIVER_TIMEOUT"
 
 /*

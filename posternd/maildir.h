@@ -34,7 +34,7 @@ int	maildir_deliver_unsynced(const char *maildir, int fd,
 int	maildir_sync_new(const char *maildir, char *err, size_t errlen);
 
 /*
- * TEST ONLY: when set (by a delivery process in a debug run), called with
+ * TEST ONLY: when set (by a delivery process in a test run, -T), called with
  * "tmp" once the message is whole and synced in tmp/, before the rename.
  */
 extern void	(*maildir_test_step)(const char *step);

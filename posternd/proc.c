@@ -202,9 +202,9 @@ imsgev_free(struct imsgev *iev)
 
 /*
  * TEST ONLY: fault injection for regress/test_msg.py, which proves that a
- * malformed payload from a peer stops the daemon.  In a debug run (-d)
+ * malformed payload from a peer stops the daemon.  In a test run (-d -T)
  * the parent leaves POSTERN_TEST_CORRUPT="PROCESS:IMSG_NAME" in its
- * children's environment (outside debug runs it removes it before any
+ * children's environment (outside test runs it removes it before any
  * child starts, and no process reads it); PROCESS then sends its next
  * message of that type one byte short, or one byte long when it is
  * empty, so that the receiver's decoder refuses it.  With a third part,
@@ -249,7 +249,7 @@ proc_test_reroute(void)
 }
 
 /*
- * Outside debug runs no test hook may reach any process: every variable
+ * Outside test runs (-T) no test hook may reach any process: every variable
  * named POSTERN_TEST_* goes, including hooks added after this was
  * written.  unsetenv() moves environ's entries, so start over after each.
  */

@@ -95,13 +95,13 @@ int		 proc_drain(struct proc *, enum proc_id peer,
 struct dns_ctx	*proc_dns_ctx(struct proc *);
 /*
  * TEST ONLY: POSTERN_TEST_CORRUPT and POSTERN_TEST_REROUTE, honoured in
- * debug runs alone; the second gives smtp's next envelope a forged
+ * test runs (-T) alone; the second gives smtp's next envelope a forged
  * destination, once (NULL: none).
  */
 void		 proc_test_corrupt_init(const char *name, int debug);
 const char	*proc_test_reroute(void);
 /*
- * TEST ONLY: POSTERN_TEST_CRASH="PROCESS:STEP", debug runs alone: the
+ * TEST ONLY: POSTERN_TEST_CRASH="PROCESS:STEP", test runs (-T) alone: the
  * process named dies by SIGKILL when it reaches that step.
  */
 void		 proc_test_crash(const char *step);

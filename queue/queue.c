@@ -586,7 +586,7 @@ queue_ctl_imsg(struct queue *q, struct imsg *imsg)
  * TEST ONLY: POSTERN_TEST_STORE_PANIC=N makes the store's N-th group
  * commit of new mail fail as MDB_PANIC, so that regress/test_spool_full.py
  * can prove the queue's fail-stop and the restart on the same spool.  The
- * variable is removed in every process outside debug runs
+ * variable is removed in every process unless posternd was started with -T
  * (proc_test_corrupt_init()).
  */
 static void
