@@ -242,6 +242,7 @@ def test_hooks_ignored_without_T(daemon_factory, tmp_path, monkeypatch, args):
     monkeypatch.setenv("POSTERN_TEST_CRASH", "queue:commit")
     monkeypatch.setenv("POSTERN_TEST_SOMETHING_NEW", "1")
     dm = daemon_factory()
+    dm.maildir = str(tmp_path / "mail")     # the base, made by the admin
     with open(dm.conf, "a") as f:
         f.write(CONFIG.format(d=tmp_path, p=dm.port + 1))
     dm.start(wait=False, args=args, test_hooks=False)
