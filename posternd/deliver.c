@@ -71,6 +71,7 @@
 
 #include "posternd/deliver.h"
 #include "envelope.h"
+#include "clock.h"
 #include "log.h"
 #include "posternd/maildir.h"
 #include "routing.h"
@@ -510,7 +511,7 @@ worker_start(const struct job *j)
 	TAILQ_INIT(&w->jobs);
 	w->pid = pid;
 	w->fd = sp[0];
-	w->started = time(NULL);
+	w->started = monotime();
 	if (fcntl(w->fd, F_SETFL, O_NONBLOCK) == -1)
 		log_warn("local delivery: O_NONBLOCK");
 	event_set(&w->ev, w->fd, EV_READ | EV_PERSIST, worker_read, w);
@@ -896,7 +897,7 @@ void
 deliver_foreach(void (*cb)(pid_t, const char *, time_t, void *), void *arg)
 {
 	struct worker	*w;
-	time_t		 now = time(NULL);
+	time_t		 now = monotime();
 
 	TAILQ_FOREACH(w, &workers, entry)
 		if (w->fd != -1)

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "envelope.h"
+#include "clock.h"
 #include "log.h"
 #include "rule.h"
 #include "smtpd/smtp.h"
@@ -686,7 +687,7 @@ session_send_received(struct session *s)
 	if (smtp_session_rcpt_count(s->engine) == 1 &&
 	    !TAILQ_EMPTY(&s->rcpts))
 		r.rcpt = TAILQ_FIRST(&s->rcpts)->env.rcpt;
-	r.date = time(NULL);
+	r.date = walltime();
 	buf_init(&b, 4096);
 	if (smtp_received_header(&b, &r) == 0 && b.len > 0)
 		proc_compose(s->smtp->proc, PROC_QUEUE,
