@@ -1,0 +1,356 @@
+"""Time and slowness (issue 20): the wall clock jumps, peers that answer a
+byte at a time, a delivery worker that stalls.
+
+Durations (timeouts, back-off, worker deadlines) run on the monotonic
+clock; the wall clock matters only for the queue's stored schedule.  The
+clock tests restart the daemon with its wall clock moved by the test-only
+hook POSTERN_TEST_CLOCK_SHIFT (debug runs alone, posternd(8)) over a
+queue that the true clock scheduled: that is what a clock set back or
+forward while the daemon runs leaves behind, too, because nothing else
+reads the wall clock.
+"""
+import os
+import re
+import signal
+import smtplib
+import socket
+import threading
+import time
+
+import pytest
+
+from conftest import alive, next_port
+from peers import smtp_peer  # noqa: F401 (a fixture)
+from test_deliver import dmx, files, send as send_local, wait_files  # noqa
+from test_deliver import workers
+from test_load import ptrace_freeze, ptrace_thaw
+
+CONFIG = '''
+hostname a.postern.test
+queue retry {retry} max {retry}
+queue expire {expire}
+mta-timeout {mta_timeout}
+mta-connect-timeout 2s
+table locals {{ "localhost" }}
+action "local" maildir "{d}/mail/%{{user}}"
+action "out" relay host "smtp://127.0.0.1:{p}"
+action "fast" relay host "smtp://127.0.0.1:{fast}"
+match from any for domain <locals> action "local"
+match from any for domain "remote.test" action "out"
+match from any for domain "fast.test" action "fast"
+'''
+
+MSG = ("From: root@localhost\r\nTo: {rcpt}\r\nSubject: {tag}\r\n"
+       "Message-ID: <{tag}@a.postern.test>\r\n\r\nbody {tag}\r\n")
+
+
+def make_daemon(daemon_factory, tmp_path, retry="10m", expire="5d",
+                mta_timeout="30s"):
+    dm = daemon_factory(sub="t")
+    dm.relay_port = next_port()
+    dm.fast_port = next_port()
+    dm.maildir = str(tmp_path / "t" / "mail")
+    with open(dm.conf, "a") as f:
+        f.write(CONFIG.format(d=tmp_path / "t", p=dm.relay_port,
+                              fast=dm.fast_port, retry=retry,
+                              expire=expire, mta_timeout=mta_timeout))
+    return dm
+
+
+def send(dm, rcpt, tag):
+    with smtplib.SMTP("127.0.0.1", dm.port, timeout=30) as c:
+        c.ehlo("client.test")
+        assert c.sendmail("root@localhost", [rcpt],
+                          MSG.format(rcpt=rcpt, tag=tag)) == {}
+
+
+def wait_log(dm, text, timeout=30):
+    deadline = time.time() + timeout
+    while text not in dm.logtext():
+        assert time.time() < deadline, "%r not in the log:\n%s" % (
+            text, dm.logtext())
+        time.sleep(0.1)
+
+
+def queue_lines(dm):
+    return [ln for ln in dm.ctl("show", "queue").stdout.splitlines() if ln]
+
+
+def wait_queue_empty(dm, timeout=30):
+    deadline = time.time() + timeout
+    while queue_lines(dm):
+        assert time.time() < deadline, "queue not empty:\n%s\n%s" % (
+            "\n".join(queue_lines(dm)), dm.logtext())
+        time.sleep(0.2)
+
+
+def deferred_then_restarted(dm, monkeypatch, shift, meanwhile=None):
+    """One message to remote.test deferred by the true clock (nobody
+    listens on the relay port), then the daemon restarted with its wall
+    clock moved by `shift` seconds; meanwhile() runs while it is down."""
+    dm.start()
+    send(dm, "bob@remote.test", "deferred")
+    wait_log(dm, "temporary failure")
+    (ln,) = queue_lines(dm)
+    assert "bob@remote.test" in ln and " 1 " in ln, ln    # one attempt
+    dm.stop()
+    os.makedirs(dm.sockdir, 0o755)      # stop() removed it
+    if meanwhile is not None:
+        meanwhile()
+    monkeypatch.setenv("POSTERN_TEST_CLOCK_SHIFT", str(shift))
+    dm.start(args=("-d", "-v"))
+    wait_log(dm, "queue: test: wall clock shifted by %d seconds" % shift)
+
+
+def test_clock_set_back_an_hour_retries_now(daemon_factory, tmp_path,
+                                            monkeypatch, smtp_peer):
+    """Deferred for 10 minutes, then the clock goes back an hour: the
+    stored retry lies 70 minutes ahead, further than any retry interval
+    could put it, so the queue tries it at once (and says why) instead of
+    holding the mail an extra hour.  Delivered once."""
+    dm = make_daemon(daemon_factory, tmp_path)
+    peers = []
+    deferred_then_restarted(dm, monkeypatch, -3600, lambda: peers.append(
+        smtp_peer(addr="127.0.0.1", port=dm.relay_port)))
+    (peer,) = peers
+    got = peer.wait_messages(1, timeout=60)
+    assert len(got) == 1
+    wait_log(dm, "queue: 1 envelope(s) were scheduled more than the "
+             "longest retry interval ahead: the clock was set back; "
+             "trying them now")
+    wait_queue_empty(dm)
+    time.sleep(1)
+    assert len(peer.accepted()) == 1
+    assert dm.proc.poll() is None
+
+
+@pytest.mark.parametrize("days,outcome", [(1, "delivered"), (3, "expired")])
+def test_clock_set_forward(daemon_factory, tmp_path, monkeypatch, smtp_peer,
+                           days, outcome):
+    """Forward: the retry is due at once.  Expiry counts from the stored
+    creation time, so a jump ages the mail by the jump: with a 2-day
+    lifetime, a day forward still delivers; three days forward, the next
+    temporary failure expires it and the sender gets the bounce."""
+    dm = make_daemon(daemon_factory, tmp_path, expire="2d")
+    peers = []
+    deferred_then_restarted(dm, monkeypatch, days * 86400, lambda: peers.append(
+        smtp_peer(addr="127.0.0.1", port=dm.relay_port))
+        if outcome == "delivered" else None)
+    if outcome == "delivered":
+        (peer,) = peers
+        assert len(peer.wait_messages(1, timeout=60)) == 1
+        wait_queue_empty(dm)
+        assert "expired" not in dm.logtext()
+    else:
+        wait_log(dm, ": expired: ")
+        wait_queue_empty(dm)
+        bounces = wait_maildir(dm, "root", 1)
+        assert len(bounces) == 1
+        body = open(bounces[0], "rb").read()
+        assert b"Status: 4.4.7" in body and b"bob@remote.test" in body
+    assert "set back" not in dm.logtext()
+    assert dm.proc.poll() is None
+
+
+def wait_maildir(dm, user, want, timeout=30):
+    deadline = time.time() + timeout
+    while True:
+        got = sorted(os.listdir(os.path.join(dm.maildir, user, "new"))) \
+            if os.path.isdir(os.path.join(dm.maildir, user, "new")) else []
+        if len(got) >= want or time.time() >= deadline:
+            return [os.path.join(dm.maildir, user, "new", g) for g in got]
+        time.sleep(0.1)
+
+
+class Dribbler:
+    """A server on loopback that accepts connections and sends `text` one
+    byte every `pace` seconds, never more; it notes when the client
+    closes.  A thread of the test, stopped by stop()."""
+
+    def __init__(self, port, text=b"220 slow.test ESMTP" + b"." * 200,
+                 pace=1.0):
+        self.text, self.pace = text, pace
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", port))
+        self.sock.listen(8)
+        self.stopping = threading.Event()
+        self.accepted = 0
+        self.closed_by_client = 0
+        self.sent = 0
+        self.threads = [threading.Thread(target=self._accept, daemon=True)]
+        self.threads[0].start()
+
+    def _accept(self):
+        self.sock.settimeout(0.2)
+        while not self.stopping.is_set():
+            try:
+                c, _ = self.sock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            self.accepted += 1
+            t = threading.Thread(target=self._dribble, args=(c,),
+                                 daemon=True)
+            self.threads.append(t)
+            t.start()
+
+    def _dribble(self, c):
+        c.settimeout(self.pace)
+        try:
+            for i in range(len(self.text)):
+                if self.stopping.is_set():
+                    return
+                c.sendall(self.text[i:i + 1])
+                self.sent += 1
+                try:        # wait one pace, noticing a close
+                    if c.recv(4096) == b"":
+                        self.closed_by_client += 1
+                        return
+                except socket.timeout:
+                    pass
+        except OSError:
+            self.closed_by_client += 1
+        finally:
+            c.close()
+
+    def stop(self):
+        self.stopping.set()
+        self.sock.close()
+        for t in self.threads:
+            t.join(10)
+
+
+def test_slow_destination_bounded_others_unaffected(daemon_factory,
+                                                   tmp_path, smtp_peer):
+    """A destination that accepts and sends its greeting a byte a second
+    holds our connection only until the mta's per-reply deadline
+    (mta-timeout, here 8s): bytes that keep coming do not extend it.  The
+    mail is deferred (4.4.2 in the queue), and mail to another
+    destination is delivered meanwhile, without waiting for it."""
+    dm = make_daemon(daemon_factory, tmp_path, mta_timeout="8s")
+    fast = smtp_peer(addr="127.0.0.1", port=dm.fast_port)
+    slow = Dribbler(dm.relay_port)
+    try:
+        dm.start()
+        send(dm, "bob@remote.test", "slow")
+        deadline = time.time() + 30
+        while slow.sent < 2:
+            assert time.time() < deadline, "never connected to the slow peer"
+            time.sleep(0.1)
+        send(dm, "carol@fast.test", "fast")
+        assert len(fast.wait_messages(1, timeout=30)) == 1
+        # the slow destination's first connection was still going on
+        assert "timeout waiting for the greeting reply" not in dm.logtext()
+        wait_log(dm, "timeout waiting for the greeting reply", timeout=60)
+        wait_log(dm, "temporary failure")
+        deadline = time.time() + 30
+        while slow.closed_by_client < 1:
+            assert time.time() < deadline, "the mta kept the connection"
+            time.sleep(0.1)
+        # dribbled for about 8 s, not the 200 s the greeting would take
+        assert slow.sent < len(slow.text)
+        (ln,) = queue_lines(dm)
+        assert "bob@remote.test" in ln and "timeout waiting for the " \
+            "greeting reply" in ln, ln
+    finally:
+        slow.stop()
+    assert len(fast.accepted()) == 1
+    assert dm.proc.poll() is None
+
+
+def test_smtp_client_sending_a_byte_at_a_time_is_closed(daemon_factory,
+                                                        tmp_path):
+    """A client that sends its command a byte a second never completes a
+    line within smtp-timeout (3s here): it gets 421 4.4.2 and the session
+    ends, although a byte arrives more often than the timeout.  Complete
+    commands, each within the timeout, keep a session going."""
+    dm = make_daemon(daemon_factory, tmp_path)
+    with open(dm.conf, "a") as f:
+        f.write("smtp-timeout 3s\n")
+    dm.start()
+    s = socket.create_connection(("127.0.0.1", dm.port), timeout=30)
+    try:
+        f = s.makefile("rb")
+        assert f.readline().startswith(b"220 ")
+        # complete commands two seconds apart: none is late
+        for i in range(3):
+            s.sendall(b"NOOP\r\n")
+            assert f.readline().startswith(b"250 ")
+            time.sleep(2)
+        got = b""
+        deadline = time.time() + 60
+        cmd = b"EHLO " + b"x" * 500
+        for i in range(len(cmd)):
+            assert time.time() < deadline, "the session lasts: %r" % got
+            try:
+                s.sendall(cmd[i:i + 1])
+            except OSError:
+                break
+            s.settimeout(1)
+            try:
+                chunk = s.recv(4096)
+            except socket.timeout:
+                continue
+            got += chunk
+            if chunk == b"" or b"421" in got:
+                break
+        s.settimeout(10)
+        try:
+            while True:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                got += chunk
+        except OSError:
+            pass
+        assert got.startswith(b"421 4.4.2 "), got
+    finally:
+        s.close()
+    assert re.search(r"smtp: session \d+ from 127\.0\.0\.1: timeout",
+                     dm.logtext())
+    assert dm.proc.poll() is None
+
+
+def test_stalled_mailbox_worker_is_bounded(dmx, monkeypatch):
+    """A delivery worker stuck in its mailbox's file system (held still
+    with ptrace: it neither answers nor sees its signals until released)
+    holds its delivery only until the per-job deadline: the parent gives
+    up on it and the envelope comes back as a temporary failure, to be
+    delivered by a new worker; another user's mail goes on meanwhile, and
+    every message arrives exactly once."""
+    monkeypatch.setenv("POSTERN_TEST_DELIVER_TIMEOUT", "6")
+    dm = dmx.start(args=("-d", "-v"))
+    send_local(dm, "n@v.test", 1, "first")
+    assert len(wait_files(dm, "n@v.test", 1)) == 1
+    (w,) = workers(dm)          # nobody's, idle for a few seconds
+    libc = ptrace_freeze(w)
+    reaper = None
+    try:
+        send_local(dm, "n@v.test", 1, "second")     # to the stuck worker
+        send_local(dm, "r@v.test", 1, "others")
+        assert len(wait_files(dm, "r@v.test", 1, timeout=20)) == 1
+        assert len(files(dm, "n@v.test")) == 1
+        # the parent's SIGKILL ends even a held tracee; as its tracer we
+        # collect that first, so that the parent can reap it
+        reaper = threading.Thread(
+            target=lambda: os.waitpid(w, 0x40000000), daemon=True)
+        reaper.start()
+        wait_log(dmx, "delivery worker %d for nobody: delivery timed out: "
+                 "no result in 6 seconds; killing it" % w)
+        got = wait_files(dm, "n@v.test", 2, timeout=30)
+        assert len(got) == 2
+    finally:
+        if alive(w):
+            ptrace_thaw(libc, w)
+        if reaper is not None:
+            reaper.join(10)
+    log = dm.logtext()
+    assert re.search(r"temporary failure: delivery timed out", log), log
+    time.sleep(1.5)
+    subjects = sorted(re.search(rb"Subject: (.*)\r\n", open(f, "rb").read())
+                      .group(1) for f in files(dm, "n@v.test"))
+    assert subjects == [b"first 0", b"second 0"], subjects
+    assert dm.ctl("show", "queue").stdout == ""
+    assert dm.proc.poll() is None
