@@ -613,71 +613,12 @@ session_capable(struct mta_session *s)
 }
 
 static void
-session_mail_params(struct mta_session *s, struct buf *b)
-{
-	const struct envelope	*e = &TAILQ_FIRST(&s->task->rcpts)->env;
-
-	if (s->caps.flags & SMTP_CAP_SIZE)
-		buf_printf(b, " SIZE=%llu",
-		    (unsigned long long)s->task->msg->size);
-	if ((e->flags & ENV_F_8BITMIME) && (s->caps.flags & SMTP_CAP_8BITMIME))
-		buf_addstr(b, " BODY=8BITMIME");
-	if ((e->flags & ENV_F_SMTPUTF8) && (s->caps.flags & SMTP_CAP_SMTPUTF8))
-		buf_addstr(b, " SMTPUTF8");
-	if (!(s->caps.flags & SMTP_CAP_DSN))
-		return;
-	/* RFC 3461 4.3, 4.4: passed on as they came */
-	if (e->ret == ENV_RET_FULL)
-		buf_addstr(b, " RET=FULL");
-	else if (e->ret == ENV_RET_HDRS)
-		buf_addstr(b, " RET=HDRS");
-	if (e->envid[0] != '\0') {
-		buf_addstr(b, " ENVID=");
-		smtp_xtext_encode(e->envid, b);
-	}
-}
-
-static void
-session_rcpt_params(struct mta_session *s, const struct envelope *e,
-    struct buf *b)
-{
-	const char	*semi;
-	int		 first = 1;
-
-	if (!(s->caps.flags & SMTP_CAP_DSN))
-		return;
-	/* RFC 3461 4.1 NOTIFY, 4.2 ORCPT */
-	if (e->notify != 0) {
-		buf_addstr(b, " NOTIFY=");
-		if (e->notify & ENV_NOTIFY_NEVER)
-			buf_addstr(b, "NEVER");
-		else {
-			if (e->notify & ENV_NOTIFY_SUCCESS) {
-				buf_addstr(b, "SUCCESS");
-				first = 0;
-			}
-			if (e->notify & ENV_NOTIFY_FAILURE) {
-				buf_addstr(b, first ? "FAILURE" : ",FAILURE");
-				first = 0;
-			}
-			if (e->notify & ENV_NOTIFY_DELAY)
-				buf_addstr(b, first ? "DELAY" : ",DELAY");
-		}
-	}
-	if (e->orcpt[0] != '\0' && (semi = strchr(e->orcpt, ';')) != NULL) {
-		buf_printf(b, " ORCPT=%.*s;", (int)(semi - e->orcpt),
-		    e->orcpt);
-		smtp_xtext_encode(semi + 1, b);
-	}
-}
-
-static void
 session_send_rcpt(struct mta_session *s)
 {
 	struct buf	 b;
 
 	buf_init(&b, 4096);
-	session_rcpt_params(s, &s->rcpt_send->env, &b);
+	mta_rcpt_params(&s->caps, &s->rcpt_send->env, &b);
 	session_send(s, "RCPT TO:<%s>%s", s->rcpt_send->env.rcpt,
 	    buf_cstr(&b));
 	buf_free(&b);
@@ -729,7 +670,7 @@ session_begin_task(struct mta_session *s)
 		return;
 	}
 	buf_init(&b, 4096);
-	session_mail_params(s, &b);
+	mta_mail_params(&s->caps, e, s->task->msg->size, &b);
 	session_send(s, "MAIL FROM:<%s>%s", e->sender, buf_cstr(&b));
 	buf_free(&b);
 	s->mail_failed = 0;
