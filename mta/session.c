@@ -124,6 +124,7 @@ struct mta_session {
 	size_t			 naccepted;
 	int			 bdat;
 	uint64_t		 body_off;
+	uint64_t		 body_timed;	/* body_off at the timer's start */
 	struct smtp_dotstuff	 ds;
 };
 
@@ -134,20 +135,31 @@ static void	session_next_task(struct mta_session *);
 static void	session_reply(struct mta_session *);
 static int	session_still(struct mta *, uint32_t, unsigned int);
 
+/*
+ * The state's whole time starts now.  Bytes that arrive do not restart
+ * it: a server that sends its reply a byte a minute is given up on when
+ * the reply is due (RFC 5321 4.5.3.2), not never.
+ */
 static void
-session_enter(struct mta_session *s, enum mta_state st)
+session_timer_start(struct mta_session *s)
 {
-	struct timeval	 tv = { states[st].timeout, 0 };
+	struct timeval	 tv = { states[s->state].timeout, 0 };
 
-	log_debug("mta: session %u: %s -> %s", s->id, states[s->state].name,
-	    states[st].name);
-	s->state = st;
-	if (st == S_CONNECT)
+	if (s->state == S_CONNECT)
 		tv.tv_sec = s->mta->conf.connect_timeout;
-	else if (s->mta->conf.timeout > 0 && st != S_IDLE)
+	else if (s->mta->conf.timeout > 0 && s->state != S_IDLE)
 		tv.tv_sec = s->mta->conf.timeout;
 	evtimer_del(&s->ev_timer);
 	evtimer_add(&s->ev_timer, &tv);
+}
+
+static void
+session_enter(struct mta_session *s, enum mta_state st)
+{
+	log_debug("mta: session %u: %s -> %s", s->id, states[s->state].name,
+	    states[st].name);
+	s->state = st;
+	session_timer_start(s);
 }
 
 static void
@@ -759,6 +771,7 @@ session_rcpts_done(struct mta_session *s)
 		return;
 	}
 	s->body_off = 0;
+	s->body_timed = 0;
 	smtp_dotstuff_init(&s->ds);
 	/* RFC 3030 2: BDAT carries the message as it is */
 	s->bdat = (s->caps.flags & SMTP_CAP_CHUNKING) != 0;
@@ -797,6 +810,15 @@ session_fill_body(struct mta_session *s)
 			return;
 		}
 		s->body_off += n;
+		/*
+		 * RFC 5321 4.5.3.2.5: the time is per block sent, not for the
+		 * whole message: once the server has taken a block's worth,
+		 * the next block has its time again.
+		 */
+		if (s->body_off - s->body_timed >= SESSION_BODY_CHUNK) {
+			s->body_timed = s->body_off;
+			session_timer_start(s);
+		}
 		if (s->bdat ? buf_add(&s->out, chunk, n) :
 		    smtp_dotstuff(&s->ds, chunk, n, &s->out)) {
 			session_host_fail(s, 0, "output buffer full");
