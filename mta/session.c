@@ -14,10 +14,12 @@
  * a hostile server costs one failed attempt and never blocks the others.
  */
 #include <sys/types.h>
+#include <sys/ioctl.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
+#include <linux/sockios.h>
 
 #include <errno.h>
 #include <netdb.h>
@@ -124,7 +126,7 @@ struct mta_session {
 	size_t			 naccepted;
 	int			 bdat;
 	uint64_t		 body_off;
-	uint64_t		 body_timed;	/* body_off at the timer's start */
+	uint64_t		 body_left;	/* at the timer's start */
 	struct smtp_dotstuff	 ds;
 };
 
@@ -140,10 +142,30 @@ static int	session_still(struct mta *, uint32_t, unsigned int);
  * it: a server that sends its reply a byte a minute is given up on when
  * the reply is due (RFC 5321 4.5.3.2), not never.
  */
+/*
+ * The message bytes that have not reached the server yet: in the file,
+ * in our buffer and in the kernel's send queue, which on a slow link
+ * holds megabytes.
+ */
+static uint64_t
+session_body_left(struct mta_session *s)
+{
+	int	 queued;
+
+	if (s->fd == -1 || ioctl(s->fd, SIOCOUTQ, &queued) == -1 ||
+	    queued < 0)
+		queued = 0;
+	return s->task->msg->size - s->body_off + s->out.len +
+	    (uint64_t)queued;
+}
+
 static void
 session_timer_start(struct mta_session *s)
 {
 	struct timeval	 tv = { states[s->state].timeout, 0 };
+
+	if (s->state == S_BODY || s->state == S_DATA_END)
+		s->body_left = session_body_left(s);
 
 	if (s->state == S_CONNECT)
 		tv.tv_sec = s->mta->conf.connect_timeout;
@@ -771,7 +793,6 @@ session_rcpts_done(struct mta_session *s)
 		return;
 	}
 	s->body_off = 0;
-	s->body_timed = 0;
 	smtp_dotstuff_init(&s->ds);
 	/* RFC 3030 2: BDAT carries the message as it is */
 	s->bdat = (s->caps.flags & SMTP_CAP_CHUNKING) != 0;
@@ -810,15 +831,6 @@ session_fill_body(struct mta_session *s)
 			return;
 		}
 		s->body_off += n;
-		/*
-		 * RFC 5321 4.5.3.2.5: the time is per block sent, not for the
-		 * whole message: once the server has taken a block's worth,
-		 * the next block has its time again.
-		 */
-		if (s->body_off - s->body_timed >= SESSION_BODY_CHUNK) {
-			s->body_timed = s->body_off;
-			session_timer_start(s);
-		}
 		if (s->bdat ? buf_add(&s->out, chunk, n) :
 		    smtp_dotstuff(&s->ds, chunk, n, &s->out)) {
 			session_host_fail(s, 0, "output buffer full");
@@ -1289,6 +1301,16 @@ session_timeout(int fd, short event, void *arg)
 	}
 	if (s->state == S_QUIT) {
 		session_free(s, 1);
+		return;
+	}
+	/*
+	 * RFC 5321 4.5.3.2.5, 4.5.3.2.6: the message's time is per block
+	 * sent, and the reply's starts when the last block has gone.  A
+	 * server that took another block meanwhile has its time again.
+	 */
+	if ((s->state == S_BODY || s->state == S_DATA_END) &&
+	    s->body_left >= session_body_left(s) + SESSION_BODY_CHUNK) {
+		session_timer_start(s);
 		return;
 	}
 	session_host_fail(s, 0, "timeout waiting for the %s%s",

@@ -260,6 +260,119 @@ def test_slow_destination_bounded_others_unaffected(daemon_factory,
     assert dm.proc.poll() is None
 
 
+class SlowReader:
+    """A receiving SMTP server on loopback (a thread of the test) that
+    takes the message content slowly: `block` bytes every `pace` seconds,
+    through a small receive buffer, like a server on a slow link.  No
+    ESMTP extensions, so the message goes by DATA.  stop() ends it."""
+
+    def __init__(self, port, block=16384, pace=0.1):
+        self.block, self.pace = block, pace
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        self.sock.bind(("127.0.0.1", port))
+        self.sock.listen(8)
+        self.sock.settimeout(0.2)
+        self.stopping = threading.Event()
+        self.messages = []
+        self.started = self.ended = None
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        while not self.stopping.is_set():
+            try:
+                c, _ = self.sock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            try:
+                self._session(c)
+            except OSError:
+                pass
+            finally:
+                c.close()
+
+    def _session(self, c):
+        c.settimeout(30)
+        c.sendall(b"220 slowreader.test\r\n")
+        buf = b""
+        while not self.stopping.is_set():
+            while b"\r\n" not in buf:
+                chunk = c.recv(1024)
+                if not chunk:
+                    return
+                buf += chunk
+            line, buf = buf.split(b"\r\n", 1)
+            verb = line[:4].upper()
+            if verb in (b"EHLO", b"HELO", b"MAIL", b"RCPT", b"RSET",
+                        b"NOOP"):
+                c.sendall(b"250 ok\r\n")
+            elif verb == b"DATA":
+                c.sendall(b"354 go on\r\n")
+                self.started = time.monotonic()
+                body = buf
+                while not body.endswith(b"\r\n.\r\n"):
+                    time.sleep(self.pace)
+                    chunk = c.recv(self.block)
+                    if not chunk:
+                        return
+                    body += chunk
+                self.ended = time.monotonic()
+                buf = b""
+                self.messages.append(body)
+                c.sendall(b"250 2.0.0 taken\r\n")
+            elif verb == b"QUIT":
+                c.sendall(b"221 bye\r\n")
+                return
+            else:
+                c.sendall(b"502 no\r\n")
+
+    def stop(self):
+        self.stopping.set()
+        self.sock.close()
+        self.thread.join(60)
+
+
+def test_large_message_to_a_slow_server_is_not_cut_off(daemon_factory,
+                                                       tmp_path):
+    """The message's time is per block (RFC 5321 4.5.3.2.5), not for the
+    whole message, and the reply's starts when the last block has gone,
+    not when it went into the kernel's send queue (megabytes on a slow
+    link): a server that takes a 3 MB message at a steady pace for longer
+    than mta-timeout (2s here) gets all of it, once."""
+    dm = make_daemon(daemon_factory, tmp_path, mta_timeout="2s")
+    with open(dm.conf, "a") as f:
+        f.write("max-message-size 10M\n")
+    srv = SlowReader(dm.relay_port, block=65536, pace=0.1)
+    try:
+        dm.start()
+        line = b"x" * 98 + b"\r\n"
+        body = (MSG.format(rcpt="bob@remote.test", tag="large")
+                .encode() + line * (3 * 1024 * 1024 // len(line)))
+        with smtplib.SMTP("127.0.0.1", dm.port, timeout=60) as c:
+            c.ehlo("client.test")
+            assert c.sendmail("root@localhost", ["bob@remote.test"],
+                              body) == {}
+        deadline = time.time() + 120
+        while not srv.messages:
+            assert time.time() < deadline, dm.logtext()
+            assert "timeout waiting" not in dm.logtext(), dm.logtext()
+            time.sleep(0.2)
+        wait_queue_empty(dm)
+    finally:
+        srv.stop()
+    assert len(srv.messages) == 1
+    assert srv.messages[0].endswith(b"x" * 98 + b"\r\n.\r\n")
+    assert len(srv.messages[0]) > len(body)
+    # it did take longer than one mta-timeout to send
+    assert srv.ended - srv.started > 2
+    assert "timeout waiting" not in dm.logtext()
+    assert dm.proc.poll() is None
+
+
 def test_smtp_client_sending_a_byte_at_a_time_is_closed(daemon_factory,
                                                         tmp_path):
     """A client that sends its command a byte a second never completes a
