@@ -226,10 +226,10 @@ def test_slow_destination_bounded_others_unaffected(daemon_factory,
                                                    tmp_path, smtp_peer):
     """A destination that accepts and sends its greeting a byte a second
     holds our connection only until the mta's per-reply deadline
-    (mta-timeout, here 8s): bytes that keep coming do not extend it.  The
+    (mta-timeout, here 12s): bytes that keep coming do not extend it.  The
     mail is deferred (4.4.2 in the queue), and mail to another
     destination is delivered meanwhile, without waiting for it."""
-    dm = make_daemon(daemon_factory, tmp_path, mta_timeout="8s")
+    dm = make_daemon(daemon_factory, tmp_path, mta_timeout="12s")
     fast = smtp_peer(addr="127.0.0.1", port=dm.fast_port)
     slow = Dribbler(dm.relay_port)
     try:
@@ -249,7 +249,7 @@ def test_slow_destination_bounded_others_unaffected(daemon_factory,
         while slow.closed_by_client < 1:
             assert time.time() < deadline, "the mta kept the connection"
             time.sleep(0.1)
-        # dribbled for about 8 s, not the 200 s the greeting would take
+        # dribbled for about 12 s, not the 200 s the greeting would take
         assert slow.sent < len(slow.text)
         (ln,) = queue_lines(dm)
         assert "bob@remote.test" in ln and "timeout waiting for the " \
@@ -376,22 +376,22 @@ def test_large_message_to_a_slow_server_is_not_cut_off(daemon_factory,
 def test_smtp_client_sending_a_byte_at_a_time_is_closed(daemon_factory,
                                                         tmp_path):
     """A client that sends its command a byte a second never completes a
-    line within smtp-timeout (3s here): it gets 421 4.4.2 and the session
+    line within smtp-timeout (4s here): it gets 421 4.4.2 and the session
     ends, although a byte arrives more often than the timeout.  Complete
     commands, each within the timeout, keep a session going."""
     dm = make_daemon(daemon_factory, tmp_path)
     with open(dm.conf, "a") as f:
-        f.write("smtp-timeout 3s\n")
+        f.write("smtp-timeout 4s\n")
     dm.start()
     s = socket.create_connection(("127.0.0.1", dm.port), timeout=30)
     try:
         f = s.makefile("rb")
         assert f.readline().startswith(b"220 ")
-        # complete commands two seconds apart: none is late
+        # complete commands a second apart: none is late
         for i in range(3):
             s.sendall(b"NOOP\r\n")
             assert f.readline().startswith(b"250 ")
-            time.sleep(2)
+            time.sleep(1)
         got = b""
         deadline = time.time() + 60
         cmd = b"EHLO " + b"x" * 500
