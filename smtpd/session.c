@@ -30,7 +30,7 @@
 #include "util.h"
 
 #define SESSION_READ_SIZE	16384
-#define SMTP_TIMEOUT_BLOCK	(64 * 1024)	/* message read per timeout */
+#define SMTP_TIMEOUT_BLOCK	(64 * 1024)	/* read per timeout in DATA */
 
 static void	session_pump(struct session *);
 static void	session_io(int, short, void *);
