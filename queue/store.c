@@ -1182,7 +1182,8 @@ take_range(struct qstore *qs, MDB_txn *txn, MDB_cursor *cur,
 		if (qs_rd64(k.mv_data) > until)
 			break;
 		e = &ta->out[ta->n];
-		rc = qs_get_envelope(qs, txn, qs_rd64((uint8_t *)k.mv_data + 8), e);
+		rc = qs_get_envelope(qs, txn,
+		    qs_rd64((uint8_t *)k.mv_data + 8), e);
 		if (rc != 0 && rc != MDB_NOTFOUND && rc != MDB_CORRUPTED)
 			break;
 		/* The index entry goes in every case: used, or stale. */
