@@ -1277,8 +1277,9 @@ qstore_take_due(struct qstore *qs, time_t now, struct envelope *out,
 			if (ta.jumped > 0)
 				log_warnx("queue: %zu envelope(s) were "
 				    "scheduled more than the longest retry "
-				    "interval ahead: the clock was set back; "
-				    "trying them now", ta.jumped);
+				    "interval ahead (the clock was set back, "
+				    "or queue retry lowered): trying them now",
+				    ta.jumped);
 			return (int)ta.n;
 		}
 		if (!qs_nospace(rc) || max == 1 || qs->broken)
