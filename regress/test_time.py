@@ -373,12 +373,24 @@ def test_large_message_to_a_slow_server_is_not_cut_off(daemon_factory,
     assert dm.proc.poll() is None
 
 
+def reply(f):
+    """One whole SMTP reply (all its lines) from file f."""
+    out = b""
+    while True:
+        line = f.readline()
+        out += line
+        if len(line) < 4 or line[3:4] != b"-":
+            return out
+
+
+@pytest.mark.parametrize("phase", ["command", "message"])
 def test_smtp_client_sending_a_byte_at_a_time_is_closed(daemon_factory,
-                                                        tmp_path):
-    """A client that sends its command a byte a second never completes a
-    line within smtp-timeout (4s here): it gets 421 4.4.2 and the session
-    ends, although a byte arrives more often than the timeout.  Complete
-    commands, each within the timeout, keep a session going."""
+                                                        tmp_path, phase):
+    """A client that sends its command (or its message) a byte a second
+    never completes a line (or 64 KB of message) within smtp-timeout (4s
+    here): it gets 421 4.4.2 and the session ends, although a byte
+    arrives more often than the timeout.  Complete commands, each within
+    the timeout, keep a session going; nothing half-sent is queued."""
     dm = make_daemon(daemon_factory, tmp_path)
     with open(dm.conf, "a") as f:
         f.write("smtp-timeout 4s\n")
@@ -386,19 +398,28 @@ def test_smtp_client_sending_a_byte_at_a_time_is_closed(daemon_factory,
     s = socket.create_connection(("127.0.0.1", dm.port), timeout=30)
     try:
         f = s.makefile("rb")
-        assert f.readline().startswith(b"220 ")
+        assert reply(f).startswith(b"220 ")
         # complete commands a second apart: none is late
         for i in range(3):
             s.sendall(b"NOOP\r\n")
-            assert f.readline().startswith(b"250 ")
+            assert reply(f).startswith(b"250 ")
             time.sleep(1)
+        if phase == "command":
+            dribble = b"EHLO " + b"x" * 500
+        else:
+            for cmd, code in ((b"EHLO client.test", b"250"),
+                              (b"MAIL FROM:<a@client.test>", b"250"),
+                              (b"RCPT TO:<root@localhost>", b"250"),
+                              (b"DATA", b"354")):
+                s.sendall(cmd + b"\r\n")
+                assert reply(f).startswith(code)
+            dribble = b"Subject: slow\r\n\r\n" + b"x" * 500
         got = b""
         deadline = time.time() + 60
-        cmd = b"EHLO " + b"x" * 500
-        for i in range(len(cmd)):
+        for i in range(len(dribble)):
             assert time.time() < deadline, "the session lasts: %r" % got
             try:
-                s.sendall(cmd[i:i + 1])
+                s.sendall(dribble[i:i + 1])
             except OSError:
                 break
             s.settimeout(1)
@@ -423,6 +444,7 @@ def test_smtp_client_sending_a_byte_at_a_time_is_closed(daemon_factory,
         s.close()
     assert re.search(r"smtp: session \d+ from 127\.0\.0\.1: timeout",
                      dm.logtext())
+    assert queue_lines(dm) == []
     assert dm.proc.poll() is None
 
 
