@@ -11,7 +11,6 @@ reads the wall clock.
 """
 import os
 import re
-import signal
 import smtplib
 import socket
 import threading
@@ -133,9 +132,11 @@ def test_clock_set_forward(daemon_factory, tmp_path, monkeypatch, smtp_peer,
     temporary failure expires it and the sender gets the bounce."""
     dm = make_daemon(daemon_factory, tmp_path, expire="2d")
     peers = []
-    deferred_then_restarted(dm, monkeypatch, days * 86400, lambda: peers.append(
-        smtp_peer(addr="127.0.0.1", port=dm.relay_port))
-        if outcome == "delivered" else None)
+
+    def meanwhile():
+        if outcome == "delivered":
+            peers.append(smtp_peer(addr="127.0.0.1", port=dm.relay_port))
+    deferred_then_restarted(dm, monkeypatch, days * 86400, meanwhile)
     if outcome == "delivered":
         (peer,) = peers
         assert len(peer.wait_messages(1, timeout=60)) == 1
