@@ -39,6 +39,12 @@
  * own worker with SIGSTOP) is killed and its jobs go back to the queue as
  * temporary failures, so it cannot hold the queue's in-flight slots.  A
  * worker let go that does not exit is killed after DELIVER_EXIT_SECS.
+ * One still there DELIVER_EXIT_SECS after SIGKILL is stuck in the kernel
+ * (a disk that stopped answering leaves fsync unkillable): it no longer
+ * holds one of the DELIVER_WORKERS_MAX places, or a hung disk would stop
+ * every user's delivery once its retries had made that many, but it
+ * still counts as a late worker of its user, so that user gets no more
+ * than DELIVER_WORKERS_USER stuck processes and fails fast meanwhile.
  * Before that, a worker silent for DELIVER_LATE_SECS gets no more jobs:
  * they go to another worker of the user, or, when every worker the user
  * may have is late, straight back to the queue as temporary failures, so
@@ -126,6 +132,9 @@ struct worker {
 	struct event		 idle;
 	struct event		 deadline;	/* late, busy too long, or not gone */
 	int			 late;		/* silent: no more jobs */
+	int			 killed;	/* SIGKILL sent */
+	int			 stuck;		/* and still there after
+						   DELIVER_EXIT_SECS */
 	const struct action	*a;
 	uid_t			 uid;
 	gid_t			 gid;
@@ -140,6 +149,7 @@ static TAILQ_HEAD(, worker)	 workers = TAILQ_HEAD_INITIALIZER(workers);
 static struct joblist		 pending = TAILQ_HEAD_INITIALIZER(pending);
 static struct event		 ev_batch;
 static size_t			 nworkers;
+static size_t			 nstuck;	/* of nworkers */
 static const char		*deliver_hostname;
 static void			(*deliver_done)(const struct msg_deliver_result *);
 static int			 deliver_exe = -1;	/* posternd itself */
@@ -606,6 +616,20 @@ worker_idle(int fd, short event, void *arg)
 		worker_lost(w, "");
 }
 
+/* Killed and still there: see the top of the file. */
+static void
+worker_stuck(struct worker *w)
+{
+	if (w->stuck)
+		return;
+	w->stuck = 1;
+	nstuck++;
+	log_warnx("delivery worker %d for %s is still there %d seconds "
+	    "after it was killed: stuck in the kernel (a hung file "
+	    "system?); its user's mail waits until it is gone", (int)w->pid,
+	    w->user, DELIVER_EXIT_SECS);
+}
+
 /*
  * A worker with work that reported nothing in time, or one let go that did
  * not exit: kill it.  Its jobs go back to the queue as temporary failures,
@@ -615,13 +639,20 @@ static void
 worker_deadline(int fd, short event, void *arg)
 {
 	struct timeval	 tv = { deliver_job_secs - deliver_late_secs(), 0 };
+	struct timeval	 exit_tv = { DELIVER_EXIT_SECS, 0 };
 	struct worker	*w = arg;
 	char		 why[128];
 
 	if (w->fd == -1) {
+		if (w->killed) {
+			worker_stuck(w);
+			return;
+		}
 		log_warnx("delivery worker %d for %s did not exit when let "
 		    "go; killing it", (int)w->pid, w->user);
 		kill(w->pid, SIGKILL);
+		w->killed = 1;
+		evtimer_add(&w->deadline, &exit_tv);
 		return;
 	}
 	if (!w->late) {
@@ -639,6 +670,7 @@ worker_deadline(int fd, short event, void *arg)
 	log_warnx("delivery worker %d for %s: %s; killing it (deliveries "
 	    "to retry: %zu)", (int)w->pid, w->user, why, w->njobs);
 	kill(w->pid, SIGKILL);
+	w->killed = 1;
 	worker_lost(w, why);
 }
 
@@ -690,8 +722,13 @@ worker_for(const struct job *j, int *stalled)
 
 	*stalled = 0;
 	TAILQ_FOREACH(w, &workers, entry) {
-		if (w->fd == -1)
+		if (w->fd == -1) {
+			if (w->stuck && w->uid == j->uid && w->a == j->a) {
+				mine++;
+				late++;
+			}
 			continue;
+		}
 		if (w->uid != j->uid || w->a != j->a) {
 			if (w->njobs == 0)
 				idle = w;
@@ -712,9 +749,9 @@ worker_for(const struct job *j, int *stalled)
 	if (best != NULL && (best->njobs < DELIVER_SPAWN_AT ||
 	    mine >= DELIVER_WORKERS_USER))
 		return best->njobs < DELIVER_INFLIGHT_MAX ? best : NULL;
-	if (nworkers >= DELIVER_WORKERS_MAX && idle != NULL)
+	if (nworkers - nstuck >= DELIVER_WORKERS_MAX && idle != NULL)
 		worker_lost(idle, "");
-	if (nworkers >= DELIVER_WORKERS_MAX)
+	if (nworkers - nstuck >= DELIVER_WORKERS_MAX)
 		return best != NULL && best->njobs < DELIVER_INFLIGHT_MAX ?
 		    best : NULL;
 	if ((w = worker_start(j)) == NULL)
@@ -876,6 +913,8 @@ deliver_reap(pid_t pid, int status)
 	evtimer_del(&w->deadline);
 	TAILQ_REMOVE(&workers, w, entry);
 	nworkers--;
+	if (w->stuck)
+		nstuck--;
 	free(w);
 	if (!TAILQ_EMPTY(&pending))
 		deliver_flush(-1, 0, NULL);
