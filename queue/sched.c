@@ -294,10 +294,20 @@ queue_kick(struct queue *q)
 	queue_timer_set(q, &soon);
 }
 
+/*
+ * The schedule is in wall-clock time but the timer runs on the monotonic
+ * clock: a wall clock set forward makes envelopes due that the timer
+ * would reach only after the interval it was set for (up to retry-max).
+ * Looking again every QUEUE_SCHED_RECHECK seconds bounds that; an idle
+ * look is one read-only transaction.
+ */
+#define QUEUE_SCHED_RECHECK	60
+
 void
 queue_schedule_soon(struct queue *q, time_t seconds)
 {
-	struct timeval	 tv = { seconds, 0 };
+	struct timeval	 tv = { seconds < QUEUE_SCHED_RECHECK ? seconds :
+			    QUEUE_SCHED_RECHECK, 0 };
 
 	queue_timer_set(q, &tv);
 }
