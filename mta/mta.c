@@ -41,6 +41,7 @@
 
 #include <openssl/x509_vfy.h>
 
+#include "clock.h"
 #include "log.h"
 #include "mta/mta.h"
 #include "mta/sasl.h"
@@ -341,8 +342,8 @@ mta_dests_cb(int fd, short event, void *arg)
 		/* Forget destinations idle for a while, unless backed off. */
 		if (d->ntasks == 0 && d->nsessions == 0 && d->lookup == NULL &&
 		    d->tlsa_pending == 0 && !d->sts_pending &&
-		    d->backoff_until <= time(NULL) &&
-		    time(NULL) - d->last_active > MTA_DEST_KEEP) {
+		    d->backoff_until <= monotime() &&
+		    monotime() - d->last_active > MTA_DEST_KEEP) {
 			TAILQ_REMOVE(&m->dests, d, entry);
 			mta_tlsa_clear(d);
 			mta_sts_clear(d);
@@ -374,7 +375,7 @@ mta_dest_session_done(struct mta *m, struct mta_dest *d, int ok,
 {
 	d->nsessions--;
 	m->nsessions--;
-	d->last_active = time(NULL);
+	d->last_active = monotime();
 	if (ok) {
 		d->backoff_step = 0;
 		d->backoff_until = 0;
@@ -386,7 +387,7 @@ mta_dest_session_done(struct mta *m, struct mta_dest *d, int ok,
 			    MTA_BACKOFF_FIRST : d->backoff_step * 2;
 			if (d->backoff_step > MTA_BACKOFF_MAX)
 				d->backoff_step = MTA_BACKOFF_MAX;
-			d->backoff_until = time(NULL) + d->backoff_step;
+			d->backoff_until = monotime() + d->backoff_step;
 			log_warnx("mta: %s: backing off for %llds: %s",
 			    d->name, (long long)d->backoff_step, error);
 			mta_dest_fail_all(m, d, DELIVER_TEMPFAIL, "4.4.1",
@@ -405,7 +406,7 @@ mta_mx_done(void *arg, const struct mxres_result *res)
 	mxres_result_clear(&d->mx);
 	mxres_result_copy(&d->mx, res);
 	d->mx_valid = 1;
-	d->mx_time = time(NULL);
+	d->mx_time = monotime();
 	log_debug("mta: %s: next hops: %s, %zu host(s)%s%s%s", d->name,
 	    mxres_status_name(res->status), res->nhosts,
 	    res->implicit ? " (implicit MX)" : "",
@@ -418,7 +419,7 @@ static void
 mta_dest_run(struct mta *m, struct mta_dest *d)
 {
 	struct mxres_opts	 o;
-	time_t			 now = time(NULL);
+	time_t			 now = monotime();
 	char			 why[800];
 
 	if (d->ntasks == 0 || m->stopping)
@@ -525,13 +526,13 @@ mta_dest_get(struct mta *m, struct mta_relay *relay, const char *rcpt)
 	dom[i] = '\0';
 	TAILQ_FOREACH(d, &m->dests, entry)
 		if (d->relay == relay && strcmp(d->domain, dom) == 0) {
-			d->last_active = time(NULL);
+			d->last_active = monotime();
 			return d;
 		}
 	d = xcalloc(1, sizeof(*d));
 	d->mta = m;
 	d->relay = relay;
-	d->last_active = time(NULL);
+	d->last_active = monotime();
 	strlcpy(d->domain, dom, sizeof(d->domain));
 	snprintf(d->name, sizeof(d->name), "%s/%s", relay->c.name, dom);
 	TAILQ_INIT(&d->tasks);
@@ -639,7 +640,7 @@ mta_ctl_hosts(struct mta *m, uint32_t peerid)
 {
 	struct msg_ctl_mta_host	 h;
 	struct mta_dest		*d;
-	time_t			 now = time(NULL);
+	time_t			 now = monotime();
 
 	TAILQ_FOREACH(d, &m->dests, entry) {
 		memset(&h, 0, sizeof(h));

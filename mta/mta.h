@@ -217,4 +217,10 @@ const struct mta_tlsa_host *mta_tlsa_host(const struct mta_dest *, size_t);
 int	mta_cert_verify(X509_STORE *, const uint8_t *pem, size_t len,
 	    const char *host, char *why, size_t whylen);
 
+/* mta/params.c: MAIL and RCPT parameters for what the server offers */
+void	mta_mail_params(const struct smtp_caps *, const struct envelope *,
+	    uint64_t size, struct buf *);
+void	mta_rcpt_params(const struct smtp_caps *, const struct envelope *,
+	    struct buf *);
+
 #endif

@@ -2,7 +2,8 @@
  * One outbound SMTP session (RFC 5321 client side): connect to the next
  * hops of a destination in order, greeting, EHLO (HELO fallback, 4.1.4),
  * STARTTLS (RFC 3207) with our own certificate check, AUTH (RFC 4954,
- * mta/sasl.c) when the relay has credentials, then one transaction
+ * mta/sasl.c) when the relay has credentials (those two in
+ * mta/session_secure.c), then one transaction
  * per task with PIPELINING (RFC 2920) of MAIL and RCPT when offered, DATA
  * with dot-stuffing (4.5.2) or BDAT (RFC 3030), the DSN parameters (RFC
  * 3461) when the server takes them, and a result per recipient.  After a
@@ -10,14 +11,17 @@
  * (connection reuse); idle, it waits a moment for more, then QUITs.
  *
  * Every reply byte is untrusted: lines and replies are bounded
- * (lib/smtp_reply.c) and every wait has a timeout (RFC 5321 4.5.3.2), so
- * a hostile server costs one failed attempt and never blocks the others.
+ * (lib/smtp_reply.c) and every wait has a timeout (RFC 5321 4.5.3.2) that
+ * trickling bytes do not extend, so a hostile or crawling server costs one
+ * failed attempt and never blocks the others.
  */
 #include <sys/types.h>
+#include <sys/ioctl.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
+#include <linux/sockios.h>
 
 #include <errno.h>
 #include <netdb.h>
@@ -32,6 +36,7 @@
 #include "log.h"
 #include "mta/mta.h"
 #include "mta/sasl.h"
+#include "mta/session_int.h"
 #include "mta/socks5.h"
 
 #define SESSION_READ_SIZE	8192
@@ -40,26 +45,6 @@
 #define SESSION_BODY_CHUNK	(64 * 1024)
 #define SESSION_ONELINE_MAX	600	/* a reply on one line: logs, reports */
 
-enum mta_state {
-	S_CONNECT,
-	S_SOCKS,		/* the SOCKS5 handshake with the proxy */
-	S_TLS_IMPLICIT,		/* smtps: handshake before the greeting */
-	S_GREETING,
-	S_EHLO,
-	S_HELO,
-	S_STARTTLS,
-	S_TLS_STARTTLS,		/* handshake after 220 to STARTTLS */
-	S_EHLO2,
-	S_AUTH,
-	S_IDLE,
-	S_MAIL,
-	S_RCPT,
-	S_DATA,
-	S_BODY,
-	S_DATA_END,
-	S_RSET,
-	S_QUIT
-};
 
 static const struct {
 	const char	*name;
@@ -85,82 +70,61 @@ static const struct {
 	[S_QUIT] = { "QUIT", 60 },
 };
 
-struct mta_session {
-	TAILQ_ENTRY(mta_session) entry;
-	struct mta		*mta;
-	struct mta_dest		*dest;
-	uint32_t		 id;
-	int			 fd;
-	struct tls		*tls;
-	int			 handshaking;
-	short			 hs_want;	/* EV_READ or EV_WRITE */
-	unsigned int		 conn;		/* connections made: a failed
-						   one moves to the next */
-	int			 ev_set;
-	struct event		 ev;
-	struct event		 ev_timer;
-	struct buf		 in;
-	struct buf		 out;
-	enum mta_state		 state;
-	size_t			 hi, ai;	/* next host, address */
-	int			 plaintext;	/* TLS failed here: retry */
-	char			 host[256];
-	char			 addr[INET6_ADDRSTRLEN + 2];
-	struct smtp_reply	 reply;
-	struct smtp_caps	 caps;
-	char			 tls_info[400];
-	int			 verified;
-	const struct mta_tlsa_host *dane;	/* this host's TLSA records,
-						   when they require TLS */
-	enum sts_mode		 sts;		/* MTA-STS for this host, when
-						   DANE does not apply */
-	struct sasl_client	*sasl;
-	struct socks5		*socks;
-	int			 talked;	/* a server took us: not a
-						   connection failure */
-	char			 error[1024];
-	/* the transaction */
-	struct mta_task		*task;
-	struct mta_rcpt		*rcpt_send;	/* next RCPT to send */
-	struct mta_rcpt		*rcpt_reply;	/* next RCPT reply */
-	int			 mail_failed;
-	struct smtp_reply	*mail_reply;
-	size_t			 naccepted;
-	int			 bdat;
-	uint64_t		 body_off;
-	struct smtp_dotstuff	 ds;
-};
-
 static void	session_io(int, short, void *);
 static void	session_arm(struct mta_session *);
 static void	session_connect_next(struct mta_session *);
-static void	session_tls_go_on(struct mta_session *);
-static void	session_next_task(struct mta_session *);
 static void	session_reply(struct mta_session *);
 static int	session_still(struct mta *, uint32_t, unsigned int);
 
-static void
-session_enter(struct mta_session *s, enum mta_state st)
+/*
+ * The state's whole time starts now.  Bytes that arrive do not restart
+ * it: a server that sends its reply a byte a minute is given up on when
+ * the reply is due (RFC 5321 4.5.3.2), not never.
+ */
+/*
+ * The message bytes that have not reached the server yet: in the file,
+ * in our buffer and in the kernel's send queue, which on a slow link
+ * holds megabytes.
+ */
+static uint64_t
+session_body_left(struct mta_session *s)
 {
-	struct timeval	 tv = { states[st].timeout, 0 };
+	int	 queued;
 
-	log_debug("mta: session %u: %s -> %s", s->id, states[s->state].name,
-	    states[st].name);
-	s->state = st;
-	if (st == S_CONNECT)
+	if (s->fd == -1 || ioctl(s->fd, SIOCOUTQ, &queued) == -1 ||
+	    queued < 0)
+		queued = 0;
+	return s->task->msg->size - s->body_off + s->out.len +
+	    (uint64_t)queued;
+}
+
+static void
+session_timer_start(struct mta_session *s)
+{
+	struct timeval	 tv = { states[s->state].timeout, 0 };
+
+	if (s->state == S_BODY || s->state == S_DATA_END)
+		s->body_left = session_body_left(s);
+
+	if (s->state == S_CONNECT)
 		tv.tv_sec = s->mta->conf.connect_timeout;
-	else if (s->mta->conf.timeout > 0 && st != S_IDLE)
+	else if (s->mta->conf.timeout > 0 && s->state != S_IDLE)
 		tv.tv_sec = s->mta->conf.timeout;
 	evtimer_del(&s->ev_timer);
 	evtimer_add(&s->ev_timer, &tv);
 }
 
-static void
-session_send(struct mta_session *s, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+void
+mta_session_enter(struct mta_session *s, enum mta_state st)
+{
+	log_debug("mta: session %u: %s -> %s", s->id, states[s->state].name,
+	    states[st].name);
+	s->state = st;
+	session_timer_start(s);
+}
 
-static void
-session_send(struct mta_session *s, const char *fmt, ...)
+void
+mta_session_send(struct mta_session *s, const char *fmt, ...)
 {
 	va_list	 ap;
 	char	 line[2048];
@@ -179,7 +143,7 @@ session_send(struct mta_session *s, const char *fmt, ...)
 
 /*
  * Close the connection and drop what belonged to it (TLS, SASL, SOCKS5,
- * buffers) but keep the session: session_host_fail() may go on to the
+ * buffers) but keep the session: mta_session_host_fail() may go on to the
  * next address, and session_free() ends the session itself.
  */
 static void
@@ -262,12 +226,8 @@ session_task_end(struct mta_session *s)
  * next address (or the same one without TLS after a failed opportunistic
  * handshake).
  */
-static void
-session_host_fail(struct mta_session *s, int retry_plain, const char *fmt,
-    ...) __attribute__((format(printf, 3, 4)));
-
-static void
-session_host_fail(struct mta_session *s, int retry_plain, const char *fmt,
+void
+mta_session_host_fail(struct mta_session *s, int retry_plain, const char *fmt,
     ...)
 {
 	va_list	 ap;
@@ -302,8 +262,8 @@ session_host_fail(struct mta_session *s, int retry_plain, const char *fmt,
  * TLS or nothing: the relay action says so, or DANE (RFC 7672 2.2), or an
  * MTA-STS policy in enforce mode (RFC 8461 5).
  */
-static int
-session_tls_required(const struct mta_session *s)
+int
+mta_session_tls_required(const struct mta_session *s)
 {
 	return s->dest->relay->c.tls != RELAY_TLS_OPPORTUNISTIC ||
 	    s->dest->relay->c.scheme != RELAY_SMTP || s->dane != NULL ||
@@ -345,7 +305,7 @@ session_socks_start(struct mta_session *s)
 
 	s->socks = socks5_new(s->addr, ntohs(port), NULL, NULL);
 	socks5_output(s->socks, &s->out);
-	session_enter(s, S_SOCKS);
+	mta_session_enter(s, S_SOCKS);
 }
 
 /* Proxy bytes in s->in: -1 if the session moved on, 0 to go on. */
@@ -362,7 +322,7 @@ session_socks_input(struct mta_session *s)
 		socks5_output(s->socks, &s->out);
 		return 0;
 	case SOCKS5_ERROR:
-		session_host_fail(s, 0, "SOCKS5 proxy %s:%u: %s",
+		mta_session_host_fail(s, 0, "SOCKS5 proxy %s:%u: %s",
 		    s->dest->relay->c.socks5_host,
 		    s->dest->relay->c.socks5_port, socks5_error(s->socks));
 		return -1;
@@ -373,7 +333,7 @@ session_socks_input(struct mta_session *s)
 	    s->host, s->addr);
 	socks5_free(s->socks);
 	s->socks = NULL;
-	session_enter(s, S_GREETING);
+	mta_session_enter(s, S_GREETING);
 	return 0;
 }
 
@@ -488,237 +448,10 @@ session_connect_next(struct mta_session *s)
 		s->conn++;
 		log_debug("mta: session %u: connecting to %s [%s]%s", s->id,
 		    s->host, s->addr, s->plaintext ? " (without TLS)" : "");
-		session_enter(s, S_CONNECT);
+		mta_session_enter(s, S_CONNECT);
 		session_arm(s);
 		return;
 	}
-}
-
-static void
-session_tls_start(struct mta_session *s, enum mta_state st)
-{
-	/* RFC 7672 8.1: with DANE, SNI names the TLSA base domain */
-	const char	*sni = s->dest->relay->c.has_host ?
-	    s->dest->relay->c.host : s->dane != NULL ? s->dane->base :
-	    s->host;
-
-	if ((s->tls = tls_client()) == NULL ||
-	    tls_configure(s->tls, s->mta->tls_config) == -1 ||
-	    tls_connect_socket(s->tls, s->fd, sni) == -1) {
-		session_host_fail(s, 0, "TLS set-up: %s", s->tls != NULL ?
-		    tls_error(s->tls) : "tls_client");
-		return;
-	}
-	/* RFC 3207 4.2: nothing the server sent before TLS counts */
-	buf_reset(&s->in);
-	s->handshaking = 1;
-	s->hs_want = EV_WRITE;		/* our ClientHello goes first */
-	session_enter(s, st);
-}
-
-/*
- * RFC 7672 2.2, 3.1: a host with usable TLSA records must present a chain
- * that matches one of them, else it is not used (a temporary failure:
- * the next host is tried, and the message waits, never sent in clear).
- */
-static void
-session_dane_check(struct mta_session *s, const uint8_t *pem, size_t len)
-{
-	const struct mta_tlsa_host	*t = s->dane;
-	const char			*names[3];
-	struct dane_result		 res;
-	char				 rec[120];
-
-	/* 3.2.2: the TLSA base domain, the MX host, the next-hop domain */
-	names[0] = t->base;
-	names[1] = s->host;
-	names[2] = s->dest->domain;
-	if (pem == NULL || dane_verify(pem, len, t->rr, t->n, names, 3,
-	    time(NULL), &res) == -1) {
-		session_host_fail(s, 0, "DANE: %s (%s)", pem == NULL ?
-		    "the server sent no certificate" : res.why, pem == NULL ?
-		    "validation-failure" : res.rpt);
-		return;
-	}
-	s->verified = 1;
-	dane_tlsa_format(&t->rr[res.record], rec, sizeof(rec));
-	snprintf(s->tls_info, sizeof(s->tls_info), "%s %s, DANE %s matched "
-	    "TLSA %s", tls_conn_version(s->tls), tls_conn_cipher(s->tls),
-	    t->rr[res.record].usage == DANE_USAGE_DANE_EE ? "DANE-EE" :
-	    "DANE-TA", rec);
-	log_info("mta: session %u: %s [%s]: TLS %s", s->id, s->host, s->addr,
-	    s->tls_info);
-	session_tls_go_on(s);
-}
-
-static void
-session_tls_done(struct mta_session *s)
-{
-	const uint8_t	*pem;
-	size_t		 len;
-	char		 why[160];
-	const char	*name = s->dest->relay->c.has_host ?
-	    s->dest->relay->c.host : s->host;
-
-	s->handshaking = 0;
-	pem = tls_peer_cert_chain_pem(s->tls, &len);
-	s->verified = pem != NULL && mta_cert_verify(s->mta->ca, pem, len,
-	    name, why, sizeof(why)) == 0;
-	if (pem == NULL)
-		strlcpy(why, "no certificate", sizeof(why));
-	if (s->dane != NULL && s->dane->state == MTA_DANE_REQUIRED) {
-		session_dane_check(s, pem, len);
-		return;
-	}
-	/*
-	 * Secure TLSA records of which none is usable still make TLS
-	 * required (session_tls_required()), but authenticate nothing.
-	 */
-	snprintf(s->tls_info, sizeof(s->tls_info), "%s %s, certificate %s%s%s%s",
-	    tls_conn_version(s->tls), tls_conn_cipher(s->tls),
-	    s->verified ? "verified" : "not verified: ",
-	    s->verified ? "" : why, s->dane != NULL ?
-	    ", DANE: TLSA records but none usable" : "",
-	    s->sts == STS_MODE_ENFORCE ? ", MTA-STS enforce" :
-	    s->sts == STS_MODE_TESTING ? ", MTA-STS testing" : "");
-	log_info("mta: session %u: %s [%s]: TLS %s", s->id, s->host, s->addr,
-	    s->tls_info);
-	/* RFC 8461 4.2: a certificate valid for the MX host, under PKIX */
-	if (s->sts != STS_MODE_NONE && !s->verified) {
-		if (s->sts == STS_MODE_ENFORCE) {
-			session_host_fail(s, 0, "MTA-STS (enforce): the "
-			    "certificate is not valid for %s: %s", s->host,
-			    why);
-			return;
-		}
-		log_info("mta: session %u: %s [%s]: MTA-STS (testing): the "
-		    "certificate is not valid for %s: %s; delivering all the "
-		    "same", s->id, s->host, s->addr, s->host, why);
-	}
-	if (s->dest->relay->c.tls == RELAY_TLS_VERIFY && !s->verified) {
-		if (s->dest->relay->c.auth[0] != '\0')
-			session_host_fail(s, 0, "certificate check failed: "
-			    "%s; credentials not sent (auth needs a verified "
-			    "certificate unless tls no-verify)", why);
-		else
-			session_host_fail(s, 0, "certificate check failed "
-			    "(tls verify): %s", why);
-		return;
-	}
-	session_tls_go_on(s);
-}
-
-/* TLS is up and the peer is acceptable: greet it again (RFC 3207 4.2). */
-static void
-session_tls_go_on(struct mta_session *s)
-{
-	if (s->state == S_TLS_IMPLICIT) {
-		session_enter(s, S_GREETING);
-		return;
-	}
-	session_send(s, "EHLO %s", s->dest->relay->c.helo[0] != '\0' ?
-	    s->dest->relay->c.helo : s->mta->proc->global.hostname);
-	session_enter(s, S_EHLO2);
-}
-
-static void
-session_auth(struct mta_session *s)
-{
-	const struct mta_secret	*sec;
-	enum sasl_mech		 mech;
-	unsigned int		 allowed;
-	struct buf		 line;
-	char			 err[200];
-
-	if (s->dest->relay->c.auth[0] == '\0') {
-		session_next_task(s);
-		return;
-	}
-	sec = mta_secret_find(s->mta, s->dest->relay->c.auth,
-	    s->dest->relay->c.host);
-	if (sec == NULL) {
-		session_host_fail(s, 0, "no credentials for %s in table %s",
-		    s->dest->relay->c.host, s->dest->relay->c.auth);
-		return;
-	}
-	/*
-	 * The parser demands TLS with auth, and a verified certificate
-	 * unless "tls no-verify": these are last guards.
-	 */
-	if (s->tls == NULL) {
-		session_host_fail(s, 0, "will not send the credentials of "
-		    "table %s without TLS", s->dest->relay->c.auth);
-		return;
-	}
-	if (!s->verified && s->dest->relay->c.tls != RELAY_TLS_NOVERIFY) {
-		session_host_fail(s, 0, "will not send the credentials of "
-		    "table %s to an unverified server", s->dest->relay->c.auth);
-		return;
-	}
-	allowed = s->dest->relay->c.mechs != 0 ? s->dest->relay->c.mechs :
-	    ~0U;
-	if (!(s->caps.flags & SMTP_CAP_AUTH) ||
-	    (mech = sasl_choose(sasl_mechs_parse(s->caps.auth), allowed)) ==
-	    SASL_MECH_NONE) {
-		session_host_fail(s, 0, "the server offers no AUTH mechanism "
-		    "%s (%s)", s->dest->relay->c.mechs != 0 ? "of those "
-		    "configured" : "we know", s->caps.auth);
-		return;
-	}
-	s->sasl = sasl_client_new(mech, sec->c.user, sec->c.password);
-	buf_init(&line, 4096);
-	if (s->sasl == NULL || sasl_client_start(s->sasl, &line, err,
-	    sizeof(err)) == -1) {
-		buf_free(&line);
-		session_host_fail(s, 0, "AUTH %s: %s", sasl_mech_name(mech),
-		    s->sasl == NULL ? "cannot start" : err);
-		return;
-	}
-	log_debug("mta: session %u: AUTH %s as %s", s->id,
-	    sasl_mech_name(mech), sec->c.user);
-	buf_add(&s->out, line.data, line.len);
-	buf_add(&s->out, "\r\n", 2);
-	explicit_bzero(line.data, line.len);
-	buf_free(&line);
-	session_enter(s, S_AUTH);
-}
-
-static void
-session_auth_reply(struct mta_session *s, const char *text)
-{
-	struct buf	 line;
-	char		 err[200], one[300];
-	int		 r;
-
-	smtp_reply_oneline(&s->reply, one, sizeof(one));
-	if (s->reply.code == 334) {
-		buf_init(&line, 4096);
-		r = sasl_client_step(s->sasl, text, &line, err, sizeof(err));
-		if (r == -1) {
-			buf_reset(&line);
-			buf_addstr(&line, "*");		/* RFC 4954 4 */
-			log_info("mta: session %u: AUTH aborted: %s", s->id,
-			    err);
-		}
-		buf_add(&s->out, line.data, line.len);
-		buf_add(&s->out, "\r\n", 2);
-		explicit_bzero(line.data, line.len);
-		buf_free(&line);
-		return;
-	}
-	if (s->reply.code == 235) {
-		if (sasl_client_done(s->sasl, text, err, sizeof(err)) == -1) {
-			session_host_fail(s, 0, "AUTH: %s", err);
-			return;
-		}
-		log_info("mta: session %u: authenticated to %s", s->id,
-		    s->host);
-		sasl_client_free(s->sasl);
-		s->sasl = NULL;
-		session_next_task(s);
-		return;
-	}
-	session_host_fail(s, 0, "authentication failed: %s", one);
 }
 
 /* The EHLO (or HELO) answer is in: TLS, AUTH, or work. */
@@ -727,12 +460,12 @@ session_capable(struct mta_session *s)
 {
 	if (s->tls == NULL && s->dest->relay->c.scheme != RELAY_SMTPS) {
 		if ((s->caps.flags & SMTP_CAP_STARTTLS) && !s->plaintext) {
-			session_send(s, "STARTTLS");
-			session_enter(s, S_STARTTLS);
+			mta_session_send(s, "STARTTLS");
+			mta_session_enter(s, S_STARTTLS);
 			return;
 		}
-		if (session_tls_required(s)) {
-			session_host_fail(s, 0, "TLS is required and the "
+		if (mta_session_tls_required(s)) {
+			mta_session_host_fail(s, 0, "TLS is required and the "
 			    "server does not offer STARTTLS");
 			return;
 		}
@@ -742,66 +475,7 @@ session_capable(struct mta_session *s)
 			    s->host, s->addr);
 	}
 	s->talked = 1;
-	session_auth(s);
-}
-
-static void
-session_mail_params(struct mta_session *s, struct buf *b)
-{
-	const struct envelope	*e = &TAILQ_FIRST(&s->task->rcpts)->env;
-
-	if (s->caps.flags & SMTP_CAP_SIZE)
-		buf_printf(b, " SIZE=%llu",
-		    (unsigned long long)s->task->msg->size);
-	if ((e->flags & ENV_F_8BITMIME) && (s->caps.flags & SMTP_CAP_8BITMIME))
-		buf_addstr(b, " BODY=8BITMIME");
-	if ((e->flags & ENV_F_SMTPUTF8) && (s->caps.flags & SMTP_CAP_SMTPUTF8))
-		buf_addstr(b, " SMTPUTF8");
-	if (!(s->caps.flags & SMTP_CAP_DSN))
-		return;
-	/* RFC 3461 4.3, 4.4: passed on as they came */
-	if (e->ret == ENV_RET_FULL)
-		buf_addstr(b, " RET=FULL");
-	else if (e->ret == ENV_RET_HDRS)
-		buf_addstr(b, " RET=HDRS");
-	if (e->envid[0] != '\0') {
-		buf_addstr(b, " ENVID=");
-		smtp_xtext_encode(e->envid, b);
-	}
-}
-
-static void
-session_rcpt_params(struct mta_session *s, const struct envelope *e,
-    struct buf *b)
-{
-	const char	*semi;
-	int		 first = 1;
-
-	if (!(s->caps.flags & SMTP_CAP_DSN))
-		return;
-	/* RFC 3461 4.1 NOTIFY, 4.2 ORCPT */
-	if (e->notify != 0) {
-		buf_addstr(b, " NOTIFY=");
-		if (e->notify & ENV_NOTIFY_NEVER)
-			buf_addstr(b, "NEVER");
-		else {
-			if (e->notify & ENV_NOTIFY_SUCCESS) {
-				buf_addstr(b, "SUCCESS");
-				first = 0;
-			}
-			if (e->notify & ENV_NOTIFY_FAILURE) {
-				buf_addstr(b, first ? "FAILURE" : ",FAILURE");
-				first = 0;
-			}
-			if (e->notify & ENV_NOTIFY_DELAY)
-				buf_addstr(b, first ? "DELAY" : ",DELAY");
-		}
-	}
-	if (e->orcpt[0] != '\0' && (semi = strchr(e->orcpt, ';')) != NULL) {
-		buf_printf(b, " ORCPT=%.*s;", (int)(semi - e->orcpt),
-		    e->orcpt);
-		smtp_xtext_encode(semi + 1, b);
-	}
+	mta_session_auth(s);
 }
 
 static void
@@ -810,8 +484,8 @@ session_send_rcpt(struct mta_session *s)
 	struct buf	 b;
 
 	buf_init(&b, 4096);
-	session_rcpt_params(s, &s->rcpt_send->env, &b);
-	session_send(s, "RCPT TO:<%s>%s", s->rcpt_send->env.rcpt,
+	mta_rcpt_params(&s->caps, &s->rcpt_send->env, &b);
+	mta_session_send(s, "RCPT TO:<%s>%s", s->rcpt_send->env.rcpt,
 	    buf_cstr(&b));
 	buf_free(&b);
 	s->rcpt_send = TAILQ_NEXT(s->rcpt_send, entry);
@@ -838,7 +512,7 @@ session_begin_task(struct mta_session *s)
 		    (unsigned long long)s->caps.size_max);
 		session_task_report(s, 0, DELIVER_PERMFAIL, "5.3.4", NULL, why);
 		session_task_end(s);
-		session_next_task(s);
+		mta_session_next_task(s);
 		return;
 	}
 	if ((e->flags & ENV_F_SMTPUTF8) &&
@@ -848,7 +522,7 @@ session_begin_task(struct mta_session *s)
 		/* RFC 6533 3.3 / RFC 6531: non-ASCII addresses not permitted */
 		session_task_report(s, 0, DELIVER_PERMFAIL, "5.6.7", NULL, why);
 		session_task_end(s);
-		session_next_task(s);
+		mta_session_next_task(s);
 		return;
 	}
 	if ((e->flags & ENV_F_8BITMIME) &&
@@ -858,12 +532,12 @@ session_begin_task(struct mta_session *s)
 		/* RFC 3463 5.6.3: conversion required but not supported */
 		session_task_report(s, 0, DELIVER_PERMFAIL, "5.6.3", NULL, why);
 		session_task_end(s);
-		session_next_task(s);
+		mta_session_next_task(s);
 		return;
 	}
 	buf_init(&b, 4096);
-	session_mail_params(s, &b);
-	session_send(s, "MAIL FROM:<%s>%s", e->sender, buf_cstr(&b));
+	mta_mail_params(&s->caps, e, s->task->msg->size, &b);
+	mta_session_send(s, "MAIL FROM:<%s>%s", e->sender, buf_cstr(&b));
 	buf_free(&b);
 	s->mail_failed = 0;
 	s->naccepted = 0;
@@ -873,15 +547,15 @@ session_begin_task(struct mta_session *s)
 	if (s->caps.flags & SMTP_CAP_PIPELINING)
 		while (s->rcpt_send != NULL)
 			session_send_rcpt(s);
-	session_enter(s, S_MAIL);
+	mta_session_enter(s, S_MAIL);
 }
 
-static void
-session_next_task(struct mta_session *s)
+void
+mta_session_next_task(struct mta_session *s)
 {
 	s->talked = 1;
 	if ((s->task = mta_dest_take(s->dest)) == NULL) {
-		session_enter(s, S_IDLE);
+		mta_session_enter(s, S_IDLE);
 		return;
 	}
 	session_begin_task(s);
@@ -912,7 +586,7 @@ mta_session_offer(struct mta *m, struct mta_dest *d)
 
 	TAILQ_FOREACH(s, &m->sessions, entry)
 		if (s->dest == d && s->state == S_IDLE && s->fd != -1) {
-			session_next_task(s);
+			mta_session_next_task(s);
 			session_arm(s);
 			return s->task != NULL;
 		}
@@ -933,8 +607,8 @@ mta_session_reclaim(struct mta *m, struct mta_dest *d)
 		if (s->dest != d && s->state == S_IDLE && s->fd != -1) {
 			log_debug("mta: session %u: idle, closed for %s",
 			    s->id, d->name);
-			session_send(s, "QUIT");
-			session_enter(s, S_QUIT);
+			mta_session_send(s, "QUIT");
+			mta_session_enter(s, S_QUIT);
 			session_arm(s);
 			return 1;
 		}
@@ -945,8 +619,8 @@ static void
 session_rset(struct mta_session *s)
 {
 	session_task_end(s);
-	session_send(s, "RSET");
-	session_enter(s, S_RSET);
+	mta_session_send(s, "RSET");
+	mta_session_enter(s, S_RSET);
 }
 
 /* All RCPT replies are in. */
@@ -972,12 +646,12 @@ session_rcpts_done(struct mta_session *s)
 	/* RFC 3030 2: BDAT carries the message as it is */
 	s->bdat = (s->caps.flags & SMTP_CAP_CHUNKING) != 0;
 	if (s->bdat) {
-		session_send(s, "BDAT %llu LAST",
+		mta_session_send(s, "BDAT %llu LAST",
 		    (unsigned long long)s->task->msg->size);
-		session_enter(s, S_BODY);
+		mta_session_enter(s, S_BODY);
 	} else {
-		session_send(s, "DATA");
-		session_enter(s, S_DATA);
+		mta_session_send(s, "DATA");
+		mta_session_enter(s, S_DATA);
 	}
 }
 
@@ -996,19 +670,19 @@ session_fill_body(struct mta_session *s)
 		if (want == 0) {
 			if (!s->bdat)
 				smtp_dotstuff_end(&s->ds, &s->out);
-			session_enter(s, S_DATA_END);
+			mta_session_enter(s, S_DATA_END);
 			return;
 		}
 		n = pread(s->task->msg->fd, chunk, want, s->body_off);
 		if (n <= 0) {
-			session_host_fail(s, 0, "reading the queued message: "
-			    "%s", n == 0 ? "short" : strerror(errno));
+			mta_session_host_fail(s, 0, "reading the queued "
+			    "message: %s", n == 0 ? "short" : strerror(errno));
 			return;
 		}
 		s->body_off += n;
 		if (s->bdat ? buf_add(&s->out, chunk, n) :
 		    smtp_dotstuff(&s->ds, chunk, n, &s->out)) {
-			session_host_fail(s, 0, "output buffer full");
+			mta_session_host_fail(s, 0, "output buffer full");
 			return;
 		}
 	}
@@ -1038,11 +712,11 @@ static void
 reply_greeting(struct mta_session *s, const char *one)
 {
 	if (s->reply.code / 100 != 2) {
-		session_host_fail(s, 0, "greeting: %s", one);
+		mta_session_host_fail(s, 0, "greeting: %s", one);
 		return;
 	}
-	session_send(s, "EHLO %s", session_helo_name(s));
-	session_enter(s, S_EHLO);
+	mta_session_send(s, "EHLO %s", session_helo_name(s));
+	mta_session_enter(s, S_EHLO);
 }
 
 /* EHLO, first or again after STARTTLS (RFC 3207 4.2). */
@@ -1055,25 +729,25 @@ reply_ehlo(struct mta_session *s, const char *one)
 		smtp_caps_parse(&s->reply, &s->caps);
 		if (s->state == S_EHLO2) {
 			s->talked = 1;
-			session_auth(s);
+			mta_session_auth(s);
 		} else
 			session_capable(s);
 		return;
 	}
 	if (code / 100 == 5 && s->state == S_EHLO) {
 		/* RFC 5321 4.1.4: fall back to HELO */
-		session_send(s, "HELO %s", session_helo_name(s));
-		session_enter(s, S_HELO);
+		mta_session_send(s, "HELO %s", session_helo_name(s));
+		mta_session_enter(s, S_HELO);
 		return;
 	}
-	session_host_fail(s, 0, "EHLO: %s", one);
+	mta_session_host_fail(s, 0, "EHLO: %s", one);
 }
 
 static void
 reply_helo(struct mta_session *s, const char *one)
 {
 	if (s->reply.code / 100 != 2) {
-		session_host_fail(s, 0, "HELO: %s", one);
+		mta_session_host_fail(s, 0, "HELO: %s", one);
 		return;
 	}
 	memset(&s->caps, 0, sizeof(s->caps));
@@ -1084,23 +758,23 @@ static void
 reply_starttls(struct mta_session *s, const char *one)
 {
 	if (s->reply.code == 220) {
-		session_tls_start(s, S_TLS_STARTTLS);
+		mta_session_tls_start(s, S_TLS_STARTTLS);
 		return;
 	}
-	if (session_tls_required(s)) {
-		session_host_fail(s, 0, "STARTTLS: %s", one);
+	if (mta_session_tls_required(s)) {
+		mta_session_host_fail(s, 0, "STARTTLS: %s", one);
 		return;
 	}
 	log_info("mta: session %u: %s [%s]: STARTTLS refused (%s); "
 	    "going on without TLS", s->id, s->host, s->addr, one);
 	s->talked = 1;
-	session_auth(s);
+	mta_session_auth(s);
 }
 
 static void
 reply_auth(struct mta_session *s, const char *one)
 {
-	session_auth_reply(s, smtp_reply_text(&s->reply, 0));
+	mta_session_auth_reply(s, smtp_reply_text(&s->reply, 0));
 }
 
 /*
@@ -1123,7 +797,7 @@ reply_mail(struct mta_session *s, const char *one)
 		session_rcpts_done(s);
 		return;
 	}
-	session_enter(s, S_RCPT);
+	mta_session_enter(s, S_RCPT);
 }
 
 /* One RCPT reply, in the order the RCPTs went out. */
@@ -1149,7 +823,7 @@ reply_rcpt(struct mta_session *s, const char *one)
 	}
 	if (!(s->caps.flags & SMTP_CAP_PIPELINING))
 		session_send_rcpt(s);
-	session_enter(s, S_RCPT);
+	mta_session_enter(s, S_RCPT);
 }
 
 static void
@@ -1163,7 +837,7 @@ reply_data(struct mta_session *s, const char *one)
 		session_rset(s);
 		return;
 	}
-	session_enter(s, S_BODY);
+	mta_session_enter(s, S_BODY);
 	session_fill_body(s);
 }
 
@@ -1188,20 +862,20 @@ reply_data_end(struct mta_session *s, const char *one)
 	session_task_end(s);
 	if (s->state == S_BODY) {
 		/* The rest of the chunk would be garbage to it. */
-		session_host_fail(s, 0, "BDAT refused early: %s", one);
+		mta_session_host_fail(s, 0, "BDAT refused early: %s", one);
 		return;
 	}
-	session_next_task(s);
+	mta_session_next_task(s);
 }
 
 static void
 reply_rset(struct mta_session *s, const char *one)
 {
 	if (s->reply.code / 100 != 2) {
-		session_host_fail(s, 0, "RSET: %s", one);
+		mta_session_host_fail(s, 0, "RSET: %s", one);
 		return;
 	}
-	session_next_task(s);
+	mta_session_next_task(s);
 }
 
 static void
@@ -1236,7 +910,7 @@ session_reply(struct mta_session *s)
 	log_debug("mta: session %u: <<< %s", s->id, one);
 	if ((size_t)s->state >= sizeof(reply_handlers) /
 	    sizeof(reply_handlers[0]) || reply_handlers[s->state] == NULL) {
-		session_host_fail(s, 0, "unexpected reply in state %s: %s",
+		mta_session_host_fail(s, 0, "unexpected reply in state %s: %s",
 		    states[s->state].name, one);
 		return;
 	}
@@ -1268,7 +942,7 @@ session_parse(struct mta_session *s)
 		    sizeof(err));
 		buf_consume(&s->in, nl - s->in.data + 1);
 		if (r == SMTP_REPLY_ERROR) {
-			session_host_fail(s, 0, "%s", err);
+			mta_session_host_fail(s, 0, "%s", err);
 			return -1;
 		}
 		if (r == SMTP_REPLY_MORE)
@@ -1280,7 +954,7 @@ session_parse(struct mta_session *s)
 		smtp_reply_init(&s->reply);
 	}
 	if (s->in.len > SMTP_REPLY_LINE_MAX) {
-		session_host_fail(s, 0, "reply line too long");
+		mta_session_host_fail(s, 0, "reply line too long");
 		return -1;
 	}
 	return 0;
@@ -1319,7 +993,7 @@ session_flush(struct mta_session *s)
 			if (n == TLS_WANT_POLLIN || n == TLS_WANT_POLLOUT)
 				return 0;
 			if (n == -1) {
-				session_host_fail(s, 0, "TLS write: %s",
+				mta_session_host_fail(s, 0, "TLS write: %s",
 				    tls_error(s->tls));
 				return -1;
 			}
@@ -1328,7 +1002,7 @@ session_flush(struct mta_session *s)
 			if (n == -1 && (errno == EAGAIN || errno == EINTR))
 				return 0;
 			if (n == -1) {
-				session_host_fail(s, 0, "write: %s",
+				mta_session_host_fail(s, 0, "write: %s",
 				    strerror(errno));
 				return -1;
 			}
@@ -1375,15 +1049,16 @@ session_io(int fd, short event, void *arg)
 		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
 			err = errno;
 		if (err != 0) {
-			session_host_fail(s, 0, "connect: %s", strerror(err));
+			mta_session_host_fail(s, 0, "connect: %s",
+			    strerror(err));
 			return;
 		}
 		if (s->dest->relay->c.transport == TRANSPORT_SOCKS5)
 			session_socks_start(s);
 		else if (s->dest->relay->c.scheme == RELAY_SMTPS)
-			session_tls_start(s, S_TLS_IMPLICIT);
+			mta_session_tls_start(s, S_TLS_IMPLICIT);
 		else
-			session_enter(s, S_GREETING);
+			mta_session_enter(s, S_GREETING);
 		if (!session_still(m, id, conn))
 			return;
 	}
@@ -1395,13 +1070,13 @@ session_io(int fd, short event, void *arg)
 			 * as when STARTTLS is not offered; or, under
 			 * "mta-tls-fallback no", the next address.
 			 */
-			if (session_tls_required(s) ||
+			if (mta_session_tls_required(s) ||
 			    s->mta->conf.tls_fallback)
-				session_host_fail(s,
-				    !session_tls_required(s),
+				mta_session_host_fail(s,
+				    !mta_session_tls_required(s),
 				    "TLS handshake: %s", tls_error(s->tls));
 			else
-				session_host_fail(s, 0, "TLS handshake: %s "
+				mta_session_host_fail(s, 0, "TLS handshake: %s "
 				    "(mta-tls-fallback no: not retried without "
 				    "TLS)", tls_error(s->tls));
 			return;
@@ -1409,7 +1084,7 @@ session_io(int fd, short event, void *arg)
 		if (n == TLS_WANT_POLLIN || n == TLS_WANT_POLLOUT)
 			s->hs_want = n == TLS_WANT_POLLIN ? EV_READ : EV_WRITE;
 		if (n == 0) {
-			session_tls_done(s);
+			mta_session_tls_done(s);
 			if (!session_still(m, id, conn))
 				return;
 			event |= EV_READ;	/* data may be buffered */
@@ -1423,8 +1098,8 @@ session_io(int fd, short event, void *arg)
 				    n == TLS_WANT_POLLOUT)
 					break;
 				if (n == -1) {
-					session_host_fail(s, 0, "TLS read: %s",
-					    tls_error(s->tls));
+					mta_session_host_fail(s, 0,
+					    "TLS read: %s", tls_error(s->tls));
 					return;
 				}
 			} else {
@@ -1433,7 +1108,7 @@ session_io(int fd, short event, void *arg)
 				    errno == EINTR))
 					break;
 				if (n == -1) {
-					session_host_fail(s, 0, "read: %s",
+					mta_session_host_fail(s, 0, "read: %s",
 					    strerror(errno));
 					return;
 				}
@@ -1443,13 +1118,14 @@ session_io(int fd, short event, void *arg)
 					session_free(s, 1);
 					return;
 				}
-				session_host_fail(s, 0, "connection closed "
+				mta_session_host_fail(s, 0, "connection closed "
 				    "by the server (in %s)",
 				    states[s->state].name);
 				return;
 			}
 			if (buf_add(&s->in, data, n) == -1) {
-				session_host_fail(s, 0, "reply line too long");
+				mta_session_host_fail(s, 0,
+				    "reply line too long");
 				return;
 			}
 			if (session_parse(s) == -1)
@@ -1469,8 +1145,8 @@ session_timeout(int fd, short event, void *arg)
 	struct mta_session	*s = arg;
 
 	if (s->state == S_IDLE) {
-		session_send(s, "QUIT");
-		session_enter(s, S_QUIT);
+		mta_session_send(s, "QUIT");
+		mta_session_enter(s, S_QUIT);
 		session_arm(s);
 		return;
 	}
@@ -1478,7 +1154,17 @@ session_timeout(int fd, short event, void *arg)
 		session_free(s, 1);
 		return;
 	}
-	session_host_fail(s, 0, "timeout waiting for the %s%s",
+	/*
+	 * RFC 5321 4.5.3.2.5, 4.5.3.2.6: the message's time is per block
+	 * sent, and the reply's starts when the last block has gone.  A
+	 * server that took another block meanwhile has its time again.
+	 */
+	if ((s->state == S_BODY || s->state == S_DATA_END) &&
+	    s->body_left >= session_body_left(s) + SESSION_BODY_CHUNK) {
+		session_timer_start(s);
+		return;
+	}
+	mta_session_host_fail(s, 0, "timeout waiting for the %s%s",
 	    states[s->state].name, s->state == S_CONNECT ? "" : " reply");
 }
 

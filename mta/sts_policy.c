@@ -23,6 +23,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "clock.h"
 #include "log.h"
 #include "mta/mta.h"
 #include "mta/sts.h"
@@ -65,7 +66,7 @@ sts_dest_fetched(void *arg, const char *body, size_t len, const char *why,
 	const char		*text;
 	size_t			 tlen;
 	char			 err[300];
-	time_t			 now = time(NULL);
+	time_t			 now = walltime();
 
 	d->sts_fetch = NULL;
 	if (body != NULL && sts_http_response(body, len, &text, &tlen, err,
@@ -106,7 +107,7 @@ sts_dest_decide(struct mta_dest *d, enum sts_txt txt, const char *id)
 {
 	struct mta		*m = d->mta;
 	struct sts_cached	*c = xmalloc(sizeof(*c));
-	time_t			 now = time(NULL);
+	time_t			 now = walltime();
 	int			 cached;
 
 	cached = sts_cache_get(m->sts_cache, d->domain, c) == 1 &&
@@ -242,7 +243,7 @@ sts_show_one(const struct sts_cached *e, void *arg)
 void
 mta_ctl_sts_show(struct mta *m, const char *domain, uint32_t peerid)
 {
-	struct sts_show	 sh = { m, peerid, domain, time(NULL) };
+	struct sts_show	 sh = { m, peerid, domain, walltime() };
 
 	if (m->sts_cache != NULL)
 		sts_cache_walk(m->sts_cache, sts_show_one, &sh);

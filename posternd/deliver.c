@@ -39,6 +39,12 @@
  * own worker with SIGSTOP) is killed and its jobs go back to the queue as
  * temporary failures, so it cannot hold the queue's in-flight slots.  A
  * worker let go that does not exit is killed after DELIVER_EXIT_SECS.
+ * One still there DELIVER_EXIT_SECS after SIGKILL is stuck in the kernel
+ * (a disk that stopped answering leaves fsync unkillable): it no longer
+ * holds one of the DELIVER_WORKERS_MAX places, or a hung disk would stop
+ * every user's delivery once its retries had made that many, but it
+ * still counts as a late worker of its user, so that user gets no more
+ * than DELIVER_WORKERS_USER stuck processes and fails fast meanwhile.
  * Before that, a worker silent for DELIVER_LATE_SECS gets no more jobs:
  * they go to another worker of the user, or, when every worker the user
  * may have is late, straight back to the queue as temporary failures, so
@@ -71,6 +77,7 @@
 
 #include "posternd/deliver.h"
 #include "envelope.h"
+#include "clock.h"
 #include "log.h"
 #include "posternd/maildir.h"
 #include "posternd/proc.h"
@@ -141,6 +148,9 @@ struct worker {
 	struct event		 deadline;	/* late, busy too long, or not gone */
 	int			 late;		/* silent: no more jobs */
 	int			 dead;		/* its socket closed: to reap */
+	int			 killed;	/* SIGKILL sent */
+	int			 stuck;		/* and still there after
+						   DELIVER_EXIT_SECS */
 	const struct action	*a;
 	uid_t			 uid;
 	gid_t			 gid;
@@ -155,6 +165,7 @@ static TAILQ_HEAD(, worker)	 workers = TAILQ_HEAD_INITIALIZER(workers);
 static struct joblist		 pending = TAILQ_HEAD_INITIALIZER(pending);
 static struct event		 ev_batch;
 static size_t			 nworkers;
+static size_t			 nstuck;	/* of nworkers */
 static const char		*deliver_hostname;
 static void			(*deliver_done)(const struct msg_deliver_result *);
 static int			 deliver_exe = -1;	/* posternd itself */
@@ -551,7 +562,7 @@ worker_start(const struct job *j)
 	TAILQ_INIT(&w->jobs);
 	w->pid = pid;
 	w->fd = sp[0];
-	w->started = time(NULL);
+	w->started = monotime();
 	if (fcntl(w->fd, F_SETFL, O_NONBLOCK) == -1)
 		log_warn("local delivery: O_NONBLOCK");
 	event_set(&w->ev, w->fd, EV_READ | EV_PERSIST, worker_read, w);
@@ -649,6 +660,20 @@ worker_idle(int fd, short event, void *arg)
 		worker_lost(w, "");
 }
 
+/* Killed and still there: see the top of the file. */
+static void
+worker_stuck(struct worker *w)
+{
+	if (w->stuck)
+		return;
+	w->stuck = 1;
+	nstuck++;
+	log_warnx("delivery worker %d for %s is still there %d seconds "
+	    "after it was killed: stuck in the kernel (a hung file "
+	    "system?); its user's mail waits until it is gone", (int)w->pid,
+	    w->user, DELIVER_EXIT_SECS);
+}
+
 /*
  * A worker with work that reported nothing in time, or one let go that did
  * not exit: kill it.  Its jobs go back to the queue as temporary failures,
@@ -658,13 +683,20 @@ static void
 worker_deadline(int fd, short event, void *arg)
 {
 	struct timeval	 tv = { deliver_job_secs - deliver_late_secs(), 0 };
+	struct timeval	 exit_tv = { DELIVER_EXIT_SECS, 0 };
 	struct worker	*w = arg;
 	char		 why[128];
 
 	if (w->fd == -1) {
+		if (w->killed) {
+			worker_stuck(w);
+			return;
+		}
 		log_warnx("delivery worker %d for %s did not exit when let "
 		    "go; killing it", (int)w->pid, w->user);
 		kill(w->pid, SIGKILL);
+		w->killed = 1;
+		evtimer_add(&w->deadline, &exit_tv);
 		return;
 	}
 	if (!w->late) {
@@ -682,6 +714,7 @@ worker_deadline(int fd, short event, void *arg)
 	log_warnx("delivery worker %d for %s: %s; killing it (deliveries "
 	    "to retry: %zu)", (int)w->pid, w->user, why, w->njobs);
 	kill(w->pid, SIGKILL);
+	w->killed = 1;
 	worker_lost(w, why);
 }
 
@@ -735,8 +768,13 @@ worker_for(const struct job *j, int *stalled)
 
 	*stalled = 0;
 	TAILQ_FOREACH(w, &workers, entry) {
-		if (w->fd == -1 || w->dead)
+		if (w->fd == -1 || w->dead) {
+			if (w->stuck && w->uid == j->uid && w->a == j->a) {
+				mine++;
+				late++;
+			}
 			continue;
+		}
 		if (w->uid != j->uid || w->a != j->a) {
 			if (w->njobs == 0)
 				idle = w;
@@ -757,9 +795,9 @@ worker_for(const struct job *j, int *stalled)
 	if (best != NULL && (best->njobs < DELIVER_SPAWN_AT ||
 	    mine >= DELIVER_WORKERS_USER))
 		return best->njobs < DELIVER_INFLIGHT_MAX ? best : NULL;
-	if (nworkers >= DELIVER_WORKERS_MAX && idle != NULL)
+	if (nworkers - nstuck >= DELIVER_WORKERS_MAX && idle != NULL)
 		worker_lost(idle, "");
-	if (nworkers >= DELIVER_WORKERS_MAX)
+	if (nworkers - nstuck >= DELIVER_WORKERS_MAX)
 		return best != NULL && best->njobs < DELIVER_INFLIGHT_MAX ?
 		    best : NULL;
 	if ((w = worker_start(j)) == NULL)
@@ -921,6 +959,8 @@ deliver_reap(pid_t pid, int status)
 	evtimer_del(&w->deadline);
 	TAILQ_REMOVE(&workers, w, entry);
 	nworkers--;
+	if (w->stuck)
+		nstuck--;
 	free(w);
 	if (!TAILQ_EMPTY(&pending))
 		deliver_flush(-1, 0, NULL);
@@ -942,7 +982,7 @@ void
 deliver_foreach(void (*cb)(pid_t, const char *, time_t, void *), void *arg)
 {
 	struct worker	*w;
-	time_t		 now = time(NULL);
+	time_t		 now = monotime();
 
 	TAILQ_FOREACH(w, &workers, entry)
 		if (w->fd != -1)

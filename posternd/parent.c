@@ -31,6 +31,7 @@
 
 #include "config.h"
 #include "posternd/deliver.h"
+#include "clock.h"
 #include "log.h"
 #include "posternd/proc.h"
 #include "routing.h"
@@ -64,15 +65,6 @@ usage(void)
 {
 	fprintf(stderr, "usage: posternd [-dnTv] [-f file]\n");
 	exit(1);
-}
-
-static time_t
-monotime(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec;
 }
 
 static void

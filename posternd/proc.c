@@ -28,6 +28,7 @@
 
 #include "config.h"
 #include "dns.h"
+#include "clock.h"
 #include "log.h"
 #include "posternd/proc.h"
 #include "util.h"
@@ -301,6 +302,28 @@ proc_test_crash(const char *step)
 	_exit(1);
 }
 
+/*
+ * TEST ONLY, likewise: POSTERN_TEST_CLOCK_SHIFT=SECONDS (signed) moves
+ * every process's wall clock (walltime(), lib/clock.h) by that much, so
+ * that regress/test_time.py can restart the daemon with its clock set
+ * back or forward over a queue scheduled by the true one.
+ */
+static void
+proc_test_clock_init(const char *name)
+{
+	const char	*v, *errstr;
+	long long	 secs;
+
+	if ((v = getenv(CLOCK_TEST_SHIFT_ENV)) == NULL)
+		return;
+	secs = strtonum(v, -CLOCK_TEST_SHIFT_MAX, CLOCK_TEST_SHIFT_MAX,
+	    &errstr);
+	if (errstr != NULL)
+		fatalx("%s: %s %s: %s", name, CLOCK_TEST_SHIFT_ENV, v, errstr);
+	clock_test_shift(secs);
+	log_warnx("%s: test: wall clock shifted by %lld seconds", name, secs);
+}
+
 void
 proc_test_corrupt_init(const char *name, int debug)
 {
@@ -313,6 +336,7 @@ proc_test_corrupt_init(const char *name, int debug)
 		return;
 	}
 	proc_test_crash_init(name);
+	proc_test_clock_init(name);
 	if (strcmp(name, "smtp") == 0 &&
 	    (v = getenv(PROC_TEST_REROUTE)) != NULL)
 		strlcpy(proc_reroute_dest, v, sizeof(proc_reroute_dest));

@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "queue/dsn.h"
+#include "clock.h"
 #include "envelope.h"
 #include "util.h"
 
@@ -748,7 +749,7 @@ put_report_header(const struct dsn_ctx *ctx, struct buf *msg,
 	char			 date[64], *to;
 	int64_t			 now;
 
-	now = info->now != 0 ? info->now : (int64_t)time(NULL);
+	now = info->now != 0 ? info->now : (int64_t)walltime();
 	date_str(now, date, sizeof(date));
 	buf_printf(msg, "From: MAILER-DAEMON@%s (Mail Delivery System)\r\n",
 	    info->reporting_mta);

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "envelope.h"
+#include "clock.h"
 #include "log.h"
 #include "posternd/proc.h"
 #include "queue/admit.h"
@@ -125,7 +126,7 @@ queue_flush_cb(int fd, short event, void *arg)
 		queue_flush_retry(q);	/* the store logged why */
 	/* Results just committed may have moved the next due time. */
 	else if (!q->paused && q->inflight < QUEUE_MAX_INFLIGHT &&
-	    (wait = qstore_next_due(q->qs, time(NULL))) >= 0)
+	    (wait = qstore_next_due(q->qs, walltime())) >= 0)
 		queue_schedule_soon(q, wait);
 	/*
 	 * A panicked LMDB environment is unusable: fail-stop, restart.  The
@@ -516,7 +517,7 @@ queue_ctl_imsg(struct queue *q, struct imsg *imsg)
 	struct msg_ctl_qid	 id;
 	struct msg_ctl_count	 c;
 	struct ctl_walk		 w = { q, imsg->hdr.peerid };
-	time_t			 now = time(NULL);
+	time_t			 now = walltime();
 	int			 n = -1;
 
 	switch (imsg->hdr.type) {

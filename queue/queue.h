@@ -71,6 +71,7 @@ struct queue {
 	struct qstore			*qs;
 	struct event			 ev_flush;
 	struct event			 ev_sched;
+	int64_t				 sched_at_ms; /* monotonic */
 	TAILQ_HEAD(, incoming)		 incoming;
 	size_t				 nincoming;
 	size_t				 inflight;	/* flights */

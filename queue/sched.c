@@ -25,11 +25,11 @@
 #include <event.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "envelope.h"
+#include "clock.h"
 #include "log.h"
 #include "posternd/proc.h"
 #include "queue/dsn.h"
@@ -134,7 +134,7 @@ queue_deliver_local(struct queue *q, const struct envelope *e)
 	}
 	if ((fd = queue_message_fd(q, e->msgid)) == -1) {
 		log_warn("%s: reading the message", qid);
-		qstore_tempfail(q->qs, e->id, time(NULL),
+		qstore_tempfail(q->qs, e->id, walltime(),
 		    "could not read the queued message");
 		queue_flush_soon(q);
 		return;
@@ -191,7 +191,7 @@ queue_deliver_remote(struct queue *q, const struct envelope *e, size_t n)
 		if (fd != -1)
 			close(fd);
 		for (i = 0; i < n; i++)
-			qstore_tempfail(q->qs, e[i].id, time(NULL),
+			qstore_tempfail(q->qs, e[i].id, walltime(),
 			    "could not read the queued message");
 		queue_flush_soon(q);
 		return;
@@ -215,7 +215,7 @@ queue_sched_cb(int fd, short event, void *arg)
 {
 	struct queue	*q = arg;
 	struct envelope	*e;
-	time_t		 now = time(NULL), wait;
+	time_t		 now = walltime(), wait;
 	int		 n, i, j;
 
 	if (q->paused)
@@ -268,6 +268,15 @@ queue_sched_cb(int fd, short event, void *arg)
 		queue_schedule_soon(q, wait == 0 ? 1 : wait);
 }
 
+static void
+queue_timer_set(struct queue *q, const struct timeval *tv)
+{
+	q->sched_at_ms = monotime_ms() + (int64_t)tv->tv_sec * 1000 +
+	    tv->tv_usec / 1000;
+	evtimer_del(&q->ev_sched);
+	evtimer_add(&q->ev_sched, tv);
+}
+
 /*
  * New work for the scheduler.  Each scheduler run marks what it takes in
  * flight in its own synced transaction, so under load it runs at most
@@ -276,25 +285,35 @@ queue_sched_cb(int fd, short event, void *arg)
 void
 queue_kick(struct queue *q)
 {
-	struct timeval	 at, now, soon = { 0, QUEUE_KICK_MS * 1000 };
+	struct timeval	 soon = { 0, QUEUE_KICK_MS * 1000 };
 
-	if (evtimer_pending(&q->ev_sched, &at)) {
-		gettimeofday(&now, NULL);
-		timeradd(&now, &soon, &now);
-		if (timercmp(&at, &now, <=))
-			return;		/* already due sooner */
-	}
-	evtimer_del(&q->ev_sched);
-	evtimer_add(&q->ev_sched, &soon);
+	/*
+	 * Compared on the monotonic clock, as libevent runs its timers: the
+	 * wall time evtimer_pending() reports lags a clock set forward by
+	 * seconds, and a kick then took a run an hour away for "sooner".
+	 */
+	if (evtimer_pending(&q->ev_sched, NULL) &&
+	    q->sched_at_ms <= monotime_ms() + QUEUE_KICK_MS)
+		return;		/* already due sooner */
+	queue_timer_set(q, &soon);
 }
+
+/*
+ * The schedule is in wall-clock time but the timer runs on the monotonic
+ * clock: a wall clock set forward makes envelopes due that the timer
+ * would reach only after the interval it was set for (up to retry-max).
+ * Looking again every QUEUE_SCHED_RECHECK seconds bounds that; an idle
+ * look is one read-only transaction.
+ */
+#define QUEUE_SCHED_RECHECK	60
 
 void
 queue_schedule_soon(struct queue *q, time_t seconds)
 {
-	struct timeval	 tv = { seconds, 0 };
+	struct timeval	 tv = { seconds < QUEUE_SCHED_RECHECK ? seconds :
+			    QUEUE_SCHED_RECHECK, 0 };
 
-	evtimer_del(&q->ev_sched);
-	evtimer_add(&q->ev_sched, &tv);
+	queue_timer_set(q, &tv);
 }
 
 /* --- delivery status notifications (RFC 3464) --- */
@@ -481,7 +500,7 @@ queue_dsn_send(struct queue *q, struct dsn_wait **w, size_t n)
 	dsn_info_from_envelope(&info, &w[0]->e, w[0]->kind,
 	    q->proc->global.hostname);
 	info.queue_id = qid;
-	info.now = time(NULL);
+	info.now = walltime();
 	rcpts = xcalloc(n, sizeof(*rcpts));
 	for (i = 0; i < n; i++) {
 		dsn_rcpt_from_envelope(&rcpts[i], &w[i]->e,
@@ -559,7 +578,7 @@ queue_dsn_sweep(struct queue *q, uint64_t msgid)
 	size_t			 i;
 
 	memset(&sw, 0, sizeof(sw));
-	sw.now = time(NULL);
+	sw.now = walltime();
 	if (qstore_message_envelopes(q->qs, msgid, queue_dsn_sweep_one,
 	    &sw) == -1)
 		log_warnx("queue: reading a message's envelopes failed");
@@ -703,7 +722,7 @@ queue_result(struct queue *q, struct imsg *imsg, enum proc_id from,
 		break;
 	case DELIVER_TEMPFAIL:
 		log_info("%s: temporary failure: %s", qid, o->error);
-		if (qstore_tempfail(q->qs, evpid, time(NULL), o->error) ==
+		if (qstore_tempfail(q->qs, evpid, walltime(), o->error) ==
 		    QSTORE_EXPIRED) {
 			log_warnx("%s: expired: %s", qid, o->error);
 			queue_expire(q, evpid, o->error, o->status);

@@ -79,6 +79,7 @@
 #include <unistd.h>
 
 #include "envelope.h"
+#include "clock.h"
 #include "log.h"
 #include "queue/store.h"
 #include "queue/store_int.h"
@@ -551,7 +552,7 @@ recover(struct qstore *qs, MDB_txn *txn, void *arg)
 int
 qs_recover(struct qstore *qs)
 {
-	time_t	 now = time(NULL);
+	time_t	 now = walltime();
 	int	 rc;
 
 	if (!qs->recover_pending)
@@ -794,7 +795,7 @@ static int
 apply_batch(struct qstore *qs, MDB_txn *txn, void *arg)
 {
 	struct pending	*p;
-	time_t		 now = time(NULL);
+	time_t		 now = walltime();
 	int		 rc = 0, no_mail = *(int *)arg;
 
 	TAILQ_FOREACH(p, &qs->pending, entry) {
@@ -962,31 +963,38 @@ struct take_arg {
 	struct envelope	*out;
 	size_t		 max;
 	size_t		 n;
+	size_t		 jumped;	/* taken from beyond the horizon */
 };
 
+/*
+ * Take the queued envelopes whose index keys lie in [from, until], up to
+ * the caller's maximum.  The cursor looks up `from` again after each
+ * removal, which leaves it on the next entry.
+ */
 static int
-take_due(struct qstore *qs, MDB_txn *txn, void *arg)
+take_range(struct qstore *qs, MDB_txn *txn, MDB_cursor *cur,
+    struct take_arg *ta, uint64_t from, uint64_t until)
 {
-	struct take_arg	*ta = arg;
 	struct envelope	*e;
-	MDB_cursor	*cur;
+	uint8_t		 kb[16];
 	MDB_val		 k, v;
-	int		 rc;
+	int		 rc = 0;
 
-	ta->n = 0;
-	if ((rc = mdb_cursor_open(txn, qs->db_sched, &cur)) != 0)
-		return rc;
+	qs_sched_key(kb, (int64_t)from, 0);
 	while (ta->n < ta->max) {
-		if ((rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST)) != 0)
+		k.mv_data = kb;
+		k.mv_size = sizeof(kb);
+		if ((rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE)) != 0)
 			break;
 		if (k.mv_size != 16) {
 			rc = MDB_CORRUPTED;
 			break;
 		}
-		if (qs_rd64(k.mv_data) > (uint64_t)ta->now)
+		if (qs_rd64(k.mv_data) > until)
 			break;
 		e = &ta->out[ta->n];
-		rc = qs_get_envelope(qs, txn, qs_rd64((uint8_t *)k.mv_data + 8), e);
+		rc = qs_get_envelope(qs, txn,
+		    qs_rd64((uint8_t *)k.mv_data + 8), e);
 		if (rc != 0 && rc != MDB_NOTFOUND && rc != MDB_CORRUPTED)
 			break;
 		/* The index entry goes in every case: used, or stale. */
@@ -1002,7 +1010,34 @@ take_due(struct qstore *qs, MDB_txn *txn, void *arg)
 		if ((rc = qs_put_envelope(qs, txn, e)) != 0)
 			break;
 		ta->n++;
+		if (from > (uint64_t)ta->now)
+			ta->jumped++;
 	}
+	return rc;
+}
+
+/*
+ * Due are the envelopes scheduled up to now, and those scheduled beyond
+ * the horizon (qs_sched_horizon()), where no retry could have put them:
+ * the wall clock was set back since.  Left alone they would wait the
+ * jump on top of their retry interval; taken now, a jump back delays
+ * nothing by more than the longest retry interval.
+ */
+static int
+take_due(struct qstore *qs, MDB_txn *txn, void *arg)
+{
+	struct take_arg	*ta = arg;
+	MDB_cursor	*cur;
+	int		 rc;
+
+	ta->n = 0;
+	ta->jumped = 0;
+	if ((rc = mdb_cursor_open(txn, qs->db_sched, &cur)) != 0)
+		return rc;
+	rc = take_range(qs, txn, cur, ta, 0, (uint64_t)ta->now);
+	if (rc == 0 || rc == MDB_NOTFOUND)
+		rc = take_range(qs, txn, cur, ta,
+		    qs_sched_horizon(qs, ta->now) + 1, UINT64_MAX);
 	mdb_cursor_close(cur);
 	return rc == MDB_NOTFOUND || rc == 0 ? 0 : rc;
 }
@@ -1030,6 +1065,10 @@ qstore_take_due(struct qstore *qs, time_t now, struct envelope *out,
 	}
 	rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
 	due = rc == 0 && (k.mv_size != 16 || qs_rd64(k.mv_data) <= (uint64_t)now);
+	if (rc == 0 && !due &&
+	    mdb_cursor_get(cur, &k, &v, MDB_LAST) == 0)
+		due = k.mv_size != 16 ||
+		    qs_rd64(k.mv_data) > qs_sched_horizon(qs, now);
 	mdb_cursor_close(cur);
 	mdb_txn_abort(txn);
 	if (!due)
@@ -1045,8 +1084,15 @@ qstore_take_due(struct qstore *qs, time_t now, struct envelope *out,
 	for (;;) {
 		ta.max = max;
 		qs->grow_hint = max * (ENV_RECORD_MAX + 64);
-		if ((rc = qs_txn_run(qs, take_due, &ta)) == 0)
+		if ((rc = qs_txn_run(qs, take_due, &ta)) == 0) {
+			if (ta.jumped > 0)
+				log_warnx("queue: %zu envelope(s) were "
+				    "scheduled more than the longest retry "
+				    "interval ahead (the clock was set back, "
+				    "or queue retry lowered): trying them now",
+				    ta.jumped);
 			return (int)ta.n;
+		}
 		if (!qs_nospace(rc) || max == 1 || qs->broken)
 			break;
 		max /= 2;

@@ -15,6 +15,18 @@
 #include "util.h"
 
 
+/*
+ * The furthest ahead a retry can be scheduled (qstore_tempfail()): an
+ * envelope due later was scheduled by a wall clock that was ahead of
+ * this one, and is due now (take_due()).
+ */
+uint64_t
+qs_sched_horizon(const struct qstore *qs, time_t now)
+{
+	return now < 0 ? (uint64_t)qs->retry_max :
+	    (uint64_t)now + (uint64_t)qs->retry_max;
+}
+
 time_t
 qstore_next_due(struct qstore *qs, time_t now)
 {
@@ -34,6 +46,11 @@ qstore_next_due(struct qstore *qs, time_t now)
 		    k.mv_size == 16) {
 			t = qs_rd64(k.mv_data);
 			rv = t <= (uint64_t)now ? 0 : (time_t)(t - now);
+			if (rv > 0 &&
+			    mdb_cursor_get(cur, &k, &v, MDB_LAST) == 0 &&
+			    (k.mv_size != 16 ||
+			    qs_rd64(k.mv_data) > qs_sched_horizon(qs, now)))
+				rv = 0;
 		}
 		mdb_cursor_close(cur);
 	}

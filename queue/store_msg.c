@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "envelope.h"
 #include "log.h"
 #include "queue/store.h"
@@ -85,7 +86,7 @@ msg_new(struct qstore *qs, size_t max_size)
 {
 	struct qs_msg	*m;
 	uint64_t	 id;
-	time_t		 now = time(NULL);
+	time_t		 now = walltime();
 
 	/* Time-ordered and strictly increasing, so never reused. */
 	id = (uint64_t)(now > 0 ? now : 0) << QID_SEQ_BITS;

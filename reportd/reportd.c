@@ -27,6 +27,7 @@
 #include "auth/dmarc.h"
 #include "auth/dmarc_eval.h"
 #include "reportd/evalstore.h"
+#include "clock.h"
 #include "log.h"
 #include "posternd/proc.h"
 #include "util.h"
@@ -88,7 +89,7 @@ reportd_prune(struct reportd *rd)
 {
 	long	 n;
 
-	n = evalstore_prune(rd->es, time(NULL) - REPORTD_KEEP);
+	n = evalstore_prune(rd->es, walltime() - REPORTD_KEEP);
 	if (n > 0)
 		log_info("reportd: pruned %ld evaluations older than %d days",
 		    n, REPORTD_KEEP / 86400);

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "envelope.h"
+#include "clock.h"
 #include "log.h"
 #include "rule.h"
 #include "smtpd/smtp.h"
@@ -29,6 +30,7 @@
 #include "util.h"
 
 #define SESSION_READ_SIZE	16384
+#define SMTP_TIMEOUT_BLOCK	(64 * 1024)	/* read per timeout in DATA */
 
 static void	session_pump(struct session *);
 static void	session_io(int, short, void *);
@@ -686,7 +688,7 @@ session_send_received(struct session *s)
 	if (smtp_session_rcpt_count(s->engine) == 1 &&
 	    !TAILQ_EMPTY(&s->rcpts))
 		r.rcpt = TAILQ_FIRST(&s->rcpts)->env.rcpt;
-	r.date = time(NULL);
+	r.date = walltime();
 	buf_init(&b, 4096);
 	if (smtp_received_header(&b, &r) == 0 && b.len > 0)
 		proc_compose(s->smtp->proc, PROC_QUEUE,
@@ -788,6 +790,26 @@ session_timeout(int fd, short event, void *arg)
 	log_info("smtp: session %u from %s: timeout", s->id, s->ip);
 	smtp_session_timeout(s->engine);
 	session_pump(s);
+}
+
+/*
+ * The timeout is a deadline for the client's next command, not an idle
+ * timer that each byte resets: it restarts when a reply goes out (the
+ * next command is awaited from then on) and, while a message streams in,
+ * after each SMTP_TIMEOUT_BLOCK read.  A client that sends a command a
+ * byte at a time is closed after smtp-timeout, however often it sends
+ * one (RFC 5321 4.5.3.2.7: at least 5 minutes per command).
+ */
+static void
+session_timeout_restart(struct session *s)
+{
+	struct timeval	 tv = { s->smtp->proc->global.smtp_timeout, 0 };
+
+	s->in_timed = 0;
+	if (s->held)
+		return;
+	evtimer_del(&s->ev_timeout);
+	evtimer_add(&s->ev_timeout, &tv);
 }
 
 static void
@@ -894,6 +916,7 @@ session_flush(struct session *s, short *want)
 		if (n <= 0)
 			return -1;
 		smtp_session_output_consume(s->engine, (size_t)n);
+		session_timeout_restart(s);
 	}
 	return 0;
 }
@@ -1007,7 +1030,6 @@ static void
 session_io(int fd, short event, void *arg)
 {
 	struct session	*s = arg;
-	struct timeval	 tv = { s->smtp->proc->global.smtp_timeout, 0 };
 	uint8_t		 data[SESSION_READ_SIZE];
 	ssize_t		 n;
 
@@ -1028,8 +1050,9 @@ session_io(int fd, short event, void *arg)
 				s->eof = 1;	/* cannot happen: in was empty */
 			if (s->listener->conf.flags & LISTEN_AUTH)
 				explicit_bzero(data, (size_t)n);
-			evtimer_del(&s->ev_timeout);
-			evtimer_add(&s->ev_timeout, &tv);
+			s->in_timed += (size_t)n;
+			if (s->in_timed >= SMTP_TIMEOUT_BLOCK)
+				session_timeout_restart(s);
 		}
 	}
 	session_pump(s);

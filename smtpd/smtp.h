@@ -85,6 +85,8 @@ struct session {
 	struct event			 ev_read;
 	struct event			 ev_write;
 	struct event			 ev_timeout;
+	size_t				 in_timed;	/* read since the
+							   timeout restarted */
 	struct smtp_session		*engine;
 	struct buf			 in;	/* read, not yet taken */
 	int				 eof;
