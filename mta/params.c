@@ -1,7 +1,8 @@
 /*
  * The ESMTP parameters of MAIL and RCPT for one envelope, as far as the
  * server's EHLO offered the extensions: SIZE (RFC 1870), BODY=8BITMIME
- * (RFC 6152), SMTPUTF8 (RFC 6531) and the DSN parameters RET, ENVID,
+ * (RFC 6152), SMTPUTF8 (RFC 6531), REQUIRETLS (RFC 8689) and the DSN
+ * parameters RET, ENVID,
  * NOTIFY and ORCPT (RFC 3461), passed on as they came.  Deciding whether
  * a server that lacks an extension may take the message at all is the
  * session's (mta/session.c, session_begin_task()).
@@ -27,6 +28,10 @@ mta_mail_params(const struct smtp_caps *caps, const struct envelope *e,
 		buf_addstr(b, " BODY=8BITMIME");
 	if ((e->flags & ENV_F_SMTPUTF8) && (caps->flags & SMTP_CAP_SMTPUTF8))
 		buf_addstr(b, " SMTPUTF8");
+	/* RFC 8689 4.2.1: the session checked that the server may take it */
+	if ((e->flags & ENV_F_REQUIRETLS) &&
+	    (caps->flags & SMTP_CAP_REQUIRETLS))
+		buf_addstr(b, " REQUIRETLS");
 	if (!(caps->flags & SMTP_CAP_DSN))
 		return;
 	/* RFC 3461 4.3, 4.4: passed on as they came */

@@ -497,40 +497,81 @@ session_send_rcpt(struct mta_session *s)
  * needs SMTPUTF8 (RFC 6531 3.4) or 8BITMIME (RFC 6152) it does not offer
  * fails at once with the status codes of RFC 3463 / RFC 6533.
  */
+/*
+ * RFC 8689 4.2.1: a message sent with REQUIRETLS goes on only over TLS to
+ * a server authenticated by DANE or by an MTA-STS policy in enforce mode
+ * (a smarthost: by "tls verify" of its name), and only if that server
+ * offers REQUIRETLS too.  0 if this session may take it, else -1 and why.
+ */
+static int
+session_requiretls(struct mta_session *s, char *why, size_t len)
+{
+	const struct msg_conf_relay	*r = &s->dest->relay->c;
+
+	if (s->tls == NULL || !s->verified)
+		snprintf(why, len, "REQUIRETLS: %s is not reached over TLS "
+		    "with a verified certificate", s->host);
+	else if (!(s->dane != NULL && s->dane->state == MTA_DANE_REQUIRED) &&
+	    s->sts != STS_MODE_ENFORCE &&
+	    !(r->has_host && r->tls == RELAY_TLS_VERIFY))
+		snprintf(why, len, "REQUIRETLS: %s is authenticated neither by "
+		    "DANE nor by an MTA-STS policy in enforce mode", s->host);
+	else if (!(s->caps.flags & SMTP_CAP_REQUIRETLS))
+		snprintf(why, len, "REQUIRETLS: %s does not offer REQUIRETLS",
+		    s->host);
+	else
+		return 0;
+	return -1;
+}
+
+/*
+ * Why this server cannot take the task's message at all, with the RFC
+ * 3463 status to return it with; NULL if it can.
+ */
+static const char *
+session_task_refusal(struct mta_session *s, char *why, size_t len)
+{
+	const struct envelope	*e = &TAILQ_FIRST(&s->task->rcpts)->env;
+
+	if ((e->flags & ENV_F_REQUIRETLS) &&
+	    session_requiretls(s, why, len) == -1)
+		return "5.7.30";	/* RFC 8689 5: REQUIRETLS required */
+	if ((s->caps.flags & SMTP_CAP_SIZE) && s->caps.size_max > 0 &&
+	    s->task->msg->size > s->caps.size_max) {
+		snprintf(why, len, "message of %llu octets is over "
+		    "%s's limit of %llu", (unsigned long long)
+		    s->task->msg->size, s->host,
+		    (unsigned long long)s->caps.size_max);
+		return "5.3.4";
+	}
+	if ((e->flags & ENV_F_SMTPUTF8) &&
+	    !(s->caps.flags & SMTP_CAP_SMTPUTF8)) {
+		snprintf(why, len, "the message needs SMTPUTF8 and "
+		    "%s does not support it", s->host);
+		/* RFC 6533 3.3 / RFC 6531: non-ASCII addresses not permitted */
+		return "5.6.7";
+	}
+	if ((e->flags & ENV_F_8BITMIME) &&
+	    !(s->caps.flags & SMTP_CAP_8BITMIME)) {
+		snprintf(why, len, "the message has 8-bit content and "
+		    "%s does not support 8BITMIME", s->host);
+		/* RFC 3463 5.6.3: conversion required but not supported */
+		return "5.6.3";
+	}
+	return NULL;
+}
+
 static void
 session_begin_task(struct mta_session *s)
 {
 	const struct envelope	*e = &TAILQ_FIRST(&s->task->rcpts)->env;
+	const char		*status;
 	struct buf		 b;
 	char			 why[600];
 
-	if ((s->caps.flags & SMTP_CAP_SIZE) && s->caps.size_max > 0 &&
-	    s->task->msg->size > s->caps.size_max) {
-		snprintf(why, sizeof(why), "message of %llu octets is over "
-		    "%s's limit of %llu", (unsigned long long)
-		    s->task->msg->size, s->host,
-		    (unsigned long long)s->caps.size_max);
-		session_task_report(s, 0, DELIVER_PERMFAIL, "5.3.4", NULL, why);
-		session_task_end(s);
-		mta_session_next_task(s);
-		return;
-	}
-	if ((e->flags & ENV_F_SMTPUTF8) &&
-	    !(s->caps.flags & SMTP_CAP_SMTPUTF8)) {
-		snprintf(why, sizeof(why), "the message needs SMTPUTF8 and "
-		    "%s does not support it", s->host);
-		/* RFC 6533 3.3 / RFC 6531: non-ASCII addresses not permitted */
-		session_task_report(s, 0, DELIVER_PERMFAIL, "5.6.7", NULL, why);
-		session_task_end(s);
-		mta_session_next_task(s);
-		return;
-	}
-	if ((e->flags & ENV_F_8BITMIME) &&
-	    !(s->caps.flags & SMTP_CAP_8BITMIME)) {
-		snprintf(why, sizeof(why), "the message has 8-bit content and "
-		    "%s does not support 8BITMIME", s->host);
-		/* RFC 3463 5.6.3: conversion required but not supported */
-		session_task_report(s, 0, DELIVER_PERMFAIL, "5.6.3", NULL, why);
+	if ((status = session_task_refusal(s, why, sizeof(why))) != NULL) {
+		log_info("mta: session %u: %s", s->id, why);
+		session_task_report(s, 0, DELIVER_PERMFAIL, status, NULL, why);
 		session_task_end(s);
 		mta_session_next_task(s);
 		return;

@@ -930,7 +930,12 @@ dsn_info_from_envelope(struct dsn_info *info, const struct envelope *env,
 	info->reporting_mta = reporting_mta;
 	info->sender = env->sender;
 	info->envid = env->envid[0] != '\0' ? env->envid : NULL;
-	info->ret = env->ret;
+	/*
+	 * RFC 8689 5: a message sent with REQUIRETLS is returned as if
+	 * RET=HDRS had been given: its body does not travel where the
+	 * sender forbade it to go.
+	 */
+	info->ret = (env->flags & ENV_F_REQUIRETLS) ? ENV_RET_HDRS : env->ret;
 	info->smtputf8 = (env->flags & ENV_F_SMTPUTF8) != 0;
 	info->kind = kind;
 	info->arrival = env->ctime;

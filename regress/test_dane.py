@@ -8,14 +8,19 @@ certificate from a throwaway CA.  A case passes when the message arrives
 where DANE allows it and waits in the queue, never sent in clear or to an
 impostor, where DANE forbids it.
 """
+import smtplib
+import ssl
 import time
 
 import pytest
 
+from conftest import next_port
 from dnsbed import DnsBed
 from peers import chain, make_ca, make_cert, tlsa_record
+from test_dsn import dsn_parts
 from test_mta import peer, send, sender, wait_log, wait_queue_empty, \
     wait_queue_line  # noqa: F401 (peer and sender are fixtures)
+from test_smtp import delivered
 
 ADDR = {
     "mx.ee.test": "127.0.0.41",
@@ -179,3 +184,69 @@ def test_failing_primary_good_backup(dm, peer, bed):  # noqa: F811
     assert "mx1.backup.test [127.0.0.48]: DANE: no TLSA record matches" \
         in log
     assert "DANE DANE-EE matched" in log
+
+
+# -- REQUIRETLS (RFC 8689): only over DANE (or MTA-STS enforce) ---------------
+
+RT_MSG = (b"From: root@localhost\r\nTo: x@ee.test\r\nSubject: secret\r\n"
+          b"\r\nthe body that must not travel in clear\r\n")
+
+
+@pytest.fixture
+def rt_sender(sender, bed):  # noqa: F811
+    """A sender with a STARTTLS listener, where REQUIRETLS is offered."""
+    port = next_port()
+    c = bed.certs["mx.ee.test"]
+    dm = sender(extra='pki s cert "%s" key "%s"' % (c.cert, c.key),
+                listen_extra="listen on 127.0.0.1 port %d tls pki s\n" % port)
+    dm.tls_port = port
+    return dm
+
+
+def send_requiretls(dm, rcpt):
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    with smtplib.SMTP("127.0.0.1", dm.tls_port) as c:
+        c.ehlo("client.test")
+        assert not c.has_extn("requiretls")     # RFC 8689 4.1: TLS first
+        c.starttls(context=ctx)
+        c.ehlo("client.test")
+        assert c.has_extn("requiretls")
+        # RET=FULL asked for, but RFC 8689 5 returns the header only
+        assert c.mail("root@localhost", ["REQUIRETLS", "RET=FULL"])[0] == 250
+        assert c.rcpt(rcpt)[0] == 250
+        assert c.data(RT_MSG)[0] == 250
+
+
+def test_requiretls_over_dane_passed_on(rt_sender, peer, bed):  # noqa
+    mx = tls_peer(peer, bed, "mx.ee.test", requiretls=True)
+    send_requiretls(rt_sender, "x@ee.test")
+    mx.wait_messages(1)
+    wait_queue_empty(rt_sender)
+    t = mx.wait_sessions(1)[0]["transactions"][-1]
+    assert t["mail_options"] == ["REQUIRETLS"]
+
+
+@pytest.mark.parametrize("host,why", [
+    # DANE authenticates the server, but it does not offer REQUIRETLS
+    ("mx.ee.test", "does not offer REQUIRETLS"),
+    # a server with TLS and REQUIRETLS, but nothing authenticates it
+    ("mx.insecure.test", "authenticated neither by DANE nor by an "
+     "MTA-STS policy in enforce mode"),
+])
+def test_requiretls_unmet_bounces_headers_only(rt_sender, peer, bed, host,
+                                               why):  # noqa: F811
+    mx = tls_peer(peer, bed, host, requiretls=host != "mx.ee.test")
+    rcpt = "x@" + host.split(".", 1)[1]
+    send_requiretls(rt_sender, rcpt)
+    got = delivered(rt_sender, "root", timeout=15)
+    assert len(got) == 1, got
+    msg, parts, blocks = dsn_parts(got[0])
+    assert blocks[1]["status"] == "5.7.30"
+    assert why in blocks[1]["diagnostic-code"] or why in rt_sender.logtext()
+    # RFC 8689 5: returned as if RET=HDRS: the body stays behind
+    assert parts[2].get_content_type() == "text/rfc822-headers"
+    assert b"must not travel" not in got[0]
+    assert mx.accepted() == []
+    wait_queue_empty(rt_sender)

@@ -10,8 +10,7 @@
  * keywords of SIZE (RFC 1870), 8BITMIME (RFC 6152), SMTPUTF8 (RFC 6531),
  * ENHANCEDSTATUSCODES (RFC 2034, 3463), CHUNKING (RFC 3030), DSN (RFC
  * 3461), STARTTLS (RFC 3207), REQUIRETLS (RFC 8689, behind
- * SMTP_CONF_REQUIRETLS: not offered until the mta enforces it) and AUTH
- * (RFC 4954).
+ * SMTP_CONF_REQUIRETLS) and AUTH (RFC 4954).
  *
  * Hostile input: a bare CR or LF is never a line ending (RFC 5321 2.3.8):
  * a command line with one is refused.  Input pipelined behind STARTTLS is
@@ -556,8 +555,7 @@ proceed_ehlo(struct smtp_session *s, const char *args)
 		ext[n++] = "STARTTLS";
 	/*
 	 * RFC 8689 4.1: only inside TLS; and only when the mta relays such
-	 * mail as 4.2.1 requires, which SMTP_CONF_REQUIRETLS says (nothing
-	 * sets it yet).
+	 * mail as 4.2.1 requires, which SMTP_CONF_REQUIRETLS says.
 	 */
 	if (s->tls && (s->conf.flags & SMTP_CONF_REQUIRETLS))
 		ext[n++] = "REQUIRETLS";

@@ -74,7 +74,7 @@
 /*
  * REQUIRETLS (RFC 8689) offered inside TLS and taken on MAIL.  A message
  * taken with it must be relayed as RFC 8689 4.2.1 requires, which the mta
- * does not do yet: nothing sets this flag until it does (issue 14).
+ * does (mta/session.c, session_requiretls()).
  */
 #define SMTP_CONF_REQUIRETLS	0x20
 

@@ -271,11 +271,10 @@ path_start(const char *args, const char *word)
 
 /*
  * REQUIRETLS is a MAIL parameter only where EHLO offered it: inside TLS
- * (RFC 8689 4.1) and under SMTP_CONF_REQUIRETLS.  Nothing sets that until
- * the mta relays such mail as RFC 8689 4.2.1 requires (TLS to an MX and a
- * certificate it has verified, or no delivery): taking the option without
- * that would promise what we do not do.  Elsewhere it is an unknown
- * parameter, 555 5.5.4.
+ * (RFC 8689 4.1) and under SMTP_CONF_REQUIRETLS, which smtpd sets now
+ * that the mta relays such mail as RFC 8689 4.2.1 requires (TLS to a
+ * server authenticated by DANE or MTA-STS, or no delivery).  Elsewhere it
+ * is an unknown parameter, 555 5.5.4.
  */
 static int
 mail_param_ctx(const struct smtp_session *s)

@@ -1141,6 +1141,11 @@ session_accept(struct smtp *smtp, struct smtp_listener *l, int fd,
 		sc.flags |= SMTP_CONF_STARTTLS;
 	if (l->conf.flags & LISTEN_SMTPS)
 		sc.flags |= SMTP_CONF_TLS_ACTIVE;
+	/*
+	 * RFC 8689 4.1: offered inside TLS (the engine sees to it), now that
+	 * the mta enforces it on the way out (mta/session.c).
+	 */
+	sc.flags |= SMTP_CONF_REQUIRETLS;
 	if (l->conf.flags & LISTEN_TLS_REQUIRE)
 		sc.flags |= SMTP_CONF_TLS_REQUIRED;
 	/* The engine offers AUTH inside TLS only (RFC 4954 4). */

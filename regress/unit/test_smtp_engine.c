@@ -969,9 +969,10 @@ test_starttls(void **state)
 }
 
 /*
- * RFC 8689 4.2.1: REQUIRETLS may not be accepted until the mta enforces
- * it.  By default it is neither offered nor taken, inside TLS or not; a
- * MAIL with it gets 555 5.5.4 like any unknown parameter.
+ * RFC 8689 4.2.1: REQUIRETLS is taken only where the caller says the mail
+ * will be relayed as it requires (SMTP_CONF_REQUIRETLS).  Without the
+ * flag it is neither offered nor taken, inside TLS or not; a MAIL with it
+ * gets 555 5.5.4 like any unknown parameter.
  */
 static void
 test_requiretls_not_offered(void **state)
