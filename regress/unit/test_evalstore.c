@@ -28,6 +28,7 @@
 #include "auth/dmarc_eval.h"
 #include "reportd/evalstore.h"
 #include "util.h"
+#include "regress/unit/lmdbdir.h"
 
 struct fixture {
 	char			 dir[64];
@@ -51,8 +52,7 @@ setup(void **state)
 {
 	struct fixture	*f = xcalloc(1, sizeof(*f));
 
-	strlcpy(f->dir, "/tmp/test_evalstore.XXXXXX", sizeof(f->dir));
-	if (mkdtemp(f->dir) == NULL)
+	if (lmdbdir_make(f->dir, sizeof(f->dir), "test_evalstore") == -1)
 		return -1;
 	reopen(f);
 	*state = f;
@@ -63,14 +63,9 @@ static int
 teardown(void **state)
 {
 	struct fixture	*f = *state;
-	char		 path[128];
 
 	evalstore_close(f->es);
-	snprintf(path, sizeof(path), "%s/data.mdb", f->dir);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/lock.mdb", f->dir);
-	unlink(path);
-	rmdir(f->dir);
+	lmdbdir_remove(f->dir);
 	free(f);
 	return 0;
 }

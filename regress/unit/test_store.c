@@ -30,6 +30,7 @@
 #include "envelope.h"
 #include "queue/store.h"
 #include "util.h"
+#include "regress/unit/lmdbdir.h"
 
 struct fixture {
 	char		 dir[64];
@@ -76,8 +77,7 @@ setup(void **state)
 	struct fixture	*f;
 
 	f = xcalloc(1, sizeof(*f));
-	strlcpy(f->dir, "/tmp/test_store.XXXXXX", sizeof(f->dir));
-	if (mkdtemp(f->dir) == NULL)
+	if (lmdbdir_make(f->dir, sizeof(f->dir), "test_store") == -1)
 		return -1;
 	reopen(f, 16 * 1024 * 1024);
 	*state = f;
@@ -106,11 +106,7 @@ teardown(void **state)
 			    strerror(errno));
 		rmdir(f->mnt);
 	}
-	snprintf(path, sizeof(path), "%s/data.mdb", f->dir);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/lock.mdb", f->dir);
-	unlink(path);
-	rmdir(f->dir);
+	lmdbdir_remove(f->dir);
 	free(f);
 	return 0;
 }

@@ -20,6 +20,7 @@
 #include "envelope.h"
 #include "queue/store.h"
 #include "util.h"
+#include "regress/unit/lmdbdir.h"
 
 #define RETRY_FIRST	600
 #define RETRY_MAX	3600
@@ -43,8 +44,7 @@ setup(void **state)
 	char		 err[256];
 
 	f = xcalloc(1, sizeof(*f));
-	strlcpy(f->dir, "/tmp/test_store_clock.XXXXXX", sizeof(f->dir));
-	if (mkdtemp(f->dir) == NULL)
+	if (lmdbdir_make(f->dir, sizeof(f->dir), "test_store_clock") == -1)
 		return -1;
 	if ((f->qs = qstore_open(f->dir, 16 * 1024 * 1024, err,
 	    sizeof(err))) == NULL) {
@@ -60,14 +60,9 @@ static int
 teardown(void **state)
 {
 	struct fixture	*f = *state;
-	char		 path[128];
 
 	qstore_close(f->qs);
-	snprintf(path, sizeof(path), "%s/data.mdb", f->dir);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/lock.mdb", f->dir);
-	unlink(path);
-	rmdir(f->dir);
+	lmdbdir_remove(f->dir);
 	free(f);
 	return 0;
 }

@@ -16,6 +16,7 @@
 
 #include "util.h"
 #include "mta/sts_cache.h"
+#include "regress/unit/lmdbdir.h"
 
 #define ENFORCE	"version: STSv1\nmode: enforce\nmx: mx.example.org\n" \
 		"max_age: 86400\n"
@@ -42,8 +43,7 @@ setup(void **state)
 {
 	struct fixture	*f = xcalloc(1, sizeof(*f));
 
-	strlcpy(f->dir, "/tmp/test_sts_cache.XXXXXX", sizeof(f->dir));
-	if (mkdtemp(f->dir) == NULL)
+	if (lmdbdir_make(f->dir, sizeof(f->dir), "test_sts_cache") == -1)
 		return -1;
 	reopen(f);
 	*state = f;
@@ -54,14 +54,9 @@ static int
 teardown(void **state)
 {
 	struct fixture	*f = *state;
-	char		 path[128];
 
 	sts_cache_close(f->c);
-	snprintf(path, sizeof(path), "%s/data.mdb", f->dir);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/lock.mdb", f->dir);
-	unlink(path);
-	rmdir(f->dir);
+	lmdbdir_remove(f->dir);
 	free(f);
 	return 0;
 }
