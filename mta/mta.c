@@ -25,7 +25,11 @@
  * directory, its chroot) and a fetch (mta/sts_fetch.c); the sessions
  * apply it.
  *
- * Not here yet: REQUIRETLS enforcement and the TLS results for TLS-RPT.
+ * REQUIRETLS (RFC 8689): mta/session.c passes a message that asks for it
+ * only to a server DANE or MTA-STS enforce authenticated, or returns it.
+ *
+ * Not here yet: the TLS-Required: No header field and the TLS results for
+ * TLS-RPT.
  */
 #include <sys/types.h>
 #include <sys/queue.h>
