@@ -47,7 +47,7 @@ static const char *const msg_names[IMSG_TYPE_MAX] = {
 	N(IMSG_MTA_TASK_START), N(IMSG_MTA_ENVELOPE_ADD),
 	N(IMSG_MTA_ENVELOPE_RESULT),
 	N(IMSG_DELIVER_ENVELOPE_START), N(IMSG_DELIVER_ENVELOPE_RESULT),
-	N(IMSG_REPORT_EVALUATION_ADD),
+	N(IMSG_REPORT_EVALUATION_ADD), N(IMSG_REPORT_TLS_RESULT),
 	N(IMSG_CTL_SESSION_HELLO), N(IMSG_CTL_REPLY_OK),
 	N(IMSG_CTL_REPLY_ERROR), N(IMSG_CTL_REPLY_END),
 	N(IMSG_CTL_REPLY_DATA), N(IMSG_CTL_REPLY_COUNT),
@@ -61,7 +61,7 @@ static const char *const msg_names[IMSG_TYPE_MAX] = {
 	N(IMSG_CTL_STATS_ENTRY), N(IMSG_CTL_EVALUATIONS_GET),
 	N(IMSG_CTL_MTA_HOSTS_GET), N(IMSG_CTL_MTA_HOST_ENTRY),
 	N(IMSG_CTL_MTA_ROUTES_GET), N(IMSG_CTL_MTA_STS_GET),
-	N(IMSG_CTL_MTA_STS_FLUSH),
+	N(IMSG_CTL_MTA_STS_FLUSH), N(IMSG_CTL_TLS_RESULTS_GET),
 };
 #undef N
 
@@ -586,6 +586,50 @@ int
 msg_get_ctl_domain(const struct imsg *imsg, struct msg_ctl_domain *m)
 {
 	if (fixed(imsg, m, sizeof(*m)) == -1 || !STR(m->domain))
+		return bad();
+	return 0;
+}
+
+const char *
+msg_tls_policy_name(int32_t policy)
+{
+	switch (policy) {
+	case MSG_TLS_POLICY_TLSA:
+		return "tlsa";
+	case MSG_TLS_POLICY_STS:
+		return "sts";
+	default:
+		return "no-policy-found";
+	}
+}
+
+/* The result types of RFC 8460 4.3, and success. */
+static int
+tls_result_known(const char *r)
+{
+	static const char *const known[] = {
+		"success", "starttls-not-supported",
+		"certificate-host-mismatch", "certificate-expired",
+		"certificate-not-trusted", "validation-failure",
+		"tlsa-invalid", "dnssec-invalid", "dane-required",
+		"sts-policy-fetch-error", "sts-policy-invalid",
+		"sts-webpki-invalid",
+	};
+	size_t	 i;
+
+	for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (strcmp(r, known[i]) == 0)
+			return 1;
+	return 0;
+}
+
+int
+msg_get_tls_result(const struct imsg *imsg, struct msg_tls_result *m)
+{
+	if (fixed(imsg, m, sizeof(*m)) == -1 || !STR(m->domain) ||
+	    !STR(m->mx) || !STR(m->ip) || !STR(m->result) ||
+	    m->policy < MSG_TLS_POLICY_NONE || m->policy > MSG_TLS_POLICY_STS ||
+	    !tls_result_known(m->result) || m->domain[0] == '\0')
 		return bad();
 	return 0;
 }

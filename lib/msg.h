@@ -116,6 +116,7 @@ enum imsg_type {
 
 	/* authd -> reportd: one DMARC evaluation (dmarc_eval_encode()) */
 	IMSG_REPORT_EVALUATION_ADD,	/* bytes */
+	IMSG_REPORT_TLS_RESULT,		/* struct msg_tls_result, mta */
 
 	/*
 	 * posternctl <-> control <-> parent and children.  Requests go to
@@ -151,6 +152,7 @@ enum imsg_type {
 					   IMSG_CTL_REPLY_DATA lines */
 	IMSG_CTL_MTA_STS_FLUSH,		/* struct msg_ctl_domain ("": all);
 					   IMSG_CTL_REPLY_COUNT */
+	IMSG_CTL_TLS_RESULTS_GET,	/* struct msg_ctl_domain; DATA back */
 
 	IMSG_TYPE_MAX
 };
@@ -569,6 +571,23 @@ struct msg_ctl_domain {
 	char		 domain[256];
 };
 
+/*
+ * One outbound TLS outcome (RFC 8460 4.3) for a recipient domain's MX
+ * delivery: the policy that applied, the host and address, and "success"
+ * or the failure's result type.
+ */
+#define MSG_TLS_POLICY_NONE	0	/* "no-policy-found" */
+#define MSG_TLS_POLICY_TLSA	1
+#define MSG_TLS_POLICY_STS	2
+struct msg_tls_result {
+	int64_t		 when;		/* wall clock */
+	int32_t		 policy;	/* MSG_TLS_POLICY_* */
+	char		 domain[256];
+	char		 mx[256];
+	char		 ip[48];
+	char		 result[40];
+};
+
 struct msg_ctl_mta_host {
 	char		 name[256];	/* action/destination */
 	uint32_t	 connections;	/* open now */
@@ -647,5 +666,7 @@ int	msg_get_ctl_target(const struct imsg *, struct msg_ctl_target *);
 int	msg_get_ctl_stat(const struct imsg *, struct msg_ctl_stat *);
 int	msg_get_ctl_domain(const struct imsg *, struct msg_ctl_domain *);
 int	msg_get_ctl_mta_host(const struct imsg *, struct msg_ctl_mta_host *);
+int	msg_get_tls_result(const struct imsg *, struct msg_tls_result *);
+const char *msg_tls_policy_name(int32_t);
 
 #endif

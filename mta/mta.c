@@ -28,8 +28,10 @@
  * REQUIRETLS (RFC 8689): mta/session.c passes a message that asks for it
  * only to a server DANE or MTA-STS enforce authenticated, or returns it.
  *
- * Not here yet: the TLS-Required: No header field and the TLS results for
- * TLS-RPT.
+ * Every TLS outcome of an MX delivery goes to reportd (RFC 8460 result
+ * types, mta/session_secure.c).
+ *
+ * Not here yet: the TLS-Required: No header field.
  */
 #include <sys/types.h>
 #include <sys/queue.h>

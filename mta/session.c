@@ -464,6 +464,8 @@ session_capable(struct mta_session *s)
 			mta_session_enter(s, S_STARTTLS);
 			return;
 		}
+		if (s->dane != NULL || s->sts != STS_MODE_NONE)
+			mta_session_tls_result(s, "starttls-not-supported");
 		if (mta_session_tls_required(s)) {
 			mta_session_host_fail(s, 0, "TLS is required and the "
 			    "server does not offer STARTTLS");

@@ -99,6 +99,7 @@ void	mta_session_next_task(struct mta_session *);
 int	mta_session_tls_required(const struct mta_session *);
 
 /* mta/session_secure.c */
+void	mta_session_tls_result(struct mta_session *, const char *);
 void	mta_session_tls_start(struct mta_session *, enum mta_state);
 void	mta_session_tls_done(struct mta_session *);
 void	mta_session_auth(struct mta_session *);

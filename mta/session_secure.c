@@ -43,6 +43,43 @@ mta_session_tls_start(struct mta_session *s, enum mta_state st)
 	mta_session_enter(s, st);
 }
 
+/*
+ * RFC 8460 4.3: every TLS outcome of an MX delivery goes to reportd,
+ * which keeps them per policy domain and day for TLS reports.  Smarthosts
+ * are left out: their TLS is our configuration, not a domain's policy.
+ */
+void
+mta_session_tls_result(struct mta_session *s, const char *result)
+{
+	struct msg_tls_result	 r;
+
+	if (s->dest->relay->c.has_host)
+		return;
+	memset(&r, 0, sizeof(r));
+	r.when = walltime();
+	r.policy = s->dane != NULL ? MSG_TLS_POLICY_TLSA :
+	    s->sts != STS_MODE_NONE ? MSG_TLS_POLICY_STS :
+	    MSG_TLS_POLICY_NONE;
+	strlcpy(r.domain, s->dest->domain, sizeof(r.domain));
+	strlcpy(r.mx, s->host, sizeof(r.mx));
+	strlcpy(r.ip, s->addr, sizeof(r.ip));
+	strlcpy(r.result, result, sizeof(r.result));
+	proc_compose(s->mta->proc, PROC_REPORTD, IMSG_REPORT_TLS_RESULT, 0,
+	    -1, &r, sizeof(r));
+}
+
+/* RFC 8460 4.3.2: the result type of a failed certificate check. */
+static const char *
+session_cert_rpt(const char *why)
+{
+	if (strcasestr(why, "hostname mismatch") != NULL)
+		return "certificate-host-mismatch";
+	if (strcasestr(why, "expired") != NULL ||
+	    strcasestr(why, "not yet valid") != NULL)
+		return "certificate-expired";
+	return "certificate-not-trusted";
+}
+
 /* TLS is up and the peer is acceptable: greet it again (RFC 3207 4.2). */
 static void
 session_tls_go_on(struct mta_session *s)
@@ -75,6 +112,8 @@ session_dane_check(struct mta_session *s, const uint8_t *pem, size_t len)
 	names[2] = s->dest->domain;
 	if (pem == NULL || dane_verify(pem, len, t->rr, t->n, names, 3,
 	    walltime(), &res) == -1) {
+		mta_session_tls_result(s, pem == NULL ? "validation-failure" :
+		    res.rpt);
 		mta_session_host_fail(s, 0, "DANE: %s (%s)", pem == NULL ?
 		    "the server sent no certificate" : res.why, pem == NULL ?
 		    "validation-failure" : res.rpt);
@@ -88,6 +127,7 @@ session_dane_check(struct mta_session *s, const uint8_t *pem, size_t len)
 	    "DANE-TA", rec);
 	log_info("mta: session %u: %s [%s]: TLS %s", s->id, s->host, s->addr,
 	    s->tls_info);
+	mta_session_tls_result(s, "success");
 	session_tls_go_on(s);
 }
 
@@ -101,6 +141,7 @@ session_sts_check(struct mta_session *s, const char *why)
 {
 	if (s->sts == STS_MODE_NONE || s->verified)
 		return 0;
+	mta_session_tls_result(s, session_cert_rpt(why));
 	if (s->sts == STS_MODE_ENFORCE) {
 		mta_session_host_fail(s, 0, "MTA-STS (enforce): the "
 		    "certificate is not valid for %s: %s", s->host, why);
@@ -146,6 +187,8 @@ mta_session_tls_done(struct mta_session *s)
 	    s->tls_info);
 	if (session_sts_check(s, why) == -1)
 		return;
+	if (s->sts == STS_MODE_NONE || s->verified)
+		mta_session_tls_result(s, "success");
 	if (s->dest->relay->c.tls == RELAY_TLS_VERIFY && !s->verified) {
 		if (s->dest->relay->c.auth[0] != '\0')
 			mta_session_host_fail(s, 0, "certificate check failed: "

@@ -89,6 +89,10 @@ int
 posternctl_report_cmd(int argc, char *argv[])
 {
 	if ((argc == 2 || argc == 3) && strcmp(argv[0], "show") == 0 &&
+	    strcmp(argv[1], "tls-results") == 0)
+		return ctl_show_domain(ctl_open(), IMSG_CTL_TLS_RESULTS_GET,
+		    argc == 3 ? argv[2] : "");
+	if ((argc == 2 || argc == 3) && strcmp(argv[0], "show") == 0 &&
 	    strcmp(argv[1], "mta-sts") == 0)
 		return ctl_show_domain(ctl_open(), IMSG_CTL_MTA_STS_GET,
 		    argc == 3 ? argv[2] : "");

@@ -8,6 +8,7 @@ certificate from a throwaway CA.  A case passes when the message arrives
 where DANE allows it and waits in the queue, never sent in clear or to an
 impostor, where DANE forbids it.
 """
+import re
 import smtplib
 import ssl
 import time
@@ -19,7 +20,7 @@ from dnsbed import DnsBed
 from peers import chain, make_ca, make_cert, tlsa_record
 from test_dsn import dsn_parts
 from test_mta import peer, send, sender, wait_log, wait_queue_empty, \
-    wait_queue_line  # noqa: F401 (peer and sender are fixtures)
+    wait_queue_line, wait_tls_result  # noqa: F401 (fixtures)
 from test_smtp import delivered
 
 ADDR = {
@@ -107,6 +108,11 @@ def test_dane_ee_match_delivers(dm, peer, bed):  # noqa: F811
     assert s["tls"] is not None and s["tls"]["sni"] == "mx.ee.test"
     wait_queue_empty(dm)
     assert "DANE DANE-EE matched TLSA 3 1 1 " in dm.logtext()
+    # RFC 8460: the outcome is kept for TLS reports
+    ln = wait_tls_result(dm, "ee.test", r"policy=tlsa result=success")
+    assert re.match(r"\d{4}-\d\d-\d\d ee\.test policy=tlsa "
+                    r"result=success mx=mx\.ee\.test ip=127\.0\.0\.41 "
+                    r"count=1$", ln), ln
 
 
 def test_dane_ta_match_with_names_delivers(dm, peer, bed, tmp_path):  # noqa
@@ -126,6 +132,10 @@ def test_dane_mismatch_waits_in_queue(dm, peer, bed):  # noqa: F811
     send(dm, ["x@mismatch.test"])
     wait_queue_line(dm, "x@mismatch.test", "DANE: no TLSA record matches")
     assert "(certificate-not-trusted)" in dm.logtext()
+    wait_tls_result(dm, "mismatch.test",
+                    r"policy=tlsa result=certificate-not-trusted "
+                    r"mx=mx\.mismatch\.test")
+    assert "result=success" not in dm.ctl("show", "tls-results").stdout
     time.sleep(2)                       # retries: still never delivered
     assert mx.accepted() == []
     assert all(s["tls"] is not None for s in mx.sessions())
@@ -135,6 +145,8 @@ def test_dane_without_starttls_never_plaintext(dm, peer, bed):  # noqa
     mx = peer(ADDR["mx.nostarttls.test"], starttls=False)
     send(dm, ["x@nostarttls.test"])
     wait_queue_line(dm, "x@nostarttls.test", "does not offer STARTTLS")
+    wait_tls_result(dm, "nostarttls.test",
+                    r"policy=tlsa result=starttls-not-supported")
     time.sleep(2)
     assert mx.accepted() == []
     assert mx.transactions() == []

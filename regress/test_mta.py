@@ -189,6 +189,20 @@ def wait_queue_line(dm, rcpt, text, timeout=15):
         rcpt, text, out, dm.logtext()))
 
 
+def wait_tls_result(dm, domain, pattern, timeout=15):
+    """posternctl show tls-results DOMAIN has a line matching pattern (a
+    regular expression); the line."""
+    import re
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        out = dm.ctl("show", "tls-results", domain).stdout
+        for ln in out.splitlines():
+            if re.search(pattern, ln):
+                return ln
+        time.sleep(0.1)
+    raise AssertionError("%r not in the TLS results:\n%s" % (pattern, out))
+
+
 def wait_log(dm, text, timeout=15):
     deadline = time.time() + timeout
     while time.time() < deadline:

@@ -18,7 +18,7 @@ from dnsbed import DnsBed
 from peers import make_ca, make_cert, tlsa_record
 from stsserver import StsServer
 from test_mta import peer, send, sender, wait_log, wait_queue_empty, \
-    wait_queue_line  # noqa: F401 (peer and sender are fixtures)
+    wait_queue_line, wait_tls_result  # noqa: F401 (fixtures)
 
 MX = {
     "mx.enf.test": "127.0.0.51",
@@ -123,6 +123,8 @@ def test_enforce_uses_only_listed_mx(dm, peer, bed, sts):  # noqa: F811
     send(dm, ["x@enf.test"])
     good.wait_messages(1)
     wait_queue_empty(dm)
+    wait_tls_result(dm, "enf.test", r"policy=sts result=success "
+                    r"mx=mx\.enf\.test ip=127\.0\.0\.51 count=1$")
     assert bad.sessions() == []
     log = dm.logtext()
     assert "MTA-STS policy fetched: id 1, mode enforce" in log
@@ -170,6 +172,8 @@ def test_enforce_refuses_certificate_for_another_name(dm, peer, bed,
     send(dm, ["x@name.test"])
     wait_queue_line(dm, "x@name.test", "MTA-STS (enforce): the certificate "
                     "is not valid for mx.name.test")
+    wait_tls_result(dm, "name.test", r"policy=sts "
+                    r"result=certificate-host-mismatch mx=mx\.name\.test")
     time.sleep(1)
     assert mx.accepted() == []
 

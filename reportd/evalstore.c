@@ -61,7 +61,7 @@ struct pending {
 
 struct evalstore {
 	MDB_env			*env;
-	MDB_dbi			 db_eval, db_meta;
+	MDB_dbi			 db_eval, db_meta, db_tls;
 	size_t			 mapsize;
 	uint64_t		 seq;
 	struct pending		 pend[EVALSTORE_BACKLOG_MAX];
@@ -200,7 +200,8 @@ open_dbs(struct evalstore *es)
 	if ((rc = txn_begin(es, 0, &txn)) != 0)
 		return rc;
 	if ((rc = mdb_dbi_open(txn, "eval", MDB_CREATE, &es->db_eval)) != 0 ||
-	    (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &es->db_meta)) != 0)
+	    (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &es->db_meta)) != 0 ||
+	    (rc = mdb_dbi_open(txn, "tls", MDB_CREATE, &es->db_tls)) != 0)
 		goto fail;
 	rc = meta_get64(es, txn, "version", &format);
 	if (rc == MDB_NOTFOUND)
@@ -691,4 +692,115 @@ evalstore_format(const struct dmarc_eval_record *r, struct buf *b)
 	}
 	rc |= buf_addstr(b, "\n");
 	return rc == 0 ? 0 : -1;
+}
+
+/*
+ * TLS results (RFC 8460 4.3), counted per policy domain, UTC day, policy,
+ * result type, MX host and receiving address: the key is those six as
+ * NUL-separated text, the value the count (8 bytes, big-endian).  Each
+ * result is committed at once; a result that cannot be is logged and
+ * counted lost, never a reason to hold mail.
+ */
+static size_t
+tls_key(const struct msg_tls_result *r, char *k, size_t ksz)
+{
+	struct tm	 tm;
+	time_t		 t = (time_t)r->when;
+	char		 day[16] = "00000000";
+	int		 n;
+
+	if (gmtime_r(&t, &tm) != NULL)
+		strftime(day, sizeof(day), "%Y-%m-%d", &tm);
+	n = snprintf(k, ksz, "%s%c%s%c%s%c%s%c%s%c%s", r->domain, 0, day, 0,
+	    msg_tls_policy_name(r->policy), 0, r->result, 0, r->mx, 0, r->ip);
+	return n < 0 || (size_t)n >= ksz ? 0 : (size_t)n;
+}
+
+int
+evalstore_tls_add(struct evalstore *es, const struct msg_tls_result *r)
+{
+	MDB_txn		*txn;
+	MDB_val		 k, v;
+	char		 key[EVALSTORE_TLS_KEY_MAX];
+	uint8_t		 cnt[8];
+	uint64_t	 n = 0;
+	int		 rc;
+
+	if ((k.mv_size = tls_key(r, key, sizeof(key))) == 0)
+		return -1;
+	k.mv_data = key;
+	if ((rc = txn_begin(es, 0, &txn)) != 0)
+		goto fail;
+	if ((rc = mdb_get(txn, es->db_tls, &k, &v)) == 0 && v.mv_size == 8)
+		n = rd64(v.mv_data);
+	be64(cnt, n + 1);
+	v.mv_data = cnt;
+	v.mv_size = sizeof(cnt);
+	if ((rc = mdb_put(txn, es->db_tls, &k, &v, 0)) != 0) {
+		mdb_txn_abort(txn);
+		goto fail;
+	}
+	if ((rc = mdb_txn_commit(txn)) != 0)
+		goto fail;
+	es->st.tls_stored++;
+	return 0;
+ fail:
+	es->st.tls_lost++;
+	log_warnx("evaluation store: a TLS result for %s: %s", r->domain,
+	    mdb_strerror(rc));
+	return -1;
+}
+
+/* One line per counted result of domain ("": every one), in key order. */
+int
+evalstore_tls_foreach(struct evalstore *es, const char *domain,
+    int (*cb)(void *, const char *), void *arg)
+{
+	MDB_txn		*txn;
+	MDB_cursor	*cur;
+	MDB_val		 k, v;
+	const char	*f[6];
+	char		 key[EVALSTORE_TLS_KEY_MAX + 1], line[1400];
+	char		 dom[EVALSTORE_DOMAIN_MAX + 1];
+	size_t		 dlen, i, off;
+	int		 rc;
+
+	for (dlen = 0; domain[dlen] != '\0' && dlen < sizeof(dom) - 1; dlen++)
+		dom[dlen] = tolower((unsigned char)domain[dlen]);
+	dom[dlen] = '\0';
+	domain = dom;
+
+	if (mdb_txn_begin(es->env, NULL, MDB_RDONLY, &txn) != 0)
+		return -1;
+	if ((rc = mdb_cursor_open(txn, es->db_tls, &cur)) != 0) {
+		mdb_txn_abort(txn);
+		return -1;
+	}
+	k.mv_data = (void *)domain;
+	k.mv_size = dlen + (dlen > 0);		/* the domain and its NUL */
+	rc = dlen > 0 ? mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE) :
+	    mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+	for (; rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (k.mv_size > EVALSTORE_TLS_KEY_MAX || v.mv_size != 8)
+			continue;
+		memcpy(key, k.mv_data, k.mv_size);
+		key[k.mv_size] = '\0';
+		if (dlen > 0 && strcasecmp(key, domain) != 0)
+			break;
+		for (i = 0, off = 0; i < 6 && off <= k.mv_size; i++) {
+			f[i] = key + off;
+			off += strlen(key + off) + 1;
+		}
+		if (i < 6)
+			continue;
+		snprintf(line, sizeof(line), "%s %s policy=%s result=%s mx=%s "
+		    "ip=%s count=%llu\n", f[1], f[0], f[2], f[3],
+		    f[4][0] != '\0' ? f[4] : "-", f[5][0] != '\0' ? f[5] : "-",
+		    (unsigned long long)rd64(v.mv_data));
+		if (cb(arg, line) != 0)
+			break;
+	}
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	return rc == 0 || rc == MDB_NOTFOUND ? 0 : -1;
 }

@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "auth/dmarc.h"
+#include "msg.h"
 #include "util.h"
 
 #define EVALSTORE_MAPSIZE_MIN	(1024 * 1024)
@@ -24,6 +25,7 @@
 #define EVALSTORE_FLUSH_MS	200	/* longest a record waits */
 #define EVALSTORE_VALUE_MAX	(32 * 1024)	/* one encoded record */
 #define EVALSTORE_DOMAIN_MAX	255	/* key domain, without NUL */
+#define EVALSTORE_TLS_KEY_MAX	700	/* a TLS result's key */
 
 struct evalstore;
 
@@ -35,6 +37,8 @@ struct evalstore_stats {
 	uint64_t	 held;		/* records kept through a full spool */
 	uint64_t	 corrupt;	/* values skipped while reading */
 	uint64_t	 pruned;
+	uint64_t	 tls_stored;	/* TLS results counted */
+	uint64_t	 tls_lost;	/* and those that could not be */
 };
 
 /*
@@ -94,5 +98,11 @@ void		 evalstore_get_stats(const struct evalstore *,
  */
 int		 evalstore_format(const struct dmarc_eval_record *,
 		    struct buf *b);
+
+/* TLS results (RFC 8460): counted per domain, day and outcome. */
+int		 evalstore_tls_add(struct evalstore *,
+		    const struct msg_tls_result *);
+int		 evalstore_tls_foreach(struct evalstore *, const char *domain,
+		    int (*)(void *, const char *line), void *);
 
 #endif

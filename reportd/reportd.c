@@ -205,6 +205,42 @@ reportd_ctl_evaluations(struct reportd *rd, struct imsg *imsg)
 	    imsg->hdr.peerid, -1, NULL, 0);
 }
 
+static int
+ctl_tls_cb(void *arg, const char *line)
+{
+	struct ctl_walk	*w = arg;
+
+	buf_addstr(&w->b, line);
+	w->n++;
+	if (w->b.len >= REPORTD_CTL_CHUNK)
+		ctl_walk_send(w);
+	return 0;
+}
+
+/* posternctl show tls-results [DOMAIN]: one line per counted outcome. */
+static void
+reportd_ctl_tls(struct reportd *rd, struct imsg *imsg)
+{
+	struct msg_ctl_domain	 d;
+	struct ctl_walk		 w;
+
+	if (msg_get_ctl_domain(imsg, &d) == -1)
+		proc_bad_message(rd->proc, PROC_CONTROL, imsg);
+	memset(&w, 0, sizeof(w));
+	w.rd = rd;
+	w.peerid = imsg->hdr.peerid;
+	buf_init(&w.b, IMSG_MAX_PAYLOAD);
+	if (evalstore_tls_foreach(rd->es, d.domain, ctl_tls_cb, &w) == -1) {
+		buf_reset(&w.b);
+		buf_addstr(&w.b, "error: the TLS results cannot be read (see "
+		    "the log)\n");
+	}
+	ctl_walk_send(&w);
+	buf_free(&w.b);
+	proc_compose(rd->proc, PROC_CONTROL, IMSG_CTL_REPLY_END,
+	    imsg->hdr.peerid, -1, NULL, 0);
+}
+
 /* posternctl show stats: the evaluation store's counters. */
 static void
 reportd_ctl_stats(struct reportd *rd, struct imsg *imsg)
@@ -223,6 +259,8 @@ reportd_ctl_stats(struct reportd *rd, struct imsg *imsg)
 			    evalstore_pending(rd->es) },
 			{ "reportd.evaluations.held", st.held },
 			{ "reportd.evaluations.lost", st.dropped },
+			{ "reportd.tls.stored", st.tls_stored },
+			{ "reportd.tls.lost", st.tls_lost },
 			{ "reportd.spool.full", evalstore_full(rd->es) },
 		};
 
@@ -252,7 +290,8 @@ reportd_shutdown(struct proc *p)
 void
 reportd_dispatch(struct proc *p, enum proc_id from, struct imsg *imsg)
 {
-	struct reportd	*rd = reportd_state(p);
+	struct reportd		*rd = reportd_state(p);
+	struct msg_tls_result	 tr;
 
 	if (proc_common_imsg(p, from, imsg))
 		return;
@@ -261,9 +300,20 @@ reportd_dispatch(struct proc *p, enum proc_id from, struct imsg *imsg)
 		reportd_eval(rd, imsg);
 		return;
 	}
+	if (from == PROC_MTA && imsg->hdr.type == IMSG_REPORT_TLS_RESULT) {
+		if (msg_get_tls_result(imsg, &tr) == -1)
+			proc_bad_message(p, from, imsg);
+		evalstore_tls_add(rd->es, &tr);
+		return;
+	}
 	if (from == PROC_CONTROL &&
 	    imsg->hdr.type == IMSG_CTL_EVALUATIONS_GET) {
 		reportd_ctl_evaluations(rd, imsg);
+		return;
+	}
+	if (from == PROC_CONTROL &&
+	    imsg->hdr.type == IMSG_CTL_TLS_RESULTS_GET) {
+		reportd_ctl_tls(rd, imsg);
 		return;
 	}
 	if (from == PROC_CONTROL && imsg->hdr.type == IMSG_CTL_STATS_GET) {

@@ -550,6 +550,74 @@ test_format(void **state)
 	buf_free(&b);
 }
 
+static int
+tls_line(void *arg, const char *line)
+{
+	strlcat(arg, line, 4096);
+	return 0;
+}
+
+static struct msg_tls_result
+tls_res(const char *dom, int policy, const char *result, const char *mx,
+    time_t when)
+{
+	struct msg_tls_result	 r;
+
+	memset(&r, 0, sizeof(r));
+	r.when = when;
+	r.policy = policy;
+	strlcpy(r.domain, dom, sizeof(r.domain));
+	strlcpy(r.mx, mx, sizeof(r.mx));
+	strlcpy(r.ip, "192.0.2.1", sizeof(r.ip));
+	strlcpy(r.result, result, sizeof(r.result));
+	return r;
+}
+
+/* RFC 8460 results: counted per domain, UTC day and outcome; kept. */
+static void
+test_tls_results(void **state)
+{
+	struct fixture		*f = *state;
+	struct msg_tls_result	 r;
+	char			 out[4096] = "";
+	const time_t		 day = 1796601600;	/* 2026-12-07 */
+
+	r = tls_res("b.test", MSG_TLS_POLICY_TLSA, "success", "mx.b.test",
+	    day + 10);
+	assert_int_equal(evalstore_tls_add(f->es, &r), 0);
+	r.when = day + 3600;			/* the same day: counted */
+	assert_int_equal(evalstore_tls_add(f->es, &r), 0);
+	r = tls_res("b.test", MSG_TLS_POLICY_TLSA, "certificate-not-trusted",
+	    "mx.b.test", day + 20);
+	assert_int_equal(evalstore_tls_add(f->es, &r), 0);
+	r = tls_res("b.test", MSG_TLS_POLICY_TLSA, "success", "mx.b.test",
+	    day + 86400);			/* the next day */
+	assert_int_equal(evalstore_tls_add(f->es, &r), 0);
+	r = tls_res("a.test", MSG_TLS_POLICY_STS, "success", "mx.a.test", day);
+	assert_int_equal(evalstore_tls_add(f->es, &r), 0);
+	r = tls_res("b.testing", MSG_TLS_POLICY_NONE, "success", "", day);
+	assert_int_equal(evalstore_tls_add(f->es, &r), 0);
+	reopen(f);
+	assert_int_equal(evalstore_tls_foreach(f->es, "B.TEST", tls_line, out),
+	    0);
+	assert_string_equal(out,
+	    "2026-12-07 b.test policy=tlsa result=certificate-not-trusted "
+	    "mx=mx.b.test ip=192.0.2.1 count=1\n"
+	    "2026-12-07 b.test policy=tlsa result=success mx=mx.b.test "
+	    "ip=192.0.2.1 count=2\n"
+	    "2026-12-08 b.test policy=tlsa result=success mx=mx.b.test "
+	    "ip=192.0.2.1 count=1\n");
+	out[0] = '\0';
+	assert_int_equal(evalstore_tls_foreach(f->es, "", tls_line, out), 0);
+	assert_non_null(strstr(out, "2026-12-07 a.test policy=sts "));
+	assert_non_null(strstr(out, "2026-12-07 b.testing "
+	    "policy=no-policy-found result=success mx=- "));
+	out[0] = '\0';
+	assert_int_equal(evalstore_tls_foreach(f->es, "c.test", tls_line, out),
+	    0);
+	assert_string_equal(out, "");
+}
+
 int
 main(void)
 {
@@ -566,6 +634,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_corrupt, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_bad_record, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_tls_results, setup,
 		    teardown),
 		cmocka_unit_test(test_full_spool),
 		cmocka_unit_test(test_format),
