@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import POSTERND, run
+from conftest import POSTERND, next_port, run
 from loadgen import strip_trace
 
 CONFIG = '''
@@ -34,8 +34,10 @@ def mx(daemon_factory, tmp_path):
                     str(d / "cert.pem")], check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     dm = daemon_factory()
-    dm.tls_port, dm.smtps_port, dm.req_port = (dm.port + 1, dm.port + 2,
-                                               dm.port + 3)
+    # each checked free: dm.port + N may still be in TIME_WAIT from the
+    # listeners of the test before
+    dm.tls_port, dm.smtps_port, dm.req_port = (next_port(), next_port(),
+                                               next_port())
     with open(dm.conf, "a") as f:
         f.write(CONFIG.format(d=d, tls_port=dm.tls_port,
                               smtps_port=dm.smtps_port,
