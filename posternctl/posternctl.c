@@ -176,43 +176,42 @@ fmt_uptime(int64_t s, char *buf, size_t len)
  * The spool's line of show status, from the queue's counters: whether new
  * mail is taken, and why not.
  */
+struct spool_stats {
+	uint64_t	 low, avail, need, res, have;
+};
+
+static void
+spool_stat(const struct msg_ctl_stat *st, void *arg)
+{
+	struct spool_stats	*sp = arg;
+
+	if (strcmp(st->name, "queue.spool.low") == 0)
+		sp->low = st->value;
+	else if (strcmp(st->name, "queue.spool.free") == 0)
+		sp->avail = st->value;
+	else if (strcmp(st->name, "queue.spool.minfree") == 0)
+		sp->need = st->value;
+	else if (strcmp(st->name, "queue.spool.reserve") == 0)
+		sp->res = st->value;
+	else if (strcmp(st->name, "queue.spool.reserve_free") == 0)
+		sp->have = st->value;
+}
+
 static int
 show_spool(struct imsgbuf *ibuf)
 {
-	struct imsg		 imsg;
-	struct msg_ctl_target	 t = { CTL_TARGET_QUEUE };
-	struct msg_ctl_stat	 st;
-	uint64_t		 low = 0, avail = 0, need = 0, res = 0, have = 0;
+	struct spool_stats	 sp = { 0, 0, 0, 0, 0 };
 
-	imsg_compose(ibuf, IMSG_CTL_STATS_GET, 0, 0, -1, &t, sizeof(t));
-	for (;;) {
-		ctl_next(ibuf, &imsg);
-		if (imsg.hdr.type == IMSG_CTL_REPLY_END)
-			break;
-		if (imsg.hdr.type != IMSG_CTL_STATS_ENTRY ||
-		    msg_get_ctl_stat(&imsg, &st) == -1) {
-			fprintf(stderr, "posternctl: malformed reply\n");
-			return 1;
-		}
-		imsg_free(&imsg);
-		if (strcmp(st.name, "queue.spool.low") == 0)
-			low = st.value;
-		else if (strcmp(st.name, "queue.spool.free") == 0)
-			avail = st.value;
-		else if (strcmp(st.name, "queue.spool.minfree") == 0)
-			need = st.value;
-		else if (strcmp(st.name, "queue.spool.reserve") == 0)
-			res = st.value;
-		else if (strcmp(st.name, "queue.spool.reserve_free") == 0)
-			have = st.value;
-	}
-	imsg_free(&imsg);
+	if (ctl_stats_each(ibuf, CTL_TARGET_QUEUE, spool_stat, &sp) != 0)
+		return 1;
 	printf("\nspool: %llu KB free, minfree %llu KB, store reserve %llu of "
-	    "%llu KB: %s\n", (unsigned long long)avail / 1024,
-	    (unsigned long long)need / 1024, (unsigned long long)have / 1024,
-	    (unsigned long long)res / 1024, low ?
+	    "%llu KB: %s\n", (unsigned long long)sp.avail / 1024,
+	    (unsigned long long)sp.need / 1024,
+	    (unsigned long long)sp.have / 1024,
+	    (unsigned long long)sp.res / 1024, sp.low ?
 	    "refusing new mail (the spool is below minfree)" :
-	    have < res ? "accepting mail while it fits outside the reserve" :
+	    sp.have < sp.res ?
+	    "accepting mail while it fits outside the reserve" :
 	    "accepting mail");
 	return 0;
 }

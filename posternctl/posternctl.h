@@ -28,6 +28,9 @@ int	posternctl_queue_cmd(int argc, char *argv[]);
 /* -1 if argv is not a report command, else the exit status */
 int	posternctl_report_cmd(int argc, char *argv[]);
 int	ctl_show_domain(struct imsgbuf *, uint32_t, const char *);
+struct msg_ctl_stat;
+int	ctl_stats_each(struct imsgbuf *, int,
+	    void (*)(const struct msg_ctl_stat *, void *), void *);
 
 /*
  * What the commands that read a message share (common.c).  Each prints

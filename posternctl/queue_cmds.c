@@ -174,8 +174,13 @@ cmd_queue_action(struct imsgbuf *ibuf, uint32_t type, const char *verb,
 	return c.count > 0 || kind == QID_ALL ? 0 : 1;
 }
 
-static int
-cmd_stats(struct imsgbuf *ibuf, int target)
+/*
+ * The counters of one process (CTL_TARGET_*), each handed to cb: 0, or 1
+ * after a malformed reply (said on stderr).
+ */
+int
+ctl_stats_each(struct imsgbuf *ibuf, int target,
+    void (*cb)(const struct msg_ctl_stat *, void *), void *arg)
 {
 	struct imsg		 imsg;
 	struct msg_ctl_target	 t = { target };
@@ -192,10 +197,22 @@ cmd_stats(struct imsgbuf *ibuf, int target)
 			return 1;
 		}
 		imsg_free(&imsg);
-		printf("%s=%llu\n", st.name, (unsigned long long)st.value);
+		cb(&st, arg);
 	}
 	imsg_free(&imsg);
 	return 0;
+}
+
+static void
+stat_print(const struct msg_ctl_stat *st, void *arg)
+{
+	printf("%s=%llu\n", st->name, (unsigned long long)st->value);
+}
+
+static int
+cmd_stats(struct imsgbuf *ibuf, int target)
+{
+	return ctl_stats_each(ibuf, target, stat_print, NULL);
 }
 
 /* posternctl show hosts: the mta's destinations and their state. */
