@@ -7,6 +7,11 @@ receiving server is a scriptable SMTP peer on 127.0.0.x port 25 with a
 certificate from a throwaway CA.  A case passes when the message arrives
 where DANE allows it and waits in the queue, never sent in clear or to an
 impostor, where DANE forbids it.
+
+Modules covered: mta/tlsa.c (the lookups), mta/dane.c (the match, also
+unit-tested), mta/session.c (which hosts, STARTTLS required, REQUIRETLS)
+and mta/session_secure.c (the handshake's DANE and certificate checks,
+SNI, the TLS results sent to reportd).
 """
 import re
 import smtplib

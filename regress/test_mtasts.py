@@ -7,6 +7,12 @@ Each domain has its _mta-sts TXT record, a policy server at mta-sts.DOMAIN
 and its MX hosts; a case passes when mail arrives where the policy allows
 and waits where it forbids, and the policy cache in the mta's spool
 directory keeps a policy through restarts, refreshes and failures.
+
+Modules covered: mta/sts_fetch.c (the HTTPS fetch: certificate check,
+redirects, size and time bounds, servers that close without
+close_notify), mta/sts_policy.c (record, cache and fetch decided per
+destination; show and flush), mta/sts_cache.c and mta/sts.c (also
+unit-tested), and the MTA-STS checks of mta/session_secure.c.
 """
 import os
 import re
