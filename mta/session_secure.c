@@ -187,7 +187,10 @@ mta_session_tls_done(struct mta_session *s)
 	    s->tls_info);
 	if (session_sts_check(s, why) == -1)
 		return;
-	if (s->sts == STS_MODE_NONE || s->verified)
+	/* RFC 8460 4.3.2: secure TLSA records of which none is usable */
+	if (s->dane != NULL)
+		mta_session_tls_result(s, "tlsa-invalid");
+	else if (s->sts == STS_MODE_NONE || s->verified)
 		mta_session_tls_result(s, "success");
 	if (s->dest->relay->c.tls == RELAY_TLS_VERIFY && !s->verified) {
 		if (s->dest->relay->c.auth[0] != '\0')

@@ -181,6 +181,8 @@ def test_pkix_only_tlsa_requires_tls_only(dm, peer, bed):  # noqa: F811
     assert mx.wait_sessions(1)[0]["tls"] is not None
     wait_queue_empty(dm)
     assert "DANE: TLSA records but none usable" in dm.logtext()
+    wait_tls_result(dm, "pkix.test", r"policy=tlsa result=tlsa-invalid "
+                    r"mx=mx\.pkix\.test")
     # and without STARTTLS it would not go in clear
     mx.stop()
     mx = peer(ADDR["mx.pkix.test"], starttls=False)
