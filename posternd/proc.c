@@ -10,6 +10,8 @@
  * get root back, and runs one libevent loop.
  */
 #include <sys/types.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <errno.h>
@@ -653,6 +655,7 @@ static void
 proc_drop_privileges(const char *user, const char *root)
 {
 	struct passwd	*pw;
+	const struct rlimit nocore = { 0, 0 };
 	uid_t		 ruid, euid, suid;
 	gid_t		 rgid, egid, sgid;
 
@@ -679,6 +682,17 @@ proc_drop_privileges(const char *user, const char *root)
 	if (ruid != pw->pw_uid || euid != pw->pw_uid || suid != pw->pw_uid ||
 	    rgid != pw->pw_gid || egid != pw->pw_gid || sgid != pw->pw_gid)
 		fatalx("privilege drop to %s incomplete", user);
+
+	/*
+	 * No core file and no ptrace from another process of the same user:
+	 * a child's memory (session keys, DKIM signing requests, password
+	 * hashes in authd) stays in it.  The kernel makes a process that
+	 * changed its uid undumpable only while fs.suid_dumpable is 0.
+	 */
+	if (setrlimit(RLIMIT_CORE, &nocore) == -1)
+		fatal("setrlimit RLIMIT_CORE");
+	if (prctl(PR_SET_DUMPABLE, 0) == -1)
+		fatal("prctl PR_SET_DUMPABLE");
 }
 
 void

@@ -1,4 +1,5 @@
-"""The process set: privilege separation, posternctl, fail-stop, shutdown."""
+"""The process set: privilege separation (chroot, users, no core files,
+not dumpable), posternctl, fail-stop, shutdown."""
 import ctypes
 import os
 import signal
@@ -52,6 +53,14 @@ def test_children_are_chrooted_unprivileged_and_titled(daemon):
         with open("/proc/%d/cmdline" % pid, "rb") as f:
             title = f.read().replace(b"\0", b" ").decode()
         assert name in title, title
+        # No core files, and not dumpable: the kernel gives the /proc
+        # entries of an undumpable process to root, so that another
+        # process of the same user can neither read nor trace it.
+        with open("/proc/%d/limits" % pid) as f:
+            core = [ln.split()[4:6] for ln in f
+                    if ln.startswith("Max core file size")]
+        assert core == [["0", "0"]], (name, core)
+        assert os.stat("/proc/%d/mem" % pid).st_uid == 0, name
     # The parent stays root and unchrooted.
     st = proc_status(daemon.proc.pid)
     assert st["Uid"][0] == "0"
