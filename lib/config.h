@@ -116,6 +116,7 @@ enum transport_kind {
 };
 
 #define ACTION_DEFAULT_MAILDIR	"~/Maildir"
+#define ACTION_DEFAULT_MBOX	"/var/mail/%{user}"	/* Debian's */
 
 struct action {
 	TAILQ_ENTRY(action)	 entry;

@@ -441,9 +441,8 @@ actiontype	: MAILDIR optstring optmaildiruser {
 			/* Not a mid-rule action: $2 must leave the stack. */
 			parse_action_maildir(&@2, $2);
 		}
-		| MBOX {
-			ps.action->type = ACTION_MBOX;
-			parse_action_not_yet(&@1, "mbox");
+		| MBOX optstring optmaildiruser {
+			parse_action_mbox(&@1, $2);
 		}
 		| LMTP STRING optrcptto {
 			ps.action->type = ACTION_LMTP;

@@ -401,8 +401,26 @@ parse_action_maildir(const struct conf_loc *loc, char *path)
 		    "with ~/");
 }
 
+/* mbox ["PATH"]: absolute, or in the user's home (~/); not a directory. */
+void
+parse_action_mbox(const struct conf_loc *loc, char *path)
+{
+	struct action	*a = ps.action;
+	size_t		 len;
+
+	a->type = ACTION_MBOX;
+	a->path = path != NULL ? path : xstrdup(ACTION_DEFAULT_MBOX);
+	len = strlen(a->path);
+	if (!conf_valid_expansions(a->path))
+		conf_error(loc, "invalid expansion in \"%s\"", a->path);
+	else if ((a->path[0] != '/' && strncmp(a->path, "~/", 2) != 0) ||
+	    a->path[len - 1] == '/')
+		conf_error(loc, "mbox path must name a file, absolute or "
+		    "starting with ~/");
+}
+
 /*
- * mbox, lmtp and mda parse, but nothing delivers them yet: an action
+ * lmtp and mda parse, but nothing delivers them yet: an action
  * that could only bounce what it takes must not let mail in.
  */
 void
