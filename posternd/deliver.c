@@ -50,8 +50,8 @@
  * may have is late, straight back to the queue as temporary failures, so
  * that mail for a stalled user does not pile up here while others wait.
  *
- * maildir and mbox actions deliver today; lmtp and mda actions are
- * refused by the configuration check until they are written.
+ * maildir, mbox and mda actions deliver today; lmtp actions are refused
+ * by the configuration check until they are written.
  */
 #include <sys/types.h>
 #include <sys/prctl.h>
@@ -81,6 +81,7 @@
 #include "log.h"
 #include "posternd/maildir.h"
 #include "posternd/mbox.h"
+#include "posternd/mda.h"
 #include "posternd/proc.h"
 #include "routing.h"
 #include "table.h"
@@ -119,7 +120,7 @@ worker_test_step(const char *step)
 struct worker_setup {
 	uint32_t	 uid;
 	uint32_t	 gid;
-	int32_t		 type;		/* ACTION_MAILDIR or ACTION_MBOX */
+	int32_t		 type;		/* ACTION_MAILDIR, _MBOX or _MDA */
 	int32_t		 mail_group;	/* mbox: also in group mail */
 	uint32_t	 mail_gid;
 	char		 user[64];
@@ -287,6 +288,27 @@ job_mbox(const struct msg_deliver *d, int msgfd, const struct worker_setup *s,
 	}
 }
 
+/* In the worker: run the action's command for one message. */
+static void
+job_mda(const struct msg_deliver *d, int msgfd, const struct worker_setup *s,
+    struct msg_deliver_result *r)
+{
+	struct mda_job	 job = { s->path, s->user, s->home, d->sender, d->rcpt,
+	    MDA_TIMEOUT };
+
+	switch (mda_run(&job, msgfd, r->error, sizeof(r->error))) {
+	case MAILDIR_OK:
+		r->status = DELIVER_OK;
+		break;
+	case MAILDIR_TEMPFAIL:
+		r->status = DELIVER_TEMPFAIL;
+		break;
+	default:
+		r->status = DELIVER_PERMFAIL;
+		break;
+	}
+}
+
 /*
  * A failed maildir delivery's account starts with its RFC 3463 status
  * (maildir_errno_class()); the queue reports that, and checks its class.
@@ -361,7 +383,8 @@ worker_setup_recv(int sock, struct worker_setup *s)
 	if (n != sizeof(*s) || memchr(s->user, '\0', sizeof(s->user)) == NULL ||
 	    memchr(s->home, '\0', sizeof(s->home)) == NULL ||
 	    memchr(s->action, '\0', sizeof(s->action)) == NULL ||
-	    (s->type != ACTION_MAILDIR && s->type != ACTION_MBOX) ||
+	    (s->type != ACTION_MAILDIR && s->type != ACTION_MBOX &&
+	    s->type != ACTION_MDA) ||
 	    memchr(s->path, '\0', sizeof(s->path)) == NULL ||
 	    memchr(s->hostname, '\0', sizeof(s->hostname)) == NULL)
 		fatalx("bad set-up from the parent");
@@ -417,7 +440,12 @@ deliver_worker_main(int debug, int verbose)
 	worker_setup_recv(sock, &s);
 	b = xcalloc(DELIVER_BATCH_MAX, sizeof(*b));
 	for (;;) {
-		for (n = 0; n < DELIVER_BATCH_MAX; n++) {
+		/*
+		 * maildir jobs share one sync of new/; an mbox or a command
+		 * is done one message at a time, reported as it ends.
+		 */
+		for (n = 0; n < (s.type == ACTION_MAILDIR ? DELIVER_BATCH_MAX :
+		    1); n++) {
 			if (job_recv(sock, &b[n].d, &fd, n == 0 ? 0 :
 			    MSG_DONTWAIT) <= 0) {
 				if (n == 0)
@@ -430,6 +458,8 @@ deliver_worker_main(int debug, int verbose)
 			b[n].path[0] = '\0';
 			if (s.type == ACTION_MBOX)
 				job_mbox(&b[n].d, fd, &s, &b[n].r);
+			else if (s.type == ACTION_MDA)
+				job_mda(&b[n].d, fd, &s, &b[n].r);
 			else if (job_maildir(&b[n].d, &s, b[n].path,
 			    sizeof(b[n].path), &b[n].r) == 0)
 				deliver_one(&b[n].d, fd, b[n].path, s.hostname,
@@ -942,14 +972,21 @@ deliver_start(struct postern_conf *conf, struct imsg *imsg,
 		result(d.evpid, DELIVER_PERMFAIL, "bad maildir folder name");
 		goto fail;
 	}
-	if (a->type != ACTION_MAILDIR && a->type != ACTION_MBOX) {
-		result(d.evpid, DELIVER_PERMFAIL, "action %s: only maildir "
-		    "and mbox delivery are implemented", a->name);
+	if (a->type == ACTION_LMTP) {
+		result(d.evpid, DELIVER_PERMFAIL, "action %s: lmtp delivery "
+		    "is not implemented", a->name);
 		goto fail;
 	}
 	/* /etc/passwd may have changed since smtp took the recipient */
 	if ((pw = getpwnam(user)) == NULL) {
 		result(d.evpid, DELIVER_PERMFAIL, "no such user %s", user);
+		goto fail;
+	}
+	/* a command never runs as root, whoever the mail is for */
+	if (a->type == ACTION_MDA && pw->pw_uid == 0) {
+		result(d.evpid, DELIVER_PERMFAIL, "5.3.0 action %s: an mda "
+		    "command never runs as root (map %s to another user)",
+		    a->name, user);
 		goto fail;
 	}
 	j = xcalloc(1, sizeof(*j));

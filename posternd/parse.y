@@ -452,15 +452,8 @@ actiontype	: MAILDIR optstring optmaildiruser {
 				conf_error(&@2, "invalid lmtp destination "
 				    "\"%s\"", $2);
 		}
-		| MDA STRING {
-			ps.action->type = ACTION_MDA;
-			ps.action->path = $2;
-			parse_action_not_yet(&@1, "mda");
-			if ($2[0] == '\0')
-				conf_error(&@2, "mda command is empty");
-			else if (!conf_valid_expansions($2))
-				conf_error(&@2, "invalid expansion in \"%s\"",
-				    $2);
+		| MDA STRING optmaildiruser {
+			parse_action_mda(&@2, $2);
 		}
 		| RELAY {
 			ps.action->type = ACTION_RELAY;

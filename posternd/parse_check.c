@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "posternd/mda.h"
 #include "posternd/parse_int.h"
 #include "rule.h"
 #include "util.h"
@@ -419,8 +420,24 @@ parse_action_mbox(const struct conf_loc *loc, char *path)
 		    "starting with ~/");
 }
 
+/* mda "COMMAND": words as posternd/mda.c splits them, no shell. */
+void
+parse_action_mda(const struct conf_loc *loc, char *cmd)
+{
+	struct action	*a = ps.action;
+	char		 buf[4096], *argv[MDA_ARGS_MAX + 1];
+	const char	*why;
+
+	a->type = ACTION_MDA;
+	a->path = cmd;
+	if (mda_split(cmd, buf, sizeof(buf), argv, &why) == -1)
+		conf_error(loc, "mda command: %s", why);
+	else if (!conf_valid_expansions(cmd))
+		conf_error(loc, "invalid expansion in \"%s\"", cmd);
+}
+
 /*
- * lmtp and mda parse, but nothing delivers them yet: an action
+ * lmtp parses, but nothing delivers it yet: an action
  * that could only bounce what it takes must not let mail in.
  */
 void

@@ -159,6 +159,7 @@ int	 parse_map_ref(const struct conf_loc *, char *, char *, size_t);
 void	 parse_action_begin(const struct conf_loc *, const char *);
 void	 parse_action_maildir(const struct conf_loc *, char *);
 void	 parse_action_mbox(const struct conf_loc *, char *);
+void	 parse_action_mda(const struct conf_loc *, char *);
 void	 parse_action_not_yet(const struct conf_loc *, const char *);
 void	 parse_action_end(const struct conf_loc *);
 void	 parse_relay_host(const struct conf_loc *, char *);
