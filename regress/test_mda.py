@@ -6,6 +6,7 @@ line of standard error, and no command ever runs as root.
 Modules covered: posternd/mda.c, posternd/deliver.c (mda workers)."""
 import os
 import pwd
+import re
 import shutil
 import smtplib
 import tempfile
@@ -115,6 +116,15 @@ def test_mda_tempfail_is_retried(mdx):
     time.sleep(2)
     assert outputs(dm, "msg") == ["msg0"]
     assert "permanent failure" not in dm.logtext()
+    # a line per attempt, in the shape of Postfix's, with its number
+    log = dm.logtext()
+    assert re.search(r": to=<tempfail@d\.test>, from=<alice@sender\.test>, "
+                     r"relay=local, delay=\d+s, attempts=1, dsn=4\.3\.0, "
+                     r"status=deferred: temporary failure: 4\.3\.0 mda ",
+                     log), log
+    assert re.search(r": to=<tempfail@d\.test>, from=<alice@sender\.test>, "
+                     r"relay=local, delay=\d+s, attempts=2, dsn=2\.0\.0, "
+                     r"status=sent: delivered", log), log
 
 
 def test_mda_failure_bounces_with_its_reason(mdx):
