@@ -82,7 +82,7 @@ static void	 set_count(const struct conf_loc *, const char *, long long,
 %token	TAG TLS TRUSTANCHOR USER VERIFY WITH ERROR
 %token	<string>	STRING
 %token	<number>	NUMBER
-%type	<string>	string optstring tableref
+%type	<string>	string optstring tableref procname
 %type	<number>	port negation mode
 %type	<duration>	duration
 %type	<size>		size
@@ -138,8 +138,14 @@ main		: HOSTNAME STRING {
 		| SPOOL STRING {
 			parse_set_path(&@2, &ps.conf->spool_dir, $2, "spool");
 		}
+		| USER procname STRING {
+			parse_set_process_user(&@2, $2, &@3, $3);
+		}
 		| USER STRING {
-			parse_set_account(&@2, &ps.conf->user, $2, "user");
+			conf_error(&@2, "\"user %s\": each process has a user "
+			    "of its own: user smtp|mta|authd|reportd|control "
+			    "NAME", $2);
+			free($2);
 		}
 		| CONTROL SOCKET STRING {
 			struct sockaddr_un	 sun;
@@ -229,9 +235,16 @@ main		: HOSTNAME STRING {
 		}
 		;
 
+/* A process name, some of which are keywords elsewhere. */
+procname	: STRING		{ $$ = $1; }
+		| QUEUE			{ $$ = xstrdup("queue"); }
+		| CONTROL		{ $$ = xstrdup("control"); }
+		;
+
 queue		: QUEUE USER STRING {
-			parse_set_account(&@3, &ps.conf->queue_user, $3,
-			    "user");
+			ps.users_loc = @3;
+			parse_set_account(&@3,
+			    &ps.conf->users[CONF_USER_QUEUE], $3, "user");
 		}
 		| QUEUE RETRY duration {
 			if ($3 != 0) {
@@ -1137,8 +1150,10 @@ parse_run(const char *name, int flags)
 
 	if (yyparse() != 0 && ps.errors == 0)
 		ps.errors++;
-	if (ps.errors == 0)
+	if (ps.errors == 0) {
 		parse_check_queue();
+		parse_check_users();
+	}
 
 	parse_builders_free();
 	lex_free();

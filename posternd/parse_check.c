@@ -99,6 +99,42 @@ parse_set_account(const struct conf_loc *loc, char **dst, char *name,
 	*dst = name;
 }
 
+/* user PROCESS NAME: the user one child process runs as. */
+void
+parse_set_process_user(const struct conf_loc *ploc, char *proc,
+    const struct conf_loc *uloc, char *name)
+{
+	int	 i;
+
+	for (i = 0; i < CONF_USER_MAX; i++)
+		if (strcmp(proc, conf_user_process[i]) == 0)
+			break;
+	if (i == CONF_USER_MAX) {
+		conf_error(ploc, "unknown process \"%s\" (smtp, queue, mta, "
+		    "authd, reportd or control)", proc);
+		free(name);
+	} else {
+		ps.users_loc = *uloc;
+		parse_set_account(uloc, &ps.conf->users[i], name, "user");
+	}
+	free(proc);
+}
+
+/* Each process its own user: two under one name would share a uid. */
+void
+parse_check_users(void)
+{
+	int	 i, k;
+
+	for (i = 0; i < CONF_USER_MAX; i++)
+		for (k = 0; k < i; k++)
+			if (strcmp(ps.conf->users[i], ps.conf->users[k]) == 0)
+				conf_error(&ps.users_loc, "the %s and %s "
+				    "processes have one user, %s: each needs "
+				    "its own", conf_user_process[k],
+				    conf_user_process[i], ps.conf->users[i]);
+}
+
 void
 parse_add_pki(const struct conf_loc *nloc, char *name,
     const struct conf_loc *cloc, char *cert, const struct conf_loc *kloc,

@@ -94,6 +94,7 @@ struct parse_state {
 	struct sign_rule	*sign;
 	unsigned int		 sign_seen;
 	struct conf_loc		 memory_loc;	/* queue memory-limit */
+	struct conf_loc		 users_loc;	/* the last user statement */
 };
 
 extern struct parse_state ps;
@@ -129,6 +130,9 @@ void	 conf_error(const struct conf_loc *, const char *, ...)
 
 /* parse_check.c */
 void	 parse_check_queue(void);
+void	 parse_check_users(void);
+void	 parse_set_process_user(const struct conf_loc *, char *,
+	    const struct conf_loc *, char *);
 int	 parse_name_ok(const struct conf_loc *, const char *);
 void	 parse_check_file(const struct conf_loc *, const char *,
 	    const char *);

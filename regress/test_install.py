@@ -56,7 +56,8 @@ def test_install_in_place_then_uninstall(root):
     assert "/usr/sbin/" not in text.replace(root + "/usr/sbin/", "")
     r = run(["systemd-analyze", "verify", "--man=no", unit])
     assert r.returncode == 0, r.stdout + r.stderr
-    for u in ("_postern", "_postern-q"):
+    for u in ("_postern-smtp", "_postern-q", "_postern-mta", "_postern-auth",
+              "_postern-report", "_postern-ctl"):
         assert run(["getent", "passwd", u]).returncode == 0
     conf = os.path.join(root, "etc", "postern", "postern.conf")
     assert os.path.exists(os.path.join(root, "etc", "postern", "tls",
