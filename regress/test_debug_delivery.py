@@ -300,6 +300,8 @@ def test_sts_enforce_wildcard(dm, peer, sts_bed, sts):  # noqa: F811
         ("enforce", "1", "*.wild.test")
     cert = [x for x in lines if x["step"] == "certificate"][0]
     assert cert["result"] == "verified"      # under --ca-file's CA
+    # validated under --trust-anchor: the bed's signed zones are secure
+    assert [x["dnssec"] for x in lines if x["step"] == "mx"] == ["secure"]
     # fetched afresh; the mta's policy cache is left alone
     assert len(srv.fetches()) == 1
     assert dm.ctl("show", "mta-sts").stdout == ""
@@ -331,6 +333,31 @@ def test_sts_enforce_mx_not_in_policy(dm, peer, sts_bed, sts):  # noqa
     assert "is not an mx of the MTA-STS policy of enf.test" in r["reason"]
     time.sleep(0.5)
     assert bad.sessions() == [] and good.sessions() == []
+
+
+def test_resolver_without_trust_anchor_is_insecure(dm, peer, sts_bed,
+                                                   sts):  # noqa: F811
+    sts("wild.test")
+    mx = mx_peer(peer, sts_bed, "mx.wild.test")
+    rc, lines, err = debug(dm, "--resolver", sts_bed.resolver, "--ca-file",
+                           sts_bed.ca.cert, "x@wild.test")
+    assert rc == 0, (lines, err)
+    assert [x["dnssec"] for x in lines if x["step"] == "mx"] == ["insecure"]
+    assert [x["result"] for x in lines if x["step"] == "tlsa"] == ["none"]
+    never_data(mx)
+
+
+def test_dane_and_sts_together(dm, peer, sts_bed, sts):  # noqa: F811
+    # the policy would allow the host and its certificate, but its DANE
+    # TLSA record does not match it: DANE decides (RFC 8461 2)
+    sts("both.test")
+    mx = mx_peer(peer, sts_bed, "mx.both.test")
+    rc, lines, err = debug(dm, "x@both.test", sts_bed=sts_bed)
+    assert rc == 1
+    r = result(lines)
+    assert (r["result"], r["host"], r["dane"], r["mta_sts"]) == \
+        ("undeliverable", "mx.both.test", "fail", "enforce")
+    never_data(mx)
 
 
 def test_sts_testing_delivers(dm, peer, sts_bed, sts):  # noqa: F811
