@@ -86,13 +86,12 @@ session_step(enum mta_state st)
 	case S_IDLE:
 		return "mail";
 	case S_RCPT:
-		return "rcpt";
 	case S_RSET:
 	case S_QUIT:
 	case S_DATA:
 	case S_BODY:
 	case S_DATA_END:
-		return "end";
+		return "rcpt";
 	default:
 		return "ehlo";
 	}
