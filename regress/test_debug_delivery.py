@@ -29,7 +29,8 @@ from peers import chain
 from stsserver import StsServer
 from test_dane import ADDR, tls_peer
 from test_dane import bed as dane_bed  # noqa: F401 (fixture)
-from test_mta import peer, sender  # noqa: F401 (fixtures)
+from test_mta import peer, send, sender  # noqa: F401 (fixtures)
+from test_mta import wait_queue_empty, wait_tls_result
 from test_mtasts import MX, POLICY, STS, mx_peer, policy
 from test_mtasts import bed as sts_bed  # noqa: F401 (fixture)
 
@@ -479,6 +480,33 @@ def test_concurrent_and_cancelled_probes(dm, peer, bed):  # noqa: F811
     never_data(slow)
     # the daemon is fine afterwards
     assert dm.ctl("show", "status").returncode == 0
+
+
+def test_real_delivery_undisturbed(dm, peer, bed):  # noqa: F811
+    # a probe and a real message to the same host at the same time: the
+    # message arrives once, the probe sends none, and the mta's own
+    # destinations know nothing of the probe
+    mx = tls_peer(peer, bed, "mx.ee.test", delays={"CONNECT": 1})
+    probe = subprocess.Popen([POSTERNCTL, "-s", dm.sock, "debug",
+                              "delivery", "-j", "x@ee.test"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
+    send(dm, ["real@ee.test"])
+    out, err = probe.communicate(timeout=30)
+    assert probe.returncode == 0, (out, err)
+    mx.wait_messages(1)
+    wait_queue_empty(dm)
+    time.sleep(0.5)
+    assert len(mx.accepted()) == 1
+    assert mx.accepted()[0]["rcpts"] == ["real@ee.test"]
+    hosts = dm.ctl("show", "hosts").stdout
+    assert "ee.test" in hosts and "debug" not in hosts, hosts
+    # the real delivery's TLS outcome is counted, the probe's is not
+    wait_tls_result(dm, "ee.test", r"result=success .*count=1$")
+    time.sleep(0.5)
+    assert dm.ctl("show", "tls-results", "ee.test").stdout.count(
+        "count=") == 1
+    assert "count=1" in dm.ctl("show", "tls-results", "ee.test").stdout
 
 
 def test_no_message_ever_arrives(dm, peer, bed):  # noqa: F811
