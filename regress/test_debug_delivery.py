@@ -31,7 +31,7 @@ from test_dane import ADDR, tls_peer
 from test_dane import bed as dane_bed  # noqa: F401 (fixture)
 from test_mta import peer, send, sender  # noqa: F401 (fixtures)
 from test_mta import wait_queue_empty, wait_tls_result
-from test_mtasts import MX, POLICY, STS, mx_peer, policy
+from test_mtasts import POLICY, STS, mx_peer, policy
 from test_mtasts import bed as sts_bed  # noqa: F401 (fixture)
 
 STEPS = {"mx", "address", "mta-sts", "tlsa", "connect", "ehlo", "starttls",
@@ -73,13 +73,14 @@ def sts(sts_bed, tmp_path):  # noqa: F811
         s.stop()
 
 
-def debug(dm, *args, json_lines=True, sts_bed=None):  # noqa: F811
+def debug(dm, *args, json_lines=True, world=None):
     """posternctl debug delivery; (returncode, lines, stderr), each line
     parsed as JSON with -j (every line must be one object with a step)."""
     opts = ["-j"] if json_lines else []
-    if sts_bed is not None:
-        opts += ["--resolver", sts_bed.resolver, "--trust-anchor",
-                 sts_bed.trust_anchor, "--ca-file", sts_bed.ca.cert]
+    if world is not None:
+        # another DNS bed, its trust anchor and its CA
+        opts += ["--resolver", world.resolver, "--trust-anchor",
+                 world.trust_anchor, "--ca-file", world.ca.cert]
     r = dm.ctl("debug", "delivery", *opts, *args)
     lines = r.stdout.splitlines()
     if json_lines:
@@ -291,7 +292,7 @@ def test_no_server_temporary(dm, bed):  # noqa: F811
 def test_sts_enforce_wildcard(dm, peer, sts_bed, sts):  # noqa: F811
     srv = sts("wild.test")
     mx = mx_peer(peer, sts_bed, "mx.wild.test")
-    rc, lines, err = debug(dm, "x@wild.test", sts_bed=sts_bed)
+    rc, lines, err = debug(dm, "x@wild.test", world=sts_bed)
     assert rc == 0, (lines, err)
     r = result(lines)
     assert (r["result"], r["host"], r["mta_sts"], r["dane"]) == \
@@ -314,7 +315,7 @@ def test_sts_enforce_skips_unlisted_mx(dm, peer, sts_bed,
     sts("enf.test")
     bad = mx_peer(peer, sts_bed, "mxbad.enf.test")
     good = mx_peer(peer, sts_bed, "mx.enf.test")
-    rc, lines, err = debug(dm, "x@enf.test", sts_bed=sts_bed)
+    rc, lines, err = debug(dm, "x@enf.test", world=sts_bed)
     assert rc == 0, (lines, err)
     assert result(lines)["host"] == "mx.enf.test"
     skipped = [x for x in lines if x.get("result") == "not used"]
@@ -327,7 +328,7 @@ def test_sts_enforce_mx_not_in_policy(dm, peer, sts_bed, sts):  # noqa
     sts("enf.test", policy("enforce", "*.elsewhere.test"))
     bad = mx_peer(peer, sts_bed, "mxbad.enf.test")
     good = mx_peer(peer, sts_bed, "mx.enf.test")
-    rc, lines, err = debug(dm, "x@enf.test", sts_bed=sts_bed)
+    rc, lines, err = debug(dm, "x@enf.test", world=sts_bed)
     assert rc == 1
     r = result(lines)
     assert (r["result"], r["mta_sts"]) == ("undeliverable", "enforce")
@@ -353,7 +354,7 @@ def test_dane_and_sts_together(dm, peer, sts_bed, sts):  # noqa: F811
     # TLSA record does not match it: DANE decides (RFC 8461 2)
     sts("both.test")
     mx = mx_peer(peer, sts_bed, "mx.both.test")
-    rc, lines, err = debug(dm, "x@both.test", sts_bed=sts_bed)
+    rc, lines, err = debug(dm, "x@both.test", world=sts_bed)
     assert rc == 1
     r = result(lines)
     assert (r["result"], r["host"], r["dane"], r["mta_sts"]) == \
@@ -364,7 +365,7 @@ def test_dane_and_sts_together(dm, peer, sts_bed, sts):  # noqa: F811
 def test_sts_testing_delivers(dm, peer, sts_bed, sts):  # noqa: F811
     sts("testing.test")
     mx = mx_peer(peer, sts_bed, "mx.testing.test", cert=sts_bed.other)
-    rc, lines, err = debug(dm, "x@testing.test", sts_bed=sts_bed)
+    rc, lines, err = debug(dm, "x@testing.test", world=sts_bed)
     assert rc == 0, (lines, err)
     r = result(lines)
     assert (r["result"], r["mta_sts"]) == ("deliverable", "testing")
@@ -376,7 +377,7 @@ def test_sts_testing_delivers(dm, peer, sts_bed, sts):  # noqa: F811
 def test_sts_enforce_wrong_certificate(dm, peer, sts_bed, sts):  # noqa
     sts("name.test")
     mx = mx_peer(peer, sts_bed, "mx.name.test", cert=sts_bed.other)
-    rc, lines, err = debug(dm, "x@name.test", sts_bed=sts_bed)
+    rc, lines, err = debug(dm, "x@name.test", world=sts_bed)
     assert rc == 1
     r = result(lines)
     assert (r["result"], r["mta_sts"]) == ("undeliverable", "enforce")
@@ -386,7 +387,7 @@ def test_sts_enforce_wrong_certificate(dm, peer, sts_bed, sts):  # noqa
 
 def test_sts_fetch_failure_no_policy(dm, peer, sts_bed):  # noqa: F811
     mx = mx_peer(peer, sts_bed, "mx.nofetch.test")
-    rc, lines, err = debug(dm, "x@nofetch.test", sts_bed=sts_bed)
+    rc, lines, err = debug(dm, "x@nofetch.test", world=sts_bed)
     assert rc == 0, (lines, err)
     assert result(lines)["mta_sts"] == "none"
     pol = [x for x in lines if x["step"] == "mta-sts"][0]
