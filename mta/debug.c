@@ -757,6 +757,7 @@ mta_debug_start(struct mta *m, struct imsg *imsg)
 
 	if (msg_get_ctl_debug(imsg, &req, &ta, &ca) == -1)
 		proc_bad_message(m->proc, PROC_CONTROL, imsg);
+	strlcpy(err, "cannot set the probe up", sizeof(err));
 	if (m->stopping) {
 		probe_error(m, imsg->hdr.peerid, "posternd is stopping");
 		return;
