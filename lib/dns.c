@@ -277,32 +277,18 @@ ctx_new(struct event_base *base, enum dns_source src)
 }
 
 /*
- * Read a trust-anchor file now (before chroot) and hand each record to
- * libunbound as a string: ub_ctx_add_ta_file() would only read it at the
- * first query, inside the chroot.
+ * The records of a trust anchor in unbound's trust-anchor-file format
+ * (master-file lines, ';' comments, records continued in parentheses),
+ * handed to libunbound one by one; name says where they came from.
  */
 static int
-ctx_add_ta_file(struct dns_ctx *ctx, const char *path, char *err,
-    size_t errlen)
+ctx_add_ta_text(struct dns_ctx *ctx, const char *name, const char *text,
+    size_t n, char *err, size_t errlen)
 {
-	FILE	*fp;
-	char	*text, *entry;
-	size_t	 n, i, e = 0;
+	char	*entry;
+	size_t	 i, e = 0;
 	int	 paren = 0, count = 0, r;
 
-	if ((fp = fopen(path, "r")) == NULL) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -1;
-	}
-	text = xmalloc(TA_FILE_MAX + 1);
-	n = fread(text, 1, TA_FILE_MAX, fp);
-	if (ferror(fp) || !feof(fp)) {
-		snprintf(err, errlen, "%s: read error or too large", path);
-		fclose(fp);
-		free(text);
-		return -1;
-	}
-	fclose(fp);
 	entry = xmalloc(n + 1);
 	for (i = 0; i <= n; i++) {
 		char	 c = i < n ? text[i] : '\n';
@@ -322,10 +308,9 @@ ctx_add_ta_file(struct dns_ctx *ctx, const char *path, char *err,
 				entry[--e] = '\0';
 			if (strspn(entry, " \t\r") != e) {
 				if ((r = ub_ctx_add_ta(ctx->ub, entry)) != 0) {
-					snprintf(err, errlen, "%s: %s", path,
+					snprintf(err, errlen, "%s: %s", name,
 					    ub_strerror(r));
 					free(entry);
-					free(text);
 					return -1;
 				}
 				count++;
@@ -334,15 +319,47 @@ ctx_add_ta_file(struct dns_ctx *ctx, const char *path, char *err,
 			paren = 0;
 			continue;
 		}
-		entry[e++] = c == '\n' || c == '\t' || c == '\r' ? ' ' : c;
+		entry[e++] = c == '\n' || c == '\t' || c == '\r' || c == '\0' ?
+		    ' ' : c;
 	}
 	free(entry);
-	free(text);
 	if (count == 0) {
-		snprintf(err, errlen, "%s: no trust anchor", path);
+		snprintf(err, errlen, "%s: no trust anchor", name);
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * Read a trust-anchor file now (before chroot) and hand each record to
+ * libunbound as a string: ub_ctx_add_ta_file() would only read it at the
+ * first query, inside the chroot.
+ */
+static int
+ctx_add_ta_file(struct dns_ctx *ctx, const char *path, char *err,
+    size_t errlen)
+{
+	FILE	*fp;
+	char	*text;
+	size_t	 n;
+	int	 rv;
+
+	if ((fp = fopen(path, "r")) == NULL) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	text = xmalloc(TA_FILE_MAX + 1);
+	n = fread(text, 1, TA_FILE_MAX, fp);
+	if (ferror(fp) || !feof(fp)) {
+		snprintf(err, errlen, "%s: read error or too large", path);
+		fclose(fp);
+		free(text);
+		return -1;
+	}
+	fclose(fp);
+	rv = ctx_add_ta_text(ctx, path, text, n, err, errlen);
+	free(text);
+	return rv;
 }
 
 /*
@@ -427,9 +444,13 @@ fail:
 	return NULL;
 }
 
-struct dns_ctx *
-dns_ctx_resolver(struct event_base *base, const char *addr,
-    const char *ta_file, char *err, size_t errlen)
+/*
+ * A given resolver: every name goes to it (libunbound takes "ADDR@PORT"),
+ * validated against the trust anchor in a file or in memory, if any.
+ */
+static struct dns_ctx *
+ctx_resolver(struct event_base *base, const char *addr, const char *ta_file,
+    const char *ta_text, size_t ta_len, char *err, size_t errlen)
 {
 	struct dns_ctx	*ctx;
 	char		 opt[128];
@@ -438,10 +459,10 @@ dns_ctx_resolver(struct event_base *base, const char *addr,
 
 	ctx = ctx_new(base, DNS_SRC_RESOLVER);
 	snprintf(ctx->desc, sizeof(ctx->desc), "resolver %s%s%s", addr,
-	    ta_file ? ", trust anchor " : "", ta_file ? ta_file : "");
+	    ta_file ? ", trust anchor " : ta_text ? ", trust anchor given" :
+	    "", ta_file ? ta_file : "");
 	if (ctx_ub_init(ctx, err, errlen) == -1)
 		goto fail;
-	/* libunbound takes "ADDR@PORT" here. */
 	if ((r = ub_ctx_set_fwd(ctx->ub, addr)) != 0) {
 		snprintf(err, errlen, "resolver %s: %s", addr, ub_strerror(r));
 		goto fail;
@@ -459,12 +480,29 @@ dns_ctx_resolver(struct event_base *base, const char *addr,
 	if (ta_file != NULL && ctx_add_ta_file(ctx, ta_file, err, errlen) ==
 	    -1)
 		goto fail;
+	if (ta_text != NULL && ctx_add_ta_text(ctx, "trust anchor", ta_text,
+	    ta_len, err, errlen) == -1)
+		goto fail;
 	if (ctx_ub_start(ctx, err, errlen) == -1)
 		goto fail;
 	return ctx;
 fail:
 	dns_ctx_free(ctx);
 	return NULL;
+}
+
+struct dns_ctx *
+dns_ctx_resolver(struct event_base *base, const char *addr,
+    const char *ta_file, char *err, size_t errlen)
+{
+	return ctx_resolver(base, addr, ta_file, NULL, 0, err, errlen);
+}
+
+struct dns_ctx *
+dns_ctx_resolver_mem(struct event_base *base, const char *addr,
+    const char *ta_text, size_t ta_len, char *err, size_t errlen)
+{
+	return ctx_resolver(base, addr, NULL, ta_text, ta_len, err, errlen);
 }
 
 struct dns_ctx *

@@ -117,6 +117,14 @@ struct dns_ctx	*dns_ctx_system(struct event_base *base, char *err,
 		    size_t errlen);
 struct dns_ctx	*dns_ctx_resolver(struct event_base *base, const char *addr,
 		    const char *trust_anchor_file, char *err, size_t errlen);
+/*
+ * The same with the trust anchor's text (NULL: none) instead of a file:
+ * for a process that cannot open files any more (the mta's debug
+ * delivery probes, mta/debug.c), which is given what posternctl read.
+ */
+struct dns_ctx	*dns_ctx_resolver_mem(struct event_base *base,
+		    const char *addr, const char *ta_text, size_t ta_len,
+		    char *err, size_t errlen);
 struct dns_ctx	*dns_ctx_zone(struct event_base *base, const char *file,
 		    char *err, size_t errlen);
 struct dns_ctx	*dns_ctx_zone_mem(struct event_base *base, const char *text,

@@ -62,6 +62,8 @@ static const char *const msg_names[IMSG_TYPE_MAX] = {
 	N(IMSG_CTL_MTA_HOSTS_GET), N(IMSG_CTL_MTA_HOST_ENTRY),
 	N(IMSG_CTL_MTA_ROUTES_GET), N(IMSG_CTL_MTA_STS_GET),
 	N(IMSG_CTL_MTA_STS_FLUSH), N(IMSG_CTL_TLS_RESULTS_GET),
+	N(IMSG_CTL_DEBUG_DELIVERY), N(IMSG_CTL_DEBUG_RESULT),
+	N(IMSG_CTL_DEBUG_CANCEL),
 };
 #undef N
 
@@ -586,6 +588,39 @@ int
 msg_get_ctl_domain(const struct imsg *imsg, struct msg_ctl_domain *m)
 {
 	if (fixed(imsg, m, sizeof(*m)) == -1 || !STR(m->domain))
+		return bad();
+	return 0;
+}
+
+/*
+ * A debug delivery request: its strings terminated, the recipient given,
+ * the flags known, and exactly the trust anchor and CA bytes it announces
+ * after it, each within its bound.
+ */
+int
+msg_get_ctl_debug(const struct imsg *imsg, struct msg_ctl_debug *m,
+    const uint8_t **ta, const uint8_t **ca)
+{
+	const uint8_t	*p;
+
+	if ((p = head(imsg, m, sizeof(*m))) == NULL || !STR(m->rcpt) ||
+	    !STR(m->sender) || !STR(m->resolver) || m->rcpt[0] == '\0' ||
+	    (m->flags & ~(uint32_t)CTL_DEBUG_F_JSON) != 0 ||
+	    m->ta_len > CTL_DEBUG_TA_MAX || m->ca_len > CTL_DEBUG_CA_MAX ||
+	    (size_t)m->ta_len + m->ca_len != imsg->len - sizeof(*m) ||
+	    (m->ta_len > 0 && m->resolver[0] == '\0'))
+		return bad();
+	*ta = p;
+	*ca = p + m->ta_len;
+	return 0;
+}
+
+int
+msg_get_ctl_debug_result(const struct imsg *imsg,
+    struct msg_ctl_debug_result *m)
+{
+	if (fixed(imsg, m, sizeof(*m)) == -1 ||
+	    !ENUM(m->verdict, CTL_DEBUG_TEMPORARY))
 		return bad();
 	return 0;
 }

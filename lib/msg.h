@@ -153,6 +153,12 @@ enum imsg_type {
 	IMSG_CTL_MTA_STS_FLUSH,		/* struct msg_ctl_domain ("": all);
 					   IMSG_CTL_REPLY_COUNT */
 	IMSG_CTL_TLS_RESULTS_GET,	/* struct msg_ctl_domain; DATA back */
+	IMSG_CTL_DEBUG_DELIVERY,	/* struct msg_ctl_debug + trust anchor
+					   + CA bytes; DATA lines, then
+					   IMSG_CTL_DEBUG_RESULT */
+	IMSG_CTL_DEBUG_RESULT,		/* struct msg_ctl_debug_result */
+	IMSG_CTL_DEBUG_CANCEL,		/* empty, control -> mta: the client
+					   of that peer id left */
 
 	IMSG_TYPE_MAX
 };
@@ -599,6 +605,34 @@ struct msg_ctl_mta_host {
 	char		 last_error[256];
 };
 
+/*
+ * posternctl debug delivery: a probe of a delivery to one address, run by
+ * the mta (mta/debug.c).  The trust anchor (unbound's trust-anchor-file
+ * format) and the CA bundle (PEM) follow the struct, as posternctl read
+ * them from the files the administrator named.
+ */
+#define CTL_DEBUG_F_JSON	0x1	/* one JSON object per line */
+#define CTL_DEBUG_RESOLVER_MAX	128
+#define CTL_DEBUG_TA_MAX	(8 * 1024)
+#define CTL_DEBUG_CA_MAX	(48 * 1024)
+struct msg_ctl_debug {
+	uint32_t	 flags;		/* CTL_DEBUG_F_* */
+	char		 rcpt[1025];
+	char		 sender[1025];	/* "" = the null sender */
+	char		 resolver[CTL_DEBUG_RESOLVER_MAX];	/* "" = the
+						   mta's DNS; ADDR[@PORT] */
+	uint32_t	 ta_len;	/* bytes of trust anchor; 0 = none */
+	uint32_t	 ca_len;	/* bytes of CA bundle; 0 = the mta's */
+};
+
+/* The verdict, after the last line (the result line). */
+#define CTL_DEBUG_DELIVERABLE	0
+#define CTL_DEBUG_UNDELIVERABLE	1
+#define CTL_DEBUG_TEMPORARY	2
+struct msg_ctl_debug_result {
+	int32_t		 verdict;	/* CTL_DEBUG_* */
+};
+
 const char	*proc_name(enum proc_id);
 
 /*
@@ -667,6 +701,10 @@ int	msg_get_ctl_stat(const struct imsg *, struct msg_ctl_stat *);
 int	msg_get_ctl_domain(const struct imsg *, struct msg_ctl_domain *);
 int	msg_get_ctl_mta_host(const struct imsg *, struct msg_ctl_mta_host *);
 int	msg_get_tls_result(const struct imsg *, struct msg_tls_result *);
+int	msg_get_ctl_debug(const struct imsg *, struct msg_ctl_debug *,
+	    const uint8_t **ta, const uint8_t **ca);
+int	msg_get_ctl_debug_result(const struct imsg *,
+	    struct msg_ctl_debug_result *);
 const char *msg_tls_policy_name(int32_t);
 
 #endif

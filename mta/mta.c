@@ -31,6 +31,9 @@
  * Every TLS outcome of an MX delivery goes to reportd (RFC 8460 result
  * types, mta/session_secure.c).
  *
+ * posternctl debug delivery runs this code on a probe's own state
+ * (mta/debug.c), which its hooks tell apart (m->probe).
+ *
  * Not here yet: the TLS-Required: No header field.
  */
 #include <sys/types.h>
@@ -256,6 +259,9 @@ mta_report(struct mta *m, struct mta_rcpt *r, int status,
 	if (r->done)
 		return;
 	r->done = 1;
+	/* a debug delivery's recipient (mta/debug.c): not the queue's */
+	if (mta_debug_report(m, r, status, remote_mta, error))
+		return;
 	memset(&res, 0, sizeof(res));
 	res.evpid = r->env.id;
 	res.status = status;
@@ -337,7 +343,7 @@ mta_dest_take(struct mta_dest *d)
 
 static void mta_dest_run(struct mta *, struct mta_dest *);
 
-static void
+void
 mta_dests_cb(int fd, short event, void *arg)
 {
 	struct mta	*m = arg;
@@ -417,6 +423,7 @@ mta_mx_done(void *arg, const struct mxres_result *res)
 	    mxres_status_name(res->status), res->nhosts,
 	    res->implicit ? " (implicit MX)" : "",
 	    res->reason[0] != '\0' ? ": " : "", res->reason);
+	mta_debug_mx(d, res);
 	mta_tlsa_start(d);
 	mta_dest_kick(d->mta);
 }
@@ -833,6 +840,16 @@ mta_dispatch(struct proc *p, enum proc_id from, struct imsg *imsg)
 			mta_ctl_sts_show(m, dom.domain, imsg->hdr.peerid);
 		else
 			mta_ctl_sts_flush(m, dom.domain, imsg->hdr.peerid);
+		return;
+	}
+	if (from == PROC_CONTROL && imsg->hdr.type == IMSG_CTL_DEBUG_DELIVERY) {
+		mta_debug_start(m, imsg);
+		return;
+	}
+	if (from == PROC_CONTROL && imsg->hdr.type == IMSG_CTL_DEBUG_CANCEL) {
+		if (msg_get_empty(imsg) == -1)
+			proc_bad_message(p, from, imsg);
+		mta_debug_cancel(m, imsg->hdr.peerid);
 		return;
 	}
 	if (from == PROC_CONTROL && imsg->hdr.type == IMSG_CTL_MTA_ROUTES_GET) {

@@ -19,6 +19,7 @@
 #include "envelope.h"
 #include "msg.h"
 #include "mta/dane.h"
+#include "mta/debug.h"
 #include "mta/mxres.h"
 #include "mta/sts.h"
 #include "posternd/proc.h"
@@ -170,6 +171,8 @@ struct mta {
 	int			 stopping;
 	int			 stop_ticks;
 	struct event		 ev_stop;
+	/* set in a debug delivery probe's own state (mta/debug.c) */
+	struct mta_probe	*probe;
 };
 
 /* mta.c */
@@ -181,6 +184,7 @@ struct mta_task *mta_dest_take(struct mta_dest *);
 void	mta_dest_session_done(struct mta *, struct mta_dest *, int ok,
 	    const char *error);
 void	mta_dest_kick(struct mta *);
+void	mta_dests_cb(int, short, void *);
 const struct mta_secret *mta_secret_find(struct mta *, const char *table,
 	    const char *host);
 
@@ -192,6 +196,8 @@ int	mta_session_offer(struct mta *, struct mta_dest *);
 /* Close another destination's idle session to make room for d. */
 int	mta_session_reclaim(struct mta *, struct mta_dest *);
 void	mta_session_shutdown(struct mta *);
+/* Close every session of m now, with no word to anyone (mta/debug.c). */
+void	mta_session_drop_all(struct mta *);
 
 /* sts_fetch.c: an MTA-STS policy over HTTPS (RFC 8461 3.3). */
 struct sts_fetch;

@@ -70,6 +70,33 @@ static const struct {
 	[S_QUIT] = { "QUIT", 60 },
 };
 
+/* The debug delivery step (mta/debug.c) a state belongs to. */
+static const char *
+session_step(enum mta_state st)
+{
+	switch (st) {
+	case S_CONNECT:
+	case S_SOCKS:
+		return "connect";
+	case S_TLS_IMPLICIT:
+	case S_STARTTLS:
+	case S_TLS_STARTTLS:
+		return "starttls";
+	case S_MAIL:
+	case S_IDLE:
+		return "mail";
+	case S_RCPT:
+	case S_RSET:
+	case S_QUIT:
+	case S_DATA:
+	case S_BODY:
+	case S_DATA_END:
+		return "rcpt";
+	default:
+		return "ehlo";
+	}
+}
+
 static void	session_io(int, short, void *);
 static void	session_arm(struct mta_session *);
 static void	session_connect_next(struct mta_session *);
@@ -239,6 +266,8 @@ mta_session_host_fail(struct mta_session *s, int retry_plain, const char *fmt,
 	snprintf(s->error, sizeof(s->error), "%s [%s]: %s", s->host, s->addr,
 	    why);
 	log_info("mta: session %u: %s", s->id, s->error);
+	mta_debug_host_fail(s->mta, session_step(s->state), s->host, s->addr,
+	    why);
 	if (s->task != NULL) {
 		session_task_report(s, 0, DELIVER_TEMPFAIL, "4.4.2", NULL,
 		    s->error);
@@ -358,6 +387,8 @@ session_host_policy(struct mta_session *s, const struct mxres_host *h)
 		    t->reason);
 		log_info("mta: session %u: %s: not used: %s", s->id, h->name,
 		    t->reason);
+		mta_debug_skip(s->mta, h->name, 0, strstr(t->reason,
+		    "dnssec-invalid") != NULL ? "bogus" : "none", t->reason);
 		return -1;
 	}
 	if (t != NULL && (t->state == MTA_DANE_REQUIRED ||
@@ -374,10 +405,14 @@ session_host_policy(struct mta_session *s, const struct mxres_host *h)
 		if (p->mode == STS_MODE_ENFORCE) {
 			log_info("mta: session %u: not used: %s", s->id,
 			    s->error);
+			mta_debug_skip(s->mta, h->name, 1, NULL, s->error);
 			return -1;
 		}
 		log_info("mta: session %u: %s: used all the same", s->id,
 		    s->error);
+		mta_debug_step(s->mta, "mta-sts", "host", h->name, "result",
+		    "not listed (testing): used all the same", "reason",
+		    s->error, NULL);
 		s->error[0] = '\0';
 		return 0;
 	}
@@ -441,11 +476,15 @@ session_connect_next(struct mta_session *s)
 			snprintf(s->error, sizeof(s->error), "%s [%s]: "
 			    "connect: %s", s->host, s->addr, strerror(errno));
 			log_info("mta: session %u: %s", s->id, s->error);
+			mta_debug_connect(s->mta, s->host, s->addr);
+			mta_debug_host_fail(s->mta, "connect", s->host,
+			    s->addr, strerror(errno));
 			close(fd);
 			continue;
 		}
 		s->fd = fd;
 		s->conn++;
+		mta_debug_connect(s->mta, s->host, s->addr);
 		log_debug("mta: session %u: connecting to %s [%s]%s", s->id,
 		    s->host, s->addr, s->plaintext ? " (without TLS)" : "");
 		mta_session_enter(s, S_CONNECT);
@@ -464,6 +503,10 @@ session_capable(struct mta_session *s)
 			mta_session_enter(s, S_STARTTLS);
 			return;
 		}
+		mta_debug_step(s->mta, "starttls", "host", s->host, "result",
+		    s->plaintext ? "not tried (again without TLS)" :
+		    "not offered", "required", mta_session_tls_required(s) ?
+		    "yes" : "no", NULL);
 		if (s->dane != NULL || s->sts != STS_MODE_NONE)
 			mta_session_tls_result(s, "starttls-not-supported");
 		if (mta_session_tls_required(s)) {
@@ -598,6 +641,12 @@ mta_session_next_task(struct mta_session *s)
 {
 	s->talked = 1;
 	if ((s->task = mta_dest_take(s->dest)) == NULL) {
+		if (s->mta->probe != NULL) {
+			/* a probe's one task is done: no idle wait */
+			mta_session_send(s, "QUIT");
+			mta_session_enter(s, S_QUIT);
+			return;
+		}
 		mta_session_enter(s, S_IDLE);
 		return;
 	}
@@ -681,6 +730,13 @@ session_rcpts_done(struct mta_session *s)
 		return;
 	}
 	if (s->naccepted == 0) {
+		session_rset(s);
+		return;
+	}
+	/* posternctl debug delivery (mta/debug.c): never DATA */
+	if (s->mta->probe != NULL) {
+		session_task_report(s, 1, DELIVER_OK, "2.0.0", NULL,
+		    "the recipient was accepted (no message sent)");
 		session_rset(s);
 		return;
 	}
@@ -770,6 +826,9 @@ reply_ehlo(struct mta_session *s, const char *one)
 
 	if (code / 100 == 2) {
 		smtp_caps_parse(&s->reply, &s->caps);
+		mta_debug_step(s->mta, "ehlo", "host", s->host, "reply", one,
+		    "starttls", s->caps.flags & SMTP_CAP_STARTTLS ?
+		    "offered" : "not offered", NULL);
 		if (s->state == S_EHLO2) {
 			s->talked = 1;
 			mta_session_auth(s);
@@ -794,12 +853,16 @@ reply_helo(struct mta_session *s, const char *one)
 		return;
 	}
 	memset(&s->caps, 0, sizeof(s->caps));
+	mta_debug_step(s->mta, "ehlo", "host", s->host, "reply", one,
+	    "starttls", "not offered (HELO)", NULL);
 	session_capable(s);
 }
 
 static void
 reply_starttls(struct mta_session *s, const char *one)
 {
+	mta_debug_step(s->mta, "starttls", "host", s->host, "reply", one,
+	    "result", s->reply.code == 220 ? "ready" : "refused", NULL);
 	if (s->reply.code == 220) {
 		mta_session_tls_start(s, S_TLS_STARTTLS);
 		return;
@@ -829,6 +892,9 @@ reply_mail(struct mta_session *s, const char *one)
 {
 	int	 pipelining = s->caps.flags & SMTP_CAP_PIPELINING;
 
+	mta_debug_reply(s->mta, s->reply.code);
+	mta_debug_step(s->mta, "mail", "host", s->host, "from",
+	    TAILQ_FIRST(&s->task->rcpts)->env.sender, "reply", one, NULL);
 	if (s->reply.code / 100 != 2) {
 		s->mail_failed = 1;
 		s->mail_reply = xmalloc(sizeof(*s->mail_reply));
@@ -852,6 +918,9 @@ reply_rcpt(struct mta_session *s, const char *one)
 
 	r = s->rcpt_reply;
 	s->rcpt_reply = TAILQ_NEXT(r, entry);
+	mta_debug_reply(s->mta, code);
+	mta_debug_step(s->mta, "rcpt", "host", s->host, "to", r->env.rcpt,
+	    "reply", one, NULL);
 	if (!s->mail_failed) {
 		if (code / 100 == 2) {
 			r->accepted = 1;
@@ -1096,6 +1165,8 @@ session_io(int fd, short event, void *arg)
 			    strerror(err));
 			return;
 		}
+		mta_debug_step(s->mta, "connect", "host", s->host, "address",
+		    s->addr, "result", "connected", NULL);
 		if (s->dest->relay->c.transport == TRANSPORT_SOCKS5)
 			session_socks_start(s);
 		else if (s->dest->relay->c.scheme == RELAY_SMTPS)
@@ -1209,6 +1280,28 @@ session_timeout(int fd, short event, void *arg)
 	}
 	mta_session_host_fail(s, 0, "timeout waiting for the %s%s",
 	    states[s->state].name, s->state == S_CONNECT ? "" : " reply");
+}
+
+/*
+ * A debug delivery probe ends (mta/debug.c): its sessions go at once, the
+ * task's recipient (already answered) with them.
+ */
+void
+mta_session_drop_all(struct mta *m)
+{
+	struct mta_session	*s;
+
+	while ((s = TAILQ_FIRST(&m->sessions)) != NULL) {
+		session_task_end(s);
+		mta_session_close_conn(s);
+		evtimer_del(&s->ev_timer);
+		TAILQ_REMOVE(&m->sessions, s, entry);
+		buf_free(&s->in);
+		buf_free(&s->out);
+		s->dest->nsessions--;
+		m->nsessions--;
+		free(s);
+	}
 }
 
 void

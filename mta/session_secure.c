@@ -53,7 +53,11 @@ mta_session_tls_result(struct mta_session *s, const char *result)
 {
 	struct msg_tls_result	 r;
 
-	if (s->dest->relay->c.has_host)
+	/* a debug delivery shows its outcomes; reportd does not count them */
+	mta_debug_tls_result(s->mta, result, s->dane != NULL &&
+	    s->dane->state == MTA_DANE_REQUIRED, s->dane != NULL ||
+	    s->sts == STS_MODE_ENFORCE);
+	if (s->dest->relay->c.has_host || s->mta->probe != NULL)
 		return;
 	memset(&r, 0, sizeof(r));
 	r.when = walltime();
@@ -112,6 +116,9 @@ session_dane_check(struct mta_session *s, const uint8_t *pem, size_t len)
 	names[2] = s->dest->domain;
 	if (pem == NULL || dane_verify(pem, len, t->rr, t->n, names, 3,
 	    walltime(), &res) == -1) {
+		mta_debug_step(s->mta, "dane", "host", s->host, "result",
+		    "fail", "record", NULL, "reason", pem == NULL ?
+		    "the server sent no certificate" : res.why, NULL);
 		mta_session_tls_result(s, pem == NULL ? "validation-failure" :
 		    res.rpt);
 		mta_session_host_fail(s, 0, "DANE: %s (%s)", pem == NULL ?
@@ -121,6 +128,9 @@ session_dane_check(struct mta_session *s, const uint8_t *pem, size_t len)
 	}
 	s->verified = 1;
 	dane_tlsa_format(&t->rr[res.record], rec, sizeof(rec));
+	mta_debug_step(s->mta, "dane", "host", s->host, "result", "pass",
+	    "record", rec, "reason", t->rr[res.record].usage ==
+	    DANE_USAGE_DANE_EE ? "DANE-EE matched" : "DANE-TA matched", NULL);
 	snprintf(s->tls_info, sizeof(s->tls_info), "%s %s, DANE %s matched "
 	    "TLSA %s", tls_conn_version(s->tls), tls_conn_cipher(s->tls),
 	    t->rr[res.record].usage == DANE_USAGE_DANE_EE ? "DANE-EE" :
@@ -168,6 +178,18 @@ mta_session_tls_done(struct mta_session *s)
 	    name, why, sizeof(why)) == 0;
 	if (pem == NULL)
 		strlcpy(why, "no certificate", sizeof(why));
+	mta_debug_tls(s->mta, tls_conn_version(s->tls));
+	mta_debug_step(s->mta, "starttls", "host", s->host, "result",
+	    "established", "version", tls_conn_version(s->tls), "cipher",
+	    tls_conn_cipher(s->tls), NULL);
+	mta_debug_step(s->mta, "certificate", "host", s->host, "name", name,
+	    "result", s->verified ? "verified" : "not verified", "reason",
+	    why, NULL);
+	if (s->dane == NULL || s->dane->state != MTA_DANE_REQUIRED)
+		mta_debug_step(s->mta, "dane", "host", s->host, "result",
+		    "none", "record", NULL, "reason", s->dane != NULL ?
+		    "TLSA records, none usable" : "no usable secure TLSA "
+		    "records", NULL);
 	if (s->dane != NULL && s->dane->state == MTA_DANE_REQUIRED) {
 		session_dane_check(s, pem, len);
 		return;

@@ -49,6 +49,7 @@ sts_dest_set(struct mta_dest *d, const struct sts_policy *p, const char *id,
 static void
 sts_dest_done(struct mta_dest *d)
 {
+	mta_debug_sts(d);
 	if (d->sts_pending) {
 		d->sts_pending = 0;
 		mta_dest_kick(d->mta);
@@ -72,20 +73,26 @@ sts_dest_fetched(void *arg, const char *body, size_t len, const char *why,
 	if (body != NULL && sts_http_response(body, len, &text, &tlen, err,
 	    sizeof(err)) == 0 && sts_policy_parse(text, tlen, p, err,
 	    sizeof(err)) == 0) {
-		if (sts_cache_put(m->sts_cache, d->domain, d->sts_new_id, now,
-		    text, tlen, err, sizeof(err)) == -1)
+		/* a debug delivery (no cache) leaves the cache alone */
+		if (m->sts_cache != NULL && sts_cache_put(m->sts_cache,
+		    d->domain, d->sts_new_id, now, text, tlen, err,
+		    sizeof(err)) == -1)
 			log_warnx("mta: %s: MTA-STS: %s", d->name, err);
 		log_info("mta: %s: MTA-STS policy fetched: id %s, mode %s, "
 		    "%zu mx pattern(s), max_age %u", d->name, d->sts_new_id,
 		    sts_mode_name(p->mode), p->nmx, p->max_age);
+		mta_debug_sts_note(d, "policy fetched from mta-sts.%s",
+		    d->domain);
 		sts_dest_set(d, p, d->sts_new_id, now + p->max_age);
 	} else {
 		if (body != NULL)
 			rpt = "sts-policy-invalid";
 		else
 			strlcpy(err, why, sizeof(err));
-		if (sts_cache_get(m->sts_cache, d->domain, c) == 1 &&
-		    c->expires > now) {
+		mta_debug_sts_note(d, "policy fetch failed (%s: %s)", rpt,
+		    err);
+		if (m->sts_cache != NULL && sts_cache_get(m->sts_cache,
+		    d->domain, c) == 1 && c->expires > now) {
 			log_warnx("mta: %s: MTA-STS policy fetch failed (%s: "
 			    "%s); the cached policy (id %s) holds until it "
 			    "expires", d->name, rpt, err, c->id);
@@ -110,8 +117,8 @@ sts_dest_decide(struct mta_dest *d, enum sts_txt txt, const char *id)
 	time_t			 now = walltime();
 	int			 cached;
 
-	cached = sts_cache_get(m->sts_cache, d->domain, c) == 1 &&
-	    c->expires > now;
+	cached = m->sts_cache != NULL && sts_cache_get(m->sts_cache,
+	    d->domain, c) == 1 && c->expires > now;
 	if (txt == STS_TXT_FOUND && (!cached || strcmp(c->id, id) != 0)) {
 		/* a new policy to fetch; the dest waits for it */
 		sts_fetch_cancel(d->sts_fetch);
@@ -160,10 +167,21 @@ sts_dest_txt(void *arg, const struct dns_answer *ans)
 			free(txt[i]);
 		if (r == STS_TXT_INVALID)
 			log_info("mta: %s: MTA-STS record: %s", d->name, why);
-	} else if (ans->failed || ans->rcode != DNS_R_NXDOMAIN)
+		if (r == STS_TXT_FOUND)
+			mta_debug_sts_note(d, "record _mta-sts.%s: id %s (%s)",
+			    d->domain, id, dns_sec_name(ans->sec));
+		else
+			mta_debug_sts_note(d, "record _mta-sts.%s: %s",
+			    d->domain, r == STS_TXT_INVALID ? why : "none");
+	} else if (ans->failed || ans->rcode != DNS_R_NXDOMAIN) {
 		log_info("mta: %s: MTA-STS record lookup failed (%s)", d->name,
 		    ans->sec == DNS_SEC_BOGUS ? "bogus" : ans->failed ?
 		    "no answer" : dns_rcode_name(ans->rcode));
+		mta_debug_sts_note(d, "record lookup failed (%s)",
+		    ans->sec == DNS_SEC_BOGUS ? "bogus" : ans->failed ?
+		    "no answer" : dns_rcode_name(ans->rcode));
+	} else
+		mta_debug_sts_note(d, "no record _mta-sts.%s", d->domain);
 	sts_dest_decide(d, r, r == STS_TXT_FOUND ? id : "");
 }
 
@@ -176,7 +194,9 @@ mta_sts_start(struct mta_dest *d)
 {
 	char	 qname[300];
 
-	if (d->relay->c.has_host || d->mta->sts_cache == NULL)
+	/* without its cache the mta applies no policy; a probe has none */
+	if (d->relay->c.has_host || (d->mta->sts_cache == NULL &&
+	    d->mta->probe == NULL))
 		return 0;
 	if (d->sts_pending)
 		return 1;

@@ -27,8 +27,9 @@ static void	mta_tlsa_answer(void *, const struct dns_answer *);
 
 /* One host decided: the destination goes on when all are. */
 static void
-mta_tlsa_done(struct mta_tlsa_host *t)
+mta_tlsa_done(struct mta_tlsa_host *t, int dnssec)
 {
+	mta_debug_tlsa(t, dnssec);
 	log_debug("mta: %s: %s: %s", t->dest->name,
 	    t->dest->mx.hosts[t->idx].name, t->reason);
 	if (--t->dest->tlsa_pending == 0)
@@ -47,7 +48,7 @@ mta_tlsa_query(struct mta_tlsa_host *t, const char *base)
 		t->state = MTA_DANE_TEMPFAIL;
 		snprintf(t->reason, sizeof(t->reason), "TLSA name %.300s is not "
 		    "a valid domain name", qname);
-		mta_tlsa_done(t);
+		mta_tlsa_done(t, -1);
 	}
 }
 
@@ -113,7 +114,7 @@ mta_tlsa_answer(void *arg, const struct dns_answer *ans)
 		    "_25._tcp.%.255s are insecure: not used", t->base);
 	} else
 		mta_tlsa_keep(t, ans);
-	mta_tlsa_done(t);
+	mta_tlsa_done(t, ans->sec);
 }
 
 /*
@@ -145,6 +146,8 @@ mta_tlsa_start(struct mta_dest *d)
 			snprintf(t->reason, sizeof(t->reason), "%s is not "
 			    "secure: no DANE", d->mx.mx_sec != DNS_SEC_SECURE ?
 			    "the MX lookup" : "the address lookup");
+			mta_debug_tlsa(t, d->mx.mx_sec != DNS_SEC_SECURE ?
+			    d->mx.mx_sec : h->addr_sec);
 			continue;
 		}
 		t->state = MTA_DANE_PENDING;

@@ -48,7 +48,10 @@ usage(void)
 	    "  show mta-sts [domain] | flush mta-sts domain|all\n"
 	    "  show evaluations [domain] | show tls-results [domain]\n"
 	    "  schedule ID|all | remove ID|all | hold ID|all | release ID|all\n"
-	    "  pause smtp|queue | resume smtp|queue\n");
+	    "  pause smtp|queue | resume smtp|queue\n"
+	    "  debug delivery [-j] [--resolver ADDR[@PORT]] "
+	    "[--trust-anchor FILE]\n"
+	    "            [--ca-file FILE] [--from ADDR] ADDRESS\n");
 	posternctl_offline_usage(stderr);
 	exit(1);
 }
@@ -274,6 +277,8 @@ main(int argc, char *argv[])
 	if ((rv = posternctl_queue_cmd(argc, argv)) != -1)
 		return rv;
 	if ((rv = posternctl_report_cmd(argc, argv)) != -1)
+		return rv;
+	if ((rv = posternctl_debug_cmd(argc, argv)) != -1)
 		return rv;
 	if (argc == 2 && strcmp(argv[0], "show") == 0 &&
 	    strcmp(argv[1], "status") == 0) {

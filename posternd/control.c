@@ -36,6 +36,8 @@ struct ctl_conn {
 	int			 authorized;
 	int			 hello;		/* version agreed */
 	int			 closing;	/* close once flushed */
+	int			 probe;		/* the mta runs a debug delivery
+						   for it: cancel it if we go */
 	unsigned int		 waiting;	/* who owes the client a reply,
 						   or PROC_MAX: nobody */
 	struct control		*ctl;
@@ -97,6 +99,10 @@ control_conn_close(struct ctl_conn *cc)
 {
 	struct control	*c = cc->ctl;
 
+	/* posternctl went away during a debug delivery: stop the probe */
+	if (cc->probe && cc->waiting == PROC_MTA)
+		proc_compose(c->proc, PROC_MTA, IMSG_CTL_DEBUG_CANCEL, cc->id,
+		    -1, NULL, 0);
 	if (cc->events)
 		event_del(&cc->ev);
 	close(cc->ibuf.fd);
@@ -149,6 +155,11 @@ union ctl_payload {
 
 #define CTL_BY_TARGET	PROC_MAX	/* the msg_ctl_target names it */
 #define CTL_REPLY	(PROC_MAX + 1)	/* a reply, back to a client */
+/*
+ * fwd: the whole payload, which its check decoded in full (a request
+ * longer than the union: struct and the bytes it announces)
+ */
+#define CTL_FWD_ALL	SIZE_MAX
 
 #define CHECK(name, member)						\
 static int								\
@@ -167,6 +178,24 @@ CHECK(ctl_stat, stat)
 CHECK(ctl_mta_host, host)
 CHECK(ctl_error, error)
 #undef CHECK
+
+/* debug delivery: checked whole, forwarded as it came (CTL_FWD_ALL) */
+static int
+ctl_check_debug(const struct imsg *imsg, union ctl_payload *u)
+{
+	struct msg_ctl_debug	 d;
+	const uint8_t		*ta, *ca;
+
+	return msg_get_ctl_debug(imsg, &d, &ta, &ca);
+}
+
+static int
+ctl_check_debug_result(const struct imsg *imsg, union ctl_payload *u)
+{
+	struct msg_ctl_debug_result	 r;
+
+	return msg_get_ctl_debug_result(imsg, &r);
+}
 
 /* pause and resume: smtp or the queue, not reportd (stats only) */
 static int
@@ -248,6 +277,8 @@ static const struct ctl_msg {
 	    "resume", 1 },
 	{ IMSG_CTL_STATS_GET, CTL_BY_TARGET, 0, ctl_check_ctl_target,
 	    "show stats", 0 },
+	{ IMSG_CTL_DEBUG_DELIVERY, PROC_MTA, CTL_FWD_ALL, ctl_check_debug,
+	    "debug delivery", 1 },
 
 	/* replies: passed on as they came, once checked */
 	{ IMSG_CTL_STATUS_ENTRY, CTL_REPLY, 0, ctl_check_ctl_status,
@@ -267,6 +298,8 @@ static const struct ctl_msg {
 	{ IMSG_CTL_REPLY_OK, CTL_REPLY, 0, ctl_check_empty,
 	    NULL, 0 },
 	{ IMSG_CTL_REPLY_END, CTL_REPLY, 0, ctl_check_empty,
+	    NULL, 0 },
+	{ IMSG_CTL_DEBUG_RESULT, CTL_REPLY, 0, ctl_check_debug_result,
 	    NULL, 0 },
 };
 
@@ -369,8 +402,13 @@ control_request(struct ctl_conn *cc, struct imsg *imsg)
 		imsgbuf_flush(&cc->ibuf);
 	} else
 		cc->waiting = to;
-	proc_compose(c->proc, to, m->type, cc->id, -1, m->fwd ? &u : NULL,
-	    m->fwd);
+	cc->probe = m->type == IMSG_CTL_DEBUG_DELIVERY;
+	if (m->fwd == CTL_FWD_ALL)
+		proc_compose(c->proc, to, m->type, cc->id, -1, imsg->data,
+		    imsg->len);
+	else
+		proc_compose(c->proc, to, m->type, cc->id, -1,
+		    m->fwd ? &u : NULL, m->fwd);
 }
 
 static void
@@ -520,7 +558,8 @@ control_dispatch(struct proc *p, enum proc_id from, struct imsg *imsg)
 	if (imsg->hdr.type == IMSG_CTL_REPLY_END ||
 	    imsg->hdr.type == IMSG_CTL_REPLY_ERROR ||
 	    imsg->hdr.type == IMSG_CTL_REPLY_OK ||
-	    imsg->hdr.type == IMSG_CTL_REPLY_COUNT)
+	    imsg->hdr.type == IMSG_CTL_REPLY_COUNT ||
+	    imsg->hdr.type == IMSG_CTL_DEBUG_RESULT)
 		cc->waiting = PROC_MAX;
 	imsg_compose(&cc->ibuf, imsg->hdr.type, 0, 0, -1, imsg->data,
 	    imsg->len);

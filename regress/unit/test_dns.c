@@ -485,6 +485,9 @@ test_resolver(void **state)
 static void
 test_resolver_timeout(void **state)
 {
+	static const char ta_text[] = "; the bed's root\n"
+	    ". IN DS 20326 8 2 ( E06D44B80B8F1D39A95C0B0D7C65D08458E88040"
+	    "9BBC683457104237C7F8EC8D )\n";
 	struct dns_ctx		*ctx;
 	struct dns_answer	*a;
 	char			 err[256];
@@ -517,6 +520,20 @@ test_resolver_timeout(void **state)
 	assert_null(dns_ctx_resolver(NULL, "127.0.0.1", "/nonexistent/ta",
 	    err, sizeof(err)));
 	assert_non_null(strstr(err, "/nonexistent/ta"));
+
+	/* a trust anchor given as text (posternctl debug delivery) */
+	ctx = dns_ctx_resolver_mem(NULL, "127.0.0.1@5353", ta_text,
+	    strlen(ta_text), err, sizeof(err));
+	assert_non_null(ctx);
+	dns_ctx_free(ctx);
+	assert_null(dns_ctx_resolver_mem(NULL, "127.0.0.1", "; only a "
+	    "comment\n\n", 18, err, sizeof(err)));
+	assert_string_equal(err, "trust anchor: no trust anchor");
+	/* without one: a resolver whose answers are all insecure */
+	ctx = dns_ctx_resolver_mem(NULL, "127.0.0.1", NULL, 0, err,
+	    sizeof(err));
+	assert_non_null(ctx);
+	dns_ctx_free(ctx);
 }
 
 static void

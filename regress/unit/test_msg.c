@@ -434,6 +434,79 @@ test_variable_lengths(void **state)
 	assert_int_equal(msg_get_auth_result(&imsg, &gotar, &hdr), -1);
 }
 
+/* debug delivery: the announced trust anchor and CA bytes, exactly */
+static void
+test_ctl_debug(void **state)
+{
+	struct msg_ctl_debug		 d, got;
+	struct msg_ctl_debug_result	 r, gotr;
+	struct imsg			 imsg;
+	static uint8_t			 buf[sizeof(d) + CTL_DEBUG_TA_MAX +
+					    CTL_DEBUG_CA_MAX + 2];
+	const uint8_t			*ta, *ca;
+
+	memset(&imsg, 0, sizeof(imsg));
+	imsg.fd = -1;
+	imsg.data = buf;
+	memset(&d, 0, sizeof(d));
+	strlcpy(d.rcpt, "x@ee.test", sizeof(d.rcpt));
+	strlcpy(d.resolver, "127.0.0.1@53", sizeof(d.resolver));
+	d.flags = CTL_DEBUG_F_JSON;
+	d.ta_len = 3;
+	d.ca_len = 4;
+	memcpy(buf, &d, sizeof(d));
+	memcpy(buf + sizeof(d), "TA!PEM!", 7);
+	imsg.len = sizeof(d) + 7;
+	assert_int_equal(msg_get_ctl_debug(&imsg, &got, &ta, &ca), 0);
+	assert_memory_equal(ta, "TA!", 3);
+	assert_memory_equal(ca, "PEM!", 4);
+	assert_string_equal(got.rcpt, "x@ee.test");
+	imsg.len--;
+	assert_int_equal(msg_get_ctl_debug(&imsg, &got, &ta, &ca), -1);
+	/* a trust anchor needs a resolver */
+	imsg.len++;
+	((struct msg_ctl_debug *)buf)->resolver[0] = '\0';
+	assert_int_equal(msg_get_ctl_debug(&imsg, &got, &ta, &ca), -1);
+	/* no recipient, unknown flags, unterminated strings, too large */
+	d.ta_len = 0;
+	d.ca_len = 0;
+	imsg.len = sizeof(d);
+	memcpy(buf, &d, sizeof(d));
+	assert_int_equal(msg_get_ctl_debug(&imsg, &got, &ta, &ca), 0);
+	d.rcpt[0] = '\0';
+	memcpy(buf, &d, sizeof(d));
+	assert_int_equal(msg_get_ctl_debug(&imsg, &got, &ta, &ca), -1);
+	strlcpy(d.rcpt, "x@ee.test", sizeof(d.rcpt));
+	d.flags = 2;
+	memcpy(buf, &d, sizeof(d));
+	assert_int_equal(msg_get_ctl_debug(&imsg, &got, &ta, &ca), -1);
+	d.flags = 0;
+	memset(d.sender, 'a', sizeof(d.sender));
+	memcpy(buf, &d, sizeof(d));
+	assert_int_equal(msg_get_ctl_debug(&imsg, &got, &ta, &ca), -1);
+	d.sender[0] = '\0';
+	d.ca_len = CTL_DEBUG_CA_MAX + 1;
+	memcpy(buf, &d, sizeof(d));
+	imsg.len = sizeof(d) + d.ca_len;
+	assert_int_equal(msg_get_ctl_debug(&imsg, &got, &ta, &ca), -1);
+	d.ta_len = UINT32_MAX;
+	d.ca_len = 1;
+	memcpy(buf, &d, sizeof(d));
+	imsg.len = sizeof(d);
+	assert_int_equal(msg_get_ctl_debug(&imsg, &got, &ta, &ca), -1);
+
+	r.verdict = CTL_DEBUG_TEMPORARY;
+	memcpy(buf, &r, sizeof(r));
+	imsg.len = sizeof(r);
+	assert_int_equal(msg_get_ctl_debug_result(&imsg, &gotr), 0);
+	assert_int_equal(gotr.verdict, CTL_DEBUG_TEMPORARY);
+	r.verdict = CTL_DEBUG_TEMPORARY + 1;
+	memcpy(buf, &r, sizeof(r));
+	assert_int_equal(msg_get_ctl_debug_result(&imsg, &gotr), -1);
+	imsg.len++;
+	assert_int_equal(msg_get_ctl_debug_result(&imsg, &gotr), -1);
+}
+
 static void
 test_bytes_and_empty(void **state)
 {
@@ -604,6 +677,7 @@ main(void)
 		cmocka_unit_test(test_every_decoder),
 		cmocka_unit_test(test_queue_envelope),
 		cmocka_unit_test(test_variable_lengths),
+		cmocka_unit_test(test_ctl_debug),
 		cmocka_unit_test(test_bytes_and_empty),
 		cmocka_unit_test(test_rule_round_trip),
 		cmocka_unit_test(test_conf_mta_addr),
