@@ -57,7 +57,7 @@ test_refused(void **state)
 		"Feedback-Type: abuse\nSource-IP: 192.0.2.300\n",
 		"Feedback-Type: abuse\nReported-Domain: a b\n",
 		"Feedback-Type: abuse\nno colon here\n",
-		"Feedback-Type: abuse\nX: a\x01" "b\n",
+		"Feedback-Type: abuse\nX: a\x01\nY: b\n",
 		"Feedback-Type: abuse\x1b[2J\n",
 	};
 	struct rpt_arf	 r;
