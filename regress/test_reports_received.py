@@ -115,6 +115,17 @@ def test_corpus_received_and_listed(rd):
     st = stats(rd)
     assert st["reportd.received.stored"] == str(len(exp))
     assert st["reportd.received.refused"] == "0"
+    # the same report to two report addresses: kept once
+    with open(os.path.join(DATA, "good", "google-gzip.eml"), "rb") as f:
+        data = re.sub(rb"\r?\n", b"\r\n", f.read())
+    with smtplib.SMTP("127.0.0.1", rd.port) as c:
+        c.sendmail("reporter@reporter.test", list(ADDRS[:2]), data)
+    deadline = time.time() + 10
+    while stats(rd)["reportd.received.duplicates"] != "2" and \
+            time.time() < deadline:
+        time.sleep(0.1)
+    assert stats(rd)["reportd.received.duplicates"] == "2"
+    assert len(reports(rd)) == len(exp)
     # nothing bounced: the queue is empty, no DSN went anywhere
     assert "kept" in rd.logtext()
     # kept across a restart

@@ -12,7 +12,9 @@
  * retry would fail the same way.  It is logged with the reason and counted
  * (reportd.received.refused), and nothing of it is kept.  Only a store that
  * cannot take a report that parsed makes the delivery fail, temporarily,
- * so that the queue tries again later.
+ * so that the queue tries again later.  A report kept already (the same
+ * organisation and report id: sent to two of our addresses, or handed over
+ * again after a crash) is delivered and not kept twice.
  */
 #include <sys/types.h>
 #include <sys/stat.h>
@@ -106,10 +108,19 @@ received_message(struct proc *p, struct rpt_store *rs, struct imsg *imsg)
 		return;
 	}
 	buf_free(&msg);
-	if (rpt_store_put(rs, walltime(), &r) == -1) {
+	switch (rpt_store_put(rs, walltime(), &r)) {
+	case -1:
 		rpt_free(&r);
 		answer(p, m.evpid, DELIVER_TEMPFAIL, "the received report "
 		    "could not be stored");
+		return;
+	case 1:
+		log_info("%s: %s report from \"%s\" id %s: kept already", qid,
+		    rpt_kind_name(r.kind), r.kind == RPT_DMARC ? r.dmarc.org :
+		    r.tls.org, r.kind == RPT_DMARC ? r.dmarc.report_id :
+		    r.tls.report_id);
+		rpt_free(&r);
+		answer(p, m.evpid, DELIVER_OK, "");
 		return;
 	}
 	switch (r.kind) {

@@ -278,6 +278,7 @@ reportd_ctl_stats(struct reportd *rd, struct imsg *imsg)
 			{ "reportd.received.stored", rst.stored },
 			{ "reportd.received.refused", rst.refused },
 			{ "reportd.received.lost", rst.lost },
+			{ "reportd.received.duplicates", rst.duplicates },
 		};
 
 		for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {

@@ -3,12 +3,20 @@
  * reports"): database "received" of reportd's LMDB environment
  * (reportd/evalstore.h).
  *
- *	received	when(8) seq(8)	-> kind(1) JSON NUL table NUL
+ *	received	when(8) seq(8)	-> kind(1) idlen(2) id JSON NUL
+ *					   table NUL
+ *	received_ids	id		-> when(8) seq(8)
  *
- * Numbers big-endian, so that the database is in arrival order.  The value
+ * Numbers big-endian, so that "received" is in arrival order.  The value
  * keeps both printed forms of the report (rpt_json(), rpt_table()), made
  * once when it is stored: a listing only copies them out, and nothing
  * parses report bytes again.
+ *
+ * The id of an aggregate or TLS report is its kind, organisation and
+ * report id (RFC 9990 2.1.1 and RFC 8460 4.4 make the report id unique
+ * for its sender): a report that comes again, to a second address of its
+ * rua or after a crash made the queue hand it over twice, is kept once.
+ * ARF reports have no id (idlen 0) and are all kept.
  *
  * Bounded: at most RPT_STORE_MAX reports (the oldest go first) and
  * RPT_STORE_VALUE_MAX octets per report; reports older than the owner's
@@ -30,9 +38,11 @@
 #include "log.h"
 #include "util.h"
 
+#define RPT_STORE_ID_MAX	511	/* mdb_env_get_maxkeysize() */
+
 struct rpt_store {
 	struct evalstore	*es;
-	MDB_dbi			 dbi;
+	MDB_dbi			 dbi, dbi_ids;
 	uint64_t		 seq;
 	struct rpt_store_stats	 st;
 };
@@ -72,7 +82,9 @@ rpt_store_open(struct evalstore *es, char *err, size_t errlen)
 	rs->es = es;
 	if ((rc = evalstore_txn_begin(es, 0, &txn)) != 0)
 		goto fail;
-	if ((rc = mdb_dbi_open(txn, "received", MDB_CREATE, &rs->dbi)) != 0) {
+	if ((rc = mdb_dbi_open(txn, "received", MDB_CREATE, &rs->dbi)) != 0 ||
+	    (rc = mdb_dbi_open(txn, "received_ids", MDB_CREATE,
+	    &rs->dbi_ids)) != 0) {
 		mdb_txn_abort(txn);
 		goto fail;
 	}
@@ -99,6 +111,85 @@ rpt_store_close(struct rpt_store *rs)
 	free(rs);
 }
 
+/* The id of a report: its length (0: none). */
+static size_t
+report_id(const struct rpt *r, uint8_t *id, size_t len)
+{
+	const char	*org, *rid;
+	size_t		 no, nr;
+
+	if (r->kind == RPT_DMARC) {
+		org = r->dmarc.org;
+		rid = r->dmarc.report_id;
+	} else if (r->kind == RPT_TLS) {
+		org = r->tls.org;
+		rid = r->tls.report_id;
+	} else
+		return 0;
+	no = strlen(org);
+	nr = strlen(rid);
+	/* LMDB's default key size limit: longer ids are not looked for */
+	if (2 + no + nr > len || 2 + no + nr > RPT_STORE_ID_MAX)
+		return 0;
+	id[0] = r->kind;
+	memcpy(id + 1, org, no);
+	id[1 + no] = '\0';
+	memcpy(id + 2 + no, rid, nr);
+	return 2 + no + nr;
+}
+
+/* Split a stored value: 0, or -1 if it is not one this file writes. */
+static int
+value_split(const MDB_val *v, uint8_t *kind, const uint8_t **id,
+    size_t *idlen, const char **json, size_t *jlen, const char **table,
+    size_t *tlen)
+{
+	const uint8_t	*p = v->mv_data;
+	const char	*j, *nul;
+	size_t		 left;
+
+	if (v->mv_size < 5)
+		return -1;
+	*kind = p[0];
+	*idlen = (size_t)p[1] << 8 | p[2];
+	if (*idlen > v->mv_size - 3)
+		return -1;
+	*id = p + 3;
+	j = (const char *)p + 3 + *idlen;
+	left = v->mv_size - 3 - *idlen;
+	if (left < 2 || j[left - 1] != '\0' ||
+	    (nul = memchr(j, '\0', left)) == NULL || nul == j + left - 1)
+		return -1;
+	*json = j;
+	*jlen = nul - j;
+	*table = nul + 1;
+	*tlen = left - (*jlen + 1) - 1;
+	return 0;
+}
+
+/* Delete the entry at the cursor and its id: 0 or an LMDB error. */
+static int
+delete_at(struct rpt_store *rs, MDB_txn *txn, MDB_cursor *c,
+    const MDB_val *v)
+{
+	MDB_val		 ik;
+	const uint8_t	*id;
+	const char	*j, *t;
+	size_t		 idlen, jl, tl;
+	uint8_t		 kind;
+	int		 rc;
+
+	if (value_split(v, &kind, &id, &idlen, &j, &jl, &t, &tl) == 0 &&
+	    idlen > 0) {
+		ik.mv_data = (void *)id;
+		ik.mv_size = idlen;
+		rc = mdb_del(txn, rs->dbi_ids, &ik, NULL);
+		if (rc != 0 && rc != MDB_NOTFOUND)
+			return rc;
+	}
+	return mdb_cursor_del(c, 0);
+}
+
 /* Drop the oldest until at most max remain: 0 or an LMDB error. */
 static int
 trim_to(struct rpt_store *rs, MDB_txn *txn, size_t max)
@@ -117,7 +208,7 @@ trim_to(struct rpt_store *rs, MDB_txn *txn, size_t max)
 		return rc;
 	for (n = ms.ms_entries - max; n > 0; n--) {
 		if ((rc = mdb_cursor_get(c, &k, &v, MDB_FIRST)) != 0 ||
-		    (rc = mdb_cursor_del(c, 0)) != 0)
+		    (rc = delete_at(rs, txn, c, &v)) != 0)
 			break;
 		rs->st.dropped++;
 	}
@@ -130,12 +221,18 @@ rpt_store_put(struct rpt_store *rs, time_t when, const struct rpt *r)
 {
 	struct buf	 val;
 	MDB_txn		*txn;
-	MDB_val		 k, v;
-	uint8_t		 key[16], kind = r->kind;
-	int		 rc, tries;
+	MDB_val		 k, v, ik, iv;
+	uint8_t		 key[16], id[2 * RPT_STR_MAX + 2], head[3];
+	size_t		 idlen;
+	int		 rc, tries, dup = 0;
 
+	idlen = report_id(r, id, sizeof(id));
+	head[0] = r->kind;
+	head[1] = idlen >> 8;
+	head[2] = idlen & 0xff;
 	buf_init(&val, RPT_STORE_VALUE_MAX);
-	if (buf_add(&val, &kind, 1) == -1 || rpt_json(r, &val) == -1 ||
+	if (buf_add(&val, head, 3) == -1 || buf_add(&val, id, idlen) == -1 ||
+	    rpt_json(r, &val) == -1 ||
 	    buf_add(&val, "", 1) == -1 || rpt_table(r, &val) == -1 ||
 	    buf_add(&val, "", 1) == -1) {
 		log_warnx("received reports: a report too large to keep");
@@ -152,7 +249,17 @@ rpt_store_put(struct rpt_store *rs, time_t when, const struct rpt *r)
 		k.mv_size = sizeof(key);
 		v.mv_data = val.data;
 		v.mv_size = val.len;
-		if ((rc = mdb_put(txn, rs->dbi, &k, &v, 0)) != 0 ||
+		ik.mv_data = id;
+		ik.mv_size = idlen;
+		iv = k;
+		if (idlen > 0 && (rc = mdb_put(txn, rs->dbi_ids, &ik, &iv,
+		    MDB_NOOVERWRITE)) == MDB_KEYEXIST) {
+			dup = 1;
+			rc = 0;
+			mdb_txn_abort(txn);
+			break;
+		}
+		if (rc != 0 || (rc = mdb_put(txn, rs->dbi, &k, &v, 0)) != 0 ||
 		    (rc = trim_to(rs, txn, RPT_STORE_MAX)) != 0) {
 			mdb_txn_abort(txn);
 		} else
@@ -168,6 +275,10 @@ rpt_store_put(struct rpt_store *rs, time_t when, const struct rpt *r)
 		rs->st.lost++;
 		return -1;
 	}
+	if (dup) {
+		rs->st.duplicates++;
+		return 1;
+	}
 	rs->seq++;
 	rs->st.stored++;
 	return 0;
@@ -180,8 +291,10 @@ rpt_store_foreach(struct rpt_store *rs, enum rpt_kind kind, int json,
 	MDB_txn		*txn;
 	MDB_cursor	*c;
 	MDB_val		 k, v;
-	const char	*p, *nul, *text;
-	size_t		 left, tlen;
+	const uint8_t	*id;
+	const char	*js, *table;
+	size_t		 idlen, jlen, tlen;
+	uint8_t		 vkind;
 	long		 n = 0;
 	int		 rc, op;
 
@@ -197,26 +310,15 @@ rpt_store_foreach(struct rpt_store *rs, enum rpt_kind kind, int json,
 	}
 	for (op = MDB_FIRST; mdb_cursor_get(c, &k, &v, op) == 0;
 	    op = MDB_NEXT) {
-		/* kind, JSON NUL, table NUL: anything else is skipped */
-		p = v.mv_data;
-		if (v.mv_size < 3 || p[v.mv_size - 1] != '\0' ||
-		    (nul = memchr(p + 1, '\0', v.mv_size - 1)) == NULL ||
-		    nul == p + v.mv_size - 1) {
+		if (value_split(&v, &vkind, &id, &idlen, &js, &jlen, &table,
+		    &tlen) == -1) {
 			log_warnx("received reports: a corrupt value skipped");
 			continue;
 		}
-		if (kind != RPT_NONE && (unsigned char)p[0] != kind)
+		if (kind != RPT_NONE && vkind != kind)
 			continue;
-		if (json) {
-			text = p + 1;
-			tlen = nul - text;
-		} else {
-			text = nul + 1;
-			left = v.mv_size - (text - p);
-			tlen = left - 1;
-		}
 		n++;
-		if (cb(arg, text, tlen) != 0)
+		if ((json ? cb(arg, js, jlen) : cb(arg, table, tlen)) != 0)
 			break;
 	}
 	mdb_cursor_close(c);
@@ -243,7 +345,7 @@ rpt_store_prune(struct rpt_store *rs, time_t before)
 		if (k.mv_size != 16 ||
 		    rd64(k.mv_data) >= (uint64_t)(before < 0 ? 0 : before))
 			break;
-		if ((rc = mdb_cursor_del(c, 0)) != 0)
+		if ((rc = delete_at(rs, txn, c, &v)) != 0)
 			break;
 		n++;
 	}

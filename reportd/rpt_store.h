@@ -23,6 +23,7 @@ struct rpt_store_stats {
 	uint64_t	 refused;	/* messages that held no report we
 					   could read (delivered all the same) */
 	uint64_t	 lost;		/* parsed but not kept (store error) */
+	uint64_t	 duplicates;	/* the same report again, not kept */
 	uint64_t	 dropped;	/* the oldest, past RPT_STORE_MAX */
 	uint64_t	 pruned;	/* past the keep time */
 };
@@ -31,7 +32,11 @@ struct rpt_store_stats {
 struct rpt_store *rpt_store_open(struct evalstore *, char *err,
 		    size_t errlen);
 void		 rpt_store_close(struct rpt_store *);
-/* Keep a parsed report received at when, committed: 0, or -1 (logged). */
+/*
+ * Keep a parsed report received at when, committed: 0; 1 if the same
+ * report (kind, organisation, report id) is kept already; -1 on a store
+ * error (logged).
+ */
 int		 rpt_store_put(struct rpt_store *, time_t when,
 		    const struct rpt *);
 /*

@@ -105,7 +105,11 @@ test_put_list(void **state)
 	d.dmarc.nrows = 1;
 	d.dmarc.rows = &row;
 	assert_int_equal(rpt_store_put(f->rs, 1000, &d), 0);
+	/* the same report again (organisation and id): kept once */
+	assert_int_equal(rpt_store_put(f->rs, 1000, &d), 1);
+	assert_int_equal(rpt_store_put(f->rs, 1005, &d), 1);
 	assert_int_equal(rpt_store_put(f->rs, 1001, &a), 0);
+	/* ARF reports have no id: each is kept */
 	buf_init(&b, 1 << 20);
 	assert_int_equal(rpt_store_foreach(f->rs, RPT_NONE, 1, collect, &b),
 	    2);
@@ -135,7 +139,9 @@ test_put_list(void **state)
 	assert_non_null(strstr(buf_cstr(&b), "fraud"));
 	assert_true(strstr(buf_cstr(&b), "fraud") <
 	    strstr(buf_cstr(&b), "abuse"));
-	/* pruning by age */
+	/* the id outlives a reopen */
+	assert_int_equal(rpt_store_put(f->rs, 1006, &d), 1);
+	/* pruning by age, the ids with the reports */
 	assert_int_equal(rpt_store_prune(f->rs, 1001), 2);
 	buf_reset(&b);
 	assert_int_equal(rpt_store_foreach(f->rs, RPT_NONE, 0, collect, &b),
@@ -145,6 +151,9 @@ test_put_list(void **state)
 	rpt_store_stats(f->rs, &st);
 	assert_int_equal(st.stored, 1);
 	assert_int_equal(st.pruned, 2);
+	assert_int_equal(st.duplicates, 1);
+	/* pruned, the same report is new again */
+	assert_int_equal(rpt_store_put(f->rs, 3000, &d), 0);
 	buf_free(&b);
 }
 
