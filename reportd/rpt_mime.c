@@ -17,7 +17,8 @@
  * Bounded: nesting of multiparts (RPT_MIME_DEPTH_MAX), parts looked at
  * (RPT_MIME_PARTS_MAX), header sections (MIME_HEADER_MAX).  The decoded
  * part is at most the message's size.  Not done: RFC 2231 parameter
- * continuations, encoded-words, binary with a length other than the part's.
+ * continuations and encoded-words in file names (a report is found by its
+ * media type first), and looking past the first report in a message.
  */
 #include <sys/types.h>
 
@@ -37,7 +38,6 @@
 struct mime_entity {
 	char		 type[MIME_TYPE_MAX];	/* "type/subtype", lower */
 	char		 boundary[MIME_PARAM_MAX];
-	char		 report_type[64];
 	char		 filename[MIME_PARAM_MAX];
 	char		 encoding[32];		/* lower */
 	const uint8_t	*body;
@@ -51,13 +51,6 @@ struct mime_walk {
 	char		*err;
 	size_t		 errlen;
 };
-
-static void
-lower(char *s)
-{
-	for (; *s != '\0'; s++)
-		*s = tolower((unsigned char)*s);
-}
 
 /*
  * The value of parameter `name` in a Content-Type or Content-Disposition
@@ -124,9 +117,6 @@ take_header(struct mime_entity *e, const char *name, size_t nlen,
 	if (nlen == 12 && strncasecmp(name, "Content-Type", 12) == 0) {
 		get_type(v, e->type, sizeof(e->type));
 		get_param(v, "boundary", e->boundary, sizeof(e->boundary));
-		get_param(v, "report-type", e->report_type,
-		    sizeof(e->report_type));
-		lower(e->report_type);
 		if (e->filename[0] == '\0')
 			get_param(v, "name", e->filename,
 			    sizeof(e->filename));
@@ -218,8 +208,7 @@ has_suffix(const char *s, const char *suffix)
 
 /* What a part would hold as a report, by its type and name. */
 static enum rpt_kind
-part_kind(const struct mime_entity *e, const char *parent_report_type,
-    enum rpt_pack *pack)
+part_kind(const struct mime_entity *e, enum rpt_pack *pack)
 {
 	const char	*t = e->type;
 
@@ -302,8 +291,7 @@ is_delimiter(const uint8_t *p, size_t len, size_t i, const char *b,
 	return j == len || p[j] == '\n';
 }
 
-static int walk(struct mime_walk *, const uint8_t *, size_t, int,
-    const char *);
+static int walk(struct mime_walk *, const uint8_t *, size_t, int);
 
 static int
 walk_multipart(struct mime_walk *w, const struct mime_entity *e, int depth)
@@ -327,8 +315,8 @@ walk_multipart(struct mime_walk *w, const struct mime_entity *e, int depth)
 					end--;
 				if (end > start && p[end - 1] == '\r')
 					end--;
-				if (walk(w, p + start, end - start, depth + 1,
-				    e->report_type) == -1)
+				if (walk(w, p + start, end - start,
+				    depth + 1) == -1)
 					return -1;
 				if (w->found)
 					return 0;
@@ -348,14 +336,12 @@ walk_multipart(struct mime_walk *w, const struct mime_entity *e, int depth)
 	}
 	/* no closing delimiter: the last part runs to the end */
 	if (in_part)
-		return walk(w, p + start, len - start, depth + 1,
-		    e->report_type);
+		return walk(w, p + start, len - start, depth + 1);
 	return 0;
 }
 
 static int
-walk(struct mime_walk *w, const uint8_t *p, size_t len, int depth,
-    const char *parent_report_type)
+walk(struct mime_walk *w, const uint8_t *p, size_t len, int depth)
 {
 	struct mime_entity	 e;
 	enum rpt_kind		 kind;
@@ -381,7 +367,7 @@ walk(struct mime_walk *w, const uint8_t *p, size_t len, int depth,
 	if (strcmp(e.type, "message/rfc822") == 0 ||
 	    strcmp(e.type, "text/rfc822-headers") == 0)
 		return 0;
-	if ((kind = part_kind(&e, parent_report_type, &pack)) == RPT_NONE)
+	if ((kind = part_kind(&e, &pack)) == RPT_NONE)
 		return 0;
 	return take_part(w, &e, kind, pack);
 }
@@ -403,7 +389,7 @@ rpt_mime_find(const uint8_t *msg, size_t len, struct rpt_part *part,
 		    RPT_MESSAGE_MAX);
 		goto fail;
 	}
-	if (walk(&w, msg, len, 0, "") == -1)
+	if (walk(&w, msg, len, 0) == -1)
 		goto fail;
 	if (!w.found) {
 		snprintf(err, errlen, "no report found in the message");
