@@ -97,7 +97,8 @@ enum action_type {
 	ACTION_MBOX,
 	ACTION_LMTP,
 	ACTION_MDA,
-	ACTION_RELAY
+	ACTION_RELAY,
+	ACTION_REPORTD			/* received reports, to reportd */
 };
 
 enum relay_scheme {

@@ -48,6 +48,7 @@ static const char *const msg_names[IMSG_TYPE_MAX] = {
 	N(IMSG_MTA_ENVELOPE_RESULT),
 	N(IMSG_DELIVER_ENVELOPE_START), N(IMSG_DELIVER_ENVELOPE_RESULT),
 	N(IMSG_REPORT_EVALUATION_ADD), N(IMSG_REPORT_TLS_RESULT),
+	N(IMSG_REPORT_MESSAGE_RECEIVE), N(IMSG_REPORT_MESSAGE_RESULT),
 	N(IMSG_CTL_SESSION_HELLO), N(IMSG_CTL_REPLY_OK),
 	N(IMSG_CTL_REPLY_ERROR), N(IMSG_CTL_REPLY_END),
 	N(IMSG_CTL_REPLY_DATA), N(IMSG_CTL_REPLY_COUNT),
@@ -64,6 +65,7 @@ static const char *const msg_names[IMSG_TYPE_MAX] = {
 	N(IMSG_CTL_MTA_STS_FLUSH), N(IMSG_CTL_TLS_RESULTS_GET),
 	N(IMSG_CTL_DEBUG_DELIVERY), N(IMSG_CTL_DEBUG_RESULT),
 	N(IMSG_CTL_DEBUG_CANCEL),
+	N(IMSG_CTL_REPORTS_GET),
 };
 #undef N
 
@@ -206,7 +208,7 @@ int
 msg_get_conf_action(const struct imsg *imsg, struct msg_conf_action *m)
 {
 	if (fixed(imsg, m, sizeof(*m)) == -1 || !STR(m->name) ||
-	    !ENUM(m->type, ACTION_RELAY) || !BOOL(m->fixed_user) ||
+	    !ENUM(m->type, ACTION_REPORTD) || !BOOL(m->fixed_user) ||
 	    !STR(m->virtual_table))
 		return bad();
 	return 0;
@@ -674,6 +676,24 @@ msg_get_ctl_mta_host(const struct imsg *imsg, struct msg_ctl_mta_host *m)
 {
 	if (fixed(imsg, m, sizeof(*m)) == -1 || !STR(m->name) ||
 	    !STR(m->last_error))
+		return bad();
+	return 0;
+}
+
+int
+msg_get_report_receive(const struct imsg *imsg, struct msg_report_receive *m)
+{
+	if (fixed(imsg, m, sizeof(*m)) == -1 || !STR(m->sender) ||
+	    !STR(m->rcpt) || imsg->fd == -1)
+		return bad();
+	return 0;
+}
+
+int
+msg_get_ctl_reports(const struct imsg *imsg, struct msg_ctl_reports *m)
+{
+	if (fixed(imsg, m, sizeof(*m)) == -1 ||
+	    !ENUM(m->kind, MSG_REPORTS_ARF) || !BOOL(m->json))
 		return bad();
 	return 0;
 }

@@ -117,6 +117,12 @@ enum imsg_type {
 	/* authd -> reportd: one DMARC evaluation (dmarc_eval_encode()) */
 	IMSG_REPORT_EVALUATION_ADD,	/* bytes */
 	IMSG_REPORT_TLS_RESULT,		/* struct msg_tls_result, mta */
+	/*
+	 * queue <-> reportd: mail that an `action NAME reportd` took, as an
+	 * fd, handed over like a local delivery; one result comes back.
+	 */
+	IMSG_REPORT_MESSAGE_RECEIVE,	/* struct msg_report_receive + fd */
+	IMSG_REPORT_MESSAGE_RESULT,	/* struct msg_deliver_result */
 
 	/*
 	 * posternctl <-> control <-> parent and children.  Requests go to
@@ -159,6 +165,7 @@ enum imsg_type {
 	IMSG_CTL_DEBUG_RESULT,		/* struct msg_ctl_debug_result */
 	IMSG_CTL_DEBUG_CANCEL,		/* empty, control -> mta: the client
 					   of that peer id left */
+	IMSG_CTL_REPORTS_GET,		/* struct msg_ctl_reports; DATA back */
 
 	IMSG_TYPE_MAX
 };
@@ -511,6 +518,14 @@ struct msg_deliver_result {
 	char		 error[256];
 };
 
+/* --- queue <-> reportd, received reports (IMSG_REPORT_MESSAGE_*) --- */
+
+struct msg_report_receive {
+	uint64_t	 evpid;
+	char		 sender[1025];	/* "" = null reverse path */
+	char		 rcpt[1025];
+};
+
 /* --- posternctl <-> control <-> processes (IMSG_CTL_*) --- */
 
 struct msg_ctl_hello {
@@ -575,6 +590,16 @@ struct msg_ctl_stat {
 /* A domain to filter a listing by; "" = all. */
 struct msg_ctl_domain {
 	char		 domain[256];
+};
+
+/* posternctl show reports [dmarc|tls|arf] [-j] */
+#define MSG_REPORTS_ALL		0
+#define MSG_REPORTS_DMARC	1
+#define MSG_REPORTS_TLS		2
+#define MSG_REPORTS_ARF		3
+struct msg_ctl_reports {
+	int32_t		 kind;		/* MSG_REPORTS_* */
+	int32_t		 json;		/* one JSON object a line */
 };
 
 /*
@@ -705,6 +730,9 @@ int	msg_get_ctl_debug(const struct imsg *, struct msg_ctl_debug *,
 	    const uint8_t **ta, const uint8_t **ca);
 int	msg_get_ctl_debug_result(const struct imsg *,
 	    struct msg_ctl_debug_result *);
+int	msg_get_report_receive(const struct imsg *,
+	    struct msg_report_receive *);
+int	msg_get_ctl_reports(const struct imsg *, struct msg_ctl_reports *);
 const char *msg_tls_policy_name(int32_t);
 
 #endif

@@ -414,9 +414,11 @@ routing_decide_auth(struct routing *rt, const struct sockaddr *client,
 	 * receive mail: RFC 5321 6.1 makes a 250 a promise to deliver or
 	 * report, and a system account's mail would only bounce, to a
 	 * sender that is often forged.  An action's fixed "user" is, like a
-	 * virtual table, the admin's choice.
+	 * virtual table, the admin's choice; so are the addresses of a
+	 * reportd action (reports are read, not put in a mailbox).
 	 */
-	if (a->type != ACTION_RELAY && a->user == NULL) {
+	if (a->type != ACTION_RELAY && a->type != ACTION_REPORTD &&
+	    a->user == NULL) {
 		if (local_len == 0 || local_len >= sizeof(user))
 			return RCPT_UNKNOWN_USER;
 		for (i = 0; i < local_len; i++)
@@ -456,9 +458,9 @@ routing_local_user(const struct postern_conf *conf, const char *action,
 		snprintf(why, whylen, "no action named %s", action);
 		return -1;
 	}
-	if (a->type == ACTION_RELAY) {
-		snprintf(why, whylen, "a local delivery by relay action %s",
-		    a->name);
+	if (a->type == ACTION_RELAY || a->type == ACTION_REPORTD) {
+		snprintf(why, whylen, "a local delivery by %s action %s",
+		    a->type == ACTION_RELAY ? "relay" : "reportd", a->name);
 		return -1;
 	}
 	if (a->virtual_table[0] != '\0') {

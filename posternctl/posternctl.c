@@ -47,6 +47,7 @@ usage(void)
 	    "  show hosts | show routes\n"
 	    "  show mta-sts [domain] | flush mta-sts domain|all\n"
 	    "  show evaluations [domain] | show tls-results [domain]\n"
+	    "  show reports [dmarc|tls|arf] [-j]\n"
 	    "  schedule ID|all | remove ID|all | hold ID|all | release ID|all\n"
 	    "  pause smtp|queue | resume smtp|queue\n"
 	    "  debug delivery [-j] [--resolver ADDR[@PORT]] "
@@ -279,6 +280,8 @@ main(int argc, char *argv[])
 	if ((rv = posternctl_report_cmd(argc, argv)) != -1)
 		return rv;
 	if ((rv = posternctl_debug_cmd(argc, argv)) != -1)
+		return rv;
+	if ((rv = posternctl_received_cmd(argc, argv)) != -1)
 		return rv;
 	if (argc == 2 && strcmp(argv[0], "show") == 0 &&
 	    strcmp(argv[1], "status") == 0) {

@@ -30,6 +30,8 @@ int	posternctl_report_cmd(int argc, char *argv[]);
 int	ctl_show_domain(struct imsgbuf *, uint32_t, const char *);
 /* -1 if argv is not debug delivery, else the exit status */
 int	posternctl_debug_cmd(int argc, char *argv[]);
+/* -1 if argv is not show reports, else the exit status */
+int	posternctl_received_cmd(int argc, char *argv[]);
 struct msg_ctl_stat;
 int	ctl_stats_each(struct imsgbuf *, int,
 	    void (*)(const struct msg_ctl_stat *, void *), void *);

@@ -151,6 +151,7 @@ union ctl_payload {
 	struct msg_ctl_stat	 stat;
 	struct msg_ctl_mta_host	 host;
 	struct msg_ctl_error	 error;
+	struct msg_ctl_reports	 reports;
 };
 
 #define CTL_BY_TARGET	PROC_MAX	/* the msg_ctl_target names it */
@@ -177,6 +178,7 @@ CHECK(ctl_count, count)
 CHECK(ctl_stat, stat)
 CHECK(ctl_mta_host, host)
 CHECK(ctl_error, error)
+CHECK(ctl_reports, reports)
 #undef CHECK
 
 /* debug delivery: checked whole, forwarded as it came (CTL_FWD_ALL) */
@@ -271,6 +273,9 @@ static const struct ctl_msg {
 	{ IMSG_CTL_TLS_RESULTS_GET, PROC_REPORTD,
 	    sizeof(struct msg_ctl_domain), ctl_check_ctl_domain,
 	    "show tls-results", 0 },
+	{ IMSG_CTL_REPORTS_GET, PROC_REPORTD,
+	    sizeof(struct msg_ctl_reports), ctl_check_ctl_reports,
+	    "show reports", 0 },
 	{ IMSG_CTL_PROC_PAUSE, CTL_BY_TARGET, 0, ctl_check_pause,
 	    "pause", 1 },
 	{ IMSG_CTL_PROC_RESUME, CTL_BY_TARGET, 0, ctl_check_pause,

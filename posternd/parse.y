@@ -78,7 +78,7 @@ static void	 set_count(const struct conf_loc *, const char *, long long,
 %token	NOVERIFY ON OVERSIGN
 %token	PKI POLICY PORT
 %token	QUARANTINE QUEUE RCPTTO REJECT REJECTFAIL RELAXED RELAY REQUIRE
-%token	RESOLVER RETRY SELECTOR SIGN SMTPS SOCKET SPF SPOOL SRC STRICT TABLE
+%token	REPORTD RESOLVER RETRY SELECTOR SIGN SMTPS SOCKET SPF SPOOL SRC STRICT TABLE
 %token	TAG TLS TRUSTANCHOR USER VERIFY WITH ERROR
 %token	<string>	STRING
 %token	<number>	NUMBER
@@ -471,6 +471,10 @@ actiontype	: MAILDIR optstring optmaildiruser {
 		| RELAY {
 			ps.action->type = ACTION_RELAY;
 		} relayopts
+		| REPORTD {
+			/* mail for it is a received report (reportd/rpt.h) */
+			ps.action->type = ACTION_REPORTD;
+		}
 		;
 
 optstring	: /* empty */		{ $$ = NULL; }
@@ -1018,6 +1022,7 @@ static const struct keyword keywords[] = {
 	{ "reject-fail",	REJECTFAIL },
 	{ "relaxed",		RELAXED },
 	{ "relay",		RELAY },
+	{ "reportd",		REPORTD },
 	{ "require",		REQUIRE },
 	{ "resolver",		RESOLVER },
 	{ "retry",		RETRY },

@@ -680,5 +680,10 @@ queue_dispatch(struct proc *p, enum proc_id from, struct imsg *imsg)
 		queue_mta_result(q, imsg);
 		return;
 	}
+	if (from == PROC_REPORTD &&
+	    imsg->hdr.type == IMSG_REPORT_MESSAGE_RESULT) {
+		queue_report_result(q, imsg);
+		return;
+	}
 	proc_unexpected(p, from, imsg);
 }

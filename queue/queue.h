@@ -97,6 +97,7 @@ void	queue_kick(struct queue *);
 void	queue_schedule_soon(struct queue *, time_t);
 void	queue_expire(struct queue *, uint64_t, const char *, const char *);
 void	queue_delivery_result(struct queue *, struct imsg *);
+void	queue_report_result(struct queue *, struct imsg *);
 void	queue_mta_result(struct queue *, struct imsg *);
 
 #endif

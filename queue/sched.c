@@ -112,15 +112,49 @@ queue_message_fd(struct queue *q, uint64_t msgid)
 static void	queue_unroutable(struct queue *, const struct envelope *,
 		    const char *);
 
+/*
+ * A received report (`action NAME reportd`): to reportd, which reads it
+ * and answers like a local delivery.
+ */
+static void
+queue_deliver_reportd(struct queue *q, const struct envelope *e,
+    const char *qid)
+{
+	struct msg_report_receive	 m;
+	int				 fd;
+
+	if ((fd = queue_message_fd(q, e->msgid)) == -1) {
+		log_warn("%s: reading the message", qid);
+		qstore_tempfail(q->qs, e->id, walltime(),
+		    "could not read the queued message");
+		queue_flush_soon(q);
+		return;
+	}
+	memset(&m, 0, sizeof(m));
+	m.evpid = e->id;
+	strlcpy(m.sender, e->sender, sizeof(m.sender));
+	strlcpy(m.rcpt, e->rcpt, sizeof(m.rcpt));
+	flight_add(q, e->id, PROC_REPORTD);
+	proc_compose(q->proc, PROC_REPORTD, IMSG_REPORT_MESSAGE_RECEIVE, 0, fd,
+	    &m, sizeof(m));
+	log_debug("%s: to reportd, a report for <%s>", qid, e->rcpt);
+}
+
 static void
 queue_deliver_local(struct queue *q, const struct envelope *e)
 {
 	struct msg_deliver	 d;
+	const struct action	*a;
 	char			 qid[QID_ENV_LEN + 1];
 	char			 user[256], why[512];
 	int			 fd;
 
 	qid_env_str(e->id, qid, sizeof(qid));
+	a = config_find_action(q->routing.conf, e->dest);
+	if (a != NULL && a->type == ACTION_REPORTD) {
+		queue_deliver_reportd(q, e, qid);
+		return;
+	}
 	/*
 	 * The parent takes a request the configuration does not allow for
 	 * a lie and stops the daemon; an envelope queued under an older
@@ -793,14 +827,15 @@ valid_status(const char *s, int status)
 	return dots == 1 && s[i - 1] != '.';
 }
 
-void
-queue_delivery_result(struct queue *q, struct imsg *imsg)
+/* A local delivery's result, from the parent or (a report) reportd. */
+static void
+local_result(struct queue *q, struct imsg *imsg, enum proc_id from)
 {
 	struct msg_deliver_result	 r;
 	struct outcome			 o;
 
 	if (msg_get_deliver_result(imsg, &r) == -1)
-		proc_bad_message(q->proc, PROC_PARENT, imsg);
+		proc_bad_message(q->proc, from, imsg);
 	/* the maildir's own status (4.2.2, mailbox full) when it gave one */
 	if (!valid_status(r.dsn_status, r.status))
 		strlcpy(r.dsn_status, r.status == DELIVER_OK ? "2.0.0" :
@@ -811,7 +846,19 @@ queue_delivery_result(struct queue *q, struct imsg *imsg)
 	o.diag_type = "X-Postern";
 	o.diagnostic = r.status == DELIVER_OK ? NULL : r.error;
 	o.error = r.error;
-	queue_result(q, imsg, PROC_PARENT, r.evpid, r.status, &o);
+	queue_result(q, imsg, from, r.evpid, r.status, &o);
+}
+
+void
+queue_delivery_result(struct queue *q, struct imsg *imsg)
+{
+	local_result(q, imsg, PROC_PARENT);
+}
+
+void
+queue_report_result(struct queue *q, struct imsg *imsg)
+{
+	local_result(q, imsg, PROC_REPORTD);
 }
 
 void

@@ -170,6 +170,27 @@ txn_begin(struct evalstore *es, unsigned int flags, MDB_txn **txn)
 }
 
 /* Double the map, up to EVALSTORE_MAPSIZE_MAX: 0 or an LMDB error. */
+static int	map_grow(struct evalstore *);
+
+/* For the other databases in this environment (reportd/rpt_store.c). */
+MDB_env *
+evalstore_env(struct evalstore *es)
+{
+	return es->env;
+}
+
+int
+evalstore_txn_begin(struct evalstore *es, unsigned int flags, MDB_txn **txn)
+{
+	return txn_begin(es, flags, txn);
+}
+
+int
+evalstore_map_grow(struct evalstore *es)
+{
+	return map_grow(es);
+}
+
 static int
 map_grow(struct evalstore *es)
 {
@@ -244,7 +265,7 @@ evalstore_open(const char *dir, size_t mapsize, char *err, size_t errlen)
 		return NULL;
 	}
 	/* Synchronous commits: the batching above is what limits fsyncs. */
-	if ((rc = mdb_env_set_maxdbs(es->env, 4)) != 0 ||
+	if ((rc = mdb_env_set_maxdbs(es->env, 8)) != 0 ||
 	    (rc = mdb_env_set_mapsize(es->env, mapsize)) != 0 ||
 	    (rc = mdb_env_open(es->env, dir, 0, 0600)) != 0) {
 		snprintf(err, errlen, "%s: %s", dir, mdb_strerror(rc));

@@ -14,6 +14,8 @@
 #include <stdint.h>
 #include <time.h>
 
+#include <lmdb.h>
+
 #include "auth/dmarc.h"
 #include "msg.h"
 #include "util.h"
@@ -104,5 +106,16 @@ int		 evalstore_tls_add(struct evalstore *,
 		    const struct msg_tls_result *);
 int		 evalstore_tls_foreach(struct evalstore *, const char *domain,
 		    int (*)(void *, const char *line), void *);
+
+/*
+ * The environment, for the other databases that live in it (received
+ * reports, reportd/rpt_store.c): a write transaction that adopts a map
+ * another process grew, and doubling the map when a commit finds it full
+ * (0, or an LMDB error; MDB_MAP_FULL at EVALSTORE_MAPSIZE_MAX).
+ */
+MDB_env		*evalstore_env(struct evalstore *);
+int		 evalstore_txn_begin(struct evalstore *, unsigned int flags,
+		    MDB_txn **);
+int		 evalstore_map_grow(struct evalstore *);
 
 #endif

@@ -5,7 +5,9 @@
  * loop, and owns the evaluation store (reportd/evalstore.h) there.  authd
  * sends it each DMARC evaluation (IMSG_REPORT_EVALUATION_ADD); control asks it
  * for a listing (IMSG_CTL_EVALUATIONS_GET) and its counters
- * (IMSG_CTL_STATS_GET).  Evaluations are committed in
+ * (IMSG_CTL_STATS_GET).  The queue hands it received reports
+ * (reportd/received.c), kept in the same store (reportd/rpt_store.h).
+ * Evaluations are committed in
  * batches (a timer of EVALSTORE_FLUSH_MS after the first one waiting, or a
  * full batch; see reportd/evalstore.c for why losing the last batch in a crash
  * is acceptable); on a full spool they wait in memory and the timer tries
@@ -27,6 +29,8 @@
 #include "auth/dmarc.h"
 #include "auth/dmarc_eval.h"
 #include "reportd/evalstore.h"
+#include "reportd/received.h"
+#include "reportd/rpt_store.h"
 #include "clock.h"
 #include "log.h"
 #include "posternd/proc.h"
@@ -41,6 +45,7 @@
 struct reportd {
 	struct proc		*proc;
 	struct evalstore	*es;
+	struct rpt_store	*rs;		/* received reports */
 	struct event		 ev_flush;
 	int			 flush_armed;
 	struct event		 ev_prune;
@@ -93,6 +98,10 @@ reportd_prune(struct reportd *rd)
 	if (n > 0)
 		log_info("reportd: pruned %ld evaluations older than %d days",
 		    n, REPORTD_KEEP / 86400);
+	n = rpt_store_prune(rd->rs, walltime() - REPORTD_KEEP);
+	if (n > 0)
+		log_info("reportd: pruned %ld received reports older than %d "
+		    "days", n, REPORTD_KEEP / 86400);
 }
 
 static void
@@ -115,6 +124,8 @@ reportd_run(struct proc *p)
 	/* The chroot is <spool>/reports: the store lives at its root. */
 	if ((rd->es = evalstore_open("/", 0, err, sizeof(err))) == NULL)
 		fatalx("reportd: evaluation store: %s", err);
+	if ((rd->rs = rpt_store_open(rd->es, err, sizeof(err))) == NULL)
+		fatalx("reportd: %s", err);
 	evtimer_set(&rd->ev_flush, reportd_flush_cb, rd);
 	evtimer_set(&rd->ev_prune, reportd_prune_cb, rd);
 	reportd_prune(rd);
@@ -246,12 +257,14 @@ static void
 reportd_ctl_stats(struct reportd *rd, struct imsg *imsg)
 {
 	struct evalstore_stats	 st;
+	struct rpt_store_stats	 rst;
 	struct msg_ctl_stat	 m;
 	size_t			 i;
 
 	if (msg_get_empty(imsg) == -1)
 		proc_bad_message(rd->proc, PROC_CONTROL, imsg);
 	evalstore_get_stats(rd->es, &st);
+	rpt_store_stats(rd->rs, &rst);
 	{
 		const struct { const char *name; uint64_t value; } rows[] = {
 			{ "reportd.evaluations.stored", st.stored },
@@ -262,6 +275,10 @@ reportd_ctl_stats(struct reportd *rd, struct imsg *imsg)
 			{ "reportd.tls.stored", st.tls_stored },
 			{ "reportd.tls.lost", st.tls_lost },
 			{ "reportd.spool.full", evalstore_full(rd->es) },
+			{ "reportd.received.stored", rst.stored },
+			{ "reportd.received.refused", rst.refused },
+			{ "reportd.received.lost", rst.lost },
+			{ "reportd.received.duplicates", rst.duplicates },
 		};
 
 		for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
@@ -314,6 +331,15 @@ reportd_dispatch(struct proc *p, enum proc_id from, struct imsg *imsg)
 	if (from == PROC_CONTROL &&
 	    imsg->hdr.type == IMSG_CTL_TLS_RESULTS_GET) {
 		reportd_ctl_tls(rd, imsg);
+		return;
+	}
+	if (from == PROC_QUEUE &&
+	    imsg->hdr.type == IMSG_REPORT_MESSAGE_RECEIVE) {
+		received_message(p, rd->rs, imsg);
+		return;
+	}
+	if (from == PROC_CONTROL && imsg->hdr.type == IMSG_CTL_REPORTS_GET) {
+		received_ctl_reports(p, rd->rs, imsg);
 		return;
 	}
 	if (from == PROC_CONTROL && imsg->hdr.type == IMSG_CTL_STATS_GET) {

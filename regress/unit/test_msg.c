@@ -70,6 +70,8 @@ DEC(ctl_target, struct msg_ctl_target)
 DEC(ctl_stat, struct msg_ctl_stat)
 DEC(ctl_domain, struct msg_ctl_domain)
 DEC(ctl_mta_host, struct msg_ctl_mta_host)
+DEC(report_receive, struct msg_report_receive)
+DEC(ctl_reports, struct msg_ctl_reports)
 #undef DEC
 
 static int
@@ -236,6 +238,12 @@ static const struct row rows[] = {
 	    S(struct msg_ctl_domain, domain), NOENUM, NOGOOD, 0 },
 	{ "ctl_mta_host", dec_ctl_mta_host, sizeof(struct msg_ctl_mta_host),
 	    S(struct msg_ctl_mta_host, last_error), NOENUM, NOGOOD, 0 },
+	{ "report_receive", dec_report_receive,
+	    sizeof(struct msg_report_receive),
+	    S(struct msg_report_receive, rcpt), NOENUM, NOGOOD, 1 },
+	{ "ctl_reports", dec_ctl_reports, sizeof(struct msg_ctl_reports),
+	    NOSTR, E(struct msg_ctl_reports, kind, MSG_REPORTS_ARF + 1),
+	    NOGOOD, 0 },
 	/* variable length: zero-length tails here, their own test below */
 	{ "conf_pki", dec_conf_pki, sizeof(struct msg_conf_pki),
 	    S(struct msg_conf_pki, name), NOENUM, NOGOOD, 0 },

@@ -250,6 +250,35 @@ test_fixed_user_takes_any_local_part(void **state)
 	unrouted(&rt);
 }
 
+/*
+ * A reportd action takes any address its rule names (there is no user),
+ * stays local (the queue hands it to reportd), and is never a delivery
+ * the parent makes.
+ */
+static void
+test_reportd_action(void **state)
+{
+	struct routing	 rt;
+	struct decision	 d;
+	char		 user[64], why[256];
+
+	routed(&rt,
+	    "table reportaddrs { \"" USER_NOT_HERE "@example.org\" }\n"
+	    "action \"reports\" reportd\n"
+	    "match from any for rcpt-to <reportaddrs> action \"reports\"\n");
+	d = decide(&rt, "203.0.113.9", USER_NOT_HERE "@example.org");
+	assert_int_equal(d.verdict, RCPT_ACCEPT);
+	assert_int_equal(d.remote, 0);
+	assert_string_equal(d.action, "reports");
+	d = decide(&rt, "203.0.113.9", "other@example.org");
+	assert_int_equal(d.verdict, RCPT_RELAY_DENIED);
+	assert_int_equal(routing_local_user(rt.conf, "reports",
+	    USER_NOT_HERE "@example.org", user, sizeof(user), why,
+	    sizeof(why)), -1);
+	assert_string_equal(why, "a local delivery by reportd action reports");
+	unrouted(&rt);
+}
+
 static void
 test_tag(void **state)
 {
@@ -445,6 +474,7 @@ main(void)
 		cmocka_unit_test(test_relay_by_network_and_by_auth),
 		cmocka_unit_test(test_virtual_table),
 		cmocka_unit_test(test_fixed_user_takes_any_local_part),
+		cmocka_unit_test(test_reportd_action),
 		cmocka_unit_test(test_tag),
 		cmocka_unit_test(test_secrets_stay_with_the_parent),
 		cmocka_unit_test(test_local_user_of_action),
