@@ -103,13 +103,25 @@ struct mta_tlsa_host {
 	struct dane_tlsa	*rr;		/* usable records */
 };
 
+/*
+ * What the messages of a destination ask of TLS (RFC 8689): those with
+ * REQUIRETLS, those with "TLS-Required: No" and the others never share a
+ * destination, so never a session that applies the other's rules.
+ */
+enum mta_dest_tls {
+	MTA_DEST_TLS_POLICY = 0,	/* the domain's DANE and MTA-STS */
+	MTA_DEST_TLS_REQUIRED,		/* REQUIRETLS (RFC 8689 4.2.1) */
+	MTA_DEST_TLS_OPTIONAL		/* TLS-Required: No (RFC 8689 4.2.2) */
+};
+
 struct mta_dest {
 	TAILQ_ENTRY(mta_dest)	 entry;
 	struct mta		*mta;
-	char			 name[320];	/* "action/domain" for logs */
+	char			 name[340];	/* "action/domain" for logs */
 	struct mta_relay	*relay;
 	char			 domain[256];	/* recipient domain, or the
 						   smarthost */
+	enum mta_dest_tls	 tls;
 	struct mta_tasks	 tasks;		/* waiting for a session */
 	size_t			 ntasks;
 	size_t			 nsessions;	/* open now */
@@ -177,6 +189,9 @@ void	mta_report(struct mta *, struct mta_rcpt *, int status,
 	    const char *dsn_status, const char *remote_mta,
 	    const char *diagnostic, const char *error);
 void	mta_task_done(struct mta *, struct mta_task *);
+void	mta_dest_fail_all(struct mta *, struct mta_dest *, int status,
+	    const char *dsn_status, const char *error);
+enum mta_dest_tls mta_env_tls(const struct envelope *);
 struct mta_task *mta_dest_take(struct mta_dest *);
 void	mta_dest_session_done(struct mta *, struct mta_dest *, int ok,
 	    const char *error);

@@ -47,13 +47,17 @@ mta_session_tls_start(struct mta_session *s, enum mta_state st)
  * RFC 8460 4.3: every TLS outcome of an MX delivery goes to reportd,
  * which keeps them per policy domain and day for TLS reports.  Smarthosts
  * are left out: their TLS is our configuration, not a domain's policy.
+ * So are the sessions of "TLS-Required: No" messages (RFC 8689 4.2.2):
+ * the sender waived the domain's policy, which then governed nothing; a
+ * certificate that would have failed it is no failure of the policy's
+ * (nor a success to count under "no-policy-found").
  */
 void
 mta_session_tls_result(struct mta_session *s, const char *result)
 {
 	struct msg_tls_result	 r;
 
-	if (s->dest->relay->c.has_host)
+	if (s->dest->relay->c.has_host || s->dest->tls == MTA_DEST_TLS_OPTIONAL)
 		return;
 	memset(&r, 0, sizeof(r));
 	r.when = walltime();

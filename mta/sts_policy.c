@@ -176,7 +176,9 @@ mta_sts_start(struct mta_dest *d)
 {
 	char	 qname[300];
 
-	if (d->relay->c.has_host || d->mta->sts_cache == NULL)
+	/* RFC 8689 4.2.2: TLS-Required: No waives MTA-STS */
+	if (d->relay->c.has_host || d->mta->sts_cache == NULL ||
+	    d->tls == MTA_DEST_TLS_OPTIONAL)
 		return 0;
 	if (d->sts_pending)
 		return 1;

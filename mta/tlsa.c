@@ -128,6 +128,9 @@ mta_tlsa_start(struct mta_dest *d)
 	size_t			 i;
 
 	mta_tlsa_clear(d);
+	/* RFC 8689 4.2.2: TLS-Required: No waives DANE */
+	if (d->tls == MTA_DEST_TLS_OPTIONAL)
+		return;
 	if (d->relay->c.has_host || d->mx.status != MXRES_OK ||
 	    d->mx.literal || d->mx.nhosts == 0)
 		return;

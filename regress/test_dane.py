@@ -9,9 +9,12 @@ where DANE allows it and waits in the queue, never sent in clear or to an
 impostor, where DANE forbids it.
 
 Modules covered: mta/tlsa.c (the lookups), mta/dane.c (the match, also
-unit-tested), mta/session.c (which hosts, STARTTLS required, REQUIRETLS)
-and mta/session_secure.c (the handshake's DANE and certificate checks,
-SNI, the TLS results sent to reportd).
+unit-tested), mta/session.c (which hosts, STARTTLS required, REQUIRETLS
+with its walk over the MX hosts), mta/session_secure.c (the handshake's
+DANE and certificate checks, SNI, the TLS results sent to reportd),
+smtpd/arstrip.c and mta/mta.c for "TLS-Required: No" (RFC 8689 3, 4.2.2:
+noticed in the header, a destination of its own, DANE waived) and
+queue/sched.c for the REQUIRETLS of a REQUIRETLS message's bounce.
 """
 import re
 import smtplib
@@ -38,6 +41,8 @@ ADDR = {
     "mx.pkix.test": "127.0.0.47",
     "mx1.backup.test": "127.0.0.48",
     "mx2.backup.test": "127.0.0.49",
+    "mx1.rtbackup.test": "127.0.0.38",
+    "mx2.rtbackup.test": "127.0.0.39",
 }
 
 
@@ -88,6 +93,13 @@ def bed(tmp_path_factory):
             "mx2 A %s" % ADDR["mx2.backup.test"],
             tlsa("mx1", tlsa_record(b.other.cert)),
             tlsa("mx2", ee["mx2.backup.test"])])
+        # signed, but only the backup has TLSA records: the primary is
+        # reached over TLS that nothing authenticates
+        b.zone("rtbackup.test", [
+            "@ MX 10 mx1.rtbackup.test.", "@ MX 20 mx2.rtbackup.test.",
+            "mx1 A %s" % ADDR["mx1.rtbackup.test"],
+            "mx2 A %s" % ADDR["mx2.rtbackup.test"],
+            tlsa("mx2", ee["mx2.rtbackup.test"])])
         b.start()
         yield b
     finally:
@@ -269,3 +281,131 @@ def test_requiretls_unmet_bounces_headers_only(rt_sender, peer, bed, host,
     assert b"must not travel" not in got[0]
     assert mx.accepted() == []
     wait_queue_empty(rt_sender)
+
+
+# -- TLS-Required: No (RFC 8689 3, 4.2.2): DANE waived by the sender ----------
+
+def tlsreq_msg(rcpt, field):
+    return (b"From: root@localhost\r\nTo: " + rcpt.encode() + b"\r\n" +
+            field + b"Subject: not secret\r\n\r\nbody\r\n")
+
+
+@pytest.mark.parametrize("field", [
+    b"TLS-Required: No\r\n",
+    b"tls-required:\r\n \t nO \r\n",          # folded, any case
+    b"TLS-REQUIRED:\r\n\tNO\r\n",
+])
+def test_tls_required_no_waives_dane(dm, peer, bed, field):  # noqa: F811
+    mx = tls_peer(peer, bed, "mx.mismatch.test")
+    # without the field: the impostor to DANE gets nothing
+    send(dm, ["plain@mismatch.test"])
+    wait_queue_line(dm, "plain@mismatch.test", "DANE: no TLSA record matches")
+    # with it: delivered, over TLS all the same (opportunistic)
+    send(dm, ["waived@mismatch.test"],
+         body=tlsreq_msg("waived@mismatch.test", field))
+    mx.wait_messages(1)
+    assert [r for m in mx.accepted() for r in m["rcpts"]] == \
+        ["waived@mismatch.test"]
+    assert all(s["tls"] is not None for s in mx.sessions())
+    log = dm.logtext()
+    assert "TLS-Required: No: the recipient domains' DANE and MTA-STS will " \
+        "not be enforced" in log
+    assert "out/mismatch.test (TLS-Required: No): TLS-Required: No (RFC " \
+        "8689 4.2.2): the DANE and MTA-STS policies of mismatch.test are " \
+        "not applied" in log
+    # the message without the field still waits, never sent
+    time.sleep(2)
+    q = dm.ctl("show", "queue").stdout
+    assert "plain@mismatch.test" in q and "waived@" not in q, q
+    assert len(mx.accepted()) == 1
+    # RFC 8460 3 and 4.3: the waived session is no result of the policy
+    # (neither a failure nor a success); the refused ones are
+    res = dm.ctl("show", "tls-results", "mismatch.test").stdout
+    assert "result=certificate-not-trusted" in res, res
+    assert "result=success" not in res and "no-policy-found" not in res, res
+
+
+def test_tls_required_no_without_starttls_in_clear(dm, peer, bed):  # noqa
+    # RFC 8689 4.2.2: TLS when offered; here it is not: sent in clear
+    mx = peer(ADDR["mx.nostarttls.test"], starttls=False)
+    send(dm, ["x@nostarttls.test"], body=tlsreq_msg(
+        "x@nostarttls.test", b"TLS-Required: No\r\n"))
+    mx.wait_messages(1)
+    wait_queue_empty(dm)
+    assert mx.wait_sessions(1)[0]["tls"] is None
+
+
+def test_tls_required_no_other_values_change_nothing(dm, peer, bed):  # noqa
+    mx = tls_peer(peer, bed, "mx.mismatch.test")
+    send(dm, ["x@mismatch.test"], body=tlsreq_msg(
+        "x@mismatch.test", b"TLS-Required: Nope\r\nX-TLS-Required: No\r\n"))
+    wait_queue_line(dm, "x@mismatch.test", "DANE: no TLSA record matches")
+    time.sleep(1)
+    assert mx.accepted() == []
+
+
+def test_requiretls_wins_over_tls_required_no(rt_sender, peer, bed):  # noqa
+    # RFC 8689 3: with REQUIRETLS on MAIL the field MUST be ignored
+    mx = tls_peer(peer, bed, "mx.insecure.test", requiretls=True)
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    with smtplib.SMTP("127.0.0.1", rt_sender.tls_port) as c:
+        c.ehlo("client.test")
+        c.starttls(context=ctx)
+        c.ehlo("client.test")
+        assert c.mail("root@localhost", ["REQUIRETLS"])[0] == 250
+        assert c.rcpt("x@insecure.test")[0] == 250
+        assert c.data(tlsreq_msg("x@insecure.test",
+                                 b"TLS-Required: No\r\n"))[0] == 250
+    got = delivered(rt_sender, "root", timeout=15)
+    assert len(got) == 1, got
+    msg, parts, blocks = dsn_parts(got[0])
+    assert blocks[1]["status"] == "5.7.30"
+    assert mx.accepted() == []
+    assert "TLS-Required: No ignored: REQUIRETLS was given (RFC 8689 3)" in \
+        rt_sender.logtext()
+
+
+# -- REQUIRETLS: the backup MX (RFC 8689 4.2.1), the bounce (RFC 8689 5) -------
+
+def test_requiretls_tries_backup_mx(rt_sender, peer, bed):  # noqa: F811
+    mx1 = tls_peer(peer, bed, "mx1.rtbackup.test", requiretls=True)
+    mx2 = tls_peer(peer, bed, "mx2.rtbackup.test", requiretls=True)
+    send_requiretls(rt_sender, "x@rtbackup.test")
+    mx2.wait_messages(1)
+    wait_queue_empty(rt_sender)
+    assert mx1.accepted() == [] and mx1.transactions() == []
+    assert len(mx1.sessions()) >= 1      # tried first, and left
+    t = mx2.wait_sessions(1)[0]["transactions"][-1]
+    assert t["mail_options"] == ["REQUIRETLS"]
+    log = rt_sender.logtext()
+    assert "mx1.rtbackup.test [127.0.0.38]: REQUIRETLS: mx1.rtbackup.test " \
+        "is authenticated neither by DANE" in log
+    assert delivered(rt_sender, "root", timeout=1) == []
+
+
+def test_requiretls_bounce_goes_with_requiretls(rt_sender, peer,
+                                                bed):  # noqa: F811
+    # A REQUIRETLS message from a sender at ee.test that cannot be
+    # delivered: its bounce, which carries its header, goes to ee.test
+    # with REQUIRETLS too (RFC 8689 5).
+    bad = tls_peer(peer, bed, "mx.insecure.test", requiretls=True)
+    home = tls_peer(peer, bed, "mx.ee.test", requiretls=True)
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    with smtplib.SMTP("127.0.0.1", rt_sender.tls_port) as c:
+        c.ehlo("client.test")
+        c.starttls(context=ctx)
+        c.ehlo("client.test")
+        assert c.mail("someone@ee.test", ["REQUIRETLS"])[0] == 250
+        assert c.rcpt("x@insecure.test")[0] == 250
+        assert c.data(RT_MSG)[0] == 250
+    home.wait_messages(1)
+    wait_queue_empty(rt_sender)
+    t = home.wait_sessions(1)[0]["transactions"][-1]
+    assert t["mail_from"] == "" and t["mail_options"] == ["REQUIRETLS"], t
+    assert [r["addr"] for r in t["rcpts"]] == ["someone@ee.test"], t
+    assert b"text/rfc822-headers" in home.messages()[0]
+    assert bad.accepted() == []

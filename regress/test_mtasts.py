@@ -12,7 +12,8 @@ Modules covered: mta/sts_fetch.c (the HTTPS fetch: certificate check,
 redirects, size and time bounds, servers that close without
 close_notify), mta/sts_policy.c (record, cache and fetch decided per
 destination; show and flush), mta/sts_cache.c and mta/sts.c (also
-unit-tested), and the MTA-STS checks of mta/session_secure.c.
+unit-tested), and the MTA-STS checks of mta/session_secure.c; "TLS-Required:
+No" (mta/mta.c, RFC 8689 4.2.2) waives an enforce policy.
 """
 import os
 import re
@@ -182,6 +183,31 @@ def test_enforce_refuses_certificate_for_another_name(dm, peer, bed,
                     r"result=certificate-host-mismatch mx=mx\.name\.test")
     time.sleep(1)
     assert mx.accepted() == []
+
+
+def test_tls_required_no_waives_enforce(dm, peer, bed, sts):  # noqa: F811
+    # RFC 8689 4.2.2: with "TLS-Required: No" the enforce policy is not
+    # applied (not even fetched); the same message without it waits
+    srv = sts("name.test")
+    mx = mx_peer(peer, bed, "mx.name.test", cert=bed.other)
+    send(dm, ["plain@name.test"])
+    wait_queue_line(dm, "plain@name.test", "MTA-STS (enforce): the "
+                    "certificate is not valid for mx.name.test")
+    fetched = len(srv.fetches())
+    send(dm, ["waived@name.test"], body=(
+        b"From: root@localhost\r\nTo: waived@name.test\r\n"
+        b"Tls-Required:\r\n  no\r\nSubject: x\r\n\r\nbody\r\n"))
+    mx.wait_messages(1)
+    assert [r for m in mx.accepted() for r in m["rcpts"]] == \
+        ["waived@name.test"]
+    assert mx.wait_sessions(1)[-1]["tls"] is not None
+    assert len(srv.fetches()) == fetched
+    time.sleep(1)
+    assert "plain@name.test" in dm.ctl("show", "queue").stdout
+    assert len(mx.accepted()) == 1
+    res = dm.ctl("show", "tls-results", "name.test").stdout
+    assert "result=certificate-host-mismatch" in res, res
+    assert "result=success" not in res, res
 
 
 def test_testing_delivers_and_logs(dm, peer, bed, sts):  # noqa: F811
