@@ -117,6 +117,7 @@ enum imsg_type {
 	/* authd -> reportd: one DMARC evaluation (dmarc_eval_encode()) */
 	IMSG_REPORT_EVALUATION_ADD,	/* bytes */
 	IMSG_REPORT_TLS_RESULT,		/* struct msg_tls_result, mta */
+	IMSG_REPORT_TLS_POLICY,		/* struct msg_tls_policy + text, mta */
 
 	/*
 	 * posternctl <-> control <-> parent and children.  Requests go to
@@ -588,6 +589,25 @@ struct msg_tls_result {
 	char		 result[40];
 };
 
+/*
+ * The policy behind TLS results (RFC 8460 4.4 "policy-string" and
+ * "mx-host"): for tlsa the MX host and its TLSA records in presentation
+ * form, for sts the policy's lines (mx "").  The struct is followed by
+ * len bytes of text: at most MSG_TLS_POLICY_LINES lines of printable
+ * ASCII, each at most MSG_TLS_POLICY_LINE_MAX bytes and ending in '\n'.
+ */
+#define MSG_TLS_POLICY_LINES	64
+#define MSG_TLS_POLICY_LINE_MAX	255
+#define MSG_TLS_POLICY_TEXT_MAX	(MSG_TLS_POLICY_LINES * \
+				    (MSG_TLS_POLICY_LINE_MAX + 1))
+struct msg_tls_policy {
+	int64_t		 when;		/* wall clock */
+	int32_t		 policy;	/* MSG_TLS_POLICY_TLSA or _STS */
+	char		 domain[256];
+	char		 mx[256];
+	uint32_t	 len;
+};
+
 struct msg_ctl_mta_host {
 	char		 name[256];	/* action/destination */
 	uint32_t	 connections;	/* open now */
@@ -667,6 +687,10 @@ int	msg_get_ctl_stat(const struct imsg *, struct msg_ctl_stat *);
 int	msg_get_ctl_domain(const struct imsg *, struct msg_ctl_domain *);
 int	msg_get_ctl_mta_host(const struct imsg *, struct msg_ctl_mta_host *);
 int	msg_get_tls_result(const struct imsg *, struct msg_tls_result *);
+/* The text (m->len bytes, not NUL-terminated) is checked as described. */
+int	msg_get_tls_policy(const struct imsg *, struct msg_tls_policy *,
+	    const char **text);
+int	msg_tls_policy_text_ok(const char *, size_t);
 const char *msg_tls_policy_name(int32_t);
 
 #endif

@@ -96,6 +96,7 @@ struct mta_tlsa_host {
 	struct mta_dest		*dest;
 	size_t			 idx;		/* in dest->mx.hosts */
 	enum mta_dane		 state;
+	int			 bogus;		/* TEMPFAIL: DNSSEC said so */
 	struct dns_query	*q;
 	char			 base[DNS_NAME_BUF];	/* TLSA base domain */
 	char			 reason[700];
@@ -227,6 +228,11 @@ void	mta_ctl_sts_flush(struct mta *, const char *, uint32_t);
 void	mta_tlsa_start(struct mta_dest *);
 void	mta_tlsa_clear(struct mta_dest *);
 const struct mta_tlsa_host *mta_tlsa_host(const struct mta_dest *, size_t);
+
+/* session_secure.c: a TLS result for reportd (RFC 8460 4.3) */
+void	mta_tls_result_send(struct mta *, const struct mta_dest *,
+	    int32_t policy, const char *mx, const char *ip,
+	    const char *result);
 
 /* tls.c: our own check of a peer's chain (RFC 6125 name matching). */
 int	mta_cert_verify(X509_STORE *, const uint8_t *pem, size_t len,

@@ -88,6 +88,7 @@ mta_tlsa_answer(void *arg, const struct dns_answer *ans)
 	t->q = NULL;
 	if (ans->sec == DNS_SEC_BOGUS) {
 		t->state = MTA_DANE_TEMPFAIL;
+		t->bogus = 1;
 		snprintf(t->reason, sizeof(t->reason), "TLSA lookup for "
 		    "_25._tcp.%.255s is bogus (dnssec-invalid): %s", t->base,
 		    ans->why_bogus);

@@ -59,7 +59,7 @@ def bed(tmp_path_factory):
     b.certs = {n: make_cert(tmp / ("cert-" + n), b.ca, [n]) for n in ADDR}
     b.other = make_cert(tmp / "cert-other", b.ca, ["mx.mismatch.test"],
                         basename="other")
-    ee = {n: tlsa_record(c.cert) for n, c in b.certs.items()}
+    ee = b.ee = {n: tlsa_record(c.cert) for n, c in b.certs.items()}
     ta = tlsa_record(b.ca.cert, usage=2, selector=0, matching=1)
 
     def zone(name, host, extra, **kw):
@@ -130,6 +130,14 @@ def test_dane_ee_match_delivers(dm, peer, bed):  # noqa: F811
     assert re.match(r"\d{4}-\d\d-\d\d ee\.test policy=tlsa "
                     r"result=success mx=mx\.ee\.test ip=127\.0\.0\.41 "
                     r"count=1$", ln), ln
+    # RFC 8460 4.4: and the policy behind it, the host's TLSA records
+    ln = wait_tls_result(dm, "ee.test", r"policy-string=")
+    assert re.match(r"\d{4}-\d\d-\d\d ee\.test policy=tlsa mx=mx\.ee\.test "
+                    r"policy-string=_25\._tcp\.mx\.ee\.test\. IN TLSA 3 1 1 "
+                    r"[0-9A-F]{64}$", ln), ln
+    assert ln.endswith(bed.ee["mx.ee.test"].split()[-1].upper())
+    # not in the listing of every domain
+    assert "policy-string" not in dm.ctl("show", "tls-results").stdout
 
 
 def test_dane_ta_match_with_names_delivers(dm, peer, bed, tmp_path):  # noqa
@@ -173,6 +181,9 @@ def test_bogus_tlsa_host_not_used(dm, peer, bed):  # noqa: F811
     mx = tls_peer(peer, bed, "mx.bogus.test")
     send(dm, ["x@bogus.test"])
     wait_queue_line(dm, "x@bogus.test", "dnssec-invalid")
+    # RFC 8460 4.3.2.2: recorded, with the host and no address
+    wait_tls_result(dm, "bogus.test", r"policy=tlsa result=dnssec-invalid "
+                    r"mx=mx\.bogus\.test ip=- count=\d+$")
     time.sleep(2)
     # not even a connection: a bogus TLSA answer may be an attack
     assert mx.sessions() == []
