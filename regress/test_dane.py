@@ -15,10 +15,14 @@ DANE and certificate checks, SNI, the TLS results sent to reportd),
 smtpd/arstrip.c and mta/mta.c for "TLS-Required: No" (RFC 8689 3, 4.2.2:
 noticed in the header, a destination of its own, DANE waived) and
 queue/sched.c for the REQUIRETLS of a REQUIRETLS message's bounce.
+The DANE verdicts are compared with ldns-dane's (ldnsutils, in
+scripts/deps) on the same certificates and TLSA records.
 """
 import re
+import shutil
 import smtplib
 import ssl
+import subprocess
 import time
 
 import pytest
@@ -420,3 +424,68 @@ def test_requiretls_bounce_goes_with_requiretls(rt_sender, peer,
     assert [r["addr"] for r in t["rcpts"]] == ["someone@ee.test"], t
     assert b"text/rfc822-headers" in home.messages()[0]
     assert bad.accepted() == []
+
+
+# -- An independent verdict: ldns-dane (Debian's ldnsutils) ------------------
+#
+# ldns-dane checks a certificate (chain) file against TLSA records read
+# from a file.  Two traps explain the "hostname mismatch" it gives where
+# names plainly match: in its "-t FILE verify" form (no name given) the
+# reference name is the TLSA owner in presentation form, with its trailing
+# dot ("mx.ee.test."), which OpenSSL's host check never matches; and
+# without -n it checks names for DANE-EE too, which RFC 7672 3.1.1 says
+# not to do.  "-n -t FILE verify NAME 25" is RFC 7672: no name checks for
+# DANE-EE, the name (NAME only) for DANE-TA (3.2.2; OpenSSL's DANE code
+# keeps that check under -n).  The TLSA records come from the bed itself
+# (drill, also ldnsutils), as postern sees them.
+
+def ldns_dane_verdict(bed, host, certfile, tmp_path):
+    """True if ldns-dane accepts certfile for host's TLSA records."""
+    ans = subprocess.run(["drill", "-p", str(bed.port), "@" + bed.addr,
+                          "TLSA", "_25._tcp." + host], capture_output=True,
+                         text=True, timeout=30)
+    recs = [ln for ln in ans.stdout.splitlines()
+            if "\tTLSA\t" in ln and not ln.startswith(";")]
+    assert recs, ans.stdout
+    tf = tmp_path / ("%s.tlsa" % host)
+    tf.write_text("\n".join(recs) + "\n")
+    r = subprocess.run(["ldns-dane", "-n", "-c", certfile, "-t", str(tf),
+                        "verify", host, "25"], capture_output=True,
+                       text=True, timeout=30)
+    out = r.stdout + r.stderr
+    assert ("dane-validated successfully" in out) == (r.returncode == 0), out
+    return r.returncode == 0, out
+
+
+@pytest.mark.skipif(shutil.which("ldns-dane") is None or
+                    shutil.which("drill") is None,
+                    reason="ldnsutils (scripts/deps) is not installed")
+@pytest.mark.parametrize("case,domain,host,match", [
+    ("DANE-EE", "ee.test", "mx.ee.test", True),
+    ("DANE-TA", "ta.test", "mx.ta.test", True),
+    ("DANE-EE other key", "mismatch.test", "mx.mismatch.test", False),
+    # the CA matches, but the certificate names another host
+    ("DANE-TA other name", "ta.test", "mx.ta.test", False),
+])
+def test_dane_verdict_agrees_with_ldns_dane(dm, peer, bed, tmp_path, case,
+                                            domain, host,
+                                            match):  # noqa: F811
+    if case.startswith("DANE-TA"):
+        leaf = bed.certs[host] if match else bed.other
+        certfile = chain(tmp_path, leaf, bed.ca)
+        mx = peer(ADDR[host], starttls=True, tls_cert=certfile,
+                  tls_key=leaf.key)
+    else:
+        leaf = bed.certs[host]
+        certfile = leaf.cert
+        mx = tls_peer(peer, bed, host)
+    theirs, why = ldns_dane_verdict(bed, host, certfile, tmp_path)
+    send(dm, ["x@" + domain])
+    if match:
+        mx.wait_messages(1)
+        wait_queue_empty(dm)
+        ours = True
+    else:
+        wait_queue_line(dm, "x@" + domain, "DANE: ")
+        ours = mx.accepted() != []
+    assert ours == theirs == match, (case, ours, theirs, why)
