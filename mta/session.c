@@ -358,7 +358,7 @@ session_host_policy(struct mta_session *s, const struct mxres_host *h)
 		    t->reason);
 		log_info("mta: session %u: %s: not used: %s", s->id, h->name,
 		    t->reason);
-		/* RFC 8460 4.3.2.2: no address was tried: none to report */
+		/* RFC 8460 4.3.2.2.1 dnssec-invalid; no address was tried */
 		if (t->bogus)
 			mta_tls_result_send(s->mta, s->dest,
 			    MSG_TLS_POLICY_TLSA, h->name, "",

@@ -84,7 +84,7 @@ sts_dest_fetched(void *arg, const char *body, size_t len, const char *why,
 			rpt = "sts-policy-invalid";
 		else
 			strlcpy(err, why, sizeof(err));
-		/* RFC 8460 4.3.2.3: the failure, for the domain's report */
+		/* RFC 8460 4.3.2.2.2: the failure, for the domain's report */
 		mta_tls_result_send(m, d, MSG_TLS_POLICY_STS, "", "", rpt);
 		if (sts_cache_get(m->sts_cache, d->domain, c) == 1 &&
 		    c->expires > now) {

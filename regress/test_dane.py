@@ -185,7 +185,7 @@ def test_bogus_tlsa_host_not_used(dm, peer, bed):  # noqa: F811
     mx = tls_peer(peer, bed, "mx.bogus.test")
     send(dm, ["x@bogus.test"])
     wait_queue_line(dm, "x@bogus.test", "dnssec-invalid")
-    # RFC 8460 4.3.2.2: recorded, with the host and no address
+    # RFC 8460 4.3.2.2.1: recorded, with the host and no address
     wait_tls_result(dm, "bogus.test", r"policy=tlsa result=dnssec-invalid "
                     r"mx=mx\.bogus\.test ip=- count=\d+$")
     time.sleep(2)

@@ -236,7 +236,7 @@ def test_fetch_failure_without_cache_is_no_policy(dm, peer, bed):  # noqa
     assert "MTA-STS policy fetch failed (sts-policy-fetch-error: " in \
         dm.logtext()
     assert "no policy applies" in dm.logtext()
-    # RFC 8460 4.3.2.3: the failure is a result of the domain
+    # RFC 8460 4.3.2.2.2: the failure is a result of the domain
     wait_tls_result(dm, "nofetch.test", r"policy=sts "
                     r"result=sts-policy-fetch-error mx=- ip=- count=1$")
 
@@ -291,7 +291,7 @@ def test_bad_policy_answers_are_no_policy(dm, peer, bed, sts, kw,
     # no policy: the preferred host, not listed, gets the message
     assert len(bad.accepted()) == 1 and good.accepted() == []
     assert why in dm.logtext()
-    # RFC 8460 4.3.2.3: a result of the domain, of one of its types
+    # RFC 8460 4.3.2.2.2: a result of the domain, of one of its types
     ln = wait_tls_result(dm, "enf.test", r"policy=sts result=sts-")
     assert re.search(r"policy=sts result=(sts-policy-fetch-error|"
                      r"sts-policy-invalid|sts-webpki-invalid) mx=- ip=- "
