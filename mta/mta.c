@@ -563,8 +563,8 @@ mta_dest_get(struct mta *m, struct mta_relay *relay, const char *rcpt,
 	strlcpy(d->domain, dom, sizeof(d->domain));
 	d->tls = tls;
 	snprintf(d->name, sizeof(d->name), "%s/%s%s", relay->c.name, dom,
-	    tls == MTA_DEST_TLS_REQUIRED ? " (REQUIRETLS)" :
-	    tls == MTA_DEST_TLS_OPTIONAL ? " (TLS-Required: No)" : "");
+	    tls == MTA_DEST_TLS_REQUIRED ? "#requiretls" :
+	    tls == MTA_DEST_TLS_OPTIONAL ? "#tls-required-no" : "");
 	if (tls == MTA_DEST_TLS_OPTIONAL && !relay->c.has_host)
 		log_info("mta: %s: TLS-Required: No (RFC 8689 4.2.2): the "
 		    "DANE and MTA-STS policies of %s are not applied to these "
