@@ -405,6 +405,23 @@ def test_requiretls_tries_backup_mx(rt_sender, peer, bed):  # noqa: F811
     assert delivered(rt_sender, "root", timeout=1) == []
 
 
+def test_requiretls_no_mx_qualifies_bounces(rt_sender, peer,
+                                            bed):  # noqa: F811
+    # both hosts tried, neither can take it: returned, 5.7.30
+    mx1 = tls_peer(peer, bed, "mx1.rtbackup.test", requiretls=True)
+    mx2 = tls_peer(peer, bed, "mx2.rtbackup.test", requiretls=False)
+    send_requiretls(rt_sender, "x@rtbackup.test")
+    got = delivered(rt_sender, "root", timeout=15)
+    assert len(got) == 1, got
+    msg, parts, blocks = dsn_parts(got[0])
+    assert blocks[1]["status"] == "5.7.30"
+    log = rt_sender.logtext()
+    assert "mx1.rtbackup.test is authenticated neither by DANE" in log
+    assert "REQUIRETLS: mx2.rtbackup.test does not offer REQUIRETLS" in log
+    assert mx1.transactions() == [] and mx2.transactions() == []
+    wait_queue_empty(rt_sender)
+
+
 def test_requiretls_bounce_goes_with_requiretls(rt_sender, peer,
                                                 bed):  # noqa: F811
     # A REQUIRETLS message from a sender at ee.test that cannot be
