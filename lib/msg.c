@@ -49,6 +49,7 @@ static const char *const msg_names[IMSG_TYPE_MAX] = {
 	N(IMSG_DELIVER_ENVELOPE_START), N(IMSG_DELIVER_ENVELOPE_RESULT),
 	N(IMSG_REPORT_EVALUATION_ADD), N(IMSG_REPORT_TLS_RESULT),
 	N(IMSG_REPORT_MESSAGE_RECEIVE), N(IMSG_REPORT_MESSAGE_RESULT),
+	N(IMSG_REPORT_TLS_POLICY),
 	N(IMSG_CTL_SESSION_HELLO), N(IMSG_CTL_REPLY_OK),
 	N(IMSG_CTL_REPLY_ERROR), N(IMSG_CTL_REPLY_END),
 	N(IMSG_CTL_REPLY_DATA), N(IMSG_CTL_REPLY_COUNT),
@@ -668,6 +669,45 @@ msg_get_tls_result(const struct imsg *imsg, struct msg_tls_result *m)
 	    m->policy < MSG_TLS_POLICY_NONE || m->policy > MSG_TLS_POLICY_STS ||
 	    !tls_result_known(m->result) || m->domain[0] == '\0')
 		return bad();
+	return 0;
+}
+
+/* Lines of printable ASCII, each ended by '\n', bounded in count and size. */
+int
+msg_tls_policy_text_ok(const char *p, size_t len)
+{
+	size_t	 i, col = 0, lines = 0;
+
+	if (len > MSG_TLS_POLICY_TEXT_MAX || (len > 0 && p[len - 1] != '\n'))
+		return 0;
+	for (i = 0; i < len; i++) {
+		if (p[i] == '\n') {
+			if (col == 0 || ++lines > MSG_TLS_POLICY_LINES)
+				return 0;
+			col = 0;
+			continue;
+		}
+		if (p[i] < 0x20 || p[i] > 0x7e ||
+		    ++col > MSG_TLS_POLICY_LINE_MAX)
+			return 0;
+	}
+	return 1;
+}
+
+int
+msg_get_tls_policy(const struct imsg *imsg, struct msg_tls_policy *m,
+    const char **text)
+{
+	const uint8_t	*p;
+
+	if ((p = head(imsg, m, sizeof(*m))) == NULL || !STR(m->domain) ||
+	    !STR(m->mx) || m->domain[0] == '\0' ||
+	    (m->policy != MSG_TLS_POLICY_TLSA &&
+	    m->policy != MSG_TLS_POLICY_STS) ||
+	    m->len != imsg->len - sizeof(*m) ||
+	    !msg_tls_policy_text_ok((const char *)p, m->len))
+		return bad();
+	*text = (const char *)p;
 	return 0;
 }
 

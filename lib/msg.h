@@ -123,6 +123,7 @@ enum imsg_type {
 	 */
 	IMSG_REPORT_MESSAGE_RECEIVE,	/* struct msg_report_receive + fd */
 	IMSG_REPORT_MESSAGE_RESULT,	/* struct msg_deliver_result */
+	IMSG_REPORT_TLS_POLICY,		/* struct msg_tls_policy + text, mta */
 
 	/*
 	 * posternctl <-> control <-> parent and children.  Requests go to
@@ -619,6 +620,25 @@ struct msg_tls_result {
 	char		 result[40];
 };
 
+/*
+ * The policy behind TLS results (RFC 8460 4.4 "policy-string" and
+ * "mx-host"): for tlsa the MX host and its TLSA records in presentation
+ * form, for sts the policy's lines (mx "").  The struct is followed by
+ * len bytes of text: at most MSG_TLS_POLICY_LINES lines of printable
+ * ASCII, each at most MSG_TLS_POLICY_LINE_MAX bytes and ending in '\n'.
+ */
+#define MSG_TLS_POLICY_LINES	64
+#define MSG_TLS_POLICY_LINE_MAX	255
+#define MSG_TLS_POLICY_TEXT_MAX	(MSG_TLS_POLICY_LINES * \
+				    (MSG_TLS_POLICY_LINE_MAX + 1))
+struct msg_tls_policy {
+	int64_t		 when;		/* wall clock */
+	int32_t		 policy;	/* MSG_TLS_POLICY_TLSA or _STS */
+	char		 domain[256];
+	char		 mx[256];
+	uint32_t	 len;
+};
+
 struct msg_ctl_mta_host {
 	char		 name[256];	/* action/destination */
 	uint32_t	 connections;	/* open now */
@@ -733,6 +753,10 @@ int	msg_get_ctl_debug_result(const struct imsg *,
 int	msg_get_report_receive(const struct imsg *,
 	    struct msg_report_receive *);
 int	msg_get_ctl_reports(const struct imsg *, struct msg_ctl_reports *);
+/* The text (m->len bytes, not NUL-terminated) is checked as described. */
+int	msg_get_tls_policy(const struct imsg *, struct msg_tls_policy *,
+	    const char **text);
+int	msg_tls_policy_text_ok(const char *, size_t);
 const char *msg_tls_policy_name(int32_t);
 
 #endif

@@ -31,10 +31,14 @@
  * Every TLS outcome of an MX delivery goes to reportd (RFC 8460 result
  * types, mta/session_secure.c).
  *
+ * TLS-Required: No (RFC 8689 3, 4.2.2): messages that carry it form
+ * destinations of their own, for which neither DANE nor MTA-STS is
+ * looked up: TLS when the server offers it, never required, nothing
+ * recorded for TLS reports.  REQUIRETLS messages have their own too, so
+ * that a session can walk the MX hosts for one that qualifies.
+ *
  * posternctl debug delivery runs this code on a probe's own state
  * (mta/debug.c), which its hooks tell apart (m->probe).
- *
- * Not here yet: the TLS-Required: No header field.
  */
 #include <sys/types.h>
 #include <sys/queue.h>
@@ -311,7 +315,7 @@ mta_task_done(struct mta *m, struct mta_task *t)
 }
 
 /* Fail every waiting task of a destination the same way. */
-static void
+void
 mta_dest_fail_all(struct mta *m, struct mta_dest *d, int status,
     const char *dsn_status, const char *error)
 {
@@ -520,8 +524,24 @@ mta_dest_run(struct mta *m, struct mta_dest *d)
 
 /* --- messages from the queue --- */
 
+/*
+ * RFC 8689 3: "TLS-Required: No" MUST be ignored when the message also
+ * came with REQUIRETLS (smtpd drops the flag then; this is the last
+ * guard, for envelopes from elsewhere).
+ */
+enum mta_dest_tls
+mta_env_tls(const struct envelope *e)
+{
+	if (e->flags & ENV_F_REQUIRETLS)
+		return MTA_DEST_TLS_REQUIRED;
+	if (e->flags & ENV_F_TLSREQ_NO)
+		return MTA_DEST_TLS_OPTIONAL;
+	return MTA_DEST_TLS_POLICY;
+}
+
 static struct mta_dest *
-mta_dest_get(struct mta *m, struct mta_relay *relay, const char *rcpt)
+mta_dest_get(struct mta *m, struct mta_relay *relay, const char *rcpt,
+    enum mta_dest_tls tls)
 {
 	struct mta_dest	*d;
 	const char	*at, *domain;
@@ -538,7 +558,8 @@ mta_dest_get(struct mta *m, struct mta_relay *relay, const char *rcpt)
 		dom[i] = tolower((unsigned char)domain[i]);
 	dom[i] = '\0';
 	TAILQ_FOREACH(d, &m->dests, entry)
-		if (d->relay == relay && strcmp(d->domain, dom) == 0) {
+		if (d->relay == relay && d->tls == tls &&
+		    strcmp(d->domain, dom) == 0) {
 			d->last_active = monotime();
 			return d;
 		}
@@ -547,7 +568,15 @@ mta_dest_get(struct mta *m, struct mta_relay *relay, const char *rcpt)
 	d->relay = relay;
 	d->last_active = monotime();
 	strlcpy(d->domain, dom, sizeof(d->domain));
-	snprintf(d->name, sizeof(d->name), "%s/%s", relay->c.name, dom);
+	d->tls = tls;
+	snprintf(d->name, sizeof(d->name), "%s/%s%s", relay->c.name, dom,
+	    tls == MTA_DEST_TLS_REQUIRED ? "#requiretls" :
+	    tls == MTA_DEST_TLS_OPTIONAL ? "#tls-required-no" : "");
+	if (tls == MTA_DEST_TLS_OPTIONAL && !relay->c.has_host)
+		log_info("mta: %s: TLS-Required: No (RFC 8689 4.2.2): the "
+		    "DANE and MTA-STS policies of %s are not applied to these "
+		    "messages; TLS when offered, unauthenticated", d->name,
+		    dom);
 	TAILQ_INIT(&d->tasks);
 	TAILQ_INSERT_TAIL(&m->dests, d, entry);
 	return d;
@@ -571,7 +600,8 @@ mta_msg_dispatch(struct mta *m)
 		relay = mta_route(m, &m->incoming_env[i]);
 		if (relay != NULL)
 			dests[i] = mta_dest_get(m, relay,
-			    m->incoming_env[i].rcpt);
+			    m->incoming_env[i].rcpt,
+			    mta_env_tls(&m->incoming_env[i]));
 	}
 	msg->refs = 1;		/* ours, until the loop is done */
 	for (i = 0; i < n; i++) {

@@ -97,6 +97,7 @@ struct mta_tlsa_host {
 	struct mta_dest		*dest;
 	size_t			 idx;		/* in dest->mx.hosts */
 	enum mta_dane		 state;
+	int			 bogus;		/* TEMPFAIL: DNSSEC said so */
 	struct dns_query	*q;
 	char			 base[DNS_NAME_BUF];	/* TLSA base domain */
 	char			 reason[700];
@@ -104,13 +105,25 @@ struct mta_tlsa_host {
 	struct dane_tlsa	*rr;		/* usable records */
 };
 
+/*
+ * What the messages of a destination ask of TLS (RFC 8689): those with
+ * REQUIRETLS, those with "TLS-Required: No" and the others never share a
+ * destination, so never a session that applies the other's rules.
+ */
+enum mta_dest_tls {
+	MTA_DEST_TLS_POLICY = 0,	/* the domain's DANE and MTA-STS */
+	MTA_DEST_TLS_REQUIRED,		/* REQUIRETLS (RFC 8689 4.2.1) */
+	MTA_DEST_TLS_OPTIONAL		/* TLS-Required: No (RFC 8689 4.2.2) */
+};
+
 struct mta_dest {
 	TAILQ_ENTRY(mta_dest)	 entry;
 	struct mta		*mta;
-	char			 name[320];	/* "action/domain" for logs */
+	char			 name[340];	/* "action/domain" for logs */
 	struct mta_relay	*relay;
 	char			 domain[256];	/* recipient domain, or the
 						   smarthost */
+	enum mta_dest_tls	 tls;
 	struct mta_tasks	 tasks;		/* waiting for a session */
 	size_t			 ntasks;
 	size_t			 nsessions;	/* open now */
@@ -180,6 +193,9 @@ void	mta_report(struct mta *, struct mta_rcpt *, int status,
 	    const char *dsn_status, const char *remote_mta,
 	    const char *diagnostic, const char *error);
 void	mta_task_done(struct mta *, struct mta_task *);
+void	mta_dest_fail_all(struct mta *, struct mta_dest *, int status,
+	    const char *dsn_status, const char *error);
+enum mta_dest_tls mta_env_tls(const struct envelope *);
 struct mta_task *mta_dest_take(struct mta_dest *);
 void	mta_dest_session_done(struct mta *, struct mta_dest *, int ok,
 	    const char *error);
@@ -218,6 +234,11 @@ void	mta_ctl_sts_flush(struct mta *, const char *, uint32_t);
 void	mta_tlsa_start(struct mta_dest *);
 void	mta_tlsa_clear(struct mta_dest *);
 const struct mta_tlsa_host *mta_tlsa_host(const struct mta_dest *, size_t);
+
+/* session_secure.c: a TLS result for reportd (RFC 8460 4.3) */
+void	mta_tls_result_send(struct mta *, const struct mta_dest *,
+	    int32_t policy, const char *mx, const char *ip,
+	    const char *result);
 
 /* tls.c: our own check of a peer's chain (RFC 6125 name matching). */
 int	mta_cert_verify(X509_STORE *, const uint8_t *pem, size_t len,

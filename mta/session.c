@@ -387,8 +387,13 @@ session_host_policy(struct mta_session *s, const struct mxres_host *h)
 		    t->reason);
 		log_info("mta: session %u: %s: not used: %s", s->id, h->name,
 		    t->reason);
-		mta_debug_skip(s->mta, h->name, 0, strstr(t->reason,
-		    "dnssec-invalid") != NULL ? "bogus" : "none", t->reason);
+		mta_debug_skip(s->mta, h->name, 0, t->bogus ? "bogus" : "none",
+		    t->reason);
+		/* RFC 8460 4.3.2.2.1 dnssec-invalid; no address was tried */
+		if (t->bogus)
+			mta_tls_result_send(s->mta, s->dest,
+			    MSG_TLS_POLICY_TLSA, h->name, "",
+			    "dnssec-invalid");
 		return -1;
 	}
 	if (t != NULL && (t->state == MTA_DANE_REQUIRED ||
@@ -440,6 +445,17 @@ session_connect_next(struct mta_session *s)
 				snprintf(s->error, sizeof(s->error),
 				    "no address to connect to for %s",
 				    s->dest->domain);
+			/*
+			 * RFC 8689 4.2.1: no MX host can take REQUIRETLS
+			 * mail: it MUST NOT go to the domain, and is
+			 * returned (5.7.30, RFC 8689 5).  A host that
+			 * failed some other way may qualify on a later
+			 * try: then the mail waits.
+			 */
+			if (s->dest->tls == MTA_DEST_TLS_REQUIRED &&
+			    s->rtls_refused > 0 && s->rtls_refused == mx->nhosts)
+				mta_dest_fail_all(s->mta, s->dest,
+				    DELIVER_PERMFAIL, "5.7.30", s->error);
 			session_free(s, 0);
 			return;
 		}
@@ -636,9 +652,39 @@ session_begin_task(struct mta_session *s)
 	mta_session_enter(s, S_MAIL);
 }
 
+/*
+ * RFC 8689 4.2.1: a server that cannot take REQUIRETLS mail gets a QUIT
+ * (best effort: we do not wait for its reply) and the next MX host is
+ * tried; the session_connect_next() that runs out of hosts decides.
+ */
+static void
+session_requiretls_skip(struct mta_session *s, const char *why)
+{
+	const struct mxres_result	*mx = &s->dest->mx;
+	ssize_t				 n;
+
+	s->rtls_refused++;
+	if (s->tls != NULL)
+		n = tls_write(s->tls, "QUIT\r\n", 6);
+	else
+		n = write(s->fd, "QUIT\r\n", 6);
+	(void)n;
+	if (s->hi < mx->nhosts && mx->hosts[s->hi].naddr > 0)
+		s->ai = mx->hosts[s->hi].naddr - 1;	/* the next host */
+	mta_session_host_fail(s, 0, "%s", why);
+}
+
 void
 mta_session_next_task(struct mta_session *s)
 {
+	char	 why[600];
+
+	/* This session carries REQUIRETLS mail only (mta_env_tls()). */
+	if (s->dest->tls == MTA_DEST_TLS_REQUIRED && s->task == NULL &&
+	    session_requiretls(s, why, sizeof(why)) == -1) {
+		session_requiretls_skip(s, why);
+		return;
+	}
 	s->talked = 1;
 	if ((s->task = mta_dest_take(s->dest)) == NULL) {
 		if (s->mta->probe != NULL) {

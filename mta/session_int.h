@@ -75,6 +75,8 @@ struct mta_session {
 	struct socks5		*socks;
 	int			 talked;	/* a server took us: not a
 						   connection failure */
+	size_t			 rtls_refused;	/* hosts that could not take
+						   REQUIRETLS mail */
 	char			 error[1024];
 	/* the transaction */
 	struct mta_task		*task;

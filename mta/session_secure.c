@@ -10,6 +10,7 @@
 #include <sys/types.h>
 #include <sys/queue.h>
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,29 +48,127 @@ mta_session_tls_start(struct mta_session *s, enum mta_state st)
  * RFC 8460 4.3: every TLS outcome of an MX delivery goes to reportd,
  * which keeps them per policy domain and day for TLS reports.  Smarthosts
  * are left out: their TLS is our configuration, not a domain's policy.
+ * So are the sessions of "TLS-Required: No" messages (RFC 8689 4.2.2):
+ * the sender waived the domain's policy, which then governed nothing; a
+ * certificate that would have failed it is no failure of the policy's
+ * (nor a success to count under "no-policy-found").
  */
 void
-mta_session_tls_result(struct mta_session *s, const char *result)
+mta_tls_result_send(struct mta *m, const struct mta_dest *d, int32_t policy,
+    const char *mx, const char *ip, const char *result)
 {
 	struct msg_tls_result	 r;
 
-	/* a debug delivery shows its outcomes; reportd does not count them */
-	mta_debug_tls_result(s->mta, result, s->dane != NULL &&
-	    s->dane->state == MTA_DANE_REQUIRED, s->dane != NULL ||
-	    s->sts == STS_MODE_ENFORCE);
-	if (s->dest->relay->c.has_host || s->mta->probe != NULL)
+	/* a debug delivery's outcomes are its own; reportd counts none */
+	if (d->relay->c.has_host || d->tls == MTA_DEST_TLS_OPTIONAL ||
+	    m->probe != NULL)
 		return;
 	memset(&r, 0, sizeof(r));
 	r.when = walltime();
-	r.policy = s->dane != NULL ? MSG_TLS_POLICY_TLSA :
+	r.policy = policy;
+	strlcpy(r.domain, d->domain, sizeof(r.domain));
+	strlcpy(r.mx, mx, sizeof(r.mx));
+	strlcpy(r.ip, ip, sizeof(r.ip));
+	strlcpy(r.result, result, sizeof(r.result));
+	proc_compose(m->proc, PROC_REPORTD, IMSG_REPORT_TLS_RESULT, 0, -1, &r,
+	    sizeof(r));
+}
+
+/* One policy-string line (RFC 8460 4.4), cut to MSG_TLS_POLICY_LINE_MAX. */
+static void
+tls_policy_line(struct buf *b, size_t *lines, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void
+tls_policy_line(struct buf *b, size_t *lines, const char *fmt, ...)
+{
+	char	 line[MSG_TLS_POLICY_LINE_MAX + 1];
+	va_list	 ap;
+	size_t	 i, n;
+
+	if (*lines >= MSG_TLS_POLICY_LINES)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	n = strlen(line);
+	for (i = 0; i < n; i++)		/* printable ASCII only */
+		if (line[i] < 0x20 || line[i] > 0x7e)
+			line[i] = '?';
+	if (n == 0)
+		return;
+	buf_add(b, line, n);
+	buf_add(b, "\n", 1);
+	(*lines)++;
+}
+
+/*
+ * The policy behind this session's results (RFC 8460 4.4): for DANE the
+ * usable TLSA records of the host in presentation form (a digest or key
+ * too long for a line is cut, marked "..."), for MTA-STS the policy's
+ * lines.  reportd keeps the latest per domain, day and host.
+ */
+static void
+session_tls_policy(struct mta_session *s, int32_t policy)
+{
+	struct msg_tls_policy	 p;
+	const struct sts_policy	*sp = s->dest->sts;
+	const struct dane_tlsa	*t;
+	struct buf		 b;
+	char			 hex[MSG_TLS_POLICY_LINE_MAX + 1];
+	size_t			 i, k, off, lines = 0;
+
+	memset(&p, 0, sizeof(p));
+	p.when = walltime();
+	p.policy = policy;
+	strlcpy(p.domain, s->dest->domain, sizeof(p.domain));
+	buf_init(&b, sizeof(p) + MSG_TLS_POLICY_TEXT_MAX);
+	buf_add(&b, &p, sizeof(p));
+	if (policy == MSG_TLS_POLICY_TLSA) {
+		strlcpy(p.mx, s->host, sizeof(p.mx));
+		for (i = 0; i < s->dane->n; i++) {
+			t = &s->dane->rr[i];
+			for (k = 0, off = 0; k < t->len &&
+			    off + 2 < sizeof(hex) - 4; k++, off += 2)
+				snprintf(hex + off, sizeof(hex) - off, "%02X",
+				    t->data[k]);
+			hex[off] = '\0';
+			if (k < t->len)
+				strlcat(hex, "...", sizeof(hex));
+			tls_policy_line(&b, &lines, "_25._tcp.%s. IN TLSA "
+			    "%u %u %u %s", s->dane->base, t->usage,
+			    t->selector, t->mtype, hex);
+		}
+	} else if (sp != NULL) {
+		tls_policy_line(&b, &lines, "version: STSv1");
+		tls_policy_line(&b, &lines, "mode: %s",
+		    sts_mode_name(sp->mode));
+		for (i = 0; i < sp->nmx && lines < MSG_TLS_POLICY_LINES - 1;
+		    i++)
+			tls_policy_line(&b, &lines, "mx: %s", sp->mx[i]);
+		tls_policy_line(&b, &lines, "max_age: %u", sp->max_age);
+	}
+	p.len = b.len - sizeof(p);
+	memcpy(b.data, &p, sizeof(p));
+	proc_compose(s->mta->proc, PROC_REPORTD, IMSG_REPORT_TLS_POLICY, 0, -1,
+	    b.data, b.len);
+	buf_free(&b);
+}
+
+void
+mta_session_tls_result(struct mta_session *s, const char *result)
+{
+	int32_t	 policy = s->dane != NULL ? MSG_TLS_POLICY_TLSA :
 	    s->sts != STS_MODE_NONE ? MSG_TLS_POLICY_STS :
 	    MSG_TLS_POLICY_NONE;
-	strlcpy(r.domain, s->dest->domain, sizeof(r.domain));
-	strlcpy(r.mx, s->host, sizeof(r.mx));
-	strlcpy(r.ip, s->addr, sizeof(r.ip));
-	strlcpy(r.result, result, sizeof(r.result));
-	proc_compose(s->mta->proc, PROC_REPORTD, IMSG_REPORT_TLS_RESULT, 0,
-	    -1, &r, sizeof(r));
+
+	/* a debug delivery shows its outcomes */
+	mta_debug_tls_result(s->mta, result, s->dane != NULL &&
+	    s->dane->state == MTA_DANE_REQUIRED, s->dane != NULL ||
+	    s->sts == STS_MODE_ENFORCE);
+	mta_tls_result_send(s->mta, s->dest, policy, s->host, s->addr, result);
+	if (policy != MSG_TLS_POLICY_NONE && !s->dest->relay->c.has_host &&
+	    s->dest->tls != MTA_DEST_TLS_OPTIONAL && s->mta->probe == NULL)
+		session_tls_policy(s, policy);
 }
 
 /* RFC 8460 4.3.2: the result type of a failed certificate check. */

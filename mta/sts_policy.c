@@ -91,6 +91,8 @@ sts_dest_fetched(void *arg, const char *body, size_t len, const char *why,
 			strlcpy(err, why, sizeof(err));
 		mta_debug_sts_note(d, "policy fetch failed (%s: %s)", rpt,
 		    err);
+		/* RFC 8460 4.3.2.2.2: the failure, for the domain's report */
+		mta_tls_result_send(m, d, MSG_TLS_POLICY_STS, "", "", rpt);
 		if (m->sts_cache != NULL && sts_cache_get(m->sts_cache,
 		    d->domain, c) == 1 && c->expires > now) {
 			log_warnx("mta: %s: MTA-STS policy fetch failed (%s: "
@@ -194,9 +196,12 @@ mta_sts_start(struct mta_dest *d)
 {
 	char	 qname[300];
 
-	/* without its cache the mta applies no policy; a probe has none */
+	/*
+	 * Without its cache the mta applies no policy (a probe has none and
+	 * fetches afresh); RFC 8689 4.2.2: TLS-Required: No waives MTA-STS.
+	 */
 	if (d->relay->c.has_host || (d->mta->sts_cache == NULL &&
-	    d->mta->probe == NULL))
+	    d->mta->probe == NULL) || d->tls == MTA_DEST_TLS_OPTIONAL)
 		return 0;
 	if (d->sts_pending)
 		return 1;

@@ -89,6 +89,7 @@ mta_tlsa_answer(void *arg, const struct dns_answer *ans)
 	t->q = NULL;
 	if (ans->sec == DNS_SEC_BOGUS) {
 		t->state = MTA_DANE_TEMPFAIL;
+		t->bogus = 1;
 		snprintf(t->reason, sizeof(t->reason), "TLSA lookup for "
 		    "_25._tcp.%.255s is bogus (dnssec-invalid): %s", t->base,
 		    ans->why_bogus);
@@ -129,6 +130,9 @@ mta_tlsa_start(struct mta_dest *d)
 	size_t			 i;
 
 	mta_tlsa_clear(d);
+	/* RFC 8689 4.2.2: TLS-Required: No waives DANE */
+	if (d->tls == MTA_DEST_TLS_OPTIONAL)
+		return;
 	if (d->relay->c.has_host || d->mx.status != MXRES_OK ||
 	    d->mx.literal || d->mx.nhosts == 0)
 		return;

@@ -437,6 +437,14 @@ queue_inject_dsn(struct queue *q, const struct envelope *orig,
 		e.flags |= ENV_F_SMTPUTF8;
 	if (flags & DSN_OUT_8BITMIME)
 		e.flags |= ENV_F_8BITMIME;
+	/*
+	 * RFC 8689 5: the report on a REQUIRETLS message carries its
+	 * header (dsn.c returns no more), which must not travel where the
+	 * original could not: the report goes with REQUIRETLS too, or not
+	 * at all (a report that cannot is dropped: null reverse path).
+	 */
+	if (orig->flags & ENV_F_REQUIRETLS)
+		e.flags |= ENV_F_REQUIRETLS;
 	e.notify = ENV_NOTIFY_NEVER;
 	m = qstore_message_begin(q->qs, msg->len + 1);
 	if (qstore_message_append(m, msg->data, msg->len) == -1 ||

@@ -12,7 +12,8 @@ Modules covered: mta/sts_fetch.c (the HTTPS fetch: certificate check,
 redirects, size and time bounds, servers that close without
 close_notify), mta/sts_policy.c (record, cache and fetch decided per
 destination; show and flush), mta/sts_cache.c and mta/sts.c (also
-unit-tested), and the MTA-STS checks of mta/session_secure.c.
+unit-tested), and the MTA-STS checks of mta/session_secure.c; "TLS-Required:
+No" (mta/mta.c, RFC 8689 4.2.2) waives an enforce policy.
 """
 import os
 import re
@@ -131,6 +132,14 @@ def test_enforce_uses_only_listed_mx(dm, peer, bed, sts):  # noqa: F811
     wait_queue_empty(dm)
     wait_tls_result(dm, "enf.test", r"policy=sts result=success "
                     r"mx=mx\.enf\.test ip=127\.0\.0\.51 count=1$")
+    # RFC 8460 4.4: the policy's lines are kept with it
+    wait_tls_result(dm, "enf.test", r"policy-string=")
+    pol = [ln.split(" policy-string=", 1)[1] for ln in dm.ctl(
+        "show", "tls-results", "enf.test").stdout.splitlines()
+        if re.match(r"\d{4}-\d\d-\d\d enf\.test policy=sts mx=- "
+                    r"policy-string=", ln)]
+    assert pol == ["version: STSv1", "mode: enforce", "mx: mx.enf.test",
+                   "max_age: 86400"], pol
     assert bad.sessions() == []
     log = dm.logtext()
     assert "MTA-STS policy fetched: id 1, mode enforce" in log
@@ -184,6 +193,31 @@ def test_enforce_refuses_certificate_for_another_name(dm, peer, bed,
     assert mx.accepted() == []
 
 
+def test_tls_required_no_waives_enforce(dm, peer, bed, sts):  # noqa: F811
+    # RFC 8689 4.2.2: with "TLS-Required: No" the enforce policy is not
+    # applied (not even fetched); the same message without it waits
+    srv = sts("name.test")
+    mx = mx_peer(peer, bed, "mx.name.test", cert=bed.other)
+    send(dm, ["plain@name.test"])
+    wait_queue_line(dm, "plain@name.test", "MTA-STS (enforce): the "
+                    "certificate is not valid for mx.name.test")
+    fetched = len(srv.fetches())
+    send(dm, ["waived@name.test"], body=(
+        b"From: root@localhost\r\nTo: waived@name.test\r\n"
+        b"Tls-Required:\r\n  no\r\nSubject: x\r\n\r\nbody\r\n"))
+    mx.wait_messages(1)
+    assert [r for m in mx.accepted() for r in m["rcpts"]] == \
+        ["waived@name.test"]
+    assert mx.wait_sessions(1)[-1]["tls"] is not None
+    assert len(srv.fetches()) == fetched
+    time.sleep(1)
+    assert "plain@name.test" in dm.ctl("show", "queue").stdout
+    assert len(mx.accepted()) == 1
+    res = dm.ctl("show", "tls-results", "name.test").stdout
+    assert "result=certificate-host-mismatch" in res, res
+    assert "result=success" not in res, res
+
+
 def test_testing_delivers_and_logs(dm, peer, bed, sts):  # noqa: F811
     sts("testing.test")
     mx = mx_peer(peer, bed, "mx.testing.test", cert=bed.other)
@@ -202,6 +236,27 @@ def test_fetch_failure_without_cache_is_no_policy(dm, peer, bed):  # noqa
     assert "MTA-STS policy fetch failed (sts-policy-fetch-error: " in \
         dm.logtext()
     assert "no policy applies" in dm.logtext()
+    # RFC 8460 4.3.2.2.2: the failure is a result of the domain
+    wait_tls_result(dm, "nofetch.test", r"policy=sts "
+                    r"result=sts-policy-fetch-error mx=- ip=- count=1$")
+
+
+def test_fetch_with_bad_certificate_is_webpki_invalid(dm, peer, bed,
+                                                      tmp_path):  # noqa
+    # the policy server's certificate is not for mta-sts.name.test
+    srv = StsServer(tmp_path / "sts-bad", STS["name.test"], bed.other.cert,
+                    bed.other.key, POLICY["name.test"]).start()
+    try:
+        mx = mx_peer(peer, bed, "mx.name.test")
+        send(dm, ["x@name.test"])
+        mx.wait_messages(1)
+        wait_queue_empty(dm)
+        wait_tls_result(dm, "name.test", r"policy=sts "
+                        r"result=sts-webpki-invalid mx=- ip=- count=1$")
+        assert "policy-string" not in dm.ctl("show", "tls-results",
+                                             "name.test").stdout
+    finally:
+        srv.stop()
 
 
 def test_dane_takes_precedence(dm, peer, bed, sts):  # noqa: F811
@@ -236,6 +291,13 @@ def test_bad_policy_answers_are_no_policy(dm, peer, bed, sts, kw,
     # no policy: the preferred host, not listed, gets the message
     assert len(bad.accepted()) == 1 and good.accepted() == []
     assert why in dm.logtext()
+    # RFC 8460 4.3.2.2.2: a result of the domain, of one of its types
+    ln = wait_tls_result(dm, "enf.test", r"policy=sts result=sts-")
+    assert re.search(r"policy=sts result=(sts-policy-fetch-error|"
+                     r"sts-policy-invalid|sts-webpki-invalid) mx=- ip=- "
+                     r"count=1$", ln), ln
+    if why == "sts-policy-invalid" or "mx patterns" in why:
+        assert "result=sts-policy-invalid" in ln, ln
 
 
 def restart(dm):

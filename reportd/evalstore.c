@@ -61,7 +61,7 @@ struct pending {
 
 struct evalstore {
 	MDB_env			*env;
-	MDB_dbi			 db_eval, db_meta, db_tls;
+	MDB_dbi			 db_eval, db_meta, db_tls, db_tlspol;
 	size_t			 mapsize;
 	uint64_t		 seq;
 	struct pending		 pend[EVALSTORE_BACKLOG_MAX];
@@ -222,7 +222,9 @@ open_dbs(struct evalstore *es)
 		return rc;
 	if ((rc = mdb_dbi_open(txn, "eval", MDB_CREATE, &es->db_eval)) != 0 ||
 	    (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &es->db_meta)) != 0 ||
-	    (rc = mdb_dbi_open(txn, "tls", MDB_CREATE, &es->db_tls)) != 0)
+	    (rc = mdb_dbi_open(txn, "tls", MDB_CREATE, &es->db_tls)) != 0 ||
+	    (rc = mdb_dbi_open(txn, "tlspol", MDB_CREATE,
+	    &es->db_tlspol)) != 0)
 		goto fail;
 	rc = meta_get64(es, txn, "version", &format);
 	if (rc == MDB_NOTFOUND)
@@ -820,6 +822,133 @@ evalstore_tls_foreach(struct evalstore *es, const char *domain,
 		    (unsigned long long)rd64(v.mv_data));
 		if (cb(arg, line) != 0)
 			break;
+	}
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	return rc == 0 || rc == MDB_NOTFOUND ? 0 : -1;
+}
+
+/*
+ * The policies behind the TLS results (RFC 8460 4.4 "policy-string" and
+ * "mx-host"): the latest text per policy domain, UTC day, policy type
+ * and MX host ("" for sts, whose mx patterns are in its lines), keyed
+ * like the results.  The text was checked by msg_get_tls_policy()
+ * (bounded lines of printable ASCII); an unchanged one is not rewritten,
+ * so that every session may send its policy at the cost of a read.
+ */
+static size_t
+tls_policy_key(const struct msg_tls_policy *p, char *k, size_t ksz)
+{
+	struct tm	 tm;
+	time_t		 t = (time_t)p->when;
+	char		 day[16] = "00000000";
+	int		 n;
+
+	if (gmtime_r(&t, &tm) != NULL)
+		strftime(day, sizeof(day), "%Y-%m-%d", &tm);
+	n = snprintf(k, ksz, "%s%c%s%c%s%c%s", p->domain, 0, day, 0,
+	    msg_tls_policy_name(p->policy), 0, p->mx);
+	return n < 0 || (size_t)n >= ksz ? 0 : (size_t)n;
+}
+
+int
+evalstore_tls_policy_put(struct evalstore *es,
+    const struct msg_tls_policy *p, const char *text)
+{
+	MDB_txn		*txn;
+	MDB_val		 k, v;
+	char		 key[EVALSTORE_TLS_KEY_MAX];
+	int		 rc;
+
+	if (p->len > MSG_TLS_POLICY_TEXT_MAX ||
+	    (k.mv_size = tls_policy_key(p, key, sizeof(key))) == 0)
+		return -1;
+	k.mv_data = key;
+	if ((rc = mdb_txn_begin(es->env, NULL, MDB_RDONLY, &txn)) != 0)
+		goto fail;
+	rc = mdb_get(txn, es->db_tlspol, &k, &v);
+	if (rc == 0 && v.mv_size == p->len &&
+	    memcmp(v.mv_data, text, p->len) == 0) {
+		mdb_txn_abort(txn);
+		return 0;		/* known already */
+	}
+	mdb_txn_abort(txn);
+	if ((rc = txn_begin(es, 0, &txn)) != 0)
+		goto fail;
+	v.mv_data = (void *)text;
+	v.mv_size = p->len;
+	if ((rc = mdb_put(txn, es->db_tlspol, &k, &v, 0)) != 0) {
+		mdb_txn_abort(txn);
+		goto fail;
+	}
+	if ((rc = mdb_txn_commit(txn)) != 0)
+		goto fail;
+	return 0;
+ fail:
+	log_warnx("evaluation store: a TLS policy for %s: %s", p->domain,
+	    mdb_strerror(rc));
+	return -1;
+}
+
+/*
+ * One line per policy-string line of domain ("": every one), in key
+ * order: day, domain, policy, mx and the line.  A value that is not
+ * what evalstore_tls_policy_put() writes is skipped.
+ */
+int
+evalstore_tls_policy_foreach(struct evalstore *es, const char *domain,
+    int (*cb)(void *, const char *), void *arg)
+{
+	MDB_txn		*txn;
+	MDB_cursor	*cur;
+	MDB_val		 k, v;
+	const char	*f[4], *text, *nl;
+	char		 key[EVALSTORE_TLS_KEY_MAX + 1], line[1400];
+	char		 dom[EVALSTORE_DOMAIN_MAX + 1];
+	size_t		 dlen, i, off;
+	int		 rc, stop = 0;
+
+	for (dlen = 0; domain[dlen] != '\0' && dlen < sizeof(dom) - 1; dlen++)
+		dom[dlen] = tolower((unsigned char)domain[dlen]);
+	dom[dlen] = '\0';
+	domain = dom;
+
+	if (mdb_txn_begin(es->env, NULL, MDB_RDONLY, &txn) != 0)
+		return -1;
+	if ((rc = mdb_cursor_open(txn, es->db_tlspol, &cur)) != 0) {
+		mdb_txn_abort(txn);
+		return -1;
+	}
+	k.mv_data = (void *)domain;
+	k.mv_size = dlen + (dlen > 0);		/* the domain and its NUL */
+	rc = dlen > 0 ? mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE) :
+	    mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+	for (; rc == 0 && !stop; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (k.mv_size > EVALSTORE_TLS_KEY_MAX ||
+		    !msg_tls_policy_text_ok(v.mv_data, v.mv_size)) {
+			es->st.corrupt++;
+			continue;
+		}
+		memcpy(key, k.mv_data, k.mv_size);
+		key[k.mv_size] = '\0';
+		if (dlen > 0 && strcasecmp(key, domain) != 0)
+			break;
+		for (i = 0, off = 0; i < 4 && off <= k.mv_size; i++) {
+			f[i] = key + off;
+			off += strlen(key + off) + 1;
+		}
+		if (i < 4)
+			continue;
+		for (text = v.mv_data; !stop && text <
+		    (const char *)v.mv_data + v.mv_size; text = nl + 1) {
+			nl = memchr(text, '\n', (const char *)v.mv_data +
+			    v.mv_size - text);
+			snprintf(line, sizeof(line), "%s %s policy=%s mx=%s "
+			    "policy-string=%.*s\n", f[1], f[0], f[2],
+			    f[3][0] != '\0' ? f[3] : "-", (int)(nl - text),
+			    text);
+			stop = cb(arg, line) != 0;
+		}
 	}
 	mdb_cursor_close(cur);
 	mdb_txn_abort(txn);

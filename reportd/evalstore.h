@@ -106,6 +106,17 @@ int		 evalstore_tls_add(struct evalstore *,
 		    const struct msg_tls_result *);
 int		 evalstore_tls_foreach(struct evalstore *, const char *domain,
 		    int (*)(void *, const char *line), void *);
+/*
+ * The policy strings behind them (RFC 8460 4.4): the latest text per
+ * domain, day, policy type and MX host; read back one line per
+ * policy-string line.  text is p->len bytes that msg_get_tls_policy()
+ * accepted.
+ */
+int		 evalstore_tls_policy_put(struct evalstore *,
+		    const struct msg_tls_policy *p, const char *text);
+int		 evalstore_tls_policy_foreach(struct evalstore *,
+		    const char *domain, int (*)(void *, const char *line),
+		    void *);
 
 /*
  * The environment, for the other databases that live in it (received

@@ -228,7 +228,10 @@ ctl_tls_cb(void *arg, const char *line)
 	return 0;
 }
 
-/* posternctl show tls-results [DOMAIN]: one line per counted outcome. */
+/*
+ * posternctl show tls-results [DOMAIN]: one line per counted outcome,
+ * then for a DOMAIN one per line of the policies behind them.
+ */
 static void
 reportd_ctl_tls(struct reportd *rd, struct imsg *imsg)
 {
@@ -241,7 +244,10 @@ reportd_ctl_tls(struct reportd *rd, struct imsg *imsg)
 	w.rd = rd;
 	w.peerid = imsg->hdr.peerid;
 	buf_init(&w.b, IMSG_MAX_PAYLOAD);
-	if (evalstore_tls_foreach(rd->es, d.domain, ctl_tls_cb, &w) == -1) {
+	/* with a domain, the policy strings too (RFC 8460 4.4) */
+	if (evalstore_tls_foreach(rd->es, d.domain, ctl_tls_cb, &w) == -1 ||
+	    (d.domain[0] != '\0' && evalstore_tls_policy_foreach(rd->es,
+	    d.domain, ctl_tls_cb, &w) == -1)) {
 		buf_reset(&w.b);
 		buf_addstr(&w.b, "error: the TLS results cannot be read (see "
 		    "the log)\n");
@@ -309,6 +315,8 @@ reportd_dispatch(struct proc *p, enum proc_id from, struct imsg *imsg)
 {
 	struct reportd		*rd = reportd_state(p);
 	struct msg_tls_result	 tr;
+	struct msg_tls_policy	 tp;
+	const char		*text;
 
 	if (proc_common_imsg(p, from, imsg))
 		return;
@@ -321,6 +329,12 @@ reportd_dispatch(struct proc *p, enum proc_id from, struct imsg *imsg)
 		if (msg_get_tls_result(imsg, &tr) == -1)
 			proc_bad_message(p, from, imsg);
 		evalstore_tls_add(rd->es, &tr);
+		return;
+	}
+	if (from == PROC_MTA && imsg->hdr.type == IMSG_REPORT_TLS_POLICY) {
+		if (msg_get_tls_policy(imsg, &tp, &text) == -1)
+			proc_bad_message(p, from, imsg);
+		evalstore_tls_policy_put(rd->es, &tp, text);
 		return;
 	}
 	if (from == PROC_CONTROL &&

@@ -14,6 +14,10 @@
  * field passes on byte for byte, folded lines included.
  *
  * authd gets the message unfiltered, so DKIM sees what the sender signed.
+ *
+ * On the way, every field held whole is also checked for "TLS-Required:
+ * No" (RFC 8689 3), which the smtp process turns into an envelope flag
+ * for the mta; a field too long to be held is not that one.
  */
 #include <sys/types.h>
 
@@ -25,6 +29,7 @@
 #include "smtpd/arstrip.h"
 
 #define ARSTRIP_NAME	"Authentication-Results"
+#define TLSREQ_NAME	"TLS-Required"
 
 void
 arstrip_init(struct arstrip *f)
@@ -58,6 +63,38 @@ arstrip_is_ar(const struct arstrip *f)
 	    sizeof(ARSTRIP_NAME) - 1);
 }
 
+/*
+ * RFC 8689 3: the field "TLS-Required" whose only defined value is "No";
+ * name and value are case-insensitive, and the value may be folded (any
+ * FWS around it is ignored).  Any other value means nothing.
+ */
+static int
+arstrip_is_tlsreq_no(const struct arstrip *f)
+{
+	const char	*raw = (const char *)f->field.data, *v;
+	size_t		 len = f->field.len, namelen, vlen, i, n = 0;
+	char		 word[3];
+	int		 ended = 0;
+
+	namelen = mailhdr_name_len(raw, len);
+	if (namelen == 0 || !mailhdr_name_is(raw, len, namelen, TLSREQ_NAME,
+	    sizeof(TLSREQ_NAME) - 1) ||
+	    (v = mailhdr_value(raw, len, &vlen)) == NULL)
+		return 0;
+	for (i = 0; i < vlen; i++) {
+		if (v[i] == ' ' || v[i] == '\t' || v[i] == '\r' ||
+		    v[i] == '\n') {
+			ended = n > 0;	/* FWS after the word ends it */
+			continue;
+		}
+		if (ended || n == sizeof(word) - 1)
+			return 0;
+		word[n++] = v[i];
+	}
+	word[n] = '\0';
+	return strcasecmp(word, "no") == 0;
+}
+
 /* A complete field (with its CRLF) in f->field: keep or drop it. */
 static void
 arstrip_flush(struct arstrip *f, const char *ours, struct buf *out)
@@ -67,6 +104,8 @@ arstrip_flush(struct arstrip *f, const char *ours, struct buf *out)
 
 	if (f->field.len == 0)
 		return;
+	if (arstrip_is_tlsreq_no(f))
+		f->tls_required_no = 1;
 	if (arstrip_is_ar(f) && (v = mailhdr_value((const char *)f->field.data,
 	    f->field.len, &vlen)) != NULL &&
 	    authres_field_is_ours(v, vlen, ours, 0))

@@ -1,6 +1,7 @@
 /*
  * smtpd/arstrip.c: drop forged Authentication-Results fields (RFC 8601 5)
- * from a message as it streams to the queue.
+ * from a message as it streams to the queue, noting on the way a
+ * "TLS-Required: No" field (RFC 8689 3).
  */
 #ifndef POSTERN_ARSTRIP_H
 #define POSTERN_ARSTRIP_H
@@ -24,6 +25,7 @@ struct arstrip {
 	int			 bol;		/* at the start of a line */
 	enum arstrip_mode	 mode;		/* of the current field */
 	size_t			 dropped;	/* fields removed */
+	int			 tls_required_no; /* RFC 8689 3 field seen */
 	struct buf		 field;
 };
 

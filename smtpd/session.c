@@ -169,6 +169,14 @@ session_commit(struct session *s)
 	strlcpy(m.tag, s->listener->conf.tag, sizeof(m.tag));
 	TAILQ_FOREACH(re, &s->rcpts, entry) {
 		m.env = re->env;
+		/*
+		 * RFC 8689 3: "TLS-Required: No" asks the mta to deliver
+		 * without the recipient domain's DANE or MTA-STS demands;
+		 * with REQUIRETLS on MAIL the field MUST be ignored.
+		 */
+		if (s->arstrip.tls_required_no &&
+		    !(m.env.flags & ENV_F_REQUIRETLS))
+			m.env.flags |= ENV_F_TLSREQ_NO;
 		/* TEST ONLY: POSTERN_TEST_REROUTE, posternd(8) */
 		if ((forged = proc_test_reroute()) != NULL)
 			strlcpy(m.env.dest, forged, sizeof(m.env.dest));
@@ -178,6 +186,11 @@ session_commit(struct session *s)
 	proc_compose(s->smtp->proc, PROC_QUEUE, IMSG_QUEUE_MESSAGE_COMMIT,
 	    s->id, -1, NULL, 0);
 	s->qstate = QSTATE_COMMIT;
+	if (s->arstrip.tls_required_no)
+		log_info("smtp: session %u from %s: TLS-Required: No%s",
+		    s->id, s->ip, s->mail.params.requiretls ? " ignored: "
+		    "REQUIRETLS was given (RFC 8689 3)" : ": the recipient "
+		    "domains' DANE and MTA-STS will not be enforced");
 }
 
 /*

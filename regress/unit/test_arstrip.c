@@ -149,10 +149,71 @@ test_long_foreign_ar_field(void **state)
 	free(msg);
 }
 
+/* RFC 8689 3: "TLS-Required: No" is noticed, in any case and folding. */
+static int
+tlsreq_no(const char *msg, size_t chunk)
+{
+	struct arstrip	 f;
+	struct buf	 out;
+	size_t		 off, n, len = strlen(msg);
+	int		 r;
+
+	arstrip_init(&f);
+	buf_init(&out, SIZE_MAX);
+	for (off = 0; off < len; off += n) {
+		n = len - off < chunk ? len - off : chunk;
+		arstrip_feed(&f, (const uint8_t *)msg + off, n, OURS, &out);
+	}
+	arstrip_end(&f, OURS, &out);
+	/* the field itself passes on untouched */
+	assert_int_equal(out.len, len);
+	r = f.tls_required_no;
+	arstrip_free(&f);
+	buf_free(&out);
+	return r;
+}
+
+static void
+test_tls_required_no(void **state)
+{
+	static const struct {
+		const char	*msg;
+		int		 want;
+	} cases[] = {
+		{ "TLS-Required: No\r\n\r\nbody\r\n", 1 },
+		{ "Subject: x\r\ntls-required:no\r\n\r\n", 1 },
+		{ "TLS-REQUIRED:  nO  \r\nTo: y\r\n\r\n", 1 },
+		/* folded over continuation lines */
+		{ "TLS-Required:\r\n No\r\n\r\n", 1 },
+		{ "TLS-Required:\r\n\t\r\n  no \r\nX: y\r\n\r\n", 1 },
+		/* the last field, without an empty line after it */
+		{ "From: a\r\nTLS-Required: No", 1 },
+		{ "TLS-Required: Yes\r\n\r\n", 0 },
+		{ "TLS-Required: No thanks\r\n\r\n", 0 },
+		{ "TLS-Required: N\r\n o\r\n\r\n", 0 },
+		{ "TLS-Required:\r\n\r\n", 0 },
+		{ "TLS-Requiredx: No\r\n\r\n", 0 },
+		{ "X-TLS-Required: No\r\n\r\n", 0 },
+		{ "Subject: TLS-Required: No\r\n\r\n", 0 },
+		/* in the body it is no field */
+		{ "Subject: x\r\n\r\nTLS-Required: No\r\n", 0 },
+	};
+	static const size_t	 sizes[] = { 1, 3, 4096 };
+	size_t			 i, k;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		for (k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++)
+			if (tlsreq_no(cases[i].msg, sizes[k]) !=
+			    cases[i].want)
+				fail_msg("case %zu (chunk %zu): %s", i,
+				    sizes[k], cases[i].msg);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_tls_required_no),
 		cmocka_unit_test(test_ours_dropped_foreign_kept),
 		cmocka_unit_test(test_last_field_without_body),
 		cmocka_unit_test(test_padded_forgery_is_dropped),

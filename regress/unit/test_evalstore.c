@@ -618,6 +618,92 @@ test_tls_results(void **state)
 	assert_string_equal(out, "");
 }
 
+static struct msg_tls_policy
+tls_pol(const char *dom, int policy, const char *mx, time_t when,
+    const char *text)
+{
+	struct msg_tls_policy	 p;
+
+	memset(&p, 0, sizeof(p));
+	p.when = when;
+	p.policy = policy;
+	strlcpy(p.domain, dom, sizeof(p.domain));
+	strlcpy(p.mx, mx, sizeof(p.mx));
+	p.len = strlen(text);
+	return p;
+}
+
+/*
+ * RFC 8460 4.4: the policy strings, the latest per domain, day, policy
+ * type and MX host, kept through a reopen and read back line by line.
+ */
+static void
+test_tls_policies(void **state)
+{
+	struct fixture		*f = *state;
+	struct msg_tls_policy	 p;
+	char			 out[4096] = "";
+	const time_t		 day = 1796601600;	/* 2026-12-07 */
+	const char		*sts1 = "version: STSv1\nmode: testing\n"
+	    "mx: mx.a.test\nmax_age: 86400\n";
+	const char		*sts2 = "version: STSv1\nmode: enforce\n"
+	    "mx: *.a.test\nmax_age: 604800\n";
+	const char		*tlsa = "_25._tcp.mx.b.test. IN TLSA 3 1 1 "
+	    "abcdef\n_25._tcp.mx.b.test. IN TLSA 2 0 1 0123\n";
+	struct evalstore_stats	 st;
+
+	p = tls_pol("a.test", MSG_TLS_POLICY_STS, "", day + 5, sts1);
+	assert_int_equal(evalstore_tls_policy_put(f->es, &p, sts1), 0);
+	/* the same day again, changed: the latest is kept */
+	p = tls_pol("a.test", MSG_TLS_POLICY_STS, "", day + 50, sts2);
+	assert_int_equal(evalstore_tls_policy_put(f->es, &p, sts2), 0);
+	assert_int_equal(evalstore_tls_policy_put(f->es, &p, sts2), 0);
+	p = tls_pol("a.test", MSG_TLS_POLICY_STS, "", day + 86400, sts1);
+	assert_int_equal(evalstore_tls_policy_put(f->es, &p, sts1), 0);
+	p = tls_pol("b.test", MSG_TLS_POLICY_TLSA, "mx.b.test", day, tlsa);
+	assert_int_equal(evalstore_tls_policy_put(f->es, &p, tlsa), 0);
+	/* a text longer than the bound is refused */
+	p.len = MSG_TLS_POLICY_TEXT_MAX + 1;
+	assert_int_equal(evalstore_tls_policy_put(f->es, &p, tlsa), -1);
+	reopen(f);
+	assert_int_equal(evalstore_tls_policy_foreach(f->es, "A.test",
+	    tls_line, out), 0);
+	assert_string_equal(out,
+	    "2026-12-07 a.test policy=sts mx=- policy-string=version: STSv1\n"
+	    "2026-12-07 a.test policy=sts mx=- policy-string=mode: enforce\n"
+	    "2026-12-07 a.test policy=sts mx=- policy-string=mx: *.a.test\n"
+	    "2026-12-07 a.test policy=sts mx=- policy-string=max_age: 604800\n"
+	    "2026-12-08 a.test policy=sts mx=- policy-string=version: STSv1\n"
+	    "2026-12-08 a.test policy=sts mx=- policy-string=mode: testing\n"
+	    "2026-12-08 a.test policy=sts mx=- policy-string=mx: mx.a.test\n"
+	    "2026-12-08 a.test policy=sts mx=- policy-string=max_age: 86400\n");
+	out[0] = '\0';
+	assert_int_equal(evalstore_tls_policy_foreach(f->es, "b.test",
+	    tls_line, out), 0);
+	assert_string_equal(out,
+	    "2026-12-07 b.test policy=tlsa mx=mx.b.test policy-string="
+	    "_25._tcp.mx.b.test. IN TLSA 3 1 1 abcdef\n"
+	    "2026-12-07 b.test policy=tlsa mx=mx.b.test policy-string="
+	    "_25._tcp.mx.b.test. IN TLSA 2 0 1 0123\n");
+	out[0] = '\0';
+	assert_int_equal(evalstore_tls_policy_foreach(f->es, "", tls_line,
+	    out), 0);
+	assert_int_equal(strlen(out), 0 + strlen("2026-12-07 a.test policy=sts "
+	    "mx=- policy-string=") * 8 + strlen(sts1) + strlen(sts2) +
+	    strlen("2026-12-07 b.test policy=tlsa mx=mx.b.test "
+	    "policy-string=") * 2 + strlen(tlsa));
+	out[0] = '\0';
+	assert_int_equal(evalstore_tls_policy_foreach(f->es, "c.test",
+	    tls_line, out), 0);
+	assert_string_equal(out, "");
+	/* and the results of the same domains are apart from them */
+	assert_int_equal(evalstore_tls_foreach(f->es, "a.test", tls_line,
+	    out), 0);
+	assert_string_equal(out, "");
+	evalstore_get_stats(f->es, &st);
+	assert_int_equal(st.corrupt, 0);
+}
+
 int
 main(void)
 {
@@ -636,6 +722,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_bad_record, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_tls_results, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_tls_policies, setup,
 		    teardown),
 		cmocka_unit_test(test_full_spool),
 		cmocka_unit_test(test_format),

@@ -337,6 +337,93 @@ test_queue_envelope(void **state)
 	assert_int_equal(msg_get_queue_envelope(&imsg, &out), -1);
 }
 
+/*
+ * mta -> reportd: the policy strings behind TLS results (RFC 8460 4.4):
+ * the text's length must be what came, and it must be bounded lines of
+ * printable ASCII, each ended by a newline.
+ */
+static int
+tls_policy(int32_t policy, const char *dom, const char *text, size_t len,
+    int32_t delta)
+{
+	struct msg_tls_policy	 m, out;
+	struct imsg		 imsg;
+	const char		*t;
+	uint8_t			*p;
+	int			 r;
+
+	memset(&m, 0, sizeof(m));
+	m.policy = policy;
+	strlcpy(m.domain, dom, sizeof(m.domain));
+	m.len = (uint32_t)(len + delta);
+	p = calloc(1, sizeof(m) + len + 1);
+	assert_non_null(p);
+	memcpy(p, &m, sizeof(m));
+	memcpy(p + sizeof(m), text, len);
+	memset(&imsg, 0, sizeof(imsg));
+	imsg.data = p;
+	imsg.len = sizeof(m) + len;
+	imsg.fd = -1;
+	r = msg_get_tls_policy(&imsg, &out, &t);
+	if (r == 0) {
+		assert_int_equal(out.len, len);
+		assert_ptr_equal(t, p + sizeof(m));
+	}
+	free(p);
+	return r;
+}
+
+static void
+test_tls_policy(void **state)
+{
+	char	 big[MSG_TLS_POLICY_TEXT_MAX + 2];
+	size_t	 i;
+
+	assert_int_equal(tls_policy(MSG_TLS_POLICY_STS, "a.test",
+	    "version: STSv1\nmode: enforce\n", 29, 0), 0);
+	assert_int_equal(tls_policy(MSG_TLS_POLICY_TLSA, "a.test", "", 0, 0),
+	    0);
+	/* the length does not add up */
+	assert_int_equal(tls_policy(MSG_TLS_POLICY_STS, "a.test",
+	    "mode: x\n", 8, 1), -1);
+	assert_int_equal(tls_policy(MSG_TLS_POLICY_STS, "a.test",
+	    "mode: x\n", 8, -1), -1);
+	/* no policy type, no domain */
+	assert_int_equal(tls_policy(MSG_TLS_POLICY_NONE, "a.test",
+	    "mode: x\n", 8, 0), -1);
+	assert_int_equal(tls_policy(MSG_TLS_POLICY_STS, "", "mode: x\n", 8, 0),
+	    -1);
+	/* not lines: no final newline, an empty line, a NUL, a control */
+	assert_int_equal(tls_policy(MSG_TLS_POLICY_STS, "a.test", "mode: x",
+	    7, 0), -1);
+	assert_int_equal(tls_policy(MSG_TLS_POLICY_STS, "a.test", "a\n\n", 3,
+	    0), -1);
+	assert_int_equal(tls_policy(MSG_TLS_POLICY_STS, "a.test", "a\0b\n", 4,
+	    0), -1);
+	assert_int_equal(tls_policy(MSG_TLS_POLICY_STS, "a.test", "a\rb\n", 4,
+	    0), -1);
+	assert_int_equal(tls_policy(MSG_TLS_POLICY_STS, "a.test", "\xc3\xa9\n",
+	    3, 0), -1);
+	/* a line of MSG_TLS_POLICY_LINE_MAX passes, one more does not */
+	memset(big, 'x', MSG_TLS_POLICY_LINE_MAX);
+	big[MSG_TLS_POLICY_LINE_MAX] = '\n';
+	assert_int_equal(tls_policy(MSG_TLS_POLICY_TLSA, "a.test", big,
+	    MSG_TLS_POLICY_LINE_MAX + 1, 0), 0);
+	memset(big, 'x', MSG_TLS_POLICY_LINE_MAX + 1);
+	big[MSG_TLS_POLICY_LINE_MAX + 1] = '\n';
+	assert_int_equal(tls_policy(MSG_TLS_POLICY_TLSA, "a.test", big,
+	    MSG_TLS_POLICY_LINE_MAX + 2, 0), -1);
+	/* MSG_TLS_POLICY_LINES lines pass, one more does not */
+	for (i = 0; i < MSG_TLS_POLICY_LINES + 1; i++) {
+		big[2 * i] = 'l';
+		big[2 * i + 1] = '\n';
+	}
+	assert_int_equal(tls_policy(MSG_TLS_POLICY_TLSA, "a.test", big,
+	    2 * MSG_TLS_POLICY_LINES, 0), 0);
+	assert_int_equal(tls_policy(MSG_TLS_POLICY_TLSA, "a.test", big,
+	    2 * MSG_TLS_POLICY_LINES + 2, 0), -1);
+}
+
 static void
 test_every_decoder(void **state)
 {
@@ -683,6 +770,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_every_decoder),
+		cmocka_unit_test(test_tls_policy),
 		cmocka_unit_test(test_queue_envelope),
 		cmocka_unit_test(test_variable_lengths),
 		cmocka_unit_test(test_ctl_debug),
