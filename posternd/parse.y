@@ -239,6 +239,7 @@ main		: HOSTNAME STRING {
 procname	: STRING		{ $$ = $1; }
 		| QUEUE			{ $$ = xstrdup("queue"); }
 		| CONTROL		{ $$ = xstrdup("control"); }
+		| REPORTD		{ $$ = xstrdup("reportd"); }
 		;
 
 queue		: QUEUE USER STRING {
