@@ -153,6 +153,8 @@ enum imsg_type {
 	IMSG_CTL_MTA_STS_FLUSH,		/* struct msg_ctl_domain ("": all);
 					   IMSG_CTL_REPLY_COUNT */
 	IMSG_CTL_TLS_RESULTS_GET,	/* struct msg_ctl_domain; DATA back */
+	IMSG_CTL_REPORT_DMARC_PRINT,	/* struct msg_ctl_domain; DATA back:
+					   the open period's report XML */
 
 	IMSG_TYPE_MAX
 };

@@ -1,7 +1,9 @@
 /*
  * posternctl's report commands: `show evaluations [DOMAIN]` lists the DMARC
  * evaluations reportd holds, one line each, as reportd formats them
- * (evalstore_format(), reportd/evalstore.h); `show mta-sts [DOMAIN]` the
+ * (evalstore_format(), reportd/evalstore.h); `report dmarc print DOMAIN`
+ * the DMARC aggregate report of DOMAIN's open period as reportd builds it
+ * (reportd/dmarc_agg.h); `show mta-sts [DOMAIN]` the
  * mta's MTA-STS policy cache and `flush mta-sts DOMAIN|all` empties it.
  */
 #include <sys/types.h>
@@ -103,5 +105,10 @@ posternctl_report_cmd(int argc, char *argv[])
 	    strcmp(argv[1], "evaluations") == 0)
 		return ctl_show_domain(ctl_open(), IMSG_CTL_EVALUATIONS_GET,
 		    argc == 3 ? argv[2] : "");
+	/* reportd answers an error (exit 1) when DOMAIN has nothing. */
+	if (argc == 4 && strcmp(argv[0], "report") == 0 &&
+	    strcmp(argv[1], "dmarc") == 0 && strcmp(argv[2], "print") == 0)
+		return ctl_show_domain(ctl_open(), IMSG_CTL_REPORT_DMARC_PRINT,
+		    argv[3]);
 	return -1;
 }

@@ -19,6 +19,7 @@
 #include <sys/time.h>
 
 #include <event.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,7 @@
 
 #include "auth/dmarc.h"
 #include "auth/dmarc_eval.h"
+#include "reportd/dmarc_agg.h"
 #include "reportd/evalstore.h"
 #include "clock.h"
 #include "log.h"
@@ -41,6 +43,7 @@
 struct reportd {
 	struct proc		*proc;
 	struct evalstore	*es;
+	unsigned int		 period;	/* seconds: a day or an hour */
 	struct event		 ev_flush;
 	int			 flush_armed;
 	struct event		 ev_prune;
@@ -115,6 +118,8 @@ reportd_run(struct proc *p)
 	/* The chroot is <spool>/reports: the store lives at its root. */
 	if ((rd->es = evalstore_open("/", 0, err, sizeof(err))) == NULL)
 		fatalx("reportd: evaluation store: %s", err);
+	if (rd->period == 0)
+		rd->period = DMARC_AGG_PERIOD_DAILY;
 	evtimer_set(&rd->ev_flush, reportd_flush_cb, rd);
 	evtimer_set(&rd->ev_prune, reportd_prune_cb, rd);
 	reportd_prune(rd);
@@ -241,6 +246,121 @@ reportd_ctl_tls(struct reportd *rd, struct imsg *imsg)
 	    imsg->hdr.peerid, -1, NULL, 0);
 }
 
+static void
+ctl_error(struct reportd *rd, uint32_t peerid, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+ctl_error(struct reportd *rd, uint32_t peerid, const char *fmt, ...)
+{
+	struct msg_ctl_error	 e;
+	va_list			 ap;
+
+	memset(&e, 0, sizeof(e));
+	va_start(ap, fmt);
+	vsnprintf(e.message, sizeof(e.message), fmt, ap);
+	va_end(ap);
+	proc_compose(rd->proc, PROC_CONTROL, IMSG_CTL_REPLY_ERROR, peerid, -1,
+	    &e, sizeof(e));
+}
+
+/* What the reports say about us (report_metadata). */
+static void
+reportd_meta(struct reportd *rd, struct dmarc_agg_meta *m)
+{
+	static char	 email[300];
+	const char	*host = rd->proc->global.hostname;
+
+	memset(m, 0, sizeof(*m));
+	snprintf(email, sizeof(email), "postmaster@%s", host);
+	m->org_name = host;
+	m->email = email;
+	m->receiver = host;
+	m->generator = "postern";
+}
+
+static int
+agg_add_cb(void *arg, const struct dmarc_eval_record *r)
+{
+	/* Past the row bound the rest is left out: logged by the caller. */
+	dmarc_agg_add(arg, r);
+	return 0;
+}
+
+/*
+ * The aggregate report of domain over [begin, end) from the store (what
+ * waits for its commit included), or NULL on a store error.
+ */
+static struct dmarc_agg *
+reportd_dmarc_build(struct reportd *rd, const char *domain, time_t begin,
+    time_t end)
+{
+	struct dmarc_agg	*a;
+
+	if (evalstore_pending(rd->es) > 0) {
+		if (rd->flush_armed)
+			evtimer_del(&rd->ev_flush);
+		reportd_flush_cb(-1, 0, rd);
+	}
+	a = dmarc_agg_new(domain, begin, end);
+	if (evalstore_foreach(rd->es, domain, begin, end, agg_add_cb,
+	    a) == -1) {
+		dmarc_agg_free(a);
+		return NULL;
+	}
+	return a;
+}
+
+/*
+ * posternctl report dmarc print DOMAIN: the report of the open period, as
+ * it would be sent if the period closed now; nothing is sent or closed.
+ */
+static void
+reportd_ctl_dmarc_print(struct reportd *rd, struct imsg *imsg)
+{
+	struct msg_ctl_domain	 d;
+	struct dmarc_agg_meta	 m;
+	struct dmarc_agg	*a;
+	struct buf		 b;
+	time_t			 begin;
+	size_t			 off, n;
+
+	if (msg_get_ctl_domain(imsg, &d) == -1 || d.domain[0] == '\0')
+		proc_bad_message(rd->proc, PROC_CONTROL, imsg);
+	begin = dmarc_agg_period_begin(walltime(), rd->period);
+	if ((a = reportd_dmarc_build(rd, d.domain, begin,
+	    begin + rd->period)) == NULL) {
+		ctl_error(rd, imsg->hdr.peerid, "the evaluation store cannot "
+		    "be read (see the log)");
+		return;
+	}
+	if (dmarc_agg_rows(a) == 0) {
+		ctl_error(rd, imsg->hdr.peerid, "%s: no evaluations in the "
+		    "current period", d.domain);
+		dmarc_agg_free(a);
+		return;
+	}
+	reportd_meta(rd, &m);
+	buf_init(&b, DMARC_AGG_XML_MAX);
+	if (dmarc_agg_xml(a, &m, &b) == -1) {
+		ctl_error(rd, imsg->hdr.peerid, "%s: the report is too large",
+		    d.domain);
+	} else {
+		for (off = 0; off < b.len; off += n) {
+			n = b.len - off;
+			if (n > REPORTD_CTL_CHUNK)
+				n = REPORTD_CTL_CHUNK;
+			proc_compose(rd->proc, PROC_CONTROL,
+			    IMSG_CTL_REPLY_DATA, imsg->hdr.peerid, -1,
+			    b.data + off, n);
+		}
+		proc_compose(rd->proc, PROC_CONTROL, IMSG_CTL_REPLY_END,
+		    imsg->hdr.peerid, -1, NULL, 0);
+	}
+	buf_free(&b);
+	dmarc_agg_free(a);
+}
+
 /* posternctl show stats: the evaluation store's counters. */
 static void
 reportd_ctl_stats(struct reportd *rd, struct imsg *imsg)
@@ -314,6 +434,11 @@ reportd_dispatch(struct proc *p, enum proc_id from, struct imsg *imsg)
 	if (from == PROC_CONTROL &&
 	    imsg->hdr.type == IMSG_CTL_TLS_RESULTS_GET) {
 		reportd_ctl_tls(rd, imsg);
+		return;
+	}
+	if (from == PROC_CONTROL &&
+	    imsg->hdr.type == IMSG_CTL_REPORT_DMARC_PRINT) {
+		reportd_ctl_dmarc_print(rd, imsg);
 		return;
 	}
 	if (from == PROC_CONTROL && imsg->hdr.type == IMSG_CTL_STATS_GET) {

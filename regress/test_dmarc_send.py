@@ -1,0 +1,171 @@
+"""Sending DMARC aggregate reports (RFC 9990): messages from several
+loopback sources with varied SPF results reach reportd as evaluations;
+`posternctl report dmarc print DOMAIN` writes the open period's report,
+which validates against the RFC's XSD (xmllint --schema) and whose rows
+count exactly what was sent, by source and result.  DNS is nsd
+(regress/dnsbed.py) on its own bed address.
+
+Modules covered: reportd/dmarc_agg.c, reportd/reportd.c"""
+import os
+import smtplib
+import subprocess
+import time
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from dnsbed import DnsBed
+from test_smtp import delivered
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+XSD = os.path.join(HERE, "data", "dmarc", "dmarc-aggregate-report.xsd")
+NS = {"d": "urn:ietf:params:xml:ns:dmarc-2.0"}
+
+MSG = (b"From: Alice <alice@{dom}>\r\nTo: bob@localhost\r\n"
+       b"Subject: report\r\nMessage-ID: <{mid}@{dom}>\r\n\r\nhello\r\n")
+
+
+@pytest.fixture(scope="module")
+def bed(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("sendbed")
+    b = DnsBed(tmp / "bed", addr="127.0.53.6")
+    try:
+        b.zone("good.test", ['@ TXT "v=spf1 ip4:127.0.0.1 -all"',
+                             '_dmarc TXT "v=DMARC1; p=none; sp=quarantine; '
+                             'aspf=s; rua=mailto:agg@good.test"'])
+        b.zone("quiet.test", ['@ TXT "v=spf1 ip4:127.0.0.1 -all"',
+                              '_dmarc TXT "v=DMARC1; p=none"'])
+        b.start()
+        yield b
+    finally:
+        b.stop()
+
+
+@pytest.fixture
+def mx(daemon_factory, bed, tmp_path):
+    dm = daemon_factory(sub="mx")
+    dm.maildir = str(tmp_path / "mail")
+    with open(dm.conf, "a") as f:
+        f.write('''hostname mx.example.test
+resolver {r} trust-anchor "{ta}"
+table locals {{ "localhost" }}
+action "local" maildir "{m}/%{{user}}" user root
+match from any for domain <locals> action "local"
+'''.format(r=bed.resolver, ta=bed.trust_anchor, m=dm.maildir))
+    return dm.start()
+
+
+def send(port, dom, src="127.0.0.1", mfrom=None):
+    data = MSG.replace(b"{dom}", dom.encode()).replace(
+        b"{mid}", str(time.time()).encode())
+    with smtplib.SMTP("127.0.0.1", port,
+                      source_address=(src, 0)) as c:
+        c.ehlo("client.test")
+        assert c.mail(mfrom if mfrom is not None else "alice@" + dom)[0] \
+            == 250
+        assert c.rcpt("bob@localhost")[0] == 250
+        code, text = c.data(data)
+    assert code == 250, (code, text)
+
+
+def wait_evaluations(dm, dom, want, timeout=10):
+    deadline = time.time() + timeout
+    while True:
+        r = dm.ctl("show", "evaluations", dom)
+        n = len([x for x in r.stdout.splitlines() if x])
+        if n >= want or time.time() > deadline:
+            return n
+        time.sleep(0.1)
+
+
+def xsd_valid(xml_bytes, tmp_path):
+    f = tmp_path / "report.xml"
+    f.write_bytes(xml_bytes)
+    r = subprocess.run(["xmllint", "--noout", "--schema", XSD, str(f)],
+                       capture_output=True, text=True)
+    return r.returncode == 0, r.stderr
+
+
+def rows(xml_bytes):
+    """(source_ip, spf aligned, dkim aligned, disposition, spf result) ->
+    count."""
+    root = ET.fromstring(xml_bytes)
+    out = {}
+    for rec in root.findall("d:record", NS):
+        row = rec.find("d:row", NS)
+        pe = row.find("d:policy_evaluated", NS)
+        spf = rec.find("d:auth_results/d:spf/d:result", NS)
+        key = (row.findtext("d:source_ip", namespaces=NS),
+               pe.findtext("d:spf", namespaces=NS),
+               pe.findtext("d:dkim", namespaces=NS),
+               pe.findtext("d:disposition", namespaces=NS),
+               spf.text if spf is not None else None)
+        assert key not in out, "one record per tuple"
+        out[key] = int(row.findtext("d:count", namespaces=NS))
+    return out
+
+
+def test_print_counts_and_validates(mx, tmp_path):
+    # 3 from .1 that pass SPF, 2 from .2 that fail it, one from .3 with
+    # a MAIL FROM of another domain (SPF none, not aligned), and one for
+    # another domain that must not appear.
+    for _ in range(3):
+        send(mx.port, "good.test")
+    for _ in range(2):
+        send(mx.port, "good.test", src="127.0.0.2")
+    send(mx.port, "good.test", src="127.0.0.3", mfrom="x@elsewhere.test")
+    send(mx.port, "quiet.test")
+    assert len(delivered(mx, "root", want=7)) == 7
+    assert wait_evaluations(mx, "good.test", 6) == 6
+
+    r = mx.ctl("report", "dmarc", "print", "good.test")
+    assert r.returncode == 0, r.stderr
+    xml_bytes = r.stdout.encode()
+    ok, err = xsd_valid(xml_bytes, tmp_path)
+    assert ok, err + r.stdout
+
+    got = rows(xml_bytes)
+    assert got[("127.0.0.1", "pass", "fail", "none", "pass")] == 3
+    assert got[("127.0.0.2", "fail", "fail", "none", "fail")] == 2
+    k3 = [k for k in got if k[0] == "127.0.0.3"]
+    assert len(k3) == 1 and got[k3[0]] == 1 and k3[0][1] == "fail"
+    assert sum(got.values()) == 6
+
+    root = ET.fromstring(xml_bytes)
+    assert root.tag == "{urn:ietf:params:xml:ns:dmarc-2.0}feedback"
+    md = root.find("d:report_metadata", NS)
+    begin = int(md.findtext("d:date_range/d:begin", namespaces=NS))
+    end = int(md.findtext("d:date_range/d:end", namespaces=NS))
+    # the UTC day holding now
+    assert begin % 86400 == 0 and end == begin + 86399
+    assert begin <= time.time() < end + 1
+    assert md.findtext("d:report_id", namespaces=NS) == \
+        "%d.good.test@mx.example.test" % begin
+    pp = root.find("d:policy_published", NS)
+    assert pp.findtext("d:domain", namespaces=NS) == "good.test"
+    assert pp.findtext("d:p", namespaces=NS) == "none"
+    assert pp.findtext("d:sp", namespaces=NS) == "quarantine"
+    assert pp.findtext("d:aspf", namespaces=NS) == "s"
+    for rec in root.findall("d:record", NS):
+        assert rec.findtext("d:identifiers/d:header_from",
+                            namespaces=NS) == "good.test"
+
+    # printing sends and closes nothing: the same report again
+    r2 = mx.ctl("report", "dmarc", "print", "GOOD.test")
+    assert r2.returncode == 0
+    assert r2.stdout == r.stdout
+
+    # the other domain has its own report, one record
+    r = mx.ctl("report", "dmarc", "print", "quiet.test")
+    assert r.returncode == 0, r.stderr
+    assert sum(rows(r.stdout.encode()).values()) == 1
+
+
+def test_print_without_evaluations(mx):
+    r = mx.ctl("report", "dmarc", "print", "nothing.test")
+    assert r.returncode == 1
+    assert "nothing.test: no evaluations" in r.stderr
+    assert r.stdout == ""
+    r = mx.ctl("report", "dmarc", "print", "a" * 300)
+    assert r.returncode != 0
+    assert "too long" in r.stderr
