@@ -34,6 +34,7 @@ static const char *const msg_names[IMSG_TYPE_MAX] = {
 	N(IMSG_CONF_DKIMSIG_ADD), N(IMSG_CONF_SIGN_ADD),
 	N(IMSG_CONF_ARCSEAL_ADD), N(IMSG_CONF_CREDENTIAL_ADD),
 	N(IMSG_CONF_SETUP_DONE), N(IMSG_CONF_CHILD_READY),
+	N(IMSG_CONF_REPORTS_SET),
 	N(IMSG_QUEUE_MESSAGE_BEGIN), N(IMSG_QUEUE_MESSAGE_BEGIN_OK),
 	N(IMSG_QUEUE_MESSAGE_PREPEND), N(IMSG_QUEUE_MESSAGE_DATA),
 	N(IMSG_QUEUE_ENVELOPE_ADD), N(IMSG_QUEUE_MESSAGE_COMMIT),
@@ -241,6 +242,18 @@ msg_get_conf_mta(const struct imsg *imsg, struct msg_conf_mta *m)
 	if (fixed(imsg, m, sizeof(*m)) == -1 || !STR(m->ca_file) ||
 	    m->timeout < 0 || m->connect_timeout < 0 ||
 	    !BOOL(m->tls_fallback))
+		return bad();
+	return 0;
+}
+
+int
+msg_get_conf_reports(const struct imsg *imsg, struct msg_conf_reports *m)
+{
+	if (fixed(imsg, m, sizeof(*m)) == -1 || !BOOL(m->enabled) ||
+	    !STR(m->from) || !STR(m->org) || !STR(m->contact) ||
+	    !STR(m->sign) || !BOOL(m->failure) ||
+	    (m->period != 3600 && m->period != 86400) ||
+	    (m->enabled && (m->from[0] == '\0' || m->org[0] == '\0')))
 		return bad();
 	return 0;
 }

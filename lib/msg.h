@@ -67,6 +67,7 @@ enum imsg_type {
 	IMSG_CONF_CREDENTIAL_ADD,	/* struct msg_conf_credential */
 	IMSG_CONF_SETUP_DONE,		/* empty */
 	IMSG_CONF_CHILD_READY,		/* empty, child -> parent */
+	IMSG_CONF_REPORTS_SET,		/* struct msg_conf_reports (reportd) */
 
 	/*
 	 * smtp <-> queue: one incoming message per session (peer id).  The
@@ -257,6 +258,18 @@ struct msg_conf_user {
 	char		 name[64];	/* a local user */
 	int32_t		 can_receive;	/* a local part may name it (the
 					   parent's verdict, local-users) */
+};
+
+/* What reportd sends (postern.conf(5) reports statements). */
+struct msg_conf_reports {
+	int32_t		 enabled;	/* reports from ... given */
+	char		 from[256];
+	char		 org[256];
+	char		 contact[256];	/* "" = none */
+	uint32_t	 period;	/* 3600 or 86400 */
+	char		 sign[64];	/* dkim-signature, "" = none */
+	uint32_t	 max_per_period;	/* 0 = no limit */
+	int32_t		 failure;
 };
 
 /* The outbound MTA's settings (postern.conf(5) mta-* statements). */
@@ -627,6 +640,7 @@ int	msg_get_conf_action(const struct imsg *, struct msg_conf_action *);
 int	msg_get_conf_rule(const struct imsg *, struct msg_conf_rule *);
 int	msg_get_conf_user(const struct imsg *, struct msg_conf_user *);
 int	msg_get_conf_mta(const struct imsg *, struct msg_conf_mta *);
+int	msg_get_conf_reports(const struct imsg *, struct msg_conf_reports *);
 int	msg_get_conf_relay(const struct imsg *, struct msg_conf_relay *);
 int	msg_get_conf_secret(const struct imsg *, struct msg_conf_secret *);
 int	msg_get_conf_route(const struct imsg *, struct msg_conf_route *);

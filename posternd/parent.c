@@ -611,6 +611,25 @@ setup_authd_credentials(struct postern_conf *conf, struct imsgbuf *ibuf)
 	}
 }
 
+/* reportd's part: what it sends and as whom (the reports statements). */
+static void
+setup_reportd(struct postern_conf *conf, struct imsgbuf *ibuf)
+{
+	struct msg_conf_reports	 mr;
+	struct reports_conf	*r = &conf->reports;
+
+	memset(&mr, 0, sizeof(mr));
+	mr.enabled = r->enabled;
+	strlcpy(mr.from, r->from, sizeof(mr.from));
+	strlcpy(mr.org, r->org, sizeof(mr.org));
+	strlcpy(mr.contact, r->contact, sizeof(mr.contact));
+	mr.period = r->period;
+	strlcpy(mr.sign, r->sign, sizeof(mr.sign));
+	mr.max_per_period = r->max_per_period;
+	mr.failure = r->failure;
+	imsg_compose(ibuf, IMSG_CONF_REPORTS_SET, 0, 0, -1, &mr, sizeof(mr));
+}
+
 /*
  * authd's part: the policies listeners name, the DKIM signatures with
  * their keys (read here, as root; authd never opens a key file), the sign
@@ -1003,6 +1022,8 @@ setup_child(struct postern_conf *conf, enum proc_id id,
 		setup_mta(conf, ibuf);
 	if (id == PROC_AUTHD)
 		setup_authd(conf, ibuf);
+	if (id == PROC_REPORTD)
+		setup_reportd(conf, ibuf);
 	if (id == PROC_CONTROL) {
 		struct msg_conf_control	 mc;
 		struct group		*gr;

@@ -80,6 +80,7 @@ static void	 set_count(const struct conf_loc *, const char *, long long,
 %token	QUARANTINE QUEUE RCPTTO REJECT REJECTFAIL RELAXED RELAY REQUIRE
 %token	RESOLVER RETRY SELECTOR SIGN SMTPS SOCKET SPF SPOOL SRC STRICT TABLE
 %token	TAG TLS TRUSTANCHOR USER VERIFY WITH ERROR
+%token	REPORTS ORG CONTACT PERIOD MAXPERPERIOD FAILURE
 %token	<string>	STRING
 %token	<number>	NUMBER
 %type	<string>	string optstring tableref
@@ -108,6 +109,7 @@ grammar		: /* empty */
 		| grammar dkimsig '\n'
 		| grammar sign '\n'
 		| grammar arcseal '\n'
+		| grammar reports '\n'
 		| grammar error '\n' {
 			/* The statement is lost; so is what it included. */
 			lex_forget_include();
@@ -908,6 +910,35 @@ arcsealopt	: /* empty */
 		}
 		;
 
+/* What reportd sends: posternd/parse_reports.c checks each statement. */
+reports		: REPORTS FROM STRING ORG STRING {
+			parse_reports_from(&@3, $3, &@5, $5, NULL, NULL);
+			free($3);
+			free($5);
+		}
+		| REPORTS FROM STRING ORG STRING CONTACT STRING {
+			parse_reports_from(&@3, $3, &@5, $5, &@7, $7);
+			free($3);
+			free($5);
+			free($7);
+		}
+		| REPORTS PERIOD STRING {
+			parse_reports_period(&@3, $3);
+			free($3);
+		}
+		| REPORTS SIGN WITH STRING {
+			parse_reports_sign(&@4, $4);
+			free($4);
+		}
+		| REPORTS MAXPERPERIOD NUMBER {
+			parse_reports_max(&@3, $3);
+		}
+		| REPORTS FAILURE STRING {
+			parse_reports_failure(&@3, $3);
+			free($3);
+		}
+		;
+
 signnames	: STRING		{ parse_sign_add(&@1, $1); free($1); }
 		| signnames STRING	{ parse_sign_add(&@2, $2); free($2); }
 		;
@@ -959,6 +990,7 @@ static const struct keyword keywords[] = {
 	{ "auth-dns-timeout",	AUTHDNSTIMEOUT },
 	{ "canonicalization",	CANONICALIZATION },
 	{ "cert",		CERT },
+	{ "contact",		CONTACT },
 	{ "control",		CONTROL },
 	{ "disable",		DISABLE },
 	{ "dkim",		DKIM },
@@ -967,6 +999,7 @@ static const struct keyword keywords[] = {
 	{ "domain",		DOMAIN },
 	{ "expire",		EXPIRE },
 	{ "fail-partial-body",	FAILPARTIALBODY },
+	{ "failure",		FAILURE },
 	{ "file:",		FILECOLON },
 	{ "folder",		FOLDER },
 	{ "for",		FOR },
@@ -987,6 +1020,7 @@ static const struct keyword keywords[] = {
 	{ "match",		MATCH },
 	{ "max",		MAX },
 	{ "max-message-size",	MAXMESSAGESIZE },
+	{ "max-per-period",	MAXPERPERIOD },
 	{ "max-signatures",	MAXSIGNATURES },
 	{ "mbox",		MBOX },
 	{ "mda",		MDA },
@@ -1002,7 +1036,9 @@ static const struct keyword keywords[] = {
 	{ "mta-tls-fallback",	MTATLSFALLBACK },
 	{ "no-verify",		NOVERIFY },
 	{ "on",			ON },
+	{ "org",		ORG },
 	{ "oversign",		OVERSIGN },
+	{ "period",		PERIOD },
 	{ "pki",		PKI },
 	{ "policy",		POLICY },
 	{ "port",		PORT },
@@ -1013,6 +1049,7 @@ static const struct keyword keywords[] = {
 	{ "reject-fail",	REJECTFAIL },
 	{ "relaxed",		RELAXED },
 	{ "relay",		RELAY },
+	{ "reports",		REPORTS },
 	{ "require",		REQUIRE },
 	{ "resolver",		RESOLVER },
 	{ "retry",		RETRY },

@@ -48,7 +48,7 @@ const struct proc_desc proc_table[PROC_MAX] = {
 	    .conf = authd_conf, .preinit = authd_preinit, .run = authd_run,
 	    .dispatch = authd_dispatch },
 	[PROC_REPORTD] = { .id = PROC_REPORTD, .name = "reportd",
-	    .spool_sub = "reports", .run = reportd_run,
+	    .spool_sub = "reports", .conf = reportd_conf, .run = reportd_run,
 	    .dispatch = reportd_dispatch,
 	    .shutdown = reportd_shutdown },
 	[PROC_CONTROL] = { .id = PROC_CONTROL, .name = "control",

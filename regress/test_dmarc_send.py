@@ -14,6 +14,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
+from conftest import POSTERND
 from dnsbed import DnsBed
 from test_smtp import delivered
 
@@ -41,8 +42,7 @@ def bed(tmp_path_factory):
         b.stop()
 
 
-@pytest.fixture
-def mx(daemon_factory, bed, tmp_path):
+def make_mx(daemon_factory, bed, tmp_path, extra=""):
     dm = daemon_factory(sub="mx")
     dm.maildir = str(tmp_path / "mail")
     with open(dm.conf, "a") as f:
@@ -52,7 +52,13 @@ table locals {{ "localhost" }}
 action "local" maildir "{m}/%{{user}}" user root
 match from any for domain <locals> action "local"
 '''.format(r=bed.resolver, ta=bed.trust_anchor, m=dm.maildir))
-    return dm.start()
+        f.write(extra)
+    return dm
+
+
+@pytest.fixture
+def mx(daemon_factory, bed, tmp_path):
+    return make_mx(daemon_factory, bed, tmp_path).start()
 
 
 def send(port, dom, src="127.0.0.1", mfrom=None):
@@ -169,3 +175,53 @@ def test_print_without_evaluations(mx):
     r = mx.ctl("report", "dmarc", "print", "a" * 300)
     assert r.returncode != 0
     assert "too long" in r.stderr
+
+
+def check_conf(tmp_path, text):
+    f = tmp_path / "check.conf"
+    f.write_text(text)
+    return subprocess.run([POSTERND, "-n", "-f", str(f)],
+                          capture_output=True, text=True)
+
+
+def test_reports_config_checked(tmp_path):
+    r = check_conf(tmp_path, 'reports from "dmarc@example.org" org "Ex" '
+                   'contact "https://example.org/"\nreports period hourly\n'
+                   'reports max-per-period 10\nreports failure no\n')
+    assert r.returncode == 0, r.stderr
+    # failure reports are not built: refused, not silently ignored
+    r = check_conf(tmp_path, "reports failure yes\n")
+    assert r.returncode != 0
+    assert "not yet" in r.stderr
+    for bad, msg in (("reports period weekly", "hourly or daily"),
+                     ('reports from "nobody" org "x"', "invalid address"),
+                     ('reports from "a@b.example" org ""', "reports org"),
+                     ('reports sign with "nokey"', "unknown dkim-signature"),
+                     ("reports max-per-period 0", "max-per-period"),
+                     ("reports failure maybe", "yes or no")):
+        r = check_conf(tmp_path, bad + "\n")
+        assert r.returncode != 0, bad
+        assert msg in r.stderr, (bad, r.stderr)
+
+
+def test_print_uses_reports_config(daemon_factory, bed, tmp_path):
+    dm = make_mx(daemon_factory, bed, tmp_path,
+                 'reports from "dmarc-reports@example.org" org "Ex & Co" '
+                 'contact "https://example.org/dmarc"\n'
+                 "reports period hourly\n").start()
+    send(dm.port, "good.test")
+    assert wait_evaluations(dm, "good.test", 1) == 1
+    r = dm.ctl("report", "dmarc", "print", "good.test")
+    assert r.returncode == 0, r.stderr
+    ok, err = xsd_valid(r.stdout.encode(), tmp_path)
+    assert ok, err
+    root = ET.fromstring(r.stdout)
+    md = root.find("d:report_metadata", NS)
+    assert md.findtext("d:org_name", namespaces=NS) == "Ex & Co"
+    assert md.findtext("d:email", namespaces=NS) == \
+        "dmarc-reports@example.org"
+    assert md.findtext("d:extra_contact_info", namespaces=NS) == \
+        "https://example.org/dmarc"
+    begin = int(md.findtext("d:date_range/d:begin", namespaces=NS))
+    end = int(md.findtext("d:date_range/d:end", namespaces=NS))
+    assert begin % 3600 == 0 and end == begin + 3599

@@ -44,6 +44,8 @@ struct reportd {
 	struct proc		*proc;
 	struct evalstore	*es;
 	unsigned int		 period;	/* seconds: a day or an hour */
+	struct msg_conf_reports	 conf;		/* from the parent */
+	int			 have_conf;
 	struct event		 ev_flush;
 	int			 flush_armed;
 	struct event		 ev_prune;
@@ -106,6 +108,19 @@ reportd_prune_cb(int fd, short event, void *arg)
 
 	reportd_prune(rd);
 	evtimer_add(&rd->ev_prune, &tv);
+}
+
+/* Before chroot: the reports statements, once. */
+void
+reportd_conf(struct proc *p, struct imsg *imsg)
+{
+	struct reportd	*rd = reportd_state(p);
+
+	if (imsg->hdr.type != IMSG_CONF_REPORTS_SET || rd->have_conf ||
+	    msg_get_conf_reports(imsg, &rd->conf) == -1)
+		proc_bad_message(p, PROC_PARENT, imsg);
+	rd->have_conf = 1;
+	rd->period = rd->conf.period;
 }
 
 void
@@ -272,11 +287,18 @@ reportd_meta(struct reportd *rd, struct dmarc_agg_meta *m)
 	const char	*host = rd->proc->global.hostname;
 
 	memset(m, 0, sizeof(*m));
+	m->receiver = host;
+	m->generator = "postern";
+	if (rd->conf.enabled) {
+		m->org_name = rd->conf.org;
+		m->email = rd->conf.from;
+		m->contact = rd->conf.contact;
+		return;
+	}
+	/* Reports are off: what print shows names this host. */
 	snprintf(email, sizeof(email), "postmaster@%s", host);
 	m->org_name = host;
 	m->email = email;
-	m->receiver = host;
-	m->generator = "postern";
 }
 
 static int
