@@ -49,6 +49,9 @@ static const char *const msg_names[IMSG_TYPE_MAX] = {
 	N(IMSG_MTA_ENVELOPE_RESULT),
 	N(IMSG_DELIVER_ENVELOPE_START), N(IMSG_DELIVER_ENVELOPE_RESULT),
 	N(IMSG_REPORT_EVALUATION_ADD), N(IMSG_REPORT_TLS_RESULT),
+	N(IMSG_QUEUE_REPORT_BEGIN), N(IMSG_QUEUE_REPORT_RCPT),
+	N(IMSG_QUEUE_REPORT_DATA), N(IMSG_QUEUE_REPORT_COMMIT),
+	N(IMSG_QUEUE_REPORT_RESULT),
 	N(IMSG_CTL_SESSION_HELLO), N(IMSG_CTL_REPLY_OK),
 	N(IMSG_CTL_REPLY_ERROR), N(IMSG_CTL_REPLY_END),
 	N(IMSG_CTL_REPLY_DATA), N(IMSG_CTL_REPLY_COUNT),
@@ -63,7 +66,7 @@ static const char *const msg_names[IMSG_TYPE_MAX] = {
 	N(IMSG_CTL_MTA_HOSTS_GET), N(IMSG_CTL_MTA_HOST_ENTRY),
 	N(IMSG_CTL_MTA_ROUTES_GET), N(IMSG_CTL_MTA_STS_GET),
 	N(IMSG_CTL_MTA_STS_FLUSH), N(IMSG_CTL_TLS_RESULTS_GET),
-	N(IMSG_CTL_REPORT_DMARC_PRINT),
+	N(IMSG_CTL_REPORT_DMARC_PRINT), N(IMSG_CTL_REPORT_DMARC_SEND),
 };
 #undef N
 
@@ -254,6 +257,36 @@ msg_get_conf_reports(const struct imsg *imsg, struct msg_conf_reports *m)
 	    !STR(m->sign) || !BOOL(m->failure) ||
 	    (m->period != 3600 && m->period != 86400) ||
 	    (m->enabled && (m->from[0] == '\0' || m->org[0] == '\0')))
+		return bad();
+	return 0;
+}
+
+int
+msg_get_queue_report(const struct imsg *imsg, struct msg_queue_report *m)
+{
+	if (fixed(imsg, m, sizeof(*m)) == -1 || !STR(m->sender) ||
+	    m->sender[0] == '\0' || !STR(m->key) || m->key[0] == '\0' ||
+	    m->size == 0 || m->size > MSG_REPORT_SIZE_MAX)
+		return bad();
+	return 0;
+}
+
+int
+msg_get_queue_report_rcpt(const struct imsg *imsg,
+    struct msg_queue_report_rcpt *m)
+{
+	if (fixed(imsg, m, sizeof(*m)) == -1 || !STR(m->rcpt) ||
+	    m->rcpt[0] == '\0')
+		return bad();
+	return 0;
+}
+
+int
+msg_get_queue_report_result(const struct imsg *imsg,
+    struct msg_queue_report_result *m)
+{
+	if (fixed(imsg, m, sizeof(*m)) == -1 ||
+	    !ENUM(m->status, MSG_REPORT_FAILED))
 		return bad();
 	return 0;
 }

@@ -120,6 +120,21 @@ enum imsg_type {
 	IMSG_REPORT_TLS_RESULT,		/* struct msg_tls_result, mta */
 
 	/*
+	 * reportd <-> queue: a report reportd made, one message at a time
+	 * (peer id = reportd's request).  BEGIN names the sender and the
+	 * report's key; the recipients and the bytes follow; COMMIT is
+	 * answered with RESULT once the message is durable, or at once when
+	 * a message of that key was queued before (a report offered again
+	 * after a crash) or it could not be queued.  The queue routes these
+	 * by routes and transports only, never by the match rules.
+	 */
+	IMSG_QUEUE_REPORT_BEGIN,	/* struct msg_queue_report */
+	IMSG_QUEUE_REPORT_RCPT,		/* struct msg_queue_report_rcpt */
+	IMSG_QUEUE_REPORT_DATA,		/* bytes */
+	IMSG_QUEUE_REPORT_COMMIT,	/* empty */
+	IMSG_QUEUE_REPORT_RESULT,	/* struct msg_queue_report_result */
+
+	/*
 	 * posternctl <-> control <-> parent and children.  Requests go to
 	 * the process that answers them (posternd/control.c's table);
 	 * replies come back with the client's id as peer id.
@@ -156,6 +171,8 @@ enum imsg_type {
 	IMSG_CTL_TLS_RESULTS_GET,	/* struct msg_ctl_domain; DATA back */
 	IMSG_CTL_REPORT_DMARC_PRINT,	/* struct msg_ctl_domain; DATA back:
 					   the open period's report XML */
+	IMSG_CTL_REPORT_DMARC_SEND,	/* struct msg_ctl_domain ("": all);
+					   IMSG_CTL_REPLY_COUNT: reports */
 
 	IMSG_TYPE_MAX
 };
@@ -410,6 +427,31 @@ struct msg_queue_space {
 	int32_t		 low;		/* 1: MAIL gets 452 4.3.1 */
 };
 
+/* --- reportd <-> queue (IMSG_QUEUE_REPORT_*) --- */
+
+#define MSG_REPORT_KEY_MAX	320	/* queue/store.h QSTORE_KEY_MAX */
+#define MSG_REPORT_MAX_RCPTS	32
+#define MSG_REPORT_SIZE_MAX	((uint64_t)64 * 1024 * 1024)
+
+struct msg_queue_report {
+	char		 sender[ENV_ADDR_MAX + 1];	/* not the null path */
+	char		 key[MSG_REPORT_KEY_MAX + 1];	/* queued once only */
+	uint64_t	 size;		/* the message's bytes */
+};
+
+struct msg_queue_report_rcpt {
+	char		 rcpt[ENV_ADDR_MAX + 1];
+};
+
+#define MSG_REPORT_QUEUED	0
+#define MSG_REPORT_DUPLICATE	1	/* queued before: nothing done */
+#define MSG_REPORT_FAILED	2	/* not queued: try again later */
+
+struct msg_queue_report_result {
+	int32_t		 status;	/* MSG_REPORT_* */
+	uint64_t	 msgid;		/* QUEUED: the message's id */
+};
+
 /* --- smtp <-> authd (IMSG_AUTH_*) --- */
 
 struct msg_auth_begin {
@@ -655,6 +697,11 @@ int	msg_get_conf_credential(const struct imsg *,
 int	msg_get_queue_msgid(const struct imsg *, struct msg_queue_msgid *);
 int	msg_get_queue_begin(const struct imsg *, struct msg_queue_begin *);
 int	msg_get_queue_space(const struct imsg *, struct msg_queue_space *);
+int	msg_get_queue_report(const struct imsg *, struct msg_queue_report *);
+int	msg_get_queue_report_rcpt(const struct imsg *,
+	    struct msg_queue_report_rcpt *);
+int	msg_get_queue_report_result(const struct imsg *,
+	    struct msg_queue_report_result *);
 int	msg_get_envelope(const struct imsg *, struct envelope *);
 int	msg_get_queue_envelope(const struct imsg *,
 	    struct msg_queue_envelope *);

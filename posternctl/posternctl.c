@@ -47,7 +47,7 @@ usage(void)
 	    "  show hosts | show routes\n"
 	    "  show mta-sts [domain] | flush mta-sts domain|all\n"
 	    "  show evaluations [domain] | show tls-results [domain]\n"
-	    "  report dmarc print domain\n"
+	    "  report dmarc print domain | report dmarc send [domain|all]\n"
 	    "  schedule ID|all | remove ID|all | hold ID|all | release ID|all\n"
 	    "  pause smtp|queue | resume smtp|queue\n");
 	posternctl_offline_usage(stderr);

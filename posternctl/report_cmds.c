@@ -87,6 +87,35 @@ cmd_flush_sts(struct imsgbuf *ibuf, const char *domain)
 	return 0;
 }
 
+/* report dmarc send [DOMAIN|all]: the number of reports begun. */
+static int
+cmd_report_send(struct imsgbuf *ibuf, uint32_t type, const char *domain)
+{
+	struct msg_ctl_domain	 d;
+	struct msg_ctl_count	 c;
+	struct imsg		 imsg;
+
+	memset(&d, 0, sizeof(d));
+	if (strcmp(domain, "all") != 0 &&
+	    strlcpy(d.domain, domain, sizeof(d.domain)) >= sizeof(d.domain)) {
+		fprintf(stderr, "posternctl: %s: domain name too long\n",
+		    domain);
+		return 1;
+	}
+	imsg_compose(ibuf, type, 0, 0, -1, &d, sizeof(d));
+	ctl_next(ibuf, &imsg);
+	if (imsg.hdr.type != IMSG_CTL_REPLY_COUNT ||
+	    msg_get_ctl_count(&imsg, &c) == -1) {
+		fprintf(stderr, "posternctl: malformed reply\n");
+		imsg_free(&imsg);
+		return 1;
+	}
+	imsg_free(&imsg);
+	printf("%lld report%s closed and being queued\n", (long long)c.count,
+	    c.count == 1 ? "" : "s");
+	return 0;
+}
+
 int
 posternctl_report_cmd(int argc, char *argv[])
 {
@@ -105,6 +134,10 @@ posternctl_report_cmd(int argc, char *argv[])
 	    strcmp(argv[1], "evaluations") == 0)
 		return ctl_show_domain(ctl_open(), IMSG_CTL_EVALUATIONS_GET,
 		    argc == 3 ? argv[2] : "");
+	if ((argc == 3 || argc == 4) && strcmp(argv[0], "report") == 0 &&
+	    strcmp(argv[1], "dmarc") == 0 && strcmp(argv[2], "send") == 0)
+		return cmd_report_send(ctl_open(), IMSG_CTL_REPORT_DMARC_SEND,
+		    argc == 4 ? argv[3] : "all");
 	/* reportd answers an error (exit 1) when DOMAIN has nothing. */
 	if (argc == 4 && strcmp(argv[0], "report") == 0 &&
 	    strcmp(argv[1], "dmarc") == 0 && strcmp(argv[2], "print") == 0)

@@ -6,7 +6,11 @@ count exactly what was sent, by source and result.  DNS is nsd
 (regress/dnsbed.py) on its own bed address.
 
 Modules covered: reportd/dmarc_agg.c, reportd/reportd.c"""
+import email
+import email.policy
+import gzip
 import os
+import re
 import smtplib
 import subprocess
 import time
@@ -16,11 +20,13 @@ import pytest
 
 from conftest import POSTERND
 from dnsbed import DnsBed
+from peers import SmtpPeer
 from test_smtp import delivered
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 XSD = os.path.join(HERE, "data", "dmarc", "dmarc-aggregate-report.xsd")
 NS = {"d": "urn:ietf:params:xml:ns:dmarc-2.0"}
+SINK = "127.0.0.25"     # every zone's MX
 
 MSG = (b"From: Alice <alice@{dom}>\r\nTo: bob@localhost\r\n"
        b"Subject: report\r\nMessage-ID: <{mid}@{dom}>\r\n\r\nhello\r\n")
@@ -31,11 +37,20 @@ def bed(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("sendbed")
     b = DnsBed(tmp / "bed", addr="127.0.53.6")
     try:
+        mx = ['@ MX 10 mx', 'mx A ' + SINK]
         b.zone("good.test", ['@ TXT "v=spf1 ip4:127.0.0.1 -all"',
                              '_dmarc TXT "v=DMARC1; p=none; sp=quarantine; '
-                             'aspf=s; rua=mailto:agg@good.test"'])
+                             'aspf=s; rua=mailto:dmarc@good.test,'
+                             'mailto:agg@rcv.test!10m,'
+                             'mailto:x@noauth.test"'] + mx)
+        # an external destination that allows good.test's reports
+        b.zone("rcv.test", ['good.test._report._dmarc TXT "v=DMARC1"'] + mx)
+        b.zone("noauth.test", mx)
+        b.zone("small.test", ['@ TXT "v=spf1 ip4:127.0.0.1 -all"',
+                              '_dmarc TXT "v=DMARC1; p=none; '
+                              'rua=mailto:r@small.test!1k"'] + mx)
         b.zone("quiet.test", ['@ TXT "v=spf1 ip4:127.0.0.1 -all"',
-                              '_dmarc TXT "v=DMARC1; p=none"'])
+                              '_dmarc TXT "v=DMARC1; p=none"'] + mx)
         b.start()
         yield b
     finally:
@@ -225,3 +240,129 @@ def test_print_uses_reports_config(daemon_factory, bed, tmp_path):
     begin = int(md.findtext("d:date_range/d:begin", namespaces=NS))
     end = int(md.findtext("d:date_range/d:end", namespaces=NS))
     assert begin % 3600 == 0 and end == begin + 3599
+
+
+REPORTS = '''mta-mx-allow-network 127.0.0.0/8
+queue retry 1s max 2s
+reports from "dmarc-reports@mx.example.test" org "Example Receiver"
+'''
+
+
+@pytest.fixture
+def sink(tmp_path):
+    p = SmtpPeer(tmp_path / "sink", addr=SINK, port=25)
+    p.start()
+    yield p
+    p.stop()
+
+
+@pytest.fixture
+def sender(daemon_factory, bed, tmp_path, sink):
+    return make_mx(daemon_factory, bed, tmp_path, REPORTS).start()
+
+
+def attachment(raw):
+    """The message, and its report part's (filename, media type, bytes)."""
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    for part in msg.walk():
+        if part.get_filename():
+            return msg, (part.get_filename(), part.get_content_type(),
+                         part.get_payload(decode=True))
+    raise AssertionError("no attachment:\n%r" % raw[:2000])
+
+
+def test_send_mails_the_report(sender, sink, tmp_path):
+    for _ in range(2):
+        send(sender.port, "good.test")
+    send(sender.port, "good.test", src="127.0.0.2")
+    send(sender.port, "quiet.test")
+    assert wait_evaluations(sender, "good.test", 3) == 3
+    printed = sender.ctl("report", "dmarc", "print", "good.test")
+    assert printed.returncode == 0, printed.stderr
+
+    r = sender.ctl("report", "dmarc", "send", "good.test")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("1 report"), r.stdout
+    # one message, delivered per destination domain (two transactions)
+    raw = sink.wait_messages(2, timeout=20)[0]
+    accepted = sink.accepted()
+    # every authorized rua; not the one without its authorization record
+    assert sorted(r for a in accepted for r in a["rcpts"]) == \
+        ["agg@rcv.test", "dmarc@good.test"]
+    assert {a["mail_from"] for a in accepted} == \
+        {"dmarc-reports@mx.example.test"}
+    assert sink.messages()[0] == sink.messages()[1]
+    msg, (fn, ctype, data) = attachment(raw)
+    xml_bytes = gzip.decompress(data)
+    ok, err = xsd_valid(xml_bytes, tmp_path)
+    assert ok, err
+    # the same report print showed: same rows, same period start and id
+    assert rows(xml_bytes) == rows(printed.stdout.encode())
+    root = ET.fromstring(xml_bytes)
+    md = root.find("d:report_metadata", NS)
+    begin = int(md.findtext("d:date_range/d:begin", namespaces=NS))
+    end = int(md.findtext("d:date_range/d:end", namespaces=NS))
+    rid = md.findtext("d:report_id", namespaces=NS)
+    assert begin % 86400 == 0 and begin <= end <= time.time() + 1
+    assert rid == "%d.good.test@mx.example.test" % begin
+    assert md.findtext("d:org_name", namespaces=NS) == "Example Receiver"
+    assert md.findtext("d:email", namespaces=NS) == \
+        "dmarc-reports@mx.example.test"
+    # RFC 9990 3.5.2: media type, filename, subject, From, Message-ID
+    assert ctype == "application/gzip"
+    assert fn == "mx.example.test!good.test!%d!%d.xml.gz" % (begin, end)
+    subject = " ".join(str(msg["Subject"]).split())
+    assert re.fullmatch(r"Report Domain: good\.test Submitter: "
+                        r"mx\.example\.test Report-ID: <[^<>]+>", subject), \
+        subject
+    assert subject.endswith("<%s>" % rid)
+    assert msg["From"].addresses[0].addr_spec == \
+        "dmarc-reports@mx.example.test"
+    assert msg["Message-ID"] == "<%s>" % rid
+    assert msg["Date"] is not None
+    log = sender.logtext()
+    assert "not sent to <x@noauth.test>" in log, log[-3000:]
+
+    # closed: the open period has nothing left, a second send sends none
+    r = sender.ctl("report", "dmarc", "print", "good.test")
+    assert r.returncode == 1 and "no evaluations" in r.stderr
+    r = sender.ctl("report", "dmarc", "send", "good.test")
+    assert r.returncode == 0 and r.stdout.startswith("0 reports"), r.stdout
+    # quiet.test asks for no reports: closed, nothing sent
+    r = sender.ctl("report", "dmarc", "send", "all")
+    assert r.returncode == 0 and r.stdout.startswith("1 report"), r.stdout
+    # new mail opens a new window, reported on its own (the closed one
+    # ended with the second of the send)
+    time.sleep(1.1)
+    send(sender.port, "good.test")
+    assert wait_evaluations(sender, "good.test", 4) == 4
+    r = sender.ctl("report", "dmarc", "print", "good.test")
+    assert r.returncode == 0 and sum(rows(r.stdout.encode()).values()) == 1
+    assert sender.ctl("report", "dmarc", "send", "all").returncode == 0
+    msgs = sink.wait_messages(4, timeout=20)
+    assert len(msgs) == 4
+    _, (fn2, _, data2) = attachment(msgs[3])
+    assert fn2 != fn
+    assert sum(rows(gzip.decompress(data2)).values()) == 1
+    assert "quiet.test" in sender.logtext()
+    time.sleep(0.5)
+    assert len(sink.accepted()) == 4
+
+
+def test_size_limit(sender, sink):
+    send(sender.port, "small.test")
+    assert wait_evaluations(sender, "small.test", 1) == 1
+    r = sender.ctl("report", "dmarc", "send", "small.test")
+    assert r.returncode == 0 and r.stdout.startswith("1 report")
+    deadline = time.time() + 10
+    while "over the limit of <r@small.test>" not in sender.logtext():
+        assert time.time() < deadline, sender.logtext()[-3000:]
+        time.sleep(0.1)
+    time.sleep(1)
+    assert sink.accepted() == []
+
+
+def test_send_refused_when_reports_are_off(mx):
+    r = mx.ctl("report", "dmarc", "send", "all")
+    assert r.returncode == 1
+    assert "reports are off" in r.stderr

@@ -102,6 +102,15 @@ dmarc_agg_rows(const struct dmarc_agg *a)
 	return a->nrows;
 }
 
+const char *
+dmarc_agg_policy_domain(const struct dmarc_agg *a)
+{
+	if (!a->have_last || !a->last.have_policy ||
+	    a->last.policy_domain[0] == '\0')
+		return NULL;
+	return a->last.policy_domain;
+}
+
 uint64_t
 dmarc_agg_messages(const struct dmarc_agg *a)
 {

@@ -52,6 +52,11 @@ void		 dmarc_agg_free(struct dmarc_agg *);
 int		 dmarc_agg_add(struct dmarc_agg *,
 		    const struct dmarc_eval_record *);
 size_t		 dmarc_agg_rows(const struct dmarc_agg *);
+/*
+ * The DMARC Policy Domain of the newest evaluation, where its record and
+ * its rua are (RFC 9990 3.4); NULL when no policy record was found.
+ */
+const char	*dmarc_agg_policy_domain(const struct dmarc_agg *);
 uint64_t	 dmarc_agg_messages(const struct dmarc_agg *);
 
 /*

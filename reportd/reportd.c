@@ -29,6 +29,8 @@
 #include "auth/dmarc_eval.h"
 #include "reportd/dmarc_agg.h"
 #include "reportd/evalstore.h"
+#include "reportd/reportd.h"
+#include "reportd/sentlog.h"
 #include "clock.h"
 #include "log.h"
 #include "posternd/proc.h"
@@ -39,17 +41,6 @@
 #define REPORTD_PRUNE_EVERY	(24 * 3600)
 /* A listing is sent in IMSG_CTL_REPLY_DATA messages of about this size. */
 #define REPORTD_CTL_CHUNK	(16 * 1024)
-
-struct reportd {
-	struct proc		*proc;
-	struct evalstore	*es;
-	unsigned int		 period;	/* seconds: a day or an hour */
-	struct msg_conf_reports	 conf;		/* from the parent */
-	int			 have_conf;
-	struct event		 ev_flush;
-	int			 flush_armed;
-	struct event		 ev_prune;
-};
 
 struct ctl_walk {
 	struct reportd		*rd;
@@ -123,6 +114,16 @@ reportd_conf(struct proc *p, struct imsg *imsg)
 	rd->period = rd->conf.period;
 }
 
+/* Still root, before chroot: DNS for the reports' destinations. */
+void
+reportd_preinit(struct proc *p)
+{
+	struct reportd	*rd = reportd_state(p);
+
+	if (rd->conf.enabled)
+		rd->dns = proc_dns_ctx(p);
+}
+
 void
 reportd_run(struct proc *p)
 {
@@ -139,6 +140,7 @@ reportd_run(struct proc *p)
 	evtimer_set(&rd->ev_prune, reportd_prune_cb, rd);
 	reportd_prune(rd);
 	evtimer_add(&rd->ev_prune, &tv);
+	reportd_send_start(rd);
 	log_debug("reportd process started");
 }
 
@@ -280,7 +282,7 @@ ctl_error(struct reportd *rd, uint32_t peerid, const char *fmt, ...)
 }
 
 /* What the reports say about us (report_metadata). */
-static void
+void
 reportd_meta(struct reportd *rd, struct dmarc_agg_meta *m)
 {
 	static char	 email[300];
@@ -313,17 +315,24 @@ agg_add_cb(void *arg, const struct dmarc_eval_record *r)
  * The aggregate report of domain over [begin, end) from the store (what
  * waits for its commit included), or NULL on a store error.
  */
-static struct dmarc_agg *
-reportd_dmarc_build(struct reportd *rd, const char *domain, time_t begin,
-    time_t end)
+/* What waits for its commit is committed now (a report is being made). */
+void
+reportd_flush_evaluations(struct reportd *rd)
 {
-	struct dmarc_agg	*a;
-
 	if (evalstore_pending(rd->es) > 0) {
 		if (rd->flush_armed)
 			evtimer_del(&rd->ev_flush);
 		reportd_flush_cb(-1, 0, rd);
 	}
+}
+
+struct dmarc_agg *
+reportd_dmarc_build(struct reportd *rd, const char *domain, time_t begin,
+    time_t end)
+{
+	struct dmarc_agg	*a;
+
+	reportd_flush_evaluations(rd);
 	a = dmarc_agg_new(domain, begin, end);
 	if (evalstore_foreach(rd->es, domain, begin, end, agg_add_cb,
 	    a) == -1) {
@@ -344,14 +353,18 @@ reportd_ctl_dmarc_print(struct reportd *rd, struct imsg *imsg)
 	struct dmarc_agg_meta	 m;
 	struct dmarc_agg	*a;
 	struct buf		 b;
-	time_t			 begin;
+	time_t			 begin, end, until;
 	size_t			 off, n;
 
 	if (msg_get_ctl_domain(imsg, &d) == -1 || d.domain[0] == '\0')
 		proc_bad_message(rd->proc, PROC_CONTROL, imsg);
 	begin = dmarc_agg_period_begin(walltime(), rd->period);
-	if ((a = reportd_dmarc_build(rd, d.domain, begin,
-	    begin + rd->period)) == NULL) {
+	end = begin + rd->period;
+	/* after report dmarc send, what is open starts where it stopped */
+	if (rd->sl != NULL && sentlog_until(rd->sl, "dmarc", d.domain,
+	    &until) == 0 && until > begin)
+		begin = until;
+	if ((a = reportd_dmarc_build(rd, d.domain, begin, end)) == NULL) {
 		ctl_error(rd, imsg->hdr.peerid, "the evaluation store cannot "
 		    "be read (see the log)");
 		return;
@@ -404,6 +417,10 @@ reportd_ctl_stats(struct reportd *rd, struct imsg *imsg)
 			{ "reportd.tls.stored", st.tls_stored },
 			{ "reportd.tls.lost", st.tls_lost },
 			{ "reportd.spool.full", evalstore_full(rd->es) },
+			{ "reportd.reports.queued", rd->st_queued },
+			{ "reportd.reports.duplicate", rd->st_dup },
+			{ "reportd.reports.failed", rd->st_failed },
+			{ "reportd.reports.skipped", rd->st_skipped },
 		};
 
 		for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
@@ -456,6 +473,16 @@ reportd_dispatch(struct proc *p, enum proc_id from, struct imsg *imsg)
 	if (from == PROC_CONTROL &&
 	    imsg->hdr.type == IMSG_CTL_TLS_RESULTS_GET) {
 		reportd_ctl_tls(rd, imsg);
+		return;
+	}
+	if (from == PROC_QUEUE &&
+	    imsg->hdr.type == IMSG_QUEUE_REPORT_RESULT) {
+		reportd_queue_result(rd, imsg);
+		return;
+	}
+	if (from == PROC_CONTROL &&
+	    imsg->hdr.type == IMSG_CTL_REPORT_DMARC_SEND) {
+		reportd_ctl_dmarc_send(rd, imsg);
 		return;
 	}
 	if (from == PROC_CONTROL &&
