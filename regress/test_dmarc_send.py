@@ -49,6 +49,9 @@ def bed(tmp_path_factory):
         b.zone("small.test", ['@ TXT "v=spf1 ip4:127.0.0.1 -all"',
                               '_dmarc TXT "v=DMARC1; p=none; '
                               'rua=mailto:r@small.test!1k"'] + mx)
+        b.zone("one.test", ['@ TXT "v=spf1 ip4:127.0.0.1 -all"',
+                            '_dmarc TXT "v=DMARC1; p=none; '
+                            'rua=mailto:r@one.test"'] + mx)
         b.zone("quiet.test", ['@ TXT "v=spf1 ip4:127.0.0.1 -all"',
                               '_dmarc TXT "v=DMARC1; p=none"'] + mx)
         b.start()
@@ -366,3 +369,98 @@ def test_send_refused_when_reports_are_off(mx):
     r = mx.ctl("report", "dmarc", "send", "all")
     assert r.returncode == 1
     assert "reports are off" in r.stderr
+
+
+def restart(dm, monkeypatch, env=None):
+    """Start again on the same spool (the supervisor's part); the log of
+    the run before is returned, the new run's log starts empty."""
+    before = dm.logtext()
+    dm.log.close()
+    os.makedirs(dm.sockdir, exist_ok=True)
+    os.chmod(dm.sockdir, 0o755)
+    for k in ("POSTERN_TEST_CRASH", "POSTERN_TEST_CLOCK_SHIFT"):
+        monkeypatch.delenv(k, raising=False)
+    for k, v in (env or {}).items():
+        monkeypatch.setenv(k, v)
+    dm.start()
+    return before
+
+
+def wait_log(dm, text, timeout=20):
+    deadline = time.time() + timeout
+    while text not in dm.logtext():
+        assert time.time() < deadline, "no %r in:\n%s" % (
+            text, dm.logtext()[-3000:])
+        time.sleep(0.1)
+
+
+@pytest.mark.parametrize("step", ["reportd:report-begun",
+                                  "queue:report-queued",
+                                  "reportd:report-result"])
+def test_exactly_once_across_kill9(daemon_factory, bed, tmp_path, sink,
+                                   monkeypatch, step):
+    """kill -9 between closing a period and the log's bookkeeping: after
+    the restart the report is queued once, sent once."""
+    monkeypatch.setenv("POSTERN_TEST_CRASH", step)
+    dm = make_mx(daemon_factory, bed, tmp_path, REPORTS).start()
+    send(dm.port, "one.test")
+    assert wait_evaluations(dm, "one.test", 1) == 1
+    dm.ctl("report", "dmarc", "send", "one.test")
+    assert dm.wait_exit(20) not in (None, 0), dm.logtext()[-3000:]
+    assert "test: crashing at step " + step.split(":")[1] in dm.logtext()
+    restart(dm, monkeypatch)
+    msgs = sink.wait_messages(1, timeout=20)
+    # the queue's retry and reportd's tick have had their chance
+    time.sleep(3)
+    assert len(sink.accepted()) == 1, sink.accepted()
+    _, (fn, _, data) = attachment(msgs[0])
+    assert sum(rows(gzip.decompress(data)).values()) == 1
+    log = dm.logtext()
+    if step == "reportd:report-begun":
+        assert "report of one.test" in log and "queued" in log
+    else:
+        # offered again, refused by the queue as a duplicate
+        assert "was queued before" in log, log[-3000:]
+    # nothing left pending, nothing more to send
+    r = dm.ctl("report", "dmarc", "send", "all")
+    assert r.stdout.startswith("0 reports"), r.stdout
+    time.sleep(1)
+    assert len(sink.accepted()) == 1
+
+
+def test_period_closed_at_start(daemon_factory, bed, tmp_path, sink,
+                                monkeypatch):
+    """A period that ended while the daemon was down is reported at
+    start, once; the restart after that sends nothing again."""
+    dm = make_mx(daemon_factory, bed, tmp_path, REPORTS).start()
+    send(dm.port, "one.test")
+    send(dm.port, "one.test", src="127.0.0.2")
+    assert wait_evaluations(dm, "one.test", 2) == 2
+    day = int(time.time()) // 86400 * 86400
+    dm.stop()
+    assert sink.accepted() == []
+    # a day later
+    restart(dm, monkeypatch, {"POSTERN_TEST_CLOCK_SHIFT": "86400"})
+    msgs = sink.wait_messages(1, timeout=20)
+    _, (fn, _, data) = attachment(msgs[0])
+    assert fn == "mx.example.test!one.test!%d!%d.xml.gz" % (day,
+                                                            day + 86399)
+    assert sum(rows(gzip.decompress(data)).values()) == 2
+    dm.stop()
+    restart(dm, monkeypatch, {"POSTERN_TEST_CLOCK_SHIFT": "86400"})
+    time.sleep(3)
+    assert len(sink.accepted()) == 1
+
+
+def test_max_per_period(daemon_factory, bed, tmp_path, sink):
+    dm = make_mx(daemon_factory, bed, tmp_path,
+                 REPORTS + "reports max-per-period 1\n").start()
+    send(dm.port, "one.test")
+    send(dm.port, "small.test")
+    assert wait_evaluations(dm, "one.test", 1) == 1
+    assert wait_evaluations(dm, "small.test", 1) == 1
+    r = dm.ctl("report", "dmarc", "send", "all")
+    assert r.stdout.startswith("2 reports"), r.stdout
+    wait_log(dm, "max-per-period reached")
+    msgs = sink.wait_messages(1, timeout=20)
+    assert len(msgs) == 1

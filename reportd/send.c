@@ -513,6 +513,9 @@ job_next(struct reportd *rd)
 			job_free(j);
 			continue;
 		}
+		/* TEST ONLY: closed in the log, not queued (posternd(8)) */
+		if (!j->resend)
+			proc_test_crash("report-begun");
 		rd->cur = j;
 		j->agg = reportd_dmarc_build(rd, j->domain, j->begin, j->end);
 		if (j->agg == NULL) {
