@@ -18,7 +18,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from conftest import POSTERND
+from conftest import POSTERND, next_port
 from dnsbed import DnsBed
 from peers import SmtpPeer
 from test_smtp import delivered
@@ -464,3 +464,24 @@ def test_max_per_period(daemon_factory, bed, tmp_path, sink):
     wait_log(dm, "max-per-period reached")
     msgs = sink.wait_messages(1, timeout=20)
     assert len(msgs) == 1
+
+
+def test_routes_apply_to_reports(daemon_factory, bed, tmp_path, sink):
+    """A report is mail from this host: a route for its recipient's
+    domain sends it through the route's transport, not to the MX."""
+    smart = SmtpPeer(tmp_path / "smart", addr="127.0.0.1", port=next_port())
+    smart.start()
+    try:
+        dm = make_mx(daemon_factory, bed, tmp_path, REPORTS + '''
+transport "smart" smarthost "smtp://127.0.0.1:%d"
+route for domain "one.test" transport "smart"
+''' % smart.port).start()
+        send(dm.port, "one.test")
+        assert wait_evaluations(dm, "one.test", 1) == 1
+        assert dm.ctl("report", "dmarc", "send", "one.test").returncode == 0
+        msgs = smart.wait_messages(1, timeout=20)
+        assert smart.accepted()[0]["rcpts"] == ["r@one.test"]
+        attachment(msgs[0])
+        assert sink.accepted() == []
+    finally:
+        smart.stop()
