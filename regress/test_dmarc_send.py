@@ -18,7 +18,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from conftest import POSTERND, next_port
+from conftest import POSTERNCTL, POSTERND, next_port, run
 from dnsbed import DnsBed
 from peers import SmtpPeer
 from test_smtp import delivered
@@ -485,3 +485,42 @@ route for domain "one.test" transport "smart"
         assert sink.accepted() == []
     finally:
         smart.stop()
+
+
+def test_reports_dkim_signed(daemon_factory, bed, tmp_path, sink):
+    """reports sign with: the report verifies with another implementation
+    (Debian's python3-dkim), with d= the From domain (aligned)."""
+    import dkim
+    key = str(tmp_path / "rk.pem")
+    r = run([POSTERNCTL, "dkim", "keygen", "-a", "ed25519-sha256", "-d",
+             "mx.example.test", "-s", "rpt", "-o", key])
+    assert r.returncode == 0, r.stderr
+    txt = "".join(re.findall(r'"([^"]*)"',
+                             r.stdout[r.stdout.index("IN TXT") + 3:]))
+    dm = make_mx(daemon_factory, bed, tmp_path, REPORTS + '''
+dkim-signature rpt {{
+	key "{key}"
+	domain mx.example.test
+	selector rpt
+	algorithm ed25519-sha256
+}}
+reports sign with rpt
+'''.format(key=key)).start()
+    send(dm.port, "one.test")
+    assert wait_evaluations(dm, "one.test", 1) == 1
+    assert dm.ctl("report", "dmarc", "send", "one.test").returncode == 0
+    raw = sink.wait_messages(1, timeout=20)[0]
+    start = raw.index(b"DKIM-Signature:")
+
+    def dnsfunc(name, timeout=5):
+        assert name == b"rpt._domainkey.mx.example.test."
+        return txt.encode()
+    assert dkim.verify(raw[start:], dnsfunc=dnsfunc)
+    sig = raw[start:raw.index(b"\r\nFrom:")]
+    assert b"d=mx.example.test" in sig
+    # a changed report does not verify
+    bad = raw[start:].replace(b"Report Domain: one.test",
+                              b"Report Domain: two.test")
+    assert not dkim.verify(bad, dnsfunc=dnsfunc)
+    _, (fn, _, data) = attachment(raw)
+    assert sum(rows(gzip.decompress(data)).values()) == 1

@@ -32,6 +32,7 @@
 #include "reportd/reportd.h"
 #include "reportd/sentlog.h"
 #include "clock.h"
+#include "crypto.h"
 #include "log.h"
 #include "posternd/proc.h"
 #include "util.h"
@@ -106,7 +107,21 @@ void
 reportd_conf(struct proc *p, struct imsg *imsg)
 {
 	struct reportd	*rd = reportd_state(p);
+	const uint8_t	*key;
+	char		 err[256];
 
+	/* the key of `reports sign with`, after the statements */
+	if (imsg->hdr.type == IMSG_CONF_DKIMSIG_ADD) {
+		if (!rd->have_conf || rd->sigkey != NULL ||
+		    msg_get_conf_dkimsig(imsg, &rd->sig, &key) == -1 ||
+		    strcmp(rd->sig.name, rd->conf.sign) != 0)
+			proc_bad_message(p, PROC_PARENT, imsg);
+		if ((rd->sigkey = crypto_privkey_mem(key, rd->sig.keylen, err,
+		    sizeof(err))) == NULL)
+			fatalx("dkim-signature %s: %s", rd->sig.name, err);
+		explicit_bzero(imsg->data, imsg->len);
+		return;
+	}
 	if (imsg->hdr.type != IMSG_CONF_REPORTS_SET || rd->have_conf ||
 	    msg_get_conf_reports(imsg, &rd->conf) == -1)
 		proc_bad_message(p, PROC_PARENT, imsg);

@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <time.h>
 
+#include <openssl/evp.h>
+
 #include "imsg.h"
 #include "msg.h"
 #include "util.h"
@@ -32,6 +34,8 @@ struct reportd {
 	unsigned int		 period;	/* seconds: a day or an hour */
 	struct msg_conf_reports	 conf;		/* from the parent */
 	int			 have_conf;
+	struct msg_conf_dkimsig	 sig;		/* reports sign with */
+	EVP_PKEY		*sigkey;	/* NULL: reports unsigned */
 	struct event		 ev_flush;
 	int			 flush_armed;
 	struct event		 ev_prune;
