@@ -307,6 +307,7 @@ struct smtp_conf {
 #define REPORTS_PERIOD_DAILY	86400
 #define REPORTS_PERIOD_HOURLY	3600
 #define REPORTS_MAX_PER_PERIOD	1000000
+#define REPORTS_SUPPRESS	(7 * 86400)	/* default suppress-for */
 
 struct reports_conf {
 	int			 enabled;	/* reports from ... given */
@@ -317,6 +318,7 @@ struct reports_conf {
 	char			 sign[CONF_NAME_MAX]; /* dkim-signature, or "" */
 	unsigned int		 max_per_period; /* 0: no limit */
 	int			 failure;	/* failure reports (not yet) */
+	time_t			 suppress;	/* a failing destination, s */
 };
 
 struct mta_conf {

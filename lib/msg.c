@@ -51,7 +51,7 @@ static const char *const msg_names[IMSG_TYPE_MAX] = {
 	N(IMSG_REPORT_EVALUATION_ADD), N(IMSG_REPORT_TLS_RESULT),
 	N(IMSG_QUEUE_REPORT_BEGIN), N(IMSG_QUEUE_REPORT_RCPT),
 	N(IMSG_QUEUE_REPORT_DATA), N(IMSG_QUEUE_REPORT_COMMIT),
-	N(IMSG_QUEUE_REPORT_RESULT),
+	N(IMSG_QUEUE_REPORT_RESULT), N(IMSG_QUEUE_REPORT_BOUNCE),
 	N(IMSG_CTL_SESSION_HELLO), N(IMSG_CTL_REPLY_OK),
 	N(IMSG_CTL_REPLY_ERROR), N(IMSG_CTL_REPLY_END),
 	N(IMSG_CTL_REPLY_DATA), N(IMSG_CTL_REPLY_COUNT),
@@ -67,6 +67,7 @@ static const char *const msg_names[IMSG_TYPE_MAX] = {
 	N(IMSG_CTL_MTA_ROUTES_GET), N(IMSG_CTL_MTA_STS_GET),
 	N(IMSG_CTL_MTA_STS_FLUSH), N(IMSG_CTL_TLS_RESULTS_GET),
 	N(IMSG_CTL_REPORT_DMARC_PRINT), N(IMSG_CTL_REPORT_DMARC_SEND),
+	N(IMSG_CTL_SUPPRESSIONS_GET), N(IMSG_CTL_SUPPRESSION_REMOVE),
 };
 #undef N
 
@@ -254,7 +255,7 @@ msg_get_conf_reports(const struct imsg *imsg, struct msg_conf_reports *m)
 {
 	if (fixed(imsg, m, sizeof(*m)) == -1 || !BOOL(m->enabled) ||
 	    !STR(m->from) || !STR(m->org) || !STR(m->contact) ||
-	    !STR(m->sign) || !BOOL(m->failure) ||
+	    !STR(m->sign) || !BOOL(m->failure) || m->suppress <= 0 ||
 	    (m->period != 3600 && m->period != 86400) ||
 	    (m->enabled && (m->from[0] == '\0' || m->org[0] == '\0')))
 		return bad();
@@ -287,6 +288,16 @@ msg_get_queue_report_result(const struct imsg *imsg,
 {
 	if (fixed(imsg, m, sizeof(*m)) == -1 ||
 	    !ENUM(m->status, MSG_REPORT_FAILED))
+		return bad();
+	return 0;
+}
+
+int
+msg_get_queue_report_bounce(const struct imsg *imsg,
+    struct msg_queue_report_bounce *m)
+{
+	if (fixed(imsg, m, sizeof(*m)) == -1 || !STR(m->rcpt) ||
+	    m->rcpt[0] == '\0' || !STR(m->status) || !STR(m->diagnostic))
 		return bad();
 	return 0;
 }

@@ -133,6 +133,8 @@ enum imsg_type {
 	IMSG_QUEUE_REPORT_DATA,		/* bytes */
 	IMSG_QUEUE_REPORT_COMMIT,	/* empty */
 	IMSG_QUEUE_REPORT_RESULT,	/* struct msg_queue_report_result */
+	IMSG_QUEUE_REPORT_BOUNCE,	/* struct msg_queue_report_bounce:
+					   a report's recipient failed */
 
 	/*
 	 * posternctl <-> control <-> parent and children.  Requests go to
@@ -173,6 +175,9 @@ enum imsg_type {
 					   the open period's report XML */
 	IMSG_CTL_REPORT_DMARC_SEND,	/* struct msg_ctl_domain ("": all);
 					   IMSG_CTL_REPLY_COUNT: reports */
+	IMSG_CTL_SUPPRESSIONS_GET,	/* empty; DATA back */
+	IMSG_CTL_SUPPRESSION_REMOVE,	/* struct msg_ctl_domain holding the
+					   address; IMSG_CTL_REPLY_COUNT */
 
 	IMSG_TYPE_MAX
 };
@@ -287,6 +292,7 @@ struct msg_conf_reports {
 	char		 sign[64];	/* dkim-signature, "" = none */
 	uint32_t	 max_per_period;	/* 0 = no limit */
 	int32_t		 failure;
+	int64_t		 suppress;	/* seconds a failing address rests */
 };
 
 /* The outbound MTA's settings (postern.conf(5) mta-* statements). */
@@ -450,6 +456,13 @@ struct msg_queue_report_rcpt {
 struct msg_queue_report_result {
 	int32_t		 status;	/* MSG_REPORT_* */
 	uint64_t	 msgid;		/* QUEUED: the message's id */
+};
+
+/* queue -> reportd: a report could not be delivered to rcpt, for good. */
+struct msg_queue_report_bounce {
+	char		 rcpt[ENV_ADDR_MAX + 1];
+	char		 status[16];	/* RFC 3463 */
+	char		 diagnostic[512];
 };
 
 /* --- smtp <-> authd (IMSG_AUTH_*) --- */
@@ -702,6 +715,8 @@ int	msg_get_queue_report_rcpt(const struct imsg *,
 	    struct msg_queue_report_rcpt *);
 int	msg_get_queue_report_result(const struct imsg *,
 	    struct msg_queue_report_result *);
+int	msg_get_queue_report_bounce(const struct imsg *,
+	    struct msg_queue_report_bounce *);
 int	msg_get_envelope(const struct imsg *, struct envelope *);
 int	msg_get_queue_envelope(const struct imsg *,
 	    struct msg_queue_envelope *);

@@ -48,6 +48,7 @@ usage(void)
 	    "  show mta-sts [domain] | flush mta-sts domain|all\n"
 	    "  show evaluations [domain] | show tls-results [domain]\n"
 	    "  report dmarc print domain | report dmarc send [domain|all]\n"
+	    "  show suppressions | suppression remove address\n"
 	    "  schedule ID|all | remove ID|all | hold ID|all | release ID|all\n"
 	    "  pause smtp|queue | resume smtp|queue\n");
 	posternctl_offline_usage(stderr);

@@ -664,6 +664,7 @@ setup_reportd(struct postern_conf *conf, struct imsgbuf *ibuf)
 	strlcpy(mr.sign, r->sign, sizeof(mr.sign));
 	mr.max_per_period = r->max_per_period;
 	mr.failure = r->failure;
+	mr.suppress = r->suppress;
 	imsg_compose(ibuf, IMSG_CONF_REPORTS_SET, 0, 0, -1, &mr, sizeof(mr));
 	if (r->enabled && r->sign[0] != '\0') {
 		if ((d = config_find_dkim_signature(conf, r->sign)) == NULL)

@@ -80,7 +80,7 @@ static void	 set_count(const struct conf_loc *, const char *, long long,
 %token	QUARANTINE QUEUE RCPTTO REJECT REJECTFAIL RELAXED RELAY REQUIRE
 %token	RESOLVER RETRY SELECTOR SIGN SMTPS SOCKET SPF SPOOL SRC STRICT TABLE
 %token	TAG TLS TRUSTANCHOR USER VERIFY WITH ERROR
-%token	REPORTS ORG CONTACT PERIOD MAXPERPERIOD FAILURE
+%token	REPORTS ORG CONTACT PERIOD MAXPERPERIOD FAILURE SUPPRESSFOR
 %token	<string>	STRING
 %token	<number>	NUMBER
 %type	<string>	string optstring tableref
@@ -937,6 +937,10 @@ reports		: REPORTS FROM STRING ORG STRING {
 			parse_reports_failure(&@3, $3);
 			free($3);
 		}
+		| REPORTS SUPPRESSFOR duration {
+			if ($3 != 0)
+				ps.conf->reports.suppress = $3;
+		}
 		;
 
 signnames	: STRING		{ parse_sign_add(&@1, $1); free($1); }
@@ -1066,6 +1070,7 @@ static const struct keyword keywords[] = {
 	{ "spool",		SPOOL },
 	{ "src",		SRC },
 	{ "strict",		STRICT },
+	{ "suppress-for",	SUPPRESSFOR },
 	{ "table",		TABLE },
 	{ "tag",		TAG },
 	{ "tls",		TLS },

@@ -17,8 +17,9 @@
  * already holds is answered DUPLICATE and dropped, so that reportd can
  * offer again, after a crash, a report it does not know was queued.
  *
- * Not yet: DSNs of a failed report (they are NOTIFY=NEVER for now, so a
- * failing destination bounces to nobody).
+ * A report that fails for good never bounces to the world: its DSN goes
+ * to the postmaster of this host (queue_inject_dsn()), and reportd hears
+ * of it (IMSG_QUEUE_REPORT_BOUNCE) to suppress the destination.
  */
 #include <sys/types.h>
 
@@ -126,7 +127,8 @@ queue_report_imsg(struct queue *q, struct imsg *imsg)
 		strlcpy(e.dest, "reports", sizeof(e.dest));
 		strlcpy(e.sender, q->report_sender, sizeof(e.sender));
 		strlcpy(e.rcpt, rc.rcpt, sizeof(e.rcpt));
-		e.notify = ENV_NOTIFY_NEVER;
+		/* a failure is told to the postmaster, quietly (sched.c) */
+		e.notify = ENV_NOTIFY_FAILURE;
 		if (!q->report_bad &&
 		    qstore_message_add_envelope(q->report, &e) == 0)
 			q->report_bad = 1;

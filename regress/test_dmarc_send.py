@@ -205,7 +205,8 @@ def check_conf(tmp_path, text):
 def test_reports_config_checked(tmp_path):
     r = check_conf(tmp_path, 'reports from "dmarc@example.org" org "Ex" '
                    'contact "https://example.org/"\nreports period hourly\n'
-                   'reports max-per-period 10\nreports failure no\n')
+                   'reports max-per-period 10\nreports failure no\n'
+                   'reports suppress-for 2d\n')
     assert r.returncode == 0, r.stderr
     # failure reports are not built: refused, not silently ignored
     r = check_conf(tmp_path, "reports failure yes\n")
@@ -524,3 +525,49 @@ reports sign with rpt
     assert not dkim.verify(bad, dnsfunc=dnsfunc)
     _, (fn, _, data) = attachment(raw)
     assert sum(rows(gzip.decompress(data)).values()) == 1
+
+
+def test_failing_destination_suppressed(daemon_factory, bed, tmp_path,
+                                        monkeypatch):
+    """A destination that refuses the report: the DSN goes quietly to the
+    postmaster (not to the world), the address is suppressed and listed,
+    the next report does not go there; removed, it gets reports again."""
+    refusing = SmtpPeer(tmp_path / "refusing", addr=SINK, port=25,
+                        replies=[{"cmd": "RCPT", "match": "r@one.test",
+                                  "reply": "550 5.1.1 no such user"}])
+    refusing.start()
+    try:
+        dm = make_mx(daemon_factory, bed, tmp_path, REPORTS + '''
+table pm { "postmaster@mx.example.test" }
+match from any for rcpt-to <pm> action "local"
+''').start()
+        assert dm.ctl("show", "suppressions").stdout == ""
+        send(dm.port, "one.test")
+        assert wait_evaluations(dm, "one.test", 1) == 1
+        assert dm.ctl("report", "dmarc", "send", "one.test").returncode == 0
+        wait_log(dm, "suppressed until")
+        # (the local action delivers as root, into root's maildir, where
+        # the test's own message is too)
+        dsn = [m for m in delivered(dm, "root", want=2)
+               if b"multipart/report" in m]
+        assert len(dsn) == 1
+        assert b"r@one.test" in dsn[0]
+        assert b"Delivered-To: postmaster@mx.example.test" in dsn[0]
+        lines = dm.ctl("show", "suppressions").stdout.splitlines()
+        assert len(lines) == 1 and lines[0].startswith("r@one.test until=")
+        # the next report is not offered to it
+        time.sleep(1.1)
+        send(dm.port, "one.test")
+        assert wait_evaluations(dm, "one.test", 2) == 2
+        assert dm.ctl("report", "dmarc", "send", "one.test").returncode == 0
+        wait_log(dm, "not sent to <r@one.test>: suppressed")
+        # removed: reports go there again
+        r = dm.ctl("suppression", "remove", "R@one.test")
+        assert r.returncode == 0, r.stderr
+        assert dm.ctl("show", "suppressions").stdout == ""
+        r = dm.ctl("suppression", "remove", "r@one.test")
+        assert r.returncode == 1 and "not suppressed" in r.stderr
+        # one attempt only: the second report went nowhere
+        assert dm.logtext().count("to <r@one.test> via") == 1
+    finally:
+        refusing.stop()

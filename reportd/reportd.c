@@ -495,6 +495,21 @@ reportd_dispatch(struct proc *p, enum proc_id from, struct imsg *imsg)
 		reportd_queue_result(rd, imsg);
 		return;
 	}
+	if (from == PROC_QUEUE &&
+	    imsg->hdr.type == IMSG_QUEUE_REPORT_BOUNCE) {
+		reportd_queue_bounce(rd, imsg);
+		return;
+	}
+	if (from == PROC_CONTROL &&
+	    imsg->hdr.type == IMSG_CTL_SUPPRESSIONS_GET) {
+		reportd_ctl_suppressions(rd, imsg);
+		return;
+	}
+	if (from == PROC_CONTROL &&
+	    imsg->hdr.type == IMSG_CTL_SUPPRESSION_REMOVE) {
+		reportd_ctl_suppression_remove(rd, imsg);
+		return;
+	}
 	if (from == PROC_CONTROL &&
 	    imsg->hdr.type == IMSG_CTL_REPORT_DMARC_SEND) {
 		reportd_ctl_dmarc_send(rd, imsg);

@@ -63,5 +63,8 @@ struct dmarc_agg *reportd_dmarc_build(struct reportd *, const char *domain,
 void	 reportd_send_start(struct reportd *);
 void	 reportd_ctl_dmarc_send(struct reportd *, struct imsg *);
 void	 reportd_queue_result(struct reportd *, struct imsg *);
+void	 reportd_queue_bounce(struct reportd *, struct imsg *);
+void	 reportd_ctl_suppressions(struct reportd *, struct imsg *);
+void	 reportd_ctl_suppression_remove(struct reportd *, struct imsg *);
 
 #endif

@@ -483,6 +483,7 @@ policy_cb(void *arg, const struct dns_answer *ans)
 	char			*txt, err[256];
 	size_t			 i, len, nrec = 0;
 	uint64_t		 lim;
+	time_t			 until;
 
 	j->q = NULL;
 	if (ans->failed || (ans->rcode != DNS_R_NOERROR &&
@@ -520,6 +521,13 @@ policy_cb(void *arg, const struct dns_answer *ans)
 			log_info("reportd: %s: rua %s is not a usable "
 			    "address; ignored", j->policy_domain,
 			    found->rua[i]);
+			continue;
+		}
+		if (sentlog_suppressed(rd->sl, d->addr, walltime(),
+		    &until) == 1) {
+			log_info("reportd: DMARC reports of %s are not sent "
+			    "to <%s>: suppressed after a failure, until %lld",
+			    j->domain, d->addr, (long long)until);
 			continue;
 		}
 		d->limit = found->rua_limit[i];
@@ -746,4 +754,116 @@ reportd_ctl_dmarc_send(struct reportd *rd, struct imsg *imsg)
 	proc_compose(rd->proc, PROC_CONTROL, IMSG_CTL_REPLY_COUNT,
 	    imsg->hdr.peerid, -1, &n, sizeof(n));
 	job_next(rd);
+}
+
+/* --- failing destinations --- */
+
+/*
+ * The queue gave up on a report's recipient (its DSN went quietly to the
+ * postmaster): no reports go there for `reports suppress-for`, so that a
+ * dead address does not bounce every period.  One failure suffices: it
+ * came after the queue's own retries, or was a permanent refusal.
+ */
+void
+reportd_queue_bounce(struct reportd *rd, struct imsg *imsg)
+{
+	struct msg_queue_report_bounce	 b;
+	time_t				 until;
+
+	if (msg_get_queue_report_bounce(imsg, &b) == -1)
+		proc_bad_message(rd->proc, PROC_QUEUE, imsg);
+	if (rd->sl == NULL)
+		return;
+	until = walltime() + rd->conf.suppress;
+	if (sentlog_suppress(rd->sl, b.rcpt, until) == -1)
+		log_warnx("reportd: <%s> failed (%s) but cannot be "
+		    "suppressed: the sent-report log cannot be written", b.rcpt,
+		    b.status);
+	else
+		log_info("reportd: reports to <%s> failed (%s %s); suppressed "
+		    "until %lld", b.rcpt, b.status, b.diagnostic,
+		    (long long)until);
+}
+
+struct supp_walk {
+	struct reportd	*rd;
+	uint32_t	 peerid;
+	struct buf	 b;
+	time_t		 now;
+};
+
+static int
+supp_line(void *arg, const char *addr, time_t until)
+{
+	struct supp_walk	*w = arg;
+	struct tm		 tm;
+	char			 when[32];
+
+	if (until <= w->now)
+		return 0;	/* over: not suppressed any more */
+	if (gmtime_r(&until, &tm) == NULL ||
+	    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		strlcpy(when, "?", sizeof(when));
+	if (w->b.len > REPORTD_DATA_CHUNK) {
+		proc_compose(w->rd->proc, PROC_CONTROL, IMSG_CTL_REPLY_DATA,
+		    w->peerid, -1, w->b.data, w->b.len);
+		buf_reset(&w->b);
+	}
+	buf_printf(&w->b, "%s until=%s\n", addr, when);
+	return 0;
+}
+
+/* posternctl show suppressions: one line per suppressed address. */
+void
+reportd_ctl_suppressions(struct reportd *rd, struct imsg *imsg)
+{
+	struct supp_walk	 w;
+
+	if (msg_get_empty(imsg) == -1)
+		proc_bad_message(rd->proc, PROC_CONTROL, imsg);
+	memset(&w, 0, sizeof(w));
+	w.rd = rd;
+	w.peerid = imsg->hdr.peerid;
+	w.now = walltime();
+	buf_init(&w.b, IMSG_MAX_PAYLOAD);
+	if (rd->sl != NULL &&
+	    sentlog_foreach_suppressed(rd->sl, supp_line, &w) == -1) {
+		buf_reset(&w.b);
+		buf_addstr(&w.b, "error: the sent-report log cannot be read "
+		    "(see the log)\n");
+	}
+	if (w.b.len > 0)
+		proc_compose(rd->proc, PROC_CONTROL, IMSG_CTL_REPLY_DATA,
+		    w.peerid, -1, w.b.data, w.b.len);
+	buf_free(&w.b);
+	proc_compose(rd->proc, PROC_CONTROL, IMSG_CTL_REPLY_END, w.peerid, -1,
+	    NULL, 0);
+}
+
+/* posternctl suppression remove ADDRESS: 1 removed, 0 not there. */
+void
+reportd_ctl_suppression_remove(struct reportd *rd, struct imsg *imsg)
+{
+	struct msg_ctl_domain	 d;
+	struct msg_ctl_count	 n;
+	struct msg_ctl_error	 e;
+	int			 rc;
+
+	if (msg_get_ctl_domain(imsg, &d) == -1)
+		proc_bad_message(rd->proc, PROC_CONTROL, imsg);
+	rc = rd->sl != NULL ? sentlog_unsuppress(rd->sl, d.domain) : 0;
+	if (rc == -1) {
+		memset(&e, 0, sizeof(e));
+		strlcpy(e.message, "the sent-report log cannot be written (see "
+		    "the log)", sizeof(e.message));
+		proc_compose(rd->proc, PROC_CONTROL, IMSG_CTL_REPLY_ERROR,
+		    imsg->hdr.peerid, -1, &e, sizeof(e));
+		return;
+	}
+	if (rc == 1)
+		log_info("reportd: <%s> no longer suppressed", d.domain);
+	memset(&n, 0, sizeof(n));
+	n.count = rc;
+	proc_compose(rd->proc, PROC_CONTROL, IMSG_CTL_REPLY_COUNT,
+	    imsg->hdr.peerid, -1, &n, sizeof(n));
 }

@@ -4,6 +4,7 @@
  * One database, keys and values:
  *	'U' kind NUL domain		-> until (u64, big-endian)
  *	'P' begin(8) kind NUL domain	-> end (u64)
+ *	'S' address			-> suppressed until (u64)
  * Domains are lower-cased.  Pending keys start with the period's begin so
  * that a walk finds them oldest first.  Commits are synchronous: this is
  * written once per report, not per message.
@@ -237,4 +238,126 @@ sentlog_foreach_pending(struct sentlog *sl,
 			break;
 	free(list);
 	return (long)n;
+}
+
+/* 'S' and the address, lower-cased: the key's length, or 0. */
+static size_t
+addr_key(uint8_t *k, const char *addr)
+{
+	size_t	 n = strlen(addr), i;
+
+	if (n == 0 || n > SENTLOG_ADDR_MAX)
+		return 0;
+	k[0] = 'S';
+	for (i = 0; i < n; i++)
+		k[1 + i] = tolower((unsigned char)addr[i]);
+	return 1 + n;
+}
+
+int
+sentlog_suppress(struct sentlog *sl, const char *addr, time_t until)
+{
+	MDB_txn		*txn;
+	MDB_val		 k, v;
+	uint8_t		 kb[1 + SENTLOG_ADDR_MAX], vb[8];
+
+	if ((k.mv_size = addr_key(kb, addr)) == 0)
+		return -1;
+	k.mv_data = kb;
+	be64(vb, (uint64_t)until);
+	v.mv_data = vb;
+	v.mv_size = 8;
+	if (mdb_txn_begin(sl->env, NULL, 0, &txn) != 0)
+		return -1;
+	if (mdb_put(txn, sl->db, &k, &v, 0) != 0) {
+		mdb_txn_abort(txn);
+		return -1;
+	}
+	return mdb_txn_commit(txn) == 0 ? 0 : -1;
+}
+
+int
+sentlog_suppressed(struct sentlog *sl, const char *addr, time_t now,
+    time_t *until)
+{
+	MDB_txn		*txn;
+	MDB_val		 k, v;
+	uint8_t		 kb[1 + SENTLOG_ADDR_MAX];
+	int		 rc, ret = 0;
+
+	*until = 0;
+	if ((k.mv_size = addr_key(kb, addr)) == 0)
+		return 0;
+	k.mv_data = kb;
+	if (mdb_txn_begin(sl->env, NULL, MDB_RDONLY, &txn) != 0)
+		return -1;
+	rc = mdb_get(txn, sl->db, &k, &v);
+	if (rc == 0 && v.mv_size == 8) {
+		*until = (time_t)rd64(v.mv_data);
+		ret = now < *until;
+	} else if (rc != MDB_NOTFOUND)
+		ret = -1;
+	mdb_txn_abort(txn);
+	return ret;
+}
+
+int
+sentlog_unsuppress(struct sentlog *sl, const char *addr)
+{
+	MDB_txn		*txn;
+	MDB_val		 k;
+	uint8_t		 kb[1 + SENTLOG_ADDR_MAX];
+	int		 rc;
+
+	if ((k.mv_size = addr_key(kb, addr)) == 0)
+		return 0;
+	k.mv_data = kb;
+	if (mdb_txn_begin(sl->env, NULL, 0, &txn) != 0)
+		return -1;
+	rc = mdb_del(txn, sl->db, &k, NULL);
+	if (rc != 0 && rc != MDB_NOTFOUND) {
+		mdb_txn_abort(txn);
+		return -1;
+	}
+	if (mdb_txn_commit(txn) != 0)
+		return -1;
+	return rc == 0;
+}
+
+long
+sentlog_foreach_suppressed(struct sentlog *sl,
+    int (*cb)(void *, const char *, time_t), void *arg)
+{
+	MDB_txn		*txn;
+	MDB_cursor	*cur;
+	MDB_val		 k, v;
+	char		 addr[SENTLOG_ADDR_MAX + 1];
+	uint8_t		 start = 'S';
+	long		 n = 0;
+	int		 rc;
+
+	if (mdb_txn_begin(sl->env, NULL, MDB_RDONLY, &txn) != 0)
+		return -1;
+	if (mdb_cursor_open(txn, sl->db, &cur) != 0) {
+		mdb_txn_abort(txn);
+		return -1;
+	}
+	k.mv_data = &start;
+	k.mv_size = 1;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (k.mv_size < 2 || ((uint8_t *)k.mv_data)[0] != 'S')
+			break;
+		if (v.mv_size != 8 || k.mv_size - 1 > SENTLOG_ADDR_MAX ||
+		    memchr((uint8_t *)k.mv_data + 1, '\0', k.mv_size - 1))
+			continue;
+		memcpy(addr, (uint8_t *)k.mv_data + 1, k.mv_size - 1);
+		addr[k.mv_size - 1] = '\0';
+		n++;
+		if (cb(arg, addr, (time_t)rd64(v.mv_data)) != 0)
+			break;
+	}
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	return n;
 }

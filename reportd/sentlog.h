@@ -55,4 +55,19 @@ int		 sentlog_done(struct sentlog *, const char *kind,
 long		 sentlog_foreach_pending(struct sentlog *,
 		    int (*cb)(void *, const struct sentlog_pending *), void *);
 
+/*
+ * Suppressed destinations: an address whose reports failed for good gets
+ * none until a time (lower-cased; SENTLOG_ADDR_MAX at most).
+ * sentlog_suppressed(): 1 with *until when suppressed at now, 0 if not,
+ * -1.  sentlog_unsuppress(): 1 removed, 0 none there, -1.
+ */
+#define SENTLOG_ADDR_MAX	255
+int		 sentlog_suppress(struct sentlog *, const char *addr,
+		    time_t until);
+int		 sentlog_suppressed(struct sentlog *, const char *addr,
+		    time_t now, time_t *until);
+int		 sentlog_unsuppress(struct sentlog *, const char *addr);
+long		 sentlog_foreach_suppressed(struct sentlog *,
+		    int (*cb)(void *, const char *addr, time_t until), void *);
+
 #endif

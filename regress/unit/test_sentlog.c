@@ -2,7 +2,8 @@
  * reportd/sentlog.c: the sent-report log.  A domain's reports end where
  * the last one began ended (case-folded, per kind), pending reports are
  * listed oldest first until they are done, and all of it survives a
- * reopen (what a restart after kill -9 finds).
+ * reopen (what a restart after kill -9 finds); suppressed destinations
+ * (case-folded, until a time, listed, removed).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -30,6 +31,14 @@ collect(void *arg, const struct sentlog_pending *p)
 
 	if (g->n < 8)
 		g->p[g->n++] = *p;
+	return 0;
+}
+
+static int
+count_supp(void *arg, const char *addr, time_t until)
+{
+	assert_true(strchr(addr, '@') != NULL);
+	assert_true(until > 0);
 	return 0;
 }
 
@@ -88,6 +97,30 @@ test_log(void **state)
 		memset(longd, 'a', sizeof(longd) - 1);
 		longd[sizeof(longd) - 1] = '\0';
 		assert_int_equal(sentlog_begin(sl, "dmarc", longd, 0, 1), -1);
+	}
+
+	/* suppressions: by address, without case, until a time */
+	{
+		time_t	 u;
+
+		assert_int_equal(sentlog_suppressed(sl, "r@x.test", 100, &u),
+		    0);
+		assert_int_equal(sentlog_suppress(sl, "R@X.test", 500), 0);
+		assert_int_equal(sentlog_suppressed(sl, "r@x.test", 100, &u),
+		    1);
+		assert_int_equal(u, 500);
+		assert_int_equal(sentlog_suppressed(sl, "r@x.test", 500, &u),
+		    0);
+		assert_int_equal(sentlog_suppress(sl, "a@y.test", 900), 0);
+		assert_int_equal(sentlog_foreach_suppressed(sl, count_supp,
+		    &u), 2);
+		/* pending reports are not disturbed by them */
+		memset(&g, 0, sizeof(g));
+		assert_int_equal(sentlog_foreach_pending(sl, collect, &g), 2);
+		assert_int_equal(sentlog_unsuppress(sl, "r@x.TEST"), 1);
+		assert_int_equal(sentlog_unsuppress(sl, "r@x.test"), 0);
+		assert_int_equal(sentlog_foreach_suppressed(sl, count_supp,
+		    &u), 1);
 	}
 	sentlog_close(sl);
 	unlink(path);
