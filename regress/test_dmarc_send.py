@@ -2,10 +2,18 @@
 loopback sources with varied SPF results reach reportd as evaluations;
 `posternctl report dmarc print DOMAIN` writes the open period's report,
 which validates against the RFC's XSD (xmllint --schema) and whose rows
-count exactly what was sent, by source and result.  DNS is nsd
-(regress/dnsbed.py) on its own bed address.
+count exactly what was sent, by source and result; `report dmarc send`
+mails it (gzip, the RFC's subject, filename and media type) through the
+queue and the mta to a sink, to every authorized rua (RFC 9990 4) within
+its size limit, DKIM-signed with `reports sign with`, through the routes;
+exactly once across kill -9 at the dangerous points and restarts; periods
+that ended while the daemon was down are reported at start; a failing
+destination gets a quiet DSN to the postmaster and is suppressed.  DNS is
+nsd (regress/dnsbed.py) on its own bed address.
 
-Modules covered: reportd/dmarc_agg.c, reportd/reportd.c"""
+Modules covered: reportd/dmarc_agg.c, reportd/reportd.c, reportd/send.c,
+reportd/report_mail.c, reportd/sentlog.c, queue/report_in.c,
+posternd/parse_reports.c"""
 import email
 import email.policy
 import gzip
