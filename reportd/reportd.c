@@ -11,9 +11,12 @@
  * is acceptable); on a full spool they wait in memory and the timer tries
  * again every REPORTD_FULL_RETRY seconds.  Records older than REPORTD_KEEP are pruned at start and
  * then once a day: aggregate reports cover at most a day (RFC 9990 2.1),
- * so a month is ample for reports that are late or re-sent.  Sending the
- * reports is not done yet.  Anything else from a peer is a protocol
- * violation (fail-stop).
+ * so a month is ample for reports that are late or re-sent.  The DMARC
+ * aggregate reports are built by reportd/dmarc_agg.c (`report dmarc
+ * print`, IMSG_CTL_REPORT_DMARC_PRINT) and sent through the queue by
+ * reportd/send.c, with the `reports` statements the parent hands over at
+ * start (IMSG_CONF_REPORTS_SET, and the key of `reports sign with`).
+ * Anything else from a peer is a protocol violation (fail-stop).
  */
 #include <sys/types.h>
 #include <sys/time.h>

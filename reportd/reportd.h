@@ -60,6 +60,9 @@ struct dmarc_agg *reportd_dmarc_build(struct reportd *, const char *domain,
 	    time_t begin, time_t end);
 
 /* reportd/send.c */
+void	 reportd_queue_report(struct reportd *, uint32_t peer,
+	    const char *sender, const char *key, const char *const *rcpts,
+	    size_t nrcpt, const struct buf *msg);
 void	 reportd_send_start(struct reportd *);
 void	 reportd_ctl_dmarc_send(struct reportd *, struct imsg *);
 void	 reportd_queue_result(struct reportd *, struct imsg *);

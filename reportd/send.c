@@ -184,9 +184,12 @@ job_later(struct reportd *rd, const char *why)
 /*
  * Hand a report message to the queue (IMSG_QUEUE_REPORT_*): from sender
  * to the recipients, queued once only under key.  The answer comes to
- * reportd_queue_result() with peer as its id.  For every kind of report.
+ * reportd_queue_result() with peer as its id (reportd->next_peer counts
+ * them), and a recipient's final failure to reportd_queue_bounce().  For
+ * every kind of report: TLS-RPT builds its message with report_mail.c
+ * (extra_header "TLS-Required: No") and hands it over the same way.
  */
-static void
+void
 reportd_queue_report(struct reportd *rd, uint32_t peer, const char *sender,
     const char *key, const char *const *rcpts, size_t nrcpt,
     const struct buf *msg)
