@@ -61,7 +61,8 @@ FUZZ_BINS	= $(patsubst regress/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
 
 MANS		= $(wildcard man/*.[1-8])
 
-.PHONY: all deps run check unit lint fuzz fuzz-bins bench clean install users
+.PHONY: all deps run check unit lint fuzz fuzz-bins bench clean install \
+		uninstall users
 
 all: $(BUILD)/posternd $(BUILD)/posternctl
 
@@ -122,6 +123,22 @@ fuzz:
 
 bench: deps all
 	@scripts/bench $(BUILD)
+
+# `make install` (PREFIX, SYSCONFDIR, UNITDIR, DESTDIR): scripts/install.
+PREFIX		?= /usr/local
+SYSCONFDIR	?= /etc
+UNITDIR		?= /lib/systemd/system
+INSTALL_VARS	= DESTDIR="$(DESTDIR)" PREFIX="$(PREFIX)" \
+		  SYSCONFDIR="$(SYSCONFDIR)" UNITDIR="$(UNITDIR)"
+
+install: all
+	@$(INSTALL_VARS) scripts/install $(BUILD)
+
+uninstall:
+	@$(INSTALL_VARS) scripts/install -u $(BUILD)
+
+users:
+	@scripts/setup-users
 
 clean:
 	rm -rf build build-san build-fuzz

@@ -32,10 +32,19 @@
 /* Durations above this are surely a typo, and keep time_t sums safe. */
 #define DURATION_MAX		INT_MAX
 
+const char *const conf_user_process[CONF_USER_MAX] = {
+	"smtp", "queue", "mta", "authd", "reportd", "control"
+};
+const char *const conf_user_default[CONF_USER_MAX] = {
+	"_postern-smtp", "_postern-q", "_postern-mta", "_postern-auth",
+	"_postern-report", "_postern-ctl"
+};
+
 struct postern_conf *
 config_new(void)
 {
 	struct postern_conf	*conf;
+	int			 i;
 
 	conf = xcalloc(1, sizeof(*conf));
 	if (gethostname(conf->hostname, sizeof(conf->hostname)) == -1 ||
@@ -46,8 +55,8 @@ config_new(void)
 	conf->spool_dir = xstrdup(CONF_DEFAULT_SPOOL);
 	conf->control_socket = xstrdup(CONF_DEFAULT_SOCKET);
 	conf->control_group = NULL;
-	conf->user = xstrdup(CONF_DEFAULT_USER);
-	conf->queue_user = xstrdup(CONF_DEFAULT_QUEUE_USER);
+	for (i = 0; i < CONF_USER_MAX; i++)
+		conf->users[i] = xstrdup(conf_user_default[i]);
 	TAILQ_INIT(&conf->listeners);
 	TAILQ_INIT(&conf->pkis);
 	TAILQ_INIT(&conf->tables);
@@ -94,6 +103,7 @@ free_config(struct postern_conf *conf)
 	struct policy		*p;
 	struct dkim_signature	*d;
 	struct sign_rule	*s;
+	int			 i;
 
 	if (conf == NULL)
 		return;
@@ -155,8 +165,8 @@ free_config(struct postern_conf *conf)
 	free(conf->spool_dir);
 	free(conf->control_socket);
 	free(conf->control_group);
-	free(conf->user);
-	free(conf->queue_user);
+	for (i = 0; i < CONF_USER_MAX; i++)
+		free(conf->users[i]);
 	free(conf);
 }
 

@@ -17,8 +17,22 @@
 #define CONF_DEFAULT_SOCKET	"/run/postern.sock"
 #define CONF_DEFAULT_SPOOL	"/var/spool/postern"
 #define CONF_DEFAULT_EMPTY	"/var/empty"
-#define CONF_DEFAULT_USER	"_postern"
-#define CONF_DEFAULT_QUEUE_USER	"_postern-q"
+
+/*
+ * The users the child processes run as: each its own (posternd(8)), so
+ * that a compromised one cannot signal another or read its memory.
+ */
+enum conf_user {
+	CONF_USER_SMTP,
+	CONF_USER_QUEUE,
+	CONF_USER_MTA,
+	CONF_USER_AUTHD,
+	CONF_USER_REPORTD,
+	CONF_USER_CONTROL,
+	CONF_USER_MAX
+};
+extern const char *const conf_user_process[CONF_USER_MAX];	/* "smtp"... */
+extern const char *const conf_user_default[CONF_USER_MAX];
 
 /* listen on ... */
 #define LISTEN_STARTTLS		0x01	/* "tls": STARTTLS offered */
@@ -116,6 +130,7 @@ enum transport_kind {
 };
 
 #define ACTION_DEFAULT_MAILDIR	"~/Maildir"
+#define ACTION_DEFAULT_MBOX	"/var/mail/%{user}"	/* Debian's */
 
 struct action {
 	TAILQ_ENTRY(action)	 entry;
@@ -352,8 +367,7 @@ struct postern_conf {
 	char			*spool_dir;	/* "spool", default /var/spool/postern */
 	char			*control_socket; /* "control socket PATH" */
 	char			*control_group;	/* "control group NAME", or NULL */
-	char			*user;		/* "user", default _postern */
-	char			*queue_user;	/* "queue user", default _postern-q */
+	char			*users[CONF_USER_MAX];	/* "user PROCESS NAME" */
 	struct listenerlist	 listeners;
 	struct pkilist		 pkis;
 	struct tablelist	 tables;

@@ -18,6 +18,10 @@
 #include "msg.h"
 #include "posternctl/posternctl.h"
 
+/*
+ * An age or a wait in seconds, compactly.  A negative age (the clock was
+ * set back since the mail came) shows as 0, in the listing as in -j.
+ */
 static void
 fmt_age(int64_t secs, char *buf, size_t len)
 {
@@ -77,7 +81,7 @@ cmd_show_queue(struct imsgbuf *ibuf, int json)
 			/* account: the AUTH user who sent it, or null */
 			o = json_pack("{s:s, s:I, s:s, s:s, s:s, s:I, s:I, "
 			    "s:s, s:s?}", "id", id, "age",
-			    (json_int_t)(now - e.ctime),
+			    (json_int_t)(now > e.ctime ? now - e.ctime : 0),
 			    "state", state_name(e.state), "sender", e.sender,
 			    "recipient", e.rcpt, "attempts",
 			    (json_int_t)e.attempts, "next_try",

@@ -50,8 +50,8 @@
  * may have is late, straight back to the queue as temporary failures, so
  * that mail for a stalled user does not pile up here while others wait.
  *
- * Only maildir actions deliver today; mbox, lmtp and mda actions fail
- * permanently with a clear reason until they are written.
+ * maildir, mbox and mda actions deliver today; lmtp actions are refused
+ * by the configuration check until they are written.
  */
 #include <sys/types.h>
 #include <sys/prctl.h>
@@ -80,6 +80,8 @@
 #include "clock.h"
 #include "log.h"
 #include "posternd/maildir.h"
+#include "posternd/mbox.h"
+#include "posternd/mda.h"
 #include "posternd/proc.h"
 #include "routing.h"
 #include "table.h"
@@ -118,10 +120,13 @@ worker_test_step(const char *step)
 struct worker_setup {
 	uint32_t	 uid;
 	uint32_t	 gid;
+	int32_t		 type;		/* ACTION_MAILDIR, _MBOX or _MDA */
+	int32_t		 mail_group;	/* mbox: also in group mail */
+	uint32_t	 mail_gid;
 	char		 user[64];
 	char		 home[4096];
 	char		 action[64];
-	char		 path[PATH_MAX];	/* maildir template */
+	char		 path[PATH_MAX];	/* maildir or mbox template */
 	char		 hostname[256];
 };
 
@@ -251,6 +256,60 @@ deliver_one(const struct msg_deliver *d, int msgfd, const char *path,
 }
 
 /*
+ * In the worker: append one message to the mailbox the action's template
+ * names (posternd/mbox.c), synced before it returns.  The mailbox's
+ * directory is never made: one that is not there fails temporarily, like
+ * a maildir's base.  A Maildir++ folder has no meaning for an mbox.
+ */
+static void
+job_mbox(const struct msg_deliver *d, int msgfd, const struct worker_setup *s,
+    struct msg_deliver_result *r)
+{
+	char	 path[PATH_MAX];
+
+	if (maildir_expand_path(s->path, s->user, d->rcpt, s->home, path,
+	    sizeof(path)) == -1) {
+		r->status = DELIVER_PERMFAIL;
+		snprintf(r->error, sizeof(r->error), "5.3.0 cannot expand the "
+		    "mbox path of action %s for this recipient", s->action);
+		return;
+	}
+	switch (mbox_deliver(path, msgfd, d->sender, d->rcpt, walltime(),
+	    MBOX_LOCK_WAIT, r->error, sizeof(r->error))) {
+	case MAILDIR_OK:
+		r->status = DELIVER_OK;
+		break;
+	case MAILDIR_TEMPFAIL:
+		r->status = DELIVER_TEMPFAIL;
+		break;
+	default:
+		r->status = DELIVER_PERMFAIL;
+		break;
+	}
+}
+
+/* In the worker: run the action's command for one message. */
+static void
+job_mda(const struct msg_deliver *d, int msgfd, const struct worker_setup *s,
+    struct msg_deliver_result *r)
+{
+	struct mda_job	 job = { s->path, s->user, s->home, d->sender, d->rcpt,
+	    MDA_TIMEOUT };
+
+	switch (mda_run(&job, msgfd, r->error, sizeof(r->error))) {
+	case MAILDIR_OK:
+		r->status = DELIVER_OK;
+		break;
+	case MAILDIR_TEMPFAIL:
+		r->status = DELIVER_TEMPFAIL;
+		break;
+	default:
+		r->status = DELIVER_PERMFAIL;
+		break;
+	}
+}
+
+/*
  * A failed maildir delivery's account starts with its RFC 3463 status
  * (maildir_errno_class()); the queue reports that, and checks its class.
  */
@@ -316,7 +375,7 @@ static void
 worker_setup_recv(int sock, struct worker_setup *s)
 {
 	uid_t	 ruid, euid, suid;
-	gid_t	 gid;
+	gid_t	 gids[2];
 	ssize_t	 n;
 
 	while ((n = recv(sock, s, sizeof(*s), 0)) == -1 && errno == EINTR)
@@ -324,11 +383,19 @@ worker_setup_recv(int sock, struct worker_setup *s)
 	if (n != sizeof(*s) || memchr(s->user, '\0', sizeof(s->user)) == NULL ||
 	    memchr(s->home, '\0', sizeof(s->home)) == NULL ||
 	    memchr(s->action, '\0', sizeof(s->action)) == NULL ||
+	    (s->type != ACTION_MAILDIR && s->type != ACTION_MBOX &&
+	    s->type != ACTION_MDA) ||
 	    memchr(s->path, '\0', sizeof(s->path)) == NULL ||
 	    memchr(s->hostname, '\0', sizeof(s->hostname)) == NULL)
 		fatalx("bad set-up from the parent");
-	gid = s->gid;
-	if (setgroups(1, &gid) == -1 ||
+	/*
+	 * An mbox worker keeps group mail, as Debian's setgid-mail delivery
+	 * agents do: /var/mail (root:mail 2775) takes new mailboxes and the
+	 * dot locks only from that group.
+	 */
+	gids[0] = s->gid;
+	gids[1] = s->mail_gid;
+	if (setgroups(s->mail_group ? 2 : 1, gids) == -1 ||
 	    setresgid(s->gid, s->gid, s->gid) == -1 ||
 	    setresuid(s->uid, s->uid, s->uid) == -1)
 		fatal("becoming %s", s->user);
@@ -373,7 +440,12 @@ deliver_worker_main(int debug, int verbose)
 	worker_setup_recv(sock, &s);
 	b = xcalloc(DELIVER_BATCH_MAX, sizeof(*b));
 	for (;;) {
-		for (n = 0; n < DELIVER_BATCH_MAX; n++) {
+		/*
+		 * maildir jobs share one sync of new/; an mbox or a command
+		 * is done one message at a time, reported as it ends.
+		 */
+		for (n = 0; n < (s.type == ACTION_MAILDIR ? DELIVER_BATCH_MAX :
+		    1); n++) {
 			if (job_recv(sock, &b[n].d, &fd, n == 0 ? 0 :
 			    MSG_DONTWAIT) <= 0) {
 				if (n == 0)
@@ -383,7 +455,12 @@ deliver_worker_main(int debug, int verbose)
 			memset(&b[n].r, 0, sizeof(b[n].r));
 			b[n].r.evpid = b[n].d.evpid;
 			worker_first_attempt = !b[n].d.check_existing;
-			if (job_maildir(&b[n].d, &s, b[n].path,
+			b[n].path[0] = '\0';
+			if (s.type == ACTION_MBOX)
+				job_mbox(&b[n].d, fd, &s, &b[n].r);
+			else if (s.type == ACTION_MDA)
+				job_mda(&b[n].d, fd, &s, &b[n].r);
+			else if (job_maildir(&b[n].d, &s, b[n].path,
 			    sizeof(b[n].path), &b[n].r) == 0)
 				deliver_one(&b[n].d, fd, b[n].path, s.hostname,
 				    &b[n].r);
@@ -399,8 +476,8 @@ deliver_worker_main(int debug, int verbose)
 		worker_test_step("new");
 		/* One sync of new/ per maildir makes the batch's renames durable. */
 		for (i = 0; i < n; i++) {
-			if (b[i].r.status != DELIVER_OK)
-				continue;
+			if (b[i].r.status != DELIVER_OK || b[i].path[0] == '\0')
+				continue;	/* mbox: synced already */
 			for (k = 0; k < i; k++)
 				if (b[k].r.status == DELIVER_OK &&
 				    strcmp(b[k].path, b[i].path) == 0)
@@ -518,6 +595,7 @@ worker_start(const struct job *j)
 {
 	struct worker_setup	 s;
 	struct worker		*w;
+	struct group		*gr;
 	int			 sp[2];
 	pid_t			 pid;
 
@@ -528,7 +606,13 @@ worker_start(const struct job *j)
 	strlcpy(s.home, j->home, sizeof(s.home));
 	strlcpy(s.action, j->a->name, sizeof(s.action));
 	strlcpy(s.hostname, deliver_hostname, sizeof(s.hostname));
+	s.type = j->a->type;
+	if (s.type == ACTION_MBOX && (gr = getgrnam("mail")) != NULL) {
+		s.mail_group = 1;
+		s.mail_gid = gr->gr_gid;
+	}
 	if (strlcpy(s.path, j->a->path != NULL ? j->a->path :
+	    s.type == ACTION_MBOX ? ACTION_DEFAULT_MBOX :
 	    ACTION_DEFAULT_MAILDIR, sizeof(s.path)) >= sizeof(s.path)) {
 		log_warnx("local delivery: the path of action %s is too long",
 		    j->a->name);
@@ -888,14 +972,21 @@ deliver_start(struct postern_conf *conf, struct imsg *imsg,
 		result(d.evpid, DELIVER_PERMFAIL, "bad maildir folder name");
 		goto fail;
 	}
-	if (a->type != ACTION_MAILDIR) {
-		result(d.evpid, DELIVER_PERMFAIL, "action %s: only maildir "
-		    "delivery is implemented", a->name);
+	if (a->type == ACTION_LMTP) {
+		result(d.evpid, DELIVER_PERMFAIL, "action %s: lmtp delivery "
+		    "is not implemented", a->name);
 		goto fail;
 	}
 	/* /etc/passwd may have changed since smtp took the recipient */
 	if ((pw = getpwnam(user)) == NULL) {
 		result(d.evpid, DELIVER_PERMFAIL, "no such user %s", user);
+		goto fail;
+	}
+	/* a command never runs as root, whoever the mail is for */
+	if (a->type == ACTION_MDA && pw->pw_uid == 0) {
+		result(d.evpid, DELIVER_PERMFAIL, "5.3.0 action %s: an mda "
+		    "command never runs as root (map %s to another user)",
+		    a->name, user);
 		goto fail;
 	}
 	j = xcalloc(1, sizeof(*j));

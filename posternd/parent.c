@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <netinet/in.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <event.h>
 #include <fcntl.h>
@@ -278,8 +279,7 @@ parent_send_status(struct imsg *imsg)
 			const struct proc_desc	*d = &proc_table[i];
 
 			st.pid = parent->children[i].pid;
-			strlcpy(st.user, d->queue_user ?
-			    parent->conf->queue_user : parent->conf->user,
+			strlcpy(st.user, parent->conf->users[d->user],
 			    sizeof(st.user));
 			if (d->spool_sub != NULL)
 				snprintf(st.chroot, sizeof(st.chroot), "%s/%s",
@@ -387,17 +387,70 @@ lookup_user(const char *name, uid_t *uid, gid_t *gid)
 	*gid = pw->pw_gid;
 }
 
+/*
+ * The files a process keeps in its spool directory (its LMDB store) are
+ * its user's: a spool written under another user (an older postern whose
+ * processes shared one, or a "user" statement changed) is handed over.
+ * Only regular files directly inside, never through a link.
+ */
+static void
+own_files(const char *dir, uid_t uid, gid_t gid)
+{
+	struct dirent	*de;
+	struct stat	 st;
+	DIR		*d;
+	int		 dfd;
+
+	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) == -1 || (d = fdopendir(dfd)) == NULL)
+		fatal("open %s", dir);
+	while ((de = readdir(d)) != NULL) {
+		if (fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == -1)
+			fatal("stat %s/%s", dir, de->d_name);
+		if (!S_ISREG(st.st_mode) ||
+		    (st.st_uid == uid && st.st_gid == gid))
+			continue;
+		if (fchownat(dfd, de->d_name, uid, gid,
+		    AT_SYMLINK_NOFOLLOW) == -1)
+			fatal("chown %s/%s", dir, de->d_name);
+		log_info("%s/%s: now owned by uid %ld", dir, de->d_name,
+		    (long)uid);
+	}
+	closedir(d);
+}
+
+/*
+ * Each process's user must exist, must not be root, and must be its own:
+ * two processes under one uid could signal and trace each other.
+ */
+static void
+check_users(const struct postern_conf *conf, uid_t uids[CONF_USER_MAX],
+    gid_t gids[CONF_USER_MAX])
+{
+	int	 i, k;
+
+	for (i = 0; i < CONF_USER_MAX; i++) {
+		lookup_user(conf->users[i], &uids[i], &gids[i]);
+		for (k = 0; k < i; k++)
+			if (uids[k] == uids[i])
+				fatalx("the %s and %s processes would run "
+				    "under one uid (%s, %s): each needs a "
+				    "user of its own", conf_user_process[k],
+				    conf_user_process[i], conf->users[k],
+				    conf->users[i]);
+	}
+}
+
 /* Directories the children are chrooted to: owned as each needs. */
 static void
 prepare_dirs(struct postern_conf *conf)
 {
 	char	 path[PATH_MAX];
-	uid_t	 uid, quid;
-	gid_t	 gid, qgid;
+	uid_t	 uids[CONF_USER_MAX];
+	gid_t	 gids[CONF_USER_MAX];
 	int	 i;
 
-	lookup_user(conf->user, &uid, &gid);
-	lookup_user(conf->queue_user, &quid, &qgid);
+	check_users(conf, uids, gids);
 	make_dir(CONF_DEFAULT_EMPTY, 0755, 0, 0);
 	make_dir(conf->spool_dir, 0755, 0, 0);
 	for (i = PROC_PARENT + 1; i < PROC_MAX; i++) {
@@ -408,10 +461,8 @@ prepare_dirs(struct postern_conf *conf)
 		if ((size_t)snprintf(path, sizeof(path), "%s/%s",
 		    conf->spool_dir, d->spool_sub) >= sizeof(path))
 			fatalx("spool path too long");
-		if (d->queue_user)
-			make_dir(path, 0700, quid, qgid);
-		else
-			make_dir(path, 0700, uid, gid);
+		make_dir(path, 0700, uids[d->user], gids[d->user]);
+		own_files(path, uids[d->user], gids[d->user]);
 	}
 }
 
@@ -988,8 +1039,7 @@ setup_child(struct postern_conf *conf, enum proc_id id,
 
 	memset(&g, 0, sizeof(g));
 	strlcpy(g.hostname, conf->hostname, sizeof(g.hostname));
-	strlcpy(g.user, d->queue_user ? conf->queue_user : conf->user,
-	    sizeof(g.user));
+	strlcpy(g.user, conf->users[d->user], sizeof(g.user));
 	if (d->spool_sub != NULL)
 		snprintf(g.chroot, sizeof(g.chroot), "%s/%s", conf->spool_dir,
 		    d->spool_sub);

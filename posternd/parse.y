@@ -83,7 +83,7 @@ static void	 set_count(const struct conf_loc *, const char *, long long,
 %token	REPORTS ORG CONTACT PERIOD MAXPERPERIOD FAILURE SUPPRESSFOR
 %token	<string>	STRING
 %token	<number>	NUMBER
-%type	<string>	string optstring tableref
+%type	<string>	string optstring tableref procname
 %type	<number>	port negation mode
 %type	<duration>	duration
 %type	<size>		size
@@ -140,8 +140,14 @@ main		: HOSTNAME STRING {
 		| SPOOL STRING {
 			parse_set_path(&@2, &ps.conf->spool_dir, $2, "spool");
 		}
+		| USER procname STRING {
+			parse_set_process_user(&@2, $2, &@3, $3);
+		}
 		| USER STRING {
-			parse_set_account(&@2, &ps.conf->user, $2, "user");
+			conf_error(&@2, "\"user %s\": each process has a user "
+			    "of its own: user smtp|mta|authd|reportd|control "
+			    "NAME", $2);
+			free($2);
 		}
 		| CONTROL SOCKET STRING {
 			struct sockaddr_un	 sun;
@@ -231,9 +237,16 @@ main		: HOSTNAME STRING {
 		}
 		;
 
+/* A process name, some of which are keywords elsewhere. */
+procname	: STRING		{ $$ = $1; }
+		| QUEUE			{ $$ = xstrdup("queue"); }
+		| CONTROL		{ $$ = xstrdup("control"); }
+		;
+
 queue		: QUEUE USER STRING {
-			parse_set_account(&@3, &ps.conf->queue_user, $3,
-			    "user");
+			ps.users_loc = @3;
+			parse_set_account(&@3,
+			    &ps.conf->users[CONF_USER_QUEUE], $3, "user");
 		}
 		| QUEUE RETRY duration {
 			if ($3 != 0) {
@@ -443,9 +456,8 @@ actiontype	: MAILDIR optstring optmaildiruser {
 			/* Not a mid-rule action: $2 must leave the stack. */
 			parse_action_maildir(&@2, $2);
 		}
-		| MBOX {
-			ps.action->type = ACTION_MBOX;
-			parse_action_not_yet(&@1, "mbox");
+		| MBOX optstring optmaildiruser {
+			parse_action_mbox(&@1, $2);
 		}
 		| LMTP STRING optrcptto {
 			ps.action->type = ACTION_LMTP;
@@ -455,15 +467,8 @@ actiontype	: MAILDIR optstring optmaildiruser {
 				conf_error(&@2, "invalid lmtp destination "
 				    "\"%s\"", $2);
 		}
-		| MDA STRING {
-			ps.action->type = ACTION_MDA;
-			ps.action->path = $2;
-			parse_action_not_yet(&@1, "mda");
-			if ($2[0] == '\0')
-				conf_error(&@2, "mda command is empty");
-			else if (!conf_valid_expansions($2))
-				conf_error(&@2, "invalid expansion in \"%s\"",
-				    $2);
+		| MDA STRING optmaildiruser {
+			parse_action_mda(&@2, $2);
 		}
 		| RELAY {
 			ps.action->type = ACTION_RELAY;
@@ -1187,8 +1192,10 @@ parse_run(const char *name, int flags)
 
 	if (yyparse() != 0 && ps.errors == 0)
 		ps.errors++;
-	if (ps.errors == 0)
+	if (ps.errors == 0) {
 		parse_check_queue();
+		parse_check_users();
+	}
 
 	parse_builders_free();
 	lex_free();

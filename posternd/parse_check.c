@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "posternd/mda.h"
 #include "posternd/parse_int.h"
 #include "rule.h"
 #include "util.h"
@@ -96,6 +97,42 @@ parse_set_account(const struct conf_loc *loc, char **dst, char *name,
 	}
 	free(*dst);
 	*dst = name;
+}
+
+/* user PROCESS NAME: the user one child process runs as. */
+void
+parse_set_process_user(const struct conf_loc *ploc, char *proc,
+    const struct conf_loc *uloc, char *name)
+{
+	int	 i;
+
+	for (i = 0; i < CONF_USER_MAX; i++)
+		if (strcmp(proc, conf_user_process[i]) == 0)
+			break;
+	if (i == CONF_USER_MAX) {
+		conf_error(ploc, "unknown process \"%s\" (smtp, queue, mta, "
+		    "authd, reportd or control)", proc);
+		free(name);
+	} else {
+		ps.users_loc = *uloc;
+		parse_set_account(uloc, &ps.conf->users[i], name, "user");
+	}
+	free(proc);
+}
+
+/* Each process its own user: two under one name would share a uid. */
+void
+parse_check_users(void)
+{
+	int	 i, k;
+
+	for (i = 0; i < CONF_USER_MAX; i++)
+		for (k = 0; k < i; k++)
+			if (strcmp(ps.conf->users[i], ps.conf->users[k]) == 0)
+				conf_error(&ps.users_loc, "the %s and %s "
+				    "processes have one user, %s: each needs "
+				    "its own", conf_user_process[k],
+				    conf_user_process[i], ps.conf->users[i]);
 }
 
 void
@@ -401,8 +438,42 @@ parse_action_maildir(const struct conf_loc *loc, char *path)
 		    "with ~/");
 }
 
+/* mbox ["PATH"]: absolute, or in the user's home (~/); not a directory. */
+void
+parse_action_mbox(const struct conf_loc *loc, char *path)
+{
+	struct action	*a = ps.action;
+	size_t		 len;
+
+	a->type = ACTION_MBOX;
+	a->path = path != NULL ? path : xstrdup(ACTION_DEFAULT_MBOX);
+	len = strlen(a->path);
+	if (!conf_valid_expansions(a->path))
+		conf_error(loc, "invalid expansion in \"%s\"", a->path);
+	else if ((a->path[0] != '/' && strncmp(a->path, "~/", 2) != 0) ||
+	    a->path[len - 1] == '/')
+		conf_error(loc, "mbox path must name a file, absolute or "
+		    "starting with ~/");
+}
+
+/* mda "COMMAND": words as posternd/mda.c splits them, no shell. */
+void
+parse_action_mda(const struct conf_loc *loc, char *cmd)
+{
+	struct action	*a = ps.action;
+	char		 buf[4096], *argv[MDA_ARGS_MAX + 1];
+	const char	*why;
+
+	a->type = ACTION_MDA;
+	a->path = cmd;
+	if (mda_split(cmd, buf, sizeof(buf), argv, &why) == -1)
+		conf_error(loc, "mda command: %s", why);
+	else if (!conf_valid_expansions(cmd))
+		conf_error(loc, "invalid expansion in \"%s\"", cmd);
+}
+
 /*
- * mbox, lmtp and mda parse, but nothing delivers them yet: an action
+ * lmtp parses, but nothing delivers it yet: an action
  * that could only bounce what it takes must not let mail in.
  */
 void

@@ -94,6 +94,7 @@ struct parse_state {
 	struct sign_rule	*sign;
 	unsigned int		 sign_seen;
 	struct conf_loc		 memory_loc;	/* queue memory-limit */
+	struct conf_loc		 users_loc;	/* the last user statement */
 };
 
 extern struct parse_state ps;
@@ -129,6 +130,9 @@ void	 conf_error(const struct conf_loc *, const char *, ...)
 
 /* parse_check.c */
 void	 parse_check_queue(void);
+void	 parse_check_users(void);
+void	 parse_set_process_user(const struct conf_loc *, char *,
+	    const struct conf_loc *, char *);
 int	 parse_name_ok(const struct conf_loc *, const char *);
 void	 parse_check_file(const struct conf_loc *, const char *,
 	    const char *);
@@ -158,6 +162,8 @@ int	 parse_table_ref(const struct conf_loc *, char *, char *, size_t);
 int	 parse_map_ref(const struct conf_loc *, char *, char *, size_t);
 void	 parse_action_begin(const struct conf_loc *, const char *);
 void	 parse_action_maildir(const struct conf_loc *, char *);
+void	 parse_action_mbox(const struct conf_loc *, char *);
+void	 parse_action_mda(const struct conf_loc *, char *);
 void	 parse_action_not_yet(const struct conf_loc *, const char *);
 void	 parse_action_end(const struct conf_loc *);
 void	 parse_relay_host(const struct conf_loc *, char *);

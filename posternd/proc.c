@@ -10,6 +10,8 @@
  * get root back, and runs one libevent loop.
  */
 #include <sys/types.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <errno.h>
@@ -36,23 +38,29 @@
 const struct proc_desc proc_table[PROC_MAX] = {
 	[PROC_PARENT] = { .id = PROC_PARENT, .name = "parent" },
 	[PROC_SMTP] = { .id = PROC_SMTP, .name = "smtp",
+	    .user = CONF_USER_SMTP,
 	    .conf = smtp_conf, .run = smtp_run, .dispatch = smtp_dispatch,
 	    .shutdown = smtp_shutdown },
-	[PROC_QUEUE] = { .id = PROC_QUEUE, .name = "queue", .queue_user = 1,
+	[PROC_QUEUE] = { .id = PROC_QUEUE, .name = "queue",
+	    .user = CONF_USER_QUEUE,
 	    .spool_sub = "queue", .conf = queue_conf, .run = queue_run,
 	    .dispatch = queue_dispatch, .shutdown = queue_shutdown },
-	[PROC_MTA] = { .id = PROC_MTA, .name = "mta", .spool_sub = "mta",
+	[PROC_MTA] = { .id = PROC_MTA, .name = "mta",
+	    .user = CONF_USER_MTA, .spool_sub = "mta",
 	    .conf = mta_conf, .preinit = mta_preinit, .run = mta_run,
 	    .dispatch = mta_dispatch, .shutdown = mta_shutdown },
 	[PROC_AUTHD] = { .id = PROC_AUTHD, .name = "authd",
+	    .user = CONF_USER_AUTHD,
 	    .conf = authd_conf, .preinit = authd_preinit, .run = authd_run,
 	    .dispatch = authd_dispatch },
 	[PROC_REPORTD] = { .id = PROC_REPORTD, .name = "reportd",
+	    .user = CONF_USER_REPORTD,
 	    .spool_sub = "reports", .conf = reportd_conf,
 	    .preinit = reportd_preinit, .run = reportd_run,
 	    .dispatch = reportd_dispatch,
 	    .shutdown = reportd_shutdown },
 	[PROC_CONTROL] = { .id = PROC_CONTROL, .name = "control",
+	    .user = CONF_USER_CONTROL,
 	    .conf = control_conf, .run = control_run,
 	    .dispatch = control_dispatch },
 };
@@ -654,6 +662,7 @@ static void
 proc_drop_privileges(const char *user, const char *root)
 {
 	struct passwd	*pw;
+	const struct rlimit nocore = { 0, 0 };
 	uid_t		 ruid, euid, suid;
 	gid_t		 rgid, egid, sgid;
 
@@ -680,6 +689,17 @@ proc_drop_privileges(const char *user, const char *root)
 	if (ruid != pw->pw_uid || euid != pw->pw_uid || suid != pw->pw_uid ||
 	    rgid != pw->pw_gid || egid != pw->pw_gid || sgid != pw->pw_gid)
 		fatalx("privilege drop to %s incomplete", user);
+
+	/*
+	 * No core file and no ptrace from another process of the same user:
+	 * a child's memory (session keys, DKIM signing requests, password
+	 * hashes in authd) stays in it.  The kernel makes a process that
+	 * changed its uid undumpable only while fs.suid_dumpable is 0.
+	 */
+	if (setrlimit(RLIMIT_CORE, &nocore) == -1)
+		fatal("setrlimit RLIMIT_CORE");
+	if (prctl(PR_SET_DUMPABLE, 0) == -1)
+		fatal("prctl PR_SET_DUMPABLE");
 }
 
 void

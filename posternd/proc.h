@@ -9,6 +9,7 @@
 #include <sys/types.h>
 #include <event.h>
 
+#include "config.h"
 #include "imsg.h"
 #include "msg.h"
 
@@ -28,7 +29,7 @@ struct imsgev {
 struct proc_desc {
 	enum proc_id	 id;
 	const char	*name;
-	int		 queue_user;	/* runs as the queue user */
+	enum conf_user	 user;		/* its user: conf->users[user] */
 	const char	*spool_sub;	/* chroot: this under the spool, or
 					   NULL for the empty dir */
 	/* before chroot: a setup message from the parent */

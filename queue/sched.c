@@ -718,12 +718,38 @@ queue_unroutable(struct queue *q, const struct envelope *e, const char *why)
  * not yet answered (flight_end()); anything else is a protocol violation.
  * The envelope itself may be gone (posternctl remove while it was out).
  */
+/*
+ * The fields of a delivery attempt's log line, in the shape admins grep
+ * Postfix's logs for: to, from, relay, delay (since the message came),
+ * the attempt's number and its enhanced status.  e is NULL when the
+ * envelope is gone (removed while out for delivery).
+ */
+static void
+result_fields(const struct envelope *e, enum proc_id from,
+    const struct outcome *o, char *buf, size_t len)
+{
+	const char	*relay;
+	int64_t		 delay;
+
+	relay = o->remote_mta != NULL && o->remote_mta[0] != '\0' ?
+	    o->remote_mta : from == PROC_PARENT ? "local" : "none";
+	if (e == NULL) {
+		snprintf(buf, len, "relay=%s, dsn=%s", relay, o->status);
+		return;
+	}
+	delay = walltime() - e->ctime;
+	snprintf(buf, len, "to=<%s>, from=<%s>, relay=%s, delay=%llds, "
+	    "attempts=%u, dsn=%s", e->rcpt, e->sender, relay,
+	    (long long)(delay > 0 ? delay : 0), e->attempts + 1, o->status);
+}
+
 static void
 queue_result(struct queue *q, struct imsg *imsg, enum proc_id from,
     uint64_t evpid, int status, const struct outcome *o)
 {
 	struct envelope		 e;
-	char			 qid[QID_ENV_LEN + 1];
+	char			 qid[QID_ENV_LEN + 1], fields[2600];
+	int			 have;
 
 	qid_env_str(evpid, qid, sizeof(qid));
 	if (flight_end(q, evpid, from) == -1) {
@@ -731,18 +757,24 @@ queue_result(struct queue *q, struct imsg *imsg, enum proc_id from,
 		    "hold it", qid, proc_name(from));
 		proc_bad_message(q->proc, from, imsg);
 	}
+	have = qstore_envelope_get(q->qs, evpid, &e) == 0;
+	result_fields(have ? &e : NULL, from, o, fields, sizeof(fields));
 	switch (status) {
 	case DELIVER_OK:
-		log_info("%s: delivered%s%s", qid,
-		    o->remote_mta != NULL && o->remote_mta[0] != '\0' ?
-		    " to " : "", o->remote_mta != NULL ? o->remote_mta : "");
-		if (qstore_envelope_get(q->qs, evpid, &e) == 0 &&
-		    dsn_wanted(&e, DSN_KIND_SUCCESS))
+		log_info("%s: %s, status=sent: delivered%s%s%s%s%s", qid,
+		    fields, o->remote_mta != NULL && o->remote_mta[0] != '\0' ?
+		    " to " : "", o->remote_mta != NULL ? o->remote_mta : "",
+		    o->diagnostic != NULL && o->diagnostic[0] != '\0' ?
+		    " (" : "", o->diagnostic != NULL ? o->diagnostic : "",
+		    o->diagnostic != NULL && o->diagnostic[0] != '\0' ?
+		    ")" : "");
+		if (have && dsn_wanted(&e, DSN_KIND_SUCCESS))
 			queue_dsn_wait(q, &e, DSN_KIND_SUCCESS, o, 0);
 		qstore_delivered(q->qs, evpid);
 		break;
 	case DELIVER_TEMPFAIL:
-		log_info("%s: temporary failure: %s", qid, o->error);
+		log_info("%s: %s, status=deferred: temporary failure: %s", qid,
+		    fields, o->error);
 		if (qstore_tempfail(q->qs, evpid, walltime(), o->error) ==
 		    QSTORE_EXPIRED) {
 			log_warnx("%s: expired: %s", qid, o->error);
@@ -750,7 +782,8 @@ queue_result(struct queue *q, struct imsg *imsg, enum proc_id from,
 		}
 		break;
 	case DELIVER_PERMFAIL:
-		log_warnx("%s: permanent failure: %s", qid, o->error);
+		log_warnx("%s: %s, status=bounced: permanent failure: %s", qid,
+		    fields, o->error);
 		queue_bounce(q, evpid, o);
 		break;
 	}

@@ -9,6 +9,8 @@ import itertools
 import os
 import shutil
 import signal
+import socket
+import struct
 import subprocess
 import tempfile
 import time
@@ -61,6 +63,39 @@ def imsg_types():
     body = re.sub(r"/\*.*?\*/", "", body, flags=re.S)
     names = re.findall(r"\b(IMSG_[A-Z0-9_]+)\s*,", body)
     return {n: i for i, n in enumerate(names)}
+
+
+def proto_version():
+    """POSTERN_PROTO_VERSION, as lib/msg.h defines it."""
+    import re
+    with open(os.path.join(TOP, "lib", "msg.h")) as f:
+        return int(re.search(r"#define POSTERN_PROTO_VERSION\s+(\d+)",
+                             f.read()).group(1))
+
+
+def imsg_frame(name, payload=b""):
+    """One imsg as control reads it: the type by its lib/msg.h name (or
+    number)."""
+    t = imsg_types()[name] if isinstance(name, str) else name
+    return struct.pack("=IIHHII", t, 20 + len(payload), 0, 0, 0, 0) + payload
+
+
+def ctl_raw(dm, *frames):
+    """A hand-made control client: greet with the protocol version, send
+    the frames at once and return every byte control answers until it
+    closes the connection."""
+    got = b""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(10)
+        s.connect(dm.sock)
+        s.sendall(imsg_frame("IMSG_CTL_SESSION_HELLO",
+                             struct.pack("=I", proto_version())) +
+                  b"".join(frames))
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                return got
+            got += chunk
 
 
 def children_of(pid):

@@ -208,12 +208,10 @@ def test_new_maildir_is_durable_before_delivery_is_done(dmx):
 
 
 @pytest.mark.parametrize("line", [
-    'action "box" mbox',
     'action "box" lmtp "/run/dovecot/lmtp"',
-    'action "box" mda "/usr/bin/procmail"',
 ])
 def test_undeliverable_action_refused_by_config_check(tmp_path, line):
-    """mbox, lmtp and mda have no delivery code yet: posternd -n refuses
+    """lmtp has no delivery code yet: posternd -n refuses
     them, naming the line, instead of taking mail it could only bounce."""
     from conftest import POSTERND, run
     conf = tmp_path / "postern.conf"

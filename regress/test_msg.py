@@ -12,13 +12,11 @@ import os
 import signal
 import re
 import smtplib
-import socket
-import struct
 import time
 
 import pytest
 
-from conftest import TOP, alive, children_of, imsg_types
+from conftest import alive, children_of, ctl_raw, imsg_frame, imsg_types
 
 CONFIG = '''
 hostname mx.example.test
@@ -138,27 +136,8 @@ def test_control_takes_one_request_at_a_time(daemon):
     # Each reply is matched to the request it answers: a client that
     # sends a second request before the first is answered is refused,
     # and the daemon goes on.
-    t = imsg_types()
-
-    def frame(name, payload=b""):
-        return struct.pack("=IIHHII", t[name], 20 + len(payload), 0, 0, 0,
-                           0) + payload
-
-    with open(os.path.join(TOP, "lib", "msg.h")) as f:
-        version = int(re.search(r"#define POSTERN_PROTO_VERSION\s+(\d+)",
-                                f.read()).group(1))
-    got = b""
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-        s.settimeout(10)
-        s.connect(daemon.sock)
-        s.sendall(frame("IMSG_CTL_SESSION_HELLO", struct.pack("=I", version))
-                  + frame("IMSG_CTL_STATUS_GET")
-                  + frame("IMSG_CTL_QUEUE_LIST"))
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            got += chunk
+    got = ctl_raw(daemon, imsg_frame("IMSG_CTL_STATUS_GET"),
+                  imsg_frame("IMSG_CTL_QUEUE_LIST"))
     assert b"a request is already in progress" in got
     assert daemon.proc.poll() is None
     assert daemon.ctl("show", "status").returncode == 0

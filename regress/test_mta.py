@@ -245,6 +245,12 @@ def test_delivery_to_single_mx_with_dot_stuffing(sender, peer):
     wait_queue_empty(dm)
     wait_log(dm, "delivered")
     assert "via mx.example.test" in dm.logtext()
+    # one line per attempt, in the shape of Postfix's
+    assert re.search(r"queue\[\d+\]: [0-9a-f]{16}: to=<bob@example\.test>, "
+                     r"from=<root@localhost>, relay=mx\.example\.test"
+                     r"\S*, delay=\d+s, attempts=1, dsn=2\.0\.0, "
+                     r"status=sent: delivered to mx\.example\.test",
+                     dm.logtext()), dm.logtext()
 
 
 def test_multi_recipient_one_transaction_and_reuse(sender, peer):
@@ -298,6 +304,10 @@ def test_null_mx_bounces_at_once(sender):
     _, _, blocks = bounce_of(dm)
     assert blocks[1]["status"] == "5.1.10"
     assert blocks[1]["action"] == "failed"
+    assert re.search(r": to=<x@nullmx\.test>, from=<root@localhost>, "
+                     r"relay=none, delay=\d+s, attempts=1, dsn=5\.1\.10, "
+                     r"status=bounced: permanent failure: ", dm.logtext()), \
+        dm.logtext()
     wait_queue_empty(dm)
 
 

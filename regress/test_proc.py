@@ -1,4 +1,5 @@
-"""The process set: privilege separation, posternctl, fail-stop, shutdown."""
+"""The process set: privilege separation (chroot, users, no core files,
+not dumpable), posternctl, fail-stop, shutdown."""
 import ctypes
 import os
 import signal
@@ -10,6 +11,10 @@ import pytest
 from conftest import CHILDREN, POSTERND, alive, children_of, imsg_types, run
 
 SYS_pidfd_getfd = 438
+# Each child its own user (posternd(8)).
+USERS = {"smtp": "_postern-smtp", "queue": "_postern-q",
+         "mta": "_postern-mta", "authd": "_postern-auth",
+         "reportd": "_postern-report", "control": "_postern-ctl"}
 
 
 def proc_status(pid):
@@ -33,8 +38,7 @@ def test_children_are_chrooted_unprivileged_and_titled(daemon):
     assert len(set(kids.values())) == len(CHILDREN)
     assert daemon.proc.pid not in kids.values()
     for name, pid in kids.items():
-        user = "_postern-q" if name == "queue" else "_postern"
-        uid, gid = ids(user)
+        uid, gid = ids(USERS[name])
         st = proc_status(pid)
         assert st["Uid"] == [str(uid)] * 4, (name, st["Uid"])
         assert st["Gid"] == [str(gid)] * 4, (name, st["Gid"])
@@ -52,6 +56,14 @@ def test_children_are_chrooted_unprivileged_and_titled(daemon):
         with open("/proc/%d/cmdline" % pid, "rb") as f:
             title = f.read().replace(b"\0", b" ").decode()
         assert name in title, title
+        # No core files, and not dumpable: the kernel gives the /proc
+        # entries of an undumpable process to root, so that another
+        # process of the same user can neither read nor trace it.
+        with open("/proc/%d/limits" % pid) as f:
+            core = [ln.split()[4:6] for ln in f
+                    if ln.startswith("Max core file size")]
+        assert core == [["0", "0"]], (name, core)
+        assert os.stat("/proc/%d/mem" % pid).st_uid == 0, name
     # The parent stays root and unchrooted.
     st = proc_status(daemon.proc.pid)
     assert st["Uid"][0] == "0"
@@ -73,8 +85,7 @@ def test_show_status_lists_every_process(daemon):
     assert int(rows["parent"][1]) == daemon.proc.pid
     for name, pid in daemon.kids.items():
         assert int(rows[name][1]) == pid
-        assert rows[name][2] == ("_postern-q" if name == "queue"
-                                 else "_postern")
+        assert rows[name][2] == USERS[name]
 
 
 @pytest.mark.parametrize("victim", CHILDREN)
@@ -242,6 +253,46 @@ def test_configuration_check(tmp_path):
     assert "%s:2:" % bad in r.stderr
     assert "%s:3:" % bad in r.stderr
     assert "configuration OK" not in r.stdout
+
+
+@pytest.mark.parametrize("line,error", [
+    ("user smtp _postern-q", "the smtp and queue processes have one user, "
+     "_postern-q: each needs its own"),
+    ("user _postern", '"user _postern": each process has a user of its own'),
+    ("user nosuch _postern-x", 'unknown process "nosuch"'),
+    ("user mta ../x", 'invalid user name "../x"'),
+])
+def test_each_process_its_own_user_config(tmp_path, line, error):
+    conf = tmp_path / "u.conf"
+    conf.write_text('listen on 127.0.0.1 port 2525\n%s\n' % line)
+    r = run([POSTERND, "-n", "-f", str(conf)])
+    assert r.returncode == 1
+    assert "%s:2: %s" % (conf, error) in r.stderr, r.stderr
+
+
+def test_users_apart_and_spool_handed_over(daemon):
+    """No two children share a uid, and a spool written by another user
+    (an older postern whose processes shared _postern) is handed to each
+    process's user at start: the daemon comes up on it and works."""
+    uids = {name: ids(USERS[name])[0] for name in USERS}
+    assert len(set(uids.values())) == len(USERS), uids
+    old = ids("nobody")
+    daemon.stop()
+    os.makedirs(daemon.sockdir, 0o755)      # stop() removed it
+    for sub in ("mta", "reports"):
+        d = os.path.join(daemon.spool, sub)
+        for f in os.listdir(d):
+            os.chown(os.path.join(d, f), *old)
+    daemon.start()
+    for sub, name in (("mta", "mta"), ("reports", "reportd")):
+        d = os.path.join(daemon.spool, sub)
+        files = os.listdir(d)
+        assert "data.mdb" in files, files
+        for f in files:
+            assert os.stat(os.path.join(d, f)).st_uid == uids[name], f
+    assert daemon.ctl("show", "mta-sts").returncode == 0
+    assert daemon.ctl("show", "evaluations").returncode == 0
+    assert "now owned by uid %d" % uids["mta"] in daemon.logtext()
 
 
 def test_bad_configuration_never_starts(tmp_path):

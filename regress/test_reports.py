@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import imsg_types, next_port
+from conftest import imsg_frame, imsg_types, next_port, proto_version
 from dnsbed import DnsBed
 from test_smtp import delivered
 
@@ -164,20 +164,10 @@ IMSG_CTL_REPLY_DATA = _T["IMSG_CTL_REPLY_DATA"]
 IMSG_CTL_EVALUATIONS_GET = _T["IMSG_CTL_EVALUATIONS_GET"]
 
 
-def proto_version():
-    import re
-    with open(os.path.join(os.path.dirname(__file__), "..", "lib",
-                           "msg.h")) as f:
-        return int(re.search(r"#define POSTERN_PROTO_VERSION\s+(\d+)",
-                             f.read()).group(1))
-
-
 POSTERN_PROTO_VERSION = proto_version()
 
 
-def imsg(type_, payload=b""):
-    return struct.pack("=IIHHII", type_, 20 + len(payload), 0, 0, 0, 0) + \
-        payload
+imsg = imsg_frame
 
 
 def read_imsg(s):

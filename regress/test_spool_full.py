@@ -11,7 +11,6 @@ drains, and new mail is accepted without a restart.
 import os
 import re
 import smtplib
-import socket
 import struct
 import subprocess
 import threading
@@ -20,7 +19,7 @@ import time
 import pytest
 
 import loadgen
-from conftest import TOP, imsg_types
+from conftest import ctl_raw, imsg_frame
 from test_load import make_mx, wait_stable
 
 SPOOL_SIZE = "6m"
@@ -417,26 +416,8 @@ def test_reportd_answers_stats_not_pause(daemon):
     st = stats(daemon)
     assert st["reportd.evaluations.lost"] == "0", st
     assert st["reportd.spool.full"] == "0", st
-    t = imsg_types()
-
-    def frame(name, payload=b""):
-        return struct.pack("=IIHHII", t[name], 20 + len(payload), 0, 0, 0,
-                           0) + payload
-
-    with open(os.path.join(TOP, "lib", "msg.h")) as f:
-        version = int(re.search(r"#define POSTERN_PROTO_VERSION\s+(\d+)",
-                                f.read()).group(1))
-    got = b""
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-        s.settimeout(10)
-        s.connect(daemon.sock)
-        s.sendall(frame("IMSG_CTL_SESSION_HELLO", struct.pack("=I", version))
-                  + frame("IMSG_CTL_PROC_PAUSE", struct.pack("=i", 3)))
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            got += chunk
+    got = ctl_raw(daemon, imsg_frame("IMSG_CTL_PROC_PAUSE",
+                                     struct.pack("=i", 3)))
     assert b"unknown or malformed request" in got, got
     assert daemon.proc.poll() is None
     assert stats(daemon)["reportd.spool.full"] == "0"

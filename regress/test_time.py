@@ -9,6 +9,7 @@ queue that the true clock scheduled: that is what a clock set back or
 forward while the daemon runs leaves behind, too, because nothing else
 reads the wall clock.
 """
+import json
 import os
 import re
 import smtplib
@@ -121,6 +122,22 @@ def test_clock_set_back_an_hour_retries_now(daemon_factory, tmp_path,
     time.sleep(1)
     assert len(peer.accepted()) == 1
     assert dm.proc.poll() is None
+
+
+def test_show_queue_age_never_negative(daemon_factory, tmp_path,
+                                       monkeypatch):
+    """Mail queued by a clock an hour ahead (the clock then set back, as
+    posternctl's own clock stands for): show queue gives its age as 0, in
+    the listing and in -j, never a negative number."""
+    dm = make_daemon(daemon_factory, tmp_path)
+    monkeypatch.setenv("POSTERN_TEST_CLOCK_SHIFT", "3600")
+    dm.start(args=("-d", "-v"))
+    send(dm, "bob@remote.test", "ahead")
+    wait_log(dm, "temporary failure")
+    (ln,) = queue_lines(dm)
+    assert ln.split()[1] == "0s", ln
+    (e,) = json.loads(dm.ctl("show", "queue", "-j").stdout)
+    assert e["recipient"] == "bob@remote.test" and e["age"] == 0, e
 
 
 @pytest.mark.parametrize("days,outcome", [(1, "delivered"), (3, "expired")])

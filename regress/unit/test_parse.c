@@ -134,8 +134,12 @@ test_defaults(void **state)
 	assert_string_equal(conf->spool_dir, "/var/spool/postern");
 	assert_string_equal(conf->control_socket, "/run/postern.sock");
 	assert_null(conf->control_group);
-	assert_string_equal(conf->user, "_postern");
-	assert_string_equal(conf->queue_user, "_postern-q");
+	assert_string_equal(conf->users[CONF_USER_SMTP], "_postern-smtp");
+	assert_string_equal(conf->users[CONF_USER_QUEUE], "_postern-q");
+	assert_string_equal(conf->users[CONF_USER_MTA], "_postern-mta");
+	assert_string_equal(conf->users[CONF_USER_AUTHD], "_postern-auth");
+	assert_string_equal(conf->users[CONF_USER_REPORTD], "_postern-report");
+	assert_string_equal(conf->users[CONF_USER_CONTROL], "_postern-ctl");
 	assert_int_equal(conf->queue.retry_first, 300);
 	assert_int_equal(conf->queue.retry_max, 3600);
 	assert_int_equal(conf->queue.expire, 5 * 86400);
@@ -166,7 +170,8 @@ test_main_statements(void **state)
 	conf = parse_ok(
 	    "hostname mx.example.org\n"
 	    "spool \"/srv/spool\"\n"
-	    "user mail_x\n"
+	    "user smtp mail_x\n"
+	    "user reportd \"r-user\"\n"
 	    "queue user \"q-user\"\n"
 	    "control socket \"/run/p.sock\"\n"
 	    "control group wheel\n"
@@ -179,8 +184,10 @@ test_main_statements(void **state)
 	assert_int_equal(conf->queue.memory_limit, 64 * 1024 * 1024);
 	assert_int_equal(conf->queue.minfree, 20 * 1024 * 1024);
 	assert_string_equal(conf->spool_dir, "/srv/spool");
-	assert_string_equal(conf->user, "mail_x");
-	assert_string_equal(conf->queue_user, "q-user");
+	assert_string_equal(conf->users[CONF_USER_SMTP], "mail_x");
+	assert_string_equal(conf->users[CONF_USER_REPORTD], "r-user");
+	assert_string_equal(conf->users[CONF_USER_QUEUE], "q-user");
+	assert_string_equal(conf->users[CONF_USER_MTA], "_postern-mta");
 	assert_string_equal(conf->control_socket, "/run/p.sock");
 	assert_string_equal(conf->control_group, "wheel");
 	assert_int_equal(conf->queue.max_message_size, 10 * 1024 * 1024);
@@ -557,6 +564,8 @@ test_actions(void **state)
 static void
 test_actions_not_yet(void **state)
 {
+	struct postern_conf	*conf;
+
 	expect_errors(
 	    "action \"local\" maildir\n"
 	    "action mb mbox\n"
@@ -564,12 +573,18 @@ test_actions_not_yet(void **state)
 	    "\n"
 	    "action pipe mda \"/usr/bin/procmail -a %{rcpt} 100%%\"\n",
 	    PARSE_NOFILES,
-	    "test.conf:2: mbox delivery is not implemented yet: action \"mb\" "
-	    "would bounce every message\n"
 	    "test.conf:3: lmtp delivery is not implemented yet: action \"lm\" "
-	    "would bounce every message\n"
-	    "test.conf:5: mda delivery is not implemented yet: action "
-	    "\"pipe\" would bounce every message\n");
+	    "would bounce every message\n");
+	/* mbox and mda deliver: their defaults and words */
+	conf = parse_ok("action mb mbox\n"
+	    "action pipe mda \"/usr/bin/procmail -a %{rcpt} 100%%\"\n", 0);
+	assert_int_equal(config_find_action(conf, "mb")->type, ACTION_MBOX);
+	assert_string_equal(config_find_action(conf, "mb")->path,
+	    "/var/mail/%{user}");
+	assert_int_equal(config_find_action(conf, "pipe")->type, ACTION_MDA);
+	assert_string_equal(config_find_action(conf, "pipe")->path,
+	    "/usr/bin/procmail -a %{rcpt} 100%%");
+	free_config(conf);
 }
 
 static void
@@ -891,7 +906,7 @@ test_include(void **state)
 	    "bogus statement\n"
 	    "spool relative");
 	assert_true(asprintf(&text, "# outer\ninclude \"%s\"\n"
-	    "user \"bad user\"\n", inner) != -1);
+	    "user smtp \"bad user\"\n", inner) != -1);
 	outer = tmpfile_with(text);
 	free(text);
 	conf = parse_file_collect(outer, &errors);
@@ -908,7 +923,7 @@ test_include(void **state)
 	/* A good include, named relative to the including file. */
 	inner = tmpfile_with("hostname inner.example.org");
 	slash = strrchr(inner, '/');
-	assert_true(asprintf(&text, "include \"%s\"\nuser u1\n",
+	assert_true(asprintf(&text, "include \"%s\"\nuser authd u1\n",
 	    slash + 1) != -1);
 	outer = tmpfile_with(text);
 	free(text);
@@ -917,7 +932,7 @@ test_include(void **state)
 	free(errors);
 	assert_non_null(conf);
 	assert_string_equal(conf->hostname, "inner.example.org");
-	assert_string_equal(conf->user, "u1");
+	assert_string_equal(conf->users[CONF_USER_AUTHD], "u1");
 	assert_string_equal(conf->file, outer);
 	free_config(conf);
 
@@ -1102,8 +1117,12 @@ static const struct error_case error_cases[] = {
 	{ "control socket \"/run/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 	  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"\n",
 	  "1: control socket path too long\n" },
-	{ "user \"a b\"\n", "1: invalid user name \"a b\"\n" },
-	{ "user \"-x\"\n", "1: invalid user name \"-x\"\n" },
+	{ "user smtp \"a b\"\n", "1: invalid user name \"a b\"\n" },
+	{ "user \"a\"\n", "1: \"user a\": each process has a user of its "
+	  "own: user smtp|mta|authd|reportd|control NAME\n" },
+	{ "user mta x\nuser authd x\n", "2: the mta and authd processes have "
+	  "one user, x: each needs its own\n" },
+	{ "user queue \"-x\"\n", "1: invalid user name \"-x\"\n" },
 	{ "queue user \"\"\n", "1: invalid user name \"\"\n" },
 	{ "control group \"wh:eel\"\n", "1: invalid group name \"wh:eel\"\n" },
 	{ "max-message-size 0\n", "1: invalid size \"0\": too small\n" },
@@ -1274,14 +1293,13 @@ static const struct error_case error_cases[] = {
 	  "1: lmtp delivery is not implemented yet: action \"a\" would "
 	  "bounce every message\n"
 	  "1: invalid lmtp destination \"host:0\"\n" },
-	{ "action a mda \"\"\n",
-	  "1: mda delivery is not implemented yet: action \"a\" would "
-	  "bounce every message\n"
-	  "1: mda command is empty\n" },
+	{ "action a mda \"\"\n", "1: mda command: empty command\n" },
+	{ "action a mda \"sh -c 'x\"\n",
+	  "1: mda command: unterminated quote\n" },
 	{ "action a mda \"/bin/x %{rcpt.x}\"\n",
-	  "1: mda delivery is not implemented yet: action \"a\" would "
-	  "bounce every message\n"
 	  "1: invalid expansion in \"/bin/x %{rcpt.x}\"\n" },
+	{ "action a mbox \"mail/%{user}\"\n",
+	  "1: mbox path must name a file, absolute or starting with ~/\n" },
 	{ "action a relay host \"smtp://a\" host \"smtp://b\"\n",
 	  "1: host given twice\n" },
 	{ "action a relay tls tls verify\n", "1: tls given twice\n" },

@@ -1,0 +1,203 @@
+/*
+ * posternd/mda.c: splitting a command into words, and running real
+ * commands (/bin/sh scripts) the way the delivery worker does: what they
+ * get on standard input and in the environment, how their exit status,
+ * a signal, a missing program and the time limit are read.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <sys/mman.h>
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "posternd/maildir.h"
+#include "posternd/mda.h"
+
+static char	 dir[] = "/tmp/test_mda.XXXXXX";
+
+static int
+setup(void **state)
+{
+	assert_non_null(mkdtemp(dir));
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	char	 cmd[300];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static void
+test_split(void **state)
+{
+	char		 buf[256], *argv[MDA_ARGS_MAX + 1], many[512];
+	const char	*why;
+	int		 i;
+
+	assert_int_equal(mda_split("/usr/bin/procmail -d %{user}", buf,
+	    sizeof(buf), argv, &why), 3);
+	assert_string_equal(argv[0], "/usr/bin/procmail");
+	assert_string_equal(argv[2], "%{user}");
+	assert_null(argv[3]);
+	assert_int_equal(mda_split("  sh -c 'cat > /tmp/x;  exit 0'  ", buf,
+	    sizeof(buf), argv, &why), 3);
+	assert_string_equal(argv[2], "cat > /tmp/x;  exit 0");
+	assert_int_equal(mda_split("a''b 'c'd", buf, sizeof(buf), argv, &why),
+	    2);
+	assert_string_equal(argv[0], "ab");
+	assert_string_equal(argv[1], "cd");
+	assert_int_equal(mda_split("", buf, sizeof(buf), argv, &why), -1);
+	assert_string_equal(why, "empty command");
+	assert_int_equal(mda_split(" \t ", buf, sizeof(buf), argv, &why), -1);
+	assert_int_equal(mda_split("sh -c 'oops", buf, sizeof(buf), argv,
+	    &why), -1);
+	assert_string_equal(why, "unterminated quote");
+	many[0] = '\0';
+	for (i = 0; i <= MDA_ARGS_MAX; i++)
+		strlcat(many, "w ", sizeof(many));
+	assert_int_equal(mda_split(many, buf, sizeof(buf), argv, &why), -1);
+	assert_string_equal(why, "too many words");
+	memset(many, 'x', sizeof(many) - 1);
+	many[sizeof(many) - 1] = '\0';
+	assert_int_equal(mda_split(many, buf, sizeof(buf), argv, &why), -1);
+	assert_string_equal(why, "command too long");
+}
+
+static int
+run(const char *script, const char *msg, int timeout, char *err,
+    size_t errlen)
+{
+	struct mda_job	 job = { NULL, "nobody", dir, "alice@y.test",
+			    "bob+lists@x.test", timeout };
+	char		 cmd[512];
+	int		 fd = memfd_create("msg", 0), rv;
+
+	snprintf(cmd, sizeof(cmd), "/bin/sh -c '%s'", script);
+	job.command = cmd;
+	assert_int_equal(write(fd, msg, strlen(msg)), (ssize_t)strlen(msg));
+	lseek(fd, 0, SEEK_SET);
+	err[0] = '\0';
+	rv = mda_run(&job, fd, err, errlen);
+	close(fd);
+	return rv;
+}
+
+static char *
+slurp(const char *name)
+{
+	static char	 buf[8192];
+	char		 path[300];
+	int		 fd;
+	ssize_t		 n;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	assert_true((fd = open(path, O_RDONLY)) != -1);
+	n = read(fd, buf, sizeof(buf) - 1);
+	assert_true(n >= 0);
+	buf[n] = '\0';
+	close(fd);
+	return buf;
+}
+
+static void
+test_input_and_environment(void **state)
+{
+	char	 err[512];
+
+	assert_int_equal(run("cat > in; env | sort > env; pwd > cwd",
+	    "Subject: x\r\n\r\nline\r\na\rb\r\n", 10, err, sizeof(err)),
+	    MAILDIR_OK);
+	assert_string_equal(slurp("in"), "Return-Path: <alice@y.test>\n"
+	    "Delivered-To: bob+lists@x.test\nSubject: x\n\nline\na\rb\n");
+	assert_non_null(strstr(slurp("env"), "SENDER=alice@y.test\n"));
+	assert_non_null(strstr(slurp("env"), "RECIPIENT=bob+lists@x.test\n"));
+	assert_non_null(strstr(slurp("env"), "EXTENSION=lists\n"));
+	assert_non_null(strstr(slurp("env"), "LOCAL=bob+lists\n"));
+	assert_non_null(strstr(slurp("env"), "DOMAIN=x.test\n"));
+	assert_non_null(strstr(slurp("env"), "USER=nobody\n"));
+	assert_non_null(strstr(slurp("env"), "PATH=" MDA_PATH "\n"));
+	/* nothing of the daemon's own environment */
+	assert_null(strstr(slurp("env"), "POSTERN"));
+	assert_int_equal(strncmp(slurp("cwd"), dir, strlen(dir)), 0);
+}
+
+static void
+test_exit_statuses(void **state)
+{
+	char	 err[512];
+
+	assert_int_equal(run("echo busy >&2; exit 75", "S: x\r\n\r\n", 10,
+	    err, sizeof(err)), MAILDIR_TEMPFAIL);
+	assert_string_equal(err, "4.3.0 mda /bin/sh: temporary failure "
+	    "(exit 75): busy");
+	assert_int_equal(run("printf \"no such mailbox\\\\001\\\\nmore\\\\n\" "
+	    ">&2; exit 67", "S: x\r\n\r\n", 10, err, sizeof(err)),
+	    MAILDIR_PERMFAIL);
+	assert_string_equal(err, "5.1.1 mda /bin/sh: exit 67: no such "
+	    "mailbox?");
+	assert_int_equal(run("exit 1", "S: x\r\n\r\n", 10, err, sizeof(err)),
+	    MAILDIR_PERMFAIL);
+	assert_string_equal(err, "5.3.0 mda /bin/sh: exit 1");
+	assert_int_equal(run("kill -9 $$", "S: x\r\n\r\n", 10, err,
+	    sizeof(err)), MAILDIR_TEMPFAIL);
+	assert_non_null(strstr(err, "killed by signal 9"));
+	/* a command that does not read its input is still delivered */
+	assert_int_equal(run("exit 0", "S: x\r\n\r\n", 10, err, sizeof(err)),
+	    MAILDIR_OK);
+}
+
+static void
+test_missing_program_and_time_limit(void **state)
+{
+	struct mda_job	 job = { "/nonexistent/procmail -d %{user}", "nobody",
+			    dir, "", "bob@x.test", 5 };
+	char		 err[512];
+	time_t		 t0;
+	int		 fd = memfd_create("msg", 0);
+
+	assert_int_equal(mda_run(&job, fd, err, sizeof(err)),
+	    MAILDIR_TEMPFAIL);
+	assert_string_equal(err, "4.3.0 mda /nonexistent/procmail: "
+	    "temporary failure (exit 75): cannot run /nonexistent/procmail: "
+	    "No such file or directory");
+	/* an expansion that could climb out of its place is refused */
+	job.command = "/bin/true %{rcpt}";
+	job.rcpt = "a/b@x.test";
+	assert_int_equal(mda_run(&job, fd, err, sizeof(err)),
+	    MAILDIR_PERMFAIL);
+	close(fd);
+	/* a command that hangs, with a child that would outlive it */
+	t0 = time(NULL);
+	assert_int_equal(run("sleep 73 & sleep 73", "S: x\r\n\r\n", 1, err,
+	    sizeof(err)), MAILDIR_TEMPFAIL);
+	assert_true(time(NULL) - t0 < 10);
+	assert_string_equal(err, "4.3.0 mda /bin/sh ran longer than 1 "
+	    "seconds: killed");
+	assert_int_equal(system("pgrep -f '^sleep 73$' >/dev/null"), 256);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_split),
+		cmocka_unit_test(test_input_and_environment),
+		cmocka_unit_test(test_exit_statuses),
+		cmocka_unit_test(test_missing_program_and_time_limit),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
