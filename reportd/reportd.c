@@ -281,12 +281,9 @@ reportd_ctl_tls(struct reportd *rd, struct imsg *imsg)
 	    imsg->hdr.peerid, -1, NULL, 0);
 }
 
-static void
-ctl_error(struct reportd *rd, uint32_t peerid, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-ctl_error(struct reportd *rd, uint32_t peerid, const char *fmt, ...)
+/* An error answer to posternctl: it prints it and exits 1. */
+void
+reportd_ctl_error(struct reportd *rd, uint32_t peerid, const char *fmt, ...)
 {
 	struct msg_ctl_error	 e;
 	va_list			 ap;
@@ -383,12 +380,12 @@ reportd_ctl_dmarc_print(struct reportd *rd, struct imsg *imsg)
 	    &until) == 0 && until > begin)
 		begin = until;
 	if ((a = reportd_dmarc_build(rd, d.domain, begin, end)) == NULL) {
-		ctl_error(rd, imsg->hdr.peerid, "the evaluation store cannot "
+		reportd_ctl_error(rd, imsg->hdr.peerid, "the evaluation store cannot "
 		    "be read (see the log)");
 		return;
 	}
 	if (dmarc_agg_rows(a) == 0) {
-		ctl_error(rd, imsg->hdr.peerid, "%s: no evaluations in the "
+		reportd_ctl_error(rd, imsg->hdr.peerid, "%s: no evaluations in the "
 		    "current period", d.domain);
 		dmarc_agg_free(a);
 		return;
@@ -396,7 +393,7 @@ reportd_ctl_dmarc_print(struct reportd *rd, struct imsg *imsg)
 	reportd_meta(rd, &m);
 	buf_init(&b, DMARC_AGG_XML_MAX);
 	if (dmarc_agg_xml(a, &m, &b) == -1) {
-		ctl_error(rd, imsg->hdr.peerid, "%s: the report is too large",
+		reportd_ctl_error(rd, imsg->hdr.peerid, "%s: the report is too large",
 		    d.domain);
 	} else {
 		for (off = 0; off < b.len; off += n) {

@@ -54,6 +54,8 @@ struct reportd {
 };
 
 /* reportd/reportd.c */
+void	 reportd_ctl_error(struct reportd *, uint32_t peerid, const char *,
+	    ...) __attribute__((format(printf, 3, 4)));
 void	 reportd_meta(struct reportd *, struct dmarc_agg_meta *);
 void	 reportd_flush_evaluations(struct reportd *);
 struct dmarc_agg *reportd_dmarc_build(struct reportd *, const char *domain,

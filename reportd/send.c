@@ -722,18 +722,14 @@ reportd_ctl_dmarc_send(struct reportd *rd, struct imsg *imsg)
 {
 	struct msg_ctl_domain	 d;
 	struct msg_ctl_count	 n;
-	struct msg_ctl_error	 e;
 	struct collect		 c;
 	time_t			 now = walltime();
 
 	if (msg_get_ctl_domain(imsg, &d) == -1)
 		proc_bad_message(rd->proc, PROC_CONTROL, imsg);
 	if (!rd->conf.enabled) {
-		memset(&e, 0, sizeof(e));
-		strlcpy(e.message, "reports are off (see reports from in "
-		    "postern.conf(5))", sizeof(e.message));
-		proc_compose(rd->proc, PROC_CONTROL, IMSG_CTL_REPLY_ERROR,
-		    imsg->hdr.peerid, -1, &e, sizeof(e));
+		reportd_ctl_error(rd, imsg->hdr.peerid, "reports are off (see "
+		    "reports from in postern.conf(5))");
 		return;
 	}
 	reportd_flush_evaluations(rd);
@@ -745,11 +741,8 @@ reportd_ctl_dmarc_send(struct reportd *rd, struct imsg *imsg)
 	c.cur_begin = dmarc_agg_period_begin(now, rd->period);
 	if (evalstore_foreach(rd->es, d.domain, c.cur_begin, now + 1,
 	    collect_cb, &c) == -1) {
-		memset(&e, 0, sizeof(e));
-		strlcpy(e.message, "the evaluation store cannot be read (see "
-		    "the log)", sizeof(e.message));
-		proc_compose(rd->proc, PROC_CONTROL, IMSG_CTL_REPLY_ERROR,
-		    imsg->hdr.peerid, -1, &e, sizeof(e));
+		reportd_ctl_error(rd, imsg->hdr.peerid, "the evaluation store "
+		    "cannot be read (see the log)");
 		job_next(rd);
 		return;
 	}
@@ -849,18 +842,14 @@ reportd_ctl_suppression_remove(struct reportd *rd, struct imsg *imsg)
 {
 	struct msg_ctl_domain	 d;
 	struct msg_ctl_count	 n;
-	struct msg_ctl_error	 e;
 	int			 rc;
 
 	if (msg_get_ctl_domain(imsg, &d) == -1)
 		proc_bad_message(rd->proc, PROC_CONTROL, imsg);
 	rc = rd->sl != NULL ? sentlog_unsuppress(rd->sl, d.domain) : 0;
 	if (rc == -1) {
-		memset(&e, 0, sizeof(e));
-		strlcpy(e.message, "the sent-report log cannot be written (see "
-		    "the log)", sizeof(e.message));
-		proc_compose(rd->proc, PROC_CONTROL, IMSG_CTL_REPLY_ERROR,
-		    imsg->hdr.peerid, -1, &e, sizeof(e));
+		reportd_ctl_error(rd, imsg->hdr.peerid, "the sent-report log "
+		    "cannot be written (see the log)");
 		return;
 	}
 	if (rc == 1)
