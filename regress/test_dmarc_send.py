@@ -579,3 +579,22 @@ match from any for rcpt-to <pm> action "local"
         assert dm.logtext().count("to <r@one.test> via") == 1
     finally:
         refusing.stop()
+
+
+def test_period_closes_on_time(daemon_factory, bed, tmp_path, sink,
+                               monkeypatch):
+    """While the daemon runs, an (hourly) period that ends is reported at
+    once: the daemon's clock is set a few seconds before the hour."""
+    now = int(time.time())
+    hour = (now // 3600 + 1) * 3600
+    monkeypatch.setenv("POSTERN_TEST_CLOCK_SHIFT", str(hour - 12 - now))
+    dm = make_mx(daemon_factory, bed, tmp_path,
+                 REPORTS + "reports period hourly\n").start()
+    send(dm.port, "one.test")
+    assert wait_evaluations(dm, "one.test", 1) == 1
+    assert sink.accepted() == []
+    msgs = sink.wait_messages(1, timeout=20)
+    _, (fn, _, data) = attachment(msgs[0])
+    assert fn == "mx.example.test!one.test!%d!%d.xml.gz" % (hour - 3600,
+                                                            hour - 1)
+    assert sum(rows(gzip.decompress(data)).values()) == 1

@@ -17,7 +17,8 @@
  *   6. the queue's answer (queued, or queued before) marks it done.
  *
  * Periods are aligned to UTC (`reports period`, a day by default).  A
- * minute's timer closes the periods that ended, at start too (back to
+ * timer (each minute, and a second after each period's end) closes the
+ * periods that ended, at start too (back to
  * REPORTD_CATCHUP for a daemon that was down), and offers again the
  * reports left pending by a crash or a failure.  `posternctl report dmarc
  * send` closes the open period now: the rest of the period is reported at
@@ -684,13 +685,18 @@ reportd_tick(int fd, short event, void *arg)
 {
 	struct reportd	*rd = arg;
 	struct timeval	 tv = { REPORTD_TICK, 0 };
+	time_t		 now = walltime(), next;
 
+	/* On time: the next check a second after the period ends. */
+	next = dmarc_agg_period_begin(now, rd->period) + rd->period + 1 - now;
+	if (next > 0 && next < REPORTD_TICK)
+		tv.tv_sec = next;
 	/* Only when idle: a pending report may be the one running. */
 	if (rd->cur == NULL && TAILQ_EMPTY(&rd->jobs)) {
 		if (sentlog_foreach_pending(rd->sl, pending_cb, rd) == -1)
 			log_warnx("reportd: the sent-report log cannot be "
 			    "read");
-		close_ended(rd, walltime());
+		close_ended(rd, now);
 		job_next(rd);
 	}
 	evtimer_add(&rd->ev_tick, &tv);
