@@ -96,6 +96,9 @@ struct dmarc_record {
 	char			 rua[DMARC_MAX_URIS][DMARC_URI_MAX];
 	char			 ruf[DMARC_MAX_URIS][DMARC_URI_MAX];
 	size_t			 nrua, nruf;	/* mailto: URIs kept */
+	/* their "!size" limits in bytes (RFC 7489 6.2), 0: none */
+	uint64_t		 rua_limit[DMARC_MAX_URIS];
+	uint64_t		 ruf_limit[DMARC_MAX_URIS];
 	size_t			 rua_valid;	/* valid URIs, any scheme */
 	/* URIs of other schemes or bad, and URIs past the bound */
 	size_t			 rua_ignored, ruf_ignored;

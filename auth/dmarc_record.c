@@ -223,12 +223,14 @@ dmarc_fo_text(unsigned int fo, char *out, size_t outlen)
 
 /*
  * A URI (RFC 3986 3.1 scheme ":" ...): visible characters only, commas
- * and "!" encoded (4.8).  The obsolete "!size" suffix is cut off first.
+ * and "!" encoded (4.8).  The obsolete "!size" suffix is cut off first;
+ * its value in bytes goes to *limit (0: none), for the report sender.
  */
 static int
-uri_check(struct span *u, int *is_mailto)
+uri_check(struct span *u, int *is_mailto, uint64_t *limit)
 {
 	size_t	 i, bang;
+	uint64_t v = 0, mult = 1;
 
 	for (bang = u->len; bang > 0; bang--)
 		if (u->s[bang - 1] == '!')
@@ -236,15 +238,26 @@ uri_check(struct span *u, int *is_mailto)
 	if (bang > 0) {
 		/* obs-dmarc-report-size = "!" 1*DIGIT [ "k"/"m"/"g"/"t" ] */
 		i = bang;
-		while (i < u->len && isdigit((unsigned char)u->s[i]))
+		while (i < u->len && isdigit((unsigned char)u->s[i])) {
+			if (i - bang < 15)	/* past that, no limit */
+				v = v * 10 + (u->s[i] - '0');
 			i++;
+		}
 		if (i == bang)
 			return -1;
-		if (i < u->len && strchr("kmgtKMGT", u->s[i]) != NULL)
+		if (i < u->len && strchr("kmgtKMGT", u->s[i]) != NULL) {
+			switch (tolower((unsigned char)u->s[i])) {
+			case 'k': mult = 1024ULL; break;
+			case 'm': mult = 1024ULL * 1024; break;
+			case 'g': mult = 1024ULL * 1024 * 1024; break;
+			default: mult = 1024ULL * 1024 * 1024 * 1024; break;
+			}
 			i++;
+		}
 		if (i != u->len)
 			return -1;
 		u->len = bang - 1;
+		*limit = i - bang > 15 || v > UINT64_MAX / mult ? 0 : v * mult;
 	}
 	if (u->len == 0 || !isalpha((unsigned char)u->s[0]))
 		return -1;
@@ -279,6 +292,8 @@ parse_urilist(struct dmarc_record *r, const struct span *v, int ruf)
 	size_t		*n = ruf ? &r->nruf : &r->nrua;
 	size_t		*ignored = ruf ? &r->ruf_ignored : &r->rua_ignored;
 	size_t		*dropped = ruf ? &r->ruf_dropped : &r->rua_dropped;
+	uint64_t	*limits = ruf ? r->ruf_limit : r->rua_limit;
+	uint64_t	 limit;
 	int		 mailto;
 
 	for (;;) {
@@ -286,7 +301,8 @@ parse_urilist(struct dmarc_record *r, const struct span *v, int ruf)
 		u.s = p;
 		u.len = (comma ? comma : end) - p;
 		trim(&u);
-		if (uri_check(&u, &mailto) == -1)
+		limit = 0;
+		if (uri_check(&u, &mailto, &limit) == -1)
 			(*ignored)++;
 		else {
 			if (!ruf)
@@ -299,6 +315,7 @@ parse_urilist(struct dmarc_record *r, const struct span *v, int ruf)
 			else {
 				memcpy(list[*n], u.s, u.len);
 				list[*n][u.len] = '\0';
+				limits[*n] = limit;
 				(*n)++;
 			}
 		}

@@ -86,6 +86,8 @@ config_new(void)
 	conf->resolver.port = 53;
 	/* RFC 7208 4.6.4: at least 20 seconds for SPF */
 	conf->auth_dns_timeout = CONF_AUTH_DNS_TIMEOUT;
+	conf->reports.period = REPORTS_PERIOD_DAILY;
+	conf->reports.suppress = REPORTS_SUPPRESS;
 	return conf;
 }
 

@@ -315,6 +315,28 @@ struct smtp_conf {
 
 #define CONF_MX_ALLOW_MAX	16
 
+/*
+ * reports from "ADDRESS" org "NAME" [contact "URI"], reports period,
+ * reports sign with, reports max-per-period, reports failure: what
+ * reportd sends (RFC 9990 aggregate reports).  Off unless `from` is set.
+ */
+#define REPORTS_PERIOD_DAILY	86400
+#define REPORTS_PERIOD_HOURLY	3600
+#define REPORTS_MAX_PER_PERIOD	1000000
+#define REPORTS_SUPPRESS	(7 * 86400)	/* default suppress-for */
+
+struct reports_conf {
+	int			 enabled;	/* reports from ... given */
+	char			 from[256];	/* the From address */
+	char			 org[256];	/* org_name */
+	char			 contact[256];	/* extra_contact_info, or "" */
+	unsigned int		 period;	/* seconds, UTC-aligned */
+	char			 sign[CONF_NAME_MAX]; /* dkim-signature, or "" */
+	unsigned int		 max_per_period; /* 0: no limit */
+	int			 failure;	/* failure reports (not yet) */
+	time_t			 suppress;	/* a failing destination, s */
+};
+
 struct mta_conf {
 	time_t			 timeout;	/* per command; 0: RFC 5321
 						   4.5.3.2 each */
@@ -366,6 +388,7 @@ struct postern_conf {
 	struct dkimlist		 dkim_signatures;
 	struct signlist		 sign_rules;
 	struct signlist		 arc_seal_rules;	/* first signature */
+	struct reports_conf	 reports;
 };
 
 /*

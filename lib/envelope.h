@@ -62,7 +62,9 @@ enum env_kind {
 #define ENV_F_SMTPUTF8		0x0002	/* RFC 6531 */
 #define ENV_F_8BITMIME		0x0004	/* RFC 6152 */
 #define ENV_F_TLSREQ_NO		0x0008	/* RFC 8689 3: "TLS-Required: No" */
-#define ENV_F_ALL		0x000f
+#define ENV_F_REPORT		0x0010	/* reportd's own mail: the mta routes
+					   it by routes, else to the MX */
+#define ENV_F_ALL		0x001f
 
 struct envelope {
 	uint64_t	 id;		/* envelope id: msgid << 16 | index */

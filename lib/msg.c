@@ -34,6 +34,7 @@ static const char *const msg_names[IMSG_TYPE_MAX] = {
 	N(IMSG_CONF_DKIMSIG_ADD), N(IMSG_CONF_SIGN_ADD),
 	N(IMSG_CONF_ARCSEAL_ADD), N(IMSG_CONF_CREDENTIAL_ADD),
 	N(IMSG_CONF_SETUP_DONE), N(IMSG_CONF_CHILD_READY),
+	N(IMSG_CONF_REPORTS_SET),
 	N(IMSG_QUEUE_MESSAGE_BEGIN), N(IMSG_QUEUE_MESSAGE_BEGIN_OK),
 	N(IMSG_QUEUE_MESSAGE_PREPEND), N(IMSG_QUEUE_MESSAGE_DATA),
 	N(IMSG_QUEUE_ENVELOPE_ADD), N(IMSG_QUEUE_MESSAGE_COMMIT),
@@ -50,6 +51,9 @@ static const char *const msg_names[IMSG_TYPE_MAX] = {
 	N(IMSG_REPORT_EVALUATION_ADD), N(IMSG_REPORT_TLS_RESULT),
 	N(IMSG_REPORT_MESSAGE_RECEIVE), N(IMSG_REPORT_MESSAGE_RESULT),
 	N(IMSG_REPORT_TLS_POLICY),
+	N(IMSG_QUEUE_REPORT_BEGIN), N(IMSG_QUEUE_REPORT_RCPT),
+	N(IMSG_QUEUE_REPORT_DATA), N(IMSG_QUEUE_REPORT_COMMIT),
+	N(IMSG_QUEUE_REPORT_RESULT), N(IMSG_QUEUE_REPORT_BOUNCE),
 	N(IMSG_CTL_SESSION_HELLO), N(IMSG_CTL_REPLY_OK),
 	N(IMSG_CTL_REPLY_ERROR), N(IMSG_CTL_REPLY_END),
 	N(IMSG_CTL_REPLY_DATA), N(IMSG_CTL_REPLY_COUNT),
@@ -67,6 +71,8 @@ static const char *const msg_names[IMSG_TYPE_MAX] = {
 	N(IMSG_CTL_DEBUG_DELIVERY), N(IMSG_CTL_DEBUG_RESULT),
 	N(IMSG_CTL_DEBUG_CANCEL),
 	N(IMSG_CTL_REPORTS_GET),
+	N(IMSG_CTL_REPORT_DMARC_PRINT), N(IMSG_CTL_REPORT_DMARC_SEND),
+	N(IMSG_CTL_SUPPRESSIONS_GET), N(IMSG_CTL_SUPPRESSION_REMOVE),
 };
 #undef N
 
@@ -245,6 +251,58 @@ msg_get_conf_mta(const struct imsg *imsg, struct msg_conf_mta *m)
 	if (fixed(imsg, m, sizeof(*m)) == -1 || !STR(m->ca_file) ||
 	    m->timeout < 0 || m->connect_timeout < 0 ||
 	    !BOOL(m->tls_fallback))
+		return bad();
+	return 0;
+}
+
+int
+msg_get_conf_reports(const struct imsg *imsg, struct msg_conf_reports *m)
+{
+	if (fixed(imsg, m, sizeof(*m)) == -1 || !BOOL(m->enabled) ||
+	    !STR(m->from) || !STR(m->org) || !STR(m->contact) ||
+	    !STR(m->sign) || !BOOL(m->failure) || m->suppress <= 0 ||
+	    (m->period != 3600 && m->period != 86400) ||
+	    (m->enabled && (m->from[0] == '\0' || m->org[0] == '\0')))
+		return bad();
+	return 0;
+}
+
+int
+msg_get_queue_report(const struct imsg *imsg, struct msg_queue_report *m)
+{
+	if (fixed(imsg, m, sizeof(*m)) == -1 || !STR(m->sender) ||
+	    m->sender[0] == '\0' || !STR(m->key) || m->key[0] == '\0' ||
+	    m->size == 0 || m->size > MSG_REPORT_SIZE_MAX)
+		return bad();
+	return 0;
+}
+
+int
+msg_get_queue_report_rcpt(const struct imsg *imsg,
+    struct msg_queue_report_rcpt *m)
+{
+	if (fixed(imsg, m, sizeof(*m)) == -1 || !STR(m->rcpt) ||
+	    m->rcpt[0] == '\0')
+		return bad();
+	return 0;
+}
+
+int
+msg_get_queue_report_result(const struct imsg *imsg,
+    struct msg_queue_report_result *m)
+{
+	if (fixed(imsg, m, sizeof(*m)) == -1 ||
+	    !ENUM(m->status, MSG_REPORT_FAILED))
+		return bad();
+	return 0;
+}
+
+int
+msg_get_queue_report_bounce(const struct imsg *imsg,
+    struct msg_queue_report_bounce *m)
+{
+	if (fixed(imsg, m, sizeof(*m)) == -1 || !STR(m->rcpt) ||
+	    m->rcpt[0] == '\0' || !STR(m->status) || !STR(m->diagnostic))
 		return bad();
 	return 0;
 }

@@ -19,8 +19,11 @@
  * IMSG_<CHANNEL>_<OBJECT>_<VERB>; rules travel as struct msg_conf_rule.
  * Version 4: IMSG_QUEUE_SPACE_STATE moves the types after it, the control
  * channel's among them.
+ * Version 5: the reportd channel's new types (received reports, TLS
+ * policies, reports through the queue) move the control channel's, which
+ * gains debug delivery, report and suppression requests.
  */
-#define POSTERN_PROTO_VERSION	4
+#define POSTERN_PROTO_VERSION	5
 
 enum proc_id {
 	PROC_PARENT,
@@ -67,6 +70,7 @@ enum imsg_type {
 	IMSG_CONF_CREDENTIAL_ADD,	/* struct msg_conf_credential */
 	IMSG_CONF_SETUP_DONE,		/* empty */
 	IMSG_CONF_CHILD_READY,		/* empty, child -> parent */
+	IMSG_CONF_REPORTS_SET,		/* struct msg_conf_reports (reportd) */
 
 	/*
 	 * smtp <-> queue: one incoming message per session (peer id).  The
@@ -126,6 +130,23 @@ enum imsg_type {
 	IMSG_REPORT_TLS_POLICY,		/* struct msg_tls_policy + text, mta */
 
 	/*
+	 * reportd <-> queue: a report reportd made, one message at a time
+	 * (peer id = reportd's request).  BEGIN names the sender and the
+	 * report's key; the recipients and the bytes follow; COMMIT is
+	 * answered with RESULT once the message is durable, or at once when
+	 * a message of that key was queued before (a report offered again
+	 * after a crash) or it could not be queued.  The queue routes these
+	 * by routes and transports only, never by the match rules.
+	 */
+	IMSG_QUEUE_REPORT_BEGIN,	/* struct msg_queue_report */
+	IMSG_QUEUE_REPORT_RCPT,		/* struct msg_queue_report_rcpt */
+	IMSG_QUEUE_REPORT_DATA,		/* bytes */
+	IMSG_QUEUE_REPORT_COMMIT,	/* empty */
+	IMSG_QUEUE_REPORT_RESULT,	/* struct msg_queue_report_result */
+	IMSG_QUEUE_REPORT_BOUNCE,	/* struct msg_queue_report_bounce:
+					   a report's recipient failed */
+
+	/*
 	 * posternctl <-> control <-> parent and children.  Requests go to
 	 * the process that answers them (posternd/control.c's table);
 	 * replies come back with the client's id as peer id.
@@ -167,6 +188,13 @@ enum imsg_type {
 	IMSG_CTL_DEBUG_CANCEL,		/* empty, control -> mta: the client
 					   of that peer id left */
 	IMSG_CTL_REPORTS_GET,		/* struct msg_ctl_reports; DATA back */
+	IMSG_CTL_REPORT_DMARC_PRINT,	/* struct msg_ctl_domain; DATA back:
+					   the open period's report XML */
+	IMSG_CTL_REPORT_DMARC_SEND,	/* struct msg_ctl_domain ("": all);
+					   IMSG_CTL_REPLY_COUNT: reports */
+	IMSG_CTL_SUPPRESSIONS_GET,	/* empty; DATA back */
+	IMSG_CTL_SUPPRESSION_REMOVE,	/* struct msg_ctl_domain holding the
+					   address; IMSG_CTL_REPLY_COUNT */
 
 	IMSG_TYPE_MAX
 };
@@ -269,6 +297,19 @@ struct msg_conf_user {
 	char		 name[64];	/* a local user */
 	int32_t		 can_receive;	/* a local part may name it (the
 					   parent's verdict, local-users) */
+};
+
+/* What reportd sends (postern.conf(5) reports statements). */
+struct msg_conf_reports {
+	int32_t		 enabled;	/* reports from ... given */
+	char		 from[256];
+	char		 org[256];
+	char		 contact[256];	/* "" = none */
+	uint32_t	 period;	/* 3600 or 86400 */
+	char		 sign[64];	/* dkim-signature, "" = none */
+	uint32_t	 max_per_period;	/* 0 = no limit */
+	int32_t		 failure;
+	int64_t		 suppress;	/* seconds a failing address rests */
 };
 
 /* The outbound MTA's settings (postern.conf(5) mta-* statements). */
@@ -407,6 +448,38 @@ struct msg_queue_begin {
 /* queue -> smtp, when the spool crosses `queue minfree` either way. */
 struct msg_queue_space {
 	int32_t		 low;		/* 1: MAIL gets 452 4.3.1 */
+};
+
+/* --- reportd <-> queue (IMSG_QUEUE_REPORT_*) --- */
+
+#define MSG_REPORT_KEY_MAX	320	/* queue/store.h QSTORE_KEY_MAX */
+#define MSG_REPORT_MAX_RCPTS	32
+#define MSG_REPORT_SIZE_MAX	((uint64_t)64 * 1024 * 1024)
+
+struct msg_queue_report {
+	char		 sender[ENV_ADDR_MAX + 1];	/* not the null path */
+	char		 key[MSG_REPORT_KEY_MAX + 1];	/* queued once only */
+	uint64_t	 size;		/* the message's bytes */
+};
+
+struct msg_queue_report_rcpt {
+	char		 rcpt[ENV_ADDR_MAX + 1];
+};
+
+#define MSG_REPORT_QUEUED	0
+#define MSG_REPORT_DUPLICATE	1	/* queued before: nothing done */
+#define MSG_REPORT_FAILED	2	/* not queued: try again later */
+
+struct msg_queue_report_result {
+	int32_t		 status;	/* MSG_REPORT_* */
+	uint64_t	 msgid;		/* QUEUED: the message's id */
+};
+
+/* queue -> reportd: a report could not be delivered to rcpt, for good. */
+struct msg_queue_report_bounce {
+	char		 rcpt[ENV_ADDR_MAX + 1];
+	char		 status[16];	/* RFC 3463 */
+	char		 diagnostic[512];
 };
 
 /* --- smtp <-> authd (IMSG_AUTH_*) --- */
@@ -704,6 +777,7 @@ int	msg_get_conf_action(const struct imsg *, struct msg_conf_action *);
 int	msg_get_conf_rule(const struct imsg *, struct msg_conf_rule *);
 int	msg_get_conf_user(const struct imsg *, struct msg_conf_user *);
 int	msg_get_conf_mta(const struct imsg *, struct msg_conf_mta *);
+int	msg_get_conf_reports(const struct imsg *, struct msg_conf_reports *);
 int	msg_get_conf_relay(const struct imsg *, struct msg_conf_relay *);
 int	msg_get_conf_secret(const struct imsg *, struct msg_conf_secret *);
 int	msg_get_conf_route(const struct imsg *, struct msg_conf_route *);
@@ -718,6 +792,13 @@ int	msg_get_conf_credential(const struct imsg *,
 int	msg_get_queue_msgid(const struct imsg *, struct msg_queue_msgid *);
 int	msg_get_queue_begin(const struct imsg *, struct msg_queue_begin *);
 int	msg_get_queue_space(const struct imsg *, struct msg_queue_space *);
+int	msg_get_queue_report(const struct imsg *, struct msg_queue_report *);
+int	msg_get_queue_report_rcpt(const struct imsg *,
+	    struct msg_queue_report_rcpt *);
+int	msg_get_queue_report_result(const struct imsg *,
+	    struct msg_queue_report_result *);
+int	msg_get_queue_report_bounce(const struct imsg *,
+	    struct msg_queue_report_bounce *);
 int	msg_get_envelope(const struct imsg *, struct envelope *);
 int	msg_get_queue_envelope(const struct imsg *,
 	    struct msg_queue_envelope *);

@@ -225,10 +225,31 @@ domain_is(const char *addr, const char *domain)
 }
 
 /*
+ * Where reportd's reports go when no route takes them: the recipient's MX,
+ * STARTTLS when offered (with DANE and MTA-STS as for any MX delivery),
+ * as a relay action with no options would.  Reports never pass through
+ * the match rules, so they have no relay action of their own.
+ */
+static struct mta_relay *
+mta_report_relay(struct mta *m)
+{
+	static struct mta_relay	*r;
+
+	if (r == NULL) {
+		r = xcalloc(1, sizeof(*r));
+		strlcpy(r->c.name, "reports", sizeof(r->c.name));
+		r->c.scheme = RELAY_SMTP;
+		r->c.tls = RELAY_TLS_OPPORTUNISTIC;
+		r->c.transport = TRANSPORT_NONE;
+	}
+	return r;
+}
+
+/*
  * The relay settings for one envelope: the first route whose sender
  * domain, recipient domain, account (the SASL AUTH user who sent it) and
  * attempt number match picks its transport; no match leaves the
- * envelope's own relay action.
+ * envelope's own relay action (for a report, mta_report_relay()).
  */
 static struct mta_relay *
 mta_route(struct mta *m, const struct envelope *e)
@@ -247,6 +268,8 @@ mta_route(struct mta *m, const struct envelope *e)
 		if (rt->transport != NULL)
 			return rt->transport;
 	}
+	if (e->flags & ENV_F_REPORT)
+		return mta_report_relay(m);
 	return mta_relay_find(m, e->dest, 0);
 }
 

@@ -1,7 +1,9 @@
 /*
  * posternctl's report commands: `show evaluations [DOMAIN]` lists the DMARC
  * evaluations reportd holds, one line each, as reportd formats them
- * (evalstore_format(), reportd/evalstore.h); `show mta-sts [DOMAIN]` the
+ * (evalstore_format(), reportd/evalstore.h); `report dmarc print DOMAIN`
+ * the DMARC aggregate report of DOMAIN's open period as reportd builds it
+ * (reportd/dmarc_agg.h); `show mta-sts [DOMAIN]` the
  * mta's MTA-STS policy cache and `flush mta-sts DOMAIN|all` empties it.
  */
 #include <sys/types.h>
@@ -85,6 +87,92 @@ cmd_flush_sts(struct imsgbuf *ibuf, const char *domain)
 	return 0;
 }
 
+/* show suppressions: reportd's lines, as they come. */
+static int
+cmd_show_suppressions(struct imsgbuf *ibuf)
+{
+	struct imsg	 imsg;
+	const void	*data;
+	size_t		 len;
+
+	imsg_compose(ibuf, IMSG_CTL_SUPPRESSIONS_GET, 0, 0, -1, NULL, 0);
+	for (;;) {
+		ctl_next(ibuf, &imsg);
+		if (imsg.hdr.type == IMSG_CTL_REPLY_END)
+			break;
+		if (imsg.hdr.type != IMSG_CTL_REPLY_DATA ||
+		    msg_get_bytes(&imsg, &data, &len) == -1 ||
+		    fwrite(data, 1, len, stdout) != len) {
+			fprintf(stderr, "posternctl: malformed reply\n");
+			imsg_free(&imsg);
+			return 1;
+		}
+		imsg_free(&imsg);
+	}
+	imsg_free(&imsg);
+	return fflush(stdout) == 0 ? 0 : 1;
+}
+
+/* suppression remove ADDRESS: reports go there again. */
+static int
+cmd_suppression_remove(struct imsgbuf *ibuf, const char *addr)
+{
+	struct msg_ctl_domain	 d;
+	struct msg_ctl_count	 c;
+	struct imsg		 imsg;
+
+	memset(&d, 0, sizeof(d));
+	if (strlcpy(d.domain, addr, sizeof(d.domain)) >= sizeof(d.domain)) {
+		fprintf(stderr, "posternctl: %s: address too long\n", addr);
+		return 1;
+	}
+	imsg_compose(ibuf, IMSG_CTL_SUPPRESSION_REMOVE, 0, 0, -1, &d,
+	    sizeof(d));
+	ctl_next(ibuf, &imsg);
+	if (imsg.hdr.type != IMSG_CTL_REPLY_COUNT ||
+	    msg_get_ctl_count(&imsg, &c) == -1) {
+		fprintf(stderr, "posternctl: malformed reply\n");
+		imsg_free(&imsg);
+		return 1;
+	}
+	imsg_free(&imsg);
+	if (c.count == 0) {
+		fprintf(stderr, "posternctl: %s is not suppressed\n", addr);
+		return 1;
+	}
+	printf("%s no longer suppressed\n", addr);
+	return 0;
+}
+
+/* report dmarc send [DOMAIN|all]: the number of reports begun. */
+static int
+cmd_report_send(struct imsgbuf *ibuf, uint32_t type, const char *domain)
+{
+	struct msg_ctl_domain	 d;
+	struct msg_ctl_count	 c;
+	struct imsg		 imsg;
+
+	memset(&d, 0, sizeof(d));
+	if (strcmp(domain, "all") != 0 &&
+	    strlcpy(d.domain, domain, sizeof(d.domain)) >= sizeof(d.domain)) {
+		fprintf(stderr, "posternctl: %s: domain name too long\n",
+		    domain);
+		return 1;
+	}
+	imsg_compose(ibuf, type, 0, 0, -1, &d, sizeof(d));
+	ctl_next(ibuf, &imsg);
+	if (imsg.hdr.type != IMSG_CTL_REPLY_COUNT ||
+	    msg_get_ctl_count(&imsg, &c) == -1) {
+		fprintf(stderr, "posternctl: malformed reply\n");
+		imsg_free(&imsg);
+		return 1;
+	}
+	imsg_free(&imsg);
+	printf("%lld report%s closed and being queued\n", (long long)c.count,
+	    c.count == 1 ? "" : "s");
+	return 0;
+}
+
 int
 posternctl_report_cmd(int argc, char *argv[])
 {
@@ -103,5 +191,20 @@ posternctl_report_cmd(int argc, char *argv[])
 	    strcmp(argv[1], "evaluations") == 0)
 		return ctl_show_domain(ctl_open(), IMSG_CTL_EVALUATIONS_GET,
 		    argc == 3 ? argv[2] : "");
+	if ((argc == 3 || argc == 4) && strcmp(argv[0], "report") == 0 &&
+	    strcmp(argv[1], "dmarc") == 0 && strcmp(argv[2], "send") == 0)
+		return cmd_report_send(ctl_open(), IMSG_CTL_REPORT_DMARC_SEND,
+		    argc == 4 ? argv[3] : "all");
+	if (argc == 2 && strcmp(argv[0], "show") == 0 &&
+	    strcmp(argv[1], "suppressions") == 0)
+		return cmd_show_suppressions(ctl_open());
+	if (argc == 3 && strcmp(argv[0], "suppression") == 0 &&
+	    strcmp(argv[1], "remove") == 0)
+		return cmd_suppression_remove(ctl_open(), argv[2]);
+	/* reportd answers an error (exit 1) when DOMAIN has nothing. */
+	if (argc == 4 && strcmp(argv[0], "report") == 0 &&
+	    strcmp(argv[1], "dmarc") == 0 && strcmp(argv[2], "print") == 0)
+		return ctl_show_domain(ctl_open(), IMSG_CTL_REPORT_DMARC_PRINT,
+		    argv[3]);
 	return -1;
 }

@@ -662,6 +662,69 @@ setup_authd_credentials(struct postern_conf *conf, struct imsgbuf *ibuf)
 	}
 }
 
+/* A dkim-signature with its key, read here as root (authd, reportd). */
+static void
+setup_dkimsig(const struct dkim_signature *d, struct imsgbuf *ibuf)
+{
+	struct msg_conf_dkimsig	 md;
+	struct iovec		 iov[2];
+	char			*key;
+	size_t			 keylen;
+
+	memset(&md, 0, sizeof(md));
+	strlcpy(md.name, d->name, sizeof(md.name));
+	strlcpy(md.domain, d->domain, sizeof(md.domain));
+	strlcpy(md.selector, d->selector, sizeof(md.selector));
+	md.algorithm = d->algorithm;
+	md.canon_header = d->canon_header;
+	md.canon_body = d->canon_body;
+	if (d->headers != NULL)
+		strlcpy(md.headers, d->headers, sizeof(md.headers));
+	md.expire = d->expire;
+	md.oversign = d->oversign;
+	key = read_file(d->key_file, IMSG_MAX_PAYLOAD / 2, &keylen);
+	md.keylen = keylen;
+	iov[0].iov_base = &md;
+	iov[0].iov_len = sizeof(md);
+	iov[1].iov_base = key;
+	iov[1].iov_len = keylen;
+	if (imsg_composev(ibuf, IMSG_CONF_DKIMSIG_ADD, 0, 0, -1, iov,
+	    2) == -1 || imsgbuf_flush(ibuf) == -1)
+		fatal("dkim-signature %s", d->name);
+	explicit_bzero(key, keylen);
+	free(key);
+}
+
+/*
+ * reportd's part: what it sends and as whom (the reports statements), and
+ * the key of `reports sign with`, which reportd signs its reports with.
+ */
+static void
+setup_reportd(struct postern_conf *conf, struct imsgbuf *ibuf)
+{
+	struct msg_conf_reports	 mr;
+	struct reports_conf	*r = &conf->reports;
+	struct dkim_signature	*d;
+
+	memset(&mr, 0, sizeof(mr));
+	mr.enabled = r->enabled;
+	strlcpy(mr.from, r->from, sizeof(mr.from));
+	strlcpy(mr.org, r->org, sizeof(mr.org));
+	strlcpy(mr.contact, r->contact, sizeof(mr.contact));
+	mr.period = r->period;
+	strlcpy(mr.sign, r->sign, sizeof(mr.sign));
+	mr.max_per_period = r->max_per_period;
+	mr.failure = r->failure;
+	mr.suppress = r->suppress;
+	imsg_compose(ibuf, IMSG_CONF_REPORTS_SET, 0, 0, -1, &mr, sizeof(mr));
+	if (r->enabled && r->sign[0] != '\0') {
+		if ((d = config_find_dkim_signature(conf, r->sign)) == NULL)
+			fatalx("reports sign with: no dkim-signature %s",
+			    r->sign);
+		setup_dkimsig(d, ibuf);
+	}
+}
+
 /*
  * authd's part: the policies listeners name, the DKIM signatures with
  * their keys (read here, as root; authd never opens a key file), the sign
@@ -671,41 +734,16 @@ static void
 setup_authd(struct postern_conf *conf, struct imsgbuf *ibuf)
 {
 	struct msg_conf_policy	 mp;
-	struct msg_conf_dkimsig	 md;
 	struct msg_conf_sign	 ms;
 	struct policy		*pol;
 	struct dkim_signature	*d;
 	struct sign_rule	*sr;
-	struct iovec		 iov[2];
-	char			*key;
-	size_t			 keylen, i;
+	size_t			 i;
 
 	routing_send(conf, ibuf);	/* the tables of "sign ... from <T>" */
 	setup_authd_credentials(conf, ibuf);
-	TAILQ_FOREACH(d, &conf->dkim_signatures, entry) {
-		memset(&md, 0, sizeof(md));
-		strlcpy(md.name, d->name, sizeof(md.name));
-		strlcpy(md.domain, d->domain, sizeof(md.domain));
-		strlcpy(md.selector, d->selector, sizeof(md.selector));
-		md.algorithm = d->algorithm;
-		md.canon_header = d->canon_header;
-		md.canon_body = d->canon_body;
-		if (d->headers != NULL)
-			strlcpy(md.headers, d->headers, sizeof(md.headers));
-		md.expire = d->expire;
-		md.oversign = d->oversign;
-		key = read_file(d->key_file, IMSG_MAX_PAYLOAD / 2, &keylen);
-		md.keylen = keylen;
-		iov[0].iov_base = &md;
-		iov[0].iov_len = sizeof(md);
-		iov[1].iov_base = key;
-		iov[1].iov_len = keylen;
-		if (imsg_composev(ibuf, IMSG_CONF_DKIMSIG_ADD, 0, 0, -1, iov,
-		    2) == -1 || imsgbuf_flush(ibuf) == -1)
-			fatal("dkim-signature %s", d->name);
-		explicit_bzero(key, keylen);
-		free(key);
-	}
+	TAILQ_FOREACH(d, &conf->dkim_signatures, entry)
+		setup_dkimsig(d, ibuf);
 	TAILQ_FOREACH(sr, &conf->sign_rules, entry) {
 		memset(&ms, 0, sizeof(ms));
 		for (i = 0; i < sr->nsignatures && i < 8; i++)
@@ -1053,6 +1091,8 @@ setup_child(struct postern_conf *conf, enum proc_id id,
 		setup_mta(conf, ibuf);
 	if (id == PROC_AUTHD)
 		setup_authd(conf, ibuf);
+	if (id == PROC_REPORTD)
+		setup_reportd(conf, ibuf);
 	if (id == PROC_CONTROL) {
 		struct msg_conf_control	 mc;
 		struct group		*gr;

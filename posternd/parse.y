@@ -80,6 +80,7 @@ static void	 set_count(const struct conf_loc *, const char *, long long,
 %token	QUARANTINE QUEUE RCPTTO REJECT REJECTFAIL RELAXED RELAY REQUIRE
 %token	REPORTD RESOLVER RETRY SELECTOR SIGN SMTPS SOCKET SPF SPOOL SRC STRICT TABLE
 %token	TAG TLS TRUSTANCHOR USER VERIFY WITH ERROR
+%token	REPORTS ORG CONTACT PERIOD MAXPERPERIOD FAILURE SUPPRESSFOR
 %token	<string>	STRING
 %token	<number>	NUMBER
 %type	<string>	string optstring tableref procname
@@ -108,6 +109,7 @@ grammar		: /* empty */
 		| grammar dkimsig '\n'
 		| grammar sign '\n'
 		| grammar arcseal '\n'
+		| grammar reports '\n'
 		| grammar error '\n' {
 			/* The statement is lost; so is what it included. */
 			lex_forget_include();
@@ -918,6 +920,39 @@ arcsealopt	: /* empty */
 		}
 		;
 
+/* What reportd sends: posternd/parse_reports.c checks each statement. */
+reports		: REPORTS FROM STRING ORG STRING {
+			parse_reports_from(&@3, $3, &@5, $5, NULL, NULL);
+			free($3);
+			free($5);
+		}
+		| REPORTS FROM STRING ORG STRING CONTACT STRING {
+			parse_reports_from(&@3, $3, &@5, $5, &@7, $7);
+			free($3);
+			free($5);
+			free($7);
+		}
+		| REPORTS PERIOD STRING {
+			parse_reports_period(&@3, $3);
+			free($3);
+		}
+		| REPORTS SIGN WITH STRING {
+			parse_reports_sign(&@4, $4);
+			free($4);
+		}
+		| REPORTS MAXPERPERIOD NUMBER {
+			parse_reports_max(&@3, $3);
+		}
+		| REPORTS FAILURE STRING {
+			parse_reports_failure(&@3, $3);
+			free($3);
+		}
+		| REPORTS SUPPRESSFOR duration {
+			if ($3 != 0)
+				ps.conf->reports.suppress = $3;
+		}
+		;
+
 signnames	: STRING		{ parse_sign_add(&@1, $1); free($1); }
 		| signnames STRING	{ parse_sign_add(&@2, $2); free($2); }
 		;
@@ -969,6 +1004,7 @@ static const struct keyword keywords[] = {
 	{ "auth-dns-timeout",	AUTHDNSTIMEOUT },
 	{ "canonicalization",	CANONICALIZATION },
 	{ "cert",		CERT },
+	{ "contact",		CONTACT },
 	{ "control",		CONTROL },
 	{ "disable",		DISABLE },
 	{ "dkim",		DKIM },
@@ -977,6 +1013,7 @@ static const struct keyword keywords[] = {
 	{ "domain",		DOMAIN },
 	{ "expire",		EXPIRE },
 	{ "fail-partial-body",	FAILPARTIALBODY },
+	{ "failure",		FAILURE },
 	{ "file:",		FILECOLON },
 	{ "folder",		FOLDER },
 	{ "for",		FOR },
@@ -997,6 +1034,7 @@ static const struct keyword keywords[] = {
 	{ "match",		MATCH },
 	{ "max",		MAX },
 	{ "max-message-size",	MAXMESSAGESIZE },
+	{ "max-per-period",	MAXPERPERIOD },
 	{ "max-signatures",	MAXSIGNATURES },
 	{ "mbox",		MBOX },
 	{ "mda",		MDA },
@@ -1012,7 +1050,9 @@ static const struct keyword keywords[] = {
 	{ "mta-tls-fallback",	MTATLSFALLBACK },
 	{ "no-verify",		NOVERIFY },
 	{ "on",			ON },
+	{ "org",		ORG },
 	{ "oversign",		OVERSIGN },
+	{ "period",		PERIOD },
 	{ "pki",		PKI },
 	{ "policy",		POLICY },
 	{ "port",		PORT },
@@ -1024,6 +1064,7 @@ static const struct keyword keywords[] = {
 	{ "relaxed",		RELAXED },
 	{ "relay",		RELAY },
 	{ "reportd",		REPORTD },
+	{ "reports",		REPORTS },
 	{ "require",		REQUIRE },
 	{ "resolver",		RESOLVER },
 	{ "retry",		RETRY },
@@ -1040,6 +1081,7 @@ static const struct keyword keywords[] = {
 	{ "spool",		SPOOL },
 	{ "src",		SRC },
 	{ "strict",		STRICT },
+	{ "suppress-for",	SUPPRESSFOR },
 	{ "table",		TABLE },
 	{ "tag",		TAG },
 	{ "tls",		TLS },

@@ -193,4 +193,13 @@ void	 parse_sign_once(const struct conf_loc *, unsigned int,
 	    const char *);
 void	 parse_builders_free(void);
 
+/* parse_reports.c */
+void	 parse_reports_from(const struct conf_loc *, const char *,
+	    const struct conf_loc *, const char *, const struct conf_loc *,
+	    const char *);
+void	 parse_reports_period(const struct conf_loc *, const char *);
+void	 parse_reports_sign(const struct conf_loc *, const char *);
+void	 parse_reports_max(const struct conf_loc *, long long);
+void	 parse_reports_failure(const struct conf_loc *, const char *);
+
 #endif

@@ -124,6 +124,8 @@ void	authd_conf(struct proc *, struct imsg *);
 void	authd_preinit(struct proc *);
 void	authd_run(struct proc *);
 void	authd_dispatch(struct proc *, enum proc_id, struct imsg *);
+void	reportd_conf(struct proc *, struct imsg *);
+void	reportd_preinit(struct proc *);
 void	reportd_run(struct proc *);
 void	reportd_shutdown(struct proc *);
 void	reportd_dispatch(struct proc *, enum proc_id, struct imsg *);

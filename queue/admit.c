@@ -118,6 +118,8 @@ queue_admit_envelope(struct routing *rt, const struct msg_queue_envelope *m,
 		return -1;
 	}
 	*out = *e;
+	/* Only the queue marks reportd's mail (queue_report_imsg()). */
+	out->flags &= ~ENV_F_REPORT;
 	if (kind == ENV_REMOTE)
 		out->folder[0] = '\0';
 	return 0;

@@ -671,6 +671,10 @@ queue_dispatch(struct proc *p, enum proc_id from, struct imsg *imsg)
 		queue_ctl_imsg(q, imsg);
 		return;
 	}
+	if (from == PROC_REPORTD) {
+		queue_report_imsg(q, imsg);
+		return;
+	}
 	if (from == PROC_PARENT &&
 	    imsg->hdr.type == IMSG_DELIVER_ENVELOPE_RESULT) {
 		queue_delivery_result(q, imsg);

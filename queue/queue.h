@@ -85,11 +85,23 @@ struct queue {
 	uint64_t			 space_refused;	/* messages */
 	uint64_t			 space_checks;	/* statvfs done */
 	struct routing			 routing;	/* admit, DSNs */
+	/* the report reportd is handing over (queue/report_in.c) */
+	struct qs_msg			*report;	/* NULL: not storable */
+	int				 report_open;	/* BEGIN..COMMIT */
+	uint32_t			 report_peer;
+	int				 report_bad;	/* FAILED at COMMIT */
+	int				 report_committing;
+	size_t				 report_nrcpt;
+	char				 report_key[QSTORE_KEY_MAX + 1];
+	char				 report_sender[ENV_ADDR_MAX + 1];
 };
 
 /* queue/queue.c */
 void	queue_flush_soon(struct queue *);
 void	queue_flush_retry(struct queue *);
+
+/* queue/report_in.c */
+void	queue_report_imsg(struct queue *, struct imsg *);
 
 /* queue/sched.c */
 void	queue_sched_start(struct queue *);

@@ -415,24 +415,31 @@ queue_inject_dsn(struct queue *q, const struct envelope *orig,
 	struct sockaddr_in	 local;
 	struct qs_msg		*m;
 	struct envelope		 e;
-	const char		*action = NULL, *at;
+	const char		*action = NULL, *at, *to = orig->sender;
+	char			 postmaster[ENV_ADDR_MAX + 1];
 	int			 remote = 0;
 
+	/* A report's failure is ours to hear of, not the world's. */
+	if (orig->flags & ENV_F_REPORT) {
+		snprintf(postmaster, sizeof(postmaster), "postmaster@%s",
+		    q->proc->global.hostname);
+		to = postmaster;
+	}
 	memset(&local, 0, sizeof(local));
 	local.sin_family = AF_INET;
 	local.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	at = strrchr(orig->sender, '@');
+	at = strrchr(to, '@');
 	if (routing_decide(&q->routing, (struct sockaddr *)&local,
-	    orig->sender, at != NULL ? (size_t)(at - orig->sender) : 0, "",
+	    to, at != NULL ? (size_t)(at - to) : 0, "",
 	    &remote, &action) != RCPT_ACCEPT) {
 		log_warnx("no route for a delivery status notification to "
-		    "<%s>; not sent", orig->sender);
+		    "<%s>; not sent", to);
 		return;
 	}
 	memset(&e, 0, sizeof(e));
 	e.kind = remote ? ENV_REMOTE : ENV_LOCAL;
 	strlcpy(e.dest, action, sizeof(e.dest));
-	strlcpy(e.rcpt, orig->sender, sizeof(e.rcpt));
+	strlcpy(e.rcpt, to, sizeof(e.rcpt));
 	if (flags & DSN_OUT_SMTPUTF8)
 		e.flags |= ENV_F_SMTPUTF8;
 	if (flags & DSN_OUT_8BITMIME)
@@ -451,7 +458,7 @@ queue_inject_dsn(struct queue *q, const struct envelope *orig,
 	    qstore_message_add_envelope(m, &e) == 0) {
 		qstore_message_abort(m);
 		log_warnx("could not queue a delivery status notification to "
-		    "<%s>", orig->sender);
+		    "<%s>", to);
 		return;
 	}
 	qstore_commit_request(m, queue_dsn_committed, q);
@@ -504,8 +511,20 @@ static void
 queue_dsn_wait(struct queue *q, const struct envelope *e, enum dsn_kind kind,
     const struct outcome *o, int drop)
 {
-	struct dsn_wait	*w;
+	struct dsn_wait			*w;
+	struct msg_queue_report_bounce	 b;
 
+	/* reportd suppresses a destination that fails (queue/report_in.c) */
+	if ((e->flags & ENV_F_REPORT) && kind == DSN_KIND_FAILURE) {
+		memset(&b, 0, sizeof(b));
+		strlcpy(b.rcpt, e->rcpt, sizeof(b.rcpt));
+		strlcpy(b.status, o->status, sizeof(b.status));
+		if (o->diagnostic != NULL)
+			strlcpy(b.diagnostic, o->diagnostic,
+			    sizeof(b.diagnostic));
+		proc_compose(q->proc, PROC_REPORTD, IMSG_QUEUE_REPORT_BOUNCE,
+		    0, -1, &b, sizeof(b));
+	}
 	w = xcalloc(1, sizeof(*w));
 	w->kind = kind;
 	w->drop = drop;
@@ -563,9 +582,11 @@ queue_dsn_send(struct queue *q, struct dsn_wait **w, size_t n)
 	    n * QUEUE_DSN_RCPT_SPACE);
 	flags = dsn_build(&out, &info, rcpts, n, queue_dsn_read, &rd);
 	if (flags >= 0) {
-		log_info("%s: %s notification for %zu recipient(s) to <%s>",
+		log_info("%s: %s notification for %zu recipient(s) to <%s>%s",
 		    qid, w[0]->kind == DSN_KIND_SUCCESS ? "success" :
-		    "failure", n, w[0]->e.sender);
+		    "failure", n, (w[0]->e.flags & ENV_F_REPORT) ?
+		    "postmaster" : w[0]->e.sender,
+		    (w[0]->e.flags & ENV_F_REPORT) ? " (a report's)" : "");
 		queue_inject_dsn(q, &w[0]->e, &out, flags);
 	} else
 		log_warnx("%s: no delivery status notification: error %d",

@@ -474,7 +474,8 @@ open_dbs(struct qstore *qs, MDB_txn *txn, void *arg)
 	    (rc = mdb_dbi_open(txn, "chunk", MDB_CREATE, &qs->db_chunk)) != 0 ||
 	    (rc = mdb_dbi_open(txn, "env", MDB_CREATE, &qs->db_env)) != 0 ||
 	    (rc = mdb_dbi_open(txn, "sched", MDB_CREATE, &qs->db_sched)) != 0 ||
-	    (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &qs->db_meta)) != 0)
+	    (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &qs->db_meta)) != 0 ||
+	    (rc = mdb_dbi_open(txn, "keys", MDB_CREATE, &qs->db_keys)) != 0)
 		return rc;
 	rc = meta_get64(qs, txn, "version", &format);
 	if (rc == MDB_NOTFOUND)
@@ -720,6 +721,40 @@ qstore_commit_request(struct qs_msg *m, qstore_cb cb, void *arg)
 	return 0;
 }
 
+int
+qstore_message_set_key(struct qs_msg *m, const char *key)
+{
+	if (key[0] == '\0' || strlcpy(m->key, key, sizeof(m->key)) >=
+	    sizeof(m->key)) {
+		m->key[0] = '\0';
+		return -1;
+	}
+	return 0;
+}
+
+int
+qstore_key_exists(struct qstore *qs, const char *key)
+{
+	MDB_txn		*txn;
+	MDB_val		 k, v;
+	struct pending	*p;
+	int		 rc;
+
+	/* A message of that key waiting for its commit counts too. */
+	TAILQ_FOREACH(p, &qs->pending, entry)
+		if (p->type == PEND_MESSAGE && strcmp(p->msg->key, key) == 0)
+			return 1;
+	if ((rc = mdb_txn_begin(qs->env, NULL, MDB_RDONLY, &txn)) != 0)
+		return -1;
+	k.mv_data = (void *)(uintptr_t)key;
+	k.mv_size = strlen(key);
+	rc = mdb_get(txn, qs->db_keys, &k, &v);
+	mdb_txn_abort(txn);
+	if (rc == 0)
+		return 1;
+	return rc == MDB_NOTFOUND ? 0 : -1;
+}
+
 size_t
 qstore_pending(const struct qstore *qs)
 {
@@ -761,6 +796,16 @@ write_message(struct qstore *qs, MDB_txn *txn, struct qs_msg *m, time_t now)
 		if ((rc = mdb_put(txn, qs->db_chunk, &k, &v, MDB_RESERVE)) != 0)
 			return rc;
 		qs_msg_copy(m, off, v.mv_data, n);
+	}
+	/* The key, if any, with the message: both or neither are stored. */
+	if (m->key[0] != '\0') {
+		k.mv_data = m->key;
+		k.mv_size = strlen(m->key);
+		qs_be64(kb, m->msgid);
+		v.mv_data = kb;
+		v.mv_size = 8;
+		if ((rc = mdb_put(txn, qs->db_keys, &k, &v, 0)) != 0)
+			return rc;
 	}
 	for (i = 0; i < m->nenv; i++) {
 		/* Due as soon as it is durable. */

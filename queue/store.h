@@ -22,6 +22,7 @@
 #define QSTORE_MAPSIZE_MIN	(1024 * 1024)
 #define QSTORE_MAX_RCPTS	65536		/* envelope index is 16 bits */
 /* Kept allocated for the store's own bookkeeping (queue/store_space.c). */
+#define QSTORE_KEY_MAX		320		/* a message key (LMDB: < 512) */
 #define QSTORE_RESERVE		(4 * 1024 * 1024)
 
 struct qstore;
@@ -122,6 +123,15 @@ int		 qstore_message_prepend(struct qs_msg *, const void *, size_t);
 uint64_t	 qstore_message_add_envelope(struct qs_msg *,
 		    const struct envelope *);
 void		 qstore_message_abort(struct qs_msg *);
+/*
+ * A message that must be queued once only (a report: reportd may offer it
+ * again after a crash, RFC 9990 3.5.4): its key is stored in the same
+ * transaction as the message, and qstore_key_exists() tells whether a
+ * message of that key was ever committed.  0, or -1 for a key too long.
+ * qstore_key_exists(): 1, 0, or -1 on a store error.
+ */
+int		 qstore_message_set_key(struct qs_msg *, const char *);
+int		 qstore_key_exists(struct qstore *, const char *);
 
 /*
  * Queue the message for the next group commit; the store owns it from now

@@ -40,6 +40,7 @@ struct qs_msg {
 	int			 budgeted;	/* mem_limit applies */
 	struct envelope		*envs;
 	size_t			 nenv;
+	char			 key[QSTORE_KEY_MAX + 1]; /* "" = none */
 };
 
 enum pend_type {
@@ -67,6 +68,7 @@ struct qstore {
 	MDB_dbi			 db_env;
 	MDB_dbi			 db_sched;
 	MDB_dbi			 db_meta;
+	MDB_dbi			 db_keys;	/* message keys: once only */
 	size_t			 mapsize;
 	size_t			 max_mapsize;	/* 0: no limit */
 	size_t			 grow_hint;	/* bytes the next txn may need */

@@ -13,14 +13,18 @@
  * is acceptable); on a full spool they wait in memory and the timer tries
  * again every REPORTD_FULL_RETRY seconds.  Records older than REPORTD_KEEP are pruned at start and
  * then once a day: aggregate reports cover at most a day (RFC 9990 2.1),
- * so a month is ample for reports that are late or re-sent.  Sending the
- * reports is not done yet.  Anything else from a peer is a protocol
- * violation (fail-stop).
+ * so a month is ample for reports that are late or re-sent.  The DMARC
+ * aggregate reports are built by reportd/dmarc_agg.c (`report dmarc
+ * print`, IMSG_CTL_REPORT_DMARC_PRINT) and sent through the queue by
+ * reportd/send.c, with the `reports` statements the parent hands over at
+ * start (IMSG_CONF_REPORTS_SET, and the key of `reports sign with`).
+ * Anything else from a peer is a protocol violation (fail-stop).
  */
 #include <sys/types.h>
 #include <sys/time.h>
 
 #include <event.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,10 +32,14 @@
 
 #include "auth/dmarc.h"
 #include "auth/dmarc_eval.h"
+#include "reportd/dmarc_agg.h"
 #include "reportd/evalstore.h"
 #include "reportd/received.h"
 #include "reportd/rpt_store.h"
+#include "reportd/reportd.h"
+#include "reportd/sentlog.h"
 #include "clock.h"
+#include "crypto.h"
 #include "log.h"
 #include "posternd/proc.h"
 #include "util.h"
@@ -41,15 +49,6 @@
 #define REPORTD_PRUNE_EVERY	(24 * 3600)
 /* A listing is sent in IMSG_CTL_REPLY_DATA messages of about this size. */
 #define REPORTD_CTL_CHUNK	(16 * 1024)
-
-struct reportd {
-	struct proc		*proc;
-	struct evalstore	*es;
-	struct rpt_store	*rs;		/* received reports */
-	struct event		 ev_flush;
-	int			 flush_armed;
-	struct event		 ev_prune;
-};
 
 struct ctl_walk {
 	struct reportd		*rd;
@@ -114,6 +113,43 @@ reportd_prune_cb(int fd, short event, void *arg)
 	evtimer_add(&rd->ev_prune, &tv);
 }
 
+/* Before chroot: the reports statements, once. */
+void
+reportd_conf(struct proc *p, struct imsg *imsg)
+{
+	struct reportd	*rd = reportd_state(p);
+	const uint8_t	*key;
+	char		 err[256];
+
+	/* the key of `reports sign with`, after the statements */
+	if (imsg->hdr.type == IMSG_CONF_DKIMSIG_ADD) {
+		if (!rd->have_conf || rd->sigkey != NULL ||
+		    msg_get_conf_dkimsig(imsg, &rd->sig, &key) == -1 ||
+		    strcmp(rd->sig.name, rd->conf.sign) != 0)
+			proc_bad_message(p, PROC_PARENT, imsg);
+		if ((rd->sigkey = crypto_privkey_mem(key, rd->sig.keylen, err,
+		    sizeof(err))) == NULL)
+			fatalx("dkim-signature %s: %s", rd->sig.name, err);
+		explicit_bzero(imsg->data, imsg->len);
+		return;
+	}
+	if (imsg->hdr.type != IMSG_CONF_REPORTS_SET || rd->have_conf ||
+	    msg_get_conf_reports(imsg, &rd->conf) == -1)
+		proc_bad_message(p, PROC_PARENT, imsg);
+	rd->have_conf = 1;
+	rd->period = rd->conf.period;
+}
+
+/* Still root, before chroot: DNS for the reports' destinations. */
+void
+reportd_preinit(struct proc *p)
+{
+	struct reportd	*rd = reportd_state(p);
+
+	if (rd->conf.enabled)
+		rd->dns = proc_dns_ctx(p);
+}
+
 void
 reportd_run(struct proc *p)
 {
@@ -126,10 +162,13 @@ reportd_run(struct proc *p)
 		fatalx("reportd: evaluation store: %s", err);
 	if ((rd->rs = rpt_store_open(rd->es, err, sizeof(err))) == NULL)
 		fatalx("reportd: %s", err);
+	if (rd->period == 0)
+		rd->period = DMARC_AGG_PERIOD_DAILY;
 	evtimer_set(&rd->ev_flush, reportd_flush_cb, rd);
 	evtimer_set(&rd->ev_prune, reportd_prune_cb, rd);
 	reportd_prune(rd);
 	evtimer_add(&rd->ev_prune, &tv);
+	reportd_send_start(rd);
 	log_debug("reportd process started");
 }
 
@@ -258,6 +297,136 @@ reportd_ctl_tls(struct reportd *rd, struct imsg *imsg)
 	    imsg->hdr.peerid, -1, NULL, 0);
 }
 
+/* An error answer to posternctl: it prints it and exits 1. */
+void
+reportd_ctl_error(struct reportd *rd, uint32_t peerid, const char *fmt, ...)
+{
+	struct msg_ctl_error	 e;
+	va_list			 ap;
+
+	memset(&e, 0, sizeof(e));
+	va_start(ap, fmt);
+	vsnprintf(e.message, sizeof(e.message), fmt, ap);
+	va_end(ap);
+	proc_compose(rd->proc, PROC_CONTROL, IMSG_CTL_REPLY_ERROR, peerid, -1,
+	    &e, sizeof(e));
+}
+
+/* What the reports say about us (report_metadata). */
+void
+reportd_meta(struct reportd *rd, struct dmarc_agg_meta *m)
+{
+	static char	 email[300];
+	const char	*host = rd->proc->global.hostname;
+
+	memset(m, 0, sizeof(*m));
+	m->receiver = host;
+	m->generator = "postern";
+	if (rd->conf.enabled) {
+		m->org_name = rd->conf.org;
+		m->email = rd->conf.from;
+		m->contact = rd->conf.contact;
+		return;
+	}
+	/* Reports are off: what print shows names this host. */
+	snprintf(email, sizeof(email), "postmaster@%s", host);
+	m->org_name = host;
+	m->email = email;
+}
+
+static int
+agg_add_cb(void *arg, const struct dmarc_eval_record *r)
+{
+	/* Past the row bound the rest is left out: logged by the caller. */
+	dmarc_agg_add(arg, r);
+	return 0;
+}
+
+/*
+ * The aggregate report of domain over [begin, end) from the store (what
+ * waits for its commit included), or NULL on a store error.
+ */
+/* What waits for its commit is committed now (a report is being made). */
+void
+reportd_flush_evaluations(struct reportd *rd)
+{
+	if (evalstore_pending(rd->es) > 0) {
+		if (rd->flush_armed)
+			evtimer_del(&rd->ev_flush);
+		reportd_flush_cb(-1, 0, rd);
+	}
+}
+
+struct dmarc_agg *
+reportd_dmarc_build(struct reportd *rd, const char *domain, time_t begin,
+    time_t end)
+{
+	struct dmarc_agg	*a;
+
+	reportd_flush_evaluations(rd);
+	a = dmarc_agg_new(domain, begin, end);
+	if (evalstore_foreach(rd->es, domain, begin, end, agg_add_cb,
+	    a) == -1) {
+		dmarc_agg_free(a);
+		return NULL;
+	}
+	return a;
+}
+
+/*
+ * posternctl report dmarc print DOMAIN: the report of the open period, as
+ * it would be sent if the period closed now; nothing is sent or closed.
+ */
+static void
+reportd_ctl_dmarc_print(struct reportd *rd, struct imsg *imsg)
+{
+	struct msg_ctl_domain	 d;
+	struct dmarc_agg_meta	 m;
+	struct dmarc_agg	*a;
+	struct buf		 b;
+	time_t			 begin, end, until;
+	size_t			 off, n;
+
+	if (msg_get_ctl_domain(imsg, &d) == -1 || d.domain[0] == '\0')
+		proc_bad_message(rd->proc, PROC_CONTROL, imsg);
+	begin = dmarc_agg_period_begin(walltime(), rd->period);
+	end = begin + rd->period;
+	/* after report dmarc send, what is open starts where it stopped */
+	if (rd->sl != NULL && sentlog_until(rd->sl, "dmarc", d.domain,
+	    &until) == 0 && until > begin)
+		begin = until;
+	if ((a = reportd_dmarc_build(rd, d.domain, begin, end)) == NULL) {
+		reportd_ctl_error(rd, imsg->hdr.peerid, "the evaluation store cannot "
+		    "be read (see the log)");
+		return;
+	}
+	if (dmarc_agg_rows(a) == 0) {
+		reportd_ctl_error(rd, imsg->hdr.peerid, "%s: no evaluations in the "
+		    "current period", d.domain);
+		dmarc_agg_free(a);
+		return;
+	}
+	reportd_meta(rd, &m);
+	buf_init(&b, DMARC_AGG_XML_MAX);
+	if (dmarc_agg_xml(a, &m, &b) == -1) {
+		reportd_ctl_error(rd, imsg->hdr.peerid, "%s: the report is too large",
+		    d.domain);
+	} else {
+		for (off = 0; off < b.len; off += n) {
+			n = b.len - off;
+			if (n > REPORTD_CTL_CHUNK)
+				n = REPORTD_CTL_CHUNK;
+			proc_compose(rd->proc, PROC_CONTROL,
+			    IMSG_CTL_REPLY_DATA, imsg->hdr.peerid, -1,
+			    b.data + off, n);
+		}
+		proc_compose(rd->proc, PROC_CONTROL, IMSG_CTL_REPLY_END,
+		    imsg->hdr.peerid, -1, NULL, 0);
+	}
+	buf_free(&b);
+	dmarc_agg_free(a);
+}
+
 /* posternctl show stats: the evaluation store's counters. */
 static void
 reportd_ctl_stats(struct reportd *rd, struct imsg *imsg)
@@ -285,6 +454,10 @@ reportd_ctl_stats(struct reportd *rd, struct imsg *imsg)
 			{ "reportd.received.refused", rst.refused },
 			{ "reportd.received.lost", rst.lost },
 			{ "reportd.received.duplicates", rst.duplicates },
+			{ "reportd.reports.queued", rd->st_queued },
+			{ "reportd.reports.duplicate", rd->st_dup },
+			{ "reportd.reports.failed", rd->st_failed },
+			{ "reportd.reports.skipped", rd->st_skipped },
 		};
 
 		for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
@@ -354,6 +527,36 @@ reportd_dispatch(struct proc *p, enum proc_id from, struct imsg *imsg)
 	}
 	if (from == PROC_CONTROL && imsg->hdr.type == IMSG_CTL_REPORTS_GET) {
 		received_ctl_reports(p, rd->rs, imsg);
+		return;
+	}
+	if (from == PROC_QUEUE &&
+	    imsg->hdr.type == IMSG_QUEUE_REPORT_RESULT) {
+		reportd_queue_result(rd, imsg);
+		return;
+	}
+	if (from == PROC_QUEUE &&
+	    imsg->hdr.type == IMSG_QUEUE_REPORT_BOUNCE) {
+		reportd_queue_bounce(rd, imsg);
+		return;
+	}
+	if (from == PROC_CONTROL &&
+	    imsg->hdr.type == IMSG_CTL_SUPPRESSIONS_GET) {
+		reportd_ctl_suppressions(rd, imsg);
+		return;
+	}
+	if (from == PROC_CONTROL &&
+	    imsg->hdr.type == IMSG_CTL_SUPPRESSION_REMOVE) {
+		reportd_ctl_suppression_remove(rd, imsg);
+		return;
+	}
+	if (from == PROC_CONTROL &&
+	    imsg->hdr.type == IMSG_CTL_REPORT_DMARC_SEND) {
+		reportd_ctl_dmarc_send(rd, imsg);
+		return;
+	}
+	if (from == PROC_CONTROL &&
+	    imsg->hdr.type == IMSG_CTL_REPORT_DMARC_PRINT) {
+		reportd_ctl_dmarc_print(rd, imsg);
 		return;
 	}
 	if (from == PROC_CONTROL && imsg->hdr.type == IMSG_CTL_STATS_GET) {

@@ -160,6 +160,10 @@ test_record_defaults_and_tags(void **state)
 	assert_int_equal(r->nrua, 2);
 	assert_string_equal(r->rua[0], "mailto:a@x.test");
 	assert_string_equal(r->rua[1], "mailto:b@x.test");
+	/* ... and kept as a limit for the report sender */
+	assert_int_equal(r->rua_limit[0], 0);
+	assert_int_equal(r->rua_limit[1], 10 * 1024 * 1024);
+	assert_int_equal(r->ruf_limit[0], 0);
 	assert_int_equal(r->rua_valid, 3);
 	assert_int_equal(r->rua_ignored, 1);
 	assert_int_equal(r->nruf, 1);

@@ -1,0 +1,78 @@
+/*
+ * What reportd's files share: the process's state (reportd/reportd.c) and
+ * the sending of reports (reportd/send.c).
+ */
+#ifndef POSTERN_REPORTD_H
+#define POSTERN_REPORTD_H
+
+#include <sys/queue.h>
+
+#include <event.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <openssl/evp.h>
+
+#include "imsg.h"
+#include "msg.h"
+#include "util.h"
+
+struct dns_ctx;
+struct dns_query;
+struct evalstore;
+struct sentlog;
+struct dmarc_agg;
+struct dmarc_agg_meta;
+struct report_job;
+struct proc;
+
+TAILQ_HEAD(report_jobs, report_job);
+
+struct rpt_store;
+
+struct reportd {
+	struct proc		*proc;
+	struct evalstore	*es;
+	struct rpt_store	*rs;		/* received reports */
+	unsigned int		 period;	/* seconds: a day or an hour */
+	struct msg_conf_reports	 conf;		/* from the parent */
+	int			 have_conf;
+	struct msg_conf_dkimsig	 sig;		/* reports sign with */
+	EVP_PKEY		*sigkey;	/* NULL: reports unsigned */
+	struct event		 ev_flush;
+	int			 flush_armed;
+	struct event		 ev_prune;
+
+	/* sending (reportd/send.c) */
+	struct dns_ctx		*dns;
+	struct sentlog		*sl;
+	struct report_jobs	 jobs;		/* waiting */
+	struct report_job	*cur;		/* being made or queued */
+	struct event		 ev_tick;
+	time_t			 closed_through; /* periods closed before */
+	uint32_t		 next_peer;	/* queue request ids */
+	time_t			 count_period;	/* for max-per-period */
+	unsigned int		 count_sent;
+	uint64_t		 st_queued, st_dup, st_failed, st_skipped;
+};
+
+/* reportd/reportd.c */
+void	 reportd_ctl_error(struct reportd *, uint32_t peerid, const char *,
+	    ...) __attribute__((format(printf, 3, 4)));
+void	 reportd_meta(struct reportd *, struct dmarc_agg_meta *);
+void	 reportd_flush_evaluations(struct reportd *);
+struct dmarc_agg *reportd_dmarc_build(struct reportd *, const char *domain,
+	    time_t begin, time_t end);
+
+/* reportd/send.c */
+void	 reportd_queue_report(struct reportd *, uint32_t peer,
+	    const char *sender, const char *key, const char *const *rcpts,
+	    size_t nrcpt, const struct buf *msg);
+void	 reportd_send_start(struct reportd *);
+void	 reportd_ctl_dmarc_send(struct reportd *, struct imsg *);
+void	 reportd_queue_result(struct reportd *, struct imsg *);
+void	 reportd_queue_bounce(struct reportd *, struct imsg *);
+void	 reportd_ctl_suppressions(struct reportd *, struct imsg *);
+void	 reportd_ctl_suppression_remove(struct reportd *, struct imsg *);
+
+#endif

@@ -1,0 +1,867 @@
+/*
+ * Sending DMARC aggregate reports (RFC 9990 3.5): periods are closed, each
+ * closed window of an Author Domain with evaluations becomes a job, and
+ * the jobs run one at a time:
+ *
+ *   1. the window is marked pending in the sent-report log (it is closed:
+ *      reportd/sentlog.h explains why this comes first);
+ *   2. the report is built from the evaluation store (reportd/dmarc_agg.c);
+ *   3. the DMARC record of its Policy Domain is looked up for its rua
+ *      URIs (RFC 9990 3.4), mailto: only;
+ *   4. a destination outside the Policy Domain needs the authorization
+ *      record "<policy domain>._report._dmarc.<destination domain>"
+ *      (RFC 9990 4); without it nothing is sent there, and it is logged;
+ *   5. the XML is gzipped and mailed (reportd/report_mail.c) to the
+ *      destinations whose size limit it fits, through the queue
+ *      (reportd_queue_report(), which TLS-RPT can use as it is);
+ *   6. the queue's answer (queued, or queued before) marks it done.
+ *
+ * Periods are aligned to UTC (`reports period`, a day by default).  A
+ * timer (each minute, and a second after each period's end) closes the
+ * periods that ended, at start too (back to
+ * REPORTD_CATCHUP for a daemon that was down), and offers again the
+ * reports left pending by a crash or a failure.  `posternctl report dmarc
+ * send` closes the open period now: the rest of the period is reported at
+ * its end, as a window of its own.  Evaluations that arrive for a window
+ * already closed are not reported.
+ *
+ * Deliberately not here yet: splitting a report over a destination's size
+ * limit (the destination is skipped, logged), failure
+ * reports (RFC 9991), TLS-RPT, DSNs for failed reports.  The test of
+ * "another organisational domain" (RFC 9990 4) is strict: a destination
+ * domain that is neither the Policy Domain nor its parent or child needs
+ * the authorization record, sibling subdomains of one organisation too.
+ */
+#include <sys/types.h>
+#include <sys/queue.h>
+
+#include <ctype.h>
+#include <event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "auth/dkim.h"
+#include "auth/dmarc.h"
+#include "clock.h"
+#include "dns.h"
+#include "log.h"
+#include "posternd/proc.h"
+#include "reportd/dmarc_agg.h"
+#include "reportd/evalstore.h"
+#include "reportd/report_mail.h"
+#include "reportd/reportd.h"
+#include "reportd/sentlog.h"
+#include "util.h"
+
+#define REPORTD_TICK		60	/* seconds between checks */
+#define REPORTD_CATCHUP		(3 * 86400)	/* periods ended within */
+#define REPORTD_DATA_CHUNK	(16 * 1024)
+#define KIND_DMARC		"dmarc"
+
+enum job_state {
+	JOB_WAITING,
+	JOB_POLICY,		/* the DMARC record's query */
+	JOB_AUTH,		/* an authorization record's query */
+	JOB_QUEUE		/* handed to the queue */
+};
+
+struct report_dest {
+	char			 addr[REPORT_ADDR_MAX];
+	uint64_t		 limit;		/* bytes, 0: none */
+	int			 ok;		/* 1 send, -1 not, 0 ask */
+};
+
+struct report_job {
+	TAILQ_ENTRY(report_job)	 entry;
+	char			 kind[SENTLOG_KIND_MAX];
+	char			 domain[DMARC_DOMAIN_MAX];
+	time_t			 begin, end;
+	int			 resend;	/* pending in the log */
+	enum job_state		 state;
+	struct dmarc_agg	*agg;
+	char			 policy_domain[DMARC_DOMAIN_MAX];
+	struct report_dest	 dest[REPORT_MAX_RCPTS];
+	size_t			 ndest, auth_i;
+	struct dns_query	*q;
+	uint32_t		 peer;
+};
+
+static void	job_next(struct reportd *);
+
+static void
+lower(char *s)
+{
+	for (; *s != '\0'; s++)
+		*s = tolower((unsigned char)*s);
+}
+
+static void
+job_free(struct report_job *j)
+{
+	if (j->q != NULL)
+		dns_query_cancel(j->q);
+	dmarc_agg_free(j->agg);
+	free(j);
+}
+
+/*
+ * A window [begin, end) of domain: a job, unless it is covered by one
+ * waiting or running (its begin then moves past them).  1 when added.
+ */
+static int
+job_add(struct reportd *rd, const char *kind, const char *domain,
+    time_t begin, time_t end, int resend)
+{
+	struct report_job	*j;
+
+	if (!resend) {
+		TAILQ_FOREACH(j, &rd->jobs, entry)
+			if (strcmp(j->kind, kind) == 0 &&
+			    strcasecmp(j->domain, domain) == 0 &&
+			    j->end > begin)
+				begin = j->end;
+		if ((j = rd->cur) != NULL && strcmp(j->kind, kind) == 0 &&
+		    strcasecmp(j->domain, domain) == 0 && j->end > begin)
+			begin = j->end;
+		if (begin >= end)
+			return 0;
+	}
+	j = xcalloc(1, sizeof(*j));
+	strlcpy(j->kind, kind, sizeof(j->kind));
+	strlcpy(j->domain, domain, sizeof(j->domain));
+	lower(j->domain);
+	j->begin = begin;
+	j->end = end;
+	j->resend = resend;
+	TAILQ_INSERT_TAIL(&rd->jobs, j, entry);
+	return 1;
+}
+
+/* The job is over: done (the log forgets it) or to be tried again. */
+static void
+job_finish(struct reportd *rd, int done)
+{
+	struct report_job	*j = rd->cur;
+
+	if (done && sentlog_done(rd->sl, j->kind, j->domain, j->begin) == -1)
+		log_warnx("reportd: the sent-report log cannot be written; "
+		    "the report of %s may be offered again", j->domain);
+	rd->cur = NULL;
+	job_free(j);
+	job_next(rd);
+}
+
+/* No report for this window, for a reason worth a line in the log. */
+static void
+job_skip(struct reportd *rd, const char *why)
+{
+	log_info("reportd: DMARC report of %s for %lld-%lld not sent: %s",
+	    rd->cur->domain, (long long)rd->cur->begin,
+	    (long long)rd->cur->end, why);
+	rd->st_skipped++;
+	job_finish(rd, 1);
+}
+
+/* A failure that may pass (DNS, the queue): pending, tried again later. */
+static void
+job_later(struct reportd *rd, const char *why)
+{
+	struct report_job	*j = rd->cur;
+
+	log_warnx("reportd: DMARC report of %s for %lld-%lld: %s; tried "
+	    "again later", j->domain, (long long)j->begin, (long long)j->end,
+	    why);
+	rd->st_failed++;
+	rd->cur = NULL;
+	job_free(j);
+	/* the rest waits for the next tick too: the cause is likely shared */
+}
+
+/* --- the queue --- */
+
+/*
+ * Hand a report message to the queue (IMSG_QUEUE_REPORT_*): from sender
+ * to the recipients, queued once only under key.  The answer comes to
+ * reportd_queue_result() with peer as its id (reportd->next_peer counts
+ * them), and a recipient's final failure to reportd_queue_bounce().  For
+ * every kind of report: TLS-RPT builds its message with report_mail.c
+ * (extra_header "TLS-Required: No") and hands it over the same way.
+ */
+void
+reportd_queue_report(struct reportd *rd, uint32_t peer, const char *sender,
+    const char *key, const char *const *rcpts, size_t nrcpt,
+    const struct buf *msg)
+{
+	struct msg_queue_report		 b;
+	struct msg_queue_report_rcpt	 r;
+	size_t				 i, off, n;
+
+	memset(&b, 0, sizeof(b));
+	strlcpy(b.sender, sender, sizeof(b.sender));
+	strlcpy(b.key, key, sizeof(b.key));
+	b.size = msg->len;
+	proc_compose(rd->proc, PROC_QUEUE, IMSG_QUEUE_REPORT_BEGIN, peer, -1,
+	    &b, sizeof(b));
+	for (i = 0; i < nrcpt; i++) {
+		memset(&r, 0, sizeof(r));
+		strlcpy(r.rcpt, rcpts[i], sizeof(r.rcpt));
+		proc_compose(rd->proc, PROC_QUEUE, IMSG_QUEUE_REPORT_RCPT,
+		    peer, -1, &r, sizeof(r));
+	}
+	for (off = 0; off < msg->len; off += n) {
+		n = msg->len - off;
+		if (n > REPORTD_DATA_CHUNK)
+			n = REPORTD_DATA_CHUNK;
+		proc_compose(rd->proc, PROC_QUEUE, IMSG_QUEUE_REPORT_DATA,
+		    peer, -1, msg->data + off, n);
+	}
+	proc_compose(rd->proc, PROC_QUEUE, IMSG_QUEUE_REPORT_COMMIT, peer, -1,
+	    NULL, 0);
+}
+
+void
+reportd_queue_result(struct reportd *rd, struct imsg *imsg)
+{
+	struct msg_queue_report_result	 r;
+	struct report_job		*j = rd->cur;
+
+	if (msg_get_queue_report_result(imsg, &r) == -1 || j == NULL ||
+	    j->state != JOB_QUEUE || imsg->hdr.peerid != j->peer)
+		proc_bad_message(rd->proc, PROC_QUEUE, imsg);
+	/* TEST ONLY: the queue has it, the log does not know (posternd(8)) */
+	proc_test_crash("report-result");
+	switch (r.status) {
+	case MSG_REPORT_QUEUED:
+		log_info("reportd: DMARC report of %s for %lld-%lld queued",
+		    j->domain, (long long)j->begin, (long long)j->end);
+		rd->st_queued++;
+		rd->count_sent++;
+		job_finish(rd, 1);
+		break;
+	case MSG_REPORT_DUPLICATE:
+		log_info("reportd: DMARC report of %s for %lld-%lld was "
+		    "queued before", j->domain, (long long)j->begin,
+		    (long long)j->end);
+		rd->st_dup++;
+		job_finish(rd, 1);
+		break;
+	default:
+		job_later(rd, "the queue could not take it");
+		break;
+	}
+}
+
+/* --- the report --- */
+
+/*
+ * DKIM-sign the message with `reports sign with` (RFC 6376; RFC 9990
+ * 3.5.2 wants report mail to pass DMARC, which an aligned signature
+ * gives): the signature field goes in front.  0, or -1.
+ */
+static int
+report_sign(struct reportd *rd, struct buf *msg)
+{
+	struct dkim_signer	 sg;
+	struct dkim_sign	*s;
+	struct buf		 out;
+	char			 err[256];
+	int			 rc = -1;
+
+	if (rd->sigkey == NULL)
+		return 0;
+	memset(&sg, 0, sizeof(sg));
+	sg.key = rd->sigkey;
+	sg.alg = rd->sig.algorithm == DKIM_ED25519_SHA256 ?
+	    DKIM_ALG_ED25519_SHA256 : DKIM_ALG_RSA_SHA256;
+	sg.domain = rd->sig.domain;
+	sg.selector = rd->sig.selector;
+	sg.hcanon = rd->sig.canon_header;
+	sg.bcanon = rd->sig.canon_body;
+	sg.headers = rd->sig.headers[0] != '\0' ? rd->sig.headers : NULL;
+	sg.no_oversign = !rd->sig.oversign;
+	sg.expire = rd->sig.expire;
+	strlcpy(err, "the signed message is too large", sizeof(err));
+	s = dkim_sign_new();
+	buf_init(&out, REPORT_MAIL_MAX);
+	if (dkim_sign_add(s, &sg, err, sizeof(err)) == -1)
+		goto done;
+	dkim_sign_feed(s, msg->data, msg->len);
+	if (dkim_sign_end(s, &out, err, sizeof(err)) == -1 ||
+	    buf_add(&out, msg->data, msg->len) == -1)
+		goto done;
+	buf_free(msg);
+	*msg = out;
+	buf_init(&out, 0);
+	rc = 0;
+ done:
+	if (rc == -1)
+		log_warnx("reportd: dkim-signature %s: %s", rd->sig.name, err);
+	buf_free(&out);
+	dkim_sign_free(s);
+	return rc;
+}
+
+static void
+job_send(struct reportd *rd)
+{
+	struct report_job	*j = rd->cur;
+	struct dmarc_agg_meta	 m;
+	struct report_mail	 rm;
+	struct buf		 xml, gz, msg;
+	const char		*to[REPORT_MAX_RCPTS];
+	char			 rid[DMARC_AGG_ID_MAX];
+	char			 fn[DMARC_AGG_FILENAME_MAX], key[MSG_REPORT_KEY_MAX + 1];
+	char			 subject[1024], text[512];
+	size_t			 i, nto;
+	int			 again;
+
+	if (rd->conf.max_per_period > 0 &&
+	    rd->count_sent >= rd->conf.max_per_period) {
+		job_skip(rd, "reports max-per-period reached");
+		return;
+	}
+	reportd_meta(rd, &m);
+	buf_init(&xml, DMARC_AGG_XML_MAX);
+	buf_init(&gz, REPORT_MAIL_MAX);
+	buf_init(&msg, REPORT_MAIL_MAX);
+	if (dmarc_agg_xml(j->agg, &m, &xml) == -1 ||
+	    report_gzip(xml.data, xml.len, &gz) == -1 ||
+	    dmarc_agg_report_id(j->agg, &m, rid, sizeof(rid)) == -1 ||
+	    dmarc_agg_filename(j->agg, &m, 1, fn, sizeof(fn)) == -1) {
+		buf_free(&xml);
+		buf_free(&gz);
+		buf_free(&msg);
+		job_skip(rd, "the report is too large to be made");
+		return;
+	}
+	buf_free(&xml);
+	/* RFC 9990 3.5.2: the subject, folded */
+	snprintf(subject, sizeof(subject), "Report Domain: %s\r\n"
+	    " Submitter: %s\r\n Report-ID: <%s>", j->domain, m.receiver, rid);
+	snprintf(text, sizeof(text), "This is an aggregate report (RFC 9990) "
+	    "of the DMARC results of mail from %s\nreceived by %s between "
+	    "%lld and %lld (seconds since 1970, UTC).\n", j->domain,
+	    m.receiver, (long long)j->begin, (long long)j->end - 1);
+	do {
+		again = 0;
+		for (i = nto = 0; i < j->ndest; i++)
+			if (j->dest[i].ok == 1)
+				to[nto++] = j->dest[i].addr;
+		if (nto == 0)
+			break;
+		memset(&rm, 0, sizeof(rm));
+		rm.from = rd->conf.from;
+		rm.to = to;
+		rm.nto = nto;
+		rm.subject = subject;
+		rm.message_id = rid;	/* RFC 9990 3.5.2 allows the ridtxt */
+		rm.date = walltime();
+		rm.text = text;
+		rm.filename = fn;
+		rm.media_type = "application/gzip";
+		rm.attachment = gz.data;
+		rm.attachment_len = gz.len;
+		buf_reset(&msg);
+		if (report_mail_build(&rm, &msg) == -1 ||
+		    report_sign(rd, &msg) == -1) {
+			nto = 0;
+			break;
+		}
+		/* RFC 7489 6.2's limit: a destination it does not fit */
+		for (i = 0; i < j->ndest; i++)
+			if (j->dest[i].ok == 1 && j->dest[i].limit > 0 &&
+			    msg.len > j->dest[i].limit) {
+				log_info("reportd: DMARC report of %s: %zu "
+				    "bytes, over the limit of <%s> (%llu); "
+				    "not sent there", j->domain, msg.len,
+				    j->dest[i].addr,
+				    (unsigned long long)j->dest[i].limit);
+				j->dest[i].ok = -1;
+				again = 1;
+			}
+	} while (again);
+	buf_free(&gz);
+	if (nto == 0) {
+		buf_free(&msg);
+		job_skip(rd, "no destination may receive it");
+		return;
+	}
+	if ((size_t)snprintf(key, sizeof(key), "%s/%lld/%lld/%s", j->kind,
+	    (long long)j->begin, (long long)j->end, j->domain) >=
+	    sizeof(key)) {
+		buf_free(&msg);
+		job_skip(rd, "its domain is too long for a report key");
+		return;
+	}
+	j->state = JOB_QUEUE;
+	j->peer = ++rd->next_peer;
+	reportd_queue_report(rd, j->peer, rd->conf.from, key, to, nto, &msg);
+	buf_free(&msg);
+}
+
+/* --- destinations (RFC 9990 4) --- */
+
+static int
+is_within(const char *sub, const char *dom)
+{
+	size_t	 ls = strlen(sub), ld = strlen(dom);
+
+	return strcasecmp(sub, dom) == 0 || (ls > ld &&
+	    sub[ls - ld - 1] == '.' && strcasecmp(sub + ls - ld, dom) == 0);
+}
+
+static void	auth_next(struct reportd *);
+
+static void
+auth_cb(void *arg, const struct dns_answer *ans)
+{
+	struct reportd		*rd = arg;
+	struct report_job	*j = rd->cur;
+	struct report_dest	*d = &j->dest[j->auth_i];
+	char			*txt;
+	size_t			 i, len;
+
+	j->q = NULL;
+	d->ok = -1;
+	if (!ans->failed && ans->rcode == DNS_R_NOERROR &&
+	    ans->sec != DNS_SEC_BOGUS) {
+		for (i = 0; i < ans->nrr && d->ok != 1; i++) {
+			txt = dns_txt_concat(&ans->rr[i], &len);
+			/* RFC 9990 4: a record that starts "v=DMARC1" */
+			if (len >= 8 && strncmp(txt, "v=DMARC1", 8) == 0 &&
+			    (len == 8 || txt[8] == ';' || txt[8] == ' ' ||
+			    txt[8] == '\t'))
+				d->ok = 1;
+			free(txt);
+		}
+	}
+	if (d->ok != 1)
+		log_info("reportd: DMARC reports of %s are not sent to <%s>: "
+		    "%s %s._report._dmarc.%s (RFC 9990 4)", j->domain, d->addr,
+		    ans->failed || (ans->rcode != DNS_R_NOERROR &&
+		    ans->rcode != DNS_R_NXDOMAIN) ? "no answer for" :
+		    "no authorization record", j->policy_domain,
+		    strrchr(d->addr, '@') + 1);
+	j->auth_i++;
+	auth_next(rd);
+}
+
+/* The next destination that needs its authorization, or the sending. */
+static void
+auth_next(struct reportd *rd)
+{
+	struct report_job	*j = rd->cur;
+	char			 name[DNS_NAME_BUF];
+	const char		*dom;
+	int			 n;
+
+	for (; j->auth_i < j->ndest; j->auth_i++) {
+		if (j->dest[j->auth_i].ok != 0)
+			continue;
+		dom = strrchr(j->dest[j->auth_i].addr, '@') + 1;
+		n = snprintf(name, sizeof(name), "%s._report._dmarc.%s",
+		    j->policy_domain, dom);
+		if (n < 0 || (size_t)n >= sizeof(name) || n > 253) {
+			j->dest[j->auth_i].ok = -1;
+			log_info("reportd: DMARC reports of %s are not sent "
+			    "to <%s>: its authorization record's name is too "
+			    "long", j->domain, j->dest[j->auth_i].addr);
+			continue;
+		}
+		j->state = JOB_AUTH;
+		j->q = dns_query(rd->dns, name, DNS_T_TXT, auth_cb, rd);
+		return;
+	}
+	job_send(rd);
+}
+
+static void
+policy_cb(void *arg, const struct dns_answer *ans)
+{
+	struct reportd		*rd = arg;
+	struct report_job	*j = rd->cur;
+	struct dmarc_record	*rec, *found = NULL;
+	char			*txt, err[256];
+	size_t			 i, len, nrec = 0;
+	uint64_t		 lim;
+	time_t			 until;
+
+	j->q = NULL;
+	if (ans->failed || (ans->rcode != DNS_R_NOERROR &&
+	    ans->rcode != DNS_R_NXDOMAIN) || ans->sec == DNS_SEC_BOGUS) {
+		job_later(rd, "its DMARC record could not be looked up");
+		job_next(rd);
+		return;
+	}
+	rec = xmalloc(sizeof(*rec));
+	for (i = 0; i < ans->nrr; i++) {
+		txt = dns_txt_concat(&ans->rr[i], &len);
+		if (len <= DMARC_RECORD_MAX &&
+		    dmarc_record_parse(txt, len, rec, err, sizeof(err)) == 0) {
+			nrec++;
+			if (found == NULL) {
+				found = rec;
+				rec = xmalloc(sizeof(*rec));
+			}
+		}
+		free(txt);
+	}
+	free(rec);
+	/* RFC 9989 4.10: several records are as none */
+	if (found == NULL || nrec > 1) {
+		free(found);
+		job_skip(rd, "no single DMARC record at its Policy Domain");
+		return;
+	}
+	/* RFC 9990 3.5: every mailto: URI, in order, up to our limit */
+	for (i = 0; i < found->nrua && j->ndest < REPORT_MAX_RCPTS; i++) {
+		struct report_dest	*d = &j->dest[j->ndest];
+
+		if (report_mailto(found->rua[i], d->addr, sizeof(d->addr),
+		    &lim) == -1) {
+			log_info("reportd: %s: rua %s is not a usable "
+			    "address; ignored", j->policy_domain,
+			    found->rua[i]);
+			continue;
+		}
+		if (sentlog_suppressed(rd->sl, d->addr, walltime(),
+		    &until) == 1) {
+			log_info("reportd: DMARC reports of %s are not sent "
+			    "to <%s>: suppressed after a failure, until %lld",
+			    j->domain, d->addr, (long long)until);
+			continue;
+		}
+		d->limit = found->rua_limit[i];
+		/* inside the Policy Domain: no authorization needed */
+		d->ok = is_within(strrchr(d->addr, '@') + 1,
+		    j->policy_domain) || is_within(j->policy_domain,
+		    strrchr(d->addr, '@') + 1) ? 1 : 0;
+		j->ndest++;
+	}
+	free(found);
+	if (j->ndest == 0) {
+		job_skip(rd, "its DMARC record asks for no aggregate reports "
+		    "by mail");
+		return;
+	}
+	j->auth_i = 0;
+	auth_next(rd);
+}
+
+/* Start the next job, if none runs. */
+static void
+job_next(struct reportd *rd)
+{
+	struct report_job	*j;
+	const char		*pd;
+	char			 name[DNS_NAME_BUF];
+	time_t			 period;
+
+	while (rd->cur == NULL && (j = TAILQ_FIRST(&rd->jobs)) != NULL) {
+		TAILQ_REMOVE(&rd->jobs, j, entry);
+		/* max-per-period counts per period of the clock */
+		period = dmarc_agg_period_begin(walltime(), rd->period);
+		if (period != rd->count_period) {
+			rd->count_period = period;
+			rd->count_sent = 0;
+		}
+		if (!j->resend && sentlog_begin(rd->sl, j->kind, j->domain,
+		    j->begin, j->end) == -1) {
+			log_warnx("reportd: the sent-report log cannot be "
+			    "written; the report of %s waits", j->domain);
+			job_free(j);
+			continue;
+		}
+		/* TEST ONLY: closed in the log, not queued (posternd(8)) */
+		if (!j->resend)
+			proc_test_crash("report-begun");
+		rd->cur = j;
+		j->agg = reportd_dmarc_build(rd, j->domain, j->begin, j->end);
+		if (j->agg == NULL) {
+			job_later(rd, "the evaluation store cannot be read");
+			continue;
+		}
+		if (dmarc_agg_rows(j->agg) == 0) {
+			job_skip(rd, "no evaluations");
+			continue;
+		}
+		if ((pd = dmarc_agg_policy_domain(j->agg)) == NULL) {
+			job_skip(rd, "no DMARC record was found for its mail");
+			continue;
+		}
+		strlcpy(j->policy_domain, pd, sizeof(j->policy_domain));
+		lower(j->policy_domain);
+		if ((size_t)snprintf(name, sizeof(name), "_dmarc.%s",
+		    j->policy_domain) >= sizeof(name)) {
+			job_skip(rd, "its Policy Domain is too long");
+			continue;
+		}
+		j->state = JOB_POLICY;
+		j->q = dns_query(rd->dns, name, DNS_T_TXT, policy_cb, rd);
+	}
+}
+
+/* --- closing periods --- */
+
+struct collect {
+	struct reportd	*rd;
+	int		 current;	/* the open period's windows */
+	time_t		 cur_begin;
+	char		 domain[DMARC_DOMAIN_MAX];
+	time_t		 until;		/* of domain */
+	time_t		 last;		/* the last window begun, of domain */
+	size_t		 added;
+};
+
+static int
+collect_cb(void *arg, const struct dmarc_eval_record *r)
+{
+	struct collect	*c = arg;
+	struct reportd	*rd = c->rd;
+	char		 dom[DMARC_DOMAIN_MAX];
+	time_t		 p, b, e;
+
+	strlcpy(dom, r->header_from, sizeof(dom));
+	lower(dom);
+	if (dom[0] == '\0')
+		return 0;
+	if (strcmp(dom, c->domain) != 0) {
+		strlcpy(c->domain, dom, sizeof(c->domain));
+		if (sentlog_until(rd->sl, KIND_DMARC, dom, &c->until) == -1)
+			c->until = 0;
+		c->last = -1;
+	}
+	if (r->when < c->until)
+		return 0;	/* reported already, or late */
+	p = c->current ? c->cur_begin :
+	    dmarc_agg_period_begin(r->when, rd->period);
+	if (p == c->last)
+		return 0;
+	c->last = p;
+	b = p > c->until ? p : c->until;
+	e = c->current ? walltime() + 1 : p + rd->period;
+	c->added += job_add(rd, KIND_DMARC, dom, b, e, 0);
+	return 0;
+}
+
+/* Periods ended before now, not yet reported: jobs.  How many. */
+static size_t
+close_ended(struct reportd *rd, time_t now)
+{
+	struct collect	 c;
+	time_t		 cur = dmarc_agg_period_begin(now, rd->period);
+
+	memset(&c, 0, sizeof(c));
+	c.rd = rd;
+	c.cur_begin = cur;
+	if (cur <= rd->closed_through)
+		return 0;
+	reportd_flush_evaluations(rd);
+	if (evalstore_foreach(rd->es, NULL, cur - REPORTD_CATCHUP, cur,
+	    collect_cb, &c) == -1) {
+		log_warnx("reportd: the evaluation store cannot be read; "
+		    "periods are closed later");
+		return 0;
+	}
+	rd->closed_through = cur;
+	return c.added;
+}
+
+static int
+pending_cb(void *arg, const struct sentlog_pending *p)
+{
+	struct reportd	*rd = arg;
+
+	if (strcmp(p->kind, KIND_DMARC) == 0)
+		job_add(rd, p->kind, p->domain, p->begin, p->end, 1);
+	return 0;
+}
+
+static void
+reportd_tick(int fd, short event, void *arg)
+{
+	struct reportd	*rd = arg;
+	struct timeval	 tv = { REPORTD_TICK, 0 };
+	time_t		 now = walltime(), next;
+
+	/* On time: the next check a second after the period ends. */
+	next = dmarc_agg_period_begin(now, rd->period) + rd->period + 1 - now;
+	if (next > 0 && next < REPORTD_TICK)
+		tv.tv_sec = next;
+	/* Only when idle: a pending report may be the one running. */
+	if (rd->cur == NULL && TAILQ_EMPTY(&rd->jobs)) {
+		if (sentlog_foreach_pending(rd->sl, pending_cb, rd) == -1)
+			log_warnx("reportd: the sent-report log cannot be "
+			    "read");
+		close_ended(rd, now);
+		job_next(rd);
+	}
+	evtimer_add(&rd->ev_tick, &tv);
+}
+
+void
+reportd_send_start(struct reportd *rd)
+{
+	struct timeval	 tv = { 0, 0 };
+	char		 err[256];
+
+	TAILQ_INIT(&rd->jobs);
+	if (!rd->conf.enabled)
+		return;
+	/* The chroot is <spool>/reports: the log is a file at its root. */
+	if ((rd->sl = sentlog_open("/sent.mdb", err, sizeof(err))) == NULL)
+		fatalx("reportd: sent-report log: %s", err);
+	evtimer_set(&rd->ev_tick, reportd_tick, rd);
+	/* at once: pending reports and periods that ended while down */
+	evtimer_add(&rd->ev_tick, &tv);
+}
+
+/*
+ * posternctl report dmarc send [DOMAIN|all]: the periods that ended and
+ * the open one, closed now; answered with the number of reports begun.
+ */
+void
+reportd_ctl_dmarc_send(struct reportd *rd, struct imsg *imsg)
+{
+	struct msg_ctl_domain	 d;
+	struct msg_ctl_count	 n;
+	struct collect		 c;
+	time_t			 now = walltime();
+
+	if (msg_get_ctl_domain(imsg, &d) == -1)
+		proc_bad_message(rd->proc, PROC_CONTROL, imsg);
+	if (!rd->conf.enabled) {
+		reportd_ctl_error(rd, imsg->hdr.peerid, "reports are off (see "
+		    "reports from in postern.conf(5))");
+		return;
+	}
+	reportd_flush_evaluations(rd);
+	memset(&n, 0, sizeof(n));
+	n.count = close_ended(rd, now);
+	memset(&c, 0, sizeof(c));
+	c.rd = rd;
+	c.current = 1;
+	c.cur_begin = dmarc_agg_period_begin(now, rd->period);
+	if (evalstore_foreach(rd->es, d.domain, c.cur_begin, now + 1,
+	    collect_cb, &c) == -1) {
+		reportd_ctl_error(rd, imsg->hdr.peerid, "the evaluation store "
+		    "cannot be read (see the log)");
+		job_next(rd);
+		return;
+	}
+	n.count += c.added;
+	proc_compose(rd->proc, PROC_CONTROL, IMSG_CTL_REPLY_COUNT,
+	    imsg->hdr.peerid, -1, &n, sizeof(n));
+	job_next(rd);
+}
+
+/* --- failing destinations --- */
+
+/*
+ * The queue gave up on a report's recipient (its DSN went quietly to the
+ * postmaster): no reports go there for `reports suppress-for`, so that a
+ * dead address does not bounce every period.  One failure suffices: it
+ * came after the queue's own retries, or was a permanent refusal.
+ */
+void
+reportd_queue_bounce(struct reportd *rd, struct imsg *imsg)
+{
+	struct msg_queue_report_bounce	 b;
+	time_t				 until;
+
+	if (msg_get_queue_report_bounce(imsg, &b) == -1)
+		proc_bad_message(rd->proc, PROC_QUEUE, imsg);
+	if (rd->sl == NULL)
+		return;
+	until = walltime() + rd->conf.suppress;
+	if (sentlog_suppress(rd->sl, b.rcpt, until) == -1)
+		log_warnx("reportd: <%s> failed (%s) but cannot be "
+		    "suppressed: the sent-report log cannot be written", b.rcpt,
+		    b.status);
+	else
+		log_info("reportd: reports to <%s> failed (%s %s); suppressed "
+		    "until %lld", b.rcpt, b.status, b.diagnostic,
+		    (long long)until);
+}
+
+struct supp_walk {
+	struct reportd	*rd;
+	uint32_t	 peerid;
+	struct buf	 b;
+	time_t		 now;
+};
+
+static int
+supp_line(void *arg, const char *addr, time_t until)
+{
+	struct supp_walk	*w = arg;
+	struct tm		 tm;
+	char			 when[32];
+
+	if (until <= w->now)
+		return 0;	/* over: not suppressed any more */
+	if (gmtime_r(&until, &tm) == NULL ||
+	    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		strlcpy(when, "?", sizeof(when));
+	if (w->b.len > REPORTD_DATA_CHUNK) {
+		proc_compose(w->rd->proc, PROC_CONTROL, IMSG_CTL_REPLY_DATA,
+		    w->peerid, -1, w->b.data, w->b.len);
+		buf_reset(&w->b);
+	}
+	buf_printf(&w->b, "%s until=%s\n", addr, when);
+	return 0;
+}
+
+/* posternctl show suppressions: one line per suppressed address. */
+void
+reportd_ctl_suppressions(struct reportd *rd, struct imsg *imsg)
+{
+	struct supp_walk	 w;
+
+	if (msg_get_empty(imsg) == -1)
+		proc_bad_message(rd->proc, PROC_CONTROL, imsg);
+	memset(&w, 0, sizeof(w));
+	w.rd = rd;
+	w.peerid = imsg->hdr.peerid;
+	w.now = walltime();
+	buf_init(&w.b, IMSG_MAX_PAYLOAD);
+	if (rd->sl != NULL &&
+	    sentlog_foreach_suppressed(rd->sl, supp_line, &w) == -1) {
+		buf_reset(&w.b);
+		buf_addstr(&w.b, "error: the sent-report log cannot be read "
+		    "(see the log)\n");
+	}
+	if (w.b.len > 0)
+		proc_compose(rd->proc, PROC_CONTROL, IMSG_CTL_REPLY_DATA,
+		    w.peerid, -1, w.b.data, w.b.len);
+	buf_free(&w.b);
+	proc_compose(rd->proc, PROC_CONTROL, IMSG_CTL_REPLY_END, w.peerid, -1,
+	    NULL, 0);
+}
+
+/* posternctl suppression remove ADDRESS: 1 removed, 0 not there. */
+void
+reportd_ctl_suppression_remove(struct reportd *rd, struct imsg *imsg)
+{
+	struct msg_ctl_domain	 d;
+	struct msg_ctl_count	 n;
+	int			 rc;
+
+	if (msg_get_ctl_domain(imsg, &d) == -1)
+		proc_bad_message(rd->proc, PROC_CONTROL, imsg);
+	rc = rd->sl != NULL ? sentlog_unsuppress(rd->sl, d.domain) : 0;
+	if (rc == -1) {
+		reportd_ctl_error(rd, imsg->hdr.peerid, "the sent-report log "
+		    "cannot be written (see the log)");
+		return;
+	}
+	if (rc == 1)
+		log_info("reportd: <%s> no longer suppressed", d.domain);
+	memset(&n, 0, sizeof(n));
+	n.count = rc;
+	proc_compose(rd->proc, PROC_CONTROL, IMSG_CTL_REPLY_COUNT,
+	    imsg->hdr.peerid, -1, &n, sizeof(n));
+}
