@@ -44,4 +44,8 @@ char	*buf_cstr(struct buf *);
  */
 void	 sock_nodelay(int fd);
 
+/* Big-endian 64-bit numbers in keys: they sort as the numbers do. */
+void	 put_be64(uint8_t *, uint64_t);
+uint64_t get_be64(const uint8_t *);
+
 #endif
