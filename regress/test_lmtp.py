@@ -313,3 +313,76 @@ def test_lmtp_config(tmp_path, line, ok):
                     'match from any for local action "box"\n' % line)
     r = run([POSTERND, "-n", "-f", str(conf)])
     assert (r.returncode == 0) == ok, r.stderr
+
+
+class RawServer:
+    """A unix-socket server that says what it is told, for servers that
+    are not LMTP servers at all."""
+
+    def __init__(self, path, script):
+        import socket
+        import threading
+        self.script = script
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.bind(path)
+        os.chmod(path, 0o666)
+        self.sock.listen(8)
+        self.conns = 0
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            self.conns += 1
+            try:
+                self.script(c)
+            except OSError:
+                pass
+            c.close()
+
+    def close(self):
+        self.sock.close()
+
+
+def garbage_after_lhlo(c):
+    c.sendall(b"220 hi\r\n")
+    c.recv(1000)
+    c.sendall(b"hello there, this is not a reply\r\n")
+
+
+def endless_lhlo(c):
+    c.sendall(b"220 hi\r\n")
+    c.recv(1000)
+    line = b"250-" + b"x" * 200 + b"\r\n"
+    for _ in range(2000):
+        c.sendall(line)
+
+
+@pytest.mark.parametrize("script,why", [
+    (garbage_after_lhlo, "malformed reply"),
+    (endless_lhlo, "reply has too many lines"),
+])
+def test_lmtp_garbage_is_a_temporary_failure(daemon_factory, tmp_path,
+                                             script, why):
+    """A server that answers garbage or without end: a bounded read, a
+    temporary failure that says why, and no delivery claimed."""
+    base = tempfile.mkdtemp(prefix="postern-lmtp-")
+    os.chmod(base, 0o755)
+    srv = RawServer(os.path.join(base, "lmtp"), script)
+    try:
+        dm = lmtp_daemon(daemon_factory, tmp_path,
+                         os.path.join(base, "lmtp"), "user nobody")
+        dm.start(args=("-d", "-v"))
+        send(dm, ["g@l.test"])
+        m = wait_log(dm, r"to=<g@l\.test>.*status=deferred: temporary "
+                     r"failure: (.*)")
+        assert m, dm.logtext()
+        assert why in m.group(1), m.group(1)
+        assert "status=sent" not in dm.logtext()
+    finally:
+        srv.close()
+        shutil.rmtree(base, ignore_errors=True)
