@@ -56,6 +56,23 @@ lmtp_free(struct lmtp_session *s)
 	buf_free(&s->out);
 }
 
+/*
+ * The RFC 3463 code a reason of ours starts with ("4.4.1 ..."), or 4.4.2
+ * (RFC 3463 3.5, bad connection).
+ */
+static void
+reason_status(const char *why, char *out, size_t outlen)
+{
+	size_t	 n = strcspn(why, " ");
+
+	if (n >= 5 && n < outlen && why[0] == '4' && why[1] == '.' &&
+	    strspn(why, "0123456789.") == n) {
+		memcpy(out, why, n);
+		out[n] = '\0';
+	} else
+		strlcpy(out, "4.4.2", outlen);
+}
+
 void
 lmtp_fail(struct lmtp_session *s, const char *why)
 {
@@ -68,8 +85,7 @@ lmtp_fail(struct lmtp_session *s, const char *why)
 			continue;
 		s->rcpts[i].status = LMTP_RCPT_TEMPFAIL;
 		s->rcpts[i].server = 0;
-		/* RFC 3463 3.5: 4.4.2, bad connection */
-		strlcpy(s->rcpts[i].enhanced, "4.4.2",
+		reason_status(why, s->rcpts[i].enhanced,
 		    sizeof(s->rcpts[i].enhanced));
 		strlcpy(s->rcpts[i].reply, why, sizeof(s->rcpts[i].reply));
 	}

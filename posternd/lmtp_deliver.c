@@ -291,6 +291,15 @@ send_body(int msgfd, int64_t deadline)
 	return rv;
 }
 
+/* A reason without the status it starts with, if it has one. */
+static const char *
+unprefixed(const char *why)
+{
+	if (why[0] == '4' && why[1] == '.' && strchr(why, ' ') != NULL)
+		return strchr(why, ' ') + 1;
+	return why;
+}
+
 /* One try on the connection there is or a new one. */
 static void
 transaction(const char *dest, const char *lhlo, int msgfd, const char *sender,
@@ -313,7 +322,7 @@ transaction(const char *dest, const char *lhlo, int msgfd, const char *sender,
 		lmtp_init(&conn.s, lhlo);
 		if ((ev = step(deadline)) != LMTP_EV_READY) {
 			snprintf(why, sizeof(why), "4.4.2 LMTP server %s: %s",
-			    dest, conn.s.error);
+			    dest, unprefixed(conn.s.error));
 			lmtp_begin(&conn.s, sender, rcpts, n);
 			lmtp_fail(&conn.s, why);
 			conn_close();

@@ -299,6 +299,7 @@ def test_lmtp_server_gone_is_a_temporary_failure(daemon_factory, tmp_path):
                  r"failure: (.*)")
     assert m, dm.logtext()
     assert "4.4.1 LMTP server" in m.group(1)
+    assert re.search(r"to=<x@l\.test>.*dsn=4\.4\.1,", dm.logtext())
 
 
 @pytest.mark.parametrize("line,ok", [

@@ -243,6 +243,11 @@ test_failures(void **state)
 	lmtp_fail(&s, "4.4.2 LMTP server stalled");
 	assert_int_equal(r[0].status, LMTP_RCPT_TEMPFAIL);
 	assert_string_equal(r[1].reply, "4.4.2 LMTP server stalled");
+	rcpts_init(r, 1, a);
+	s.state = LMTP_S_READY;
+	lmtp_begin(&s, "s@y.test", r, 1);
+	lmtp_fail(&s, "4.4.1 LMTP server /nope: connect: No such file");
+	assert_string_equal(r[0].enhanced, "4.4.1");
 	/* not ready: nothing sent, the caller decides */
 	rcpts_init(r, 2, a);
 	assert_int_equal(lmtp_begin(&s, "s@y.test", r, 2), LMTP_EV_FAIL);
