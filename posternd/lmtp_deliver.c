@@ -9,8 +9,9 @@
  *
  * The connection stays open for the worker's life: the next message is
  * another transaction on it (RSET first).  A server that closed an idle
- * connection is noticed on the next transaction, before any reply to it:
- * that one is tried again once on a new connection.
+ * connection, or said 421 before closing it, is noticed before the next
+ * transaction; one that closes it as the transaction begins fails it
+ * before any reply: that one is tried again once on a new connection.
  *
  * Time: every wait for the server (connect, a reply, room to write) has
  * at most LMTP_WAIT_SECS, and a whole transaction the time the caller
@@ -308,6 +309,13 @@ transaction(const char *dest, const char *lhlo, int msgfd, const char *sender,
 	enum lmtp_event	 ev;
 	char		 err[512], why[1024];
 
+	/*
+	 * An idle session has nothing to read: anything there is the
+	 * server's goodbye (421 on its idle timeout, RFC 5321 3.8) or the
+	 * end of the connection.  A new one, then.
+	 */
+	if (conn.fd != -1 && wait_fd(conn.fd, POLLIN, monotime_ms()) != 0)
+		conn_close();
 	if (conn.fd == -1) {
 		if ((conn.fd = dest_connect(dest, deadline, err,
 		    sizeof(err))) == -1) {

@@ -17,6 +17,7 @@ import re
 import shutil
 import smtplib
 import tempfile
+import threading
 import time
 
 import pytest
@@ -139,6 +140,7 @@ def tcp_lmtp(daemon_factory, tmp_path):
     dm = lmtp_daemon(daemon_factory, tmp_path, "127.0.0.1:%d" % port,
                      "user nobody")
     dm.lmtp = h
+    dm.lmtp_controller = c
     yield dm
     dm.stop()
     c.stop()
@@ -255,6 +257,25 @@ def test_lmtp_reuses_the_connection(unix_lmtp):
     assert [t[1] for t in h.txs] == [["m%d@l.test" % i] for i in range(4)]
 
 
+def test_lmtp_server_closed_idle_connection(tcp_lmtp):
+    """The server ends an idle session (421, then close, as aiosmtpd
+    does at its timeout): the next message goes on a new connection,
+    without a failure."""
+    dm = tcp_lmtp
+    dm.lmtp_controller.SMTP_kwargs["timeout"] = 1
+    dm.start(args=("-d", "-v"))
+    send(dm, ["first@l.test"])
+    assert wait_for(lambda: len(dm.lmtp.txs) == 1), dm.logtext()
+    time.sleep(2.5)     # the server's timeout, not the worker's idle one
+    send(dm, ["second@l.test"])
+    assert wait_log(dm, r"to=<first@l\.test>.*status=sent"), dm.logtext()
+    assert wait_log(dm, r"to=<second@l\.test>.*status=sent"), dm.logtext()
+    assert dm.lmtp.lhlo == 2
+    assert "deferred" not in dm.logtext()
+    assert len(re.findall(r"delivery worker \d+ for nobody started",
+                          dm.logtext())) == 1, dm.logtext()
+
+
 def test_lmtp_dot_stuffing_round_trip(tcp_lmtp):
     """Lines that start with dots reach the server as they were sent; over
     TCP, without PIPELINING, RCPT names the user."""
@@ -322,7 +343,6 @@ class RawServer:
 
     def __init__(self, path, script):
         import socket
-        import threading
         self.script = script
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.bind(path)
@@ -339,11 +359,15 @@ class RawServer:
             except OSError:
                 return
             self.conns += 1
-            try:
-                self.script(c)
-            except OSError:
-                pass
-            c.close()
+            threading.Thread(target=self.one, args=(c,),
+                             daemon=True).start()
+
+    def one(self, c):
+        try:
+            self.script(c)
+        except OSError:
+            pass
+        c.close()
 
     def close(self):
         self.sock.close()
@@ -384,6 +408,57 @@ def test_lmtp_garbage_is_a_temporary_failure(daemon_factory, tmp_path,
         assert m, dm.logtext()
         assert why in m.group(1), m.group(1)
         assert "status=sent" not in dm.logtext()
+    finally:
+        srv.close()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def goodbye_when_idle(c):
+    """A minimal LMTP server for one message, which then says 421 on its
+    idle timeout and keeps the connection open a while (Dovecot's way)."""
+    f = c.makefile("rb")
+    c.sendall(b"220 raw LMTP\r\n")
+    nrcpt = 0
+    while True:
+        line = f.readline()
+        if not line:
+            return
+        cmd = line[:4].upper()
+        if cmd == b"LHLO":
+            c.sendall(b"250-raw\r\n250 PIPELINING\r\n")
+        elif cmd == b"RCPT":
+            nrcpt += 1
+            c.sendall(b"250 2.1.5 ok\r\n")
+        elif cmd == b"DATA":
+            c.sendall(b"354 go\r\n")
+            while f.readline() not in (b".\r\n", b""):
+                pass
+            c.sendall(b"250 2.0.0 ok\r\n" * nrcpt)
+            break
+        else:
+            c.sendall(b"250 ok\r\n")
+    time.sleep(1)
+    c.sendall(b"421 4.4.2 raw Disconnected for inactivity\r\n")
+    time.sleep(10)
+
+
+def test_lmtp_goodbye_on_an_idle_connection(daemon_factory, tmp_path):
+    """421 on an idle connection (RFC 5321 3.8) is not a reply to the next
+    transaction: that one goes on a new connection."""
+    base = tempfile.mkdtemp(prefix="postern-lmtp-")
+    os.chmod(base, 0o755)
+    srv = RawServer(os.path.join(base, "lmtp"), goodbye_when_idle)
+    try:
+        dm = lmtp_daemon(daemon_factory, tmp_path,
+                         os.path.join(base, "lmtp"), "user nobody")
+        dm.start(args=("-d", "-v"))
+        send(dm, ["one@l.test"])
+        assert wait_log(dm, r"to=<one@l\.test>.*status=sent"), dm.logtext()
+        time.sleep(2)
+        send(dm, ["two@l.test"])
+        assert wait_log(dm, r"to=<two@l\.test>.*status=sent"), dm.logtext()
+        assert srv.conns == 2
+        assert "deferred" not in dm.logtext()
     finally:
         srv.close()
         shutil.rmtree(base, ignore_errors=True)
