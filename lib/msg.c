@@ -566,7 +566,7 @@ msg_get_deliver_result(const struct imsg *imsg, struct msg_deliver_result *m)
 {
 	if (fixed(imsg, m, sizeof(*m)) == -1 ||
 	    !ENUM(m->status, DELIVER_PERMFAIL) || !STR(m->dsn_status) ||
-	    !STR(m->error))
+	    !STR(m->error) || !ENUM(m->smtp_diag, 1))
 		return bad();
 	return 0;
 }

@@ -590,6 +590,8 @@ struct msg_deliver_result {
 	int32_t		 status;	/* DELIVER_* */
 	char		 dsn_status[16];	/* RFC 3463; "" = by status */
 	char		 error[256];
+	int32_t		 smtp_diag;	/* error is a server's reply (LMTP):
+					   an "smtp" Diagnostic-Code */
 };
 
 /* --- queue <-> reportd, received reports (IMSG_REPORT_MESSAGE_*) --- */

@@ -50,8 +50,14 @@
  * may have is late, straight back to the queue as temporary failures, so
  * that mail for a stalled user does not pile up here while others wait.
  *
- * maildir, mbox and mda actions deliver today; lmtp actions are refused
- * by the configuration check until they are written.
+ * An lmtp worker (posternd/lmtp_deliver.c) is the same process: it runs as
+ * the user the action gives the recipient, connects to the LMTP server as
+ * that user and keeps the connection while it lives.  It takes the jobs
+ * waiting on its socket together (waiting LMTP_GATHER_MS for the rest of
+ * a message's recipients) and sends the recipients of one message in one
+ * transaction, so that the parent keeps the envelopes of one message for
+ * one lmtp worker together (worker_for()).  It parses the server's
+ * replies, untrusted bytes, so it never runs as root.
  */
 #include <sys/types.h>
 #include <sys/prctl.h>
@@ -65,6 +71,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
+#include <poll.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -77,11 +84,13 @@
 
 #include "posternd/deliver.h"
 #include "envelope.h"
+#include "lmtp.h"
 #include "clock.h"
 #include "log.h"
 #include "posternd/maildir.h"
 #include "posternd/mbox.h"
 #include "posternd/mda.h"
+#include "posternd/lmtp_deliver.h"
 #include "posternd/proc.h"
 #include "routing.h"
 #include "table.h"
@@ -98,6 +107,7 @@
 #define DELIVER_EXIT_SECS	5	/* a worker let go must be gone by then */
 #define DELIVER_SOCK_FILENO	3	/* a worker's socket to the parent */
 #define DELIVER_EXE_FILENO	4	/* posternd, in the child until exec */
+#define LMTP_GATHER_MS		20	/* for more jobs of one message */
 
 /* TEST ONLY: a shorter deadline, honoured in test runs (-T) alone */
 #define DELIVER_TEST_TIMEOUT	"POSTERN_TEST_DELIVER_TIMEOUT"
@@ -120,7 +130,10 @@ worker_test_step(const char *step)
 struct worker_setup {
 	uint32_t	 uid;
 	uint32_t	 gid;
-	int32_t		 type;		/* ACTION_MAILDIR, _MBOX or _MDA */
+	int32_t		 type;		/* ACTION_MAILDIR, _MBOX, _MDA or
+					   _LMTP */
+	int32_t		 lmtp_rcpt_to;	/* lmtp: RCPT TO the address, not
+					   the user */
 	int32_t		 mail_group;	/* mbox: also in group mail */
 	uint32_t	 mail_gid;
 	char		 user[64];
@@ -384,7 +397,7 @@ worker_setup_recv(int sock, struct worker_setup *s)
 	    memchr(s->home, '\0', sizeof(s->home)) == NULL ||
 	    memchr(s->action, '\0', sizeof(s->action)) == NULL ||
 	    (s->type != ACTION_MAILDIR && s->type != ACTION_MBOX &&
-	    s->type != ACTION_MDA) ||
+	    s->type != ACTION_MDA && s->type != ACTION_LMTP) ||
 	    memchr(s->path, '\0', sizeof(s->path)) == NULL ||
 	    memchr(s->hostname, '\0', sizeof(s->hostname)) == NULL)
 		fatalx("bad set-up from the parent");
@@ -406,6 +419,98 @@ worker_setup_recv(int sock, struct worker_setup *s)
 	/* the kernel did this at the uid change; root's own worker too */
 	if (prctl(PR_SET_DUMPABLE, 0) == -1)
 		fatal("prctl");
+}
+
+/*
+ * TEST ONLY: the deadline the parent gives a busy worker, shortened by
+ * POSTERN_TEST_DELIVER_TIMEOUT in test runs; 0 if not set.
+ */
+static time_t
+deliver_test_timeout(void)
+{
+	const char	*v, *errstr;
+	long long	 secs;
+
+	if ((v = getenv(DELIVER_TEST_TIMEOUT)) == NULL)
+		return 0;
+	secs = strtonum(v, 1, DELIVER_JOB_SECS, &errstr);
+	if (errstr != NULL)
+		fatalx("%s %s: %s", DELIVER_TEST_TIMEOUT, v, errstr);
+	return secs;
+}
+
+/*
+ * An lmtp worker's life: the jobs waiting, grouped by message (and
+ * sender), each group one transaction on the connection it keeps; the
+ * results of a group as soon as it is done.  A transaction has less time
+ * than the parent's deadline for a report, so that a stalled server makes
+ * temporary failures, not a killed worker.
+ */
+static void __attribute__((noreturn))
+lmtp_worker(int sock, const struct worker_setup *s, int debug)
+{
+	struct ljob {
+		struct msg_deliver		 d;
+		struct msg_deliver_result	 r;
+		int				 fd;
+		int				 taken;
+	}		*b;
+	struct lmtp_job	 lj[LMTP_RCPTS_MAX];
+	struct pollfd	 pfd;
+	time_t		 secs = DELIVER_JOB_SECS;
+	size_t		 n, i, k, m;
+
+	if (debug && deliver_test_timeout() > 0)
+		secs = deliver_test_timeout();
+	secs = secs >= 60 ? secs - 30 : secs * 2 / 3;
+	if (secs < 1)
+		secs = 1;
+	b = xcalloc(DELIVER_BATCH_MAX, sizeof(*b));
+	for (;;) {
+		for (n = 0; n < DELIVER_BATCH_MAX; n++) {
+			pfd.fd = sock;
+			pfd.events = POLLIN;
+			if (n > 0 && poll(&pfd, 1, LMTP_GATHER_MS) <= 0)
+				break;
+			if (job_recv(sock, &b[n].d, &b[n].fd, n == 0 ? 0 :
+			    MSG_DONTWAIT) <= 0) {
+				if (n > 0)
+					break;
+				lmtp_deliver_close();
+				_exit(0);	/* let go, or lost */
+			}
+			memset(&b[n].r, 0, sizeof(b[n].r));
+			b[n].r.evpid = b[n].d.evpid;
+			b[n].taken = 0;
+		}
+		for (i = 0; i < n; i++) {
+			if (b[i].taken)
+				continue;
+			for (k = i, m = 0; k < n && m < LMTP_RCPTS_MAX; k++) {
+				if (b[k].taken || EVPID_MSGID(b[k].d.evpid) !=
+				    EVPID_MSGID(b[i].d.evpid) ||
+				    strcmp(b[k].d.sender, b[i].d.sender) != 0)
+					continue;
+				lj[m].sender = b[k].d.sender;
+				lj[m].rcpt_to = s->lmtp_rcpt_to ? b[k].d.rcpt :
+				    s->user;
+				lj[m].r = &b[k].r;
+				b[k].taken = 1;
+				m++;
+			}
+			lmtp_deliver(s->path, s->hostname, b[i].fd, lj, m,
+			    secs);
+			for (k = i; k < n; k++) {
+				if (b[k].taken != 1)
+					continue;
+				b[k].taken = 2;
+				close(b[k].fd);
+				if (write(sock, &b[k].r, sizeof(b[k].r)) !=
+				    sizeof(b[k].r))
+					_exit(2);
+			}
+		}
+	}
 }
 
 /*
@@ -438,6 +543,8 @@ deliver_worker_main(int debug, int verbose)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	worker_setup_recv(sock, &s);
+	if (s.type == ACTION_LMTP)
+		lmtp_worker(sock, &s, debug);
 	b = xcalloc(DELIVER_BATCH_MAX, sizeof(*b));
 	for (;;) {
 		/*
@@ -607,6 +714,7 @@ worker_start(const struct job *j)
 	strlcpy(s.action, j->a->name, sizeof(s.action));
 	strlcpy(s.hostname, deliver_hostname, sizeof(s.hostname));
 	s.type = j->a->type;
+	s.lmtp_rcpt_to = j->a->lmtp_rcpt_to;
 	if (s.type == ACTION_MBOX && (gr = getgrnam("mail")) != NULL) {
 		s.mail_group = 1;
 		s.mail_gid = gr->gr_gid;
@@ -705,7 +813,8 @@ worker_read(int fd, short event, void *arg)
 		if (n != sizeof(r) || r.status < DELIVER_OK ||
 		    r.status > DELIVER_PERMFAIL ||
 		    memchr(r.dsn_status, '\0', sizeof(r.dsn_status)) == NULL ||
-		    memchr(r.error, '\0', sizeof(r.error)) == NULL) {
+		    memchr(r.error, '\0', sizeof(r.error)) == NULL ||
+		    (r.smtp_diag != 0 && r.smtp_diag != 1)) {
 			worker_lost(w, "delivery process failed");
 			break;
 		}
@@ -838,6 +947,24 @@ worker_send(struct worker *w, struct job *j)
 	j->msgfd = -1;
 	return 1;
 }
+/* The lmtp worker of the job's user that has the job's message, if any. */
+static struct worker *
+worker_with_message(const struct job *j)
+{
+	struct worker	*w;
+	struct job	*k;
+
+	TAILQ_FOREACH(w, &workers, entry) {
+		if (w->fd == -1 || w->dead || w->late || w->uid != j->uid ||
+		    w->a != j->a || w->njobs >= DELIVER_INFLIGHT_MAX)
+			continue;
+		TAILQ_FOREACH(k, &w->jobs, entry)
+			if (EVPID_MSGID(k->d.evpid) == EVPID_MSGID(j->d.evpid))
+				return w;
+	}
+	return NULL;
+}
+
 /*
  * The worker for a job: the least busy of its user's that is not late; a
  * new one when they are all busy and the limits allow (an idle worker of
@@ -876,6 +1003,9 @@ worker_for(const struct job *j, int *stalled)
 		*stalled = 1;
 		return NULL;
 	}
+	/* an lmtp worker sends a message's recipients in one transaction */
+	if (j->a->type == ACTION_LMTP && (w = worker_with_message(j)) != NULL)
+		return w;
 	if (best != NULL && (best->njobs < DELIVER_SPAWN_AT ||
 	    mine >= DELIVER_WORKERS_USER))
 		return best->njobs < DELIVER_INFLIGHT_MAX ? best : NULL;
@@ -920,8 +1050,7 @@ deliver_flush(int fd, short event, void *arg)
 void
 deliver_init(int exe, const char *hostname, int debug)
 {
-	const char	*v, *errstr;
-	long long	 secs;
+	time_t		 secs;
 
 	deliver_exe = exe;
 	deliver_hostname = hostname;
@@ -931,13 +1060,10 @@ deliver_init(int exe, const char *hostname, int debug)
 		unsetenv(DELIVER_TEST_TIMEOUT);
 		return;
 	}
-	if ((v = getenv(DELIVER_TEST_TIMEOUT)) == NULL)
+	if ((secs = deliver_test_timeout()) == 0)
 		return;
-	secs = strtonum(v, 1, DELIVER_JOB_SECS, &errstr);
-	if (errstr != NULL)
-		fatalx("%s %s: %s", DELIVER_TEST_TIMEOUT, v, errstr);
 	deliver_job_secs = secs;
-	log_warnx("test: delivery deadline %lld seconds", secs);
+	log_warnx("test: delivery deadline %lld seconds", (long long)secs);
 }
 
 int
@@ -972,14 +1098,16 @@ deliver_start(struct postern_conf *conf, struct imsg *imsg,
 		result(d.evpid, DELIVER_PERMFAIL, "bad maildir folder name");
 		goto fail;
 	}
-	if (a->type == ACTION_LMTP) {
-		result(d.evpid, DELIVER_PERMFAIL, "action %s: lmtp delivery "
-		    "is not implemented", a->name);
-		goto fail;
-	}
 	/* /etc/passwd may have changed since smtp took the recipient */
 	if ((pw = getpwnam(user)) == NULL) {
 		result(d.evpid, DELIVER_PERMFAIL, "no such user %s", user);
+		goto fail;
+	}
+	/* an lmtp worker parses what the server says: never as root */
+	if (a->type == ACTION_LMTP && pw->pw_uid == 0) {
+		result(d.evpid, DELIVER_PERMFAIL, "5.3.0 action %s: lmtp "
+		    "delivery never runs as root (map %s to another user)",
+		    a->name, user);
 		goto fail;
 	}
 	/* a command never runs as root, whoever the mail is for */

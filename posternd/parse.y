@@ -460,10 +460,9 @@ actiontype	: MAILDIR optstring optmaildiruser {
 		| MBOX optstring optmaildiruser {
 			parse_action_mbox(&@1, $2);
 		}
-		| LMTP STRING optrcptto {
+		| LMTP STRING optrcptto optmaildiruser {
 			ps.action->type = ACTION_LMTP;
 			ps.action->path = $2;
-			parse_action_not_yet(&@1, "lmtp");
 			if (!conf_valid_lmtp_dest($2))
 				conf_error(&@2, "invalid lmtp destination "
 				    "\"%s\"", $2);

@@ -473,17 +473,6 @@ parse_action_mda(const struct conf_loc *loc, char *cmd)
 }
 
 /*
- * lmtp parses, but nothing delivers it yet: an action
- * that could only bounce what it takes must not let mail in.
- */
-void
-parse_action_not_yet(const struct conf_loc *loc, const char *kind)
-{
-	conf_error(loc, "%s delivery is not implemented yet: action \"%s\" "
-	    "would bounce every message", kind, ps.action->name);
-}
-
-/*
  * Credentials go only to a server that proved who it is: auth implies
  * "tls verify" unless "tls no-verify" says otherwise in so many words.
  * Any TLS alone would hand the password (whole, with PLAIN or LOGIN) to a

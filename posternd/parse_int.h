@@ -164,7 +164,6 @@ void	 parse_action_begin(const struct conf_loc *, const char *);
 void	 parse_action_maildir(const struct conf_loc *, char *);
 void	 parse_action_mbox(const struct conf_loc *, char *);
 void	 parse_action_mda(const struct conf_loc *, char *);
-void	 parse_action_not_yet(const struct conf_loc *, const char *);
 void	 parse_action_end(const struct conf_loc *);
 void	 parse_relay_host(const struct conf_loc *, char *);
 void	 parse_transport_kind(const struct conf_loc *, char *, char *);

@@ -880,7 +880,8 @@ local_result(struct queue *q, struct imsg *imsg, enum proc_id from)
 		    sizeof(r.dsn_status));
 	o.status = r.dsn_status;
 	o.remote_mta = NULL;
-	o.diag_type = "X-Postern";
+	/* RFC 3464 2.3.6: an LMTP server's reply is an "smtp" diagnostic */
+	o.diag_type = r.smtp_diag ? "smtp" : "X-Postern";
 	o.diagnostic = r.status == DELIVER_OK ? NULL : r.error;
 	o.error = r.error;
 	queue_result(q, imsg, from, r.evpid, r.status, &o);

@@ -207,23 +207,6 @@ def test_new_maildir_is_durable_before_delivery_is_done(dmx):
             assert os.path.dirname(d) in synced[when:], (d, synced)
 
 
-@pytest.mark.parametrize("line", [
-    'action "box" lmtp "/run/dovecot/lmtp"',
-])
-def test_undeliverable_action_refused_by_config_check(tmp_path, line):
-    """lmtp has no delivery code yet: posternd -n refuses
-    them, naming the line, instead of taking mail it could only bounce."""
-    from conftest import POSTERND, run
-    conf = tmp_path / "postern.conf"
-    conf.write_text('listen on 127.0.0.1 port 2525\n%s\n'
-                    'match from any for local action "box"\n' % line)
-    r = run([POSTERND, "-n", "-f", str(conf)])
-    assert r.returncode == 1
-    assert "%s:2: %s delivery is not implemented yet" % (
-        conf, line.split()[2]) in r.stderr, r.stderr
-    assert "configuration OK" not in r.stdout
-
-
 # struct msg_deliver (lib/msg.h): evpid, sender, rcpt, action,
 # check_existing, folder
 MSG_DELIVER = struct.Struct("=Q1025s1025s64s2xi64s")

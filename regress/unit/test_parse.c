@@ -556,25 +556,25 @@ test_actions(void **state)
 	free_config(conf);
 }
 
-/*
- * mbox, lmtp and mda have a grammar but no delivery yet: posternd -n
- * refuses them, naming the line, rather than accept mail that could
- * only bounce.
- */
+/* mbox, lmtp and mda deliver: their defaults and words */
 static void
-test_actions_not_yet(void **state)
+test_actions_local(void **state)
 {
 	struct postern_conf	*conf;
+	const struct action	*a;
 
-	expect_errors(
-	    "action \"local\" maildir\n"
-	    "action mb mbox\n"
-	    "action lm lmtp \"/run/dovecot/lmtp\" rcpt-to\n"
-	    "\n"
-	    "action pipe mda \"/usr/bin/procmail -a %{rcpt} 100%%\"\n",
-	    PARSE_NOFILES,
-	    "test.conf:3: lmtp delivery is not implemented yet: action \"lm\" "
-	    "would bounce every message\n");
+	conf = parse_ok("action lm lmtp \"/run/dovecot/lmtp\" rcpt-to "
+	    "user vmail\n"
+	    "action lt lmtp \"127.0.0.1:24\"\n", 0);
+	a = config_find_action(conf, "lm");
+	assert_int_equal(a->type, ACTION_LMTP);
+	assert_string_equal(a->path, "/run/dovecot/lmtp");
+	assert_int_equal(a->lmtp_rcpt_to, 1);
+	assert_string_equal(a->user, "vmail");
+	a = config_find_action(conf, "lt");
+	assert_int_equal(a->lmtp_rcpt_to, 0);
+	assert_null(a->user);
+	free_config(conf);
 	/* mbox and mda deliver: their defaults and words */
 	conf = parse_ok("action mb mbox\n"
 	    "action pipe mda \"/usr/bin/procmail -a %{rcpt} 100%%\"\n", 0);
@@ -1284,14 +1284,9 @@ static const struct error_case error_cases[] = {
 	  "1: maildir path must be absolute or start with ~/\n" },
 	{ "action a maildir user \"a b\"\n",
 	  "1: invalid user name \"a b\"\n" },
-	/* not yet: the arguments are still checked, for the day they land */
 	{ "action a lmtp \"localhost\"\n",
-	  "1: lmtp delivery is not implemented yet: action \"a\" would "
-	  "bounce every message\n"
 	  "1: invalid lmtp destination \"localhost\"\n" },
 	{ "action a lmtp \"host:0\"\n",
-	  "1: lmtp delivery is not implemented yet: action \"a\" would "
-	  "bounce every message\n"
 	  "1: invalid lmtp destination \"host:0\"\n" },
 	{ "action a mda \"\"\n", "1: mda command: empty command\n" },
 	{ "action a mda \"sh -c 'x\"\n",
@@ -1880,7 +1875,7 @@ main(void)
 		cmocka_unit_test_teardown(test_pki_listen, teardown),
 		cmocka_unit_test_teardown(test_tables, teardown),
 		cmocka_unit_test(test_actions),
-		cmocka_unit_test(test_actions_not_yet),
+		cmocka_unit_test(test_actions_local),
 		cmocka_unit_test(test_match),
 		cmocka_unit_test_teardown(test_auth_slots, teardown),
 		cmocka_unit_test(test_listen_senders),
