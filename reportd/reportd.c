@@ -256,11 +256,11 @@ reportd_ctl_evaluations(struct reportd *rd, struct imsg *imsg)
 }
 
 static int
-ctl_tls_cb(void *arg, const char *line)
+ctl_tls_cb(void *arg, const struct evalstore_tls_row *r)
 {
 	struct ctl_walk	*w = arg;
 
-	buf_addstr(&w->b, line);
+	evalstore_tls_format(r, &w->b);
 	w->n++;
 	if (w->b.len >= REPORTD_CTL_CHUNK)
 		ctl_walk_send(w);
@@ -284,9 +284,10 @@ reportd_ctl_tls(struct reportd *rd, struct imsg *imsg)
 	w.peerid = imsg->hdr.peerid;
 	buf_init(&w.b, IMSG_MAX_PAYLOAD);
 	/* with a domain, the policy strings too (RFC 8460 4.4) */
-	if (evalstore_tls_foreach(rd->es, d.domain, ctl_tls_cb, &w) == -1 ||
-	    (d.domain[0] != '\0' && evalstore_tls_policy_foreach(rd->es,
-	    d.domain, ctl_tls_cb, &w) == -1)) {
+	if (evalstore_tls_walk(rd->es, EVALSTORE_TLS_RESULTS, d.domain,
+	    ctl_tls_cb, &w) == -1 || (d.domain[0] != '\0' &&
+	    evalstore_tls_walk(rd->es, EVALSTORE_TLS_POLICIES, d.domain,
+	    ctl_tls_cb, &w) == -1)) {
 		buf_reset(&w.b);
 		buf_addstr(&w.b, "error: the TLS results cannot be read (see "
 		    "the log)\n");
