@@ -146,8 +146,10 @@ reportd_preinit(struct proc *p)
 {
 	struct reportd	*rd = reportd_state(p);
 
-	if (rd->conf.enabled)
+	if (rd->conf.enabled) {
 		rd->dns = proc_dns_ctx(p);
+		reportd_tls_preinit(rd);
+	}
 }
 
 void
@@ -313,6 +315,23 @@ reportd_ctl_error(struct reportd *rd, uint32_t peerid, const char *fmt, ...)
 	    &e, sizeof(e));
 }
 
+/* A whole answer to posternctl: b in DATA chunks, then the END. */
+void
+reportd_ctl_data(struct reportd *rd, uint32_t peerid, const struct buf *b)
+{
+	size_t	 off, n;
+
+	for (off = 0; off < b->len; off += n) {
+		n = b->len - off;
+		if (n > REPORTD_CTL_CHUNK)
+			n = REPORTD_CTL_CHUNK;
+		proc_compose(rd->proc, PROC_CONTROL, IMSG_CTL_REPLY_DATA,
+		    peerid, -1, b->data + off, n);
+	}
+	proc_compose(rd->proc, PROC_CONTROL, IMSG_CTL_REPLY_END, peerid, -1,
+	    NULL, 0);
+}
+
 /* What the reports say about us (report_metadata). */
 void
 reportd_meta(struct reportd *rd, struct dmarc_agg_meta *m)
@@ -386,7 +405,6 @@ reportd_ctl_dmarc_print(struct reportd *rd, struct imsg *imsg)
 	struct dmarc_agg	*a;
 	struct buf		 b;
 	time_t			 begin, end, until;
-	size_t			 off, n;
 
 	if (msg_get_ctl_domain(imsg, &d) == -1 || d.domain[0] == '\0')
 		proc_bad_message(rd->proc, PROC_CONTROL, imsg);
@@ -412,18 +430,8 @@ reportd_ctl_dmarc_print(struct reportd *rd, struct imsg *imsg)
 	if (dmarc_agg_xml(a, &m, &b) == -1) {
 		reportd_ctl_error(rd, imsg->hdr.peerid, "%s: the report is too large",
 		    d.domain);
-	} else {
-		for (off = 0; off < b.len; off += n) {
-			n = b.len - off;
-			if (n > REPORTD_CTL_CHUNK)
-				n = REPORTD_CTL_CHUNK;
-			proc_compose(rd->proc, PROC_CONTROL,
-			    IMSG_CTL_REPLY_DATA, imsg->hdr.peerid, -1,
-			    b.data + off, n);
-		}
-		proc_compose(rd->proc, PROC_CONTROL, IMSG_CTL_REPLY_END,
-		    imsg->hdr.peerid, -1, NULL, 0);
-	}
+	} else
+		reportd_ctl_data(rd, imsg->hdr.peerid, &b);
 	buf_free(&b);
 	dmarc_agg_free(a);
 }
@@ -558,6 +566,16 @@ reportd_dispatch(struct proc *p, enum proc_id from, struct imsg *imsg)
 	if (from == PROC_CONTROL &&
 	    imsg->hdr.type == IMSG_CTL_REPORT_DMARC_PRINT) {
 		reportd_ctl_dmarc_print(rd, imsg);
+		return;
+	}
+	if (from == PROC_CONTROL &&
+	    imsg->hdr.type == IMSG_CTL_REPORT_TLS_PRINT) {
+		reportd_ctl_tls_print(rd, imsg);
+		return;
+	}
+	if (from == PROC_CONTROL &&
+	    imsg->hdr.type == IMSG_CTL_REPORT_TLS_SEND) {
+		reportd_ctl_tls_send(rd, imsg);
 		return;
 	}
 	if (from == PROC_CONTROL && imsg->hdr.type == IMSG_CTL_STATS_GET) {
