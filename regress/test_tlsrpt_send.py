@@ -262,3 +262,56 @@ def test_exactly_once_across_kill9(daemon_factory, bed, tmp_path, peers,
     assert r.stdout.startswith("0 reports"), r.stdout
     time.sleep(1)
     assert len(sink.accepted()) == 1
+
+
+def test_day_closed_at_start(daemon_factory, bed, tmp_path, peers,
+                             monkeypatch):
+    """A day that ended while the daemon was down is reported at start,
+    once; the restart after that sends nothing again."""
+    dm = make_sender(daemon_factory, bed, tmp_path).start()
+    send(dm, ["x@good.test"])
+    peers["mx.good.test"].wait_messages(1)
+    wait_tls_result(dm, "good.test", r"result=success")
+    day = int(time.time()) // 86400 * 86400
+    dm.stop()
+    sink = peers["mx.rpt.test"]
+    assert sink.accepted() == []
+    restart(dm, monkeypatch, {"POSTERN_TEST_CLOCK_SHIFT": "86400"})
+    _, fn, rep = report_of(sink.wait_messages(1, timeout=30)[0])
+    assert fn == "a.postern.test!good.test!%d!%d!0.json.gz" % (
+        day, day + 86399)
+    assert rep["policies"][0]["summary"][
+        "total-successful-session-count"] == 1
+    dm.stop()
+    restart(dm, monkeypatch, {"POSTERN_TEST_CLOCK_SHIFT": "86400"})
+    time.sleep(3)
+    assert len(sink.accepted()) == 1
+
+
+@pytest.mark.parametrize("case", ["status", "certificate"])
+def test_https_failure_logged_and_kept(dm, peers, bed, tmp_path, case):
+    """5.4: a non-2xx answer, or a server whose certificate is not valid
+    for the URI's host, is a failure: logged, the report kept pending for
+    a later try (its mail waits with it)."""
+    peers["post"].stop()
+    cert = bed.post if case == "status" else bed.other
+    peers["post"] = StsServer(tmp_path / "post2", POST, cert.cert,
+                              cert.key, policy="", status=500).start()
+    send(dm, ["x@mixed.test"])
+    peers["mx2.mixed.test"].wait_messages(1)
+    wait_tls_result(dm, "mixed.test", r"result=success")
+    r = dm.ctl("report", "tls", "send", "mixed.test")
+    assert r.stdout.startswith("1 report"), r.stdout
+    wait_log(dm, "an https: destination failed; tried again later")
+    log = dm.logtext()
+    if case == "status":
+        assert "to https://post.rpt.test/tlsrpt/v1: HTTP status 500" in log
+        assert len(peers["post"].posts()) == 1
+    else:
+        assert "to https://post.rpt.test/tlsrpt/v1: TLS handshake" in log
+        assert peers["post"].posts() == []
+    # pending, not closed again; its mail waits for the next try
+    r = dm.ctl("report", "tls", "send", "mixed.test")
+    assert r.stdout.startswith("0 reports"), r.stdout
+    time.sleep(1)
+    assert peers["mx.rpt.test"].accepted() == []
