@@ -851,6 +851,59 @@ evalstore_tls_walk(struct evalstore *es, int what, const char *domain,
 }
 
 /*
+ * Delete the TLS results and policies of UTC days before the day of
+ * before: how many entries, or -1.  The day is the key's second field;
+ * "YYYY-MM-DD" sorts as it compares.
+ */
+long
+evalstore_tls_prune(struct evalstore *es, time_t before)
+{
+	MDB_txn		*txn;
+	MDB_cursor	*cur;
+	MDB_val		 k, v;
+	MDB_dbi		 dbi[2] = { es->db_tls, es->db_tlspol };
+	struct tm	 tm;
+	const char	*day;
+	char		 limit[16];
+	size_t		 dlen, i;
+	long		 n = 0;
+	int		 rc;
+
+	if (gmtime_r(&before, &tm) == NULL ||
+	    strftime(limit, sizeof(limit), "%Y-%m-%d", &tm) == 0 ||
+	    txn_begin(es, 0, &txn) != 0)
+		return -1;
+	for (i = 0; i < 2; i++) {
+		if (mdb_cursor_open(txn, dbi[i], &cur) != 0) {
+			mdb_txn_abort(txn);
+			return -1;
+		}
+		for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+		    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+			day = memchr(k.mv_data, '\0', k.mv_size);
+			if (day == NULL)
+				continue;
+			day++;
+			dlen = k.mv_size - (size_t)(day -
+			    (const char *)k.mv_data);
+			if (dlen < 10 || memcmp(day, limit, 10) >= 0)
+				continue;
+			if (mdb_cursor_del(cur, 0) != 0)
+				break;
+			n++;
+		}
+		mdb_cursor_close(cur);
+		if (rc != 0 && rc != MDB_NOTFOUND) {
+			mdb_txn_abort(txn);
+			return -1;
+		}
+	}
+	if (mdb_txn_commit(txn) != 0)
+		return -1;
+	return n;
+}
+
+/*
  * posternctl show tls-results: a result as one line, a policy as one
  * line per policy-string line.
  */

@@ -133,6 +133,8 @@ struct evalstore_tls_row {
 typedef int	(*evalstore_tls_cb)(void *, const struct evalstore_tls_row *);
 int		 evalstore_tls_walk(struct evalstore *, int what,
 		    const char *domain, evalstore_tls_cb, void *);
+/* Delete the entries of UTC days before before's: how many, or -1. */
+long		 evalstore_tls_prune(struct evalstore *, time_t before);
 /* The posternctl show tls-results line(s) of a row, appended: 0 or -1. */
 int		 evalstore_tls_format(const struct evalstore_tls_row *,
 		    struct buf *);

@@ -97,6 +97,10 @@ reportd_prune(struct reportd *rd)
 	if (n > 0)
 		log_info("reportd: pruned %ld evaluations older than %d days",
 		    n, REPORTD_KEEP / 86400);
+	n = evalstore_tls_prune(rd->es, walltime() - REPORTD_KEEP);
+	if (n > 0)
+		log_info("reportd: pruned %ld TLS results older than %d days",
+		    n, REPORTD_KEEP / 86400);
 	n = rpt_store_prune(rd->rs, walltime() - REPORTD_KEEP);
 	if (n > 0)
 		log_info("reportd: pruned %ld received reports older than %d "

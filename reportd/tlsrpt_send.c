@@ -18,7 +18,10 @@
  *      the report of a TLS failure can reach a domain whose TLS fails.
  *
  * A day closed early by `report tls send` is closed whole: results that
- * come later that day are not reported (the store counts by day).  Not
+ * come later that day are not reported (the store counts by day).  The
+ * exactly-once of the log holds for the mail; a POST that a crash
+ * interrupts before the queue has the mail is made again (the receiver
+ * knows it by its report-id, 4.4).  Not
  * here: the size limits of 5.3 (a report is one message), a POST answered
  * with a redirect is a failure (5.4 does not ask us to follow it), and
  * HTTPS destinations are not held to the mta's address rules.
@@ -425,6 +428,8 @@ close_cb(void *arg, const struct evalstore_tls_row *row)
 	struct tls_close	*c = arg;
 	struct tm		 tm;
 	time_t			 day, until;
+	char			 dom[SENTLOG_DOMAIN_MAX + 1];
+	size_t			 i;
 
 	memset(&tm, 0, sizeof(tm));
 	if (row->result == NULL || strptime(row->day, "%Y-%m-%d", &tm) ==
@@ -433,11 +438,15 @@ close_cb(void *arg, const struct evalstore_tls_row *row)
 	if (day < c->cur - TLS_CATCHUP || day > c->cur ||
 	    (day == c->cur && !c->current))
 		return 0;
-	if (sentlog_until(c->rd->sl, REPORTD_KIND_TLS, row->domain,
-	    &until) == -1 || until >= day + TLS_DAY)
+	/* the log knows domains in lower case (send.c's jobs) */
+	for (i = 0; row->domain[i] != '\0' && i < sizeof(dom) - 1; i++)
+		dom[i] = tolower((unsigned char)row->domain[i]);
+	dom[i] = '\0';
+	if (sentlog_until(c->rd->sl, REPORTD_KIND_TLS, dom, &until) == -1 ||
+	    until >= day + TLS_DAY)
 		return 0;	/* reported already (or the log cannot say) */
-	c->added += reportd_job_add(c->rd, REPORTD_KIND_TLS, row->domain,
-	    day, day + TLS_DAY);
+	c->added += reportd_job_add(c->rd, REPORTD_KIND_TLS, dom, day,
+	    day + TLS_DAY);
 	return 0;
 }
 

@@ -621,6 +621,14 @@ test_tls_results(void **state)
 	assert_int_equal(evalstore_tls_walk(f->es, EVALSTORE_TLS_RESULTS, "c.test", tls_line, out),
 	    0);
 	assert_string_equal(out, "");
+	/* pruned by day: what is before the day of the limit goes */
+	assert_int_equal(evalstore_tls_prune(f->es, day + 86400 + 5), 4);
+	out[0] = '\0';
+	assert_int_equal(evalstore_tls_walk(f->es, EVALSTORE_TLS_RESULTS, "",
+	    tls_line, out), 0);
+	assert_string_equal(out, "2026-12-08 b.test policy=tlsa result=success "
+	    "mx=mx.b.test ip=192.0.2.1 count=1\n");
+	assert_int_equal(evalstore_tls_prune(f->es, day + 86400), 0);
 }
 
 static struct msg_tls_policy
