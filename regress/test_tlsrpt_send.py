@@ -25,6 +25,7 @@ import time
 
 import pytest
 
+from conftest import POSTERNCTL, run
 from dnsbed import DnsBed
 from peers import SmtpPeer, make_ca, make_cert, tlsa_record
 from stsserver import StsServer
@@ -315,3 +316,27 @@ def test_https_failure_logged_and_kept(dm, peers, bed, tmp_path, case):
     assert r.stdout.startswith("0 reports"), r.stdout
     time.sleep(1)
     assert peers["mx.rpt.test"].accepted() == []
+
+
+def test_report_dkim_signed(daemon_factory, bed, tmp_path, peers):
+    """reports sign with: the TLS report mail verifies with python3-dkim,
+    as the DMARC reports do."""
+    import dkim
+    key = str(tmp_path / "tk.pem")
+    r = run([POSTERNCTL, "dkim", "keygen", "-a", "ed25519-sha256", "-d",
+             "a.postern.test", "-s", "trpt", "-o", key])
+    assert r.returncode == 0, r.stderr
+    txt = "".join(re.findall(r'"([^"]*)"',
+                             r.stdout[r.stdout.index("IN TXT") + 3:]))
+    dm = make_sender(daemon_factory, bed, tmp_path, REPORTS + (
+        'dkim-signature trpt {\n\tkey "%s"\n\tdomain a.postern.test\n'
+        '\tselector trpt\n\talgorithm ed25519-sha256\n}\n'
+        'reports sign with trpt\n') % key).start()
+    send(dm, ["x@good.test"])
+    wait_tls_result(dm, "good.test", r"result=success")
+    assert dm.ctl("report", "tls", "send", "good.test").returncode == 0
+    raw = peers["mx.rpt.test"].wait_messages(1, timeout=30)[0]
+    signed = raw[raw.index(b"DKIM-Signature:"):]
+    assert b"d=a.postern.test" in signed[:signed.index(b"\r\nFrom:")]
+    assert dkim.verify(signed, dnsfunc=lambda name, timeout=5:
+                       txt.encode())
