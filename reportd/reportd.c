@@ -18,6 +18,9 @@
  * print`, IMSG_CTL_REPORT_DMARC_PRINT) and sent through the queue by
  * reportd/send.c, with the `reports` statements the parent hands over at
  * start (IMSG_CONF_REPORTS_SET, and the key of `reports sign with`).
+ * TLS-RPT reports (RFC 8460) come from the TLS results the mta sends
+ * (IMSG_REPORT_TLS_RESULT, IMSG_REPORT_TLS_POLICY): reportd/tlsrpt_send.c,
+ * `report tls print|send` (IMSG_CTL_REPORT_TLS_PRINT, _SEND).
  * Anything else from a peer is a protocol violation (fail-stop).
  */
 #include <sys/types.h>

@@ -201,7 +201,8 @@ job_later(struct reportd *rd, const char *why)
  * reportd_queue_result() with peer as its id (reportd->next_peer counts
  * them), and a recipient's final failure to reportd_queue_bounce().  For
  * every kind of report: TLS-RPT builds its message with report_mail.c
- * (extra_header "TLS-Required: No") and hands it over the same way.
+ * (extra_header "TLS-Required: No") and hands it over with
+ * reportd_queue_report_flags() (MSG_REPORT_F_TLSREQ_NO, RFC 8689 5).
  */
 void
 reportd_queue_report(struct reportd *rd, uint32_t peer, const char *sender,
