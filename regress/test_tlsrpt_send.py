@@ -38,8 +38,10 @@ ADDR = {
     "mx.good.test": "127.0.0.83",
     "mx.none.test": "127.0.0.84",
     "mx.rpt.test": "127.0.0.85",        # the reports' sink; DANE fails
+    "mx.sts.test": "127.0.0.87",        # MTA-STS enforce, no DANE
 }
-POST = "127.0.0.86"                     # post.rpt.test, the HTTPS server
+POST = "127.0.0.86"     # post.rpt.test and mta-sts.sts.test: HTTPS
+STS_POLICY = "version: STSv1\nmode: enforce\nmx: mx.sts.test\nmax_age: 86400\n"
 
 REPORTS = ('reports from "tlsrpt-sender@a.postern.test" org "Example '
            'Sender" contact "mailto:admin@a.postern.test"\n')
@@ -55,7 +57,8 @@ def bed(tmp_path_factory):
     b = DnsBed(tmp / "bed", addr="127.0.53.8")
     b.ca = make_ca(tmp / "ca")
     b.certs = {n: make_cert(tmp / ("cert-" + n), b.ca, [n]) for n in ADDR}
-    b.post = make_cert(tmp / "cert-post", b.ca, ["post.rpt.test"])
+    b.post = make_cert(tmp / "cert-post", b.ca, ["post.rpt.test",
+                                                 "mta-sts.sts.test"])
     b.other = make_cert(tmp / "cert-other", b.ca, ["other.test"],
                         basename="other")
     ee = {n: tlsa_record(c.cert) for n, c in b.certs.items()}
@@ -78,6 +81,11 @@ def bed(tmp_path_factory):
         b.zone("rpt.test", [
             "@ MX 10 mx.rpt.test.", "mx A " + ADDR["mx.rpt.test"],
             tlsa("mx", bad), "post A " + POST])
+        b.zone("sts.test", [
+            "@ MX 10 mx.sts.test.", "mx A " + ADDR["mx.sts.test"],
+            '_mta-sts TXT "v=STSv1; id=1;"', "mta-sts A " + POST,
+            '_smtp._tls TXT "v=TLSRPTv1; rua=https://post.rpt.test/sts"'],
+            signed=False)
         b.start()
         yield b
     finally:
@@ -101,7 +109,7 @@ def peers(bed, tmp_path):
                            starttls=True, tls_cert=c.cert,
                            tls_key=c.key).start()
     made["post"] = StsServer(tmp_path / "post", POST, bed.post.cert,
-                             bed.post.key, policy="").start()
+                             bed.post.key, policy=STS_POLICY).start()
     yield made
     for p in made.values():
         p.stop()
@@ -340,3 +348,28 @@ def test_report_dkim_signed(daemon_factory, bed, tmp_path, peers):
     assert b"d=a.postern.test" in signed[:signed.index(b"\r\nFrom:")]
     assert dkim.verify(signed, dnsfunc=lambda name, timeout=5:
                        txt.encode())
+
+
+def test_sts_policy_reported_by_post(dm, peers):
+    """An MTA-STS policy (type sts) is reported with its lines as the
+    policy string and its mx patterns as mx-host; an https:-only rua gets
+    the POST and no mail."""
+    send(dm, ["x@sts.test"])
+    peers["mx.sts.test"].wait_messages(1)
+    wait_tls_result(dm, "sts.test", r"policy=sts result=success")
+    r = dm.ctl("report", "tls", "print", "sts.test")
+    assert r.returncode == 0, r.stderr
+    rep = json.loads(r.stdout)
+    pol = rep["policies"][0]
+    assert pol["policy"] == {
+        "policy-type": "sts", "policy-domain": "sts.test",
+        "policy-string": STS_POLICY.splitlines(),
+        "mx-host": ["mx.sts.test"]}
+    assert pol["summary"]["total-successful-session-count"] == 1
+    assert dm.ctl("report", "tls", "send", "sts.test").returncode == 0
+    post = wait_posts(peers["post"], 1)[0]
+    assert post["path"] == "/sts"
+    assert json.loads(gzip.decompress(post["body"])) == rep
+    wait_log(dm, "TLS-RPT report of sts.test for")
+    time.sleep(1)
+    assert peers["mx.rpt.test"].accepted() == []
