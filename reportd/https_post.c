@@ -224,9 +224,9 @@ post_resolved(void *arg, const struct dns_answer *ans)
 			return;
 		}
 	if (ans->qtype == DNS_T_A) {
-		h->q = dns_query(h->dns, h->host, DNS_T_AAAA, post_resolved,
-		    h);
-		return;
+		if ((h->q = dns_query(h->dns, h->host, DNS_T_AAAA,
+		    post_resolved, h)) != NULL)
+			return;
 	}
 	post_end(h, 0, "the host has no address");
 }
@@ -246,6 +246,7 @@ https_post_start(struct dns_ctx *dns, struct tls_config *cfg,
 	h->cb = cb;
 	h->arg = arg;
 	h->fd = -1;
+	evtimer_set(&h->timer, post_timeout, h);
 	buf_init(&h->req, len + 4096);
 	buf_init(&h->in, TLSRPT_HTTP_ANSWER_MAX);
 	if (cfg == NULL || tlsrpt_https_split(uri, h->host, sizeof(h->host),
@@ -257,8 +258,11 @@ https_post_start(struct dns_ctx *dns, struct tls_config *cfg,
 		https_post_cancel(h);
 		return NULL;
 	}
-	evtimer_set(&h->timer, post_timeout, h);
+	if ((h->q = dns_query(dns, h->host, DNS_T_A, post_resolved,
+	    h)) == NULL) {
+		https_post_cancel(h);
+		return NULL;
+	}
 	evtimer_add(&h->timer, &tv);
-	h->q = dns_query(dns, h->host, DNS_T_A, post_resolved, h);
 	return h;
 }

@@ -410,7 +410,9 @@ reportd_tls_job(struct reportd *rd, struct tls_job **slot,
 		reportd_job_skip(rd, "its domain is too long");
 		return;
 	}
-	t->q = dns_query(rd->dns, name, DNS_T_TXT, txt_cb, t);
+	/* NULL: not a domain name, and no callback would come */
+	if ((t->q = dns_query(rd->dns, name, DNS_T_TXT, txt_cb, t)) == NULL)
+		reportd_job_skip(rd, "its domain is not a domain name");
 }
 
 /* --- closing days --- */
