@@ -73,6 +73,7 @@ static const char *const msg_names[IMSG_TYPE_MAX] = {
 	N(IMSG_CTL_REPORTS_GET),
 	N(IMSG_CTL_REPORT_DMARC_PRINT), N(IMSG_CTL_REPORT_DMARC_SEND),
 	N(IMSG_CTL_SUPPRESSIONS_GET), N(IMSG_CTL_SUPPRESSION_REMOVE),
+	N(IMSG_CTL_REPORT_TLS_PRINT), N(IMSG_CTL_REPORT_TLS_SEND),
 };
 #undef N
 
@@ -261,6 +262,7 @@ msg_get_conf_reports(const struct imsg *imsg, struct msg_conf_reports *m)
 	if (fixed(imsg, m, sizeof(*m)) == -1 || !BOOL(m->enabled) ||
 	    !STR(m->from) || !STR(m->org) || !STR(m->contact) ||
 	    !STR(m->sign) || !BOOL(m->failure) || m->suppress <= 0 ||
+	    !STR(m->ca_file) ||
 	    (m->period != 3600 && m->period != 86400) ||
 	    (m->enabled && (m->from[0] == '\0' || m->org[0] == '\0')))
 		return bad();
@@ -272,7 +274,8 @@ msg_get_queue_report(const struct imsg *imsg, struct msg_queue_report *m)
 {
 	if (fixed(imsg, m, sizeof(*m)) == -1 || !STR(m->sender) ||
 	    m->sender[0] == '\0' || !STR(m->key) || m->key[0] == '\0' ||
-	    m->size == 0 || m->size > MSG_REPORT_SIZE_MAX)
+	    m->size == 0 || m->size > MSG_REPORT_SIZE_MAX ||
+	    (m->flags & ~MSG_REPORT_F_TLSREQ_NO) != 0)
 		return bad();
 	return 0;
 }

@@ -22,8 +22,10 @@
  * Version 5: the reportd channel's new types (received reports, TLS
  * policies, reports through the queue) move the control channel's, which
  * gains debug delivery, report and suppression requests.
+ * Version 6: a local delivery's result says whether its diagnostic is an
+ * LMTP server's reply; reports carry flags and reportd the CA file.
  */
-#define POSTERN_PROTO_VERSION	5
+#define POSTERN_PROTO_VERSION	6
 
 enum proc_id {
 	PROC_PARENT,
@@ -195,6 +197,10 @@ enum imsg_type {
 	IMSG_CTL_SUPPRESSIONS_GET,	/* empty; DATA back */
 	IMSG_CTL_SUPPRESSION_REMOVE,	/* struct msg_ctl_domain holding the
 					   address; IMSG_CTL_REPLY_COUNT */
+	IMSG_CTL_REPORT_TLS_PRINT,	/* struct msg_ctl_domain; DATA back:
+					   the open day's TLS-RPT JSON */
+	IMSG_CTL_REPORT_TLS_SEND,	/* struct msg_ctl_domain ("": all);
+					   IMSG_CTL_REPLY_COUNT: reports */
 
 	IMSG_TYPE_MAX
 };
@@ -310,6 +316,7 @@ struct msg_conf_reports {
 	uint32_t	 max_per_period;	/* 0 = no limit */
 	int32_t		 failure;
 	int64_t		 suppress;	/* seconds a failing address rests */
+	char		 ca_file[256];	/* TLS-RPT https: "" = the system's */
 };
 
 /* The outbound MTA's settings (postern.conf(5) mta-* statements). */
@@ -460,7 +467,10 @@ struct msg_queue_report {
 	char		 sender[ENV_ADDR_MAX + 1];	/* not the null path */
 	char		 key[MSG_REPORT_KEY_MAX + 1];	/* queued once only */
 	uint64_t	 size;		/* the message's bytes */
+	uint32_t	 flags;		/* MSG_REPORT_F_* */
 };
+/* RFC 8689 5: the message says "TLS-Required: No" (TLS-RPT, 8460 5.3) */
+#define MSG_REPORT_F_TLSREQ_NO	0x0001
 
 struct msg_queue_report_rcpt {
 	char		 rcpt[ENV_ADDR_MAX + 1];

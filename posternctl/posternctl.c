@@ -49,6 +49,7 @@ usage(void)
 	    "  show evaluations [domain] | show tls-results [domain]\n"
 	    "  show reports [dmarc|tls|arf] [-j]\n"
 	    "  report dmarc print domain | report dmarc send [domain|all]\n"
+	    "  report tls print domain | report tls send [domain|all]\n"
 	    "  show suppressions | suppression remove address\n"
 	    "  schedule ID|all | remove ID|all | hold ID|all | release ID|all\n"
 	    "  pause smtp|queue | resume smtp|queue\n"

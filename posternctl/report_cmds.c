@@ -189,5 +189,13 @@ posternctl_report_cmd(int argc, char *argv[])
 	    strcmp(argv[1], "dmarc") == 0 && strcmp(argv[2], "print") == 0)
 		return ctl_show_domain(ctl_open(), IMSG_CTL_REPORT_DMARC_PRINT,
 		    argv[3]);
+	if ((argc == 3 || argc == 4) && strcmp(argv[0], "report") == 0 &&
+	    strcmp(argv[1], "tls") == 0 && strcmp(argv[2], "send") == 0)
+		return cmd_report_send(ctl_open(), IMSG_CTL_REPORT_TLS_SEND,
+		    argc == 4 ? argv[3] : "all");
+	if (argc == 4 && strcmp(argv[0], "report") == 0 &&
+	    strcmp(argv[1], "tls") == 0 && strcmp(argv[2], "print") == 0)
+		return ctl_show_domain(ctl_open(), IMSG_CTL_REPORT_TLS_PRINT,
+		    argv[3]);
 	return -1;
 }

@@ -94,6 +94,7 @@ struct queue {
 	size_t				 report_nrcpt;
 	char				 report_key[QSTORE_KEY_MAX + 1];
 	char				 report_sender[ENV_ADDR_MAX + 1];
+	uint32_t			 report_flags;	/* MSG_REPORT_F_* */
 };
 
 /* queue/queue.c */

@@ -110,6 +110,7 @@ queue_report_imsg(struct queue *q, struct imsg *imsg)
 		    qstore_message_set_key(q->report, b.key) == -1)
 			q->report_bad = 1;
 		strlcpy(q->report_sender, b.sender, sizeof(q->report_sender));
+		q->report_flags = b.flags;
 		return;
 	}
 	if (!q->report_open || imsg->hdr.peerid != q->report_peer)
@@ -124,6 +125,9 @@ queue_report_imsg(struct queue *q, struct imsg *imsg)
 		memset(&e, 0, sizeof(e));
 		e.kind = ENV_REMOTE;
 		e.flags = ENV_F_REPORT;
+		/* RFC 8689 5: as the header field it carries says */
+		if (q->report_flags & MSG_REPORT_F_TLSREQ_NO)
+			e.flags |= ENV_F_TLSREQ_NO;
 		strlcpy(e.dest, "reports", sizeof(e.dest));
 		strlcpy(e.sender, q->report_sender, sizeof(e.sender));
 		strlcpy(e.rcpt, rc.rcpt, sizeof(e.rcpt));

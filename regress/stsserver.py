@@ -6,6 +6,8 @@ in its own process so that tests stop it by its pid.
                     policy="version: STSv1\\nmode: enforce\\n...").start()
     ...
     srv.fetches()       # requests served so far, as (host, path) pairs
+    srv.posts()         # POSTs (TLS-RPT, RFC 8460 5.4): host, path,
+                        # content type and body
     srv.stop()
 
 Behaviour keywords: status=200, ctype="text/plain", location (sent with a
@@ -38,6 +40,17 @@ class H(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
+
+    def do_POST(self):
+        n = min(int(self.headers.get("Content-Length", "0")), 1 << 22)
+        body = self.rfile.read(n)
+        with open(cfg["log"], "a") as f:
+            f.write(json.dumps([self.headers.get("Host"), self.path,
+                                self.headers.get("Content-Type"),
+                                body.hex()]) + "\n")
+        self.send_response(cfg.get("status", 200))
+        self.send_header("Content-Length", "0")
+        self.end_headers()
 
     def log_message(self, *a):
         pass
@@ -83,9 +96,17 @@ class StsServer:
         self.stop()
         raise RuntimeError("policy server not listening")
 
-    def fetches(self):
+    def _requests(self):
         with open(self.logfile) as f:
             return [tuple(json.loads(ln)) for ln in f if ln.strip()]
+
+    def fetches(self):
+        return [r for r in self._requests() if len(r) == 2]
+
+    def posts(self):
+        return [dict(host=r[0], path=r[1], ctype=r[2],
+                     body=bytes.fromhex(r[3]))
+                for r in self._requests() if len(r) == 4]
 
     def stop(self):
         if self.proc is not None and self.proc.poll() is None:

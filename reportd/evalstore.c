@@ -752,58 +752,160 @@ evalstore_tls_add(struct evalstore *es, const struct msg_tls_result *r)
 	return -1;
 }
 
-/* One line per counted result of domain ("": every one), in key order. */
+/*
+ * The one reader of both TLS databases: each entry of domain ("": every
+ * one), in key order, handed to cb as fields (its key's text fields, and
+ * the count or the policy text).  A value that is not what the writers
+ * above write is skipped and counted corrupt.
+ */
 int
-evalstore_tls_foreach(struct evalstore *es, const char *domain,
-    int (*cb)(void *, const char *), void *arg)
+evalstore_tls_walk(struct evalstore *es, int what, const char *domain,
+    evalstore_tls_cb cb, void *arg)
 {
-	MDB_txn		*txn;
-	MDB_cursor	*cur;
-	MDB_val		 k, v;
-	const char	*f[6];
-	char		 key[EVALSTORE_TLS_KEY_MAX + 1], line[1400];
-	char		 dom[EVALSTORE_DOMAIN_MAX + 1];
-	size_t		 dlen, i, off;
-	int		 rc;
+	MDB_txn			*txn;
+	MDB_cursor		*cur;
+	MDB_val			 k, v;
+	struct evalstore_tls_row row;
+	const char		*f[6];
+	char			 key[EVALSTORE_TLS_KEY_MAX + 1];
+	char			 dom[EVALSTORE_DOMAIN_MAX + 1];
+	size_t			 dlen, i, off, nf;
+	int			 rc;
 
+	nf = what == EVALSTORE_TLS_POLICIES ? 4 : 6;
 	for (dlen = 0; domain[dlen] != '\0' && dlen < sizeof(dom) - 1; dlen++)
 		dom[dlen] = tolower((unsigned char)domain[dlen]);
 	dom[dlen] = '\0';
-	domain = dom;
 
 	if (mdb_txn_begin(es->env, NULL, MDB_RDONLY, &txn) != 0)
 		return -1;
-	if ((rc = mdb_cursor_open(txn, es->db_tls, &cur)) != 0) {
+	if ((rc = mdb_cursor_open(txn, what == EVALSTORE_TLS_POLICIES ?
+	    es->db_tlspol : es->db_tls, &cur)) != 0) {
 		mdb_txn_abort(txn);
 		return -1;
 	}
-	k.mv_data = (void *)domain;
+	k.mv_data = dom;
 	k.mv_size = dlen + (dlen > 0);		/* the domain and its NUL */
 	rc = dlen > 0 ? mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE) :
 	    mdb_cursor_get(cur, &k, &v, MDB_FIRST);
 	for (; rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		if (k.mv_size > EVALSTORE_TLS_KEY_MAX || v.mv_size != 8)
+		if (k.mv_size > EVALSTORE_TLS_KEY_MAX ||
+		    (what == EVALSTORE_TLS_POLICIES ?
+		    !msg_tls_policy_text_ok(v.mv_data, v.mv_size) :
+		    v.mv_size != 8)) {
+			es->st.corrupt++;
 			continue;
+		}
 		memcpy(key, k.mv_data, k.mv_size);
 		key[k.mv_size] = '\0';
-		if (dlen > 0 && strcasecmp(key, domain) != 0)
+		if (dlen > 0 && strcasecmp(key, dom) != 0)
 			break;
-		for (i = 0, off = 0; i < 6 && off <= k.mv_size; i++) {
+		for (i = 0, off = 0; i < nf && off <= k.mv_size; i++) {
 			f[i] = key + off;
 			off += strlen(key + off) + 1;
 		}
-		if (i < 6)
+		if (i < nf)
 			continue;
-		snprintf(line, sizeof(line), "%s %s policy=%s result=%s mx=%s "
-		    "ip=%s count=%llu\n", f[1], f[0], f[2], f[3],
-		    f[4][0] != '\0' ? f[4] : "-", f[5][0] != '\0' ? f[5] : "-",
-		    (unsigned long long)get_be64(v.mv_data));
-		if (cb(arg, line) != 0)
+		memset(&row, 0, sizeof(row));
+		row.domain = f[0];
+		row.day = f[1];
+		row.policy = f[2];
+		if (what == EVALSTORE_TLS_POLICIES) {
+			row.mx = f[3];
+			row.text = v.mv_data;
+			row.textlen = v.mv_size;
+		} else {
+			row.result = f[3];
+			row.mx = f[4];
+			row.ip = f[5];
+			row.count = get_be64(v.mv_data);
+		}
+		if (cb(arg, &row) != 0)
 			break;
 	}
 	mdb_cursor_close(cur);
 	mdb_txn_abort(txn);
 	return rc == 0 || rc == MDB_NOTFOUND ? 0 : -1;
+}
+
+/*
+ * Delete the TLS results and policies of UTC days before the day of
+ * before: how many entries, or -1.  The day is the key's second field;
+ * "YYYY-MM-DD" sorts as it compares.
+ */
+long
+evalstore_tls_prune(struct evalstore *es, time_t before)
+{
+	MDB_txn		*txn;
+	MDB_cursor	*cur;
+	MDB_val		 k, v;
+	MDB_dbi		 dbi[2] = { es->db_tls, es->db_tlspol };
+	struct tm	 tm;
+	const char	*day;
+	char		 limit[16];
+	size_t		 dlen, i;
+	long		 n = 0;
+	int		 rc;
+
+	if (gmtime_r(&before, &tm) == NULL ||
+	    strftime(limit, sizeof(limit), "%Y-%m-%d", &tm) == 0 ||
+	    txn_begin(es, 0, &txn) != 0)
+		return -1;
+	for (i = 0; i < 2; i++) {
+		if (mdb_cursor_open(txn, dbi[i], &cur) != 0) {
+			mdb_txn_abort(txn);
+			return -1;
+		}
+		for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+		    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+			day = memchr(k.mv_data, '\0', k.mv_size);
+			if (day == NULL)
+				continue;
+			day++;
+			dlen = k.mv_size - (size_t)(day -
+			    (const char *)k.mv_data);
+			if (dlen < 10 || memcmp(day, limit, 10) >= 0)
+				continue;
+			if (mdb_cursor_del(cur, 0) != 0)
+				break;
+			n++;
+		}
+		mdb_cursor_close(cur);
+		if (rc != 0 && rc != MDB_NOTFOUND) {
+			mdb_txn_abort(txn);
+			return -1;
+		}
+	}
+	if (mdb_txn_commit(txn) != 0)
+		return -1;
+	return n;
+}
+
+/*
+ * posternctl show tls-results: a result as one line, a policy as one
+ * line per policy-string line.
+ */
+int
+evalstore_tls_format(const struct evalstore_tls_row *r, struct buf *b)
+{
+	const char	*text, *nl, *end;
+	int		 rc = 0;
+
+	if (r->result != NULL)
+		return buf_printf(b, "%s %s policy=%s result=%s mx=%s ip=%s "
+		    "count=%llu\n", r->day, r->domain, r->policy, r->result,
+		    r->mx[0] != '\0' ? r->mx : "-",
+		    r->ip[0] != '\0' ? r->ip : "-",
+		    (unsigned long long)r->count) == -1 ? -1 : 0;
+	end = r->text + r->textlen;
+	for (text = r->text; rc == 0 && text < end; text = nl + 1) {
+		if ((nl = memchr(text, '\n', end - text)) == NULL)
+			nl = end;
+		rc = buf_printf(b, "%s %s policy=%s mx=%s policy-string=%.*s\n",
+		    r->day, r->domain, r->policy,
+		    r->mx[0] != '\0' ? r->mx : "-", (int)(nl - text), text);
+	}
+	return rc == -1 ? -1 : 0;
 }
 
 /*
@@ -866,69 +968,4 @@ evalstore_tls_policy_put(struct evalstore *es,
 	log_warnx("evaluation store: a TLS policy for %s: %s", p->domain,
 	    mdb_strerror(rc));
 	return -1;
-}
-
-/*
- * One line per policy-string line of domain ("": every one), in key
- * order: day, domain, policy, mx and the line.  A value that is not
- * what evalstore_tls_policy_put() writes is skipped.
- */
-int
-evalstore_tls_policy_foreach(struct evalstore *es, const char *domain,
-    int (*cb)(void *, const char *), void *arg)
-{
-	MDB_txn		*txn;
-	MDB_cursor	*cur;
-	MDB_val		 k, v;
-	const char	*f[4], *text, *nl;
-	char		 key[EVALSTORE_TLS_KEY_MAX + 1], line[1400];
-	char		 dom[EVALSTORE_DOMAIN_MAX + 1];
-	size_t		 dlen, i, off;
-	int		 rc, stop = 0;
-
-	for (dlen = 0; domain[dlen] != '\0' && dlen < sizeof(dom) - 1; dlen++)
-		dom[dlen] = tolower((unsigned char)domain[dlen]);
-	dom[dlen] = '\0';
-	domain = dom;
-
-	if (mdb_txn_begin(es->env, NULL, MDB_RDONLY, &txn) != 0)
-		return -1;
-	if ((rc = mdb_cursor_open(txn, es->db_tlspol, &cur)) != 0) {
-		mdb_txn_abort(txn);
-		return -1;
-	}
-	k.mv_data = (void *)domain;
-	k.mv_size = dlen + (dlen > 0);		/* the domain and its NUL */
-	rc = dlen > 0 ? mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE) :
-	    mdb_cursor_get(cur, &k, &v, MDB_FIRST);
-	for (; rc == 0 && !stop; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		if (k.mv_size > EVALSTORE_TLS_KEY_MAX ||
-		    !msg_tls_policy_text_ok(v.mv_data, v.mv_size)) {
-			es->st.corrupt++;
-			continue;
-		}
-		memcpy(key, k.mv_data, k.mv_size);
-		key[k.mv_size] = '\0';
-		if (dlen > 0 && strcasecmp(key, domain) != 0)
-			break;
-		for (i = 0, off = 0; i < 4 && off <= k.mv_size; i++) {
-			f[i] = key + off;
-			off += strlen(key + off) + 1;
-		}
-		if (i < 4)
-			continue;
-		for (text = v.mv_data; !stop && text <
-		    (const char *)v.mv_data + v.mv_size; text = nl + 1) {
-			nl = memchr(text, '\n', (const char *)v.mv_data +
-			    v.mv_size - text);
-			snprintf(line, sizeof(line), "%s %s policy=%s mx=%s "
-			    "policy-string=%.*s\n", f[1], f[0], f[2],
-			    f[3][0] != '\0' ? f[3] : "-", (int)(nl - text),
-			    text);
-			stop = cb(arg, line) != 0;
-		}
-	}
-	mdb_cursor_close(cur);
-	mdb_txn_abort(txn);
-	return rc == 0 || rc == MDB_NOTFOUND ? 0 : -1;
 }

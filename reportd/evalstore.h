@@ -104,8 +104,6 @@ int		 evalstore_format(const struct dmarc_eval_record *,
 /* TLS results (RFC 8460): counted per domain, day and outcome. */
 int		 evalstore_tls_add(struct evalstore *,
 		    const struct msg_tls_result *);
-int		 evalstore_tls_foreach(struct evalstore *, const char *domain,
-		    int (*)(void *, const char *line), void *);
 /*
  * The policy strings behind them (RFC 8460 4.4): the latest text per
  * domain, day, policy type and MX host; read back one line per
@@ -114,9 +112,32 @@ int		 evalstore_tls_foreach(struct evalstore *, const char *domain,
  */
 int		 evalstore_tls_policy_put(struct evalstore *,
 		    const struct msg_tls_policy *p, const char *text);
-int		 evalstore_tls_policy_foreach(struct evalstore *,
-		    const char *domain, int (*)(void *, const char *line),
-		    void *);
+
+/*
+ * Reading both back: each stored entry of domain ("": every one), in key
+ * order, as fields.  cb non-zero stops.  0, or -1 on a store error.
+ */
+#define EVALSTORE_TLS_RESULTS	0
+#define EVALSTORE_TLS_POLICIES	1
+struct evalstore_tls_row {
+	const char	*domain;	/* the policy domain, lower case */
+	const char	*day;		/* UTC, "YYYY-MM-DD" */
+	const char	*policy;	/* msg_tls_policy_name() */
+	const char	*mx;		/* "" when none */
+	const char	*result;	/* results: "success" or the type */
+	const char	*ip;		/* results: receiving IP, "" unknown */
+	uint64_t	 count;		/* results */
+	const char	*text;		/* policies: '\n'-ended lines */
+	size_t		 textlen;
+};
+typedef int	(*evalstore_tls_cb)(void *, const struct evalstore_tls_row *);
+int		 evalstore_tls_walk(struct evalstore *, int what,
+		    const char *domain, evalstore_tls_cb, void *);
+/* Delete the entries of UTC days before before's: how many, or -1. */
+long		 evalstore_tls_prune(struct evalstore *, time_t before);
+/* The posternctl show tls-results line(s) of a row, appended: 0 or -1. */
+int		 evalstore_tls_format(const struct evalstore_tls_row *,
+		    struct buf *);
 
 /*
  * The environment, for the other databases that live in it (received

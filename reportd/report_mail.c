@@ -133,6 +133,8 @@ report_mail_build(const struct report_mail *m, struct buf *out)
 	if (m->nto == 0 || !header_safe(m->from) ||
 	    !header_safe(m->subject) || !header_safe(m->message_id) ||
 	    !header_safe(m->filename) || !header_safe(m->media_type) ||
+	    (m->report_type != NULL && (!header_safe(m->report_type) ||
+	    strchr(m->report_type, '"') != NULL)) ||
 	    strchr(m->filename, '"') != NULL)
 		return -1;
 	for (i = 0; i < m->nto; i++)
@@ -161,8 +163,11 @@ report_mail_build(const struct report_mail *m, struct buf *out)
 	    (m->extra_header != NULL &&
 	    buf_addstr(out, m->extra_header) == -1) ||
 	    buf_addstr(out, "MIME-Version: 1.0\r\n") == -1 ||
-	    buf_printf(out, "Content-Type: multipart/mixed;\r\n"
-	    "    boundary=\"%s\"\r\n\r\n", boundary) == -1 ||
+	    (m->report_type == NULL ? buf_printf(out, "Content-Type: "
+	    "multipart/mixed;\r\n    boundary=\"%s\"\r\n\r\n", boundary) :
+	    buf_printf(out, "Content-Type: multipart/report; report-type="
+	    "\"%s\";\r\n    boundary=\"%s\"\r\n\r\n", m->report_type,
+	    boundary)) == -1 ||
 	    buf_addstr(out, "This is a MIME-formatted message.\r\n\r\n") ==
 	    -1 ||
 	    buf_printf(out, "--%s\r\nContent-Type: text/plain; "

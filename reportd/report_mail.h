@@ -31,6 +31,8 @@ struct report_mail {
 	const void	*attachment;
 	size_t		 attachment_len;
 	const char	*extra_header;	/* whole fields with CRLF, or NULL */
+	const char	*report_type;	/* NULL: multipart/mixed; else
+					   multipart/report (RFC 6522) of it */
 };
 
 /*

@@ -18,6 +18,9 @@
  * print`, IMSG_CTL_REPORT_DMARC_PRINT) and sent through the queue by
  * reportd/send.c, with the `reports` statements the parent hands over at
  * start (IMSG_CONF_REPORTS_SET, and the key of `reports sign with`).
+ * TLS-RPT reports (RFC 8460) come from the TLS results the mta sends
+ * (IMSG_REPORT_TLS_RESULT, IMSG_REPORT_TLS_POLICY): reportd/tlsrpt_send.c,
+ * `report tls print|send` (IMSG_CTL_REPORT_TLS_PRINT, _SEND).
  * Anything else from a peer is a protocol violation (fail-stop).
  */
 #include <sys/types.h>
@@ -97,6 +100,10 @@ reportd_prune(struct reportd *rd)
 	if (n > 0)
 		log_info("reportd: pruned %ld evaluations older than %d days",
 		    n, REPORTD_KEEP / 86400);
+	n = evalstore_tls_prune(rd->es, walltime() - REPORTD_KEEP);
+	if (n > 0)
+		log_info("reportd: pruned %ld TLS results older than %d days",
+		    n, REPORTD_KEEP / 86400);
 	n = rpt_store_prune(rd->rs, walltime() - REPORTD_KEEP);
 	if (n > 0)
 		log_info("reportd: pruned %ld received reports older than %d "
@@ -146,8 +153,10 @@ reportd_preinit(struct proc *p)
 {
 	struct reportd	*rd = reportd_state(p);
 
-	if (rd->conf.enabled)
+	if (rd->conf.enabled) {
 		rd->dns = proc_dns_ctx(p);
+		reportd_tls_preinit(rd);
+	}
 }
 
 void
@@ -256,11 +265,11 @@ reportd_ctl_evaluations(struct reportd *rd, struct imsg *imsg)
 }
 
 static int
-ctl_tls_cb(void *arg, const char *line)
+ctl_tls_cb(void *arg, const struct evalstore_tls_row *r)
 {
 	struct ctl_walk	*w = arg;
 
-	buf_addstr(&w->b, line);
+	evalstore_tls_format(r, &w->b);
 	w->n++;
 	if (w->b.len >= REPORTD_CTL_CHUNK)
 		ctl_walk_send(w);
@@ -284,9 +293,10 @@ reportd_ctl_tls(struct reportd *rd, struct imsg *imsg)
 	w.peerid = imsg->hdr.peerid;
 	buf_init(&w.b, IMSG_MAX_PAYLOAD);
 	/* with a domain, the policy strings too (RFC 8460 4.4) */
-	if (evalstore_tls_foreach(rd->es, d.domain, ctl_tls_cb, &w) == -1 ||
-	    (d.domain[0] != '\0' && evalstore_tls_policy_foreach(rd->es,
-	    d.domain, ctl_tls_cb, &w) == -1)) {
+	if (evalstore_tls_walk(rd->es, EVALSTORE_TLS_RESULTS, d.domain,
+	    ctl_tls_cb, &w) == -1 || (d.domain[0] != '\0' &&
+	    evalstore_tls_walk(rd->es, EVALSTORE_TLS_POLICIES, d.domain,
+	    ctl_tls_cb, &w) == -1)) {
 		buf_reset(&w.b);
 		buf_addstr(&w.b, "error: the TLS results cannot be read (see "
 		    "the log)\n");
@@ -310,6 +320,23 @@ reportd_ctl_error(struct reportd *rd, uint32_t peerid, const char *fmt, ...)
 	va_end(ap);
 	proc_compose(rd->proc, PROC_CONTROL, IMSG_CTL_REPLY_ERROR, peerid, -1,
 	    &e, sizeof(e));
+}
+
+/* A whole answer to posternctl: b in DATA chunks, then the END. */
+void
+reportd_ctl_data(struct reportd *rd, uint32_t peerid, const struct buf *b)
+{
+	size_t	 off, n;
+
+	for (off = 0; off < b->len; off += n) {
+		n = b->len - off;
+		if (n > REPORTD_CTL_CHUNK)
+			n = REPORTD_CTL_CHUNK;
+		proc_compose(rd->proc, PROC_CONTROL, IMSG_CTL_REPLY_DATA,
+		    peerid, -1, b->data + off, n);
+	}
+	proc_compose(rd->proc, PROC_CONTROL, IMSG_CTL_REPLY_END, peerid, -1,
+	    NULL, 0);
 }
 
 /* What the reports say about us (report_metadata). */
@@ -385,7 +412,6 @@ reportd_ctl_dmarc_print(struct reportd *rd, struct imsg *imsg)
 	struct dmarc_agg	*a;
 	struct buf		 b;
 	time_t			 begin, end, until;
-	size_t			 off, n;
 
 	if (msg_get_ctl_domain(imsg, &d) == -1 || d.domain[0] == '\0')
 		proc_bad_message(rd->proc, PROC_CONTROL, imsg);
@@ -411,18 +437,8 @@ reportd_ctl_dmarc_print(struct reportd *rd, struct imsg *imsg)
 	if (dmarc_agg_xml(a, &m, &b) == -1) {
 		reportd_ctl_error(rd, imsg->hdr.peerid, "%s: the report is too large",
 		    d.domain);
-	} else {
-		for (off = 0; off < b.len; off += n) {
-			n = b.len - off;
-			if (n > REPORTD_CTL_CHUNK)
-				n = REPORTD_CTL_CHUNK;
-			proc_compose(rd->proc, PROC_CONTROL,
-			    IMSG_CTL_REPLY_DATA, imsg->hdr.peerid, -1,
-			    b.data + off, n);
-		}
-		proc_compose(rd->proc, PROC_CONTROL, IMSG_CTL_REPLY_END,
-		    imsg->hdr.peerid, -1, NULL, 0);
-	}
+	} else
+		reportd_ctl_data(rd, imsg->hdr.peerid, &b);
 	buf_free(&b);
 	dmarc_agg_free(a);
 }
@@ -557,6 +573,16 @@ reportd_dispatch(struct proc *p, enum proc_id from, struct imsg *imsg)
 	if (from == PROC_CONTROL &&
 	    imsg->hdr.type == IMSG_CTL_REPORT_DMARC_PRINT) {
 		reportd_ctl_dmarc_print(rd, imsg);
+		return;
+	}
+	if (from == PROC_CONTROL &&
+	    imsg->hdr.type == IMSG_CTL_REPORT_TLS_PRINT) {
+		reportd_ctl_tls_print(rd, imsg);
+		return;
+	}
+	if (from == PROC_CONTROL &&
+	    imsg->hdr.type == IMSG_CTL_REPORT_TLS_SEND) {
+		reportd_ctl_tls_send(rd, imsg);
 		return;
 	}
 	if (from == PROC_CONTROL && imsg->hdr.type == IMSG_CTL_STATS_GET) {

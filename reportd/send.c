@@ -25,9 +25,13 @@
  * its end, as a window of its own.  Evaluations that arrive for a window
  * already closed are not reported.
  *
+ * TLS-RPT reports (RFC 8460) are jobs of kind "tls" in the same queue,
+ * closed by UTC day; reportd/tlsrpt_send.c makes and delivers them through
+ * the reportd_job_*() functions at the end of this file.
+ *
  * Deliberately not here yet: splitting a report over a destination's size
  * limit (the destination is skipped, logged), failure
- * reports (RFC 9991), TLS-RPT, DSNs for failed reports.  The test of
+ * reports (RFC 9991), DSNs for failed reports.  The test of
  * "another organisational domain" (RFC 9990 4) is strict: a destination
  * domain that is neither the Policy Domain nor its parent or child needs
  * the authorization record, sibling subdomains of one organisation too.
@@ -87,9 +91,17 @@ struct report_job {
 	size_t			 ndest, auth_i;
 	struct dns_query	*q;
 	uint32_t		 peer;
+	struct tls_job		*tls;		/* kind "tls": its state */
 };
 
 static void	job_next(struct reportd *);
+
+/* For the log: what kind of report a job makes. */
+static const char *
+kind_label(const char *kind)
+{
+	return strcmp(kind, KIND_DMARC) == 0 ? "DMARC" : "TLS-RPT";
+}
 
 static void
 lower(char *s)
@@ -104,6 +116,7 @@ job_free(struct report_job *j)
 	if (j->q != NULL)
 		dns_query_cancel(j->q);
 	dmarc_agg_free(j->agg);
+	reportd_tls_job_free(j->tls);
 	free(j);
 }
 
@@ -158,8 +171,8 @@ job_finish(struct reportd *rd, int done)
 static void
 job_skip(struct reportd *rd, const char *why)
 {
-	log_info("reportd: DMARC report of %s for %lld-%lld not sent: %s",
-	    rd->cur->domain, (long long)rd->cur->begin,
+	log_info("reportd: %s report of %s for %lld-%lld not sent: %s",
+	    kind_label(rd->cur->kind), rd->cur->domain, (long long)rd->cur->begin,
 	    (long long)rd->cur->end, why);
 	rd->st_skipped++;
 	job_finish(rd, 1);
@@ -171,8 +184,8 @@ job_later(struct reportd *rd, const char *why)
 {
 	struct report_job	*j = rd->cur;
 
-	log_warnx("reportd: DMARC report of %s for %lld-%lld: %s; tried "
-	    "again later", j->domain, (long long)j->begin, (long long)j->end,
+	log_warnx("reportd: %s report of %s for %lld-%lld: %s; tried "
+	    "again later", kind_label(j->kind), j->domain, (long long)j->begin, (long long)j->end,
 	    why);
 	rd->st_failed++;
 	rd->cur = NULL;
@@ -188,18 +201,30 @@ job_later(struct reportd *rd, const char *why)
  * reportd_queue_result() with peer as its id (reportd->next_peer counts
  * them), and a recipient's final failure to reportd_queue_bounce().  For
  * every kind of report: TLS-RPT builds its message with report_mail.c
- * (extra_header "TLS-Required: No") and hands it over the same way.
+ * (extra_header "TLS-Required: No") and hands it over with
+ * reportd_queue_report_flags() (MSG_REPORT_F_TLSREQ_NO, RFC 8689 5).
  */
 void
 reportd_queue_report(struct reportd *rd, uint32_t peer, const char *sender,
     const char *key, const char *const *rcpts, size_t nrcpt,
     const struct buf *msg)
 {
+	reportd_queue_report_flags(rd, peer, 0, sender, key, rcpts, nrcpt,
+	    msg);
+}
+
+/* The same with MSG_REPORT_F_* flags for its envelopes. */
+void
+reportd_queue_report_flags(struct reportd *rd, uint32_t peer, uint32_t flags,
+    const char *sender, const char *key, const char *const *rcpts,
+    size_t nrcpt, const struct buf *msg)
+{
 	struct msg_queue_report		 b;
 	struct msg_queue_report_rcpt	 r;
 	size_t				 i, off, n;
 
 	memset(&b, 0, sizeof(b));
+	b.flags = flags;
 	strlcpy(b.sender, sender, sizeof(b.sender));
 	strlcpy(b.key, key, sizeof(b.key));
 	b.size = msg->len;
@@ -235,15 +260,15 @@ reportd_queue_result(struct reportd *rd, struct imsg *imsg)
 	proc_test_crash("report-result");
 	switch (r.status) {
 	case MSG_REPORT_QUEUED:
-		log_info("reportd: DMARC report of %s for %lld-%lld queued",
-		    j->domain, (long long)j->begin, (long long)j->end);
+		log_info("reportd: %s report of %s for %lld-%lld queued",
+		    kind_label(j->kind), j->domain, (long long)j->begin, (long long)j->end);
 		rd->st_queued++;
 		rd->count_sent++;
 		job_finish(rd, 1);
 		break;
 	case MSG_REPORT_DUPLICATE:
-		log_info("reportd: DMARC report of %s for %lld-%lld was "
-		    "queued before", j->domain, (long long)j->begin,
+		log_info("reportd: %s report of %s for %lld-%lld was "
+		    "queued before", kind_label(j->kind), j->domain, (long long)j->begin,
 		    (long long)j->end);
 		rd->st_dup++;
 		job_finish(rd, 1);
@@ -261,8 +286,8 @@ reportd_queue_result(struct reportd *rd, struct imsg *imsg)
  * 3.5.2 wants report mail to pass DMARC, which an aligned signature
  * gives): the signature field goes in front.  0, or -1.
  */
-static int
-report_sign(struct reportd *rd, struct buf *msg)
+int
+reportd_sign(struct reportd *rd, struct buf *msg)
 {
 	struct dkim_signer	 sg;
 	struct dkim_sign	*s;
@@ -313,7 +338,7 @@ job_send(struct reportd *rd)
 	struct buf		 xml, gz, msg;
 	const char		*to[REPORT_MAX_RCPTS];
 	char			 rid[DMARC_AGG_ID_MAX];
-	char			 fn[DMARC_AGG_FILENAME_MAX], key[MSG_REPORT_KEY_MAX + 1];
+	char			 fn[DMARC_AGG_FILENAME_MAX];
 	char			 subject[1024], text[512];
 	size_t			 i, nto;
 	int			 again;
@@ -366,7 +391,7 @@ job_send(struct reportd *rd)
 		rm.attachment_len = gz.len;
 		buf_reset(&msg);
 		if (report_mail_build(&rm, &msg) == -1 ||
-		    report_sign(rd, &msg) == -1) {
+		    reportd_sign(rd, &msg) == -1) {
 			nto = 0;
 			break;
 		}
@@ -389,16 +414,11 @@ job_send(struct reportd *rd)
 		job_skip(rd, "no destination may receive it");
 		return;
 	}
-	if ((size_t)snprintf(key, sizeof(key), "%s/%lld/%lld/%s", j->kind,
-	    (long long)j->begin, (long long)j->end, j->domain) >=
-	    sizeof(key)) {
+	if (reportd_job_queue(rd, 0, to, nto, &msg) == -1) {
 		buf_free(&msg);
 		job_skip(rd, "its domain is too long for a report key");
 		return;
 	}
-	j->state = JOB_QUEUE;
-	j->peer = ++rd->next_peer;
-	reportd_queue_report(rd, j->peer, rd->conf.from, key, to, nto, &msg);
 	buf_free(&msg);
 }
 
@@ -579,6 +599,12 @@ job_next(struct reportd *rd)
 		if (!j->resend)
 			proc_test_crash("report-begun");
 		rd->cur = j;
+		if (strcmp(j->kind, REPORTD_KIND_TLS) == 0) {
+			/* RFC 8460: reportd/tlsrpt_send.c makes this one */
+			reportd_tls_job(rd, &j->tls, j->domain, j->begin,
+			    j->end);
+			continue;
+		}
 		j->agg = reportd_dmarc_build(rd, j->domain, j->begin, j->end);
 		if (j->agg == NULL) {
 			job_later(rd, "the evaluation store cannot be read");
@@ -675,7 +701,8 @@ pending_cb(void *arg, const struct sentlog_pending *p)
 {
 	struct reportd	*rd = arg;
 
-	if (strcmp(p->kind, KIND_DMARC) == 0)
+	if (strcmp(p->kind, KIND_DMARC) == 0 ||
+	    strcmp(p->kind, REPORTD_KIND_TLS) == 0)
 		job_add(rd, p->kind, p->domain, p->begin, p->end, 1);
 	return 0;
 }
@@ -697,6 +724,7 @@ reportd_tick(int fd, short event, void *arg)
 			log_warnx("reportd: the sent-report log cannot be "
 			    "read");
 		close_ended(rd, now);
+		reportd_tls_close(rd, now, NULL, 0);
 		job_next(rd);
 	}
 	evtimer_add(&rd->ev_tick, &tv);
@@ -731,13 +759,8 @@ reportd_ctl_dmarc_send(struct reportd *rd, struct imsg *imsg)
 	struct collect		 c;
 	time_t			 now = walltime();
 
-	if (msg_get_ctl_domain(imsg, &d) == -1)
-		proc_bad_message(rd->proc, PROC_CONTROL, imsg);
-	if (!rd->conf.enabled) {
-		reportd_ctl_error(rd, imsg->hdr.peerid, "reports are off (see "
-		    "reports from in postern.conf(5))");
+	if (reportd_ctl_send_request(rd, imsg, &d) == -1)
 		return;
-	}
 	reportd_flush_evaluations(rd);
 	memset(&n, 0, sizeof(n));
 	n.count = close_ended(rd, now);
@@ -756,6 +779,24 @@ reportd_ctl_dmarc_send(struct reportd *rd, struct imsg *imsg)
 	proc_compose(rd->proc, PROC_CONTROL, IMSG_CTL_REPLY_COUNT,
 	    imsg->hdr.peerid, -1, &n, sizeof(n));
 	job_next(rd);
+}
+
+/*
+ * The DOMAIN of a `report ... send` request, when sending is on: 0; -1
+ * when off (posternctl is told).
+ */
+int
+reportd_ctl_send_request(struct reportd *rd, struct imsg *imsg,
+    struct msg_ctl_domain *d)
+{
+	if (msg_get_ctl_domain(imsg, d) == -1)
+		proc_bad_message(rd->proc, PROC_CONTROL, imsg);
+	if (!rd->conf.enabled) {
+		reportd_ctl_error(rd, imsg->hdr.peerid, "reports are off (see "
+		    "reports from in postern.conf(5))");
+		return -1;
+	}
+	return 0;
 }
 
 /* --- failing destinations --- */
@@ -864,4 +905,68 @@ reportd_ctl_suppression_remove(struct reportd *rd, struct imsg *imsg)
 	n.count = rc;
 	proc_compose(rd->proc, PROC_CONTROL, IMSG_CTL_REPLY_COUNT,
 	    imsg->hdr.peerid, -1, &n, sizeof(n));
+}
+
+/* --- the jobs, for the other kinds of periodic report (TLS-RPT) --- */
+
+/* A window of a kind's report: 1 when it became a job. */
+size_t
+reportd_job_add(struct reportd *rd, const char *kind, const char *domain,
+    time_t begin, time_t end)
+{
+	return job_add(rd, kind, domain, begin, end, 0);
+}
+
+/* Start the next job, if none runs. */
+void
+reportd_job_run(struct reportd *rd)
+{
+	job_next(rd);
+}
+
+/* The running job is over without a message to queue (sent otherwise). */
+void
+reportd_job_done(struct reportd *rd)
+{
+	rd->st_queued++;
+	rd->count_sent++;
+	job_finish(rd, 1);
+}
+
+void
+reportd_job_skip(struct reportd *rd, const char *why)
+{
+	job_skip(rd, why);
+}
+
+/* Pending, tried again at a later tick; the next job starts. */
+void
+reportd_job_later(struct reportd *rd, const char *why)
+{
+	job_later(rd, why);
+	job_next(rd);
+}
+
+/*
+ * The running job's message to the queue, from `reports from`, queued
+ * once only under a key of its kind, domain and window; the queue's
+ * answer finishes the job (reportd_queue_result()).  0, or -1 when the
+ * key does not fit (nothing done).
+ */
+int
+reportd_job_queue(struct reportd *rd, uint32_t flags,
+    const char *const *rcpts, size_t nrcpt, const struct buf *msg)
+{
+	struct report_job	*j = rd->cur;
+	char			 key[MSG_REPORT_KEY_MAX + 1];
+
+	if ((size_t)snprintf(key, sizeof(key), "%s/%lld/%lld/%s", j->kind,
+	    (long long)j->begin, (long long)j->end, j->domain) >=
+	    sizeof(key))
+		return -1;
+	j->state = JOB_QUEUE;
+	j->peer = ++rd->next_peer;
+	reportd_queue_report_flags(rd, j->peer, flags, rd->conf.from, key,
+	    rcpts, nrcpt, msg);
+	return 0;
 }

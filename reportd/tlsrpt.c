@@ -619,3 +619,94 @@ tlsrpt_json(const struct tlsrpt_report *r, const struct tlsrpt_meta *m,
 	json_decref(pols);
 	return rv;
 }
+
+/* --- delivery (5) --- */
+
+/*
+ * 5.1: "sender!policy-domain!begin-timestamp!end-timestamp[!unique-id]"
+ * with ".json.gz" for a compressed report; the timestamps in seconds
+ * since the epoch, the end the range's last second as in the JSON.
+ */
+int
+tlsrpt_filename(const char *submitter, const char *domain, time_t begin,
+    time_t end, const char *unique, char *out, size_t outlen)
+{
+	int	 n;
+
+	n = snprintf(out, outlen, "%s!%s!%lld!%lld%s%s.json.gz", submitter,
+	    domain, (long long)begin, (long long)(end > begin ? end - 1 : end),
+	    unique != NULL ? "!" : "", unique != NULL ? unique : "");
+	if (n < 0 || (size_t)n >= outlen || strchr(out, '"') != NULL ||
+	    strchr(out, '/') != NULL)
+		return -1;
+	return 0;
+}
+
+/*
+ * An https: URI that tlsrpt_txt_select() kept: "https://" host [":"
+ * port] [path-abempty ["?" query]] ["#" fragment].  No user information
+ * and no IP literal (3 wants a host name to check the certificate of).
+ */
+int
+tlsrpt_https_split(const char *uri, char *host, size_t hostlen,
+    unsigned int *port, char *target, size_t targetlen)
+{
+	const char	*h, *p, *end;
+	const char	*errstr;
+	char		 num[8];
+	size_t		 n;
+
+	if (strncasecmp(uri, "https://", 8) != 0)
+		return -1;
+	h = uri + 8;
+	end = h + strcspn(h, "#");
+	for (p = h; p < end && *p != '/' && *p != ':' && *p != '?'; p++)
+		;
+	n = (size_t)(p - h);
+	if (n == 0 || n >= hostlen || !smtp_domain_valid(h, n, 0))
+		return -1;
+	memcpy(host, h, n);
+	host[n] = '\0';
+	*port = 443;
+	if (p < end && *p == ':') {
+		h = ++p;
+		while (p < end && isdigit((unsigned char)*p))
+			p++;
+		n = (size_t)(p - h);
+		if (n == 0 || n >= sizeof(num))
+			return -1;
+		memcpy(num, h, n);
+		num[n] = '\0';
+		*port = (unsigned int)strtonum(num, 1, 65535, &errstr);
+		if (errstr != NULL)
+			return -1;
+	}
+	if (p < end && *p != '/' && *p != '?')
+		return -1;
+	n = (size_t)(end - p);
+	if (n + 2 > targetlen)
+		return -1;
+	/* RFC 9110 3.2: an empty path is "/" */
+	if (n == 0 || *p == '?') {
+		target[0] = '/';
+		memcpy(target + 1, p, n);
+		target[n + 1] = '\0';
+	} else {
+		memcpy(target, p, n);
+		target[n] = '\0';
+	}
+	return 0;
+}
+
+/* "HTTP/1.x NNN ..." (RFC 9112 4): NNN, or -1. */
+int
+tlsrpt_http_status(const char *s, size_t len)
+{
+	if (len < 13 || strncmp(s, "HTTP/1.", 7) != 0 ||
+	    !isdigit((unsigned char)s[7]) || s[8] != ' ' ||
+	    !isdigit((unsigned char)s[9]) || !isdigit((unsigned char)s[10]) ||
+	    !isdigit((unsigned char)s[11]) || s[12] != ' ' ||
+	    memchr(s, '\n', len) == NULL)
+		return -1;
+	return (s[9] - '0') * 100 + (s[10] - '0') * 10 + (s[11] - '0');
+}

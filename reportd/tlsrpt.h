@@ -77,4 +77,17 @@ size_t		 tlsrpt_count(const struct tlsrpt_report *);
 int		 tlsrpt_json(const struct tlsrpt_report *,
 		    const struct tlsrpt_meta *, struct buf *);
 
+/*
+ * Delivery (5): the report's filename (5.1), an https: URI split into
+ * host, port and request target for the POST (5.4), and the status code
+ * of the answer's status line (-1: not one, or not yet complete).
+ */
+#define TLSRPT_HTTP_ANSWER_MAX	16384	/* what is read of an answer */
+int		 tlsrpt_filename(const char *submitter, const char *domain,
+		    time_t begin, time_t end, const char *unique, char *,
+		    size_t);
+int		 tlsrpt_https_split(const char *uri, char *host, size_t,
+		    unsigned int *port, char *target, size_t);
+int		 tlsrpt_http_status(const char *, size_t);
+
 #endif

@@ -1,8 +1,10 @@
 /*
  * libFuzzer target for reportd/tlsrpt.c: the _smtp._tls reporting policy
  * record that any receiving domain publishes, and the report built from
- * outcomes whose names come from the network (MX host names).  The first
- * byte says which; the rest is the input.  Checked: no crash or leak, a
+ * outcomes whose names come from the network (MX host names), and for
+ * delivery (5.4) an https: URI of a record split for the POST and the
+ * answer of an HTTPS server.  The first byte says which; the rest is the
+ * input.  Checked: no crash or leak, a
  * record that parses keeps to its bounds with every URI of a known scheme,
  * and a report always comes out as JSON that jansson reads back.
  */
@@ -79,6 +81,23 @@ check_report(const char *s)
 	tlsrpt_free(r);
 }
 
+/* The URI split keeps to its buffers; a status is three digits. */
+static void
+check_delivery(const char *s, size_t len)
+{
+	char		 host[256], target[TLSRPT_URI_MAX + 2];
+	unsigned int	 port;
+	int		 st;
+
+	if (tlsrpt_https_split(s, host, sizeof(host), &port, target,
+	    sizeof(target)) == 0 && (port == 0 || port > 65535 ||
+	    host[0] == '\0' || target[0] != '/'))
+		abort();
+	st = tlsrpt_http_status(s, len);
+	if (st != -1 && (st < 0 || st > 999))
+		abort();
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -90,10 +109,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memcpy(s, data + 1, size - 1);
 	s[size - 1] = '\0';
-	if (data[0] % 2 == 0)
+	if (data[0] % 3 == 0)
 		check_txt(s);
-	else
+	else if (data[0] % 3 == 1)
 		check_report(s);
+	else
+		check_delivery(s, size - 1);
 	free(s);
 	return 0;
 }

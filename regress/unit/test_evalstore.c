@@ -551,9 +551,14 @@ test_format(void **state)
 }
 
 static int
-tls_line(void *arg, const char *line)
+tls_line(void *arg, const struct evalstore_tls_row *r)
 {
-	strlcat(arg, line, 4096);
+	struct buf	 b;
+
+	buf_init(&b, 4096);
+	assert_int_equal(evalstore_tls_format(r, &b), 0);
+	strlcat(arg, buf_cstr(&b), 4096);
+	buf_free(&b);
 	return 0;
 }
 
@@ -598,7 +603,7 @@ test_tls_results(void **state)
 	r = tls_res("b.testing", MSG_TLS_POLICY_NONE, "success", "", day);
 	assert_int_equal(evalstore_tls_add(f->es, &r), 0);
 	reopen(f);
-	assert_int_equal(evalstore_tls_foreach(f->es, "B.TEST", tls_line, out),
+	assert_int_equal(evalstore_tls_walk(f->es, EVALSTORE_TLS_RESULTS, "B.TEST", tls_line, out),
 	    0);
 	assert_string_equal(out,
 	    "2026-12-07 b.test policy=tlsa result=certificate-not-trusted "
@@ -608,14 +613,22 @@ test_tls_results(void **state)
 	    "2026-12-08 b.test policy=tlsa result=success mx=mx.b.test "
 	    "ip=192.0.2.1 count=1\n");
 	out[0] = '\0';
-	assert_int_equal(evalstore_tls_foreach(f->es, "", tls_line, out), 0);
+	assert_int_equal(evalstore_tls_walk(f->es, EVALSTORE_TLS_RESULTS, "", tls_line, out), 0);
 	assert_non_null(strstr(out, "2026-12-07 a.test policy=sts "));
 	assert_non_null(strstr(out, "2026-12-07 b.testing "
 	    "policy=no-policy-found result=success mx=- "));
 	out[0] = '\0';
-	assert_int_equal(evalstore_tls_foreach(f->es, "c.test", tls_line, out),
+	assert_int_equal(evalstore_tls_walk(f->es, EVALSTORE_TLS_RESULTS, "c.test", tls_line, out),
 	    0);
 	assert_string_equal(out, "");
+	/* pruned by day: what is before the day of the limit goes */
+	assert_int_equal(evalstore_tls_prune(f->es, day + 86400 + 5), 4);
+	out[0] = '\0';
+	assert_int_equal(evalstore_tls_walk(f->es, EVALSTORE_TLS_RESULTS, "",
+	    tls_line, out), 0);
+	assert_string_equal(out, "2026-12-08 b.test policy=tlsa result=success "
+	    "mx=mx.b.test ip=192.0.2.1 count=1\n");
+	assert_int_equal(evalstore_tls_prune(f->es, day + 86400), 0);
 }
 
 static struct msg_tls_policy
@@ -666,7 +679,7 @@ test_tls_policies(void **state)
 	p.len = MSG_TLS_POLICY_TEXT_MAX + 1;
 	assert_int_equal(evalstore_tls_policy_put(f->es, &p, tlsa), -1);
 	reopen(f);
-	assert_int_equal(evalstore_tls_policy_foreach(f->es, "A.test",
+	assert_int_equal(evalstore_tls_walk(f->es, EVALSTORE_TLS_POLICIES, "A.test",
 	    tls_line, out), 0);
 	assert_string_equal(out,
 	    "2026-12-07 a.test policy=sts mx=- policy-string=version: STSv1\n"
@@ -678,7 +691,7 @@ test_tls_policies(void **state)
 	    "2026-12-08 a.test policy=sts mx=- policy-string=mx: mx.a.test\n"
 	    "2026-12-08 a.test policy=sts mx=- policy-string=max_age: 86400\n");
 	out[0] = '\0';
-	assert_int_equal(evalstore_tls_policy_foreach(f->es, "b.test",
+	assert_int_equal(evalstore_tls_walk(f->es, EVALSTORE_TLS_POLICIES, "b.test",
 	    tls_line, out), 0);
 	assert_string_equal(out,
 	    "2026-12-07 b.test policy=tlsa mx=mx.b.test policy-string="
@@ -686,18 +699,18 @@ test_tls_policies(void **state)
 	    "2026-12-07 b.test policy=tlsa mx=mx.b.test policy-string="
 	    "_25._tcp.mx.b.test. IN TLSA 2 0 1 0123\n");
 	out[0] = '\0';
-	assert_int_equal(evalstore_tls_policy_foreach(f->es, "", tls_line,
+	assert_int_equal(evalstore_tls_walk(f->es, EVALSTORE_TLS_POLICIES, "", tls_line,
 	    out), 0);
 	assert_int_equal(strlen(out), 0 + strlen("2026-12-07 a.test policy=sts "
 	    "mx=- policy-string=") * 8 + strlen(sts1) + strlen(sts2) +
 	    strlen("2026-12-07 b.test policy=tlsa mx=mx.b.test "
 	    "policy-string=") * 2 + strlen(tlsa));
 	out[0] = '\0';
-	assert_int_equal(evalstore_tls_policy_foreach(f->es, "c.test",
+	assert_int_equal(evalstore_tls_walk(f->es, EVALSTORE_TLS_POLICIES, "c.test",
 	    tls_line, out), 0);
 	assert_string_equal(out, "");
 	/* and the results of the same domains are apart from them */
-	assert_int_equal(evalstore_tls_foreach(f->es, "a.test", tls_line,
+	assert_int_equal(evalstore_tls_walk(f->es, EVALSTORE_TLS_RESULTS, "a.test", tls_line,
 	    out), 0);
 	assert_string_equal(out, "");
 	evalstore_get_stats(f->es, &st);

@@ -170,6 +170,19 @@ test_build(void **state)
 	buf_init(&b, 500);
 	assert_int_equal(report_mail_build(&m, &b), -1);
 	buf_free(&b);
+	/* RFC 8460 5.3: multipart/report of report-type tlsrpt */
+	mail(&m, att, sizeof(att));
+	m.report_type = "tlsrpt";
+	buf_init(&b, REPORT_MAIL_MAX);
+	assert_int_equal(report_mail_build(&m, &b), 0);
+	assert_non_null(strstr(buf_cstr(&b), "\r\nContent-Type: "
+	    "multipart/report; report-type=\"tlsrpt\";\r\n    boundary="));
+	assert_null(strstr(buf_cstr(&b), "multipart/mixed"));
+	buf_free(&b);
+	m.report_type = "a\"b";
+	buf_init(&b, REPORT_MAIL_MAX);
+	assert_int_equal(report_mail_build(&m, &b), -1);
+	buf_free(&b);
 }
 
 static void

@@ -275,6 +275,57 @@ test_report_bounds(void **state)
 	tlsrpt_free(r);
 }
 
+/* 5.1 filename, 5.4 the POST's URI and the answer's status line. */
+static void
+test_delivery(void **state)
+{
+	char		 host[256], target[600], fn[700];
+	unsigned int	 port;
+
+	assert_int_equal(tlsrpt_filename("mail.sender.test", "rcpt.test",
+	    86400, 2 * 86400, "0", fn, sizeof(fn)), 0);
+	assert_string_equal(fn, "mail.sender.test!rcpt.test!86400!172799!0"
+	    ".json.gz");
+	assert_int_equal(tlsrpt_filename("a/b", "rcpt.test", 0, 1, NULL, fn,
+	    sizeof(fn)), -1);
+	assert_int_equal(tlsrpt_filename("s.test", "r.test", 0, 1, NULL, fn,
+	    10), -1);
+
+	assert_int_equal(tlsrpt_https_split("https://rpt.example/v1/tlsrpt"
+	    "?a=b#frag", host, sizeof(host), &port, target, sizeof(target)),
+	    0);
+	assert_string_equal(host, "rpt.example");
+	assert_int_equal(port, 443);
+	assert_string_equal(target, "/v1/tlsrpt?a=b");
+	assert_int_equal(tlsrpt_https_split("HTTPS://rpt.example:8443", host,
+	    sizeof(host), &port, target, sizeof(target)), 0);
+	assert_int_equal(port, 8443);
+	assert_string_equal(target, "/");
+	assert_int_equal(tlsrpt_https_split("https://rpt.example?x", host,
+	    sizeof(host), &port, target, sizeof(target)), 0);
+	assert_string_equal(target, "/?x");
+	assert_int_equal(tlsrpt_https_split("https://rpt.example:0/", host,
+	    sizeof(host), &port, target, sizeof(target)), -1);
+	assert_int_equal(tlsrpt_https_split("https://rpt.example:99999/",
+	    host, sizeof(host), &port, target, sizeof(target)), -1);
+	assert_int_equal(tlsrpt_https_split("https://u@rpt.example/", host,
+	    sizeof(host), &port, target, sizeof(target)), -1);
+	assert_int_equal(tlsrpt_https_split("https://[::1]/", host,
+	    sizeof(host), &port, target, sizeof(target)), -1);
+	assert_int_equal(tlsrpt_https_split("http://rpt.example/", host,
+	    sizeof(host), &port, target, sizeof(target)), -1);
+	assert_int_equal(tlsrpt_https_split("https://rpt.example/long",
+	    host, sizeof(host), &port, target, 5), -1);
+
+	assert_int_equal(tlsrpt_http_status("HTTP/1.1 201 Created\r\n", 22),
+	    201);
+	assert_int_equal(tlsrpt_http_status("HTTP/1.0 500 x\r\n", 16), 500);
+	assert_int_equal(tlsrpt_http_status("HTTP/1.1 200 OK", 15), -1);
+	assert_int_equal(tlsrpt_http_status("HTTP/2 200 OK\r\n", 15), -1);
+	assert_int_equal(tlsrpt_http_status("HTTP/1.1 2x0 OK\r\n", 17), -1);
+	assert_int_equal(tlsrpt_http_status("", 0), -1);
+}
+
 int
 main(void)
 {
@@ -283,6 +334,7 @@ main(void)
 		cmocka_unit_test(test_record_hostile),
 		cmocka_unit_test(test_report),
 		cmocka_unit_test(test_report_bounds),
+		cmocka_unit_test(test_delivery),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

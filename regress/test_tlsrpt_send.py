@@ -1,0 +1,375 @@
+"""Sending TLS-RPT reports (RFC 8460) through the real daemon: mail is
+relayed to DANE domains of the nsd bed (regress/dnsbed.py), one whose
+primary MX fails DANE (a TLSA mismatch) and whose backup matches, and one
+that matches; the mta's TLS results reach reportd; `posternctl report tls
+print DOMAIN` writes the open day's JSON (4) with the right result types,
+counts and policy strings; `report tls send` delivers it, gzipped, to the
+domain's _smtp._tls rua: by mail (5.3: multipart/report with report-type
+tlsrpt, application/tlsrpt+gzip, the TLS-Report-* fields, the subject,
+"TLS-Required: No" honoured by the mta: the sink's own DANE fails and the
+report still arrives) and by HTTPS POST (5.4) to a small HTTPS server of
+this file with a certificate of the bed's CA.  A domain without a
+_smtp._tls record gets nothing; a kill -9 between closing the day and
+queueing its report: sent once.
+
+Modules covered: reportd/tlsrpt_send.c, reportd/https_post.c,
+reportd/tlsrpt.c (delivery helpers), reportd/evalstore.c
+(evalstore_tls_walk), queue/report_in.c (MSG_REPORT_F_TLSREQ_NO)"""
+import email
+import email.policy
+import gzip
+import json
+import os
+import re
+import time
+
+import pytest
+
+from conftest import POSTERNCTL, run
+from dnsbed import DnsBed
+from peers import SmtpPeer, make_ca, make_cert, tlsa_record
+from stsserver import StsServer
+from test_dmarc_send import attachment, restart, wait_log
+from test_mta import send, sender_conf, wait_queue_empty, wait_tls_result
+
+ADDR = {
+    "mx1.mixed.test": "127.0.0.81",     # TLSA of another key: fails
+    "mx2.mixed.test": "127.0.0.82",     # matches
+    "mx.good.test": "127.0.0.83",
+    "mx.none.test": "127.0.0.84",
+    "mx.rpt.test": "127.0.0.85",        # the reports' sink; DANE fails
+    "mx.sts.test": "127.0.0.87",        # MTA-STS enforce, no DANE
+}
+POST = "127.0.0.86"     # post.rpt.test and mta-sts.sts.test: HTTPS
+STS_POLICY = "version: STSv1\nmode: enforce\nmx: mx.sts.test\nmax_age: 86400\n"
+
+REPORTS = ('reports from "tlsrpt-sender@a.postern.test" org "Example '
+           'Sender" contact "mailto:admin@a.postern.test"\n')
+
+
+def tlsa(host, rec):
+    return "_25._tcp.%s TLSA %s" % (host, rec)
+
+
+@pytest.fixture(scope="module")
+def bed(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("tlsrptbed")
+    b = DnsBed(tmp / "bed", addr="127.0.53.8")
+    b.ca = make_ca(tmp / "ca")
+    b.certs = {n: make_cert(tmp / ("cert-" + n), b.ca, [n]) for n in ADDR}
+    b.post = make_cert(tmp / "cert-post", b.ca, ["post.rpt.test",
+                                                 "mta-sts.sts.test"])
+    b.other = make_cert(tmp / "cert-other", b.ca, ["other.test"],
+                        basename="other")
+    ee = {n: tlsa_record(c.cert) for n, c in b.certs.items()}
+    bad = tlsa_record(b.other.cert)
+    try:
+        b.zone("mixed.test", [
+            "@ MX 10 mx1.mixed.test.", "@ MX 20 mx2.mixed.test.",
+            "mx1 A " + ADDR["mx1.mixed.test"],
+            "mx2 A " + ADDR["mx2.mixed.test"],
+            tlsa("mx1", bad), tlsa("mx2", ee["mx2.mixed.test"]),
+            '_smtp._tls TXT "v=TLSRPTv1; rua=mailto:tlsrpt@rpt.test,'
+            'https://post.rpt.test/tlsrpt/v1"'])
+        b.zone("good.test", [
+            "@ MX 10 mx.good.test.", "mx A " + ADDR["mx.good.test"],
+            tlsa("mx", ee["mx.good.test"]),
+            '_smtp._tls TXT "v=TLSRPTv1;rua=mailto:good@rpt.test"'])
+        b.zone("none.test", [
+            "@ MX 10 mx.none.test.", "mx A " + ADDR["mx.none.test"],
+            tlsa("mx", ee["mx.none.test"])])
+        b.zone("rpt.test", [
+            "@ MX 10 mx.rpt.test.", "mx A " + ADDR["mx.rpt.test"],
+            tlsa("mx", bad), "post A " + POST])
+        b.zone("sts.test", [
+            "@ MX 10 mx.sts.test.", "mx A " + ADDR["mx.sts.test"],
+            '_mta-sts TXT "v=STSv1; id=1;"', "mta-sts A " + POST,
+            '_smtp._tls TXT "v=TLSRPTv1; rua=https://post.rpt.test/sts"'],
+            signed=False)
+        b.start()
+        yield b
+    finally:
+        b.stop()
+
+
+def wait_posts(srv, n, timeout=20):
+    deadline = time.time() + timeout
+    while len(srv.posts()) < n:
+        assert time.time() < deadline, "no POST"
+        time.sleep(0.1)
+    return srv.posts()
+
+
+@pytest.fixture
+def peers(bed, tmp_path):
+    made = {}
+    for n in ADDR:
+        c = bed.certs[n]
+        made[n] = SmtpPeer(tmp_path / ("peer-" + n), addr=ADDR[n],
+                           starttls=True, tls_cert=c.cert,
+                           tls_key=c.key).start()
+    made["post"] = StsServer(tmp_path / "post", POST, bed.post.cert,
+                             bed.post.key, policy=STS_POLICY).start()
+    yield made
+    for p in made.values():
+        p.stop()
+
+
+def make_sender(daemon_factory, bed, tmp_path, extra=REPORTS):
+    dm = daemon_factory(sub="a")
+    dm.maildir = str(tmp_path / "amail")
+    with open(dm.conf, "a") as f:
+        f.write(sender_conf(bed, dm.maildir, extra))
+    return dm
+
+
+@pytest.fixture
+def dm(daemon_factory, bed, tmp_path, peers):
+    return make_sender(daemon_factory, bed, tmp_path).start()
+
+
+def report_of(raw):
+    """The mail's header and its report's JSON; checks the 5.3 shape."""
+    msg, (fn, ctype, data) = attachment(raw)
+    assert msg.get_content_type() == "multipart/report"
+    assert msg.get_param("report-type") == "tlsrpt"
+    assert ctype == "application/tlsrpt+gzip"
+    return msg, fn, json.loads(gzip.decompress(data))
+
+
+def test_print_and_send(dm, peers, bed):
+    send(dm, ["x@mixed.test"])
+    send(dm, ["y@mixed.test"])
+    send(dm, ["z@good.test"])
+    peers["mx2.mixed.test"].wait_messages(2)
+    peers["mx.good.test"].wait_messages(1)
+    wait_queue_empty(dm)
+    wait_tls_result(dm, "mixed.test", r"result=certificate-not-trusted "
+                    r"mx=mx1\.mixed\.test ip=127\.0\.0\.81 count=2")
+    wait_tls_result(dm, "mixed.test", r"result=success mx=mx2\.mixed\.test")
+
+    r = dm.ctl("report", "tls", "print", "mixed.test")
+    assert r.returncode == 0, r.stderr
+    rep = json.loads(r.stdout)
+    assert rep["organization-name"] == "Example Sender"
+    assert rep["contact-info"] == "mailto:admin@a.postern.test"
+    assert rep["date-range"]["start-datetime"].endswith("T00:00:00Z")
+    assert rep["date-range"]["end-datetime"].endswith("T23:59:59Z")
+    assert len(rep["policies"]) == 1
+    pol = rep["policies"][0]
+    assert pol["policy"]["policy-type"] == "tlsa"
+    assert pol["policy"]["policy-domain"] == "mixed.test"
+    strings = pol["policy"]["policy-string"]
+    assert any(s.startswith("_25._tcp.mx1.mixed.test. IN TLSA 3 1 1 ")
+               for s in strings), strings
+    assert any(s.startswith("_25._tcp.mx2.mixed.test. IN TLSA 3 1 1 ")
+               for s in strings), strings
+    assert sorted(pol["policy"]["mx-host"]) == ["mx1.mixed.test",
+                                                "mx2.mixed.test"]
+    assert pol["summary"] == {"total-successful-session-count": 2,
+                              "total-failure-session-count": 2}
+    assert pol["failure-details"] == [{
+        "result-type": "certificate-not-trusted",
+        "receiving-mx-hostname": "mx1.mixed.test",
+        "receiving-ip": "127.0.0.81", "failed-session-count": 2}]
+
+    good = json.loads(dm.ctl("report", "tls", "print", "good.test").stdout)
+    assert good["policies"][0]["summary"] == {
+        "total-successful-session-count": 1,
+        "total-failure-session-count": 0}
+    assert "failure-details" not in good["policies"][0]
+
+    # sending: both domains' reports, each to its rua
+    r = dm.ctl("report", "tls", "send", "mixed.test")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("1 report"), r.stdout
+    sink = peers["mx.rpt.test"]
+    raw = sink.wait_messages(1, timeout=30)[0]
+    msg, fn, sent = report_of(raw)
+    assert sent == rep
+    assert msg["TLS-Report-Domain"] == "mixed.test"
+    assert msg["TLS-Report-Submitter"] == "a.postern.test"
+    assert msg["TLS-Required"] == "No"
+    assert re.fullmatch(r"Report Domain: mixed\.test Submitter: "
+                        r"a\.postern\.test Report-ID: <%s>" %
+                        re.escape(rep["report-id"]),
+                        " ".join(str(msg["Subject"]).split())), \
+        msg["Subject"]
+    begin = int(time.time()) // 86400 * 86400
+    assert fn == "a.postern.test!mixed.test!%d!%d!0.json.gz" % (
+        begin, begin + 86399)
+    assert sink.accepted()[0]["rcpts"] == ["tlsrpt@rpt.test"]
+    # the sink's DANE would fail: its envelope carries TLS-Required: No
+    assert "reports/rpt.test#tls-required-no: TLS-Required: No" in \
+        dm.logtext()
+    # 5.4: the POST
+    post = wait_posts(peers["post"], 1)[0]
+    assert post["path"] == "/tlsrpt/v1"
+    assert post["host"] == "post.rpt.test"
+    assert post["ctype"] == "application/tlsrpt+gzip"
+    assert json.loads(gzip.decompress(post["body"])) == rep
+    wait_log(dm, "TLS-RPT report of mixed.test for %d-%d queued" % (
+        begin, begin + 86400))
+
+    # sent once: the day is closed for mixed.test
+    r = dm.ctl("report", "tls", "send", "all")
+    assert r.stdout.startswith("1 report"), r.stdout     # good.test's
+    raw = None
+    deadline = time.time() + 30
+    while len(sink.accepted()) < 2:
+        assert time.time() < deadline, sink.accepted()
+        time.sleep(0.2)
+    time.sleep(2)
+    assert len(sink.accepted()) == 2
+    assert len(peers["post"].posts()) == 1
+    r = dm.ctl("report", "tls", "send", "all")
+    assert r.stdout.startswith("0 reports"), r.stdout
+
+
+def test_no_reporting_policy_no_report(dm, peers):
+    send(dm, ["x@none.test"])
+    peers["mx.none.test"].wait_messages(1)
+    wait_tls_result(dm, "none.test", r"result=success")
+    r = dm.ctl("report", "tls", "print", "none.test")
+    assert r.returncode == 0 and json.loads(r.stdout)["policies"]
+    r = dm.ctl("report", "tls", "send", "none.test")
+    assert r.stdout.startswith("1 report"), r.stdout
+    wait_log(dm, "TLS-RPT report of none.test")
+    assert "no _smtp._tls reporting policy" in dm.logtext()
+    time.sleep(2)
+    assert peers["mx.rpt.test"].accepted() == []
+    assert peers["post"].posts() == []
+
+
+def test_print_without_results(dm):
+    r = dm.ctl("report", "tls", "print", "nothing.test")
+    assert r.returncode == 1
+    assert "no TLS results" in r.stderr
+
+
+@pytest.mark.parametrize("step", ["reportd:report-begun",
+                                  "queue:report-queued",
+                                  "reportd:report-result"])
+def test_exactly_once_across_kill9(daemon_factory, bed, tmp_path, peers,
+                                   monkeypatch, step):
+    monkeypatch.setenv("POSTERN_TEST_CRASH", step)
+    dm = make_sender(daemon_factory, bed, tmp_path).start()
+    send(dm, ["x@good.test"])
+    peers["mx.good.test"].wait_messages(1)
+    wait_tls_result(dm, "good.test", r"result=success")
+    dm.ctl("report", "tls", "send", "good.test")
+    assert dm.wait_exit(20) not in (None, 0), dm.logtext()[-3000:]
+    assert "test: crashing at step " + step.split(":")[1] in dm.logtext()
+    restart(dm, monkeypatch)
+    sink = peers["mx.rpt.test"]
+    msgs = sink.wait_messages(1, timeout=30)
+    time.sleep(3)
+    assert len(sink.accepted()) == 1, sink.accepted()
+    _, _, rep = report_of(msgs[0])
+    assert rep["policies"][0]["policy"]["policy-domain"] == "good.test"
+    r = dm.ctl("report", "tls", "send", "all")
+    assert r.stdout.startswith("0 reports"), r.stdout
+    time.sleep(1)
+    assert len(sink.accepted()) == 1
+
+
+def test_day_closed_at_start(daemon_factory, bed, tmp_path, peers,
+                             monkeypatch):
+    """A day that ended while the daemon was down is reported at start,
+    once; the restart after that sends nothing again."""
+    dm = make_sender(daemon_factory, bed, tmp_path).start()
+    send(dm, ["x@good.test"])
+    peers["mx.good.test"].wait_messages(1)
+    wait_tls_result(dm, "good.test", r"result=success")
+    day = int(time.time()) // 86400 * 86400
+    dm.stop()
+    sink = peers["mx.rpt.test"]
+    assert sink.accepted() == []
+    restart(dm, monkeypatch, {"POSTERN_TEST_CLOCK_SHIFT": "86400"})
+    _, fn, rep = report_of(sink.wait_messages(1, timeout=30)[0])
+    assert fn == "a.postern.test!good.test!%d!%d!0.json.gz" % (
+        day, day + 86399)
+    assert rep["policies"][0]["summary"][
+        "total-successful-session-count"] == 1
+    dm.stop()
+    restart(dm, monkeypatch, {"POSTERN_TEST_CLOCK_SHIFT": "86400"})
+    time.sleep(3)
+    assert len(sink.accepted()) == 1
+
+
+@pytest.mark.parametrize("case", ["status", "certificate"])
+def test_https_failure_logged_and_kept(dm, peers, bed, tmp_path, case):
+    """5.4: a non-2xx answer, or a server whose certificate is not valid
+    for the URI's host, is a failure: logged, the report kept pending for
+    a later try (its mail waits with it)."""
+    peers["post"].stop()
+    cert = bed.post if case == "status" else bed.other
+    peers["post"] = StsServer(tmp_path / "post2", POST, cert.cert,
+                              cert.key, policy="", status=500).start()
+    send(dm, ["x@mixed.test"])
+    peers["mx2.mixed.test"].wait_messages(1)
+    wait_tls_result(dm, "mixed.test", r"result=success")
+    r = dm.ctl("report", "tls", "send", "mixed.test")
+    assert r.stdout.startswith("1 report"), r.stdout
+    wait_log(dm, "an https: destination failed; tried again later")
+    log = dm.logtext()
+    if case == "status":
+        assert "to https://post.rpt.test/tlsrpt/v1: HTTP status 500" in log
+        assert len(peers["post"].posts()) == 1
+    else:
+        assert "to https://post.rpt.test/tlsrpt/v1: TLS handshake" in log
+        assert peers["post"].posts() == []
+    # pending, not closed again; its mail waits for the next try
+    r = dm.ctl("report", "tls", "send", "mixed.test")
+    assert r.stdout.startswith("0 reports"), r.stdout
+    time.sleep(1)
+    assert peers["mx.rpt.test"].accepted() == []
+
+
+def test_report_dkim_signed(daemon_factory, bed, tmp_path, peers):
+    """reports sign with: the TLS report mail verifies with python3-dkim,
+    as the DMARC reports do."""
+    import dkim
+    key = str(tmp_path / "tk.pem")
+    r = run([POSTERNCTL, "dkim", "keygen", "-a", "ed25519-sha256", "-d",
+             "a.postern.test", "-s", "trpt", "-o", key])
+    assert r.returncode == 0, r.stderr
+    txt = "".join(re.findall(r'"([^"]*)"',
+                             r.stdout[r.stdout.index("IN TXT") + 3:]))
+    dm = make_sender(daemon_factory, bed, tmp_path, REPORTS + (
+        'dkim-signature trpt {\n\tkey "%s"\n\tdomain a.postern.test\n'
+        '\tselector trpt\n\talgorithm ed25519-sha256\n}\n'
+        'reports sign with trpt\n') % key).start()
+    send(dm, ["x@good.test"])
+    wait_tls_result(dm, "good.test", r"result=success")
+    assert dm.ctl("report", "tls", "send", "good.test").returncode == 0
+    raw = peers["mx.rpt.test"].wait_messages(1, timeout=30)[0]
+    signed = raw[raw.index(b"DKIM-Signature:"):]
+    assert b"d=a.postern.test" in signed[:signed.index(b"\r\nFrom:")]
+    assert dkim.verify(signed, dnsfunc=lambda name, timeout=5:
+                       txt.encode())
+
+
+def test_sts_policy_reported_by_post(dm, peers):
+    """An MTA-STS policy (type sts) is reported with its lines as the
+    policy string and its mx patterns as mx-host; an https:-only rua gets
+    the POST and no mail."""
+    send(dm, ["x@sts.test"])
+    peers["mx.sts.test"].wait_messages(1)
+    wait_tls_result(dm, "sts.test", r"policy=sts result=success")
+    r = dm.ctl("report", "tls", "print", "sts.test")
+    assert r.returncode == 0, r.stderr
+    rep = json.loads(r.stdout)
+    pol = rep["policies"][0]
+    assert pol["policy"] == {
+        "policy-type": "sts", "policy-domain": "sts.test",
+        "policy-string": STS_POLICY.splitlines(),
+        "mx-host": ["mx.sts.test"]}
+    assert pol["summary"]["total-successful-session-count"] == 1
+    assert dm.ctl("report", "tls", "send", "sts.test").returncode == 0
+    post = wait_posts(peers["post"], 1)[0]
+    assert post["path"] == "/sts"
+    assert json.loads(gzip.decompress(post["body"])) == rep
+    wait_log(dm, "TLS-RPT report of sts.test for")
+    time.sleep(1)
+    assert peers["mx.rpt.test"].accepted() == []
