@@ -44,7 +44,12 @@
 #include "table.h"
 #include "util.h"
 
-#define AUTHD_MAX_MESSAGES	4096	/* messages being checked at once */
+/*
+ * Messages being checked at once: one per smtp session at most (a new
+ * transaction replaces its session's old one), so smtp-max-sessions, and
+ * never fewer than this.
+ */
+#define AUTHD_MAX_MESSAGES	4096
 #define AUTHD_MAX_SIGNERS	16	/* candidate signatures per message */
 
 struct authd_dkimsig {
@@ -608,7 +613,8 @@ authd_begin(struct authd *a, uint32_t session, struct imsg *imsg)
 		proc_bad_message(a->proc, PROC_SMTP, imsg);
 	if ((m = authd_msg_find(a, session)) != NULL)
 		authd_msg_drop(a, m);	/* a new transaction replaces it */
-	if (a->nmsgs >= AUTHD_MAX_MESSAGES)
+	if (a->nmsgs >= AUTHD_MAX_MESSAGES &&
+	    a->nmsgs >= a->proc->global.smtp_max_sessions)
 		proc_unexpected(a->proc, PROC_SMTP, imsg);
 	memset(&ipol, 0, sizeof(ipol));
 	if (b.policy[0] != '\0') {
