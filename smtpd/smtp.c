@@ -13,10 +13,12 @@
  */
 #include <sys/types.h>
 #include <sys/queue.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <errno.h>
 #include <stdlib.h>
+#include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -199,6 +201,34 @@ smtp_accept(int fd, short event, void *arg)
 	session_accept(l->smtp, l, s, &ss);
 }
 
+/*
+ * TEST ONLY: POSTERN_TEST_SMTP_SPARE_FDS=N sets the smtp process's
+ * RLIMIT_NOFILE to N past its highest open descriptor, so that a test
+ * runs it out of descriptors with a few connections.  Like every
+ * POSTERN_TEST_ variable, removed in every process unless posternd was
+ * started with -d -T (posternd/proc.c).
+ */
+static void
+smtp_test_spare_fds(void)
+{
+	struct rlimit	 rl;
+	const char	*v, *errstr;
+	int		 fd, top = 0, n;
+
+	if ((v = getenv("POSTERN_TEST_SMTP_SPARE_FDS")) == NULL)
+		return;
+	n = strtonum(v, 1, 1000, &errstr);
+	if (errstr != NULL)
+		fatalx("POSTERN_TEST_SMTP_SPARE_FDS %s: %s", v, errstr);
+	for (fd = 0; fd < 4096; fd++)
+		if (fcntl(fd, F_GETFD) != -1)
+			top = fd;
+	rl.rlim_cur = rl.rlim_max = (rlim_t)(top + 1 + n);
+	if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+		fatal("setrlimit RLIMIT_NOFILE");
+	log_warnx("smtp: test: RLIMIT_NOFILE %d", top + 1 + n);
+}
+
 void
 smtp_run(struct proc *p)
 {
@@ -213,6 +243,7 @@ smtp_run(struct proc *p)
 	authfail_init(&s->authfail, AUTHFAIL_SLOTS,
 	    p->global.smtp_auth_max_failures, p->global.smtp_auth_lockout);
 	evtimer_set(&s->ev_accept_retry, smtp_accept_retry, s);
+	smtp_test_spare_fds();
 	TAILQ_FOREACH(l, &s->listeners, entry) {
 		if (l->conf.pki[0] != '\0') {
 			TAILQ_FOREACH(pki, &s->pkis, entry)
