@@ -9,14 +9,17 @@ sessions per network and per account and lock both out; running out of
 descriptors pauses accepting, without a busy loop, until one frees.
 
 The prefix logic is shown with IPv4 on 127.0.0.0/8 (every client address
-there is local); IPv6 loopback is a single address, so the IPv6 prefix
-matching is covered by regress/unit/test_limits.c.
+there is local), and with IPv6 in a network namespace of the test's own
+(unshare -n), where 17 addresses of 2001:db8::/32 are put on its loopback
+interface; the matching itself is unit-tested in
+regress/unit/test_limits.c.
 
 Modules covered: smtpd/limits.c
 """
 import os
 import socket
-import ssl
+import subprocess
+import sys
 import time
 
 import pytest
@@ -334,3 +337,67 @@ def test_out_of_descriptors_pauses_accepting(daemon_factory, tmp_path,
     assert dm.proc.poll() is None
     # one warning per episode, not one per attempt
     assert dm.logtext().count("smtp: out of file descriptors") < 5
+
+
+V6_NET = "2001:db8:1:2:"
+
+
+def v6_client(i):
+    """The i-th of 16 addresses of one /64, spread over its host part."""
+    return "%s%x::%x" % (V6_NET, i * 0x1111, i + 1)
+
+
+def ipv6_child(tmp):
+    """Run in a private network namespace: the daemon and the clients."""
+    from conftest import Daemon, next_port
+    subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+    addrs = [v6_client(i) for i in range(16)] + ["2001:db8:1:3::1"]
+    for a in addrs:
+        subprocess.run(["ip", "-6", "addr", "add", a + "/128", "dev", "lo",
+                        "nodad"], check=True)
+    port6 = next_port()
+    dm = Daemon(tmp, "smtp-max-per-ip 4\nsmtp-max-sessions 8\n"
+                "listen on ::1 port %d" % port6)
+    dm.start()
+    held, banners = [], []
+    try:
+        for a in addrs[:16]:
+            s = socket.create_connection(("::1", port6), timeout=10,
+                                         source_address=(a, 0))
+            banners.append(s.recv(512)[:9])
+            held.append(s)
+            if banners[-1].startswith(b"220"):
+                s.sendall(b"NOOP\r\n")
+                assert s.recv(512).startswith(b"250")
+        other = socket.create_connection(("::1", port6), timeout=10,
+                                         source_address=(addrs[16], 0))
+        other_banner = other.recv(512)[:3]
+        other.close()
+    finally:
+        for s in held:
+            s.close()
+        dm.stop()
+    assert banners.count(b"421 4.7.0") == 12, banners
+    assert sum(b.startswith(b"220") for b in banners) == 4, banners
+    assert other_banner == b"220", other_banner
+    assert ("4 sessions from 2001:db8:1:2::/64 (smtp-max-per-ip)"
+            in dm.logtext())
+
+
+def test_one_ipv6_64_cannot_fill_the_server(tmp_path):
+    """16 addresses of one /64 (the default smtp-ipv6-prefix) count as one
+    client; the daemon and its clients run in a network namespace of
+    their own, so that the addresses exist nowhere else."""
+    r = subprocess.run(["unshare", "-n", sys.executable,
+                        os.path.abspath(__file__), str(tmp_path)],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       text=True, timeout=120)
+    if r.returncode != 0 and "unshare failed" in r.stdout:
+        pytest.skip("no network namespaces here: " + r.stdout)
+    assert r.returncode == 0, r.stdout
+    assert "ipv6 child passed" in r.stdout, r.stdout
+
+
+if __name__ == "__main__":
+    ipv6_child(sys.argv[1])
+    print("ipv6 child passed")
