@@ -79,7 +79,7 @@ config_new(void)
 	conf->smtp.max_received = 100;
 	conf->smtp.ipv4_prefix = 32;
 	conf->smtp.ipv6_prefix = 64;
-	conf->smtp.data_timeout = 180;	/* RFC 5321 4.5.3.2.5 */
+	conf->smtp.data_timeout = 0;	/* smtp-timeout's */
 	conf->smtp.max_lifetime = 3600;
 	conf->smtp.min_data_rate = 128;
 	conf->smtp.data_rate_window = 60;

@@ -314,7 +314,7 @@ struct smtp_conf {
 	/* Limits that hold under attack (smtpd/limits.c). */
 	int			 ipv4_prefix;	/* a client's net, default 32 */
 	int			 ipv6_prefix;	/* default 64 */
-	time_t			 data_timeout;	/* in DATA, default 180 */
+	time_t			 data_timeout;	/* in DATA; 0: timeout */
 	time_t			 max_lifetime;	/* seconds, default 3600 */
 	size_t			 min_data_rate;	/* bytes/s, default 128, 0 off */
 	time_t			 data_rate_window; /* seconds, default 60 */

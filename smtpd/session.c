@@ -939,7 +939,8 @@ session_timeout(int fd, short event, void *arg)
 /*
  * RFC 5321 4.5.3.2: a timeout per state.  Waiting for a command, at
  * least 5 minutes (4.5.3.2.7, smtp-timeout); while a message streams in,
- * for each block of it (the 3 minutes of 4.5.3.2.5, smtp-data-timeout).
+ * for each block of it, smtp-data-timeout when it is set (4.5.3.2.5
+ * gives a client 3 minutes per block), smtp-timeout otherwise.
  */
 static time_t
 session_timeout_value(const struct session *s)
@@ -1044,6 +1045,8 @@ session_peer_written(struct proc *p, enum proc_id id)
 			continue;
 		s->held = 0;
 		smtp->nheld--;
+		/* the hold was ours: the client's rate counts from now */
+		rate_start(&s->rate, monotime());
 		session_pump(s);
 	}
 }

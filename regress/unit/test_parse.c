@@ -1693,7 +1693,7 @@ test_smtp_statements(void **state)
 	conf = parse_ok("listen on 127.0.0.1\n", 0);
 	assert_int_equal(conf->smtp.ipv4_prefix, 32);
 	assert_int_equal(conf->smtp.ipv6_prefix, 64);
-	assert_int_equal(conf->smtp.data_timeout, 180);
+	assert_int_equal(conf->smtp.data_timeout, 0);	/* smtp-timeout */
 	assert_int_equal(conf->smtp.max_lifetime, 3600);
 	assert_int_equal(conf->smtp.min_data_rate, 128);
 	assert_int_equal(conf->smtp.data_rate_window, 60);
