@@ -177,6 +177,27 @@ def start_data(c):
     assert c.cmd(b"DATA").startswith(b"354")
 
 
+def test_a_timeout_per_state(daemon_factory, tmp_path):
+    """RFC 5321 4.5.3.2: smtp-data-timeout while a message arrives,
+    smtp-timeout while a command is awaited."""
+    dm = limited(daemon_factory, tmp_path, "smtp-timeout 6s\n"
+                 "smtp-data-timeout 2s\nsmtp-min-data-rate 0")
+    c = Client(dm.port)
+    try:
+        assert c.cmd(b"EHLO client.test").startswith(b"250")
+        time.sleep(3)                       # past the data timeout: fine
+        start_data(c)
+        t0 = time.time()
+        c.s.sendall(b"Subject: idle\r\n")
+        r = c.reply()
+        assert r.startswith(b"421 4.4.2"), r
+        assert 1.5 <= time.time() - t0 < 5
+    finally:
+        c.close()
+    assert wait_log(dm, "timeout (smtp-data-timeout)")
+    assert dm.ctl("show", "queue").stdout == ""
+
+
 def test_slow_data_sender_is_cut_off(daemon_factory, tmp_path):
     dm = limited(daemon_factory, tmp_path,
                  "smtp-min-data-rate 1000\nsmtp-data-rate-window 2s")
