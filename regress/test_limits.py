@@ -14,7 +14,7 @@ there is local), and with IPv6 in a network namespace of the test's own
 interface; the matching itself is unit-tested in
 regress/unit/test_limits.c.
 
-Modules covered: smtpd/limits.c
+Modules covered: smtpd/limits.c, authd/crypt_helper.c
 """
 import os
 import socket
@@ -422,3 +422,104 @@ def test_one_ipv6_64_cannot_fill_the_server(tmp_path):
 if __name__ == "__main__":
     ipv6_child(sys.argv[1])
     print("ipv6 child passed")
+
+
+def test_mail_flows_while_passwords_hash(daemon_factory, tmp_path,
+                                         monkeypatch):
+    """authd/crypt_helper.c: crypt(3) runs outside authd's event loop.
+    While 20 AUTH attempts hash against a slow sha512crypt entry (about
+    half a second each), the answers that wait for authd (MAIL, and the
+    end of a message) still come at once."""
+    import threading
+    import warnings
+    import test_submission
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        crypt = pytest.importorskip("crypt")
+    slow = crypt.crypt("slow-pw", "$6$rounds=1500000$slowsalt$")
+    orig = test_submission.write_creds
+
+    def with_slow(d):
+        hashes = orig(d)
+        with open(d / "creds", "a") as f:
+            f.write("slow  %s\n" % slow)
+        return hashes
+    monkeypatch.setattr(test_submission, "write_creds", with_slow)
+    dm = start_sub(daemon_factory, tmp_path,
+                   extra="smtp-auth-max-failures 0")
+    alice = Raw(dm.req_port)
+    assert alice.cmd(b"AUTH PLAIN " + plain(
+        "alice", PASSWORDS["alice"]).encode()).startswith(b"235")
+
+    hashed, errors = [], []
+    lock = threading.Lock()
+
+    def guesser():
+        try:
+            while True:
+                with lock:
+                    if len(hashed) >= 20:
+                        return
+                c = Raw(dm.opt_port)
+                r = c.cmd(b"AUTH PLAIN " + plain("slow", "guess").encode())
+                c.close()
+                if r.startswith(b"535"):
+                    with lock:
+                        hashed.append(r)
+                elif r.startswith(b"454"):
+                    time.sleep(0.05)    # four checks at once at most
+                else:
+                    errors.append(r)
+                    return
+        except Exception as e:          # noqa: BLE001 (reported below)
+            errors.append(e)
+    threads = [threading.Thread(target=guesser) for _ in range(6)]
+    t_start = time.time()
+    for t in threads:
+        t.start()
+    slowest = 0.0
+    sent = 0
+    try:
+        time.sleep(1.0)                 # the helper is busy by now
+        while len(hashed) < 16 and not errors:
+            t0 = time.time()
+            assert alice.cmd(b"MAIL FROM:<alice@example.test>").startswith(
+                b"250")
+            slowest = max(slowest, time.time() - t0)
+            assert alice.cmd(b"RCPT TO:<root@localhost>").startswith(b"250")
+            assert alice.cmd(b"DATA").startswith(b"354")
+            t0 = time.time()
+            r = alice.cmd(b"Subject: while hashing\r\n\r\nhi\r\n.")
+            assert r.startswith(b"250"), r
+            slowest = max(slowest, time.time() - t0)
+            sent += 1
+            time.sleep(0.2)
+    finally:
+        for t in threads:
+            t.join(60)
+        alice.close()
+    assert errors == []
+    assert len(hashed) >= 20
+    # the hashes took their time, one after another ...
+    assert time.time() - t_start >= 20 * 0.2
+    # ... and authd answered the mail meanwhile without waiting for them
+    assert sent >= 5
+    assert slowest < 0.3, slowest
+    assert "AUTH PLAIN user slow: failed" in dm.logtext()
+
+
+def test_crypt_helper_death_stops_the_daemon(daemon_factory, tmp_path):
+    """Fail-stop: the helper is authd's; when it dies, so does the
+    daemon, saying why."""
+    from conftest import children_of
+    dm = limited(daemon_factory, tmp_path, "")
+    helpers = children_of(dm.kids["authd"])
+    assert len(helpers) == 1
+    with open("/proc/%d/status" % helpers[0]) as f:
+        uid = [ln for ln in f if ln.startswith("Uid:")][0].split()[1]
+    with open("/proc/%d/status" % dm.kids["authd"]) as f:
+        assert [ln for ln in f if ln.startswith("Uid:")][0].split()[1] == uid
+    assert uid != "0"
+    os.kill(helpers[0], 9)
+    assert dm.wait_exit(10) not in (None, 0)
+    assert "the crypt helper" in dm.logtext()
