@@ -139,10 +139,10 @@ crypt_helper_start(crypt_helper_done done, void *arg)
 		signal(SIGTERM, SIG_DFL);
 		signal(SIGINT, SIG_DFL);
 		signal(SIGHUP, SIG_IGN);
-		for (fd = STDERR_FILENO + 1; fd < 4096; fd++)
-			if (fd != sp[1])
-				close(fd);
-		crypt_helper_main(sp[1]);
+		if ((fd = dup2(sp[1], STDERR_FILENO + 1)) == -1)
+			fatal("crypt helper: dup2");
+		closefrom(fd + 1);
+		crypt_helper_main(fd);
 	}
 	close(sp[1]);
 	h->fd = sp[0];

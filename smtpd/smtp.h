@@ -34,9 +34,9 @@
 #define SMTP_SASL_MAX_FAILURES	3	/* then 421 and close */
 #define SMTP_SASL_FAIL_DELAY	1	/* seconds before a 535 */
 /*
- * crypt(3) runs inline in authd, some 50 ms per check with yescrypt: more
- * checks at once than this get 454 4.7.0 at once, so that a crowd of
- * guessers cannot hold up authd's evaluation of everyone's mail.
+ * crypt(3) runs in authd's helper, one check after another, some 50 ms
+ * each with yescrypt: more checks at once than this get 454 4.7.0 at
+ * once, so that a crowd of guessers cannot make everyone's AUTH wait.
  */
 #define SMTP_SASL_INFLIGHT_MAX	4
 /* at SIGTERM, for the answers to commits under way (queue_shutdown()) */
