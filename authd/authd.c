@@ -19,8 +19,8 @@
  * SASL AUTH (RFC 4954) credentials are checked here, not in smtp: the
  * parent sends the password hashes of "listen on ... auth <T>" to authd
  * alone, smtp forwards what the client sent and gets ok, fail or temp
- * back.  crypt(3) runs inline: a few tens of milliseconds per attempt,
- * and smtp allows three failures per session.
+ * back.  crypt(3) runs in a helper process (authd/crypt_helper.c), so
+ * that a slow hash never holds up the evaluation of everyone's mail.
  */
 #include <sys/types.h>
 #include <sys/queue.h>
@@ -30,21 +30,25 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/crypto.h>
-
 #include "auth/arc.h"
 #include "auth/authres.h"
 #include "crypto.h"
 #include "auth/dkim.h"
 #include "auth/dmarc_eval.h"
 #include "auth/inbound.h"
+#include "authd/crypt_helper.h"
 #include "log.h"
 #include "posternd/proc.h"
 #include "routing.h"
 #include "table.h"
 #include "util.h"
 
-#define AUTHD_MAX_MESSAGES	4096	/* messages being checked at once */
+/*
+ * Messages being checked at once: one per smtp session at most (a new
+ * transaction replaces its session's old one), so smtp-max-sessions, and
+ * never fewer than this.
+ */
+#define AUTHD_MAX_MESSAGES	4096
 #define AUTHD_MAX_SIGNERS	16	/* candidate signatures per message */
 
 struct authd_dkimsig {
@@ -90,6 +94,16 @@ struct authd_cred {
 	struct msg_conf_credential c;
 };
 
+/* A SASL check at the crypt helper, and what its answer needs. */
+struct authd_sasl {
+	TAILQ_ENTRY(authd_sasl)	 entry;
+	uint32_t		 id;
+	uint32_t		 session;	/* smtp's peer id */
+	int			 known;		/* the user is in the table */
+	char			 table[64];
+	char			 user[AUTH_SASL_USER_MAX + 1];
+};
+
 struct authd {
 	struct proc		*proc;
 	struct dns_ctx		*dns;
@@ -101,6 +115,9 @@ struct authd {
 	TAILQ_HEAD(, authd_msg)	 msgs;
 	size_t			 nmsgs;
 	TAILQ_HEAD(, authd_cred) creds;
+	struct crypt_helper	*crypt_helper;
+	TAILQ_HEAD(, authd_sasl) sasls;		/* checks at the helper */
+	uint32_t		 sasl_next_id;
 	struct crypt_data	*crypt;		/* big: made once */
 	char			 dummy_hash[CRYPT_OUTPUT_SIZE];
 };
@@ -119,6 +136,7 @@ authd_state(struct proc *p)
 		TAILQ_INIT(&a->seals);
 		TAILQ_INIT(&a->msgs);
 		TAILQ_INIT(&a->creds);
+		TAILQ_INIT(&a->sasls);
 		routing_init(&a->routing, NULL);
 		p->state = a;
 	}
@@ -608,7 +626,8 @@ authd_begin(struct authd *a, uint32_t session, struct imsg *imsg)
 		proc_bad_message(a->proc, PROC_SMTP, imsg);
 	if ((m = authd_msg_find(a, session)) != NULL)
 		authd_msg_drop(a, m);	/* a new transaction replaces it */
-	if (a->nmsgs >= AUTHD_MAX_MESSAGES)
+	if (a->nmsgs >= AUTHD_MAX_MESSAGES &&
+	    a->nmsgs >= a->proc->global.smtp_max_sessions)
 		proc_unexpected(a->proc, PROC_SMTP, imsg);
 	memset(&ipol, 0, sizeof(ipol));
 	if (b.policy[0] != '\0') {
@@ -696,10 +715,41 @@ authd_dummy_hash(struct authd *a)
 	explicit_bzero(a->crypt, sizeof(*a->crypt));
 }
 
+/* The crypt helper's answer: ok, fail or temp back to smtp. */
+static void
+authd_sasl_done(void *arg, uint32_t id, enum crypt_helper_result res)
+{
+	struct authd			*a = arg;
+	struct authd_sasl		*q;
+	struct msg_auth_sasl_result	 r;
+
+	TAILQ_FOREACH(q, &a->sasls, entry)
+		if (q->id == id)
+			break;
+	if (q == NULL)
+		fatalx("authd: the crypt helper answered an unknown check");
+	TAILQ_REMOVE(&a->sasls, q, entry);
+	memset(&r, 0, sizeof(r));
+	if (res == CRYPT_BAD_HASH) {
+		/* a hash crypt cannot read: the table is wrong, not the user */
+		if (q->known)
+			log_warnx("authd: table %s: the hash of %s is not one "
+			    "crypt(3) knows", q->table, q->user);
+		r.result = q->known ? AUTH_SASL_TEMPFAIL : AUTH_SASL_FAIL;
+	} else
+		r.result = q->known && res == CRYPT_MATCH ? AUTH_SASL_OK :
+		    AUTH_SASL_FAIL;
+	log_debug("authd: session %u: AUTH for %s: %s", q->session, q->user,
+	    r.result == AUTH_SASL_OK ? "ok" : "refused");
+	proc_compose(a->proc, PROC_SMTP, IMSG_AUTH_SASL_RESULT, q->session,
+	    -1, &r, sizeof(r));
+	free(q);
+}
+
 /*
  * SASL AUTH: does the password hash to the user's entry?  Every path
- * runs crypt once.  The password is wiped from the message and from
- * crypt's work area before the answer goes.
+ * runs crypt once, in the helper.  The password is wiped from the
+ * message once it has gone there.
  */
 static void
 authd_sasl_check(struct authd *a, struct imsg *imsg)
@@ -707,9 +757,8 @@ authd_sasl_check(struct authd *a, struct imsg *imsg)
 	struct msg_auth_sasl		 m;
 	struct msg_auth_sasl_result	 r;
 	struct authd_cred		*cr, *first = NULL;
-	const char			*hash, *out;
-	size_t				 hlen;
-	int				 match;
+	struct authd_sasl		*q;
+	const char			*hash;
 
 	if (msg_get_auth_sasl(imsg, &m) == -1) {
 		explicit_bzero(imsg->data, imsg->len);
@@ -734,27 +783,24 @@ authd_sasl_check(struct authd *a, struct imsg *imsg)
 		hash = cr->c.hash;
 	else
 		hash = first != NULL ? first->c.hash : a->dummy_hash;
-	memset(a->crypt, 0, sizeof(*a->crypt));
-	out = crypt_rn(m.password, hash, a->crypt, sizeof(*a->crypt));
-	explicit_bzero(&m.password, sizeof(m.password));
-	memset(&r, 0, sizeof(r));
-	if (out == NULL || out[0] == '*') {
-		/* a hash crypt cannot read: the table is wrong, not the user */
-		if (cr != NULL)
-			log_warnx("authd: table %s: the hash of %s is not one "
-			    "crypt(3) knows", m.table, m.user);
-		r.result = cr != NULL ? AUTH_SASL_TEMPFAIL : AUTH_SASL_FAIL;
-	} else {
-		hlen = strlen(hash);
-		match = strlen(out) == hlen &&
-		    CRYPTO_memcmp(out, hash, hlen) == 0;
-		r.result = cr != NULL && match ? AUTH_SASL_OK : AUTH_SASL_FAIL;
+	q = xcalloc(1, sizeof(*q));
+	q->id = a->sasl_next_id++;
+	q->session = imsg->hdr.peerid;
+	q->known = cr != NULL;
+	strlcpy(q->table, m.table, sizeof(q->table));
+	strlcpy(q->user, m.user, sizeof(q->user));
+	if (crypt_helper_check(a->crypt_helper, q->id, m.password,
+	    hash) == -1) {
+		explicit_bzero(&m.password, sizeof(m.password));
+		free(q);
+		memset(&r, 0, sizeof(r));
+		r.result = AUTH_SASL_TEMPFAIL;
+		proc_compose(a->proc, PROC_SMTP, IMSG_AUTH_SASL_RESULT,
+		    imsg->hdr.peerid, -1, &r, sizeof(r));
+		return;
 	}
-	explicit_bzero(a->crypt, sizeof(*a->crypt));
-	log_debug("authd: session %u: AUTH for %s: %s", imsg->hdr.peerid,
-	    m.user, r.result == AUTH_SASL_OK ? "ok" : "refused");
-	proc_compose(a->proc, PROC_SMTP, IMSG_AUTH_SASL_RESULT,
-	    imsg->hdr.peerid, -1, &r, sizeof(r));
+	explicit_bzero(&m.password, sizeof(m.password));
+	TAILQ_INSERT_TAIL(&a->sasls, q, entry);
 }
 
 static void
@@ -824,6 +870,7 @@ authd_run(struct proc *p)
 	routing_ready(&a->routing);
 	a->crypt = xcalloc(1, sizeof(*a->crypt));
 	authd_dummy_hash(a);
+	a->crypt_helper = crypt_helper_start(authd_sasl_done, a);
 	log_debug("authd process started (%s)", dns_ctx_describe(a->dns));
 }
 

@@ -77,6 +77,15 @@ config_new(void)
 	conf->smtp.max_sessions = 512;
 	conf->smtp.max_per_ip = 32;
 	conf->smtp.max_received = 100;
+	conf->smtp.ipv4_prefix = 32;
+	conf->smtp.ipv6_prefix = 64;
+	conf->smtp.data_timeout = 0;	/* smtp-timeout's */
+	conf->smtp.max_lifetime = 3600;
+	conf->smtp.min_data_rate = 128;
+	conf->smtp.data_rate_window = 60;
+	conf->smtp.max_idle_commands = 100;
+	conf->smtp.auth_max_failures = 10;
+	conf->smtp.auth_lockout = 900;
 	conf->mta.connect_timeout = 30;
 	conf->mta.max_sessions = 100;
 	conf->mta.max_per_domain = 10;

@@ -311,6 +311,16 @@ struct smtp_conf {
 	size_t			 max_sessions;	/* default 512 */
 	size_t			 max_per_ip;	/* default 32 */
 	size_t			 max_received;	/* default 100 (RFC 5321 6.3) */
+	/* Limits that hold under attack (smtpd/limits.c). */
+	int			 ipv4_prefix;	/* a client's net, default 32 */
+	int			 ipv6_prefix;	/* default 64 */
+	time_t			 data_timeout;	/* in DATA; 0: timeout */
+	time_t			 max_lifetime;	/* seconds, default 3600 */
+	size_t			 min_data_rate;	/* bytes/s, default 128, 0 off */
+	time_t			 data_rate_window; /* seconds, default 60 */
+	size_t			 max_idle_commands; /* default 100 */
+	size_t			 auth_max_failures; /* default 10 */
+	time_t			 auth_lockout;	/* seconds, default 900 */
 };
 
 #define CONF_MX_ALLOW_MAX	16

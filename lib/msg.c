@@ -152,7 +152,11 @@ msg_get_conf_global(const struct imsg *imsg, struct msg_conf_global *m)
 	    !STR(m->trust_anchor) || !BOOL(m->resolver) ||
 	    m->resolver_port > 65535 || m->smtp_max_received == 0 ||
 	    m->auth_dns_timeout < 0 ||
-	    m->auth_dns_timeout > CONF_AUTH_DNS_TIMEOUT_MAX)
+	    m->auth_dns_timeout > CONF_AUTH_DNS_TIMEOUT_MAX ||
+	    m->smtp_ipv4_prefix < 0 || m->smtp_ipv4_prefix > 32 ||
+	    m->smtp_ipv6_prefix < 0 || m->smtp_ipv6_prefix > 128 ||
+	    m->smtp_data_timeout < 0 || m->smtp_max_lifetime < 0 ||
+	    m->smtp_data_rate_window < 0 || m->smtp_auth_lockout < 0)
 		return bad();
 	return 0;
 }

@@ -232,6 +232,16 @@ struct msg_conf_global {
 	char		 trust_anchor[256];	/* "" = the system's */
 	int64_t		 auth_dns_timeout;	/* seconds, per message;
 						   0: no budget */
+	/* smtp: limits that hold under attack (postern.conf(5)) */
+	int32_t		 smtp_ipv4_prefix;	/* a client's net */
+	int32_t		 smtp_ipv6_prefix;
+	int64_t		 smtp_data_timeout;	/* seconds */
+	int64_t		 smtp_max_lifetime;	/* seconds */
+	uint32_t	 smtp_min_data_rate;	/* bytes/s, 0: none */
+	int64_t		 smtp_data_rate_window;	/* seconds */
+	uint32_t	 smtp_max_idle_commands;
+	uint32_t	 smtp_auth_max_failures;
+	int64_t		 smtp_auth_lockout;	/* seconds */
 };
 
 struct msg_conf_listener {

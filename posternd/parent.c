@@ -1059,6 +1059,15 @@ setup_child(struct postern_conf *conf, enum proc_id id,
 	g.smtp_max_sessions = conf->smtp.max_sessions;
 	g.smtp_max_per_ip = conf->smtp.max_per_ip;
 	g.smtp_max_received = conf->smtp.max_received;
+	g.smtp_ipv4_prefix = conf->smtp.ipv4_prefix;
+	g.smtp_ipv6_prefix = conf->smtp.ipv6_prefix;
+	g.smtp_data_timeout = conf->smtp.data_timeout;
+	g.smtp_max_lifetime = conf->smtp.max_lifetime;
+	g.smtp_min_data_rate = conf->smtp.min_data_rate;
+	g.smtp_data_rate_window = conf->smtp.data_rate_window;
+	g.smtp_max_idle_commands = conf->smtp.max_idle_commands;
+	g.smtp_auth_max_failures = conf->smtp.auth_max_failures;
+	g.smtp_auth_lockout = conf->smtp.auth_lockout;
 	g.resolver = conf->resolver.configured;
 	strlcpy(g.resolver_addr, conf->resolver.addr, sizeof(g.resolver_addr));
 	g.resolver_port = conf->resolver.port;

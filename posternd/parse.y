@@ -70,6 +70,9 @@ static void	 set_count(const struct conf_loc *, const char *, long long,
 %token	GROUP HEADER HEADERS HELO HOST HOSTNAME INCLUDE KEY LISTEN LMTP LOCAL
 %token	LOCALUSERS
 %token	VIRTUAL SMTPTIMEOUT SMTPMAXSESSIONS SMTPMAXPERIP SMTPMAXRECEIVED
+%token	SMTPIPV4PREFIX SMTPIPV6PREFIX SMTPDATATIMEOUT SMTPMAXLIFETIME
+%token	SMTPMINDATARATE SMTPDATARATEWINDOW SMTPMAXIDLECOMMANDS
+%token	SMTPAUTHMAXFAILURES SMTPAUTHLOCKOUT
 %token	MTATIMEOUT MTACONNECTTIMEOUT MTAMAXSESSIONS MTAMAXPERDOMAIN MTACAFILE
 %token	MTATLSFALLBACK MTAMXALLOWNETWORK AUTHDNSTIMEOUT
 %token	TRANSPORT ROUTE ATTEMPT ARCSEAL ACCOUNT MECHANISMS
@@ -182,6 +185,55 @@ main		: HOSTNAME STRING {
 		| SMTPMAXRECEIVED NUMBER {
 			set_count(&@2, "smtp-max-received", $2, 10000,
 			    &ps.conf->smtp.max_received);
+		}
+		| SMTPIPV4PREFIX NUMBER {
+			size_t	 n;
+
+			n = (size_t)ps.conf->smtp.ipv4_prefix;
+			set_count(&@2, "smtp-ipv4-prefix", $2, 32, &n);
+			ps.conf->smtp.ipv4_prefix = (int)n;
+		}
+		| SMTPIPV6PREFIX NUMBER {
+			size_t	 n;
+
+			n = (size_t)ps.conf->smtp.ipv6_prefix;
+			set_count(&@2, "smtp-ipv6-prefix", $2, 128, &n);
+			ps.conf->smtp.ipv6_prefix = (int)n;
+		}
+		| SMTPDATATIMEOUT duration {
+			if ($2 != 0)
+				ps.conf->smtp.data_timeout = $2;
+		}
+		| SMTPMAXLIFETIME duration {
+			if ($2 != 0)
+				ps.conf->smtp.max_lifetime = $2;
+		}
+		| SMTPMINDATARATE NUMBER {
+			if ($2 < 0 || $2 > 1000000000)
+				conf_error(&@2, "invalid smtp-min-data-rate "
+				    "%lld (0 to 1000000000)", $2);
+			else
+				ps.conf->smtp.min_data_rate = (size_t)$2;
+		}
+		| SMTPDATARATEWINDOW duration {
+			if ($2 != 0)
+				ps.conf->smtp.data_rate_window = $2;
+		}
+		| SMTPMAXIDLECOMMANDS NUMBER {
+			set_count(&@2, "smtp-max-idle-commands", $2, 100000,
+			    &ps.conf->smtp.max_idle_commands);
+		}
+		| SMTPAUTHMAXFAILURES NUMBER {
+			/* 0: failures are not counted across sessions */
+			if ($2 == 0)
+				ps.conf->smtp.auth_max_failures = 0;
+			else
+				set_count(&@2, "smtp-auth-max-failures", $2,
+				    100000, &ps.conf->smtp.auth_max_failures);
+		}
+		| SMTPAUTHLOCKOUT duration {
+			if ($2 != 0)
+				ps.conf->smtp.auth_lockout = $2;
 		}
 		| AUTHDNSTIMEOUT duration {
 			if ($2 > CONF_AUTH_DNS_TIMEOUT_MAX)
@@ -1070,9 +1122,19 @@ static const struct keyword keywords[] = {
 	{ "route",		ROUTE },
 	{ "selector",		SELECTOR },
 	{ "sign",		SIGN },
+	{ "smtp-auth-lockout",	SMTPAUTHLOCKOUT },
+	{ "smtp-auth-max-failures", SMTPAUTHMAXFAILURES },
+	{ "smtp-data-rate-window", SMTPDATARATEWINDOW },
+	{ "smtp-data-timeout",	SMTPDATATIMEOUT },
+	{ "smtp-ipv4-prefix",	SMTPIPV4PREFIX },
+	{ "smtp-ipv6-prefix",	SMTPIPV6PREFIX },
+	{ "smtp-max-idle-commands", SMTPMAXIDLECOMMANDS },
+	{ "smtp-max-lifetime",	SMTPMAXLIFETIME },
+	{ "smtp-max-per-client", SMTPMAXPERIP },
 	{ "smtp-max-per-ip",	SMTPMAXPERIP },
 	{ "smtp-max-received",	SMTPMAXRECEIVED },
 	{ "smtp-max-sessions",	SMTPMAXSESSIONS },
+	{ "smtp-min-data-rate",	SMTPMINDATARATE },
 	{ "smtp-timeout",	SMTPTIMEOUT },
 	{ "smtps",		SMTPS },
 	{ "socket",		SOCKET },

@@ -88,6 +88,8 @@ smtp_session_new(const struct smtp_session_conf *conf,
 		s->conf.max_errors = SMTP_DEFAULT_MAX_ERRORS;
 	if (s->conf.max_received == 0)
 		s->conf.max_received = SMTP_DEFAULT_MAX_RECEIVED;
+	if (s->conf.max_idle_commands == 0)
+		s->conf.max_idle_commands = SMTP_DEFAULT_MAX_IDLE_COMMANDS;
 	strlcpy(s->hostname, conf->hostname != NULL ? conf->hostname :
 	    "localhost", sizeof(s->hostname));
 	s->conf.hostname = s->hostname;
@@ -591,9 +593,26 @@ proceed_helo(struct smtp_session *s, const char *args)
 	engine_reply_raw(s, line, (size_t)n);
 }
 
+/*
+ * Commands that move no mail count against a budget that only an
+ * accepted message renews: a client that keeps a session open with NOOPs
+ * (each resets the RFC 5321 4.5.3.2.7 command timeout) is closed after
+ * max_idle_commands of them.  1 when the session is being closed.
+ */
+static int
+idle_command(struct smtp_session *s)
+{
+	if (++s->idle_commands <= s->conf.max_idle_commands)
+		return 0;
+	smtp_session_limit(s, "Too many commands without a message");
+	return 1;
+}
+
 static void
 proceed_rset(struct smtp_session *s, const char *args)
 {
+	if (idle_command(s))
+		return;
 	engine_tx_reset(s, 1);
 	engine_reply(s, 250, "2.0.0", "Ok");
 }
@@ -601,6 +620,8 @@ proceed_rset(struct smtp_session *s, const char *args)
 static void
 proceed_noop(struct smtp_session *s, const char *args)
 {
+	if (idle_command(s))
+		return;
 	engine_reply(s, 250, "2.0.0", "Ok");
 }
 
@@ -617,6 +638,8 @@ proceed_quit(struct smtp_session *s, const char *args)
 static void
 proceed_help(struct smtp_session *s, const char *args)
 {
+	if (idle_command(s))
+		return;
 	engine_reply(s, 214, "2.0.0", "Commands: EHLO HELO MAIL RCPT DATA BDAT "
 	    "RSET NOOP QUIT HELP VRFY EXPN STARTTLS AUTH");
 }
@@ -635,6 +658,8 @@ check_vrfy(struct smtp_session *s, const char *args)
 static void
 proceed_vrfy(struct smtp_session *s, const char *args)
 {
+	if (idle_command(s))
+		return;
 	engine_reply(s, 252, "2.5.0",
 	    "Cannot verify, but will accept message and attempt delivery");
 }
@@ -677,6 +702,17 @@ void
 smtp_session_timeout(struct smtp_session *s)
 {
 	session_stop(s, 421, "4.4.2", "Error: timeout exceeded");
+}
+
+/* A limit of the caller's (or ours) was reached: 421 4.7.0 and close. */
+void
+smtp_session_limit(struct smtp_session *s, const char *what)
+{
+	if (s->closing)
+		return;
+	if (s->cb.on_limit != NULL)
+		s->cb.on_limit(s->arg, what);
+	session_stop(s, 421, "4.7.0", what);
 }
 
 void

@@ -64,6 +64,7 @@
 /* RFC 5321 6.3: a loop is assumed past this many Received fields. */
 #define SMTP_DEFAULT_MAX_RECEIVED 100
 #define SMTP_DEFAULT_MAX_ERRORS	10
+#define SMTP_DEFAULT_MAX_IDLE_COMMANDS 100
 
 /* Listener flags. */
 #define SMTP_CONF_STARTTLS	0x01	/* STARTTLS may be offered */
@@ -84,6 +85,8 @@ struct smtp_session_conf {
 	size_t		 max_rcpts;	/* 0: SMTP_DEFAULT_MAX_RCPTS */
 	unsigned int	 max_errors;	/* 0: SMTP_DEFAULT_MAX_ERRORS */
 	unsigned int	 max_received;	/* 0: SMTP_DEFAULT_MAX_RECEIVED */
+	/* NOOP RSET HELP VRFY EXPN between messages accepted; 0: default */
+	unsigned int	 max_idle_commands;
 	int		 flags;		/* SMTP_CONF_* */
 };
 
@@ -133,6 +136,8 @@ struct smtp_session_cb {
 	/* The message content: dot-unstuffed, CRLF lines, no terminator. */
 	void	(*on_data_chunk)(void *, const uint8_t *, size_t);
 	void	(*on_data_abort)(void *, enum smtp_abort);
+	/* The session is being closed with a 421: a limit, named. */
+	void	(*on_limit)(void *, const char *);
 };
 
 struct smtp_session *smtp_session_new(const struct smtp_session_conf *,
@@ -163,6 +168,7 @@ void	 smtp_session_reply_auth(struct smtp_session *,
 	    enum smtp_auth_result, int, const char *, const char *);
 
 void	 smtp_session_timeout(struct smtp_session *);
+void	 smtp_session_limit(struct smtp_session *, const char *);
 void	 smtp_session_shutdown(struct smtp_session *);
 void	 smtp_session_client_gone(struct smtp_session *);
 

@@ -78,6 +78,7 @@ struct smtp_session {
 	int			 drop_input;	/* after STARTTLS */
 	int			 skip_line;	/* rest of an over-long line */
 	unsigned int		 errors;
+	unsigned int		 idle_commands;	/* since a message */
 
 	int			 esmtp;
 	int			 tls;

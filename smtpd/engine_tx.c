@@ -657,6 +657,8 @@ smtp_session_reply_data(struct smtp_session *s, int ok, int code,
 		return;
 	engine_reply_caller(s, ok, code, enh, text, 250, "2.0.0",
 	    "Message accepted");
+	if (ok)
+		s->idle_commands = 0;	/* mail moved: a new budget */
 	engine_tx_reset(s, 0);
 	engine_process(s);
 }

@@ -35,6 +35,8 @@
 static void	session_pump(struct session *);
 static void	session_io(int, short, void *);
 static void	session_auth_abort(struct session *);
+static void	sasl_log_user(const char *, char *, size_t);
+static void	session_rate_start(struct session *);
 
 static struct session *
 session_by_id(struct smtp *smtp, uint32_t id)
@@ -75,6 +77,8 @@ smtpd_session_close(struct session *s)
 	event_del(&s->ev_read);
 	event_del(&s->ev_write);
 	evtimer_del(&s->ev_timeout);
+	evtimer_del(&s->ev_lifetime);
+	evtimer_del(&s->ev_rate);
 	if (s->tls != NULL) {
 		tls_close(s->tls);
 		tls_free(s->tls);
@@ -89,6 +93,7 @@ smtpd_session_close(struct session *s)
 		smtp->nheld--;
 	log_debug("smtp: session %u from %s closed", s->id, s->ip);
 	free(s);
+	smtp_accept_resume(smtp);	/* a descriptor is free */
 }
 
 /* --- authd --- */
@@ -259,7 +264,25 @@ cb_auth(void *arg, const char *mech, const char *user, const char *pass)
 {
 	struct session		*s = arg;
 	struct msg_auth_sasl	 m;
+	char			 net[CLIENT_NET_STRMAX];
+	char			 who[4 * SMTP_AUTH_USER_MAX + 1];
+	time_t			 left;
 
+	/* Locked out by failures in this or other sessions: not checked. */
+	if ((left = authfail_locked(&s->smtp->authfail, &s->net, user,
+	    monotime())) > 0) {
+		client_net_str(&s->net, net, sizeof(net));
+		sasl_log_user(user, who, sizeof(who));
+		log_info("smtp: session %u from %s: AUTH %s user %s refused: "
+		    "locked out after too many failures (%s or the account, "
+		    "%llds left)", s->id, s->ip, mech, who, net,
+		    (long long)left);
+		s->smtp->stats[STAT_SASL_LOCKED]++;
+		smtp_session_reply_auth(s->engine, SMTP_AUTH_TEMPFAIL, 454,
+		    "4.7.0", "Too many authentication failures, try again "
+		    "later");
+		return;
+	}
 	if (s->smtp->sasl_inflight >= SMTP_SASL_INFLIGHT_MAX) {
 		log_info("smtp: session %u from %s: AUTH deferred: %zu checks "
 		    "already at authd", s->id, s->ip, s->smtp->sasl_inflight);
@@ -304,7 +327,7 @@ session_sasl_fail(int fd, short event, void *arg)
 {
 	struct session	*s = arg;
 
-	if (s->sasl_failures >= SMTP_SASL_MAX_FAILURES)
+	if (s->sasl_failures >= SMTP_SASL_MAX_FAILURES || s->sasl_locked)
 		smtp_session_reply_auth(s->engine, SMTP_AUTH_FAIL, 421,
 		    "4.7.0", "Too many authentication failures");
 	else
@@ -321,6 +344,7 @@ session_sasl_result(struct smtp *smtp, struct imsg *imsg)
 	struct timeval			 tv = { SMTP_SASL_FAIL_DELAY, 0 };
 	char				 user[4 * SMTP_AUTH_USER_MAX + 1];
 	const char			*what;
+	char				 net[CLIENT_NET_STRMAX];
 
 	if (msg_get_auth_sasl_result(imsg, &r) == -1)
 		proc_bad_message(smtp->proc, PROC_AUTHD, imsg);
@@ -345,6 +369,17 @@ session_sasl_result(struct smtp *smtp, struct imsg *imsg)
 	/* One line per attempt: who, from where, how; never the password. */
 	log_info("smtp: session %u from %s: AUTH %s user %s: %s", s->id, s->ip,
 	    s->sasl_mech, user, what);
+	/* Counted across sessions too: a lockout closes this one. */
+	if (r.result == AUTH_SASL_FAIL && authfail_record(&smtp->authfail,
+	    &s->net, s->sasl_user, monotime())) {
+		client_net_str(&s->net, net, sizeof(net));
+		log_info("smtp: session %u from %s: AUTH user %s: %u failures: "
+		    "%s or the account locked out for %llds", s->id, s->ip,
+		    user, smtp->authfail.max_failures, net,
+		    (long long)smtp->authfail.lockout);
+		smtp->stats[STAT_SASL_LOCKED]++;
+		s->sasl_locked = 1;
+	}
 	explicit_bzero(s->sasl_user, sizeof(s->sasl_user));
 	switch (r.result) {
 	case AUTH_SASL_OK:
@@ -524,6 +559,7 @@ cb_data_start(void *arg)
 	    s->id, -1, &b, sizeof(b));
 	arstrip_free(&s->arstrip);
 	arstrip_init(&s->arstrip);
+	session_rate_start(s);
 }
 
 /*
@@ -664,6 +700,17 @@ cb_starttls(void *arg)
 	s->starttls = 1;
 }
 
+/* The engine closes the session for a limit: say which. */
+static void
+cb_limit(void *arg, const char *what)
+{
+	struct session	*s = arg;
+
+	log_info("smtp: session %u from %s: limit reached, closing: %s",
+	    s->id, s->ip, what);
+	s->smtp->stats[STAT_LIMIT_CLOSED]++;
+}
+
 static const struct smtp_session_cb session_callbacks = {
 	.on_helo = cb_helo,
 	.on_rset = cb_rset,
@@ -676,6 +723,7 @@ static const struct smtp_session_cb session_callbacks = {
 	.on_auth = cb_auth,
 	.on_data_chunk = cb_data_chunk,
 	.on_data_abort = cb_data_abort,
+	.on_limit = cb_limit,
 };
 
 /* --- the queue's answers --- */
@@ -793,6 +841,88 @@ session_queue_reply(struct smtp *smtp, struct imsg *imsg)
 	session_pump(s);
 }
 
+/* --- limits: lifetime, data rate --- */
+
+/*
+ * smtp-max-lifetime: commands that reset the command timeout (NOOP
+ * every few minutes) do not make a session last forever.  A session
+ * waiting for our answer (the queue's message id, authd's verdict, the
+ * commit) is not cut: that could lose or duplicate a message; it is
+ * looked at again a second later.
+ */
+static void
+session_lifetime(int fd, short event, void *arg)
+{
+	struct session	*s = arg;
+	struct timeval	 tv = { 1, 0 };
+
+	if (s->qstate == QSTATE_BEGIN || s->qstate == QSTATE_AUTH ||
+	    s->qstate == QSTATE_COMMIT || s->mail_pending || s->sasl_pending) {
+		evtimer_add(&s->ev_lifetime, &tv);
+		return;
+	}
+	log_info("smtp: session %u from %s: session lifetime of %llds "
+	    "exceeded", s->id, s->ip,
+	    (long long)s->smtp->proc->global.smtp_max_lifetime);
+	smtp_session_limit(s->engine, "Session lifetime exceeded");
+	session_pump(s);
+}
+
+static void
+session_rate_arm(struct session *s)
+{
+	struct timeval	 tv = { s->smtp->proc->global.smtp_data_rate_window,
+			    0 };
+
+	evtimer_del(&s->ev_rate);
+	if (s->smtp->proc->global.smtp_min_data_rate > 0 && tv.tv_sec > 0)
+		evtimer_add(&s->ev_rate, &tv);
+}
+
+static void
+session_rate_start(struct session *s)
+{
+	rate_start(&s->rate, monotime());
+	session_rate_arm(s);
+}
+
+/*
+ * smtp-min-data-rate: while a message streams in, the bytes of each
+ * window must average at least the minimum, or the transaction is
+ * aborted (nothing stored) and the session closed with 421.  Windows in
+ * which we held the session back (backpressure) or waited for the
+ * queue do not count against the client.
+ */
+static void
+session_rate_check(int fd, short event, void *arg)
+{
+	struct session	*s = arg;
+	uint64_t	 min = s->smtp->proc->global.smtp_min_data_rate;
+	uint64_t	 avg;
+	time_t		 now = monotime();
+	char		 what[128];
+
+	if (s->qstate != QSTATE_DATA && s->qstate != QSTATE_BEGIN)
+		return;		/* the message is in: no more checks */
+	if (s->held || s->qstate == QSTATE_BEGIN) {
+		rate_start(&s->rate, now);
+		session_rate_arm(s);
+		return;
+	}
+	if (!rate_check(&s->rate, now, min, &avg)) {
+		session_rate_arm(s);
+		return;
+	}
+	log_info("smtp: session %u from %s: data rate %llu bytes/s below "
+	    "the minimum of %llu over %llds: message dropped", s->id, s->ip,
+	    (unsigned long long)avg, (unsigned long long)min,
+	    (long long)s->smtp->proc->global.smtp_data_rate_window);
+	snprintf(what, sizeof(what), "Data rate below %llu bytes/s",
+	    (unsigned long long)min);
+	smtp_session_limit(s->engine, what);
+	session_pump(s);
+}
+
 /* --- I/O --- */
 
 static void
@@ -800,9 +930,26 @@ session_timeout(int fd, short event, void *arg)
 {
 	struct session	*s = arg;
 
-	log_info("smtp: session %u from %s: timeout", s->id, s->ip);
+	log_info("smtp: session %u from %s: timeout (%s)", s->id, s->ip,
+	    s->qstate == QSTATE_DATA ? "smtp-data-timeout" : "smtp-timeout");
 	smtp_session_timeout(s->engine);
 	session_pump(s);
+}
+
+/*
+ * RFC 5321 4.5.3.2: a timeout per state.  Waiting for a command, at
+ * least 5 minutes (4.5.3.2.7, smtp-timeout); while a message streams in,
+ * for each block of it, smtp-data-timeout when it is set (4.5.3.2.5
+ * gives a client 3 minutes per block), smtp-timeout otherwise.
+ */
+static time_t
+session_timeout_value(const struct session *s)
+{
+	const struct msg_conf_global	*g = &s->smtp->proc->global;
+
+	if (s->qstate == QSTATE_DATA && g->smtp_data_timeout > 0)
+		return g->smtp_data_timeout;
+	return g->smtp_timeout;
 }
 
 /*
@@ -816,7 +963,7 @@ session_timeout(int fd, short event, void *arg)
 static void
 session_timeout_restart(struct session *s)
 {
-	struct timeval	 tv = { s->smtp->proc->global.smtp_timeout, 0 };
+	struct timeval	 tv = { session_timeout_value(s), 0 };
 
 	s->in_timed = 0;
 	if (s->held)
@@ -828,7 +975,7 @@ session_timeout_restart(struct session *s)
 static void
 session_arm(struct session *s, short events)
 {
-	struct timeval	 tv = { s->smtp->proc->global.smtp_timeout, 0 };
+	struct timeval	 tv = { session_timeout_value(s), 0 };
 
 	event_del(&s->ev_read);
 	event_del(&s->ev_write);
@@ -898,6 +1045,8 @@ session_peer_written(struct proc *p, enum proc_id id)
 			continue;
 		s->held = 0;
 		smtp->nheld--;
+		/* the hold was ours: the client's rate counts from now */
+		rate_start(&s->rate, monotime());
 		session_pump(s);
 	}
 }
@@ -1064,6 +1213,8 @@ session_io(int fd, short event, void *arg)
 			if (s->listener->conf.flags & LISTEN_AUTH)
 				explicit_bzero(data, (size_t)n);
 			s->in_timed += (size_t)n;
+			if (s->qstate == QSTATE_DATA)
+				rate_add(&s->rate, (size_t)n);
 			if (s->in_timed >= SMTP_TIMEOUT_BLOCK)
 				session_timeout_restart(s);
 		}
@@ -1091,15 +1242,15 @@ session_shutdown(struct session *s)
 	smtpd_session_close(s);
 }
 
-static int
-session_count_ip(struct smtp *smtp, const struct sockaddr_storage *ss)
+/* Sessions from one client: its network under the configured prefix. */
+static size_t
+session_count_client(struct smtp *smtp, const struct client_net *net)
 {
 	struct session	*s;
-	int		 n = 0;
+	size_t		 n = 0;
 
-	/* The address alone: every connection has its own port. */
 	TAILQ_FOREACH(s, &smtp->sessions, entry)
-		if (rule_addr_in_net((struct sockaddr *)&s->ss, ss, -1))
+		if (client_net_equal(&s->net, net))
 			n++;
 	return n;
 }
@@ -1112,19 +1263,35 @@ session_accept(struct smtp *smtp, struct smtp_listener *l, int fd,
 	struct session			*s;
 	static const char		 busy[] =
 	    "421 4.7.0 Too many connections, try again later\r\n";
-	char				 ip[64];
+	char				 ip[64], netstr[CLIENT_NET_STRMAX];
+	struct client_net		 net;
+	const struct msg_conf_global	*g = &smtp->proc->global;
+	struct timeval			 life = { g->smtp_max_lifetime, 0 };
+	size_t				 n;
 
 	if (getnameinfo((const struct sockaddr *)ss, ss->ss_family ==
 	    AF_INET6 ? sizeof(struct sockaddr_in6) :
 	    sizeof(struct sockaddr_in), ip, sizeof(ip), NULL, 0,
 	    NI_NUMERICHOST) != 0)
 		strlcpy(ip, "unknown", sizeof(ip));
-	if (smtp->shutting_down ||
-	    smtp->nsessions >= smtp->proc->global.smtp_max_sessions ||
-	    session_count_ip(smtp, ss) >=
-	    (int)smtp->proc->global.smtp_max_per_ip) {
+	client_net_from(&net, (const struct sockaddr *)ss, g->smtp_ipv4_prefix,
+	    g->smtp_ipv6_prefix);
+	n = 0;
+	if (smtp->shutting_down)
+		log_info("smtp: refused connection from %s: shutting down", ip);
+	else if (smtp->nsessions >= g->smtp_max_sessions)
 		log_info("smtp: refused connection from %s: too many "
-		    "connections", ip);
+		    "connections: %zu sessions (smtp-max-sessions)", ip,
+		    smtp->nsessions);
+	else if ((n = session_count_client(smtp, &net)) >=
+	    g->smtp_max_per_ip) {
+		client_net_str(&net, netstr, sizeof(netstr));
+		log_info("smtp: refused connection from %s: too many "
+		    "connections: %zu sessions from %s (smtp-max-per-ip)", ip,
+		    n, netstr);
+	}
+	if (smtp->shutting_down || smtp->nsessions >= g->smtp_max_sessions ||
+	    n >= g->smtp_max_per_ip) {
 		smtp->stats[STAT_REFUSED_BUSY]++;
 		if (write(fd, busy, sizeof(busy) - 1) == -1) {
 			/* nothing more to do for this client */
@@ -1141,6 +1308,7 @@ session_accept(struct smtp *smtp, struct smtp_listener *l, int fd,
 	s->listener = l;
 	s->fd = fd;
 	s->ss = *ss;
+	s->net = net;
 	strlcpy(s->ip, ip, sizeof(s->ip));
 	buf_init(&s->in, SESSION_READ_SIZE);
 	TAILQ_INIT(&s->rcpts);
@@ -1150,6 +1318,7 @@ session_accept(struct smtp *smtp, struct smtp_listener *l, int fd,
 	    smtp->conf->hostname;
 	sc.max_size = smtp->proc->global.max_message_size;
 	sc.max_received = smtp->proc->global.smtp_max_received;
+	sc.max_idle_commands = g->smtp_max_idle_commands;
 	if (l->pki != NULL && (l->conf.flags & LISTEN_STARTTLS))
 		sc.flags |= SMTP_CONF_STARTTLS;
 	if (l->conf.flags & LISTEN_SMTPS)
@@ -1173,6 +1342,10 @@ session_accept(struct smtp *smtp, struct smtp_listener *l, int fd,
 	event_set(&s->ev_write, fd, EV_WRITE, session_io, s);
 	evtimer_set(&s->ev_timeout, session_timeout, s);
 	evtimer_set(&s->ev_sasl_delay, session_sasl_fail, s);
+	evtimer_set(&s->ev_lifetime, session_lifetime, s);
+	evtimer_set(&s->ev_rate, session_rate_check, s);
+	if (life.tv_sec > 0)
+		evtimer_add(&s->ev_lifetime, &life);
 	TAILQ_INSERT_TAIL(&smtp->sessions, s, entry);
 	smtp->nsessions++;
 	smtp->stats[STAT_SESSIONS]++;

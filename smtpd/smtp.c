@@ -13,10 +13,12 @@
  */
 #include <sys/types.h>
 #include <sys/queue.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <errno.h>
 #include <stdlib.h>
+#include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -46,6 +48,9 @@ const char *const smtp_stat_names[STAT_MAX] = {
 	[STAT_QUEUE_NOSPACE] = "smtp.messages.deferred.queue_memory",
 	[STAT_READ_PAUSED] = "smtp.backpressure.sessions_paused",
 	[STAT_SPOOL_LOW] = "smtp.messages.deferred.spool_low",
+	[STAT_LIMIT_CLOSED] = "smtp.sessions.closed.limit",
+	[STAT_SASL_LOCKED] = "smtp.auth.locked_out",
+	[STAT_ACCEPT_PAUSED] = "smtp.accept.paused_no_descriptors",
 };
 
 static struct smtp *
@@ -122,6 +127,54 @@ smtp_conf(struct proc *p, struct imsg *imsg)
 	proc_unexpected(p, PROC_PARENT, imsg);
 }
 
+/*
+ * Out of descriptors: a listener stays readable while its connection
+ * waits in the backlog, so accepting again at once would spin.  The
+ * listeners are taken out of the loop until a session closes (a
+ * descriptor is free again) or, for descriptors freed elsewhere, a
+ * second has passed.
+ */
+void
+smtp_accept_pause(struct smtp *smtp)
+{
+	struct smtp_listener	*l;
+	struct timeval		 tv = { 1, 0 };
+
+	if (!smtp->accept_paused) {
+		if (!smtp->accept_warned)
+			log_warnx("smtp: out of file descriptors with %zu "
+			    "sessions: not accepting connections until one "
+			    "closes", smtp->nsessions);
+		smtp->accept_warned = 1;
+		smtp->stats[STAT_ACCEPT_PAUSED]++;
+		TAILQ_FOREACH(l, &smtp->listeners, entry)
+			event_del(&l->ev);
+		smtp->accept_paused = 1;
+	}
+	evtimer_add(&smtp->ev_accept_retry, &tv);
+}
+
+void
+smtp_accept_resume(struct smtp *smtp)
+{
+	struct smtp_listener	*l;
+
+	if (!smtp->accept_paused || smtp->shutting_down)
+		return;
+	smtp->accept_paused = 0;
+	evtimer_del(&smtp->ev_accept_retry);
+	if (smtp->paused)
+		return;		/* posternctl paused it: it resumes it */
+	TAILQ_FOREACH(l, &smtp->listeners, entry)
+		event_add(&l->ev, NULL);
+}
+
+static void
+smtp_accept_retry(int fd, short event, void *arg)
+{
+	smtp_accept_resume(arg);
+}
+
 static void
 smtp_accept(int fd, short event, void *arg)
 {
@@ -132,13 +185,48 @@ smtp_accept(int fd, short event, void *arg)
 
 	if ((s = accept4(fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK |
 	    SOCK_CLOEXEC)) == -1) {
-		if (errno != EAGAIN && errno != EINTR &&
+		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+		    errno == ENOMEM)
+			smtp_accept_pause(l->smtp);
+		else if (errno != EAGAIN && errno != EINTR &&
 		    errno != ECONNABORTED)
 			log_warn("smtp: accept");
 		return;
 	}
+	if (l->smtp->accept_warned) {
+		log_info("smtp: accepting connections again");
+		l->smtp->accept_warned = 0;
+	}
 	sock_nodelay(s);
 	session_accept(l->smtp, l, s, &ss);
+}
+
+/*
+ * TEST ONLY: POSTERN_TEST_SMTP_SPARE_FDS=N sets the smtp process's
+ * RLIMIT_NOFILE to N past its highest open descriptor, so that a test
+ * runs it out of descriptors with a few connections.  Like every
+ * POSTERN_TEST_ variable, removed in every process unless posternd was
+ * started with -d -T (posternd/proc.c).
+ */
+static void
+smtp_test_spare_fds(void)
+{
+	struct rlimit	 rl;
+	const char	*v, *errstr;
+	int		 fd, top = 0, n;
+
+	if ((v = getenv("POSTERN_TEST_SMTP_SPARE_FDS")) == NULL)
+		return;
+	n = strtonum(v, 1, 1000, &errstr);
+	if (errstr != NULL)
+		fatalx("POSTERN_TEST_SMTP_SPARE_FDS %s: %s", v, errstr);
+	for (fd = 0; fd < 4096; fd++)
+		if (fcntl(fd, F_GETFD) != -1)
+			top = fd;
+	rl.rlim_cur = rl.rlim_max = (rlim_t)(top + 1 + n);
+	if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+		fatal("setrlimit RLIMIT_NOFILE");
+	log_warnx("smtp: test: RLIMIT_NOFILE %d", top + 1 + n);
 }
 
 void
@@ -152,6 +240,10 @@ smtp_run(struct proc *p)
 	    sizeof(s->conf->hostname));
 	routing_ready(&s->routing);
 	proc_peer_written = session_peer_written;
+	authfail_init(&s->authfail, AUTHFAIL_SLOTS,
+	    p->global.smtp_auth_max_failures, p->global.smtp_auth_lockout);
+	evtimer_set(&s->ev_accept_retry, smtp_accept_retry, s);
+	smtp_test_spare_fds();
 	TAILQ_FOREACH(l, &s->listeners, entry) {
 		if (l->conf.pki[0] != '\0') {
 			TAILQ_FOREACH(pki, &s->pkis, entry)
@@ -198,6 +290,7 @@ smtp_shutdown(struct proc *p)
 	int		 pass;
 
 	s->shutting_down = 1;
+	evtimer_del(&s->ev_accept_retry);
 	for (pass = 0; pass < 2; pass++) {
 		for (sess = TAILQ_FIRST(&s->sessions); sess != NULL;
 		    sess = next) {

@@ -17,6 +17,7 @@
 #include "routing.h"
 #include "smtpd/arstrip.h"
 #include "smtpd/engine.h"
+#include "smtpd/limits.h"
 
 /* Session limits and the idle timeout come from postern.conf ("smtp"). */
 /*
@@ -33,9 +34,9 @@
 #define SMTP_SASL_MAX_FAILURES	3	/* then 421 and close */
 #define SMTP_SASL_FAIL_DELAY	1	/* seconds before a 535 */
 /*
- * crypt(3) runs inline in authd, some 50 ms per check with yescrypt: more
- * checks at once than this get 454 4.7.0 at once, so that a crowd of
- * guessers cannot hold up authd's evaluation of everyone's mail.
+ * crypt(3) runs in authd's helper, one check after another, some 50 ms
+ * each with yescrypt: more checks at once than this get 454 4.7.0 at
+ * once, so that a crowd of guessers cannot make everyone's AUTH wait.
  */
 #define SMTP_SASL_INFLIGHT_MAX	4
 /* at SIGTERM, for the answers to commits under way (queue_shutdown()) */
@@ -101,9 +102,15 @@ struct session {
 	/* SASL AUTH (RFC 4954) */
 	int				 sasl_pending;	/* authd checks */
 	unsigned int			 sasl_failures;
+	int				 sasl_locked;	/* 421 after the 535 */
 	char				 sasl_mech[8];
 	char				 sasl_user[SMTP_AUTH_USER_MAX + 1];
 	struct event			 ev_sasl_delay;	/* a failure's 535 */
+	/* limits that hold under attack (smtpd/limits.c) */
+	struct client_net		 net;	/* the client, by prefix */
+	struct event			 ev_lifetime;	/* smtp-max-lifetime */
+	struct event			 ev_rate;	/* data rate check */
+	struct rate_window		 rate;
 };
 
 enum smtp_stat {
@@ -128,6 +135,9 @@ enum smtp_stat {
 	STAT_QUEUE_NOSPACE,	/* 452: the queue's memory budget */
 	STAT_READ_PAUSED,	/* a session not read: backpressure */
 	STAT_SPOOL_LOW,		/* 452 at MAIL: below queue minfree */
+	STAT_LIMIT_CLOSED,	/* 421: lifetime, data rate, idle commands */
+	STAT_SASL_LOCKED,	/* 454/421: AUTH failures locked out */
+	STAT_ACCEPT_PAUSED,	/* out of descriptors: accept paused */
 	STAT_MAX
 };
 
@@ -147,6 +157,10 @@ struct smtp {
 	uint32_t			 next_id;
 	int				 shutting_down;
 	int				 spool_low;	/* the queue says */
+	struct authfail			 authfail;	/* across sessions */
+	int				 accept_paused;	/* out of fds */
+	int				 accept_warned;	/* until one works */
+	struct event			 ev_accept_retry;
 };
 
 /* session.c */
@@ -162,5 +176,7 @@ void	session_shutdown(struct session *);
 
 /* smtp.c */
 extern const char *const smtp_stat_names[STAT_MAX];
+void	smtp_accept_pause(struct smtp *);
+void	smtp_accept_resume(struct smtp *);
 
 #endif

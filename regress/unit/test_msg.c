@@ -373,6 +373,39 @@ tls_policy(int32_t policy, const char *dom, const char *text, size_t len,
 	return r;
 }
 
+/* The smtp limits in the global configuration: prefixes and times. */
+static void
+test_conf_global_limits(void **state)
+{
+	struct msg_conf_global	 g, out;
+	struct imsg		 imsg;
+
+	memset(&g, 0, sizeof(g));
+	g.smtp_max_received = 100;
+	g.smtp_ipv4_prefix = 24;
+	g.smtp_ipv6_prefix = 64;
+	memset(&imsg, 0, sizeof(imsg));
+	imsg.data = &g;
+	imsg.len = sizeof(g);
+	imsg.fd = -1;
+	assert_int_equal(msg_get_conf_global(&imsg, &out), 0);
+	g.smtp_ipv4_prefix = 33;
+	assert_int_equal(msg_get_conf_global(&imsg, &out), -1);
+	g.smtp_ipv4_prefix = 32;
+	g.smtp_ipv6_prefix = 129;
+	assert_int_equal(msg_get_conf_global(&imsg, &out), -1);
+	g.smtp_ipv6_prefix = -1;
+	assert_int_equal(msg_get_conf_global(&imsg, &out), -1);
+	g.smtp_ipv6_prefix = 128;
+	g.smtp_max_lifetime = -1;
+	assert_int_equal(msg_get_conf_global(&imsg, &out), -1);
+	g.smtp_max_lifetime = 3600;
+	g.smtp_auth_lockout = -5;
+	assert_int_equal(msg_get_conf_global(&imsg, &out), -1);
+	g.smtp_auth_lockout = 900;
+	assert_int_equal(msg_get_conf_global(&imsg, &out), 0);
+}
+
 static void
 test_tls_policy(void **state)
 {
@@ -771,6 +804,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_every_decoder),
 		cmocka_unit_test(test_tls_policy),
+		cmocka_unit_test(test_conf_global_limits),
 		cmocka_unit_test(test_queue_envelope),
 		cmocka_unit_test(test_variable_lengths),
 		cmocka_unit_test(test_ctl_debug),

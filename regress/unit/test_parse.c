@@ -1683,6 +1683,46 @@ test_smtp_statements(void **state)
 	assert_int_equal(conf->smtp.max_per_ip, 4);
 	assert_int_equal(conf->smtp.max_received, 30);
 	free_config(conf);
+
+	/* limits that hold under attack: defaults, then each set */
+	conf = parse_ok("listen on 127.0.0.1\n", 0);
+	assert_int_equal(conf->smtp.ipv4_prefix, 32);
+	assert_int_equal(conf->smtp.ipv6_prefix, 64);
+	assert_int_equal(conf->smtp.data_timeout, 0);	/* smtp-timeout */
+	assert_int_equal(conf->smtp.max_lifetime, 3600);
+	assert_int_equal(conf->smtp.min_data_rate, 128);
+	assert_int_equal(conf->smtp.data_rate_window, 60);
+	assert_int_equal(conf->smtp.max_idle_commands, 100);
+	assert_int_equal(conf->smtp.auth_max_failures, 10);
+	assert_int_equal(conf->smtp.auth_lockout, 900);
+	free_config(conf);
+	conf = parse_ok("smtp-ipv4-prefix 24\nsmtp-ipv6-prefix 56\n"
+	    "smtp-max-per-client 3\nsmtp-data-timeout 1m\n"
+	    "smtp-max-lifetime 10m\nsmtp-min-data-rate 1000\n"
+	    "smtp-data-rate-window 20s\nsmtp-max-idle-commands 7\n"
+	    "smtp-auth-max-failures 5\nsmtp-auth-lockout 1h\n", 0);
+	assert_int_equal(conf->smtp.ipv4_prefix, 24);
+	assert_int_equal(conf->smtp.ipv6_prefix, 56);
+	assert_int_equal(conf->smtp.max_per_ip, 3);
+	assert_int_equal(conf->smtp.data_timeout, 60);
+	assert_int_equal(conf->smtp.max_lifetime, 600);
+	assert_int_equal(conf->smtp.min_data_rate, 1000);
+	assert_int_equal(conf->smtp.data_rate_window, 20);
+	assert_int_equal(conf->smtp.max_idle_commands, 7);
+	assert_int_equal(conf->smtp.auth_max_failures, 5);
+	assert_int_equal(conf->smtp.auth_lockout, 3600);
+	free_config(conf);
+	conf = parse_ok("smtp-min-data-rate 0\nsmtp-auth-max-failures 0\n",
+	    0);
+	assert_int_equal(conf->smtp.min_data_rate, 0);
+	assert_int_equal(conf->smtp.auth_max_failures, 0);
+	free_config(conf);
+	expect_errors("smtp-ipv4-prefix 33\n", 0,
+	    "test.conf:1: invalid smtp-ipv4-prefix 33 (1 to 32)\n");
+	expect_errors("smtp-ipv6-prefix 0\n", 0,
+	    "test.conf:1: invalid smtp-ipv6-prefix 0 (1 to 128)\n");
+	expect_errors("smtp-max-idle-commands 0\n", 0,
+	    "test.conf:1: invalid smtp-max-idle-commands 0 (1 to 100000)\n");
 }
 
 static void

@@ -189,6 +189,12 @@ on_auth(void *arg, const char *mech, const char *user, const char *pass)
 		smtp_session_reply_auth(r->s, SMTP_AUTH_FAIL, 0, NULL, NULL);
 }
 
+static void
+on_limit(void *arg, const char *what)
+{
+	ev(arg, "limit:%s", what);
+}
+
 static const struct smtp_session_cb cbs = {
 	.on_helo = on_helo,
 	.on_rset = on_rset,
@@ -201,9 +207,11 @@ static const struct smtp_session_cb cbs = {
 	.on_auth = on_auth,
 	.on_data_chunk = on_data_chunk,
 	.on_data_abort = on_data_abort,
+	.on_limit = on_limit,
 };
 
 static unsigned int max_errors = 1000;
+static unsigned int max_idle = 100000;
 
 static struct rec *
 rec_new(int flags, uint64_t max_size, size_t max_rcpts)
@@ -217,6 +225,7 @@ rec_new(int flags, uint64_t max_size, size_t max_rcpts)
 	conf.max_size = max_size;
 	conf.max_rcpts = max_rcpts;
 	conf.max_errors = max_errors;
+	conf.max_idle_commands = max_idle;
 	r = calloc(1, sizeof(*r));
 	assert_non_null(r);
 	buf_init(&r->events, 1 << 20);
@@ -1373,6 +1382,45 @@ test_dsn_utf8(void **state)
 	rec_free(r);
 }
 
+/*
+ * NOOP, RSET, HELP, VRFY and EXPN spend a budget that only an accepted
+ * message renews; past it, 421 4.7.0 and the session closes.
+ */
+static void
+test_idle_commands(void **state)
+{
+	struct rec	*r;
+	int		 i;
+
+	max_idle = 0;		/* the default */
+	r = rec_new(0, 0, 0);
+	drain(r);
+	assert_string_equal(say(r, "EHLO c\r\n"), "250");
+	for (i = 0; i < SMTP_DEFAULT_MAX_IDLE_COMMANDS; i++)
+		assert_string_equal(say(r, "NOOP\r\n"), "250");
+	assert_string_equal(say(r, "NOOP\r\n"), "421");
+	assert_true(smtp_session_closing(r->s));
+	assert_non_null(strstr((char *)r->events.data,
+	    "limit:Too many commands without a message"));
+	rec_free(r);
+
+	max_idle = 4;
+	r = rec_new(0, 0, 0);
+	drain(r);
+	assert_string_equal(say(r, "EHLO c\r\nNOOP\r\nRSET\r\nHELP\r\n"
+	    "VRFY x\r\n"), "250 250 250 214 252");
+	/* a message accepted: a new budget */
+	assert_string_equal(say(r, "MAIL FROM:<a@b.example>\r\n"
+	    "RCPT TO:<c@d.example>\r\nDATA\r\n"), "250 250 354");
+	assert_string_equal(say(r, "x\r\n.\r\n"), "250");
+	assert_string_equal(say(r, "NOOP\r\nNOOP\r\nNOOP\r\nEXPN x\r\n"),
+	    "250 250 250 252");
+	assert_string_equal(say(r, "RSET\r\n"), "421");
+	assert_true(smtp_session_closing(r->s));
+	rec_free(r);
+	max_idle = 100000;
+}
+
 static void
 test_error_limit(void **state)
 {
@@ -1503,6 +1551,7 @@ main(void)
 		cmocka_unit_test(test_received),
 		cmocka_unit_test(test_duplicate_rcpts),
 		cmocka_unit_test(test_received_loop),
+		cmocka_unit_test(test_idle_commands),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
