@@ -23,7 +23,8 @@
  * policies, reports through the queue) move the control channel's, which
  * gains debug delivery, report and suppression requests.
  * Version 6: a local delivery's result says whether its diagnostic is an
- * LMTP server's reply; reports carry flags and reportd the CA file.
+ * LMTP server's reply; reports carry flags and reportd the CA file; the
+ * global settings carry the smtp limits.
  */
 #define POSTERN_PROTO_VERSION	6
 
