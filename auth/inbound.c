@@ -676,6 +676,8 @@ inbound_finish(struct inbound *in)
 	    in->dmarc_out.result != DMARC_RESULT_PERMERROR) {
 		in->res.have_dmarc = 1;
 		in->res.dmarc_eval = in->dmarc_out.eval;
+		if (in->dmarc_out.have_record)
+			in->res.dmarc_nruf = in->dmarc_out.record.nruf;
 	}
 	in->res.dns_cut = dns_ctx_cut(in->dns);
 	if (in->res.dns_cut > 0)

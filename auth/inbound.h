@@ -70,6 +70,7 @@ struct inbound_result {
 						   ..." CRLF */
 	int			 have_dmarc;	/* an evaluation for reports */
 	struct dmarc_eval_record dmarc_eval;
+	size_t			 dmarc_nruf;	/* its record's ruf mailto: URIs */
 	const char		*trace;		/* with params.trace */
 	size_t			 dns_cut;	/* lookups the budget ended */
 };

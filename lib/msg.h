@@ -128,6 +128,12 @@ enum imsg_type {
 	IMSG_REPORT_MESSAGE_RECEIVE,	/* struct msg_report_receive + fd */
 	IMSG_REPORT_MESSAGE_RESULT,	/* struct msg_deliver_result */
 	IMSG_REPORT_TLS_POLICY,		/* struct msg_tls_policy + text, mta */
+	/*
+	 * authd -> reportd: a message whose authentication failed in a way
+	 * its DMARC record asks failure reports for (RFC 9991): the
+	 * evaluation (dmarc_eval_encode()) and the message's header section
+	 */
+	IMSG_REPORT_FAILURE_ADD,	/* struct msg_report_failure + bytes */
 
 	/*
 	 * reportd <-> queue: a report reportd made, one message at a time
@@ -310,6 +316,7 @@ struct msg_conf_reports {
 	uint32_t	 max_per_period;	/* 0 = no limit */
 	int32_t		 failure;
 	int64_t		 suppress;	/* seconds a failing address rests */
+	uint32_t	 failure_max;	/* failure reports an hour, >= 1 */
 };
 
 /* The outbound MTA's settings (postern.conf(5) mta-* statements). */
@@ -600,6 +607,16 @@ struct msg_report_receive {
 	char		 rcpt[1025];
 };
 
+/* --- authd -> reportd, failure reports (IMSG_REPORT_FAILURE_ADD) --- */
+
+#define MSG_FAILURE_DMARC	0	/* Auth-Failure: dmarc (RFC 9991 3) */
+struct msg_report_failure {
+	int32_t		 kind;		/* MSG_FAILURE_* */
+	char		 mail_from[1025];	/* "" = the null path */
+	uint32_t	 eval_len;	/* the evaluation's bytes, first */
+	uint32_t	 header_len;	/* then the header section's */
+};
+
 /* --- posternctl <-> control <-> processes (IMSG_CTL_*) --- */
 
 struct msg_ctl_hello {
@@ -831,6 +848,9 @@ int	msg_get_ctl_debug(const struct imsg *, struct msg_ctl_debug *,
 	    const uint8_t **ta, const uint8_t **ca);
 int	msg_get_ctl_debug_result(const struct imsg *,
 	    struct msg_ctl_debug_result *);
+int	msg_get_report_failure(const struct imsg *,
+	    struct msg_report_failure *, const uint8_t **eval,
+	    const uint8_t **header);
 int	msg_get_report_receive(const struct imsg *,
 	    struct msg_report_receive *);
 int	msg_get_ctl_reports(const struct imsg *, struct msg_ctl_reports *);

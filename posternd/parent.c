@@ -716,6 +716,7 @@ setup_reportd(struct postern_conf *conf, struct imsgbuf *ibuf)
 	mr.max_per_period = r->max_per_period;
 	mr.failure = r->failure;
 	mr.suppress = r->suppress;
+	mr.failure_max = r->failure_max;
 	imsg_compose(ibuf, IMSG_CONF_REPORTS_SET, 0, 0, -1, &mr, sizeof(mr));
 	if (r->enabled && r->sign[0] != '\0') {
 		if ((d = config_find_dkim_signature(conf, r->sign)) == NULL)

@@ -25,6 +25,8 @@ struct dmarc_agg;
 struct dmarc_agg_meta;
 struct report_job;
 struct proc;
+struct failure;
+struct report_outq;
 
 TAILQ_HEAD(report_jobs, report_job);
 
@@ -54,6 +56,12 @@ struct reportd {
 	time_t			 count_period;	/* for max-per-period */
 	unsigned int		 count_sent;
 	uint64_t		 st_queued, st_dup, st_failed, st_skipped;
+
+	/* failure reports (reportd/failure.c) */
+	struct failure		*failure;
+	/* one report at a time to the queue (reportd/outq.c) */
+	int			 queue_busy;
+	struct report_outq	*outq;
 };
 
 /* reportd/reportd.c */
@@ -69,6 +77,13 @@ void	 reportd_queue_report(struct reportd *, uint32_t peer,
 	    const char *sender, const char *key, const char *const *rcpts,
 	    size_t nrcpt, const struct buf *msg);
 void	 reportd_send_start(struct reportd *);
+int	 report_sign(struct reportd *, struct buf *);
+
+/* reportd/outq.c */
+void	 reportd_outq_hold(struct reportd *, uint32_t peer,
+	    const char *sender, const char *key, const char *const *rcpts,
+	    size_t nrcpt, const struct buf *msg);
+void	 reportd_outq_next(struct reportd *);
 void	 reportd_ctl_dmarc_send(struct reportd *, struct imsg *);
 void	 reportd_queue_result(struct reportd *, struct imsg *);
 void	 reportd_queue_bounce(struct reportd *, struct imsg *);

@@ -51,6 +51,7 @@
 #include "posternd/proc.h"
 #include "reportd/dmarc_agg.h"
 #include "reportd/evalstore.h"
+#include "reportd/failure.h"
 #include "reportd/report_mail.h"
 #include "reportd/reportd.h"
 #include "reportd/sentlog.h"
@@ -199,6 +200,12 @@ reportd_queue_report(struct reportd *rd, uint32_t peer, const char *sender,
 	struct msg_queue_report_rcpt	 r;
 	size_t				 i, off, n;
 
+	/* the queue takes one at a time: held until its RESULT */
+	if (rd->queue_busy) {
+		reportd_outq_hold(rd, peer, sender, key, rcpts, nrcpt, msg);
+		return;
+	}
+	rd->queue_busy = 1;
 	memset(&b, 0, sizeof(b));
 	strlcpy(b.sender, sender, sizeof(b.sender));
 	strlcpy(b.key, key, sizeof(b.key));
@@ -228,6 +235,9 @@ reportd_queue_result(struct reportd *rd, struct imsg *imsg)
 	struct msg_queue_report_result	 r;
 	struct report_job		*j = rd->cur;
 
+	reportd_outq_next(rd);	/* the queue is free for the next one */
+	if (reportd_failure_result(rd, imsg))
+		return;		/* a failure report's (reportd/failure.c) */
 	if (msg_get_queue_report_result(imsg, &r) == -1 || j == NULL ||
 	    j->state != JOB_QUEUE || imsg->hdr.peerid != j->peer)
 		proc_bad_message(rd->proc, PROC_QUEUE, imsg);
@@ -261,7 +271,7 @@ reportd_queue_result(struct reportd *rd, struct imsg *imsg)
  * 3.5.2 wants report mail to pass DMARC, which an aligned signature
  * gives): the signature field goes in front.  0, or -1.
  */
-static int
+int
 report_sign(struct reportd *rd, struct buf *msg)
 {
 	struct dkim_signer	 sg;

@@ -1,0 +1,282 @@
+"""DMARC failure reports (RFC 9991) through the real daemon, DNS from nsd
+(regress/dnsbed.py): a message that fails DMARC from a domain whose record
+has ruf= and fo=1 makes authd hand its header section to reportd, which
+mails an ARF report (RFC 5965, RFC 6591) to a sink; Python's email package
+parses it as multipart/report; report-type=feedback-report with the
+fields RFC 9991 4 asks for and the redacted header section.  fo=0 against
+fo=1 for a message that passes one mechanism; `reports failure no` (the
+default) sends nothing; `reports failure-max` holds; an external ruf
+without its _report._dmarc authorization gets nothing; hostile header
+sections (8-bit, bare CR in From, huge fields) cannot break the report.
+
+Modules covered: reportd/arf.c, reportd/failure.c, auth/ruf.c"""
+import email
+import email.policy
+import socket
+import time
+
+import pytest
+
+from dnsbed import DnsBed
+from test_dmarc_send import (SINK, check_conf, make_mx, sink,  # noqa: F401
+                             wait_log)
+
+FAILING = b"""From: Alice <alice@{dom}>\r
+To: bob@localhost\r
+Subject: failing {n}\r
+Message-ID: <m{n}.{t}@{dom}>\r
+List-Unsubscribe: <https://{dom}/unsub>\r
+\r
+body that is never reported\r
+"""
+
+REPORTS = '''mta-mx-allow-network 127.0.0.0/8
+queue retry 1s max 2s
+reports from "dmarc-reports@mx.example.test" org "Example Receiver"
+'''
+FAILURE_ON = REPORTS + "reports failure yes\n"
+
+
+@pytest.fixture(scope="module")
+def bed(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("rufbed")
+    b = DnsBed(tmp / "bed", addr="127.0.53.9")
+    try:
+        mx = ['@ MX 10 mx', 'mx A ' + SINK]
+        # SPF passes for 127.0.0.1 only; no DKIM anywhere
+        spf = '@ TXT "v=spf1 ip4:127.0.0.1 -all"'
+        b.zone("fail.test", ['@ TXT "v=spf1 ip4:127.0.0.9 -all"',
+                             '_dmarc TXT "v=DMARC1; p=none; fo=1; '
+                             'ruf=mailto:ruf@fail.test"'] + mx)
+        b.zone("fo0.test", [spf, '_dmarc TXT "v=DMARC1; p=none; fo=0; '
+                            'ruf=mailto:ruf@fo0.test"'] + mx)
+        b.zone("fo1.test", [spf, '_dmarc TXT "v=DMARC1; p=none; fo=1; '
+                            'ruf=mailto:ruf@fo1.test"'] + mx)
+        b.zone("ext.test", ['@ TXT "v=spf1 -all"',
+                            '_dmarc TXT "v=DMARC1; p=none; '
+                            'ruf=mailto:x@noauth.test,mailto:y@rcv.test"']
+               + mx)
+        b.zone("rcv.test", ['ext.test._report._dmarc TXT "v=DMARC1"'] + mx)
+        b.zone("noauth.test", mx)
+        b.zone("psd.test", ['@ TXT "v=spf1 -all"',
+                            '_dmarc TXT "v=DMARC1; p=none; psd=y; '
+                            'ruf=mailto:ruf@psd.test"'] + mx)
+        b.start()
+        yield b
+    finally:
+        b.stop()
+
+
+def smtp_raw(port, src, mfrom, data):
+    """One transaction over a plain socket, so that the message's bytes
+    reach the server as they are (smtplib rewrites bare CR and LF)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10,
+                                  source_address=(src, 0)) as s:
+        f = s.makefile("rb")
+
+        def reply():
+            while True:
+                line = f.readline()
+                assert line, "connection closed"
+                if line[3:4] != b"-":
+                    return int(line[:3]), line
+
+        def cmd(c):
+            s.sendall(c + b"\r\n")
+            return reply()
+        assert reply()[0] == 220
+        assert cmd(b"EHLO client.test")[0] == 250
+        assert cmd(b"MAIL FROM:<" + mfrom.encode() + b">")[0] == 250
+        assert cmd(b"RCPT TO:<bob@localhost>")[0] == 250
+        assert cmd(b"DATA")[0] == 354
+        body = b"\r\n".join(b"." + ln if ln.startswith(b".") else ln
+                            for ln in data.split(b"\r\n"))
+        if not body.endswith(b"\r\n"):
+            body += b"\r\n"
+        s.sendall(body + b".\r\n")
+        code, text = reply()
+        assert code == 250, text
+        cmd(b"QUIT")
+
+
+def send(port, dom, src="127.0.0.1", n=0, data=None):
+    if data is None:
+        data = FAILING.replace(b"{dom}", dom.encode()).replace(
+            b"{n}", str(n).encode()).replace(
+            b"{t}", str(time.time()).encode())
+    smtp_raw(port, src, "alice@" + dom, data)
+
+
+def stat(dm, name):
+    for line in dm.ctl("show", "stats").stdout.splitlines():
+        k, _, v = line.partition("=")
+        if k.strip() == name:
+            return int(v)
+    return None
+
+
+def wait_stat(dm, name, want, timeout=20):
+    deadline = time.time() + timeout
+    while (stat(dm, name) or 0) < want:
+        assert time.time() < deadline, "%s < %d:\n%s" % (
+            name, want, dm.logtext()[-3000:])
+        time.sleep(0.1)
+
+
+def parse_report(raw):
+    """The report (email.message), its feedback fields and its header
+    section; every structural rule of RFC 5965 2 checked on the way."""
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    assert msg.get_content_type() == "multipart/report"
+    assert msg.get_param("report-type") == "feedback-report"
+    parts = msg.get_payload()
+    assert [p.get_content_type() for p in parts] == [
+        "text/plain", "message/feedback-report", "text/rfc822-headers"]
+    fb = parts[1].get_payload()
+    assert len(fb) == 1
+    fields = fb[0]
+    headers = parts[2].get_payload(decode=True)
+    assert not msg.defects, msg.defects
+    return msg, fields, headers
+
+
+@pytest.fixture
+def ruf(daemon_factory, bed, tmp_path, sink):
+    return make_mx(daemon_factory, bed, tmp_path, FAILURE_ON).start()
+
+
+def test_report_sent_and_parsed(ruf, sink):
+    send(ruf.port, "fail.test")
+    raw = sink.wait_messages(1, timeout=20)[0]
+    acc = sink.accepted()
+    assert acc[0]["rcpts"] == ["ruf@fail.test"]
+    assert acc[0]["mail_from"] == "dmarc-reports@mx.example.test"
+    msg, f, headers = parse_report(raw)
+    assert msg["From"].addresses[0].addr_spec == \
+        "dmarc-reports@mx.example.test"
+    assert f["Feedback-Type"] == "auth-failure"
+    assert f["Version"] == "1"
+    assert f["User-Agent"] == "postern"
+    assert f["Auth-Failure"] == "dmarc"
+    assert f["Source-IP"] == "127.0.0.1"
+    assert f["Reported-Domain"] == "fail.test"
+    # RFC 9991 4: both failed to authenticate an aligned identity
+    assert f["Identity-Alignment"] == "dkim, spf"
+    assert f["SPF-DNS"] == "txt : fail.test"
+    assert f["Arrival-Date"]
+    assert f["Original-Mail-From"].endswith("@fail.test>")
+    assert "dmarc=fail" in f["Authentication-Results"]
+    # the header section, redacted (RFC 9991 8, RFC 6590); no body
+    assert b"Subject: failing 0" in headers
+    assert b"@fail.test" in headers
+    assert b"alice" not in raw and b"bob@" not in raw
+    assert b"hxxps://fail.test/unsub" in headers
+    assert b"https:" not in headers
+    assert b"never reported" not in raw
+    # the report itself asks for no answer (RFC 3834)
+    assert msg["Auto-Submitted"] == "auto-generated"
+    wait_stat(ruf, "reportd.failure.queued", 1)
+
+
+def test_fo0_against_fo1(ruf, sink):
+    """From 127.0.0.1 SPF passes aligned, DKIM is absent: DMARC passes,
+    fo=0 (all failed) asks nothing, fo=1 (any failed) asks a report."""
+    send(ruf.port, "fo0.test", n=1)
+    send(ruf.port, "fo1.test", n=2)
+    send(ruf.port, "fo0.test", src="127.0.0.2", n=3)   # fails both
+    msgs = sink.wait_messages(2, timeout=20)
+    time.sleep(2)
+    msgs = sink.messages()
+    assert len(msgs) == 2
+    got = {}
+    for raw in msgs:
+        _, f, headers = parse_report(raw)
+        got[f["Reported-Domain"]] = (f["Source-IP"],
+                                     f["Identity-Alignment"])
+    assert got == {"fo1.test": ("127.0.0.1", "dkim"),
+                   "fo0.test": ("127.0.0.2", "dkim, spf")}
+
+
+def test_failure_off_sends_nothing(daemon_factory, bed, tmp_path, sink):
+    dm = make_mx(daemon_factory, bed, tmp_path, REPORTS).start()
+    send(dm.port, "fail.test")
+    wait_stat(dm, "reportd.failure.off", 1)
+    time.sleep(1)
+    assert sink.accepted() == []
+
+
+def test_rate_limit(daemon_factory, bed, tmp_path, sink):
+    dm = make_mx(daemon_factory, bed, tmp_path,
+                 FAILURE_ON + "reports failure-max 2\n").start()
+    for n in range(5):
+        send(dm.port, "fail.test", n=n)
+    wait_stat(dm, "reportd.failure.limited", 3)
+    wait_log(dm, "reports failure-max reached this hour")
+    sink.wait_messages(2, timeout=20)
+    time.sleep(1)
+    assert len(sink.accepted()) == 2
+    assert stat(dm, "reportd.failure.queued") == 2
+
+
+def test_external_ruf_needs_authorization(ruf, sink):
+    send(ruf.port, "ext.test")
+    raw = sink.wait_messages(1, timeout=20)[0]
+    wait_log(ruf, "not sent to <x@noauth.test>: no authorization record")
+    time.sleep(1)
+    acc = sink.accepted()
+    assert len(acc) == 1 and acc[0]["rcpts"] == ["y@rcv.test"]
+    parse_report(raw)
+
+
+def test_psd_record_not_considered(ruf, sink):
+    send(ruf.port, "psd.test")
+    send(ruf.port, "fail.test")     # a report after it: the order holds
+    sink.wait_messages(1, timeout=20)
+    time.sleep(1)
+    acc = sink.accepted()
+    assert [a["rcpts"] for a in acc] == [["ruf@fail.test"]]
+
+
+def test_hostile_header_section(ruf, sink):
+    # one huge field that fits the kept section (smtp takes no line over
+    # 1000 octets: folded), one that goes past it (the section is cut at
+    # the end of a line)
+    huge = (b"X-Huge: " + b"\r\n ".join([b"w" * 60] * 500) + b"\r\n" +
+            b"X-Huger: " + b"\r\n ".join([b"v" * 60] * 700) + b"\r\n")
+    # smtp refuses a bare CR or LF (RFC 5321 2.3.8; the unit test feeds
+    # them to the builder): CRLF comes encoded or folded into the From
+    data = (b"From: \"Eve\r\n Bcc: victim2@evil.test\" <alice@fail.test>\r\n"
+            b"Reply-To: =?utf-8?q?Eve=0D=0ABcc:_victim@evil.test?=\r\n"
+            b" <eve@fail.test>\r\n"
+            b"To: bob@localhost\r\n"
+            b"Subject: caf\xc3\xa9 \x01\x1b[31m 8-bit\r\n"
+            b"X-Boundary-Like: --" + b"=" * 40 + b"\r\n" +
+            huge +
+            b"X-Late: after the huge one\r\n"
+            b"\r\nbody\r\n")
+    send(ruf.port, "fail.test", data=data)
+    raw = sink.wait_messages(1, timeout=20)[0]
+    msg, f, headers = parse_report(raw)
+    assert sink.accepted()[0]["rcpts"] == ["ruf@fail.test"]
+    assert msg["Bcc"] is None and msg["Subject"].startswith("DMARC")
+    assert all(b < 0x80 for b in raw)
+    for line in raw.split(b"\r\n"):
+        assert len(line) <= 998
+        assert b"\r" not in line and b"\n" not in line
+    assert f["Reported-Domain"] == "fail.test"
+    assert b"victim" not in raw and b"\r\nBcc" not in headers
+    assert b"@evil.test" in headers
+    assert headers.count(b"w" * 60) == 500
+    assert b"X-Huger: vvv" in headers and b"X-Late" not in headers
+    assert headers.count(b"v" * 60) < 700
+    # the section is cut at its bound on a line's end, never mid-line
+    assert headers.endswith(b"\r\n")
+
+
+def test_config(tmp_path):
+    r = check_conf(tmp_path, 'reports from "d@example.org" org "Ex"\n'
+                   "reports failure yes\nreports failure-max 5\n")
+    assert r.returncode == 0, r.stderr
+    for bad in ("reports failure-max 0", "reports failure-max 100001"):
+        r = check_conf(tmp_path, bad + "\n")
+        assert r.returncode != 0 and "failure-max is 1 to" in r.stderr

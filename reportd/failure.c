@@ -1,0 +1,522 @@
+/*
+ * Sending DMARC failure reports (RFC 9991).  authd sends reportd each
+ * message whose evaluation its DMARC record asks a failure report for
+ * (IMSG_REPORT_FAILURE_ADD: the evaluation, the MAIL FROM, the header
+ * section; auth/ruf.h has the fo= test).  Here, for each:
+ *
+ *   1. `reports failure yes` and `reports from` must be set, else nothing;
+ *   2. rate limits (RFC 9991 2 MUST, 7.1): at most `reports failure-max`
+ *      reports an hour per Author Domain and per destination address, the
+ *      rest discarded (and counted); at most FAILURE_JOBS reports in the
+ *      making at once;
+ *   3. the DMARC record of the Policy Domain is looked up again for its
+ *      ruf URIs (mailto: only); a record with psd=y is not considered
+ *      (RFC 9991 2);
+ *   4. a destination outside the Policy Domain needs the authorization
+ *      record "<policy domain>._report._dmarc.<destination domain>" (RFC
+ *      9991 5, by the procedure of RFC 9990 4), suppressed destinations
+ *      (a report that bounced) are skipped, and so is one whose size
+ *      limit the report exceeds;
+ *   5. the report (reportd/arf.c) goes to every destination left in one
+ *      message (RFC 9991 2: an attempt to each), DKIM-signed with `reports
+ *      sign with`, through the queue (reportd_queue_report()).
+ *
+ * The counters live in memory and start again at a restart: a restart
+ * allows at most one hour's reports more.  A failure report is not
+ * retried: one that could not be made or queued is logged and dropped
+ * (the aggregate report still counts the message).
+ */
+#include <sys/types.h>
+#include <sys/queue.h>
+
+#include <ctype.h>
+#include <event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "auth/dmarc.h"
+#include "auth/dmarc_eval.h"
+#include "auth/ruf.h"
+#include "clock.h"
+#include "dns.h"
+#include "log.h"
+#include "posternd/proc.h"
+#include "reportd/arf.h"
+#include "reportd/failure.h"
+#include "reportd/report_mail.h"
+#include "reportd/reportd.h"
+#include "reportd/sentlog.h"
+#include "util.h"
+
+#define FAILURE_JOBS		32	/* reports in the making at once */
+#define FAILURE_RATE_SLOTS	4096	/* domains and addresses counted */
+#define FAILURE_RATE_PERIOD	3600
+#define FAILURE_REPORT_MAX	(256 * 1024)
+
+enum fjob_state {
+	FJOB_POLICY,
+	FJOB_AUTH,
+	FJOB_QUEUE
+};
+
+struct fdest {
+	char		 addr[REPORT_ADDR_MAX];
+	uint64_t	 limit;
+	int		 ok;		/* 1 send, -1 not, 0 ask */
+};
+
+struct fjob {
+	TAILQ_ENTRY(fjob)	 entry;
+	struct failure		*f;
+	enum fjob_state		 state;
+	struct dmarc_eval_record eval;
+	char			 domain[DMARC_DOMAIN_MAX];	/* lower */
+	char			 policy_domain[DMARC_DOMAIN_MAX];
+	char			 mail_from[1025];
+	uint8_t			*header;
+	size_t			 header_len;
+	struct fdest		 dest[REPORT_MAX_RCPTS];
+	size_t			 ndest, auth_i;
+	struct dns_query	*q;
+	uint32_t		 peer;
+};
+
+struct rate_slot {
+	char		 key[REPORT_ADDR_MAX + 2];	/* "d:" or "a:" */
+	unsigned int	 count;
+};
+
+struct failure {
+	struct reportd		*rd;
+	TAILQ_HEAD(, fjob)	 jobs;
+	size_t			 njobs;
+	uint8_t			 redact_key[ARF_REDACT_KEY_LEN];
+	time_t			 rate_begin;
+	struct rate_slot	*slots;
+	size_t			 nslots;
+	uint64_t		 st_queued, st_limited, st_skipped, st_off;
+};
+
+static void	fjob_auth_next(struct fjob *);
+
+static void
+lower(char *s)
+{
+	for (; *s != '\0'; s++)
+		*s = tolower((unsigned char)*s);
+}
+
+static struct failure *
+failure_state(struct reportd *rd)
+{
+	struct failure	*f;
+
+	if (rd->failure == NULL) {
+		f = xcalloc(1, sizeof(*f));
+		f->rd = rd;
+		TAILQ_INIT(&f->jobs);
+		/* RFC 6590: the same local part, the same token, per run */
+		arc4random_buf(f->redact_key, sizeof(f->redact_key));
+		f->slots = xcalloc(FAILURE_RATE_SLOTS, sizeof(*f->slots));
+		rd->failure = f;
+	}
+	return rd->failure;
+}
+
+/*
+ * The count of key this hour: a pointer to it, or NULL when the table is
+ * full (then nothing more is sent this hour: a flood is what fills it).
+ */
+static unsigned int *
+rate_slot(struct failure *f, const char *kind, const char *name)
+{
+	char	 key[REPORT_ADDR_MAX + 2];
+	time_t	 now = walltime();
+	size_t	 i;
+
+	if (now - f->rate_begin >= FAILURE_RATE_PERIOD || now <
+	    f->rate_begin) {
+		f->rate_begin = now - now % FAILURE_RATE_PERIOD;
+		f->nslots = 0;
+	}
+	snprintf(key, sizeof(key), "%s:%s", kind, name);
+	lower(key);
+	for (i = 0; i < f->nslots; i++)
+		if (strcmp(f->slots[i].key, key) == 0)
+			return &f->slots[i].count;
+	if (f->nslots == FAILURE_RATE_SLOTS)
+		return NULL;
+	strlcpy(f->slots[f->nslots].key, key, sizeof(f->slots[0].key));
+	f->slots[f->nslots].count = 0;
+	return &f->slots[f->nslots++].count;
+}
+
+/* Below the hourly limit for kind:name?  1 yes, 0 no. */
+static int
+rate_ok(struct failure *f, const char *kind, const char *name)
+{
+	unsigned int	*n = rate_slot(f, kind, name);
+
+	return n != NULL && *n < f->rd->conf.failure_max;
+}
+
+static void
+rate_count(struct failure *f, const char *kind, const char *name)
+{
+	unsigned int	*n = rate_slot(f, kind, name);
+
+	if (n != NULL)
+		(*n)++;
+}
+
+static void
+fjob_free(struct fjob *j)
+{
+	struct failure	*f = j->f;
+
+	if (j->q != NULL)
+		dns_query_cancel(j->q);
+	TAILQ_REMOVE(&f->jobs, j, entry);
+	f->njobs--;
+	free(j->header);
+	free(j);
+}
+
+static void
+fjob_skip(struct fjob *j, const char *why)
+{
+	log_info("reportd: failure report of %s from %s not sent: %s",
+	    j->domain, j->eval.source_ip, why);
+	j->f->st_skipped++;
+	fjob_free(j);
+}
+
+static int
+is_within(const char *sub, const char *dom)
+{
+	size_t	 ls = strlen(sub), ld = strlen(dom);
+
+	return strcasecmp(sub, dom) == 0 || (ls > ld &&
+	    sub[ls - ld - 1] == '.' && strcasecmp(sub + ls - ld, dom) == 0);
+}
+
+static void
+random_text(char *out, size_t len)
+{
+	static const char	 set[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				    "abcdefghijklmnopqrstuvwxyz0123456789";
+	size_t			 i;
+
+	for (i = 0; i + 1 < len; i++)
+		out[i] = set[arc4random_uniform(sizeof(set) - 1)];
+	out[i] = '\0';
+}
+
+static void
+fjob_send(struct fjob *j)
+{
+	struct failure		*f = j->f;
+	struct reportd		*rd = f->rd;
+	struct arf_report	 a;
+	struct buf		 msg;
+	const char		*to[REPORT_MAX_RCPTS];
+	char			 boundary[ARF_BOUNDARY_LEN + 1], rnd[17];
+	char			 mid[300], key[MSG_REPORT_KEY_MAX + 1];
+	size_t			 i, nto, tries;
+	int			 again, rc;
+
+	random_text(rnd, sizeof(rnd));
+	snprintf(mid, sizeof(mid), "ruf.%lld.%s@%s", (long long)walltime(),
+	    rnd, rd->proc->global.hostname);
+	buf_init(&msg, FAILURE_REPORT_MAX);
+	do {
+		again = 0;
+		for (i = nto = 0; i < j->ndest; i++)
+			if (j->dest[i].ok == 1)
+				to[nto++] = j->dest[i].addr;
+		if (nto == 0)
+			break;
+		memset(&a, 0, sizeof(a));
+		a.from = rd->conf.from;
+		a.to = to;
+		a.nto = nto;
+		a.message_id = mid;
+		a.date = walltime();
+		a.reporting_mta = rd->proc->global.hostname;
+		a.auth_failure = "dmarc";
+		a.eval = &j->eval;
+		a.mail_from = j->mail_from;
+		a.header = j->header;
+		a.header_len = j->header_len;
+		a.redact_key = f->redact_key;
+		a.boundary = boundary;
+		/* a boundary the content holds: another (arf.h) */
+		for (tries = 0, rc = -1; tries < 4 && rc == -1; tries++) {
+			random_text(boundary, sizeof(boundary));
+			buf_reset(&msg);
+			rc = arf_build(&a, &msg);
+		}
+		if (rc == -1 || report_sign(rd, &msg) == -1) {
+			nto = 0;
+			break;
+		}
+		for (i = 0; i < j->ndest; i++)
+			if (j->dest[i].ok == 1 && j->dest[i].limit > 0 &&
+			    msg.len > j->dest[i].limit) {
+				log_info("reportd: failure report of %s: %zu "
+				    "bytes, over the limit of <%s>; not sent "
+				    "there", j->domain, msg.len,
+				    j->dest[i].addr);
+				j->dest[i].ok = -1;
+				again = 1;
+			}
+	} while (again);
+	if (nto == 0) {
+		buf_free(&msg);
+		fjob_skip(j, "no destination may receive it");
+		return;
+	}
+	snprintf(key, sizeof(key), "ruf/%lld/%s", (long long)walltime(), rnd);
+	j->state = FJOB_QUEUE;
+	j->peer = ++rd->next_peer;
+	reportd_queue_report(rd, j->peer, rd->conf.from, key, to, nto, &msg);
+	buf_free(&msg);
+}
+
+static void
+fjob_auth_cb(void *arg, const struct dns_answer *ans)
+{
+	struct fjob	*j = arg;
+	struct fdest	*d = &j->dest[j->auth_i];
+	char		*txt;
+	size_t		 i, len;
+
+	j->q = NULL;
+	d->ok = -1;
+	if (!ans->failed && ans->rcode == DNS_R_NOERROR &&
+	    ans->sec != DNS_SEC_BOGUS) {
+		for (i = 0; i < ans->nrr && d->ok != 1; i++) {
+			txt = dns_txt_concat(&ans->rr[i], &len);
+			/* RFC 9990 4: a record that starts "v=DMARC1" */
+			if (len >= 8 && strncmp(txt, "v=DMARC1", 8) == 0 &&
+			    (len == 8 || txt[8] == ';' || txt[8] == ' ' ||
+			    txt[8] == '\t'))
+				d->ok = 1;
+			free(txt);
+		}
+	}
+	if (d->ok != 1)
+		log_info("reportd: failure reports of %s are not sent to <%s>: "
+		    "no authorization record %s._report._dmarc.%s (RFC 9991 "
+		    "5)", j->domain, d->addr, j->policy_domain,
+		    strrchr(d->addr, '@') + 1);
+	j->auth_i++;
+	fjob_auth_next(j);
+}
+
+/* RFC 9991 5: the next external destination's authorization, or send. */
+static void
+fjob_auth_next(struct fjob *j)
+{
+	struct reportd	*rd = j->f->rd;
+	char		 name[DNS_NAME_BUF];
+	int		 n;
+
+	for (; j->auth_i < j->ndest; j->auth_i++) {
+		if (j->dest[j->auth_i].ok != 0)
+			continue;
+		n = snprintf(name, sizeof(name), "%s._report._dmarc.%s",
+		    j->policy_domain, strrchr(j->dest[j->auth_i].addr, '@') + 1);
+		if (n < 0 || (size_t)n >= sizeof(name) || n > 253) {
+			j->dest[j->auth_i].ok = -1;
+			continue;
+		}
+		j->state = FJOB_AUTH;
+		j->q = dns_query(rd->dns, name, DNS_T_TXT, fjob_auth_cb, j);
+		return;
+	}
+	fjob_send(j);
+}
+
+static void
+fjob_policy_cb(void *arg, const struct dns_answer *ans)
+{
+	struct fjob		*j = arg;
+	struct failure		*f = j->f;
+	struct reportd		*rd = f->rd;
+	struct dmarc_record	*rec, *found = NULL;
+	struct fdest		*d;
+	char			*txt, err[256];
+	size_t			 i, len, nrec = 0;
+	uint64_t		 lim;
+	time_t			 until;
+
+	j->q = NULL;
+	if (ans->failed || ans->rcode != DNS_R_NOERROR ||
+	    ans->sec == DNS_SEC_BOGUS) {
+		fjob_skip(j, "its DMARC record could not be looked up");
+		return;
+	}
+	rec = xmalloc(sizeof(*rec));
+	for (i = 0; i < ans->nrr; i++) {
+		txt = dns_txt_concat(&ans->rr[i], &len);
+		if (len <= DMARC_RECORD_MAX &&
+		    dmarc_record_parse(txt, len, rec, err, sizeof(err)) == 0) {
+			nrec++;
+			if (found == NULL) {
+				found = rec;
+				rec = xmalloc(sizeof(*rec));
+			}
+		}
+		free(txt);
+	}
+	free(rec);
+	if (found == NULL || nrec > 1) {
+		free(found);
+		fjob_skip(j, "no single DMARC record at its Policy Domain");
+		return;
+	}
+	/* RFC 9991 2: MUST NOT consider ruf of a record with psd=y */
+	if (found->psd == 'y') {
+		free(found);
+		fjob_skip(j, "its DMARC record has psd=y");
+		return;
+	}
+	for (i = 0; i < found->nruf && j->ndest < REPORT_MAX_RCPTS; i++) {
+		d = &j->dest[j->ndest];
+		if (report_mailto(found->ruf[i], d->addr, sizeof(d->addr),
+		    &lim) == -1) {
+			log_info("reportd: %s: ruf %s is not a usable address; "
+			    "ignored", j->policy_domain, found->ruf[i]);
+			continue;
+		}
+		if (rd->sl != NULL && sentlog_suppressed(rd->sl, d->addr,
+		    walltime(), &until) == 1) {
+			log_info("reportd: failure reports of %s are not sent "
+			    "to <%s>: suppressed after a failure, until %lld",
+			    j->domain, d->addr, (long long)until);
+			continue;
+		}
+		/* RFC 9991 2: rate-limited per destination too */
+		if (!rate_ok(f, "a", d->addr)) {
+			log_info("reportd: failure reports of %s are not sent "
+			    "to <%s>: reports failure-max reached this hour",
+			    j->domain, d->addr);
+			f->st_limited++;
+			continue;
+		}
+		rate_count(f, "a", d->addr);	/* counted when it is taken */
+		d->limit = found->ruf_limit[i];
+		d->ok = is_within(strrchr(d->addr, '@') + 1,
+		    j->policy_domain) || is_within(j->policy_domain,
+		    strrchr(d->addr, '@') + 1) ? 1 : 0;
+		j->ndest++;
+	}
+	free(found);
+	if (j->ndest == 0) {
+		fjob_skip(j, "no ruf destination may receive it");
+		return;
+	}
+	j->auth_i = 0;
+	fjob_auth_next(j);
+}
+
+void
+reportd_failure_add(struct reportd *rd, struct imsg *imsg)
+{
+	struct failure			*f = failure_state(rd);
+	struct msg_report_failure	 m;
+	struct fjob			*j;
+	const uint8_t			*eval, *header;
+	char				 name[DNS_NAME_BUF];
+
+	if (msg_get_report_failure(imsg, &m, &eval, &header) == -1)
+		proc_bad_message(rd->proc, PROC_AUTHD, imsg);
+	j = xcalloc(1, sizeof(*j));
+	/* authd encodes these itself: one that does not decode is a bug */
+	if (dmarc_eval_decode(eval, m.eval_len, &j->eval) == -1) {
+		free(j);
+		proc_bad_message(rd->proc, PROC_AUTHD, imsg);
+	}
+	j->f = f;
+	strlcpy(j->domain, j->eval.header_from, sizeof(j->domain));
+	lower(j->domain);
+	strlcpy(j->policy_domain, j->eval.policy_domain,
+	    sizeof(j->policy_domain));
+	lower(j->policy_domain);
+	if (!rd->conf.enabled || !rd->conf.failure || rd->dns == NULL) {
+		f->st_off++;
+		free(j);
+		return;
+	}
+	if (!dmarc_ruf_wanted(&j->eval) || j->domain[0] == '\0' ||
+	    j->policy_domain[0] == '\0') {
+		free(j);
+		return;
+	}
+	if (!rate_ok(f, "d", j->domain) || f->njobs >= FAILURE_JOBS) {
+		log_info("reportd: failure report of %s from %s not sent: "
+		    "%s", j->domain, j->eval.source_ip, f->njobs >=
+		    FAILURE_JOBS ? "too many in the making" :
+		    "reports failure-max reached this hour");
+		f->st_limited++;
+		free(j);
+		return;
+	}
+	if ((size_t)snprintf(name, sizeof(name), "_dmarc.%s",
+	    j->policy_domain) >= sizeof(name)) {
+		free(j);
+		return;
+	}
+	rate_count(f, "d", j->domain);
+	strlcpy(j->mail_from, m.mail_from, sizeof(j->mail_from));
+	j->header = xmalloc(m.header_len);
+	memcpy(j->header, header, m.header_len);
+	j->header_len = m.header_len;
+	TAILQ_INSERT_TAIL(&f->jobs, j, entry);
+	f->njobs++;
+	j->state = FJOB_POLICY;
+	j->q = dns_query(rd->dns, name, DNS_T_TXT, fjob_policy_cb, j);
+}
+
+int
+reportd_failure_result(struct reportd *rd, struct imsg *imsg)
+{
+	struct failure			*f = rd->failure;
+	struct msg_queue_report_result	 r;
+	struct fjob			*j;
+
+	if (f == NULL)
+		return 0;
+	TAILQ_FOREACH(j, &f->jobs, entry)
+		if (j->state == FJOB_QUEUE && j->peer == imsg->hdr.peerid)
+			break;
+	if (j == NULL)
+		return 0;
+	if (msg_get_queue_report_result(imsg, &r) == -1)
+		proc_bad_message(rd->proc, PROC_QUEUE, imsg);
+	if (r.status == MSG_REPORT_QUEUED) {
+		log_info("reportd: failure report of %s from %s queued",
+		    j->domain, j->eval.source_ip);
+		f->st_queued++;
+	} else
+		log_warnx("reportd: failure report of %s from %s: the queue "
+		    "could not take it", j->domain, j->eval.source_ip);
+	fjob_free(j);
+	return 1;
+}
+
+void
+reportd_failure_stats(struct reportd *rd, uint64_t *queued,
+    uint64_t *limited, uint64_t *skipped, uint64_t *off)
+{
+	struct failure	*f = rd->failure;
+
+	*queued = f != NULL ? f->st_queued : 0;
+	*limited = f != NULL ? f->st_limited : 0;
+	*skipped = f != NULL ? f->st_skipped : 0;
+	*off = f != NULL ? f->st_off : 0;
+}
