@@ -55,6 +55,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	for (i = 0; r.header_from[i] != '\0'; i++)
 		r.header_from[i] = "abcdefghijklmnopqrstuvwxyz0123456789.-"[
 		    (uint8_t)r.header_from[i] % 38];
+	if (r.header_from[0] == '\0')	/* failure.c sends none without */
+		strlcpy(r.header_from, "example.org", sizeof(r.header_from));
 	take(&data, &len, mf, sizeof(mf));
 	strlcpy(r.spf_domain, r.header_from, sizeof(r.spf_domain));
 	r.have_spf = 1;
