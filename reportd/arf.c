@@ -117,7 +117,8 @@ header_line(const struct arf_report *a, const uint8_t *p, size_t len,
 	unsigned char	 c;
 	int		 rc = -1;
 
-	buf_init(&l, 4 * len + 64);
+	/* a redacted local part of 1 becomes 16: "a@a@..." grows 8.5 times */
+	buf_init(&l, 9 * len + 64);
 	for (i = 0; i < len; i++) {
 		c = p[i];
 		if (c != '\t' && (c < 0x20 || c >= 0x7f))

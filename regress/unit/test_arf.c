@@ -289,6 +289,19 @@ test_hostile(void **state)
 		assert_int_equal(b.len, 0);
 		buf_free(&b);
 	}
+	/* redaction that grows the section 8 times still fits */
+	buf_init(&big, 1 << 20);
+	buf_addstr(&big, "To: ");
+	for (i = 0; i < 20000; i++)
+		buf_addstr(&big, "a@");
+	buf_addstr(&big, "b\r\n");
+	arf_init(&a, &r, "");
+	a.header = big.data;
+	a.header_len = big.len;
+	assert_non_null(s = build(&a));
+	assert_true(strlen(s) > 16 * 20000);
+	free(s);
+	buf_free(&big);
 	/* a quoted local part is redacted too */
 	arf_init(&a, &r, "To: \"bob smith\"@example.net\r\n");
 	assert_non_null(s = build(&a));
