@@ -84,6 +84,7 @@ struct authd_msg {
 	int			 keep_header;	/* 1 keeping, 0 done or not */
 	struct buf		 header;
 	char			 mail_from[1025];
+	char			 ip[64];
 };
 
 struct authd_policy {
@@ -547,52 +548,87 @@ authd_keep_header(struct authd_msg *m, const uint8_t *data, size_t len)
 }
 
 /*
+ * A failure report's material to reportd: the evaluation, the MAIL FROM
+ * and the header section, which reportd checks against `reports failure`
+ * and its rate limits before it reports anything.
+ */
+static void
+authd_failure_send(struct authd *a, struct authd_msg *m,
+    struct msg_report_failure *f, const struct dmarc_eval_record *ev)
+{
+	struct buf			 eval, out;
+	size_t				 hlen;
+
+	if (m->header.len == 0)
+		return;
+	buf_init(&eval, IMSG_MAX_PAYLOAD);
+	buf_init(&out, IMSG_MAX_PAYLOAD);
+	if (dmarc_eval_encode(ev, &eval) == -1 ||
+	    eval.len + sizeof(*f) >= IMSG_MAX_PAYLOAD)
+		goto done;
+	/* what does not fit the message is cut at the end of a line */
+	hlen = m->header.len;
+	if (hlen > IMSG_MAX_PAYLOAD - sizeof(*f) - eval.len)
+		hlen = IMSG_MAX_PAYLOAD - sizeof(*f) - eval.len;
+	while (hlen >= 2 && (m->header.data[hlen - 2] != '\r' ||
+	    m->header.data[hlen - 1] != '\n'))
+		hlen--;
+	if (hlen < 2)
+		goto done;
+	strlcpy(f->mail_from, m->mail_from, sizeof(f->mail_from));
+	f->eval_len = eval.len;
+	f->header_len = hlen;
+	if (buf_add(&out, f, sizeof(*f)) == -1 ||
+	    buf_add(&out, eval.data, eval.len) == -1 ||
+	    buf_add(&out, m->header.data, hlen) == -1)
+		goto done;
+	log_debug("authd: session %u: a failure report (%s)", m->session,
+	    f->kind == MSG_FAILURE_DKIM ? "dkim" : "dmarc");
+	proc_compose(a->proc, PROC_REPORTD, IMSG_REPORT_FAILURE_ADD, 0, -1,
+	    out.data, out.len);
+ done:
+	buf_free(&eval);
+	buf_free(&out);
+}
+
+/*
  * RFC 9991 2: the message failed in a way its DMARC record asks a failure
- * report for (auth/ruf.h): reportd gets the evaluation, the MAIL FROM and
- * the header section, which it checks against `reports failure` and its
- * rate limits before it reports anything.
+ * report for (auth/ruf.h).  RFC 6651 3.1: a signature that failed asked
+ * for reports with r=y; reportd finds where they go.
  */
 static void
 authd_failure_report(struct authd *a, struct authd_msg *m,
     const struct inbound_result *r)
 {
 	struct msg_report_failure	 f;
-	struct buf			 eval, out;
-	size_t				 hlen;
+	struct dmarc_eval_record	*ev;
 
-	if (!r->have_dmarc || r->dmarc_nruf == 0 ||
-	    !dmarc_ruf_wanted(&r->dmarc_eval) || m->header.len == 0)
+	if (r->have_dmarc && r->dmarc_nruf > 0 &&
+	    dmarc_ruf_wanted(&r->dmarc_eval)) {
+		memset(&f, 0, sizeof(f));
+		f.kind = MSG_FAILURE_DMARC;
+		authd_failure_send(a, m, &f, &r->dmarc_eval);
+	}
+	if (!r->dkim_report)
 		return;
-	buf_init(&eval, IMSG_MAX_PAYLOAD);
-	buf_init(&out, IMSG_MAX_PAYLOAD);
-	if (dmarc_eval_encode(&r->dmarc_eval, &eval) == -1 ||
-	    eval.len + sizeof(f) >= IMSG_MAX_PAYLOAD)
-		goto done;
-	/* what does not fit the message is cut at the end of a line */
-	hlen = m->header.len;
-	if (hlen > IMSG_MAX_PAYLOAD - sizeof(f) - eval.len)
-		hlen = IMSG_MAX_PAYLOAD - sizeof(f) - eval.len;
-	while (hlen >= 2 && (m->header.data[hlen - 2] != '\r' ||
-	    m->header.data[hlen - 1] != '\n'))
-		hlen--;
-	if (hlen < 2)
-		goto done;
 	memset(&f, 0, sizeof(f));
-	f.kind = MSG_FAILURE_DMARC;
-	strlcpy(f.mail_from, m->mail_from, sizeof(f.mail_from));
-	f.eval_len = eval.len;
-	f.header_len = hlen;
-	if (buf_add(&out, &f, sizeof(f)) == -1 ||
-	    buf_add(&out, eval.data, eval.len) == -1 ||
-	    buf_add(&out, m->header.data, hlen) == -1)
-		goto done;
-	log_debug("authd: session %u: a failure report for %s", m->session,
-	    r->dmarc_eval.header_from);
-	proc_compose(a->proc, PROC_REPORTD, IMSG_REPORT_FAILURE_ADD, 0, -1,
-	    out.data, out.len);
- done:
-	buf_free(&eval);
-	buf_free(&out);
+	f.kind = MSG_FAILURE_DKIM;
+	strlcpy(f.dkim_domain, r->dkim_report_d, sizeof(f.dkim_domain));
+	strlcpy(f.dkim_selector, r->dkim_report_s, sizeof(f.dkim_selector));
+	strlcpy(f.dkim_identity, r->dkim_report_i, sizeof(f.dkim_identity));
+	f.dkim_bodyhash = r->dkim_report_bodyhash;
+	/* the evaluation's source and time; DMARC may not have run */
+	ev = xcalloc(1, sizeof(*ev));
+	if (r->have_dmarc)
+		*ev = r->dmarc_eval;
+	else {
+		ev->when = time(NULL);
+		strlcpy(ev->source_ip, m->ip, sizeof(ev->source_ip));
+		strlcpy(ev->header_from, r->dkim_report_d,
+		    sizeof(ev->header_from));
+	}
+	authd_failure_send(a, m, &f, ev);
+	free(ev);
 }
 
 static void
@@ -663,8 +699,8 @@ authd_done(void *arg, const struct inbound_result *r)
 			log_warnx("authd: session %u: DMARC evaluation too "
 			    "large to report", m->session);
 		buf_free(&eval);
-		authd_failure_report(a, m, r);
 	}
+	authd_failure_report(a, m, r);
 	authd_msg_drop(a, m);
 }
 
@@ -741,9 +777,10 @@ authd_begin(struct authd *a, uint32_t session, struct imsg *imsg)
 	m->in = inbound_new(a->dns, &ip);
 	strlcpy(m->tag, b.tag, sizeof(m->tag));
 	buf_init(&m->header, AUTHD_RUF_HEADER_MAX);
-	if (ipol.dmarc != INBOUND_DISABLE) {
+	if (ipol.dmarc != INBOUND_DISABLE || ipol.dkim != INBOUND_DISABLE) {
 		m->keep_header = 1;
 		strlcpy(m->mail_from, b.mail_from, sizeof(m->mail_from));
+		strlcpy(m->ip, b.ip, sizeof(m->ip));
 	}
 	/* Only an account has addresses of its own to keep to. */
 	if (b.authenticated && b.account[0] != '\0') {

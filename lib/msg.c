@@ -794,7 +794,10 @@ msg_get_report_failure(const struct imsg *imsg, struct msg_report_failure *m,
 	size_t		 rest;
 
 	if ((p = head(imsg, m, sizeof(*m))) == NULL || !STR(m->mail_from) ||
-	    !ENUM(m->kind, MSG_FAILURE_DMARC))
+	    !ENUM(m->kind, MSG_FAILURE_DKIM) || !STR(m->dkim_domain) ||
+	    !STR(m->dkim_selector) || !STR(m->dkim_identity) ||
+	    !BOOL(m->dkim_bodyhash) || (m->kind == MSG_FAILURE_DKIM &&
+	    (m->dkim_domain[0] == '\0' || m->dkim_selector[0] == '\0')))
 		return bad();
 	rest = imsg->len - sizeof(*m);
 	if (m->eval_len == 0 || m->header_len == 0 || m->eval_len > rest ||

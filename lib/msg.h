@@ -610,9 +610,15 @@ struct msg_report_receive {
 /* --- authd -> reportd, failure reports (IMSG_REPORT_FAILURE_ADD) --- */
 
 #define MSG_FAILURE_DMARC	0	/* Auth-Failure: dmarc (RFC 9991 3) */
+#define MSG_FAILURE_DKIM	1	/* a signature with r=y (RFC 6651) */
 struct msg_report_failure {
 	int32_t		 kind;		/* MSG_FAILURE_* */
 	char		 mail_from[1025];	/* "" = the null path */
+	/* MSG_FAILURE_DKIM: the signature that failed */
+	char		 dkim_domain[256];
+	char		 dkim_selector[256];
+	char		 dkim_identity[256];
+	int32_t		 dkim_bodyhash;	/* its body hash, else signature */
 	uint32_t	 eval_len;	/* the evaluation's bytes, first */
 	uint32_t	 header_len;	/* then the header section's */
 };

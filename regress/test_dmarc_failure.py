@@ -10,13 +10,17 @@ without its _report._dmarc authorization gets nothing; hostile header
 sections (8-bit, bare CR in From, huge fields) cannot break the report.
 
 Modules covered: reportd/arf.c, reportd/failure.c, auth/ruf.c"""
+import base64
 import email
 import email.policy
+import os
+import re
 import socket
 import time
 
 import pytest
 
+from conftest import POSTERNCTL, run
 from dnsbed import DnsBed
 from test_dmarc_send import (SINK, check_conf, make_mx, sink,  # noqa: F401
                              wait_log)
@@ -58,6 +62,18 @@ def bed(tmp_path_factory):
                + mx)
         b.zone("rcv.test", ['ext.test._report._dmarc TXT "v=DMARC1"'] + mx)
         b.zone("noauth.test", mx)
+        # RFC 6651: a signer's key and its reporting record
+        key = str(tmp / "dk.pem")
+        r = run([POSTERNCTL, "dkim", "keygen", "-a", "ed25519-sha256", "-d",
+                 "dk.test", "-s", "sel", "-o", key])
+        assert r.returncode == 0, r.stderr
+        txt = "".join(re.findall(r'"([^"]*)"',
+                                 r.stdout[r.stdout.index("IN TXT") + 3:]))
+        b.zone("dk.test", [spf, 'sel._domainkey TXT "%s"' % txt,
+                           '_report._domainkey TXT "ra=dkim=2Dfail; '
+                           'rr=v:s"'] + mx)
+        b.zone("dkv.test", [spf, 'sel._domainkey TXT "%s"' % txt,
+                            '_report._domainkey TXT "ra=r; rr=x"'] + mx)
         b.zone("psd.test", ['@ TXT "v=spf1 -all"',
                             '_dmarc TXT "v=DMARC1; p=none; psd=y; '
                             'ruf=mailto:ruf@psd.test"'] + mx)
@@ -280,3 +296,41 @@ def test_config(tmp_path):
     for bad in ("reports failure-max 0", "reports failure-max 100001"):
         r = check_conf(tmp_path, bad + "\n")
         assert r.returncode != 0 and "failure-max is 1 to" in r.stderr
+
+
+def dkim_failing(dom, r):
+    """A message with a DKIM signature of dom whose body hash is wrong (a
+    failure of verification, RFC 6651 rr=v), asking reports or not."""
+    bh = base64.b64encode(os.urandom(32)).decode()
+    sig = base64.b64encode(os.urandom(64)).decode()
+    return ("DKIM-Signature: v=1; a=ed25519-sha256; c=relaxed/relaxed;\r\n"
+            " d={d}; s=sel;{r} h=from:to:subject;\r\n"
+            " bh={bh};\r\n b={sig}\r\n"
+            "From: carol@{d}\r\nTo: bob@localhost\r\n"
+            "Subject: signed {rr}\r\n\r\nbody\r\n").format(
+        d=dom, r=" r=y;" if r else "", bh=bh, sig=sig,
+        rr="r=y" if r else "no r").encode()
+
+
+def test_dkim_failure_report(ruf, sink):
+    """RFC 6651: a signature with r=y that fails verification is reported
+    to ra= at its domain (_report._domainkey); without r=y, or when rr=
+    asks for other failures, nothing."""
+    send(ruf.port, "dk.test", data=dkim_failing("dk.test", False))
+    send(ruf.port, "dkv.test", data=dkim_failing("dkv.test", True))
+    send(ruf.port, "dk.test", data=dkim_failing("dk.test", True))
+    raw = sink.wait_messages(1, timeout=20)[0]
+    wait_log(ruf, "rr= asks for other failures")
+    time.sleep(1)
+    acc = sink.accepted()
+    assert len(acc) == 1 and acc[0]["rcpts"] == ["dkim-fail@dk.test"]
+    msg, f, headers = parse_report(raw)
+    assert msg["Subject"].startswith("DKIM failure report for dk.test")
+    assert f["Feedback-Type"] == "auth-failure"
+    assert f["Auth-Failure"] == "bodyhash"
+    assert f["DKIM-Domain"] == "dk.test"
+    assert f["DKIM-Selector"] == "sel"
+    assert f["DKIM-Identity"] == "@dk.test"
+    assert f["Source-IP"] == "127.0.0.1"
+    assert f["Identity-Alignment"] is None
+    assert b"Subject: signed r=y" in headers

@@ -323,6 +323,25 @@ delivery_result(enum dmarc_disposition d)
 	}
 }
 
+/* RFC 6591 3.2, RFC 6651: a DKIM failure report's signature. */
+static int
+dkim_report_fields(const struct arf_report *a, const char *host,
+    struct buf *out)
+{
+	char	 d[DMARC_DOMAIN_MAX], s[DMARC_DOMAIN_MAX], i[ARF_VALUE_MAX];
+
+	clean(a->dkim_domain, d, sizeof(d));
+	clean(a->dkim_selector, s, sizeof(s));
+	clean(a->dkim_identity != NULL && a->dkim_identity[0] != '\0' ?
+	    a->dkim_identity : "", i, sizeof(i));
+	if (i[0] == '\0')
+		snprintf(i, sizeof(i), "@%s", d);
+	return buf_printf(out, "Authentication-Results: %s; dkim=fail "
+	    "header.d=%s header.s=%s\r\n", host, d, s) == -1 ||
+	    buf_printf(out, "DKIM-Domain: %s\r\nDKIM-Identity: %s\r\n"
+	    "DKIM-Selector: %s\r\n", d, i, s) == -1 ? -1 : 0;
+}
+
 /* The message/feedback-report part's fields (RFC 5965 3, RFC 6591 3). */
 static int
 feedback_fields(const struct arf_report *a, const char *date,
@@ -334,7 +353,9 @@ feedback_fields(const struct arf_report *a, const char *date,
 	char				 af[32], spf[DMARC_DOMAIN_MAX];
 
 	clean(r->source_ip, ip, sizeof(ip));
-	clean(r->header_from, dom, sizeof(dom));
+	/* the domain reported: the Author Domain, or the signer's */
+	clean(a->dkim_domain != NULL ? a->dkim_domain : r->header_from, dom,
+	    sizeof(dom));
 	clean(a->reporting_mta, host, sizeof(host));
 	clean(a->auth_failure, af, sizeof(af));
 	mail_from_text(a, mf, sizeof(mf));
@@ -346,8 +367,11 @@ feedback_fields(const struct arf_report *a, const char *date,
 	    buf_printf(out, "Arrival-Date: %s\r\n", date) == -1 ||
 	    buf_printf(out, "Source-IP: %s\r\n", ip) == -1 ||
 	    buf_printf(out, "Reported-Domain: %s\r\n", dom) == -1 ||
-	    buf_printf(out, "Reporting-MTA: dns; %s\r\n", host) == -1 ||
-	    buf_printf(out, "Authentication-Results: %s; dmarc=%s "
+	    buf_printf(out, "Reporting-MTA: dns; %s\r\n", host) == -1)
+		return -1;
+	if (a->dkim_domain != NULL)
+		return dkim_report_fields(a, host, out);
+	if (buf_printf(out, "Authentication-Results: %s; dmarc=%s "
 	    "header.from=%s\r\n", host, dmarc_result_name(r->result),
 	    dom) == -1 ||
 	    /* RFC 9991 4: REQUIRED */
@@ -390,7 +414,9 @@ arf_build(const struct arf_report *a, struct buf *out)
 	    date_text(r->when, arrival, sizeof(arrival)) == -1)
 		return -1;
 	clean(r->source_ip, ip, sizeof(ip));
-	clean(r->header_from, dom, sizeof(dom));
+	/* the domain reported: the Author Domain, or the signer's */
+	clean(a->dkim_domain != NULL ? a->dkim_domain : r->header_from, dom,
+	    sizeof(dom));
 	clean(a->from, v, sizeof(v));
 	if (buf_printf(out, "From: <%s>\r\nTo: ", v) == -1)
 		goto fail;
@@ -401,8 +427,9 @@ arf_build(const struct arf_report *a, struct buf *out)
 	}
 	clean(a->message_id, v, sizeof(v));
 	if (buf_printf(out, "\r\nDate: %s\r\n", date) == -1 ||
-	    buf_printf(out, "Subject: DMARC failure report for %s from "
-	    "%s\r\n", dom, ip) == -1 ||
+	    buf_printf(out, "Subject: %s failure report for %s from "
+	    "%s\r\n", a->dkim_domain != NULL ? "DKIM" : "DMARC", dom,
+	    ip) == -1 ||
 	    buf_printf(out, "Message-ID: <%s>\r\n", v) == -1 ||
 	    /* RFC 3834 5: no automatic answer to a report */
 	    buf_printf(out, "Auto-Submitted: auto-generated\r\n") == -1 ||
@@ -414,9 +441,10 @@ arf_build(const struct arf_report *a, struct buf *out)
 	    buf_printf(out, "Content-Type: text/plain; charset=us-ascii\r\n"
 	    "Content-Transfer-Encoding: 7bit\r\n\r\n") == -1 ||
 	    buf_printf(out, "This is an authentication failure report "
-	    "(RFC 9991) for a message\r\nfrom the domain %s received from "
+	    "(%s) for a message\r\nfrom the domain %s received from "
 	    "IP %s on %s.\r\nThe local parts of addresses are redacted "
-	    "(RFC 6590).\r\n\r\n--%s\r\n", dom, ip, arrival,
+	    "(RFC 6590).\r\n\r\n--%s\r\n", a->dkim_domain != NULL ?
+	    "RFC 6651" : "RFC 9991", dom, ip, arrival,
 	    a->boundary) == -1 ||
 	    buf_printf(out, "Content-Type: message/feedback-report\r\n"
 	    "Content-Transfer-Encoding: 7bit\r\n\r\n") == -1 ||

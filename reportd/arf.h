@@ -25,8 +25,15 @@ struct arf_report {
 	const char		*message_id;	/* without < > */
 	time_t			 date;		/* of the report */
 	const char		*reporting_mta;	/* our host name */
-	const char		*auth_failure;	/* "dmarc" */
+	const char		*auth_failure;	/* "dmarc", "bodyhash" ... */
 	const struct dmarc_eval_record *eval;	/* what failed */
+	/*
+	 * A DKIM failure report (RFC 6651, Auth-Failure bodyhash or
+	 * signature): the signature's d=, s= and i=; NULL for DMARC.
+	 */
+	const char		*dkim_domain;
+	const char		*dkim_selector;
+	const char		*dkim_identity;
 	const char		*mail_from;	/* the MAIL FROM, "" null */
 	const void		*header;	/* the original header section: */
 	size_t			 header_len;	/* untrusted bytes */

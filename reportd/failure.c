@@ -21,6 +21,13 @@
  *      message (RFC 9991 2: an attempt to each), DKIM-signed with `reports
  *      sign with`, through the queue (reportd_queue_report()).
  *
+ * DKIM failure reports (RFC 6651) take the same way: authd sends the first
+ * signature that failed verification and carries r=y (MSG_FAILURE_DKIM);
+ * the destination is ra= at the signing domain, from its reporting record
+ * "_report._domainkey.<d>" (3.3), when rr= asks for verification
+ * failures (all or v) and the message falls in the share rp= asks for.
+ * SPF failure reports (RFC 6652) are not made.
+ *
  * The counters live in memory and start again at a restart: a restart
  * allows at most one hour's reports more.  A failure report is not
  * retried: one that could not be made or queued is logged and dropped
@@ -73,6 +80,11 @@ struct fjob {
 	TAILQ_ENTRY(fjob)	 entry;
 	struct failure		*f;
 	enum fjob_state		 state;
+	int			 kind;		/* MSG_FAILURE_* */
+	char			 dkim_domain[256];
+	char			 dkim_selector[256];
+	char			 dkim_identity[256];
+	int			 dkim_bodyhash;
 	struct dmarc_eval_record eval;
 	char			 domain[DMARC_DOMAIN_MAX];	/* lower */
 	char			 policy_domain[DMARC_DOMAIN_MAX];
@@ -248,6 +260,14 @@ fjob_send(struct fjob *j)
 		a.date = walltime();
 		a.reporting_mta = rd->proc->global.hostname;
 		a.auth_failure = "dmarc";
+		if (j->kind == MSG_FAILURE_DKIM) {
+			/* RFC 6591 3.1 */
+			a.auth_failure = j->dkim_bodyhash ? "bodyhash" :
+			    "signature";
+			a.dkim_domain = j->dkim_domain;
+			a.dkim_selector = j->dkim_selector;
+			a.dkim_identity = j->dkim_identity;
+		}
 		a.eval = &j->eval;
 		a.mail_from = j->mail_from;
 		a.header = j->header;
@@ -425,6 +445,150 @@ fjob_policy_cb(void *arg, const struct dns_answer *ans)
 	fjob_auth_next(j);
 }
 
+/*
+ * RFC 6651 3.3: the value of tag name in a tag list ("ra=x; rp=50"),
+ * whitespace trimmed, in out; 1 found, 0 not.
+ */
+static int
+tag_value(const char *list, const char *name, char *out, size_t len)
+{
+	const char	*p = list, *e, *v, *end;
+	size_t		 nlen = strlen(name), n;
+
+	for (; *p != '\0'; p = *e == ';' ? e + 1 : e) {
+		if ((e = strchr(p, ';')) == NULL)
+			e = p + strlen(p);
+		while (p < e && (*p == ' ' || *p == '\t'))
+			p++;
+		if ((size_t)(e - p) <= nlen || strncmp(p, name, nlen) != 0)
+			continue;
+		v = p + nlen;
+		while (v < e && (*v == ' ' || *v == '\t'))
+			v++;
+		if (v == e || *v != '=')
+			continue;
+		v++;
+		while (v < e && (*v == ' ' || *v == '\t'))
+			v++;
+		for (end = e; end > v && (end[-1] == ' ' || end[-1] == '\t');)
+			end--;
+		n = end - v;
+		if (n >= len)
+			return 0;
+		memcpy(out, v, n);
+		out[n] = '\0';
+		return 1;
+	}
+	return 0;
+}
+
+/* ra= (RFC 6651 3.3, a qp-section): a local part of atext and dots. */
+static int
+ra_decode(const char *in, char *out, size_t len)
+{
+	size_t		 o = 0;
+	unsigned int	 c;
+
+	for (; *in != '\0'; in++) {
+		c = (unsigned char)*in;
+		if (c == '=') {
+			if (!isxdigit((unsigned char)in[1]) ||
+			    !isxdigit((unsigned char)in[2]) ||
+			    sscanf(in + 1, "%2x", &c) != 1)
+				return -1;
+			in += 2;
+		}
+		if (!isalnum(c) && (c == 0 || strchr("!#$%&'*+-/?^_`{|}~.",
+		    (int)c) == NULL))
+			return -1;
+		if (o + 1 >= len)
+			return -1;
+		out[o++] = c;
+	}
+	out[o] = '\0';
+	return o > 0 && o <= 64 ? 0 : -1;
+}
+
+/*
+ * RFC 6651 3.3: the reporting record of the signer
+ * ("_report._domainkey.<d>"): ra= the local part at d, rp= the share of
+ * failures to report, rr= the kinds (all, or v: verification failures,
+ * the only kind we report).
+ */
+static void
+fjob_dkim_cb(void *arg, const struct dns_answer *ans)
+{
+	struct fjob	*j = arg;
+	struct failure	*f = j->f;
+	struct reportd	*rd = f->rd;
+	struct fdest	*d = &j->dest[0];
+	char		*txt, v[256], ra[80];
+	const char	*p;
+	size_t		 i, len, found = 0;
+	time_t		 until;
+	long		 rp;
+
+	j->q = NULL;
+	if (ans->failed || ans->rcode != DNS_R_NOERROR ||
+	    ans->sec == DNS_SEC_BOGUS) {
+		fjob_skip(j, "no DKIM reporting record (RFC 6651 3.3)");
+		return;
+	}
+	for (i = 0; i < ans->nrr && !found; i++) {
+		txt = dns_txt_concat(&ans->rr[i], &len);
+		if (len < 1024 && strlen(txt) == len &&
+		    tag_value(txt, "ra", v, sizeof(v)) &&
+		    ra_decode(v, ra, sizeof(ra)) == 0) {
+			found = 1;
+			rp = 100;
+			if (tag_value(txt, "rp", v, sizeof(v))) {
+				rp = strtol(v, NULL, 10);
+				if (rp < 0 || rp > 100)
+					rp = 100;
+			}
+			if ((long)arc4random_uniform(100) >= rp)
+				found = 2;	/* sampled out */
+			if (tag_value(txt, "rr", v, sizeof(v))) {
+				for (p = v; p != NULL && found == 1;
+				    p = strchr(p, ':') ? strchr(p, ':') + 1 :
+				    NULL)
+					if (strncmp(p, "all", 3) == 0 ||
+					    (p[0] == 'v' && (p[1] == ':' ||
+					    p[1] == '\0')))
+						break;
+				if (p == NULL && found == 1)
+					found = 3;	/* not asked */
+			}
+		}
+		free(txt);
+	}
+	if (found != 1) {
+		fjob_skip(j, found == 0 ? "no usable DKIM reporting record "
+		    "(RFC 6651 3.3)" : found == 2 ? "not in the share rp= "
+		    "asks for" : "rr= asks for other failures");
+		return;
+	}
+	if ((size_t)snprintf(d->addr, sizeof(d->addr), "%s@%s", ra,
+	    j->dkim_domain) >= sizeof(d->addr)) {
+		fjob_skip(j, "its reporting address is too long");
+		return;
+	}
+	if (rd->sl != NULL && sentlog_suppressed(rd->sl, d->addr, walltime(),
+	    &until) == 1) {
+		fjob_skip(j, "its reporting address is suppressed");
+		return;
+	}
+	if (!rate_ok(f, "a", d->addr)) {
+		f->st_limited++;
+		fjob_skip(j, "reports failure-max reached this hour");
+		return;
+	}
+	rate_count(f, "a", d->addr);
+	d->ok = 1;		/* at the signing domain itself */
+	j->ndest = 1;
+	fjob_send(j);
+}
+
 void
 reportd_failure_add(struct reportd *rd, struct imsg *imsg)
 {
@@ -443,7 +607,9 @@ reportd_failure_add(struct reportd *rd, struct imsg *imsg)
 		proc_bad_message(rd->proc, PROC_AUTHD, imsg);
 	}
 	j->f = f;
-	strlcpy(j->domain, j->eval.header_from, sizeof(j->domain));
+	j->kind = m.kind;
+	strlcpy(j->domain, m.kind == MSG_FAILURE_DKIM ? m.dkim_domain :
+	    j->eval.header_from, sizeof(j->domain));
 	lower(j->domain);
 	strlcpy(j->policy_domain, j->eval.policy_domain,
 	    sizeof(j->policy_domain));
@@ -453,7 +619,14 @@ reportd_failure_add(struct reportd *rd, struct imsg *imsg)
 		free(j);
 		return;
 	}
-	if (!dmarc_ruf_wanted(&j->eval) || j->domain[0] == '\0' ||
+	if (m.kind == MSG_FAILURE_DKIM) {
+		strlcpy(j->dkim_domain, j->domain, sizeof(j->dkim_domain));
+		strlcpy(j->dkim_selector, m.dkim_selector,
+		    sizeof(j->dkim_selector));
+		strlcpy(j->dkim_identity, m.dkim_identity,
+		    sizeof(j->dkim_identity));
+		j->dkim_bodyhash = m.dkim_bodyhash;
+	} else if (!dmarc_ruf_wanted(&j->eval) || j->domain[0] == '\0' ||
 	    j->policy_domain[0] == '\0') {
 		free(j);
 		return;
@@ -467,8 +640,9 @@ reportd_failure_add(struct reportd *rd, struct imsg *imsg)
 		free(j);
 		return;
 	}
-	if ((size_t)snprintf(name, sizeof(name), "_dmarc.%s",
-	    j->policy_domain) >= sizeof(name)) {
+	if ((size_t)snprintf(name, sizeof(name), m.kind == MSG_FAILURE_DKIM ?
+	    "_report._domainkey.%s" : "_dmarc.%s", m.kind == MSG_FAILURE_DKIM ?
+	    j->domain : j->policy_domain) >= sizeof(name)) {
 		free(j);
 		return;
 	}
@@ -480,7 +654,8 @@ reportd_failure_add(struct reportd *rd, struct imsg *imsg)
 	TAILQ_INSERT_TAIL(&f->jobs, j, entry);
 	f->njobs++;
 	j->state = FJOB_POLICY;
-	j->q = dns_query(rd->dns, name, DNS_T_TXT, fjob_policy_cb, j);
+	j->q = dns_query(rd->dns, name, DNS_T_TXT, m.kind == MSG_FAILURE_DKIM ?
+	    fjob_dkim_cb : fjob_policy_cb, j);
 }
 
 int

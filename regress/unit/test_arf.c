@@ -214,6 +214,38 @@ test_build(void **state)
 	free(s);
 }
 
+/* RFC 6651 / RFC 6591: a DKIM failure report names its signature. */
+static void
+test_dkim(void **state)
+{
+	struct dmarc_eval_record	 r;
+	struct arf_report		 a;
+	struct rpt			 p;
+	char				*s, err[256];
+
+	eval_init(&r);
+	arf_init(&a, &r, hdr_ok);
+	a.auth_failure = "bodyhash";
+	a.dkim_domain = "signer.example";
+	a.dkim_selector = "s1";
+	a.dkim_identity = "";
+	assert_non_null(s = build(&a));
+	assert_non_null(strstr(s, "Subject: DKIM failure report for "
+	    "signer.example from 192.0.2.7\r\n"));
+	assert_non_null(strstr(s, "\r\nAuth-Failure: bodyhash\r\n"));
+	assert_non_null(strstr(s, "\r\nDKIM-Domain: signer.example\r\n"
+	    "DKIM-Identity: @signer.example\r\nDKIM-Selector: s1\r\n"));
+	assert_non_null(strstr(s, "\r\nReported-Domain: signer.example\r\n"));
+	assert_null(strstr(s, "Identity-Alignment"));
+	assert_null(strstr(s, "dmarc="));
+	memset(&p, 0, sizeof(p));
+	assert_int_equal(rpt_parse_message((const uint8_t *)s, strlen(s), &p,
+	    err, sizeof(err)), 0);
+	assert_string_equal(p.arf.reported_domain, "signer.example");
+	rpt_free(&p);
+	free(s);
+}
+
 static void
 test_hostile(void **state)
 {
@@ -315,6 +347,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_wanted),
 		cmocka_unit_test(test_build),
+		cmocka_unit_test(test_dkim),
 		cmocka_unit_test(test_hostile),
 	};
 

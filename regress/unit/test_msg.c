@@ -423,6 +423,8 @@ test_report_failure(void **state)
 	/* an unknown kind, a MAIL FROM without its NUL */
 	assert_int_equal(report_failure(7, 10, 20, 30, 0), -1);
 	assert_int_equal(report_failure(-1, 10, 20, 30, 0), -1);
+	/* a DKIM report names its signature */
+	assert_int_equal(report_failure(MSG_FAILURE_DKIM, 10, 20, 30, 0), -1);
 	assert_int_equal(report_failure(MSG_FAILURE_DMARC, 10, 20, 30, 1), -1);
 }
 
