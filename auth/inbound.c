@@ -713,6 +713,11 @@ inbound_finish(struct inbound *in)
 			in->res.dmarc_nruf = in->dmarc_out.record.nruf;
 	}
 	inbound_dkim_report(in);
+	if (in->spf_done && in->policy.spf != INBOUND_DISABLE &&
+	    in->spf_out.result == SPF_FAIL &&
+	    strlen(in->spf_out.domain) < sizeof(in->res.spf_fail_domain))
+		strlcpy(in->res.spf_fail_domain, in->spf_out.domain,
+		    sizeof(in->res.spf_fail_domain));
 	in->res.dns_cut = dns_ctx_cut(in->dns);
 	if (in->res.dns_cut > 0)
 		trace(in, "dns: %zu lookup(s) ended by the time budget of "

@@ -592,22 +592,52 @@ authd_failure_send(struct authd *a, struct authd_msg *m,
 }
 
 /*
+ * A DKIM or SPF failure report: the evaluation gives the source and the
+ * time, or, when DMARC did not run, a minimal one of ours does.
+ */
+static void
+authd_failure_send_min(struct authd *a, struct authd_msg *m,
+    struct msg_report_failure *f, const struct inbound_result *r,
+    const char *domain)
+{
+	struct dmarc_eval_record	*ev;
+
+	ev = xcalloc(1, sizeof(*ev));
+	if (r->have_dmarc)
+		*ev = r->dmarc_eval;
+	else {
+		ev->when = time(NULL);
+		strlcpy(ev->source_ip, m->ip, sizeof(ev->source_ip));
+		strlcpy(ev->header_from, domain, sizeof(ev->header_from));
+	}
+	authd_failure_send(a, m, f, ev);
+	free(ev);
+}
+
+/*
  * RFC 9991 2: the message failed in a way its DMARC record asks a failure
  * report for (auth/ruf.h).  RFC 6651 3.1: a signature that failed asked
- * for reports with r=y; reportd finds where they go.
+ * for reports with r=y.  RFC 6652: SPF failed, and the domain's record
+ * may ask for reports (reportd reads it).  reportd finds where they go.
  */
 static void
 authd_failure_report(struct authd *a, struct authd_msg *m,
     const struct inbound_result *r)
 {
 	struct msg_report_failure	 f;
-	struct dmarc_eval_record	*ev;
 
 	if (r->have_dmarc && r->dmarc_nruf > 0 &&
 	    dmarc_ruf_wanted(&r->dmarc_eval)) {
 		memset(&f, 0, sizeof(f));
 		f.kind = MSG_FAILURE_DMARC;
 		authd_failure_send(a, m, &f, &r->dmarc_eval);
+	}
+	/* RFC 6652: reportd reads the SPF record's ra=, rp=, rr= */
+	if (r->spf_fail_domain[0] != '\0') {
+		memset(&f, 0, sizeof(f));
+		f.kind = MSG_FAILURE_SPF;
+		strlcpy(f.spf_domain, r->spf_fail_domain, sizeof(f.spf_domain));
+		authd_failure_send_min(a, m, &f, r, r->spf_fail_domain);
 	}
 	if (!r->dkim_report)
 		return;
@@ -617,18 +647,7 @@ authd_failure_report(struct authd *a, struct authd_msg *m,
 	strlcpy(f.dkim_selector, r->dkim_report_s, sizeof(f.dkim_selector));
 	strlcpy(f.dkim_identity, r->dkim_report_i, sizeof(f.dkim_identity));
 	f.dkim_bodyhash = r->dkim_report_bodyhash;
-	/* the evaluation's source and time; DMARC may not have run */
-	ev = xcalloc(1, sizeof(*ev));
-	if (r->have_dmarc)
-		*ev = r->dmarc_eval;
-	else {
-		ev->when = time(NULL);
-		strlcpy(ev->source_ip, m->ip, sizeof(ev->source_ip));
-		strlcpy(ev->header_from, r->dkim_report_d,
-		    sizeof(ev->header_from));
-	}
-	authd_failure_send(a, m, &f, ev);
-	free(ev);
+	authd_failure_send_min(a, m, &f, r, r->dkim_report_d);
 }
 
 static void
@@ -777,7 +796,8 @@ authd_begin(struct authd *a, uint32_t session, struct imsg *imsg)
 	m->in = inbound_new(a->dns, &ip);
 	strlcpy(m->tag, b.tag, sizeof(m->tag));
 	buf_init(&m->header, AUTHD_RUF_HEADER_MAX);
-	if (ipol.dmarc != INBOUND_DISABLE || ipol.dkim != INBOUND_DISABLE) {
+	if (ipol.dmarc != INBOUND_DISABLE || ipol.dkim != INBOUND_DISABLE ||
+	    ipol.spf != INBOUND_DISABLE) {
 		m->keep_header = 1;
 		strlcpy(m->mail_from, b.mail_from, sizeof(m->mail_from));
 		strlcpy(m->ip, b.ip, sizeof(m->ip));

@@ -794,7 +794,9 @@ msg_get_report_failure(const struct imsg *imsg, struct msg_report_failure *m,
 	size_t		 rest;
 
 	if ((p = head(imsg, m, sizeof(*m))) == NULL || !STR(m->mail_from) ||
-	    !ENUM(m->kind, MSG_FAILURE_DKIM) || !STR(m->dkim_domain) ||
+	    !ENUM(m->kind, MSG_FAILURE_SPF) || !STR(m->dkim_domain) ||
+	    !STR(m->spf_domain) || (m->kind == MSG_FAILURE_SPF &&
+	    m->spf_domain[0] == '\0') ||
 	    !STR(m->dkim_selector) || !STR(m->dkim_identity) ||
 	    !BOOL(m->dkim_bodyhash) || (m->kind == MSG_FAILURE_DKIM &&
 	    (m->dkim_domain[0] == '\0' || m->dkim_selector[0] == '\0')))

@@ -611,6 +611,7 @@ struct msg_report_receive {
 
 #define MSG_FAILURE_DMARC	0	/* Auth-Failure: dmarc (RFC 9991 3) */
 #define MSG_FAILURE_DKIM	1	/* a signature with r=y (RFC 6651) */
+#define MSG_FAILURE_SPF		2	/* SPF failed (RFC 6652) */
 struct msg_report_failure {
 	int32_t		 kind;		/* MSG_FAILURE_* */
 	char		 mail_from[1025];	/* "" = the null path */
@@ -619,6 +620,7 @@ struct msg_report_failure {
 	char		 dkim_selector[256];
 	char		 dkim_identity[256];
 	int32_t		 dkim_bodyhash;	/* its body hash, else signature */
+	char		 spf_domain[256];	/* MSG_FAILURE_SPF: checked */
 	uint32_t	 eval_len;	/* the evaluation's bytes, first */
 	uint32_t	 header_len;	/* then the header section's */
 };

@@ -7,7 +7,9 @@ fields RFC 9991 4 asks for and the redacted header section.  fo=0 against
 fo=1 for a message that passes one mechanism; `reports failure no` (the
 default) sends nothing; `reports failure-max` holds; an external ruf
 without its _report._dmarc authorization gets nothing; hostile header
-sections (8-bit, bare CR in From, huge fields) cannot break the report.
+sections (8-bit, CRLF folded or encoded into From, huge fields) cannot
+break the report.  DKIM failure reports (RFC 6651: r=y, _report._domainkey)
+and SPF failure reports (RFC 6652: ra=, rr= modifiers) likewise.
 
 Modules covered: reportd/arf.c, reportd/failure.c, auth/ruf.c"""
 import base64
@@ -74,6 +76,11 @@ def bed(tmp_path_factory):
                            'rr=v:s"'] + mx)
         b.zone("dkv.test", [spf, 'sel._domainkey TXT "%s"' % txt,
                             '_report._domainkey TXT "ra=r; rr=x"'] + mx)
+        # RFC 6652: SPF records that ask for reports, of fail or not
+        b.zone("spfr.test", ['@ TXT "v=spf1 ip4:127.0.0.9 -all '
+                             'ra=spf-fail rr=s:f"'] + mx)
+        b.zone("spfn.test", ['@ TXT "v=spf1 ip4:127.0.0.9 -all ra=x '
+                             'rr=s"'] + mx)
         b.zone("psd.test", ['@ TXT "v=spf1 -all"',
                             '_dmarc TXT "v=DMARC1; p=none; psd=y; '
                             'ruf=mailto:ruf@psd.test"'] + mx)
@@ -334,3 +341,22 @@ def test_dkim_failure_report(ruf, sink):
     assert f["Source-IP"] == "127.0.0.1"
     assert f["Identity-Alignment"] is None
     assert b"Subject: signed r=y" in headers
+
+
+def test_spf_failure_report(ruf, sink):
+    """RFC 6652: SPF fails and the record has ra= with an rr= that asks
+    for fail results: a report to ra= at the domain; rr=s only: none."""
+    send(ruf.port, "spfn.test")
+    send(ruf.port, "spfr.test")
+    raw = sink.wait_messages(1, timeout=20)[0]
+    wait_log(ruf, "rr= asks for other failures")
+    time.sleep(1)
+    acc = sink.accepted()
+    assert len(acc) == 1 and acc[0]["rcpts"] == ["spf-fail@spfr.test"]
+    msg, f, headers = parse_report(raw)
+    assert msg["Subject"].startswith("SPF failure report for spfr.test")
+    assert f["Auth-Failure"] == "spf"
+    assert f["SPF-DNS"] == "txt : spfr.test"
+    assert f["Reported-Domain"] == "spfr.test"
+    assert f["Original-Mail-From"].endswith("@spfr.test>")
+    assert b"alice" not in raw

@@ -354,8 +354,8 @@ feedback_fields(const struct arf_report *a, const char *date,
 
 	clean(r->source_ip, ip, sizeof(ip));
 	/* the domain reported: the Author Domain, or the signer's */
-	clean(a->dkim_domain != NULL ? a->dkim_domain : r->header_from, dom,
-	    sizeof(dom));
+	clean(a->dkim_domain != NULL ? a->dkim_domain : a->spf_domain != NULL ?
+	    a->spf_domain : r->header_from, dom, sizeof(dom));
 	clean(a->reporting_mta, host, sizeof(host));
 	clean(a->auth_failure, af, sizeof(af));
 	mail_from_text(a, mf, sizeof(mf));
@@ -371,6 +371,13 @@ feedback_fields(const struct arf_report *a, const char *date,
 		return -1;
 	if (a->dkim_domain != NULL)
 		return dkim_report_fields(a, host, out);
+	if (a->spf_domain != NULL) {
+		/* RFC 6591 3.2: SPF-DNS, the record's query and domain */
+		clean(a->spf_domain, spf, sizeof(spf));
+		return buf_printf(out, "Authentication-Results: %s; spf=fail "
+		    "smtp.mailfrom=%s\r\nSPF-DNS: txt : %s\r\n", host, spf,
+		    spf) == -1 ? -1 : 0;
+	}
 	if (buf_printf(out, "Authentication-Results: %s; dmarc=%s "
 	    "header.from=%s\r\n", host, dmarc_result_name(r->result),
 	    dom) == -1 ||
@@ -415,8 +422,8 @@ arf_build(const struct arf_report *a, struct buf *out)
 		return -1;
 	clean(r->source_ip, ip, sizeof(ip));
 	/* the domain reported: the Author Domain, or the signer's */
-	clean(a->dkim_domain != NULL ? a->dkim_domain : r->header_from, dom,
-	    sizeof(dom));
+	clean(a->dkim_domain != NULL ? a->dkim_domain : a->spf_domain != NULL ?
+	    a->spf_domain : r->header_from, dom, sizeof(dom));
 	clean(a->from, v, sizeof(v));
 	if (buf_printf(out, "From: <%s>\r\nTo: ", v) == -1)
 		goto fail;
@@ -428,7 +435,8 @@ arf_build(const struct arf_report *a, struct buf *out)
 	clean(a->message_id, v, sizeof(v));
 	if (buf_printf(out, "\r\nDate: %s\r\n", date) == -1 ||
 	    buf_printf(out, "Subject: %s failure report for %s from "
-	    "%s\r\n", a->dkim_domain != NULL ? "DKIM" : "DMARC", dom,
+	    "%s\r\n", a->dkim_domain != NULL ? "DKIM" : a->spf_domain !=
+	    NULL ? "SPF" : "DMARC", dom,
 	    ip) == -1 ||
 	    buf_printf(out, "Message-ID: <%s>\r\n", v) == -1 ||
 	    /* RFC 3834 5: no automatic answer to a report */
@@ -444,7 +452,8 @@ arf_build(const struct arf_report *a, struct buf *out)
 	    "(%s) for a message\r\nfrom the domain %s received from "
 	    "IP %s on %s.\r\nThe local parts of addresses are redacted "
 	    "(RFC 6590).\r\n\r\n--%s\r\n", a->dkim_domain != NULL ?
-	    "RFC 6651" : "RFC 9991", dom, ip, arrival,
+	    "RFC 6651" : a->spf_domain != NULL ? "RFC 6652" : "RFC 9991", dom,
+	    ip, arrival,
 	    a->boundary) == -1 ||
 	    buf_printf(out, "Content-Type: message/feedback-report\r\n"
 	    "Content-Transfer-Encoding: 7bit\r\n\r\n") == -1 ||

@@ -34,6 +34,8 @@ struct arf_report {
 	const char		*dkim_domain;
 	const char		*dkim_selector;
 	const char		*dkim_identity;
+	/* An SPF failure report (RFC 6652, Auth-Failure spf): the domain */
+	const char		*spf_domain;
 	const char		*mail_from;	/* the MAIL FROM, "" null */
 	const void		*header;	/* the original header section: */
 	size_t			 header_len;	/* untrusted bytes */

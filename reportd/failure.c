@@ -26,7 +26,11 @@
  * the destination is ra= at the signing domain, from its reporting record
  * "_report._domainkey.<d>" (3.3), when rr= asks for verification
  * failures (all or v) and the message falls in the share rp= asks for.
- * SPF failure reports (RFC 6652) are not made.
+ * SPF failure reports (RFC 6652) likewise: authd tells of every SPF fail
+ * (MSG_FAILURE_SPF, the domain checked); the domain's SPF record names
+ * ra= (the local part at that domain), rp= and rr= (all, or f: fail, the
+ * only result we report) as modifiers.  Softfail, neutral and errors are
+ * not reported.
  *
  * The counters live in memory and start again at a restart: a restart
  * allows at most one hour's reports more.  A failure report is not
@@ -267,6 +271,9 @@ fjob_send(struct fjob *j)
 			a.dkim_domain = j->dkim_domain;
 			a.dkim_selector = j->dkim_selector;
 			a.dkim_identity = j->dkim_identity;
+		} else if (j->kind == MSG_FAILURE_SPF) {
+			a.auth_failure = "spf";		/* RFC 6591 3.1 */
+			a.spf_domain = j->domain;
 		}
 		a.eval = &j->eval;
 		a.mail_from = j->mail_from;
@@ -482,6 +489,36 @@ tag_value(const char *list, const char *name, char *out, size_t len)
 	return 0;
 }
 
+/* The address at the domain the record names, suppressions, limits. */
+static void
+fjob_send_to(struct fjob *j, const char *local)
+{
+	struct failure	*f = j->f;
+	struct reportd	*rd = f->rd;
+	struct fdest	*d = &j->dest[0];
+	time_t		 until;
+
+	if ((size_t)snprintf(d->addr, sizeof(d->addr), "%s@%s", local,
+	    j->domain) >= sizeof(d->addr)) {
+		fjob_skip(j, "its reporting address is too long");
+		return;
+	}
+	if (rd->sl != NULL && sentlog_suppressed(rd->sl, d->addr, walltime(),
+	    &until) == 1) {
+		fjob_skip(j, "its reporting address is suppressed");
+		return;
+	}
+	if (!rate_ok(f, "a", d->addr)) {
+		f->st_limited++;
+		fjob_skip(j, "reports failure-max reached this hour");
+		return;
+	}
+	rate_count(f, "a", d->addr);
+	d->ok = 1;		/* at the domain itself: no authorization */
+	j->ndest = 1;
+	fjob_send(j);
+}
+
 /* ra= (RFC 6651 3.3, a qp-section): a local part of atext and dots. */
 static int
 ra_decode(const char *in, char *out, size_t len)
@@ -519,13 +556,9 @@ static void
 fjob_dkim_cb(void *arg, const struct dns_answer *ans)
 {
 	struct fjob	*j = arg;
-	struct failure	*f = j->f;
-	struct reportd	*rd = f->rd;
-	struct fdest	*d = &j->dest[0];
 	char		*txt, v[256], ra[80];
 	const char	*p;
 	size_t		 i, len, found = 0;
-	time_t		 until;
 	long		 rp;
 
 	j->q = NULL;
@@ -568,25 +601,89 @@ fjob_dkim_cb(void *arg, const struct dns_answer *ans)
 		    "asks for" : "rr= asks for other failures");
 		return;
 	}
-	if ((size_t)snprintf(d->addr, sizeof(d->addr), "%s@%s", ra,
-	    j->dkim_domain) >= sizeof(d->addr)) {
-		fjob_skip(j, "its reporting address is too long");
+	fjob_send_to(j, ra);
+}
+
+/*
+ * RFC 6652 3: the modifiers ra= (a local part at the domain), rp= (the
+ * share to report) and rr= (the results: all, or f for fail, the only one
+ * we report) of the domain's SPF record.
+ */
+static void
+fjob_spf_cb(void *arg, const struct dns_answer *ans)
+{
+	struct fjob	*j = arg;
+	char		*txt, *rec = NULL, ra[80] = "", rr[80] = "all";
+	const char	*p, *e;
+	size_t		 i, len, n, nrec = 0;
+	long		 rp = 100;
+
+	j->q = NULL;
+	if (ans->failed || ans->rcode != DNS_R_NOERROR ||
+	    ans->sec == DNS_SEC_BOGUS) {
+		fjob_skip(j, "its SPF record could not be looked up");
 		return;
 	}
-	if (rd->sl != NULL && sentlog_suppressed(rd->sl, d->addr, walltime(),
-	    &until) == 1) {
-		fjob_skip(j, "its reporting address is suppressed");
+	for (i = 0; i < ans->nrr; i++) {
+		txt = dns_txt_concat(&ans->rr[i], &len);
+		/* RFC 7208 4.5: "v=spf1" and a space or the end */
+		if (len < 4096 && strlen(txt) == len && len >= 6 &&
+		    strncasecmp(txt, "v=spf1", 6) == 0 &&
+		    (txt[6] == ' ' || txt[6] == '\0')) {
+			nrec++;
+			free(rec);
+			rec = txt;
+		} else
+			free(txt);
+	}
+	if (nrec != 1) {
+		free(rec);
+		fjob_skip(j, "no single SPF record");
 		return;
 	}
-	if (!rate_ok(f, "a", d->addr)) {
-		f->st_limited++;
-		fjob_skip(j, "reports failure-max reached this hour");
+	for (p = rec + 6; *p != '\0'; p = e) {
+		while (*p == ' ')
+			p++;
+		if ((e = strchr(p, ' ')) == NULL)
+			e = p + strlen(p);
+		n = e - p;
+		if (n > 3 && n - 3 < sizeof(ra) &&
+		    strncasecmp(p, "ra=", 3) == 0) {
+			memcpy(ra, p + 3, n - 3);
+			ra[n - 3] = '\0';
+		} else if (n > 3 && n - 3 < sizeof(rr) &&
+		    strncasecmp(p, "rr=", 3) == 0) {
+			memcpy(rr, p + 3, n - 3);
+			rr[n - 3] = '\0';
+		} else if (n > 3 && strncasecmp(p, "rp=", 3) == 0) {
+			rp = strtol(p + 3, NULL, 10);
+			if (rp < 0 || rp > 100)
+				rp = 100;
+		}
+	}
+	free(rec);
+	for (i = 0; ra[i] != '\0'; i++)
+		if (!isalnum((unsigned char)ra[i]) &&
+		    strchr("!#$%&'*+-/=?^_`{|}~.", ra[i]) == NULL)
+			break;
+	if (ra[0] == '\0' || ra[i] != '\0' || i > 64) {
+		fjob_skip(j, "its SPF record asks for no reports (RFC 6652)");
 		return;
 	}
-	rate_count(f, "a", d->addr);
-	d->ok = 1;		/* at the signing domain itself */
-	j->ndest = 1;
-	fjob_send(j);
+	for (p = rr; p != NULL; p = strchr(p, ':') ? strchr(p, ':') + 1 : NULL)
+		if (strncasecmp(p, "all", 3) == 0 ||
+		    ((p[0] == 'f' || p[0] == 'F') && (p[1] == ':' ||
+		    p[1] == '\0')))
+			break;
+	if (p == NULL) {
+		fjob_skip(j, "rr= asks for other failures");
+		return;
+	}
+	if ((long)arc4random_uniform(100) >= rp) {
+		fjob_skip(j, "not in the share rp= asks for");
+		return;
+	}
+	fjob_send_to(j, ra);
 }
 
 void
@@ -596,6 +693,7 @@ reportd_failure_add(struct reportd *rd, struct imsg *imsg)
 	struct msg_report_failure	 m;
 	struct fjob			*j;
 	const uint8_t			*eval, *header;
+	const char			*dkind;
 	char				 name[DNS_NAME_BUF];
 
 	if (msg_get_report_failure(imsg, &m, &eval, &header) == -1)
@@ -609,7 +707,8 @@ reportd_failure_add(struct reportd *rd, struct imsg *imsg)
 	j->f = f;
 	j->kind = m.kind;
 	strlcpy(j->domain, m.kind == MSG_FAILURE_DKIM ? m.dkim_domain :
-	    j->eval.header_from, sizeof(j->domain));
+	    m.kind == MSG_FAILURE_SPF ? m.spf_domain : j->eval.header_from,
+	    sizeof(j->domain));
 	lower(j->domain);
 	strlcpy(j->policy_domain, j->eval.policy_domain,
 	    sizeof(j->policy_domain));
@@ -626,12 +725,17 @@ reportd_failure_add(struct reportd *rd, struct imsg *imsg)
 		strlcpy(j->dkim_identity, m.dkim_identity,
 		    sizeof(j->dkim_identity));
 		j->dkim_bodyhash = m.dkim_bodyhash;
+	} else if (m.kind == MSG_FAILURE_SPF) {
+		/* the record is read when it is looked up */
 	} else if (!dmarc_ruf_wanted(&j->eval) || j->domain[0] == '\0' ||
 	    j->policy_domain[0] == '\0') {
 		free(j);
 		return;
 	}
-	if (!rate_ok(f, "d", j->domain) || f->njobs >= FAILURE_JOBS) {
+	/* per domain and kind: an SPF record without ra= uses no DMARC share */
+	dkind = m.kind == MSG_FAILURE_DKIM ? "dkim" : m.kind == MSG_FAILURE_SPF ?
+	    "spf" : "dmarc";
+	if (!rate_ok(f, dkind, j->domain) || f->njobs >= FAILURE_JOBS) {
 		log_info("reportd: failure report of %s from %s not sent: "
 		    "%s", j->domain, j->eval.source_ip, f->njobs >=
 		    FAILURE_JOBS ? "too many in the making" :
@@ -641,12 +745,13 @@ reportd_failure_add(struct reportd *rd, struct imsg *imsg)
 		return;
 	}
 	if ((size_t)snprintf(name, sizeof(name), m.kind == MSG_FAILURE_DKIM ?
-	    "_report._domainkey.%s" : "_dmarc.%s", m.kind == MSG_FAILURE_DKIM ?
-	    j->domain : j->policy_domain) >= sizeof(name)) {
+	    "_report._domainkey.%s" : m.kind == MSG_FAILURE_SPF ? "%s" :
+	    "_dmarc.%s", m.kind == MSG_FAILURE_DMARC ? j->policy_domain :
+	    j->domain) >= sizeof(name)) {
 		free(j);
 		return;
 	}
-	rate_count(f, "d", j->domain);
+	rate_count(f, dkind, j->domain);
 	strlcpy(j->mail_from, m.mail_from, sizeof(j->mail_from));
 	j->header = xmalloc(m.header_len);
 	memcpy(j->header, header, m.header_len);
@@ -655,7 +760,8 @@ reportd_failure_add(struct reportd *rd, struct imsg *imsg)
 	f->njobs++;
 	j->state = FJOB_POLICY;
 	j->q = dns_query(rd->dns, name, DNS_T_TXT, m.kind == MSG_FAILURE_DKIM ?
-	    fjob_dkim_cb : fjob_policy_cb, j);
+	    fjob_dkim_cb : m.kind == MSG_FAILURE_SPF ? fjob_spf_cb :
+	    fjob_policy_cb, j);
 }
 
 int

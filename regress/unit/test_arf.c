@@ -246,6 +246,30 @@ test_dkim(void **state)
 	free(s);
 }
 
+/* RFC 6652 / RFC 6591: an SPF failure report. */
+static void
+test_spf(void **state)
+{
+	struct dmarc_eval_record	 r;
+	struct arf_report		 a;
+	char				*s;
+
+	eval_init(&r);
+	arf_init(&a, &r, hdr_ok);
+	a.auth_failure = "spf";
+	a.spf_domain = "bounce.example.org";
+	assert_non_null(s = build(&a));
+	assert_non_null(strstr(s, "Subject: SPF failure report for "
+	    "bounce.example.org from 192.0.2.7\r\n"));
+	assert_non_null(strstr(s, "\r\nAuth-Failure: spf\r\n"));
+	assert_non_null(strstr(s, "\r\nSPF-DNS: txt : bounce.example.org\r\n"));
+	assert_non_null(strstr(s, "\r\nReported-Domain: bounce.example.org"
+	    "\r\n"));
+	assert_null(strstr(s, "Identity-Alignment"));
+	assert_null(strstr(s, "DKIM-Domain"));
+	free(s);
+}
+
 static void
 test_hostile(void **state)
 {
@@ -348,6 +372,7 @@ main(void)
 		cmocka_unit_test(test_wanted),
 		cmocka_unit_test(test_build),
 		cmocka_unit_test(test_dkim),
+		cmocka_unit_test(test_spf),
 		cmocka_unit_test(test_hostile),
 	};
 

@@ -425,6 +425,7 @@ test_report_failure(void **state)
 	assert_int_equal(report_failure(-1, 10, 20, 30, 0), -1);
 	/* a DKIM report names its signature */
 	assert_int_equal(report_failure(MSG_FAILURE_DKIM, 10, 20, 30, 0), -1);
+	assert_int_equal(report_failure(MSG_FAILURE_SPF, 10, 20, 30, 0), -1);
 	assert_int_equal(report_failure(MSG_FAILURE_DMARC, 10, 20, 30, 1), -1);
 }
 
