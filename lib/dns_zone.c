@@ -271,17 +271,6 @@ rd_string(uint8_t *rd, size_t *len, const struct ztok *t)
 	return rd_add(rd, len, s, n);
 }
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = tolower(c);
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 /* Hex digits spread over any number of tokens. */
 static int
 rd_hex(uint8_t *rd, size_t *len, struct ztok *t, size_t nt)
@@ -293,7 +282,7 @@ rd_hex(uint8_t *rd, size_t *len, struct ztok *t, size_t nt)
 		if (t[i].quoted)
 			return -1;
 		for (j = 0; j < t[i].len; j++) {
-			if ((v = hexval((unsigned char)t[i].s[j])) == -1)
+			if ((v = hex_digit((unsigned char)t[i].s[j])) == -1)
 				return -1;
 			if (hi == -1)
 				hi = v;

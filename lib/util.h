@@ -44,4 +44,11 @@ char	*buf_cstr(struct buf *);
  */
 void	 sock_nodelay(int fd);
 
+/* The value of a hexadecimal digit, either case, or -1. */
+int	 hex_digit(int);
+
+/* Big-endian 64-bit numbers in keys: they sort as the numbers do. */
+void	 put_be64(uint8_t *, uint64_t);
+uint64_t get_be64(const uint8_t *);
+
 #endif

@@ -28,6 +28,9 @@ int	posternctl_queue_cmd(int argc, char *argv[]);
 /* -1 if argv is not a report command, else the exit status */
 int	posternctl_report_cmd(int argc, char *argv[]);
 int	ctl_show_domain(struct imsgbuf *, uint32_t, const char *);
+int	ctl_copy_data(struct imsgbuf *);
+int	ctl_domain_count(struct imsgbuf *, uint32_t, const char *, int,
+	    long long *);
 /* -1 if argv is not debug delivery, else the exit status */
 int	posternctl_debug_cmd(int argc, char *argv[]);
 /* -1 if argv is not show reports, else the exit status */

@@ -114,15 +114,13 @@ cmd_show_queue(struct imsgbuf *ibuf, int json)
 	return 0;
 }
 
-static int	cmd_data(struct imsgbuf *);
-
 static int
 cmd_show_message(struct imsgbuf *ibuf, uint64_t msgid)
 {
 	struct msg_ctl_qid	 q = { QID_MSG, msgid };
 
 	imsg_compose(ibuf, IMSG_CTL_QUEUE_SHOW, 0, 0, -1, &q, sizeof(q));
-	return cmd_data(ibuf);
+	return ctl_copy_data(ibuf);
 }
 
 /* A request with an empty payload answered by text. */
@@ -130,32 +128,7 @@ static int
 cmd_show_data(struct imsgbuf *ibuf, uint32_t type)
 {
 	imsg_compose(ibuf, type, 0, 0, -1, NULL, 0);
-	return cmd_data(ibuf);
-}
-
-/* Copy IMSG_CTL_REPLY_DATA replies to stdout until IMSG_CTL_REPLY_END. */
-static int
-cmd_data(struct imsgbuf *ibuf)
-{
-	struct imsg		 imsg;
-	const void		*data;
-	size_t			 len;
-
-	for (;;) {
-		ctl_next(ibuf, &imsg);
-		if (imsg.hdr.type == IMSG_CTL_REPLY_END)
-			break;
-		if (imsg.hdr.type != IMSG_CTL_REPLY_DATA ||
-		    msg_get_bytes(&imsg, &data, &len) == -1) {
-			fprintf(stderr, "posternctl: malformed reply\n");
-			return 1;
-		}
-		if (fwrite(data, 1, len, stdout) != len)
-			return 1;
-		imsg_free(&imsg);
-	}
-	imsg_free(&imsg);
-	return 0;
+	return ctl_copy_data(ibuf);
 }
 
 static int

@@ -17,32 +17,12 @@ static int
 show_reports(struct imsgbuf *ibuf, int kind, int json)
 {
 	struct msg_ctl_reports	 m;
-	struct imsg		 imsg;
-	const void		*data;
-	size_t			 len;
 
 	memset(&m, 0, sizeof(m));
 	m.kind = kind;
 	m.json = json;
 	imsg_compose(ibuf, IMSG_CTL_REPORTS_GET, 0, 0, -1, &m, sizeof(m));
-	for (;;) {
-		ctl_next(ibuf, &imsg);
-		if (imsg.hdr.type == IMSG_CTL_REPLY_END)
-			break;
-		if (imsg.hdr.type != IMSG_CTL_REPLY_DATA ||
-		    msg_get_bytes(&imsg, &data, &len) == -1) {
-			fprintf(stderr, "posternctl: malformed reply\n");
-			imsg_free(&imsg);
-			return 1;
-		}
-		if (fwrite(data, 1, len, stdout) != len) {
-			imsg_free(&imsg);
-			return 1;
-		}
-		imsg_free(&imsg);
-	}
-	imsg_free(&imsg);
-	return fflush(stdout) == 0 ? 0 : 1;
+	return ctl_copy_data(ibuf);
 }
 
 int

@@ -16,24 +16,18 @@
 #include "posternctl/posternctl.h"
 
 /*
- * A request about one domain ("" for all) answered by lines of text, as
- * the answering process formats them.
+ * Copy IMSG_CTL_REPLY_DATA replies to stdout until IMSG_CTL_REPLY_END:
+ * the answering process formats its listing, posternctl (which may run as
+ * root) parses none of it.  0, or 1 on a malformed reply or a failed
+ * write.
  */
 int
-ctl_show_domain(struct imsgbuf *ibuf, uint32_t type, const char *domain)
+ctl_copy_data(struct imsgbuf *ibuf)
 {
-	struct msg_ctl_domain	 d;
-	struct imsg		 imsg;
-	const void		*data;
-	size_t			 len;
+	struct imsg	 imsg;
+	const void	*data;
+	size_t		 len;
 
-	memset(&d, 0, sizeof(d));
-	if (strlcpy(d.domain, domain, sizeof(d.domain)) >= sizeof(d.domain)) {
-		fprintf(stderr, "posternctl: %s: domain name too long\n",
-		    domain);
-		return 1;
-	}
-	imsg_compose(ibuf, type, 0, 0, -1, &d, sizeof(d));
 	for (;;) {
 		ctl_next(ibuf, &imsg);
 		if (imsg.hdr.type == IMSG_CTL_REPLY_END)
@@ -54,21 +48,49 @@ ctl_show_domain(struct imsgbuf *ibuf, uint32_t type, const char *domain)
 	return fflush(stdout) == 0 ? 0 : 1;
 }
 
+/* struct msg_ctl_domain from an argument: "all" is "" when allowed. */
 static int
-cmd_flush_sts(struct imsgbuf *ibuf, const char *domain)
+ctl_domain_arg(struct msg_ctl_domain *d, const char *arg, int all)
+{
+	memset(d, 0, sizeof(*d));
+	if ((!all || strcmp(arg, "all") != 0) &&
+	    strlcpy(d->domain, arg, sizeof(d->domain)) >= sizeof(d->domain)) {
+		fprintf(stderr, "posternctl: %s: too long\n", arg);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * A request about one domain ("" for all) answered by lines of text, as
+ * the answering process formats them.
+ */
+int
+ctl_show_domain(struct imsgbuf *ibuf, uint32_t type, const char *domain)
+{
+	struct msg_ctl_domain	 d;
+
+	if (ctl_domain_arg(&d, domain, 0) == -1)
+		return 1;
+	imsg_compose(ibuf, type, 0, 0, -1, &d, sizeof(d));
+	return ctl_copy_data(ibuf);
+}
+
+/*
+ * A request about one domain or address ("all" for every one when all is
+ * set) answered by a count: 0 with *count set, or 1.
+ */
+int
+ctl_domain_count(struct imsgbuf *ibuf, uint32_t type, const char *arg,
+    int all, long long *count)
 {
 	struct msg_ctl_domain	 d;
 	struct msg_ctl_count	 c;
 	struct imsg		 imsg;
 
-	memset(&d, 0, sizeof(d));
-	if (strcmp(domain, "all") != 0 &&
-	    strlcpy(d.domain, domain, sizeof(d.domain)) >= sizeof(d.domain)) {
-		fprintf(stderr, "posternctl: %s: domain name too long\n",
-		    domain);
+	if (ctl_domain_arg(&d, arg, all) == -1)
 		return 1;
-	}
-	imsg_compose(ibuf, IMSG_CTL_MTA_STS_FLUSH, 0, 0, -1, &d, sizeof(d));
+	imsg_compose(ibuf, type, 0, 0, -1, &d, sizeof(d));
 	ctl_next(ibuf, &imsg);
 	if (imsg.hdr.type != IMSG_CTL_REPLY_COUNT ||
 	    msg_get_ctl_count(&imsg, &c) == -1) {
@@ -77,13 +99,23 @@ cmd_flush_sts(struct imsgbuf *ibuf, const char *domain)
 		return 1;
 	}
 	imsg_free(&imsg);
-	if (c.count < 0) {
+	*count = c.count;
+	return 0;
+}
+
+static int
+cmd_flush_sts(struct imsgbuf *ibuf, const char *domain)
+{
+	long long	 n;
+
+	if (ctl_domain_count(ibuf, IMSG_CTL_MTA_STS_FLUSH, domain, 1, &n))
+		return 1;
+	if (n < 0) {
 		fprintf(stderr, "posternctl: the MTA-STS cache could not be "
 		    "changed (see the log)\n");
 		return 1;
 	}
-	printf("%lld MTA-STS polic%s flushed\n", (long long)c.count,
-	    c.count == 1 ? "y" : "ies");
+	printf("%lld MTA-STS polic%s flushed\n", n, n == 1 ? "y" : "ies");
 	return 0;
 }
 
@@ -91,52 +123,19 @@ cmd_flush_sts(struct imsgbuf *ibuf, const char *domain)
 static int
 cmd_show_suppressions(struct imsgbuf *ibuf)
 {
-	struct imsg	 imsg;
-	const void	*data;
-	size_t		 len;
-
 	imsg_compose(ibuf, IMSG_CTL_SUPPRESSIONS_GET, 0, 0, -1, NULL, 0);
-	for (;;) {
-		ctl_next(ibuf, &imsg);
-		if (imsg.hdr.type == IMSG_CTL_REPLY_END)
-			break;
-		if (imsg.hdr.type != IMSG_CTL_REPLY_DATA ||
-		    msg_get_bytes(&imsg, &data, &len) == -1 ||
-		    fwrite(data, 1, len, stdout) != len) {
-			fprintf(stderr, "posternctl: malformed reply\n");
-			imsg_free(&imsg);
-			return 1;
-		}
-		imsg_free(&imsg);
-	}
-	imsg_free(&imsg);
-	return fflush(stdout) == 0 ? 0 : 1;
+	return ctl_copy_data(ibuf);
 }
 
 /* suppression remove ADDRESS: reports go there again. */
 static int
 cmd_suppression_remove(struct imsgbuf *ibuf, const char *addr)
 {
-	struct msg_ctl_domain	 d;
-	struct msg_ctl_count	 c;
-	struct imsg		 imsg;
+	long long	 n;
 
-	memset(&d, 0, sizeof(d));
-	if (strlcpy(d.domain, addr, sizeof(d.domain)) >= sizeof(d.domain)) {
-		fprintf(stderr, "posternctl: %s: address too long\n", addr);
+	if (ctl_domain_count(ibuf, IMSG_CTL_SUPPRESSION_REMOVE, addr, 0, &n))
 		return 1;
-	}
-	imsg_compose(ibuf, IMSG_CTL_SUPPRESSION_REMOVE, 0, 0, -1, &d,
-	    sizeof(d));
-	ctl_next(ibuf, &imsg);
-	if (imsg.hdr.type != IMSG_CTL_REPLY_COUNT ||
-	    msg_get_ctl_count(&imsg, &c) == -1) {
-		fprintf(stderr, "posternctl: malformed reply\n");
-		imsg_free(&imsg);
-		return 1;
-	}
-	imsg_free(&imsg);
-	if (c.count == 0) {
+	if (n == 0) {
 		fprintf(stderr, "posternctl: %s is not suppressed\n", addr);
 		return 1;
 	}
@@ -148,28 +147,12 @@ cmd_suppression_remove(struct imsgbuf *ibuf, const char *addr)
 static int
 cmd_report_send(struct imsgbuf *ibuf, uint32_t type, const char *domain)
 {
-	struct msg_ctl_domain	 d;
-	struct msg_ctl_count	 c;
-	struct imsg		 imsg;
+	long long	 n;
 
-	memset(&d, 0, sizeof(d));
-	if (strcmp(domain, "all") != 0 &&
-	    strlcpy(d.domain, domain, sizeof(d.domain)) >= sizeof(d.domain)) {
-		fprintf(stderr, "posternctl: %s: domain name too long\n",
-		    domain);
+	if (ctl_domain_count(ibuf, type, domain, 1, &n))
 		return 1;
-	}
-	imsg_compose(ibuf, type, 0, 0, -1, &d, sizeof(d));
-	ctl_next(ibuf, &imsg);
-	if (imsg.hdr.type != IMSG_CTL_REPLY_COUNT ||
-	    msg_get_ctl_count(&imsg, &c) == -1) {
-		fprintf(stderr, "posternctl: malformed reply\n");
-		imsg_free(&imsg);
-		return 1;
-	}
-	imsg_free(&imsg);
-	printf("%lld report%s closed and being queued\n", (long long)c.count,
-	    c.count == 1 ? "" : "s");
+	printf("%lld report%s closed and being queued\n", n,
+	    n == 1 ? "" : "s");
 	return 0;
 }
 

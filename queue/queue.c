@@ -671,10 +671,6 @@ queue_dispatch(struct proc *p, enum proc_id from, struct imsg *imsg)
 		queue_ctl_imsg(q, imsg);
 		return;
 	}
-	if (from == PROC_REPORTD) {
-		queue_report_imsg(q, imsg);
-		return;
-	}
 	if (from == PROC_PARENT &&
 	    imsg->hdr.type == IMSG_DELIVER_ENVELOPE_RESULT) {
 		queue_delivery_result(q, imsg);
@@ -687,6 +683,11 @@ queue_dispatch(struct proc *p, enum proc_id from, struct imsg *imsg)
 	if (from == PROC_REPORTD &&
 	    imsg->hdr.type == IMSG_REPORT_MESSAGE_RESULT) {
 		queue_report_result(q, imsg);
+		return;
+	}
+	/* the reports reportd makes (queue/report_in.c) */
+	if (from == PROC_REPORTD) {
+		queue_report_imsg(q, imsg);
 		return;
 	}
 	proc_unexpected(p, from, imsg);

@@ -113,6 +113,24 @@ static void	queue_unroutable(struct queue *, const struct envelope *,
 		    const char *);
 
 /*
+ * The message of a local delivery as a descriptor, or -1 with the
+ * envelope deferred: it could not be read.
+ */
+static int
+deliver_fd(struct queue *q, const struct envelope *e, const char *qid)
+{
+	int	 fd;
+
+	if ((fd = queue_message_fd(q, e->msgid)) == -1) {
+		log_warn("%s: reading the message", qid);
+		qstore_tempfail(q->qs, e->id, walltime(),
+		    "could not read the queued message");
+		queue_flush_soon(q);
+	}
+	return fd;
+}
+
+/*
  * A received report (`action NAME reportd`): to reportd, which reads it
  * and answers like a local delivery.
  */
@@ -123,13 +141,8 @@ queue_deliver_reportd(struct queue *q, const struct envelope *e,
 	struct msg_report_receive	 m;
 	int				 fd;
 
-	if ((fd = queue_message_fd(q, e->msgid)) == -1) {
-		log_warn("%s: reading the message", qid);
-		qstore_tempfail(q->qs, e->id, walltime(),
-		    "could not read the queued message");
-		queue_flush_soon(q);
+	if ((fd = deliver_fd(q, e, qid)) == -1)
 		return;
-	}
 	memset(&m, 0, sizeof(m));
 	m.evpid = e->id;
 	strlcpy(m.sender, e->sender, sizeof(m.sender));
@@ -166,13 +179,8 @@ queue_deliver_local(struct queue *q, const struct envelope *e)
 		queue_unroutable(q, e, why);
 		return;
 	}
-	if ((fd = queue_message_fd(q, e->msgid)) == -1) {
-		log_warn("%s: reading the message", qid);
-		qstore_tempfail(q->qs, e->id, walltime(),
-		    "could not read the queued message");
-		queue_flush_soon(q);
+	if ((fd = deliver_fd(q, e, qid)) == -1)
 		return;
-	}
 	memset(&d, 0, sizeof(d));
 	d.evpid = e->id;
 	strlcpy(d.sender, e->sender, sizeof(d.sender));

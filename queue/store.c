@@ -90,31 +90,9 @@
 /* Keys. */
 
 void
-qs_be64(uint8_t *p, uint64_t v)
-{
-	int	 i;
-
-	for (i = 7; i >= 0; i--) {
-		p[i] = v & 0xff;
-		v >>= 8;
-	}
-}
-
-uint64_t
-qs_rd64(const uint8_t *p)
-{
-	uint64_t	 v = 0;
-	int		 i;
-
-	for (i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-	return v;
-}
-
-void
 qs_chunk_key(uint8_t k[12], uint64_t msgid, uint32_t chunk)
 {
-	qs_be64(k, msgid);
+	put_be64(k, msgid);
 	k[8] = chunk >> 24;
 	k[9] = chunk >> 16;
 	k[10] = chunk >> 8;
@@ -124,8 +102,8 @@ qs_chunk_key(uint8_t k[12], uint64_t msgid, uint32_t chunk)
 void
 qs_sched_key(uint8_t k[16], int64_t next_try, uint64_t evpid)
 {
-	qs_be64(k, next_try < 0 ? 0 : (uint64_t)next_try);
-	qs_be64(k + 8, evpid);
+	put_be64(k, next_try < 0 ? 0 : (uint64_t)next_try);
+	put_be64(k + 8, evpid);
 }
 
 /* Transactions. */
@@ -261,7 +239,7 @@ qs_get_envelope(struct qstore *qs, MDB_txn *txn, uint64_t evpid,
 	uint8_t		 kb[8];
 	int		 rc;
 
-	qs_be64(kb, evpid);
+	put_be64(kb, evpid);
 	k.mv_data = kb;
 	k.mv_size = sizeof(kb);
 	if ((rc = mdb_get(txn, qs->db_env, &k, &v)) != 0)
@@ -284,7 +262,7 @@ qs_put_envelope(struct qstore *qs, MDB_txn *txn, const struct envelope *e)
 
 	if ((len = envelope_encode(e, rec, sizeof(rec))) == 0)
 		return EINVAL;
-	qs_be64(kb, e->id);
+	put_be64(kb, e->id);
 	k.mv_data = kb;
 	k.mv_size = sizeof(kb);
 	v.mv_data = rec;
@@ -329,7 +307,7 @@ message_delete(struct qstore *qs, MDB_txn *txn, uint64_t msgid)
 	uint8_t		 kb[12];
 	int		 rc;
 
-	qs_be64(kb, msgid);
+	put_be64(kb, msgid);
 	k.mv_data = kb;
 	k.mv_size = 8;
 	if ((rc = mdb_del(txn, qs->db_msg, &k, NULL)) != 0 &&
@@ -346,7 +324,7 @@ message_delete(struct qstore *qs, MDB_txn *txn, uint64_t msgid)
 			break;
 		if (rc != 0)
 			goto out;
-		if (k.mv_size != 12 || qs_rd64(k.mv_data) != msgid)
+		if (k.mv_size != 12 || get_be64(k.mv_data) != msgid)
 			break;
 		if ((rc = mdb_cursor_del(cur, 0)) != 0)
 			goto out;
@@ -373,11 +351,11 @@ message_unref(struct qstore *qs, MDB_txn *txn, uint64_t msgid)
 
 	if ((rc = mdb_cursor_open(txn, qs->db_env, &cur)) != 0)
 		return rc;
-	qs_be64(kb, EVPID(msgid, 0));
+	put_be64(kb, EVPID(msgid, 0));
 	k.mv_data = kb;
 	k.mv_size = sizeof(kb);
 	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-	live = rc == 0 && k.mv_size == 8 && EVPID_MSGID(qs_rd64(k.mv_data)) ==
+	live = rc == 0 && k.mv_size == 8 && EVPID_MSGID(get_be64(k.mv_data)) ==
 	    msgid;
 	mdb_cursor_close(cur);
 	if (rc != 0 && rc != MDB_NOTFOUND)
@@ -385,7 +363,7 @@ message_unref(struct qstore *qs, MDB_txn *txn, uint64_t msgid)
 	if (!live)
 		return message_delete(qs, txn, msgid);
 
-	qs_be64(kb, msgid);
+	put_be64(kb, msgid);
 	k.mv_data = kb;
 	k.mv_size = sizeof(kb);
 	if ((rc = mdb_get(txn, qs->db_msg, &k, &v)) != 0)
@@ -422,7 +400,7 @@ qs_envelope_drop(struct qstore *qs, MDB_txn *txn, uint64_t evpid)
 		return rc;
 	if (rc != 0 && rc != MDB_CORRUPTED)
 		return rc;
-	qs_be64(kb, evpid);
+	put_be64(kb, evpid);
 	k.mv_data = kb;
 	k.mv_size = sizeof(kb);
 	if ((rc = mdb_del(txn, qs->db_env, &k, NULL)) != 0)
@@ -444,7 +422,7 @@ meta_get64(struct qstore *qs, MDB_txn *txn, const char *name, uint64_t *val)
 		return rc;
 	if (v.mv_size != 8)
 		return MDB_CORRUPTED;
-	*val = qs_rd64(v.mv_data);
+	*val = get_be64(v.mv_data);
 	return 0;
 }
 
@@ -454,7 +432,7 @@ meta_put64(struct qstore *qs, MDB_txn *txn, const char *name, uint64_t val)
 	MDB_val		 k, v;
 	uint8_t		 b[8];
 
-	qs_be64(b, val);
+	put_be64(b, val);
 	k.mv_data = (void *)name;
 	k.mv_size = strlen(name);
 	v.mv_data = b;
@@ -493,8 +471,8 @@ open_dbs(struct qstore *qs, MDB_txn *txn, void *arg)
 	if ((rc = mdb_cursor_open(txn, qs->db_msg, &cur)) != 0)
 		return rc;
 	rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
-	if (rc == 0 && k.mv_size == 8 && qs_rd64(k.mv_data) > qs->last_msgid)
-		qs->last_msgid = qs_rd64(k.mv_data);
+	if (rc == 0 && k.mv_size == 8 && get_be64(k.mv_data) > qs->last_msgid)
+		qs->last_msgid = get_be64(k.mv_data);
 	mdb_cursor_close(cur);
 	return rc == MDB_NOTFOUND ? 0 : rc;
 }
@@ -522,7 +500,7 @@ recover(struct qstore *qs, MDB_txn *txn, void *arg)
 		if ((rc = mdb_cursor_get(cur, &k, &v, op)) != 0)
 			break;
 		if (envelope_decode(&e, v.mv_data, v.mv_size) == -1 ||
-		    k.mv_size != 8 || e.id != qs_rd64(k.mv_data)) {
+		    k.mv_size != 8 || e.id != get_be64(k.mv_data)) {
 			log_warnx("queue store: corrupt envelope record "
 			    "skipped");
 			continue;
@@ -776,7 +754,7 @@ write_message(struct qstore *qs, MDB_txn *txn, struct qs_msg *m, time_t now)
 	rec.nenv = m->nenv;
 	rec.nchunks = (size + QSTORE_CHUNK_SIZE - 1) / QSTORE_CHUNK_SIZE;
 	msgrec_encode(&rec, mb);
-	qs_be64(kb, m->msgid);
+	put_be64(kb, m->msgid);
 	k.mv_data = kb;
 	k.mv_size = 8;
 	v.mv_data = mb;
@@ -801,7 +779,7 @@ write_message(struct qstore *qs, MDB_txn *txn, struct qs_msg *m, time_t now)
 	if (m->key[0] != '\0') {
 		k.mv_data = m->key;
 		k.mv_size = strlen(m->key);
-		qs_be64(kb, m->msgid);
+		put_be64(kb, m->msgid);
 		v.mv_data = kb;
 		v.mv_size = 8;
 		if ((rc = mdb_put(txn, qs->db_keys, &k, &v, 0)) != 0)
@@ -1035,11 +1013,11 @@ take_range(struct qstore *qs, MDB_txn *txn, MDB_cursor *cur,
 			rc = MDB_CORRUPTED;
 			break;
 		}
-		if (qs_rd64(k.mv_data) > until)
+		if (get_be64(k.mv_data) > until)
 			break;
 		e = &ta->out[ta->n];
 		rc = qs_get_envelope(qs, txn,
-		    qs_rd64((uint8_t *)k.mv_data + 8), e);
+		    get_be64((uint8_t *)k.mv_data + 8), e);
 		if (rc != 0 && rc != MDB_NOTFOUND && rc != MDB_CORRUPTED)
 			break;
 		/* The index entry goes in every case: used, or stale. */
@@ -1109,11 +1087,11 @@ qstore_take_due(struct qstore *qs, time_t now, struct envelope *out,
 		return -1;
 	}
 	rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
-	due = rc == 0 && (k.mv_size != 16 || qs_rd64(k.mv_data) <= (uint64_t)now);
+	due = rc == 0 && (k.mv_size != 16 || get_be64(k.mv_data) <= (uint64_t)now);
 	if (rc == 0 && !due &&
 	    mdb_cursor_get(cur, &k, &v, MDB_LAST) == 0)
 		due = k.mv_size != 16 ||
-		    qs_rd64(k.mv_data) > qs_sched_horizon(qs, now);
+		    get_be64(k.mv_data) > qs_sched_horizon(qs, now);
 	mdb_cursor_close(cur);
 	mdb_txn_abort(txn);
 	if (!due)

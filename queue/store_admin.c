@@ -44,12 +44,12 @@ qstore_next_due(struct qstore *qs, time_t now)
 	if (mdb_cursor_open(txn, qs->db_sched, &cur) == 0) {
 		if (mdb_cursor_get(cur, &k, &v, MDB_FIRST) == 0 &&
 		    k.mv_size == 16) {
-			t = qs_rd64(k.mv_data);
+			t = get_be64(k.mv_data);
 			rv = t <= (uint64_t)now ? 0 : (time_t)(t - now);
 			if (rv > 0 &&
 			    mdb_cursor_get(cur, &k, &v, MDB_LAST) == 0 &&
 			    (k.mv_size != 16 ||
-			    qs_rd64(k.mv_data) > qs_sched_horizon(qs, now)))
+			    get_be64(k.mv_data) > qs_sched_horizon(qs, now)))
 				rv = 0;
 		}
 		mdb_cursor_close(cur);
@@ -150,7 +150,7 @@ op_run(struct qstore *qs, MDB_txn *txn, void *arg)
 	/* Collect first: the actions change the database being walked. */
 	if ((rc = mdb_cursor_open(txn, qs->db_env, &cur)) != 0)
 		return rc;
-	qs_be64(kb, first);
+	put_be64(kb, first);
 	k.mv_data = kb;
 	k.mv_size = sizeof(kb);
 	for (op = MDB_SET_RANGE;; op = MDB_NEXT) {
@@ -158,7 +158,7 @@ op_run(struct qstore *qs, MDB_txn *txn, void *arg)
 			break;
 		if (k.mv_size != 8)
 			continue;
-		if ((evpid = qs_rd64(k.mv_data)) > last)
+		if ((evpid = get_be64(k.mv_data)) > last)
 			break;
 		if (n == cap) {
 			cap = cap ? cap * 2 : 64;
@@ -256,7 +256,7 @@ qstore_message_info(struct qstore *qs, uint64_t msgid, struct msgrec *m)
 
 	if (mdb_txn_begin(qs->env, NULL, MDB_RDONLY, &txn) != 0)
 		return -1;
-	qs_be64(kb, msgid);
+	put_be64(kb, msgid);
 	k.mv_data = kb;
 	k.mv_size = sizeof(kb);
 	rc = mdb_get(txn, qs->db_msg, &k, &v);
@@ -322,7 +322,7 @@ qstore_envelope_walk(struct qstore *qs,
 		if ((rc = mdb_cursor_get(cur, &k, &v, op)) != 0)
 			break;
 		if (envelope_decode(e, v.mv_data, v.mv_size) == -1 ||
-		    k.mv_size != 8 || e->id != qs_rd64(k.mv_data)) {
+		    k.mv_size != 8 || e->id != get_be64(k.mv_data)) {
 			qs->st.corrupt++;
 			continue;
 		}
@@ -355,16 +355,16 @@ qstore_message_envelopes(struct qstore *qs, uint64_t msgid,
 		return -1;
 	}
 	e = xmalloc(sizeof(*e));
-	qs_be64(kb, EVPID(msgid, 0));
+	put_be64(kb, EVPID(msgid, 0));
 	k.mv_data = kb;
 	k.mv_size = sizeof(kb);
 	for (op = MDB_SET_RANGE;; op = MDB_NEXT) {
 		if ((rc = mdb_cursor_get(cur, &k, &v, op)) != 0)
 			break;
-		if (k.mv_size != 8 || EVPID_MSGID(qs_rd64(k.mv_data)) != msgid)
+		if (k.mv_size != 8 || EVPID_MSGID(get_be64(k.mv_data)) != msgid)
 			break;
 		if (envelope_decode(e, v.mv_data, v.mv_size) == -1 ||
-		    e->id != qs_rd64(k.mv_data)) {
+		    e->id != get_be64(k.mv_data)) {
 			qs->st.corrupt++;
 			continue;
 		}

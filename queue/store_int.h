@@ -95,8 +95,6 @@ struct qstore {
 	struct qstore_stats	 st;
 };
 
-void	qs_be64(uint8_t *, uint64_t);
-uint64_t qs_rd64(const uint8_t *);
 void	qs_chunk_key(uint8_t k[12], uint64_t msgid, uint32_t chunk);
 void	qs_sched_key(uint8_t k[16], int64_t next_try, uint64_t evpid);
 uint64_t qs_sched_horizon(const struct qstore *, time_t);

@@ -26,12 +26,11 @@ import pytest
 
 from conftest import POSTERNCTL
 from peers import chain
-from stsserver import StsServer
 from test_dane import ADDR, tls_peer
 from test_dane import bed as dane_bed  # noqa: F401 (fixture)
 from test_mta import peer, send, sender  # noqa: F401 (fixtures)
 from test_mta import wait_queue_empty, wait_tls_result
-from test_mtasts import POLICY, STS, mx_peer, policy
+from test_mtasts import mx_peer, policy, sts_servers
 from test_mtasts import bed as sts_bed  # noqa: F401 (fixture)
 
 STEPS = {"mx", "address", "mta-sts", "tlsa", "connect", "ehlo", "starttls",
@@ -60,17 +59,7 @@ def dm(sender):  # noqa: F811 (test_mta's sender, on this module's bed)
 def sts(sts_bed, tmp_path):  # noqa: F811
     """HTTPS policy servers of the MTA-STS bed (test_mtasts's sts, on
     that bed rather than this module's)."""
-    made = []
-
-    def make(dom, text=None, **kw):
-        c = sts_bed.sts_certs[dom]
-        s = StsServer(tmp_path / ("sts-" + dom), STS[dom], c.cert, c.key,
-                      text if text is not None else POLICY[dom], **kw)
-        made.append(s)
-        return s.start()
-    yield make
-    for s in made:
-        s.stop()
+    yield from sts_servers(sts_bed, tmp_path)
 
 
 def debug(dm, *args, json_lines=True, world=None):

@@ -29,15 +29,13 @@ import pytest
 from conftest import POSTERNCTL, POSTERND, next_port, run
 from dnsbed import DnsBed
 from peers import SmtpPeer
+from test_reports import MSG
 from test_smtp import delivered
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 XSD = os.path.join(HERE, "data", "dmarc", "dmarc-aggregate-report.xsd")
 NS = {"d": "urn:ietf:params:xml:ns:dmarc-2.0"}
 SINK = "127.0.0.25"     # every zone's MX
-
-MSG = (b"From: Alice <alice@{dom}>\r\nTo: bob@localhost\r\n"
-       b"Subject: report\r\nMessage-ID: <{mid}@{dom}>\r\n\r\nhello\r\n")
 
 
 @pytest.fixture(scope="module")

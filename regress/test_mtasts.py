@@ -98,8 +98,9 @@ def bed(tmp_path_factory):
         b.stop()
 
 
-@pytest.fixture
-def sts(bed, tmp_path):
+def sts_servers(bed, tmp_path):
+    """Yields a maker of the bed's HTTPS policy servers: make(domain,
+    text=None, **kw) starts one; all are stopped afterwards."""
     made = []
 
     def make(dom, text=None, **kw):
@@ -111,6 +112,11 @@ def sts(bed, tmp_path):
     yield make
     for s in made:
         s.stop()
+
+
+@pytest.fixture
+def sts(bed, tmp_path):
+    yield from sts_servers(bed, tmp_path)
 
 
 @pytest.fixture

@@ -71,28 +71,6 @@ struct evalstore {
 	struct evalstore_stats	 st;
 };
 
-static void
-be64(uint8_t *p, uint64_t v)
-{
-	int	 i;
-
-	for (i = 7; i >= 0; i--) {
-		p[i] = v & 0xff;
-		v >>= 8;
-	}
-}
-
-static uint64_t
-rd64(const uint8_t *p)
-{
-	uint64_t	 v = 0;
-	int		 i;
-
-	for (i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-	return v;
-}
-
 /* The key prefix of a domain: lower-cased name and NUL.  Its length. */
 static size_t
 domain_prefix(uint8_t *k, const char *domain)
@@ -117,7 +95,7 @@ key_parse(const MDB_val *k, size_t *domlen, time_t *when)
 	    (size_t)(nul - p) != k->mv_size - 17)
 		return -1;
 	*domlen = k->mv_size - 17;
-	*when = (time_t)rd64(p + *domlen + 1);
+	*when = (time_t)get_be64(p + *domlen + 1);
 	return 0;
 }
 
@@ -134,7 +112,7 @@ meta_get64(struct evalstore *es, MDB_txn *txn, const char *name,
 		return rc;
 	if (d.mv_size != 8)
 		return MDB_CORRUPTED;
-	*v = rd64(d.mv_data);
+	*v = get_be64(d.mv_data);
 	return 0;
 }
 
@@ -144,7 +122,7 @@ meta_put64(struct evalstore *es, MDB_txn *txn, const char *name, uint64_t v)
 	MDB_val	 k, d;
 	uint8_t	 b[8];
 
-	be64(b, v);
+	put_be64(b, v);
 	k.mv_data = (void *)name;
 	k.mv_size = strlen(name);
 	d.mv_data = b;
@@ -325,7 +303,7 @@ commit_batch(struct evalstore *es)
 		struct pending	*p = &es->pend[i];
 
 		/* seq is filled in here, so a retried batch stays unique. */
-		be64(p->key + p->keylen - 8, ++seq);
+		put_be64(p->key + p->keylen - 8, ++seq);
 		k.mv_data = p->key;
 		k.mv_size = p->keylen;
 		v.mv_data = p->val.data;
@@ -434,7 +412,7 @@ evalstore_put(struct evalstore *es, const struct dmarc_eval_record *r)
 	}
 	p->keylen = domain_prefix(p->key, r->header_from);
 	when = r->when < 0 ? 0 : (uint64_t)r->when;
-	be64(p->key + p->keylen, when);
+	put_be64(p->key + p->keylen, when);
 	p->keylen += 16;	/* seq: at commit */
 	es->npend++;
 	/* While the spool is full the owner's timer retries, not each put. */
@@ -495,7 +473,7 @@ evalstore_foreach(struct evalstore *es, const char *domain, time_t from,
 	r = xmalloc(sizeof(*r));
 	if (domain != NULL && domain[0] != '\0') {
 		plen = domain_prefix(start, domain);
-		be64(start + plen, from < 0 ? 0 : (uint64_t)from);
+		put_be64(start + plen, from < 0 ? 0 : (uint64_t)from);
 		memset(start + plen + 8, 0, 8);
 		k.mv_data = start;
 		k.mv_size = plen + 16;
@@ -755,8 +733,8 @@ evalstore_tls_add(struct evalstore *es, const struct msg_tls_result *r)
 	if ((rc = txn_begin(es, 0, &txn)) != 0)
 		goto fail;
 	if ((rc = mdb_get(txn, es->db_tls, &k, &v)) == 0 && v.mv_size == 8)
-		n = rd64(v.mv_data);
-	be64(cnt, n + 1);
+		n = get_be64(v.mv_data);
+	put_be64(cnt, n + 1);
 	v.mv_data = cnt;
 	v.mv_size = sizeof(cnt);
 	if ((rc = mdb_put(txn, es->db_tls, &k, &v, 0)) != 0) {
@@ -819,7 +797,7 @@ evalstore_tls_foreach(struct evalstore *es, const char *domain,
 		snprintf(line, sizeof(line), "%s %s policy=%s result=%s mx=%s "
 		    "ip=%s count=%llu\n", f[1], f[0], f[2], f[3],
 		    f[4][0] != '\0' ? f[4] : "-", f[5][0] != '\0' ? f[5] : "-",
-		    (unsigned long long)rd64(v.mv_data));
+		    (unsigned long long)get_be64(v.mv_data));
 		if (cb(arg, line) != 0)
 			break;
 	}

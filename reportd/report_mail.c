@@ -190,17 +190,6 @@ report_mail_build(const struct report_mail *m, struct buf *out)
 	return 0;
 }
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = tolower(c);
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 int
 report_mailto(const char *uri, char *addr, size_t addrlen, uint64_t *limit)
 {
@@ -244,8 +233,8 @@ report_mailto(const char *uri, char *addr, size_t addrlen, uint64_t *limit)
 		if (n >= sizeof(path) - 2)
 			return -1;
 		if (*p == '%') {
-			if (p + 2 >= end || (hi = hexval(p[1])) == -1 ||
-			    (lo = hexval(p[2])) == -1)
+			if (p + 2 >= end || (hi = hex_digit(p[1])) == -1 ||
+			    (lo = hex_digit(p[2])) == -1)
 				return -1;
 			path[n++] = hi << 4 | lo;
 			p += 2;

@@ -461,17 +461,6 @@ rpt_b64_decode(const uint8_t *in, size_t len, struct buf *out)
 	return 0;
 }
 
-static int
-hex_value(uint8_t c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = tolower(c);
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 /* RFC 2045 6.7, leniently: a "=" not starting an escape stays. */
 int
 rpt_qp_decode(const uint8_t *in, size_t len, struct buf *out)
@@ -497,8 +486,8 @@ rpt_qp_decode(const uint8_t *in, size_t len, struct buf *out)
 			i = j + 1;
 			continue;
 		}
-		if (i + 2 < len && (hi = hex_value(in[i + 1])) != -1 &&
-		    (lo = hex_value(in[i + 2])) != -1) {
+		if (i + 2 < len && (hi = hex_digit(in[i + 1])) != -1 &&
+		    (lo = hex_digit(in[i + 2])) != -1) {
 			c = hi << 4 | lo;
 			if (buf_add(out, &c, 1) == -1)
 				return -1;

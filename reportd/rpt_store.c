@@ -47,28 +47,6 @@ struct rpt_store {
 	struct rpt_store_stats	 st;
 };
 
-static void
-be64(uint8_t *p, uint64_t v)
-{
-	int	 i;
-
-	for (i = 7; i >= 0; i--) {
-		p[i] = v & 0xff;
-		v >>= 8;
-	}
-}
-
-static uint64_t
-rd64(const uint8_t *p)
-{
-	uint64_t	 v = 0;
-	int		 i;
-
-	for (i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-	return v;
-}
-
 struct rpt_store *
 rpt_store_open(struct evalstore *es, char *err, size_t errlen)
 {
@@ -94,7 +72,7 @@ rpt_store_open(struct evalstore *es, char *err, size_t errlen)
 		goto fail;
 	}
 	if (mdb_cursor_get(c, &k, &v, MDB_LAST) == 0 && k.mv_size == 16)
-		rs->seq = rd64((const uint8_t *)k.mv_data + 8) + 1;
+		rs->seq = get_be64((const uint8_t *)k.mv_data + 8) + 1;
 	mdb_cursor_close(c);
 	if ((rc = mdb_txn_commit(txn)) != 0)
 		goto fail;
@@ -240,8 +218,8 @@ rpt_store_put(struct rpt_store *rs, time_t when, const struct rpt *r)
 		rs->st.lost++;
 		return -1;
 	}
-	be64(key, (uint64_t)when);
-	be64(key + 8, rs->seq);
+	put_be64(key, (uint64_t)when);
+	put_be64(key + 8, rs->seq);
 	for (tries = 0;; tries++) {
 		if ((rc = evalstore_txn_begin(rs->es, 0, &txn)) != 0)
 			break;
@@ -343,7 +321,7 @@ rpt_store_prune(struct rpt_store *rs, time_t before)
 	}
 	while ((rc = mdb_cursor_get(c, &k, &v, MDB_FIRST)) == 0) {
 		if (k.mv_size != 16 ||
-		    rd64(k.mv_data) >= (uint64_t)(before < 0 ? 0 : before))
+		    get_be64(k.mv_data) >= (uint64_t)(before < 0 ? 0 : before))
 			break;
 		if ((rc = delete_at(rs, txn, c, &v)) != 0)
 			break;

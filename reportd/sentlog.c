@@ -30,28 +30,6 @@ struct sentlog {
 	MDB_dbi		 db;
 };
 
-static void
-be64(uint8_t *p, uint64_t v)
-{
-	int	 i;
-
-	for (i = 7; i >= 0; i--) {
-		p[i] = v & 0xff;
-		v >>= 8;
-	}
-}
-
-static uint64_t
-rd64(const uint8_t *p)
-{
-	uint64_t	 v = 0;
-	int		 i;
-
-	for (i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-	return v;
-}
-
 /* kind NUL domain (lower-cased) at k: the length, or 0 if too long. */
 static size_t
 name_part(uint8_t *k, const char *kind, const char *domain)
@@ -127,7 +105,7 @@ sentlog_until(struct sentlog *sl, const char *kind, const char *domain,
 	k.mv_size = 1 + n;
 	rc = mdb_get(txn, sl->db, &k, &v);
 	if (rc == 0 && v.mv_size == 8)
-		*until = (time_t)rd64(v.mv_data);
+		*until = (time_t)get_be64(v.mv_data);
 	mdb_txn_abort(txn);
 	return rc == 0 || rc == MDB_NOTFOUND ? 0 : -1;
 }
@@ -146,7 +124,7 @@ sentlog_begin(struct sentlog *sl, const char *kind, const char *domain,
 		return -1;
 	if (mdb_txn_begin(sl->env, NULL, 0, &txn) != 0)
 		return -1;
-	be64(vb, (uint64_t)end);
+	put_be64(vb, (uint64_t)end);
 	k.mv_data = kb;
 	k.mv_size = 1 + n;
 	v.mv_data = vb;
@@ -154,7 +132,7 @@ sentlog_begin(struct sentlog *sl, const char *kind, const char *domain,
 	if (mdb_put(txn, sl->db, &k, &v, 0) != 0)
 		goto fail;
 	kb[0] = 'P';
-	be64(kb + 1, (uint64_t)begin);
+	put_be64(kb + 1, (uint64_t)begin);
 	name_part(kb + 9, kind, domain);
 	k.mv_size = 9 + n;
 	if (mdb_put(txn, sl->db, &k, &v, 0) != 0)
@@ -176,7 +154,7 @@ sentlog_done(struct sentlog *sl, const char *kind, const char *domain,
 	int		 rc;
 
 	kb[0] = 'P';
-	be64(kb + 1, (uint64_t)begin);
+	put_be64(kb + 1, (uint64_t)begin);
 	if ((n = name_part(kb + 9, kind, domain)) == 0)
 		return -1;
 	if (mdb_txn_begin(sl->env, NULL, 0, &txn) != 0)
@@ -227,8 +205,8 @@ sentlog_foreach_pending(struct sentlog *sl,
 		memset(&list[n], 0, sizeof(list[n]));
 		memcpy(list[n].kind, p + 9, nul - (p + 9));
 		memcpy(list[n].domain, nul + 1, dl);
-		list[n].begin = (time_t)rd64(p + 1);
-		list[n].end = (time_t)rd64(v.mv_data);
+		list[n].begin = (time_t)get_be64(p + 1);
+		list[n].end = (time_t)get_be64(v.mv_data);
 		n++;
 	}
 	mdb_cursor_close(cur);
@@ -264,7 +242,7 @@ sentlog_suppress(struct sentlog *sl, const char *addr, time_t until)
 	if ((k.mv_size = addr_key(kb, addr)) == 0)
 		return -1;
 	k.mv_data = kb;
-	be64(vb, (uint64_t)until);
+	put_be64(vb, (uint64_t)until);
 	v.mv_data = vb;
 	v.mv_size = 8;
 	if (mdb_txn_begin(sl->env, NULL, 0, &txn) != 0)
@@ -293,7 +271,7 @@ sentlog_suppressed(struct sentlog *sl, const char *addr, time_t now,
 		return -1;
 	rc = mdb_get(txn, sl->db, &k, &v);
 	if (rc == 0 && v.mv_size == 8) {
-		*until = (time_t)rd64(v.mv_data);
+		*until = (time_t)get_be64(v.mv_data);
 		ret = now < *until;
 	} else if (rc != MDB_NOTFOUND)
 		ret = -1;
@@ -354,7 +332,7 @@ sentlog_foreach_suppressed(struct sentlog *sl,
 		memcpy(addr, (uint8_t *)k.mv_data + 1, k.mv_size - 1);
 		addr[k.mv_size - 1] = '\0';
 		n++;
-		if (cb(arg, addr, (time_t)rd64(v.mv_data)) != 0)
+		if (cb(arg, addr, (time_t)get_be64(v.mv_data)) != 0)
 			break;
 	}
 	mdb_cursor_close(cur);
