@@ -11,7 +11,8 @@ sections (8-bit, CRLF folded or encoded into From, huge fields) cannot
 break the report.  DKIM failure reports (RFC 6651: r=y, _report._domainkey)
 and SPF failure reports (RFC 6652: ra=, rr= modifiers) likewise.
 
-Modules covered: reportd/arf.c, reportd/failure.c, auth/ruf.c"""
+Modules covered: reportd/arf.c, reportd/failure.c, reportd/outq.c,
+auth/ruf.c"""
 import base64
 import email
 import email.policy

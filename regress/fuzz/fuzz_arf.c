@@ -1,7 +1,8 @@
 /*
  * libFuzzer target for reportd/arf.c: the failure report builder, fed an
  * evaluation whose strings and a header section come from the input
- * (the first bytes up to a NUL are the Author Domain, mapped to domain
+ * (the first byte chooses a DMARC, DKIM or SPF report; the next bytes
+ * up to a NUL are the Author Domain, mapped to domain
  * characters, the next up to a NUL the MAIL FROM, the rest the header
  * section).  Checked: no crash;
  * a report that is built is 7 bit, its lines end in CRLF and are at most
@@ -45,11 +46,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	struct buf			 b;
 	char				 mf[1025], err[256];
 	size_t				 i, run = 0;
+	int				 kind = 0;
 
 	memset(&r, 0, sizeof(r));
 	r.when = 1700000000;
 	r.result = DMARC_RESULT_FAIL;
 	strlcpy(r.source_ip, "192.0.2.1", sizeof(r.source_ip));
+	if (len > 0) {
+		kind = data[0] % 3;
+		data++;
+		len--;
+	}
 	/* a domain of any letters: the reader checks what it takes back */
 	take(&data, &len, r.header_from, 200);
 	for (i = 0; r.header_from[i] != '\0'; i++)
@@ -78,6 +85,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	a.header_len = len;
 	a.redact_key = key;
 	a.boundary = "AbCdEfGhIjKlMnOpQrStUvWxYz012345";
+	if (kind == 1) {
+		a.auth_failure = "bodyhash";
+		a.dkim_domain = r.header_from;
+		a.dkim_selector = mf;
+		a.dkim_identity = mf;
+	} else if (kind == 2) {
+		a.auth_failure = "spf";
+		a.spf_domain = r.header_from;
+	}
 	buf_init(&b, 1 << 20);
 	if (arf_build(&a, &b) == -1) {
 		if (b.len != 0)
