@@ -57,6 +57,7 @@
 #include "posternd/proc.h"
 #include "reportd/arf.h"
 #include "reportd/failure.h"
+#include "reportd/report_dest.h"
 #include "reportd/report_mail.h"
 #include "reportd/reportd.h"
 #include "reportd/sentlog.h"
@@ -211,15 +212,6 @@ fjob_skip(struct fjob *j, const char *why)
 	fjob_free(j);
 }
 
-static int
-is_within(const char *sub, const char *dom)
-{
-	size_t	 ls = strlen(sub), ld = strlen(dom);
-
-	return strcasecmp(sub, dom) == 0 || (ls > ld &&
-	    sub[ls - ld - 1] == '.' && strcasecmp(sub + ls - ld, dom) == 0);
-}
-
 static void
 random_text(char *out, size_t len)
 {
@@ -319,23 +311,9 @@ fjob_auth_cb(void *arg, const struct dns_answer *ans)
 {
 	struct fjob	*j = arg;
 	struct fdest	*d = &j->dest[j->auth_i];
-	char		*txt;
-	size_t		 i, len;
 
 	j->q = NULL;
-	d->ok = -1;
-	if (!ans->failed && ans->rcode == DNS_R_NOERROR &&
-	    ans->sec != DNS_SEC_BOGUS) {
-		for (i = 0; i < ans->nrr && d->ok != 1; i++) {
-			txt = dns_txt_concat(&ans->rr[i], &len);
-			/* RFC 9990 4: a record that starts "v=DMARC1" */
-			if (len >= 8 && strncmp(txt, "v=DMARC1", 8) == 0 &&
-			    (len == 8 || txt[8] == ';' || txt[8] == ' ' ||
-			    txt[8] == '\t'))
-				d->ok = 1;
-			free(txt);
-		}
-	}
+	d->ok = report_authorized(ans) ? 1 : -1;
 	if (d->ok != 1)
 		log_info("reportd: failure reports of %s are not sent to <%s>: "
 		    "no authorization record %s._report._dmarc.%s (RFC 9991 "
@@ -375,10 +353,9 @@ fjob_policy_cb(void *arg, const struct dns_answer *ans)
 	struct fjob		*j = arg;
 	struct failure		*f = j->f;
 	struct reportd		*rd = f->rd;
-	struct dmarc_record	*rec, *found = NULL;
+	struct dmarc_record	*found;
 	struct fdest		*d;
-	char			*txt, err[256];
-	size_t			 i, len, nrec = 0;
+	size_t			 i;
 	uint64_t		 lim;
 	time_t			 until;
 
@@ -388,22 +365,7 @@ fjob_policy_cb(void *arg, const struct dns_answer *ans)
 		fjob_skip(j, "its DMARC record could not be looked up");
 		return;
 	}
-	rec = xmalloc(sizeof(*rec));
-	for (i = 0; i < ans->nrr; i++) {
-		txt = dns_txt_concat(&ans->rr[i], &len);
-		if (len <= DMARC_RECORD_MAX &&
-		    dmarc_record_parse(txt, len, rec, err, sizeof(err)) == 0) {
-			nrec++;
-			if (found == NULL) {
-				found = rec;
-				rec = xmalloc(sizeof(*rec));
-			}
-		}
-		free(txt);
-	}
-	free(rec);
-	if (found == NULL || nrec > 1) {
-		free(found);
+	if ((found = report_dmarc_record(ans)) == NULL) {
 		fjob_skip(j, "no single DMARC record at its Policy Domain");
 		return;
 	}
@@ -438,9 +400,7 @@ fjob_policy_cb(void *arg, const struct dns_answer *ans)
 		}
 		rate_count(f, "a", d->addr);	/* counted when it is taken */
 		d->limit = found->ruf_limit[i];
-		d->ok = is_within(strrchr(d->addr, '@') + 1,
-		    j->policy_domain) || is_within(j->policy_domain,
-		    strrchr(d->addr, '@') + 1) ? 1 : 0;
+		d->ok = report_dest_inside(d->addr, j->policy_domain) ? 1 : 0;
 		j->ndest++;
 	}
 	free(found);
@@ -524,19 +484,20 @@ static int
 ra_decode(const char *in, char *out, size_t len)
 {
 	size_t		 o = 0;
-	unsigned int	 c;
+	int		 c, hi, lo;
 
 	for (; *in != '\0'; in++) {
 		c = (unsigned char)*in;
 		if (c == '=') {
-			if (!isxdigit((unsigned char)in[1]) ||
-			    !isxdigit((unsigned char)in[2]) ||
-			    sscanf(in + 1, "%2x", &c) != 1)
+			/* RFC 6376 2.11 qp-section: "=" and two hex digits */
+			if ((hi = hex_digit((unsigned char)in[1])) == -1 ||
+			    (lo = hex_digit((unsigned char)in[2])) == -1)
 				return -1;
+			c = hi << 4 | lo;
 			in += 2;
 		}
 		if (!isalnum(c) && (c == 0 || strchr("!#$%&'*+-/?^_`{|}~.",
-		    (int)c) == NULL))
+		    c) == NULL))
 			return -1;
 		if (o + 1 >= len)
 			return -1;
