@@ -12,6 +12,7 @@ break the report.  DKIM failure reports (RFC 6651: r=y, _report._domainkey)
 and SPF failure reports (RFC 6652: ra=, rr= modifiers) likewise.
 
 Modules covered: reportd/arf.c, reportd/failure.c, reportd/outq.c,
+reportd/report_dest.c,
 auth/ruf.c"""
 import base64
 import email
