@@ -362,3 +362,37 @@ def test_spf_failure_report(ruf, sink):
     assert f["Reported-Domain"] == "spfr.test"
     assert f["Original-Mail-From"].endswith("@spfr.test>")
     assert b"alice" not in raw
+
+
+def test_report_dkim_signed(daemon_factory, bed, tmp_path, sink):
+    """reports sign with: a failure report verifies with another DKIM
+    implementation (python3-dkim), d= the From domain of the reports."""
+    import dkim
+    key = str(tmp_path / "rk.pem")
+    r = run([POSTERNCTL, "dkim", "keygen", "-a", "ed25519-sha256", "-d",
+             "mx.example.test", "-s", "rpt", "-o", key])
+    assert r.returncode == 0, r.stderr
+    txt = "".join(re.findall(r'"([^"]*)"',
+                             r.stdout[r.stdout.index("IN TXT") + 3:]))
+    dm = make_mx(daemon_factory, bed, tmp_path, FAILURE_ON + """
+dkim-signature rpt {{
+	key "{key}"
+	domain mx.example.test
+	selector rpt
+	algorithm ed25519-sha256
+}}
+reports sign with rpt
+""".format(key=key)).start()
+    send(dm.port, "fail.test")
+    raw = sink.wait_messages(1, timeout=20)[0]
+    start = raw.index(b"DKIM-Signature:")
+
+    def dnsfunc(name, timeout=5):
+        assert name == b"rpt._domainkey.mx.example.test."
+        return txt.encode()
+    assert dkim.verify(raw[start:], dnsfunc=dnsfunc)
+    assert b"d=mx.example.test" in raw[start:raw.index(b"\r\nFrom:")]
+    assert not dkim.verify(raw[start:].replace(b"Source-IP: 127.0.0.1",
+                                               b"Source-IP: 127.0.0.2"),
+                           dnsfunc=dnsfunc)
+    parse_report(raw)
