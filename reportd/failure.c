@@ -138,7 +138,6 @@ failure_state(struct reportd *rd)
 		TAILQ_INIT(&f->jobs);
 		/* RFC 6590: the same local part, the same token, per run */
 		arc4random_buf(f->redact_key, sizeof(f->redact_key));
-		f->slots = xcalloc(FAILURE_RATE_SLOTS, sizeof(*f->slots));
 		rd->failure = f;
 	}
 	return rd->failure;
@@ -167,6 +166,8 @@ rate_slot(struct failure *f, const char *kind, const char *name)
 			return &f->slots[i].count;
 	if (f->nslots == FAILURE_RATE_SLOTS)
 		return NULL;
+	if (f->slots == NULL)	/* once, when reports are sent at all */
+		f->slots = xcalloc(FAILURE_RATE_SLOTS, sizeof(*f->slots));
 	strlcpy(f->slots[f->nslots].key, key, sizeof(f->slots[0].key));
 	f->slots[f->nslots].count = 0;
 	return &f->slots[f->nslots++].count;
