@@ -457,6 +457,9 @@ verify_sig_length_times(const struct mailhdr_tag *tags, size_t ntags,
 	const struct mailhdr_tag *t;
 	long long		 num;
 
+	/* RFC 6651 3.1: r=y, the signer asks for failure reports */
+	r->report = (t = mailhdr_tag_find(tags, ntags, "r")) != NULL &&
+	    t->valuelen == 1 && t->value[0] == 'y';
 	r->l = -1;
 	if ((t = mailhdr_tag_find(tags, ntags, "l")) != NULL) {
 		/* RFC 6376 3.5: up to 76 digits; anything above 2^63 is

@@ -111,6 +111,7 @@ struct dkim_sigresult {
 	const char		*keytype;	/* "rsa", "ed25519" or NULL */
 	int			 keybits;
 	int			 testing;	/* key t=y (RFC 6376 3.6.1) */
+	int			 report;	/* r=y: reports asked, RFC 6651 */
 	enum dkim_dnssec	 dnssec;
 	time_t			 t;		/* -1 if none */
 	time_t			 x;		/* -1 if none */

@@ -667,6 +667,39 @@ inbound_decide(struct inbound *in)
 		    "DMARC policy of %s", in->dmarc_out.header_from);
 }
 
+/*
+ * RFC 6651 3.1: the first signature that failed verification (its body
+ * hash or its signature: rr=v, 3.3) and carries r=y, for a DKIM failure
+ * report.
+ */
+static void
+inbound_dkim_report(struct inbound *in)
+{
+	const struct dkim_sigresult	*r;
+	size_t				 i, n, total;
+
+	if (in->dkim == NULL || in->policy.dkim == INBOUND_DISABLE)
+		return;
+	r = dkim_verify_results(in->dkim, &n, &total);
+	for (i = 0; i < n; i++) {
+		if (r[i].result != DKIM_FAIL || !r[i].report ||
+		    r[i].d == NULL || r[i].s == NULL)
+			continue;
+		if (strlcpy(in->res.dkim_report_d, r[i].d,
+		    sizeof(in->res.dkim_report_d)) >=
+		    sizeof(in->res.dkim_report_d) ||
+		    strlcpy(in->res.dkim_report_s, r[i].s,
+		    sizeof(in->res.dkim_report_s)) >=
+		    sizeof(in->res.dkim_report_s))
+			continue;
+		strlcpy(in->res.dkim_report_i, r[i].i != NULL ? r[i].i : "",
+		    sizeof(in->res.dkim_report_i));
+		in->res.dkim_report_bodyhash = r[i].body_ok == 0;
+		in->res.dkim_report = 1;
+		return;
+	}
+}
+
 static void
 inbound_finish(struct inbound *in)
 {
@@ -676,7 +709,15 @@ inbound_finish(struct inbound *in)
 	    in->dmarc_out.result != DMARC_RESULT_PERMERROR) {
 		in->res.have_dmarc = 1;
 		in->res.dmarc_eval = in->dmarc_out.eval;
+		if (in->dmarc_out.have_record)
+			in->res.dmarc_nruf = in->dmarc_out.record.nruf;
 	}
+	inbound_dkim_report(in);
+	if (in->spf_done && in->policy.spf != INBOUND_DISABLE &&
+	    in->spf_out.result == SPF_FAIL &&
+	    strlen(in->spf_out.domain) < sizeof(in->res.spf_fail_domain))
+		strlcpy(in->res.spf_fail_domain, in->spf_out.domain,
+		    sizeof(in->res.spf_fail_domain));
 	in->res.dns_cut = dns_ctx_cut(in->dns);
 	if (in->res.dns_cut > 0)
 		trace(in, "dns: %zu lookup(s) ended by the time budget of "

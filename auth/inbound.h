@@ -70,6 +70,15 @@ struct inbound_result {
 						   ..." CRLF */
 	int			 have_dmarc;	/* an evaluation for reports */
 	struct dmarc_eval_record dmarc_eval;
+	size_t			 dmarc_nruf;	/* its record's ruf mailto: URIs */
+	/* RFC 6651: the first signature that failed and asked for reports */
+	int			 dkim_report;
+	char			 dkim_report_d[DMARC_DOMAIN_MAX];
+	char			 dkim_report_s[DMARC_DOMAIN_MAX];
+	char			 dkim_report_i[DMARC_DOMAIN_MAX];
+	int			 dkim_report_bodyhash;	/* else the signature */
+	/* RFC 6652: SPF failed for this domain (its record may ask reports) */
+	char			 spf_fail_domain[DMARC_DOMAIN_MAX];
 	const char		*trace;		/* with params.trace */
 	size_t			 dns_cut;	/* lookups the budget ended */
 };

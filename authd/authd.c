@@ -37,6 +37,7 @@
 #include "auth/dmarc_eval.h"
 #include "auth/inbound.h"
 #include "authd/crypt_helper.h"
+#include "auth/ruf.h"
 #include "log.h"
 #include "posternd/proc.h"
 #include "routing.h"
@@ -50,6 +51,8 @@
  */
 #define AUTHD_MAX_MESSAGES	4096
 #define AUTHD_MAX_SIGNERS	16	/* candidate signatures per message */
+/* the header section kept for a failure report (RFC 9991), at most */
+#define AUTHD_RUF_HEADER_MAX	(48 * 1024)
 
 struct authd_dkimsig {
 	TAILQ_ENTRY(authd_dkimsig) entry;
@@ -81,6 +84,11 @@ struct authd_msg {
 	int			 relayed;
 	char			 account[256];	/* AUTH user, "" = none */
 	char			 senders[64];	/* "senders <T>", "" = none */
+	/* for a failure report: the header section and the MAIL FROM */
+	int			 keep_header;	/* 1 keeping, 0 done or not */
+	struct buf		 header;
+	char			 mail_from[1025];
+	char			 ip[64];
 };
 
 struct authd_policy {
@@ -347,6 +355,7 @@ authd_msg_free_cb(int fd, short ev, void *arg)
 		dkim_sign_free(m->signers[i].s);
 	if (m->seal != NULL)
 		arc_seal_free(m->seal);
+	buf_free(&m->header);
 	free(m);
 }
 
@@ -523,6 +532,142 @@ authd_wire_verdict(enum inbound_verdict v)
 	fatalx("authd: unknown verdict %d", (int)v);
 }
 
+/*
+ * The header section of a message DMARC checks, kept while it streams in
+ * (up to AUTHD_RUF_HEADER_MAX: a longer one is cut at a line's end) in
+ * case its DMARC record asks for a failure report.
+ */
+static void
+authd_keep_header(struct authd_msg *m, const uint8_t *data, size_t len)
+{
+	size_t	 old = m->header.len, room, i;
+	uint8_t	*h;
+
+	room = m->header.max - m->header.len;
+	if (len > room)
+		len = room;
+	if (len > 0 && buf_add(&m->header, data, len) == -1)
+		len = 0;
+	h = m->header.data;
+	/* a message that starts with its empty line has no header fields */
+	if (m->header.len >= 2 && h[0] == '\r' && h[1] == '\n') {
+		m->header.len = 0;
+		m->keep_header = 0;
+		return;
+	}
+	for (i = old > 3 ? old - 3 : 0; i + 4 <= m->header.len; i++)
+		if (memcmp(h + i, "\r\n\r\n", 4) == 0) {
+			m->header.len = i + 2;
+			m->keep_header = 0;
+			return;
+		}
+	if (m->header.len == m->header.max)
+		m->keep_header = 0;	/* cut when it is sent */
+}
+
+/*
+ * A failure report's material to reportd: the evaluation, the MAIL FROM
+ * and the header section, which reportd checks against `reports failure`
+ * and its rate limits before it reports anything.
+ */
+static void
+authd_failure_send(struct authd *a, struct authd_msg *m,
+    struct msg_report_failure *f, const struct dmarc_eval_record *ev)
+{
+	struct buf			 eval, out;
+	size_t				 hlen;
+
+	if (m->header.len == 0)
+		return;
+	buf_init(&eval, IMSG_MAX_PAYLOAD);
+	buf_init(&out, IMSG_MAX_PAYLOAD);
+	if (dmarc_eval_encode(ev, &eval) == -1 ||
+	    eval.len + sizeof(*f) >= IMSG_MAX_PAYLOAD)
+		goto done;
+	/* what does not fit the message is cut at the end of a line */
+	hlen = m->header.len;
+	if (hlen > IMSG_MAX_PAYLOAD - sizeof(*f) - eval.len)
+		hlen = IMSG_MAX_PAYLOAD - sizeof(*f) - eval.len;
+	while (hlen >= 2 && (m->header.data[hlen - 2] != '\r' ||
+	    m->header.data[hlen - 1] != '\n'))
+		hlen--;
+	if (hlen < 2)
+		goto done;
+	strlcpy(f->mail_from, m->mail_from, sizeof(f->mail_from));
+	f->eval_len = eval.len;
+	f->header_len = hlen;
+	if (buf_add(&out, f, sizeof(*f)) == -1 ||
+	    buf_add(&out, eval.data, eval.len) == -1 ||
+	    buf_add(&out, m->header.data, hlen) == -1)
+		goto done;
+	log_debug("authd: session %u: a failure report (%s)", m->session,
+	    f->kind == MSG_FAILURE_DKIM ? "dkim" : "dmarc");
+	proc_compose(a->proc, PROC_REPORTD, IMSG_REPORT_FAILURE_ADD, 0, -1,
+	    out.data, out.len);
+ done:
+	buf_free(&eval);
+	buf_free(&out);
+}
+
+/*
+ * A DKIM or SPF failure report: the evaluation gives the source and the
+ * time, or, when DMARC did not run, a minimal one of ours does.
+ */
+static void
+authd_failure_send_min(struct authd *a, struct authd_msg *m,
+    struct msg_report_failure *f, const struct inbound_result *r,
+    const char *domain)
+{
+	struct dmarc_eval_record	*ev;
+
+	ev = xcalloc(1, sizeof(*ev));
+	if (r->have_dmarc)
+		*ev = r->dmarc_eval;
+	else {
+		ev->when = time(NULL);
+		strlcpy(ev->source_ip, m->ip, sizeof(ev->source_ip));
+		strlcpy(ev->header_from, domain, sizeof(ev->header_from));
+	}
+	authd_failure_send(a, m, f, ev);
+	free(ev);
+}
+
+/*
+ * RFC 9991 2: the message failed in a way its DMARC record asks a failure
+ * report for (auth/ruf.h).  RFC 6651 3.1: a signature that failed asked
+ * for reports with r=y.  RFC 6652: SPF failed, and the domain's record
+ * may ask for reports (reportd reads it).  reportd finds where they go.
+ */
+static void
+authd_failure_report(struct authd *a, struct authd_msg *m,
+    const struct inbound_result *r)
+{
+	struct msg_report_failure	 f;
+
+	if (r->have_dmarc && r->dmarc_nruf > 0 &&
+	    dmarc_ruf_wanted(&r->dmarc_eval)) {
+		memset(&f, 0, sizeof(f));
+		f.kind = MSG_FAILURE_DMARC;
+		authd_failure_send(a, m, &f, &r->dmarc_eval);
+	}
+	/* RFC 6652: reportd reads the SPF record's ra=, rp=, rr= */
+	if (r->spf_fail_domain[0] != '\0') {
+		memset(&f, 0, sizeof(f));
+		f.kind = MSG_FAILURE_SPF;
+		strlcpy(f.spf_domain, r->spf_fail_domain, sizeof(f.spf_domain));
+		authd_failure_send_min(a, m, &f, r, r->spf_fail_domain);
+	}
+	if (!r->dkim_report)
+		return;
+	memset(&f, 0, sizeof(f));
+	f.kind = MSG_FAILURE_DKIM;
+	strlcpy(f.dkim_domain, r->dkim_report_d, sizeof(f.dkim_domain));
+	strlcpy(f.dkim_selector, r->dkim_report_s, sizeof(f.dkim_selector));
+	strlcpy(f.dkim_identity, r->dkim_report_i, sizeof(f.dkim_identity));
+	f.dkim_bodyhash = r->dkim_report_bodyhash;
+	authd_failure_send_min(a, m, &f, r, r->dkim_report_d);
+}
+
 static void
 authd_done(void *arg, const struct inbound_result *r)
 {
@@ -592,6 +737,7 @@ authd_done(void *arg, const struct inbound_result *r)
 			    "large to report", m->session);
 		buf_free(&eval);
 	}
+	authd_failure_report(a, m, r);
 	authd_msg_drop(a, m);
 }
 
@@ -668,6 +814,13 @@ authd_begin(struct authd *a, uint32_t session, struct imsg *imsg)
 	m->session = session;
 	m->in = inbound_new(a->dns, &ip);
 	strlcpy(m->tag, b.tag, sizeof(m->tag));
+	buf_init(&m->header, AUTHD_RUF_HEADER_MAX);
+	if (ipol.dmarc != INBOUND_DISABLE || ipol.dkim != INBOUND_DISABLE ||
+	    ipol.spf != INBOUND_DISABLE) {
+		m->keep_header = 1;
+		strlcpy(m->mail_from, b.mail_from, sizeof(m->mail_from));
+		strlcpy(m->ip, b.ip, sizeof(m->ip));
+	}
 	/* Only an account has addresses of its own to keep to. */
 	if (b.authenticated && b.account[0] != '\0') {
 		strlcpy(m->account, b.account, sizeof(m->account));
@@ -832,6 +985,8 @@ authd_smtp_imsg(struct authd *a, struct imsg *imsg)
 			break;		/* data after the end: a bug */
 		if (m != NULL) {
 			inbound_feed(m->in, data, len);
+			if (m->keep_header)
+				authd_keep_header(m, data, len);
 			for (i = 0; i < m->nsigners; i++)
 				dkim_sign_feed(m->signers[i].s, data, len);
 			if (m->seal != NULL)

@@ -97,6 +97,7 @@ config_new(void)
 	conf->auth_dns_timeout = CONF_AUTH_DNS_TIMEOUT;
 	conf->reports.period = REPORTS_PERIOD_DAILY;
 	conf->reports.suppress = REPORTS_SUPPRESS;
+	conf->reports.failure_max = REPORTS_FAILURE_MAX;
 	return conf;
 }
 

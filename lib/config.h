@@ -334,6 +334,8 @@ struct smtp_conf {
 #define REPORTS_PERIOD_HOURLY	3600
 #define REPORTS_MAX_PER_PERIOD	1000000
 #define REPORTS_SUPPRESS	(7 * 86400)	/* default suppress-for */
+#define REPORTS_FAILURE_MAX	10	/* default failure-max, an hour */
+#define REPORTS_FAILURE_MAX_MAX	100000
 
 struct reports_conf {
 	int			 enabled;	/* reports from ... given */
@@ -343,7 +345,8 @@ struct reports_conf {
 	unsigned int		 period;	/* seconds, UTC-aligned */
 	char			 sign[CONF_NAME_MAX]; /* dkim-signature, or "" */
 	unsigned int		 max_per_period; /* 0: no limit */
-	int			 failure;	/* failure reports (not yet) */
+	int			 failure;	/* failure reports (RFC 9991) */
+	unsigned int		 failure_max;	/* an hour, per domain/address */
 	time_t			 suppress;	/* a failing destination, s */
 };
 

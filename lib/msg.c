@@ -51,6 +51,7 @@ static const char *const msg_names[IMSG_TYPE_MAX] = {
 	N(IMSG_REPORT_EVALUATION_ADD), N(IMSG_REPORT_TLS_RESULT),
 	N(IMSG_REPORT_MESSAGE_RECEIVE), N(IMSG_REPORT_MESSAGE_RESULT),
 	N(IMSG_REPORT_TLS_POLICY),
+	N(IMSG_REPORT_FAILURE_ADD),
 	N(IMSG_QUEUE_REPORT_BEGIN), N(IMSG_QUEUE_REPORT_RCPT),
 	N(IMSG_QUEUE_REPORT_DATA), N(IMSG_QUEUE_REPORT_COMMIT),
 	N(IMSG_QUEUE_REPORT_RESULT), N(IMSG_QUEUE_REPORT_BOUNCE),
@@ -267,6 +268,7 @@ msg_get_conf_reports(const struct imsg *imsg, struct msg_conf_reports *m)
 	    !STR(m->from) || !STR(m->org) || !STR(m->contact) ||
 	    !STR(m->sign) || !BOOL(m->failure) || m->suppress <= 0 ||
 	    !STR(m->ca_file) ||
+	    m->failure_max == 0 ||
 	    (m->period != 3600 && m->period != 86400) ||
 	    (m->enabled && (m->from[0] == '\0' || m->org[0] == '\0')))
 		return bad();
@@ -782,6 +784,36 @@ msg_get_ctl_mta_host(const struct imsg *imsg, struct msg_ctl_mta_host *m)
 	if (fixed(imsg, m, sizeof(*m)) == -1 || !STR(m->name) ||
 	    !STR(m->last_error))
 		return bad();
+	return 0;
+}
+
+/*
+ * The evaluation and the header section follow the struct, their lengths
+ * adding up to the rest exactly; the header section is not empty.  What
+ * the bytes hold is checked by their readers (dmarc_eval_decode(), the
+ * ARF builder), not here.
+ */
+int
+msg_get_report_failure(const struct imsg *imsg, struct msg_report_failure *m,
+    const uint8_t **eval, const uint8_t **header)
+{
+	const uint8_t	*p;
+	size_t		 rest;
+
+	if ((p = head(imsg, m, sizeof(*m))) == NULL || !STR(m->mail_from) ||
+	    !ENUM(m->kind, MSG_FAILURE_SPF) || !STR(m->dkim_domain) ||
+	    !STR(m->spf_domain) || (m->kind == MSG_FAILURE_SPF &&
+	    m->spf_domain[0] == '\0') ||
+	    !STR(m->dkim_selector) || !STR(m->dkim_identity) ||
+	    !BOOL(m->dkim_bodyhash) || (m->kind == MSG_FAILURE_DKIM &&
+	    (m->dkim_domain[0] == '\0' || m->dkim_selector[0] == '\0')))
+		return bad();
+	rest = imsg->len - sizeof(*m);
+	if (m->eval_len == 0 || m->header_len == 0 || m->eval_len > rest ||
+	    m->header_len != rest - m->eval_len)
+		return bad();
+	*eval = p;
+	*header = p + m->eval_len;
 	return 0;
 }
 

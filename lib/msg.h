@@ -24,7 +24,8 @@
  * gains debug delivery, report and suppression requests.
  * Version 6: a local delivery's result says whether its diagnostic is an
  * LMTP server's reply; reports carry flags and reportd the CA file; the
- * global settings carry the smtp limits.
+ * global settings carry the smtp limits; authd sends failure reports'
+ * material (IMSG_REPORT_FAILURE_ADD).
  */
 #define POSTERN_PROTO_VERSION	6
 
@@ -131,6 +132,12 @@ enum imsg_type {
 	IMSG_REPORT_MESSAGE_RECEIVE,	/* struct msg_report_receive + fd */
 	IMSG_REPORT_MESSAGE_RESULT,	/* struct msg_deliver_result */
 	IMSG_REPORT_TLS_POLICY,		/* struct msg_tls_policy + text, mta */
+	/*
+	 * authd -> reportd: a message whose authentication failed in a way
+	 * its DMARC record asks failure reports for (RFC 9991): the
+	 * evaluation (dmarc_eval_encode()) and the message's header section
+	 */
+	IMSG_REPORT_FAILURE_ADD,	/* struct msg_report_failure + bytes */
 
 	/*
 	 * reportd <-> queue: a report reportd made, one message at a time
@@ -328,6 +335,7 @@ struct msg_conf_reports {
 	int32_t		 failure;
 	int64_t		 suppress;	/* seconds a failing address rests */
 	char		 ca_file[256];	/* TLS-RPT https: "" = the system's */
+	uint32_t	 failure_max;	/* failure reports an hour, >= 1 */
 };
 
 /* The outbound MTA's settings (postern.conf(5) mta-* statements). */
@@ -623,6 +631,24 @@ struct msg_report_receive {
 	char		 rcpt[1025];
 };
 
+/* --- authd -> reportd, failure reports (IMSG_REPORT_FAILURE_ADD) --- */
+
+#define MSG_FAILURE_DMARC	0	/* Auth-Failure: dmarc (RFC 9991 3) */
+#define MSG_FAILURE_DKIM	1	/* a signature with r=y (RFC 6651) */
+#define MSG_FAILURE_SPF		2	/* SPF failed (RFC 6652) */
+struct msg_report_failure {
+	int32_t		 kind;		/* MSG_FAILURE_* */
+	char		 mail_from[1025];	/* "" = the null path */
+	/* MSG_FAILURE_DKIM: the signature that failed */
+	char		 dkim_domain[256];
+	char		 dkim_selector[256];
+	char		 dkim_identity[256];
+	int32_t		 dkim_bodyhash;	/* its body hash, else signature */
+	char		 spf_domain[256];	/* MSG_FAILURE_SPF: checked */
+	uint32_t	 eval_len;	/* the evaluation's bytes, first */
+	uint32_t	 header_len;	/* then the header section's */
+};
+
 /* --- posternctl <-> control <-> processes (IMSG_CTL_*) --- */
 
 struct msg_ctl_hello {
@@ -854,6 +880,9 @@ int	msg_get_ctl_debug(const struct imsg *, struct msg_ctl_debug *,
 	    const uint8_t **ta, const uint8_t **ca);
 int	msg_get_ctl_debug_result(const struct imsg *,
 	    struct msg_ctl_debug_result *);
+int	msg_get_report_failure(const struct imsg *,
+	    struct msg_report_failure *, const uint8_t **eval,
+	    const uint8_t **header);
 int	msg_get_report_receive(const struct imsg *,
 	    struct msg_report_receive *);
 int	msg_get_ctl_reports(const struct imsg *, struct msg_ctl_reports *);

@@ -719,6 +719,7 @@ setup_reportd(struct postern_conf *conf, struct imsgbuf *ibuf)
 	/* TLS-RPT's https: destinations are checked like MTA-STS hosts */
 	if (conf->mta.ca_file != NULL)
 		strlcpy(mr.ca_file, conf->mta.ca_file, sizeof(mr.ca_file));
+	mr.failure_max = r->failure_max;
 	imsg_compose(ibuf, IMSG_CONF_REPORTS_SET, 0, 0, -1, &mr, sizeof(mr));
 	if (r->enabled && r->sign[0] != '\0') {
 		if ((d = config_find_dkim_signature(conf, r->sign)) == NULL)

@@ -84,6 +84,7 @@ static void	 set_count(const struct conf_loc *, const char *, long long,
 %token	REPORTD RESOLVER RETRY SELECTOR SIGN SMTPS SOCKET SPF SPOOL SRC STRICT TABLE
 %token	TAG TLS TRUSTANCHOR USER VERIFY WITH ERROR
 %token	REPORTS ORG CONTACT PERIOD MAXPERPERIOD FAILURE SUPPRESSFOR
+%token	FAILUREMAX
 %token	<string>	STRING
 %token	<number>	NUMBER
 %type	<string>	string optstring tableref procname
@@ -998,6 +999,9 @@ reports		: REPORTS FROM STRING ORG STRING {
 			parse_reports_failure(&@3, $3);
 			free($3);
 		}
+		| REPORTS FAILUREMAX NUMBER {
+			parse_reports_failure_max(&@3, $3);
+		}
 		| REPORTS SUPPRESSFOR duration {
 			if ($3 != 0)
 				ps.conf->reports.suppress = $3;
@@ -1065,6 +1069,7 @@ static const struct keyword keywords[] = {
 	{ "expire",		EXPIRE },
 	{ "fail-partial-body",	FAILPARTIALBODY },
 	{ "failure",		FAILURE },
+	{ "failure-max",	FAILUREMAX },
 	{ "file:",		FILECOLON },
 	{ "folder",		FOLDER },
 	{ "for",		FOR },

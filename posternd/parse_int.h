@@ -200,5 +200,6 @@ void	 parse_reports_period(const struct conf_loc *, const char *);
 void	 parse_reports_sign(const struct conf_loc *, const char *);
 void	 parse_reports_max(const struct conf_loc *, long long);
 void	 parse_reports_failure(const struct conf_loc *, const char *);
+void	 parse_reports_failure_max(const struct conf_loc *, long long);
 
 #endif

@@ -4,8 +4,8 @@
  * DMARC aggregate reports (RFC 9990) on; the From address must be a
  * mailbox of a domain (RFC 9990 3.5.2: report mail must itself pass DMARC,
  * so it is sent from a domain of ours, aligned with `reports sign with`).
- * Failure reports (RFC 9991) are not built yet: `reports failure yes` is
- * refused rather than accepted and ignored.
+ * `reports failure yes` adds the DMARC failure reports (RFC 9991), at
+ * most `reports failure-max` an hour per domain and per destination.
  */
 #include <sys/types.h>
 #include <sys/queue.h>
@@ -101,8 +101,19 @@ parse_reports_failure(const struct conf_loc *loc, const char *v)
 	if (strcmp(v, "no") == 0)
 		ps.conf->reports.failure = 0;
 	else if (strcmp(v, "yes") == 0)
-		conf_error(loc, "reports failure yes: failure reports are not "
-		    "yet implemented");
+		ps.conf->reports.failure = 1;
 	else
 		conf_error(loc, "reports failure is yes or no, not \"%s\"", v);
+}
+
+/* RFC 9991 2: failure reports are rate-limited; N an hour. */
+void
+parse_reports_failure_max(const struct conf_loc *loc, long long n)
+{
+	if (n < 1 || n > REPORTS_FAILURE_MAX_MAX) {
+		conf_error(loc, "reports failure-max is 1 to %d",
+		    REPORTS_FAILURE_MAX_MAX);
+		return;
+	}
+	ps.conf->reports.failure_max = n;
 }

@@ -37,6 +37,7 @@
 #include "auth/dmarc_eval.h"
 #include "reportd/dmarc_agg.h"
 #include "reportd/evalstore.h"
+#include "reportd/failure.h"
 #include "reportd/received.h"
 #include "reportd/rpt_store.h"
 #include "reportd/reportd.h"
@@ -450,12 +451,14 @@ reportd_ctl_stats(struct reportd *rd, struct imsg *imsg)
 	struct evalstore_stats	 st;
 	struct rpt_store_stats	 rst;
 	struct msg_ctl_stat	 m;
+	uint64_t		 fq, fl, fs, fo;
 	size_t			 i;
 
 	if (msg_get_empty(imsg) == -1)
 		proc_bad_message(rd->proc, PROC_CONTROL, imsg);
 	evalstore_get_stats(rd->es, &st);
 	rpt_store_stats(rd->rs, &rst);
+	reportd_failure_stats(rd, &fq, &fl, &fs, &fo);
 	{
 		const struct { const char *name; uint64_t value; } rows[] = {
 			{ "reportd.evaluations.stored", st.stored },
@@ -474,6 +477,10 @@ reportd_ctl_stats(struct reportd *rd, struct imsg *imsg)
 			{ "reportd.reports.duplicate", rd->st_dup },
 			{ "reportd.reports.failed", rd->st_failed },
 			{ "reportd.reports.skipped", rd->st_skipped },
+			{ "reportd.failure.queued", fq },
+			{ "reportd.failure.limited", fl },
+			{ "reportd.failure.skipped", fs },
+			{ "reportd.failure.off", fo },
 		};
 
 		for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
@@ -512,6 +519,10 @@ reportd_dispatch(struct proc *p, enum proc_id from, struct imsg *imsg)
 	if (from == PROC_AUTHD &&
 	    imsg->hdr.type == IMSG_REPORT_EVALUATION_ADD) {
 		reportd_eval(rd, imsg);
+		return;
+	}
+	if (from == PROC_AUTHD && imsg->hdr.type == IMSG_REPORT_FAILURE_ADD) {
+		reportd_failure_add(rd, imsg);
 		return;
 	}
 	if (from == PROC_MTA && imsg->hdr.type == IMSG_REPORT_TLS_RESULT) {

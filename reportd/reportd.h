@@ -26,6 +26,8 @@ struct dmarc_agg_meta;
 struct report_job;
 struct proc;
 struct tls_config;
+struct failure;
+struct report_outq;
 
 TAILQ_HEAD(report_jobs, report_job);
 
@@ -57,6 +59,12 @@ struct reportd {
 	time_t			 count_period;	/* for max-per-period */
 	unsigned int		 count_sent;
 	uint64_t		 st_queued, st_dup, st_failed, st_skipped;
+
+	/* failure reports (reportd/failure.c) */
+	struct failure		*failure;
+	/* one report at a time to the queue (reportd/outq.c) */
+	int			 queue_busy;
+	struct report_outq	*outq;
 };
 
 /* reportd/reportd.c */
@@ -74,6 +82,12 @@ void	 reportd_queue_report(struct reportd *, uint32_t peer,
 	    const char *sender, const char *key, const char *const *rcpts,
 	    size_t nrcpt, const struct buf *msg);
 void	 reportd_send_start(struct reportd *);
+
+/* reportd/outq.c */
+void	 reportd_outq_hold(struct reportd *, uint32_t peer, uint32_t flags,
+	    const char *sender, const char *key, const char *const *rcpts,
+	    size_t nrcpt, const struct buf *msg);
+void	 reportd_outq_next(struct reportd *);
 void	 reportd_ctl_dmarc_send(struct reportd *, struct imsg *);
 int	 reportd_ctl_send_request(struct reportd *, struct imsg *,
 	    struct msg_ctl_domain *);

@@ -31,7 +31,8 @@
  *
  * Deliberately not here yet: splitting a report over a destination's size
  * limit (the destination is skipped, logged), failure
- * reports (RFC 9991), DSNs for failed reports.  The test of
+ * reports (RFC 9991, reportd/failure.c), DSNs for failed reports.  The
+ * destinations' tests are in reportd/report_dest.c.  The test of
  * "another organisational domain" (RFC 9990 4) is strict: a destination
  * domain that is neither the Policy Domain nor its parent or child needs
  * the authorization record, sibling subdomains of one organisation too.
@@ -55,6 +56,8 @@
 #include "posternd/proc.h"
 #include "reportd/dmarc_agg.h"
 #include "reportd/evalstore.h"
+#include "reportd/failure.h"
+#include "reportd/report_dest.h"
 #include "reportd/report_mail.h"
 #include "reportd/reportd.h"
 #include "reportd/sentlog.h"
@@ -223,6 +226,13 @@ reportd_queue_report_flags(struct reportd *rd, uint32_t peer, uint32_t flags,
 	struct msg_queue_report_rcpt	 r;
 	size_t				 i, off, n;
 
+	/* the queue takes one at a time: held until its RESULT */
+	if (rd->queue_busy) {
+		reportd_outq_hold(rd, peer, flags, sender, key, rcpts, nrcpt,
+		    msg);
+		return;
+	}
+	rd->queue_busy = 1;
 	memset(&b, 0, sizeof(b));
 	b.flags = flags;
 	strlcpy(b.sender, sender, sizeof(b.sender));
@@ -253,6 +263,9 @@ reportd_queue_result(struct reportd *rd, struct imsg *imsg)
 	struct msg_queue_report_result	 r;
 	struct report_job		*j = rd->cur;
 
+	reportd_outq_next(rd);	/* the queue is free for the next one */
+	if (reportd_failure_result(rd, imsg))
+		return;		/* a failure report's (reportd/failure.c) */
 	if (msg_get_queue_report_result(imsg, &r) == -1 || j == NULL ||
 	    j->state != JOB_QUEUE || imsg->hdr.peerid != j->peer)
 		proc_bad_message(rd->proc, PROC_QUEUE, imsg);
@@ -424,15 +437,6 @@ job_send(struct reportd *rd)
 
 /* --- destinations (RFC 9990 4) --- */
 
-static int
-is_within(const char *sub, const char *dom)
-{
-	size_t	 ls = strlen(sub), ld = strlen(dom);
-
-	return strcasecmp(sub, dom) == 0 || (ls > ld &&
-	    sub[ls - ld - 1] == '.' && strcasecmp(sub + ls - ld, dom) == 0);
-}
-
 static void	auth_next(struct reportd *);
 
 static void
@@ -441,23 +445,9 @@ auth_cb(void *arg, const struct dns_answer *ans)
 	struct reportd		*rd = arg;
 	struct report_job	*j = rd->cur;
 	struct report_dest	*d = &j->dest[j->auth_i];
-	char			*txt;
-	size_t			 i, len;
 
 	j->q = NULL;
-	d->ok = -1;
-	if (!ans->failed && ans->rcode == DNS_R_NOERROR &&
-	    ans->sec != DNS_SEC_BOGUS) {
-		for (i = 0; i < ans->nrr && d->ok != 1; i++) {
-			txt = dns_txt_concat(&ans->rr[i], &len);
-			/* RFC 9990 4: a record that starts "v=DMARC1" */
-			if (len >= 8 && strncmp(txt, "v=DMARC1", 8) == 0 &&
-			    (len == 8 || txt[8] == ';' || txt[8] == ' ' ||
-			    txt[8] == '\t'))
-				d->ok = 1;
-			free(txt);
-		}
-	}
+	d->ok = report_authorized(ans) ? 1 : -1;
 	if (d->ok != 1)
 		log_info("reportd: DMARC reports of %s are not sent to <%s>: "
 		    "%s %s._report._dmarc.%s (RFC 9990 4)", j->domain, d->addr,
@@ -503,9 +493,8 @@ policy_cb(void *arg, const struct dns_answer *ans)
 {
 	struct reportd		*rd = arg;
 	struct report_job	*j = rd->cur;
-	struct dmarc_record	*rec, *found = NULL;
-	char			*txt, err[256];
-	size_t			 i, len, nrec = 0;
+	struct dmarc_record	*found;
+	size_t			 i;
 	uint64_t		 lim;
 	time_t			 until;
 
@@ -516,23 +505,8 @@ policy_cb(void *arg, const struct dns_answer *ans)
 		job_next(rd);
 		return;
 	}
-	rec = xmalloc(sizeof(*rec));
-	for (i = 0; i < ans->nrr; i++) {
-		txt = dns_txt_concat(&ans->rr[i], &len);
-		if (len <= DMARC_RECORD_MAX &&
-		    dmarc_record_parse(txt, len, rec, err, sizeof(err)) == 0) {
-			nrec++;
-			if (found == NULL) {
-				found = rec;
-				rec = xmalloc(sizeof(*rec));
-			}
-		}
-		free(txt);
-	}
-	free(rec);
 	/* RFC 9989 4.10: several records are as none */
-	if (found == NULL || nrec > 1) {
-		free(found);
+	if ((found = report_dmarc_record(ans)) == NULL) {
 		job_skip(rd, "no single DMARC record at its Policy Domain");
 		return;
 	}
@@ -556,9 +530,7 @@ policy_cb(void *arg, const struct dns_answer *ans)
 		}
 		d->limit = found->rua_limit[i];
 		/* inside the Policy Domain: no authorization needed */
-		d->ok = is_within(strrchr(d->addr, '@') + 1,
-		    j->policy_domain) || is_within(j->policy_domain,
-		    strrchr(d->addr, '@') + 1) ? 1 : 0;
+		d->ok = report_dest_inside(d->addr, j->policy_domain) ? 1 : 0;
 		j->ndest++;
 	}
 	free(found);

@@ -373,6 +373,62 @@ tls_policy(int32_t policy, const char *dom, const char *text, size_t len,
 	return r;
 }
 
+/* A failure report's message: the struct, eval bytes, header bytes. */
+static int
+report_failure(int32_t kind, uint32_t elen, uint32_t hlen, size_t have,
+    int mf_full)
+{
+	struct msg_report_failure	 m, out;
+	struct imsg			 imsg;
+	const uint8_t			*e, *h;
+	uint8_t				*p;
+	int				 r;
+
+	memset(&m, 0, sizeof(m));
+	m.kind = kind;
+	if (mf_full)
+		memset(m.mail_from, 'a', sizeof(m.mail_from));
+	else
+		strlcpy(m.mail_from, "a@b.test", sizeof(m.mail_from));
+	m.eval_len = elen;
+	m.header_len = hlen;
+	p = calloc(1, sizeof(m) + have + 1);
+	assert_non_null(p);
+	memcpy(p, &m, sizeof(m));
+	memset(&imsg, 0, sizeof(imsg));
+	imsg.data = p;
+	imsg.len = sizeof(m) + have;
+	imsg.fd = -1;
+	r = msg_get_report_failure(&imsg, &out, &e, &h);
+	if (r == 0) {
+		assert_ptr_equal(e, p + sizeof(m));
+		assert_ptr_equal(h, p + sizeof(m) + elen);
+	}
+	free(p);
+	return r;
+}
+
+static void
+test_report_failure(void **state)
+{
+	assert_int_equal(report_failure(MSG_FAILURE_DMARC, 10, 20, 30, 0), 0);
+	/* the lengths must add up to the rest, neither part empty */
+	assert_int_equal(report_failure(MSG_FAILURE_DMARC, 10, 20, 31, 0), -1);
+	assert_int_equal(report_failure(MSG_FAILURE_DMARC, 10, 20, 29, 0), -1);
+	assert_int_equal(report_failure(MSG_FAILURE_DMARC, 0, 30, 30, 0), -1);
+	assert_int_equal(report_failure(MSG_FAILURE_DMARC, 30, 0, 30, 0), -1);
+	/* lengths that wrap around */
+	assert_int_equal(report_failure(MSG_FAILURE_DMARC, 0xffffffff, 31, 30,
+	    0), -1);
+	/* an unknown kind, a MAIL FROM without its NUL */
+	assert_int_equal(report_failure(7, 10, 20, 30, 0), -1);
+	assert_int_equal(report_failure(-1, 10, 20, 30, 0), -1);
+	/* a DKIM report names its signature */
+	assert_int_equal(report_failure(MSG_FAILURE_DKIM, 10, 20, 30, 0), -1);
+	assert_int_equal(report_failure(MSG_FAILURE_SPF, 10, 20, 30, 0), -1);
+	assert_int_equal(report_failure(MSG_FAILURE_DMARC, 10, 20, 30, 1), -1);
+}
+
 /* The smtp limits in the global configuration: prefixes and times. */
 static void
 test_conf_global_limits(void **state)
@@ -805,6 +861,7 @@ main(void)
 		cmocka_unit_test(test_every_decoder),
 		cmocka_unit_test(test_tls_policy),
 		cmocka_unit_test(test_conf_global_limits),
+		cmocka_unit_test(test_report_failure),
 		cmocka_unit_test(test_queue_envelope),
 		cmocka_unit_test(test_variable_lengths),
 		cmocka_unit_test(test_ctl_debug),
