@@ -209,6 +209,14 @@ result(uint64_t evpid, int status, const char *fmt, ...)
 	deliver_done(&r);
 }
 
+/* The DELIVER_* outcome of a MAILDIR_* one (maildir, mbox and mda). */
+static int
+deliver_status(int code)
+{
+	return code == MAILDIR_OK ? DELIVER_OK : code == MAILDIR_TEMPFAIL ?
+	    DELIVER_TEMPFAIL : DELIVER_PERMFAIL;
+}
+
 /* In the worker: the maildir of one message. */
 static int
 job_maildir(const struct msg_deliver *d, const struct worker_setup *s,
@@ -253,18 +261,8 @@ deliver_one(const struct msg_deliver *d, int msgfd, const char *path,
 	qid_env_str(d->evpid, qid, sizeof(qid));
 	xasprintf(&prefix, "Return-Path: <%s>\r\nDelivered-To: %s\r\n",
 	    d->sender, d->rcpt);
-	switch (maildir_deliver_unsynced(path, msgfd, prefix, qid, hostname,
-	    d->check_existing, r->error, sizeof(r->error))) {
-	case MAILDIR_OK:
-		r->status = DELIVER_OK;
-		break;
-	case MAILDIR_TEMPFAIL:
-		r->status = DELIVER_TEMPFAIL;
-		break;
-	default:
-		r->status = DELIVER_PERMFAIL;
-		break;
-	}
+	r->status = deliver_status(maildir_deliver_unsynced(path, msgfd, prefix,
+	    qid, hostname, d->check_existing, r->error, sizeof(r->error)));
 	free(prefix);
 }
 
@@ -287,18 +285,8 @@ job_mbox(const struct msg_deliver *d, int msgfd, const struct worker_setup *s,
 		    "mbox path of action %s for this recipient", s->action);
 		return;
 	}
-	switch (mbox_deliver(path, msgfd, d->sender, d->rcpt, walltime(),
-	    MBOX_LOCK_WAIT, r->error, sizeof(r->error))) {
-	case MAILDIR_OK:
-		r->status = DELIVER_OK;
-		break;
-	case MAILDIR_TEMPFAIL:
-		r->status = DELIVER_TEMPFAIL;
-		break;
-	default:
-		r->status = DELIVER_PERMFAIL;
-		break;
-	}
+	r->status = deliver_status(mbox_deliver(path, msgfd, d->sender,
+	    d->rcpt, walltime(), MBOX_LOCK_WAIT, r->error, sizeof(r->error)));
 }
 
 /* In the worker: run the action's command for one message. */
@@ -309,17 +297,8 @@ job_mda(const struct msg_deliver *d, int msgfd, const struct worker_setup *s,
 	struct mda_job	 job = { s->path, s->user, s->home, d->sender, d->rcpt,
 	    MDA_TIMEOUT };
 
-	switch (mda_run(&job, msgfd, r->error, sizeof(r->error))) {
-	case MAILDIR_OK:
-		r->status = DELIVER_OK;
-		break;
-	case MAILDIR_TEMPFAIL:
-		r->status = DELIVER_TEMPFAIL;
-		break;
-	default:
-		r->status = DELIVER_PERMFAIL;
-		break;
-	}
+	r->status = deliver_status(mda_run(&job, msgfd, r->error,
+	    sizeof(r->error)));
 }
 
 /*

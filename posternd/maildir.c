@@ -62,8 +62,8 @@ maildir_errno_class(int errnum, const char **status)
 }
 
 /* The class of errno, and the account in err that starts with its status. */
-static int
-fail(char *err, size_t errlen, const char *what, const char *path)
+int
+maildir_fail(char *err, size_t errlen, const char *what, const char *path)
 {
 	const char	*status;
 	int		 save_errno = errno, code;
@@ -94,10 +94,10 @@ check_dir(const char *what, const char *path, char *err, size_t errlen)
 	struct stat	 st;
 
 	if (stat(path, &st) == -1)
-		return fail(err, errlen, what, path);
+		return maildir_fail(err, errlen, what, path);
 	if (!S_ISDIR(st.st_mode)) {
 		errno = ENOTDIR;
-		return fail(err, errlen, what, path);
+		return maildir_fail(err, errlen, what, path);
 	}
 	return MAILDIR_OK;
 }
@@ -285,7 +285,7 @@ deliver(const char *maildir, int fd, const char *prefix, const char *key,
 
 	if (ensure_path(maildir) == -1 || ensure_dir(tmpdir) == -1 ||
 	    ensure_dir(newdir) == -1 || ensure_dir(curdir) == -1)
-		return fail(err, errlen, "maildir", maildir);
+		return maildir_fail(err, errlen, "maildir", maildir);
 
 	if (check_existing) {
 		struct stat	 st;
@@ -298,7 +298,7 @@ deliver(const char *maildir, int fd, const char *prefix, const char *key,
 
 	if ((out = open(tmpfile, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
 	    O_CLOEXEC, 0600)) == -1)
-		return fail(err, errlen, "open", tmpfile);
+		return maildir_fail(err, errlen, "open", tmpfile);
 	if (prefix != NULL && write_all(out, prefix, strlen(prefix)) == -1)
 		goto bad;
 	for (;;) {
@@ -329,7 +329,7 @@ deliver(const char *maildir, int fd, const char *prefix, const char *key,
 
  bad:
 	/* the partial file in tmp/ must not stay to fill the disk */
-	code = fail(err, errlen, "writing", tmpfile);
+	code = maildir_fail(err, errlen, "writing", tmpfile);
 	if (out != -1)
 		close(out);
 	unlink(tmpfile);
@@ -367,9 +367,9 @@ maildir_sync_new(const char *maildir, char *err, size_t errlen)
 		return MAILDIR_PERMFAIL;
 	}
 	if ((dfd = open(newdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
-		return fail(err, errlen, "open", newdir);
+		return maildir_fail(err, errlen, "open", newdir);
 	if (fsync(dfd) == -1) {
-		code = fail(err, errlen, "fsync", newdir);
+		code = maildir_fail(err, errlen, "fsync", newdir);
 		close(dfd);
 		return code;
 	}

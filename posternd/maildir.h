@@ -45,6 +45,9 @@ extern void	(*maildir_test_step)(const char *step);
  * `err` of a failed delivery starts with the same status.
  */
 int	maildir_errno_class(int errnum, const char **status);
+/* The same for errno now: MAILDIR_*, and "STATUS WHAT PATH: error" in err. */
+int	maildir_fail(char *err, size_t errlen, const char *what,
+	    const char *path);
 
 /*
  * Is the home directory that the template `tmpl` uses (~/ or %{home})

@@ -167,19 +167,6 @@ out_end(struct mbox_out *o)
 	return out_flush(o);
 }
 
-/* The class of errno and the account, as maildir.c writes them. */
-static int
-fail(char *err, size_t errlen, const char *what, const char *path)
-{
-	const char	*status;
-	int		 save_errno = errno, code;
-
-	code = maildir_errno_class(save_errno, &status);
-	snprintf(err, errlen, "%s %s %s: %s", status, what, path,
-	    strerror(save_errno));
-	return code;
-}
-
 static void
 pause_a_little(void)
 {
@@ -267,7 +254,7 @@ check_mailbox(int fd, const char *path, int created, char *err,
 	struct stat	 st;
 
 	if (fstat(fd, &st) == -1)
-		return fail(err, errlen, "fstat", path);
+		return maildir_fail(err, errlen, "fstat", path);
 	if (!S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
 	    st.st_nlink != 1) {
 		snprintf(err, errlen, "4.2.0 mailbox %s is not a regular file "
@@ -276,7 +263,7 @@ check_mailbox(int fd, const char *path, int created, char *err,
 		return MAILDIR_TEMPFAIL;
 	}
 	if (created && fchmod(fd, st.st_gid != getegid() ? 0660 : 0600) == -1)
-		return fail(err, errlen, "fchmod", path);
+		return maildir_fail(err, errlen, "fchmod", path);
 	return MAILDIR_OK;
 }
 
@@ -351,7 +338,7 @@ mbox_deliver(const char *path, int fd, const char *sender, const char *rcpt,
 		created = mfd != -1;
 	}
 	if (mfd == -1)
-		return fail(err, errlen, "open", path);
+		return maildir_fail(err, errlen, "open", path);
 	if ((code = check_mailbox(mfd, path, created, err, errlen)) !=
 	    MAILDIR_OK)
 		goto done;
@@ -361,7 +348,7 @@ mbox_deliver(const char *path, int fd, const char *sender, const char *rcpt,
 			    "(fcntl) by another program", path);
 			code = MAILDIR_TEMPFAIL;
 		} else
-			code = fail(err, errlen, "fcntl lock", path);
+			code = maildir_fail(err, errlen, "fcntl lock", path);
 		goto done;
 	}
 	switch (lock_dot(lock, lock_wait)) {
@@ -374,17 +361,17 @@ mbox_deliver(const char *path, int fd, const char *sender, const char *rcpt,
 		code = MAILDIR_TEMPFAIL;
 		goto done;
 	default:
-		code = fail(err, errlen, "dot lock", lock);
+		code = maildir_fail(err, errlen, "dot lock", lock);
 		goto done;
 	}
 	if (fstat(mfd, &st) == -1) {
-		code = fail(err, errlen, "fstat", path);
+		code = maildir_fail(err, errlen, "fstat", path);
 		goto done;
 	}
 	size = st.st_size;
 	o = calloc(1, sizeof(*o));
 	if (o == NULL) {
-		code = fail(err, errlen, "memory for", path);
+		code = maildir_fail(err, errlen, "memory for", path);
 		goto done;
 	}
 	o->fd = mfd;
@@ -413,7 +400,7 @@ mbox_deliver(const char *path, int fd, const char *sender, const char *rcpt,
 	if (ftruncate(mfd, size) == 0)
 		(void)fsync(mfd);
 	errno = save_errno;
-	code = fail(err, errlen, "write", path);
+	code = maildir_fail(err, errlen, "write", path);
  done:
 	free(o);
 	if (dot)

@@ -25,11 +25,11 @@
 
 #include "posternd/maildir.h"
 #include "posternd/mbox.h"
+#include "tmpdir.h"
 
 /* 2026-12-07 14:00:00 UTC */
 #define WHEN	1796652000
 
-static char	 dir[] = "/tmp/test_mbox.XXXXXX";
 static char	 box[256];
 
 static int
@@ -55,21 +55,6 @@ deliver(const char *path, const char *text, const char *sender, char *err,
 	return rv;
 }
 
-static char *
-slurp(const char *path)
-{
-	static char	 buf[65536];
-	int		 fd;
-	ssize_t		 n;
-
-	assert_true((fd = open(path, O_RDONLY)) != -1);
-	n = read(fd, buf, sizeof(buf) - 1);
-	assert_true(n >= 0);
-	buf[n] = '\0';
-	close(fd);
-	return buf;
-}
-
 static off_t
 size_of(const char *path)
 {
@@ -82,18 +67,10 @@ size_of(const char *path)
 static int
 setup(void **state)
 {
-	assert_non_null(mkdtemp(dir));
-	snprintf(box, sizeof(box), "%s/bob", dir);
+	if (tmpdir_setup(state) == -1)
+		return -1;
+	snprintf(box, sizeof(box), "%s/bob", tmpdir);
 	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	char	 cmd[300];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	return system(cmd) == 0 ? 0 : -1;
 }
 
 static void
@@ -150,7 +127,7 @@ test_planted_links(void **state)
 
 	/* a symbolic link: not followed */
 	unlink(box);
-	snprintf(other, sizeof(other), "%s/other", dir);
+	snprintf(other, sizeof(other), "%s/other", tmpdir);
 	close(open(other, O_WRONLY | O_CREAT, 0600));
 	assert_int_equal(symlink(other, box), 0);
 	assert_int_equal(deliver(box, "S: x\r\n\r\nb\r\n", "a@b", err,
@@ -167,7 +144,7 @@ test_planted_links(void **state)
 	unlink(box);
 	unlink(other);
 	/* a mailbox in a directory that is not there is not made */
-	snprintf(other, sizeof(other), "%s/nodir/bob", dir);
+	snprintf(other, sizeof(other), "%s/nodir/bob", tmpdir);
 	assert_int_equal(deliver(other, "S: x\r\n\r\nb\r\n", "a@b", err,
 	    sizeof(err)), MAILDIR_TEMPFAIL);
 	assert_non_null(strstr(err, "4.3.0 open"));
@@ -277,5 +254,5 @@ main(void)
 		cmocka_unit_test(test_failed_write_leaves_no_half_message),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, setup, tmpdir_teardown);
 }

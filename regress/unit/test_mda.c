@@ -21,24 +21,8 @@
 
 #include "posternd/maildir.h"
 #include "posternd/mda.h"
+#include "tmpdir.h"
 
-static char	 dir[] = "/tmp/test_mda.XXXXXX";
-
-static int
-setup(void **state)
-{
-	assert_non_null(mkdtemp(dir));
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	char	 cmd[300];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	return system(cmd) == 0 ? 0 : -1;
-}
 
 static void
 test_split(void **state)
@@ -80,7 +64,7 @@ static int
 run(const char *script, const char *msg, int timeout, char *err,
     size_t errlen)
 {
-	struct mda_job	 job = { NULL, "nobody", dir, "alice@y.test",
+	struct mda_job	 job = { NULL, "nobody", tmpdir, "alice@y.test",
 			    "bob+lists@x.test", timeout };
 	char		 cmd[512];
 	int		 fd = memfd_create("msg", 0), rv;
@@ -95,21 +79,16 @@ run(const char *script, const char *msg, int timeout, char *err,
 	return rv;
 }
 
-static char *
-slurp(const char *name)
+/* A file the command wrote in the scratch directory. */
+static const char *
+out(const char *name)
 {
-	static char	 buf[8192];
 	char		 path[300];
-	int		 fd;
-	ssize_t		 n;
+	const char	*text;
 
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	assert_true((fd = open(path, O_RDONLY)) != -1);
-	n = read(fd, buf, sizeof(buf) - 1);
-	assert_true(n >= 0);
-	buf[n] = '\0';
-	close(fd);
-	return buf;
+	snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+	assert_non_null(text = slurp(path));
+	return text;
 }
 
 static void
@@ -120,18 +99,18 @@ test_input_and_environment(void **state)
 	assert_int_equal(run("cat > in; env | sort > env; pwd > cwd",
 	    "Subject: x\r\n\r\nline\r\na\rb\r\n", 10, err, sizeof(err)),
 	    MAILDIR_OK);
-	assert_string_equal(slurp("in"), "Return-Path: <alice@y.test>\n"
+	assert_string_equal(out("in"), "Return-Path: <alice@y.test>\n"
 	    "Delivered-To: bob+lists@x.test\nSubject: x\n\nline\na\rb\n");
-	assert_non_null(strstr(slurp("env"), "SENDER=alice@y.test\n"));
-	assert_non_null(strstr(slurp("env"), "RECIPIENT=bob+lists@x.test\n"));
-	assert_non_null(strstr(slurp("env"), "EXTENSION=lists\n"));
-	assert_non_null(strstr(slurp("env"), "LOCAL=bob+lists\n"));
-	assert_non_null(strstr(slurp("env"), "DOMAIN=x.test\n"));
-	assert_non_null(strstr(slurp("env"), "USER=nobody\n"));
-	assert_non_null(strstr(slurp("env"), "PATH=" MDA_PATH "\n"));
+	assert_non_null(strstr(out("env"), "SENDER=alice@y.test\n"));
+	assert_non_null(strstr(out("env"), "RECIPIENT=bob+lists@x.test\n"));
+	assert_non_null(strstr(out("env"), "EXTENSION=lists\n"));
+	assert_non_null(strstr(out("env"), "LOCAL=bob+lists\n"));
+	assert_non_null(strstr(out("env"), "DOMAIN=x.test\n"));
+	assert_non_null(strstr(out("env"), "USER=nobody\n"));
+	assert_non_null(strstr(out("env"), "PATH=" MDA_PATH "\n"));
 	/* nothing of the daemon's own environment */
-	assert_null(strstr(slurp("env"), "POSTERN"));
-	assert_int_equal(strncmp(slurp("cwd"), dir, strlen(dir)), 0);
+	assert_null(strstr(out("env"), "POSTERN"));
+	assert_int_equal(strncmp(out("cwd"), tmpdir, strlen(tmpdir)), 0);
 }
 
 static void
@@ -163,7 +142,7 @@ static void
 test_missing_program_and_time_limit(void **state)
 {
 	struct mda_job	 job = { "/nonexistent/procmail -d %{user}", "nobody",
-			    dir, "", "bob@x.test", 5 };
+			    tmpdir, "", "bob@x.test", 5 };
 	char		 err[512];
 	time_t		 t0;
 	int		 fd = memfd_create("msg", 0);
@@ -199,5 +178,5 @@ main(void)
 		cmocka_unit_test(test_missing_program_and_time_limit),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, tmpdir_setup, tmpdir_teardown);
 }
