@@ -10,6 +10,7 @@
 #define POSTERN_MAILHDR_H
 
 #include <stddef.h>
+#include <time.h>
 #include <stdint.h>
 
 #include "util.h"
@@ -100,5 +101,11 @@ const struct mailhdr_tag *mailhdr_tag_find(const struct mailhdr_tag *,
 	    size_t ntags, const char *name);
 /* A copy of a value with all FWS removed (base64 values, h= lists). */
 char	*mailhdr_strip_fws(const char *, size_t);
+
+/*
+ * RFC 5322 3.3 date-time in UTC, in English whatever the locale (Date,
+ * Received, DSN and report fields): "Mon, 7 Dec 2026 14:00:00 +0000".
+ */
+void	 mail_date(time_t, char *, size_t);
 
 #endif

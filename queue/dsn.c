@@ -18,6 +18,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "mailhdr.h"
 #include "queue/dsn.h"
 #include "clock.h"
 #include "envelope.h"
@@ -37,30 +38,6 @@ struct dsn_ctx {
 	int			 has_original;
 	size_t			 orig_size;	/* the cap, when cut */
 };
-
-static const char *const wdays[] = {
-	"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"
-};
-static const char *const months[] = {
-	"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-	"Jul", "Aug", "Sep", "Oct", "Nov", "Dec"
-};
-
-/* RFC 5322 3.3 date-time in UTC, independent of the locale. */
-static void
-date_str(int64_t t, char *s, size_t len)
-{
-	struct tm	 tm;
-	time_t		 tt = (time_t)t;
-
-	if (gmtime_r(&tt, &tm) == NULL) {
-		tt = 0;
-		gmtime_r(&tt, &tm);
-	}
-	snprintf(s, len, "%s, %d %s %04d %02d:%02d:%02d +0000",
-	    wdays[tm.tm_wday % 7], tm.tm_mday, months[tm.tm_mon % 12],
-	    tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
-}
 
 static int
 has_8bit(const char *s)
@@ -520,7 +497,7 @@ put_human(struct dsn_ctx *ctx, struct buf *b, const struct dsn_rcpt *rcpts,
 			put_para(b, 4, rcpts[i].diagnostic, ctx->global);
 		if (rcpts[i].action == DSN_ACTION_DELAYED &&
 		    rcpts[i].retry_until != 0) {
-			date_str(rcpts[i].retry_until, date, sizeof(date));
+			mail_date((time_t)rcpts[i].retry_until, date, sizeof(date));
 			xasprintf(&line, "will try until %s", date);
 			put_para(b, 4, line, ctx->global);
 			free(line);
@@ -533,7 +510,7 @@ put_human(struct dsn_ctx *ctx, struct buf *b, const struct dsn_rcpt *rcpts,
 		free(line);
 	}
 	if (info->arrival != 0) {
-		date_str(info->arrival, date, sizeof(date));
+		mail_date((time_t)info->arrival, date, sizeof(date));
 		buf_printf(b, "Arrived: %s\r\n", date);
 	}
 	if (!ctx->has_original)
@@ -579,7 +556,7 @@ put_status(struct dsn_ctx *ctx, struct buf *b, const struct dsn_rcpt *rcpts,
 		put_field_clean(b, "X-Postern-Queue-ID", info->queue_id, 0);
 	/* RFC 3464 2.2.5 */
 	if (info->arrival != 0) {
-		date_str(info->arrival, date, sizeof(date));
+		mail_date((time_t)info->arrival, date, sizeof(date));
 		buf_printf(b, "Arrival-Date: %s\r\n", date);
 	}
 	for (i = 0; i < nrcpts; i++) {
@@ -620,12 +597,12 @@ put_status(struct dsn_ctx *ctx, struct buf *b, const struct dsn_rcpt *rcpts,
 		}
 		/* RFC 3464 2.3.7 */
 		if (r->last_attempt != 0) {
-			date_str(r->last_attempt, date, sizeof(date));
+			mail_date((time_t)r->last_attempt, date, sizeof(date));
 			buf_printf(b, "Last-Attempt-Date: %s\r\n", date);
 		}
 		/* RFC 3464 2.3.8: for delayed recipients only. */
 		if (r->action == DSN_ACTION_DELAYED && r->retry_until != 0) {
-			date_str(r->retry_until, date, sizeof(date));
+			mail_date((time_t)r->retry_until, date, sizeof(date));
 			buf_printf(b, "Will-Retry-Until: %s\r\n", date);
 		}
 	}
@@ -750,7 +727,7 @@ put_report_header(const struct dsn_ctx *ctx, struct buf *msg,
 	int64_t			 now;
 
 	now = info->now != 0 ? info->now : (int64_t)walltime();
-	date_str(now, date, sizeof(date));
+	mail_date((time_t)now, date, sizeof(date));
 	buf_printf(msg, "From: MAILER-DAEMON@%s (Mail Delivery System)\r\n",
 	    info->reporting_mta);
 	to = clean_text(info->sender, 1);

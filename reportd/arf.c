@@ -41,6 +41,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "mailhdr.h"
 #include "auth/ruf.h"
 #include "reportd/arf.h"
 #include "util.h"
@@ -241,25 +242,6 @@ header_section(const struct arf_report *a, struct buf *out)
 	return 0;
 }
 
-/* RFC 5322 3.3 date-time, UTC, English. */
-static int
-date_text(time_t t, char *out, size_t len)
-{
-	static const char	*days[] = { "Sun", "Mon", "Tue", "Wed", "Thu",
-				    "Fri", "Sat" };
-	static const char	*months[] = { "Jan", "Feb", "Mar", "Apr",
-				    "May", "Jun", "Jul", "Aug", "Sep", "Oct",
-				    "Nov", "Dec" };
-	struct tm		 tm;
-
-	if (gmtime_r(&t, &tm) == NULL)
-		return -1;
-	snprintf(out, len, "%s, %d %s %d %02d:%02d:%02d +0000",
-	    days[tm.tm_wday], tm.tm_mday, months[tm.tm_mon],
-	    tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
-	return 0;
-}
-
 /* The MAIL FROM, its local part redacted like the header section's. */
 static void
 mail_from_text(const struct arf_report *a, char *out, size_t len)
@@ -416,10 +398,10 @@ arf_build(const struct arf_report *a, struct buf *out)
 	char				 ip[80], dom[DMARC_DOMAIN_MAX];
 	size_t				 i, mark = out->len;
 
-	if (a->nto == 0 || !boundary_ok(a->boundary) ||
-	    date_text(a->date, date, sizeof(date)) == -1 ||
-	    date_text(r->when, arrival, sizeof(arrival)) == -1)
+	if (a->nto == 0 || !boundary_ok(a->boundary))
 		return -1;
+	mail_date(a->date, date, sizeof(date));
+	mail_date(r->when, arrival, sizeof(arrival));
 	clean(r->source_ip, ip, sizeof(ip));
 	/* the domain reported: the Author Domain, or the signer's */
 	clean(a->dkim_domain != NULL ? a->dkim_domain : a->spf_domain != NULL ?

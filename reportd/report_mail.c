@@ -21,6 +21,7 @@
 #include <time.h>
 #include <zlib.h>
 
+#include "mailhdr.h"
 #include "reportd/report_mail.h"
 #include "smtp_addr.h"
 #include "util.h"
@@ -104,28 +105,10 @@ header_safe(const char *s)
 	return 1;
 }
 
-/* RFC 5322 3.3, in English whatever the locale. */
-static int
-date_field(struct buf *out, time_t t)
-{
-	static const char	*days[] = { "Sun", "Mon", "Tue", "Wed", "Thu",
-				    "Fri", "Sat" };
-	static const char	*months[] = { "Jan", "Feb", "Mar", "Apr",
-				    "May", "Jun", "Jul", "Aug", "Sep", "Oct",
-				    "Nov", "Dec" };
-	struct tm		 tm;
-
-	if (gmtime_r(&t, &tm) == NULL)
-		return -1;
-	return buf_printf(out, "Date: %s, %d %s %d %02d:%02d:%02d +0000\r\n",
-	    days[tm.tm_wday], tm.tm_mday, months[tm.tm_mon],
-	    tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
-}
-
 int
 report_mail_build(const struct report_mail *m, struct buf *out)
 {
-	char		 boundary[80];
+	char		 boundary[80], date[64];
 	const char	*p;
 	size_t		 i;
 	uint32_t	 h = 2166136261u;
@@ -137,6 +120,7 @@ report_mail_build(const struct report_mail *m, struct buf *out)
 	    strchr(m->report_type, '"') != NULL)) ||
 	    strchr(m->filename, '"') != NULL)
 		return -1;
+	mail_date(m->date, date, sizeof(date));
 	for (i = 0; i < m->nto; i++)
 		if (!header_safe(m->to[i]))
 			return -1;
@@ -158,7 +142,7 @@ report_mail_build(const struct report_mail *m, struct buf *out)
 			return -1;
 	if (buf_addstr(out, "\r\n") == -1 ||
 	    buf_printf(out, "Subject: %s\r\n", m->subject) == -1 ||
-	    date_field(out, m->date) == -1 ||
+	    buf_printf(out, "Date: %s\r\n", date) == -1 ||
 	    buf_printf(out, "Message-ID: <%s>\r\n", m->message_id) == -1 ||
 	    (m->extra_header != NULL &&
 	    buf_addstr(out, m->extra_header) == -1) ||

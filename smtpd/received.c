@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "mailhdr.h"
 #include "smtpd/engine.h"
 #include "util.h"
 
@@ -59,23 +60,6 @@ fold_add(struct buf *b, size_t *col, const char *word, int newline)
 		return -1;
 	*col += len;
 	return 0;
-}
-
-/* RFC 5322 3.3 date-time, in UTC so that it needs no time zone data. */
-static void
-rfc5322_date(time_t t, char *out, size_t outsz)
-{
-	static const char *const days[] = {
-	    "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
-	static const char *const months[] = {
-	    "Jan", "Feb", "Mar", "Apr", "May", "Jun",
-	    "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
-	struct tm	 tm;
-
-	gmtime_r(&t, &tm);
-	snprintf(out, outsz, "%s, %d %s %d %02d:%02d:%02d +0000",
-	    days[tm.tm_wday % 7], tm.tm_mday, months[tm.tm_mon % 12],
-	    tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
 /*
@@ -134,7 +118,7 @@ smtp_received_header(struct buf *b, const struct smtp_received *r)
 			return -1;
 	} else if (buf_addstr(b, ";") == -1)
 		return -1;
-	rfc5322_date(r->date, date, sizeof(date));
+	mail_date(r->date, date, sizeof(date));
 	if (fold_add(b, &col, date, 1) == -1 || buf_addstr(b, "\r\n") == -1)
 		return -1;
 	return 0;
