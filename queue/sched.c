@@ -799,6 +799,7 @@ queue_result(struct queue *q, struct imsg *imsg, enum proc_id from,
 {
 	struct envelope		 e;
 	char			 qid[QID_ENV_LEN + 1], fields[2600];
+	const char		*reply;
 	int			 have;
 
 	qid_env_str(evpid, qid, sizeof(qid));
@@ -811,13 +812,14 @@ queue_result(struct queue *q, struct imsg *imsg, enum proc_id from,
 	result_fields(have ? &e : NULL, from, o, fields, sizeof(fields));
 	switch (status) {
 	case DELIVER_OK:
+		/* the mta's account: the reply and the TLS that carried it */
+		reply = o->error != NULL && o->error[0] != '\0' ? o->error :
+		    o->diagnostic != NULL ? o->diagnostic : "";
 		log_info("%s: %s, status=sent: delivered%s%s%s%s%s", qid,
 		    fields, o->remote_mta != NULL && o->remote_mta[0] != '\0' ?
 		    " to " : "", o->remote_mta != NULL ? o->remote_mta : "",
-		    o->diagnostic != NULL && o->diagnostic[0] != '\0' ?
-		    " (" : "", o->diagnostic != NULL ? o->diagnostic : "",
-		    o->diagnostic != NULL && o->diagnostic[0] != '\0' ?
-		    ")" : "");
+		    reply[0] != '\0' ? " (" : "", reply,
+		    reply[0] != '\0' ? ")" : "");
 		if (have && dsn_wanted(&e, DSN_KIND_SUCCESS))
 			queue_dsn_wait(q, &e, DSN_KIND_SUCCESS, o, 0);
 		qstore_delivered(q->qs, evpid);

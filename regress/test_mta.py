@@ -249,8 +249,9 @@ def test_delivery_to_single_mx_with_dot_stuffing(sender, peer):
     assert re.search(r"queue\[\d+\]: [0-9a-f]{16}: to=<bob@example\.test>, "
                      r"from=<root@localhost>, relay=mx\.example\.test"
                      r"\S*, delay=\d+s, attempts=1, dsn=2\.0\.0, "
-                     r"status=sent: delivered to mx\.example\.test",
-                     dm.logtext()), dm.logtext()
+                     r"status=sent: delivered to mx\.example\.test\S* "
+                     r"\(250 .*\((no TLS|TLSv1\.[23] .*)\)\)$",
+                     dm.logtext(), re.M), dm.logtext()
 
 
 def test_multi_recipient_one_transaction_and_reuse(sender, peer):
