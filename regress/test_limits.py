@@ -513,7 +513,12 @@ def test_crypt_helper_death_stops_the_daemon(daemon_factory, tmp_path):
     daemon, saying why."""
     from conftest import children_of
     dm = limited(daemon_factory, tmp_path, "")
-    helpers = children_of(dm.kids["authd"])
+    # authd forks it as it starts: it may come a moment after the process
+    # set is reported up
+    deadline = time.time() + 10
+    while not (helpers := children_of(dm.kids["authd"])) and \
+            time.time() < deadline:
+        time.sleep(0.05)
     assert len(helpers) == 1
     with open("/proc/%d/status" % helpers[0]) as f:
         uid = [ln for ln in f if ln.startswith("Uid:")][0].split()[1]

@@ -335,17 +335,23 @@ def test_delivery_on_a_spool_at_zero_bytes(daemon_factory, tmp_path, fs):
         # spool was full, and stores them now that there is room: one for
         # each message that reached the end of DATA.
         deadline = time.time() + 20
-        while time.time() < deadline and "evaluations kept meanwhile " \
+        while time.time() < deadline and "evaluation store: the spool is " \
+                "full" in mx.logtext() and "evaluations kept meanwhile " \
                 "are stored" not in mx.logtext():
             time.sleep(0.3)
         log = mx.logtext()
-        assert "evaluation store: the spool is full" in log, log
-        assert re.search(r"evaluation store: there is room again: \d+ "
-                         r"evaluations kept meanwhile are stored, 0 were "
-                         r"lost", log), log
+        # On tmpfs every new page of reportd's store takes room, and its
+        # commits meet the full spool.  On ext4 the store's file may
+        # already hold the blocks a commit reuses, so that reportd never
+        # meets it there: then the totals below are what is checked.
+        if fs == "tmpfs" or "evaluation store: the spool is full" in log:
+            assert "evaluation store: the spool is full" in log, log
+            assert re.search(r"evaluation store: there is room again: \d+ "
+                             r"evaluations kept meanwhile are stored, 0 "
+                             r"were lost", log), log
+            assert int(stats(mx)["reportd.evaluations.held"]) > 0
         assert "evaluations lost" not in log, log
         st = stats(mx)
-        assert int(st["reportd.evaluations.held"]) > 0, st
         assert st["reportd.evaluations.lost"] == "0", st
         assert st["reportd.spool.full"] == "0", st
         ev = [l for l in mx.ctl("show", "evaluations").stdout.splitlines()
