@@ -98,6 +98,20 @@ def ctl_raw(dm, *frames):
             got += chunk
 
 
+def check_action_line(tmp_path, line, ok, before=""):
+    """posternd -n on a configuration where `line` defines the action
+    "box" that a rule uses: accepted, or refused at that line."""
+    conf = tmp_path / "postern.conf"
+    head = "listen on 127.0.0.1 port 2525\n" + before
+    conf.write_text('%s%s\nmatch from any for local action "box"\n' %
+                    (head, line))
+    r = run([POSTERND, "-n", "-f", str(conf)])
+    assert (r.returncode == 0) == ok, r.stderr
+    if not ok:
+        assert "%s:%d: " % (conf, head.count("\n") + 1) in r.stderr, \
+            r.stderr
+
+
 def children_of(pid):
     """Pids whose parent is `pid` (from /proc)."""
     kids = []

@@ -22,7 +22,7 @@ import time
 
 import pytest
 
-from conftest import POSTERND, next_port, run
+from conftest import check_action_line, next_port
 from test_deliver import wait_log
 
 aiosmtpd = pytest.importorskip("aiosmtpd")
@@ -330,11 +330,7 @@ def test_lmtp_server_gone_is_a_temporary_failure(daemon_factory, tmp_path):
     ('action "box" lmtp "localhost"', False),
 ])
 def test_lmtp_config(tmp_path, line, ok):
-    conf = tmp_path / "postern.conf"
-    conf.write_text('listen on 127.0.0.1 port 2525\n%s\n'
-                    'match from any for local action "box"\n' % line)
-    r = run([POSTERND, "-n", "-f", str(conf)])
-    assert (r.returncode == 0) == ok, r.stderr
+    check_action_line(tmp_path, line, ok)
 
 
 class RawServer:

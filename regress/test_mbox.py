@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from conftest import POSTERND, run
+from conftest import check_action_line
 from test_deliver import wait_log
 from test_spool_full import mount_tmpfs, umount
 
@@ -182,11 +182,5 @@ def test_mbox_directory_never_made(mbx):
     ('action "box" mbox "/var/mail/%{nope}"', False),
 ])
 def test_mbox_config(tmp_path, line, ok):
-    conf = tmp_path / "postern.conf"
-    conf.write_text('listen on 127.0.0.1 port 2525\n'
-                    'table v { "a@x.test" = "nobody" }\n%s\n'
-                    'match from any for local action "box"\n' % line)
-    r = run([POSTERND, "-n", "-f", str(conf)])
-    assert (r.returncode == 0) == ok, r.stderr
-    if not ok:
-        assert "%s:3: " % conf in r.stderr, r.stderr
+    check_action_line(tmp_path, line, ok,
+                      before='table v { "a@x.test" = "nobody" }\n')

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from conftest import POSTERND, run
+from conftest import check_action_line
 from test_deliver import wait_log
 
 NOBODY = pwd.getpwnam("nobody")
@@ -156,11 +156,4 @@ def test_mda_never_runs_as_root(mdx):
     ('"/usr/bin/procmail -a %{nope}"', False),
 ])
 def test_mda_config(tmp_path, cmd, ok):
-    conf = tmp_path / "postern.conf"
-    conf.write_text('listen on 127.0.0.1 port 2525\n'
-                    'action "box" mda %s\n'
-                    'match from any for local action "box"\n' % cmd)
-    r = run([POSTERND, "-n", "-f", str(conf)])
-    assert (r.returncode == 0) == ok, r.stderr
-    if not ok:
-        assert "%s:2: " % conf in r.stderr, r.stderr
+    check_action_line(tmp_path, 'action "box" mda %s' % cmd, ok)
