@@ -330,14 +330,12 @@ fjob_auth_next(struct fjob *j)
 {
 	struct reportd	*rd = j->f->rd;
 	char		 name[DNS_NAME_BUF];
-	int		 n;
 
 	for (; j->auth_i < j->ndest; j->auth_i++) {
 		if (j->dest[j->auth_i].ok != 0)
 			continue;
-		n = snprintf(name, sizeof(name), "%s._report._dmarc.%s",
-		    j->policy_domain, strrchr(j->dest[j->auth_i].addr, '@') + 1);
-		if (n < 0 || (size_t)n >= sizeof(name) || n > 253) {
+		if (report_auth_name(j->policy_domain, j->dest[j->auth_i].addr,
+		    name, sizeof(name)) == -1) {
 			j->dest[j->auth_i].ok = -1;
 			continue;
 		}

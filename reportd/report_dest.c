@@ -6,6 +6,7 @@
  */
 #include <sys/types.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -80,4 +81,15 @@ report_dest_inside(const char *addr, const char *policy_domain)
 	const char	*dom = at != NULL ? at + 1 : addr;
 
 	return is_within(dom, policy_domain) || is_within(policy_domain, dom);
+}
+
+int
+report_auth_name(const char *policy_domain, const char *addr, char *name,
+    size_t len)
+{
+	int	 n;
+
+	n = snprintf(name, len, "%s._report._dmarc.%s", policy_domain,
+	    strrchr(addr, '@') + 1);
+	return n < 0 || (size_t)n >= len || n > 253 ? -1 : 0;
 }

@@ -25,6 +25,13 @@ struct dmarc_record *report_dmarc_record(const struct dns_answer *);
 int		 report_authorized(const struct dns_answer *);
 
 /*
+ * The name of that record for an address (which has its "@"): 0, or -1
+ * when it is longer than a domain name may be.
+ */
+int		 report_auth_name(const char *policy_domain, const char *addr,
+		    char *name, size_t len);
+
+/*
  * The address's domain is the Policy Domain, or above or below it: no
  * authorization needed.  1 or 0.
  */

@@ -465,16 +465,12 @@ auth_next(struct reportd *rd)
 {
 	struct report_job	*j = rd->cur;
 	char			 name[DNS_NAME_BUF];
-	const char		*dom;
-	int			 n;
 
 	for (; j->auth_i < j->ndest; j->auth_i++) {
 		if (j->dest[j->auth_i].ok != 0)
 			continue;
-		dom = strrchr(j->dest[j->auth_i].addr, '@') + 1;
-		n = snprintf(name, sizeof(name), "%s._report._dmarc.%s",
-		    j->policy_domain, dom);
-		if (n < 0 || (size_t)n >= sizeof(name) || n > 253) {
+		if (report_auth_name(j->policy_domain, j->dest[j->auth_i].addr,
+		    name, sizeof(name)) == -1) {
 			j->dest[j->auth_i].ok = -1;
 			log_info("reportd: DMARC reports of %s are not sent "
 			    "to <%s>: its authorization record's name is too "

@@ -110,6 +110,21 @@ test_inside(void **state)
 	    0);
 }
 
+static void
+test_auth_name(void **state)
+{
+	char	 name[256], dom[300];
+
+	assert_int_equal(report_auth_name("a.test", "rua@rcv.test", name,
+	    sizeof(name)), 0);
+	assert_string_equal(name, "a.test._report._dmarc.rcv.test");
+	/* longer than a domain name may be: no query */
+	memset(dom, 'x', 240);
+	strlcpy(dom + 240, ".test", sizeof(dom) - 240);
+	assert_int_equal(report_auth_name(dom, "rua@rcv.test", name,
+	    sizeof(name)), -1);
+}
+
 int
 main(void)
 {
@@ -117,6 +132,7 @@ main(void)
 		cmocka_unit_test(test_record),
 		cmocka_unit_test(test_authorized),
 		cmocka_unit_test(test_inside),
+		cmocka_unit_test(test_auth_name),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
