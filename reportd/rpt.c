@@ -35,7 +35,10 @@ rpt_kind_name(enum rpt_kind k)
 	}
 }
 
-/* RFC 3629 4, with no overlongs, surrogates or controls but TAB CR LF. */
+/*
+ * RFC 3629 4, with no overlongs, surrogates or controls (C0 but TAB CR LF,
+ * DEL, C1).
+ */
 int
 rpt_utf8_valid(const uint8_t *s, size_t len)
 {
@@ -72,7 +75,9 @@ rpt_utf8_valid(const uint8_t *s, size_t len)
 				return 0;
 			c = c << 6 | (s[i + k] & 0x3f);
 		}
-		if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+		/* nor C1 controls: a CSI (U+009B) would reach a terminal */
+		if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff) ||
+		    (c >= 0x80 && c <= 0x9f))
 			return 0;
 		i += n + 1;
 	}

@@ -37,6 +37,8 @@
 #define RPT_XML_DEPTH_MAX	32
 #define RPT_ROWS_MAX		10000	/* aggregate rows in a report */
 #define RPT_POLICIES_MAX	1000	/* TLS-RPT policies in a report */
+#define RPT_TLS_JSON_MAX	(1024 * 1024)	/* a TLS-RPT report's JSON */
+#define RPT_JSON_VALUES_MAX	65536	/* objects, arrays and members */
 #define RPT_COUNT_MAX		((uint64_t)1 << 53) /* any count */
 
 #define RPT_STR_MAX		256	/* with NUL: names, ids, domains */

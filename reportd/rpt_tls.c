@@ -203,6 +203,56 @@ get_policy(json_t *p, struct rpt_tls_policy *tp, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * Before jansson builds anything: the nesting (RPT_XML_DEPTH_MAX, as for
+ * XML) and the number of values (RPT_JSON_VALUES_MAX) outside strings.
+ * jansson spends some 80 bytes a value: a small gzip of "[{},{},...]"
+ * would otherwise cost reportd a gigabyte.  0, or -1 with err set.
+ */
+static int
+json_shape_ok(const uint8_t *p, size_t len, char *err, size_t errlen)
+{
+	size_t	 i, values = 0;
+	int	 depth = 0, in_str = 0, esc = 0;
+
+	for (i = 0; i < len; i++) {
+		if (in_str) {
+			if (esc)
+				esc = 0;
+			else if (p[i] == '\\')
+				esc = 1;
+			else if (p[i] == '"')
+				in_str = 0;
+			continue;
+		}
+		switch (p[i]) {
+		case '"':
+			in_str = 1;
+			break;
+		case '{':
+		case '[':
+			if (++depth > RPT_XML_DEPTH_MAX) {
+				snprintf(err, errlen, "JSON nested deeper than "
+				    "%d", RPT_XML_DEPTH_MAX);
+				return -1;
+			}
+			/* FALLTHROUGH */
+		case ',':
+			if (++values > RPT_JSON_VALUES_MAX) {
+				snprintf(err, errlen, "JSON with more than %d "
+				    "values", RPT_JSON_VALUES_MAX);
+				return -1;
+			}
+			break;
+		case '}':
+		case ']':
+			depth--;
+			break;
+		}
+	}
+	return 0;
+}
+
 int
 rpt_tls_parse(const uint8_t *json, size_t len, struct rpt_tls *r, char *err,
     size_t errlen)
@@ -213,11 +263,13 @@ rpt_tls_parse(const uint8_t *json, size_t len, struct rpt_tls *r, char *err,
 	int		 rc = -1;
 
 	memset(r, 0, sizeof(*r));
-	if (len > RPT_UNPACK_MAX) {
-		snprintf(err, errlen, "report larger than %d octets",
-		    RPT_UNPACK_MAX);
+	if (len > RPT_TLS_JSON_MAX) {
+		snprintf(err, errlen, "TLS report larger than %d octets",
+		    RPT_TLS_JSON_MAX);
 		return -1;
 	}
+	if (json_shape_ok(json, len, err, errlen) == -1)
+		return -1;
 	root = json_loadb((const char *)json, len, JSON_REJECT_DUPLICATES,
 	    &je);
 	if (root == NULL) {

@@ -170,6 +170,10 @@ test_utf8(void **state)
 	assert_false(rpt_utf8_valid((const uint8_t *)"\xff", 1));
 	/* control characters */
 	assert_false(rpt_utf8_valid((const uint8_t *)"a\x1b[2J", 5));
+	/* C1: U+009B is CSI to a terminal; U+00A0 is text */
+	assert_false(rpt_utf8_valid((const uint8_t *)"a\xc2\x9b" "2J", 5));
+	assert_false(rpt_utf8_valid((const uint8_t *)"\xc2\x80", 2));
+	assert_true(rpt_utf8_valid((const uint8_t *)"\xc2\xa0", 2));
 	assert_false(rpt_utf8_valid((const uint8_t *)"a\0b", 3));
 	assert_false(rpt_utf8_valid((const uint8_t *)"\x7f", 1));
 }

@@ -139,6 +139,22 @@ test_limits(void **state)
 		buf_addstr(&b, "]");
 	buf_addstr(&b, ",\"policies\":[]}");
 	assert_int_equal(parse(buf_cstr(&b), &r, err), -1);
+	assert_non_null(strstr(err, "nested deeper"));
+	/* many small values: refused before jansson builds them */
+	buf_reset(&b);
+	buf_addstr(&b, HEAD "\"x\":[");
+	for (i = 0; i < RPT_JSON_VALUES_MAX; i++)
+		buf_addstr(&b, "{},");
+	buf_addstr(&b, "{}],\"policies\":[]}");
+	assert_int_equal(parse(buf_cstr(&b), &r, err), -1);
+	assert_non_null(strstr(err, "values"));
+	/* brackets and commas inside strings are text */
+	buf_reset(&b);
+	buf_addstr(&b, HEAD "\"x\":\"");
+	for (i = 0; i < 100; i++)
+		buf_addstr(&b, "[[,\\\"");
+	buf_addstr(&b, "\",\"policies\":[" POL("sts", "a", "1", "1") "]}");
+	assert_int_equal(parse(buf_cstr(&b), &r, err), 0);
 	buf_free(&b);
 }
 
