@@ -306,8 +306,8 @@ separate(struct mbox_out *o, off_t size)
 	if (size == 0)
 		return 0;
 	n = pread(o->fd, tail, size >= 2 ? 2 : 1, size >= 2 ? size - 2 : 0);
-	if (n == -1)
-		return -1;
+	if (n <= 0)
+		return n == 0 ? 0 : -1;	/* cut meanwhile by a lockless tool */
 	if (n == 2 && tail[0] == '\n' && tail[1] == '\n')
 		return 0;
 	if (tail[n - 1] != '\n' && out_byte(o, '\n') == -1)
@@ -331,17 +331,28 @@ mbox_deliver(const char *path, int fd, const char *sender, const char *rcpt,
 		snprintf(err, errlen, "5.3.0 mailbox path too long");
 		return MAILDIR_PERMFAIL;
 	}
-	if ((mfd = open(path, O_RDWR | O_APPEND | O_NOFOLLOW | O_CLOEXEC)) ==
-	    -1 && errno == ENOENT) {
+	/* O_NONBLOCK: a FIFO planted there must not hang the worker */
+	if ((mfd = open(path, O_RDWR | O_APPEND | O_NOFOLLOW | O_NONBLOCK |
+	    O_CLOEXEC)) == -1 && errno == ENOENT) {
 		mfd = open(path, O_RDWR | O_APPEND | O_CREAT | O_EXCL |
-		    O_NOFOLLOW | O_CLOEXEC, 0600);
+		    O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
 		created = mfd != -1;
+	}
+	if (mfd == -1 && errno == ELOOP) {
+		/* a symbolic link: left alone, like any mailbox not ours */
+		snprintf(err, errlen, "4.2.0 mailbox %s is a symbolic link: "
+		    "left alone", path);
+		return MAILDIR_TEMPFAIL;
 	}
 	if (mfd == -1)
 		return maildir_fail(err, errlen, "open", path);
 	if ((code = check_mailbox(mfd, path, created, err, errlen)) !=
 	    MAILDIR_OK)
 		goto done;
+	if (fcntl(mfd, F_SETFL, O_APPEND) == -1) {
+		code = maildir_fail(err, errlen, "fcntl", path);
+		goto done;
+	}
 	if (lock_fcntl(mfd, lock_wait) == -1) {
 		if (errno == EAGAIN || errno == EACCES || errno == EINTR) {
 			snprintf(err, errlen, "4.2.0 mailbox %s is locked "

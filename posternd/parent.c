@@ -391,7 +391,8 @@ lookup_user(const char *name, uid_t *uid, gid_t *gid)
  * The files a process keeps in its spool directory (its LMDB store) are
  * its user's: a spool written under another user (an older postern whose
  * processes shared one, or a "user" statement changed) is handed over.
- * Only regular files directly inside, never through a link.
+ * Only regular files directly inside with one link, never through a
+ * link.
  */
 static void
 own_files(const char *dir, uid_t uid, gid_t gid)
@@ -407,7 +408,12 @@ own_files(const char *dir, uid_t uid, gid_t gid)
 	while ((de = readdir(d)) != NULL) {
 		if (fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == -1)
 			fatal("stat %s/%s", dir, de->d_name);
-		if (!S_ISREG(st.st_mode) ||
+		/*
+		 * A hard link planted by a compromised child could name any
+		 * file of the filesystem: root hands over only files with
+		 * one link, which are the stores' own.
+		 */
+		if (!S_ISREG(st.st_mode) || st.st_nlink != 1 ||
 		    (st.st_uid == uid && st.st_gid == gid))
 			continue;
 		if (fchownat(dfd, de->d_name, uid, gid,

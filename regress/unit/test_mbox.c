@@ -131,9 +131,15 @@ test_planted_links(void **state)
 	close(open(other, O_WRONLY | O_CREAT, 0600));
 	assert_int_equal(symlink(other, box), 0);
 	assert_int_equal(deliver(box, "S: x\r\n\r\nb\r\n", "a@b", err,
-	    sizeof(err)), MAILDIR_PERMFAIL);
-	assert_non_null(strstr(err, "5.3.0 open"));
+	    sizeof(err)), MAILDIR_TEMPFAIL);
+	assert_non_null(strstr(err, "4.2.0 mailbox"));
 	assert_int_equal(size_of(other), 0);
+	/* a FIFO: refused at once, the worker not held */
+	unlink(box);
+	assert_int_equal(mkfifo(box, 0600), 0);
+	assert_int_equal(deliver(box, "S: x\r\n\r\nb\r\n", "a@b", err,
+	    sizeof(err)), MAILDIR_TEMPFAIL);
+	assert_non_null(strstr(err, "4.2.0 mailbox"));
 	/* a hard link: left alone */
 	unlink(box);
 	assert_int_equal(link(other, box), 0);
