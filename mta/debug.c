@@ -717,6 +717,15 @@ probe_path_valid(const char *a, int sender)
 	    used == strlen(path) && (sender || sa.at < strlen(sa.addr));
 }
 
+static int
+ascii(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s >= 0x80)
+			return 0;
+	return 1;
+}
+
 /* One recipient, as the queue would hand it over, with no envelope. */
 static void
 probe_task(struct mta_probe *p, const struct msg_ctl_debug *req)
@@ -735,6 +744,10 @@ probe_task(struct mta_probe *p, const struct msg_ctl_debug *req)
 	r->env.kind = ENV_REMOTE;
 	strlcpy(r->env.sender, req->sender, sizeof(r->env.sender));
 	strlcpy(r->env.rcpt, req->rcpt, sizeof(r->env.rcpt));
+	/* RFC 6531: the mta asks for SMTPUTF8 (or refuses, 5.6.7) as for
+	   a message whose envelope has it */
+	if (!ascii(req->sender) || !ascii(req->rcpt))
+		r->env.flags |= ENV_F_SMTPUTF8;
 	strlcpy(r->env.dest, p->relay.c.name, sizeof(r->env.dest));
 	TAILQ_INSERT_TAIL(&t->rcpts, r, entry);
 	t->nrcpts = 1;

@@ -251,10 +251,13 @@ https_post_start(struct dns_ctx *dns, struct tls_config *cfg,
 	buf_init(&h->in, TLSRPT_HTTP_ANSWER_MAX);
 	if (cfg == NULL || tlsrpt_https_split(uri, h->host, sizeof(h->host),
 	    &h->port, target, sizeof(target)) == -1 ||
-	    buf_printf(&h->req, "POST %s HTTP/1.1\r\nHost: %s\r\n"
-	    "Content-Type: %s\r\nContent-Length: %zu\r\n"
-	    "User-Agent: postern\r\nConnection: close\r\n\r\n", target,
-	    h->host, ctype, len) == -1 || buf_add(&h->req, body, len) == -1) {
+	    buf_printf(&h->req, "POST %s HTTP/1.1\r\nHost: %s", target,
+	    h->host) == -1 ||
+	    /* RFC 9112 3.2: the URI's authority, its port too */
+	    (h->port != 443 && buf_printf(&h->req, ":%u", h->port) == -1) ||
+	    buf_printf(&h->req, "\r\nContent-Type: %s\r\nContent-Length: "
+	    "%zu\r\nUser-Agent: postern\r\nConnection: close\r\n\r\n",
+	    ctype, len) == -1 || buf_add(&h->req, body, len) == -1) {
 		https_post_cancel(h);
 		return NULL;
 	}

@@ -29,10 +29,12 @@
  * closed by UTC day; reportd/tlsrpt_send.c makes and delivers them through
  * the reportd_job_*() functions at the end of this file.
  *
+ * Failure reports are reportd/failure.c's; a destination that refuses a
+ * report for good is suppressed (reportd_queue_bounce()).  The
+ * destinations' tests are in reportd/report_dest.c.
+ *
  * Deliberately not here yet: splitting a report over a destination's size
- * limit (the destination is skipped, logged), failure
- * reports (RFC 9991, reportd/failure.c), DSNs for failed reports.  The
- * destinations' tests are in reportd/report_dest.c.  The test of
+ * limit (the destination is skipped, logged).  The test of
  * "another organisational domain" (RFC 9990 4) is strict: a destination
  * domain that is neither the Policy Domain nor its parent or child needs
  * the authorization record, sibling subdomains of one organisation too.
@@ -193,7 +195,7 @@ job_later(struct reportd *rd, const char *why)
 	rd->st_failed++;
 	rd->cur = NULL;
 	job_free(j);
-	/* the rest waits for the next tick too: the cause is likely shared */
+	/* the caller goes on with the next job */
 }
 
 /* --- the queue --- */
