@@ -433,7 +433,12 @@ enum lmtp_event
 lmtp_begin(struct lmtp_session *s, const char *sender, struct lmtp_rcpt *rcpts,
     size_t n)
 {
-	int	 utf8 = (s->caps.flags & SMTP_CAP_SMTPUTF8) != 0;
+	/*
+	 * What the server can take is known once it answered LHLO; before
+	 * (no connection) nobody is refused for it: all fail temporarily.
+	 */
+	int	 utf8 = s->state != LMTP_S_READY ||
+		    (s->caps.flags & SMTP_CAP_SMTPUTF8) != 0;
 	size_t	 i, first;
 
 	s->sender = sender;

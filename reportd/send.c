@@ -449,13 +449,18 @@ auth_cb(void *arg, const struct dns_answer *ans)
 	struct report_dest	*d = &j->dest[j->auth_i];
 
 	j->q = NULL;
+	/* no answer is not a "no": the report waits for the next try */
+	if (ans->failed || (ans->rcode != DNS_R_NOERROR &&
+	    ans->rcode != DNS_R_NXDOMAIN) || ans->sec == DNS_SEC_BOGUS) {
+		job_later(rd, "an authorization record could not be looked up");
+		job_next(rd);
+		return;
+	}
 	d->ok = report_authorized(ans) ? 1 : -1;
 	if (d->ok != 1)
 		log_info("reportd: DMARC reports of %s are not sent to <%s>: "
-		    "%s %s._report._dmarc.%s (RFC 9990 4)", j->domain, d->addr,
-		    ans->failed || (ans->rcode != DNS_R_NOERROR &&
-		    ans->rcode != DNS_R_NXDOMAIN) ? "no answer for" :
-		    "no authorization record", j->policy_domain,
+		    "no authorization record %s._report._dmarc.%s (RFC 9990 "
+		    "4)", j->domain, d->addr, j->policy_domain,
 		    strrchr(d->addr, '@') + 1);
 	j->auth_i++;
 	auth_next(rd);
