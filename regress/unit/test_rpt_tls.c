@@ -155,6 +155,7 @@ test_limits(void **state)
 		buf_addstr(&b, "[[,\\\"");
 	buf_addstr(&b, "\",\"policies\":[" POL("sts", "a", "1", "1") "]}");
 	assert_int_equal(parse(buf_cstr(&b), &r, err), 0);
+	rpt_tls_free(&r);
 	buf_free(&b);
 }
 
