@@ -18,8 +18,8 @@
  * rua or after a crash made the queue hand it over twice, is kept once.
  * ARF reports have no id (idlen 0) and are all kept.
  *
- * Bounded: at most RPT_STORE_MAX reports (the oldest go first) and
- * RPT_STORE_VALUE_MAX octets per report; reports older than the owner's
+ * Bounded: at most RPT_STORE_MAX reports and RPT_STORE_BYTES_MAX octets
+ * in all (the oldest go first), RPT_STORE_VALUE_MAX octets per report; reports older than the owner's
  * keep time are pruned with the evaluations.  One commit per report:
  * reports arrive a few a day, and the queue holds the mail until reportd
  * answers, so a report is answered only once it is stored.
@@ -44,6 +44,8 @@ struct rpt_store {
 	struct evalstore	*es;
 	MDB_dbi			 dbi, dbi_ids;
 	uint64_t		 seq;
+	size_t			 max, bytes;
+	size_t			 total;		/* octets kept */
 	struct rpt_store_stats	 st;
 };
 
@@ -54,10 +56,12 @@ rpt_store_open(struct evalstore *es, char *err, size_t errlen)
 	MDB_txn			*txn;
 	MDB_cursor		*c;
 	MDB_val			 k, v;
-	int			 rc;
+	int			 rc, op;
 
 	rs = xcalloc(1, sizeof(*rs));
 	rs->es = es;
+	rs->max = RPT_STORE_MAX;
+	rs->bytes = RPT_STORE_BYTES_MAX;
 	if ((rc = evalstore_txn_begin(es, 0, &txn)) != 0)
 		goto fail;
 	if ((rc = mdb_dbi_open(txn, "received", MDB_CREATE, &rs->dbi)) != 0 ||
@@ -73,6 +77,10 @@ rpt_store_open(struct evalstore *es, char *err, size_t errlen)
 	}
 	if (mdb_cursor_get(c, &k, &v, MDB_LAST) == 0 && k.mv_size == 16)
 		rs->seq = get_be64((const uint8_t *)k.mv_data + 8) + 1;
+	/* LMDB gives a value's size without reading the value */
+	for (op = MDB_FIRST; mdb_cursor_get(c, &k, &v, op) == 0;
+	    op = MDB_NEXT)
+		rs->total += v.mv_size;
 	mdb_cursor_close(c);
 	if ((rc = mdb_txn_commit(txn)) != 0)
 		goto fail;
@@ -87,6 +95,13 @@ void
 rpt_store_close(struct rpt_store *rs)
 {
 	free(rs);
+}
+
+void
+rpt_store_set_limits(struct rpt_store *rs, size_t max, size_t bytes)
+{
+	rs->max = max;
+	rs->bytes = bytes;
 }
 
 /* The id of a report: its length (0: none). */
@@ -168,25 +183,31 @@ delete_at(struct rpt_store *rs, MDB_txn *txn, MDB_cursor *c,
 	return mdb_cursor_del(c, 0);
 }
 
-/* Drop the oldest until at most max remain: 0 or an LMDB error. */
+/*
+ * Drop the oldest until at most rs->max reports of at most rs->bytes
+ * octets in all remain; *total is the octets kept, updated.  0 or an
+ * LMDB error.
+ */
 static int
-trim_to(struct rpt_store *rs, MDB_txn *txn, size_t max)
+trim(struct rpt_store *rs, MDB_txn *txn, size_t *total)
 {
 	MDB_stat	 ms;
 	MDB_cursor	*c;
 	MDB_val		 k, v;
 	size_t		 n;
-	int		 rc;
+	int		 rc = 0;
 
 	if ((rc = mdb_stat(txn, rs->dbi, &ms)) != 0)
 		return rc;
-	if (ms.ms_entries <= max)
+	if (ms.ms_entries <= rs->max && *total <= rs->bytes)
 		return 0;
 	if ((rc = mdb_cursor_open(txn, rs->dbi, &c)) != 0)
 		return rc;
-	for (n = ms.ms_entries - max; n > 0; n--) {
-		if ((rc = mdb_cursor_get(c, &k, &v, MDB_FIRST)) != 0 ||
-		    (rc = delete_at(rs, txn, c, &v)) != 0)
+	for (n = ms.ms_entries; n > rs->max || *total > rs->bytes; n--) {
+		if ((rc = mdb_cursor_get(c, &k, &v, MDB_FIRST)) != 0)
+			break;
+		*total -= v.mv_size < *total ? v.mv_size : *total;
+		if ((rc = delete_at(rs, txn, c, &v)) != 0)
 			break;
 		rs->st.dropped++;
 	}
@@ -201,7 +222,7 @@ rpt_store_put(struct rpt_store *rs, time_t when, const struct rpt *r)
 	MDB_txn		*txn;
 	MDB_val		 k, v, ik, iv;
 	uint8_t		 key[16], id[2 * RPT_STR_MAX + 2], head[3];
-	size_t		 idlen;
+	size_t		 idlen, total = 0;
 	int		 rc, tries, dup = 0;
 
 	idlen = report_id(r, id, sizeof(id));
@@ -237,8 +258,9 @@ rpt_store_put(struct rpt_store *rs, time_t when, const struct rpt *r)
 			mdb_txn_abort(txn);
 			break;
 		}
+		total = rs->total + val.len;
 		if (rc != 0 || (rc = mdb_put(txn, rs->dbi, &k, &v, 0)) != 0 ||
-		    (rc = trim_to(rs, txn, RPT_STORE_MAX)) != 0) {
+		    (rc = trim(rs, txn, &total)) != 0) {
 			mdb_txn_abort(txn);
 		} else
 			rc = mdb_txn_commit(txn);
@@ -257,6 +279,7 @@ rpt_store_put(struct rpt_store *rs, time_t when, const struct rpt *r)
 		rs->st.duplicates++;
 		return 1;
 	}
+	rs->total = total;
 	rs->seq++;
 	rs->st.stored++;
 	return 0;
@@ -310,6 +333,7 @@ rpt_store_prune(struct rpt_store *rs, time_t before)
 	MDB_txn		*txn;
 	MDB_cursor	*c;
 	MDB_val		 k, v;
+	size_t		 freed = 0;
 	long		 n = 0;
 	int		 rc;
 
@@ -323,6 +347,7 @@ rpt_store_prune(struct rpt_store *rs, time_t before)
 		if (k.mv_size != 16 ||
 		    get_be64(k.mv_data) >= (uint64_t)(before < 0 ? 0 : before))
 			break;
+		freed += v.mv_size;
 		if ((rc = delete_at(rs, txn, c, &v)) != 0)
 			break;
 		n++;
@@ -335,6 +360,7 @@ rpt_store_prune(struct rpt_store *rs, time_t before)
 	if ((rc = mdb_txn_commit(txn)) != 0)
 		goto fail;
 	rs->st.pruned += n;
+	rs->total -= freed < rs->total ? freed : rs->total;
 	return n;
 fail:
 	log_warnx("received reports: pruning: %s", mdb_strerror(rc));

@@ -15,6 +15,12 @@
 
 #define RPT_STORE_MAX		10000	/* reports kept, the newest */
 #define RPT_STORE_VALUE_MAX	(4 * 1024 * 1024)	/* one report */
+/*
+ * All received reports together: they share the evaluation store's map
+ * with the evaluations, which must never be crowded out by what other
+ * hosts chose to send.
+ */
+#define RPT_STORE_BYTES_MAX	((size_t)64 * 1024 * 1024)
 
 struct rpt_store;
 
@@ -24,7 +30,8 @@ struct rpt_store_stats {
 					   could read (delivered all the same) */
 	uint64_t	 lost;		/* parsed but not kept (store error) */
 	uint64_t	 duplicates;	/* the same report again, not kept */
-	uint64_t	 dropped;	/* the oldest, past RPT_STORE_MAX */
+	uint64_t	 dropped;	/* the oldest, past RPT_STORE_MAX or
+					   RPT_STORE_BYTES_MAX */
 	uint64_t	 pruned;	/* past the keep time */
 };
 
@@ -32,6 +39,9 @@ struct rpt_store_stats {
 struct rpt_store *rpt_store_open(struct evalstore *, char *err,
 		    size_t errlen);
 void		 rpt_store_close(struct rpt_store *);
+/* Tests: other limits than RPT_STORE_MAX and RPT_STORE_BYTES_MAX. */
+void		 rpt_store_set_limits(struct rpt_store *, size_t max,
+		    size_t bytes);
 /*
  * Keep a parsed report received at when, committed: 0; 1 if the same
  * report (kind, organisation, report id) is kept already; -1 on a store

@@ -131,7 +131,7 @@ unpack_zip(const uint8_t *in, size_t len, size_t max, struct buf *out,
 {
 	const uint8_t	*end = NULL, *c, *l;
 	size_t		 i, lo, cdoff, loff, data;
-	uint32_t	 method, flags, csize, usize, nlen, xlen;
+	uint32_t	 method, flags, csize, usize, nlen, xlen, crc;
 
 	if (len < ZIP_END_LEN) {
 		snprintf(err, errlen, "zip data truncated");
@@ -167,6 +167,7 @@ unpack_zip(const uint8_t *in, size_t len, size_t max, struct buf *out,
 	flags = le16(c + 8);
 	method = le16(c + 10);
 	csize = le32(c + 20);
+	crc = le32(c + 16);
 	usize = le32(c + 24);
 	loff = le32(c + 42);
 	if (flags & 1) {
@@ -206,7 +207,7 @@ unpack_zip(const uint8_t *in, size_t len, size_t max, struct buf *out,
 			snprintf(err, errlen, "out of room unpacking");
 			return -1;
 		}
-		return 0;
+		break;
 	case 8:		/* deflate: raw, no zlib wrapper */
 		if (inflate_bounded(in + data, csize, -MAX_WBITS, max, out,
 		    err, errlen) == -1)
@@ -216,12 +217,18 @@ unpack_zip(const uint8_t *in, size_t len, size_t max, struct buf *out,
 			    "directory says %u", out->len, usize);
 			return -1;
 		}
-		return 0;
+		break;
 	default:
 		snprintf(err, errlen, "zip: compression method %u refused",
 		    method);
 		return -1;
 	}
+	/* APPNOTE 4.4.7: the CRC-32 of the uncompressed member. */
+	if (crc32(0L, out->data, out->len) != crc) {
+		snprintf(err, errlen, "zip: CRC-32 mismatch");
+		return -1;
+	}
+	return 0;
 }
 
 int

@@ -183,6 +183,49 @@ test_bound(void **state)
 	buf_free(&b);
 }
 
+/*
+ * The octets of all reports are bounded too, so that what others send
+ * cannot fill the map the evaluations live in; the total survives a
+ * reopening.
+ */
+static void
+test_bytes(void **state)
+{
+	struct fixture		*f = *state;
+	struct rpt		 a;
+	struct rpt_store_stats	 st;
+	struct buf		 b;
+	char			 dom[64];
+	int			 i;
+
+	/* each ARF value is a few hundred octets: room for about ten */
+	rpt_store_set_limits(f->rs, RPT_STORE_MAX, 4096);
+	for (i = 0; i < 40; i++) {
+		snprintf(dom, sizeof(dom), "d%d.example", i);
+		a = arf("abuse", dom);
+		assert_int_equal(rpt_store_put(f->rs, 2000 + i, &a), 0);
+	}
+	buf_init(&b, 1 << 20);
+	i = rpt_store_foreach(f->rs, RPT_NONE, 1, collect, &b);
+	assert_true(i > 2 && i < 40);
+	assert_true(b.len <= 4096);
+	/* the newest stayed, the oldest went */
+	assert_non_null(strstr(buf_cstr(&b), "\"d39.example\""));
+	assert_null(strstr(buf_cstr(&b), "\"d0.example\""));
+	rpt_store_stats(f->rs, &st);
+	assert_int_equal(st.dropped, 40 - i);
+	/* reopened: the total is counted again, the limit still holds */
+	close_all(f);
+	open_all(f);
+	rpt_store_set_limits(f->rs, RPT_STORE_MAX, 4096);
+	a = arf("abuse", "d40.example");
+	assert_int_equal(rpt_store_put(f->rs, 3000, &a), 0);
+	buf_reset(&b);
+	assert_true(rpt_store_foreach(f->rs, RPT_NONE, 1, collect, &b) <= i);
+	assert_true(b.len <= 4096);
+	buf_free(&b);
+}
+
 int
 main(void)
 {
@@ -190,6 +233,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_put_list, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_bound, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bytes, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -68,6 +68,7 @@ mkzip(const uint8_t *data, size_t dlen, int method, uint32_t usize,
 	put32(z, 0x04034b50);
 	put16(z + 6, flags);
 	put16(z + 8, method);
+	put32(z + 14, crc32(0L, data, dlen));
 	put32(z + 18, clen);
 	put32(z + 22, usize);
 	put16(z + 26, 5);
@@ -77,6 +78,7 @@ mkzip(const uint8_t *data, size_t dlen, int method, uint32_t usize,
 	put32(z + n, 0x02014b50);
 	put16(z + n + 8, flags);
 	put16(z + n + 10, method);
+	put32(z + n + 16, crc32(0L, data, dlen));
 	put32(z + n + 20, clen);
 	put32(z + n + 24, usize);
 	put16(z + n + 28, 5);
@@ -178,6 +180,14 @@ test_zip(void **state)
 	assert_int_equal(unpack(z, zlen, 0, &out, err), 0);
 	assert_string_equal(buf_cstr(&out), xml);
 	free(z);
+	/* the CRC-32 of what came out is checked, stored or deflated */
+	for (int m = 0; m <= 8; m += 8) {
+		z = mkzip((const uint8_t *)xml, xlen, m, xlen, 0, &zlen);
+		z[zlen - 22 - 51 + 16] ^= 1;
+		assert_int_equal(unpack(z, zlen, 0, &out, err), -1);
+		assert_non_null(strstr(err, "CRC-32"));
+		free(z);
+	}
 	/* the directory's size is checked against what came out */
 	z = mkzip((const uint8_t *)xml, xlen, 8, xlen + 1, 0, &zlen);
 	assert_int_equal(unpack(z, zlen, 0, &out, err), -1);
