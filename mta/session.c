@@ -523,7 +523,12 @@ session_capable(struct mta_session *s)
 		    s->plaintext ? "not tried (again without TLS)" :
 		    "not offered", "required", mta_session_tls_required(s) ?
 		    "yes" : "no", NULL);
-		if (s->dane != NULL || s->sts != STS_MODE_NONE)
+		/*
+		 * Again without TLS after a failed handshake: that failure
+		 * was counted already.
+		 */
+		if ((s->dane != NULL || s->sts != STS_MODE_NONE) &&
+		    !s->plaintext)
 			mta_session_tls_result(s, "starttls-not-supported");
 		if (mta_session_tls_required(s)) {
 			mta_session_host_fail(s, 0, "TLS is required and the "
@@ -913,6 +918,9 @@ reply_starttls(struct mta_session *s, const char *one)
 		mta_session_tls_start(s, S_TLS_STARTTLS);
 		return;
 	}
+	/* RFC 8460 4.3.1: offered and then refused is not supported */
+	if (s->dane != NULL || s->sts != STS_MODE_NONE)
+		mta_session_tls_result(s, "starttls-not-supported");
 	if (mta_session_tls_required(s)) {
 		mta_session_host_fail(s, 0, "STARTTLS: %s", one);
 		return;
@@ -1225,6 +1233,12 @@ session_io(int fd, short event, void *arg)
 	if (s->handshaking) {
 		n = tls_handshake(s->tls);
 		if (n == -1) {
+			/*
+			 * RFC 8460 4.3.1: a handshake that fails is none of
+			 * the named negotiation failures.
+			 */
+			if (s->dane != NULL || s->sts != STS_MODE_NONE)
+				mta_session_tls_result(s, "validation-failure");
 			/*
 			 * Opportunistic: the same address again in plaintext,
 			 * as when STARTTLS is not offered; or, under

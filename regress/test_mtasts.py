@@ -234,6 +234,40 @@ def test_testing_delivers_and_logs(dm, peer, bed, sts):  # noqa: F811
         "mx.testing.test" in dm.logtext()
 
 
+def test_testing_refused_starttls_is_counted(dm, peer, bed, sts):  # noqa
+    # RFC 8460 4.3.1: STARTTLS offered and then refused
+    sts("testing.test")
+    mx = mx_peer(peer, bed, "mx.testing.test", replies=[
+        {"cmd": "STARTTLS", "reply": "454 4.7.0 TLS not available now"}])
+    send(dm, ["x@testing.test"])
+    mx.wait_messages(1)
+    wait_queue_empty(dm)
+    wait_tls_result(dm, "testing.test", r"policy=sts "
+                    r"result=starttls-not-supported mx=mx.testing.test "
+                    r"ip=127.0.0.55 count=1$")
+
+
+def test_testing_failed_handshake_is_counted_once(dm, peer, bed,
+                                                  sts):  # noqa: F811
+    # The peer speaks only TLS 1.1, which the mta refuses (libtls's
+    # "secure" protocols): the handshake fails, the mta tries the same
+    # address again without TLS (testing delivers).
+    # One failure, validation-failure (RFC 8460 4.3.1), and the retry in
+    # clear is not a second one.
+    sts("testing.test")
+    mx = mx_peer(peer, bed, "mx.testing.test",
+                 tls_versions=["TLSv1.1", "TLSv1.1"])
+    send(dm, ["x@testing.test"])
+    mx.wait_messages(1)
+    wait_queue_empty(dm)
+    wait_tls_result(dm, "testing.test", r"policy=sts "
+                    r"result=validation-failure mx=mx.testing.test "
+                    r"ip=127.0.0.55 count=1$")
+    res = dm.ctl("show", "tls-results", "testing.test").stdout
+    assert "starttls-not-supported" not in res, res
+    assert "result=success" not in res, res
+
+
 def test_fetch_failure_without_cache_is_no_policy(dm, peer, bed):  # noqa
     mx = mx_peer(peer, bed, "mx.nofetch.test", cert=bed.other)
     send(dm, ["x@nofetch.test"])
