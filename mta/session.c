@@ -411,6 +411,13 @@ session_host_policy(struct mta_session *s, const struct mxres_host *h)
 			log_info("mta: session %u: not used: %s", s->id,
 			    s->error);
 			mta_debug_skip(s->mta, h->name, 1, NULL, s->error);
+			/*
+			 * RFC 8689 4.2.1: a host the policy forbids cannot
+			 * take REQUIRETLS mail either, for as long as the
+			 * policy holds (unlike a failed TLSA lookup, which
+			 * may succeed on the next try).
+			 */
+			s->rtls_refused++;
 			return -1;
 		}
 		log_info("mta: session %u: %s: used all the same", s->id,

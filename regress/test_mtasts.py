@@ -24,8 +24,12 @@ import pytest
 from dnsbed import DnsBed
 from peers import make_ca, make_cert, tlsa_record
 from stsserver import StsServer
+from conftest import next_port
+from test_dane import send_requiretls
+from test_dsn import dsn_parts
 from test_mta import peer, send, sender, wait_log, wait_queue_empty, \
     wait_queue_line, wait_tls_result  # noqa: F401 (fixtures)
+from test_smtp import delivered
 
 MX = {
     "mx.enf.test": "127.0.0.51",
@@ -222,6 +226,34 @@ def test_tls_required_no_waives_enforce(dm, peer, bed, sts):  # noqa: F811
     res = dm.ctl("show", "tls-results", "name.test").stdout
     assert "result=certificate-host-mismatch" in res, res
     assert "result=success" not in res, res
+
+
+def test_requiretls_unlisted_and_refusing_mx_bounces(sender, peer, bed,
+                                                     sts):  # noqa: F811
+    # mxbad.enf.test (preferred) is not in the enforce policy, and
+    # mx.enf.test does not offer REQUIRETLS: no host can take the
+    # message, so it is returned at once (RFC 8689 4.2.1, 5: 5.7.30)
+    # rather than waiting until it expires.
+    port = next_port()
+    c = bed.certs["mx.enf.test"]
+    dm = sender(extra='pki s cert "%s" key "%s"' % (c.cert, c.key),
+                listen_extra="listen on 127.0.0.1 port %d tls pki s\n" %
+                port)
+    dm.tls_port = port
+    sts("enf.test")
+    bad = mx_peer(peer, bed, "mxbad.enf.test", requiretls=True)
+    mx = mx_peer(peer, bed, "mx.enf.test", requiretls=False)
+    send_requiretls(dm, "x@enf.test")
+    got = delivered(dm, "root", timeout=15)
+    assert len(got) == 1, got
+    msg, parts, blocks = dsn_parts(got[0])
+    assert blocks[1]["status"] == "5.7.30"
+    assert "mxbad.enf.test is not an mx of the MTA-STS policy" in \
+        dm.logtext()
+    assert "REQUIRETLS: mx.enf.test does not offer REQUIRETLS" in \
+        dm.logtext()
+    assert bad.sessions() == [] and mx.transactions() == []
+    wait_queue_empty(dm)
 
 
 def test_testing_delivers_and_logs(dm, peer, bed, sts):  # noqa: F811
