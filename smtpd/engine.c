@@ -53,6 +53,7 @@ static void	proceed_quit(struct smtp_session *, const char *);
 static void	proceed_help(struct smtp_session *, const char *);
 static int	check_vrfy(struct smtp_session *, const char *);
 static void	proceed_vrfy(struct smtp_session *, const char *);
+static int	idle_command(struct smtp_session *);
 
 static const struct smtp_cmd commands[] = {
 	{ "EHLO",	check_helo,		proceed_ehlo },
@@ -518,6 +519,9 @@ helo_common(struct smtp_session *s, const char *args, int esmtp)
 {
 	size_t	 len;
 
+	/* EHLO and HELO move no mail: a loop of them ends as NOOPs do */
+	if (idle_command(s))
+		return;
 	/* RFC 5321 4.1.4: EHLO in a transaction resets it. */
 	engine_tx_reset(s, 1);
 	len = strcspn(args, " ");
