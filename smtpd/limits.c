@@ -169,13 +169,12 @@ authfail_find(struct authfail *af, enum authfail_kind kind,
 			return e;
 		if (!create)
 			continue;
+		/* a lock is never pushed out: that would lift it */
 		if (e->kind == AUTHFAIL_FREE) {
 			if (victim == NULL || victim->kind != AUTHFAIL_FREE)
 				victim = e;
-		} else if (victim == NULL || (victim->kind != AUTHFAIL_FREE &&
-		    ((victim->locked_until > now && e->locked_until <= now) ||
-		    ((victim->locked_until > now) == (e->locked_until > now) &&
-		    e->last < victim->last))))
+		} else if (e->locked_until <= now && (victim == NULL ||
+		    (victim->kind != AUTHFAIL_FREE && e->last < victim->last)))
 			victim = e;
 	}
 	if (victim == NULL)
@@ -196,14 +195,43 @@ authfail_left(const struct authfail_entry *e, time_t now)
 	return e != NULL && e->locked_until > now ? e->locked_until - now : 0;
 }
 
+/*
+ * 0 while the table has room for a new entry, else the seconds until the
+ * first lock ends: every slot holds a lock.
+ */
+static time_t
+authfail_full(struct authfail *af, time_t now)
+{
+	const struct authfail_entry	*e;
+	time_t				 first = 0;
+	size_t				 i;
+
+	for (i = 0; i < af->nslots; i++) {
+		e = &af->slots[i];
+		if (e->kind == AUTHFAIL_FREE || e->locked_until <= now)
+			return 0;
+		if (first == 0 || e->locked_until < first)
+			first = e->locked_until;
+	}
+	return first > now ? first - now : 0;
+}
+
 time_t
 authfail_locked(struct authfail *af, const struct client_net *net,
     const char *account, time_t now)
 {
-	time_t	 a, b = 0;
+	time_t	 a, b = 0, full;
 
 	if (af->max_failures == 0)
 		return 0;
+	/*
+	 * Every slot locked (thousands of networks or accounts failed
+	 * max times each): failures can no longer be counted, so nobody
+	 * new is checked until a lock ends.  Closed, not open: a flood
+	 * of failures must not buy an attacker unlimited guesses.
+	 */
+	if ((full = authfail_full(af, now)) > 0)
+		return full;
 	a = authfail_left(authfail_find(af, AUTHFAIL_NET, net, NULL, now, 0),
 	    now);
 	if (account != NULL && *account != '\0')

@@ -215,6 +215,24 @@ test_authfail_bounded(void **state)
 	}
 	assert_true(authfail_locked(&af, &locked, NULL, 102) > 0);
 	authfail_free(&af);
+
+	/* a table of locks only: none is lifted, and nobody is let in */
+	authfail_init(&af, 4, 1, 60);
+	for (i = 0; i < 4; i++) {
+		snprintf(a, sizeof(a), "10.1.0.%d", i + 1);
+		net_of(&n, a, 32, 64);
+		assert_int_equal(authfail_record(&af, &n, NULL, 100 + i), 1);
+	}
+	net_of(&n, "10.2.0.1", 32, 64);
+	assert_int_equal(authfail_locked(&af, &n, NULL, 110), 50);
+	assert_int_equal(authfail_record(&af, &n, NULL, 110), 0);
+	net_of(&locked, "10.1.0.1", 32, 64);
+	assert_int_equal(authfail_locked(&af, &locked, NULL, 110), 50);
+	/* the first lock ends: room again, the others hold */
+	assert_int_equal(authfail_locked(&af, &n, NULL, 160), 0);
+	net_of(&locked, "10.1.0.4", 32, 64);
+	assert_int_equal(authfail_locked(&af, &locked, NULL, 160), 3);
+	authfail_free(&af);
 }
 
 int
