@@ -269,8 +269,15 @@ static int
 ctl_tls_cb(void *arg, const struct evalstore_tls_row *r)
 {
 	struct ctl_walk	*w = arg;
+	size_t		 mark = w->b.len;
 
-	evalstore_tls_format(r, &w->b);
+	/* as ctl_walk_cb(): a row that does not fit goes in the next chunk */
+	if (evalstore_tls_format(r, &w->b) == -1) {
+		w->b.len = mark;
+		ctl_walk_send(w);
+		if (evalstore_tls_format(r, &w->b) == -1)
+			buf_reset(&w->b);
+	}
 	w->n++;
 	if (w->b.len >= REPORTD_CTL_CHUNK)
 		ctl_walk_send(w);
