@@ -22,6 +22,7 @@
 #include <arpa/inet.h>
 
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -344,6 +345,26 @@ smtp_path_parse(const char *s, int flags, struct smtp_addr *out,
 	out->utf8 = utf8;
 	*consumed = i;
 	return SMTP_ADDR_OK;
+}
+
+int
+smtp_addr_valid(const char *a, int flags)
+{
+	struct smtp_addr	 sa;
+	char			 path[SMTP_PATH_MAX + 8];
+	size_t			 used;
+	int			 n;
+
+	n = snprintf(path, sizeof(path), "<%s>", a);
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return 0;
+	if (smtp_path_parse(path, flags & ~SMTP_ADDR_UTF8_OK, &sa, &used) !=
+	    SMTP_ADDR_OK || used != (size_t)n)
+		return 0;
+	if (sa.utf8 && (flags & SMTP_ADDR_UTF8_OK) == 0)
+		return 0;
+	/* a domain to deliver to, unless the null path */
+	return sa.addr[0] == '\0' || sa.at < strlen(sa.addr);
 }
 
 static int

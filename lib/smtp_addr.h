@@ -38,6 +38,14 @@ enum smtp_addr_err {
 };
 
 int	 smtp_path_parse(const char *, int, struct smtp_addr *, size_t *);
+/*
+ * An address written without angle brackets (a command line, a report
+ * destination), checked as MAIL (SMTP_PATH_NULL_OK: "" is the null path)
+ * or RCPT would check it: 1 if valid and, unless null, with a domain;
+ * else 0.  SMTP_ADDR_UTF8_OK accepts SMTPUTF8 addresses (RFC 6531).
+ */
+#define SMTP_ADDR_UTF8_OK	0x100
+int	 smtp_addr_valid(const char *, int);
 int	 smtp_domain_valid(const char *, size_t, int);
 int	 smtp_addrlit_valid(const char *, size_t);
 size_t	 smtp_utf8_seqlen(const unsigned char *, size_t);

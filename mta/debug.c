@@ -701,22 +701,6 @@ probe_ca(const uint8_t *pem, size_t len, char *err, size_t errlen)
 	return store;
 }
 
-/* An address as MAIL (sender) or RCPT take it (RFC 5321 4.1.2). */
-static int
-probe_path_valid(const char *a, int sender)
-{
-	struct smtp_addr	 sa;
-	char			 path[SMTP_PATH_MAX + 8];
-	size_t			 used;
-	int			 r;
-
-	if ((size_t)snprintf(path, sizeof(path), "<%s>", a) >= sizeof(path))
-		return 0;
-	r = smtp_path_parse(path, sender ? SMTP_PATH_NULL_OK : 0, &sa, &used);
-	return (r == SMTP_ADDR_OK || r == SMTP_ADDR_EUTF8) &&
-	    used == strlen(path) && (sender || sa.at < strlen(sa.addr));
-}
-
 static int
 ascii(const char *s)
 {
@@ -782,8 +766,9 @@ mta_debug_start(struct mta *m, struct imsg *imsg)
 		return;
 	}
 	/* they go into MAIL and RCPT as they are: no CR LF in them */
-	if (!probe_path_valid(req.rcpt, 0) ||
-	    (req.sender[0] != '\0' && !probe_path_valid(req.sender, 1)) ||
+	if (!smtp_addr_valid(req.rcpt, SMTP_ADDR_UTF8_OK) ||
+	    (req.sender[0] != '\0' && !smtp_addr_valid(req.sender,
+	    SMTP_PATH_NULL_OK | SMTP_ADDR_UTF8_OK)) ||
 	    (at = strrchr(req.rcpt, '@')) == NULL ||
 	    strlen(at + 1) >= sizeof(d->domain)) {
 		probe_error(m, imsg->hdr.peerid, "<%s> from <%s>: not valid "

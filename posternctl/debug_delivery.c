@@ -62,27 +62,6 @@ resolver_valid(const char *r)
 	    inet_pton(AF_INET6, addr, sa) == 1;
 }
 
-/* An address as RCPT (or, null_ok, MAIL) takes it: -1 if not. */
-static int
-address_valid(const char *a, int null_ok)
-{
-	struct smtp_addr	 sa;
-	char			 path[SMTP_PATH_MAX + 8];
-	size_t			 used;
-	int			 r;
-
-	if ((size_t)snprintf(path, sizeof(path), "<%s>", a) >= sizeof(path))
-		return -1;
-	r = smtp_path_parse(path, null_ok ? SMTP_PATH_NULL_OK : 0, &sa,
-	    &used);
-	if ((r != SMTP_ADDR_OK && r != SMTP_ADDR_EUTF8) ||
-	    used != strlen(path))
-		return -1;
-	if (!null_ok && sa.at >= strlen(sa.addr))
-		return -1;	/* a domain to deliver to */
-	return 0;
-}
-
 /* A file the administrator named, whole, at most max bytes. */
 static int
 read_small_file(const char *opt, const char *path, size_t max,
@@ -195,7 +174,7 @@ debug_delivery_main(int argc, char *argv[])
 		debug_usage();
 		return DEBUG_USAGE_ERR;
 	}
-	if (address_valid(argv[optind], 0) == -1) {
+	if (!smtp_addr_valid(argv[optind], SMTP_ADDR_UTF8_OK)) {
 		fprintf(stderr, "%s: %s: not a mail address with a domain\n",
 		    PROG, argv[optind]);
 		return DEBUG_USAGE_ERR;
@@ -203,7 +182,8 @@ debug_delivery_main(int argc, char *argv[])
 	/* --from "" or "<>": the null sender, which is the default */
 	if (strcmp(from, "<>") == 0)
 		from = "";
-	if (from[0] != '\0' && address_valid(from, 1) == -1) {
+	if (from[0] != '\0' && !smtp_addr_valid(from,
+	    SMTP_PATH_NULL_OK | SMTP_ADDR_UTF8_OK)) {
 		fprintf(stderr, "%s: --from %s: not a mail address\n", PROG,
 		    from);
 		return DEBUG_USAGE_ERR;

@@ -67,21 +67,6 @@ report_committed(uint64_t id, int ok, void *arg)
 		queue_kick(q);
 }
 
-static int
-address_ok(const char *addr)
-{
-	struct smtp_addr	 a;
-	char			 path[ENV_ADDR_MAX + 3];
-	size_t			 consumed;
-	int			 n;
-
-	n = snprintf(path, sizeof(path), "<%s>", addr);
-	if (n < 0 || (size_t)n >= sizeof(path))
-		return 0;
-	return smtp_path_parse(path, 0, &a, &consumed) == SMTP_ADDR_OK &&
-	    consumed == (size_t)n && a.at < strlen(a.addr);
-}
-
 void
 queue_report_imsg(struct queue *q, struct imsg *imsg)
 {
@@ -98,7 +83,7 @@ queue_report_imsg(struct queue *q, struct imsg *imsg)
 		/* one at a time: reportd waits for each RESULT */
 		if (q->report_open || q->report_committing ||
 		    msg_get_queue_report(imsg, &b) == -1 ||
-		    !address_ok(b.sender))
+		    !smtp_addr_valid(b.sender, SMTP_ADDR_UTF8_OK))
 			proc_bad_message(q->proc, PROC_REPORTD, imsg);
 		q->report = qstore_message_begin(q->qs, b.size);
 		q->report_open = 1;
@@ -119,7 +104,7 @@ queue_report_imsg(struct queue *q, struct imsg *imsg)
 	switch (imsg->hdr.type) {
 	case IMSG_QUEUE_REPORT_RCPT:
 		if (msg_get_queue_report_rcpt(imsg, &rc) == -1 ||
-		    !address_ok(rc.rcpt) ||
+		    !smtp_addr_valid(rc.rcpt, SMTP_ADDR_UTF8_OK) ||
 		    ++q->report_nrcpt > MSG_REPORT_MAX_RCPTS)
 			proc_bad_message(q->proc, PROC_REPORTD, imsg);
 		memset(&e, 0, sizeof(e));

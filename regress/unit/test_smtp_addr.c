@@ -293,6 +293,33 @@ test_rcpt_params(void **state)
 	assert_int_equal(e.code, 555);
 }
 
+/* Addresses without angle brackets, as command lines and reports give. */
+static void
+test_addr_valid(void **state)
+{
+	char	 big[400];
+
+	assert_true(smtp_addr_valid("a@example.org", 0));
+	assert_true(smtp_addr_valid("\"a b\"@example.org", 0));
+	assert_false(smtp_addr_valid("", 0));
+	assert_true(smtp_addr_valid("", SMTP_PATH_NULL_OK));
+	assert_false(smtp_addr_valid("postmaster", 0));	/* no domain */
+	assert_false(smtp_addr_valid("a@", 0));
+	assert_false(smtp_addr_valid("a@example.org>", 0));
+	assert_false(smtp_addr_valid("<a@example.org", 0));
+	assert_false(smtp_addr_valid("a@example.org x", 0));
+	/* RFC 6531: only when the caller can carry it */
+	assert_false(smtp_addr_valid("j\xc3\xb6rg@example.org", 0));
+	assert_true(smtp_addr_valid("j\xc3\xb6rg@example.org",
+	    SMTP_ADDR_UTF8_OK));
+	assert_false(smtp_addr_valid("j\xc3@example.org", SMTP_ADDR_UTF8_OK));
+	/* longer than a path may be: refused, not cut */
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	memcpy(big + sizeof(big) - 13, "@example.org", 12);
+	assert_false(smtp_addr_valid(big, SMTP_ADDR_UTF8_OK));
+}
+
 int
 main(void)
 {
@@ -303,6 +330,7 @@ main(void)
 		cmocka_unit_test(test_xtext),
 		cmocka_unit_test(test_mail_params),
 		cmocka_unit_test(test_rcpt_params),
+		cmocka_unit_test(test_addr_valid),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
