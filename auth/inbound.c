@@ -578,6 +578,11 @@ inbound_write_ar(struct inbound *in)
 		iprev_authres_method(&in->iprev_out, m, &b->props[b->nprops]);
 		b->nprops += m->nprops;
 	}
+	for (i = 0; i < b->ar.nmethods && i < INBOUND_METHODS_MAX; i++) {
+		in->res.methods[i].method = b->ar.methods[i].name;
+		in->res.methods[i].result = b->ar.methods[i].result;
+	}
+	in->res.nmethods = i;
 	if (authres_write(&b->ar, &in->res.header) == -1) {
 		/* a field we cannot write well: say only what matters */
 		buf_reset(&in->res.header);

@@ -54,6 +54,8 @@ struct inbound_params {
 	int		 dns_budget_ms;
 };
 
+#define INBOUND_METHODS_MAX	16	/* counted of one message */
+
 enum inbound_verdict {
 	INBOUND_ACCEPT,
 	INBOUND_QUARANTINE,		/* DMARC p=quarantine enforced */
@@ -81,6 +83,14 @@ struct inbound_result {
 	char			 spf_fail_domain[DMARC_DOMAIN_MAX];
 	const char		*trace;		/* with params.trace */
 	size_t			 dns_cut;	/* lookups the budget ended */
+	/*
+	 * The methods of the Authentication-Results field and their
+	 * results (static strings), for authd's counters.
+	 */
+	struct {
+		const char	*method, *result;
+	}			 methods[INBOUND_METHODS_MAX];
+	size_t			 nmethods;
 };
 
 struct inbound;

@@ -37,6 +37,7 @@
 #include "auth/dmarc_eval.h"
 #include "auth/inbound.h"
 #include "authd/crypt_helper.h"
+#include "authd/stats.h"
 #include "auth/ruf.h"
 #include "log.h"
 #include "posternd/proc.h"
@@ -695,6 +696,7 @@ authd_done(void *arg, const struct inbound_result *r)
 		    "(auth-dns-timeout): %zu unanswered, their checks are "
 		    "temperror", m->session,
 		    (long long)a->proc->global.auth_dns_timeout, r->dns_cut);
+	authd_stats_message(r);
 	buf_init(&hdr, IMSG_MAX_PAYLOAD - sizeof(res));
 	if (r->verdict != INBOUND_REJECT && r->verdict != INBOUND_TEMPFAIL) {
 		authd_seal_end(m, r, &hdr);
@@ -894,6 +896,7 @@ authd_sasl_done(void *arg, uint32_t id, enum crypt_helper_result res)
 		    AUTH_SASL_FAIL;
 	log_debug("authd: session %u: AUTH for %s: %s", q->session, q->user,
 	    r.result == AUTH_SASL_OK ? "ok" : "refused");
+	authd_stats_sasl(r.result);
 	proc_compose(a->proc, PROC_SMTP, IMSG_AUTH_SASL_RESULT, q->session,
 	    -1, &r, sizeof(r));
 	free(q);
@@ -948,6 +951,7 @@ authd_sasl_check(struct authd *a, struct imsg *imsg)
 		free(q);
 		memset(&r, 0, sizeof(r));
 		r.result = AUTH_SASL_TEMPFAIL;
+		authd_stats_sasl(r.result);
 		proc_compose(a->proc, PROC_SMTP, IMSG_AUTH_SASL_RESULT,
 		    imsg->hdr.peerid, -1, &r, sizeof(r));
 		return;
@@ -1036,6 +1040,12 @@ authd_dispatch(struct proc *p, enum proc_id from, struct imsg *imsg)
 		return;
 	if (from == PROC_SMTP) {
 		authd_smtp_imsg(p->state, imsg);
+		return;
+	}
+	if (from == PROC_CONTROL && imsg->hdr.type == IMSG_CTL_STATS_GET) {
+		if (msg_get_empty(imsg) == -1)
+			proc_bad_message(p, from, imsg);
+		authd_stats_send(p, imsg->hdr.peerid);
 		return;
 	}
 	proc_unexpected(p, from, imsg);

@@ -640,8 +640,7 @@ int
 msg_get_ctl_target(const struct imsg *imsg, struct msg_ctl_target *m)
 {
 	if (fixed(imsg, m, sizeof(*m)) == -1 ||
-	    (m->target != CTL_TARGET_SMTP && m->target != CTL_TARGET_QUEUE &&
-	    m->target != CTL_TARGET_REPORTD))
+	    m->target < CTL_TARGET_SMTP || m->target > CTL_TARGET_AUTHD)
 		return bad();
 	return 0;
 }

@@ -701,6 +701,8 @@ struct msg_ctl_envelope {
 #define CTL_TARGET_SMTP		1
 #define CTL_TARGET_QUEUE	2
 #define CTL_TARGET_REPORTD	3	/* show stats only */
+#define CTL_TARGET_MTA		4	/* show stats only */
+#define CTL_TARGET_AUTHD	5	/* show stats only */
 struct msg_ctl_target {
 	int32_t		 target;
 };

@@ -289,6 +289,8 @@ mta_report(struct mta *m, struct mta_rcpt *r, int status,
 	/* a debug delivery's recipient (mta/debug.c): not the queue's */
 	if (mta_debug_report(m, r, status, remote_mta, error))
 		return;
+	if (status >= DELIVER_OK && status <= DELIVER_PERMFAIL)
+		m->stats.delivery[status]++;
 	memset(&res, 0, sizeof(res));
 	res.evpid = r->env.id;
 	res.status = status;
@@ -867,6 +869,35 @@ mta_shutdown(struct proc *p)
 	proc_linger();
 }
 
+/* posternctl show stats mta, and show metrics */
+static void
+mta_ctl_stats(struct mta *m, uint32_t peerid)
+{
+	struct msg_ctl_stat	 st[5 + MTA_STATS_TLS_MAX];
+	const char		*names[] = { "ok", "tempfail", "permfail" };
+	size_t			 n = 0, i;
+
+	memset(st, 0, sizeof(st));
+	strlcpy(st[n].name, "mta.sessions", sizeof(st[n].name));
+	st[n++].value = m->stats.sessions;
+	strlcpy(st[n].name, "mta.sessions.open", sizeof(st[n].name));
+	st[n++].value = m->nsessions;
+	strlcpy(st[n].name, "mta.connect_failures", sizeof(st[n].name));
+	st[n++].value = m->stats.connect_failures;
+	for (i = 0; i < 3; i++) {
+		snprintf(st[n].name, sizeof(st[n].name), "mta.delivery.%s",
+		    names[i]);
+		st[n++].value = m->stats.delivery[i];
+	}
+	for (i = 0; i < m->stats.ntls && n < sizeof(st) / sizeof(st[0]);
+	    i++) {
+		snprintf(st[n].name, sizeof(st[n].name), "mta.tls.%s",
+		    m->stats.tls[i].result);
+		st[n++].value = m->stats.tls[i].n;
+	}
+	proc_ctl_stats(m->proc, peerid, st, n);
+}
+
 void
 mta_dispatch(struct proc *p, enum proc_id from, struct imsg *imsg)
 {
@@ -903,6 +934,12 @@ mta_dispatch(struct proc *p, enum proc_id from, struct imsg *imsg)
 		if (msg_get_empty(imsg) == -1)
 			proc_bad_message(p, from, imsg);
 		mta_debug_cancel(m, imsg->hdr.peerid);
+		return;
+	}
+	if (from == PROC_CONTROL && imsg->hdr.type == IMSG_CTL_STATS_GET) {
+		if (msg_get_empty(imsg) == -1)
+			proc_bad_message(p, from, imsg);
+		mta_ctl_stats(m, imsg->hdr.peerid);
 		return;
 	}
 	if (from == PROC_CONTROL && imsg->hdr.type == IMSG_CTL_MTA_ROUTES_GET) {

@@ -155,6 +155,20 @@ TAILQ_HEAD(mta_dests, mta_dest);
 struct mta_session;
 TAILQ_HEAD(mta_sessions, mta_session);
 
+/* What posternctl show stats and show metrics count (lib/metrics.c). */
+#define MTA_STATS_TLS_MAX	24	/* RFC 8460 4.3 names 15 results */
+struct mta_stats {
+	uint64_t	 sessions;
+	uint64_t	 connect_failures;
+	uint64_t	 delivery[3];		/* by DELIVER_OK, _TEMPFAIL,
+						   _PERMFAIL */
+	struct {
+		char	 result[40];
+		uint64_t n;
+	}		 tls[MTA_STATS_TLS_MAX];
+	size_t		 ntls;
+};
+
 struct mta {
 	struct proc		*proc;
 	struct msg_conf_mta	 conf;
@@ -186,6 +200,7 @@ struct mta {
 	struct event		 ev_stop;
 	/* set in a debug delivery probe's own state (mta/debug.c) */
 	struct mta_probe	*probe;
+	struct mta_stats	 stats;
 };
 
 /* mta.c */

@@ -498,6 +498,7 @@ session_connect_next(struct mta_session *s)
 		    target->sslen) == -1 && errno != EINPROGRESS) {
 			snprintf(s->error, sizeof(s->error), "%s [%s]: "
 			    "connect: %s", s->host, s->addr, strerror(errno));
+			s->mta->stats.connect_failures++;
 			log_info("mta: session %u: %s", s->id, s->error);
 			mta_debug_connect(s->mta, s->host, s->addr);
 			mta_debug_host_fail(s->mta, "connect", s->host,
@@ -1222,6 +1223,7 @@ session_io(int fd, short event, void *arg)
 		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
 			err = errno;
 		if (err != 0) {
+			m->stats.connect_failures++;
 			mta_session_host_fail(s, 0, "connect: %s",
 			    strerror(err));
 			return;
@@ -1380,6 +1382,7 @@ mta_session_start(struct mta *m, struct mta_dest *d)
 	s->mta = m;
 	s->dest = d;
 	s->id = ++m->next_session_id;
+	m->stats.sessions++;
 	s->fd = -1;
 	buf_init(&s->in, SESSION_IN_MAX);
 	buf_init(&s->out, SESSION_OUT_MAX);

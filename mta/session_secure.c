@@ -58,11 +58,20 @@ mta_tls_result_send(struct mta *m, const struct mta_dest *d, int32_t policy,
     const char *mx, const char *ip, const char *result)
 {
 	struct msg_tls_result	 r;
+	size_t			 i;
 
 	/* a debug delivery's outcomes are its own; reportd counts none */
 	if (d->relay->c.has_host || d->tls == MTA_DEST_TLS_OPTIONAL ||
 	    m->probe != NULL)
 		return;
+	for (i = 0; i < m->stats.ntls; i++)
+		if (strcmp(m->stats.tls[i].result, result) == 0)
+			break;
+	if (i == m->stats.ntls && i < MTA_STATS_TLS_MAX)
+		strlcpy(m->stats.tls[m->stats.ntls++].result, result,
+		    sizeof(m->stats.tls[i].result));
+	if (i < m->stats.ntls)
+		m->stats.tls[i].n++;
 	memset(&r, 0, sizeof(r));
 	r.when = walltime();
 	r.policy = policy;

@@ -43,7 +43,7 @@ usage(void)
 	    "  show status\n"
 	    "  log verbose | log brief\n"
 	    "  stop\n"
-	    "  show queue [-j] | show message ID | show stats\n"
+	    "  show queue [-j] | show message ID | show stats [-j] | show metrics\n"
 	    "  show hosts | show routes\n"
 	    "  show mta-sts [domain] | flush mta-sts domain|all\n"
 	    "  show evaluations [domain] | show tls-results [domain]\n"

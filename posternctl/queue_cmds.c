@@ -15,6 +15,7 @@
 
 #include "envelope.h"
 #include "imsg.h"
+#include "metrics.h"
 #include "msg.h"
 #include "posternctl/posternctl.h"
 
@@ -180,16 +181,80 @@ ctl_stats_each(struct imsgbuf *ibuf, int target,
 	return 0;
 }
 
+/* The processes with counters, in the order show stats lists them. */
+static const int stat_targets[] = {
+	CTL_TARGET_SMTP, CTL_TARGET_QUEUE, CTL_TARGET_MTA, CTL_TARGET_AUTHD,
+	CTL_TARGET_REPORTD
+};
+
 static void
 stat_print(const struct msg_ctl_stat *st, void *arg)
 {
-	printf("%s=%llu\n", st->name, (unsigned long long)st->value);
+	const int	*json = arg;
+
+	/* names are dotted words: nothing to escape in JSON */
+	if (*json)
+		printf("{\"name\":\"%s\",\"value\":%llu}\n", st->name,
+		    (unsigned long long)st->value);
+	else
+		printf("%s=%llu\n", st->name, (unsigned long long)st->value);
 }
 
+/* posternctl show stats [-j]: every process's counters. */
 static int
-cmd_stats(struct imsgbuf *ibuf, int target)
+cmd_stats(struct imsgbuf *ibuf, int json)
 {
-	return ctl_stats_each(ibuf, target, stat_print, NULL);
+	size_t	 i;
+	int	 rv;
+
+	for (i = 0; i < sizeof(stat_targets) / sizeof(stat_targets[0]); i++)
+		if ((rv = ctl_stats_each(ibuf, stat_targets[i], stat_print,
+		    &json)) != 0)
+			return rv;
+	return 0;
+}
+
+struct stat_list {
+	struct msg_ctl_stat	*st;
+	size_t			 n, cap;
+};
+
+static void
+stat_collect(const struct msg_ctl_stat *st, void *arg)
+{
+	struct stat_list	*l = arg;
+
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 64;
+		l->st = xreallocarray(l->st, l->cap, sizeof(*l->st));
+	}
+	l->st[l->n++] = *st;
+}
+
+/* posternctl show metrics: the same counters for Prometheus. */
+static int
+cmd_metrics(struct imsgbuf *ibuf)
+{
+	struct stat_list	 l = { NULL, 0, 0 };
+	struct buf		 b;
+	size_t			 i;
+	int			 rv = 0;
+
+	for (i = 0; i < sizeof(stat_targets) / sizeof(stat_targets[0]) &&
+	    rv == 0; i++)
+		rv = ctl_stats_each(ibuf, stat_targets[i], stat_collect, &l);
+	if (rv == 0) {
+		buf_init(&b, METRICS_MAX);
+		if (metrics_format(l.st, l.n, &b) == -1) {
+			fprintf(stderr, "posternctl: the metrics do not fit "
+			    "in %d bytes\n", METRICS_MAX);
+			rv = 1;
+		} else
+			fwrite(b.data, 1, b.len, stdout);
+		buf_free(&b);
+	}
+	free(l.st);
+	return rv;
 }
 
 /* posternctl show hosts: the mta's destinations and their state. */
@@ -245,7 +310,6 @@ posternctl_queue_cmd(int argc, char *argv[])
 	enum qid_kind		 kind;
 	uint64_t		 id = 0;
 	size_t			 i;
-	int			 rv;
 	static const struct {
 		const char	*word;
 		uint32_t	 type;
@@ -285,13 +349,17 @@ posternctl_queue_cmd(int argc, char *argv[])
 		ibuf = ctl_open();
 		return cmd_show_hosts(ibuf);
 	}
-	if (argc == 2 && strcmp(argv[0], "show") == 0 &&
+	if (argc >= 2 && strcmp(argv[0], "show") == 0 &&
 	    strcmp(argv[1], "stats") == 0) {
+		if (argc > 3 || (argc == 3 && strcmp(argv[2], "-j") != 0))
+			return -1;
 		ibuf = ctl_open();
-		if ((rv = cmd_stats(ibuf, CTL_TARGET_SMTP)) != 0 ||
-		    (rv = cmd_stats(ibuf, CTL_TARGET_QUEUE)) != 0)
-			return rv;
-		return cmd_stats(ibuf, CTL_TARGET_REPORTD);
+		return cmd_stats(ibuf, argc == 3);
+	}
+	if (argc == 2 && strcmp(argv[0], "show") == 0 &&
+	    strcmp(argv[1], "metrics") == 0) {
+		ibuf = ctl_open();
+		return cmd_metrics(ibuf);
 	}
 	for (i = 0; i < sizeof(actions) / sizeof(actions[0]); i++) {
 		if (strcmp(argv[0], actions[i].word) != 0)

@@ -203,8 +203,10 @@ ctl_check_debug_result(const struct imsg *imsg, union ctl_payload *u)
 static int
 ctl_check_pause(const struct imsg *imsg, union ctl_payload *u)
 {
+	/* only smtp (accepting) and the queue (deliveries) pause */
 	if (msg_get_ctl_target(imsg, &u->target) == -1 ||
-	    u->target.target == CTL_TARGET_REPORTD)
+	    (u->target.target != CTL_TARGET_SMTP &&
+	    u->target.target != CTL_TARGET_QUEUE))
 		return -1;
 	return 0;
 }
@@ -406,6 +408,8 @@ control_request(struct ctl_conn *cc, struct imsg *imsg)
 	if (m->target == CTL_BY_TARGET)
 		to = u.target.target == CTL_TARGET_SMTP ? PROC_SMTP :
 		    u.target.target == CTL_TARGET_QUEUE ? PROC_QUEUE :
+		    u.target.target == CTL_TARGET_MTA ? PROC_MTA :
+		    u.target.target == CTL_TARGET_AUTHD ? PROC_AUTHD :
 		    PROC_REPORTD;
 	else
 		to = m->target;
@@ -566,7 +570,11 @@ control_dispatch(struct proc *p, enum proc_id from, struct imsg *imsg)
 	if (proc_common_imsg(p, from, imsg))
 		return;
 	if (from != PROC_PARENT && from != PROC_QUEUE && from != PROC_SMTP &&
-	    from != PROC_MTA && from != PROC_REPORTD)
+	    from != PROC_MTA && from != PROC_REPORTD && from != PROC_AUTHD)
+		proc_unexpected(p, from, imsg);
+	/* authd answers show stats, and nothing else */
+	if (from == PROC_AUTHD && imsg->hdr.type != IMSG_CTL_STATS_ENTRY &&
+	    imsg->hdr.type != IMSG_CTL_REPLY_END)
 		proc_unexpected(p, from, imsg);
 	if ((m = ctl_msg_find(imsg->hdr.type, 1)) == NULL)
 		proc_unexpected(p, from, imsg);

@@ -70,7 +70,8 @@ const struct proc_desc proc_table[PROC_MAX] = {
  * pairs whose work needs it: smtp hands messages to queue and authd, queue
  * hands envelopes to mta, authd and mta report to reportd, reportd sends
  * its reports through the queue, and control asks the processes that
- * answer posternctl's questions.
+ * answer posternctl's questions (authd only for its counters: it takes
+ * no other request from control).
  */
 const int proc_peers[PROC_MAX][PROC_MAX] = {
 	/*		  par smtp que mta auth rep ctl */
@@ -78,9 +79,9 @@ const int proc_peers[PROC_MAX][PROC_MAX] = {
 	[PROC_SMTP] =	{ 1,  0,   1,  0,  1,   0,  1 },
 	[PROC_QUEUE] =	{ 1,  1,   0,  1,  0,   1,  1 },
 	[PROC_MTA] =	{ 1,  0,   1,  0,  0,   1,  1 },
-	[PROC_AUTHD] =	{ 1,  1,   0,  0,  0,   1,  0 },
+	[PROC_AUTHD] =	{ 1,  1,   0,  0,  0,   1,  1 },
 	[PROC_REPORTD] = { 1, 0,   1,  1,  1,   0,  1 },
-	[PROC_CONTROL] = { 1, 1,   1,  1,  0,   1,  0 },
+	[PROC_CONTROL] = { 1, 1,   1,  1,  1,   1,  0 },
 };
 
 void	(*proc_lost_peer)(struct proc *, enum proc_id, const char *);
@@ -375,6 +376,18 @@ proc_test_corrupt_init(const char *name, int debug)
 		fatalx("%s: %s names no message type", name, PROC_TEST_CORRUPT);
 	log_warnx("%s: test: the next %s will be corrupted", name,
 	    msg_type_name(proc_corrupt_type));
+}
+
+void
+proc_ctl_stats(struct proc *p, uint32_t peerid, const struct msg_ctl_stat *st,
+    size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		proc_compose(p, PROC_CONTROL, IMSG_CTL_STATS_ENTRY, peerid, -1,
+		    &st[i], sizeof(st[i]));
+	proc_compose(p, PROC_CONTROL, IMSG_CTL_REPLY_END, peerid, -1, NULL, 0);
 }
 
 void

@@ -77,6 +77,9 @@ void		 proc_compose(struct proc *, enum proc_id to, uint32_t type,
  * so that replies already decided (451 for a failed commit) get out.
  */
 void		 proc_flush_peer(struct proc *, enum proc_id to);
+/* The answer to show stats: each counter, then the end (lib/metrics.h). */
+void		 proc_ctl_stats(struct proc *, uint32_t peerid,
+		    const struct msg_ctl_stat *, size_t);
 /* called when a channel's peer closes or sends garbage */
 extern void	(*proc_lost_peer)(struct proc *, enum proc_id, const char *);
 /* Called after bytes queued to a peer were written (NULL: nobody cares). */

@@ -285,6 +285,25 @@ def test_backup_mx_when_primary_refuses(sender, peer):
     assert "mx1.backup.test [127.0.0.26]: connect" in dm.logtext()
 
 
+def test_mta_counters(sender, peer):
+    """show stats and show metrics count the mta's work (mta/mta.c)."""
+    mx2 = peer(ADDR["mx2.backup.test"])
+    dm = sender()
+    send(dm, ["x@backup.test"])
+    mx2.wait_messages(1)
+    wait_queue_empty(dm)
+    stats = dict(line.split("=") for line in
+                 dm.ctl("show", "stats").stdout.splitlines())
+    assert stats["mta.delivery.ok"] == "1"
+    assert stats["mta.delivery.tempfail"] == "0"
+    # mx1 refused the connection first
+    assert int(stats["mta.connect_failures"]) >= 1
+    assert int(stats["mta.sessions"]) >= 1
+    text = dm.ctl("show", "metrics").stdout
+    assert 'postern_mta_deliveries_total{result="ok"} 1\n' in text
+    assert "# TYPE postern_mta_sessions_open gauge\n" in text
+
+
 def test_implicit_mx(sender, peer):
     mx = peer(ADDR["implicit.test"])
     dm = sender()
