@@ -511,6 +511,7 @@ open_control_socket(struct postern_conf *conf, gid_t gid)
 	struct sockaddr_un	 sun;
 	int			 fd;
 	mode_t			 old;
+	gid_t			 egid;
 
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
@@ -525,13 +526,21 @@ open_control_socket(struct postern_conf *conf, gid_t gid)
 		    conf->control_socket);
 	if (unlink(conf->control_socket) == -1 && errno != ENOENT)
 		fatal("unlink %s", conf->control_socket);
+	/*
+	 * Mode and group from the start: the umask gives 0660 and the
+	 * effective group, which names the file's group, is the control
+	 * group while bind(2) makes it.  Never a chown or chmod by path
+	 * afterwards, which could by then name another file.
+	 */
 	old = umask(S_IXUSR | S_IXGRP | S_IRWXO);
+	egid = getegid();
+	if (setegid(gid) == -1)
+		fatal("setegid %u", (unsigned)gid);
 	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1)
 		fatal("bind %s", conf->control_socket);
+	if (setegid(egid) == -1)
+		fatal("setegid %u", (unsigned)egid);
 	umask(old);
-	if (chown(conf->control_socket, 0, gid) == -1 ||
-	    chmod(conf->control_socket, 0660) == -1)
-		fatal("setting owner and mode of %s", conf->control_socket);
 	if (listen(fd, 16) == -1)
 		fatal("listen %s", conf->control_socket);
 	if (fcntl(fd, F_SETFL, O_NONBLOCK) == -1)

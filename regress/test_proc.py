@@ -2,6 +2,7 @@
 not dumpable), posternctl, fail-stop, shutdown."""
 import ctypes
 import os
+import stat
 import signal
 import struct
 import time
@@ -188,7 +189,9 @@ def test_unprivileged_caller_refused_by_peer_credentials(daemon):
 def test_control_group_member_allowed(daemon_factory):
     d = daemon_factory('control group "nogroup"').start()
     st = os.stat(d.sock)
-    assert st.st_gid == 65534
+    # made so by bind(2) itself (umask, effective group), not changed after
+    assert st.st_gid == 65534 and st.st_uid == 0
+    assert stat.S_IMODE(st.st_mode) == 0o660
     r = d.ctl("show", "status", as_nobody=True)
     assert r.returncode == 0, r.stderr
     assert "parent" in r.stdout
