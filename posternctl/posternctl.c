@@ -9,6 +9,7 @@
 #include <sys/un.h>
 
 #include <errno.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,11 +41,11 @@ usage(void)
 	fprintf(stderr,
 	    "usage: posternctl [-s socket] command [argument ...]\n"
 	    "commands:\n"
-	    "  show status\n"
+	    "  show status [-j]\n"
 	    "  log verbose | log brief\n"
 	    "  stop\n"
 	    "  show queue [-j] | show message ID | show stats [-j] | show metrics\n"
-	    "  show hosts | show routes\n"
+	    "  show hosts [-j] | show routes\n"
 	    "  show mta-sts [domain] | flush mta-sts domain|all\n"
 	    "  show evaluations [domain] | show tls-results [domain]\n"
 	    "  show reports [dmarc|tls|arf] [-j]\n"
@@ -109,6 +110,19 @@ ctl_open(void)
 	ctl_connect(&ibuf);
 	ctl_expect_ok(&ibuf);
 	return &ibuf;
+}
+
+int
+ctl_json_line(void *p)
+{
+	json_t	*o = p;
+
+	if (o == NULL)
+		return -1;
+	json_dumpf(o, stdout, JSON_COMPACT);
+	putchar('\n');
+	json_decref(o);
+	return 0;
 }
 
 /* Block until the next message; exit with a message on EOF or garbage. */
@@ -205,12 +219,18 @@ spool_stat(const struct msg_ctl_stat *st, void *arg)
 }
 
 static int
-show_spool(struct imsgbuf *ibuf)
+show_spool(struct imsgbuf *ibuf, int json)
 {
 	struct spool_stats	 sp = { 0, 0, 0, 0, 0 };
 
 	if (ctl_stats_each(ibuf, CTL_TARGET_QUEUE, spool_stat, &sp) != 0)
 		return 1;
+	if (json)
+		return ctl_json_line(json_pack("{s:s, s:I, s:I, s:I, s:I, "
+		    "s:b}", "type", "spool", "free", (json_int_t)sp.avail,
+		    "minfree", (json_int_t)sp.need, "reserve",
+		    (json_int_t)sp.res, "reserve_free", (json_int_t)sp.have,
+		    "accepting", !sp.low)) == -1;
 	printf("\nspool: %llu KB free, minfree %llu KB, store reserve %llu of "
 	    "%llu KB: %s\n", (unsigned long long)sp.avail / 1024,
 	    (unsigned long long)sp.need / 1024,
@@ -224,15 +244,16 @@ show_spool(struct imsgbuf *ibuf)
 }
 
 static int
-cmd_show_status(struct imsgbuf *ibuf)
+cmd_show_status(struct imsgbuf *ibuf, int json)
 {
 	struct imsg		 imsg;
 	struct msg_ctl_status	 st;
 	char			 up[32];
 
 	imsg_compose(ibuf, IMSG_CTL_STATUS_GET, 0, 0, -1, NULL, 0);
-	printf("%-8s %7s  %-12s %-10s %s\n", "PROCESS", "PID", "USER",
-	    "UPTIME", "ROOT");
+	if (!json)
+		printf("%-8s %7s  %-12s %-10s %s\n", "PROCESS", "PID", "USER",
+		    "UPTIME", "ROOT");
 	for (;;) {
 		ctl_next(ibuf, &imsg);
 		if (imsg.hdr.type == IMSG_CTL_REPLY_END)
@@ -243,12 +264,24 @@ cmd_show_status(struct imsgbuf *ibuf)
 			return 1;
 		}
 		imsg_free(&imsg);
+		if (json) {
+			if (ctl_json_line(json_pack("{s:s, s:s, s:I, s:s, s:I, "
+			    "s:s}", "type", "process", "process", st.name,
+			    "pid", (json_int_t)st.pid, "user", st.user,
+			    "uptime", (json_int_t)st.uptime, "root",
+			    st.chroot)) == -1) {
+				fprintf(stderr, "posternctl: malformed "
+				    "status\n");
+				return 1;
+			}
+			continue;
+		}
 		fmt_uptime(st.uptime, up, sizeof(up));
 		printf("%-8s %7d  %-12s %-10s %s\n", st.name, st.pid, st.user,
 		    up, st.chroot);
 	}
 	imsg_free(&imsg);
-	return show_spool(ibuf);
+	return show_spool(ibuf, json);
 }
 
 int
@@ -286,11 +319,11 @@ main(int argc, char *argv[])
 		return rv;
 	if ((rv = posternctl_received_cmd(argc, argv)) != -1)
 		return rv;
-	if (argc == 2 && strcmp(argv[0], "show") == 0 &&
-	    strcmp(argv[1], "status") == 0) {
+	if ((argc == 2 || (argc == 3 && strcmp(argv[2], "-j") == 0)) &&
+	    strcmp(argv[0], "show") == 0 && strcmp(argv[1], "status") == 0) {
 		ctl_connect(&ibuf);
 		ctl_expect_ok(&ibuf);
-		return cmd_show_status(&ibuf);
+		return cmd_show_status(&ibuf, argc == 3);
 	}
 	if (argc == 2 && strcmp(argv[0], "log") == 0 &&
 	    (strcmp(argv[1], "verbose") == 0 ||

@@ -22,6 +22,11 @@ struct imsgbuf;
 struct imsg;
 struct imsgbuf	*ctl_open(void);
 void		 ctl_next(struct imsgbuf *, struct imsg *);
+/*
+ * -j: one JSON object (json_t *, taken) on a line of its own, compact;
+ * -1 if it is NULL (a string that is not UTF-8 made json_pack fail).
+ */
+int		 ctl_json_line(void *);
 
 /* -1 if argv is not a queue/smtp command, else the exit status */
 int	posternctl_queue_cmd(int argc, char *argv[]);

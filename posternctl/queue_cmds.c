@@ -60,13 +60,11 @@ cmd_show_queue(struct imsgbuf *ibuf, int json)
 {
 	struct imsg		 imsg;
 	struct msg_ctl_envelope	 e;
-	json_t			*arr = NULL, *o;
+	json_t			*o;
 	char			 id[QID_ENV_LEN + 1], age[32], next[32];
 	time_t			 now = time(NULL);
 
 	imsg_compose(ibuf, IMSG_CTL_QUEUE_LIST, 0, 0, -1, NULL, 0);
-	if (json)
-		arr = json_array();
 	for (;;) {
 		ctl_next(ibuf, &imsg);
 		if (imsg.hdr.type == IMSG_CTL_REPLY_END)
@@ -89,12 +87,11 @@ cmd_show_queue(struct imsgbuf *ibuf, int json)
 			    (json_int_t)e.next_try, "last_error", e.error,
 			    "account", e.account[0] != '\0' ? e.account :
 			    NULL);
-			if (o == NULL) {
+			if (ctl_json_line(o) == -1) {
 				fprintf(stderr, "posternctl: an entry is not "
 				    "valid UTF-8\n");
 				return 1;
 			}
-			json_array_append_new(arr, o);
 			continue;
 		}
 		fmt_age(now - e.ctime, age, sizeof(age));
@@ -107,11 +104,6 @@ cmd_show_queue(struct imsgbuf *ibuf, int json)
 		    e.error[0] ? " " : "", e.error);
 	}
 	imsg_free(&imsg);
-	if (json) {
-		json_dumpf(arr, stdout, JSON_INDENT(2));
-		putchar('\n');
-		json_decref(arr);
-	}
 	return 0;
 }
 
@@ -259,7 +251,7 @@ cmd_metrics(struct imsgbuf *ibuf)
 
 /* posternctl show hosts: the mta's destinations and their state. */
 static int
-cmd_show_hosts(struct imsgbuf *ibuf)
+cmd_show_hosts(struct imsgbuf *ibuf, int json)
 {
 	struct imsg		 imsg;
 	struct msg_ctl_mta_host	 h;
@@ -275,6 +267,22 @@ cmd_show_hosts(struct imsgbuf *ibuf)
 			return 1;
 		}
 		imsg_free(&imsg);
+		if (json) {
+			if (ctl_json_line(json_pack("{s:s, s:I, s:I, s:I, s:I, "
+			    "s:I, s:I, s:s}", "name", h.name, "connections",
+			    (json_int_t)h.connections, "pending",
+			    (json_int_t)h.pending, "delivered",
+			    (json_int_t)h.delivered, "sessions",
+			    (json_int_t)h.sessions, "failures",
+			    (json_int_t)h.failures, "backoff",
+			    (json_int_t)h.backoff, "last_error",
+			    h.last_error)) == -1) {
+				fprintf(stderr, "posternctl: a host entry is "
+				    "not valid UTF-8\n");
+				return 1;
+			}
+			continue;
+		}
 		printf("%s connections=%u pending=%u delivered=%llu "
 		    "sessions=%llu failures=%llu", h.name, h.connections,
 		    h.pending, (unsigned long long)h.delivered,
@@ -344,10 +352,12 @@ posternctl_queue_cmd(int argc, char *argv[])
 		ibuf = ctl_open();
 		return cmd_show_data(ibuf, IMSG_CTL_MTA_ROUTES_GET);
 	}
-	if (argc == 2 && strcmp(argv[0], "show") == 0 &&
+	if (argc >= 2 && strcmp(argv[0], "show") == 0 &&
 	    strcmp(argv[1], "hosts") == 0) {
+		if (argc > 3 || (argc == 3 && strcmp(argv[2], "-j") != 0))
+			return -1;
 		ibuf = ctl_open();
-		return cmd_show_hosts(ibuf);
+		return cmd_show_hosts(ibuf, argc == 3);
 	}
 	if (argc >= 2 && strcmp(argv[0], "show") == 0 &&
 	    strcmp(argv[1], "stats") == 0) {

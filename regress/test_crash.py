@@ -503,7 +503,8 @@ def send_one(port, tag, rcpt=LOCAL, size=1024):
 
 
 def queue_id(bed):
-    out = json.loads(bed.dm.ctl("show", "queue", "-j").stdout)
+    out = [json.loads(ln) for ln in
+           bed.dm.ctl("show", "queue", "-j").stdout.splitlines()]
     assert len(out) == 1, out
     return out[0]
 

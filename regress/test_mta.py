@@ -9,6 +9,7 @@ says and what came back as a bounce.
 """
 import email
 import email.policy
+import json
 import os
 import re
 import smtplib
@@ -649,6 +650,12 @@ def test_backoff_of_refusing_destination(sender):
     out = dm.ctl("show", "hosts").stdout
     line = [ln for ln in out.splitlines() if "out/other.test" in ln][0]
     assert "backoff=" in line and "failures=1" in line
+    # -j: the same, one object per destination
+    rows = [json.loads(ln) for ln in
+            dm.ctl("show", "hosts", "-j").stdout.splitlines()]
+    (h,) = [r for r in rows if r["name"].endswith("out/other.test")]
+    assert h["failures"] == 1 and h["backoff"] > 0, h
+    assert h["last_error"] != "" and h["connections"] == 0, h
 
 
 @pytest.mark.parametrize("mode,at", [

@@ -37,7 +37,9 @@ def test_queue_commands(mx):
     assert all(r[6] == "<root@localhost>" and r[2] == "queued"
                for r in rows)
 
-    j = json.loads(mx.ctl("show", "queue", "-j").stdout)
+    # -j: one JSON object per line
+    j = [json.loads(ln) for ln in
+         mx.ctl("show", "queue", "-j").stdout.splitlines()]
     assert sorted(e["sender"] for e in j) == ["s0@sender.test",
                                               "s1@sender.test",
                                               "s2@sender.test"]
@@ -85,7 +87,22 @@ def test_queue_command_errors(mx):
     assert r.returncode != 0 and "0 envelope(s)" in r.stdout
     r = mx.ctl("pause", "mta")
     assert r.returncode != 0 and "unknown command" in r.stderr
+    assert mx.ctl("show", "status", "-x").returncode != 0
+    assert mx.ctl("show", "hosts", "-j", "x").returncode != 0
     assert mx.proc.poll() is None
+
+
+def test_show_status_json(mx):
+    rows = [json.loads(ln) for ln in
+            mx.ctl("show", "status", "-j").stdout.splitlines()]
+    procs = {r["process"]: r for r in rows if r["type"] == "process"}
+    assert set(procs) == {"parent", "smtp", "queue", "mta", "authd",
+                          "reportd", "control"}, procs
+    assert all(r["pid"] > 1 and r["uptime"] >= 0 for r in procs.values())
+    assert procs["parent"]["user"] == "root"
+    (spool,) = [r for r in rows if r["type"] == "spool"]
+    assert spool["accepting"] is True and spool["free"] > 0, spool
+    assert rows[-1] is spool
 
 
 def test_pause_smtp(mx):

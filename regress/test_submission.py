@@ -277,7 +277,7 @@ def test_auth_refused_outside_tls_and_before_auth(sub):
     c.close()
     # the relay at 127.0.0.49:2 does not answer: it waits in the queue
     out = sub.ctl("show", "queue", "-j")
-    entries = json.loads(out.stdout)
+    entries = [json.loads(ln) for ln in out.stdout.splitlines()]
     assert len(entries) == 1 and entries[0]["account"] == "alice"
     assert entries[0]["recipient"] == "x@far.test"
 

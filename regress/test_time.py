@@ -136,7 +136,8 @@ def test_show_queue_age_never_negative(daemon_factory, tmp_path,
     wait_log(dm, "temporary failure")
     (ln,) = queue_lines(dm)
     assert ln.split()[1] == "0s", ln
-    (e,) = json.loads(dm.ctl("show", "queue", "-j").stdout)
+    (e,) = [json.loads(ln) for ln in
+            dm.ctl("show", "queue", "-j").stdout.splitlines()]
     assert e["recipient"] == "bob@remote.test" and e["age"] == 0, e
 
 
