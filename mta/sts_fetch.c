@@ -263,7 +263,7 @@ static void
 sts_fetch_connect(struct sts_fetch *f)
 {
 	const struct mxres_addr	*a;
-	enum mxres_addr_class	 c;
+	enum netaddr_class	 c;
 
 	buf_reset(&f->in);
 	f->sent = 0;
@@ -275,9 +275,9 @@ sts_fetch_connect(struct sts_fetch *f)
 		 * so that it cannot lead us to this host or to loopback.
 		 */
 		if ((c = mxres_addr_classify((const struct sockaddr *)&a->ss,
-		    0, &f->opts)) != MXRES_ADDR_USABLE) {
+		    0, &f->opts)) != NETADDR_USABLE) {
 			snprintf(f->why, sizeof(f->why), "%s leads to %s: not "
-			    "used", f->host, mxres_addr_class_name(c));
+			    "used", f->host, netaddr_class_name(c));
 			continue;
 		}
 		if ((f->fd = socket(a->ss.ss_family, SOCK_STREAM |
