@@ -298,6 +298,38 @@ def test_exactly_once_across_kill9(daemon_factory, bed, tmp_path, peers,
     assert len(sink.accepted()) == 1
 
 
+def test_old_entries_pruned(daemon_factory, bed, tmp_path, peers,
+                            monkeypatch):
+    """60 days on (the clock hook), the queue forgets the report keys and
+    reportd its sent-report log entries of then, at start; a report of
+    now, queued when a kill -9 struck before reportd heard it, is still
+    refused when offered again at the next start: sent once."""
+    dm = make_sender(daemon_factory, bed, tmp_path).start()
+    sink = peers["mx.rpt.test"]
+    send(dm, ["x@good.test"])
+    wait_tls_result(dm, "good.test", r"result=success")
+    assert dm.ctl("report", "tls", "send", "good.test").returncode == 0
+    sink.wait_messages(1, timeout=30)
+    dm.stop()
+    shift = str(61 * 86400)
+    restart(dm, monkeypatch, {"POSTERN_TEST_CLOCK_SHIFT": shift,
+                              "POSTERN_TEST_CRASH": "queue:report-queued"})
+    wait_log(dm, "queue: pruned 1 report keys older than 60 days")
+    wait_log(dm, "sent-report log entries older than 60 days")
+    send(dm, ["y@good.test"])
+    wait_tls_result(dm, "good.test", r"result=success")
+    dm.ctl("report", "tls", "send", "good.test")
+    assert dm.wait_exit(20) not in (None, 0), dm.logtext()[-3000:]
+    restart(dm, monkeypatch, {"POSTERN_TEST_CLOCK_SHIFT": shift})
+    wait_log(dm, "report of good.test for")
+    wait_log(dm, "was queued before")
+    assert "report keys" not in dm.logtext()
+    assert "sent-report log entries" not in dm.logtext()
+    sink.wait_messages(2, timeout=30)
+    time.sleep(3)
+    assert len(sink.accepted()) == 2
+
+
 def test_day_closed_at_start(daemon_factory, bed, tmp_path, peers,
                              monkeypatch):
     """A day that ended while the daemon was down is reported at start,
