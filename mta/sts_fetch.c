@@ -6,7 +6,10 @@
  * bytes, within one deadline for the whole fetch.  The host's addresses
  * come from mxres with the mta's loop checks, so a policy host cannot
  * lead the mta to this host or to loopback unless mta-mx-allow-network
- * allows it.  The bytes are handed to sts.c; nothing is parsed here.
+ * allows it.  The exchange itself is lib/https_conn.c's (shared with
+ * reportd's TLS-RPT POST); the certificate check, the limits and the
+ * choice of addresses are made here.  The bytes are handed to sts.c;
+ * nothing is parsed here.
  */
 #include <sys/types.h>
 #include <sys/socket.h>

@@ -20,7 +20,10 @@
  * timer (each minute, and a second after each period's end) closes the
  * periods that ended, at start too (back to
  * REPORTD_CATCHUP for a daemon that was down), and offers again the
- * reports left pending by a crash or a failure.  `posternctl report dmarc
+ * reports left pending by a crash or a failure (a report still pending
+ * REPORTD_GIVE_UP after its end is given up, with one line).  The
+ * sent-report log forgets what is older than REPORTD_SENTLOG_KEEP, at
+ * start and daily.  `posternctl report dmarc
  * send` closes the open period now: the rest of the period is reported at
  * its end, as a window of its own.  Evaluations that arrive for a window
  * already closed are not reported.
