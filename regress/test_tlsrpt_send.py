@@ -298,6 +298,30 @@ def test_exactly_once_across_kill9(daemon_factory, bed, tmp_path, peers,
     assert len(sink.accepted()) == 1
 
 
+def test_pending_given_up_after_three_days(daemon_factory, bed, tmp_path,
+                                           peers, monkeypatch):
+    """A report left pending (here by a kill -9 after its day was closed)
+    that is still not sent three days after its end is given up, with one
+    line, as periods that ended that long ago are not closed any more;
+    nothing is retried for ever."""
+    monkeypatch.setenv("POSTERN_TEST_CRASH", "reportd:report-begun")
+    dm = make_sender(daemon_factory, bed, tmp_path).start()
+    send(dm, ["x@good.test"])
+    wait_tls_result(dm, "good.test", r"result=success")
+    dm.ctl("report", "tls", "send", "good.test")
+    assert dm.wait_exit(20) not in (None, 0), dm.logtext()[-3000:]
+    end = int(time.time()) // 86400 * 86400 + 86400
+    shift = str(end + 3 * 86400 + 60 - int(time.time()))
+    restart(dm, monkeypatch, {"POSTERN_TEST_CLOCK_SHIFT": shift})
+    wait_log(dm, "TLS-RPT report of good.test for %d-%d still not sent 3 "
+             "days after its end; given up" % (end - 86400, end))
+    dm.stop()
+    restart(dm, monkeypatch, {"POSTERN_TEST_CLOCK_SHIFT": shift})
+    time.sleep(3)
+    assert "report of good.test" not in dm.logtext()
+    assert peers["mx.rpt.test"].accepted() == []
+
+
 def test_old_entries_pruned(daemon_factory, bed, tmp_path, peers,
                             monkeypatch):
     """60 days on (the clock hook), the queue forgets the report keys and
