@@ -16,12 +16,15 @@ refused, logged, given up; inside, posted to); every destination has its
 own state: the mail goes at once and once, a failing https: URI backs off
 and is given up a day after the report's end, a URI that took the report
 is not posted to again, a host that does not exist is dropped after its
-third NXDOMAIN.
+third NXDOMAIN; a report still pending three days after its end is given
+up; 60 days on, the queue's report keys and the sent-report log's entries
+are pruned while a recent report is still refused when offered again.
 
 Modules covered: reportd/tlsrpt_send.c, reportd/https_post.c,
 reportd/tlsrpt.c (delivery helpers), reportd/evalstore.c
 (evalstore_tls_walk), queue/report_in.c (MSG_REPORT_F_TLSREQ_NO),
-lib/netaddr.c, lib/https_conn.c, reportd/sentlog.c (destination states)"""
+lib/netaddr.c, lib/https_conn.c, reportd/sentlog.c (destination states,
+pruning), queue/store.c (qstore_keys_prune)"""
 import email
 import email.policy
 import gzip
