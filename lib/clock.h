@@ -29,7 +29,7 @@ time_t	walltime(void);
  * set back or forward does to the queue.
  */
 #define CLOCK_TEST_SHIFT_ENV	"POSTERN_TEST_CLOCK_SHIFT"
-#define CLOCK_TEST_SHIFT_MAX	(30 * 86400)
+#define CLOCK_TEST_SHIFT_MAX	(90 * 86400)
 void	clock_test_shift(time_t);
 
 #endif

@@ -84,9 +84,7 @@ mta_state(struct proc *p)
 static void
 mta_loop_addr_add(struct mta *m, const struct msg_conf_mta_addr *ma)
 {
-	struct mxres_net	**list, *n;
-	struct sockaddr_in	 *sin;
-	struct sockaddr_in6	 *sin6;
+	struct netaddr_net	**list;
 	size_t			 *count;
 
 	if (ma->kind == MTA_ADDR_LISTEN) {
@@ -97,20 +95,9 @@ mta_loop_addr_add(struct mta *m, const struct msg_conf_mta_addr *ma)
 		count = &m->nmx_allow;
 	}
 	*list = xreallocarray(*list, *count + 1, sizeof(**list));
-	n = &(*list)[(*count)++];
-	memset(n, 0, sizeof(*n));
-	if (ma->family == AF_INET) {
-		sin = (struct sockaddr_in *)&n->ss;
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons(ma->port);
-		memcpy(&sin->sin_addr, ma->addr, sizeof(sin->sin_addr));
-	} else {
-		sin6 = (struct sockaddr_in6 *)&n->ss;
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons(ma->port);
-		memcpy(&sin6->sin6_addr, ma->addr, sizeof(sin6->sin6_addr));
-	}
-	n->prefixlen = ma->prefixlen;
+	/* the decoder checked the family */
+	netaddr_net_set(&(*list)[(*count)++], ma->family, ma->addr, ma->port,
+	    ma->prefixlen);
 }
 
 void

@@ -178,9 +178,9 @@ struct mta {
 	struct mta_dests	 dests;
 	struct mta_sessions	 sessions;
 	/* the loop checks (RFC 5321 5.1): ours, and loopback allowed */
-	struct mxres_net	*listen;
+	struct netaddr_net	*listen;
 	size_t			 nlisten;
-	struct mxres_net	*mx_allow;
+	struct netaddr_net	*mx_allow;
 	size_t			 nmx_allow;
 	size_t			 nsessions;
 	uint32_t		 next_session_id;

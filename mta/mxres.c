@@ -88,7 +88,7 @@ struct mxres {
 	struct mxres_job	 jobs[MXRES_MAX_HOSTS * 2];
 	size_t			 njobs, nextjob, ninflight;
 	/* the first address refused as a loop, for the reason */
-	enum mxres_addr_class	 loop_class;
+	enum netaddr_class	 loop_class;
 	char			 loop_host[DNS_NAME_BUF];
 	char			 loop_addr[INET6_ADDRSTRLEN];
 };
@@ -256,132 +256,22 @@ set_sockaddr(struct mxres_addr *a, int af, const void *addr, uint16_t port,
 	}
 }
 
-/* Loops: where an address leads. */
+/* Loops: where an address leads (lib/netaddr.c decides). */
 
-const char *
-mxres_addr_class_name(enum mxres_addr_class c)
-{
-	switch (c) {
-	case MXRES_ADDR_USABLE:		return "usable";
-	case MXRES_ADDR_LOOPBACK:	return "a loopback address";
-	case MXRES_ADDR_UNSPEC:		return "an unspecified address";
-	case MXRES_ADDR_SELF:		return "one of my listening addresses";
-	default:			return "?";
-	}
-}
-
-/*
- * sa in out, an IPv4-mapped IPv6 address (::ffff:0:0/96) as the IPv4
- * address it reaches.  -1 for a family that is neither.
- */
-static int
-addr_norm(const struct sockaddr *sa, struct sockaddr_storage *out)
-{
-	const struct sockaddr_in6	*sin6;
-	struct sockaddr_in		*sin;
-
-	memset(out, 0, sizeof(*out));
-	if (sa->sa_family == AF_INET) {
-		memcpy(out, sa, sizeof(struct sockaddr_in));
-		return 0;
-	}
-	if (sa->sa_family != AF_INET6)
-		return -1;
-	sin6 = (const struct sockaddr_in6 *)sa;
-	if (!IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
-		memcpy(out, sa, sizeof(struct sockaddr_in6));
-		return 0;
-	}
-	sin = (struct sockaddr_in *)out;
-	sin->sin_family = AF_INET;
-	sin->sin_port = sin6->sin6_port;
-	memcpy(&sin->sin_addr, &sin6->sin6_addr.s6_addr[12],
-	    sizeof(sin->sin_addr));
-	return 0;
-}
-
-static uint16_t
-addr_port(const struct sockaddr_storage *ss)
-{
-	if (ss->ss_family == AF_INET)
-		return ntohs(((const struct sockaddr_in *)ss)->sin_port);
-	return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
-}
-
-/* 0.0.0.0/8 ("this network", RFC 1122 3.2.1.3) or :: */
-static int
-addr_is_unspec(const struct sockaddr_storage *ss)
-{
-	if (ss->ss_family == AF_INET)
-		return (ntohl(((const struct sockaddr_in *)ss)->sin_addr.s_addr)
-		    >> 24) == 0;
-	return IN6_IS_ADDR_UNSPECIFIED(
-	    &((const struct sockaddr_in6 *)ss)->sin6_addr);
-}
-
-/* 0.0.0.0 or ::, a wildcard listener */
-static int
-addr_is_any(const struct sockaddr_storage *ss)
-{
-	if (ss->ss_family == AF_INET)
-		return ((const struct sockaddr_in *)ss)->sin_addr.s_addr ==
-		    htonl(INADDR_ANY);
-	return IN6_IS_ADDR_UNSPECIFIED(
-	    &((const struct sockaddr_in6 *)ss)->sin6_addr);
-}
-
-enum mxres_addr_class
+enum netaddr_class
 mxres_addr_classify(const struct sockaddr *sa, int named,
     const struct mxres_opts *o)
 {
-	const struct mxres_net	*l;
-	struct sockaddr_storage	 a;
-	size_t			 i;
-	int			 loopback, unspec;
+	struct netaddr_rules	 r;
 
-	if (o == NULL || !o->loop_check || addr_norm(sa, &a) == -1)
-		return MXRES_ADDR_USABLE;
-	loopback = rule_client_is_local((struct sockaddr *)&a);
-	unspec = addr_is_unspec(&a);
-
-	/*
-	 * RFC 5321 5.1: the relay MUST look for "any of the names or
-	 * addresses by which it might be known".  A wildcard listener takes
-	 * every local address, loopback included (and the parent lists the
-	 * interfaces' addresses beside it).
-	 */
-	for (i = 0; i < o->nlisten; i++) {
-		l = &o->listen[i];
-		if (named && addr_port(&l->ss) != addr_port(&a))
-			continue;
-		if (addr_is_any(&l->ss)) {
-			if (loopback || unspec)
-				return MXRES_ADDR_SELF;
-		} else if (rule_addr_in_net((struct sockaddr *)&a, &l->ss, -1))
-			return MXRES_ADDR_SELF;
-	}
-	if (named || (!loopback && !unspec))
-		return MXRES_ADDR_USABLE;
-	for (i = 0; i < o->nallow; i++)
-		if (rule_addr_in_net((struct sockaddr *)&a, &o->allow[i].ss,
-		    o->allow[i].prefixlen))
-			return MXRES_ADDR_USABLE;
-	return loopback ? MXRES_ADDR_LOOPBACK : MXRES_ADDR_UNSPEC;
-}
-
-/* "192.0.2.1" or "2001:db8::1", for reasons and logs. */
-static const char *
-addr_text(const struct sockaddr_storage *ss, char *buf, size_t len)
-{
-	const void	*a;
-
-	if (ss->ss_family == AF_INET)
-		a = &((const struct sockaddr_in *)ss)->sin_addr;
-	else
-		a = &((const struct sockaddr_in6 *)ss)->sin6_addr;
-	if (inet_ntop(ss->ss_family, a, buf, len) == NULL)
-		strlcpy(buf, "?", len);
-	return buf;
+	if (o == NULL || !o->loop_check)
+		return NETADDR_USABLE;
+	memset(&r, 0, sizeof(r));
+	r.listen = o->listen;
+	r.nlisten = o->nlisten;
+	r.allow = o->allow;
+	r.nallow = o->nallow;
+	return netaddr_classify(sa, named, &r);
 }
 
 /*
@@ -425,7 +315,7 @@ literal_result(struct mxres *m, const char *text, int af,
     const uint8_t *addr)
 {
 	struct mxres_host	*h = &m->res.hosts[0];
-	enum mxres_addr_class	 c;
+	enum netaddr_class	 c;
 
 	m->res.literal = 1;
 	strlcpy(m->res.domain, text, sizeof(m->res.domain));
@@ -443,13 +333,13 @@ literal_result(struct mxres *m, const char *text, int af,
 	set_sockaddr(&h->addr[0], af, addr, m->port, DNS_SEC_INSECURE);
 	/* RFC 5321 5.1: a literal of this host is a loop like an MX. */
 	if ((c = mxres_addr_classify((struct sockaddr *)&h->addr[0].ss,
-	    m->host_only, &m->loop)) != MXRES_ADDR_USABLE) {
+	    m->host_only, &m->loop)) != NETADDR_USABLE) {
 		m->res.nrefused = 1;
 		m->res.loop = 1;
 		fail_later(m, MXRES_PERMFAIL, "%s %s is %s (RFC 5321 5.1)",
 		    m->host_only ? "host" : "address literal", text,
 		    m->host_only ? "my own listening address and port" :
-		    mxres_addr_class_name(c));
+		    netaddr_class_name(c));
 		return;
 	}
 	h->naddr = 1;
@@ -920,7 +810,7 @@ static void
 refuse_loops(struct mxres *m)
 {
 	struct mxres_host	*h;
-	enum mxres_addr_class	 c = MXRES_ADDR_USABLE;
+	enum netaddr_class	 c = NETADDR_USABLE;
 	size_t			 i, j, k;
 	uint16_t		 cut_pref = 0;
 	int			 cut = 0;
@@ -932,31 +822,33 @@ refuse_loops(struct mxres *m)
 			c = mxres_addr_classify(
 			    (struct sockaddr *)&h->addr[j].ss, m->host_only,
 			    &m->loop);
-			if (c == MXRES_ADDR_USABLE) {
+			if (c == NETADDR_USABLE) {
 				h->addr[k++] = h->addr[j];
 				continue;
 			}
 			if (m->res.nrefused++ == 0 ||
-			    (c == MXRES_ADDR_SELF &&
-			    m->loop_class != MXRES_ADDR_SELF)) {
+			    (c == NETADDR_SELF &&
+			    m->loop_class != NETADDR_SELF)) {
 				m->loop_class = c;
 				strlcpy(m->loop_host, h->name,
 				    sizeof(m->loop_host));
-				addr_text(&h->addr[j].ss, m->loop_addr,
+				netaddr_text((struct sockaddr *)
+				    &h->addr[j].ss, m->loop_addr,
 				    sizeof(m->loop_addr));
 			}
-			if (c == MXRES_ADDR_SELF && !m->host_only &&
+			if (c == NETADDR_SELF && !m->host_only &&
 			    (!cut || h->pref < cut_pref)) {
 				cut = 1;
 				cut_pref = h->pref;
 			}
 			log_info("mxres: %s: %s: address %s refused: %s",
-			    m->res.domain, h->name, addr_text(&h->addr[j].ss,
-			    text, sizeof(text)), mxres_addr_class_name(c));
+			    m->res.domain, h->name, netaddr_text(
+			    (struct sockaddr *)&h->addr[j].ss, text,
+			    sizeof(text)), netaddr_class_name(c));
 		}
 		if (k == 0 && h->naddr > 0)
 			fmt_cut(m->hs[i].why, sizeof(m->hs[i].why), "%s "
-			    "refused (RFC 5321 5.1)", mxres_addr_class_name(c));
+			    "refused (RFC 5321 5.1)", netaddr_class_name(c));
 		h->naddr = k;
 	}
 	for (i = 0; cut && i < m->res.nhosts; i++)
@@ -974,15 +866,15 @@ loop_reason(struct mxres *m)
 		set_reason(m, "host %s [%s] is %s (RFC 5321 5.1)",
 		    m->res.domain, m->loop_addr, m->host_only ?
 		    "my own listening address and port" :
-		    mxres_addr_class_name(m->loop_class));
-	else if (m->loop_class == MXRES_ADDR_SELF)
+		    netaddr_class_name(m->loop_class));
+	else if (m->loop_class == NETADDR_SELF)
 		set_reason(m, "MX for %s points to this host: %s [%s] is one "
 		    "of my listening addresses (RFC 5321 5.1)", m->res.domain,
 		    m->loop_host, m->loop_addr);
 	else
 		set_reason(m, "MX for %s points to %s: %s [%s] (RFC 5321 "
 		    "5.1)", m->res.domain,
-		    mxres_addr_class_name(m->loop_class), m->loop_host,
+		    netaddr_class_name(m->loop_class), m->loop_host,
 		    m->loop_addr);
 }
 

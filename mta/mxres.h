@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "dns.h"
+#include "netaddr.h"
 
 #define MXRES_MAX_HOSTS		16	/* MX hosts kept; the rest is cut */
 #define MXRES_MAX_ADDRS		8	/* addresses kept per host */
@@ -70,24 +71,6 @@ struct mxres_result {
 	struct mxres_host *hosts;	/* usable hosts, in delivery order */
 };
 
-/*
- * An address for the loop checks, IPv4 as AF_INET (never in its
- * IPv4-mapped IPv6 form): one of our listening addresses with its port
- * (the unspecified address for a wildcard listener), or a network that MX
- * resolution may lead to although it is loopback (prefixlen).
- */
-struct mxres_net {
-	struct sockaddr_storage	 ss;
-	int			 prefixlen;	/* allowed networks */
-};
-
-enum mxres_addr_class {
-	MXRES_ADDR_USABLE = 0,
-	MXRES_ADDR_LOOPBACK,	/* 127.0.0.0/8, ::1 */
-	MXRES_ADDR_UNSPEC,	/* 0.0.0.0/8, :: */
-	MXRES_ADDR_SELF		/* one of our listening addresses */
-};
-
 struct mxres_opts {
 	int		 family;	/* AF_UNSPEC (both), AF_INET, AF_INET6 */
 	const char	*myname;	/* our hostname (RFC 5321 5.1 loop
@@ -97,9 +80,9 @@ struct mxres_opts {
 	 * off unless loop_check is set.  The arrays must outlive the lookup.
 	 */
 	int		 loop_check;
-	const struct mxres_net *listen;	/* our listening addresses */
+	const struct netaddr_net *listen;	/* our listening addresses */
 	size_t		 nlisten;
-	const struct mxres_net *allow;	/* loopback networks allowed */
+	const struct netaddr_net *allow;	/* loopback networks allowed */
 	size_t		 nallow;
 	uint16_t	 port;		/* in every address; 0: 25 */
 	/*
@@ -144,18 +127,11 @@ enum mxres_status mxres_lookup_host_sync(struct dns_ctx *, const char *host,
 		    const struct mxres_opts *, struct mxres_result *out);
 
 /*
- * Where an address of a next hop leads.  For a host found by MX, A or
- * AAAA resolution or an address literal (named 0): to one of our
- * listening addresses on any port (the MX is this host), or to a loopback
- * or unspecified address, in any form (IPv4-mapped too) and not inside an
- * allowed network.  For a host the configuration names (named 1, a
- * smarthost): only to one of our listening addresses on the same port,
- * loopback included when we listen on a wildcard address; the rest is the
- * administrator's choice.  opts may be NULL (nothing is refused).
+ * Where an address of a next hop leads (netaddr_classify() with the loop
+ * checks of opts; NETADDR_USABLE when opts is NULL or has them off).
  */
-enum mxres_addr_class mxres_addr_classify(const struct sockaddr *,
+enum netaddr_class mxres_addr_classify(const struct sockaddr *,
 		    int named, const struct mxres_opts *);
-const char	*mxres_addr_class_name(enum mxres_addr_class);
 
 void		 mxres_result_copy(struct mxres_result *dst,
 		    const struct mxres_result *src);

@@ -710,9 +710,13 @@ setup_dkimsig(const struct dkim_signature *d, struct imsgbuf *ibuf)
 	free(key);
 }
 
+static void	setup_mta_addrs(struct postern_conf *, struct imsgbuf *);
+
 /*
- * reportd's part: what it sends and as whom (the reports statements), and
- * the key of `reports sign with`, which reportd signs its reports with.
+ * reportd's part: what it sends and as whom (the reports statements), the
+ * addresses its TLS-RPT POSTs must not lead to unless allowed (the mta's
+ * loop-check list), and the key of `reports sign with`, which reportd
+ * signs its reports with.
  */
 static void
 setup_reportd(struct postern_conf *conf, struct imsgbuf *ibuf)
@@ -736,6 +740,8 @@ setup_reportd(struct postern_conf *conf, struct imsgbuf *ibuf)
 		strlcpy(mr.ca_file, conf->mta.ca_file, sizeof(mr.ca_file));
 	mr.failure_max = r->failure_max;
 	imsg_compose(ibuf, IMSG_CONF_REPORTS_SET, 0, 0, -1, &mr, sizeof(mr));
+	if (r->enabled)
+		setup_mta_addrs(conf, ibuf);
 	if (r->enabled && r->sign[0] != '\0') {
 		if ((d = config_find_dkim_signature(conf, r->sign)) == NULL)
 			fatalx("reports sign with: no dkim-signature %s",

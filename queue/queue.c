@@ -623,6 +623,7 @@ queue_run(struct proc *p)
 	    p->global.expire);
 	qstore_set_memory_limit(q->qs, p->global.queue_memory_limit);
 	queue_test_panic(q);
+	queue_report_keys_prune(q);
 	evtimer_set(&q->ev_flush, queue_flush_cb, q);
 	evtimer_set(&q->ev_space, queue_space_cb, q);
 	queue_space_cb(-1, 0, q);

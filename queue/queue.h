@@ -95,6 +95,7 @@ struct queue {
 	char				 report_key[QSTORE_KEY_MAX + 1];
 	char				 report_sender[ENV_ADDR_MAX + 1];
 	uint32_t			 report_flags;	/* MSG_REPORT_F_* */
+	time_t				 report_keys_pruned; /* monotime */
 };
 
 /* queue/queue.c */
@@ -103,6 +104,7 @@ void	queue_flush_retry(struct queue *);
 
 /* queue/report_in.c */
 void	queue_report_imsg(struct queue *, struct imsg *);
+void	queue_report_keys_prune(struct queue *);
 
 /* queue/sched.c */
 void	queue_sched_start(struct queue *);

@@ -17,6 +17,11 @@
  * already holds is answered DUPLICATE and dropped, so that reportd can
  * offer again, after a crash, a report it does not know was queued.
  *
+ * The keys are kept REPORT_KEY_KEEP (60 days: longer than any report
+ * period, reportd's catch-up after a stop and its retry window put
+ * together) and then forgotten, at start and then once a day
+ * (qstore_keys_prune()): reportd never offers a report that old again.
+ *
  * A report that fails for good never bounces to the world: its DSN goes
  * to the postmaster of this host (queue_inject_dsn()), and reportd hears
  * of it (IMSG_QUEUE_REPORT_BOUNCE) to suppress the destination.
@@ -26,6 +31,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "clock.h"
 #include "envelope.h"
 #include "log.h"
 #include "posternd/proc.h"
@@ -33,6 +39,23 @@
 #include "queue/store.h"
 #include "smtp_addr.h"
 #include "util.h"
+
+#define REPORT_KEY_KEEP		(60 * 86400)
+#define REPORT_KEY_PRUNE_EVERY	86400
+
+/* At start, and then at most once a day when reports come. */
+void
+queue_report_keys_prune(struct queue *q)
+{
+	long	 n;
+
+	q->report_keys_pruned = monotime();
+	if ((n = qstore_keys_prune(q->qs, walltime(), REPORT_KEY_KEEP)) == -1)
+		log_warnx("queue: the report keys cannot be pruned");
+	else if (n > 0)
+		log_info("queue: pruned %ld report keys older than %d days", n,
+		    REPORT_KEY_KEEP / 86400);
+}
 
 static void
 report_reply(struct queue *q, uint32_t peer, int status, uint64_t msgid)
@@ -85,6 +108,9 @@ queue_report_imsg(struct queue *q, struct imsg *imsg)
 		    msg_get_queue_report(imsg, &b) == -1 ||
 		    !smtp_addr_valid(b.sender, SMTP_ADDR_UTF8_OK))
 			proc_bad_message(q->proc, PROC_REPORTD, imsg);
+		if (monotime() - q->report_keys_pruned >=
+		    REPORT_KEY_PRUNE_EVERY)
+			queue_report_keys_prune(q);
 		q->report = qstore_message_begin(q->qs, b.size);
 		q->report_open = 1;
 		q->report_peer = imsg->hdr.peerid;

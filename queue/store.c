@@ -8,6 +8,7 @@
  *	env	evpid(8)			-> envelope record (envelope.h)
  *	sched	next_try(8) evpid(8)		-> empty; queued envelopes only
  *	meta	"version", "last_msgid"
+ *	keys	a report's key		-> msgid(8) committed at(8)
  * Envelope ids are msgid << 16 | index, so a message's envelopes are
  * adjacent in env and the message goes when the range is empty.
  *
@@ -733,6 +734,52 @@ qstore_key_exists(struct qstore *qs, const char *key)
 	return rc == MDB_NOTFOUND ? 0 : -1;
 }
 
+long
+qstore_keys_prune(struct qstore *qs, time_t now, time_t keep)
+{
+	MDB_txn		*txn;
+	MDB_cursor	*cur;
+	MDB_val		 k, v, nv;
+	uint8_t		 vb[16];
+	long		 n = 0;
+	int		 rc;
+
+	if ((rc = mdb_txn_begin(qs->env, NULL, 0, &txn)) != 0)
+		return -1;
+	if ((rc = mdb_cursor_open(txn, qs->db_keys, &cur)) != 0) {
+		mdb_txn_abort(txn);
+		return -1;
+	}
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (v.mv_size == 8) {
+			/* stored without its time: it starts counting now */
+			memcpy(vb, v.mv_data, 8);
+			put_be64(vb + 8, (uint64_t)now);
+			nv.mv_data = vb;
+			nv.mv_size = sizeof(vb);
+			if ((rc = mdb_cursor_put(cur, &k, &nv,
+			    MDB_CURRENT)) != 0)
+				break;
+			continue;
+		}
+		if (v.mv_size != 16 || (time_t)get_be64((uint8_t *)v.mv_data +
+		    8) >= now - keep)
+			continue;
+		if ((rc = mdb_cursor_del(cur, 0)) != 0)
+			break;
+		n++;
+	}
+	mdb_cursor_close(cur);
+	if (rc != MDB_NOTFOUND) {
+		mdb_txn_abort(txn);
+		return -1;
+	}
+	if (mdb_txn_commit(txn) != 0)
+		return -1;
+	return n;
+}
+
 size_t
 qstore_pending(const struct qstore *qs)
 {
@@ -744,7 +791,7 @@ write_message(struct qstore *qs, MDB_txn *txn, struct qs_msg *m, time_t now)
 {
 	MDB_val		 k, v;
 	struct msgrec	 rec;
-	uint8_t		 kb[12], mb[MSG_RECORD_LEN];
+	uint8_t		 kb[12], kv[16], mb[MSG_RECORD_LEN];
 	size_t		 off, n, i, size = qstore_message_size(m);
 	uint32_t	 chunk;
 	int		 rc;
@@ -775,13 +822,17 @@ write_message(struct qstore *qs, MDB_txn *txn, struct qs_msg *m, time_t now)
 			return rc;
 		qs_msg_copy(m, off, v.mv_data, n);
 	}
-	/* The key, if any, with the message: both or neither are stored. */
+	/*
+	 * The key, if any, with the message: both or neither are stored;
+	 * with the time, for qstore_keys_prune().
+	 */
 	if (m->key[0] != '\0') {
 		k.mv_data = m->key;
 		k.mv_size = strlen(m->key);
-		put_be64(kb, m->msgid);
-		v.mv_data = kb;
-		v.mv_size = 8;
+		put_be64(kv, m->msgid);
+		put_be64(kv + 8, (uint64_t)now);
+		v.mv_data = kv;
+		v.mv_size = sizeof(kv);
 		if ((rc = mdb_put(txn, qs->db_keys, &k, &v, 0)) != 0)
 			return rc;
 	}

@@ -132,6 +132,12 @@ void		 qstore_message_abort(struct qs_msg *);
  */
 int		 qstore_message_set_key(struct qs_msg *, const char *);
 int		 qstore_key_exists(struct qstore *, const char *);
+/*
+ * Forget the keys of messages committed more than keep seconds before
+ * now (a key stored without its time starts counting now).  The number
+ * forgotten, or -1.
+ */
+long		 qstore_keys_prune(struct qstore *, time_t now, time_t keep);
 
 /*
  * Queue the message for the next group commit; the store owns it from now

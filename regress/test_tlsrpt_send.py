@@ -10,11 +10,21 @@ tlsrpt, application/tlsrpt+gzip, the TLS-Report-* fields, the subject,
 report still arrives) and by HTTPS POST (5.4) to a small HTTPS server of
 this file with a certificate of the bed's CA.  A domain without a
 _smtp._tls record gets nothing; a kill -9 between closing the day and
-queueing its report: sent once.
+queueing its report: sent once.  The POST's host is held to the mta's
+address rules (a host on loopback outside mta-mx-allow-network is
+refused, logged, given up; inside, posted to); every destination has its
+own state: the mail goes at once and once, a failing https: URI backs off
+and is given up a day after the report's end, a URI that took the report
+is not posted to again, a host that does not exist is dropped after its
+third NXDOMAIN; a report still pending three days after its end is given
+up; 60 days on, the queue's report keys and the sent-report log's entries
+are pruned while a recent report is still refused when offered again.
 
 Modules covered: reportd/tlsrpt_send.c, reportd/https_post.c,
 reportd/tlsrpt.c (delivery helpers), reportd/evalstore.c
-(evalstore_tls_walk), queue/report_in.c (MSG_REPORT_F_TLSREQ_NO)"""
+(evalstore_tls_walk), queue/report_in.c (MSG_REPORT_F_TLSREQ_NO),
+lib/netaddr.c, lib/https_conn.c, reportd/sentlog.c (destination states,
+pruning), queue/store.c (qstore_keys_prune)"""
 import email
 import email.policy
 import gzip
@@ -41,6 +51,8 @@ ADDR = {
     "mx.sts.test": "127.0.0.87",        # MTA-STS enforce, no DANE
 }
 POST = "127.0.0.86"     # post.rpt.test and mta-sts.sts.test: HTTPS
+POST2 = "127.0.0.90"    # post2.rpt.test: outside 127.0.0.80/29
+NARROW = "mta-mx-allow-network 127.0.0.80/29\n"   # the MX, not post2
 STS_POLICY = "version: STSv1\nmode: enforce\nmx: mx.sts.test\nmax_age: 86400\n"
 
 REPORTS = ('reports from "tlsrpt-sender@a.postern.test" org "Example '
@@ -59,6 +71,7 @@ def bed(tmp_path_factory):
     b.certs = {n: make_cert(tmp / ("cert-" + n), b.ca, [n]) for n in ADDR}
     b.post = make_cert(tmp / "cert-post", b.ca, ["post.rpt.test",
                                                  "mta-sts.sts.test"])
+    b.post2 = make_cert(tmp / "cert-post2", b.ca, ["post2.rpt.test"])
     b.other = make_cert(tmp / "cert-other", b.ca, ["other.test"],
                         basename="other")
     ee = {n: tlsa_record(c.cert) for n, c in b.certs.items()}
@@ -80,7 +93,22 @@ def bed(tmp_path_factory):
             tlsa("mx", ee["mx.none.test"])])
         b.zone("rpt.test", [
             "@ MX 10 mx.rpt.test.", "mx A " + ADDR["mx.rpt.test"],
-            tlsa("mx", bad), "post A " + POST])
+            tlsa("mx", bad), "post A " + POST, "post2 A " + POST2])
+        # the MX of good.test; an https: rua on loopback, and one whose
+        # host does not exist
+        b.zone("ssrf.test", [
+            "@ MX 10 mx.ssrf.test.", "mx A " + ADDR["mx.good.test"],
+            tlsa("mx", ee["mx.good.test"]),
+            '_smtp._tls TXT "v=TLSRPTv1; rua=https://post2.rpt.test/ssrf"'])
+        b.zone("two.test", [
+            "@ MX 10 mx.two.test.", "mx A " + ADDR["mx.good.test"],
+            tlsa("mx", ee["mx.good.test"]),
+            '_smtp._tls TXT "v=TLSRPTv1; rua=https://post.rpt.test/two,'
+            'https://post2.rpt.test/two"'])
+        b.zone("nxrua.test", [
+            "@ MX 10 mx.nxrua.test.", "mx A " + ADDR["mx.good.test"],
+            tlsa("mx", ee["mx.good.test"]),
+            '_smtp._tls TXT "v=TLSRPTv1; rua=https://nx.rpt.test/x"'])
         b.zone("sts.test", [
             "@ MX 10 mx.sts.test.", "mx A " + ADDR["mx.sts.test"],
             '_mta-sts TXT "v=STSv1; id=1;"', "mta-sts A " + POST,
@@ -273,6 +301,62 @@ def test_exactly_once_across_kill9(daemon_factory, bed, tmp_path, peers,
     assert len(sink.accepted()) == 1
 
 
+def test_pending_given_up_after_three_days(daemon_factory, bed, tmp_path,
+                                           peers, monkeypatch):
+    """A report left pending (here by a kill -9 after its day was closed)
+    that is still not sent three days after its end is given up, with one
+    line, as periods that ended that long ago are not closed any more;
+    nothing is retried for ever."""
+    monkeypatch.setenv("POSTERN_TEST_CRASH", "reportd:report-begun")
+    dm = make_sender(daemon_factory, bed, tmp_path).start()
+    send(dm, ["x@good.test"])
+    wait_tls_result(dm, "good.test", r"result=success")
+    dm.ctl("report", "tls", "send", "good.test")
+    assert dm.wait_exit(20) not in (None, 0), dm.logtext()[-3000:]
+    end = int(time.time()) // 86400 * 86400 + 86400
+    shift = str(end + 3 * 86400 + 60 - int(time.time()))
+    restart(dm, monkeypatch, {"POSTERN_TEST_CLOCK_SHIFT": shift})
+    wait_log(dm, "TLS-RPT report of good.test for %d-%d still not sent 3 "
+             "days after its end; given up" % (end - 86400, end))
+    dm.stop()
+    restart(dm, monkeypatch, {"POSTERN_TEST_CLOCK_SHIFT": shift})
+    time.sleep(3)
+    assert "report of good.test" not in dm.logtext()
+    assert peers["mx.rpt.test"].accepted() == []
+
+
+def test_old_entries_pruned(daemon_factory, bed, tmp_path, peers,
+                            monkeypatch):
+    """60 days on (the clock hook), the queue forgets the report keys and
+    reportd its sent-report log entries of then, at start; a report of
+    now, queued when a kill -9 struck before reportd heard it, is still
+    refused when offered again at the next start: sent once."""
+    dm = make_sender(daemon_factory, bed, tmp_path).start()
+    sink = peers["mx.rpt.test"]
+    send(dm, ["x@good.test"])
+    wait_tls_result(dm, "good.test", r"result=success")
+    assert dm.ctl("report", "tls", "send", "good.test").returncode == 0
+    sink.wait_messages(1, timeout=30)
+    dm.stop()
+    shift = str(61 * 86400)
+    restart(dm, monkeypatch, {"POSTERN_TEST_CLOCK_SHIFT": shift,
+                              "POSTERN_TEST_CRASH": "queue:report-queued"})
+    wait_log(dm, "queue: pruned 1 report keys older than 60 days")
+    wait_log(dm, "sent-report log entries older than 60 days")
+    send(dm, ["y@good.test"])
+    wait_tls_result(dm, "good.test", r"result=success")
+    dm.ctl("report", "tls", "send", "good.test")
+    assert dm.wait_exit(20) not in (None, 0), dm.logtext()[-3000:]
+    restart(dm, monkeypatch, {"POSTERN_TEST_CLOCK_SHIFT": shift})
+    wait_log(dm, "report of good.test for")
+    wait_log(dm, "was queued before")
+    assert "report keys" not in dm.logtext()
+    assert "sent-report log entries" not in dm.logtext()
+    sink.wait_messages(2, timeout=30)
+    time.sleep(3)
+    assert len(sink.accepted()) == 2
+
+
 def test_day_closed_at_start(daemon_factory, bed, tmp_path, peers,
                              monkeypatch):
     """A day that ended while the daemon was down is reported at start,
@@ -300,8 +384,8 @@ def test_day_closed_at_start(daemon_factory, bed, tmp_path, peers,
 @pytest.mark.parametrize("case", ["status", "certificate"])
 def test_https_failure_logged_and_kept(dm, peers, bed, tmp_path, case):
     """5.4: a non-2xx answer, or a server whose certificate is not valid
-    for the URI's host, is a failure: logged, the report kept pending for
-    a later try (its mail waits with it)."""
+    for the URI's host, is a failure: logged with its back-off, the report
+    kept pending for the URI alone: its mail goes at once."""
     peers["post"].stop()
     cert = bed.post if case == "status" else bed.other
     peers["post"] = StsServer(tmp_path / "post2", POST, cert.cert,
@@ -311,7 +395,7 @@ def test_https_failure_logged_and_kept(dm, peers, bed, tmp_path, case):
     wait_tls_result(dm, "mixed.test", r"result=success")
     r = dm.ctl("report", "tls", "send", "mixed.test")
     assert r.stdout.startswith("1 report"), r.stdout
-    wait_log(dm, "an https: destination failed; tried again later")
+    wait_log(dm, "; tried again in 1 min")
     log = dm.logtext()
     if case == "status":
         assert "to https://post.rpt.test/tlsrpt/v1: HTTP status 500" in log
@@ -319,11 +403,145 @@ def test_https_failure_logged_and_kept(dm, peers, bed, tmp_path, case):
     else:
         assert "to https://post.rpt.test/tlsrpt/v1: TLS handshake" in log
         assert peers["post"].posts() == []
-    # pending, not closed again; its mail waits for the next try
+    # the mail did not wait for the https: URI
+    msgs = peers["mx.rpt.test"].wait_messages(1, timeout=30)
+    report_of(msgs[0])
+    # pending, not closed again, not posted again before its time
     r = dm.ctl("report", "tls", "send", "mixed.test")
     assert r.stdout.startswith("0 reports"), r.stdout
+    time.sleep(2)
+    assert len(peers["post"].posts()) == (1 if case == "status" else 0)
+    assert len(peers["mx.rpt.test"].accepted()) == 1
+
+
+def failing_post(dm, peers, bed, tmp_path):
+    """mixed.test's report sent while its https: URI answers 500."""
+    peers["post"].stop()
+    peers["post"] = StsServer(tmp_path / "post500", POST, bed.post.cert,
+                              bed.post.key, policy="", status=500).start()
+    send(dm, ["x@mixed.test"])
+    peers["mx2.mixed.test"].wait_messages(1)
+    wait_tls_result(dm, "mixed.test", r"result=success")
+    r = dm.ctl("report", "tls", "send", "mixed.test")
+    assert r.stdout.startswith("1 report"), r.stdout
+    wait_log(dm, "HTTP status 500; tried again in 1 min")
+    peers["mx.rpt.test"].wait_messages(1, timeout=30)
+
+
+def test_https_retry_posts_once_mail_once(dm, peers, bed, tmp_path,
+                                          monkeypatch):
+    """A failed URI is tried again when its back-off is over (at start
+    too), and once it took the report it is never posted to again; the
+    mail, queued the first time, is not queued again."""
+    failing_post(dm, peers, bed, tmp_path)
+    dm.stop()
+    peers["post"].stop()
+    peers["post"] = StsServer(tmp_path / "post200", POST, bed.post.cert,
+                              bed.post.key, policy="").start()
+    restart(dm, monkeypatch, {"POSTERN_TEST_CLOCK_SHIFT": "120"})
+    post = wait_posts(peers["post"], 1, timeout=30)[0]
+    assert post["path"] == "/tlsrpt/v1"
+    wait_log(dm, "posted to https://post.rpt.test/tlsrpt/v1 (HTTP 200)")
+    dm.stop()
+    restart(dm, monkeypatch, {"POSTERN_TEST_CLOCK_SHIFT": "3600"})
+    time.sleep(4)
+    assert len(peers["post"].posts()) == 1
+    assert len(peers["mx.rpt.test"].accepted()) == 1
+    assert "TLS-RPT report of mixed.test" not in dm.logtext()
+
+
+def test_https_uri_that_took_it_not_again(dm, peers, monkeypatch):
+    """Two https: URIs, the second failing (nothing listens on post2): the
+    retry posts to the failing one only."""
+    send(dm, ["x@two.test"])
+    peers["mx.good.test"].wait_messages(1)
+    wait_tls_result(dm, "two.test", r"result=success")
+    r = dm.ctl("report", "tls", "send", "two.test")
+    assert r.stdout.startswith("1 report"), r.stdout
+    wait_log(dm, "to https://post2.rpt.test/two: connect: ")
+    wait_log(dm, "tried again in 1 min")
+    assert [p["path"] for p in wait_posts(peers["post"], 1)] == ["/two"]
+    dm.stop()
+    restart(dm, monkeypatch, {"POSTERN_TEST_CLOCK_SHIFT": "120"})
+    wait_log(dm, "to https://post2.rpt.test/two: connect: ", timeout=30)
+    wait_log(dm, "tried again in 5 min")
     time.sleep(1)
-    assert peers["mx.rpt.test"].accepted() == []
+    assert len(peers["post"].posts()) == 1
+
+
+def test_https_given_up_after_a_day(dm, peers, bed, tmp_path, monkeypatch):
+    """A URI that keeps failing is tried a last time a day after the
+    report's end, then given up with one line; nothing after that."""
+    failing_post(dm, peers, bed, tmp_path)
+    end = int(time.time()) // 86400 * 86400 + 86400
+    shift = end + 86400 - int(time.time()) + 5
+    dm.stop()
+    restart(dm, monkeypatch, {"POSTERN_TEST_CLOCK_SHIFT": str(shift)})
+    wait_log(dm, "1 https: destination still failing a day after the "
+             "report's end; given up", timeout=30)
+    assert len(peers["post"].posts()) == 2
+    dm.stop()
+    restart(dm, monkeypatch, {"POSTERN_TEST_CLOCK_SHIFT": str(shift + 600)})
+    time.sleep(4)
+    assert len(peers["post"].posts()) == 2
+    assert "given up" not in dm.logtext()
+    assert len(peers["mx.rpt.test"].accepted()) == 1
+
+
+def test_https_nxdomain_dropped(dm, peers, monkeypatch):
+    """An https: URI whose host does not exist: tried again after an
+    hour, then two, and dropped at the third NXDOMAIN, logged."""
+    send(dm, ["x@nxrua.test"])
+    peers["mx.good.test"].wait_messages(1)
+    wait_tls_result(dm, "nxrua.test", r"result=success")
+    r = dm.ctl("report", "tls", "send", "nxrua.test")
+    assert r.stdout.startswith("1 report"), r.stdout
+    wait_log(dm, "to https://nx.rpt.test/x: the host does not exist; "
+             "tried again in 60 min")
+    for shift, text in ((3660, "tried again in 120 min"),
+                        (3660 + 7260, "https://nx.rpt.test/x given up: the "
+                         "host does not exist (3 times)")):
+        dm.stop()
+        restart(dm, monkeypatch, {"POSTERN_TEST_CLOCK_SHIFT": str(shift)})
+        wait_log(dm, text, timeout=30)
+    wait_log(dm, "TLS-RPT report of nxrua.test for")
+    assert "no destination took it" in dm.logtext()
+
+
+@pytest.mark.parametrize("allowed", [False, True])
+def test_https_host_on_loopback(daemon_factory, bed, tmp_path, peers,
+                                allowed):
+    """The rua host leads to 127.0.0.90: without an mta-mx-allow-network
+    that holds it the POST is refused (logged with the URI and the
+    address, the URI given up); with one, it is made."""
+    srv = StsServer(tmp_path / "post2srv", POST2, bed.post2.cert,
+                    bed.post2.key, policy="").start()
+    try:
+        dm = daemon_factory(sub="a")
+        dm.maildir = str(tmp_path / "amail")
+        with open(dm.conf, "a") as f:
+            f.write(sender_conf(bed, dm.maildir, REPORTS + (
+                "" if allowed else NARROW), mx_allow=allowed))
+        dm.start()
+        send(dm, ["x@ssrf.test"])
+        peers["mx.good.test"].wait_messages(1)
+        wait_tls_result(dm, "ssrf.test", r"result=success")
+        r = dm.ctl("report", "tls", "send", "ssrf.test")
+        assert r.stdout.startswith("1 report"), r.stdout
+        if allowed:
+            post = wait_posts(srv, 1)[0]
+            assert post["path"] == "/ssrf"
+            wait_log(dm, "posted to https://post2.rpt.test/ssrf")
+        else:
+            wait_log(dm, "TLS-RPT destination https://post2.rpt.test/ssrf: "
+                     "post2.rpt.test leads to 127.0.0.90, a loopback "
+                     "address: refused")
+            wait_log(dm, "https://post2.rpt.test/ssrf given up")
+            wait_log(dm, "not sent: no destination took it")
+            time.sleep(1)
+            assert srv.posts() == []
+    finally:
+        srv.stop()
 
 
 def test_report_dkim_signed(daemon_factory, bed, tmp_path, peers):

@@ -109,6 +109,7 @@ reportd_prune(struct reportd *rd)
 	if (n > 0)
 		log_info("reportd: pruned %ld received reports older than %d "
 		    "days", n, REPORTD_KEEP / 86400);
+	reportd_sentlog_prune(rd);
 }
 
 static void
@@ -119,6 +120,38 @@ reportd_prune_cb(int fd, short event, void *arg)
 
 	reportd_prune(rd);
 	evtimer_add(&rd->ev_prune, &tv);
+}
+
+/*
+ * The addresses a TLS-RPT POST must not lead to (reportd/https_post.c):
+ * the same list the mta's loop checks get, our listening addresses and
+ * the networks of mta-mx-allow-network.
+ */
+static void
+reportd_conf_addr(struct reportd *rd, struct imsg *imsg)
+{
+	struct msg_conf_mta_addr	 ma;
+	struct netaddr_net		**list;
+	size_t				*count;
+
+	if (!rd->have_conf || msg_get_conf_mta_addr(imsg, &ma) == -1 ||
+	    rd->npost_listen + rd->npost_allow >= MSG_MTA_ADDR_MAX)
+		proc_bad_message(rd->proc, PROC_PARENT, imsg);
+	if (ma.kind == MTA_ADDR_LISTEN) {
+		list = &rd->post_listen;
+		count = &rd->npost_listen;
+	} else {
+		list = &rd->post_allow;
+		count = &rd->npost_allow;
+	}
+	*list = xreallocarray(*list, *count + 1, sizeof(**list));
+	netaddr_net_set(&(*list)[(*count)++], ma.family, ma.addr, ma.port,
+	    ma.prefixlen);
+	rd->post_rules.listen = rd->post_listen;
+	rd->post_rules.nlisten = rd->npost_listen;
+	rd->post_rules.allow = rd->post_allow;
+	rd->post_rules.nallow = rd->npost_allow;
+	rd->post_rules.strict = 1;
 }
 
 /* Before chroot: the reports statements, once. */
@@ -141,11 +174,16 @@ reportd_conf(struct proc *p, struct imsg *imsg)
 		explicit_bzero(imsg->data, imsg->len);
 		return;
 	}
+	if (imsg->hdr.type == IMSG_CONF_MTA_ADDR_ADD) {
+		reportd_conf_addr(rd, imsg);
+		return;
+	}
 	if (imsg->hdr.type != IMSG_CONF_REPORTS_SET || rd->have_conf ||
 	    msg_get_conf_reports(imsg, &rd->conf) == -1)
 		proc_bad_message(p, PROC_PARENT, imsg);
 	rd->have_conf = 1;
 	rd->period = rd->conf.period;
+	rd->post_rules.strict = 1;
 }
 
 /* Still root, before chroot: DNS for the reports' destinations. */

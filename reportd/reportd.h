@@ -15,6 +15,7 @@
 
 #include "imsg.h"
 #include "msg.h"
+#include "netaddr.h"
 #include "util.h"
 
 struct dns_ctx;
@@ -55,6 +56,10 @@ struct reportd {
 	time_t			 closed_through; /* periods closed before */
 	time_t			 tls_closed_through; /* TLS-RPT days */
 	struct tls_config	*tls_config;	/* TLS-RPT https: */
+	/* where a POST may go: the mta's loop-check addresses, strict */
+	struct netaddr_net	*post_listen, *post_allow;
+	size_t			 npost_listen, npost_allow;
+	struct netaddr_rules	 post_rules;
 	uint32_t		 next_peer;	/* queue request ids */
 	time_t			 count_period;	/* for max-per-period */
 	unsigned int		 count_sent;
@@ -82,6 +87,7 @@ void	 reportd_queue_report(struct reportd *, uint32_t peer,
 	    const char *sender, const char *key, const char *const *rcpts,
 	    size_t nrcpt, const struct buf *msg);
 void	 reportd_send_start(struct reportd *);
+void	 reportd_sentlog_prune(struct reportd *);
 
 /* reportd/outq.c */
 void	 reportd_outq_hold(struct reportd *, uint32_t peer, uint32_t flags,
@@ -107,6 +113,8 @@ void	 reportd_job_run(struct reportd *);
 void	 reportd_job_done(struct reportd *);
 void	 reportd_job_skip(struct reportd *, const char *why);
 void	 reportd_job_later(struct reportd *, const char *why);
+void	 reportd_job_wait(struct reportd *);
+void	 reportd_job_finish(struct reportd *);
 int	 reportd_job_queue(struct reportd *, uint32_t flags,
 	    const char *const *rcpts, size_t nrcpt, const struct buf *msg);
 
@@ -118,6 +126,7 @@ size_t	 reportd_tls_close(struct reportd *, time_t now, const char *domain,
 void	 reportd_tls_job(struct reportd *, struct tls_job **,
 	    const char *domain, time_t begin, time_t end);
 void	 reportd_tls_job_free(struct tls_job *);
+void	 reportd_tls_mailed(struct tls_job *, int queued_now);
 void	 reportd_ctl_tls_print(struct reportd *, struct imsg *);
 void	 reportd_ctl_tls_send(struct reportd *, struct imsg *);
 

@@ -20,7 +20,10 @@
  * timer (each minute, and a second after each period's end) closes the
  * periods that ended, at start too (back to
  * REPORTD_CATCHUP for a daemon that was down), and offers again the
- * reports left pending by a crash or a failure.  `posternctl report dmarc
+ * reports left pending by a crash or a failure (a report still pending
+ * REPORTD_GIVE_UP after its end is given up, with one line).  The
+ * sent-report log forgets what is older than REPORTD_SENTLOG_KEEP, at
+ * start and daily.  `posternctl report dmarc
  * send` closes the open period now: the rest of the period is reported at
  * its end, as a window of its own.  Evaluations that arrive for a window
  * already closed are not reported.
@@ -67,6 +70,12 @@
 
 #define REPORTD_TICK		60	/* seconds between checks */
 #define REPORTD_CATCHUP		(3 * 86400)	/* periods ended within */
+#define REPORTD_GIVE_UP		REPORTD_CATCHUP	/* pending after the end */
+/*
+ * The sent-report log forgets what is older than this: longer than any
+ * period, catch-up and retry window put together.
+ */
+#define REPORTD_SENTLOG_KEEP	(60 * 86400)
 #define REPORTD_DATA_CHUNK	(16 * 1024)
 #define KIND_DMARC		"dmarc"
 
@@ -279,6 +288,12 @@ reportd_queue_result(struct reportd *rd, struct imsg *imsg)
 		    kind_label(j->kind), j->domain, (long long)j->begin, (long long)j->end);
 		rd->st_queued++;
 		rd->count_sent++;
+		if (j->tls != NULL) {
+			/* TLS-RPT: its https: URIs next */
+			j->state = JOB_WAITING;
+			reportd_tls_mailed(j->tls, 1);
+			break;
+		}
 		job_finish(rd, 1);
 		break;
 	case MSG_REPORT_DUPLICATE:
@@ -286,6 +301,11 @@ reportd_queue_result(struct reportd *rd, struct imsg *imsg)
 		    "queued before", kind_label(j->kind), j->domain, (long long)j->begin,
 		    (long long)j->end);
 		rd->st_dup++;
+		if (j->tls != NULL) {
+			j->state = JOB_WAITING;
+			reportd_tls_mailed(j->tls, 0);
+			break;
+		}
 		job_finish(rd, 1);
 		break;
 	default:
@@ -676,6 +696,21 @@ pending_cb(void *arg, const struct sentlog_pending *p)
 {
 	struct reportd	*rd = arg;
 
+	/*
+	 * A report that could not be sent in REPORTD_GIVE_UP after its end
+	 * (DNS that keeps failing, a queue that keeps refusing) is dropped,
+	 * with one line: nothing is retried for ever.
+	 */
+	if (p->end + REPORTD_GIVE_UP < walltime()) {
+		log_warnx("reportd: %s report of %s for %lld-%lld still not "
+		    "sent %d days after its end; given up",
+		    kind_label(p->kind), p->domain, (long long)p->begin,
+		    (long long)p->end, REPORTD_GIVE_UP / 86400);
+		if (sentlog_done(rd->sl, p->kind, p->domain, p->begin) == -1)
+			log_warnx("reportd: the sent-report log cannot be "
+			    "written");
+		return 0;
+	}
 	if (strcmp(p->kind, KIND_DMARC) == 0 ||
 	    strcmp(p->kind, REPORTD_KIND_TLS) == 0)
 		job_add(rd, p->kind, p->domain, p->begin, p->end, 1);
@@ -717,9 +752,26 @@ reportd_send_start(struct reportd *rd)
 	/* The chroot is <spool>/reports: the log is a file at its root. */
 	if ((rd->sl = sentlog_open("/sent.mdb", err, sizeof(err))) == NULL)
 		fatalx("reportd: sent-report log: %s", err);
+	reportd_sentlog_prune(rd);
 	evtimer_set(&rd->ev_tick, reportd_tick, rd);
 	/* at once: pending reports and periods that ended while down */
 	evtimer_add(&rd->ev_tick, &tv);
+}
+
+/* At start and daily (reportd.c's prune timer): the log's old entries. */
+void
+reportd_sentlog_prune(struct reportd *rd)
+{
+	long	 n;
+
+	if (rd->sl == NULL)
+		return;
+	if ((n = sentlog_prune(rd->sl, walltime() - REPORTD_SENTLOG_KEEP)) ==
+	    -1)
+		log_warnx("reportd: the sent-report log cannot be pruned");
+	else if (n > 0)
+		log_info("reportd: pruned %ld sent-report log entries older "
+		    "than %d days", n, REPORTD_SENTLOG_KEEP / 86400);
 }
 
 /*
@@ -920,6 +972,27 @@ reportd_job_later(struct reportd *rd, const char *why)
 {
 	job_later(rd, why);
 	job_next(rd);
+}
+
+/*
+ * Pending without a line in the log (it waits for a destination's time):
+ * the caller starts the next job (reportd_job_run()) unless called from
+ * the start of a job (job_next() goes on by itself).
+ */
+void
+reportd_job_wait(struct reportd *rd)
+{
+	struct report_job	*j = rd->cur;
+
+	rd->cur = NULL;
+	job_free(j);
+}
+
+/* Over, and counted already (or not to be counted). */
+void
+reportd_job_finish(struct reportd *rd)
+{
+	job_finish(rd, 1);
 }
 
 /*

@@ -70,4 +70,44 @@ int		 sentlog_unsuppress(struct sentlog *, const char *addr);
 long		 sentlog_foreach_suppressed(struct sentlog *,
 		    int (*cb)(void *, const char *addr, time_t until), void *);
 
+/*
+ * The state of one destination of one report: a TLS-RPT https: URI, or
+ * the report's mail (SENTLOG_DEST_MAIL) and the report as a whole
+ * (SENTLOG_DEST_REPORT: when its next failing destination is due).  A
+ * destination that took the report is never sent it again; one that
+ * failed waits for next_try (reportd/tlsrpt_send.c's back-off).
+ */
+#define SENTLOG_URI_MAX		512
+#define SENTLOG_DEST_MAIL	"mailto:"
+#define SENTLOG_DEST_REPORT	""
+
+enum sentlog_dest_state {
+	SENTLOG_DEST_FAILING = 0,	/* to be tried again at next_try */
+	SENTLOG_DEST_DONE,		/* took the report */
+	SENTLOG_DEST_DROPPED		/* given up */
+};
+
+struct sentlog_dest {
+	int		 state;		/* enum sentlog_dest_state */
+	uint32_t	 attempts;	/* failures so far */
+	uint32_t	 nohost;	/* "no such host" answers in a row */
+	time_t		 next_try;
+};
+
+/* 1 with *d filled, 0 when none is recorded (*d zeroed), -1. */
+int		 sentlog_dest_get(struct sentlog *, const char *kind,
+		    const char *domain, time_t begin, const char *uri,
+		    struct sentlog_dest *d);
+int		 sentlog_dest_put(struct sentlog *, const char *kind,
+		    const char *domain, time_t begin, const char *uri,
+		    const struct sentlog_dest *d);
+
+/*
+ * Forget what is older than before: domains whose reports end before it,
+ * reports still pending that ended before it, suppressions that ended
+ * before it and destination states of reports that began before it.  The
+ * number of entries removed, or -1.
+ */
+long		 sentlog_prune(struct sentlog *, time_t before);
+
 #endif

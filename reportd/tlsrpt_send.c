@@ -9,22 +9,33 @@
  *      domain with results, marked pending in the log;
  *   2. the report's JSON (reportd/tlsrpt.c) is built and gzipped (5.2);
  *   3. the domain's _smtp._tls TXT record is looked up (3) for its rua;
- *   4. every https: URI gets an HTTPS POST (5.4; reportd/https_post.c),
- *      one after the other; a failure is tried again at a later tick
- *      until a day after the report's end, then logged and given up;
- *   5. the mailto: URIs get one message (5.3) through the queue, DKIM-
+ *   4. the mailto: URIs get one message (5.3) through the queue, DKIM-
  *      signed like the DMARC reports, with "TLS-Required: No" (RFC 8689
  *      5) in its header and on its envelopes (ENV_F_TLSREQ_NO), so that
- *      the report of a TLS failure can reach a domain whose TLS fails.
+ *      the report of a TLS failure can reach a domain whose TLS fails;
+ *   5. every https: URI gets an HTTPS POST (5.4; reportd/https_post.c),
+ *      one after the other, each held to the address rules of
+ *      lib/netaddr.h (strict; `mta-mx-allow-network` allows networks).
+ *
+ * Each destination has its own state in the sent-report log
+ * (sentlog_dest_*()): the mail part is queued at once and once; a URI
+ * that took the report is never posted to again; a URI that failed is
+ * tried again after TLS_BACKOFF (1, 5, 15, 60 minutes, then every 4
+ * hours), the report staying pending meanwhile, until a day after the
+ * report's end (TLS_RETRY_FOR), when the URIs still failing are given up
+ * with one log line.  A URI whose host leads to an address that is
+ * refused is dropped at once (permanent for that URI).  A host that does
+ * not exist or has no address (NXDOMAIN, or NODATA for A and AAAA) is
+ * tried again no sooner than an hour, then two, and dropped at its
+ * TLS_NOHOST_MAX-th such answer.
  *
  * A day closed early by `report tls send` is closed whole: results that
  * come later that day are not reported (the store counts by day).  The
  * exactly-once of the log holds for the mail; a POST that a crash
- * interrupts before the queue has the mail is made again (the receiver
- * knows it by its report-id, 4.4).  Not
+ * interrupts before its state is written is made again: at least once for
+ * https (the receiver knows the report by its report-id, 4.4).  Not
  * here: the size limits of 5.3 (a report is one message), a POST answered
- * with a redirect is a failure (5.4 does not ask us to follow it), and
- * HTTPS destinations are not held to the mta's address rules.
+ * with a redirect is a failure (5.4 does not ask us to follow it).
  */
 #include <sys/types.h>
 
@@ -53,6 +64,8 @@
 #define TLS_DAY			86400
 #define TLS_CATCHUP		(3 * TLS_DAY)	/* days ended within */
 #define TLS_RETRY_FOR		TLS_DAY		/* https: after the end */
+#define TLS_NOHOST_MAX		3		/* NXDOMAIN/NODATA answers */
+#define TLS_NOHOST_WAIT		3600		/* after the first of them */
 #define TLS_TXT_MAX		16		/* TXT records looked at */
 #define TLS_MEDIA_TYPE		"application/tlsrpt+gzip"	/* 6.4 */
 
@@ -64,7 +77,11 @@ struct tls_job {
 	struct https_post	*post;
 	struct tlsrpt_record	 rec;
 	size_t			 next;		/* rua being sent to */
-	size_t			 posted, failed;	/* https: */
+	size_t			 posted;	/* https: this run */
+	int			 mailed;	/* the queue took it this run */
+	int			 delivered;	/* somewhere, ever */
+	time_t			 due;		/* the next failing URI's try */
+	size_t			 failing, dropped;	/* https: */
 	struct buf		 gz;
 	char			 rid[DMARC_AGG_ID_MAX];
 	char			 fn[DMARC_AGG_FILENAME_MAX];
@@ -208,18 +225,59 @@ tls_json(struct reportd *rd, const struct tlsrpt_report *r,
 
 static void	tls_next(struct tls_job *);
 
+/* Seconds before the next try after failure n (1, 2, ...) of a URI. */
+static time_t
+tls_backoff(uint32_t n)
+{
+	static const time_t	 wait[] = { 60, 300, 900, 3600, 4 * 3600 };
+
+	if (n == 0)
+		n = 1;
+	if (n > sizeof(wait) / sizeof(wait[0]))
+		n = sizeof(wait) / sizeof(wait[0]);
+	return wait[n - 1];
+}
+
+/* A destination's state, from the log; a log that cannot be read: none. */
+static void
+tls_dest_get(struct tls_job *t, const char *uri, struct sentlog_dest *d)
+{
+	if (sentlog_dest_get(t->rd->sl, REPORTD_KIND_TLS, t->domain, t->begin,
+	    uri, d) == -1)
+		log_warnx("reportd: the sent-report log cannot be read; the "
+		    "TLS-RPT report of %s may go again to %s", t->domain,
+		    uri[0] != '\0' ? uri : "its destinations");
+}
+
+static void
+tls_dest_put(struct tls_job *t, const char *uri, const struct sentlog_dest *d)
+{
+	if (sentlog_dest_put(t->rd->sl, REPORTD_KIND_TLS, t->domain, t->begin,
+	    uri, d) == -1)
+		log_warnx("reportd: the sent-report log cannot be written; the "
+		    "TLS-RPT report of %s may go again to %s", t->domain,
+		    uri[0] != '\0' ? uri : "its destinations");
+}
+
 /* 5.3: the report as mail to every mailto: URI not suppressed. */
 static void
 tls_mail(struct tls_job *t)
 {
 	struct reportd		*rd = t->rd;
 	struct report_mail	 rm;
+	struct sentlog_dest	 d;
 	struct buf		 msg;
 	const char		*to[TLSRPT_RUA_MAX];
 	char			 subject[1024], text[512], hdr[1024];
 	size_t			 i, nto = 0;
 	time_t			 until;
 
+	tls_dest_get(t, SENTLOG_DEST_MAIL, &d);
+	if (d.state == SENTLOG_DEST_DONE) {
+		t->delivered = 1;
+		tls_next(t);		/* queued before */
+		return;
+	}
 	for (i = 0; i < t->rec.nrua; i++) {
 		if (t->rec.rua[i].scheme != TLSRPT_MAILTO)
 			continue;
@@ -233,10 +291,7 @@ tls_mail(struct tls_job *t)
 		to[nto++] = t->rec.rua[i].uri;
 	}
 	if (nto == 0) {
-		if (t->posted > 0)
-			reportd_job_done(rd);
-		else
-			reportd_job_skip(rd, "no destination may receive it");
+		tls_next(t);
 		return;
 	}
 	/* 5.3: the subject, and the two header fields */
@@ -268,57 +323,180 @@ tls_mail(struct tls_job *t)
 	    reportd_job_queue(rd, MSG_REPORT_F_TLSREQ_NO, to, nto,
 	    &msg) == -1) {
 		buf_free(&msg);
-		reportd_job_skip(rd, "its message cannot be made");
+		log_warnx("reportd: TLS-RPT report of %s for %lld: its message "
+		    "cannot be made; not mailed", t->domain,
+		    (long long)t->begin);
+		tls_next(t);
 		return;
 	}
 	buf_free(&msg);
+	/* the queue's answer comes to reportd_tls_mailed() */
+}
+
+/* The queue has the mail (or had it): never again; then the https: URIs. */
+void
+reportd_tls_mailed(struct tls_job *t, int queued_now)
+{
+	struct sentlog_dest	 d;
+
+	memset(&d, 0, sizeof(d));
+	d.state = SENTLOG_DEST_DONE;
+	tls_dest_put(t, SENTLOG_DEST_MAIL, &d);
+	t->delivered = 1;
+	t->mailed = queued_now;
+	tls_next(t);
 }
 
 static void
-tls_posted(void *arg, int status, const char *why)
+tls_posted(void *arg, enum https_post_result res, int status,
+    const char *why)
 {
-	struct tls_job	*t = arg;
-	const char	*uri = t->rec.rua[t->next].uri;
+	struct tls_job		*t = arg;
+	const char		*uri = t->rec.rua[t->next].uri;
+	struct sentlog_dest	 d;
+	time_t			 now = walltime(), wait;
 
 	t->post = NULL;
-	if (why == NULL) {
+	tls_dest_get(t, uri, &d);
+	switch (res) {
+	case HTTPS_POST_OK:
 		log_info("reportd: TLS-RPT report of %s for %lld posted to %s "
 		    "(HTTP %d)", t->domain, (long long)t->begin, uri, status);
+		d.state = SENTLOG_DEST_DONE;
 		t->posted++;
-	} else {
-		log_warnx("reportd: TLS-RPT report of %s for %lld to %s: %s",
-		    t->domain, (long long)t->begin, uri, why);
-		t->failed++;
+		t->delivered = 1;
+		break;
+	case HTTPS_POST_REFUSED:
+		log_warnx("reportd: TLS-RPT report of %s for %lld: %s given "
+		    "up: %s", t->domain, (long long)t->begin, uri, why);
+		d.state = SENTLOG_DEST_DROPPED;
+		t->dropped++;
+		break;
+	case HTTPS_POST_NOHOST:
+		d.attempts++;
+		if (++d.nohost >= TLS_NOHOST_MAX) {
+			log_warnx("reportd: TLS-RPT report of %s for %lld: %s "
+			    "given up: %s (%u times)", t->domain,
+			    (long long)t->begin, uri, why, d.nohost);
+			d.state = SENTLOG_DEST_DROPPED;
+			t->dropped++;
+			break;
+		}
+		wait = TLS_NOHOST_WAIT * d.nohost;
+		if (wait < tls_backoff(d.attempts))
+			wait = tls_backoff(d.attempts);
+		d.next_try = now + wait;
+		log_warnx("reportd: TLS-RPT report of %s for %lld to %s: %s; "
+		    "tried again in %lld min", t->domain,
+		    (long long)t->begin, uri, why, (long long)wait / 60);
+		break;
+	default:
+		d.attempts++;
+		d.nohost = 0;
+		d.next_try = now + tls_backoff(d.attempts);
+		log_warnx("reportd: TLS-RPT report of %s for %lld to %s: %s; "
+		    "tried again in %lld min", t->domain,
+		    (long long)t->begin, uri, why,
+		    (long long)tls_backoff(d.attempts) / 60);
+		break;
 	}
+	/* the last try is at the end of the retry window */
+	if (d.state == SENTLOG_DEST_FAILING &&
+	    d.next_try > t->end + TLS_RETRY_FOR)
+		d.next_try = t->end + TLS_RETRY_FOR;
+	tls_dest_put(t, uri, &d);
 	t->next++;
 	tls_next(t);
 }
 
-/* The next https: URI, then the mail. */
+/* The job is over: what was delivered, what still fails, what is given up. */
+static void
+tls_end(struct tls_job *t)
+{
+	struct reportd		*rd = t->rd;
+	struct sentlog_dest	 d, r;
+	size_t			 i;
+	time_t			 now = walltime();
+
+	if (t->failing > 0 && now < t->end + TLS_RETRY_FOR) {
+		memset(&r, 0, sizeof(r));
+		r.next_try = t->due;
+		tls_dest_put(t, SENTLOG_DEST_REPORT, &r);
+		reportd_job_wait(rd);
+		reportd_job_run(rd);
+		return;
+	}
+	if (t->failing > 0) {
+		/* 5.4: tried for a day; one line, then nothing more */
+		for (i = 0; i < t->rec.nrua; i++) {
+			if (t->rec.rua[i].scheme != TLSRPT_HTTPS)
+				continue;
+			tls_dest_get(t, t->rec.rua[i].uri, &d);
+			if (d.state != SENTLOG_DEST_FAILING)
+				continue;
+			d.state = SENTLOG_DEST_DROPPED;
+			tls_dest_put(t, t->rec.rua[i].uri, &d);
+		}
+		log_warnx("reportd: TLS-RPT report of %s for %lld: %zu https: "
+		    "destination%s still failing a day after the report's "
+		    "end; given up", t->domain, (long long)t->begin,
+		    t->failing, t->failing == 1 ? "" : "s");
+	}
+	if (t->mailed)
+		reportd_job_finish(rd);		/* counted by the queue */
+	else if (t->posted > 0)
+		reportd_job_done(rd);
+	else if (t->delivered)
+		reportd_job_finish(rd);
+	else
+		reportd_job_skip(rd, "no destination took it");
+}
+
+/* The next https: URI due, then the end. */
 static void
 tls_next(struct tls_job *t)
 {
-	struct reportd	*rd = t->rd;
+	struct reportd		*rd = t->rd;
+	struct sentlog_dest	 d;
+	const char		*uri;
+	time_t			 now = walltime();
 
 	for (; t->next < t->rec.nrua; t->next++) {
 		if (t->rec.rua[t->next].scheme != TLSRPT_HTTPS)
 			continue;
+		uri = t->rec.rua[t->next].uri;
+		tls_dest_get(t, uri, &d);
+		if (d.state == SENTLOG_DEST_DONE) {
+			t->delivered = 1;
+			continue;
+		}
+		if (d.state == SENTLOG_DEST_DROPPED)
+			continue;
+		/* failed before: waits for its time (or the last try) */
+		if (d.attempts > 0 && d.next_try > now &&
+		    now < t->end + TLS_RETRY_FOR)
+			continue;
 		t->post = https_post_start(rd->dns, rd->tls_config,
-		    t->rec.rua[t->next].uri, TLS_MEDIA_TYPE, t->gz.data,
+		    &rd->post_rules, uri, TLS_MEDIA_TYPE, t->gz.data,
 		    t->gz.len, tls_posted, t);
 		if (t->post != NULL)
 			return;
 		log_warnx("reportd: TLS-RPT reports of %s are not sent to %s: "
-		    "not a usable https: URI%s", t->domain,
-		    t->rec.rua[t->next].uri, rd->tls_config == NULL ?
-		    " (no CA bundle)" : "");
+		    "not a usable https: URI%s", t->domain, uri,
+		    rd->tls_config == NULL ? " (no CA bundle)" : "");
 	}
-	/* 5.4: failed POSTs are tried again, for a while */
-	if (t->failed > 0 && walltime() < t->end + TLS_RETRY_FOR) {
-		reportd_job_later(rd, "an https: destination failed");
-		return;
+	/* the URIs left failing, with when the first is due */
+	t->failing = 0;
+	for (t->next = 0; t->next < t->rec.nrua; t->next++) {
+		if (t->rec.rua[t->next].scheme != TLSRPT_HTTPS)
+			continue;
+		tls_dest_get(t, t->rec.rua[t->next].uri, &d);
+		if (d.state != SENTLOG_DEST_FAILING || d.attempts == 0)
+			continue;
+		if (t->failing++ == 0 || d.next_try < t->due)
+			t->due = d.next_try;
 	}
-	tls_mail(t);
+	tls_end(t);
 }
 
 static void
@@ -356,7 +534,7 @@ txt_cb(void *arg, const struct dns_answer *ans)
 		return;
 	}
 	t->next = 0;
-	tls_next(t);
+	tls_mail(t);
 }
 
 /* Called by send.c's job_next() for a job of kind "tls": *slot is ours. */
@@ -368,7 +546,9 @@ reportd_tls_job(struct reportd *rd, struct tls_job **slot,
 	struct tlsrpt_report	*r;
 	struct buf		 json;
 	struct dmarc_agg_meta	 m;
+	struct sentlog_dest	 d;
 	char			 name[DNS_NAME_BUF];
+	time_t			 now = walltime();
 	int			 rc;
 
 	t = *slot = xcalloc(1, sizeof(*t));
@@ -379,6 +559,12 @@ reportd_tls_job(struct reportd *rd, struct tls_job **slot,
 	buf_init(&t->gz, REPORT_MAIL_MAX);
 	reportd_meta(rd, &m);
 	t->submitter = m.receiver;
+	/* an https: URI failed: nothing to do before it is due */
+	tls_dest_get(t, SENTLOG_DEST_REPORT, &d);
+	if (d.next_try > now && now < end + TLS_RETRY_FOR) {
+		reportd_job_wait(rd);
+		return;
+	}
 	if (rd->conf.max_per_period > 0 &&
 	    rd->count_sent >= rd->conf.max_per_period) {
 		reportd_job_skip(rd, "reports max-per-period reached");

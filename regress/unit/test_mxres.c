@@ -969,10 +969,10 @@ sa(const char *addr, uint16_t port)
 	return &ss;
 }
 
-static struct mxres_net
+static struct netaddr_net
 net(const char *addr, int prefixlen, uint16_t port)
 {
-	struct mxres_net	 n;
+	struct netaddr_net	 n;
 
 	memset(&n, 0, sizeof(n));
 	n.ss = *sa(addr, port);
@@ -980,7 +980,7 @@ net(const char *addr, int prefixlen, uint16_t port)
 	return n;
 }
 
-static enum mxres_addr_class
+static enum netaddr_class
 classify(const char *addr, uint16_t port, int named,
     const struct mxres_opts *o)
 {
@@ -992,7 +992,7 @@ static void
 test_addr_classify(void **state)
 {
 	struct mxres_opts	 o;
-	struct mxres_net	 allow[3], listen[3];
+	struct netaddr_net	 allow[3], listen[3];
 	struct sockaddr_storage	 un;
 	static const char *const loopback[] = {
 		"127.0.0.1", "127.0.0.25", "127.255.255.254", "::1",
@@ -1009,25 +1009,25 @@ test_addr_classify(void **state)
 
 	/* no options, or the check off: nothing is refused */
 	assert_int_equal(classify("127.0.0.1", 25, 0, NULL),
-	    MXRES_ADDR_USABLE);
+	    NETADDR_USABLE);
 	memset(&o, 0, sizeof(o));
-	assert_int_equal(classify("127.0.0.1", 25, 0, &o), MXRES_ADDR_USABLE);
-	assert_int_equal(classify("::", 25, 0, &o), MXRES_ADDR_USABLE);
+	assert_int_equal(classify("127.0.0.1", 25, 0, &o), NETADDR_USABLE);
+	assert_int_equal(classify("::", 25, 0, &o), NETADDR_USABLE);
 
 	o.loop_check = 1;
 	for (i = 0; i < sizeof(loopback) / sizeof(loopback[0]); i++) {
 		assert_int_equal(classify(loopback[i], 25, 0, &o),
-		    MXRES_ADDR_LOOPBACK);
+		    NETADDR_LOOPBACK);
 		/* a host the configuration names is the admin's choice */
 		assert_int_equal(classify(loopback[i], 25, 1, &o),
-		    MXRES_ADDR_USABLE);
+		    NETADDR_USABLE);
 	}
 	for (i = 0; i < sizeof(unspec) / sizeof(unspec[0]); i++)
 		assert_int_equal(classify(unspec[i], 25, 0, &o),
-		    MXRES_ADDR_UNSPEC);
+		    NETADDR_UNSPEC);
 	for (i = 0; i < sizeof(usable) / sizeof(usable[0]); i++)
 		assert_int_equal(classify(usable[i], 25, 0, &o),
-		    MXRES_ADDR_USABLE);
+		    NETADDR_USABLE);
 
 	/* allowed networks: the mapped form is covered by the IPv4 one */
 	allow[0] = net("127.0.0.0", 24, 0);
@@ -1035,27 +1035,27 @@ test_addr_classify(void **state)
 	o.allow = allow;
 	o.nallow = 2;
 	assert_int_equal(classify("127.0.0.200", 25, 0, &o),
-	    MXRES_ADDR_USABLE);
+	    NETADDR_USABLE);
 	assert_int_equal(classify("::ffff:127.0.0.5", 25, 0, &o),
-	    MXRES_ADDR_USABLE);
-	assert_int_equal(classify("::1", 25, 0, &o), MXRES_ADDR_USABLE);
+	    NETADDR_USABLE);
+	assert_int_equal(classify("::1", 25, 0, &o), NETADDR_USABLE);
 	assert_int_equal(classify("127.0.1.1", 25, 0, &o),
-	    MXRES_ADDR_LOOPBACK);
-	assert_int_equal(classify("0.0.0.0", 25, 0, &o), MXRES_ADDR_UNSPEC);
-	assert_int_equal(classify("::", 25, 0, &o), MXRES_ADDR_UNSPEC);
+	    NETADDR_LOOPBACK);
+	assert_int_equal(classify("0.0.0.0", 25, 0, &o), NETADDR_UNSPEC);
+	assert_int_equal(classify("::", 25, 0, &o), NETADDR_UNSPEC);
 	/* odd prefix lengths */
 	allow[0] = net("127.0.0.0", 9, 0);
 	allow[1] = net("0.0.0.0", 0, 0);
 	o.nallow = 1;
 	assert_int_equal(classify("127.127.255.255", 25, 0, &o),
-	    MXRES_ADDR_USABLE);
+	    NETADDR_USABLE);
 	assert_int_equal(classify("127.128.0.0", 25, 0, &o),
-	    MXRES_ADDR_LOOPBACK);
+	    NETADDR_LOOPBACK);
 	o.nallow = 2;
 	assert_int_equal(classify("127.128.0.0", 25, 0, &o),
-	    MXRES_ADDR_USABLE);
-	assert_int_equal(classify("0.0.0.0", 25, 0, &o), MXRES_ADDR_USABLE);
-	assert_int_equal(classify("::1", 25, 0, &o), MXRES_ADDR_LOOPBACK);
+	    NETADDR_USABLE);
+	assert_int_equal(classify("0.0.0.0", 25, 0, &o), NETADDR_USABLE);
+	assert_int_equal(classify("::1", 25, 0, &o), NETADDR_LOOPBACK);
 
 	/* our listening addresses: refused whatever is allowed */
 	allow[0] = net("127.0.0.0", 8, 0);
@@ -1066,40 +1066,40 @@ test_addr_classify(void **state)
 	o.listen = listen;
 	o.nlisten = 3;
 	/* through DNS, on any port: the MX is this host */
-	assert_int_equal(classify("127.0.0.1", 25, 0, &o), MXRES_ADDR_SELF);
+	assert_int_equal(classify("127.0.0.1", 25, 0, &o), NETADDR_SELF);
 	assert_int_equal(classify("::ffff:127.0.0.1", 25, 0, &o),
-	    MXRES_ADDR_SELF);
-	assert_int_equal(classify("192.0.2.7", 587, 0, &o), MXRES_ADDR_SELF);
+	    NETADDR_SELF);
+	assert_int_equal(classify("192.0.2.7", 587, 0, &o), NETADDR_SELF);
 	assert_int_equal(classify("2001:db8::7", 25, 0, &o),
-	    MXRES_ADDR_SELF);
-	assert_int_equal(classify("127.0.0.2", 25, 0, &o), MXRES_ADDR_USABLE);
-	assert_int_equal(classify("192.0.2.8", 25, 0, &o), MXRES_ADDR_USABLE);
+	    NETADDR_SELF);
+	assert_int_equal(classify("127.0.0.2", 25, 0, &o), NETADDR_USABLE);
+	assert_int_equal(classify("192.0.2.8", 25, 0, &o), NETADDR_USABLE);
 	/* named in the configuration: only the same address and port */
-	assert_int_equal(classify("127.0.0.1", 25, 1, &o), MXRES_ADDR_USABLE);
-	assert_int_equal(classify("127.0.0.1", 2525, 1, &o), MXRES_ADDR_SELF);
+	assert_int_equal(classify("127.0.0.1", 25, 1, &o), NETADDR_USABLE);
+	assert_int_equal(classify("127.0.0.1", 2525, 1, &o), NETADDR_SELF);
 	assert_int_equal(classify("::ffff:127.0.0.1", 2525, 1, &o),
-	    MXRES_ADDR_SELF);
+	    NETADDR_SELF);
 	assert_int_equal(classify("127.0.0.2", 2525, 1, &o),
-	    MXRES_ADDR_USABLE);
-	assert_int_equal(classify("192.0.2.7", 25, 1, &o), MXRES_ADDR_SELF);
+	    NETADDR_USABLE);
+	assert_int_equal(classify("192.0.2.7", 25, 1, &o), NETADDR_SELF);
 
 	/* a wildcard listener takes every loopback address */
 	listen[0] = net("0.0.0.0", 0, 25);
 	listen[1] = net("::", 0, 2626);
 	o.nlisten = 2;
-	assert_int_equal(classify("127.0.0.9", 25, 0, &o), MXRES_ADDR_SELF);
-	assert_int_equal(classify("::1", 25, 0, &o), MXRES_ADDR_SELF);
-	assert_int_equal(classify("192.0.2.1", 25, 0, &o), MXRES_ADDR_USABLE);
-	assert_int_equal(classify("127.0.0.9", 25, 1, &o), MXRES_ADDR_SELF);
-	assert_int_equal(classify("::1", 2626, 1, &o), MXRES_ADDR_SELF);
-	assert_int_equal(classify("127.0.0.9", 26, 1, &o), MXRES_ADDR_USABLE);
-	assert_int_equal(classify("192.0.2.1", 25, 1, &o), MXRES_ADDR_USABLE);
+	assert_int_equal(classify("127.0.0.9", 25, 0, &o), NETADDR_SELF);
+	assert_int_equal(classify("::1", 25, 0, &o), NETADDR_SELF);
+	assert_int_equal(classify("192.0.2.1", 25, 0, &o), NETADDR_USABLE);
+	assert_int_equal(classify("127.0.0.9", 25, 1, &o), NETADDR_SELF);
+	assert_int_equal(classify("::1", 2626, 1, &o), NETADDR_SELF);
+	assert_int_equal(classify("127.0.0.9", 26, 1, &o), NETADDR_USABLE);
+	assert_int_equal(classify("192.0.2.1", 25, 1, &o), NETADDR_USABLE);
 
 	/* not an Internet address */
 	memset(&un, 0, sizeof(un));
 	un.ss_family = AF_UNIX;
 	assert_int_equal(mxres_addr_classify((struct sockaddr *)&un, 0, &o),
-	    MXRES_ADDR_USABLE);
+	    NETADDR_USABLE);
 }
 
 static void
@@ -1107,7 +1107,7 @@ test_loops(void **state)
 {
 	struct mxres_result	 r;
 	struct mxres_opts	 o;
-	struct mxres_net	 allow[1], listen[2];
+	struct netaddr_net	 allow[1], listen[2];
 
 	/* without the check, loopback is used as before */
 	assert_int_equal(lookup("loopmx.test", NULL, &r), MXRES_OK);

@@ -27,6 +27,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "envelope.h"
 #include "queue/store.h"
 #include "util.h"
@@ -1180,11 +1181,65 @@ test_codec(void **state)
 	assert_int_equal(msgrec_decode(&md, mb, sizeof(mb)), -1);
 }
 
+/* A report's message under key, committed at the clock's time now. */
+static void
+keyed_message(struct fixture *f, const char *key)
+{
+	struct envelope	 e;
+	struct qs_msg	*m;
+	struct acks	 a;
+
+	memset(&a, 0, sizeof(a));
+	m = qstore_message_begin(f->qs, 0);
+	assert_int_equal(qstore_message_set_key(m, key), 0);
+	assert_int_equal(qstore_message_append(m, "x\r\n", 3), 0);
+	mkenv(&e, "r@example.com", "p@example.org");
+	assert_true(qstore_message_add_envelope(m, &e) != 0);
+	assert_int_equal(qstore_commit_request(m, ack_cb, &a), 0);
+	assert_int_equal(qstore_flush(f->qs), 0);
+	assert_int_equal(a.ok, 1);
+}
+
+/*
+ * The keys of reports (queued once only) are forgotten after keep
+ * seconds: an old one goes, a recent one stays and still refuses its
+ * report again; nothing else is touched.
+ */
+static void
+test_keys_prune(void **state)
+{
+	struct fixture	*f = *state;
+	time_t		 keep = 60 * 86400;
+
+	clock_test_shift(-(keep + 86400));
+	keyed_message(f, "tls/1/2/old.test");
+	clock_test_shift(-(keep - 86400));
+	keyed_message(f, "tls/3/4/recent.test");
+	clock_test_shift(0);
+	keyed_message(f, "tls/5/6/now.test");
+	assert_int_equal(qstore_key_exists(f->qs, "tls/1/2/old.test"), 1);
+	assert_int_equal(qstore_keys_prune(f->qs, walltime(), keep), 1);
+	assert_int_equal(qstore_key_exists(f->qs, "tls/1/2/old.test"), 0);
+	assert_int_equal(qstore_key_exists(f->qs, "tls/3/4/recent.test"), 1);
+	assert_int_equal(qstore_key_exists(f->qs, "tls/5/6/now.test"), 1);
+	/* again, and after a reopen: the rest stays */
+	assert_int_equal(qstore_keys_prune(f->qs, walltime(), keep), 0);
+	reopen(f, 16 * 1024 * 1024);
+	assert_int_equal(qstore_key_exists(f->qs, "tls/3/4/recent.test"), 1);
+	/* two days on, the recent one is old too */
+	assert_int_equal(qstore_keys_prune(f->qs, walltime() + 2 * 86400,
+	    keep), 1);
+	assert_int_equal(qstore_key_exists(f->qs, "tls/3/4/recent.test"), 0);
+	assert_int_equal(qstore_key_exists(f->qs, "tls/5/6/now.test"), 1);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_roundtrip, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_keys_prune, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_group_commit, setup,
 		    teardown),
