@@ -230,7 +230,7 @@ static const struct row rows[] = {
 	{ "ctl_envelope", dec_ctl_envelope, sizeof(struct msg_ctl_envelope),
 	    S(struct msg_ctl_envelope, account), NOENUM, NOGOOD, 0 },
 	{ "ctl_target", dec_ctl_target, sizeof(struct msg_ctl_target), NOSTR,
-	    E(struct msg_ctl_target, target, CTL_TARGET_REPORTD + 1),
+	    E(struct msg_ctl_target, target, CTL_TARGET_AUTHD + 1),
 	    offsetof(struct msg_ctl_target, target), CTL_TARGET_SMTP, 0 },
 	{ "ctl_stat", dec_ctl_stat, sizeof(struct msg_ctl_stat),
 	    S(struct msg_ctl_stat, name), NOENUM, NOGOOD, 0 },

@@ -1395,10 +1395,11 @@ test_idle_commands(void **state)
 	max_idle = 0;		/* the default */
 	r = rec_new(0, 0, 0);
 	drain(r);
+	/* EHLO and HELO count too: a loop of them is no better */
 	assert_string_equal(say(r, "EHLO c\r\n"), "250");
-	for (i = 0; i < SMTP_DEFAULT_MAX_IDLE_COMMANDS; i++)
+	for (i = 1; i < SMTP_DEFAULT_MAX_IDLE_COMMANDS; i++)
 		assert_string_equal(say(r, "NOOP\r\n"), "250");
-	assert_string_equal(say(r, "NOOP\r\n"), "421");
+	assert_string_equal(say(r, "HELO c\r\n"), "421");
 	assert_true(smtp_session_closing(r->s));
 	assert_non_null(strstr((char *)r->events.data,
 	    "limit:Too many commands without a message"));
@@ -1407,8 +1408,8 @@ test_idle_commands(void **state)
 	max_idle = 4;
 	r = rec_new(0, 0, 0);
 	drain(r);
-	assert_string_equal(say(r, "EHLO c\r\nNOOP\r\nRSET\r\nHELP\r\n"
-	    "VRFY x\r\n"), "250 250 250 214 252");
+	assert_string_equal(say(r, "EHLO c\r\nNOOP\r\nRSET\r\nHELP\r\n"),
+	    "250 250 250 214");
 	/* a message accepted: a new budget */
 	assert_string_equal(say(r, "MAIL FROM:<a@b.example>\r\n"
 	    "RCPT TO:<c@d.example>\r\nDATA\r\n"), "250 250 354");
