@@ -5,14 +5,15 @@ mails an ARF report (RFC 5965, RFC 6591) to a sink; Python's email package
 parses it as multipart/report; report-type=feedback-report with the
 fields RFC 9991 4 asks for and the redacted header section.  fo=0 against
 fo=1 for a message that passes one mechanism; `reports failure no` (the
-default) sends nothing; `reports failure-max` holds; an external ruf
+default) sends nothing; `reports failure-max` holds, across a restart
+too (the counters are in the evaluation store); an external ruf
 without its _report._dmarc authorization gets nothing; hostile header
 sections (8-bit, CRLF folded or encoded into From, huge fields) cannot
 break the report.  DKIM failure reports (RFC 6651: r=y, _report._domainkey)
 and SPF failure reports (RFC 6652: ra=, rr= modifiers) likewise.
 
 Modules covered: reportd/arf.c, reportd/failure.c, reportd/outq.c,
-reportd/report_dest.c,
+reportd/report_dest.c, reportd/evalstore.c,
 auth/ruf.c"""
 import base64
 import email
@@ -241,6 +242,30 @@ def test_rate_limit(daemon_factory, bed, tmp_path, sink):
     time.sleep(1)
     assert len(sink.accepted()) == 2
     assert stat(dm, "reportd.failure.queued") == 2
+
+
+def test_rate_limit_survives_restart(daemon_factory, bed, tmp_path, sink):
+    """The hourly counters are in the evaluation store: a restart does not
+    make room for more reports in the same hour."""
+    hour = int(time.time()) // 3600
+    dm = make_mx(daemon_factory, bed, tmp_path,
+                 FAILURE_ON + "reports failure-max 1\n").start()
+    send(dm.port, "fail.test", n=0)
+    sink.wait_messages(1, timeout=20)
+    wait_stat(dm, "reportd.failure.queued", 1)
+    dm.stop()
+    # the control socket's directory goes with stop(); start makes it anew
+    os.makedirs(dm.sockdir, exist_ok=True)
+    os.chmod(dm.sockdir, 0o755)
+    dm.start()
+    send(dm.port, "fail.test", n=1)
+    wait_stat(dm, "reportd.failure.limited", 1)
+    wait_log(dm, "reports failure-max reached this hour")
+    time.sleep(1)
+    if int(time.time()) // 3600 != hour:
+        pytest.skip("an hour began during the test")
+    assert len(sink.accepted()) == 1
+    assert (stat(dm, "reportd.failure.queued") or 0) == 0
 
 
 def test_external_ruf_needs_authorization(ruf, sink):
