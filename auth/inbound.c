@@ -713,11 +713,15 @@ inbound_finish(struct inbound *in)
 			in->res.dmarc_nruf = in->dmarc_out.record.nruf;
 	}
 	inbound_dkim_report(in);
+	/* RFC 6652 4.1: rr= may ask for any result but pass (and none,
+	   where there is no record to ask) */
 	if (in->spf_done && in->policy.spf != INBOUND_DISABLE &&
-	    in->spf_out.result == SPF_FAIL &&
-	    strlen(in->spf_out.domain) < sizeof(in->res.spf_fail_domain))
-		strlcpy(in->res.spf_fail_domain, in->spf_out.domain,
-		    sizeof(in->res.spf_fail_domain));
+	    in->spf_out.result != SPF_PASS && in->spf_out.result != SPF_NONE &&
+	    strlen(in->spf_out.domain) < sizeof(in->res.spf_report_domain)) {
+		strlcpy(in->res.spf_report_domain, in->spf_out.domain,
+		    sizeof(in->res.spf_report_domain));
+		in->res.spf_report_result = in->spf_out.result;
+	}
 	in->res.dns_cut = dns_ctx_cut(in->dns);
 	if (in->res.dns_cut > 0)
 		trace(in, "dns: %zu lookup(s) ended by the time budget of "

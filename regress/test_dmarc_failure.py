@@ -84,6 +84,18 @@ def bed(tmp_path_factory):
                              'ra=spf-fail rr=s:f"'] + mx)
         b.zone("spfn.test", ['@ TXT "v=spf1 ip4:127.0.0.9 -all ra=x '
                              'rr=s"'] + mx)
+        # RFC 6652 4.1: rr= for softfail, neutral, errors; "all" when
+        # absent; a result rr= does not name is not reported
+        b.zone("soft.test", ['@ TXT "v=spf1 ip4:127.0.0.9 ~all ra=soft '
+                             'rr=s"'] + mx)
+        b.zone("softf.test", ['@ TXT "v=spf1 ip4:127.0.0.9 ~all ra=nope '
+                              'rr=f:e:n"'] + mx)
+        b.zone("neut.test", ['@ TXT "v=spf1 ip4:127.0.0.9 ?all ra=neut '
+                             'rr=n"'] + mx)
+        b.zone("perm.test", ['@ TXT "v=spf1 include:nowhere.perm.test -all '
+                             'ra=perm rr=e"'] + mx)
+        b.zone("dflt.test", ['@ TXT "v=spf1 ip4:127.0.0.9 ~all '
+                             'ra=dflt"'] + mx)
         b.zone("psd.test", ['@ TXT "v=spf1 -all"',
                             '_dmarc TXT "v=DMARC1; p=none; psd=y; '
                             'ruf=mailto:ruf@psd.test"'] + mx)
@@ -387,6 +399,30 @@ def test_spf_failure_report(ruf, sink):
     assert f["Reported-Domain"] == "spfr.test"
     assert f["Original-Mail-From"].endswith("@spfr.test>")
     assert b"alice" not in raw
+
+
+def test_spf_rr_results(ruf, sink):
+    """RFC 6652 4.1: rr=s reports a softfail, rr=n a neutral, rr=e a
+    permerror, no rr= (all) a softfail; rr=f:e:n does not report a
+    softfail.  Each report names the result it is about."""
+    for dom in ("softf.test", "soft.test", "neut.test", "perm.test",
+                "dflt.test"):
+        send(ruf.port, dom)
+    msgs = sink.wait_messages(4, timeout=30)
+    wait_log(ruf, "rr= asks for other failures")
+    time.sleep(1)
+    msgs = sink.messages()
+    got = {}
+    for raw in msgs:
+        _, f, _ = parse_report(raw)
+        assert f["Auth-Failure"] == "spf"
+        got[f["Reported-Domain"]] = re.search(
+            r"spf=(\w+)", f["Authentication-Results"]).group(1)
+    assert got == {"soft.test": "softfail", "neut.test": "neutral",
+                   "perm.test": "permerror", "dflt.test": "softfail"}
+    rcpts = sorted(a["rcpts"][0] for a in sink.accepted())
+    assert rcpts == ["dflt@dflt.test", "neut@neut.test", "perm@perm.test",
+                     "soft@soft.test"]
 
 
 def test_report_dkim_signed(daemon_factory, bed, tmp_path, sink):

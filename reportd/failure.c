@@ -26,11 +26,16 @@
  * the destination is ra= at the signing domain, from its reporting record
  * "_report._domainkey.<d>" (3.3), when rr= asks for verification
  * failures (all or v) and the message falls in the share rp= asks for.
- * SPF failure reports (RFC 6652) likewise: authd tells of every SPF fail
- * (MSG_FAILURE_SPF, the domain checked); the domain's SPF record names
- * ra= (the local part at that domain), rp= and rr= (all, or f: fail, the
- * only result we report) as modifiers.  Softfail, neutral and errors are
- * not reported.
+ * Other rr= tokens (d, o, p, s, u, x) name failures authd does not report
+ * (an expired signature is a permerror, not a verification failure), and
+ * rs= (the text for an SMTP rejection) is unused: postern never rejects
+ * for a DKIM failure alone, only by DMARC policy.
+ * SPF failure reports (RFC 6652) likewise: authd tells of every SPF
+ * result but pass and none (MSG_FAILURE_SPF, the domain checked, the
+ * result in the evaluation's SPF fields); the domain's SPF record names
+ * ra= (the local part at that domain), rp= and rr= (all, e: temperror or
+ * permerror, f: fail, s: softfail, n: neutral; RFC 6652 4.1) as
+ * modifiers.
  *
  * The counters are in the evaluation store (evalstore_rate_take()), per
  * UTC hour, so a restart does not start them again.  A failure report is not
@@ -427,6 +432,13 @@ fjob_send_to(struct fjob *j, const char *local)
 		fjob_skip(j, "its reporting address is too long");
 		return;
 	}
+	/* RFC 6651 3.3, RFC 6652 3: rate-limited per domain (kind) */
+	if (!rate_take(f, j->kind == MSG_FAILURE_DKIM ? "dkim" : "spf",
+	    j->domain)) {
+		f->st_limited++;
+		fjob_skip(j, "reports failure-max reached this hour");
+		return;
+	}
 	if (rd->sl != NULL && sentlog_suppressed(rd->sl, d->addr, walltime(),
 	    &until) == 1) {
 		fjob_skip(j, "its reporting address is suppressed");
@@ -509,7 +521,8 @@ fjob_dkim_cb(void *arg, const struct dns_answer *ans)
 				for (p = v; p != NULL && found == 1;
 				    p = strchr(p, ':') ? strchr(p, ':') + 1 :
 				    NULL)
-					if (strncmp(p, "all", 3) == 0 ||
+					if ((strncmp(p, "all", 3) == 0 &&
+					    (p[3] == ':' || p[3] == '\0')) ||
 					    (p[0] == 'v' && (p[1] == ':' ||
 					    p[1] == '\0')))
 						break;
@@ -529,9 +542,51 @@ fjob_dkim_cb(void *arg, const struct dns_answer *ans)
 }
 
 /*
+ * RFC 6652 3 and 4.1: does rr= (a colon-separated list; "all" when the
+ * record has none) ask for reports of result?  "all": every result that
+ * is reported; "e": temperror and permerror; "f": fail; "s": softfail;
+ * "n": neutral and none.  Unknown tokens are ignored.  1 yes, 0 no.
+ */
+static int
+spf_rr_wants(const char *rr, enum spf_result result)
+{
+	const char	*p, *e;
+	size_t		 n;
+
+	for (p = rr; *p != '\0'; p = *e == ':' ? e + 1 : e) {
+		if ((e = strchr(p, ':')) == NULL)
+			e = p + strlen(p);
+		n = e - p;
+		if (n == 3 && strncasecmp(p, "all", 3) == 0)
+			return result != SPF_PASS;
+		if (n != 1)
+			continue;
+		switch (tolower((unsigned char)*p)) {
+		case 'e':
+			if (result == SPF_TEMPERROR || result == SPF_PERMERROR)
+				return 1;
+			break;
+		case 'f':
+			if (result == SPF_FAIL)
+				return 1;
+			break;
+		case 's':
+			if (result == SPF_SOFTFAIL)
+				return 1;
+			break;
+		case 'n':
+			if (result == SPF_NEUTRAL || result == SPF_NONE)
+				return 1;
+			break;
+		}
+	}
+	return 0;
+}
+
+/*
  * RFC 6652 3: the modifiers ra= (a local part at the domain), rp= (the
- * share to report) and rr= (the results: all, or f for fail, the only one
- * we report) of the domain's SPF record.
+ * share to report) and rr= (which results, spf_rr_wants()) of the
+ * domain's SPF record.  authd sends every result but pass and none.
  */
 static void
 fjob_spf_cb(void *arg, const struct dns_answer *ans)
@@ -594,12 +649,8 @@ fjob_spf_cb(void *arg, const struct dns_answer *ans)
 		fjob_skip(j, "its SPF record asks for no reports (RFC 6652)");
 		return;
 	}
-	for (p = rr; p != NULL; p = strchr(p, ':') ? strchr(p, ':') + 1 : NULL)
-		if (strncasecmp(p, "all", 3) == 0 ||
-		    ((p[0] == 'f' || p[0] == 'F') && (p[1] == ':' ||
-		    p[1] == '\0')))
-			break;
-	if (p == NULL) {
+	if (!spf_rr_wants(rr, j->eval.have_spf ? j->eval.spf_result :
+	    SPF_FAIL)) {
 		fjob_skip(j, "rr= asks for other failures");
 		return;
 	}
@@ -617,7 +668,6 @@ reportd_failure_add(struct reportd *rd, struct imsg *imsg)
 	struct msg_report_failure	 m;
 	struct fjob			*j;
 	const uint8_t			*eval, *header;
-	const char			*dkind;
 	char				 name[DNS_NAME_BUF];
 
 	if (msg_get_report_failure(imsg, &m, &eval, &header) == -1)
@@ -656,9 +706,6 @@ reportd_failure_add(struct reportd *rd, struct imsg *imsg)
 		free(j);
 		return;
 	}
-	/* per domain and kind: an SPF record without ra= uses no DMARC share */
-	dkind = m.kind == MSG_FAILURE_DKIM ? "dkim" : m.kind == MSG_FAILURE_SPF ?
-	    "spf" : "dmarc";
 	if ((size_t)snprintf(name, sizeof(name), m.kind == MSG_FAILURE_DKIM ?
 	    "_report._domainkey.%s" : m.kind == MSG_FAILURE_SPF ? "%s" :
 	    "_dmarc.%s", m.kind == MSG_FAILURE_DMARC ? j->policy_domain :
@@ -666,7 +713,13 @@ reportd_failure_add(struct reportd *rd, struct imsg *imsg)
 		free(j);
 		return;
 	}
-	if (f->njobs >= FAILURE_JOBS || !rate_take(f, dkind, j->domain)) {
+	/*
+	 * DMARC's per-domain count is taken now; DKIM's and SPF's once their
+	 * record asked for this report (fjob_send_to()), so that results
+	 * nobody asked about use no share of the domain's reports.
+	 */
+	if (f->njobs >= FAILURE_JOBS || (m.kind == MSG_FAILURE_DMARC &&
+	    !rate_take(f, "dmarc", j->domain))) {
 		log_info("reportd: failure report of %s from %s not sent: "
 		    "%s", j->domain, j->eval.source_ip, f->njobs >=
 		    FAILURE_JOBS ? "too many in the making" :
