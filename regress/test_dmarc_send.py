@@ -6,12 +6,15 @@ count exactly what was sent, by source and result; `report dmarc send`
 mails it (gzip, the RFC's subject, filename and media type) through the
 queue and the mta to a sink, to every authorized rua (RFC 9990 4) within
 its size limit, DKIM-signed with `reports sign with`, through the routes;
-exactly once across kill -9 at the dangerous points and restarts; periods
+exactly once across kill -9 at the dangerous points and restarts; no
+reports about reports (a domain whose evaluations are all of report mail
+gets none, report mail is counted alongside other mail); periods
 that ended while the daemon was down are reported at start; a failing
 destination gets a quiet DSN to the postmaster and is suppressed.  DNS is
 nsd (regress/dnsbed.py) on its own bed address.
 
 Modules covered: reportd/dmarc_agg.c, reportd/reportd.c, reportd/send.c,
+auth/reportmark.c, auth/dmarc_eval.c,
 reportd/report_mail.c, reportd/sentlog.c, queue/report_in.c,
 posternd/parse_reports.c"""
 import email
@@ -58,6 +61,9 @@ def bed(tmp_path_factory):
         b.zone("one.test", ['@ TXT "v=spf1 ip4:127.0.0.1 -all"',
                             '_dmarc TXT "v=DMARC1; p=none; '
                             'rua=mailto:r@one.test"'] + mx)
+        b.zone("rpt.test", ['@ TXT "v=spf1 ip4:127.0.0.1 -all"',
+                            '_dmarc TXT "v=DMARC1; p=none; '
+                            'rua=mailto:r@rpt.test"'] + mx)
         b.zone("quiet.test", ['@ TXT "v=spf1 ip4:127.0.0.1 -all"',
                               '_dmarc TXT "v=DMARC1; p=none"'] + mx)
         b.start()
@@ -369,6 +375,62 @@ def test_size_limit(sender, sink):
         time.sleep(0.1)
     time.sleep(1)
     assert sink.accepted() == []
+
+
+REPORT_MAILS = [
+    # an ARF report (RFC 5965), folded Content-Type
+    b"From: Alice <alice@{dom}>\r\nTo: bob@localhost\r\n"
+    b"Subject: FW: abuse\r\nMIME-Version: 1.0\r\n"
+    b"Content-Type: multipart/report;\r\n report-type=feedback-report; "
+    b"boundary=b\r\n\r\n--b\r\n\r\nx\r\n--b--\r\n",
+    # a TLS report (RFC 8460 5.3)
+    b"From: Alice <alice@{dom}>\r\nTo: bob@localhost\r\n"
+    b"Subject: Report Domain: {dom} Submitter: {dom}\r\n"
+    b"TLS-Report-Domain: {dom}\r\nTLS-Report-Submitter: {dom}\r\n"
+    b"Content-Type: multipart/report; report-type=tlsrpt; boundary=b\r\n"
+    b"\r\n--b--\r\n",
+    # an aggregate report as big senders mail it: a zip, the subject
+    b"From: Alice <alice@{dom}>\r\nTo: bob@localhost\r\n"
+    b"Subject: Report domain: {dom} Submitter: google.com Report-ID: 1\r\n"
+    b"Content-Type: application/zip\r\n\r\nUEsDBA==\r\n",
+]
+
+
+def send_data(port, data):
+    with smtplib.SMTP("127.0.0.1", port) as c:
+        c.ehlo("client.test")
+        dom = re.search(rb"From: Alice <alice@([^>]+)>", data).group(1)
+        assert c.mail("alice@" + dom.decode())[0] == 250
+        assert c.rcpt("bob@localhost")[0] == 250
+        code, text = c.data(data)
+    assert code == 250, (code, text)
+
+
+def test_no_reports_about_reports(sender, sink, tmp_path):
+    """Evaluations of report mail are reported only alongside other
+    rows: rpt.test sent nothing but reports and gets no report; one.test
+    sent a report and an ordinary message and gets both counted."""
+    for data in REPORT_MAILS:
+        send_data(sender.port, data.replace(b"{dom}", b"rpt.test"))
+    send_data(sender.port, REPORT_MAILS[0].replace(b"{dom}", b"one.test"))
+    send(sender.port, "one.test")
+    assert wait_evaluations(sender, "rpt.test", 3) == 3
+    assert wait_evaluations(sender, "one.test", 2) == 2
+    r = sender.ctl("report", "dmarc", "send", "all")
+    assert r.returncode == 0 and r.stdout.startswith("2 reports"), r.stdout
+    raw = sink.wait_messages(1, timeout=20)[0]
+    wait_log(sender, "DMARC report of rpt.test for")
+    time.sleep(1)
+    acc = sink.accepted()
+    assert [a["rcpts"] for a in acc] == [["r@one.test"]]
+    _, (fn, _, data) = attachment(raw)
+    assert "!one.test!" in fn
+    xml_bytes = gzip.decompress(data)
+    ok, err = xsd_valid(xml_bytes, tmp_path)
+    assert ok, err
+    assert sum(rows(xml_bytes).values()) == 2
+    assert "not sent: its evaluations are all of report mail" in \
+        sender.logtext()
 
 
 def test_send_refused_when_reports_are_off(mx):

@@ -589,6 +589,11 @@ job_next(struct reportd *rd)
 			job_skip(rd, "no evaluations");
 			continue;
 		}
+		if (dmarc_agg_only_report_mail(j->agg)) {
+			job_skip(rd, "its evaluations are all of report mail "
+			    "(no reports about reports)");
+			continue;
+		}
 		if ((pd = dmarc_agg_policy_domain(j->agg)) == NULL) {
 			job_skip(rd, "no DMARC record was found for its mail");
 			continue;

@@ -298,6 +298,36 @@ test_period(void **state)
 	assert_int_equal(dmarc_agg_period_begin(BEGIN + 5, 0), BEGIN);
 }
 
+/*
+ * No reports about reports: a report of report mail only is told apart;
+ * with other mail, report mail shares its rows (the flag is not part of a
+ * row's tuple) and is counted in them.
+ */
+static void
+test_report_mail(void **state)
+{
+	struct dmarc_agg		*a;
+	struct dmarc_eval_record	 r;
+	char				*x;
+
+	a = dmarc_agg_new("example.com", BEGIN, BEGIN + 86400);
+	assert_int_equal(dmarc_agg_only_report_mail(a), 0);	/* empty */
+	rec(&r, "192.0.2.1", 1);
+	r.report_mail = 1;
+	assert_int_equal(dmarc_agg_add(a, &r), 0);
+	assert_int_equal(dmarc_agg_add(a, &r), 0);
+	assert_int_equal(dmarc_agg_only_report_mail(a), 1);
+	r.report_mail = 0;
+	assert_int_equal(dmarc_agg_add(a, &r), 0);
+	assert_int_equal(dmarc_agg_only_report_mail(a), 0);
+	assert_int_equal(dmarc_agg_rows(a), 1);
+	assert_int_equal(dmarc_agg_messages(a), 3);
+	x = xml(a);
+	assert_non_null(strstr(x, "<count>3</count>"));
+	free(x);
+	dmarc_agg_free(a);
+}
+
 int
 main(void)
 {
@@ -307,6 +337,7 @@ main(void)
 		cmocka_unit_test(test_no_policy_no_contact),
 		cmocka_unit_test(test_row_bound),
 		cmocka_unit_test(test_period),
+		cmocka_unit_test(test_report_mail),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
