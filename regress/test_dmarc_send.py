@@ -421,6 +421,10 @@ def test_no_reports_about_reports(sender, sink, tmp_path):
     send(sender.port, "one.test")
     assert wait_evaluations(sender, "rpt.test", 3) == 3
     assert wait_evaluations(sender, "one.test", 2) == 2
+    lines = sender.ctl("show", "evaluations").stdout.splitlines()
+    assert len([x for x in lines if x.endswith(" report=yes")]) == 4
+    assert len([x for x in lines if "from=one.test " in x and
+                not x.endswith(" report=yes")]) == 1
     r = sender.ctl("report", "dmarc", "send", "all")
     assert r.returncode == 0 and r.stdout.startswith("2 reports"), r.stdout
     raw = sink.wait_messages(1, timeout=20)[0]

@@ -825,6 +825,9 @@ evalstore_format(const struct dmarc_eval_record *r, struct buf *b)
 			rc |= buf_addstr(b, ")");
 		}
 	}
+	/* the message only carried a report (auth/reportmark.h) */
+	if (r->report_mail)
+		rc |= buf_addstr(b, " report=yes");
 	rc |= buf_addstr(b, "\n");
 	return rc == 0 ? 0 : -1;
 }

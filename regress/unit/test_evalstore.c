@@ -547,6 +547,12 @@ test_format(void **state)
 	assert_non_null(strstr(s, " spf=- "));
 	assert_non_null(strstr(s, " dkim=- "));
 	assert_non_null(strstr(s, " policy=none reasons=-\n"));
+	/* report mail says so at the end */
+	buf_reset(&b);
+	r.report_mail = 1;
+	assert_int_equal(evalstore_format(&r, &b), 0);
+	s = buf_cstr(&b);
+	assert_non_null(strstr(s, " reasons=- report=yes\n"));
 	buf_free(&b);
 }
 
