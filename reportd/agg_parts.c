@@ -158,7 +158,7 @@ agg_msgs_build(struct reportd *rd, const struct dmarc_agg *a,
     size_t nto, uint64_t limit, struct agg_msgs *out, int *too_large)
 {
 	struct agg_ctx	 c;
-	size_t		 rows = dmarc_agg_rows(a), n, i, whole;
+	size_t		 rows = dmarc_agg_rows(a), n, i, whole, lim;
 	int		 fits;
 
 	*too_large = 0;
@@ -183,11 +183,16 @@ agg_msgs_build(struct reportd *rd, const struct dmarc_agg *a,
 	if (limit == 0 || whole <= limit)
 		return 0;
 
-	/* the fewest parts that might fit, then more until all do */
+	/*
+	 * The fewest parts that might fit, then more (an eighth more each
+	 * time, one row a part at the end) until all do; a part that does
+	 * not fit ends a try at once.
+	 */
+	lim = rows < AGG_PARTS_MAX ? rows : AGG_PARTS_MAX;
 	n = whole / limit + 1;
 	if (n < 2)
 		n = 2;
-	for (; n <= rows && n <= AGG_PARTS_MAX; n += n / 8 + 1) {
+	while (n <= lim) {
 		msgs_alloc(out, n);
 		out->whole = whole;
 		for (i = 0, fits = 1; i < n && fits; i++) {
@@ -200,6 +205,11 @@ agg_msgs_build(struct reportd *rd, const struct dmarc_agg *a,
 		}
 		if (fits)
 			return 0;
+		if (n == lim)
+			break;
+		n += n / 8 + 1;
+		if (n > lim)
+			n = lim;
 	}
 	agg_msgs_free(out);
 	out->whole = whole;

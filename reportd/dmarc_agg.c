@@ -64,6 +64,9 @@ struct dmarc_agg {
 	uint64_t		 report_mail;	/* of them, report mail */
 	int			 have_last;
 	struct dmarc_eval_record last;		/* for policy_published */
+	/* the rows in key order, made once for the XML of all parts */
+	const struct agg_row	**order;
+	size_t			 norder;
 };
 
 static void
@@ -99,6 +102,7 @@ dmarc_agg_free(struct dmarc_agg *a)
 		free(a->rows[i].key);
 	free(a->rows);
 	free(a->slots);
+	free(a->order);
 	free(a);
 }
 
@@ -470,8 +474,8 @@ int
 dmarc_agg_xml_rows(const struct dmarc_agg *a, const struct dmarc_agg_meta *m,
     const char *id, size_t from, size_t to, struct buf *out)
 {
+	struct dmarc_agg		*w = (struct dmarc_agg *)a;
 	struct dmarc_eval_record	*r;
-	const struct agg_row		**order;
 	size_t				 i;
 	int				 rc = -1;
 
@@ -496,14 +500,19 @@ dmarc_agg_xml_rows(const struct dmarc_agg *a, const struct dmarc_agg_meta *m,
 	    policy_published(out, a) == -1)
 		return -1;
 
-	order = xreallocarray(NULL, a->nrows, sizeof(*order));
-	for (i = 0; i < a->nrows; i++)
-		order[i] = &a->rows[i];
-	qsort(order, a->nrows, sizeof(*order), row_cmp);
+	/* a cache, not a change: rows added since make it anew */
+	if (w->norder != a->nrows) {
+		w->order = xreallocarray(w->order, a->nrows,
+		    sizeof(*w->order));
+		for (i = 0; i < a->nrows; i++)
+			w->order[i] = &a->rows[i];
+		qsort(w->order, a->nrows, sizeof(*w->order), row_cmp);
+		w->norder = a->nrows;
+	}
 	r = xmalloc(sizeof(*r));
 	for (i = from; i < to; i++) {
-		if (dmarc_eval_decode(order[i]->key, order[i]->keylen,
-		    r) == -1 || record_xml(out, r, order[i]->count) == -1)
+		if (dmarc_eval_decode(a->order[i]->key, a->order[i]->keylen,
+		    r) == -1 || record_xml(out, r, a->order[i]->count) == -1)
 			goto done;
 	}
 	if (buf_addstr(out, "</feedback>\n") == -1)
@@ -511,7 +520,6 @@ dmarc_agg_xml_rows(const struct dmarc_agg *a, const struct dmarc_agg_meta *m,
 	rc = 0;
  done:
 	free(r);
-	free(order);
 	return rc;
 }
 

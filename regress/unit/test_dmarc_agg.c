@@ -392,6 +392,13 @@ test_parts(void **state)
 	    sizeof(fn)), 0);
 	assert_string_equal(fn, "mx.example.org!example.com!1700006400!"
 	    "1700092799.xml");
+	/* a row added after the XML was written is in the next one */
+	rec(&r, "192.0.2.0", 1);
+	assert_int_equal(dmarc_agg_add(a, &r), 0);
+	free(whole);
+	whole = xml(a);
+	assert_int_equal(occurrences(whole, "<record>"), 6);
+	assert_non_null(strstr(whole, "<source_ip>192.0.2.0<"));
 	free(whole);
 	free(p1);
 	free(p2);
