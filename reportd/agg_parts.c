@@ -14,12 +14,14 @@
  *     (3.5.1): each part has its own, "BEGINpartIofN";
  *   - the file name's optional unique-id distinguishes reports of one
  *     period (3.5.2), and Report-ID and unique-id "MUST be identical when
- *     used" (3.3, unique identifiers): a part's file name ends in
+ *     used" (3.1.4): a part's file name ends in
  *     "!BEGINpartIofN.xml.gz" and its subject and XML carry that id;
  *   - a re-sent report "MUST use the same filename" (3.5.2): the split
  *     depends only on the rows and the limit, so a report offered again
  *     after a crash is split the same way (the queue refuses the parts it
- *     already has, by their keys).
+ *     already has, by their keys).  Only the Date field's length (a day
+ *     of one digit or two) varies between tries: a part within a byte of
+ *     the limit could make a re-sent report split otherwise.
  * The whole report keeps the id and file name it has without a limit.
  * All of a report's destinations get the same messages: the parts are
  * made for the smallest limit among them.

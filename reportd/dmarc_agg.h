@@ -97,7 +97,7 @@ int		 dmarc_agg_xml_rows(const struct dmarc_agg *,
 /*
  * The report id of part (0-based) of nparts: RFC 9990 wants it unique
  * among reports to the domain (3.5.1) and identical to the file name's
- * unique-id (1*(ALPHA / DIGIT), 3.5.2) when that is used, so it is
+ * unique-id (1*(ALPHA / DIGIT), 3.5.2) when that is used (3.1.4), so it is
  * "BEGINpartIofN", the same for the same split.  0, or -1.
  */
 int		 dmarc_agg_part_id(const struct dmarc_agg *, size_t part,
