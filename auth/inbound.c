@@ -721,7 +721,7 @@ inbound_finish(struct inbound *in)
 			in->res.dmarc_nruf = in->dmarc_out.record.nruf;
 	}
 	inbound_dkim_report(in);
-	/* RFC 6652 4.1: rr= may ask for any result but pass (and none,
+	/* RFC 6652 3: rr= may ask for any result but pass (and none,
 	   where there is no record to ask) */
 	if (in->spf_done && in->policy.spf != INBOUND_DISABLE &&
 	    in->spf_out.result != SPF_PASS && in->spf_out.result != SPF_NONE &&

@@ -630,7 +630,7 @@ authd_failure_send_min(struct authd *a, struct authd_msg *m,
 		strlcpy(ev->header_from, domain, sizeof(ev->header_from));
 	}
 	if (f->kind == MSG_FAILURE_SPF) {
-		/* the result RFC 6652 4.1's rr= is matched against */
+		/* the result RFC 6652 3's rr= is matched against */
 		ev->have_spf = 1;
 		ev->spf_result = r->spf_report_result;
 		strlcpy(ev->spf_domain, domain, sizeof(ev->spf_domain));

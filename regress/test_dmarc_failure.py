@@ -84,7 +84,7 @@ def bed(tmp_path_factory):
                              'ra=spf-fail rr=s:f"'] + mx)
         b.zone("spfn.test", ['@ TXT "v=spf1 ip4:127.0.0.9 -all ra=x '
                              'rr=s"'] + mx)
-        # RFC 6652 4.1: rr= for softfail, neutral, errors; "all" when
+        # RFC 6652 3: rr= for softfail, neutral, errors; "all" when
         # absent; a result rr= does not name is not reported
         b.zone("soft.test", ['@ TXT "v=spf1 ip4:127.0.0.9 ~all ra=soft '
                              'rr=s"'] + mx)
@@ -402,7 +402,7 @@ def test_spf_failure_report(ruf, sink):
 
 
 def test_spf_rr_results(ruf, sink):
-    """RFC 6652 4.1: rr=s reports a softfail, rr=n a neutral, rr=e a
+    """RFC 6652 3: rr=s reports a softfail, rr=n a neutral, rr=e a
     permerror, no rr= (all) a softfail; rr=f:e:n does not report a
     softfail.  Each report names the result it is about."""
     for dom in ("softf.test", "soft.test", "neut.test", "perm.test",

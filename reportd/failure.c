@@ -34,7 +34,7 @@
  * result but pass and none (MSG_FAILURE_SPF, the domain checked, the
  * result in the evaluation's SPF fields); the domain's SPF record names
  * ra= (the local part at that domain), rp= and rr= (all, e: temperror or
- * permerror, f: fail, s: softfail, n: neutral; RFC 6652 4.1) as
+ * permerror, f: fail, s: softfail, n: neutral; RFC 6652 3) as
  * modifiers.
  *
  * The counters are in the evaluation store (evalstore_rate_take()), per
@@ -542,7 +542,7 @@ fjob_dkim_cb(void *arg, const struct dns_answer *ans)
 }
 
 /*
- * RFC 6652 3 and 4.1: does rr= (a colon-separated list; "all" when the
+ * RFC 6652 3: does rr= (a colon-separated list; "all" when the
  * record has none) ask for reports of result?  "all": every result that
  * is reported; "e": temperror and permerror; "f": fail; "s": softfail;
  * "n": neutral and none.  Unknown tokens are ignored.  1 yes, 0 no.
