@@ -219,6 +219,8 @@ struct dmarc_eval_record {
 	char			 adkim, aspf;
 	unsigned int		 fo;
 	int			 discovery_treewalk;	/* else "psl" */
+	/* not reported: the message only carried a report (reportmark.h) */
+	int			 report_mail;
 };
 
 struct dmarc_outcome {

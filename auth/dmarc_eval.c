@@ -16,12 +16,15 @@
  *	have_policy(bool) policy_domain(str) p(u8) sp(u8) np(u8)
  *	psd('y' 'n' 'u') testing(bool) adkim('r' 's') aspf('r' 's') fo(u8)
  *	discovery_treewalk(bool)
+ *	[flags(u8): 0x01 report_mail]
  * These are the fields of one <record> of an RFC 9990 aggregate report
  * plus its <policy_published> and the time for grouping by interval.
  *
  * The decoder trusts nothing: the store can hold records written by an
  * older postern or damaged on disk, so every count, enum and string is
  * checked against the struct's bounds and the input must be used exactly.
+ * The flags byte came later within version 1: the encoder always writes
+ * it, the decoder takes a record without it (stored before) as flags 0.
  * Deliberately not here: compatibility with other versions (a change of
  * layout takes a new version and old stored records are skipped), any
  * check that fields agree with each other (reportd reports what authd
@@ -52,6 +55,7 @@ dmarc_eval_add_reason(struct dmarc_eval_record *er, enum dmarc_override t,
 #define EVAL_MAGIC0	'D'
 #define EVAL_MAGIC1	'E'
 #define EVAL_VERSION	1
+#define EVAL_F_REPORT_MAIL	0x01
 
 static int
 put_u8(struct buf *b, unsigned int v)
@@ -139,6 +143,7 @@ dmarc_eval_encode(const struct dmarc_eval_record *er, struct buf *b)
 	rv |= put_u8(b, er->aspf ? (unsigned char)er->aspf : 'r');
 	rv |= put_u8(b, er->fo);
 	rv |= put_u8(b, er->discovery_treewalk != 0);
+	rv |= put_u8(b, er->report_mail ? EVAL_F_REPORT_MAIL : 0);
 	return rv ? -1 : 0;
 }
 
@@ -265,6 +270,8 @@ dmarc_eval_decode(const void *data, size_t len, struct dmarc_eval_record *er)
 	er->aspf = get_letter(&r, "rs");
 	er->fo = get_u8(&r, DMARC_FO_0 | DMARC_FO_1 | DMARC_FO_D | DMARC_FO_S);
 	er->discovery_treewalk = get_u8(&r, 1);
+	if (!r.bad && r.left > 0)
+		er->report_mail = get_u8(&r, EVAL_F_REPORT_MAIL) != 0;
 	if (r.bad || r.left != 0)
 		goto bad;
 	return 0;

@@ -46,6 +46,7 @@
 #include "auth/dkim.h"
 #include "auth/inbound.h"
 #include "auth/iprev.h"
+#include "auth/reportmark.h"
 #include "log.h"
 #include "mailhdr.h"
 #include "auth/spf.h"
@@ -85,6 +86,7 @@ struct inbound {
 	size_t			 nfrom_total;
 	size_t			 header_len;	/* fields read */
 	int			 header_over;	/* > DKIM_MAX_HEADER */
+	int			 report_mail;	/* auth/reportmark.h */
 	int			 dkim_keys_asked, arc_keys_asked;
 	struct keyq		 keys[2 * INBOUND_MAX_KEYS];
 	size_t			 nkeys;
@@ -152,6 +154,11 @@ inbound_field(void *arg, const char *raw, size_t len, size_t namelen)
 	if (in->header_len > DKIM_MAX_HEADER) {
 		in->header_over = 1;
 		return;
+	}
+	if (!in->report_mail && reportmark_field(raw, len, namelen)) {
+		in->report_mail = 1;
+		trace(in, "the message carries a report: its evaluation is "
+		    "reported only alongside other mail's");
 	}
 	if (namelen == 0 || !mailhdr_name_is(raw, len, namelen, "From", 4))
 		return;
@@ -714,15 +721,20 @@ inbound_finish(struct inbound *in)
 	    in->dmarc_out.result != DMARC_RESULT_PERMERROR) {
 		in->res.have_dmarc = 1;
 		in->res.dmarc_eval = in->dmarc_out.eval;
+		in->res.dmarc_eval.report_mail = in->report_mail;
 		if (in->dmarc_out.have_record)
 			in->res.dmarc_nruf = in->dmarc_out.record.nruf;
 	}
 	inbound_dkim_report(in);
+	/* RFC 6652 3: rr= may ask for any result but pass (and none,
+	   where there is no record to ask) */
 	if (in->spf_done && in->policy.spf != INBOUND_DISABLE &&
-	    in->spf_out.result == SPF_FAIL &&
-	    strlen(in->spf_out.domain) < sizeof(in->res.spf_fail_domain))
-		strlcpy(in->res.spf_fail_domain, in->spf_out.domain,
-		    sizeof(in->res.spf_fail_domain));
+	    in->spf_out.result != SPF_PASS && in->spf_out.result != SPF_NONE &&
+	    strlen(in->spf_out.domain) < sizeof(in->res.spf_report_domain)) {
+		strlcpy(in->res.spf_report_domain, in->spf_out.domain,
+		    sizeof(in->res.spf_report_domain));
+		in->res.spf_report_result = in->spf_out.result;
+	}
 	in->res.dns_cut = dns_ctx_cut(in->dns);
 	if (in->res.dns_cut > 0)
 		trace(in, "dns: %zu lookup(s) ended by the time budget of "

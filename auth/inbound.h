@@ -79,8 +79,12 @@ struct inbound_result {
 	char			 dkim_report_s[DMARC_DOMAIN_MAX];
 	char			 dkim_report_i[DMARC_DOMAIN_MAX];
 	int			 dkim_report_bodyhash;	/* else the signature */
-	/* RFC 6652: SPF failed for this domain (its record may ask reports) */
-	char			 spf_fail_domain[DMARC_DOMAIN_MAX];
+	/*
+	 * RFC 6652: SPF did not pass for this domain (fail, softfail,
+	 * neutral, temperror, permerror): its record may ask reports of it.
+	 */
+	char			 spf_report_domain[DMARC_DOMAIN_MAX];
+	enum spf_result		 spf_report_result;
 	const char		*trace;		/* with params.trace */
 	size_t			 dns_cut;	/* lookups the budget ended */
 	/*

@@ -602,7 +602,8 @@ authd_failure_send(struct authd *a, struct authd_msg *m,
 	    buf_add(&out, m->header.data, hlen) == -1)
 		goto done;
 	log_debug("authd: session %u: a failure report (%s)", m->session,
-	    f->kind == MSG_FAILURE_DKIM ? "dkim" : "dmarc");
+	    f->kind == MSG_FAILURE_DKIM ? "dkim" : f->kind == MSG_FAILURE_SPF ?
+	    "spf" : "dmarc");
 	proc_compose(a->proc, PROC_REPORTD, IMSG_REPORT_FAILURE_ADD, 0, -1,
 	    out.data, out.len);
  done:
@@ -629,6 +630,12 @@ authd_failure_send_min(struct authd *a, struct authd_msg *m,
 		strlcpy(ev->source_ip, m->ip, sizeof(ev->source_ip));
 		strlcpy(ev->header_from, domain, sizeof(ev->header_from));
 	}
+	if (f->kind == MSG_FAILURE_SPF) {
+		/* the result RFC 6652 3's rr= is matched against */
+		ev->have_spf = 1;
+		ev->spf_result = r->spf_report_result;
+		strlcpy(ev->spf_domain, domain, sizeof(ev->spf_domain));
+	}
 	authd_failure_send(a, m, f, ev);
 	free(ev);
 }
@@ -652,11 +659,12 @@ authd_failure_report(struct authd *a, struct authd_msg *m,
 		authd_failure_send(a, m, &f, &r->dmarc_eval);
 	}
 	/* RFC 6652: reportd reads the SPF record's ra=, rp=, rr= */
-	if (r->spf_fail_domain[0] != '\0') {
+	if (r->spf_report_domain[0] != '\0') {
 		memset(&f, 0, sizeof(f));
 		f.kind = MSG_FAILURE_SPF;
-		strlcpy(f.spf_domain, r->spf_fail_domain, sizeof(f.spf_domain));
-		authd_failure_send_min(a, m, &f, r, r->spf_fail_domain);
+		strlcpy(f.spf_domain, r->spf_report_domain,
+		    sizeof(f.spf_domain));
+		authd_failure_send_min(a, m, &f, r, r->spf_report_domain);
 	}
 	if (!r->dkim_report)
 		return;

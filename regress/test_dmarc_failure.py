@@ -5,14 +5,15 @@ mails an ARF report (RFC 5965, RFC 6591) to a sink; Python's email package
 parses it as multipart/report; report-type=feedback-report with the
 fields RFC 9991 4 asks for and the redacted header section.  fo=0 against
 fo=1 for a message that passes one mechanism; `reports failure no` (the
-default) sends nothing; `reports failure-max` holds; an external ruf
+default) sends nothing; `reports failure-max` holds, across a restart
+too (the counters are in the evaluation store); an external ruf
 without its _report._dmarc authorization gets nothing; hostile header
 sections (8-bit, CRLF folded or encoded into From, huge fields) cannot
 break the report.  DKIM failure reports (RFC 6651: r=y, _report._domainkey)
 and SPF failure reports (RFC 6652: ra=, rr= modifiers) likewise.
 
 Modules covered: reportd/arf.c, reportd/failure.c, reportd/outq.c,
-reportd/report_dest.c,
+reportd/report_dest.c, reportd/evalstore.c,
 auth/ruf.c"""
 import base64
 import email
@@ -83,6 +84,18 @@ def bed(tmp_path_factory):
                              'ra=spf-fail rr=s:f"'] + mx)
         b.zone("spfn.test", ['@ TXT "v=spf1 ip4:127.0.0.9 -all ra=x '
                              'rr=s"'] + mx)
+        # RFC 6652 3: rr= for softfail, neutral, errors; "all" when
+        # absent; a result rr= does not name is not reported
+        b.zone("soft.test", ['@ TXT "v=spf1 ip4:127.0.0.9 ~all ra=soft '
+                             'rr=s"'] + mx)
+        b.zone("softf.test", ['@ TXT "v=spf1 ip4:127.0.0.9 ~all ra=nope '
+                              'rr=f:e:n"'] + mx)
+        b.zone("neut.test", ['@ TXT "v=spf1 ip4:127.0.0.9 ?all ra=neut '
+                             'rr=n"'] + mx)
+        b.zone("perm.test", ['@ TXT "v=spf1 include:nowhere.perm.test -all '
+                             'ra=perm rr=e"'] + mx)
+        b.zone("dflt.test", ['@ TXT "v=spf1 ip4:127.0.0.9 ~all '
+                             'ra=dflt"'] + mx)
         b.zone("psd.test", ['@ TXT "v=spf1 -all"',
                             '_dmarc TXT "v=DMARC1; p=none; psd=y; '
                             'ruf=mailto:ruf@psd.test"'] + mx)
@@ -243,6 +256,30 @@ def test_rate_limit(daemon_factory, bed, tmp_path, sink):
     assert stat(dm, "reportd.failure.queued") == 2
 
 
+def test_rate_limit_survives_restart(daemon_factory, bed, tmp_path, sink):
+    """The hourly counters are in the evaluation store: a restart does not
+    make room for more reports in the same hour."""
+    hour = int(time.time()) // 3600
+    dm = make_mx(daemon_factory, bed, tmp_path,
+                 FAILURE_ON + "reports failure-max 1\n").start()
+    send(dm.port, "fail.test", n=0)
+    sink.wait_messages(1, timeout=20)
+    wait_stat(dm, "reportd.failure.queued", 1)
+    dm.stop()
+    # the control socket's directory goes with stop(); start makes it anew
+    os.makedirs(dm.sockdir, exist_ok=True)
+    os.chmod(dm.sockdir, 0o755)
+    dm.start()
+    send(dm.port, "fail.test", n=1)
+    wait_stat(dm, "reportd.failure.limited", 1)
+    wait_log(dm, "reports failure-max reached this hour")
+    time.sleep(1)
+    if int(time.time()) // 3600 != hour:
+        pytest.skip("an hour began during the test")
+    assert len(sink.accepted()) == 1
+    assert (stat(dm, "reportd.failure.queued") or 0) == 0
+
+
 def test_external_ruf_needs_authorization(ruf, sink):
     send(ruf.port, "ext.test")
     raw = sink.wait_messages(1, timeout=20)[0]
@@ -362,6 +399,30 @@ def test_spf_failure_report(ruf, sink):
     assert f["Reported-Domain"] == "spfr.test"
     assert f["Original-Mail-From"].endswith("@spfr.test>")
     assert b"alice" not in raw
+
+
+def test_spf_rr_results(ruf, sink):
+    """RFC 6652 3: rr=s reports a softfail, rr=n a neutral, rr=e a
+    permerror, no rr= (all) a softfail; rr=f:e:n does not report a
+    softfail.  Each report names the result it is about."""
+    for dom in ("softf.test", "soft.test", "neut.test", "perm.test",
+                "dflt.test"):
+        send(ruf.port, dom)
+    msgs = sink.wait_messages(4, timeout=30)
+    wait_log(ruf, "rr= asks for other failures")
+    time.sleep(1)
+    msgs = sink.messages()
+    got = {}
+    for raw in msgs:
+        _, f, _ = parse_report(raw)
+        assert f["Auth-Failure"] == "spf"
+        got[f["Reported-Domain"]] = re.search(
+            r"spf=(\w+)", f["Authentication-Results"]).group(1)
+    assert got == {"soft.test": "softfail", "neut.test": "neutral",
+                   "perm.test": "permerror", "dflt.test": "softfail"}
+    rcpts = sorted(a["rcpts"][0] for a in sink.accepted())
+    assert rcpts == ["dflt@dflt.test", "neut@neut.test", "perm@perm.test",
+                     "soft@soft.test"]
 
 
 def test_report_dkim_signed(daemon_factory, bed, tmp_path, sink):

@@ -5,13 +5,18 @@ which validates against the RFC's XSD (xmllint --schema) and whose rows
 count exactly what was sent, by source and result; `report dmarc send`
 mails it (gzip, the RFC's subject, filename and media type) through the
 queue and the mta to a sink, to every authorized rua (RFC 9990 4) within
-its size limit, DKIM-signed with `reports sign with`, through the routes;
-exactly once across kill -9 at the dangerous points and restarts; periods
+its size limit (in parts when over it), DKIM-signed with `reports sign
+with`, through the routes;
+exactly once across kill -9 at the dangerous points and restarts; no
+reports about reports (a domain whose evaluations are all of report mail
+gets none, report mail is counted alongside other mail); periods
 that ended while the daemon was down are reported at start; a failing
 destination gets a quiet DSN to the postmaster and is suppressed.  DNS is
 nsd (regress/dnsbed.py) on its own bed address.
 
 Modules covered: reportd/dmarc_agg.c, reportd/reportd.c, reportd/send.c,
+reportd/agg_parts.c,
+auth/reportmark.c, auth/dmarc_eval.c,
 reportd/report_mail.c, reportd/sentlog.c, queue/report_in.c,
 posternd/parse_reports.c"""
 import email
@@ -58,6 +63,12 @@ def bed(tmp_path_factory):
         b.zone("one.test", ['@ TXT "v=spf1 ip4:127.0.0.1 -all"',
                             '_dmarc TXT "v=DMARC1; p=none; '
                             'rua=mailto:r@one.test"'] + mx)
+        b.zone("split.test", ['@ TXT "v=spf1 ip4:127.0.0.1 -all"',
+                              '_dmarc TXT "v=DMARC1; p=none; '
+                              'rua=mailto:r@split.test!2k"'] + mx)
+        b.zone("rpt.test", ['@ TXT "v=spf1 ip4:127.0.0.1 -all"',
+                            '_dmarc TXT "v=DMARC1; p=none; '
+                            'rua=mailto:r@rpt.test"'] + mx)
         b.zone("quiet.test", ['@ TXT "v=spf1 ip4:127.0.0.1 -all"',
                               '_dmarc TXT "v=DMARC1; p=none"'] + mx)
         b.start()
@@ -371,6 +382,118 @@ def test_size_limit(sender, sink):
     assert sink.accepted() == []
 
 
+REPORT_MAILS = [
+    # an ARF report (RFC 5965), folded Content-Type
+    b"From: Alice <alice@{dom}>\r\nTo: bob@localhost\r\n"
+    b"Subject: FW: abuse\r\nMIME-Version: 1.0\r\n"
+    b"Content-Type: multipart/report;\r\n report-type=feedback-report; "
+    b"boundary=b\r\n\r\n--b\r\n\r\nx\r\n--b--\r\n",
+    # a TLS report (RFC 8460 5.3)
+    b"From: Alice <alice@{dom}>\r\nTo: bob@localhost\r\n"
+    b"Subject: Report Domain: {dom} Submitter: {dom}\r\n"
+    b"TLS-Report-Domain: {dom}\r\nTLS-Report-Submitter: {dom}\r\n"
+    b"Content-Type: multipart/report; report-type=tlsrpt; boundary=b\r\n"
+    b"\r\n--b--\r\n",
+    # an aggregate report as big senders mail it: a zip, the subject
+    b"From: Alice <alice@{dom}>\r\nTo: bob@localhost\r\n"
+    b"Subject: Report domain: {dom} Submitter: google.com Report-ID: 1\r\n"
+    b"Content-Type: application/zip\r\n\r\nUEsDBA==\r\n",
+]
+
+
+def send_data(port, data):
+    with smtplib.SMTP("127.0.0.1", port) as c:
+        c.ehlo("client.test")
+        dom = re.search(rb"From: Alice <alice@([^>]+)>", data).group(1)
+        assert c.mail("alice@" + dom.decode())[0] == 250
+        assert c.rcpt("bob@localhost")[0] == 250
+        code, text = c.data(data)
+    assert code == 250, (code, text)
+
+
+def test_no_reports_about_reports(sender, sink, tmp_path):
+    """Evaluations of report mail are reported only alongside other
+    rows: rpt.test sent nothing but reports and gets no report; one.test
+    sent a report and an ordinary message and gets both counted."""
+    for data in REPORT_MAILS:
+        send_data(sender.port, data.replace(b"{dom}", b"rpt.test"))
+    send_data(sender.port, REPORT_MAILS[0].replace(b"{dom}", b"one.test"))
+    send(sender.port, "one.test")
+    assert wait_evaluations(sender, "rpt.test", 3) == 3
+    assert wait_evaluations(sender, "one.test", 2) == 2
+    lines = sender.ctl("show", "evaluations").stdout.splitlines()
+    assert len([x for x in lines if x.endswith(" report=yes")]) == 4
+    assert len([x for x in lines if "from=one.test " in x and
+                not x.endswith(" report=yes")]) == 1
+    r = sender.ctl("report", "dmarc", "send", "all")
+    assert r.returncode == 0 and r.stdout.startswith("2 reports"), r.stdout
+    raw = sink.wait_messages(1, timeout=20)[0]
+    wait_log(sender, "DMARC report of rpt.test for")
+    time.sleep(1)
+    acc = sink.accepted()
+    assert [a["rcpts"] for a in acc] == [["r@one.test"]]
+    _, (fn, _, data) = attachment(raw)
+    assert "!one.test!" in fn
+    xml_bytes = gzip.decompress(data)
+    ok, err = xsd_valid(xml_bytes, tmp_path)
+    assert ok, err
+    assert sum(rows(xml_bytes).values()) == 2
+    assert "not sent: its evaluations are all of report mail" in \
+        sender.logtext()
+
+
+def test_split_over_size_limit(sender, sink, tmp_path):
+    """A report over its rua's !size is sent in parts that each fit, each
+    a whole report valid against the XSD, the rows adding up to the whole
+    report's; RFC 9990's identifiers: a Report-ID of its own per part,
+    the same in the XML, the subject and the file name's unique-id."""
+    limit = 2 * 1024
+    # 80 rows that gzip does not shrink to nothing: MAIL FROM domains
+    # of random labels (no SPF record: none)
+    for n in range(1, 81):
+        send(sender.port, "split.test", src="127.0.1.%d" % n,
+             mfrom="a@%s.split.test" % os.urandom(6).hex())
+    assert wait_evaluations(sender, "split.test", 80) == 80
+    printed = sender.ctl("report", "dmarc", "print", "split.test")
+    assert printed.returncode == 0, printed.stderr
+    whole = rows(printed.stdout.encode())
+    assert sum(whole.values()) == 80 and len(whole) == 80
+    r = sender.ctl("report", "dmarc", "send", "split.test")
+    assert r.returncode == 0 and r.stdout.startswith("1 report"), r.stdout
+    wait_log(sender, "over the limit of 2048 bytes; sent in")
+    n = int(re.search(r"sent in (\d+) parts", sender.logtext()).group(1))
+    assert n >= 2
+    msgs = sink.wait_messages(n, timeout=30)
+    time.sleep(1)
+    assert len(sink.messages()) == n
+    assert all(a["rcpts"] == ["r@split.test"] for a in sink.accepted())
+    got, ids = {}, set()
+    for raw in msgs:
+        assert len(raw) <= limit + 200     # + the Received field on the way
+        msg, (fn, ctype, data) = attachment(raw)
+        xml_bytes = gzip.decompress(data)
+        ok, err = xsd_valid(xml_bytes, tmp_path)
+        assert ok, err
+        md = ET.fromstring(xml_bytes).find("d:report_metadata", NS)
+        rid = md.findtext("d:report_id", namespaces=NS)
+        begin = int(md.findtext("d:date_range/d:begin", namespaces=NS))
+        end = int(md.findtext("d:date_range/d:end", namespaces=NS))
+        m = re.fullmatch(r"(\d+)part(\d+)of(\d+)", rid)
+        assert m and int(m.group(1)) == begin and int(m.group(3)) == n
+        ids.add(int(m.group(2)))
+        assert ctype == "application/gzip"
+        assert fn == "mx.example.test!split.test!%d!%d!%s.xml.gz" % (
+            begin, end, rid)
+        subject = " ".join(str(msg["Subject"]).split())
+        assert subject == ("Report Domain: split.test Submitter: "
+                           "mx.example.test Report-ID: <%s>" % rid)
+        part = rows(xml_bytes)
+        assert part and not set(part) & set(got)
+        got.update(part)
+    assert ids == set(range(1, n + 1))
+    assert got == whole
+
+
 def test_send_refused_when_reports_are_off(mx):
     r = mx.ctl("report", "dmarc", "send", "all")
     assert r.returncode == 1
@@ -432,6 +555,42 @@ def test_exactly_once_across_kill9(daemon_factory, bed, tmp_path, sink,
     assert r.stdout.startswith("0 reports"), r.stdout
     time.sleep(1)
     assert len(sink.accepted()) == 1
+
+
+def test_split_exactly_once_across_kill9(daemon_factory, bed, tmp_path,
+                                         sink, monkeypatch):
+    """kill -9 when the queue has the first part of a split report: after
+    the restart the report is split the same way, the queue refuses the
+    part it has, and every part is sent once."""
+    monkeypatch.setenv("POSTERN_TEST_CRASH", "reportd:report-result")
+    dm = make_mx(daemon_factory, bed, tmp_path, REPORTS).start()
+    for n in range(1, 31):
+        send(dm.port, "split.test", src="127.0.2.%d" % n,
+             mfrom="a@%s.split.test" % os.urandom(6).hex())
+    assert wait_evaluations(dm, "split.test", 30) == 30
+    dm.ctl("report", "dmarc", "send", "split.test")
+    assert dm.wait_exit(20) not in (None, 0), dm.logtext()[-3000:]
+    first = re.search(r"sent in (\d+) parts", dm.logtext()).group(1)
+    restart(dm, monkeypatch)
+    wait_log(dm, "DMARC report of split.test for")
+    n = int(re.search(r"sent in (\d+) parts", dm.logtext()).group(1))
+    assert n == int(first) and n >= 2
+    msgs = sink.wait_messages(n, timeout=30)
+    time.sleep(3)
+    assert len(sink.accepted()) == n, sink.accepted()
+    ids = set()
+    total = 0
+    for raw in msgs:
+        _, (fn, _, data) = attachment(raw)
+        xml_bytes = gzip.decompress(data)
+        ids.add(ET.fromstring(xml_bytes).findtext(
+            "d:report_metadata/d:report_id", namespaces=NS))
+        total += sum(rows(xml_bytes).values())
+    assert len(ids) == n and total == 30
+    r = dm.ctl("report", "dmarc", "send", "all")
+    assert r.stdout.startswith("0 reports"), r.stdout
+    time.sleep(1)
+    assert len(sink.accepted()) == n
 
 
 def test_period_closed_at_start(daemon_factory, bed, tmp_path, sink,

@@ -356,9 +356,10 @@ feedback_fields(const struct arf_report *a, const char *date,
 	if (a->spf_domain != NULL) {
 		/* RFC 6591 3.2: SPF-DNS, the record's query and domain */
 		clean(a->spf_domain, spf, sizeof(spf));
-		return buf_printf(out, "Authentication-Results: %s; spf=fail "
-		    "smtp.mailfrom=%s\r\nSPF-DNS: txt : %s\r\n", host, spf,
-		    spf) == -1 ? -1 : 0;
+		return buf_printf(out, "Authentication-Results: %s; spf=%s "
+		    "smtp.mailfrom=%s\r\nSPF-DNS: txt : %s\r\n", host,
+		    r->have_spf ? spf_result_name(r->spf_result) : "fail",
+		    spf, spf) == -1 ? -1 : 0;
 	}
 	if (buf_printf(out, "Authentication-Results: %s; dmarc=%s "
 	    "header.from=%s\r\n", host, dmarc_result_name(r->result),

@@ -23,6 +23,11 @@
  * override comment) become '?' so the document is always well-formed
  * UTF-8.  Not here: compression, mail, sending (reportd/reportd.c) and
  * splitting a report that exceeds a destination's size limit.
+ *
+ * Report mail (auth/reportmark.h) is counted in the rows like any mail,
+ * and told apart only to answer dmarc_agg_only_report_mail(): a report of
+ * nothing but reports is not sent, so that two report senders never
+ * answer each other's reports forever.
  */
 #include <sys/types.h>
 
@@ -56,8 +61,12 @@ struct dmarc_agg {
 	size_t			*slots;		/* row index + 1; 0: empty */
 	size_t			 nslots;	/* a power of two */
 	uint64_t		 messages;
+	uint64_t		 report_mail;	/* of them, report mail */
 	int			 have_last;
 	struct dmarc_eval_record last;		/* for policy_published */
+	/* the rows in key order, made once for the XML of all parts */
+	const struct agg_row	**order;
+	size_t			 norder;
 };
 
 static void
@@ -93,6 +102,7 @@ dmarc_agg_free(struct dmarc_agg *a)
 		free(a->rows[i].key);
 	free(a->rows);
 	free(a->slots);
+	free(a->order);
 	free(a);
 }
 
@@ -115,6 +125,12 @@ uint64_t
 dmarc_agg_messages(const struct dmarc_agg *a)
 {
 	return a->messages;
+}
+
+int
+dmarc_agg_only_report_mail(const struct dmarc_agg *a)
+{
+	return a->messages > 0 && a->report_mail == a->messages;
 }
 
 /* FNV-1a: the keys are our own encoding, not chosen by an attacker
@@ -190,6 +206,7 @@ dmarc_agg_add(struct dmarc_agg *a, const struct dmarc_eval_record *er)
 	k->adkim = k->aspf = 'r';
 	k->fo = 0;
 	k->discovery_treewalk = 0;
+	k->report_mail = 0;	/* a row is the same row for report mail */
 	/* Domain names compare without case (RFC 4343). */
 	lower(k->header_from);
 	lower(k->envelope_from);
@@ -229,6 +246,8 @@ dmarc_agg_add(struct dmarc_agg *a, const struct dmarc_eval_record *er)
 			slots_grow(a);
 	}
 	a->messages += n;
+	if (er->report_mail)
+		a->report_mail += n;
 	/* The store walks in time order: the last one is the newest. */
 	if (!a->have_last || er->when >= a->last.when) {
 		memcpy(&a->last, er, sizeof(a->last));
@@ -297,11 +316,21 @@ int
 dmarc_agg_filename(const struct dmarc_agg *a,
     const struct dmarc_agg_meta *m, int gzipped, char *out, size_t outlen)
 {
+	return dmarc_agg_filename_id(a, m, NULL, gzipped, out, outlen);
+}
+
+int
+dmarc_agg_filename_id(const struct dmarc_agg *a,
+    const struct dmarc_agg_meta *m, const char *unique_id, int gzipped,
+    char *out, size_t outlen)
+{
 	int	 n;
 
-	/* RFC 9990 3.5.2: receiver "!" policy-domain "!" begin "!" end */
-	n = snprintf(out, outlen, "%s!%s!%lld!%lld.%s", m->receiver,
+	/* RFC 9990 3.5.2: receiver "!" policy-domain "!" begin "!" end
+	   [ "!" unique-id ] */
+	n = snprintf(out, outlen, "%s!%s!%lld!%lld%s%s.%s", m->receiver,
 	    a->domain, (long long)a->begin, (long long)a->end - 1,
+	    unique_id != NULL ? "!" : "", unique_id != NULL ? unique_id : "",
 	    gzipped ? "xml.gz" : "xml");
 	return n < 0 || (size_t)n >= outlen ? -1 : 0;
 }
@@ -420,13 +449,37 @@ int
 dmarc_agg_xml(const struct dmarc_agg *a, const struct dmarc_agg_meta *m,
     struct buf *out)
 {
+	char	 id[DMARC_AGG_ID_MAX];
+
+	if (dmarc_agg_report_id(a, m, id, sizeof(id)) == -1)
+		return -1;
+	return dmarc_agg_xml_rows(a, m, id, 0, a->nrows, out);
+}
+
+int
+dmarc_agg_part_id(const struct dmarc_agg *a, size_t part, size_t nparts,
+    char *out, size_t outlen)
+{
+	int	 n;
+
+	if (part >= nparts)
+		return -1;
+	/* RFC 9990 3.5.2: unique-id = 1*(ALPHA / DIGIT), a valid ridfmt */
+	n = snprintf(out, outlen, "%lldpart%zuof%zu", (long long)a->begin,
+	    part + 1, nparts);
+	return n < 0 || (size_t)n >= outlen ? -1 : 0;
+}
+
+int
+dmarc_agg_xml_rows(const struct dmarc_agg *a, const struct dmarc_agg_meta *m,
+    const char *id, size_t from, size_t to, struct buf *out)
+{
+	struct dmarc_agg		*w = (struct dmarc_agg *)a;
 	struct dmarc_eval_record	*r;
-	const struct agg_row		**order;
-	char				 id[DMARC_AGG_ID_MAX];
 	size_t				 i;
 	int				 rc = -1;
 
-	if (a->nrows == 0 || dmarc_agg_report_id(a, m, id, sizeof(id)) == -1)
+	if (a->nrows == 0 || from >= to || to > a->nrows)
 		return -1;
 	if (buf_addstr(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
 	    "<feedback xmlns=\"" DMARC_AGG_NS "\">\n"
@@ -447,14 +500,19 @@ dmarc_agg_xml(const struct dmarc_agg *a, const struct dmarc_agg_meta *m,
 	    policy_published(out, a) == -1)
 		return -1;
 
-	order = xreallocarray(NULL, a->nrows, sizeof(*order));
-	for (i = 0; i < a->nrows; i++)
-		order[i] = &a->rows[i];
-	qsort(order, a->nrows, sizeof(*order), row_cmp);
+	/* a cache, not a change: rows added since make it anew */
+	if (w->norder != a->nrows) {
+		w->order = xreallocarray(w->order, a->nrows,
+		    sizeof(*w->order));
+		for (i = 0; i < a->nrows; i++)
+			w->order[i] = &a->rows[i];
+		qsort(w->order, a->nrows, sizeof(*w->order), row_cmp);
+		w->norder = a->nrows;
+	}
 	r = xmalloc(sizeof(*r));
-	for (i = 0; i < a->nrows; i++) {
-		if (dmarc_eval_decode(order[i]->key, order[i]->keylen,
-		    r) == -1 || record_xml(out, r, order[i]->count) == -1)
+	for (i = from; i < to; i++) {
+		if (dmarc_eval_decode(a->order[i]->key, a->order[i]->keylen,
+		    r) == -1 || record_xml(out, r, a->order[i]->count) == -1)
 			goto done;
 	}
 	if (buf_addstr(out, "</feedback>\n") == -1)
@@ -462,7 +520,6 @@ dmarc_agg_xml(const struct dmarc_agg *a, const struct dmarc_agg_meta *m,
 	rc = 0;
  done:
 	free(r);
-	free(order);
 	return rc;
 }
 

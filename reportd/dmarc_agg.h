@@ -58,6 +58,12 @@ size_t		 dmarc_agg_rows(const struct dmarc_agg *);
  */
 const char	*dmarc_agg_policy_domain(const struct dmarc_agg *);
 uint64_t	 dmarc_agg_messages(const struct dmarc_agg *);
+/*
+ * 1 when every message counted only carried a report (the evaluation's
+ * report_mail): such a report is not sent (no reports about reports);
+ * with other mail counted, the report mail's rows are in it too.
+ */
+int		 dmarc_agg_only_report_mail(const struct dmarc_agg *);
 
 /*
  * The report id (RFC 9990 3.5.1 ridfmt): "BEGIN.DOMAIN@RECEIVER", one
@@ -78,6 +84,28 @@ int		 dmarc_agg_filename(const struct dmarc_agg *,
  */
 int		 dmarc_agg_xml(const struct dmarc_agg *,
 		    const struct dmarc_agg_meta *, struct buf *out);
+
+/*
+ * A report over a destination's size limit is sent in parts, each a whole
+ * report of its own (metadata, policy_published) holding some of the
+ * rows: rows [from, to) in the order dmarc_agg_xml() writes them, with
+ * report id id.  0, or -1 (out too small, an empty or bad range).
+ */
+int		 dmarc_agg_xml_rows(const struct dmarc_agg *,
+		    const struct dmarc_agg_meta *, const char *id, size_t from,
+		    size_t to, struct buf *out);
+/*
+ * The report id of part (0-based) of nparts: RFC 9990 wants it unique
+ * among reports to the domain (3.5.1) and identical to the file name's
+ * unique-id (1*(ALPHA / DIGIT), 3.5.2) when that is used (3.1.4), so it is
+ * "BEGINpartIofN", the same for the same split.  0, or -1.
+ */
+int		 dmarc_agg_part_id(const struct dmarc_agg *, size_t part,
+		    size_t nparts, char *out, size_t outlen);
+/* The file name with "!" unique_id before the extension (NULL: none). */
+int		 dmarc_agg_filename_id(const struct dmarc_agg *,
+		    const struct dmarc_agg_meta *, const char *unique_id,
+		    int gzipped, char *out, size_t outlen);
 
 /* XML character data of s, escaped, appended to out: 0 or -1. */
 int		 dmarc_agg_escape(struct buf *out, const char *s);

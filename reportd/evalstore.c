@@ -4,6 +4,8 @@
  * Databases:
  *	eval	domain NUL when(8) seq(8)	-> dmarc_eval_encode() bytes
  *	meta	"version", "seq"
+ *	frate	period(8) name			-> count(8): failure-report
+ *		rate counters (evalstore_rate_take())
  * The domain is the record's header_from, lower-cased (the policy domain of
  * an aggregate report, RFC 9990 2.1, is where its records are grouped).
  * Numbers are big-endian so that LMDB's memcmp order is numeric, and the
@@ -61,7 +63,7 @@ struct pending {
 
 struct evalstore {
 	MDB_env			*env;
-	MDB_dbi			 db_eval, db_meta, db_tls, db_tlspol;
+	MDB_dbi			 db_eval, db_meta, db_tls, db_tlspol, db_rate;
 	size_t			 mapsize;
 	uint64_t		 seq;
 	struct pending		 pend[EVALSTORE_BACKLOG_MAX];
@@ -202,7 +204,8 @@ open_dbs(struct evalstore *es)
 	    (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &es->db_meta)) != 0 ||
 	    (rc = mdb_dbi_open(txn, "tls", MDB_CREATE, &es->db_tls)) != 0 ||
 	    (rc = mdb_dbi_open(txn, "tlspol", MDB_CREATE,
-	    &es->db_tlspol)) != 0)
+	    &es->db_tlspol)) != 0 ||
+	    (rc = mdb_dbi_open(txn, "frate", MDB_CREATE, &es->db_rate)) != 0)
 		goto fail;
 	rc = meta_get64(es, txn, "version", &format);
 	if (rc == MDB_NOTFOUND)
@@ -576,6 +579,137 @@ evalstore_prune(struct evalstore *es, time_t before)
 	return total;
 }
 
+/*
+ * Failure-report rate counters.  A key is the period's begin (8 bytes,
+ * big-endian) and the name; only the current period's keys are kept, so
+ * the first count of a new period deletes the older ones in the same
+ * transaction and the database's entry count is the number of names
+ * counted this period.
+ */
+static size_t
+rate_key(uint8_t *k, const char *name, time_t period)
+{
+	size_t	 n = strlen(name);
+
+	if (n == 0 || n > EVALSTORE_RATE_NAME_MAX)
+		return 0;
+	put_be64(k, (uint64_t)period);
+	memcpy(k + 8, name, n);
+	return 8 + n;
+}
+
+/* Delete the counters of periods before period: 0 or an LMDB error. */
+static int
+rate_prune(struct evalstore *es, MDB_txn *txn, time_t period)
+{
+	MDB_cursor	*cur;
+	MDB_val		 k, v;
+	int		 rc;
+
+	if ((rc = mdb_cursor_open(txn, es->db_rate, &cur)) != 0)
+		return rc;
+	while ((rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST)) == 0) {
+		if (k.mv_size >= 8 &&
+		    (time_t)get_be64(k.mv_data) >= period)
+			break;
+		if ((rc = mdb_cursor_del(cur, 0)) != 0)
+			break;
+	}
+	mdb_cursor_close(cur);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+static int
+rate_take_txn(struct evalstore *es, const uint8_t *key, size_t keylen,
+    time_t period, uint64_t limit, size_t max_names, int *taken)
+{
+	MDB_txn		*txn;
+	MDB_stat	 st;
+	MDB_val		 k, v;
+	uint8_t		 cnt[8];
+	uint64_t	 n = 0;
+	int		 rc;
+
+	*taken = 0;
+	if ((rc = txn_begin(es, 0, &txn)) != 0)
+		return rc;
+	if ((rc = rate_prune(es, txn, period)) != 0)
+		goto fail;
+	k.mv_data = (void *)key;
+	k.mv_size = keylen;
+	rc = mdb_get(txn, es->db_rate, &k, &v);
+	if (rc == 0 && v.mv_size == 8)
+		n = get_be64(v.mv_data);
+	else if (rc == MDB_NOTFOUND || rc == 0) {
+		/* a new name (or a value not ours): is there room? */
+		if ((rc = mdb_stat(txn, es->db_rate, &st)) != 0)
+			goto fail;
+		if (st.ms_entries >= max_names) {
+			rc = mdb_txn_commit(txn);	/* the pruning */
+			return rc;
+		}
+	} else
+		goto fail;
+	if (n >= limit)
+		return mdb_txn_commit(txn);
+	put_be64(cnt, n + 1);
+	v.mv_data = cnt;
+	v.mv_size = sizeof(cnt);
+	if ((rc = mdb_put(txn, es->db_rate, &k, &v, 0)) != 0)
+		goto fail;
+	if ((rc = mdb_txn_commit(txn)) == 0)
+		*taken = 1;
+	return rc;
+ fail:
+	mdb_txn_abort(txn);
+	return rc;
+}
+
+int
+evalstore_rate_take(struct evalstore *es, const char *name, time_t period,
+    uint64_t limit, size_t max_names)
+{
+	uint8_t	 key[8 + EVALSTORE_RATE_NAME_MAX];
+	size_t	 keylen;
+	int	 rc, taken;
+
+	if ((keylen = rate_key(key, name, period)) == 0)
+		return 0;
+	rc = rate_take_txn(es, key, keylen, period, limit, max_names, &taken);
+	if (rc == MDB_MAP_FULL && map_grow(es) == 0)
+		rc = rate_take_txn(es, key, keylen, period, limit, max_names,
+		    &taken);
+	if (rc != 0) {
+		log_warnx("evaluation store: rate counter %s: %s", name,
+		    mdb_strerror(rc));
+		return -1;
+	}
+	return taken;
+}
+
+long long
+evalstore_rate_get(struct evalstore *es, const char *name, time_t period)
+{
+	MDB_txn		*txn;
+	MDB_val		 k, v;
+	uint8_t		 key[8 + EVALSTORE_RATE_NAME_MAX];
+	long long	 n = 0;
+	int		 rc;
+
+	if ((k.mv_size = rate_key(key, name, period)) == 0)
+		return 0;
+	k.mv_data = key;
+	if (mdb_txn_begin(es->env, NULL, MDB_RDONLY, &txn) != 0)
+		return -1;
+	rc = mdb_get(txn, es->db_rate, &k, &v);
+	if (rc == 0 && v.mv_size == 8)
+		n = (long long)get_be64(v.mv_data);
+	else if (rc != 0 && rc != MDB_NOTFOUND)
+		n = -1;
+	mdb_txn_abort(txn);
+	return n;
+}
+
 static int
 count_cb(void *arg, const struct dmarc_eval_record *r)
 {
@@ -691,6 +825,9 @@ evalstore_format(const struct dmarc_eval_record *r, struct buf *b)
 			rc |= buf_addstr(b, ")");
 		}
 	}
+	/* the message only carried a report (auth/reportmark.h) */
+	if (r->report_mail)
+		rc |= buf_addstr(b, " report=yes");
 	rc |= buf_addstr(b, "\n");
 	return rc == 0 ? 0 : -1;
 }

@@ -140,6 +140,26 @@ int		 evalstore_tls_format(const struct evalstore_tls_row *,
 		    struct buf *);
 
 /*
+ * Failure-report rate counters (reportd/failure.c; RFC 9991 2 and 7.1),
+ * kept here so that a restart does not reset them.  One counter per name
+ * (e.g. "dmarc:example.org", "a:ruf@example.org") and period (its begin,
+ * e.g. the hour's); counters of earlier periods are deleted by the first
+ * count of a later one.
+ *
+ * evalstore_rate_take(): count one for name when it is below limit and,
+ * for a name not counted yet this period, fewer than max_names names are
+ * (a flood of names must not grow the store without bound).  1 counted, 0
+ * refused (at the limit, the table full, or a name over
+ * EVALSTORE_RATE_NAME_MAX), -1 store error (logged; nothing counted).
+ * evalstore_rate_get(): the count of name in period, or -1.
+ */
+#define EVALSTORE_RATE_NAME_MAX	300
+int		 evalstore_rate_take(struct evalstore *, const char *name,
+		    time_t period, uint64_t limit, size_t max_names);
+long long	 evalstore_rate_get(struct evalstore *, const char *name,
+		    time_t period);
+
+/*
  * The environment, for the other databases that live in it (received
  * reports, reportd/rpt_store.c): a write transaction that adopts a map
  * another process grew, and doubling the map when a commit finds it full

@@ -26,14 +26,19 @@
  * the destination is ra= at the signing domain, from its reporting record
  * "_report._domainkey.<d>" (3.3), when rr= asks for verification
  * failures (all or v) and the message falls in the share rp= asks for.
- * SPF failure reports (RFC 6652) likewise: authd tells of every SPF fail
- * (MSG_FAILURE_SPF, the domain checked); the domain's SPF record names
- * ra= (the local part at that domain), rp= and rr= (all, or f: fail, the
- * only result we report) as modifiers.  Softfail, neutral and errors are
- * not reported.
+ * Other rr= tokens (d, o, p, s, u, x) name failures authd does not report
+ * (an expired signature is a permerror, not a verification failure), and
+ * rs= (the text for an SMTP rejection) is unused: postern never rejects
+ * for a DKIM failure alone, only by DMARC policy.
+ * SPF failure reports (RFC 6652) likewise: authd tells of every SPF
+ * result but pass and none (MSG_FAILURE_SPF, the domain checked, the
+ * result in the evaluation's SPF fields); the domain's SPF record names
+ * ra= (the local part at that domain), rp= and rr= (all, e: temperror or
+ * permerror, f: fail, s: softfail, n: neutral; RFC 6652 3) as
+ * modifiers.
  *
- * The counters live in memory and start again at a restart: a restart
- * allows at most one hour's reports more.  A failure report is not
+ * The counters are in the evaluation store (evalstore_rate_take()), per
+ * UTC hour, so a restart does not start them again.  A failure report is not
  * retried: one that could not be made or queued is logged and dropped
  * (the aggregate report still counts the message).
  */
@@ -56,6 +61,7 @@
 #include "log.h"
 #include "posternd/proc.h"
 #include "reportd/arf.h"
+#include "reportd/evalstore.h"
 #include "reportd/failure.h"
 #include "reportd/report_dest.h"
 #include "reportd/report_mail.h"
@@ -102,19 +108,11 @@ struct fjob {
 	uint32_t		 peer;
 };
 
-struct rate_slot {
-	char		 key[REPORT_ADDR_MAX + 2];	/* "d:" or "a:" */
-	unsigned int	 count;
-};
-
 struct failure {
 	struct reportd		*rd;
 	TAILQ_HEAD(, fjob)	 jobs;
 	size_t			 njobs;
 	uint8_t			 redact_key[ARF_REDACT_KEY_LEN];
-	time_t			 rate_begin;
-	struct rate_slot	*slots;
-	size_t			 nslots;
 	uint64_t		 st_queued, st_limited, st_skipped, st_off;
 };
 
@@ -144,51 +142,24 @@ failure_state(struct reportd *rd)
 }
 
 /*
- * The count of key this hour: a pointer to it, or NULL when the table is
- * full (then nothing more is sent this hour: a flood is what fills it).
+ * One report for kind:name this hour, when below `reports failure-max`:
+ * 1 taken (and counted), 0 not.  The counters are in the evaluation store
+ * (reportd/evalstore.h), so a restart does not reset them; a store that
+ * cannot count refuses (RFC 9991 2: the limit is a MUST, not a wish).
  */
-static unsigned int *
-rate_slot(struct failure *f, const char *kind, const char *name)
-{
-	char	 key[REPORT_ADDR_MAX + 2];
-	time_t	 now = walltime();
-	size_t	 i;
-
-	if (now - f->rate_begin >= FAILURE_RATE_PERIOD || now <
-	    f->rate_begin) {
-		f->rate_begin = now - now % FAILURE_RATE_PERIOD;
-		f->nslots = 0;
-	}
-	snprintf(key, sizeof(key), "%s:%s", kind, name);
-	lower(key);
-	for (i = 0; i < f->nslots; i++)
-		if (strcmp(f->slots[i].key, key) == 0)
-			return &f->slots[i].count;
-	if (f->nslots == FAILURE_RATE_SLOTS)
-		return NULL;
-	if (f->slots == NULL)	/* once, when reports are sent at all */
-		f->slots = xcalloc(FAILURE_RATE_SLOTS, sizeof(*f->slots));
-	strlcpy(f->slots[f->nslots].key, key, sizeof(f->slots[0].key));
-	f->slots[f->nslots].count = 0;
-	return &f->slots[f->nslots++].count;
-}
-
-/* Below the hourly limit for kind:name?  1 yes, 0 no. */
 static int
-rate_ok(struct failure *f, const char *kind, const char *name)
+rate_take(struct failure *f, const char *kind, const char *name)
 {
-	unsigned int	*n = rate_slot(f, kind, name);
+	char	 key[EVALSTORE_RATE_NAME_MAX + 1];
+	time_t	 now = walltime();
 
-	return n != NULL && *n < f->rd->conf.failure_max;
-}
-
-static void
-rate_count(struct failure *f, const char *kind, const char *name)
-{
-	unsigned int	*n = rate_slot(f, kind, name);
-
-	if (n != NULL)
-		(*n)++;
+	if (f->rd->es == NULL || (size_t)snprintf(key, sizeof(key), "%s:%s",
+	    kind, name) >= sizeof(key))
+		return 0;
+	lower(key);
+	return evalstore_rate_take(f->rd->es, key,
+	    now - now % FAILURE_RATE_PERIOD, f->rd->conf.failure_max,
+	    FAILURE_RATE_SLOTS) == 1;
 }
 
 static void
@@ -390,14 +361,13 @@ fjob_policy_cb(void *arg, const struct dns_answer *ans)
 			continue;
 		}
 		/* RFC 9991 2: rate-limited per destination too */
-		if (!rate_ok(f, "a", d->addr)) {
+		if (!rate_take(f, "a", d->addr)) {
 			log_info("reportd: failure reports of %s are not sent "
 			    "to <%s>: reports failure-max reached this hour",
 			    j->domain, d->addr);
 			f->st_limited++;
 			continue;
 		}
-		rate_count(f, "a", d->addr);	/* counted when it is taken */
 		d->limit = found->ruf_limit[i];
 		d->ok = report_dest_inside(d->addr, j->policy_domain) ? 1 : 0;
 		j->ndest++;
@@ -462,17 +432,23 @@ fjob_send_to(struct fjob *j, const char *local)
 		fjob_skip(j, "its reporting address is too long");
 		return;
 	}
+	/* RFC 6651 3.3, RFC 6652 3: rate-limited per domain (kind) */
+	if (!rate_take(f, j->kind == MSG_FAILURE_DKIM ? "dkim" : "spf",
+	    j->domain)) {
+		f->st_limited++;
+		fjob_skip(j, "reports failure-max reached this hour");
+		return;
+	}
 	if (rd->sl != NULL && sentlog_suppressed(rd->sl, d->addr, walltime(),
 	    &until) == 1) {
 		fjob_skip(j, "its reporting address is suppressed");
 		return;
 	}
-	if (!rate_ok(f, "a", d->addr)) {
+	if (!rate_take(f, "a", d->addr)) {
 		f->st_limited++;
 		fjob_skip(j, "reports failure-max reached this hour");
 		return;
 	}
-	rate_count(f, "a", d->addr);
 	d->ok = 1;		/* at the domain itself: no authorization */
 	j->ndest = 1;
 	fjob_send(j);
@@ -545,7 +521,8 @@ fjob_dkim_cb(void *arg, const struct dns_answer *ans)
 				for (p = v; p != NULL && found == 1;
 				    p = strchr(p, ':') ? strchr(p, ':') + 1 :
 				    NULL)
-					if (strncmp(p, "all", 3) == 0 ||
+					if ((strncmp(p, "all", 3) == 0 &&
+					    (p[3] == ':' || p[3] == '\0')) ||
 					    (p[0] == 'v' && (p[1] == ':' ||
 					    p[1] == '\0')))
 						break;
@@ -565,9 +542,51 @@ fjob_dkim_cb(void *arg, const struct dns_answer *ans)
 }
 
 /*
+ * RFC 6652 3: does rr= (a colon-separated list; "all" when the
+ * record has none) ask for reports of result?  "all": every result that
+ * is reported; "e": temperror and permerror; "f": fail; "s": softfail;
+ * "n": neutral and none.  Unknown tokens are ignored.  1 yes, 0 no.
+ */
+static int
+spf_rr_wants(const char *rr, enum spf_result result)
+{
+	const char	*p, *e;
+	size_t		 n;
+
+	for (p = rr; *p != '\0'; p = *e == ':' ? e + 1 : e) {
+		if ((e = strchr(p, ':')) == NULL)
+			e = p + strlen(p);
+		n = e - p;
+		if (n == 3 && strncasecmp(p, "all", 3) == 0)
+			return result != SPF_PASS;
+		if (n != 1)
+			continue;
+		switch (tolower((unsigned char)*p)) {
+		case 'e':
+			if (result == SPF_TEMPERROR || result == SPF_PERMERROR)
+				return 1;
+			break;
+		case 'f':
+			if (result == SPF_FAIL)
+				return 1;
+			break;
+		case 's':
+			if (result == SPF_SOFTFAIL)
+				return 1;
+			break;
+		case 'n':
+			if (result == SPF_NEUTRAL || result == SPF_NONE)
+				return 1;
+			break;
+		}
+	}
+	return 0;
+}
+
+/*
  * RFC 6652 3: the modifiers ra= (a local part at the domain), rp= (the
- * share to report) and rr= (the results: all, or f for fail, the only one
- * we report) of the domain's SPF record.
+ * share to report) and rr= (which results, spf_rr_wants()) of the
+ * domain's SPF record.  authd sends every result but pass and none.
  */
 static void
 fjob_spf_cb(void *arg, const struct dns_answer *ans)
@@ -630,12 +649,8 @@ fjob_spf_cb(void *arg, const struct dns_answer *ans)
 		fjob_skip(j, "its SPF record asks for no reports (RFC 6652)");
 		return;
 	}
-	for (p = rr; p != NULL; p = strchr(p, ':') ? strchr(p, ':') + 1 : NULL)
-		if (strncasecmp(p, "all", 3) == 0 ||
-		    ((p[0] == 'f' || p[0] == 'F') && (p[1] == ':' ||
-		    p[1] == '\0')))
-			break;
-	if (p == NULL) {
+	if (!spf_rr_wants(rr, j->eval.have_spf ? j->eval.spf_result :
+	    SPF_FAIL)) {
 		fjob_skip(j, "rr= asks for other failures");
 		return;
 	}
@@ -653,7 +668,6 @@ reportd_failure_add(struct reportd *rd, struct imsg *imsg)
 	struct msg_report_failure	 m;
 	struct fjob			*j;
 	const uint8_t			*eval, *header;
-	const char			*dkind;
 	char				 name[DNS_NAME_BUF];
 
 	if (msg_get_report_failure(imsg, &m, &eval, &header) == -1)
@@ -692,10 +706,20 @@ reportd_failure_add(struct reportd *rd, struct imsg *imsg)
 		free(j);
 		return;
 	}
-	/* per domain and kind: an SPF record without ra= uses no DMARC share */
-	dkind = m.kind == MSG_FAILURE_DKIM ? "dkim" : m.kind == MSG_FAILURE_SPF ?
-	    "spf" : "dmarc";
-	if (!rate_ok(f, dkind, j->domain) || f->njobs >= FAILURE_JOBS) {
+	if ((size_t)snprintf(name, sizeof(name), m.kind == MSG_FAILURE_DKIM ?
+	    "_report._domainkey.%s" : m.kind == MSG_FAILURE_SPF ? "%s" :
+	    "_dmarc.%s", m.kind == MSG_FAILURE_DMARC ? j->policy_domain :
+	    j->domain) >= sizeof(name)) {
+		free(j);
+		return;
+	}
+	/*
+	 * DMARC's per-domain count is taken now; DKIM's and SPF's once their
+	 * record asked for this report (fjob_send_to()), so that results
+	 * nobody asked about use no share of the domain's reports.
+	 */
+	if (f->njobs >= FAILURE_JOBS || (m.kind == MSG_FAILURE_DMARC &&
+	    !rate_take(f, "dmarc", j->domain))) {
 		log_info("reportd: failure report of %s from %s not sent: "
 		    "%s", j->domain, j->eval.source_ip, f->njobs >=
 		    FAILURE_JOBS ? "too many in the making" :
@@ -704,14 +728,6 @@ reportd_failure_add(struct reportd *rd, struct imsg *imsg)
 		free(j);
 		return;
 	}
-	if ((size_t)snprintf(name, sizeof(name), m.kind == MSG_FAILURE_DKIM ?
-	    "_report._domainkey.%s" : m.kind == MSG_FAILURE_SPF ? "%s" :
-	    "_dmarc.%s", m.kind == MSG_FAILURE_DMARC ? j->policy_domain :
-	    j->domain) >= sizeof(name)) {
-		free(j);
-		return;
-	}
-	rate_count(f, dkind, j->domain);
 	strlcpy(j->mail_from, m.mail_from, sizeof(j->mail_from));
 	j->header = xmalloc(m.header_len);
 	memcpy(j->header, header, m.header_len);

@@ -12,9 +12,11 @@
  *      record "<policy domain>._report._dmarc.<destination domain>"
  *      (RFC 9990 4); without it nothing is sent there, and it is logged;
  *   5. the XML is gzipped and mailed (reportd/report_mail.c) to the
- *      destinations whose size limit it fits, through the queue
- *      (reportd_queue_report(), which TLS-RPT can use as it is);
- *   6. the queue's answer (queued, or queued before) marks it done.
+ *      destinations, in parts when it exceeds a size limit
+ *      (reportd/agg_parts.c), through the queue (reportd_queue_report(),
+ *      which TLS-RPT can use as it is), one part after the other;
+ *   6. the queue's answer (queued, or queued before) for the last part
+ *      marks it done.
  *
  * Periods are aligned to UTC (`reports period`, a day by default).  A
  * timer (each minute, and a second after each period's end) closes the
@@ -36,8 +38,8 @@
  * report for good is suppressed (reportd_queue_bounce()).  The
  * destinations' tests are in reportd/report_dest.c.
  *
- * Deliberately not here yet: splitting a report over a destination's size
- * limit (the destination is skipped, logged).  The test of
+ * A destination whose limit even a part of one row exceeds is skipped,
+ * logged.  The test of
  * "another organisational domain" (RFC 9990 4) is strict: a destination
  * domain that is neither the Policy Domain nor its parent or child needs
  * the authorization record, sibling subdomains of one organisation too.
@@ -59,6 +61,7 @@
 #include "dns.h"
 #include "log.h"
 #include "posternd/proc.h"
+#include "reportd/agg_parts.h"
 #include "reportd/dmarc_agg.h"
 #include "reportd/evalstore.h"
 #include "reportd/failure.h"
@@ -106,9 +109,12 @@ struct report_job {
 	struct dns_query	*q;
 	uint32_t		 peer;
 	struct tls_job		*tls;		/* kind "tls": its state */
+	struct agg_msgs		 msgs;		/* DMARC: whole, or parts */
+	size_t			 part;		/* the one queued */
 };
 
 static void	job_next(struct reportd *);
+static void	job_queue_part(struct reportd *);
 
 /* For the log: what kind of report a job makes. */
 static const char *
@@ -130,6 +136,7 @@ job_free(struct report_job *j)
 	if (j->q != NULL)
 		dns_query_cancel(j->q);
 	dmarc_agg_free(j->agg);
+	agg_msgs_free(&j->msgs);
 	reportd_tls_job_free(j->tls);
 	free(j);
 }
@@ -282,6 +289,14 @@ reportd_queue_result(struct reportd *rd, struct imsg *imsg)
 		proc_bad_message(rd->proc, PROC_QUEUE, imsg);
 	/* TEST ONLY: the queue has it, the log does not know (posternd(8)) */
 	proc_test_crash("report-result");
+	/* a report in parts (reportd/agg_parts.c): the next part */
+	if ((r.status == MSG_REPORT_QUEUED ||
+	    r.status == MSG_REPORT_DUPLICATE) && j->msgs.n > 1 &&
+	    j->part + 1 < j->msgs.n) {
+		j->part++;
+		job_queue_part(rd);
+		return;
+	}
 	switch (r.status) {
 	case MSG_REPORT_QUEUED:
 		log_info("reportd: %s report of %s for %lld-%lld queued",
@@ -364,97 +379,78 @@ reportd_sign(struct reportd *rd, struct buf *msg)
 	return rc;
 }
 
+/* The running job's message (part j->part of a split report) queued. */
+static void
+job_queue_part(struct reportd *rd)
+{
+	struct report_job	*j = rd->cur;
+	const char		*to[REPORT_MAX_RCPTS];
+	size_t			 i, nto;
+
+	for (i = nto = 0; i < j->ndest; i++)
+		if (j->dest[i].ok == 1)
+			to[nto++] = j->dest[i].addr;
+	if (reportd_job_queue(rd, 0, to, nto, &j->msgs.msg[j->part]) == -1) {
+		agg_msgs_free(&j->msgs);
+		job_skip(rd, "its domain is too long for a report key");
+	}
+}
+
 static void
 job_send(struct reportd *rd)
 {
 	struct report_job	*j = rd->cur;
-	struct dmarc_agg_meta	 m;
-	struct report_mail	 rm;
-	struct buf		 xml, gz, msg;
 	const char		*to[REPORT_MAX_RCPTS];
-	char			 rid[DMARC_AGG_ID_MAX];
-	char			 fn[DMARC_AGG_FILENAME_MAX];
-	char			 subject[1024], text[512];
 	size_t			 i, nto;
-	int			 again;
+	uint64_t		 limit;
+	int			 again, too_large;
 
 	if (rd->conf.max_per_period > 0 &&
 	    rd->count_sent >= rd->conf.max_per_period) {
 		job_skip(rd, "reports max-per-period reached");
 		return;
 	}
-	reportd_meta(rd, &m);
-	buf_init(&xml, DMARC_AGG_XML_MAX);
-	buf_init(&gz, REPORT_MAIL_MAX);
-	buf_init(&msg, REPORT_MAIL_MAX);
-	if (dmarc_agg_xml(j->agg, &m, &xml) == -1 ||
-	    report_gzip(xml.data, xml.len, &gz) == -1 ||
-	    dmarc_agg_report_id(j->agg, &m, rid, sizeof(rid)) == -1 ||
-	    dmarc_agg_filename(j->agg, &m, 1, fn, sizeof(fn)) == -1) {
-		buf_free(&xml);
-		buf_free(&gz);
-		buf_free(&msg);
-		job_skip(rd, "the report is too large to be made");
-		return;
-	}
-	buf_free(&xml);
-	/* RFC 9990 3.5.2: the subject, folded */
-	snprintf(subject, sizeof(subject), "Report Domain: %s\r\n"
-	    " Submitter: %s\r\n Report-ID: <%s>", j->domain, m.receiver, rid);
-	snprintf(text, sizeof(text), "This is an aggregate report (RFC 9990) "
-	    "of the DMARC results of mail from %s\nreceived by %s between "
-	    "%lld and %lld (seconds since 1970, UTC).\n", j->domain,
-	    m.receiver, (long long)j->begin, (long long)j->end - 1);
 	do {
 		again = 0;
+		limit = 0;
 		for (i = nto = 0; i < j->ndest; i++)
-			if (j->dest[i].ok == 1)
+			if (j->dest[i].ok == 1) {
 				to[nto++] = j->dest[i].addr;
+				if (j->dest[i].limit > 0 && (limit == 0 ||
+				    j->dest[i].limit < limit))
+					limit = j->dest[i].limit;
+			}
 		if (nto == 0)
 			break;
-		memset(&rm, 0, sizeof(rm));
-		rm.from = rd->conf.from;
-		rm.to = to;
-		rm.nto = nto;
-		rm.subject = subject;
-		rm.message_id = rid;	/* RFC 9990 3.5.2 allows the ridtxt */
-		rm.date = walltime();
-		rm.text = text;
-		rm.filename = fn;
-		rm.media_type = "application/gzip";
-		rm.attachment = gz.data;
-		rm.attachment_len = gz.len;
-		buf_reset(&msg);
-		if (report_mail_build(&rm, &msg) == -1 ||
-		    reportd_sign(rd, &msg) == -1) {
-			nto = 0;
+		/* RFC 7489 6.2's limit: in parts (reportd/agg_parts.c) */
+		if (agg_msgs_build(rd, j->agg, j->domain, j->begin, j->end, to,
+		    nto, limit, &j->msgs, &too_large) == 0)
 			break;
+		if (!too_large) {
+			job_skip(rd, "the report is too large to be made");
+			return;
 		}
-		/* RFC 7489 6.2's limit: a destination it does not fit */
 		for (i = 0; i < j->ndest; i++)
-			if (j->dest[i].ok == 1 && j->dest[i].limit > 0 &&
-			    msg.len > j->dest[i].limit) {
+			if (j->dest[i].ok == 1 && j->dest[i].limit == limit) {
 				log_info("reportd: DMARC report of %s: %zu "
-				    "bytes, over the limit of <%s> (%llu); "
-				    "not sent there", j->domain, msg.len,
-				    j->dest[i].addr,
-				    (unsigned long long)j->dest[i].limit);
+				    "bytes, over the limit of <%s> (%llu) even "
+				    "in parts; not sent there", j->domain,
+				    j->msgs.whole, j->dest[i].addr,
+				    (unsigned long long)limit);
 				j->dest[i].ok = -1;
 				again = 1;
 			}
 	} while (again);
-	buf_free(&gz);
 	if (nto == 0) {
-		buf_free(&msg);
 		job_skip(rd, "no destination may receive it");
 		return;
 	}
-	if (reportd_job_queue(rd, 0, to, nto, &msg) == -1) {
-		buf_free(&msg);
-		job_skip(rd, "its domain is too long for a report key");
-		return;
-	}
-	buf_free(&msg);
+	if (j->msgs.n > 1)
+		log_info("reportd: DMARC report of %s: %zu bytes, over the "
+		    "limit of %llu bytes; sent in %zu parts", j->domain,
+		    j->msgs.whole, (unsigned long long)limit, j->msgs.n);
+	j->part = 0;
+	job_queue_part(rd);
 }
 
 /* --- destinations (RFC 9990 4) --- */
@@ -607,6 +603,11 @@ job_next(struct reportd *rd)
 		}
 		if (dmarc_agg_rows(j->agg) == 0) {
 			job_skip(rd, "no evaluations");
+			continue;
+		}
+		if (dmarc_agg_only_report_mail(j->agg)) {
+			job_skip(rd, "its evaluations are all of report mail "
+			    "(no reports about reports)");
 			continue;
 		}
 		if ((pd = dmarc_agg_policy_domain(j->agg)) == NULL) {
@@ -1007,10 +1008,16 @@ reportd_job_queue(struct reportd *rd, uint32_t flags,
 {
 	struct report_job	*j = rd->cur;
 	char			 key[MSG_REPORT_KEY_MAX + 1];
+	size_t			 len;
 
 	if ((size_t)snprintf(key, sizeof(key), "%s/%lld/%lld/%s", j->kind,
 	    (long long)j->begin, (long long)j->end, j->domain) >=
 	    sizeof(key))
+		return -1;
+	/* a report in parts: a key for each part */
+	len = strlen(key);
+	if (j->msgs.n > 1 && (size_t)snprintf(key + len, sizeof(key) - len,
+	    "/%zu.%zu", j->part + 1, j->msgs.n) >= sizeof(key) - len)
 		return -1;
 	j->state = JOB_QUEUE;
 	j->peer = ++rd->next_peer;

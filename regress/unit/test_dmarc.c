@@ -1121,9 +1121,27 @@ test_encode_decode(void **state)
 	assert_int_equal(dmarc_eval_decode(b.data, b.len, &back), 0);
 	assert_memory_equal(&er, &back, sizeof(er));
 
-	/* every truncation is rejected, and trailing bytes */
-	for (i = 0; i < b.len; i++)
+	/*
+	 * every truncation is rejected, and trailing bytes; but for the
+	 * trailing flags byte, which records stored before it lack
+	 */
+	for (i = 0; i < b.len - 1; i++)
 		assert_int_equal(dmarc_eval_decode(b.data, i, &back), -1);
+	assert_int_equal(dmarc_eval_decode(b.data, b.len - 1, &back), 0);
+	assert_memory_equal(&er, &back, sizeof(er));
+	/* report mail: the flag round-trips; unknown flags are refused */
+	er.report_mail = 1;
+	buf_reset(&b);
+	assert_int_equal(dmarc_eval_encode(&er, &b), 0);
+	assert_int_equal(dmarc_eval_decode(b.data, b.len, &back), 0);
+	assert_int_equal(back.report_mail, 1);
+	assert_int_equal(dmarc_eval_decode(b.data, b.len - 1, &back), 0);
+	assert_int_equal(back.report_mail, 0);
+	b.data[b.len - 1] = 0x02;
+	assert_int_equal(dmarc_eval_decode(b.data, b.len, &back), -1);
+	er.report_mail = 0;
+	buf_reset(&b);
+	assert_int_equal(dmarc_eval_encode(&er, &b), 0);
 	copy = malloc(b.len + 1);
 	memcpy(copy, b.data, b.len);
 	copy[b.len] = 0;

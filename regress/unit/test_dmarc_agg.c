@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -298,6 +299,112 @@ test_period(void **state)
 	assert_int_equal(dmarc_agg_period_begin(BEGIN + 5, 0), BEGIN);
 }
 
+/*
+ * No reports about reports: a report of report mail only is told apart;
+ * with other mail, report mail shares its rows (the flag is not part of a
+ * row's tuple) and is counted in them.
+ */
+static void
+test_report_mail(void **state)
+{
+	struct dmarc_agg		*a;
+	struct dmarc_eval_record	 r;
+	char				*x;
+
+	a = dmarc_agg_new("example.com", BEGIN, BEGIN + 86400);
+	assert_int_equal(dmarc_agg_only_report_mail(a), 0);	/* empty */
+	rec(&r, "192.0.2.1", 1);
+	r.report_mail = 1;
+	assert_int_equal(dmarc_agg_add(a, &r), 0);
+	assert_int_equal(dmarc_agg_add(a, &r), 0);
+	assert_int_equal(dmarc_agg_only_report_mail(a), 1);
+	r.report_mail = 0;
+	assert_int_equal(dmarc_agg_add(a, &r), 0);
+	assert_int_equal(dmarc_agg_only_report_mail(a), 0);
+	assert_int_equal(dmarc_agg_rows(a), 1);
+	assert_int_equal(dmarc_agg_messages(a), 3);
+	x = xml(a);
+	assert_non_null(strstr(x, "<count>3</count>"));
+	free(x);
+	dmarc_agg_free(a);
+}
+
+/*
+ * Parts of a report (reportd/agg_parts.c): rows by range in the order of
+ * the whole report, each part a complete report with its own id; part ids
+ * and file names per RFC 9990 3.5.2 (unique-id of letters and digits).
+ */
+static void
+test_parts(void **state)
+{
+	struct dmarc_agg		*a;
+	struct dmarc_eval_record	 r;
+	struct buf			 b;
+	char				 id[DMARC_AGG_ID_MAX], fn[700], ip[32];
+	char				*whole, *p1, *p2;
+	const char			*c;
+	size_t				 i;
+
+	a = dmarc_agg_new("example.com", BEGIN, BEGIN + 86400);
+	for (i = 0; i < 5; i++) {
+		snprintf(ip, sizeof(ip), "192.0.2.%zu", i + 1);
+		rec(&r, ip, i % 2);
+		assert_int_equal(dmarc_agg_add(a, &r), 0);
+	}
+	whole = xml(a);
+	assert_int_equal(dmarc_agg_part_id(a, 0, 2, id, sizeof(id)), 0);
+	assert_string_equal(id, "1700006400part1of2");
+	for (c = id; *c != '\0'; c++)
+		assert_true(isalnum((unsigned char)*c));
+	buf_init(&b, DMARC_AGG_XML_MAX);
+	assert_int_equal(dmarc_agg_xml_rows(a, &meta, id, 0, 2, &b), 0);
+	p1 = buf_cstr(&b);
+	assert_int_equal(dmarc_agg_part_id(a, 1, 2, id, sizeof(id)), 0);
+	assert_string_equal(id, "1700006400part2of2");
+	buf_init(&b, DMARC_AGG_XML_MAX);
+	assert_int_equal(dmarc_agg_xml_rows(a, &meta, id, 2, 5, &b), 0);
+	p2 = buf_cstr(&b);
+	assert_int_equal(occurrences(p1, "<record>"), 2);
+	assert_int_equal(occurrences(p2, "<record>"), 3);
+	assert_non_null(strstr(p1, "<report_id>1700006400part1of2</report_id>"));
+	assert_non_null(strstr(p2, "<report_id>1700006400part2of2</report_id>"));
+	/* part 1 is the start of the whole report's rows, as they are */
+	for (i = 0; i < 5; i++) {
+		snprintf(ip, sizeof(ip), "<source_ip>192.0.2.%zu<", i + 1);
+		assert_int_equal(occurrences(p1, ip) + occurrences(p2, ip), 1);
+	}
+	assert_int_equal(memcmp(strstr(whole, "<record>"),
+	    strstr(p1, "<record>"), strstr(p1, "</feedback>") -
+	    strstr(p1, "<record>")), 0);
+	/* bad ranges, bad parts */
+	buf_init(&b, DMARC_AGG_XML_MAX);
+	assert_int_equal(dmarc_agg_xml_rows(a, &meta, id, 2, 2, &b), -1);
+	assert_int_equal(dmarc_agg_xml_rows(a, &meta, id, 0, 6, &b), -1);
+	buf_free(&b);
+	assert_int_equal(dmarc_agg_part_id(a, 2, 2, id, sizeof(id)), -1);
+	assert_int_equal(dmarc_agg_part_id(a, 0, 2, id, 5), -1);
+	/* RFC 9990 3.5.2: receiver!domain!begin!end!unique-id.xml.gz */
+	assert_int_equal(dmarc_agg_filename_id(a, &meta, "1700006400part1of2",
+	    1, fn, sizeof(fn)), 0);
+	assert_string_equal(fn, "mx.example.org!example.com!1700006400!"
+	    "1700092799!1700006400part1of2.xml.gz");
+	assert_int_equal(dmarc_agg_filename_id(a, &meta, NULL, 0, fn,
+	    sizeof(fn)), 0);
+	assert_string_equal(fn, "mx.example.org!example.com!1700006400!"
+	    "1700092799.xml");
+	/* a row added after the XML was written is in the next one */
+	rec(&r, "192.0.2.0", 1);
+	assert_int_equal(dmarc_agg_add(a, &r), 0);
+	free(whole);
+	whole = xml(a);
+	assert_int_equal(occurrences(whole, "<record>"), 6);
+	assert_non_null(strstr(whole, "<source_ip>192.0.2.0<"));
+	free(whole);
+	free(p1);
+	free(p2);
+	dmarc_agg_free(a);
+}
+
 int
 main(void)
 {
@@ -307,6 +414,8 @@ main(void)
 		cmocka_unit_test(test_no_policy_no_contact),
 		cmocka_unit_test(test_row_bound),
 		cmocka_unit_test(test_period),
+		cmocka_unit_test(test_report_mail),
+		cmocka_unit_test(test_parts),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

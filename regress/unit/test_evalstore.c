@@ -4,8 +4,8 @@
  * commit per batch), iteration by domain and time range (contiguous,
  * time-ordered, "a.test" apart from "a.test.example"), case folding,
  * persistence across a reopen, pruning by age, corrupt values and keys
- * skipped, the listing line, and a full spool (a bounded backlog, stored
- * when there is room).
+ * skipped, the listing line, a full spool (a bounded backlog, stored
+ * when there is room), and the failure-report rate counters.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -547,6 +547,12 @@ test_format(void **state)
 	assert_non_null(strstr(s, " spf=- "));
 	assert_non_null(strstr(s, " dkim=- "));
 	assert_non_null(strstr(s, " policy=none reasons=-\n"));
+	/* report mail says so at the end */
+	buf_reset(&b);
+	r.report_mail = 1;
+	assert_int_equal(evalstore_format(&r, &b), 0);
+	s = buf_cstr(&b);
+	assert_non_null(strstr(s, " reasons=- report=yes\n"));
 	buf_free(&b);
 }
 
@@ -717,6 +723,65 @@ test_tls_policies(void **state)
 	assert_int_equal(st.corrupt, 0);
 }
 
+/*
+ * Failure-report rate counters: counted up to the limit, kept across a
+ * reopen (a restart), per name and period, earlier periods forgotten
+ * (deleted) by the first count of a later one, a bounded number of names.
+ */
+static void
+test_rate_counters(void **state)
+{
+	struct fixture	*f = *state;
+	const time_t	 h = 1700000000 - 1700000000 % 3600;
+	char		 name[EVALSTORE_RATE_NAME_MAX + 8];
+
+	assert_int_equal(evalstore_rate_get(f->es, "dmarc:a.test", h), 0);
+	assert_int_equal(evalstore_rate_take(f->es, "dmarc:a.test", h, 2, 10),
+	    1);
+	assert_int_equal(evalstore_rate_take(f->es, "dmarc:a.test", h, 2, 10),
+	    1);
+	assert_int_equal(evalstore_rate_take(f->es, "dmarc:a.test", h, 2, 10),
+	    0);
+	assert_int_equal(evalstore_rate_get(f->es, "dmarc:a.test", h), 2);
+	/* another name has its own count */
+	assert_int_equal(evalstore_rate_take(f->es, "a:r@a.test", h, 2, 10),
+	    1);
+
+	/* a restart keeps them */
+	reopen(f);
+	assert_int_equal(evalstore_rate_get(f->es, "dmarc:a.test", h), 2);
+	assert_int_equal(evalstore_rate_take(f->es, "dmarc:a.test", h, 2, 10),
+	    0);
+	assert_int_equal(evalstore_rate_take(f->es, "a:r@a.test", h, 2, 10),
+	    1);
+	assert_int_equal(evalstore_rate_take(f->es, "a:r@a.test", h, 2, 10),
+	    0);
+
+	/* the next hour starts again, and the last one's are deleted */
+	assert_int_equal(evalstore_rate_take(f->es, "dmarc:a.test", h + 3600,
+	    2, 10), 1);
+	assert_int_equal(evalstore_rate_get(f->es, "dmarc:a.test", h + 3600),
+	    1);
+	assert_int_equal(evalstore_rate_get(f->es, "dmarc:a.test", h), 0);
+	assert_int_equal(evalstore_rate_get(f->es, "a:r@a.test", h), 0);
+
+	/* at most max_names names a period: a known one still counts */
+	assert_int_equal(evalstore_rate_take(f->es, "spf:b.test", h + 3600,
+	    5, 2), 1);
+	assert_int_equal(evalstore_rate_take(f->es, "spf:c.test", h + 3600,
+	    5, 2), 0);
+	assert_int_equal(evalstore_rate_take(f->es, "spf:b.test", h + 3600,
+	    5, 2), 1);
+	assert_int_equal(evalstore_rate_get(f->es, "spf:c.test", h + 3600), 0);
+
+	/* a name too long, or empty, is refused, never truncated */
+	memset(name, 'x', sizeof(name) - 1);
+	name[sizeof(name) - 1] = '\0';
+	assert_int_equal(evalstore_rate_take(f->es, name, h + 3600, 5, 100),
+	    0);
+	assert_int_equal(evalstore_rate_take(f->es, "", h + 3600, 5, 100), 0);
+}
+
 int
 main(void)
 {
@@ -737,6 +802,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_tls_results, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_tls_policies, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_rate_counters, setup,
 		    teardown),
 		cmocka_unit_test(test_full_spool),
 		cmocka_unit_test(test_format),
