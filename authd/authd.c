@@ -21,6 +21,11 @@
  * alone, smtp forwards what the client sent and gets ok, fail or temp
  * back.  crypt(3) runs in a helper process (authd/crypt_helper.c), so
  * that a slow hash never holds up the evaluation of everyone's mail.
+ * SCRAM (RFC 5802, 7677) keys (StoredKey, ServerKey) stay here too: smtp
+ * runs the exchange and asks for a user's salt and iteration count, then
+ * sends the AuthMessage and the proof, which need only HMACs here (no
+ * PBKDF2, so inline); an unknown user gets a made-up salt and keys, keyed
+ * with a secret made at start, and fails the same way.
  */
 #include <sys/types.h>
 #include <sys/queue.h>
