@@ -18,6 +18,9 @@ import time
 import pytest
 
 from conftest import POSTERNCTL, next_port, run
+from peers import make_cert as peer_cert
+from test_mta import ADDR, bed, send, sender, wait_queue_empty  # noqa: F401
+from test_smtp import delivered as delivered_to
 from test_submission import Raw, make_cert, plain
 
 pytestmark = pytest.mark.skipif(shutil.which("gsasl") is None,
@@ -340,3 +343,40 @@ def test_failures_count_toward_lockout(daemon_factory, tmp_path):
     c.close()
     assert "AUTH SCRAM-SHA-256 user alice refused: locked out" in \
         dm.logtext()
+
+
+# -- our own client against our own server -----------------------------------
+
+@pytest.mark.parametrize("mech", ["SCRAM-SHA-256", "SCRAM-SHA-1"])
+def test_postern_relays_to_postern_with_scram(sender, daemon_factory, bed,
+                                              tmp_path, mech):
+    """The mta's SASL client (mta/sasl.c) and this server share lib/scram.c:
+    posternd A relays through posternd B with the mechanism, B delivers."""
+    tls = peer_cert(tmp_path / "cert-b", bed.ca, ["mx.b.test"])
+    b = daemon_factory(sub="b", listen=False)
+    b.maildir = str(tmp_path / "bmail")
+    creds = tmp_path / "bcreds"
+    creds.write_text("alice %s\n" % encrypt("relay-Scr4m", "-s"))
+    os.chmod(creds, 0o600)
+    (tmp_path / "busers").write_text("x@far.test root\n")
+    with open(b.conf, "a") as f:
+        f.write('''hostname mx.b.test
+pki b cert "%s" key "%s"
+table creds file:"%s"
+listen on %s port 25 tls pki b auth require <creds>
+table users file:"%s/busers"
+action "local" maildir "%s/%%{rcpt}" virtual <users>
+match auth from any for domain "far.test" action "local"
+''' % (tls.cert, tls.key, creds, ADDR["mx.b.test"], tmp_path, b.maildir))
+    b.start()
+    secrets = tmp_path / "secrets"
+    secrets.write_text("mx.b.test alice:relay-Scr4m\n")
+    os.chmod(secrets, 0o600)
+    a = sender(extra='table secrets file:"%s"\n'
+               'transport sh smarthost "smtp+tls://mx.b.test" '
+               'auth <secrets> mechanisms %s\n'
+               'route for domain "far.test" transport sh\n' % (secrets, mech))
+    send(a, ["x@far.test"])
+    assert len(delivered_to(b, "x@far.test", timeout=15)) == 1
+    wait_queue_empty(a)
+    assert ("AUTH %s user alice: succeeded" % mech) in b.logtext()
