@@ -21,6 +21,11 @@
  * alone, smtp forwards what the client sent and gets ok, fail or temp
  * back.  crypt(3) runs in a helper process (authd/crypt_helper.c), so
  * that a slow hash never holds up the evaluation of everyone's mail.
+ * SCRAM (RFC 5802, 7677) keys (StoredKey, ServerKey) stay here too: smtp
+ * runs the exchange and asks for a user's salt and iteration count, then
+ * sends the AuthMessage and the proof, which need only HMACs here (no
+ * PBKDF2, so inline); an unknown user gets a made-up salt and keys, keyed
+ * with a secret made at start, and fails the same way.
  */
 #include <sys/types.h>
 #include <sys/queue.h>
@@ -42,6 +47,7 @@
 #include "log.h"
 #include "posternd/proc.h"
 #include "routing.h"
+#include "scram.h"
 #include "table.h"
 #include "util.h"
 
@@ -97,10 +103,16 @@ struct authd_policy {
 	struct msg_conf_policy	 c;
 };
 
-/* One "user hash" of a listener's credentials table. */
+/*
+ * One "user hash [SCRAM forms]" of a listener's credentials table; c.hash
+ * is cut to the crypt(3) hash, the SCRAM forms are parsed into scram[]
+ * (index: authd_scram_index()).
+ */
 struct authd_cred {
 	TAILQ_ENTRY(authd_cred)	 entry;
 	struct msg_conf_credential c;
+	struct scram_stored	 scram[2];
+	int			 has_scram[2];
 };
 
 /* A SASL check at the crypt helper, and what its answer needs. */
@@ -129,7 +141,58 @@ struct authd {
 	uint32_t		 sasl_next_id;
 	struct crypt_data	*crypt;		/* big: made once */
 	char			 dummy_hash[CRYPT_OUTPUT_SIZE];
+	/* keys the made-up SCRAM salt and keys of unknown users */
+	uint8_t			 scram_secret[32];
 };
+
+/* scram[] of struct authd_cred: SHA-1 at 0, SHA-256 at 1. */
+static int
+authd_scram_index(enum sasl_mech mech)
+{
+	return mech == SASL_MECH_SCRAM_SHA_256 ? 1 : 0;
+}
+
+/*
+ * A table's value: the crypt(3) hash, then any SCRAM forms, blank-
+ * separated.  A form that does not parse (or has a second one of the
+ * same mechanism) is left out with a warning: that user cannot use the
+ * mechanism, PLAIN and LOGIN still work from the hash.
+ */
+static void
+authd_cred_split(struct authd_cred *cr)
+{
+	struct scram_stored	 st;
+	char			*p, *w;
+	size_t			 len;
+	int			 i;
+
+	p = cr->c.hash + strcspn(cr->c.hash, " \t");
+	if (*p == '\0')
+		return;
+	*p++ = '\0';
+	for (;;) {
+		p += strspn(p, " \t");
+		if (*p == '\0')
+			break;
+		w = p;
+		len = strcspn(p, " \t");
+		p += len;
+		if (scram_stored_parse(w, len, &st) == -1 ||
+		    cr->has_scram[i = authd_scram_index(st.mech)]) {
+			log_warnx("authd: table %s: a SCRAM form of %s is "
+			    "malformed, repeated or has an iteration count "
+			    "out of %d..%d; skipped", cr->c.table, cr->c.user,
+			    SCRAM_MIN_ITER, SCRAM_MAX_ITER);
+			explicit_bzero(&st, sizeof(st));
+			continue;
+		}
+		cr->scram[i] = st;
+		cr->has_scram[i] = 1;
+		explicit_bzero(&st, sizeof(st));
+	}
+	explicit_bzero(cr->c.hash + strlen(cr->c.hash),
+	    sizeof(cr->c.hash) - strlen(cr->c.hash));
+}
 
 static struct authd *
 authd_state(struct proc *p)
@@ -171,6 +234,7 @@ authd_conf(struct proc *p, struct imsg *imsg)
 		if (msg_get_conf_credential(imsg, &cr->c) == -1)
 			proc_bad_message(p, PROC_PARENT, imsg);
 		explicit_bzero(imsg->data, imsg->len);
+		authd_cred_split(cr);
 		TAILQ_INSERT_TAIL(&a->creds, cr, entry);
 		return;
 	case IMSG_CONF_POLICY_ADD:
@@ -968,6 +1032,131 @@ authd_sasl_check(struct authd *a, struct imsg *imsg)
 	TAILQ_INSERT_TAIL(&a->sasls, q, entry);
 }
 
+/*
+ * SCRAM (RFC 5802): the user's entry and its keys for mech, or NULL;
+ * *first is the table's first entry with keys for mech (its iteration
+ * count is the one an unknown user gets).
+ */
+static struct authd_cred *
+authd_scram_find(struct authd *a, const char *table, const char *user,
+    enum sasl_mech mech, struct authd_cred **first)
+{
+	struct authd_cred	*cr;
+	int			 i = authd_scram_index(mech);
+
+	*first = NULL;
+	TAILQ_FOREACH(cr, &a->creds, entry) {
+		if (strcmp(cr->c.table, table) != 0 || !cr->has_scram[i])
+			continue;
+		if (*first == NULL)
+			*first = cr;
+		if (strcmp(cr->c.user, user) == 0)
+			return cr;
+	}
+	return NULL;
+}
+
+/*
+ * What an unknown user (or one without keys for the mechanism) gets: a
+ * salt, StoredKey and ServerKey made of a keyed hash of the mechanism,
+ * the table and the name, so that asking twice gives the same salt and
+ * nothing tells such a user from a known one with a wrong password.
+ */
+static void
+authd_scram_fake(struct authd *a, enum sasl_mech mech, const char *table,
+    const char *user, const char *what, uint8_t *out)
+{
+	struct buf	 b;
+
+	buf_init(&b, 1024);
+	buf_printf(&b, "%s%c%d%c%s%c%s", what, 0, (int)mech, 0, table, 0,
+	    user);
+	if (scram_hmac(SASL_MECH_SCRAM_SHA_256, a->scram_secret,
+	    sizeof(a->scram_secret), b.data, b.len, out) == -1)
+		fatalx("authd: HMAC-SHA-256 failed");
+	buf_free(&b);
+}
+
+/* SCRAM, step 1: the salt and iteration count of a user. */
+static void
+authd_scram_lookup(struct authd *a, struct imsg *imsg)
+{
+	struct msg_auth_scram_lookup	 m;
+	struct msg_auth_scram_salt	 r;
+	struct authd_cred		*cr, *first;
+	const struct scram_stored	*st;
+	uint8_t				 fake[SCRAM_HASH_MAX];
+
+	if (msg_get_auth_scram_lookup(imsg, &m) == -1)
+		proc_bad_message(a->proc, PROC_SMTP, imsg);
+	memset(&r, 0, sizeof(r));
+	r.result = AUTH_SASL_OK;
+	cr = authd_scram_find(a, m.table, m.user, m.mech, &first);
+	if (cr != NULL) {
+		st = &cr->scram[authd_scram_index(m.mech)];
+		r.iterations = st->iter;
+		r.salt_len = st->saltlen;
+		memcpy(r.salt, st->salt, st->saltlen);
+	} else {
+		authd_scram_fake(a, m.mech, m.table, m.user, "salt", fake);
+		r.iterations = first != NULL ?
+		    first->scram[authd_scram_index(m.mech)].iter :
+		    SCRAM_DEFAULT_ITER;
+		r.salt_len = SCRAM_SALT_LEN;
+		memcpy(r.salt, fake, SCRAM_SALT_LEN);
+	}
+	proc_compose(a->proc, PROC_SMTP, IMSG_AUTH_SCRAM_SALT,
+	    imsg->hdr.peerid, -1, &r, sizeof(r));
+}
+
+/*
+ * SCRAM, step 2: the client's proof against the user's StoredKey; the
+ * answer carries the ServerSignature when it holds (RFC 5802 3).  An
+ * unknown user costs the same HMACs, with made-up keys, and fails.
+ */
+static void
+authd_scram_verify(struct authd *a, struct imsg *imsg)
+{
+	struct msg_auth_scram_verify	 m;
+	struct msg_auth_scram_result	 r;
+	struct authd_cred		*cr, *first;
+	const struct scram_stored	*st;
+	uint8_t				 fstored[SCRAM_HASH_MAX];
+	uint8_t				 fserver[SCRAM_HASH_MAX];
+	uint8_t				 sig[SCRAM_HASH_MAX];
+	int				 ok;
+
+	if (msg_get_auth_scram_verify(imsg, &m) == -1)
+		proc_bad_message(a->proc, PROC_SMTP, imsg);
+	memset(&r, 0, sizeof(r));
+	cr = authd_scram_find(a, m.table, m.user, m.mech, &first);
+	if (cr != NULL) {
+		st = &cr->scram[authd_scram_index(m.mech)];
+		ok = scram_verify_proof(m.mech, st->stored_key,
+		    st->server_key, m.authmsg, m.authmsg_len, m.proof,
+		    m.proof_len, sig) == 0;
+	} else {
+		authd_scram_fake(a, m.mech, m.table, m.user, "stored",
+		    fstored);
+		authd_scram_fake(a, m.mech, m.table, m.user, "server",
+		    fserver);
+		(void)scram_verify_proof(m.mech, fstored, fserver, m.authmsg,
+		    m.authmsg_len, m.proof, m.proof_len, sig);
+		ok = 0;
+	}
+	r.result = ok ? AUTH_SASL_OK : AUTH_SASL_FAIL;
+	if (ok) {
+		r.sig_len = scram_hash_len(m.mech);
+		memcpy(r.sig, sig, r.sig_len);
+	}
+	log_debug("authd: session %u: AUTH %s for %s: %s", imsg->hdr.peerid,
+	    sasl_mech_name(m.mech), m.user, ok ? "ok" : "refused");
+	proc_compose(a->proc, PROC_SMTP, IMSG_AUTH_SCRAM_RESULT,
+	    imsg->hdr.peerid, -1, &r, sizeof(r));
+	explicit_bzero(sig, sizeof(sig));
+	explicit_bzero(&m, sizeof(m));
+}
+
 static void
 authd_smtp_imsg(struct authd *a, struct imsg *imsg)
 {
@@ -985,6 +1174,14 @@ authd_smtp_imsg(struct authd *a, struct imsg *imsg)
 	}
 	if (imsg->hdr.type == IMSG_AUTH_SASL_CHECK) {
 		authd_sasl_check(a, imsg);
+		return;
+	}
+	if (imsg->hdr.type == IMSG_AUTH_SCRAM_LOOKUP) {
+		authd_scram_lookup(a, imsg);
+		return;
+	}
+	if (imsg->hdr.type == IMSG_AUTH_SCRAM_VERIFY) {
+		authd_scram_verify(a, imsg);
 		return;
 	}
 	m = authd_msg_find(a, session);
@@ -1037,6 +1234,7 @@ authd_run(struct proc *p)
 	routing_ready(&a->routing);
 	a->crypt = xcalloc(1, sizeof(*a->crypt));
 	authd_dummy_hash(a);
+	arc4random_buf(a->scram_secret, sizeof(a->scram_secret));
 	a->crypt_helper = crypt_helper_start(authd_sasl_done, a);
 	log_debug("authd process started (%s)", dns_ctx_describe(a->dns));
 }

@@ -40,6 +40,9 @@ extern const char *const conf_user_default[CONF_USER_MAX];
 #define LISTEN_TLS_REQUIRE	0x04	/* "tls require" */
 #define LISTEN_AUTH		0x08	/* "auth <T>": AUTH inside TLS */
 #define LISTEN_AUTH_REQUIRE	0x10	/* "auth require <T>" */
+/* set by the parent for smtp: the auth table has SCRAM keys for these */
+#define LISTEN_AUTH_SCRAM_SHA1	0x100
+#define LISTEN_AUTH_SCRAM_SHA256 0x200
 
 struct listener {
 	TAILQ_ENTRY(listener)	 entry;

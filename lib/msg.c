@@ -45,6 +45,8 @@ static const char *const msg_names[IMSG_TYPE_MAX] = {
 	N(IMSG_AUTH_MESSAGE_DATA), N(IMSG_AUTH_MESSAGE_END),
 	N(IMSG_AUTH_MESSAGE_ABORT), N(IMSG_AUTH_MESSAGE_RESULT),
 	N(IMSG_AUTH_SASL_CHECK), N(IMSG_AUTH_SASL_RESULT),
+	N(IMSG_AUTH_SCRAM_LOOKUP), N(IMSG_AUTH_SCRAM_SALT),
+	N(IMSG_AUTH_SCRAM_VERIFY), N(IMSG_AUTH_SCRAM_RESULT),
 	N(IMSG_MTA_TASK_START), N(IMSG_MTA_ENVELOPE_ADD),
 	N(IMSG_MTA_ENVELOPE_RESULT),
 	N(IMSG_DELIVER_ENVELOPE_START), N(IMSG_DELIVER_ENVELOPE_RESULT),
@@ -170,7 +172,8 @@ msg_get_conf_listener(const struct imsg *imsg, struct msg_conf_listener *m)
 	    !STR(m->auth_table) || !STR(m->senders_table) ||
 	    m->sslen > sizeof(m->ss) || (m->flags & ~(LISTEN_STARTTLS |
 	    LISTEN_SMTPS | LISTEN_TLS_REQUIRE | LISTEN_AUTH |
-	    LISTEN_AUTH_REQUIRE)) != 0 || imsg->fd == -1)
+	    LISTEN_AUTH_REQUIRE | LISTEN_AUTH_SCRAM_SHA1 |
+	    LISTEN_AUTH_SCRAM_SHA256)) != 0 || imsg->fd == -1)
 		return bad();
 	return 0;
 }
@@ -537,6 +540,58 @@ msg_get_auth_sasl_result(const struct imsg *imsg,
 {
 	if (fixed(imsg, m, sizeof(*m)) == -1 ||
 	    !ENUM(m->result, AUTH_SASL_TEMPFAIL))
+		return bad();
+	return 0;
+}
+
+/* A SCRAM mechanism: SASL_MECH_SCRAM_SHA_1 or SASL_MECH_SCRAM_SHA_256. */
+static int
+scram_mech_valid(int32_t mech)
+{
+	return mech == SASL_MECH_SCRAM_SHA_1 || mech == SASL_MECH_SCRAM_SHA_256;
+}
+
+int
+msg_get_auth_scram_lookup(const struct imsg *imsg,
+    struct msg_auth_scram_lookup *m)
+{
+	if (fixed(imsg, m, sizeof(*m)) == -1 || !STR(m->table) ||
+	    !STR(m->user) || !scram_mech_valid(m->mech))
+		return bad();
+	return 0;
+}
+
+int
+msg_get_auth_scram_salt(const struct imsg *imsg, struct msg_auth_scram_salt *m)
+{
+	if (fixed(imsg, m, sizeof(*m)) == -1 ||
+	    (m->result != AUTH_SASL_OK && m->result != AUTH_SASL_TEMPFAIL) ||
+	    (m->result == AUTH_SASL_OK && (m->salt_len == 0 ||
+	    m->salt_len > sizeof(m->salt) || m->iterations == 0)))
+		return bad();
+	return 0;
+}
+
+int
+msg_get_auth_scram_verify(const struct imsg *imsg,
+    struct msg_auth_scram_verify *m)
+{
+	if (fixed(imsg, m, sizeof(*m)) == -1 || !STR(m->table) ||
+	    !STR(m->user) || !scram_mech_valid(m->mech) ||
+	    m->proof_len > sizeof(m->proof) ||
+	    m->authmsg_len > sizeof(m->authmsg))
+		return bad();
+	return 0;
+}
+
+int
+msg_get_auth_scram_result(const struct imsg *imsg,
+    struct msg_auth_scram_result *m)
+{
+	if (fixed(imsg, m, sizeof(*m)) == -1 ||
+	    !ENUM(m->result, AUTH_SASL_TEMPFAIL) ||
+	    m->sig_len > sizeof(m->sig) ||
+	    (m->result == AUTH_SASL_OK && m->sig_len == 0))
 		return bad();
 	return 0;
 }

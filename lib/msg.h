@@ -109,6 +109,16 @@ enum imsg_type {
 	IMSG_AUTH_MESSAGE_RESULT,	/* struct msg_auth_result + header */
 	IMSG_AUTH_SASL_CHECK,		/* struct msg_auth_sasl */
 	IMSG_AUTH_SASL_RESULT,		/* struct msg_auth_sasl_result */
+	/*
+	 * SCRAM (RFC 5802): smtp runs the exchange, authd holds the keys
+	 * and never sends them: a user's salt and iterations (made up
+	 * for an unknown user), then the proof checked against the
+	 * AuthMessage, answered with the server's signature.
+	 */
+	IMSG_AUTH_SCRAM_LOOKUP,		/* struct msg_auth_scram_lookup */
+	IMSG_AUTH_SCRAM_SALT,		/* struct msg_auth_scram_salt */
+	IMSG_AUTH_SCRAM_VERIFY,		/* struct msg_auth_scram_verify */
+	IMSG_AUTH_SCRAM_RESULT,		/* struct msg_auth_scram_result */
 
 	/*
 	 * queue <-> mta: one message for one relay action, the message as
@@ -441,12 +451,13 @@ struct msg_conf_sign {
 
 /*
  * One entry of a listener's credentials table ("auth <T>"): only authd
- * gets these; the hash is crypt(3) output.
+ * gets these; the hash is crypt(3) output, maybe followed by SCRAM forms
+ * (blank-separated, lib/scram.h), as the table's value holds them.
  */
 struct msg_conf_credential {
 	char		 table[64];
 	char		 user[256];
-	char		 hash[256];
+	char		 hash[1024];
 };
 
 /* --- smtp <-> queue (IMSG_QUEUE_*); the envelope is lib/envelope.h's --- */
@@ -578,6 +589,40 @@ struct msg_auth_sasl {
 
 struct msg_auth_sasl_result {
 	int32_t		 result;	/* AUTH_SASL_* */
+};
+
+/* SCRAM: the mechanism is enum sasl_mech's SASL_MECH_SCRAM_SHA_*. */
+#define AUTH_SCRAM_HASH_MAX	32	/* SCRAM_HASH_MAX */
+#define AUTH_SCRAM_SALT_MAX	64	/* SCRAM_SALT_MAX */
+#define AUTH_SCRAM_AUTHMSG_MAX	3072	/* SCRAM_AUTHMSG_MAX */
+
+struct msg_auth_scram_lookup {
+	char		 table[64];
+	char		 user[AUTH_SASL_USER_MAX + 1];
+	int32_t		 mech;
+};
+
+struct msg_auth_scram_salt {
+	int32_t		 result;	/* AUTH_SASL_OK or _TEMPFAIL */
+	uint32_t	 iterations;
+	uint32_t	 salt_len;
+	uint8_t		 salt[AUTH_SCRAM_SALT_MAX];
+};
+
+struct msg_auth_scram_verify {
+	char		 table[64];
+	char		 user[AUTH_SASL_USER_MAX + 1];
+	int32_t		 mech;
+	uint32_t	 proof_len;
+	uint8_t		 proof[AUTH_SCRAM_HASH_MAX];
+	uint32_t	 authmsg_len;
+	char		 authmsg[AUTH_SCRAM_AUTHMSG_MAX];
+};
+
+struct msg_auth_scram_result {
+	int32_t		 result;	/* AUTH_SASL_* */
+	uint32_t	 sig_len;	/* ServerSignature when OK */
+	uint8_t		 sig[AUTH_SCRAM_HASH_MAX];
 };
 
 /* --- a delivery's outcome, from the mta and from the parent --- */
@@ -861,6 +906,14 @@ int	msg_get_auth_result(const struct imsg *, struct msg_auth_result *,
 int	msg_get_auth_sasl(const struct imsg *, struct msg_auth_sasl *);
 int	msg_get_auth_sasl_result(const struct imsg *,
 	    struct msg_auth_sasl_result *);
+int	msg_get_auth_scram_lookup(const struct imsg *,
+	    struct msg_auth_scram_lookup *);
+int	msg_get_auth_scram_salt(const struct imsg *,
+	    struct msg_auth_scram_salt *);
+int	msg_get_auth_scram_verify(const struct imsg *,
+	    struct msg_auth_scram_verify *);
+int	msg_get_auth_scram_result(const struct imsg *,
+	    struct msg_auth_scram_result *);
 int	msg_get_mta_task(const struct imsg *, struct msg_mta_task *);
 int	msg_get_mta_result(const struct imsg *, struct msg_mta_result *);
 int	msg_get_deliver(const struct imsg *, struct msg_deliver *);

@@ -30,11 +30,11 @@
 
 #include "crypto.h"
 #include "mta/sasl.h"
+#include "scram.h"
 #include "util.h"
 
 /* RFC 5321 4.5.3.1.4: a command line is at most 512 octets with CRLF. */
 #define SMTP_CMDLINE_MAX	512
-#define SCRAM_NONCE_MAX		128
 /* Random bytes in our nonce; 18 give 24 base64 characters, no padding. */
 #define SCRAM_NONCE_RAND	18
 
@@ -56,7 +56,7 @@ struct sasl_client {
 	char		*ir;		/* deferred initial response, base64 */
 	char		 nonce[SCRAM_NONCE_MAX + 1];
 	char		*client_first_bare;
-	uint8_t		 server_sig[EVP_MAX_MD_SIZE];
+	uint8_t		 server_sig[SCRAM_HASH_MAX];
 	size_t		 hlen;
 	int		 verified;	/* SCRAM server signature matched */
 };
@@ -157,31 +157,12 @@ sasl_client_free(struct sasl_client *c)
 	free(c);
 }
 
-static int
-is_scram(enum sasl_mech mech)
-{
-	return mech == SASL_MECH_SCRAM_SHA_1 ||
-	    mech == SASL_MECH_SCRAM_SHA_256;
-}
-
-/* RFC 5802 5.1: printable = %x21-2B / %x2D-7E (no comma). */
-static int
-scram_printable(const char *s, size_t len)
-{
-	size_t	 i;
-
-	for (i = 0; i < len; i++)
-		if (s[i] < 0x21 || s[i] > 0x7e || s[i] == ',')
-			return 0;
-	return 1;
-}
-
 int
 sasl_client_set_nonce(struct sasl_client *c, const char *nonce)
 {
 	size_t	 len = strlen(nonce);
 
-	if (!is_scram(c->mech) || c->state != SASL_ST_NEW || len == 0 ||
+	if (!scram_is_mech(c->mech) || c->state != SASL_ST_NEW || len == 0 ||
 	    len > SCRAM_NONCE_MAX || !scram_printable(nonce, len))
 		return -1;
 	memcpy(c->nonce, nonce, len + 1);
@@ -209,64 +190,6 @@ sasl_fail(struct sasl_client *c, struct buf *line, char *err, size_t errlen,
 		buf_addstr(line, "*");
 	}
 	return -1;
-}
-
-/*
- * The ASCII part of SASLprep (RFC 4013): refuse what it prohibits there
- * (2.3, C.2.1 controls) and check that the rest is well-formed UTF-8, which
- * we pass on unchanged (see the top of the file).
- */
-static int
-scram_prep_check(const char *s)
-{
-	const unsigned char	*p = (const unsigned char *)s;
-	size_t			 n, i;
-
-	while (*p != '\0') {
-		if (*p < 0x20 || *p == 0x7f)
-			return -1;
-		if (*p < 0x80) {
-			p++;
-			continue;
-		}
-		if (*p >= 0xc2 && *p <= 0xdf)
-			n = 1;
-		else if (*p >= 0xe0 && *p <= 0xef)
-			n = 2;
-		else if (*p >= 0xf0 && *p <= 0xf4)
-			n = 3;
-		else
-			return -1;
-		for (i = 1; i <= n; i++)
-			if ((p[i] & 0xc0) != 0x80)
-				return -1;
-		/* Overlong forms, surrogates and code points past U+10FFFF. */
-		if ((p[0] == 0xe0 && p[1] < 0xa0) ||
-		    (p[0] == 0xed && p[1] > 0x9f) ||
-		    (p[0] == 0xf0 && p[1] < 0x90) ||
-		    (p[0] == 0xf4 && p[1] > 0x8f))
-			return -1;
-		p += n + 1;
-	}
-	return 0;
-}
-
-/* RFC 5802 5.1: saslname, with "=" as "=3D" and "," as "=2C". */
-static int
-scram_saslname(struct buf *b, const char *user)
-{
-	const char	*p;
-	int		 rv = 0;
-
-	for (p = user; *p != '\0'; p++) {
-		if (*p == '=')
-			rv |= buf_addstr(b, "=3D");
-		else if (*p == ',')
-			rv |= buf_addstr(b, "=2C");
-		else
-			rv |= buf_add(b, p, 1);
-	}
-	return rv;
 }
 
 /*
@@ -324,7 +247,7 @@ sasl_initial_response(struct sasl_client *c, uint8_t **out, size_t *outlen,
 		/* RFC 5802 7: client-first-message-bare. */
 		buf_init(&b, SASL_MAX_CRED * 3 + SCRAM_NONCE_MAX + 16);
 		if (buf_addstr(&b, "n=") == -1 ||
-		    scram_saslname(&b, c->user) != 0 ||
+		    scram_saslname_encode(&b, c->user) != 0 ||
 		    buf_printf(&b, ",r=%s", c->nonce) == -1) {
 			buf_free(&b);
 			snprintf(err, errlen, "SCRAM user name too long");
@@ -410,35 +333,6 @@ line_b64(struct buf *line, const void *data, size_t len)
 	return rv;
 }
 
-static const EVP_MD *
-scram_md(enum sasl_mech mech)
-{
-	return mech == SASL_MECH_SCRAM_SHA_1 ? EVP_sha1() : EVP_sha256();
-}
-
-/*
- * The value of attribute `name` ("r=" etc.) at *pp, up to the next comma
- * or the end; *pp moves past the comma.  NULL if the attribute is not
- * there.
- */
-static const char *
-scram_attr(const char **pp, char name, size_t *len)
-{
-	const char	*p = *pp, *v, *comma;
-
-	if (p == NULL || p[0] != name || p[1] != '=')
-		return NULL;
-	v = p + 2;
-	if ((comma = strchr(v, ',')) == NULL) {
-		*len = strlen(v);
-		*pp = NULL;
-	} else {
-		*len = comma - v;
-		*pp = comma + 1;
-	}
-	return v;
-}
-
 /* Copy a server's text into err with anything unprintable replaced. */
 static void
 safe_copy(char *dst, size_t dstlen, const char *src, size_t len)
@@ -461,20 +355,17 @@ static int
 scram_server_first(struct sasl_client *c, const char *sf, struct buf *line,
     char *err, size_t errlen)
 {
-	const EVP_MD	*md = scram_md(c->mech);
 	const char	*p = sf, *nonce, *salt64, *iter;
 	uint8_t		*salt = NULL;
-	uint8_t		 salted[EVP_MAX_MD_SIZE], ckey[EVP_MAX_MD_SIZE];
-	uint8_t		 skey[EVP_MAX_MD_SIZE], stored[EVP_MAX_MD_SIZE];
-	uint8_t		 csig[EVP_MAX_MD_SIZE];
+	uint8_t		 ckey[SCRAM_HASH_MAX], skey[SCRAM_HASH_MAX];
+	uint8_t		 stored[SCRAM_HASH_MAX], csig[SCRAM_HASH_MAX];
 	char		 ibuf[16], *final = NULL, *authmsg = NULL, *proof64;
 	const char	*errstr;
 	size_t		 noncelen, salt64len, iterlen, saltlen, i, hlen;
-	unsigned int	 mdlen;
 	long long	 iterations;
 	int		 rv = -1, alen;
 
-	hlen = EVP_MD_size(md);
+	hlen = scram_hash_len(c->mech);
 	/* RFC 5802 5.1: an unknown mandatory extension makes us fail. */
 	if (strncmp(sf, "m=", 2) == 0) {
 		snprintf(err, errlen, "SCRAM server requires an extension we "
@@ -512,34 +403,27 @@ scram_server_first(struct sasl_client *c, const char *sf, struct buf *line,
 		}
 	memcpy(ibuf, iter, iterlen);
 	ibuf[iterlen] = '\0';
-	iterations = strtonum(ibuf, SASL_SCRAM_MIN_ITER, SASL_SCRAM_MAX_ITER,
+	iterations = strtonum(ibuf, SCRAM_MIN_ITER, SCRAM_MAX_ITER,
 	    &errstr);
 	if (errstr != NULL) {
 		snprintf(err, errlen, "SCRAM iteration count %s is %s "
-		    "(allowed %d to %d)", ibuf, errstr, SASL_SCRAM_MIN_ITER,
-		    SASL_SCRAM_MAX_ITER);
+		    "(allowed %d to %d)", ibuf, errstr, SCRAM_MIN_ITER,
+		    SCRAM_MAX_ITER);
 		goto out;
 	}
 
-	/* RFC 5802 3: SaltedPassword := Hi(Normalize(password), salt, i). */
-	if (PKCS5_PBKDF2_HMAC(c->pass, strlen(c->pass), salt, saltlen,
-	    (int)iterations, md, hlen, salted) != 1)
-		goto crypto;
-	if (HMAC(md, salted, hlen, (const uint8_t *)"Client Key", 10, ckey,
-	    &mdlen) == NULL ||
-	    HMAC(md, salted, hlen, (const uint8_t *)"Server Key", 10, skey,
-	    &mdlen) == NULL ||
-	    EVP_Digest(ckey, hlen, stored, &mdlen, md, NULL) != 1)
+	/* RFC 5802 3: Hi(), ClientKey, StoredKey and ServerKey. */
+	if (scram_derive_keys(c->mech, c->pass, salt, saltlen,
+	    (unsigned int)iterations, ckey, stored, skey) == -1)
 		goto crypto;
 
 	/* "biws" is base64 of the gs2 header "n,,", RFC 5802 7. */
 	xasprintf(&final, "c=biws,r=%.*s", (int)noncelen, nonce);
 	alen = xasprintf(&authmsg, "%s,%s,%s", c->client_first_bare, sf,
 	    final);
-	if (HMAC(md, stored, hlen, (const uint8_t *)authmsg, alen, csig,
-	    &mdlen) == NULL ||
-	    HMAC(md, skey, hlen, (const uint8_t *)authmsg, alen,
-	    c->server_sig, &mdlen) == NULL)
+	if (scram_hmac(c->mech, stored, hlen, authmsg, alen, csig) == -1 ||
+	    scram_hmac(c->mech, skey, hlen, authmsg, alen,
+	    c->server_sig) == -1)
 		goto crypto;
 	c->hlen = hlen;
 	/* ClientProof := ClientKey XOR ClientSignature */
@@ -559,7 +443,6 @@ scram_server_first(struct sasl_client *c, const char *sf, struct buf *line,
  crypto:
 	snprintf(err, errlen, "SCRAM key derivation failed in libcrypto");
  out:
-	explicit_bzero(salted, sizeof(salted));
 	explicit_bzero(ckey, sizeof(ckey));
 	explicit_bzero(skey, sizeof(skey));
 	explicit_bzero(stored, sizeof(stored));
@@ -642,7 +525,7 @@ static int
 cram_md5_response(struct sasl_client *c, const char *chal, size_t challen,
     struct buf *line)
 {
-	uint8_t		 mac[EVP_MAX_MD_SIZE];
+	uint8_t		 mac[SCRAM_HASH_MAX];
 	unsigned int	 maclen, i;
 	struct buf	 b;
 	int		 rv;
@@ -775,7 +658,7 @@ sasl_client_done(struct sasl_client *c, const char *text, char *err,
 	    c->state == SASL_ST_IR_DEFERRED)
 		return sasl_fail(c, NULL, err, errlen,
 		    "success reply before the exchange was complete");
-	if (!is_scram(c->mech) || c->verified)
+	if (!scram_is_mech(c->mech) || c->verified)
 		return 0;
 	if (c->state != SASL_ST_SCRAM_FINAL)
 		return sasl_fail(c, NULL, err, errlen,

@@ -18,15 +18,6 @@
 
 /* Longest 334/235 text accepted from a server (base64 characters). */
 #define SASL_MAX_CHALLENGE	4096
-/*
- * SCRAM iteration counts accepted from a server.  Below 4096 a hostile
- * server (or a man in the middle before TLS) would get a proof that is
- * cheap to attack offline (RFC 7677 4 asks for at least 4096); far above
- * the bound it would stall the MTA's event loop in PBKDF2 (the upper
- * bound itself costs about 0.45 s of CPU with SHA-256 on a current x86).
- */
-#define SASL_SCRAM_MIN_ITER	4096
-#define SASL_SCRAM_MAX_ITER	1000000
 /* Longest user name or password taken (bytes). */
 #define SASL_MAX_CRED		1024
 

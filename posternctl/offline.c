@@ -46,7 +46,7 @@ static const struct offline_cmd offline_cmds[] = {
 	    " [-a ALG] [-h F:F...]\n"
 	    "            [--dns-zone FILE | --resolver ADDR[@PORT]] < message\n" },
 	{ "encrypt", NULL, encrypt_main,
-	    "  encrypt [PASSWORD]\n" },
+	    "  encrypt [-s] [-i iterations] [PASSWORD]\n" },
 };
 
 void

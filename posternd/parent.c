@@ -677,6 +677,34 @@ setup_authd_credentials(struct postern_conf *conf, struct imsgbuf *ibuf)
 	}
 }
 
+/*
+ * LISTEN_AUTH_SCRAM_* for smtp: the mechanisms that some entry of the
+ * credentials table has keys for (authd checks the forms themselves).
+ */
+static int
+listener_scram_flags(struct postern_conf *conf, const char *table)
+{
+	struct table		*t;
+	struct table_entry	*te;
+	int			 flags = 0;
+
+	TAILQ_FOREACH(t, &conf->tables, entry) {
+		if (strcmp(t->name, table) != 0)
+			continue;
+		TAILQ_FOREACH(te, &t->entries, entry) {
+			if (te->value == NULL)
+				continue;
+			if (strstr(te->value, " SCRAM-SHA-256$") != NULL ||
+			    strstr(te->value, "\tSCRAM-SHA-256$") != NULL)
+				flags |= LISTEN_AUTH_SCRAM_SHA256;
+			if (strstr(te->value, " SCRAM-SHA-1$") != NULL ||
+			    strstr(te->value, "\tSCRAM-SHA-1$") != NULL)
+				flags |= LISTEN_AUTH_SCRAM_SHA1;
+		}
+	}
+	return flags;
+}
+
 /* A dkim-signature with its key, read here as root (authd, reportd). */
 static void
 setup_dkimsig(const struct dkim_signature *d, struct imsgbuf *ibuf)
@@ -1107,6 +1135,9 @@ setup_child(struct postern_conf *conf, enum proc_id id,
 			ml.ss = l->ss;
 			ml.sslen = l->sslen;
 			ml.flags = l->flags;
+			if (l->flags & LISTEN_AUTH)
+				ml.flags |= listener_scram_flags(conf,
+				    l->auth_table);
 			strlcpy(ml.pki, l->pki, sizeof(ml.pki));
 			strlcpy(ml.tag, l->tag, sizeof(ml.tag));
 			strlcpy(ml.hostname, l->hostname, sizeof(ml.hostname));

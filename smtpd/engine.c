@@ -566,8 +566,18 @@ proceed_ehlo(struct smtp_session *s, const char *args)
 	if (s->tls && (s->conf.flags & SMTP_CONF_REQUIRETLS))
 		ext[n++] = "REQUIRETLS";
 	/* RFC 4954 4: no plaintext passwords outside a protected session. */
-	if ((s->conf.flags & SMTP_CONF_AUTH) && s->tls)
-		ext[n++] = "AUTH PLAIN LOGIN";
+	if ((s->conf.flags & SMTP_CONF_AUTH) && s->tls) {
+		/* SCRAM only when the table has keys for it. */
+		if ((s->conf.flags & SMTP_CONF_SCRAM_SHA256) &&
+		    (s->conf.flags & SMTP_CONF_SCRAM_SHA1))
+			ext[n++] = "AUTH SCRAM-SHA-256 SCRAM-SHA-1 PLAIN LOGIN";
+		else if (s->conf.flags & SMTP_CONF_SCRAM_SHA256)
+			ext[n++] = "AUTH SCRAM-SHA-256 PLAIN LOGIN";
+		else if (s->conf.flags & SMTP_CONF_SCRAM_SHA1)
+			ext[n++] = "AUTH SCRAM-SHA-1 PLAIN LOGIN";
+		else
+			ext[n++] = "AUTH PLAIN LOGIN";
+	}
 	/*
 	 * RFC 5321 4.2.1: "250-" on all lines but the last; RFC 2034 3: no
 	 * enhanced codes in the EHLO response.

@@ -78,6 +78,12 @@
  * does (mta/session.c, session_requiretls()).
  */
 #define SMTP_CONF_REQUIRETLS	0x20
+/*
+ * SCRAM-SHA-1 and SCRAM-SHA-256 (RFC 5802, 7677) offered with AUTH: the
+ * credentials table has keys for it (on_scram_start, on_scram_proof).
+ */
+#define SMTP_CONF_SCRAM_SHA1	0x40
+#define SMTP_CONF_SCRAM_SHA256	0x80
 
 struct smtp_session_conf {
 	const char	*hostname;	/* ours, in the banner and replies */
@@ -133,6 +139,18 @@ struct smtp_session_cb {
 	/* mech "PLAIN" or "LOGIN"; see the rule on the password above */
 	void	(*on_auth)(void *, const char *mech, const char *user,
 		    const char *pass);			/* _auth */
+	/*
+	 * SCRAM (mech "SCRAM-SHA-256" or "SCRAM-SHA-1"): the user's salt
+	 * and iteration count, answered with _reply_scram_salt() or, to
+	 * refuse, _reply_auth(); then the proof, answered with
+	 * _reply_scram_ok() or _reply_auth().  authmsg is NULL when the
+	 * client-final-message cannot be right (its nonce or channel
+	 * binding differs): a failure to count like a wrong password.
+	 */
+	void	(*on_scram_start)(void *, const char *mech, const char *user);
+	void	(*on_scram_proof)(void *, const char *mech, const char *user,
+		    const char *authmsg, size_t authmsglen,
+		    const uint8_t *proof, size_t prooflen);
 	/* The message content: dot-unstuffed, CRLF lines, no terminator. */
 	void	(*on_data_chunk)(void *, const uint8_t *, size_t);
 	void	(*on_data_abort)(void *, enum smtp_abort);
@@ -166,6 +184,13 @@ void	 smtp_session_tls_started(struct smtp_session *, const char *,
  */
 void	 smtp_session_reply_auth(struct smtp_session *,
 	    enum smtp_auth_result, int, const char *, const char *);
+
+/* SCRAM: the user's salt (1 to SCRAM_SALT_MAX bytes), iterations. */
+void	 smtp_session_reply_scram_salt(struct smtp_session *,
+	    const uint8_t *, size_t, unsigned int);
+/* SCRAM: the proof holds; the ServerSignature goes to the client. */
+void	 smtp_session_reply_scram_ok(struct smtp_session *, const uint8_t *,
+	    size_t);
 
 void	 smtp_session_timeout(struct smtp_session *);
 void	 smtp_session_limit(struct smtp_session *, const char *);

@@ -5,12 +5,17 @@
  * Implements STARTTLS (RFC 3207 4, 4.2: the session starts over after the
  * handshake and what was pipelined in clear is dropped, CVE-2011-0411),
  * AUTH (RFC 4954 4 and 6: the exchange, its 12288-octet lines, "*" to
- * cancel, the reply codes) and PLAIN (RFC 4616 2).
+ * cancel, the reply codes), PLAIN (RFC 4616 2) and the server side of
+ * SCRAM-SHA-1 and SCRAM-SHA-256 (RFC 5802 5 and 7, RFC 7677): the
+ * messages are parsed here (lib/scram.c), the nonce is ours and checked
+ * here, the keys and the proof check are the caller's (authd's).
  *
  * Deliberately not here: the TLS handshake and the credentials check (the
- * caller's on_starttls and on_auth), other SASL mechanisms (CRAM-MD5 needs
- * the clear password stored), acting for another user (an authzid other
- * than the authcid is refused).  Passwords are wiped once used.
+ * caller's on_starttls, on_auth, on_scram_*), other SASL mechanisms
+ * (CRAM-MD5 needs the clear password stored), SCRAM's -PLUS variants
+ * (libtls gives no tls-exporter keying material, RFC 9266), acting for
+ * another user (an authzid other than the authcid is refused).  Passwords
+ * are wiped once used.
  */
 #include <sys/types.h>
 
@@ -20,6 +25,7 @@
 
 #include "crypto.h"
 #include "log.h"
+#include "scram.h"
 #include "smtpd/engine.h"
 #include "smtpd/engine_int.h"
 #include "util.h"
@@ -127,6 +133,21 @@ engine_auth_too_long(struct smtp_session *s)
 	    "Authentication exchange line is too long");
 }
 
+/* The SCRAM mechanism named, if this listener offers it. */
+static enum sasl_mech
+auth_scram_mech(const struct smtp_session *s, const char *name, size_t len)
+{
+	enum sasl_mech	 m = sasl_mech_from_span(name, len);
+
+	if (m == SASL_MECH_SCRAM_SHA_256 &&
+	    (s->conf.flags & SMTP_CONF_SCRAM_SHA256))
+		return m;
+	if (m == SASL_MECH_SCRAM_SHA_1 &&
+	    (s->conf.flags & SMTP_CONF_SCRAM_SHA1))
+		return m;
+	return SASL_MECH_NONE;
+}
+
 int
 engine_check_auth(struct smtp_session *s, const char *args)
 {
@@ -170,7 +191,8 @@ engine_check_auth(struct smtp_session *s, const char *args)
 		return -1;
 	}
 	if (!(mlen == 5 && strncasecmp(args, "PLAIN", 5) == 0) &&
-	    !(mlen == 5 && strncasecmp(args, "LOGIN", 5) == 0)) {
+	    !(mlen == 5 && strncasecmp(args, "LOGIN", 5) == 0) &&
+	    auth_scram_mech(s, args, mlen) == SASL_MECH_NONE) {
 		engine_reply(s, 504, "5.5.4",
 		    "Unrecognized authentication type");
 		return -1;
@@ -183,6 +205,11 @@ auth_end(struct smtp_session *s)
 {
 	s->auth_step = A_NONE;
 	explicit_bzero(s->auth_login, sizeof(s->auth_login));
+	s->scram_mech = SASL_MECH_NONE;
+	s->scram_gs2[0] = '\0';
+	s->scram_first_bare[0] = '\0';
+	s->scram_server_first[0] = '\0';
+	s->scram_nonce[0] = '\0';
 }
 
 /*
@@ -340,15 +367,237 @@ auth_login(struct smtp_session *s, const char *resp)
 	explicit_bzero(s->auth_pass, sizeof(s->auth_pass));
 }
 
+/*
+ * SCRAM (RFC 5802 5, 7): the client-first-message.  Its user goes to the
+ * caller for the salt; the rest is kept for the AuthMessage.
+ */
+static void
+auth_scram_first(struct smtp_session *s, const char *resp)
+{
+	struct scram_client_first	 cf;
+	char				 msg[SCRAM_CLIENT_MSG_MAX + 1];
+	ssize_t				 len;
+
+	if ((len = auth_decode(s, resp, (uint8_t *)msg,
+	    SCRAM_CLIENT_MSG_MAX)) == -1)
+		return;
+	switch (scram_parse_client_first(msg, len, &cf)) {
+	case SCRAM_OK:
+		break;
+	case SCRAM_ERR_CBIND:
+		/* RFC 5802 6: no -PLUS offered, so none may be asked for. */
+		auth_end(s);
+		engine_reply(s, 501, "5.5.4", "SCRAM channel binding is not "
+		    "supported");
+		return;
+	case SCRAM_ERR_AUTHZID:
+		auth_end(s);
+		engine_reply(s, 535, "5.7.8",
+		    "Authentication credentials invalid");
+		return;
+	case SCRAM_ERR_EXTENSION:
+		/* RFC 5802 5.1: an unknown mandatory extension fails. */
+		auth_end(s);
+		engine_reply(s, 501, "5.5.4", "SCRAM extension not supported");
+		return;
+	case SCRAM_ERR_USER:
+		auth_end(s);
+		engine_reply(s, 501, "5.5.2", "Invalid user name");
+		return;
+	default:
+		auth_end(s);
+		engine_reply(s, 501, "5.5.2", "Invalid SCRAM message");
+		return;
+	}
+	msg[len] = '\0';
+	/*
+	 * RFC 5802 6: "y" says the client could bind but believes we cannot;
+	 * we offer no -PLUS, so that is right, and "c=" must repeat it.
+	 */
+	memcpy(s->scram_gs2, msg, cf.gs2_len);
+	s->scram_gs2[cf.gs2_len] = '\0';
+	strlcpy(s->scram_first_bare, msg + cf.bare_off,
+	    sizeof(s->scram_first_bare));
+	strlcpy(s->scram_nonce, cf.nonce, sizeof(s->scram_nonce));
+	strlcpy(s->auth_pending_user, cf.user, sizeof(s->auth_pending_user));
+	s->auth_step = A_SCRAM_LOOKUP;
+	s->pending = P_AUTH;
+	if (s->cb.on_scram_start != NULL)
+		s->cb.on_scram_start(s->arg, sasl_mech_name(s->scram_mech),
+		    cf.user);
+	else
+		smtp_session_reply_auth(s, SMTP_AUTH_TEMPFAIL, 0, NULL, NULL);
+}
+
+void
+smtp_session_reply_scram_salt(struct smtp_session *s, const uint8_t *salt,
+    size_t saltlen, unsigned int iter)
+{
+	struct buf	 b;
+	uint8_t		 rnd[SCRAM_SNONCE_RAND];
+	char		*ours, *salt64, *out;
+	size_t		 len;
+
+	if (!engine_answer_expected(s, P_AUTH, __func__))
+		return;
+	s->pending = P_NONE;
+	if (s->auth_step != A_SCRAM_LOOKUP || saltlen == 0 ||
+	    saltlen > SCRAM_SALT_MAX || iter == 0) {
+		log_warnx("%s: no SCRAM salt expected or a bad one", __func__);
+		auth_end(s);
+		engine_reply(s, 454, "4.7.0",
+		    "Temporary authentication failure");
+		engine_process(s);
+		return;
+	}
+	/* RFC 5802 5.1: our nonce part, appended to the client's. */
+	arc4random_buf(rnd, sizeof(rnd));
+	ours = b64_encode(rnd, sizeof(rnd));
+	strlcat(s->scram_nonce, ours, sizeof(s->scram_nonce));
+	free(ours);
+	salt64 = b64_encode(salt, saltlen);
+	len = (size_t)snprintf(s->scram_server_first,
+	    sizeof(s->scram_server_first), "r=%s,s=%s,i=%u", s->scram_nonce,
+	    salt64, iter);
+	free(salt64);
+	if (len >= sizeof(s->scram_server_first))
+		fatalx("%s: server-first-message too long", __func__);
+	out = b64_encode((const uint8_t *)s->scram_server_first, len);
+	buf_init(&b, 1024);
+	buf_printf(&b, "334 %s\r\n", out);
+	engine_reply_raw(s, (const char *)b.data, b.len);
+	buf_free(&b);
+	free(out);
+	s->auth_step = A_SCRAM_FINAL;
+	engine_process(s);
+}
+
+/*
+ * SCRAM (RFC 5802 5.1, 7): the client-final-message.  A channel binding
+ * or nonce other than this exchange's (a replay, a tampered message) is
+ * refused like a wrong proof, and counted as such by the caller.
+ */
+static void
+auth_scram_final(struct smtp_session *s, const char *resp)
+{
+	struct scram_client_final	 cf;
+	struct buf			 am;
+	char				 msg[SCRAM_CLIENT_MSG_MAX + 1];
+	uint8_t				*cb = NULL;
+	size_t				 cblen = 0, gs2len;
+	ssize_t				 len;
+	int				 valid;
+
+	if ((len = auth_decode(s, resp, (uint8_t *)msg,
+	    SCRAM_CLIENT_MSG_MAX)) == -1)
+		return;
+	msg[len] = '\0';
+	if (scram_parse_client_final(msg, len, &cf) != SCRAM_OK) {
+		auth_end(s);
+		engine_reply(s, 501, "5.5.2", "Invalid SCRAM message");
+		return;
+	}
+	/* RFC 5802 7: c= is base64 of the gs2-header (no binding data). */
+	gs2len = strlen(s->scram_gs2);
+	valid = b64_decode(cf.cbind, cf.cbind_len, &cb, &cblen) == 0 &&
+	    cblen == gs2len && memcmp(cb, s->scram_gs2, gs2len) == 0;
+	free(cb);
+	/* RFC 5802 5.1: the nonce must be the one of server-first. */
+	if (cf.nonce_len != strlen(s->scram_nonce) ||
+	    memcmp(cf.nonce, s->scram_nonce, cf.nonce_len) != 0)
+		valid = 0;
+	/*
+	 * RFC 5802 3: AuthMessage := client-first-message-bare + "," +
+	 * server-first-message + "," + client-final-message-without-proof
+	 */
+	buf_init(&am, SCRAM_AUTHMSG_MAX);
+	if (buf_printf(&am, "%s,%s,", s->scram_first_bare,
+	    s->scram_server_first) == -1 ||
+	    buf_add(&am, msg, cf.without_proof_len) == -1)
+		valid = 0;	/* cannot be: each part is bounded */
+	s->auth_step = A_SCRAM_VERIFY;
+	s->pending = P_AUTH;
+	if (s->cb.on_scram_proof != NULL)
+		s->cb.on_scram_proof(s->arg, sasl_mech_name(s->scram_mech),
+		    s->auth_pending_user, valid ? (const char *)am.data : NULL,
+		    valid ? am.len : 0, cf.proof, cf.proof_len);
+	else
+		smtp_session_reply_auth(s, SMTP_AUTH_TEMPFAIL, 0, NULL, NULL);
+	explicit_bzero(&cf, sizeof(cf));
+	buf_free(&am);
+}
+
+void
+smtp_session_reply_scram_ok(struct smtp_session *s, const uint8_t *sig,
+    size_t siglen)
+{
+	struct buf	 b;
+	char		*sig64, *out;
+
+	if (!engine_answer_expected(s, P_AUTH, __func__))
+		return;
+	s->pending = P_NONE;
+	if (s->auth_step != A_SCRAM_VERIFY ||
+	    siglen != scram_hash_len(s->scram_mech)) {
+		log_warnx("%s: no SCRAM proof pending or a bad signature",
+		    __func__);
+		auth_end(s);
+		engine_reply(s, 454, "4.7.0",
+		    "Temporary authentication failure");
+		engine_process(s);
+		return;
+	}
+	/* RFC 5802 7: server-final-message = verifier; RFC 4954 4: a 334. */
+	sig64 = b64_encode(sig, siglen);
+	buf_init(&b, 1024);
+	buf_printf(&b, "v=%s", sig64);
+	out = b64_encode(b.data, b.len);
+	buf_reset(&b);
+	buf_printf(&b, "334 %s\r\n", out);
+	engine_reply_raw(s, (const char *)b.data, b.len);
+	buf_free(&b);
+	free(out);
+	free(sig64);
+	s->auth_step = A_SCRAM_DONE;
+	engine_process(s);
+}
+
+/* The client's (empty) answer to the server-final-message. */
+static void
+auth_scram_done(struct smtp_session *s, const char *resp)
+{
+	if (resp[0] != '\0' && strcmp(resp, "=") != 0) {
+		auth_end(s);
+		engine_reply(s, 501, "5.5.2", "Expected an empty response");
+		explicit_bzero(s->auth_pending_user,
+		    sizeof(s->auth_pending_user));
+		return;
+	}
+	auth_end(s);
+	s->authenticated = 1;
+	strlcpy(s->auth_user, s->auth_pending_user, sizeof(s->auth_user));
+	explicit_bzero(s->auth_pending_user, sizeof(s->auth_pending_user));
+	engine_reply(s, 235, "2.7.0", "Authentication succeeded");
+}
+
 void
 engine_proceed_auth(struct smtp_session *s, const char *args)
 {
 	const char	*ir;
+	enum sasl_mech	 scram;
 
 	ir = strchr(args, ' ');
 	if (ir != NULL)
 		ir++;
-	if (strncasecmp(args, "PLAIN", 5) == 0) {
+	scram = auth_scram_mech(s, args, strcspn(args, " "));
+	if (scram != SASL_MECH_NONE) {
+		s->scram_mech = scram;
+		s->auth_step = A_SCRAM_FIRST;
+		if (ir != NULL)
+			auth_scram_first(s, ir);
+		else
+			engine_reply_raw(s, "334 \r\n", 6);
+	} else if (strncasecmp(args, "PLAIN", 5) == 0) {
 		s->auth_step = A_PLAIN;
 		if (ir != NULL)
 			auth_plain(s, ir);
@@ -375,10 +624,28 @@ engine_auth_response(struct smtp_session *s, const char *line)
 		engine_reply(s, 501, "5.0.0", "Authentication cancelled");
 		return;
 	}
-	if (s->auth_step == A_PLAIN)
+	switch (s->auth_step) {
+	case A_PLAIN:
 		auth_plain(s, line);
-	else
+		break;
+	case A_SCRAM_FIRST:
+		auth_scram_first(s, line);
+		break;
+	case A_SCRAM_FINAL:
+		auth_scram_final(s, line);
+		break;
+	case A_SCRAM_DONE:
+		auth_scram_done(s, line);
+		break;
+	case A_LOGIN_USER:
+	case A_LOGIN_PASS:
 		auth_login(s, line);
+		break;
+	default:
+		/* A_SCRAM_LOOKUP, _VERIFY: input is held meanwhile */
+		fatalx("%s: AUTH response in step %d", __func__,
+		    s->auth_step);
+	}
 }
 
 void
@@ -389,6 +656,17 @@ smtp_session_reply_auth(struct smtp_session *s, enum smtp_auth_result result,
 
 	if (!engine_answer_expected(s, P_AUTH, __func__))
 		return;
+	/* A SCRAM exchange refused midway ends here. */
+	if (s->auth_step != A_NONE) {
+		auth_end(s);
+		if (result == SMTP_AUTH_OK) {
+			log_warnx("%s: SCRAM success without a signature",
+			    __func__);
+			result = SMTP_AUTH_TEMPFAIL;
+			code = 0;
+			enh = text = NULL;
+		}
+	}
 	if (code == 421) {
 		/* Too many failures: say so and go. */
 		if (!engine_enhanced_valid(enh, code))

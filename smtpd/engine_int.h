@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "scram.h"
 #include "smtpd/engine.h"
 #include "util.h"
 
@@ -48,7 +49,13 @@ enum auth_step {
 	A_NONE,
 	A_PLAIN,	/* 334 sent, waiting for the PLAIN response */
 	A_LOGIN_USER,	/* 334 "Username:" sent */
-	A_LOGIN_PASS	/* 334 "Password:" sent */
+	A_LOGIN_PASS,	/* 334 "Password:" sent */
+	/* SCRAM (RFC 5802 5): */
+	A_SCRAM_FIRST,	/* waiting for client-first-message */
+	A_SCRAM_LOOKUP,	/* the caller looks up the salt (P_AUTH) */
+	A_SCRAM_FINAL,	/* server-first sent, waiting for client-final */
+	A_SCRAM_VERIFY,	/* the caller checks the proof (P_AUTH) */
+	A_SCRAM_DONE	/* server-final sent, waiting for an empty line */
 };
 
 /* Where the DATA scanner is in a line (dot-stuffing and terminator). */
@@ -97,6 +104,17 @@ struct smtp_session {
 	 */
 	char			 auth_pass[SMTP_AUTH_PASS_MAX + 1];
 	int			 wipe_in;	/* input held a response */
+	/*
+	 * SCRAM: the mechanism and what the AuthMessage is made of
+	 * (RFC 5802 3); the gs2-header to check "c=" against, the nonce
+	 * with our part.
+	 */
+	enum sasl_mech		 scram_mech;
+	char			 scram_gs2[SCRAM_CLIENT_MSG_MAX + 1];
+	char			 scram_first_bare[SCRAM_CLIENT_MSG_MAX + 1];
+	char			 scram_server_first[SCRAM_SERVER_FIRST_MAX + 1];
+	char			 scram_nonce[SCRAM_NONCE_MAX +
+				    2 * SCRAM_SNONCE_RAND + 1];
 	int			 authenticated;
 	char			 auth_user[SMTP_AUTH_USER_MAX + 1];
 

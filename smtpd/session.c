@@ -36,6 +36,8 @@ static void	session_pump(struct session *);
 static void	session_io(int, short, void *);
 static void	session_auth_abort(struct session *);
 static void	sasl_log_user(const char *, char *, size_t);
+static void	session_sasl_outcome(struct session *, int, const uint8_t *,
+		    size_t);
 static void	session_rate_start(struct session *);
 
 static struct session *
@@ -259,11 +261,14 @@ session_auth_result(struct smtp *smtp, struct imsg *imsg)
 
 /* --- SASL AUTH: authd checks the credentials --- */
 
-static void
-cb_auth(void *arg, const char *mech, const char *user, const char *pass)
+/*
+ * May this user's credentials go to authd now?  Not when locked out, not
+ * when authd has too many checks already: then the engine is answered
+ * here and -1 returned.
+ */
+static int
+session_sasl_admit(struct session *s, const char *mech, const char *user)
 {
-	struct session		*s = arg;
-	struct msg_auth_sasl	 m;
 	char			 net[CLIENT_NET_STRMAX];
 	char			 who[4 * SMTP_AUTH_USER_MAX + 1];
 	time_t			 left;
@@ -281,7 +286,7 @@ cb_auth(void *arg, const char *mech, const char *user, const char *pass)
 		smtp_session_reply_auth(s->engine, SMTP_AUTH_TEMPFAIL, 454,
 		    "4.7.0", "Too many authentication failures, try again "
 		    "later");
-		return;
+		return -1;
 	}
 	if (s->smtp->sasl_inflight >= SMTP_SASL_INFLIGHT_MAX) {
 		log_info("smtp: session %u from %s: AUTH deferred: %zu checks "
@@ -289,9 +294,24 @@ cb_auth(void *arg, const char *mech, const char *user, const char *pass)
 		smtp_session_reply_auth(s->engine, SMTP_AUTH_TEMPFAIL, 454,
 		    "4.7.0", "Too many authentications at once, try again "
 		    "later");
-		return;
+		return -1;
 	}
 	s->smtp->sasl_inflight++;
+	s->sasl_pending = 1;
+	strlcpy(s->sasl_mech, mech, sizeof(s->sasl_mech));
+	strlcpy(s->sasl_user, user, sizeof(s->sasl_user));
+	return 0;
+}
+
+static void
+cb_auth(void *arg, const char *mech, const char *user, const char *pass)
+{
+	struct session		*s = arg;
+	struct msg_auth_sasl	 m;
+
+	if (session_sasl_admit(s, mech, user) == -1)
+		return;
+	s->sasl_scram = 0;
 	memset(&m, 0, sizeof(m));
 	strlcpy(m.table, s->listener->conf.auth_table, sizeof(m.table));
 	strlcpy(m.user, user, sizeof(m.user));
@@ -299,9 +319,59 @@ cb_auth(void *arg, const char *mech, const char *user, const char *pass)
 	proc_compose(s->smtp->proc, PROC_AUTHD, IMSG_AUTH_SASL_CHECK, s->id,
 	    -1, &m, sizeof(m));
 	explicit_bzero(&m, sizeof(m));
-	strlcpy(s->sasl_mech, mech, sizeof(s->sasl_mech));
-	strlcpy(s->sasl_user, user, sizeof(s->sasl_user));
-	s->sasl_pending = 1;
+}
+
+/* SCRAM, step 1: authd has the user's salt and iterations. */
+static void
+cb_scram_start(void *arg, const char *mech, const char *user)
+{
+	struct session			*s = arg;
+	struct msg_auth_scram_lookup	 m;
+
+	if (session_sasl_admit(s, mech, user) == -1)
+		return;
+	s->sasl_scram = 1;
+	memset(&m, 0, sizeof(m));
+	strlcpy(m.table, s->listener->conf.auth_table, sizeof(m.table));
+	strlcpy(m.user, user, sizeof(m.user));
+	m.mech = sasl_mech_from_name(mech);
+	proc_compose(s->smtp->proc, PROC_AUTHD, IMSG_AUTH_SCRAM_LOOKUP, s->id,
+	    -1, &m, sizeof(m));
+}
+
+/*
+ * SCRAM, step 2: authd checks the proof.  A final message that cannot be
+ * right (another nonce: a replay) fails here, as a wrong proof would.
+ */
+static void
+cb_scram_proof(void *arg, const char *mech, const char *user,
+    const char *authmsg, size_t authmsglen, const uint8_t *proof,
+    size_t prooflen)
+{
+	struct session			*s = arg;
+	struct msg_auth_scram_verify	*m;
+
+	if (authmsg == NULL || authmsglen > sizeof(m->authmsg) ||
+	    prooflen > sizeof(m->proof)) {
+		strlcpy(s->sasl_mech, mech, sizeof(s->sasl_mech));
+		strlcpy(s->sasl_user, user, sizeof(s->sasl_user));
+		session_sasl_outcome(s, AUTH_SASL_FAIL, NULL, 0);
+		return;
+	}
+	if (session_sasl_admit(s, mech, user) == -1)
+		return;
+	s->sasl_scram = 2;
+	m = xcalloc(1, sizeof(*m));
+	strlcpy(m->table, s->listener->conf.auth_table, sizeof(m->table));
+	strlcpy(m->user, user, sizeof(m->user));
+	m->mech = sasl_mech_from_name(mech);
+	m->proof_len = prooflen;
+	memcpy(m->proof, proof, prooflen);
+	m->authmsg_len = authmsglen;
+	memcpy(m->authmsg, authmsg, authmsglen);
+	proc_compose(s->smtp->proc, PROC_AUTHD, IMSG_AUTH_SCRAM_VERIFY, s->id,
+	    -1, m, sizeof(*m));
+	free(m);
 }
 
 /* The user name as the log shows it: printable ASCII, the rest escaped. */
@@ -336,26 +406,88 @@ session_sasl_fail(int fd, short event, void *arg)
 	session_pump(s);
 }
 
+/*
+ * An authd answer that names a session: the session, or NULL if the
+ * client left; one that session did not ask for is a bad message.
+ */
+static struct session *
+session_sasl_answer(struct smtp *smtp, struct imsg *imsg, int scram)
+{
+	struct session	*s;
+
+	if ((s = session_by_id(smtp, imsg->hdr.peerid)) == NULL)
+		return NULL;	/* the client left */
+	if (!s->sasl_pending || s->sasl_scram != scram)
+		proc_bad_message(smtp->proc, PROC_AUTHD, imsg);
+	s->sasl_pending = 0;
+	smtp->sasl_inflight--;
+	return s;
+}
+
 void
 session_sasl_result(struct smtp *smtp, struct imsg *imsg)
 {
 	struct msg_auth_sasl_result	 r;
 	struct session			*s;
+
+	if (msg_get_auth_sasl_result(imsg, &r) == -1)
+		proc_bad_message(smtp->proc, PROC_AUTHD, imsg);
+	if ((s = session_sasl_answer(smtp, imsg, 0)) == NULL)
+		return;
+	session_sasl_outcome(s, r.result, NULL, 0);
+}
+
+void
+session_scram_salt(struct smtp *smtp, struct imsg *imsg)
+{
+	struct msg_auth_scram_salt	 r;
+	struct session			*s;
+
+	if (msg_get_auth_scram_salt(imsg, &r) == -1)
+		proc_bad_message(smtp->proc, PROC_AUTHD, imsg);
+	if ((s = session_sasl_answer(smtp, imsg, 1)) == NULL)
+		return;
+	if (r.result != AUTH_SASL_OK) {
+		session_sasl_outcome(s, r.result, NULL, 0);
+		return;
+	}
+	smtp_session_reply_scram_salt(s->engine, r.salt, r.salt_len,
+	    r.iterations);
+	session_pump(s);
+}
+
+void
+session_scram_result(struct smtp *smtp, struct imsg *imsg)
+{
+	struct msg_auth_scram_result	 r;
+	struct session			*s;
+
+	if (msg_get_auth_scram_result(imsg, &r) == -1)
+		proc_bad_message(smtp->proc, PROC_AUTHD, imsg);
+	if ((s = session_sasl_answer(smtp, imsg, 2)) == NULL)
+		return;
+	session_sasl_outcome(s, r.result, r.sig, r.sig_len);
+	explicit_bzero(&r, sizeof(r));
+}
+
+/*
+ * An attempt's outcome, whatever the mechanism: logged, failures counted
+ * toward the lockout (smtp-auth-max-failures) and answered after the
+ * delay; sig is SCRAM's ServerSignature on success.
+ */
+static void
+session_sasl_outcome(struct session *s, int result, const uint8_t *sig,
+    size_t siglen)
+{
+	struct smtp			*smtp = s->smtp;
 	struct timeval			 tv = { SMTP_SASL_FAIL_DELAY, 0 };
 	char				 user[4 * SMTP_AUTH_USER_MAX + 1];
 	const char			*what;
 	char				 net[CLIENT_NET_STRMAX];
 
-	if (msg_get_auth_sasl_result(imsg, &r) == -1)
-		proc_bad_message(smtp->proc, PROC_AUTHD, imsg);
-	if ((s = session_by_id(smtp, imsg->hdr.peerid)) == NULL)
-		return;		/* the client left */
-	if (!s->sasl_pending)
-		proc_bad_message(smtp->proc, PROC_AUTHD, imsg);
-	s->sasl_pending = 0;
-	smtp->sasl_inflight--;
+	s->sasl_scram = 0;
 	sasl_log_user(s->sasl_user, user, sizeof(user));
-	switch (r.result) {
+	switch (result) {
 	case AUTH_SASL_OK:
 		what = "succeeded";
 		break;
@@ -370,7 +502,7 @@ session_sasl_result(struct smtp *smtp, struct imsg *imsg)
 	log_info("smtp: session %u from %s: AUTH %s user %s: %s", s->id, s->ip,
 	    s->sasl_mech, user, what);
 	/* Counted across sessions too: a lockout closes this one. */
-	if (r.result == AUTH_SASL_FAIL && authfail_record(&smtp->authfail,
+	if (result == AUTH_SASL_FAIL && authfail_record(&smtp->authfail,
 	    &s->net, s->sasl_user, monotime())) {
 		client_net_str(&s->net, net, sizeof(net));
 		log_info("smtp: session %u from %s: AUTH user %s: %u failures: "
@@ -381,11 +513,14 @@ session_sasl_result(struct smtp *smtp, struct imsg *imsg)
 		s->sasl_locked = 1;
 	}
 	explicit_bzero(s->sasl_user, sizeof(s->sasl_user));
-	switch (r.result) {
+	switch (result) {
 	case AUTH_SASL_OK:
 		smtp->stats[STAT_SASL_OK]++;
-		smtp_session_reply_auth(s->engine, SMTP_AUTH_OK, 0, NULL,
-		    NULL);
+		if (sig != NULL)
+			smtp_session_reply_scram_ok(s->engine, sig, siglen);
+		else
+			smtp_session_reply_auth(s->engine, SMTP_AUTH_OK, 0,
+			    NULL, NULL);
 		break;
 	case AUTH_SASL_FAIL:
 		/*
@@ -721,6 +856,8 @@ static const struct smtp_session_cb session_callbacks = {
 	.on_data_end = cb_data_end,
 	.on_starttls = cb_starttls,
 	.on_auth = cb_auth,
+	.on_scram_start = cb_scram_start,
+	.on_scram_proof = cb_scram_proof,
 	.on_data_chunk = cb_data_chunk,
 	.on_data_abort = cb_data_abort,
 	.on_limit = cb_limit,
@@ -1336,6 +1473,10 @@ session_accept(struct smtp *smtp, struct smtp_listener *l, int fd,
 		sc.flags |= SMTP_CONF_AUTH;
 		if (l->conf.flags & LISTEN_AUTH_REQUIRE)
 			sc.flags |= SMTP_CONF_AUTH_REQUIRED;
+		if (l->conf.flags & LISTEN_AUTH_SCRAM_SHA1)
+			sc.flags |= SMTP_CONF_SCRAM_SHA1;
+		if (l->conf.flags & LISTEN_AUTH_SCRAM_SHA256)
+			sc.flags |= SMTP_CONF_SCRAM_SHA256;
 	}
 	s->engine = smtp_session_new(&sc, &session_callbacks, s);
 	event_set(&s->ev_read, fd, EV_READ, session_io, s);

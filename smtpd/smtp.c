@@ -374,6 +374,14 @@ smtp_dispatch(struct proc *p, enum proc_id from, struct imsg *imsg)
 		session_sasl_result(s, imsg);
 		return;
 	}
+	if (from == PROC_AUTHD && imsg->hdr.type == IMSG_AUTH_SCRAM_SALT) {
+		session_scram_salt(s, imsg);
+		return;
+	}
+	if (from == PROC_AUTHD && imsg->hdr.type == IMSG_AUTH_SCRAM_RESULT) {
+		session_scram_result(s, imsg);
+		return;
+	}
 	if (from == PROC_QUEUE && imsg->hdr.type == IMSG_QUEUE_SPACE_STATE) {
 		struct msg_queue_space	 m;
 

@@ -103,7 +103,9 @@ struct session {
 	int				 sasl_pending;	/* authd checks */
 	unsigned int			 sasl_failures;
 	int				 sasl_locked;	/* 421 after the 535 */
-	char				 sasl_mech[8];
+	char				 sasl_mech[16];
+	int				 sasl_scram;	/* 1 salt, 2 proof
+							   asked of authd */
 	char				 sasl_user[SMTP_AUTH_USER_MAX + 1];
 	struct event			 ev_sasl_delay;	/* a failure's 535 */
 	/* limits that hold under attack (smtpd/limits.c) */
@@ -169,6 +171,8 @@ void	session_accept(struct smtp *, struct smtp_listener *, int,
 void	session_auth_result(struct smtp *, struct imsg *);
 void	session_auth_mail(struct smtp *, struct imsg *);
 void	session_sasl_result(struct smtp *, struct imsg *);
+void	session_scram_salt(struct smtp *, struct imsg *);
+void	session_scram_result(struct smtp *, struct imsg *);
 void	session_queue_reply(struct smtp *, struct imsg *);
 void	session_peer_written(struct proc *, enum proc_id);
 void	smtpd_session_close(struct session *);

@@ -13,6 +13,7 @@
 
 #include "crypto.h"
 #include "mta/sasl.h"
+#include "scram.h"
 #include "util.h"
 
 #define MAX_STEPS	6
@@ -32,7 +33,7 @@ too_slow(const char *s)
 
 	for (p = s; (p = strstr(p, "i=")) != NULL; p += 2) {
 		v = strtol(p + 2, NULL, 10);
-		if (v > 20000 && v <= SASL_SCRAM_MAX_ITER)
+		if (v > 20000 && v <= SCRAM_MAX_ITER)
 			return 1;
 	}
 	return 0;

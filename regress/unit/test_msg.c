@@ -55,6 +55,10 @@ DEC(auth_mail, struct msg_auth_mail)
 DEC(auth_end, struct msg_auth_end)
 DEC(auth_sasl, struct msg_auth_sasl)
 DEC(auth_sasl_result, struct msg_auth_sasl_result)
+DEC(auth_scram_lookup, struct msg_auth_scram_lookup)
+DEC(auth_scram_salt, struct msg_auth_scram_salt)
+DEC(auth_scram_verify, struct msg_auth_scram_verify)
+DEC(auth_scram_result, struct msg_auth_scram_result)
 DEC(mta_task, struct msg_mta_task)
 DEC(mta_result, struct msg_mta_result)
 DEC(deliver, struct msg_deliver)
@@ -201,6 +205,30 @@ static const struct row rows[] = {
 	    sizeof(struct msg_auth_sasl_result), NOSTR,
 	    E(struct msg_auth_sasl_result, result, AUTH_SASL_TEMPFAIL + 1),
 	    NOGOOD, 0 },
+	{ "auth_scram_lookup", dec_auth_scram_lookup,
+	    sizeof(struct msg_auth_scram_lookup),
+	    S(struct msg_auth_scram_lookup, user),
+	    E(struct msg_auth_scram_lookup, mech, SASL_MECH_CRAM_MD5),
+	    offsetof(struct msg_auth_scram_lookup, mech),
+	    SASL_MECH_SCRAM_SHA_256, 0 },
+	/* a good salt answer of zeros would be "ok" without a salt */
+	{ "auth_scram_salt", dec_auth_scram_salt,
+	    sizeof(struct msg_auth_scram_salt), NOSTR,
+	    E(struct msg_auth_scram_salt, result, AUTH_SASL_FAIL),
+	    offsetof(struct msg_auth_scram_salt, result), AUTH_SASL_TEMPFAIL,
+	    0 },
+	{ "auth_scram_verify", dec_auth_scram_verify,
+	    sizeof(struct msg_auth_scram_verify),
+	    S(struct msg_auth_scram_verify, table),
+	    E(struct msg_auth_scram_verify, authmsg_len,
+	    AUTH_SCRAM_AUTHMSG_MAX + 1),
+	    offsetof(struct msg_auth_scram_verify, mech),
+	    SASL_MECH_SCRAM_SHA_1, 0 },
+	{ "auth_scram_result", dec_auth_scram_result,
+	    sizeof(struct msg_auth_scram_result), NOSTR,
+	    E(struct msg_auth_scram_result, sig_len, AUTH_SCRAM_HASH_MAX + 1),
+	    offsetof(struct msg_auth_scram_result, result), AUTH_SASL_FAIL,
+	    0 },
 	{ "mta_task", dec_mta_task, sizeof(struct msg_mta_task), NOSTR,
 	    E(struct msg_mta_task, nenv, 0),
 	    offsetof(struct msg_mta_task, nenv), 1, 1 },
@@ -560,6 +588,53 @@ test_every_decoder(void **state)
 	}
 }
 
+/* SCRAM answers: "ok" needs its salt, iterations and signature. */
+static void
+test_scram_payloads(void **state)
+{
+	struct msg_auth_scram_salt	 salt;
+	struct msg_auth_scram_result	 res;
+	struct msg_auth_scram_verify	 ver;
+	struct imsg			 imsg;
+
+	memset(&imsg, 0, sizeof(imsg));
+	imsg.fd = -1;
+	memset(&salt, 0, sizeof(salt));
+	salt.result = AUTH_SASL_OK;
+	salt.iterations = 4096;
+	salt.salt_len = 16;
+	imsg.data = &salt;
+	imsg.len = sizeof(salt);
+	assert_int_equal(dec_auth_scram_salt(&imsg), 0);
+	salt.salt_len = 0;
+	assert_int_equal(dec_auth_scram_salt(&imsg), -1);
+	salt.salt_len = AUTH_SCRAM_SALT_MAX + 1;
+	assert_int_equal(dec_auth_scram_salt(&imsg), -1);
+	salt.salt_len = AUTH_SCRAM_SALT_MAX;
+	salt.iterations = 0;
+	assert_int_equal(dec_auth_scram_salt(&imsg), -1);
+
+	memset(&res, 0, sizeof(res));
+	imsg.data = &res;
+	imsg.len = sizeof(res);
+	res.result = AUTH_SASL_OK;
+	assert_int_equal(dec_auth_scram_result(&imsg), -1);
+	res.sig_len = 32;
+	assert_int_equal(dec_auth_scram_result(&imsg), 0);
+
+	memset(&ver, 0, sizeof(ver));
+	imsg.data = &ver;
+	imsg.len = sizeof(ver);
+	ver.mech = SASL_MECH_SCRAM_SHA_256;
+	ver.proof_len = AUTH_SCRAM_HASH_MAX;
+	assert_int_equal(dec_auth_scram_verify(&imsg), 0);
+	ver.proof_len = AUTH_SCRAM_HASH_MAX + 1;
+	assert_int_equal(dec_auth_scram_verify(&imsg), -1);
+	ver.proof_len = 0;
+	ver.mech = SASL_MECH_PLAIN;
+	assert_int_equal(dec_auth_scram_verify(&imsg), -1);
+}
+
 /* The tails: their lengths must add up to what came. */
 static void
 test_variable_lengths(void **state)
@@ -859,6 +934,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_every_decoder),
+		cmocka_unit_test(test_scram_payloads),
 		cmocka_unit_test(test_tls_policy),
 		cmocka_unit_test(test_conf_global_limits),
 		cmocka_unit_test(test_report_failure),

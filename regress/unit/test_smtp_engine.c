@@ -20,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crypto.h"
+#include "scram.h"
 #include "smtpd/engine.h"
 #include "util.h"
 
@@ -46,6 +48,11 @@ struct rec {
 	const char		*auth_pass_ptr;	/* the engine's buffer */
 	size_t			 auth_pass_len;
 	int			 nauth;
+	/* SCRAM: what the engine asked, the keys it is answered from */
+	int			 nscram_start, nscram_proof;
+	char			 scram_authmsg[4096];	/* "" for NULL */
+	int			 scram_authmsg_null;
+	struct scram_stored	 scram_keys;
 };
 
 static void ev(struct rec *, const char *, ...)
@@ -189,6 +196,45 @@ on_auth(void *arg, const char *mech, const char *user, const char *pass)
 		smtp_session_reply_auth(r->s, SMTP_AUTH_FAIL, 0, NULL, NULL);
 }
 
+/* SCRAM: "user" has the keys of r->scram_keys, the rest are unknown. */
+static void
+on_scram_start(void *arg, const char *mech, const char *user)
+{
+	struct rec	*r = arg;
+
+	r->nscram_start++;
+	snprintf(r->auth_mech, sizeof(r->auth_mech), "%s", mech);
+	snprintf(r->auth_user, sizeof(r->auth_user), "%s", user);
+	if (strcmp(user, "temp") == 0)
+		smtp_session_reply_auth(r->s, SMTP_AUTH_TEMPFAIL, 0, NULL,
+		    NULL);
+	else
+		smtp_session_reply_scram_salt(r->s, r->scram_keys.salt,
+		    r->scram_keys.saltlen, r->scram_keys.iter);
+}
+
+static void
+on_scram_proof(void *arg, const char *mech, const char *user,
+    const char *authmsg, size_t authmsglen, const uint8_t *proof,
+    size_t prooflen)
+{
+	struct rec	*r = arg;
+	uint8_t		 sig[SCRAM_HASH_MAX];
+
+	r->nscram_proof++;
+	r->scram_authmsg_null = authmsg == NULL;
+	snprintf(r->scram_authmsg, sizeof(r->scram_authmsg), "%.*s",
+	    (int)authmsglen, authmsg != NULL ? authmsg : "");
+	if (authmsg != NULL && strcmp(user, "user") == 0 &&
+	    scram_verify_proof(r->scram_keys.mech, r->scram_keys.stored_key,
+	    r->scram_keys.server_key, authmsg, authmsglen, proof, prooflen,
+	    sig) == 0)
+		smtp_session_reply_scram_ok(r->s, sig,
+		    scram_hash_len(r->scram_keys.mech));
+	else
+		smtp_session_reply_auth(r->s, SMTP_AUTH_FAIL, 0, NULL, NULL);
+}
+
 static void
 on_limit(void *arg, const char *what)
 {
@@ -205,6 +251,8 @@ static const struct smtp_session_cb cbs = {
 	.on_data_end = on_data_end,
 	.on_starttls = on_starttls,
 	.on_auth = on_auth,
+	.on_scram_start = on_scram_start,
+	.on_scram_proof = on_scram_proof,
 	.on_data_chunk = on_data_chunk,
 	.on_data_abort = on_data_abort,
 	.on_limit = on_limit,
@@ -1158,6 +1206,197 @@ test_auth_plain(void **state)
 	rec_free(r);
 }
 
+static char *
+b64s(const char *text)
+{
+	return b64_encode((const uint8_t *)text, strlen(text));
+}
+
+/* The text of a "334 <base64>\r\n" (allocated). */
+static char *
+unb64_334(const char *reply)
+{
+	uint8_t	*raw;
+	size_t	 len;
+	char	*s;
+
+	assert_int_equal(strncmp(reply, "334 ", 4), 0);
+	assert_int_equal(b64_decode(reply + 4, strlen(reply) - 6, &raw,
+	    &len), 0);
+	s = calloc(1, len + 1);
+	memcpy(s, raw, len);
+	free(raw);
+	return s;
+}
+
+/*
+ * SCRAM-SHA-256 with RFC 7677 3's user, password and salt: the test is
+ * the client (its proof made with lib/scram.c), the engine must extend
+ * the nonce, build the AuthMessage of RFC 5802 3, hand over the proof and
+ * send the signature before the 235.  cbind is the c= value to send;
+ * nonce_extra changes the server's nonce in the client-final.
+ */
+static char *
+scram_exchange(struct rec *r, const char *gs2, const char *cbind,
+    int nonce_extra, char **server_first)
+{
+	const char	*bare = "n=user,r=rOprNGfwEbeRWgbNEkqO";
+	uint8_t		 ckey[SCRAM_HASH_MAX], csig[SCRAM_HASH_MAX];
+	char		*first, *sf, *nonce, *wp, *authmsg, *proof64, *fin, *b;
+	const char	*o;
+	size_t		 i;
+
+	xasprintf(&first, "%s%s", gs2, bare);
+	b = b64s(first);
+	feed(r, "AUTH SCRAM-SHA-256\r\n");
+	assert_string_equal(drain(r), "334 \r\n");
+	feed(r, b);
+	feed(r, "\r\n");
+	free(b);
+	o = drain(r);
+	sf = unb64_334(o);
+	/* RFC 5802 5.1: ours, extended; then the salt and the count */
+	assert_int_equal(strncmp(sf, "r=rOprNGfwEbeRWgbNEkqO", 22), 0);
+	assert_true(strchr(sf, ',') - sf > 22 + 16);
+	assert_non_null(strstr(sf, ",s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096"));
+	nonce = strndup(sf + 2, strchr(sf, ',') - sf - 2);
+	if (nonce_extra)
+		nonce[strlen(nonce) - 1] ^= 1;
+	xasprintf(&wp, "c=%s,r=%s", cbind, nonce);
+	xasprintf(&authmsg, "%s,%s,%s", bare, sf, wp);
+	assert_int_equal(scram_derive_keys(SASL_MECH_SCRAM_SHA_256, "pencil",
+	    r->scram_keys.salt, r->scram_keys.saltlen, 4096, ckey, NULL, NULL),
+	    0);
+	assert_int_equal(scram_hmac(SASL_MECH_SCRAM_SHA_256,
+	    r->scram_keys.stored_key, 32, authmsg, strlen(authmsg), csig), 0);
+	for (i = 0; i < 32; i++)
+		ckey[i] ^= csig[i];
+	proof64 = b64_encode(ckey, 32);
+	xasprintf(&fin, "%s,p=%s", wp, proof64);
+	b = b64s(fin);
+	feed(r, b);
+	feed(r, "\r\n");
+	free(b);
+	free(fin);
+	free(proof64);
+	free(nonce);
+	free(wp);
+	free(first);
+	*server_first = sf;
+	return authmsg;
+}
+
+static void
+test_auth_scram(void **state)
+{
+	struct rec	*r;
+	uint8_t		*salt, sig[SCRAM_HASH_MAX];
+	size_t		 saltlen;
+	char		*authmsg, *sf, *v, *expect, *sig64;
+	const char	*o;
+
+	/* Advertised only when the listener says so. */
+	r = auth_rec(SMTP_CONF_SCRAM_SHA256);
+	assert_string_equal(say(r, "AUTH SCRAM-SHA-1\r\n"), "504");
+	feed(r, "EHLO c.example\r\n");
+	assert_non_null(strstr(drain(r),
+	    "250 AUTH SCRAM-SHA-256 PLAIN LOGIN\r\n"));
+	r->scram_keys.mech = SASL_MECH_SCRAM_SHA_256;
+	r->scram_keys.iter = 4096;
+	assert_int_equal(b64_decode("W22ZaJ0SNY7soEsUEjb6gQ==", 24, &salt,
+	    &saltlen), 0);
+	memcpy(r->scram_keys.salt, salt, saltlen);
+	r->scram_keys.saltlen = saltlen;
+	free(salt);
+	assert_int_equal(scram_derive_keys(SASL_MECH_SCRAM_SHA_256, "pencil",
+	    r->scram_keys.salt, saltlen, 4096, NULL, r->scram_keys.stored_key,
+	    r->scram_keys.server_key), 0);
+
+	/* The right proof: v= in a 334, an empty line, 235. */
+	authmsg = scram_exchange(r, "n,,", "biws", 0, &sf);
+	assert_int_equal(r->nscram_start, 1);
+	assert_string_equal(r->auth_user, "user");
+	assert_string_equal(r->scram_authmsg, authmsg);
+	o = drain(r);
+	v = unb64_334(o);
+	assert_int_equal(scram_hmac(SASL_MECH_SCRAM_SHA_256,
+	    r->scram_keys.server_key, 32, authmsg, strlen(authmsg), sig), 0);
+	sig64 = b64_encode(sig, 32);
+	xasprintf(&expect, "v=%s", sig64);
+	assert_string_equal(v, expect);
+	assert_null(smtp_session_auth_user(r->s));
+	assert_string_equal(say(r, "\r\n"), "235");
+	assert_string_equal(smtp_session_auth_user(r->s), "user");
+	free(v);
+	free(expect);
+	free(sig64);
+	free(sf);
+	free(authmsg);
+	rec_free(r);
+
+	/* "y" is taken when c= repeats it; "n,," with "y" is not. */
+	r = auth_rec(SMTP_CONF_SCRAM_SHA256 | SMTP_CONF_SCRAM_SHA1);
+	r->scram_keys.mech = SASL_MECH_SCRAM_SHA_256;
+	r->scram_keys.iter = 4096;
+	assert_int_equal(b64_decode("W22ZaJ0SNY7soEsUEjb6gQ==", 24, &salt,
+	    &saltlen), 0);
+	memcpy(r->scram_keys.salt, salt, saltlen);
+	r->scram_keys.saltlen = saltlen;
+	free(salt);
+	assert_int_equal(scram_derive_keys(SASL_MECH_SCRAM_SHA_256, "pencil",
+	    r->scram_keys.salt, saltlen, 4096, NULL, r->scram_keys.stored_key,
+	    r->scram_keys.server_key), 0);
+	authmsg = scram_exchange(r, "y,,", "eSws", 0, &sf);
+	assert_int_equal(r->scram_authmsg_null, 0);
+	free(unb64_334(drain(r)));
+	assert_string_equal(say(r, "*\r\n"), "501");
+	assert_null(smtp_session_auth_user(r->s));
+	free(authmsg);
+	free(sf);
+	authmsg = scram_exchange(r, "y,,", "biws", 0, &sf);
+	assert_int_equal(r->scram_authmsg_null, 1);
+	assert_string_equal(drain(r),
+	    "535 5.7.8 Authentication credentials invalid\r\n");
+	free(authmsg);
+	free(sf);
+	/* Another nonce (a replay): refused before any key is used. */
+	authmsg = scram_exchange(r, "n,,", "biws", 1, &sf);
+	assert_int_equal(r->scram_authmsg_null, 1);
+	assert_string_equal(drain(r),
+	    "535 5.7.8 Authentication credentials invalid\r\n");
+	free(authmsg);
+	free(sf);
+	/* Out of order, bad base64, a refused lookup, cancel. */
+	feed(r, "AUTH SCRAM-SHA-256\r\n");
+	assert_string_equal(drain(r), "334 \r\n");
+	v = b64s("c=biws,r=abc,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=");
+	feed(r, v);
+	free(v);
+	feed(r, "\r\n");
+	assert_string_equal(drain(r), "501 5.5.2 Invalid SCRAM message\r\n");
+	assert_string_equal(say(r, "AUTH SCRAM-SHA-256 %%%\r\n"), "501");
+	v = b64s("n,,n=temp,r=abc");
+	feed(r, "AUTH SCRAM-SHA-256 ");
+	feed(r, v);
+	free(v);
+	feed(r, "\r\n");
+	assert_string_equal(drain(r),
+	    "454 4.7.0 Temporary authentication failure\r\n");
+	v = b64s("n,,n=user,r=abc");
+	feed(r, "AUTH SCRAM-SHA-256 ");
+	feed(r, v);
+	free(v);
+	feed(r, "\r\n*\r\n");
+	o = drain(r);
+	assert_int_equal(strncmp(o, "334 ", 4), 0);
+	assert_non_null(strstr(o, "\r\n501 5.0.0 Authentication cancelled"));
+	assert_null(smtp_session_auth_user(r->s));
+	/* Still usable: PLAIN works after all that. */
+	assert_string_equal(say(r, "AUTH PLAIN " B64_PLAIN_ALICE "\r\n"),
+	    "235");
+	rec_free(r);
+}
+
 static void
 test_auth_login(void **state)
 {
@@ -1545,6 +1784,7 @@ main(void)
 		cmocka_unit_test(test_requiretls_when_enabled),
 		cmocka_unit_test(test_auth_plain),
 		cmocka_unit_test(test_auth_login),
+		cmocka_unit_test(test_auth_scram),
 		cmocka_unit_test(test_auth_refused),
 		cmocka_unit_test(test_dsn_utf8),
 		cmocka_unit_test(test_error_limit),
