@@ -74,7 +74,14 @@ struct sm_opts {
 	size_t		 nrcpts;
 };
 
-static void __attribute__((noreturn))
+static void	sm_usage(const char *, ...)
+    __attribute__((noreturn, format(printf, 1, 2)));
+static void	sm_fail(int, const char *, ...)
+    __attribute__((noreturn, format(printf, 2, 3)));
+static void	sm_cmd(struct sm *, const char *, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
 sm_usage(const char *fmt, ...)
 {
 	va_list	 ap;
@@ -90,7 +97,7 @@ sm_usage(const char *fmt, ...)
 	exit(EX_USAGE);
 }
 
-static void __attribute__((noreturn))
+static void
 sm_fail(int code, const char *fmt, ...)
 {
 	va_list	 ap;
