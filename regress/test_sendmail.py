@@ -294,3 +294,66 @@ def test_invoked_as_sendmail_and_mailq(sm, tmp_path):
                        input=b"x\n", capture_output=True, timeout=30)
     assert r.returncode == 75 and \
         b"/run/postern-sendmail.sock" in r.stderr
+
+
+@pytest.fixture
+def sm_signed(daemon_factory, tmp_path):
+    """A daemon that DKIM-signs mail.test and whose control group is
+    nogroup: its members may set any sender, like root."""
+    base = tempfile.mkdtemp(prefix="postern-sendmail-")
+    os.chmod(base, 0o1777)
+    key = str(tmp_path / "dkim.key")
+    r = subprocess.run([POSTERNCTL, "dkim", "keygen", "-a", "ed25519-sha256",
+                        "-d", HOST, "-s", "sel", "-o", key],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    dm = daemon_factory(sub="signed")
+    dm.maildir = base
+    dm.record = "".join(re.findall(r'"([^"]*)"', r.stdout))
+    with open(os.path.join(dm.dir, "lu"), "w") as f:
+        f.write("nobody\n")
+    with open(dm.conf, "a") as f:
+        f.write('hostname "%s"\n'
+                'control group "nogroup"\n'
+                'dkim-signature ed {\n'
+                '\tkey "%s"\n\tdomain %s\n\tselector sel\n'
+                '\talgorithm ed25519-sha256\n}\n'
+                'sign with ed domain %s\n'
+                'table lu file:"%s/lu"\n'
+                'local-users allow <lu>\n'
+                'action "l" maildir "%s/%%{user}"\n'
+                'match from local for local action "l"\n'
+                % (HOST, key, HOST, HOST, dm.dir, base))
+    dm.start()
+    yield dm
+    dm.stop()
+    shutil.rmtree(base, ignore_errors=True)
+
+
+def test_signed_and_control_group(sm_signed):
+    import dkim
+    dm = sm_signed
+    # nobody is in group nogroup, the control group: any sender
+    r = sendmail(dm, ["-f", "list-owner@elsewhere.test", "-i", "nobody"],
+                 "Subject: signed\n\nbody\n")
+    assert r.returncode == 0, r.stderr
+    raw = read(wait_mails(dm, "nobody", 1)[0])
+    assert b"Return-Path: <list-owner@elsewhere.test>" in raw
+    # a From field added names the envelope sender: not our domain, and
+    # the sign rule is for mail.test only
+    assert re.search(rb"\nFrom: [^\r\n]*<list-owner@elsewhere.test>", raw)
+    assert b"DKIM-Signature:" not in raw
+    r = sendmail(dm, ["-i", "nobody"], "Subject: signed\n\nbody\n")
+    assert r.returncode == 0, r.stderr
+    got = [read(p) for p in wait_mails(dm, "nobody", 2)]
+    mine = [g for g in got if re.search(rb"\nFrom: [^\r\n]*<nobody@mail.test>",
+                                        g)]
+    assert len(mine) == 1, got
+    raw = mine[0]
+    assert b"DKIM-Signature:" in raw
+    start = raw.index(b"DKIM-Signature:")
+
+    def dnsfunc(name, timeout=5):
+        assert name == b"sel._domainkey.mail.test."
+        return dm.record.encode()
+    assert dkim.verify(raw[start:], dnsfunc=dnsfunc)
