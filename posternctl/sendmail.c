@@ -35,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sysexits.h>
 #include <time.h>
 #include <unistd.h>
@@ -464,6 +465,17 @@ sm_qualify(const char *addr, const char *host)
 }
 
 static int
+sm_listed(char *const *list, size_t n, const char *addr)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		if (strcasecmp(list[i], addr) == 0)
+			return 1;
+	return 0;
+}
+
+static int
 sm_has_utf8(const char *s)
 {
 	for (; *s != '\0'; s++)
@@ -502,8 +514,9 @@ sm_send(struct sm *s, struct sm_opts *o, const char *user,
 	char			*sender, *addr, **rcpts;
 	size_t			 len, i, n, nrcpts;
 	uint64_t		 cap;
-	int			 code, utf8 = 0, refused = 0;
+	int			 code, utf8 = 0, refused = 0, rv;
 
+	buf_init(&stuffed, SIZE_MAX);
 	cap = s->caps.size_max > 0 ? s->caps.size_max : SM_READ_MAX;
 	sm_read_input(&in, cap);
 	len = o->dot_ok ? in.len : sendmail_dot_end((const char *)in.data,
@@ -518,11 +531,17 @@ sm_send(struct sm *s, struct sm_opts *o, const char *user,
 		sm_fail(EX_USAGE, "no recipients: name them as arguments or "
 		    "in To, Cc or Bcc with -t");
 	rcpts = xcalloc(nrcpts, sizeof(char *));
-	for (i = 0; i < nrcpts; i++) {
-		rcpts[i] = sm_qualify(i < o->nrcpts ? o->rcpts[i] :
+	for (i = n = 0; i < nrcpts; i++) {
+		addr = sm_qualify(i < o->nrcpts ? o->rcpts[i] :
 		    m.rcpts[i - o->nrcpts], s->hostname);
-		utf8 |= sm_has_utf8(rcpts[i]);
+		if (sm_listed(rcpts, n, addr)) {
+			free(addr);	/* named twice, sent once */
+			continue;
+		}
+		utf8 |= sm_has_utf8(addr);
+		rcpts[n++] = addr;
 	}
+	nrcpts = n;
 	if (o->from != NULL && (strcmp(o->from, "<>") == 0 ||
 	    *o->from == '\0'))
 		sender = xstrdup("");
@@ -578,7 +597,8 @@ sm_send(struct sm *s, struct sm_opts *o, const char *user,
 	if ((code = sm_reply(s)) != 250) {
 		fprintf(stderr, "sendmail: sender <%s> refused: %s\n", sender,
 		    sm_reply_str(s));
-		return sm_status(s, code == 552 ? EX_DATAERR : EX_NOPERM);
+		rv = sm_status(s, code == 552 ? EX_DATAERR : EX_NOPERM);
+		goto done;
 	}
 	for (i = 0; i < nrcpts; i++) {
 		if (o->notify != NULL)
@@ -599,16 +619,17 @@ sm_send(struct sm *s, struct sm_opts *o, const char *user,
 		/* all or nothing: the caller can fix and resend safely */
 		fprintf(stderr, "sendmail: the message was not sent\n");
 		sm_cmd(s, "QUIT");
-		return refused;
+		rv = refused;
+		goto done;
 	}
 	sm_cmd(s, "DATA");
 	if ((code = sm_reply(s)) != 354) {
 		fprintf(stderr, "sendmail: DATA refused: %s\n",
 		    sm_reply_str(s));
-		return sm_status(s, EX_UNAVAILABLE);
+		rv = sm_status(s, EX_UNAVAILABLE);
+		goto done;
 	}
 	/* RFC 5321 4.5.2: dot-stuffing is the client's */
-	buf_init(&stuffed, SIZE_MAX);
 	smtp_dotstuff_init(&ds);
 	for (i = 0; i < wire.len; i += n) {
 		n = wire.len - i > 65536 ? 65536 : wire.len - i;
@@ -626,12 +647,15 @@ sm_send(struct sm *s, struct sm_opts *o, const char *user,
 	if ((code = sm_reply(s)) != 250) {
 		fprintf(stderr, "sendmail: message refused: %s\n",
 		    sm_reply_str(s));
-		return sm_status(s, EX_DATAERR);
+		rv = sm_status(s, EX_DATAERR);
+		goto done;
 	}
 	if (s->verbose)
 		fprintf(stderr, "sendmail: sent: %s\n", sm_reply_str(s));
 	sm_cmd(s, "QUIT");
 	(void)sm_reply(s);
+	rv = EX_OK;
+done:
 	for (i = 0; i < nrcpts; i++)
 		free(rcpts[i]);
 	free(rcpts);
@@ -642,7 +666,7 @@ sm_send(struct sm *s, struct sm_opts *o, const char *user,
 	buf_free(&fields);
 	buf_free(&in);
 	sendmail_msg_free(&m);
-	return EX_OK;
+	return rv;
 }
 
 int
@@ -654,6 +678,7 @@ sendmail_main(int argc, char *argv[], const char *ctl_socket)
 	char		 user[256], gecos[256];
 	const char	*t;
 	size_t		 n;
+	int		 rv;
 
 	memset(&o, 0, sizeof(o));
 	sm_options(argc, argv, &o);
@@ -691,5 +716,10 @@ sendmail_main(int argc, char *argv[], const char *ctl_socket)
 		sm_fail(sm_status(&s, EX_UNAVAILABLE), "posternd: %s",
 		    sm_reply_str(&s));
 	smtp_caps_parse(&s.reply, &s.caps);
-	return sm_send(&s, &o, user, gecos);
+	rv = sm_send(&s, &o, user, gecos);
+	close(s.fd);
+	for (n = 0; n < o.nrcpts; n++)
+		free(o.rcpts[n]);
+	free(o.rcpts);
+	return rv;
 }

@@ -357,3 +357,18 @@ def test_signed_and_control_group(sm_signed):
         assert name == b"sel._domainkey.mail.test."
         return dm.record.encode()
     assert dkim.verify(raw[start:], dnsfunc=dnsfunc)
+
+
+def test_paused(sm):
+    # posternctl pause smtp stops local submission too: EX_TEMPFAIL
+    assert sm.ctl("pause", "smtp").returncode == 0
+    r = sendmail(sm, ["-i", "nobody"], "Subject: p\n\nx\n")
+    assert r.returncode == 75, (r.returncode, r.stderr)
+    assert b"421 4.3.2" in r.stderr
+    assert sm.ctl("resume", "smtp").returncode == 0
+    r = sendmail(sm, ["-t", "-i", "nobody", "nobody@MAIL.test"],
+                 "To: nobody\nSubject: p\n\nx\n")
+    assert r.returncode == 0, r.stderr
+    # named three times, delivered once
+    time.sleep(0.5)
+    wait_mails(sm, "nobody", 1)

@@ -1447,7 +1447,19 @@ session_accept_local(struct smtp *smtp, int fd,
 {
 	struct sockaddr_storage	 ss;
 	struct smtp_listener	*l = &smtp->local_listener;
+	static const char	 paused[] =
+	    "421 4.3.2 Not accepting mail now, try again later\r\n";
 
+	/* posternctl pause smtp: no new mail, from the listeners or here */
+	if (smtp->paused) {
+		log_info("smtp: local submission by uid %u refused: paused",
+		    lm->uid);
+		if (write(fd, paused, sizeof(paused) - 1) == -1) {
+			/* sendmail sees the connection end: EX_TEMPFAIL */
+		}
+		close(fd);
+		return;
+	}
 	l->smtp = smtp;
 	l->fd = -1;
 	memset(&ss, 0, sizeof(ss));
