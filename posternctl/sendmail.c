@@ -545,7 +545,14 @@ sm_send(struct sm *s, struct sm_opts *o, const char *user,
 	if (o->from != NULL && (strcmp(o->from, "<>") == 0 ||
 	    *o->from == '\0'))
 		sender = xstrdup("");
-	else
+	else if (o->from != NULL && o->from[0] == '<' &&
+	    (n = strlen(o->from)) > 2 && o->from[n - 1] == '>') {
+		/* -f "<user@host>", as some programs write it */
+		addr = xstrdup(o->from + 1);
+		addr[n - 2] = '\0';
+		sender = sm_qualify(addr, s->hostname);
+		free(addr);
+	} else
 		sender = sm_qualify(o->from != NULL ? o->from : user,
 		    s->hostname);
 	utf8 |= sm_has_utf8(sender);
@@ -597,7 +604,9 @@ sm_send(struct sm *s, struct sm_opts *o, const char *user,
 	if ((code = sm_reply(s)) != 250) {
 		fprintf(stderr, "sendmail: sender <%s> refused: %s\n", sender,
 		    sm_reply_str(s));
-		rv = sm_status(s, code == 552 ? EX_DATAERR : EX_NOPERM);
+		/* 552: too big; 553 and 550: not ours to use; else bad */
+		rv = sm_status(s, code == 553 || code == 550 ? EX_NOPERM :
+		    EX_DATAERR);
 		goto done;
 	}
 	for (i = 0; i < nrcpts; i++) {

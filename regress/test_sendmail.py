@@ -138,7 +138,7 @@ def test_t_bcc_removed(sm):
 def test_f_rules(sm):
     body = "Subject: f\n\nx\n"
     # nobody may name only its own address
-    r = sendmail(sm, ["-f", "nobody@mail.test", "nobody"], body)
+    r = sendmail(sm, ["-f", "<nobody@mail.test>", "nobody"], body)
     assert r.returncode == 0, r.stderr
     wait_mails(sm, "nobody", 1)
     for bad in ("root@mail.test", "boss@elsewhere.test", "<>"):
