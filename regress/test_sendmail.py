@@ -372,3 +372,53 @@ def test_paused(sm):
     # named three times, delivered once
     time.sleep(0.5)
     wait_mails(sm, "nobody", 1)
+
+
+def test_server_enforces_sender(sm):
+    # whatever the client says (here raw SMTP with -bs), smtp decides
+    dialogue = ("EHLO me\r\n"
+                "MAIL FROM:<root@mail.test>\r\n"
+                "MAIL FROM:<>\r\n"
+                "QUIT\r\n")
+    r = sendmail(sm, ["-bs"], dialogue)
+    out = r.stdout.decode()
+    assert out.count("553 5.7.1") == 2, out
+
+
+RAW = r"""
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.connect(sys.argv[1])
+s.settimeout(20)
+banner = s.recv(4096)
+assert banner.startswith(b"220 "), banner
+s.sendall(sys.argv[2].encode().decode("unicode_escape").encode("latin-1"))
+s.shutdown(socket.SHUT_WR)
+out = b""
+try:
+    while True:
+        d = s.recv(4096)
+        if not d:
+            break
+        out += d
+except socket.timeout:
+    pass
+sys.stdout.write(out.decode("latin-1"))
+"""
+
+
+def test_bad_input_on_socket(sm):
+    path = sm.sock.replace(".sock", "-sendmail.sock")
+    # a line far over the limit, then a client that leaves mid-DATA, then
+    # one that leaves at once: each ends its own session only
+    for data in ("x" * 70000 + "\\r\\n",
+                 "EHLO a\\r\\nMAIL FROM:<nobody@mail.test>\\r\\n"
+                 "RCPT TO:<nobody@mail.test>\\r\\nDATA\\r\\nSubject: half\\r\\n",
+                 ""):
+        subprocess.run(NOBODY + ["/usr/bin/python3", "-c", RAW, path, data],
+                       capture_output=True, timeout=60)
+    r = sendmail(sm, ["-i", "nobody"], "Subject: after\n\nstill here\n")
+    assert r.returncode == 0, (r.stderr, sm.logtext())
+    got = wait_mails(sm, "nobody", 1)
+    assert b"still here" in read(got[0])
+    assert sm.proc.poll() is None
