@@ -423,6 +423,9 @@ inbound_new(struct dns_ctx *dns, const struct inbound_params *p)
 		}
 	} else
 		in->spf_done = 1;
+	/* no address (a local submission, posternctl sendmail): no iprev */
+	if (in->ip[0] == '\0')
+		return in;
 	memset(&ip, 0, sizeof(ip));
 	ip.ip = in->ip;
 	ip.helo = in->helo;

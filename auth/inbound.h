@@ -38,7 +38,7 @@ struct inbound_policy {
 
 struct inbound_params {
 	const char	*authserv_id;	/* ours, in the A-R field */
-	const char	*ip;		/* the SMTP client */
+	const char	*ip;		/* the SMTP client; "": none (local), no iprev */
 	const char	*helo;
 	const char	*mail_from;	/* "" or NULL: the null path */
 	const char	*rcpt_domain;	/* for the DMARC record, or NULL */

@@ -191,6 +191,26 @@ config_find_pki(const struct postern_conf *conf, const char *name)
 	return NULL;
 }
 
+/*
+ * The socket posternctl sendmail talks to (any local user may) sits next
+ * to the control socket (root and the control group only): its path with
+ * ".sock" replaced by "-sendmail.sock" (or "-sendmail" appended), so
+ * that "control socket" moves both and the default is
+ * /run/postern-sendmail.sock.
+ */
+int
+conf_sendmail_socket(const char *control, char *out, size_t len)
+{
+	size_t	 n = strlen(control);
+
+	if (n >= 5 && strcmp(control + n - 5, ".sock") == 0)
+		n -= 5;
+	if ((size_t)snprintf(out, len, "%.*s-sendmail%s", (int)n, control,
+	    n < strlen(control) ? ".sock" : "") >= len)
+		return -1;
+	return 0;
+}
+
 struct table *
 config_find_table(const struct postern_conf *conf, const char *name)
 {

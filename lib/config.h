@@ -457,6 +457,9 @@ int			 conf_dkim_canon_word(const char *, size_t,
 			    enum dkim_canon *);
 int			 conf_parse_relay_url(const char *, enum relay_scheme *,
 			    char *, size_t, uint16_t *, const char **);
+/* The local submission socket next to the control socket, or -1. */
+int			 conf_sendmail_socket(const char *control, char *,
+			    size_t);
 
 /* SASL mechanisms, for the relay option mechanisms and the mta's client. */
 enum sasl_mech {

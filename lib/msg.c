@@ -34,7 +34,7 @@ static const char *const msg_names[IMSG_TYPE_MAX] = {
 	N(IMSG_CONF_DKIMSIG_ADD), N(IMSG_CONF_SIGN_ADD),
 	N(IMSG_CONF_ARCSEAL_ADD), N(IMSG_CONF_CREDENTIAL_ADD),
 	N(IMSG_CONF_SETUP_DONE), N(IMSG_CONF_CHILD_READY),
-	N(IMSG_CONF_REPORTS_SET),
+	N(IMSG_CONF_REPORTS_SET), N(IMSG_CONF_SENDMAIL_SET),
 	N(IMSG_QUEUE_MESSAGE_BEGIN), N(IMSG_QUEUE_MESSAGE_BEGIN_OK),
 	N(IMSG_QUEUE_MESSAGE_PREPEND), N(IMSG_QUEUE_MESSAGE_DATA),
 	N(IMSG_QUEUE_ENVELOPE_ADD), N(IMSG_QUEUE_MESSAGE_COMMIT),
@@ -77,6 +77,7 @@ static const char *const msg_names[IMSG_TYPE_MAX] = {
 	N(IMSG_CTL_REPORT_DMARC_PRINT), N(IMSG_CTL_REPORT_DMARC_SEND),
 	N(IMSG_CTL_SUPPRESSIONS_GET), N(IMSG_CTL_SUPPRESSION_REMOVE),
 	N(IMSG_CTL_REPORT_TLS_PRINT), N(IMSG_CTL_REPORT_TLS_SEND),
+	N(IMSG_CTL_LOCAL_SESSION),
 };
 #undef N
 
@@ -475,7 +476,8 @@ msg_get_queue_envelope(const struct imsg *imsg, struct msg_queue_envelope *m)
 	if (fixed(imsg, m, sizeof(*m)) == -1 || !envelope_ok(&m->env) ||
 	    (m->env.kind != ENV_LOCAL && m->env.kind != ENV_REMOTE) ||
 	    (m->client.ss_family != AF_INET &&
-	    m->client.ss_family != AF_INET6) || !STR(m->tag))
+	    m->client.ss_family != AF_INET6 &&
+	    m->client.ss_family != AF_UNIX) || !STR(m->tag))
 		return bad();
 	return 0;
 }
@@ -745,6 +747,24 @@ msg_get_ctl_debug_result(const struct imsg *imsg,
 {
 	if (fixed(imsg, m, sizeof(*m)) == -1 ||
 	    !ENUM(m->verdict, CTL_DEBUG_TEMPORARY))
+		return bad();
+	return 0;
+}
+
+int
+msg_get_ctl_local_session(const struct imsg *imsg,
+    struct msg_ctl_local_session *m)
+{
+	if (fixed(imsg, m, sizeof(*m)) == -1 || !BOOL(m->privileged) ||
+	    m->pid < 0 || imsg->fd == -1)
+		return bad();
+	return 0;
+}
+
+int
+msg_get_conf_sendmail(const struct imsg *imsg)
+{
+	if (imsg->len != 0 || imsg->fd == -1)
 		return bad();
 	return 0;
 }

@@ -75,6 +75,8 @@ enum imsg_type {
 	IMSG_CONF_SETUP_DONE,		/* empty */
 	IMSG_CONF_CHILD_READY,		/* empty, child -> parent */
 	IMSG_CONF_REPORTS_SET,		/* struct msg_conf_reports (reportd) */
+	IMSG_CONF_SENDMAIL_SET,		/* empty + fd: the local submission
+					   socket (control) */
 
 	/*
 	 * smtp <-> queue: one incoming message per session (peer id).  The
@@ -219,6 +221,9 @@ enum imsg_type {
 					   the open day's TLS-RPT JSON */
 	IMSG_CTL_REPORT_TLS_SEND,	/* struct msg_ctl_domain ("": all);
 					   IMSG_CTL_REPLY_COUNT: reports */
+	IMSG_CTL_LOCAL_SESSION,		/* struct msg_ctl_local_session + fd,
+					   control -> smtp: a local
+					   submission (posternctl sendmail) */
 
 	IMSG_TYPE_MAX
 };
@@ -331,6 +336,7 @@ struct msg_conf_user {
 	char		 name[64];	/* a local user */
 	int32_t		 can_receive;	/* a local part may name it (the
 					   parent's verdict, local-users) */
+	uint32_t	 uid;		/* whose local submissions it names */
 };
 
 /* What reportd sends (postern.conf(5) reports statements). */
@@ -474,7 +480,7 @@ struct msg_queue_msgid {
  */
 struct msg_queue_envelope {
 	struct envelope		 env;
-	struct sockaddr_storage	 client;
+	struct sockaddr_storage	 client;	/* AF_UNIX: posternctl sendmail */
 	char			 tag[64];	/* "" = untagged */
 };
 
@@ -737,6 +743,7 @@ struct msg_ctl_envelope {
 	char		 rcpt[1025];
 	char		 error[1001];
 	char		 account[256];	/* AUTH user, "" = none */
+	uint64_t	 size;		/* the message's octets, 0: unknown */
 };
 
 /*
@@ -847,6 +854,18 @@ struct msg_ctl_debug_result {
 	int32_t		 verdict;	/* CTL_DEBUG_* */
 };
 
+/*
+ * A local submission (posternctl sendmail): control took the caller's
+ * credentials with SO_PEERCRED and hands the connected socket to smtp.
+ */
+struct msg_ctl_local_session {
+	uint32_t	 uid;
+	uint32_t	 gid;
+	int32_t		 pid;
+	int32_t		 privileged;	/* root or the control group: any
+					   envelope sender */
+};
+
 const char	*proc_name(enum proc_id);
 
 /*
@@ -935,6 +954,9 @@ int	msg_get_ctl_debug(const struct imsg *, struct msg_ctl_debug *,
 	    const uint8_t **ta, const uint8_t **ca);
 int	msg_get_ctl_debug_result(const struct imsg *,
 	    struct msg_ctl_debug_result *);
+int	msg_get_ctl_local_session(const struct imsg *,
+	    struct msg_ctl_local_session *);
+int	msg_get_conf_sendmail(const struct imsg *);
 int	msg_get_report_failure(const struct imsg *,
 	    struct msg_report_failure *, const uint8_t **eval,
 	    const uint8_t **header);

@@ -149,6 +149,8 @@ routing_conf_imsg(struct routing *rt, struct imsg *imsg)
 		    sizeof(*rt->users));
 		rt->users[rt->nusers].name = xstrdup(mu.name);
 		rt->users[rt->nusers].can_receive = mu.can_receive;
+		rt->users[rt->nusers].uid = mu.uid;
+		rt->users[rt->nusers].seq = rt->nusers;
 		rt->nusers++;
 		return 1;
 	}
@@ -342,6 +344,7 @@ routing_send(struct postern_conf *conf, struct imsgbuf *ibuf)
 			continue;
 		mu.can_receive = routing_user_can_receive(conf, pw,
 		    (const char *const *)shells);
+		mu.uid = pw->pw_uid;
 		imsg_compose(ibuf, IMSG_CONF_USER_ADD, 0, 0, -1, &mu,
 		    sizeof(mu));
 		if (imsgbuf_flush(ibuf) == -1)
@@ -349,6 +352,19 @@ routing_send(struct postern_conf *conf, struct imsgbuf *ibuf)
 	}
 	endpwent();
 	free_shells(shells);
+}
+
+const char *
+routing_user_by_uid(const struct routing *rt, uid_t uid)
+{
+	const struct routing_user	*best = NULL;
+	size_t				 i;
+
+	for (i = 0; i < rt->nusers; i++)
+		if (rt->users[i].uid == uid && (best == NULL ||
+		    rt->users[i].seq < best->seq))
+			best = &rt->users[i];
+	return best != NULL ? best->name : NULL;
 }
 
 static const struct routing_user *

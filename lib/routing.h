@@ -15,6 +15,8 @@
 struct routing_user {
 	char			*name;
 	int			 can_receive;	/* a local part may name it */
+	uid_t			 uid;
+	size_t			 seq;		/* its place in passwd */
 };
 
 struct routing {
@@ -64,6 +66,12 @@ enum rcpt_verdict routing_decide_auth(struct routing *,
 	    const char *rcpt,
 	    size_t local_len, const char *tag, int *remote,
 	    const char **action);
+
+/*
+ * The name of a uid (the first in passwd order, as getpwuid(3) finds it),
+ * or NULL.
+ */
+const char *routing_user_by_uid(const struct routing *, uid_t);
 
 /* The user a local action delivers rcpt as; -1 with why if none. */
 int	routing_local_user(const struct postern_conf *, const char *action,

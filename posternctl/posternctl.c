@@ -56,7 +56,8 @@ usage(void)
 	    "  pause smtp|queue | resume smtp|queue\n"
 	    "  debug delivery [-j] [--resolver ADDR[@PORT]] "
 	    "[--trust-anchor FILE]\n"
-	    "            [--ca-file FILE] [--from ADDR] ADDRESS\n");
+	    "            [--ca-file FILE] [--from ADDR] ADDRESS\n"
+	    "  sendmail [flag ...] [recipient ...]   (see SENDMAIL)\n");
 	posternctl_offline_usage(stderr);
 	exit(1);
 }
@@ -289,10 +290,25 @@ main(int argc, char *argv[])
 {
 	static struct imsgbuf	 ibuf;
 	struct msg_ctl_verbose	 v;
+	const char		*prog;
 	int			 ch, rv;
 
 	log_init(1, 0, 0);
 	log_procinit("posternctl");
+	/* installed as sendmail and mailq too (posternctl(8) SENDMAIL) */
+	if ((prog = strrchr(argv[0], '/')) != NULL)
+		prog++;
+	else
+		prog = argv[0];
+	if (strcmp(prog, "sendmail") == 0)
+		return sendmail_main(argc, argv, socket_path);
+	if (strcmp(prog, "mailq") == 0) {
+		if (argc > 1) {
+			fprintf(stderr, "usage: mailq\n");
+			return 64;	/* EX_USAGE */
+		}
+		return mailq_main();
+	}
 	while ((ch = getopt(argc, argv, "+s:")) != -1) {
 		switch (ch) {
 		case 's':
@@ -306,6 +322,9 @@ main(int argc, char *argv[])
 	argv += optind;
 	if (argc < 1)
 		usage();
+
+	if (strcmp(argv[0], "sendmail") == 0)
+		return sendmail_main(argc, argv, socket_path);
 
 	/* Offline commands: no daemon needed. */
 	if ((rv = posternctl_offline(argc, argv)) != -1)

@@ -65,6 +65,10 @@ void		 offline_authserv_id(const char *authserv, char *host,
 int		 offline_parse_time(const char *prog, const char *opt,
 		    const char *arg, time_t *);
 
+/* sendmail.c, mailq.c: local submission and the classic queue listing */
+int	sendmail_main(int, char *[], const char *ctl_socket);
+int	mailq_main(void);
+
 int	check_spf_main(int, char *[]);
 int	check_dkim_main(int, char *[]);
 int	dkim_sign_main(int, char *[]);

@@ -5,6 +5,11 @@
  * process that answers it (one table: ctl_msgs), matching replies to
  * clients by peer id.  A client's bad input ends that client's connection,
  * never the daemon.
+ *
+ * It also accepts on the local submission socket (posternctl sendmail),
+ * which any local user may use: there it reads nothing, takes the
+ * caller's uid with SO_PEERCRED and hands the connection to smtp, which
+ * runs an SMTP session on it as that user's (posternctl(8) SENDMAIL).
  */
 #include <sys/types.h>
 #include <sys/queue.h>
@@ -48,6 +53,8 @@ struct control {
 	struct msg_conf_control		 conf;
 	int				 fd;
 	struct event			 ev_accept;
+	int				 sendmail_fd;
+	struct event			 ev_sendmail;
 	TAILQ_HEAD(, ctl_conn)		 conns;
 	int				 nconns;
 	uint32_t			 next_id;
@@ -64,6 +71,7 @@ control_state(struct proc *p)
 		c = xcalloc(1, sizeof(*c));
 		c->proc = p;
 		c->fd = -1;
+		c->sendmail_fd = -1;
 		TAILQ_INIT(&c->conns);
 		c->next_id = 1;
 		p->state = c;
@@ -76,6 +84,12 @@ control_conf(struct proc *p, struct imsg *imsg)
 {
 	struct control	*c = control_state(p);
 
+	if (imsg->hdr.type == IMSG_CONF_SENDMAIL_SET) {
+		if (msg_get_conf_sendmail(imsg) == -1 || c->sendmail_fd != -1)
+			proc_bad_message(p, PROC_PARENT, imsg);
+		c->sendmail_fd = imsg->fd;
+		return;
+	}
 	if (imsg->hdr.type != IMSG_CONF_CONTROL_SET)
 		proc_unexpected(p, PROC_PARENT, imsg);
 	if (msg_get_conf_control(imsg, &c->conf) == -1 || c->fd != -1)
@@ -546,6 +560,45 @@ control_accept(int fd, short event, void *arg)
 	control_conn_update(cc);
 }
 
+/*
+ * A local submission: the caller's credentials and the connection go to
+ * smtp at once.  Whether the caller may set the envelope sender is
+ * decided here, where the control group is known (root and the control
+ * group may; smtp enforces it).  smtp's session limit bounds how many
+ * are open.
+ */
+static void
+control_sendmail_accept(int fd, short event, void *arg)
+{
+	struct control			*c = arg;
+	struct msg_ctl_local_session	 m;
+	struct ucred			 cred;
+	socklen_t			 len = sizeof(cred);
+	int				 s;
+
+	if ((s = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) ==
+	    -1) {
+		if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+			log_warn("control: accept (local submission)");
+		return;
+	}
+	if (getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1) {
+		log_warn("control: SO_PEERCRED (local submission)");
+		close(s);
+		return;
+	}
+	memset(&m, 0, sizeof(m));
+	m.uid = cred.uid;
+	m.gid = cred.gid;
+	m.pid = cred.pid;
+	m.privileged = control_authorized(c, &cred);
+	log_debug("control: local submission by uid %u (pid %d)",
+	    (unsigned)cred.uid, (int)cred.pid);
+	/* the descriptor is closed here once sent */
+	proc_compose(c->proc, PROC_SMTP, IMSG_CTL_LOCAL_SESSION, 0, s, &m,
+	    sizeof(m));
+}
+
 void
 control_run(struct proc *p)
 {
@@ -553,9 +606,14 @@ control_run(struct proc *p)
 
 	if (c->fd == -1)
 		fatalx("no control socket from the parent");
+	if (c->sendmail_fd == -1)
+		fatalx("no local submission socket from the parent");
 	event_set(&c->ev_accept, c->fd, EV_READ | EV_PERSIST, control_accept,
 	    c);
 	event_add(&c->ev_accept, NULL);
+	event_set(&c->ev_sendmail, c->sendmail_fd, EV_READ | EV_PERSIST,
+	    control_sendmail_accept, c);
+	event_add(&c->ev_sendmail, NULL);
 }
 
 /* Replies, checked and relayed to the client they belong to. */

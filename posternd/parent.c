@@ -54,6 +54,9 @@ struct parent {
 	int			 shutting_down;
 	int			 control_fd;	/* until handed to control */
 	int			 control_bound;	/* we made the socket file */
+	int			 sendmail_fd;	/* until handed to control */
+	char			 sendmail_path[sizeof(((struct sockaddr_un *)
+				    0)->sun_path)];	/* "" until bound */
 };
 
 static struct parent	*parent;	/* signal handlers and lost_peer */
@@ -145,6 +148,8 @@ parent_shutdown(int code)
 	}
 	if (parent->control_bound)
 		unlink(parent->conf->control_socket);
+	if (parent->sendmail_path[0] != '\0')
+		unlink(parent->sendmail_path);
 	log_info("%s", code == 0 ? "stopped" : "stopped after a failure");
 	exit(code);
 }
@@ -543,6 +548,43 @@ open_control_socket(struct postern_conf *conf, gid_t gid)
 	umask(old);
 	if (listen(fd, 16) == -1)
 		fatal("listen %s", conf->control_socket);
+	if (fcntl(fd, F_SETFL, O_NONBLOCK) == -1)
+		fatal("fcntl");
+	return fd;
+}
+
+/*
+ * The local submission socket (posternctl sendmail): any local user may
+ * connect, so it is made mode 0666 by the umask at bind(2), never by a
+ * chmod of a path that could by then name something else.  Only the
+ * control process accepts on it, and it takes nothing from it but the
+ * peer's credentials: the connection goes to smtp as it is.  Called once
+ * the control socket proved that no other posternd runs.
+ */
+static int
+open_sendmail_socket(struct postern_conf *conf, char *path, size_t pathlen)
+{
+	struct sockaddr_un	 sun;
+	int			 fd;
+	mode_t			 old;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (conf_sendmail_socket(conf->control_socket, sun.sun_path,
+	    sizeof(sun.sun_path)) == -1)
+		fatalx("local submission socket path too long for %s",
+		    conf->control_socket);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		fatal("socket");
+	if (unlink(sun.sun_path) == -1 && errno != ENOENT)
+		fatal("unlink %s", sun.sun_path);
+	old = umask(S_IXUSR | S_IXGRP | S_IXOTH);
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1)
+		fatal("bind %s", sun.sun_path);
+	umask(old);
+	strlcpy(path, sun.sun_path, pathlen);
+	if (listen(fd, 16) == -1)
+		fatal("listen %s", sun.sun_path);
 	if (fcntl(fd, F_SETFL, O_NONBLOCK) == -1)
 		fatal("fcntl");
 	return fd;
@@ -1176,6 +1218,8 @@ setup_child(struct postern_conf *conf, enum proc_id id,
 		}
 		imsg_compose(ibuf, IMSG_CONF_CONTROL_SET, 0, 0,
 		    dup(parent->control_fd), &mc, sizeof(mc));
+		imsg_compose(ibuf, IMSG_CONF_SENDMAIL_SET, 0, 0,
+		    dup(parent->sendmail_fd), NULL, 0);
 	}
 	imsg_compose(ibuf, IMSG_CONF_SETUP_DONE, 0, 0, -1, NULL, 0);
 	if (imsgbuf_flush(ibuf) == -1)
@@ -1337,6 +1381,7 @@ main(int argc, char *argv[])
 	parent = xcalloc(1, sizeof(*parent));
 	parent->conf = conf;
 	parent->control_fd = -1;
+	parent->sendmail_fd = -1;
 	parent_desc = proc_table[PROC_PARENT];
 	parent_desc.dispatch = parent_dispatch;
 	parent->proc.desc = &parent_desc;
@@ -1352,6 +1397,8 @@ main(int argc, char *argv[])
 	open_listeners(conf);
 	parent->control_fd = open_control_socket(conf, ctl_gid);
 	parent->control_bound = 1;
+	parent->sendmail_fd = open_sendmail_socket(conf,
+	    parent->sendmail_path, sizeof(parent->sendmail_path));
 
 	log_init(debug, verbose, LOG_MAIL);
 	if (!debug && daemon(0, 0) == -1)
@@ -1380,6 +1427,8 @@ main(int argc, char *argv[])
 	}
 	close(parent->control_fd);
 	parent->control_fd = -1;
+	close(parent->sendmail_fd);
+	parent->sendmail_fd = -1;
 	log_info("started, control socket %s", conf->control_socket);
 	event_dispatch();
 	fatalx("event loop ended");

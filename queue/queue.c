@@ -400,13 +400,14 @@ struct ctl_walk {
 };
 
 static int
-queue_ctl_list_one(const struct envelope *e, void *arg)
+queue_ctl_list_one(const struct envelope *e, uint64_t size, void *arg)
 {
 	struct ctl_walk		*w = arg;
 	struct msg_ctl_envelope	 m;
 
 	memset(&m, 0, sizeof(m));
 	m.evpid = e->id;
+	m.size = size;
 	m.ctime = e->ctime;
 	m.next_try = e->next_try;
 	m.attempts = e->attempts;
@@ -524,7 +525,8 @@ queue_ctl_imsg(struct queue *q, struct imsg *imsg)
 	case IMSG_CTL_QUEUE_LIST:
 		if (msg_get_empty(imsg) == -1)
 			proc_bad_message(q->proc, PROC_CONTROL, imsg);
-		if (qstore_envelope_walk(q->qs, queue_ctl_list_one, &w) == -1)
+		if (qstore_envelope_walk_sized(q->qs, queue_ctl_list_one, NULL,
+		    &w) == -1)
 			queue_ctl_error(q, w.peerid, "the queue cannot be "
 			    "read");
 		else

@@ -231,6 +231,10 @@ int		 qstore_message_read(struct qstore *, uint64_t msgid,
  */
 int		 qstore_envelope_walk(struct qstore *,
 		    int (*cb)(const struct envelope *, void *), void *arg);
+/* The same, with the size of each envelope's message (0: unknown). */
+int		 qstore_envelope_walk_sized(struct qstore *,
+		    int (*sized)(const struct envelope *, uint64_t, void *),
+		    int (*cb)(const struct envelope *, void *), void *arg);
 
 /* The same for the envelopes of one message. */
 int		 qstore_message_envelopes(struct qstore *, uint64_t msgid,

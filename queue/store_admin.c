@@ -305,6 +305,31 @@ int
 qstore_envelope_walk(struct qstore *qs,
     int (*cb)(const struct envelope *, void *), void *arg)
 {
+	return qstore_envelope_walk_sized(qs, NULL, cb, arg);
+}
+
+/* The size of an envelope's message, read in the walk's transaction. */
+static uint64_t
+walk_msg_size(struct qstore *qs, MDB_txn *txn, uint64_t msgid)
+{
+	struct msgrec	 m;
+	MDB_val		 k, v;
+	uint8_t		 kb[8];
+
+	put_be64(kb, msgid);
+	k.mv_data = kb;
+	k.mv_size = sizeof(kb);
+	if (mdb_get(txn, qs->db_msg, &k, &v) != 0 ||
+	    msgrec_decode(&m, v.mv_data, v.mv_size) == -1)
+		return 0;
+	return m.size;
+}
+
+int
+qstore_envelope_walk_sized(struct qstore *qs,
+    int (*sized)(const struct envelope *, uint64_t, void *),
+    int (*cb)(const struct envelope *, void *), void *arg)
+{
 	MDB_txn		*txn;
 	MDB_cursor	*cur;
 	MDB_val		 k, v;
@@ -326,7 +351,8 @@ qstore_envelope_walk(struct qstore *qs,
 			qs->st.corrupt++;
 			continue;
 		}
-		if (cb(e, arg) != 0) {
+		if (sized != NULL ? sized(e, walk_msg_size(qs, txn, e->msgid),
+		    arg) != 0 : cb(e, arg) != 0) {
 			rc = 0;
 			break;
 		}

@@ -73,6 +73,8 @@ def test_install_in_place_then_uninstall(root):
     r = make("uninstall", **v)
     assert r.returncode == 0, r.stdout + r.stderr
     assert not os.path.exists(os.path.join(sbin, "posternd"))
+    assert not os.path.lexists(os.path.join(sbin, "sendmail"))
+    assert not os.path.lexists(os.path.join(sbin, "mailq"))
     assert not os.path.exists(unit)
     assert not any(os.path.exists(os.path.join(
         root, "usr", "share", "man", "man" + m[-1], m)) for m in MANS)
@@ -99,3 +101,20 @@ def test_install_staged_with_destdir(root):
     assert subprocess.run(["cmp", os.path.join(BUILD, "posternctl"),
                            os.path.join(root, "usr", "sbin",
                                         "posternctl")]).returncode == 0
+    # sendmail and mailq are links to posternctl (posternctl(8) SENDMAIL)
+    for name in ("sendmail", "mailq"):
+        assert os.readlink(os.path.join(root, "usr", "sbin", name)) == \
+            "posternctl"
+    # another MTA's program of that name is left alone
+    other = os.path.join(root, "usr", "sbin", "mailq")
+    os.unlink(other)
+    with open(other, "w") as f:
+        f.write("#!/bin/sh\n")
+    r = make("install", DESTDIR=root, PREFIX="/usr")
+    assert r.returncode == 0 and "belongs to another program" in r.stdout
+    assert open(other).read() == "#!/bin/sh\n"
+    r = make("uninstall", DESTDIR=root, PREFIX="/usr")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert open(other).read() == "#!/bin/sh\n"
+    assert not os.path.lexists(os.path.join(root, "usr", "sbin",
+                                            "sendmail"))

@@ -218,6 +218,9 @@ struct smtp_received {
 	const char	*queue_id;
 	const char	*rcpt;		/* only when exactly one recipient */
 	time_t		 date;
+	int		 local;		/* posternctl sendmail: from the user */
+	uint32_t	 local_uid;
+	const char	*local_user;	/* "" or NULL: not known */
 };
 
 int	 smtp_received_header(struct buf *, const struct smtp_received *);

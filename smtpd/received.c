@@ -65,6 +65,7 @@ fold_add(struct buf *b, size_t *col, const char *word, int newline)
 /*
  * RFC 5321 4.4 time stamp line:
  *   Received: from EHLO (RDNS [IP]) by US with PROTO (TLS...) id QID
+ * (a local submission: from USER (uid N) by US ...)
  *	for <RCPT>; DATE
  * folded under 78 columns where the words allow, ending in CRLF.
  */
@@ -78,16 +79,27 @@ smtp_received_header(struct buf *b, const struct smtp_received *r)
 	if (buf_addstr(b, "Received: from") == -1)
 		return -1;
 	col = strlen("Received: from");
-	if (fold_add(b, &col, header_safe(r->helo) ? r->helo : "unknown",
-	    0) == -1)
-		return -1;
-	isv6 = r->client_ip != NULL && strchr(r->client_ip, ':') != NULL;
-	snprintf(w, sizeof(w), "(%s%s[%s%s])",
-	    header_safe(r->client_rdns) ? r->client_rdns : "",
-	    header_safe(r->client_rdns) ? " " : "", isv6 ? "IPv6:" : "",
-	    header_safe(r->client_ip) ? r->client_ip : "unknown");
-	if (fold_add(b, &col, w, 0) == -1)
-		return -1;
+	if (r->local) {
+		/* a local user's submission: "from USER (uid N)" */
+		if (fold_add(b, &col, header_safe(r->local_user) ?
+		    r->local_user : "unknown", 0) == -1)
+			return -1;
+		snprintf(w, sizeof(w), "(uid %u)", r->local_uid);
+		if (fold_add(b, &col, w, 0) == -1)
+			return -1;
+	} else {
+		if (fold_add(b, &col, header_safe(r->helo) ? r->helo :
+		    "unknown", 0) == -1)
+			return -1;
+		isv6 = r->client_ip != NULL &&
+		    strchr(r->client_ip, ':') != NULL;
+		snprintf(w, sizeof(w), "(%s%s[%s%s])",
+		    header_safe(r->client_rdns) ? r->client_rdns : "",
+		    header_safe(r->client_rdns) ? " " : "", isv6 ? "IPv6:" :
+		    "", header_safe(r->client_ip) ? r->client_ip : "unknown");
+		if (fold_add(b, &col, w, 0) == -1)
+			return -1;
+	}
 	snprintf(w, sizeof(w), "by %s", header_safe(r->hostname) ?
 	    r->hostname : "localhost");
 	if (fold_add(b, &col, w, 1) == -1 ||

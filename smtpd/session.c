@@ -6,6 +6,12 @@
  * The engine (smtpd/engine.c) parses; this file moves bytes.  Input
  * the engine does not take (while it waits for a decision) stays in
  * s->in, bounded, and reading stops until it is taken.
+ *
+ * A local submission (posternctl sendmail) is a session like any other
+ * on a connection control handed over with the caller's uid: its client
+ * is "local" to the match rules, its mail is signed and not judged like
+ * an authenticated user's, and its envelope sender is the user's own
+ * address unless the caller is root or in the control group.
  */
 #include <sys/types.h>
 #include <sys/queue.h>
@@ -121,10 +127,15 @@ session_auth_begin(struct session *s)
 	b.authenticated = smtp_session_auth_user(s->engine) != NULL;
 	strlcpy(b.tag, s->listener->conf.tag, sizeof(b.tag));
 	strlcpy(b.ip, s->ip, sizeof(b.ip));
+	if (s->local) {
+		/* a local user's mail: ours, not judged; it has no address */
+		b.authenticated = 1;
+		b.ip[0] = '\0';
+	}
 	strlcpy(b.helo, smtp_session_helo(s->engine), sizeof(b.helo));
 	strlcpy(b.mail_from, s->mail.sender.addr, sizeof(b.mail_from));
 	strlcpy(b.policy, s->listener->conf.policy, sizeof(b.policy));
-	if (b.authenticated) {
+	if (b.authenticated && !s->local) {
 		strlcpy(b.account, smtp_session_auth_user(s->engine),
 		    sizeof(b.account));
 		strlcpy(b.senders, s->listener->conf.senders_table,
@@ -584,11 +595,42 @@ session_sender_owned(struct session *s, const struct smtp_mail *m)
 	return 0;
 }
 
+/*
+ * A local submission's envelope sender: the user's own address,
+ * user@hostname, unless control said the caller is root or in the
+ * control group, who may name any sender (the null path included), as
+ * trusted users may with sendmail -f.
+ */
+static int
+session_local_sender_ok(struct session *s, const struct smtp_mail *m)
+{
+	const char	*addr = m->sender.addr, *at;
+	size_t		 ulen = strlen(s->local_user);
+
+	if (!s->local || s->local_privileged)
+		return 1;
+	if (ulen > 0 && (at = strrchr(addr, '@')) != NULL &&
+	    (size_t)(at - addr) == ulen &&
+	    strncmp(addr, s->local_user, ulen) == 0 &&
+	    strcasecmp(at + 1, s->smtp->conf->hostname) == 0)
+		return 1;
+	log_info("smtp: session %u from %s: MAIL FROM:<%s> refused: uid %u "
+	    "may send only as %s@%s", s->id, s->ip, addr, s->local_uid,
+	    ulen > 0 ? s->local_user : "(no user)", s->smtp->conf->hostname);
+	return 0;
+}
+
 static void
 cb_mail(void *arg, const struct smtp_mail *m)
 {
 	struct session	*s = arg;
 
+	if (!session_local_sender_ok(s, m)) {
+		s->smtp->stats[STAT_SENDER_NOT_OWNED]++;
+		smtp_session_reply_mail(s->engine, 0, 553, "5.7.1",
+		    "Sender address not allowed for this local user");
+		return;
+	}
 	if (!session_sender_owned(s, m)) {
 		s->smtp->stats[STAT_SENDER_NOT_OWNED]++;
 		smtp_session_reply_mail(s->engine, 0, 553, "5.7.1",
@@ -883,6 +925,11 @@ session_send_received(struct session *s)
 		r.tls_cipher = s->tls_cipher;
 	}
 	r.queue_id = qid;
+	if (s->local) {
+		r.local = 1;
+		r.local_uid = s->local_uid;
+		r.local_user = s->local_user;
+	}
 	if (smtp_session_rcpt_count(s->engine) == 1 &&
 	    !TAILQ_EMPTY(&s->rcpts))
 		r.rcpt = TAILQ_FIRST(&s->rcpts)->env.rcpt;
@@ -1392,9 +1439,10 @@ session_count_client(struct smtp *smtp, const struct client_net *net)
 	return n;
 }
 
-void
-session_accept(struct smtp *smtp, struct smtp_listener *l, int fd,
-    const struct sockaddr_storage *ss)
+static void
+session_open(struct smtp *smtp, struct smtp_listener *l, int fd,
+    const struct sockaddr_storage *ss,
+    const struct msg_ctl_local_session *lm)
 {
 	struct smtp_session_conf	 sc;
 	struct session			*s;
@@ -1405,8 +1453,11 @@ session_accept(struct smtp *smtp, struct smtp_listener *l, int fd,
 	const struct msg_conf_global	*g = &smtp->proc->global;
 	struct timeval			 life = { g->smtp_max_lifetime, 0 };
 	size_t				 n;
+	const char			*user;
 
-	if (getnameinfo((const struct sockaddr *)ss, ss->ss_family ==
+	if (lm != NULL)
+		snprintf(ip, sizeof(ip), "uid %u", lm->uid);
+	else if (getnameinfo((const struct sockaddr *)ss, ss->ss_family ==
 	    AF_INET6 ? sizeof(struct sockaddr_in6) :
 	    sizeof(struct sockaddr_in), ip, sizeof(ip), NULL, 0,
 	    NI_NUMERICHOST) != 0)
@@ -1447,6 +1498,14 @@ session_accept(struct smtp *smtp, struct smtp_listener *l, int fd,
 	s->ss = *ss;
 	s->net = net;
 	strlcpy(s->ip, ip, sizeof(s->ip));
+	if (lm != NULL) {
+		s->local = 1;
+		s->local_uid = lm->uid;
+		s->local_privileged = lm->privileged;
+		if ((user = routing_user_by_uid(&smtp->routing, lm->uid)) !=
+		    NULL)
+			strlcpy(s->local_user, user, sizeof(s->local_user));
+	}
 	buf_init(&s->in, SESSION_READ_SIZE);
 	TAILQ_INIT(&s->rcpts);
 
@@ -1490,7 +1549,13 @@ session_accept(struct smtp *smtp, struct smtp_listener *l, int fd,
 	TAILQ_INSERT_TAIL(&smtp->sessions, s, entry);
 	smtp->nsessions++;
 	smtp->stats[STAT_SESSIONS]++;
-	log_debug("smtp: session %u from %s", s->id, ip);
+	if (s->local)
+		log_info("smtp: session %u: local submission by uid %u (%s%s)",
+		    s->id, s->local_uid, s->local_user[0] != '\0' ?
+		    s->local_user : "no user name", s->local_privileged ?
+		    ", may set the sender" : "");
+	else
+		log_debug("smtp: session %u from %s", s->id, ip);
 
 	if (l->conf.flags & LISTEN_SMTPS) {
 		if (tls_accept_socket(l->pki->tls, &s->tls, fd) == -1) {
@@ -1503,4 +1568,42 @@ session_accept(struct smtp *smtp, struct smtp_listener *l, int fd,
 	} else
 		smtp_session_start(s->engine);
 	session_pump(s);
+}
+
+void
+session_accept(struct smtp *smtp, struct smtp_listener *l, int fd,
+    const struct sockaddr_storage *ss)
+{
+	session_open(smtp, l, fd, ss, NULL);
+}
+
+/*
+ * A local submission control accepted: a session on a listener of its
+ * own (no tag, no TLS, no AUTH, no policy), whose client is AF_UNIX, so
+ * that "from local" matches it (rule_client_is_local()).
+ */
+void
+session_accept_local(struct smtp *smtp, int fd,
+    const struct msg_ctl_local_session *lm)
+{
+	struct sockaddr_storage	 ss;
+	struct smtp_listener	*l = &smtp->local_listener;
+	static const char	 paused[] =
+	    "421 4.3.2 Not accepting mail now, try again later\r\n";
+
+	/* posternctl pause smtp: no new mail, from the listeners or here */
+	if (smtp->paused) {
+		log_info("smtp: local submission by uid %u refused: paused",
+		    lm->uid);
+		if (write(fd, paused, sizeof(paused) - 1) == -1) {
+			/* sendmail sees the connection end: EX_TEMPFAIL */
+		}
+		close(fd);
+		return;
+	}
+	l->smtp = smtp;
+	l->fd = -1;
+	memset(&ss, 0, sizeof(ss));
+	ss.ss_family = AF_UNIX;
+	session_open(smtp, l, fd, &ss, lm);
 }

@@ -309,10 +309,18 @@ smtp_shutdown(struct proc *p)
 static void
 smtp_ctl_imsg(struct smtp *s, struct imsg *imsg)
 {
-	struct smtp_listener	*l;
-	struct msg_ctl_stat	 m;
-	int			 i;
+	struct smtp_listener		*l;
+	struct msg_ctl_stat		 m;
+	struct msg_ctl_local_session	 lm;
+	int				 i;
 
+	if (imsg->hdr.type == IMSG_CTL_LOCAL_SESSION) {
+		if (msg_get_ctl_local_session(imsg, &lm) == -1)
+			proc_bad_message(s->proc, PROC_CONTROL, imsg);
+		session_accept_local(s, imsg->fd, &lm);
+		imsg->fd = -1;
+		return;
+	}
 	if (msg_get_empty(imsg) == -1)
 		proc_bad_message(s->proc, PROC_CONTROL, imsg);
 	switch (imsg->hdr.type) {

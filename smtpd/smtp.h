@@ -113,6 +113,11 @@ struct session {
 	struct event			 ev_lifetime;	/* smtp-max-lifetime */
 	struct event			 ev_rate;	/* data rate check */
 	struct rate_window		 rate;
+	/* a local submission (posternctl sendmail), as control saw it */
+	int				 local;
+	uint32_t			 local_uid;
+	int				 local_privileged;	/* any sender */
+	char				 local_user[64];	/* "" unknown */
 };
 
 enum smtp_stat {
@@ -150,6 +155,7 @@ struct smtp {
 	struct routing			 routing;
 	struct postern_conf		*conf;	/* routing.conf */
 	TAILQ_HEAD(, smtp_listener)	 listeners;
+	struct smtp_listener		 local_listener;	/* sendmail */
 	TAILQ_HEAD(, smtp_pki)		 pkis;
 	TAILQ_HEAD(, session)		 sessions;
 	size_t				 nsessions;
@@ -168,6 +174,8 @@ struct smtp {
 /* session.c */
 void	session_accept(struct smtp *, struct smtp_listener *, int,
 	    const struct sockaddr_storage *);
+void	session_accept_local(struct smtp *, int,
+	    const struct msg_ctl_local_session *);
 void	session_auth_result(struct smtp *, struct imsg *);
 void	session_auth_mail(struct smtp *, struct imsg *);
 void	session_sasl_result(struct smtp *, struct imsg *);

@@ -37,7 +37,7 @@ static const char conf_text[] =
 static void
 routing_of(struct routing *rt)
 {
-	static struct routing_user users[] = { { "root", 1 } };
+	static struct routing_user users[] = { { "root", 1, 0, 0 } };
 
 	memset(rt, 0, sizeof(*rt));
 	rt->conf = parse_config_buffer("test.conf", conf_text,

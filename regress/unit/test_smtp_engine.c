@@ -1761,6 +1761,22 @@ test_received(void **state)
 	assert_int_equal(smtp_received_header(&b, &rc), 0);
 	for (p = buf_cstr(&b); (nl = strstr(p, "\r\n")) != NULL; p = nl + 2)
 		assert_true(nl - p < 78);
+	/* A local submission (posternctl sendmail): the user and uid. */
+	buf_reset(&b);
+	rc.local = 1;
+	rc.local_uid = 1000;
+	rc.local_user = "alice";
+	rc.tls_version = NULL;
+	assert_int_equal(smtp_received_header(&b, &rc), 0);
+	assert_string_equal(buf_cstr(&b),
+	    "Received: from alice (uid 1000)\r\n"
+	    "\tby mx.example.org (postern) with ESMTP id 0123456789abcdef;\r\n"
+	    "\tMon, 23 Nov 2026 14:20:00 +0000\r\n");
+	/* a name that is not header-safe is not written */
+	buf_reset(&b);
+	rc.local_user = "bob\r\nX-Injected: yes";
+	assert_int_equal(smtp_received_header(&b, &rc), 0);
+	assert_non_null(strstr(buf_cstr(&b), "from unknown (uid 1000)"));
 	buf_free(&b);
 }
 
