@@ -1151,6 +1151,7 @@ authd_scram_verify(struct authd *a, struct imsg *imsg)
 	}
 	log_debug("authd: session %u: AUTH %s for %s: %s", imsg->hdr.peerid,
 	    sasl_mech_name(m.mech), m.user, ok ? "ok" : "refused");
+	authd_stats_sasl(r.result);
 	proc_compose(a->proc, PROC_SMTP, IMSG_AUTH_SCRAM_RESULT,
 	    imsg->hdr.peerid, -1, &r, sizeof(r));
 	explicit_bzero(sig, sizeof(sig));

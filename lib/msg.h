@@ -27,7 +27,7 @@
  * global settings carry the smtp limits; authd sends failure reports'
  * material (IMSG_REPORT_FAILURE_ADD).
  */
-#define POSTERN_PROTO_VERSION	6
+#define POSTERN_PROTO_VERSION	7
 
 enum proc_id {
 	PROC_PARENT,

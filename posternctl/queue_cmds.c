@@ -79,14 +79,14 @@ cmd_show_queue(struct imsgbuf *ibuf, int json)
 		if (json) {
 			/* account: the AUTH user who sent it, or null */
 			o = json_pack("{s:s, s:I, s:s, s:s, s:s, s:I, s:I, "
-			    "s:s, s:s?}", "id", id, "age",
+			    "s:s, s:s?, s:I}", "id", id, "age",
 			    (json_int_t)(now > e.ctime ? now - e.ctime : 0),
 			    "state", state_name(e.state), "sender", e.sender,
 			    "recipient", e.rcpt, "attempts",
 			    (json_int_t)e.attempts, "next_try",
 			    (json_int_t)e.next_try, "last_error", e.error,
 			    "account", e.account[0] != '\0' ? e.account :
-			    NULL);
+			    NULL, "size", (json_int_t)e.size);
 			if (ctl_json_line(o) == -1) {
 				fprintf(stderr, "posternctl: an entry is not "
 				    "valid UTF-8\n");

@@ -44,6 +44,7 @@ def test_queue_commands(mx):
                                               "s1@sender.test",
                                               "s2@sender.test"]
     assert {e["id"] for e in j} == {r[0] for r in rows}
+    assert all(e["size"] > len(MSG) for e in j)     # with Received
 
     first, second, third = sorted(rows, key=lambda r: r[5])
     msgid = first[0][:12]
