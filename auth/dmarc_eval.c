@@ -279,3 +279,10 @@ bad:
 	memset(er, 0, sizeof(*er));
 	return -1;
 }
+
+const char *
+dmarc_eval_report_domain(const struct dmarc_eval_record *r)
+{
+	return r->have_policy && r->policy_domain[0] != '\0' ?
+	    r->policy_domain : r->header_from;
+}

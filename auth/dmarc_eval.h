@@ -36,5 +36,12 @@ int		 dmarc_eval_encode(const struct dmarc_eval_record *,
  */
 int		 dmarc_eval_decode(const void *data, size_t len,
 		    struct dmarc_eval_record *);
+/*
+ * The domain an aggregate report of the record is about: its DMARC Policy
+ * Domain (RFC 9989 3.2.5, where the policy record was found; RFC 9990 2:
+ * one report per policy domain), or its Author Domain when no policy was
+ * found.
+ */
+const char	*dmarc_eval_report_domain(const struct dmarc_eval_record *);
 
 #endif

@@ -187,7 +187,7 @@ dmarc_agg_add(struct dmarc_agg *a, const struct dmarc_eval_record *er)
 	uint64_t			 n;
 	size_t				 i;
 
-	if (strcasecmp(er->header_from, a->domain) != 0 ||
+	if (strcasecmp(dmarc_eval_report_domain(er), a->domain) != 0 ||
 	    er->when < a->begin || er->when >= a->end)
 		return 1;
 	n = er->count > 0 ? er->count : 1;

@@ -6,8 +6,11 @@
  *	meta	"version", "seq"
  *	frate	period(8) name			-> count(8): failure-report
  *		rate counters (evalstore_rate_take())
- * The domain is the record's header_from, lower-cased (the policy domain of
- * an aggregate report, RFC 9990 2.1, is where its records are grouped).
+ * The domain is the record's DMARC Policy Domain, or its header_from when
+ * no policy was found (dmarc_eval_report_domain()), lower-cased: an
+ * aggregate report is per policy domain (RFC 9990 2), so a subdomain's
+ * mail judged by its organisational domain's record goes in that
+ * domain's report, with its own header_from in its rows.
  * Numbers are big-endian so that LMDB's memcmp order is numeric, and the
  * NUL after the domain keeps "a.test" records together and apart from
  * "a.test.example" ones: a domain's records are one contiguous,
@@ -413,7 +416,7 @@ evalstore_put(struct evalstore *es, const struct dmarc_eval_record *r)
 		es->st.dropped++;
 		return -1;
 	}
-	p->keylen = domain_prefix(p->key, r->header_from);
+	p->keylen = domain_prefix(p->key, dmarc_eval_report_domain(r));
 	when = r->when < 0 ? 0 : (uint64_t)r->when;
 	put_be64(p->key + p->keylen, when);
 	p->keylen += 16;	/* seq: at commit */

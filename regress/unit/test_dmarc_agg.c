@@ -119,6 +119,12 @@ test_grouping(void **state)
 	/* not ours: another domain, before and at the end of the period */
 	rec(&r, "192.0.2.1", 1);
 	strlcpy(r.header_from, "other.com", sizeof(r.header_from));
+	strlcpy(r.policy_domain, "other.com", sizeof(r.policy_domain));
+	assert_int_equal(dmarc_agg_add(a, &r), 1);
+	/* no policy found: grouped by its own Author Domain */
+	rec(&r, "192.0.2.1", 1);
+	strlcpy(r.header_from, "other.com", sizeof(r.header_from));
+	r.have_policy = 0;
 	assert_int_equal(dmarc_agg_add(a, &r), 1);
 	rec(&r, "192.0.2.1", 1);
 	r.when = BEGIN - 1;
@@ -128,16 +134,25 @@ test_grouping(void **state)
 	/* the domain compares without case */
 	rec(&r, "192.0.2.1", 1);
 	strlcpy(r.header_from, "EXAMPLE.com", sizeof(r.header_from));
+	strlcpy(r.policy_domain, "EXAMPLE.com", sizeof(r.policy_domain));
+	assert_int_equal(dmarc_agg_add(a, &r), 0);
+	/*
+	 * A subdomain judged by example.com's record: in example.com's
+	 * report (one per DMARC Policy Domain, RFC 9990 2), a row of its own
+	 */
+	rec(&r, "192.0.2.1", 1);
+	strlcpy(r.header_from, "mail.example.com", sizeof(r.header_from));
 	assert_int_equal(dmarc_agg_add(a, &r), 0);
 
-	assert_int_equal(dmarc_agg_rows(a), 5);
-	assert_int_equal(dmarc_agg_messages(a), 10);
+	assert_int_equal(dmarc_agg_rows(a), 6);
+	assert_int_equal(dmarc_agg_messages(a), 11);
 	x = xml(a);
-	assert_int_equal(occurrences(x, "<record>"), 5);
+	assert_int_equal(occurrences(x, "<record>"), 6);
+	assert_non_null(strstr(x, "<header_from>mail.example.com</header_from>"));
 	/* 3 + the one of EXAMPLE.com */
 	assert_non_null(strstr(x, "<count>4</count>"));
 	assert_int_equal(occurrences(x, "<count>2</count>"), 2);
-	assert_int_equal(occurrences(x, "<count>1</count>"), 2);
+	assert_int_equal(occurrences(x, "<count>1</count>"), 3);
 	assert_non_null(strstr(x, "<source_ip>2001:db8::1</source_ip>"));
 	assert_non_null(strstr(x, "<selector>sel</selector>"));
 	assert_non_null(strstr(x, "<disposition>reject</disposition>"));
