@@ -91,6 +91,8 @@ struct authd_msg {
 	int			 relayed;
 	char			 account[256];	/* AUTH user, "" = none */
 	char			 senders[64];	/* "senders <T>", "" = none */
+	char			 sign_from[1025]; /* signed only from this
+						   address; "" = any */
 	/* for a failure report: the header section and the MAIL FROM */
 	int			 keep_header;	/* 1 keeping, 0 done or not */
 	struct buf		 header;
@@ -363,6 +365,32 @@ authd_sign_wanted(struct authd *a, struct authd_msg *m,
 	return 0;
 }
 
+/*
+ * A local user's submission is signed only when every From address is
+ * the user's own (msg_auth_begin.sign_from): our signature must not
+ * vouch for an address the user chose.
+ */
+static int
+authd_sign_from_ok(struct authd_msg *m)
+{
+	char	 (*mb)[DMARC_MAILBOX_MAX], err[256];
+	int	 n, i, ok = 1;
+
+	if (m->sign_from[0] == '\0')
+		return 1;
+	mb = xreallocarray(NULL, DMARC_MAX_FROM_ADDRS, sizeof(*mb));
+	if ((n = inbound_from_mailboxes(m->in, mb, DMARC_MAX_FROM_ADDRS, err,
+	    sizeof(err))) <= 0)
+		ok = 0;
+	for (i = 0; i < n && ok; i++)
+		ok = strcasecmp(mb[i], m->sign_from) == 0;
+	if (!ok)
+		log_info("authd: session %u: From is not %s, the local "
+		    "user's own address: not signed", m->session, m->sign_from);
+	free(mb);
+	return ok;
+}
+
 /* The DKIM-Signature fields to put in front (RFC 6376 5.6). */
 static void
 authd_sign_end(struct authd *a, struct authd_msg *m, struct buf *out)
@@ -370,7 +398,7 @@ authd_sign_end(struct authd *a, struct authd_msg *m, struct buf *out)
 	char	 dom[256], err[256];
 	size_t	 i;
 
-	if (m->nsigners == 0)
+	if (m->nsigners == 0 || !authd_sign_from_ok(m))
 		return;
 	if (inbound_from_domain(m->in, dom, sizeof(dom)) == -1) {
 		log_info("authd: session %u: no single From domain: not "
@@ -900,6 +928,9 @@ authd_begin(struct authd *a, uint32_t session, struct imsg *imsg)
 		strlcpy(m->account, b.account, sizeof(m->account));
 		strlcpy(m->senders, b.senders, sizeof(m->senders));
 	}
+	/* a local user's submission: signed only from its own address */
+	if (b.authenticated && b.sign_from[0] != '\0')
+		strlcpy(m->sign_from, b.sign_from, sizeof(m->sign_from));
 	if (pol != NULL && pol->c.quarantine == QUARANTINE_FOLDER)
 		strlcpy(m->folder, pol->c.quarantine_folder,
 		    sizeof(m->folder));

@@ -488,7 +488,8 @@ msg_get_auth_begin(const struct imsg *imsg, struct msg_auth_begin *m)
 	if (fixed(imsg, m, sizeof(*m)) == -1 || !BOOL(m->local) ||
 	    !STR(m->tag) || !STR(m->ip) || !STR(m->helo) ||
 	    !STR(m->mail_from) || !STR(m->policy) ||
-	    !BOOL(m->authenticated) || !STR(m->account) || !STR(m->senders))
+	    !BOOL(m->authenticated) || !STR(m->account) || !STR(m->senders) ||
+	    !STR(m->sign_from))
 		return bad();
 	return 0;
 }

@@ -542,6 +542,9 @@ struct msg_auth_begin {
 	char		 account[256];	/* the AUTH user, "" = none */
 	char		 senders[64];	/* the From addresses must be the
 					   account's in this table; "" = any */
+	char		 sign_from[1025]; /* a local user's submission: signed
+					   only if every From address is this
+					   one; "" = no such rule */
 };
 
 /* SPF at MAIL time (RFC 7208 8.4): accept the MAIL, or refuse it. */

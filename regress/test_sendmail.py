@@ -296,10 +296,9 @@ def test_invoked_as_sendmail_and_mailq(sm, tmp_path):
         b"/run/postern-sendmail.sock" in r.stderr
 
 
-@pytest.fixture
-def sm_signed(daemon_factory, tmp_path):
-    """A daemon that DKIM-signs mail.test and whose control group is
-    nogroup: its members may set any sender, like root."""
+def start_signed(daemon_factory, tmp_path, extra):
+    """A daemon that DKIM-signs mail.test; extra goes in its
+    configuration.  Returns it with its maildir base."""
     base = tempfile.mkdtemp(prefix="postern-sendmail-")
     os.chmod(base, 0o1777)
     key = str(tmp_path / "dkim.key")
@@ -314,7 +313,7 @@ def sm_signed(daemon_factory, tmp_path):
         f.write("nobody\n")
     with open(dm.conf, "a") as f:
         f.write('hostname "%s"\n'
-                'control group "nogroup"\n'
+                '%s'
                 'dkim-signature ed {\n'
                 '\tkey "%s"\n\tdomain %s\n\tselector sel\n'
                 '\talgorithm ed25519-sha256\n}\n'
@@ -323,11 +322,50 @@ def sm_signed(daemon_factory, tmp_path):
                 'local-users allow <lu>\n'
                 'action "l" maildir "%s/%%{user}"\n'
                 'match from local for local action "l"\n'
-                % (HOST, key, HOST, HOST, dm.dir, base))
+                % (HOST, extra, key, HOST, HOST, dm.dir, base))
     dm.start()
+    return dm, base
+
+
+@pytest.fixture
+def sm_signed(daemon_factory, tmp_path):
+    """Signing, and the control group is nogroup: its members may set any
+    sender, like root."""
+    dm, base = start_signed(daemon_factory, tmp_path,
+                            'control group "nogroup"\n')
     yield dm
     dm.stop()
     shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture
+def sm_signed_user(daemon_factory, tmp_path):
+    """Signing, and nobody is an ordinary local user."""
+    dm, base = start_signed(daemon_factory, tmp_path, "")
+    yield dm
+    dm.stop()
+    shutil.rmtree(base, ignore_errors=True)
+
+
+def test_user_is_signed_only_as_itself(sm_signed_user):
+    """Our DKIM signature vouches for the From field: an ordinary user's
+    message whose From names another address of our domain goes out
+    unsigned (it would pass DMARC as that address otherwise)."""
+    dm = sm_signed_user
+    r = sendmail(dm, ["-i", "nobody"], "From: The CEO <ceo@mail.test>\n"
+                 "Subject: forged\n\nbody\n")
+    assert r.returncode == 0, r.stderr
+    forged = read(wait_mails(dm, "nobody", 1)[0])
+    assert b"From: The CEO <ceo@mail.test>" in forged
+    assert b"DKIM-Signature:" not in forged
+    assert "From is not nobody@mail.test, the local user's own address: " \
+        "not signed" in dm.logtext()
+    # its own address: signed
+    r = sendmail(dm, ["-i", "nobody"], "From: nobody@mail.test\n"
+                 "Subject: mine\n\nbody\n")
+    assert r.returncode == 0, r.stderr
+    got = [read(p) for p in wait_mails(dm, "nobody", 2)]
+    assert sum(b"DKIM-Signature:" in g for g in got) == 1
 
 
 def test_signed_and_control_group(sm_signed):

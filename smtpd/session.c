@@ -131,6 +131,13 @@ session_auth_begin(struct session *s)
 		/* a local user's mail: ours, not judged; it has no address */
 		b.authenticated = 1;
 		b.ip[0] = '\0';
+		/*
+		 * Our DKIM signature vouches for the From field: a user
+		 * who may send only as user@hostname gets it only there.
+		 */
+		if (!s->local_privileged)
+			snprintf(b.sign_from, sizeof(b.sign_from), "%s@%s",
+			    s->local_user, s->smtp->conf->hostname);
 	}
 	strlcpy(b.helo, smtp_session_helo(s->engine), sizeof(b.helo));
 	strlcpy(b.mail_from, s->mail.sender.addr, sizeof(b.mail_from));
