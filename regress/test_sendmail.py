@@ -460,3 +460,45 @@ def test_bad_input_on_socket(sm):
     got = wait_mails(sm, "nobody", 1)
     assert b"still here" in read(got[0])
     assert sm.proc.poll() is None
+
+
+def test_local_sessions_bounded_per_user_and_in_all(daemon_factory):
+    """A local user is one client for smtp-max-per-ip, and local users
+    together hold at most half of smtp-max-sessions, so that they cannot
+    shut out the mail from outside (review finding)."""
+    import smtplib
+    dm = daemon_factory(sub="sendmail-limits")
+    with open(dm.conf, "a") as f:
+        f.write('hostname "%s"\nsmtp-max-per-ip 2\nsmtp-max-sessions 6\n'
+                % HOST)
+    dm.start()
+    held = []
+
+    def open_bs(user):
+        cmd = [POSTERNCTL, "-s", dm.sock, "sendmail", "-bs"]
+        p = subprocess.Popen(NOBODY + cmd if user else cmd,
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        held.append(p)
+        return p.stdout.readline()
+    try:
+        assert open_bs(True).startswith(b"220")
+        assert open_bs(True).startswith(b"220")
+        # nobody's third: smtp-max-per-ip
+        assert open_bs(True).startswith(b"421")
+        assert "too many connections: 2 sessions from uid 65534 " \
+            "(smtp-max-per-ip)" in dm.logtext()
+        # root's first makes three local sessions of six: the next is
+        # refused, though root has only one
+        assert open_bs(False).startswith(b"220")
+        assert open_bs(False).startswith(b"421")
+        assert "3 local sessions (half of smtp-max-sessions)" in \
+            dm.logtext()
+        # and the mail from outside still comes in
+        with smtplib.SMTP("127.0.0.1", dm.port) as c:
+            assert c.noop()[0] == 250
+    finally:
+        for p in held:
+            p.stdin.close()
+            p.kill()
+            p.wait()
+    dm.stop()

@@ -57,6 +57,15 @@ client_net_from(struct client_net *n, const struct sockaddr *sa,
 	}
 }
 
+void
+client_net_uid(struct client_net *n, uint32_t uid)
+{
+	memset(n, 0, sizeof(*n));
+	n->family = AF_UNIX;
+	n->prefixlen = 32;
+	memcpy(n->addr, &uid, sizeof(uid));
+}
+
 int
 client_net_contains(const struct client_net *n, const struct sockaddr *sa)
 {
@@ -79,8 +88,14 @@ client_net_equal(const struct client_net *a, const struct client_net *b)
 void
 client_net_str(const struct client_net *n, char *out, size_t outsz)
 {
-	char	 ip[INET6_ADDRSTRLEN];
+	char		 ip[INET6_ADDRSTRLEN];
+	uint32_t	 uid;
 
+	if (n->family == AF_UNIX) {
+		memcpy(&uid, n->addr, sizeof(uid));
+		snprintf(out, outsz, "uid %u", uid);
+		return;
+	}
 	if (n->family == 0 || inet_ntop(n->family, n->addr, ip,
 	    sizeof(ip)) == NULL) {
 		strlcpy(out, "unknown", outsz);

@@ -18,13 +18,17 @@
 
 /* An address under a prefix: 192.0.2.0/24, 2001:db8:1:2::/64. */
 struct client_net {
-	int		 family;	/* AF_INET, AF_INET6, 0: none */
+	int		 family;	/* AF_INET, AF_INET6, AF_UNIX (a
+					   local user: addr holds the uid),
+					   0: none */
 	int		 prefixlen;
 	uint8_t		 addr[16];	/* the bits past prefixlen zero */
 };
 
 #define CLIENT_NET_STRMAX	64	/* "ffff:...:ffff/128" and NUL */
 
+/* A local user's sessions (posternctl sendmail) count as one client. */
+void	 client_net_uid(struct client_net *, uint32_t uid);
 void	 client_net_from(struct client_net *, const struct sockaddr *,
 	    int ipv4_prefix, int ipv6_prefix);
 int	 client_net_contains(const struct client_net *,

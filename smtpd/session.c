@@ -97,6 +97,8 @@ smtpd_session_close(struct session *s)
 	session_clear_rcpts(s);
 	TAILQ_REMOVE(&smtp->sessions, s, entry);
 	smtp->nsessions--;
+	if (s->local)
+		smtp->nlocal--;
 	if (s->held)
 		smtp->nheld--;
 	log_debug("smtp: session %u from %s closed", s->id, s->ip);
@@ -1461,6 +1463,7 @@ session_open(struct smtp *smtp, struct smtp_listener *l, int fd,
 	struct timeval			 life = { g->smtp_max_lifetime, 0 };
 	size_t				 n;
 	const char			*user;
+	int				 local_full = 0;
 
 	if (lm != NULL)
 		snprintf(ip, sizeof(ip), "uid %u", lm->uid);
@@ -1471,9 +1474,21 @@ session_open(struct smtp *smtp, struct smtp_listener *l, int fd,
 		strlcpy(ip, "unknown", sizeof(ip));
 	client_net_from(&net, (const struct sockaddr *)ss, g->smtp_ipv4_prefix,
 	    g->smtp_ipv6_prefix);
+	/*
+	 * A local user is one client (smtp-max-per-ip), and local users
+	 * together hold at most half the sessions: they cannot shut out the
+	 * mail from outside.
+	 */
+	if (lm != NULL) {
+		client_net_uid(&net, lm->uid);
+		local_full = smtp->nlocal >= (g->smtp_max_sessions + 1) / 2;
+	}
 	n = 0;
 	if (smtp->shutting_down)
 		log_info("smtp: refused connection from %s: shutting down", ip);
+	else if (local_full)
+		log_info("smtp: refused local submission by %s: %zu local "
+		    "sessions (half of smtp-max-sessions)", ip, smtp->nlocal);
 	else if (smtp->nsessions >= g->smtp_max_sessions)
 		log_info("smtp: refused connection from %s: too many "
 		    "connections: %zu sessions (smtp-max-sessions)", ip,
@@ -1486,7 +1501,7 @@ session_open(struct smtp *smtp, struct smtp_listener *l, int fd,
 		    n, netstr);
 	}
 	if (smtp->shutting_down || smtp->nsessions >= g->smtp_max_sessions ||
-	    n >= g->smtp_max_per_ip) {
+	    local_full || n >= g->smtp_max_per_ip) {
 		smtp->stats[STAT_REFUSED_BUSY]++;
 		if (write(fd, busy, sizeof(busy) - 1) == -1) {
 			/* nothing more to do for this client */
@@ -1555,6 +1570,8 @@ session_open(struct smtp *smtp, struct smtp_listener *l, int fd,
 		evtimer_add(&s->ev_lifetime, &life);
 	TAILQ_INSERT_TAIL(&smtp->sessions, s, entry);
 	smtp->nsessions++;
+	if (s->local)
+		smtp->nlocal++;
 	smtp->stats[STAT_SESSIONS]++;
 	if (s->local)
 		log_info("smtp: session %u: local submission by uid %u (%s%s)",

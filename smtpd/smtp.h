@@ -159,6 +159,8 @@ struct smtp {
 	TAILQ_HEAD(, smtp_pki)		 pkis;
 	TAILQ_HEAD(, session)		 sessions;
 	size_t				 nsessions;
+	size_t				 nlocal;	/* of them local
+							   submissions */
 	size_t				 sasl_inflight;	/* at authd */
 	int				 peer_full[PROC_MAX];
 	size_t				 nheld;	/* sessions not read */
