@@ -44,6 +44,7 @@
 #include "mailhdr.h"
 #include "posternctl/posternctl.h"
 #include "sendmail_msg.h"
+#include "smtp_addr.h"
 #include "smtp_reply.h"
 #include "util.h"
 
@@ -205,6 +206,13 @@ sm_reply(struct sm *s)
 		s->inlen -= len;
 		if (st == SMTP_REPLY_ERROR)
 			sm_fail(EX_PROTOCOL, "posternd: %s", err);
+		/*
+		 * One command, one reply: bytes after it answer nothing we
+		 * sent, and would be taken for the next command's reply.
+		 */
+		if (st == SMTP_REPLY_DONE && s->inlen > 0)
+			sm_fail(EX_PROTOCOL, "posternd: more than one reply to "
+			    "one command");
 		if (st == SMTP_REPLY_DONE)
 			return s->reply.code;
 	}
@@ -228,6 +236,29 @@ sm_status(struct sm *s, int perm)
 }
 
 /* --- options --- */
+
+/* RFC 3461 4.1: NEVER, or a list of SUCCESS, FAILURE and DELAY. */
+static int
+notify_valid(const char *v)
+{
+	static const char	*words[] = { "SUCCESS", "FAILURE", "DELAY" };
+	size_t			 n, i;
+
+	if (strcasecmp(v, "NEVER") == 0)
+		return 1;
+	for (;;) {
+		n = strcspn(v, ",");
+		for (i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+			if (strlen(words[i]) == n &&
+			    strncasecmp(v, words[i], n) == 0)
+				break;
+		if (i == sizeof(words) / sizeof(words[0]))
+			return 0;
+		if (v[n] == '\0')
+			return 1;
+		v += n + 1;
+	}
+}
 
 static int
 opt_rcpt(void *arg, const char *addr)
@@ -298,6 +329,9 @@ sm_options(int argc, char *argv[], struct sm_opts *o)
 			break;
 		case 'N':
 			o->notify = opt_arg(argc, argv, &i);
+			if (!notify_valid(o->notify))
+				sm_usage("-N %s: NEVER, or SUCCESS, FAILURE "
+				    "and DELAY separated by commas", o->notify);
 			break;
 		case 'R':
 			o->ret = opt_arg(argc, argv, &i);
@@ -538,6 +572,9 @@ sm_send(struct sm *s, struct sm_opts *o, const char *user,
 			free(addr);	/* named twice, sent once */
 			continue;
 		}
+		/* checked whole: a CR or LF must not reach the dialogue */
+		if (!smtp_addr_valid(addr, SMTP_ADDR_UTF8_OK))
+			sm_fail(EX_USAGE, "<%s>: not a valid address", addr);
 		utf8 |= sm_has_utf8(addr);
 		rcpts[n++] = addr;
 	}
@@ -555,6 +592,8 @@ sm_send(struct sm *s, struct sm_opts *o, const char *user,
 	} else
 		sender = sm_qualify(o->from != NULL ? o->from : user,
 		    s->hostname);
+	if (!smtp_addr_valid(sender, SMTP_PATH_NULL_OK | SMTP_ADDR_UTF8_OK))
+		sm_fail(EX_USAGE, "-f <%s>: not a valid address", sender);
 	utf8 |= sm_has_utf8(sender);
 
 	/* RFC 5322 3.6: Date and From are required; Message-ID SHOULD be */

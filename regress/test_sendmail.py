@@ -502,3 +502,26 @@ def test_local_sessions_bounded_per_user_and_in_all(daemon_factory):
             p.kill()
             p.wait()
     dm.stop()
+
+
+def test_no_command_injection_through_arguments(sm):
+    """-f, -N and recipients reach the SMTP dialogue: a CR or LF in them
+    would let a caller (a web application passing a user's -f) slip
+    commands in; they are refused before anything is sent (review
+    finding)."""
+    evil = "nobody@mail.test>\r\nRCPT TO:<root@mail.test>\r\nDATA\r\n" \
+           "Subject: smuggled\r\n\r\nx\r\n.\r\nMAIL FROM:<nobody@mail.test"
+    for args in (["-f", evil, "-i", "nobody"],
+                 ["-N", "SUCCESS\r\nRCPT TO:<root@mail.test>", "-i",
+                  "nobody"],
+                 ["-N", "SOMETIMES", "-i", "nobody"]):
+        r = sendmail(sm, args, "Subject: mine\n\nbody\n")
+        assert r.returncode == 64, (args, r.returncode, r.stderr)
+    time.sleep(0.5)
+    assert mails(sm, "root") == [] and mails(sm, "nobody") == []
+    # what is valid still goes
+    n = len(mails(sm, "nobody"))
+    r = sendmail(sm, ["-N", "success,delay", "-i", "nobody"],
+                 "Subject: mine\n\nbody\n")
+    assert r.returncode == 0, r.stderr
+    wait_mails(sm, "nobody", n + 1)
