@@ -80,7 +80,7 @@ imsgbuf_read(struct imsgbuf *ibuf)
 	} cmsgbuf;
 	ssize_t			 n;
 	size_t			 i, nfds;
-	int			*fds;
+	int			*fds, got;
 
 	if (ibuf->rlen >= RBUF_SIZE) {
 		errno = EMSGSIZE;	/* caller did not drain with imsg_get */
@@ -100,6 +100,7 @@ imsgbuf_read(struct imsgbuf *ibuf)
 	if (n == -1)
 		return -1;
 
+	got = ibuf->nrfds;
 	for (cmsg = CMSG_FIRSTHDR(&msg); cmsg != NULL;
 	    cmsg = CMSG_NXTHDR(&msg, cmsg)) {
 		if (cmsg->cmsg_level != SOL_SOCKET ||
@@ -117,9 +118,17 @@ imsgbuf_read(struct imsgbuf *ibuf)
 				close(fds[i]);	/* imsg_get will notice */
 		}
 	}
-	if (msg.msg_flags & MSG_CTRUNC) {
-		errno = EBADMSG;
-		return -1;
+	/*
+	 * The descriptor sent with these bytes could not be received (out
+	 * of descriptors: EMFILE, ENFILE).  The frame that carried it gets
+	 * -1 instead, for its receiver to handle, rather than the whole
+	 * channel failing: one message is lost, not the process.
+	 */
+	if ((msg.msg_flags & MSG_CTRUNC) && ibuf->nrfds == got &&
+	    ibuf->nrfds < IMSG_MAX_FDS_QUEUED) {
+		ibuf->rfd_from[ibuf->nrfds] = ibuf->rread;
+		ibuf->rfd_to[ibuf->nrfds] = ibuf->rread + (size_t)n;
+		ibuf->rfds[ibuf->nrfds++] = -1;
 	}
 	ibuf->rlen += (size_t)n;
 	ibuf->rread += (size_t)n;

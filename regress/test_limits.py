@@ -345,6 +345,41 @@ def cpu_ticks(pid):
     return int(fields[11]) + int(fields[12])       # utime + stime
 
 
+def test_local_submission_out_of_descriptors(daemon_factory, tmp_path,
+                                            monkeypatch):
+    """A local submission handed to an smtp process that has no
+    descriptor left to receive it is lost alone (the caller exits 75),
+    not the smtp process's channel to control, which stopped the daemon
+    (review finding)."""
+    from conftest import POSTERNCTL
+    monkeypatch.setenv("POSTERN_TEST_SMTP_SPARE_FDS", "5")
+    dm = limited(daemon_factory, tmp_path, "smtp-max-sessions 200\n"
+                 "smtp-max-per-ip 200")
+    socks = []
+
+    def submit():
+        return subprocess.run([POSTERNCTL, "-s", dm.sock, "sendmail", "-i",
+                               "root@localhost"],
+                              input=b"Subject: x\n\nbody\n",
+                              capture_output=True, timeout=60)
+    try:
+        for _ in range(20):
+            socks.append(socket.create_connection(("127.0.0.1", dm.port),
+                                                  timeout=10))
+        assert wait_log(dm, "smtp: out of file descriptors")
+        r = submit()
+        assert r.returncode == 75, (r.returncode, r.stderr)
+        assert wait_log(dm, "a local submission lost: no file descriptor")
+        assert dm.proc.poll() is None
+    finally:
+        for s in socks:
+            s.close()
+    assert wait_log(dm, "smtp: accepting connections again")
+    r = submit()
+    assert r.returncode == 0, r.stderr
+    assert dm.proc.poll() is None
+
+
 def test_out_of_descriptors_pauses_accepting(daemon_factory, tmp_path,
                                             monkeypatch):
     # prlimit(1) on the smtp process would need CAP_SYS_RESOURCE, which a

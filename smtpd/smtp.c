@@ -315,6 +315,17 @@ smtp_ctl_imsg(struct smtp *s, struct imsg *imsg)
 	int				 i;
 
 	if (imsg->hdr.type == IMSG_CTL_LOCAL_SESSION) {
+		/*
+		 * Out of descriptors, the connection could not be received
+		 * (lib/imsg.c): the caller sees it closed and exits
+		 * EX_TEMPFAIL; we go on.
+		 */
+		if ((imsg->hdr.flags & IMSGF_HASFD) && imsg->fd == -1) {
+			log_warnx("smtp: a local submission lost: no file "
+			    "descriptor left to receive it");
+			s->stats[STAT_REFUSED_BUSY]++;
+			return;
+		}
 		if (msg_get_ctl_local_session(imsg, &lm) == -1)
 			proc_bad_message(s->proc, PROC_CONTROL, imsg);
 		session_accept_local(s, imsg->fd, &lm);
