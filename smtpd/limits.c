@@ -166,6 +166,17 @@ authfail_match(const struct authfail_entry *e, enum authfail_kind kind,
 	return strcasecmp(e->account, account) == 0;
 }
 
+/* How readily an entry gives its slot: 3 free ... 0 never. */
+static int
+authfail_rank(const struct authfail_entry *e, time_t now)
+{
+	if (e->kind == AUTHFAIL_FREE)
+		return 3;
+	if (e->locked_until <= now)
+		return 2;
+	return e->kind == AUTHFAIL_NET ? 1 : 0;
+}
+
 static struct authfail_entry *
 authfail_find(struct authfail *af, enum authfail_kind kind,
     const struct client_net *net, const char *account, time_t now,
@@ -184,14 +195,20 @@ authfail_find(struct authfail *af, enum authfail_kind kind,
 			return e;
 		if (!create)
 			continue;
-		/* a lock is never pushed out: that would lift it */
-		if (e->kind == AUTHFAIL_FREE) {
-			if (victim == NULL || victim->kind != AUTHFAIL_FREE)
-				victim = e;
-		} else if (e->locked_until <= now && (victim == NULL ||
-		    (victim->kind != AUTHFAIL_FREE && e->last < victim->last)))
+		/*
+		 * Room, in this order: a free slot, the entry failed least
+		 * recently that is not locked, the network lockout failed
+		 * least recently.  An account's lockout is never pushed
+		 * out: failures from ever more networks would lift it.
+		 */
+		if (authfail_rank(e, now) > (victim == NULL ? 0 :
+		    authfail_rank(victim, now)) || (victim != NULL &&
+		    authfail_rank(e, now) == authfail_rank(victim, now) &&
+		    authfail_rank(e, now) < 3 && e->last < victim->last))
 			victim = e;
 	}
+	if (victim != NULL && authfail_rank(victim, now) == 0)
+		victim = NULL;
 	if (victim == NULL)
 		return NULL;
 	memset(victim, 0, sizeof(*victim));
@@ -212,7 +229,8 @@ authfail_left(const struct authfail_entry *e, time_t now)
 
 /*
  * 0 while the table has room for a new entry, else the seconds until the
- * first lock ends: every slot holds a lock.
+ * first lock ends: every slot holds an account's lockout (network
+ * lockouts give way, authfail_find()).
  */
 static time_t
 authfail_full(struct authfail *af, time_t now)
@@ -223,7 +241,7 @@ authfail_full(struct authfail *af, time_t now)
 
 	for (i = 0; i < af->nslots; i++) {
 		e = &af->slots[i];
-		if (e->kind == AUTHFAIL_FREE || e->locked_until <= now)
+		if (authfail_rank(e, now) > 0)
 			return 0;
 		if (first == 0 || e->locked_until < first)
 			first = e->locked_until;

@@ -57,8 +57,9 @@ int	 rate_check(struct rate_window *, time_t now, uint64_t min,
  * (user names compared without case).  max failures within the lockout
  * time of the first lock the network or the account out for that time.
  * The table is bounded: when full, the entry least recently failed that
- * is not locked makes room; a lock is never pushed out, and while every
- * slot holds one, authfail_locked() answers for everyone (fail closed).
+ * is not locked makes room, else the network lockout least recently
+ * failed; an account's lockout is never pushed out, and while every slot
+ * holds one, authfail_locked() answers for everyone (fail closed).
  */
 #define AUTHFAIL_SLOTS		4096
 

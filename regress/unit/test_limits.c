@@ -216,7 +216,11 @@ test_authfail_bounded(void **state)
 	assert_true(authfail_locked(&af, &locked, NULL, 102) > 0);
 	authfail_free(&af);
 
-	/* a table of locks only: none is lifted, and nobody is let in */
+	/*
+	 * A table of network lockouts: a new network's failure takes the
+	 * slot of the one that failed least recently, so that a flood of
+	 * networks cannot stop failures being counted.
+	 */
 	authfail_init(&af, 4, 1, 60);
 	for (i = 0; i < 4; i++) {
 		snprintf(a, sizeof(a), "10.1.0.%d", i + 1);
@@ -224,14 +228,35 @@ test_authfail_bounded(void **state)
 		assert_int_equal(authfail_record(&af, &n, NULL, 100 + i), 1);
 	}
 	net_of(&n, "10.2.0.1", 32, 64);
-	assert_int_equal(authfail_locked(&af, &n, NULL, 110), 50);
-	assert_int_equal(authfail_record(&af, &n, NULL, 110), 0);
+	assert_int_equal(authfail_locked(&af, &n, NULL, 110), 0);
+	assert_int_equal(authfail_record(&af, &n, NULL, 110), 1);
+	assert_int_equal(authfail_locked(&af, &n, NULL, 111), 59);
 	net_of(&locked, "10.1.0.1", 32, 64);
-	assert_int_equal(authfail_locked(&af, &locked, NULL, 110), 50);
-	/* the first lock ends: room again, the others hold */
-	assert_int_equal(authfail_locked(&af, &n, NULL, 160), 0);
+	assert_int_equal(authfail_locked(&af, &locked, NULL, 111), 0);
 	net_of(&locked, "10.1.0.4", 32, 64);
-	assert_int_equal(authfail_locked(&af, &locked, NULL, 160), 3);
+	assert_int_equal(authfail_locked(&af, &locked, NULL, 111), 52);
+	authfail_free(&af);
+
+	/*
+	 * An account's lockout is never pushed out; only a table of them
+	 * alone (as many locked accounts as slots) stops counting, and then
+	 * nobody new is let in until one ends: closed, not open.
+	 */
+	authfail_init(&af, 4, 1, 60);
+	for (i = 0; i < 4; i++) {
+		snprintf(a, sizeof(a), "10.3.0.%d", i + 1);
+		net_of(&n, a, 32, 64);
+		snprintf(a, sizeof(a), "user%d", i);
+		authfail_record(&af, &n, a, 100 + i);
+	}
+	for (i = 0; i < 4; i++) {
+		snprintf(a, sizeof(a), "user%d", i);
+		net_of(&n, "192.0.2.99", 32, 64);
+		assert_true(authfail_locked(&af, &n, a, 110) > 0);
+	}
+	net_of(&n, "10.4.0.1", 32, 64);
+	assert_int_equal(authfail_locked(&af, &n, "someone", 110), 50);
+	assert_int_equal(authfail_locked(&af, &n, "someone", 160), 0);
 	authfail_free(&af);
 }
 
