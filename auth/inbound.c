@@ -724,7 +724,13 @@ inbound_finish(struct inbound *in)
 	    in->dmarc_out.result != DMARC_RESULT_PERMERROR) {
 		in->res.have_dmarc = 1;
 		in->res.dmarc_eval = in->dmarc_out.eval;
-		in->res.dmarc_eval.report_mail = in->report_mail;
+		/*
+		 * Report mail only when it is what it says: a forger adding
+		 * a report's header field must not keep the forged domain's
+		 * aggregate reports from being sent.
+		 */
+		in->res.dmarc_eval.report_mail = in->report_mail &&
+		    in->dmarc_out.result == DMARC_RESULT_PASS;
 		if (in->dmarc_out.have_record)
 			in->res.dmarc_nruf = in->dmarc_out.record.nruf;
 	}

@@ -401,8 +401,8 @@ REPORT_MAILS = [
 ]
 
 
-def send_data(port, data):
-    with smtplib.SMTP("127.0.0.1", port) as c:
+def send_data(port, data, src="127.0.0.1"):
+    with smtplib.SMTP("127.0.0.1", port, source_address=(src, 0)) as c:
         c.ehlo("client.test")
         dom = re.search(rb"From: Alice <alice@([^>]+)>", data).group(1)
         assert c.mail("alice@" + dom.decode())[0] == 250
@@ -440,6 +440,25 @@ def test_no_reports_about_reports(sender, sink, tmp_path):
     assert sum(rows(xml_bytes).values()) == 2
     assert "not sent: its evaluations are all of report mail" in \
         sender.logtext()
+
+
+def test_forged_report_mail_is_reported(sender, sink, tmp_path):
+    """Only report mail that passes DMARC is report mail: a forger who
+    adds a report's header fields to mail in rpt.test's name (from an
+    address its SPF record refuses, unsigned) does not keep rpt.test
+    from hearing of it (review finding)."""
+    send_data(sender.port, REPORT_MAILS[0].replace(b"{dom}", b"rpt.test"),
+              src="127.0.0.2")
+    assert wait_evaluations(sender, "rpt.test", 1) == 1
+    line = sender.ctl("show", "evaluations", "rpt.test").stdout
+    assert "result=fail" in line and not line.strip().endswith(
+        "report=yes"), line
+    r = sender.ctl("report", "dmarc", "send", "all")
+    assert r.returncode == 0 and r.stdout.startswith("1 report"), r.stdout
+    raw = sink.wait_messages(1, timeout=20)[0]
+    _, (fn, _, data) = attachment(raw)
+    assert "!rpt.test!" in fn
+    assert sum(rows(gzip.decompress(data)).values()) == 1
 
 
 def test_split_over_size_limit(sender, sink, tmp_path):
