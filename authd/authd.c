@@ -1088,6 +1088,91 @@ authd_scram_find(struct authd *a, const char *table, const char *user,
 }
 
 /*
+ * The iteration count and salt length most users of the table have for
+ * the mechanism, which an unknown user gets too: the first entry's would
+ * tell the two apart where users differ.  Counted among at most
+ * TYPICAL_MAX distinct values.
+ */
+#define TYPICAL_MAX	16
+static void
+authd_scram_typical(struct authd *a, const char *table, enum sasl_mech mech,
+    uint32_t *iter, uint32_t *saltlen)
+{
+	struct authd_cred	*cr;
+	unsigned int		 it[TYPICAL_MAX], itn[TYPICAL_MAX];
+	size_t			 sl[TYPICAL_MAX], sln[TYPICAL_MAX];
+	size_t			 nit = 0, nsl = 0, i, best;
+	int			 x = authd_scram_index(mech);
+	const struct scram_stored *st;
+
+	TAILQ_FOREACH(cr, &a->creds, entry) {
+		if (strcmp(cr->c.table, table) != 0 || !cr->has_scram[x])
+			continue;
+		st = &cr->scram[x];
+		for (i = 0; i < nit && it[i] != st->iter; i++)
+			;
+		if (i == nit && nit < TYPICAL_MAX) {
+			it[nit] = st->iter;
+			itn[nit++] = 0;
+		}
+		if (i < nit)
+			itn[i]++;
+		for (i = 0; i < nsl && sl[i] != st->saltlen; i++)
+			;
+		if (i == nsl && nsl < TYPICAL_MAX) {
+			sl[nsl] = st->saltlen;
+			sln[nsl++] = 0;
+		}
+		if (i < nsl)
+			sln[i]++;
+	}
+	for (i = best = 0; i < nit; i++)
+		if (itn[i] > itn[best])
+			best = i;
+	*iter = nit > 0 ? it[best] : SCRAM_DEFAULT_ITER;
+	for (i = best = 0; i < nsl; i++)
+		if (sln[i] > sln[best])
+			best = i;
+	*saltlen = nsl > 0 && sl[best] <= SCRAM_HASH_MAX ? sl[best] :
+	    SCRAM_SALT_LEN;
+}
+
+/*
+ * The key of the made-up salts: a keyed hash of the credentials
+ * themselves, secret as they are and the same across restarts (a key
+ * made at each start changed an unknown user's salt at every restart
+ * while a real user's stayed: asking twice across one told them apart).
+ * No credentials: nothing to hide, a random key.
+ */
+static void
+authd_scram_secret(struct authd *a)
+{
+	struct authd_cred	*cr;
+	struct buf		 b;
+	int			 i;
+
+	arc4random_buf(a->scram_secret, sizeof(a->scram_secret));
+	if (TAILQ_EMPTY(&a->creds))
+		return;
+	buf_init(&b, SIZE_MAX);
+	TAILQ_FOREACH(cr, &a->creds, entry) {
+		buf_add(&b, cr->c.table, strlen(cr->c.table) + 1);
+		buf_add(&b, cr->c.user, strlen(cr->c.user) + 1);
+		buf_add(&b, cr->c.hash, strlen(cr->c.hash) + 1);
+		for (i = 0; i < 2; i++)
+			if (cr->has_scram[i])
+				buf_add(&b, &cr->scram[i],
+				    sizeof(cr->scram[i]));
+	}
+	if (scram_hmac(SASL_MECH_SCRAM_SHA_256,
+	    (const uint8_t *)"postern: SCRAM for unknown users", 32, b.data,
+	    b.len, a->scram_secret) == -1)
+		fatalx("authd: HMAC-SHA-256 failed");
+	explicit_bzero(b.data, b.len);
+	buf_free(&b);
+}
+
+/*
  * What an unknown user (or one without keys for the mechanism) gets: a
  * salt, StoredKey and ServerKey made of a keyed hash of the mechanism,
  * the table and the name, so that asking twice gives the same salt and
@@ -1130,11 +1215,9 @@ authd_scram_lookup(struct authd *a, struct imsg *imsg)
 		memcpy(r.salt, st->salt, st->saltlen);
 	} else {
 		authd_scram_fake(a, m.mech, m.table, m.user, "salt", fake);
-		r.iterations = first != NULL ?
-		    first->scram[authd_scram_index(m.mech)].iter :
-		    SCRAM_DEFAULT_ITER;
-		r.salt_len = SCRAM_SALT_LEN;
-		memcpy(r.salt, fake, SCRAM_SALT_LEN);
+		authd_scram_typical(a, m.table, m.mech, &r.iterations,
+		    &r.salt_len);
+		memcpy(r.salt, fake, r.salt_len);
 	}
 	proc_compose(a->proc, PROC_SMTP, IMSG_AUTH_SCRAM_SALT,
 	    imsg->hdr.peerid, -1, &r, sizeof(r));
@@ -1266,7 +1349,7 @@ authd_run(struct proc *p)
 	routing_ready(&a->routing);
 	a->crypt = xcalloc(1, sizeof(*a->crypt));
 	authd_dummy_hash(a);
-	arc4random_buf(a->scram_secret, sizeof(a->scram_secret));
+	authd_scram_secret(a);
 	a->crypt_helper = crypt_helper_start(authd_sasl_done, a);
 	log_debug("authd process started (%s)", dns_ctx_describe(a->dns));
 }

@@ -380,3 +380,36 @@ match auth from any for domain "far.test" action "local"
     assert len(delivered_to(b, "x@far.test", timeout=15)) == 1
     wait_queue_empty(a)
     assert ("AUTH %s user alice: succeeded" % mech) in b.logtext()
+
+
+def test_unknown_user_looks_alike_across_restarts(sc):
+    """The made-up salt of an unknown user is the same after a restart,
+    as a real user's is (a key made at each start told them apart), and
+    it comes with the iteration count most users have, not the first
+    entry's (review finding)."""
+    def salt_and_iterations(user):
+        c = Raw(sc.port)
+        sf, _ = attempt(c, "SCRAM-SHA-256", user, "any-password")
+        c.close()
+        parts = sf.split(",")
+        return parts[1], parts[2]
+    def restart():
+        sc.stop()
+        # the control socket's directory goes with stop()
+        os.makedirs(sc.sockdir, exist_ok=True)
+        os.chmod(sc.sockdir, 0o755)
+        sc.start()
+    before = salt_and_iterations("mallory")
+    restart()
+    assert salt_and_iterations("mallory") == before
+    # most users at 10000 rounds, the first at the default
+    creds = os.path.join(os.path.dirname(sc.maildir), "creds")
+    users = ["alice", "bob", "carol"]
+    with open(creds, "w") as f:
+        for i, u in enumerate(users):
+            args = ("-s",) if i == 0 else ("-s", "-i", "10000")
+            f.write("%s %s\n" % (u, encrypt(u + "-pw", *args)))
+    restart()
+    assert salt_and_iterations(users[0])[1] == "i=4096"
+    assert salt_and_iterations(users[1])[1] == "i=10000"
+    assert salt_and_iterations("mallory")[1] == "i=10000"
