@@ -77,6 +77,8 @@ enum imsg_type {
 	IMSG_CONF_REPORTS_SET,		/* struct msg_conf_reports (reportd) */
 	IMSG_CONF_SENDMAIL_SET,		/* empty + fd: the local submission
 					   socket (control) */
+	IMSG_CONF_METRICS_SET,		/* empty + fd: the metrics listener
+					   (control), when configured */
 
 	/*
 	 * smtp <-> queue: one incoming message per session (peer id).  The
@@ -957,6 +959,7 @@ int	msg_get_ctl_debug_result(const struct imsg *,
 int	msg_get_ctl_local_session(const struct imsg *,
 	    struct msg_ctl_local_session *);
 int	msg_get_conf_sendmail(const struct imsg *);
+int	msg_get_conf_metrics(const struct imsg *);
 int	msg_get_report_failure(const struct imsg *,
 	    struct msg_report_failure *, const uint8_t **eval,
 	    const uint8_t **header);
