@@ -680,7 +680,8 @@ msg_get_ctl_verbose(const struct imsg *imsg, struct msg_ctl_verbose *m)
 int
 msg_get_ctl_qid(const struct imsg *imsg, struct msg_ctl_qid *m)
 {
-	if (fixed(imsg, m, sizeof(*m)) == -1 || !ENUM(m->kind, QID_ENV))
+	if (fixed(imsg, m, sizeof(*m)) == -1 || !ENUM(m->kind, QID_ENV) ||
+	    (m->flags & ~CTL_FLAGS_ALL) != 0)
 		return bad();
 	return 0;
 }
@@ -714,7 +715,8 @@ msg_get_ctl_stat(const struct imsg *imsg, struct msg_ctl_stat *m)
 int
 msg_get_ctl_domain(const struct imsg *imsg, struct msg_ctl_domain *m)
 {
-	if (fixed(imsg, m, sizeof(*m)) == -1 || !STR(m->domain))
+	if (fixed(imsg, m, sizeof(*m)) == -1 || !STR(m->domain) ||
+	    (m->flags & ~CTL_FLAGS_ALL) != 0)
 		return bad();
 	return 0;
 }

@@ -199,7 +199,7 @@ enum imsg_type {
 	IMSG_CTL_EVALUATIONS_GET,	/* struct msg_ctl_domain; DATA back */
 	IMSG_CTL_MTA_HOSTS_GET,		/* empty */
 	IMSG_CTL_MTA_HOST_ENTRY,	/* struct msg_ctl_mta_host */
-	IMSG_CTL_MTA_ROUTES_GET,	/* empty; IMSG_CTL_REPLY_DATA lines */
+	IMSG_CTL_MTA_ROUTES_GET,	/* struct msg_ctl_domain (flags only) */
 	IMSG_CTL_MTA_STS_GET,		/* struct msg_ctl_domain ("": all);
 					   IMSG_CTL_REPLY_DATA lines */
 	IMSG_CTL_MTA_STS_FLUSH,		/* struct msg_ctl_domain ("": all);
@@ -216,7 +216,7 @@ enum imsg_type {
 					   the open period's report XML */
 	IMSG_CTL_REPORT_DMARC_SEND,	/* struct msg_ctl_domain ("": all);
 					   IMSG_CTL_REPLY_COUNT: reports */
-	IMSG_CTL_SUPPRESSIONS_GET,	/* empty; DATA back */
+	IMSG_CTL_SUPPRESSIONS_GET,	/* struct msg_ctl_domain (flags); DATA */
 	IMSG_CTL_SUPPRESSION_REMOVE,	/* struct msg_ctl_domain holding the
 					   address; IMSG_CTL_REPLY_COUNT */
 	IMSG_CTL_REPORT_TLS_PRINT,	/* struct msg_ctl_domain; DATA back:
@@ -729,8 +729,13 @@ struct msg_ctl_verbose {
 };
 
 /* which envelopes: QID_ALL, QID_MSG or QID_ENV (lib/envelope.h) */
+/* flags of a listing request: how posternctl wants it */
+#define CTL_FLAG_JSON		0x01	/* -j: one JSON object per line */
+#define CTL_FLAGS_ALL		CTL_FLAG_JSON
+
 struct msg_ctl_qid {
 	int32_t		 kind;
+	uint32_t	 flags;		/* CTL_FLAG_* (show message) */
 	uint64_t	 id;
 };
 
@@ -769,6 +774,7 @@ struct msg_ctl_stat {
 /* A domain to filter a listing by; "" = all. */
 struct msg_ctl_domain {
 	char		 domain[256];
+	uint32_t	 flags;		/* CTL_FLAG_*, for a listing */
 };
 
 /* posternctl show reports [dmarc|tls|arf] [-j] */
