@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "jsonw.h"
+#include "smtp_addr.h"
 
 void
 utf8_check_init(struct utf8_check *u)
@@ -65,24 +66,6 @@ utf8_check_done(const struct utf8_check *u)
 	return !u->bad && u->need == 0;
 }
 
-/* The length of the UTF-8 sequence at p (n bytes left), or 0. */
-static size_t
-utf8_seq(const uint8_t *p, size_t n)
-{
-	struct utf8_check	 u;
-	size_t			 i;
-
-	utf8_check_init(&u);
-	for (i = 0; i < n; i++) {
-		utf8_check_update(&u, p + i, 1);
-		if (u.bad)
-			return 0;
-		if (u.need == 0)
-			return i + 1;
-	}
-	return 0;
-}
-
 json_t *
 jsonw_text(const char *s)
 {
@@ -98,7 +81,8 @@ jsonw_text(const char *s)
 		return json_string(s);
 	buf_init(&b, 3 * n + 1);
 	for (i = 0; i < n; i += k) {
-		if ((k = utf8_seq(p + i, n - i)) == 0) {
+		k = p[i] < 0x80 ? 1 : smtp_utf8_seqlen(p + i, n - i);
+		if (k == 0) {
 			buf_add(&b, "\xef\xbf\xbd", 3);	/* U+FFFD */
 			k = 1;
 		} else

@@ -195,6 +195,13 @@ listen_add(const struct conf_loc *aloc, const char *addr, int port)
 			free(l);
 			return;
 		}
+	if (ps.conf->metrics.enabled &&
+	    conf_sockaddr_equal(&ps.conf->metrics.ss, &l->ss)) {
+		conf_error(aloc, "listener on %s port %d, where metrics are "
+		    "served", addr, port);
+		free(l);
+		return;
+	}
 	l->flags = ps.lo.flags;
 	strlcpy(l->pki, ps.lo.pki, sizeof(l->pki));
 	strlcpy(l->tag, ps.lo.tag, sizeof(l->tag));

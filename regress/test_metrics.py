@@ -293,3 +293,9 @@ def test_metrics_listen_config(tmp_path):
         assert (r.returncode == 0) == ok, (line, r.stderr)
         if "192.0.2.1" in line:
             assert "allow-remote" in r.stderr, r.stderr
+    # the other way round: a mail listener where metrics are
+    conf.write_text("metrics listen on 127.0.0.1 port 2525\n"
+                    "listen on 127.0.0.1 port 2525\n")
+    r = run([POSTERND, "-n", "-f", str(conf)])
+    assert r.returncode != 0 and "where metrics are served" in r.stderr, \
+        r.stderr

@@ -1,5 +1,10 @@
 """posternctl's queue commands (posternctl/queue_cmds.c) against a running
-daemon."""
+daemon, and show message -j as the queue writes it.
+
+Modules covered: lib/jsonw.c (with regress/unit/test_jsonw.c; the other
+-j listings are checked in test_mta.py, test_mtasts.py, test_reports.py
+and test_dmarc_send.py).
+"""
 import base64
 import json
 import smtplib
