@@ -38,7 +38,10 @@ static const enum proc_id scrape_targets[] = {
 enum scrape_state {
 	SCRAPE_READING,		/* the request head */
 	SCRAPE_ASKING,		/* the processes, scrape_targets[step] now */
-	SCRAPE_WRITING		/* the response */
+	SCRAPE_WRITING,		/* the response */
+	SCRAPE_LINGERING	/* written: what the client still sends is
+				   read and dropped until it closes, so that
+				   no reset cuts the response short */
 };
 
 struct scrape {
@@ -175,7 +178,8 @@ scrape_read(struct scrape *s)
 static void
 scrape_write(struct scrape *s)
 {
-	ssize_t	 n;
+	struct timeval	 tv = { 0, 0 };
+	ssize_t		 n;
 
 	n = send(s->fd, s->out.data + s->off, s->out.len - s->off,
 	    MSG_NOSIGNAL);
@@ -187,9 +191,25 @@ scrape_write(struct scrape *s)
 	}
 	s->off += n;
 	if (s->off == s->out.len) {
+		tv.tv_sec = METRICS_HTTP_LINGER;
 		shutdown(s->fd, SHUT_WR);
-		scrape_close(s);
+		s->state = SCRAPE_LINGERING;
+		evtimer_add(&s->timer, &tv);
+		scrape_wait(s, EV_READ);
 	}
+}
+
+static void
+scrape_linger(struct scrape *s)
+{
+	char	 sink[4096];
+	ssize_t	 n;
+
+	n = read(s->fd, sink, sizeof(sink));
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0)
+		scrape_close(s);
 }
 
 static void
@@ -201,6 +221,8 @@ scrape_event(int fd, short event, void *arg)
 		scrape_read(s);
 	else if (s->state == SCRAPE_WRITING && (event & EV_WRITE))
 		scrape_write(s);
+	else if (s->state == SCRAPE_LINGERING && (event & EV_READ))
+		scrape_linger(s);
 }
 
 /* Too slow: a request not sent in time is told 408; anything else ends. */

@@ -17,6 +17,7 @@
 #define METRICS_HTTP_MAX_CLIENTS	4
 #define METRICS_HTTP_TIMEOUT	10	/* seconds to send the request */
 #define METRICS_HTTP_LIFETIME	30	/* seconds for the whole exchange */
+#define METRICS_HTTP_LINGER	2	/* seconds to wait for the close */
 
 struct metrics_http;
 
