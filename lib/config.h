@@ -378,12 +378,24 @@ struct local_users_conf {
 	char			 allow[CONF_NAME_MAX];	/* table, "" = none */
 };
 
+/*
+ * metrics listen on ADDRESS port N [allow-remote]: control serves
+ * GET /metrics there.  Loopback addresses only, unless allow-remote.
+ */
+struct metrics_conf {
+	int			 enabled;
+	int			 allow_remote;
+	struct sockaddr_storage	 ss;		/* address and port */
+	socklen_t		 sslen;
+};
+
 struct postern_conf {
 	char			*file;		/* path of the main file */
 	char			 hostname[256];	/* "hostname", default gethostname() */
 	char			*spool_dir;	/* "spool", default /var/spool/postern */
 	char			*control_socket; /* "control socket PATH" */
 	char			*control_group;	/* "control group NAME", or NULL */
+	struct metrics_conf	 metrics;	/* "metrics listen on ..." */
 	char			*users[CONF_USER_MAX];	/* "user PROCESS NAME" */
 	struct listenerlist	 listeners;
 	struct pkilist		 pkis;

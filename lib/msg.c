@@ -35,6 +35,7 @@ static const char *const msg_names[IMSG_TYPE_MAX] = {
 	N(IMSG_CONF_ARCSEAL_ADD), N(IMSG_CONF_CREDENTIAL_ADD),
 	N(IMSG_CONF_SETUP_DONE), N(IMSG_CONF_CHILD_READY),
 	N(IMSG_CONF_REPORTS_SET), N(IMSG_CONF_SENDMAIL_SET),
+	N(IMSG_CONF_METRICS_SET),
 	N(IMSG_QUEUE_MESSAGE_BEGIN), N(IMSG_QUEUE_MESSAGE_BEGIN_OK),
 	N(IMSG_QUEUE_MESSAGE_PREPEND), N(IMSG_QUEUE_MESSAGE_DATA),
 	N(IMSG_QUEUE_ENVELOPE_ADD), N(IMSG_QUEUE_MESSAGE_COMMIT),
@@ -680,7 +681,8 @@ msg_get_ctl_verbose(const struct imsg *imsg, struct msg_ctl_verbose *m)
 int
 msg_get_ctl_qid(const struct imsg *imsg, struct msg_ctl_qid *m)
 {
-	if (fixed(imsg, m, sizeof(*m)) == -1 || !ENUM(m->kind, QID_ENV))
+	if (fixed(imsg, m, sizeof(*m)) == -1 || !ENUM(m->kind, QID_ENV) ||
+	    (m->flags & ~CTL_FLAGS_ALL) != 0)
 		return bad();
 	return 0;
 }
@@ -714,7 +716,8 @@ msg_get_ctl_stat(const struct imsg *imsg, struct msg_ctl_stat *m)
 int
 msg_get_ctl_domain(const struct imsg *imsg, struct msg_ctl_domain *m)
 {
-	if (fixed(imsg, m, sizeof(*m)) == -1 || !STR(m->domain))
+	if (fixed(imsg, m, sizeof(*m)) == -1 || !STR(m->domain) ||
+	    (m->flags & ~CTL_FLAGS_ALL) != 0)
 		return bad();
 	return 0;
 }
@@ -764,6 +767,15 @@ msg_get_ctl_local_session(const struct imsg *imsg,
 
 int
 msg_get_conf_sendmail(const struct imsg *imsg)
+{
+	if (imsg->len != 0 || imsg->fd == -1)
+		return bad();
+	return 0;
+}
+
+/* IMSG_CONF_METRICS_SET: nothing but the listening socket */
+int
+msg_get_conf_metrics(const struct imsg *imsg)
 {
 	if (imsg->len != 0 || imsg->fd == -1)
 		return bad();

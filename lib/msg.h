@@ -77,6 +77,8 @@ enum imsg_type {
 	IMSG_CONF_REPORTS_SET,		/* struct msg_conf_reports (reportd) */
 	IMSG_CONF_SENDMAIL_SET,		/* empty + fd: the local submission
 					   socket (control) */
+	IMSG_CONF_METRICS_SET,		/* empty + fd: the metrics listener
+					   (control), when configured */
 
 	/*
 	 * smtp <-> queue: one incoming message per session (peer id).  The
@@ -197,7 +199,7 @@ enum imsg_type {
 	IMSG_CTL_EVALUATIONS_GET,	/* struct msg_ctl_domain; DATA back */
 	IMSG_CTL_MTA_HOSTS_GET,		/* empty */
 	IMSG_CTL_MTA_HOST_ENTRY,	/* struct msg_ctl_mta_host */
-	IMSG_CTL_MTA_ROUTES_GET,	/* empty; IMSG_CTL_REPLY_DATA lines */
+	IMSG_CTL_MTA_ROUTES_GET,	/* struct msg_ctl_domain (flags only) */
 	IMSG_CTL_MTA_STS_GET,		/* struct msg_ctl_domain ("": all);
 					   IMSG_CTL_REPLY_DATA lines */
 	IMSG_CTL_MTA_STS_FLUSH,		/* struct msg_ctl_domain ("": all);
@@ -214,7 +216,7 @@ enum imsg_type {
 					   the open period's report XML */
 	IMSG_CTL_REPORT_DMARC_SEND,	/* struct msg_ctl_domain ("": all);
 					   IMSG_CTL_REPLY_COUNT: reports */
-	IMSG_CTL_SUPPRESSIONS_GET,	/* empty; DATA back */
+	IMSG_CTL_SUPPRESSIONS_GET,	/* struct msg_ctl_domain (flags); DATA */
 	IMSG_CTL_SUPPRESSION_REMOVE,	/* struct msg_ctl_domain holding the
 					   address; IMSG_CTL_REPLY_COUNT */
 	IMSG_CTL_REPORT_TLS_PRINT,	/* struct msg_ctl_domain; DATA back:
@@ -730,8 +732,13 @@ struct msg_ctl_verbose {
 };
 
 /* which envelopes: QID_ALL, QID_MSG or QID_ENV (lib/envelope.h) */
+/* flags of a listing request: how posternctl wants it */
+#define CTL_FLAG_JSON		0x01	/* -j: one JSON object per line */
+#define CTL_FLAGS_ALL		CTL_FLAG_JSON
+
 struct msg_ctl_qid {
 	int32_t		 kind;
+	uint32_t	 flags;		/* CTL_FLAG_* (show message) */
 	uint64_t	 id;
 };
 
@@ -770,6 +777,7 @@ struct msg_ctl_stat {
 /* A domain to filter a listing by; "" = all. */
 struct msg_ctl_domain {
 	char		 domain[256];
+	uint32_t	 flags;		/* CTL_FLAG_*, for a listing */
 };
 
 /* posternctl show reports [dmarc|tls|arf] [-j] */
@@ -960,6 +968,7 @@ int	msg_get_ctl_debug_result(const struct imsg *,
 int	msg_get_ctl_local_session(const struct imsg *,
 	    struct msg_ctl_local_session *);
 int	msg_get_conf_sendmail(const struct imsg *);
+int	msg_get_conf_metrics(const struct imsg *);
 int	msg_get_report_failure(const struct imsg *,
 	    struct msg_report_failure *, const uint8_t **eval,
 	    const uint8_t **header);

@@ -55,6 +55,7 @@
 #include <openssl/x509_vfy.h>
 
 #include "clock.h"
+#include "jsonw.h"
 #include "log.h"
 #include "mta/mta.h"
 #include "mta/sasl.h"
@@ -729,9 +730,54 @@ transport_kind_name(int kind)
 	}
 }
 
+/*
+ * show routes -j: one route as an object, with the fields of its line
+ * (the configuration's names and numbers, ASCII: nothing to replace).
+ */
+static void
+mta_ctl_route_json(struct buf *b, unsigned int n, const struct mta_route *rt,
+    const struct mta_relay *t)
+{
+	json_t		*o, *mechs;
+	unsigned int	 mech;
+
+	o = json_pack("{s:I, s:s, s:s, s:o, s:I, s:s}", "n", (json_int_t)n,
+	    "from", rt->c.from_domain[0] ? rt->c.from_domain : "any",
+	    "for", rt->c.for_domain[0] ? rt->c.for_domain : "any",
+	    "account", rt->c.account[0] ? jsonw_text(rt->c.account) :
+	    json_null(), "attempt", (json_int_t)(rt->c.min_attempt ?
+	    rt->c.min_attempt : 1), "transport", rt->c.transport);
+	if (o != NULL && t != NULL) {
+		json_object_set_new(o, "kind", json_string(
+		    transport_kind_name(t->c.transport)));
+		if (t->c.has_host) {
+			json_object_set_new(o, "host", jsonw_text(t->c.host));
+			json_object_set_new(o, "port",
+			    json_integer(t->c.port));
+		}
+		if (t->c.transport == TRANSPORT_SOCKS5) {
+			json_object_set_new(o, "socks5_host",
+			    jsonw_text(t->c.socks5_host));
+			json_object_set_new(o, "socks5_port",
+			    json_integer(t->c.socks5_port));
+		}
+		if (t->c.auth[0] != '\0')
+			json_object_set_new(o, "auth", jsonw_text(t->c.auth));
+		mechs = json_array();
+		for (mech = SASL_MECH_PLAIN; mech <= SASL_MECH_SCRAM_SHA_256;
+		    mech++)
+			if (t->c.mechs & (1U << mech))
+				json_array_append_new(mechs, json_string(
+				    sasl_mech_name((enum sasl_mech)mech)));
+		json_object_set_new(o, "mechanisms", mechs);
+	}
+	if (jsonw_line(b, o) == -1)
+		buf_reset(b);
+}
+
 /* posternctl show routes: the routes in order, with their transports. */
 static void
-mta_ctl_routes(struct mta *m, uint32_t peerid)
+mta_ctl_routes(struct mta *m, uint32_t peerid, int json)
 {
 	struct mta_route	*rt;
 	struct mta_relay	*t;
@@ -742,6 +788,12 @@ mta_ctl_routes(struct mta *m, uint32_t peerid)
 	TAILQ_FOREACH(rt, &m->routes, entry) {
 		buf_reset(&b);
 		t = mta_relay_find(m, rt->c.transport, 1);
+		if (json) {
+			mta_ctl_route_json(&b, ++n, rt, t);
+			proc_compose(m->proc, PROC_CONTROL,
+			    IMSG_CTL_REPLY_DATA, peerid, -1, b.data, b.len);
+			continue;
+		}
 		buf_printf(&b, "%u from=%s for=%s", ++n,
 		    rt->c.from_domain[0] ? rt->c.from_domain : "any",
 		    rt->c.for_domain[0] ? rt->c.for_domain : "any");
@@ -775,10 +827,13 @@ mta_ctl_routes(struct mta *m, uint32_t peerid)
 		    -1, b.data, b.len);
 	}
 	buf_reset(&b);
-	buf_printf(&b, "%s otherwise: the envelope's relay action\n",
-	    n == 0 ? "no routes;" : "*");
-	proc_compose(m->proc, PROC_CONTROL, IMSG_CTL_REPLY_DATA, peerid, -1,
-	    b.data, b.len);
+	/* -j lists the routes alone: the fallback is not one */
+	if (!json) {
+		buf_printf(&b, "%s otherwise: the envelope's relay action\n",
+		    n == 0 ? "no routes;" : "*");
+		proc_compose(m->proc, PROC_CONTROL, IMSG_CTL_REPLY_DATA, peerid,
+		    -1, b.data, b.len);
+	}
 	buf_free(&b);
 	proc_compose(m->proc, PROC_CONTROL, IMSG_CTL_REPLY_END, peerid, -1,
 	    NULL, 0);
@@ -908,7 +963,8 @@ mta_dispatch(struct proc *p, enum proc_id from, struct imsg *imsg)
 		if (msg_get_ctl_domain(imsg, &dom) == -1)
 			proc_bad_message(p, from, imsg);
 		if (imsg->hdr.type == IMSG_CTL_MTA_STS_GET)
-			mta_ctl_sts_show(m, dom.domain, imsg->hdr.peerid);
+			mta_ctl_sts_show(m, dom.domain, imsg->hdr.peerid,
+			    (dom.flags & CTL_FLAG_JSON) != 0);
 		else
 			mta_ctl_sts_flush(m, dom.domain, imsg->hdr.peerid);
 		return;
@@ -930,9 +986,10 @@ mta_dispatch(struct proc *p, enum proc_id from, struct imsg *imsg)
 		return;
 	}
 	if (from == PROC_CONTROL && imsg->hdr.type == IMSG_CTL_MTA_ROUTES_GET) {
-		if (msg_get_empty(imsg) == -1)
+		if (msg_get_ctl_domain(imsg, &dom) == -1)
 			proc_bad_message(p, from, imsg);
-		mta_ctl_routes(m, imsg->hdr.peerid);
+		mta_ctl_routes(m, imsg->hdr.peerid,
+		    (dom.flags & CTL_FLAG_JSON) != 0);
 		return;
 	}
 	proc_unexpected(p, from, imsg);

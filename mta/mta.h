@@ -242,7 +242,7 @@ void	sts_fetch_cancel(struct sts_fetch *);
 /* sts_policy.c: the MTA-STS policy of a destination (RFC 8461 5). */
 int	mta_sts_start(struct mta_dest *);
 void	mta_sts_clear(struct mta_dest *);
-void	mta_ctl_sts_show(struct mta *, const char *, uint32_t);
+void	mta_ctl_sts_show(struct mta *, const char *, uint32_t, int json);
 void	mta_ctl_sts_flush(struct mta *, const char *, uint32_t);
 
 /* tlsa.c: DANE TLSA lookups for a destination's MX hosts. */

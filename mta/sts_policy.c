@@ -24,6 +24,7 @@
 #include <time.h>
 
 #include "clock.h"
+#include "jsonw.h"
 #include "log.h"
 #include "mta/mta.h"
 #include "mta/sts.h"
@@ -233,7 +234,31 @@ struct sts_show {
 	uint32_t	 peerid;
 	const char	*domain;	/* "" for all */
 	time_t		 now;
+	int		 json;		/* -j: an object per policy */
 };
+
+/*
+ * show mta-sts -j: the fields of the line; the policy's strings came from
+ * the network, checked by the policy parser, and are made JSON-safe.
+ */
+static void
+sts_show_json(struct buf *b, const struct sts_cached *e, const char *when,
+    time_t now)
+{
+	json_t	*mx;
+	size_t	 i;
+
+	mx = json_array();
+	for (i = 0; i < e->policy.nmx; i++)
+		json_array_append_new(mx, jsonw_text(e->policy.mx[i]));
+	if (jsonw_line(b, json_pack("{s:o, s:o, s:s, s:I, s:s, s:I, s:b, "
+	    "s:o}", "domain", jsonw_text(e->domain), "id", jsonw_text(e->id),
+	    "mode", sts_mode_name(e->policy.mode), "max_age",
+	    (json_int_t)e->policy.max_age, "fetched", when, "expires_in",
+	    (json_int_t)(e->expires - now), "expired", e->expires <= now,
+	    "mx", mx)) == -1)
+		buf_reset(b);
+}
 
 /* One cached policy, one line, for posternctl show mta-sts. */
 static int
@@ -251,6 +276,10 @@ sts_show_one(const struct sts_cached *e, void *arg)
 	if (gmtime_r(&t, &tm) != NULL)
 		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	buf_init(&b, 64 * 1024);
+	if (sh->json) {
+		sts_show_json(&b, e, when, sh->now);
+		goto send;
+	}
 	buf_printf(&b, "%s id=%s mode=%s max_age=%u fetched=%s "
 	    "expires-in=%llds", e->domain, e->id,
 	    sts_mode_name(e->policy.mode), e->policy.max_age, when,
@@ -258,6 +287,7 @@ sts_show_one(const struct sts_cached *e, void *arg)
 	for (i = 0; i < e->policy.nmx; i++)
 		buf_printf(&b, " mx=%s", e->policy.mx[i]);
 	buf_addstr(&b, e->expires <= sh->now ? " (expired)\n" : "\n");
+send:
 	proc_compose(sh->mta->proc, PROC_CONTROL, IMSG_CTL_REPLY_DATA,
 	    sh->peerid, -1, b.data, b.len);
 	buf_free(&b);
@@ -266,9 +296,10 @@ sts_show_one(const struct sts_cached *e, void *arg)
 
 /* posternctl show mta-sts [DOMAIN]: the cache, one policy per line. */
 void
-mta_ctl_sts_show(struct mta *m, const char *domain, uint32_t peerid)
+mta_ctl_sts_show(struct mta *m, const char *domain, uint32_t peerid,
+    int json)
 {
-	struct sts_show	 sh = { m, peerid, domain, walltime() };
+	struct sts_show	 sh = { m, peerid, domain, walltime(), json };
 
 	if (m->sts_cache != NULL)
 		sts_cache_walk(m->sts_cache, sts_show_one, &sh);

@@ -32,7 +32,9 @@ int		 ctl_json_line(void *);
 int	posternctl_queue_cmd(int argc, char *argv[]);
 /* -1 if argv is not a report command, else the exit status */
 int	posternctl_report_cmd(int argc, char *argv[]);
-int	ctl_show_domain(struct imsgbuf *, uint32_t, const char *);
+int	ctl_show_domain(struct imsgbuf *, uint32_t, const char *, uint32_t);
+/* -j among argv[from..]: removed, and CTL_FLAG_JSON; else 0 */
+uint32_t	ctl_json_arg(int *, char *[], int);
 int	ctl_copy_data(struct imsgbuf *);
 int	ctl_domain_count(struct imsgbuf *, uint32_t, const char *, int,
 	    long long *);

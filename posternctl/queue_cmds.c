@@ -108,19 +108,11 @@ cmd_show_queue(struct imsgbuf *ibuf, int json)
 }
 
 static int
-cmd_show_message(struct imsgbuf *ibuf, uint64_t msgid)
+cmd_show_message(struct imsgbuf *ibuf, uint64_t msgid, int json)
 {
-	struct msg_ctl_qid	 q = { QID_MSG, msgid };
+	struct msg_ctl_qid	 q = { QID_MSG, json ? CTL_FLAG_JSON : 0, msgid };
 
 	imsg_compose(ibuf, IMSG_CTL_QUEUE_SHOW, 0, 0, -1, &q, sizeof(q));
-	return ctl_copy_data(ibuf);
-}
-
-/* A request with an empty payload answered by text. */
-static int
-cmd_show_data(struct imsgbuf *ibuf, uint32_t type)
-{
-	imsg_compose(ibuf, type, 0, 0, -1, NULL, 0);
 	return ctl_copy_data(ibuf);
 }
 
@@ -129,7 +121,7 @@ cmd_queue_action(struct imsgbuf *ibuf, uint32_t type, const char *verb,
     enum qid_kind kind, uint64_t id)
 {
 	struct imsg		 imsg;
-	struct msg_ctl_qid	 q = { kind, id };
+	struct msg_ctl_qid	 q = { kind, 0, id };
 	struct msg_ctl_count	 c;
 
 	imsg_compose(ibuf, type, 0, 0, -1, &q, sizeof(q));
@@ -318,6 +310,7 @@ posternctl_queue_cmd(int argc, char *argv[])
 	enum qid_kind		 kind;
 	uint64_t		 id = 0;
 	size_t			 i;
+	int			 json = 0;
 	static const struct {
 		const char	*word;
 		uint32_t	 type;
@@ -337,6 +330,10 @@ posternctl_queue_cmd(int argc, char *argv[])
 		}
 		return -1;
 	}
+	if (argc >= 2 && strcmp(argv[0], "show") == 0 &&
+	    (strcmp(argv[1], "message") == 0 ||
+	    strcmp(argv[1], "routes") == 0))
+		json = ctl_json_arg(&argc, argv, 2) != 0;
 	if (argc == 3 && strcmp(argv[0], "show") == 0 &&
 	    strcmp(argv[1], "message") == 0) {
 		if (qid_parse(argv[2], &id) != QID_MSG) {
@@ -345,12 +342,13 @@ posternctl_queue_cmd(int argc, char *argv[])
 			return 1;
 		}
 		ibuf = ctl_open();
-		return cmd_show_message(ibuf, id);
+		return cmd_show_message(ibuf, id, json);
 	}
 	if (argc == 2 && strcmp(argv[0], "show") == 0 &&
 	    strcmp(argv[1], "routes") == 0) {
 		ibuf = ctl_open();
-		return cmd_show_data(ibuf, IMSG_CTL_MTA_ROUTES_GET);
+		return ctl_show_domain(ibuf, IMSG_CTL_MTA_ROUTES_GET, "",
+		    json ? CTL_FLAG_JSON : 0);
 	}
 	if (argc >= 2 && strcmp(argv[0], "show") == 0 &&
 	    strcmp(argv[1], "hosts") == 0) {

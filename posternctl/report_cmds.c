@@ -66,12 +66,14 @@ ctl_domain_arg(struct msg_ctl_domain *d, const char *arg, int all)
  * the answering process formats them.
  */
 int
-ctl_show_domain(struct imsgbuf *ibuf, uint32_t type, const char *domain)
+ctl_show_domain(struct imsgbuf *ibuf, uint32_t type, const char *domain,
+    uint32_t flags)
 {
 	struct msg_ctl_domain	 d;
 
 	if (ctl_domain_arg(&d, domain, 0) == -1)
 		return 1;
+	d.flags = flags;
 	imsg_compose(ibuf, type, 0, 0, -1, &d, sizeof(d));
 	return ctl_copy_data(ibuf);
 }
@@ -119,12 +121,23 @@ cmd_flush_sts(struct imsgbuf *ibuf, const char *domain)
 	return 0;
 }
 
-/* show suppressions: reportd's lines, as they come. */
-static int
-cmd_show_suppressions(struct imsgbuf *ibuf)
+/*
+ * -j after a show command's words: taken out of argv, and the flag to
+ * send; "" (all) is what a listing without its optional domain asks.
+ */
+uint32_t
+ctl_json_arg(int *argc, char *argv[], int from)
 {
-	imsg_compose(ibuf, IMSG_CTL_SUPPRESSIONS_GET, 0, 0, -1, NULL, 0);
-	return ctl_copy_data(ibuf);
+	int	 i;
+
+	for (i = from; i < *argc; i++)
+		if (strcmp(argv[i], "-j") == 0) {
+			for (; i + 1 < *argc; i++)
+				argv[i] = argv[i + 1];
+			(*argc)--;
+			return CTL_FLAG_JSON;
+		}
+	return 0;
 }
 
 /* suppression remove ADDRESS: reports go there again. */
@@ -159,28 +172,39 @@ cmd_report_send(struct imsgbuf *ibuf, uint32_t type, const char *domain)
 int
 posternctl_report_cmd(int argc, char *argv[])
 {
+	uint32_t	 j = 0;
+
+	/* the listings take -j: reportd or the mta writes the JSON */
+	if (argc >= 2 && strcmp(argv[0], "show") == 0 &&
+	    (strcmp(argv[1], "tls-results") == 0 ||
+	    strcmp(argv[1], "mta-sts") == 0 ||
+	    strcmp(argv[1], "evaluations") == 0 ||
+	    strcmp(argv[1], "suppressions") == 0))
+		j = ctl_json_arg(&argc, argv, 2);
 	if ((argc == 2 || argc == 3) && strcmp(argv[0], "show") == 0 &&
 	    strcmp(argv[1], "tls-results") == 0)
 		return ctl_show_domain(ctl_open(), IMSG_CTL_TLS_RESULTS_GET,
-		    argc == 3 ? argv[2] : "");
+		    argc == 3 ? argv[2] : "", j);
 	if ((argc == 2 || argc == 3) && strcmp(argv[0], "show") == 0 &&
 	    strcmp(argv[1], "mta-sts") == 0)
 		return ctl_show_domain(ctl_open(), IMSG_CTL_MTA_STS_GET,
-		    argc == 3 ? argv[2] : "");
+		    argc == 3 ? argv[2] : "", j);
 	if (argc == 3 && strcmp(argv[0], "flush") == 0 &&
 	    strcmp(argv[1], "mta-sts") == 0)
 		return cmd_flush_sts(ctl_open(), argv[2]);
 	if ((argc == 2 || argc == 3) && strcmp(argv[0], "show") == 0 &&
 	    strcmp(argv[1], "evaluations") == 0)
 		return ctl_show_domain(ctl_open(), IMSG_CTL_EVALUATIONS_GET,
-		    argc == 3 ? argv[2] : "");
+		    argc == 3 ? argv[2] : "", j);
 	if ((argc == 3 || argc == 4) && strcmp(argv[0], "report") == 0 &&
 	    strcmp(argv[1], "dmarc") == 0 && strcmp(argv[2], "send") == 0)
 		return cmd_report_send(ctl_open(), IMSG_CTL_REPORT_DMARC_SEND,
 		    argc == 4 ? argv[3] : "all");
+	/* show suppressions: reportd's lines, as they come */
 	if (argc == 2 && strcmp(argv[0], "show") == 0 &&
 	    strcmp(argv[1], "suppressions") == 0)
-		return cmd_show_suppressions(ctl_open());
+		return ctl_show_domain(ctl_open(), IMSG_CTL_SUPPRESSIONS_GET,
+		    "", j);
 	if (argc == 3 && strcmp(argv[0], "suppression") == 0 &&
 	    strcmp(argv[1], "remove") == 0)
 		return cmd_suppression_remove(ctl_open(), argv[2]);
@@ -188,7 +212,7 @@ posternctl_report_cmd(int argc, char *argv[])
 	if (argc == 4 && strcmp(argv[0], "report") == 0 &&
 	    strcmp(argv[1], "dmarc") == 0 && strcmp(argv[2], "print") == 0)
 		return ctl_show_domain(ctl_open(), IMSG_CTL_REPORT_DMARC_PRINT,
-		    argv[3]);
+		    argv[3], 0);
 	if ((argc == 3 || argc == 4) && strcmp(argv[0], "report") == 0 &&
 	    strcmp(argv[1], "tls") == 0 && strcmp(argv[2], "send") == 0)
 		return cmd_report_send(ctl_open(), IMSG_CTL_REPORT_TLS_SEND,
@@ -196,6 +220,6 @@ posternctl_report_cmd(int argc, char *argv[])
 	if (argc == 4 && strcmp(argv[0], "report") == 0 &&
 	    strcmp(argv[1], "tls") == 0 && strcmp(argv[2], "print") == 0)
 		return ctl_show_domain(ctl_open(), IMSG_CTL_REPORT_TLS_PRINT,
-		    argv[3]);
+		    argv[3], 0);
 	return -1;
 }

@@ -25,6 +25,7 @@
 
 #include "envelope.h"
 #include "log.h"
+#include "posternd/metrics_http.h"
 #include "posternd/proc.h"
 #include "util.h"
 
@@ -58,6 +59,8 @@ struct control {
 	TAILQ_HEAD(, ctl_conn)		 conns;
 	int				 nconns;
 	uint32_t			 next_id;
+	int				 metrics_fd;	/* or -1 */
+	struct metrics_http		*metrics;
 };
 
 static void	control_conn_update(struct ctl_conn *);
@@ -72,6 +75,7 @@ control_state(struct proc *p)
 		c->proc = p;
 		c->fd = -1;
 		c->sendmail_fd = -1;
+		c->metrics_fd = -1;
 		TAILQ_INIT(&c->conns);
 		c->next_id = 1;
 		p->state = c;
@@ -88,6 +92,12 @@ control_conf(struct proc *p, struct imsg *imsg)
 		if (msg_get_conf_sendmail(imsg) == -1 || c->sendmail_fd != -1)
 			proc_bad_message(p, PROC_PARENT, imsg);
 		c->sendmail_fd = imsg->fd;
+		return;
+	}
+	if (imsg->hdr.type == IMSG_CONF_METRICS_SET) {
+		if (msg_get_conf_metrics(imsg) == -1 || c->metrics_fd != -1)
+			proc_bad_message(p, PROC_PARENT, imsg);
+		c->metrics_fd = imsg->fd;
 		return;
 	}
 	if (imsg->hdr.type != IMSG_CONF_CONTROL_SET)
@@ -277,8 +287,8 @@ static const struct ctl_msg {
 	    ctl_check_ctl_qid, "release", 1 },
 	{ IMSG_CTL_MTA_HOSTS_GET, PROC_MTA, 0, ctl_check_empty,
 	    "show hosts", 0 },
-	{ IMSG_CTL_MTA_ROUTES_GET, PROC_MTA, 0, ctl_check_empty,
-	    "show routes", 0 },
+	{ IMSG_CTL_MTA_ROUTES_GET, PROC_MTA, sizeof(struct msg_ctl_domain),
+	    ctl_check_ctl_domain, "show routes", 0 },
 	{ IMSG_CTL_MTA_STS_GET, PROC_MTA, sizeof(struct msg_ctl_domain),
 	    ctl_check_ctl_domain, "show mta-sts", 0 },
 	{ IMSG_CTL_MTA_STS_FLUSH, PROC_MTA, sizeof(struct msg_ctl_domain),
@@ -304,7 +314,8 @@ static const struct ctl_msg {
 	{ IMSG_CTL_REPORT_TLS_SEND, PROC_REPORTD,
 	    sizeof(struct msg_ctl_domain), ctl_check_ctl_domain,
 	    "report tls send", 1 },
-	{ IMSG_CTL_SUPPRESSIONS_GET, PROC_REPORTD, 0, ctl_check_empty,
+	{ IMSG_CTL_SUPPRESSIONS_GET, PROC_REPORTD,
+	    sizeof(struct msg_ctl_domain), ctl_check_ctl_domain,
 	    "show suppressions", 0 },
 	{ IMSG_CTL_SUPPRESSION_REMOVE, PROC_REPORTD,
 	    sizeof(struct msg_ctl_domain), ctl_check_ctl_domain,
@@ -546,7 +557,8 @@ control_accept(int fd, short event, void *arg)
 	}
 	cc = xcalloc(1, sizeof(*cc));
 	cc->id = c->next_id++;
-	if (c->next_id == 0)
+	/* the ids above are the metrics listener's scrapes */
+	if (c->next_id == 0 || c->next_id >= METRICS_HTTP_ID_BASE)
 		c->next_id = 1;
 	cc->ctl = c;
 	cc->waiting = PROC_MAX;
@@ -614,6 +626,8 @@ control_run(struct proc *p)
 	event_set(&c->ev_sendmail, c->sendmail_fd, EV_READ | EV_PERSIST,
 	    control_sendmail_accept, c);
 	event_add(&c->ev_sendmail, NULL);
+	if (c->metrics_fd != -1)
+		c->metrics = metrics_http_start(p, c->metrics_fd);
 }
 
 /* Replies, checked and relayed to the client they belong to. */
@@ -638,6 +652,8 @@ control_dispatch(struct proc *p, enum proc_id from, struct imsg *imsg)
 		proc_unexpected(p, from, imsg);
 	if (m->check(imsg, &u) == -1 || imsg->fd != -1)
 		proc_bad_message(p, from, imsg);
+	if (metrics_http_imsg(c->metrics, from, imsg))
+		return;		/* a scrape's */
 	if ((cc = control_conn_by_id(c, imsg->hdr.peerid)) == NULL)
 		return;		/* the client left */
 	/* only the process asked, and only until its last reply */

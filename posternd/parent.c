@@ -55,6 +55,8 @@ struct parent {
 	int			 control_fd;	/* until handed to control */
 	int			 control_bound;	/* we made the socket file */
 	int			 sendmail_fd;	/* until handed to control */
+	int			 metrics_fd;	/* until handed to control,
+						   or -1: none configured */
 	char			 sendmail_path[sizeof(((struct sockaddr_un *)
 				    0)->sun_path)];	/* "" until bound */
 };
@@ -504,6 +506,35 @@ open_listeners(struct postern_conf *conf)
 			fatal("listen");
 		l->fd = fd;
 	}
+}
+
+/*
+ * The metrics listener (metrics listen on ...), bound here as root so that
+ * any port will do, served by the control process.
+ */
+static int
+open_metrics_socket(const struct metrics_conf *m)
+{
+	char	 host[128];
+	int	 fd, on = 1;
+
+	fd = socket(m->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		fatal("socket");
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1)
+		fatal("setsockopt SO_REUSEADDR");
+	if (m->ss.ss_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6,
+	    IPV6_V6ONLY, &on, sizeof(on)) == -1)
+		fatal("setsockopt IPV6_V6ONLY");
+	if (bind(fd, (const struct sockaddr *)&m->ss, m->sslen) == -1) {
+		getnameinfo((const struct sockaddr *)&m->ss, m->sslen, host,
+		    sizeof(host), NULL, 0, NI_NUMERICHOST);
+		fatal("metrics listen on %s", host);
+	}
+	if (listen(fd, 16) == -1)
+		fatal("listen");
+	return fd;
 }
 
 /*
@@ -1220,6 +1251,9 @@ setup_child(struct postern_conf *conf, enum proc_id id,
 		    dup(parent->control_fd), &mc, sizeof(mc));
 		imsg_compose(ibuf, IMSG_CONF_SENDMAIL_SET, 0, 0,
 		    dup(parent->sendmail_fd), NULL, 0);
+		if (parent->metrics_fd != -1)
+			imsg_compose(ibuf, IMSG_CONF_METRICS_SET, 0, 0,
+			    dup(parent->metrics_fd), NULL, 0);
 	}
 	imsg_compose(ibuf, IMSG_CONF_SETUP_DONE, 0, 0, -1, NULL, 0);
 	if (imsgbuf_flush(ibuf) == -1)
@@ -1382,6 +1416,7 @@ main(int argc, char *argv[])
 	parent->conf = conf;
 	parent->control_fd = -1;
 	parent->sendmail_fd = -1;
+	parent->metrics_fd = -1;
 	parent_desc = proc_table[PROC_PARENT];
 	parent_desc.dispatch = parent_dispatch;
 	parent->proc.desc = &parent_desc;
@@ -1399,6 +1434,8 @@ main(int argc, char *argv[])
 	parent->control_bound = 1;
 	parent->sendmail_fd = open_sendmail_socket(conf,
 	    parent->sendmail_path, sizeof(parent->sendmail_path));
+	if (conf->metrics.enabled)
+		parent->metrics_fd = open_metrics_socket(&conf->metrics);
 
 	log_init(debug, verbose, LOG_MAIL);
 	if (!debug && daemon(0, 0) == -1)
@@ -1429,6 +1466,10 @@ main(int argc, char *argv[])
 	parent->control_fd = -1;
 	close(parent->sendmail_fd);
 	parent->sendmail_fd = -1;
+	if (parent->metrics_fd != -1) {
+		close(parent->metrics_fd);
+		parent->metrics_fd = -1;
+	}
 	log_info("started, control socket %s", conf->control_socket);
 	event_dispatch();
 	fatalx("event loop ended");

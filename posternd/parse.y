@@ -85,10 +85,11 @@ static void	 set_count(const struct conf_loc *, const char *, long long,
 %token	TAG TLS TRUSTANCHOR USER VERIFY WITH ERROR
 %token	REPORTS ORG CONTACT PERIOD MAXPERPERIOD FAILURE SUPPRESSFOR
 %token	FAILUREMAX
+%token	METRICS ALLOWREMOTE
 %token	<string>	STRING
 %token	<number>	NUMBER
 %type	<string>	string optstring tableref procname
-%type	<number>	port negation mode
+%type	<number>	port negation mode allowremote
 %type	<duration>	duration
 %type	<size>		size
 %destructor { free($$); } <string>
@@ -166,6 +167,10 @@ main		: HOSTNAME STRING {
 		| CONTROL GROUP STRING {
 			parse_set_account(&@3, &ps.conf->control_group, $3,
 			    "group");
+		}
+		| METRICS LISTEN ON STRING PORT port allowremote {
+			parse_metrics_listen(&@1, &@4, $4, $6, $7);
+			free($4);
 		}
 		| MAXMESSAGESIZE size {
 			if ($2 != 0)
@@ -377,6 +382,10 @@ port		: NUMBER {
 pki		: PKI STRING CERT STRING KEY STRING {
 			parse_add_pki(&@2, $2, &@4, $4, &@6, $6);
 		}
+		;
+
+allowremote	: /* empty */		{ $$ = 0; }
+		| ALLOWREMOTE		{ $$ = 1; }
 		;
 
 listen		: LISTEN ON STRING {
@@ -1050,6 +1059,7 @@ static const struct keyword keywords[] = {
 	{ "account",		ACCOUNT },
 	{ "action",		ACTION },
 	{ "algorithm",		ALGORITHM },
+	{ "allow-remote",	ALLOWREMOTE },
 	{ "allow-sha1",		ALLOWSHA1 },
 	{ "any",		ANY },
 	{ "arc",		ARC },
@@ -1096,6 +1106,7 @@ static const struct keyword keywords[] = {
 	{ "mda",		MDA },
 	{ "mechanisms",		MECHANISMS },
 	{ "memory-limit",	MEMORYLIMIT },
+	{ "metrics",		METRICS },
 	{ "minfree",		MINFREE },
 	{ "mta-ca-file",	MTACAFILE },
 	{ "mta-connect-timeout", MTACONNECTTIMEOUT },

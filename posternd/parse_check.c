@@ -195,6 +195,13 @@ listen_add(const struct conf_loc *aloc, const char *addr, int port)
 			free(l);
 			return;
 		}
+	if (ps.conf->metrics.enabled &&
+	    conf_sockaddr_equal(&ps.conf->metrics.ss, &l->ss)) {
+		conf_error(aloc, "listener on %s port %d, where metrics are "
+		    "served", addr, port);
+		free(l);
+		return;
+	}
 	l->flags = ps.lo.flags;
 	strlcpy(l->pki, ps.lo.pki, sizeof(l->pki));
 	strlcpy(l->tag, ps.lo.tag, sizeof(l->tag));
@@ -205,6 +212,61 @@ listen_add(const struct conf_loc *aloc, const char *addr, int port)
 	    sizeof(l->senders_table));
 	l->fd = -1;
 	TAILQ_INSERT_TAIL(&ps.conf->listeners, l, entry);
+}
+
+/* A loopback address: 127.0.0.0/8, ::1, or ::ffff:127.0.0.0/104. */
+static int
+addr_is_loopback(const struct sockaddr_storage *ss)
+{
+	const struct sockaddr_in	*sin = (const struct sockaddr_in *)ss;
+	const struct sockaddr_in6	*sin6 = (const struct sockaddr_in6 *)ss;
+
+	if (ss->ss_family == AF_INET)
+		return (ntohl(sin->sin_addr.s_addr) >> 24) == 127;
+	if (IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr))
+		return 1;
+	return IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr) &&
+	    sin6->sin6_addr.s6_addr[12] == 127;
+}
+
+/*
+ * metrics listen on ADDRESS port N [allow-remote]: the counters are
+ * served without authentication, so an address others can reach must
+ * be asked for in so many words.
+ */
+void
+parse_metrics_listen(const struct conf_loc *loc, const struct conf_loc *aloc,
+    const char *addr, int port, int allow_remote)
+{
+	struct metrics_conf	*m = &ps.conf->metrics;
+	struct listener		*l;
+
+	if (port == 0)
+		return;		/* reported */
+	if (m->enabled) {
+		conf_error(loc, "duplicate \"metrics listen on\"");
+		return;
+	}
+	if (strcmp(addr, "localhost") == 0)
+		addr = "127.0.0.1";
+	if (conf_numeric_addr(addr, port, &m->ss, &m->sslen) == -1) {
+		conf_error(aloc, "invalid address \"%s\"", addr);
+		return;
+	}
+	if (!allow_remote && !addr_is_loopback(&m->ss)) {
+		conf_error(aloc, "metrics on %s, which is not a loopback "
+		    "address: add allow-remote to serve them to the network",
+		    addr);
+		return;
+	}
+	TAILQ_FOREACH(l, &ps.conf->listeners, entry)
+		if (conf_sockaddr_equal(&l->ss, &m->ss)) {
+			conf_error(aloc, "metrics on %s port %d, where mail "
+			    "is received", addr, port);
+			return;
+		}
+	m->enabled = 1;
+	m->allow_remote = allow_remote;
 }
 
 /* auth [require] <T>: the credentials are checked against table T. */

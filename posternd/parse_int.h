@@ -154,6 +154,8 @@ void	 parse_local_users_allow(const struct conf_loc *, char *,
 	    const struct conf_loc *, char *);
 void	 parse_listen_end(const struct conf_loc *, const struct conf_loc *,
 	    const char *);
+void	 parse_metrics_listen(const struct conf_loc *, const struct conf_loc *,
+	    const char *, int port, int allow_remote);
 void	 parse_table_begin(const struct conf_loc *, const char *,
 	    enum table_type);
 void	 parse_table_add(const struct conf_loc *, char *, char *);

@@ -24,6 +24,8 @@
 
 #include "envelope.h"
 #include "clock.h"
+#include "crypto.h"
+#include "jsonw.h"
 #include "log.h"
 #include "posternd/proc.h"
 #include "queue/admit.h"
@@ -464,6 +466,101 @@ queue_ctl_show(struct queue *q, uint32_t peerid, uint64_t msgid)
 	    NULL, 0);
 }
 
+/* Send what b holds as one DATA reply, and empty it. */
+static void
+queue_ctl_send(struct queue *q, uint32_t peerid, struct buf *b)
+{
+	if (b->len > 0)
+		proc_compose(q->proc, PROC_CONTROL, IMSG_CTL_REPLY_DATA,
+		    peerid, -1, b->data, b->len);
+	buf_reset(b);
+}
+
+/*
+ * show message ID -j: one JSON object, {"id", "size", "message"}, written
+ * piecewise as the chunks are read.  JSON text is UTF-8 (RFC 8259 8.1),
+ * and a message need not be: one that is not comes as "message_base64"
+ * (RFC 4648 4) instead, so that no byte is lost.  The store is read twice,
+ * first to know which.
+ */
+#define SHOW_SLICE	3072		/* bytes escaped or encoded at once */
+
+static void
+queue_ctl_show_json(struct queue *q, uint32_t peerid, uint64_t msgid)
+{
+	static uint8_t		 chunk[QSTORE_CHUNK_SIZE];
+	struct utf8_check	 u;
+	struct buf		 b;
+	uint8_t			 carry[SHOW_SLICE + 2];
+	size_t			 len, off, n, size = 0, ncarry = 0;
+	uint32_t		 i;
+	char			 id[QID_MSG_LEN + 1], *enc;
+	int			 r, text;
+
+	utf8_check_init(&u);
+	for (i = 0; (r = qstore_message_read(q->qs, msgid, i, chunk,
+	    sizeof(chunk), &len)) == 0; i++) {
+		utf8_check_update(&u, chunk, len);
+		size += len;
+	}
+	if (r == 1 && i == 0) {
+		queue_ctl_error(q, peerid, "no such message");
+		return;
+	}
+	if (r == -1) {
+		queue_ctl_error(q, peerid, "the message cannot be read");
+		return;
+	}
+	text = utf8_check_done(&u);
+	qid_msg_str(msgid, id, sizeof(id));
+	/* a slice escapes to at most 6 bytes each (\u00XX) */
+	buf_init(&b, 8 * SHOW_SLICE + 256);
+	buf_printf(&b, "{\"id\":\"%s\",\"size\":%zu,\"%s\":\"", id, size,
+	    text ? "message" : "message_base64");
+	for (i = 0; (r = qstore_message_read(q->qs, msgid, i, chunk,
+	    sizeof(chunk), &len)) == 0; i++) {
+		for (off = 0; off < len; off += n) {
+			if (text) {
+				n = len - off > SHOW_SLICE ? SHOW_SLICE :
+				    len - off;
+				if (jsonw_escape(&b, chunk + off, n) == -1)
+					fatalx("queue: show -j: no room");
+			} else {
+				/* whole groups of 3 bytes; the rest waits */
+				n = SHOW_SLICE - ncarry;
+				if (n > len - off)
+					n = len - off;
+				memcpy(carry + ncarry, chunk + off, n);
+				ncarry += n;
+				if (ncarry == SHOW_SLICE) {
+					enc = b64_encode(carry, ncarry);
+					buf_addstr(&b, enc);
+					free(enc);
+					ncarry = 0;
+				}
+			}
+			if (b.len >= 2 * SHOW_SLICE)
+				queue_ctl_send(q, peerid, &b);
+		}
+	}
+	if (r == -1) {
+		/* it went while we read: the object stays unfinished */
+		buf_free(&b);
+		queue_ctl_error(q, peerid, "the message cannot be read");
+		return;
+	}
+	if (ncarry > 0) {
+		enc = b64_encode(carry, ncarry);
+		buf_addstr(&b, enc);
+		free(enc);
+	}
+	buf_addstr(&b, "\"}\n");
+	queue_ctl_send(q, peerid, &b);
+	buf_free(&b);
+	proc_compose(q->proc, PROC_CONTROL, IMSG_CTL_REPLY_END, peerid, -1,
+	    NULL, 0);
+}
+
 static void
 queue_ctl_stats(struct queue *q, uint32_t peerid)
 {
@@ -557,7 +654,10 @@ queue_ctl_imsg(struct queue *q, struct imsg *imsg)
 	case IMSG_CTL_QUEUE_SHOW:
 		if (id.kind != QID_MSG)
 			proc_bad_message(q->proc, PROC_CONTROL, imsg);
-		queue_ctl_show(q, w.peerid, id.id);
+		if (id.flags & CTL_FLAG_JSON)
+			queue_ctl_show_json(q, w.peerid, id.id);
+		else
+			queue_ctl_show(q, w.peerid, id.id);
 		return;
 	case IMSG_CTL_QUEUE_SCHEDULE:
 		n = qstore_schedule(q->qs, id.kind, id.id, now);

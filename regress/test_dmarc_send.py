@@ -22,6 +22,7 @@ posternd/parse_reports.c"""
 import email
 import email.policy
 import gzip
+import json
 import os
 import re
 import smtplib
@@ -738,6 +739,13 @@ match from any for rcpt-to <pm> action "local"
         assert b"Delivered-To: postmaster@mx.example.test" in dsn[0]
         lines = dm.ctl("show", "suppressions").stdout.splitlines()
         assert len(lines) == 1 and lines[0].startswith("r@one.test until=")
+        # -j: the same, one object per address
+        js = [json.loads(x) for x in
+              dm.ctl("show", "suppressions", "-j").stdout.splitlines()]
+        assert len(js) == 1 and lines[0] == "%s until=%s" % (
+            js[0]["address"], js[0]["until"]), js
+        assert time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(
+            js[0]["until_epoch"])) == js[0]["until"]
         # the next report is not offered to it
         time.sleep(1.1)
         send(dm.port, "one.test")
@@ -748,6 +756,7 @@ match from any for rcpt-to <pm> action "local"
         r = dm.ctl("suppression", "remove", "R@one.test")
         assert r.returncode == 0, r.stderr
         assert dm.ctl("show", "suppressions").stdout == ""
+        assert dm.ctl("show", "suppressions", "-j").stdout == ""
         r = dm.ctl("suppression", "remove", "r@one.test")
         assert r.returncode == 1 and "not suppressed" in r.stderr
         # one attempt only: the second report went nowhere

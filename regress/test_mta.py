@@ -729,6 +729,9 @@ def test_smarthost_configured_mechanisms(sender, peer, bed, tmp_path):
     dm = sender(extra=conf % (secrets, "LOGIN PLAIN"))
     assert "(smarthost mx.b.test:25 auth <secrets> mechanisms PLAIN " \
         "LOGIN)" in dm.ctl("show", "routes").stdout
+    r = json.loads(dm.ctl("show", "routes", "-j").stdout)
+    assert (r["host"], r["port"], r["auth"], r["mechanisms"]) == \
+        ("mx.b.test", 25, "secrets", ["PLAIN", "LOGIN"]), r
     send(dm, ["x@far.test"])
     sh.wait_messages(1)
     s = sh.wait_sessions(1)[0]
@@ -885,6 +888,17 @@ def test_route_by_domain_to_smarthost(sender, peer):
     out = dm.ctl("show", "routes").stdout
     assert "for=far.test" in out and "transport=sh (smarthost mx.b.test:25)" \
         in out, out
+    # -j: the route alone, the fields of its line
+    rows = [json.loads(ln) for ln in
+            dm.ctl("show", "routes", "-j").stdout.splitlines()]
+    assert len(rows) == 1 == len(out.splitlines()) - 1, rows
+    r = rows[0]
+    assert out.startswith("%d from=%s for=%s attempt>=%d transport=%s (%s "
+                          "%s:%d)" % (r["n"], r["from"], r["for"],
+                                      r["attempt"], r["transport"],
+                                      r["kind"], r["host"], r["port"]))
+    assert (r["for"], r["transport"], r["kind"], r["account"]) == \
+        ("far.test", "sh", "smarthost", None)
 
 
 def test_route_by_sender_domain(sender, peer):

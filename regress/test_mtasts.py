@@ -15,6 +15,7 @@ destination; show and flush), mta/sts_cache.c and mta/sts.c (also
 unit-tested), and the MTA-STS checks of mta/session_secure.c; "TLS-Required:
 No" (mta/mta.c, RFC 8689 4.2.2) waives an enforce policy.
 """
+import json
 import os
 import re
 import time
@@ -150,6 +151,17 @@ def test_enforce_uses_only_listed_mx(dm, peer, bed, sts):  # noqa: F811
                     r"policy-string=", ln)]
     assert pol == ["version: STSv1", "mode: enforce", "mx: mx.enf.test",
                    "max_age: 86400"], pol
+    # -j: an object per row, the fields of the lines
+    text = dm.ctl("show", "tls-results", "enf.test").stdout.splitlines()
+    rows = [json.loads(ln) for ln in dm.ctl(
+        "show", "tls-results", "enf.test", "-j").stdout.splitlines()]
+    res = [r for r in rows if "result" in r]
+    assert len(res) == 1 and res[0]["count"] == 1, rows
+    assert "%(day)s %(domain)s policy=%(policy)s result=%(result)s " \
+        "mx=%(mx)s ip=%(ip)s count=%(count)d" % res[0] in text
+    pols = [r for r in rows if "policy_string" in r]
+    assert len(pols) == 1 and pols[0]["policy_string"] == pol, rows
+    assert pols[0]["mx"] is None and pols[0]["domain"] == "enf.test"
     assert bad.sessions() == []
     log = dm.logtext()
     assert "MTA-STS policy fetched: id 1, mode enforce" in log
@@ -168,6 +180,22 @@ def test_enforce_uses_only_listed_mx(dm, peer, bed, sts):  # noqa: F811
         r.stdout
     assert dm.ctl("show", "mta-sts", "ENF.test").stdout == r.stdout
     assert dm.ctl("show", "mta-sts", "other.test").stdout == ""
+    # -j: the same policy, its fields
+    j = dm.ctl("show", "mta-sts", "-j")
+    assert j.returncode == 0 and j.stdout.count("\n") == 1, j.stdout
+    o = json.loads(j.stdout)
+    assert r.stdout == "%s id=%s mode=%s max_age=%d fetched=%s " \
+        "expires-in=%ds mx=%s\n" % (o["domain"], o["id"], o["mode"],
+                                     o["max_age"], o["fetched"],
+                                     o["expires_in"], o["mx"][0]) or \
+        abs(o["expires_in"] - int(re.search(r"expires-in=(\d+)s",
+                                            r.stdout).group(1))) <= 2
+    assert (o["domain"], o["id"], o["mode"], o["max_age"], o["mx"],
+            o["expired"]) == ("enf.test", "1", "enforce", 86400,
+                              ["mx.enf.test"], False)
+    assert json.loads(dm.ctl("show", "mta-sts", "enf.test", "-j").stdout) \
+        ["domain"] == "enf.test"
+    assert dm.ctl("show", "mta-sts", "other.test", "-j").stdout == ""
     r = dm.ctl("flush", "mta-sts", "other.test")
     assert r.stdout == "0 MTA-STS policies flushed\n", r.stdout + r.stderr
     r = dm.ctl("flush", "mta-sts", "enf.test")

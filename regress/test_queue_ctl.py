@@ -1,10 +1,18 @@
 """posternctl's queue commands (posternctl/queue_cmds.c) against a running
-daemon."""
+daemon, and show message -j as the queue writes it.
+
+Modules covered: lib/jsonw.c (with regress/unit/test_jsonw.c; the other
+-j listings are checked in test_mta.py, test_mtasts.py, test_reports.py
+and test_dmarc_send.py).
+"""
+import base64
 import json
 import smtplib
 import socket
+import subprocess
 import time
 
+from conftest import POSTERNCTL
 from test_smtp import MSG, delivered, mx  # noqa: F401 (fixture)
 
 
@@ -53,6 +61,16 @@ def test_queue_commands(mx):
     assert r.stdout.startswith("Authentication-Results: ")
     assert "\nReceived: from " in r.stdout
     assert "held-back 0" in r.stdout
+    # -j: one object, the same text (UTF-8 here), its size
+    j = mx.ctl("show", "message", msgid, "-j")
+    assert j.returncode == 0, j.stderr
+    assert j.stdout.count("\n") == 1
+    o = json.loads(j.stdout)
+    raw = subprocess.run([POSTERNCTL, "-s", mx.sock, "show", "message",
+                          msgid], stdout=subprocess.PIPE, check=True).stdout
+    assert o["id"] == msgid and o["message"].encode() == raw
+    assert o["size"] == len(raw)
+    assert json.loads(mx.ctl("show", "message", "-j", msgid).stdout) == o
 
     assert mx.ctl("hold", second[0]).returncode == 0
     assert mx.ctl("remove", third[0]).returncode == 0
@@ -79,11 +97,32 @@ def test_queue_commands(mx):
     assert stats["queue.removed"] == "1"
 
 
+def test_show_message_json_8bit(mx):
+    """A message that is not UTF-8 comes whole, as message_base64."""
+    assert mx.ctl("pause", "queue").returncode == 0
+    with smtplib.SMTP("127.0.0.1", mx.port) as c:
+        c.sendmail("a@sender.test", ["root@localhost"],
+                   MSG + b"caf\xe9 \xff\xfe \"quoted\"\r\n")
+    msgid = json.loads(mx.ctl("show", "queue", "-j").stdout)["id"][:12]
+    raw = subprocess.run([POSTERNCTL, "-s", mx.sock, "show", "message",
+                          msgid], stdout=subprocess.PIPE, check=True).stdout
+    assert b"caf\xe9" in raw
+    r = mx.ctl("show", "message", msgid, "-j")
+    assert r.returncode == 0, r.stderr
+    o = json.loads(r.stdout)
+    assert "message" not in o and o["size"] == len(raw)
+    assert base64.b64decode(o["message_base64"]) == raw
+    assert mx.ctl("show", "message", msgid, "-x").returncode != 0
+
+
 def test_queue_command_errors(mx):
     r = mx.ctl("show", "message", "nothex")
     assert r.returncode != 0 and "not a message id" in r.stderr
     r = mx.ctl("show", "message", "0123456789ab")
     assert r.returncode != 0 and "no such message" in r.stderr
+    r = mx.ctl("show", "message", "-j", "0123456789ab")
+    assert r.returncode != 0 and "no such message" in r.stderr
+    assert r.stdout == ""
     r = mx.ctl("remove", "0123456789abcdef")
     assert r.returncode != 0 and "0 envelope(s)" in r.stdout
     r = mx.ctl("pause", "mta")

@@ -3,6 +3,7 @@ which keeps it (LMDB under <spool>/reports); `posternctl show evaluations
 [DOMAIN]` (posternctl/report_cmds.c) lists what is stored, and the store
 survives a restart.  DNS is
 nsd (regress/dnsbed.py) on its own bed address, apart from test_auth.py's."""
+import json
 import os
 import smtplib
 import socket
@@ -126,6 +127,31 @@ def test_evaluations_stored_and_listed(mx):
     assert other["result"] == "pass"
     assert other["p"] == "none"
 
+    # -j: one object per record, the fields of the lines
+    r = mx.ctl("show", "evaluations", "-j")
+    assert r.returncode == 0, r.stderr
+    js = {o["from"]: o for o in map(json.loads, r.stdout.splitlines())}
+    assert set(js) == set(by)
+    for dom, o in js.items():
+        e = by[dom]
+        assert (o["when"], o["ip"], o["mfrom"], o["result"],
+                o["disposition"]) == (e["time"], e["ip"], e["mfrom"],
+                                      e["result"], e["disposition"])
+        assert "%s:%s" % (o["spf"]["domain"], o["spf"]["result"]) == \
+            e["spf"]
+        assert o["spf_aligned"] == (e["spf_aligned"] == "yes")
+        assert o["dkim_aligned"] == (e["dkim_aligned"] == "yes")
+        assert o["dkim"] == [] and e["dkim"] == "-"
+        p = o["policy"]
+        assert (p["domain"], p["p"], p["sp"] or "-", p["np"] or "-",
+                p["adkim"], p["aspf"], "y" if p["testing"] else "n") == \
+            (e["policy"], e["p"], e["sp"], e["np"], e["adkim"], e["aspf"],
+             e["t"])
+        assert o["report"] is False
+    only = mx.ctl("show", "evaluations", "good.test", "-j").stdout
+    assert [json.loads(x)["from"] for x in only.splitlines()] == \
+        ["good.test"]
+
     # One domain's records only.
     only = evaluations(mx, "good.test")
     assert [e["from"] for e in only] == ["good.test"]
@@ -212,14 +238,19 @@ def test_control_refuses_a_malformed_request(mx, payload):
 def test_domain_without_nul_is_refused(mx):
     send(mx.port, "good.test")
     assert len(evaluations(mx, want=1)) == 1
-    # 256 bytes, no NUL: control's decoder refuses it (lib/msg.c), and
-    # reportd never sees it.
-    got = raw_ctl(mx, imsg(IMSG_CTL_EVALUATIONS_GET, b"g" * 256))
+    # 256 bytes of domain, no NUL (then the flags word): control's
+    # decoder refuses it (lib/msg.c), and reportd never sees it.
+    got = raw_ctl(mx, imsg(IMSG_CTL_EVALUATIONS_GET, b"g" * 256 + b"\0" * 4))
     assert got[-1][0] == IMSG_CTL_REPLY_ERROR
     assert b"malformed request" in got[-1][1]
+    # flags that are not known: refused too
+    got = raw_ctl(mx, imsg(IMSG_CTL_EVALUATIONS_GET,
+                           b"good.test".ljust(256, b"\0") +
+                           struct.pack("=I", 0x80)))
+    assert got[-1][0] == IMSG_CTL_REPLY_ERROR
     # the exact size with a real domain answers with its records
     got = raw_ctl(mx, imsg(IMSG_CTL_EVALUATIONS_GET,
-                           b"good.test".ljust(256, b"\0")))
+                           b"good.test".ljust(256, b"\0") + b"\0" * 4))
     assert got[-1] == (IMSG_CTL_REPLY_END, b"")
     text = b"".join(d for t, d in got if t == IMSG_CTL_REPLY_DATA).decode()
     assert text.count("\n") == 1 and " from=good.test " in text

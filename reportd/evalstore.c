@@ -50,6 +50,7 @@
 #include "auth/dmarc.h"
 #include "auth/dmarc_eval.h"
 #include "reportd/evalstore.h"
+#include "jsonw.h"
 #include "log.h"
 #include "util.h"
 
@@ -1046,6 +1047,101 @@ evalstore_tls_format(const struct evalstore_tls_row *r, struct buf *b)
 		    r->mx[0] != '\0' ? r->mx : "-", (int)(nl - text), text);
 	}
 	return rc == -1 ? -1 : 0;
+}
+
+/* A policy word or flag for -j: null when there is none. */
+static json_t *
+json_word(const char *s)
+{
+	return *s == '\0' ? json_null() : json_string(s);
+}
+
+static json_t *
+json_flag(char c)
+{
+	char	 s[2] = { c, '\0' };
+
+	return c > ' ' && c < 0x7f ? json_string(s) : json_null();
+}
+
+/*
+ * One evaluation as a JSON object (show evaluations -j): the fields of
+ * evalstore_format()'s line, the names the same, the values as they were
+ * recorded (not made into words), null where the line has "-".
+ */
+int
+evalstore_format_json(const struct dmarc_eval_record *r, struct buf *b)
+{
+	struct tm	 tm;
+	char		 when[32];
+	time_t		 t = r->when;
+	json_t		*o, *a;
+	size_t		 i;
+
+	if (gmtime_r(&t, &tm) == NULL ||
+	    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		strlcpy(when, "-", sizeof(when));
+	o = json_pack("{s:s, s:o, s:o, s:o, s:s, s:s, s:b, s:b, s:b}",
+	    "when", when, "ip", jsonw_text(r->source_ip), "from",
+	    jsonw_text(r->header_from), "mfrom", jsonw_text(r->envelope_from),
+	    "result", dmarc_result_name(r->result), "disposition",
+	    dmarc_disposition_name(r->disposition), "spf_aligned",
+	    r->spf_aligned_pass != 0, "dkim_aligned",
+	    r->dkim_aligned_pass != 0, "report", r->report_mail != 0);
+	if (o == NULL)
+		return -1;
+	json_object_set_new(o, "spf", r->have_spf ? json_pack("{s:o, s:s}",
+	    "domain", jsonw_text(r->spf_domain), "result",
+	    spf_result_name(r->spf_result)) : json_null());
+	a = json_array();
+	for (i = 0; i < r->ndkim && i < DMARC_MAX_DKIM; i++)
+		json_array_append_new(a, json_pack("{s:o, s:o, s:s}", "domain",
+		    jsonw_text(r->dkim[i].domain), "selector",
+		    jsonw_text(r->dkim[i].selector), "result",
+		    dkim_result_name(r->dkim[i].result)));
+	json_object_set_new(o, "dkim", a);
+	json_object_set_new(o, "policy", r->have_policy ? json_pack(
+	    "{s:o, s:o, s:o, s:o, s:o, s:o, s:b, s:o}", "domain",
+	    jsonw_text(r->policy_domain), "p", json_word(dmarc_policy_name(
+	    r->p)), "sp", json_word(dmarc_policy_name(r->sp)), "np",
+	    json_word(dmarc_policy_name(r->np)), "adkim", json_flag(r->adkim),
+	    "aspf", json_flag(r->aspf), "testing", r->testing != 0, "psd",
+	    json_flag(r->psd)) : json_null());
+	a = json_array();
+	for (i = 0; i < r->nreasons && i < DMARC_MAX_REASONS; i++)
+		json_array_append_new(a, json_pack("{s:s, s:o}", "type",
+		    dmarc_override_name(r->reasons[i].type), "comment",
+		    r->reasons[i].comment[0] != '\0' ?
+		    jsonw_text(r->reasons[i].comment) : json_null()));
+	json_object_set_new(o, "reasons", a);
+	return jsonw_line(b, o);
+}
+
+/*
+ * A TLS row as a JSON object (show tls-results -j): a result with its
+ * count, or a policy with its policy-string lines in an array.
+ */
+int
+evalstore_tls_format_json(const struct evalstore_tls_row *r, struct buf *b)
+{
+	const char	*text, *nl, *end;
+	json_t		*lines;
+
+	if (r->result != NULL)
+		return jsonw_line(b, json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, "
+		    "s:I}", "day", r->day, "domain", r->domain, "policy",
+		    r->policy, "result", r->result, "mx", json_word(r->mx),
+		    "ip", json_word(r->ip), "count", (json_int_t)r->count));
+	lines = json_array();
+	end = r->text + r->textlen;
+	for (text = r->text; text < end; text = nl + 1) {
+		if ((nl = memchr(text, '\n', end - text)) == NULL)
+			nl = end;
+		json_array_append_new(lines, json_stringn(text, nl - text));
+	}
+	return jsonw_line(b, json_pack("{s:s, s:s, s:s, s:o, s:o}", "day",
+	    r->day, "domain", r->domain, "policy", r->policy, "mx",
+	    json_word(r->mx), "policy_string", lines));
 }
 
 /*

@@ -100,6 +100,9 @@ void		 evalstore_get_stats(const struct evalstore *,
  */
 int		 evalstore_format(const struct dmarc_eval_record *,
 		    struct buf *b);
+/* The same as one JSON object on a line (-j): 0, or -1 */
+int		 evalstore_format_json(const struct dmarc_eval_record *,
+		    struct buf *b);
 
 /* TLS results (RFC 8460): counted per domain, day and outcome. */
 int		 evalstore_tls_add(struct evalstore *,
@@ -137,6 +140,9 @@ int		 evalstore_tls_walk(struct evalstore *, int what,
 long		 evalstore_tls_prune(struct evalstore *, time_t before);
 /* The posternctl show tls-results line(s) of a row, appended: 0 or -1. */
 int		 evalstore_tls_format(const struct evalstore_tls_row *,
+		    struct buf *);
+/* The same as one JSON object on a line (-j): 0, or -1 */
+int		 evalstore_tls_format_json(const struct evalstore_tls_row *,
 		    struct buf *);
 
 /*

@@ -59,6 +59,7 @@ struct ctl_walk {
 	uint32_t		 peerid;
 	struct buf		 b;
 	long			 n;
+	int			 json;		/* -j */
 };
 
 static struct reportd *
@@ -260,11 +261,15 @@ ctl_walk_cb(void *arg, const struct dmarc_eval_record *r)
 	struct ctl_walk	*w = arg;
 	size_t		 mark = w->b.len;
 
-	if (evalstore_format(r, &w->b) == -1) {
+	int		(*format)(const struct dmarc_eval_record *,
+			    struct buf *) = w->json ? evalstore_format_json :
+			    evalstore_format;
+
+	if (format(r, &w->b) == -1) {
 		/* Never with bounded records; send what fits. */
 		w->b.len = mark;
 		ctl_walk_send(w);
-		if (evalstore_format(r, &w->b) == -1)
+		if (format(r, &w->b) == -1)
 			buf_reset(&w->b);
 	}
 	w->n++;
@@ -290,6 +295,7 @@ reportd_ctl_evaluations(struct reportd *rd, struct imsg *imsg)
 	memset(&w, 0, sizeof(w));
 	w.rd = rd;
 	w.peerid = imsg->hdr.peerid;
+	w.json = (d.flags & CTL_FLAG_JSON) != 0;
 	/* A chunk plus one line: a line is far below the imsg bound. */
 	buf_init(&w.b, IMSG_MAX_PAYLOAD);
 	if (evalstore_foreach(rd->es, d.domain, 0, 0, ctl_walk_cb, &w) == -1) {
@@ -309,11 +315,15 @@ ctl_tls_cb(void *arg, const struct evalstore_tls_row *r)
 	struct ctl_walk	*w = arg;
 	size_t		 mark = w->b.len;
 
+	int		(*format)(const struct evalstore_tls_row *,
+			    struct buf *) = w->json ? evalstore_tls_format_json :
+			    evalstore_tls_format;
+
 	/* as ctl_walk_cb(): a row that does not fit goes in the next chunk */
-	if (evalstore_tls_format(r, &w->b) == -1) {
+	if (format(r, &w->b) == -1) {
 		w->b.len = mark;
 		ctl_walk_send(w);
-		if (evalstore_tls_format(r, &w->b) == -1)
+		if (format(r, &w->b) == -1)
 			buf_reset(&w->b);
 	}
 	w->n++;
@@ -337,6 +347,7 @@ reportd_ctl_tls(struct reportd *rd, struct imsg *imsg)
 	memset(&w, 0, sizeof(w));
 	w.rd = rd;
 	w.peerid = imsg->hdr.peerid;
+	w.json = (d.flags & CTL_FLAG_JSON) != 0;
 	buf_init(&w.b, IMSG_MAX_PAYLOAD);
 	/* with a domain, the policy strings too (RFC 8460 4.4) */
 	if (evalstore_tls_walk(rd->es, EVALSTORE_TLS_RESULTS, d.domain,

@@ -59,6 +59,7 @@
 #include "auth/dmarc.h"
 #include "clock.h"
 #include "dns.h"
+#include "jsonw.h"
 #include "log.h"
 #include "posternd/proc.h"
 #include "reportd/agg_parts.h"
@@ -861,6 +862,7 @@ struct supp_walk {
 	uint32_t	 peerid;
 	struct buf	 b;
 	time_t		 now;
+	int		 json;		/* -j */
 };
 
 static int
@@ -880,6 +882,14 @@ supp_line(void *arg, const char *addr, time_t until)
 		    w->peerid, -1, w->b.data, w->b.len);
 		buf_reset(&w->b);
 	}
+	if (w->json) {
+		/* an address from a report's recipient: made JSON-safe */
+		if (jsonw_line(&w->b, json_pack("{s:o, s:s, s:I}", "address",
+		    jsonw_text(addr), "until", when, "until_epoch",
+		    (json_int_t)until)) == -1)
+			log_warnx("reportd: suppression of %s not listed", addr);
+		return 0;
+	}
 	buf_printf(&w->b, "%s until=%s\n", addr, when);
 	return 0;
 }
@@ -889,10 +899,12 @@ void
 reportd_ctl_suppressions(struct reportd *rd, struct imsg *imsg)
 {
 	struct supp_walk	 w;
+	struct msg_ctl_domain	 d;
 
-	if (msg_get_empty(imsg) == -1)
+	if (msg_get_ctl_domain(imsg, &d) == -1)
 		proc_bad_message(rd->proc, PROC_CONTROL, imsg);
 	memset(&w, 0, sizeof(w));
+	w.json = (d.flags & CTL_FLAG_JSON) != 0;
 	w.rd = rd;
 	w.peerid = imsg->hdr.peerid;
 	w.now = walltime();
