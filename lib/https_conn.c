@@ -102,12 +102,20 @@ conn_read(struct https_conn *c, short *want)
 		/*
 		 * Many HTTPS servers close without TLS's close_notify, which
 		 * OpenSSL reports as an unexpected EOF: taken as the end, as
-		 * browsers do.  The caller's parser sees an answer cut short
-		 * (a Content-Length check, a missing status line).
+		 * browsers do, unless the caller can tell a whole answer
+		 * (its enough hook) and this is not one: then anyone on the
+		 * path could have cut it short (an MTA-STS policy's
+		 * "max_age: 604800" made "max_age: 6").
 		 */
 		if (n == -1 && tls_error(c->tls) != NULL &&
-		    strstr(tls_error(c->tls), "unexpected eof") != NULL)
-			return 1;
+		    strstr(tls_error(c->tls), "unexpected eof") != NULL) {
+			if (c->hooks.enough == NULL)
+				return 1;
+			conn_end(c, HTTPS_CONN_READ, "the connection ended "
+			    "without TLS close_notify before the whole "
+			    "answer");
+			return -1;
+		}
 		if (n == -1) {
 			conn_fail(c, HTTPS_CONN_READ, errno);
 			return -1;

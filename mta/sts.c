@@ -454,3 +454,36 @@ sts_http_response(const char *resp, size_t len, const char **body,
 	    "the answer ends inside its header");
 	return -1;
 }
+
+int
+sts_http_complete(const char *resp, size_t len)
+{
+	const char	*line, *nl, *end = resp + len, *v;
+	char		 num[24];
+	size_t		 llen, vlen;
+	long long	 clen = -1;
+	const char	*errstr;
+
+	for (line = resp; line < end; line = nl + 1) {
+		if ((nl = memchr(line, '\n', end - line)) == NULL)
+			return 0;
+		llen = nl - line;
+		if (llen > 0 && line[llen - 1] == '\r')
+			llen--;
+		if (llen == 0)
+			return clen >= 0 && (size_t)(end - (nl + 1)) >=
+			    (size_t)clen;
+		if ((v = sts_http_header(line, llen, "Content-Length",
+		    &vlen)) != NULL && vlen > 0 && vlen < sizeof(num)) {
+			memcpy(num, v, vlen);
+			num[vlen] = '\0';
+			errstr = "not a number";
+			if (strspn(num, "0123456789") == vlen)
+				clen = strtonum(num, 0, STS_POLICY_MAX,
+				    &errstr);
+			if (errstr != NULL)
+				clen = -1;
+		}
+	}
+	return 0;
+}

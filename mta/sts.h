@@ -51,5 +51,11 @@ const char	*sts_mode_name(enum sts_mode);
 int		 sts_http_request(const char *, char *, size_t);
 int		 sts_http_response(const char *, size_t, const char **,
 		    size_t *, char *, size_t);
+/*
+ * 1 once an answer is whole by its own account: its header is complete
+ * and holds a Content-Length whose body is all there.  Else 0: only a
+ * clean TLS close ends it.
+ */
+int		 sts_http_complete(const char *, size_t);
 
 #endif

@@ -143,8 +143,15 @@ sts_fetch_done(void *arg, enum https_conn_status st, const char *data,
 	sts_fetch_connect(f);
 }
 
+/* An answer whole by its Content-Length need not wait for the close. */
+static int
+sts_fetch_enough(void *arg, const char *data, size_t len)
+{
+	return sts_http_complete(data, len);
+}
+
 static const struct https_conn_hooks sts_fetch_hooks = {
-	sts_fetch_verify, NULL, sts_fetch_done
+	sts_fetch_verify, sts_fetch_enough, sts_fetch_done
 };
 
 /* The next address of mta-sts.DOMAIN, or the end with the last error. */

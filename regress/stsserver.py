@@ -11,7 +11,9 @@ in its own process so that tests stop it by its pid.
     srv.stop()
 
 Behaviour keywords: status=200, ctype="text/plain", location (sent with a
-3xx status), stall=True (accept, then never answer).
+3xx status), stall=True (accept, then never answer), no_length=True (no
+Content-Length: the answer ends where the connection does, which Python
+closes without TLS's close_notify).
 """
 import json
 import os
@@ -37,7 +39,8 @@ class H(http.server.BaseHTTPRequestHandler):
         if cfg.get("location"):
             self.send_header("Location", cfg["location"])
         self.send_header("Content-Type", cfg.get("ctype", "text/plain"))
-        self.send_header("Content-Length", str(len(body)))
+        if not cfg.get("no_length"):
+            self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
 

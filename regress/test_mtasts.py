@@ -359,6 +359,23 @@ def test_fetch_with_bad_certificate_is_webpki_invalid(dm, peer, bed,
         srv.stop()
 
 
+def test_policy_without_length_cut_by_unclean_close_is_refused(
+        dm, peer, bed, sts):  # noqa: F811
+    """An answer with no Content-Length ends where the connection does;
+    a close without TLS's close_notify could then be anyone on the path
+    cutting the policy short ("max_age: 604800" made "max_age: 6"), so it
+    is a failed fetch, not a policy (review finding)."""
+    sts("name.test", no_length=True)
+    mx = mx_peer(peer, bed, "mx.name.test")
+    send(dm, ["x@name.test"])
+    mx.wait_messages(1)
+    wait_queue_empty(dm)
+    assert "without TLS close_notify before the whole answer" in \
+        dm.logtext()
+    wait_tls_result(dm, "name.test", r"policy=sts "
+                    r"result=sts-policy-fetch-error mx=- ip=- count=1$")
+
+
 def test_dane_takes_precedence(dm, peer, bed, sts):  # noqa: F811
     # The policy would allow mx.both.test with its valid certificate, but
     # the host's DANE TLSA record does not match it: DANE decides.

@@ -255,6 +255,29 @@ test_http(void **state)
 	assert_int_equal(http("HTTP/2 200\r\n\r\n", &body, &blen, why), -1);
 }
 
+/* An answer whole by its Content-Length (mta/sts_fetch.c stops there). */
+static void
+test_http_complete(void **state)
+{
+	const char	*h = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n";
+	char		 r[512];
+
+	snprintf(r, sizeof(r), "%sContent-Length: 5\r\n\r\nabcde", h);
+	assert_int_equal(sts_http_complete(r, strlen(r)), 1);
+	assert_int_equal(sts_http_complete(r, strlen(r) - 1), 0);
+	/* no length: only the close can end it */
+	snprintf(r, sizeof(r), "%s\r\nabcde", h);
+	assert_int_equal(sts_http_complete(r, strlen(r)), 0);
+	/* the header not yet over */
+	snprintf(r, sizeof(r), "%sContent-Length: 0\r\n", h);
+	assert_int_equal(sts_http_complete(r, strlen(r)), 0);
+	/* a length that is not a number, or too large: never whole */
+	snprintf(r, sizeof(r), "%sContent-Length: 5x\r\n\r\nabcde", h);
+	assert_int_equal(sts_http_complete(r, strlen(r)), 0);
+	snprintf(r, sizeof(r), "%sContent-Length: 99999999\r\n\r\nabc", h);
+	assert_int_equal(sts_http_complete(r, strlen(r)), 0);
+}
+
 int
 main(void)
 {
@@ -264,6 +287,7 @@ main(void)
 		cmocka_unit_test(test_policy_hostile),
 		cmocka_unit_test(test_match),
 		cmocka_unit_test(test_http),
+		cmocka_unit_test(test_http_complete),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
