@@ -33,14 +33,40 @@ netaddr_class_name(enum netaddr_class c)
 }
 
 /*
- * sa in out, an IPv4-mapped IPv6 address (::ffff:0:0/96) as the IPv4
- * address it reaches.  -1 for a family that is neither.
+ * Where an IPv6 address embeds the IPv4 address it leads to: the offset
+ * of those four bytes, or -1.  IPv4-mapped (::ffff:0:0/96, RFC 4291
+ * 2.5.5.2), IPv4-compatible (::/96 but :: and ::1, 2.5.5.1), the NAT64
+ * well-known prefix (64:ff9b::/96, RFC 6052 2.1) and 6to4 (2002::/16,
+ * RFC 3056 2): each can reach an IPv4 loopback or private address.
+ */
+static int
+embedded_v4(const struct in6_addr *a)
+{
+	static const uint8_t	 nat64[12] = { 0x00, 0x64, 0xff, 0x9b };
+	static const uint8_t	 zero[12];
+	const uint8_t		*b = a->s6_addr;
+
+	if (IN6_IS_ADDR_V4MAPPED(a) || memcmp(b, nat64, 12) == 0)
+		return 12;
+	if (memcmp(b, zero, 12) == 0 && (b[12] | b[13] | b[14]) != 0)
+		return 12;		/* not :: nor ::1 */
+	if (memcmp(b, zero, 12) == 0 && b[15] > 1)
+		return 12;
+	if (b[0] == 0x20 && b[1] == 0x02)
+		return 2;
+	return -1;
+}
+
+/*
+ * sa in out, an IPv6 address that embeds an IPv4 one (embedded_v4()) as
+ * the IPv4 address it reaches.  -1 for a family that is neither.
  */
 static int
 addr_norm(const struct sockaddr *sa, struct sockaddr_storage *out)
 {
 	const struct sockaddr_in6	*sin6;
 	struct sockaddr_in		*sin;
+	int				 off;
 
 	memset(out, 0, sizeof(*out));
 	if (sa->sa_family == AF_INET) {
@@ -50,14 +76,14 @@ addr_norm(const struct sockaddr *sa, struct sockaddr_storage *out)
 	if (sa->sa_family != AF_INET6)
 		return -1;
 	sin6 = (const struct sockaddr_in6 *)sa;
-	if (!IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
+	if ((off = embedded_v4(&sin6->sin6_addr)) == -1) {
 		memcpy(out, sa, sizeof(struct sockaddr_in6));
 		return 0;
 	}
 	sin = (struct sockaddr_in *)out;
 	sin->sin_family = AF_INET;
 	sin->sin_port = sin6->sin6_port;
-	memcpy(&sin->sin_addr, &sin6->sin6_addr.s6_addr[12],
+	memcpy(&sin->sin_addr, &sin6->sin6_addr.s6_addr[off],
 	    sizeof(sin->sin_addr));
 	return 0;
 }

@@ -68,6 +68,13 @@ test_default(void **state)
 	assert_int_equal(cls("127.3.4.5", 0, &r), NETADDR_LOOPBACK);
 	assert_int_equal(cls("::1", 0, &r), NETADDR_LOOPBACK);
 	assert_int_equal(cls("::ffff:127.0.0.9", 0, &r), NETADDR_LOOPBACK);
+	/* IPv6 forms that embed IPv4 loopback: compatible, NAT64, 6to4 */
+	assert_int_equal(cls("::127.0.0.1", 0, &r), NETADDR_LOOPBACK);
+	assert_int_equal(cls("64:ff9b::127.0.0.1", 0, &r), NETADDR_LOOPBACK);
+	assert_int_equal(cls("2002:7f00:1::1", 0, &r), NETADDR_LOOPBACK);
+	assert_int_equal(cls("64:ff9b::0.0.0.0", 0, &r), NETADDR_UNSPEC);
+	assert_int_equal(cls("2002:c000:201::1", 0, &r), NETADDR_USABLE);
+	assert_int_equal(cls("64:ff9b:1::127.0.0.1", 0, &r), NETADDR_USABLE);
 	assert_int_equal(cls("0.0.0.0", 0, &r), NETADDR_UNSPEC);
 	assert_int_equal(cls("0.1.2.3", 0, &r), NETADDR_UNSPEC);
 	assert_int_equal(cls("::", 0, &r), NETADDR_UNSPEC);
