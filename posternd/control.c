@@ -56,6 +56,8 @@ struct control {
 	struct event			 ev_accept;
 	int				 sendmail_fd;
 	struct event			 ev_sendmail;
+	struct event			 ev_pause;	/* out of fds */
+	int				 paused;
 	TAILQ_HEAD(, ctl_conn)		 conns;
 	int				 nconns;
 	uint32_t			 next_id;
@@ -64,6 +66,8 @@ struct control {
 };
 
 static void	control_conn_update(struct ctl_conn *);
+static void	control_accept_pause(struct control *);
+static void	control_accept_resume(int, short, void *);
 
 static struct control *
 control_state(struct proc *p)
@@ -105,6 +109,35 @@ control_conf(struct proc *p, struct imsg *imsg)
 	if (msg_get_conf_control(imsg, &c->conf) == -1 || c->fd != -1)
 		proc_bad_message(p, PROC_PARENT, imsg);
 	c->fd = imsg->fd;
+}
+
+/*
+ * Out of descriptors (EMFILE, ENFILE): the listening sockets stay
+ * readable, so accepting again at once would spin on the same error and
+ * flood the log.  Both rest a second; once per episode in the log.
+ */
+static void
+control_accept_pause(struct control *c)
+{
+	struct timeval	 tv = { 1, 0 };
+
+	if (!c->paused)
+		log_warnx("control: out of file descriptors: not accepting "
+		    "for a while");
+	c->paused = 1;
+	event_del(&c->ev_accept);
+	event_del(&c->ev_sendmail);
+	evtimer_add(&c->ev_pause, &tv);
+}
+
+static void
+control_accept_resume(int fd, short what, void *arg)
+{
+	struct control	*c = arg;
+
+	event_add(&c->ev_accept, NULL);
+	event_add(&c->ev_sendmail, NULL);
+	/* c->paused stays set until an accept succeeds: one log line */
 }
 
 static struct ctl_conn *
@@ -546,10 +579,14 @@ control_accept(int fd, short event, void *arg)
 
 	if ((s = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) ==
 	    -1) {
-		if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+		if (errno == EMFILE || errno == ENFILE)
+			control_accept_pause(c);
+		else if (errno != EAGAIN && errno != EINTR &&
+		    errno != ECONNABORTED)
 			log_warn("control: accept");
 		return;
 	}
+	c->paused = 0;
 	if (getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1) {
 		log_warn("control: SO_PEERCRED");
 		close(s);
@@ -590,10 +627,14 @@ control_sendmail_accept(int fd, short event, void *arg)
 
 	if ((s = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) ==
 	    -1) {
-		if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+		if (errno == EMFILE || errno == ENFILE)
+			control_accept_pause(c);
+		else if (errno != EAGAIN && errno != EINTR &&
+		    errno != ECONNABORTED)
 			log_warn("control: accept (local submission)");
 		return;
 	}
+	c->paused = 0;
 	if (getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1) {
 		log_warn("control: SO_PEERCRED (local submission)");
 		close(s);
@@ -626,6 +667,7 @@ control_run(struct proc *p)
 	event_set(&c->ev_sendmail, c->sendmail_fd, EV_READ | EV_PERSIST,
 	    control_sendmail_accept, c);
 	event_add(&c->ev_sendmail, NULL);
+	evtimer_set(&c->ev_pause, control_accept_resume, c);
 	if (c->metrics_fd != -1)
 		c->metrics = metrics_http_start(p, c->metrics_fd);
 }

@@ -521,7 +521,7 @@ def test_no_command_injection_through_arguments(sm):
     assert mails(sm, "root") == [] and mails(sm, "nobody") == []
     # what is valid still goes
     n = len(mails(sm, "nobody"))
-    r = sendmail(sm, ["-N", "success,delay", "-i", "nobody"],
+    r = sendmail(sm, ["-N", "failure,delay", "-i", "nobody"],
                  "Subject: mine\n\nbody\n")
     assert r.returncode == 0, r.stderr
     wait_mails(sm, "nobody", n + 1)
