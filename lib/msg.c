@@ -35,6 +35,7 @@ static const char *const msg_names[IMSG_TYPE_MAX] = {
 	N(IMSG_CONF_ARCSEAL_ADD), N(IMSG_CONF_CREDENTIAL_ADD),
 	N(IMSG_CONF_SETUP_DONE), N(IMSG_CONF_CHILD_READY),
 	N(IMSG_CONF_REPORTS_SET), N(IMSG_CONF_SENDMAIL_SET),
+	N(IMSG_CONF_TABLE_RELOAD), N(IMSG_CONF_TABLE_COMMIT),
 	N(IMSG_QUEUE_MESSAGE_BEGIN), N(IMSG_QUEUE_MESSAGE_BEGIN_OK),
 	N(IMSG_QUEUE_MESSAGE_PREPEND), N(IMSG_QUEUE_MESSAGE_DATA),
 	N(IMSG_QUEUE_ENVELOPE_ADD), N(IMSG_QUEUE_MESSAGE_COMMIT),
@@ -226,7 +227,8 @@ msg_get_conf_action(const struct imsg *imsg, struct msg_conf_action *m)
 {
 	if (fixed(imsg, m, sizeof(*m)) == -1 || !STR(m->name) ||
 	    !ENUM(m->type, ACTION_REPORTD) || !BOOL(m->fixed_user) ||
-	    !STR(m->virtual_table))
+	    !STR(m->virtual_table) || !STR(m->alias_table) ||
+	    !BOOL(m->alias_files) || !BOOL(m->alias_commands))
 		return bad();
 	return 0;
 }
@@ -477,7 +479,8 @@ msg_get_queue_envelope(const struct imsg *imsg, struct msg_queue_envelope *m)
 	    (m->env.kind != ENV_LOCAL && m->env.kind != ENV_REMOTE) ||
 	    (m->client.ss_family != AF_INET &&
 	    m->client.ss_family != AF_INET6 &&
-	    m->client.ss_family != AF_UNIX) || !STR(m->tag))
+	    m->client.ss_family != AF_UNIX) || !STR(m->tag) ||
+	    !STR(m->alias_of))
 		return bad();
 	return 0;
 }

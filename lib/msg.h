@@ -77,6 +77,12 @@ enum imsg_type {
 	IMSG_CONF_REPORTS_SET,		/* struct msg_conf_reports (reportd) */
 	IMSG_CONF_SENDMAIL_SET,		/* empty + fd: the local submission
 					   socket (control) */
+	/*
+	 * Also after the start (smtp, queue): an aliases file changed; its
+	 * new entries follow as IMSG_CONF_ENTRY_ADD, COMMIT swaps them in.
+	 */
+	IMSG_CONF_TABLE_RELOAD,		/* struct msg_conf_table */
+	IMSG_CONF_TABLE_COMMIT,		/* struct msg_conf_table */
 
 	/*
 	 * smtp <-> queue: one incoming message per session (peer id).  The
@@ -310,6 +316,9 @@ struct msg_conf_action {
 	int32_t		 type;		/* enum action_type */
 	int32_t		 fixed_user;	/* "user NAME": any local part goes */
 	char		 virtual_table[64]; /* "virtual <T>", "" = none */
+	char		 alias_table[64];	/* "alias <T>", "" = none */
+	int32_t		 alias_files;
+	int32_t		 alias_commands;
 };
 
 /*
@@ -482,6 +491,10 @@ struct msg_queue_envelope {
 	struct envelope		 env;
 	struct sockaddr_storage	 client;	/* AF_UNIX: posternctl sendmail */
 	char			 tag[64];	/* "" = untagged */
+	char			 alias_of[ENV_ADDR_MAX + 1]; /* the RCPT that
+					   expanded to env.rcpt, "" = none */
+	uint32_t		 alias_gen;	/* smtp's count of table
+					   reloads when it expanded */
 };
 
 struct msg_queue_begin {

@@ -30,7 +30,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "aliases.h"
 #include "config.h"
+#include "posternd/alias_watch.h"
 #include "posternd/deliver.h"
 #include "clock.h"
 #include "log.h"
@@ -1290,7 +1292,8 @@ load_file_tables(struct postern_conf *conf)
 			rv = -1;
 			continue;
 		}
-		if (table_load_file(t, err, sizeof(err)) == -1) {
+		if ((t->aliases ? aliases_load(t, err, sizeof(err)) :
+		    table_load_file(t, err, sizeof(err))) == -1) {
 			fprintf(stderr, "%s\n", err);
 			rv = -1;
 		}
@@ -1419,6 +1422,7 @@ main(int argc, char *argv[])
 
 	start_children(conf, self, debug, verbose);
 	deliver_init(exe, conf->hostname, debug);
+	alias_watch_start(conf, &parent->proc);
 
 	/* The children have their own copies now. */
 	TAILQ_FOREACH(l, &conf->listeners, entry) {

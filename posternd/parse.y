@@ -63,6 +63,7 @@ static void	 set_count(const struct conf_loc *, const char *, long long,
 	size_t		 size;
 }
 
+%token	ALIAS ALIASUSER COMMANDS FILES
 %token	ACTION ALGORITHM ALLOWSHA1 ANY ARC AUTH CANONICALIZATION CERT
 %token	CONTROL DISABLE
 %token	DKIM DKIMSIGNATURE DMARC DOMAIN EXPIRE FAILPARTIALBODY FILECOLON
@@ -506,21 +507,21 @@ action		: ACTION STRING {
 		}
 		;
 
-actiontype	: MAILDIR optstring optmaildiruser {
+actiontype	: MAILDIR optstring optmaildiruser optalias {
 			/* Not a mid-rule action: $2 must leave the stack. */
 			parse_action_maildir(&@2, $2);
 		}
-		| MBOX optstring optmaildiruser {
+		| MBOX optstring optmaildiruser optalias {
 			parse_action_mbox(&@1, $2);
 		}
-		| LMTP STRING optrcptto optmaildiruser {
+		| LMTP STRING optrcptto optmaildiruser optalias {
 			ps.action->type = ACTION_LMTP;
 			ps.action->path = $2;
 			if (!conf_valid_lmtp_dest($2))
 				conf_error(&@2, "invalid lmtp destination "
 				    "\"%s\"", $2);
 		}
-		| MDA STRING optmaildiruser {
+		| MDA STRING optmaildiruser optalias {
 			parse_action_mda(&@2, $2);
 		}
 		| RELAY {
@@ -543,6 +544,25 @@ optmaildiruser	: /* empty */
 		| VIRTUAL tableref {
 			parse_map_ref(&@2, $2, ps.action->virtual_table,
 			    sizeof(ps.action->virtual_table));
+		}
+		;
+
+/* alias <T> [files] [commands] [alias-user NAME]: lib/aliases.h */
+optalias	: /* empty */
+		| ALIAS tableref {
+			parse_alias_table(&@2, $2);
+		} aliasopts
+		;
+
+aliasopts	: /* empty */
+		| aliasopts aliasopt
+		;
+
+aliasopt	: FILES			{ ps.action->alias_files = 1; }
+		| COMMANDS		{ ps.action->alias_commands = 1; }
+		| ALIASUSER STRING {
+			parse_set_account(&@2, &ps.action->alias_user, $2,
+			    "alias-user");
 		}
 		;
 
@@ -1050,6 +1070,8 @@ static const struct keyword keywords[] = {
 	{ "account",		ACCOUNT },
 	{ "action",		ACTION },
 	{ "algorithm",		ALGORITHM },
+	{ "alias",		ALIAS },
+	{ "alias-user",		ALIASUSER },
 	{ "allow-sha1",		ALLOWSHA1 },
 	{ "any",		ANY },
 	{ "arc",		ARC },
@@ -1059,6 +1081,7 @@ static const struct keyword keywords[] = {
 	{ "auth-dns-timeout",	AUTHDNSTIMEOUT },
 	{ "canonicalization",	CANONICALIZATION },
 	{ "cert",		CERT },
+	{ "commands",		COMMANDS },
 	{ "contact",		CONTACT },
 	{ "control",		CONTROL },
 	{ "disable",		DISABLE },
@@ -1071,6 +1094,7 @@ static const struct keyword keywords[] = {
 	{ "failure",		FAILURE },
 	{ "failure-max",	FAILUREMAX },
 	{ "file:",		FILECOLON },
+	{ "files",		FILES },
 	{ "folder",		FOLDER },
 	{ "for",		FOR },
 	{ "from",		FROM },

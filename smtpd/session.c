@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "aliases.h"
 #include "envelope.h"
 #include "clock.h"
 #include "log.h"
@@ -64,6 +65,7 @@ session_clear_rcpts(struct session *s)
 
 	while ((r = TAILQ_FIRST(&s->rcpts)) != NULL) {
 		TAILQ_REMOVE(&s->rcpts, r, entry);
+		free(r->alias_of);
 		free(r);
 	}
 }
@@ -187,6 +189,9 @@ session_commit(struct session *s)
 	strlcpy(m.tag, s->listener->conf.tag, sizeof(m.tag));
 	TAILQ_FOREACH(re, &s->rcpts, entry) {
 		m.env = re->env;
+		strlcpy(m.alias_of, re->alias_of != NULL ? re->alias_of : "",
+		    sizeof(m.alias_of));
+		m.alias_gen = (uint32_t)re->alias_gen;
 		/*
 		 * RFC 8689 3: "TLS-Required: No" asks the mta to deliver
 		 * without the recipient domain's DANE or MTA-STS demands;
@@ -655,18 +660,144 @@ cb_mail(void *arg, const struct smtp_mail *m)
 	s->mail_pending = 1;
 }
 
+/* One envelope for one recipient of this transaction. */
+static struct smtp_rcpt_entry *
+session_rcpt_add(struct session *s, const struct smtp_rcpt *r, int remote,
+    const char *action, const char *rcpt)
+{
+	struct smtp_rcpt_entry	*re;
+
+	re = xcalloc(1, sizeof(*re));
+	re->env.kind = remote ? ENV_REMOTE : ENV_LOCAL;
+	strlcpy(re->env.dest, action, sizeof(re->env.dest));
+	strlcpy(re->env.sender, s->mail.sender.addr, sizeof(re->env.sender));
+	strlcpy(re->env.rcpt, rcpt, sizeof(re->env.rcpt));
+	re->env.ret = s->mail.params.ret;
+	/* The account travels with the mail: routes may pick by it. */
+	if (smtp_session_auth_user(s->engine) != NULL)
+		strlcpy(re->env.account, smtp_session_auth_user(s->engine),
+		    sizeof(re->env.account));
+	if (s->mail.params.has_envid)
+		strlcpy(re->env.envid, s->mail.params.envid,
+		    sizeof(re->env.envid));
+	re->env.notify = r->params.notify;
+	if (r->params.has_orcpt)
+		strlcpy(re->env.orcpt, r->params.orcpt, sizeof(re->env.orcpt));
+	if (s->mail.params.requiretls)
+		re->env.flags |= ENV_F_REQUIRETLS;
+	if (s->mail.params.smtputf8)
+		re->env.flags |= ENV_F_SMTPUTF8;
+	if (s->mail.params.body == SMTP_BODY_8BITMIME)
+		re->env.flags |= ENV_F_8BITMIME;
+	TAILQ_INSERT_TAIL(&s->rcpts, re, entry);
+	return re;
+}
+
+/*
+ * An alias (`action ... alias <T>`, lib/aliases.c): expanded here, once,
+ * into one envelope per target, each of which remembers the address the
+ * client gave.  RFC 3461 4.2: ORCPT is the original recipient as the
+ * sender wrote it, kept as the message moves on; when the client gave
+ * none we supply it ("rfc822;" or, for a UTF-8 address, "utf-8;", RFC
+ * 6533 3), so that a DSN names the alias the sender used, not the
+ * mailbox or program behind it.  0: not an alias (route as usual).
+ *
+ * Hook for SRS (issue 17, its list step): the envelope sender of each
+ * ALIAS_REMOTE target below is the one to rewrite.
+ */
+static int
+session_rcpt_alias(struct session *s, const struct smtp_rcpt *r,
+    const struct action *a)
+{
+	struct alias_expansion	 x;
+	struct smtp_rcpt_entry	*re;
+	const char		*p;
+	char			 orcpt[ENV_ORCPT_MAX + 1];
+	size_t			 i;
+	int			 utf8 = 0;
+
+	switch (aliases_expand(&s->smtp->routing, a, r->rcpt.addr, &x)) {
+	case ALIAS_NOT_ALIAS:
+		aliases_expansion_free(&x);
+		return 0;
+	case ALIAS_EXPANDED:
+		break;
+	case ALIAS_OVERFLOW:
+		log_warnx("smtp: session %u from %s: alias <%s> refused: its "
+		    "expansion passes a limit (depth %d, %d aliases, %d "
+		    "recipients)", s->id, s->ip, r->rcpt.addr,
+		    ALIASES_MAX_DEPTH, ALIASES_MAX_LOOKUPS,
+		    ALIASES_MAX_TARGETS);
+		smtp_session_reply_rcpt(s->engine, 0, 550, "5.4.6",
+		    "Alias expansion too large or too deep");
+		aliases_expansion_free(&x);
+		return 1;
+	case ALIAS_UNAVAILABLE:
+		log_warnx("smtp: session %u from %s: alias <%s> deferred: an "
+		    ":include: of it cannot be read", s->id, s->ip,
+		    r->rcpt.addr);
+		smtp_session_reply_rcpt(s->engine, 0, 451, "4.3.0",
+		    "Alias temporarily unavailable");
+		aliases_expansion_free(&x);
+		return 1;
+	case ALIAS_NO_TARGET:
+		log_info("smtp: session %u from %s: alias <%s> refused: no "
+		    "target (%s)", s->id, s->ip, r->rcpt.addr, x.loop ?
+		    "a loop" : x.refused ? "files or commands not allowed" :
+		    "no valid member");
+		if (x.loop)
+			smtp_session_reply_rcpt(s->engine, 0, 550, "5.4.6",
+			    "Alias loop");
+		else if (x.refused)
+			smtp_session_reply_rcpt(s->engine, 0, 550, "5.7.1",
+			    "Alias delivery to files or commands not allowed");
+		else
+			smtp_session_reply_rcpt(s->engine, 0, 550, "5.1.1",
+			    "Alias has no valid recipient");
+		aliases_expansion_free(&x);
+		return 1;
+	}
+	for (p = r->rcpt.addr; *p != '\0'; p++)
+		if ((unsigned char)*p >= 0x80)
+			utf8 = 1;
+	snprintf(orcpt, sizeof(orcpt), "%s;%s", utf8 ? "utf-8" : "rfc822",
+	    r->rcpt.addr);
+	for (i = 0; i < x.n; i++) {
+		re = session_rcpt_add(s, r, x.t[i].kind == ALIAS_REMOTE,
+		    x.t[i].action, x.t[i].rcpt);
+		re->alias_of = xstrdup(r->rcpt.addr);
+		re->alias_gen = s->smtp->routing.generation;
+		if (!r->params.has_orcpt)
+			strlcpy(re->env.orcpt, orcpt, sizeof(re->env.orcpt));
+	}
+	log_info("smtp: session %u from %s: alias <%s> expanded to %zu "
+	    "recipient%s", s->id, s->ip, r->rcpt.addr, x.n, x.n == 1 ? "" :
+	    "s");
+	aliases_expansion_free(&x);
+	smtp_session_reply_rcpt(s->engine, 1, 0, NULL, NULL);
+	return 1;
+}
+
 static void
 cb_rcpt(void *arg, const struct smtp_rcpt *r)
 {
 	struct session		*s = arg;
-	struct smtp_rcpt_entry	*re;
+	const struct action	*a;
 	const char		*action = NULL;
+	enum rcpt_verdict	 v;
 	int			 remote = 0;
 
-	switch (routing_decide_auth(&s->smtp->routing,
+	v = routing_decide_auth(&s->smtp->routing,
 	    (struct sockaddr *)&s->ss, smtp_session_auth_user(s->engine),
 	    r->rcpt.addr, r->rcpt.at, s->listener->conf.tag, &remote,
-	    &action)) {
+	    &action);
+	/* an alias is taken before the user of that name (aliases(5)) */
+	if ((v == RCPT_ACCEPT || v == RCPT_UNKNOWN_USER) && action != NULL &&
+	    !remote && (a = config_find_action(s->smtp->routing.conf,
+	    action)) != NULL && a->alias_table[0] != '\0' &&
+	    session_rcpt_alias(s, r, a))
+		return;
+	switch (v) {
 	case RCPT_ACCEPT:
 		break;
 	case RCPT_RELAY_DENIED:
@@ -694,30 +825,7 @@ cb_rcpt(void *arg, const struct smtp_rcpt *r)
 		    "Configuration error");
 		return;
 	}
-
-	re = xcalloc(1, sizeof(*re));
-	re->env.kind = remote ? ENV_REMOTE : ENV_LOCAL;
-	strlcpy(re->env.dest, action, sizeof(re->env.dest));
-	strlcpy(re->env.sender, s->mail.sender.addr, sizeof(re->env.sender));
-	strlcpy(re->env.rcpt, r->rcpt.addr, sizeof(re->env.rcpt));
-	re->env.ret = s->mail.params.ret;
-	/* The account travels with the mail: routes may pick by it. */
-	if (smtp_session_auth_user(s->engine) != NULL)
-		strlcpy(re->env.account, smtp_session_auth_user(s->engine),
-		    sizeof(re->env.account));
-	if (s->mail.params.has_envid)
-		strlcpy(re->env.envid, s->mail.params.envid,
-		    sizeof(re->env.envid));
-	re->env.notify = r->params.notify;
-	if (r->params.has_orcpt)
-		strlcpy(re->env.orcpt, r->params.orcpt, sizeof(re->env.orcpt));
-	if (s->mail.params.requiretls)
-		re->env.flags |= ENV_F_REQUIRETLS;
-	if (s->mail.params.smtputf8)
-		re->env.flags |= ENV_F_SMTPUTF8;
-	if (s->mail.params.body == SMTP_BODY_8BITMIME)
-		re->env.flags |= ENV_F_8BITMIME;
-	TAILQ_INSERT_TAIL(&s->rcpts, re, entry);
+	session_rcpt_add(s, r, remote, action, r->rcpt.addr);
 	smtp_session_reply_rcpt(s->engine, 1, 0, NULL, NULL);
 }
 

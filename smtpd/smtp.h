@@ -60,6 +60,9 @@ struct smtp_listener {
 struct smtp_rcpt_entry {
 	TAILQ_ENTRY(smtp_rcpt_entry)	 entry;
 	struct envelope			 env;
+	char				*alias_of;	/* the RCPT an alias
+							   expanded, or NULL */
+	unsigned long			 alias_gen;	/* tables as then */
 };
 
 enum smtp_queue_state {
