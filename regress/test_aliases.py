@@ -278,3 +278,29 @@ def test_bad_aliases_file_stops_start(daemon_factory, tmp_path):
     dm.start(wait=False)
     assert dm.wait_exit(10) == 1
     assert "continuation line without a name" in dm.logtext()
+
+
+def test_default_configuration_maps_postmaster(daemon_factory, tmp_path):
+    """The lines `make run` and `make install` use where /etc/aliases
+    exists (scripts/setup-run's sed): postmaster goes through it."""
+    from conftest import TOP
+    with open(os.path.join(TOP, "etc", "postern.conf.default")) as f:
+        lines = f.read().splitlines()
+    assert 'action "local" maildir "~/Maildir"' in lines
+    conf = []
+    for ln in lines:
+        if ln == 'action "local" maildir "~/Maildir"' or \
+                ln.startswith(("pki ", "listen ")):
+            continue
+        conf.append(re.sub(r"^#aliases# ", "", ln))
+    path = str(tmp_path / "etc-aliases")
+    with open(path, "w") as f:
+        f.write("# See man 5 aliases for format\npostmaster:    root\n")
+    text = "\n".join(conf).replace('"/etc/aliases"', '"%s"' % path)
+    assert "alias <aliases>" in text
+    dm = daemon_factory(config_extra=text, sub="default").start()
+    r = rcpt(dm, "postmaster@localhost", "nosuchalias@localhost")
+    assert r["postmaster@localhost"][0] == 250
+    assert r["nosuchalias@localhost"][0] == 550
+    assert wait_log(dm, r"alias <postmaster@localhost> expanded to 1 "
+                    r"recipient\b", timeout=5)
