@@ -86,6 +86,8 @@ zero:   :include: /dev/zero
 ext:    friend@far.test, nobody
 gone:   refused@far.test
 big:    %(big)s
+big2:   big
+big3:   big
 """ % {"base": base, "script": script, "out": out, "include": include,
         "big": big})
     with open(dm.conf, "a") as f:
@@ -253,6 +255,19 @@ def test_ten_thousand_members(adm, sink):
     rcpts = [r for m in sink.accepted() for r in m["rcpts"]]
     assert len(rcpts) == 10000
     assert len(set(rcpts)) == 10000
+
+
+def test_envelopes_bounded_per_transaction(adm):
+    """Three RCPTs of 10,000 recipients each: the third would pass
+    20,000 envelopes in one transaction and is deferred (452 4.5.3)."""
+    with smtplib.SMTP("127.0.0.1", adm.port, timeout=60) as c:
+        c.ehlo("client.test")
+        c.mail("sender@client.test")
+        assert c.rcpt("big@a.test")[0] == 250
+        assert c.rcpt("big2@a.test")[0] == 250
+        code, text = c.rcpt("big3@a.test")
+        assert code == 452 and b"4.5.3" in text
+        c.rset()
 
 
 def test_change_picked_up_without_restart(adm):

@@ -713,7 +713,7 @@ session_rcpt_alias(struct session *s, const struct smtp_rcpt *r,
 	struct smtp_rcpt_entry	*re;
 	const char		*p;
 	char			 orcpt[ENV_ORCPT_MAX + 1];
-	size_t			 i;
+	size_t			 i, nenv = 0;
 	int			 utf8 = 0;
 
 	switch (aliases_expand(&s->smtp->routing, a, r->rcpt.addr, &x)) {
@@ -754,6 +754,19 @@ session_rcpt_alias(struct session *s, const struct smtp_rcpt *r,
 		else
 			smtp_session_reply_rcpt(s->engine, 0, 550, "5.1.1",
 			    "Alias has no valid recipient");
+		aliases_expansion_free(&x);
+		return 1;
+	}
+	/* the transaction's envelopes stay bounded, however many RCPTs */
+	TAILQ_FOREACH(re, &s->rcpts, entry)
+		if (++nenv + x.n > ALIASES_MAX_TARGETS)
+			break;
+	if (nenv + x.n > ALIASES_MAX_TARGETS) {
+		log_warnx("smtp: session %u from %s: alias <%s> deferred: "
+		    "more than %d recipients in one transaction", s->id, s->ip,
+		    r->rcpt.addr, ALIASES_MAX_TARGETS);
+		smtp_session_reply_rcpt(s->engine, 0, 452, "4.5.3",
+		    "Too many recipients");
 		aliases_expansion_free(&x);
 		return 1;
 	}
