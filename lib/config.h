@@ -171,6 +171,8 @@ struct action {
 	int			 alias_files;	/* "/file" members delivered */
 	int			 alias_commands; /* "|command" members run */
 	char			*alias_user;	/* whom as; NULL: nobody */
+	int			 forward_file;	/* "forward-file yes": the
+						   recipient's ~/.forward */
 };
 TAILQ_HEAD(actionlist, action);
 #define ACTION_DEFAULT_ALIAS_USER	"nobody"

@@ -137,6 +137,7 @@ routing_conf_imsg(struct routing *rt, struct imsg *imsg)
 		    sizeof(a->alias_table));
 		a->alias_files = ma.alias_files;
 		a->alias_commands = ma.alias_commands;
+		a->forward_file = ma.forward_file;
 		TAILQ_INSERT_TAIL(&rt->conf->actions, a, entry);
 		return 1;
 	case IMSG_CONF_RULE_ADD:
@@ -423,6 +424,7 @@ routing_send(struct postern_conf *conf, struct imsgbuf *ibuf)
 		    sizeof(ma.alias_table));
 		ma.alias_files = a->alias_files;
 		ma.alias_commands = a->alias_commands;
+		ma.forward_file = a->forward_file;
 		imsg_compose(ibuf, IMSG_CONF_ACTION_ADD, 0, 0, -1, &ma,
 		    sizeof(ma));
 	}

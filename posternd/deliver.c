@@ -649,13 +649,20 @@ worker_gone(struct worker *w)
 static pid_t
 worker_exec(int sock)
 {
+	return deliver_exec("deliver", sock);
+}
+
+/* posternd -P mode, a fresh execution, its socket on fd 3. */
+pid_t
+deliver_exec(const char *mode, int sock)
+{
 	char	*argv[6];
 	int	 argc = 0, exe;
 	pid_t	 pid;
 
 	argv[argc++] = "posternd";
 	argv[argc++] = "-P";
-	argv[argc++] = "deliver";
+	argv[argc++] = (char *)mode;
 	if (deliver_debug)
 		argv[argc++] = "-d";
 	/* as verbose as the parent is now (posternctl log verbose) */

@@ -63,7 +63,7 @@ static void	 set_count(const struct conf_loc *, const char *, long long,
 	size_t		 size;
 }
 
-%token	ALIAS ALIASUSER COMMANDS FILES
+%token	ALIAS ALIASUSER COMMANDS FILES FORWARDFILE
 %token	ACTION ALGORITHM ALLOWSHA1 ANY ARC AUTH CANONICALIZATION CERT
 %token	CONTROL DISABLE
 %token	DKIM DKIMSIGNATURE DMARC DOMAIN EXPIRE FAILPARTIALBODY FILECOLON
@@ -507,21 +507,21 @@ action		: ACTION STRING {
 		}
 		;
 
-actiontype	: MAILDIR optstring optmaildiruser optalias {
+actiontype	: MAILDIR optstring optmaildiruser optalias optforward {
 			/* Not a mid-rule action: $2 must leave the stack. */
 			parse_action_maildir(&@2, $2);
 		}
-		| MBOX optstring optmaildiruser optalias {
+		| MBOX optstring optmaildiruser optalias optforward {
 			parse_action_mbox(&@1, $2);
 		}
-		| LMTP STRING optrcptto optmaildiruser optalias {
+		| LMTP STRING optrcptto optmaildiruser optalias optforward {
 			ps.action->type = ACTION_LMTP;
 			ps.action->path = $2;
 			if (!conf_valid_lmtp_dest($2))
 				conf_error(&@2, "invalid lmtp destination "
 				    "\"%s\"", $2);
 		}
-		| MDA STRING optmaildiruser optalias {
+		| MDA STRING optmaildiruser optalias optforward {
 			parse_action_mda(&@2, $2);
 		}
 		| RELAY {
@@ -552,6 +552,21 @@ optalias	: /* empty */
 		| ALIAS tableref {
 			parse_alias_table(&@2, $2);
 		} aliasopts
+		;
+
+/* forward-file yes|no: the recipient's ~/.forward (posternd/forward.c) */
+optforward	: /* empty */
+		| FORWARDFILE STRING {
+			if (strcmp($2, "yes") == 0)
+				ps.action->forward_file = 1;
+			else if (strcmp($2, "no") != 0)
+				conf_error(&@2, "forward-file is yes or no");
+			if (ps.action->forward_file &&
+			    ps.action->virtual_table[0] != '\0')
+				conf_error(&@2, "forward-file and virtual "
+				    "cannot go together");
+			free($2);
+		}
 		;
 
 aliasopts	: /* empty */
@@ -1097,6 +1112,7 @@ static const struct keyword keywords[] = {
 	{ "files",		FILES },
 	{ "folder",		FOLDER },
 	{ "for",		FOR },
+	{ "forward-file",	FORWARDFILE },
 	{ "from",		FROM },
 	{ "group",		GROUP },
 	{ "header",		HEADER },

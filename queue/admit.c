@@ -47,6 +47,7 @@
  */
 #include <sys/types.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 
 #include <stdio.h>
 #include <string.h>
@@ -97,6 +98,62 @@ static struct {
 	enum alias_verdict	 verdict;
 	struct alias_expansion	 x;
 } last;
+
+/*
+ * A ~/.forward's target: the queue cannot read the file (the parent has
+ * a worker read it for smtp), so it checks that alias_of goes to an
+ * action with forward-file, and that the target is what the rules give a
+ * local submission of it (or alias_of itself, the mailbox): no more than
+ * smtp could get by claiming a local client.
+ */
+static int
+admit_forward(struct routing *rt, const struct msg_queue_envelope *m,
+    struct envelope *out, char *why, size_t whylen)
+{
+	const struct envelope	*e = &m->env;
+	const struct action	*a;
+	struct sockaddr_un	 local;
+	enum rcpt_verdict	 v;
+	const char		*action = NULL, *at;
+	int			 remote = 0;
+
+	at = strrchr(m->alias_of, '@');
+	v = routing_decide_auth(rt, (const struct sockaddr *)&m->client,
+	    e->account[0] != '\0' ? e->account : NULL, m->alias_of,
+	    at != NULL ? (size_t)(at - m->alias_of) : strlen(m->alias_of),
+	    m->tag, &remote, &action);
+	if (v != RCPT_ACCEPT || remote ||
+	    (a = config_find_action(rt->conf, action)) == NULL ||
+	    !a->forward_file) {
+		snprintf(why, whylen, "<%s> has no .forward by the queue's "
+		    "rules (%s)", m->alias_of, verdict_name(v));
+		return -1;
+	}
+	memset(&local, 0, sizeof(local));
+	local.sun_family = AF_UNIX;
+	at = strrchr(e->rcpt, '@');
+	action = NULL;
+	remote = 0;
+	if (at == NULL || routing_decide(rt, (struct sockaddr *)&local,
+	    e->rcpt, (size_t)(at - e->rcpt), "", &remote, &action) !=
+	    RCPT_ACCEPT || e->kind != (remote ? ENV_REMOTE : ENV_LOCAL) ||
+	    strcmp(e->dest, action) != 0) {
+		snprintf(why, whylen, "<%s> is not where the rules send a "
+		    "local submission to it (.forward of <%s>)", e->rcpt,
+		    m->alias_of);
+		return -1;
+	}
+	if (!queue_folder_ok(e->folder)) {
+		snprintf(why, whylen, "folder \"%s\" is not a folder name",
+		    e->folder);
+		return -1;
+	}
+	*out = *e;
+	out->flags &= ~ENV_F_REPORT;
+	if (e->kind == ENV_REMOTE)
+		out->folder[0] = '\0';
+	return 0;
+}
 
 static int
 admit_alias(struct routing *rt, const struct msg_queue_envelope *m,
@@ -165,6 +222,8 @@ queue_admit_envelope(struct routing *rt, const struct msg_queue_envelope *m,
 	const char		*action = NULL, *at;
 	int			 remote = 0, kind, n, off = 0;
 
+	if (m->forwarded)
+		return admit_forward(rt, m, out, why, whylen);
 	if (m->alias_of[0] != '\0')
 		return admit_alias(rt, m, out, why, whylen);
 	at = strrchr(e->rcpt, '@');

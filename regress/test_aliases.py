@@ -2,16 +2,19 @@
 aliases(5) format, expanded once at RCPT time by smtp into one envelope per
 target (checked again by the queue), each with ORCPT naming the address the
 sender used; files and commands only when the action allows them, run as
-its alias-user, never as root; the file re-read when it changes.
+its alias-user, never as root; the file re-read when it changes.  And
+~/.forward (forward-file yes), read and parsed by a worker as the user.
 
-Modules covered: lib/aliases.c, posternd/alias_watch.c, queue/admit.c
-(alias targets), posternd/deliver.c (alias files and commands)."""
+Modules covered: lib/aliases.c, posternd/alias_watch.c, posternd/forward.c,
+queue/admit.c (alias and .forward targets), posternd/deliver.c (alias
+files and commands)."""
 import re
 import glob
 import os
 import pwd
 import shutil
 import smtplib
+import subprocess
 import tempfile
 import time
 
@@ -319,3 +322,81 @@ def test_default_configuration_maps_postmaster(daemon_factory, tmp_path):
     assert r["nosuchalias@localhost"][0] == 550
     assert wait_log(dm, r"alias <postmaster@localhost> expanded to 1 "
                     r"recipient\b", timeout=5)
+
+
+FWD_USER = "pfwdtest"
+
+
+@pytest.fixture
+def fwd(daemon_factory, sink):
+    """A user with a home under /tmp and a daemon whose action reads
+    ~/.forward (forward-file yes)."""
+    base = tempfile.mkdtemp(prefix="postern-fwd-")
+    os.chmod(base, 0o1777)
+    home = os.path.join(base, "home")
+    subprocess.run(["userdel", "-f", FWD_USER], capture_output=True)
+    subprocess.run(["useradd", "-M", "-d", home, "-s", "/bin/sh",
+                    FWD_USER], check=True)
+    pw = pwd.getpwnam(FWD_USER)
+    os.mkdir(home, 0o755)
+    os.chown(home, pw.pw_uid, pw.pw_gid)
+    dm = daemon_factory(sub="fwd")
+    dm.maildir = base
+    dm.home = home
+    dm.pw = pw
+    with open(dm.conf, "a") as f:
+        f.write('queue retry 1s max 1s\n'
+                'action "loc" maildir "%s/%%{user}" forward-file yes\n'
+                'action "out" relay host "smtp://%s"\n'
+                'match from any for domain "a.test" action "loc"\n'
+                'match from any for domain "far.test" action "out"\n'
+                % (base, SINK))
+    dm.start()
+    yield dm
+    dm.stop()
+    subprocess.run(["userdel", "-f", FWD_USER], capture_output=True)
+    shutil.rmtree(base, ignore_errors=True)
+
+
+def write_forward(dm, text, mode=0o644):
+    path = os.path.join(dm.home, ".forward")
+    with open(path, "w") as f:
+        f.write(text)
+    os.chown(path, dm.pw.pw_uid, dm.pw.pw_gid)
+    os.chmod(path, mode)
+
+
+def test_forward_local_and_external(fwd, sink):
+    """~/.forward keeps a copy (the user's own name with a backslash) and
+    sends one on to an external address, each its own envelope."""
+    write_forward(fwd, "\\%s, friend@far.test\n" % FWD_USER)
+    r = rcpt(fwd, FWD_USER + "@a.test")
+    assert r[FWD_USER + "@a.test"][0] == 250
+    sink.wait_messages(1, timeout=30)
+    assert sink.accepted()[0]["rcpts"] == ["friend@far.test"]
+    assert len(mails(fwd, FWD_USER)) == 1
+    assert wait_log(fwd, r"forwarded by ~%s/.forward to 1 address and "
+                    r"kept" % FWD_USER, timeout=5)
+
+
+def test_forward_group_writable_ignored(fwd, sink):
+    write_forward(fwd, "friend@far.test\n", mode=0o664)
+    r = rcpt(fwd, FWD_USER + "@a.test")
+    assert r[FWD_USER + "@a.test"][0] == 250
+    assert len(mails(fwd, FWD_USER)) == 1
+    time.sleep(1)
+    assert sink.accepted() == []
+    assert "writable by others" in fwd.logtext()
+
+
+def test_forward_symlink_not_followed(fwd, sink):
+    target = os.path.join(fwd.maildir, "elsewhere")
+    with open(target, "w") as f:
+        f.write("friend@far.test\n")
+    os.chown(target, fwd.pw.pw_uid, fwd.pw.pw_gid)
+    os.symlink(target, os.path.join(fwd.home, ".forward"))
+    r = rcpt(fwd, FWD_USER + "@a.test")
+    assert r[FWD_USER + "@a.test"][0] == 250
+    assert len(mails(fwd, FWD_USER)) == 1
+    time.sleep(1)
+    assert sink.accepted() == []

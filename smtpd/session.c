@@ -16,6 +16,7 @@
 #include <sys/types.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <netinet/in.h>
 
 #include <ctype.h>
@@ -97,6 +98,7 @@ smtpd_session_close(struct session *s)
 	smtp_session_free(s->engine);
 	buf_free(&s->in);
 	session_clear_rcpts(s);
+	free(s->fwd_members);	/* an answer pending finds no session */
 	TAILQ_REMOVE(&smtp->sessions, s, entry);
 	smtp->nsessions--;
 	if (s->held)
@@ -192,6 +194,7 @@ session_commit(struct session *s)
 		strlcpy(m.alias_of, re->alias_of != NULL ? re->alias_of : "",
 		    sizeof(m.alias_of));
 		m.alias_gen = (uint32_t)re->alias_gen;
+		m.forwarded = re->forwarded;
 		/*
 		 * RFC 8689 3: "TLS-Required: No" asks the mta to deliver
 		 * without the recipient domain's DANE or MTA-STS demands;
@@ -791,6 +794,155 @@ session_rcpt_alias(struct session *s, const struct smtp_rcpt *r,
 	return 1;
 }
 
+/*
+ * "forward-file yes": a local recipient's ~/.forward, which the parent has
+ * a worker read as the user (posternd/forward.c).  The RCPT waits.
+ */
+static int
+session_rcpt_forward(struct session *s, const struct smtp_rcpt *r,
+    const struct action *a)
+{
+	struct msg_forward_lookup	 m;
+	char				 why[256];
+
+	if (!a->forward_file || a->virtual_table[0] != '\0' ||
+	    a->user != NULL)
+		return 0;
+	memset(&m, 0, sizeof(m));
+	if (routing_local_user(s->smtp->routing.conf, a->name, r->rcpt.addr,
+	    m.user, sizeof(m.user), why, sizeof(why)) == -1)
+		return 0;
+	s->fwd_pending = 1;
+	s->fwd_rcpt = *r;
+	strlcpy(s->fwd_action, a->name, sizeof(s->fwd_action));
+	strlcpy(s->fwd_user, m.user, sizeof(s->fwd_user));
+	free(s->fwd_members);
+	s->fwd_members = NULL;
+	s->fwd_n = 0;
+	proc_compose(s->smtp->proc, PROC_PARENT, IMSG_FORWARD_LOOKUP, s->id,
+	    -1, &m, sizeof(m));
+	return 1;
+}
+
+/*
+ * The members of ~/.forward, each its own envelope tracked back to the
+ * recipient (ORCPT, as for an alias): the user's own name (or "\\user")
+ * is the mailbox, an address goes where the match rules send a local
+ * submission of it.  Files and commands in a .forward are not delivered
+ * (logged).  Nothing usable left: the mailbox.
+ */
+static void
+session_forward_done(struct session *s, int status)
+{
+	const struct smtp_rcpt	*r = &s->fwd_rcpt;
+	struct smtp_rcpt_entry	*re;
+	struct sockaddr_un	 local;
+	const char		*m, *at, *action, *domain;
+	char			 orcpt[ENV_ORCPT_MAX + 1], addr[ENV_ADDR_MAX + 1];
+	size_t			 i, k, n = 0;
+	int			 remote, own = 0;
+
+	s->fwd_pending = 0;
+	if (status == FORWARD_TEMPFAIL) {
+		smtp_session_reply_rcpt(s->engine, 0, 451, "4.3.0",
+		    "Cannot read the recipient's .forward now");
+		return;
+	}
+	at = strrchr(r->rcpt.addr, '@');
+	domain = at != NULL ? at + 1 : s->smtp->conf->hostname;
+	snprintf(orcpt, sizeof(orcpt), "rfc822;%s", r->rcpt.addr);
+	memset(&local, 0, sizeof(local));
+	local.sun_family = AF_UNIX;
+	for (i = 0; status == FORWARD_FOUND && i < s->fwd_n; i++) {
+		m = s->fwd_members[i];
+		if (m[0] == '\\')
+			m++;
+		if (m[0] == '|' || m[0] == '/') {
+			log_info("smtp: session %u: ~%s/.forward: %s not "
+			    "delivered (files and commands are not supported "
+			    "in .forward)", s->id, s->fwd_user, m);
+			continue;
+		}
+		if (strchr(m, '@') == NULL)
+			snprintf(addr, sizeof(addr), "%s@%s", m, domain);
+		else
+			strlcpy(addr, m, sizeof(addr));
+		at = strrchr(addr, '@');
+		if (strcasecmp(addr, r->rcpt.addr) == 0 ||
+		    (strcasecmp(at + 1, domain) == 0 &&
+		    (size_t)(at - addr) == strlen(s->fwd_user) &&
+		    strncasecmp(addr, s->fwd_user, at - addr) == 0)) {
+			own = 1;
+			continue;
+		}
+		action = NULL;
+		remote = 0;
+		if (routing_decide(&s->smtp->routing,
+		    (struct sockaddr *)&local, addr, (size_t)(at - addr), "",
+		    &remote, &action) != RCPT_ACCEPT) {
+			log_info("smtp: session %u: ~%s/.forward: <%s> refused "
+			    "by the match rules", s->id, s->fwd_user, addr);
+			continue;
+		}
+		/* the same target twice: once */
+		k = 0;
+		TAILQ_FOREACH(re, &s->rcpts, entry)
+			if (re->forwarded && strcmp(re->alias_of,
+			    r->rcpt.addr) == 0 && strcmp(re->env.rcpt,
+			    addr) == 0)
+				k = 1;
+		if (k)
+			continue;
+		re = session_rcpt_add(s, r, remote, action, addr);
+		re->alias_of = xstrdup(r->rcpt.addr);
+		re->forwarded = 1;
+		if (!r->params.has_orcpt)
+			strlcpy(re->env.orcpt, orcpt, sizeof(re->env.orcpt));
+		n++;
+	}
+	if (own || n == 0)
+		session_rcpt_add(s, r, 0, s->fwd_action, r->rcpt.addr);
+	if (n > 0)
+		log_info("smtp: session %u from %s: <%s> forwarded by "
+		    "~%s/.forward to %zu address%s%s", s->id, s->ip,
+		    r->rcpt.addr, s->fwd_user, n, n == 1 ? "" : "es",
+		    own ? " and kept" : "");
+	free(s->fwd_members);
+	s->fwd_members = NULL;
+	s->fwd_n = 0;
+	smtp_session_reply_rcpt(s->engine, 1, 0, NULL, NULL);
+}
+
+void
+session_forward_imsg(struct smtp *smtp, struct imsg *imsg)
+{
+	struct msg_forward_member	 m;
+	struct msg_forward_end		 e;
+	struct session			*s;
+
+	s = session_by_id(smtp, imsg->hdr.peerid);
+	if (imsg->hdr.type == IMSG_FORWARD_MEMBER) {
+		if (msg_get_forward_member(imsg, &m) == -1 ||
+		    (s != NULL && (!s->fwd_pending ||
+		    s->fwd_n >= FORWARD_MAX_MEMBERS)))
+			proc_bad_message(smtp->proc, PROC_PARENT, imsg);
+		if (s == NULL)
+			return;		/* the client left */
+		s->fwd_members = xreallocarray(s->fwd_members, s->fwd_n + 1,
+		    sizeof(*s->fwd_members));
+		memcpy(s->fwd_members[s->fwd_n++], m.member,
+		    sizeof(m.member));
+		return;
+	}
+	if (msg_get_forward_end(imsg, &e) == -1 ||
+	    (s != NULL && !s->fwd_pending))
+		proc_bad_message(smtp->proc, PROC_PARENT, imsg);
+	if (s == NULL)
+		return;
+	session_forward_done(s, e.status);
+	session_pump(s);
+}
+
 static void
 cb_rcpt(void *arg, const struct smtp_rcpt *r)
 {
@@ -809,6 +961,10 @@ cb_rcpt(void *arg, const struct smtp_rcpt *r)
 	    !remote && (a = config_find_action(s->smtp->routing.conf,
 	    action)) != NULL && a->alias_table[0] != '\0' &&
 	    session_rcpt_alias(s, r, a))
+		return;
+	if (v == RCPT_ACCEPT && !remote && (a = config_find_action(
+	    s->smtp->routing.conf, action)) != NULL &&
+	    session_rcpt_forward(s, r, a))
 		return;
 	switch (v) {
 	case RCPT_ACCEPT:

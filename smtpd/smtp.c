@@ -366,6 +366,11 @@ smtp_dispatch(struct proc *p, enum proc_id from, struct imsg *imsg)
 
 	if (proc_common_imsg(p, from, imsg))
 		return;
+	if (from == PROC_PARENT && (imsg->hdr.type == IMSG_FORWARD_MEMBER ||
+	    imsg->hdr.type == IMSG_FORWARD_END)) {
+		session_forward_imsg(s, imsg);
+		return;
+	}
 	if (from == PROC_PARENT) {
 		/* an aliases file changed (posternd/alias_watch.c) */
 		switch (routing_reload_imsg(&s->routing, imsg)) {

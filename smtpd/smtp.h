@@ -62,6 +62,7 @@ struct smtp_rcpt_entry {
 	struct envelope			 env;
 	char				*alias_of;	/* the RCPT an alias
 							   expanded, or NULL */
+	int				 forwarded;	/* by its ~/.forward */
 	unsigned long			 alias_gen;	/* tables as then */
 };
 
@@ -104,6 +105,13 @@ struct session {
 	int				 mail_pending;	/* MAIL awaits authd */
 	/* SASL AUTH (RFC 4954) */
 	int				 sasl_pending;	/* authd checks */
+	/* a local recipient's ~/.forward, asked of the parent at RCPT */
+	int				 fwd_pending;
+	struct smtp_rcpt		 fwd_rcpt;
+	char				 fwd_action[64];
+	char				 fwd_user[65];
+	char				 (*fwd_members)[256];
+	size_t				 fwd_n;
 	unsigned int			 sasl_failures;
 	int				 sasl_locked;	/* 421 after the 535 */
 	char				 sasl_mech[16];
@@ -193,5 +201,8 @@ void	session_shutdown(struct session *);
 extern const char *const smtp_stat_names[STAT_MAX];
 void	smtp_accept_pause(struct smtp *);
 void	smtp_accept_resume(struct smtp *);
+
+/* The parent's IMSG_FORWARD_MEMBER and IMSG_FORWARD_END. */
+void	session_forward_imsg(struct smtp *, struct imsg *);
 
 #endif

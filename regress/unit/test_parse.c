@@ -1282,6 +1282,11 @@ static const struct error_case error_cases[] = {
 	  "2: alias table \"m\" must be a file: table in aliases(5) format\n" },
 	{ "action a maildir alias-user x\n", "1: syntax error\n" },
 	{ "action a relay alias <x>\n", "1: syntax error\n" },
+	{ "action a maildir forward-file maybe\n",
+	  "1: forward-file is yes or no\n" },
+	{ "table v { \"a\" = \"b\" }\n"
+	  "action a maildir virtual <v> forward-file yes\n",
+	  "2: forward-file and virtual cannot go together\n" },
 	{ "action a maildir \"/m/%{nope}\"\n",
 	  "1: invalid expansion in \"/m/%{nope}\"\n" },
 	{ "action a maildir \"/m/%{user\"\n",
@@ -1921,8 +1926,12 @@ test_alias_action(void **state)
 	    "action plain maildir alias <al>\n"
 	    "action all mbox \"/var/mail/%{user}\" alias <al> files commands "
 	    "alias-user \"mailrun\"\n"
-	    "action m mda \"/usr/bin/procmail\" alias <al> commands\n",
+	    "action m mda \"/usr/bin/procmail\" alias <al> commands\n"
+	    "action f maildir forward-file yes\n"
+	    "action g maildir alias <al> forward-file no\n",
 	    PARSE_NOFILES);
+	assert_true(config_find_action(conf, "f")->forward_file);
+	assert_false(config_find_action(conf, "g")->forward_file);
 	assert_true(config_find_table(conf, "al")->aliases);
 	a = config_find_action(conf, "plain");
 	assert_string_equal(a->alias_table, "al");
