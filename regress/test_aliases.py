@@ -101,11 +101,14 @@ big3:   big
                 'action "loc" maildir "%s/%%{user}" alias <aliases> files '
                 'commands alias-user "nobody"\n'
                 'action "strict" maildir "%s/%%{user}" alias <aliases>\n'
+                'action "asroot" maildir "%s/%%{user}" alias <aliases> files '
+                'alias-user "root"\n'
                 'action "out" relay host "smtp://%s"\n'
                 'match from any for domain "a.test" action "loc"\n'
                 'match from any for domain "s.test" action "strict"\n'
+                'match from any for domain "r.test" action "asroot"\n'
                 'match from any for domain "far.test" action "out"\n'
-                % (dm.aliases, dm.maildir, dm.maildir, SINK))
+                % (dm.aliases, dm.maildir, dm.maildir, dm.maildir, SINK))
     dm.start()
     yield dm
     dm.stop()
@@ -192,6 +195,20 @@ def test_file_allowed_as_alias_user(adm):
         text = f.read()
     assert text.startswith("From sender@client.test ")
     assert "hello" in text
+
+
+def test_file_never_as_root(adm):
+    """alias-user root: the file is not written and the sender gets a
+    bounce naming the alias."""
+    r = rcpt(adm, "file@r.test", sender="nobody@a.test")
+    assert r["file@r.test"][0] == 250
+    got = mails(adm, "nobody", timeout=30)
+    assert len(got) == 1
+    with open(got[0], "rb") as f:
+        text = f.read().decode(errors="replace")
+    assert re.search(r"Original-Recipient: rfc822; ?file@r\.test", text)
+    assert "never run as root" in adm.logtext()
+    assert not os.path.exists(os.path.join(adm.base, "file.mbox"))
 
 
 def test_file_and_command_refused(adm):
