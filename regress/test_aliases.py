@@ -6,6 +6,7 @@ its alias-user, never as root; the file re-read when it changes.  And
 ~/.forward (forward-file yes), read and parsed by a worker as the user.
 
 Modules covered: lib/aliases.c, posternd/alias_watch.c, posternd/forward.c,
+smtpd/rcpt.c,
 queue/admit.c (alias and .forward targets), posternd/deliver.c (alias
 files and commands)."""
 import re

@@ -205,4 +205,17 @@ void	smtp_accept_resume(struct smtp *);
 /* The parent's IMSG_FORWARD_MEMBER and IMSG_FORWARD_END. */
 void	session_forward_imsg(struct smtp *, struct imsg *);
 
+/* smtpd/rcpt.c: one envelope, or those of an alias or a ~/.forward */
+struct action;
+struct smtp_rcpt_entry *session_rcpt_add(struct session *,
+	    const struct smtp_rcpt *, int remote, const char *action,
+	    const char *rcpt);
+/* 0: not an alias of a's table; 1: answered (or refused) */
+int	session_rcpt_alias(struct session *, const struct smtp_rcpt *,
+	    const struct action *);
+/* 0: no ~/.forward to ask for; 1: asked, the RCPT waits */
+int	session_rcpt_forward(struct session *, const struct smtp_rcpt *,
+	    const struct action *);
+void	session_forward_done(struct session *, int status);
+
 #endif
