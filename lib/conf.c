@@ -136,6 +136,7 @@ free_config(struct postern_conf *conf)
 		free(a->path);
 		free(a->user);
 		free(a->relay_url);
+		free(a->alias_user);
 		free(a);
 	}
 	while ((a = TAILQ_FIRST(&conf->transports)) != NULL) {
@@ -616,6 +617,7 @@ config_table_free(struct table *t)
 		free(te->value);
 		free(te);
 	}
+	free(t->index);
 	free(t->path);
 	free(t);
 }

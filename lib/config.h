@@ -91,6 +91,10 @@ struct table {
 	char			*path;		/* TABLE_FILE only */
 	struct table_entries	 entries;	/* TABLE_LIST, TABLE_MAP */
 	size_t			 nentries;
+	int			 aliases;	/* aliases(5) format: an action's
+						   "alias <T>" (lib/aliases.h) */
+	struct table_entry	**index;	/* by key, built at first use */
+	size_t			 nindex;
 };
 TAILQ_HEAD(tablelist, table);
 
@@ -162,8 +166,16 @@ struct action {
 	enum transport_kind	 transport;
 	char			 socks5_host[256];	/* socks5 ADDR:PORT */
 	uint16_t		 socks5_port;
+	/* "alias <T> [files] [commands] [alias-user NAME]" (lib/aliases.h) */
+	char			 alias_table[CONF_NAME_MAX];	/* "" = none */
+	int			 alias_files;	/* "/file" members delivered */
+	int			 alias_commands; /* "|command" members run */
+	char			*alias_user;	/* whom as; NULL: nobody */
+	int			 forward_file;	/* "forward-file yes": the
+						   recipient's ~/.forward */
 };
 TAILQ_HEAD(actionlist, action);
+#define ACTION_DEFAULT_ALIAS_USER	"nobody"
 
 /* route [from domain D] [for domain D] [account A] [attempt N] transport T */
 struct route {

@@ -36,6 +36,7 @@ static const char *const msg_names[IMSG_TYPE_MAX] = {
 	N(IMSG_CONF_SETUP_DONE), N(IMSG_CONF_CHILD_READY),
 	N(IMSG_CONF_REPORTS_SET), N(IMSG_CONF_SENDMAIL_SET),
 	N(IMSG_CONF_METRICS_SET),
+	N(IMSG_CONF_TABLE_RELOAD), N(IMSG_CONF_TABLE_COMMIT),
 	N(IMSG_QUEUE_MESSAGE_BEGIN), N(IMSG_QUEUE_MESSAGE_BEGIN_OK),
 	N(IMSG_QUEUE_MESSAGE_PREPEND), N(IMSG_QUEUE_MESSAGE_DATA),
 	N(IMSG_QUEUE_ENVELOPE_ADD), N(IMSG_QUEUE_MESSAGE_COMMIT),
@@ -79,6 +80,7 @@ static const char *const msg_names[IMSG_TYPE_MAX] = {
 	N(IMSG_CTL_SUPPRESSIONS_GET), N(IMSG_CTL_SUPPRESSION_REMOVE),
 	N(IMSG_CTL_REPORT_TLS_PRINT), N(IMSG_CTL_REPORT_TLS_SEND),
 	N(IMSG_CTL_LOCAL_SESSION),
+	N(IMSG_FORWARD_LOOKUP), N(IMSG_FORWARD_MEMBER), N(IMSG_FORWARD_END),
 };
 #undef N
 
@@ -227,7 +229,9 @@ msg_get_conf_action(const struct imsg *imsg, struct msg_conf_action *m)
 {
 	if (fixed(imsg, m, sizeof(*m)) == -1 || !STR(m->name) ||
 	    !ENUM(m->type, ACTION_REPORTD) || !BOOL(m->fixed_user) ||
-	    !STR(m->virtual_table))
+	    !STR(m->virtual_table) || !STR(m->alias_table) ||
+	    !BOOL(m->alias_files) || !BOOL(m->alias_commands) ||
+	    !BOOL(m->forward_file))
 		return bad();
 	return 0;
 }
@@ -478,7 +482,9 @@ msg_get_queue_envelope(const struct imsg *imsg, struct msg_queue_envelope *m)
 	    (m->env.kind != ENV_LOCAL && m->env.kind != ENV_REMOTE) ||
 	    (m->client.ss_family != AF_INET &&
 	    m->client.ss_family != AF_INET6 &&
-	    m->client.ss_family != AF_UNIX) || !STR(m->tag))
+	    m->client.ss_family != AF_UNIX) || !STR(m->tag) ||
+	    !STR(m->alias_of) || !BOOL(m->forwarded) ||
+	    (m->forwarded && m->alias_of[0] == '\0'))
 		return bad();
 	return 0;
 }
@@ -918,6 +924,33 @@ msg_get_ctl_reports(const struct imsg *imsg, struct msg_ctl_reports *m)
 {
 	if (fixed(imsg, m, sizeof(*m)) == -1 ||
 	    !ENUM(m->kind, MSG_REPORTS_ARF) || !BOOL(m->json))
+		return bad();
+	return 0;
+}
+
+int
+msg_get_forward_lookup(const struct imsg *imsg, struct msg_forward_lookup *m)
+{
+	if (fixed(imsg, m, sizeof(*m)) == -1 || !STR(m->user) ||
+	    m->user[0] == '\0' || strchr(m->user, '/') != NULL)
+		return bad();
+	return 0;
+}
+
+int
+msg_get_forward_member(const struct imsg *imsg, struct msg_forward_member *m)
+{
+	if (fixed(imsg, m, sizeof(*m)) == -1 || !STR(m->member) ||
+	    m->member[0] == '\0')
+		return bad();
+	return 0;
+}
+
+int
+msg_get_forward_end(const struct imsg *imsg, struct msg_forward_end *m)
+{
+	if (fixed(imsg, m, sizeof(*m)) == -1 ||
+	    !ENUM(m->status, FORWARD_TEMPFAIL))
 		return bad();
 	return 0;
 }

@@ -79,6 +79,12 @@ enum imsg_type {
 					   socket (control) */
 	IMSG_CONF_METRICS_SET,		/* empty + fd: the metrics listener
 					   (control), when configured */
+	/*
+	 * Also after the start (smtp, queue): an aliases file changed; its
+	 * new entries follow as IMSG_CONF_ENTRY_ADD, COMMIT swaps them in.
+	 */
+	IMSG_CONF_TABLE_RELOAD,		/* struct msg_conf_table */
+	IMSG_CONF_TABLE_COMMIT,		/* struct msg_conf_table */
 
 	/*
 	 * smtp <-> queue: one incoming message per session (peer id).  The
@@ -227,6 +233,15 @@ enum imsg_type {
 					   control -> smtp: a local
 					   submission (posternctl sendmail) */
 
+	/*
+	 * smtp <-> parent: a local recipient's ~/.forward at RCPT (an
+	 * action's "forward-file yes"), read and parsed by a short-lived
+	 * worker as the user (posternd/forward.c); peer id = session.
+	 */
+	IMSG_FORWARD_LOOKUP,		/* struct msg_forward_lookup */
+	IMSG_FORWARD_MEMBER,		/* struct msg_forward_member */
+	IMSG_FORWARD_END,		/* struct msg_forward_end */
+
 	IMSG_TYPE_MAX
 };
 
@@ -312,6 +327,10 @@ struct msg_conf_action {
 	int32_t		 type;		/* enum action_type */
 	int32_t		 fixed_user;	/* "user NAME": any local part goes */
 	char		 virtual_table[64]; /* "virtual <T>", "" = none */
+	char		 alias_table[64];	/* "alias <T>", "" = none */
+	int32_t		 alias_files;
+	int32_t		 alias_commands;
+	int32_t		 forward_file;	/* "forward-file yes" */
 };
 
 /*
@@ -484,6 +503,28 @@ struct msg_queue_envelope {
 	struct envelope		 env;
 	struct sockaddr_storage	 client;	/* AF_UNIX: posternctl sendmail */
 	char			 tag[64];	/* "" = untagged */
+	char			 alias_of[ENV_ADDR_MAX + 1]; /* the RCPT that
+					   expanded to env.rcpt, "" = none */
+	uint32_t		 alias_gen;	/* smtp's count of table
+					   reloads when it expanded */
+	int32_t			 forwarded;	/* alias_of's ~/.forward, not
+					   an alias table, named env.rcpt */
+};
+
+#define FORWARD_MAX_MEMBERS	100	/* of one ~/.forward */
+struct msg_forward_lookup {
+	char		 user[64];
+};
+
+struct msg_forward_member {
+	char		 member[256];
+};
+
+#define FORWARD_NONE		0	/* no usable ~/.forward: the mailbox */
+#define FORWARD_FOUND		1	/* its members came before */
+#define FORWARD_TEMPFAIL	2	/* could not be read now: 451 */
+struct msg_forward_end {
+	int32_t		 status;	/* FORWARD_* */
 };
 
 struct msg_queue_begin {
@@ -979,6 +1020,11 @@ int	msg_get_ctl_reports(const struct imsg *, struct msg_ctl_reports *);
 int	msg_get_tls_policy(const struct imsg *, struct msg_tls_policy *,
 	    const char **text);
 int	msg_tls_policy_text_ok(const char *, size_t);
+int	msg_get_forward_lookup(const struct imsg *,
+	    struct msg_forward_lookup *);
+int	msg_get_forward_member(const struct imsg *,
+	    struct msg_forward_member *);
+int	msg_get_forward_end(const struct imsg *, struct msg_forward_end *);
 const char *msg_tls_policy_name(int32_t);
 
 #endif

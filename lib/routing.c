@@ -18,6 +18,7 @@
 
 #include "log.h"
 #include "msg.h"
+#include "aliases.h"
 #include "routing.h"
 #include "rule.h"
 #include "table.h"
@@ -132,6 +133,11 @@ routing_conf_imsg(struct routing *rt, struct imsg *imsg)
 			a->user = xstrdup("");
 		strlcpy(a->virtual_table, ma.virtual_table,
 		    sizeof(a->virtual_table));
+		strlcpy(a->alias_table, ma.alias_table,
+		    sizeof(a->alias_table));
+		a->alias_files = ma.alias_files;
+		a->alias_commands = ma.alias_commands;
+		a->forward_file = ma.forward_file;
 		TAILQ_INSERT_TAIL(&rt->conf->actions, a, entry);
 		return 1;
 	case IMSG_CONF_RULE_ADD:
@@ -276,16 +282,121 @@ free_shells(char **list)
 	free(list);
 }
 
+static void
+send_entries(const struct table *t, struct imsgbuf *ibuf)
+{
+	struct msg_conf_table_entry	 me;
+	struct table_entry		*te;
+
+	TAILQ_FOREACH(te, &t->entries, entry) {
+		memset(&me, 0, sizeof(me));
+		strlcpy(me.table, t->name, sizeof(me.table));
+		if (strlcpy(me.key, te->key, sizeof(me.key)) >= sizeof(me.key))
+			fatalx("table %s: key too long", t->name);
+		if (te->value != NULL) {
+			me.has_value = 1;
+			if (strlcpy(me.value, te->value, sizeof(me.value)) >=
+			    sizeof(me.value))
+				fatalx("table %s: value too long", t->name);
+		}
+		imsg_compose(ibuf, IMSG_CONF_ENTRY_ADD, 0, 0, -1, &me,
+		    sizeof(me));
+		if (imsgbuf_flush(ibuf) == -1)
+			fatal("sending tables");
+	}
+}
+
+void
+routing_send_reload(const struct table *t, struct imsgbuf *ibuf)
+{
+	struct msg_conf_table	 mt;
+
+	memset(&mt, 0, sizeof(mt));
+	strlcpy(mt.name, t->name, sizeof(mt.name));
+	mt.type = t->type;
+	imsg_compose(ibuf, IMSG_CONF_TABLE_RELOAD, 0, 0, -1, &mt, sizeof(mt));
+	send_entries(t, ibuf);
+	imsg_compose(ibuf, IMSG_CONF_TABLE_COMMIT, 0, 0, -1, &mt, sizeof(mt));
+}
+
+int
+routing_reload_imsg(struct routing *rt, struct imsg *imsg)
+{
+	struct msg_conf_table		 mt;
+	struct msg_conf_table_entry	 me;
+	struct table			*t, *n;
+	struct table_entry		*te;
+	struct table_entries		 old;
+
+	switch (imsg->hdr.type) {
+	case IMSG_CONF_TABLE_RELOAD:
+		if (msg_get_conf_table(imsg, &mt) == -1 ||
+		    rt->reloading != NULL ||
+		    routing_table(rt, mt.name) == NULL)
+			return -1;
+		n = xcalloc(1, sizeof(*n));
+		strlcpy(n->name, mt.name, sizeof(n->name));
+		n->type = mt.type;
+		TAILQ_INIT(&n->entries);
+		rt->reloading = n;
+		return 1;
+	case IMSG_CONF_ENTRY_ADD:
+		if ((n = rt->reloading) == NULL)
+			return 0;
+		if (msg_get_conf_table_entry(imsg, &me) == -1 ||
+		    strcmp(me.table, n->name) != 0)
+			return -1;
+		te = xcalloc(1, sizeof(*te));
+		te->key = xstrdup(me.key);
+		te->value = me.has_value ? xstrdup(me.value) : NULL;
+		TAILQ_INSERT_TAIL(&n->entries, te, entry);
+		n->nentries++;
+		return 1;
+	case IMSG_CONF_TABLE_COMMIT:
+		if (msg_get_conf_table(imsg, &mt) == -1 ||
+		    (n = rt->reloading) == NULL ||
+		    strcmp(mt.name, n->name) != 0 ||
+		    (t = routing_table(rt, mt.name)) == NULL)
+			return -1;
+		/* the table keeps its place (and address): entries swap */
+		TAILQ_INIT(&old);
+		TAILQ_CONCAT(&old, &t->entries, entry);
+		TAILQ_CONCAT(&t->entries, &n->entries, entry);
+		TAILQ_CONCAT(&n->entries, &old, entry);
+		t->nentries = n->nentries;
+		free(t->index);
+		t->index = NULL;
+		t->nindex = 0;
+		config_table_free(n);
+		rt->reloading = NULL;
+		rt->generation++;
+		log_info("table %s: %zu entries reloaded", t->name,
+		    t->nentries);
+		return 1;
+	}
+	return 0;
+}
+
+static const struct routing_user *routing_user(struct routing *,
+		    const char *);
+
+int
+routing_user_receives(struct routing *rt, const char *name)
+{
+	const struct routing_user	*u;
+
+	u = routing_user(rt, name);
+	return u != NULL && u->can_receive;
+}
+
 void
 routing_send(struct postern_conf *conf, struct imsgbuf *ibuf)
 {
 	struct msg_conf_table		 mt;
-	struct msg_conf_table_entry	 me;
 	struct msg_conf_action		 ma;
 	struct msg_conf_rule		 mr;
 	struct msg_conf_user		 mu;
 	struct table			*t;
-	struct table_entry		*te;
 	struct action			*a;
 	struct rule			*r;
 	struct passwd			*pw;
@@ -300,24 +411,7 @@ routing_send(struct postern_conf *conf, struct imsgbuf *ibuf)
 		mt.type = t->type;
 		imsg_compose(ibuf, IMSG_CONF_TABLE_ADD, 0, 0, -1, &mt,
 		    sizeof(mt));
-		TAILQ_FOREACH(te, &t->entries, entry) {
-			memset(&me, 0, sizeof(me));
-			strlcpy(me.table, t->name, sizeof(me.table));
-			if (strlcpy(me.key, te->key, sizeof(me.key)) >=
-			    sizeof(me.key))
-				fatalx("table %s: key too long", t->name);
-			if (te->value != NULL) {
-				me.has_value = 1;
-				if (strlcpy(me.value, te->value,
-				    sizeof(me.value)) >= sizeof(me.value))
-					fatalx("table %s: value too long",
-					    t->name);
-			}
-			imsg_compose(ibuf, IMSG_CONF_ENTRY_ADD, 0, 0, -1,
-			    &me, sizeof(me));
-			if (imsgbuf_flush(ibuf) == -1)
-				fatal("sending tables");
-		}
+		send_entries(t, ibuf);
 	}
 	TAILQ_FOREACH(a, &conf->actions, entry) {
 		memset(&ma, 0, sizeof(ma));
@@ -326,6 +420,11 @@ routing_send(struct postern_conf *conf, struct imsgbuf *ibuf)
 		ma.fixed_user = a->user != NULL;
 		strlcpy(ma.virtual_table, a->virtual_table,
 		    sizeof(ma.virtual_table));
+		strlcpy(ma.alias_table, a->alias_table,
+		    sizeof(ma.alias_table));
+		ma.alias_files = a->alias_files;
+		ma.alias_commands = a->alias_commands;
+		ma.forward_file = a->forward_file;
 		imsg_compose(ibuf, IMSG_CONF_ACTION_ADD, 0, 0, -1, &ma,
 		    sizeof(ma));
 	}
@@ -479,7 +578,19 @@ routing_local_user(const struct postern_conf *conf, const char *action,
 		    a->type == ACTION_RELAY ? "relay" : "reportd", a->name);
 		return -1;
 	}
-	if (a->virtual_table[0] != '\0') {
+	if (a->alias_table[0] != '\0' && (aliases_is_file(rcpt) ||
+	    aliases_is_command(rcpt))) {
+		/* an alias's file or command: as the action's alias-user */
+		if (aliases_is_file(rcpt) ? !a->alias_files :
+		    !a->alias_commands) {
+			snprintf(why, whylen, "action %s delivers to no alias "
+			    "%s", a->name, aliases_is_file(rcpt) ? "files" :
+			    "commands");
+			return -1;
+		}
+		name = a->alias_user != NULL ? a->alias_user :
+		    ACTION_DEFAULT_ALIAS_USER;
+	} else if (a->virtual_table[0] != '\0') {
 		if ((t = config_find_table(conf, a->virtual_table)) == NULL ||
 		    (name = table_lookup_rcpt(t, rcpt)) == NULL) {
 			snprintf(why, whylen, "<%s> is not in table %s of "

@@ -23,6 +23,9 @@ struct routing {
 	struct postern_conf	*conf;		/* hostname, tables, rules */
 	struct routing_user	*users;		/* sorted once complete */
 	size_t			 nusers;
+	struct table		*reloading;	/* an aliases table's new
+						   entries, until COMMIT */
+	unsigned long		 generation;	/* counts table reloads */
 };
 
 enum rcpt_verdict {
@@ -41,6 +44,15 @@ struct msg_conf_rule;
 void	routing_rule_encode(const struct rule *, struct msg_conf_rule *);
 struct rule *routing_rule_decode(const struct msg_conf_rule *);
 void	routing_ready(struct routing *);
+/*
+ * After the start: IMSG_CONF_TABLE_RELOAD, its entries and COMMIT (an
+ * aliases file changed).  1 if taken, 0 if not ours, -1 if bad.
+ */
+int	routing_reload_imsg(struct routing *, struct imsg *);
+/* The parent's side: send t's entries anew to one child. */
+void	routing_send_reload(const struct table *, struct imsgbuf *);
+/* Is name a local user who can receive mail (local-users)? */
+int	routing_user_receives(struct routing *, const char *name);
 /* The parent's side: send what routing_conf_imsg() takes. */
 void	routing_send(struct postern_conf *, struct imsgbuf *);
 /*

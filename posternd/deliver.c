@@ -85,6 +85,7 @@
 #include "posternd/deliver.h"
 #include "envelope.h"
 #include "lmtp.h"
+#include "aliases.h"
 #include "clock.h"
 #include "log.h"
 #include "posternd/maildir.h"
@@ -648,13 +649,20 @@ worker_gone(struct worker *w)
 static pid_t
 worker_exec(int sock)
 {
+	return deliver_exec("deliver", sock);
+}
+
+/* posternd -P mode, a fresh execution, its socket on fd 3. */
+pid_t
+deliver_exec(const char *mode, int sock)
+{
 	char	*argv[6];
 	int	 argc = 0, exe;
 	pid_t	 pid;
 
 	argv[argc++] = "posternd";
 	argv[argc++] = "-P";
-	argv[argc++] = "deliver";
+	argv[argc++] = (char *)mode;
 	if (deliver_debug)
 		argv[argc++] = "-d";
 	/* as verbose as the parent is now (posternctl log verbose) */
@@ -1045,15 +1053,51 @@ deliver_init(int exe, const char *hostname, int debug)
 	log_warnx("test: delivery deadline %lld seconds", (long long)secs);
 }
 
+/*
+ * An alias's "/file" or "|command" (lib/aliases.c) is delivered by a
+ * worker like an mbox or mda action's, as the action's alias-user: an
+ * action of that type made here for the target, kept for the workers
+ * that serve it (bounded: only members of an aliases table get one).
+ */
+static TAILQ_HEAD(, action)	 alias_actions =
+    TAILQ_HEAD_INITIALIZER(alias_actions);
+
+static const struct action *
+alias_action(const struct action *a, const char *target)
+{
+	struct action	*x;
+	enum action_type type;
+	const char	*path = target;
+
+	if (aliases_is_command(target)) {
+		type = ACTION_MDA;
+		for (path++; *path == ' ' || *path == '\t'; path++)
+			;
+	} else
+		type = ACTION_MBOX;
+	TAILQ_FOREACH(x, &alias_actions, entry)
+		if (x->type == type && strcmp(x->name, a->name) == 0 &&
+		    strcmp(x->path, path) == 0)
+			return x;
+	x = xcalloc(1, sizeof(*x));
+	strlcpy(x->name, a->name, sizeof(x->name));
+	x->type = type;
+	x->path = xstrdup(path);
+	TAILQ_INSERT_TAIL(&alias_actions, x, entry);
+	return x;
+}
+
 int
 deliver_start(struct postern_conf *conf, struct imsg *imsg,
     void (*done)(const struct msg_deliver_result *), char *why,
     size_t whylen)
 {
 	struct msg_deliver	 d;
-	struct action		*a;
+	const struct action	*a;
+	struct table		*t;
 	struct passwd		*pw;
 	struct job		*j;
+	int			 alias_target = 0;
 	struct timeval		 now = { 0, 0 };
 	char			 user[256];
 
@@ -1071,6 +1115,22 @@ deliver_start(struct postern_conf *conf, struct imsg *imsg,
 	    why, whylen) == -1)
 		return -1;
 	a = config_find_action(conf, d.action);
+	/*
+	 * An alias's file or command: only one that the aliases file names
+	 * now (the queue may hold one that a newer file dropped).
+	 */
+	if (a->alias_table[0] != '\0' && (aliases_is_file(d.rcpt) ||
+	    aliases_is_command(d.rcpt))) {
+		if ((t = config_find_table(conf, a->alias_table)) == NULL ||
+		    !aliases_has_member(t, d.rcpt)) {
+			result(d.evpid, DELIVER_PERMFAIL, "5.1.1 %s is no "
+			    "longer a member in aliases table %s", d.rcpt,
+			    a->alias_table);
+			goto fail;
+		}
+		a = alias_action(a, d.rcpt);
+		alias_target = 1;
+	}
 
 	/* A folder name, never a path (the queue is not trusted with one) */
 	if (d.folder[0] == '.' || strchr(d.folder, '/') != NULL) {
@@ -1087,6 +1147,13 @@ deliver_start(struct postern_conf *conf, struct imsg *imsg,
 		result(d.evpid, DELIVER_PERMFAIL, "5.3.0 action %s: lmtp "
 		    "delivery never runs as root (map %s to another user)",
 		    a->name, user);
+		goto fail;
+	}
+	/* an alias's file or command: never as root */
+	if (alias_target && pw->pw_uid == 0) {
+		result(d.evpid, DELIVER_PERMFAIL, "5.3.0 action %s: alias "
+		    "files and commands never run as root (alias-user)",
+		    a->name);
 		goto fail;
 	}
 	/* a command never runs as root, whoever the mail is for */

@@ -34,6 +34,8 @@ int	deliver_reap(pid_t, int status);
 void	deliver_foreach(void (*)(pid_t, const char *, time_t, void *), void *);
 /* Stop every delivery worker (shutdown). */
 void	deliver_kill_all(void);
+/* Execute posternd -P mode (a worker) with sock on its fd 3. */
+pid_t	deliver_exec(const char *mode, int sock);
 /* The worker itself: posternd -P deliver, its socket on fd 3. */
 void	deliver_worker_main(int debug, int verbose) __attribute__((noreturn));
 

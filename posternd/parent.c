@@ -30,8 +30,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "aliases.h"
 #include "config.h"
+#include "posternd/alias_watch.h"
 #include "posternd/deliver.h"
+#include "posternd/forward.h"
 #include "clock.h"
 #include "log.h"
 #include "posternd/proc.h"
@@ -171,7 +174,7 @@ parent_sigchld(int sig, short event, void *arg)
 
 	while ((pid = waitpid(-1, &status, WNOHANG | WUNTRACED |
 	    WCONTINUED)) > 0) {
-		if (deliver_reap(pid, status))
+		if (deliver_reap(pid, status) || forward_reap(pid, status))
 			continue;
 		id = child_by_pid(pid);
 		if (id == PROC_PARENT || WIFCONTINUED(status))
@@ -325,6 +328,11 @@ parent_dispatch(struct proc *p, enum proc_id from, struct imsg *imsg)
 	}
 	if (imsg->fd != -1)
 		parent_violation(from, imsg, "unexpected file descriptor");
+	if (from == PROC_SMTP && imsg->hdr.type == IMSG_FORWARD_LOOKUP) {
+		if (forward_start(p, imsg, why, sizeof(why)) == -1)
+			parent_violation(from, imsg, why);
+		return;
+	}
 
 	if (imsg->hdr.type == IMSG_CONF_CHILD_READY) {
 		if (msg_get_empty(imsg) == -1 || parent->children[from].ready)
@@ -1324,7 +1332,8 @@ load_file_tables(struct postern_conf *conf)
 			rv = -1;
 			continue;
 		}
-		if (table_load_file(t, err, sizeof(err)) == -1) {
+		if ((t->aliases ? aliases_load(t, err, sizeof(err)) :
+		    table_load_file(t, err, sizeof(err))) == -1) {
 			fprintf(stderr, "%s\n", err);
 			rv = -1;
 		}
@@ -1368,6 +1377,10 @@ main(int argc, char *argv[])
 				worker = 1;
 				break;
 			}
+			if (strcmp(optarg, "forward") == 0) {
+				worker = 2;
+				break;
+			}
 			if ((desc = proc_by_name(optarg)) == NULL)
 				fatalx("unknown process %s", optarg);
 			break;
@@ -1382,6 +1395,8 @@ main(int argc, char *argv[])
 		usage();
 	if (desc != NULL)
 		proc_child_main(desc, debug, verbose);
+	if (worker == 2)
+		forward_worker_main(debug, verbose);
 	if (worker)
 		deliver_worker_main(debug, verbose);
 
@@ -1456,6 +1471,7 @@ main(int argc, char *argv[])
 
 	start_children(conf, self, debug, verbose);
 	deliver_init(exe, conf->hostname, debug);
+	alias_watch_start(conf, &parent->proc);
 
 	/* The children have their own copies now. */
 	TAILQ_FOREACH(l, &conf->listeners, entry) {

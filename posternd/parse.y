@@ -63,6 +63,7 @@ static void	 set_count(const struct conf_loc *, const char *, long long,
 	size_t		 size;
 }
 
+%token	ALIAS ALIASUSER COMMANDS FILES FORWARDFILE
 %token	ACTION ALGORITHM ALLOWSHA1 ANY ARC AUTH CANONICALIZATION CERT
 %token	CONTROL DISABLE
 %token	DKIM DKIMSIGNATURE DMARC DOMAIN EXPIRE FAILPARTIALBODY FILECOLON
@@ -515,21 +516,21 @@ action		: ACTION STRING {
 		}
 		;
 
-actiontype	: MAILDIR optstring optmaildiruser {
+actiontype	: MAILDIR optstring optmaildiruser optalias optforward {
 			/* Not a mid-rule action: $2 must leave the stack. */
 			parse_action_maildir(&@2, $2);
 		}
-		| MBOX optstring optmaildiruser {
+		| MBOX optstring optmaildiruser optalias optforward {
 			parse_action_mbox(&@1, $2);
 		}
-		| LMTP STRING optrcptto optmaildiruser {
+		| LMTP STRING optrcptto optmaildiruser optalias optforward {
 			ps.action->type = ACTION_LMTP;
 			ps.action->path = $2;
 			if (!conf_valid_lmtp_dest($2))
 				conf_error(&@2, "invalid lmtp destination "
 				    "\"%s\"", $2);
 		}
-		| MDA STRING optmaildiruser {
+		| MDA STRING optmaildiruser optalias optforward {
 			parse_action_mda(&@2, $2);
 		}
 		| RELAY {
@@ -552,6 +553,40 @@ optmaildiruser	: /* empty */
 		| VIRTUAL tableref {
 			parse_map_ref(&@2, $2, ps.action->virtual_table,
 			    sizeof(ps.action->virtual_table));
+		}
+		;
+
+/* alias <T> [files] [commands] [alias-user NAME]: lib/aliases.h */
+optalias	: /* empty */
+		| ALIAS tableref {
+			parse_alias_table(&@2, $2);
+		} aliasopts
+		;
+
+/* forward-file yes|no: the recipient's ~/.forward (posternd/forward.c) */
+optforward	: /* empty */
+		| FORWARDFILE STRING {
+			if (strcmp($2, "yes") == 0)
+				ps.action->forward_file = 1;
+			else if (strcmp($2, "no") != 0)
+				conf_error(&@2, "forward-file is yes or no");
+			if (ps.action->forward_file &&
+			    ps.action->virtual_table[0] != '\0')
+				conf_error(&@2, "forward-file and virtual "
+				    "cannot go together");
+			free($2);
+		}
+		;
+
+aliasopts	: /* empty */
+		| aliasopts aliasopt
+		;
+
+aliasopt	: FILES			{ ps.action->alias_files = 1; }
+		| COMMANDS		{ ps.action->alias_commands = 1; }
+		| ALIASUSER STRING {
+			parse_set_account(&@2, &ps.action->alias_user, $2,
+			    "alias-user");
 		}
 		;
 
@@ -1059,6 +1094,8 @@ static const struct keyword keywords[] = {
 	{ "account",		ACCOUNT },
 	{ "action",		ACTION },
 	{ "algorithm",		ALGORITHM },
+	{ "alias",		ALIAS },
+	{ "alias-user",		ALIASUSER },
 	{ "allow-remote",	ALLOWREMOTE },
 	{ "allow-sha1",		ALLOWSHA1 },
 	{ "any",		ANY },
@@ -1069,6 +1106,7 @@ static const struct keyword keywords[] = {
 	{ "auth-dns-timeout",	AUTHDNSTIMEOUT },
 	{ "canonicalization",	CANONICALIZATION },
 	{ "cert",		CERT },
+	{ "commands",		COMMANDS },
 	{ "contact",		CONTACT },
 	{ "control",		CONTROL },
 	{ "disable",		DISABLE },
@@ -1081,8 +1119,10 @@ static const struct keyword keywords[] = {
 	{ "failure",		FAILURE },
 	{ "failure-max",	FAILUREMAX },
 	{ "file:",		FILECOLON },
+	{ "files",		FILES },
 	{ "folder",		FOLDER },
 	{ "for",		FOR },
+	{ "forward-file",	FORWARDFILE },
 	{ "from",		FROM },
 	{ "group",		GROUP },
 	{ "header",		HEADER },

@@ -460,6 +460,27 @@ parse_map_ref(const struct conf_loc *loc, char *name, char *dst,
 	return 1;
 }
 
+/* alias <T>: a file: table read as aliases(5) (lib/aliases.h). */
+void
+parse_alias_table(const struct conf_loc *loc, char *name)
+{
+	struct table	*t;
+
+	if (!parse_map_ref(loc, name, ps.action->alias_table,
+	    sizeof(ps.action->alias_table)))
+		return;
+	if ((t = config_find_table(ps.conf, ps.action->alias_table)) == NULL)
+		return;
+	if (t->type != TABLE_FILE) {
+		conf_error(loc, "alias table \"%s\" must be a file: table in "
+		    "aliases(5) format", t->name);
+		return;
+	}
+	if (ps.action->virtual_table[0] != '\0')
+		conf_error(loc, "alias and virtual cannot go together");
+	t->aliases = 1;
+}
+
 void
 parse_action_begin(const struct conf_loc *loc, const char *name)
 {

@@ -162,6 +162,7 @@ void	 parse_table_add(const struct conf_loc *, char *, char *);
 void	 parse_table_end(void);
 int	 parse_table_ref(const struct conf_loc *, char *, char *, size_t);
 int	 parse_map_ref(const struct conf_loc *, char *, char *, size_t);
+void	 parse_alias_table(const struct conf_loc *, char *);
 void	 parse_action_begin(const struct conf_loc *, const char *);
 void	 parse_action_maildir(const struct conf_loc *, char *);
 void	 parse_action_mbox(const struct conf_loc *, char *);

@@ -32,6 +32,13 @@
  * - the store's own, whatever smtp says: ids, state, attempts, times and
  *   the last error (qstore_message_add_envelope()).
  *
+ * - an alias's targets (lib/aliases.c): smtp expanded the recipient the
+ *   client gave (alias_of) into one envelope per target; the queue routes
+ *   alias_of by the rules, expands it again with its own copy of the
+ *   table and takes only a target it finds there, with the kind and
+ *   action it finds.  The last expansion is kept for the message's next
+ *   envelope (10,000 members are 10,000 envelopes).
+ *
  * Deliberately not here: "senders <T>" (that an authenticated client
  * sends as an address its account owns) is smtp's check at MAIL and
  * authd's on the From field.  The queue does not get the listeners, and
@@ -40,10 +47,12 @@
  */
 #include <sys/types.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 
 #include <stdio.h>
 #include <string.h>
 
+#include "aliases.h"
 #include "envelope.h"
 #include "queue/admit.h"
 #include "routing.h"
@@ -80,6 +89,130 @@ queue_folder_ok(const char *folder)
 	    strstr(folder, "..") == NULL && strlen(folder) <= ENV_FOLDER_MAX;
 }
 
+/* The last expansion, for the next envelope of the same alias. */
+static struct {
+	int			 valid;
+	char			 alias_of[ENV_ADDR_MAX + 1];
+	char			 action[CONF_NAME_MAX];
+	unsigned long		 generation;
+	enum alias_verdict	 verdict;
+	struct alias_expansion	 x;
+} last;
+
+/*
+ * A ~/.forward's target: the queue cannot read the file (the parent has
+ * a worker read it for smtp), so it checks that alias_of goes to an
+ * action with forward-file, and that the target is what the rules give a
+ * local submission of it (or alias_of itself, the mailbox): no more than
+ * smtp could get by claiming a local client.
+ */
+static int
+admit_forward(struct routing *rt, const struct msg_queue_envelope *m,
+    struct envelope *out, char *why, size_t whylen)
+{
+	const struct envelope	*e = &m->env;
+	const struct action	*a;
+	struct sockaddr_un	 local;
+	enum rcpt_verdict	 v;
+	const char		*action = NULL, *at;
+	int			 remote = 0;
+
+	at = strrchr(m->alias_of, '@');
+	v = routing_decide_auth(rt, (const struct sockaddr *)&m->client,
+	    e->account[0] != '\0' ? e->account : NULL, m->alias_of,
+	    at != NULL ? (size_t)(at - m->alias_of) : strlen(m->alias_of),
+	    m->tag, &remote, &action);
+	if (v != RCPT_ACCEPT || remote ||
+	    (a = config_find_action(rt->conf, action)) == NULL ||
+	    !a->forward_file) {
+		snprintf(why, whylen, "<%s> has no .forward by the queue's "
+		    "rules (%s)", m->alias_of, verdict_name(v));
+		return -1;
+	}
+	memset(&local, 0, sizeof(local));
+	local.sun_family = AF_UNIX;
+	at = strrchr(e->rcpt, '@');
+	action = NULL;
+	remote = 0;
+	if (at == NULL || routing_decide(rt, (struct sockaddr *)&local,
+	    e->rcpt, (size_t)(at - e->rcpt), "", &remote, &action) !=
+	    RCPT_ACCEPT || e->kind != (remote ? ENV_REMOTE : ENV_LOCAL) ||
+	    strcmp(e->dest, action) != 0) {
+		snprintf(why, whylen, "<%s> is not where the rules send a "
+		    "local submission to it (.forward of <%s>)", e->rcpt,
+		    m->alias_of);
+		return -1;
+	}
+	if (!queue_folder_ok(e->folder)) {
+		snprintf(why, whylen, "folder \"%s\" is not a folder name",
+		    e->folder);
+		return -1;
+	}
+	*out = *e;
+	out->flags &= ~ENV_F_REPORT;
+	if (e->kind == ENV_REMOTE)
+		out->folder[0] = '\0';
+	return 0;
+}
+
+static int
+admit_alias(struct routing *rt, const struct msg_queue_envelope *m,
+    struct envelope *out, char *why, size_t whylen)
+{
+	const struct envelope	*e = &m->env;
+	const struct action	*a;
+	enum rcpt_verdict	 v;
+	const char		*action = NULL, *at;
+	int			 remote = 0, found;
+
+	at = strrchr(m->alias_of, '@');
+	v = routing_decide_auth(rt, (const struct sockaddr *)&m->client,
+	    e->account[0] != '\0' ? e->account : NULL, m->alias_of,
+	    at != NULL ? (size_t)(at - m->alias_of) : strlen(m->alias_of),
+	    m->tag, &remote, &action);
+	if ((v != RCPT_ACCEPT && v != RCPT_UNKNOWN_USER) || action == NULL ||
+	    remote || (a = config_find_action(rt->conf, action)) == NULL ||
+	    a->alias_table[0] == '\0') {
+		snprintf(why, whylen, "<%s> is no alias by the queue's rules "
+		    "(%s)", m->alias_of, verdict_name(v));
+		return -1;
+	}
+	if (!last.valid || last.generation != rt->generation ||
+	    strcmp(last.alias_of, m->alias_of) != 0 ||
+	    strcmp(last.action, a->name) != 0) {
+		aliases_expansion_free(&last.x);
+		last.verdict = aliases_expand(rt, a, m->alias_of, &last.x);
+		strlcpy(last.alias_of, m->alias_of, sizeof(last.alias_of));
+		strlcpy(last.action, a->name, sizeof(last.action));
+		last.generation = rt->generation;
+		last.valid = 1;
+	}
+	if (e->kind == ENV_REMOTE)
+		found = aliases_expansion_has(&last.x, ALIAS_REMOTE, e->dest,
+		    e->rcpt);
+	else
+		found = aliases_expansion_has(&last.x, ALIAS_LOCAL, e->dest,
+		    e->rcpt) || aliases_expansion_has(&last.x, ALIAS_FILE,
+		    e->dest, e->rcpt) || aliases_expansion_has(&last.x,
+		    ALIAS_COMMAND, e->dest, e->rcpt);
+	if (last.verdict != ALIAS_EXPANDED || !found) {
+		snprintf(why, whylen, "<%s> is not a %s target of alias <%s> "
+		    "by action %s", e->rcpt, kind_name(e->kind), m->alias_of,
+		    e->dest);
+		return m->alias_gen != (uint32_t)rt->generation ? 1 : -1;
+	}
+	if (!queue_folder_ok(e->folder)) {
+		snprintf(why, whylen, "folder \"%s\" is not a folder name",
+		    e->folder);
+		return -1;
+	}
+	*out = *e;
+	out->flags &= ~ENV_F_REPORT;
+	if (e->kind == ENV_REMOTE)
+		out->folder[0] = '\0';
+	return 0;
+}
+
 int
 queue_admit_envelope(struct routing *rt, const struct msg_queue_envelope *m,
     struct envelope *out, char *why, size_t whylen)
@@ -89,6 +222,10 @@ queue_admit_envelope(struct routing *rt, const struct msg_queue_envelope *m,
 	const char		*action = NULL, *at;
 	int			 remote = 0, kind, n, off = 0;
 
+	if (m->forwarded)
+		return admit_forward(rt, m, out, why, whylen);
+	if (m->alias_of[0] != '\0')
+		return admit_alias(rt, m, out, why, whylen);
 	at = strrchr(e->rcpt, '@');
 	v = routing_decide_auth(rt, (const struct sockaddr *)&m->client,
 	    e->account[0] != '\0' ? e->account : NULL, e->rcpt,

@@ -14,6 +14,10 @@
 /*
  * 0 and *out the envelope to store, or -1 and why, naming each field
  * that differs from what the queue decides: smtp is buggy or compromised.
+ * 1 and why: an alias's target that the queue does not find, while smtp
+ * expanded it under another reload of the aliases file than the queue's
+ * (both get each reload, not at the same instant): the message fails
+ * temporarily.
  */
 int	queue_admit_envelope(struct routing *,
 	    const struct msg_queue_envelope *, struct envelope *out,

@@ -351,10 +351,16 @@ queue_smtp_imsg(struct queue *q, struct imsg *imsg)
 		if (msg_get_queue_envelope(imsg, &me) == -1)
 			proc_bad_message(q->proc, PROC_SMTP, imsg);
 		/* smtp proposes, the queue decides (queue/admit.c) */
-		if (queue_admit_envelope(&q->routing, &me, &e, why,
-		    sizeof(why)) == -1)
+		if ((r = queue_admit_envelope(&q->routing, &me, &e, why,
+		    sizeof(why))) == -1)
 			fatalx("protocol violation by smtp: envelope for <%s> "
 			    "routed differently: %s", me.env.rcpt, why);
+		if (r == 1) {
+			log_warnx("queue: %s: an aliases file was reloaded "
+			    "meanwhile: the message fails for now", why);
+			in->too_big = 1;
+			break;
+		}
 		/* the store alone says how tries went */
 		e.errmsg[0] = '\0';
 		if (in->nospace)
@@ -778,6 +784,15 @@ queue_dispatch(struct proc *p, enum proc_id from, struct imsg *imsg)
 	    imsg->hdr.type == IMSG_DELIVER_ENVELOPE_RESULT) {
 		queue_delivery_result(q, imsg);
 		return;
+	}
+	if (from == PROC_PARENT) {
+		/* an aliases file changed (posternd/alias_watch.c) */
+		switch (routing_reload_imsg(&q->routing, imsg)) {
+		case 1:
+			return;
+		case -1:
+			proc_bad_message(p, from, imsg);
+		}
 	}
 	if (from == PROC_MTA && imsg->hdr.type == IMSG_MTA_ENVELOPE_RESULT) {
 		queue_mta_result(q, imsg);

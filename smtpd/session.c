@@ -64,6 +64,7 @@ session_clear_rcpts(struct session *s)
 
 	while ((r = TAILQ_FIRST(&s->rcpts)) != NULL) {
 		TAILQ_REMOVE(&s->rcpts, r, entry);
+		free(r->alias_of);
 		free(r);
 	}
 }
@@ -95,6 +96,7 @@ smtpd_session_close(struct session *s)
 	smtp_session_free(s->engine);
 	buf_free(&s->in);
 	session_clear_rcpts(s);
+	free(s->fwd_members);	/* an answer pending finds no session */
 	TAILQ_REMOVE(&smtp->sessions, s, entry);
 	smtp->nsessions--;
 	if (s->local)
@@ -196,6 +198,10 @@ session_commit(struct session *s)
 	strlcpy(m.tag, s->listener->conf.tag, sizeof(m.tag));
 	TAILQ_FOREACH(re, &s->rcpts, entry) {
 		m.env = re->env;
+		strlcpy(m.alias_of, re->alias_of != NULL ? re->alias_of : "",
+		    sizeof(m.alias_of));
+		m.alias_gen = (uint32_t)re->alias_gen;
+		m.forwarded = re->forwarded;
 		/*
 		 * RFC 8689 3: "TLS-Required: No" asks the mta to deliver
 		 * without the recipient domain's DANE or MTA-STS demands;
@@ -664,18 +670,60 @@ cb_mail(void *arg, const struct smtp_mail *m)
 	s->mail_pending = 1;
 }
 
+void
+session_forward_imsg(struct smtp *smtp, struct imsg *imsg)
+{
+	struct msg_forward_member	 m;
+	struct msg_forward_end		 e;
+	struct session			*s;
+
+	s = session_by_id(smtp, imsg->hdr.peerid);
+	if (imsg->hdr.type == IMSG_FORWARD_MEMBER) {
+		if (msg_get_forward_member(imsg, &m) == -1 ||
+		    (s != NULL && (!s->fwd_pending ||
+		    s->fwd_n >= FORWARD_MAX_MEMBERS)))
+			proc_bad_message(smtp->proc, PROC_PARENT, imsg);
+		if (s == NULL)
+			return;		/* the client left */
+		s->fwd_members = xreallocarray(s->fwd_members, s->fwd_n + 1,
+		    sizeof(*s->fwd_members));
+		memcpy(s->fwd_members[s->fwd_n++], m.member,
+		    sizeof(m.member));
+		return;
+	}
+	if (msg_get_forward_end(imsg, &e) == -1 ||
+	    (s != NULL && !s->fwd_pending))
+		proc_bad_message(smtp->proc, PROC_PARENT, imsg);
+	if (s == NULL)
+		return;
+	session_forward_done(s, e.status);
+	session_pump(s);
+}
+
 static void
 cb_rcpt(void *arg, const struct smtp_rcpt *r)
 {
 	struct session		*s = arg;
-	struct smtp_rcpt_entry	*re;
+	const struct action	*a;
 	const char		*action = NULL;
+	enum rcpt_verdict	 v;
 	int			 remote = 0;
 
-	switch (routing_decide_auth(&s->smtp->routing,
+	v = routing_decide_auth(&s->smtp->routing,
 	    (struct sockaddr *)&s->ss, smtp_session_auth_user(s->engine),
 	    r->rcpt.addr, r->rcpt.at, s->listener->conf.tag, &remote,
-	    &action)) {
+	    &action);
+	/* an alias is taken before the user of that name (aliases(5)) */
+	if ((v == RCPT_ACCEPT || v == RCPT_UNKNOWN_USER) && action != NULL &&
+	    !remote && (a = config_find_action(s->smtp->routing.conf,
+	    action)) != NULL && a->alias_table[0] != '\0' &&
+	    session_rcpt_alias(s, r, a))
+		return;
+	if (v == RCPT_ACCEPT && !remote && (a = config_find_action(
+	    s->smtp->routing.conf, action)) != NULL &&
+	    session_rcpt_forward(s, r, a))
+		return;
+	switch (v) {
 	case RCPT_ACCEPT:
 		break;
 	case RCPT_RELAY_DENIED:
@@ -703,30 +751,7 @@ cb_rcpt(void *arg, const struct smtp_rcpt *r)
 		    "Configuration error");
 		return;
 	}
-
-	re = xcalloc(1, sizeof(*re));
-	re->env.kind = remote ? ENV_REMOTE : ENV_LOCAL;
-	strlcpy(re->env.dest, action, sizeof(re->env.dest));
-	strlcpy(re->env.sender, s->mail.sender.addr, sizeof(re->env.sender));
-	strlcpy(re->env.rcpt, r->rcpt.addr, sizeof(re->env.rcpt));
-	re->env.ret = s->mail.params.ret;
-	/* The account travels with the mail: routes may pick by it. */
-	if (smtp_session_auth_user(s->engine) != NULL)
-		strlcpy(re->env.account, smtp_session_auth_user(s->engine),
-		    sizeof(re->env.account));
-	if (s->mail.params.has_envid)
-		strlcpy(re->env.envid, s->mail.params.envid,
-		    sizeof(re->env.envid));
-	re->env.notify = r->params.notify;
-	if (r->params.has_orcpt)
-		strlcpy(re->env.orcpt, r->params.orcpt, sizeof(re->env.orcpt));
-	if (s->mail.params.requiretls)
-		re->env.flags |= ENV_F_REQUIRETLS;
-	if (s->mail.params.smtputf8)
-		re->env.flags |= ENV_F_SMTPUTF8;
-	if (s->mail.params.body == SMTP_BODY_8BITMIME)
-		re->env.flags |= ENV_F_8BITMIME;
-	TAILQ_INSERT_TAIL(&s->rcpts, re, entry);
+	session_rcpt_add(s, r, remote, action, r->rcpt.addr);
 	smtp_session_reply_rcpt(s->engine, 1, 0, NULL, NULL);
 }
 

@@ -377,6 +377,20 @@ smtp_dispatch(struct proc *p, enum proc_id from, struct imsg *imsg)
 
 	if (proc_common_imsg(p, from, imsg))
 		return;
+	if (from == PROC_PARENT && (imsg->hdr.type == IMSG_FORWARD_MEMBER ||
+	    imsg->hdr.type == IMSG_FORWARD_END)) {
+		session_forward_imsg(s, imsg);
+		return;
+	}
+	if (from == PROC_PARENT) {
+		/* an aliases file changed (posternd/alias_watch.c) */
+		switch (routing_reload_imsg(&s->routing, imsg)) {
+		case 1:
+			return;
+		case -1:
+			proc_bad_message(p, from, imsg);
+		}
+	}
 	if (from == PROC_CONTROL) {
 		smtp_ctl_imsg(s, imsg);
 		return;

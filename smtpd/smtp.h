@@ -60,6 +60,10 @@ struct smtp_listener {
 struct smtp_rcpt_entry {
 	TAILQ_ENTRY(smtp_rcpt_entry)	 entry;
 	struct envelope			 env;
+	char				*alias_of;	/* the RCPT an alias
+							   expanded, or NULL */
+	int				 forwarded;	/* by its ~/.forward */
+	unsigned long			 alias_gen;	/* tables as then */
 };
 
 enum smtp_queue_state {
@@ -101,6 +105,13 @@ struct session {
 	int				 mail_pending;	/* MAIL awaits authd */
 	/* SASL AUTH (RFC 4954) */
 	int				 sasl_pending;	/* authd checks */
+	/* a local recipient's ~/.forward, asked of the parent at RCPT */
+	int				 fwd_pending;
+	struct smtp_rcpt		 fwd_rcpt;
+	char				 fwd_action[64];
+	char				 fwd_user[65];
+	char				 (*fwd_members)[256];
+	size_t				 fwd_n;
 	unsigned int			 sasl_failures;
 	int				 sasl_locked;	/* 421 after the 535 */
 	char				 sasl_mech[16];
@@ -192,5 +203,21 @@ void	session_shutdown(struct session *);
 extern const char *const smtp_stat_names[STAT_MAX];
 void	smtp_accept_pause(struct smtp *);
 void	smtp_accept_resume(struct smtp *);
+
+/* The parent's IMSG_FORWARD_MEMBER and IMSG_FORWARD_END. */
+void	session_forward_imsg(struct smtp *, struct imsg *);
+
+/* smtpd/rcpt.c: one envelope, or those of an alias or a ~/.forward */
+struct action;
+struct smtp_rcpt_entry *session_rcpt_add(struct session *,
+	    const struct smtp_rcpt *, int remote, const char *action,
+	    const char *rcpt);
+/* 0: not an alias of a's table; 1: answered (or refused) */
+int	session_rcpt_alias(struct session *, const struct smtp_rcpt *,
+	    const struct action *);
+/* 0: no ~/.forward to ask for; 1: asked, the RCPT waits */
+int	session_rcpt_forward(struct session *, const struct smtp_rcpt *,
+	    const struct action *);
+void	session_forward_done(struct session *, int status);
 
 #endif

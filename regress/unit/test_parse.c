@@ -1276,6 +1276,17 @@ static const struct error_case error_cases[] = {
 	{ "smtp-timeout\n", "1: syntax error\n" },
 	{ "action a maildir virtual <nope>\n",
 	    "1: unknown table \"nope\"\n" },
+	{ "action a maildir alias <nope>\n",
+	    "1: unknown table \"nope\"\n" },
+	{ "table m { \"a\" = \"b\" }\naction a maildir alias <m>\n",
+	  "2: alias table \"m\" must be a file: table in aliases(5) format\n" },
+	{ "action a maildir alias-user x\n", "1: syntax error\n" },
+	{ "action a relay alias <x>\n", "1: syntax error\n" },
+	{ "action a maildir forward-file maybe\n",
+	  "1: forward-file is yes or no\n" },
+	{ "table v { \"a\" = \"b\" }\n"
+	  "action a maildir virtual <v> forward-file yes\n",
+	  "2: forward-file and virtual cannot go together\n" },
 	{ "action a maildir \"/m/%{nope}\"\n",
 	  "1: invalid expansion in \"/m/%{nope}\"\n" },
 	{ "action a maildir \"/m/%{user\"\n",
@@ -1904,11 +1915,45 @@ test_no_state_between_parses(void **state)
 	}
 }
 
+/* alias <T> [files] [commands] [alias-user NAME] (lib/aliases.h) */
+static void
+test_alias_action(void **state)
+{
+	struct postern_conf	*conf;
+	struct action		*a;
+
+	conf = parse_ok("table al file:\"/etc/aliases\"\n"
+	    "action plain maildir alias <al>\n"
+	    "action all mbox \"/var/mail/%{user}\" alias <al> files commands "
+	    "alias-user \"mailrun\"\n"
+	    "action m mda \"/usr/bin/procmail\" alias <al> commands\n"
+	    "action f maildir forward-file yes\n"
+	    "action g maildir alias <al> forward-file no\n",
+	    PARSE_NOFILES);
+	assert_true(config_find_action(conf, "f")->forward_file);
+	assert_false(config_find_action(conf, "g")->forward_file);
+	assert_true(config_find_table(conf, "al")->aliases);
+	a = config_find_action(conf, "plain");
+	assert_string_equal(a->alias_table, "al");
+	assert_false(a->alias_files);
+	assert_false(a->alias_commands);
+	assert_null(a->alias_user);
+	a = config_find_action(conf, "all");
+	assert_true(a->alias_files);
+	assert_true(a->alias_commands);
+	assert_string_equal(a->alias_user, "mailrun");
+	a = config_find_action(conf, "m");
+	assert_false(a->alias_files);
+	assert_true(a->alias_commands);
+	free_config(conf);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_alias_action),
 		cmocka_unit_test(test_main_statements),
 		cmocka_unit_test(test_duration_size),
 		cmocka_unit_test(test_conf_helpers),
