@@ -469,6 +469,30 @@ def test_https_uri_that_took_it_not_again(dm, peers, monkeypatch):
     assert len(peers["post"].posts()) == 1
 
 
+def test_https_posts_share_a_time_budget(dm, peers, monkeypatch):
+    """The POSTs of one report share a time budget, so that slow https:
+    destinations cannot hold up every other report: what is left when it
+    is spent (all of it, with a budget of 0 s) is tried again later, and
+    the mail goes at once (review finding)."""
+    dm.stop()
+    restart(dm, monkeypatch, {"POSTERN_TEST_TLS_JOB_BUDGET": "0"})
+    send(dm, ["x@two.test"])
+    peers["mx.good.test"].wait_messages(1)
+    wait_tls_result(dm, "two.test", r"result=success")
+    r = dm.ctl("report", "tls", "send", "two.test")
+    assert r.stdout.startswith("1 report"), r.stdout
+    wait_log(dm, "2 https: destinations left for later: the job's 0 s are "
+             "spent")
+    time.sleep(1)
+    assert peers["post"].posts() == []
+    # five minutes on, with the budget back: posted
+    dm.stop()
+    monkeypatch.delenv("POSTERN_TEST_TLS_JOB_BUDGET")
+    restart(dm, monkeypatch, {"POSTERN_TEST_CLOCK_SHIFT": "310"})
+    assert [p["path"] for p in wait_posts(peers["post"], 1,
+                                          timeout=30)] == ["/two"]
+
+
 def test_https_given_up_after_a_day(dm, peers, bed, tmp_path, monkeypatch):
     """A URI that keeps failing is tried a last time a day after the
     report's end, then given up with one line; nothing after that."""

@@ -68,6 +68,13 @@
 #define TLS_NOHOST_WAIT		3600		/* after the first of them */
 #define TLS_TXT_MAX		16		/* TXT records looked at */
 #define TLS_MEDIA_TYPE		"application/tlsrpt+gzip"	/* 6.4 */
+/*
+ * The POSTs of one job share this many seconds: a domain that names
+ * slow https: destinations (up to TLSRPT_RUA_MAX of a minute each) must
+ * not hold up every other report for long; what is left waits its turn.
+ */
+#define TLS_JOB_BUDGET		90
+#define TLS_JOB_DEFER		300		/* then tried again after */
 
 struct tls_job {
 	struct reportd		*rd;
@@ -81,12 +88,32 @@ struct tls_job {
 	int			 mailed;	/* the queue took it this run */
 	int			 delivered;	/* somewhere, ever */
 	time_t			 due;		/* the next failing URI's try */
+	time_t			 started;	/* monotime() */
+	time_t			 budget;	/* TLS_JOB_BUDGET */
+	size_t			 deferred;	/* https: past the budget */
 	size_t			 failing, dropped;	/* https: */
 	struct buf		 gz;
 	char			 rid[DMARC_AGG_ID_MAX];
 	char			 fn[DMARC_AGG_FILENAME_MAX];
 	const char		*submitter;
 };
+
+/*
+ * TEST ONLY: POSTERN_TEST_TLS_JOB_BUDGET=N seconds instead of
+ * TLS_JOB_BUDGET (removed in every process unless posternd runs with
+ * -d -T, posternd/proc.c).
+ */
+static time_t
+tls_job_budget(void)
+{
+	const char	*v, *errstr;
+	long long	 n;
+
+	if ((v = getenv("POSTERN_TEST_TLS_JOB_BUDGET")) == NULL)
+		return TLS_JOB_BUDGET;
+	n = strtonum(v, 0, TLS_JOB_BUDGET, &errstr);
+	return errstr != NULL ? TLS_JOB_BUDGET : (time_t)n;
+}
 
 void
 reportd_tls_job_free(struct tls_job *t)
@@ -476,6 +503,10 @@ tls_next(struct tls_job *t)
 		if (d.attempts > 0 && d.next_try > now &&
 		    now < t->end + TLS_RETRY_FOR)
 			continue;
+		if (monotime() - t->started >= t->budget) {
+			t->deferred++;
+			continue;
+		}
 		t->post = https_post_start(rd->dns, rd->tls_config,
 		    &rd->post_rules, uri, TLS_MEDIA_TYPE, t->gz.data,
 		    t->gz.len, tls_posted, t);
@@ -495,6 +526,14 @@ tls_next(struct tls_job *t)
 			continue;
 		if (t->failing++ == 0 || d.next_try < t->due)
 			t->due = d.next_try;
+	}
+	if (t->deferred > 0) {
+		log_info("reportd: TLS-RPT report of %s for %lld: %zu https: "
+		    "destination%s left for later: the job's %d s are spent",
+		    t->domain, (long long)t->begin, t->deferred,
+		    t->deferred == 1 ? "" : "s", (int)t->budget);
+		if (t->failing++ == 0 || now + TLS_JOB_DEFER < t->due)
+			t->due = now + TLS_JOB_DEFER;
 	}
 	tls_end(t);
 }
@@ -553,6 +592,8 @@ reportd_tls_job(struct reportd *rd, struct tls_job **slot,
 
 	t = *slot = xcalloc(1, sizeof(*t));
 	t->rd = rd;
+	t->started = monotime();
+	t->budget = tls_job_budget();
 	strlcpy(t->domain, domain, sizeof(t->domain));
 	t->begin = begin;
 	t->end = end;
