@@ -556,6 +556,7 @@ open_control_socket(struct postern_conf *conf, gid_t gid)
 	int			 fd;
 	mode_t			 old;
 	gid_t			 egid;
+	struct stat		 st;
 
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
@@ -585,6 +586,19 @@ open_control_socket(struct postern_conf *conf, gid_t gid)
 	if (setegid(egid) == -1)
 		fatal("setegid %u", (unsigned)egid);
 	umask(old);
+	/*
+	 * A setgid directory or a file system mounted grpid gives the
+	 * socket the directory's group instead: refuse to start rather than
+	 * let another group in.
+	 */
+	if (lstat(conf->control_socket, &st) == -1)
+		fatal("lstat %s", conf->control_socket);
+	if (st.st_uid != 0 || st.st_gid != gid ||
+	    (st.st_mode & 07777) != 0660)
+		fatalx("%s was made with owner %u:%u and mode %04o, not 0:%u "
+		    "and 0660 (a setgid directory?)", conf->control_socket,
+		    (unsigned)st.st_uid, (unsigned)st.st_gid,
+		    (unsigned)(st.st_mode & 07777), (unsigned)gid);
 	if (listen(fd, 16) == -1)
 		fatal("listen %s", conf->control_socket);
 	if (fcntl(fd, F_SETFL, O_NONBLOCK) == -1)

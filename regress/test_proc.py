@@ -325,3 +325,16 @@ def test_second_daemon_refuses_same_socket(daemon, daemon_factory):
     assert "already running" in other.logtext()
     assert daemon.proc.poll() is None
     assert daemon.ctl("show", "status").returncode == 0
+
+
+def test_control_socket_in_setgid_directory_refused(daemon_factory):
+    """In a setgid directory the socket would take the directory's group,
+    not the control group: posternd refuses to start rather than let
+    that group in (review finding)."""
+    d = daemon_factory()
+    os.chown(d.sockdir, 0, 65534)
+    os.chmod(d.sockdir, 0o2755)
+    d.start(wait=False)
+    assert d.wait_exit(10) == 1
+    assert "was made with owner 0:65534 and mode 0660, not 0:0 and 0660 " \
+        "(a setgid directory?)" in d.logtext()
