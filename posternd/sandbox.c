@@ -129,9 +129,13 @@ static const char *const sandbox_store[] = {
 	"fallocate", "flock", "fstatfs", "statfs",
 };
 
-/* libunbound's background process, and a resolver's sockets. */
+/*
+ * libunbound's background process, and a resolver's sockets; a context
+ * made at run time (the mta's debug delivery) opens its tubes with
+ * socketpair.
+ */
 static const char *const sandbox_dns[] = {
-	"connect", "bind", "wait4", "pipe2", "set_robust_list",
+	"connect", "bind", "wait4", "pipe2", "set_robust_list", "socketpair",
 };
 
 static const char *const sandbox_connect[] = {
