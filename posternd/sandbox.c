@@ -38,6 +38,7 @@
  */
 #include <sys/types.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -115,7 +116,7 @@ static const char *const sandbox_common[] = {
 	"poll", "ppoll", "select", "pselect6",
 	"clock_gettime", "clock_getres", "gettimeofday", "time",
 	"nanosleep", "clock_nanosleep",
-	"brk", "mmap", "munmap", "mremap", "madvise", "mprotect",
+	"brk", "munmap", "mremap", "madvise",
 	"rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "sigaltstack",
 	"restart_syscall", "exit", "exit_group",
 	"getpid", "gettid", "getppid", "getuid", "geteuid", "getgid",
@@ -407,11 +408,24 @@ sandbox_rule(scmp_filter_ctx ctx, uint32_t action, int nr, const char *what,
 		fatalx("seccomp: %s: %s", what, strerror(-r));
 }
 
+/* argument n equals v (libseccomp's SCMP_An() leave a field to C) */
+static struct scmp_arg_cmp
+sandbox_eq(unsigned int n, scmp_datum_t v)
+{
+	struct scmp_arg_cmp	 c;
+
+	memset(&c, 0, sizeof(c));
+	c.arg = n;
+	c.op = SCMP_CMP_EQ;
+	c.datum_a = v;
+	return c;
+}
+
 #define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
 
 /*
  * TEST ONLY: POSTERN_TEST_SECCOMP_VIOLATE="PROCESS[:CALL]" (CALL socket,
- * the default, or execve) makes PROCESS make that forbidden call
+ * the default, execve, or mmap of executable memory) makes PROCESS make that forbidden call
  * right after its filter is installed, so that regress/test_sandbox.py
  * sees the daemon stop, or with -S log carry on.  Like every
  * POSTERN_TEST_ variable, gone unless posternd runs with -d -T.
@@ -422,6 +436,7 @@ sandbox_test_violate(struct proc *p)
 	const char	*v, *call;
 	size_t		 n = strlen(p->desc->name);
 	char *const	 argv[] = { "postern-seccomp-test", NULL };
+	void		*mem;
 	int		 fd;
 
 	if ((v = getenv("POSTERN_TEST_SECCOMP_VIOLATE")) == NULL ||
@@ -436,6 +451,12 @@ sandbox_test_violate(struct proc *p)
 			close(fd);
 	} else if (strcmp(call, "execve") == 0)
 		execve("/nonexistent", argv, argv + 1);
+	else if (strcmp(call, "mmap") == 0) {
+		/* allowed, but not for executable memory */
+		if ((mem = mmap(NULL, 4096, PROT_READ | PROT_EXEC,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)) != MAP_FAILED)
+			munmap(mem, 4096);
+	}
 	else
 		fatalx("POSTERN_TEST_SECCOMP_VIOLATE: no such call %s", call);
 	log_warnx("%s: test: %s returned: %s", p->desc->name, call,
@@ -476,12 +497,27 @@ sandbox_enter(struct proc *p)
 
 	if ((ctx = seccomp_init(SCMP_ACT_TRAP)) == NULL)
 		fatalx("seccomp_init");
+	/* another ABI's call (x32, i386 on x86_64): its numbers differ */
+	if ((r = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH,
+	    SCMP_ACT_KILL_PROCESS)) < 0)
+		fatalx("seccomp_attr_set: %s", strerror(-r));
 	sandbox_allow(ctx, sandbox_common, NELEM(sandbox_common));
 
 	/* signals to itself only: the SIGSYS handler's death */
-	cmp[0] = SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)self);
+	cmp[0] = sandbox_eq(0, (scmp_datum_t)self);
 	sandbox_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(kill), "kill", 1, cmp);
 	sandbox_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), "tgkill", 1, cmp);
+	/*
+	 * Memory, but no new code: nothing is loaded once started, so
+	 * neither mmap nor mprotect may make anything executable.
+	 */
+	cmp[0] = sandbox_eq(2, 0);
+	cmp[0].op = SCMP_CMP_MASKED_EQ;
+	cmp[0].datum_a = PROT_EXEC;
+	cmp[0].datum_b = 0;
+	sandbox_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mmap), "mmap", 1, cmp);
+	sandbox_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mprotect), "mprotect", 1,
+	    cmp);
 	/* clone3 hides its flags from a filter: glibc then uses clone */
 	sandbox_rule(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), "clone3",
 	    0, NULL);
@@ -495,23 +531,23 @@ sandbox_enter(struct proc *p)
 	if (needs & SB_CONNECT) {
 		sandbox_allow(ctx, sandbox_connect, NELEM(sandbox_connect));
 		/* the mta's look at what a peer has not yet read */
-		cmp[0] = SCMP_A1(SCMP_CMP_EQ, TIOCOUTQ);
+		cmp[0] = sandbox_eq(1, TIOCOUTQ);
 		sandbox_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl),
 		    "ioctl SIOCOUTQ", 1, cmp);
 	}
 	if (needs & SB_DNS) {
 		sandbox_allow(ctx, sandbox_dns, NELEM(sandbox_dns));
 		/* fork (glibc's flags), nothing else: no threads, no ns */
-		cmp[0] = SCMP_A0(SCMP_CMP_EQ, CLONE_CHILD_SETTID |
+		cmp[0] = sandbox_eq(0, CLONE_CHILD_SETTID |
 		    CLONE_CHILD_CLEARTID | SIGCHLD);
 		sandbox_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), "clone",
 		    1, cmp);
 	}
 	if (needs & (SB_DNS | SB_CONNECT)) {
-		cmp[0] = SCMP_A0(SCMP_CMP_EQ, AF_INET);
+		cmp[0] = sandbox_eq(0, AF_INET);
 		sandbox_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), "socket",
 		    1, cmp);
-		cmp[0] = SCMP_A0(SCMP_CMP_EQ, AF_INET6);
+		cmp[0] = sandbox_eq(0, AF_INET6);
 		sandbox_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), "socket",
 		    1, cmp);
 	}
@@ -520,7 +556,7 @@ sandbox_enter(struct proc *p)
 	 * quietly (chrooted, it could not reach /dev/log anyway) rather
 	 * than killing a process for a log line.
 	 */
-	cmp[0] = SCMP_A0(SCMP_CMP_EQ, AF_UNIX);
+	cmp[0] = sandbox_eq(0, AF_UNIX);
 	sandbox_rule(ctx, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(socket),
 	    "socket AF_UNIX", 1, cmp);
 #ifdef SANDBOX_SANITIZER
