@@ -64,10 +64,14 @@
 #include "posternd/proc.h"
 #include "posternd/sandbox.h"
 
+/*
+ * A sanitizer build (make SANITIZE=1: ASan and UBSan together), detected
+ * by ASan's mark, gcc's or clang's.
+ */
 #if defined(__SANITIZE_ADDRESS__)
 #define SANDBOX_SANITIZER	1
 #elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(undefined_behavior_sanitizer)
+#if __has_feature(address_sanitizer)
 #define SANDBOX_SANITIZER	1
 #endif
 #endif
@@ -153,9 +157,12 @@ static const char *const sandbox_memfd[] = {
 
 #ifdef SANDBOX_SANITIZER
 /*
- * ASan and UBSan's runtime: its allocator and reports (/proc/self/maps,
- * symbolising), and the thread and ptrace that LeakSanitizer's check at
- * exit would use (the tests turn it off: it cannot work in a chroot).
+ * ASan and UBSan's runtime, so that a sanitizer build runs under the
+ * same filters with these few more: its reports (/proc/self/maps; the
+ * llvm-symbolizer it forks may not execute, and a report is then not
+ * symbolised, as in the chroot anyway), and the thread and ptrace that
+ * LeakSanitizer's check at exit would use (the tests turn it off: it
+ * cannot work in a chroot).
  */
 static const char *const sandbox_sanitizer[] = {
 	"open", "openat", "readlink", "readlinkat", "getdents64", "ioctl",
