@@ -41,6 +41,7 @@ queue_state(struct proc *p)
 		q = xcalloc(1, sizeof(*q));
 		q->proc = p;
 		TAILQ_INIT(&q->incoming);
+		TAILQ_INIT(&q->lists);
 		routing_init(&q->routing, NULL);
 		p->state = q;
 	}
@@ -433,6 +434,93 @@ queue_ctl_error(struct queue *q, uint32_t peerid, const char *text)
 	    &e, sizeof(e));
 }
 
+static struct ctl_list *
+queue_list_find(struct queue *q, uint32_t peerid)
+{
+	struct ctl_list	*l;
+
+	TAILQ_FOREACH(l, &q->lists, entry)
+		if (l->peerid == peerid)
+			return l;
+	return NULL;
+}
+
+static void
+queue_list_free(struct queue *q, struct ctl_list *l)
+{
+	TAILQ_REMOVE(&q->lists, l, entry);
+	q->nlists--;
+	free(l);
+}
+
+/*
+ * The next batch of a show queue, then a pause until control says its
+ * client took it (IMSG_CTL_QUEUE_LIST_NEXT): neither we nor control ever
+ * hold more than a batch of a listing, however large the queue and
+ * however slow the reader.
+ */
+static void
+queue_list_batch(struct queue *q, struct ctl_list *l)
+{
+	struct ctl_walk	 w = { q, l->peerid };
+	int		 r;
+
+	r = qstore_envelope_walk_batch(q->qs, &l->from, QUEUE_LIST_BATCH,
+	    queue_ctl_list_one, &w);
+	if (r == 1) {
+		l->paused = 1;
+		proc_compose(q->proc, PROC_CONTROL, IMSG_CTL_QUEUE_LIST_PAUSE,
+		    l->peerid, -1, NULL, 0);
+		return;
+	}
+	if (r == -1)
+		queue_ctl_error(q, l->peerid, "the queue cannot be read");
+	else
+		proc_compose(q->proc, PROC_CONTROL, IMSG_CTL_REPLY_END,
+		    l->peerid, -1, NULL, 0);
+	queue_list_free(q, l);
+}
+
+/* show queue, and control's word on its flow (lib/msg.h). */
+static void
+queue_ctl_list(struct queue *q, struct imsg *imsg)
+{
+	struct ctl_list	*l;
+	uint32_t	 peerid = imsg->hdr.peerid;
+
+	if (msg_get_empty(imsg) == -1)
+		proc_bad_message(q->proc, PROC_CONTROL, imsg);
+	l = queue_list_find(q, peerid);
+	switch (imsg->hdr.type) {
+	case IMSG_CTL_QUEUE_LIST:
+		/* control sends a client's requests one at a time */
+		if (l != NULL)
+			proc_bad_message(q->proc, PROC_CONTROL, imsg);
+		if (q->nlists >= QUEUE_LIST_MAX) {
+			queue_ctl_error(q, peerid, "too many queue listings "
+			    "at once");
+			return;
+		}
+		l = xcalloc(1, sizeof(*l));
+		l->peerid = peerid;
+		TAILQ_INSERT_TAIL(&q->lists, l, entry);
+		q->nlists++;
+		queue_list_batch(q, l);
+		return;
+	case IMSG_CTL_QUEUE_LIST_NEXT:
+		if (l == NULL || !l->paused)
+			proc_bad_message(q->proc, PROC_CONTROL, imsg);
+		l->paused = 0;
+		queue_list_batch(q, l);
+		return;
+	case IMSG_CTL_QUEUE_LIST_CANCEL:
+		/* it may have ended as the client left: nothing to do then */
+		if (l != NULL)
+			queue_list_free(q, l);
+		return;
+	}
+}
+
 static void
 queue_ctl_show(struct queue *q, uint32_t peerid, uint64_t msgid)
 {
@@ -523,15 +611,9 @@ queue_ctl_imsg(struct queue *q, struct imsg *imsg)
 
 	switch (imsg->hdr.type) {
 	case IMSG_CTL_QUEUE_LIST:
-		if (msg_get_empty(imsg) == -1)
-			proc_bad_message(q->proc, PROC_CONTROL, imsg);
-		if (qstore_envelope_walk_sized(q->qs, queue_ctl_list_one, NULL,
-		    &w) == -1)
-			queue_ctl_error(q, w.peerid, "the queue cannot be "
-			    "read");
-		else
-			proc_compose(q->proc, PROC_CONTROL, IMSG_CTL_REPLY_END,
-			    w.peerid, -1, NULL, 0);
+	case IMSG_CTL_QUEUE_LIST_NEXT:
+	case IMSG_CTL_QUEUE_LIST_CANCEL:
+		queue_ctl_list(q, imsg);
 		return;
 	case IMSG_CTL_STATS_GET:
 		if (msg_get_empty(imsg) == -1)

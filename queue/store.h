@@ -43,6 +43,8 @@ struct qstore_stats {
 	uint64_t	 removed;		/* by an operator */
 	uint64_t	 recovered;		/* in flight at open */
 	uint64_t	 corrupt;		/* records that failed to decode */
+	uint64_t	 envelopes_read;	/* records decoded, since open:
+						   what the schedule costs */
 	uint64_t	 mem_refused;		/* messages over the budget */
 	uint64_t	 reserve_refused;	/* messages kept out of it */
 	size_t		 reserve;		/* for bookkeeping, bytes */
@@ -235,6 +237,19 @@ int		 qstore_envelope_walk(struct qstore *,
 int		 qstore_envelope_walk_sized(struct qstore *,
 		    int (*sized)(const struct envelope *, uint64_t, void *),
 		    int (*cb)(const struct envelope *, void *), void *arg);
+
+/*
+ * One batch of the same walk, for a listing that must not hold the whole
+ * queue (show queue): at most `max` envelope records from *from on (an
+ * envelope id; 0 at the start) in one short read transaction.  Returns 1
+ * with *from set where the next batch starts, 0 when the walk is over (or
+ * cb stopped it), -1 on error.  Envelopes added or removed between
+ * batches are seen or not, as in any listing; none is seen twice.
+ */
+int		 qstore_envelope_walk_batch(struct qstore *, uint64_t *from,
+		    size_t max,
+		    int (*sized)(const struct envelope *, uint64_t, void *),
+		    void *arg);
 
 /* The same for the envelopes of one message. */
 int		 qstore_message_envelopes(struct qstore *, uint64_t msgid,

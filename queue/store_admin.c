@@ -67,12 +67,26 @@ enum op_type {
 	OP_REMOVE
 };
 
+/*
+ * An action on many envelopes (a message's, or all) runs in transactions
+ * of at most this many, each committed before the next: a million held
+ * envelopes released at once would otherwise be one transaction with
+ * every page of the store dirty (past LMDB's limit on them), and a list
+ * of a million ids in memory.  Each transaction is whole; a crash in
+ * between leaves the action done for the first batches only, which the
+ * operator repeats.
+ */
+#define OP_BATCH	4096
+
 struct op_arg {
 	enum op_type	 op;
 	enum qid_kind	 kind;
 	uint64_t	 id;
 	time_t		 now;
-	int		 count;
+	int		 count;		/* in this transaction */
+	uint64_t	 start;		/* this batch's first id */
+	uint64_t	 next;		/* the next batch's, when more */
+	int		 more;		/* a next batch is to run */
 };
 
 static int
@@ -127,12 +141,13 @@ op_run(struct qstore *qs, MDB_txn *txn, void *arg)
 	struct op_arg	*oa = arg;
 	MDB_cursor	*cur;
 	MDB_val		 k, v;
-	uint64_t	*ids = NULL, first, last, evpid;
-	size_t		 n = 0, cap = 0, i;
+	uint64_t	*ids, first, last, evpid;
+	size_t		 n = 0, i;
 	uint8_t		 kb[8];
 	int		 rc, op;
 
 	oa->count = 0;
+	oa->more = 0;
 	switch (oa->kind) {
 	case QID_ENV:
 		return op_one(qs, txn, oa, oa->id);
@@ -147,9 +162,13 @@ op_run(struct qstore *qs, MDB_txn *txn, void *arg)
 	default:
 		return EINVAL;
 	}
+	/* a retry of the transaction (qs_txn_run()) starts the same */
+	if (oa->start > first)
+		first = oa->start;
 	/* Collect first: the actions change the database being walked. */
 	if ((rc = mdb_cursor_open(txn, qs->db_env, &cur)) != 0)
 		return rc;
+	ids = xreallocarray(NULL, OP_BATCH, sizeof(*ids));
 	put_be64(kb, first);
 	k.mv_data = kb;
 	k.mv_size = sizeof(kb);
@@ -160,9 +179,10 @@ op_run(struct qstore *qs, MDB_txn *txn, void *arg)
 			continue;
 		if ((evpid = get_be64(k.mv_data)) > last)
 			break;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 64;
-			ids = xreallocarray(ids, cap, sizeof(*ids));
+		if (n == OP_BATCH) {
+			oa->next = evpid;
+			oa->more = 1;
+			break;
 		}
 		ids[n++] = evpid;
 	}
@@ -183,7 +203,7 @@ op_do(struct qstore *qs, enum op_type op, enum qid_kind kind, uint64_t id,
     time_t now)
 {
 	struct op_arg	 oa;
-	int		 rc;
+	int		 rc, total = 0;
 
 	if (kind != QID_ALL && kind != QID_MSG && kind != QID_ENV)
 		return -1;
@@ -191,16 +211,23 @@ op_do(struct qstore *qs, enum op_type op, enum qid_kind kind, uint64_t id,
 	oa.kind = kind;
 	oa.id = id;
 	oa.now = now;
-	oa.count = 0;
-	qs->grow_hint = QSTORE_MAPSIZE_MIN;
-	if ((rc = qs_txn_run(qs, op_run, &oa)) != 0) {
-		log_warnx("queue store: operator action: %s",
-		    mdb_strerror(rc));
-		return -1;
-	}
+	oa.start = 0;
+	do {
+		oa.count = 0;
+		qs->grow_hint = QSTORE_MAPSIZE_MIN;
+		if ((rc = qs_txn_run(qs, op_run, &oa)) != 0) {
+			log_warnx("queue store: operator action: %s",
+			    mdb_strerror(rc));
+			if (op == OP_REMOVE)
+				qs->st.removed += total;
+			return -1;
+		}
+		total += oa.count;
+		oa.start = oa.next;
+	} while (oa.more);
 	if (op == OP_REMOVE)
-		qs->st.removed += oa.count;
-	return oa.count;
+		qs->st.removed += total;
+	return total;
 }
 
 int
@@ -346,6 +373,7 @@ qstore_envelope_walk_sized(struct qstore *qs,
 	for (op = MDB_FIRST;; op = MDB_NEXT) {
 		if ((rc = mdb_cursor_get(cur, &k, &v, op)) != 0)
 			break;
+		qs->st.envelopes_read++;
 		if (envelope_decode(e, v.mv_data, v.mv_size) == -1 ||
 		    k.mv_size != 8 || e->id != get_be64(k.mv_data)) {
 			qs->st.corrupt++;
@@ -361,6 +389,70 @@ qstore_envelope_walk_sized(struct qstore *qs,
 	mdb_cursor_close(cur);
 	mdb_txn_abort(txn);
 	return rc == 0 || rc == MDB_NOTFOUND ? 0 : -1;
+}
+
+/*
+ * A batch: its own read transaction, so that a listing of a million
+ * envelopes holds no snapshot (which would pin the pages every commit
+ * frees meanwhile, and grow the map) and the queue serves other work
+ * between batches.  The cursor is placed with MDB_SET_RANGE on the first
+ * id not yet listed: ids are never reused, so resuming there neither
+ * repeats nor skips an envelope that stayed.  The batch counts records,
+ * corrupt ones too, so that it is bounded whatever the store holds.
+ */
+int
+qstore_envelope_walk_batch(struct qstore *qs, uint64_t *from, size_t max,
+    int (*sized)(const struct envelope *, uint64_t, void *), void *arg)
+{
+	MDB_txn		*txn;
+	MDB_cursor	*cur;
+	MDB_val		 k, v;
+	struct envelope	*e;
+	uint8_t		 kb[8];
+	uint64_t	 id;
+	size_t		 n;
+	int		 rc, op, more = 0;
+
+	if (max == 0)
+		max = 1;
+	if (mdb_txn_begin(qs->env, NULL, MDB_RDONLY, &txn) != 0)
+		return -1;
+	if (mdb_cursor_open(txn, qs->db_env, &cur) != 0) {
+		mdb_txn_abort(txn);
+		return -1;
+	}
+	e = xmalloc(sizeof(*e));
+	put_be64(kb, *from);
+	k.mv_data = kb;
+	k.mv_size = sizeof(kb);
+	for (n = 0, op = MDB_SET_RANGE;; n++, op = MDB_NEXT) {
+		if ((rc = mdb_cursor_get(cur, &k, &v, op)) != 0)
+			break;
+		if (k.mv_size != 8) {
+			qs->st.corrupt++;
+			continue;
+		}
+		id = get_be64(k.mv_data);
+		if (n == max) {
+			*from = id;
+			more = 1;
+			break;
+		}
+		qs->st.envelopes_read++;
+		if (envelope_decode(e, v.mv_data, v.mv_size) == -1 ||
+		    e->id != id) {
+			qs->st.corrupt++;
+			continue;
+		}
+		if (sized(e, walk_msg_size(qs, txn, e->msgid), arg) != 0)
+			break;
+	}
+	free(e);
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return -1;
+	return more;
 }
 
 int
@@ -389,6 +481,7 @@ qstore_message_envelopes(struct qstore *qs, uint64_t msgid,
 			break;
 		if (k.mv_size != 8 || EVPID_MSGID(get_be64(k.mv_data)) != msgid)
 			break;
+		qs->st.envelopes_read++;
 		if (envelope_decode(e, v.mv_data, v.mv_size) == -1 ||
 		    e->id != get_be64(k.mv_data)) {
 			qs->st.corrupt++;
