@@ -342,8 +342,18 @@ def main():
         msampler = peers.MemSampler(srv.proc.pid)
         msampler.start()
         cpu0, t0 = peers.tree_cpu(srv.proc.pid), time.time()
-        fig["release_cmd"], r = timed(srv.ctl, "release", "all")
-        log("release: " + r.stdout.strip())
+        # show stats while release all runs: the queue serves it
+        # between the action's transactions
+        rp = subprocess.Popen([os.path.join(srv.build, "posternctl"), "-s",
+                               srv.sock, "release", "all"],
+                              stdout=subprocess.PIPE, text=True)
+        during = []
+        while rp.poll() is None:
+            during.append(timed(srv.ctl, "show", "stats")[0])
+        out = rp.communicate()[0]
+        fig["release_cmd"] = time.time() - t0
+        fig["stats_during"] = (max(during) if during else None, len(during))
+        log("release: " + out.strip())
         last, moved, left = -1, time.time(), nenv
         while True:
             left = srv.stat("queue.envelopes")
@@ -416,6 +426,9 @@ def report(fig, args, nmsg, nenv):
                   max(1, r["delivered"]), r["rss"] / 1048576,
                   "" if r["left"] == 0 else
                   "  STALLED with %d left" % r["left"]))
+    if fig.get("stats_during") and fig["stats_during"][0] is not None:
+        print("  show stats  %8.3f s  at worst, %d times during release all"
+              % fig["stats_during"])
     if fig.get("relay_ref"):
         print("  relay figure (bench/relay.py, postern, %d messages, now):"
               " %.0f msgs/s" % (args.relay_messages, fig["relay_ref"]))

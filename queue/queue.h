@@ -67,6 +67,13 @@ struct ctl_list {
 	int			 paused;	/* waiting for LIST_NEXT */
 };
 
+/* An operator action on many envelopes, under way (queue/queue.c). */
+struct ctl_action {
+	TAILQ_ENTRY(ctl_action)	 entry;
+	uint32_t		 peerid;	/* control's client */
+	struct qstore_action	 a;
+};
+
 /* A final outcome waiting for its message's DSN (queue/sched.c). */
 struct dsn_wait {
 	TAILQ_ENTRY(dsn_wait)	 entry;
@@ -92,6 +99,9 @@ struct queue {
 	TAILQ_HEAD(, dsn_wait)		 dsn_waiting;
 	TAILQ_HEAD(, ctl_list)		 lists;		/* show queue */
 	size_t				 nlists;
+	TAILQ_HEAD(, ctl_action)	 actions;	/* hold all ... */
+	size_t				 nactions;
+	struct event			 ev_actions;
 	int				 paused;	/* no new deliveries */
 	struct event			 ev_space;
 	int				 space_low;	/* refusing new mail */

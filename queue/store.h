@@ -214,6 +214,31 @@ int		 qstore_release(struct qstore *, enum qid_kind, uint64_t id,
 int		 qstore_schedule(struct qstore *, enum qid_kind, uint64_t id,
 		    time_t now);
 int		 qstore_remove(struct qstore *, enum qid_kind, uint64_t id);
+/*
+ * The same a batch at a time, for a caller that serves others in between
+ * (the queue process: releasing a million envelopes takes seconds).
+ * Each step is one committed transaction of at most 4096 envelopes; it
+ * adds what it changed to a->count and returns 1 while more is to do, 0
+ * when the action is done, -1 on error (the steps before stay done).
+ * Envelopes that come meanwhile are in the action or not.
+ */
+enum qstore_verb {
+	QSTORE_HOLD,
+	QSTORE_RELEASE,
+	QSTORE_SCHEDULE,
+	QSTORE_REMOVE
+};
+struct qstore_action {
+	enum qstore_verb verb;
+	enum qid_kind	 kind;
+	uint64_t	 id;
+	time_t		 now;		/* release, schedule: due then */
+	uint64_t	 start;		/* where the next step begins */
+	int		 count;		/* envelopes changed so far */
+};
+void		 qstore_action_init(struct qstore_action *, enum qstore_verb,
+		    enum qid_kind, uint64_t id, time_t now);
+int		 qstore_action_step(struct qstore *, struct qstore_action *);
 
 /* Reading. 0 on success, 1 when not found, -1 on error (corrupt record). */
 int		 qstore_envelope_get(struct qstore *, uint64_t evpid,

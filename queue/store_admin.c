@@ -60,13 +60,6 @@ qstore_next_due(struct qstore *qs, time_t now)
 
 /* Operator actions. */
 
-enum op_type {
-	OP_HOLD,
-	OP_RELEASE,
-	OP_SCHEDULE,
-	OP_REMOVE
-};
-
 /*
  * An action on many envelopes (a message's, or all) runs in transactions
  * of at most this many, each committed before the next: a million held
@@ -79,7 +72,7 @@ enum op_type {
 #define OP_BATCH	4096
 
 struct op_arg {
-	enum op_type	 op;
+	enum qstore_verb op;
 	enum qid_kind	 kind;
 	uint64_t	 id;
 	time_t		 now;
@@ -95,7 +88,7 @@ op_one(struct qstore *qs, MDB_txn *txn, struct op_arg *oa, uint64_t evpid)
 	struct envelope	 e;
 	int		 rc;
 
-	if (oa->op == OP_REMOVE) {
+	if (oa->op == QSTORE_REMOVE) {
 		if ((rc = qs_envelope_drop(qs, txn, evpid)) == 0)
 			oa->count++;
 		return rc == MDB_NOTFOUND ? 0 : rc;
@@ -103,14 +96,14 @@ op_one(struct qstore *qs, MDB_txn *txn, struct op_arg *oa, uint64_t evpid)
 	if ((rc = qs_get_envelope(qs, txn, evpid, &e)) != 0)
 		return rc == MDB_NOTFOUND || rc == MDB_CORRUPTED ? 0 : rc;
 	switch (oa->op) {
-	case OP_HOLD:
+	case QSTORE_HOLD:
 		if (e.state != ENV_QUEUED)
 			return 0;
 		if ((rc = qs_sched_del(qs, txn, &e)) != 0)
 			return rc;
 		e.state = ENV_HELD;
 		break;
-	case OP_RELEASE:
+	case QSTORE_RELEASE:
 		if (e.state != ENV_HELD)
 			return 0;
 		e.state = ENV_QUEUED;
@@ -118,7 +111,7 @@ op_one(struct qstore *qs, MDB_txn *txn, struct op_arg *oa, uint64_t evpid)
 		if ((rc = qs_sched_put(qs, txn, &e)) != 0)
 			return rc;
 		break;
-	case OP_SCHEDULE:
+	case QSTORE_SCHEDULE:
 		if (e.state != ENV_QUEUED)
 			return 0;
 		if ((rc = qs_sched_del(qs, txn, &e)) != 0)
@@ -198,62 +191,87 @@ op_run(struct qstore *qs, MDB_txn *txn, void *arg)
 	return rc;
 }
 
-static int
-op_do(struct qstore *qs, enum op_type op, enum qid_kind kind, uint64_t id,
-    time_t now)
+void
+qstore_action_init(struct qstore_action *a, enum qstore_verb verb,
+    enum qid_kind kind, uint64_t id, time_t now)
+{
+	memset(a, 0, sizeof(*a));
+	a->verb = verb;
+	a->kind = kind;
+	a->id = id;
+	a->now = now;
+}
+
+int
+qstore_action_step(struct qstore *qs, struct qstore_action *a)
 {
 	struct op_arg	 oa;
-	int		 rc, total = 0;
+	int		 rc;
 
-	if (kind != QID_ALL && kind != QID_MSG && kind != QID_ENV)
+	if (a->kind != QID_ALL && a->kind != QID_MSG && a->kind != QID_ENV)
 		return -1;
-	oa.op = op;
-	oa.kind = kind;
-	oa.id = id;
-	oa.now = now;
-	oa.start = 0;
-	do {
-		oa.count = 0;
-		qs->grow_hint = QSTORE_MAPSIZE_MIN;
-		if ((rc = qs_txn_run(qs, op_run, &oa)) != 0) {
-			log_warnx("queue store: operator action: %s",
-			    mdb_strerror(rc));
-			if (op == OP_REMOVE)
-				qs->st.removed += total;
-			return -1;
-		}
-		total += oa.count;
-		oa.start = oa.next;
-	} while (oa.more);
-	if (op == OP_REMOVE)
-		qs->st.removed += total;
-	return total;
+	if (a->verb != QSTORE_HOLD && a->verb != QSTORE_RELEASE &&
+	    a->verb != QSTORE_SCHEDULE && a->verb != QSTORE_REMOVE)
+		return -1;
+	oa.op = a->verb;
+	oa.kind = a->kind;
+	oa.id = a->id;
+	oa.now = a->now;
+	oa.start = a->start;
+	oa.next = 0;
+	oa.count = 0;
+	qs->grow_hint = QSTORE_MAPSIZE_MIN;
+	if ((rc = qs_txn_run(qs, op_run, &oa)) != 0) {
+		log_warnx("queue store: operator action: %s",
+		    mdb_strerror(rc));
+		return -1;
+	}
+	a->count += oa.count;
+	if (a->verb == QSTORE_REMOVE)
+		qs->st.removed += oa.count;
+	if (!oa.more)
+		return 0;
+	a->start = oa.next;
+	return 1;
+}
+
+static int
+op_do(struct qstore *qs, enum qstore_verb op, enum qid_kind kind,
+    uint64_t id, time_t now)
+{
+	struct qstore_action	 a;
+	int			 r;
+
+	qstore_action_init(&a, op, kind, id, now);
+	while ((r = qstore_action_step(qs, &a)) == 1)
+		;
+	return r == -1 ? -1 : a.count;
 }
 
 int
 qstore_hold(struct qstore *qs, enum qid_kind kind, uint64_t id)
 {
-	return op_do(qs, OP_HOLD, kind, id, 0);
+	return op_do(qs, QSTORE_HOLD, kind, id, 0);
 }
 
 int
 qstore_release(struct qstore *qs, enum qid_kind kind, uint64_t id,
     time_t now)
 {
-	return op_do(qs, OP_RELEASE, kind, id, now);
+	return op_do(qs, QSTORE_RELEASE, kind, id, now);
 }
 
 int
 qstore_schedule(struct qstore *qs, enum qid_kind kind, uint64_t id,
     time_t now)
 {
-	return op_do(qs, OP_SCHEDULE, kind, id, now);
+	return op_do(qs, QSTORE_SCHEDULE, kind, id, now);
 }
 
 int
 qstore_remove(struct qstore *qs, enum qid_kind kind, uint64_t id)
 {
-	return op_do(qs, OP_REMOVE, kind, id, 0);
+	return op_do(qs, QSTORE_REMOVE, kind, id, 0);
 }
 
 /* Reading. */
