@@ -4,7 +4,7 @@
 CC		?= cc
 BUILD		?= build
 PKGS		= libevent libtls libunbound lmdb expat jansson zlib libbsd-overlay libcrypto \
-		  libidn2
+		  libidn2 libseccomp
 # Recursive (=), not :=: on a fresh machine `make check` installs the
 # packages (deps) before anything is compiled, after this file was read.
 PKG_CFLAGS	= $(shell pkg-config --cflags $(PKGS) 2>/dev/null)

@@ -232,6 +232,16 @@ enum imsg_type {
 	IMSG_CTL_LOCAL_SESSION,		/* struct msg_ctl_local_session + fd,
 					   control -> smtp: a local
 					   submission (posternctl sendmail) */
+	/*
+	 * show queue streams in batches, with flow control: after each
+	 * batch of IMSG_CTL_QUEUE_ENTRY the queue sends LIST_PAUSE (kept
+	 * by control, not relayed) and waits; control answers LIST_NEXT
+	 * once its client has taken what it relayed, or LIST_CANCEL when
+	 * the client left.  All three empty, with the client's peer id.
+	 */
+	IMSG_CTL_QUEUE_LIST_PAUSE,	/* queue -> control */
+	IMSG_CTL_QUEUE_LIST_NEXT,	/* control -> queue */
+	IMSG_CTL_QUEUE_LIST_CANCEL,	/* control -> queue */
 
 	/*
 	 * smtp <-> parent: a local recipient's ~/.forward at RCPT (an

@@ -46,6 +46,8 @@ struct ctl_conn {
 						   for it: cancel it if we go */
 	unsigned int		 waiting;	/* who owes the client a reply,
 						   or PROC_MAX: nobody */
+	int			 listing;	/* show queue in progress */
+	int			 list_paused;	/* the queue waits for NEXT */
 	struct control		*ctl;
 };
 
@@ -68,6 +70,7 @@ struct control {
 static void	control_conn_update(struct ctl_conn *);
 static void	control_accept_pause(struct control *);
 static void	control_accept_resume(int, short, void *);
+static void	control_list_next(struct ctl_conn *);
 
 static struct control *
 control_state(struct proc *p)
@@ -160,6 +163,10 @@ control_conn_close(struct ctl_conn *cc)
 	if (cc->probe && cc->waiting == PROC_MTA)
 		proc_compose(c->proc, PROC_MTA, IMSG_CTL_DEBUG_CANCEL, cc->id,
 		    -1, NULL, 0);
+	/* ... or in a show queue: the queue stops its walk */
+	if (cc->listing && cc->waiting == PROC_QUEUE)
+		proc_compose(c->proc, PROC_QUEUE, IMSG_CTL_QUEUE_LIST_CANCEL,
+		    cc->id, -1, NULL, 0);
 	if (cc->events)
 		event_del(&cc->ev);
 	close(cc->ibuf.fd);
@@ -487,6 +494,8 @@ control_request(struct ctl_conn *cc, struct imsg *imsg)
 	} else
 		cc->waiting = to;
 	cc->probe = m->type == IMSG_CTL_DEBUG_DELIVERY;
+	cc->listing = m->type == IMSG_CTL_QUEUE_LIST;
+	cc->list_paused = 0;
 	if (m->fwd == CTL_FWD_ALL)
 		proc_compose(c->proc, to, m->type, cc->id, -1, imsg->data,
 		    imsg->len);
@@ -513,6 +522,7 @@ control_conn_event(int fd, short event, void *arg)
 			control_conn_close(cc);
 			return;
 		}
+		control_list_next(cc);
 	}
 	if ((event & EV_READ) && !cc->closing) {
 		n = imsgbuf_read(&cc->ibuf);
@@ -672,6 +682,38 @@ control_run(struct proc *p)
 		c->metrics = metrics_http_start(p, c->metrics_fd);
 }
 
+/*
+ * show queue's flow control (lib/msg.h): the queue paused after a batch;
+ * once the client has taken every byte relayed, it may send the next.
+ * So a listing of a million envelopes holds one batch here at most, and
+ * a client that stops reading stops the queue's walk, not our memory.
+ */
+static void
+control_list_next(struct ctl_conn *cc)
+{
+	if (!cc->listing || !cc->list_paused || cc->closing ||
+	    imsgbuf_queuelen(&cc->ibuf) > 0)
+		return;
+	cc->list_paused = 0;
+	proc_compose(cc->ctl->proc, PROC_QUEUE, IMSG_CTL_QUEUE_LIST_NEXT,
+	    cc->id, -1, NULL, 0);
+}
+
+static void
+control_list_paused(struct control *c, struct imsg *imsg)
+{
+	struct ctl_conn	*cc;
+
+	if (msg_get_empty(imsg) == -1 || imsg->fd != -1)
+		proc_bad_message(c->proc, PROC_QUEUE, imsg);
+	if ((cc = control_conn_by_id(c, imsg->hdr.peerid)) == NULL)
+		return;		/* the client left: LIST_CANCEL went */
+	if (!cc->listing || cc->waiting != PROC_QUEUE || cc->list_paused)
+		proc_bad_message(c->proc, PROC_QUEUE, imsg);
+	cc->list_paused = 1;
+	control_list_next(cc);
+}
+
 /* Replies, checked and relayed to the client they belong to. */
 void
 control_dispatch(struct proc *p, enum proc_id from, struct imsg *imsg)
@@ -690,6 +732,11 @@ control_dispatch(struct proc *p, enum proc_id from, struct imsg *imsg)
 	if (from == PROC_AUTHD && imsg->hdr.type != IMSG_CTL_STATS_ENTRY &&
 	    imsg->hdr.type != IMSG_CTL_REPLY_END)
 		proc_unexpected(p, from, imsg);
+	if (from == PROC_QUEUE &&
+	    imsg->hdr.type == IMSG_CTL_QUEUE_LIST_PAUSE) {
+		control_list_paused(c, imsg);
+		return;
+	}
 	if ((m = ctl_msg_find(imsg->hdr.type, 1)) == NULL)
 		proc_unexpected(p, from, imsg);
 	if (m->check(imsg, &u) == -1 || imsg->fd != -1)
@@ -705,8 +752,10 @@ control_dispatch(struct proc *p, enum proc_id from, struct imsg *imsg)
 	    imsg->hdr.type == IMSG_CTL_REPLY_ERROR ||
 	    imsg->hdr.type == IMSG_CTL_REPLY_OK ||
 	    imsg->hdr.type == IMSG_CTL_REPLY_COUNT ||
-	    imsg->hdr.type == IMSG_CTL_DEBUG_RESULT)
+	    imsg->hdr.type == IMSG_CTL_DEBUG_RESULT) {
 		cc->waiting = PROC_MAX;
+		cc->listing = 0;
+	}
 	imsg_compose(&cc->ibuf, imsg->hdr.type, 0, 0, -1, imsg->data,
 	    imsg->len);
 	control_conn_update(cc);

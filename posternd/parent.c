@@ -38,6 +38,7 @@
 #include "clock.h"
 #include "log.h"
 #include "posternd/proc.h"
+#include "posternd/sandbox.h"
 #include "routing.h"
 #include "table.h"
 #include "util.h"
@@ -72,7 +73,7 @@ static void	 parent_shutdown(int) __attribute__((noreturn));
 static void __attribute__((noreturn))
 usage(void)
 {
-	fprintf(stderr, "usage: posternd [-dnTv] [-f file]\n");
+	fprintf(stderr, "usage: posternd [-dnTv] [-f file] [-S log]\n");
 	exit(1);
 }
 
@@ -658,6 +659,10 @@ start_child(const char *self, enum proc_id id, int fd, int debug,
 		argv[argc++] = "-d";
 	if (verbose > 0)
 		argv[argc++] = verbose > 1 ? "-vv" : "-v";
+	if (sandbox_log_only) {
+		argv[argc++] = "-S";
+		argv[argc++] = "log";
+	}
 	argv[argc] = NULL;
 
 	switch (pid = fork()) {
@@ -1372,7 +1377,7 @@ main(int argc, char *argv[])
 	int			 worker = 0, exe, test_hooks = 0;
 
 	setproctitle_init(argc, argv, environ);
-	while ((ch = getopt(argc, argv, "df:nP:Tv")) != -1) {
+	while ((ch = getopt(argc, argv, "df:nP:S:Tv")) != -1) {
 		switch (ch) {
 		case 'd':
 			debug = 1;
@@ -1398,6 +1403,11 @@ main(int argc, char *argv[])
 			if ((desc = proc_by_name(optarg)) == NULL)
 				fatalx("unknown process %s", optarg);
 			break;
+		case 'S':
+			if (strcmp(optarg, "log") != 0)
+				usage();
+			sandbox_log_only = 1;
+			break;
 		case 'v':
 			verbose++;
 			break;
@@ -1405,7 +1415,7 @@ main(int argc, char *argv[])
 			usage();
 		}
 	}
-	if (argc != optind || (test_hooks && !debug))
+	if (argc != optind || ((test_hooks || sandbox_log_only) && !debug))
 		usage();
 	if (desc != NULL)
 		proc_child_main(desc, debug, verbose);

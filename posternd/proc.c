@@ -33,6 +33,7 @@
 #include "clock.h"
 #include "log.h"
 #include "posternd/proc.h"
+#include "posternd/sandbox.h"
 #include "util.h"
 
 const struct proc_desc proc_table[PROC_MAX] = {
@@ -790,6 +791,7 @@ proc_child_main(const struct proc_desc *desc, int debug, int verbose)
 	p->base = event_init();
 	if (desc->preinit != NULL)
 		desc->preinit(p);
+	sandbox_prepare(p, debug);
 	proc_drop_privileges(p->user, p->chroot);
 
 	proc_lost_peer = child_lost_peer;
@@ -817,6 +819,7 @@ proc_child_main(const struct proc_desc *desc, int debug, int verbose)
 			imsgev_new(p, i, peer_fds[i]);
 	}
 	desc->run(p);
+	sandbox_enter(p);
 	proc_compose(p, PROC_PARENT, IMSG_CONF_CHILD_READY, 0, -1, NULL, 0);
 	log_debug("running as %s in %s", p->user, p->chroot);
 	event_dispatch();

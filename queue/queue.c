@@ -43,6 +43,8 @@ queue_state(struct proc *p)
 		q = xcalloc(1, sizeof(*q));
 		q->proc = p;
 		TAILQ_INIT(&q->incoming);
+		TAILQ_INIT(&q->lists);
+		TAILQ_INIT(&q->actions);
 		routing_init(&q->routing, NULL);
 		p->state = q;
 	}
@@ -441,6 +443,93 @@ queue_ctl_error(struct queue *q, uint32_t peerid, const char *text)
 	    &e, sizeof(e));
 }
 
+static struct ctl_list *
+queue_list_find(struct queue *q, uint32_t peerid)
+{
+	struct ctl_list	*l;
+
+	TAILQ_FOREACH(l, &q->lists, entry)
+		if (l->peerid == peerid)
+			return l;
+	return NULL;
+}
+
+static void
+queue_list_free(struct queue *q, struct ctl_list *l)
+{
+	TAILQ_REMOVE(&q->lists, l, entry);
+	q->nlists--;
+	free(l);
+}
+
+/*
+ * The next batch of a show queue, then a pause until control says its
+ * client took it (IMSG_CTL_QUEUE_LIST_NEXT): neither we nor control ever
+ * hold more than a batch of a listing, however large the queue and
+ * however slow the reader.
+ */
+static void
+queue_list_batch(struct queue *q, struct ctl_list *l)
+{
+	struct ctl_walk	 w = { q, l->peerid };
+	int		 r;
+
+	r = qstore_envelope_walk_batch(q->qs, &l->from, QUEUE_LIST_BATCH,
+	    queue_ctl_list_one, &w);
+	if (r == 1) {
+		l->paused = 1;
+		proc_compose(q->proc, PROC_CONTROL, IMSG_CTL_QUEUE_LIST_PAUSE,
+		    l->peerid, -1, NULL, 0);
+		return;
+	}
+	if (r == -1)
+		queue_ctl_error(q, l->peerid, "the queue cannot be read");
+	else
+		proc_compose(q->proc, PROC_CONTROL, IMSG_CTL_REPLY_END,
+		    l->peerid, -1, NULL, 0);
+	queue_list_free(q, l);
+}
+
+/* show queue, and control's word on its flow (lib/msg.h). */
+static void
+queue_ctl_list(struct queue *q, struct imsg *imsg)
+{
+	struct ctl_list	*l;
+	uint32_t	 peerid = imsg->hdr.peerid;
+
+	if (msg_get_empty(imsg) == -1)
+		proc_bad_message(q->proc, PROC_CONTROL, imsg);
+	l = queue_list_find(q, peerid);
+	switch (imsg->hdr.type) {
+	case IMSG_CTL_QUEUE_LIST:
+		/* control sends a client's requests one at a time */
+		if (l != NULL)
+			proc_bad_message(q->proc, PROC_CONTROL, imsg);
+		if (q->nlists >= QUEUE_LIST_MAX) {
+			queue_ctl_error(q, peerid, "too many queue listings "
+			    "at once");
+			return;
+		}
+		l = xcalloc(1, sizeof(*l));
+		l->peerid = peerid;
+		TAILQ_INSERT_TAIL(&q->lists, l, entry);
+		q->nlists++;
+		queue_list_batch(q, l);
+		return;
+	case IMSG_CTL_QUEUE_LIST_NEXT:
+		if (l == NULL || !l->paused)
+			proc_bad_message(q->proc, PROC_CONTROL, imsg);
+		l->paused = 0;
+		queue_list_batch(q, l);
+		return;
+	case IMSG_CTL_QUEUE_LIST_CANCEL:
+		/* it may have ended as the client left: nothing to do then */
+		if (l != NULL)
+			queue_list_free(q, l);
+		return;
+	}
+}
+
 static void
 queue_ctl_show(struct queue *q, uint32_t peerid, uint64_t msgid)
 {
@@ -615,26 +704,94 @@ queue_ctl_stats(struct queue *q, uint32_t peerid)
 	    NULL, 0);
 }
 
+/*
+ * One step of an operator action (qstore_action_step(): one committed
+ * transaction of up to 4096 envelopes): 1 while more is to do, else the
+ * client has its answer.  Released and rescheduled envelopes are due at
+ * once, while the rest of the action goes on.
+ */
+static int
+queue_action_step(struct queue *q, struct ctl_action *ca)
+{
+	struct msg_ctl_count	 c;
+	int			 r;
+
+	r = qstore_action_step(q->qs, &ca->a);
+	if (ca->a.verb == QSTORE_RELEASE || ca->a.verb == QSTORE_SCHEDULE)
+		queue_schedule_soon(q, 0);
+	if (r == 1)
+		return 1;
+	if (r == -1) {
+		queue_ctl_error(q, ca->peerid, "the queue store failed");
+		return 0;
+	}
+	c.count = ca->a.count;
+	proc_compose(q->proc, PROC_CONTROL, IMSG_CTL_REPLY_COUNT, ca->peerid,
+	    -1, &c, sizeof(c));
+	return 0;
+}
+
+/* The actions under way take a step each, then the loop serves others. */
+static void
+queue_actions_cb(int fd, short event, void *arg)
+{
+	struct queue		*q = arg;
+	struct ctl_action	*ca, *tca;
+	struct timeval		 now = { 0, 0 };
+
+	TAILQ_FOREACH_SAFE(ca, &q->actions, entry, tca) {
+		if (queue_action_step(q, ca) == 1)
+			continue;
+		TAILQ_REMOVE(&q->actions, ca, entry);
+		q->nactions--;
+		free(ca);
+	}
+	if (!TAILQ_EMPTY(&q->actions))
+		evtimer_add(&q->ev_actions, &now);
+}
+
+/*
+ * hold, release, schedule, remove: one envelope, or a message's or all
+ * envelopes a batch at a time, so that a million of them do not stop
+ * the queue (its commits of new mail, its deliveries, show stats) for
+ * the seconds they take.
+ */
+static void
+queue_action_start(struct queue *q, uint32_t peerid, enum qstore_verb verb,
+    const struct msg_ctl_qid *id, time_t now)
+{
+	struct ctl_action	*ca;
+	struct timeval		 tv = { 0, 0 };
+
+	if (q->nactions >= QUEUE_LIST_MAX) {
+		queue_ctl_error(q, peerid, "too many queue actions at once");
+		return;
+	}
+	ca = xcalloc(1, sizeof(*ca));
+	ca->peerid = peerid;
+	qstore_action_init(&ca->a, verb, id->kind, id->id, now);
+	if (queue_action_step(q, ca) == 0) {
+		free(ca);
+		return;
+	}
+	TAILQ_INSERT_TAIL(&q->actions, ca, entry);
+	q->nactions++;
+	if (!evtimer_pending(&q->ev_actions, NULL))
+		evtimer_add(&q->ev_actions, &tv);
+}
+
 static void
 queue_ctl_imsg(struct queue *q, struct imsg *imsg)
 {
 	struct msg_ctl_qid	 id;
-	struct msg_ctl_count	 c;
 	struct ctl_walk		 w = { q, imsg->hdr.peerid };
 	time_t			 now = walltime();
-	int			 n = -1;
 
 	switch (imsg->hdr.type) {
 	case IMSG_CTL_QUEUE_LIST:
-		if (msg_get_empty(imsg) == -1)
-			proc_bad_message(q->proc, PROC_CONTROL, imsg);
-		if (qstore_envelope_walk_sized(q->qs, queue_ctl_list_one, NULL,
-		    &w) == -1)
-			queue_ctl_error(q, w.peerid, "the queue cannot be "
-			    "read");
-		else
-			proc_compose(q->proc, PROC_CONTROL, IMSG_CTL_REPLY_END,
-			    w.peerid, -1, NULL, 0);
+	case IMSG_CTL_QUEUE_LIST_NEXT:
+	case IMSG_CTL_QUEUE_LIST_CANCEL:
+		queue_ctl_list(q, imsg);
 		return;
 	case IMSG_CTL_STATS_GET:
 		if (msg_get_empty(imsg) == -1)
@@ -666,29 +823,20 @@ queue_ctl_imsg(struct queue *q, struct imsg *imsg)
 			queue_ctl_show(q, w.peerid, id.id);
 		return;
 	case IMSG_CTL_QUEUE_SCHEDULE:
-		n = qstore_schedule(q->qs, id.kind, id.id, now);
-		queue_schedule_soon(q, 0);
-		break;
+		queue_action_start(q, w.peerid, QSTORE_SCHEDULE, &id, now);
+		return;
 	case IMSG_CTL_QUEUE_REMOVE:
-		n = qstore_remove(q->qs, id.kind, id.id);
-		break;
+		queue_action_start(q, w.peerid, QSTORE_REMOVE, &id, now);
+		return;
 	case IMSG_CTL_QUEUE_HOLD:
-		n = qstore_hold(q->qs, id.kind, id.id);
-		break;
+		queue_action_start(q, w.peerid, QSTORE_HOLD, &id, now);
+		return;
 	case IMSG_CTL_QUEUE_RELEASE:
-		n = qstore_release(q->qs, id.kind, id.id, now);
-		queue_schedule_soon(q, 0);
-		break;
+		queue_action_start(q, w.peerid, QSTORE_RELEASE, &id, now);
+		return;
 	default:
 		proc_unexpected(q->proc, PROC_CONTROL, imsg);
 	}
-	if (n == -1) {
-		queue_ctl_error(q, w.peerid, "the queue store failed");
-		return;
-	}
-	c.count = n;
-	proc_compose(q->proc, PROC_CONTROL, IMSG_CTL_REPLY_COUNT, w.peerid, -1,
-	    &c, sizeof(c));
 }
 
 /*
@@ -733,6 +881,7 @@ queue_run(struct proc *p)
 	queue_test_panic(q);
 	queue_report_keys_prune(q);
 	evtimer_set(&q->ev_flush, queue_flush_cb, q);
+	evtimer_set(&q->ev_actions, queue_actions_cb, q);
 	evtimer_set(&q->ev_space, queue_space_cb, q);
 	queue_space_cb(-1, 0, q);
 	queue_sched_start(q);

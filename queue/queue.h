@@ -54,6 +54,26 @@ struct flight {
 	enum proc_id		 to;	/* PROC_PARENT or PROC_MTA */
 };
 
+/*
+ * A show queue being streamed (queue/queue.c): a batch at a time, the
+ * next when control says its client took the last one.
+ */
+#define QUEUE_LIST_BATCH	128	/* envelopes per batch */
+#define QUEUE_LIST_MAX		64	/* at once (control: 32 clients) */
+struct ctl_list {
+	TAILQ_ENTRY(ctl_list)	 entry;
+	uint32_t		 peerid;	/* control's client */
+	uint64_t		 from;		/* the next envelope id */
+	int			 paused;	/* waiting for LIST_NEXT */
+};
+
+/* An operator action on many envelopes, under way (queue/queue.c). */
+struct ctl_action {
+	TAILQ_ENTRY(ctl_action)	 entry;
+	uint32_t		 peerid;	/* control's client */
+	struct qstore_action	 a;
+};
+
 /* A final outcome waiting for its message's DSN (queue/sched.c). */
 struct dsn_wait {
 	TAILQ_ENTRY(dsn_wait)	 entry;
@@ -77,6 +97,11 @@ struct queue {
 	size_t				 inflight;	/* flights */
 	struct flight			 flights[QUEUE_MAX_INFLIGHT];
 	TAILQ_HEAD(, dsn_wait)		 dsn_waiting;
+	TAILQ_HEAD(, ctl_list)		 lists;		/* show queue */
+	size_t				 nlists;
+	TAILQ_HEAD(, ctl_action)	 actions;	/* hold all ... */
+	size_t				 nactions;
+	struct event			 ev_actions;
 	int				 paused;	/* no new deliveries */
 	struct event			 ev_space;
 	int				 space_low;	/* refusing new mail */

@@ -245,6 +245,7 @@ qs_get_envelope(struct qstore *qs, MDB_txn *txn, uint64_t evpid,
 	k.mv_size = sizeof(kb);
 	if ((rc = mdb_get(txn, qs->db_env, &k, &v)) != 0)
 		return rc;
+	qs->st.envelopes_read++;
 	if (envelope_decode(e, v.mv_data, v.mv_size) == -1 || e->id != evpid) {
 		qs->st.corrupt++;
 		log_warnx("queue store: corrupt envelope %016llx",
@@ -500,6 +501,7 @@ recover(struct qstore *qs, MDB_txn *txn, void *arg)
 	for (op = MDB_FIRST;; op = MDB_NEXT) {
 		if ((rc = mdb_cursor_get(cur, &k, &v, op)) != 0)
 			break;
+		qs->st.envelopes_read++;
 		if (envelope_decode(&e, v.mv_data, v.mv_size) == -1 ||
 		    k.mv_size != 8 || e.id != get_be64(k.mv_data)) {
 			log_warnx("queue store: corrupt envelope record "

@@ -43,6 +43,8 @@ struct qstore_stats {
 	uint64_t	 removed;		/* by an operator */
 	uint64_t	 recovered;		/* in flight at open */
 	uint64_t	 corrupt;		/* records that failed to decode */
+	uint64_t	 envelopes_read;	/* records decoded, since open:
+						   what the schedule costs */
 	uint64_t	 mem_refused;		/* messages over the budget */
 	uint64_t	 reserve_refused;	/* messages kept out of it */
 	size_t		 reserve;		/* for bookkeeping, bytes */
@@ -212,6 +214,31 @@ int		 qstore_release(struct qstore *, enum qid_kind, uint64_t id,
 int		 qstore_schedule(struct qstore *, enum qid_kind, uint64_t id,
 		    time_t now);
 int		 qstore_remove(struct qstore *, enum qid_kind, uint64_t id);
+/*
+ * The same a batch at a time, for a caller that serves others in between
+ * (the queue process: releasing a million envelopes takes seconds).
+ * Each step is one committed transaction of at most 4096 envelopes; it
+ * adds what it changed to a->count and returns 1 while more is to do, 0
+ * when the action is done, -1 on error (the steps before stay done).
+ * Envelopes that come meanwhile are in the action or not.
+ */
+enum qstore_verb {
+	QSTORE_HOLD,
+	QSTORE_RELEASE,
+	QSTORE_SCHEDULE,
+	QSTORE_REMOVE
+};
+struct qstore_action {
+	enum qstore_verb verb;
+	enum qid_kind	 kind;
+	uint64_t	 id;
+	time_t		 now;		/* release, schedule: due then */
+	uint64_t	 start;		/* where the next step begins */
+	int		 count;		/* envelopes changed so far */
+};
+void		 qstore_action_init(struct qstore_action *, enum qstore_verb,
+		    enum qid_kind, uint64_t id, time_t now);
+int		 qstore_action_step(struct qstore *, struct qstore_action *);
 
 /* Reading. 0 on success, 1 when not found, -1 on error (corrupt record). */
 int		 qstore_envelope_get(struct qstore *, uint64_t evpid,
@@ -235,6 +262,19 @@ int		 qstore_envelope_walk(struct qstore *,
 int		 qstore_envelope_walk_sized(struct qstore *,
 		    int (*sized)(const struct envelope *, uint64_t, void *),
 		    int (*cb)(const struct envelope *, void *), void *arg);
+
+/*
+ * One batch of the same walk, for a listing that must not hold the whole
+ * queue (show queue): at most `max` envelope records from *from on (an
+ * envelope id; 0 at the start) in one short read transaction.  Returns 1
+ * with *from set where the next batch starts, 0 when the walk is over (or
+ * cb stopped it), -1 on error.  Envelopes added or removed between
+ * batches are seen or not, as in any listing; none is seen twice.
+ */
+int		 qstore_envelope_walk_batch(struct qstore *, uint64_t *from,
+		    size_t max,
+		    int (*sized)(const struct envelope *, uint64_t, void *),
+		    void *arg);
 
 /* The same for the envelopes of one message. */
 int		 qstore_message_envelopes(struct qstore *, uint64_t msgid,

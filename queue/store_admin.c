@@ -60,19 +60,26 @@ qstore_next_due(struct qstore *qs, time_t now)
 
 /* Operator actions. */
 
-enum op_type {
-	OP_HOLD,
-	OP_RELEASE,
-	OP_SCHEDULE,
-	OP_REMOVE
-};
+/*
+ * An action on many envelopes (a message's, or all) runs in transactions
+ * of at most this many, each committed before the next: a million held
+ * envelopes released at once would otherwise be one transaction with
+ * every page of the store dirty (past LMDB's limit on them), and a list
+ * of a million ids in memory.  Each transaction is whole; a crash in
+ * between leaves the action done for the first batches only, which the
+ * operator repeats.
+ */
+#define OP_BATCH	4096
 
 struct op_arg {
-	enum op_type	 op;
+	enum qstore_verb op;
 	enum qid_kind	 kind;
 	uint64_t	 id;
 	time_t		 now;
-	int		 count;
+	int		 count;		/* in this transaction */
+	uint64_t	 start;		/* this batch's first id */
+	uint64_t	 next;		/* the next batch's, when more */
+	int		 more;		/* a next batch is to run */
 };
 
 static int
@@ -81,7 +88,7 @@ op_one(struct qstore *qs, MDB_txn *txn, struct op_arg *oa, uint64_t evpid)
 	struct envelope	 e;
 	int		 rc;
 
-	if (oa->op == OP_REMOVE) {
+	if (oa->op == QSTORE_REMOVE) {
 		if ((rc = qs_envelope_drop(qs, txn, evpid)) == 0)
 			oa->count++;
 		return rc == MDB_NOTFOUND ? 0 : rc;
@@ -89,14 +96,14 @@ op_one(struct qstore *qs, MDB_txn *txn, struct op_arg *oa, uint64_t evpid)
 	if ((rc = qs_get_envelope(qs, txn, evpid, &e)) != 0)
 		return rc == MDB_NOTFOUND || rc == MDB_CORRUPTED ? 0 : rc;
 	switch (oa->op) {
-	case OP_HOLD:
+	case QSTORE_HOLD:
 		if (e.state != ENV_QUEUED)
 			return 0;
 		if ((rc = qs_sched_del(qs, txn, &e)) != 0)
 			return rc;
 		e.state = ENV_HELD;
 		break;
-	case OP_RELEASE:
+	case QSTORE_RELEASE:
 		if (e.state != ENV_HELD)
 			return 0;
 		e.state = ENV_QUEUED;
@@ -104,7 +111,7 @@ op_one(struct qstore *qs, MDB_txn *txn, struct op_arg *oa, uint64_t evpid)
 		if ((rc = qs_sched_put(qs, txn, &e)) != 0)
 			return rc;
 		break;
-	case OP_SCHEDULE:
+	case QSTORE_SCHEDULE:
 		if (e.state != ENV_QUEUED)
 			return 0;
 		if ((rc = qs_sched_del(qs, txn, &e)) != 0)
@@ -127,12 +134,13 @@ op_run(struct qstore *qs, MDB_txn *txn, void *arg)
 	struct op_arg	*oa = arg;
 	MDB_cursor	*cur;
 	MDB_val		 k, v;
-	uint64_t	*ids = NULL, first, last, evpid;
-	size_t		 n = 0, cap = 0, i;
+	uint64_t	*ids, first, last, evpid;
+	size_t		 n = 0, i;
 	uint8_t		 kb[8];
 	int		 rc, op;
 
 	oa->count = 0;
+	oa->more = 0;
 	switch (oa->kind) {
 	case QID_ENV:
 		return op_one(qs, txn, oa, oa->id);
@@ -147,9 +155,13 @@ op_run(struct qstore *qs, MDB_txn *txn, void *arg)
 	default:
 		return EINVAL;
 	}
+	/* a retry of the transaction (qs_txn_run()) starts the same */
+	if (oa->start > first)
+		first = oa->start;
 	/* Collect first: the actions change the database being walked. */
 	if ((rc = mdb_cursor_open(txn, qs->db_env, &cur)) != 0)
 		return rc;
+	ids = xreallocarray(NULL, OP_BATCH, sizeof(*ids));
 	put_be64(kb, first);
 	k.mv_data = kb;
 	k.mv_size = sizeof(kb);
@@ -160,9 +172,10 @@ op_run(struct qstore *qs, MDB_txn *txn, void *arg)
 			continue;
 		if ((evpid = get_be64(k.mv_data)) > last)
 			break;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 64;
-			ids = xreallocarray(ids, cap, sizeof(*ids));
+		if (n == OP_BATCH) {
+			oa->next = evpid;
+			oa->more = 1;
+			break;
 		}
 		ids[n++] = evpid;
 	}
@@ -178,19 +191,34 @@ op_run(struct qstore *qs, MDB_txn *txn, void *arg)
 	return rc;
 }
 
-static int
-op_do(struct qstore *qs, enum op_type op, enum qid_kind kind, uint64_t id,
-    time_t now)
+void
+qstore_action_init(struct qstore_action *a, enum qstore_verb verb,
+    enum qid_kind kind, uint64_t id, time_t now)
+{
+	memset(a, 0, sizeof(*a));
+	a->verb = verb;
+	a->kind = kind;
+	a->id = id;
+	a->now = now;
+}
+
+int
+qstore_action_step(struct qstore *qs, struct qstore_action *a)
 {
 	struct op_arg	 oa;
 	int		 rc;
 
-	if (kind != QID_ALL && kind != QID_MSG && kind != QID_ENV)
+	if (a->kind != QID_ALL && a->kind != QID_MSG && a->kind != QID_ENV)
 		return -1;
-	oa.op = op;
-	oa.kind = kind;
-	oa.id = id;
-	oa.now = now;
+	if (a->verb != QSTORE_HOLD && a->verb != QSTORE_RELEASE &&
+	    a->verb != QSTORE_SCHEDULE && a->verb != QSTORE_REMOVE)
+		return -1;
+	oa.op = a->verb;
+	oa.kind = a->kind;
+	oa.id = a->id;
+	oa.now = a->now;
+	oa.start = a->start;
+	oa.next = 0;
 	oa.count = 0;
 	qs->grow_hint = QSTORE_MAPSIZE_MIN;
 	if ((rc = qs_txn_run(qs, op_run, &oa)) != 0) {
@@ -198,35 +226,52 @@ op_do(struct qstore *qs, enum op_type op, enum qid_kind kind, uint64_t id,
 		    mdb_strerror(rc));
 		return -1;
 	}
-	if (op == OP_REMOVE)
+	a->count += oa.count;
+	if (a->verb == QSTORE_REMOVE)
 		qs->st.removed += oa.count;
-	return oa.count;
+	if (!oa.more)
+		return 0;
+	a->start = oa.next;
+	return 1;
+}
+
+static int
+op_do(struct qstore *qs, enum qstore_verb op, enum qid_kind kind,
+    uint64_t id, time_t now)
+{
+	struct qstore_action	 a;
+	int			 r;
+
+	qstore_action_init(&a, op, kind, id, now);
+	while ((r = qstore_action_step(qs, &a)) == 1)
+		;
+	return r == -1 ? -1 : a.count;
 }
 
 int
 qstore_hold(struct qstore *qs, enum qid_kind kind, uint64_t id)
 {
-	return op_do(qs, OP_HOLD, kind, id, 0);
+	return op_do(qs, QSTORE_HOLD, kind, id, 0);
 }
 
 int
 qstore_release(struct qstore *qs, enum qid_kind kind, uint64_t id,
     time_t now)
 {
-	return op_do(qs, OP_RELEASE, kind, id, now);
+	return op_do(qs, QSTORE_RELEASE, kind, id, now);
 }
 
 int
 qstore_schedule(struct qstore *qs, enum qid_kind kind, uint64_t id,
     time_t now)
 {
-	return op_do(qs, OP_SCHEDULE, kind, id, now);
+	return op_do(qs, QSTORE_SCHEDULE, kind, id, now);
 }
 
 int
 qstore_remove(struct qstore *qs, enum qid_kind kind, uint64_t id)
 {
-	return op_do(qs, OP_REMOVE, kind, id, 0);
+	return op_do(qs, QSTORE_REMOVE, kind, id, 0);
 }
 
 /* Reading. */
@@ -346,6 +391,7 @@ qstore_envelope_walk_sized(struct qstore *qs,
 	for (op = MDB_FIRST;; op = MDB_NEXT) {
 		if ((rc = mdb_cursor_get(cur, &k, &v, op)) != 0)
 			break;
+		qs->st.envelopes_read++;
 		if (envelope_decode(e, v.mv_data, v.mv_size) == -1 ||
 		    k.mv_size != 8 || e->id != get_be64(k.mv_data)) {
 			qs->st.corrupt++;
@@ -361,6 +407,70 @@ qstore_envelope_walk_sized(struct qstore *qs,
 	mdb_cursor_close(cur);
 	mdb_txn_abort(txn);
 	return rc == 0 || rc == MDB_NOTFOUND ? 0 : -1;
+}
+
+/*
+ * A batch: its own read transaction, so that a listing of a million
+ * envelopes holds no snapshot (which would pin the pages every commit
+ * frees meanwhile, and grow the map) and the queue serves other work
+ * between batches.  The cursor is placed with MDB_SET_RANGE on the first
+ * id not yet listed: ids are never reused, so resuming there neither
+ * repeats nor skips an envelope that stayed.  The batch counts records,
+ * corrupt ones too, so that it is bounded whatever the store holds.
+ */
+int
+qstore_envelope_walk_batch(struct qstore *qs, uint64_t *from, size_t max,
+    int (*sized)(const struct envelope *, uint64_t, void *), void *arg)
+{
+	MDB_txn		*txn;
+	MDB_cursor	*cur;
+	MDB_val		 k, v;
+	struct envelope	*e;
+	uint8_t		 kb[8];
+	uint64_t	 id;
+	size_t		 n;
+	int		 rc, op, more = 0;
+
+	if (max == 0)
+		max = 1;
+	if (mdb_txn_begin(qs->env, NULL, MDB_RDONLY, &txn) != 0)
+		return -1;
+	if (mdb_cursor_open(txn, qs->db_env, &cur) != 0) {
+		mdb_txn_abort(txn);
+		return -1;
+	}
+	e = xmalloc(sizeof(*e));
+	put_be64(kb, *from);
+	k.mv_data = kb;
+	k.mv_size = sizeof(kb);
+	for (n = 0, op = MDB_SET_RANGE;; n++, op = MDB_NEXT) {
+		if ((rc = mdb_cursor_get(cur, &k, &v, op)) != 0)
+			break;
+		if (k.mv_size != 8) {
+			qs->st.corrupt++;
+			continue;
+		}
+		id = get_be64(k.mv_data);
+		if (n == max) {
+			*from = id;
+			more = 1;
+			break;
+		}
+		qs->st.envelopes_read++;
+		if (envelope_decode(e, v.mv_data, v.mv_size) == -1 ||
+		    e->id != id) {
+			qs->st.corrupt++;
+			continue;
+		}
+		if (sized(e, walk_msg_size(qs, txn, e->msgid), arg) != 0)
+			break;
+	}
+	free(e);
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return -1;
+	return more;
 }
 
 int
@@ -389,6 +499,7 @@ qstore_message_envelopes(struct qstore *qs, uint64_t msgid,
 			break;
 		if (k.mv_size != 8 || EVPID_MSGID(get_be64(k.mv_data)) != msgid)
 			break;
+		qs->st.envelopes_read++;
 		if (envelope_decode(e, v.mv_data, v.mv_size) == -1 ||
 		    e->id != get_be64(k.mv_data)) {
 			qs->st.corrupt++;
