@@ -7,11 +7,13 @@ forged, expired or malformed SRS addresses are refused with nothing
 queued.  The hashes are recomputed here with Python's hmac.
 
 Modules covered: lib/srs.c, smtpd/rcpt.c (SRS rewrite and reversal),
-queue/admit.c (SRS reversals), lib/conf.c (srs key files)."""
+queue/admit.c (SRS reversals), queue/sched.c (its DSNs to SRS senders),
+lib/conf.c (srs key files)."""
 import base64
 import hashlib
 import hmac
 import os
+import re
 import shutil
 import smtplib
 import subprocess
@@ -57,7 +59,9 @@ def write_key(path, key, mode=0o600):
 
 @pytest.fixture
 def sink(tmp_path):
-    p = SmtpPeer(tmp_path / "sink", addr=SINK)
+    p = SmtpPeer(tmp_path / "sink", addr=SINK,
+                 replies=[{"cmd": "RCPT", "match": "refused@*",
+                           "reply": "550 5.1.1 no such user"}])
     p.start()
     yield p
     p.stop()
@@ -78,7 +82,8 @@ def srs_daemon(daemon_factory, keys=(KEY,), sub="srs"):
     os.chmod(base, 0o1777)
     dm.maildir = base
     dm.aliases = os.path.join(dm.dir, "aliases")
-    write_aliases(dm, "ext: friend@far.test, nobody\n")
+    write_aliases(dm, "ext: friend@far.test, nobody\n"
+                  "gone: refused@far.test\n")
     lines = []
     for i, k in enumerate(keys):
         path = os.path.join(dm.dir, "srs%d.key" % i)
@@ -143,6 +148,18 @@ def test_alias_to_external_rewritten(srs, sink):
     assert len(got) == 1
     with open(got[0], "rb") as f:
         assert f.read().startswith(b"Return-Path: <Alice@orig.test>")
+
+
+def test_own_dsn_goes_to_original_sender(srs, sink, orig):
+    """The far end refuses the forwarded mail in the SMTP dialogue: the
+    queue's own DSN for the SRS sender goes to the original sender."""
+    r, code = send(srs, "frank@orig.test", "gone@a.test")
+    assert code == 250
+    orig.wait_messages(1, timeout=30)
+    m = orig.accepted()[0]
+    assert m["mail_from"] == "" and m["rcpts"] == ["frank@orig.test"]
+    assert re.search(rb"Final-Recipient: rfc822; ?refused@far\.test",
+                     orig.messages()[0])
 
 
 def test_null_sender_not_rewritten(srs, sink):
