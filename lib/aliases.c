@@ -21,9 +21,9 @@
  * mailbox when it is a user who can receive mail, as sendmail does, and
  * otherwise that member is dropped as a loop.
  *
- * Not done here: ~/.forward, and SRS for the external members (the
- * envelope sender of an ALIAS_REMOTE target is where SRS will rewrite
- * it: smtpd/session.c session_alias_envelopes()).
+ * Not done here: ~/.forward, and SRS for the external members (smtp
+ * rewrites the envelope sender of each ALIAS_REMOTE target:
+ * smtpd/rcpt.c, lib/srs.c).
  */
 #include <sys/types.h>
 #include <sys/stat.h>
@@ -672,8 +672,7 @@ expand_member(struct xctx *c, const char *m)
 		v = routing_decide(c->rt, (struct sockaddr *)&local, m,
 		    (size_t)(at - m), "", &remote, &action);
 		if (v == RCPT_ACCEPT && remote) {
-			/* SRS (issue 17, later step) rewrites the sender of
-			   these: smtpd/session.c session_alias_envelopes() */
+			/* SRS rewrites the sender of these (smtpd/rcpt.c) */
 			target_add(c, ALIAS_REMOTE, action, m);
 			return;
 		}

@@ -6,14 +6,17 @@
 #include <sys/types.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <netinet/in.h>
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <netdb.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -117,6 +120,8 @@ free_config(struct postern_conf *conf)
 
 	if (conf == NULL)
 		return;
+	for (i = 0; i < (int)conf->srs.nkeys; i++)
+		free(conf->srs.key_files[i]);
 	while ((l = TAILQ_FIRST(&conf->listeners)) != NULL) {
 		TAILQ_REMOVE(&conf->listeners, l, entry);
 		free(l);
@@ -620,4 +625,38 @@ config_table_free(struct table *t)
 	free(t->index);
 	free(t->path);
 	free(t);
+}
+
+int
+conf_srs_key_read(const char *path, uint8_t *key, size_t *keylen, char *err,
+    size_t errlen)
+{
+	struct stat	 st;
+	char		 buf[SRS_KEY_MAX + 3];
+	ssize_t		 n;
+	int		 fd, rc = -1;
+
+	if ((fd = open(path, O_RDONLY | O_NOCTTY | O_NONBLOCK |
+	    O_CLOEXEC)) == -1) {
+		snprintf(err, errlen, "cannot read \"%s\": %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode))
+		snprintf(err, errlen, "\"%s\" is not a regular file", path);
+	else if (st.st_mode & (S_IRWXG | S_IRWXO))
+		snprintf(err, errlen, "\"%s\" must not be readable or "
+		    "writable by group or others (mode %04o; chmod 600)", path,
+		    (unsigned int)(st.st_mode & 07777));
+	else if ((n = read(fd, buf, sizeof(buf))) == -1)
+		snprintf(err, errlen, "cannot read \"%s\": %s", path,
+		    strerror(errno));
+	else if (srs_key_parse(buf, (size_t)n, key, keylen) == -1)
+		snprintf(err, errlen, "\"%s\": the first line must be a "
+		    "secret of %d to %d bytes", path, SRS_KEY_MIN, SRS_KEY_MAX);
+	else
+		rc = 0;
+	explicit_bzero(buf, sizeof(buf));
+	close(fd);
+	return rc;
 }

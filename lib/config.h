@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "srs.h"
+
 #define CONF_DEFAULT_FILE	"/etc/postern/postern.conf"
 #define CONF_DEFAULT_SOCKET	"/run/postern.sock"
 #define CONF_DEFAULT_SPOOL	"/var/spool/postern"
@@ -401,6 +403,17 @@ struct metrics_conf {
 	socklen_t		 sslen;
 };
 
+/*
+ * SRS for mail that aliases and ~/.forward send to other domains
+ * (lib/srs.h): "srs key FILE" (the first signs, all verify) and
+ * "srs domain NAME".  No key: SRS is off.
+ */
+struct srs_conf {
+	char			*key_files[SRS_KEYS_MAX];
+	size_t			 nkeys;
+	char			 domain[256];	/* "" = the hostname */
+};
+
 struct postern_conf {
 	char			*file;		/* path of the main file */
 	char			 hostname[256];	/* "hostname", default gethostname() */
@@ -429,6 +442,7 @@ struct postern_conf {
 	struct signlist		 sign_rules;
 	struct signlist		 arc_seal_rules;	/* first signature */
 	struct reports_conf	 reports;
+	struct srs_conf		 srs;
 };
 
 /*
@@ -471,6 +485,14 @@ void			 config_table_free(struct table *);
 int			 parse_duration(const char *, time_t *, const char **);
 int			 parse_size(const char *, size_t *, const char **);
 int			 conf_valid_hostname(const char *);
+/*
+ * An "srs key" file, read by the parent as root: a regular file that
+ * neither group nor others may read or write (mode 0600 or 0400), whose
+ * first line is the secret (lib/srs.h srs_key_parse()).  0, or -1 with
+ * the reason in err (never the key).
+ */
+int			 conf_srs_key_read(const char *path, uint8_t *key,
+			    size_t *keylen, char *err, size_t errlen);
 int			 conf_valid_expansions(const char *);
 int			 conf_valid_lmtp_dest(const char *);
 int			 conf_numeric_addr(const char *, int,

@@ -37,6 +37,7 @@ static const char *const msg_names[IMSG_TYPE_MAX] = {
 	N(IMSG_CONF_REPORTS_SET), N(IMSG_CONF_SENDMAIL_SET),
 	N(IMSG_CONF_METRICS_SET),
 	N(IMSG_CONF_TABLE_RELOAD), N(IMSG_CONF_TABLE_COMMIT),
+	N(IMSG_CONF_SRS_KEY_ADD),
 	N(IMSG_QUEUE_MESSAGE_BEGIN), N(IMSG_QUEUE_MESSAGE_BEGIN_OK),
 	N(IMSG_QUEUE_MESSAGE_PREPEND), N(IMSG_QUEUE_MESSAGE_DATA),
 	N(IMSG_QUEUE_ENVELOPE_ADD), N(IMSG_QUEUE_MESSAGE_COMMIT),
@@ -259,6 +260,16 @@ msg_get_conf_user(const struct imsg *imsg, struct msg_conf_user *m)
 {
 	if (fixed(imsg, m, sizeof(*m)) == -1 || !STR(m->name) ||
 	    !BOOL(m->can_receive))
+		return bad();
+	return 0;
+}
+
+int
+msg_get_conf_srs_key(const struct imsg *imsg, struct msg_conf_srs_key *m)
+{
+	if (fixed(imsg, m, sizeof(*m)) == -1 || !STR(m->domain) ||
+	    m->domain[0] == '\0' || m->keylen < SRS_KEY_MIN ||
+	    m->keylen > SRS_KEY_MAX || m->keylen > sizeof(m->key))
 		return bad();
 	return 0;
 }
@@ -487,7 +498,8 @@ msg_get_queue_envelope(const struct imsg *imsg, struct msg_queue_envelope *m)
 	    m->client.ss_family != AF_INET6 &&
 	    m->client.ss_family != AF_UNIX) || !STR(m->tag) ||
 	    !STR(m->alias_of) || !BOOL(m->forwarded) ||
-	    (m->forwarded && m->alias_of[0] == '\0'))
+	    (m->forwarded && m->alias_of[0] == '\0') || !BOOL(m->srs) ||
+	    (m->srs && (m->alias_of[0] == '\0' || m->forwarded)))
 		return bad();
 	return 0;
 }

@@ -85,6 +85,8 @@ enum imsg_type {
 	 */
 	IMSG_CONF_TABLE_RELOAD,		/* struct msg_conf_table */
 	IMSG_CONF_TABLE_COMMIT,		/* struct msg_conf_table */
+	IMSG_CONF_SRS_KEY_ADD,		/* struct msg_conf_srs_key (smtp,
+					   queue): one per "srs key" */
 
 	/*
 	 * smtp <-> queue: one incoming message per session (peer id).  The
@@ -363,6 +365,16 @@ struct msg_conf_rule {
 	char			 action[64];	/* "" when reject */
 };
 
+/*
+ * An SRS secret (lib/srs.h), to smtp (which rewrites and reverses) and
+ * the queue (which checks a reversal smtp proposes); never logged.
+ */
+struct msg_conf_srs_key {
+	char		 domain[256];	/* our SRS domain */
+	uint32_t	 keylen;
+	uint8_t		 key[256];	/* SRS_KEY_MAX */
+};
+
 struct msg_conf_user {
 	char		 name[64];	/* a local user */
 	int32_t		 can_receive;	/* a local part may name it (the
@@ -519,6 +531,9 @@ struct msg_queue_envelope {
 					   reloads when it expanded */
 	int32_t			 forwarded;	/* alias_of's ~/.forward, not
 					   an alias table, named env.rcpt */
+	int32_t			 srs;	/* alias_of is an SRS address of
+					   ours, env.rcpt what it reverses
+					   to (lib/srs.h) */
 };
 
 #define FORWARD_MAX_MEMBERS	100	/* of one ~/.forward */
@@ -953,6 +968,7 @@ int	msg_get_conf_table_entry(const struct imsg *,
 int	msg_get_conf_action(const struct imsg *, struct msg_conf_action *);
 int	msg_get_conf_rule(const struct imsg *, struct msg_conf_rule *);
 int	msg_get_conf_user(const struct imsg *, struct msg_conf_user *);
+int	msg_get_conf_srs_key(const struct imsg *, struct msg_conf_srs_key *);
 int	msg_get_conf_mta(const struct imsg *, struct msg_conf_mta *);
 int	msg_get_conf_reports(const struct imsg *, struct msg_conf_reports *);
 int	msg_get_conf_relay(const struct imsg *, struct msg_conf_relay *);

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -93,6 +94,7 @@ routing_conf_imsg(struct routing *rt, struct imsg *imsg)
 	struct msg_conf_action		 ma;
 	struct msg_conf_rule		 mr;
 	struct msg_conf_user		 mu;
+	struct msg_conf_srs_key		 ms;
 	struct table			*t;
 	struct table_entry		*te;
 	struct action			*a;
@@ -146,6 +148,17 @@ routing_conf_imsg(struct routing *rt, struct imsg *imsg)
 			    msg_type_name(imsg->hdr.type), imsg->len);
 		r = routing_rule_decode(&mr);
 		TAILQ_INSERT_TAIL(&rt->conf->rules, r, entry);
+		return 1;
+	case IMSG_CONF_SRS_KEY_ADD:
+		if (msg_get_conf_srs_key(imsg, &ms) == -1)
+			fatalx("bad %s (%zu bytes) from the parent",
+			    msg_type_name(imsg->hdr.type), imsg->len);
+		if (rt->srs.nkeys == 0)
+			srs_init(&rt->srs, ms.domain);
+		if (strcasecmp(rt->srs.domain, ms.domain) != 0 ||
+		    srs_add_key(&rt->srs, ms.key, ms.keylen) == -1)
+			fatalx("srs key refused");
+		explicit_bzero(&ms, sizeof(ms));
 		return 1;
 	case IMSG_CONF_USER_ADD:
 		if (msg_get_conf_user(imsg, &mu) == -1)

@@ -26,6 +26,8 @@ struct routing {
 	struct table		*reloading;	/* an aliases table's new
 						   entries, until COMMIT */
 	unsigned long		 generation;	/* counts table reloads */
+	struct srs		 srs;		/* SRS keys and domain (smtp,
+						   queue); nkeys 0: off */
 };
 
 enum rcpt_verdict {

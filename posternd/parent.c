@@ -805,6 +805,33 @@ listener_scram_flags(struct postern_conf *conf, const char *table)
 	return flags;
 }
 
+/*
+ * The "srs key" secrets, read here as root, for smtp (which rewrites the
+ * sender of forwarded mail and reverses bounces) and the queue (which
+ * checks a reversal smtp proposes).  Never logged; wiped once sent.
+ */
+static void
+setup_srs(const struct postern_conf *conf, struct imsgbuf *ibuf)
+{
+	struct msg_conf_srs_key	 ms;
+	size_t			 i, len;
+	char			 err[512];
+
+	for (i = 0; i < conf->srs.nkeys; i++) {
+		memset(&ms, 0, sizeof(ms));
+		strlcpy(ms.domain, conf->srs.domain[0] != '\0' ?
+		    conf->srs.domain : conf->hostname, sizeof(ms.domain));
+		if (conf_srs_key_read(conf->srs.key_files[i], ms.key, &len,
+		    err, sizeof(err)) == -1)
+			fatalx("srs key %s", err);
+		ms.keylen = (uint32_t)len;
+		if (imsg_compose(ibuf, IMSG_CONF_SRS_KEY_ADD, 0, 0, -1, &ms,
+		    sizeof(ms)) == -1)
+			fatal("srs key");
+		explicit_bzero(&ms, sizeof(ms));
+	}
+}
+
 /* A dkim-signature with its key, read here as root (authd, reportd). */
 static void
 setup_dkimsig(const struct dkim_signature *d, struct imsgbuf *ibuf)
@@ -1229,6 +1256,7 @@ setup_child(struct postern_conf *conf, enum proc_id id,
 
 	if (id == PROC_SMTP) {
 		routing_send(conf, ibuf);
+		setup_srs(conf, ibuf);
 		setup_smtp_pkis(conf, ibuf);
 		TAILQ_FOREACH(l, &conf->listeners, entry) {
 			memset(&ml, 0, sizeof(ml));
@@ -1250,8 +1278,10 @@ setup_child(struct postern_conf *conf, enum proc_id id,
 			    dup(l->fd), &ml, sizeof(ml));
 		}
 	}
-	if (id == PROC_QUEUE)
+	if (id == PROC_QUEUE) {
 		routing_send(conf, ibuf);	/* where DSNs go */
+		setup_srs(conf, ibuf);		/* SRS reversals smtp asks */
+	}
 	if (id == PROC_MTA)
 		setup_mta(conf, ibuf);
 	if (id == PROC_AUTHD)

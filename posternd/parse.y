@@ -87,6 +87,7 @@ static void	 set_count(const struct conf_loc *, const char *, long long,
 %token	REPORTS ORG CONTACT PERIOD MAXPERPERIOD FAILURE SUPPRESSFOR
 %token	FAILUREMAX
 %token	METRICS ALLOWREMOTE
+%token	SRS
 %token	<string>	STRING
 %token	<number>	NUMBER
 %type	<string>	string optstring tableref procname
@@ -116,6 +117,7 @@ grammar		: /* empty */
 		| grammar sign '\n'
 		| grammar arcseal '\n'
 		| grammar reports '\n'
+		| grammar srs '\n'
 		| grammar error '\n' {
 			/* The statement is lost; so is what it included. */
 			lex_forget_include();
@@ -127,6 +129,10 @@ grammar		: /* empty */
 /* A word or a number where the grammar wants text (a port in a table). */
 string		: STRING
 		| NUMBER		{ $$ = number_string($1); }
+		;
+
+srs		: SRS KEY STRING	{ parse_srs_key(&@3, $3); }
+		| SRS DOMAIN STRING	{ parse_srs_domain(&@3, $3); }
 		;
 
 include		: INCLUDE STRING	{ lex_include(&@2, $2); free($2); }
@@ -1197,6 +1203,7 @@ static const struct keyword keywords[] = {
 	{ "spf",		SPF },
 	{ "spool",		SPOOL },
 	{ "src",		SRC },
+	{ "srs",		SRS },
 	{ "strict",		STRICT },
 	{ "suppress-for",	SUPPRESSFOR },
 	{ "table",		TABLE },
@@ -1318,6 +1325,7 @@ parse_run(const char *name, int flags)
 	if (ps.errors == 0) {
 		parse_check_queue();
 		parse_check_users();
+		parse_check_srs();
 	}
 
 	parse_builders_free();

@@ -1171,3 +1171,56 @@ parse_check_queue(void)
 		    "than max-message-size (%zu): the largest messages could "
 		    "never be received", q->memory_limit, q->max_message_size);
 }
+
+/*
+ * "srs key FILE": up to SRS_KEYS_MAX, the first signs and all verify (key
+ * rotation: the new key first, the old one after it until addresses made
+ * with it have expired, SRS_MAX_AGE_DAYS).  The file is checked here so
+ * that posternd -n says what is wrong; the parent reads it again at start.
+ */
+void
+parse_srs_key(const struct conf_loc *loc, char *path)
+{
+	uint8_t		 key[SRS_KEY_MAX];
+	size_t		 len;
+	char		 err[512];
+
+	if (path[0] != '/') {
+		conf_error(loc, "srs key must be an absolute path");
+		free(path);
+		return;
+	}
+	if (ps.conf->srs.nkeys == SRS_KEYS_MAX) {
+		conf_error(loc, "too many srs keys (at most %d)",
+		    SRS_KEYS_MAX);
+		free(path);
+		return;
+	}
+	if (!(ps.flags & PARSE_NOFILES)) {
+		if (conf_srs_key_read(path, key, &len, err, sizeof(err)) == -1)
+			conf_error(loc, "srs key %s", err);
+		explicit_bzero(key, sizeof(key));
+	}
+	ps.conf->srs.key_files[ps.conf->srs.nkeys++] = path;
+}
+
+void
+parse_srs_domain(const struct conf_loc *loc, char *name)
+{
+	if (!conf_valid_hostname(name))
+		conf_error(loc, "invalid srs domain \"%s\"", name);
+	else
+		strlcpy(ps.conf->srs.domain, name,
+		    sizeof(ps.conf->srs.domain));
+	ps.srs_loc = *loc;
+	free(name);
+}
+
+/* An srs domain asks for SRS: without a key there would be none. */
+void
+parse_check_srs(void)
+{
+	if (ps.conf->srs.domain[0] != '\0' && ps.conf->srs.nkeys == 0)
+		conf_error(&ps.srs_loc, "srs domain without an srs key: SRS "
+		    "needs a secret (srs key FILE)");
+}

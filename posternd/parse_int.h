@@ -95,6 +95,7 @@ struct parse_state {
 	unsigned int		 sign_seen;
 	struct conf_loc		 memory_loc;	/* queue memory-limit */
 	struct conf_loc		 users_loc;	/* the last user statement */
+	struct conf_loc		 srs_loc;	/* the last srs domain */
 };
 
 extern struct parse_state ps;
@@ -131,6 +132,9 @@ void	 conf_error(const struct conf_loc *, const char *, ...)
 /* parse_check.c */
 void	 parse_check_queue(void);
 void	 parse_check_users(void);
+void	 parse_srs_key(const struct conf_loc *, char *);
+void	 parse_srs_domain(const struct conf_loc *, char *);
+void	 parse_check_srs(void);
 void	 parse_set_process_user(const struct conf_loc *, char *,
 	    const struct conf_loc *, char *);
 int	 parse_name_ok(const struct conf_loc *, const char *);

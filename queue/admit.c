@@ -39,6 +39,11 @@
  *   action it finds.  The last expansion is kept for the message's next
  *   envelope (10,000 members are 10,000 envelopes).
  *
+ * - an SRS reversal (lib/srs.h): alias_of is an SRS address of ours and
+ *   env.rcpt what it reverses to; the queue checks the hash with its own
+ *   copy of the keys and routes env.rcpt as a local submission, so that
+ *   smtp cannot relay anywhere by claiming a reversal.
+ *
  * Deliberately not here: "senders <T>" (that an authenticated client
  * sends as an address its account owns) is smtp's check at MAIL and
  * authd's on the From field.  The queue does not get the listeners, and
@@ -53,9 +58,11 @@
 #include <string.h>
 
 #include "aliases.h"
+#include "clock.h"
 #include "envelope.h"
 #include "queue/admit.h"
 #include "routing.h"
+#include "srs.h"
 
 static const char *
 verdict_name(enum rcpt_verdict v)
@@ -155,6 +162,57 @@ admit_forward(struct routing *rt, const struct msg_queue_envelope *m,
 	return 0;
 }
 
+/*
+ * An SRS address reversed by smtp: the same reversal here, and the
+ * target where the rules send a local submission of it.  The timestamp
+ * is checked against the queue's clock and, failing that, a day before
+ * it: smtp checked at RCPT, and a session may reach COMMIT across the
+ * day's turn; a refusal here would stop the daemon.
+ */
+static int
+admit_srs(struct routing *rt, const struct msg_queue_envelope *m,
+    struct envelope *out, char *why, size_t whylen)
+{
+	const struct envelope	*e = &m->env;
+	struct sockaddr_un	 local;
+	enum srs_result		 r;
+	const char		*action = NULL, *at;
+	char			 addr[ENV_ADDR_MAX + 1];
+	int			 remote = 0;
+
+	r = srs_reverse(&rt->srs, m->alias_of, walltime(), addr,
+	    sizeof(addr));
+	if (r == SRS_EXPIRED)
+		r = srs_reverse(&rt->srs, m->alias_of, walltime() - 86400,
+		    addr, sizeof(addr));
+	if (r != SRS_OK || strcmp(addr, e->rcpt) != 0) {
+		snprintf(why, whylen, "<%s> is not the reversal of SRS <%s> "
+		    "(%s)", e->rcpt, m->alias_of, srs_result_name(r));
+		return -1;
+	}
+	memset(&local, 0, sizeof(local));
+	local.sun_family = AF_UNIX;
+	at = strrchr(e->rcpt, '@');
+	if (at == NULL || routing_decide(rt, (struct sockaddr *)&local,
+	    e->rcpt, (size_t)(at - e->rcpt), "", &remote, &action) !=
+	    RCPT_ACCEPT || e->kind != (remote ? ENV_REMOTE : ENV_LOCAL) ||
+	    strcmp(e->dest, action) != 0) {
+		snprintf(why, whylen, "<%s> is not where the rules send a "
+		    "local submission to it (SRS <%s>)", e->rcpt, m->alias_of);
+		return -1;
+	}
+	if (!queue_folder_ok(e->folder)) {
+		snprintf(why, whylen, "folder \"%s\" is not a folder name",
+		    e->folder);
+		return -1;
+	}
+	*out = *e;
+	out->flags &= ~ENV_F_REPORT;
+	if (e->kind == ENV_REMOTE)
+		out->folder[0] = '\0';
+	return 0;
+}
+
 static int
 admit_alias(struct routing *rt, const struct msg_queue_envelope *m,
     struct envelope *out, char *why, size_t whylen)
@@ -222,6 +280,8 @@ queue_admit_envelope(struct routing *rt, const struct msg_queue_envelope *m,
 	const char		*action = NULL, *at;
 	int			 remote = 0, kind, n, off = 0;
 
+	if (m->srs)
+		return admit_srs(rt, m, out, why, whylen);
 	if (m->forwarded)
 		return admit_forward(rt, m, out, why, whylen);
 	if (m->alias_of[0] != '\0')

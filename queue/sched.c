@@ -36,6 +36,7 @@
 #include "queue/queue.h"
 #include "queue/store.h"
 #include "routing.h"
+#include "srs.h"
 #include "util.h"
 
 /*
@@ -425,6 +426,7 @@ queue_inject_dsn(struct queue *q, const struct envelope *orig,
 	struct envelope		 e;
 	const char		*action = NULL, *at, *to = orig->sender;
 	char			 postmaster[ENV_ADDR_MAX + 1];
+	char			 unsrs[ENV_ADDR_MAX + 1];
 	int			 remote = 0;
 
 	/* A report's failure is ours to hear of, not the world's. */
@@ -433,6 +435,10 @@ queue_inject_dsn(struct queue *q, const struct envelope *orig,
 		    q->proc->global.hostname);
 		to = postmaster;
 	}
+	/* mail we forwarded with SRS: to its original sender (lib/srs.h) */
+	if (q->routing.srs.nkeys > 0 && srs_reverse(&q->routing.srs, to,
+	    walltime(), unsrs, sizeof(unsrs)) == SRS_OK)
+		to = unsrs;
 	memset(&local, 0, sizeof(local));
 	local.sin_family = AF_INET;
 	local.sin_addr.s_addr = htonl(INADDR_LOOPBACK);

@@ -6,9 +6,12 @@
  * (posternd/forward.c).  Each envelope remembers the address the client
  * gave (alias_of, ORCPT); the queue checks every one (queue/admit.c).
  *
- * Hook for SRS (issue 17, its list step): the envelope sender of each
- * remote target made here (ALIAS_REMOTE, or a .forward's external
- * address) is the one to rewrite.
+ * SRS (lib/srs.h): the envelope sender of each remote target made here
+ * (ALIAS_REMOTE, or a .forward's external address) is rewritten to an
+ * SRS address of ours when "srs key" is configured, so that SPF at the
+ * far end sees our domain; and a RCPT to such an address (a bounce) is
+ * checked and reversed to the original sender, delivered as any relay
+ * (the queue checks the reversal again, queue/admit.c).
  */
 #include <sys/types.h>
 #include <sys/queue.h>
@@ -21,11 +24,36 @@
 #include <strings.h>
 
 #include "aliases.h"
+#include "clock.h"
 #include "envelope.h"
 #include "log.h"
 #include "msg.h"
 #include "smtpd/smtp.h"
+#include "srs.h"
 #include "util.h"
+
+/*
+ * The sender of an envelope that goes on to another domain: SRS0 (SRS1
+ * for an SRS0 sender) of our SRS domain.  Without a key, or when the
+ * address would not fit, the sender is kept (and SPF at the far end may
+ * fail, as it did before SRS).  The null sender is never rewritten.
+ */
+static void
+rcpt_srs_sender(struct session *s, struct smtp_rcpt_entry *re)
+{
+	char	 out[ENV_ADDR_MAX + 1];
+
+	if (s->smtp->routing.srs.nkeys == 0 || re->env.sender[0] == '\0')
+		return;
+	if (srs_forward(&s->smtp->routing.srs, re->env.sender, walltime(),
+	    out, sizeof(out)) != SRS_OK) {
+		log_warnx("smtp: session %u: sender <%s> to <%s> not "
+		    "rewritten by SRS: too long", s->id, re->env.sender,
+		    re->env.rcpt);
+		return;
+	}
+	strlcpy(re->env.sender, out, sizeof(re->env.sender));
+}
 
 /* One envelope for one recipient of this transaction. */
 struct smtp_rcpt_entry *
@@ -69,8 +97,8 @@ session_rcpt_add(struct session *s, const struct smtp_rcpt *r, int remote,
  * 6533 3), so that a DSN names the alias the sender used, not the
  * mailbox or program behind it.  0: not an alias (route as usual).
  *
- * Hook for SRS (issue 17, its list step): the envelope sender of each
- * ALIAS_REMOTE target below is the one to rewrite.
+ * The envelope sender of each ALIAS_REMOTE target below is rewritten
+ * with SRS (rcpt_srs_sender()); local targets keep the original sender.
  */
 int
 session_rcpt_alias(struct session *s, const struct smtp_rcpt *r,
@@ -147,6 +175,8 @@ session_rcpt_alias(struct session *s, const struct smtp_rcpt *r,
 		    x.t[i].action, x.t[i].rcpt);
 		re->alias_of = xstrdup(r->rcpt.addr);
 		re->alias_gen = s->smtp->routing.generation;
+		if (x.t[i].kind == ALIAS_REMOTE)
+			rcpt_srs_sender(s, re);
 		if (!r->params.has_orcpt)
 			strlcpy(re->env.orcpt, orcpt, sizeof(re->env.orcpt));
 	}
@@ -260,6 +290,8 @@ session_forward_done(struct session *s, int status)
 		re = session_rcpt_add(s, r, remote, action, addr);
 		re->alias_of = xstrdup(r->rcpt.addr);
 		re->forwarded = 1;
+		if (remote)
+			rcpt_srs_sender(s, re);
 		if (!r->params.has_orcpt)
 			strlcpy(re->env.orcpt, orcpt, sizeof(re->env.orcpt));
 		n++;
@@ -275,4 +307,71 @@ session_forward_done(struct session *s, int status)
 	s->fwd_members = NULL;
 	s->fwd_n = 0;
 	smtp_session_reply_rcpt(s->engine, 1, 0, NULL, NULL);
+}
+
+/*
+ * RCPT to an SRS address of our SRS domain: a bounce (or a reply) to mail
+ * we forwarded.  Its hash (any of our keys, compared in constant time and
+ * without regard to case) and its timestamp (SRS_MAX_AGE_DAYS) are
+ * checked; then it goes to the address it reverses to, routed as a local
+ * submission of that address would be: the original sender's domain, by
+ * the mta as any relay (or, for SRS1, the forwarder before us).
+ * Anything else is refused with 550 5.1.1 and nothing is accepted.
+ *
+ * Any sender may write to it, not only the null sender: as postsrsd does,
+ * because replies and some DSNs come from non-null senders, and because a
+ * valid address is bounded already: it names one original sender and
+ * lives SRS_MAX_AGE_DAYS.  Without a key nothing here is ours (0).
+ */
+int
+session_rcpt_srs(struct session *s, const struct smtp_rcpt *r)
+{
+	struct srs		*srs = &s->smtp->routing.srs;
+	struct smtp_rcpt_entry	*re;
+	struct sockaddr_un	 local;
+	enum srs_result		 res;
+	enum rcpt_verdict	 v;
+	const char		*at, *action = NULL;
+	char			 addr[ENV_ADDR_MAX + 1];
+	char			 orcpt[ENV_ORCPT_MAX + 1];
+	int			 remote = 0;
+
+	if (srs->nkeys == 0 || !srs_is_srs(r->rcpt.addr, r->rcpt.at))
+		return 0;
+	res = srs_reverse(srs, r->rcpt.addr, walltime(), addr, sizeof(addr));
+	if (res == SRS_NOT_SRS)
+		return 0;
+	if (res != SRS_OK) {
+		log_info("smtp: session %u from %s: SRS recipient <%s> "
+		    "refused: %s", s->id, s->ip, r->rcpt.addr,
+		    srs_result_name(res));
+		s->smtp->stats[STAT_RCPT_UNKNOWN_USER]++;
+		smtp_session_reply_rcpt(s->engine, 0, 550, "5.1.1",
+		    "Invalid or expired SRS address");
+		return 1;
+	}
+	memset(&local, 0, sizeof(local));
+	local.sun_family = AF_UNIX;
+	at = strrchr(addr, '@');
+	v = routing_decide(&s->smtp->routing, (struct sockaddr *)&local,
+	    addr, (size_t)(at - addr), "", &remote, &action);
+	if (v != RCPT_ACCEPT) {
+		log_info("smtp: session %u from %s: SRS recipient <%s> "
+		    "refused: <%s> refused by the match rules", s->id, s->ip,
+		    r->rcpt.addr, addr);
+		smtp_session_reply_rcpt(s->engine, 0, 550, "5.7.1",
+		    "SRS address not deliverable");
+		return 1;
+	}
+	re = session_rcpt_add(s, r, remote, action, addr);
+	re->alias_of = xstrdup(r->rcpt.addr);
+	re->srs = 1;
+	if (!r->params.has_orcpt) {
+		snprintf(orcpt, sizeof(orcpt), "rfc822;%s", r->rcpt.addr);
+		strlcpy(re->env.orcpt, orcpt, sizeof(re->env.orcpt));
+	}
+	log_info("smtp: session %u from %s: SRS recipient <%s> reversed to "
+	    "<%s>", s->id, s->ip, r->rcpt.addr, addr);
+	smtp_session_reply_rcpt(s->engine, 1, 0, NULL, NULL);
+	return 1;
 }

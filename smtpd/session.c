@@ -202,6 +202,7 @@ session_commit(struct session *s)
 		    sizeof(m.alias_of));
 		m.alias_gen = (uint32_t)re->alias_gen;
 		m.forwarded = re->forwarded;
+		m.srs = re->srs;
 		/*
 		 * RFC 8689 3: "TLS-Required: No" asks the mta to deliver
 		 * without the recipient domain's DANE or MTA-STS demands;
@@ -709,6 +710,8 @@ cb_rcpt(void *arg, const struct smtp_rcpt *r)
 	enum rcpt_verdict	 v;
 	int			 remote = 0;
 
+	if (session_rcpt_srs(s, r))
+		return;
 	v = routing_decide_auth(&s->smtp->routing,
 	    (struct sockaddr *)&s->ss, smtp_session_auth_user(s->engine),
 	    r->rcpt.addr, r->rcpt.at, s->listener->conf.tag, &remote,

@@ -63,6 +63,8 @@ struct smtp_rcpt_entry {
 	char				*alias_of;	/* the RCPT an alias
 							   expanded, or NULL */
 	int				 forwarded;	/* by its ~/.forward */
+	int				 srs;	/* alias_of: an SRS address
+						   reversed (lib/srs.h) */
 	unsigned long			 alias_gen;	/* tables as then */
 };
 
@@ -219,5 +221,7 @@ int	session_rcpt_alias(struct session *, const struct smtp_rcpt *,
 int	session_rcpt_forward(struct session *, const struct smtp_rcpt *,
 	    const struct action *);
 void	session_forward_done(struct session *, int status);
+/* 0: not an SRS address of ours; 1: answered (or refused) */
+int	session_rcpt_srs(struct session *, const struct smtp_rcpt *);
 
 #endif

@@ -2,7 +2,7 @@
  * queue/admit.c: the queue routes each envelope smtp proposes again and
  * refuses one whose kind or destination differs, or that its rules refuse,
  * naming the fields; it takes the folder only as a folder name, and clears
- * it on a remote envelope.
+ * it on a remote envelope; an SRS reversal only as its own keys reverse it.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <cmocka.h>
 
 #include "config.h"
@@ -22,6 +23,7 @@
 #include "msg.h"
 #include "queue/admit.h"
 #include "routing.h"
+#include "srs.h"
 
 static const char conf_text[] =
     "hostname mx.example.org\n"
@@ -197,6 +199,57 @@ test_folder_is_a_name(void **state)
 	free_config(rt.conf);
 }
 
+/*
+ * An SRS reversal smtp proposes (alias_of the SRS address, env.rcpt what
+ * it reverses to): taken only when the queue's own keys reverse it to
+ * that recipient, and the rules send a local submission of it there.
+ */
+static void
+test_srs_reversal_checked(void **state)
+{
+	static const char	 text[] =
+	    "action \"out\" relay\n"
+	    "match from local for domain orig.test action \"out\"\n";
+	struct routing			 rt;
+	struct msg_queue_envelope	 m;
+	struct envelope			 e;
+	char				 why[256], addr[ENV_ADDR_MAX + 1];
+
+	memset(&rt, 0, sizeof(rt));
+	rt.conf = parse_config_buffer("srs.conf", text, strlen(text),
+	    PARSE_NOFILES);
+	assert_non_null(rt.conf);
+	srs_init(&rt.srs, "fwd.test");
+	assert_int_equal(srs_add_key(&rt.srs, "0123456789abcdef", 16), 0);
+	assert_int_equal(srs_forward(&rt.srs, "alice@orig.test", time(NULL),
+	    addr, sizeof(addr)), SRS_OK);
+	m = proposal("203.0.113.9", "alice@orig.test", ENV_REMOTE, "out");
+	m.env.sender[0] = '\0';
+	strlcpy(m.alias_of, addr, sizeof(m.alias_of));
+	m.srs = 1;
+	assert_int_equal(queue_admit_envelope(&rt, &m, &e, why, sizeof(why)),
+	    0);
+	/* another recipient than the address reverses to */
+	strlcpy(m.env.rcpt, "mallory@orig.test", sizeof(m.env.rcpt));
+	assert_int_equal(queue_admit_envelope(&rt, &m, &e, why, sizeof(why)),
+	    -1);
+	assert_non_null(strstr(why, "not the reversal"));
+	/* a forged hash */
+	strlcpy(m.env.rcpt, "alice@orig.test", sizeof(m.env.rcpt));
+	m.alias_of[5] = m.alias_of[5] == '0' ? '1' : '0';
+	assert_int_equal(queue_admit_envelope(&rt, &m, &e, why, sizeof(why)),
+	    -1);
+	assert_non_null(strstr(why, "bad hash"));
+	/* where the rules do not send it */
+	assert_int_equal(srs_forward(&rt.srs, "bob@else.test", time(NULL),
+	    addr, sizeof(addr)), SRS_OK);
+	strlcpy(m.alias_of, addr, sizeof(m.alias_of));
+	strlcpy(m.env.rcpt, "bob@else.test", sizeof(m.env.rcpt));
+	assert_int_equal(queue_admit_envelope(&rt, &m, &e, why, sizeof(why)),
+	    -1);
+	free_config(rt.conf);
+}
+
 int
 main(void)
 {
@@ -206,6 +259,7 @@ main(void)
 		cmocka_unit_test(test_refused_recipient_is_refused),
 		cmocka_unit_test(test_account_and_tag_decide),
 		cmocka_unit_test(test_folder_is_a_name),
+		cmocka_unit_test(test_srs_reversal_checked),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

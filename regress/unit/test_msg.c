@@ -364,6 +364,49 @@ test_queue_envelope(void **state)
 	assert_int_equal(msg_get_queue_envelope(&imsg, &out), 0);
 	memset(m.env.dest, 'x', sizeof(m.env.dest));
 	assert_int_equal(msg_get_queue_envelope(&imsg, &out), -1);
+	m.env.dest[0] = '\0';
+	/* an SRS reversal names the SRS address it reverses */
+	m.srs = 1;
+	assert_int_equal(msg_get_queue_envelope(&imsg, &out), -1);
+	strlcpy(m.alias_of, "SRS0=abcd=AA=b.test=a@fwd.test",
+	    sizeof(m.alias_of));
+	assert_int_equal(msg_get_queue_envelope(&imsg, &out), 0);
+	m.srs = 2;
+	assert_int_equal(msg_get_queue_envelope(&imsg, &out), -1);
+	m.srs = 1;
+	m.forwarded = 1;
+	assert_int_equal(msg_get_queue_envelope(&imsg, &out), -1);
+}
+
+/* An SRS secret: our domain, and 16 to 256 bytes of key. */
+static void
+test_conf_srs_key(void **state)
+{
+	struct msg_conf_srs_key	 m, out;
+	struct imsg		 imsg;
+
+	memset(&m, 0, sizeof(m));
+	strlcpy(m.domain, "fwd.test", sizeof(m.domain));
+	m.keylen = 16;
+	memset(&imsg, 0, sizeof(imsg));
+	imsg.data = &m;
+	imsg.len = sizeof(m);
+	imsg.fd = -1;
+	assert_int_equal(msg_get_conf_srs_key(&imsg, &out), 0);
+	imsg.len = sizeof(m) + 1;
+	assert_int_equal(msg_get_conf_srs_key(&imsg, &out), -1);
+	imsg.len = sizeof(m);
+	m.keylen = 15;
+	assert_int_equal(msg_get_conf_srs_key(&imsg, &out), -1);
+	m.keylen = sizeof(m.key);
+	assert_int_equal(msg_get_conf_srs_key(&imsg, &out), 0);
+	m.keylen = sizeof(m.key) + 1;
+	assert_int_equal(msg_get_conf_srs_key(&imsg, &out), -1);
+	m.keylen = 32;
+	m.domain[0] = '\0';
+	assert_int_equal(msg_get_conf_srs_key(&imsg, &out), -1);
+	memset(m.domain, 'x', sizeof(m.domain));
+	assert_int_equal(msg_get_conf_srs_key(&imsg, &out), -1);
 }
 
 /*
@@ -940,6 +983,7 @@ main(void)
 		cmocka_unit_test(test_conf_global_limits),
 		cmocka_unit_test(test_report_failure),
 		cmocka_unit_test(test_queue_envelope),
+		cmocka_unit_test(test_conf_srs_key),
 		cmocka_unit_test(test_variable_lengths),
 		cmocka_unit_test(test_ctl_debug),
 		cmocka_unit_test(test_bytes_and_empty),

@@ -1948,6 +1948,56 @@ test_alias_action(void **state)
 	free_config(conf);
 }
 
+/* "srs key FILE" (checked as the parent will read it) and "srs domain". */
+static void
+test_srs_statements(void **state)
+{
+	struct postern_conf	*conf;
+	char			 text[512];
+	char			*k1, *k2;
+
+	(void)state;
+	k1 = tmpfile_with("0123456789abcdef0123\n");
+	k2 = tmpfile_with("an older secret of ours\n");
+	snprintf(text, sizeof(text), "srs key \"%s\"\nsrs key \"%s\"\n"
+	    "srs domain fwd.example\n", k1, k2);
+	conf = parse_ok(text, 0);
+	assert_int_equal(conf->srs.nkeys, 2);
+	assert_string_equal(conf->srs.key_files[0], k1);
+	assert_string_equal(conf->srs.key_files[1], k2);
+	assert_string_equal(conf->srs.domain, "fwd.example");
+	free_config(conf);
+	/* without files (the fuzz target): only the paths */
+	conf = parse_ok("srs key \"/nonexistent/srs.key\"\n", PARSE_NOFILES);
+	assert_int_equal(conf->srs.nkeys, 1);
+	assert_string_equal(conf->srs.domain, "");
+	free_config(conf);
+	expect_errors("srs key \"relative.key\"\n", PARSE_NOFILES,
+	    "test.conf:1: srs key must be an absolute path\n");
+	expect_errors("srs domain fwd.example\n", PARSE_NOFILES,
+	    "test.conf:1: srs domain without an srs key: SRS needs a secret "
+	    "(srs key FILE)\n");
+	expect_errors("srs key \"/k\"\nsrs domain \"-bad\"\n", PARSE_NOFILES,
+	    "test.conf:2: invalid srs domain \"-bad\"\n");
+	expect_errors("srs key \"/1\"\nsrs key \"/2\"\nsrs key \"/3\"\n"
+	    "srs key \"/4\"\nsrs key \"/5\"\n", PARSE_NOFILES,
+	    "test.conf:5: too many srs keys (at most 4)\n");
+	/* a key group or others may read, or too short */
+	assert_int_equal(chmod(k1, 0640), 0);
+	snprintf(text, sizeof(text), "srs key \"%s\"\n", k1);
+	conf = parse_text(text, 0, &errbuf);
+	assert_null(conf);
+	assert_non_null(strstr(errbuf, "chmod 600"));
+	assert_null(strstr(errbuf, "0123456789abcdef"));
+	free(errbuf);
+	k1 = tmpfile_with("too short\n");
+	snprintf(text, sizeof(text), "srs key \"%s\"\n", k1);
+	conf = parse_text(text, 0, &errbuf);
+	assert_null(conf);
+	assert_non_null(strstr(errbuf, "the first line must be a secret"));
+	free(errbuf);
+}
+
 int
 main(void)
 {
@@ -1980,6 +2030,7 @@ main(void)
 		cmocka_unit_test(test_local_users),
 		cmocka_unit_test(test_mta_mx_allow),
 		cmocka_unit_test(test_no_state_between_parses),
+		cmocka_unit_test(test_srs_statements),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
