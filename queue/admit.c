@@ -107,46 +107,28 @@ static struct {
 } last;
 
 /*
- * A ~/.forward's target: the queue cannot read the file (the parent has
- * a worker read it for smtp), so it checks that alias_of goes to an
- * action with forward-file, and that the target is what the rules give a
- * local submission of it (or alias_of itself, the mailbox): no more than
- * smtp could get by claiming a local client.
+ * The envelope as the rules route a local submission to its recipient:
+ * the same kind and action, a folder that is a folder name.  what names
+ * the claim for the log (".forward of", "SRS").
  */
 static int
-admit_forward(struct routing *rt, const struct msg_queue_envelope *m,
-    struct envelope *out, char *why, size_t whylen)
+admit_local_submission(struct routing *rt, const struct msg_queue_envelope *m,
+    const char *what, struct envelope *out, char *why, size_t whylen)
 {
 	const struct envelope	*e = &m->env;
-	const struct action	*a;
 	struct sockaddr_un	 local;
-	enum rcpt_verdict	 v;
 	const char		*action = NULL, *at;
 	int			 remote = 0;
 
-	at = strrchr(m->alias_of, '@');
-	v = routing_decide_auth(rt, (const struct sockaddr *)&m->client,
-	    e->account[0] != '\0' ? e->account : NULL, m->alias_of,
-	    at != NULL ? (size_t)(at - m->alias_of) : strlen(m->alias_of),
-	    m->tag, &remote, &action);
-	if (v != RCPT_ACCEPT || remote ||
-	    (a = config_find_action(rt->conf, action)) == NULL ||
-	    !a->forward_file) {
-		snprintf(why, whylen, "<%s> has no .forward by the queue's "
-		    "rules (%s)", m->alias_of, verdict_name(v));
-		return -1;
-	}
 	memset(&local, 0, sizeof(local));
 	local.sun_family = AF_UNIX;
 	at = strrchr(e->rcpt, '@');
-	action = NULL;
-	remote = 0;
 	if (at == NULL || routing_decide(rt, (struct sockaddr *)&local,
 	    e->rcpt, (size_t)(at - e->rcpt), "", &remote, &action) !=
 	    RCPT_ACCEPT || e->kind != (remote ? ENV_REMOTE : ENV_LOCAL) ||
 	    strcmp(e->dest, action) != 0) {
 		snprintf(why, whylen, "<%s> is not where the rules send a "
-		    "local submission to it (.forward of <%s>)", e->rcpt,
+		    "local submission to it (%s <%s>)", e->rcpt, what,
 		    m->alias_of);
 		return -1;
 	}
@@ -163,6 +145,38 @@ admit_forward(struct routing *rt, const struct msg_queue_envelope *m,
 }
 
 /*
+ * A ~/.forward's target: the queue cannot read the file (the parent has
+ * a worker read it for smtp), so it checks that alias_of goes to an
+ * action with forward-file, and that the target is what the rules give a
+ * local submission of it (or alias_of itself, the mailbox): no more than
+ * smtp could get by claiming a local client.
+ */
+static int
+admit_forward(struct routing *rt, const struct msg_queue_envelope *m,
+    struct envelope *out, char *why, size_t whylen)
+{
+	const struct envelope	*e = &m->env;
+	const struct action	*a;
+	enum rcpt_verdict	 v;
+	const char		*action = NULL, *at;
+	int			 remote = 0;
+
+	at = strrchr(m->alias_of, '@');
+	v = routing_decide_auth(rt, (const struct sockaddr *)&m->client,
+	    e->account[0] != '\0' ? e->account : NULL, m->alias_of,
+	    at != NULL ? (size_t)(at - m->alias_of) : strlen(m->alias_of),
+	    m->tag, &remote, &action);
+	if (v != RCPT_ACCEPT || remote ||
+	    (a = config_find_action(rt->conf, action)) == NULL ||
+	    !a->forward_file) {
+		snprintf(why, whylen, "<%s> has no .forward by the queue's "
+		    "rules (%s)", m->alias_of, verdict_name(v));
+		return -1;
+	}
+	return admit_local_submission(rt, m, ".forward of", out, why, whylen);
+}
+
+/*
  * An SRS address reversed by smtp: the same reversal here, and the
  * target where the rules send a local submission of it.  The timestamp
  * is checked against the queue's clock and, failing that, a day before
@@ -174,11 +188,8 @@ admit_srs(struct routing *rt, const struct msg_queue_envelope *m,
     struct envelope *out, char *why, size_t whylen)
 {
 	const struct envelope	*e = &m->env;
-	struct sockaddr_un	 local;
 	enum srs_result		 r;
-	const char		*action = NULL, *at;
 	char			 addr[ENV_ADDR_MAX + 1];
-	int			 remote = 0;
 
 	r = srs_reverse(&rt->srs, m->alias_of, walltime(), addr,
 	    sizeof(addr));
@@ -190,27 +201,7 @@ admit_srs(struct routing *rt, const struct msg_queue_envelope *m,
 		    "(%s)", e->rcpt, m->alias_of, srs_result_name(r));
 		return -1;
 	}
-	memset(&local, 0, sizeof(local));
-	local.sun_family = AF_UNIX;
-	at = strrchr(e->rcpt, '@');
-	if (at == NULL || routing_decide(rt, (struct sockaddr *)&local,
-	    e->rcpt, (size_t)(at - e->rcpt), "", &remote, &action) !=
-	    RCPT_ACCEPT || e->kind != (remote ? ENV_REMOTE : ENV_LOCAL) ||
-	    strcmp(e->dest, action) != 0) {
-		snprintf(why, whylen, "<%s> is not where the rules send a "
-		    "local submission to it (SRS <%s>)", e->rcpt, m->alias_of);
-		return -1;
-	}
-	if (!queue_folder_ok(e->folder)) {
-		snprintf(why, whylen, "folder \"%s\" is not a folder name",
-		    e->folder);
-		return -1;
-	}
-	*out = *e;
-	out->flags &= ~ENV_F_REPORT;
-	if (e->kind == ENV_REMOTE)
-		out->folder[0] = '\0';
-	return 0;
+	return admit_local_submission(rt, m, "SRS", out, why, whylen);
 }
 
 static int
