@@ -578,13 +578,15 @@ control_authorized(struct control *c, const struct ucred *cred)
 	return 0;
 }
 
-static void
-control_accept(int fd, short event, void *arg)
+/*
+ * A connection on one of the sockets, and its caller's credentials: the
+ * socket, or -1 (out of descriptors: both sockets pause).
+ */
+static int
+control_accept_peer(struct control *c, int fd, struct ucred *cred,
+    const char *what)
 {
-	struct control	*c = arg;
-	struct ctl_conn	*cc;
-	struct ucred	 cred;
-	socklen_t	 len = sizeof(cred);
+	socklen_t	 len = sizeof(*cred);
 	int		 s;
 
 	if ((s = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) ==
@@ -593,15 +595,28 @@ control_accept(int fd, short event, void *arg)
 			control_accept_pause(c);
 		else if (errno != EAGAIN && errno != EINTR &&
 		    errno != ECONNABORTED)
-			log_warn("control: accept");
-		return;
+			log_warn("control: accept (%s)", what);
+		return -1;
 	}
 	c->paused = 0;
-	if (getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1) {
-		log_warn("control: SO_PEERCRED");
+	if (getsockopt(s, SOL_SOCKET, SO_PEERCRED, cred, &len) == -1) {
+		log_warn("control: SO_PEERCRED (%s)", what);
 		close(s);
-		return;
+		return -1;
 	}
+	return s;
+}
+
+static void
+control_accept(int fd, short event, void *arg)
+{
+	struct control	*c = arg;
+	struct ctl_conn	*cc;
+	struct ucred	 cred;
+	int		 s;
+
+	if ((s = control_accept_peer(c, fd, &cred, "control")) == -1)
+		return;
 	cc = xcalloc(1, sizeof(*cc));
 	cc->id = c->next_id++;
 	/* the ids above are the metrics listener's scrapes */
@@ -632,24 +647,11 @@ control_sendmail_accept(int fd, short event, void *arg)
 	struct control			*c = arg;
 	struct msg_ctl_local_session	 m;
 	struct ucred			 cred;
-	socklen_t			 len = sizeof(cred);
 	int				 s;
 
-	if ((s = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) ==
-	    -1) {
-		if (errno == EMFILE || errno == ENFILE)
-			control_accept_pause(c);
-		else if (errno != EAGAIN && errno != EINTR &&
-		    errno != ECONNABORTED)
-			log_warn("control: accept (local submission)");
+	if ((s = control_accept_peer(c, fd, &cred, "local submission")) ==
+	    -1)
 		return;
-	}
-	c->paused = 0;
-	if (getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1) {
-		log_warn("control: SO_PEERCRED (local submission)");
-		close(s);
-		return;
-	}
 	memset(&m, 0, sizeof(m));
 	m.uid = cred.uid;
 	m.gid = cred.gid;
