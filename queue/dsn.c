@@ -22,6 +22,7 @@
 #include "queue/dsn.h"
 #include "clock.h"
 #include "envelope.h"
+#include "smtp_addr.h"
 #include "util.h"
 
 #define SOFT_LINE	78	/* RFC 5322 2.1.1 SHOULD */
@@ -294,6 +295,8 @@ put_lines(struct dsn_ctx *ctx, struct buf *b, const uint8_t *p, size_t len,
 {
 	size_t	 i, start, linelen;
 
+	if (len == 0)
+		return;		/* p may be NULL: an empty original */
 	start = 0;
 	linelen = 0;
 	for (i = 0; i < len; i++) {
@@ -630,6 +633,14 @@ args_ok(const struct dsn_info *info, const struct dsn_rcpt *rcpts,
 	if (nrcpts == 0 || rcpts == NULL || nrcpts > 10000)
 		return 0;
 	if (strpbrk(info->sender, "\r\n") != NULL)
+		return 0;
+	/*
+	 * RFC 5321 4.5.3.1.3: a path is at most 256 octets, brackets
+	 * included.  A longer reverse path (the envelope holds up to
+	 * ENV_ADDR_MAX) cannot be the DSN's recipient, and its To: field
+	 * would pass RFC 5322 2.1.1's 998 octets (fuzz_dsn).
+	 */
+	if (strlen(info->sender) > SMTP_PATH_MAX - 2)
 		return 0;
 	for (i = 0; i < nrcpts; i++) {
 		if (rcpts[i].final_rcpt == NULL ||

@@ -19,6 +19,7 @@
 
 #include "queue/dsn.h"
 #include "envelope.h"
+#include "smtp_addr.h"
 #include "util.h"
 
 #define NOW	1795000000	/* a fixed Date for the tests */
@@ -587,8 +588,10 @@ test_refused(void **state)
 {
 	struct dsn_info	 info;
 	struct dsn_rcpt	 r;
-	struct buf	 out;
+	struct buf	 out, ok;
+	struct parsed	 p;
 	struct src	 s;
+	char		 longaddr[ENV_ADDR_MAX + 1];
 
 	info_init(&info, DSN_KIND_FAILURE);
 	memset(&r, 0, sizeof(r));
@@ -623,6 +626,30 @@ test_refused(void **state)
 	assert_int_equal(dsn_build(&out, &info, &r, 1, NULL, NULL),
 	    DSN_ERR_INVALID);
 	r.action = DSN_ACTION_FAILED;
+
+	/*
+	 * RFC 5321 4.5.3.1.3: no reverse path over 256 octets with its
+	 * brackets; the envelope holds 1024, which in To: would pass 998
+	 * octets (fuzz_dsn).
+	 */
+	memset(longaddr, 'a', sizeof(longaddr));
+	strlcpy(longaddr + SMTP_PATH_MAX - 2 - 12, "@example.org", 13);
+	info.sender = longaddr;
+	assert_int_equal(strlen(longaddr), SMTP_PATH_MAX - 2);
+	assert_int_equal(build(&ok, &info, &r, 1, NULL), 0);
+	parse(buf_cstr(&ok), &p);	/* checks every line */
+	parsed_free(&p);
+	buf_free(&ok);
+	memset(longaddr, 'a', sizeof(longaddr));
+	strlcpy(longaddr + ENV_ADDR_MAX - 12, "@example.org", 13);
+	assert_int_equal(dsn_build(&out, &info, &r, 1, NULL, NULL),
+	    DSN_ERR_INVALID);
+	memset(longaddr, 'a', sizeof(longaddr));
+	strlcpy(longaddr + SMTP_PATH_MAX - 1 - 12, "@example.org", 13);
+	assert_int_equal(dsn_build(&out, &info, &r, 1, NULL, NULL),
+	    DSN_ERR_INVALID);
+	info.sender = "alice@example.org";
+	assert_string_equal(buf_cstr(&out), "keep");
 
 	/* A failing reader. */
 	src_init(&s, original, strlen(original));
@@ -817,6 +844,36 @@ test_long_lines(void **state)
 	buf_free(&orig);
 }
 
+/*
+ * An empty original (fuzz_dsn): nothing to include, and no line written
+ * from the read buffer, which was never allocated (UBSan saw NULL + 0).
+ */
+static void
+test_empty_original(void **state)
+{
+	struct dsn_info	 info;
+	struct dsn_rcpt	 r;
+	struct buf	 out;
+	struct parsed	 p;
+	struct src	 s;
+	int		 ret[2] = { ENV_RET_FULL, ENV_RET_HDRS };
+	size_t		 i;
+
+	info_init(&info, DSN_KIND_FAILURE);
+	memset(&r, 0, sizeof(r));
+	r.final_rcpt = "bob@example.net";
+	r.action = DSN_ACTION_FAILED;
+	for (i = 0; i < 2; i++) {
+		info.ret = ret[i];
+		src_init(&s, "", 0);
+		assert_true(build(&out, &info, &r, 1, &s) >= 0);
+		parse(buf_cstr(&out), &p);	/* checks every line */
+		assert_string_equal(p.pbody[2], "");
+		parsed_free(&p);
+		buf_free(&out);
+	}
+}
+
 static void
 test_huge(void **state)
 {
@@ -932,6 +989,7 @@ main(void)
 		cmocka_unit_test(test_injection),
 		cmocka_unit_test(test_long_lines),
 		cmocka_unit_test(test_huge),
+		cmocka_unit_test(test_empty_original),
 		cmocka_unit_test(test_from_envelope),
 	};
 
