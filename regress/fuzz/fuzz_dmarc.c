@@ -72,7 +72,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (dmarc_eval_decode(data, size, &er) == 0) {
 		buf_init(&b, 1 << 16);
-		if (dmarc_eval_encode(&er, &b) != 0 || b.len != size ||
+		/*
+		 * The encoding is canonical, but for a record stored before
+		 * the flags byte (auth/dmarc_eval.c): it decodes without
+		 * one, and comes back with a flags byte of 0.
+		 */
+		if (dmarc_eval_encode(&er, &b) != 0 || (b.len != size &&
+		    (b.len != size + 1 || b.data[size] != 0)) ||
 		    memcmp(b.data, data, size) != 0 ||
 		    dmarc_eval_decode(b.data, b.len, &back) != 0 ||
 		    memcmp(&er, &back, sizeof(er)) != 0)

@@ -156,7 +156,7 @@ check(const struct mxres_result *res, const struct mxres_opts *o,
 		for (j = 0; j < h->naddr; j++)
 			if (o->loop_check && mxres_addr_classify(
 			    (const struct sockaddr *)&h->addr[j].ss,
-			    host_only, o) != MXRES_ADDR_USABLE)
+			    host_only, o) != NETADDR_USABLE)
 				__builtin_trap();
 	}
 }
@@ -166,7 +166,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const int	 fams[4] = { AF_UNSPEC, AF_INET, AF_INET6,
 				    AF_UNSPEC };
-	struct mxres_net	 listen[2], allow[1];
+	struct netaddr_net	 listen[2], allow[1];
 	struct sockaddr_in	*sin;
 	struct sockaddr_in6	*sin6;
 	struct mxres_opts	 o;

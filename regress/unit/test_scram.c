@@ -17,6 +17,10 @@
 
 #include "crypto.h"
 #include "scram.h"
+
+/* one string: clang's -Wstring-concatenation in an array of them */
+#define LONG_PROOF	"c=biws,r=abc,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqm" \
+	"miz7AndVQdHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ="
 #include "util.h"
 
 struct vector {
@@ -292,8 +296,7 @@ test_client_final_bad(void **state)
 		"c=biws,r=abc,,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=",
 		"c=biws,r=abc,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=,x=1",
 		/* a proof longer than any hash */
-		"c=biws,r=abc,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQd"
-		    "HzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=",
+		LONG_PROOF,
 		/* the client-first again: out of order */
 		"n,,n=user,r=rOprNGfwEbeRWgbNEkqO",
 	};
