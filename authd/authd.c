@@ -1064,23 +1064,19 @@ authd_sasl_check(struct authd *a, struct imsg *imsg)
 }
 
 /*
- * SCRAM (RFC 5802): the user's entry and its keys for mech, or NULL;
- * *first is the table's first entry with keys for mech (its iteration
- * count is the one an unknown user gets).
+ * SCRAM (RFC 5802): the user's entry and its keys for mech, or NULL (an
+ * unknown user gets authd_scram_typical()'s count and length).
  */
 static struct authd_cred *
 authd_scram_find(struct authd *a, const char *table, const char *user,
-    enum sasl_mech mech, struct authd_cred **first)
+    enum sasl_mech mech)
 {
 	struct authd_cred	*cr;
 	int			 i = authd_scram_index(mech);
 
-	*first = NULL;
 	TAILQ_FOREACH(cr, &a->creds, entry) {
 		if (strcmp(cr->c.table, table) != 0 || !cr->has_scram[i])
 			continue;
-		if (*first == NULL)
-			*first = cr;
 		if (strcmp(cr->c.user, user) == 0)
 			return cr;
 	}
@@ -1199,7 +1195,7 @@ authd_scram_lookup(struct authd *a, struct imsg *imsg)
 {
 	struct msg_auth_scram_lookup	 m;
 	struct msg_auth_scram_salt	 r;
-	struct authd_cred		*cr, *first;
+	struct authd_cred		*cr;
 	const struct scram_stored	*st;
 	uint8_t				 fake[SCRAM_HASH_MAX];
 
@@ -1207,7 +1203,7 @@ authd_scram_lookup(struct authd *a, struct imsg *imsg)
 		proc_bad_message(a->proc, PROC_SMTP, imsg);
 	memset(&r, 0, sizeof(r));
 	r.result = AUTH_SASL_OK;
-	cr = authd_scram_find(a, m.table, m.user, m.mech, &first);
+	cr = authd_scram_find(a, m.table, m.user, m.mech);
 	if (cr != NULL) {
 		st = &cr->scram[authd_scram_index(m.mech)];
 		r.iterations = st->iter;
@@ -1233,7 +1229,7 @@ authd_scram_verify(struct authd *a, struct imsg *imsg)
 {
 	struct msg_auth_scram_verify	 m;
 	struct msg_auth_scram_result	 r;
-	struct authd_cred		*cr, *first;
+	struct authd_cred		*cr;
 	const struct scram_stored	*st;
 	uint8_t				 fstored[SCRAM_HASH_MAX];
 	uint8_t				 fserver[SCRAM_HASH_MAX];
@@ -1243,7 +1239,7 @@ authd_scram_verify(struct authd *a, struct imsg *imsg)
 	if (msg_get_auth_scram_verify(imsg, &m) == -1)
 		proc_bad_message(a->proc, PROC_SMTP, imsg);
 	memset(&r, 0, sizeof(r));
-	cr = authd_scram_find(a, m.table, m.user, m.mech, &first);
+	cr = authd_scram_find(a, m.table, m.user, m.mech);
 	if (cr != NULL) {
 		st = &cr->scram[authd_scram_index(m.mech)];
 		ok = scram_verify_proof(m.mech, st->stored_key,
