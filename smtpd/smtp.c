@@ -22,6 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 #include "smtpd/smtp.h"
 #include "util.h"
@@ -133,19 +134,40 @@ smtp_conf(struct proc *p, struct imsg *imsg)
  * listeners are taken out of the loop until a session closes (a
  * descriptor is free again) or, for descriptors freed elsewhere, a
  * second has passed.
+ *
+ * A server at its limit pauses again with every session that closes;
+ * the log gets one warning a minute at most, with the number of pauses
+ * since the last one, not two lines per freed descriptor.
  */
+#define SMTP_ACCEPT_WARN_EVERY	60	/* seconds */
+
 void
 smtp_accept_pause(struct smtp *smtp)
 {
 	struct smtp_listener	*l;
 	struct timeval		 tv = { 1, 0 };
+	time_t			 now;
 
 	if (!smtp->accept_paused) {
-		if (!smtp->accept_warned)
-			log_warnx("smtp: out of file descriptors with %zu "
-			    "sessions: not accepting connections until one "
-			    "closes", smtp->nsessions);
-		smtp->accept_warned = 1;
+		now = monotime();
+		if (smtp->accept_warn_at != 0 &&
+		    now - smtp->accept_warn_at < SMTP_ACCEPT_WARN_EVERY)
+			smtp->accept_warn_quiet++;
+		else {
+			if (smtp->accept_warn_quiet > 0)
+				log_warnx("smtp: out of file descriptors with "
+				    "%zu sessions: not accepting connections "
+				    "until one closes (%lu pauses since the "
+				    "last warning)", smtp->nsessions,
+				    smtp->accept_warn_quiet);
+			else
+				log_warnx("smtp: out of file descriptors with "
+				    "%zu sessions: not accepting connections "
+				    "until one closes", smtp->nsessions);
+			smtp->accept_warn_at = now;
+			smtp->accept_warn_quiet = 0;
+			smtp->accept_warned = 1;
+		}
 		smtp->stats[STAT_ACCEPT_PAUSED]++;
 		TAILQ_FOREACH(l, &smtp->listeners, entry)
 			event_del(&l->ev);

@@ -183,6 +183,8 @@ struct smtp {
 	struct authfail			 authfail;	/* across sessions */
 	int				 accept_paused;	/* out of fds */
 	int				 accept_warned;	/* until one works */
+	time_t				 accept_warn_at; /* monotime() */
+	unsigned long			 accept_warn_quiet; /* pauses unlogged */
 	struct event			 ev_accept_retry;
 };
 
