@@ -220,22 +220,26 @@ tlsrpt_txt_parse(const char *s, struct tlsrpt_record *rec, char *why,
 }
 
 /*
- * The TXT strings of _smtp._tls.DOMAIN, each a record's strings joined:
- * exactly one must begin with the version (3).
+ * The TXT records of _smtp._tls.DOMAIN, each its strings joined, with
+ * their lengths: exactly one must begin with the version (3).  A record
+ * with the version that is too long for us or holds a NUL still counts
+ * as one: two records with the version, one of them unusable, are two
+ * (the domain takes no reports), never the other one alone.
  */
 enum tlsrpt_txt
-tlsrpt_txt_select(const char *const *txt, size_t n, struct tlsrpt_record *rec,
-    char *why, size_t whylen)
+tlsrpt_txt_select(const char *const *txt, const size_t *len, size_t n,
+    struct tlsrpt_record *rec, char *why, size_t whylen)
 {
 	size_t		 i, found = 0, which = 0;
 	const char	*v = "v=TLSRPTv1";
+	size_t		 vlen = strlen(v);
 	char		 c;
 
 	snprintf(why, whylen, "no TLSRPTv1 record");
 	for (i = 0; i < n; i++) {
-		if (strncmp(txt[i], v, strlen(v)) != 0)
+		if (len[i] < vlen || memcmp(txt[i], v, vlen) != 0)
 			continue;
-		c = txt[i][strlen(v)];
+		c = len[i] > vlen ? txt[i][vlen] : '\0';
 		if (c != '\0' && c != ';' && !WSP(c))
 			continue;	/* "v=TLSRPTv10" is another version */
 		found++;
@@ -248,7 +252,13 @@ tlsrpt_txt_select(const char *const *txt, size_t n, struct tlsrpt_record *rec,
 		    found);
 		return TLSRPT_TXT_INVALID;
 	}
-	if (tlsrpt_txt_parse(txt[which] + strlen(v), rec, why, whylen) == -1)
+	if (len[which] > TLSRPT_RECORD_MAX ||
+	    memchr(txt[which], '\0', len[which]) != NULL) {
+		snprintf(why, whylen, "its TLSRPTv1 record is over %d octets "
+		    "or holds a NUL", TLSRPT_RECORD_MAX);
+		return TLSRPT_TXT_INVALID;
+	}
+	if (tlsrpt_txt_parse(txt[which] + vlen, rec, why, whylen) == -1)
 		return TLSRPT_TXT_INVALID;
 	return TLSRPT_TXT_FOUND;
 }

@@ -48,8 +48,8 @@ struct tlsrpt_record {
 	struct tlsrpt_rua	 rua[TLSRPT_RUA_MAX];
 };
 
-enum tlsrpt_txt	 tlsrpt_txt_select(const char *const *, size_t,
-		    struct tlsrpt_record *, char *, size_t);
+enum tlsrpt_txt	 tlsrpt_txt_select(const char *const *, const size_t *,
+		    size_t, struct tlsrpt_record *, char *, size_t);
 
 /* The report's metadata (4.3). */
 struct tlsrpt_meta {

@@ -66,7 +66,6 @@
 #define TLS_RETRY_FOR		TLS_DAY		/* https: after the end */
 #define TLS_NOHOST_MAX		3		/* NXDOMAIN/NODATA answers */
 #define TLS_NOHOST_WAIT		3600		/* after the first of them */
-#define TLS_TXT_MAX		16		/* TXT records looked at */
 #define TLS_MEDIA_TYPE		"application/tlsrpt+gzip"	/* 6.4 */
 /*
  * The POSTs of one job share this many seconds: a domain that names
@@ -542,8 +541,8 @@ static void
 txt_cb(void *arg, const struct dns_answer *ans)
 {
 	struct tls_job	*t = arg;
-	char		*txt[TLS_TXT_MAX] = { NULL }, why[256];
-	size_t		 i, n = 0, len;
+	char		**txt, why[256];
+	size_t		 *len, i, n;
 	enum tlsrpt_txt	 rc;
 
 	t->q = NULL;
@@ -553,17 +552,18 @@ txt_cb(void *arg, const struct dns_answer *ans)
 		    "looked up");
 		return;
 	}
-	for (i = 0; i < ans->nrr && n < TLS_TXT_MAX; i++) {
-		txt[n] = dns_txt_concat(&ans->rr[i], &len);
-		if (len > TLSRPT_RECORD_MAX || strlen(txt[n]) != len)
-			free(txt[n]);	/* too long, or a NUL in it */
-		else
-			n++;
-	}
-	rc = tlsrpt_txt_select((const char *const *)txt, n, &t->rec, why,
+	/* every record counts (3): the answer itself is bounded */
+	n = ans->nrr;
+	txt = xcalloc(n + 1, sizeof(*txt));
+	len = xcalloc(n + 1, sizeof(*len));
+	for (i = 0; i < n; i++)
+		txt[i] = dns_txt_concat(&ans->rr[i], &len[i]);
+	rc = tlsrpt_txt_select((const char *const *)txt, len, n, &t->rec, why,
 	    sizeof(why));
 	for (i = 0; i < n; i++)
 		free(txt[i]);
+	free(txt);
+	free(len);
 	if (rc == TLSRPT_TXT_NONE) {
 		reportd_job_skip(t->rd, "no _smtp._tls reporting policy");
 		return;

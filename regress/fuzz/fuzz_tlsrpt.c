@@ -25,10 +25,11 @@ check_txt(const char *s)
 {
 	struct tlsrpt_record	 r;
 	const char		*recs[1] = { s };
+	size_t			 lens[1] = { strlen(s) };
 	char			 why[256];
 	size_t			 i;
 
-	if (tlsrpt_txt_select(recs, 1, &r, why, sizeof(why)) !=
+	if (tlsrpt_txt_select(recs, lens, 1, &r, why, sizeof(why)) !=
 	    TLSRPT_TXT_FOUND) {
 		if (why[0] == '\0')
 			abort();	/* a refusal always says why */

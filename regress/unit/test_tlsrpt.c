@@ -21,8 +21,9 @@ static enum tlsrpt_txt
 txt1(const char *rec, struct tlsrpt_record *r)
 {
 	char	 why[256];
+	size_t	 len = strlen(rec);
 
-	return tlsrpt_txt_select(&rec, 1, r, why, sizeof(why));
+	return tlsrpt_txt_select(&rec, &len, 1, r, why, sizeof(why));
 }
 
 static void
@@ -35,6 +36,12 @@ test_record(void **state)
 	const char		*mixed[] = { "v=spf1 -all",
 				    "v=TLSRPTv1;rua=mailto:tls@x.test",
 				    "v=TLSRPTv10; rua=mailto:c@x.test" };
+	size_t			 twolen[2], mixedlen[3], i;
+
+	for (i = 0; i < 2; i++)
+		twolen[i] = strlen(two[i]);
+	for (i = 0; i < 3; i++)
+		mixedlen[i] = strlen(mixed[i]);
 
 	assert_int_equal(txt1("v=TLSRPTv1; rua=mailto:reports@example.com",
 	    &r), TLSRPT_TXT_FOUND);
@@ -59,14 +66,14 @@ test_record(void **state)
 	assert_string_equal(r.rua[1].uri, "b@x.test");
 
 	/* selection: only records with the version count, and one only */
-	assert_int_equal(tlsrpt_txt_select(mixed, 3, &r, why, sizeof(why)),
-	    TLSRPT_TXT_FOUND);
+	assert_int_equal(tlsrpt_txt_select(mixed, mixedlen, 3, &r, why,
+	    sizeof(why)), TLSRPT_TXT_FOUND);
 	assert_string_equal(r.rua[0].uri, "tls@x.test");
-	assert_int_equal(tlsrpt_txt_select(two, 2, &r, why, sizeof(why)),
-	    TLSRPT_TXT_INVALID);
+	assert_int_equal(tlsrpt_txt_select(two, twolen, 2, &r, why,
+	    sizeof(why)), TLSRPT_TXT_INVALID);
 	assert_non_null(strstr(why, "2 TLSRPTv1 records"));
-	assert_int_equal(tlsrpt_txt_select(mixed, 1, &r, why, sizeof(why)),
-	    TLSRPT_TXT_NONE);
+	assert_int_equal(tlsrpt_txt_select(mixed, mixedlen, 1, &r, why,
+	    sizeof(why)), TLSRPT_TXT_NONE);
 	assert_int_equal(txt1("v=tlsrptv1; rua=mailto:a@x.test", &r),
 	    TLSRPT_TXT_NONE);
 
@@ -115,6 +122,34 @@ test_record_hostile(void **state)
 	memset(rec + strlen(rec), 'p', 600);
 	rec[31 + 600] = '\0';
 	assert_int_equal(txt1(rec, &r), TLSRPT_TXT_INVALID);
+	/* two records with the version, one too long for us: still two,
+	 * never the usable one alone (3) */
+	{
+		const char	*recs[2] = { "v=TLSRPTv1; rua=mailto:a@x.test",
+				    rec };
+		size_t		 lens[2] = { strlen(recs[0]), 0 };
+		char		 why[256];
+
+		strlcpy(rec, "v=TLSRPTv1; rua=mailto:b@x.test; x=",
+		    sizeof(rec));
+		memset(rec + strlen(rec), 'y', 3000);
+		rec[35 + 3000] = '\0';
+		lens[1] = strlen(rec);
+		assert_int_equal(tlsrpt_txt_select(recs, lens, 2, &r, why,
+		    sizeof(why)), TLSRPT_TXT_INVALID);
+		assert_non_null(strstr(why, "2 TLSRPTv1 records"));
+		/* a NUL inside the only record: not cut short at it */
+		memcpy(rec, "v=TLSRPTv1; rua=mailto:b@x.test\0junk", 36);
+		lens[1] = 36;
+		assert_int_equal(tlsrpt_txt_select(recs + 1, lens + 1, 1, &r,
+		    why, sizeof(why)), TLSRPT_TXT_INVALID);
+		assert_non_null(strstr(why, "holds a NUL"));
+		/* with the NUL right after the version, too */
+		memcpy(rec, "v=TLSRPTv1\0; rua=mailto:b@x.test", 32);
+		lens[1] = 32;
+		assert_int_equal(tlsrpt_txt_select(recs, lens, 2, &r, why,
+		    sizeof(why)), TLSRPT_TXT_INVALID);
+	}
 	/* 8-bit and control bytes */
 	assert_int_equal(txt1("v=TLSRPTv1; rua=mailto:\xc3\xa9@x.test", &r),
 	    TLSRPT_TXT_INVALID);
