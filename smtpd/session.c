@@ -49,12 +49,7 @@ static void	session_rate_start(struct session *);
 static struct session *
 session_by_id(struct smtp *smtp, uint32_t id)
 {
-	struct session	*s;
-
-	TAILQ_FOREACH(s, &smtp->sessions, entry)
-		if (s->id == id)
-			return s;
-	return NULL;
+	return session_index_find(&smtp->index, id);
 }
 
 static void
@@ -98,6 +93,7 @@ smtpd_session_close(struct session *s)
 	session_clear_rcpts(s);
 	free(s->fwd_members);	/* an answer pending finds no session */
 	TAILQ_REMOVE(&smtp->sessions, s, entry);
+	session_index_del(&smtp->index, s);
 	smtp->nsessions--;
 	if (s->local)
 		smtp->nlocal--;
@@ -1463,19 +1459,6 @@ session_shutdown(struct session *s)
 	smtpd_session_close(s);
 }
 
-/* Sessions from one client: its network under the configured prefix. */
-static size_t
-session_count_client(struct smtp *smtp, const struct client_net *net)
-{
-	struct session	*s;
-	size_t		 n = 0;
-
-	TAILQ_FOREACH(s, &smtp->sessions, entry)
-		if (client_net_equal(&s->net, net))
-			n++;
-	return n;
-}
-
 static void
 session_open(struct smtp *smtp, struct smtp_listener *l, int fd,
     const struct sockaddr_storage *ss,
@@ -1521,7 +1504,7 @@ session_open(struct smtp *smtp, struct smtp_listener *l, int fd,
 		log_info("smtp: refused connection from %s: too many "
 		    "connections: %zu sessions (smtp-max-sessions)", ip,
 		    smtp->nsessions);
-	else if ((n = session_count_client(smtp, &net)) >=
+	else if ((n = session_index_net_count(&smtp->index, &net)) >=
 	    g->smtp_max_per_ip) {
 		client_net_str(&net, netstr, sizeof(netstr));
 		log_info("smtp: refused connection from %s: too many "
@@ -1597,6 +1580,7 @@ session_open(struct smtp *smtp, struct smtp_listener *l, int fd,
 	if (life.tv_sec > 0)
 		evtimer_add(&s->ev_lifetime, &life);
 	TAILQ_INSERT_TAIL(&smtp->sessions, s, entry);
+	session_index_add(&smtp->index, s);
 	smtp->nsessions++;
 	if (s->local)
 		smtp->nlocal++;

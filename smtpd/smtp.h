@@ -17,6 +17,7 @@
 #include "routing.h"
 #include "smtpd/arstrip.h"
 #include "smtpd/engine.h"
+#include "smtpd/index.h"
 #include "smtpd/limits.h"
 
 /* Session limits and the idle timeout come from postern.conf ("smtp"). */
@@ -79,6 +80,7 @@ enum smtp_queue_state {
 struct session {
 	TAILQ_ENTRY(session)		 entry;
 	uint32_t			 id;
+	struct session			*id_next;	/* smtpd/index.c */
 	struct smtp			*smtp;
 	struct smtp_listener		*listener;
 	int				 fd;
@@ -172,6 +174,7 @@ struct smtp {
 	TAILQ_HEAD(, smtp_pki)		 pkis;
 	TAILQ_HEAD(, session)		 sessions;
 	size_t				 nsessions;
+	struct session_index		 index;	/* by id, per client */
 	size_t				 nlocal;	/* of them local
 							   submissions */
 	size_t				 sasl_inflight;	/* at authd */
