@@ -30,6 +30,7 @@ is measured.  In order:
   dropped       every one of the N sessions says NOOP at the end: any
                 that does not get its 250 was dropped; connections that
                 were refused (421, reset) below the configured limit
+  daemon CPU    CPU seconds of each process while the A send
   peak          VmHWM of every process
   client CPU    CPU seconds of the client processes per phase, next to
                 the phase's seconds: the client is the bottleneck when
@@ -317,6 +318,16 @@ def daemon_procs(root):
     return out
 
 
+def cpu_secs(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            st = f.read()
+        f = st[st.rindex(")") + 2:].split()
+        return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
 def snapshot(procs):
     return {n: proc_mem(p) for n, p in procs.items()}
 
@@ -481,11 +492,14 @@ def main():
         log("%d probes with the sessions held" % a.probes)
         fig["probe_idle"] = probes(a.port, a.probes, 0)
         log("%d sessions sending for %.0f s" % (a.active, a.seconds))
+        cpu0 = {n: cpu_secs(p) for n, p in procs.items()}
         cl.send(("active", a.seconds))
         t0 = time.monotonic()
         fig["probe_active"] = probes(a.port, a.probes, a.probes)
         fig["active"] = cl.gather()
         fig["active_secs"] = time.monotonic() - t0
+        fig["active_cpu"] = {n: cpu_secs(p) - cpu0[n]
+                             for n, p in procs.items()}
         log("checking every session")
         cl.send("check")
         fig["check"] = cl.gather()
@@ -547,6 +561,10 @@ def report(fig, a, limit):
                   res.get("accepted", 0) / secs, a.active,
                   "".join("; %s %d" % kv for kv in sorted(res.items())
                           if kv[0] != "accepted")))
+        print("  daemon CPU while they send (s in %.1f s): %s" % (
+            fig["active_secs"], ", ".join(
+                "%s %.1f" % (n, fig["active_cpu"][n]) for n in PROCS
+                if n in fig["active_cpu"])))
         show_lat("active", *fig["probe_active"])
     if "check" in fig:
         alive = sum(x["alive"] for x in fig["check"])
