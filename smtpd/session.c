@@ -97,8 +97,10 @@ smtpd_session_close(struct session *s)
 	smtp->nsessions--;
 	if (s->local)
 		smtp->nlocal--;
-	if (s->held)
+	if (s->held) {
+		TAILQ_REMOVE(&smtp->held, s, held_entry);
 		smtp->nheld--;
+	}
 	log_debug("smtp: session %u from %s closed", s->id, s->ip);
 	free(s);
 	smtp_accept_resume(smtp);	/* a descriptor is free */
@@ -1248,8 +1250,9 @@ void
 session_peer_written(struct proc *p, enum proc_id id)
 {
 	struct smtp	*smtp = p->state;
-	struct session	*s, *ts;
+	struct session	*s;
 	struct imsgev	*iev = p->peers[id];
+	size_t		 n;
 
 	if (smtp == NULL || !smtp->peer_full[id] || iev == NULL ||
 	    imsgbuf_queuebytes(&iev->ibuf) >= SMTP_PEER_LOWAT)
@@ -1257,9 +1260,14 @@ session_peer_written(struct proc *p, enum proc_id id)
 	smtp->peer_full[id] = 0;
 	log_info("smtp: %s caught up: reading held sessions again",
 	    proc_name(id));
-	TAILQ_FOREACH_SAFE(s, &smtp->sessions, entry, ts) {
-		if (!s->held)
-			continue;
+	/*
+	 * The held sessions only, not every session: a session that the
+	 * pump holds again goes to the end, and the walk stops after as
+	 * many as were held.
+	 */
+	for (n = smtp->nheld; n > 0 &&
+	    (s = TAILQ_FIRST(&smtp->held)) != NULL; n--) {
+		TAILQ_REMOVE(&smtp->held, s, held_entry);
 		s->held = 0;
 		smtp->nheld--;
 		/* the hold was ours: the client's rate counts from now */
@@ -1398,6 +1406,7 @@ session_pump(struct session *s)
 			want |= EV_READ;
 		else {
 			s->held = 1;
+			TAILQ_INSERT_TAIL(&s->smtp->held, s, held_entry);
 			s->smtp->nheld++;
 			s->smtp->stats[STAT_READ_PAUSED]++;
 		}

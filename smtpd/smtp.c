@@ -68,6 +68,7 @@ smtp_state(struct proc *p)
 		TAILQ_INIT(&s->pkis);
 		TAILQ_INIT(&s->sessions);
 		session_index_init(&s->index);
+		TAILQ_INIT(&s->held);
 		p->state = s;
 	}
 	return p->state;

@@ -100,6 +100,7 @@ struct session {
 	struct buf			 in;	/* read, not yet taken */
 	int				 eof;
 	int				 held;	/* not read: backpressure */
+	TAILQ_ENTRY(session)		 held_entry;	/* while held */
 	struct smtp_mail		 mail;
 	TAILQ_HEAD(, smtp_rcpt_entry)	 rcpts;
 	enum smtp_queue_state		 qstate;
@@ -179,7 +180,8 @@ struct smtp {
 							   submissions */
 	size_t				 sasl_inflight;	/* at authd */
 	int				 peer_full[PROC_MAX];
-	size_t				 nheld;	/* sessions not read */
+	TAILQ_HEAD(, session)		 held;	/* sessions not read */
+	size_t				 nheld;
 	uint32_t			 next_id;
 	int				 shutting_down;
 	int				 spool_low;	/* the queue says */
