@@ -55,9 +55,11 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "regress"))
+sys.path.insert(0, HERE)
 import loadgen  # noqa: E402
+import peers  # noqa: E402
 
-BASE = "/var/tmp/postern-bench/sessions"
+BASE = os.path.join(peers.BASE, "sessions")
 PROCS = ("parent", "smtp", "authd", "queue", "mta", "control", "reportd")
 SUM = ("smtp", "authd", "queue")
 GOAL_PER_SESSION_KB = 64
@@ -350,23 +352,6 @@ def nofile(pid):
     return "?", "?"
 
 
-def wait_banner(port, proc, timeout=30):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            return False
-        try:
-            with socket.create_connection(("127.0.0.1", port), 1) as s:
-                s.settimeout(5)
-                if s.recv(512).startswith(b"220"):
-                    s.sendall(b"QUIT\r\n")
-                    return True
-        except OSError:
-            pass
-        time.sleep(0.1)
-    return False
-
-
 def probes(port, n, first):
     """Seconds from connect() to the 220 line of n new sessions, one after
     another, and the failures."""
@@ -467,7 +452,7 @@ def main():
     cl = None
     fig = {}
     try:
-        if not wait_banner(a.port, d):
+        if not peers.wait_banner(a.port, d, timeout=30):
             print("sessions: posternd did not start; see %s/daemon.log"
                   % a.dir)
             return 1
