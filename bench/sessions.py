@@ -352,6 +352,18 @@ def nofile(pid):
     return "?", "?"
 
 
+def stats(build, sock):
+    """posternctl show stats as a dict of ints."""
+    r = subprocess.run([os.path.join(build, "posternctl"), "-s", sock,
+                        "show", "stats"], capture_output=True, text=True)
+    out = {}
+    for ln in r.stdout.splitlines():
+        k, _, v = ln.partition("=")
+        if v.strip().isdigit():
+            out[k.strip()] = int(v)
+    return out
+
+
 def probes(port, n, first):
     """Seconds from connect() to the 220 line of n new sessions, one after
     another, and the failures."""
@@ -478,6 +490,7 @@ def main():
         fig["probe_idle"] = probes(a.port, a.probes, 0)
         log("%d sessions sending for %.0f s" % (a.active, a.seconds))
         cpu0 = {n: cpu_secs(p) for n, p in procs.items()}
+        st0 = stats(build, sock)
         cl.send(("active", a.seconds))
         t0 = time.monotonic()
         fig["probe_active"] = probes(a.port, a.probes, a.probes)
@@ -485,6 +498,9 @@ def main():
         fig["active_secs"] = time.monotonic() - t0
         fig["active_cpu"] = {n: cpu_secs(p) - cpu0[n]
                              for n, p in procs.items()}
+        st1 = stats(build, sock)
+        fig["commits"] = tuple(st1.get(k, 0) - st0.get(k, 0) for k in (
+            "queue.commits", "queue.messages_committed"))
         log("checking every session")
         cl.send("check")
         fig["check"] = cl.gather()
@@ -550,6 +566,9 @@ def report(fig, a, limit):
             fig["active_secs"], ", ".join(
                 "%s %.1f" % (n, fig["active_cpu"][n]) for n in PROCS
                 if n in fig["active_cpu"])))
+        c, m = fig["commits"]
+        print("  group commit while they send: %d commits of %d messages,"
+              " %.1f messages per commit" % (c, m, m / c if c else 0))
         show_lat("active", *fig["probe_active"])
     if "check" in fig:
         alive = sum(x["alive"] for x in fig["check"])
