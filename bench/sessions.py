@@ -9,7 +9,9 @@ Starts posternd (as root) on 127.0.0.1:PORT with a throwaway spool under
 DIR (/var/tmp/postern-bench/sessions),
 smtp-max-sessions N + 100,
 its queue paused (posternctl pause queue: every message accepted is held,
-so no delivery competes with the measurement).  C client processes (2)
+so no delivery competes with the measurement), and a resolver of the
+bench's own on 127.0.0.1:PORT+53 that answers NXDOMAIN at once (authd's
+SPF and iprev lookups cost no time and need no network).  C client processes (2)
 share the N sessions; each session binds its own source address,
 127.(10+c).x.y, so that smtp-max-per-ip (per address, /32) is never what
 is measured.  In order:
@@ -30,7 +32,10 @@ is measured.  In order:
   dropped       every one of the N sessions says NOOP at the end: any
                 that does not get its 250 was dropped; connections that
                 were refused (421, reset) below the configured limit
-  daemon CPU    CPU seconds of each process while the A send
+  daemon CPU    CPU seconds of each process while the A send, and the
+                queue's group commits meanwhile (messages per commit, and
+                the time per commit: with the daemon's CPU idle, the
+                commits' fsync is what bounds messages/s)
   peak          VmHWM of every process
   client CPU    CPU seconds of the client processes per phase, next to
                 the phase's seconds: the client is the bottleneck when
@@ -49,8 +54,10 @@ import resource
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -352,6 +359,39 @@ def nofile(pid):
     return "?", "?"
 
 
+class NxdomainServer(threading.Thread):
+    """A DNS server on 127.0.0.1 that answers every question NXDOMAIN at
+    once: authd's lookups (SPF of sender.test, the PTR of each client
+    address) take no time, so that the figures are postern's, not those
+    of the machine's resolver."""
+
+    def __init__(self, port):
+        super().__init__(daemon=True)
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", port))
+        self.answered = 0
+
+    def run(self):
+        while True:
+            try:
+                q, peer = self.sock.recvfrom(4096)
+            except OSError:
+                return
+            if len(q) < 12:
+                continue
+            # the question echoed: ID, QR, the opcode and RD kept, RA,
+            # RCODE 3; one question, no records (RFC 1035 4.1.1)
+            flags = 0x8000 | (q[2] << 8 & 0x7900) | 0x0080 | 3
+            qd = q[12:]
+            end = 0
+            while end < len(qd) and qd[end] != 0:
+                end += qd[end] + 1
+            qd = qd[:end + 5]
+            self.sock.sendto(q[:2] + struct.pack(">HHHHH", flags, 1, 0, 0,
+                                                  0) + qd, peer)
+            self.answered += 1
+
+
 def stats(build, sock):
     """posternctl show stats as a dict of ints."""
     r = subprocess.run([os.path.join(build, "posternctl"), "-s", sock,
@@ -451,10 +491,13 @@ def main():
         f.write('spool "%s/spool"\ncontrol socket "%s"\n'
                 'listen on 127.0.0.1 port %d\nhostname mx.sessions.bench\n'
                 'smtp-max-sessions %d\nsmtp-timeout 1800\n'
+                'resolver 127.0.0.1@%d\n'
                 'table domains { "localhost" }\n'
                 'action "local" maildir "%s/mail/%%{user}"\n'
                 'match from any for domain <domains> action "local"\n'
-                % (a.dir, sock, a.port, limit, a.dir))
+                % (a.dir, sock, a.port, limit, a.port + 53, a.dir))
+    dns = NxdomainServer(a.port + 53)
+    dns.start()
     body = loadgen.dot_stuff(loadgen.make_message("sessions", a.size))
     logf = open(os.path.join(a.dir, "daemon.log"), "w")
     d = subprocess.Popen([os.path.join(build, "posternd"), "-d", "-f", conf],
@@ -499,6 +542,7 @@ def main():
         fig["active_cpu"] = {n: cpu_secs(p) - cpu0[n]
                              for n, p in procs.items()}
         st1 = stats(build, sock)
+        fig["dns"] = dns.answered
         fig["commits"] = tuple(st1.get(k, 0) - st0.get(k, 0) for k in (
             "queue.commits", "queue.messages_committed"))
         log("checking every session")
@@ -568,7 +612,10 @@ def report(fig, a, limit):
                 if n in fig["active_cpu"])))
         c, m = fig["commits"]
         print("  group commit while they send: %d commits of %d messages,"
-              " %.1f messages per commit" % (c, m, m / c if c else 0))
+              " %.1f messages per commit, %.0f ms per commit; %d DNS"
+              " questions answered NXDOMAIN in all" % (
+                  c, m, m / c if c else 0,
+                  1000 * fig["active_secs"] / c if c else 0, fig["dns"]))
         show_lat("active", *fig["probe_active"])
     if "check" in fig:
         alive = sum(x["alive"] for x in fig["check"])
