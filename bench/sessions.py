@@ -6,15 +6,14 @@ usage: sessions.py [--build BUILD] [--sessions N] [--active A]
                    [--procs C] [--port PORT] [--dir DIR]
 
 Starts posternd (as root) on 127.0.0.1:PORT with a throwaway spool under
-DIR (/var/tmp/postern-bench/sessions),
-smtp-max-sessions N + 100,
-its queue paused (posternctl pause queue: every message accepted is held,
-so no delivery competes with the measurement), and a resolver of the
+DIR (/var/tmp/postern-bench/sessions), smtp-max-sessions N + 100, its
+queue paused (posternctl pause queue: every message accepted is held, so
+no delivery competes with the measurement), and a resolver of the
 bench's own on 127.0.0.1:PORT+53 that answers NXDOMAIN at once (authd's
-SPF and iprev lookups cost no time and need no network).  C client processes (2)
-share the N sessions; each session binds its own source address,
-127.(10+c).x.y, so that smtp-max-per-ip (per address, /32) is never what
-is measured.  In order:
+SPF and iprev lookups cost no time and need no network).  C client
+processes (2) share the N sessions; each session binds its own source
+address, 127.(10+c).x.y, so that smtp-max-per-ip (per address, /32) is
+never what is measured.  In order:
 
   rest          VmRSS of every posternd process after start
   idle          the N sessions connect (at most 256 connecting at once),
