@@ -7,6 +7,7 @@
  * parent exits non-zero, so that the supervisor restarts the whole set.
  */
 #include <sys/types.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -488,6 +489,44 @@ prepare_dirs(struct postern_conf *conf)
 	}
 }
 
+/*
+ * RLIMIT_NOFILE: smtp needs a descriptor per session.  Children inherit
+ * the parent's hard limit, and only a process with CAP_SYS_RESOURCE may
+ * raise one, so the parent, root, raises its own before it starts them.
+ * Where it may not (a container without CAP_SYS_RESOURCE, or past
+ * fs.nr_open), smtp-max-sessions is lowered to what fits, loudly, so that
+ * clients past it get a 421 rather than smtp failing to accept.
+ */
+static void
+parent_nofile(struct postern_conf *conf)
+{
+	struct rlimit	 rl;
+	rlim_t		 need, old;
+
+	need = sandbox_smtp_nofile(conf->smtp.max_sessions);
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		fatal("getrlimit RLIMIT_NOFILE");
+	if (rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= need)
+		return;
+	old = rl.rlim_max;
+	rl.rlim_max = need;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		log_info("RLIMIT_NOFILE hard limit raised from %llu to %llu "
+		    "for smtp-max-sessions %zu", (unsigned long long)old,
+		    (unsigned long long)need, conf->smtp.max_sessions);
+		return;
+	}
+	if (old < SANDBOX_SMTP_SPARE + 1)
+		fatal("RLIMIT_NOFILE hard limit %llu cannot be raised to %llu",
+		    (unsigned long long)old, (unsigned long long)need);
+	log_warn("RLIMIT_NOFILE hard limit %llu cannot be raised to %llu: "
+	    "smtp-max-sessions lowered from %zu to %llu",
+	    (unsigned long long)old, (unsigned long long)need,
+	    conf->smtp.max_sessions,
+	    (unsigned long long)(old - SANDBOX_SMTP_SPARE));
+	conf->smtp.max_sessions = old - SANDBOX_SMTP_SPARE;
+}
+
 static void
 open_listeners(struct postern_conf *conf)
 {
@@ -511,7 +550,13 @@ open_listeners(struct postern_conf *conf)
 			    sizeof(host), NULL, 0, NI_NUMERICHOST);
 			fatal("listen on %s", host);
 		}
-		if (listen(fd, 128) == -1)
+		/*
+		 * The longest listen queue the kernel allows (it caps the
+		 * figure at net.core.somaxconn): clients arriving in a burst
+		 * wait in it while smtp accepts, instead of the kernel
+		 * dropping their handshakes once 128 wait.
+		 */
+		if (listen(fd, SOMAXCONN > 4096 ? SOMAXCONN : 4096) == -1)
 			fatal("listen");
 		l->fd = fd;
 	}
@@ -1497,6 +1542,7 @@ main(int argc, char *argv[])
 			    conf->control_group);
 		ctl_gid = gr->gr_gid;
 	}
+	parent_nofile(conf);
 	prepare_dirs(conf);
 	open_listeners(conf);
 	parent->control_fd = open_control_socket(conf, ctl_gid);

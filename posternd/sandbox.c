@@ -337,26 +337,41 @@ sandbox_nofiles(void)
 	sandbox_setrlimit(RLIMIT_FSIZE, "RLIMIT_FSIZE", 0);
 }
 
+rlim_t
+sandbox_smtp_nofile(size_t sessions)
+{
+	return (rlim_t)sessions + SANDBOX_SMTP_SPARE;
+}
+
 /*
- * The limits.  smtp's descriptors: two per session (its socket, and one
- * more in passing: a listener's accept, or a TLS handshake's) and 64 for
- * the listeners, the channels, the log and libraries, and never below
- * what is open already.
+ * The limits.  smtp's descriptors: one per session (its connection: a
+ * TLS session and its handshake use that same descriptor) and the spare,
+ * and never below what is open already plus 64.  The parent raised its
+ * hard limit to that before it started us, or lowered smtp-max-sessions
+ * to what its hard limit allows (parent_nofile()); setting both limits
+ * to the figure, as root, lowers the hard one to what smtp needs.
  */
 static void
 sandbox_limits(struct proc *p)
 {
-	rlim_t	 nofile;
-	int	 fd, top = 0;
+	struct rlimit	 rl;
+	rlim_t		 nofile;
+	int		 fd, top = 0;
 
 	switch (p->desc->id) {
 	case PROC_SMTP:
 		for (fd = 0; fd < 4096; fd++)
 			if (fcntl(fd, F_GETFD) != -1)
 				top = fd;
-		nofile = (rlim_t)p->global.smtp_max_sessions * 2 + 64;
+		nofile = sandbox_smtp_nofile(p->global.smtp_max_sessions);
 		if (nofile < (rlim_t)top + 64)
 			nofile = (rlim_t)top + 64;
+		/* without CAP_SYS_RESOURCE even root cannot pass the hard
+		 * limit: the parent made the sessions fit under it */
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+		    rl.rlim_max != RLIM_INFINITY && nofile > rl.rlim_max &&
+		    rl.rlim_max >= (rlim_t)top + 64)
+			nofile = rl.rlim_max;
 		sandbox_setrlimit(RLIMIT_NOFILE, "RLIMIT_NOFILE", nofile);
 		/* FALLTHROUGH */
 	case PROC_CONTROL:

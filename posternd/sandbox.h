@@ -6,7 +6,22 @@
 #ifndef POSTERN_SANDBOX_H
 #define POSTERN_SANDBOX_H
 
+#include <sys/resource.h>
+
+#include <stddef.h>
+
 struct proc;
+
+/*
+ * smtp's descriptors beyond one per session: the listeners, the
+ * channels, the log, the libraries, and what only passes through (the
+ * accept of a client refused at the limit, a local submission's
+ * descriptor on its way from control).
+ */
+#define SANDBOX_SMTP_SPARE	256
+
+/* RLIMIT_NOFILE that smtp needs for this many sessions */
+rlim_t	 sandbox_smtp_nofile(size_t sessions);
 
 /*
  * posternd -d -S log: a forbidden system call is logged and fails with

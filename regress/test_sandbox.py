@@ -115,8 +115,8 @@ def test_every_child_is_filtered_and_limited(piped):
         assert lim[name]["Max file size"][0] == "unlimited", name
     for name in ("mta", "authd", "reportd"):
         assert lim[name]["Max processes"][0] != "0", name
-    # smtp: two descriptors per session and 64 more (posternd(8)).
-    want = str(SESSIONS * 2 + 64)
+    # smtp: one descriptor per session and 256 more (posternd(8)).
+    want = str(SESSIONS + 256)
     assert lim["smtp"]["Max open files"] == (want, want)
     for name, pid in dm.kids.items():
         assert lim[name]["Max core file size"] == ("0", "0"), name

@@ -116,6 +116,7 @@ smtp_session_free(struct smtp_session *s)
 	buf_free(&s->in);
 	buf_free(&s->out);
 	buf_free(&s->rcpts);
+	free(s->chunk);
 	free(s);
 }
 
@@ -262,6 +263,7 @@ engine_tx_reset(struct smtp_session *s, int notify)
 		if (s->cb.on_data_abort != NULL)
 			s->cb.on_data_abort(s->arg, SMTP_ABORT_RESET);
 	}
+	engine_chunk_release(s);
 	memset(&s->mail, 0, sizeof(s->mail));
 	memset(&s->rcpt, 0, sizeof(s->rcpt));
 	s->nrcpt = 0;

@@ -76,7 +76,9 @@ struct smtp_session {
 	enum smtp_pending	 pending;
 	struct buf		 in;
 	struct buf		 out;
-	uint8_t			 chunk[SMTP_CHUNK_MAX];	/* not yet handed over */
+	/* not yet handed over; SMTP_CHUNK_MAX octets, allocated while a
+	   message is read only: an idle session holds no content buffer */
+	uint8_t			*chunk;
 	size_t			 chunklen;
 	int			 started;
 	int			 closing;
@@ -168,6 +170,7 @@ int	 engine_check_noargs(struct smtp_session *, const char *);
 size_t	 engine_data_input(struct smtp_session *, const uint8_t *, size_t);
 size_t	 engine_bdat_input(struct smtp_session *, const uint8_t *, size_t);
 void	 engine_chunk_flush(struct smtp_session *);
+void	 engine_chunk_release(struct smtp_session *);
 int	 engine_check_mail(struct smtp_session *, const char *);
 void	 engine_proceed_mail(struct smtp_session *, const char *);
 int	 engine_check_rcpt(struct smtp_session *, const char *);

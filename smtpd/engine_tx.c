@@ -52,6 +52,15 @@ engine_chunk_flush(struct smtp_session *s)
 	s->chunklen = 0;
 }
 
+/* The message's content is handed over, or dropped: no buffer kept. */
+void
+engine_chunk_release(struct smtp_session *s)
+{
+	free(s->chunk);
+	s->chunk = NULL;
+	s->chunklen = 0;
+}
+
 /*
  * RFC 5321 6.3: count the header's Received fields, the loop detector the
  * RFC recommends (with a threshold of at least 100).  A field name is
@@ -100,7 +109,9 @@ content_byte(struct smtp_session *s, uint8_t c)
 		data_fail(s, SMTP_ABORT_TOO_BIG);
 	if (s->data_err != 0)
 		return;
-	if (s->chunklen == sizeof(s->chunk))
+	if (s->chunk == NULL)
+		s->chunk = xmalloc(SMTP_CHUNK_MAX);
+	if (s->chunklen == SMTP_CHUNK_MAX)
 		engine_chunk_flush(s);
 	s->chunk[s->chunklen++] = c;
 }
@@ -228,6 +239,7 @@ data_finish(struct smtp_session *s)
 	if (s->data_err == 0 && s->nreceived > s->conf.max_received)
 		data_fail(s, SMTP_ABORT_LOOP);
 	engine_chunk_flush(s);
+	engine_chunk_release(s);
 	if (s->data_err != 0) {
 		data_error_reply(s);
 		engine_tx_reset(s, 0);

@@ -49,12 +49,7 @@ static void	session_rate_start(struct session *);
 static struct session *
 session_by_id(struct smtp *smtp, uint32_t id)
 {
-	struct session	*s;
-
-	TAILQ_FOREACH(s, &smtp->sessions, entry)
-		if (s->id == id)
-			return s;
-	return NULL;
+	return session_index_find(&smtp->index, id);
 }
 
 static void
@@ -98,11 +93,14 @@ smtpd_session_close(struct session *s)
 	session_clear_rcpts(s);
 	free(s->fwd_members);	/* an answer pending finds no session */
 	TAILQ_REMOVE(&smtp->sessions, s, entry);
+	session_index_del(&smtp->index, s);
 	smtp->nsessions--;
 	if (s->local)
 		smtp->nlocal--;
-	if (s->held)
+	if (s->held) {
+		TAILQ_REMOVE(&smtp->held, s, held_entry);
 		smtp->nheld--;
+	}
 	log_debug("smtp: session %u from %s closed", s->id, s->ip);
 	free(s);
 	smtp_accept_resume(smtp);	/* a descriptor is free */
@@ -1252,8 +1250,9 @@ void
 session_peer_written(struct proc *p, enum proc_id id)
 {
 	struct smtp	*smtp = p->state;
-	struct session	*s, *ts;
+	struct session	*s;
 	struct imsgev	*iev = p->peers[id];
+	size_t		 n;
 
 	if (smtp == NULL || !smtp->peer_full[id] || iev == NULL ||
 	    imsgbuf_queuebytes(&iev->ibuf) >= SMTP_PEER_LOWAT)
@@ -1261,9 +1260,14 @@ session_peer_written(struct proc *p, enum proc_id id)
 	smtp->peer_full[id] = 0;
 	log_info("smtp: %s caught up: reading held sessions again",
 	    proc_name(id));
-	TAILQ_FOREACH_SAFE(s, &smtp->sessions, entry, ts) {
-		if (!s->held)
-			continue;
+	/*
+	 * The held sessions only, not every session: a session that the
+	 * pump holds again goes to the end, and the walk stops after as
+	 * many as were held.
+	 */
+	for (n = smtp->nheld; n > 0 &&
+	    (s = TAILQ_FIRST(&smtp->held)) != NULL; n--) {
+		TAILQ_REMOVE(&smtp->held, s, held_entry);
 		s->held = 0;
 		smtp->nheld--;
 		/* the hold was ours: the client's rate counts from now */
@@ -1402,6 +1406,7 @@ session_pump(struct session *s)
 			want |= EV_READ;
 		else {
 			s->held = 1;
+			TAILQ_INSERT_TAIL(&s->smtp->held, s, held_entry);
 			s->smtp->nheld++;
 			s->smtp->stats[STAT_READ_PAUSED]++;
 		}
@@ -1463,19 +1468,6 @@ session_shutdown(struct session *s)
 	smtpd_session_close(s);
 }
 
-/* Sessions from one client: its network under the configured prefix. */
-static size_t
-session_count_client(struct smtp *smtp, const struct client_net *net)
-{
-	struct session	*s;
-	size_t		 n = 0;
-
-	TAILQ_FOREACH(s, &smtp->sessions, entry)
-		if (client_net_equal(&s->net, net))
-			n++;
-	return n;
-}
-
 static void
 session_open(struct smtp *smtp, struct smtp_listener *l, int fd,
     const struct sockaddr_storage *ss,
@@ -1521,7 +1513,7 @@ session_open(struct smtp *smtp, struct smtp_listener *l, int fd,
 		log_info("smtp: refused connection from %s: too many "
 		    "connections: %zu sessions (smtp-max-sessions)", ip,
 		    smtp->nsessions);
-	else if ((n = session_count_client(smtp, &net)) >=
+	else if ((n = session_index_net_count(&smtp->index, &net)) >=
 	    g->smtp_max_per_ip) {
 		client_net_str(&net, netstr, sizeof(netstr));
 		log_info("smtp: refused connection from %s: too many "
@@ -1597,6 +1589,7 @@ session_open(struct smtp *smtp, struct smtp_listener *l, int fd,
 	if (life.tv_sec > 0)
 		evtimer_add(&s->ev_lifetime, &life);
 	TAILQ_INSERT_TAIL(&smtp->sessions, s, entry);
+	session_index_add(&smtp->index, s);
 	smtp->nsessions++;
 	if (s->local)
 		smtp->nlocal++;

@@ -68,6 +68,8 @@ smtp_state(struct proc *p)
 		TAILQ_INIT(&s->listeners);
 		TAILQ_INIT(&s->pkis);
 		TAILQ_INIT(&s->sessions);
+		session_index_init(&s->index);
+		TAILQ_INIT(&s->held);
 		p->state = s;
 	}
 	return p->state;
@@ -197,30 +199,42 @@ smtp_accept_retry(int fd, short event, void *arg)
 	smtp_accept_resume(arg);
 }
 
+/*
+ * A burst of clients (thousands connecting at once) waits in the listen
+ * queue: take up to SMTP_ACCEPT_BATCH of them per wake-up rather than
+ * one per turn of the loop, so that the queue drains and does not
+ * overflow, while the sessions already open still get their turn.
+ */
+#define SMTP_ACCEPT_BATCH	64
+
 static void
 smtp_accept(int fd, short event, void *arg)
 {
 	struct smtp_listener	*l = arg;
 	struct sockaddr_storage	 ss;
-	socklen_t		 len = sizeof(ss);
-	int			 s;
+	socklen_t		 len;
+	int			 s, n;
 
-	if ((s = accept4(fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK |
-	    SOCK_CLOEXEC)) == -1) {
-		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
-		    errno == ENOMEM)
-			smtp_accept_pause(l->smtp);
-		else if (errno != EAGAIN && errno != EINTR &&
-		    errno != ECONNABORTED)
-			log_warn("smtp: accept");
-		return;
+	for (n = 0; n < SMTP_ACCEPT_BATCH && !l->smtp->accept_paused &&
+	    !l->smtp->paused; n++) {
+		len = sizeof(ss);
+		if ((s = accept4(fd, (struct sockaddr *)&ss, &len,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC)) == -1) {
+			if (errno == EMFILE || errno == ENFILE ||
+			    errno == ENOBUFS || errno == ENOMEM)
+				smtp_accept_pause(l->smtp);
+			else if (errno != EAGAIN && errno != EINTR &&
+			    errno != ECONNABORTED)
+				log_warn("smtp: accept");
+			return;
+		}
+		if (l->smtp->accept_warned) {
+			log_info("smtp: accepting connections again");
+			l->smtp->accept_warned = 0;
+		}
+		sock_nodelay(s);
+		session_accept(l->smtp, l, s, &ss);
 	}
-	if (l->smtp->accept_warned) {
-		log_info("smtp: accepting connections again");
-		l->smtp->accept_warned = 0;
-	}
-	sock_nodelay(s);
-	session_accept(l->smtp, l, s, &ss);
 }
 
 /*

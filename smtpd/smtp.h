@@ -17,6 +17,7 @@
 #include "routing.h"
 #include "smtpd/arstrip.h"
 #include "smtpd/engine.h"
+#include "smtpd/index.h"
 #include "smtpd/limits.h"
 
 /* Session limits and the idle timeout come from postern.conf ("smtp"). */
@@ -79,6 +80,7 @@ enum smtp_queue_state {
 struct session {
 	TAILQ_ENTRY(session)		 entry;
 	uint32_t			 id;
+	struct session			*id_next;	/* smtpd/index.c */
 	struct smtp			*smtp;
 	struct smtp_listener		*listener;
 	int				 fd;
@@ -98,6 +100,7 @@ struct session {
 	struct buf			 in;	/* read, not yet taken */
 	int				 eof;
 	int				 held;	/* not read: backpressure */
+	TAILQ_ENTRY(session)		 held_entry;	/* while held */
 	struct smtp_mail		 mail;
 	TAILQ_HEAD(, smtp_rcpt_entry)	 rcpts;
 	enum smtp_queue_state		 qstate;
@@ -172,11 +175,13 @@ struct smtp {
 	TAILQ_HEAD(, smtp_pki)		 pkis;
 	TAILQ_HEAD(, session)		 sessions;
 	size_t				 nsessions;
+	struct session_index		 index;	/* by id, per client */
 	size_t				 nlocal;	/* of them local
 							   submissions */
 	size_t				 sasl_inflight;	/* at authd */
 	int				 peer_full[PROC_MAX];
-	size_t				 nheld;	/* sessions not read */
+	TAILQ_HEAD(, session)		 held;	/* sessions not read */
+	size_t				 nheld;
 	uint32_t			 next_id;
 	int				 shutting_down;
 	int				 spool_low;	/* the queue says */

@@ -49,9 +49,10 @@ act(enum sb_case a, int want_errno)
 		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		return m == MAP_FAILED;
 	case A_LIMITS:
-		/* smtp with 10 sessions: 10 * 2 + 64 descriptors */
+		/* smtp with 10 sessions: one descriptor each, and the spare */
 		if (getrlimit(RLIMIT_NOFILE, &rl) == -1 ||
-		    rl.rlim_cur != 84 || rl.rlim_max != 84)
+		    rl.rlim_cur != 10 + SANDBOX_SMTP_SPARE ||
+		    rl.rlim_max != 10 + SANDBOX_SMTP_SPARE)
 			return 1;
 		if (getrlimit(RLIMIT_NPROC, &rl) == -1 || rl.rlim_max != 0)
 			return 2;
