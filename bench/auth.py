@@ -47,6 +47,7 @@ import email
 import email.policy
 import email.utils
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -491,7 +492,8 @@ def ar_results(authserv):
                 f, policy=email.policy.compat32)
         got = {}
         for v in msg.get_all("Authentication-Results") or []:
-            v = " ".join(v.split())
+            # RFC 8601 2.2: comments (parenthesized, may hold ';') out.
+            v = re.sub(r"\([^()]*\)", " ", " ".join(v.split()))
             if v.split(";")[0].strip() != authserv:
                 continue
             for part in v.split(";")[1:]:
