@@ -59,8 +59,7 @@ sys.path.insert(0, HERE)
 sys.path.append(os.path.join(os.path.dirname(HERE), "regress"))
 
 import peers                                            # noqa: E402
-from peers import (BASE, MAILDIR, Postern, Postfix, log, run,   # noqa: E402
-                   wait_banner)
+from peers import BASE, MAILDIR, Postern, Postfix, log, run  # noqa: E402
 from dnsbed import DnsBed                               # noqa: E402
 
 ABASE = os.path.join(BASE, "auth")
@@ -422,7 +421,7 @@ InternalHosts {ign}
 ExternalIgnoreList {ign}
 Nameservers {ns}
 TrustAnchorFile {ta}
-""".format(p=self.dkim_port, d=d, id=POSTFIX_ID, ign=ignore, ns=DNS_ADDR,
+""".format(p=self.dkim_port, id=POSTFIX_ID, ign=ignore, ns=DNS_ADDR,
            ta=self.world.trust_anchor))
         with open(os.path.join(d, "opendmarc.conf"), "w") as f:
             f.write("""Socket inet:{p}@127.0.0.1
@@ -436,7 +435,7 @@ RejectFailures true
 SPFSelfValidate false
 SPFIgnoreResults false
 FailureReports false
-""".format(p=self.dmarc_port, d=d, id=POSTFIX_ID, ign=ignore))
+""".format(p=self.dmarc_port, id=POSTFIX_ID, ign=ignore))
         self.milter("opendkim", ["/usr/sbin/opendkim", "-f", "-x",
                                  os.path.join(d, "opendkim.conf")])
         self.milter("opendmarc", ["/usr/sbin/opendmarc", "-f", "-c",
@@ -515,6 +514,8 @@ def main():
     ap.add_argument("--port", type=int, default=24041,
                     help="first of five consecutive loopback ports")
     ap.add_argument("--only", default="postern,postern-auth,postfix-auth")
+    ap.add_argument("--runs", type=int, default=1,
+                    help="runs of each server (best one printed)")
     args = ap.parse_args()
     args.build = os.path.abspath(args.build)
     args.loadgen = os.path.abspath(args.loadgen)
@@ -535,24 +536,29 @@ def main():
     signal.signal(signal.SIGINT, on_signal)
     try:
         world.setup()
-        for srv in servers:
-            if why and srv.name == "postfix-auth":
-                results[srv.name] = {"error": why}
-                continue
-            log("%s on 127.0.0.1:%d: %d sessions x %d octets for %d s" %
-                (srv.name, srv.port, args.sessions,
-                 world.msgsize if srv.load_args else args.size,
-                 args.seconds))
-            try:
-                res = peers.measure(srv, args)
-                if getattr(srv, "authserv", None) and "error" not in res:
-                    got = ar_results(srv.authserv) or {}
-                    res["ar"] = got
-                    res["valid"] = all(got.get(m) == "pass"
-                                       for m in ("dkim", "spf", "dmarc"))
-                results[srv.name] = res
-            finally:
-                srv.stop()
+        for n in range(args.runs):
+            # Every other run in the reverse order: which server runs
+            # after which moves the figures on a busy machine.
+            for srv in servers if n % 2 == 0 else servers[::-1]:
+                if why and srv.name == "postfix-auth":
+                    results[srv.name] = {"error": why}
+                    continue
+                log("%s on 127.0.0.1:%d: %d sessions x %d octets for %d s"
+                    " (run %d of %d)" % (
+                        srv.name, srv.port, args.sessions,
+                        world.msgsize if srv.load_args else args.size,
+                        args.seconds, n + 1, args.runs))
+                try:
+                    res = peers.measure(srv, args)
+                    if getattr(srv, "authserv", None) and \
+                            "error" not in res:
+                        got = ar_results(srv.authserv) or {}
+                        res["ar"] = got
+                        res["valid"] = all(got.get(m) == "pass" for m in
+                                           ("dkim", "spf", "dmarc"))
+                    results[srv.name] = best(results.get(srv.name), res)
+                finally:
+                    srv.stop()
     finally:
         for srv in servers:
             srv.stop()
@@ -560,13 +566,27 @@ def main():
     return report(args, world, servers, results)
 
 
+def best(old, new):
+    """The run that stands for a server: a failed, invalid or incomplete
+    run always (it must be seen), else the one with the most msgs/s."""
+    def bad(r):
+        return "error" in r or not r.get("valid", True) or \
+            r.get("delivered", r["accepted"]) != r["accepted"]
+    if old is None or bad(new):
+        return new
+    if bad(old) or new["rate"] <= old["rate"]:
+        return old
+    return new
+
+
 def report(args, world, servers, results):
     print()
     print("SMTP inbound with authentication, %d sessions from %d addresses,"
           " %d s of load per server, 127.0.0.1; messages DKIM-signed"
-          " (rsa-sha256 2048, relaxed/relaxed, %d octets, %d variants)" % (
+          " (rsa-sha256 2048, relaxed/relaxed, %d octets, %d variants);"
+          " best of %d run(s)" % (
               args.sessions, len(SOURCES), args.seconds, world.msgsize,
-              len(world.files)))
+              len(world.files), args.runs))
     print("%-13s %8s %7s %7s %10s %8s %7s %7s %9s %s" % (
         "server", "accepted", "refused", "msgs/s", "cpu-s/1000", "dns/1000",
         "RSS-MB", "PSS-MB", "delivered", "checks"))
