@@ -321,16 +321,21 @@ class PosternAuth(Postern):
         conf = os.path.join(self.dir, "postern.conf")
         with open(conf, "w") as f:
             f.write('spool "%s/spool"\n'
-                    'control socket "%s"\n'
-                    'hostname %s\n'
-                    'resolver %s trust-anchor "%s"\n'
-                    'policy all {\n\tspf strict\n\tdkim strict\n'
-                    '\tarc strict\n\tdmarc strict\n}\n'
-                    'listen on 127.0.0.1 port %d policy all\n'
-                    % (self.dir, self.sock, POSTERN_ID, DNS_ADDR,
-                       self.world.trust_anchor, self.port) + self.routing())
+                    'control socket "%s"\n' % (self.dir, self.sock) +
+                    self.config())
         return self.popen([os.path.join(self.build, "posternd"), "-d"] +
                           list(flags) + ["-f", conf])
+
+    def config(self):
+        """The configuration after spool and control socket (also checked
+        with posternd -n by regress/test_build.py)."""
+        return ('hostname %s\n'
+                'resolver %s trust-anchor "%s"\n'
+                'policy all {\n\tspf strict\n\tdkim strict\n'
+                '\tarc strict\n\tdmarc strict\n}\n'
+                'listen on 127.0.0.1 port %d policy all\n'
+                % (POSTERN_ID, DNS_ADDR, self.world.trust_anchor,
+                   self.port) + self.routing())
 
     def side_roots(self):
         return self.world.side_roots()
