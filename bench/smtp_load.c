@@ -13,7 +13,14 @@
  * the bottleneck at thousands of messages per second.
  *
  * usage: smtp_load [-c sessions] [-s size] [-t seconds | -m messages]
- *	  [-f from] [-r rcpt] host port
+ *	  [-f from] [-r rcpt] [-e ehlo] [-b addr,...] [-F file]... host port
+ *
+ * -b: session i connects from the i-th source address, cyclically (any
+ * 127.0.0.0/8 address is local on Linux), so that per-address work in the
+ * server (SPF, iprev) sees several clients.
+ * -F: instead of the generated message, send the file's bytes as they are
+ * (a whole message with its header, CRLF line ends, e.g. DKIM-signed once
+ * beforehand); given several times, session i sends file i cyclically.
  * Prints one line:
  *	accepted A failed F sessions C size S seconds T msgs_per_sec R
  * and exits non-zero if nothing was accepted.
@@ -38,6 +45,8 @@
 
 #define LINE_MAX_LEN	1024	/* RFC 5321 4.5.3.1.5: reply line is 512 */
 #define MAX_SESSIONS	1000
+#define MAX_SOURCES	64
+#define MAX_FILES	64
 #define REPLY_TIMEOUT	5	/* seconds */
 
 struct session {
@@ -50,11 +59,23 @@ struct session {
 	unsigned long	 accepted;
 	unsigned long	 failed;
 	double		 last;		/* when the last 250 came */
+	int		 index;		/* picks the source and the file */
+};
+
+/* A message to send as is: dot-stuffed, ending CRLF.CRLF. */
+struct msgfile {
+	char		*data;
+	size_t		 len;
 };
 
 static struct sockaddr_in	 server;
 static const char		*from = "bench@bench.test";
 static const char		*rcpt = "postern-bench@localhost";
+static const char		*helo = "load.bench.test";
+static struct in_addr		 sources[MAX_SOURCES];
+static int			 nsources;
+static struct msgfile		 files[MAX_FILES];
+static int			 nfiles;
 static char			*body;		/* dot-stuffed, ends CRLF.CRLF */
 static size_t			 bodylen;
 static double			 deadline;	/* 0: count mode */
@@ -165,9 +186,10 @@ expect(struct session *s, int want, const char *what)
 static int
 session_open(struct session *s)
 {
-	char	 line[LINE_MAX_LEN];
+	char		 line[LINE_MAX_LEN];
 	struct timeval	 tv = { REPLY_TIMEOUT, 0 };
-	int		 one = 1;
+	struct sockaddr_in src;
+	int		 one = 1, n;
 
 	s->len = s->off = 0;
 	s->pipelining = 0;
@@ -181,13 +203,23 @@ session_open(struct session *s)
 	 */
 	setsockopt(s->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(s->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (nsources > 0) {
+		memset(&src, 0, sizeof(src));
+		src.sin_family = AF_INET;
+		src.sin_addr = sources[s->index % nsources];
+		if (bind(s->fd, (struct sockaddr *)&src, sizeof(src)) == -1) {
+			report_once("bind", strerror(errno));
+			goto fail;
+		}
+	}
 	if (connect(s->fd, (struct sockaddr *)&server, sizeof(server)) == -1) {
 		report_once("connect", strerror(errno));
 		goto fail;
 	}
 	if (expect(s, 220, "greeting") != 0)
 		goto fail;
-	if (send_all(s->fd, "EHLO load.bench.test\r\n", 22) == -1)
+	n = snprintf(line, sizeof(line), "EHLO %s\r\n", helo);
+	if (send_all(s->fd, line, n) == -1)
 		goto fail;
 	if (read_reply(s, line, sizeof(line), 1) != 250) {
 		report_once("EHLO", line);
@@ -261,6 +293,13 @@ transaction(struct session *s)
 				return refused(s, r);
 		}
 	}
+	if (nfiles > 0) {
+		struct msgfile	*m = &files[s->index % nfiles];
+
+		if (send_all(s->fd, m->data, m->len) == -1)
+			return -1;
+		return expect(s, 250, "end of DATA");
+	}
 	hl = snprintf(head, sizeof(head), "From: <%s>\r\nTo: <%s>\r\n"
 	    "Subject: bench\r\nMessage-ID: <%lu.%ld@load.bench.test>\r\n",
 	    from, rcpt, atomic_fetch_add(&serial, 1), (long)getpid());
@@ -322,11 +361,64 @@ make_body(size_t size)
 	bodylen += 3;
 }
 
+/*
+ * A whole message from a file, made ready to send: bare LF become CRLF, a
+ * leading dot is doubled (RFC 5321 4.5.2), and CRLF.CRLF ends it.
+ */
+static void
+load_file(const char *path, struct msgfile *m)
+{
+	FILE	*f;
+	char	*raw = NULL;
+	size_t	 rawsz = 0, i, n;
+	int	 bol = 1;
+
+	if ((f = fopen(path, "rb")) == NULL)
+		err(2, "%s", path);
+	if (getdelim(&raw, &rawsz, '\0', f) == -1 && ferror(f))
+		err(2, "%s", path);
+	n = raw == NULL ? 0 : strlen(raw);
+	fclose(f);
+	if ((m->data = malloc(2 * n + 8)) == NULL)
+		err(1, NULL);
+	m->len = 0;
+	for (i = 0; i < n; i++) {
+		if (bol && raw[i] == '.')
+			m->data[m->len++] = '.';
+		if (raw[i] == '\n' && (i == 0 || raw[i - 1] != '\r'))
+			m->data[m->len++] = '\r';
+		m->data[m->len++] = raw[i];
+		bol = raw[i] == '\n';
+	}
+	if (!bol) {
+		memcpy(m->data + m->len, "\r\n", 2);
+		m->len += 2;
+	}
+	memcpy(m->data + m->len, ".\r\n", 3);
+	m->len += 3;
+	free(raw);
+}
+
+/* A comma-separated list of IPv4 source addresses. */
+static void
+parse_sources(char *list)
+{
+	char	*a;
+
+	while ((a = strsep(&list, ",")) != NULL) {
+		if (nsources == MAX_SOURCES)
+			errx(2, "more than %d source addresses", MAX_SOURCES);
+		if (inet_pton(AF_INET, a, &sources[nsources++]) != 1)
+			errx(2, "source %s: not an IPv4 address", a);
+	}
+}
+
 static void
 usage(void)
 {
 	fprintf(stderr, "usage: smtp_load [-c sessions] [-s size] "
-	    "[-t seconds | -m messages] [-f from] [-r rcpt] host port\n");
+	    "[-t seconds | -m messages] [-f from] [-r rcpt] [-e ehlo]\n"
+	    "\t[-b addr,...] [-F file]... host port\n");
 	exit(2);
 }
 
@@ -342,8 +434,19 @@ main(int argc, char *argv[])
 	size_t		 size = 4096;
 	int		 ch, i, nsess = 20;
 
-	while ((ch = getopt(argc, argv, "c:f:m:r:s:t:")) != -1) {
+	while ((ch = getopt(argc, argv, "b:c:e:F:f:m:r:s:t:")) != -1) {
 		switch (ch) {
+		case 'b':
+			parse_sources(optarg);
+			break;
+		case 'e':
+			helo = optarg;
+			break;
+		case 'F':
+			if (nfiles == MAX_FILES)
+				errx(2, "more than %d files", MAX_FILES);
+			load_file(optarg, &files[nfiles++]);
+			break;
 		case 'c':
 			nsess = strtonum(optarg, 1, MAX_SESSIONS, &errstr);
 			if (errstr != NULL)
@@ -376,7 +479,8 @@ main(int argc, char *argv[])
 	}
 	argc -= optind;
 	argv += optind;
-	if (argc != 2 || strlen(from) > 500 || strlen(rcpt) > 500)
+	if (argc != 2 || strlen(from) > 500 || strlen(rcpt) > 500 ||
+	    strlen(helo) > 500)
 		usage();
 	memset(&server, 0, sizeof(server));
 	server.sin_family = AF_INET;
@@ -394,6 +498,8 @@ main(int argc, char *argv[])
 		atomic_store(&remaining, count);
 	else
 		deadline = t0 + limit;
+	for (i = 0; i < nsess; i++)
+		ss[i].index = i;
 	for (i = 0; i < nsess; i++)
 		if ((errno = pthread_create(&ss[i].thread, NULL, session_run,
 		    &ss[i])) != 0)
@@ -415,5 +521,7 @@ main(int argc, char *argv[])
 	    "msgs_per_sec %.1f\n", acc, fail, nsess, size, secs, acc / secs);
 	free(ss);
 	free(body);
+	for (i = 0; i < nfiles; i++)
+		free(files[i].data);
 	return acc > 0 ? 0 : 1;
 }

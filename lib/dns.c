@@ -5,7 +5,9 @@
  * give many queries one deadline (a message's time budget), an offline
  * source answering from a zone file (zone.c) through the same callbacks,
  * and the lookup budget of RFC 7208 4.6.4.  Names and the RDATA decoder
- * are in dns_rdata.c.
+ * are in dns_rdata.c; definite answers are kept for their TTL in
+ * dns_cache.c, so that the same questions of the next messages are
+ * answered from the loop instead of through libunbound's worker.
  *
  * DNSSEC status comes from libunbound's validator; offline answers are
  * "insecure" (nothing was validated).  Does not: parse whole DNS messages
@@ -22,12 +24,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unbound.h>
 
 #include "dns.h"
 #include "log.h"
 #include "util.h"
 #include "dns_zone.h"
+#include "dns_cache.h"
 
 #define ROOT_TRUST_ANCHOR	"/usr/share/dns/root.key"
 #define RESOLV_CONF		"/etc/resolv.conf"
@@ -50,6 +54,7 @@ struct dns_query {
 	int			 ub_id;
 	int			 ub_active;
 	struct event		*timer;
+	struct dns_answer	*cached;	/* answered from the cache */
 };
 
 struct dns_ctx {
@@ -63,6 +68,7 @@ struct dns_ctx {
 	size_t			 npending;
 	char			 desc[256];
 	TAILQ_HEAD(, dns_query)	 queries;
+	struct dns_cache	*cache;		/* a view's is its parent's */
 	/*
 	 * A view (dns_ctx_view()) shares its parent's resolver and keeps
 	 * its own queries and deadline.
@@ -131,6 +137,7 @@ static void	dns_ub_callback(void *, int, struct ub_result *);
 static void	dns_timeout(int, short, void *);
 static void	dns_zone_answer(int, short, void *);
 static void	dns_deadline(int, short, void *);
+static void	dns_cache_answer(int, short, void *);
 
 /* Answers. */
 
@@ -267,6 +274,8 @@ ctx_new(struct event_base *base, enum dns_source src)
 	ctx->src = src;
 	ctx->timeout_ms = DNS_TIMEOUT_DEFAULT;
 	TAILQ_INIT(&ctx->queries);
+	if (src != DNS_SRC_ZONE)
+		ctx->cache = dns_cache_new();
 	if (base == NULL) {
 		if ((base = event_base_new()) == NULL)
 			fatalx("dns: event_base_new");
@@ -544,6 +553,7 @@ query_free(struct dns_query *q)
 	q->ctx->npending--;
 	if (q->timer != NULL)
 		event_free(q->timer);
+	dns_answer_free(q->cached);
 	free(q);
 }
 
@@ -567,6 +577,7 @@ dns_ctx_free(struct dns_ctx *ctx)
 	if (ctx->ub != NULL)
 		ub_ctx_delete(ctx->ub);
 	zone_free(ctx->zone);
+	dns_cache_free(ctx->cache);
 	if (ctx->own_base)
 		event_base_free(ctx->base);
 	free(ctx);
@@ -582,6 +593,7 @@ dns_ctx_view(struct dns_ctx *parent)
 	v->base = parent->base;
 	v->ub = parent->ub;
 	v->zone = parent->zone;
+	v->cache = parent->cache;
 	v->timeout_ms = parent->timeout_ms;
 	strlcpy(v->desc, parent->desc, sizeof(v->desc));
 	TAILQ_INIT(&v->queries);
@@ -654,6 +666,21 @@ dns_pending(struct dns_ctx *ctx)
 	return ctx->npending;
 }
 
+size_t
+dns_ctx_cache_hits(struct dns_ctx *ctx)
+{
+	return ctx->cache != NULL ? dns_cache_hits(ctx->cache) : 0;
+}
+
+static time_t
+mono_now(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
 /* Queries. */
 
 struct dns_query *
@@ -685,6 +712,11 @@ dns_query(struct dns_ctx *ctx, const char *name, uint16_t type, dns_cb cb,
 		/* Answer from the loop, never re-entrantly. */
 		q->timer = evtimer_new(ctx->base, dns_zone_answer, q);
 		timerclear(&tv);
+	} else if ((q->cached = dns_cache_get(ctx->cache, q->name, type,
+	    mono_now())) != NULL) {
+		/* The same: from the loop. */
+		q->timer = evtimer_new(ctx->base, dns_cache_answer, q);
+		timerclear(&tv);
 	} else {
 		q->timer = evtimer_new(ctx->base, dns_timeout, q);
 		tv.tv_sec = ctx->timeout_ms / 1000;
@@ -693,7 +725,7 @@ dns_query(struct dns_ctx *ctx, const char *name, uint16_t type, dns_cb cb,
 	if (q->timer == NULL)
 		fatalx("dns: evtimer_new");
 	evtimer_add(q->timer, &tv);
-	if (ctx->src != DNS_SRC_ZONE && !ctx->expired) {
+	if (ctx->src != DNS_SRC_ZONE && !ctx->expired && q->cached == NULL) {
 		r = ub_resolve_async(ctx->ub, q->name, type, DNS_C_IN, q,
 		    dns_ub_callback, &q->ub_id);
 		if (r != 0) {
@@ -760,6 +792,17 @@ dns_timeout(int fd, short ev, void *arg)
 }
 
 static void
+dns_cache_answer(int fd, short ev, void *arg)
+{
+	struct dns_query	*q = arg;
+	struct dns_answer	*ans = q->cached;
+
+	q->cached = NULL;
+	deliver(q, ans);
+	free(ans);
+}
+
+static void
 dns_ub_readable(int fd, short ev, void *arg)
 {
 	struct dns_ctx	*ctx = arg;
@@ -820,6 +863,8 @@ dns_ub_callback(void *arg, int err, struct ub_result *res)
 		free(len);
 		free(ttl);
 	}
+	dns_cache_put(q->ctx->cache, &ans, res->ttl < 0 ? 0 :
+	    (uint32_t)res->ttl, mono_now());
 	ub_resolve_free(res);
 	deliver(q, &ans);
 }

@@ -157,6 +157,11 @@ struct dns_query *dns_query(struct dns_ctx *, const char *name, uint16_t type,
 void		 dns_query_cancel(struct dns_query *);
 /* Queries in flight (for callers that run the loop themselves). */
 size_t		 dns_pending(struct dns_ctx *);
+/*
+ * Answers given from the context's own cache (lib/dns_cache.c: definite
+ * answers kept for their TTL, at most 5 minutes), views included.
+ */
+size_t		 dns_ctx_cache_hits(struct dns_ctx *);
 
 /*
  * Synchronous use: runs the context's event base until the answer arrives

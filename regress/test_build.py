@@ -85,6 +85,35 @@ def test_bench_tools_build_and_run(daemon_factory, tmp_path):
         time.sleep(0.1)
     assert len(os.listdir(tmp_path / "m" / "root" / "new")) == 20
 
+    # The authenticated bench's options: source addresses (-b) and a
+    # message sent as it is from a file (-F): bare LF become CRLF, a
+    # leading dot is doubled on the wire and undone by the server.
+    eml = tmp_path / "signed.eml"
+    eml.write_bytes(b"From: <bench@auth.test>\nSubject: as is\n\n"
+                    b"first line\n.dot line\nlast line\n")
+    r = run([load, "-c", "2", "-m", "4", "-r", "root@localhost",
+             "-b", "127.0.0.11,127.0.0.12", "-e", "mail.auth.test",
+             "-F", str(eml), "127.0.0.1", str(dm.port)], timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.startswith("accepted 4 failed 0"), r.stdout
+    new = tmp_path / "m" / "root" / "new"
+    deadline = time.time() + 10
+    while time.time() < deadline and len(os.listdir(new)) < 24:
+        time.sleep(0.1)
+    got = []
+    for name in os.listdir(new):
+        data = (new / name).read_bytes()
+        if b"Subject: as is" in data:
+            got.append(data)
+    assert len(got) == 4
+    for data in got:
+        assert data.endswith(b"\r\n\r\nfirst line\r\n.dot line\r\n"
+                             b"last line\r\n") or data.endswith(
+            b"\n\nfirst line\n.dot line\nlast line\n"), data[-80:]
+    sources = b"".join(got)
+    assert b"127.0.0.11" in sources and b"127.0.0.12" in sources
+    assert b"mail.auth.test" in sources
+
     # The outbound relay bench's posternd configuration (20 transports and
     # routes to one sink) must stay one that posternd accepts: the bench
     # runs only under make bench, so a grammar change would surface there
@@ -102,6 +131,27 @@ def test_bench_tools_build_and_run(daemon_factory, tmp_path):
             timeout=30)
     assert r.returncode == 0, r.stdout + r.stderr
     assert conf.read_text().count("route for domain") == relay.DOMAINS
+
+    # So must the authenticated bench's: resolver with a trust anchor and
+    # a policy checking everything strictly.
+    sys.path.insert(0, os.path.join(TOP, "bench"))
+    try:
+        import auth
+    finally:
+        sys.path.pop(0)
+    ta = tmp_path / "root.ds"
+    ta.write_text(". IN DS 20326 8 2 E06D44B80B8F1D39A95C0B0D7C65D08458E880"
+                  "409BBC683457104237C7F8EC8D\n")
+
+    class World:
+        trust_anchor = str(ta)
+    conf = tmp_path / "auth.conf"
+    conf.write_text('spool "%s/spool"\n' % tmp_path +
+                    auth.PosternAuth(24042, BUILD, World()).config())
+    r = run([os.path.join(BUILD, "posternd"), "-n", "-f", str(conf)],
+            timeout=30)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "policy all" in conf.read_text()
 
 
 def test_include_rules_hold():

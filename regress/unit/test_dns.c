@@ -5,7 +5,7 @@
  * budget, the rdata decoder on malformed input, name conversions, and the
  * resolver source against a tiny DNS server on 127.0.0.1 in this process
  * (names under .test must reach it) and against a dead port (timeout),
- * and views with a deadline.
+ * views with a deadline, and the answer cache in front of libunbound.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -425,6 +425,16 @@ fake_read(int fd, short ev, void *arg)
 }
 
 static void
+cache_cb(void *arg, const struct dns_answer *a)
+{
+	struct cbstate	*s = arg;
+
+	s->calls++;
+	if (s->copy == NULL)
+		s->copy = dns_answer_dup(a);
+}
+
+static void
 test_resolver(void **state)
 {
 	struct fake_server	 fs;
@@ -476,6 +486,60 @@ test_resolver(void **state)
 	assert_int_equal(a->rcode, DNS_R_NXDOMAIN);
 	dns_answer_free(a);
 	assert_true(fs.queries >= 3);
+	assert_int_equal(dns_ctx_cache_hits(ctx), 0);
+
+	/*
+	 * Asked again: the same answers, now from the context's cache (an
+	 * NXDOMAIN too), given from the loop like any other; through a view
+	 * as well; another type of a cached name is not a hit.
+	 */
+	{
+		struct cbstate	 s;
+		struct dns_ctx	*v;
+		char		*txt;
+
+		memset(&s, 0, sizeof(s));
+		assert_non_null(dns_query(ctx, "SPF.example.test.", DNS_T_TXT,
+		    cache_cb, &s));
+		assert_int_equal(s.calls, 0);
+		while (s.calls == 0)
+			assert_int_not_equal(dns_run_once(ctx), -1);
+		assert_int_equal(dns_ctx_cache_hits(ctx), 1);
+		assert_false(s.copy->failed);
+		assert_int_equal(s.copy->nrr, 1);
+		txt = dns_txt_concat(&s.copy->rr[0], NULL);
+		assert_string_equal(txt, "v=spf1 -all");
+		free(txt);
+		dns_answer_free(s.copy);
+
+		a = dns_resolve_sync(ctx, "other.example.test", DNS_T_A);
+		assert_int_equal(a->rcode, DNS_R_NXDOMAIN);
+		assert_int_equal(a->nrr, 0);
+		dns_answer_free(a);
+		assert_int_equal(dns_ctx_cache_hits(ctx), 2);
+
+		v = dns_ctx_view(ctx);
+		dns_ctx_set_deadline(v, 60000);
+		a = dns_resolve_sync(v, "spf.example.test", DNS_T_A);
+		assert_int_equal(a->nrr, 1);
+		assert_int_equal(a->rr[0].u.a.s_addr, htonl(0xc0000207));
+		dns_answer_free(a);
+		assert_int_equal(dns_ctx_cache_hits(ctx), 3);
+		dns_ctx_free(v);
+
+		a = dns_resolve_sync(ctx, "spf.example.test", DNS_T_MX);
+		assert_int_equal(a->rcode, DNS_R_NOERROR);
+		assert_int_equal(a->nrr, 0);
+		dns_answer_free(a);
+		assert_int_equal(dns_ctx_cache_hits(ctx), 3);
+
+		/* a cached answer's query cancelled: no callback, no leak */
+		memset(&s, 0, sizeof(s));
+		dns_query_cancel(dns_query(ctx, "spf.example.test", DNS_T_TXT,
+		    cache_cb, &s));
+		assert_int_equal(dns_pending(ctx), 0);
+		assert_int_equal(s.calls, 0);
+	}
 
 	event_free(ev);
 	dns_ctx_free(ctx);
@@ -511,6 +575,11 @@ test_resolver_timeout(void **state)
 	assert_true(a->failed);
 	assert_true(a->timeout);
 	dns_answer_free(a);
+	/* a failure is not kept: asked again, it times out again */
+	a = dns_resolve_sync(ctx, "spf.example.test", DNS_T_TXT);
+	assert_true(a->timeout);
+	dns_answer_free(a);
+	assert_int_equal(dns_ctx_cache_hits(ctx), 0);
 	dns_ctx_free(ctx);
 	close(fd);
 
