@@ -88,10 +88,7 @@ def ensure_packages():
         return None
     log("installing Debian's %s for the bench (not dependencies of"
         " postern)" % " ".join(missing))
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    run(["debconf-set-selections"], input="postfix postfix/main_mailer_type"
-        " select No configuration\n")
-    r = run(["apt-get", "install", "-y"] + missing, env=env)
+    r = peers.apt_install(missing)
     if r.returncode != 0:
         return "apt-get install %s failed: %s" % (
             " ".join(missing), (r.stdout.strip().splitlines() or ["?"])[-1])

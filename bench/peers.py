@@ -214,6 +214,32 @@ def ensure_system_user(name):
         log("created user %s for the unpacked OpenSMTPD" % name)
 
 
+POLICY_RC_D = "/usr/sbin/policy-rc.d"
+
+
+def apt_install(packages):
+    """apt-get install the bench's peers without starting them: Debian's
+    maintainer scripts would start unbound, opendkim, opendmarc (and a
+    configured Postfix) as services of the host, left running beside the
+    bench.  policy-rc.d answering 101 (action forbidden) stops that, for
+    the install only, unless the host has a policy-rc.d of its own.
+    Postfix is installed with 'No configuration'."""
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    run(["debconf-set-selections"], input="postfix postfix/main_mailer_type"
+        " select No configuration\n")
+    ours = not os.path.exists(POLICY_RC_D)
+    if ours:
+        with open(POLICY_RC_D, "w") as f:
+            f.write("#!/bin/sh\n# postern bench: no service starts while "
+                    "its peers are installed\nexit 101\n")
+        os.chmod(POLICY_RC_D, 0o755)
+    try:
+        return run(["apt-get", "install", "-y"] + packages, env=env)
+    finally:
+        if ours:
+            os.unlink(POLICY_RC_D)
+
+
 def ensure_postfix():
     """None when Postfix is there (installing it if not), else why not."""
     if os.path.exists("/usr/sbin/postfix") and \
@@ -221,10 +247,7 @@ def ensure_postfix():
         return None
     log("installing Debian's postfix for the bench (not a dependency of"
         " postern; apt-get install postfix, 'No configuration')")
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    run(["debconf-set-selections"], input="postfix postfix/main_mailer_type"
-        " select No configuration\n")
-    r = run(["apt-get", "install", "-y", "postfix"], env=env)
+    r = apt_install(["postfix"])
     if r.returncode != 0 or not os.path.exists("/usr/sbin/postfix"):
         return "apt-get install postfix failed: " + \
             r.stdout.strip().splitlines()[-1:][0]
