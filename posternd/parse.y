@@ -139,6 +139,7 @@ srs		: SRS KEY STRING	{ parse_srs_key(&@3, $3); }
 /* list NAME options: posternd/parse_list.c checks each option. */
 list		: LIST STRING { parse_list_begin(&@2, $2); } listopts {
 			parse_list_end(&@1);
+			free($2);	/* not a mid-rule's: the stack owns it */
 		}
 		;
 

@@ -202,7 +202,7 @@ void	 parse_sign_once(const struct conf_loc *, unsigned int,
 void	 parse_builders_free(void);
 
 /* parse_list.c */
-void	 parse_list_begin(const struct conf_loc *, char *);
+void	 parse_list_begin(const struct conf_loc *, const char *);
 void	 parse_list_opt(const struct conf_loc *, char *,
 	    const struct conf_loc *, char *, int table);
 void	 parse_list_arc_seal(const struct conf_loc *, char *);

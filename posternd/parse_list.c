@@ -69,7 +69,7 @@ list_once(const struct conf_loc *loc, unsigned int bit, const char *what)
 }
 
 void
-parse_list_begin(const struct conf_loc *loc, char *name)
+parse_list_begin(const struct conf_loc *loc, const char *name)
 {
 	free(ps.list);
 	ps.list = xcalloc(1, sizeof(*ps.list));
@@ -84,7 +84,6 @@ parse_list_begin(const struct conf_loc *loc, char *name)
 			conf_error(loc, "duplicate list \"%s\"", name);
 		strlcpy(ps.list->name, name, sizeof(ps.list->name));
 	}
-	free(name);
 }
 
 static void

@@ -152,6 +152,8 @@ list_committed(uint64_t id, int ok, void *arg)
 	if (ok) {
 		log_info("%s: list %s: copy %s queued for %zu member%s", qid,
 		    c->list, nqid, c->n, c->n == 1 ? "" : "s");
+		/* TEST ONLY: the copy is stored, the post not yet dropped */
+		proc_test_crash("list-committed");
 		list_done(c->q, c->evpid);
 		queue_schedule_soon(c->q, 0);
 	} else if (qstore_envelope_get(c->q->qs, c->evpid, &e) == 0)
