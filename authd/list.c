@@ -148,13 +148,23 @@ read_header(struct authd_list_job *j, char *why, size_t whylen)
 		if ((off = listhdr_body_offset(j->hdr.data, j->hdr.len)) !=
 		    -1) {
 			j->body_offset = (uint64_t)off;
-			return 0;
+			break;
+		}
+		if (j->hdr.len > LISTHDR_HEADER_MAX + 2) {
+			j->body_offset = j->hdr.len;	/* too long */
+			break;
 		}
 		if (n == 0) {		/* no body: all of it is header */
 			j->body_offset = j->hdr.len;
-			return 0;
+			break;
 		}
 	}
+	if (j->body_offset > LISTHDR_HEADER_MAX + 2) {
+		snprintf(why, whylen, "header section larger than %d bytes",
+		    LISTHDR_HEADER_MAX);
+		return 1;
+	}
+	return 0;
 }
 
 /* The length of the section without its empty line. */
@@ -336,7 +346,7 @@ authd_list_imsg(struct authd_lists *al, struct imsg *imsg)
 		proc_unexpected(al->proc, PROC_QUEUE, imsg);
 		return;
 	}
-	if (msg_get_list_build(imsg, &m) == -1 || imsg->fd == -1 ||
+	if (msg_get_list_build(imsg, &m) == -1 ||
 	    authd_list_njobs >= LIST_MAX_JOBS)
 		proc_bad_message(al->proc, PROC_QUEUE, imsg);
 	if ((l = config_find_list(al->routing->conf, m.list)) == NULL) {
@@ -350,7 +360,8 @@ authd_list_imsg(struct authd_lists *al, struct imsg *imsg)
 	j->evpid = m.evpid;
 	j->l = *l;
 	j->fd = imsg->fd;
-	buf_init(&j->hdr, LISTHDR_HEADER_MAX + 3);
+	/* the header and what the read that found its end took of the body */
+	buf_init(&j->hdr, LISTHDR_HEADER_MAX + 2 + LIST_READ_CHUNK);
 	TAILQ_INSERT_TAIL(&al->jobs, j, entry);
 	authd_list_njobs++;
 	if ((rv = read_header(j, why, sizeof(why))) != 0) {

@@ -296,7 +296,7 @@ int
 msg_get_list_build(const struct imsg *imsg, struct msg_list_build *m)
 {
 	if (fixed(imsg, m, sizeof(*m)) == -1 || !STR(m->list) ||
-	    m->list[0] == '\0' || m->evpid == 0)
+	    m->list[0] == '\0' || m->evpid == 0 || imsg->fd == -1)
 		return bad();
 	return 0;
 }

@@ -197,7 +197,9 @@ list_member_envelope(struct queue *q, const struct mailing_list *l,
 	strlcpy(e.dest, action, sizeof(e.dest));
 	strlcpy(e.rcpt, addr, sizeof(e.rcpt));
 	strlcpy(e.sender, sender, sizeof(e.sender));
-	e.flags = post->flags & (ENV_F_SMTPUTF8 | ENV_F_8BITMIME);
+	/* a post that asked for TLS all the way asks it of its copy too */
+	e.flags = post->flags & (ENV_F_SMTPUTF8 | ENV_F_8BITMIME |
+	    ENV_F_REQUIRETLS | ENV_F_TLSREQ_NO);
 	e.notify = ENV_NOTIFY_FAILURE;	/* to the bounce address */
 	if (qstore_message_add_envelope(m, &e) == 0)
 		return -1;

@@ -12,6 +12,8 @@
 
 #include "listhdr.h"
 
+#define ID	"List-Id: dev <dev.lists.test>\r\n"
+
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
 int
@@ -40,8 +42,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	buf_init(&out, LISTHDR_OUT_MAX);
 	if (listhdr_build(hdr, len, &p, &out, why, sizeof(why)) ==
 	    LISTHDR_OK) {
-		if (out.len < 4 || memcmp(out.data, "List-Id: dev "
-		    "<dev.lists.test>\r\n", 32) != 0)
+		if (out.len < strlen(ID) || memcmp(out.data, ID,
+		    strlen(ID)) != 0)
 			abort();
 		if (listhdr_body_offset(out.data, out.len) != (long)out.len)
 			abort();
