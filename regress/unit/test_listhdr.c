@@ -42,7 +42,8 @@ build(const char *hdr, const struct listhdr_params *p, int expect)
 	assert_int_equal(listhdr_build(hdr, strlen(hdr), p, &out, why,
 	    sizeof(why)), expect);
 	assert_true(out.len < sizeof(text));
-	memcpy(text, out.data, out.len);
+	if (out.len > 0)
+		memcpy(text, out.data, out.len);
 	text[out.len] = '\0';
 	buf_free(&out);
 	return text;
