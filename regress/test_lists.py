@@ -200,6 +200,47 @@ def test_from_rewrite_dmarc(ldm, sink, author, rewritten):
         assert m["Reply-To"] is None
 
 
+@pytest.mark.parametrize("mode,author,rewritten", [
+    ("never", "alice@reject.test", False),
+    ("always", "bob@none.test", True)])
+def test_from_rewrite_modes(daemon_factory, bed, sink, mode, author,
+                            rewritten):
+    dm = list_daemon(daemon_factory, bed, listopts="from-rewrite " + mode)
+    dm.start()
+    try:
+        assert post(dm, author) == (250, 250)
+        m = parse(sink.wait_messages(1, timeout=30)[0])
+        assert (m["From"] == '"Author via dev" <dev@lists.test>') == \
+            rewritten
+        assert (m["Reply-To"] == "Author <%s>" % author) == rewritten
+    finally:
+        dm.stop()
+        shutil.rmtree(dm.maildir, ignore_errors=True)
+
+
+def test_post_without_from_when_rewriting(daemon_factory, bed, sink):
+    """A post with no From to rewrite cannot become a copy: it fails
+    (logged, bounced to its sender), the members get nothing, and the
+    daemon carries on."""
+    dm = list_daemon(daemon_factory, bed, listopts="from-rewrite always")
+    dm.start()
+    try:
+        with smtplib.SMTP("127.0.0.1", dm.port, timeout=60) as c:
+            c.ehlo("client.test")
+            c.mail("bob@none.test")
+            assert c.rcpt("dev@lists.test")[0] == 250
+            assert c.data("Subject: no author\r\n\r\nhi\r\n")[0] == 250
+        assert wait_log(dm, r"permanent failure: .*no From field to "
+                        r"rewrite")
+        time.sleep(1)
+        assert sink.accepted() == []
+        assert post(dm, "bob@none.test") == (250, 250)
+        sink.wait_messages(1, timeout=30)
+    finally:
+        dm.stop()
+        shutil.rmtree(dm.maildir, ignore_errors=True)
+
+
 def test_subject_tag_not_doubled(ldm, sink):
     assert post(ldm, "bob@none.test", subject="Re: [dev] hello") == \
         (250, 250)
