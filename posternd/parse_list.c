@@ -86,9 +86,9 @@ parse_list_begin(const struct conf_loc *loc, const char *name)
 	}
 }
 
+/* members <T> or posters <T>: value is the table's name, freed. */
 static void
-list_table_opt(const struct conf_loc *loc, const char *word, char *value,
-    int table)
+list_table_opt(const struct conf_loc *loc, const char *word, char *value)
 {
 	struct mailing_list	*l = ps.list;
 
@@ -98,7 +98,7 @@ list_table_opt(const struct conf_loc *loc, const char *word, char *value,
 		else
 			parse_table_ref(loc, value, l->members,
 			    sizeof(l->members));
-	} else if (strcmp(word, "posters") == 0 && table) {
+	} else if (strcmp(word, "posters") == 0) {
 		if (!list_once(loc, LS_POSTERS, word))
 			free(value);
 		else if (parse_table_ref(loc, value, l->posters_table,
@@ -116,13 +116,13 @@ parse_list_opt(const struct conf_loc *loc, char *word,
 {
 	struct mailing_list	*l = ps.list;
 
+	if (table)
+		list_table_opt(loc, word, value);
+	else if (strcmp(word, "members") == 0) {
+		conf_error(vloc, "list members must be a table: <NAME>");
+		free(value);
+	}
 	if (table || strcmp(word, "members") == 0) {
-		if (!table)
-			conf_error(vloc, "list members must be a table: <NAME>");
-		if (table)
-			list_table_opt(loc, word, value, table);
-		else
-			free(value);
 		free(word);
 		return;
 	}

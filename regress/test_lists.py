@@ -365,6 +365,9 @@ def check_conf(tmp_path, text):
 @pytest.mark.parametrize("line,why", [
     ('list dev address "dev@lists.test"', "needs an address and members"),
     ('list dev members <m>', "needs an address and members"),
+    ('list dev address "d@l.test" members m', "must be a table"),
+    ('list dev address "d@l.test" members <m> bounce <m>',
+     'list option "bounce" takes no table'),
     ('list dev address "nope" members <m>', "invalid list address"),
     ('list dev address "d@l.test" members <zz>', 'unknown table "zz"'),
     ('list dev address "d@l.test" members <m> posters some',
