@@ -42,6 +42,7 @@
 #include "auth/dmarc_eval.h"
 #include "auth/inbound.h"
 #include "authd/crypt_helper.h"
+#include "authd/list.h"
 #include "authd/stats.h"
 #include "auth/ruf.h"
 #include "log.h"
@@ -135,6 +136,7 @@ struct authd {
 	TAILQ_HEAD(, authd_sign) signs;
 	TAILQ_HEAD(, authd_sign) seals;
 	struct routing		 routing;	/* tables of sign rules */
+	struct authd_lists	 lists;		/* list copies (list.c) */
 	TAILQ_HEAD(, authd_msg)	 msgs;
 	size_t			 nmsgs;
 	TAILQ_HEAD(, authd_cred) creds;
@@ -1335,6 +1337,24 @@ authd_smtp_imsg(struct authd *a, struct imsg *imsg)
 	proc_bad_message(a->proc, PROC_SMTP, imsg);
 }
 
+/* "arc-seal with NAME" of a list: the dkim-signature's key and names. */
+static int
+authd_list_sealer(void *arg, const char *name, struct arc_sealer *cfg)
+{
+	struct authd		*a = arg;
+	struct authd_dkimsig	*d;
+
+	if ((d = authd_dkimsig_find(a, name)) == NULL || d->key == NULL)
+		return -1;
+	cfg->key = d->key;
+	cfg->alg = d->c.algorithm == DKIM_ED25519_SHA256 ?
+	    DKIM_ALG_ED25519_SHA256 : DKIM_ALG_RSA_SHA256;
+	cfg->domain = d->c.domain;
+	cfg->selector = d->c.selector;
+	cfg->headers = d->c.headers[0] != '\0' ? d->c.headers : NULL;
+	return 0;
+}
+
 void
 authd_run(struct proc *p)
 {
@@ -1347,6 +1367,8 @@ authd_run(struct proc *p)
 	authd_dummy_hash(a);
 	authd_scram_secret(a);
 	a->crypt_helper = crypt_helper_start(authd_sasl_done, a);
+	authd_list_init(&a->lists, p, a->dns, &a->routing, authd_list_sealer,
+	    a);
 	log_debug("authd process started (%s)", dns_ctx_describe(a->dns));
 }
 
@@ -1357,6 +1379,10 @@ authd_dispatch(struct proc *p, enum proc_id from, struct imsg *imsg)
 		return;
 	if (from == PROC_SMTP) {
 		authd_smtp_imsg(p->state, imsg);
+		return;
+	}
+	if (from == PROC_QUEUE) {
+		authd_list_imsg(&((struct authd *)p->state)->lists, imsg);
 		return;
 	}
 	if (from == PROC_CONTROL && imsg->hdr.type == IMSG_CTL_STATS_GET) {

@@ -71,6 +71,7 @@ config_new(void)
 	TAILQ_INIT(&conf->dkim_signatures);
 	TAILQ_INIT(&conf->sign_rules);
 	TAILQ_INIT(&conf->arc_seal_rules);
+	TAILQ_INIT(&conf->lists);
 	conf->queue.retry_first = DEFAULT_RETRY_FIRST;
 	conf->queue.retry_max = DEFAULT_RETRY_MAX;
 	conf->queue.expire = DEFAULT_EXPIRE;
@@ -116,6 +117,7 @@ free_config(struct postern_conf *conf)
 	struct policy		*p;
 	struct dkim_signature	*d;
 	struct sign_rule	*s;
+	struct mailing_list	*ml;
 	int			 i;
 
 	if (conf == NULL)
@@ -148,6 +150,10 @@ free_config(struct postern_conf *conf)
 		TAILQ_REMOVE(&conf->transports, a, entry);
 		free(a->relay_url);
 		free(a);
+	}
+	while ((ml = TAILQ_FIRST(&conf->lists)) != NULL) {
+		TAILQ_REMOVE(&conf->lists, ml, entry);
+		free(ml);
 	}
 	while ((rt = TAILQ_FIRST(&conf->routes)) != NULL) {
 		TAILQ_REMOVE(&conf->routes, rt, entry);
@@ -270,6 +276,60 @@ config_find_dkim_signature(const struct postern_conf *conf, const char *name)
 		if (strcmp(d->name, name) == 0)
 			return d;
 	return NULL;
+}
+
+struct mailing_list *
+config_find_list(const struct postern_conf *conf, const char *name)
+{
+	struct mailing_list	*l;
+
+	TAILQ_FOREACH(l, &conf->lists, entry)
+		if (strcmp(l->name, name) == 0)
+			return l;
+	return NULL;
+}
+
+/* The bounce address of a list: NAME-bounces@domain unless given. */
+static void
+list_bounce(const struct mailing_list *l, char *out, size_t len)
+{
+	const char	*at;
+
+	if (l->bounce[0] != '\0') {
+		strlcpy(out, l->bounce, len);
+		return;
+	}
+	at = strrchr(l->address, '@');
+	snprintf(out, len, "%.*s-bounces%s", at != NULL ?
+	    (int)(at - l->address) : (int)strlen(l->address), l->address,
+	    at != NULL ? at : "");
+}
+
+struct mailing_list *
+config_find_list_rcpt(const struct postern_conf *conf, const char *rcpt,
+    int *bounce)
+{
+	struct mailing_list	*l;
+	char			 b[256];
+
+	TAILQ_FOREACH(l, &conf->lists, entry) {
+		if (strcasecmp(l->address, rcpt) == 0) {
+			*bounce = 0;
+			return l;
+		}
+		list_bounce(l, b, sizeof(b));
+		if (strcasecmp(b, rcpt) == 0) {
+			*bounce = 1;
+			return l;
+		}
+	}
+	return NULL;
+}
+
+void
+config_list_bounce(const struct mailing_list *l, char *out, size_t len)
+{
+	list_bounce(l, out, len);
 }
 
 /*

@@ -414,6 +414,43 @@ struct srs_conf {
 	char			 domain[256];	/* "" = the hostname */
 };
 
+/*
+ * list NAME address ADDRESS members <T> [posters members|anyone|<T>]
+ * [bounce ADDRESS] [subject-tag TEXT] [unsubscribe URL]
+ * [arc-seal with NAME] [from-rewrite dmarc|always|never]: a mailing list
+ * (queue/list.c redistributes, lib/listhdr.c writes its header fields).
+ */
+enum list_posters {
+	LIST_POSTERS_MEMBERS,		/* default: the members table */
+	LIST_POSTERS_ANYONE,
+	LIST_POSTERS_TABLE		/* posters <T> */
+};
+
+enum list_from_rewrite {
+	LIST_FROM_DMARC,		/* default: p=quarantine or p=reject */
+	LIST_FROM_ALWAYS,
+	LIST_FROM_NEVER
+};
+
+#define LIST_TAG_MAX		64	/* subject-tag, with its NUL */
+#define LIST_URL_MAX		512	/* unsubscribe, with its NUL */
+
+struct mailing_list {
+	TAILQ_ENTRY(mailing_list) entry;
+	char			 name[CONF_NAME_MAX];
+	char			 address[256];	/* local@domain */
+	char			 bounce[256];	/* "" = NAME-bounces@domain */
+	char			 members[CONF_NAME_MAX];	/* table */
+	enum list_posters	 posters;
+	char			 posters_table[CONF_NAME_MAX];
+	char			 subject_tag[LIST_TAG_MAX];	/* "" = none */
+	char			 unsubscribe[LIST_URL_MAX];	/* "" = none */
+	char			 arc_seal[CONF_NAME_MAX]; /* dkim-signature
+						   or "" */
+	enum list_from_rewrite	 from_rewrite;
+};
+TAILQ_HEAD(listlist, mailing_list);
+
 struct postern_conf {
 	char			*file;		/* path of the main file */
 	char			 hostname[256];	/* "hostname", default gethostname() */
@@ -443,6 +480,7 @@ struct postern_conf {
 	struct signlist		 arc_seal_rules;	/* first signature */
 	struct reports_conf	 reports;
 	struct srs_conf		 srs;
+	struct listlist		 lists;		/* "list NAME ..." */
 };
 
 /*
@@ -480,6 +518,14 @@ struct policy		*config_find_policy(const struct postern_conf *,
 			    const char *);
 struct dkim_signature	*config_find_dkim_signature(const struct postern_conf *,
 			    const char *);
+struct mailing_list	*config_find_list(const struct postern_conf *,
+			    const char *);
+/* The list whose address or bounce address rcpt is (any case), or NULL. */
+struct mailing_list	*config_find_list_rcpt(const struct postern_conf *,
+			    const char *rcpt, int *bounce);
+/* A list's envelope sender: its bounce address (>= 256 bytes). */
+void			 config_list_bounce(const struct mailing_list *,
+			    char *, size_t);
 const char		*table_lookup(const struct table *, const char *);
 void			 config_table_free(struct table *);
 int			 parse_duration(const char *, time_t *, const char **);

@@ -64,7 +64,10 @@ enum env_kind {
 #define ENV_F_TLSREQ_NO		0x0008	/* RFC 8689 3: "TLS-Required: No" */
 #define ENV_F_REPORT		0x0010	/* reportd's own mail: the mta routes
 					   it by routes, else to the MX */
-#define ENV_F_ALL		0x001f
+#define ENV_F_LIST		0x0020	/* to a list's address or bounce
+					   address: dest is the list's name
+					   (queue/list.c) */
+#define ENV_F_ALL		0x003f
 
 struct envelope {
 	uint64_t	 id;		/* envelope id: msgid << 16 | index */

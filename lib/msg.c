@@ -85,6 +85,8 @@ static const char *const msg_names[IMSG_TYPE_MAX] = {
 	N(IMSG_CTL_QUEUE_LIST_PAUSE),
 	N(IMSG_CTL_QUEUE_LIST_NEXT),
 	N(IMSG_CTL_QUEUE_LIST_CANCEL),
+	N(IMSG_CONF_LIST_ADD), N(IMSG_LIST_BUILD), N(IMSG_LIST_HEADER),
+	N(IMSG_LIST_END),
 };
 #undef N
 
@@ -270,6 +272,49 @@ msg_get_conf_srs_key(const struct imsg *imsg, struct msg_conf_srs_key *m)
 	if (fixed(imsg, m, sizeof(*m)) == -1 || !STR(m->domain) ||
 	    m->domain[0] == '\0' || m->keylen < SRS_KEY_MIN ||
 	    m->keylen > SRS_KEY_MAX || m->keylen > sizeof(m->key))
+		return bad();
+	return 0;
+}
+
+int
+msg_get_conf_list(const struct imsg *imsg, struct msg_conf_list *m)
+{
+	if (fixed(imsg, m, sizeof(*m)) == -1 || !STR(m->name) ||
+	    m->name[0] == '\0' || !STR(m->address) ||
+	    strchr(m->address, '@') == NULL || !STR(m->bounce) ||
+	    !STR(m->members) || m->members[0] == '\0' ||
+	    !ENUM(m->posters, LIST_POSTERS_TABLE) ||
+	    !STR(m->posters_table) || (m->posters == LIST_POSTERS_TABLE &&
+	    m->posters_table[0] == '\0') || !STR(m->subject_tag) ||
+	    !STR(m->unsubscribe) || !STR(m->arc_seal) ||
+	    !ENUM(m->from_rewrite, LIST_FROM_NEVER))
+		return bad();
+	return 0;
+}
+
+int
+msg_get_list_build(const struct imsg *imsg, struct msg_list_build *m)
+{
+	if (fixed(imsg, m, sizeof(*m)) == -1 || !STR(m->list) ||
+	    m->list[0] == '\0' || m->evpid == 0 || imsg->fd == -1)
+		return bad();
+	return 0;
+}
+
+int
+msg_get_list_header(const struct imsg *imsg, struct msg_list_header *m)
+{
+	if (fixed(imsg, m, sizeof(*m)) == -1 || m->len == 0 ||
+	    m->len > LIST_HEADER_CHUNK)
+		return bad();
+	return 0;
+}
+
+int
+msg_get_list_end(const struct imsg *imsg, struct msg_list_end *m)
+{
+	if (fixed(imsg, m, sizeof(*m)) == -1 ||
+	    !ENUM(m->status, LIST_BUILD_TEMPFAIL) || !STR(m->why))
 		return bad();
 	return 0;
 }

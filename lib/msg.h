@@ -254,6 +254,18 @@ enum imsg_type {
 	IMSG_FORWARD_MEMBER,		/* struct msg_forward_member */
 	IMSG_FORWARD_END,		/* struct msg_forward_end */
 
+	/*
+	 * branch lists: mailing lists (queue/list.c, authd/list.c).  The
+	 * parent sends each "list" to smtp, queue and authd with the
+	 * routing; the queue asks authd for a list copy's header section
+	 * (the message as an fd), authd answers with the section in
+	 * chunks and an END.  Peer id 0; the envelope id says which.
+	 */
+	IMSG_CONF_LIST_ADD,		/* struct msg_conf_list */
+	IMSG_LIST_BUILD,		/* struct msg_list_build + fd */
+	IMSG_LIST_HEADER,		/* struct msg_list_header */
+	IMSG_LIST_END,			/* struct msg_list_end */
+
 	IMSG_TYPE_MAX
 };
 
@@ -373,6 +385,47 @@ struct msg_conf_srs_key {
 	char		 domain[256];	/* our SRS domain */
 	uint32_t	 keylen;
 	uint8_t		 key[256];	/* SRS_KEY_MAX */
+};
+
+/* One "list" statement (lib/config.h struct mailing_list). */
+struct msg_conf_list {
+	char		 name[64];
+	char		 address[256];
+	char		 bounce[256];
+	char		 members[64];
+	int32_t		 posters;	/* enum list_posters */
+	char		 posters_table[64];
+	char		 subject_tag[64];	/* LIST_TAG_MAX */
+	char		 unsubscribe[512];	/* LIST_URL_MAX */
+	char		 arc_seal[64];
+	int32_t		 from_rewrite;	/* enum list_from_rewrite */
+};
+
+/* queue -> authd: build the list copy of the message (the fd) */
+struct msg_list_build {
+	uint64_t	 evpid;		/* the list envelope */
+	char		 list[64];
+};
+
+#define LIST_HEADER_CHUNK	32768
+struct msg_list_header {
+	uint64_t	 evpid;
+	uint32_t	 len;		/* <= LIST_HEADER_CHUNK */
+	uint8_t		 data[LIST_HEADER_CHUNK];
+};
+
+enum list_build_status {
+	LIST_BUILD_OK = 0,		/* the HEADERs are the new section */
+	LIST_BUILD_LOOP,		/* our List-Id is in it: dropped */
+	LIST_BUILD_BAD,			/* cannot be a list copy: dropped */
+	LIST_BUILD_TEMPFAIL		/* DNS or reading: again later */
+};
+
+struct msg_list_end {
+	uint64_t	 evpid;
+	int32_t		 status;	/* enum list_build_status */
+	uint64_t	 body_offset;	/* the original's body starts here */
+	char		 why[256];
 };
 
 struct msg_conf_user {
@@ -968,6 +1021,10 @@ int	msg_get_conf_table_entry(const struct imsg *,
 int	msg_get_conf_action(const struct imsg *, struct msg_conf_action *);
 int	msg_get_conf_rule(const struct imsg *, struct msg_conf_rule *);
 int	msg_get_conf_user(const struct imsg *, struct msg_conf_user *);
+int	msg_get_conf_list(const struct imsg *, struct msg_conf_list *);
+int	msg_get_list_build(const struct imsg *, struct msg_list_build *);
+int	msg_get_list_header(const struct imsg *, struct msg_list_header *);
+int	msg_get_list_end(const struct imsg *, struct msg_list_end *);
 int	msg_get_conf_srs_key(const struct imsg *, struct msg_conf_srs_key *);
 int	msg_get_conf_mta(const struct imsg *, struct msg_conf_mta *);
 int	msg_get_conf_reports(const struct imsg *, struct msg_conf_reports *);

@@ -95,6 +95,8 @@ routing_conf_imsg(struct routing *rt, struct imsg *imsg)
 	struct msg_conf_rule		 mr;
 	struct msg_conf_user		 mu;
 	struct msg_conf_srs_key		 ms;
+	struct msg_conf_list		 ml;
+	struct mailing_list		*l;
 	struct table			*t;
 	struct table_entry		*te;
 	struct action			*a;
@@ -148,6 +150,26 @@ routing_conf_imsg(struct routing *rt, struct imsg *imsg)
 			    msg_type_name(imsg->hdr.type), imsg->len);
 		r = routing_rule_decode(&mr);
 		TAILQ_INSERT_TAIL(&rt->conf->rules, r, entry);
+		return 1;
+	case IMSG_CONF_LIST_ADD:
+		if (msg_get_conf_list(imsg, &ml) == -1)
+			fatalx("bad %s (%zu bytes) from the parent",
+			    msg_type_name(imsg->hdr.type), imsg->len);
+		l = xcalloc(1, sizeof(*l));
+		strlcpy(l->name, ml.name, sizeof(l->name));
+		strlcpy(l->address, ml.address, sizeof(l->address));
+		strlcpy(l->bounce, ml.bounce, sizeof(l->bounce));
+		strlcpy(l->members, ml.members, sizeof(l->members));
+		l->posters = ml.posters;
+		strlcpy(l->posters_table, ml.posters_table,
+		    sizeof(l->posters_table));
+		strlcpy(l->subject_tag, ml.subject_tag,
+		    sizeof(l->subject_tag));
+		strlcpy(l->unsubscribe, ml.unsubscribe,
+		    sizeof(l->unsubscribe));
+		strlcpy(l->arc_seal, ml.arc_seal, sizeof(l->arc_seal));
+		l->from_rewrite = ml.from_rewrite;
+		TAILQ_INSERT_TAIL(&rt->conf->lists, l, entry);
 		return 1;
 	case IMSG_CONF_SRS_KEY_ADD:
 		if (msg_get_conf_srs_key(imsg, &ms) == -1)
@@ -409,6 +431,8 @@ routing_send(struct postern_conf *conf, struct imsgbuf *ibuf)
 	struct msg_conf_action		 ma;
 	struct msg_conf_rule		 mr;
 	struct msg_conf_user		 mu;
+	struct msg_conf_list		 ml;
+	struct mailing_list		*l;
 	struct table			*t;
 	struct action			*a;
 	struct rule			*r;
@@ -446,6 +470,24 @@ routing_send(struct postern_conf *conf, struct imsgbuf *ibuf)
 		imsg_compose(ibuf, IMSG_CONF_RULE_ADD, 0, 0, -1, &mr,
 		    sizeof(mr));
 	}
+	TAILQ_FOREACH(l, &conf->lists, entry) {
+		memset(&ml, 0, sizeof(ml));
+		strlcpy(ml.name, l->name, sizeof(ml.name));
+		strlcpy(ml.address, l->address, sizeof(ml.address));
+		strlcpy(ml.bounce, l->bounce, sizeof(ml.bounce));
+		strlcpy(ml.members, l->members, sizeof(ml.members));
+		ml.posters = l->posters;
+		strlcpy(ml.posters_table, l->posters_table,
+		    sizeof(ml.posters_table));
+		strlcpy(ml.subject_tag, l->subject_tag,
+		    sizeof(ml.subject_tag));
+		strlcpy(ml.unsubscribe, l->unsubscribe,
+		    sizeof(ml.unsubscribe));
+		strlcpy(ml.arc_seal, l->arc_seal, sizeof(ml.arc_seal));
+		ml.from_rewrite = l->from_rewrite;
+		imsg_compose(ibuf, IMSG_CONF_LIST_ADD, 0, 0, -1, &ml,
+		    sizeof(ml));
+	}
 	/* Only the parent can see /etc/passwd, /etc/shells and homes. */
 	shells = login_shells();
 	setpwent();
@@ -464,6 +506,21 @@ routing_send(struct postern_conf *conf, struct imsgbuf *ibuf)
 	}
 	endpwent();
 	free_shells(shells);
+}
+
+int
+routing_list_poster(struct routing *rt, const struct mailing_list *l,
+    const char *sender)
+{
+	const struct table	*t;
+
+	if (sender[0] == '\0')
+		return 0;
+	if (l->posters == LIST_POSTERS_ANYONE)
+		return 1;
+	t = routing_table(rt, l->posters == LIST_POSTERS_TABLE ?
+	    l->posters_table : l->members);
+	return t != NULL && table_has(t, sender);
 }
 
 const char *

@@ -87,6 +87,14 @@ enum rcpt_verdict routing_decide_auth(struct routing *,
  */
 const char *routing_user_by_uid(const struct routing *, uid_t);
 
+/*
+ * May sender post to list l (its "posters")?  By the envelope sender
+ * alone: the null sender never.
+ */
+struct mailing_list;
+int	routing_list_poster(struct routing *, const struct mailing_list *,
+	    const char *sender);
+
 /* The user a local action delivers rcpt as; -1 with why if none. */
 int	routing_local_user(const struct postern_conf *, const char *action,
 	    const char *rcpt, char *user, size_t len, char *why,

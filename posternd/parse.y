@@ -87,7 +87,7 @@ static void	 set_count(const struct conf_loc *, const char *, long long,
 %token	REPORTS ORG CONTACT PERIOD MAXPERPERIOD FAILURE SUPPRESSFOR
 %token	FAILUREMAX
 %token	METRICS ALLOWREMOTE
-%token	SRS
+%token	SRS LIST
 %token	<string>	STRING
 %token	<number>	NUMBER
 %type	<string>	string optstring tableref procname
@@ -118,6 +118,7 @@ grammar		: /* empty */
 		| grammar arcseal '\n'
 		| grammar reports '\n'
 		| grammar srs '\n'
+		| grammar list '\n'
 		| grammar error '\n' {
 			/* The statement is lost; so is what it included. */
 			lex_forget_include();
@@ -133,6 +134,25 @@ string		: STRING
 
 srs		: SRS KEY STRING	{ parse_srs_key(&@3, $3); }
 		| SRS DOMAIN STRING	{ parse_srs_domain(&@3, $3); }
+		;
+
+/* list NAME options: posternd/parse_list.c checks each option. */
+list		: LIST STRING { parse_list_begin(&@2, $2); } listopts {
+			parse_list_end(&@1);
+			free($2);	/* not a mid-rule's: the stack owns it */
+		}
+		;
+
+listopts	: /* empty */
+		| listopts listopt
+		;
+
+listopt		: STRING string		{ parse_list_opt(&@1, $1, &@2, $2, 0); }
+		| STRING tableref	{ parse_list_opt(&@1, $1, &@2, $2, 1); }
+		| STRING DMARC {
+			parse_list_opt(&@1, $1, &@2, xstrdup("dmarc"), 0);
+		}
+		| ARCSEAL WITH STRING	{ parse_list_arc_seal(&@3, $3); }
 		;
 
 include		: INCLUDE STRING	{ lex_include(&@2, $2); free($2); }
@@ -1138,6 +1158,7 @@ static const struct keyword keywords[] = {
 	{ "hostname",		HOSTNAME },
 	{ "include",		INCLUDE },
 	{ "key",		KEY },
+	{ "list",		LIST },
 	{ "listen",		LISTEN },
 	{ "lmtp",		LMTP },
 	{ "local",		LOCAL },

@@ -1113,6 +1113,8 @@ parse_builders_free(void)
 	}
 	free(ps.sign);
 	ps.sign = NULL;
+	free(ps.list);
+	ps.list = NULL;
 }
 
 /* local-users min-uid N: the lowest uid of an account mail may be for. */

@@ -96,6 +96,8 @@ struct parse_state {
 	struct conf_loc		 memory_loc;	/* queue memory-limit */
 	struct conf_loc		 users_loc;	/* the last user statement */
 	struct conf_loc		 srs_loc;	/* the last srs domain */
+	struct mailing_list	*list;		/* "list NAME ..." */
+	unsigned int		 list_seen;
 };
 
 extern struct parse_state ps;
@@ -198,6 +200,13 @@ void	 parse_sign_add(const struct conf_loc *, const char *);
 void	 parse_sign_once(const struct conf_loc *, unsigned int,
 	    const char *);
 void	 parse_builders_free(void);
+
+/* parse_list.c */
+void	 parse_list_begin(const struct conf_loc *, const char *);
+void	 parse_list_opt(const struct conf_loc *, char *,
+	    const struct conf_loc *, char *, int table);
+void	 parse_list_arc_seal(const struct conf_loc *, char *);
+void	 parse_list_end(const struct conf_loc *);
 
 /* parse_reports.c */
 void	 parse_reports_from(const struct conf_loc *, const char *,

@@ -70,7 +70,8 @@ const struct proc_desc proc_table[PROC_MAX] = {
  * The channels.  The parent talks to everyone; among the children only the
  * pairs whose work needs it: smtp hands messages to queue and authd, queue
  * hands envelopes to mta, authd and mta report to reportd, reportd sends
- * its reports through the queue, and control asks the processes that
+ * its reports through the queue, the queue has authd write a mailing
+ * list copy's header (authd/list.c), and control asks the processes that
  * answer posternctl's questions (authd only for its counters: it takes
  * no other request from control).
  */
@@ -78,9 +79,9 @@ const int proc_peers[PROC_MAX][PROC_MAX] = {
 	/*		  par smtp que mta auth rep ctl */
 	[PROC_PARENT] =	{ 0,  1,   1,  1,  1,   1,  1 },
 	[PROC_SMTP] =	{ 1,  0,   1,  0,  1,   0,  1 },
-	[PROC_QUEUE] =	{ 1,  1,   0,  1,  0,   1,  1 },
+	[PROC_QUEUE] =	{ 1,  1,   0,  1,  1,   1,  1 },
 	[PROC_MTA] =	{ 1,  0,   1,  0,  0,   1,  1 },
-	[PROC_AUTHD] =	{ 1,  1,   0,  0,  0,   1,  1 },
+	[PROC_AUTHD] =	{ 1,  1,   1,  0,  0,   1,  1 },
 	[PROC_REPORTD] = { 1, 0,   1,  1,  1,   0,  1 },
 	[PROC_CONTROL] = { 1, 1,   1,  1,  1,   1,  0 },
 };

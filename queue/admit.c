@@ -44,6 +44,12 @@
  *   copy of the keys and routes env.rcpt as a local submission, so that
  *   smtp cannot relay anywhere by claiming a reversal.
  *
+ * - a mailing list's address or bounce address (ENV_F_LIST): the queue
+ *   finds the list by the recipient itself, checks the posters again
+ *   with its own copy of the tables, and stores the envelope for the
+ *   list by its name (queue/list.c); no other envelope may carry the
+ *   flag.
+ *
  * Deliberately not here: "senders <T>" (that an authenticated client
  * sends as an address its account owns) is smtp's check at MAIL and
  * authd's on the From field.  The queue does not get the listeners, and
@@ -262,6 +268,36 @@ admit_alias(struct routing *rt, const struct msg_queue_envelope *m,
 	return 0;
 }
 
+static int
+admit_list(struct routing *rt, const struct msg_queue_envelope *m,
+    struct envelope *out, char *why, size_t whylen)
+{
+	const struct envelope		*e = &m->env;
+	const struct mailing_list	*l;
+	int				 bounce = 0;
+
+	if (m->alias_of[0] != '\0' || m->srs || m->forwarded ||
+	    (l = config_find_list_rcpt(rt->conf, e->rcpt, &bounce)) == NULL) {
+		snprintf(why, whylen, "<%s> is no list address", e->rcpt);
+		return -1;
+	}
+	if (e->kind != ENV_LOCAL || strcmp(e->dest, l->name) != 0) {
+		snprintf(why, whylen, "list <%s> proposed as kind %s, dest "
+		    "\"%s\" (the queue's: local, \"%s\")", e->rcpt,
+		    kind_name(e->kind), e->dest, l->name);
+		return -1;
+	}
+	if (!bounce && !routing_list_poster(rt, l, e->sender)) {
+		snprintf(why, whylen, "<%s> may not post to list %s",
+		    e->sender, l->name);
+		return -1;
+	}
+	*out = *e;
+	out->flags &= ~ENV_F_REPORT;
+	out->folder[0] = '\0';
+	return 0;
+}
+
 int
 queue_admit_envelope(struct routing *rt, const struct msg_queue_envelope *m,
     struct envelope *out, char *why, size_t whylen)
@@ -271,6 +307,8 @@ queue_admit_envelope(struct routing *rt, const struct msg_queue_envelope *m,
 	const char		*action = NULL, *at;
 	int			 remote = 0, kind, n, off = 0;
 
+	if (e->flags & ENV_F_LIST)
+		return admit_list(rt, m, out, why, whylen);
 	if (m->srs)
 		return admit_srs(rt, m, out, why, whylen);
 	if (m->forwarded)

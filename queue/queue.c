@@ -45,6 +45,7 @@ queue_state(struct proc *p)
 		TAILQ_INIT(&q->incoming);
 		TAILQ_INIT(&q->lists);
 		TAILQ_INIT(&q->actions);
+		TAILQ_INIT(&q->list_jobs);
 		routing_init(&q->routing, NULL);
 		p->state = q;
 	}
@@ -950,6 +951,11 @@ queue_dispatch(struct proc *p, enum proc_id from, struct imsg *imsg)
 	if (from == PROC_REPORTD &&
 	    imsg->hdr.type == IMSG_REPORT_MESSAGE_RESULT) {
 		queue_report_result(q, imsg);
+		return;
+	}
+	/* list copies' header sections (queue/list.c) */
+	if (from == PROC_AUTHD) {
+		queue_list_imsg(q, imsg);
 		return;
 	}
 	/* the reports reportd makes (queue/report_in.c) */

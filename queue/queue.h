@@ -18,6 +18,7 @@
 #include "posternd/proc.h"
 #include "queue/store.h"
 #include "routing.h"
+#include "util.h"
 
 #define QUEUE_MAPSIZE		(64UL * 1024 * 1024)
 #define QUEUE_COMMIT_DELAY_US	2000	/* group commit window */
@@ -74,6 +75,13 @@ struct ctl_action {
 	struct qstore_action	 a;
 };
 
+/* A list copy whose header section authd is writing (queue/list.c). */
+struct list_job {
+	TAILQ_ENTRY(list_job)	 entry;
+	struct envelope		 e;		/* the list envelope */
+	struct buf		 hdr;		/* authd's new section */
+};
+
 /* A final outcome waiting for its message's DSN (queue/sched.c). */
 struct dsn_wait {
 	TAILQ_ENTRY(dsn_wait)	 entry;
@@ -121,6 +129,9 @@ struct queue {
 	char				 report_sender[ENV_ADDR_MAX + 1];
 	uint32_t			 report_flags;	/* MSG_REPORT_F_* */
 	time_t				 report_keys_pruned; /* monotime */
+	/* list copies being built at authd (queue/list.c) */
+	TAILQ_HEAD(, list_job)		 list_jobs;
+	uint64_t			 list_bounces;	/* counted */
 };
 
 /* queue/queue.c */
@@ -139,5 +150,13 @@ void	queue_expire(struct queue *, uint64_t, const char *, const char *);
 void	queue_delivery_result(struct queue *, struct imsg *);
 void	queue_report_result(struct queue *, struct imsg *);
 void	queue_mta_result(struct queue *, struct imsg *);
+int	queue_message_fd(struct queue *, uint64_t msgid);
+void	queue_unroutable(struct queue *, const struct envelope *,
+	    const char *why);
+void	queue_flight_add(struct queue *, uint64_t evpid, enum proc_id);
+int	queue_flight_end(struct queue *, uint64_t evpid, enum proc_id);
+/* queue/list.c */
+void	queue_list_start(struct queue *, const struct envelope *);
+void	queue_list_imsg(struct queue *, struct imsg *);
 
 #endif

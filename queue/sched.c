@@ -71,6 +71,19 @@ flight_end(struct queue *q, uint64_t evpid, enum proc_id from)
 	return -1;
 }
 
+/* For the list builds at authd (queue/list.c). */
+void
+queue_flight_add(struct queue *q, uint64_t evpid, enum proc_id to)
+{
+	flight_add(q, evpid, to);
+}
+
+int
+queue_flight_end(struct queue *q, uint64_t evpid, enum proc_id from)
+{
+	return flight_end(q, evpid, from);
+}
+
 static int
 flight_message_out(const struct queue *q, uint64_t msgid)
 {
@@ -83,7 +96,7 @@ flight_message_out(const struct queue *q, uint64_t msgid)
 }
 
 /* Copy a stored message into an anonymous memory file for delivery. */
-static int
+int
 queue_message_fd(struct queue *q, uint64_t msgid)
 {
 	static uint8_t	 chunk[QSTORE_CHUNK_SIZE];
@@ -110,8 +123,6 @@ queue_message_fd(struct queue *q, uint64_t msgid)
 	return fd;
 }
 
-static void	queue_unroutable(struct queue *, const struct envelope *,
-		    const char *);
 
 /*
  * The message of a local delivery as a descriptor, or -1 with the
@@ -289,6 +300,11 @@ queue_sched_cb(int fd, short event, void *arg)
 		/* Envelopes of one message and action travel together. */
 		qsort(e, n, sizeof(*e), envelope_cmp_task);
 		for (i = 0; i < n; i = j) {
+			if (e[i].flags & ENV_F_LIST) {
+				queue_list_start(q, &e[i]);
+				j = i + 1;
+				continue;
+			}
 			if (e[i].kind == ENV_LOCAL) {
 				queue_deliver_local(q, &e[i]);
 				j = i + 1;
@@ -752,7 +768,7 @@ queue_expire(struct queue *q, uint64_t evpid, const char *error,
  * queued: a permanent failure (RFC 3463 5.3.5, system incorrectly
  * configured), bounced like any other, naming what changed.
  */
-static void
+void
 queue_unroutable(struct queue *q, const struct envelope *e, const char *why)
 {
 	char		 qid[QID_ENV_LEN + 1], error[600];

@@ -12,6 +12,11 @@
  * far end sees our domain; and a RCPT to such an address (a bounce) is
  * checked and reversed to the original sender, delivered as any relay
  * (the queue checks the reversal again, queue/admit.c).
+ *
+ * Mailing lists (the `list` statement): a RCPT to a list's address from
+ * a sender its posters do not name is refused here, before DATA, so a
+ * non-poster's mail is never stored; an allowed one is one envelope for
+ * the list (ENV_F_LIST), which the queue redistributes (queue/list.c).
  */
 #include <sys/types.h>
 #include <sys/queue.h>
@@ -307,6 +312,39 @@ session_forward_done(struct session *s, int status)
 	s->fwd_members = NULL;
 	s->fwd_n = 0;
 	smtp_session_reply_rcpt(s->engine, 1, 0, NULL, NULL);
+}
+
+/*
+ * RCPT to a list's address or its bounce address: taken before the match
+ * rules, from any client, because the list statement says the address is
+ * ours.  The posters are checked on the envelope sender (the From field
+ * is not known yet; postern.conf(5) says so).  Bounces are taken from
+ * anyone: the queue counts and logs them.
+ */
+int
+session_rcpt_list(struct session *s, const struct smtp_rcpt *r)
+{
+	const struct mailing_list	*l;
+	struct smtp_rcpt_entry		*re;
+	int				 bounce = 0;
+
+	if ((l = config_find_list_rcpt(s->smtp->routing.conf, r->rcpt.addr,
+	    &bounce)) == NULL)
+		return 0;
+	if (!bounce && !routing_list_poster(&s->smtp->routing, l,
+	    s->mail.sender.addr)) {
+		log_info("smtp: session %u from %s: <%s> may not post to list "
+		    "%s: refused", s->id, s->ip, s->mail.sender.addr, l->name);
+		smtp_session_reply_rcpt(s->engine, 0, 550, "5.7.1",
+		    "Sender not allowed to post to this list");
+		return 1;
+	}
+	re = session_rcpt_add(s, r, 0, l->name, r->rcpt.addr);
+	re->env.flags |= ENV_F_LIST;
+	log_info("smtp: session %u from %s: <%s> to list %s%s", s->id, s->ip,
+	    s->mail.sender.addr, l->name, bounce ? " (a bounce)" : "");
+	smtp_session_reply_rcpt(s->engine, 1, 0, NULL, NULL);
+	return 1;
 }
 
 /*

@@ -708,7 +708,7 @@ cb_rcpt(void *arg, const struct smtp_rcpt *r)
 	enum rcpt_verdict	 v;
 	int			 remote = 0;
 
-	if (session_rcpt_srs(s, r))
+	if (session_rcpt_list(s, r) || session_rcpt_srs(s, r))
 		return;
 	v = routing_decide_auth(&s->smtp->routing,
 	    (struct sockaddr *)&s->ss, smtp_session_auth_user(s->engine),

@@ -230,5 +230,6 @@ int	session_rcpt_forward(struct session *, const struct smtp_rcpt *,
 void	session_forward_done(struct session *, int status);
 /* 0: not an SRS address of ours; 1: answered (or refused) */
 int	session_rcpt_srs(struct session *, const struct smtp_rcpt *);
+int	session_rcpt_list(struct session *, const struct smtp_rcpt *);
 
 #endif

@@ -2,7 +2,9 @@
  * queue/admit.c: the queue routes each envelope smtp proposes again and
  * refuses one whose kind or destination differs, or that its rules refuse,
  * naming the fields; it takes the folder only as a folder name, and clears
- * it on a remote envelope; an SRS reversal only as its own keys reverse it.
+ * it on a remote envelope; an SRS reversal only as its own keys reverse it;
+ * a list envelope only for a list's address, by the list's name, from a
+ * poster (or to its bounce address from anyone).
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -33,7 +35,9 @@ static const char conf_text[] =
     "action \"submit\" relay\n"
     "match from any for domain example.org action \"local\"\n"
     "match tag \"msa\" auth from auth <relayers> for any action \"submit\"\n"
-    "match from src 192.0.2.0/24 for any action \"out\"\n";
+    "match from src 192.0.2.0/24 for any action \"out\"\n"
+    "table m { \"a@example.net\" }\n"
+    "list dev address \"dev@example.org\" members <m>\n";
 
 /* The queue's routing, as the parent would send it; root a local user. */
 static void
@@ -250,6 +254,44 @@ test_srs_reversal_checked(void **state)
 	free_config(rt.conf);
 }
 
+static void
+test_list_envelope(void **state)
+{
+	struct routing			 rt;
+	struct msg_queue_envelope	 m;
+	struct envelope			 e;
+	char				 why[256];
+
+	routing_of(&rt);
+	m = proposal("203.0.113.9", "DEV@example.org", ENV_LOCAL, "dev");
+	m.env.flags = ENV_F_LIST;
+	strlcpy(m.env.folder, "Junk", sizeof(m.env.folder));
+	assert_int_equal(queue_admit_envelope(&rt, &m, &e, why, sizeof(why)),
+	    0);
+	assert_int_equal(e.flags, ENV_F_LIST);
+	assert_string_equal(e.folder, "");
+	/* not a poster */
+	strlcpy(m.env.sender, "eve@example.net", sizeof(m.env.sender));
+	assert_int_equal(queue_admit_envelope(&rt, &m, &e, why, sizeof(why)),
+	    -1);
+	assert_string_equal(why, "<eve@example.net> may not post to list dev");
+	/* ... but anyone may bounce */
+	strlcpy(m.env.rcpt, "dev-bounces@example.org", sizeof(m.env.rcpt));
+	assert_int_equal(queue_admit_envelope(&rt, &m, &e, why, sizeof(why)),
+	    0);
+	/* another destination, or the flag on an address of no list */
+	m = proposal("203.0.113.9", "dev@example.org", ENV_LOCAL, "local");
+	m.env.flags = ENV_F_LIST;
+	assert_int_equal(queue_admit_envelope(&rt, &m, &e, why, sizeof(why)),
+	    -1);
+	m = proposal("203.0.113.9", "root@example.org", ENV_LOCAL, "local");
+	m.env.flags = ENV_F_LIST;
+	assert_int_equal(queue_admit_envelope(&rt, &m, &e, why, sizeof(why)),
+	    -1);
+	assert_string_equal(why, "<root@example.org> is no list address");
+	free_config(rt.conf);
+}
+
 int
 main(void)
 {
@@ -260,6 +302,7 @@ main(void)
 		cmocka_unit_test(test_account_and_tag_decide),
 		cmocka_unit_test(test_folder_is_a_name),
 		cmocka_unit_test(test_srs_reversal_checked),
+		cmocka_unit_test(test_list_envelope),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

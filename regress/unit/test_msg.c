@@ -632,6 +632,89 @@ test_every_decoder(void **state)
 	}
 }
 
+/* branch lists: a list's configuration, and the queue <-> authd build. */
+static void
+test_lists(void **state)
+{
+	struct msg_conf_list	 l, lo;
+	struct msg_list_build	 b, bo;
+	struct msg_list_header	*h, ho;
+	struct msg_list_end	 e, eo;
+	struct imsg		 imsg;
+
+	(void)state;
+	memset(&l, 0, sizeof(l));
+	strlcpy(l.name, "dev", sizeof(l.name));
+	strlcpy(l.address, "dev@lists.test", sizeof(l.address));
+	strlcpy(l.members, "m", sizeof(l.members));
+	memset(&imsg, 0, sizeof(imsg));
+	imsg.data = &l;
+	imsg.len = sizeof(l);
+	imsg.fd = -1;
+	assert_int_equal(msg_get_conf_list(&imsg, &lo), 0);
+	imsg.len = sizeof(l) - 1;
+	assert_int_equal(msg_get_conf_list(&imsg, &lo), -1);
+	imsg.len = sizeof(l);
+	l.posters = LIST_POSTERS_TABLE;		/* needs its table */
+	assert_int_equal(msg_get_conf_list(&imsg, &lo), -1);
+	strlcpy(l.posters_table, "p", sizeof(l.posters_table));
+	assert_int_equal(msg_get_conf_list(&imsg, &lo), 0);
+	l.posters = LIST_POSTERS_TABLE + 1;
+	assert_int_equal(msg_get_conf_list(&imsg, &lo), -1);
+	l.posters = 0;
+	l.from_rewrite = LIST_FROM_NEVER + 1;
+	assert_int_equal(msg_get_conf_list(&imsg, &lo), -1);
+	l.from_rewrite = 0;
+	memset(l.unsubscribe, 'x', sizeof(l.unsubscribe));
+	assert_int_equal(msg_get_conf_list(&imsg, &lo), -1);
+	l.unsubscribe[0] = '\0';
+	strlcpy(l.address, "nodomain", sizeof(l.address));
+	assert_int_equal(msg_get_conf_list(&imsg, &lo), -1);
+	strlcpy(l.address, "dev@lists.test", sizeof(l.address));
+	l.members[0] = '\0';
+	assert_int_equal(msg_get_conf_list(&imsg, &lo), -1);
+
+	memset(&b, 0, sizeof(b));
+	b.evpid = 1;
+	strlcpy(b.list, "dev", sizeof(b.list));
+	imsg.data = &b;
+	imsg.len = sizeof(b);
+	imsg.fd = 3;
+	assert_int_equal(msg_get_list_build(&imsg, &bo), 0);
+	imsg.fd = -1;				/* the message is due */
+	assert_int_equal(msg_get_list_build(&imsg, &bo), -1);
+	imsg.fd = 3;
+	b.list[0] = '\0';
+	assert_int_equal(msg_get_list_build(&imsg, &bo), -1);
+
+	h = calloc(1, sizeof(*h));
+	assert_non_null(h);
+	h->len = 1;
+	imsg.data = h;
+	imsg.len = sizeof(*h);
+	imsg.fd = -1;
+	assert_int_equal(msg_get_list_header(&imsg, &ho), 0);
+	h->len = 0;
+	assert_int_equal(msg_get_list_header(&imsg, &ho), -1);
+	h->len = LIST_HEADER_CHUNK + 1;
+	assert_int_equal(msg_get_list_header(&imsg, &ho), -1);
+	h->len = LIST_HEADER_CHUNK;
+	assert_int_equal(msg_get_list_header(&imsg, &ho), 0);
+	imsg.len = sizeof(*h) + 1;
+	assert_int_equal(msg_get_list_header(&imsg, &ho), -1);
+	free(h);
+
+	memset(&e, 0, sizeof(e));
+	imsg.data = &e;
+	imsg.len = sizeof(e);
+	assert_int_equal(msg_get_list_end(&imsg, &eo), 0);
+	e.status = LIST_BUILD_TEMPFAIL + 1;
+	assert_int_equal(msg_get_list_end(&imsg, &eo), -1);
+	e.status = LIST_BUILD_LOOP;
+	memset(e.why, 'x', sizeof(e.why));
+	assert_int_equal(msg_get_list_end(&imsg, &eo), -1);
+}
+
 /* SCRAM answers: "ok" needs its salt, iterations and signature. */
 static void
 test_scram_payloads(void **state)
@@ -991,6 +1074,7 @@ main(void)
 		cmocka_unit_test(test_conf_mta_addr),
 		cmocka_unit_test(test_queue_space),
 		cmocka_unit_test(test_type_names),
+		cmocka_unit_test(test_lists),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

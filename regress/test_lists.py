@@ -1,0 +1,404 @@
+"""Mailing lists (issue 17, the `list` statement): a list with a local
+and an external member (an smtppeer sink on loopback); the copy's header
+fields (List-Id, List-Post, List-Unsubscribe and its RFC 8058 one-click
+field), its envelope sender (the list's bounce address), one envelope
+per member; a non-poster refused at RCPT with 550 5.7.1 and nothing
+sent; the ARC set over the copy verified by Debian's python3-dkim; From
+rewritten for a p=reject author (Reply-To keeps the author) and kept for
+a p=none one (DNS: nsd, regress/dnsbed.py); the subject tag once, not
+doubled on a reply; a copy that comes back (our List-Id on it) dropped
+with a log line; a list that names itself as a member; bounces to the
+bounce address counted; a crash (kill -9) between the post and its copy
+neither loses the post nor doubles a copy; and the configuration checks.
+
+Modules covered: posternd/parse_list.c, smtpd/rcpt.c (list RCPT),
+queue/admit.c (admit_list), queue/list.c, authd/list.c, lib/listhdr.c."""
+import email
+import email.policy
+import os
+import re
+import shutil
+import signal
+import smtplib
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+from conftest import POSTERNCTL, POSTERND, run
+from dnsbed import DnsBed
+from peers import SmtpPeer
+from test_aliases import mails
+from test_deliver import wait_log
+
+SINK = "127.0.0.57"          # far.test: the external member's server
+BED = "127.0.53.17"
+
+
+@pytest.fixture(scope="module")
+def bed(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("listbed")
+    key = str(tmp / "arc.pem")
+    r = run([POSTERNCTL, "dkim", "keygen", "-a", "rsa-sha256", "-d",
+             "lists.test", "-s", "arc", "-o", key])
+    assert r.returncode == 0, r.stderr
+    record = r.stdout[r.stdout.index("IN TXT") + 3:]
+    txt = "".join(re.findall(r'"([^"]*)"', record))
+    b = DnsBed(tmp / "bed", addr=BED)
+    try:
+        b.zone("reject.test", ['_dmarc TXT "v=DMARC1; p=reject"'])
+        b.zone("quar.test", ['_dmarc TXT "v=DMARC1; p=quarantine"'])
+        b.zone("none.test", ['_dmarc TXT "v=DMARC1; p=none"'])
+        b.zone("lists.test", ["arc._domainkey " + record])
+        b.start()
+        b.key = key
+        b.txt = txt
+        yield b
+    finally:
+        b.stop()
+
+
+@pytest.fixture
+def sink(tmp_path):
+    p = SmtpPeer(tmp_path / "sink", addr=SINK)
+    p.start()
+    yield p
+    p.stop()
+
+
+def list_daemon(daemon_factory, bed, extra="", members=None,
+                listopts=""):
+    dm = daemon_factory(sub="lists")
+    base = tempfile.mkdtemp(prefix="postern-lists-")
+    os.chmod(base, 0o1777)
+    dm.maildir = base
+    if members is None:
+        members = ["nobody@lists.test", "ext@far.test"]
+    with open(dm.conf, "a") as f:
+        f.write('''hostname mx.lists.test
+resolver {r} trust-anchor "{ta}"
+queue retry 1s max 1s
+table lu {{ "nobody" }}
+local-users allow <lu>
+table members {{ {members} }}
+table posters {{ "alice@reject.test", "bob@none.test", "ext@far.test",
+	"carol@quar.test" }}
+dkim-signature lseal {{
+	key "{key}"
+	domain lists.test
+	selector "arc"
+}}
+action "loc" maildir "{base}/%{{user}}"
+action "out" relay host "smtp://{sink}"
+match from any for domain "lists.test" action "loc"
+match from any for domain "far.test" action "out"
+list dev address "dev@lists.test" members <members> posters <posters> \\
+	subject-tag "dev" unsubscribe "https://lists.test/u/dev" \\
+	arc-seal with lseal {listopts}
+{extra}
+'''.format(r=bed.resolver, ta=bed.trust_anchor, key=bed.key, base=base,
+           sink=SINK, extra=extra, listopts=listopts,
+           members=", ".join('"%s"' % m for m in members)))
+    return dm
+
+
+@pytest.fixture
+def ldm(daemon_factory, bed, sink):
+    dm = list_daemon(daemon_factory, bed)
+    dm.start()
+    yield dm
+    dm.stop()
+    shutil.rmtree(dm.maildir, ignore_errors=True)
+
+
+def post(dm, sender, author=None, subject="hello", rcpt="dev@lists.test",
+         extra=""):
+    """(RCPT code, DATA code or None)."""
+    author = author or sender
+    with smtplib.SMTP("127.0.0.1", dm.port, timeout=60) as c:
+        c.ehlo("client.test")
+        c.mail(sender)
+        code = c.rcpt(rcpt)[0]
+        if code != 250:
+            return code, None
+        msg = ("From: Author <%s>\r\nTo: %s\r\nSubject: %s\r\n"
+               "Message-ID: <%f@test>\r\n%s\r\nhello list\r\n"
+               % (author, rcpt, subject, time.time(), extra))
+        return code, c.data(msg)[0]
+
+
+def parse(raw):
+    return email.message_from_bytes(raw, policy=email.policy.compat32)
+
+
+def local_copy(dm, n=1):
+    got = mails(dm, "nobody", want=n)
+    assert len(got) >= n, dm.logtext()
+    with open(got[n - 1], "rb") as f:
+        return f.read()
+
+
+def test_copy_headers_and_envelopes(ldm, sink, bed):
+    """Both members get the copy: the list's fields, the subject tag, the
+    bounce address as envelope sender, one envelope each; From kept for a
+    p=none author."""
+    assert post(ldm, "bob@none.test") == (250, 250)
+    raw = sink.wait_messages(1, timeout=30)[0]
+    m = parse(raw)
+    assert m["List-Id"] == "dev <dev.lists.test>"
+    assert m["List-Post"] == "<mailto:dev@lists.test>"
+    assert m["List-Unsubscribe"] == "<https://lists.test/u/dev>"
+    assert m["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert m["Subject"] == "[dev] hello"
+    assert m["From"] == "Author <bob@none.test>"
+    assert m["Reply-To"] is None
+    assert m.get_payload() == "hello list\r\n"
+    acc = sink.accepted()
+    assert len(acc) == 1
+    assert acc[0]["mail_from"] == "dev-bounces@lists.test"
+    assert acc[0]["rcpts"] == ["ext@far.test"]
+    loc = parse(local_copy(ldm))
+    assert loc["List-Id"] == "dev <dev.lists.test>"
+    assert loc["Return-Path"] == "<dev-bounces@lists.test>"
+    assert wait_log(ldm, r"list dev: copy \w+ queued for 2 members")
+
+
+def test_arc_sealed_and_verified(ldm, sink, bed):
+    """The copy carries one ARC set of lists.test that python3-dkim
+    validates, with what postern verified on receipt as its A-R."""
+    import dkim
+    assert post(ldm, "bob@none.test") == (250, 250)
+    raw = sink.wait_messages(1, timeout=30)[0]
+    assert raw.count(b"ARC-Seal: i=1;") == 1
+    assert b"ARC-Authentication-Results: i=1; mx.lists.test;" in raw
+
+    def dnsfunc(name, timeout=5):
+        assert name == b"arc._domainkey.lists.test."
+        return bed.txt.encode()
+    cv, results, why = dkim.arc_verify(raw, dnsfunc=dnsfunc)
+    assert cv == b"pass", (cv, why)
+    # tampering with a signed field breaks it: the check can fail
+    bad = raw.replace(b"[dev] hello", b"[dev] hellO")
+    cv, results, why = dkim.arc_verify(bad, dnsfunc=dnsfunc)
+    assert cv == b"fail"
+
+
+@pytest.mark.parametrize("author,rewritten", [
+    ("alice@reject.test", True), ("carol@quar.test", True),
+    ("bob@none.test", False)])
+def test_from_rewrite_dmarc(ldm, sink, author, rewritten):
+    """p=reject and p=quarantine authors: From is the list's, the author
+    in Reply-To; p=none: From untouched."""
+    assert post(ldm, author) == (250, 250)
+    m = parse(sink.wait_messages(1, timeout=30)[0])
+    if rewritten:
+        assert m["From"] == '"Author via dev" <dev@lists.test>'
+        assert m["Reply-To"] == "Author <%s>" % author
+    else:
+        assert m["From"] == "Author <%s>" % author
+        assert m["Reply-To"] is None
+
+
+@pytest.mark.parametrize("mode,author,rewritten", [
+    ("never", "alice@reject.test", False),
+    ("always", "bob@none.test", True)])
+def test_from_rewrite_modes(daemon_factory, bed, sink, mode, author,
+                            rewritten):
+    dm = list_daemon(daemon_factory, bed, listopts="from-rewrite " + mode)
+    dm.start()
+    try:
+        assert post(dm, author) == (250, 250)
+        m = parse(sink.wait_messages(1, timeout=30)[0])
+        assert (m["From"] == '"Author via dev" <dev@lists.test>') == \
+            rewritten
+        assert (m["Reply-To"] == "Author <%s>" % author) == rewritten
+    finally:
+        dm.stop()
+        shutil.rmtree(dm.maildir, ignore_errors=True)
+
+
+def test_post_without_from_when_rewriting(daemon_factory, bed, sink):
+    """A post with no From to rewrite cannot become a copy: it fails
+    (logged, bounced to its sender), the members get nothing, and the
+    daemon carries on."""
+    dm = list_daemon(daemon_factory, bed, listopts="from-rewrite always")
+    dm.start()
+    try:
+        with smtplib.SMTP("127.0.0.1", dm.port, timeout=60) as c:
+            c.ehlo("client.test")
+            c.mail("bob@none.test")
+            assert c.rcpt("dev@lists.test")[0] == 250
+            assert c.data("Subject: no author\r\n\r\nhi\r\n")[0] == 250
+        assert wait_log(dm, r"permanent failure: .*no From field to "
+                        r"rewrite")
+        time.sleep(1)
+        assert sink.accepted() == []
+        assert post(dm, "bob@none.test") == (250, 250)
+        sink.wait_messages(1, timeout=30)
+    finally:
+        dm.stop()
+        shutil.rmtree(dm.maildir, ignore_errors=True)
+
+
+def test_subject_tag_not_doubled(ldm, sink):
+    assert post(ldm, "bob@none.test", subject="Re: [dev] hello") == \
+        (250, 250)
+    m = parse(sink.wait_messages(1, timeout=30)[0])
+    assert m["Subject"] == "Re: [dev] hello"
+
+
+def test_non_poster_refused(ldm, sink):
+    """550 5.7.1 at RCPT; nothing is queued or sent to anyone."""
+    with smtplib.SMTP("127.0.0.1", ldm.port, timeout=60) as c:
+        c.ehlo("client.test")
+        c.mail("eve@none.test")
+        code, text = c.rcpt("dev@lists.test")
+        assert code == 550 and text.startswith(b"5.7.1"), text
+        c.mail("")      # the null sender never posts
+    assert post(ldm, "") == (550, None)
+    time.sleep(1)
+    assert sink.accepted() == []
+    assert mails(ldm, "nobody", want=1, timeout=1) == []
+    assert "may not post to list dev: refused" in ldm.logtext()
+
+
+def test_loop_dropped(ldm, sink):
+    """A copy that comes back with our List-Id is dropped, logged."""
+    assert post(ldm, "ext@far.test",
+                extra="List-Id: dev <dev.lists.test>\r\n") == (250, 250)
+    assert wait_log(ldm, r"list dev: post from <ext@far.test> dropped: "
+                    r".*a loop")
+    time.sleep(1)
+    assert sink.accepted() == []
+    assert mails(ldm, "nobody", want=1, timeout=1) == []
+    # the daemon carries on
+    assert post(ldm, "ext@far.test") == (250, 250)
+    sink.wait_messages(1, timeout=30)
+
+
+def test_list_member_of_itself(daemon_factory, bed, sink):
+    """A list that names itself: that member is skipped (logged), the
+    others get one copy each."""
+    dm = list_daemon(daemon_factory, bed, members=[
+        "dev@lists.test", "ext@far.test"])
+    dm.start()
+    try:
+        assert post(dm, "ext@far.test") == (250, 250)
+        sink.wait_messages(1, timeout=30)
+        assert wait_log(dm, r"member <dev@lists.test> is a list address: "
+                        r"skipped")
+        time.sleep(1)
+        assert len(sink.accepted()) == 1
+    finally:
+        dm.stop()
+        shutil.rmtree(dm.maildir, ignore_errors=True)
+
+
+def test_bounces_counted(ldm, sink):
+    """Mail to the bounce address is taken from anyone and counted."""
+    assert post(ldm, "", rcpt="dev-bounces@lists.test") == (250, 250)
+    assert wait_log(ldm, r"list dev: bounce from <> counted \(1 since "
+                    r"start\)")
+    time.sleep(1)
+    assert sink.accepted() == []
+
+
+def test_crash_between_post_and_copy(daemon_factory, bed, sink):
+    """kill -9 of the queue (the daemon stops with it, fail-stop) while
+    the post waits for its copy: after the restart each member gets
+    exactly one copy."""
+    dm = list_daemon(daemon_factory, bed)
+    dm.start()
+    try:
+        assert dm.ctl("hold", "all").returncode == 0
+        assert post(dm, "bob@none.test") == (250, 250)
+        # the post is stored; now its store's owner dies without a word
+        os.kill(dm.kids["queue"], signal.SIGKILL)
+        assert dm.wait_exit(30) is not None, dm.logtext()
+        assert "lost child: queue process" in dm.logtext()
+        dm.log.close()
+        dm.start()
+        assert dm.ctl("release", "all").returncode == 0
+        sink.wait_messages(1, timeout=30)
+        local_copy(dm)
+        time.sleep(2)
+        assert len(sink.accepted()) == 1
+        assert len(mails(dm, "nobody", want=2, timeout=1)) == 1
+    finally:
+        dm.stop()
+        shutil.rmtree(dm.maildir, ignore_errors=True)
+
+
+def test_crash_after_copy_stored(daemon_factory, bed, sink, monkeypatch):
+    """The queue dies (SIGKILL, the test hook) right after the copy's
+    commit, before the post's list envelope is dropped: after the restart
+    the post is not redistributed again; each member gets one copy."""
+    dm = list_daemon(daemon_factory, bed)
+    monkeypatch.setenv("POSTERN_TEST_CRASH", "queue:list-committed")
+    dm.start()
+    try:
+        assert post(dm, "bob@none.test") == (250, 250)
+        assert dm.wait_exit(30) is not None, dm.logtext()
+        assert "list dev: copy" in dm.logtext()
+        monkeypatch.delenv("POSTERN_TEST_CRASH")
+        dm.log.close()
+        dm.start()
+        sink.wait_messages(1, timeout=30)
+        local_copy(dm)
+        assert wait_log(dm, r"list dev: copy already queued before a "
+                        r"restart")
+        time.sleep(2)
+        assert len(sink.accepted()) == 1
+        assert len(mails(dm, "nobody", want=2, timeout=1)) == 1
+    finally:
+        dm.stop()
+        shutil.rmtree(dm.maildir, ignore_errors=True)
+
+
+def check_conf(tmp_path, text):
+    conf = tmp_path / "postern.conf"
+    conf.write_text('table m { "a@b.test" }\n' + text + "\n")
+    return run([POSTERND, "-n", "-f", str(conf)])
+
+
+@pytest.mark.parametrize("line,why", [
+    ('list dev address "dev@lists.test"', "needs an address and members"),
+    ('list dev members <m>', "needs an address and members"),
+    ('list dev address "d@l.test" members m', "must be a table"),
+    ('list dev address "d@l.test" members <m> bounce <m>',
+     'list option "bounce" takes no table'),
+    ('list dev address "nope" members <m>', "invalid list address"),
+    ('list dev address "d@l.test" members <zz>', 'unknown table "zz"'),
+    ('list dev address "d@l.test" members <m> posters some',
+     "members, anyone or <TABLE>"),
+    ('list dev address "d@l.test" members <m> verp yes',
+     "verp is not supported"),
+    ('list dev address "d@l.test" members <m> unsubscribe "http://x"',
+     "https:// URL or a mailto:"),
+    ('list dev address "d@l.test" members <m> from-rewrite maybe',
+     "dmarc, always or never"),
+    ('list dev address "d@l.test" members <m> arc-seal with nokey',
+     'unknown dkim-signature "nokey"'),
+    ('list "d v" address "d@l.test" members <m>', "invalid list name"),
+    ('list dev address "d@l.test" members <m> subject-tag "a\tb"',
+     "invalid subject-tag"),
+    ('list dev address "d@l.test" members <m>\n'
+     'list dev2 address "d@l.test" members <m>', "an address of list dev"),
+    ('list dev address "d@l.test" members <m> bounce "d@l.test"',
+     "its bounce address is its address"),
+])
+def test_config_checked(tmp_path, line, why):
+    r = check_conf(tmp_path, line)
+    assert r.returncode != 0
+    assert why in r.stderr, r.stderr
+
+
+def test_config_accepted(tmp_path):
+    r = check_conf(tmp_path, 'table p { "x@y.test" }\n'
+                   'list dev address "d@l.test" members <m> posters <p> '
+                   'bounce "owner@l.test" subject-tag "dev" '
+                   'unsubscribe "mailto:leave@l.test" from-rewrite always\n'
+                   'list two address "t@l.test" members <m> posters anyone '
+                   'from-rewrite dmarc')
+    assert r.returncode == 0, r.stderr
