@@ -1139,6 +1139,7 @@ setup_mta(struct postern_conf *conf, struct imsgbuf *ibuf)
 	mm.connect_timeout = conf->mta.connect_timeout;
 	mm.max_sessions = conf->mta.max_sessions;
 	mm.max_per_domain = conf->mta.max_per_domain;
+	mm.max_slow_sessions = conf->mta.max_slow_sessions;
 	mm.tls_fallback = conf->mta.tls_fallback;
 	if (conf->mta.ca_file != NULL)
 		strlcpy(mm.ca_file, conf->mta.ca_file, sizeof(mm.ca_file));
@@ -1234,6 +1235,8 @@ setup_child(struct postern_conf *conf, enum proc_id id,
 	g.queue_minfree = conf->queue.minfree;
 	g.smtp_timeout = conf->smtp.timeout;
 	g.smtp_max_sessions = conf->smtp.max_sessions;
+	g.mta_max_sessions = conf->mta.max_sessions +
+	    conf->mta.max_slow_sessions;
 	g.smtp_max_per_ip = conf->smtp.max_per_ip;
 	g.smtp_max_received = conf->smtp.max_received;
 	g.smtp_ipv4_prefix = conf->smtp.ipv4_prefix;

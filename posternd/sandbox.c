@@ -368,6 +368,18 @@ sandbox_limits(struct proc *p)
 	case PROC_AUTHD:
 		sandbox_nofiles();
 		break;
+	case PROC_MTA:
+		/*
+		 * A session's socket (and a TLSA or MTA-STS lookup or fetch
+		 * in passing) and each message out at it, a memory file;
+		 * 256 for DNS, the channels, the MTA-STS cache and
+		 * libraries.  Raised past a soft limit of 1024 (systemd's)
+		 * that 2048 messages out would pass (issue 19).
+		 */
+		nofile = (rlim_t)p->global.mta_max_sessions * 2 +
+		    MSG_MTA_INFLIGHT_MAX + 256;
+		sandbox_setrlimit(RLIMIT_NOFILE, "RLIMIT_NOFILE", nofile);
+		break;
 	default:
 		break;
 	}

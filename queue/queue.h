@@ -25,7 +25,15 @@
 #define QUEUE_SPACE_CHECK	5	/* seconds between free-space checks */
 #define QUEUE_MINFREE_MAX	(100ULL * 1024 * 1024)	/* default: this, */
 #define QUEUE_MINFREE_PERCENT	5	/* or this much of the spool if less */
-#define QUEUE_MAX_INFLIGHT	256	/* envelopes out at once */
+/*
+ * Envelopes out at once, and the bytes of their messages (each out as a
+ * memory file).  The window is wide so that envelopes waiting on slow or
+ * silent destinations, which hold theirs for minutes, leave most of it to
+ * the others (issue 19, bench/relay_scale.py); the bytes bound what it
+ * holds in memory files when the messages are large.
+ */
+#define QUEUE_MAX_INFLIGHT	MSG_MTA_INFLIGHT_MAX
+#define QUEUE_INFLIGHT_BYTES	(256ULL * 1024 * 1024)
 #define QUEUE_MAX_INCOMING	4096	/* messages being received */
 /*
  * Room in a stored message beyond max-message-size, which smtp counts on
@@ -52,6 +60,7 @@ struct incoming {
 struct flight {
 	uint64_t		 evpid;
 	enum proc_id		 to;	/* PROC_PARENT or PROC_MTA */
+	uint64_t		 bytes;	/* its share of the message's file */
 };
 
 /*
@@ -95,6 +104,7 @@ struct queue {
 	TAILQ_HEAD(, incoming)		 incoming;
 	size_t				 nincoming;
 	size_t				 inflight;	/* flights */
+	uint64_t			 inflight_bytes;
 	struct flight			 flights[QUEUE_MAX_INFLIGHT];
 	TAILQ_HEAD(, dsn_wait)		 dsn_waiting;
 	TAILQ_HEAD(, ctl_list)		 lists;		/* show queue */
@@ -125,6 +135,8 @@ struct queue {
 
 /* queue/queue.c */
 void	queue_flush_soon(struct queue *);
+/* queue/sched.c: room to hand out more envelopes */
+int	queue_room(const struct queue *);
 void	queue_flush_retry(struct queue *);
 
 /* queue/report_in.c */
