@@ -34,6 +34,7 @@
  */
 #define QUEUE_MAX_INFLIGHT	MSG_MTA_INFLIGHT_MAX
 #define QUEUE_INFLIGHT_BYTES	(256ULL * 1024 * 1024)
+#define QUEUE_TAKE_MAX		512	/* envelopes taken per scheduler run */
 #define QUEUE_MAX_INCOMING	4096	/* messages being received */
 /*
  * Room in a stored message beyond max-message-size, which smtp counts on

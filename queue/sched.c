@@ -283,6 +283,7 @@ queue_sched_cb(int fd, short event, void *arg)
 	struct queue	*q = arg;
 	struct envelope	*e;
 	time_t		 now = walltime(), wait;
+	size_t		 room;
 	int		 n, i, j;
 
 	if (q->paused)
@@ -296,9 +297,16 @@ queue_sched_cb(int fd, short event, void *arg)
 		queue_flush_retry(q);
 	}
 	if (queue_room(q)) {
-		e = xcalloc(QUEUE_MAX_INFLIGHT, sizeof(*e));
-		n = qstore_take_due(q->qs, now, e,
-		    QUEUE_MAX_INFLIGHT - q->inflight);
+		/*
+		 * A run takes at most QUEUE_TAKE_MAX (4 KB an envelope): the
+		 * next run follows a result by QUEUE_KICK_MS, or comes in a
+		 * second.
+		 */
+		room = QUEUE_MAX_INFLIGHT - q->inflight;
+		if (room > QUEUE_TAKE_MAX)
+			room = QUEUE_TAKE_MAX;
+		e = xcalloc(room, sizeof(*e));
+		n = qstore_take_due(q->qs, now, e, room);
 		/*
 		 * Nothing was taken (the transaction rolled back): retry on
 		 * the next run.  n must not reach qsort() as -1, which made
