@@ -4,9 +4,10 @@ A server that accepts the connection and never sends its greeting keeps
 an outbound session for five minutes (RFC 5321 4.5.3.2.1).  Such sessions
 used to count against mta-max-sessions like any other, so a few silent
 destinations took every session and the mail to every other destination
-waited behind them.  A session waiting on its server for MTA_SLOW_SECONDS
-is now slow and stops counting against mta-max-sessions, up to
-mta-max-slow-sessions of them (mta/mta.c mta_sessions_full()).
+waited behind them.  A session that has waited on its server for
+MTA_SLOW_SECONDS is now slow until it ends and stops counting against
+mta-max-sessions, up to mta-max-slow-sessions of them (mta/mta.c
+mta_sessions_full()).
 
 The test: mta-max-sessions 2; two messages for a silent server (127.0.0.41)
 are handed to the mta first and take both sessions; then mail for a
