@@ -12,7 +12,7 @@ BEHAVIOUR one of
   stall      accepts the connection and never answers
 
 Every 0.5 s (and at SIGTERM) it writes FILE (atomically), JSON:
-  msgs       {domain: messages accepted}
+  msgs       {domain: recipients accepted (in a message taken)}
   peak       {domain: most sessions open at once for that domain}
   conns      connections accepted, per listener address
   peak_addr  most connections open at once, per listener address
