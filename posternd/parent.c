@@ -7,6 +7,7 @@
  * parent exits non-zero, so that the supervisor restarts the whole set.
  */
 #include <sys/types.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -1393,6 +1394,28 @@ load_file_tables(struct postern_conf *conf)
 	return rv;
 }
 
+/*
+ * The queue may have MSG_MTA_INFLIGHT_MAX deliveries out, local ones
+ * included: each waits here as a memory file until a worker takes it.
+ * A soft descriptor limit below that and what else the parent holds
+ * (1024 from a login shell) is raised as far as the hard limit allows;
+ * the children, the queue among them, inherit it.
+ */
+static void
+parent_nofile(void)
+{
+	struct rlimit	 rl;
+	rlim_t		 want = MSG_MTA_INFLIGHT_MAX + 1024;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur >= want)
+		return;
+	rl.rlim_cur = rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want ?
+	    rl.rlim_max : want;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+		log_warn("setrlimit RLIMIT_NOFILE %llu",
+		    (unsigned long long)rl.rlim_cur);
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -1526,6 +1549,7 @@ main(int argc, char *argv[])
 	signal_add(&ev_int, NULL);
 	signal_add(&ev_hup, NULL);
 
+	parent_nofile();
 	start_children(conf, self, debug, verbose);
 	deliver_init(exe, conf->hostname, debug);
 	alias_watch_start(conf, &parent->proc);
