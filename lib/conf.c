@@ -93,6 +93,7 @@ config_new(void)
 	conf->mta.connect_timeout = 30;
 	conf->mta.max_sessions = 100;
 	conf->mta.max_per_domain = 10;
+	conf->mta.max_slow_sessions = 400;
 	conf->mta.tls_fallback = 1;
 	conf->local_users.min_uid = DEFAULT_MIN_UID;
 	conf->resolver.configured = 0;

@@ -373,6 +373,7 @@ struct mta_conf {
 	time_t			 connect_timeout; /* default 30 s */
 	size_t			 max_sessions;	/* default 100 */
 	size_t			 max_per_domain; /* default 10 */
+	size_t			 max_slow_sessions; /* default 400 */
 	char			*ca_file;	/* default the system bundle */
 	int			 tls_fallback;	/* plaintext after a failed
 						   opportunistic handshake */

@@ -136,6 +136,9 @@ static const struct metric_row rows[] = {
 	    "Outbound SMTP sessions opened." },
 	{ "mta.sessions.open", "postern_mta_sessions_open", M_GAUGE, NULL,
 	    "Outbound SMTP sessions open now." },
+	{ "mta.sessions.slow", "postern_mta_sessions_slow", M_GAUGE, NULL,
+	    "Outbound SMTP sessions open now and waiting on a slow server "
+	    "(mta-max-slow-sessions)." },
 	{ "mta.connect_failures", "postern_mta_connect_failures_total",
 	    M_COUNTER, NULL, "Outbound connections that failed." },
 	{ "mta.delivery.", "postern_mta_deliveries_total", M_COUNTER, "result",

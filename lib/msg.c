@@ -324,7 +324,7 @@ msg_get_conf_mta(const struct imsg *imsg, struct msg_conf_mta *m)
 {
 	if (fixed(imsg, m, sizeof(*m)) == -1 || !STR(m->ca_file) ||
 	    m->timeout < 0 || m->connect_timeout < 0 ||
-	    !BOOL(m->tls_fallback))
+	    !BOOL(m->tls_fallback) || m->max_slow_sessions > 100000)
 		return bad();
 	return 0;
 }

@@ -27,7 +27,7 @@
  * global settings carry the smtp limits; authd sends failure reports'
  * material (IMSG_REPORT_FAILURE_ADD).
  */
-#define POSTERN_PROTO_VERSION	7
+#define POSTERN_PROTO_VERSION	8
 
 enum proc_id {
 	PROC_PARENT,
@@ -306,6 +306,8 @@ struct msg_conf_global {
 	uint32_t	 smtp_max_idle_commands;
 	uint32_t	 smtp_auth_max_failures;
 	int64_t		 smtp_auth_lockout;	/* seconds */
+	/* mta: its sessions at most (RLIMIT_NOFILE) */
+	uint32_t	 mta_max_sessions;	/* working + slow */
 };
 
 struct msg_conf_listener {
@@ -458,6 +460,7 @@ struct msg_conf_mta {
 	uint32_t	 max_per_domain;
 	char		 ca_file[256];	/* trust anchors for "tls verify" */
 	int32_t		 tls_fallback;	/* mta-tls-fallback yes */
+	uint32_t	 max_slow_sessions; /* beyond max_sessions, waiting */
 };
 
 /* One "action NAME relay ..." (lib/config.h struct action). */
@@ -762,6 +765,12 @@ struct msg_auth_scram_result {
 #define DELIVER_PERMFAIL	2
 
 /* --- queue <-> mta (IMSG_MTA_*) --- */
+
+/*
+ * Envelopes the queue has out at once (queue/queue.h): each message among
+ * them is a descriptor in the mta, which sizes its RLIMIT_NOFILE by it.
+ */
+#define MSG_MTA_INFLIGHT_MAX	2048
 
 struct msg_mta_task {
 	uint64_t	 msgid;

@@ -787,6 +787,7 @@ mta_debug_start(struct mta *m, struct imsg *imsg)
 	pm->conf = m->conf;
 	pm->conf.max_sessions = 1;
 	pm->conf.max_per_domain = 1;
+	pm->conf.max_slow_sessions = 0;	/* one session, slow or not */
 	pm->listen = m->listen;
 	pm->nlisten = m->nlisten;
 	pm->mx_allow = m->mx_allow;

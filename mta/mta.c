@@ -360,6 +360,24 @@ mta_dest_take(struct mta_dest *d)
 
 static void mta_dest_run(struct mta *, struct mta_dest *);
 
+/*
+ * No room for another session: mta-max-sessions are working, or slow
+ * ones (mta/session.c) fill mta-max-slow-sessions beyond them.  A slow
+ * session holds a descriptor and its buffers but waits on its server;
+ * counting it against mta-max-sessions let a few slow or silent
+ * destinations take every session for minutes, and the mail to every
+ * other destination waited behind them (issue 19, bench/relay_scale.py).
+ * Each destination stays within mta-max-per-domain all the same.
+ */
+int
+mta_sessions_full(const struct mta *m)
+{
+	size_t	 slow = m->nslow < m->conf.max_slow_sessions ? m->nslow :
+		    m->conf.max_slow_sessions;
+
+	return m->nsessions - slow >= m->conf.max_sessions;
+}
+
 void
 mta_dests_cb(int fd, short event, void *arg)
 {
@@ -523,8 +541,7 @@ mta_dest_run(struct mta *m, struct mta_dest *d)
 	while (d->ntasks > 0 && mta_session_offer(m, d))
 		;
 	while (d->ntasks > d->nsessions &&
-	    d->nsessions < m->conf.max_per_domain &&
-	    m->nsessions < m->conf.max_sessions) {
+	    d->nsessions < m->conf.max_per_domain && !mta_sessions_full(m)) {
 		d->nsessions++;
 		m->nsessions++;
 		d->connections++;
@@ -915,7 +932,7 @@ mta_shutdown(struct proc *p)
 static void
 mta_ctl_stats(struct mta *m, uint32_t peerid)
 {
-	struct msg_ctl_stat	 st[5 + MTA_STATS_TLS_MAX];
+	struct msg_ctl_stat	 st[6 + MTA_STATS_TLS_MAX];
 	const char		*names[] = { "ok", "tempfail", "permfail" };
 	size_t			 n = 0, i;
 
@@ -924,6 +941,8 @@ mta_ctl_stats(struct mta *m, uint32_t peerid)
 	st[n++].value = m->stats.sessions;
 	strlcpy(st[n].name, "mta.sessions.open", sizeof(st[n].name));
 	st[n++].value = m->nsessions;
+	strlcpy(st[n].name, "mta.sessions.slow", sizeof(st[n].name));
+	st[n++].value = m->nslow;
 	strlcpy(st[n].name, "mta.connect_failures", sizeof(st[n].name));
 	st[n++].value = m->stats.connect_failures;
 	for (i = 0; i < 3; i++) {

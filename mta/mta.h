@@ -35,6 +35,8 @@
 #define MTA_SHUTDOWN_MS		1000	/* at SIGTERM, for replies and results */
 #define MTA_STOP_TICK_MS	20
 #define MTA_IDLE_SECONDS	2	/* an idle session waits for work */
+#define MTA_SLOW_SECONDS	2	/* waiting on the server this long, a
+					   session is slow (mta_sessions_full()) */
 #define MTA_DEST_KEEP		600	/* seconds an idle destination is
 					   kept for posternctl show hosts */
 
@@ -183,6 +185,8 @@ struct mta {
 	struct netaddr_net	*mx_allow;
 	size_t			 nmx_allow;
 	size_t			 nsessions;
+	size_t			 nslow;		/* of them, waiting on a slow
+						   server (mta/session.c) */
 	uint32_t		 next_session_id;
 	struct dns_ctx		*dns;
 	X509_STORE		*ca;		/* for certificate checks */
@@ -215,6 +219,7 @@ struct mta_task *mta_dest_take(struct mta_dest *);
 void	mta_dest_session_done(struct mta *, struct mta_dest *, int ok,
 	    const char *error);
 void	mta_dest_kick(struct mta *);
+int	mta_sessions_full(const struct mta *);
 void	mta_dests_cb(int, short, void *);
 const struct mta_secret *mta_secret_find(struct mta *, const char *table,
 	    const char *host);

@@ -56,6 +56,8 @@ struct mta_session {
 	int			 ev_set;
 	struct event		 ev;
 	struct event		 ev_timer;
+	struct event		 ev_slow;	/* MTA_SLOW_SECONDS in a state */
+	int			 slow;		/* counted in mta->nslow */
 	struct buf		 in;
 	struct buf		 out;
 	enum mta_state		 state;

@@ -490,41 +490,76 @@ prepare_dirs(struct postern_conf *conf)
 }
 
 /*
- * RLIMIT_NOFILE: smtp needs a descriptor per session.  Children inherit
- * the parent's hard limit, and only a process with CAP_SYS_RESOURCE may
- * raise one, so the parent, root, raises its own before it starts them.
- * Where it may not (a container without CAP_SYS_RESOURCE, or past
- * fs.nr_open), smtp-max-sessions is lowered to what fits, loudly, so that
- * clients past it get a 421 rather than smtp failing to accept.
+ * RLIMIT_NOFILE.  smtp needs a descriptor per session, the mta two per
+ * session and one per delivery the queue has out (MSG_MTA_INFLIGHT_MAX,
+ * each a memory file), and the parent holds the local ones of those
+ * deliveries until a worker takes them.  Children inherit the parent's
+ * hard limit, and only a process with CAP_SYS_RESOURCE may raise one, so
+ * the parent, root, raises its own before it starts them.  Where it may
+ * not (a container without CAP_SYS_RESOURCE, or past fs.nr_open),
+ * smtp-max-sessions is lowered to what fits, loudly, so that clients past
+ * it get a 421 rather than smtp failing to accept; the mta keeps what the
+ * hard limit allows.  The parent's own soft limit (1024 from a login
+ * shell) is raised as far as the hard limit allows.
  */
 static void
 parent_nofile(struct postern_conf *conf)
 {
 	struct rlimit	 rl;
-	rlim_t		 need, old;
+	rlim_t		 need, mta, old, want = MSG_MTA_INFLIGHT_MAX + 1024;
 
 	need = sandbox_smtp_nofile(conf->smtp.max_sessions);
+	mta = sandbox_mta_nofile(conf->mta.max_sessions +
+	    conf->mta.max_slow_sessions);
+	if (mta > need)
+		need = mta;
+	if (want > need)
+		need = want;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
 		fatal("getrlimit RLIMIT_NOFILE");
-	if (rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= need)
-		return;
-	old = rl.rlim_max;
-	rl.rlim_max = need;
-	if (setrlimit(RLIMIT_NOFILE, &rl) == 0) {
-		log_info("RLIMIT_NOFILE hard limit raised from %llu to %llu "
-		    "for smtp-max-sessions %zu", (unsigned long long)old,
-		    (unsigned long long)need, conf->smtp.max_sessions);
-		return;
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need) {
+		old = rl.rlim_max;
+		rl.rlim_max = need;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
+			log_info("RLIMIT_NOFILE hard limit raised from %llu to "
+			    "%llu for smtp-max-sessions %zu and mta-max-sessions "
+			    "%zu", (unsigned long long)old,
+			    (unsigned long long)need, conf->smtp.max_sessions,
+			    conf->mta.max_sessions);
+		else {
+			rl.rlim_max = old;
+			if (old < SANDBOX_SMTP_SPARE + 1)
+				fatal("RLIMIT_NOFILE hard limit %llu cannot be "
+				    "raised to %llu", (unsigned long long)old,
+				    (unsigned long long)need);
+			if (sandbox_smtp_nofile(conf->smtp.max_sessions) >
+			    old) {
+				log_warn("RLIMIT_NOFILE hard limit %llu cannot "
+				    "be raised to %llu: smtp-max-sessions "
+				    "lowered from %zu to %llu",
+				    (unsigned long long)old,
+				    (unsigned long long)need,
+				    conf->smtp.max_sessions,
+				    (unsigned long long)(old -
+				    SANDBOX_SMTP_SPARE));
+				conf->smtp.max_sessions = old -
+				    SANDBOX_SMTP_SPARE;
+			}
+			if (mta > old)
+				log_warn("RLIMIT_NOFILE hard limit %llu cannot "
+				    "be raised to %llu: the mta keeps %llu "
+				    "descriptors", (unsigned long long)old,
+				    (unsigned long long)mta,
+				    (unsigned long long)old);
+		}
 	}
-	if (old < SANDBOX_SMTP_SPARE + 1)
-		fatal("RLIMIT_NOFILE hard limit %llu cannot be raised to %llu",
-		    (unsigned long long)old, (unsigned long long)need);
-	log_warn("RLIMIT_NOFILE hard limit %llu cannot be raised to %llu: "
-	    "smtp-max-sessions lowered from %zu to %llu",
-	    (unsigned long long)old, (unsigned long long)need,
-	    conf->smtp.max_sessions,
-	    (unsigned long long)(old - SANDBOX_SMTP_SPARE));
-	conf->smtp.max_sessions = old - SANDBOX_SMTP_SPARE;
+	if (rl.rlim_cur < want) {
+		rl.rlim_cur = rl.rlim_max != RLIM_INFINITY &&
+		    rl.rlim_max < want ? rl.rlim_max : want;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+			log_warn("setrlimit RLIMIT_NOFILE %llu",
+			    (unsigned long long)rl.rlim_cur);
+	}
 }
 
 static void
@@ -1184,6 +1219,7 @@ setup_mta(struct postern_conf *conf, struct imsgbuf *ibuf)
 	mm.connect_timeout = conf->mta.connect_timeout;
 	mm.max_sessions = conf->mta.max_sessions;
 	mm.max_per_domain = conf->mta.max_per_domain;
+	mm.max_slow_sessions = conf->mta.max_slow_sessions;
 	mm.tls_fallback = conf->mta.tls_fallback;
 	if (conf->mta.ca_file != NULL)
 		strlcpy(mm.ca_file, conf->mta.ca_file, sizeof(mm.ca_file));
@@ -1279,6 +1315,8 @@ setup_child(struct postern_conf *conf, enum proc_id id,
 	g.queue_minfree = conf->queue.minfree;
 	g.smtp_timeout = conf->smtp.timeout;
 	g.smtp_max_sessions = conf->smtp.max_sessions;
+	g.mta_max_sessions = conf->mta.max_sessions +
+	    conf->mta.max_slow_sessions;
 	g.smtp_max_per_ip = conf->smtp.max_per_ip;
 	g.smtp_max_received = conf->smtp.max_received;
 	g.smtp_ipv4_prefix = conf->smtp.ipv4_prefix;

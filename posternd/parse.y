@@ -75,6 +75,7 @@ static void	 set_count(const struct conf_loc *, const char *, long long,
 %token	SMTPMINDATARATE SMTPDATARATEWINDOW SMTPMAXIDLECOMMANDS
 %token	SMTPAUTHMAXFAILURES SMTPAUTHLOCKOUT
 %token	MTATIMEOUT MTACONNECTTIMEOUT MTAMAXSESSIONS MTAMAXPERDOMAIN MTACAFILE
+%token	MTAMAXSLOWSESSIONS
 %token	MTATLSFALLBACK MTAMXALLOWNETWORK AUTHDNSTIMEOUT
 %token	TRANSPORT ROUTE ATTEMPT ARCSEAL ACCOUNT MECHANISMS
 %token	MAILDIR MATCH MAX MAXMESSAGESIZE MAXSIGNATURES MBOX MDA MEMORYLIMIT
@@ -290,6 +291,14 @@ main		: HOSTNAME STRING {
 		| MTAMAXPERDOMAIN NUMBER {
 			set_count(&@2, "mta-max-per-domain", $2, 1000,
 			    &ps.conf->mta.max_per_domain);
+		}
+		| MTAMAXSLOWSESSIONS NUMBER {
+			/* 0: a slow session counts like any other */
+			if ($2 < 0 || $2 > 100000)
+				conf_error(&@2, "invalid mta-max-slow-sessions "
+				    "%lld (0 to 100000)", $2);
+			else
+				ps.conf->mta.max_slow_sessions = (size_t)$2;
 		}
 		| MTATLSFALLBACK STRING {
 			/* plaintext after a failed opportunistic handshake */
@@ -1179,6 +1188,7 @@ static const struct keyword keywords[] = {
 	{ "mta-connect-timeout", MTACONNECTTIMEOUT },
 	{ "mta-max-per-domain",	MTAMAXPERDOMAIN },
 	{ "mta-max-sessions",	MTAMAXSESSIONS },
+	{ "mta-max-slow-sessions", MTAMAXSLOWSESSIONS },
 	{ "mta-mx-allow-network", MTAMXALLOWNETWORK },
 	{ "mta-timeout",	MTATIMEOUT },
 	{ "mta-tls-fallback",	MTATLSFALLBACK },

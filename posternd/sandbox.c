@@ -344,6 +344,18 @@ sandbox_smtp_nofile(size_t sessions)
 }
 
 /*
+ * The mta's: a session's socket (and a TLSA or MTA-STS lookup or fetch
+ * in passing) and each message out at it, a memory file; 256 for DNS,
+ * the channels, the MTA-STS cache and libraries.  Past a soft limit of
+ * 1024 (systemd's) that 2048 messages out would pass (issue 19).
+ */
+rlim_t
+sandbox_mta_nofile(size_t sessions)
+{
+	return (rlim_t)sessions * 2 + MSG_MTA_INFLIGHT_MAX + 256;
+}
+
+/*
  * The limits.  smtp's descriptors: one per session (its connection: a
  * TLS session and its handshake use that same descriptor) and the spare,
  * and never below what is open already plus 64.  The parent raised its
@@ -382,6 +394,15 @@ sandbox_limits(struct proc *p)
 		break;
 	case PROC_AUTHD:
 		sandbox_nofiles();
+		break;
+	case PROC_MTA:
+		/* where the parent could not raise its hard limit that
+		 * far, what it allows (it logged it) */
+		nofile = sandbox_mta_nofile(p->global.mta_max_sessions);
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+		    rl.rlim_max != RLIM_INFINITY && nofile > rl.rlim_max)
+			nofile = rl.rlim_max;
+		sandbox_setrlimit(RLIMIT_NOFILE, "RLIMIT_NOFILE", nofile);
 		break;
 	default:
 		break;

@@ -22,6 +22,7 @@ struct proc;
 
 /* RLIMIT_NOFILE that smtp needs for this many sessions */
 rlim_t	 sandbox_smtp_nofile(size_t sessions);
+rlim_t	 sandbox_mta_nofile(size_t sessions);
 
 /*
  * posternd -d -S log: a forbidden system call is logged and fails with

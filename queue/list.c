@@ -123,7 +123,7 @@ queue_list_start(struct queue *q, const struct envelope *e)
 	memset(&m, 0, sizeof(m));
 	m.evpid = e->id;
 	strlcpy(m.list, l->name, sizeof(m.list));
-	queue_flight_add(q, e->id, PROC_AUTHD);
+	queue_flight_add(q, e->id, PROC_AUTHD, fd);
 	proc_compose(q->proc, PROC_AUTHD, IMSG_LIST_BUILD, 0, fd, &m,
 	    sizeof(m));
 	log_debug("%s: list %s: to authd for its header", qid, l->name);

@@ -130,7 +130,7 @@ queue_flush_cb(int fd, short event, void *arg)
 	if (qstore_flush_pending(q->qs) == -1)
 		queue_flush_retry(q);	/* the store logged why */
 	/* Results just committed may have moved the next due time. */
-	else if (!q->paused && q->inflight < QUEUE_MAX_INFLIGHT &&
+	else if (!q->paused && queue_room(q) &&
 	    (wait = qstore_next_due(q->qs, walltime())) >= 0)
 		queue_schedule_soon(q, wait);
 	/*

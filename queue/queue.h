@@ -26,7 +26,16 @@
 #define QUEUE_SPACE_CHECK	5	/* seconds between free-space checks */
 #define QUEUE_MINFREE_MAX	(100ULL * 1024 * 1024)	/* default: this, */
 #define QUEUE_MINFREE_PERCENT	5	/* or this much of the spool if less */
-#define QUEUE_MAX_INFLIGHT	256	/* envelopes out at once */
+/*
+ * Envelopes out at once, and the bytes of their messages (each out as a
+ * memory file).  The window is wide so that envelopes waiting on slow or
+ * silent destinations, which hold theirs for minutes, leave most of it to
+ * the others (issue 19, bench/relay_scale.py); the bytes bound what it
+ * holds in memory files when the messages are large.
+ */
+#define QUEUE_MAX_INFLIGHT	MSG_MTA_INFLIGHT_MAX
+#define QUEUE_INFLIGHT_BYTES	(256ULL * 1024 * 1024)
+#define QUEUE_TAKE_MAX		512	/* envelopes taken per scheduler run */
 #define QUEUE_MAX_INCOMING	4096	/* messages being received */
 /*
  * Room in a stored message beyond max-message-size, which smtp counts on
@@ -53,6 +62,7 @@ struct incoming {
 struct flight {
 	uint64_t		 evpid;
 	enum proc_id		 to;	/* PROC_PARENT or PROC_MTA */
+	uint64_t		 bytes;	/* its share of the message's file */
 };
 
 /*
@@ -103,6 +113,7 @@ struct queue {
 	TAILQ_HEAD(, incoming)		 incoming;
 	size_t				 nincoming;
 	size_t				 inflight;	/* flights */
+	uint64_t			 inflight_bytes;
 	struct flight			 flights[QUEUE_MAX_INFLIGHT];
 	TAILQ_HEAD(, dsn_wait)		 dsn_waiting;
 	TAILQ_HEAD(, ctl_list)		 lists;		/* show queue */
@@ -136,6 +147,8 @@ struct queue {
 
 /* queue/queue.c */
 void	queue_flush_soon(struct queue *);
+/* queue/sched.c: room to hand out more envelopes */
+int	queue_room(const struct queue *);
 void	queue_flush_retry(struct queue *);
 
 /* queue/report_in.c */
@@ -153,7 +166,8 @@ void	queue_mta_result(struct queue *, struct imsg *);
 int	queue_message_fd(struct queue *, uint64_t msgid);
 void	queue_unroutable(struct queue *, const struct envelope *,
 	    const char *why);
-void	queue_flight_add(struct queue *, uint64_t evpid, enum proc_id);
+void	queue_flight_add(struct queue *, uint64_t evpid, enum proc_id,
+	    int fd);
 int	queue_flight_end(struct queue *, uint64_t evpid, enum proc_id);
 /* queue/list.c */
 void	queue_list_start(struct queue *, const struct envelope *);

@@ -45,13 +45,26 @@
  * bounce a local envelope, one still queued, or one twice.
  */
 static void
-flight_add(struct queue *q, uint64_t evpid, enum proc_id to)
+flight_add(struct queue *q, uint64_t evpid, enum proc_id to, uint64_t bytes)
 {
 	if (q->inflight >= QUEUE_MAX_INFLIGHT)
 		fatalx("queue: more than %d envelopes out", QUEUE_MAX_INFLIGHT);
 	q->flights[q->inflight].evpid = evpid;
 	q->flights[q->inflight].to = to;
+	q->flights[q->inflight].bytes = bytes;
 	q->inflight++;
+	q->inflight_bytes += bytes;
+}
+
+/*
+ * The byte bound is checked before a run takes envelopes, so one run's
+ * messages may pass it: by at most a window of them.
+ */
+int
+queue_room(const struct queue *q)
+{
+	return q->inflight < QUEUE_MAX_INFLIGHT &&
+	    q->inflight_bytes < QUEUE_INFLIGHT_BYTES;
 }
 
 /* The answer from `from` lands: 0, or -1 when it holds no such envelope. */
@@ -65,17 +78,27 @@ flight_end(struct queue *q, uint64_t evpid, enum proc_id from)
 			continue;
 		if (q->flights[i].to != from)
 			return -1;
+		q->inflight_bytes -= q->flights[i].bytes;
 		q->flights[i] = q->flights[--q->inflight];
 		return 0;
 	}
 	return -1;
 }
 
-/* For the list builds at authd (queue/list.c). */
-void
-queue_flight_add(struct queue *q, uint64_t evpid, enum proc_id to)
+/* The size of a message's memory file, for the window's byte count. */
+static uint64_t
+fd_size(int fd)
 {
-	flight_add(q, evpid, to);
+	struct stat	 st;
+
+	return fstat(fd, &st) == 0 ? (uint64_t)st.st_size : 0;
+}
+
+/* For the list builds at authd (queue/list.c): the message goes as fd. */
+void
+queue_flight_add(struct queue *q, uint64_t evpid, enum proc_id to, int fd)
+{
+	flight_add(q, evpid, to, fd_size(fd));
 }
 
 int
@@ -159,7 +182,7 @@ queue_deliver_reportd(struct queue *q, const struct envelope *e,
 	m.evpid = e->id;
 	strlcpy(m.sender, e->sender, sizeof(m.sender));
 	strlcpy(m.rcpt, e->rcpt, sizeof(m.rcpt));
-	flight_add(q, e->id, PROC_REPORTD);
+	flight_add(q, e->id, PROC_REPORTD, fd_size(fd));
 	proc_compose(q->proc, PROC_REPORTD, IMSG_REPORT_MESSAGE_RECEIVE, 0, fd,
 	    &m, sizeof(m));
 	log_debug("%s: to reportd, a report for <%s>", qid, e->rcpt);
@@ -204,7 +227,7 @@ queue_deliver_local(struct queue *q, const struct envelope *e)
 	 * attempt interrupted by a crash counts as one (qstore recovery).
 	 */
 	d.check_existing = e->attempts > 0;
-	flight_add(q, e->id, PROC_PARENT);
+	flight_add(q, e->id, PROC_PARENT, fd_size(fd));
 	proc_compose(q->proc, PROC_PARENT, IMSG_DELIVER_ENVELOPE_START, 0, fd,
 	    &d, sizeof(d));
 	log_debug("%s: to the parent for local delivery to <%s>", qid,
@@ -259,7 +282,8 @@ queue_deliver_remote(struct queue *q, const struct envelope *e, size_t n)
 	for (i = 0; i < n; i++) {
 		proc_compose(q->proc, PROC_MTA, IMSG_MTA_ENVELOPE_ADD, 0, -1,
 		    &e[i], sizeof(e[i]));
-		flight_add(q, e[i].id, PROC_MTA);
+		flight_add(q, e[i].id, PROC_MTA, ((uint64_t)st.st_size + n - 1) /
+		    n);
 	}
 	log_debug("%s: %zu recipient(s) to the mta (%s)", qid, n, e->dest);
 }
@@ -270,6 +294,7 @@ queue_sched_cb(int fd, short event, void *arg)
 	struct queue	*q = arg;
 	struct envelope	*e;
 	time_t		 now = walltime(), wait;
+	size_t		 room;
 	int		 n, i, j;
 
 	if (q->paused)
@@ -282,10 +307,17 @@ queue_sched_cb(int fd, short event, void *arg)
 		log_warnx("queue: group commit failed");
 		queue_flush_retry(q);
 	}
-	if (q->inflight < QUEUE_MAX_INFLIGHT) {
-		e = xcalloc(QUEUE_MAX_INFLIGHT, sizeof(*e));
-		n = qstore_take_due(q->qs, now, e,
-		    QUEUE_MAX_INFLIGHT - q->inflight);
+	if (queue_room(q)) {
+		/*
+		 * A run takes at most QUEUE_TAKE_MAX (4 KB an envelope): the
+		 * next run follows a result by QUEUE_KICK_MS, or comes in a
+		 * second.
+		 */
+		room = QUEUE_MAX_INFLIGHT - q->inflight;
+		if (room > QUEUE_TAKE_MAX)
+			room = QUEUE_TAKE_MAX;
+		e = xcalloc(room, sizeof(*e));
+		n = qstore_take_due(q->qs, now, e, room);
 		/*
 		 * Nothing was taken (the transaction rolled back): retry on
 		 * the next run.  n must not reach qsort() as -1, which made
@@ -322,8 +354,7 @@ queue_sched_cb(int fd, short event, void *arg)
 		fatalx("queue store: %s: stopping, the daemon with it; the "
 		    "store is reopened when it is started again",
 		    qstore_error(q->qs));
-	if ((wait = qstore_next_due(q->qs, now)) >= 0 &&
-	    q->inflight < QUEUE_MAX_INFLIGHT)
+	if ((wait = qstore_next_due(q->qs, now)) >= 0 && queue_room(q))
 		queue_schedule_soon(q, wait == 0 ? 1 : wait);
 }
 

@@ -203,3 +203,66 @@ def test_binaries_are_hardened():
         syms = run(["readelf", "--dyn-syms", "-W", path]).stdout
         assert "__stack_chk_fail" in syms, name
         assert "_chk@" in syms.replace("__stack_chk_fail@", ""), name
+
+
+def test_scale_bench_config_and_sink(tmp_path):
+    """bench/relay_scale.py (BENCH_ONLY=scale, not in make check): its
+    posternd configuration must stay one posternd accepts, and its sink
+    (bench/scale_sink.py) must count a message and a session per
+    recipient domain and refuse at the greeting where told to."""
+    import json
+    import smtplib
+    import socket
+    import subprocess
+    from conftest import BUILD, next_port
+    sys.path.insert(0, os.path.join(TOP, "bench"))
+    try:
+        import relay_scale
+    finally:
+        sys.path.pop(0)
+
+    class Bed:
+        resolver = "127.0.53.1@53"
+        trust_anchor = str(tmp_path / "root.ds")
+    conf = tmp_path / "scale.conf"
+    conf.write_text('spool "%s/spool"\nlisten on 127.0.0.1 port 24110\n'
+                    % tmp_path + relay_scale.ScalePostern(
+                        BUILD, Bed()).routing())
+    (tmp_path / "root.ds").write_text(
+        ". IN DS 1 13 2 " + "00" * 32 + "\n")
+    r = run([os.path.join(BUILD, "posternd"), "-n", "-f", str(conf)],
+            timeout=30)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+    port = next_port()
+    stats = str(tmp_path / "sink.json")
+    cfg = tmp_path / "sink.conf"
+    cfg.write_text(json.dumps({"stats": stats, "listen": [
+        ["127.0.0.61", port, "ok"], ["127.0.0.62", port, "banner421"]]}))
+    sink = subprocess.Popen(["/usr/bin/python3", "-S",
+                             os.path.join(TOP, "bench", "scale_sink.py"),
+                             str(cfg)])
+    try:
+        deadline = time.time() + 20
+        while not os.path.exists(stats + ".ready"):
+            assert sink.poll() is None and time.time() < deadline
+            time.sleep(0.05)
+        with smtplib.SMTP("127.0.0.61", port, timeout=10) as c:
+            c.sendmail("a@b.test", ["u@d7.scale.test", "v@d7.scale.test"],
+                       b"Subject: x\r\n\r\n.leading dot\r\n")
+        with socket.create_connection(("127.0.0.62", port), 10) as s:
+            assert s.recv(100).startswith(b"421 ")
+        deadline = time.time() + 10
+        while True:
+            with open(stats) as f:
+                got = json.load(f)
+            if got["conns"].get("127.0.0.62") == 1 or \
+                    time.time() > deadline:
+                break
+            time.sleep(0.1)
+        assert got["msgs"] == {"d7.scale.test": 2}
+        assert got["peak"] == {"d7.scale.test": 1}
+        assert got["conns"] == {"127.0.0.61": 1, "127.0.0.62": 1}
+    finally:
+        sink.terminate()
+        sink.wait(10)

@@ -1734,6 +1734,8 @@ test_smtp_statements(void **state)
 	    "test.conf:1: invalid smtp-ipv6-prefix 0 (1 to 128)\n");
 	expect_errors("smtp-max-idle-commands 0\n", 0,
 	    "test.conf:1: invalid smtp-max-idle-commands 0 (1 to 100000)\n");
+	expect_errors("mta-max-slow-sessions 100001\n", 0,
+	    "test.conf:1: invalid mta-max-slow-sessions 100001 (0 to 100000)\n");
 }
 
 static void
@@ -1745,6 +1747,7 @@ test_mta_statements(void **state)
 
 	conf = parse_ok("mta-timeout 30s\nmta-connect-timeout 5s\n"
 	    "mta-max-sessions 7\nmta-max-per-domain 3\nmta-tls-fallback no\n"
+	    "mta-max-slow-sessions 0\n"
 	    "mta-ca-file \"/etc/ssl/certs/ca-certificates.crt\"\n"
 	    "table s { \"smtp.example.com\" = \"u:p\" }\n"
 	    "transport d direct tls require\n"
@@ -1761,6 +1764,7 @@ test_mta_statements(void **state)
 	assert_int_equal(conf->mta.connect_timeout, 5);
 	assert_int_equal(conf->mta.max_sessions, 7);
 	assert_int_equal(conf->mta.max_per_domain, 3);
+	assert_int_equal(conf->mta.max_slow_sessions, 0);
 	assert_int_equal(conf->mta.tls_fallback, 0);
 	t = config_find_transport(conf, "d");
 	assert_int_equal(t->transport, TRANSPORT_DIRECT);
