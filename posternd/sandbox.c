@@ -32,9 +32,44 @@
  * which together is nearly every system call there is; its defence is
  * that it parses nothing but its config file and validated imsgs.
  *
- * Not done here: the delivery workers (posternd -P deliver, one recipient
- * user each) and authd's crypt helper (forked by authd before the filter)
- * run without a filter.
+ * authd's crypt helper (authd/crypt_helper.c, forked by authd before
+ * authd's filter) gets a filter of its own, the narrowest: its socket,
+ * memory, exit (sandbox_crypt_helper()); and RLIMIT_NPROC 0, RLIMIT_FSIZE
+ * 0, RLIMIT_NOFILE of what it holds, RLIMIT_CORE 0, not dumpable.  It is
+ * part of authd: its death stops authd, and so the daemon (fail-stop).
+ *
+ * The delivery workers (posternd -P deliver and -P forward, fresh
+ * executions of posternd, one recipient user each) get one filter per
+ * kind (sandbox_worker_enter()), installed once the worker is its user
+ * for good and before it reads any message or file of the user's:
+ * maildir and mbox may make and sync files and directories and lock;
+ * the ~/.forward reader may only open for reading (no O_CREAT, O_TRUNC,
+ * O_APPEND or write access) and answer; the lmtp worker may open for
+ * reading (the resolver's /etc/hosts), make sockets and connect, having
+ * looked the server's name up once before its filter so that the name
+ * service's modules are mapped.  None may execute, fork or change user.
+ * A worker's forbidden call kills it (SIGSYS, the call named in the log)
+ * and the parent makes its jobs temporary failures, which the queue
+ * retries; the daemon goes on.  Fail-stop is for the long-lived
+ * children, whose loss leaves the set unable to do its job (posternd(8));
+ * a worker is one of many short-lived processes per user, its loss costs
+ * one attempt, like a worker killed at its deadline, and stopping the
+ * daemon for it would let any user stop mail for everyone with a
+ * .forward or a mailbox that makes a worker misbehave.
+ *
+ * The mda worker executes the user's command (procmail, maildrop, a
+ * script), which inherits any filter across execve: an allow-list would
+ * have to allow whatever such a program does, which is nearly anything.
+ * Its filter is a deny-list instead (sandbox_mda()), of what no delivery
+ * command needs and what attacks the kernel or other processes: ptrace
+ * and process_vm_*, kexec and module loading, mount and the new mount
+ * API, bpf, keyctl, perf_event_open, userfaultfd, io_uring (whose
+ * operations a filter never sees), namespaces (unshare, setns), swap,
+ * reboot, the clock, iopl.  It is installed as root (CAP_SYS_ADMIN) so
+ * that NO_NEW_PRIVS stays off: Debian's procmail and dotlockfile are
+ * setgid mail and need that group for /var/mail.  A setuid program under
+ * the filter is not weakened by it: each call it refuses kills (SIGSYS),
+ * none fails with an error a program might ignore.
  */
 #include <sys/types.h>
 #include <sys/ioctl.h>
