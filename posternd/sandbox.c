@@ -739,6 +739,8 @@ sandbox_crypt_helper(int sock)
 	scmp_filter_ctx	 ctx;
 	int		 top = sock;
 
+	if (sandbox_logfd == -1)
+		sandbox_logfd = STDERR_FILENO;	/* authd did not prepare */
 	if (sandbox_logfd != -1 && sandbox_logfd != STDERR_FILENO) {
 		if (dup2(sandbox_logfd, sock + 1) == -1)
 			fatal("crypt helper: dup2");
