@@ -198,7 +198,7 @@ static const char *const sandbox_memfd[] = {
 static const char *const sandbox_crypt[] = {
 	"read", "write", "writev", "recvfrom", "sendto", "close",
 	"brk", "munmap", "mremap", "madvise", "futex",
-	"rt_sigaction", "rt_sigprocmask", "rt_sigreturn",
+	"rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "sigaltstack",
 	"getpid", "gettid", "clock_gettime", "exit", "exit_group",
 };
 

@@ -96,6 +96,7 @@ run_worker(enum sandbox_worker kind, int (*job)(void), int (*bad)(void),
 	return status;
 }
 
+#ifndef SANITIZER
 static int
 open_for_writing(void)
 {
@@ -104,6 +105,7 @@ open_for_writing(void)
 	snprintf(path, sizeof(path), "%s/written", dir);
 	return open(path, O_WRONLY | O_CREAT, 0600) == -1;
 }
+#endif
 
 static int
 open_for_reading(void)
