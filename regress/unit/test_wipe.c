@@ -3,7 +3,8 @@
  * 18): a received imsg's payload at imsg_free() (SASL passwords, SRS and
  * DKIM keys ride in them), and a struct buf's old block when it grows
  * and the bytes it gives up at buf_consume() (an AUTH line passes
- * through the session's input buffer).
+ * through the session's input buffer), and a table's values when the
+ * parent frees a table (a relay's password, a password hash).
  *
  * Observed by looking at the freed block: under ASan it sits poisoned in
  * the quarantine and is unpoisoned for the look; with glibc's malloc a
@@ -23,6 +24,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "config.h"
 #include "imsg.h"
 #include "util.h"
 
@@ -138,6 +140,28 @@ test_buf_consume_wipes_what_it_gives_up(void **state)
 	buf_free(&b);
 }
 
+static void
+test_table_values_wiped_at_free(void **state)
+{
+	struct table		*t;
+	struct table_entry	*te;
+	char			 secret[120];
+	uintptr_t		 addr;
+
+	memset(secret, 'P', sizeof(secret) - 1);
+	secret[sizeof(secret) - 1] = '\0';
+	t = xcalloc(1, sizeof(*t));
+	TAILQ_INIT(&t->entries);
+	te = xcalloc(1, sizeof(*te));
+	te->key = xstrdup("relay.example");
+	te->value = xstrdup(secret);
+	TAILQ_INSERT_TAIL(&t->entries, te, entry);
+	t->nentries = 1;
+	addr = (uintptr_t)te->value;
+	config_table_free(t);
+	assert_int_equal(stale(addr, sizeof(secret) - 1, 'P'), 0);
+}
+
 int
 main(void)
 {
@@ -145,6 +169,7 @@ main(void)
 		cmocka_unit_test(test_imsg_payload_wiped_at_free),
 		cmocka_unit_test(test_buf_growth_wipes_the_old_block),
 		cmocka_unit_test(test_buf_consume_wipes_what_it_gives_up),
+		cmocka_unit_test(test_table_values_wiped_at_free),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
