@@ -12,6 +12,11 @@
  * hears the answer through an event on the socket.  The password is
  * wiped from every buffer that held it once it has been used.
  *
+ * The helper runs under its own seccomp filter and limits
+ * (sandbox_crypt_helper(), posternd/sandbox.c): it may read and write its
+ * socket, use memory and exit, nothing else; no fork, no file, no new
+ * descriptor, no core.
+ *
  * Fail-stop: when the helper dies, authd stops (and with it the daemon);
  * when authd dies, the helper reads the end of its socket and exits.
  */
@@ -30,6 +35,7 @@
 
 #include "authd/crypt_helper.h"
 #include "log.h"
+#include "posternd/proc.h"
 #include "util.h"
 
 struct crypt_request {
@@ -141,7 +147,7 @@ crypt_helper_start(crypt_helper_done done, void *arg)
 		signal(SIGHUP, SIG_IGN);
 		if ((fd = dup2(sp[1], STDERR_FILENO + 1)) == -1)
 			fatal("crypt helper: dup2");
-		closefrom(fd + 1);
+		sandbox_crypt_helper(fd);
 		crypt_helper_main(fd);
 	}
 	close(sp[1]);

@@ -680,6 +680,9 @@ config_table_free(struct table *t)
 	while ((te = TAILQ_FIRST(&t->entries)) != NULL) {
 		TAILQ_REMOVE(&t->entries, te, entry);
 		free(te->key);
+		/* a relay's password, a password hash: not left in the heap */
+		if (te->value != NULL)
+			explicit_bzero(te->value, strlen(te->value));
 		free(te->value);
 		free(te);
 	}

@@ -15,9 +15,11 @@
  * message claiming it can start (one sent along a message without the
  * flag) is a protocol error too, never kept for the next message.
  *
- * Some messages carry secrets (SASL passwords, keys): a buffer that held
- * a message is wiped before it is freed or reused, so that no copy
- * lingers in the heap.
+ * Some messages carry secrets (SASL passwords, SRS keys, DKIM private
+ * keys): a buffer that held a message (the read buffer's consumed bytes,
+ * a write buffer once sent, a received message's payload at imsg_free(),
+ * the read buffer at imsgbuf_clear()) is wiped before it is freed or
+ * reused, so that no copy lingers in the heap.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -63,6 +65,8 @@ imsgbuf_clear(struct imsgbuf *ibuf)
 	for (i = 0; i < ibuf->nrfds; i++)
 		close(ibuf->rfds[i]);
 	ibuf->nrfds = 0;
+	if (ibuf->rbuf != NULL)
+		explicit_bzero(ibuf->rbuf, ibuf->rlen);
 	free(ibuf->rbuf);
 	ibuf->rbuf = NULL;
 	ibuf->rlen = 0;
@@ -195,6 +199,9 @@ imsg_get(struct imsgbuf *ibuf, struct imsg *imsg)
 void
 imsg_free(struct imsg *imsg)
 {
+	/* whatever it carried (a password, a key), the receiver is done */
+	if (imsg->data != NULL)
+		explicit_bzero(imsg->data, imsg->len);
 	free(imsg->data);
 	imsg->data = NULL;
 	imsg->len = 0;

@@ -270,6 +270,7 @@ scram_b64_span(const char *s, size_t len, uint8_t *out, size_t max,
 	if (b64_decode(s, len, &dec, &declen) == -1)
 		return -1;
 	if (declen == 0 || declen > max) {
+		explicit_bzero(dec, declen);
 		free(dec);
 		return -1;
 	}
@@ -340,6 +341,8 @@ scram_stored_format(const struct scram_stored *st)
 	xasprintf(&out, "%s$%u:%s$%s:%s", sasl_mech_name(st->mech), st->iter,
 	    salt, stored, server);
 	free(salt);
+	explicit_bzero(stored, strlen(stored));
+	explicit_bzero(server, strlen(server));
 	free(stored);
 	free(server);
 	return out;

@@ -18,6 +18,7 @@ table_load_file(struct table *t, char *err, size_t errlen)
 	struct table_entry	*te;
 	FILE			*fp;
 	char			 line[TABLE_FILE_MAX_LINE + 2];
+	char			 iobuf[BUFSIZ];
 	char			*p, *key, *value, *end;
 	size_t			 lineno = 0, len;
 	int			 rv = -1;
@@ -26,6 +27,12 @@ table_load_file(struct table *t, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: %s", t->path, strerror(errno));
 		return -1;
 	}
+	/*
+	 * A table may hold secrets (relay passwords, password hashes):
+	 * stdio reads into our buffer, which is wiped with the line's at the
+	 * end, instead of one it would free as it was.
+	 */
+	setvbuf(fp, iobuf, _IOFBF, sizeof(iobuf));
 	while (fgets(line, sizeof(line), fp) != NULL) {
 		lineno++;
 		len = strlen(line);
@@ -75,6 +82,8 @@ table_load_file(struct table *t, char *err, size_t errlen)
 	rv = 0;
  out:
 	fclose(fp);
+	explicit_bzero(iobuf, sizeof(iobuf));
+	explicit_bzero(line, sizeof(line));
 	return rv;
 }
 

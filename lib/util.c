@@ -109,6 +109,7 @@ buf_reset(struct buf *b)
 static int
 buf_reserve(struct buf *b, size_t more)
 {
+	uint8_t	*grown;
 	size_t	 need, cap;
 
 	if (more > b->max || b->len > b->max - more)
@@ -119,7 +120,17 @@ buf_reserve(struct buf *b, size_t more)
 	cap = b->cap ? b->cap : 256;
 	while (cap < need)
 		cap *= 2;
-	b->data = xreallocarray(b->data, cap, 1);
+	/*
+	 * Not realloc: the old block would go back to the heap with what it
+	 * held (a buffer may carry a password line or a key); wiped first.
+	 */
+	grown = xmalloc(cap);
+	if (b->data != NULL) {
+		memcpy(grown, b->data, b->len);
+		explicit_bzero(b->data, b->cap);
+		free(b->data);
+	}
+	b->data = grown;
 	b->cap = cap;
 	return 0;
 }
@@ -163,11 +174,15 @@ buf_printf(struct buf *b, const char *fmt, ...)
 void
 buf_consume(struct buf *b, size_t n)
 {
+	/* the bytes given up are wiped: an AUTH line passes through here */
 	if (n >= b->len) {
+		if (b->data != NULL)
+			explicit_bzero(b->data, b->len);
 		b->len = 0;
 	} else {
 		memmove(b->data, b->data + n, b->len - n);
 		b->len -= n;
+		explicit_bzero(b->data + b->len, n);
 	}
 	if (b->data != NULL)
 		b->data[b->len] = '\0';

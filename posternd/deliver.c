@@ -93,6 +93,7 @@
 #include "posternd/mda.h"
 #include "posternd/lmtp_deliver.h"
 #include "posternd/proc.h"
+#include "posternd/sandbox.h"
 #include "routing.h"
 #include "table.h"
 #include "util.h"
@@ -363,13 +364,17 @@ job_recv(int sock, struct msg_deliver *d, int *fd, int flags)
 	return n;
 }
 
-/* In the worker, still root: who to become, then become it for good. */
-static void
+/*
+ * In the worker, still root: who to become, then become it for good, and
+ * the seccomp filter of its kind.
+ */
+static enum sandbox_worker
 worker_setup_recv(int sock, struct worker_setup *s)
 {
-	uid_t	 ruid, euid, suid;
-	gid_t	 gids[2];
-	ssize_t	 n;
+	enum sandbox_worker	 kind;
+	uid_t			 ruid, euid, suid;
+	gid_t			 gids[2];
+	ssize_t			 n;
 
 	while ((n = recv(sock, s, sizeof(*s), 0)) == -1 && errno == EINTR)
 		;
@@ -386,6 +391,12 @@ worker_setup_recv(int sock, struct worker_setup *s)
 	 * agents do: /var/mail (root:mail 2775) takes new mailboxes and the
 	 * dot locks only from that group.
 	 */
+	kind = s->type == ACTION_MBOX ? SANDBOX_MBOX :
+	    s->type == ACTION_MDA ? SANDBOX_MDA :
+	    s->type == ACTION_LMTP ? SANDBOX_LMTP : SANDBOX_MAILDIR;
+	/* the mda worker's filter, inherited by its command: as root */
+	if (kind == SANDBOX_MDA)
+		sandbox_worker_enter(kind);
 	gids[0] = s->gid;
 	gids[1] = s->mail_gid;
 	if (setgroups(s->mail_group ? 2 : 1, gids) == -1 ||
@@ -399,6 +410,31 @@ worker_setup_recv(int sock, struct worker_setup *s)
 	/* the kernel did this at the uid change; root's own worker too */
 	if (prctl(PR_SET_DUMPABLE, 0) == -1)
 		fatal("prctl");
+	if (kind == SANDBOX_LMTP)
+		lmtp_deliver_prepare(s->path);
+	/* the others': once the user, before any message is read */
+	if (kind != SANDBOX_MDA)
+		sandbox_worker_enter(kind);
+	return kind;
+}
+
+/*
+ * TEST ONLY: POSTERN_TEST_SECCOMP_HOLD and _VIOLATE (posternd/sandbox.c)
+ * at a worker's first job, under its filter; the forbidden call only on
+ * a first attempt, so that the retry of the job it made fail goes
+ * through.
+ */
+static void
+worker_test_sandbox(enum sandbox_worker kind, const struct msg_deliver *d)
+{
+	static int	 done;
+
+	if (done)
+		return;
+	done = 1;
+	sandbox_test_hold(sandbox_worker_kind(kind));
+	if (!d->check_existing)
+		sandbox_test_violate(sandbox_worker_kind(kind));
 }
 
 /*
@@ -459,6 +495,7 @@ lmtp_worker(int sock, const struct worker_setup *s, int debug)
 				lmtp_deliver_close();
 				_exit(0);	/* let go, or lost */
 			}
+			worker_test_sandbox(SANDBOX_LMTP, &b[n].d);
 			memset(&b[n].r, 0, sizeof(b[n].r));
 			b[n].r.evpid = b[n].d.evpid;
 			b[n].taken = 0;
@@ -508,6 +545,7 @@ deliver_worker_main(int debug, int verbose)
 		char				 path[4096];
 	}			*b;
 	struct worker_setup	 s;
+	enum sandbox_worker	 kind;
 	sigset_t		 none;
 	char			 err[256];
 	size_t			 n, i, k;
@@ -522,7 +560,8 @@ deliver_worker_main(int debug, int verbose)
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	worker_setup_recv(sock, &s);
+	sandbox_worker_prepare("deliver", debug);
+	kind = worker_setup_recv(sock, &s);
 	if (s.type == ACTION_LMTP)
 		lmtp_worker(sock, &s, debug);
 	b = xcalloc(DELIVER_BATCH_MAX, sizeof(*b));
@@ -539,6 +578,7 @@ deliver_worker_main(int debug, int verbose)
 					_exit(0);	/* let go, or lost */
 				break;
 			}
+			worker_test_sandbox(kind, &b[n].d);
 			memset(&b[n].r, 0, sizeof(b[n].r));
 			b[n].r.evpid = b[n].d.evpid;
 			worker_first_attempt = !b[n].d.check_existing;
@@ -656,7 +696,7 @@ worker_exec(int sock)
 pid_t
 deliver_exec(const char *mode, int sock)
 {
-	char	*argv[6];
+	char	*argv[8];
 	int	 argc = 0, exe;
 	pid_t	 pid;
 
@@ -665,6 +705,11 @@ deliver_exec(const char *mode, int sock)
 	argv[argc++] = (char *)mode;
 	if (deliver_debug)
 		argv[argc++] = "-d";
+	/* -S log (only with -d): the workers' filters log too */
+	if (sandbox_log_only) {
+		argv[argc++] = "-S";
+		argv[argc++] = "log";
+	}
 	/* as verbose as the parent is now (posternctl log verbose) */
 	if (log_getverbose() > 0)
 		argv[argc++] = log_getverbose() > 1 ? "-vv" : "-v";

@@ -43,6 +43,7 @@
 #include "msg.h"
 #include "posternd/deliver.h"
 #include "posternd/forward.h"
+#include "posternd/sandbox.h"
 #include "util.h"
 
 #define FORWARD_SOCK_FILENO	3
@@ -300,6 +301,7 @@ forward_worker_main(int debug, int verbose)
 	log_procinit("forward");
 	setproctitle("forward");
 	signal(SIGPIPE, SIG_IGN);
+	sandbox_worker_prepare("forward", debug);
 	while ((n = recv(sock, &s, sizeof(s), 0)) == -1 && errno == EINTR)
 		;
 	if (n != sizeof(s) || memchr(s.user, '\0', sizeof(s.user)) == NULL ||
@@ -315,6 +317,10 @@ forward_worker_main(int debug, int verbose)
 		fatalx("could not become %s for good", s.user);
 	if (prctl(PR_SET_DUMPABLE, 0) == -1)
 		fatal("prctl");
+	/* for good: opening for reading, the parser, the answer */
+	sandbox_worker_enter(SANDBOX_FORWARD);
+	sandbox_test_hold("forward");
+	sandbox_test_violate("forward");
 	/* the home: the user's or root's, writable by no one else */
 	if ((dfd = open(s.home, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
 		if (errno == ENOENT || errno == ENOTDIR || errno == EACCES)

@@ -120,15 +120,35 @@ connect_to(const struct sockaddr *sa, socklen_t salen, int64_t deadline,
 	return fd;
 }
 
-/* A unix socket path, or host:port with a [bracketed] IPv6 address. */
+/* host:port with a [bracketed] IPv6 address: the host; NULL if bad. */
+static const char *
+dest_host(const char *dest, char *host, size_t hostlen)
+{
+	const char	*colon, *h = dest;
+	size_t		 hlen;
+
+	if ((colon = strrchr(dest, ':')) == NULL)
+		return NULL;
+	hlen = colon - dest;
+	if (hlen >= 2 && dest[0] == '[' && dest[hlen - 1] == ']') {
+		h++;
+		hlen -= 2;
+	}
+	if (hlen == 0 || hlen >= hostlen)
+		return NULL;
+	memcpy(host, h, hlen);
+	host[hlen] = '\0';
+	return colon + 1;
+}
+
+/* A unix socket path, or host:port. */
 static int
 dest_connect(const char *dest, int64_t deadline, char *err, size_t errlen)
 {
 	struct sockaddr_un	 sun;
 	struct addrinfo		 hints, *res, *ai;
 	char			 host[256];
-	const char		*colon, *h = dest;
-	size_t			 hlen;
+	const char		*port;
 	int			 fd = -1, rv;
 
 	if (dest[0] == '/') {
@@ -142,25 +162,14 @@ dest_connect(const char *dest, int64_t deadline, char *err, size_t errlen)
 		return connect_to((struct sockaddr *)&sun, sizeof(sun),
 		    deadline, err, errlen);
 	}
-	if ((colon = strrchr(dest, ':')) == NULL) {
+	if ((port = dest_host(dest, host, sizeof(host))) == NULL) {
 		snprintf(err, errlen, "bad destination");
 		return -1;
 	}
-	hlen = colon - dest;
-	if (hlen >= 2 && dest[0] == '[' && dest[hlen - 1] == ']') {
-		h++;
-		hlen -= 2;
-	}
-	if (hlen == 0 || hlen >= sizeof(host)) {
-		snprintf(err, errlen, "bad destination");
-		return -1;
-	}
-	memcpy(host, h, hlen);
-	host[hlen] = '\0';
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_NUMERICSERV;
-	if ((rv = getaddrinfo(host, colon + 1, &hints, &res)) != 0) {
+	if ((rv = getaddrinfo(host, port, &hints, &res)) != 0) {
 		snprintf(err, errlen, "%s: %s", host, gai_strerror(rv));
 		return -1;
 	}
@@ -169,6 +178,29 @@ dest_connect(const char *dest, int64_t deadline, char *err, size_t errlen)
 		    errlen);
 	freeaddrinfo(res);
 	return fd;
+}
+
+/*
+ * Before the worker's seccomp filter: one lookup of the server's name,
+ * so that the name service modules nsswitch.conf names are loaded (code
+ * mapped) now; under the filter nothing executable may be mapped.  The
+ * answer is not kept: each connection looks the name up again.
+ */
+void
+lmtp_deliver_prepare(const char *dest)
+{
+	struct addrinfo	 hints, *res;
+	char		 host[256];
+	const char	*port;
+
+	if (dest[0] == '/' ||
+	    (port = dest_host(dest, host, sizeof(host))) == NULL)
+		return;
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV;
+	if (getaddrinfo(host, port, &hints, &res) == 0)
+		freeaddrinfo(res);
 }
 
 /* Write what the engine put out; -1 and the session failed if not. */

@@ -23,6 +23,8 @@ struct lmtp_job {
  */
 void	lmtp_deliver(const char *dest, const char *lhlo, int msgfd,
 	    struct lmtp_job *, size_t n, time_t secs);
+/* Before the worker's filter: the name service's modules loaded. */
+void	lmtp_deliver_prepare(const char *dest);
 /* The end of the worker: QUIT if a session is open. */
 void	lmtp_deliver_close(void);
 

@@ -98,6 +98,13 @@ int		 proc_drain(struct proc *, enum proc_id peer,
 
 struct dns_ctx	*proc_dns_ctx(struct proc *);
 /*
+ * authd's crypt helper, once forked (posternd/sandbox.c, declared here
+ * because a process directory includes no posternd/ header but this):
+ * every descriptor but stdio, `sock` and the seccomp report closed, its
+ * limits, and its seccomp filter.
+ */
+void		 sandbox_crypt_helper(int sock);
+/*
  * TEST ONLY: POSTERN_TEST_CORRUPT and POSTERN_TEST_REROUTE, honoured in
  * test runs (-T) alone; the second gives smtp's next envelope a forged
  * destination, once (NULL: none).

@@ -32,13 +32,49 @@
  * which together is nearly every system call there is; its defence is
  * that it parses nothing but its config file and validated imsgs.
  *
- * Not done here: the delivery workers (posternd -P deliver, one recipient
- * user each) and authd's crypt helper (forked by authd before the filter)
- * run without a filter.
+ * authd's crypt helper (authd/crypt_helper.c, forked by authd before
+ * authd's filter) gets a filter of its own, the narrowest: its socket,
+ * memory, exit (sandbox_crypt_helper()); and RLIMIT_NPROC 0, RLIMIT_FSIZE
+ * 0, RLIMIT_NOFILE of what it holds, RLIMIT_CORE 0, not dumpable.  It is
+ * part of authd: its death stops authd, and so the daemon (fail-stop).
+ *
+ * The delivery workers (posternd -P deliver and -P forward, fresh
+ * executions of posternd, one recipient user each) get one filter per
+ * kind (sandbox_worker_enter()), installed once the worker is its user
+ * for good and before it reads any message or file of the user's:
+ * maildir and mbox may make and sync files and directories and lock;
+ * the ~/.forward reader may only open for reading (no O_CREAT, O_TRUNC,
+ * O_APPEND or write access) and answer; the lmtp worker may open for
+ * reading (the resolver's /etc/hosts), make sockets and connect, having
+ * looked the server's name up once before its filter so that the name
+ * service's modules are mapped.  None may execute, fork or change user.
+ * A worker's forbidden call kills it (SIGSYS, the call named in the log)
+ * and the parent makes its jobs temporary failures, which the queue
+ * retries; the daemon goes on.  Fail-stop is for the long-lived
+ * children, whose loss leaves the set unable to do its job (posternd(8));
+ * a worker is one of many short-lived processes per user, its loss costs
+ * one attempt, like a worker killed at its deadline, and stopping the
+ * daemon for it would let any user stop mail for everyone with a
+ * .forward or a mailbox that makes a worker misbehave.
+ *
+ * The mda worker executes the user's command (procmail, maildrop, a
+ * script), which inherits any filter across execve: an allow-list would
+ * have to allow whatever such a program does, which is nearly anything.
+ * Its filter is a deny-list instead (sandbox_mda()), of what no delivery
+ * command needs and what attacks the kernel or other processes: ptrace
+ * and process_vm_*, kexec and module loading, mount and the new mount
+ * API, bpf, keyctl, perf_event_open, userfaultfd, io_uring (whose
+ * operations a filter never sees), namespaces (unshare, setns), swap,
+ * reboot, the clock, iopl.  It is installed as root (CAP_SYS_ADMIN) so
+ * that NO_NEW_PRIVS stays off: Debian's procmail and dotlockfile are
+ * setgid mail and need that group for /var/mail.  A setuid program under
+ * the filter is not weakened by it: each call it refuses kills (SIGSYS),
+ * none fails with an error a program might ignore.
  */
 #include <sys/types.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -153,6 +189,31 @@ static const char *const sandbox_accept[] = {
 
 static const char *const sandbox_memfd[] = {
 	"memfd_create", "ftruncate", "fstatfs", "pwrite64",
+};
+
+/*
+ * authd's crypt helper: its socket (recv and send are recvfrom and
+ * sendto), memory, the log, the SIGSYS handler's death, exit.
+ */
+static const char *const sandbox_crypt[] = {
+	"read", "write", "writev", "recvfrom", "sendto", "close",
+	"brk", "munmap", "mremap", "madvise", "futex",
+	"rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "sigaltstack",
+	"getpid", "gettid", "clock_gettime", "exit", "exit_group",
+};
+
+/*
+ * The maildir and mbox workers: the mailbox's files, directories
+ * (maildir's tmp/new/cur, made on first delivery), locks (mbox: fcntl,
+ * flock and dot locks made with link) and their sync.
+ */
+static const char *const sandbox_files[] = {
+	"open", "openat", "mkdir", "mkdirat", "rename", "renameat",
+	"renameat2", "link", "linkat", "unlink", "unlinkat", "getdents64",
+	"fsync", "fdatasync", "ftruncate", "fchmod", "fstatfs", "statfs",
+	"flock", "pwrite64", "access", "faccessat", "faccessat2",
+	"readlink", "umask", "sendfile", "copy_file_range", "splice",
+	"fadvise64",
 };
 
 #ifdef SANDBOX_SANITIZER
@@ -283,20 +344,29 @@ sandbox_sigsys(int sig, siginfo_t *si, void *ctx)
  * syslog(3), which takes a lock the interrupted code may hold.
  */
 static void
-sandbox_report_init(struct proc *p, int debug)
+sandbox_prefix_set(const char *name)
+{
+	if (sandbox_syslog)
+		snprintf(sandbox_prefix, sizeof(sandbox_prefix),
+		    "<%d>postern[%d]: %s: ", LOG_MAIL | LOG_CRIT,
+		    (int)getpid(), name);
+	else
+		snprintf(sandbox_prefix, sizeof(sandbox_prefix), "%s[%d]: ",
+		    name, (int)getpid());
+}
+
+static void
+sandbox_report_init(const char *name, int debug)
 {
 	struct sockaddr_un	 sun;
 	int			 fd;
 
+	sandbox_syslog = 0;
+	sandbox_prefix_set(name);
 	if (debug) {
-		snprintf(sandbox_prefix, sizeof(sandbox_prefix), "%s[%d]: ",
-		    p->desc->name, (int)getpid());
 		sandbox_logfd = STDERR_FILENO;
 		return;
 	}
-	snprintf(sandbox_prefix, sizeof(sandbox_prefix),
-	    "<%d>postern[%d]: %s: ", LOG_MAIL | LOG_CRIT, (int)getpid(),
-	    p->desc->name);
 	sandbox_logfd = STDERR_FILENO;
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
@@ -309,6 +379,7 @@ sandbox_report_init(struct proc *p, int debug)
 	}
 	sandbox_logfd = fd;
 	sandbox_syslog = 1;
+	sandbox_prefix_set(name);
 }
 
 static void
@@ -409,18 +480,24 @@ sandbox_limits(struct proc *p)
 	}
 }
 
+static void
+sandbox_names_init(void)
+{
+	int	 nr;
+
+	if (sandbox_names[0] != NULL)
+		return;		/* a fork's copy, made before */
+	for (nr = 0; nr < SANDBOX_NAMES; nr++)
+		sandbox_names[nr] = seccomp_syscall_resolve_num_arch(
+		    SCMP_ARCH_NATIVE, nr);	/* kept for the handler */
+}
+
 void
 sandbox_prepare(struct proc *p, int debug)
 {
-	char	*name;
-	int	 nr;
-
 	sandbox_limits(p);
-	sandbox_report_init(p, debug);
-	for (nr = 0; nr < SANDBOX_NAMES; nr++) {
-		name = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, nr);
-		sandbox_names[nr] = name;	/* kept for the handler */
-	}
+	sandbox_report_init(p->desc->name, debug);
+	sandbox_names_init();
 }
 
 static void
@@ -467,33 +544,38 @@ sandbox_eq(unsigned int n, scmp_datum_t v)
 #define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
 
 /*
- * TEST ONLY: POSTERN_TEST_SECCOMP_VIOLATE="PROCESS[:CALL]" (CALL socket,
- * the default, execve, or mmap of executable memory) makes PROCESS make that forbidden call
- * right after its filter is installed, so that regress/test_sandbox.py
- * sees the daemon stop, or with -S log carry on.  Like every
- * POSTERN_TEST_ variable, gone unless posternd runs with -d -T.
+ * TEST ONLY: POSTERN_TEST_SECCOMP_VIOLATE="NAME[:CALL]" (CALL socket, the
+ * default, execve, keyctl, or mmap of executable memory) makes the
+ * process NAME (a child, "crypt" for authd's crypt helper, or a delivery
+ * worker's kind: maildir, mbox, lmtp, mda, forward) make that call under
+ * its filter, so that regress/test_sandbox.py sees the daemon stop (a
+ * child), the job deferred (a worker), or with -S log the process carry
+ * on.  Like every POSTERN_TEST_ variable, gone unless posternd runs with
+ * -d -T.
  */
-static void
-sandbox_test_violate(struct proc *p)
+void
+sandbox_test_violate(const char *name)
 {
 	const char	*v, *call;
-	size_t		 n = strlen(p->desc->name);
+	size_t		 n = strlen(name);
 	char *const	 argv[] = { "postern-seccomp-test", NULL };
 	void		*mem;
 	int		 fd;
 
 	if ((v = getenv("POSTERN_TEST_SECCOMP_VIOLATE")) == NULL ||
-	    strncmp(v, p->desc->name, n) != 0 ||
-	    (v[n] != '\0' && v[n] != ':'))
+	    strncmp(v, name, n) != 0 || (v[n] != '\0' && v[n] != ':'))
 		return;
 	call = v[n] == ':' ? v + n + 1 : "socket";
-	log_warnx("%s: test: calling %s under the filter", p->desc->name,
-	    call);
+	log_warnx("%s: test: calling %s under the filter", name, call);
 	if (strcmp(call, "socket") == 0) {
 		if ((fd = socket(AF_INET, SOCK_STREAM, 0)) != -1)
 			close(fd);
 	} else if (strcmp(call, "execve") == 0)
 		execve("/nonexistent", argv, argv + 1);
+	else if (strcmp(call, "keyctl") == 0)
+		/* harmless if it ran: asks for the session keyring's id */
+		syscall(SCMP_SYS(keyctl), 0 /* KEYCTL_GET_KEYRING_ID */,
+		    -3 /* KEY_SPEC_SESSION_KEYRING */, 0);
 	else if (strcmp(call, "mmap") == 0) {
 		/* allowed, but not for executable memory */
 		if ((mem = mmap(NULL, 4096, PROT_READ | PROT_EXEC,
@@ -502,19 +584,131 @@ sandbox_test_violate(struct proc *p)
 	}
 	else
 		fatalx("POSTERN_TEST_SECCOMP_VIOLATE: no such call %s", call);
-	log_warnx("%s: test: %s returned: %s", p->desc->name, call,
-	    strerror(errno));
+	log_warnx("%s: test: %s returned: %s", name, call, strerror(errno));
+}
+
+static volatile sig_atomic_t	 sandbox_held;
+
+static void
+sandbox_release(int sig)
+{
+	sandbox_held = 0;
+}
+
+/*
+ * TEST ONLY: POSTERN_TEST_SECCOMP_HOLD="NAME" (a worker's kind) makes that
+ * process wait, under its filter and with its job in hand, until SIGUSR1,
+ * so that a test reads its /proc/PID/status while it works.  Only calls
+ * every filter allows (rt_sigaction, nanosleep).
+ */
+void
+sandbox_test_hold(const char *name)
+{
+	const char		*v;
+	struct sigaction	 sa;
+	struct timespec		 ts = { 0, 20 * 1000 * 1000 };
+
+	if ((v = getenv("POSTERN_TEST_SECCOMP_HOLD")) == NULL ||
+	    strcmp(v, name) != 0)
+		return;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = sandbox_release;
+	sigemptyset(&sa.sa_mask);
+	sandbox_held = 1;
+	if (sigaction(SIGUSR1, &sa, NULL) == -1)
+		fatal("sigaction SIGUSR1");
+	log_warnx("%s: test: holding under the filter until SIGUSR1", name);
+	while (sandbox_held)
+		nanosleep(&ts, NULL);
+	log_warnx("%s: test: released", name);
+}
+
+static void
+sandbox_sigsys_install(void)
+{
+	struct sigaction	 sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = sandbox_sigsys;
+	sa.sa_flags = SA_SIGINFO;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGSYS, &sa, NULL) == -1)
+		fatal("sigaction SIGSYS");
+}
+
+/*
+ * The start of every filter: the SIGSYS handler, another ABI's calls
+ * killed (x32, i386 on x86_64: their numbers differ), signals to itself
+ * only (the handler's death), memory but no new code (nothing is loaded
+ * once started, so neither mmap nor mprotect may make anything
+ * executable), clone3 refused (it hides its flags from a filter: glibc
+ * then uses clone).
+ */
+static scmp_filter_ctx
+sandbox_begin(void)
+{
+	scmp_filter_ctx		 ctx;
+	struct scmp_arg_cmp	 cmp[1];
+	pid_t			 self = getpid();
+	int			 r;
+
+	sandbox_sigsys_install();
+	if ((ctx = seccomp_init(SCMP_ACT_TRAP)) == NULL)
+		fatalx("seccomp_init");
+	if ((r = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH,
+	    SCMP_ACT_KILL_PROCESS)) < 0)
+		fatalx("seccomp_attr_set: %s", strerror(-r));
+	cmp[0] = sandbox_eq(0, (scmp_datum_t)self);
+	sandbox_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(kill), "kill", 1, cmp);
+	sandbox_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), "tgkill", 1, cmp);
+	cmp[0] = sandbox_eq(2, 0);
+	cmp[0].op = SCMP_CMP_MASKED_EQ;
+	cmp[0].datum_a = PROT_EXEC;
+	cmp[0].datum_b = 0;
+	sandbox_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mmap), "mmap", 1, cmp);
+	sandbox_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mprotect), "mprotect", 1,
+	    cmp);
+	sandbox_rule(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), "clone3",
+	    0, NULL);
+#ifdef SANDBOX_SANITIZER
+	sandbox_allow(ctx, sandbox_sanitizer, NELEM(sandbox_sanitizer));
+#endif
+	return ctx;
+}
+
+/*
+ * syslog(3) reconnecting after the syslog daemon restarted: refused
+ * quietly (chrooted, it could not reach /dev/log anyway) rather than
+ * killing a process for a log line.
+ */
+static void
+sandbox_no_unix_socket(scmp_filter_ctx ctx)
+{
+	struct scmp_arg_cmp	 cmp[1];
+
+	cmp[0] = sandbox_eq(0, AF_UNIX);
+	sandbox_rule(ctx, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(socket),
+	    "socket AF_UNIX", 1, cmp);
+}
+
+static void
+sandbox_load(scmp_filter_ctx ctx, const char *name)
+{
+	int	 r;
+
+	if ((r = seccomp_load(ctx)) < 0)
+		fatalx("seccomp_load: %s", strerror(-r));
+	seccomp_release(ctx);
+	log_debug("%s: seccomp filter installed%s", name,
+	    sandbox_log_only ? " (log only)" : "");
 }
 
 void
 sandbox_enter(struct proc *p)
 {
 	scmp_filter_ctx		 ctx;
-	struct sigaction	 sa;
-	struct scmp_arg_cmp	 cmp[2];
+	struct scmp_arg_cmp	 cmp[1];
 	unsigned int		 needs = sandbox_needs[p->desc->id];
-	pid_t			 self = getpid();
-	int			 r;
 
 	/*
 	 * OpenSSL reads openssl.cnf on its first use; chrooted, that file
@@ -531,40 +725,8 @@ sandbox_enter(struct proc *p)
 	 */
 	json_object_seed(arc4random() | 1);
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_sigaction = sandbox_sigsys;
-	sa.sa_flags = SA_SIGINFO;
-	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGSYS, &sa, NULL) == -1)
-		fatal("sigaction SIGSYS");
-
-	if ((ctx = seccomp_init(SCMP_ACT_TRAP)) == NULL)
-		fatalx("seccomp_init");
-	/* another ABI's call (x32, i386 on x86_64): its numbers differ */
-	if ((r = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH,
-	    SCMP_ACT_KILL_PROCESS)) < 0)
-		fatalx("seccomp_attr_set: %s", strerror(-r));
+	ctx = sandbox_begin();
 	sandbox_allow(ctx, sandbox_common, NELEM(sandbox_common));
-
-	/* signals to itself only: the SIGSYS handler's death */
-	cmp[0] = sandbox_eq(0, (scmp_datum_t)self);
-	sandbox_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(kill), "kill", 1, cmp);
-	sandbox_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), "tgkill", 1, cmp);
-	/*
-	 * Memory, but no new code: nothing is loaded once started, so
-	 * neither mmap nor mprotect may make anything executable.
-	 */
-	cmp[0] = sandbox_eq(2, 0);
-	cmp[0].op = SCMP_CMP_MASKED_EQ;
-	cmp[0].datum_a = PROT_EXEC;
-	cmp[0].datum_b = 0;
-	sandbox_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mmap), "mmap", 1, cmp);
-	sandbox_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mprotect), "mprotect", 1,
-	    cmp);
-	/* clone3 hides its flags from a filter: glibc then uses clone */
-	sandbox_rule(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), "clone3",
-	    0, NULL);
-
 	if (needs & SB_STORE)
 		sandbox_allow(ctx, sandbox_store, NELEM(sandbox_store));
 	if (needs & SB_MEMFD)
@@ -594,21 +756,187 @@ sandbox_enter(struct proc *p)
 		sandbox_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), "socket",
 		    1, cmp);
 	}
-	/*
-	 * syslog(3) reconnecting after the syslog daemon restarted: refused
-	 * quietly (chrooted, it could not reach /dev/log anyway) rather
-	 * than killing a process for a log line.
-	 */
-	cmp[0] = sandbox_eq(0, AF_UNIX);
-	sandbox_rule(ctx, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(socket),
-	    "socket AF_UNIX", 1, cmp);
-#ifdef SANDBOX_SANITIZER
-	sandbox_allow(ctx, sandbox_sanitizer, NELEM(sandbox_sanitizer));
-#endif
-	if ((r = seccomp_load(ctx)) < 0)
-		fatalx("seccomp_load: %s", strerror(-r));
-	seccomp_release(ctx);
-	log_debug("%s: seccomp filter installed%s", p->desc->name,
-	    sandbox_log_only ? " (log only)" : "");
-	sandbox_test_violate(p);
+	sandbox_no_unix_socket(ctx);
+	sandbox_load(ctx, p->desc->name);
+	sandbox_test_violate(p->desc->name);
+}
+
+/*
+ * authd's crypt helper (authd/crypt_helper.c), in the forked helper
+ * before its first request: its socket `sock` and stderr kept, the SIGSYS
+ * report's socket moved next to them, every other descriptor closed; it
+ * may not fork, write a file, open one more descriptor or dump core; and
+ * its filter leaves it its socket, memory and exit.  crypt(3) itself
+ * makes no system call but memory (yescrypt's large block is an mmap).
+ */
+void
+sandbox_crypt_helper(int sock)
+{
+	scmp_filter_ctx	 ctx;
+	int		 top = sock;
+
+	if (sandbox_logfd == -1)
+		sandbox_logfd = STDERR_FILENO;	/* authd did not prepare */
+	if (sandbox_logfd != -1 && sandbox_logfd != STDERR_FILENO) {
+		if (dup2(sandbox_logfd, sock + 1) == -1)
+			fatal("crypt helper: dup2");
+		sandbox_logfd = top = sock + 1;
+	}
+	closefrom(top + 1);
+	sandbox_prefix_set("crypt");
+	sandbox_names_init();
+	sandbox_setrlimit(RLIMIT_NPROC, "RLIMIT_NPROC", 0);
+	sandbox_nofiles();
+	sandbox_setrlimit(RLIMIT_NOFILE, "RLIMIT_NOFILE", (rlim_t)top + 1);
+	sandbox_setrlimit(RLIMIT_CORE, "RLIMIT_CORE", 0);
+	if (prctl(PR_SET_DUMPABLE, 0) == -1)
+		fatal("prctl PR_SET_DUMPABLE");
+
+	ctx = sandbox_begin();
+	sandbox_allow(ctx, sandbox_crypt, NELEM(sandbox_crypt));
+	sandbox_no_unix_socket(ctx);
+	sandbox_load(ctx, "crypt");
+	sandbox_test_violate("crypt");
+}
+
+/* open and openat for reading only: no O_CREAT, no O_TRUNC, no write */
+static void
+sandbox_read_only(scmp_filter_ctx ctx)
+{
+	struct scmp_arg_cmp	 cmp[1];
+
+	cmp[0] = sandbox_eq(2, 0);
+	cmp[0].op = SCMP_CMP_MASKED_EQ;
+	cmp[0].datum_a = O_ACCMODE | O_CREAT | O_TRUNC | O_APPEND |
+	    (O_TMPFILE & ~O_DIRECTORY);
+	cmp[0].datum_b = O_RDONLY;
+	sandbox_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(openat), "openat", 1,
+	    cmp);
+	cmp[0].arg = 1;
+	sandbox_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(open), "open", 1, cmp);
+}
+
+static const char *const sandbox_worker_name[] = {
+	[SANDBOX_MAILDIR] = "maildir",
+	[SANDBOX_MBOX] = "mbox",
+	[SANDBOX_LMTP] = "lmtp",
+	[SANDBOX_MDA] = "mda",
+	[SANDBOX_FORWARD] = "forward",
+};
+
+/* As root, before the worker's set-up: what the SIGSYS report needs. */
+void
+sandbox_worker_prepare(const char *name, int debug)
+{
+	sandbox_report_init(name, debug);
+	sandbox_names_init();
+	sandbox_setrlimit(RLIMIT_CORE, "RLIMIT_CORE", 0);
+}
+
+const char *
+sandbox_worker_kind(enum sandbox_worker kind)
+{
+	return sandbox_worker_name[kind];
+}
+
+/*
+ * The mda worker's filter, a list of what is refused, since the user's
+ * command (procmail, maildrop, a script) inherits it and may do anything
+ * a program of the user's may: what no delivery command needs and what
+ * attacks the kernel or other processes.  Set while still root, so
+ * without NO_NEW_PRIVS: Debian's procmail and dotlockfile are setgid
+ * mail, and under NO_NEW_PRIVS they would lose the group that writes
+ * /var/mail.  A setuid program under this filter cannot be tricked by it:
+ * every call it refuses kills, none fails with an error it might ignore.
+ */
+static const char *const sandbox_mda_denied[] = {
+	"ptrace", "process_vm_readv", "process_vm_writev", "kcmp",
+	"kexec_load", "kexec_file_load", "init_module", "finit_module",
+	"delete_module", "mount", "umount2", "pivot_root", "move_mount",
+	"open_tree", "fsopen", "fsconfig", "fsmount", "fspick",
+	"mount_setattr", "bpf", "keyctl", "add_key", "request_key",
+	"perf_event_open", "userfaultfd", "swapon", "swapoff", "reboot",
+	"settimeofday", "clock_settime", "clock_adjtime", "adjtimex",
+	"acct", "quotactl", "open_by_handle_at", "name_to_handle_at",
+	"iopl", "ioperm", "unshare", "setns", "fanotify_init",
+	"lookup_dcookie", "io_uring_setup", "io_uring_enter",
+	"io_uring_register", "vhangup", "sethostname", "setdomainname",
+	"syslog",
+};
+
+static void
+sandbox_mda(void)
+{
+	scmp_filter_ctx	 ctx;
+	size_t		 i;
+	int		 nr, r;
+
+	if (getuid() != 0)
+		fatalx("mda worker: its filter is set as root");
+	sandbox_sigsys_install();
+	if ((ctx = seccomp_init(SCMP_ACT_ALLOW)) == NULL)
+		fatalx("seccomp_init");
+	if ((r = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH,
+	    SCMP_ACT_KILL_PROCESS)) < 0 ||
+	    (r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0)) < 0)
+		fatalx("seccomp_attr_set: %s", strerror(-r));
+	for (i = 0; i < NELEM(sandbox_mda_denied); i++) {
+		nr = seccomp_syscall_resolve_name(sandbox_mda_denied[i]);
+		if (nr == __NR_SCMP_ERROR)
+			fatalx("seccomp: unknown system call %s",
+			    sandbox_mda_denied[i]);
+		sandbox_rule(ctx, SCMP_ACT_TRAP, nr, sandbox_mda_denied[i], 0,
+		    NULL);
+	}
+	sandbox_load(ctx, "mda");
+}
+
+/*
+ * A delivery worker's filter, once it is its user for good (the mda
+ * worker's: before, as root; see sandbox_mda()), before its first job:
+ * the message's descriptor is read only under it.  maildir and mbox
+ * write files where the action says; the forward reader opens the home
+ * and ~/.forward for reading and parses them; the lmtp worker connects
+ * (and resolves the server's name: /etc/hosts, DNS).  None may execute,
+ * fork, or change user.
+ */
+void
+sandbox_worker_enter(enum sandbox_worker kind)
+{
+	scmp_filter_ctx		 ctx;
+	struct scmp_arg_cmp	 cmp[1];
+
+	if (kind == SANDBOX_MDA) {
+		sandbox_mda();
+		return;
+	}
+	ctx = sandbox_begin();
+	sandbox_allow(ctx, sandbox_common, NELEM(sandbox_common));
+	switch (kind) {
+	case SANDBOX_MAILDIR:
+	case SANDBOX_MBOX:
+		sandbox_allow(ctx, sandbox_files, NELEM(sandbox_files));
+		sandbox_no_unix_socket(ctx);
+		break;
+	case SANDBOX_LMTP:
+		sandbox_read_only(ctx);
+		sandbox_allow(ctx, sandbox_connect, NELEM(sandbox_connect));
+		cmp[0] = sandbox_eq(0, AF_UNIX);
+		sandbox_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), "socket",
+		    1, cmp);
+		cmp[0] = sandbox_eq(0, AF_INET);
+		sandbox_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), "socket",
+		    1, cmp);
+		cmp[0] = sandbox_eq(0, AF_INET6);
+		sandbox_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), "socket",
+		    1, cmp);
+		break;
+	case SANDBOX_FORWARD:
+		sandbox_read_only(ctx);
+		sandbox_no_unix_socket(ctx);
+		break;
+	default:
+		fatalx("%s: no such worker", __func__);
+	}
+	sandbox_load(ctx, sandbox_worker_name[kind]);
 }

@@ -35,4 +35,26 @@ void	 sandbox_prepare(struct proc *, int debug);
 /* after start-up (desc->run): the filter, for good */
 void	 sandbox_enter(struct proc *);
 
+/* The delivery workers' filters, one per kind (posternd/deliver.c). */
+enum sandbox_worker {
+	SANDBOX_MAILDIR,
+	SANDBOX_MBOX,
+	SANDBOX_LMTP,
+	SANDBOX_MDA,
+	SANDBOX_FORWARD,
+};
+
+/* as root, at the worker's start: what the SIGSYS report needs */
+void		 sandbox_worker_prepare(const char *name, int debug);
+/* the mda worker's as root, the others' once the worker is its user */
+void		 sandbox_worker_enter(enum sandbox_worker);
+const char	*sandbox_worker_kind(enum sandbox_worker);
+
+/*
+ * TEST ONLY (POSTERN_TEST_SECCOMP_VIOLATE, _HOLD): the process NAME makes
+ * a forbidden call, or waits for SIGUSR1, under its filter.
+ */
+void	 sandbox_test_violate(const char *name);
+void	 sandbox_test_hold(const char *name);
+
 #endif
