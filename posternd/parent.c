@@ -538,7 +538,8 @@ parent_nofile(struct postern_conf *conf)
 				    "be raised to %llu: smtp-max-sessions "
 				    "lowered from %zu to %llu",
 				    (unsigned long long)old,
-				    (unsigned long long)need,
+				    (unsigned long long)sandbox_smtp_nofile(
+				    conf->smtp.max_sessions),
 				    conf->smtp.max_sessions,
 				    (unsigned long long)(old -
 				    SANDBOX_SMTP_SPARE));

@@ -144,7 +144,8 @@ def test_nofile_hard_limit_raised_or_sessions_lowered(daemon_factory,
                  ehlo[i].startswith("250") and noop[i].startswith("250"))
     busy = sum(1 for b in banner if b.startswith("421 4.7.0"))
     if raised:
-        assert int(raised.group(1)) == 2000 + SPARE
+        # what smtp needs, or more for the mta's sessions and deliveries
+        assert int(raised.group(1)) >= 2000 + SPARE
         assert (served, busy) == (n, 0), set(banner)
     else:
         assert int(lowered.group(1)) == 2000 + SPARE
