@@ -65,6 +65,7 @@ session_clear_rcpts(struct session *s)
 	while ((r = TAILQ_FIRST(&s->rcpts)) != NULL) {
 		TAILQ_REMOVE(&s->rcpts, r, entry);
 		free(r->alias_of);
+		free(r->fwd);
 		free(r);
 	}
 }
@@ -202,6 +203,16 @@ session_commit(struct session *s)
 		    sizeof(m.alias_of));
 		m.alias_gen = (uint32_t)re->alias_gen;
 		m.forwarded = re->forwarded;
+		memset(m.fwd_member, 0, sizeof(m.fwd_member));
+		m.fwd_when = 0;
+		memset(m.fwd_proof, 0, sizeof(m.fwd_proof));
+		if (re->fwd != NULL) {
+			memcpy(m.fwd_member, re->fwd->member,
+			    sizeof(m.fwd_member));
+			m.fwd_when = re->fwd->when;
+			memcpy(m.fwd_proof, re->fwd->proof,
+			    sizeof(m.fwd_proof));
+		}
 		m.srs = re->srs;
 		/*
 		 * RFC 8689 3: "TLS-Required: No" asks the mta to deliver
@@ -688,8 +699,7 @@ session_forward_imsg(struct smtp *smtp, struct imsg *imsg)
 			return;		/* the client left */
 		s->fwd_members = xreallocarray(s->fwd_members, s->fwd_n + 1,
 		    sizeof(*s->fwd_members));
-		memcpy(s->fwd_members[s->fwd_n++], m.member,
-		    sizeof(m.member));
+		s->fwd_members[s->fwd_n++] = m;
 		return;
 	}
 	if (msg_get_forward_end(imsg, &e) == -1 ||
