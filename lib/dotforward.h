@@ -15,7 +15,8 @@
 #define FORWARD_PROOF_LEN	32	/* HMAC-SHA256 */
 /*
  * How long a proof holds: the RCPT's lookup to the commit of its
- * message.  smtp's "max-lifetime" bounds a session well below this.
+ * message.  smtp-max-lifetime (an hour by default) bounds a session
+ * below this.
  */
 #define FORWARD_PROOF_SECS	(6 * 3600)
 
