@@ -12,10 +12,13 @@ posternd/deliver.c, posternd/mda.c, posternd/mbox.c.  The queue's check
 of a compromised smtp's claims is regress/unit/test_admit.c
 (test_forward_targets_need_proof).
 """
+import contextlib
 import mailbox
 import os
 import pwd
+import re
 import shutil
+import smtplib
 import subprocess
 import tempfile
 import time
@@ -39,8 +42,8 @@ def sink(tmp_path):
     p.stop()
 
 
-@pytest.fixture
-def fc(daemon_factory, sink, monkeypatch):
+@contextlib.contextmanager
+def forward_daemon(daemon_factory, monkeypatch):
     """A user with a home and an output directory of its own, and a daemon
     where a.test's action allows .forward files and commands and b.test's
     only addresses; commands get MDA_LIMIT seconds (a test hook)."""
@@ -52,32 +55,42 @@ def fc(daemon_factory, sink, monkeypatch):
     subprocess.run(["userdel", "-f", USER], capture_output=True)
     subprocess.run(["useradd", "-M", "-d", home, "-s", "/bin/sh", USER],
                    check=True)
-    pw = pwd.getpwnam(USER)
-    for d in (home, out):
-        os.mkdir(d, 0o755)
-        os.chown(d, pw.pw_uid, pw.pw_gid)
-    dm = daemon_factory(sub="fwdcmd")
-    dm.maildir = os.path.join(base, "mail")
-    os.mkdir(dm.maildir)
-    os.chmod(dm.maildir, 0o1777)	# the user makes its maildir there
-    dm.home = home
-    dm.out = out
-    dm.pw = pw
-    with open(dm.conf, "a") as f:
-        f.write('queue retry 1s max 1s\n'
-                'action "all" maildir "%s/%%{user}" forward-file yes files '
-                'commands\n'
-                'action "addr" maildir "%s/%%{user}" forward-file yes\n'
-                'action "out" relay host "smtp://%s"\n'
-                'match from any for domain "a.test" action "all"\n'
-                'match from any for domain "b.test" action "addr"\n'
-                'match from any for domain "far.test" action "out"\n'
-                % (dm.maildir, dm.maildir, SINK))
-    dm.start()
-    yield dm
-    dm.stop()
-    subprocess.run(["userdel", "-f", USER], capture_output=True)
-    shutil.rmtree(base, ignore_errors=True)
+    dm = None
+    try:
+        pw = pwd.getpwnam(USER)
+        for d in (home, out):
+            os.mkdir(d, 0o755)
+            os.chown(d, pw.pw_uid, pw.pw_gid)
+        dm = daemon_factory(sub="fwdcmd")
+        dm.maildir = os.path.join(base, "mail")
+        os.mkdir(dm.maildir)
+        os.chmod(dm.maildir, 0o1777)	# the user makes its maildir there
+        dm.home = home
+        dm.out = out
+        dm.pw = pw
+        with open(dm.conf, "a") as f:
+            f.write('queue retry 1s max 1s\n'
+                    'action "all" maildir "%s/%%{user}" forward-file yes '
+                    'files commands\n'
+                    'action "addr" maildir "%s/%%{user}" forward-file yes\n'
+                    'action "out" relay host "smtp://%s"\n'
+                    'match from any for domain "a.test" action "all"\n'
+                    'match from any for domain "b.test" action "addr"\n'
+                    'match from any for domain "far.test" action "out"\n'
+                    % (dm.maildir, dm.maildir, SINK))
+        dm.start()
+        yield dm
+    finally:
+        if dm is not None:
+            dm.stop()
+        subprocess.run(["userdel", "-f", USER], capture_output=True)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture
+def fc(daemon_factory, sink, monkeypatch):
+    with forward_daemon(daemon_factory, monkeypatch) as dm:
+        yield dm
 
 
 def write_forward(dm, text):
@@ -267,3 +280,35 @@ def test_member_removed_before_delivery_not_run(fc):
     time.sleep(2)
     assert len([n for n in os.listdir(fc.out)
                 if n.startswith("ran.")]) == ran
+
+
+@pytest.mark.parametrize("forged", [
+    # a command the user's .forward does not have
+    "|touch /tmp/postern-fwdcmd-pwned",
+    # an address it does not have
+    "mallory@far.test",
+])
+def test_compromised_smtp_claim_stops(daemon_factory, sink, monkeypatch,
+                                      forged):
+    """smtp claims a member the user's .forward does not name, with the
+    parent's proof of the member it does name: the queue refuses the
+    envelope as a protocol violation and the daemon stops, before anything
+    is stored, run or sent."""
+    monkeypatch.setenv("POSTERN_TEST_FORWARD_FORGE", forged)
+    with forward_daemon(daemon_factory, monkeypatch) as dm:
+        write_forward(dm, "friend@far.test\n")
+        try:
+            rcpt(dm, "%s@a.test" % USER)
+        except (smtplib.SMTPException, OSError):
+            pass
+        rc = dm.wait_exit(20)
+        log = dm.logtext()
+        assert rc is not None and rc != 0, log
+        assert 'test: claiming .forward member "%s"' % forged in log, log
+        assert re.search(r"protocol violation by smtp: envelope for "
+                         r"<[^>]+> routed differently: <[^>]+> is not the "
+                         r"parent's member \"%s\" of ~%s/.forward \(no "
+                         r"proof\)" % (re.escape(forged), USER), log), log
+        assert not os.path.exists("/tmp/postern-fwdcmd-pwned")
+        time.sleep(1)
+        assert sink.accepted() == []

@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dotforward.h"
 #include "envelope.h"
 #include "clock.h"
 #include "log.h"
@@ -185,6 +186,27 @@ session_auth_mail(struct smtp *smtp, struct imsg *imsg)
 	session_pump(s);
 }
 
+/*
+ * TEST ONLY: what a compromised smtp would send, a member the user's
+ * .forward does not have and the target it makes, with the parent's
+ * proof of the real member.
+ */
+static void
+session_forge_member(struct session *s, struct msg_queue_envelope *m,
+    const char *member)
+{
+	enum forward_kind	 kind;
+	const char		*at, *why;
+	char			 addr[ENV_ADDR_MAX + 1];
+
+	at = strrchr(m->alias_of, '@');
+	if (forward_member_target(member, s->fwd_user, at != NULL ? at + 1 :
+	    s->smtp->conf->hostname, addr, sizeof(addr), &kind, &why) == -1)
+		return;
+	strlcpy(m->fwd_member, member, sizeof(m->fwd_member));
+	strlcpy(m->env.rcpt, addr, sizeof(m->env.rcpt));
+}
+
 /* Data done and authenticated: envelopes, then the durable commit. */
 static void
 session_commit(struct session *s)
@@ -212,6 +234,9 @@ session_commit(struct session *s)
 			m.fwd_when = re->fwd->when;
 			memcpy(m.fwd_proof, re->fwd->proof,
 			    sizeof(m.fwd_proof));
+			/* TEST ONLY: POSTERN_TEST_FORWARD_FORGE, posternd(8) */
+			if ((forged = proc_test_forward_forge()) != NULL)
+				session_forge_member(s, &m, forged);
 		}
 		m.srs = re->srs;
 		/*
