@@ -177,9 +177,10 @@ struct action {
 						   recipient's ~/.forward */
 	int			 forward_files;	/* ... files: "/path" lines */
 	int			 forward_commands; /* ... commands: "|cmd" */
-	int			 forward_member;	/* the parent's own, for one
+	int			 forward_member;	/* the parent's own, for
 						   ~/.forward "/file" or
-						   "|cmd" (posternd/forward.c) */
+						   "|cmd" members
+						   (posternd/forward.c) */
 };
 TAILQ_HEAD(actionlist, action);
 #define ACTION_DEFAULT_ALIAS_USER	"nobody"

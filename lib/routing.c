@@ -620,6 +620,11 @@ routing_local_user(const struct postern_conf *conf, const char *action,
 	} else if (a->forward_file && forward_target_split(rcpt, fuser,
 	    sizeof(fuser), &member) == 0) {
 		/* a ~/.forward's file or command: as its owner */
+		if (a->user != NULL || a->virtual_table[0] != '\0') {
+			snprintf(why, whylen, "action %s reads no .forward "
+			    "(a fixed or virtual user)", a->name);
+			return -1;
+		}
 		if (member[0] == '/' ? !a->forward_files :
 		    !a->forward_commands) {
 			snprintf(why, whylen, "action %s delivers to no "

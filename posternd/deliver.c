@@ -140,8 +140,8 @@ struct worker_setup {
 	int32_t		 lmtp_rcpt_to;	/* lmtp: RCPT TO the address, not
 					   the user */
 	int32_t		 mail_group;	/* mbox: also in group mail */
-	int32_t		 forward;	/* path is a ~/.forward member
-					   (posternd/forward.c) */
+	int32_t		 forward;	/* ~/.forward members, each job's
+					   recipient one (posternd/forward.c) */
 	int32_t		 mda_timeout;	/* seconds a command may run */
 	uint32_t	 mail_gid;
 	char		 user[64];
@@ -556,9 +556,9 @@ deliver_worker_main(int debug, int verbose)
 			b[n].path[0] = '\0';
 			if (s.forward)
 				b[n].r.status = deliver_status(forward_deliver(
-				    s.user, s.uid, s.home, s.path, fd,
-				    b[n].d.sender, s.mda_timeout, b[n].r.error,
-				    sizeof(b[n].r.error)));
+				    s.user, s.uid, s.home, s.type, b[n].d.rcpt,
+				    fd, b[n].d.sender, s.mda_timeout,
+				    b[n].r.error, sizeof(b[n].r.error)));
 			else if (s.type == ACTION_MBOX)
 				job_mbox(&b[n].d, fd, &s, &b[n].r);
 			else if (s.type == ACTION_MDA)

@@ -48,6 +48,7 @@
 
 #include "aliases.h"
 #include "clock.h"
+#include "dotforward.h"
 #include "log.h"
 #include "msg.h"
 #include "posternd/deliver.h"
@@ -434,10 +435,12 @@ forward_worker_main(int debug, int verbose)
 /* --- a file or command member, delivered by a worker as the user --- */
 
 /*
- * The parent's action for one member "/path" or "|command" of a .forward
- * (lib/dotforward.h), kept for the workers that serve it; bounded as the
- * users' .forward files are: only a member the worker finds in the file
- * is ever written or run (forward_deliver()).
+ * The parent's action for the files (an mbox) or the commands (an mda) of
+ * the .forward files an action reads, kept for the workers that serve it:
+ * two per action at most, whatever the queue asks.  Each job's recipient
+ * names the user and the member ("~USER:/path", lib/dotforward.h), and
+ * only a member the worker finds in that user's file is ever written or
+ * run (forward_deliver()).
  */
 static TAILQ_HEAD(, action)	 member_actions =
     TAILQ_HEAD_INITIALIZER(member_actions);
@@ -446,15 +449,15 @@ const struct action *
 forward_member_action(const struct action *a, const char *member)
 {
 	struct action	*x;
+	enum action_type type = member[0] == '|' ? ACTION_MDA : ACTION_MBOX;
 
 	TAILQ_FOREACH(x, &member_actions, entry)
-		if (strcmp(x->name, a->name) == 0 &&
-		    strcmp(x->path, member) == 0)
+		if (strcmp(x->name, a->name) == 0 && x->type == type)
 			return x;
 	x = xcalloc(1, sizeof(*x));
 	strlcpy(x->name, a->name, sizeof(x->name));
-	x->type = member[0] == '|' ? ACTION_MDA : ACTION_MBOX;
-	x->path = xstrdup(member);
+	x->type = type;
+	x->path = xstrdup("");
 	x->forward_member = 1;
 	TAILQ_INSERT_TAIL(&member_actions, x, entry);
 	return x;
@@ -478,15 +481,26 @@ member_is(void *arg, const char *name, const char *member)
 }
 
 int
-forward_deliver(const char *user, uid_t uid, const char *home,
-    const char *member, int msgfd, const char *sender, int timeout,
-    char *err, size_t errlen)
+forward_deliver(const char *user, uid_t uid, const char *home, int type,
+    const char *rcpt, int msgfd, const char *sender, int timeout, char *err,
+    size_t errlen)
 {
-	struct member_find	 f = { member, 0 };
+	struct member_find	 f = { NULL, 0 };
 	struct mda_job		 job;
 	char			 buf[FORWARD_FILE_MAX + 1], why[256];
-	const char		*cmd;
+	char			 owner[64];
+	const char		*cmd, *member;
 	size_t			 len;
+
+	/* this worker's user's, and of this worker's kind */
+	if (forward_target_split(rcpt, owner, sizeof(owner), &member) == -1 ||
+	    strcmp(owner, user) != 0 || (member[0] == '|') !=
+	    (type == ACTION_MDA)) {
+		snprintf(err, errlen, "5.3.0 %s is no .forward %s of %s", rcpt,
+		    type == ACTION_MDA ? "command" : "file", user);
+		return MAILDIR_PERMFAIL;
+	}
+	f.member = member;
 
 	/* what the queue holds is no proof: the user's file is */
 	switch (forward_read(user, uid, home, buf, &len)) {
