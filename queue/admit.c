@@ -216,11 +216,16 @@ admit_forward(struct routing *rt, const struct msg_queue_envelope *m,
 		return admit_local_submission(rt, m, ".forward of", out, why,
 		    whylen);
 	if ((kind == FORWARD_FILE ? !a->forward_files : !a->forward_commands) ||
-	    e->kind != ENV_LOCAL || strcmp(e->dest, a->name) != 0 ||
-	    e->folder[0] != '\0') {
+	    e->kind != ENV_LOCAL || strcmp(e->dest, a->name) != 0) {
 		snprintf(why, whylen, "<%s> of ~%s/.forward is no %s that "
 		    "action %s delivers", e->rcpt, user, kind == FORWARD_FILE ?
 		    "file" : "command", a->name);
+		return -1;
+	}
+	/* a quarantined message has one, as an alias's file does (unused) */
+	if (!queue_folder_ok(e->folder)) {
+		snprintf(why, whylen, "folder \"%s\" is not a folder name",
+		    e->folder);
 		return -1;
 	}
 	*out = *e;

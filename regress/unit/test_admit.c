@@ -360,16 +360,20 @@ test_forward_targets_need_proof(void **state)
 	strlcpy(m.fwd_member, "|prog y", sizeof(m.fwd_member));
 	assert_int_equal(queue_admit_envelope(&rt, &m, &e, why, sizeof(why)),
 	    -1);
-	/* a command to another action, or a folder */
+	/* a command to another action, or a folder that is a path */
 	m = fwd_proposal(rt.forward_key, "bob@a.test", "bob", "|prog x",
 	    "~bob:|prog x", ENV_LOCAL, "addr");
 	assert_int_equal(queue_admit_envelope(&rt, &m, &e, why, sizeof(why)),
 	    -1);
 	m = fwd_proposal(rt.forward_key, "bob@a.test", "bob", "|prog x",
 	    "~bob:|prog x", ENV_LOCAL, "loc");
-	strlcpy(m.env.folder, "Junk", sizeof(m.env.folder));
+	strlcpy(m.env.folder, "../x", sizeof(m.env.folder));
 	assert_int_equal(queue_admit_envelope(&rt, &m, &e, why, sizeof(why)),
 	    -1);
+	/* a quarantined message's folder name goes with it (authd's) */
+	strlcpy(m.env.folder, "Junk", sizeof(m.env.folder));
+	assert_int_equal(queue_admit_envelope(&rt, &m, &e, why, sizeof(why)),
+	    0);
 	/* files and commands where the action allows only addresses */
 	m = fwd_proposal(rt.forward_key, "bob@b.test", "bob", "|prog x",
 	    "~bob:|prog x", ENV_LOCAL, "addr");
