@@ -175,6 +175,12 @@ struct action {
 	char			*alias_user;	/* whom as; NULL: nobody */
 	int			 forward_file;	/* "forward-file yes": the
 						   recipient's ~/.forward */
+	int			 forward_files;	/* ... files: "/path" lines */
+	int			 forward_commands; /* ... commands: "|cmd" */
+	int			 forward_member;	/* the parent's own, for
+						   ~/.forward "/file" or
+						   "|cmd" members
+						   (posternd/forward.c) */
 };
 TAILQ_HEAD(actionlist, action);
 #define ACTION_DEFAULT_ALIAS_USER	"nobody"

@@ -87,6 +87,7 @@ static const char *const msg_names[IMSG_TYPE_MAX] = {
 	N(IMSG_CTL_QUEUE_LIST_CANCEL),
 	N(IMSG_CONF_LIST_ADD), N(IMSG_LIST_BUILD), N(IMSG_LIST_HEADER),
 	N(IMSG_LIST_END),
+	N(IMSG_CONF_FORWARD_KEY),
 };
 #undef N
 
@@ -237,7 +238,9 @@ msg_get_conf_action(const struct imsg *imsg, struct msg_conf_action *m)
 	    !ENUM(m->type, ACTION_REPORTD) || !BOOL(m->fixed_user) ||
 	    !STR(m->virtual_table) || !STR(m->alias_table) ||
 	    !BOOL(m->alias_files) || !BOOL(m->alias_commands) ||
-	    !BOOL(m->forward_file))
+	    !BOOL(m->forward_file) || !BOOL(m->forward_files) ||
+	    !BOOL(m->forward_commands) || ((m->forward_files ||
+	    m->forward_commands) && !m->forward_file))
 		return bad();
 	return 0;
 }
@@ -544,7 +547,8 @@ msg_get_queue_envelope(const struct imsg *imsg, struct msg_queue_envelope *m)
 	    m->client.ss_family != AF_UNIX) || !STR(m->tag) ||
 	    !STR(m->alias_of) || !BOOL(m->forwarded) ||
 	    (m->forwarded && m->alias_of[0] == '\0') || !BOOL(m->srs) ||
-	    (m->srs && (m->alias_of[0] == '\0' || m->forwarded)))
+	    (m->srs && (m->alias_of[0] == '\0' || m->forwarded)) ||
+	    !STR(m->fwd_member) || (m->forwarded && m->fwd_member[0] == '\0'))
 		return bad();
 	return 0;
 }
@@ -1002,6 +1006,15 @@ msg_get_forward_member(const struct imsg *imsg, struct msg_forward_member *m)
 {
 	if (fixed(imsg, m, sizeof(*m)) == -1 || !STR(m->member) ||
 	    m->member[0] == '\0')
+		return bad();
+	return 0;
+}
+
+int
+msg_get_conf_forward_key(const struct imsg *imsg,
+    struct msg_conf_forward_key *m)
+{
+	if (fixed(imsg, m, sizeof(*m)) == -1)
 		return bad();
 	return 0;
 }

@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <stdint.h>
 
+#include "dotforward.h"
 #include "envelope.h"
 
 /*
@@ -266,6 +267,12 @@ enum imsg_type {
 	IMSG_LIST_HEADER,		/* struct msg_list_header */
 	IMSG_LIST_END,			/* struct msg_list_end */
 
+	/*
+	 * fwdcmd: parent -> queue at start, the key of the proofs that
+	 * the parent adds to a ~/.forward's members (lib/dotforward.h).
+	 */
+	IMSG_CONF_FORWARD_KEY,		/* struct msg_conf_forward_key */
+
 	IMSG_TYPE_MAX
 };
 
@@ -357,6 +364,12 @@ struct msg_conf_action {
 	int32_t		 alias_files;
 	int32_t		 alias_commands;
 	int32_t		 forward_file;	/* "forward-file yes" */
+	int32_t		 forward_files;		/* ... files */
+	int32_t		 forward_commands;	/* ... commands */
+};
+
+struct msg_conf_forward_key {
+	uint8_t		 key[FORWARD_KEY_LEN];
 };
 
 /*
@@ -590,6 +603,10 @@ struct msg_queue_envelope {
 	int32_t			 srs;	/* alias_of is an SRS address of
 					   ours, env.rcpt what it reverses
 					   to (lib/srs.h) */
+	/* forwarded: the member env.rcpt came from, with its proof */
+	char			 fwd_member[256];
+	int64_t			 fwd_when;
+	uint8_t			 fwd_proof[FORWARD_PROOF_LEN];
 };
 
 #define FORWARD_MAX_MEMBERS	100	/* of one ~/.forward */
@@ -597,8 +614,14 @@ struct msg_forward_lookup {
 	char		 user[64];
 };
 
+/*
+ * One member as written; the parent adds the proof for the queue
+ * (lib/dotforward.h), the worker sends it zero.
+ */
 struct msg_forward_member {
 	char		 member[256];
+	int64_t		 when;		/* the parent's wall clock */
+	uint8_t		 proof[FORWARD_PROOF_LEN];
 };
 
 #define FORWARD_NONE		0	/* no usable ~/.forward: the mailbox */
@@ -1117,6 +1140,8 @@ int	msg_get_forward_lookup(const struct imsg *,
 int	msg_get_forward_member(const struct imsg *,
 	    struct msg_forward_member *);
 int	msg_get_forward_end(const struct imsg *, struct msg_forward_end *);
+int	msg_get_conf_forward_key(const struct imsg *,
+	    struct msg_conf_forward_key *);
 const char *msg_tls_policy_name(int32_t);
 
 #endif

@@ -97,6 +97,7 @@ routing_conf_imsg(struct routing *rt, struct imsg *imsg)
 	struct msg_conf_srs_key		 ms;
 	struct msg_conf_list		 ml;
 	struct mailing_list		*l;
+	struct msg_conf_forward_key	 mk;
 	struct table			*t;
 	struct table_entry		*te;
 	struct action			*a;
@@ -142,6 +143,8 @@ routing_conf_imsg(struct routing *rt, struct imsg *imsg)
 		a->alias_files = ma.alias_files;
 		a->alias_commands = ma.alias_commands;
 		a->forward_file = ma.forward_file;
+		a->forward_files = ma.forward_files;
+		a->forward_commands = ma.forward_commands;
 		TAILQ_INSERT_TAIL(&rt->conf->actions, a, entry);
 		return 1;
 	case IMSG_CONF_RULE_ADD:
@@ -181,6 +184,14 @@ routing_conf_imsg(struct routing *rt, struct imsg *imsg)
 		    srs_add_key(&rt->srs, ms.key, ms.keylen) == -1)
 			fatalx("srs key refused");
 		explicit_bzero(&ms, sizeof(ms));
+		return 1;
+	case IMSG_CONF_FORWARD_KEY:
+		if (msg_get_conf_forward_key(imsg, &mk) == -1)
+			fatalx("bad %s (%zu bytes) from the parent",
+			    msg_type_name(imsg->hdr.type), imsg->len);
+		memcpy(rt->forward_key, mk.key, sizeof(rt->forward_key));
+		rt->forward_keyed = 1;
+		explicit_bzero(&mk, sizeof(mk));
 		return 1;
 	case IMSG_CONF_USER_ADD:
 		if (msg_get_conf_user(imsg, &mu) == -1)
@@ -462,6 +473,8 @@ routing_send(struct postern_conf *conf, struct imsgbuf *ibuf)
 		ma.alias_files = a->alias_files;
 		ma.alias_commands = a->alias_commands;
 		ma.forward_file = a->forward_file;
+		ma.forward_files = a->forward_files;
+		ma.forward_commands = a->forward_commands;
 		imsg_compose(ibuf, IMSG_CONF_ACTION_ADD, 0, 0, -1, &ma,
 		    sizeof(ma));
 	}
@@ -636,7 +649,8 @@ routing_local_user(const struct postern_conf *conf, const char *action,
 {
 	const struct action	*a;
 	const struct table	*t;
-	const char		*name, *at;
+	const char		*name, *at, *member;
+	char			 fuser[64];
 	size_t			 n, i;
 
 	if ((a = config_find_action(conf, action)) == NULL) {
@@ -660,6 +674,22 @@ routing_local_user(const struct postern_conf *conf, const char *action,
 		}
 		name = a->alias_user != NULL ? a->alias_user :
 		    ACTION_DEFAULT_ALIAS_USER;
+	} else if (a->forward_file && forward_target_split(rcpt, fuser,
+	    sizeof(fuser), &member) == 0) {
+		/* a ~/.forward's file or command: as its owner */
+		if (a->user != NULL || a->virtual_table[0] != '\0') {
+			snprintf(why, whylen, "action %s reads no .forward "
+			    "(a fixed or virtual user)", a->name);
+			return -1;
+		}
+		if (member[0] == '/' ? !a->forward_files :
+		    !a->forward_commands) {
+			snprintf(why, whylen, "action %s delivers to no "
+			    ".forward %s", a->name, member[0] == '/' ?
+			    "files" : "commands");
+			return -1;
+		}
+		name = fuser;
 	} else if (a->virtual_table[0] != '\0') {
 		if ((t = config_find_table(conf, a->virtual_table)) == NULL ||
 		    (name = table_lookup_rcpt(t, rcpt)) == NULL) {

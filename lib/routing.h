@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 
 #include "config.h"
+#include "dotforward.h"
 #include "imsg.h"
 
 /* A local user as the parent saw it in the passwd database. */
@@ -28,6 +29,9 @@ struct routing {
 	unsigned long		 generation;	/* counts table reloads */
 	struct srs		 srs;		/* SRS keys and domain (smtp,
 						   queue); nkeys 0: off */
+	uint8_t			 forward_key[FORWARD_KEY_LEN]; /* the queue's:
+						   .forward proofs */
+	int			 forward_keyed;
 };
 
 enum rcpt_verdict {

@@ -83,11 +83,13 @@
 #include <unistd.h>
 
 #include "posternd/deliver.h"
+#include "dotforward.h"
 #include "envelope.h"
 #include "lmtp.h"
 #include "aliases.h"
 #include "clock.h"
 #include "log.h"
+#include "posternd/forward.h"
 #include "posternd/maildir.h"
 #include "posternd/mbox.h"
 #include "posternd/mda.h"
@@ -113,6 +115,8 @@
 
 /* TEST ONLY: a shorter deadline, honoured in test runs (-T) alone */
 #define DELIVER_TEST_TIMEOUT	"POSTERN_TEST_DELIVER_TIMEOUT"
+/* TEST ONLY: a shorter time limit for commands, likewise */
+#define DELIVER_TEST_MDA_TIMEOUT "POSTERN_TEST_MDA_TIMEOUT"
 
 /*
  * TEST ONLY: POSTERN_TEST_CRASH="deliver:STEP" (posternd/proc.c) kills
@@ -137,6 +141,9 @@ struct worker_setup {
 	int32_t		 lmtp_rcpt_to;	/* lmtp: RCPT TO the address, not
 					   the user */
 	int32_t		 mail_group;	/* mbox: also in group mail */
+	int32_t		 forward;	/* ~/.forward members, each job's
+					   recipient one (posternd/forward.c) */
+	int32_t		 mda_timeout;	/* seconds a command may run */
 	uint32_t	 mail_gid;
 	char		 user[64];
 	char		 home[4096];
@@ -191,6 +198,7 @@ static void			(*deliver_done)(const struct msg_deliver_result *);
 static int			 deliver_exe = -1;	/* posternd itself */
 static int			 deliver_debug;
 static time_t			 deliver_job_secs = DELIVER_JOB_SECS;
+static int			 deliver_mda_secs = MDA_TIMEOUT;
 
 static void
 result(uint64_t evpid, int status, const char *fmt, ...)
@@ -297,7 +305,7 @@ job_mda(const struct msg_deliver *d, int msgfd, const struct worker_setup *s,
     struct msg_deliver_result *r)
 {
 	struct mda_job	 job = { s->path, s->user, s->home, d->sender, d->rcpt,
-	    MDA_TIMEOUT };
+	    s->mda_timeout, 0 };
 
 	r->status = deliver_status(mda_run(&job, msgfd, r->error,
 	    sizeof(r->error)));
@@ -384,7 +392,10 @@ worker_setup_recv(int sock, struct worker_setup *s)
 	    (s->type != ACTION_MAILDIR && s->type != ACTION_MBOX &&
 	    s->type != ACTION_MDA && s->type != ACTION_LMTP) ||
 	    memchr(s->path, '\0', sizeof(s->path)) == NULL ||
-	    memchr(s->hostname, '\0', sizeof(s->hostname)) == NULL)
+	    memchr(s->hostname, '\0', sizeof(s->hostname)) == NULL ||
+	    (s->forward && ((s->type != ACTION_MBOX && s->type != ACTION_MDA) ||
+	    s->uid == 0 || s->mail_group)) || s->mda_timeout < 1 ||
+	    s->mda_timeout > MDA_TIMEOUT)
 		fatalx("bad set-up from the parent");
 	/*
 	 * An mbox worker keeps group mail, as Debian's setgid-mail delivery
@@ -583,7 +594,12 @@ deliver_worker_main(int debug, int verbose)
 			b[n].r.evpid = b[n].d.evpid;
 			worker_first_attempt = !b[n].d.check_existing;
 			b[n].path[0] = '\0';
-			if (s.type == ACTION_MBOX)
+			if (s.forward)
+				b[n].r.status = deliver_status(forward_deliver(
+				    s.user, s.uid, s.home, s.type, b[n].d.rcpt,
+				    fd, b[n].d.sender, s.mda_timeout,
+				    b[n].r.error, sizeof(b[n].r.error)));
+			else if (s.type == ACTION_MBOX)
 				job_mbox(&b[n].d, fd, &s, &b[n].r);
 			else if (s.type == ACTION_MDA)
 				job_mda(&b[n].d, fd, &s, &b[n].r);
@@ -747,7 +763,11 @@ worker_start(const struct job *j)
 	strlcpy(s.hostname, deliver_hostname, sizeof(s.hostname));
 	s.type = j->a->type;
 	s.lmtp_rcpt_to = j->a->lmtp_rcpt_to;
-	if (s.type == ACTION_MBOX && (gr = getgrnam("mail")) != NULL) {
+	s.forward = j->a->forward_member;
+	s.mda_timeout = deliver_mda_secs;
+	/* a .forward's file is the user's own: no group mail for it */
+	if (s.type == ACTION_MBOX && !s.forward &&
+	    (gr = getgrnam("mail")) != NULL) {
 		s.mail_group = 1;
 		s.mail_gid = gr->gr_gid;
 	}
@@ -1083,6 +1103,7 @@ void
 deliver_init(int exe, const char *hostname, int debug)
 {
 	time_t		 secs;
+	const char	*v, *errstr;
 
 	deliver_exe = exe;
 	deliver_hostname = hostname;
@@ -1090,7 +1111,16 @@ deliver_init(int exe, const char *hostname, int debug)
 	/* TEST ONLY: regress/test_deliver.py waits seconds, not minutes */
 	if (!debug) {
 		unsetenv(DELIVER_TEST_TIMEOUT);
+		unsetenv(DELIVER_TEST_MDA_TIMEOUT);
 		return;
+	}
+	if ((v = getenv(DELIVER_TEST_MDA_TIMEOUT)) != NULL) {
+		deliver_mda_secs = strtonum(v, 1, MDA_TIMEOUT, &errstr);
+		if (errstr != NULL)
+			fatalx("%s %s: %s", DELIVER_TEST_MDA_TIMEOUT, v,
+			    errstr);
+		log_warnx("test: commands' time limit %d seconds",
+		    deliver_mda_secs);
 	}
 	if ((secs = deliver_test_timeout()) == 0)
 		return;
@@ -1143,6 +1173,8 @@ deliver_start(struct postern_conf *conf, struct imsg *imsg,
 	struct passwd		*pw;
 	struct job		*j;
 	int			 alias_target = 0;
+	const char		*member;
+	char			 fuser[64];
 	struct timeval		 now = { 0, 0 };
 	char			 user[256];
 
@@ -1175,6 +1207,15 @@ deliver_start(struct postern_conf *conf, struct imsg *imsg,
 		}
 		a = alias_action(a, d.rcpt);
 		alias_target = 1;
+	} else if (a->forward_file && forward_target_split(d.rcpt, fuser,
+	    sizeof(fuser), &member) == 0) {
+		/*
+		 * A ~/.forward's file or command, as its owner (never root:
+		 * root's .forward is never read); the worker writes or runs
+		 * it only if the user's file names it still.
+		 */
+		a = forward_member_action(a, member);
+		alias_target = 1;
 	}
 
 	/* A folder name, never a path (the queue is not trusted with one) */
@@ -1197,7 +1238,7 @@ deliver_start(struct postern_conf *conf, struct imsg *imsg,
 	/* an alias's file or command: never as root */
 	if (alias_target && pw->pw_uid == 0) {
 		result(d.evpid, DELIVER_PERMFAIL, "5.3.0 action %s: alias "
-		    "files and commands never run as root (alias-user)",
+		    "and .forward files and commands never run as root",
 		    a->name);
 		goto fail;
 	}

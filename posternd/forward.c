@@ -18,6 +18,14 @@
  * mail goes to the mailbox.  root's is never read (its mail is for
  * aliases).  A worker that does not answer in FORWARD_TIMEOUT_SECS is
  * killed and the recipient deferred (451).
+ *
+ * The parent adds to each member a proof for the queue (lib/dotforward.h),
+ * so that a compromised smtp cannot claim members the user's file does not
+ * have.  A "/file" or "|command" member (when the action allows it:
+ * "forward-file yes files commands") is delivered by a delivery worker as
+ * the user (posternd/deliver.c), which reads the .forward again first and
+ * writes or runs the member only if the file still names it: the queue
+ * cannot name one either.
  */
 #include <sys/types.h>
 #include <sys/prctl.h>
@@ -39,10 +47,15 @@
 #include <unistd.h>
 
 #include "aliases.h"
+#include "clock.h"
+#include "dotforward.h"
 #include "log.h"
 #include "msg.h"
 #include "posternd/deliver.h"
 #include "posternd/forward.h"
+#include "posternd/maildir.h"
+#include "posternd/mbox.h"
+#include "posternd/mda.h"
 #include "posternd/sandbox.h"
 #include "util.h"
 
@@ -69,6 +82,31 @@ struct forward_req {
 
 static TAILQ_HEAD(, forward_req)	 reqs = TAILQ_HEAD_INITIALIZER(reqs);
 static size_t				 nreqs;
+static uint8_t				 proof_key[FORWARD_KEY_LEN];
+static int				 proof_keyed;
+
+/* The key of the members' proofs: drawn once, for the parent's life. */
+static const uint8_t *
+forward_proof_key(void)
+{
+	if (!proof_keyed) {
+		arc4random_buf(proof_key, sizeof(proof_key));
+		proof_keyed = 1;
+	}
+	return proof_key;
+}
+
+void
+forward_send_key(struct imsgbuf *ibuf)
+{
+	struct msg_conf_forward_key	 m;
+
+	memcpy(m.key, forward_proof_key(), sizeof(m.key));
+	if (imsg_compose(ibuf, IMSG_CONF_FORWARD_KEY, 0, 0, -1, &m,
+	    sizeof(m)) == -1)
+		fatal("forward key");
+	explicit_bzero(&m, sizeof(m));
+}
 
 static void
 end_to_smtp(struct proc *p, uint32_t session, int status)
@@ -133,6 +171,10 @@ req_read_one(struct forward_req *r)
 		req_done(r, FORWARD_TEMPFAIL);
 		return 1;
 	}
+	/* the queue takes the member only with this (lib/dotforward.h) */
+	u.m.when = walltime();
+	forward_proof(forward_proof_key(), r->user, u.m.member, u.m.when,
+	    u.m.proof);
 	proc_compose(r->proc, PROC_SMTP, IMSG_FORWARD_MEMBER, r->session, -1,
 	    &u.m, sizeof(u.m));
 	return 1;
@@ -285,16 +327,76 @@ worker_end(int sock, int status)
 	_exit(0);
 }
 
+/*
+ * In a worker that is the user already: read ~/.forward whole into buf
+ * (FORWARD_FILE_MAX + 1 bytes), with the checks at the top of the file.
+ * FORWARD_FOUND with *len set, FORWARD_NONE (none usable: logged), or
+ * FORWARD_TEMPFAIL.
+ */
+static int
+forward_read(const char *user, uid_t uid, const char *home, char *buf,
+    size_t *len)
+{
+	struct stat	 st;
+	ssize_t		 n;
+	int		 dfd, fd, save_errno;
+
+	*len = 0;
+	/* the home: the user's or root's, writable by no one else */
+	if ((dfd = open(home, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
+		if (errno == ENOENT || errno == ENOTDIR || errno == EACCES)
+			return FORWARD_NONE;
+		log_warn("~%s/.forward: %s", user, home);
+		return FORWARD_TEMPFAIL;
+	}
+	if (fstat(dfd, &st) == -1 || (st.st_uid != uid && st.st_uid != 0) ||
+	    (st.st_mode & (S_IWGRP | S_IWOTH))) {
+		log_warnx("~%s/.forward ignored: the home %s is not the user's "
+		    "or is writable by others", user, home);
+		close(dfd);
+		return FORWARD_NONE;
+	}
+	fd = openat(dfd, ".forward", O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+	    O_NOCTTY | O_CLOEXEC);
+	save_errno = errno;
+	close(dfd);
+	if (fd == -1) {
+		if (save_errno == ENOENT)
+			return FORWARD_NONE;
+		errno = save_errno;
+		log_warn("~%s/.forward ignored", user);
+		return save_errno == ELOOP || save_errno == EACCES ?
+		    FORWARD_NONE : FORWARD_TEMPFAIL;
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    st.st_uid != uid || (st.st_mode & (S_IWGRP | S_IWOTH)) ||
+	    st.st_size > FORWARD_FILE_MAX) {
+		log_warnx("~%s/.forward ignored: not a regular file of the "
+		    "user's, writable by others, or larger than %d bytes",
+		    user, FORWARD_FILE_MAX);
+		close(fd);
+		return FORWARD_NONE;
+	}
+	while ((n = read(fd, buf + *len, FORWARD_FILE_MAX + 1 - *len)) > 0)
+		if ((*len += n) == FORWARD_FILE_MAX + 1)
+			break;
+	close(fd);
+	if (n == -1 || *len > FORWARD_FILE_MAX) {
+		log_warnx("~%s/.forward ignored: cannot be read whole", user);
+		return FORWARD_NONE;
+	}
+	return FORWARD_FOUND;
+}
+
 void
 forward_worker_main(int debug, int verbose)
 {
 	struct forward_setup	 s;
 	struct wctx		 c;
-	struct stat		 st;
 	char			 buf[FORWARD_FILE_MAX + 1], err[256];
 	ssize_t			 n;
-	size_t			 len = 0;
-	int			 sock = FORWARD_SOCK_FILENO, dfd, fd;
+	size_t			 len;
+	int			 sock = FORWARD_SOCK_FILENO, status;
 	uid_t			 ruid, euid, suid;
 
 	log_init(debug, verbose, LOG_MAIL);
@@ -321,43 +423,9 @@ forward_worker_main(int debug, int verbose)
 	sandbox_worker_enter(SANDBOX_FORWARD);
 	sandbox_test_hold("forward");
 	sandbox_test_violate("forward");
-	/* the home: the user's or root's, writable by no one else */
-	if ((dfd = open(s.home, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
-		if (errno == ENOENT || errno == ENOTDIR || errno == EACCES)
-			worker_end(sock, FORWARD_NONE);
-		log_warn("~%s/.forward: %s", s.user, s.home);
-		worker_end(sock, FORWARD_TEMPFAIL);
-	}
-	if (fstat(dfd, &st) == -1 || (st.st_uid != s.uid && st.st_uid != 0) ||
-	    (st.st_mode & (S_IWGRP | S_IWOTH))) {
-		log_warnx("~%s/.forward ignored: the home %s is not the user's "
-		    "or is writable by others", s.user, s.home);
-		worker_end(sock, FORWARD_NONE);
-	}
-	if ((fd = openat(dfd, ".forward", O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
-	    O_NOCTTY | O_CLOEXEC)) == -1) {
-		if (errno == ENOENT)
-			worker_end(sock, FORWARD_NONE);
-		log_warn("~%s/.forward ignored", s.user);
-		worker_end(sock, errno == ELOOP || errno == EACCES ?
-		    FORWARD_NONE : FORWARD_TEMPFAIL);
-	}
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
-	    st.st_uid != s.uid || (st.st_mode & (S_IWGRP | S_IWOTH)) ||
-	    st.st_size > FORWARD_FILE_MAX) {
-		log_warnx("~%s/.forward ignored: not a regular file of the "
-		    "user's, writable by others, or larger than %d bytes",
-		    s.user, FORWARD_FILE_MAX);
-		worker_end(sock, FORWARD_NONE);
-	}
-	while ((n = read(fd, buf + len, sizeof(buf) - len)) > 0)
-		if ((len += n) == sizeof(buf))
-			break;
-	if (n == -1 || len > FORWARD_FILE_MAX) {
-		log_warnx("~%s/.forward ignored: cannot be read whole",
-		    s.user);
-		worker_end(sock, FORWARD_NONE);
-	}
+	if ((status = forward_read(s.user, s.uid, s.home, buf, &len)) !=
+	    FORWARD_FOUND)
+		worker_end(sock, status);
 	c.sock = sock;
 	c.n = 0;
 	if (aliases_parse_list(buf, len, s.user, send_member, &c, err,
@@ -368,4 +436,107 @@ forward_worker_main(int debug, int verbose)
 		worker_end(sock, FORWARD_NONE);
 	}
 	worker_end(sock, c.n > 0 ? FORWARD_FOUND : FORWARD_NONE);
+}
+
+/* --- a file or command member, delivered by a worker as the user --- */
+
+/*
+ * The parent's action for the files (an mbox) or the commands (an mda) of
+ * the .forward files an action reads, kept for the workers that serve it:
+ * two per action at most, whatever the queue asks.  Each job's recipient
+ * names the user and the member ("~USER:/path", lib/dotforward.h), and
+ * only a member the worker finds in that user's file is ever written or
+ * run (forward_deliver()).
+ */
+static TAILQ_HEAD(, action)	 member_actions =
+    TAILQ_HEAD_INITIALIZER(member_actions);
+
+const struct action *
+forward_member_action(const struct action *a, const char *member)
+{
+	struct action	*x;
+	enum action_type type = member[0] == '|' ? ACTION_MDA : ACTION_MBOX;
+
+	TAILQ_FOREACH(x, &member_actions, entry)
+		if (strcmp(x->name, a->name) == 0 && x->type == type)
+			return x;
+	x = xcalloc(1, sizeof(*x));
+	strlcpy(x->name, a->name, sizeof(x->name));
+	x->type = type;
+	x->path = xstrdup("");
+	x->forward_member = 1;
+	TAILQ_INSERT_TAIL(&member_actions, x, entry);
+	return x;
+}
+
+struct member_find {
+	const char	*member;
+	int		 found;
+};
+
+static int
+member_is(void *arg, const char *name, const char *member)
+{
+	struct member_find	*f = arg;
+
+	if (member[0] == '\\')
+		member++;
+	if (strcmp(member, f->member) == 0)
+		f->found = 1;
+	return 0;
+}
+
+int
+forward_deliver(const char *user, uid_t uid, const char *home, int type,
+    const char *rcpt, int msgfd, const char *sender, int timeout, char *err,
+    size_t errlen)
+{
+	struct member_find	 f = { NULL, 0 };
+	struct mda_job		 job;
+	char			 buf[FORWARD_FILE_MAX + 1], why[256];
+	char			 owner[64];
+	const char		*cmd, *member;
+	size_t			 len;
+
+	/* this worker's user's, and of this worker's kind */
+	if (forward_target_split(rcpt, owner, sizeof(owner), &member) == -1 ||
+	    strcmp(owner, user) != 0 || (member[0] == '|') !=
+	    (type == ACTION_MDA)) {
+		snprintf(err, errlen, "5.3.0 %s is no .forward %s of %s", rcpt,
+		    type == ACTION_MDA ? "command" : "file", user);
+		return MAILDIR_PERMFAIL;
+	}
+	f.member = member;
+
+	/* what the queue holds is no proof: the user's file is */
+	switch (forward_read(user, uid, home, buf, &len)) {
+	case FORWARD_TEMPFAIL:
+		snprintf(err, errlen, "4.3.0 cannot read ~%s/.forward now",
+		    user);
+		return MAILDIR_TEMPFAIL;
+	case FORWARD_FOUND:
+		if (aliases_parse_list(buf, len, user, member_is, &f, why,
+		    sizeof(why)) == -1)
+			f.found = 0;
+		break;
+	}
+	if (!f.found) {
+		snprintf(err, errlen, "5.1.1 ~%s/.forward no longer names %s",
+		    user, member);
+		return MAILDIR_PERMFAIL;
+	}
+	if (member[0] == '/')
+		return mbox_deliver(member, msgfd, sender, member, walltime(),
+		    MBOX_LOCK_WAIT, err, errlen);
+	for (cmd = member + 1; *cmd == ' ' || *cmd == '\t'; cmd++)
+		;
+	memset(&job, 0, sizeof(job));
+	job.command = cmd;
+	job.user = user;
+	job.home = home;
+	job.sender = sender;
+	job.rcpt = member;
+	job.timeout = timeout;
+	job.shell = 1;
+	return mda_run(&job, msgfd, err, errlen);
 }

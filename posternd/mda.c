@@ -4,7 +4,9 @@
  * The command is split into words by mda_split() (no shell: nothing in
  * a recipient address can become shell syntax) and each word gets the
  * expansions of a maildir path (%{user}, %{rcpt}, %{localpart},
- * %{domain}, a leading ~/), whose values never hold a "/".  It runs in
+ * %{domain}, a leading ~/), whose values never hold a "/".  A ~/.forward's
+ * "|command" (job->shell) is the user's own line: /bin/sh -c runs it as
+ * written, as sendmail does, with nothing expanded.  It runs in
  * a session of its own, so that the time limit kills everything it
  * started, with an environment of its own:
  *
@@ -268,7 +270,14 @@ mda_run(const struct mda_job *job, int fd, char *err, size_t errlen)
 	int		 argc, i, in, p[2], status, code;
 	pid_t		 pid;
 
-	if ((argc = mda_split(job->command, words, sizeof(words), argv,
+	if (job->shell) {
+		/* the user's own line, as sendmail runs a .forward's */
+		argv[0] = (char *)"/bin/sh";
+		argv[1] = (char *)"-c";
+		argv[2] = (char *)job->command;
+		argv[3] = NULL;
+		argc = 0;
+	} else if ((argc = mda_split(job->command, words, sizeof(words), argv,
 	    &why)) == -1) {
 		snprintf(err, errlen, "5.3.5 mda command: %s", why);
 		return MAILDIR_PERMFAIL;
@@ -282,7 +291,7 @@ mda_run(const struct mda_job *job, int fd, char *err, size_t errlen)
 		}
 		argv[i] = args[i];
 	}
-	snprintf(cmd, sizeof(cmd), "%s", argv[0]);
+	snprintf(cmd, sizeof(cmd), "%s", job->shell ? job->command : argv[0]);
 	if ((in = mda_input(job, fd)) == -1) {
 		snprintf(err, errlen, "4.3.0 mda %s: the message: %s", cmd,
 		    strerror(errno));

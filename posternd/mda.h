@@ -30,10 +30,13 @@ struct mda_job {
 	const char	*sender;	/* "" = null reverse path */
 	const char	*rcpt;
 	int		 timeout;	/* seconds; MDA_TIMEOUT in the daemon */
+	int		 shell;		/* command is one line for /bin/sh -c,
+					   not split or expanded (a
+					   ~/.forward's "|command") */
 };
 
 /*
- * Run the command for one message (what can be read from `fd`, CRLF
+ * Run the command (split, or as job->shell says) for one message (what can be read from `fd`, CRLF
  * lines): it gets Return-Path, Delivered-To and the message with LF line
  * ends on its standard input, a sendmail-like environment, and
  * job->timeout seconds.  Returns MAILDIR_* (posternd/maildir.h): exit 0

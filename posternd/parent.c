@@ -1365,6 +1365,7 @@ setup_child(struct postern_conf *conf, enum proc_id id,
 	if (id == PROC_QUEUE) {
 		routing_send(conf, ibuf);	/* where DSNs go */
 		setup_srs(conf, ibuf);		/* SRS reversals smtp asks */
+		forward_send_key(ibuf);		/* .forward members' proofs */
 	}
 	if (id == PROC_MTA)
 		setup_mta(conf, ibuf);

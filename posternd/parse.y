@@ -598,7 +598,10 @@ optalias	: /* empty */
 		} aliasopts
 		;
 
-/* forward-file yes|no: the recipient's ~/.forward (posternd/forward.c) */
+/*
+ * forward-file yes|no [files] [commands]: the recipient's ~/.forward
+ * (posternd/forward.c); its "/file" and "|command" lines only if named.
+ */
 optforward	: /* empty */
 		| FORWARDFILE STRING {
 			if (strcmp($2, "yes") == 0)
@@ -610,7 +613,21 @@ optforward	: /* empty */
 				conf_error(&@2, "forward-file and virtual "
 				    "cannot go together");
 			free($2);
+		} forwardopts {
+			if ((ps.action->forward_files ||
+			    ps.action->forward_commands) &&
+			    !ps.action->forward_file)
+				conf_error(&@2, "forward-file no takes no "
+				    "files or commands");
 		}
+		;
+
+forwardopts	: /* empty */
+		| forwardopts forwardopt
+		;
+
+forwardopt	: FILES			{ ps.action->forward_files = 1; }
+		| COMMANDS		{ ps.action->forward_commands = 1; }
 		;
 
 aliasopts	: /* empty */

@@ -238,6 +238,15 @@ static int64_t	 proc_corrupt_id;
 static char	 proc_reroute_dest[64];
 
 /*
+ * TEST ONLY, likewise: POSTERN_TEST_FORWARD_FORGE="MEMBER" makes smtp
+ * claim that the user's ~/.forward named MEMBER, for its next envelope
+ * made from one, so that regress/test_forward.py can prove the queue
+ * takes a .forward's members only with the parent's proof.
+ */
+#define PROC_TEST_FORWARD_FORGE	"POSTERN_TEST_FORWARD_FORGE"
+static char	 proc_forge_member[256];
+
+/*
  * TEST ONLY, likewise: POSTERN_TEST_CRASH="PROCESS:STEP" makes PROCESS
  * kill itself with SIGKILL when it reaches STEP of the commit or delivery
  * path (proc_test_crash()), so that regress/test_crash.py can cut the
@@ -246,6 +255,19 @@ static char	 proc_reroute_dest[64];
  */
 #define PROC_TEST_CRASH		"POSTERN_TEST_CRASH"
 static char	 proc_crash_step[64];
+
+const char *
+proc_test_forward_forge(void)
+{
+	static char	 member[sizeof(proc_forge_member)];
+
+	if (proc_forge_member[0] == '\0')
+		return NULL;
+	strlcpy(member, proc_forge_member, sizeof(member));
+	proc_forge_member[0] = '\0';
+	log_warnx("smtp: test: claiming .forward member \"%s\"", member);
+	return member;
+}
 
 const char *
 proc_test_reroute(void)
@@ -352,6 +374,9 @@ proc_test_corrupt_init(const char *name, int debug)
 	if (strcmp(name, "smtp") == 0 &&
 	    (v = getenv(PROC_TEST_REROUTE)) != NULL)
 		strlcpy(proc_reroute_dest, v, sizeof(proc_reroute_dest));
+	if (strcmp(name, "smtp") == 0 &&
+	    (v = getenv(PROC_TEST_FORWARD_FORGE)) != NULL)
+		strlcpy(proc_forge_member, v, sizeof(proc_forge_member));
 	if ((v = getenv(PROC_TEST_CORRUPT)) == NULL ||
 	    strncmp(v, name, n) != 0 || v[n] != ':')
 		return;

@@ -112,6 +112,12 @@ void		 sandbox_crypt_helper(int sock);
 void		 proc_test_corrupt_init(const char *name, int debug);
 const char	*proc_test_reroute(void);
 /*
+ * TEST ONLY: POSTERN_TEST_FORWARD_FORGE="MEMBER", likewise: smtp claims
+ * MEMBER for its next .forward envelope, keeping the parent's proof of
+ * the real one, once (NULL: none).
+ */
+const char	*proc_test_forward_forge(void);
+/*
  * TEST ONLY: POSTERN_TEST_CRASH="PROCESS:STEP", test runs (-T) alone: the
  * process named dies by SIGKILL when it reaches that step.
  */

@@ -39,6 +39,11 @@
  *   action it finds.  The last expansion is kept for the message's next
  *   envelope (10,000 members are 10,000 envelopes).
  *
+ * - a ~/.forward's targets (alias_of forwarded): each comes with the
+ *   member of the file it was made from and the parent's proof of that
+ *   member (lib/dotforward.h), checked here with the parent's key, which
+ *   smtp never has (admit_forward()).
+ *
  * - an SRS reversal (lib/srs.h): alias_of is an SRS address of ours and
  *   env.rcpt what it reverses to; the queue checks the hash with its own
  *   copy of the keys and routes env.rcpt as a local submission, so that
@@ -65,6 +70,7 @@
 
 #include "aliases.h"
 #include "clock.h"
+#include "dotforward.h"
 #include "envelope.h"
 #include "queue/admit.h"
 #include "routing.h"
@@ -152,10 +158,15 @@ admit_local_submission(struct routing *rt, const struct msg_queue_envelope *m,
 
 /*
  * A ~/.forward's target: the queue cannot read the file (the parent has
- * a worker read it for smtp), so it checks that alias_of goes to an
- * action with forward-file, and that the target is what the rules give a
- * local submission of it (or alias_of itself, the mailbox): no more than
- * smtp could get by claiming a local client.
+ * a worker read it for smtp), and does not take smtp's word for what it
+ * says.  alias_of must go to an action with forward-file; the member the
+ * target came from must carry the parent's proof (lib/dotforward.h) for
+ * the user that action delivers alias_of to, made in the last
+ * FORWARD_PROOF_SECS; and the target must be what that member makes: an
+ * address where the rules send a local submission of it, or a file or
+ * command of that user's by that action, if it allows them.  A compromised
+ * smtp can at most have the user's own .forward applied.  A proof too old
+ * (a very slow session) fails the message for now (1).
  */
 static int
 admit_forward(struct routing *rt, const struct msg_queue_envelope *m,
@@ -164,7 +175,10 @@ admit_forward(struct routing *rt, const struct msg_queue_envelope *m,
 	const struct envelope	*e = &m->env;
 	const struct action	*a;
 	enum rcpt_verdict	 v;
-	const char		*action = NULL, *at;
+	enum forward_kind	 kind;
+	const char		*action = NULL, *at, *domain, *err;
+	char			 user[64], target[ENV_ADDR_MAX + 1];
+	int64_t			 now = walltime();
 	int			 remote = 0;
 
 	at = strrchr(m->alias_of, '@');
@@ -179,7 +193,50 @@ admit_forward(struct routing *rt, const struct msg_queue_envelope *m,
 		    "rules (%s)", m->alias_of, verdict_name(v));
 		return -1;
 	}
-	return admit_local_submission(rt, m, ".forward of", out, why, whylen);
+	if (a->user != NULL || routing_local_user(rt->conf, a->name,
+	    m->alias_of, user, sizeof(user), why, whylen) == -1)
+		return -1;
+	if (!rt->forward_keyed || !forward_proof_ok(rt->forward_key, user,
+	    m->fwd_member, m->fwd_when, m->fwd_proof)) {
+		snprintf(why, whylen, "<%s> is not the parent's member "
+		    "\"%s\" of ~%s/.forward (no proof)", e->rcpt,
+		    m->fwd_member, user);
+		return -1;
+	}
+	if (m->fwd_when > now + 60 || now - m->fwd_when > FORWARD_PROOF_SECS) {
+		snprintf(why, whylen, "~%s/.forward was read %lld seconds "
+		    "ago: too long for its proof", user,
+		    (long long)(now - m->fwd_when));
+		return 1;
+	}
+	at = strrchr(m->alias_of, '@');
+	domain = at != NULL ? at + 1 : rt->conf->hostname;
+	if (forward_member_target(m->fwd_member, user, domain, target,
+	    sizeof(target), &kind, &err) == -1 ||
+	    strcmp(target, e->rcpt) != 0) {
+		snprintf(why, whylen, "<%s> is not what member \"%s\" of "
+		    "~%s/.forward makes", e->rcpt, m->fwd_member, user);
+		return -1;
+	}
+	if (kind == FORWARD_ADDRESS)
+		return admit_local_submission(rt, m, ".forward of", out, why,
+		    whylen);
+	if ((kind == FORWARD_FILE ? !a->forward_files : !a->forward_commands) ||
+	    e->kind != ENV_LOCAL || strcmp(e->dest, a->name) != 0) {
+		snprintf(why, whylen, "<%s> of ~%s/.forward is no %s that "
+		    "action %s delivers", e->rcpt, user, kind == FORWARD_FILE ?
+		    "file" : "command", a->name);
+		return -1;
+	}
+	/* a quarantined message has one, as an alias's file does (unused) */
+	if (!queue_folder_ok(e->folder)) {
+		snprintf(why, whylen, "folder \"%s\" is not a folder name",
+		    e->folder);
+		return -1;
+	}
+	*out = *e;
+	out->flags &= ~ENV_F_REPORT;
+	return 0;
 }
 
 /*

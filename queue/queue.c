@@ -359,8 +359,9 @@ queue_smtp_imsg(struct queue *q, struct imsg *imsg)
 			fatalx("protocol violation by smtp: envelope for <%s> "
 			    "routed differently: %s", me.env.rcpt, why);
 		if (r == 1) {
-			log_warnx("queue: %s: an aliases file was reloaded "
-			    "meanwhile: the message fails for now", why);
+			log_warnx("queue: %s: the message fails for now (an "
+			    "aliases file reloaded, or a .forward read too "
+			    "long ago)", why);
 			in->too_big = 1;
 			break;
 		}

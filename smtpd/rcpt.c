@@ -30,6 +30,7 @@
 
 #include "aliases.h"
 #include "clock.h"
+#include "dotforward.h"
 #include "envelope.h"
 #include "log.h"
 #include "msg.h"
@@ -225,18 +226,24 @@ session_rcpt_forward(struct session *s, const struct smtp_rcpt *r,
 
 /*
  * The members of ~/.forward, each its own envelope tracked back to the
- * recipient (ORCPT, as for an alias): the user's own name (or "\\user")
- * is the mailbox, an address goes where the match rules send a local
- * submission of it.  Files and commands in a .forward are not delivered
- * (logged).  Nothing usable left: the mailbox.
+ * recipient (ORCPT, as for an alias) and carrying the member and the
+ * parent's proof of it for the queue (lib/dotforward.h): the user's own
+ * name (or "\\user") is the mailbox, an address goes where the match
+ * rules send a local submission of it, a "/file" or "|command" to the
+ * action, delivered as the user, when the action allows files or
+ * commands ("forward-file yes files commands"); otherwise, and for a
+ * relative path, the line is logged and left out.  Nothing usable left:
+ * the mailbox.
  */
 void
 session_forward_done(struct session *s, int status)
 {
 	const struct smtp_rcpt	*r = &s->fwd_rcpt;
+	const struct action	*a;
 	struct smtp_rcpt_entry	*re;
 	struct sockaddr_un	 local;
-	const char		*m, *at, *action, *domain;
+	enum forward_kind	 kind;
+	const char		*m, *at, *action, *domain, *why;
 	char			 orcpt[ENV_ORCPT_MAX + 1], addr[ENV_ADDR_MAX + 1];
 	size_t			 i, k, n = 0;
 	int			 remote, own = 0;
@@ -253,19 +260,29 @@ session_forward_done(struct session *s, int status)
 	memset(&local, 0, sizeof(local));
 	local.sun_family = AF_UNIX;
 	for (i = 0; status == FORWARD_FOUND && i < s->fwd_n; i++) {
-		m = s->fwd_members[i];
-		if (m[0] == '\\')
-			m++;
-		if (m[0] == '|' || m[0] == '/') {
+		m = s->fwd_members[i].member;
+		if (forward_member_target(m, s->fwd_user, domain, addr,
+		    sizeof(addr), &kind, &why) == -1) {
 			log_info("smtp: session %u: ~%s/.forward: %s not "
-			    "delivered (files and commands are not supported "
-			    "in .forward)", s->id, s->fwd_user, m);
+			    "delivered: %s", s->id, s->fwd_user, m, why);
 			continue;
 		}
-		if (strchr(m, '@') == NULL)
-			snprintf(addr, sizeof(addr), "%s@%s", m, domain);
-		else
-			strlcpy(addr, m, sizeof(addr));
+		if (kind != FORWARD_ADDRESS) {
+			a = config_find_action(s->smtp->routing.conf,
+			    s->fwd_action);
+			if (a == NULL || (kind == FORWARD_FILE ?
+			    !a->forward_files : !a->forward_commands)) {
+				log_info("smtp: session %u: ~%s/.forward: %s "
+				    "not delivered (action %s delivers to no "
+				    ".forward %s)", s->id, s->fwd_user, m,
+				    s->fwd_action, kind == FORWARD_FILE ?
+				    "files" : "commands");
+				continue;
+			}
+			action = s->fwd_action;
+			remote = 0;
+			goto add;
+		}
 		at = strrchr(addr, '@');
 		if (strcasecmp(addr, r->rcpt.addr) == 0 ||
 		    (strcasecmp(at + 1, domain) == 0 &&
@@ -284,6 +301,7 @@ session_forward_done(struct session *s, int status)
 			continue;
 		}
 		/* the same target twice: once */
+ add:
 		k = 0;
 		TAILQ_FOREACH(re, &s->rcpts, entry)
 			if (re->forwarded && strcmp(re->alias_of,
@@ -295,6 +313,8 @@ session_forward_done(struct session *s, int status)
 		re = session_rcpt_add(s, r, remote, action, addr);
 		re->alias_of = xstrdup(r->rcpt.addr);
 		re->forwarded = 1;
+		re->fwd = xmalloc(sizeof(*re->fwd));
+		*re->fwd = s->fwd_members[i];
 		if (remote)
 			rcpt_srs_sender(s, re);
 		if (!r->params.has_orcpt)

@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dotforward.h"
 #include "envelope.h"
 #include "clock.h"
 #include "log.h"
@@ -60,6 +61,7 @@ session_clear_rcpts(struct session *s)
 	while ((r = TAILQ_FIRST(&s->rcpts)) != NULL) {
 		TAILQ_REMOVE(&s->rcpts, r, entry);
 		free(r->alias_of);
+		free(r->fwd);
 		free(r);
 	}
 }
@@ -182,6 +184,27 @@ session_auth_mail(struct smtp *smtp, struct imsg *imsg)
 	session_pump(s);
 }
 
+/*
+ * TEST ONLY: what a compromised smtp would send, a member the user's
+ * .forward does not have and the target it makes, with the parent's
+ * proof of the real member.
+ */
+static void
+session_forge_member(struct session *s, struct msg_queue_envelope *m,
+    const char *member)
+{
+	enum forward_kind	 kind;
+	const char		*at, *why;
+	char			 addr[ENV_ADDR_MAX + 1];
+
+	at = strrchr(m->alias_of, '@');
+	if (forward_member_target(member, s->fwd_user, at != NULL ? at + 1 :
+	    s->smtp->conf->hostname, addr, sizeof(addr), &kind, &why) == -1)
+		return;
+	strlcpy(m->fwd_member, member, sizeof(m->fwd_member));
+	strlcpy(m->env.rcpt, addr, sizeof(m->env.rcpt));
+}
+
 /* Data done and authenticated: envelopes, then the durable commit. */
 static void
 session_commit(struct session *s)
@@ -200,6 +223,19 @@ session_commit(struct session *s)
 		    sizeof(m.alias_of));
 		m.alias_gen = (uint32_t)re->alias_gen;
 		m.forwarded = re->forwarded;
+		memset(m.fwd_member, 0, sizeof(m.fwd_member));
+		m.fwd_when = 0;
+		memset(m.fwd_proof, 0, sizeof(m.fwd_proof));
+		if (re->fwd != NULL) {
+			memcpy(m.fwd_member, re->fwd->member,
+			    sizeof(m.fwd_member));
+			m.fwd_when = re->fwd->when;
+			memcpy(m.fwd_proof, re->fwd->proof,
+			    sizeof(m.fwd_proof));
+			/* TEST ONLY: POSTERN_TEST_FORWARD_FORGE, posternd(8) */
+			if ((forged = proc_test_forward_forge()) != NULL)
+				session_forge_member(s, &m, forged);
+		}
 		m.srs = re->srs;
 		/*
 		 * RFC 8689 3: "TLS-Required: No" asks the mta to deliver
@@ -686,8 +722,7 @@ session_forward_imsg(struct smtp *smtp, struct imsg *imsg)
 			return;		/* the client left */
 		s->fwd_members = xreallocarray(s->fwd_members, s->fwd_n + 1,
 		    sizeof(*s->fwd_members));
-		memcpy(s->fwd_members[s->fwd_n++], m.member,
-		    sizeof(m.member));
+		s->fwd_members[s->fwd_n++] = m;
 		return;
 	}
 	if (msg_get_forward_end(imsg, &e) == -1 ||

@@ -64,6 +64,8 @@ struct smtp_rcpt_entry {
 	char				*alias_of;	/* the RCPT an alias
 							   expanded, or NULL */
 	int				 forwarded;	/* by its ~/.forward */
+	struct msg_forward_member	*fwd;	/* forwarded: the member, with
+						   the parent's proof */
 	int				 srs;	/* alias_of: an SRS address
 						   reversed (lib/srs.h) */
 	unsigned long			 alias_gen;	/* tables as then */
@@ -115,7 +117,7 @@ struct session {
 	struct smtp_rcpt		 fwd_rcpt;
 	char				 fwd_action[64];
 	char				 fwd_user[65];
-	char				 (*fwd_members)[256];
+	struct msg_forward_member	*fwd_members;
 	size_t				 fwd_n;
 	unsigned int			 sasl_failures;
 	int				 sasl_locked;	/* 421 after the 535 */

@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "dotforward.h"
 #include "envelope.h"
 #include "msg.h"
 #include "queue/admit.h"
@@ -292,6 +293,203 @@ test_list_envelope(void **state)
 	free_config(rt.conf);
 }
 
+/*
+ * A ~/.forward's targets as a compromised smtp could propose them: the
+ * queue takes one only with the parent's proof of the member for the
+ * user the action gives alias_of, made with the key smtp never has, and
+ * only the target that member makes.
+ */
+static const char fwd_text[] =
+    "hostname mx.example.org\n"
+    "action \"loc\" maildir forward-file yes files commands\n"
+    "action \"addr\" maildir forward-file yes\n"
+    "action \"out\" relay\n"
+    "match from any for domain a.test action \"loc\"\n"
+    "match from any for domain b.test action \"addr\"\n"
+    "match from local for domain far.test action \"out\"\n";
+
+static void
+fwd_routing(struct routing *rt)
+{
+	static struct routing_user users[] = { { "bob", 1, 1000, 0 },
+	    { "carol", 1, 1001, 1 } };
+
+	memset(rt, 0, sizeof(*rt));
+	rt->conf = parse_config_buffer("fwd.conf", fwd_text,
+	    strlen(fwd_text), PARSE_NOFILES);
+	assert_non_null(rt->conf);
+	rt->users = users;
+	rt->nusers = 2;
+	memset(rt->forward_key, 7, sizeof(rt->forward_key));
+	rt->forward_keyed = 1;
+}
+
+/* What smtp proposes for member of user's .forward, proven with key. */
+static struct msg_queue_envelope
+fwd_proposal(const uint8_t *key, const char *alias_of, const char *user,
+    const char *member, const char *rcpt, int kind, const char *dest)
+{
+	struct msg_queue_envelope	 m;
+
+	m = proposal("203.0.113.9", rcpt, kind, dest);
+	strlcpy(m.alias_of, alias_of, sizeof(m.alias_of));
+	m.forwarded = 1;
+	strlcpy(m.fwd_member, member, sizeof(m.fwd_member));
+	m.fwd_when = time(NULL);
+	forward_proof(key, user, member, m.fwd_when, m.fwd_proof);
+	return m;
+}
+
+static void
+test_forward_targets_need_proof(void **state)
+{
+	struct routing			 rt;
+	struct msg_queue_envelope	 m;
+	struct envelope			 e;
+	uint8_t				 other[FORWARD_KEY_LEN];
+	char				 why[512];
+
+	fwd_routing(&rt);
+	memset(other, 9, sizeof(other));
+	/* the parent's members: an address, a file, a command */
+	m = fwd_proposal(rt.forward_key, "bob@a.test", "bob", "friend@far.test",
+	    "friend@far.test", ENV_REMOTE, "out");
+	assert_int_equal(queue_admit_envelope(&rt, &m, &e, why, sizeof(why)),
+	    0);
+	m = fwd_proposal(rt.forward_key, "bob@a.test", "bob", "carol",
+	    "carol@a.test", ENV_LOCAL, "loc");
+	assert_int_equal(queue_admit_envelope(&rt, &m, &e, why, sizeof(why)),
+	    0);
+	m = fwd_proposal(rt.forward_key, "bob@a.test", "bob", "/tmp/bob.mbox",
+	    "~bob:/tmp/bob.mbox", ENV_LOCAL, "loc");
+	assert_int_equal(queue_admit_envelope(&rt, &m, &e, why, sizeof(why)),
+	    0);
+	assert_string_equal(e.rcpt, "~bob:/tmp/bob.mbox");
+	m = fwd_proposal(rt.forward_key, "bob@a.test", "bob", "|prog x",
+	    "~bob:|prog x", ENV_LOCAL, "loc");
+	assert_int_equal(queue_admit_envelope(&rt, &m, &e, why, sizeof(why)),
+	    0);
+
+	/* smtp's own proof (any key but the parent's) */
+	m = fwd_proposal(other, "bob@a.test", "bob", "mallory@far.test",
+	    "mallory@far.test", ENV_REMOTE, "out");
+	assert_int_equal(queue_admit_envelope(&rt, &m, &e, why, sizeof(why)),
+	    -1);
+	assert_non_null(strstr(why, "no proof"));
+	/* no proof at all */
+	memset(m.fwd_proof, 0, sizeof(m.fwd_proof));
+	assert_int_equal(queue_admit_envelope(&rt, &m, &e, why, sizeof(why)),
+	    -1);
+	/* carol's member claimed for bob's mail */
+	m = fwd_proposal(rt.forward_key, "bob@a.test", "carol",
+	    "|rm -rf ~", "~carol:|rm -rf ~", ENV_LOCAL, "loc");
+	assert_int_equal(queue_admit_envelope(&rt, &m, &e, why, sizeof(why)),
+	    -1);
+	/* a real member, another target */
+	m = fwd_proposal(rt.forward_key, "bob@a.test", "bob", "friend@far.test",
+	    "mallory@far.test", ENV_REMOTE, "out");
+	assert_int_equal(queue_admit_envelope(&rt, &m, &e, why, sizeof(why)),
+	    -1);
+	assert_non_null(strstr(why, "is not what member"));
+	/* bob's command, run as carol */
+	m = fwd_proposal(rt.forward_key, "bob@a.test", "bob", "|prog x",
+	    "~carol:|prog x", ENV_LOCAL, "loc");
+	assert_int_equal(queue_admit_envelope(&rt, &m, &e, why, sizeof(why)),
+	    -1);
+	/* the member changed after the proof */
+	m = fwd_proposal(rt.forward_key, "bob@a.test", "bob", "|prog x",
+	    "~bob:|prog y", ENV_LOCAL, "loc");
+	strlcpy(m.fwd_member, "|prog y", sizeof(m.fwd_member));
+	assert_int_equal(queue_admit_envelope(&rt, &m, &e, why, sizeof(why)),
+	    -1);
+	/* a command to another action, or a folder that is a path */
+	m = fwd_proposal(rt.forward_key, "bob@a.test", "bob", "|prog x",
+	    "~bob:|prog x", ENV_LOCAL, "addr");
+	assert_int_equal(queue_admit_envelope(&rt, &m, &e, why, sizeof(why)),
+	    -1);
+	m = fwd_proposal(rt.forward_key, "bob@a.test", "bob", "|prog x",
+	    "~bob:|prog x", ENV_LOCAL, "loc");
+	strlcpy(m.env.folder, "../x", sizeof(m.env.folder));
+	assert_int_equal(queue_admit_envelope(&rt, &m, &e, why, sizeof(why)),
+	    -1);
+	/* a quarantined message's folder name goes with it (authd's) */
+	strlcpy(m.env.folder, "Junk", sizeof(m.env.folder));
+	assert_int_equal(queue_admit_envelope(&rt, &m, &e, why, sizeof(why)),
+	    0);
+	/* files and commands where the action allows only addresses */
+	m = fwd_proposal(rt.forward_key, "bob@b.test", "bob", "|prog x",
+	    "~bob:|prog x", ENV_LOCAL, "addr");
+	assert_int_equal(queue_admit_envelope(&rt, &m, &e, why, sizeof(why)),
+	    -1);
+	assert_non_null(strstr(why, "no command"));
+	m = fwd_proposal(rt.forward_key, "bob@b.test", "bob", "/tmp/x",
+	    "~bob:/tmp/x", ENV_LOCAL, "addr");
+	assert_int_equal(queue_admit_envelope(&rt, &m, &e, why, sizeof(why)),
+	    -1);
+	/* a proof too old fails the message for now, not the daemon */
+	m = fwd_proposal(rt.forward_key, "bob@a.test", "bob", "friend@far.test",
+	    "friend@far.test", ENV_REMOTE, "out");
+	m.fwd_when -= FORWARD_PROOF_SECS + 1;
+	forward_proof(rt.forward_key, "bob", m.fwd_member, m.fwd_when,
+	    m.fwd_proof);
+	assert_int_equal(queue_admit_envelope(&rt, &m, &e, why, sizeof(why)),
+	    1);
+	/* no key from the parent: nothing forwarded is taken */
+	rt.forward_keyed = 0;
+	m = fwd_proposal(rt.forward_key, "bob@a.test", "bob", "friend@far.test",
+	    "friend@far.test", ENV_REMOTE, "out");
+	assert_int_equal(queue_admit_envelope(&rt, &m, &e, why, sizeof(why)),
+	    -1);
+	free_config(rt.conf);
+}
+
+/* The member to envelope mapping smtp and the queue share. */
+static void
+test_forward_member_target(void **state)
+{
+	enum forward_kind	 kind;
+	const char		*why, *member;
+	char			 out[ENV_ADDR_MAX + 1], user[64];
+
+	assert_int_equal(forward_member_target("alice", "bob", "a.test", out,
+	    sizeof(out), &kind, &why), 0);
+	assert_string_equal(out, "alice@a.test");
+	assert_int_equal(kind, FORWARD_ADDRESS);
+	assert_int_equal(forward_member_target("\\bob", "bob", "a.test", out,
+	    sizeof(out), &kind, &why), 0);
+	assert_string_equal(out, "bob@a.test");
+	assert_int_equal(forward_member_target("|/usr/bin/x -y", "bob",
+	    "a.test", out, sizeof(out), &kind, &why), 0);
+	assert_string_equal(out, "~bob:|/usr/bin/x -y");
+	assert_int_equal(kind, FORWARD_COMMAND);
+	assert_int_equal(forward_member_target("/var/tmp/box", "bob",
+	    "a.test", out, sizeof(out), &kind, &why), 0);
+	assert_int_equal(kind, FORWARD_FILE);
+	/* relative paths are refused */
+	assert_int_equal(forward_member_target("Mail/inbox", "bob", "a.test",
+	    out, sizeof(out), &kind, &why), -1);
+	assert_string_equal(why, "a relative path");
+	assert_int_equal(forward_member_target("x@y/z", "bob", "a.test",
+	    out, sizeof(out), &kind, &why), 0);
+	/* and back */
+	assert_int_equal(forward_target_split("~bob:|/usr/bin/x -y", user,
+	    sizeof(user), &member), 0);
+	assert_string_equal(user, "bob");
+	assert_string_equal(member, "|/usr/bin/x -y");
+	assert_int_equal(forward_target_split("~bob:/x", user, sizeof(user),
+	    &member), 0);
+	assert_int_equal(forward_target_split("~bob:x", user, sizeof(user),
+	    &member), -1);
+	assert_int_equal(forward_target_split("~:/x", user, sizeof(user),
+	    &member), -1);
+	assert_int_equal(forward_target_split("~a/b:/x", user, sizeof(user),
+	    &member), -1);
+	assert_int_equal(forward_target_split("bob:/x", user, sizeof(user),
+	    &member), -1);
+	assert_int_equal(forward_target_split("~a@b:/x", user, sizeof(user),
+	    &member), -1);
+}
+
 int
 main(void)
 {
@@ -303,6 +501,8 @@ main(void)
 		cmocka_unit_test(test_folder_is_a_name),
 		cmocka_unit_test(test_srs_reversal_checked),
 		cmocka_unit_test(test_list_envelope),
+		cmocka_unit_test(test_forward_targets_need_proof),
+		cmocka_unit_test(test_forward_member_target),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -13,6 +13,7 @@
 #include <sys/mman.h>
 
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,7 +66,7 @@ run(const char *script, const char *msg, int timeout, char *err,
     size_t errlen)
 {
 	struct mda_job	 job = { NULL, "nobody", tmpdir, "alice@y.test",
-			    "bob+lists@x.test", timeout };
+			    "bob+lists@x.test", timeout, 0 };
 	char		 cmd[512];
 	int		 fd = memfd_create("msg", 0), rv;
 
@@ -142,7 +143,7 @@ static void
 test_missing_program_and_time_limit(void **state)
 {
 	struct mda_job	 job = { "/nonexistent/procmail -d %{user}", "nobody",
-			    tmpdir, "", "bob@x.test", 5 };
+			    tmpdir, "", "bob@x.test", 5, 0 };
 	char		 err[512];
 	time_t		 t0;
 	int		 fd = memfd_create("msg", 0);
@@ -168,6 +169,47 @@ test_missing_program_and_time_limit(void **state)
 	assert_int_equal(system("pgrep -f '^sleep 73$' >/dev/null"), 256);
 }
 
+/*
+ * A ~/.forward's "|command" (job.shell): the line goes to /bin/sh -c as
+ * written, nothing split or expanded, with the same environment, exit
+ * statuses and time limit.
+ */
+static void
+test_shell_line(void **state)
+{
+	struct mda_job	 job = { "echo \"$RECIPIENT %{user}\" > out; "
+			    "cat >> out; exit 0", "nobody", tmpdir,
+			    "alice@y.test", "|the line", 5, 1 };
+	char		 err[512], buf[512], path[PATH_MAX];
+	int		 fd = memfd_create("msg", 0), out;
+	ssize_t		 n;
+
+	assert_int_equal(write(fd, "S: x\r\n\r\nhi\r\n", 13), 13);
+	lseek(fd, 0, SEEK_SET);
+	assert_int_equal(mda_run(&job, fd, err, sizeof(err)), MAILDIR_OK);
+	snprintf(path, sizeof(path), "%s/out", tmpdir);
+	assert_true((out = open(path, O_RDONLY)) != -1);
+	n = read(out, buf, sizeof(buf) - 1);
+	assert_true(n > 0);
+	buf[n] = '\0';
+	close(out);
+	unlink(path);
+	assert_string_equal(buf, "|the line %{user}\nReturn-Path: "
+	    "<alice@y.test>\nDelivered-To: |the line\nS: x\n\nhi\n");
+	job.command = "exit 75";
+	lseek(fd, 0, SEEK_SET);
+	assert_int_equal(mda_run(&job, fd, err, sizeof(err)),
+	    MAILDIR_TEMPFAIL);
+	assert_string_equal(err, "4.3.0 mda exit 75: temporary failure "
+	    "(exit 75)");
+	job.command = "exit 67";
+	lseek(fd, 0, SEEK_SET);
+	assert_int_equal(mda_run(&job, fd, err, sizeof(err)),
+	    MAILDIR_PERMFAIL);
+	assert_string_equal(err, "5.1.1 mda exit 67: exit 67");
+	close(fd);
+}
+
 int
 main(void)
 {
@@ -176,6 +218,7 @@ main(void)
 		cmocka_unit_test(test_input_and_environment),
 		cmocka_unit_test(test_exit_statuses),
 		cmocka_unit_test(test_missing_program_and_time_limit),
+		cmocka_unit_test(test_shell_line),
 	};
 
 	return cmocka_run_group_tests(tests, tmpdir_setup, tmpdir_teardown);

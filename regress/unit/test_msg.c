@@ -376,6 +376,13 @@ test_queue_envelope(void **state)
 	m.srs = 1;
 	m.forwarded = 1;
 	assert_int_equal(msg_get_queue_envelope(&imsg, &out), -1);
+	/* a .forward's envelope names its member, NUL-terminated */
+	m.srs = 0;
+	assert_int_equal(msg_get_queue_envelope(&imsg, &out), -1);
+	strlcpy(m.fwd_member, "|prog", sizeof(m.fwd_member));
+	assert_int_equal(msg_get_queue_envelope(&imsg, &out), 0);
+	memset(m.fwd_member, 'x', sizeof(m.fwd_member));
+	assert_int_equal(msg_get_queue_envelope(&imsg, &out), -1);
 }
 
 /* An SRS secret: our domain, and 16 to 256 bytes of key. */

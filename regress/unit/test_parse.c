@@ -1284,6 +1284,10 @@ static const struct error_case error_cases[] = {
 	{ "action a relay alias <x>\n", "1: syntax error\n" },
 	{ "action a maildir forward-file maybe\n",
 	  "1: forward-file is yes or no\n" },
+	{ "action a maildir forward-file no commands\n",
+	  "1: forward-file no takes no files or commands\n" },
+	{ "action a maildir forward-file yes everything\n",
+	  "1: syntax error\n" },
 	{ "table v { \"a\" = \"b\" }\n"
 	  "action a maildir virtual <v> forward-file yes\n",
 	  "2: forward-file and virtual cannot go together\n" },
@@ -1932,10 +1936,22 @@ test_alias_action(void **state)
 	    "alias-user \"mailrun\"\n"
 	    "action m mda \"/usr/bin/procmail\" alias <al> commands\n"
 	    "action f maildir forward-file yes\n"
-	    "action g maildir alias <al> forward-file no\n",
+	    "action g maildir alias <al> forward-file no\n"
+	    "action h mbox forward-file yes files\n"
+	    "action i maildir forward-file yes commands files\n",
 	    PARSE_NOFILES);
-	assert_true(config_find_action(conf, "f")->forward_file);
+	/* addresses only unless the action says more */
+	a = config_find_action(conf, "f");
+	assert_true(a->forward_file);
+	assert_false(a->forward_files);
+	assert_false(a->forward_commands);
 	assert_false(config_find_action(conf, "g")->forward_file);
+	a = config_find_action(conf, "h");
+	assert_true(a->forward_files);
+	assert_false(a->forward_commands);
+	a = config_find_action(conf, "i");
+	assert_true(a->forward_files);
+	assert_true(a->forward_commands);
 	assert_true(config_find_table(conf, "al")->aliases);
 	a = config_find_action(conf, "plain");
 	assert_string_equal(a->alias_table, "al");

@@ -464,11 +464,52 @@ test_local_user_of_action(void **state)
 	free_config(c);
 }
 
+/*
+ * A ~/.forward's file or command ("~USER:member", lib/dotforward.h) is
+ * delivered as USER, and only by an action that allows it.
+ */
+static void
+test_local_user_of_forward_target(void **state)
+{
+	static const char	 text[] =
+	    "action \"all\" maildir forward-file yes files commands\n"
+	    "action \"files\" maildir forward-file yes files\n"
+	    "action \"addr\" maildir forward-file yes\n"
+	    "action \"none\" maildir\n";
+	struct postern_conf	*c;
+	char			 user[64], why[256];
+
+	c = parse_config_buffer("fwd.conf", text, strlen(text),
+	    PARSE_NOFILES);
+	assert_non_null(c);
+	assert_int_equal(routing_local_user(c, "all", "~bob:|prog -x",
+	    user, sizeof(user), why, sizeof(why)), 0);
+	assert_string_equal(user, "bob");
+	assert_int_equal(routing_local_user(c, "all", "~carol:/tmp/box",
+	    user, sizeof(user), why, sizeof(why)), 0);
+	assert_string_equal(user, "carol");
+	assert_int_equal(routing_local_user(c, "files", "~bob:/tmp/box",
+	    user, sizeof(user), why, sizeof(why)), 0);
+	assert_int_equal(routing_local_user(c, "files", "~bob:|prog",
+	    user, sizeof(user), why, sizeof(why)), -1);
+	assert_string_equal(why, "action files delivers to no .forward "
+	    "commands");
+	assert_int_equal(routing_local_user(c, "addr", "~bob:/tmp/box",
+	    user, sizeof(user), why, sizeof(why)), -1);
+	assert_string_equal(why, "action addr delivers to no .forward files");
+	/* without forward-file it is no user at all */
+	assert_int_equal(routing_local_user(c, "none", "~bob:|prog",
+	    user, sizeof(user), why, sizeof(why)), 0);
+	assert_string_equal(user, "~bob:|prog");
+	free_config(c);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_local_user),
+		cmocka_unit_test(test_local_user_of_forward_target),
 		cmocka_unit_test(test_reject_rule_comes_first),
 		cmocka_unit_test(test_no_rule_is_relay_denied),
 		cmocka_unit_test(test_relay_by_network_and_by_auth),
