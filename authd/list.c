@@ -370,8 +370,8 @@ finish(struct authd_list_job *j, int rewrite_from)
 	p.rewrite_from = rewrite_from;
 	buf_init(&section, LISTHDR_OUT_MAX);
 	buf_init(&signature, LIST_DKIM_MAX + LISTHDR_OUT_MAX);
-	buf_init(&sealed, LISTHDR_OUT_MAX + LIST_DKIM_MAX +
-	    3 * ARC_MAX_AUTHRES + 16384);
+	/* what the queue takes: more is refused below, never sent */
+	buf_init(&sealed, LISTHDR_COPY_MAX);
 	switch (listhdr_build((const char *)j->hdr.data, header_fields_len(j),
 	    &p, &section, why, sizeof(why))) {
 	case LISTHDR_OK:

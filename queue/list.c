@@ -169,7 +169,7 @@ queue_list_start(struct queue *q, const struct envelope *e)
 	}
 	j = xcalloc(1, sizeof(*j));
 	j->e = *e;
-	buf_init(&j->hdr, LISTHDR_OUT_MAX);
+	buf_init(&j->hdr, LISTHDR_COPY_MAX);
 	TAILQ_INSERT_TAIL(&q->list_jobs, j, entry);
 	memset(&m, 0, sizeof(m));
 	m.evpid = e->id;

@@ -229,6 +229,30 @@ def test_dkim_signed_and_arc_verified(daemon_factory, bed, sink):
     assert not dkim.verify(body, dnsfunc=dnsfunc)
 
 
+def test_signed_copy_of_a_header_at_the_bound(daemon_factory, bed, sink):
+    """A post whose header section is near authd's 256 KiB bound: the
+    copy, with its DKIM-Signature and ARC set on top, still fits what
+    the queue takes, arrives, and verifies."""
+    import dkim
+    pad = "".join("X-Pad-%03d: %s\r\n" % (i, "p" * 960) for i in range(268))
+    dm = list_daemon(daemon_factory, bed, listopts="sign with lseal")
+    dm.start()
+    try:
+        assert post(dm, "bob@none.test", extra=pad) == (250, 250)
+        raw = sink.wait_messages(1, timeout=30)[0]
+    finally:
+        dm.stop()
+        shutil.rmtree(dm.maildir, ignore_errors=True)
+    head = raw[:raw.index(b"\r\n\r\n")]
+    assert len(head) > 256 * 1024, len(head)   # beyond what was read
+    assert raw.count(b"X-Pad-") == 268
+
+    def dnsfunc(name, timeout=5):
+        return bed.txt.encode()
+    assert dkim.verify(raw, dnsfunc=dnsfunc)
+    assert dkim.arc_verify(raw, dnsfunc=dnsfunc)[0] == b"pass"
+
+
 @pytest.mark.parametrize("author,rewritten", [
     ("alice@reject.test", True), ("carol@quar.test", True),
     ("bob@none.test", False)])
