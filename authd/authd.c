@@ -1337,21 +1337,28 @@ authd_smtp_imsg(struct authd *a, struct imsg *imsg)
 	proc_bad_message(a->proc, PROC_SMTP, imsg);
 }
 
-/* "arc-seal with NAME" of a list: the dkim-signature's key and names. */
+/*
+ * "sign with NAME" and "arc-seal with NAME" of a list: the
+ * dkim-signature's key and settings, as a sign rule uses them.
+ */
 static int
-authd_list_sealer(void *arg, const char *name, struct arc_sealer *cfg)
+authd_list_signer(void *arg, const char *name, struct dkim_signer *sg)
 {
 	struct authd		*a = arg;
 	struct authd_dkimsig	*d;
 
 	if ((d = authd_dkimsig_find(a, name)) == NULL || d->key == NULL)
 		return -1;
-	cfg->key = d->key;
-	cfg->alg = d->c.algorithm == DKIM_ED25519_SHA256 ?
+	sg->key = d->key;
+	sg->alg = d->c.algorithm == DKIM_ED25519_SHA256 ?
 	    DKIM_ALG_ED25519_SHA256 : DKIM_ALG_RSA_SHA256;
-	cfg->domain = d->c.domain;
-	cfg->selector = d->c.selector;
-	cfg->headers = d->c.headers[0] != '\0' ? d->c.headers : NULL;
+	sg->domain = d->c.domain;
+	sg->selector = d->c.selector;
+	sg->hcanon = d->c.canon_header;
+	sg->bcanon = d->c.canon_body;
+	sg->headers = d->c.headers[0] != '\0' ? d->c.headers : NULL;
+	sg->no_oversign = !d->c.oversign;
+	sg->expire = d->c.expire;
 	return 0;
 }
 
@@ -1367,7 +1374,7 @@ authd_run(struct proc *p)
 	authd_dummy_hash(a);
 	authd_scram_secret(a);
 	a->crypt_helper = crypt_helper_start(authd_sasl_done, a);
-	authd_list_init(&a->lists, p, a->dns, &a->routing, authd_list_sealer,
+	authd_list_init(&a->lists, p, a->dns, &a->routing, authd_list_signer,
 	    a);
 	log_debug("authd process started (%s)", dns_ctx_describe(a->dns));
 }

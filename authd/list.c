@@ -11,11 +11,24 @@
  *   may break, would be refused or junked at the members' servers, so
  *   From becomes the list's;
  *
+ * - a DKIM-Signature (RFC 6376 5) of the list's domain over the copy,
+ *   with "sign with NAME": the members' servers judge DMARC for the
+ *   From domain, the list's own once From is rewritten, and the author's
+ *   signature is likely broken by the list's changes;
+ *
  * - an ARC set (RFC 8617 5.1) over the copy as it leaves, with "arc-seal
  *   with NAME": its ARC-Authentication-Results are what postern verified
  *   when the post came in (our own Authentication-Results field, RFC 8617
  *   4.1.1), its cv= the ARC result recorded there (RFC 8617 5.1.1: the
  *   chain as it arrived).
+ *
+ * The DKIM-Signature is added first, the ARC set last: an ARC set is the
+ * sealer's record of the message as it leaves (RFC 8617 5.1), so nothing
+ * is added after it; its ARC-Message-Signature is a DKIM signature by
+ * another name (RFC 8617 4.1.2) that may cover the DKIM-Signature field,
+ * while a DKIM-Signature added later would need h= kept clear of ARC
+ * fields.  Receivers check each on its own: the DKIM signature ignores
+ * the ARC fields above it (RFC 6376 5.4 lists what it signs).
  *
  * It answers the queue with the section in chunks and an END; the queue
  * puts the original body after it.
@@ -31,6 +44,7 @@
 #include <unistd.h>
 
 #include "auth/arc.h"
+#include "auth/dkim.h"
 #include "auth/dmarc.h"
 #include "authd/list.h"
 #include "envelope.h"
@@ -42,6 +56,7 @@
 #define LIST_READ_CHUNK		65536
 #define LIST_MAX_JOBS		256	/* the queue's QUEUE_MAX_INFLIGHT */
 #define LIST_MAX_FROM		8
+#define LIST_DKIM_MAX		8192	/* one DKIM-Signature field, folded */
 
 struct authd_list_job {
 	TAILQ_ENTRY(authd_list_job)	 entry;
@@ -60,13 +75,13 @@ static size_t	authd_list_njobs;
 
 void
 authd_list_init(struct authd_lists *al, struct proc *p, struct dns_ctx *dns,
-    struct routing *rt, int (*sealer)(void *, const char *,
-    struct arc_sealer *), void *arg)
+    struct routing *rt, int (*signer)(void *, const char *,
+    struct dkim_signer *), void *arg)
 {
 	al->proc = p;
 	al->dns = dns;
 	al->routing = rt;
-	al->sealer = sealer;
+	al->signer = signer;
 	al->arg = arg;
 	TAILQ_INIT(&al->jobs);
 }
@@ -194,6 +209,85 @@ recorded_arc(const char *arc)
 	return ARC_TEMPERROR;
 }
 
+/* The original body, from the descriptor, to a signer: -1 on error. */
+static int
+feed_body(struct authd_list_job *j, void (*feed)(void *, const void *,
+    size_t), void *arg)
+{
+	uint8_t		 chunk[LIST_READ_CHUNK];
+	uint64_t	 pos = j->body_offset;
+	ssize_t		 n;
+
+	for (;;) {
+		n = pread(j->fd, chunk, sizeof(chunk), (off_t)pos);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			return -1;
+		if (n == 0)
+			return 0;
+		feed(arg, chunk, (size_t)n);
+		pos += (uint64_t)n;
+	}
+}
+
+static void
+feed_dkim(void *arg, const void *p, size_t len)
+{
+	dkim_sign_feed(arg, p, len);
+}
+
+static void
+feed_arc(void *arg, const void *p, size_t len)
+{
+	arc_seal_feed(arg, p, len);
+}
+
+/*
+ * DKIM-sign the copy (its new section, then the original body): the
+ * DKIM-Signature goes into out.  Not signed (logged) when it cannot be:
+ * the copy still goes, as an unsigned one would without "sign with".
+ */
+static void
+sign(struct authd_list_job *j, const struct buf *section, struct buf *out)
+{
+	struct authd_lists	*al = j->al;
+	struct dkim_signer	 sg;
+	struct dkim_sign	*s;
+	char			 err[256];
+	int			 rv;
+
+	memset(&sg, 0, sizeof(sg));
+	if (al->signer(al->arg, j->l.dkim_sign, &sg) == -1) {
+		log_warnx("authd: list %s: sign with %s: no such key",
+		    j->l.name, j->l.dkim_sign);
+		return;
+	}
+	s = dkim_sign_new();
+	if (dkim_sign_add(s, &sg, err, sizeof(err)) == -1) {
+		log_warnx("authd: list %s: sign with %s: %s", j->l.name,
+		    j->l.dkim_sign, err);
+		dkim_sign_free(s);
+		return;
+	}
+	dkim_sign_feed(s, section->data, section->len);
+	if (feed_body(j, feed_dkim, s) == -1) {
+		log_warn("authd: list %s: not signed: reading the message",
+		    j->l.name);
+		dkim_sign_free(s);
+		return;
+	}
+	rv = dkim_sign_end(s, out, err, sizeof(err));
+	dkim_sign_free(s);
+	if (rv == 0)
+		log_info("authd: list %s: DKIM-signed (d=%s)", j->l.name,
+		    sg.domain);
+	else {
+		out->len = 0;
+		log_info("authd: list %s: not signed: %s", j->l.name, err);
+	}
+}
+
 /*
  * ARC-seal the copy (its new section, then the original body): the set
  * goes into sealed, in front of everything.  Not sealed (logged) when
@@ -203,22 +297,26 @@ static void
 seal(struct authd_list_job *j, const struct buf *section, struct buf *sealed)
 {
 	struct authd_lists	*al = j->al;
+	struct dkim_signer	 sg;
 	struct arc_sealer	 cfg;
 	struct arc_seal		*s;
-	uint8_t			 chunk[LIST_READ_CHUNK];
 	char			 ar[ARC_MAX_AUTHRES], arc[16], err[256];
 	const char		*authserv = al->routing->conf->hostname;
 	enum arc_result		 cv;
-	uint64_t		 pos = j->body_offset;
-	ssize_t			 n;
 	int			 rv;
 
-	memset(&cfg, 0, sizeof(cfg));
-	if (al->sealer(al->arg, j->l.arc_seal, &cfg) == -1) {
+	memset(&sg, 0, sizeof(sg));
+	if (al->signer(al->arg, j->l.arc_seal, &sg) == -1) {
 		log_warnx("authd: list %s: arc-seal with %s: no such key",
 		    j->l.name, j->l.arc_seal);
 		return;
 	}
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.key = sg.key;
+	cfg.alg = sg.alg;
+	cfg.domain = sg.domain;
+	cfg.selector = sg.selector;
+	cfg.headers = sg.headers;
 	if (listhdr_our_authres((const char *)j->hdr.data,
 	    header_fields_len(j), authserv, ar, sizeof(ar), arc,
 	    sizeof(arc)) == -1) {
@@ -238,16 +336,7 @@ seal(struct authd_list_job *j, const struct buf *section, struct buf *sealed)
 		return;
 	}
 	arc_seal_feed(s, section->data, section->len);
-	for (;;) {
-		n = pread(j->fd, chunk, sizeof(chunk), (off_t)pos);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		arc_seal_feed(s, chunk, (size_t)n);
-		pos += (uint64_t)n;
-	}
-	if (n == -1) {
+	if (feed_body(j, feed_arc, s) == -1) {
 		log_warn("authd: list %s: not sealed: reading the message",
 		    j->l.name);
 		arc_seal_free(s);
@@ -269,7 +358,7 @@ finish(struct authd_list_job *j, int rewrite_from)
 {
 	struct authd_lists	*al = j->al;
 	struct listhdr_params	 p;
-	struct buf		 section, sealed;
+	struct buf		 section, signature, sealed, tmp;
 	char			 why[256];
 	int			 status;
 
@@ -280,10 +369,27 @@ finish(struct authd_list_job *j, int rewrite_from)
 	p.subject_tag = j->l.subject_tag;
 	p.rewrite_from = rewrite_from;
 	buf_init(&section, LISTHDR_OUT_MAX);
-	buf_init(&sealed, LISTHDR_OUT_MAX + 3 * ARC_MAX_AUTHRES + 16384);
+	buf_init(&signature, LIST_DKIM_MAX + LISTHDR_OUT_MAX);
+	/* what the queue takes: more is refused below, never sent */
+	buf_init(&sealed, LISTHDR_COPY_MAX);
 	switch (listhdr_build((const char *)j->hdr.data, header_fields_len(j),
 	    &p, &section, why, sizeof(why))) {
 	case LISTHDR_OK:
+		/* the DKIM-Signature first, then sealed with the rest */
+		if (j->l.dkim_sign[0] != '\0')
+			sign(j, &section, &signature);
+		if (signature.len > 0) {
+			if (buf_add(&signature, section.data, section.len) ==
+			    -1) {
+				status = LIST_BUILD_BAD;
+				strlcpy(why, "the new header section is too "
+				    "large", sizeof(why));
+				break;
+			}
+			tmp = section;
+			section = signature;
+			signature = tmp;
+		}
 		if (j->l.arc_seal[0] != '\0')
 			seal(j, &section, &sealed);
 		if (buf_add(&sealed, section.data, section.len) == -1) {
@@ -307,6 +413,7 @@ finish(struct authd_list_job *j, int rewrite_from)
 	answer_end(al, j->evpid, status, j->body_offset, status ==
 	    LIST_BUILD_OK ? "" : why);
 	buf_free(&section);
+	buf_free(&signature);
 	buf_free(&sealed);
 	job_free(j);
 }

@@ -8,6 +8,7 @@
 #include <sys/queue.h>
 
 #include "auth/arc.h"
+#include "auth/dkim.h"
 #include "imsg.h"
 #include "posternd/proc.h"
 #include "routing.h"
@@ -19,16 +20,19 @@ struct authd_lists {
 	struct proc			*proc;
 	struct dns_ctx			*dns;
 	struct routing			*routing;	/* the lists, tables */
-	/* a dkim-signature's key for "arc-seal with NAME": 0, or -1 */
-	int				(*sealer)(void *, const char *name,
-					    struct arc_sealer *);
+	/*
+	 * A dkim-signature's key and names, for "sign with NAME" and
+	 * "arc-seal with NAME": 0, or -1
+	 */
+	int				(*signer)(void *, const char *name,
+					    struct dkim_signer *);
 	void				*arg;
 	TAILQ_HEAD(, authd_list_job)	 jobs;
 };
 
 void	authd_list_init(struct authd_lists *, struct proc *, struct dns_ctx *,
 	    struct routing *, int (*)(void *, const char *,
-	    struct arc_sealer *), void *);
+	    struct dkim_signer *), void *);
 /* IMSG_LIST_BUILD from the queue (the fd is taken). */
 void	authd_list_imsg(struct authd_lists *, struct imsg *);
 

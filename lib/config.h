@@ -424,7 +424,8 @@ struct srs_conf {
 /*
  * list NAME address ADDRESS members <T> [posters members|anyone|<T>]
  * [bounce ADDRESS] [subject-tag TEXT] [unsubscribe URL]
- * [arc-seal with NAME] [from-rewrite dmarc|always|never]: a mailing list
+ * [sign with NAME] [arc-seal with NAME] [from-rewrite dmarc|always|never]:
+ * a mailing list
  * (queue/list.c redistributes, lib/listhdr.c writes its header fields).
  */
 enum list_posters {
@@ -452,6 +453,8 @@ struct mailing_list {
 	char			 posters_table[CONF_NAME_MAX];
 	char			 subject_tag[LIST_TAG_MAX];	/* "" = none */
 	char			 unsubscribe[LIST_URL_MAX];	/* "" = none */
+	char			 dkim_sign[CONF_NAME_MAX]; /* dkim-signature
+						   or "" */
 	char			 arc_seal[CONF_NAME_MAX]; /* dkim-signature
 						   or "" */
 	enum list_from_rewrite	 from_rewrite;

@@ -22,6 +22,11 @@
 #define LISTHDR_MAX_FIELDS	2000
 #define LISTHDR_DISPLAY_MAX	64		/* author's name kept */
 #define LISTHDR_OUT_MAX		(LISTHDR_HEADER_MAX + 8192)
+/*
+ * The copy's whole section as authd sends it, with a DKIM-Signature and
+ * an ARC set in front (authd/list.c): the queue takes no more.
+ */
+#define LISTHDR_COPY_MAX	(LISTHDR_OUT_MAX + 32768)
 
 struct listhdr_params {
 	const char	*name;		/* the list's name: the List-Id label */

@@ -131,6 +131,14 @@ static const struct metric_row rows[] = {
 	{ "queue.memory_refused", "postern_queue_memory_refused_total",
 	    M_COUNTER, NULL, "Messages deferred at the memory limit." },
 
+	/* mailing lists (queue/list.c) */
+	{ "list.copies.", "postern_list_copies_total", M_COUNTER, "list",
+	    "Copies of posts a mailing list queued for its members." },
+	{ "list.recipients.", "postern_list_copy_recipients_total", M_COUNTER,
+	    "list", "Member envelopes of those copies." },
+	{ "list.bounces.", "postern_list_bounces_total", M_COUNTER, "list",
+	    "Mail to a list's bounce address, counted and dropped." },
+
 	/* mta */
 	{ "mta.sessions", "postern_mta_sessions_total", M_COUNTER, NULL,
 	    "Outbound SMTP sessions opened." },

@@ -290,6 +290,7 @@ msg_get_conf_list(const struct imsg *imsg, struct msg_conf_list *m)
 	    !STR(m->posters_table) || (m->posters == LIST_POSTERS_TABLE &&
 	    m->posters_table[0] == '\0') || !STR(m->subject_tag) ||
 	    !STR(m->unsubscribe) || !STR(m->arc_seal) ||
+	    !STR(m->dkim_sign) ||
 	    !ENUM(m->from_rewrite, LIST_FROM_NEVER))
 		return bad();
 	return 0;

@@ -414,6 +414,7 @@ struct msg_conf_list {
 	char		 unsubscribe[512];	/* LIST_URL_MAX */
 	char		 arc_seal[64];
 	int32_t		 from_rewrite;	/* enum list_from_rewrite */
+	char		 dkim_sign[64];	/* "sign with": a dkim-signature */
 };
 
 /* queue -> authd: build the list copy of the message (the fd) */

@@ -171,6 +171,7 @@ routing_conf_imsg(struct routing *rt, struct imsg *imsg)
 		strlcpy(l->unsubscribe, ml.unsubscribe,
 		    sizeof(l->unsubscribe));
 		strlcpy(l->arc_seal, ml.arc_seal, sizeof(l->arc_seal));
+		strlcpy(l->dkim_sign, ml.dkim_sign, sizeof(l->dkim_sign));
 		l->from_rewrite = ml.from_rewrite;
 		TAILQ_INSERT_TAIL(&rt->conf->lists, l, entry);
 		return 1;
@@ -497,6 +498,7 @@ routing_send(struct postern_conf *conf, struct imsgbuf *ibuf)
 		strlcpy(ml.unsubscribe, l->unsubscribe,
 		    sizeof(ml.unsubscribe));
 		strlcpy(ml.arc_seal, l->arc_seal, sizeof(ml.arc_seal));
+		strlcpy(ml.dkim_sign, l->dkim_sign, sizeof(ml.dkim_sign));
 		ml.from_rewrite = l->from_rewrite;
 		imsg_compose(ibuf, IMSG_CONF_LIST_ADD, 0, 0, -1, &ml,
 		    sizeof(ml));

@@ -154,6 +154,7 @@ listopt		: STRING string		{ parse_list_opt(&@1, $1, &@2, $2, 0); }
 			parse_list_opt(&@1, $1, &@2, xstrdup("dmarc"), 0);
 		}
 		| ARCSEAL WITH STRING	{ parse_list_arc_seal(&@3, $3); }
+		| SIGN WITH STRING	{ parse_list_sign(&@3, $3); }
 		;
 
 include		: INCLUDE STRING	{ lex_include(&@2, $2); free($2); }

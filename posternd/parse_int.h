@@ -206,6 +206,7 @@ void	 parse_list_begin(const struct conf_loc *, const char *);
 void	 parse_list_opt(const struct conf_loc *, char *,
 	    const struct conf_loc *, char *, int table);
 void	 parse_list_arc_seal(const struct conf_loc *, char *);
+void	 parse_list_sign(const struct conf_loc *, char *);
 void	 parse_list_end(const struct conf_loc *);
 
 /* parse_reports.c */

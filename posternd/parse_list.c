@@ -1,10 +1,11 @@
 /*
  * The checks of the `list` statement of postern.conf(5): a mailing list
  * at ADDRESS whose members are a table, with who may post, its bounce
- * address, subject tag, unsubscribe URL (RFC 2369, RFC 8058), ARC seal
- * (RFC 8617) and From rewriting for DMARC.  The options are words checked
- * here rather than grammar keywords, so that "members", "address" and the
- * like stay usable as table and action names elsewhere.
+ * address, subject tag, unsubscribe URL (RFC 2369, RFC 8058), DKIM
+ * signature (RFC 6376), ARC seal (RFC 8617) and From rewriting for
+ * DMARC.  The options are words checked here rather than grammar
+ * keywords, so that "members", "address" and the like stay usable as
+ * table and action names elsewhere.
  *
  * Not built, and refused: VERP bounce addresses.
  */
@@ -28,6 +29,7 @@
 #define LS_UNSUB	0x20
 #define LS_ARC		0x40
 #define LS_FROM		0x80
+#define LS_SIGN		0x100
 
 /*
  * local@domain in printable ASCII, nothing that would need quoting in a
@@ -200,6 +202,19 @@ parse_list_arc_seal(const struct conf_loc *loc, char *name)
 		conf_error(loc, "unknown dkim-signature \"%s\"", name);
 	else
 		strlcpy(ps.list->arc_seal, name, sizeof(ps.list->arc_seal));
+	free(name);
+}
+
+/* "sign with NAME": the copy's DKIM-Signature (authd/list.c). */
+void
+parse_list_sign(const struct conf_loc *loc, char *name)
+{
+	if (!list_once(loc, LS_SIGN, "sign"))
+		;
+	else if (config_find_dkim_signature(ps.conf, name) == NULL)
+		conf_error(loc, "unknown dkim-signature \"%s\"", name);
+	else
+		strlcpy(ps.list->dkim_sign, name, sizeof(ps.list->dkim_sign));
 	free(name);
 }
 

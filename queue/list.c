@@ -20,6 +20,9 @@
  *
  * Bounces to a list's bounce address are counted and logged, then
  * dropped: members are not removed for bouncing.
+ *
+ * Each list's copies, their member envelopes and its bounces are counted
+ * since start (show metrics: list.copies.NAME and the like).
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -48,6 +51,52 @@ struct list_commit {
 	char		 list[CONF_NAME_MAX];
 	size_t		 n;
 };
+
+/* The counters of a configured list, made on first use (so bounded). */
+static struct list_stat *
+list_stat(struct queue *q, const char *name)
+{
+	struct list_stat	*s;
+
+	TAILQ_FOREACH(s, &q->list_stats, entry)
+		if (strcmp(s->name, name) == 0)
+			return s;
+	s = xcalloc(1, sizeof(*s));
+	strlcpy(s->name, name, sizeof(s->name));
+	TAILQ_INSERT_TAIL(&q->list_stats, s, entry);
+	return s;
+}
+
+void
+queue_list_stats(struct queue *q, uint32_t peerid)
+{
+	const struct mailing_list	*l;
+	const struct list_stat		*s;
+	struct msg_ctl_stat		 m;
+	size_t				 i;
+	int				 n;
+
+	TAILQ_FOREACH(l, &q->routing.conf->lists, entry) {
+		s = list_stat(q, l->name);
+		const struct { const char *what; uint64_t value; } rows[] = {
+			{ "copies", s->copies },
+			{ "recipients", s->recipients },
+			{ "bounces", s->bounces },
+		};
+
+		for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+			memset(&m, 0, sizeof(m));
+			n = snprintf(m.name, sizeof(m.name), "list.%s.%s",
+			    rows[i].what, l->name);
+			/* a name too long to label honestly is left out */
+			if (n < 0 || (size_t)n >= sizeof(m.name))
+				continue;
+			m.value = rows[i].value;
+			proc_compose(q->proc, PROC_CONTROL,
+			    IMSG_CTL_STATS_ENTRY, peerid, -1, &m, sizeof(m));
+		}
+	}
+}
 
 static void
 list_key(uint64_t evpid, char *key, size_t len)
@@ -84,6 +133,7 @@ queue_list_start(struct queue *q, const struct envelope *e)
 	const struct mailing_list	*l;
 	struct msg_list_build		 m;
 	struct list_job			*j;
+	struct list_stat		*s;
 	char				 qid[QID_ENV_LEN + 1], key[64];
 	int				 bounce = 0, fd;
 
@@ -94,10 +144,11 @@ queue_list_start(struct queue *q, const struct envelope *e)
 		return;
 	}
 	if (bounce) {
-		q->list_bounces++;
+		s = list_stat(q, l->name);
+		s->bounces++;
 		log_info("%s: list %s: bounce from <%s> counted (%llu since "
 		    "start); members are not removed", qid, l->name,
-		    e->sender, (unsigned long long)q->list_bounces);
+		    e->sender, (unsigned long long)s->bounces);
 		list_done(q, e->id);
 		return;
 	}
@@ -118,7 +169,7 @@ queue_list_start(struct queue *q, const struct envelope *e)
 	}
 	j = xcalloc(1, sizeof(*j));
 	j->e = *e;
-	buf_init(&j->hdr, LISTHDR_OUT_MAX);
+	buf_init(&j->hdr, LISTHDR_COPY_MAX);
 	TAILQ_INSERT_TAIL(&q->list_jobs, j, entry);
 	memset(&m, 0, sizeof(m));
 	m.evpid = e->id;
@@ -144,12 +195,16 @@ static void
 list_committed(uint64_t id, int ok, void *arg)
 {
 	struct list_commit	*c = arg;
+	struct list_stat	*s;
 	struct envelope		 e;
 	char			 qid[QID_ENV_LEN + 1], nqid[QID_MSG_LEN + 1];
 
 	qid_env_str(c->evpid, qid, sizeof(qid));
 	qid_msg_str(id, nqid, sizeof(nqid));
 	if (ok) {
+		s = list_stat(c->q, c->list);
+		s->copies++;
+		s->recipients += c->n;
 		log_info("%s: list %s: copy %s queued for %zu member%s", qid,
 		    c->list, nqid, c->n, c->n == 1 ? "" : "s");
 		/* TEST ONLY: the copy is stored, the post not yet dropped */

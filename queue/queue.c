@@ -46,6 +46,7 @@ queue_state(struct proc *p)
 		TAILQ_INIT(&q->lists);
 		TAILQ_INIT(&q->actions);
 		TAILQ_INIT(&q->list_jobs);
+		TAILQ_INIT(&q->list_stats);
 		routing_init(&q->routing, NULL);
 		p->state = q;
 	}
@@ -702,6 +703,7 @@ queue_ctl_stats(struct queue *q, uint32_t peerid)
 			    IMSG_CTL_STATS_ENTRY, peerid, -1, &m, sizeof(m));
 		}
 	}
+	queue_list_stats(q, peerid);
 	proc_compose(q->proc, PROC_CONTROL, IMSG_CTL_REPLY_END, peerid, -1,
 	    NULL, 0);
 }

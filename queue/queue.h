@@ -85,6 +85,15 @@ struct ctl_action {
 	struct qstore_action	 a;
 };
 
+/* A list's counters since start, for show metrics (queue/list.c). */
+struct list_stat {
+	TAILQ_ENTRY(list_stat)	 entry;
+	char			 name[CONF_NAME_MAX];
+	uint64_t		 copies;	/* copies committed */
+	uint64_t		 recipients;	/* their member envelopes */
+	uint64_t		 bounces;	/* to the bounce address */
+};
+
 /* A list copy whose header section authd is writing (queue/list.c). */
 struct list_job {
 	TAILQ_ENTRY(list_job)	 entry;
@@ -142,7 +151,7 @@ struct queue {
 	time_t				 report_keys_pruned; /* monotime */
 	/* list copies being built at authd (queue/list.c) */
 	TAILQ_HEAD(, list_job)		 list_jobs;
-	uint64_t			 list_bounces;	/* counted */
+	TAILQ_HEAD(, list_stat)		 list_stats;	/* one per list */
 };
 
 /* queue/queue.c */
@@ -172,5 +181,7 @@ int	queue_flight_end(struct queue *, uint64_t evpid, enum proc_id);
 /* queue/list.c */
 void	queue_list_start(struct queue *, const struct envelope *);
 void	queue_list_imsg(struct queue *, struct imsg *);
+/* Each configured list's IMSG_CTL_STATS_ENTRYs, to the control peer. */
+void	queue_list_stats(struct queue *, uint32_t peerid);
 
 #endif

@@ -3,13 +3,15 @@ and an external member (an smtppeer sink on loopback); the copy's header
 fields (List-Id, List-Post, List-Unsubscribe and its RFC 8058 one-click
 field), its envelope sender (the list's bounce address), one envelope
 per member; a non-poster refused at RCPT with 550 5.7.1 and nothing
-sent; the ARC set over the copy verified by Debian's python3-dkim; From
+sent; the ARC set over the copy verified by Debian's python3-dkim, and
+with "sign with" the copy's DKIM-Signature too (under the ARC set); From
 rewritten for a p=reject author (Reply-To keeps the author) and kept for
 a p=none one (DNS: nsd, regress/dnsbed.py); the subject tag once, not
 doubled on a reply; a copy that comes back (our List-Id on it) dropped
 with a log line; a list that names itself as a member; bounces to the
-bounce address counted; a crash (kill -9) between the post and its copy
-neither loses the post nor doubles a copy; and the configuration checks.
+bounce address counted, in the log and in show metrics with the copies
+per list; a crash (kill -9) between the post and its copy neither loses
+the post nor doubles a copy; and the configuration checks.
 
 Modules covered: posternd/parse_list.c, smtpd/rcpt.c (list RCPT),
 queue/admit.c (admit_list), queue/list.c, authd/list.c, lib/listhdr.c."""
@@ -31,6 +33,7 @@ from dnsbed import DnsBed
 from peers import SmtpPeer
 from test_aliases import mails
 from test_deliver import wait_log
+from test_metrics import metrics, value
 
 SINK = "127.0.0.57"          # far.test: the external member's server
 BED = "127.0.53.17"
@@ -172,6 +175,7 @@ def test_arc_sealed_and_verified(ldm, sink, bed):
     raw = sink.wait_messages(1, timeout=30)[0]
     assert raw.count(b"ARC-Seal: i=1;") == 1
     assert b"ARC-Authentication-Results: i=1; mx.lists.test;" in raw
+    assert b"DKIM-Signature:" not in raw      # no "sign with"
 
     def dnsfunc(name, timeout=5):
         assert name == b"arc._domainkey.lists.test."
@@ -182,6 +186,71 @@ def test_arc_sealed_and_verified(ldm, sink, bed):
     bad = raw.replace(b"[dev] hello", b"[dev] hellO")
     cv, results, why = dkim.arc_verify(bad, dnsfunc=dnsfunc)
     assert cv == b"fail"
+
+
+def test_dkim_signed_and_arc_verified(daemon_factory, bed, sink):
+    """With "sign with": a p=reject author's post goes out From the list,
+    DKIM-signed by lists.test (so aligned for DMARC at the members'
+    servers), the ARC set above the DKIM-Signature; python3-dkim verifies
+    both, and both fail once a signed field is changed."""
+    import dkim
+    dm = list_daemon(daemon_factory, bed, listopts="sign with lseal")
+    dm.start()
+    try:
+        assert post(dm, "alice@reject.test") == (250, 250)
+        raw = sink.wait_messages(1, timeout=30)[0]
+        assert wait_log(dm, r"list dev: DKIM-signed \(d=lists\.test\)")
+    finally:
+        dm.stop()
+        shutil.rmtree(dm.maildir, ignore_errors=True)
+    m = parse(raw)
+    assert m["From"] == '"Author via dev" <dev@lists.test>'
+    sigs = m.get_all("DKIM-Signature")
+    assert len(sigs) == 1
+    tags = dict(t.strip().split("=", 1) for t in
+                re.sub(r"\s+", "", sigs[0]).split(";") if t)
+    assert tags["d"] == "lists.test" and tags["s"] == "arc"
+    assert "from" in tags["h"].lower().split(":")
+    # newest on top: the ARC set, then the signature, then the list's
+    assert raw.index(b"ARC-Seal:") < raw.index(b"DKIM-Signature:") < \
+        raw.index(b"List-Id:")
+
+    def dnsfunc(name, timeout=5):
+        assert name == b"arc._domainkey.lists.test."
+        return bed.txt.encode()
+    assert dkim.verify(raw, dnsfunc=dnsfunc)
+    cv, results, why = dkim.arc_verify(raw, dnsfunc=dnsfunc)
+    assert cv == b"pass", (cv, why)
+    bad = raw.replace(b"[dev] hello", b"[dev] hellO")
+    assert not dkim.verify(bad, dnsfunc=dnsfunc)
+    cv, results, why = dkim.arc_verify(bad, dnsfunc=dnsfunc)
+    assert cv == b"fail"
+    body = raw.replace(b"hello list", b"hello lisT")
+    assert not dkim.verify(body, dnsfunc=dnsfunc)
+
+
+def test_signed_copy_of_a_header_at_the_bound(daemon_factory, bed, sink):
+    """A post whose header section is near authd's 256 KiB bound: the
+    copy, with its DKIM-Signature and ARC set on top, still fits what
+    the queue takes, arrives, and verifies."""
+    import dkim
+    pad = "".join("X-Pad-%03d: %s\r\n" % (i, "p" * 960) for i in range(268))
+    dm = list_daemon(daemon_factory, bed, listopts="sign with lseal")
+    dm.start()
+    try:
+        assert post(dm, "bob@none.test", extra=pad) == (250, 250)
+        raw = sink.wait_messages(1, timeout=30)[0]
+    finally:
+        dm.stop()
+        shutil.rmtree(dm.maildir, ignore_errors=True)
+    head = raw[:raw.index(b"\r\n\r\n")]
+    assert len(head) > 256 * 1024, len(head)   # beyond what was read
+    assert raw.count(b"X-Pad-") == 268
+
+    def dnsfunc(name, timeout=5):
+        return bed.txt.encode()
+    assert dkim.verify(raw, dnsfunc=dnsfunc)
+    assert dkim.arc_verify(raw, dnsfunc=dnsfunc)[0] == b"pass"
 
 
 @pytest.mark.parametrize("author,rewritten", [
@@ -304,6 +373,29 @@ def test_bounces_counted(ldm, sink):
     assert sink.accepted() == []
 
 
+def test_list_metrics(ldm, sink):
+    """show metrics: a list's copies, their member envelopes and its
+    bounces, from 0, each moving when it happens."""
+    def counts():
+        s = metrics(ldm)[2]
+        return tuple(value(s, n, list="dev") for n in (
+            "postern_list_copies_total",
+            "postern_list_copy_recipients_total",
+            "postern_list_bounces_total"))
+    text = metrics(ldm)[0]
+    assert 'postern_list_copies_total{list="dev"} 0' in text
+    assert "# TYPE postern_list_bounces_total counter" in text
+    assert counts() == (0, 0, 0)
+    assert post(ldm, "bob@none.test") == (250, 250)
+    assert wait_log(ldm, r"list dev: copy \w+ queued for 2 members")
+    assert counts() == (1, 2, 0)
+    assert post(ldm, "", rcpt="dev-bounces@lists.test") == (250, 250)
+    assert post(ldm, "", rcpt="dev-bounces@lists.test") == (250, 250)
+    assert wait_log(ldm, r"list dev: bounce from <> counted \(2 since "
+                    r"start\)")
+    assert counts() == (1, 2, 2)
+
+
 def test_crash_between_post_and_copy(daemon_factory, bed, sink):
     """kill -9 of the queue (the daemon stops with it, fail-stop) while
     the post waits for its copy: after the restart each member gets
@@ -380,6 +472,10 @@ def check_conf(tmp_path, text):
      "dmarc, always or never"),
     ('list dev address "d@l.test" members <m> arc-seal with nokey',
      'unknown dkim-signature "nokey"'),
+    ('list dev address "d@l.test" members <m> sign with nokey',
+     'unknown dkim-signature "nokey"'),
+    ('list dev address "d@l.test" members <m> sign with a sign with b',
+     'list option "sign" given twice'),
     ('list "d v" address "d@l.test" members <m>', "invalid list name"),
     ('list dev address "d@l.test" members <m> subject-tag "a\tb"',
      "invalid subject-tag"),
