@@ -25,6 +25,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netdb.h>
 #include <poll.h>
 #include <stdio.h>
@@ -141,12 +142,38 @@ dest_host(const char *dest, char *host, size_t hostlen)
 	return colon + 1;
 }
 
+/*
+ * The server's addresses, looked up once before the worker's seccomp
+ * filter (lmtp_deliver_prepare()): under it, glibc's resolver could not
+ * work (it sends its queries with sendmmsg(2), and sorts several
+ * addresses after asking the kernel over a netlink socket), and nothing
+ * executable may be mapped for the name service modules.  A worker
+ * serves one action, so one destination, for a few seconds.
+ */
+static struct {
+	char		 dest[PATH_MAX];
+	int		 done;
+	int		 rv;		/* getaddrinfo()'s */
+	struct addrinfo	*res;
+} prep;
+
+static int
+dest_lookup(const char *host, const char *port, struct addrinfo **res)
+{
+	struct addrinfo	 hints;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV;
+	return getaddrinfo(host, port, &hints, res);
+}
+
 /* A unix socket path, or host:port. */
 static int
 dest_connect(const char *dest, int64_t deadline, char *err, size_t errlen)
 {
 	struct sockaddr_un	 sun;
-	struct addrinfo		 hints, *res, *ai;
+	struct addrinfo		*res = NULL, *ai;
 	char			 host[256];
 	const char		*port;
 	int			 fd = -1, rv;
@@ -166,41 +193,44 @@ dest_connect(const char *dest, int64_t deadline, char *err, size_t errlen)
 		snprintf(err, errlen, "bad destination");
 		return -1;
 	}
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_NUMERICSERV;
-	if ((rv = getaddrinfo(host, port, &hints, &res)) != 0) {
+	if (prep.done && strcmp(prep.dest, dest) == 0) {
+		/* what the lookup before the filter found */
+		if ((rv = prep.rv) == 0)
+			res = prep.res;
+	} else if ((rv = dest_lookup(host, port, &res)) != 0)
+		res = NULL;
+	if (rv != 0) {
 		snprintf(err, errlen, "%s: %s", host, gai_strerror(rv));
 		return -1;
 	}
 	for (ai = res; ai != NULL && fd == -1; ai = ai->ai_next)
 		fd = connect_to(ai->ai_addr, ai->ai_addrlen, deadline, err,
 		    errlen);
-	freeaddrinfo(res);
+	if (res != prep.res)
+		freeaddrinfo(res);
 	return fd;
 }
 
 /*
- * Before the worker's seccomp filter: one lookup of the server's name,
- * so that the name service modules nsswitch.conf names are loaded (code
- * mapped) now; under the filter nothing executable may be mapped.  The
- * answer is not kept: each connection looks the name up again.
+ * Before the worker's seccomp filter: the lookup of the server's name
+ * (the name service modules nsswitch.conf names are loaded, code mapped,
+ * now), kept for the worker's connections.  A failed lookup is kept too:
+ * the worker's jobs fail for now and the next worker asks again.
  */
 void
 lmtp_deliver_prepare(const char *dest)
 {
-	struct addrinfo	 hints, *res;
 	char		 host[256];
 	const char	*port;
 
 	if (dest[0] == '/' ||
 	    (port = dest_host(dest, host, sizeof(host))) == NULL)
 		return;
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_NUMERICSERV;
-	if (getaddrinfo(host, port, &hints, &res) == 0)
-		freeaddrinfo(res);
+	if (strlcpy(prep.dest, dest, sizeof(prep.dest)) >= sizeof(prep.dest))
+		return;
+	if ((prep.rv = dest_lookup(host, port, &prep.res)) != 0)
+		prep.res = NULL;
+	prep.done = 1;
 }
 
 /* Write what the engine put out; -1 and the session failed if not. */

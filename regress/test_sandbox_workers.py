@@ -276,3 +276,43 @@ def test_crypt_helper_violation_stops_the_daemon(daemon_factory, tmp_path,
                      r"socket \(41\): stopping", log), log
     assert "the crypt helper (pid" in log and "is gone" in log, log
     assert "stopped after a failure" in log, log
+
+
+def test_lmtp_server_by_a_name_of_two_addresses(daemon_factory, tmp_path,
+                                                monkeypatch):
+    """An LMTP server named by a host name with an IPv6 and an IPv4
+    address (Debian's /etc/hosts gives localhost both): glibc sorts the
+    two over a netlink socket, which the lmtp worker's filter forbids.
+    The worker looks the name up before its filter and connects to what
+    it found (review finding: every worker died, all mail deferred).  The
+    daemon runs in a mount namespace of its own whose /etc/hosts names
+    lmtp.test twice; the server listens on the IPv4 address only, so the
+    worker also goes on from a refused address to the next."""
+    import conftest
+    hosts = tmp_path / "hosts"
+    hosts.write_text("127.0.0.1 localhost\n::1 lmtp.test\n"
+                     "127.0.0.1 lmtp.test\n")
+    wrapper = tmp_path / "posternd-hosts"
+    wrapper.write_text(
+        "#!/bin/sh\nexec unshare -m --propagation private sh -c "
+        "'mount --bind %s /etc/hosts && exec %s \"$@\"' posternd \"$@\"\n"
+        % (hosts, conftest.POSTERND))
+    wrapper.chmod(0o755)
+    monkeypatch.setattr(conftest, "POSTERND", str(wrapper))
+    handler = Handler()
+    port = next_port()
+    lmtp = LMTPController(handler, hostname="127.0.0.1", port=port)
+    lmtp.start()
+    try:
+        dm = daemon_factory()
+        with open(dm.conf, "a") as f:
+            f.write('action "lmtp" lmtp "lmtp.test:%d" user nobody\n'
+                    'match from any for domain "lmtp.test" action "lmtp"\n'
+                    % port)
+        dm.start()
+        send(dm, "lmtp")
+        wait_for(lambda: len(handler.txs) == 1, "the LMTP delivery")
+        assert "seccomp" not in dm.logtext()
+        dm.stop()
+    finally:
+        lmtp.stop()
