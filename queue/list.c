@@ -127,6 +127,31 @@ list_tempfail(struct queue *q, const struct envelope *e, const char *why)
 	queue_flush_soon(q);
 }
 
+/*
+ * A DSN the queue itself makes for a copy (a member's server refused it,
+ * or a local member is gone) goes to the copy's sender, the list's bounce
+ * address: counted like a bounce that comes in by SMTP, and not sent
+ * (review finding: it went by the match rules, often nowhere).  1 if to
+ * was a bounce address.
+ */
+int
+queue_list_own_bounce(struct queue *q, const char *to, const char *qid)
+{
+	const struct mailing_list	*l;
+	struct list_stat		*s;
+	int				 bounce = 0;
+
+	if ((l = config_find_list_rcpt(q->routing.conf, to, &bounce)) ==
+	    NULL || !bounce)
+		return 0;
+	s = list_stat(q, l->name);
+	s->bounces++;
+	log_info("%s: list %s: delivery status notification to <%s> counted "
+	    "as a bounce (%llu since start); members are not removed", qid,
+	    l->name, to, (unsigned long long)s->bounces);
+	return 1;
+}
+
 void
 queue_list_start(struct queue *q, const struct envelope *e)
 {

@@ -180,6 +180,8 @@ void	queue_flight_add(struct queue *, uint64_t evpid, enum proc_id,
 int	queue_flight_end(struct queue *, uint64_t evpid, enum proc_id);
 /* queue/list.c */
 void	queue_list_start(struct queue *, const struct envelope *);
+int	queue_list_own_bounce(struct queue *, const char *to,
+	    const char *qid);
 void	queue_list_imsg(struct queue *, struct imsg *);
 /* Each configured list's IMSG_CTL_STATS_ENTRYs, to the control peer. */
 void	queue_list_stats(struct queue *, uint32_t peerid);

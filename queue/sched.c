@@ -474,6 +474,7 @@ queue_inject_dsn(struct queue *q, const struct envelope *orig,
 	const char		*action = NULL, *at, *to = orig->sender;
 	char			 postmaster[ENV_ADDR_MAX + 1];
 	char			 unsrs[ENV_ADDR_MAX + 1];
+	char			 qid[QID_ENV_LEN + 1];
 	int			 remote = 0;
 
 	/* A report's failure is ours to hear of, not the world's. */
@@ -486,6 +487,9 @@ queue_inject_dsn(struct queue *q, const struct envelope *orig,
 	if (q->routing.srs.nkeys > 0 && srs_reverse(&q->routing.srs, to,
 	    walltime(), unsrs, sizeof(unsrs)) == SRS_OK)
 		to = unsrs;
+	qid_env_str(orig->id, qid, sizeof(qid));
+	if (queue_list_own_bounce(q, to, qid))
+		return;
 	memset(&local, 0, sizeof(local));
 	local.sin_family = AF_INET;
 	local.sin_addr.s_addr = htonl(INADDR_LOOPBACK);

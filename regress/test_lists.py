@@ -373,6 +373,34 @@ def test_bounces_counted(ldm, sink):
     assert sink.accepted() == []
 
 
+def test_own_dsn_for_a_copy_counted(daemon_factory, bed, tmp_path):
+    """A copy the far end refuses: the DSN the queue makes goes to the
+    copy's sender, the bounce address, and is counted there like a
+    bounce that comes by SMTP, not routed by the match rules (review
+    finding: it went to the local user dev-bounces, who does not exist,
+    or nowhere)."""
+    sink = SmtpPeer(tmp_path / "sink", addr=SINK,
+                    replies=[{"cmd": "RCPT", "match": "gone@*",
+                              "reply": "550 5.1.1 no such user"}])
+    sink.start()
+    dm = list_daemon(daemon_factory, bed,
+                     members=["nobody@lists.test", "gone@far.test"])
+    try:
+        dm.start()
+        assert post(dm, "bob@none.test") == (250, 250)
+        assert wait_log(dm, r"list dev: delivery status notification to "
+                        r"<dev-bounces@lists\.test> counted as a bounce "
+                        r"\(1 since start\)")
+        assert local_copy(dm)
+        assert "no route for a delivery status notification" not in \
+            dm.logtext()
+        assert sink.accepted() == []
+    finally:
+        dm.stop()
+        sink.stop()
+        shutil.rmtree(dm.maildir, ignore_errors=True)
+
+
 def test_list_metrics(ldm, sink):
     """show metrics: a list's copies, their member envelopes and its
     bounces, from 0, each moving when it happens."""
