@@ -316,3 +316,46 @@ def test_lmtp_server_by_a_name_of_two_addresses(daemon_factory, tmp_path,
         dm.stop()
     finally:
         lmtp.stop()
+
+
+def test_mda_command_cannot_make_namespaces(daemon_factory, tmp_path):
+    """The mda's filter passes to the user's command: unshare(2) is
+    refused, and so is clone(2) with a CLONE_NEW* flag (review finding:
+    a new user namespace opens most of the kernel to an unprivileged
+    program).  The command makes a plain child first (allowed), then asks
+    clone(2) for a new user namespace: killed by SIGSYS, the delivery is
+    deferred, nothing else is disturbed."""
+    import pathlib
+    base = pathlib.Path(tempfile.mkdtemp(prefix="postern-sbns-"))
+    os.chmod(base, 0o755)           # the user's command reaches it
+    out = base / "out"
+    out.mkdir()
+    os.chown(out, NOBODY.pw_uid, NOBODY.pw_gid)
+    script = base / "ns"
+    # x86-64: clone is system call 56; SIGCHLD 17; CLONE_NEWUSER 0x10000000
+    script.write_text(
+        "#!/usr/bin/perl\n"
+        "my $out = shift;\n"
+        "system('true') == 0 or die 'no fork';\n"
+        "open(my $f, '>', \"$out/forked\") or die; close($f);\n"
+        "my $pid = syscall(56, 0x10000000 | 17, 0, 0, 0, 0);\n"
+        "exit 0 if $pid == 0;\n"
+        "open($f, '>', \"$out/cloned\") or die; close($f);\n"
+        "exit 0;\n")
+    script.chmod(0o755)
+    dm = daemon_factory()
+    with open(dm.conf, "a") as f:
+        f.write("action \"ns\" mda \"%s '%s'\" user nobody\n"
+                'match from any for domain "ns.test" action "ns"\n'
+                % (script, out))
+    dm.start()
+    send(dm, "ns")
+    deadline = time.time() + 30
+    while not re.search(r"mda \S+ killed by signal 31", dm.logtext()):
+        assert time.time() < deadline, dm.logtext()[-3000:]
+        time.sleep(0.05)
+    assert (out / "forked").exists()
+    assert not (out / "cloned").exists()
+    assert dm.proc.poll() is None
+    dm.stop()
+    shutil.rmtree(base, ignore_errors=True)
