@@ -368,6 +368,7 @@ finish(struct authd_list_job *j, int rewrite_from)
 	p.unsubscribe = j->l.unsubscribe;
 	p.subject_tag = j->l.subject_tag;
 	p.rewrite_from = rewrite_from;
+	p.dkim_signed = j->l.dkim_sign[0] != '\0';
 	buf_init(&section, LISTHDR_OUT_MAX);
 	buf_init(&signature, LIST_DKIM_MAX + LISTHDR_OUT_MAX);
 	/* what the queue takes: more is refused below, never sent */

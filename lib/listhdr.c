@@ -267,8 +267,13 @@ listhdr_build(const char *hdr, size_t len, const struct listhdr_params *p,
 		if (buf_printf(out, "List-Unsubscribe: <%s>\r\n",
 		    p->unsubscribe) == -1)
 			goto toolong;
-		/* RFC 8058 3.1: only with an HTTPS URI, which it POSTs to */
-		if (strncasecmp(p->unsubscribe, "https:", 6) == 0 &&
+		/*
+		 * RFC 8058 3.1: only with an HTTPS URI, which it POSTs to;
+		 * 4: only on a copy whose DKIM signature covers both fields
+		 * (the default signed headers of dkim_sign.c do)
+		 */
+		if (p->dkim_signed &&
+		    strncasecmp(p->unsubscribe, "https:", 6) == 0 &&
 		    buf_printf(out, "List-Unsubscribe-Post: "
 		    "List-Unsubscribe=One-Click\r\n") == -1)
 			goto toolong;

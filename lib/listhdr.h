@@ -34,6 +34,7 @@ struct listhdr_params {
 	const char	*unsubscribe;	/* https:// or mailto: URL, or "" */
 	const char	*subject_tag;	/* "" = none */
 	int		 rewrite_from;	/* the caller's decision */
+	int		 dkim_signed;	/* the copy gets a DKIM-Signature */
 };
 
 enum listhdr_result {

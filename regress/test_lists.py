@@ -152,7 +152,8 @@ def test_copy_headers_and_envelopes(ldm, sink, bed):
     assert m["List-Id"] == "dev <dev.lists.test>"
     assert m["List-Post"] == "<mailto:dev@lists.test>"
     assert m["List-Unsubscribe"] == "<https://lists.test/u/dev>"
-    assert m["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    # no DKIM signature covers it: no one-click (RFC 8058 4)
+    assert m["List-Unsubscribe-Post"] is None
     assert m["Subject"] == "[dev] hello"
     assert m["From"] == "Author <bob@none.test>"
     assert m["Reply-To"] is None
@@ -211,6 +212,10 @@ def test_dkim_signed_and_arc_verified(daemon_factory, bed, sink):
                 re.sub(r"\s+", "", sigs[0]).split(";") if t)
     assert tags["d"] == "lists.test" and tags["s"] == "arc"
     assert "from" in tags["h"].lower().split(":")
+    # RFC 8058 4: one-click only where the signature covers both fields
+    assert m["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert {"list-unsubscribe", "list-unsubscribe-post"} <= \
+        set(tags["h"].lower().split(":"))
     # newest on top: the ARC set, then the signature, then the list's
     assert raw.index(b"ARC-Seal:") < raw.index(b"DKIM-Signature:") < \
         raw.index(b"List-Id:")

@@ -27,6 +27,7 @@ params(void)
 	p.address = "dev@lists.test";
 	p.unsubscribe = "https://lists.test/u?l=dev";
 	p.subject_tag = "dev";
+	p.dkim_signed = 1;
 	return p;
 }
 
@@ -68,6 +69,12 @@ test_fields_added(void **state)
 	    "Subject: [dev] hello\r\n"
 	    "To: dev@lists.test\r\n"
 	    "\r\n");
+	/* a copy no DKIM signature covers: no one-click (RFC 8058 4) */
+	p.dkim_signed = 0;
+	r = build("Subject: hello\n", &p, LISTHDR_OK);
+	assert_null(strstr(r, "List-Unsubscribe-Post"));
+	assert_non_null(strstr(r, "List-Unsubscribe: "));
+	p.dkim_signed = 1;
 	/* mailto: no one-click (RFC 8058 3.1: https only); no tag */
 	p.unsubscribe = "mailto:dev-leave@lists.test";
 	p.subject_tag = "";
