@@ -193,8 +193,14 @@ admit_forward(struct routing *rt, const struct msg_queue_envelope *m,
 		    "rules (%s)", m->alias_of, verdict_name(v));
 		return -1;
 	}
-	if (a->user != NULL || routing_local_user(rt->conf, a->name,
-	    m->alias_of, user, sizeof(user), why, whylen) == -1)
+	if (a->user != NULL) {
+		/* "user U" delivers as U: no one's .forward is read */
+		snprintf(why, whylen, "<%s> goes to action %s, which delivers "
+		    "as one user and reads no .forward", m->alias_of, a->name);
+		return -1;
+	}
+	if (routing_local_user(rt->conf, a->name, m->alias_of, user,
+	    sizeof(user), why, whylen) == -1)
 		return -1;
 	if (!rt->forward_keyed || !forward_proof_ok(rt->forward_key, user,
 	    m->fwd_member, m->fwd_when, m->fwd_proof)) {
