@@ -8,6 +8,22 @@ import time
 from conftest import TOP, run
 
 
+def bench_module(name):
+    """bench/NAME.py, imported with bench's own peers.py: regress has a
+    peers.py too, which the tests before this one may have imported."""
+    import importlib
+    saved = sys.modules.pop("peers", None)
+    sys.path.insert(0, os.path.join(TOP, "bench"))
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.pop(0)
+        if saved is not None:
+            sys.modules["peers"] = saved
+        else:
+            sys.modules.pop("peers", None)
+
+
 def test_missing_package_as_non_root_names_make_deps():
     env = dict(os.environ, POSTERN_EXTRA_PKGS="postern-no-such-package")
     # A copy anyone can read: the checkout may sit under a private dir.
@@ -118,11 +134,7 @@ def test_bench_tools_build_and_run(daemon_factory, tmp_path):
     # routes to one sink) must stay one that posternd accepts: the bench
     # runs only under make bench, so a grammar change would surface there
     # late.
-    sys.path.insert(0, os.path.join(TOP, "bench"))
-    try:
-        import relay
-    finally:
-        sys.path.pop(0)
+    relay = bench_module("relay")
     conf = tmp_path / "relay.conf"
     conf.write_text('spool "%s/spool"\nlisten on 127.0.0.1 port 24101\n'
                     % tmp_path + relay.RelayPostern(24101, BUILD,
@@ -134,11 +146,7 @@ def test_bench_tools_build_and_run(daemon_factory, tmp_path):
 
     # So must the authenticated bench's: resolver with a trust anchor and
     # a policy checking everything strictly.
-    sys.path.insert(0, os.path.join(TOP, "bench"))
-    try:
-        import auth
-    finally:
-        sys.path.pop(0)
+    auth = bench_module("auth")
     ta = tmp_path / "root.ds"
     ta.write_text(". IN DS 20326 8 2 E06D44B80B8F1D39A95C0B0D7C65D08458E880"
                   "409BBC683457104237C7F8EC8D\n")
@@ -215,11 +223,7 @@ def test_scale_bench_config_and_sink(tmp_path):
     import socket
     import subprocess
     from conftest import BUILD, next_port
-    sys.path.insert(0, os.path.join(TOP, "bench"))
-    try:
-        import relay_scale
-    finally:
-        sys.path.pop(0)
+    relay_scale = bench_module("relay_scale")
 
     class Bed:
         resolver = "127.0.53.1@53"
