@@ -665,6 +665,7 @@ struct dsn_sweep {
 	time_t		 now;
 	struct envelope	*e;
 	size_t		 n;
+	size_t		 cap;
 };
 
 static int
@@ -673,7 +674,10 @@ queue_dsn_sweep_one(const struct envelope *e, void *arg)
 	struct dsn_sweep	*sw = arg;
 
 	if (e->state == ENV_QUEUED && sw->now >= e->expire) {
-		sw->e = xreallocarray(sw->e, sw->n + 1, sizeof(*sw->e));
+		if (sw->n == sw->cap) {
+			sw->cap = sw->cap ? sw->cap * 2 : 16;
+			sw->e = xreallocarray(sw->e, sw->cap, sizeof(*sw->e));
+		}
 		sw->e[sw->n++] = *e;
 	}
 	return 0;

@@ -40,6 +40,7 @@ struct qs_msg {
 	int			 budgeted;	/* mem_limit applies */
 	struct envelope		*envs;
 	size_t			 nenv;
+	size_t			 envcap;	/* room in envs[] */
 	char			 key[QSTORE_KEY_MAX + 1]; /* "" = none */
 };
 

@@ -285,7 +285,12 @@ qstore_message_add_envelope(struct qs_msg *m, const struct envelope *in)
 
 	if (m->nenv >= QSTORE_MAX_RCPTS)
 		return 0;
-	m->envs = xreallocarray(m->envs, m->nenv + 1, sizeof(*m->envs));
+	/* doubling: an alias of 10,000 members is 10,000 envelopes, and a
+	 * copy per envelope was quadratic (minutes under the sanitizers) */
+	if (m->nenv == m->envcap) {
+		m->envcap = m->envcap ? m->envcap * 2 : 8;
+		m->envs = xreallocarray(m->envs, m->envcap, sizeof(*m->envs));
+	}
 	e = &m->envs[m->nenv];
 	*e = *in;
 	e->msgid = m->msgid;
